@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// periscope — the collector's command line.
+//   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
+//   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.ts';
+import { startCollector } from '../src/collector.ts';
+import { PeriscopeError } from '../src/errors.ts';
+
+const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE';
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const command = positionals[0] ?? 'start';
+  if (command === 'check-config') {
+    const file = positionals[1] ?? values.config;
+    if (!file) {
+      console.error(USAGE);
+      return 2;
+    }
+    loadConfig({ file });
+    console.log(`${file}: configuration is valid`);
+    return 0;
+  }
+  if (command !== 'start') {
+    console.error(`unknown command "${command}"\n${USAGE}`);
+    return 2;
+  }
+  const config = loadConfig({ file: values.config });
+  const collector = await startCollector(config);
+  const syslog = collector.syslogAddresses();
+  console.log(JSON.stringify({
+    msg: 'periscope collector started',
+    http: `http://${collector.httpAddress.host}:${collector.httpAddress.port}`,
+    syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
+    dataDir: config.store.dataDir,
+  }));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await collector.shutdown();
+  console.log(JSON.stringify({ msg: 'periscope collector stopped' }));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof PeriscopeError) {
+      console.error(`${err.code}: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { parseDuration } from '../config/units.ts';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { parseLogFilter } from '../store/log-filter.ts';
+import type { LogStore } from '../store/log-store.ts';
+
+type Query = Record<string, string | undefined>;
+
+const CSV_COLUMNS = ['timestamp', 'severity', 'level', 'facility', 'hostname', 'appName', 'procId', 'msgId', 'traceId', 'spanId', 'msg', 'structuredData', 'attributes'] as const;
+
+/** RFC 4180 field: quoted when it holds a comma, quote or line break. */
+function csvField(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const s = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function csvRow(r: LogRecord): string {
+  return CSV_COLUMNS.map((c) => csvField(r[c])).join(',') + '\r\n';
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined || value === '') return 100;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'limit: expected an integer 1–1000', 400, { key: 'limit' });
+  return n;
+}
+
+/** Search, export and stats over the embedded store (docs/api.md). */
+export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): void {
+  app.get('/api/v1/logs', async (request) => {
+    const query = request.query as Query;
+    const filter = parseLogFilter(query);
+    return store.query(filter, parseLimit(query.limit), query.cursor || undefined);
+  });
+
+  // Streamed in keyset pages with a yield between pages: constant memory, no row limit.
+  app.get('/api/v1/logs/export', async (request, reply) => {
+    const query = request.query as Query;
+    const format = query.format ?? 'ndjson';
+    if (format !== 'ndjson' && format !== 'csv') throw new PeriscopeError(ERR.BAD_QUERY, 'format: expected ndjson or csv', 400, { key: 'format' });
+    const filter = parseLogFilter(query);
+    const pages = store.pages(filter);
+    async function* lines() {
+      if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n';
+      for (const rows of pages) {
+        let chunk = '';
+        for (const row of rows) chunk += format === 'csv' ? csvRow(JSON.parse(row.body) as LogRecord) : row.body + '\n';
+        yield chunk;
+        await yieldToLoop();
+      }
+    }
+    reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    reply.header('content-disposition', `attachment; filename="periscope-logs.${format}"`);
+    return reply.send(Readable.from(lines(), { objectMode: false, highWaterMark: 1 }));
+  });
+
+  app.get('/api/v1/logs/stats', async (request) => {
+    const query = request.query as Query;
+    const interval = query.interval ?? '1m';
+    const ms = parseDuration(interval);
+    if (!Number.isFinite(ms) || ms < 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'interval: expected a duration of at least 1s, e.g. 1m', 400, { key: 'interval' });
+    const filter = parseLogFilter(query);
+    return { interval, buckets: store.stats(filter, ms * 1000) };
+  });
+}

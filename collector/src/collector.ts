@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { LogRecord } from '../../sdk/src/record.ts';
+import { registerHealthRoutes, type ComponentHealth } from './api/health.ts';
+import { registerLogQueryRoutes } from './api/logs.ts';
+import { registerMetricsRoute } from './api/metrics.ts';
+import type { Config } from './config/schema.ts';
+import { parseAddr, parseBytes, parseDuration } from './config/units.ts';
+import { createHttpServer } from './http/server.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { createSelfMetrics } from './ingest/self-metrics.ts';
+import { registerNativeLogsRoute } from './receivers/native/route.ts';
+import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
+import { createSyslogReceiver } from './receivers/syslog/receiver.ts';
+import { openDatabase } from './store/database.ts';
+import { FtsIndexer } from './store/fts-indexer.ts';
+import { timestampToMicros } from './store/log-filter.ts';
+import { LogStore } from './store/log-store.ts';
+import { Retention } from './store/retention.ts';
+
+export interface RunningCollector {
+  app: FastifyInstance;
+  store: LogStore;
+  ingest: Ingest;
+  httpAddress: { host: string; port: number };
+  syslogAddresses: () => { tcp?: { host: string; port: number }; udp?: { host: string; port: number } };
+  /** Stops intake first, then background work, then closes the store. Safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Composes the collector from its components, each given only its own config slice.
+ * Start order: store → background jobs → receivers; shutdown runs in reverse.
+ */
+export async function startCollector(config: Config): Promise<RunningCollector> {
+  const startedAt = Date.now();
+  const db = openDatabase(config.store.dataDir, config.store.synchronous);
+  const store = new LogStore(db);
+  const fts = new FtsIndexer(db, config.store.dataDir, parseDuration(config.store.search.indexInterval), config.store.search.indexBatch);
+  const retention = new Retention(db, {
+    maxAgeMs: parseDuration(config.store.retention.maxAge),
+    maxBytes: parseBytes(config.store.retention.maxBytes),
+    schedule: config.store.retention.schedule,
+  });
+  const metrics = createSelfMetrics();
+  const ingest = new Ingest(store, metrics);
+
+  const syslog = createSyslogReceiver(config.syslog, {
+    accept(records: LogRecord[], receiver: string) {
+      ingest.append(receiver, records, records.map((r) => timestampToMicros(r.timestamp)));
+    },
+    reject(code: string, receiver: string) {
+      ingest.reject(receiver, code);
+    },
+  });
+
+  const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit) });
+  registerNativeLogsRoute(app, ingest);
+  registerOtlpLogsRoute(app, ingest);
+  registerLogQueryRoutes(app, store);
+  let retentionSeen = { age: 0, size: 0 };
+  registerMetricsRoute(app, metrics.registry, () => {
+    metrics.storeRecords.set(store.count());
+    metrics.storeBytes.set(retention.liveBytes());
+    metrics.searchIndexLag.set(Math.max(0, store.lastId() - fts.indexedId()));
+    metrics.retentionDeleted.inc({ rule: 'age' }, retention.totalDeleted.age - retentionSeen.age);
+    metrics.retentionDeleted.inc({ rule: 'size' }, retention.totalDeleted.size - retentionSeen.size);
+    retentionSeen = { ...retention.totalDeleted };
+  });
+  registerHealthRoutes(
+    app,
+    (): Record<string, ComponentHealth> => ({
+      http: { status: 'up' },
+      syslog: config.syslog.enabled ? syslog.health() : { status: 'up', enabled: false },
+      store: { status: 'up', path: join(config.store.dataDir, 'periscope.db'), records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId() },
+      searchIndex: fts.health(store.lastId()),
+      retention: { status: 'up', schedule: config.store.retention.schedule, lastRun: retention.lastRun ?? null, deleted: retention.totalDeleted },
+    }),
+    startedAt,
+  );
+
+  fts.start();
+  retention.start();
+  if (config.syslog.enabled) await syslog.start();
+  const { host, port } = parseAddr(config.http.addr);
+  await app.listen({ host, port });
+  const address = app.server.address() as AddressInfo;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    store,
+    ingest,
+    httpAddress: { host: address.address, port: address.port },
+    syslogAddresses: () => syslog.addresses(),
+    shutdown() {
+      stopping ??= (async () => {
+        await Promise.allSettled([app.close(), syslog.shutdown()]);
+        await Promise.allSettled([fts.shutdown(), retention.shutdown()]);
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { validate as validateCron } from 'node-cron';
+import { parse as parseYaml } from 'yaml';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { configSchema, type Config } from './schema.ts';
+import { parseAddr, parseBytes, parseDuration } from './units.ts';
+
+/** Environment variables that override keys of the file (docs/configuration.md). */
+export const ENV_OVERRIDES: Record<string, string[]> = {
+  PERISCOPE_HTTP_ADDR: ['http', 'addr'],
+  PERISCOPE_SYSLOG_ADDR: ['syslog', 'addr'],
+  PERISCOPE_DATA_DIR: ['store', 'dataDir'],
+};
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
+ajv.addFormat('bytes', (s: string) => Number.isFinite(parseBytes(s)));
+ajv.addFormat('cron', (s: string) => validateCron(s));
+ajv.addFormat('addr', (s: string) => {
+  try {
+    parseAddr(s);
+    return true;
+  } catch {
+    return false;
+  }
+});
+const validate = ajv.compile<Config>(configSchema);
+
+/** One problem per line, each naming the exact key, e.g. `store.retention.maxAge: …`. */
+export class ConfigError extends PeriscopeError {
+  readonly problems: string[];
+  constructor(problems: string[], source: string) {
+    super(ERR.CONFIG_INVALID, `invalid configuration in ${source}:\n  ${problems.join('\n  ')}`, 400, { problems });
+    this.problems = problems;
+  }
+}
+
+function keyOf(e: ErrorObject): string {
+  const path = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  if (e.keyword === 'additionalProperties') path.push(String(e.params.additionalProperty));
+  if (e.keyword === 'required') path.push(String(e.params.missingProperty));
+  return path.join('.') || '(root)';
+}
+
+function describe(e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'additionalProperties': return 'unknown key';
+    case 'required': return 'missing required key';
+    case 'format': return `invalid ${e.params.format}${e.params.format === 'duration' ? ' (e.g. 15s, 5m, 7d)' : e.params.format === 'bytes' ? ' (e.g. 512MiB, 10GB)' : e.params.format === 'addr' ? ' (host:port)' : ''}`;
+    case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
+    default: return e.message ?? 'invalid';
+  }
+}
+
+/** Formats ajv errors, dropping the noise of union branches (anyOf reports each branch). */
+export function formatSchemaErrors(errors: ErrorObject[]): string[] {
+  const byKey = new Map<string, string[]>();
+  for (const e of errors) {
+    const key = keyOf(e);
+    if (e.keyword === 'anyOf') continue;
+    const list = byKey.get(key) ?? [];
+    const text = e.keyword === 'const' ? describe(e) : describe(e);
+    if (!list.includes(text)) list.push(text);
+    byKey.set(key, list);
+  }
+  return [...byKey].map(([key, msgs]) => `${key}: ${msgs.length > 1 && msgs.every((m) => m.startsWith('must be ')) ? `must be one of ${msgs.map((m) => m.slice(8)).join(', ')}` : msgs.join('; ')}`);
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    if (typeof cur[key] !== 'object' || cur[key] === null) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]] = value;
+}
+
+/**
+ * Reads the YAML file (when given), applies env overrides, validates against the schema and
+ * fills defaults. Throws ConfigError naming every bad key.
+ */
+export function loadConfig(options: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
+  const env = options.env ?? process.env;
+  const source = options.file ?? '(defaults)';
+  let raw: unknown = {};
+  if (options.file) {
+    let text: string;
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (err) {
+      throw new PeriscopeError(ERR.CONFIG_UNREADABLE, `cannot read config file ${options.file}: ${(err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError([`(yaml): ${(err as Error).message.split('\n')[0]}`], source);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): expected a mapping of sections'], source);
+  }
+  const config = structuredClone(raw) as Record<string, unknown>;
+  for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(config, path, value);
+  }
+  if (!validate(config)) throw new ConfigError(formatSchemaErrors(validate.errors ?? []), source);
+  return config as Config;
+}

@@ -1,0 +1,19 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { httpConfigSchema } from '../http/config.ts';
+import { storeConfigSchema } from '../store/config.ts';
+import { configSchema as syslogConfigSchema } from '../receivers/syslog/receiver.ts';
+
+/**
+ * The whole periscope.yaml. Each component owns its slice (schema + defaults next to its code);
+ * this file only composes them. Unknown keys anywhere are errors. Reference: docs/configuration.md.
+ */
+export const configSchema = Type.Object(
+  {
+    http: httpConfigSchema,
+    syslog: syslogConfigSchema,
+    store: storeConfigSchema,
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type Config = Static<typeof configSchema>;

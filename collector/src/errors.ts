@@ -1,0 +1,41 @@
+// Coded errors of the collector. Tests and clients match on `code`, never on wording.
+// HTTP API error body: { error: { code, message, details } }.
+
+export const ERR = {
+  CONFIG_INVALID: 'PERISCOPE_ERR_CONFIG_INVALID',
+  CONFIG_UNREADABLE: 'PERISCOPE_ERR_CONFIG_UNREADABLE',
+  BODY_TOO_LARGE: 'PERISCOPE_ERR_BODY_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'PERISCOPE_ERR_UNSUPPORTED_MEDIA_TYPE',
+  BAD_ENCODING: 'PERISCOPE_ERR_BAD_ENCODING',
+  BAD_JSON: 'PERISCOPE_ERR_BAD_JSON',
+  NO_VALID_RECORDS: 'PERISCOPE_ERR_NO_VALID_RECORDS',
+  BAD_RECORD: 'PERISCOPE_ERR_BAD_RECORD',
+  BAD_FIELD: 'PERISCOPE_ERR_BAD_FIELD',
+  BAD_SEVERITY: 'PERISCOPE_ERR_BAD_SEVERITY',
+  BAD_TIMESTAMP: 'PERISCOPE_ERR_BAD_TIMESTAMP',
+  BAD_QUERY: 'PERISCOPE_ERR_BAD_QUERY',
+  BAD_CURSOR: 'PERISCOPE_ERR_BAD_CURSOR',
+  STORE_UNAVAILABLE: 'PERISCOPE_ERR_STORE_UNAVAILABLE',
+  OVERLOADED: 'PERISCOPE_ERR_OVERLOADED',
+  NOT_FOUND: 'PERISCOPE_ERR_NOT_FOUND',
+  INTERNAL: 'PERISCOPE_ERR_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ERR)[keyof typeof ERR];
+
+/** An error that carries its code and HTTP status to the API boundary. */
+export class PeriscopeError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly details: unknown;
+  constructor(code: string, message: string, statusCode = 400, details?: unknown) {
+    super(message);
+    this.code = code;
+    this.statusCode = statusCode;
+    this.details = details;
+  }
+}
+
+export function errorBody(code: string, message: string, details?: unknown) {
+  return { error: { code, message, details: details ?? null } };
+}

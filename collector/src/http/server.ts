@@ -1,0 +1,70 @@
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import { createGunzip, createInflate } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { ERR, PeriscopeError, errorBody } from '../errors.ts';
+
+/** Content types whose bodies are handed to routes as raw Buffers (each route decodes its own). */
+export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'application/x-protobuf', 'application/protobuf'];
+
+/**
+ * Builds the Fastify instance shared by receivers and the API:
+ *  - bodies up to `bodyLimit` bytes, counted AFTER decompression (a gzip bomb stops at the limit: 413);
+ *  - `content-encoding: gzip|deflate` decoded in a preParsing stream; any other encoding: 415;
+ *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape.
+ */
+export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: { level: options.logLevel ?? 'warn' },
+    disableRequestLogging: true,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(RAW_BODY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding === 'identity') return payload;
+    if (encoding !== 'gzip' && encoding !== 'deflate') {
+      throw new PeriscopeError(ERR.UNSUPPORTED_MEDIA_TYPE, `content-encoding "${encoding}" is not supported (use gzip, deflate or none)`, 415);
+    }
+    const decoder = encoding === 'gzip' ? createGunzip() : createInflate();
+    const decoded = payload.pipe(decoder) as Readable & { receivedEncodedLength?: number };
+    // Fastify checks `receivedEncodedLength` against bodyLimit for the wire bytes, and counts the
+    // decoded bytes itself, so both the compressed and the inflated size are bounded.
+    decoded.receivedEncodedLength = 0;
+    payload.on('data', (chunk: Buffer) => {
+      decoded.receivedEncodedLength! += chunk.length;
+    });
+    decoder.on('error', () => payload.destroy());
+    return decoded;
+  });
+
+  app.setErrorHandler((error: FastifyError | PeriscopeError, _request, reply) => {
+    if (error instanceof PeriscopeError) {
+      return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
+    }
+    const status = error.statusCode ?? 500;
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+      return reply.code(413).send(errorBody(ERR.BODY_TOO_LARGE, `request body over the limit of ${options.bodyLimit} bytes (after decompression)`));
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
+      return reply.code(415).send(errorBody(ERR.UNSUPPORTED_MEDIA_TYPE, `unsupported content type; use one of ${RAW_BODY_TYPES.join(', ')}`));
+    }
+    if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      return reply.code(400).send(errorBody(ERR.BAD_ENCODING, `request body could not be decoded: ${error.message}`));
+    }
+    if (error.validation) {
+      return reply.code(400).send(errorBody(ERR.BAD_QUERY, error.message, error.validation));
+    }
+    if (status >= 500) app.log.error(error);
+    return reply.code(status).send(errorBody(status >= 500 ? ERR.INTERNAL : ERR.BAD_QUERY, error.message));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(ERR.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+  return app;
+}

@@ -1,0 +1,74 @@
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { ERR, PeriscopeError } from '../errors.ts';
+import type { LogStore } from '../store/log-store.ts';
+import type { SelfMetrics } from './self-metrics.ts';
+
+/** What subscribers (live tail, log-derived metrics, alert rules) receive after a commit. */
+export interface IngestedBatch {
+  receiver: string;
+  firstId: number;
+  records: LogRecord[];
+  micros: number[];
+}
+
+export type IngestListener = (batch: IngestedBatch) => void;
+
+/**
+ * The single write path of every receiver: commit to the durable log, count, then notify.
+ * `append` returns only after the commit, so the caller may acknowledge the sender.
+ * A store failure surfaces as PeriscopeError 503 (retryable for the sender), never a crash.
+ */
+export class Ingest {
+  readonly #store: LogStore;
+  readonly #metrics: SelfMetrics;
+  readonly #listeners = new Set<IngestListener>();
+
+  constructor(store: LogStore, metrics: SelfMetrics) {
+    this.#store = store;
+    this.#metrics = metrics;
+  }
+
+  append(receiver: string, records: LogRecord[], micros: number[]): void {
+    if (records.length === 0) return;
+    let ids;
+    try {
+      ids = this.#store.append(records, micros);
+    } catch (err) {
+      this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
+      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503);
+    }
+    this.#metrics.accepted.inc({ receiver }, records.length);
+    this.#countVolume(records);
+    if (ids && this.#listeners.size > 0) {
+      const batch = { receiver, firstId: ids.firstId, records, micros };
+      for (const listener of this.#listeners) {
+        try {
+          listener(batch);
+        } catch {
+          // A subscriber's bug must not turn an acknowledged write into an error.
+        }
+      }
+    }
+  }
+
+  reject(receiver: string, reason: string, count = 1): void {
+    this.#metrics.rejected.inc({ receiver, reason }, count);
+  }
+
+  subscribe(listener: IngestListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #countVolume(records: LogRecord[]): void {
+    const counts = new Map<string, number>();
+    for (const r of records) {
+      const key = `${r.appName ?? ''}\u0000${r.level}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of counts) {
+      const [service, level] = key.split('\u0000');
+      this.#metrics.logRecords.inc({ service, level }, n);
+    }
+  }
+}

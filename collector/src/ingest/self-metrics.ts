@@ -1,0 +1,60 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The collector's own metrics, rendered at /metrics in the Prometheus text format.
+ * Names follow https://prometheus.io/docs/practices/naming/ (base units, _total on counters).
+ */
+export function createSelfMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'periscope_process_' });
+  return {
+    registry,
+    accepted: new Counter({
+      name: 'periscope_receiver_accepted_records_total',
+      help: 'Records written to the durable log, by receiver.',
+      labelNames: ['receiver'] as const,
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'periscope_receiver_rejected_records_total',
+      help: 'Records refused at ingest, by receiver and reason (error code).',
+      labelNames: ['receiver', 'reason'] as const,
+      registers: [registry],
+    }),
+    refusedRequests: new Counter({
+      name: 'periscope_receiver_refused_requests_total',
+      help: 'Whole requests refused (413, 415, 400 undecodable, 503), by receiver and reason.',
+      labelNames: ['receiver', 'reason'] as const,
+      registers: [registry],
+    }),
+    logRecords: new Counter({
+      name: 'periscope_log_records_total',
+      help: 'Log records ingested, by service (appName) and level: log volume for graphs and alerts.',
+      labelNames: ['service', 'level'] as const,
+      registers: [registry],
+    }),
+    storeRecords: new Gauge({
+      name: 'periscope_store_records',
+      help: 'Records held in the embedded store.',
+      registers: [registry],
+    }),
+    storeBytes: new Gauge({
+      name: 'periscope_store_live_bytes',
+      help: 'Bytes used by live rows of the embedded store.',
+      registers: [registry],
+    }),
+    searchIndexLag: new Gauge({
+      name: 'periscope_search_index_lag_records',
+      help: 'Stored records not yet in the full-text index.',
+      registers: [registry],
+    }),
+    retentionDeleted: new Counter({
+      name: 'periscope_retention_deleted_records_total',
+      help: 'Records deleted by retention, by rule (age, size).',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type SelfMetrics = ReturnType<typeof createSelfMetrics>;

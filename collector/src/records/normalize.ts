@@ -1,0 +1,161 @@
+import {
+  applyFieldLimits,
+  LEVEL_NAMES,
+  recordFromPino,
+  rfc3339Micros,
+  severityFromName,
+  type LogRecord,
+  type StructuredData,
+} from '../../../sdk/src/record.ts';
+import { ERR } from '../errors.ts';
+import { timestampToMicros } from '../store/log-filter.ts';
+
+export type Normalized = { ok: true; record: LogRecord; micros: number } | { ok: false; code: string; message: string };
+
+const KNOWN_KEYS = new Set([
+  'timestamp', 'severity', 'level', 'facility', 'hostname', 'appName', 'procId', 'msgId',
+  'structuredData', 'msg', 'traceId', 'spanId', 'attributes', 'truncated',
+]);
+const HEADER_FIELDS = ['hostname', 'appName', 'procId', 'msgId'] as const;
+const HEX32 = /^[0-9a-fA-F]{32}$/;
+const HEX16 = /^[0-9a-fA-F]{16}$/;
+/** RFC 5424 §6.3.2: SD-NAME is 1–32 PRINTUSASCII except '=', SP, ']', '"'. */
+const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;
+
+function fail(code: string, message: string): Normalized {
+  return { ok: false, code, message };
+}
+
+/** A pino line: numeric level and numeric `time`, none of the Periscope header fields. */
+function isPinoLine(o: Record<string, unknown>): boolean {
+  return typeof o.level === 'number' && (typeof o.time === 'number' || o.timestamp === undefined) && o.severity === undefined;
+}
+
+/**
+ * Validates one input object and returns the canonical record (docs/record-format.md).
+ * Accepts Periscope records and plain pino JSON lines (levels mapped as pino-syslog does).
+ * Never throws; a rejection carries a PERISCOPE_ERR_* code and a message naming the field.
+ */
+export function normalizeRecord(input: unknown, nowMs: number): Normalized {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return fail(ERR.BAD_RECORD, 'record: expected a JSON object');
+  }
+  const o = input as Record<string, unknown>;
+  if (isPinoLine(o)) {
+    if (!Number.isFinite(o.level as number)) return fail(ERR.BAD_SEVERITY, 'level: expected a pino level number');
+    if (o.time !== undefined && !Number.isFinite(o.time)) return fail(ERR.BAD_TIMESTAMP, 'time: expected epoch milliseconds');
+    const record = recordFromPino(o);
+    const checked = checkTraceContext(record);
+    if (checked) return checked;
+    return { ok: true, record, micros: timestampToMicros(record.timestamp) };
+  }
+
+  // Timestamp: RFC 3339 (any offset, up to nanoseconds) or epoch milliseconds; default now.
+  let micros: number;
+  let timestamp: string;
+  if (o.timestamp === undefined) {
+    micros = Math.round(nowMs * 1000);
+    timestamp = rfc3339Micros(nowMs);
+  } else if (typeof o.timestamp === 'string') {
+    micros = timestampToMicros(o.timestamp);
+    if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339, e.g. 2026-01-02T03:04:05.123456Z');
+    timestamp = rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
+  } else if (typeof o.timestamp === 'number' && Number.isFinite(o.timestamp) && o.timestamp >= 0) {
+    micros = Math.round(o.timestamp * 1000);
+    timestamp = rfc3339Micros(o.timestamp);
+  } else {
+    return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339 string or epoch milliseconds');
+  }
+
+  // Severity: number 0–7, or a level name; when both are given they must agree.
+  let severity: number | undefined;
+  if (o.severity !== undefined) {
+    if (typeof o.severity !== 'number' || !Number.isInteger(o.severity) || o.severity < 0 || o.severity > 7) {
+      return fail(ERR.BAD_SEVERITY, 'severity: expected an integer 0 (emerg) … 7 (debug)');
+    }
+    severity = o.severity;
+  }
+  if (o.level !== undefined) {
+    const fromLevel = typeof o.level === 'string' ? severityFromName(o.level) : undefined;
+    if (fromLevel === undefined) return fail(ERR.BAD_SEVERITY, `level: unknown level ${JSON.stringify(o.level)}; expected ${LEVEL_NAMES.join(', ')}`);
+    if (severity !== undefined && severity !== fromLevel) {
+      return fail(ERR.BAD_SEVERITY, `level: "${String(o.level)}" disagrees with severity ${severity}`);
+    }
+    severity = fromLevel;
+  }
+  severity ??= 6;
+
+  let facility = 1;
+  if (o.facility !== undefined) {
+    if (typeof o.facility !== 'number' || !Number.isInteger(o.facility) || o.facility < 0 || o.facility > 23) {
+      return fail(ERR.BAD_FIELD, 'facility: expected an integer 0–23');
+    }
+    facility = o.facility;
+  }
+
+  let msg = '';
+  if (o.msg !== undefined && o.msg !== null) {
+    if (typeof o.msg !== 'string') return fail(ERR.BAD_FIELD, 'msg: expected a string');
+    msg = o.msg;
+  }
+
+  const record: LogRecord = { timestamp, severity, level: LEVEL_NAMES[severity], facility, msg };
+  for (const field of HEADER_FIELDS) {
+    const v = o[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') return fail(ERR.BAD_FIELD, `${field}: expected a string`);
+    if (v !== '') record[field] = v;
+  }
+
+  if (o.structuredData !== undefined && o.structuredData !== null) {
+    const sd = checkStructuredData(o.structuredData);
+    if (typeof sd === 'string') return fail(ERR.BAD_FIELD, sd);
+    record.structuredData = sd;
+  }
+  if (typeof o.traceId === 'string') record.traceId = o.traceId;
+  else if (o.traceId !== undefined && o.traceId !== null) return fail(ERR.BAD_FIELD, 'traceId: expected 32 hex characters');
+  if (typeof o.spanId === 'string') record.spanId = o.spanId;
+  else if (o.spanId !== undefined && o.spanId !== null) return fail(ERR.BAD_FIELD, 'spanId: expected 16 hex characters');
+  const checked = checkTraceContext(record);
+  if (checked) return checked;
+
+  let attributes: Record<string, unknown> | undefined;
+  if (o.attributes !== undefined && o.attributes !== null) {
+    if (typeof o.attributes !== 'object' || Array.isArray(o.attributes)) return fail(ERR.BAD_FIELD, 'attributes: expected an object');
+    attributes = { ...(o.attributes as Record<string, unknown>) };
+  }
+  // Unknown top-level keys are kept as attributes rather than lost.
+  for (const key in o) {
+    if (!KNOWN_KEYS.has(key)) (attributes ??= {})[key] = o[key];
+  }
+  if (attributes) record.attributes = attributes;
+  if (Array.isArray(o.truncated)) record.truncated = o.truncated.filter((t): t is string => typeof t === 'string');
+  applyFieldLimits(record);
+  return { ok: true, record, micros };
+}
+
+function checkTraceContext(record: LogRecord): Normalized | undefined {
+  if (record.traceId !== undefined) {
+    if (!HEX32.test(record.traceId)) return fail(ERR.BAD_FIELD, 'traceId: expected 32 hex characters');
+    record.traceId = record.traceId.toLowerCase();
+  }
+  if (record.spanId !== undefined) {
+    if (!HEX16.test(record.spanId)) return fail(ERR.BAD_FIELD, 'spanId: expected 16 hex characters');
+    record.spanId = record.spanId.toLowerCase();
+  }
+  return undefined;
+}
+
+/** RFC 5424 §6.3: { "sdid@pen": { "param": "value" } }; values must be strings. */
+function checkStructuredData(value: unknown): StructuredData | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'structuredData: expected an object of SD elements';
+  for (const [id, params] of Object.entries(value)) {
+    if (!SD_NAME.test(id)) return `structuredData: SD-ID ${JSON.stringify(id)} must be 1–32 printable ASCII characters without '=', ' ', ']', '"'`;
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) return `structuredData.${id}: expected an object of parameters`;
+    for (const [name, v] of Object.entries(params)) {
+      if (!SD_NAME.test(name)) return `structuredData.${id}: parameter name ${JSON.stringify(name)} is not a valid PARAM-NAME`;
+      if (typeof v !== 'string') return `structuredData.${id}.${name}: expected a string value`;
+    }
+  }
+  return value as StructuredData;
+}

@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+/**
+ * Opens (and creates) the collector's SQLite database in WAL mode.
+ * WAL + synchronous=NORMAL: a committed transaction is in the WAL file before COMMIT returns,
+ * so a crash or kill -9 of the process loses nothing that was acknowledged; only an OS crash
+ * or power loss can (use synchronous=FULL for that). https://www.sqlite.org/wal.html
+ */
+export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): DatabaseSync {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new DatabaseSync(join(dataDir, 'periscope.db'));
+  // auto_vacuum must be chosen before the first table exists; it lets retention give space back.
+  db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA temp_store = MEMORY');
+  db.exec('PRAGMA cache_size = -65536'); // 64 MiB page cache
+  db.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
+  return db;
+}
+
+/** Small persistent key/value table for cursors (full-text indexer, exporters). */
+export class KeyValue {
+  readonly #get;
+  readonly #set;
+  constructor(db: DatabaseSync) {
+    this.#get = db.prepare('SELECT value FROM kv WHERE key = ?');
+    this.#set = db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+  }
+  get(key: string): string | undefined {
+    const row = this.#get.get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+  set(key: string, value: string): void {
+    this.#set.run(key, value);
+  }
+}
+
+/** Runs `fn` in one transaction (BEGIN IMMEDIATE so writers never deadlock on upgrade). */
+export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { DatabaseSync } from 'node:sqlite';
+
+/**
+ * Runs the full-text indexer in a worker thread and attaches its database to the log
+ * connection (as schema `fts`) so queries can use `logs_fts`. The index trails ingest by about
+ * one `intervalMs`; `lag()` reports how many log rows are not indexed yet.
+ */
+export class FtsIndexer {
+  readonly #dataDir: string;
+  readonly #intervalMs: number;
+  readonly #batch: number;
+  #worker: Worker | undefined;
+  #indexedId = 0;
+  #lastError: string | undefined;
+
+  constructor(db: DatabaseSync, dataDir: string, intervalMs: number, batch: number) {
+    this.#dataDir = dataDir;
+    this.#intervalMs = intervalMs;
+    this.#batch = batch;
+    const ftsPath = join(dataDir, 'periscope-fts.db');
+    // Create the index database and table before attaching so `fts.logs_fts` always resolves.
+    db.exec(`ATTACH DATABASE '${ftsPath.replaceAll("'", "''")}' AS fts`);
+    db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS fts.logs_fts USING fts5(msg, content='', contentless_delete=1)");
+    db.exec('CREATE TABLE IF NOT EXISTS fts.kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  }
+
+  start(): void {
+    if (this.#worker) return;
+    const worker = new Worker(new URL('./fts-worker.ts', import.meta.url), {
+      workerData: {
+        logDbPath: join(this.#dataDir, 'periscope.db'),
+        ftsDbPath: join(this.#dataDir, 'periscope-fts.db'),
+        intervalMs: this.#intervalMs,
+        batch: this.#batch,
+      },
+    });
+    worker.on('message', (msg: { indexedId: number }) => {
+      this.#indexedId = msg.indexedId;
+    });
+    worker.on('error', (err) => {
+      this.#lastError = err.message;
+    });
+    worker.on('exit', () => {
+      if (this.#worker === worker) this.#worker = undefined;
+    });
+    this.#worker = worker;
+  }
+
+  indexedId(): number {
+    return this.#indexedId;
+  }
+
+  health(lastId: number): { status: 'up' | 'down'; indexedId: number; lag: number; lastError?: string } {
+    return {
+      status: this.#worker ? 'up' : 'down',
+      indexedId: this.#indexedId,
+      lag: Math.max(0, lastId - this.#indexedId),
+      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+    };
+  }
+
+  async shutdown(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return;
+    this.#worker = undefined;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage('stop');
+    const timer = setTimeout(() => void worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}

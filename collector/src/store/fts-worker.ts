@@ -1,0 +1,62 @@
+// Worker thread that builds the full-text index (q=) behind ingest.
+// The index lives in its own database file so its write transactions never take the write
+// lock of the log database: ingest (the acknowledgement path) never waits for indexing.
+// The worker reads the log through a read-only WAL connection, which never blocks the writer.
+import { DatabaseSync } from 'node:sqlite';
+import { parentPort, workerData } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
+
+const fts = openFtsDatabase(ftsDbPath);
+const log = new DatabaseSync(logDbPath, { readOnly: true });
+log.exec('PRAGMA busy_timeout = 5000');
+
+const readCursor = fts.prepare("SELECT value FROM kv WHERE key = 'indexed_id'");
+const writeCursor = fts.prepare("INSERT INTO kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+const insert = fts.prepare('INSERT INTO logs_fts(rowid, msg) VALUES (?, ?)');
+const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg FROM logs WHERE id > ? ORDER BY id LIMIT ?");
+const oldest = log.prepare('SELECT min(id) AS id FROM logs');
+const prune = fts.prepare('DELETE FROM logs_fts WHERE rowid < ?');
+
+let stopping = false;
+parentPort!.on('message', (msg) => {
+  if (msg === 'stop') stopping = true;
+});
+
+let indexed = Number((readCursor.get() as { value: string } | undefined)?.value ?? 0);
+parentPort!.postMessage({ indexedId: indexed });
+let sincePrune = 0;
+
+while (!stopping) {
+  const rows = pending.all(indexed, batch) as Array<{ id: number; msg: string | null }>;
+  if (rows.length > 0) {
+    fts.exec('BEGIN');
+    for (const row of rows) insert.run(row.id, row.msg ?? '');
+    indexed = rows[rows.length - 1].id;
+    writeCursor.run(String(indexed));
+    fts.exec('COMMIT');
+    parentPort!.postMessage({ indexedId: indexed });
+  }
+  if (++sincePrune >= 300) {
+    // Retention deleted old log rows: drop their index entries (queries join on logs anyway).
+    sincePrune = 0;
+    const min = (oldest.get() as { id: number | null }).id;
+    if (min !== null) prune.run(min);
+  }
+  if (rows.length < batch) await sleep(intervalMs);
+}
+log.close();
+fts.close();
+
+function openFtsDatabase(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  // Contentless: the text lives in the log table; contentless_delete allows pruning.
+  // https://www.sqlite.org/fts5.html#contentless_delete_tables
+  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(msg, content='', contentless_delete=1)");
+  return db;
+}

@@ -1,0 +1,176 @@
+import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
+import { ERR, PeriscopeError } from '../errors.ts';
+
+/**
+ * The log filter shared by the search API, export, stats, live tail and log alert rules.
+ * Query parameters (docs/api.md):
+ *   service=checkout            appName equals
+ *   severity=warning | 4        that severity and worse (numerically lower or equal)
+ *   start, end                  RFC 3339 or epoch ms; start inclusive, end exclusive
+ *   traceId=<32 hex>
+ *   q=words                     full-text (SQLite FTS5 query syntax) over msg
+ *   sd.<sdid>.<param>=value     structured data element parameter equals
+ *   attr.<key>=value            attribute equals (key may be a dotted path into nested objects)
+ */
+export interface LogFilter {
+  service?: string;
+  maxSeverity?: number;
+  startMicros?: number;
+  endMicros?: number;
+  traceId?: string;
+  q?: string;
+  sd: Array<{ id: string; param: string; value: string }>;
+  attrs: Array<{ key: string; value: string }>;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+function single(query: Query, key: string): string | undefined {
+  const v = query[key];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+/** Parses a time bound: RFC 3339 or epoch milliseconds → epoch microseconds. */
+export function parseTimeBound(value: string, key: string): number {
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const micros = timestampToMicros(value);
+  if (!Number.isFinite(micros)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected RFC 3339 or epoch milliseconds`, 400, { key });
+  return micros;
+}
+
+/**
+ * RFC 3339 → epoch microseconds, keeping the sub-millisecond digits that Date drops.
+ * Returns NaN when unparsable.
+ */
+export function timestampToMicros(ts: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/.exec(ts);
+  if (!m) return Number.NaN;
+  const ms = Date.parse(`${m[1].replace(' ', 'T')}${m[3].toUpperCase()}`);
+  if (!Number.isFinite(ms)) return Number.NaN;
+  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  return ms * 1000 + Number(frac);
+}
+
+export function parseLogFilter(query: Query): LogFilter {
+  const filter: LogFilter = { sd: [], attrs: [] };
+  const service = single(query, 'service');
+  if (service) filter.service = service;
+  const severity = single(query, 'severity');
+  if (severity !== undefined && severity !== '') {
+    const n = /^\d$/.test(severity) ? Number(severity) : severityFromName(severity);
+    if (n === undefined || n > 7) {
+      throw new PeriscopeError(ERR.BAD_QUERY, 'severity: expected 0-7 or a level name (emerg … debug)', 400, { key: 'severity' });
+    }
+    filter.maxSeverity = n;
+  }
+  const start = single(query, 'start');
+  if (start) filter.startMicros = parseTimeBound(start, 'start');
+  const end = single(query, 'end');
+  if (end) filter.endMicros = parseTimeBound(end, 'end');
+  const traceId = single(query, 'traceId');
+  if (traceId) {
+    if (!/^[0-9a-fA-F]{32}$/.test(traceId)) throw new PeriscopeError(ERR.BAD_QUERY, 'traceId: expected 32 hex characters', 400, { key: 'traceId' });
+    filter.traceId = traceId.toLowerCase();
+  }
+  const q = single(query, 'q');
+  if (q && q.trim()) filter.q = q.trim();
+  for (const key of Object.keys(query)) {
+    const value = single(query, key);
+    if (value === undefined) continue;
+    if (key.startsWith('sd.')) {
+      const rest = key.slice(3);
+      const dot = rest.lastIndexOf('.');
+      if (dot <= 0 || dot === rest.length - 1) {
+        throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected sd.<sdid>.<param>`, 400, { key });
+      }
+      filter.sd.push({ id: rest.slice(0, dot), param: rest.slice(dot + 1), value });
+    } else if (key.startsWith('attr.') && key.length > 5) {
+      filter.attrs.push({ key: key.slice(5), value });
+    }
+  }
+  return filter;
+}
+
+/** A JSON path string literal for SQLite's json_extract: $."a"."b". */
+function jsonPath(parts: string[]): string {
+  return '$' + parts.map((p) => `."${p.replaceAll('"', '""')}"`).join('');
+}
+
+/**
+ * SQL WHERE fragment (over table alias `l`) and its parameters. `q` is matched through the
+ * FTS5 table, which is maintained behind ingest (see fts-indexer.ts).
+ */
+export function filterToSql(filter: LogFilter): { where: string; params: Array<string | number> } {
+  const clauses: string[] = [];
+  const params: Array<string | number> = [];
+  if (filter.service !== undefined) { clauses.push('l.service = ?'); params.push(filter.service); }
+  if (filter.maxSeverity !== undefined) { clauses.push('l.severity <= ?'); params.push(filter.maxSeverity); }
+  if (filter.startMicros !== undefined) { clauses.push('l.ts >= ?'); params.push(filter.startMicros); }
+  if (filter.endMicros !== undefined) { clauses.push('l.ts < ?'); params.push(filter.endMicros); }
+  if (filter.traceId !== undefined) { clauses.push('l.trace_id = ?'); params.push(filter.traceId); }
+  if (filter.q !== undefined) { clauses.push('l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?)'); params.push(ftsQuery(filter.q)); }
+  for (const sd of filter.sd) {
+    clauses.push('CAST(json_extract(l.body, ?) AS TEXT) = ?');
+    params.push(jsonPath(['structuredData', sd.id, sd.param]), sd.value);
+  }
+  for (const attr of filter.attrs) {
+    // Either a flat key containing dots ("http.method") or a path into nested objects (req.method).
+    clauses.push('(CAST(json_extract(l.body, ?) AS TEXT) = ? OR CAST(json_extract(l.body, ?) AS TEXT) = ?)');
+    params.push(jsonPath(['attributes', attr.key]), attr.value, jsonPath(['attributes', ...attr.key.split('.')]), attr.value);
+  }
+  return { where: clauses.length ? clauses.join(' AND ') : '1', params };
+}
+
+/**
+ * Words are ANDed and each word is a quoted FTS5 string, so user input can never be a syntax
+ * error; a trailing * keeps prefix search. https://www.sqlite.org/fts5.html#full_text_query_syntax
+ */
+export function ftsQuery(q: string): string {
+  return q
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => (w.endsWith('*') && w.length > 1 ? `"${w.slice(0, -1).replaceAll('"', '""')}"*` : `"${w.replaceAll('"', '""')}"`))
+    .join(' ');
+}
+
+function getPath(obj: unknown, parts: string[]): unknown {
+  let cur = obj;
+  for (const p of parts) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function asText(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v ? '1' : '0'; // as SQLite's json_extract renders booleans
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * In-memory twin of filterToSql for live tail and alert rules. `q` matches when every word
+ * occurs in msg (case-insensitive), an approximation of FTS5's tokenized match.
+ */
+export function matchesFilter(filter: LogFilter, record: LogRecord, micros: number): boolean {
+  if (filter.service !== undefined && record.appName !== filter.service) return false;
+  if (filter.maxSeverity !== undefined && record.severity > filter.maxSeverity) return false;
+  if (filter.startMicros !== undefined && micros < filter.startMicros) return false;
+  if (filter.endMicros !== undefined && micros >= filter.endMicros) return false;
+  if (filter.traceId !== undefined && record.traceId !== filter.traceId) return false;
+  if (filter.q !== undefined) {
+    const msg = record.msg.toLowerCase();
+    for (const w of filter.q.toLowerCase().split(/\s+/)) {
+      if (w && !msg.includes(w.replace(/\*$/, ''))) return false;
+    }
+  }
+  for (const sd of filter.sd) {
+    if (record.structuredData?.[sd.id]?.[sd.param] !== sd.value) return false;
+  }
+  for (const attr of filter.attrs) {
+    const flat = asText(record.attributes?.[attr.key]);
+    const nested = asText(getPath(record.attributes, attr.key.split('.')));
+    if (flat !== attr.value && nested !== attr.value) return false;
+  }
+  return true;
+}

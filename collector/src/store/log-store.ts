@@ -1,0 +1,166 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { transaction } from './database.ts';
+import { filterToSql, type LogFilter } from './log-filter.ts';
+
+/** A stored record with its position in the durable log. */
+export interface StoredRecord {
+  id: number;
+  micros: number;
+  record: LogRecord;
+}
+
+export interface LogPage {
+  records: LogRecord[];
+  nextCursor: string | null;
+}
+
+export interface StatsBucket {
+  start: string;
+  service: string | null;
+  severity: number;
+  count: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS logs (
+  id INTEGER PRIMARY KEY,   -- position in the durable log; exporters keep cursors over it
+  ts INTEGER NOT NULL,      -- record timestamp, epoch microseconds
+  severity INTEGER NOT NULL,
+  service TEXT,
+  trace_id TEXT,
+  body TEXT NOT NULL        -- the record as JSON (docs/record-format.md)
+) STRICT;
+CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts, id);
+CREATE INDEX IF NOT EXISTS logs_service_ts ON logs(service, ts, id);
+CREATE INDEX IF NOT EXISTS logs_trace ON logs(trace_id) WHERE trace_id IS NOT NULL;
+`;
+
+function encodeCursor(micros: number, id: number): string {
+  return Buffer.from(JSON.stringify([micros, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [number, number] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && v.every(Number.isSafeInteger)) return [v[0], v[1]];
+  } catch {
+    // fall through
+  }
+  throw new PeriscopeError(ERR.BAD_CURSOR, 'cursor: not a cursor returned by this API', 400, { key: 'cursor' });
+}
+
+/**
+ * The log table: durable log and query store in one. `append` commits before it returns, so
+ * the receiver may acknowledge right after it (DESIGN: acknowledge only what is durable).
+ */
+export class LogStore {
+  readonly db: DatabaseSync;
+  readonly #insert: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+    db.exec(SCHEMA);
+    this.#insert = db.prepare('INSERT INTO logs(ts, severity, service, trace_id, body) VALUES (?, ?, ?, ?, ?)');
+  }
+
+  /**
+   * Writes the records in one transaction. `micros[i]` is record i's timestamp in epoch µs.
+   * Returns the id range assigned (inclusive), or null for an empty batch.
+   */
+  append(records: LogRecord[], micros: number[]): { firstId: number; lastId: number } | null {
+    if (records.length === 0) return null;
+    const insert = this.#insert;
+    return transaction(this.db, () => {
+      let first = 0;
+      let last = 0;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
+        const res = insert.run(micros[i], r.severity, r.appName ?? null, r.traceId ?? null, JSON.stringify(r));
+        last = Number(res.lastInsertRowid);
+        if (i === 0) first = last;
+      }
+      return { firstId: first, lastId: last };
+    });
+  }
+
+  /** Newest first, keyset-paginated by (ts, id). */
+  query(filter: LogFilter, limit: number, cursor?: string): LogPage {
+    const { where, params } = filterToSql(filter);
+    let sql = `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where}`;
+    const all: Array<string | number> = [...params];
+    if (cursor) {
+      const [ts, id] = decodeCursor(cursor);
+      sql += ' AND (l.ts < ? OR (l.ts = ? AND l.id < ?))';
+      all.push(ts, ts, id);
+    }
+    sql += ' ORDER BY l.ts DESC, l.id DESC LIMIT ?';
+    all.push(limit + 1);
+    const rows = this.db.prepare(sql).all(...all) as Array<{ id: number; ts: number; body: string }>;
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      records: page.map((r) => JSON.parse(r.body) as LogRecord),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.ts, last.id) : null,
+    };
+  }
+
+  /**
+   * Every matching record, newest first, read in keyset pages so memory stays constant
+   * whatever the result size. Callers should yield to the event loop between pages.
+   */
+  *pages(filter: LogFilter, pageSize = 1000): Generator<Array<{ body: string }>> {
+    const { where, params } = filterToSql(filter);
+    const first = this.db.prepare(`SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT ?`);
+    const next = this.db.prepare(
+      `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} AND (l.ts < ? OR (l.ts = ? AND l.id < ?)) ORDER BY l.ts DESC, l.id DESC LIMIT ?`,
+    );
+    let last: { id: number; ts: number } | undefined;
+    for (;;) {
+      const rows = (last === undefined
+        ? first.all(...params, pageSize)
+        : next.all(...params, last.ts, last.ts, last.id, pageSize)) as Array<{ id: number; ts: number; body: string }>;
+      if (rows.length === 0) return;
+      yield rows;
+      if (rows.length < pageSize) return;
+      last = rows[rows.length - 1];
+    }
+  }
+
+  /** Counts per time bucket, service and severity. */
+  stats(filter: LogFilter, intervalMicros: number): StatsBucket[] {
+    const { where, params } = filterToSql(filter);
+    const rows = this.db
+      .prepare(
+        `SELECT (l.ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, l.service AS service, l.severity AS severity, count(*) AS count
+         FROM logs l WHERE ${where} GROUP BY bucket, l.service, l.severity ORDER BY bucket, l.service, l.severity`,
+      )
+      .all(intervalMicros, intervalMicros, ...params) as Array<{ bucket: number; service: string | null; severity: number; count: number }>;
+    return rows.map((r) => ({
+      start: new Date(r.bucket / 1000).toISOString(),
+      service: r.service,
+      severity: r.severity,
+      count: r.count,
+    }));
+  }
+
+  /** Records with id > afterId in log order (for exporters and the indexer). */
+  readAfter(afterId: number, limit: number): StoredRecord[] {
+    const rows = this.db.prepare('SELECT id, ts, body FROM logs WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as Array<{
+      id: number;
+      ts: number;
+      body: string;
+    }>;
+    return rows.map((r) => ({ id: r.id, micros: r.ts, record: JSON.parse(r.body) as LogRecord }));
+  }
+
+  lastId(): number {
+    const row = this.db.prepare('SELECT max(id) AS id FROM logs').get() as { id: number | null };
+    return row.id ?? 0;
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n;
+  }
+}

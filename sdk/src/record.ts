@@ -1,0 +1,152 @@
+// The Periscope log record: RFC 5424 fields as JSON, plus trace context and free attributes.
+// Reference: docs/record-format.md and docs/log-record.schema.json.
+// RFC 5424 §6 (header field limits), §6.3 (structured data), §6.2.1 (severities).
+// OpenTelemetry log data model, Appendix B (syslog ↔ SeverityNumber):
+// https://opentelemetry.io/docs/specs/otel/logs/data-model-appendix/#appendix-b-severitynumber-example-mappings
+
+export type StructuredData = Record<string, Record<string, string>>;
+
+export interface LogRecord {
+  /** RFC 3339 with microseconds, UTC: 2026-01-02T03:04:05.123456Z */
+  timestamp: string;
+  /** RFC 5424 severity 0 (emerg) … 7 (debug) */
+  severity: number;
+  level: LevelName;
+  /** RFC 5424 facility 0–23; 1 (user) by default */
+  facility: number;
+  hostname?: string;
+  appName?: string;
+  procId?: string;
+  msgId?: string;
+  structuredData?: StructuredData;
+  msg: string;
+  traceId?: string;
+  spanId?: string;
+  attributes?: Record<string, unknown>;
+  /** Names of fields that were cut to their RFC 5424 limit (never silently dropped). */
+  truncated?: string[];
+}
+
+export const LEVEL_NAMES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+export type LevelName = (typeof LEVEL_NAMES)[number];
+
+/** Common aliases accepted on input, mapped to the RFC 5424 keyword. */
+const LEVEL_ALIASES: Record<string, number> = {
+  emerg: 0, emergency: 0, panic: 0,
+  alert: 1,
+  crit: 2, critical: 2, fatal: 2,
+  err: 3, error: 3,
+  warning: 4, warn: 4,
+  notice: 5,
+  info: 6, informational: 6,
+  debug: 7, trace: 7,
+};
+
+/** Severity number for a level name or alias, or undefined when unknown. */
+export function severityFromName(name: string): number | undefined {
+  return LEVEL_ALIASES[name.toLowerCase()];
+}
+
+/**
+ * pino numeric level → syslog severity, as pino-syslog maps them:
+ * trace(10) and debug(20) → 7, info(30) → 6, warn(40) → 4, error(50) → 3, fatal(60) → 2.
+ * Custom levels in between round to the next lower standard level.
+ */
+export function severityFromPino(level: number): number {
+  if (level >= 60) return 2;
+  if (level >= 50) return 3;
+  if (level >= 40) return 4;
+  if (level >= 30) return 6;
+  return 7;
+}
+
+/** syslog severity → pino level label (the inverse used for filtering SDK output). */
+export const PINO_LEVEL_FOR_SEVERITY = ['fatal', 'fatal', 'fatal', 'error', 'warn', 'info', 'info', 'debug'] as const;
+
+/** syslog severity → OpenTelemetry SeverityNumber (OTel data model, Appendix B). */
+export const OTEL_SEVERITY_FOR_SYSLOG = [21, 19, 18, 17, 13, 10, 9, 5] as const;
+
+/** OpenTelemetry SeverityNumber (1–24) → syslog severity; 0 (UNSPECIFIED) → undefined. */
+export function severityFromOtel(n: number): number | undefined {
+  if (!Number.isInteger(n) || n < 1 || n > 24) return undefined;
+  if (n <= 8) return 7; // TRACE*, DEBUG*
+  if (n === 9) return 6; // INFO
+  if (n <= 12) return 5; // INFO2-4 → notice
+  if (n <= 16) return 4; // WARN*
+  if (n === 17) return 3; // ERROR
+  if (n === 18) return 2; // ERROR2 → crit
+  if (n <= 20) return 1; // ERROR3-4 → alert
+  return 0; // FATAL* → emerg
+}
+
+/** RFC 5424 §6 field limits (in characters; the RFC counts octets of PRINTUSASCII). */
+export const FIELD_LIMITS = { hostname: 255, appName: 48, procId: 128, msgId: 32 } as const;
+
+/** Formats epoch milliseconds (with optional extra microseconds) as RFC 3339 with microseconds. */
+export function rfc3339Micros(epochMs: number, extraMicros = 0): string {
+  const ms = Math.floor(epochMs);
+  const micros = Math.round((epochMs - ms) * 1000) + extraMicros;
+  const iso = new Date(ms).toISOString(); // 2026-01-02T03:04:05.123Z
+  return `${iso.slice(0, 23)}${String(Math.min(999, Math.max(0, micros))).padStart(3, '0')}Z`;
+}
+
+/**
+ * Cuts header fields longer than their RFC 5424 limit and lists them in `truncated`.
+ * Mutates and returns the record.
+ */
+export function applyFieldLimits(record: LogRecord): LogRecord {
+  for (const field of Object.keys(FIELD_LIMITS) as (keyof typeof FIELD_LIMITS)[]) {
+    const value = record[field];
+    const limit = FIELD_LIMITS[field];
+    if (value !== undefined && value.length > limit) {
+      record[field] = value.slice(0, limit);
+      (record.truncated ??= []).push(field);
+    }
+  }
+  return record;
+}
+
+/** Keys pino writes itself; everything else on a pino line is an attribute. */
+const PINO_OWN_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name', 'v']);
+/** Keys the SDK lifts from pino attributes into RFC 5424 fields. */
+const LIFTED_KEYS = new Set(['traceId', 'trace_id', 'spanId', 'span_id', 'msgId', 'structuredData', 'appName', 'facility']);
+
+/**
+ * Maps one parsed pino JSON line to a Periscope record.
+ * `defaults` supplies appName/hostname/procId/facility when the line has none.
+ */
+export function recordFromPino(
+  line: Record<string, unknown>,
+  defaults: { appName?: string; hostname?: string; procId?: string; facility?: number } = {},
+): LogRecord {
+  const severity = severityFromPino(typeof line.level === 'number' ? line.level : 30);
+  const time = typeof line.time === 'number' ? line.time : typeof line.time === 'string' ? Date.parse(line.time) : Date.now();
+  const record: LogRecord = {
+    timestamp: rfc3339Micros(Number.isFinite(time) ? time : Date.now()),
+    severity,
+    level: LEVEL_NAMES[severity],
+    facility: typeof line.facility === 'number' ? line.facility : (defaults.facility ?? 1),
+    msg: typeof line.msg === 'string' ? line.msg : line.msg === undefined ? '' : JSON.stringify(line.msg),
+  };
+  const appName = typeof line.appName === 'string' ? line.appName : typeof line.name === 'string' ? line.name : defaults.appName;
+  if (appName !== undefined) record.appName = appName;
+  const hostname = typeof line.hostname === 'string' ? line.hostname : defaults.hostname;
+  if (hostname !== undefined) record.hostname = hostname;
+  const procId = line.pid !== undefined ? String(line.pid) : defaults.procId;
+  if (procId !== undefined) record.procId = procId;
+  if (typeof line.msgId === 'string') record.msgId = line.msgId;
+  const traceId = line.traceId ?? line.trace_id;
+  if (typeof traceId === 'string') record.traceId = traceId;
+  const spanId = line.spanId ?? line.span_id;
+  if (typeof spanId === 'string') record.spanId = spanId;
+  if (line.structuredData && typeof line.structuredData === 'object') {
+    record.structuredData = line.structuredData as StructuredData;
+  }
+  let attributes: Record<string, unknown> | undefined;
+  for (const key in line) {
+    if (PINO_OWN_KEYS.has(key) || LIFTED_KEYS.has(key)) continue;
+    (attributes ??= {})[key] = line[key];
+  }
+  if (attributes) record.attributes = attributes;
+  return applyFieldLimits(record);
+}

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
+
+export interface CollectorProcess {
+  url: string;
+  httpPort: number;
+  syslogPort: number | undefined;
+  dataDir: string;
+  proc: ChildProcess;
+  output: () => string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL (kill -9) and wait for exit. */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  /** YAML text of periscope.yaml (written to the data dir's parent). */
+  configYaml?: string;
+  env?: Record<string, string>;
+  httpAddr?: string;
+  syslogAddr?: string;
+}
+
+/** Starts the real collector (`periscope start`) on ephemeral loopback ports and waits until it listens. */
+export async function startCollectorProcess(options: StartOptions = {}): Promise<CollectorProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'periscope-test-'));
+  const args = [BIN, 'start'];
+  if (options.configYaml) {
+    const file = join(mkdtempSync(join(tmpdir(), 'periscope-cfg-')), 'periscope.yaml');
+    writeFileSync(file, options.configYaml);
+    args.push('--config', file);
+  }
+  const proc = spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      PERISCOPE_HTTP_ADDR: options.httpAddr ?? '127.0.0.1:0',
+      PERISCOPE_SYSLOG_ADDR: options.syslogAddr ?? '127.0.0.1:0',
+      PERISCOPE_DATA_DIR: dataDir,
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+
+  const started = await new Promise<{ http: string; syslog: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`collector did not start in 30 s:\n${output}`)), 30_000);
+    const onData = () => {
+      for (const line of output.split('\n')) {
+        if (line.includes('"periscope collector started"')) {
+          clearTimeout(timer);
+          proc.stdout!.off('data', onData);
+          resolve(JSON.parse(line));
+          return;
+        }
+      }
+    };
+    proc.stdout!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`collector exited with ${code} before starting:\n${output}`));
+    });
+  });
+  const url = started.http;
+  const syslogMatch = /:(\d+) \(tcp\+udp\)$/.exec(started.syslog);
+  return {
+    url,
+    httpPort: Number(new URL(url).port),
+    syslogPort: syslogMatch ? Number(syslogMatch[1]) : undefined,
+    dataDir,
+    proc,
+    output: () => output,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes (then throws with the last value). */
+export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,271 @@
+// The log pipeline through the real collector process: ingest over HTTP, query API, bad input.
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+let collector: CollectorProcess;
+
+async function post(path: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/x-ndjson' }) {
+  const res = await fetch(collector.url + path, { method: 'POST', body, headers });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+async function get(path: string) {
+  const res = await fetch(collector.url + path);
+  return { status: res.status, json: (await res.json()) as any };
+}
+
+const ndjson = (records: unknown[]) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+
+beforeAll(async () => {
+  collector = await startCollectorProcess({
+    configYaml: 'http:\n  bodyLimit: 1MiB\nstore:\n  search:\n    indexInterval: 50ms\n',
+  });
+});
+
+afterAll(async () => {
+  const code = await collector?.stop();
+  expect(code).toBe(0); // graceful shutdown on SIGTERM
+});
+
+describe('ingest and search', () => {
+  const run = `run${Date.now()}`;
+  const records = [
+    {
+      timestamp: '2026-03-01T10:00:00.123456Z', severity: 6, appName: 'checkout', hostname: 'web-1', procId: '42', msgId: 'ORDER',
+      structuredData: { 'order@32473': { id: '1001', currency: 'EUR' } }, msg: `order created ${run}`,
+      traceId: '0AF7651916CD43DD8448EB211C80319C', spanId: 'B7AD6B7169203331', attributes: { orderId: 1001, user: { id: 'u1' }, 'http.method': 'POST' },
+    },
+    { timestamp: '2026-03-01T10:00:01+02:00', level: 'warning', appName: 'checkout', msg: `stock low ${run} ünïcødé 日本語 🚀` },
+    { timestamp: '2026-03-01T10:00:02.5Z', level: 'err', appName: 'payments', msg: `card declined ${run}` },
+    { timestamp: 1772359203000, severity: 7, appName: 'checkout', msg: `debug detail ${run}` },
+  ];
+
+  beforeAll(async () => {
+    const res = await post('/api/v1/logs', ndjson(records));
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ accepted: 4, rejected: [] });
+  });
+
+  it('returns the records newest first with every RFC 5424 field', async () => {
+    const { status, json } = await get(`/api/v1/logs?service=checkout&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z`);
+    expect(status).toBe(200);
+    expect(json.records.map((r: any) => r.msg)).toEqual([`debug detail ${run}`, `order created ${run}`, `stock low ${run} ünïcødé 日本語 🚀`]);
+    const order = json.records[1];
+    expect(order).toEqual({
+      timestamp: '2026-03-01T10:00:00.123456Z', severity: 6, level: 'info', facility: 1, appName: 'checkout', hostname: 'web-1', procId: '42',
+      msgId: 'ORDER', structuredData: { 'order@32473': { id: '1001', currency: 'EUR' } }, msg: `order created ${run}`,
+      traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', attributes: { orderId: 1001, user: { id: 'u1' }, 'http.method': 'POST' },
+    });
+    // Offsets are normalised to UTC with microseconds; epoch ms is accepted.
+    expect(json.records[2].timestamp).toBe('2026-03-01T08:00:01.000000Z');
+    expect(json.records[2].severity).toBe(4);
+    expect(json.records[0].timestamp).toBe('2026-03-01T10:00:03.000000Z');
+  });
+
+  it.each([
+    { name: 'severity by name includes worse', query: 'severity=warning', want: [`card declined ${run}`, `stock low ${run} ünïcødé 日本語 🚀`] },
+    { name: 'severity by number', query: 'severity=3', want: [`card declined ${run}`] },
+    { name: 'traceId', query: 'traceId=0af7651916cd43dd8448eb211c80319c', want: [`order created ${run}`] },
+    { name: 'structured data param', query: 'sd.order@32473.currency=EUR', want: [`order created ${run}`] },
+    { name: 'nested attribute', query: 'attr.user.id=u1', want: [`order created ${run}`] },
+    { name: 'dotted attribute key', query: 'attr.http.method=POST', want: [`order created ${run}`] },
+    { name: 'numeric attribute', query: 'attr.orderId=1001', want: [`order created ${run}`] },
+    { name: 'end is exclusive', query: 'start=2026-03-01T10:00:00.123456Z&end=2026-03-01T10:00:02.5Z', want: [`order created ${run}`] },
+  ])('filters: $name', async ({ query, want }) => {
+    const { json } = await get(`/api/v1/logs?start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z&${query}`);
+    expect(json.records.map((r: any) => r.msg)).toEqual(want);
+  });
+
+  it('full-text search finds records once indexed (behind ingest)', async () => {
+    const json = await waitFor(async () => {
+      const { json } = await get(`/api/v1/logs?q=${encodeURIComponent(`declined ${run}`)}`);
+      return json.records.length > 0 ? json : undefined;
+    });
+    expect(json.records.map((r: any) => r.msg)).toEqual([`card declined ${run}`]);
+    const { json: none } = await get(`/api/v1/logs?q=${encodeURIComponent(`"declined ${run} nothing-like-this`)}`);
+    expect(none.records).toEqual([]);
+  });
+
+  it('stats count by service and severity per bucket', async () => {
+    const { json } = await get('/api/v1/logs/stats?interval=1m&start=2026-03-01T10:00:00Z&end=2026-03-01T10:01:00Z');
+    expect(json.buckets).toEqual([
+      { start: '2026-03-01T10:00:00.000Z', service: 'checkout', severity: 6, count: 1 },
+      { start: '2026-03-01T10:00:00.000Z', service: 'checkout', severity: 7, count: 1 },
+      { start: '2026-03-01T10:00:00.000Z', service: 'payments', severity: 3, count: 1 },
+    ]);
+  });
+
+  it.each([
+    { name: 'bad severity', query: 'severity=verbose', key: 'severity' },
+    { name: 'bad limit', query: 'limit=5000', key: 'limit' },
+    { name: 'bad start', query: 'start=yesterday', key: 'start' },
+    { name: 'bad cursor', query: 'cursor=nope', key: 'cursor' },
+  ])('rejects a bad query: $name', async ({ query, key }) => {
+    const { status, json } = await get(`/api/v1/logs?${query}`);
+    expect(status).toBe(400);
+    expect(json.error.details.key).toBe(key);
+    expect(json.error.code).toMatch(/^PERISCOPE_ERR_BAD_(QUERY|CURSOR)$/);
+  });
+});
+
+describe('pagination and export', () => {
+  const svc = `paged-${Date.now()}`;
+  const N = 250;
+  beforeAll(async () => {
+    const base = Date.parse('2026-04-01T00:00:00Z');
+    // Several records share a timestamp so the (ts, id) keyset is exercised.
+    const recs = Array.from({ length: N }, (_, i) => ({ timestamp: base + Math.floor(i / 3) * 1000, appName: svc, msg: `m${i}`, attributes: { i } }));
+    const res = await post('/api/v1/logs', JSON.stringify(recs), { 'content-type': 'application/json' });
+    expect(res.json.accepted).toBe(N);
+  });
+
+  it('walks every record exactly once with the cursor', async () => {
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const { json }: { json: any } = await get(`/api/v1/logs?service=${svc}&limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...json.records.map((r: any) => r.attributes.i));
+      cursor = json.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(N);
+    expect(new Set(seen).size).toBe(N);
+    expect(seen[0]).toBe(N - 1); // newest first
+  });
+
+  it('exports NDJSON and CSV without a row limit', async () => {
+    const nd = await (await fetch(`${collector.url}/api/v1/logs/export?service=${svc}&format=ndjson`)).text();
+    const lines = nd.trim().split('\n');
+    expect(lines).toHaveLength(N);
+    expect(JSON.parse(lines[0]).attributes.i).toBe(N - 1);
+    const res = await fetch(`${collector.url}/api/v1/logs/export?service=${svc}&format=csv`);
+    expect(res.headers.get('content-type')).toMatch(/text\/csv/);
+    const csv = (await res.text()).trim().split('\r\n');
+    expect(csv[0]).toBe('timestamp,severity,level,facility,hostname,appName,procId,msgId,traceId,spanId,msg,structuredData,attributes');
+    expect(csv).toHaveLength(N + 1);
+    expect(csv[1]).toContain(`,${svc},`);
+    expect(csv[1]).toContain('"{""i"":249}"');
+  });
+});
+
+describe('bad input: each gets its documented answer, valid records are kept, the collector stays up', () => {
+  const valid = (tag: string) => JSON.stringify({ appName: 'badinput', msg: `valid ${tag}` });
+  const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)); // 64 MiB of spaces → ~64 KiB gzip
+
+  it.each([
+    {
+      name: 'malformed JSON line inside a batch',
+      body: () => `${valid('a')}\n{"msg": "broken\n${valid('b')}\n`,
+      status: 200, accepted: 2, rejected: [{ index: 1, code: 'PERISCOPE_ERR_BAD_JSON' }],
+    },
+    {
+      name: 'wrong field types',
+      body: () => `${JSON.stringify({ appName: 'badinput', msg: 42 })}\n${JSON.stringify({ appName: 7, msg: 'x' })}\n${valid('c')}\n${JSON.stringify({ msg: 'x', severity: '3' })}`,
+      status: 200, accepted: 1,
+      rejected: [{ index: 0, code: 'PERISCOPE_ERR_BAD_FIELD' }, { index: 1, code: 'PERISCOPE_ERR_BAD_FIELD' }, { index: 3, code: 'PERISCOPE_ERR_BAD_SEVERITY' }],
+    },
+    {
+      name: 'unknown severity and out-of-range numbers',
+      body: () => `${JSON.stringify({ msg: 'x', level: 'verbose' })}\n${JSON.stringify({ msg: 'x', severity: 9 })}\n${valid('d')}`,
+      status: 200, accepted: 1, rejected: [{ index: 0, code: 'PERISCOPE_ERR_BAD_SEVERITY' }, { index: 1, code: 'PERISCOPE_ERR_BAD_SEVERITY' }],
+    },
+    {
+      name: 'bad trace id, timestamp and structured data',
+      body: () => [
+        { msg: 'x', traceId: 'abc' }, { msg: 'x', timestamp: '2026-02-30T99:00:00Z' }, { msg: 'x', structuredData: { 'bad id': { a: 'b' } } }, { msg: 'x', structuredData: { 'ok@1': { a: 5 } } },
+      ].map((r) => JSON.stringify(r)).join('\n') + '\n' + valid('e'),
+      status: 200, accepted: 1,
+      rejected: [
+        { index: 0, code: 'PERISCOPE_ERR_BAD_FIELD' }, { index: 1, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
+        { index: 2, code: 'PERISCOPE_ERR_BAD_FIELD' }, { index: 3, code: 'PERISCOPE_ERR_BAD_FIELD' },
+      ],
+    },
+    {
+      name: 'nothing valid → 400 with the same shape',
+      body: () => '[1, "two", null]',
+      headers: { 'content-type': 'application/json' },
+      status: 400, accepted: 0,
+      rejected: [{ index: 0, code: 'PERISCOPE_ERR_BAD_RECORD' }, { index: 1, code: 'PERISCOPE_ERR_BAD_RECORD' }, { index: 2, code: 'PERISCOPE_ERR_BAD_RECORD' }],
+    },
+    { name: 'oversize body → 413', body: () => 'x'.repeat(2 * 1024 * 1024), status: 413, code: 'PERISCOPE_ERR_BODY_TOO_LARGE' },
+    { name: 'gzip bomb → 413', body: () => bomb, headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }, status: 413, code: 'PERISCOPE_ERR_BODY_TOO_LARGE' },
+    { name: 'corrupt gzip → 400', body: () => Buffer.from('not gzip at all'), headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }, status: 400, code: 'PERISCOPE_ERR_BAD_ENCODING' },
+    { name: 'unknown content type → 415', body: () => valid('f'), headers: { 'content-type': 'text/plain' }, status: 415, code: 'PERISCOPE_ERR_UNSUPPORTED_MEDIA_TYPE' },
+    { name: 'unknown content encoding → 415', body: () => valid('g'), headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'br' }, status: 415, code: 'PERISCOPE_ERR_UNSUPPORTED_MEDIA_TYPE' },
+  ])('$name', async ({ body, headers, status, accepted, rejected, code }) => {
+    const res = await post('/api/v1/logs', body(), headers);
+    expect(res.status).toBe(status);
+    if (code) expect(res.json.error.code).toBe(code);
+    if (accepted !== undefined) {
+      expect(res.json.accepted).toBe(accepted);
+      expect(res.json.rejected.map((r: any) => ({ index: r.index, code: r.code }))).toEqual(rejected);
+      for (const r of res.json.rejected) expect(r.message).toMatch(/\w/);
+    }
+    expect((await get('/health')).status).toBe(200);
+  });
+
+  it('keeps every valid record of the mixed batches above', async () => {
+    const { json } = await get('/api/v1/logs?service=badinput&limit=1000');
+    expect(json.records.map((r: any) => r.msg).sort()).toEqual(['valid a', 'valid b', 'valid c', 'valid d', 'valid e']);
+  });
+
+  it('gzip bodies are accepted', async () => {
+    const res = await post('/api/v1/logs', gzipSync(valid('gz')), { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
+    expect(res.json).toEqual({ accepted: 1, rejected: [] });
+  });
+
+  it('non-UTF-8 bytes become U+FFFD instead of failing the batch', async () => {
+    const body = Buffer.concat([Buffer.from('{"appName":"utf8test","msg":"bad '), Buffer.from([0xff, 0xfe]), Buffer.from(' bytes"}\n')]);
+    const res = await post('/api/v1/logs', body);
+    expect(res.json.accepted).toBe(1);
+    const { json } = await get('/api/v1/logs?service=utf8test');
+    expect(json.records[0].msg).toBe('bad \uFFFD\uFFFD bytes');
+  });
+
+  it('plain pino lines are accepted with levels mapped as pino-syslog does', async () => {
+    const svc = `pino-${Date.now()}`;
+    const lines = [10, 20, 30, 40, 50, 60].map((level, i) => JSON.stringify({ level, time: 1767225600000 + i, pid: 7, hostname: 'h', name: svc, msg: `l${level}`, extra: i }));
+    const res = await post('/api/v1/logs', lines.join('\n'));
+    expect(res.json.accepted).toBe(6);
+    const { json } = await get(`/api/v1/logs?service=${svc}`);
+    expect(json.records.map((r: any) => [r.msg, r.severity, r.level])).toEqual([
+      ['l60', 2, 'crit'], ['l50', 3, 'err'], ['l40', 4, 'warning'], ['l30', 6, 'info'], ['l20', 7, 'debug'], ['l10', 7, 'debug'],
+    ]);
+    expect(json.records[0]).toMatchObject({ procId: '7', hostname: 'h', appName: svc, attributes: { extra: 5 }, timestamp: '2026-01-01T00:00:00.005000Z' });
+  });
+
+  it('over-long header fields are truncated and flagged, never dropped', async () => {
+    const res = await post('/api/v1/logs', JSON.stringify({ appName: 'a'.repeat(60), msgId: 'm'.repeat(40), msg: 'long fields' }));
+    expect(res.json.accepted).toBe(1);
+    const { json } = await get(`/api/v1/logs?service=${'a'.repeat(48)}`);
+    expect(json.records[0].appName).toHaveLength(48);
+    expect(json.records[0].msgId).toHaveLength(32);
+    expect(json.records[0].truncated).toEqual(['appName', 'msgId']);
+  });
+});
+
+describe('self metrics and health', () => {
+  it('/metrics counts accepted and rejected records by receiver and reason', async () => {
+    const text = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(text).toMatch(/periscope_receiver_accepted_records_total\{receiver="native"\} \d+/);
+    expect(text).toMatch(/periscope_receiver_rejected_records_total\{receiver="native",reason="PERISCOPE_ERR_BAD_JSON"\} 1/);
+    expect(text).toMatch(/periscope_log_records_total\{service="payments",level="err"\} 1/);
+  });
+
+  it('/health/detailed shows each component', async () => {
+    const { status, json } = await get('/health/detailed');
+    expect(status).toBe(200);
+    expect(Object.keys(json.components).sort()).toEqual(['http', 'retention', 'searchIndex', 'store', 'syslog']);
+    expect(json.components.store.records).toBeGreaterThan(250);
+  });
+});

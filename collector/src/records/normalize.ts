@@ -59,7 +59,9 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   } else if (typeof o.timestamp === 'string') {
     micros = timestampToMicros(o.timestamp);
     if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339, e.g. 2026-01-02T03:04:05.123456Z');
-    timestamp = rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
+    // Already canonical (what the SDK sends): keep the string, skip re-formatting.
+    const canonical = o.timestamp.length === 27 && o.timestamp.charCodeAt(26) === 90 /* Z */ && o.timestamp.charCodeAt(19) === 46; /* . */
+    timestamp = canonical ? o.timestamp : rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
   } else if (typeof o.timestamp === 'number' && Number.isFinite(o.timestamp) && o.timestamp >= 0) {
     micros = Math.round(o.timestamp * 1000);
     timestamp = rfc3339Micros(o.timestamp);

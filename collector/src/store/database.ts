@@ -16,6 +16,9 @@ export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): D
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA busy_timeout = 5000');
+  // Checkpoints normally run in the store's background worker (fts-worker.ts); this is the
+  // safety net that bounds the WAL (~256 MiB) if that worker is not running.
+  db.exec('PRAGMA wal_autocheckpoint = 65536');
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('PRAGMA cache_size = -65536'); // 64 MiB page cache
   db.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);

@@ -1,4 +1,7 @@
-// Worker thread that builds the full-text index (q=) behind ingest.
+// Worker thread that does the store's background work, off the ingest thread:
+//  - builds the full-text index (q=) behind ingest;
+//  - checkpoints the log's WAL (PASSIVE: never blocks the writer), so COMMITs on the
+//    acknowledgement path don't pay for copying pages into the database file.
 // The index lives in its own database file so its write transactions never take the write
 // lock of the log database: ingest (the acknowledgement path) never waits for indexing.
 // The worker reads the log through a read-only WAL connection, which never blocks the writer.
@@ -11,6 +14,11 @@ const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: s
 const fts = openFtsDatabase(ftsDbPath);
 const log = new DatabaseSync(logDbPath, { readOnly: true });
 log.exec('PRAGMA busy_timeout = 5000');
+
+// A writable connection only for checkpoints; the ingest connection's autocheckpoint is a far-off safety net.
+const checkpointer = new DatabaseSync(logDbPath);
+checkpointer.exec('PRAGMA busy_timeout = 5000');
+let lastCheckpoint = 0;
 
 const readCursor = fts.prepare("SELECT value FROM kv WHERE key = 'indexed_id'");
 const writeCursor = fts.prepare("INSERT INTO kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -38,6 +46,10 @@ while (!stopping) {
     fts.exec('COMMIT');
     parentPort!.postMessage({ indexedId: indexed });
   }
+  if (Date.now() - lastCheckpoint >= 500) {
+    lastCheckpoint = Date.now();
+    checkpointer.exec('PRAGMA wal_checkpoint(PASSIVE)');
+  }
   if (++sincePrune >= 300) {
     // Retention deleted old log rows: drop their index entries (queries join on logs anyway).
     sincePrune = 0;
@@ -46,6 +58,7 @@ while (!stopping) {
   }
   if (rows.length < batch) await sleep(intervalMs);
 }
+checkpointer.close();
 log.close();
 fts.close();
 

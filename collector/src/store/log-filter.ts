@@ -43,12 +43,23 @@ export function parseTimeBound(value: string, key: string): number {
  * Returns NaN when unparsable.
  */
 export function timestampToMicros(ts: string): number {
-  const m = /^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/.exec(ts);
+  const m = RFC3339.exec(ts);
   if (!m) return Number.NaN;
-  const ms = Date.parse(`${m[1].replace(' ', 'T')}${m[3].toUpperCase()}`);
-  if (!Number.isFinite(ms)) return Number.NaN;
-  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
-  return ms * 1000 + Number(frac);
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return Number.NaN;
+  let ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  if (m[8] !== 'Z' && m[8] !== 'z') {
+    const sign = m[8][0] === '-' ? -1 : 1;
+    ms -= sign * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6))) * 60_000;
+  }
+  const frac = m[7] === undefined ? 0 : Number((m[7] + '00000').slice(0, 6));
+  return ms * 1000 + frac;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function daysInMonth(year: number, month: number): number {
+  return month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 export function parseLogFilter(query: Query): LogFilter {

@@ -1,0 +1,102 @@
+// Collector ingest benchmark: sustained records/s over HTTP NDJSON batches with durability on
+// (every 2xx is after the SQLite commit), and the time from a 2xx to the record being visible
+// in GET /api/v1/logs. Run: node bench/ingest.ts
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { startCollectorProcess } from '../test/helpers/collector-process.ts';
+import { median, percentile, printTable } from './stats.ts';
+
+const BATCH = 1000;
+const SENDERS = 4;
+
+function batchBody(seed: number): Buffer {
+  const lines: string[] = [];
+  for (let i = 0; i < BATCH; i++) {
+    lines.push(JSON.stringify({
+      timestamp: new Date(Date.now() + i).toISOString().replace('Z', '000Z'), severity: 6, appName: `svc-${i % 8}`, hostname: 'bench-host', procId: '1234',
+      msg: `request handled ${seed}-${i} path=/api/orders status=200`, attributes: { orderId: i, route: '/api/orders' },
+    }));
+  }
+  return Buffer.from(lines.join('\n'));
+}
+
+function post(agent: http.Agent, port: number, path: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function getJson(port: number, path: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(JSON.parse(text)));
+    }).on('error', reject);
+  });
+}
+
+export async function benchIngest(durationMs = 8000): Promise<Array<Record<string, string | number>>> {
+  const collector = await startCollectorProcess();
+  const port = collector.httpPort;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS + 2 });
+  const bodies = Array.from({ length: 8 }, (_, i) => batchBody(i));
+  let records = 0;
+  let stop = false;
+  const perSecond: number[] = [];
+
+  async function sender(k: number) {
+    let n = k;
+    while (!stop) {
+      const status = await post(agent, port, '/api/v1/logs', bodies[n++ % bodies.length]);
+      if (status === 200) records += BATCH;
+    }
+  }
+
+  // Visibility probe: a record with a unique traceId; time from its 2xx to GET finding it.
+  const visibility: number[] = [];
+  async function probe() {
+    while (!stop) {
+      const traceId = randomBytes(16).toString('hex');
+      const status = await post(agent, port, '/api/v1/logs', Buffer.from(JSON.stringify({ appName: 'probe', msg: 'probe', traceId })));
+      if (status !== 200) continue;
+      const acked = performance.now();
+      for (;;) {
+        const page = await getJson(port, `/api/v1/logs?traceId=${traceId}`);
+        if (page.records.length > 0) break;
+      }
+      visibility.push(performance.now() - acked);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  const warmup = Date.now() + 1000;
+  const tasks = [...Array.from({ length: SENDERS }, (_, k) => sender(k)), probe()];
+  let last = records;
+  const sampler = setInterval(() => {
+    if (Date.now() > warmup) perSecond.push(records - last);
+    last = records;
+  }, 1000);
+  await new Promise((r) => setTimeout(r, durationMs + 1000));
+  stop = true;
+  clearInterval(sampler);
+  await Promise.all(tasks);
+  agent.destroy();
+  await collector.stop();
+
+  return [
+    { measure: 'collector ingest, records/s (median of 1 s windows)', value: Math.round(median(perSecond)), target: '>= 100000' },
+    { measure: 'collector ingest, records/s (min window)', value: Math.min(...perSecond), target: '' },
+    { measure: '2xx → visible in GET /api/v1/logs, p50 ms', value: Number(median(visibility).toFixed(2)), target: '' },
+    { measure: '2xx → visible in GET /api/v1/logs, p99 ms', value: Number(percentile(visibility, 0.99).toFixed(2)), target: '< 1000' },
+  ];
+}
+
+if (import.meta.main) {
+  printTable('Collector ingest (HTTP NDJSON, 1000-record batches, 4 senders, durable)', await benchIngest());
+}

@@ -2,12 +2,13 @@
 // periscope — the collector's command line.
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
+//   periscope config-reference          print the configuration reference (docs/configuration.md)
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
-import { startCollector } from '../src/collector.ts';
+import { renderConfigReference } from '../src/config/reference.ts';
 import { PeriscopeError } from '../src/errors.ts';
 
-const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE';
+const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -30,11 +31,17 @@ async function main(argv: string[]): Promise<number> {
     console.log(`${file}: configuration is valid`);
     return 0;
   }
+  if (command === 'config-reference') {
+    process.stdout.write(renderConfigReference());
+    return 0;
+  }
   if (command !== 'start') {
     console.error(`unknown command "${command}"\n${USAGE}`);
     return 2;
   }
   const config = loadConfig({ file: values.config });
+  // Loaded only for `start`, so check-config and config-reference stay quick.
+  const { startCollector } = await import('../src/collector.ts');
   const collector = await startCollector(config);
   const syslog = collector.syslogAddresses();
   console.log(JSON.stringify({

@@ -3,10 +3,8 @@ import { Type, type Static } from '@sinclair/typebox';
 /** `http:` — the API/ingest listener. */
 export const httpConfigSchema = Type.Object(
   {
-    /** host:port; env PERISCOPE_HTTP_ADDR. */
-    addr: Type.String({ default: '127.0.0.1:4318', format: 'addr' }),
-    /** Largest request body, compressed and after decompression. */
-    bodyLimit: Type.String({ default: '16MiB', format: 'bytes' }),
+    addr: Type.String({ default: '127.0.0.1:4318', format: 'addr', description: 'host:port of the HTTP listener (ingest, query API, console, /metrics). Env PERISCOPE_HTTP_ADDR.' }),
+    bodyLimit: Type.String({ default: '16MiB', format: 'bytes', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -3,31 +3,24 @@ import { Type, type Static } from '@sinclair/typebox';
 /** `store:` — the embedded SQLite store that is also the durable log. */
 export const storeConfigSchema = Type.Object(
   {
-    /** Folder of the database files; env PERISCOPE_DATA_DIR. */
-    dataDir: Type.String({ default: './data' }),
-    /**
-     * SQLite `synchronous` in WAL mode. `normal`: a committed batch survives a crash or kill -9
-     * of the collector (it is in the WAL file), and may be lost only if the OS/power fails.
-     * `full`: also survives power loss, at a large cost in ingest rate.
-     * https://www.sqlite.org/pragma.html#pragma_synchronous
-     */
-    synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
+    dataDir: Type.String({ default: './data', description: 'Folder of the database files. Env PERISCOPE_DATA_DIR.' }),
+    synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], {
+      default: 'normal',
+      description:
+        'SQLite synchronous mode (WAL). normal: an acknowledged batch survives a crash or kill -9 of the collector; only an OS crash or power loss can lose the last commits. full: also survives power loss, at a large cost in ingest rate.',
+    }),
     retention: Type.Object(
       {
-        /** Records older than this are deleted. */
-        maxAge: Type.String({ default: '7d', format: 'duration' }),
-        /** Oldest records are deleted while the live data exceeds this. */
-        maxBytes: Type.String({ default: '10GiB', format: 'bytes' }),
-        /** node-cron expression for the retention run. */
-        schedule: Type.String({ default: '*/1 * * * *', format: 'cron' }),
+        maxAge: Type.String({ default: '7d', format: 'duration', description: 'Records older than this are deleted.' }),
+        maxBytes: Type.String({ default: '10GiB', format: 'bytes', description: 'The oldest records are deleted while the live data is larger than this.' }),
+        schedule: Type.String({ default: '*/1 * * * *', format: 'cron', description: 'When retention runs (node-cron expression, seconds field optional).' }),
       },
       { additionalProperties: false, default: {} },
     ),
     search: Type.Object(
       {
-        /** Full-text index (q=) is built behind ingest on this period, off the acknowledgement path. */
-        indexInterval: Type.String({ default: '200ms', format: 'duration' }),
-        indexBatch: Type.Integer({ default: 20000, minimum: 100 }),
+        indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the full-text index (q=) catches up with ingest; it is built in a worker thread, off the acknowledgement path.' }),
+        indexBatch: Type.Integer({ default: 20000, minimum: 100, description: 'Records indexed per index transaction.' }),
       },
       { additionalProperties: false, default: {} },
     ),

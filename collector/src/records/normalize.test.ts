@@ -1,0 +1,54 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { normalizeRecord } from './normalize.ts';
+
+const schema = JSON.parse(readFileSync(new URL('../../../docs/log-record.schema.json', import.meta.url), 'utf8'));
+const validateSchema = new Ajv2020({ strict: false }).compile(schema);
+const NOW = Date.parse('2026-05-05T05:05:05.555Z');
+
+describe('normalizeRecord', () => {
+  it.each([
+    { name: 'defaults', input: { msg: 'hi' }, want: { timestamp: '2026-05-05T05:05:05.555000Z', severity: 6, level: 'info', facility: 1, msg: 'hi' } },
+    { name: 'nanosecond offset timestamp', input: { msg: 'x', timestamp: '2026-01-01T01:00:00.123456789+01:00' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
+    { name: 'epoch ms timestamp', input: { msg: 'x', timestamp: 1767225600123 }, want: { timestamp: '2026-01-01T00:00:00.123000Z' } },
+    { name: 'leap-year day', input: { msg: 'x', timestamp: '2028-02-29T00:00:00Z' }, want: { timestamp: '2028-02-29T00:00:00.000000Z' } },
+    { name: 'level alias', input: { msg: 'x', level: 'error' }, want: { severity: 3, level: 'err' } },
+    { name: 'severity and level agree', input: { msg: 'x', level: 'warning', severity: 4 }, want: { severity: 4, level: 'warning' } },
+    { name: 'unknown keys kept as attributes', input: { msg: 'x', orderId: 5, attributes: { a: 1 } }, want: { attributes: { a: 1, orderId: 5 } } },
+    { name: 'trace ids lowercased', input: { msg: 'x', traceId: 'AB'.repeat(16), spanId: 'CD'.repeat(8) }, want: { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) } },
+    { name: 'procId over 128 truncated', input: { msg: 'x', procId: 'p'.repeat(200) }, want: { procId: 'p'.repeat(128), truncated: ['procId'] } },
+    { name: 'pino line', input: { level: 50, time: 1767225600000, pid: 1, hostname: 'h', msg: 'boom', err: { message: 'e' } }, want: { severity: 3, level: 'err', procId: '1', attributes: { err: { message: 'e' } } } },
+  ])('accepts: $name', ({ input, want }) => {
+    const n = normalizeRecord(input, NOW);
+    expect(n.ok).toBe(true);
+    if (!n.ok) return;
+    expect(n.record).toMatchObject(want);
+    expect(validateSchema(n.record), JSON.stringify(validateSchema.errors)).toBe(true);
+    expect(n.micros).toBe(Date.parse(n.record.timestamp) * 1000 + Number(n.record.timestamp.slice(23, 26)));
+  });
+
+  it.each([
+    { name: 'not an object', input: [1], code: 'PERISCOPE_ERR_BAD_RECORD' },
+    { name: 'null', input: null, code: 'PERISCOPE_ERR_BAD_RECORD' },
+    { name: 'Feb 30', input: { msg: 'x', timestamp: '2026-02-30T00:00:00Z' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
+    { name: 'no zone', input: { msg: 'x', timestamp: '2026-02-01T00:00:00' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
+    { name: 'negative epoch', input: { msg: 'x', timestamp: -5 }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
+    { name: 'severity 8', input: { msg: 'x', severity: 8 }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
+    { name: 'severity 2.5', input: { msg: 'x', severity: 2.5 }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
+    { name: 'level disagrees', input: { msg: 'x', severity: 1, level: 'info' }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
+    { name: 'facility 24', input: { msg: 'x', facility: 24 }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'msg object', input: { msg: { a: 1 } }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'hostname number', input: { msg: 'x', hostname: 5 }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'spanId too short', input: { msg: 'x', spanId: 'abc' }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'attributes array', input: { msg: 'x', attributes: [1] }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'SD-ID with space', input: { msg: 'x', structuredData: { 'a b': {} } }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'SD value not a string', input: { msg: 'x', structuredData: { 'a@1': { p: 1 } } }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+  ])('rejects: $name', ({ input, code }) => {
+    const n = normalizeRecord(input, NOW);
+    expect(n.ok).toBe(false);
+    if (n.ok) return;
+    expect(n.code).toBe(code);
+    expect(n.message.length).toBeGreaterThan(5);
+  });
+});

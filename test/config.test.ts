@@ -1,0 +1,74 @@
+// Configuration: `periscope check-config` names each bad key; the reference doc is generated.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, startCollectorProcess } from './helpers/collector-process.ts';
+
+const run = promisify(execFile);
+const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
+
+async function periscope(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+function file(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'periscope-cfg-')), 'periscope.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('periscope check-config', () => {
+  it.each([
+    { name: 'unknown top-level key', yaml: 'htp:\n  addr: 127.0.0.1:1\n', keys: ['htp: unknown key'] },
+    { name: 'unknown nested key', yaml: 'store:\n  retention:\n    maxAgee: 1d\n', keys: ['store.retention.maxAgee: unknown key'] },
+    { name: 'bad duration', yaml: 'store:\n  retention:\n    maxAge: 3 days\n', keys: ['store.retention.maxAge: invalid duration'] },
+    { name: 'bad size', yaml: 'http:\n  bodyLimit: lots\n', keys: ['http.bodyLimit: invalid bytes'] },
+    { name: 'bad address', yaml: 'http:\n  addr: localhost\n', keys: ['http.addr: invalid addr'] },
+    { name: 'bad enum', yaml: 'store:\n  synchronous: sometimes\n', keys: ['store.synchronous: must be one of "normal", "full"'] },
+    { name: 'bad cron', yaml: 'store:\n  retention:\n    schedule: every minute\n', keys: ['store.retention.schedule: invalid cron'] },
+    { name: 'wrong type', yaml: 'syslog:\n  enabled: maybe\n', keys: ['syslog.enabled: must be boolean'] },
+    { name: 'several problems at once', yaml: 'http:\n  addr: x\nstore:\n  colour: blue\n', keys: ['http.addr: invalid addr', 'store.colour: unknown key'] },
+    { name: 'not YAML', yaml: 'http: [unclosed\n', keys: ['(yaml)'] },
+  ])('rejects $name, naming the key', async ({ yaml, keys }) => {
+    const { code, out } = await periscope(['check-config', file(yaml)]);
+    expect(code).toBe(2);
+    expect(out).toContain('PERISCOPE_ERR_CONFIG_INVALID');
+    for (const key of keys) expect(out).toContain(key);
+  });
+
+  it('accepts a valid file', async () => {
+    const { code, out } = await periscope(['check-config', file('http:\n  addr: 127.0.0.1:4318\nstore:\n  retention:\n    maxAge: 36h\n    maxBytes: 2GiB\n')]);
+    expect(out).toContain('configuration is valid');
+    expect(code).toBe(0);
+  });
+
+  it('a bad key stops start-up with a message naming it', async () => {
+    await expect(startCollectorProcess({ configYaml: 'store:\n  retention:\n    maxAge: forever\n' })).rejects.toThrow(/store\.retention\.maxAge: invalid duration/);
+  });
+
+  it('env overrides reach the running collector', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'periscope-env-'));
+    const collector = await startCollectorProcess({ dataDir });
+    try {
+      const health = (await (await fetch(`${collector.url}/health/detailed`)).json()) as { components: { store: { path: string } } };
+      expect(health.components.store.path).toBe(join(dataDir, 'periscope.db'));
+    } finally {
+      await collector.stop();
+    }
+  });
+});
+
+it('docs/configuration.md is generated from the schemas and up to date', async () => {
+  const { out } = await periscope(['config-reference']);
+  const committed = readFileSync(join(REPO_ROOT, 'docs/configuration.md'), 'utf8');
+  expect(committed, 'run: node collector/bin/periscope.ts config-reference > docs/configuration.md').toBe(out);
+});

@@ -1,0 +1,69 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PeriscopeError } from '../../errors.ts';
+import type { Ingest } from '../../ingest/ingest.ts';
+import { timestampToMicros } from '../../store/log-filter.ts';
+import { decodeOtlp, OtlpDecodeError, type OtlpKind, type OtlpRejection } from './decode.ts';
+import { otlpLogsToRecords } from './logs.ts';
+import { badRequestResponse, exportResponse, statusResponse, type OtlpHttpResponse } from './response.ts';
+import type { NormalizedRequestByKind } from './decode.ts';
+
+/** What a signal handler reports back: rejections (partial success) and, for metrics, a count. */
+export interface OtlpHandled {
+  rejected: OtlpRejection[];
+  rejectedCount?: number;
+}
+
+function send(reply: FastifyReply, res: OtlpHttpResponse, retryAfterSeconds?: number) {
+  if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
+  return reply.code(res.status).header('content-type', res.contentType).send(res.body);
+}
+
+/**
+ * Shared OTLP/HTTP handling for one signal (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
+ * protobuf or JSON by Content-Type (the response uses the same), gzip decoded by the HTTP layer,
+ * 400 + google.rpc.Status for undecodable bodies, 200 with partialSuccess for rejected items,
+ * 429/503 + Retry-After when the collector cannot take the data now (the client retries).
+ */
+export function registerOtlpRoute<K extends OtlpKind>(
+  app: FastifyInstance,
+  path: string,
+  kind: K,
+  handle: (request: NormalizedRequestByKind[K]) => OtlpHandled,
+): void {
+  app.post(path, async (request: FastifyRequest, reply) => {
+    const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
+    const encoding = contentType.startsWith('application/json') ? 'json' : 'protobuf';
+    if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {
+      return send(reply, statusResponse(415, 'OTLP/HTTP accepts application/x-protobuf or application/json', 'json'));
+    }
+    let decoded: NormalizedRequestByKind[K];
+    try {
+      decoded = decodeOtlp(kind, (request.body as Buffer | undefined) ?? Buffer.alloc(0), encoding);
+    } catch (err) {
+      if (err instanceof OtlpDecodeError) return send(reply, badRequestResponse(err, encoding));
+      throw err;
+    }
+    try {
+      const { rejected, rejectedCount } = handle(decoded);
+      return send(reply, exportResponse(kind, encoding, rejected, rejectedCount ?? rejected.length));
+    } catch (err) {
+      if (err instanceof PeriscopeError && (err.statusCode === 429 || err.statusCode === 503)) {
+        const retryAfter = typeof (err.details as { retryAfterSeconds?: number } | null)?.retryAfterSeconds === 'number'
+          ? (err.details as { retryAfterSeconds: number }).retryAfterSeconds
+          : 1;
+        return send(reply, statusResponse(err.statusCode, err.message, encoding), retryAfter);
+      }
+      throw err;
+    }
+  });
+}
+
+/** POST /v1/logs — OTLP logs into the durable log (mapping: docs/record-format.md). */
+export function registerOtlpLogsRoute(app: FastifyInstance, ingest: Ingest): void {
+  registerOtlpRoute(app, '/v1/logs', 'logs', (request) => {
+    const { records, rejected } = otlpLogsToRecords(request);
+    for (const r of rejected) ingest.reject('otlp', r.code);
+    ingest.append('otlp', records, records.map((r) => timestampToMicros(r.timestamp)));
+    return { rejected };
+  });
+}

@@ -1,0 +1,26 @@
+// Error codes of the syslog receiver. Passed to `SyslogSink.reject` and returned by the
+// parser / framer. Values equal their names so they can be logged and grepped as-is.
+
+/** PRI missing, not `<1*3DIGIT>`, or above 191 (RFC 5424 §6.2.1). */
+export const PERISCOPE_ERR_SYSLOG_BAD_PRI = 'PERISCOPE_ERR_SYSLOG_BAD_PRI';
+/** VERSION missing or not `1` (RFC 5424 §6.2.2). */
+export const PERISCOPE_ERR_SYSLOG_BAD_VERSION = 'PERISCOPE_ERR_SYSLOG_BAD_VERSION';
+/** TIMESTAMP is neither `-` nor a valid RFC 3339 date-time as restricted by RFC 5424 §6.2.3. */
+export const PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP = 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP';
+/** A header field is missing, empty, or contains bytes outside PRINTUSASCII (RFC 5424 §6.2). */
+export const PERISCOPE_ERR_SYSLOG_BAD_HEADER = 'PERISCOPE_ERR_SYSLOG_BAD_HEADER';
+/** STRUCTURED-DATA does not follow RFC 5424 §6.3. */
+export const PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA = 'PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA';
+/** A frame (TCP) or datagram (UDP) is larger than `maxFrameBytes`; it is skipped. */
+export const PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE = 'PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE';
+/** The TCP connection ended in the middle of a frame; the partial frame is dropped. */
+export const PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME = 'PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME';
+
+export type SyslogErrorCode =
+  | typeof PERISCOPE_ERR_SYSLOG_BAD_PRI
+  | typeof PERISCOPE_ERR_SYSLOG_BAD_VERSION
+  | typeof PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP
+  | typeof PERISCOPE_ERR_SYSLOG_BAD_HEADER
+  | typeof PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA
+  | typeof PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE
+  | typeof PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME;

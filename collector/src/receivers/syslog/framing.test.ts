@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME } from './errors.ts';
+import { SyslogFrameSplitter } from './framing.ts';
+import type { FrameEvent } from './framing.ts';
+
+const TOO_LARGE = PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE;
+const TRUNCATED = PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME;
+
+/** Octet-counting frame: MSG-LEN (in bytes) SP MSG. */
+function oc(msg: string): string {
+  return `${Buffer.byteLength(msg)} ${msg}`;
+}
+
+/** Frames as strings, errors as { error: code }. */
+type Out = string | { error: string };
+
+function simplify(events: FrameEvent[]): Out[] {
+  return events.map((e) => (e.ok ? e.frame.toString('utf8') : { error: e.code }));
+}
+
+/** Pushes the chunks, then ends the stream. */
+function run(chunks: (string | Buffer)[], maxFrameBytes = 1024): Out[] {
+  const splitter = new SyslogFrameSplitter({ maxFrameBytes });
+  const events: FrameEvent[] = [];
+  for (const c of chunks) events.push(...splitter.push(typeof c === 'string' ? Buffer.from(c) : c));
+  events.push(...splitter.end());
+  return simplify(events);
+}
+
+const A = '<34>1 - host app - - - first';
+const B = '<165>1 2003-10-11T22:14:15.003Z h evntslog - ID47 [x@1 a="b"] second';
+const C = '<14>1 - h - - - - third: multi\nline ✓ 日本';
+
+describe('SyslogFrameSplitter: whole streams', () => {
+  const cases: { name: string; chunks: (string | Buffer)[]; max?: number; expected: Out[] }[] = [
+    { name: 'octet counting, one frame', chunks: [oc(A)], expected: [A] },
+    { name: 'octet counting, frames back to back', chunks: [oc(A) + oc(B) + oc(A)], expected: [A, B, A] },
+    { name: 'octet counting keeps LF inside the message and counts bytes, not chars', chunks: [oc(C) + oc(A)], expected: [C, A] },
+    { name: 'octet counting, message ending in LF keeps it', chunks: [oc(`${A}\n`) + oc(B)], expected: [`${A}\n`, B] },
+    { name: 'LF framing', chunks: [`${A}\n${B}\n`], expected: [A, B] },
+    { name: 'CR LF framing', chunks: [`${A}\r\n${B}\r\n`], expected: [A, B] },
+    { name: 'NUL trailer', chunks: [`${A}\0${B}\0`], expected: [A, B] },
+    { name: 'CR inside a LF frame is kept, only the one before LF is dropped', chunks: [`${A}\rX\r\r\n`], expected: [`${A}\rX\r`] },
+    { name: 'blank lines and stray trailers are skipped', chunks: [`\n\r\n\0${A}\n\n\n${B}\n`], expected: [A, B] },
+    {
+      name: 'mixed framing on one connection',
+      chunks: [`${oc(A)}${B}\n${oc(C)}${A}\r\n${oc(B)}${C.replace('\n', ' ')}\0`],
+      expected: [A, B, C, A, B, C.replace('\n', ' ')],
+    },
+    { name: 'octet-counted frame followed by a LF trailer', chunks: [`${oc(A)}\n${oc(B)}\n`], expected: [A, B] },
+    { name: 'leading digits without SP are not an octet count', chunks: [`123abc\n${A}\n`], expected: ['123abc', A] },
+    { name: 'digits then LF is a (bad) LF frame', chunks: [`42\n${A}\n`], expected: ['42', A] },
+    { name: 'more than 10 digits is not an octet count', chunks: [`12345678901 x\n${A}\n`], expected: ['12345678901 x', A] },
+    { name: 'a frame starting with 0 is LF framed', chunks: [`0 x\n`], expected: ['0 x'] },
+    { name: 'frame of exactly maxFrameBytes (LF)', chunks: [`${'x'.repeat(16)}\n`], max: 16, expected: ['x'.repeat(16)] },
+    { name: 'frame of exactly maxFrameBytes (CR LF)', chunks: [`${'x'.repeat(16)}\r\n`], max: 16, expected: ['x'.repeat(16)] },
+    { name: 'frame of exactly maxFrameBytes (octet counting)', chunks: [oc('x'.repeat(16))], max: 16, expected: ['x'.repeat(16)] },
+    {
+      name: 'oversize LF frame skipped, next frame OK',
+      chunks: [`${'x'.repeat(41)}\n${A}\n`],
+      max: 40,
+      expected: [{ error: TOO_LARGE }, A],
+    },
+    {
+      name: 'oversize LF frame spanning chunks is discarded up to the next LF',
+      chunks: ['y'.repeat(30), 'y'.repeat(30), `yyy\n${A}`, '\n'],
+      max: 40,
+      expected: [{ error: TOO_LARGE }, A],
+    },
+    {
+      name: 'oversize octet-counted frame skipped by its count, even if it contains LFs',
+      chunks: [`${oc(`big\n${'z'.repeat(60)}\n<14>1 fake`)}${oc(A)}`],
+      max: 40,
+      expected: [{ error: TOO_LARGE }, A],
+    },
+    {
+      name: 'oversize octet count larger than the data received so far',
+      chunks: [`99999 ${'z'.repeat(100)}`],
+      max: 40,
+      expected: [{ error: TOO_LARGE }],
+    },
+    {
+      name: 'truncated octet-counted frame at close is an error, not a frame',
+      chunks: [oc(A), oc(B).slice(0, 20)],
+      expected: [A, { error: TRUNCATED }],
+    },
+    { name: 'truncated LF frame (no trailer) at close is an error', chunks: [`${A}\n${B}`], expected: [A, { error: TRUNCATED }] },
+    { name: 'stream ending inside MSG-LEN is an error', chunks: [`${A}\n12`], expected: [A, { error: TRUNCATED }] },
+    { name: 'stream ending right after MSG-LEN SP is an error', chunks: [`${A}\n12 `], expected: [A, { error: TRUNCATED }] },
+    { name: 'stream ending after a lone CR is not an error', chunks: [`${A}\n\r`], expected: [A] },
+    { name: 'empty stream', chunks: [], expected: [] },
+  ];
+
+  it.each(cases)('$name', ({ chunks, max, expected }) => {
+    expect(run(chunks, max)).toEqual(expected);
+  });
+});
+
+describe('SyslogFrameSplitter: every chunk split point', () => {
+  // Three frames, one per framing style, with multi-byte UTF-8 and an embedded LF.
+  const stream = Buffer.from(`${oc(C)}${B}\r\n${oc(A)}`);
+  const expected: Out[] = [C, B, A];
+
+  it('one push gives the three frames', () => {
+    expect(run([stream])).toEqual(expected);
+  });
+
+  it('every split into two chunks', () => {
+    for (let i = 0; i <= stream.length; i++) {
+      expect(run([stream.subarray(0, i), stream.subarray(i)]), `split at ${i}`).toEqual(expected);
+    }
+  });
+
+  it('every split into three chunks', () => {
+    for (let i = 0; i <= stream.length; i++) {
+      for (let j = i; j <= stream.length; j++) {
+        const out = run([stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)]);
+        if (JSON.stringify(out) !== JSON.stringify(expected)) {
+          expect(out, `split at ${i}, ${j}`).toEqual(expected);
+        }
+      }
+    }
+  });
+
+  it('one byte at a time', () => {
+    const chunks = [...stream].map((b) => Buffer.from([b]));
+    expect(run(chunks)).toEqual(expected);
+  });
+
+  const max = 64;
+  const withErrors = Buffer.from(
+    `${'L'.repeat(100)}\n${oc(A)}${oc('O'.repeat(90))}${A}\n${'x'.repeat(max)}\r\n${oc('y'.repeat(max))}`,
+  );
+  const expectedWithErrors: Out[] = [{ error: TOO_LARGE }, A, { error: TOO_LARGE }, A, 'x'.repeat(max), 'y'.repeat(max)];
+
+  it('oversize frames: every split into two chunks gives the same events', () => {
+    for (let i = 0; i <= withErrors.length; i++) {
+      expect(run([withErrors.subarray(0, i), withErrors.subarray(i)], max), `split at ${i}`).toEqual(expectedWithErrors);
+    }
+  });
+
+  it('oversize frames: one byte at a time', () => {
+    expect(run([...withErrors].map((b) => Buffer.from([b])), max)).toEqual(expectedWithErrors);
+  });
+
+  it('a truncated last frame is reported at every cut point, never emitted', () => {
+    const full = Buffer.from(`${oc(A)}${B}\n`);
+    const firstEnd = Buffer.byteLength(oc(A));
+    for (let cut = 1; cut < full.length; cut++) {
+      const out = run([full.subarray(0, cut)]);
+      if (cut < firstEnd) expect(out, `cut at ${cut}`).toEqual([{ error: TRUNCATED }]);
+      else if (cut === firstEnd) expect(out, `cut at ${cut}`).toEqual([A]);
+      else expect(out, `cut at ${cut}`).toEqual([A, { error: TRUNCATED }]);
+    }
+  });
+});
+
+describe('SyslogFrameSplitter: behaviour', () => {
+  it('does not buffer an oversize LF frame', () => {
+    const splitter = new SyslogFrameSplitter({ maxFrameBytes: 100 });
+    const events = splitter.push(Buffer.alloc(1_000_000, 0x61));
+    expect(simplify(events)).toEqual([{ error: TOO_LARGE }]);
+    // Still discarding: more data without LF produces nothing, the LF ends the discard.
+    expect(splitter.push(Buffer.alloc(1_000_000, 0x61))).toEqual([]);
+    expect(simplify(splitter.push(Buffer.from(`tail\n${A}\n`)))).toEqual([A]);
+  });
+
+  it('is reusable after end()', () => {
+    const splitter = new SyslogFrameSplitter({ maxFrameBytes: 100 });
+    expect(simplify(splitter.push(Buffer.from('57 <14>1')))).toEqual([]);
+    expect(simplify(splitter.end())).toEqual([{ error: TRUNCATED }]);
+    expect(simplify(splitter.push(Buffer.from(`${A}\n`)))).toEqual([A]);
+    expect(splitter.end()).toEqual([]);
+  });
+
+  it('rejects a non-positive maxFrameBytes', () => {
+    expect(() => new SyslogFrameSplitter({ maxFrameBytes: 0 })).toThrow(RangeError);
+  });
+
+  it('error events carry a message', () => {
+    const splitter = new SyslogFrameSplitter({ maxFrameBytes: 10 });
+    const [event] = splitter.push(Buffer.from('99 '));
+    expect(event.ok).toBe(false);
+    if (!event.ok) expect(event.message).toMatch(/99 bytes exceeds maxFrameBytes 10/);
+  });
+});

@@ -1,0 +1,337 @@
+// Syslog receiver: RFC 5424 messages over TCP (RFC 6587 framing) and UDP (RFC 5426,
+// one message per datagram), on the same host:port. Parsed records go to the sink in small
+// batches (one per TCP chunk / UDP datagram); every dropped frame is reported to sink.reject.
+
+import { createServer, isIP } from 'node:net';
+import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
+import { createSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { LogRecord } from '../../../../sdk/src/record.ts';
+import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE } from './errors.ts';
+import { SyslogFrameSplitter } from './framing.ts';
+import type { FrameEvent } from './framing.ts';
+import { parseSyslog5424 } from './parse.ts';
+
+export const configSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Listen for syslog at all.' }),
+    addr: Type.String({
+      default: '127.0.0.1:5514',
+      minLength: 3,
+      description: 'host:port (IPv6 as [::1]:port) for both TCP and UDP; port 0 picks a free TCP port and reuses it for UDP.',
+    }),
+    maxFrameBytes: Type.Integer({
+      default: 65536,
+      minimum: 480, // RFC 5424 §6.1: receivers MUST accept 480 octets
+      maximum: 16 * 1024 * 1024,
+      description: 'Largest accepted syslog message in bytes; larger frames/datagrams are skipped and rejected.',
+    }),
+    maxConnections: Type.Integer({
+      default: 1000,
+      minimum: 1,
+      description: 'Concurrent TCP connections; further connections are closed on accept.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type SyslogConfig = Static<typeof configSchema>;
+
+export interface SyslogSink {
+  accept(records: LogRecord[], receiver: 'syslog'): void;
+  reject(code: string, receiver: 'syslog'): void;
+}
+
+export interface SyslogEndpoint {
+  host: string;
+  port: number;
+}
+
+export interface SyslogAddresses {
+  tcp: SyslogEndpoint;
+  udp: SyslogEndpoint;
+}
+
+export interface SyslogHealth {
+  status: 'up' | 'down';
+  tcpAddr?: string;
+  udpAddr?: string;
+  /** Open TCP connections. */
+  connections: number;
+  /** Records handed to sink.accept (and accepted without throwing). */
+  framesAccepted: number;
+  /** Frames/datagrams dropped: framing errors, parse errors, and records whose sink.accept threw. */
+  framesRejected: number;
+}
+
+export interface SyslogReceiver {
+  start(): Promise<void>;
+  shutdown(): Promise<void>;
+  health(): SyslogHealth;
+  /** Bound TCP and UDP endpoints; throws when the receiver is not listening. */
+  addresses(): SyslogAddresses;
+}
+
+/** Splits "host:port" / "[v6]:port". Throws a descriptive Error when malformed. */
+export function parseAddr(addr: string): SyslogEndpoint {
+  let host: string;
+  let port: string;
+  if (addr.startsWith('[')) {
+    const close = addr.indexOf(']');
+    if (close < 0 || addr[close + 1] !== ':') throw new Error(`syslog addr "${addr}": expected [ipv6]:port`);
+    host = addr.slice(1, close);
+    port = addr.slice(close + 2);
+  } else {
+    const colon = addr.lastIndexOf(':');
+    if (colon < 0) throw new Error(`syslog addr "${addr}": expected host:port`);
+    host = addr.slice(0, colon);
+    port = addr.slice(colon + 1);
+    if (host.includes(':')) throw new Error(`syslog addr "${addr}": write IPv6 hosts as [host]:port`);
+  }
+  if (host === '') throw new Error(`syslog addr "${addr}": host is empty (use 0.0.0.0 or [::] for all interfaces)`);
+  if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
+    throw new Error(`syslog addr "${addr}": port must be 0–65535`);
+  }
+  return { host, port: Number(port) };
+}
+
+function formatEndpoint(e: SyslogEndpoint): string {
+  return isIP(e.host) === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+/** Attempts at finding a port free for both TCP and UDP when the configured port is 0. */
+const EPHEMERAL_ATTEMPTS = 5;
+
+export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): SyslogReceiver {
+  if (!Value.Check(configSchema, config)) {
+    const first = Value.Errors(configSchema, config).First();
+    throw new Error(`invalid syslog config: ${first ? `${first.path || '/'} ${first.message}` : 'does not match schema'}`);
+  }
+  const endpoint = parseAddr(config.addr);
+  const maxFrameBytes = config.maxFrameBytes;
+
+  let tcp: Server | null = null;
+  let udp: UdpSocket | null = null;
+  let bound: SyslogAddresses | null = null;
+  let starting: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+  const sockets = new Set<TcpSocket>();
+  let framesAccepted = 0;
+  let framesRejected = 0;
+
+  function reject(code: string): void {
+    framesRejected++;
+    try {
+      sink.reject(code, 'syslog');
+    } catch {
+      // A failing sink must not take the listener down; the count above still records it.
+    }
+  }
+
+  function flush(batch: LogRecord[]): void {
+    try {
+      sink.accept(batch, 'syslog');
+      framesAccepted += batch.length;
+    } catch {
+      framesRejected += batch.length;
+    }
+  }
+
+  /** Parses frames in order; records are batched, but never reordered around a rejection. */
+  function handleFrames(events: FrameEvent[]): void {
+    let batch: LogRecord[] | null = null;
+    for (const event of events) {
+      if (event.ok) {
+        const parsed = parseSyslog5424(event.frame);
+        if (parsed.ok) {
+          (batch ??= []).push(parsed.record);
+          continue;
+        }
+        if (batch) flush(batch);
+        batch = null;
+        reject(parsed.code);
+      } else {
+        if (batch) flush(batch);
+        batch = null;
+        reject(event.code);
+      }
+    }
+    if (batch) flush(batch);
+  }
+
+  function onConnection(socket: TcpSocket): void {
+    sockets.add(socket);
+    const splitter = new SyslogFrameSplitter({ maxFrameBytes });
+    let ended = false;
+    socket.on('data', (chunk: Buffer) => handleFrames(splitter.push(chunk)));
+    socket.on('end', () => {
+      ended = true;
+      handleFrames(splitter.end());
+    });
+    socket.on('error', () => {
+      // ECONNRESET, EPIPE, …: the socket closes; 'close' below reports a cut frame.
+    });
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (!ended) handleFrames(splitter.end());
+    });
+  }
+
+  function onDatagram(msg: Buffer): void {
+    // RFC 5426: the datagram is the message. Tolerate one trailing LF / CR LF / NUL that
+    // many senders append.
+    let end = msg.length;
+    if (end > 0 && (msg[end - 1] === LF || msg[end - 1] === NUL)) end--;
+    if (end > 0 && msg[end - 1] === CR) end--;
+    if (end > maxFrameBytes) {
+      reject(PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE);
+      return;
+    }
+    const parsed = parseSyslog5424(end === msg.length ? msg : msg.subarray(0, end));
+    if (parsed.ok) flush([parsed.record]);
+    else reject(parsed.code);
+  }
+
+  function listenTcp(server: Server, host: string, port: number): Promise<void> {
+    return new Promise((resolve, rejectListen) => {
+      server.once('error', rejectListen);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', rejectListen);
+        resolve();
+      });
+    });
+  }
+
+  function bindUdp(socket: UdpSocket, address: string, port: number): Promise<void> {
+    return new Promise((resolve, rejectBind) => {
+      socket.once('error', rejectBind);
+      socket.bind({ address, port, exclusive: true }, () => {
+        socket.off('error', rejectBind);
+        resolve();
+      });
+    });
+  }
+
+  async function closeAll(): Promise<void> {
+    const server = tcp;
+    const socket = udp;
+    tcp = null;
+    udp = null;
+    bound = null;
+    const closing: Promise<void>[] = [];
+    if (server) {
+      closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    }
+    for (const s of sockets) s.destroy();
+    if (socket) {
+      closing.push(
+        new Promise<void>((resolve) => {
+          try {
+            socket.close(() => resolve());
+          } catch {
+            resolve(); // not bound / already closed
+          }
+        }),
+      );
+    }
+    await Promise.all(closing);
+    // 'close' fires before libuv has released the handles (its close callbacks run after the
+    // check phase); two event-loop turns later they are gone, so shutdown() resolving means
+    // the ports are really free and no handle keeps the process alive.
+    if (closing.length > 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async function doStart(): Promise<void> {
+    // Resolve once, so TCP and UDP bind the very same address (an IP literal needs no DNS).
+    const { address, family } = await lookup(endpoint.host);
+    const attempts = endpoint.port === 0 ? EPHEMERAL_ATTEMPTS : 1;
+    for (let attempt = 1; ; attempt++) {
+      const server = createServer(onConnection);
+      server.maxConnections = config.maxConnections;
+      tcp = server;
+      await listenTcp(server, address, endpoint.port);
+      server.on('error', () => {
+        // Accept errors (EMFILE, …) after listening must not crash the process.
+      });
+      const tcpInfo = server.address() as AddressInfo;
+      const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+      udp = socket;
+      try {
+        await bindUdp(socket, address, tcpInfo.port);
+      } catch (err) {
+        await closeAll();
+        if (attempt < attempts && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        throw err;
+      }
+      socket.on('error', () => {
+        // Per-datagram errors must not crash the process.
+      });
+      socket.on('message', onDatagram);
+      const udpInfo = socket.address();
+      bound = {
+        tcp: { host: tcpInfo.address, port: tcpInfo.port },
+        udp: { host: udpInfo.address, port: udpInfo.port },
+      };
+      return;
+    }
+  }
+
+  function start(): Promise<void> {
+    if (!config.enabled) return Promise.resolve();
+    if (stopping) return stopping.then(start);
+    if (!starting) {
+      starting = doStart().catch(async (err: unknown) => {
+        await closeAll();
+        starting = null;
+        throw err;
+      });
+    }
+    return starting;
+  }
+
+  function shutdown(): Promise<void> {
+    if (!stopping) {
+      const pending = starting;
+      stopping = (async () => {
+        if (pending) await pending.catch(() => undefined);
+        await closeAll();
+        starting = null;
+      })().finally(() => {
+        stopping = null;
+      });
+    }
+    return stopping;
+  }
+
+  return {
+    start,
+    shutdown,
+    health(): SyslogHealth {
+      const health: SyslogHealth = {
+        status: bound ? 'up' : 'down',
+        connections: sockets.size,
+        framesAccepted,
+        framesRejected,
+      };
+      if (bound) {
+        health.tcpAddr = formatEndpoint(bound.tcp);
+        health.udpAddr = formatEndpoint(bound.udp);
+      }
+      return health;
+    },
+    addresses(): SyslogAddresses {
+      if (!bound) throw new Error('syslog receiver is not listening');
+      return { tcp: { ...bound.tcp }, udp: { ...bound.udp } };
+    },
+  };
+}

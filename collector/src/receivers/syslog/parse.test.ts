@@ -119,6 +119,11 @@ describe('parseSyslog5424: valid messages', () => {
       expected: { timestamp: '2026-01-02T03:04:05.123000Z', severity: 7, level: 'debug', facility: 23, hostname: 'h', msg: 'x' },
     },
     {
+      name: 'PRI with leading zeros (the ABNF allows 1*3DIGIT)',
+      input: '<034>1 - h - - - - x',
+      expected: { timestamp: '2026-01-02T03:04:05.123000Z', severity: 2, level: 'crit', facility: 4, hostname: 'h', msg: 'x' },
+    },
+    {
       name: 'SD escapes \\" \\\\ \\] unescaped; other backslashes stay literal',
       input: String.raw`<165>1 - h a - - [esc@1 q="say \"hi\"" bs="C:\\dir" rb="a[1\]" lit="tab\t" end="\\" u="\é\"ü"] m`,
       expected: {
@@ -248,6 +253,9 @@ describe('parseSyslog5424: valid messages', () => {
       JSON.parse('{"__proto__":{"__proto__":"x","a":"b"}}'),
     );
     expect(Object.keys(record.structuredData!)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(record.structuredData)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(record.structuredData!['__proto__'])).toBe(Object.prototype);
+    expect(Object.keys(record.structuredData!['__proto__'])).toEqual(['__proto__', 'a']);
   });
 
   it('a NILVALUE TIMESTAMP uses the current time when receivedAt is not given', () => {

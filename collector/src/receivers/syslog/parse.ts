@@ -15,6 +15,11 @@
 // - A PARAM-NAME repeated inside one SD-ELEMENT (allowed by §6.3.3) keeps the last value,
 //   because StructuredData maps a name to one string.
 // - A TIMESTAMP of NILVALUE is replaced by the receive time (`options.receivedAt`, default now).
+//   Offsets are applied by carrying minutes/days by hand, never through Date, so the
+//   microseconds are exactly the ones sent.
+// - Otherwise strict: PRI must be 0–191 (leading zeros, allowed by the ABNF, are accepted),
+//   VERSION must be 1, header fields must be PRINTUSASCII, SD-NAMEs at most 32 chars, an SD-ID
+//   may not repeat, and no leap second / lowercase t,z / more than 6 fractional digits.
 // - Invalid UTF-8 in MSG or in PARAM-VALUEs becomes U+FFFD and sets attributes.invalidUtf8.
 
 import { isUtf8 } from 'node:buffer';
@@ -263,7 +268,7 @@ export function parseSyslog5424(message: Buffer | string, options?: ParseOptions
   if (b[i] === DASH) {
     i++;
   } else if (b[i] === LBRACKET) {
-    structuredData = Object.create(null) as StructuredData;
+    structuredData = {};
     while (i < n && b[i] === LBRACKET) {
       i = parseSdElement(b, i + 1, n, structuredData);
       if (i < 0) return fail(PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA, sdError);
@@ -307,6 +312,15 @@ function sdFail(message: string): number {
   return -1;
 }
 
+/**
+ * Plain-object assignment, except that an SD-ID or PARAM-NAME "__proto__" becomes an own data
+ * property instead of replacing the prototype (the only accessor on Object.prototype).
+ */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
 /** Scans an SD-NAME from i; returns its end index (i when empty). */
 function scanSdName(b: Buffer, i: number, n: number): number {
   while (i < n && isSdNameChar(b[i])) i++;
@@ -325,8 +339,8 @@ function parseSdElement(b: Buffer, i: number, n: number, into: StructuredData): 
   if (i >= n) return sdFail('unterminated SD-ELEMENT');
   const id = b.toString('latin1', idStart, i);
   if (Object.hasOwn(into, id)) return sdFail(`SD-ID "${id}" appears more than once`);
-  const params = Object.create(null) as Record<string, string>;
-  into[id] = params;
+  const params: Record<string, string> = {};
+  setOwn(into, id, params);
   for (;;) {
     if (i >= n) return sdFail('unterminated SD-ELEMENT');
     const c = b[i];
@@ -359,7 +373,7 @@ function parseSdElement(b: Buffer, i: number, n: number, into: StructuredData): 
     if (i >= n) return sdFail('unterminated PARAM-VALUE');
     const raw = bits < 0x80 ? b.toString('latin1', valueStart, i) : decodeUtf8(b, valueStart, i);
     // §6.3.3: only \" \\ \] are escapes; a backslash before anything else stays literal.
-    params[name] = escaped ? raw.replace(SD_ESCAPE, '$1') : raw;
+    setOwn(params, name, escaped ? raw.replace(SD_ESCAPE, '$1') : raw);
     i++;
   }
 }

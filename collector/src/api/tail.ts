@@ -1,0 +1,303 @@
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { WebSocket } from 'ws';
+import { ERR, PeriscopeError, errorBody } from '../errors.ts';
+import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
+import { matchesFilter, parseLogFilter, type LogFilter } from '../store/log-filter.ts';
+
+/**
+ * Live tail: GET /api/v1/logs/tail (WebSocket, RFC 6455). Query parameters are the search
+ * filters (log-filter.ts); `limit` and `cursor` are ignored. Protocol (docs/console.md):
+ *
+ *   server → client  { type: 'ready', maxBufferedBytes }            subscribed; records follow
+ *                    { type: 'records', records: LogRecord[] }       one message per ingest batch (matching records only)
+ *                    { type: 'dropped', count, total, reasons: { paused, slow } }
+ *                    { type: 'state', paused }                       acknowledges pause/resume
+ *                    { type: 'error', error: { code, message, details } }
+ *   client → server  { type: 'pause' } | { type: 'resume' }
+ *
+ * Memory contract: what the collector holds for one client is bounded by `maxBufferedBytes`
+ * (the socket's `bufferedAmount`: bytes written but not yet taken by the kernel). Records that
+ * would go over it are dropped, never queued, and reported to the client in a `dropped`
+ * message and in periscope_tail_dropped_records_total{reason="slow"}. While paused, records are
+ * dropped with reason "paused". A bad filter is answered in-band with `error` and close 1008.
+ */
+
+export interface TailOptions {
+  /** Bytes one client may have in flight (socket bufferedAmount). Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Concurrent tail connections; more are closed with 1013 (try again later). Default 64. */
+  maxClients?: number;
+  /** Period of coalesced `dropped` notices. Default 250 ms. */
+  noticeIntervalMs?: number;
+  /** Ping period; a client that has not answered the previous ping is terminated. Default 30 s. */
+  heartbeatMs?: number;
+  /** On shutdown, a client that has not completed the close handshake by then is cut. Default 1 s. */
+  closeGraceMs?: number;
+}
+
+/** The part of a `ws` WebSocket a session uses (a fake in unit tests). */
+export interface TailSocket {
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+const OPEN = 1;
+/** Room kept below the bound for `dropped`/`state` notices, so they get through when records do not. */
+const CONTROL_RESERVE = 1024;
+const RECORDS_HEAD = '{"type":"records","records":[';
+const RECORDS_TAIL = ']}';
+
+export type DropReason = 'paused' | 'slow';
+
+/** JSON of each record of one batch, built at most once however many clients tail it. */
+export class SerializedBatch {
+  readonly batch: IngestedBatch;
+  readonly #json: Array<string | undefined>;
+  readonly #bytes: number[];
+  constructor(batch: IngestedBatch) {
+    this.batch = batch;
+    this.#json = new Array(batch.records.length);
+    this.#bytes = new Array(batch.records.length);
+  }
+  json(i: number): string {
+    return (this.#json[i] ??= JSON.stringify(this.batch.records[i]));
+  }
+  bytes(i: number): number {
+    return (this.#bytes[i] ??= Buffer.byteLength(this.json(i)));
+  }
+}
+
+/** One tail connection: its filter, pause state and drop accounting. */
+export class TailSession {
+  readonly socket: TailSocket;
+  readonly filter: LogFilter;
+  readonly #maxBytes: number;
+  readonly #onDrop: (reason: DropReason, n: number) => void;
+  readonly #onSent: (n: number) => void;
+  paused = false;
+  /** Dropped and not yet reported to the client, by reason. */
+  readonly pending = { paused: 0, slow: 0 };
+  totalDropped = 0;
+
+  constructor(
+    socket: TailSocket,
+    filter: LogFilter,
+    maxBytes: number,
+    hooks: { onDrop?: (reason: DropReason, n: number) => void; onSent?: (n: number) => void } = {},
+  ) {
+    this.socket = socket;
+    this.filter = filter;
+    this.#maxBytes = maxBytes;
+    this.#onDrop = hooks.onDrop ?? (() => {});
+    this.#onSent = hooks.onSent ?? (() => {});
+  }
+
+  /** Sends the batch's matching records that fit under the bound; drops and counts the rest. */
+  offer(batch: SerializedBatch): void {
+    const { records, micros } = batch.batch;
+    const matched: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      if (matchesFilter(this.filter, records[i], micros[i])) matched.push(i);
+    }
+    if (matched.length === 0 || this.socket.readyState !== OPEN) return;
+    if (this.paused) {
+      this.#drop('paused', matched.length);
+      return;
+    }
+    // A pending drop notice goes first, so the client sees the gap where it happened.
+    this.flushNotice();
+    let room = this.#maxBytes - CONTROL_RESERVE - this.socket.bufferedAmount - RECORDS_HEAD.length - RECORDS_TAIL.length;
+    const parts: string[] = [];
+    for (const i of matched) {
+      const size = batch.bytes(i) + 1; // + comma
+      if (size > room) break; // keep order: a gap, then later batches may fit again
+      room -= size;
+      parts.push(batch.json(i));
+    }
+    if (parts.length > 0) {
+      this.socket.send(RECORDS_HEAD + parts.join(',') + RECORDS_TAIL);
+      this.#onSent(parts.length);
+    }
+    if (parts.length < matched.length) this.#drop('slow', matched.length - parts.length);
+  }
+
+  pause(paused: boolean): void {
+    this.paused = paused;
+    this.control({ type: 'state', paused });
+  }
+
+  /** Sends the coalesced `dropped` notice when there is room; otherwise it stays pending. */
+  flushNotice(): void {
+    const count = this.pending.paused + this.pending.slow;
+    if (count === 0) return;
+    if (this.control({ type: 'dropped', count, total: this.totalDropped, reasons: { ...this.pending } })) {
+      this.pending.paused = 0;
+      this.pending.slow = 0;
+    }
+  }
+
+  /** Small messages may use the reserve; never beyond the bound. */
+  control(message: object): boolean {
+    if (this.socket.readyState !== OPEN) return false;
+    const text = JSON.stringify(message);
+    if (this.socket.bufferedAmount + Buffer.byteLength(text) > this.#maxBytes) return false;
+    this.socket.send(text);
+    return true;
+  }
+
+  #drop(reason: DropReason, n: number): void {
+    this.pending[reason] += n;
+    this.totalDropped += n;
+    this.#onDrop(reason, n);
+  }
+}
+
+export interface TailHub {
+  readonly sessions: ReadonlySet<TailSession>;
+  /** Closes every tail connection with 1001 (going away) and stops listening to ingest. Safe twice. */
+  close(): void;
+}
+
+/**
+ * Registers the WebSocket plugin (once per server) and the tail route. Connections are closed
+ * with 1001 before Fastify closes the server, so clients see a clean close on shutdown.
+ */
+export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, registry: Registry, options: TailOptions = {}): Promise<TailHub> {
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  const maxClients = options.maxClients ?? 64;
+  const sessions = new Set<TailSession>();
+  const alive = new WeakMap<TailSession, boolean>();
+
+  const clients = new Gauge({ name: 'periscope_tail_clients', help: 'Open live-tail connections.', registers: [registry] });
+  const dropped = new Counter({
+    name: 'periscope_tail_dropped_records_total',
+    help: 'Records not delivered to a live-tail client, by reason (paused: client paused; slow: over the per-client buffer bound).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const sent = new Counter({ name: 'periscope_tail_sent_records_total', help: 'Records sent to live-tail clients.', registers: [registry] });
+  new Gauge({
+    name: 'periscope_tail_buffered_bytes',
+    help: 'Bytes written to live-tail sockets and not yet taken by the kernel, over all clients.',
+    registers: [registry],
+    collect() {
+      let sum = 0;
+      for (const s of sessions) sum += s.socket.bufferedAmount;
+      this.set(sum);
+    },
+  });
+
+  // Fan-out runs after the current I/O callbacks, so the receiver's acknowledgement is not
+  // delayed by serializing for tail clients. At most the batches of one loop turn wait.
+  const unsubscribe = ingest.subscribe((batch) => {
+    if (sessions.size === 0) return;
+    setImmediate(() => {
+      const serialized = new SerializedBatch(batch);
+      for (const session of sessions) session.offer(serialized);
+    });
+  });
+  const noticeTimer = setInterval(() => {
+    for (const session of sessions) session.flushNotice();
+  }, options.noticeIntervalMs ?? 250);
+  noticeTimer.unref();
+
+  const sockets = new Map<TailSession, WebSocket>();
+  const heartbeat = setInterval(() => {
+    for (const [session, socket] of sockets) {
+      if (alive.get(session) === false) {
+        socket.terminate();
+        continue;
+      }
+      alive.set(session, false);
+      socket.ping();
+    }
+  }, options.heartbeatMs ?? 30_000);
+  heartbeat.unref();
+
+  let closed = false;
+  const hub: TailHub = {
+    sessions,
+    close() {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      clearInterval(noticeTimer);
+      clearInterval(heartbeat);
+      for (const [session, socket] of sockets) {
+        session.flushNotice();
+        socket.close(1001, 'collector shutting down');
+        // A client that is not reading would hold the server open until ws's 30 s close timeout.
+        setTimeout(() => socket.readyState !== socket.CLOSED && socket.terminate(), options.closeGraceMs ?? 1000).unref();
+      }
+    },
+  };
+  // Registered before the plugin so it runs before the plugin's own preClose (which closes
+  // sockets without a code).
+  app.addHook('preClose', (done) => {
+    hub.close();
+    done();
+  });
+  if (!app.hasDecorator('websocketServer')) {
+    await app.register(websocket, { options: { maxPayload: 4096 } });
+  }
+
+  app.route({
+    method: 'GET',
+    url: '/api/v1/logs/tail',
+    handler: async (_request, reply) => {
+      reply.code(426).header('upgrade', 'websocket');
+      return errorBody(ERR.BAD_QUERY, 'GET /api/v1/logs/tail is a WebSocket endpoint (send Upgrade: websocket)');
+    },
+    wsHandler: (socket, request) => tailConnection(socket, request.query as Record<string, string>),
+  });
+
+  function tailConnection(socket: WebSocket, query: Record<string, string>): void {
+    let filter: LogFilter;
+    try {
+      filter = parseLogFilter(query);
+    } catch (err) {
+      const e = err instanceof PeriscopeError ? err : new PeriscopeError(ERR.BAD_QUERY, String(err));
+      socket.send(JSON.stringify({ type: 'error', ...errorBody(e.code, e.message, e.details) }));
+      socket.close(1008, e.code);
+      return;
+    }
+    if (closed) {
+      socket.close(1001, 'collector shutting down');
+      return;
+    }
+    if (sessions.size >= maxClients) {
+      socket.send(JSON.stringify({ type: 'error', ...errorBody(ERR.OVERLOADED, `too many live-tail clients (max ${maxClients})`) }));
+      socket.close(1013, ERR.OVERLOADED);
+      return;
+    }
+    const session = new TailSession(socket, filter, maxBufferedBytes, {
+      onDrop: (reason, n) => dropped.inc({ reason }, n),
+      onSent: (n) => sent.inc(n),
+    });
+    sessions.add(session);
+    sockets.set(session, socket);
+    clients.inc();
+    socket.on('pong', () => alive.set(session, true));
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      let type: unknown;
+      try {
+        type = isBinary ? undefined : (JSON.parse(data.toString('utf8')) as { type?: unknown })?.type;
+      } catch {
+        type = undefined;
+      }
+      if (type === 'pause' || type === 'resume') session.pause(type === 'pause');
+      else session.control({ type: 'error', ...errorBody(ERR.BAD_QUERY, 'expected {"type":"pause"} or {"type":"resume"}') });
+    });
+    socket.on('close', () => {
+      if (sessions.delete(session)) clients.dec();
+      sockets.delete(session);
+    });
+    session.control({ type: 'ready', maxBufferedBytes });
+  }
+
+  return hub;
+}

@@ -1,0 +1,85 @@
+// The search filters (same keys as GET /api/v1/logs, see collector/src/store/log-filter.ts),
+// shared by the search and live-tail views: hash parameters ⇄ form ⇄ API query.
+import { h } from './dom.js';
+import { LEVELS } from './format.js';
+
+const SIMPLE_KEYS = ['service', 'severity', 'q', 'traceId'];
+
+/** The filter subset of hash/query parameters, as an API query (URLSearchParams). */
+export function filterParams(params) {
+  const out = new URLSearchParams();
+  for (const [key, value] of params) {
+    if (value === '') continue;
+    if (SIMPLE_KEYS.includes(key) || /^(attr|sd)\../.test(key)) out.append(key, value);
+  }
+  return out;
+}
+
+/** "attr.user.id=u1 sd.order@1.currency=EUR attr.note=\"two words\"" → [[key, value]] or an error text. */
+export function parseFieldFilters(text) {
+  const pairs = [];
+  const re = /\s*((?:attr|sd)\.[^\s=]+)=(?:"([^"]*)"|(\S*))/y;
+  let rest = text.trim();
+  let pos = 0;
+  while (pos < rest.length) {
+    re.lastIndex = pos;
+    const m = re.exec(rest);
+    if (!m) return { error: `cannot read "${rest.slice(pos).trim().split(/\s+/)[0]}": use attr.<key>=value or sd.<sdid>.<param>=value` };
+    pairs.push([m[1], m[2] !== undefined ? m[2] : m[3]]);
+    pos = re.lastIndex;
+    while (pos < rest.length && /\s/.test(rest[pos])) pos++;
+  }
+  return { pairs };
+}
+
+function fieldFiltersText(params) {
+  const parts = [];
+  for (const [key, value] of params) {
+    if (/^(attr|sd)\../.test(key)) parts.push(`${key}=${/[\s"]/.test(value) || value === '' ? `"${value.replaceAll('"', '')}"` : value}`);
+  }
+  return parts.join(' ');
+}
+
+/**
+ * The filter fieldset. `read()` returns URLSearchParams of the filters or throws Error with
+ * a message for the user.
+ */
+export function filterFields(params) {
+  const service = h('input', { name: 'service', type: 'text', placeholder: 'any', value: params.get('service') || '', autocomplete: 'off', size: 14 });
+  const severity = h(
+    'select',
+    { name: 'severity' },
+    h('option', { value: '' }, 'any'),
+    LEVELS.map((name, n) => h('option', { value: name, selected: params.get('severity') === name || params.get('severity') === String(n) }, `${name} (${n}) and worse`)),
+  );
+  const q = h('input', { name: 'q', type: 'search', placeholder: 'words in message', value: params.get('q') || '', autocomplete: 'off', size: 24 });
+  const traceId = h('input', { name: 'traceId', type: 'text', placeholder: '32 hex', value: params.get('traceId') || '', autocomplete: 'off', size: 20, pattern: '[0-9a-fA-F]{32}' });
+  const fields = h('input', { name: 'fields', type: 'text', placeholder: 'attr.user.id=u1 sd.order@32473.currency=EUR', value: fieldFiltersText(params), autocomplete: 'off', size: 30 });
+  const el = h(
+    'div.filters',
+    null,
+    h('label', null, 'Service', service),
+    h('label', null, 'Severity', severity),
+    h('label', null, 'Text', q),
+    h('label', null, 'Trace ID', traceId),
+    h('label', null, 'Fields', fields),
+  );
+  return {
+    el,
+    read() {
+      const out = new URLSearchParams();
+      if (service.value.trim()) out.set('service', service.value.trim());
+      if (severity.value) out.set('severity', severity.value);
+      if (q.value.trim()) out.set('q', q.value.trim());
+      const t = traceId.value.trim();
+      if (t) {
+        if (!/^[0-9a-fA-F]{32}$/.test(t)) throw new Error('Trace ID: expected 32 hex characters');
+        out.set('traceId', t.toLowerCase());
+      }
+      const parsed = parseFieldFilters(fields.value);
+      if (parsed.error) throw new Error(`Fields: ${parsed.error}`);
+      for (const [k, v] of parsed.pairs) out.append(k, v);
+      return out;
+    },
+  };
+}

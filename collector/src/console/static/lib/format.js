@@ -1,0 +1,85 @@
+// Formatting of times, levels and numbers for display.
+
+export const LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/** RFC 3339 (microseconds) → local "YYYY-MM-DD HH:MM:SS.mmm". */
+export function formatTimestamp(ts) {
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return String(ts);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+export function formatShortTime(ms) {
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Value for <input type="datetime-local" step="1">. */
+export function toLocalInput(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function levelName(record) {
+  return record.level || LEVELS[record.severity] || String(record.severity);
+}
+
+/** CSS class by severity band. */
+export function levelClass(severity) {
+  if (severity <= 3) return 'sev-error';
+  if (severity === 4) return 'sev-warn';
+  if (severity === 7) return 'sev-debug';
+  return 'sev-info';
+}
+
+export function formatNumber(n, digits = 0) {
+  if (n === undefined || n === null || Number.isNaN(n)) return '—';
+  return Number(n).toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export function formatBytes(n) {
+  if (!Number.isFinite(n)) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatDurationMs(ms) {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
+
+export function relativeTime(ms, now = Date.now()) {
+  const s = Math.round((now - ms) / 1000);
+  if (!Number.isFinite(s)) return '—';
+  if (Math.abs(s) < 60) return `${s}s ago`;
+  if (Math.abs(s) < 3600) return `${Math.round(s / 60)}m ago`;
+  if (Math.abs(s) < 86400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}
+
+/** Epoch ms from an ISO string, epoch ms, µs or ns (number or digit string). */
+export function toMs(v) {
+  if (v === undefined || v === null || v === '') return NaN;
+  if (typeof v === 'string' && !/^\d+(\.\d+)?$/.test(v)) return Date.parse(v);
+  const n = Number(v);
+  if (n > 1e17) return n / 1e6; // nanoseconds (OTLP)
+  if (n > 1e14) return n / 1e3; // microseconds
+  return n;
+}
+
+/** Durations like 15m, 1h, 7d → ms. */
+export function parseDuration(s) {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s || '');
+  if (!m) return NaN;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]];
+}

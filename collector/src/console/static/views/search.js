@@ -1,0 +1,149 @@
+// Log search: filters + time range → GET /api/v1/logs (cursor pagination) and
+// GET /api/v1/logs/stats (volume histogram).
+import { describeError, getJson } from '../lib/api.js';
+import { h, mount, notice } from '../lib/dom.js';
+import { filterFields, filterParams } from '../lib/filters.js';
+import { formatNumber, parseDuration, toLocalInput } from '../lib/format.js';
+import { chooseInterval, histogram } from '../lib/histogram.js';
+import { logTable } from '../lib/logtable.js';
+
+const RANGES = [['15m', 'last 15 minutes'], ['1h', 'last hour'], ['6h', 'last 6 hours'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['all', 'all time'], ['custom', 'custom…']];
+const LIMITS = ['50', '100', '200', '500'];
+/** Cursors of pages already visited, per query, so "Newer" can go back without a reverse cursor. */
+const cursorsByQuery = new Map();
+
+export function renderSearch(el, params) {
+  const range = params.get('range') || (params.get('start') || params.get('end') ? 'custom' : '1h');
+  const limit = LIMITS.includes(params.get('limit')) ? params.get('limit') : '50';
+  const page = Math.max(1, Number(params.get('page')) || 1);
+  const cursor = params.get('cursor') || '';
+
+  const filters = filterFields(params);
+  const rangeSelect = h('select', { name: 'range' }, RANGES.map(([v, label]) => h('option', { value: v, selected: v === range }, label)));
+  const startInput = h('input', { name: 'start', type: 'datetime-local', step: 1, value: params.get('start') ? toLocalInput(Date.parse(params.get('start'))) : '' });
+  const endInput = h('input', { name: 'end', type: 'datetime-local', step: 1, value: params.get('end') ? toLocalInput(Date.parse(params.get('end'))) : '' });
+  const custom = h('span.custom-range', { hidden: range !== 'custom' }, h('label', null, 'From', startInput), h('label', null, 'To', endInput));
+  rangeSelect.addEventListener('change', () => (custom.hidden = rangeSelect.value !== 'custom'));
+  const limitSelect = h('select', { name: 'limit' }, LIMITS.map((v) => h('option', { value: v, selected: v === limit }, `${v} per page`)));
+  const formError = h('div.form-error', { role: 'alert' });
+  const form = h(
+    'form.search',
+    { on: { submit } },
+    filters.el,
+    h('div.filters', null, h('label', null, 'Time', rangeSelect), custom, h('label', null, 'Page size', limitSelect), h('button.primary', { type: 'submit' }, 'Search')),
+    formError,
+  );
+  const chart = h('div.chart');
+  const results = h('div.results', { 'aria-busy': 'true' }, 'Searching…');
+  mount(el, h('h1', null, 'Search logs'), form, chart, results);
+
+  function submit(e) {
+    e.preventDefault();
+    formError.textContent = '';
+    let next;
+    try {
+      next = filters.read();
+    } catch (err) {
+      formError.textContent = err.message;
+      return;
+    }
+    next.set('range', rangeSelect.value);
+    if (rangeSelect.value === 'custom') {
+      if (startInput.value) next.set('start', new Date(startInput.value).toISOString());
+      if (endInput.value) next.set('end', new Date(endInput.value).toISOString());
+    }
+    next.set('limit', limitSelect.value);
+    const hash = `#/search?${next}`;
+    if (location.hash === hash) run();
+    else location.hash = hash;
+  }
+
+  // Resolve the time range now: relative ranges end at "now" of this page load.
+  const api = filterParams(params);
+  let startMs;
+  let endMs;
+  if (range === 'custom') {
+    if (params.get('start')) startMs = Date.parse(params.get('start'));
+    if (params.get('end')) endMs = Date.parse(params.get('end'));
+  } else if (range !== 'all') {
+    endMs = Number(params.get('now')) || Date.now();
+    startMs = endMs - parseDuration(range);
+  }
+  if (Number.isFinite(startMs)) api.set('start', String(Math.floor(startMs)));
+  if (Number.isFinite(endMs)) api.set('end', String(Math.ceil(endMs)));
+  const baseQuery = api.toString();
+
+  const controller = new AbortController();
+  async function run() {
+    results.setAttribute('aria-busy', 'true');
+    const span = Number.isFinite(startMs) && Number.isFinite(endMs) ? endMs - startMs : 7 * 864e5;
+    const interval = range === 'all' ? { name: '1h', ms: 36e5 } : chooseInterval(span);
+    const query = new URLSearchParams(api);
+    query.set('limit', limit);
+    if (cursor) query.set('cursor', cursor);
+    const statsQuery = new URLSearchParams(api);
+    statsQuery.set('interval', interval.name);
+    const [logs, stats] = await Promise.allSettled([
+      getJson(`/api/v1/logs?${query}`, { signal: controller.signal }),
+      getJson(`/api/v1/logs/stats?${statsQuery}`, { signal: controller.signal }),
+    ]);
+    if (controller.signal.aborted) return;
+    if (stats.status === 'fulfilled') {
+      mount(chart, histogram(stats.value.buckets, interval.ms, { startMs, endMs }, selectRange));
+    } else {
+      mount(chart, notice('error', `Volume histogram: ${describeError(stats.reason)}`));
+    }
+    results.removeAttribute('aria-busy');
+    if (logs.status === 'rejected') {
+      mount(results, notice('error', describeError(logs.reason)));
+      return;
+    }
+    showResults(logs.value);
+  }
+
+  function selectRange(fromMs, toMs) {
+    const next = new URLSearchParams(params);
+    for (const k of ['cursor', 'page', 'now']) next.delete(k);
+    next.set('range', 'custom');
+    next.set('start', new Date(fromMs).toISOString());
+    next.set('end', new Date(toMs).toISOString());
+    location.hash = `#/search?${next}`;
+  }
+
+  function pageHash(pageNo, pageCursor) {
+    const next = new URLSearchParams(params);
+    next.delete('cursor');
+    next.delete('page');
+    // Pin relative ranges so every page of one search sees the same window.
+    if (range !== 'custom' && range !== 'all' && Number.isFinite(endMs)) next.set('now', String(Math.ceil(endMs)));
+    if (pageNo > 1) {
+      next.set('page', String(pageNo));
+      next.set('cursor', pageCursor);
+    } else {
+      next.delete('now');
+    }
+    return `#/search?${next}`;
+  }
+
+  function showResults({ records, nextCursor }) {
+    const cursors = cursorsByQuery.get(baseQuery) || [];
+    cursors[page - 1] = cursor;
+    cursorsByQuery.set(baseQuery, cursors);
+    const newer = h('button.page-newer', { type: 'button', disabled: page === 1, on: { click: () => (location.hash = pageHash(page - 1, cursors[page - 2] || '')) } }, '← Newer');
+    const older = h('button.page-older', { type: 'button', disabled: !nextCursor, on: { click: () => (location.hash = pageHash(page + 1, nextCursor)) } }, 'Older →');
+    const summary = h(
+      'span.page-info',
+      null,
+      records.length === 0 ? 'No records match.' : `Page ${page} · ${formatNumber(records.length)} record${records.length === 1 ? '' : 's'}${nextCursor ? '' : ' · end of results'}`,
+    );
+    const pager = () => h('div.pager', null, newer.cloneNode(true), summary.cloneNode(true), older.cloneNode(true));
+    const top = h('div.pager', null, newer, summary, older);
+    const bottom = pager();
+    // cloneNode drops listeners: wire the bottom pager's buttons to the top ones.
+    for (const [i, btn] of [...bottom.querySelectorAll('button')].entries()) btn.addEventListener('click', () => [newer, older][i].click());
+    mount(results, top, records.length ? logTable(records).table : null, records.length > 20 ? bottom : null);
+  }
+
+  run();
+  return () => controller.abort();
+}

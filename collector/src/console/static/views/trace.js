@@ -1,0 +1,139 @@
+// Trace view: span waterfall from GET /api/v1/traces/:traceId, each span with its logs.
+// When that API answers 404 (no trace store, or the trace is unknown to it), the trace's logs
+// from GET /api/v1/logs?traceId= are shown instead.
+import { ApiError, describeError, getJson } from '../lib/api.js';
+import { h, mount, notice } from '../lib/dom.js';
+import { formatDurationMs, formatTimestamp, toMs } from '../lib/format.js';
+import { logTable } from '../lib/logtable.js';
+
+export function renderTrace(el, traceId) {
+  const title = h('h1', null, 'Trace ', h('code.trace-id', null, traceId));
+  if (!/^[0-9a-fA-F]{32}$/.test(traceId)) {
+    mount(el, title, notice('error', 'A trace ID is 32 hex characters.'));
+    return null;
+  }
+  const id = traceId.toLowerCase();
+  const waterfall = h('section.waterfall-section', { 'aria-busy': 'true' }, 'Loading trace…');
+  const logs = h('section.trace-logs', { 'aria-busy': 'true' }, 'Loading logs…');
+  mount(el, title, h('p', null, h('a', { href: `#/search?traceId=${id}&range=all` }, 'Search these logs')), waterfall, h('h2', null, 'Logs of this trace'), logs);
+  const controller = new AbortController();
+  const signal = controller.signal;
+
+  getJson(`/api/v1/traces/${id}`, { signal }).then(
+    (trace) => {
+      waterfall.removeAttribute('aria-busy');
+      mount(waterfall, h('h2', null, 'Spans'), spanWaterfall(trace.spans || []));
+    },
+    (err) => {
+      if (signal.aborted) return;
+      waterfall.removeAttribute('aria-busy');
+      mount(
+        waterfall,
+        err instanceof ApiError && err.status === 404
+          ? notice('info', 'No spans for this trace (the trace API does not know it, or traces are not collected here). Showing its logs.')
+          : notice('error', `Trace: ${describeError(err)}`),
+      );
+    },
+  );
+  getJson(`/api/v1/logs?traceId=${id}&limit=1000`, { signal }).then(
+    ({ records }) => {
+      logs.removeAttribute('aria-busy');
+      // Oldest first reads better next to a waterfall.
+      mount(logs, records.length ? logTable([...records].reverse()).table : notice('info', 'No logs carry this trace ID.'));
+    },
+    (err) => {
+      if (signal.aborted) return;
+      logs.removeAttribute('aria-busy');
+      mount(logs, notice('error', describeError(err)));
+    },
+  );
+  return () => controller.abort();
+}
+
+function statusOf(span) {
+  const st = span.status;
+  const code = st && typeof st === 'object' ? st.code : st;
+  return String(code ?? 'unset').toLowerCase().replace(/^status_code_/, '');
+}
+
+/** Spans ordered depth-first from the roots (orphans — parent not in the trace — count as roots). */
+function orderSpans(spans) {
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const children = new Map();
+  const roots = [];
+  for (const s of spans) {
+    if (s.parentSpanId && byId.has(s.parentSpanId) && s.parentSpanId !== s.spanId) {
+      if (!children.has(s.parentSpanId)) children.set(s.parentSpanId, []);
+      children.get(s.parentSpanId).push(s);
+    } else {
+      roots.push(s);
+    }
+  }
+  const byStart = (a, b) => toMs(a.startTime) - toMs(b.startTime);
+  const out = [];
+  const seen = new Set();
+  const visit = (s, depth) => {
+    if (seen.has(s.spanId)) return;
+    seen.add(s.spanId);
+    out.push({ span: s, depth });
+    for (const c of (children.get(s.spanId) || []).sort(byStart)) visit(c, depth + 1);
+  };
+  for (const r of roots.sort(byStart)) visit(r, 0);
+  return out;
+}
+
+function spanWaterfall(spans) {
+  if (spans.length === 0) return notice('info', 'The trace has no spans.');
+  const starts = spans.map((s) => toMs(s.startTime));
+  const ends = spans.map((s, i) => (Number.isFinite(toMs(s.endTime)) ? toMs(s.endTime) : starts[i] + (s.durationMs || 0)));
+  const t0 = Math.min(...starts);
+  const total = Math.max(1e-3, Math.max(...ends) - t0);
+  const rows = h('div.waterfall', { role: 'list' });
+  rows.append(
+    h('div.span-row.header', null, h('span.span-name', null, 'Span'), h('span.span-service', null, 'Service'), h('span.span-bar-cell', null, `0 – ${formatDurationMs(total)}`), h('span.span-duration', null, 'Duration')),
+  );
+  for (const { span, depth } of orderSpans(spans)) {
+    const start = toMs(span.startTime);
+    const duration = Number.isFinite(span.durationMs) ? span.durationMs : toMs(span.endTime) - start;
+    const status = statusOf(span);
+    const detail = spanDetail(span, status);
+    detail.hidden = true;
+    const bar = h('span.span-bar', { style: { left: `${((start - t0) / total) * 100}%`, width: `${Math.max(0.3, (duration / total) * 100)}%` } });
+    const row = h(
+      `div.span-row${status === 'error' ? '.error' : ''}`,
+      {
+        role: 'listitem',
+        tabindex: 0,
+        dataset: { spanId: span.spanId || '' },
+        on: {
+          click: () => (detail.hidden = !detail.hidden),
+          keydown: (e) => e.key === 'Enter' && (detail.hidden = !detail.hidden),
+        },
+      },
+      h('span.span-name', { style: { '--depth': depth }, title: span.name }, span.name || '(unnamed)', span.logs && span.logs.length ? h('span.log-count', { title: 'logs in this span' }, ` ${span.logs.length} log${span.logs.length === 1 ? '' : 's'}`) : null),
+      h('span.span-service', null, span.service || ''),
+      h('span.span-bar-cell', null, bar),
+      h('span.span-duration', null, formatDurationMs(duration)),
+    );
+    rows.append(row, detail);
+  }
+  return rows;
+}
+
+function spanDetail(span, status) {
+  const attrs = Object.entries(span.attributes || {});
+  return h(
+    'div.span-detail',
+    null,
+    h(
+      'dl',
+      null,
+      h('dt', null, 'Span ID'), h('dd', null, h('code', null, span.spanId || '')),
+      h('dt', null, 'Parent'), h('dd', null, h('code', null, span.parentSpanId || '—')),
+      h('dt', null, 'Start'), h('dd', null, formatTimestamp(toMs(span.startTime))),
+      h('dt', null, 'Status'), h('dd', null, status, span.status && span.status.message ? `: ${span.status.message}` : ''),
+      attrs.map(([k, v]) => [h('dt', null, k), h('dd', null, typeof v === 'object' ? JSON.stringify(v) : String(v))]),
+    ),
+    span.logs && span.logs.length ? logTable(span.logs).table : null,
+  );
+}

@@ -1,0 +1,409 @@
+// The web console end to end: the real collector process, headless Chromium (Debian package,
+// driven by playwright-core), real HTTP and WebSocket. Screenshots go to test-artifacts/console/.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { init } from '../../sdk/src/index.ts';
+import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
+
+describe.runIf(!haveChromium && process.env.CI === 'true')('web console in CI', () => {
+  it('needs Chromium', () => {
+    throw new Error(`${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
+  });
+});
+
+describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
+  let collector: CollectorProcess;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  /** Console errors, uncaught exceptions and CSP violations of the current test's page. */
+  let problems: string[];
+
+  const run = `r${Date.now().toString(36)}`;
+  const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+  async function postLogs(records: object[]): Promise<void> {
+    const res = await fetch(`${collector.url}/api/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: records.map((r) => JSON.stringify(r)).join('\n'),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { rejected: unknown[] }).rejected).toEqual([]);
+  }
+
+  async function shot(name: string): Promise<void> {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  }
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    [collector, browser] = await Promise.all([
+      startCollectorProcess({ configYaml: 'store:\n  search:\n    indexInterval: 50ms\n' }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (collector) expect(await collector.stop()).toBe(0);
+  });
+
+  beforeEach(async () => {
+    problems = [];
+    context = await browser.newContext({ viewport: { width: 1360, height: 900 }, baseURL: collector.url });
+    page = await context.newPage();
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      // The console probes optional APIs; their 404s are expected and handled in the page.
+      const url = msg.location().url;
+      if (/status of 404/.test(msg.text()) && /\/api\/v1\/(traces|alerts)|\/health\/dependencies/.test(url)) return;
+      problems.push(`console: ${msg.text()} (${url})`);
+    });
+  });
+
+  afterEach(async () => {
+    await context?.close();
+    expect(problems).toEqual([]); // no CSP violation, no script error
+  });
+
+  it('serves the page with no-cache HTML, immutable fingerprinted assets and a strict CSP', async () => {
+    const res = await fetch(`${collector.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    const csp = res.headers.get('content-security-policy')!;
+    for (const directive of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "require-trusted-types-for 'script'"]) {
+      expect(csp).toContain(directive);
+    }
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const html = await res.text();
+    expect(html).not.toMatch(/https?:\/\//); // nothing from the internet
+    expect(html).not.toMatch(/<script>|<style>|style=/); // nothing inline
+
+    const etag = res.headers.get('etag')!;
+    expect((await fetch(`${collector.url}/`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+
+    const app = /src="(\/console\/([0-9a-f]{12})\/app\.js)"/.exec(html)!;
+    expect(app).not.toBeNull();
+    const asset = await fetch(collector.url + app[1]);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await fetch(collector.url + app[1], { headers: { 'if-none-match': asset.headers.get('etag')! } })).status).toBe(304);
+    expect((await fetch(`${collector.url}/console/000000000000/app.js`)).status).toBe(404);
+    expect((await fetch(`${collector.url}/console/${app[2]}/..%2f..%2fplugin.ts`)).status).toBe(404); // only known files
+  });
+
+  it('live tail: records logged with the SDK appear within a second, markup in a message stays text', async () => {
+    const svc = `tail-${run}`;
+    // The SDK ships from a worker thread in batches; flushIntervalMs bounds how long a record
+    // waits in the app before it is sent (the default is 1 s).
+    const sdk = init({ service: svc, endpoint: collector.url, flushIntervalMs: 200 });
+    const hostile = `<img src=x onerror="document.title='pwned'"> ${run}`;
+    try {
+      sdk.logger.info('warm-up'); // the first request also starts the worker thread
+      await waitFor(() => sdk.stats().sent >= 1, 10_000);
+      await page.goto(`/#/tail?service=${svc}`);
+      await page.locator('.tail-state[data-state="live"]').waitFor();
+      const t0 = Date.now();
+      sdk.logger.info(`first tail record ${run}`);
+      sdk.logger.error({ traceId: TRACE_ID, spanId: '00f067aa0ba902b7' }, `second tail record ${run}`);
+      sdk.logger.warn(hostile);
+      await postLogs([{ appName: `other-${run}`, msg: `must not appear ${run}` }]);
+      await page.locator('table.tail td.msg', { hasText: `second tail record ${run}` }).waitFor({ timeout: 1000 });
+      expect(Date.now() - t0).toBeLessThan(1000);
+    } finally {
+      await sdk.shutdown();
+    }
+    await expect.poll(() => page.locator('table.tail tr.record').count()).toBe(3);
+    expect(await page.locator('table.tail td.msg').nth(2).textContent()).toBe(hostile);
+    expect(await page.locator('table.tail img').count()).toBe(0);
+    expect(await page.title()).not.toBe('pwned');
+    expect(await page.locator('.tail-received').textContent()).toBe('3');
+    await shot('tail');
+  });
+
+  it('live tail: pause drops and counts records, resume continues', async () => {
+    const svc = `pause-${run}`;
+    await page.goto(`/#/tail?service=${svc}`);
+    await page.locator('.tail-state[data-state="live"]').waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('.tail-state[data-state="paused"]').waitFor(); // acknowledged by the collector
+    await postLogs([1, 2, 3, 4].map((i) => ({ appName: svc, msg: `while paused ${i} ${run}` })));
+    await expect.poll(() => page.locator('.tail-dropped').textContent()).toBe('4');
+    expect(await page.locator('.tail-dropped-detail').textContent()).toContain('paused 4');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('.tail-state[data-state="live"]').waitFor();
+    await postLogs([{ appName: svc, msg: `after resume ${run}` }]);
+    await page.locator('table.tail td.msg', { hasText: `after resume ${run}` }).waitFor();
+    expect(await page.locator('table.tail tr.record').count()).toBe(1);
+    await shot('tail-paused-dropped');
+  });
+
+  it('search: filters find the records, the histogram shows their volume, the cursor pages through all of them', async () => {
+    const svc = `search-${run}`;
+    const N = 120;
+    const now = Date.now();
+    await postLogs(
+      Array.from({ length: N }, (_, i) => ({
+        timestamp: now - (N - i) * 1000,
+        appName: svc,
+        level: i % 10 === 0 ? 'err' : 'info',
+        msg: `${i % 10 === 0 ? 'payment failed' : 'request served'} #${i} ${run}`,
+        attributes: { i },
+      })),
+    );
+    await page.goto(`/#/search?service=${svc}&range=1h&limit=50`);
+    const msgs = () => page.locator('table.logs td.msg').allTextContents();
+    await expect.poll(() => page.locator('table.logs tr.record').count()).toBe(50);
+    expect(await page.locator('.page-info').first().textContent()).toBe('Page 1 · 50 records');
+    // Histogram: one bar per minute bucket that has records, with the error share drawn.
+    expect(await page.locator('svg.histogram g.bar').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('svg.histogram rect.error').count()).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('figure.histogram figcaption').textContent()).toContain(`${N} records`);
+    await shot('search');
+
+    const seen: string[] = [...(await msgs())];
+    await page.locator('button.page-older').first().click();
+    await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 2 · 50 records');
+    const page2 = await msgs();
+    seen.push(...page2);
+    await page.locator('button.page-older').first().click();
+    await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 3 · 20 records · end of results');
+    seen.push(...(await msgs()));
+    expect(await page.locator('button.page-older').first().isDisabled()).toBe(true);
+    expect(new Set(seen).size).toBe(N);
+    expect(seen[0]).toBe(`request served #${N - 1} ${run}`); // newest first
+    await page.locator('button.page-newer').first().click();
+    await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 2 · 50 records');
+    expect(await msgs()).toEqual(page2);
+
+    // The form: severity + full-text (indexed behind ingest, so wait until the API sees it).
+    await waitFor(async () => ((await (await fetch(`${collector.url}/api/v1/logs?service=${svc}&q=payment`)).json()) as { records: unknown[] }).records.length === 12);
+    await page.goto(`/#/search?service=${svc}`);
+    await page.locator('select[name="severity"]').selectOption('err');
+    await page.locator('input[name="q"]').fill('payment failed');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('table.logs tr.record').count()).toBe(12);
+    expect(new Set((await msgs()).map((m) => m.replace(/#\d+/, '#')))).toEqual(new Set([`payment failed # ${run}`]));
+    expect(page.url()).toContain('severity=err');
+    // A row click shows the whole record.
+    await page.locator('table.logs tr.record').first().click();
+    expect(JSON.parse((await page.locator('table.logs tr.detail:not([hidden]) pre').textContent())!)).toMatchObject({ appName: svc, attributes: { i: 110 } });
+    await shot('search-filtered');
+  });
+
+  it('a trace ID links to the trace view (falls back to the trace\'s logs while the trace API answers 404)', async () => {
+    const svc = `trace-${run}`;
+    const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';
+    await postLogs([
+      { appName: svc, msg: `checkout started ${run}`, traceId: TRACE_ID, spanId: '00f067aa0ba902b7' },
+      { appName: svc, level: 'err', msg: `card declined ${run}`, traceId: TRACE_ID, spanId: '00f067aa0ba902b8' },
+    ]);
+    await page.goto(`/#/search?service=${svc}`);
+    await page.locator('table.logs a.trace-link').first().click();
+    await page.waitForURL(`**/#/traces/${TRACE_ID}`);
+    expect(await page.locator('h1 .trace-id').textContent()).toBe(TRACE_ID);
+    await page.locator('section.trace-logs table.logs').waitFor();
+    expect(await page.locator('section.trace-logs td.msg').allTextContents()).toEqual([`checkout started ${run}`, `card declined ${run}`]);
+    const traceApi = await fetch(`${collector.url}/api/v1/traces/${TRACE_ID}`);
+    if (traceApi.status === 404) {
+      expect(await page.locator('section.waterfall-section .notice.info').textContent()).toContain('No spans for this trace');
+    } else {
+      await page.locator('.waterfall .span-row[data-span-id]').first().waitFor();
+    }
+    await shot('trace-fallback');
+  });
+
+  it('the trace view draws the span waterfall of the trace API contract, with each span\'s logs', async () => {
+    const t = Date.parse('2026-05-01T10:00:00Z');
+    const log = (msg: string, spanId: string) => ({ timestamp: new Date(t + 5).toISOString(), severity: 6, level: 'info', facility: 1, appName: 'api', msg, traceId: TRACE_ID, spanId });
+    const spans = [
+      { spanId: 'a1', parentSpanId: null, name: 'GET /checkout', service: 'api', startTime: new Date(t).toISOString(), endTime: new Date(t + 200).toISOString(), durationMs: 200, status: 'ok', attributes: { 'http.method': 'GET' }, logs: [log('handling checkout', 'a1')] },
+      { spanId: 'b2', parentSpanId: 'a1', name: 'SELECT cart', service: 'db', startTime: new Date(t + 20).toISOString(), endTime: new Date(t + 60).toISOString(), durationMs: 40, status: 'ok', attributes: {}, logs: [] },
+      { spanId: 'c3', parentSpanId: 'a1', name: 'POST /charge <b>', service: 'payments', startTime: new Date(t + 70).toISOString(), endTime: new Date(t + 190).toISOString(), durationMs: 120, status: { code: 'ERROR', message: 'declined' }, attributes: { amount: 42 }, logs: [log('card declined', 'c3')] },
+    ];
+    await page.route(`**/api/v1/traces/${TRACE_ID}`, (route) => route.fulfill({ json: { traceId: TRACE_ID, spans } }));
+    await page.goto(`/#/traces/${TRACE_ID}`);
+    const rows = page.locator('.waterfall .span-row[data-span-id]');
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await rows.locator('.span-name').allTextContents()).toEqual(['GET /checkout 1 log', 'SELECT cart', 'POST /charge <b> 1 log']);
+    expect(await page.locator('.span-row.error').getAttribute('data-span-id')).toBe('c3');
+    // Bars are placed on the trace's time axis: the child starting at 70 ms of 200 ms sits at 35 %.
+    const style = await page.locator('.span-row[data-span-id="c3"] .span-bar').getAttribute('style');
+    expect(style).toMatch(/left: 35%; width: 60%/);
+    await page.locator('.span-row[data-span-id="c3"]').click();
+    const detail = page.locator('.span-detail:not([hidden])');
+    expect(await detail.locator('td.msg').allTextContents()).toEqual(['card declined']);
+    expect(await detail.locator('dd').allTextContents()).toContain('error: declined');
+    await shot('trace-waterfall');
+  });
+
+  describe('alerts', () => {
+    it('says alerting is not configured when the alerts API answers 404', async () => {
+      await page.route('**/api/v1/alerts', (route) => route.fulfill({ status: 404, json: { error: { code: 'PERISCOPE_ERR_NOT_FOUND', message: 'no route', details: null } } }));
+      await page.goto('/#/alerts');
+      await page.getByText('Alerting is not configured on this collector').waitFor();
+    });
+
+    it('lists alerts and sends ack and silence requests in the API contract (API mocked in the page)', async () => {
+      const alert = {
+        id: 'a-17', fingerprint: 'f00d', ruleName: 'HighErrorRate', state: 'firing', severity: 'critical',
+        labels: { alertname: 'HighErrorRate', service: 'checkout' }, annotations: { summary: 'error rate 12% <script>' },
+        value: 0.12, since: new Date(Date.now() - 300_000).toISOString(), flapping: false, ack: null as null | { by: string; at: string },
+      };
+      const posts: Array<{ url: string; body: any }> = [];
+      await page.route('**/api/v1/alerts', (route) => route.fulfill({ json: { alerts: [alert] } }));
+      await page.route('**/api/v1/alerts/a-17/ack', (route) => {
+        const body = route.request().postDataJSON();
+        posts.push({ url: route.request().url(), body });
+        alert.ack = { by: body.by, at: new Date().toISOString() };
+        return route.fulfill({ json: { ok: true } });
+      });
+      await page.route('**/api/v1/silences', (route) => {
+        posts.push({ url: route.request().url(), body: route.request().postDataJSON() });
+        return route.fulfill({ json: { id: 's-1' } });
+      });
+      await page.route('**/api/v1/alerts/a-17/timeline', (route) =>
+        // The shape alerting/src/api/rules-routes.ts answers ({ fingerprint, alert, entries }).
+        route.fulfill({ json: { fingerprint: 'a-17', alert, entries: [
+          { at: alert.since, source: 'rules', kind: 'state', from: 'pending', to: 'firing', value: 0.12 },
+          { at: new Date().toISOString(), source: 'notify', kind: 'notified', channel: 'slack', step: 1 },
+          { at: new Date().toISOString(), source: 'notify', kind: 'acknowledged', by: 'ada' },
+        ] } }),
+      );
+      await page.goto('/#/alerts');
+      const row = page.locator('tr.alert[data-alert-id="a-17"]');
+      await row.waitFor();
+      expect(await row.locator('.state').textContent()).toBe('firing');
+      expect(await row.locator('.summary').textContent()).toBe('error rate 12% <script>');
+      await shot('alerts');
+
+      await row.locator('button.ack-btn').click();
+      await page.locator('form.ack-form input[name="by"]').fill('ada');
+      await page.locator('form.ack-form input[name="comment"]').fill('looking');
+      await page.getByRole('button', { name: 'Acknowledge' }).click();
+      await expect.poll(() => row.locator('td.ack').textContent()).toContain('acked by ada');
+      expect(posts[0]).toEqual({ url: `${collector.url}/api/v1/alerts/a-17/ack`, body: { by: 'ada', comment: 'looking' } });
+      expect(await row.locator('button.ack-btn').isDisabled()).toBe(true);
+
+      await row.locator('button.silence-btn').click();
+      await page.locator('form.silence-form select[name="duration"]').selectOption({ label: '4h' });
+      await page.locator('form.silence-form input[name="comment"]').fill('deploy in progress');
+      expect(await page.locator('form.silence-form input[name="createdBy"]').inputValue()).toBe('ada'); // remembered
+      await page.getByRole('button', { name: 'Create silence' }).click();
+      await expect.poll(() => posts.length).toBe(2);
+      const silence = posts[1].body;
+      expect(silence).toMatchObject({
+        matchers: [
+          { name: 'alertname', value: 'HighErrorRate', isEqual: true, isRegex: false },
+          { name: 'service', value: 'checkout', isEqual: true, isRegex: false },
+        ],
+        createdBy: 'ada',
+        comment: 'deploy in progress',
+      });
+      expect(Date.parse(silence.endsAt) - Date.parse(silence.startsAt)).toBe(4 * 3600_000);
+
+      await row.locator('td.rule a').click();
+      await page.waitForURL('**/#/alerts/a-17');
+      await expect.poll(() => page.locator('li.event').count()).toBe(3);
+      expect(await page.locator('li.event .kind').allTextContents()).toEqual(['state', 'notified', 'acknowledged']);
+    expect(await page.locator('li.event').first().textContent()).toContain('to=firing');
+      await shot('alert-timeline');
+    });
+
+    // The alerting pipeline (rules, escalation, /api/v1/alerts*, /api/v1/silences) is being built
+    // in another workstream; neither the routes nor an `alerting:` config section exist in the
+    // collector yet. Un-skip when they do: only the config YAML below may need adjusting.
+    it.skip('acking an alert in the page stops its escalation (needs the alerting pipeline: routes and config do not exist yet)', async () => {
+      const { createServer } = await import('node:http');
+      const hits: Array<{ at: number; body: any }> = [];
+      const hook = createServer((req, res) => {
+        let body = '';
+        req.on('data', (d) => (body += d));
+        req.on('end', () => {
+          hits.push({ at: Date.now(), body: JSON.parse(body || '{}') });
+          res.end('ok');
+        });
+      });
+      await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+      const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
+      const svc = `esc-${run}`;
+      const alerting = await startCollectorProcess({
+        configYaml: [
+          'alerting:',
+          '  rules:',
+          '    - name: ConsoleE2EErrors',
+          '      type: log',
+          `      filter: { service: ${svc}, severity: err }`,
+          '      threshold: { count: 1, window: 10s }',
+          '      evaluationInterval: 1s',
+          '      labels: { severity: critical }',
+          '  escalation:',
+          '    - { after: 0s, notify: [hook] }',
+          '    - { after: 3s, notify: [hook] }',
+          '    - { after: 6s, notify: [hook] }',
+          '  channels:',
+          `    hook: { type: webhook, url: ${hookUrl} }`,
+        ].join('\n'),
+      });
+      try {
+        await fetch(`${alerting.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify({ appName: svc, level: 'err', msg: 'boom' }) });
+        await page.goto(`${alerting.url}/#/alerts`);
+        const row = page.locator('tr.alert', { hasText: 'ConsoleE2EErrors' });
+        await row.waitFor({ timeout: 20_000 });
+        await waitFor(() => hits.length >= 1, 10_000); // step 1 notified
+        await row.locator('button.ack-btn').click();
+        await page.locator('form.ack-form input[name="by"]').fill('e2e');
+        await page.getByRole('button', { name: 'Acknowledge' }).click();
+        await expect.poll(() => row.locator('td.ack').textContent()).toContain('acked by e2e');
+        const afterAck = hits.length;
+        await new Promise((r) => setTimeout(r, 8000)); // past the 3 s and 6 s escalation steps
+        expect(hits.length).toBe(afterAck);
+        await row.locator('td.rule a').click();
+        await expect.poll(() => page.locator('li.event .kind').allTextContents()).toContain('acknowledged');
+        await shot('alert-acked');
+      } finally {
+        await alerting.stop();
+        hook.close();
+      }
+    });
+  });
+
+  it('status: ingest rate, components and live-tail figures', async () => {
+    const svc = `status-${run}`;
+    await page.goto('/#/status');
+    await page.locator('.card.ingest-rate').waitFor();
+    // Keep records flowing across two polls so the rate is measured.
+    const feeder = setInterval(() => void postLogs(Array.from({ length: 50 }, (_, i) => ({ appName: svc, msg: `status feed ${i}` }))).catch(() => {}), 200);
+    try {
+      await expect.poll(() => page.locator('.card.ingest-rate .card-value').textContent(), { timeout: 10_000 }).toMatch(/^[\d,.]+ rec\/s$/);
+      await expect.poll(async () => Number((await page.locator('.card.ingest-rate .card-value').textContent())!.replace(/[^\d.]/g, '')), { timeout: 10_000 }).toBeGreaterThan(0);
+    } finally {
+      clearInterval(feeder);
+    }
+    for (const component of ['http', 'store', 'searchIndex', 'retention']) {
+      expect(await page.locator(`table.health tr[data-component="${component}"] .badge`).textContent()).toBe('up');
+    }
+    expect(await page.locator('.card', { hasText: 'Live tail' }).locator('.card-value').textContent()).toMatch(/clients$/);
+    await shot('status');
+  });
+
+  it('the tail metrics are on the collector\'s /metrics', async () => {
+    const text = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(text).toMatch(/^periscope_tail_clients \d+$/m);
+    expect(text).toMatch(/^periscope_tail_dropped_records_total\{reason="paused"\} \d+$/m);
+  });
+});

@@ -1,0 +1,279 @@
+// Batching + delivery of serialized records to the collector (runs in the transport worker).
+//
+// Contract (product issue "SDK logging", collector ingest API):
+// - add() never blocks and never throws; the buffer is bounded (buffer.ts decides what to drop).
+// - A batch is sent when it reaches batchMaxRecords / batchMaxBytes, or flushIntervalMs after its
+//   oldest record was queued (a partial batch left over after full ones waits for its own time).
+//   One request is in flight at a time; while it is being retried new records keep queueing
+//   (bounded), so records are delivered in order. Retries are unlimited until shutdown.
+// - A record is "sent" once the collector answered 2xx for it and did not list it as rejected.
+// - Body: NDJSON of records, gzip; POST {endpoint}/api/v1/logs,
+//   content-type: application/x-ndjson, content-encoding: gzip.
+// - Responses are handled per retry.ts: 2xx (partial rejections counted as `rejected`),
+//   413 split in halves (single record → `too_large`), 429/5xx/network → retry with backoff,
+//   other 4xx → `permanent_error`.
+// - shutdown(deadline) sends everything immediately (no timer), retries until the deadline, then
+//   counts whatever is left (queued or in flight) as `shutdown_timeout`. It never rejects.
+// - All counters go to the SharedState (stats.ts) so the main thread can read them.
+
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { RecordBuffer, type Entry } from './buffer.ts';
+import { decide, parseRetryAfter, retryDelayMs } from './retry.ts';
+import { C, addCounter, setCounter, type DropReason, type SharedState } from './stats.ts';
+
+const gzipAsync = promisify(gzip);
+
+export interface ShipperOptions {
+  endpoint: string;
+  maxBufferBytes: number;
+  batchMaxRecords: number;
+  batchMaxBytes: number;
+  flushIntervalMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface ShipperDeps {
+  fetch?: typeof globalThis.fetch;
+  random?: () => number;
+}
+
+type Outcome = { decision: 'ok'; rejected: number } | { decision: 'split' | 'permanent' } | { decision: 'retry'; retryAfterMs?: number };
+
+export class Shipper {
+  private readonly opts: ShipperOptions;
+  private readonly state: SharedState;
+  private readonly url: string;
+  private readonly fetch: typeof globalThis.fetch;
+  private readonly random: () => number;
+  readonly buffer: RecordBuffer;
+
+  private timer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  /** > 0 while flush()/shutdown() want partial batches sent without waiting for the timer. */
+  private urgent = 0;
+  private deadlineAt = Infinity;
+  private readonly stop = new AbortController();
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private wakeSleeper: (() => void) | undefined;
+
+  constructor(opts: ShipperOptions, state: SharedState, deps: ShipperDeps = {}) {
+    this.opts = opts;
+    this.state = state;
+    this.url = `${opts.endpoint.replace(/\/+$/, '')}/api/v1/logs`;
+    this.fetch = deps.fetch ?? globalThis.fetch;
+    this.random = deps.random ?? Math.random;
+    this.buffer = new RecordBuffer(opts.maxBufferBytes);
+  }
+
+  /** Queues one serialized record (`line` must end with "\n"). */
+  add(severity: number, line: string): void {
+    const result = this.buffer.add(severity, line);
+    if (!result.accepted) addCounter(this.state, result.tooLarge ? C.too_large : C.buffer_full, 1);
+    addCounter(this.state, C.buffer_full, result.evicted);
+    this.publishBytes();
+    this.schedule();
+  }
+
+  /**
+   * Counts a record of this severity as dropped (buffer_full) and returns true when the buffer
+   * would refuse it anyway, so the caller can skip building it (saves worker CPU under overload).
+   */
+  dropEarly(severity: number): boolean {
+    if (!this.buffer.certainlyRejects(severity)) return false;
+    addCounter(this.state, C.buffer_full, 1);
+    return true;
+  }
+
+  /** Sends what is queued now; resolves when idle or after `maxWaitMs`. Drops nothing. */
+  async flush(maxWaitMs: number): Promise<void> {
+    this.urgent++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.drain(), new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    } finally {
+      clearTimeout(timer);
+      this.urgent--;
+    }
+  }
+
+  /** Sends everything until `deadlineAt` (epoch ms); the rest is dropped as `shutdown_timeout`. */
+  async shutdown(deadlineAt: number): Promise<void> {
+    try {
+      if (deadlineAt < this.deadlineAt) {
+        this.deadlineAt = deadlineAt;
+        clearTimeout(this.deadlineTimer);
+        this.deadlineTimer = setTimeout(() => this.stop.abort(), Math.max(0, deadlineAt - Date.now()));
+      }
+      this.urgent++;
+      this.wakeSleeper?.(); // a retry wait must now end at the deadline at the latest
+      await this.drain();
+      const left = this.buffer.clear();
+      addCounter(this.state, C.shutdown_timeout, left);
+      this.publishBytes();
+    } catch {
+      // never reject
+    } finally {
+      this.urgent--;
+    }
+  }
+
+  /** Releases timers (after shutdown). */
+  dispose(): void {
+    clearTimeout(this.timer);
+    clearTimeout(this.deadlineTimer);
+    this.timer = this.deadlineTimer = undefined;
+  }
+
+  private pastDeadline(): boolean {
+    return Date.now() >= this.deadlineAt;
+  }
+
+  private publishBytes(): void {
+    setCounter(this.state, C.bufferedBytes, this.buffer.totalBytes);
+  }
+
+  /** A request should go out now: a full batch is queued, someone flushes, or the oldest is due. */
+  private due(now: number): boolean {
+    const b = this.buffer;
+    if (b.queuedCount === 0) return false;
+    if (this.urgent > 0 || b.queuedCount >= this.opts.batchMaxRecords || b.queuedBytes >= this.opts.batchMaxBytes) return true;
+    return now >= (b.oldestAt() ?? now) + this.opts.flushIntervalMs;
+  }
+
+  private schedule(): void {
+    if (this.pumping) return; // the running loop picks new records up
+    const now = Date.now();
+    if (this.due(now)) {
+      this.kick();
+    } else if (this.buffer.queuedCount === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    } else if (this.timer === undefined) {
+      const wait = (this.buffer.oldestAt() ?? now) + this.opts.flushIntervalMs - now;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, Math.max(1, wait));
+    }
+  }
+
+  private kick(): void {
+    if (this.pumping) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      this.schedule();
+    });
+  }
+
+  /** Until nothing is queued and nothing is in flight (or the deadline made everything drop). */
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.buffer.queuedCount > 0) this.kick();
+      const running = this.pumping;
+      if (!running) return;
+      await running;
+    }
+  }
+
+  private async pump(): Promise<void> {
+    while (this.due(Date.now())) {
+      const batch = this.buffer.take(this.opts.batchMaxRecords, this.opts.batchMaxBytes);
+      try {
+        await this.deliver(batch);
+      } catch {
+        this.giveUp(batch, 'permanent_error'); // unexpected (bug guard): never wedge the loop
+      }
+    }
+  }
+
+  private giveUp(batch: Entry[], reason: DropReason): void {
+    addCounter(this.state, C[reason], batch.length);
+    this.buffer.release(batch);
+    this.publishBytes();
+  }
+
+  private async deliver(batch: Entry[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.pastDeadline()) return this.giveUp(batch, 'shutdown_timeout');
+      const outcome = await this.post(batch);
+      switch (outcome.decision) {
+        case 'ok':
+          addCounter(this.state, C.sent, batch.length - outcome.rejected);
+          addCounter(this.state, C.rejected, outcome.rejected);
+          this.buffer.release(batch);
+          this.publishBytes();
+          return;
+        case 'permanent':
+          return this.giveUp(batch, 'permanent_error');
+        case 'split': {
+          if (batch.length === 1) return this.giveUp(batch, 'too_large');
+          const mid = Math.ceil(batch.length / 2);
+          await this.deliver(batch.slice(0, mid));
+          await this.deliver(batch.slice(mid));
+          return;
+        }
+        case 'retry': {
+          if (this.pastDeadline()) return this.giveUp(batch, 'shutdown_timeout');
+          addCounter(this.state, C.retries, 1);
+          await this.sleepUntil(Date.now() + retryDelayMs(attempt, outcome.retryAfterMs, this.random));
+        }
+      }
+    }
+  }
+
+  /** Waits until `at`, or the deadline if earlier; re-evaluated when shutdown starts. */
+  private async sleepUntil(at: number): Promise<void> {
+    for (;;) {
+      const until = Math.min(at, this.deadlineAt);
+      const ms = until - Date.now();
+      if (ms <= 0) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+        this.wakeSleeper = done;
+      });
+      this.wakeSleeper = undefined;
+    }
+  }
+
+  private async post(batch: Entry[]): Promise<Outcome> {
+    try {
+      const body = await gzipAsync(batch.map((e) => e.line).join(''));
+      const signal = AbortSignal.any([AbortSignal.timeout(this.opts.requestTimeoutMs), this.stop.signal]);
+      const res = await this.fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+        body,
+        signal,
+      });
+      const text = await res.text(); // always consume, so the connection is reused
+      const decision = decide(res.status);
+      if (decision === 'ok') return { decision, rejected: countRejected(text, batch.length) };
+      if (decision === 'retry') return { decision, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+      return { decision };
+    } catch {
+      return { decision: 'retry' }; // network error, timeout, abort at the deadline
+    }
+  }
+}
+
+/** Number of distinct valid indices in a `{"rejected":[{"index":i,…}]}` body (0 when absent). */
+export function countRejected(body: string, batchLength: number): number {
+  try {
+    const parsed = JSON.parse(body) as { rejected?: Array<{ index?: unknown }> };
+    if (!Array.isArray(parsed?.rejected)) return 0;
+    const seen = new Set<number>();
+    for (const r of parsed.rejected) {
+      if (Number.isInteger(r?.index) && (r.index as number) >= 0 && (r.index as number) < batchLength) seen.add(r.index as number);
+    }
+    return seen.size;
+  } catch {
+    return 0;
+  }
+}

@@ -6,7 +6,7 @@ import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers
 let collector: CollectorProcess;
 
 async function post(path: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/x-ndjson' }) {
-  const res = await fetch(collector.url + path, { method: 'POST', body, headers });
+  const res = await fetch(collector.url + path, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
   const text = await res.text();
   let json: any;
   try {
@@ -162,7 +162,16 @@ describe('bad input: each gets its documented answer, valid records are kept, th
   const valid = (tag: string) => JSON.stringify({ appName: 'badinput', msg: `valid ${tag}` });
   const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)); // 64 MiB of spaces → ~64 KiB gzip
 
-  it.each([
+  interface BadInputCase {
+    name: string;
+    body: () => string | Buffer;
+    headers?: Record<string, string>;
+    status: number;
+    accepted?: number;
+    rejected?: Array<{ index: number; code: string }>;
+    code?: string;
+  }
+  it.each<BadInputCase>([
     {
       name: 'malformed JSON line inside a batch',
       body: () => `${valid('a')}\n{"msg": "broken\n${valid('b')}\n`,
@@ -265,7 +274,7 @@ describe('self metrics and health', () => {
   it('/health/detailed shows each component', async () => {
     const { status, json } = await get('/health/detailed');
     expect(status).toBe(200);
-    expect(Object.keys(json.components).sort()).toEqual(['http', 'retention', 'searchIndex', 'store', 'syslog']);
+    expect(Object.keys(json.components).sort()).toEqual(['http', 'metrics', 'retention', 'searchIndex', 'store', 'syslog', 'traces']);
     expect(json.components.store.records).toBeGreaterThan(250);
   });
 });

@@ -5,13 +5,19 @@ import type { LogRecord } from '../../sdk/src/record.ts';
 import { registerHealthRoutes, type ComponentHealth } from './api/health.ts';
 import { registerLogQueryRoutes } from './api/logs.ts';
 import { registerMetricsRoute } from './api/metrics.ts';
+import { registerTailRoute } from './api/tail.ts';
+import { registerConsoleRoutes } from './console/plugin.ts';
 import type { Config } from './config/schema.ts';
 import { parseAddr, parseBytes, parseDuration } from './config/units.ts';
+import { Exporters } from './exporters/exporters.ts';
+import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
+import { registerExporterRoutes } from './exporters/routes.ts';
 import { createHttpServer } from './http/server.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { registerNativeLogsRoute } from './receivers/native/route.ts';
 import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
+import { createTracesAndMetrics } from './traces-metrics.ts';
 import { createSyslogReceiver } from './receivers/syslog/receiver.ts';
 import { openDatabase } from './store/database.ts';
 import { FtsIndexer } from './store/fts-indexer.ts';
@@ -25,6 +31,9 @@ export interface RunningCollector {
   ingest: Ingest;
   httpAddress: { host: string; port: number };
   syslogAddresses: () => { tcp?: { host: string; port: number }; udp?: { host: string; port: number } };
+  exporters: Exporters;
+  /** Where components add metrics for remote write (e.g. OTLP metrics): `metricsSources.add(name, fn)`. */
+  metricsSources: MetricsSources;
   /** Stops intake first, then background work, then closes the store. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -42,8 +51,11 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
     maxAgeMs: parseDuration(config.store.retention.maxAge),
     maxBytes: parseBytes(config.store.retention.maxBytes),
     schedule: config.store.retention.schedule,
+    tables: [{ table: 'spans', maxAgeMs: parseDuration(config.traces.retention.maxAge) }],
   });
   const metrics = createSelfMetrics();
+  // OTLP traces and metrics: span store, metric stores, span metrics (docs/traces-and-metrics.md).
+  const telemetry = createTracesAndMetrics(db, config, metrics.registry);
   const ingest = new Ingest(store, metrics);
 
   const syslog = createSyslogReceiver(config.syslog, {
@@ -58,30 +70,55 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
   const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit) });
   registerNativeLogsRoute(app, ingest);
   registerOtlpLogsRoute(app, ingest);
+  telemetry.registerRoutes(app, store);
   registerLogQueryRoutes(app, store);
+  await registerTailRoute(app, ingest, metrics.registry);
+  registerConsoleRoutes(app);
   let retentionSeen = { age: 0, size: 0 };
-  registerMetricsRoute(app, metrics.registry, () => {
+  const refreshMetrics = () => {
     metrics.storeRecords.set(store.count());
     metrics.storeBytes.set(retention.liveBytes());
     metrics.searchIndexLag.set(Math.max(0, store.lastId() - fts.indexedId()));
     metrics.retentionDeleted.inc({ rule: 'age' }, retention.totalDeleted.age - retentionSeen.age);
     metrics.retentionDeleted.inc({ rule: 'size' }, retention.totalDeleted.size - retentionSeen.size);
     retentionSeen = { ...retention.totalDeleted };
+  };
+  registerMetricsRoute(app, metrics.registry, refreshMetrics, () => telemetry.exposition());
+
+  // Exporters: each reads the durable log with its own cursor (docs/exporters.md).
+  const metricsSources = new MetricsSources();
+  metricsSources.add('collector', registrySource(metrics.registry, refreshMetrics));
+  metricsSources.add('otlp-metrics', (now) => telemetry.metricStore.samples(now));
+  metricsSources.add('span-metrics', (now) => telemetry.spanMetricsStore.samples(now));
+  const exporters = new Exporters(config.exporters, { db, store, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log });
+  retention.setGuard(exporters.retentionGuard());
+  ingest.setAdmission(() => {
+    const o = exporters.overload();
+    return o && {
+      message: `exporter ${o.exporter} is at its backlog bound (${o.bound}); retry later`,
+      retryAfterSeconds: o.retryAfterSeconds,
+      details: { exporter: o.exporter, bound: o.bound },
+    };
   });
+  registerExporterRoutes(app, exporters);
   registerHealthRoutes(
     app,
     (): Record<string, ComponentHealth> => ({
       http: { status: 'up' },
-      syslog: config.syslog.enabled ? syslog.health() : { status: 'up', enabled: false },
+      syslog: config.syslog.enabled ? { ...syslog.health() } : { status: 'up', enabled: false },
       store: { status: 'up', path: join(config.store.dataDir, 'periscope.db'), records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId() },
       searchIndex: fts.health(store.lastId()),
       retention: { status: 'up', schedule: config.store.retention.schedule, lastRun: retention.lastRun ?? null, deleted: retention.totalDeleted },
+      ...telemetry.health(),
+      ...(exporters.names.length > 0 ? { exporters: exporters.health() } : {}),
     }),
     startedAt,
   );
 
   fts.start();
+  telemetry.start();
   retention.start();
+  exporters.start();
   if (config.syslog.enabled) await syslog.start();
   const { host, port } = parseAddr(config.http.addr);
   await app.listen({ host, port });
@@ -94,10 +131,13 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
     ingest,
     httpAddress: { host: address.address, port: address.port },
     syslogAddresses: () => syslog.addresses(),
+    exporters,
+    metricsSources,
     shutdown() {
       stopping ??= (async () => {
         await Promise.allSettled([app.close(), syslog.shutdown()]);
-        await Promise.allSettled([fts.shutdown(), retention.shutdown()]);
+        await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
+        await Promise.allSettled([fts.shutdown(), retention.shutdown(), telemetry.shutdown()]);
         db.close();
       })();
       return stopping;

@@ -28,6 +28,8 @@ export class PeriscopeError extends Error {
   readonly code: string;
   readonly statusCode: number;
   readonly details: unknown;
+  /** When set, the HTTP answer carries `Retry-After: <seconds>` (429/503: come back later). */
+  retryAfterSeconds?: number;
   constructor(code: string, message: string, statusCode = 400, details?: unknown) {
     super(message);
     this.code = code;

@@ -92,9 +92,9 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (then throws with the last value). */
-export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
+  let last: T | undefined | null | false;
   for (;;) {
     last = await fn();
     if (last) return last;

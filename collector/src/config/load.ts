@@ -49,6 +49,7 @@ function describe(e: ErrorObject): string {
     case 'required': return 'missing required key';
     case 'format': return `invalid ${e.params.format}${e.params.format === 'duration' ? ' (e.g. 15s, 5m, 7d)' : e.params.format === 'bytes' ? ' (e.g. 512MiB, 10GB)' : e.params.format === 'addr' ? ' (host:port)' : ''}`;
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
+    case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default: return e.message ?? 'invalid';
   }
 }
@@ -58,7 +59,7 @@ export function formatSchemaErrors(errors: ErrorObject[]): string[] {
   const byKey = new Map<string, string[]>();
   for (const e of errors) {
     const key = keyOf(e);
-    if (e.keyword === 'anyOf') continue;
+    if (e.keyword === 'anyOf' || e.keyword === 'if') continue; // the failing branch reports its own keys
     const list = byKey.get(key) ?? [];
     const text = e.keyword === 'const' ? describe(e) : describe(e);
     if (!list.includes(text)) list.push(text);

@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { httpConfigSchema } from '../http/config.ts';
 import { storeConfigSchema } from '../store/config.ts';
+import { exportersConfigSchema } from '../exporters/config.ts';
+import { metricsConfigSchema } from '../metrics/config.ts';
+import { tracesConfigSchema } from '../traces/config.ts';
 import { configSchema as syslogConfigSchema } from '../receivers/syslog/receiver.ts';
 
 /**
@@ -12,6 +15,9 @@ export const configSchema = Type.Object(
     http: httpConfigSchema,
     syslog: syslogConfigSchema,
     store: storeConfigSchema,
+    exporters: exportersConfigSchema,
+    traces: tracesConfigSchema,
+    metrics: metricsConfigSchema,
   },
   { additionalProperties: false, default: {} },
 );

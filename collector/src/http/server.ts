@@ -44,6 +44,7 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
 
   app.setErrorHandler((error: FastifyError | PeriscopeError, _request, reply) => {
     if (error instanceof PeriscopeError) {
+      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
       return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
     }
     const status = error.statusCode ?? 500;

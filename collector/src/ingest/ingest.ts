@@ -13,6 +13,13 @@ export interface IngestedBatch {
 
 export type IngestListener = (batch: IngestedBatch) => void;
 
+/** Why records must be refused now (an exporter with policy backpressure is at its bound). */
+export interface Refusal {
+  message: string;
+  retryAfterSeconds: number;
+  details?: unknown;
+}
+
 /**
  * The single write path of every receiver: commit to the durable log, count, then notify.
  * `append` returns only after the commit, so the caller may acknowledge the sender.
@@ -22,6 +29,7 @@ export class Ingest {
   readonly #store: LogStore;
   readonly #metrics: SelfMetrics;
   readonly #listeners = new Set<IngestListener>();
+  #admission: (() => Refusal | undefined) | undefined;
 
   constructor(store: LogStore, metrics: SelfMetrics) {
     this.#store = store;
@@ -30,6 +38,13 @@ export class Ingest {
 
   append(receiver: string, records: LogRecord[], micros: number[]): void {
     if (records.length === 0) return;
+    const refusal = this.#admission?.();
+    if (refusal) {
+      this.#metrics.refusedRequests.inc({ receiver, reason: ERR.OVERLOADED });
+      const err = new PeriscopeError(ERR.OVERLOADED, refusal.message, 429, refusal.details);
+      err.retryAfterSeconds = refusal.retryAfterSeconds;
+      throw err;
+    }
     let ids;
     try {
       ids = this.#store.append(records, micros);
@@ -53,6 +68,14 @@ export class Ingest {
 
   reject(receiver: string, reason: string, count = 1): void {
     this.#metrics.rejected.inc({ receiver, reason }, count);
+  }
+
+  /**
+   * Installs the admission check run before each write: when it returns a refusal, `append`
+   * throws PeriscopeError OVERLOADED (429, Retry-After) and writes nothing (DESIGN.md principle 2).
+   */
+  setAdmission(check: (() => Refusal | undefined) | undefined): void {
+    this.#admission = check;
   }
 
   subscribe(listener: IngestListener): () => void {

@@ -40,7 +40,7 @@ export class FtsIndexer {
       this.#indexedId = msg.indexedId;
     });
     worker.on('error', (err) => {
-      this.#lastError = err.message;
+      this.#lastError = (err as Error).message;
     });
     worker.on('exit', () => {
       if (this.#worker === worker) this.#worker = undefined;

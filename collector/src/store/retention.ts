@@ -6,6 +6,22 @@ export interface RetentionPolicy {
   maxAgeMs: number;
   maxBytes: number;
   schedule: string;
+  /**
+   * Other tables with the logs table's `id` and `ts` (epoch µs) columns, e.g. spans, each with
+   * its own age limit. They share `maxBytes` with the logs: while over it, the table holding the
+   * oldest row loses its oldest rows first.
+   */
+  tables?: Array<{ table: string; maxAgeMs: number }>;
+}
+
+/**
+ * Exporters' hook: records with id >= protectedFromId() are still needed (an exporter with the
+ * back-pressure policy has not delivered them) and are never deleted; beforeDelete(ids) is told
+ * what is about to go, so exporters with the drop policy count unsent records as dropped.
+ */
+export interface RetentionGuard {
+  protectedFromId(): number;
+  beforeDelete(ids: number[]): void;
 }
 
 export interface RetentionRun {
@@ -19,8 +35,7 @@ const CHUNK = 5000;
  * Deletes records older than maxAge, then the oldest records while the live data is over
  * maxBytes. Works in small transactions and yields to the event loop between them, so ingest
  * is never blocked for more than one chunk.
- * `protectedFromId` (optional): records with id >= this are still needed (e.g. by an exporter
- * whose overflow policy is back-pressure) and are kept by the size rule.
+ * With a guard (setGuard), records the guard protects are kept by both rules.
  */
 export class Retention {
   readonly #db: DatabaseSync;
@@ -28,13 +43,20 @@ export class Retention {
   readonly #now: () => number;
   #task: ScheduledTask | undefined;
   #running: Promise<RetentionRun> | undefined;
+  #guard: RetentionGuard | undefined;
   lastRun: (RetentionRun & { at: string }) | undefined;
   totalDeleted = { age: 0, size: 0 };
+  /** Rows deleted from `policy.tables`, by table and rule. */
+  readonly tableDeleted: Record<string, { age: number; size: number }> = {};
 
   constructor(db: DatabaseSync, policy: RetentionPolicy, now: () => number = Date.now) {
     this.#db = db;
     this.#policy = policy;
     this.#now = now;
+  }
+
+  setGuard(guard: RetentionGuard | undefined): void {
+    this.#guard = guard;
   }
 
   start(): void {
@@ -62,22 +84,33 @@ export class Retention {
 
   async #runOnce(): Promise<RetentionRun> {
     const cutoffMicros = (this.#now() - this.#policy.maxAgeMs) * 1000;
-    const byAgeIds = this.#db.prepare('SELECT id FROM logs WHERE ts < ? LIMIT ?');
-    const oldestIds = this.#db.prepare('SELECT id FROM logs ORDER BY ts, id LIMIT ?');
-    const del = this.#db.prepare('DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))');
+    const byAgeIds = this.#db.prepare('SELECT id FROM logs WHERE ts < ? AND id < ? LIMIT ?');
+    const oldestIds = this.#db.prepare('SELECT id FROM logs WHERE id < ? ORDER BY ts, id LIMIT ?');
+    const delStmt = this.#db.prepare('DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))');
+    // Re-read before each chunk: exporters move on while retention runs.
+    const limitId = () => this.#guard?.protectedFromId() ?? Number.MAX_SAFE_INTEGER;
+    const del = (ids: number[]) => {
+      this.#guard?.beforeDelete(ids);
+      delStmt.run(JSON.stringify(ids));
+    };
     let deletedByAge = 0;
     for (;;) {
-      const ids = (byAgeIds.all(cutoffMicros, CHUNK) as Array<{ id: number }>).map((r) => r.id);
+      const ids = (byAgeIds.all(cutoffMicros, Math.min(limitId(), Number.MAX_SAFE_INTEGER), CHUNK) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
-      del.run(JSON.stringify(ids));
+      del(ids);
       deletedByAge += ids.length;
       await yieldToLoop();
     }
+    await this.#expireTables();
     let deletedBySize = 0;
     while (this.liveBytes() > this.#policy.maxBytes) {
-      const ids = (oldestIds.all(CHUNK) as Array<{ id: number }>).map((r) => r.id);
+      if (this.#trimOlderTable()) {
+        await yieldToLoop();
+        continue;
+      }
+      const ids = (oldestIds.all(Math.min(limitId(), Number.MAX_SAFE_INTEGER), CHUNK) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
-      del.run(JSON.stringify(ids));
+      del(ids);
       deletedBySize += ids.length;
       await yieldToLoop();
     }
@@ -86,6 +119,46 @@ export class Retention {
     this.totalDeleted.size += deletedBySize;
     this.lastRun = { at: new Date(this.#now()).toISOString(), deletedByAge, deletedBySize };
     return { deletedByAge, deletedBySize };
+  }
+
+  /** Age rule for `policy.tables`. */
+  async #expireTables(): Promise<void> {
+    let deleted = 0;
+    for (const { table, maxAgeMs } of this.#policy.tables ?? []) {
+      const counts = (this.tableDeleted[table] ??= { age: 0, size: 0 });
+      const select = this.#db.prepare(`SELECT id FROM ${table} WHERE ts < ? LIMIT ?`);
+      const del = this.#db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`);
+      for (;;) {
+        const ids = (select.all((this.#now() - maxAgeMs) * 1000, CHUNK) as Array<{ id: number }>).map((r) => r.id);
+        if (ids.length === 0) break;
+        del.run(JSON.stringify(ids));
+        counts.age += ids.length;
+        deleted += ids.length;
+        await yieldToLoop();
+      }
+    }
+    if (deleted > 0) this.#db.exec('PRAGMA incremental_vacuum');
+  }
+
+  /** Size rule for `policy.tables`: when one holds a row older than every log, its oldest chunk goes. */
+  #trimOlderTable(): boolean {
+    const tables = this.#policy.tables ?? [];
+    if (tables.length === 0) return false;
+    const oldest = (table: string) => (this.#db.prepare(`SELECT min(ts) AS ts FROM ${table}`).get() as { ts: number | null }).ts;
+    let victim: string | undefined;
+    let victimTs = oldest('logs') ?? Number.POSITIVE_INFINITY;
+    for (const { table } of tables) {
+      const ts = oldest(table);
+      if (ts !== null && ts < victimTs) {
+        victim = table;
+        victimTs = ts;
+      }
+    }
+    if (victim === undefined) return false;
+    const ids = (this.#db.prepare(`SELECT id FROM ${victim} ORDER BY ts, id LIMIT ?`).all(CHUNK) as Array<{ id: number }>).map((r) => r.id);
+    this.#db.prepare(`DELETE FROM ${victim} WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids));
+    (this.tableDeleted[victim] ??= { age: 0, size: 0 }).size += ids.length;
+    return true;
   }
 
   async shutdown(): Promise<void> {

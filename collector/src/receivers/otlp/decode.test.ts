@@ -96,7 +96,7 @@ const TRACES_JSON = `{
 const EXPECTED_TRACES = {
   resourceSpans: [
     {
-      resource: { attributes: { 'service.name': 'api' }, droppedAttributesCount: 1, entityRefs: [] },
+      resource: { attributes: { 'service.name': 'api' }, droppedAttributesCount: 1 },
       schemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
       scopeSpans: [
         {

@@ -82,7 +82,6 @@ export interface NormalizedMessage {
 export interface NormalizedResource extends NormalizedMessage {
   attributes: Attributes;
   droppedAttributesCount: number;
-  entityRefs: NormalizedMessage[];
 }
 
 export interface NormalizedScope extends NormalizedMessage {

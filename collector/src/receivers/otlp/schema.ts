@@ -1,4 +1,4 @@
-// Loads the vendored OTLP .proto files (see proto/README.md) with protobufjs, once, at import time.
+// Loads our transcription of the OTLP .proto files (see proto/README.md) with protobufjs, once, at import time.
 // No generated code: the reflection types below drive both protobuf decoding and the OTLP/JSON walker.
 
 import path from 'node:path';

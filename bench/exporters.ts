@@ -1,0 +1,170 @@
+// Exporter benchmark (real collector process + the Loki/Elasticsearch test servers as sinks):
+//  1. sustained records/s from ingest (HTTP NDJSON) to a Loki-protocol sink, and to an ES sink;
+//  2. drain speed after an outage: the sink is down while a backlog is built at full ingest
+//     speed, then comes back; records/s delivered while catching up (ingest stopped), compared
+//     with the rate the backlog was built at. With ingest stopped this is the exporter's own
+//     capacity (read the log, map, encode, compress, send), not bounded by ingest.
+// Every figure is the median of the runs. Run: node bench/exporters.ts [seconds] [runs]
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { startCollectorProcess, type CollectorProcess } from '../test/helpers/collector-process.ts';
+import { startElasticsearchServer } from '../test/servers/elasticsearch.ts';
+import { startLokiServer } from '../test/servers/loki.ts';
+import { median, printTable } from './stats.ts';
+
+const BATCH = 2000;
+const SENDERS = 4;
+
+function batchBody(seed: number): Buffer {
+  const lines: string[] = [];
+  for (let i = 0; i < BATCH; i++) {
+    lines.push(JSON.stringify({
+      severity: i % 10 === 0 ? 4 : 6, appName: `svc-${i % 8}`, hostname: 'bench-host', procId: '1234',
+      msg: `request handled ${seed}-${i} path=/api/orders status=200`, traceId: '0af7651916cd43dd8448eb211c80319c', attributes: { orderId: i, route: '/api/orders' },
+    }));
+  }
+  return Buffer.from(lines.join('\n'));
+}
+
+function post(agent: http.Agent, port: number, body: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/api/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Posts as fast as SENDERS connections allow until `stop()`; counts accepted records. */
+function load(port: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
+  const bodies = Array.from({ length: 16 }, (_, i) => batchBody(i));
+  const state = { accepted: 0, stopped: false };
+  const senders = Array.from({ length: SENDERS }, async (_, k) => {
+    for (let n = k; !state.stopped; n++) if ((await post(agent, port, bodies[n % bodies.length])) === 200) state.accepted += BATCH;
+  });
+  return {
+    state,
+    async stop() {
+      state.stopped = true;
+      await Promise.all(senders);
+      agent.destroy();
+    },
+  };
+}
+
+function exporterYaml(type: 'loki' | 'elasticsearch', url: string): string {
+  return `exporters:
+  - type: ${type}
+    name: sink
+    url: ${url}
+    batch: { wait: 200ms }
+    circuitBreaker: { openDuration: 500ms, maxOpenDuration: 1s }
+    retry: { initialBackoff: 100ms, maxBackoff: 500ms }
+`;
+}
+
+/** Baseline: the same load into a collector without exporters. */
+async function ingestOnly(seconds: number): Promise<number> {
+  const collector = await startCollectorProcess({ configYaml: 'store:\n  search:\n    indexInterval: 1s\n' });
+  try {
+    const l = load(collector.httpPort);
+    await sleep(2000);
+    const a0 = l.state.accepted;
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const rate = (l.state.accepted - a0) / ((performance.now() - t0) / 1000);
+    await l.stop();
+    return rate;
+  } finally {
+    await collector.stop();
+  }
+}
+
+async function withSink<T>(type: 'loki' | 'elasticsearch', fn: (c: CollectorProcess, delivered: () => number, sink: { setFault: (f: any) => Promise<void> }) => Promise<T>): Promise<T> {
+  const sink = type === 'loki' ? await startLokiServer({ keepEntries: false }) : await startElasticsearchServer({ keepDocuments: false });
+  const delivered = () => ('created' in sink ? sink.created : sink.accepted);
+  const collector = await startCollectorProcess({ configYaml: `store:\n  search:\n    indexInterval: 1s\n${exporterYaml(type, sink.url)}` });
+  try {
+    return await fn(collector, delivered, sink);
+  } finally {
+    await collector.stop();
+    await sink.close();
+  }
+}
+
+/** Ingest at full speed for `seconds`; records/s accepted and delivered after a 2 s warm-up. */
+async function sustained(type: 'loki' | 'elasticsearch', seconds: number) {
+  return withSink(type, async (collector, delivered) => {
+    const l = load(collector.httpPort);
+    await sleep(2000);
+    const a0 = l.state.accepted;
+    const d0 = delivered();
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const s = (performance.now() - t0) / 1000;
+    const result = { ingest: (l.state.accepted - a0) / s, delivered: (delivered() - d0) / s };
+    await l.stop();
+    return result;
+  });
+}
+
+/** Sink down while a backlog is built at full speed for `seconds`; then up: drain rate. */
+async function drainAfterOutage(type: 'loki' | 'elasticsearch', seconds: number) {
+  return withSink(type, async (collector, delivered, sink) => {
+    await sink.setFault({ mode: 'down' });
+    const l = load(collector.httpPort);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    await l.stop();
+    const built = l.state.accepted;
+    const buildRate = built / ((performance.now() - t0) / 1000);
+    await sink.setFault({ mode: 'none' });
+    const d0 = delivered();
+    let first = 0;
+    const deadline = Date.now() + 300_000;
+    while (delivered() < built && Date.now() < deadline) {
+      if (!first && delivered() > d0) first = performance.now();
+      await sleep(20);
+    }
+    const drainSeconds = (performance.now() - (first || performance.now())) / 1000;
+    return { backlog: built, buildRate, drainRate: (delivered() - d0) / Math.max(drainSeconds, 0.001) };
+  });
+}
+
+export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Record<string, string | number>>> {
+  const rows: Array<Record<string, string | number>> = [];
+  const baseline: number[] = [];
+  for (let r = 0; r < runs; r++) baseline.push(await ingestOnly(seconds));
+  rows.push({ exporter: '(none)', 'ingest rec/s (all up)': Math.round(median(baseline)) });
+  for (const type of ['loki', 'elasticsearch'] as const) {
+    const s: Array<{ ingest: number; delivered: number }> = [];
+    const d: Array<{ backlog: number; buildRate: number; drainRate: number }> = [];
+    for (let r = 0; r < runs; r++) {
+      s.push(await sustained(type, seconds));
+      d.push(await drainAfterOutage(type, seconds));
+    }
+    const buildRate = median(d.map((x) => x.buildRate));
+    const drainRate = median(d.map((x) => x.drainRate));
+    rows.push({
+      exporter: type,
+      'ingest rec/s (all up)': Math.round(median(s.map((x) => x.ingest))),
+      'delivered rec/s (all up)': Math.round(median(s.map((x) => x.delivered))),
+      'backlog built at rec/s': Math.round(buildRate),
+      'backlog records': Math.round(median(d.map((x) => x.backlog))),
+      'drain rec/s': Math.round(drainRate),
+      'drain / build': Math.round((drainRate / buildRate) * 10) / 10,
+    });
+  }
+  printTable(`Exporters: ingest → sink, and drain after an outage (medians of ${runs} runs, ${seconds} s each)`, rows);
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [seconds, runs] = process.argv.slice(2).map(Number);
+  await benchExporters(seconds || 8, runs || 3);
+}

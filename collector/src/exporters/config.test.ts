@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { ExporterConfig } from './config.ts';
+import { checkExporterNames } from './exporters.ts';
+
+function load(yaml: string) {
+  const file = join(mkdtempSync(join(tmpdir(), 'periscope-cfg-')), 'periscope.yaml');
+  writeFileSync(file, yaml);
+  return loadConfig({ file, env: {} });
+}
+
+function problems(yaml: string): string[] {
+  try {
+    load(yaml);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('exporters config', () => {
+  it('accepts any number of each type and fills defaults per type', () => {
+    const c = load(`exporters:
+  - { type: loki, name: loki-a, url: "http://loki:3100", tenant: a }
+  - { type: loki, name: loki-b, url: "http://loki:3100/loki/api/v1/push", tenant: b, format: json }
+  - { type: elasticsearch, name: es, url: "https://es:9200", auth: { apiKey: k } }
+  - { type: prometheusRemoteWrite, name: prom, url: "http://prom:9090/api/v1/write" }
+`);
+    expect(c.exporters.map((e) => e.name)).toEqual(['loki-a', 'loki-b', 'es', 'prom']);
+    expect(c.exporters[0]).toMatchObject({ format: 'protobuf', batch: { maxRecords: 10000, maxBytes: '1MiB', wait: '1s' }, queue: { policy: 'backpressure' }, labels: { include: ['service_name', 'level', 'host'] } });
+    expect(c.exporters[2]).toMatchObject({ dataStream: 'logs-periscope-default', installTemplate: true, batch: { maxRecords: 5000 } });
+    expect(c.exporters[3]).toMatchObject({ interval: '15s', queue: { maxSamples: 500000 } });
+    expect(load('http: {}').exporters).toEqual([]);
+  });
+
+  it.each([
+    { name: 'missing url', yaml: '- { type: loki, name: a }', want: ['exporters.0.url: missing required key'] },
+    { name: 'unknown type', yaml: '- { type: splunk, name: a, url: "http://x" }', want: ['exporters.0.type: must be one of "loki", "elasticsearch", "prometheusRemoteWrite"'] },
+    { name: 'key of another type', yaml: '- { type: loki, name: a, url: "http://x", dataStream: logs-x-y }', want: ['exporters.0.dataStream: unknown key'] },
+    { name: 'bad url', yaml: '- { type: elasticsearch, name: a, url: "ftp://x" }', want: [expect.stringMatching(/^exporters\.0\.url: must match pattern/)] },
+    { name: 'bad policy', yaml: '- { type: loki, name: a, url: "http://x", queue: { policy: maybe } }', want: ['exporters.0.queue.policy: must be one of "backpressure", "drop"'] },
+    { name: 'bad duration', yaml: '- { type: prometheusRemoteWrite, name: a, url: "http://x", interval: soon }', want: ['exporters.0.interval: invalid duration (e.g. 15s, 5m, 7d)'] },
+    { name: 'two auth schemes', yaml: '- { type: loki, name: a, url: "http://x", auth: { bearerToken: t, basic: { username: u, password: p } } }', want: ['exporters.0.auth: must NOT have more than 1 properties'] },
+    { name: 'bad static label name', yaml: '- { type: loki, name: a, url: "http://x", labels: { static: { bad-name: x } } }', want: [expect.stringMatching(/^exporters\.0\.labels\.static: /)] },
+    { name: 'second item named', yaml: '- { type: loki, name: a, url: "http://x" }\n- { type: loki, name: b }', want: ['exporters.1.url: missing required key'] },
+  ])('an error names the key: $name', ({ yaml, want }) => {
+    expect(problems(`exporters:\n${yaml.replace(/^/gm, '  ')}\n`)).toEqual(want);
+  });
+
+  it('names must be unique (they key cursors, metrics and dead letters)', () => {
+    const c = load('exporters:\n  - { type: loki, name: same, url: "http://x" }\n  - { type: elasticsearch, name: same, url: "http://y" }\n');
+    expect(() => checkExporterNames(c.exporters as ExporterConfig[])).toThrow(/exporters\.1\.name: "same" is already the name of exporters\.0/);
+  });
+});

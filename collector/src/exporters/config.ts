@@ -1,0 +1,31 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { elasticsearchConfigSchema, type ElasticsearchConfig } from './elasticsearch/config.ts';
+import { lokiConfigSchema, type LokiConfig } from './loki/config.ts';
+import { remoteWriteConfigSchema, type RemoteWriteConfig } from './prometheus-remote-write/config.ts';
+
+const BY_TYPE: Record<string, TSchema> = {
+  loki: lokiConfigSchema,
+  elasticsearch: elasticsearchConfigSchema,
+  prometheusRemoteWrite: remoteWriteConfigSchema,
+};
+export const EXPORTER_TYPES = Object.keys(BY_TYPE);
+
+export type ExporterConfig = LokiConfig | ElasticsearchConfig | RemoteWriteConfig;
+
+/**
+ * One list item: `type` selects the schema (if/then per type, so an error names only the keys of
+ * the item's own type, e.g. `exporters.1.url: missing required key`). Defaults are filled per type.
+ */
+const exporterItemSchema = Type.Unsafe<ExporterConfig>({
+  type: 'object',
+  required: ['type', 'name'],
+  properties: { type: { enum: EXPORTER_TYPES } },
+  allOf: Object.entries(BY_TYPE).map(([type, schema]) => ({
+    if: { properties: { type: { const: type } }, required: ['type'] },
+    then: schema,
+  })),
+});
+
+/** `exporters:` — any number of each type, e.g. two Loki exporters for two tenants. */
+export const exportersConfigSchema = Type.Array(exporterItemSchema, { default: [] });
+export type ExportersConfig = Static<typeof exportersConfigSchema>;

@@ -1,0 +1,162 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { transaction } from '../store/database.ts';
+
+/** One item a backend refused permanently (DESIGN.md principle 3: never silently lost). */
+export interface DeadLetter {
+  id: number;
+  exporter: string;
+  /** Position of the record in the durable log (keeps Elasticsearch `_id`s stable on replay). */
+  logId: number;
+  /** Record timestamp, epoch microseconds. */
+  micros: number;
+  record: LogRecord;
+  /** The backend's reason, e.g. Loki's 400 text or Elasticsearch's `mapper_parsing_exception: …`. */
+  reason: string;
+  /** HTTP status of the refusal (0 when refused before sending, e.g. an invalid label). */
+  status: number;
+  /** When it was dead-lettered (last time, for replayed items), epoch ms. */
+  at: number;
+  /** Delivery attempts so far, replays included. */
+  attempts: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS deadletter (
+  id INTEGER PRIMARY KEY,
+  exporter TEXT NOT NULL,
+  log_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  body TEXT NOT NULL,       -- the record as JSON, as in logs.body
+  reason TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 1
+) STRICT;
+CREATE INDEX IF NOT EXISTS deadletter_exporter ON deadletter(exporter, id);
+-- One letter per record and exporter: a record refused again (after a crash, or a replay) updates it.
+CREATE UNIQUE INDEX IF NOT EXISTS deadletter_record ON deadletter(exporter, log_id);
+`;
+
+interface Row {
+  id: number;
+  exporter: string;
+  log_id: number;
+  ts: number;
+  body: string;
+  reason: string;
+  status: number;
+  at: number;
+  attempts: number;
+}
+
+const toLetter = (r: Row): DeadLetter => ({
+  id: r.id,
+  exporter: r.exporter,
+  logId: r.log_id,
+  micros: r.ts,
+  record: JSON.parse(r.body) as LogRecord,
+  reason: r.reason,
+  status: r.status,
+  at: r.at,
+  attempts: r.attempts,
+});
+
+/**
+ * Dead-letter store: a table of the collector's database (same durability as the log, and not
+ * touched by log retention). Bounded per exporter: past `maxPerExporter` the oldest letters are
+ * deleted and reported to the caller, who counts them as dropped (reason `deadletter_full`).
+ */
+export class DeadLetterStore {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #count: StatementSync;
+  readonly #countAll: StatementSync;
+  readonly #trim: StatementSync;
+  readonly #counts = new Map<string, number>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    db.exec(SCHEMA);
+    this.#insert = db.prepare(
+      `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1`,
+    );
+    this.#count = db.prepare('SELECT count(*) AS n FROM deadletter WHERE exporter = ?');
+    this.#countAll = db.prepare('SELECT count(*) AS n FROM deadletter');
+    this.#trim = db.prepare(
+      'DELETE FROM deadletter WHERE id IN (SELECT id FROM deadletter WHERE exporter = ? ORDER BY id LIMIT ?)',
+    );
+  }
+
+  /** Letters held for `exporter` (cached; kept exact by this class's own writes). */
+  count(exporter: string): number {
+    let n = this.#counts.get(exporter);
+    if (n === undefined) {
+      n = (this.#count.get(exporter) as { n: number }).n;
+      this.#counts.set(exporter, n);
+    }
+    return n;
+  }
+
+  total(exporter?: string): number {
+    return exporter ? this.count(exporter) : (this.#countAll.get() as { n: number }).n;
+  }
+
+  /**
+   * Adds letters for one exporter and trims the oldest beyond `max`. Returns how many old
+   * letters were deleted to make room.
+   */
+  add(
+    exporter: string,
+    items: Array<{ logId: number; micros: number; record: LogRecord; reason: string; status: number; attempts?: number }>,
+    max: number,
+    now = Date.now(),
+  ): number {
+    if (items.length === 0) return 0;
+    let excess = 0;
+    try {
+      transaction(this.#db, () => {
+        for (const it of items) {
+          this.#insert.run(exporter, it.logId, it.micros, JSON.stringify(it.record), it.reason, it.status, now, it.attempts ?? 1);
+        }
+        const n = (this.#count.get(exporter) as { n: number }).n;
+        excess = Math.max(0, n - max);
+        if (excess > 0) this.#trim.run(exporter, excess);
+        this.#counts.set(exporter, n - excess);
+      });
+    } catch (err) {
+      this.#counts.delete(exporter);
+      throw err;
+    }
+    return excess;
+  }
+
+  /** Oldest first. */
+  list(options: { exporter?: string; ids?: number[]; limit: number }): DeadLetter[] {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (options.exporter) {
+      where.push('exporter = ?');
+      params.push(options.exporter);
+    }
+    if (options.ids) {
+      where.push('id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(options.ids));
+    }
+    const sql = `SELECT * FROM deadletter ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (this.#db.prepare(sql).all(...params, options.limit) as unknown as Row[]).map(toLetter);
+  }
+
+  /** Removes delivered letters. */
+  remove(ids: number[]): void {
+    if (ids.length === 0) return;
+    this.#db.prepare('DELETE FROM deadletter WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids));
+    this.#counts.clear();
+  }
+
+  /** Records a failed replay: new reason, one more attempt. */
+  update(id: number, reason: string, status: number, now = Date.now()): void {
+    this.#db.prepare('UPDATE deadletter SET reason = ?, status = ?, at = ?, attempts = attempts + 1 WHERE id = ?').run(reason, status, now, id);
+  }
+}

@@ -1,0 +1,271 @@
+// The delivery contract with an in-process sink: cursor, per-item outcomes, bisection, bounds
+// and policies, retention interplay, shutdown.
+import { afterEach, describe, expect, it } from 'vitest';
+import { PeriscopeError } from '../errors.ts';
+import { Retention } from '../store/retention.ts';
+import { logHarness, testDeliveryOptions, testRecord } from './describe-exporter.ts';
+import type { ExportResult } from './result.ts';
+import type { BatchResult, LogItem, LogSink } from './sink.ts';
+
+type Behaviour = (items: LogItem[]) => BatchResult;
+
+/** Stores what it accepts; `behaviour` decides each answer (default: success). */
+class FakeSink implements LogSink {
+  readonly type = 'fake';
+  readonly endpoint = 'fake://backend';
+  readonly deliveries = new Map<number, number>();
+  readonly requests: number[][] = [];
+  behaviour: Behaviour = () => ({ result: { status: 'success' } });
+  delayMs = 0;
+  estimateBytes = () => 100;
+  async send(items: LogItem[]): Promise<BatchResult> {
+    this.requests.push(items.map((i) => i.id));
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const answer = this.behaviour(items);
+    items.forEach((item, i) => {
+      const r = answer.items?.[i] ?? answer.result;
+      if (r.status === 'success') this.deliveries.set(item.id, (this.deliveries.get(item.id) ?? 0) + 1);
+    });
+    return answer;
+  }
+}
+
+const down: Behaviour = () => ({ result: { status: 'retryable', error: 'network error: connect ECONNREFUSED' } });
+
+async function until(fn: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function metric(h: ReturnType<typeof logHarness>, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await h.registry.getSingleMetric(name)!.get();
+  return m.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((n, v) => n + v.value, 0);
+}
+
+const harnesses: Array<ReturnType<typeof logHarness>> = [];
+function harness() {
+  const h = logHarness();
+  harnesses.push(h);
+  return h;
+}
+afterEach(() => {
+  for (const h of harnesses.splice(0)) h.close();
+});
+
+describe('cursor', () => {
+  it('delivers every record once, in order of positions, and persists the cursor; a restart resumes after it', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    const options = testDeliveryOptions('x', { batch: { maxRecords: 7, maxBytes: 1 << 20, waitMs: 1 } });
+    let d = h.delivery(sink, options);
+    d.start();
+    h.append(Array.from({ length: 50 }, () => testRecord()));
+    await until(() => d.cursor === 50);
+    expect(h.kv.get('exporter:x:cursor')).toBe('50');
+    await d.shutdown();
+    h.append(Array.from({ length: 10 }, () => testRecord()));
+    d = h.delivery(sink, options);
+    d.start();
+    await until(() => d.cursor === 60);
+    await d.shutdown();
+    expect([...sink.deliveries.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect([...sink.deliveries.values()].every((n) => n === 1)).toBe(true);
+    expect(sink.requests.every((ids) => ids.length <= 7)).toBe(true);
+  });
+
+  it('a new exporter starts at the end of the log (startFrom: end) or at its beginning', async () => {
+    const h = harness();
+    h.append([testRecord(), testRecord()]);
+    const atEnd = new FakeSink();
+    const fromStart = new FakeSink();
+    const a = h.delivery(atEnd, testDeliveryOptions('end'));
+    const b = h.delivery(fromStart, testDeliveryOptions('begin', { startFrom: 'beginning' }));
+    a.start();
+    b.start();
+    h.append([testRecord()]);
+    await until(() => a.cursor === 3 && b.cursor === 3);
+    await Promise.all([a.shutdown(), b.shutdown()]);
+    expect([...atEnd.deliveries.keys()]).toEqual([3]);
+    expect([...fromStart.deliveries.keys()].sort()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('per-item outcomes', () => {
+  it('re-sends only the items that failed retryably; permanent ones become dead letters with the reason', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    const tries = new Map<number, number>();
+    sink.behaviour = (items) => ({
+      result: { status: 'success', httpStatus: 200 },
+      items: items.map((it): ExportResult => {
+        const n = (tries.get(it.id) ?? 0) + 1;
+        tries.set(it.id, n);
+        if (it.record.msg === 'mapping error') return { status: 'permanent', httpStatus: 400, error: 'HTTP 400: mapper_parsing_exception: failed to parse [x]' };
+        if (it.id % 3 === 0 && n < 3) return { status: 'retryable', httpStatus: 429, error: 'HTTP 429: es_rejected_execution_exception' };
+        return { status: 'success', httpStatus: 201 };
+      }),
+    });
+    const d = h.delivery(sink, testDeliveryOptions('items'));
+    d.start();
+    const records = Array.from({ length: 20 }, () => testRecord());
+    records[4] = testRecord({ msg: 'mapping error' });
+    h.append(records);
+    await until(() => d.cursor === 20);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(19);
+    for (const [id, n] of tries) expect(n).toBe(id === 5 ? 1 : id % 3 === 0 ? 3 : 1);
+    const letters = h.deadLetters.list({ limit: 10 });
+    expect(letters).toEqual([expect.objectContaining({ exporter: 'items', logId: 5, status: 400, reason: 'HTTP 400: mapper_parsing_exception: failed to parse [x]', record: records[4] })]);
+    expect(await metric(h, 'periscope_exporter_dead_lettered_items_total')).toBe(1);
+    expect(await metric(h, 'periscope_exporter_sent_items_total')).toBe(19);
+  });
+
+  it('a whole-batch 400 that may come from some entries is bisected until the bad ones are alone', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = (items) => {
+      const bad = items.filter((i) => i.record.msg.startsWith('bad'));
+      if (bad.length === 0) return { result: { status: 'success' } };
+      return { result: { status: 'permanent', httpStatus: 400, error: `HTTP 400: ${bad.map((b) => `line too long: ${b.record.msg}`).join('; ')}` }, bisect: true };
+    };
+    const d = h.delivery(sink, testDeliveryOptions('bisect', { batch: { maxRecords: 64, maxBytes: 1 << 20, waitMs: 1 } }));
+    d.start();
+    h.append(Array.from({ length: 64 }, (_, i) => testRecord({ msg: i === 9 || i === 50 ? `bad ${i}` : `good ${i}` })));
+    await until(() => d.cursor === 64);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(62);
+    expect([...sink.deliveries.values()].every((n) => n === 1)).toBe(true);
+    expect(h.deadLetters.list({ limit: 10 }).map((l) => l.reason)).toEqual(['HTTP 400: line too long: bad 9', 'HTTP 400: line too long: bad 50']);
+    expect(sink.requests.length).toBeLessThan(30); // ~2·log2(64) per bad record, not 64
+  });
+
+  it('records the sink refuses before sending (check) are dead-lettered with status 0 and never sent', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    (sink as LogSink).check = (item) => (item.record.msg.length > 10 ? `line too long: ${item.record.msg.length}` : undefined);
+    const d = h.delivery(sink, testDeliveryOptions('check'));
+    d.start();
+    h.append([testRecord({ msg: 'short' }), testRecord({ msg: 'a very long line' })]);
+    await until(() => d.cursor === 2);
+    await d.shutdown();
+    expect(sink.requests.flat()).toEqual([1]);
+    expect(h.deadLetters.list({ limit: 10 })).toEqual([expect.objectContaining({ logId: 2, status: 0, reason: 'line too long: 16' })]);
+  });
+});
+
+describe('bounds and policies', () => {
+  it('backpressure: at the bound ingest is refused with 429 + Retry-After, retention keeps what the exporter needs; recovery drains all', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('bp', { queue: { maxRecords: 30, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'backpressure' } }));
+    d.start();
+    h.ingest.setAdmission(() => {
+      const o = d.overload();
+      return o && { message: `exporter ${o.exporter} at its bound (${o.bound})`, retryAfterSeconds: o.retryAfterSeconds, details: o };
+    });
+    let refused: PeriscopeError | undefined;
+    let accepted = 0;
+    for (let i = 0; i < 10 && !refused; i++) {
+      try {
+        h.append(Array.from({ length: 10 }, () => testRecord()));
+        accepted += 10;
+      } catch (err) {
+        refused = err as PeriscopeError;
+      }
+    }
+    expect(accepted).toBe(40); // the append that crossed the bound was accepted; the next one refused
+    expect(refused).toBeInstanceOf(PeriscopeError);
+    expect(refused).toMatchObject({ code: 'PERISCOPE_ERR_OVERLOADED', statusCode: 429, details: { exporter: 'bp', bound: 'records' } });
+    expect(refused!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(d.health().overloaded).toBe('records');
+
+    // Retention under pressure (tiny maxBytes) must not delete anything the exporter still needs.
+    const retention = new Retention(h.db, { maxAgeMs: 0, maxBytes: 0, schedule: '* * * * *' });
+    retention.setGuard({ protectedFromId: () => d.protectedFromId(), beforeDelete: (ids) => d.beforeRetentionDelete(ids, () => []) });
+    await retention.run();
+    expect(h.store.count()).toBe(40);
+
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 40);
+    expect(d.overload()).toBeUndefined();
+    h.append([testRecord()]); // accepted again
+    await until(() => d.cursor === 41);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(41);
+  });
+
+  it('drop: over the bound, the lowest severities are skipped first and every skip is counted', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('drop', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 }, queue: { maxRecords: 150, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }));
+    d.start();
+    h.append([testRecord({ severity: 3 })]);
+    await until(() => sink.requests.length > 0); // the first batches are in flight (stuck)
+    const records = Array.from({ length: 300 }, (_, i) => testRecord({ severity: [7, 6, 3][i % 3] }));
+    h.append(records);
+    await until(() => d.health().dropRule !== null);
+    expect(d.health().dropRule).toMatchObject({ minSeverity: 6 });
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 301);
+    await d.shutdown();
+    const delivered = [...sink.deliveries.keys()].map((id) => h.store.readAfter(id - 1, 1)[0].record.severity);
+    expect(delivered.filter((s) => s === 3)).toHaveLength(101); // every err record
+    const droppedOverflow = await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'overflow' });
+    expect(droppedOverflow + sink.deliveries.size).toBe(301);
+    expect(droppedOverflow).toBeGreaterThanOrEqual(180); // debug and info records were skipped
+  });
+
+  it('drop: records that retention deletes before they were sent are counted (reason retention)', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('drop-ret', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 1, queue: { maxRecords: 1000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }));
+    d.start();
+    h.append(Array.from({ length: 50 }, () => testRecord({ timestamp: '2020-01-01T00:00:00.000000Z' })));
+    await until(() => sink.requests.length > 0);
+    const retention = new Retention(h.db, { maxAgeMs: 86_400_000, maxBytes: 1 << 30, schedule: '* * * * *' });
+    const severities = (ids: number[]) => h.db.prepare('SELECT id, severity FROM logs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{ id: number; severity: number }>;
+    retention.setGuard({ protectedFromId: () => d.protectedFromId(), beforeDelete: (ids) => d.beforeRetentionDelete(ids, severities) });
+    await retention.run();
+    expect(h.store.count()).toBe(0);
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 50);
+    await d.shutdown();
+    // the 5 in flight were delivered from memory; the 45 unread ones are counted as dropped
+    expect(sink.deliveries.size).toBe(5);
+    expect(await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'retention' })).toBe(45);
+  });
+});
+
+describe('shutdown', () => {
+  it('flushes the backlog within the deadline', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.delayMs = 20;
+    const d = h.delivery(sink, testDeliveryOptions('flush', { batch: { maxRecords: 10, maxBytes: 1 << 20, waitMs: 60_000 }, shutdownTimeoutMs: 10_000 }));
+    d.start();
+    h.append(Array.from({ length: 95 }, () => testRecord()));
+    await d.shutdown(); // batch.wait is a minute: only the shutdown flush sends them
+    expect(d.cursor).toBe(95);
+    expect(h.kv.get('exporter:flush:cursor')).toBe('95');
+  });
+
+  it('gives up at the deadline when the backend is down, keeping the cursor where delivery stopped', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('dead', { shutdownTimeoutMs: 300 }));
+    d.start();
+    h.append(Array.from({ length: 5 }, () => testRecord()));
+    await until(() => sink.requests.length > 0);
+    const t0 = Date.now();
+    await d.shutdown();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(h.kv.get('exporter:dead:cursor')).toBe('0');
+  });
+});

@@ -1,0 +1,814 @@
+// Delivery of the durable log to one backend (DESIGN.md principle 2: every destination progresses
+// on its own). Contract:
+//  - The exporter's cursor (KeyValue `exporter:<name>:cursor`) is the highest log position such
+//    that every record at or below it is resolved: delivered, dead-lettered, or dropped and
+//    counted. It only moves forward, in order, and is persisted each time it moves, so after a
+//    crash (kill -9) delivery resumes at the cursor: at-least-once, made idempotent by the sinks
+//    (Elasticsearch deterministic _id + 409, Loki's dedup of identical timestamp+line).
+//  - Up to `concurrency` batches are in flight; each is retried (only its failing items) until
+//    resolved, behind the shared retry helper and the exporter's circuit breaker.
+//  - The backlog (records after the cursor) is bounded by records, estimated bytes and age; at
+//    the bound the policy applies: `backpressure` (ingest answers 429, retention keeps what this
+//    exporter needs) or `drop` (skip records lowest severity first; every skip is counted).
+//  - While caught up, batches are taken from memory (the records ingest just committed) instead
+//    of being read back from SQLite; a lagging exporter reads the log.
+
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
+import type { KeyValue } from '../store/database.ts';
+import type { LogStore } from '../store/log-store.ts';
+import type { AcceptTimes } from './accept-times.ts';
+import { CircuitBreaker, type CircuitBreakerPolicy, type CircuitState } from './circuit-breaker.ts';
+import type { DeadLetter, DeadLetterStore } from './dead-letter.ts';
+import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
+import type { ExportResult } from './result.ts';
+import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
+import type { BatchResult, LogItem, LogSink, Logger } from './sink.ts';
+
+export type OverflowPolicy = 'backpressure' | 'drop';
+
+export interface DeliveryOptions {
+  name: string;
+  batch: { maxRecords: number; maxBytes: number; waitMs: number };
+  concurrency: number;
+  queue: { maxRecords: number; maxBytes: number; maxAgeMs: number; policy: OverflowPolicy };
+  retry: RetryPolicy;
+  budget: RetryBudgetPolicy;
+  breaker: CircuitBreakerPolicy;
+  deadLetterMax: number;
+  shutdownTimeoutMs: number;
+  startFrom: 'end' | 'beginning';
+}
+
+export interface DeliveryDeps {
+  store: LogStore;
+  kv: KeyValue;
+  ingest: Ingest;
+  deadLetters: DeadLetterStore;
+  acceptTimes: AcceptTimes;
+  metrics: ExporterMetrics;
+  logger: Logger;
+  now?: () => number;
+  sleep?: Sleep;
+  /** Period of the bound check (drop rule, size sampling). */
+  checkIntervalMs?: number;
+}
+
+/** Why ingest must refuse records now (policy backpressure, backlog at its bound). */
+export interface Overload {
+  exporter: string;
+  bound: 'records' | 'bytes' | 'age';
+  retryAfterSeconds: number;
+}
+
+export interface DependencyHealth {
+  type: string;
+  endpoint: string;
+  status: 'up' | 'degraded' | 'down';
+  circuit: CircuitState;
+  lastError?: string;
+  lastErrorAt?: string;
+  /** Start of the current failure streak (degraded or down). */
+  since?: string;
+  lastSuccessAt?: string;
+}
+
+export interface ReplayOutcome {
+  delivered: DeadLetter[];
+  failed: Array<{ letter: DeadLetter; result: ExportResult }>;
+}
+
+/** Records at or below `uptoId` with severity >= `minSeverity` are skipped (policy drop). */
+interface DropRule {
+  uptoId: number;
+  minSeverity: number;
+}
+
+interface Flight {
+  lastId: number;
+  /** Rows read for this flight (skipped ones included): what leaves the backlog on commit. */
+  rows: number;
+  done: boolean;
+  ok: boolean;
+}
+
+interface Resolution {
+  delivered: number;
+  permanent: Array<{ item: LogItem; result: ExportResult }>;
+  /** Not resolved: aborted, out of rounds, or given up (`gaveUp`). */
+  unresolved: LogItem[];
+  gaveUp: boolean;
+}
+
+interface TailChunk {
+  firstId: number;
+  records: LogRecord[];
+  micros: number[];
+}
+
+const TAIL_MIN_RECORDS = 50_000;
+const DROP_TARGET = 0.9;
+
+export class Delivery {
+  readonly name: string;
+  readonly sink: LogSink;
+  readonly breaker: CircuitBreaker;
+  readonly #o: DeliveryOptions;
+  readonly #d: DeliveryDeps;
+  readonly #retrier: Retrier;
+  readonly #now: () => number;
+  readonly #cursorKey: string;
+  readonly #dropKey: string;
+  readonly #labels: { exporter: string; type: string };
+
+  #started = false;
+  #stopped = false;
+  #flushing = false;
+  #loop: Promise<void> | undefined;
+  #abort = new AbortController();
+  #unsubscribe: (() => void) | undefined;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #prepared: Promise<void> | undefined;
+
+  #cursor = 0;
+  #readId = 0;
+  #headId = 0;
+  /** Records that exist in (cursor, head]: the backlog. */
+  #pending = 0;
+  #flights: Flight[] = [];
+  #tail: TailChunk[] = [];
+  #tailRecords = 0;
+  /** Rows read from SQLite past the last batch's byte cut (ids > readId), used before reading again. */
+  #readAhead: LogItem[] = [];
+  readonly #tailMax: number;
+  #avgBytes = 300;
+  #sentRate = 0;
+  #sentWindow = { at: 0, count: 0 };
+
+  // policy drop: unread records by severity, and those the drop rule covers.
+  #unread = new Array<number>(8).fill(0);
+  #covered = new Array<number>(8).fill(0);
+  #rule: DropRule | undefined;
+
+  #wakeUp: (() => void) | undefined;
+  #idle = false;
+
+  #lastError: { text: string; at: number } | undefined;
+  #failingSince: number | undefined;
+  #lastSuccessAt: number | undefined;
+
+  constructor(sink: LogSink, options: DeliveryOptions, deps: DeliveryDeps) {
+    this.name = options.name;
+    this.sink = sink;
+    this.#o = options;
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+    const sleep = deps.sleep ?? defaultSleep;
+    this.breaker = new CircuitBreaker(options.breaker, { now: this.#now, sleep });
+    this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
+    this.#cursorKey = `exporter:${options.name}:cursor`;
+    this.#dropKey = `exporter:${options.name}:drop`;
+    this.#labels = { exporter: options.name, type: sink.type };
+    this.#tailMax = Math.max(TAIL_MIN_RECORDS, options.batch.maxRecords * options.concurrency * 4);
+    this.breaker.onChange((state) => {
+      const log = state === 'open' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
+      log({ exporter: this.name, circuit: state, lastError: this.#lastError?.text }, `exporter ${this.name}: circuit ${state}`);
+    });
+    const m = deps.metrics;
+    m.sent.inc(this.#labels, 0);
+    m.retries.inc(this.#labels, 0);
+    m.deadLettered.inc(this.#labels, 0);
+    for (const c of ['retryable', 'permanent']) m.failedRequests.inc({ ...this.#labels, class: c }, 0);
+    for (const reason of ['overflow', 'max_age', 'retention', 'deadletter_full']) m.dropped.inc({ ...this.#labels, reason }, 0);
+  }
+
+  get policy(): OverflowPolicy {
+    return this.#o.queue.policy;
+  }
+
+  get cursor(): number {
+    return this.#cursor;
+  }
+
+  /** Loads (or creates) the cursor and starts delivering. */
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    const { store, kv } = this.#d;
+    const lastId = store.lastId();
+    const saved = kv.get(this.#cursorKey);
+    if (saved === undefined) {
+      this.#cursor = this.#o.startFrom === 'end' ? lastId : 0;
+      // Persisted at once: a crash before the first batch must not move a new exporter's start.
+      kv.set(this.#cursorKey, String(this.#cursor));
+    } else {
+      this.#cursor = Math.min(Number(saved), lastId);
+    }
+    this.#readId = this.#cursor;
+    this.#headId = Math.max(lastId, this.#cursor);
+    const rule = kv.get(this.#dropKey);
+    this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
+    this.#loadBacklogCounts();
+    this.#unsubscribe = this.#d.ingest.subscribe((batch) => this.#onIngest(batch));
+    this.#d.metrics.register(this.name, this.sink.type, () => this.gauges());
+    this.#checkTimer = setInterval(() => this.#check(), this.#d.checkIntervalMs ?? 1000);
+    this.#checkTimer.unref();
+    this.#check();
+    this.#loop = this.#run().catch((err: unknown) => {
+      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed`);
+    });
+  }
+
+  /**
+   * Stops delivery: flushes the backlog that exists now for up to `shutdownTimeoutMs` (at once
+   * when the circuit is open: nothing would get through), then aborts what is in flight. The
+   * cursor is already persisted. Safe before start and twice.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#stopped) return this.#loop;
+    this.#stopped = true;
+    if (!this.#started) return;
+    this.#flushing = true;
+    this.#unsubscribe?.();
+    clearInterval(this.#checkTimer);
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : this.#o.shutdownTimeoutMs);
+    this.#wake();
+    await this.#loop;
+    clearTimeout(deadline);
+    this.#abort.abort();
+    this.#d.metrics.unregister(this.name);
+  }
+
+  // ── ingest side ────────────────────────────────────────────────────────────
+
+  #onIngest(batch: IngestedBatch): void {
+    const n = batch.records.length;
+    const lastId = batch.firstId + n - 1;
+    if (lastId <= this.#headId) return;
+    this.#headId = lastId;
+    this.#pending += n;
+    if (this.#o.queue.policy === 'drop') for (const r of batch.records) this.#unread[r.severity]++;
+    // Memory tail: the newest records, contiguous, bounded (oldest chunks fall off). A reader
+    // behind the tail's start reads SQLite until it reaches it.
+    if (this.#tail.length > 0 && batch.firstId !== this.#tailEndId() + 1) this.#clearTail();
+    this.#tail.push({ firstId: batch.firstId, records: batch.records, micros: batch.micros });
+    this.#tailRecords += n;
+    while (this.#tailRecords > this.#tailMax && this.#tail.length > 1) this.#tailRecords -= this.#tail.shift()!.records.length;
+    if (this.#idle || this.#headId - this.#readId >= this.#o.batch.maxRecords) this.#wake();
+  }
+
+  /** Policy backpressure: the reason ingest must refuse now, or undefined. O(1). */
+  overload(): Overload | undefined {
+    if (this.#o.queue.policy !== 'backpressure' || !this.#started || this.#stopped) return undefined;
+    const q = this.#o.queue;
+    const records = this.#pending;
+    let bound: Overload['bound'] | undefined;
+    if (records > q.maxRecords) bound = 'records';
+    else if (records * this.#avgBytes > q.maxBytes) bound = 'bytes';
+    else if (records > 0 && this.#oldestAgeMs() > q.maxAgeMs) bound = 'age';
+    if (!bound) return undefined;
+    return { exporter: this.name, bound, retryAfterSeconds: this.#retryAfterSeconds() };
+  }
+
+  #retryAfterSeconds(): number {
+    const openUntil = this.breaker.openUntil;
+    if (openUntil !== undefined) return clamp(Math.ceil((openUntil - this.#now()) / 1000), 1, 60);
+    if (this.#sentRate <= 0) return 5;
+    // Time to drain a tenth of the bound at the measured delivery rate.
+    return clamp(Math.ceil((this.#o.queue.maxRecords * 0.1) / this.#sentRate), 1, 60);
+  }
+
+  /**
+   * Retention guard: records at or after this position are still needed (backpressure only).
+   * Also after shutdown: the cursor is persisted and delivery resumes there on the next start.
+   */
+  protectedFromId(): number {
+    return this.#o.queue.policy === 'backpressure' ? this.#cursor + 1 : Number.POSITIVE_INFINITY;
+  }
+
+  /** Retention is about to delete `ids` (ascending). Unread ones are lost to this exporter: counted. */
+  beforeRetentionDelete(ids: number[], severities: (ids: number[]) => Array<{ id: number; severity: number }>): void {
+    const unread = ids.filter((id) => id > this.#readId);
+    if (unread.length === 0) return;
+    this.#clearTail(); // the tail may hold some of them: read the log again, which no longer has them
+    this.#readAhead = [];
+    for (const { id, severity } of severities(unread)) {
+      this.#pending--;
+      this.#unread[severity]--;
+      if (this.#rule && id <= this.#rule.uptoId && severity >= this.#rule.minSeverity) this.#covered[severity]--;
+      this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'retention' });
+    }
+  }
+
+  // ── delivery loop ──────────────────────────────────────────────────────────
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    for (;;) {
+      this.#commit();
+      if (signal.aborted) break;
+      if (this.#flushing && this.#flights.length === 0 && this.#readId >= this.#headId) break;
+      let waitMs = Number.POSITIVE_INFINITY;
+      let nothingToRead = false;
+      while (this.#flights.length < this.#o.concurrency) {
+        const next = this.#nextBatch();
+        if (next === undefined) {
+          nothingToRead = true;
+          break;
+        }
+        if (typeof next === 'number') {
+          waitMs = next;
+          break;
+        }
+        this.#launch(next.items, next.lastId, next.rows);
+      }
+      if (this.#flights[0]?.done && this.#flights[0].ok) continue;
+      // No await between the checks above and arming the wake-up: nothing can slip in between.
+      this.#idle = nothingToRead;
+      await this.#sleep(waitMs);
+      this.#idle = false;
+    }
+    this.#commit();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => this.#wake(), Math.max(0, ms)) : undefined;
+      this.#wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #wake(): void {
+    const w = this.#wakeUp;
+    this.#wakeUp = undefined;
+    w?.();
+  }
+
+  /** The next batch, or ms to wait for one to fill, or undefined when there is nothing to read. */
+  #nextBatch(): { items: LogItem[]; lastId: number; rows: number } | number | undefined {
+    const available = this.#headId - this.#readId;
+    if (available <= 0) return undefined;
+    const now = this.#now();
+    if (!this.#flushing && available < this.#o.batch.maxRecords) {
+      const age = now - (this.#d.acceptTimes.at(this.#readId + 1) ?? now);
+      if (age < this.#o.batch.waitMs) return this.#o.batch.waitMs - age;
+    }
+    const rows = this.#read(this.#o.batch.maxRecords);
+    if (rows.length === 0) {
+      // Everything up to head was deleted (retention): nothing to send for those positions.
+      this.#readId = this.#headId;
+      return { items: [], lastId: this.#headId, rows: 0 };
+    }
+    // Cut at maxBytes (estimated), keeping at least one record.
+    let bytes = 0;
+    let end = 0;
+    while (end < rows.length) {
+      bytes += this.sink.estimateBytes(rows[end].record);
+      if (end > 0 && bytes > this.#o.batch.maxBytes) break;
+      end++;
+    }
+    const taken = end < rows.length ? rows.slice(0, end) : rows;
+    this.#readAhead = end < rows.length ? rows.slice(end) : [];
+    const lastId = taken[taken.length - 1].id;
+    const items: LogItem[] = [];
+    const invalid: Array<{ item: LogItem; result: ExportResult }> = [];
+    const drop = this.#o.queue.policy === 'drop';
+    const ageCutoffId = drop ? this.#d.acceptTimes.lastIdBefore(now - this.#o.queue.maxAgeMs) : 0;
+    let overflow = 0;
+    let aged = 0;
+    for (const item of taken) {
+      const s = item.record.severity;
+      if (drop) {
+        this.#unread[s]--;
+        const covered = this.#rule !== undefined && item.id <= this.#rule.uptoId && s >= this.#rule.minSeverity;
+        if (covered) this.#covered[s]--;
+        if (item.id <= ageCutoffId) {
+          aged++;
+          continue;
+        }
+        if (covered) {
+          overflow++;
+          continue;
+        }
+      }
+      const reason = this.sink.check?.(item);
+      if (reason !== undefined) invalid.push({ item, result: { status: 'permanent', error: reason, httpStatus: 0 } });
+      else items.push(item);
+    }
+    this.#readId = lastId;
+    this.#dropTail();
+    if (overflow) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'overflow' }, overflow);
+    if (aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, aged);
+    if (invalid.length) this.#deadLetter(invalid);
+    return { items, lastId, rows: taken.length };
+  }
+
+  /** Up to `max` records after readId: read-ahead rows, the memory tail, or SQLite. */
+  #read(max: number): LogItem[] {
+    const from = this.#readId + 1;
+    if (this.#readAhead.length > 0) {
+      if (this.#readAhead[0].id >= from) {
+        const ahead = this.#readAhead;
+        this.#readAhead = [];
+        if (ahead.length >= max) return ahead;
+        const last = ahead[ahead.length - 1].id;
+        const more = this.#tail[0] && this.#tail[0].firstId <= last + 1 ? [] : this.#d.store.readAfter(last, max - ahead.length);
+        return more.length ? ahead.concat(more) : ahead;
+      }
+      this.#readAhead = [];
+    }
+    this.#dropTail();
+    const first = this.#tail[0];
+    if (first && first.firstId <= from) {
+      const out: LogItem[] = [];
+      for (const chunk of this.#tail) {
+        let i = Math.max(0, from - chunk.firstId);
+        for (; i < chunk.records.length && out.length < max; i++) out.push({ id: chunk.firstId + i, micros: chunk.micros[i], record: chunk.records[i] });
+        if (out.length >= max) break;
+      }
+      return out;
+    }
+    return this.#d.store.readAfter(this.#readId, max);
+  }
+
+  #tailEndId(): number {
+    const last = this.#tail[this.#tail.length - 1];
+    return last.firstId + last.records.length - 1;
+  }
+
+  /** Forgets tail chunks that were read. */
+  #dropTail(): void {
+    while (this.#tail.length > 0) {
+      const c = this.#tail[0];
+      if (c.firstId + c.records.length - 1 > this.#readId) break;
+      this.#tailRecords -= c.records.length;
+      this.#tail.shift();
+    }
+  }
+
+  #clearTail(): void {
+    this.#tail = [];
+    this.#tailRecords = 0;
+  }
+
+  #launch(items: LogItem[], lastId: number, rows: number): void {
+    const flight: Flight = { lastId, rows, done: items.length === 0, ok: items.length === 0 };
+    this.#flights.push(flight);
+    if (flight.done) return;
+    void this.#deliver(items).then((ok) => {
+      flight.done = true;
+      flight.ok = ok;
+      this.#wake();
+    });
+  }
+
+  /** Advances the cursor over the resolved prefix of the flights, and persists it. */
+  #commit(): void {
+    let moved = false;
+    while (this.#flights.length > 0 && this.#flights[0].done && this.#flights[0].ok) {
+      const f = this.#flights.shift()!;
+      this.#cursor = f.lastId;
+      this.#pending -= f.rows;
+      moved = true;
+    }
+    if (moved) this.#d.kv.set(this.#cursorKey, String(this.#cursor));
+  }
+
+  /** Resolves one batch: true when every item is delivered, dead-lettered or dropped. */
+  async #deliver(items: LogItem[]): Promise<boolean> {
+    const signal = this.#abort.signal;
+    if (!(await this.#prepare(signal))) return false;
+    const giveUp =
+      this.#o.queue.policy === 'drop'
+        ? () => {
+            const at = this.#d.acceptTimes.at(items[0].id);
+            return at !== undefined && this.#now() - at > this.#o.queue.maxAgeMs;
+          }
+        : undefined;
+    const r = await this.#resolve(items, signal, Number.POSITIVE_INFINITY, giveUp);
+    this.#countSent(r.delivered);
+    if (r.permanent.length) this.#deadLetter(r.permanent);
+    if (r.gaveUp && r.unresolved.length) {
+      this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, r.unresolved.length);
+      return true;
+    }
+    return r.unresolved.length === 0;
+  }
+
+  /** Runs sink.prepare once (retried while retryable); a permanent failure is logged and skipped. */
+  #prepare(signal: AbortSignal): Promise<boolean> {
+    const prepare = this.sink.prepare?.bind(this.sink);
+    if (!prepare) return Promise.resolve(true);
+    this.#prepared ??= (async () => {
+      const r = await this.#retrier.run(
+        (n) => {
+          if (n > 1) this.#d.metrics.retries.inc(this.#labels);
+          return prepare(signal);
+        },
+        { signal, breaker: this.breaker, onRetry: (result) => this.#noteResult(result) },
+      );
+      this.#noteResult(r);
+      if (r.aborted) {
+        this.#prepared = undefined;
+        return;
+      }
+      if (r.status === 'permanent') this.#d.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
+    })();
+    return this.#prepared.then(() => !signal.aborted);
+  }
+
+  /**
+   * Sends `items` until each has a final result: success, or permanent (returned for dead
+   * letters). Retryable items are sent again (only those) after the retry helper's delay, each
+   * attempt gated by the circuit breaker. Stops early on abort, after `maxRounds` attempts, or
+   * when `giveUp()` says so; what is left is returned as unresolved.
+   */
+  async #resolve(items: LogItem[], signal: AbortSignal, maxRounds: number, giveUp?: () => boolean): Promise<Resolution> {
+    const out: Resolution = { delivered: 0, permanent: [], unresolved: [], gaveUp: false };
+    let pending = items;
+    for (let round = 1; pending.length > 0; round++) {
+      const permit = await this.breaker.acquire(signal);
+      if (!permit) break;
+      if (round === 1) this.#retrier.budget.deposit();
+      else this.#d.metrics.retries.inc(this.#labels);
+      let answer: BatchResult;
+      try {
+        answer = await this.sink.send(pending, signal);
+      } catch (err) {
+        answer = { result: { status: 'retryable', error: `exporter bug: ${(err as Error).message}` } };
+      }
+      if (signal.aborted && answer.result.status === 'retryable') {
+        permit.cancel();
+        break;
+      }
+      const judged = summarize(answer);
+      permit.done(judged);
+      this.#noteResult(judged);
+      let retry: LogItem[] = [];
+      let retryAfterMs: number | undefined;
+      if (answer.items) {
+        for (let i = 0; i < pending.length; i++) {
+          const r = answer.items[i] ?? answer.result;
+          if (r.status === 'success') out.delivered++;
+          else if (r.status === 'permanent') out.permanent.push({ item: pending[i], result: r });
+          else {
+            retry.push(pending[i]);
+            if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
+          }
+        }
+        if (retry.length) this.#d.metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
+      } else if (answer.result.status === 'success') {
+        out.delivered += pending.length;
+      } else if (answer.result.status === 'permanent') {
+        this.#d.metrics.failedRequests.inc({ ...this.#labels, class: 'permanent' });
+        if (answer.bisect && pending.length > 1) {
+          const mid = pending.length >> 1;
+          for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
+            const r = await this.#resolve(half, signal, maxRounds, giveUp);
+            out.delivered += r.delivered;
+            out.permanent.push(...r.permanent);
+            out.unresolved.push(...r.unresolved);
+            out.gaveUp ||= r.gaveUp;
+          }
+          return out;
+        }
+        for (const item of pending) out.permanent.push({ item, result: answer.result });
+      } else {
+        this.#d.metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
+        retry = pending;
+        retryAfterMs = answer.result.retryAfterMs;
+      }
+      pending = retry;
+      if (pending.length === 0) break;
+      if (round >= maxRounds) break;
+      if (giveUp?.()) {
+        out.gaveUp = true;
+        break;
+      }
+      const waited = await this.#retrier.waitBeforeRetry(round, { status: 'retryable', retryAfterMs }, signal);
+      if (waited < 0) break;
+    }
+    out.unresolved.push(...pending);
+    return out;
+  }
+
+  #deadLetter(entries: Array<{ item: LogItem; result: ExportResult }>, attempts?: number): void {
+    const evicted = this.#d.deadLetters.add(
+      this.name,
+      entries.map(({ item, result }) => ({
+        logId: item.id,
+        micros: item.micros,
+        record: item.record,
+        reason: result.error ?? `HTTP ${result.httpStatus ?? 0}`,
+        status: result.httpStatus ?? 0,
+        attempts,
+      })),
+      this.#o.deadLetterMax,
+      this.#now(),
+    );
+    this.#d.metrics.deadLettered.inc(this.#labels, entries.length);
+    if (evicted) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
+    this.#d.logger.warn(
+      { exporter: this.name, count: entries.length, reason: entries[0].result.error },
+      `exporter ${this.name}: ${entries.length} record(s) refused permanently, moved to the dead letters`,
+    );
+  }
+
+  #countSent(n: number): void {
+    if (n <= 0) return;
+    this.#d.metrics.sent.inc(this.#labels, n);
+    this.#sentWindow.count += n;
+  }
+
+  #noteResult(r: ExportResult): void {
+    const now = this.#now();
+    if (r.status === 'retryable') {
+      this.#failingSince ??= now;
+      this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
+      if (this.#failingSince === now) {
+        this.#d.logger.warn({ exporter: this.name, error: this.#lastError.text }, `exporter ${this.name}: backend failing, retrying`);
+      }
+      return;
+    }
+    if (r.status === 'permanent') this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
+    if (this.#failingSince !== undefined) {
+      this.#d.logger.info({ exporter: this.name, downForMs: now - this.#failingSince }, `exporter ${this.name}: backend answering again`);
+    }
+    this.#failingSince = undefined;
+    this.#lastSuccessAt = now;
+  }
+
+  // ── bound enforcement ─────────────────────────────────────────────────────
+
+  #loadBacklogCounts(): void {
+    const db = this.#d.store.db;
+    if (this.#o.queue.policy !== 'drop') {
+      this.#pending = (db.prepare('SELECT count(*) AS n FROM logs WHERE id > ?').get(this.#cursor) as { n: number }).n;
+      return;
+    }
+    const rule = this.#rule ?? { uptoId: 0, minSeverity: 8 };
+    const rows = db
+      .prepare('SELECT severity, count(*) AS n, sum(id <= ? AND severity >= ?) AS c FROM logs WHERE id > ? GROUP BY severity')
+      .all(rule.uptoId, rule.minSeverity, this.#cursor) as Array<{ severity: number; n: number; c: number }>;
+    this.#pending = 0;
+    for (const r of rows) {
+      this.#unread[r.severity] = r.n;
+      this.#covered[r.severity] = r.c;
+      this.#pending += r.n;
+    }
+  }
+
+  #check(): void {
+    try {
+      const now = this.#now();
+      const elapsed = now - this.#sentWindow.at;
+      if (elapsed >= 1000) {
+        const rate = (this.#sentWindow.count * 1000) / elapsed;
+        this.#sentRate = this.#sentWindow.at === 0 ? rate : 0.5 * this.#sentRate + 0.5 * rate;
+        this.#sentWindow = { at: now, count: 0 };
+      }
+      if (this.#pending > 0) {
+        const row = this.#d.store.db
+          .prepare('SELECT avg(octet_length(body)) AS a FROM (SELECT body FROM logs WHERE id > ? ORDER BY id LIMIT 200)')
+          .get(this.#cursor) as { a: number | null };
+        if (row.a) this.#avgBytes = Math.round(row.a);
+      }
+      if (this.#o.queue.policy === 'drop') this.#enforceDrop();
+    } catch (err) {
+      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: bound check failed`);
+    }
+  }
+
+  /**
+   * Policy drop, over the bound: picks the highest severity number (least important) m such that
+   * skipping every unread record of severity >= m brings the backlog under 90 % of the bound,
+   * and records that rule for the records accepted so far. Records are counted as dropped when
+   * the reader skips them.
+   */
+  #enforceDrop(): void {
+    const q = this.#o.queue;
+    const limit = Math.min(q.maxRecords, Math.floor(q.maxBytes / this.#avgBytes));
+    const covered = this.#covered.reduce((a, b) => a + b, 0);
+    if (this.#pending - covered <= limit) return;
+    const target = Math.floor(limit * DROP_TARGET);
+    let m = 8;
+    let dropped = 0;
+    while (m > 0 && this.#pending - dropped > target) {
+      m--;
+      dropped += this.#unread[m];
+    }
+    if (m === 8) return;
+    const previous = this.#rule;
+    this.#rule = { uptoId: this.#headId, minSeverity: m };
+    for (let s = 0; s < 8; s++) this.#covered[s] = s >= m ? this.#unread[s] : 0;
+    this.#d.kv.set(this.#dropKey, JSON.stringify(this.#rule));
+    if (previous?.minSeverity !== m) {
+      this.#d.logger.warn(
+        { exporter: this.name, backlog: this.#pending, limit, minSeverity: m, dropping: dropped },
+        `exporter ${this.name}: backlog over its bound, dropping records of severity ${m} and lower priority`,
+      );
+    }
+  }
+
+  #oldestAgeMs(): number {
+    if (this.#pending <= 0) return 0;
+    const at = this.#d.acceptTimes.at(this.#cursor + 1);
+    return at === undefined ? 0 : Math.max(0, this.#now() - at);
+  }
+
+  // ── observation ───────────────────────────────────────────────────────────
+
+  gauges(): ExporterGauges {
+    return {
+      queueItems: Math.max(0, this.#pending),
+      queueBytes: Math.max(0, this.#pending) * this.#avgBytes,
+      oldestAgeSeconds: this.#oldestAgeMs() / 1000,
+      circuit: this.breaker.state,
+      deadLetters: this.#d.deadLetters.count(this.name),
+    };
+  }
+
+  health() {
+    const g = this.gauges();
+    const dep = this.dependency();
+    return {
+      status: dep.status === 'down' ? ('degraded' as const) : dep.status,
+      type: this.sink.type,
+      policy: this.#o.queue.policy,
+      cursor: this.#cursor,
+      head: this.#headId,
+      inFlightBatches: this.#flights.length,
+      queue: { records: g.queueItems, bytes: g.queueBytes, oldestAgeSeconds: Math.round(g.oldestAgeSeconds * 10) / 10 },
+      overloaded: this.overload()?.bound ?? null,
+      dropRule: this.#rule && this.#rule.uptoId > this.#readId ? this.#rule : null,
+      circuit: g.circuit,
+      deadLetters: g.deadLetters,
+    };
+  }
+
+  dependency(): DependencyHealth {
+    const state = this.breaker.state;
+    const status = state !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up';
+    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+    return {
+      type: this.sink.type,
+      endpoint: this.sink.endpoint,
+      status,
+      circuit: state,
+      lastError: this.#lastError?.text,
+      lastErrorAt: iso(this.#lastError?.at),
+      since: iso(this.#failingSince),
+      lastSuccessAt: iso(this.#lastSuccessAt),
+    };
+  }
+
+  // ── dead-letter replay ────────────────────────────────────────────────────
+
+  /** Sends dead letters again (a few attempts, no circuit wait beyond the breaker's). */
+  async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayOutcome> {
+    const outcome: ReplayOutcome = { delivered: [], failed: [] };
+    const byItem = new Map<LogItem, DeadLetter>();
+    const items: LogItem[] = [];
+    for (const letter of letters) {
+      const item = { id: letter.logId, micros: letter.micros, record: letter.record };
+      const reason = this.sink.check?.(item);
+      if (reason !== undefined) outcome.failed.push({ letter, result: { status: 'permanent', error: reason, httpStatus: 0 } });
+      else {
+        byItem.set(item, letter);
+        items.push(item);
+      }
+    }
+    if (items.length === 0) return outcome;
+    if (!(await this.#prepare(signal))) {
+      for (const item of items) outcome.failed.push({ letter: byItem.get(item)!, result: { status: 'retryable', error: 'aborted' } });
+      return outcome;
+    }
+    const r = await this.#resolve(items, signal, 3);
+    const failed = new Set<LogItem>();
+    for (const p of r.permanent) {
+      failed.add(p.item);
+      outcome.failed.push({ letter: byItem.get(p.item)!, result: p.result });
+    }
+    for (const u of r.unresolved) {
+      failed.add(u);
+      outcome.failed.push({ letter: byItem.get(u)!, result: { status: 'retryable', error: this.#lastError?.text ?? 'not delivered' } });
+    }
+    for (const item of items) if (!failed.has(item)) outcome.delivered.push(byItem.get(item)!);
+    this.#countSent(outcome.delivered.length);
+    return outcome;
+  }
+}
+
+/** One result for the breaker and health from a batch answer. */
+function summarize(answer: BatchResult): ExportResult {
+  if (!answer.items) return answer.result;
+  if (answer.items.some((r) => r.status === 'success' || r.status === 'permanent')) return { status: 'success' };
+  return answer.items.find((r) => r.status === 'retryable') ?? answer.result;
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}

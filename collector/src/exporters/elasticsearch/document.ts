@@ -1,0 +1,85 @@
+// Record → Elasticsearch document, ECS field names (https://www.elastic.co/guide/en/ecs/current/):
+//   @timestamp                 record.timestamp (RFC 3339, µs; mapped date_nanos)
+//   message                    msg
+//   log.level                  level (RFC 5424 keyword: emerg … debug)
+//   log.syslog.severity.code   severity 0–7, .name = level
+//   log.syslog.facility.code   facility
+//   log.syslog.{hostname,appname,procid,msgid}   the RFC 5424 header fields
+//   log.syslog.structured_data structuredData (flattened)
+//   service.name               appName
+//   host.name                  hostname
+//   trace.id, span.id          traceId, spanId
+//   labels.<key>               configured static labels, and every scalar top-level attribute
+//                              (as a string; "." and other characters in keys become "_")
+//   periscope.attributes       attributes that are objects or arrays (flattened)
+//   periscope.truncated        names of fields cut to their RFC 5424 limit
+//   periscope.log_id           position in the collector's durable log
+// The same table is in docs/exporters.md.
+
+import type { LogRecord } from '../../../../sdk/src/record.ts';
+import type { LogItem } from '../sink.ts';
+
+export type EsDocument = Record<string, unknown>;
+
+const LABEL_KEY = /[^a-zA-Z0-9_-]/g;
+
+export function toDocument(item: LogItem, staticLabels: Record<string, string>): EsDocument {
+  const r = item.record;
+  const syslog: Record<string, unknown> = {
+    severity: { code: r.severity, name: r.level },
+    facility: { code: r.facility },
+  };
+  if (r.hostname !== undefined) syslog.hostname = r.hostname;
+  if (r.appName !== undefined) syslog.appname = r.appName;
+  if (r.procId !== undefined) syslog.procid = r.procId;
+  if (r.msgId !== undefined) syslog.msgid = r.msgId;
+  if (r.structuredData !== undefined) syslog.structured_data = r.structuredData;
+  const doc: EsDocument = {
+    '@timestamp': r.timestamp,
+    message: r.msg,
+    log: { level: r.level, syslog },
+  };
+  if (r.appName !== undefined) doc.service = { name: r.appName };
+  if (r.hostname !== undefined) doc.host = { name: r.hostname };
+  if (r.traceId !== undefined) doc.trace = { id: r.traceId };
+  if (r.spanId !== undefined) doc.span = { id: r.spanId };
+  let labels: Record<string, string> | undefined;
+  let nested: Record<string, unknown> | undefined;
+  for (const key in staticLabels) (labels ??= {})[key] = staticLabels[key];
+  if (r.attributes) {
+    for (const key in r.attributes) {
+      const v = r.attributes[key];
+      if (v === null || v === undefined) continue;
+      if (typeof v === 'object') (nested ??= {})[key] = v;
+      else (labels ??= {})[key.replace(LABEL_KEY, '_')] = String(v);
+    }
+  }
+  if (labels) doc.labels = labels;
+  const periscope: Record<string, unknown> = { log_id: item.id };
+  if (nested) periscope.attributes = nested;
+  if (r.truncated?.length) periscope.truncated = r.truncated;
+  doc.periscope = periscope;
+  return doc;
+}
+
+/** FNV-1a, 32 bits, of a string's UTF-16 code units, as 8 hex digits (cheap content check). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * Deterministic `_id`: the same record at the same log position of the same collector database
+ * always gets the same id, so a re-sent document is refused with 409 instead of duplicated.
+ * `<instance>-<position>-<µs timestamp>-<fnv32(message)>`: the instance (random per database,
+ * kept in its kv table) separates collectors and rebuilt databases whose positions restart at 1;
+ * the timestamp and message hash guard against a restored backup reusing positions for other
+ * records. Built without a cryptographic hash: it runs per record on the ingest thread.
+ */
+export function documentId(instance: string, item: LogItem): string {
+  return `${instance}-${item.id}-${item.micros}-${fnv1a(item.record.msg)}`;
+}

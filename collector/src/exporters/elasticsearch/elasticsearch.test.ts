@@ -1,0 +1,154 @@
+import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startElasticsearchServer, type ElasticsearchServer } from '../../../../test/servers/elasticsearch.ts';
+import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
+import type { LogItem } from '../sink.ts';
+import { elasticsearchConfigSchema, type ElasticsearchConfig } from './config.ts';
+import { documentId, toDocument } from './document.ts';
+import { ElasticsearchSink } from './sink.ts';
+
+function esConfig(fields: Partial<ElasticsearchConfig> & { url: string }): ElasticsearchConfig {
+  return Value.Default(elasticsearchConfigSchema, { type: 'elasticsearch', name: 'es', ...structuredClone(fields) }) as ElasticsearchConfig;
+}
+
+describeExporter({
+  name: 'elasticsearch',
+  auth: ['basic', 'apiKey'],
+  okBody: '{"errors":false}',
+  // A 2xx without a bulk result cannot tell which documents were written: send again (409s make it harmless).
+  expect: { 204: 'retryable' },
+  make: (url, auth, logger) => logExporterUnderTest(() => new ElasticsearchSink(esConfig({ url, auth }), 'instance-1'), logger),
+});
+
+describe('ECS document mapping', () => {
+  it('maps every record field to its ECS (or documented periscope.*) field', () => {
+    const record = testRecord({
+      timestamp: '2026-03-01T10:00:00.123456Z', severity: 3, appName: 'checkout', hostname: 'web-1', procId: '42', msgId: 'ORDER', msg: 'card declined',
+      traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', structuredData: { 'order@32473': { id: '1001' } },
+      attributes: { 'http.method': 'POST', retries: 3, ok: false, user: { id: 'u1' }, nothing: null }, truncated: ['appName'],
+    });
+    expect(toDocument({ id: 77, micros: 0, record }, { env: 'prod' })).toEqual({
+      '@timestamp': '2026-03-01T10:00:00.123456Z',
+      message: 'card declined',
+      log: { level: 'err', syslog: { severity: { code: 3, name: 'err' }, facility: { code: 1 }, hostname: 'web-1', appname: 'checkout', procid: '42', msgid: 'ORDER', structured_data: { 'order@32473': { id: '1001' } } } },
+      service: { name: 'checkout' },
+      host: { name: 'web-1' },
+      trace: { id: '0af7651916cd43dd8448eb211c80319c' },
+      span: { id: 'b7ad6b7169203331' },
+      labels: { env: 'prod', http_method: 'POST', retries: '3', ok: 'false' },
+      periscope: { log_id: 77, attributes: { user: { id: 'u1' } }, truncated: ['appName'] },
+    });
+  });
+
+  it('_id is deterministic per (collector instance, log position, µs timestamp, message) and differs otherwise', () => {
+    const record = testRecord();
+    const a: LogItem = { id: 5, micros: 1, record };
+    expect(documentId('i1', a)).toBe(documentId('i1', { id: 5, micros: 1, record: JSON.parse(JSON.stringify(record)) }));
+    expect(documentId('i1', a)).toMatch(/^i1-5-1-[0-9a-f]{8}$/);
+    expect(documentId('i2', a)).not.toBe(documentId('i1', a));
+    expect(documentId('i1', { ...a, id: 6 })).not.toBe(documentId('i1', a));
+    expect(documentId('i1', { ...a, record: { ...record, msg: 'other' } })).not.toBe(documentId('i1', a));
+    expect(documentId('i1', { ...a, micros: 2 })).not.toBe(documentId('i1', a));
+  });
+});
+
+describe('against the Elasticsearch test server', () => {
+  let es: ElasticsearchServer;
+  const auth = { apiKey: SECRETS.apiKey };
+  beforeAll(async () => {
+    es = await startElasticsearchServer({ auth });
+  });
+  afterAll(() => es.close());
+
+  it('installs the index template, writes a data stream with create + deterministic _id', async () => {
+    const h = logHarness();
+    const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: 'logs-periscope-first' }), 'inst'), testDeliveryOptions('es'));
+    d.start();
+    h.append(Array.from({ length: 30 }, (_, i) => testRecord({ msg: `first ${i}` })));
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await d.shutdown();
+    h.close();
+    expect(es.templates.get('periscope-logs')).toMatchObject({ index_patterns: ['logs-periscope-first'], data_stream: {}, priority: 200 });
+    const docs = es.docs('logs-periscope-first');
+    expect(docs).toHaveLength(30);
+    expect(docs[0].source).toMatchObject({ message: 'first 0', log: { level: 'info' }, service: { name: 'svc' }, periscope: { log_id: 1 } });
+  });
+
+  it('per item: 429 retried for those items only, 409 counts as delivered, 400 goes to the dead letters with ES reason', async () => {
+    const stream = 'logs-periscope-items';
+    const attempts = new Map<string, number>();
+    es.itemFault = (doc, id) => {
+      attempts.set(id, (attempts.get(id) ?? 0) + 1);
+      // every fifth document is rejected twice with 429 before being accepted
+      if (String(doc.message).endsWith('5') && attempts.get(id)! <= 2) return { status: 429, type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' };
+      return undefined;
+    };
+    try {
+      const h = logHarness();
+      const sink = new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: stream }), 'inst-items');
+      const opts = testDeliveryOptions('es', { startFrom: 'beginning' });
+      const records = Array.from({ length: 40 }, (_, i) => testRecord({ msg: `item ${i}` }));
+      records[7] = testRecord({ timestamp: '1969-12-31T23:59:59.000000Z', msg: 'before the epoch' });
+      h.append(records);
+      let d = h.delivery(sink, opts);
+      d.start();
+      await waitUntil(() => d.cursor === h.store.lastId());
+      await d.shutdown();
+      // A crash after delivery but before the cursor moved: everything is sent again → 409s, no duplicates.
+      h.kv.set('exporter:es:cursor', '0');
+      d = h.delivery(sink, opts);
+      d.start();
+      await waitUntil(() => d.cursor === h.store.lastId());
+      await d.shutdown();
+      const letters = h.deadLetters.list({ limit: 10 });
+      const sent = await h.registry.getSingleMetric('periscope_exporter_sent_items_total')!.get();
+      h.close();
+
+      const docs = es.docs(stream);
+      expect(docs).toHaveLength(39);
+      expect(new Set(docs.map((x) => x.source.message)).size).toBe(39);
+      expect(letters).toHaveLength(1); // refused in both runs: one letter, two attempts
+      expect(letters[0].attempts).toBe(2);
+      expect(letters[0]).toMatchObject({ status: 400, record: { msg: 'before the epoch' } });
+      expect(letters[0].reason).toMatch(/^HTTP 400: document_parsing_exception: .*date_nanos.*before the epoch/);
+      for (const [id, n] of attempts) {
+        const doc = docs.find((x) => x.id === id);
+        if (!doc) continue;
+        // 429 ones: three times in the first run (2 refusals + 1 success), once in the re-run (409)
+        expect(n).toBe(String(doc.source.message).endsWith('5') ? 4 : 2);
+      }
+      expect(es.conflicts).toBeGreaterThanOrEqual(39);
+      expect(sent.values.find((v) => v.labels.exporter === 'es')!.value).toBe(39 * 2);
+    } finally {
+      es.itemFault = undefined;
+    }
+  });
+
+  it('whole-request 429 and 503 are retried; 401 with a wrong key is permanent', async () => {
+    await es.setFault({ mode: 'status', status: 503, times: 2, retryAfter: '0' });
+    const h = logHarness();
+    const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: 'logs-periscope-retry' }), 'inst'), testDeliveryOptions('es'));
+    d.start();
+    h.append([testRecord({ msg: 'after 503' })]);
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await es.setFault({ mode: 'status', status: 429, times: 2 });
+    h.append([testRecord({ msg: 'after 429' })]);
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await d.shutdown();
+    h.close();
+    expect(es.docs('logs-periscope-retry').map((x) => x.source.message).sort()).toEqual(['after 429', 'after 503']);
+
+    const bad = new ElasticsearchSink(esConfig({ url: es.url, auth: { apiKey: 'wrong-key-123' } }), 'inst');
+    const r = await bad.send([{ id: 1, micros: 0, record: testRecord() }], AbortSignal.timeout(5000));
+    expect(r.result).toMatchObject({ status: 'permanent', httpStatus: 401 });
+    expect(r.result.error).toContain('security_exception');
+  });
+});
+
+async function waitUntil(fn: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

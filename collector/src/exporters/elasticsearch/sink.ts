@@ -1,0 +1,99 @@
+// Elasticsearch exporter: POST /_bulk with `create` actions into a data stream.
+// https://www.elastic.co/guide/en/elasticsearch/reference/current/docs-bulk.html
+// A 200 answer carries one result per action ("items"), each with its own status:
+//   2xx created; 409 version_conflict_engine_exception — the deterministic _id is already there,
+//   i.e. an earlier attempt delivered it (success); 429 es_rejected_execution_exception and 5xx —
+//   retry that item only; other 4xx (mapper_parsing_exception, …) — dead letter with ES's reason.
+// A whole-request 429/5xx is retried; 413 is bisected; other 4xx are permanent.
+
+import { parseDuration } from '../../config/units.ts';
+import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
+import { classifyHttpStatus, type ExportResult } from '../result.ts';
+import { estimateRecordBytes, type BatchResult, type LogItem, type LogSink } from '../sink.ts';
+import type { ElasticsearchConfig } from './config.ts';
+import { documentId, toDocument } from './document.ts';
+import { indexTemplate } from './template.ts';
+
+interface BulkItem {
+  status?: number;
+  error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
+}
+
+/** Only what we read of the answer (smaller to send and to parse). */
+const FILTER_PATH = 'errors,items.*.status,items.*.error';
+
+export class ElasticsearchSink implements LogSink {
+  readonly type = 'elasticsearch';
+  readonly endpoint: string;
+  readonly #bulk: HttpEndpoint;
+  readonly #base: string;
+  readonly #config: ElasticsearchConfig;
+  readonly #instanceId: string;
+
+  constructor(config: ElasticsearchConfig, instanceId: string) {
+    this.#config = config;
+    // 12 hex digits (48 random bits) of the database's instance id: enough to tell databases apart.
+    this.#instanceId = instanceId.replace(/-/g, '').slice(0, 12);
+    this.#base = config.url.replace(/\/+$/, '');
+    this.#bulk = httpEndpoint(this.#base, `/_bulk?filter_path=${encodeURIComponent(FILTER_PATH)}`, config.auth, { ...config.headers }, parseDuration(config.timeout));
+    this.endpoint = displayUrl(this.#bulk);
+  }
+
+  estimateBytes = (record: LogItem['record']) => estimateRecordBytes(record) * 1.5 + 120;
+
+  /** Installs the index template (when configured). A 4xx (e.g. no privilege) is permanent: logged, not fatal. */
+  async prepare(signal: AbortSignal): Promise<ExportResult> {
+    if (!this.#config.installTemplate) return { status: 'success' };
+    const url = new URL(this.#bulk.url);
+    url.pathname = url.pathname.replace(/_bulk$/, `_index_template/${this.#config.templateName}`);
+    url.search = '';
+    const { result } = await send(this.#bulk, JSON.stringify(indexTemplate(this.#config.dataStream)), { 'content-type': 'application/json' }, {
+      signal,
+      method: 'PUT',
+      url: url.toString(),
+    });
+    if (result.status !== 'success') result.error = `installing index template ${this.#config.templateName}: ${result.error}`;
+    return result;
+  }
+
+  async send(items: LogItem[], signal: AbortSignal): Promise<BatchResult> {
+    const prefix = `{"create":{"_index":${JSON.stringify(this.#config.dataStream)},"_id":"`;
+    const lines: string[] = [];
+    for (const item of items) lines.push(`${prefix}${documentId(this.#instanceId, item)}"}}\n${JSON.stringify(toDocument(item, this.#config.labels))}\n`);
+    const body = lines.join('');
+    const answer = await send(this.#bulk, body, { 'content-type': 'application/x-ndjson' }, { signal });
+    if (answer.result.status !== 'success') return { result: answer.result, bisect: answer.result.httpStatus === 413 };
+    let parsed: { errors?: boolean; items?: Array<Record<string, BulkItem>> };
+    try {
+      parsed = JSON.parse(answer.body ?? '');
+    } catch {
+      return { result: { status: 'retryable', error: 'bulk answer is not JSON', httpStatus: answer.result.httpStatus } };
+    }
+    if (parsed.errors === false) return { result: answer.result };
+    if (!Array.isArray(parsed.items) || parsed.items.length !== items.length) {
+      return { result: { status: 'retryable', error: `bulk answer has ${parsed.items?.length ?? 0} items for ${items.length} actions`, httpStatus: answer.result.httpStatus } };
+    }
+    const redactor = this.#bulk.redactor;
+    return {
+      result: answer.result,
+      items: parsed.items.map((entry) => {
+        const r = itemResult(entry);
+        if (r.error) r.error = redactor.redact(r.error);
+        return r;
+      }),
+    };
+  }
+}
+
+function itemResult(entry: Record<string, BulkItem>): ExportResult {
+  const item = entry.create ?? Object.values(entry)[0] ?? {};
+  const status = item.status ?? 0;
+  if (status === 409) return { status: 'success', httpStatus: 409 }; // already delivered by an earlier attempt
+  const result = classifyHttpStatus(status);
+  if (result.status !== 'success') {
+    const e = item.error;
+    const cause = e?.caused_by?.reason ? ` (caused by ${e.caused_by.type}: ${e.caused_by.reason})` : '';
+    result.error = `HTTP ${status}: ${e?.type ?? 'error'}: ${e?.reason ?? 'no reason given'}${cause}`;
+  }
+  return result;
+}

@@ -1,0 +1,54 @@
+// The composable index template the exporter installs on start (PUT _index_template/<name>):
+// it makes `dataStream` a data stream (append-only, `create` only, @timestamp required) and maps
+// the ECS fields of document.ts. Priority 200 wins over Elasticsearch's built-in `logs` template
+// (priority 100, pattern logs-*-*).
+// https://www.elastic.co/guide/en/elasticsearch/reference/current/index-templates.html
+// https://www.elastic.co/guide/en/elasticsearch/reference/current/set-up-a-data-stream.html
+
+const keyword = { type: 'keyword', ignore_above: 1024 };
+
+export function indexTemplate(dataStream: string) {
+  return {
+    index_patterns: [dataStream],
+    data_stream: {},
+    priority: 200,
+    template: {
+      mappings: {
+        dynamic_templates: [{ labels_as_keywords: { path_match: 'labels.*', mapping: keyword } }],
+        properties: {
+          '@timestamp': { type: 'date_nanos' },
+          message: { type: 'match_only_text' },
+          log: {
+            properties: {
+              level: keyword,
+              syslog: {
+                properties: {
+                  severity: { properties: { code: { type: 'long' }, name: keyword } },
+                  facility: { properties: { code: { type: 'long' } } },
+                  hostname: keyword,
+                  appname: keyword,
+                  procid: keyword,
+                  msgid: keyword,
+                  structured_data: { type: 'flattened' },
+                },
+              },
+            },
+          },
+          service: { properties: { name: keyword } },
+          host: { properties: { name: keyword } },
+          trace: { properties: { id: keyword } },
+          span: { properties: { id: keyword } },
+          labels: { type: 'object', dynamic: true },
+          periscope: {
+            properties: {
+              attributes: { type: 'flattened' },
+              truncated: keyword,
+              log_id: { type: 'long' },
+            },
+          },
+        },
+      },
+    },
+    _meta: { managed_by: 'periscope', description: 'Periscope collector logs (docs/exporters.md)' },
+  };
+}

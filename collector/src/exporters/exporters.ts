@@ -1,0 +1,202 @@
+// Builds the configured exporters and gives the collector the few hooks it needs: start/shutdown,
+// the ingest admission check (back-pressure), the retention guard, health and dead-letter replay.
+// Each exporter receives only its own config item (DESIGN.md convention 10).
+
+import { randomUUID } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
+import type { Registry } from 'prom-client';
+import { parseBytes, parseDuration } from '../config/units.ts';
+import { ConfigError } from '../config/load.ts';
+import type { Ingest } from '../ingest/ingest.ts';
+import { KeyValue } from '../store/database.ts';
+import type { LogStore } from '../store/log-store.ts';
+import { AcceptTimes } from './accept-times.ts';
+import type { LogExporterCommon } from './common-config.ts';
+import type { ExporterConfig } from './config.ts';
+import { DeadLetterStore, type DeadLetter } from './dead-letter.ts';
+import { Delivery, type DependencyHealth, type Overload } from './delivery.ts';
+import type { ElasticsearchConfig } from './elasticsearch/config.ts';
+import { ElasticsearchSink } from './elasticsearch/sink.ts';
+import type { LokiConfig } from './loki/config.ts';
+import { LokiSink } from './loki/sink.ts';
+import { createExporterMetrics } from './metrics.ts';
+import type { RemoteWriteConfig } from './prometheus-remote-write/config.ts';
+import { RemoteWriteExporter } from './prometheus-remote-write/exporter.ts';
+import type { MetricsSources } from './prometheus-remote-write/samples.ts';
+import type { LogSink, Logger } from './sink.ts';
+
+export interface ExportersDeps {
+  db: DatabaseSync;
+  store: LogStore;
+  ingest: Ingest;
+  registry: Registry;
+  sources: MetricsSources;
+  logger: Logger;
+}
+
+/** The retention hook (store/retention.ts): what exporters still need, and what they lose. */
+export interface RetentionGuard {
+  protectedFromId(): number;
+  beforeDelete(ids: number[]): void;
+}
+
+export interface ReplayReport {
+  replayed: number;
+  failed: Array<{ id: number; exporter: string; reason: string }>;
+}
+
+export function deliveryOptions(c: LogExporterCommon) {
+  return {
+    name: c.name,
+    batch: { maxRecords: c.batch.maxRecords, maxBytes: parseBytes(c.batch.maxBytes), waitMs: parseDuration(c.batch.wait) },
+    concurrency: c.concurrency,
+    queue: { maxRecords: c.queue.maxRecords, maxBytes: parseBytes(c.queue.maxBytes), maxAgeMs: parseDuration(c.queue.maxAge), policy: c.queue.policy },
+    retry: { initialBackoffMs: parseDuration(c.retry.initialBackoff), maxBackoffMs: parseDuration(c.retry.maxBackoff), multiplier: 2, maxRetryAfterMs: parseDuration(c.retry.maxRetryAfter) },
+    budget: { ratio: c.retry.budgetRatio, minPerSecond: c.retry.budgetMinPerSecond },
+    breaker: { failureThreshold: c.circuitBreaker.failureThreshold, openMs: parseDuration(c.circuitBreaker.openDuration), maxOpenMs: parseDuration(c.circuitBreaker.maxOpenDuration) },
+    deadLetterMax: c.deadLetter.maxRecords,
+    shutdownTimeoutMs: parseDuration(c.shutdownTimeout),
+    startFrom: c.startFrom,
+  };
+}
+
+/** Names must be unique: they key cursors, metrics and dead letters. */
+export function checkExporterNames(configs: ExporterConfig[]): void {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    const first = seen.get(c.name);
+    if (first !== undefined) problems.push(`exporters.${i}.name: "${c.name}" is already the name of exporters.${first}`);
+    else seen.set(c.name, i);
+  });
+  if (problems.length) throw new ConfigError(problems, 'exporters');
+}
+
+export class Exporters {
+  readonly deliveries: Delivery[] = [];
+  readonly remoteWriters: RemoteWriteExporter[] = [];
+  readonly deadLetters: DeadLetterStore;
+  readonly acceptTimes: AcceptTimes;
+  readonly #deps: ExportersDeps;
+  #unsubscribe: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(configs: ExporterConfig[], deps: ExportersDeps) {
+    checkExporterNames(configs);
+    this.#deps = deps;
+    const kv = new KeyValue(deps.db);
+    const instanceId = kv.get('collector:instance-id') ?? (() => {
+      const id = randomUUID();
+      kv.set('collector:instance-id', id);
+      return id;
+    })();
+    this.deadLetters = new DeadLetterStore(deps.db);
+    this.acceptTimes = new AcceptTimes(deps.store.lastId());
+    const metrics = createExporterMetrics(deps.registry);
+    for (const config of configs) {
+      const logger = deps.logger;
+      if (config.type === 'prometheusRemoteWrite') {
+        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger }));
+        continue;
+      }
+      const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId);
+      this.deliveries.push(
+        new Delivery(sink, deliveryOptions(config as LogExporterCommon), {
+          store: deps.store,
+          kv,
+          ingest: deps.ingest,
+          deadLetters: this.deadLetters,
+          acceptTimes: this.acceptTimes,
+          metrics,
+          logger,
+        }),
+      );
+    }
+  }
+
+  get names(): string[] {
+    return [...this.deliveries.map((d) => d.name), ...this.remoteWriters.map((r) => r.name)];
+  }
+
+  start(): void {
+    if (this.#stopped) return;
+    // Subscribed before the deliveries so each append is timed before they read it.
+    let batches = 0;
+    this.#unsubscribe = this.#deps.ingest.subscribe((batch) => {
+      this.acceptTimes.accepted(batch.firstId + batch.records.length - 1);
+      if (++batches % 1024 === 0 && this.deliveries.length) this.acceptTimes.forgetThrough(Math.min(...this.deliveries.map((d) => d.cursor)));
+    });
+    for (const d of this.deliveries) d.start();
+    for (const r of this.remoteWriters) r.start();
+  }
+
+  /** Flushes every exporter within its own shutdown timeout, in parallel. Safe twice and before start. */
+  async shutdown(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    await Promise.allSettled([...this.deliveries.map((d) => d.shutdown()), ...this.remoteWriters.map((r) => r.shutdown())]);
+  }
+
+  /** Ingest admission: the first exporter (policy backpressure) whose backlog is at its bound. */
+  overload(): Overload | undefined {
+    for (const d of this.deliveries) {
+      const o = d.overload();
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  retentionGuard(): RetentionGuard {
+    const db = this.#deps.db;
+    const severities = (ids: number[]) =>
+      db.prepare('SELECT id, severity FROM logs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{ id: number; severity: number }>;
+    return {
+      protectedFromId: () => Math.min(Number.POSITIVE_INFINITY, ...this.deliveries.map((d) => d.protectedFromId())),
+      beforeDelete: (ids) => {
+        for (const d of this.deliveries) d.beforeRetentionDelete(ids, severities);
+        const minCursor = Math.min(...this.deliveries.map((d) => d.cursor));
+        if (Number.isFinite(minCursor)) this.acceptTimes.forgetThrough(minCursor);
+      },
+    };
+  }
+
+  /** For /health/detailed. */
+  health() {
+    const exporters: Record<string, unknown> = {};
+    for (const d of this.deliveries) exporters[d.name] = d.health();
+    for (const r of this.remoteWriters) exporters[r.name] = r.health();
+    const statuses = Object.values(exporters).map((e) => (e as { status: string }).status);
+    return { status: statuses.includes('degraded') ? ('degraded' as const) : ('up' as const), exporters };
+  }
+
+  /** For /health/dependencies. */
+  dependencies(): Record<string, DependencyHealth> {
+    const out: Record<string, DependencyHealth> = {};
+    for (const d of this.deliveries) out[d.name] = d.dependency();
+    for (const r of this.remoteWriters) out[r.name] = r.dependency();
+    return out;
+  }
+
+  /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */
+  async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayReport> {
+    const report: ReplayReport = { replayed: 0, failed: [] };
+    const byExporter = new Map<string, DeadLetter[]>();
+    for (const l of letters) byExporter.set(l.exporter, [...(byExporter.get(l.exporter) ?? []), l]);
+    for (const [name, list] of byExporter) {
+      const delivery = this.deliveries.find((d) => d.name === name);
+      if (!delivery) {
+        for (const l of list) report.failed.push({ id: l.id, exporter: name, reason: `exporter "${name}" is not configured` });
+        continue;
+      }
+      const outcome = await delivery.replay(list, signal);
+      this.deadLetters.remove(outcome.delivered.map((l) => l.id));
+      report.replayed += outcome.delivered.length;
+      for (const f of outcome.failed) {
+        const reason = f.result.error ?? `HTTP ${f.result.httpStatus ?? 0}`;
+        this.deadLetters.update(f.letter.id, reason, f.result.httpStatus ?? 0);
+        report.failed.push({ id: f.letter.id, exporter: name, reason });
+      }
+    }
+    return report;
+  }
+}

@@ -1,0 +1,47 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { AcceptTimes } from './accept-times.ts';
+import { displayUrl, httpEndpoint, Redactor, send } from './http.ts';
+
+describe('httpEndpoint and redaction', () => {
+  it('moves credentials out of the URL into a Basic header and never shows them', async () => {
+    let auth = '';
+    const server = createServer((req, res) => {
+      auth = String(req.headers.authorization);
+      res.writeHead(500).end(`echo ${auth} and ${req.url}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = httpEndpoint(`http://alice:s3cr%3Ft-pass@127.0.0.1:${port}/base/`, '/loki/api/v1/push', undefined, {}, 5000);
+    expect(e.url).toBe(`http://127.0.0.1:${port}/base/loki/api/v1/push`);
+    expect(displayUrl(e)).toBe(`http://127.0.0.1:${port}/base/loki/api/v1/push`);
+    const { result } = await send(e, 'x', {});
+    await new Promise((r) => server.close(r));
+    expect(auth).toBe(`Basic ${Buffer.from('alice:s3cr?t-pass').toString('base64')}`);
+    expect(result).toMatchObject({ status: 'retryable', httpStatus: 500 });
+    expect(result.error).toBe('HTTP 500: echo Basic *** and /base/loki/api/v1/push');
+  });
+
+  it('redacts raw, URL-encoded and base64 forms, longest first', () => {
+    const r = new Redactor(['p@ss word', 'abc', undefined, 'x']);
+    expect(r.redact(`a p@ss word b ${encodeURIComponent('p@ss word')} c ${Buffer.from('p@ss word').toString('base64')} abcd x`)).toBe('a *** b *** c *** ***d x');
+  });
+});
+
+describe('AcceptTimes', () => {
+  it('dates each position by its append, to the resolution; earlier positions get the start time', () => {
+    let now = 1000;
+    const t = new AcceptTimes(10, { now: () => now, resolutionMs: 100 });
+    now = 1500;
+    t.accepted(20);
+    now = 1550;
+    t.accepted(25); // same slot as 20: extends it
+    now = 2000;
+    t.accepted(30);
+    expect([t.at(1), t.at(10), t.at(11), t.at(25), t.at(26), t.at(30), t.at(31)]).toEqual([1000, 1000, 1500, 1500, 2000, 2000, undefined]);
+    expect([t.lastIdBefore(999), t.lastIdBefore(1500), t.lastIdBefore(1501), t.lastIdBefore(5000)]).toEqual([0, 10, 25, 30]);
+    t.forgetThrough(25);
+    expect(t.at(30)).toBe(2000);
+  });
+});

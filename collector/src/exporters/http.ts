@@ -1,0 +1,127 @@
+// The HTTP call every exporter makes, and the only place where a backend's answer is turned into
+// an ExportResult (with the help of classifyHttpStatus). Secrets (passwords, tokens, API keys)
+// travel in headers only and are scrubbed from every error text this module produces.
+
+import { Type, type Static } from '@sinclair/typebox';
+import { classifyHttpStatus, networkFailure, type ExportResult } from './result.ts';
+
+/** `auth:` of an HTTP exporter: at most one scheme. */
+export const authConfigSchema = Type.Object(
+  {
+    basic: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String() }, { additionalProperties: false })),
+    /** `Authorization: Bearer <token>` */
+    bearerToken: Type.Optional(Type.String({ minLength: 1 })),
+    /** Elasticsearch: `Authorization: ApiKey <key>` (the base64 "encoded" key Kibana shows). */
+    apiKey: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false, maxProperties: 1 },
+);
+export type AuthConfig = Static<typeof authConfigSchema>;
+
+/** Replaces every known secret (and its base64 form) with "***". */
+export class Redactor {
+  readonly #secrets: string[];
+  constructor(secrets: Array<string | undefined>) {
+    const all = new Set<string>();
+    for (const s of secrets) {
+      if (!s || s.length < 3) continue;
+      all.add(s);
+      all.add(encodeURIComponent(s));
+      all.add(Buffer.from(s).toString('base64'));
+    }
+    // Longest first so a secret containing another is replaced whole.
+    this.#secrets = [...all].sort((a, b) => b.length - a.length);
+  }
+  redact(text: string): string {
+    let out = text;
+    for (const s of this.#secrets) if (out.includes(s)) out = out.replaceAll(s, '***');
+    return out;
+  }
+}
+
+export interface HttpEndpoint {
+  /** Full URL of the endpoint, without credentials. */
+  url: string;
+  /** Static headers: auth, tenant, content type. */
+  headers: Record<string, string>;
+  timeoutMs: number;
+  redactor: Redactor;
+}
+
+/**
+ * Builds the endpoint of an exporter: credentials in the URL (`http://user:pass@host`) move to an
+ * Authorization header (fetch refuses them in URLs) and are redacted like configured secrets.
+ */
+export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number): HttpEndpoint {
+  const url = new URL(baseUrl);
+  const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey];
+  const headers: Record<string, string> = { 'user-agent': 'periscope-collector', ...extraHeaders };
+  let basic = auth?.basic;
+  if (url.username || url.password) {
+    basic ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    secrets.push(decodeURIComponent(url.password), url.password);
+    url.username = '';
+    url.password = '';
+  }
+  if (basic) {
+    const token = Buffer.from(`${basic.username}:${basic.password}`).toString('base64');
+    headers.authorization = `Basic ${token}`;
+    secrets.push(token);
+  } else if (auth?.bearerToken) {
+    headers.authorization = `Bearer ${auth.bearerToken}`;
+  } else if (auth?.apiKey) {
+    headers.authorization = `ApiKey ${auth.apiKey}`;
+  }
+  const full = new URL(url.pathname.replace(/\/+$/, '') + path + url.search, url.origin).toString();
+  return { url: full, headers, timeoutMs, redactor: new Redactor(secrets) };
+}
+
+/** The endpoint's URL for display (health, logs): no credentials, no query string. */
+export function displayUrl(endpoint: HttpEndpoint): string {
+  const u = new URL(endpoint.url);
+  return `${u.origin}${u.pathname}`;
+}
+
+export interface HttpAnswer {
+  result: ExportResult;
+  /** Response body text when the backend answered (needed for per-item results). */
+  body?: string;
+}
+
+/** Enough for a backend's reason (Loki joins one line per rejected entry). */
+const SNIPPET = 2000;
+
+/**
+ * POSTs (or PUTs) `body` and classifies the answer. Never throws: a network error, a timeout or
+ * an abort is a retryable result. On failure `result.error` holds the status and the start of
+ * the response body (the backend's reason), redacted.
+ */
+export async function send(
+  endpoint: HttpEndpoint,
+  body: Uint8Array | string,
+  headers: Record<string, string>,
+  options: { signal?: AbortSignal; method?: string; url?: string } = {},
+): Promise<HttpAnswer> {
+  const timeout = AbortSignal.timeout(endpoint.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(options.url ?? endpoint.url, {
+      method: options.method ?? 'POST',
+      headers: { ...endpoint.headers, ...headers },
+      body: body as BodyInit,
+      signal,
+    });
+    text = await res.text();
+  } catch (err) {
+    const result = networkFailure(err);
+    return { result: { ...result, error: endpoint.redactor.redact(result.error ?? '') } };
+  }
+  const result = classifyHttpStatus(res.status, res.headers.get('retry-after'));
+  if (result.status !== 'success') {
+    const reason = text.trim().replace(/\s+/g, ' ').slice(0, SNIPPET);
+    result.error = endpoint.redactor.redact(`HTTP ${res.status}${reason ? `: ${reason}` : ''}`);
+  }
+  return { result, body: text };
+}

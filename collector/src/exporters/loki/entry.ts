@@ -1,0 +1,157 @@
+// Record → Loki stream entry, following the label policy of docs/exporters.md:
+//  - stream labels are few and low-cardinality: service_name, level, host (each optional) plus
+//    configured static labels. Loki indexes labels; high-cardinality labels kill it
+//    (https://grafana.com/docs/loki/latest/get-started/labels/bp-labels/).
+//  - everything else is structured metadata (Loki ≥ 2.9 / 3.x,
+//    https://grafana.com/docs/loki/latest/get-started/labels/structured-metadata/) or stays in the
+//    line (the whole record as JSON) when structured metadata is off or over Loki's limits.
+
+import type { LogRecord } from '../../../../sdk/src/record.ts';
+import type { LogItem } from '../sink.ts';
+
+export interface LabelPair {
+  name: string;
+  value: string;
+}
+
+export interface LokiEntry {
+  /** Stream selector in Loki's (PromQL) syntax, labels sorted: {host="a", level="info"}. */
+  stream: string;
+  labels: LabelPair[];
+  /** Timestamp as protobuf google.protobuf.Timestamp parts (tsNanos() gives the JSON form). */
+  seconds: number;
+  nanos: number;
+  line: string;
+  metadata: LabelPair[];
+}
+
+export interface EntryPolicy {
+  include: ReadonlyArray<'service_name' | 'level' | 'host'>;
+  staticLabels: Record<string, string>;
+  structuredMetadata: boolean;
+  maxStructuredMetadataEntries: number;
+  maxStructuredMetadataSize: number;
+}
+
+/** Label value in a selector: Go-style quoted (\\, \", \n escaped), as Loki's parser expects. */
+export function quoteLabelValue(v: string): string {
+  return `"${v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`;
+}
+
+export function formatStream(labels: LabelPair[]): string {
+  return `{${labels.map((l) => `${l.name}=${quoteLabelValue(l.value)}`).join(', ')}}`;
+}
+
+const sanitized = new Map<string, string>();
+
+/** Any string → a valid label name: other characters become "_", a leading digit gets "_". */
+export function sanitizeLabelName(name: string): string {
+  let s = sanitized.get(name);
+  if (s === undefined) {
+    s = name.replace(/[^a-zA-Z0-9_]/g, '_');
+    if (/^[0-9]/.test(s) || s === '') s = `_${s}`;
+    if (sanitized.size > 10_000) sanitized.clear();
+    sanitized.set(name, s);
+  }
+  return s;
+}
+
+/** Nanoseconds since the epoch as a decimal string (Loki's JSON push format). */
+export function tsNanos(e: Pick<LokiEntry, 'seconds' | 'nanos'>): string {
+  return String(BigInt(e.seconds) * 1_000_000_000n + BigInt(e.nanos));
+}
+
+function derived(record: LogRecord): Record<'service_name' | 'level' | 'host', string | undefined> {
+  return { service_name: record.appName ?? 'unknown_service', level: record.level, host: record.hostname };
+}
+
+/**
+ * Timestamp: the record's microseconds, plus the log position modulo 1000 as nanoseconds. Loki
+ * drops an entry whose stream, timestamp and line equal another's (its dedup of retries); the
+ * sub-microsecond part keeps two distinct records with equal µs and text apart, while a re-sent
+ * record (same position) still dedups.
+ */
+function seconds(micros: number): number {
+  return Math.floor(micros / 1e6);
+}
+
+function nanos(item: LogItem, s: number): number {
+  return (item.micros - s * 1e6) * 1000 + (item.id % 1000);
+}
+
+function flatten(prefix: string, value: unknown, out: LabelPair[], depth: number): void {
+  if (value === undefined) return;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < 4) {
+    for (const key in value as Record<string, unknown>) flatten(`${prefix}_${key}`, (value as Record<string, unknown>)[key], out, depth + 1);
+    return;
+  }
+  out.push({ name: sanitizeLabelName(prefix), value: typeof value === 'string' ? value : JSON.stringify(value) });
+}
+
+/** Structured metadata for a record, or undefined when it would break Loki's limits. */
+function metadataOf(record: LogRecord, policy: EntryPolicy, d: ReturnType<typeof derived>): LabelPair[] | undefined {
+  const md: LabelPair[] = [];
+  for (const name of ['service_name', 'level', 'host'] as const) {
+    const v = d[name];
+    if (v !== undefined && !policy.include.includes(name)) md.push({ name, value: v });
+  }
+  if (record.traceId) md.push({ name: 'trace_id', value: record.traceId });
+  if (record.spanId) md.push({ name: 'span_id', value: record.spanId });
+  if (record.procId) md.push({ name: 'proc_id', value: record.procId });
+  if (record.msgId) md.push({ name: 'msg_id', value: record.msgId });
+  if (record.facility !== 1) md.push({ name: 'facility', value: String(record.facility) });
+  if (record.truncated?.length) md.push({ name: 'truncated', value: record.truncated.join(',') });
+  if (record.structuredData) for (const [id, params] of Object.entries(record.structuredData)) flatten(`sd_${id}`, params, md, 1);
+  if (record.attributes) for (const key in record.attributes) flatten(key, record.attributes[key], md, 1);
+  if (md.length > policy.maxStructuredMetadataEntries && policy.maxStructuredMetadataEntries > 0) return undefined;
+  if (policy.maxStructuredMetadataSize > 0) {
+    let size = 0;
+    for (const p of md) size += p.name.length + p.value.length;
+    if (size > policy.maxStructuredMetadataSize) return undefined;
+  }
+  return md;
+}
+
+type StreamCache = Map<string, { stream: string; labels: LabelPair[] }>;
+
+function streamOf(d: ReturnType<typeof derived>, policy: EntryPolicy, cache?: StreamCache): { stream: string; labels: LabelPair[] } {
+  const key = `${d.service_name}\u0000${d.level}\u0000${d.host ?? ''}`;
+  const hit = cache?.get(key);
+  if (hit) return hit;
+  const labels: LabelPair[] = [];
+  for (const name of policy.include) {
+    const value = d[name];
+    if (value !== undefined && value !== '') labels.push({ name, value });
+  }
+  for (const name in policy.staticLabels) labels.push({ name, value: policy.staticLabels[name] });
+  labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const s = { stream: formatStream(labels), labels };
+  if (cache) {
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, s);
+  }
+  return s;
+}
+
+/** Maps one record. `cache` (optional, owned by the caller) memoizes stream selectors. */
+export function toEntry(item: LogItem, policy: EntryPolicy, cache?: StreamCache): LokiEntry {
+  const record = item.record;
+  const d = derived(record);
+  const { stream, labels } = streamOf(d, policy, cache);
+  let line: string;
+  let metadata: LabelPair[] = [];
+  const md = policy.structuredMetadata ? metadataOf(record, policy, d) : undefined;
+  if (md) {
+    line = record.msg;
+    metadata = md;
+  } else {
+    // Everything stays in the line; trace context also as metadata when allowed (cheap to filter on).
+    line = JSON.stringify(record);
+    if (policy.structuredMetadata) {
+      if (record.traceId) metadata.push({ name: 'trace_id', value: record.traceId });
+      if (record.spanId) metadata.push({ name: 'span_id', value: record.spanId });
+    }
+  }
+  const s = seconds(item.micros);
+  return { stream, labels, seconds: s, nanos: nanos(item, s), line, metadata };
+}

@@ -1,0 +1,190 @@
+import { Value } from '@sinclair/typebox/value';
+import snappy from 'snappyjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLokiServer, type LokiServer } from '../../../../test/servers/loki.ts';
+import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
+import type { LogItem } from '../sink.ts';
+import { lokiConfigSchema, type LokiConfig } from './config.ts';
+import { encodeJson, encodeProtobuf, PushRequest } from './encode.ts';
+import { toEntry, type EntryPolicy } from './entry.ts';
+import { LokiSink } from './sink.ts';
+
+function lokiConfig(fields: Partial<LokiConfig> & { url: string }): LokiConfig {
+  return Value.Default(lokiConfigSchema, { type: 'loki', name: 'loki', ...structuredClone(fields) }) as LokiConfig;
+}
+
+const policy: EntryPolicy = { include: ['service_name', 'level', 'host'], staticLabels: { env: 'prod' }, structuredMetadata: true, maxStructuredMetadataEntries: 128, maxStructuredMetadataSize: 65536 };
+const item = (id: number, fields = {}, micros = 1_767_225_600_123_456): LogItem => ({ id, micros, record: testRecord(fields) });
+
+describeExporter({
+  name: 'loki',
+  auth: ['basic', 'bearerToken'],
+  make: (url, auth, logger) => logExporterUnderTest(() => new LokiSink(lokiConfig({ url, auth })), logger),
+});
+
+describe('label policy and entry mapping', () => {
+  it('labels: service_name, level, host and static labels, sorted; nothing else', () => {
+    const e = toEntry(item(7, { appName: 'checkout', hostname: 'web-1', severity: 3, attributes: { user: 'u1' } }), policy);
+    expect(e.stream).toBe('{env="prod", host="web-1", level="err", service_name="checkout"}');
+    expect(e.labels.map((l) => l.name)).toEqual(['env', 'host', 'level', 'service_name']);
+  });
+
+  it('missing service → unknown_service; missing hostname → no host label; values are escaped', () => {
+    const e = toEntry(item(1, { appName: undefined, hostname: undefined }), { ...policy, staticLabels: { team: 'a"b\\c' } });
+    expect(e.stream).toBe('{level="info", service_name="unknown_service", team="a\\"b\\\\c"}');
+  });
+
+  it('structured metadata: trace context, header fields and flattened attributes; the line is the message', () => {
+    const e = toEntry(
+      item(1, {
+        msg: 'order created',
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: 'b7ad6b7169203331',
+        procId: '42',
+        structuredData: { 'order@32473': { id: '1001' } },
+        attributes: { 'http.method': 'POST', user: { id: 'u1', roles: ['a'] }, '1st': true },
+      }),
+      policy,
+    );
+    expect(e.line).toBe('order created');
+    expect(Object.fromEntries(e.metadata.map((p) => [p.name, p.value]))).toEqual({
+      trace_id: '0af7651916cd43dd8448eb211c80319c',
+      span_id: 'b7ad6b7169203331',
+      proc_id: '42',
+      sd_order_32473_id: '1001',
+      http_method: 'POST',
+      user_id: 'u1',
+      user_roles: '["a"]',
+      _1st: 'true',
+    });
+    for (const p of e.metadata) expect(p.name).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
+  });
+
+  it('a derived label left out of `include` travels as metadata instead', () => {
+    const e = toEntry(item(1, { hostname: 'web-9' }), { ...policy, include: ['service_name'] });
+    expect(e.stream).toBe('{env="prod", service_name="svc"}');
+    expect(e.metadata).toEqual(expect.arrayContaining([{ name: 'level', value: 'info' }, { name: 'host', value: 'web-9' }]));
+  });
+
+  it('structuredMetadata off, or over Loki limits: the whole record is the line (nothing lost)', () => {
+    const r = item(1, { attributes: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, i])), traceId: '0af7651916cd43dd8448eb211c80319c' });
+    const off = toEntry(r, { ...policy, structuredMetadata: false });
+    expect(JSON.parse(off.line)).toEqual(r.record);
+    expect(off.metadata).toEqual([]);
+    const over = toEntry(r, { ...policy, maxStructuredMetadataEntries: 3 });
+    expect(JSON.parse(over.line)).toEqual(r.record);
+    expect(over.metadata).toEqual([{ name: 'trace_id', value: '0af7651916cd43dd8448eb211c80319c' }]);
+  });
+
+  it('timestamp: the record µs, plus the log position modulo 1000 as ns (distinct records never collide, a re-send does)', () => {
+    const a = toEntry(item(1001, {}, 1_767_225_600_123_456), policy);
+    const b = toEntry(item(1002, {}, 1_767_225_600_123_456), policy);
+    expect(a).toMatchObject({ seconds: 1_767_225_600, nanos: 123_456_001 });
+    expect(b.nanos).toBe(123_456_002);
+    expect(toEntry(item(1001, {}, 1_767_225_600_123_456), policy).nanos).toBe(a.nanos);
+  });
+});
+
+describe('encoding', () => {
+  const entries = [
+    toEntry(item(1, { appName: 'a', msg: 'ünïcødé 日本語 🚀', traceId: '0af7651916cd43dd8448eb211c80319c' }), policy),
+    toEntry(item(2, { appName: 'b', msg: 'x'.repeat(300), attributes: { long: 'y'.repeat(200) } }), policy),
+    toEntry(item(3, { appName: 'a', msg: '' }, -1_500_000), policy),
+  ];
+
+  it('protobuf: snappy block of a PushRequest that protobufjs decodes with our push.proto transcription', () => {
+    const body = encodeProtobuf(entries);
+    const decoded = PushRequest.toObject(PushRequest.decode(snappy.uncompress(body)), { longs: Number, defaults: true }) as {
+      streams: Array<{ labels: string; entries: Array<{ timestamp: { seconds: number; nanos: number }; line: string; structuredMetadata: Array<{ name: string; value: string }> }> }>;
+    };
+    expect(decoded.streams.map((s) => s.labels)).toEqual([entries[0].stream, entries[1].stream]);
+    expect(decoded.streams[0].entries.map((e) => e.line)).toEqual(['ünïcødé 日本語 🚀', '']);
+    expect(decoded.streams[0].entries[0].timestamp).toEqual({ seconds: entries[0].seconds, nanos: entries[0].nanos });
+    expect(decoded.streams[0].entries[1].timestamp).toEqual({ seconds: -2, nanos: 500_000_003 });
+    expect(decoded.streams[0].entries[0].structuredMetadata).toEqual(entries[0].metadata);
+    expect(decoded.streams[1].entries[0].line).toHaveLength(300);
+    expect(decoded.streams[1].entries[0].structuredMetadata).toEqual([{ name: 'long', value: 'y'.repeat(200) }]);
+  });
+
+  it('JSON: {"streams":[{"stream":{…},"values":[["<ns>","<line>",{metadata}]]}]}', () => {
+    const json = JSON.parse(encodeJson(entries.slice(0, 1)));
+    expect(json).toEqual({
+      streams: [{ stream: { env: 'prod', host: 'host-1', level: 'info', service_name: 'a' }, values: [['1767225600123456001', 'ünïcødé 日本語 🚀', { trace_id: '0af7651916cd43dd8448eb211c80319c' }]] }],
+    });
+  });
+});
+
+describe('checks before sending (Loki limits, Loki wording)', () => {
+  const sink = new LokiSink(lokiConfig({ url: 'http://127.0.0.1:9', limits: { maxLineSize: '100B', rejectOlderThan: '1h', maxLabelNamesPerSeries: 4, maxLabelValueLength: 20 } as LokiConfig['limits'] }));
+  it.each([
+    { name: 'line too long', fields: { msg: 'x'.repeat(101) }, micros: Date.now() * 1000, want: /^Max entry size '100' bytes exceeded for stream '\{.*\}' while adding an entry with length '101' bytes$/ },
+    { name: 'too old', fields: {}, micros: (Date.now() - 2 * 3_600_000) * 1000, want: /has timestamp too old: .*, oldest acceptable timestamp is: / },
+    { name: 'label value too long', fields: { hostname: 'h'.repeat(21) }, micros: Date.now() * 1000, want: /has label value too long: 'h{21}'/ },
+    { name: 'fine', fields: {}, micros: Date.now() * 1000, want: undefined },
+  ])('$name', ({ fields, micros, want }) => {
+    const reason = sink.check({ id: 1, micros, record: testRecord(fields) });
+    if (want === undefined) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(want);
+  });
+});
+
+describe('against the Loki test server', () => {
+  let loki: LokiServer;
+  beforeAll(async () => {
+    loki = await startLokiServer({
+      auth: { basic: { username: SECRETS.username, password: SECRETS.password } },
+      requireTenant: true,
+      limits: { maxLineSize: 200, rejectOldSamplesMaxAgeMs: 3_600_000 },
+    });
+  });
+  afterAll(() => loki.close());
+
+  async function deliver(format: 'protobuf' | 'json', tenant: string, records: ReturnType<typeof testRecord>[]) {
+    const h = logHarness();
+    // Client-side checks off: Loki itself must refuse, so the 400 path (bisect) is exercised.
+    const config = lokiConfig({ url: loki.url, tenant, format, auth: { basic: { username: SECRETS.username, password: SECRETS.password } }, limits: { maxLineSize: '0', rejectOlderThan: '0s' } as LokiConfig['limits'] });
+    const d = h.delivery(new LokiSink(config), testDeliveryOptions('loki', { batch: { maxRecords: 50, maxBytes: 1 << 20, waitMs: 5 } }));
+    d.start();
+    h.append(records);
+    const deadline = Date.now() + 20_000;
+    while (d.cursor < h.store.lastId() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await d.shutdown();
+    const letters = h.deadLetters.list({ limit: 100 });
+    h.close();
+    return letters;
+  }
+
+  it.each([{ name: 'protobuf' as const }, { name: 'json' as const }])('$name: Loki 400 reasons go to the dead letters, every valid record is stored once', async ({ name }) => {
+    const tenant = `tenant-${name}`;
+    const run = Date.now();
+    const records = Array.from({ length: 120 }, (_, i) => testRecord({ msg: `ok ${name} ${run} ${i}`, appName: `svc${i % 3}` }));
+    records[17] = testRecord({ msg: 'x'.repeat(300) });
+    records[64] = testRecord({ timestamp: new Date(Date.now() - 3 * 3_600_000).toISOString().replace('Z', '000Z'), msg: `old ${run}` });
+    const letters = await deliver(name, tenant, records);
+    expect(letters.map((l) => l.reason).sort()).toEqual([
+      expect.stringMatching(/^HTTP 400: Max entry size '200' bytes exceeded for stream '\{host="host-1", level="info", service_name="svc"\}' while adding an entry with length '300' bytes$/),
+      expect.stringMatching(/^HTTP 400: entry for stream '.*' has timestamp too old: /),
+    ]);
+    expect(letters.map((l) => l.status)).toEqual([400, 400]);
+    const stored = loki.entries(tenant);
+    expect(stored).toHaveLength(118);
+    expect(new Set(stored.map((e) => e.line)).size).toBe(118);
+    const ok = stored.find((e) => e.line === `ok ${name} ${run} 0`)!;
+    expect(ok.labels).toEqual({ host: 'host-1', level: 'info', service_name: 'svc0' });
+    const pushes = loki.pushes.filter((p) => p.tenant === tenant);
+    expect(pushes.some((p) => p.status === 400)).toBe(true);
+    expect(pushes.every((p) => p.format === name)).toBe(true);
+  });
+
+  it('429 (rate limit) is retried until accepted; 401 without credentials is permanent', async () => {
+    await loki.setFault({ mode: 'status', status: 429, times: 3, body: 'Ingestion rate limit exceeded for user x' });
+    const letters = await deliver('protobuf', 'tenant-429', [testRecord({ msg: 'after 429' })]);
+    expect(letters).toEqual([]);
+    expect(loki.entries('tenant-429').map((e) => e.line)).toEqual(['after 429']);
+
+    const sink = new LokiSink(lokiConfig({ url: loki.url, tenant: 't' }));
+    const r = await sink.send([item(1, {}, Date.now() * 1000)], AbortSignal.timeout(5000));
+    expect(r.result).toMatchObject({ status: 'permanent', httpStatus: 401, error: 'HTTP 401: Unauthorized' });
+    expect(r.bisect).toBe(false);
+  });
+});

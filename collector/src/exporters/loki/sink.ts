@@ -1,0 +1,110 @@
+// Loki exporter: POST /loki/api/v1/push.
+// https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs
+// Loki validates each entry and ingests the valid ones even when it answers 400 (the 400 text
+// lists the rejected entries, one reason per line: line too long, too old, bad labels, …).
+// So a 400 is bisected by the delivery loop: halves are re-sent until each bad entry is alone and
+// dead-lettered with Loki's reason. Re-sent valid entries are not duplicated: Loki drops an entry
+// equal (stream, timestamp, line) to one it has. 429 and 5xx are retried; other 4xx are permanent.
+
+import { parseBytes, parseDuration } from '../../config/units.ts';
+import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
+import type { BatchResult, LogItem, LogSink } from '../sink.ts';
+import { estimateRecordBytes } from '../sink.ts';
+import type { LokiConfig } from './config.ts';
+import { encodeJson, encodeProtobuf } from './encode.ts';
+import { toEntry, type EntryPolicy, type LabelPair, type LokiEntry } from './entry.ts';
+
+export const PUSH_PATH = '/loki/api/v1/push';
+
+export interface LokiLimits {
+  maxLineSize: number;
+  maxLabelNameLength: number;
+  maxLabelValueLength: number;
+  maxLabelNamesPerSeries: number;
+  rejectOlderThanMs: number;
+}
+
+/** The memo slot a LogItem carries: its mapped entry (computed once by check, reused by send). */
+const ENTRY = Symbol('lokiEntry');
+type MemoItem = LogItem & { [ENTRY]?: LokiEntry };
+
+export class LokiSink implements LogSink {
+  readonly type = 'loki';
+  readonly endpoint: string;
+  readonly #http: HttpEndpoint;
+  readonly #policy: EntryPolicy;
+  readonly #limits: LokiLimits;
+  readonly #format: 'protobuf' | 'json';
+  readonly #streams = new Map<string, { stream: string; labels: LabelPair[] }>();
+  readonly #now: () => number;
+
+  constructor(config: LokiConfig, now: () => number = Date.now) {
+    const base = config.url.replace(/\/+$/, '');
+    const extra: Record<string, string> = { ...config.headers };
+    if (config.tenant) extra['x-scope-orgid'] = config.tenant;
+    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, extra, parseDuration(config.timeout));
+    this.endpoint = displayUrl(this.#http);
+    this.#format = config.format;
+    this.#now = now;
+    this.#policy = {
+      include: config.labels.include,
+      staticLabels: config.labels.static,
+      structuredMetadata: config.structuredMetadata,
+      maxStructuredMetadataEntries: config.limits.maxStructuredMetadataEntries,
+      maxStructuredMetadataSize: parseBytes(config.limits.maxStructuredMetadataSize),
+    };
+    this.#limits = {
+      maxLineSize: parseBytes(config.limits.maxLineSize),
+      maxLabelNameLength: config.limits.maxLabelNameLength,
+      maxLabelValueLength: config.limits.maxLabelValueLength,
+      maxLabelNamesPerSeries: config.limits.maxLabelNamesPerSeries,
+      rejectOlderThanMs: parseDuration(config.limits.rejectOlderThan),
+    };
+  }
+
+  #entry(item: LogItem): LokiEntry {
+    const memo = item as MemoItem;
+    return (memo[ENTRY] ??= toEntry(item, this.#policy, this.#streams));
+  }
+
+  /**
+   * Loki's own validation (pkg/validation), applied before sending so that a record Loki would
+   * refuse goes to the dead letters without a round trip. Texts follow Loki's messages.
+   */
+  check(item: LogItem): string | undefined {
+    const e = this.#entry(item);
+    const l = this.#limits;
+    if (l.maxLabelNamesPerSeries > 0 && e.labels.length > l.maxLabelNamesPerSeries) {
+      return `entry for stream '${e.stream}' has ${e.labels.length} label names; limit ${l.maxLabelNamesPerSeries}`;
+    }
+    for (const label of e.labels) {
+      if (l.maxLabelNameLength > 0 && label.name.length > l.maxLabelNameLength) return `stream '${e.stream}' has label name too long: '${label.name}'`;
+      if (l.maxLabelValueLength > 0 && label.value.length > l.maxLabelValueLength) return `stream '${e.stream}' has label value too long: '${label.value}'`;
+    }
+    if (l.maxLineSize > 0 && e.line.length * 3 > l.maxLineSize) {
+      const size = Buffer.byteLength(e.line);
+      if (size > l.maxLineSize) return `Max entry size '${l.maxLineSize}' bytes exceeded for stream '${e.stream}' while adding an entry with length '${size}' bytes`;
+    }
+    if (l.rejectOlderThanMs > 0) {
+      const oldest = this.#now() - l.rejectOlderThanMs;
+      if (item.micros / 1000 < oldest) {
+        return `entry for stream '${e.stream}' has timestamp too old: ${new Date(item.micros / 1000).toISOString()}, oldest acceptable timestamp is: ${new Date(oldest).toISOString()}`;
+      }
+    }
+    return undefined;
+  }
+
+  estimateBytes = estimateRecordBytes;
+
+  async send(items: LogItem[], signal: AbortSignal): Promise<BatchResult> {
+    const entries = items.map((item) => this.#entry(item));
+    const body = this.#format === 'protobuf' ? encodeProtobuf(entries) : encodeJson(entries);
+    const contentType = this.#format === 'protobuf' ? 'application/x-protobuf' : 'application/json';
+    const { result } = await send(this.#http, body, { 'content-type': contentType }, { signal });
+    if (result.status === 'success') {
+      for (const item of items) delete (item as MemoItem)[ENTRY];
+    }
+    // 400: Loki names bad entries in prose only; 413: the batch is too big. Either way, split.
+    return { result, bisect: result.httpStatus === 400 || result.httpStatus === 413 };
+  }
+}

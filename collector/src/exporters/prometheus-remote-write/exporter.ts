@@ -1,0 +1,233 @@
+// Prometheus remote write 1.0 sender (https://prometheus.io/docs/specs/prw/remote_write_spec/).
+// Every `interval` the registered metrics sources are read and queued as WriteRequests (at most
+// maxSamplesPerRequest samples each); one sender sends them in order. Spec rules applied:
+//  - headers Content-Encoding: snappy, Content-Type: application/x-protobuf,
+//    X-Prometheus-Remote-Write-Version: 0.1.0, a User-Agent;
+//  - 5xx is retried with backoff (and 429: the spec allows it), never 2xx or another 4xx: a 4xx
+//    request is dropped and counted (reason "rejected");
+//  - samples of a series are sent in timestamp order (the queue is FIFO and retried in place).
+// Metrics are not replayable history, so there is no dead-letter store here: the queue is
+// bounded (queue.maxSamples) and the oldest requests beyond it are dropped (reason "queue_full").
+
+import { parseDuration } from '../../config/units.ts';
+import { CircuitBreaker } from '../circuit-breaker.ts';
+import type { DependencyHealth } from '../delivery.ts';
+import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
+import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
+import type { ExportResult } from '../result.ts';
+import { Retrier, RetryBudget, type Sleep } from '../retry.ts';
+import type { Logger } from '../sink.ts';
+import type { RemoteWriteConfig } from './config.ts';
+import { encodeWriteRequest } from './encode.ts';
+import type { MetricsSources } from './samples.ts';
+
+interface Pending {
+  body: Uint8Array;
+  samples: number;
+  at: number;
+}
+
+export interface RemoteWriteDeps {
+  sources: MetricsSources;
+  metrics: ExporterMetrics;
+  logger: Logger;
+  now?: () => number;
+  sleep?: Sleep;
+}
+
+export const REMOTE_WRITE_HEADERS = {
+  'content-type': 'application/x-protobuf',
+  'content-encoding': 'snappy',
+  'x-prometheus-remote-write-version': '0.1.0',
+};
+
+export class RemoteWriteExporter {
+  readonly name: string;
+  readonly type = 'prometheusRemoteWrite';
+  readonly endpoint: string;
+  readonly breaker: CircuitBreaker;
+  readonly #config: RemoteWriteConfig;
+  readonly #http: HttpEndpoint;
+  readonly #d: RemoteWriteDeps;
+  readonly #retrier: Retrier;
+  readonly #now: () => number;
+  readonly #labels: { exporter: string; type: string };
+  #queue: Pending[] = [];
+  #queuedSamples = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #sending: Promise<void> | undefined;
+  #abort = new AbortController();
+  #started = false;
+  #stopped = false;
+  #lastError: { text: string; at: number } | undefined;
+  #failingSince: number | undefined;
+  #lastSuccessAt: number | undefined;
+
+  constructor(config: RemoteWriteConfig, deps: RemoteWriteDeps) {
+    this.name = config.name;
+    this.#config = config;
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#http = httpEndpoint(config.url, '', config.auth, { ...config.headers }, parseDuration(config.timeout));
+    this.endpoint = displayUrl(this.#http);
+    const r = config.retry;
+    const c = config.circuitBreaker;
+    this.breaker = new CircuitBreaker(
+      { failureThreshold: c.failureThreshold, openMs: parseDuration(c.openDuration), maxOpenMs: parseDuration(c.maxOpenDuration) },
+      { now: this.#now, sleep: deps.sleep },
+    );
+    this.#retrier = new Retrier(
+      { initialBackoffMs: parseDuration(r.initialBackoff), maxBackoffMs: parseDuration(r.maxBackoff), multiplier: 2, maxRetryAfterMs: parseDuration(r.maxRetryAfter) },
+      new RetryBudget({ ratio: r.budgetRatio, minPerSecond: r.budgetMinPerSecond }, this.#now),
+      { sleep: deps.sleep },
+    );
+    this.#labels = { exporter: this.name, type: this.type };
+    const m = deps.metrics;
+    m.sent.inc(this.#labels, 0);
+    m.retries.inc(this.#labels, 0);
+    for (const cls of ['retryable', 'permanent']) m.failedRequests.inc({ ...this.#labels, class: cls }, 0);
+    for (const reason of ['rejected', 'queue_full']) m.dropped.inc({ ...this.#labels, reason }, 0);
+  }
+
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#d.metrics.register(this.name, this.type, () => this.gauges());
+    const interval = parseDuration(this.#config.interval);
+    this.#timer = setInterval(() => void this.tick(), interval);
+    this.#timer.unref();
+    void this.tick();
+  }
+
+  /** Reads the sources once and queues the samples (also called by tests). */
+  async tick(): Promise<void> {
+    const now = this.#now();
+    const batch = await this.#d.sources.collect(now, (source, err) =>
+      this.#d.logger.warn({ exporter: this.name, source, err: err.message }, `exporter ${this.name}: metrics source failed`),
+    );
+    const per = this.#config.maxSamplesPerRequest;
+    for (let i = 0; i < batch.samples.length; i += per) {
+      const samples = batch.samples.slice(i, i + per);
+      const { body, skipped } = encodeWriteRequest(samples, i === 0 ? batch.metadata : [], this.#config.externalLabels);
+      if (skipped) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, skipped);
+      this.#enqueue({ body, samples: samples.length - skipped, at: now });
+    }
+    this.#kick();
+  }
+
+  #enqueue(p: Pending): void {
+    this.#queue.push(p);
+    this.#queuedSamples += p.samples;
+    // Keep the request being sent (index 0); drop the next-oldest while over the bound.
+    while (this.#queuedSamples > this.#config.queue.maxSamples && this.#queue.length > 1) {
+      const [dropped] = this.#queue.splice(this.#sending ? 1 : 0, 1);
+      this.#queuedSamples -= dropped.samples;
+      this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'queue_full' }, dropped.samples);
+    }
+  }
+
+  #kick(): void {
+    this.#sending ??= this.#drain().finally(() => {
+      this.#sending = undefined;
+    });
+  }
+
+  async #drain(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (this.#queue.length > 0 && !signal.aborted) {
+      const head = this.#queue[0];
+      const result = await this.#retrier.run(
+        async (n) => {
+          if (n > 1) this.#d.metrics.retries.inc(this.#labels);
+          const result = await this.sendRequest(head.body, signal);
+          this.#note(result);
+          if (result.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: result.status });
+          return result;
+        },
+        { signal, breaker: this.breaker },
+      );
+      if (result.aborted) return;
+      this.#queue.shift();
+      this.#queuedSamples -= head.samples;
+      if (result.status === 'success') this.#d.metrics.sent.inc(this.#labels, head.samples);
+      else {
+        this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, head.samples);
+        this.#d.logger.warn({ exporter: this.name, error: result.error }, `exporter ${this.name}: remote write request refused, ${head.samples} samples dropped`);
+      }
+    }
+  }
+
+  /** One POST of an encoded WriteRequest, classified; no retry. */
+  async sendRequest(body: Uint8Array, signal?: AbortSignal): Promise<ExportResult> {
+    return (await send(this.#http, body, REMOTE_WRITE_HEADERS, { signal })).result;
+  }
+
+  #note(r: ExportResult): void {
+    const now = this.#now();
+    if (r.status === 'success') {
+      if (this.#failingSince !== undefined) this.#d.logger.info({ exporter: this.name }, `exporter ${this.name}: backend answering again`);
+      this.#failingSince = undefined;
+      this.#lastSuccessAt = now;
+      return;
+    }
+    this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus}`, at: now };
+    if (r.status === 'retryable' && this.#failingSince === undefined) {
+      this.#failingSince = now;
+      this.#d.logger.warn({ exporter: this.name, error: this.#lastError.text }, `exporter ${this.name}: backend failing, retrying`);
+    }
+  }
+
+  /** Stops the timer, queues a last snapshot, sends what it can within shutdownTimeout. Safe twice and before start. */
+  async shutdown(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (!this.#started) return;
+    clearInterval(this.#timer);
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : parseDuration(this.#config.shutdownTimeout));
+    try {
+      if (this.breaker.state !== 'open') await this.tick();
+      await this.#sending;
+    } finally {
+      clearTimeout(deadline);
+      this.#abort.abort();
+      await this.#sending;
+      this.#d.metrics.unregister(this.name);
+    }
+  }
+
+  gauges(): ExporterGauges {
+    return {
+      queueItems: this.#queuedSamples,
+      queueBytes: this.#queue.reduce((n, p) => n + p.body.length, 0),
+      oldestAgeSeconds: this.#queue.length ? (this.#now() - this.#queue[0].at) / 1000 : 0,
+      circuit: this.breaker.state,
+      deadLetters: 0,
+    };
+  }
+
+  health() {
+    const g = this.gauges();
+    const dep = this.dependency();
+    return {
+      status: dep.status === 'down' ? ('degraded' as const) : dep.status,
+      type: this.type,
+      queue: { samples: g.queueItems, requests: this.#queue.length, bytes: g.queueBytes, oldestAgeSeconds: Math.round(g.oldestAgeSeconds * 10) / 10 },
+      circuit: g.circuit,
+    };
+  }
+
+  dependency(): DependencyHealth {
+    const state = this.breaker.state;
+    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+    return {
+      type: this.type,
+      endpoint: this.endpoint,
+      status: state !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up',
+      circuit: state,
+      lastError: this.#lastError?.text,
+      lastErrorAt: iso(this.#lastError?.at),
+      since: iso(this.#failingSince),
+      lastSuccessAt: iso(this.#lastSuccessAt),
+    };
+  }
+}

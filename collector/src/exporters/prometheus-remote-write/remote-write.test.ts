@@ -1,0 +1,136 @@
+import { Value } from '@sinclair/typebox/value';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Histogram, Registry } from 'prom-client';
+import snappy from 'snappyjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeExporter } from '../describe-exporter.ts';
+import { createExporterMetrics } from '../metrics.ts';
+import { silentLogger } from '../sink.ts';
+import { remoteWriteConfigSchema, type RemoteWriteConfig } from './config.ts';
+import { encodeWriteRequest, WriteRequest } from './encode.ts';
+import { RemoteWriteExporter } from './exporter.ts';
+import { MetricsSources, registrySource } from './samples.ts';
+
+function rwConfig(fields: Partial<RemoteWriteConfig> & { url: string }): RemoteWriteConfig {
+  return Value.Default(remoteWriteConfigSchema, {
+    type: 'prometheusRemoteWrite',
+    name: 'prw',
+    retry: { initialBackoff: '10ms', maxBackoff: '50ms' },
+    circuitBreaker: { failureThreshold: 1000 },
+    ...structuredClone(fields),
+  }) as RemoteWriteConfig;
+}
+
+function sources(): MetricsSources {
+  const registry = new Registry();
+  new Counter({ name: 'test_events_total', help: 'events', labelNames: ['kind'], registers: [registry] }).inc({ kind: 'a' }, 3);
+  const s = new MetricsSources();
+  s.add('test', registrySource(registry));
+  return s;
+}
+
+function make(config: RemoteWriteConfig, logger = silentLogger, src = sources()) {
+  const registry = new Registry();
+  return { exporter: new RemoteWriteExporter(config, { sources: src, metrics: createExporterMetrics(registry), logger }), registry };
+}
+
+describeExporter({
+  name: 'prometheusRemoteWrite',
+  auth: ['basic', 'bearerToken'],
+  make: (url, auth, logger) => {
+    const { exporter } = make(rwConfig({ url, auth, interval: '50ms' }), logger);
+    return {
+      sendOnce: (signal) => exporter.sendRequest(encodeWriteRequest([{ labels: { __name__: 'up' }, value: 1, timestampMs: Date.now() }], [], {}).body, signal),
+      start: () => exporter.start(),
+      feed: () => exporter.tick(),
+      shutdown: () => exporter.shutdown(),
+    };
+  },
+});
+
+describe('remote write 1.0 requests', () => {
+  let server: Server;
+  let url: string;
+  const got: Array<{ headers: IncomingMessage['headers']; body: Buffer }> = [];
+  let answers: number[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(answers.shift() ?? 204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  const decode = (body: Buffer) =>
+    WriteRequest.toObject(WriteRequest.decode(snappy.uncompress(body)), { longs: Number, enums: String, defaults: true }) as {
+      timeseries: Array<{ labels: Array<{ name: string; value: string }>; samples: Array<{ value: number; timestamp: number }> }>;
+      metadata: Array<{ type: string; metric_family_name: string; help: string }>;
+    };
+
+  it('carries the spec headers and a snappy WriteRequest with sorted labels, external labels and metadata', async () => {
+    got.length = 0;
+    const registry = new Registry();
+    const h = new Histogram({ name: 'test_latency_seconds', help: 'latency', buckets: [0.1, 1], registers: [registry] });
+    h.observe(0.5);
+    const src = new MetricsSources();
+    src.add('reg', registrySource(registry));
+    const { exporter } = make(rwConfig({ url, externalLabels: { instance: 'collector-1' } }), silentLogger, src);
+    exporter.start();
+    while (got.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await exporter.shutdown();
+    const first = got[0];
+    expect(first.headers).toMatchObject({
+      'content-encoding': 'snappy',
+      'content-type': 'application/x-protobuf',
+      'x-prometheus-remote-write-version': '0.1.0',
+      'user-agent': 'periscope-collector',
+    });
+    const req = decode(first.body);
+    const series = req.timeseries.map((t) => Object.fromEntries(t.labels.map((l) => [l.name, l.value])));
+    expect(series).toContainEqual({ __name__: 'test_latency_seconds_bucket', le: '1', instance: 'collector-1' });
+    expect(series).toContainEqual({ __name__: 'test_latency_seconds_bucket', le: '+Inf', instance: 'collector-1' });
+    expect(series).toContainEqual({ __name__: 'test_latency_seconds_count', instance: 'collector-1' });
+    for (const t of req.timeseries) {
+      const names = t.labels.map((l) => l.name);
+      expect(names).toEqual([...names].sort());
+      expect(t.samples).toHaveLength(1);
+      expect(Math.abs(t.samples[0].timestamp - Date.now())).toBeLessThan(60_000);
+    }
+    expect(req.metadata).toContainEqual({ type: 'HISTOGRAM', metric_family_name: 'test_latency_seconds', help: 'latency', unit: '' });
+  });
+
+  it('retries 5xx until accepted; drops a 4xx request without retrying it (counted)', async () => {
+    got.length = 0;
+    answers = [500, 503, 204];
+    const { exporter, registry } = make(rwConfig({ url, interval: '1h' }));
+    exporter.start();
+    while (got.length < 3) await new Promise((r) => setTimeout(r, 10));
+    answers = [400];
+    await exporter.tick();
+    while (got.length < 4) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    await exporter.shutdown();
+    expect(got.length).toBe(5); // 3 (two retries) + 1 refused + the shutdown flush
+    const dropped = await registry.getSingleMetric('periscope_exporter_dropped_items_total')!.get();
+    expect(dropped.values.find((v) => v.labels.reason === 'rejected')!.value).toBe(1);
+    const retried = await registry.getSingleMetric('periscope_exporter_retried_requests_total')!.get();
+    expect(retried.values[0].value).toBe(2);
+  });
+
+  it('bounds its queue while the backend is down: the oldest requests are dropped (queue_full)', async () => {
+    const { exporter, registry } = make(rwConfig({ url: 'http://127.0.0.1:9/api/v1/write', interval: '1h', queue: { maxSamples: 2 }, timeout: '1s', shutdownTimeout: '100ms' }));
+    exporter.start();
+    for (let i = 0; i < 5; i++) await exporter.tick();
+    expect(exporter.gauges().queueItems).toBeLessThanOrEqual(2);
+    const dropped = await registry.getSingleMetric('periscope_exporter_dropped_items_total')!.get();
+    expect(dropped.values.find((v) => v.labels.reason === 'queue_full')!.value).toBeGreaterThanOrEqual(3);
+    await exporter.shutdown();
+  });
+});

@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { ERR, PeriscopeError } from '../errors.ts';
+import type { Exporters } from './exporters.ts';
+
+const MAX_LIMIT = 1000;
+
+function parseLimit(value: unknown, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) throw new PeriscopeError(ERR.BAD_QUERY, `limit: expected an integer 1–${MAX_LIMIT}`, 400, { key: 'limit' });
+  return n;
+}
+
+function checkExporter(exporters: Exporters, name: unknown): string | undefined {
+  if (name === undefined || name === '') return undefined;
+  if (typeof name !== 'string' || !exporters.names.includes(name)) {
+    throw new PeriscopeError(ERR.BAD_QUERY, `exporter: no exporter named ${JSON.stringify(name)}; configured: ${exporters.names.join(', ') || '(none)'}`, 400, { key: 'exporter' });
+  }
+  return name;
+}
+
+/**
+ * GET  /api/v1/deadletter?exporter=&limit=   dead letters, oldest first, with the backend's reason.
+ * POST /api/v1/deadletter/replay {exporter?, ids?, limit?}
+ *      re-sends them (a few attempts each); delivered ones are removed, the others keep their new
+ *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining }.
+ * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
+ *      open). Always 200: a backend being down does not make the collector unhealthy.
+ */
+export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters): void {
+  app.get('/api/v1/deadletter', async (request) => {
+    const q = request.query as Record<string, unknown>;
+    const exporter = checkExporter(exporters, q.exporter);
+    const limit = parseLimit(q.limit, 100);
+    const items = exporters.deadLetters.list({ exporter, limit });
+    return { total: exporters.deadLetters.total(exporter), items };
+  });
+
+  app.post('/api/v1/deadletter/replay', async (request) => {
+    let body: Record<string, unknown> = {};
+    const raw = request.body as Buffer | undefined;
+    if (raw && raw.length > 0) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, ids?, limit?}', 400);
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, ids?, limit?}', 400);
+    }
+    const exporter = checkExporter(exporters, body.exporter);
+    let ids: number[] | undefined;
+    if (body.ids !== undefined) {
+      if (!Array.isArray(body.ids) || !body.ids.every((id) => Number.isSafeInteger(id)) || body.ids.length > MAX_LIMIT) {
+        throw new PeriscopeError(ERR.BAD_QUERY, `ids: expected an array of up to ${MAX_LIMIT} dead-letter ids`, 400, { key: 'ids' });
+      }
+      ids = body.ids as number[];
+    }
+    const limit = parseLimit(body.limit, MAX_LIMIT);
+    const letters = exporters.deadLetters.list({ exporter, ids, limit });
+    const abort = new AbortController();
+    request.raw.once('close', () => {
+      if (!request.raw.complete) abort.abort();
+    });
+    const report = await exporters.replay(letters, abort.signal);
+    return { ...report, remaining: exporters.deadLetters.total(exporter) };
+  });
+
+  app.get('/health/dependencies', async () => {
+    const dependencies = exporters.dependencies();
+    const statuses = Object.values(dependencies).map((d) => d.status);
+    const status = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : 'up';
+    return { status, dependencies };
+  });
+}

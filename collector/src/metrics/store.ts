@@ -1,0 +1,623 @@
+// The in-memory metric store: OTLP metrics (and span metrics) held per series, rendered in the
+// Prometheus text format on /metrics, read by alert rules (`select`) and remote write (`samples`).
+//
+// Temporality (https://opentelemetry.io/docs/specs/otel/metrics/data-model/#temporality):
+// cumulative points replace the held value (an older point than the held one is ignored); delta
+// points are ADDED to it, so every series is exposed as cumulative, as Prometheus expects. A delta
+// point whose time is not after the last applied one is a resend and is ignored (counted as
+// `out_of_order`). Gauges always replace. Histograms with delta temporality add bucket-wise; when
+// the bucket layout changes the accumulation restarts from the new point (a counter reset to
+// Prometheus). Summaries are taken as they come.
+//
+// Series identity: family name + the full label set (job, instance, otel_scope_*, attributes).
+// A series not updated for `staleAfterMs` disappears from every output; a point flagged
+// FLAG_NO_RECORDED_VALUE removes its series at once. At most `maxSeries` series are held
+// (target_info included); points that would create more are dropped and counted, or, with
+// onSeriesLimit "reject", the whole request is refused with 429 + Retry-After before anything of
+// it is applied (so a retry cannot double-count deltas).
+//
+// Recent samples: every series keeps its value at `sampleResolutionMs` resolution (the last value
+// seen in each slot) for `sampleWindowMs`, stamped with the time the collector received it, so
+// alert rules can compute rate/avg/quantiles without a Prometheus server.
+
+import { ERR, PeriscopeError } from '../errors.ts';
+import { fit, merge, toExplicit, downscale, type ExpHistogram, type ExpLimits } from './exponential.ts';
+import { applyFactor, type PromType } from './naming.ts';
+
+export type Labels = Record<string, string>;
+
+export interface ExplicitHistogram {
+  /** Ascending finite upper bounds (already in the unit of the family name). */
+  bounds: number[];
+  /** Observations per bucket, NOT cumulative; bounds.length + 1 entries (or [] for "no buckets"). */
+  counts: number[];
+  count: number;
+  sum: number | undefined;
+}
+
+export interface SummaryValue {
+  quantiles: Array<{ quantile: number; value: number }>;
+  count: number;
+  sum: number;
+}
+
+/** One data point as the store takes it (see receivers/otlp/metrics.ts for the OTLP mapping). */
+export interface MetricPoint {
+  /** Prometheus family name (naming.ts), e.g. http_server_request_duration_seconds. */
+  name: string;
+  /** The name the point was sent with (e.g. http.server.request.duration); select() accepts it too. */
+  otelName: string;
+  help: string;
+  type: PromType;
+  /** Every label but __name__/le/quantile: job, instance, otel_scope_*, attributes. */
+  labels: Labels;
+  /** The resource's target_info labels (job, instance, other resource attributes), if any. */
+  target?: Labels;
+  temporality: 'cumulative' | 'delta';
+  /** Point time, epoch ns; 0n when unknown. */
+  timeNs: bigint;
+  /** FLAG_NO_RECORDED_VALUE: the series is gone. */
+  noRecordedValue?: boolean;
+  /** counter and gauge */
+  value?: number;
+  histogram?: ExplicitHistogram;
+  /** Kept in the unit it was sent in; `factor` converts bounds and sum when rendering. */
+  exponential?: ExpHistogram;
+  factor?: number;
+  summary?: SummaryValue;
+}
+
+export interface MetricRejection {
+  /** Position of the point in the array given to apply(). */
+  index: number;
+  code: string;
+  message: string;
+}
+
+export const METRIC_STORE_ERROR_CODES = {
+  SERIES_LIMIT: 'PERISCOPE_ERR_METRICS_SERIES_LIMIT',
+  TYPE_CONFLICT: 'PERISCOPE_ERR_OTLP_METRIC_TYPE_CONFLICT',
+  NAME_RESERVED: 'PERISCOPE_ERR_OTLP_METRIC_NAME_RESERVED',
+} as const;
+
+export type DropReason = 'series_limit' | 'type_conflict' | 'name_reserved' | 'out_of_order' | 'bucket_layout_changed';
+
+export interface MetricStoreOptions {
+  maxSeries: number;
+  staleAfterMs: number;
+  sampleWindowMs: number;
+  sampleResolutionMs: number;
+  onSeriesLimit: 'drop' | 'reject';
+  exponential: ExpLimits;
+  /** Names this store refuses (another component renders them). */
+  isReserved?: (name: string) => boolean;
+  /** Emit target_info for the resources of the points. Default true. */
+  targetInfo?: boolean;
+  now?: () => number;
+}
+
+// ── The read interfaces ───────────────────────────────────────────────────────────────────────────
+
+/** Mirrors alerting/src/rules/sources.ts (SeriesData) so the adapter is a plain pass-through. */
+export interface SelectedSeries {
+  labels: Labels;
+  type: 'counter' | 'gauge' | 'histogram';
+  samples: Array<{ t: number; v: number }>;
+  buckets?: Array<{ t: number; le: number[]; counts: number[] }>;
+}
+
+export interface LabelMatcher {
+  name: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
+}
+
+/** Mirrors collector/src/exporters/prometheus-remote-write/samples.ts (SampleBatch). */
+export interface RemoteWriteBatch {
+  samples: Array<{ labels: Labels; value: number; timestampMs: number }>;
+  metadata: Array<{ name: string; type: PromType; help: string }>;
+}
+
+// ── Internals ─────────────────────────────────────────────────────────────────────────────────────
+
+type Snapshot = ExplicitHistogram | ExpHistogram;
+
+interface Series {
+  key: string;
+  labels: Labels;
+  /** Rendered `k="v",…` (no braces), built once. */
+  labelText: string;
+  updatedMs: number;
+  timeNs: bigint;
+  value: number;
+  hist?: ExplicitHistogram;
+  exp?: ExpHistogram;
+  factor: number;
+  summary?: SummaryValue;
+  /** Recent samples from `head` on: receive time, value (count for histograms), histogram state. */
+  ts: number[];
+  vs: number[];
+  snaps: Array<Snapshot | undefined>;
+  head: number;
+}
+
+interface Family {
+  name: string;
+  type: PromType;
+  help: string;
+  otelNames: Set<string>;
+  series: Map<string, Series>;
+}
+
+const TARGET_INFO = 'target_info';
+
+function seriesKey(name: string, labels: Labels): string {
+  let key = name;
+  for (const k of Object.keys(labels).sort()) key += `\u0000${k}\u0001${labels[k]}`;
+  return key;
+}
+
+function escapeLabelValue(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/[\\\n]/g, (c) => (c === '\n' ? '\\n' : '\\\\'));
+}
+
+function labelText(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${escapeLabelValue(labels[k])}"`)
+    .join(',');
+}
+
+/** Prometheus text-format float. */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(v);
+}
+
+function sameBounds(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function lowerBound(ts: number[], t: number, from: number): number {
+  let lo = from;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function compileMatcher(m: LabelMatcher): (labels: Labels) => boolean {
+  switch (m.op) {
+    case '=':
+      return (l) => (l[m.name] ?? '') === m.value;
+    case '!=':
+      return (l) => (l[m.name] ?? '') !== m.value;
+    case '=~':
+    case '!~': {
+      const re = new RegExp(`^(?:${m.value})$`, 'u');
+      return m.op === '=~' ? (l) => re.test(l[m.name] ?? '') : (l) => !re.test(l[m.name] ?? '');
+    }
+  }
+}
+
+/** One exposition line's worth: series-name suffix, the extra label (le/quantile) and the value. */
+type Line = [suffix: string, extra: string | undefined, extraValue: string | undefined, value: number];
+
+export class MetricStore {
+  readonly #o: Required<MetricStoreOptions>;
+  readonly #families = new Map<string, Family>();
+  /** OTel name → family names (select() by the name the app used). */
+  readonly #aliases = new Map<string, Set<string>>();
+  #seriesCount = 0;
+  #lastSweepMs = 0;
+  readonly dropped: Record<DropReason, number> = { series_limit: 0, type_conflict: 0, name_reserved: 0, out_of_order: 0, bucket_layout_changed: 0 };
+  expired = 0;
+
+  constructor(options: MetricStoreOptions) {
+    this.#o = { targetInfo: true, now: Date.now, isReserved: () => false, ...options };
+  }
+
+  get seriesCount(): number {
+    return this.#seriesCount;
+  }
+
+  /**
+   * Applies points in order. Returns the points refused (type conflict, reserved name, series
+   * limit in "drop" mode). Throws PeriscopeError 429 (details.retryAfterSeconds) in "reject" mode
+   * when the points need more new series than there is room for; nothing is applied then.
+   */
+  apply(points: readonly MetricPoint[]): { rejected: MetricRejection[] } {
+    const now = this.#o.now();
+    this.#maybeSweep(now);
+    const keys = points.map((p) => seriesKey(p.name, p.labels));
+    if (this.#o.onSeriesLimit === 'reject') this.#checkRoom(points, keys, now);
+    const rejected: MetricRejection[] = [];
+    const targetsSeen = new Set<string>();
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      const problem = this.#applyOne(p, keys[i], now);
+      if (problem) {
+        rejected.push({ index: i, ...problem });
+        continue;
+      }
+      if (p.target && this.#o.targetInfo) {
+        const tkey = seriesKey(TARGET_INFO, p.target);
+        if (!targetsSeen.has(tkey)) {
+          targetsSeen.add(tkey);
+          this.#touchTarget(p.target, tkey, now);
+        }
+      }
+    }
+    return { rejected };
+  }
+
+  #checkRoom(points: readonly MetricPoint[], keys: string[], now: number): void {
+    const fresh = new Set<string>();
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      if (p.noRecordedValue) continue;
+      if (!this.#families.get(p.name)?.series.has(keys[i])) fresh.add(keys[i]);
+      if (p.target && this.#o.targetInfo) {
+        const tkey = seriesKey(TARGET_INFO, p.target);
+        if (!this.#families.get(TARGET_INFO)?.series.has(tkey)) fresh.add(tkey);
+      }
+    }
+    if (this.#seriesCount + fresh.size <= this.#o.maxSeries) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const f of this.#families.values()) for (const s of f.series.values()) if (s.updatedMs < oldest) oldest = s.updatedMs;
+    const waitMs = Number.isFinite(oldest) ? oldest + this.#o.staleAfterMs - now : this.#o.staleAfterMs;
+    const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+    this.dropped.series_limit += points.length;
+    throw new PeriscopeError(
+      METRIC_STORE_ERROR_CODES.SERIES_LIMIT,
+      `the metric store holds ${this.#seriesCount} of at most ${this.#o.maxSeries} series and this request needs ${fresh.size} more; retry after ${retryAfterSeconds} s, when stale series have expired`,
+      429,
+      { retryAfterSeconds },
+    );
+  }
+
+  #applyOne(p: MetricPoint, key: string, now: number): { code: string; message: string } | undefined {
+    if (p.name === TARGET_INFO || this.#o.isReserved(p.name)) {
+      this.dropped.name_reserved++;
+      return { code: METRIC_STORE_ERROR_CODES.NAME_RESERVED, message: `metric name ${p.name} is reserved by the collector` };
+    }
+    let family = this.#families.get(p.name);
+    if (family && family.type !== p.type) {
+      this.dropped.type_conflict++;
+      return { code: METRIC_STORE_ERROR_CODES.TYPE_CONFLICT, message: `${p.name} is already a ${family.type}, this point is a ${p.type}` };
+    }
+    let series = family?.series.get(key);
+    if (p.noRecordedValue) {
+      if (series && family) this.#delete(family, series);
+      return undefined;
+    }
+    if (!series) {
+      if (this.#seriesCount >= this.#o.maxSeries) {
+        this.dropped.series_limit++;
+        return { code: METRIC_STORE_ERROR_CODES.SERIES_LIMIT, message: `series limit of ${this.#o.maxSeries} reached; ${p.name} not stored` };
+      }
+      if (!family) {
+        family = { name: p.name, type: p.type, help: p.help, otelNames: new Set(), series: new Map() };
+        this.#families.set(p.name, family);
+      }
+      series = {
+        key,
+        labels: p.labels,
+        labelText: labelText(p.labels),
+        updatedMs: now,
+        timeNs: 0n,
+        value: 0,
+        factor: p.factor ?? 1,
+        ts: [],
+        vs: [],
+        snaps: [],
+        head: 0,
+      };
+      family.series.set(key, series);
+      this.#seriesCount++;
+    }
+    family = family as Family;
+    if (p.help) family.help = p.help;
+    if (!family.otelNames.has(p.otelName)) {
+      family.otelNames.add(p.otelName);
+      let set = this.#aliases.get(p.otelName);
+      if (!set) this.#aliases.set(p.otelName, (set = new Set()));
+      set.add(family.name);
+    }
+    const delta = p.temporality === 'delta';
+    if (series.timeNs !== 0n && p.timeNs !== 0n && (delta ? p.timeNs <= series.timeNs : p.timeNs < series.timeNs)) {
+      this.dropped.out_of_order++;
+      series.updatedMs = now;
+      return undefined;
+    }
+    if (p.timeNs !== 0n) series.timeNs = p.timeNs;
+    series.updatedMs = now;
+    let sample: number;
+    let snap: Snapshot | undefined;
+    if (p.histogram) {
+      const h = p.histogram;
+      const held = series.hist;
+      if (delta && held && sameBounds(held.bounds, h.bounds) && held.counts.length === h.counts.length) {
+        series.hist = {
+          bounds: held.bounds,
+          counts: held.counts.map((c, i) => c + h.counts[i]),
+          count: held.count + h.count,
+          sum: held.sum === undefined || h.sum === undefined ? undefined : held.sum + h.sum,
+        };
+      } else {
+        if (delta && held) this.dropped.bucket_layout_changed++;
+        series.hist = h;
+      }
+      sample = series.hist.count;
+      snap = series.hist;
+    } else if (p.exponential) {
+      const limits = this.#o.exponential;
+      series.exp = delta && series.exp ? merge(series.exp, p.exponential, limits) : fit(p.exponential, limits);
+      series.factor = p.factor ?? 1;
+      sample = series.exp.count;
+      snap = series.exp;
+    } else if (p.summary) {
+      series.summary = p.summary;
+      sample = p.summary.count;
+    } else {
+      const v = p.value ?? 0;
+      series.value = delta ? series.value + v : v;
+      sample = series.value;
+    }
+    this.#record(series, now, sample, snap);
+    return undefined;
+  }
+
+  #touchTarget(labels: Labels, key: string, now: number): void {
+    let family = this.#families.get(TARGET_INFO);
+    let series = family?.series.get(key);
+    if (!series) {
+      if (this.#seriesCount >= this.#o.maxSeries) return;
+      if (!family) {
+        family = { name: TARGET_INFO, type: 'gauge', help: 'Target metadata: the resource attributes of each service instance sending metrics.', otelNames: new Set(), series: new Map() };
+        this.#families.set(TARGET_INFO, family);
+      }
+      series = { key, labels, labelText: labelText(labels), updatedMs: now, timeNs: 0n, value: 1, factor: 1, ts: [], vs: [], snaps: [], head: 0 };
+      family.series.set(key, series);
+      this.#seriesCount++;
+    }
+    series.updatedMs = now;
+  }
+
+  #record(s: Series, now: number, v: number, snap: Snapshot | undefined): void {
+    const res = this.#o.sampleResolutionMs;
+    const n = s.ts.length;
+    if (n > s.head && Math.floor(s.ts[n - 1] / res) === Math.floor(now / res)) {
+      s.ts[n - 1] = now;
+      s.vs[n - 1] = v;
+      s.snaps[n - 1] = snap;
+    } else {
+      s.ts.push(now);
+      s.vs.push(v);
+      s.snaps.push(snap);
+    }
+    const cutoff = now - this.#o.sampleWindowMs;
+    while (s.head < s.ts.length && s.ts[s.head] < cutoff) s.head++;
+    if (s.head > 64 && s.head * 2 > s.ts.length) {
+      s.ts = s.ts.slice(s.head);
+      s.vs = s.vs.slice(s.head);
+      s.snaps = s.snaps.slice(s.head);
+      s.head = 0;
+    }
+  }
+
+  #delete(family: Family, series: Series): void {
+    if (family.series.delete(series.key)) this.#seriesCount--;
+    if (family.series.size === 0) {
+      this.#families.delete(family.name);
+      for (const otel of family.otelNames) {
+        const set = this.#aliases.get(otel);
+        set?.delete(family.name);
+        if (set?.size === 0) this.#aliases.delete(otel);
+      }
+    }
+  }
+
+  #maybeSweep(now: number): void {
+    if (now - this.#lastSweepMs >= Math.min(this.#o.staleAfterMs / 4, 15_000)) this.expire(now);
+  }
+
+  /** Removes series not updated for staleAfterMs. Returns how many were removed. */
+  expire(now: number = this.#o.now()): number {
+    this.#lastSweepMs = now;
+    const cutoff = now - this.#o.staleAfterMs;
+    let removed = 0;
+    for (const family of [...this.#families.values()]) {
+      for (const s of [...family.series.values()]) {
+        if (s.updatedMs < cutoff) {
+          this.#delete(family, s);
+          removed++;
+        }
+      }
+    }
+    this.expired += removed;
+    return removed;
+  }
+
+  // ── Outputs ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Exposition lines of one series (histograms: _bucket{le}, _sum, _count). */
+  #lines(family: Family, s: Series): Line[] {
+    switch (family.type) {
+      case 'counter':
+      case 'gauge':
+        return [['', undefined, undefined, s.value]];
+      case 'histogram': {
+        let bounds: number[];
+        let counts: number[];
+        let count: number;
+        let sum: number | undefined;
+        if (s.exp) {
+          ({ bounds, counts } = toExplicit(s.exp, s.factor));
+          count = s.exp.count;
+          sum = s.exp.sum === undefined ? undefined : applyFactor(s.exp.sum, s.factor);
+        } else {
+          const h = s.hist as ExplicitHistogram;
+          bounds = h.bounds;
+          counts = h.counts;
+          count = h.count;
+          sum = h.sum;
+        }
+        const lines: Line[] = [];
+        let cumulative = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative += counts[i] ?? 0;
+          lines.push(['_bucket', 'le', formatValue(bounds[i]), cumulative]);
+        }
+        lines.push(['_bucket', 'le', '+Inf', count]);
+        if (sum !== undefined) lines.push(['_sum', undefined, undefined, sum]);
+        lines.push(['_count', undefined, undefined, count]);
+        return lines;
+      }
+      case 'summary': {
+        const sm = s.summary as SummaryValue;
+        const lines: Line[] = sm.quantiles.map((q): Line => ['', 'quantile', formatValue(q.quantile), q.value]);
+        lines.push(['_sum', undefined, undefined, sm.sum], ['_count', undefined, undefined, sm.count]);
+        return lines;
+      }
+    }
+  }
+
+  /** Prometheus text exposition format 0.0.4 of every live series (stale ones are expired first). */
+  render(now: number = this.#o.now()): string {
+    this.expire(now);
+    let out = '';
+    for (const name of [...this.#families.keys()].sort()) {
+      const family = this.#families.get(name) as Family;
+      out += `# HELP ${name} ${escapeHelp(family.help || `${name} (OTLP metric)`)}\n# TYPE ${name} ${family.type}\n`;
+      for (const s of family.series.values()) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s)) {
+          const labels = extra === undefined ? s.labelText : s.labelText ? `${s.labelText},${extra}="${extraValue}"` : `${extra}="${extraValue}"`;
+          out += labels ? `${name}${suffix}{${labels}} ${formatValue(value)}\n` : `${name}${suffix} ${formatValue(value)}\n`;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Every live series as Prometheus samples (the series /metrics shows, `__name__` in the labels),
+   * stamped `nowMs`, plus one metadata entry per family: the source the remote-write exporter
+   * registers (`MetricsSources.add('otlp-metrics', (now) => store.samples(now))`).
+   */
+  samples(nowMs: number = this.#o.now()): RemoteWriteBatch {
+    this.expire(nowMs);
+    const batch: RemoteWriteBatch = { samples: [], metadata: [] };
+    for (const family of this.#families.values()) {
+      batch.metadata.push({ name: family.name, type: family.type, help: family.help || `${family.name} (OTLP metric)` });
+      for (const s of family.series.values()) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s)) {
+          const labels: Labels = { __name__: family.name + suffix, ...s.labels };
+          if (extra !== undefined) labels[extra] = extraValue as string;
+          batch.samples.push({ labels, value, timestampMs: nowMs });
+        }
+      }
+    }
+    return batch;
+  }
+
+  /**
+   * Series of `name` matching every matcher (regex matchers fully anchored, a missing label
+   * matches as ""), with their samples in [now - windowMs, now]. `name` is the Prometheus family
+   * name (`x_total` for counters), the OTel name the app used, or a histogram's `<name>_count` /
+   * `<name>_sum` (then a counter). A histogram's samples are its observation count; its bucket
+   * snapshots carry the distribution (bounds in the family's unit, counts not cumulative).
+   */
+  select(name: string, matchers: readonly LabelMatcher[], windowMs: number, now: number): SelectedSeries[] {
+    const tests = matchers.map(compileMatcher);
+    const from = now - windowMs;
+    const out: SelectedSeries[] = [];
+    for (const { family, view } of this.#resolve(name)) {
+      for (const s of family.series.values()) {
+        if (!tests.every((t) => t(s.labels))) continue;
+        const a = lowerBound(s.ts, from, s.head);
+        let b = a;
+        while (b < s.ts.length && s.ts[b] <= now) b++;
+        if (a === b) continue;
+        const samples: Array<{ t: number; v: number }> = [];
+        for (let i = a; i < b; i++) samples.push({ t: s.ts[i], v: view === 'sum' ? this.#sumOf(s.snaps[i], s) : s.vs[i] });
+        if (view !== 'value') {
+          out.push({ labels: { ...s.labels }, type: 'counter', samples });
+          continue;
+        }
+        if (family.type === 'histogram') {
+          out.push({ labels: { ...s.labels }, type: 'histogram', samples, buckets: this.#bucketSnapshots(s, a, b) });
+        } else if (family.type !== 'summary') {
+          out.push({ labels: { ...s.labels }, type: family.type, samples });
+        }
+      }
+    }
+    return out;
+  }
+
+  #sumOf(snap: Snapshot | undefined, s: Series): number {
+    if (!snap) return s.summary?.sum ?? Number.NaN;
+    if ('scale' in snap) return applyFactor(snap.sum ?? Number.NaN, s.factor);
+    return snap.sum ?? Number.NaN;
+  }
+
+  #resolve(name: string): Array<{ family: Family; view: 'value' | 'count' | 'sum' }> {
+    const direct = this.#families.get(name);
+    if (direct) return [{ family: direct, view: 'value' }];
+    const aliased = this.#aliases.get(name);
+    if (aliased) return [...aliased].map((n) => ({ family: this.#families.get(n) as Family, view: 'value' as const })).filter((r) => r.family);
+    const total = this.#families.get(`${name}_total`);
+    if (total?.type === 'counter') return [{ family: total, view: 'value' }];
+    const m = /^(.*)_(count|sum)$/.exec(name);
+    const base = m ? this.#families.get(m[1]) : undefined;
+    if (m && base && (base.type === 'histogram' || base.type === 'summary')) return [{ family: base, view: m[2] as 'count' | 'sum' }];
+    return [];
+  }
+
+  /** Histogram snapshots of samples [a, b), all with the same `le` list. */
+  #bucketSnapshots(s: Series, a: number, b: number): Array<{ t: number; le: number[]; counts: number[] }> {
+    const snaps = s.snaps.slice(a, b) as Snapshot[];
+    const out: Array<{ t: number; le: number[]; counts: number[] }> = [];
+    if (snaps.length > 0 && 'scale' in snaps[0]) {
+      // Exponential: bring every snapshot to the smallest scale and the union of their ranges.
+      const exps = snaps as ExpHistogram[];
+      const scale = Math.min(...exps.map((e) => e.scale));
+      const scaled = exps.map((e) => downscale(e, scale));
+      const populated = scaled.filter((e) => e.positive.length > 0);
+      const lo = populated.length ? Math.min(...populated.map((e) => e.offset)) : 0;
+      const hi = populated.length ? Math.max(...populated.map((e) => e.offset + e.positive.length)) : 0;
+      const zeroThreshold = Math.max(...scaled.map((e) => e.zeroThreshold));
+      for (let i = 0; i < scaled.length; i++) {
+        const e = scaled[i];
+        const positive = new Array<number>(hi - lo).fill(0);
+        for (let j = 0; j < e.positive.length; j++) positive[e.offset - lo + j] += e.positive[j];
+        const { bounds, counts } = toExplicit({ ...e, zeroThreshold, offset: lo, positive }, s.factor);
+        counts.push(Math.max(0, e.count - counts.reduce((x, y) => x + y, 0)));
+        out.push({ t: s.ts[a + i], le: bounds, counts });
+      }
+      return out;
+    }
+    for (let i = 0; i < snaps.length; i++) {
+      const h = snaps[i] as ExplicitHistogram;
+      const counts = h.counts.length === h.bounds.length + 1 ? h.counts.slice() : [...h.bounds.map(() => 0), h.count];
+      out.push({ t: s.ts[a + i], le: h.bounds, counts });
+    }
+    return out;
+  }
+
+  /** Family names and their series counts (for health and tests). */
+  families(): Array<{ name: string; type: PromType; series: number }> {
+    return [...this.#families.values()].map((f) => ({ name: f.name, type: f.type, series: f.series.size }));
+  }
+}

@@ -1,0 +1,275 @@
+// OTLP traces (normalized by decode.ts) → SpanRecords, with per-span rejections.
+//
+// Mapping (OTel trace data model → docs/traces-and-metrics.md):
+// - traceId: 32 hex characters, not all zeros; spanId: 16 hex, not all zeros (required: the
+//   trace API joins on them). parentSpanId: empty or all zeros means root, else 16 hex.
+// - kind must be 0–5 and status.code 0–2 (SpanKind / StatusCode); other numbers are rejected
+//   rather than guessed.
+// - startTimeUnixNano must be set (> 0); endTimeUnixNano must not be before it.
+// - resource service.name → service, service.namespace + service.name → job, service.instance.id
+//   → instance; the other resource attributes and the scope name/version are kept with the span.
+// - String attribute values (span, event, link and resource attributes, at any depth) longer than
+//   maxAttributeValueBytes (UTF-8) are cut at a character boundary and listed in `truncated`
+//   ("attributes.<key>", "events[i].attributes.<key>", "links[i].attributes.<key>",
+//   "resource.<key>"). A span whose stored JSON is still over maxSpanBytes is rejected.
+// - A value of the wrong type anywhere in the span, its scope or resource (OTLP/JSON) rejects the span.
+//
+// `index` in a rejection is the position of the span in document order over all
+// resourceSpans/scopeSpans — the same numbering whichever encoding was used.
+
+import type { SpanEvent, SpanLink, SpanRecord } from '../../traces/span.ts';
+import type { Attributes, AttributeValue, FieldIssue, NormalizedMessage, NormalizedResourceSpans, NormalizedTracesRequest, OtlpRejection } from './decode.ts';
+
+export const OTLP_SPAN_ERROR_CODES = {
+  BAD_TRACE_ID: 'PERISCOPE_ERR_OTLP_BAD_TRACE_ID',
+  BAD_SPAN_ID: 'PERISCOPE_ERR_OTLP_BAD_SPAN_ID',
+  BAD_SPAN_KIND: 'PERISCOPE_ERR_OTLP_BAD_SPAN_KIND',
+  BAD_STATUS: 'PERISCOPE_ERR_OTLP_BAD_STATUS',
+  BAD_TIMESTAMP: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP',
+  BAD_FIELD_TYPE: 'PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE',
+  SPAN_TOO_LARGE: 'PERISCOPE_ERR_OTLP_SPAN_TOO_LARGE',
+} as const;
+
+const C = OTLP_SPAN_ERROR_CODES;
+
+export interface OtlpTracesOptions {
+  /** UTF-8 bytes; longer string attribute values are cut. Default 64 KiB. */
+  maxAttributeValueBytes?: number;
+  /** UTF-8 bytes of the span's stored JSON (attributes, events, links, resource); larger spans are rejected. Default 1 MiB. */
+  maxSpanBytes?: number;
+}
+
+export interface OtlpTracesResult {
+  spans: SpanRecord[];
+  rejected: OtlpRejection[];
+}
+
+export const DEFAULT_MAX_ATTRIBUTE_VALUE_BYTES = 64 * 1024;
+export const DEFAULT_MAX_SPAN_BYTES = 1024 * 1024;
+
+const ISSUE_CODES: Record<string, string> = {
+  traceId: C.BAD_TRACE_ID,
+  spanId: C.BAD_SPAN_ID,
+  parentSpanId: C.BAD_SPAN_ID,
+  kind: C.BAD_SPAN_KIND,
+  status: C.BAD_STATUS,
+  startTimeUnixNano: C.BAD_TIMESTAMP,
+  endTimeUnixNano: C.BAD_TIMESTAMP,
+};
+const HEX = /^[0-9a-f]*$/;
+
+class Rejection extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+interface ResourceContext {
+  issue?: FieldIssue;
+  service: string | null;
+  job: string | null;
+  instance: string | null;
+  resource: Attributes;
+  truncated: string[];
+}
+
+/** Converts a normalized ExportTraceServiceRequest (decodeOtlp('traces', …)) into span records. */
+export function otlpTracesToSpans(req: NormalizedTracesRequest, options: OtlpTracesOptions = {}): OtlpTracesResult {
+  const maxAttr = options.maxAttributeValueBytes ?? DEFAULT_MAX_ATTRIBUTE_VALUE_BYTES;
+  const maxSpan = options.maxSpanBytes ?? DEFAULT_MAX_SPAN_BYTES;
+  const out: OtlpTracesResult = { spans: [], rejected: [] };
+  let index = 0;
+  for (const rs of req.resourceSpans ?? []) {
+    const resource = resourceContext(rs, maxAttr);
+    for (const ss of rs.scopeSpans ?? []) {
+      const scopeIssue = firstIssue(ss, ss.scope);
+      const scope: SpanRecord['scope'] = {};
+      if (ss.scope?.name) scope.name = ss.scope.name;
+      if (ss.scope?.version) scope.version = ss.scope.version;
+      for (const span of ss.spans ?? []) {
+        try {
+          const inherited = scopeIssue ?? resource.issue;
+          if (inherited) throw new Rejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
+          out.spans.push(toSpan(span, resource, scope, maxAttr, maxSpan));
+        } catch (err) {
+          if (!(err instanceof Rejection)) throw err;
+          out.rejected.push({ index, code: err.code, message: err.message });
+        }
+        index++;
+      }
+    }
+  }
+  return out;
+}
+
+function firstIssue(...messages: Array<NormalizedMessage | undefined>): FieldIssue | undefined {
+  for (const m of messages) if (m?.$issues?.length) return m.$issues[0];
+  return undefined;
+}
+
+function resourceContext(rs: NormalizedResourceSpans, maxAttr: number): ResourceContext {
+  const attrs: Attributes = { ...rs.resource?.attributes };
+  const scalar = (key: string, remove: boolean): string | null => {
+    const v = attrs[key];
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return null;
+    if (remove) delete attrs[key];
+    return String(v);
+  };
+  const service = scalar('service.name', true);
+  const namespace = scalar('service.namespace', false);
+  const instance = scalar('service.instance.id', true);
+  const truncated: string[] = [];
+  return {
+    issue: firstIssue(rs, rs.resource),
+    service,
+    job: service === null ? null : namespace ? `${namespace}/${service}` : service,
+    instance,
+    resource: truncateAttributes(attrs, maxAttr, 'resource.', truncated),
+    truncated,
+  };
+}
+
+function checkId(value: unknown, length: number, name: string, code: string, required: boolean): string | null {
+  const zero = '0'.repeat(length);
+  if (value === undefined || value === '' || value === zero) {
+    if (required) throw new Rejection(code, `${name} is required (${length} hex characters, not all zeros)`);
+    return null;
+  }
+  if (typeof value !== 'string' || value.length !== length || !HEX.test(value)) {
+    const got = typeof value === 'string' ? (HEX.test(value) ? `${value.length} hex characters` : 'a non-hex string') : typeof value;
+    throw new Rejection(code, `${name} must be ${length} hex characters (${length / 2} bytes), got ${got}`);
+  }
+  return value;
+}
+
+function parseNanos(value: unknown, name: string): bigint {
+  if (value === undefined || value === '') return 0n;
+  try {
+    const n = BigInt(value as string);
+    if (n < 0n) throw new Error('negative');
+    return n;
+  } catch {
+    throw new Rejection(C.BAD_TIMESTAMP, `${name} is not a non-negative integer: ${String(value).slice(0, 40)}`);
+  }
+}
+
+function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanRecord['scope'], maxAttr: number, maxSpan: number): SpanRecord {
+  const own = firstIssue(span, span.status as NormalizedMessage | undefined);
+  if (own) throw new Rejection(ISSUE_CODES[own.field] ?? C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
+  const traceId = checkId(span.traceId, 32, 'traceId', C.BAD_TRACE_ID, true) as string;
+  const spanId = checkId(span.spanId, 16, 'spanId', C.BAD_SPAN_ID, true) as string;
+  const parentSpanId = checkId(span.parentSpanId, 16, 'parentSpanId', C.BAD_SPAN_ID, false);
+  const kind = span.kind ?? 0;
+  if (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 0 || kind > 5) throw new Rejection(C.BAD_SPAN_KIND, `kind must be 0–5 (SpanKind), got ${String(kind)}`);
+  const status = (span.status ?? {}) as { code?: unknown; message?: unknown };
+  const statusCode = status.code ?? 0;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 0 || statusCode > 2) {
+    throw new Rejection(C.BAD_STATUS, `status.code must be 0–2 (StatusCode), got ${String(statusCode)}`);
+  }
+  const startNs = parseNanos(span.startTimeUnixNano, 'startTimeUnixNano');
+  const endNs = parseNanos(span.endTimeUnixNano, 'endTimeUnixNano');
+  if (startNs === 0n) throw new Rejection(C.BAD_TIMESTAMP, 'startTimeUnixNano is required');
+  if (endNs < startNs) throw new Rejection(C.BAD_TIMESTAMP, 'endTimeUnixNano is before startTimeUnixNano');
+
+  const truncated = [...resource.truncated];
+  const attributes = truncateAttributes((span.attributes ?? {}) as Attributes, maxAttr, 'attributes.', truncated);
+  const events: SpanEvent[] = ((span.events ?? []) as NormalizedMessage[]).map((e, i) => {
+    const issue = firstIssue(e);
+    if (issue) throw new Rejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
+    return {
+      timeUnixNano: String(e.timeUnixNano ?? '0'),
+      name: String(e.name ?? ''),
+      attributes: truncateAttributes((e.attributes ?? {}) as Attributes, maxAttr, `events[${i}].attributes.`, truncated),
+    };
+  });
+  const links: SpanLink[] = ((span.links ?? []) as NormalizedMessage[]).map((l, i) => {
+    const issue = firstIssue(l);
+    if (issue) throw new Rejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
+    return {
+      traceId: String(l.traceId ?? ''),
+      spanId: String(l.spanId ?? ''),
+      attributes: truncateAttributes((l.attributes ?? {}) as Attributes, maxAttr, `links[${i}].attributes.`, truncated),
+    };
+  });
+  const record: SpanRecord = {
+    traceId,
+    spanId,
+    parentSpanId,
+    name: typeof span.name === 'string' ? span.name : '',
+    kind,
+    startNs,
+    endNs,
+    service: resource.service,
+    job: resource.job,
+    instance: resource.instance,
+    statusCode,
+    statusMessage: typeof status.message === 'string' ? status.message : '',
+    attributes,
+    events,
+    links,
+    resource: resource.resource,
+    scope,
+  };
+  if (truncated.length > 0) record.truncated = truncated;
+  const size = Buffer.byteLength(record.name, 'utf8') + jsonBytes(attributes) + jsonBytes(events) + jsonBytes(links) + jsonBytes(resource.resource);
+  if (size > maxSpan) throw new Rejection(C.SPAN_TOO_LARGE, `span is ${size} bytes as JSON, over the ${maxSpan}-byte limit`);
+  return record;
+}
+
+function jsonBytes(v: unknown): number {
+  return Buffer.byteLength(JSON.stringify(v), 'utf8');
+}
+
+/** A copy of `attributes` with over-long strings cut; pushes `${prefix}${key}` for each cut top-level key. */
+export function truncateAttributes(attributes: Attributes, maxBytes: number, prefix: string, truncated: string[]): Attributes {
+  const out: Attributes = {};
+  for (const key of Object.keys(attributes)) {
+    const value = attributes[key];
+    const cut = truncateValue(value, maxBytes);
+    if (cut !== value) truncated.push(`${prefix}${key}`);
+    setKey(out, key, cut);
+  }
+  return out;
+}
+
+function truncateValue(value: AttributeValue, maxBytes: number): AttributeValue {
+  if (typeof value === 'string') return truncateUtf8(value, maxBytes);
+  if (Array.isArray(value)) {
+    let out: AttributeValue[] | undefined;
+    value.forEach((v, i) => {
+      const cut = truncateValue(v, maxBytes);
+      if (cut !== v) (out ??= value.slice())[i] = cut;
+    });
+    return out ?? value;
+  }
+  if (value !== null && typeof value === 'object') {
+    let out: { [key: string]: AttributeValue } | undefined;
+    for (const key of Object.keys(value)) {
+      const v = value[key];
+      const cut = truncateValue(v, maxBytes);
+      if (cut !== v) {
+        out ??= { ...value };
+        setKey(out, key, cut);
+      }
+    }
+    return out ?? value;
+  }
+  return value;
+}
+
+function truncateUtf8(s: string, maxBytes: number): string {
+  if (s.length * 3 <= maxBytes) return s;
+  const buf = Buffer.from(s, 'utf8');
+  if (buf.length <= maxBytes) return s;
+  let end = maxBytes;
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString('utf8');
+}
+
+/** Plain assignment, except that "__proto__" becomes an own property instead of changing the prototype. */
+function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}

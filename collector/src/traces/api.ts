@@ -1,0 +1,117 @@
+import type { FastifyInstance } from 'fastify';
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { parseDuration } from '../config/units.ts';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { parseTimeBound } from '../store/log-filter.ts';
+import type { LogStore } from '../store/log-store.ts';
+import type { SlowOperations } from './slowest.ts';
+import type { SpanStore, StoredSpan } from './span-store.ts';
+import { assembleTree } from './tree.ts';
+
+// Trace query API (docs/traces-and-metrics.md):
+//   GET /api/v1/traces/:traceId      the trace as a flat span list in tree order, each span with its logs
+//   GET /api/v1/traces?service=&operation=&minDuration=&maxDuration=&start=&end=&limit=
+//   GET /api/v1/traces/slowest?service=&window=15m&limit=
+
+type Query = Record<string, string | undefined>;
+
+/** Most spans and logs returned for one trace; `truncated` says when a trace had more. */
+export const MAX_TRACE_SPANS = 10_000;
+export const MAX_TRACE_LOGS = 10_000;
+
+function bad(key: string, message: string): PeriscopeError {
+  return new PeriscopeError(ERR.BAD_QUERY, `${key}: ${message}`, 400, { key });
+}
+
+function parseLimit(value: string | undefined, def: number, max: number): number {
+  if (value === undefined || value === '') return def;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw bad('limit', `expected an integer 1–${max}`);
+  return n;
+}
+
+/** "250ms", "1.5s", "2m" or a number of milliseconds → nanoseconds. */
+function parseDurationNs(value: string | undefined, key: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) : parseDuration(value);
+  if (!Number.isFinite(ms)) throw bad(key, 'expected a duration such as 250ms, 1.5s, 2m or a number of milliseconds');
+  return Math.round(ms * 1e6);
+}
+
+export interface TraceRoutesOptions {
+  spans: SpanStore;
+  logs: LogStore;
+  slow: SlowOperations;
+}
+
+export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }: TraceRoutesOptions): void {
+  app.get('/api/v1/traces/slowest', async (request) => {
+    const query = request.query as Query;
+    const window = query.window || '15m';
+    const windowMs = parseDuration(window);
+    if (!Number.isFinite(windowMs) || windowMs < 60_000) throw bad('window', 'expected a duration of at least 1m, e.g. 15m');
+    if (windowMs > slow.maxWindowMs) throw bad('window', `at most ${slow.maxWindowMs / 60_000}m (traces.slowest.maxWindow)`);
+    const limit = parseLimit(query.limit, 10, 1000);
+    const operations = slow.slowest({ service: query.service || undefined, windowMs, limit });
+    return { window, operations };
+  });
+
+  app.get('/api/v1/traces', async (request) => {
+    const query = request.query as Query;
+    const result = spans.search({
+      service: query.service || undefined,
+      operation: query.operation || undefined,
+      minDurationNs: parseDurationNs(query.minDuration, 'minDuration'),
+      maxDurationNs: parseDurationNs(query.maxDuration, 'maxDuration'),
+      startMicros: query.start ? parseTimeBound(query.start, 'start') : undefined,
+      endMicros: query.end ? parseTimeBound(query.end, 'end') : undefined,
+      limit: parseLimit(query.limit, 20, 1000),
+    });
+    return result;
+  });
+
+  app.get('/api/v1/traces/:traceId', async (request) => {
+    const { traceId: raw } = request.params as { traceId: string };
+    if (!/^[0-9a-fA-F]{32}$/.test(raw)) throw bad('traceId', 'expected 32 hex characters');
+    const traceId = raw.toLowerCase();
+    const stored = spans.trace(traceId, MAX_TRACE_SPANS + 1);
+    if (stored.length === 0) throw new PeriscopeError(ERR.NOT_FOUND, `no spans of trace ${traceId}`, 404, { traceId });
+    const truncatedSpans = stored.length > MAX_TRACE_SPANS;
+    const page = logs.query({ traceId, sd: [], attrs: [] }, MAX_TRACE_LOGS);
+    const records = page.records.slice().reverse(); // oldest first
+    const bySpan = new Map<string, LogRecord[]>();
+    const unattached: LogRecord[] = [];
+    const ids = new Set(stored.map((s) => s.spanId));
+    for (const r of records) {
+      if (r.spanId && ids.has(r.spanId)) {
+        const list = bySpan.get(r.spanId);
+        if (list) list.push(r);
+        else bySpan.set(r.spanId, [r]);
+      } else {
+        unattached.push(r);
+      }
+    }
+    const tree = assembleTree<StoredSpan>(stored.slice(0, MAX_TRACE_SPANS));
+    let start = BigInt(tree[0].startTimeUnixNano);
+    let end = BigInt(tree[0].endTimeUnixNano);
+    const services = new Set<string>();
+    for (const s of tree) {
+      const a = BigInt(s.startTimeUnixNano);
+      const b = BigInt(s.endTimeUnixNano);
+      if (a < start) start = a;
+      if (b > end) end = b;
+      if (s.service !== null) services.add(s.service);
+    }
+    return {
+      traceId,
+      spanCount: tree.length,
+      services: [...services].sort(),
+      startTimeUnixNano: start.toString(),
+      durationMs: Number(end - start) / 1e6,
+      spans: tree.map((s) => ({ ...s, logs: bySpan.get(s.spanId) ?? [] })),
+      /** Logs of this trace whose spanId is absent or not one of the spans above. */
+      logs: unattached,
+      truncated: { spans: truncatedSpans, logs: page.nextCursor !== null },
+    };
+  });
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { SlowOperations, type TimedSpan } from './slowest.ts';
+
+const NOW = Date.UTC(2030, 0, 1, 12, 0, 30);
+
+function spans(service: string, name: string, durationsMs: number[], startMs = NOW - 1000): TimedSpan[] {
+  return durationsMs.map((d, i) => ({ traceId: `${service}${name}${i}`.padEnd(32, '0').slice(0, 32), spanId: String(i).padStart(16, '0'), service, name, startMs, durationNs: d * 1e6 }));
+}
+
+describe('slow operations', () => {
+  it('ranks operations by p95 (within the histogram resolution) with the slowest spans as examples', () => {
+    const clock = { now: NOW };
+    const slow = new SlowOperations({ maxWindowMs: 3_600_000, maxOperations: 100, now: () => clock.now });
+    const fast = Array.from({ length: 100 }, (_, i) => 1 + i / 100); // 1–2 ms
+    const slowOp = Array.from({ length: 100 }, (_, i) => (i < 90 ? 10 : 400 + i)); // p95 ≈ 495 ms
+    slow.record(spans('shop', 'GET /fast', fast));
+    slow.record(spans('shop', 'GET /slow', slowOp));
+    slow.record(spans('other', 'job', [50]));
+    const all = slow.slowest({ windowMs: 900_000, limit: 10 });
+    expect(all.map((o) => o.operation)).toEqual(['GET /slow', 'job', 'GET /fast']);
+    const top = all[0];
+    expect(top.count).toBe(100);
+    expect(top.p95Ms).toBeGreaterThanOrEqual(494);
+    expect(top.p95Ms).toBeLessThanOrEqual(499 * 1.045);
+    expect(top.maxMs).toBe(499);
+    expect(top.examples.map((e) => e.durationMs)).toEqual([499, 498, 497]);
+    expect(slow.slowest({ service: 'other', windowMs: 900_000, limit: 10 }).map((o) => o.operation)).toEqual(['job']);
+  });
+
+  it('only spans of the window count; older minutes are pruned', () => {
+    const clock = { now: NOW };
+    const slow = new SlowOperations({ maxWindowMs: 3_600_000, maxOperations: 100, now: () => clock.now });
+    slow.record(spans('shop', 'op', [900], NOW - 30 * 60_000));
+    slow.record(spans('shop', 'op', [10]));
+    expect(slow.slowest({ windowMs: 15 * 60_000, limit: 5 })[0]).toMatchObject({ count: 1, maxMs: 10 });
+    expect(slow.slowest({ windowMs: 60 * 60_000, limit: 5 })[0]).toMatchObject({ count: 2, maxMs: 900 });
+    clock.now += 2 * 3_600_000;
+    expect(slow.slowest({ windowMs: 60 * 60_000, limit: 5 })).toEqual([]);
+    expect(slow.operationCount).toBe(0);
+  });
+
+  it('at most maxOperations operations are tracked; others are counted as dropped', () => {
+    const slow = new SlowOperations({ maxWindowMs: 3_600_000, maxOperations: 2, now: () => NOW });
+    slow.record([...spans('s', 'a', [1]), ...spans('s', 'b', [1]), ...spans('s', 'c', [1])]);
+    expect(slow.operationCount).toBe(2);
+    expect(slow.dropped).toBe(1);
+  });
+});

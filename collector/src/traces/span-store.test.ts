@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../store/database.ts';
+import { LogStore } from '../store/log-store.ts';
+import { Retention } from '../store/retention.ts';
+import { SpanStore } from './span-store.ts';
+import type { SpanRecord } from './span.ts';
+
+let dir: string;
+let db: DatabaseSync;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'periscope-spans-'));
+  db = openDatabase(dir, 'normal');
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const BASE = 1_767_225_600_000_000_000n; // 2026-01-01T00:00:00Z in ns
+
+function span(traceId: string, spanId: string, startMs: number, durMs: number, extra: Partial<SpanRecord> = {}): SpanRecord {
+  const startNs = BASE + BigInt(startMs) * 1_000_000n + 123n; // sub-µs digits must survive
+  return {
+    traceId, spanId, parentSpanId: null, name: 'op', kind: 2, startNs, endNs: startNs + BigInt(durMs) * 1_000_000n,
+    service: 'shop', job: 'shop', instance: 'i-1', statusCode: 0, statusMessage: '', attributes: { a: 1 }, events: [], links: [], resource: { 'host.name': 'h' }, scope: { name: 's' }, ...extra,
+  };
+}
+
+const T1 = '1'.repeat(32);
+const T2 = '2'.repeat(32);
+const T3 = '3'.repeat(32);
+
+describe('span store', () => {
+  it('stores spans with exact nanosecond times; a resent span is skipped and not returned as new', () => {
+    const store = new SpanStore(db);
+    const a = span(T1, 'a'.repeat(16), 0, 100);
+    expect(store.append([a, span(T1, 'b'.repeat(16), 10, 20, { parentSpanId: 'a'.repeat(16), statusCode: 2, statusMessage: 'x' })])).toHaveLength(2);
+    expect(store.append([a])).toEqual([]);
+    expect(store.count()).toBe(2);
+    const [root, child] = store.trace(T1, 100);
+    expect(root).toMatchObject({
+      spanId: 'a'.repeat(16), parentSpanId: null, kind: 'SPAN_KIND_SERVER', service: 'shop', instance: 'i-1',
+      startTime: '2026-01-01T00:00:00.000000Z', startTimeUnixNano: '1767225600000000123', endTimeUnixNano: '1767225600100000123', durationMs: 100,
+      status: { code: 'STATUS_CODE_UNSET', message: '' }, attributes: { a: 1 }, resource: { 'host.name': 'h' }, scope: { name: 's' },
+    });
+    expect(child).toMatchObject({ parentSpanId: 'a'.repeat(16), status: { code: 'STATUS_CODE_ERROR', message: 'x' } });
+  });
+
+  it('search: by service, operation, duration and time; newest first; one entry per trace with a summary', () => {
+    const store = new SpanStore(db);
+    store.append([
+      span(T1, '1'.repeat(16), 0, 500, { name: 'GET /a' }),
+      span(T1, '2'.repeat(16), 100, 20, { name: 'SELECT', parentSpanId: '1'.repeat(16), service: 'db', statusCode: 2 }),
+      span(T2, '3'.repeat(16), 60_000, 30, { name: 'GET /a' }),
+      span(T3, '4'.repeat(16), 120_000, 900, { name: 'GET /b', service: 'other' }),
+    ]);
+    expect(store.search({ limit: 10 }).traces.map((t) => t.traceId)).toEqual([T3, T2, T1]);
+    expect(store.search({ service: 'shop', operation: 'GET /a', limit: 10 }).traces.map((t) => t.traceId)).toEqual([T2, T1]);
+    expect(store.search({ minDurationNs: 100e6, limit: 10 }).traces.map((t) => t.traceId)).toEqual([T3, T1]);
+    expect(store.search({ service: 'db', limit: 10 }).traces.map((t) => t.traceId)).toEqual([T1]);
+    const start = Number(BASE / 1000n) + 30_000_000;
+    expect(store.search({ startMicros: start, endMicros: start + 60_000_000, limit: 10 }).traces.map((t) => t.traceId)).toEqual([T2]);
+    expect(store.search({ limit: 2 }).traces).toHaveLength(2);
+    const [t1] = store.search({ operation: 'SELECT', limit: 1 }).traces;
+    expect(t1).toEqual({ traceId: T1, rootService: 'shop', rootName: 'GET /a', startTime: '2026-01-01T00:00:00.000000Z', durationMs: 500, spanCount: 2, errorCount: 1, services: ['db', 'shop'] });
+  });
+
+  it('retention deletes spans past traces.retention.maxAge, independently of the logs', async () => {
+    const store = new SpanStore(db);
+    new LogStore(db);
+    const now = Number(BASE / 1_000_000n) + 10 * 86_400_000;
+    store.append([span(T1, 'a'.repeat(16), 0, 1), span(T2, 'b'.repeat(16), 9 * 86_400_000, 1)]);
+    const retention = new Retention(db, { maxAgeMs: 30 * 86_400_000, maxBytes: 1e12, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 7 * 86_400_000 }] }, () => now);
+    await retention.run();
+    expect(store.trace(T1, 10)).toEqual([]);
+    expect(store.trace(T2, 10)).toHaveLength(1);
+    expect(retention.tableDeleted.spans).toEqual({ age: 1, size: 0 });
+  });
+
+  it('retention size rule: the table holding the oldest row loses rows first', async () => {
+    const store = new SpanStore(db);
+    const logs = new LogStore(db);
+    const now = Number(BASE / 1_000_000n) + 86_400_000;
+    const big = { blob: 'x'.repeat(2000) };
+    store.append(Array.from({ length: 300 }, (_, i) => span(T1, i.toString(16).padStart(16, '0'), i, 1, { attributes: big })));
+    const t = new Date(now - 1000).toISOString();
+    logs.append(Array.from({ length: 10 }, () => ({ timestamp: t, severity: 6, level: 'info', facility: 1, msg: 'recent' })) as never, Array(10).fill((now - 1000) * 1000));
+    const retention = new Retention(db, { maxAgeMs: 1e12, maxBytes: 200_000, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 1e12 }] }, () => now);
+    await retention.run();
+    expect(store.count()).toBe(0); // CHUNK deletes all 300 oldest spans at once
+    expect(logs.count()).toBe(10);
+    expect(retention.tableDeleted.spans.size).toBe(300);
+  });
+});

@@ -1,0 +1,297 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { rfc3339Micros } from '../../../sdk/src/record.ts';
+import { transaction } from '../store/database.ts';
+import { SPAN_KIND_NAMES, STATUS_CODE_NAMES, type Attributes, type SpanKindName, type SpanRecord, type StatusCodeName } from './span.ts';
+
+// The spans table of the embedded store. One row per (trace_id, span_id): a span sent again
+// (a client retrying after a lost response) is ignored, so span metrics count it once.
+// `ts` (start, epoch µs) and `id` have the same meaning as in the logs table, so retention treats
+// both tables alike (store/retention.ts).
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS spans (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,          -- start time, epoch microseconds (retention, time search)
+  trace_id TEXT NOT NULL,       -- 32 lowercase hex characters
+  span_id TEXT NOT NULL,        -- 16 lowercase hex characters
+  parent_span_id TEXT,          -- NULL for a root span
+  service TEXT,
+  name TEXT NOT NULL,
+  kind INTEGER NOT NULL,        -- OTLP SpanKind number
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  duration_ns INTEGER NOT NULL,
+  status_code INTEGER NOT NULL, -- OTLP StatusCode number
+  status_message TEXT NOT NULL,
+  attributes TEXT NOT NULL,     -- JSON object
+  events TEXT NOT NULL,         -- JSON array of { timeUnixNano, name, attributes }
+  extra TEXT NOT NULL           -- JSON: { instance, job, links, resource, scope, truncated }
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, span_id);
+CREATE INDEX IF NOT EXISTS spans_ts ON spans(ts, id);
+CREATE INDEX IF NOT EXISTS spans_service_ts ON spans(service, ts);
+`;
+
+/** A span as the trace API returns it (before its logs are attached). */
+export interface StoredSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  name: string;
+  service: string | null;
+  instance: string | null;
+  kind: SpanKindName;
+  /** RFC 3339, microseconds. */
+  startTime: string;
+  endTime: string;
+  /** Exact epoch nanoseconds, decimal strings. */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  durationMs: number;
+  status: { code: StatusCodeName; message: string };
+  attributes: Attributes;
+  events: Array<{ time: string; timeUnixNano: string; name: string; attributes: Attributes }>;
+  links: Array<{ traceId: string; spanId: string; attributes: Attributes }>;
+  resource: Attributes;
+  scope: { name?: string; version?: string };
+  truncated?: string[];
+}
+
+export interface TraceQuery {
+  service?: string;
+  operation?: string;
+  minDurationNs?: number;
+  maxDurationNs?: number;
+  startMicros?: number;
+  endMicros?: number;
+  limit: number;
+}
+
+export interface TraceSummary {
+  traceId: string;
+  rootService: string | null;
+  rootName: string;
+  startTime: string;
+  durationMs: number;
+  spanCount: number;
+  errorCount: number;
+  services: string[];
+}
+
+/** The fields slow-operation tracking needs, read back at start-up. */
+export interface SpanTiming {
+  id: number;
+  traceId: string;
+  spanId: string;
+  service: string | null;
+  name: string;
+  startMs: number;
+  durationNs: number;
+}
+
+/** Rows per multi-row INSERT (15 parameters each; SQLite allows 32766). */
+const INSERT_ROWS = 64;
+const COLUMNS = 'ts, trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns, duration_ns, status_code, status_message, attributes, events, extra';
+const ROW = `(${Array(15).fill('?').join(', ')})`;
+
+/** Rows read at most per search before giving up on finding `limit` distinct traces. */
+const SEARCH_SCAN_LIMIT = 200_000;
+
+export function nanosToRfc3339(ns: bigint): string {
+  return rfc3339Micros(Number(ns / 1_000_000n), Number((ns / 1_000n) % 1_000n));
+}
+
+export class SpanStore {
+  readonly db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #insertMany: StatementSync;
+  readonly #byTrace: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+    db.exec(SCHEMA);
+    // RETURNING lists the rows actually inserted: OR IGNORE skips the ones already stored.
+    this.#insert = db.prepare(`INSERT OR IGNORE INTO spans(${COLUMNS}) VALUES ${ROW} RETURNING trace_id, span_id`);
+    this.#insertMany = db.prepare(`INSERT OR IGNORE INTO spans(${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')} RETURNING trace_id, span_id`);
+    this.#byTrace = db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, id LIMIT ?');
+    this.#byTrace.setReadBigInts(true);
+  }
+
+  /**
+   * Writes the spans in one transaction (committed when this returns). Returns the spans that
+   * were new; a span whose (traceId, spanId) is already stored is skipped.
+   */
+  append(spans: readonly SpanRecord[]): SpanRecord[] {
+    if (spans.length === 0) return [];
+    return transaction(this.db, () => {
+      const fresh = new Set<string>();
+      const args: Array<string | number | bigint | null> = [];
+      const flush = (statement: StatementSync) => {
+        for (const row of statement.all(...args) as Array<{ trace_id: string; span_id: string }>) fresh.add(`${row.trace_id}${row.span_id}`);
+        args.length = 0;
+      };
+      let i = 0;
+      for (; i + INSERT_ROWS <= spans.length; i += INSERT_ROWS) {
+        for (let j = i; j < i + INSERT_ROWS; j++) pushRow(args, spans[j]);
+        flush(this.#insertMany);
+      }
+      for (; i < spans.length; i++) {
+        pushRow(args, spans[i]);
+        flush(this.#insert);
+      }
+      // A span repeated within one request is stored once and reported once.
+      const inserted: SpanRecord[] = [];
+      for (const s of spans) {
+        const key = `${s.traceId}${s.spanId}`;
+        if (fresh.delete(key)) inserted.push(s);
+      }
+      return inserted;
+    });
+  }
+
+  /** The spans of one trace, by start time (at most `limit`). */
+  trace(traceId: string, limit: number): StoredSpan[] {
+    const rows = this.#byTrace.all(traceId, limit) as Array<Record<string, unknown>>;
+    return rows.map(rowToSpan);
+  }
+
+  /** Traces with at least one span matching the query, most recent first (by the matching span's start). */
+  search(q: TraceQuery): { traces: TraceSummary[]; partial: boolean } {
+    const clauses: string[] = [];
+    const params: Array<string | number> = [];
+    if (q.service !== undefined) { clauses.push('service = ?'); params.push(q.service); }
+    if (q.operation !== undefined) { clauses.push('name = ?'); params.push(q.operation); }
+    if (q.minDurationNs !== undefined) { clauses.push('duration_ns >= ?'); params.push(q.minDurationNs); }
+    if (q.maxDurationNs !== undefined) { clauses.push('duration_ns <= ?'); params.push(q.maxDurationNs); }
+    if (q.startMicros !== undefined) { clauses.push('ts >= ?'); params.push(q.startMicros); }
+    if (q.endMicros !== undefined) { clauses.push('ts < ?'); params.push(q.endMicros); }
+    const where = clauses.length ? clauses.join(' AND ') : '1';
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    let scanned = 0;
+    let partial = false;
+    for (const row of this.db.prepare(`SELECT trace_id FROM spans WHERE ${where} ORDER BY ts DESC, id DESC`).iterate(...params) as Iterable<{ trace_id: string }>) {
+      if (++scanned > SEARCH_SCAN_LIMIT) {
+        partial = true;
+        break;
+      }
+      if (seen.has(row.trace_id)) continue;
+      seen.add(row.trace_id);
+      ids.push(row.trace_id);
+      if (ids.length >= q.limit) break;
+    }
+    if (ids.length === 0) return { traces: [], partial };
+    const rows = this.db
+      .prepare('SELECT trace_id, span_id, parent_span_id, service, name, ts AS start_us, ts + duration_ns / 1000 AS end_us, status_code FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))')
+      .all(JSON.stringify(ids)) as Array<{ trace_id: string; span_id: string; parent_span_id: string | null; service: string | null; name: string; start_us: number; end_us: number; status_code: number }>;
+    const byTrace = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const list = byTrace.get(r.trace_id);
+      if (list) list.push(r);
+      else byTrace.set(r.trace_id, [r]);
+    }
+    const traces = ids.map((id): TraceSummary => {
+      const spans = byTrace.get(id) ?? [];
+      const spanIds = new Set(spans.map((s) => s.span_id));
+      let start = Number.POSITIVE_INFINITY;
+      let end = Number.NEGATIVE_INFINITY;
+      let root: (typeof rows)[number] | undefined;
+      let errors = 0;
+      const services = new Set<string>();
+      for (const s of spans) {
+        start = Math.min(start, s.start_us);
+        end = Math.max(end, s.end_us);
+        if (s.status_code === 2) errors++;
+        if (s.service !== null) services.add(s.service);
+        const isRoot = s.parent_span_id === null || !spanIds.has(s.parent_span_id);
+        if (isRoot && (!root || (root.parent_span_id !== null && s.parent_span_id === null) || (s.start_us < root.start_us && (s.parent_span_id === null) === (root.parent_span_id === null)))) root = s;
+      }
+      // Microsecond precision is enough for a summary (the trace itself has nanoseconds).
+      return {
+        traceId: id,
+        rootService: root?.service ?? null,
+        rootName: root?.name ?? '',
+        startTime: rfc3339Micros(start / 1000),
+        durationMs: (end - start) / 1000,
+        spanCount: spans.length,
+        errorCount: errors,
+        services: [...services].sort(),
+      };
+    });
+    return { traces, partial };
+  }
+
+  /** Spans with id in (afterId, maxId] and start >= sinceMicros, in id order (slow-operation warm-up). */
+  timingsAfter(afterId: number, maxId: number, sinceMicros: number, limit: number): SpanTiming[] {
+    const rows = this.db
+      .prepare('SELECT id, trace_id, span_id, service, name, ts, duration_ns FROM spans WHERE id > ? AND id <= ? AND ts >= ? ORDER BY id LIMIT ?')
+      .all(afterId, maxId, sinceMicros, limit) as Array<{ id: number; trace_id: string; span_id: string; service: string | null; name: string; ts: number; duration_ns: number }>;
+    return rows.map((r) => ({ id: r.id, traceId: r.trace_id, spanId: r.span_id, service: r.service, name: r.name, startMs: r.ts / 1000, durationNs: r.duration_ns }));
+  }
+
+  lastId(): number {
+    return ((this.db.prepare('SELECT max(id) AS id FROM spans').get() as { id: number | null }).id) ?? 0;
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM spans').get() as { n: number }).n;
+  }
+}
+
+function pushRow(args: Array<string | number | bigint | null>, s: SpanRecord): void {
+  const extra: Record<string, unknown> = { links: s.links, resource: s.resource, scope: s.scope };
+  if (s.instance !== null) extra.instance = s.instance;
+  if (s.job !== null && s.job !== s.service) extra.job = s.job;
+  if (s.truncated) extra.truncated = s.truncated;
+  args.push(
+    Number(s.startNs / 1000n),
+    s.traceId,
+    s.spanId,
+    s.parentSpanId,
+    s.service,
+    s.name,
+    s.kind,
+    s.startNs,
+    s.endNs,
+    s.endNs - s.startNs,
+    s.statusCode,
+    s.statusMessage,
+    JSON.stringify(s.attributes),
+    JSON.stringify(s.events),
+    JSON.stringify(extra),
+  );
+}
+
+function rowToSpan(r: Record<string, unknown>): StoredSpan {
+  const startNs = r.start_ns as bigint;
+  const endNs = r.end_ns as bigint;
+  const extra = JSON.parse(r.extra as string) as { instance?: string; links: StoredSpan['links']; resource: Attributes; scope: StoredSpan['scope']; truncated?: string[] };
+  const events = (JSON.parse(r.events as string) as Array<{ timeUnixNano: string; name: string; attributes: Attributes }>).map((e) => ({
+    time: nanosToRfc3339(BigInt(e.timeUnixNano)),
+    timeUnixNano: e.timeUnixNano,
+    name: e.name,
+    attributes: e.attributes,
+  }));
+  const span: StoredSpan = {
+    traceId: r.trace_id as string,
+    spanId: r.span_id as string,
+    parentSpanId: (r.parent_span_id as string | null) ?? null,
+    name: r.name as string,
+    service: (r.service as string | null) ?? null,
+    instance: extra.instance ?? null,
+    kind: SPAN_KIND_NAMES[Number(r.kind)] ?? 'SPAN_KIND_UNSPECIFIED',
+    startTime: nanosToRfc3339(startNs),
+    endTime: nanosToRfc3339(endNs),
+    startTimeUnixNano: startNs.toString(),
+    endTimeUnixNano: endNs.toString(),
+    durationMs: Number(endNs - startNs) / 1e6,
+    status: { code: STATUS_CODE_NAMES[Number(r.status_code)] ?? 'STATUS_CODE_UNSET', message: r.status_message as string },
+    attributes: JSON.parse(r.attributes as string) as Attributes,
+    events,
+    links: extra.links ?? [],
+    resource: extra.resource ?? {},
+    scope: extra.scope ?? {},
+  };
+  if (extra.truncated) span.truncated = extra.truncated;
+  return span;
+}

@@ -1,0 +1,155 @@
+// A backend down for a while under load, through the real collector process: nothing lost, no
+// duplicates in Elasticsearch, the other exporter and ingest unaffected; and the two overflow
+// policies at the backlog bound (back-pressure 429 + Retry-After, drop lowest severity first).
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startElasticsearchServer, type ElasticsearchServer } from './servers/elasticsearch.ts';
+import { startLokiServer, type LokiServer } from './servers/loki.ts';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function start(yaml: string): Promise<CollectorProcess> {
+  const c = await startCollectorProcess({ configYaml: `store:\n  search:\n    indexInterval: 1s\n${yaml}` });
+  cleanup.push(async () => expect(await c.stop()).toBe(0));
+  return c;
+}
+
+async function post(c: CollectorProcess, records: unknown[]) {
+  const res = await fetch(`${c.url}/api/v1/logs`, { method: 'POST', body: records.map((r) => JSON.stringify(r)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as any };
+}
+
+async function metric(c: CollectorProcess, re: RegExp): Promise<number> {
+  const text = await (await fetch(`${c.url}/metrics`)).text();
+  return Number(re.exec(text)?.[1] ?? Number.NaN);
+}
+
+const fast = 'retry: { initialBackoff: 50ms, maxBackoff: 300ms }\n    circuitBreaker: { failureThreshold: 3, openDuration: 200ms, maxOpenDuration: 500ms }';
+
+describe('outage of one backend under load', () => {
+  it('Loki down for a while: zero lost, zero duplicates in Elasticsearch, ES and ingest keep going', async () => {
+    const loki: LokiServer = await startLokiServer();
+    const es: ElasticsearchServer = await startElasticsearchServer();
+    cleanup.push(() => loki.close(), () => es.close());
+    const c = await start(`exporters:
+  - type: loki
+    name: loki
+    url: ${loki.url}
+    batch: { wait: 50ms, maxRecords: 500 }
+    ${fast}
+  - type: elasticsearch
+    name: es
+    url: ${es.url}
+    batch: { wait: 50ms, maxRecords: 500 }
+    ${fast}
+`);
+    const sent: string[] = [];
+    const statuses = new Set<number>();
+    let stop = false;
+    let n = 0;
+    const load = (async () => {
+      while (!stop) {
+        const batch = Array.from({ length: 200 }, () => ({ appName: 'outage', level: 'info', msg: `rec ${n++}` }));
+        const res = await post(c, batch);
+        statuses.add(res.status);
+        if (res.status === 200) sent.push(...batch.map((r) => r.msg));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await waitFor(() => sent.length >= 2000);
+    await loki.setFault({ mode: 'down' });
+    const downAt = sent.length;
+    const esBefore = es.docs().length;
+    // Meanwhile ES keeps receiving (it would time out here if Loki's outage held it back) …
+    await waitFor(() => es.docs().length > esBefore + 3000, 60_000);
+    await waitFor(() => sent.length >= downAt + 5000, 60_000);
+    // … Loki is reported down or degraded, ingest keeps answering 200.
+    const deps = (await (await fetch(`${c.url}/health/dependencies`)).json()) as any;
+    expect(deps.dependencies.loki.status).toMatch(/^(down|degraded)$/);
+    expect(deps.dependencies.loki.lastError).toMatch(/ECONNREFUSED/);
+    expect(deps.dependencies.loki.since).toEqual(expect.any(String));
+    expect(deps.dependencies.es.status).toBe('up');
+    expect(await metric(c, /periscope_exporter_queue_items\{exporter="loki",type="loki"\} (\d+)/)).toBeGreaterThan(1000);
+    await loki.setFault({ mode: 'none' });
+    await waitFor(() => sent.length >= downAt + 7000, 60_000);
+    stop = true;
+    await load;
+    expect([...statuses]).toEqual([200]);
+    await waitFor(() => loki.entries().length >= sent.length && es.docs().length >= sent.length, 60_000);
+    const expected = [...sent].sort();
+    expect(loki.entries().map((e) => e.line).sort()).toEqual(expected);
+    const docs = es.docs();
+    expect(docs.map((d) => String(d.source.message)).sort()).toEqual(expected);
+    expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
+    expect(await metric(c, /periscope_exporter_retried_requests_total\{exporter="loki",type="loki"\} (\d+)/)).toBeGreaterThan(0);
+  });
+});
+
+describe('overflow policies at the backlog bound', () => {
+  it('backpressure: 429 with Retry-After while the backlog is at its bound, then accepted again after the drain', async () => {
+    const loki = await startLokiServer();
+    cleanup.push(() => loki.close());
+    await loki.setFault({ mode: 'down' });
+    const c = await start(`exporters:
+  - type: loki
+    name: loki
+    url: ${loki.url}
+    batch: { wait: 50ms }
+    queue: { maxRecords: 1000, policy: backpressure }
+    ${fast}
+`);
+    let accepted = 0;
+    let refused: Awaited<ReturnType<typeof post>> | undefined;
+    for (let i = 0; i < 20 && !refused; i++) {
+      const res = await post(c, Array.from({ length: 300 }, (_, k) => ({ appName: 'bp', msg: `bp ${i} ${k}` })));
+      if (res.status === 200) accepted += 300;
+      else refused = res;
+    }
+    expect(accepted).toBe(1200); // the batch that crossed the bound was accepted; the next one was not
+    expect(refused).toMatchObject({ status: 429, json: { error: { code: 'PERISCOPE_ERR_OVERLOADED', details: { exporter: 'loki', bound: 'records' } } } });
+    expect(Number(refused!.retryAfter)).toBeGreaterThanOrEqual(1);
+    const health = (await (await fetch(`${c.url}/health/detailed`)).json()) as any;
+    expect(health.components.exporters.exporters.loki).toMatchObject({ overloaded: 'records', queue: { records: 1200 } });
+    expect(await metric(c, /periscope_receiver_refused_requests_total\{receiver="native",reason="PERISCOPE_ERR_OVERLOADED"\} (\d+)/)).toBe(1);
+
+    await loki.setFault({ mode: 'none' });
+    await waitFor(() => loki.entries().length === 1200);
+    await waitFor(async () => (await post(c, [{ appName: 'bp', msg: 'after the drain' }])).status === 200);
+    await waitFor(() => loki.entries().length === 1201);
+  });
+
+  it('drop: over the bound the lowest severities are dropped first, counted by reason; ingest is never refused', async () => {
+    const loki = await startLokiServer();
+    cleanup.push(() => loki.close());
+    await loki.setFault({ mode: 'down' });
+    const c = await start(`exporters:
+  - type: loki
+    name: loki
+    url: ${loki.url}
+    batch: { wait: 50ms, maxRecords: 100 }
+    concurrency: 1
+    queue: { maxRecords: 1500, policy: drop }
+    ${fast}
+`);
+    for (let i = 0; i < 10; i++) {
+      const res = await post(c, Array.from({ length: 300 }, (_, k) => ({ appName: 'drop', level: ['debug', 'info', 'err'][k % 3], msg: `drop ${i} ${k}` })));
+      expect(res.status).toBe(200);
+    }
+    // The bound check runs every second: wait until its rule covers every record, then let Loki back.
+    const rule = await waitFor(async () => {
+      const r = ((await (await fetch(`${c.url}/health/detailed`)).json()) as any).components.exporters.exporters.loki.dropRule;
+      return r?.uptoId === 3000 ? r : undefined;
+    });
+    expect(rule.minSeverity).toBe(6); // debug (7) and info (6) go; err (3) stays
+    await loki.setFault({ mode: 'none' });
+    await waitFor(async () => ((await (await fetch(`${c.url}/health/detailed`)).json()) as any).components.exporters.exporters.loki.queue.records === 0);
+    const levels = loki.entries().map((e) => e.labels.level);
+    const dropped = await metric(c, /periscope_exporter_dropped_items_total\{exporter="loki",type="loki",reason="overflow"\} (\d+)/);
+    expect(levels.filter((l) => l === 'err')).toHaveLength(1000); // nothing important dropped
+    expect(levels.filter((l) => l !== 'err').length).toBeLessThanOrEqual(100); // only what was in flight already
+    expect(dropped + loki.entries().length).toBe(3000);
+  });
+});

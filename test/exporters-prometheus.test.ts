@@ -1,0 +1,126 @@
+// Real Prometheus (Debian package) against the real collector process: it scrapes /metrics
+// (which must also pass `promtool check metrics`) and receives the collector's remote write
+// (--web.enable-remote-write-receiver); the test queries Prometheus' HTTP API for the series.
+// Without the binaries the test is skipped with the reason, except in CI (CI=true) where it fails.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+const PROMETHEUS = '/usr/bin/prometheus';
+const PROMTOOL = '/usr/bin/promtool';
+const missing = [PROMETHEUS, PROMTOOL].filter((p) => !existsSync(p));
+if (missing.length > 0 && process.env.CI === 'true') {
+  throw new Error(`${missing.join(', ')} not installed: CI must install the Debian package "prometheus"`);
+}
+const describeWithPrometheus = missing.length > 0 ? describe.skip : describe;
+if (missing.length > 0) console.warn(`skipping: ${missing.join(', ')} not installed (Debian package "prometheus")`);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describeWithPrometheus('Prometheus scrapes and receives remote write', () => {
+  let collector: CollectorProcess;
+  let prometheus: ChildProcess;
+  let promUrl: string;
+  let promLog = '';
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-prom-'));
+  const service = `prom-${Date.now()}`;
+
+  beforeAll(async () => {
+    const [promPort, collectorPort] = [await freePort(), await freePort()];
+    promUrl = `http://127.0.0.1:${promPort}`;
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: periscope
+    static_configs:
+      - targets: ['127.0.0.1:${collectorPort}']
+`,
+    );
+    prometheus = spawn(PROMETHEUS, [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--web.enable-remote-write-receiver',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus.stdout!.on('data', (d) => (promLog += d));
+    prometheus.stderr!.on('data', (d) => (promLog += d));
+    await waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 30_000, 100).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${promLog}`);
+    });
+    collector = await startCollectorProcess({
+      httpAddr: `127.0.0.1:${collectorPort}`,
+      configYaml: `exporters:
+  - type: prometheusRemoteWrite
+    name: prom
+    url: ${promUrl}/api/v1/write
+    interval: 1s
+    externalLabels: { source: remote-write }
+`,
+    });
+    const records = ['info', 'info', 'err'].map((level, i) => JSON.stringify({ appName: service, level, msg: `prom ${i}` })).join('\n');
+    const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', body: records, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.status).toBe(200);
+  });
+
+  afterAll(async () => {
+    if (collector) expect(await collector.stop()).toBe(0);
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = new Promise((r) => prometheus.once('exit', r));
+      prometheus.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function query(q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
+    const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    expect(body.status).toBe('success');
+    return body.data.result;
+  }
+
+  it('/metrics passes promtool check metrics', async () => {
+    const text = await (await fetch(`${collector.url}/metrics`)).text();
+    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(`${check.stdout}${check.stderr}`.trim()).toBe('');
+    expect(check.status).toBe(0);
+  });
+
+  it('the scrape has the log-derived counters and the exporter metrics', async () => {
+    const series = await waitFor(async () => {
+      const r = await query(`periscope_log_records_total{job="periscope",service="${service}"}`);
+      return r.length === 2 ? r : undefined;
+    }, 30_000, 250);
+    expect(Object.fromEntries(series!.map((s) => [s.metric.level, s.value[1]]))).toEqual({ info: '2', err: '1' });
+    const circuit = await query('periscope_exporter_circuit_state{job="periscope",exporter="prom",state="closed"}');
+    expect(circuit.map((s) => s.value[1])).toEqual(['1']);
+  });
+
+  it('remote write delivers the same series (with the external label)', async () => {
+    const series = await waitFor(async () => {
+      const r = await query(`periscope_log_records_total{source="remote-write",service="${service}"}`);
+      return r.length === 2 ? r : undefined;
+    }, 30_000, 250);
+    expect(Object.fromEntries(series!.map((s) => [s.metric.level, s.value[1]]))).toEqual({ info: '2', err: '1' });
+    expect(series![0].metric.job).toBeUndefined(); // not the scraped copy
+    const sent = await waitFor(async () => {
+      const r = await query('periscope_exporter_sent_items_total{job="periscope",exporter="prom"}');
+      return r.length === 1 && Number(r[0].value[1]) > 0 ? r : undefined;
+    }, 30_000, 250);
+    expect(Number(sent![0].value[1])).toBeGreaterThan(0);
+    const failed = await query('sum(periscope_exporter_failed_requests_total{job="periscope",exporter="prom"})');
+    expect(failed[0].value[1]).toBe('0');
+  });
+});

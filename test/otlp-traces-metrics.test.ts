@@ -1,0 +1,256 @@
+// OTLP/HTTP traces and metrics into the real collector process, sent by the OpenTelemetry JS
+// exporters themselves (protobuf and JSON): spans come back as a tree with their logs, metrics and
+// span metrics appear on /metrics with job/instance, and /metrics passes `promtool check metrics`.
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { which } from './deploy/helpers.ts';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { promtoolCheckMetrics } from './helpers/promtool.ts';
+
+let collector: CollectorProcess;
+beforeAll(async () => {
+  collector = await startCollectorProcess();
+});
+afterAll(async () => {
+  await collector?.stop();
+});
+
+const RUN = `${process.pid}-${Date.now()}`;
+
+async function getJson(path: string): Promise<any> {
+  const res = await fetch(`${collector.url}${path}`);
+  return { status: res.status, body: await res.json() };
+}
+
+async function metricsText(): Promise<string> {
+  return (await fetch(`${collector.url}/metrics`)).text();
+}
+
+/** The value of the exposition line that starts with `prefix` (name + labels), or undefined. */
+function valueOf(text: string, prefix: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe.each([
+  { encoding: 'protobuf', TraceExporter: OTLPTraceExporterProto, MetricExporter: OTLPMetricExporterProto, temporality: AggregationTemporality.CUMULATIVE },
+  { encoding: 'JSON', TraceExporter: OTLPTraceExporterJson, MetricExporter: OTLPMetricExporterJson, temporality: AggregationTemporality.DELTA },
+])('OpenTelemetry JS $encoding exporters', ({ encoding, TraceExporter, MetricExporter, temporality }) => {
+  const service = `otel-${encoding}-${RUN}`;
+  const instance = `inst-${encoding}`;
+  const resource = resourceFromAttributes({ 'service.name': service, 'service.instance.id': instance, 'host.name': 'test-host' });
+
+  it('spans with parent/child links come back as a tree, each span with its own logs', async () => {
+    const provider = new TracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: new TraceExporter({ url: `${collector.url}/v1/traces` }) })] });
+    const tracer = provider.getTracer('checkout', '1.0.0');
+    const root = tracer.startSpan('GET /checkout', { kind: SpanKind.SERVER, attributes: { 'http.route': '/checkout' } });
+    const child = tracer.startSpan('SELECT orders', { kind: SpanKind.CLIENT }, trace.setSpan(context.active(), root));
+    child.addEvent('rows', { count: 3 });
+    await new Promise((r) => setTimeout(r, 15));
+    child.end();
+    root.setStatus({ code: SpanStatusCode.ERROR, message: 'payment declined' });
+    root.end();
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    const traceId = root.spanContext().traceId;
+    const rootId = root.spanContext().spanId;
+    const childId = child.spanContext().spanId;
+    // Logs joined by traceId + spanId, sent through the native log API.
+    const logs = [
+      { level: 'info', appName: service, msg: `handling checkout ${encoding}`, traceId, spanId: rootId },
+      { level: 'debug', appName: service, msg: `query ran ${encoding}`, traceId, spanId: childId },
+      { level: 'warning', appName: service, msg: `trace-level note ${encoding}`, traceId },
+    ];
+    const ingest = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: logs.map((l) => JSON.stringify(l)).join('\n') + '\n' });
+    expect(ingest.status).toBe(200);
+
+    const { status, body } = await getJson(`/api/v1/traces/${traceId}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ traceId, spanCount: 2, services: [service] });
+    expect(body.spans.map((s: any) => [s.spanId, s.parentSpanId, s.depth])).toEqual([[rootId, null, 0], [childId, rootId, 1]]);
+    const [r, c] = body.spans;
+    expect(r).toMatchObject({ name: 'GET /checkout', service, instance, kind: 'SPAN_KIND_SERVER', status: { code: 'STATUS_CODE_ERROR', message: 'payment declined' }, attributes: { 'http.route': '/checkout' }, scope: { name: 'checkout', version: '1.0.0' } });
+    expect(c).toMatchObject({ name: 'SELECT orders', kind: 'SPAN_KIND_CLIENT', status: { code: 'STATUS_CODE_UNSET' } });
+    expect(c.events).toMatchObject([{ name: 'rows', attributes: { count: 3 } }]);
+    expect(c.durationMs).toBeGreaterThanOrEqual(10);
+    expect(BigInt(c.startTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(r.startTimeUnixNano));
+    expect(r.logs.map((l: any) => l.msg)).toEqual([`handling checkout ${encoding}`]);
+    expect(c.logs.map((l: any) => l.msg)).toEqual([`query ran ${encoding}`]);
+    expect(body.logs.map((l: any) => l.msg)).toEqual([`trace-level note ${encoding}`]);
+
+    // Search and slow operations find it too.
+    const search = await getJson(`/api/v1/traces?service=${encodeURIComponent(service)}&operation=${encodeURIComponent('SELECT orders')}&minDuration=5ms`);
+    expect(search.body.traces.map((t: any) => t.traceId)).toEqual([traceId]);
+    expect(search.body.traces[0]).toMatchObject({ rootName: 'GET /checkout', spanCount: 2, errorCount: 1 });
+    const slow = await getJson(`/api/v1/traces/slowest?service=${encodeURIComponent(service)}&window=15m`);
+    expect(slow.body.operations.map((o: any) => o.operation).sort()).toEqual(['GET /checkout', 'SELECT orders']);
+    expect(slow.body.operations[0].examples[0].traceId).toBe(traceId);
+
+    // Span metrics, with job/instance from the resource.
+    const text = await metricsText();
+    const labels = `instance="${instance}",job="${service}",service_name="${service}",span_kind="SPAN_KIND_SERVER",span_name="GET /checkout",status_code="STATUS_CODE_ERROR"`;
+    expect(valueOf(text, `traces_span_metrics_calls_total{${labels}}`)).toBe(1);
+    expect(valueOf(text, `traces_span_metrics_duration_seconds_count{${labels}}`)).toBe(1);
+  });
+
+  it(`counter, gauge and histogram (${temporality === AggregationTemporality.DELTA ? 'delta' : 'cumulative'} temporality) render with Prometheus names, units and job/instance`, async () => {
+    const reader = new PeriodicExportingMetricReader({ exporter: new MetricExporter({ url: `${collector.url}/v1/metrics`, temporalityPreference: temporality }), exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({ resource, readers: [reader] });
+    const meter = provider.getMeter('shop-metrics', '2.0.0');
+    const orders = meter.createCounter('orders.placed', { unit: '{order}', description: 'Orders placed.' });
+    const depth = meter.createGauge('queue.depth', { description: 'Jobs waiting.' });
+    const latency = meter.createHistogram('checkout.duration', { unit: 'ms', description: 'Checkout latency.', advice: { explicitBucketBoundaries: [10, 100, 1000] } });
+    orders.add(2, { region: 'eu' });
+    depth.record(7);
+    latency.record(5);
+    latency.record(50);
+    await reader.forceFlush();
+    orders.add(3, { region: 'eu' });
+    depth.record(4);
+    latency.record(500);
+    await reader.forceFlush();
+    await provider.shutdown();
+
+    const text = await metricsText();
+    const base = `instance="${instance}",job="${service}",otel_scope_name="shop-metrics",otel_scope_version="2.0.0"`;
+    expect(text).toContain('# TYPE orders_placed_total counter\n');
+    expect(text).toContain('# HELP orders_placed_total Orders placed.\n');
+    // 2 + 3 whether the SDK sent cumulative totals or deltas (accumulated by the collector)
+    expect(valueOf(text, `orders_placed_total{${base},region="eu"}`)).toBe(5);
+    expect(text).toContain('# TYPE queue_depth gauge\n');
+    expect(valueOf(text, `queue_depth{${base}}`)).toBe(4);
+    expect(text).toContain('# TYPE checkout_duration_seconds histogram\n');
+    expect(valueOf(text, `checkout_duration_seconds_bucket{${base},le="0.01"}`)).toBe(1);
+    expect(valueOf(text, `checkout_duration_seconds_bucket{${base},le="0.1"}`)).toBe(2);
+    expect(valueOf(text, `checkout_duration_seconds_bucket{${base},le="1"}`)).toBe(3);
+    expect(valueOf(text, `checkout_duration_seconds_bucket{${base},le="+Inf"}`)).toBe(3);
+    expect(valueOf(text, `checkout_duration_seconds_sum{${base}}`)).toBeCloseTo(0.555, 9);
+    expect(valueOf(text, `checkout_duration_seconds_count{${base}}`)).toBe(3);
+    expect(text).toContain(`target_info{host_name="test-host",instance="${instance}",job="${service}"`);
+  });
+});
+
+it('OTLP bad input: partial success names each bad span or point; everything valid is kept', async () => {
+  const service = `bad-input-${RUN}`;
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const span = (spanId: string, extra: object = {}) => ({ traceId, spanId, name: 'op', kind: 1, startTimeUnixNano: '1772359200000000000', endTimeUnixNano: '1772359200001000000', ...extra });
+  const res = await fetch(`${collector.url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeSpans: [{
+          spans: [
+            span('00f067aa0ba902b7', { attributes: [{ key: 'sql', value: { stringValue: 'x'.repeat(200_000) } }] }),
+            span('00f067aa0ba902b8', { traceId: '0a0b0c0d' }),
+            span('00f067aa0ba902b9', { kind: 42 }),
+            span('00f067aa0ba902ba', { name: { not: 'a string' } }),
+            span('00f067aa0ba902bb', { parentSpanId: '00f067aa0ba902b7' }),
+          ],
+        }],
+      }],
+    }),
+  });
+  expect(res.status).toBe(200);
+  const json = (await res.json()) as any;
+  expect(json.partialSuccess.rejectedSpans).toBe(3);
+  expect(json.partialSuccess.errorMessage).toMatch(/#1 PERISCOPE_ERR_OTLP_BAD_TRACE_ID.*#2 PERISCOPE_ERR_OTLP_BAD_SPAN_KIND.*#3 PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE/);
+  const { body } = await getJson(`/api/v1/traces/${traceId}`);
+  expect(body.spans.map((s: any) => s.spanId)).toEqual(['00f067aa0ba902b7', '00f067aa0ba902bb']);
+  expect(body.spans[0].attributes.sql).toHaveLength(65_536);
+  expect(body.spans[0].truncated).toEqual(['attributes.sql']);
+
+  const metricsRes = await fetch(`${collector.url}/v1/metrics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      resourceMetrics: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeMetrics: [{
+          metrics: [
+            { name: 'good.level', gauge: { dataPoints: [{ asDouble: 1.5 }] } },
+            { name: 'bad.temporality', sum: { aggregationTemporality: 5, isMonotonic: true, dataPoints: [{ asInt: '1' }] } },
+            { name: 'bad.type', gauge: { dataPoints: [{ asDouble: 'lots' }] } },
+            { name: 'big.label', gauge: { dataPoints: [{ asInt: '1', attributes: [{ key: 'k', value: { stringValue: 'v'.repeat(10_000) } }] }] } },
+          ],
+        }],
+      }],
+    }),
+  });
+  expect(metricsRes.status).toBe(200);
+  const mj = (await metricsRes.json()) as any;
+  expect(mj.partialSuccess.rejectedDataPoints).toBe(3);
+  expect(mj.partialSuccess.errorMessage).toMatch(/#1 PERISCOPE_ERR_OTLP_BAD_TEMPORALITY.*#2 PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE.*#3 PERISCOPE_ERR_OTLP_LABEL_TOO_LARGE/);
+  expect(valueOf(await metricsText(), `good_level{job="${service}"}`)).toBe(1.5);
+
+  for (const path of ['/v1/traces', '/v1/metrics']) {
+    const garbage = await fetch(`${collector.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]) });
+    expect(garbage.status).toBe(400);
+  }
+  expect((await fetch(`${collector.url}/health`)).status).toBe(200);
+});
+
+it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {
+  expect((await getJson(`/api/v1/traces/${'f'.repeat(32)}`)).body.error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
+  const bad = await getJson('/api/v1/traces/xyz');
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.code).toBe('PERISCOPE_ERR_BAD_QUERY');
+});
+
+const promtool = which('promtool');
+it('the whole /metrics response passes promtool check metrics', async (ctx) => {
+  if (!promtool) {
+    if (process.env.CI === 'true') throw new Error('promtool not found (Debian package "prometheus"); CI installs it in .ci/run');
+    ctx.skip('promtool not found on PATH (Debian package "prometheus")');
+    return;
+  }
+  const text = await metricsText();
+  expect(text).toContain('traces_span_metrics_calls_total');
+  expect(text).toContain('orders_placed_total');
+  const r = promtoolCheckMetrics(promtool, text);
+  expect(r.output).toBe('');
+  expect(r.status).toBe(0);
+});
+
+it('acknowledged spans survive kill -9; after a restart the trace and the slow-operation view are back', async () => {
+  const first = await startCollectorProcess();
+  const traceId = 'aa'.repeat(16);
+  const service = `restart-${RUN}`;
+  const res = await fetch(`${first.url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeSpans: [{
+          spans: [{ traceId, spanId: 'bb'.repeat(8), name: 'nightly job', kind: 1, startTimeUnixNano: String(BigInt(Date.now() - 5_000) * 1_000_000n), endTimeUnixNano: String(BigInt(Date.now() - 3_000) * 1_000_000n) }],
+        }],
+      }],
+    }),
+  });
+  expect(res.status).toBe(200);
+  await first.kill();
+  const second = await startCollectorProcess({ dataDir: first.dataDir });
+  try {
+    const trace = (await (await fetch(`${second.url}/api/v1/traces/${traceId}`)).json()) as any;
+    expect(trace.spans.map((s: any) => s.name)).toEqual(['nightly job']);
+    // The view is rebuilt in the background right after start.
+    const slow = await waitFor(async () => {
+      const body = (await (await fetch(`${second.url}/api/v1/traces/slowest?service=${service}`)).json()) as any;
+      return body.operations.length > 0 ? body.operations : undefined;
+    }, 10_000, 100);
+    expect(slow[0]).toMatchObject({ operation: 'nightly job', count: 1, examples: [{ traceId }] });
+    expect(slow[0].maxMs).toBeCloseTo(2000, -1);
+  } finally {
+    await second.stop();
+  }
+});

@@ -1,0 +1,331 @@
+// An Elasticsearch for tests: the parts of the REST API a log shipper uses, with the documented
+// semantics (https://www.elastic.co/guide/en/elasticsearch/reference/current/docs-bulk.html):
+//  - POST /_bulk and /<index>/_bulk (NDJSON): one result per action inside a 200 answer,
+//    `errors: true` when any failed; `filter_path` honoured;
+//  - data streams: an index matching a template with `data_stream: {}` (ours, or the built-in
+//    `logs` template for logs-*-*) accepts only `create` and needs `@timestamp`;
+//  - 409 version_conflict_engine_exception on an `_id` already in the index / data stream;
+//  - mappings: explicit ones from the index template, dynamic ones for the rest (long, double,
+//    boolean, keyword, date); a value that does not fit → 400 document_parsing_exception;
+//    date_nanos before 1970 → 400;
+//  - injected per-item failures (`itemFault`, e.g. 429 es_rejected_execution_exception);
+//  - PUT/GET /_index_template/<name>; GET / (cluster info); basic or ApiKey auth;
+//  - whole-request faults (fault-server.ts): down, reset, slow, any status with Retry-After.
+
+import type { ServerResponse } from 'node:http';
+import { authorized, FaultServer, type Fault } from './fault-server.ts';
+
+export interface EsDoc {
+  index: string;
+  id: string;
+  source: Record<string, unknown>;
+}
+
+export interface ItemError {
+  status: number;
+  type: string;
+  reason: string;
+}
+
+export interface ElasticsearchServerOptions {
+  port?: number;
+  auth?: { basic?: { username: string; password: string }; apiKey?: string };
+  delayMs?: number;
+  maxBodyBytes?: number;
+  /** false: answer and count only, keep nothing (benchmarks: constant memory; no 409 detection). */
+  keepDocuments?: boolean;
+}
+
+type Mapping = Map<string, string>; // dotted path → type ("object", "flattened", "long", …)
+
+interface Template {
+  index_patterns?: string[];
+  data_stream?: object;
+  priority?: number;
+  template?: { mappings?: { properties?: Record<string, unknown>; dynamic_templates?: Array<Record<string, { path_match?: string; mapping?: { type?: string } }>> } };
+}
+
+const BUILTIN_LOGS: Template = {
+  index_patterns: ['logs-*-*'],
+  data_stream: {},
+  priority: 100,
+  template: { mappings: { properties: { '@timestamp': { type: 'date' } } } },
+};
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+function flattenProperties(props: Record<string, unknown>, prefix: string, out: Mapping): void {
+  for (const [name, def] of Object.entries(props)) {
+    const d = def as { type?: string; properties?: Record<string, unknown> };
+    const path = prefix ? `${prefix}.${name}` : name;
+    if (d.properties) {
+      out.set(path, 'object');
+      flattenProperties(d.properties, path, out);
+    } else out.set(path, d.type ?? 'object');
+  }
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Applies ES's filter_path (comma-separated paths, `*` matches one key) to an answer. */
+export function filterPath(value: unknown, paths: string[][]): unknown {
+  if (Array.isArray(value)) return value.map((v) => filterPath(v, paths));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const rest = paths.filter((p) => p[0] === key || p[0] === '*');
+    if (rest.length === 0) continue;
+    if (rest.some((p) => p.length === 1)) out[key] = v;
+    else {
+      const f = filterPath(v, rest.map((p) => p.slice(1)));
+      if (f !== undefined && !(typeof f === 'object' && f !== null && !Array.isArray(f) && Object.keys(f).length === 0)) out[key] = f;
+    }
+  }
+  return out;
+}
+
+export class ElasticsearchServer {
+  readonly http: FaultServer;
+  readonly templates = new Map<string, Template>();
+  /** index name → (_id → doc) */
+  readonly #indices = new Map<string, Map<string, EsDoc>>();
+  readonly #mappings = new Map<string, Mapping>();
+  readonly #options: ElasticsearchServerOptions;
+  /** Per-item fault injection: return an error for an item to fail it (nothing is stored). */
+  itemFault: ((doc: Record<string, unknown>, id: string, index: string) => ItemError | undefined) | undefined;
+  bulkRequests = 0;
+  /** Documents created so far (also counted when keepDocuments is false). */
+  created = 0;
+  /** Items answered 409 (already there). */
+  conflicts = 0;
+  /** Items refused, by status. */
+  readonly refused = new Map<number, number>();
+
+  constructor(options: ElasticsearchServerOptions = {}) {
+    this.#options = options;
+    this.http = new FaultServer((req, body, res) => this.#handle(req.method ?? '', req.url ?? '', req.headers, body, res), {
+      port: options.port,
+      delayMs: options.delayMs,
+      maxBodyBytes: options.maxBodyBytes,
+    });
+  }
+
+  get url(): string {
+    return this.http.url;
+  }
+
+  setFault(fault: Fault): Promise<void> {
+    return this.http.setFault(fault);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  /** Stored documents of one index / data stream (or all). */
+  docs(index?: string): EsDoc[] {
+    if (index !== undefined) return [...(this.#indices.get(index)?.values() ?? [])];
+    return [...this.#indices.values()].flatMap((m) => [...m.values()]);
+  }
+
+  #template(index: string): Template | undefined {
+    const all: Template[] = [...this.templates.values(), BUILTIN_LOGS];
+    return all
+      .filter((t) => (t.index_patterns ?? []).some((p) => globToRegExp(p).test(index)))
+      .sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0))[0];
+  }
+
+  #mapping(index: string): Mapping {
+    let m = this.#mappings.get(index);
+    if (!m) {
+      m = new Map();
+      const props = this.#template(index)?.template?.mappings?.properties;
+      if (props) flattenProperties(props, '', m);
+      this.#mappings.set(index, m);
+    }
+    return m;
+  }
+
+  /** Checks (and dynamically extends) the mapping for a document; returns the first error. */
+  #mapDocument(index: string, id: string, doc: Record<string, unknown>): ItemError | undefined {
+    const mapping = this.#mapping(index);
+    const dynamicTemplates = this.#template(index)?.template?.mappings?.dynamic_templates ?? [];
+    const added: Array<[string, string]> = [];
+    const fail = (path: string, type: string, value: unknown): ItemError => ({
+      status: 400,
+      type: 'document_parsing_exception',
+      reason: `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${typeof value === 'object' ? JSON.stringify(value) : String(value)}'`,
+    });
+    const walk = (obj: Record<string, unknown>, prefix: string): ItemError | undefined => {
+      for (const [key, value] of Object.entries(obj)) {
+        const path = prefix ? `${prefix}.${key}` : key;
+        let type = mapping.get(path) ?? added.find(([p]) => p === path)?.[1];
+        if (value === null) continue;
+        if (type === 'flattened') continue;
+        if (type === undefined) {
+          const dyn = dynamicTemplates.map((t) => Object.values(t)[0]).find((t) => t.path_match && globToRegExp(t.path_match).test(path));
+          if (typeof value === 'object' && !Array.isArray(value)) type = 'object';
+          else if (dyn?.mapping?.type) type = dyn.mapping.type;
+          else if (typeof value === 'boolean') type = 'boolean';
+          else if (typeof value === 'number') type = Number.isInteger(value) ? 'long' : 'float';
+          else if (typeof value === 'string' && DATE_RE.test(value) && !Number.isNaN(Date.parse(value))) type = 'date';
+          else type = 'keyword';
+          added.push([path, type]);
+        }
+        if (type === 'object') {
+          if (typeof value !== 'object' || Array.isArray(value)) {
+            return { status: 400, type: 'document_parsing_exception', reason: `[1:2] object mapping for [${path}] tried to parse field [${key}] as object, but found a concrete value` };
+          }
+          const e = walk(value as Record<string, unknown>, path);
+          if (e) return e;
+          continue;
+        }
+        for (const v of Array.isArray(value) ? value : [value]) {
+          if (typeof v === 'object' && v !== null) return fail(path, type, v);
+          if ((type === 'long' || type === 'integer') && !(typeof v === 'number' || (typeof v === 'string' && /^-?\d+$/.test(v)))) return fail(path, type, v);
+          if ((type === 'float' || type === 'double') && !Number.isFinite(Number(v))) return fail(path, type, v);
+          if (type === 'boolean' && typeof v !== 'boolean' && v !== 'true' && v !== 'false') return fail(path, type, v);
+          if (type === 'date' || type === 'date_nanos') {
+            const t = typeof v === 'number' ? v : Date.parse(String(v));
+            if (Number.isNaN(t)) return fail(path, type, v);
+            if (type === 'date_nanos' && t < 0) {
+              return { status: 400, type: 'document_parsing_exception', reason: `[1:2] failed to parse field [${path}] of type [date_nanos] in document with id '${id}'. Preview of field's value: '${String(v)}' (caused by illegal_argument_exception: date[${String(v)}] is before the epoch in 1970 and cannot be stored in nanosecond resolution)` };
+            }
+          }
+        }
+      }
+      return undefined;
+    };
+    const error = walk(doc, '');
+    if (!error) for (const [p, t] of added) mapping.set(p, t);
+    return error;
+  }
+
+  #handle(method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer, res: ServerResponse): void {
+    const [path, query = ''] = url.split('?');
+    const params = new URLSearchParams(query);
+    const json = (status: number, value: unknown) => {
+      // Like Elasticsearch, filter_path shapes successful answers only (error bodies stay whole).
+      const filter = status < 300 ? params.get('filter_path') : null;
+      const out = filter ? filterPath(value, filter.split(',').map((p) => p.split('.'))) : value;
+      res.writeHead(status, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' }).end(JSON.stringify(out));
+    };
+    const error = (status: number, type: string, reason: string) => json(status, { error: { root_cause: [{ type, reason }], type, reason }, status });
+    if (!authorized({ headers } as import('node:http').IncomingMessage, this.#options.auth)) {
+      return error(401, 'security_exception', `missing authentication credentials for REST request [${path}]`);
+    }
+    if (method === 'GET' && path === '/') {
+      return json(200, { name: 'test-es', cluster_name: 'periscope-test', version: { number: '8.15.0' }, tagline: 'You Know, for Search' });
+    }
+    const tpl = /^\/_index_template\/([^/]+)$/.exec(path);
+    if (tpl) {
+      if (method === 'PUT' || method === 'POST') {
+        try {
+          const t = JSON.parse(body.toString('utf8')) as Template;
+          if (!Array.isArray(t.index_patterns)) return error(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
+          this.templates.set(tpl[1], t);
+          this.#mappings.clear();
+          return json(200, { acknowledged: true });
+        } catch (e) {
+          return error(400, 'parse_exception', (e as Error).message);
+        }
+      }
+      if (method === 'GET') {
+        const t = this.templates.get(tpl[1]);
+        if (!t) return json(404, { error: { type: 'resource_not_found_exception', reason: `index template matching [${tpl[1]}] not found` }, status: 404 });
+        return json(200, { index_templates: [{ name: tpl[1], index_template: t }] });
+      }
+    }
+    const bulk = /^(?:\/([^/_][^/]*))?\/_bulk$/.exec(path);
+    if (bulk && (method === 'POST' || method === 'PUT')) {
+      const ct = String(headers['content-type'] ?? '');
+      if (!ct.startsWith('application/x-ndjson') && !ct.startsWith('application/json')) {
+        return error(406, 'media_type_header_exception', `Content-Type header [${ct}] is not supported`);
+      }
+      return this.#bulk(bulk[1], body, json, error);
+    }
+    return error(404, 'index_not_found_exception', `no such index or route [${method} ${path}]`);
+  }
+
+  #bulk(defaultIndex: string | undefined, body: Buffer, json: (status: number, v: unknown) => void, error: (s: number, t: string, r: string) => void): void {
+    this.bulkRequests++;
+    const text = body.toString('utf8');
+    if (text.length > 0 && !text.endsWith('\n')) return error(400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]');
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    const items: unknown[] = [];
+    const started = Date.now();
+    let errors = false;
+    for (let i = 0; i < lines.length; ) {
+      let action: Record<string, { _index?: string; _id?: string }>;
+      try {
+        action = JSON.parse(lines[i++]);
+      } catch (e) {
+        return error(400, 'x_content_parse_exception', `[1:1] Malformed action/metadata line [${i}]: ${(e as Error).message}`);
+      }
+      const op = Object.keys(action)[0];
+      const meta = action[op] ?? {};
+      if (op === 'delete') {
+        items.push({ delete: { status: 404, result: 'not_found' } });
+        continue;
+      }
+      let source: Record<string, unknown>;
+      try {
+        source = JSON.parse(lines[i++] ?? '');
+      } catch (e) {
+        return error(400, 'x_content_parse_exception', `[1:1] Malformed document line: ${(e as Error).message}`);
+      }
+      const index = meta._index ?? defaultIndex;
+      if (!index) return error(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+      const id = meta._id ?? `auto-${Math.random().toString(36).slice(2)}`;
+      const dataStream = this.#template(index)?.data_stream !== undefined;
+      const backing = dataStream ? `.ds-${index}-2026.01.01-000001` : index;
+      const fail = (e: ItemError) => {
+        errors = true;
+        this.refused.set(e.status, (this.refused.get(e.status) ?? 0) + 1);
+        items.push({ [op]: { _index: backing, _id: id, status: e.status, error: { type: e.type, reason: e.reason, index: backing } } });
+      };
+      if (dataStream && op !== 'create') {
+        fail({ status: 400, type: 'illegal_argument_exception', reason: `only write ops with an op_type of create are allowed in data streams` });
+        continue;
+      }
+      if (dataStream && source['@timestamp'] === undefined) {
+        fail({ status: 400, type: 'document_parsing_exception', reason: '[1:1] failed to parse: data stream timestamp field [@timestamp] is missing' });
+        continue;
+      }
+      const injected = this.itemFault?.(source, id, index);
+      if (injected) {
+        fail(injected);
+        continue;
+      }
+      if (this.#options.keepDocuments === false) {
+        this.created++;
+        items.push({ [op]: { _index: backing, _id: id, _version: 1, result: 'created', status: 201 } });
+        continue;
+      }
+      const docs = this.#indices.get(index) ?? new Map<string, EsDoc>();
+      this.#indices.set(index, docs);
+      if (docs.has(id) && op === 'create') {
+        this.conflicts++;
+        fail({ status: 409, type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [1])` });
+        continue;
+      }
+      const mappingError = this.#mapDocument(index, id, source);
+      if (mappingError) {
+        fail(mappingError);
+        continue;
+      }
+      docs.set(id, { index, id, source });
+      this.created++;
+      items.push({ [op]: { _index: backing, _id: id, _version: 1, result: 'created', _shards: { total: 2, successful: 1, failed: 0 }, _seq_no: docs.size - 1, _primary_term: 1, status: 201 } });
+    }
+    json(200, { took: Date.now() - started, errors, items });
+  }
+}
+
+export async function startElasticsearchServer(options: ElasticsearchServerOptions = {}): Promise<ElasticsearchServer> {
+  const server = new ElasticsearchServer(options);
+  await server.http.listen();
+  return server;
+}

@@ -1,0 +1,388 @@
+// A Loki push endpoint for tests: POST /loki/api/v1/push as documented
+// (https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs), enforcing Loki's
+// validation with its error texts (pkg/validation/validate.go) and its partial-acceptance
+// behaviour: every valid entry of a request is stored even when the answer is 400 for the others.
+//  - bodies: protobuf logproto.PushRequest + snappy (decoded with its own copy of the schema,
+//    independent of the exporter's), or JSON (optionally gzip);
+//  - 400: unparsable labels / bad label names, no labels, too many label names, label name or
+//    value too long, duplicate label names, line too long, timestamp too old / too new,
+//    structured metadata disallowed / too large / too many;
+//  - 429: ingestion rate limit (bytes/s) for the whole request; stream limit per new stream;
+//  - dedup: an entry equal (tenant, stream, timestamp, line) to a stored one is ignored, as Loki does;
+//  - tenants from X-Scope-OrgID ("fake" when absent and not required), basic/bearer auth;
+//  - faults (fault-server.ts): down, reset, slow, any status with Retry-After.
+
+import protobuf from 'protobufjs';
+import snappy from 'snappyjs';
+import { authorized, FaultServer, type Fault } from './fault-server.ts';
+
+// logproto push messages (grafana/loki pkg/push/push.proto), field numbers as upstream.
+const PUSH_PROTO = `
+syntax = "proto3";
+package logproto;
+message Timestamp { int64 seconds = 1; int32 nanos = 2; }
+message PushRequest { repeated StreamAdapter streams = 1; string format = 2; }
+message StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
+message LabelPairAdapter { string name = 1; string value = 2; }
+message EntryAdapter { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; repeated LabelPairAdapter parsed = 4; }
+`;
+const PushRequest = protobuf.parse(PUSH_PROTO, { keepCase: true }).root.lookupType('logproto.PushRequest');
+
+export interface LokiLimits {
+  /** max_line_size (bytes); 0 = unlimited. Loki default 256KB. */
+  maxLineSize: number;
+  /** reject_old_samples_max_age; 0 = off. Loki default 7d. */
+  rejectOldSamplesMaxAgeMs: number;
+  /** creation_grace_period: entries newer than now + this are refused. Loki default 10m. */
+  creationGracePeriodMs: number;
+  maxLabelNamesPerSeries: number;
+  maxLabelNameLength: number;
+  maxLabelValueLength: number;
+  /** max_global_streams_per_user; 0 = unlimited. */
+  maxStreamsPerTenant: number;
+  /** ingestion_rate (bytes/s of lines); 0 = unlimited. Burst = one second's worth × burstFactor. */
+  ingestionRateBytes: number;
+  burstFactor: number;
+  allowStructuredMetadata: boolean;
+  maxStructuredMetadataEntries: number;
+  maxStructuredMetadataSize: number;
+}
+
+export const LOKI_DEFAULT_LIMITS: LokiLimits = {
+  maxLineSize: 256 * 1024,
+  rejectOldSamplesMaxAgeMs: 7 * 86_400_000,
+  creationGracePeriodMs: 10 * 60_000,
+  maxLabelNamesPerSeries: 15,
+  maxLabelNameLength: 1024,
+  maxLabelValueLength: 2048,
+  maxStreamsPerTenant: 5000,
+  ingestionRateBytes: 0,
+  burstFactor: 1.5,
+  allowStructuredMetadata: true,
+  maxStructuredMetadataEntries: 128,
+  maxStructuredMetadataSize: 64 * 1024,
+};
+
+export interface LokiEntry {
+  tenant: string;
+  /** Normalized selector, labels sorted: {a="1", b="2"} */
+  stream: string;
+  labels: Record<string, string>;
+  /** Nanoseconds since the epoch. */
+  tsNs: bigint;
+  line: string;
+  metadata: Record<string, string>;
+}
+
+export interface LokiPushLog {
+  tenant: string;
+  format: 'protobuf' | 'json';
+  status: number;
+  entries: number;
+  accepted: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface LokiServerOptions {
+  port?: number;
+  limits?: Partial<LokiLimits>;
+  auth?: { basic?: { username: string; password: string }; bearerToken?: string };
+  /** Multi-tenant mode (auth_enabled): a push without X-Scope-OrgID gets 401 "no org id". */
+  requireTenant?: boolean;
+  delayMs?: number;
+  maxBodyBytes?: number;
+  /** false: validate and count only, keep nothing (benchmarks: constant memory, no dedup). */
+  keepEntries?: boolean;
+}
+
+type ParsedLabels = { ok: true; labels: Array<[string, string]> } | { ok: false; error: string };
+
+/** Parses a selector like {a="b", c="d"} the way Loki's label parser accepts it. */
+export function parseLabels(text: string): ParsedLabels {
+  const s = text.trim();
+  let i = 0;
+  const err = (msg: string): ParsedLabels => ({ ok: false, error: `1:${i + 1}: parse error: ${msg}` });
+  if (s[i] !== '{') return err(`unexpected character: '${s[i] ?? ''}'`);
+  i++;
+  const labels: Array<[string, string]> = [];
+  const ws = () => {
+    while (s[i] === ' ' || s[i] === '\t') i++;
+  };
+  ws();
+  if (s[i] === '}') return i === s.length - 1 ? { ok: true, labels } : err('unexpected character after labels');
+  for (;;) {
+    ws();
+    const start = i;
+    while (i < s.length && /[a-zA-Z0-9_]/.test(s[i])) i++;
+    const name = s.slice(start, i);
+    if (name === '' || /^[0-9]/.test(name)) return err(`unexpected character inside braces: '${s[start] ?? ''}'`);
+    ws();
+    if (s[i] !== '=') return err(`unexpected character inside braces: '${s[i] ?? ''}'`);
+    i++;
+    ws();
+    if (s[i] !== '"') return err('unexpected character: expected a quoted label value');
+    i++;
+    let value = '';
+    for (;;) {
+      const c = s[i];
+      if (c === undefined) return err('unterminated quoted string');
+      i++;
+      if (c === '"') break;
+      if (c === '\\') {
+        const e = s[i++];
+        value += e === 'n' ? '\n' : e === 't' ? '\t' : e;
+      } else value += c;
+    }
+    labels.push([name, value]);
+    ws();
+    if (s[i] === ',') {
+      i++;
+      continue;
+    }
+    if (s[i] === '}') {
+      i++;
+      break;
+    }
+    return err(`unexpected character inside braces: '${s[i] ?? ''}'`);
+  }
+  if (i !== s.length) return err('unexpected character after labels');
+  return { ok: true, labels };
+}
+
+const quote = (v: string) => `"${v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`;
+const normalize = (labels: Array<[string, string]>) =>
+  `{${[...labels].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}=${quote(v)}`).join(', ')}}`;
+
+interface RawEntry {
+  seconds: number;
+  nanos: number;
+  line: string;
+  metadata: Array<{ name: string; value: string }>;
+}
+
+interface RawStream {
+  labels: string;
+  entries: RawEntry[];
+}
+
+type Int64 = number | { toNumber(): number } | string | null | undefined;
+const int64 = (v: Int64) => (v === null || v === undefined ? 0 : typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : v.toNumber());
+
+function decodeProtobuf(body: Buffer): RawStream[] {
+  const raw = snappy.uncompress(body, 256 * 1024 * 1024);
+  // Decoded messages (not toObject): absent repeated fields are empty arrays, strings "".
+  const msg = PushRequest.decode(raw) as unknown as {
+    streams: Array<{ labels: string; entries: Array<{ timestamp?: { seconds: Int64; nanos: number } | null; line: string; structuredMetadata: Array<{ name: string; value: string }> }> }>;
+  };
+  return msg.streams.map((s) => ({
+    labels: s.labels,
+    entries: s.entries.map((e) => ({ seconds: int64(e.timestamp?.seconds), nanos: e.timestamp?.nanos ?? 0, line: e.line, metadata: e.structuredMetadata })),
+  }));
+}
+
+function splitNanos(ns: string): { seconds: number; nanos: number } {
+  const v = BigInt(ns);
+  return { seconds: Number(v / 1_000_000_000n), nanos: Number(v % 1_000_000_000n) };
+}
+
+function decodeJson(body: Buffer): RawStream[] {
+  const msg = JSON.parse(body.toString('utf8')) as { streams?: Array<{ stream?: Record<string, string>; values?: unknown[][] }> };
+  if (!msg || !Array.isArray(msg.streams)) throw new Error('streams: expected an array');
+  return msg.streams.map((s) => ({
+    labels: `{${Object.entries(s.stream ?? {}).map(([k, v]) => `${k}=${quote(String(v))}`).join(', ')}}`,
+    entries: (s.values ?? []).map((v) => {
+      if (!Array.isArray(v) || typeof v[0] !== 'string' || typeof v[1] !== 'string') throw new Error('values: expected ["<ns>", "<line>", {metadata}?]');
+      const md = (v[2] ?? {}) as Record<string, string>;
+      return { ...splitNanos(v[0]), line: v[1], metadata: Object.entries(md).map(([name, val]) => ({ name, value: String(val) })) };
+    }),
+  }));
+}
+
+export class LokiServer {
+  readonly http: FaultServer;
+  readonly limits: LokiLimits;
+  readonly pushes: LokiPushLog[] = [];
+  /** Entries ignored because an equal one was stored (Loki's dedup). */
+  duplicates = 0;
+  /** Entries accepted so far (also counted when keepEntries is false). */
+  accepted = 0;
+  readonly #entries: LokiEntry[] = [];
+  readonly #seen = new Set<string>();
+  readonly #streams = new Map<string, Set<string>>();
+  readonly #options: LokiServerOptions;
+  #bucket = { tokens: 0, at: Date.now() };
+
+  constructor(options: LokiServerOptions = {}) {
+    this.#options = options;
+    this.limits = { ...LOKI_DEFAULT_LIMITS, ...options.limits };
+    this.#bucket.tokens = this.limits.ingestionRateBytes * this.limits.burstFactor;
+    this.http = new FaultServer((req, body, res) => this.#handle(req.method ?? '', req.url ?? '', req.headers, body, res), {
+      port: options.port,
+      delayMs: options.delayMs,
+      maxBodyBytes: options.maxBodyBytes,
+    });
+  }
+
+  get url(): string {
+    return this.http.url;
+  }
+
+  /** Stored entries (all tenants, or one). */
+  entries(tenant?: string): LokiEntry[] {
+    return tenant === undefined ? [...this.#entries] : this.#entries.filter((e) => e.tenant === tenant);
+  }
+
+  setFault(fault: Fault): Promise<void> {
+    return this.http.setFault(fault);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  clear(): void {
+    this.#entries.length = 0;
+    this.#seen.clear();
+    this.#streams.clear();
+    this.pushes.length = 0;
+    this.duplicates = 0;
+    this.accepted = 0;
+  }
+
+  #handle(method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer, res: import('node:http').ServerResponse): void {
+    const path = url.split('?')[0];
+    if (method === 'GET' && path === '/ready') {
+      res.writeHead(200).end('ready');
+      return;
+    }
+    if (method !== 'POST' || path !== '/loki/api/v1/push') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n');
+      return;
+    }
+    const text = (status: number, message: string): void => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${message}\n`);
+    };
+    if (!authorized({ headers } as import('node:http').IncomingMessage, this.#options.auth)) return text(401, 'Unauthorized');
+    const orgId = headers['x-scope-orgid'];
+    if (this.#options.requireTenant && !orgId) return text(401, 'no org id');
+    const tenant = typeof orgId === 'string' && orgId ? orgId : 'fake';
+    const contentType = String(headers['content-type'] ?? 'application/x-protobuf').split(';')[0].trim();
+    const format = contentType === 'application/json' ? 'json' : 'protobuf';
+    const log: LokiPushLog = { tenant, format, status: 0, entries: 0, accepted: 0, headers };
+    this.pushes.push(log);
+    const answer = (status: number, message?: string) => {
+      log.status = status;
+      if (message === undefined) res.writeHead(status).end();
+      else text(status, message);
+    };
+    let streams: RawStream[];
+    try {
+      if (format === 'json') streams = decodeJson(body);
+      else if (contentType === 'application/x-protobuf' || contentType === '') streams = decodeProtobuf(body);
+      else return answer(415, `unsupported content type: ${contentType}`);
+    } catch (err) {
+      return answer(400, `loghttp.ParsePushRequest: ${(err as Error).message}`);
+    }
+    const l = this.limits;
+    const now = Date.now();
+    const errors: string[] = [];
+    let streamLimitError: string | undefined;
+    const valid: Array<{ tenant: string; stream: string; labels: Array<[string, string]>; raw: RawEntry }> = [];
+    for (const s of streams) {
+      log.entries += s.entries.length;
+      const parsed = parseLabels(s.labels);
+      if (!parsed.ok) {
+        errors.push(`Error parsing labels '${s.labels}' with error: ${parsed.error}`);
+        continue;
+      }
+      const stream = normalize(parsed.labels);
+      if (parsed.labels.length === 0) {
+        errors.push('error at least one label pair is required per stream');
+        continue;
+      }
+      if (l.maxLabelNamesPerSeries > 0 && parsed.labels.length > l.maxLabelNamesPerSeries) {
+        errors.push(`entry for stream '${stream}' has ${parsed.labels.length} label names; limit ${l.maxLabelNamesPerSeries}`);
+        continue;
+      }
+      const names = new Set<string>();
+      let labelError: string | undefined;
+      for (const [name, value] of parsed.labels) {
+        if (names.has(name)) labelError ??= `stream '${stream}' has duplicate label name: '${name}'`;
+        names.add(name);
+        if (name.length > l.maxLabelNameLength) labelError ??= `stream '${stream}' has label name too long: '${name}'`;
+        if (value.length > l.maxLabelValueLength) labelError ??= `stream '${stream}' has label value too long: '${value}'`;
+      }
+      if (labelError) {
+        errors.push(labelError);
+        continue;
+      }
+      const tenantStreams = this.#streams.get(tenant) ?? new Set<string>();
+      if (!tenantStreams.has(stream) && l.maxStreamsPerTenant > 0 && tenantStreams.size >= l.maxStreamsPerTenant) {
+        streamLimitError ??= `Maximum active stream limit exceeded when trying to create stream ${stream}, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '${tenant}'`;
+        continue;
+      }
+      for (const e of s.entries) {
+        const ms = e.seconds * 1000 + Math.floor(e.nanos / 1e6);
+        const size = Buffer.byteLength(e.line);
+        let mdSize = 0;
+        for (const p of e.metadata) mdSize += p.name.length + p.value.length;
+        if (l.rejectOldSamplesMaxAgeMs > 0 && ms < now - l.rejectOldSamplesMaxAgeMs) {
+          errors.push(`entry for stream '${stream}' has timestamp too old: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(now - l.rejectOldSamplesMaxAgeMs).toISOString()}`);
+        } else if (ms > now + l.creationGracePeriodMs) {
+          errors.push(`entry for stream '${stream}' has timestamp too new: ${new Date(ms).toISOString()}`);
+        } else if (l.maxLineSize > 0 && size > l.maxLineSize) {
+          errors.push(`Max entry size '${l.maxLineSize}' bytes exceeded for stream '${stream}' while adding an entry with length '${size}' bytes`);
+        } else if (e.metadata.length > 0 && !l.allowStructuredMetadata) {
+          errors.push(`stream '${stream}' includes structured metadata, but this feature is disallowed. Please see \`limits_config.allow_structured_metadata\` or contact your Loki administrator to enable it.`);
+        } else if (l.maxStructuredMetadataSize > 0 && mdSize > l.maxStructuredMetadataSize) {
+          errors.push(`stream '${stream}' has structured metadata too large: '${mdSize}' bytes, limit: '${l.maxStructuredMetadataSize}' bytes. Please see \`limits_config.max_structured_metadata_size\` or contact your Loki administrator to increase it.`);
+        } else if (l.maxStructuredMetadataEntries > 0 && e.metadata.length > l.maxStructuredMetadataEntries) {
+          errors.push(`stream '${stream}' has too many structured metadata labels: '${e.metadata.length}', limit: '${l.maxStructuredMetadataEntries}'. Please see \`limits_config.max_structured_metadata_entries_count\` or contact your Loki administrator to increase it.`);
+        } else {
+          valid.push({ tenant, stream, labels: parsed.labels, raw: e });
+          tenantStreams.add(stream);
+        }
+      }
+      this.#streams.set(tenant, tenantStreams);
+    }
+    if (l.ingestionRateBytes > 0 && valid.length > 0) {
+      const bytes = valid.reduce((n, e) => n + Buffer.byteLength(e.raw.line), 0);
+      const b = this.#bucket;
+      b.tokens = Math.min(l.ingestionRateBytes * l.burstFactor, b.tokens + ((now - b.at) / 1000) * l.ingestionRateBytes);
+      b.at = now;
+      if (bytes > b.tokens) {
+        return answer(429, `Ingestion rate limit exceeded for user ${tenant} (limit: ${l.ingestionRateBytes} bytes/sec) while attempting to ingest '${valid.length}' lines totaling '${bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased`);
+      }
+      b.tokens -= bytes;
+    }
+    if (this.#options.keepEntries === false) {
+      this.accepted += valid.length;
+      log.accepted += valid.length;
+      if (errors.length > 0) return answer(400, errors.join('\n'));
+      return answer(204);
+    }
+    for (const v of valid) {
+      const tsNs = BigInt(v.raw.seconds) * 1_000_000_000n + BigInt(v.raw.nanos);
+      const key = `${v.tenant}\u0000${v.stream}\u0000${tsNs}\u0000${v.raw.line}`;
+      if (this.#seen.has(key)) {
+        this.duplicates++;
+        continue;
+      }
+      this.#seen.add(key);
+      const metadata: Record<string, string> = {};
+      for (const p of v.raw.metadata) metadata[p.name] = p.value;
+      this.#entries.push({ tenant: v.tenant, stream: v.stream, labels: Object.fromEntries(v.labels), tsNs, line: v.raw.line, metadata });
+      log.accepted++;
+      this.accepted++;
+    }
+    if (errors.length > 0) return answer(400, errors.join('\n'));
+    if (streamLimitError) return answer(429, streamLimitError);
+    answer(204);
+  }
+}
+
+export async function startLokiServer(options: LokiServerOptions = {}): Promise<LokiServer> {
+  const server = new LokiServer(options);
+  await server.http.listen();
+  return server;
+}

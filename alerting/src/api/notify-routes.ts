@@ -1,0 +1,193 @@
+// HTTP API of the notification side (Fastify plugin function; register with
+// `app.register(registerNotifyRoutes, { pipeline })` so its form parser stays encapsulated, or call
+// it directly). Errors: { error: { code, message, details } } with PERISCOPE_ERR_ALERT_* codes.
+//
+//   POST   /api/v2/alerts                 Alertmanager API v2 postable alerts (Prometheus `alerting.alertmanagers`)
+//   GET    /api/v1/silences[?state=]      list (pending | active | expired)
+//   GET    /api/v1/silences/:id
+//   POST   /api/v1/silences               create, or update with `id`
+//   DELETE /api/v1/silences/:id           expire
+//   POST   /api/v1/alerts/:id/ack         { by, comment? }  (:id = fingerprint)
+//   GET    /ack/:token                    confirm page (HTML form)
+//   POST   /ack/:token                    acknowledge (form or JSON)
+//   GET    /api/v1/notifications[?status=pending|sent|failed&fingerprint=&limit=]
+//   POST   /api/v1/notifications/:id/retry
+//   GET    /api/v1/incidents[?status=open|resolved&limit=]
+//   GET    /api/v1/incidents/:id          with its timeline
+//   GET    /api/v1/escalations            running/finished escalation chains
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ACK_PAGE_HEADERS, confirmPage, donePage, errorPage } from '../ack/page.ts';
+import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
+import type { NotificationPipeline } from '../notify-pipeline.ts';
+import type { SilenceState } from '../silence/silences.ts';
+import { localeFromAcceptLanguage } from '../templates/messages.ts';
+
+export interface NotifyRouteDeps {
+  pipeline: NotificationPipeline;
+}
+
+type Params = Record<string, string>;
+type Query = Record<string, string | undefined>;
+
+/** JSON bodies arrive as Buffers from the collector's server, as objects from a default Fastify. */
+export function jsonBody(body: unknown): unknown {
+  if (body === undefined || body === null) return undefined;
+  if (Buffer.isBuffer(body) || typeof body === 'string') {
+    const text = body.toString();
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new AlertError(ALERT_ERR.BAD_BODY, `request body is not valid JSON: ${(err as Error).message}`, 400);
+    }
+  }
+  return body;
+}
+
+function formOrJson(request: FastifyRequest): Record<string, unknown> {
+  const type = String(request.headers['content-type'] ?? '');
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    const raw = request.body;
+    const text = Buffer.isBuffer(raw) || typeof raw === 'string' ? raw.toString() : '';
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  const body = jsonBody(request.body);
+  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof AlertError) return reply.code(err.statusCode).send(alertErrorBody(err.code, err.message, err.details));
+  throw err;
+}
+
+/** Runs a JSON handler, turning AlertErrors into the error body (the app's own handler sees the rest). */
+function json<T>(fn: (request: FastifyRequest, reply: FastifyReply) => T) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await fn(request, reply);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  };
+}
+
+function limitOf(value: string | undefined, max = 1000): number {
+  if (value === undefined || value === '') return 100;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new AlertError(ALERT_ERR.BAD_QUERY, `limit: expected an integer 1–${max}`, 400, { key: 'limit' });
+  return n;
+}
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], key: string): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new AlertError(ALERT_ERR.BAD_QUERY, `${key}: expected one of ${allowed.join(', ')}`, 400, { key });
+  return value as T;
+}
+
+export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRouteDeps): Promise<void> {
+  const { pipeline } = deps;
+  if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_req, body, done) => done(null, body));
+  }
+
+  app.post(
+    '/api/v2/alerts',
+    json((request, reply) => {
+      const result = pipeline.postAlerts(jsonBody(request.body));
+      if (result.errors.length > 0) {
+        const message = `${result.errors.length} invalid alert(s): ${result.errors.map((e) => `[${e.index}] ${e.reason}`).join('; ')}`;
+        return reply.code(400).send(alertErrorBody(ALERT_ERR.BAD_ALERT, message, result));
+      }
+      return reply.code(200).send({ accepted: result.accepted });
+    }),
+  );
+
+  app.get(
+    '/api/v1/silences',
+    json((request) => {
+      const state = oneOf<SilenceState>((request.query as Query).state, ['pending', 'active', 'expired'], 'state');
+      return { silences: pipeline.silences.list(state) };
+    }),
+  );
+  app.get(
+    '/api/v1/silences/:id',
+    json((request) => pipeline.silences.get((request.params as Params).id)),
+  );
+  app.post(
+    '/api/v1/silences',
+    json((request) => {
+      const silence = pipeline.silences.upsert(jsonBody(request.body));
+      return { silenceID: silence.id, silence };
+    }),
+  );
+  app.delete(
+    '/api/v1/silences/:id',
+    json((request) => ({ silence: pipeline.silences.expire((request.params as Params).id) })),
+  );
+
+  app.post(
+    '/api/v1/alerts/:id/ack',
+    json((request) => {
+      const body = jsonBody(request.body);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AlertError(ALERT_ERR.ACK_INVALID, 'expected a JSON object { by, comment? }', 400);
+      return { ack: pipeline.ack((request.params as Params).id, body as { by?: unknown; comment?: unknown }, 'api') };
+    }),
+  );
+
+  const ackPage = async (request: FastifyRequest, reply: FastifyReply, post: boolean) => {
+    const locale = localeFromAcceptLanguage(request.headers['accept-language']);
+    // A wildcard, not `:token`: Fastify caps parametric segments at maxParamLength (100) by default.
+    const token = (request.params as Params)['*'];
+    reply.headers(ACK_PAGE_HEADERS);
+    try {
+      if (!post) return reply.code(200).send(confirmPage(pipeline.verifyAckToken(token).alert, locale));
+      const ack = pipeline.ackWithToken(token, formOrJson(request));
+      return reply.code(200).send(donePage(ack.by, locale));
+    } catch (err) {
+      if (!(err instanceof AlertError)) throw err;
+      const kind = err.code === ALERT_ERR.ACK_TOKEN_EXPIRED ? 'expired' : err.code === ALERT_ERR.ALERT_NOT_ACTIVE ? 'notActive' : 'invalid';
+      const detail = err.code === ALERT_ERR.ACK_INVALID ? err.message : undefined;
+      return reply.code(err.statusCode).send(errorPage(kind, locale, detail));
+    }
+  };
+  app.get('/ack/*', (request, reply) => ackPage(request, reply, false));
+  app.post('/ack/*', (request, reply) => ackPage(request, reply, true));
+
+  app.get(
+    '/api/v1/notifications',
+    json((request) => {
+      const q = request.query as Query;
+      const status = oneOf(q.status, ['pending', 'sent', 'failed'] as const, 'status');
+      return { notifications: pipeline.notifications({ status, fingerprint: q.fingerprint || undefined, limit: limitOf(q.limit) }) };
+    }),
+  );
+  app.post(
+    '/api/v1/notifications/:id/retry',
+    json((request) => {
+      const id = Number((request.params as Params).id);
+      const record = Number.isInteger(id) ? pipeline.retryNotification(id) : undefined;
+      if (!record) throw new AlertError(ALERT_ERR.NOTIFICATION_NOT_FOUND, `notification ${(request.params as Params).id} not found`, 404);
+      return { notification: record };
+    }),
+  );
+
+  app.get(
+    '/api/v1/incidents',
+    json((request) => {
+      const q = request.query as Query;
+      return { incidents: pipeline.incidents({ status: oneOf(q.status, ['open', 'resolved'] as const, 'status'), limit: limitOf(q.limit) }) };
+    }),
+  );
+  app.get(
+    '/api/v1/incidents/:id',
+    json((request) => {
+      const inc = pipeline.incident((request.params as Params).id);
+      if (!inc) throw new AlertError(ALERT_ERR.INCIDENT_NOT_FOUND, `incident ${(request.params as Params).id} not found`, 404);
+      return inc;
+    }),
+  );
+  app.get(
+    '/api/v1/escalations',
+    json(() => ({ escalations: pipeline.escalations() })),
+  );
+}

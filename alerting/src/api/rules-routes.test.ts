@@ -1,0 +1,147 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock.ts';
+import { defaultRulesConfig } from '../config.ts';
+import { ALERT_ERR } from '../errors.ts';
+import { AlertingEngine } from '../rules/engine.ts';
+import { InMemoryMetricSource } from '../rules/sources.ts';
+import type { AlertEvent, TimelineEntry } from '../types.ts';
+import { registerRuleRoutes } from './rules-routes.ts';
+
+const T0 = Date.UTC(2025, 0, 1, 12);
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const rule = (extra: Record<string, unknown> = {}) => ({ id: 'cpu', name: 'HighCpu', kind: 'metric', selector: 'cpu', aggregation: 'last', window: '1m', groupBy: ['host'], threshold: 90, annotations: { summary: '{{ $labels.host }} {{ $value }}' }, ...extra });
+
+async function setup(options: { rawBodies?: boolean } = {}) {
+  const clock = new FakeClock(T0);
+  const metrics = new InMemoryMetricSource();
+  const events: AlertEvent[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'periscope-alert-api-'));
+  const engine = new AlertingEngine({
+    sink: { onTransition: (e) => void events.push(e) },
+    dataDir,
+    clock,
+    metrics,
+    autoEvaluate: false,
+    config: defaultRulesConfig({ flapping: { enabled: false, window: 21, high: 20, low: 5 } }),
+    rules: [{ ...rule(), id: 'from-file', name: 'FromFile' }],
+  });
+  await engine.start();
+  const app: FastifyInstance = Fastify();
+  if (options.rawBodies) {
+    // What the collector's server does: JSON bodies reach routes as Buffers.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  }
+  const timeline: Array<TimelineEntry & { fingerprint: string }> = [];
+  registerRuleRoutes(app, {
+    engine,
+    ackInfo: (fp) => (fp === events[0]?.fingerprint ? { by: 'alice', at: new Date(T0).toISOString() } : null),
+    timelineSource: (fp) => timeline.filter((t) => t.fingerprint === fp),
+  });
+  cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }), () => engine.shutdown(), () => app.close());
+  const fire = async (host: string, v: number) => {
+    clock.advance(15_000);
+    metrics.add('cpu', { host }, clock.now(), v);
+    await engine.evaluateAll();
+    await engine.flush();
+  };
+  return { app, engine, events, fire, clock, timeline };
+}
+
+describe('rules API', () => {
+  it.each([{ name: 'parsed JSON bodies', rawBodies: false }, { name: 'raw Buffer bodies (collector server)', rawBodies: true }])('CRUD with $name', async ({ rawBodies }) => {
+    const { app } = await setup({ rawBodies });
+    const created = await app.inject({ method: 'POST', url: '/api/v1/alerts/rules', payload: rule() });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers.location).toBe('/api/v1/alerts/rules/cpu');
+    expect(created.json().rule).toMatchObject({ id: 'cpu', source: 'api', readonly: false, health: 'unknown' });
+
+    const list = await app.inject({ method: 'GET', url: '/api/v1/alerts/rules' });
+    expect(list.json().rules.map((r: { id: string }) => r.id).sort()).toEqual(['cpu', 'from-file']);
+
+    const put = await app.inject({ method: 'PUT', url: '/api/v1/alerts/rules/cpu', payload: rule({ id: undefined, threshold: 50 }) });
+    expect(put.statusCode).toBe(200);
+    expect(put.json().rule.spec.threshold).toBe(50);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/alerts/rules/cpu' })).json().rule.spec.threshold).toBe(50);
+
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/alerts/rules/cpu' })).statusCode).toBe(204);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/alerts/rules/cpu' })).json().error.code).toBe(ALERT_ERR.RULE_NOT_FOUND);
+  });
+
+  it.each([
+    { name: 'invalid rule names the key', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'x', threshold: 'high' }), status: 400, code: ALERT_ERR.RULE_INVALID, key: 'threshold' },
+    { name: 'unknown key', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'x', windw: '1m' }), status: 400, code: ALERT_ERR.RULE_INVALID, key: 'windw' },
+    { name: 'duplicate id', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'from-file' }), status: 409, code: ALERT_ERR.RULE_CONFLICT },
+    { name: 'not JSON', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: '{nope', status: 400, code: ALERT_ERR.RULE_INVALID },
+    { name: 'PUT of a file rule', method: 'PUT' as const, url: '/api/v1/alerts/rules/from-file', payload: rule({ id: 'from-file' }), status: 409, code: ALERT_ERR.RULE_READONLY },
+    { name: 'PUT with a different id', method: 'PUT' as const, url: '/api/v1/alerts/rules/cpu', payload: rule({ id: 'other' }), status: 400, code: ALERT_ERR.RULE_INVALID, key: 'id', precreate: true },
+    { name: 'PUT of a missing rule', method: 'PUT' as const, url: '/api/v1/alerts/rules/nope', payload: rule({ id: 'nope' }), status: 404, code: ALERT_ERR.RULE_NOT_FOUND },
+    { name: 'DELETE of a file rule', method: 'DELETE' as const, url: '/api/v1/alerts/rules/from-file', status: 409, code: ALERT_ERR.RULE_READONLY },
+    { name: 'bad history limit', method: 'GET' as const, url: '/api/v1/alerts/history?limit=0', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'limit' },
+    { name: 'bad history state', method: 'GET' as const, url: '/api/v1/alerts/history?state=burning', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'state' },
+    { name: 'bad history since', method: 'GET' as const, url: '/api/v1/alerts/history?since=yesterday', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'since' },
+    { name: 'bad alerts state', method: 'GET' as const, url: '/api/v1/alerts?state=hot', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'state' },
+    { name: 'unknown timeline', method: 'GET' as const, url: '/api/v1/alerts/0123456789abcdef/timeline', status: 404, code: ALERT_ERR.ALERT_NOT_FOUND },
+  ])('$name → $status $code', async ({ method, url, payload, status, code, key, precreate }) => {
+    const { app } = await setup({ rawBodies: true });
+    if (precreate) await app.inject({ method: 'POST', url: '/api/v1/alerts/rules', payload: rule() });
+    const res = await app.inject({ method, url, ...(payload !== undefined ? { payload, headers: { 'content-type': 'application/json' } } : {}) });
+    expect(res.statusCode).toBe(status);
+    const body = res.json();
+    expect(body.error.code).toBe(code);
+    if (key) {
+      const keys = [...(body.error.details?.problems ?? []).map((p: { key: string }) => p.key), body.error.details?.key];
+      expect(keys).toContain(key);
+    }
+  });
+});
+
+describe('alerts, history and timeline API', () => {
+  it('lists active alerts with ack info, filters history, merges the timeline', async () => {
+    const { app, events, fire, timeline } = await setup();
+    await fire('web-1', 95);
+    await fire('web-2', 95);
+    await fire('web-1', 10);
+    const fp1 = events.find((e) => e.labels.host === 'web-1')!.fingerprint;
+
+    const active = (await app.inject({ url: '/api/v1/alerts' })).json().alerts;
+    // web-1 resolved (not active); web-2 firing from the file rule; the first-fired web-1 carries the ack
+    expect(active.map((a: { labels: { host: string }; state: string }) => `${a.labels.host}:${a.state}`)).toEqual(['web-2:firing']);
+    const resolved = (await app.inject({ url: '/api/v1/alerts?state=resolved' })).json().alerts;
+    expect(resolved).toMatchObject([{ fingerprint: fp1, state: 'resolved', ack: { by: 'alice' }, annotations: { summary: 'web-1 10' } }]);
+
+    const all = (await app.inject({ url: '/api/v1/alerts/history' })).json();
+    expect(all.entries.map((e: { to: string }) => e.to)).toEqual(['resolved', 'firing', 'firing']);
+    const byFp = (await app.inject({ url: `/api/v1/alerts/history?fingerprint=${fp1}&state=firing` })).json();
+    expect(byFp.entries).toMatchObject([{ fingerprint: fp1, to: 'firing', from: 'inactive', delivery: 'delivered' }]);
+    const paged = (await app.inject({ url: '/api/v1/alerts/history?limit=2' })).json();
+    expect(paged.entries).toHaveLength(2);
+    const next = (await app.inject({ url: `/api/v1/alerts/history?limit=2&before=${paged.nextBefore}` })).json();
+    expect(next.entries).toHaveLength(1);
+    const window = (await app.inject({ url: `/api/v1/alerts/history?since=${T0 + 40_000}&until=${new Date(T0 + 60_000).toISOString()}` })).json();
+    expect(window.entries.map((e: { to: string }) => e.to)).toEqual(['resolved']);
+
+    const firingEvent = events.find((e) => e.fingerprint === fp1 && e.state === 'firing')!;
+    // Entries in the notification side's shape (timeline/timeline.ts): no `source`, transitionId in details.
+    timeline.push(
+      { at: new Date(T0 + 15_000).toISOString(), kind: 'sent', details: { channel: 'slack', transitionId: firingEvent.transitionId }, fingerprint: fp1 },
+      { at: new Date(T0 + 20_000).toISOString(), kind: 'acked', details: { by: 'alice' }, fingerprint: fp1 },
+    );
+    const tl = (await app.inject({ url: `/api/v1/alerts/${fp1}/timeline` })).json();
+    expect(tl.entries.map((e: { source: string; kind: string; details: { to?: string } }) => `${e.source}:${e.kind}${e.details.to ? `:${e.details.to}` : ''}`)).toEqual([
+      'rules:state:firing',
+      'notify:sent',
+      'notify:acked',
+      'rules:state:resolved',
+    ]);
+    expect(tl.alert).toMatchObject({ fingerprint: fp1, state: 'resolved', ack: { by: 'alice' } });
+  });
+});

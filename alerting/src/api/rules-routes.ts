@@ -1,0 +1,127 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
+import { historyEntryToTimeline, mergeTimeline, normalizeExternalEntry, parseHistoryQuery } from '../history/query.ts';
+import type { AlertingEngine } from '../rules/engine.ts';
+import type { AckInfoProvider, AlertState, TimelineSource } from '../types.ts';
+
+// Rules CRUD, active alerts, history and timelines (rules/README.md, "API"):
+//   GET    /api/v1/alerts/rules            → 200 { rules: RuleStatus[] }
+//   GET    /api/v1/alerts/rules/:id        → 200 { rule } | 404
+//   POST   /api/v1/alerts/rules            → 201 { rule } | 400 RULE_INVALID (details.problems[].key) | 409 RULE_CONFLICT
+//   PUT    /api/v1/alerts/rules/:id        → 200 { rule } | 400 | 404 | 409 RULE_READONLY (file rules)
+//   DELETE /api/v1/alerts/rules/:id        → 204 | 404 | 409 RULE_READONLY
+//   GET    /api/v1/alerts?state=&rule=     → 200 { alerts: [...AlertView, ack] }
+//   GET    /api/v1/alerts/history?rule=&fingerprint=&state=&since=&until=&limit=&before=
+//                                          → 200 { entries, nextBefore }
+//   GET    /api/v1/alerts/:id/timeline     → 200 { fingerprint, alert, entries } | 404
+// Errors: { error: { code, message, details } }. Request bodies may arrive parsed or as raw
+// bytes (the collector's server hands JSON bodies to routes as Buffers).
+
+export type RulesEngineApi = Pick<AlertingEngine, 'listRules' | 'getRule' | 'createRule' | 'replaceRule' | 'deleteRule' | 'alerts' | 'getAlert' | 'history'>;
+
+export interface RuleRoutesDeps {
+  engine: RulesEngineApi;
+  /** Acknowledgement per fingerprint, from the notification side. */
+  ackInfo?: AckInfoProvider;
+  /** Notification events per fingerprint (sends, failures, acks, escalation), merged into timelines. */
+  timelineSource?: TimelineSource;
+}
+
+const ALL_STATES = new Set<AlertState>(['inactive', 'pending', 'firing', 'resolved', 'nodata', 'error']);
+
+function parseBody(body: unknown): unknown {
+  if (Buffer.isBuffer(body) || typeof body === 'string') {
+    const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
+    if (!text.trim()) throw new AlertError(ALERT_ERR.RULE_INVALID, 'request body is empty: send a rule as JSON', 400, { problems: [{ key: '(root)', message: 'missing body' }] });
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new AlertError(ALERT_ERR.RULE_INVALID, `request body is not JSON: ${(err as Error).message}`, 400, { problems: [{ key: '(root)', message: 'invalid JSON' }] });
+    }
+  }
+  if (body === undefined || body === null) throw new AlertError(ALERT_ERR.RULE_INVALID, 'request body is empty: send a rule as JSON', 400, { problems: [{ key: '(root)', message: 'missing body' }] });
+  return body;
+}
+
+function fail(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof AlertError) return reply.code(err.statusCode).send(alertErrorBody(err.code, err.message, err.details));
+  throw err;
+}
+
+export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): void {
+  const { engine } = deps;
+
+  app.get('/api/v1/alerts/rules', async () => ({ rules: engine.listRules() }));
+
+  app.get('/api/v1/alerts/rules/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const rule = engine.getRule(id);
+    if (!rule) return reply.code(404).send(alertErrorBody(ALERT_ERR.RULE_NOT_FOUND, `no rule "${id}"`));
+    return { rule };
+  });
+
+  app.post('/api/v1/alerts/rules', async (request, reply) => {
+    try {
+      const rule = engine.createRule(parseBody(request.body));
+      return reply.code(201).header('location', `/api/v1/alerts/rules/${encodeURIComponent(rule.id)}`).send({ rule });
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.put('/api/v1/alerts/rules/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    try {
+      return { rule: engine.replaceRule(id, parseBody(request.body)) };
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.delete('/api/v1/alerts/rules/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    try {
+      engine.deleteRule(id);
+      return reply.code(204).send();
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.get('/api/v1/alerts', async (request, reply) => {
+    const q = request.query as Record<string, string | undefined>;
+    const states = (q.state ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    for (const s of states) {
+      if (!ALL_STATES.has(s as AlertState)) return reply.code(400).send(alertErrorBody(ALERT_ERR.BAD_QUERY, `state: unknown state "${s}"`, { key: 'state' }));
+    }
+    const alerts = engine.alerts({ states: states as AlertState[], ...(q.rule ? { rule: q.rule } : {}) });
+    const withAck = await Promise.all(alerts.map(async (a) => ({ ...a, ack: (await deps.ackInfo?.(a.fingerprint)) ?? null })));
+    return { alerts: withAck };
+  });
+
+  app.get('/api/v1/alerts/history', async (request, reply) => {
+    try {
+      const query = parseHistoryQuery(request.query as Record<string, string>);
+      const entries = engine.history(query);
+      const nextBefore = entries.length === query.limit ? entries[entries.length - 1].transitionId : null;
+      return { entries, nextBefore };
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.get('/api/v1/alerts/:id/timeline', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    try {
+      const rows = engine.history({ fingerprint: id, limit: 1000 });
+      const alert = engine.getAlert(id) ?? null;
+      if (!rows.length && !alert) return reply.code(404).send(alertErrorBody(ALERT_ERR.ALERT_NOT_FOUND, `no alert with fingerprint "${id}"`));
+      const others = ((await deps.timelineSource?.(id)) ?? []).map(normalizeExternalEntry);
+      const entries = mergeTimeline(rows.reverse().map(historyEntryToTimeline), others);
+      const ack = alert ? ((await deps.ackInfo?.(id)) ?? null) : null;
+      return { fingerprint: id, alert: alert ? { ...alert, ack } : null, entries };
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+}

@@ -1,0 +1,98 @@
+// The clock every alerting component uses. Injected so timing tests (pending `for`, keepFiringFor,
+// group timers, escalation waits) run on a FakeClock without sleeping.
+
+export type TimerHandle = unknown;
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** Wall clock backed by Date.now and the Node timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+interface FakeTimer {
+  id: number;
+  at: number;
+  fn: () => void;
+}
+
+/**
+ * Deterministic clock for tests. Time moves only through `advance`/`tick`/`set`; timers due within
+ * the advanced span run in due order (ties in creation order), each seeing `now()` equal to its due
+ * time. Timers a callback creates run in the same advance when they fall inside the span.
+ */
+export class FakeClock implements Clock {
+  private current: number;
+  private timers: FakeTimer[] = [];
+  private nextId = 1;
+
+  constructor(start = Date.UTC(2025, 0, 1)) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const timer = { id: this.nextId++, at: this.current + Math.max(0, ms), fn };
+    this.timers.push(timer);
+    return timer.id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t.id !== handle);
+  }
+
+  /** Number of timers not yet run. */
+  pending(): number {
+    return this.timers.length;
+  }
+
+  /** Moves time forward by `ms`, running every timer due on the way. */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      let next: FakeTimer | undefined;
+      for (const t of this.timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
+      if (!next) break;
+      this.timers = this.timers.filter((t) => t !== next);
+      this.current = Math.max(this.current, next.at);
+      next.fn();
+    }
+    this.current = target;
+  }
+
+  /** Like `advance`, but lets promise callbacks (async timer work) settle after each timer. */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      let next: FakeTimer | undefined;
+      for (const t of this.timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
+      if (!next) break;
+      this.timers = this.timers.filter((t) => t !== next);
+      this.current = Math.max(this.current, next.at);
+      next.fn();
+      await flushMicrotasks();
+    }
+    this.current = target;
+    await flushMicrotasks();
+  }
+
+  /** Jumps to an absolute time (forward only), running due timers. */
+  set(ms: number): void {
+    if (ms > this.current) this.advance(ms - this.current);
+  }
+}
+
+/** Lets pending promise chains run (a few macrotask turns). */
+export async function flushMicrotasks(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,173 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import { ALERT_ERR, AlertError } from './errors.ts';
+
+// The `alerting:` slice of periscope.yaml. Each side owns its keys: the rules side (this file's
+// `rulesConfigProperties`) and the notification side (adds its own properties object and spreads it
+// into `alertingConfigSchema`). Unknown keys are rejected; defaults are filled by ajv (useDefaults).
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses "1h30m", "15s", "250ms", "0" or a number of milliseconds. Returns NaN when malformed. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') return value >= 0 ? value : Number.NaN;
+  if (value === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(value); m; m = re.exec(value)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    matched = re.lastIndex;
+  }
+  return matched === value.length && value.length > 0 ? total : Number.NaN;
+}
+
+const Duration = (def?: string, description?: string) =>
+  Type.String({ format: 'duration', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
+
+/** Flap detection defaults (Nagios semantics: 21 states, 20 weighted changes, percent thresholds). */
+export const flappingConfigSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    /** Number of evaluations kept; changes between consecutive ones are weighted 0.75 (oldest) … 1.25 (newest). */
+    window: Type.Integer({ minimum: 3, maximum: 200, default: 21 }),
+    /** Start flapping when the weighted percent of state changes reaches this. */
+    high: Type.Number({ minimum: 0, maximum: 100, default: 20 }),
+    /** Stop flapping when it falls to or below this. */
+    low: Type.Number({ minimum: 0, maximum: 100, default: 5 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const rulesConfigProperties = {
+  /** Rule files (YAML). Relative paths are resolved against the directory of periscope.yaml; `*` globs allowed. */
+  ruleFiles: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  evaluation: Type.Object(
+    {
+      defaultInterval: Duration('15s', 'interval of rules that do not set one (minimum 1s)'),
+      /** How long resolved instances stay listed (and in memory) before they are forgotten (history keeps them). */
+      resolvedRetention: Duration('15m'),
+    },
+    { additionalProperties: false, default: {} },
+  ),
+  flapping: flappingConfigSchema,
+  /** The Prometheus server `promql` rules query (HTTP API /api/v1/query). */
+  prometheus: Type.Optional(
+    Type.Object(
+      {
+        url: Type.String({ pattern: '^https?://' }),
+        timeout: Duration('10s'),
+        headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  history: Type.Object({ maxAge: Duration('30d') }, { additionalProperties: false, default: {} }),
+  /** Base URL of this Periscope, for `generatorURL` in alerts. */
+  externalUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+};
+
+export const alertingConfigSchema = Type.Object(
+  {
+    ...rulesConfigProperties,
+    // notification side: spread its properties here
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type AlertingConfig = Static<typeof alertingConfigSchema>;
+
+/** The rules slice with durations in milliseconds, as the engine consumes it. */
+export interface RulesConfig {
+  ruleFiles: string[];
+  defaultIntervalMs: number;
+  resolvedRetentionMs: number;
+  flapping: { enabled: boolean; window: number; high: number; low: number };
+  prometheus?: { url: string; timeoutMs: number; headers?: Record<string, string> };
+  historyMaxAgeMs: number;
+  externalUrl?: string;
+}
+
+export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
+
+/**
+ * ajv error → `rules[2].threshold` style key (arrays as [i], objects dotted), with `prefix` in front.
+ */
+export function schemaErrorKey(e: ErrorObject, prefix = ''): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  if (e.keyword === 'additionalProperties') parts.push(String(e.params.additionalProperty));
+  if (e.keyword === 'required') parts.push(String(e.params.missingProperty));
+  let key = prefix;
+  for (const p of parts) key += /^\d+$/.test(p) ? `[${p}]` : key === '' ? p : `.${p}`;
+  return key || '(root)';
+}
+
+function describeError(e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'additionalProperties': return 'unknown key';
+    case 'required': return 'missing required key';
+    case 'format': return e.params.format === 'duration' ? 'invalid duration (e.g. 15s, 5m, 1h)' : `invalid ${e.params.format}`;
+    case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
+    case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default: return e.message ?? 'invalid';
+  }
+}
+
+/** One line per key: `key: problem[; problem]`. Drops union noise (anyOf). */
+export function formatSchemaErrors(errors: ErrorObject[], prefix = ''): Array<{ key: string; message: string }> {
+  const byKey = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword === 'anyOf') continue;
+    const key = schemaErrorKey(e, prefix);
+    const list = byKey.get(key) ?? [];
+    const text = describeError(e);
+    if (!list.includes(text)) list.push(text);
+    byKey.set(key, list);
+  }
+  return [...byKey].map(([key, msgs]) => {
+    const consts = msgs.every((m) => m.startsWith('must be ') && !m.startsWith('must be one of'));
+    return { key, message: msgs.length > 1 && consts ? `must be one of ${msgs.map((m) => m.slice(8)).join(', ')}` : msgs.join('; ') };
+  });
+}
+
+const validateSlice = ajv.compile(alertingConfigSchema);
+
+/**
+ * Validates the `alerting:` slice (fills defaults) and converts it for the engine.
+ * Throws AlertError(CONFIG_INVALID) naming each bad key as `alerting.<key>`.
+ */
+export function parseRulesConfig(raw: unknown = {}): RulesConfig {
+  const slice = structuredClone(raw ?? {}) as AlertingConfig;
+  if (!validateSlice(slice)) {
+    const problems = formatSchemaErrors(validateSlice.errors ?? [], 'alerting').map((p) => `${p.key}: ${p.message}`);
+    throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${problems.join('\n  ')}`, 400, { problems });
+  }
+  return rulesConfigFromSlice(slice);
+}
+
+/** Converts an already validated slice (e.g. by the collector's loader) without validating again. */
+export function rulesConfigFromSlice(slice: AlertingConfig): RulesConfig {
+  const problems: string[] = [];
+  const interval = parseDuration(slice.evaluation.defaultInterval);
+  if (interval < 1000) problems.push('alerting.evaluation.defaultInterval: must be at least 1s');
+  const f = slice.flapping;
+  if (f.low >= f.high) problems.push('alerting.flapping.low: must be lower than alerting.flapping.high');
+  if (problems.length) throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${problems.join('\n  ')}`, 400, { problems });
+  return {
+    ruleFiles: slice.ruleFiles,
+    defaultIntervalMs: interval,
+    resolvedRetentionMs: parseDuration(slice.evaluation.resolvedRetention),
+    flapping: { enabled: f.enabled, window: f.window, high: f.high, low: f.low },
+    ...(slice.prometheus
+      ? { prometheus: { url: slice.prometheus.url, timeoutMs: parseDuration(slice.prometheus.timeout), ...(slice.prometheus.headers ? { headers: slice.prometheus.headers } : {}) } }
+      : {}),
+    historyMaxAgeMs: parseDuration(slice.history.maxAge),
+    ...(slice.externalUrl ? { externalUrl: slice.externalUrl.replace(/\/+$/, '') } : {}),
+  };
+}
+
+/** Defaults for tests and embedding: `parseRulesConfig({})` plus overrides. */
+export function defaultRulesConfig(overrides: Partial<RulesConfig> = {}): RulesConfig {
+  return { ...parseRulesConfig({}), ...overrides };
+}

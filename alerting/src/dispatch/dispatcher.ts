@@ -1,0 +1,115 @@
+// Aggregation groups and their timers, as Alertmanager's dispatch.aggrGroup
+// (https://prometheus.io/docs/alerting/latest/configuration/#route, group_wait / group_interval):
+//  - a group is created by its first alert and flushes after groupWait;
+//  - an alert whose startsAt + groupWait is already past (e.g. restored after a restart) makes a
+//    group that has not flushed yet flush at once;
+//  - after the first flush the group flushes every groupInterval; what a flush sends is decided
+//    by the flush handler (mute → dedup → receiver or escalation), never here;
+//  - after a flush, resolved alerts that did not change during it leave the group; an empty group
+//    is dropped.
+import type { Clock, TimerHandle } from '../clock.ts';
+import type { NotifyAlert } from './alert.ts';
+import type { Route } from './route.ts';
+
+export interface AggregationGroup {
+  key: string;
+  route: Route;
+  labels: Record<string, string>;
+  alerts: Map<string, NotifyAlert>;
+  hasFlushed: boolean;
+}
+
+export interface FlushHandler {
+  flush(group: AggregationGroup, now: number): void;
+}
+
+interface GroupTimer {
+  group: AggregationGroup;
+  timer: TimerHandle | undefined;
+}
+
+export class Dispatcher {
+  readonly #clock: Clock;
+  readonly #route: Route;
+  readonly #handler: FlushHandler;
+  /** Runs a flush; the pipeline wraps it in one database transaction and kicks the outbox after. */
+  readonly #run: (fn: () => void) => void;
+  readonly #onError: (err: unknown, groupKey: string) => void;
+  readonly #groups = new Map<string, GroupTimer>();
+  #stopped = false;
+
+  constructor(deps: { clock: Clock; route: Route; handler: FlushHandler; run?: (fn: () => void) => void; onError?: (err: unknown, groupKey: string) => void }) {
+    this.#clock = deps.clock;
+    this.#route = deps.route;
+    this.#handler = deps.handler;
+    this.#run = deps.run ?? ((fn) => fn());
+    this.#onError = deps.onError ?? (() => {});
+  }
+
+  /** Routes the alert and puts it in each matching route's group. Returns the group keys. */
+  insert(alert: NotifyAlert): string[] {
+    if (this.#stopped) return [];
+    const now = this.#clock.now();
+    const keys: string[] = [];
+    for (const route of this.#route.match(alert.labels)) {
+      const labels = route.groupLabels(alert.labels);
+      const key = route.groupKey(labels);
+      keys.push(key);
+      let g = this.#groups.get(key);
+      if (!g) {
+        g = { group: { key, route, labels, alerts: new Map(), hasFlushed: false }, timer: undefined };
+        this.#groups.set(key, g);
+        this.#arm(g, route.opts.groupWaitMs);
+      }
+      g.group.alerts.set(alert.fingerprint, alert);
+      if (!g.group.hasFlushed && alert.startsAt + route.opts.groupWaitMs < now) this.#arm(g, 0);
+    }
+    return keys;
+  }
+
+  #arm(g: GroupTimer, ms: number): void {
+    if (g.timer !== undefined) this.#clock.clearTimeout(g.timer);
+    g.timer = this.#clock.setTimeout(() => this.#fire(g), ms);
+  }
+
+  #fire(g: GroupTimer): void {
+    g.timer = undefined;
+    if (this.#stopped || this.#groups.get(g.group.key) !== g) return;
+    const now = this.#clock.now();
+    this.#arm(g, g.group.route.opts.groupIntervalMs);
+    g.group.hasFlushed = true;
+    const snapshot = new Map(g.group.alerts);
+    try {
+      this.#run(() => this.#handler.flush(g.group, now));
+    } catch (err) {
+      // Nothing was committed; the alerts stay and the next interval tries again.
+      this.#onError(err, g.group.key);
+      return;
+    }
+    for (const [fp, a] of snapshot) {
+      if (a.status === 'resolved' && g.group.alerts.get(fp) === a) g.group.alerts.delete(fp);
+    }
+    if (g.group.alerts.size === 0) {
+      if (g.timer !== undefined) this.#clock.clearTimeout(g.timer);
+      this.#groups.delete(g.group.key);
+    }
+  }
+
+  group(key: string): AggregationGroup | undefined {
+    return this.#groups.get(key)?.group;
+  }
+
+  groups(): AggregationGroup[] {
+    return [...this.#groups.values()].map((g) => g.group);
+  }
+
+  groupsOf(fingerprint: string): AggregationGroup[] {
+    return this.groups().filter((g) => g.alerts.has(fingerprint));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const g of this.#groups.values()) if (g.timer !== undefined) this.#clock.clearTimeout(g.timer);
+    this.#groups.clear();
+  }
+}

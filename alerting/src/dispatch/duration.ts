@@ -1,0 +1,22 @@
+// Durations in the config file: "30s", "5m", "1h30m", "250ms" (Prometheus/Alertmanager style).
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Milliseconds, or NaN when malformed. A number is taken as milliseconds. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') return value >= 0 ? value : Number.NaN;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let end = 0;
+  for (let m = re.exec(value); m; m = re.exec(value)) {
+    total += Number(m[1]) * UNITS[m[2]];
+    end = re.lastIndex;
+  }
+  return end === value.length && value.length > 0 ? total : Number.NaN;
+}
+
+/** Like parseDuration, but throws naming the key. */
+export function durationMs(value: string | number, key: string): number {
+  const ms = parseDuration(value);
+  if (!Number.isFinite(ms)) throw new Error(`${key}: invalid duration ${JSON.stringify(value)} (e.g. 30s, 5m, 4h)`);
+  return ms;
+}

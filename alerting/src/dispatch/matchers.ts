@@ -1,0 +1,75 @@
+// Label matchers shared by routes, silences and inhibition rules.
+// Semantics follow Alertmanager (https://prometheus.io/docs/alerting/latest/configuration/#matcher):
+// a missing label has the value ""; regexes are fully anchored (`^(?:re)$`); a matcher list
+// matches when every matcher matches.
+import type { LabelMatcher, MatchOp } from '../types.ts';
+
+export type { LabelMatcher, MatchOp };
+
+export interface CompiledMatcher extends LabelMatcher {
+  test(labels: Record<string, string>): boolean;
+}
+
+const OPS: MatchOp[] = ['=~', '!~', '!=', '='];
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Parses `name="value"`, `name=~"re"`, `name!=value` (quotes optional, `\"` and `\\` escapes inside quotes). */
+export function parseMatcherString(text: string): LabelMatcher {
+  const m = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/.exec(text);
+  if (!m) throw new Error(`bad matcher ${JSON.stringify(text)}: expected name=value, name!=value, name=~regex or name!~regex`);
+  let value = m[3];
+  if (value.startsWith('"')) {
+    if (value.length < 2 || !value.endsWith('"')) throw new Error(`bad matcher ${JSON.stringify(text)}: unterminated quote`);
+    value = value.slice(1, -1).replace(/\\(["\\n])/g, (_s, c: string) => (c === 'n' ? '\n' : c));
+  }
+  return { name: m[1], op: m[2] as MatchOp, value };
+}
+
+export type MatcherInput = string | LabelMatcher | { name: string; value: string; isRegex?: boolean; isEqual?: boolean };
+
+/** Accepts the string form, `{ name, op, value }` and Alertmanager's API form `{ name, value, isRegex, isEqual }`. */
+export function toMatcher(input: MatcherInput): LabelMatcher {
+  if (typeof input === 'string') return parseMatcherString(input);
+  if (typeof input !== 'object' || input === null || typeof input.name !== 'string' || typeof input.value !== 'string') {
+    throw new Error('bad matcher: expected a string like name="value" or an object { name, op, value }');
+  }
+  if ('op' in input && input.op !== undefined) {
+    if (!OPS.includes(input.op)) throw new Error(`bad matcher operator ${JSON.stringify(input.op)}: expected one of =, !=, =~, !~`);
+    return { name: input.name, op: input.op, value: input.value };
+  }
+  const am = input as { name: string; value: string; isRegex?: boolean; isEqual?: boolean };
+  const equal = am.isEqual ?? true;
+  const op: MatchOp = am.isRegex ? (equal ? '=~' : '!~') : equal ? '=' : '!=';
+  return { name: am.name, op, value: am.value };
+}
+
+export function compileMatcher(input: MatcherInput): CompiledMatcher {
+  const m = toMatcher(input);
+  if (!LABEL_NAME.test(m.name)) throw new Error(`bad matcher label name ${JSON.stringify(m.name)}`);
+  if (m.op === '=~' || m.op === '!~') {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${m.value})$`, 'u');
+    } catch (err) {
+      throw new Error(`bad matcher regex ${JSON.stringify(m.value)}: ${(err as Error).message}`);
+    }
+    const positive = m.op === '=~';
+    return { ...m, test: (labels) => re.test(labels[m.name] ?? '') === positive };
+  }
+  const positive = m.op === '=';
+  return { ...m, test: (labels) => ((labels[m.name] ?? '') === m.value) === positive };
+}
+
+export function compileMatchers(inputs: readonly MatcherInput[] | undefined): CompiledMatcher[] {
+  return (inputs ?? []).map(compileMatcher);
+}
+
+export function matchesAll(matchers: readonly CompiledMatcher[], labels: Record<string, string>): boolean {
+  for (const m of matchers) if (!m.test(labels)) return false;
+  return true;
+}
+
+/** `{a="1", b=~"x"}` — the Alertmanager string form, used in group keys and links. */
+export function matchersToString(matchers: readonly LabelMatcher[]): string {
+  return `{${matchers.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`).join(',')}}`;
+}

@@ -1,0 +1,185 @@
+// Escalation chains on a fake clock: steps and waits, repeat K, acknowledgement, resolution.
+import { afterEach, describe, expect, it } from 'vitest';
+import { alertEvent, FakeNotifier, receiversFor, startTestPipeline, type TestPipeline } from '../notify/testing/harness.ts';
+
+const M = 60_000;
+
+const config = {
+  receivers: receiversFor(['team-slack', 'oncall-email', 'oncall-sms']),
+  escalations: [
+    {
+      name: 'oncall',
+      repeat: 2,
+      steps: [
+        { notify: ['team-slack'], wait: '5m' },
+        { notify: ['oncall-email'], wait: '10m' },
+        { notify: ['oncall-sms'], wait: '15m' },
+      ],
+    },
+  ],
+  route: { escalation: 'oncall', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h' },
+};
+
+let t: TestPipeline | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+interface Chans {
+  slack: FakeNotifier;
+  email: FakeNotifier;
+  sms: FakeNotifier;
+}
+
+function channels(): Chans {
+  return {
+    slack: new FakeNotifier('team-slack/slack/0', 'team-slack', { channel: 'slack' }),
+    email: new FakeNotifier('oncall-email/email/0', 'oncall-email', { channel: 'email' }),
+    sms: new FakeNotifier('oncall-sms/sms/0', 'oncall-sms', { channel: 'sms' }),
+  };
+}
+
+/** `minute:channel:status[:alerts]` of every message, in send order. */
+function log(c: Chans, t0: number, withAlerts = false): string[] {
+  return Object.entries(c)
+    .flatMap(([name, n]) =>
+      (n as FakeNotifier).sent.map((m) => ({
+        at: Date.parse(m.createdAt),
+        text: `${(Date.parse(m.createdAt) - t0) / M}:${name}:${m.status}${withAlerts ? `:${m.alerts.map((a) => `${a.labels.instance}${a.status === 'resolved' ? '(r)' : ''}`).join(',')}` : ''}`,
+      })),
+    )
+    .sort((a, b) => a.at - b.at || a.text.localeCompare(b.text))
+    .map((e) => e.text);
+}
+
+const labels = (instance: string) => ({ alertname: 'ApiDown', instance });
+const fire = (t: TestPipeline, instance: string, startsAt: number) => t.pipeline.onTransition(alertEvent(labels(instance), 'firing', startsAt));
+const resolve = (t: TestPipeline, instance: string, startsAt: number) =>
+  t.pipeline.onTransition(alertEvent(labels(instance), 'resolved', startsAt, { endsAt: new Date(t.clock.now()).toISOString() }));
+const fp = (t: TestPipeline, instance: string) => t.pipeline.alerts().find((a) => a.labels.instance === instance)?.fingerprint as string;
+
+interface Scenario {
+  name: string;
+  run(t: TestPipeline, c: Chans, t0: number): Promise<void>;
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'steps run in order after their waits, the chain repeats K=2 times, then stops',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await t.settle();
+      await t.advance(120 * M);
+      expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '30:slack:firing', '35:email:firing', '45:sms:firing']);
+      expect(c.email.sent[0].escalation).toEqual({ chain: 'oncall', step: 2, steps: 3, cycle: 1, repeat: 2 });
+      expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'exhausted' });
+    },
+  },
+  {
+    name: 'an acknowledgement stops the chain at once',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await t.advance(7 * M);
+      t.pipeline.ack(fp(t, 'a'), { by: 'kim', comment: 'looking' });
+      expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'acknowledged', nextAt: null });
+      await t.advance(60 * M);
+      expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing']);
+      expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'acknowledged' });
+      expect(t.pipeline.timelineFor(fp(t, 'a')).map((e) => e.kind)).toContain('escalation_stopped');
+    },
+  },
+  {
+    name: 'resolved notices go to every receiver notified, and only to them',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await t.advance(16 * M);
+      await resolve(t, 'a', t0);
+      await t.advance(1 * M);
+      await t.advance(60 * M);
+      expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '17:email:resolved', '17:slack:resolved', '17:sms:resolved']);
+    },
+  },
+  {
+    name: 'resolution stops the chain and ends the acknowledgement; the next episode escalates again',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await t.advance(2 * M);
+      t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+      expect(t.pipeline.ackFor(fp(t, 'a'))).toMatchObject({ by: 'kim' });
+      await t.advance(8 * M); // +10m
+      await resolve(t, 'a', t0);
+      expect(t.pipeline.ackFor(fp(t, 'a'))).toBeUndefined();
+      await t.advance(10 * M); // +20m
+      await fire(t, 'a', t0 + 20 * M);
+      await t.advance(6 * M); // +26m
+      expect(log(c, t0)).toEqual(['0:slack:firing', '11:slack:resolved', '20:slack:firing', '25:email:firing']);
+      expect(t.pipeline.timelineFor(fp(t, 'a')).map((e) => e.kind)).toContain('ack_ended');
+    },
+  },
+  {
+    name: 'in a group, steps carry only unacknowledged alerts; acking the last one stops the chain',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await fire(t, 'b', t0);
+      await t.advance(1 * M);
+      t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+      await t.advance(5 * M); // email at +5m with b only
+      t.pipeline.ack(fp(t, 'b'), { by: 'lee' });
+      await t.advance(60 * M);
+      expect(log(c, t0, true)).toEqual(['0:slack:firing:a,b', '5:email:firing:b']);
+    },
+  },
+  {
+    name: 'a new unacknowledged alert restarts the chain; receivers notified before get the update',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await t.advance(6 * M); // slack 0, email 5
+      t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+      await t.advance(4 * M); // +10m
+      await fire(t, 'b', t0 + 10 * M);
+      await t.advance(1 * M); // group tick at +11m
+      expect(log(c, t0, true)).toEqual(['0:slack:firing:a', '5:email:firing:a', '11:email:firing:a,b', '11:slack:firing:b']);
+      await t.advance(5 * M);
+      expect(log(c, t0, true).slice(4)).toEqual(['16:email:firing:b']);
+    },
+  },
+  {
+    name: 'a restart in the middle resumes the chain without repeating or skipping a step',
+    async run(t, c, t0) {
+      await fire(t, 'a', t0);
+      await t.advance(2 * M);
+      const c2 = channels();
+      const t2 = await t.restart([c2.slack, c2.email, c2.sms]);
+      try {
+        await t2.advance(20 * M); // to +22m
+        expect(log(c, t0)).toEqual(['0:slack:firing']);
+        expect(log(c2, t0)).toEqual(['5:email:firing', '15:sms:firing']);
+      } finally {
+        await t2.pipeline.shutdown();
+      }
+    },
+  },
+];
+
+describe('escalation chains (fake clock)', () => {
+  it.each(scenarios)('$name', async ({ run }) => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    await run(t, c, t.clock.now());
+  });
+
+  it('acks count in metrics and the timeline says who acknowledged', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    await fire(t, 'a', t.clock.now());
+    await t.settle();
+    t.pipeline.ack(fp(t, 'a'), { by: 'kim', comment: 'on it' });
+    t.pipeline.ack(fp(t, 'a'), { by: 'lee' }); // second ack: returns the first
+    expect(t.pipeline.ackFor(fp(t, 'a'))).toMatchObject({ by: 'kim', comment: 'on it', via: 'api' });
+    const metrics = await t.registry.getSingleMetricAsString('periscope_alert_acks_total');
+    expect(metrics).toContain('periscope_alert_acks_total{via="api"} 1');
+    const ackEntry = t.pipeline.timelineFor(fp(t, 'a')).find((e) => e.kind === 'acknowledged');
+    expect(ackEntry?.details).toMatchObject({ by: 'kim', comment: 'on it' });
+  });
+});

@@ -1,0 +1,271 @@
+// Escalation chains: ordered steps, each "notify these receivers, then wait N"; the chain runs
+// `repeat` (K) times and stops as soon as every firing alert of the group is acknowledged, or the
+// group resolves. Alertmanager has no such thing; this is what reaches a human.
+//
+// Unit: one aggregation group of a route whose target is an escalation. Acknowledgement is per alert:
+// a step notifies only the group's unacknowledged firing alerts, and when none is left the chain
+// stops. A new unacknowledged alert in the group starts the chain again. Receivers already notified
+// in the group's episode get its updates (new alerts, resolutions) at the group interval — and the
+// resolved notice: "resolved goes to everyone who was notified". After the chain ends with
+// alerts still unacknowledged, they get a reminder every repeatInterval.
+// State (step, round, next step time, notified receivers) is persisted with the outbox rows it
+// produced, so a restart resumes the chain where it was and never repeats a step.
+import type { DatabaseSync } from 'node:sqlite';
+import type { Acks } from '../ack/acks.ts';
+import type { Clock, TimerHandle } from '../clock.ts';
+import type { NotifyAlert } from '../dispatch/alert.ts';
+import { episodeStart, needsUpdate, nextEntry, type NotificationLog } from '../dispatch/dedup.ts';
+import type { AggregationGroup } from '../dispatch/dispatcher.ts';
+import { decisionTag, fingerprints, type EscalationHandler, type SendRequest } from '../dispatch/notify-stage.ts';
+import type { NotifyMetrics } from '../notify-metrics.ts';
+import type { Timeline } from '../timeline/timeline.ts';
+
+export interface EscalationChain {
+  name: string;
+  repeat: number;
+  steps: { notify: string[]; waitMs: number }[];
+}
+
+export type EscalationStatus = 'running' | 'acknowledged' | 'exhausted' | 'idle';
+
+export interface EscalationState {
+  groupKey: string;
+  chain: string;
+  /** nflog episode this state belongs to. */
+  episode: number;
+  status: EscalationStatus;
+  /** 0-based step and round of the last step executed. */
+  step: number;
+  cycle: number;
+  /** Epoch ms of the next step while running. */
+  nextAt: number | null;
+  /** Receivers notified in this episode (they get updates and the resolved notice). */
+  notified: string[];
+  /** How many times the chain (re)started in this episode; part of the step's idempotency key. */
+  run: number;
+  updatedAt: number;
+}
+
+/** Pseudo-receiver under which an escalation group's dedup state is logged. */
+export const ESCALATION_LOG_RECEIVER = '@escalation';
+
+export interface EscalationDeps {
+  db: DatabaseSync;
+  clock: Clock;
+  chains: readonly EscalationChain[];
+  nflog: NotificationLog;
+  acks: Acks;
+  metrics: NotifyMetrics;
+  timeline: Timeline;
+  group(key: string): AggregationGroup | undefined;
+  groupsOf(fingerprint: string): AggregationGroup[];
+  visible(group: AggregationGroup, now: number): NotifyAlert[];
+  send(req: SendRequest, now: number): void;
+  /** Runs timer work in one transaction and kicks the outbox after. */
+  run(fn: () => void): void;
+  onError(err: unknown): void;
+}
+
+export class Escalations implements EscalationHandler {
+  readonly #d: EscalationDeps;
+  readonly #chains: Map<string, EscalationChain>;
+  readonly #states = new Map<string, EscalationState>();
+  readonly #timers = new Map<string, TimerHandle>();
+  readonly #save;
+  readonly #delete;
+
+  constructor(deps: EscalationDeps) {
+    this.#d = deps;
+    this.#chains = new Map(deps.chains.map((c) => [c.name, c]));
+    this.#save = deps.db.prepare('INSERT INTO notify_escalations(group_key, body) VALUES (?, ?) ON CONFLICT(group_key) DO UPDATE SET body = excluded.body');
+    this.#delete = deps.db.prepare('DELETE FROM notify_escalations WHERE group_key = ?');
+  }
+
+  /** Loads persisted chains and re-arms the running ones (a step that fell due while down runs now). */
+  restore(): void {
+    for (const row of this.#d.db.prepare('SELECT body FROM notify_escalations').all() as { body: string }[]) {
+      const st = JSON.parse(row.body) as EscalationState;
+      this.#states.set(st.groupKey, st);
+      if (st.status === 'running' && st.nextAt !== null) this.#arm(st);
+    }
+  }
+
+  state(groupKey: string): EscalationState | undefined {
+    const st = this.#states.get(groupKey);
+    return st ? { ...st, notified: [...st.notified] } : undefined;
+  }
+
+  states(): EscalationState[] {
+    return [...this.#states.values()].map((s) => ({ ...s, notified: [...s.notified] }));
+  }
+
+  #persist(st: EscalationState): void {
+    st.updatedAt = this.#d.clock.now();
+    this.#states.set(st.groupKey, st);
+    this.#save.run(st.groupKey, JSON.stringify(st));
+  }
+
+  #drop(groupKey: string): void {
+    this.#disarm(groupKey);
+    this.#states.delete(groupKey);
+    this.#delete.run(groupKey);
+  }
+
+  #arm(st: EscalationState): void {
+    this.#disarm(st.groupKey);
+    const key = st.groupKey;
+    const handle = this.#d.clock.setTimeout(() => {
+      this.#timers.delete(key);
+      try {
+        this.#d.run(() => this.#advance(key));
+      } catch (err) {
+        this.#d.onError(err);
+      }
+    }, Math.max(0, (st.nextAt ?? 0) - this.#d.clock.now()));
+    this.#timers.set(key, handle);
+  }
+
+  #disarm(groupKey: string): void {
+    const t = this.#timers.get(groupKey);
+    if (t !== undefined) this.#d.clock.clearTimeout(t);
+    this.#timers.delete(groupKey);
+  }
+
+  #unacked(alerts: readonly NotifyAlert[]): NotifyAlert[] {
+    return alerts.filter((a) => a.status === 'firing' && !this.#d.acks.of(a));
+  }
+
+  #stop(st: EscalationState, status: EscalationStatus, reason: string, alerts: readonly NotifyAlert[], now: number): void {
+    const wasRunning = st.status === 'running';
+    st.status = status;
+    st.nextAt = null;
+    this.#disarm(st.groupKey);
+    this.#persist(st);
+    if (wasRunning) {
+      this.#d.metrics.escalationsStopped.inc({ escalation: st.chain, reason });
+      for (const a of alerts) this.#d.timeline.add(a.fingerprint, 'escalation_stopped', { chain: st.chain, reason, step: st.step + 1, round: st.cycle + 1 }, now);
+    }
+  }
+
+  /** Notifies the current step's receivers with the unacknowledged firing alerts and arms the wait. */
+  #executeStep(st: EscalationState, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
+    const chain = this.#chains.get(st.chain);
+    if (!chain) return;
+    const step = chain.steps[st.step];
+    const escalation = { chain: chain.name, step: st.step + 1, steps: chain.steps.length, cycle: st.cycle + 1, repeat: chain.repeat };
+    for (const receiver of step.notify) {
+      this.#d.send({ group, receiver, alerts: unacked, reason: 'escalation', stepTag: `n${st.run}c${st.cycle}s${st.step}`, episode: st.episode, escalation }, now);
+      if (!st.notified.includes(receiver)) st.notified.push(receiver);
+    }
+    st.nextAt = now + step.waitMs;
+    st.status = 'running';
+    this.#persist(st);
+    this.#arm(st);
+    this.#d.metrics.escalationSteps.inc({ escalation: chain.name });
+    for (const a of unacked) this.#d.timeline.add(a.fingerprint, 'escalation_step', { chain: chain.name, step: st.step + 1, steps: chain.steps.length, round: st.cycle + 1, receivers: step.notify }, now);
+  }
+
+  onFlush(group: AggregationGroup, firing: NotifyAlert[], resolved: NotifyAlert[], now: number): void {
+    const chainName = group.route.opts.escalation as string;
+    const chain = this.#chains.get(chainName);
+    if (!chain) return;
+    const entry = this.#d.nflog.get(group.key, ESCALATION_LOG_RECEIVER);
+    const reason = needsUpdate(entry, fingerprints(firing), fingerprints(resolved), true, group.route.opts.repeatIntervalMs, now);
+    if (!reason) return;
+    const next = nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, episodeStart(firing, now));
+    let st = this.#states.get(group.key);
+    if (st && (st.episode !== next.episode || st.chain !== chain.name)) {
+      this.#drop(group.key);
+      st = undefined;
+    }
+    const visible = [...firing, ...resolved];
+    const unacked = this.#unacked(firing);
+    const update = (kind: SendRequest['reason'], tag: string) => {
+      for (const receiver of st?.notified ?? []) this.#d.send({ group, receiver, alerts: visible, reason: kind, stepTag: tag, episode: next.episode }, now);
+    };
+
+    if (firing.length === 0) {
+      // Everything resolved: the resolved notice goes to every receiver notified in the episode.
+      update('all_resolved', decisionTag('resolved', entry));
+      if (st) {
+        this.#stop(st, 'idle', 'resolved', resolved, now);
+        this.#drop(group.key);
+      }
+    } else if (st?.status === 'running') {
+      update('update', decisionTag('update', entry));
+    } else if (unacked.length > 0 && reason !== 'repeat') {
+      const before = [...(st?.notified ?? [])];
+      const fresh: EscalationState = st ?? { groupKey: group.key, chain: chain.name, episode: next.episode, status: 'idle', step: 0, cycle: 0, nextAt: null, notified: [], run: -1, updatedAt: now };
+      const restart = st !== undefined;
+      fresh.step = 0;
+      fresh.cycle = 0;
+      fresh.run++;
+      st = fresh;
+      for (const a of unacked) this.#d.timeline.add(a.fingerprint, 'escalation_started', { chain: chain.name, restart }, now);
+      // Receivers told about the group before a restart hear about the new alerts too.
+      const stepReceivers = chain.steps[0].notify;
+      for (const receiver of before.filter((r) => !stepReceivers.includes(r))) {
+        this.#d.send({ group, receiver, alerts: visible, reason: 'update', stepTag: decisionTag('update', entry), episode: next.episode }, now);
+      }
+      this.#executeStep(st, group, unacked, now);
+    } else if (reason === 'repeat') {
+      if (unacked.length > 0) {
+        for (const receiver of st?.notified ?? []) this.#d.send({ group, receiver, alerts: unacked, reason: 'reminder', stepTag: decisionTag('reminder', entry), episode: next.episode }, now);
+      }
+    } else {
+      update('update', decisionTag('update', entry));
+    }
+    this.#d.nflog.set(group.key, ESCALATION_LOG_RECEIVER, next);
+  }
+
+  /** The wait of the current step is over: the next step, the next round, or the end. */
+  #advance(groupKey: string): void {
+    const st = this.#states.get(groupKey);
+    if (!st || st.status !== 'running') return;
+    const chain = this.#chains.get(st.chain);
+    const group = this.#d.group(groupKey);
+    const now = this.#d.clock.now();
+    if (!chain || !group) {
+      this.#stop(st, 'idle', 'gone', [], now);
+      return;
+    }
+    const visible = this.#d.visible(group, now);
+    const firing = visible.filter((a) => a.status === 'firing');
+    const unacked = this.#unacked(firing);
+    if (unacked.length === 0) {
+      const all = [...group.alerts.values()];
+      const stillFiring = all.filter((a) => a.status === 'firing');
+      if (stillFiring.length === 0) this.#stop(st, 'idle', 'resolved', all, now);
+      else if (firing.length > 0 && this.#unacked(stillFiring).length === 0) this.#stop(st, 'acknowledged', 'acknowledged', all, now);
+      else this.#stop(st, 'idle', 'muted', all, now);
+      return;
+    }
+    st.step++;
+    if (st.step >= chain.steps.length) {
+      st.step = 0;
+      st.cycle++;
+      if (st.cycle >= chain.repeat) {
+        st.step = chain.steps.length - 1;
+        st.cycle = chain.repeat - 1;
+        this.#stop(st, 'exhausted', 'exhausted', unacked, now);
+        return;
+      }
+    }
+    this.#executeStep(st, group, unacked, now);
+  }
+
+  /** An alert was acknowledged: chains whose firing alerts are now all acknowledged stop at once. */
+  onAck(fingerprint: string, now: number): void {
+    for (const group of this.#d.groupsOf(fingerprint)) {
+      const st = this.#states.get(group.key);
+      if (!st || st.status !== 'running') continue;
+      const firing = this.#d.visible(group, now).filter((a) => a.status === 'firing');
+      if (this.#unacked(firing).length === 0) this.#stop(st, 'acknowledged', 'acknowledged', firing, now);
+    }
+  }
+
+  shutdown(): void {
+    for (const t of this.#timers.values()) this.#d.clock.clearTimeout(t);
+    this.#timers.clear();
+  }
+}

@@ -1,0 +1,44 @@
+// One interface for everything that keeps an alert out of a notification: silences, inhibition,
+// mute/active timings and flapping. Alertmanager's MuteStage/TimeMuteStage in one shape
+// (https://prometheus.io/docs/alerting/latest/configuration/#time_interval): a muted alert stays in
+// its group (it still keeps the group from resolving) but is not shown to the receiver.
+import type { NotifyAlert } from '../dispatch/alert.ts';
+
+export type MuteKind = 'silence' | 'inhibition' | 'mute_timing' | 'flapping';
+
+export interface Mute {
+  kind: MuteKind;
+  /** What mutes it: silence id, inhibition rule + source fingerprint, timing name. */
+  by: string;
+}
+
+/** Where the decision is taken: the time and the route's timings (timings are per route, not inherited). */
+export interface MuteScope {
+  now: number;
+  muteTimings?: readonly string[];
+  activeTimings?: readonly string[];
+}
+
+export interface Muter {
+  mutes(alert: NotifyAlert, scope: MuteScope): Mute | undefined;
+}
+
+/** The first mute of the given muters, in order. */
+export function composeMuters(...muters: Muter[]): Muter {
+  return {
+    mutes(alert, scope) {
+      for (const m of muters) {
+        const mute = m.mutes(alert, scope);
+        if (mute) return mute;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Flap detection lives in the rules engine; while it says an alert flaps, its notifications are held back. */
+export const flappingMuter: Muter = {
+  mutes(alert) {
+    return alert.flapping && alert.status === 'firing' ? { kind: 'flapping', by: 'flap detection' } : undefined;
+  },
+};

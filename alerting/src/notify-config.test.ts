@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ALERT_ERR, AlertError } from './errors.ts';
+import { notifyConfigFromAlerting, parseNotifyConfig } from './notify-config.ts';
+
+const receivers = [{ name: 'team', slack: [{ webhookUrl: 'https://hooks.slack.com/services/T/B/X' }] }];
+
+function problems(raw: unknown): string[] {
+  try {
+    parseNotifyConfig(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(AlertError);
+    expect((err as AlertError).code).toBe(ALERT_ERR.CONFIG_INVALID);
+    return ((err as AlertError).details as { problems: string[] }).problems;
+  }
+  return [];
+}
+
+describe('notification config slice', () => {
+  it('fills defaults for an empty slice', () => {
+    expect(parseNotifyConfig({})).toMatchObject({ locale: 'en', resolveTimeout: '5m', receivers: [], route: {}, ack: { linkTtl: '24h' }, delivery: { maxAttempts: 12 } });
+  });
+
+  it('fills channel defaults', () => {
+    const c = parseNotifyConfig({ receivers: [{ name: 'p', sms: [{ accountSid: 'AC1', authToken: 't', from: '+1', to: '+2' }] }], route: { receiver: 'p' } });
+    expect(c.receivers[0].sms?.[0]).toMatchObject({ baseUrl: 'https://api.twilio.com', maxSegments: 3, sendResolved: true, timeout: '10s' });
+  });
+
+  it.each([
+    { name: 'unknown top-level key', raw: { bogus: 1 }, problem: 'alerting.bogus: unknown key' },
+    { name: 'unknown key deep in the route tree', raw: { receivers, route: { receiver: 'team', routes: [{ routes: [{ recevier: 'team' }] }] } }, problem: 'alerting.route.routes.0.routes.0.recevier: unknown key' },
+    { name: 'bad duration', raw: { receivers, route: { receiver: 'team', groupWait: 'soon' } }, problem: 'alerting.route.groupWait: invalid duration (e.g. 30s, 5m, 4h)' },
+    { name: 'missing required key', raw: { receivers: [{ name: 'x', email: [{ to: 'a@b.c', smtp: { host: 'h' } }] }], route: { receiver: 'x' } }, problem: 'alerting.receivers.0.email.0.from: missing required key' },
+    { name: 'unknown receiver in a route', raw: { receivers, route: { receiver: 'team', routes: [{ matchers: ['a="1"'], receiver: 'pager' }] } }, problem: 'alerting.route.routes.0.receiver: unknown receiver "pager"' },
+    { name: 'unknown receiver in an escalation step', raw: { receivers, route: { receiver: 'team' }, escalations: [{ name: 'e', steps: [{ notify: ['team', 'nobody'] }] }] }, problem: 'alerting.escalations.0.steps.0.notify.1: unknown receiver "nobody"' },
+    { name: 'unknown escalation', raw: { receivers, route: { escalation: 'nope' } }, problem: 'alerting.route.escalation: unknown escalation "nope"' },
+    { name: 'bad matcher', raw: { receivers, route: { receiver: 'team', routes: [{ matchers: ['a=~"["'] }] } }, problem: 'alerting.route.routes.0.matchers.0' },
+    { name: 'matchers on the root route', raw: { receivers, route: { receiver: 'team', matchers: ['a="1"'] } }, problem: 'alerting.route.matchers: the root route matches every alert and cannot have matchers' },
+    { name: 'root route without receiver', raw: { receivers, route: {} }, problem: 'alerting.route: the root route needs a receiver or an escalation' },
+    { name: 'bad cron', raw: { receivers, route: { receiver: 'team' }, muteTimings: [{ name: 'n', cron: '61 * * * *' }] }, problem: 'alerting.muteTimings.0.cron' },
+    { name: 'bad time zone', raw: { receivers, route: { receiver: 'team' }, muteTimings: [{ name: 'n', cron: '* * * * *', timezone: 'Mars/Base' }] }, problem: 'alerting.muteTimings.0.timezone: unknown time zone "Mars/Base"' },
+    { name: 'unknown mute timing in a route', raw: { receivers, route: { receiver: 'team', muteTimings: ['nights'] } }, problem: 'alerting.route.muteTimings.0: unknown mute timing "nights"' },
+    { name: 'short ack secret', raw: { ack: { secret: 'short' } }, problem: 'alerting.ack.secret' },
+    { name: 'slack URL not http(s)', raw: { receivers: [{ name: 't', slack: [{ webhookUrl: 'hooks.slack.com/x' }] }], route: { receiver: 't' } }, problem: 'alerting.receivers.0.slack.0.webhookUrl: expected an http(s) URL' },
+    { name: 'receiver without channels', raw: { receivers: [{ name: 't' }], route: { receiver: 't' } }, problem: 'alerting.receivers.0: a receiver needs at least one of slack, email, sms, webhook' },
+    { name: 'duplicate receiver', raw: { receivers: [...receivers, ...receivers], route: { receiver: 'team' } }, problem: 'alerting.receivers.1.name: duplicate receiver "team"' },
+    { name: 'bad locale', raw: { locale: 'fr' }, problem: 'alerting.locale' },
+  ])('names the key: $name', ({ raw, problem }) => {
+    expect(problems(raw).some((p) => p.startsWith(problem))).toBe(true);
+  });
+
+  it('picks its keys out of the whole alerting mapping', () => {
+    const c = notifyConfigFromAlerting({ ruleFiles: ['rules.yaml'], evaluation: {}, receivers, route: { receiver: 'team' } });
+    expect(c.receivers).toHaveLength(1);
+    expect(c).not.toHaveProperty('ruleFiles');
+  });
+});

@@ -1,0 +1,97 @@
+// The notification side's tables in `<dataDir>/alerting.db`. The rules side keeps its own tables in
+// the same file through its own connection; every table here is prefixed `notify_`.
+// WAL + synchronous=NORMAL: a committed transaction survives a crash or kill -9 of the process
+// (https://www.sqlite.org/wal.html); busy_timeout lets the two connections take turns writing.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+export const ALERTING_DB_FILE = 'alerting.db';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS notify_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS notify_alerts (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS notify_nflog (key TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS notify_escalations (group_key TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS notify_silences (id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS notify_acks (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS notify_outbox (
+  id INTEGER PRIMARY KEY,
+  idem_key TEXT NOT NULL UNIQUE,
+  integration TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  receiver TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  step TEXT NOT NULL,
+  fingerprints TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  last_result TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  sent_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS notify_outbox_thread ON notify_outbox(integration, thread_id);
+CREATE TABLE IF NOT EXISTS notify_timeline (
+  id INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  incident_id TEXT,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  details TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS notify_timeline_fp ON notify_timeline(fingerprint, id);
+CREATE INDEX IF NOT EXISTS notify_timeline_incident ON notify_timeline(incident_id, id);
+CREATE TABLE IF NOT EXISTS notify_incidents (
+  id TEXT PRIMARY KEY,
+  opened_at INTEGER NOT NULL,
+  last_alert_at INTEGER NOT NULL,
+  resolved_at INTEGER,
+  body TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS notify_incident_alerts (
+  incident_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  joined_at INTEGER NOT NULL,
+  resolved_at INTEGER,
+  PRIMARY KEY (incident_id, fingerprint)
+) STRICT;
+`;
+
+export function openNotifyDatabase(dataDir: string): DatabaseSync {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new DatabaseSync(join(dataDir, ALERTING_DB_FILE));
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec(SCHEMA);
+  return db;
+}
+
+/** Runs `fn` in one transaction (BEGIN IMMEDIATE: the other connection to the file never deadlocks an upgrade). */
+export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  if (db.isTransaction) return fn();
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+export function kvGet(db: DatabaseSync, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM notify_kv WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function kvSet(db: DatabaseSync, key: string, value: string): void {
+  db.prepare('INSERT INTO notify_kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}

@@ -1,0 +1,117 @@
+// Real SMTP server (npm smtp-server), real time: the pipeline's mail has a plain-text and an HTML
+// part, and every update of one group episode lands in one thread (Message-ID / In-Reply-To / References).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { labelsFingerprint } from '../../dispatch/alert.ts';
+import { parseNotifyConfig } from '../../notify-config.ts';
+import { NotificationPipeline } from '../../notify-pipeline.ts';
+import type { AlertEvent } from '../../types.ts';
+import { startSmtpBackend, type SmtpBackend } from '../testing/backends.ts';
+import { decodeHeader, leaves, parseMime } from '../testing/mime.ts';
+
+let smtp: SmtpBackend | undefined;
+let pipeline: NotificationPipeline | undefined;
+let dir: string | undefined;
+
+afterEach(async () => {
+  await pipeline?.shutdown();
+  await smtp?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  pipeline = undefined;
+  smtp = undefined;
+  dir = undefined;
+});
+
+let tid = 0;
+function event(instance: string, state: 'firing' | 'resolved', startsAt: number): AlertEvent {
+  const labels = { alertname: 'HighLatency', service: 'api', instance, severity: 'critical' };
+  return {
+    fingerprint: labelsFingerprint(labels),
+    ruleId: 'r1',
+    ruleName: 'HighLatency',
+    labels,
+    annotations: { summary: `p99 latency above 2s on ${instance}`, description: 'Check <the> "api" & its deps' },
+    severity: 'critical',
+    state,
+    previousState: state === 'resolved' ? 'firing' : 'pending',
+    value: 2.71,
+    startsAt: new Date(startsAt).toISOString(),
+    ...(state === 'resolved' ? { endsAt: new Date().toISOString() } : {}),
+    transitionId: ++tid,
+    flapping: false,
+  };
+}
+
+describe('email through a real SMTP server', () => {
+  it('sends multipart text + HTML and threads one episode into one conversation', async () => {
+    smtp = await startSmtpBackend({ user: 'alerts', pass: 'smtp-secret-pw' });
+    dir = mkdtempSync(join(tmpdir(), 'periscope-email-'));
+    const smtpConfig = { host: '127.0.0.1', port: smtp.port, user: 'alerts', password: 'smtp-secret-pw' };
+    const config = parseNotifyConfig({
+      receivers: [
+        {
+          name: 'mail',
+          email: [
+            { to: ['oncall@example.com'], from: 'Periscope <alerts@periscope.example>', smtp: smtpConfig },
+            { to: 'kr-oncall@example.com', from: 'alerts@periscope.example', smtp: smtpConfig, locale: 'ko' },
+          ],
+        },
+      ],
+      route: { receiver: 'mail', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1s' },
+      ack: { baseUrl: 'https://periscope.example' },
+    });
+    pipeline = new NotificationPipeline({ config, dataDir: dir });
+    await pipeline.start();
+
+    const t0 = Date.now();
+    await pipeline.onTransition(event('a', 'firing', t0));
+    await smtp.waitFor(2);
+    await pipeline.onTransition(event('b', 'firing', t0));
+    await smtp.waitFor(4);
+    await pipeline.onTransition(event('a', 'resolved', t0));
+    await pipeline.onTransition(event('b', 'resolved', t0));
+    await smtp.waitFor(6);
+
+    const en = smtp.mails.filter((m) => m.to.includes('oncall@example.com')).map((m) => parseMime(m.raw));
+    const ko = smtp.mails.filter((m) => m.to.includes('kr-oncall@example.com')).map((m) => parseMime(m.raw));
+    expect(en).toHaveLength(3);
+    expect(ko).toHaveLength(3);
+
+    // Both parts, in multipart/alternative.
+    for (const mail of en) {
+      expect(mail.headers['content-type']).toMatch(/^multipart\/alternative/);
+      const types = leaves(mail).map((p) => p.headers['content-type']?.split(';')[0]);
+      expect(types).toEqual(['text/plain', 'text/html']);
+      expect(mail.headers['auto-submitted']).toBe('auto-generated');
+    }
+    const [first, second, third] = en;
+    const text = leaves(first)[0].body;
+    const html = leaves(first)[1].body;
+    expect(text).toContain('[FIRING:1] HighLatency');
+    expect(text).toMatch(/Acknowledge: https:\/\/periscope\.example\/ack\/[\w-]+\.[\w-]+/);
+    expect(text).toContain('Logs around the alert: https://periscope.example/#/logs?service=api&start=');
+    expect(html).toContain('Check &lt;the&gt; &quot;api&quot; &amp; its deps');
+    expect(html).toMatch(/<a href="https:\/\/periscope\.example\/ack\/[\w-]+\.[\w-]+">Acknowledge<\/a>/);
+    expect(leaves(second)[0].body).toContain('[FIRING:2] HighLatency');
+    expect(leaves(third)[0].body).toContain('[RESOLVED] HighLatency');
+
+    // Threading: a stable root Message-ID, then In-Reply-To/References to it on every later message.
+    const root = first.headers['message-id'];
+    expect(root).toMatch(/^<[0-9a-f]{32}@periscope\.example>$/);
+    expect(first.headers['in-reply-to']).toBeUndefined();
+    expect(decodeHeader(first.headers.subject)).toBe('[Periscope] HighLatency');
+    for (const later of [second, third]) {
+      expect(later.headers['message-id']).not.toBe(root);
+      expect(later.headers['in-reply-to']).toBe(root);
+      expect(later.headers.references).toBe(root);
+      expect(decodeHeader(later.headers.subject)).toBe('Re: [Periscope] HighLatency');
+    }
+    // The Korean integration: its own thread root (per integration), Korean text.
+    expect(ko[0].headers['message-id']).toBe(root);
+    expect(leaves(ko[0])[0].body).toContain('[발생:1] HighLatency');
+    expect(leaves(ko[2])[0].body).toContain('[해결됨] HighLatency');
+    expect(leaves(ko[0])[1].body).toContain('확인(ACK)');
+  });
+});

@@ -1,0 +1,179 @@
+// Email through nodemailer's pooled SMTP transport: multipart/alternative with a plain-text and an
+// HTML part. Threading (RFC 5322 §3.6.4): the first message of a group episode gets the stable
+// Message-ID `<thread-id@domain>`; every later one has its own Message-ID and
+// In-Reply-To/References pointing at that root, and the subject "Re: <root subject>". The subject
+// does not carry the status so clients that thread by subject (Gmail) keep one conversation.
+// Retry decision on the SMTP reply: 4xx retryable, 5xx permanent (RFC 5321 §4.2.1); connection,
+// timeout and TLS errors retryable. The SMTP password never appears in errors or logs.
+import nodemailer from 'nodemailer';
+import { messagesFor } from '../../templates/messages.ts';
+import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
+import { redact, silentLogger, type Notification, type Notifier, type NotifierLogger, type SendResult } from '../notifier.ts';
+
+export interface EmailConfig {
+  to: string[];
+  from: string;
+  smtp: {
+    host: string;
+    port: number;
+    secure: boolean;
+    requireTls: boolean;
+    user?: string;
+    password?: string;
+    maxConnections: number;
+    tlsRejectUnauthorized: boolean;
+  };
+  subjectPrefix: string;
+  sendResolved: boolean;
+  maxAlerts: number;
+  timeoutMs: number;
+  locale?: string;
+}
+
+type Transporter = ReturnType<typeof nodemailer.createTransport>;
+
+export function messageDomain(from: string): string {
+  const m = /@([A-Za-z0-9.-]+)/.exec(from);
+  return m ? m[1] : 'periscope.local';
+}
+
+export function emailSubject(n: Notification, prefix: string): string {
+  const root = `${prefix} ${groupTitle(n)}`.trim();
+  return n.thread.first ? root : `Re: ${root}`;
+}
+
+const COLORS: Record<string, string> = { critical: '#d32f2f', error: '#ef6c00', warning: '#f9a825', info: '#1976d2', resolved: '#2e7d32' };
+
+export function htmlBody(n: Notification): string {
+  const m = messagesFor(n.locale);
+  const rows = n.alerts
+    .map((a) => {
+      const color = a.status === 'resolved' ? COLORS.resolved : (COLORS[a.severity] ?? COLORS.warning);
+      const links = [
+        a.status === 'firing' && a.links.ack && !a.ack ? `<a href="${escapeHtml(a.links.ack)}">${escapeHtml(m.ack)}</a>` : '',
+        `<a href="${escapeHtml(a.links.silence)}">${escapeHtml(m.silence)}</a>`,
+        `<a href="${escapeHtml(a.links.logs)}">${escapeHtml(m.logs)}</a>`,
+        a.generatorURL ? `<a href="${escapeHtml(a.generatorURL)}">${escapeHtml(m.source)}</a>` : '',
+      ].filter(Boolean);
+      const labels = Object.keys(a.labels)
+        .sort()
+        .map((k) => `<code>${escapeHtml(k)}=${escapeHtml(a.labels[k])}</code>`)
+        .join(' ');
+      return `<tr><td style="border-left:4px solid ${color};padding:8px 12px">
+<div style="font-weight:bold">[${escapeHtml(alertStatusText(a, m))}] ${escapeHtml(alertSummary(a))}</div>
+${a.annotations.description && a.annotations.description !== alertSummary(a) ? `<div>${escapeHtml(a.annotations.description)}</div>` : ''}
+<div>${escapeHtml(m.severity)}: <b>${escapeHtml(a.severity)}</b> &nbsp; ${escapeHtml(m.value)}: <b>${escapeHtml(formatValue(a.value))}</b></div>
+<div>${escapeHtml(m.startedAt)}: ${escapeHtml(formatTime(a.startsAt))}${a.status === 'resolved' && a.endsAt ? ` &nbsp; ${escapeHtml(m.endedAt)}: ${escapeHtml(formatTime(a.endsAt))}` : ''}</div>
+${a.error ? `<div>${escapeHtml(m.error)}: ${escapeHtml(a.error)}</div>` : ''}
+${a.ack ? `<div>${escapeHtml(m.acknowledgedBy(a.ack.by))}${a.ack.comment ? `: ${escapeHtml(a.ack.comment)}` : ''}</div>` : ''}
+<div style="color:#555">${escapeHtml(m.labels)}: ${labels}</div>
+<div>${links.join(' &middot; ')}</div>
+</td></tr>`;
+    })
+    .join('\n');
+  const esc = n.escalation ? `<p>${escapeHtml(m.escalation(n.escalation.step, n.escalation.steps, n.escalation.cycle, n.escalation.repeat))}</p>` : '';
+  const more = n.truncatedAlerts > 0 ? `<p>${escapeHtml(m.truncated(n.truncatedAlerts))}</p>` : '';
+  return `<!DOCTYPE html>
+<html lang="${escapeHtml(n.locale)}"><head><meta charset="utf-8"><title>${escapeHtml(title(n))}</title></head>
+<body style="font-family:sans-serif">
+<h2>${escapeHtml(title(n))}</h2>
+${esc}
+<table cellspacing="0" cellpadding="0" style="border-collapse:separate;border-spacing:0 8px">
+${rows}
+</table>
+${more}
+</body></html>`;
+}
+
+function smtpResult(err: unknown): SendResult {
+  const e = err as Error & { code?: string; responseCode?: number; response?: string };
+  const code = e?.responseCode;
+  if (typeof code === 'number' && code >= 400 && code < 600) {
+    return { status: code >= 500 ? 'permanent' : 'retryable', error: `SMTP ${code}: ${(e.response ?? e.message ?? '').slice(0, 200)}` };
+  }
+  if (e?.code === 'EAUTH' || e?.code === 'ENOAUTH' || e?.code === 'EENVELOPE' || e?.code === 'ECONFIG') {
+    return { status: 'permanent', error: `SMTP ${e.code}: ${(e.message ?? '').slice(0, 200)}` };
+  }
+  return { status: 'retryable', error: `SMTP ${e?.code ?? 'error'}: ${(e?.message ?? String(err)).slice(0, 200)}` };
+}
+
+export class EmailNotifier implements Notifier {
+  readonly id: string;
+  readonly channel = 'email' as const;
+  readonly receiver: string;
+  readonly sendResolved: boolean;
+  readonly locale?: string;
+  readonly maxAlerts: number;
+  readonly #config: EmailConfig;
+  readonly #logger: NotifierLogger;
+  #transport: Transporter | undefined;
+  #state: 'new' | 'started' | 'stopped' = 'new';
+
+  constructor(id: string, receiver: string, config: EmailConfig, deps: { logger?: NotifierLogger } = {}) {
+    this.id = id;
+    this.receiver = receiver;
+    this.sendResolved = config.sendResolved;
+    this.locale = config.locale;
+    this.maxAlerts = config.maxAlerts;
+    this.#config = config;
+    this.#logger = deps.logger ?? silentLogger;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    const s = this.#config.smtp;
+    this.#transport = nodemailer.createTransport({
+      pool: true,
+      host: s.host,
+      port: s.port,
+      secure: s.secure,
+      requireTLS: s.requireTls,
+      maxConnections: s.maxConnections,
+      auth: s.user !== undefined ? { user: s.user, pass: s.password ?? '' } : undefined,
+      tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
+      connectionTimeout: this.#config.timeoutMs,
+      greetingTimeout: this.#config.timeoutMs,
+      socketTimeout: this.#config.timeoutMs,
+      logger: false,
+      debug: false,
+    });
+    this.#state = 'started';
+  }
+
+  async shutdown(): Promise<void> {
+    this.#state = 'stopped';
+    const t = this.#transport;
+    this.#transport = undefined;
+    t?.close();
+  }
+
+  #secrets(): (string | undefined)[] {
+    const s = this.#config.smtp;
+    return [s.password, s.password !== undefined ? `\u0000${s.user ?? ''}\u0000${s.password}` : undefined];
+  }
+
+  async send(n: Notification): Promise<SendResult> {
+    const transport = this.#transport;
+    if (this.#state !== 'started' || !transport) return { status: 'retryable', error: `email notifier ${this.#state === 'new' ? 'not started' : 'shut down'}` };
+    const domain = messageDomain(this.#config.from);
+    const root = `<${n.thread.id}@${domain}>`;
+    try {
+      await transport.sendMail({
+        from: this.#config.from,
+        to: this.#config.to,
+        subject: emailSubject(n, this.#config.subjectPrefix),
+        text: plainTextBody(n),
+        html: htmlBody(n),
+        messageId: n.thread.first ? root : `<${n.id}@${domain}>`,
+        ...(n.thread.first ? {} : { inReplyTo: root, references: [root] }),
+        headers: { 'Auto-Submitted': 'auto-generated', 'X-Periscope-Status': n.status, 'X-Periscope-Notification': n.id },
+      });
+      return { status: 'success' };
+    } catch (err) {
+      const result = smtpResult(err);
+      result.error = redact(result.error ?? '', this.#secrets());
+      this.#logger.warn({ integration: this.id, result: result.status }, result.error);
+      return result;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Builds one Notifier per integration of each receiver from the validated config slice.
+// Integration ids: `<receiver>/<channel>/<index>`; an SMS entry with several numbers becomes one
+// integration per number (`<receiver>/sms/<index>.<n>`), so each recipient is retried on its own.
+import { parseDuration } from '../dispatch/duration.ts';
+import type { ReceiverConfig } from '../notify-config.ts';
+import { EmailNotifier } from './email/email.ts';
+import type { Notifier, NotifierLogger } from './notifier.ts';
+import { SlackNotifier } from './slack/slack.ts';
+import { SmsNotifier } from './sms/sms.ts';
+import { WebhookNotifier } from './webhook/webhook.ts';
+
+export interface BuiltNotifiers {
+  notifiers: Map<string, Notifier>;
+  /** receiver name → its integration ids, in config order. */
+  byReceiver: Map<string, string[]>;
+}
+
+const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+
+export function buildNotifiers(receivers: readonly ReceiverConfig[], deps: { logger?: NotifierLogger; now?: () => number } = {}): BuiltNotifiers {
+  const notifiers = new Map<string, Notifier>();
+  const byReceiver = new Map<string, string[]>();
+  for (const r of receivers) {
+    const ids: string[] = [];
+    const add = (n: Notifier) => {
+      notifiers.set(n.id, n);
+      ids.push(n.id);
+    };
+    (r.slack ?? []).forEach((c, i) =>
+      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, deps)),
+    );
+    (r.email ?? []).forEach((c, i) =>
+      add(
+        new EmailNotifier(
+          `${r.name}/email/${i}`,
+          r.name,
+          { ...c, to: list(c.to), timeoutMs: parseDuration(c.timeout), locale: c.locale },
+          deps,
+        ),
+      ),
+    );
+    (r.sms ?? []).forEach((c, i) =>
+      list(c.to).forEach((to, j) =>
+        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, deps)),
+      ),
+    );
+    (r.webhook ?? []).forEach((c, i) =>
+      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, deps)),
+    );
+    byReceiver.set(r.name, ids);
+  }
+  return { notifiers, byReceiver };
+}

@@ -1,0 +1,132 @@
+// Generic webhook with Alertmanager's webhook payload, version 4
+// (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config): existing receivers of
+// Alertmanager webhooks work unchanged. Firing alerts carry endsAt "0001-01-01T00:00:00Z" like
+// Alertmanager's; `maxAlerts` truncates and reports `truncatedAlerts`.
+import {
+  classifyHttpStatus,
+  describeFetchError,
+  redact,
+  silentLogger,
+  urlSecrets,
+  type Notification,
+  type Notifier,
+  type NotifierLogger,
+  type SendResult,
+} from '../notifier.ts';
+
+export interface WebhookConfig {
+  url: string;
+  bearerToken?: string;
+  sendResolved: boolean;
+  maxAlerts: number;
+  timeoutMs: number;
+  locale?: string;
+}
+
+export interface WebhookPayloadV4 {
+  version: '4';
+  groupKey: string;
+  truncatedAlerts: number;
+  status: 'firing' | 'resolved';
+  receiver: string;
+  groupLabels: Record<string, string>;
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+  externalURL: string;
+  alerts: {
+    status: 'firing' | 'resolved';
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+    endsAt: string;
+    generatorURL: string;
+    fingerprint: string;
+  }[];
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function webhookPayload(n: Notification): WebhookPayloadV4 {
+  return {
+    version: '4',
+    groupKey: n.groupKey,
+    truncatedAlerts: n.truncatedAlerts,
+    status: n.status,
+    receiver: n.receiver,
+    groupLabels: n.groupLabels,
+    commonLabels: n.commonLabels,
+    commonAnnotations: n.commonAnnotations,
+    externalURL: n.externalURL,
+    alerts: n.alerts.map((a) => ({
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      endsAt: a.status === 'resolved' && a.endsAt ? a.endsAt : ZERO_TIME,
+      generatorURL: a.generatorURL ?? '',
+      fingerprint: a.fingerprint,
+    })),
+  };
+}
+
+export class WebhookNotifier implements Notifier {
+  readonly id: string;
+  readonly channel = 'webhook' as const;
+  readonly receiver: string;
+  readonly sendResolved: boolean;
+  readonly locale?: string;
+  readonly maxAlerts: number;
+  readonly #config: WebhookConfig;
+  readonly #logger: NotifierLogger;
+  readonly #now: () => number;
+  #state: 'new' | 'started' | 'stopped' = 'new';
+
+  constructor(id: string, receiver: string, config: WebhookConfig, deps: { logger?: NotifierLogger; now?: () => number } = {}) {
+    this.id = id;
+    this.receiver = receiver;
+    this.sendResolved = config.sendResolved;
+    this.locale = config.locale;
+    this.maxAlerts = config.maxAlerts;
+    this.#config = config;
+    this.#logger = deps.logger ?? silentLogger;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state === 'new') this.#state = 'started';
+  }
+
+  async shutdown(): Promise<void> {
+    this.#state = 'stopped';
+  }
+
+  async send(n: Notification): Promise<SendResult> {
+    if (this.#state !== 'started') return { status: 'retryable', error: `webhook notifier ${this.#state === 'new' ? 'not started' : 'shut down'}` };
+    const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken];
+    try {
+      const res = await fetch(this.#config.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Periscope-Alerting',
+          'idempotency-key': n.id,
+          ...(this.#config.bearerToken ? { authorization: `Bearer ${this.#config.bearerToken}` } : {}),
+        },
+        body: JSON.stringify(webhookPayload(n)),
+        signal: AbortSignal.timeout(this.#config.timeoutMs),
+        redirect: 'error',
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      const result = classifyHttpStatus(res.status, res.headers.get('retry-after'), this.#now());
+      if (result.status !== 'success') {
+        result.error = redact(`webhook ${result.error}`, secrets);
+        this.#logger.warn({ integration: this.id, status: res.status, result: result.status }, result.error);
+      }
+      return result;
+    } catch (err) {
+      const error = redact(`webhook ${describeFetchError(err)}`, secrets);
+      this.#logger.warn({ integration: this.id }, error);
+      return { status: 'retryable', error };
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// Delivery from the outbox on a fake clock: backoff with Retry-After, permanent failures, giving up,
+// the circuit breaker, the per-webhook rate limit, and failures visible in API/metrics/timeline.
+import { afterEach, describe, expect, it } from 'vitest';
+import { alertEvent, FakeNotifier, receiversFor, startTestPipeline, type TestPipeline } from '../notify/testing/harness.ts';
+import { CircuitBreaker } from './breaker.ts';
+import { retryDelayMs } from './backoff.ts';
+
+const S = 1000;
+
+const config = (delivery: Record<string, unknown> = {}) => ({
+  receivers: receiversFor(['team']),
+  route: { receiver: 'team', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1h' },
+  delivery: { maxAttempts: 4, backoffBase: '1s', backoffCap: '1m', breakerFailures: 3, breakerCooldown: '1m', ...delivery },
+});
+
+let t: TestPipeline | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+async function setup(n: FakeNotifier, delivery?: Record<string, unknown>) {
+  t = await startTestPipeline(config(delivery), [n]);
+  return t;
+}
+
+const rel = (n: FakeNotifier, t0: number) => n.attempts.map((a) => (a - t0) / S);
+
+describe('backoff', () => {
+  it.each([
+    { name: 'full jitter: random 0 → 0', attempt: 3, retryAfter: undefined, random: 0, want: 0 },
+    { name: 'full jitter: ceiling doubles', attempt: 3, retryAfter: undefined, random: 0.5, want: 4000 },
+    { name: 'capped', attempt: 20, retryAfter: undefined, random: 0.999, want: 59_940 },
+    { name: 'never before Retry-After', attempt: 0, retryAfter: 30_000, random: 0.9, want: 30_000 },
+    { name: 'backoff above Retry-After wins', attempt: 5, retryAfter: 1000, random: 0.5, want: 16_000 },
+  ])('$name', ({ attempt, retryAfter, random, want }) => {
+    expect(retryDelayMs({ baseMs: 1000, capMs: 60_000 }, attempt, retryAfter, () => random)).toBe(want);
+  });
+});
+
+describe('circuit breaker', () => {
+  it('opens after N retryable failures, allows one trial after the cooldown, closes on success', () => {
+    const b = new CircuitBreaker(2, 1000);
+    expect(b.tryAcquire(0)).toBe(true);
+    b.failure(0);
+    expect(b.state(0)).toBe('closed');
+    b.failure(0);
+    expect([b.state(500), b.tryAcquire(500)]).toEqual(['open', false]);
+    expect([b.state(1000), b.tryAcquire(1000), b.tryAcquire(1000)]).toEqual(['half_open', true, false]);
+    b.failure(1000);
+    expect([b.state(1500), b.readyAt(1500)]).toEqual(['open', 2000]);
+    expect(b.tryAcquire(2000)).toBe(true);
+    b.success();
+    expect(b.state(2000)).toBe('closed');
+  });
+});
+
+describe('outbox delivery (fake clock)', () => {
+  it('retries with full-jitter backoff and never before Retry-After', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = [{ status: 'retryable', retryAfterMs: 10 * S, error: 'HTTP 429' }, { status: 'retryable', error: 'HTTP 503' }];
+    await setup(n);
+    const t0 = t!.clock.now();
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', t0));
+    await t!.advance(60 * S);
+    // random = 0.5: retry 1 at max(10s, 0.5 × 1s); retry 2 at +0.5 × 2s.
+    expect(rel(n, t0)).toEqual([0, 10, 11]);
+    expect(n.sent).toHaveLength(1);
+    const [row] = t!.pipeline.notifications();
+    expect(row).toMatchObject({ status: 'sent', attempts: 3 });
+    const kinds = t!.pipeline.timelineFor(row.fingerprints[0]).map((e) => e.kind);
+    expect(kinds.filter((k) => k.startsWith('notification_'))).toEqual(['notification_queued', 'notification_retry', 'notification_retry', 'notification_sent']);
+  });
+
+  it.each([
+    { name: 'a permanent error fails at once', script: [{ status: 'permanent' as const, error: 'HTTP 400' }], attempts: 1, reason: 'permanent', error: 'HTTP 400' },
+    {
+      name: 'retryable errors fail after maxAttempts',
+      script: Array.from({ length: 10 }, () => ({ status: 'retryable' as const, error: 'HTTP 500' })),
+      attempts: 4,
+      reason: 'exhausted',
+      error: 'gave up after 4 attempts: HTTP 500',
+    },
+  ])('$name — visible in the API, metrics and the alert timeline', async ({ script, attempts, reason, error }) => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = [...script];
+    await setup(n, { breakerFailures: 100 });
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', t!.clock.now()));
+    await t!.advance(10 * 60 * S);
+    const failed = t!.pipeline.notifications({ status: 'failed' });
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ attempts, lastError: error, channel: 'webhook', integration: 'team/webhook/0' });
+    expect(await t!.registry.getSingleMetricAsString('periscope_notification_failures_total')).toContain(`periscope_notification_failures_total{channel="webhook",reason="${reason}"} 1`);
+    const entry = t!.pipeline.timelineFor(failed[0].fingerprints[0]).find((e) => e.kind === 'notification_failed');
+    expect(entry?.details).toMatchObject({ error, integration: 'team/webhook/0' });
+    // An operator can put it back in the queue.
+    n.script = [];
+    t!.pipeline.retryNotification(failed[0].id);
+    await t!.settle();
+    expect(t!.pipeline.notifications({ status: 'sent' })).toHaveLength(1);
+  });
+
+  it('opens the circuit breaker: no attempts during the cooldown, then one trial', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = Array.from({ length: 3 }, () => ({ status: 'retryable' as const, error: 'HTTP 503' }));
+    await setup(n, { maxAttempts: 100, breakerFailures: 3, breakerCooldown: '1m', backoffBase: '100ms', backoffCap: '200ms' });
+    const t0 = t!.clock.now();
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', t0));
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'B' }, 'firing', t0));
+    await t!.advance(59 * S);
+    expect(n.attempts).toHaveLength(3);
+    expect(await t!.registry.getSingleMetricAsString('periscope_notification_circuit_open')).toContain('{integration="team/webhook/0"} 1');
+    await t!.advance(2 * S);
+    expect(n.sent).toHaveLength(2);
+    const afterOpen = rel(n, t0).slice(3);
+    expect(afterOpen[0]).toBeGreaterThanOrEqual(60);
+  });
+
+  it('spaces messages to one rate key (Slack: 1 per second per webhook)', async () => {
+    const n = new FakeNotifier('team/slack/0', 'team', { channel: 'slack', rateLimit: { key: 'hook', minIntervalMs: 1000 } });
+    await setup(n);
+    const t0 = t!.clock.now();
+    for (const name of ['A', 'B', 'C']) await t!.pipeline.onTransition(alertEvent({ alertname: name }, 'firing', t0));
+    await t!.advance(5 * S);
+    expect(rel(n, t0)).toEqual([0, 1, 2]);
+  });
+
+  it('an identical notification decided twice is stored and sent once (idempotency key)', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    await setup(n);
+    const t0 = t!.clock.now();
+    const ev = alertEvent({ alertname: 'A' }, 'firing', t0);
+    await t!.pipeline.onTransition(ev);
+    await t!.advance(S);
+    // Restart, forget the notification log, and replay: the outbox key still holds.
+    const t2 = await t!.restart();
+    t = t2;
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(`${t2.dir}/alerting.db`);
+    db.exec('DELETE FROM notify_nflog');
+    db.close();
+    const t3 = await t2.restart();
+    t = t3;
+    await t3.advance(2 * S);
+    expect(n.sent).toHaveLength(1);
+    expect(t3.pipeline.notifications()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,496 @@
+import { mkdtempSync as mkdtempRaw, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock.ts';
+import { defaultRulesConfig, type RulesConfig } from '../config.ts';
+import { ALERT_ERR } from '../errors.ts';
+import type { AlertEvent, AlertSink } from '../types.ts';
+import { AlertingEngine, type AlertingEngineOptions } from './engine.ts';
+import { InMemoryLogCountSource, InMemoryMetricSource } from './sources.ts';
+
+const T0 = Date.UTC(2025, 0, 1, 12);
+const S = 1000;
+const noFlap = { enabled: false, window: 21, high: 20, low: 5 };
+
+const engines: AlertingEngine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.shutdown()));
+});
+const dirs: string[] = [];
+const mkdtempSync = (prefix: string) => {
+  const d = mkdtempRaw(prefix);
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Harness {
+  engine: AlertingEngine;
+  clock: FakeClock;
+  metrics: InMemoryMetricSource;
+  logs: InMemoryLogCountSource;
+  events: AlertEvent[];
+  dir: string;
+  /** Sets cpu{host} to v at the current time. */
+  cpu(host: string, v: number): void;
+  /** Moves the clock, then evaluates every rule once and waits for deliveries. */
+  tick(ms?: number): Promise<void>;
+  states(): string[];
+}
+
+async function harness(rules: unknown[], options: Omit<Partial<AlertingEngineOptions>, 'config'> & { config?: Partial<RulesConfig>; dir?: string; clock?: FakeClock; metrics?: InMemoryMetricSource } = {}): Promise<Harness> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+  const clock = options.clock ?? new FakeClock(T0);
+  const metrics = options.metrics ?? new InMemoryMetricSource();
+  const logs = new InMemoryLogCountSource();
+  const events: AlertEvent[] = [];
+  const sink: AlertSink = options.sink ?? { onTransition: (e) => void events.push(e) };
+  const engine = new AlertingEngine({
+    sink,
+    dataDir: dir,
+    clock,
+    metrics,
+    logs,
+    rules,
+    autoEvaluate: false,
+    config: defaultRulesConfig({ flapping: noFlap, ...options.config }),
+    logger: { warn: () => {}, error: () => {} },
+    ...(options.autoEvaluate !== undefined ? { autoEvaluate: options.autoEvaluate } : {}),
+  });
+  engines.push(engine);
+  await engine.start();
+  const h: Harness = {
+    engine, clock, metrics, logs, events, dir,
+    cpu: (host, v) => metrics.add('cpu', { host }, clock.now(), v),
+    async tick(ms = 15 * S) {
+      clock.advance(ms);
+      await engine.evaluateAll();
+      await engine.flush();
+    },
+    states: () => events.map((e) => `${e.labels.host ?? ''}:${e.previousState}->${e.state}`),
+  };
+  return h;
+}
+
+const cpuRule = (extra: Record<string, unknown> = {}) => ({
+  id: 'cpu',
+  name: 'HighCpu',
+  kind: 'metric',
+  selector: 'cpu',
+  aggregation: 'last',
+  window: '1m',
+  groupBy: ['host'],
+  threshold: 90,
+  severity: 'critical',
+  labels: { team: 'infra' },
+  annotations: { summary: 'CPU on {{ $labels.host }} at {{ $value }}%' },
+  ...extra,
+});
+
+describe('AlertingEngine: transitions to the sink', () => {
+  it('fires and resolves with templated labels/annotations, stable fingerprint, increasing transitionId', async () => {
+    const h = await harness([cpuRule()]);
+    h.cpu('web-1', 50);
+    await h.tick(1);
+    expect(h.events).toEqual([]);
+    h.clock.advance(15 * S);
+    h.cpu('web-1', 95);
+    const firedAt = h.clock.now();
+    await h.tick(0);
+    h.clock.advance(15 * S);
+    h.cpu('web-1', 40);
+    const resolvedAt = h.clock.now();
+    await h.tick(0);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->resolved']);
+    const [firing, resolved] = h.events;
+    expect(firing).toMatchObject({
+      ruleId: 'cpu',
+      ruleName: 'HighCpu',
+      labels: { alertname: 'HighCpu', host: 'web-1', severity: 'critical', team: 'infra' },
+      annotations: { summary: 'CPU on web-1 at 95%' },
+      severity: 'critical',
+      value: 95,
+      startsAt: new Date(firedAt).toISOString(),
+      flapping: false,
+    });
+    expect(firing.endsAt).toBeUndefined();
+    expect(resolved).toMatchObject({ fingerprint: firing.fingerprint, value: 40, endsAt: new Date(resolvedAt).toISOString(), startsAt: firing.startsAt });
+    expect(firing.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(resolved.transitionId).toBeGreaterThan(firing.transitionId);
+  });
+
+  it('runs on its own timers: pending after the breach, firing once `for` has passed', async () => {
+    const h = await harness([cpuRule({ interval: '10s', for: '30s', groupBy: [] })], { autoEvaluate: true });
+    h.cpu('web-1', 95);
+    // Samples keep coming every 5 s; the rule evaluates every 10 s on the fake clock.
+    for (let i = 0; i < 12; i++) {
+      await h.clock.advanceAsync(5 * S);
+      h.cpu('web-1', 95);
+    }
+    await h.engine.flush();
+    expect(h.events.map((e) => e.state)).toEqual(['pending', 'firing']);
+    const pendingAt = Date.parse(h.events[0].startsAt);
+    const firingEval = h.engine.alerts()[0];
+    expect(firingEval.state).toBe('firing');
+    expect(Date.parse(firingEval.since) - pendingAt).toBeGreaterThanOrEqual(30 * S);
+    expect(Date.parse(firingEval.since) - pendingAt).toBeLessThan(40 * S);
+    expect(h.engine.stats().evaluations).toBeGreaterThanOrEqual(5);
+  });
+
+  it('keepFiringFor holds a firing alert through a short dip', async () => {
+    const h = await harness([cpuRule({ keepFiringFor: '40s' })]);
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    for (let i = 0; i < 2; i++) {
+      h.clock.advance(15 * S);
+      h.cpu('web-1', 10);
+      await h.tick(0);
+    }
+    expect(h.states()).toEqual(['web-1:inactive->firing']);
+    h.clock.advance(15 * S);
+    h.cpu('web-1', 10);
+    await h.tick(0);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->resolved']);
+  });
+
+  it('hysteresis: fires above 90, stays firing at 85, resolves below 80', async () => {
+    const h = await harness([cpuRule({ clearThreshold: 80 })]);
+    for (const v of [85, 91, 85, 81, 79, 85]) {
+      h.clock.advance(15 * S);
+      h.cpu('web-1', v);
+      await h.tick(0);
+    }
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->resolved']);
+    expect(h.events[1].value).toBe(79);
+  });
+
+  it('missing data while firing is nodata, never resolved; data back resumes', async () => {
+    const h = await harness([cpuRule()]);
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    // no samples for 2 minutes: the 1 m window empties
+    for (let i = 0; i < 8; i++) await h.tick(15 * S);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->nodata']);
+    expect(h.engine.alerts()[0]).toMatchObject({ state: 'nodata', value: null });
+    h.cpu('web-1', 96);
+    await h.tick(1);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->nodata', 'web-1:nodata->firing']);
+    expect(h.events[2].startsAt).toBe(h.events[0].startsAt);
+  });
+
+  it('one host of a grouped rule going silent goes nodata alone', async () => {
+    const h = await harness([cpuRule()]);
+    h.cpu('web-1', 95);
+    h.cpu('web-2', 95);
+    await h.tick(1);
+    for (let i = 0; i < 6; i++) {
+      h.clock.advance(15 * S);
+      h.cpu('web-2', 95);
+      await h.tick(0);
+    }
+    expect(h.states().sort()).toEqual(['web-1:firing->nodata', 'web-1:inactive->firing', 'web-2:inactive->firing']);
+  });
+
+  it('a rule with no data at all raises one rule-level nodata alert, resolved when data arrives', async () => {
+    const h = await harness([cpuRule()]);
+    await h.tick(1);
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({ state: 'nodata', labels: { alertname: 'HighCpu', severity: 'critical', team: 'infra' } });
+    h.cpu('web-1', 10);
+    await h.tick(1);
+    expect(h.events.map((e) => `${e.labels.host ?? '(rule)'}:${e.state}`)).toEqual(['(rule):nodata', '(rule):resolved']);
+  });
+
+  it.each([
+    { name: 'keepLast keeps firing', noData: 'keepLast', want: ['firing'] },
+    { name: 'ok resolves', noData: 'ok', want: ['firing', 'resolved'] },
+    { name: 'alerting keeps firing', noData: 'alerting', want: ['firing'] },
+    { name: 'nodata (default) goes nodata', noData: 'nodata', want: ['firing', 'nodata'] },
+  ])('noData policy $name', async ({ noData, want }) => {
+    const h = await harness([cpuRule({ noData, groupBy: [] })]);
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    await h.tick(2 * 60 * S);
+    expect(h.events.map((e) => e.state)).toEqual(want);
+  });
+
+  it('a failing evaluation is error, never resolved, and recovers', async () => {
+    let broken = false;
+    const metrics = new InMemoryMetricSource();
+    const select = metrics.select.bind(metrics);
+    metrics.select = (...args) => {
+      if (broken) throw new Error('metric store unavailable');
+      return select(...args);
+    };
+    const h = await harness([cpuRule()], { metrics });
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    broken = true;
+    await h.tick(1);
+    await h.tick(1);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->error']);
+    expect(h.events[1].error).toBe('metric store unavailable');
+    expect(h.engine.getRule('cpu')).toMatchObject({ health: 'error', lastError: 'metric store unavailable' });
+    broken = false;
+    h.cpu('web-1', 20);
+    await h.tick(1);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->error', 'web-1:error->resolved']);
+  });
+
+  it('log absence rule fires when the service goes quiet', async () => {
+    const h = await harness([{ name: 'CheckoutQuiet', kind: 'log', mode: 'absence', filter: { service: 'checkout' }, window: '1m' }]);
+    h.logs.add(h.clock.now() - 1000, { service: 'checkout' });
+    await h.tick(1);
+    await h.tick(90 * S);
+    expect(h.events.map((e) => `${e.state}:${e.value}`)).toEqual(['firing:0']);
+  });
+});
+
+describe('AlertingEngine: housekeeping', () => {
+  it('resolved alerts leave the list after resolvedRetention; instances no longer evaluated are forgotten', async () => {
+    const h = await harness([cpuRule()], { config: { resolvedRetentionMs: 60 * S } });
+    h.cpu('web-1', 95);
+    h.cpu('web-2', 10);
+    await h.tick(1);
+    h.clock.advance(15 * S);
+    h.cpu('web-1', 10);
+    h.cpu('web-2', 10);
+    await h.tick(0);
+    expect(h.engine.alerts({ states: ['resolved'] }).map((a) => a.labels.host)).toEqual(['web-1']);
+    // web-1 keeps reporting (still evaluated); web-2 stops (its series leaves the 1 m window).
+    for (let i = 0; i < 6; i++) {
+      h.clock.advance(15 * S);
+      h.cpu('web-1', 10);
+      await h.tick(0);
+    }
+    expect(h.engine.alerts({ states: ['resolved'] })).toEqual([]);
+    expect(h.engine.alerts({ states: ['inactive'] }).map((a) => a.labels.host)).toEqual(['web-1']);
+    expect(h.engine.stats().instances).toBe(1);
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->resolved']); // nothing emitted by housekeeping
+  });
+});
+
+describe('AlertingEngine: flapping', () => {
+  it('suppresses notifications while flapping, says so, and re-syncs when it stops', async () => {
+    const h = await harness([cpuRule({ groupBy: [] })], { config: { flapping: { enabled: true, window: 21, high: 20, low: 5 } } });
+    const values = [95, 10, 95, 10, 95, 10, 95, 10, ...Array(25).fill(10)];
+    for (const v of values) {
+      h.clock.advance(15 * S);
+      h.cpu('web-1', v);
+      await h.tick(0);
+    }
+    const seen = h.events.map((e) => `${e.previousState}->${e.state}${e.flapping ? ' (flapping)' : ''}`);
+    // 4 changes start flapping on the 5th evaluation; the flap-start transition is told once with
+    // flapping=true; the 3 later oscillations are recorded but not sent; the stop re-syncs.
+    expect(seen).toEqual(['inactive->firing', 'firing->resolved', 'resolved->firing', 'firing->resolved', 'resolved->firing (flapping)', 'firing->resolved']);
+    expect(h.events[4].annotations.flapping).toContain('notifications are suppressed');
+    const history = h.engine.history({ rule: 'cpu', limit: 100 });
+    expect(history.filter((r) => r.delivery === 'suppressed')).toHaveLength(3);
+    expect(history[0]).toMatchObject({ kind: 'flapping_stop', flap: 'stop', delivery: 'delivered', from: 'resolved', to: 'resolved' });
+    expect(h.events[5]).toMatchObject({ flapping: false, previousState: 'firing', state: 'resolved' });
+  });
+});
+
+describe('AlertingEngine: persistence', () => {
+  it('a restart keeps a firing alert firing and emits nothing new; resolution continues the transitionIds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const metrics = new InMemoryMetricSource();
+    const first = await harness([cpuRule({ keepFiringFor: '1m' })], { dir, clock, metrics });
+    first.cpu('web-1', 95);
+    await first.tick(1);
+    expect(first.states()).toEqual(['web-1:inactive->firing']);
+    const fired = first.events[0];
+    await first.engine.shutdown();
+
+    const second = await harness([cpuRule({ keepFiringFor: '1m' })], { dir, clock, metrics });
+    expect(second.engine.alerts()).toMatchObject([{ fingerprint: fired.fingerprint, state: 'firing', startsAt: fired.startsAt }]);
+    // keepFiringFor is measured from the last breach before the restart (persisted): 30 s later,
+    // with the value back to normal, the alert still fires and nothing is emitted.
+    clock.advance(30 * S);
+    second.cpu('web-1', 10);
+    await second.tick(0);
+    expect(second.events).toEqual([]);
+    expect(second.engine.alerts()[0].state).toBe('firing');
+    clock.advance(35 * S);
+    second.cpu('web-1', 10);
+    await second.tick(0);
+    expect(second.events).toHaveLength(1);
+    expect(second.events[0]).toMatchObject({ fingerprint: fired.fingerprint, previousState: 'firing', state: 'resolved', startsAt: fired.startsAt });
+    expect(second.events[0].transitionId).toBeGreaterThan(fired.transitionId);
+  });
+
+  it.each([
+    { name: 'firing', value: 95, rule: cpuRule(), state: 'firing' },
+    { name: 'pending (for keeps counting from before the restart)', value: 95, rule: cpuRule({ for: '1m' }), state: 'pending' },
+    { name: 'nodata', value: null, rule: cpuRule({ groupBy: [] }), state: 'nodata' },
+  ])('a restart while $name re-emits nothing', async ({ value, rule, state }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const metrics = new InMemoryMetricSource();
+    const first = await harness([rule], { dir, clock, metrics });
+    if (value !== null) first.cpu('web-1', value);
+    await first.tick(1);
+    expect(first.events.map((e) => e.state)).toEqual([state]);
+    await first.engine.shutdown();
+    const second = await harness([rule], { dir, clock, metrics });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(15 * S);
+      if (value !== null) second.cpu('web-1', value);
+      await second.tick(0);
+    }
+    if (state === 'pending') {
+      // 46 s after the first breach: still pending; at 61 s it fires (timer not restarted).
+      expect(second.events).toEqual([]);
+      clock.advance(15 * S);
+      second.cpu('web-1', 95);
+      await second.tick(0);
+      expect(second.events.map((e) => `${e.previousState}->${e.state}`)).toEqual(['pending->firing']);
+    } else {
+      expect(second.events).toEqual([]);
+      expect(second.engine.alerts().map((a) => a.state)).toEqual([state]);
+    }
+  });
+
+  it('a transition the sink did not take is retried, and offered again with the same transitionId after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const metrics = new InMemoryMetricSource();
+    let attempts = 0;
+    const failing: AlertSink = {
+      onTransition: async () => {
+        attempts++;
+        throw new Error('outbox full');
+      },
+    };
+    const first = await harness([cpuRule()], { dir, clock, metrics, sink: failing });
+    first.cpu('web-1', 95);
+    await first.tick(1);
+    expect(attempts).toBe(1);
+    await clock.advanceAsync(1 * S); // backoff 1 s
+    await clock.advanceAsync(2 * S); // then 2 s
+    expect(attempts).toBe(3);
+    expect(first.engine.stats()).toMatchObject({ deliveryFailures: 3, deliveryBacklog: 1 });
+    await first.engine.shutdown();
+
+    const second = await harness([cpuRule()], { dir, clock, metrics });
+    await second.engine.flush();
+    expect(second.states()).toEqual(['web-1:inactive->firing']);
+    const id = second.events[0].transitionId;
+    await second.tick(15 * S);
+    await second.engine.shutdown();
+    const third = await harness([cpuRule()], { dir, clock, metrics });
+    await third.tick(15 * S);
+    expect(third.events).toEqual([]); // delivered once: not offered again
+    expect(third.engine.history({ limit: 10 }).find((r) => r.transitionId === id)?.delivery).toBe('delivered');
+  });
+
+  it('a failed state write loses no transition: it is computed again at the next evaluation', async () => {
+    const h = await harness([cpuRule()]);
+    const store = (h.engine as unknown as { store: { appendHistory: (...a: unknown[]) => unknown } }).store;
+    const real = store.appendHistory.bind(store);
+    store.appendHistory = () => {
+      throw new Error('disk I/O error');
+    };
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    expect(h.events).toEqual([]);
+    expect(h.engine.getRule('cpu')).toMatchObject({ health: 'error', lastError: expect.stringContaining('disk I/O error') });
+    expect(h.engine.alerts()).toEqual([]);
+    store.appendHistory = real;
+    await h.tick(1);
+    expect(h.states()).toEqual(['web-1:inactive->firing']);
+  });
+
+  it('API rules survive a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const first = await harness([], { dir });
+    first.engine.createRule(cpuRule({ id: 'api-cpu' }));
+    await first.engine.shutdown();
+    const second = await harness([], { dir });
+    expect(second.engine.getRule('api-cpu')).toMatchObject({ source: 'api', readonly: false, kind: 'metric' });
+  });
+
+  it('an alert of a rule that disappeared while down is closed as resolved at start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const first = await harness([cpuRule()], { dir });
+    first.cpu('web-1', 95);
+    await first.tick(1);
+    await first.engine.shutdown();
+    const second = await harness([], { dir });
+    await second.engine.flush();
+    expect(second.events).toMatchObject([{ state: 'resolved', previousState: 'firing', error: 'rule removed' }]);
+  });
+});
+
+describe('AlertingEngine: rules API and lifecycle', () => {
+  it('deleting a rule resolves its open alerts; file/code rules are read-only', async () => {
+    const h = await harness([cpuRule()]);
+    h.engine.createRule(cpuRule({ id: 'cpu2', name: 'HighCpu2' }));
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    expect(h.events.map((e) => `${e.ruleId}:${e.state}`).sort()).toEqual(['cpu2:firing', 'cpu:firing']);
+    h.engine.deleteRule('cpu2');
+    await h.engine.flush();
+    expect(h.events[2]).toMatchObject({ ruleId: 'cpu2', state: 'resolved', error: 'rule removed' });
+    expect(() => h.engine.deleteRule('cpu')).toThrow(expect.objectContaining({ code: ALERT_ERR.RULE_READONLY }));
+    expect(() => h.engine.deleteRule('nope')).toThrow(expect.objectContaining({ code: ALERT_ERR.RULE_NOT_FOUND }));
+  });
+
+  it('replacing a rule keeps its alerts when their identity is unchanged, resets them when labels change', async () => {
+    const h = await harness([]);
+    h.engine.createRule(cpuRule({ id: 'c' }));
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    h.engine.replaceRule('c', cpuRule({ id: 'c', threshold: 80 }));
+    await h.tick(1);
+    expect(h.events.map((e) => e.state)).toEqual(['firing']);
+    h.engine.replaceRule('c', cpuRule({ id: 'c', labels: { team: 'db' } }));
+    await h.tick(1);
+    expect(h.events.map((e) => `${e.labels.team}:${e.state}`)).toEqual(['infra:firing', 'infra:resolved', 'db:firing']);
+  });
+
+  it.each([
+    { name: 'invalid', rule: cpuRule({ id: 'x', threshold: 'high' }), code: ALERT_ERR.RULE_INVALID },
+    { name: 'duplicate id', rule: cpuRule(), code: ALERT_ERR.RULE_CONFLICT },
+  ])('createRule rejects $name', async ({ rule, code }) => {
+    const h = await harness([cpuRule()]);
+    expect(() => h.engine.createRule(rule)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it('shutdown is safe twice and before start; start refuses invalid rule files', async () => {
+    const idle = new AlertingEngine({ sink: { onTransition: () => {} }, dbPath: ':memory:' });
+    await idle.shutdown();
+    await idle.shutdown();
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'rules:\n  - name: X\n    kind: metric\n');
+    const bad = new AlertingEngine({ sink: { onTransition: () => {} }, dbPath: ':memory:', baseDir: dir, config: defaultRulesConfig({ ruleFiles: ['bad.yaml'] }) });
+    await expect(bad.start()).rejects.toMatchObject({ code: ALERT_ERR.RULE_INVALID, details: { problems: expect.arrayContaining([expect.stringContaining('rules[0].selector: missing required key')]) } });
+    await bad.shutdown();
+    const h = await harness([cpuRule()], { autoEvaluate: true });
+    await h.engine.shutdown();
+    await h.engine.shutdown();
+    expect(h.clock.pending()).toBe(0);
+  });
+
+  it('reloads rule files: new rules added, removed ones resolve their alerts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const file = join(dir, 'rules.yaml');
+    const yamlRule = (id: string) => `  - id: ${id}\n    name: ${id}\n    kind: metric\n    selector: cpu\n    aggregation: last\n    window: 1m\n    threshold: 90\n`;
+    writeFileSync(file, `rules:\n${yamlRule('a')}`);
+    const h = await harness([], { config: { ruleFiles: [file] } });
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    writeFileSync(file, `rules:\n${yamlRule('b')}`);
+    expect(h.engine.reloadRuleFiles()).toEqual({ ok: true, problems: [] });
+    await h.tick(1);
+    expect(h.events.map((e) => `${e.ruleId}:${e.state}`)).toEqual(['a:firing', 'a:resolved', 'b:firing']);
+    writeFileSync(file, 'rules:\n  - name: broken\n');
+    const res = h.engine.reloadRuleFiles();
+    expect(res.ok).toBe(false);
+    expect(h.engine.listRules().map((r) => r.id)).toEqual(['b']);
+  });
+});

@@ -1,0 +1,79 @@
+import { globSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseRulesConfig } from '../config.ts';
+import { checkRuleFileShape, compileRule, type Rule, type RuleDefaults } from './schema.ts';
+
+// Rule files: YAML documents `rules: [ … ]`, listed in periscope.yaml under `alerting.ruleFiles`.
+// Every problem is reported as `<file>: <key>: <message>`, e.g. `rules/cpu.yaml: rules[2].threshold: must be number`.
+
+export interface RuleFileResult {
+  /** Files read, after glob expansion. */
+  files: string[];
+  rules: Rule[];
+  problems: string[];
+}
+
+/** Expands `*` globs and resolves relative paths against `baseDir`. */
+export function expandRuleFiles(paths: string[], baseDir = process.cwd()): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    const abs = isAbsolute(p) ? p : resolve(baseDir, p);
+    if (/[*?[]/.test(p)) out.push(...globSync(abs).sort());
+    else out.push(abs);
+  }
+  return [...new Set(out)];
+}
+
+/** Reads, validates and compiles the rules of every file. Never throws; ids must be unique across files. */
+export function loadRuleFiles(paths: string[], options: { baseDir?: string; defaults: RuleDefaults }): RuleFileResult {
+  const files = expandRuleFiles(paths, options.baseDir);
+  const rules: Rule[] = [];
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(`${file}: cannot read: ${(err as Error).message}`);
+      continue;
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (err) {
+      problems.push(`${file}: (yaml): ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const shape = checkRuleFileShape(doc);
+    if (shape.length) {
+      problems.push(...shape.map((p) => `${file}: ${p.key}: ${p.message}`));
+      continue;
+    }
+    (doc as { rules: unknown[] }).rules.forEach((raw, i) => {
+      const prefix = `rules[${i}]`;
+      const { rule, problems: ruleProblems } = compileRule(raw, { prefix, defaults: options.defaults, source: `file:${file}` });
+      problems.push(...ruleProblems.map((p) => `${file}: ${p.key}: ${p.message}`));
+      if (!rule) return;
+      const other = seen.get(rule.id);
+      if (other) {
+        problems.push(`${file}: ${prefix}.${(raw as { id?: unknown }).id === undefined ? 'name' : 'id'}: duplicate rule id "${rule.id}" (first defined at ${other})`);
+        return;
+      }
+      seen.set(rule.id, `${file} ${prefix}`);
+      rules.push(rule);
+    });
+  }
+  return { files, rules, problems };
+}
+
+/**
+ * What `periscope check-config` calls: validates rule files without starting anything.
+ * `defaults` come from the alerting slice (default interval, flapping); omitted → built-in defaults.
+ */
+export function checkRuleFiles(paths: string[], options: { baseDir?: string; defaults?: RuleDefaults } = {}): { ok: boolean; files: string[]; rules: number; problems: string[] } {
+  const defaults = options.defaults ?? parseRulesConfig({});
+  const result = loadRuleFiles(paths, { defaults, ...(options.baseDir ? { baseDir: options.baseDir } : {}) });
+  return { ok: result.problems.length === 0, files: result.files, rules: result.rules.length, problems: result.problems };
+}

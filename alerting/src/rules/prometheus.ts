@@ -1,0 +1,77 @@
+import { ALERT_ERR, AlertError } from '../errors.ts';
+
+// Instant queries through the Prometheus HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/#instant-queries).
+// PromQL is evaluated by Prometheus itself; this client only transports and decodes.
+
+export interface PromSeries {
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface PrometheusClient {
+  /** Evaluates `expr` at `timeMs`. Throws AlertError (PROMETHEUS_UNAVAILABLE / PROMETHEUS_QUERY). */
+  query(expr: string, timeMs: number): Promise<PromSeries[]>;
+}
+
+export interface PrometheusClientOptions {
+  url: string;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+type ApiResponse =
+  | { status: 'success'; data: { resultType: 'vector'; result: Array<{ metric: Record<string, string>; value: [number, string] }> } | { resultType: 'scalar'; result: [number, string] } | { resultType: 'matrix' | 'string'; result: unknown } }
+  | { status: 'error'; errorType: string; error: string };
+
+function parseValue(s: string): number {
+  if (s === '+Inf') return Infinity;
+  if (s === '-Inf') return -Infinity;
+  return Number(s);
+}
+
+export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {
+  const base = options.url.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return {
+    async query(expr, timeMs) {
+      const body = new URLSearchParams({ query: expr, time: (timeMs / 1000).toFixed(3), timeout: `${Math.max(1, Math.ceil(timeoutMs / 1000))}s` });
+      let res: Response;
+      try {
+        res = await doFetch(`${base}/api/v1/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
+          body,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        const e = err as Error;
+        const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.cause as Error | undefined)?.message ?? e.message;
+        throw new AlertError(ALERT_ERR.PROMETHEUS_UNAVAILABLE, `Prometheus at ${base} unreachable: ${reason}`, 502);
+      }
+      let json: ApiResponse | undefined;
+      const text = await res.text().catch(() => '');
+      try {
+        json = JSON.parse(text) as ApiResponse;
+      } catch {
+        json = undefined;
+      }
+      // 400 bad_data / 422 execution errors are the query's fault; 5xx and 503 are the server's.
+      if (!res.ok || !json || json.status !== 'success') {
+        const msg = json && json.status === 'error' ? `${json.errorType}: ${json.error}` : `HTTP ${res.status}: ${text.slice(0, 200)}`;
+        const code = res.status === 400 || res.status === 422 ? ALERT_ERR.PROMETHEUS_QUERY : ALERT_ERR.PROMETHEUS_UNAVAILABLE;
+        throw new AlertError(code, `Prometheus query failed: ${msg}`, 502, { status: res.status });
+      }
+      const data = json.data;
+      if (data.resultType === 'vector') {
+        return data.result.map((r) => {
+          const { __name__: _drop, ...labels } = r.metric;
+          return { labels, value: parseValue(r.value[1]) };
+        });
+      }
+      if (data.resultType === 'scalar') return [{ labels: {}, value: parseValue(data.result[1]) }];
+      throw new AlertError(ALERT_ERR.PROMETHEUS_QUERY, `expression must return an instant vector or a scalar, got ${data.resultType}`, 400);
+    },
+  };
+}

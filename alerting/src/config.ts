@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ALERT_ERR, AlertError } from './errors.ts';
+import { notifyConfigProperties } from './notify-config.ts';
 
 // The `alerting:` slice of periscope.yaml. Each side owns its keys: the rules side (this file's
 // `rulesConfigProperties`) and the notification side (adds its own properties object and spreads it
@@ -70,7 +71,7 @@ export const rulesConfigProperties = {
 export const alertingConfigSchema = Type.Object(
   {
     ...rulesConfigProperties,
-    // notification side: spread its properties here
+    ...notifyConfigProperties,
   },
   { additionalProperties: false, default: {} },
 );

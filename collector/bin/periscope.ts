@@ -3,6 +3,7 @@
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
 import { renderConfigReference } from '../src/config/reference.ts';
@@ -27,7 +28,13 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 2;
     }
-    loadConfig({ file });
+    const config = loadConfig({ file });
+    const { checkAlertingConfig } = await import('../src/alerting.ts');
+    const problems = checkAlertingConfig(config.alerting, dirname(resolve(file)));
+    if (problems.length > 0) {
+      console.error(`PERISCOPE_ERR_CONFIG_INVALID: invalid configuration in ${file}:\n  ${problems.join('\n  ')}`);
+      return 2;
+    }
     console.log(`${file}: configuration is valid`);
     return 0;
   }
@@ -42,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig({ file: values.config });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
-  const collector = await startCollector(config);
+  const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });
   const syslog = collector.syslogAddresses();
   console.log(JSON.stringify({
     msg: 'periscope collector started',

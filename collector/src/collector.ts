@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { LogRecord } from '../../sdk/src/record.ts';
+import { createAlerting } from './alerting.ts';
 import { registerHealthRoutes, type ComponentHealth } from './api/health.ts';
 import { registerLogQueryRoutes } from './api/logs.ts';
 import { registerMetricsRoute } from './api/metrics.ts';
@@ -17,6 +18,7 @@ import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { registerNativeLogsRoute } from './receivers/native/route.ts';
 import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
+import { metricSourceOf } from './metrics/alerting-source.ts';
 import { createTracesAndMetrics } from './traces-metrics.ts';
 import { createSyslogReceiver } from './receivers/syslog/receiver.ts';
 import { openDatabase } from './store/database.ts';
@@ -42,7 +44,7 @@ export interface RunningCollector {
  * Composes the collector from its components, each given only its own config slice.
  * Start order: store → background jobs → receivers; shutdown runs in reverse.
  */
-export async function startCollector(config: Config): Promise<RunningCollector> {
+export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
   const db = openDatabase(config.store.dataDir, config.store.synchronous);
   const store = new LogStore(db);
@@ -101,6 +103,17 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
     };
   });
   registerExporterRoutes(app, exporters);
+
+  // Alerting: rules over the collector's metrics and logs → notification pipeline (docs/alerting.md).
+  const alerting = createAlerting(config.alerting, {
+    dataDir: config.store.dataDir,
+    configDir: options.configDir ?? process.cwd(),
+    store,
+    metrics: metricSourceOf(telemetry.metricStore, telemetry.spanMetricsStore),
+    registry: metrics.registry,
+    logger: app.log,
+  });
+  await alerting.registerRoutes(app);
   registerHealthRoutes(
     app,
     (): Record<string, ComponentHealth> => ({
@@ -111,6 +124,7 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
       retention: { status: 'up', schedule: config.store.retention.schedule, lastRun: retention.lastRun ?? null, deleted: retention.totalDeleted },
       ...telemetry.health(),
       ...(exporters.names.length > 0 ? { exporters: exporters.health() } : {}),
+      alerting: alerting.health(),
     }),
     startedAt,
   );
@@ -119,6 +133,7 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
   telemetry.start();
   retention.start();
   exporters.start();
+  await alerting.start();
   if (config.syslog.enabled) await syslog.start();
   const { host, port } = parseAddr(config.http.addr);
   await app.listen({ host, port });
@@ -136,6 +151,7 @@ export async function startCollector(config: Config): Promise<RunningCollector> 
     shutdown() {
       stopping ??= (async () => {
         await Promise.allSettled([app.close(), syslog.shutdown()]);
+        await alerting.shutdown();
         await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
         await Promise.allSettled([fts.shutdown(), retention.shutdown(), telemetry.shutdown()]);
         db.close();

@@ -5,6 +5,7 @@ import { exportersConfigSchema } from '../exporters/config.ts';
 import { metricsConfigSchema } from '../metrics/config.ts';
 import { tracesConfigSchema } from '../traces/config.ts';
 import { configSchema as syslogConfigSchema } from '../receivers/syslog/receiver.ts';
+import { alertingConfigSchema } from '../../../alerting/src/config.ts';
 
 /**
  * The whole periscope.yaml. Each component owns its slice (schema + defaults next to its code);
@@ -18,6 +19,7 @@ export const configSchema = Type.Object(
     exporters: exportersConfigSchema,
     traces: tracesConfigSchema,
     metrics: metricsConfigSchema,
+    alerting: alertingConfigSchema,
   },
   { additionalProperties: false, default: {} },
 );

@@ -164,6 +164,12 @@ export class LogStore {
     }));
   }
 
+  /** Number of records matching the filter (log alert rules). */
+  countMatching(filter: LogFilter): number {
+    const { where, params } = filterToSql(filter);
+    return (this.db.prepare(`SELECT count(*) AS n FROM logs l WHERE ${where}`).get(...params) as { n: number }).n;
+  }
+
   /** Records with id > afterId in log order (for exporters and the indexer). */
   readAfter(afterId: number, limit: number): StoredRecord[] {
     const rows = this.db.prepare('SELECT id, ts, body FROM logs WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as Array<{

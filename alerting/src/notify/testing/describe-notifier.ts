@@ -130,8 +130,11 @@ export function describeNotifier<B>(name: string, harness: NotifierHarness<B>): 
         const result = await notifier.send(sampleNotification());
         expect(result.status).toBe(want.status);
         if (want.retryAfterMs !== undefined) {
-          // HTTP-dates have 1 s resolution.
-          expect(Math.abs((result.retryAfterMs ?? Number.NaN) - want.retryAfterMs)).toBeLessThanOrEqual(1500);
+          // HTTP-dates have 1 s resolution, and an absolute date written when the table was built
+          // only gets closer while a loaded machine runs the suite: never later, maybe sooner.
+          const got = result.retryAfterMs ?? Number.NaN;
+          expect(got).toBeLessThanOrEqual(want.retryAfterMs + 1000);
+          expect(got).toBeGreaterThan(want.retryAfterMs / 2);
         }
         if (want.status !== 'success') expect(result.error).toBeTruthy();
         expectNoSecret(harness, [JSON.stringify(result), ...lines]);

@@ -1,27 +1,130 @@
 // @periscope/sdk entry point.
-// init() validates options (the only place that may throw) and composes the pillars; today only
-// logs (./logs), later issues add `tracer` and `meter` to the returned object.
+// init() validates options (the only place that may throw) and composes the pillars: logs (./logs),
+// traces (./traces), metrics (./metrics) and the opt-in instrumentations; one shutdown for all
+// (./lifecycle.ts).
+//
+// Contract:
+// - After resolveOptions and the logger are set up, nothing here throws: a pillar that cannot start
+//   is replaced by the OpenTelemetry no-op (tracer/meter) and a warning is logged.
+// - One SDK per process: a second init() while one is running returns the running instance (its
+//   options are ignored: with `node --import @periscope/sdk/register` configure through PERISCOPE_*
+//   env). After shutdown() a new init() starts afresh.
 
-import { resolveOptions, type PeriscopeOptions } from './options.ts';
+import { metrics as metricsApi, trace as traceApi, type Meter, type Tracer } from '@opentelemetry/api';
+import { resolveOptions, type PeriscopeOptions, type ResolvedOptions } from './options.ts';
 import { startLogs } from './logs/index.ts';
 import type { Logger } from 'pino';
-import type { Stats } from './logs/stats.ts';
+import type { Stats as LogStats } from './logs/stats.ts';
+import { buildResource, createExportAgents } from './otel/common.ts';
+import { startTraces, type Traces } from './traces/index.ts';
+import { startMetrics, type Metrics } from './metrics/index.ts';
+import { loadInstrumentations, type LoadedInstrumentations } from './instrumentations.ts';
+import { createShutdown, type Stage } from './lifecycle.ts';
 
-export type { PeriscopeOptions, LogFormat } from './options.ts';
-export type { Stats, DropReason } from './logs/stats.ts';
+export type { PeriscopeOptions, LogFormat, InstrumentationName } from './options.ts';
+export type { DropReason } from './logs/stats.ts';
 export type { Logger } from 'pino';
+export type { Tracer, Meter } from '@opentelemetry/api';
+
+export interface Stats extends LogStats {
+  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on. */
+  spans: { exported: number; failed: number };
+  /** Metric export requests (each carries every series): succeeded, or given up on. */
+  metrics: { exported: number; failed: number };
+}
 
 export interface Periscope {
-  /** A pino logger; records are shipped from a worker thread. */
+  /** A pino logger; records are shipped from a worker thread. Inside an active span its lines carry traceId/spanId. */
   logger: Logger;
-  /** Flushes and stops shipping; idempotent, never rejects, bounded by shutdownTimeoutMs. */
+  /** OpenTelemetry tracer named after the service (a no-op tracer when traces are disabled). */
+  tracer: Tracer;
+  /** OpenTelemetry meter named after the service (a no-op meter when metrics are disabled). */
+  meter: Meter;
+  /** Flushes logs, spans, metrics (in that order) within shutdownTimeoutMs; idempotent, never rejects. */
   shutdown: () => Promise<void>;
-  /** Delivery counters, read from shared memory (cheap, synchronous). */
+  /** Delivery counters, cheap and synchronous. */
   stats: () => Stats;
 }
 
-export function init(options: PeriscopeOptions): Periscope {
+let active: Periscope | undefined;
+
+/** The running SDK instance (e.g. the one `--import @periscope/sdk/register` started), if any. */
+export function getPeriscope(): Periscope | undefined {
+  return active;
+}
+
+/** Export timeout of one OTLP request, retries included; never longer than a shutdown may take. */
+function otlpTimeout(opts: ResolvedOptions): number {
+  return Math.min(opts.requestTimeoutMs, opts.shutdownTimeoutMs);
+}
+
+export function init(options: PeriscopeOptions = {}): Periscope {
+  if (active) return active;
   const resolved = resolveOptions(options);
-  const logs = startLogs(resolved);
-  return { logger: logs.logger, shutdown: logs.shutdown, stats: logs.stats };
+  const logs = startLogs(resolved, {
+    traceContext: resolved.traces.enabled,
+    sampling: resolved.logSampling,
+  });
+  const warn = (msg: string, details: Record<string, unknown> = {}) => {
+    try {
+      logs.internalLogger.warn({ module: 'periscope', ...details }, msg);
+    } catch {
+      // never throw into the host
+    }
+  };
+
+  const agents = createExportAgents();
+  const resource = buildResource(resolved);
+  const timeout = otlpTimeout(resolved);
+
+  let traces: Traces | undefined;
+  if (resolved.traces.enabled) {
+    try {
+      traces = startTraces(resolved, resource, agents, timeout);
+    } catch (err) {
+      warn('tracing not started', { error: String((err as Error)?.message ?? err) });
+    }
+  }
+  let metrics: Metrics | undefined;
+  if (resolved.metrics.enabled) {
+    try {
+      metrics = startMetrics(resolved, resource, agents, timeout, { onWarning: warn });
+    } catch (err) {
+      warn('metrics not started', { error: String((err as Error)?.message ?? err) });
+    }
+  }
+  let instrumentations: LoadedInstrumentations | undefined;
+  if (resolved.instrumentations.length > 0) {
+    try {
+      instrumentations = loadInstrumentations(resolved.instrumentations, {
+        tracerProvider: traces?.provider,
+        meterProvider: metrics?.provider,
+        endpoint: resolved.endpoint,
+        prometheusPort: resolved.prometheus?.port,
+      });
+    } catch (err) {
+      warn('instrumentations not loaded', { names: resolved.instrumentations, error: String((err as Error)?.message ?? err) });
+    }
+  }
+
+  const stages: Stage[] = [{ name: 'logs', run: (deadlineAt) => logs.shutdown(deadlineAt) }];
+  if (traces) stages.push({ name: 'traces', run: traces.flush });
+  if (metrics) stages.push({ name: 'metrics', run: metrics.flush });
+  const instance: Periscope = {
+    logger: logs.logger,
+    tracer: traces?.tracer ?? traceApi.getTracerProvider().getTracer(resolved.service),
+    meter: metrics?.meter ?? metricsApi.getMeterProvider().getMeter(resolved.service),
+    shutdown: createShutdown(stages, resolved.shutdownTimeoutMs, () => {
+      instrumentations?.disable();
+      agents.destroy();
+      if (active === instance) active = undefined;
+    }),
+    stats: () => ({
+      ...logs.stats(),
+      spans: { ...(traces?.counters ?? { exported: 0, failed: 0 }) },
+      metrics: { ...(metrics?.counters ?? { exported: 0, failed: 0 }) },
+    }),
+  };
+  active = instance;
+  return instance;
 }

@@ -28,7 +28,7 @@ export interface PeriscopeOptions {
   batchMaxBytes?: number;
   /** Send a partial batch after this long. Default 1000 ms. */
   flushIntervalMs?: number;
-  /** shutdown() and exit flushing give up after this long. Default 5000 ms. */
+  /** shutdown() and exit flushing give up after this long (env PERISCOPE_SHUTDOWN_TIMEOUT_MS). Default 5000 ms. */
   shutdownTimeoutMs?: number;
   /** Per-request timeout. Default 10000 ms. */
   requestTimeoutMs?: number;
@@ -36,7 +36,51 @@ export interface PeriscopeOptions {
   hostname?: string;
   /** RFC 5424 facility 0–23. Default 1 (user). */
   facility?: number;
+  /** OTel resource `service.instance.id` (env PERISCOPE_SERVICE_INSTANCE_ID). Default "<hostname>:<pid>". */
+  serviceInstanceId?: string;
+  /** Tracing (OTLP/HTTP protobuf to {endpoint}/v1/traces). */
+  traces?: {
+    /** Env PERISCOPE_TRACES_ENABLED. Default true. */
+    enabled?: boolean;
+    /** Head sampling ratio 0..1 for new traces; a remote parent's decision is kept (env PERISCOPE_TRACES_SAMPLE_RATIO). Default 1. */
+    sampleRatio?: number;
+  };
+  /** Metrics (OTLP/HTTP protobuf to {endpoint}/v1/metrics). */
+  metrics?: {
+    /** Env PERISCOPE_METRICS_ENABLED. Default true. */
+    enabled?: boolean;
+    /** Env PERISCOPE_METRICS_EXPORT_INTERVAL_MS. Default 10000. */
+    exportIntervalMs?: number;
+    /** Runtime metrics: event loop, heap, GC, RSS, handles (env PERISCOPE_RUNTIME_METRICS). Default true. */
+    runtime?: boolean;
+    /** Heap-growth (leak) detection over heap used after major GCs; false disables it. */
+    leak?: false | {
+      /** Least-squares slope that counts as a leak, bytes per minute (env PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN). Default 1 MiB/min. */
+      slopeBytesPerMin?: number;
+      /** Window of post-GC samples the trend is fitted over (env PERISCOPE_LEAK_WINDOW_MS). Default 15 min. */
+      windowMs?: number;
+      /** Samples needed in the window before any verdict. Default 6. */
+      minSamples?: number;
+    };
+  };
+  /** OpenTelemetry instrumentations to load, by name (env PERISCOPE_INSTRUMENTATIONS="http"). Default none. */
+  instrumentations?: InstrumentationName[];
+  /** Also serve the app's own metrics for direct scraping (env PERISCOPE_PROMETHEUS_PORT). Default off. */
+  prometheus?: { port: number; host?: string };
+  /** Log sampling, consistent with the trace decision. */
+  logSampling?: {
+    /** Share 0..1 of logs kept outside sampled traces (env PERISCOPE_LOG_SAMPLE_RATE). Default 1 (keep all). */
+    rate?: number;
+    /** This level and worse are never sampled away; at most "error" (env PERISCOPE_LOG_SAMPLE_KEEP_LEVEL). Default "error". */
+    keepLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  };
 }
+
+export type InstrumentationName = 'http';
+export const INSTRUMENTATIONS: readonly InstrumentationName[] = ['http'];
+
+/** pino numeric levels, for the sampling threshold. */
+const PINO_LEVEL_VALUES = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 } as const;
 
 export interface ResolvedOptions {
   service: string;
@@ -52,6 +96,18 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   hostname: string;
   facility: number;
+  serviceInstanceId: string;
+  traces: { enabled: boolean; sampleRatio: number };
+  metrics: {
+    enabled: boolean;
+    exportIntervalMs: number;
+    runtime: boolean;
+    leak: { slopeBytesPerMin: number; windowMs: number; minSamples: number } | undefined;
+  };
+  instrumentations: InstrumentationName[];
+  prometheus: { port: number; host: string } | undefined;
+  /** keepLevel is a pino level number: records at or above it are never sampled away. */
+  logSampling: { rate: number; keepLevel: number };
 }
 
 export const DEFAULTS = {
@@ -65,6 +121,14 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 5000,
   requestTimeoutMs: 10_000,
   facility: 1,
+  tracesSampleRatio: 1,
+  metricsExportIntervalMs: 10_000,
+  leakSlopeBytesPerMin: 1024 * 1024,
+  leakWindowMs: 15 * 60_000,
+  leakMinSamples: 6,
+  logSampleRate: 1,
+  logSampleKeepLevel: 'error' as const,
+  prometheusHost: '0.0.0.0',
 };
 
 function fail(message: string): never {
@@ -76,6 +140,52 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     fail(`"${name}" must be a positive integer, got ${JSON.stringify(value)}`);
   }
+  return value;
+}
+
+/** A boolean option: explicit value, else env ("true/false/1/0/yes/no/on/off"), else the fallback. */
+function bool(name: string, value: unknown, envName: string, env: NodeJS.ProcessEnv, fallback: boolean): boolean {
+  if (value !== undefined) {
+    if (typeof value !== 'boolean') fail(`"${name}" must be a boolean, got ${JSON.stringify(value)}`);
+    return value;
+  }
+  const raw = nonEmpty(env[envName])?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  fail(`"${name}" (${envName}) must be true or false, got ${JSON.stringify(env[envName])}`);
+}
+
+/** A number option: explicit value, else env, else the fallback; `check` tells what is valid. */
+function num(
+  name: string,
+  value: unknown,
+  envName: string | undefined,
+  env: NodeJS.ProcessEnv,
+  fallback: number,
+  check: { what: string; ok: (n: number) => boolean },
+): number {
+  let n: unknown = value;
+  let source = `"${name}"`;
+  if (n === undefined && envName !== undefined) {
+    const raw = nonEmpty(env[envName]);
+    if (raw === undefined) return fallback;
+    n = Number(raw);
+    source = `"${name}" (${envName})`;
+    if (Number.isNaN(n)) fail(`${source} must be ${check.what}, got ${JSON.stringify(raw)}`);
+  }
+  if (n === undefined) return fallback;
+  if (typeof n !== 'number' || !Number.isFinite(n) || !check.ok(n)) fail(`${source} must be ${check.what}, got ${JSON.stringify(value ?? n)}`);
+  return n;
+}
+
+const RATIO = { what: 'a number from 0 to 1', ok: (n: number) => n >= 0 && n <= 1 };
+const POSITIVE_INT = { what: 'a positive integer', ok: (n: number) => Number.isInteger(n) && n > 0 };
+const PORT = { what: 'a port 0–65535', ok: (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535 };
+
+function section<T extends object>(name: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`"${name}" must be an object`);
   return value;
 }
 
@@ -118,6 +228,57 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const hostname = options.hostname ?? osHostname();
   if (typeof hostname !== 'string' || hostname === '') fail('"hostname" must be a non-empty string');
 
+  const serviceInstanceId =
+    nonEmpty(options.serviceInstanceId) ?? nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ?? `${hostname}:${process.pid}`;
+
+  const traces = section('traces', options.traces);
+  const metrics = section('metrics', options.metrics);
+  const logSampling = section('logSampling', options.logSampling);
+
+  let leak: ResolvedOptions['metrics']['leak'];
+  if (metrics.leak !== false) {
+    const l = section('metrics.leak', metrics.leak);
+    leak = {
+      slopeBytesPerMin: num('metrics.leak.slopeBytesPerMin', l.slopeBytesPerMin, 'PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN', env, DEFAULTS.leakSlopeBytesPerMin, {
+        what: 'a positive number',
+        ok: (n) => n > 0,
+      }),
+      windowMs: num('metrics.leak.windowMs', l.windowMs, 'PERISCOPE_LEAK_WINDOW_MS', env, DEFAULTS.leakWindowMs, POSITIVE_INT),
+      minSamples: num('metrics.leak.minSamples', l.minSamples, undefined, env, DEFAULTS.leakMinSamples, {
+        what: 'an integer ≥ 3',
+        ok: (n) => Number.isInteger(n) && n >= 3,
+      }),
+    };
+  }
+
+  let instrumentations: unknown = options.instrumentations;
+  if (instrumentations === undefined) {
+    const raw = nonEmpty(env.PERISCOPE_INSTRUMENTATIONS);
+    instrumentations = raw === undefined ? [] : raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  }
+  if (!Array.isArray(instrumentations)) fail('"instrumentations" must be an array of names');
+  for (const name of instrumentations) {
+    if (!INSTRUMENTATIONS.includes(name)) {
+      fail(`"instrumentations": unknown instrumentation ${JSON.stringify(name)} (known: ${INSTRUMENTATIONS.join(', ')})`);
+    }
+  }
+
+  let prometheus: ResolvedOptions['prometheus'];
+  if (options.prometheus !== undefined) {
+    const p = section('prometheus', options.prometheus);
+    if (p.port === undefined) fail('"prometheus.port" is required when "prometheus" is set');
+    prometheus = { port: num('prometheus.port', p.port, undefined, env, 0, PORT), host: p.host ?? DEFAULTS.prometheusHost };
+    if (typeof prometheus.host !== 'string' || prometheus.host === '') fail('"prometheus.host" must be a non-empty string');
+  } else if (nonEmpty(env.PERISCOPE_PROMETHEUS_PORT) !== undefined) {
+    prometheus = { port: num('prometheus.port', undefined, 'PERISCOPE_PROMETHEUS_PORT', env, 0, PORT), host: DEFAULTS.prometheusHost };
+  }
+
+  const keepLevelName = logSampling.keepLevel ?? nonEmpty(env.PERISCOPE_LOG_SAMPLE_KEEP_LEVEL)?.toLowerCase() ?? DEFAULTS.logSampleKeepLevel;
+  const keepLevel = (PINO_LEVEL_VALUES as Record<string, number>)[keepLevelName];
+  if (keepLevel === undefined) {
+    fail(`"logSampling.keepLevel" must be one of ${Object.keys(PINO_LEVEL_VALUES).join(', ')} (error and worse are always kept), got ${JSON.stringify(keepLevelName)}`);
+  }
+
   return {
     service,
     endpoint: endpoint.replace(/\/+$/, ''),
@@ -128,9 +289,26 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, DEFAULTS.batchMaxRecords),
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
     flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs),
-    shutdownTimeoutMs: positiveInt('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULTS.shutdownTimeoutMs),
+    shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, POSITIVE_INT),
     requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
     hostname,
     facility,
+    serviceInstanceId,
+    traces: {
+      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, true),
+      sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, DEFAULTS.tracesSampleRatio, RATIO),
+    },
+    metrics: {
+      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, true),
+      exportIntervalMs: num('metrics.exportIntervalMs', metrics.exportIntervalMs, 'PERISCOPE_METRICS_EXPORT_INTERVAL_MS', env, DEFAULTS.metricsExportIntervalMs, POSITIVE_INT),
+      runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
+      leak,
+    },
+    instrumentations: [...new Set(instrumentations as InstrumentationName[])],
+    prometheus,
+    logSampling: {
+      rate: num('logSampling.rate', logSampling.rate, 'PERISCOPE_LOG_SAMPLE_RATE', env, DEFAULTS.logSampleRate, RATIO),
+      keepLevel,
+    },
   };
 }

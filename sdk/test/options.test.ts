@@ -57,3 +57,77 @@ describe('resolveOptions: explicit > env > defaults', () => {
     expect(() => resolveOptions(options, env)).toThrow(/^\[periscope\] init: /);
   });
 });
+
+describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
+  it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
+    const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1 });
+    expect(o.metrics).toEqual({
+      enabled: true,
+      exportIntervalMs: 10_000,
+      runtime: true,
+      leak: { slopeBytesPerMin: 1024 * 1024, windowMs: 15 * 60_000, minSamples: 6 },
+    });
+    expect(o.instrumentations).toEqual([]);
+    expect(o.prometheus).toBeUndefined();
+    expect(o.logSampling).toEqual({ rate: 1, keepLevel: 50 });
+    expect(o.serviceInstanceId).toBe(`h1:${process.pid}`);
+  });
+
+  it('reads the environment', () => {
+    const o = resolveOptions({}, {
+      PERISCOPE_SERVICE: 's',
+      PERISCOPE_SERVICE_INSTANCE_ID: 'pod-7',
+      PERISCOPE_TRACES_ENABLED: 'false',
+      PERISCOPE_TRACES_SAMPLE_RATIO: '0.25',
+      PERISCOPE_METRICS_ENABLED: '0',
+      PERISCOPE_METRICS_EXPORT_INTERVAL_MS: '2500',
+      PERISCOPE_RUNTIME_METRICS: 'off',
+      PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN: '5000',
+      PERISCOPE_LEAK_WINDOW_MS: '60000',
+      PERISCOPE_INSTRUMENTATIONS: ' HTTP , http ',
+      PERISCOPE_PROMETHEUS_PORT: '9464',
+      PERISCOPE_LOG_SAMPLE_RATE: '0.1',
+      PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: 'warn',
+      PERISCOPE_SHUTDOWN_TIMEOUT_MS: '2000',
+    });
+    expect(o).toMatchObject({
+      serviceInstanceId: 'pod-7',
+      traces: { enabled: false, sampleRatio: 0.25 },
+      metrics: { enabled: false, exportIntervalMs: 2500, runtime: false, leak: { slopeBytesPerMin: 5000, windowMs: 60_000 } },
+      instrumentations: ['http'],
+      prometheus: { port: 9464, host: '0.0.0.0' },
+      logSampling: { rate: 0.1, keepLevel: 40 },
+      shutdownTimeoutMs: 2000,
+    });
+  });
+
+  it('explicit options win over the environment; leak: false disables detection', () => {
+    const o = resolveOptions(
+      { service: 's', traces: { sampleRatio: 0 }, metrics: { leak: false }, instrumentations: [], logSampling: { rate: 1 } },
+      { PERISCOPE_TRACES_SAMPLE_RATIO: '0.5', PERISCOPE_INSTRUMENTATIONS: 'http', PERISCOPE_LOG_SAMPLE_RATE: '0' },
+    );
+    expect(o.traces.sampleRatio).toBe(0);
+    expect(o.metrics.leak).toBeUndefined();
+    expect(o.instrumentations).toEqual([]);
+    expect(o.logSampling.rate).toBe(1);
+  });
+
+  it.each([
+    { name: 'ratio above 1', options: { traces: { sampleRatio: 1.5 } }, env: {}, error: /"traces.sampleRatio" must be a number from 0 to 1/ },
+    { name: 'ratio not a number in env', options: {}, env: { PERISCOPE_TRACES_SAMPLE_RATIO: 'half' }, error: /"traces.sampleRatio" \(PERISCOPE_TRACES_SAMPLE_RATIO\) must be a number from 0 to 1, got "half"/ },
+    { name: 'boolean in env', options: {}, env: { PERISCOPE_TRACES_ENABLED: 'maybe' }, error: /"traces.enabled" \(PERISCOPE_TRACES_ENABLED\) must be true or false/ },
+    { name: 'boolean option', options: { metrics: { enabled: 'yes' as never } }, env: {}, error: /"metrics.enabled" must be a boolean/ },
+    { name: 'zero export interval', options: { metrics: { exportIntervalMs: 0 } }, env: {}, error: /"metrics.exportIntervalMs" must be a positive integer/ },
+    { name: 'unknown instrumentation', options: { instrumentations: ['express' as never] }, env: {}, error: /"instrumentations": unknown instrumentation "express" \(known: http\)/ },
+    { name: 'unknown instrumentation in env', options: {}, env: { PERISCOPE_INSTRUMENTATIONS: 'http,grpc' }, error: /unknown instrumentation "grpc"/ },
+    { name: 'prometheus without port', options: { prometheus: {} as never }, env: {}, error: /"prometheus.port" is required/ },
+    { name: 'prometheus port out of range', options: {}, env: { PERISCOPE_PROMETHEUS_PORT: '70000' }, error: /"prometheus.port" \(PERISCOPE_PROMETHEUS_PORT\) must be a port/ },
+    { name: 'log rate below 0', options: { logSampling: { rate: -0.1 } }, env: {}, error: /"logSampling.rate" must be a number from 0 to 1/ },
+    { name: 'keep level above error', options: { logSampling: { keepLevel: 'fatal' as never } }, env: {}, error: /"logSampling.keepLevel" must be one of trace, debug, info, warn, error/ },
+    { name: 'leak minSamples too small', options: { metrics: { leak: { minSamples: 2 } } }, env: {}, error: /"metrics.leak.minSamples" must be an integer ≥ 3/ },
+    { name: 'traces not an object', options: { traces: true as never }, env: {}, error: /"traces" must be an object/ },
+  ])('rejects $name', ({ options, env, error }) => {
+    expect(() => resolveOptions({ service: 's', ...options }, env)).toThrow(error);
+  });
+});

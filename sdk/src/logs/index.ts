@@ -2,22 +2,36 @@
 // Contract: startLogs() does not throw for valid ResolvedOptions; after it returns, nothing in the
 // logging path throws into the host (transport errors are swallowed; drops are counted in stats).
 
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { ResolvedOptions } from '../options.ts';
 import { createSharedBuffer, readStats, sharedState, type Stats } from './stats.ts';
 import { createLogger, validateRedact } from './logger.ts';
-import { createLifecycle, type TransportStream } from './lifecycle.ts';
+import { createLifecycle } from './lifecycle.ts';
+import { CoalescingStream, type ThreadStreamLike } from './coalesce.ts';
 import type { TransportOptions } from './transport.ts';
+import { createLogSampler, mergeTraceContext, traceContextMixin } from './trace-context.ts';
 
 export interface Logs {
   logger: Logger;
-  shutdown: () => Promise<void>;
+  /** Same transport, no sampling or mixin: for the SDK's own warnings (never sampled away). */
+  internalLogger: Logger;
+  /** Flush to deadlineAt (default now + shutdownTimeoutMs); idempotent, never rejects. */
+  shutdown: (deadlineAt?: number) => Promise<void>;
   stats: () => Stats;
 }
 
-const TRANSPORT_TARGET = new URL('./transport.ts', import.meta.url).href;
+export interface LogsHooks {
+  /** Add the active span's traceId/spanId to every line. */
+  traceContext: boolean;
+  /** Log sampling; undefined = keep everything. */
+  sampling?: { rate: number; keepLevel: number };
+}
 
-export function startLogs(opts: ResolvedOptions): Logs {
+const TRANSPORT_TARGET = new URL('./transport.ts', import.meta.url).href;
+/** Lines are handed to the worker at most this long after they were logged (coalesce.ts). */
+const COALESCE_MS = 20;
+
+export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceContext: false }): Logs {
   validateRedact(opts.redact); // the last option check; nothing below throws for valid options
   const shared = createSharedBuffer();
   const state = sharedState(shared);
@@ -42,8 +56,17 @@ export function startLogs(opts: ResolvedOptions): Logs {
   transport.on('error', () => {
     // worker failure or write after end: logging must never crash the host
   });
-  const logger = createLogger(opts.levels, opts.redact, transport);
-  const shutdown = createLifecycle(transport as unknown as TransportStream, state, opts.shutdownTimeoutMs);
-  const stats = (): Stats => readStats(state);
-  return { logger, shutdown, stats };
+  const stream = new CoalescingStream(transport as unknown as ThreadStreamLike, COALESCE_MS);
+  const destination = stream as unknown as DestinationStream;
+  let sampledOut = 0;
+  const logger = createLogger(opts.levels, opts.redact, destination, {
+    ...(hooks.traceContext ? { mixin: traceContextMixin, mixinMergeStrategy: mergeTraceContext } : {}),
+    ...(hooks.sampling && hooks.sampling.rate < 1
+      ? { logMethod: createLogSampler(hooks.sampling.rate, hooks.sampling.keepLevel, () => sampledOut++) }
+      : {}),
+  });
+  const internalLogger = createLogger(opts.levels, opts.redact, destination);
+  const shutdown = createLifecycle(stream, state, opts.shutdownTimeoutMs);
+  const stats = (): Stats => ({ ...readStats(state), sampledOut });
+  return { logger, internalLogger, shutdown, stats };
 }

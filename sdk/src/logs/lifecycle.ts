@@ -3,12 +3,14 @@
 // (`exit` listeners must be synchronous; worker threads keep running until they return).
 //
 // Contract:
-// - shutdown(): idempotent (same promise), never rejects, resolves when the worker has sent
-//   everything or at shutdownTimeoutMs (+ a short grace for the worker to count what it dropped).
-//   Steps: publish the deadline (stats.ts requestShutdown) → transport.flush(cb) makes the worker
-//   drain to that deadline without blocking this thread → transport.end() (thread-stream blocks
-//   until the worker's close; quick, as it is already drained).
-// - beforeExit: calls shutdown() (the flush keeps the loop alive until done).
+// - shutdown(deadlineAt?): idempotent (same promise), never rejects, resolves when the worker has
+//   sent everything or at deadlineAt (default now + shutdownTimeoutMs; + a short grace for the
+//   worker to count what it dropped). The SDK-wide shutdown (../lifecycle.ts) passes its one
+//   deadline here. Steps: publish the deadline (stats.ts requestShutdown) → transport.flush(cb)
+//   makes the worker drain to that deadline without blocking this thread → transport.end()
+//   (thread-stream blocks until the worker's close; quick, as it is already drained).
+// - beforeExit is NOT handled here: ../lifecycle.ts calls the SDK-wide shutdown on beforeExit
+//   (the flushes keep the loop alive until done), which calls this shutdown first.
 // - exit (synchronous, e.g. process.exit()): flushSync() hands every pending line to the worker,
 //   end() blocks until the worker closed (its close drains to the deadline), then Atomics.wait on
 //   the `drained` flag until the deadline as a backstop.
@@ -30,7 +32,11 @@ export interface TransportStream {
 
 const GRACE_MS = 250;
 
-export function createLifecycle(transport: TransportStream, state: SharedState, shutdownTimeoutMs: number): () => Promise<void> {
+export function createLifecycle(
+  transport: TransportStream,
+  state: SharedState,
+  shutdownTimeoutMs: number,
+): (deadlineAt?: number) => Promise<void> {
   let shutdownPromise: Promise<void> | undefined;
   let finished = false;
 
@@ -45,14 +51,12 @@ export function createLifecycle(transport: TransportStream, state: SharedState, 
   }
 
   function removeHooks(): void {
-    process.removeListener('beforeExit', onBeforeExit);
     process.removeListener('exit', onExit);
   }
 
-  async function run(): Promise<void> {
-    process.removeListener('beforeExit', onBeforeExit);
-    requestShutdown(state, Date.now() + shutdownTimeoutMs);
-    const deadlineAt = shutdownDeadline(state) ?? Date.now() + shutdownTimeoutMs;
+  async function run(requestedDeadline: number): Promise<void> {
+    requestShutdown(state, requestedDeadline);
+    const deadlineAt = shutdownDeadline(state) ?? requestedDeadline;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(0, deadlineAt - Date.now()) + GRACE_MS);
       const done = () => {
@@ -70,16 +74,12 @@ export function createLifecycle(transport: TransportStream, state: SharedState, 
     removeHooks();
   }
 
-  function shutdown(): Promise<void> {
-    shutdownPromise ??= run().catch(() => {
+  function shutdown(deadlineAt: number = Date.now() + shutdownTimeoutMs): Promise<void> {
+    shutdownPromise ??= run(deadlineAt).catch(() => {
       finished = true;
       removeHooks();
     });
     return shutdownPromise;
-  }
-
-  function onBeforeExit(): void {
-    void shutdown();
   }
 
   function onExit(): void {
@@ -95,7 +95,6 @@ export function createLifecycle(transport: TransportStream, state: SharedState, 
     }
   }
 
-  process.on('beforeExit', onBeforeExit);
   process.on('exit', onExit);
   return shutdown;
 }

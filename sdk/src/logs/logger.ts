@@ -7,6 +7,7 @@
 //   grandchild inherits its parent's level unless it rebinds `module`.
 // - no pid/hostname in the lines (base: null): the worker adds procId/hostname per record.
 // - redact: pino's redact paths, applied before the line leaves the main thread.
+// - hooks (optional): trace-context mixin and log sampling (trace-context.ts).
 
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LevelSpec } from './level-spec.ts';
@@ -21,7 +22,13 @@ export function validateRedact(redact: string[]): void {
   }
 }
 
-export function createLogger(levels: LevelSpec, redact: string[], destination: DestinationStream): Logger {
+export interface LoggerHooks {
+  mixin?: () => object;
+  mixinMergeStrategy?: (mergeObject: object, mixinObject: object) => object;
+  logMethod?: (this: unknown, args: unknown[], method: (...args: unknown[]) => void, level: number) => void;
+}
+
+export function createLogger(levels: LevelSpec, redact: string[], destination: DestinationStream, hooks: LoggerHooks = {}): Logger {
   const modules = levels.modules;
   const hasModules = Object.keys(modules).length > 0;
 
@@ -45,6 +52,8 @@ export function createLogger(levels: LevelSpec, redact: string[], destination: D
       base: null,
       ...(redact.length > 0 ? { redact } : {}),
       ...(hasModules ? { onChild } : {}),
+      ...(hooks.mixin ? { mixin: hooks.mixin, mixinMergeStrategy: hooks.mixinMergeStrategy } : {}),
+      ...(hooks.logMethod ? { hooks: { logMethod: hooks.logMethod as never } } : {}),
     },
     destination,
   );

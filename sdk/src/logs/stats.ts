@@ -43,6 +43,8 @@ export interface Stats {
   bufferedBytes: number;
   /** Number of retried requests (network errors, 429, 5xx). */
   retries: number;
+  /** Records deliberately not logged by log sampling (counted in the main thread). */
+  sampledOut: number;
 }
 
 export interface SharedState {
@@ -73,7 +75,7 @@ export function getCounter(state: SharedState, slot: number): number {
   return Number(Atomics.load(state.counters, slot));
 }
 
-export function readStats(state: SharedState): Stats {
+export function readStats(state: SharedState): Omit<Stats, 'sampledOut'> {
   return {
     sent: getCounter(state, C.sent),
     dropped: {

@@ -1,10 +1,44 @@
 // A fake Periscope collector for tests: node:http on 127.0.0.1, decodes gzip NDJSON from
 // POST /api/v1/logs, and answers whatever the test scripted.
+// It also accepts OTLP/HTTP protobuf on POST /v1/traces and /v1/metrics (gzip or not), decoded with
+// the collector's own decoder (collector/src/receivers/otlp/decode.ts), and answers 200 with an
+// empty Export*ServiceResponse unless `otlpResponder` says otherwise.
 
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { LogRecord } from '../../src/record.ts';
+import {
+  decodeOtlp,
+  type Attributes,
+  type NormalizedMessage,
+  type NormalizedMetricsRequest,
+  type NormalizedTracesRequest,
+} from '../../../collector/src/receivers/otlp/decode.ts';
+
+/** One span as received, with its resource attributes and scope name. */
+export interface ReceivedSpan {
+  resource: Attributes;
+  scope: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** OTLP SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer */
+  kind: number;
+  attributes: Attributes;
+}
+
+/** One metric as received in one export, with its resource attributes. */
+export interface ReceivedMetric {
+  resource: Attributes;
+  scope: string;
+  name: string;
+  unit: string;
+  /** gauge | sum | histogram | exponentialHistogram | summary */
+  type: string;
+  dataPoints: Array<NormalizedMessage & { attributes: Attributes }>;
+}
 
 export type Reply =
   | { status: 200; reject?: number[] } // 200, optionally partial: these indexes rejected
@@ -29,6 +63,11 @@ export class FakeCollector {
   private readonly hanging = new Set<ServerResponse>();
   private script: Reply[] = [];
   responder: Responder = () => ({ status: 200 });
+  /** OTLP requests (decoded) in arrival order. */
+  readonly otlpTraces: NormalizedTracesRequest[] = [];
+  readonly otlpMetrics: NormalizedMetricsRequest[] = [];
+  /** Decides the reply to OTLP requests; default 200. */
+  otlpResponder: (signal: 'traces' | 'metrics') => { status: number } | { hang: true } = () => ({ status: 200 });
   port = 0;
 
   get url(): string {
@@ -71,7 +110,81 @@ export class FakeCollector {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Every span received so far, flattened. */
+  spans(): ReceivedSpan[] {
+    const out: ReceivedSpan[] = [];
+    for (const req of this.otlpTraces) {
+      for (const rs of req.resourceSpans) {
+        for (const ss of rs.scopeSpans) {
+          for (const span of ss.spans) {
+            out.push({
+              resource: rs.resource?.attributes ?? {},
+              scope: ss.scope?.name ?? '',
+              traceId: span.traceId as string,
+              spanId: span.spanId as string,
+              parentSpanId: span.parentSpanId as string,
+              name: span.name as string,
+              kind: span.kind as number,
+              attributes: (span.attributes as Attributes) ?? {},
+            });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every metric received so far (one entry per metric per export), flattened. */
+  metrics(): ReceivedMetric[] {
+    const out: ReceivedMetric[] = [];
+    for (const req of this.otlpMetrics) {
+      for (const rm of req.resourceMetrics) {
+        for (const sm of rm.scopeMetrics) {
+          for (const m of sm.metrics) {
+            const type = ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'].find((t) => m[t] !== undefined) ?? 'unknown';
+            const data = m[type] as { dataPoints?: ReceivedMetric['dataPoints'] } | undefined;
+            out.push({
+              resource: rm.resource?.attributes ?? {},
+              scope: sm.scope?.name ?? '',
+              name: m.name as string,
+              unit: m.unit as string,
+              type,
+              dataPoints: data?.dataPoints ?? [],
+            });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  private handleOtlp(signal: 'traces' | 'metrics', headers: IncomingHttpHeaders, raw: Buffer, res: ServerResponse): void {
+    const reply = this.otlpResponder(signal);
+    if ('hang' in reply) {
+      this.hanging.add(res);
+      return;
+    }
+    if (reply.status !== 200) {
+      res.writeHead(reply.status, { 'content-type': 'application/x-protobuf' }).end();
+      return;
+    }
+    try {
+      const body = headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+      if (signal === 'traces') this.otlpTraces.push(decodeOtlp('traces', body, 'protobuf'));
+      else this.otlpMetrics.push(decodeOtlp('metrics', body, 'protobuf'));
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/x-protobuf' }).end();
+      return;
+    }
+    // an empty Export{Trace,Metrics}ServiceResponse: full success
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  }
+
   private handle(url: string, headers: IncomingHttpHeaders, raw: Buffer, res: ServerResponse): void {
+    if (url === '/v1/traces' || url === '/v1/metrics') {
+      this.handleOtlp(url === '/v1/traces' ? 'traces' : 'metrics', headers, raw, res);
+      return;
+    }
     let records: LogRecord[] = [];
     try {
       const text = headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');

@@ -1,9 +1,14 @@
-// Runs sdk/test/fixtures/app.ts in a child process and collects its EVENT lines (stderr).
+// Runs a fixture (default sdk/test/fixtures/app.ts) in a child process and collects its EVENT lines (stderr).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const APP = fileURLToPath(new URL('../fixtures/app.ts', import.meta.url));
+
+/** Absolute path of a file in sdk/test/fixtures. */
+export function fixturePath(name: string): string {
+  return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+}
 
 export interface FixtureOptions {
   endpoint: string;
@@ -13,6 +18,10 @@ export interface FixtureOptions {
   options?: Record<string, unknown>;
   /** kill the child after this long (a hung child fails the test instead of the run) */
   killAfterMs?: number;
+  /** fixture file (absolute); default fixtures/app.ts */
+  app?: string;
+  /** node options before the script, e.g. ['--expose-gc'] or ['--import', register] */
+  nodeArgs?: string[];
 }
 
 export interface Fixture {
@@ -35,7 +44,8 @@ export function startFixture(scenario: string, opts: FixtureOptions): Fixture {
     ...opts.env,
   });
   const started = Date.now();
-  const child = spawn(process.execPath, [APP, scenario], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const args = [...(opts.nodeArgs ?? []), opts.app ?? APP, scenario];
+  const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let partial = '';

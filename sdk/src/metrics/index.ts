@@ -1,0 +1,113 @@
+// Metrics pillar: an OpenTelemetry MeterProvider with a periodic OTLP/HTTP protobuf (gzip) export to
+// {endpoint}/v1/metrics every exportIntervalMs (cumulative temporality, what Prometheus expects),
+// optionally a Prometheus pull endpoint for the app itself (prometheus.ts),
+// and the runtime metrics of runtime.ts.
+//
+// Contract:
+// - Registers the meter provider globally (instrumentations record into it) unless the app did.
+// - Metric exports run with tracing suppressed, so the http instrumentation does not trace them.
+// - A Prometheus port that cannot be bound (EADDRINUSE, EACCES) is reported through `onWarning`;
+//   it never throws and OTLP export goes on.
+// - flush(deadlineAt): final collection + export and shutdown of every reader (the Prometheus
+//   server closes), bounded by the deadline, never rejects.
+
+import { context, metrics, type Meter } from '@opentelemetry/api';
+import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { ResolvedOptions } from '../options.ts';
+import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
+import { startRuntimeMetrics, type RuntimeMetrics } from './runtime.ts';
+import { createPrometheusReader } from './prometheus.ts';
+
+export interface Metrics {
+  provider: MeterProvider;
+  meter: Meter;
+  runtime: RuntimeMetrics | undefined;
+  /** exported/failed count metric EXPORTS (requests), not data points. */
+  counters: ExportCounters;
+  flush(deadlineAt: number): Promise<void>;
+}
+
+export interface MetricsHooks {
+  onWarning(message: string, details: Record<string, unknown>): void;
+}
+
+/** Suppresses tracing around each export and counts the outcomes. */
+function wrapExporter(inner: PushMetricExporter, counters: ExportCounters): PushMetricExporter {
+  return {
+    export(data, done) {
+      context.with(suppressTracing(context.active()), () =>
+        inner.export(data, (result) => {
+          if (result.code === ExportResultCode.SUCCESS) counters.exported++;
+          else counters.failed++;
+          done(result);
+        }),
+      );
+    },
+    forceFlush: () => inner.forceFlush(),
+    shutdown: () => inner.shutdown(),
+    selectAggregationTemporality: inner.selectAggregationTemporality?.bind(inner),
+    selectAggregation: inner.selectAggregation?.bind(inner),
+  };
+}
+
+export function startMetrics(
+  opts: ResolvedOptions,
+  resource: Resource,
+  agents: ExportAgents,
+  timeoutMillis: number,
+  hooks: MetricsHooks,
+): Metrics {
+  const counters: ExportCounters = { exported: 0, failed: 0 };
+  const exporter = new OTLPMetricExporter({
+    url: `${opts.endpoint}/v1/metrics`,
+    compression: CompressionAlgorithm.GZIP,
+    timeoutMillis,
+    httpAgentOptions: agents.factory,
+  });
+  const readers: IMetricReader[] = [
+    new PeriodicExportingMetricReader({
+      exporter: wrapExporter(exporter, counters),
+      exportIntervalMillis: opts.metrics.exportIntervalMs,
+      // the reader refuses a timeout longer than its interval
+      exportTimeoutMillis: Math.min(timeoutMillis, opts.metrics.exportIntervalMs),
+    }),
+  ];
+  if (opts.prometheus) {
+    const { port, host } = opts.prometheus;
+    readers.push(
+      createPrometheusReader(port, host, (err) =>
+        hooks.onWarning('prometheus endpoint not started', { port, host, error: String((err as Error)?.message ?? err) }),
+      ),
+    );
+  }
+  const provider = new MeterProvider({ resource, readers });
+  const ownsGlobal = metrics.setGlobalMeterProvider(provider);
+
+  const runtime = opts.metrics.runtime
+    ? startRuntimeMetrics(provider.getMeter('@periscope/sdk'), opts.metrics.leak && {
+        ...opts.metrics.leak,
+        onSuspected: (slopeBytesPerMin) =>
+          hooks.onWarning('heap used after major GC keeps rising: possible memory leak', {
+            msgId: 'heap-leak-suspected',
+            slopeBytesPerMin: Math.round(slopeBytesPerMin),
+            thresholdBytesPerMin: opts.metrics.leak!.slopeBytesPerMin,
+            windowMs: opts.metrics.leak!.windowMs,
+          }),
+      })
+    : undefined;
+
+  async function flush(deadlineAt: number): Promise<void> {
+    try {
+      await untilDeadline(provider.shutdown({ timeoutMillis: Math.max(1, deadlineAt - Date.now()) }), deadlineAt);
+    } finally {
+      runtime?.stop();
+      if (ownsGlobal) metrics.disable();
+    }
+  }
+
+  return { provider, meter: provider.getMeter(opts.service), runtime, counters, flush };
+}

@@ -1,0 +1,146 @@
+// Node.js runtime metrics, read when a metric reader collects (observable instruments), so nothing
+// of ours runs between collections except two things Node does natively: the event-loop delay
+// sampler (a libuv timer, perf_hooks.monitorEventLoopDelay) and the `gc` performance entries.
+//
+// Instruments (name, unit → the Prometheus name the collector renders, used by the dashboards):
+//   nodejs.eventloop.delay.p50/.p90/.p99  s         → nodejs_eventloop_delay_p50_seconds …
+//       percentiles since the previous collection (the histogram is reset after each read), net
+//       of the sampling timer's own 10 ms interval
+//   nodejs.eventloop.utilization          1         → nodejs_eventloop_utilization_ratio
+//       since the previous collection (performance.eventLoopUtilization deltas)
+//   nodejs.heap.used / nodejs.heap.total  By {space} → nodejs_heap_used_bytes{space} …
+//       per V8 heap space (v8.getHeapSpaceStatistics: space_used_size / space_size)
+//   nodejs.gc.duration (histogram)        s {kind}  → nodejs_gc_duration_seconds_bucket{kind}
+//       kind = major | minor | incremental | weakcb (PerformanceObserver 'gc' entries)
+//   process.resident_memory               By        → process_resident_memory_bytes
+//   nodejs.active_handles                 {handle}  → nodejs_active_handles
+//       process.getActiveResourcesInfo().length
+//   nodejs.heap.leak_suspected            (none)    → nodejs_heap_leak_suspected   0 | 1 (leak.ts)
+// References: https://nodejs.org/api/perf_hooks.html#perf_hooksmonitoreventloopdelayoptions ,
+// https://nodejs.org/api/perf_hooks.html#garbage-collection-gc-details ,
+// https://nodejs.org/api/v8.html#v8getheapspacestatistics
+//
+// With two readers (OTLP and Prometheus) each collection resets the delay histogram and the ELU
+// baseline, so each reader sees the window since the other one's last read.
+
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import type { BatchObservableResult, Meter, ObservableResult } from '@opentelemetry/api';
+import { LeakDetector, type LeakDetectorOptions } from './leak.ts';
+
+export interface RuntimeMetrics {
+  leak: LeakDetector | undefined;
+  stop(): void;
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+const ELD_RESOLUTION_MS = 10;
+
+/** GC pauses are sub-millisecond to a few hundred ms. */
+const GC_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** Every callback is guarded: a failing read loses that one point, never the collection. */
+function guarded<T extends unknown[]>(fn: (...args: T) => void): (...args: T) => void {
+  return (...args: T) => {
+    try {
+      fn(...args);
+    } catch {
+      // e.g. a Node version without one of the APIs: skip the point
+    }
+  };
+}
+
+export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptions | undefined): RuntimeMetrics {
+  // event-loop delay percentiles, one read of the histogram for all three. The histogram records
+  // the time between two ticks of a `resolution` ms timer, so an idle loop reads ~resolution:
+  // the delay is what exceeds it.
+  const delay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  const lag = (p: number) => Math.max(0, delay.percentile(p) - ELD_RESOLUTION_MS * 1e6) / 1e9;
+  delay.enable();
+  const p50 = meter.createObservableGauge('nodejs.eventloop.delay.p50', { unit: 's', description: 'Event loop delay, median since the last collection' });
+  const p90 = meter.createObservableGauge('nodejs.eventloop.delay.p90', { unit: 's', description: 'Event loop delay, 90th percentile since the last collection' });
+  const p99 = meter.createObservableGauge('nodejs.eventloop.delay.p99', { unit: 's', description: 'Event loop delay, 99th percentile since the last collection' });
+  const delayCallback = guarded((result: BatchObservableResult) => {
+    if (delay.count > 0) {
+      result.observe(p50, lag(50));
+      result.observe(p90, lag(90));
+      result.observe(p99, lag(99));
+    }
+    delay.reset();
+  });
+  meter.addBatchObservableCallback(delayCallback, [p50, p90, p99]);
+
+  // event-loop utilisation since the last collection
+  let lastElu = performance.eventLoopUtilization();
+  const elu = meter.createObservableGauge('nodejs.eventloop.utilization', { unit: '1', description: 'Share of time the event loop was busy since the last collection' });
+  elu.addCallback(
+    guarded((result: ObservableResult) => {
+      const now = performance.eventLoopUtilization();
+      result.observe(performance.eventLoopUtilization(now, lastElu).utilization);
+      lastElu = now;
+    }),
+  );
+
+  // heap per V8 space
+  const heapUsed = meter.createObservableGauge('nodejs.heap.used', { unit: 'By', description: 'V8 heap used, per heap space' });
+  const heapTotal = meter.createObservableGauge('nodejs.heap.total', { unit: 'By', description: 'V8 heap size, per heap space' });
+  const heapCallback = guarded((result: BatchObservableResult) => {
+    for (const space of v8.getHeapSpaceStatistics()) {
+      const attributes = { space: space.space_name };
+      result.observe(heapUsed, space.space_used_size, attributes);
+      result.observe(heapTotal, space.space_size, attributes);
+    }
+  });
+  meter.addBatchObservableCallback(heapCallback, [heapUsed, heapTotal]);
+
+  meter
+    .createObservableGauge('process.resident_memory', { unit: 'By', description: 'Resident set size' })
+    .addCallback(guarded((result: ObservableResult) => result.observe(process.memoryUsage.rss())));
+  meter
+    .createObservableGauge('nodejs.active_handles', { unit: '{handle}', description: 'Active libuv handles and requests keeping the event loop alive' })
+    .addCallback(guarded((result: ObservableResult) => result.observe(process.getActiveResourcesInfo().length)));
+
+  // GC pauses by kind; heap used after each major GC feeds the leak detector
+  const leak = leakOptions ? new LeakDetector(leakOptions) : undefined;
+  const gcDuration = meter.createHistogram('nodejs.gc.duration', {
+    unit: 's',
+    description: 'Garbage collection pause time, by kind',
+    advice: { explicitBucketBoundaries: GC_BUCKETS_S },
+  });
+  const gcAttributes: Record<string, { kind: string }> = {};
+  const observer = new PerformanceObserver(
+    guarded((list: { getEntries(): PerformanceEntry[] }) => {
+      for (const entry of list.getEntries()) {
+        const kindNumber = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1;
+        const kind = GC_KINDS[kindNumber] ?? 'other';
+        gcDuration.record(entry.duration / 1000, (gcAttributes[kind] ??= { kind }));
+        if (leak && kind === 'major') leak.add(Date.now(), v8.getHeapStatistics().used_heap_size);
+      }
+    }),
+  );
+  observer.observe({ entryTypes: ['gc'] });
+
+  if (leak) {
+    meter
+      .createObservableGauge('nodejs.heap.leak_suspected', { description: '1 while heap used after major GCs keeps rising faster than the configured slope' })
+      .addCallback(guarded((result: ObservableResult) => result.observe(leak.suspected)));
+  }
+
+  return {
+    leak,
+    stop() {
+      try {
+        observer.disconnect();
+        delay.disable();
+      } catch {
+        // already stopped
+      }
+    },
+  };
+}

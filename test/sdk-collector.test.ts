@@ -1,0 +1,145 @@
+// The SDK in a child process against the REAL collector process: logs, traces joined with logs,
+// metrics on /metrics, and a collector that is down and then comes up.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
+
+function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stderr: err });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('SDK → collector', () => {
+  let collector: CollectorProcess;
+  beforeAll(async () => {
+    collector = await startCollectorProcess();
+  });
+  afterAll(async () => {
+    await collector?.stop();
+  });
+  const api = async (path: string) => (await fetch(collector.url + path)).json() as Promise<any>;
+
+  it('the query API returns exactly what the app logged', async () => {
+    const service = `sdk-logs-${Date.now()}`;
+    const { code, result, stderr } = await runApp('logs', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_LOG_LEVEL: 'trace' });
+    expect(code, stderr).toBe(0);
+    expect(result.sent).toBe(8);
+    const { records } = await api(`/api/v1/logs?service=${service}&limit=100`);
+    expect(records).toHaveLength(8);
+    const byMsg = new Map(records.map((r: any) => [r.msg.slice(0, 40), r]));
+    const levels = ['at trace', 'at debug', 'order created', 'stock low ünïcødé 日本語 🚀', 'payment failed', 'out of memory'].map((m) => {
+      const r: any = byMsg.get(m);
+      return [m, r.severity, r.level];
+    });
+    expect(levels).toEqual([
+      ['at trace', 7, 'debug'], ['at debug', 7, 'debug'], ['order created', 6, 'info'],
+      ['stock low ünïcødé 日本語 🚀', 4, 'warning'], ['payment failed', 3, 'err'], ['out of memory', 2, 'crit'],
+    ]);
+    const order: any = byMsg.get('order created');
+    expect(order).toMatchObject({ appName: service, facility: 1, procId: expect.stringMatching(/^\d+$/), hostname: expect.any(String), attributes: { orderId: 42, user: { id: 'u1' } } });
+    expect(order.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    const sd: any = byMsg.get('with structured data');
+    expect(sd.structuredData).toEqual({ 'order@32473': { id: '1001', currency: 'EUR' } });
+    expect(sd.attributes).toMatchObject({ requestId: 'req-7' });
+    const big: any = records.find((r: any) => r.attributes?.big === true);
+    expect(big.msg).toBe('x'.repeat(64 * 1024));
+    // Searchable by structured data, like any other record.
+    const bySd = await api(`/api/v1/logs?service=${service}&sd.order@32473.currency=EUR`);
+    expect(bySd.records).toHaveLength(1);
+  });
+
+  it('spans of an instrumented HTTP service are found by trace ID with their logs; metrics reach /metrics', async () => {
+    const service = `sdk-traces-${Date.now()}`;
+    const { code, result, stderr } = await runApp('traced-http', {
+      PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_INSTRUMENTATIONS: 'http', PERISCOPE_SERVICE_INSTANCE_ID: 'inst-1',
+    });
+    expect(code, stderr).toBe(0);
+    const traceId: string = result.traceId;
+    const trace = await waitFor(async () => {
+      const res = await fetch(`${collector.url}/api/v1/traces/${traceId}`);
+      if (res.status !== 200) return undefined;
+      const body: any = await res.json();
+      return body.spans.length >= 5 ? body : undefined;
+    });
+    const spans: any[] = trace.spans;
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const root = spans.find((s) => s.name === 'client call');
+    expect(root.parentSpanId ?? null).toBe(null);
+    // client call → GET (client) → GET /checkout (server) → GET (client) → GET /downstream (server)
+    const servers = spans.filter((s) => s.kind === 'SPAN_KIND_SERVER');
+    expect(spans.filter((s) => s.kind === 'SPAN_KIND_CLIENT').length).toBe(2);
+    expect(servers.length).toBe(2);
+    for (const s of spans) {
+      if (s === root) continue;
+      expect(byId.has(s.parentSpanId), `parent of ${s.name}`).toBe(true);
+    }
+    const logsOf = (s: any) => (s.logs ?? []).map((l: any) => l.msg);
+    const allLogs = spans.flatMap(logsOf);
+    expect(allLogs).toEqual(expect.arrayContaining(['checkout handling', 'downstream handled', 'client call done']));
+    expect(logsOf(root)).toContain('client call done');
+    // The same trace ID on the log records themselves.
+    const logs = await api(`/api/v1/logs?traceId=${traceId}`);
+    expect(logs.records.map((r: any) => r.msg).sort()).toEqual(['checkout handling', 'client call done', 'downstream handled']);
+
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${collector.url}/metrics`)).text();
+      return text.includes(`orders_created_total{`) && text.includes('traces_span_metrics_calls_total') ? text : undefined;
+    });
+    const series = (name: string) => metrics.split('\n').filter((l) => l.startsWith(name) && l.includes(`job="${service}"`));
+    expect(series('orders_created_total{').join('\n')).toMatch(/channel="web"/);
+    expect(series('orders_created_total{')[0]).toMatch(/instance="inst-1"/);
+    expect(series('orders_created_total{')[0]).toMatch(/ 3$/);
+    expect(series('traces_span_metrics_calls_total{').length).toBeGreaterThan(0);
+    for (const runtime of ['nodejs_eventloop_delay_p99_seconds', 'nodejs_heap_used_bytes', 'process_resident_memory_bytes']) {
+      expect(series(runtime).length, runtime).toBeGreaterThan(0);
+    }
+  });
+});
+
+it('collector down, then up: the app never throws, its buffer stays bounded, delivery resumes', async () => {
+  const port = await freePort();
+  const service = `sdk-outage-${Date.now()}`;
+  const maxBufferBytes = 64 * 1024;
+  const app = runApp('outage', {
+    PERISCOPE_ENDPOINT: `http://127.0.0.1:${port}`, APP_SERVICE: service, APP_DURATION_MS: '8000',
+    FIXTURE_MAX_BUFFER: String(maxBufferBytes), PERISCOPE_TRACES_ENABLED: 'false', PERISCOPE_METRICS_ENABLED: 'false',
+  });
+  await new Promise((r) => setTimeout(r, 3000)); // the app logs into the void for a while
+  const collector = await startCollectorProcess({ httpAddr: `127.0.0.1:${port}` });
+  try {
+    const { code, result, stderr } = await app;
+    expect(code, stderr).toBe(0);
+    const stats = result.stats;
+    const dropped = Object.values(stats.dropped as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(stats.sent).toBeGreaterThan(0);
+    expect(result.maxBuffered).toBeLessThanOrEqual(maxBufferBytes);
+    expect(stats.dropped.buffer_full).toBeGreaterThan(0); // the outage outgrew the bound and was counted
+    expect(stats.sent + dropped).toBe(result.logged); // every record accounted for
+    const stored = await (await fetch(`${collector.url}/api/v1/logs/stats?service=${service}&interval=1h`)).json() as any;
+    const total = stored.buckets.reduce((n: number, b: any) => n + b.count, 0);
+    expect(total).toBe(stats.sent);
+  } finally {
+    await collector.stop();
+  }
+});

@@ -2,26 +2,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { notifyConfigProperties } from './notify-config.ts';
+import { parseDuration } from './dispatch/duration.ts';
 
 // The `alerting:` slice of periscope.yaml. Each side owns its keys: the rules side (this file's
 // `rulesConfigProperties`) and the notification side (adds its own properties object and spreads it
 // into `alertingConfigSchema`). Unknown keys are rejected; defaults are filled by ajv (useDefaults).
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** Parses "1h30m", "15s", "250ms", "0" or a number of milliseconds. Returns NaN when malformed. */
-export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') return value >= 0 ? value : Number.NaN;
-  if (value === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
-    matched = re.lastIndex;
-  }
-  return matched === value.length && value.length > 0 ? total : Number.NaN;
-}
+export { parseDuration };
 
 const Duration = (def?: string, description?: string) =>
   Type.String({ format: 'duration', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
@@ -48,6 +35,12 @@ export const rulesConfigProperties = {
       defaultInterval: Duration('15s', 'interval of rules that do not set one (minimum 1s)'),
       /** How long resolved instances stay listed (and in memory) before they are forgotten (history keeps them). */
       resolvedRetention: Duration('15m'),
+      /**
+       * After a start, missing data is not reported for this long: the collector's metric store is in
+       * memory and fills again only as senders push (OTel SDKs export every 60 s by default), so an
+       * empty store right after a restart says nothing. Data that arrives is evaluated as usual.
+       */
+      noDataGrace: Duration('1m', 'after a start, missing data raises no `nodata` alert for this long (senders need one export interval to push again)'),
     },
     { additionalProperties: false, default: {} },
   ),
@@ -83,6 +76,8 @@ export interface RulesConfig {
   ruleFiles: string[];
   defaultIntervalMs: number;
   resolvedRetentionMs: number;
+  /** After start, `nodata` steps are skipped for this long (0: none). */
+  noDataGraceMs: number;
   flapping: { enabled: boolean; window: number; high: number; low: number };
   prometheus?: { url: string; timeoutMs: number; headers?: Record<string, string> };
   historyMaxAgeMs: number;
@@ -159,6 +154,7 @@ export function rulesConfigFromSlice(slice: AlertingConfig): RulesConfig {
     ruleFiles: slice.ruleFiles,
     defaultIntervalMs: interval,
     resolvedRetentionMs: parseDuration(slice.evaluation.resolvedRetention),
+    noDataGraceMs: parseDuration(slice.evaluation.noDataGrace),
     flapping: { enabled: f.enabled, window: f.window, high: f.high, low: f.low },
     ...(slice.prometheus
       ? { prometheus: { url: slice.prometheus.url, timeoutMs: parseDuration(slice.prometheus.timeout), ...(slice.prometheus.headers ? { headers: slice.prometheus.headers } : {}) } }

@@ -1,9 +1,10 @@
-// Durations in the config file: "30s", "5m", "1h30m", "250ms" (Prometheus/Alertmanager style).
+// Durations in the config files (collector and alerting share this one parser): "30s", "5m", "1h30m", "250ms" (Prometheus/Alertmanager style).
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Milliseconds, or NaN when malformed. A number is taken as milliseconds. */
 export function parseDuration(value: string | number): number {
   if (typeof value === 'number') return value >= 0 ? value : Number.NaN;
+  if (value === '0') return 0;
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
   let total = 0;
   let end = 0;

@@ -1,23 +1,12 @@
 // Human units in the config file: durations like "15s", "7d" and sizes like "512MiB".
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
   kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
 };
 
-/** Parses "1h30m", "15s", "250ms" or a number of milliseconds. Returns NaN when malformed. */
-export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') return value >= 0 ? value : Number.NaN;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
-    matched = re.lastIndex;
-  }
-  return matched === value.length && value.length > 0 ? total : Number.NaN;
-}
+// One duration syntax for every config file of Periscope.
+export { parseDuration } from '../../../alerting/src/dispatch/duration.ts';
 
 /** Parses "512MiB", "10GB", "1024" (bytes). Returns NaN when malformed. */
 export function parseBytes(value: string | number): number {

@@ -24,6 +24,7 @@ import {
   translateMetricName,
   type PromType,
 } from '../../metrics/naming.ts';
+import { firstIssue } from './attributes.ts';
 import type { ExpHistogram } from '../../metrics/exponential.ts';
 import type { ExplicitHistogram, Labels, MetricPoint, SummaryValue } from '../../metrics/store.ts';
 import type {
@@ -126,10 +127,6 @@ function metricLabel(metric: NormalizedMessage): string {
   return typeof metric.name === 'string' && metric.name ? `metric ${JSON.stringify(metric.name.slice(0, 100))}` : 'metric';
 }
 
-function firstIssue(...messages: Array<NormalizedMessage | undefined>): FieldIssue | undefined {
-  for (const m of messages) if (m?.$issues?.length) return m.$issues[0];
-  return undefined;
-}
 
 function resourceContext(rm: NormalizedResourceMetrics, maxLabel: number): ResourceContext {
   const attrs: Attributes = { ...rm.resource?.attributes };

@@ -19,6 +19,7 @@
 
 import type { SpanEvent, SpanLink, SpanRecord } from '../../traces/span.ts';
 import type { Attributes, AttributeValue, FieldIssue, NormalizedMessage, NormalizedResourceSpans, NormalizedTracesRequest, OtlpRejection } from './decode.ts';
+import { firstIssue, setKey, truncateAttributes } from './attributes.ts';
 
 export const OTLP_SPAN_ERROR_CODES = {
   BAD_TRACE_ID: 'PERISCOPE_ERR_OTLP_BAD_TRACE_ID',
@@ -104,10 +105,6 @@ export function otlpTracesToSpans(req: NormalizedTracesRequest, options: OtlpTra
   return out;
 }
 
-function firstIssue(...messages: Array<NormalizedMessage | undefined>): FieldIssue | undefined {
-  for (const m of messages) if (m?.$issues?.length) return m.$issues[0];
-  return undefined;
-}
 
 function resourceContext(rs: NormalizedResourceSpans, maxAttr: number): ResourceContext {
   const attrs: Attributes = { ...rs.resource?.attributes };
@@ -222,54 +219,3 @@ function jsonBytes(v: unknown): number {
   return Buffer.byteLength(JSON.stringify(v), 'utf8');
 }
 
-/** A copy of `attributes` with over-long strings cut; pushes `${prefix}${key}` for each cut top-level key. */
-export function truncateAttributes(attributes: Attributes, maxBytes: number, prefix: string, truncated: string[]): Attributes {
-  const out: Attributes = {};
-  for (const key of Object.keys(attributes)) {
-    const value = attributes[key];
-    const cut = truncateValue(value, maxBytes);
-    if (cut !== value) truncated.push(`${prefix}${key}`);
-    setKey(out, key, cut);
-  }
-  return out;
-}
-
-function truncateValue(value: AttributeValue, maxBytes: number): AttributeValue {
-  if (typeof value === 'string') return truncateUtf8(value, maxBytes);
-  if (Array.isArray(value)) {
-    let out: AttributeValue[] | undefined;
-    value.forEach((v, i) => {
-      const cut = truncateValue(v, maxBytes);
-      if (cut !== v) (out ??= value.slice())[i] = cut;
-    });
-    return out ?? value;
-  }
-  if (value !== null && typeof value === 'object') {
-    let out: { [key: string]: AttributeValue } | undefined;
-    for (const key of Object.keys(value)) {
-      const v = value[key];
-      const cut = truncateValue(v, maxBytes);
-      if (cut !== v) {
-        out ??= { ...value };
-        setKey(out, key, cut);
-      }
-    }
-    return out ?? value;
-  }
-  return value;
-}
-
-function truncateUtf8(s: string, maxBytes: number): string {
-  if (s.length * 3 <= maxBytes) return s;
-  const buf = Buffer.from(s, 'utf8');
-  if (buf.length <= maxBytes) return s;
-  let end = maxBytes;
-  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
-  return buf.subarray(0, end).toString('utf8');
-}
-
-/** Plain assignment, except that "__proto__" becomes an own property instead of changing the prototype. */
-function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  else obj[key] = value;
-}

@@ -7,7 +7,7 @@ import { startCollectorProcess } from '../test/helpers/collector-process.ts';
 import { median, percentile, printTable } from './stats.ts';
 
 const BATCH = 1000;
-const SENDERS = 4;
+const SENDERS = Number(process.env.BENCH_SENDERS ?? 4);
 
 function batchBody(seed: number): Buffer {
   const lines: string[] = [];

@@ -10,7 +10,8 @@ const BENCHMARKS = [
   { name: 'exporters', what: 'ingest → Loki / Elasticsearch sinks and backlog drain' },
   { name: 'otlp-ingest', what: 'OTLP spans/s and metric points/s' },
   { name: 'http-overhead', what: 'instrumented vs plain node:http service (autocannon)' },
-  { name: 'alert-rules', what: 'alert rule evaluation and threshold → Slack latency' },
+  { name: 'alert-rules', what: 'alert rule evaluation: 1 000 rules over 10 000 series, one round' },
+  { name: 'alert-latency', what: 'threshold crossed (OTLP 2xx) → Slack request, p50/p99 through the real collector' },
 ];
 
 const wanted = process.argv.slice(2);

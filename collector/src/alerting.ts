@@ -1,15 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { registerNotifyRoutes } from '../../alerting/src/api/notify-routes.ts';
-import { registerRuleRoutes } from '../../alerting/src/api/rules-routes.ts';
+import { registerRuleRoutes, type ExternalAlertView } from '../../alerting/src/api/rules-routes.ts';
 import type { AlertingConfig } from '../../alerting/src/config.ts';
 import { rulesConfigFromSlice } from '../../alerting/src/config.ts';
 import { notifyConfigFromAlerting } from '../../alerting/src/notify-config.ts';
+import type { NotifyAlert } from '../../alerting/src/dispatch/alert.ts';
 import { checkRuleFiles } from '../../alerting/src/rules/load.ts';
 import { AlertError } from '../../alerting/src/errors.ts';
 import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import { AlertingEngine } from '../../alerting/src/rules/engine.ts';
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
+import type { Severity } from '../../alerting/src/types.ts';
 import { parseLogFilter } from './store/log-filter.ts';
 import type { LogStore } from './store/log-store.ts';
 
@@ -34,6 +36,90 @@ export function logCountSource(store: LogStore): LogCountSource {
       return store.countMatching(parsed);
     },
   };
+}
+
+/** An alert posted to POST /api/v2/alerts (e.g. by Prometheus) in the view of GET /api/v1/alerts. */
+export function apiAlertView(a: NotifyAlert): ExternalAlertView {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    id: a.fingerprint,
+    fingerprint: a.fingerprint,
+    ruleId: '',
+    ruleName: a.labels.alertname ?? '',
+    state: a.status,
+    value: a.value,
+    labels: a.labels,
+    annotations: a.annotations,
+    severity: a.severity as Severity, // what the sender put in its `severity` label
+    since: iso(a.status === 'resolved' && a.endsAt !== null ? a.endsAt : a.startsAt),
+    startsAt: iso(a.startsAt),
+    endsAt: a.status === 'resolved' && a.endsAt !== null ? iso(a.endsAt) : null,
+    flapping: false,
+    flapPercent: 0,
+    lastEvaluation: null,
+    error: null,
+    source: 'api',
+  };
+}
+
+/**
+ * The rule engine's figures on /metrics (DESIGN.md, "Observability of the observer"), read from the
+ * engine when scraped: evaluations, failures and skipped runs, each rule's last evaluation
+ * duration, rules by health and alert instances by state.
+ */
+export function registerEngineMetrics(registry: Registry, engine: Pick<AlertingEngine, 'stats' | 'listRules' | 'alerts'>): void {
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  total('periscope_alert_rule_evaluations_total', 'Rule evaluations run.', () => engine.stats().evaluations);
+  total('periscope_alert_rule_evaluation_failures_total', 'Rule evaluations that failed (source error, bad query); the rule\'s alerts go to `error`.', () => engine.stats().evaluationFailures);
+  total('periscope_alert_rule_evaluations_skipped_total', 'Evaluations skipped because the previous one of the rule was still running.', () => engine.stats().skippedEvaluations);
+  new Gauge({
+    name: 'periscope_alert_rule_last_evaluation_duration_seconds',
+    help: 'Duration of each rule\'s last evaluation.',
+    labelNames: ['rule'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of engine.listRules()) if (r.lastDurationMs !== null) this.set({ rule: r.id }, r.lastDurationMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'periscope_alert_rules',
+    help: 'Rules by health (unknown, ok, nodata, error).',
+    labelNames: ['health'] as const,
+    registers: [registry],
+    collect() {
+      for (const [health, n] of Object.entries(engine.stats().rulesByHealth)) this.set({ health }, n);
+    },
+  });
+  new Gauge({
+    name: 'periscope_alerts_open',
+    help: 'Open alert instances of the rules, by state (pending, firing, nodata, error).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const counts: Record<string, number> = { pending: 0, firing: 0, nodata: 0, error: 0 };
+      for (const a of engine.alerts()) counts[a.state] = (counts[a.state] ?? 0) + 1;
+      this.reset();
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'periscope_alert_transitions_undelivered',
+    help: 'State changes committed by the rule engine and not yet accepted by the notification pipeline.',
+    registers: [registry],
+    collect() {
+      this.set(engine.stats().deliveryBacklog);
+    },
+  });
 }
 
 /**
@@ -61,11 +147,17 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
       error: (msg, details) => deps.logger.error({ details }, msg),
     },
   });
+  registerEngineMetrics(deps.registry, engine);
   return {
     engine,
     pipeline,
     async registerRoutes(app: FastifyInstance): Promise<void> {
-      registerRuleRoutes(app, { engine, ackInfo: (fp) => pipeline.ackFor(fp), timelineSource: (fp) => pipeline.timelineFor(fp) });
+      registerRuleRoutes(app, {
+        engine,
+        ackInfo: (fp) => pipeline.ackFor(fp),
+        timelineSource: (fp) => pipeline.timelineFor(fp),
+        externalAlerts: () => pipeline.alerts().filter((a) => a.source === 'api').map(apiAlertView),
+      });
       await app.register(registerNotifyRoutes, { pipeline });
     },
     async start(): Promise<void> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { init } from '../../sdk/src/index.ts';
+import { startStandIn } from '../helpers/alerting.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -324,60 +325,60 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
       await shot('alert-timeline');
     });
 
-    // The alerting pipeline (rules, escalation, /api/v1/alerts*, /api/v1/silences) is being built
-    // in another workstream; neither the routes nor an `alerting:` config section exist in the
-    // collector yet. Un-skip when they do: only the config YAML below may need adjusting.
-    it.skip('acking an alert in the page stops its escalation (needs the alerting pipeline: routes and config do not exist yet)', async () => {
-      const { createServer } = await import('node:http');
-      const hits: Array<{ at: number; body: any }> = [];
-      const hook = createServer((req, res) => {
-        let body = '';
-        req.on('data', (d) => (body += d));
-        req.on('end', () => {
-          hits.push({ at: Date.now(), body: JSON.parse(body || '{}') });
-          res.end('ok');
-        });
-      });
-      await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
-      const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
+    it('acking an alert in the page stops its escalation (real collector, log rule, escalation to webhook stand-ins)', async () => {
+      const STEP_WAIT_MS = 6000;
+      const hook = await startStandIn();
       const svc = `esc-${run}`;
       const alerting = await startCollectorProcess({
         configYaml: [
           'alerting:',
-          '  rules:',
-          '    - name: ConsoleE2EErrors',
-          '      type: log',
-          `      filter: { service: ${svc}, severity: err }`,
-          '      threshold: { count: 1, window: 10s }',
-          '      evaluationInterval: 1s',
-          '      labels: { severity: critical }',
-          '  escalation:',
-          '    - { after: 0s, notify: [hook] }',
-          '    - { after: 3s, notify: [hook] }',
-          '    - { after: 6s, notify: [hook] }',
-          '  channels:',
-          `    hook: { type: webhook, url: ${hookUrl} }`,
+          '  receivers:',
+          `    - { name: step1, webhook: [{ url: '${hook.url}/step1' }] }`,
+          `    - { name: step2, webhook: [{ url: '${hook.url}/step2' }] }`,
+          `    - { name: step3, webhook: [{ url: '${hook.url}/step3' }] }`,
+          '  escalations:',
+          '    - name: oncall',
+          '      steps:',
+          `        - { notify: [step1], wait: ${STEP_WAIT_MS}ms }`,
+          `        - { notify: [step2], wait: ${STEP_WAIT_MS}ms }`,
+          '        - { notify: [step3], wait: 1m }',
+          '  route: { escalation: oncall, groupBy: [alertname], groupWait: 0s, groupInterval: 1s }',
         ].join('\n'),
       });
       try {
+        // The rule through the rules API; one error log makes it fire at its next 1 s evaluation.
+        const created = await fetch(`${alerting.url}/api/v1/alerts/rules`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'ConsoleE2EErrors', kind: 'log', filter: { service: svc, severity: 'err' }, mode: 'frequency', window: '10s', threshold: 0, interval: '1s', severity: 'critical' }),
+        });
+        expect(created.status).toBe(201);
         await fetch(`${alerting.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify({ appName: svc, level: 'err', msg: 'boom' }) });
+        await waitFor(() => hook.requests.some((r) => r.url === '/step1'), 10_000); // step 1 notified
+        const step1At = hook.requests.find((r) => r.url === '/step1')!.at;
+
         await page.goto(`${alerting.url}/#/alerts`);
         const row = page.locator('tr.alert', { hasText: 'ConsoleE2EErrors' });
-        await row.waitFor({ timeout: 20_000 });
-        await waitFor(() => hits.length >= 1, 10_000); // step 1 notified
+        await row.waitFor({ timeout: 10_000 });
         await row.locator('button.ack-btn').click();
         await page.locator('form.ack-form input[name="by"]').fill('e2e');
         await page.getByRole('button', { name: 'Acknowledge' }).click();
         await expect.poll(() => row.locator('td.ack').textContent()).toContain('acked by e2e');
-        const afterAck = hits.length;
-        await new Promise((r) => setTimeout(r, 8000)); // past the 3 s and 6 s escalation steps
-        expect(hits.length).toBe(afterAck);
+        const ackedAt = Date.now();
+        expect(ackedAt - step1At).toBeLessThan(STEP_WAIT_MS); // acknowledged before step 2 fell due
+
+        const escalation = async () => ((await (await fetch(`${alerting.url}/api/v1/escalations`)).json()) as { escalations: Array<{ status: string; step: number }> }).escalations[0];
+        expect(await escalation()).toMatchObject({ status: 'acknowledged', step: 0 });
+        // Past the time step 2 was due (step 1 + wait, plus a second): no step 2, no step 3.
+        await waitFor(() => Date.now() > step1At + STEP_WAIT_MS + 1000, STEP_WAIT_MS + 5000, 100);
+        expect(hook.requests.map((r) => r.url)).toEqual(['/step1']);
+
         await row.locator('td.rule a').click();
-        await expect.poll(() => page.locator('li.event .kind').allTextContents()).toContain('acknowledged');
+        await expect.poll(() => page.locator('li.event .kind').allTextContents()).toEqual(expect.arrayContaining(['state', 'escalation_step', 'notification_sent', 'acknowledged', 'escalation_stopped']));
         await shot('alert-acked');
       } finally {
-        await alerting.stop();
-        hook.close();
+        expect(await alerting.stop()).toBe(0);
+        await hook.close();
       }
     });
   });

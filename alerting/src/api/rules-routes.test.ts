@@ -9,7 +9,7 @@ import { ALERT_ERR } from '../errors.ts';
 import { AlertingEngine } from '../rules/engine.ts';
 import { InMemoryMetricSource } from '../rules/sources.ts';
 import type { AlertEvent, TimelineEntry } from '../types.ts';
-import { registerRuleRoutes } from './rules-routes.ts';
+import { registerRuleRoutes, type ExternalAlertView } from './rules-routes.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12);
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -19,7 +19,7 @@ afterEach(async () => {
 
 const rule = (extra: Record<string, unknown> = {}) => ({ id: 'cpu', name: 'HighCpu', kind: 'metric', selector: 'cpu', aggregation: 'last', window: '1m', groupBy: ['host'], threshold: 90, annotations: { summary: '{{ $labels.host }} {{ $value }}' }, ...extra });
 
-async function setup(options: { rawBodies?: boolean } = {}) {
+async function setup(options: { rawBodies?: boolean; external?: ExternalAlertView[] } = {}) {
   const clock = new FakeClock(T0);
   const metrics = new InMemoryMetricSource();
   const events: AlertEvent[] = [];
@@ -45,6 +45,7 @@ async function setup(options: { rawBodies?: boolean } = {}) {
     engine,
     ackInfo: (fp) => (fp === events[0]?.fingerprint ? { by: 'alice', at: new Date(T0).toISOString() } : null),
     timelineSource: (fp) => timeline.filter((t) => t.fingerprint === fp),
+    ...(options.external ? { externalAlerts: () => options.external! } : {}),
   });
   cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }), () => engine.shutdown(), () => app.close());
   const fire = async (host: string, v: number) => {
@@ -143,5 +144,25 @@ describe('alerts, history and timeline API', () => {
       'rules:state:resolved',
     ]);
     expect(tl.alert).toMatchObject({ fingerprint: fp1, state: 'resolved', ack: { by: 'alice' } });
+  });
+
+  it('lists, filters and traces alerts from POST /api/v2/alerts next to the rule alerts', async () => {
+    const view = (fp: string, state: 'firing' | 'resolved', since: number): ExternalAlertView => ({
+      id: fp, fingerprint: fp, ruleId: '', ruleName: 'FromPrometheus', state, value: null, labels: { alertname: 'FromPrometheus' }, annotations: {}, severity: 'critical',
+      since: new Date(since).toISOString(), startsAt: new Date(since).toISOString(), endsAt: null, flapping: false, flapPercent: 0, lastEvaluation: null, error: null, source: 'api',
+    });
+    const external = [view('aaaa000000000001', 'firing', T0 + 60_000), view('aaaa000000000002', 'resolved', T0 + 1)];
+    const { app, fire, timeline } = await setup({ external });
+    await fire('web-2', 95);
+    const active = (await app.inject({ url: '/api/v1/alerts' })).json().alerts;
+    expect(active.map((a: { fingerprint: string; source?: string }) => `${a.source ?? 'rules'}:${a.fingerprint === 'aaaa000000000001' ? 'ext' : 'own'}`)).toEqual(['api:ext', 'rules:own']); // newest first
+    expect((await app.inject({ url: '/api/v1/alerts?state=resolved' })).json().alerts.map((a: { fingerprint: string }) => a.fingerprint)).toEqual(['aaaa000000000002']);
+    expect((await app.inject({ url: '/api/v1/alerts?rule=from-file' })).json().alerts.every((a: { source?: string }) => a.source === undefined)).toBe(true);
+
+    timeline.push({ at: new Date(T0 + 61_000).toISOString(), kind: 'received', details: { source: 'api' }, fingerprint: 'aaaa000000000001' });
+    const tl = await app.inject({ url: '/api/v1/alerts/aaaa000000000001/timeline' });
+    expect(tl.statusCode).toBe(200);
+    expect(tl.json()).toMatchObject({ fingerprint: 'aaaa000000000001', alert: { source: 'api', state: 'firing' }, entries: [{ kind: 'received', source: 'notify' }] });
+    expect((await app.inject({ url: '/api/v1/alerts/ffff000000000000/timeline' })).statusCode).toBe(404);
   });
 });

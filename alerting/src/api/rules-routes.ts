@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
 import { historyEntryToTimeline, mergeTimeline, normalizeExternalEntry, parseHistoryQuery } from '../history/query.ts';
-import type { AlertingEngine } from '../rules/engine.ts';
+import type { AlertingEngine, AlertView } from '../rules/engine.ts';
 import type { AckInfoProvider, AlertState, TimelineSource } from '../types.ts';
 
 // Rules CRUD, active alerts, history and timelines (rules/README.md, "API"):
@@ -10,7 +10,7 @@ import type { AckInfoProvider, AlertState, TimelineSource } from '../types.ts';
 //   POST   /api/v1/alerts/rules            → 201 { rule } | 400 RULE_INVALID (details.problems[].key) | 409 RULE_CONFLICT
 //   PUT    /api/v1/alerts/rules/:id        → 200 { rule } | 400 | 404 | 409 RULE_READONLY (file rules)
 //   DELETE /api/v1/alerts/rules/:id        → 204 | 404 | 409 RULE_READONLY
-//   GET    /api/v1/alerts?state=&rule=     → 200 { alerts: [...AlertView, ack] }
+//   GET    /api/v1/alerts?state=&rule=     → 200 { alerts: [...AlertView, ack] } (+ Alertmanager API alerts, source 'api', unless rule= is given)
 //   GET    /api/v1/alerts/history?rule=&fingerprint=&state=&since=&until=&limit=&before=
 //                                          → 200 { entries, nextBefore }
 //   GET    /api/v1/alerts/:id/timeline     → 200 { fingerprint, alert, entries } | 404
@@ -25,7 +25,16 @@ export interface RuleRoutesDeps {
   ackInfo?: AckInfoProvider;
   /** Notification events per fingerprint (sends, failures, acks, escalation), merged into timelines. */
   timelineSource?: TimelineSource;
+  /**
+   * Alerts this engine does not evaluate — those posted to POST /api/v2/alerts (e.g. by Prometheus) —
+   * in the same view, so they are listed, acknowledged and traced like rule alerts.
+   */
+  externalAlerts?: () => ExternalAlertView[] | Promise<ExternalAlertView[]>;
 }
+
+export type ExternalAlertView = AlertView & { source: 'api' };
+
+const OPEN_STATES = new Set<AlertState>(['pending', 'firing', 'nodata', 'error']);
 
 const ALL_STATES = new Set<AlertState>(['inactive', 'pending', 'firing', 'resolved', 'nodata', 'error']);
 
@@ -94,7 +103,10 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
     for (const s of states) {
       if (!ALL_STATES.has(s as AlertState)) return reply.code(400).send(alertErrorBody(ALERT_ERR.BAD_QUERY, `state: unknown state "${s}"`, { key: 'state' }));
     }
-    const alerts = engine.alerts({ states: states as AlertState[], ...(q.rule ? { rule: q.rule } : {}) });
+    const own = engine.alerts({ states: states as AlertState[], ...(q.rule ? { rule: q.rule } : {}) });
+    const wanted = states.length ? new Set(states) : OPEN_STATES;
+    const external = q.rule ? [] : ((await deps.externalAlerts?.()) ?? []).filter((a) => wanted.has(a.state));
+    const alerts: AlertView[] = [...own, ...external].sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : a.fingerprint.localeCompare(b.fingerprint)));
     const withAck = await Promise.all(alerts.map(async (a) => ({ ...a, ack: (await deps.ackInfo?.(a.fingerprint)) ?? null })));
     return { alerts: withAck };
   });
@@ -114,9 +126,9 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
     const { id } = request.params as { id: string };
     try {
       const rows = engine.history({ fingerprint: id, limit: 1000 });
-      const alert = engine.getAlert(id) ?? null;
-      if (!rows.length && !alert) return reply.code(404).send(alertErrorBody(ALERT_ERR.ALERT_NOT_FOUND, `no alert with fingerprint "${id}"`));
+      const alert = engine.getAlert(id) ?? (rows.length ? undefined : ((await deps.externalAlerts?.()) ?? []).find((a) => a.fingerprint === id)) ?? null;
       const others = ((await deps.timelineSource?.(id)) ?? []).map(normalizeExternalEntry);
+      if (!rows.length && !alert && !others.length) return reply.code(404).send(alertErrorBody(ALERT_ERR.ALERT_NOT_FOUND, `no alert with fingerprint "${id}"`));
       const entries = mergeTimeline(rows.reverse().map(historyEntryToTimeline), others);
       const ack = alert ? ((await deps.ackInfo?.(id)) ?? null) : null;
       return { fingerprint: id, alert: alert ? { ...alert, ack } : null, entries };

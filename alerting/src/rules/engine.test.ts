@@ -56,7 +56,7 @@ async function harness(rules: unknown[], options: Omit<Partial<AlertingEngineOpt
     logs,
     rules,
     autoEvaluate: false,
-    config: defaultRulesConfig({ flapping: noFlap, ...options.config }),
+    config: defaultRulesConfig({ flapping: noFlap, noDataGraceMs: 0, ...options.config }),
     logger: { warn: () => {}, error: () => {} },
     ...(options.autoEvaluate !== undefined ? { autoEvaluate: options.autoEvaluate } : {}),
   });
@@ -202,6 +202,37 @@ describe('AlertingEngine: transitions to the sink', () => {
     h.cpu('web-1', 10);
     await h.tick(1);
     expect(h.events.map((e) => `${e.labels.host ?? '(rule)'}:${e.state}`)).toEqual(['(rule):nodata', '(rule):resolved']);
+  });
+
+  it('after a start, missing data is reported only once noDataGrace is over', async () => {
+    const h = await harness([cpuRule()], { config: { noDataGraceMs: 60 * S } });
+    await h.tick(1);
+    await h.tick(45 * S);
+    expect(h.events).toEqual([]);
+    await h.tick(15 * S); // 60 s after start
+    expect(h.events.map((e) => `${e.labels.host ?? '(rule)'}:${e.state}`)).toEqual(['(rule):nodata']);
+  });
+
+  it.each([
+    { name: 'nodata', noData: 'nodata' },
+    { name: 'ok', noData: 'ok' },
+  ])('a firing alert whose series is not pushed again yet after a restart keeps firing during noDataGrace (noData $name)', async ({ noData }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const rule = cpuRule({ noData });
+    const first = await harness([rule], { dir, clock, config: { noDataGraceMs: 60 * S } });
+    first.cpu('web-1', 95);
+    await first.tick(1);
+    expect(first.states()).toEqual(['web-1:inactive->firing']);
+    await first.engine.shutdown();
+    const second = await harness([rule], { dir, clock, config: { noDataGraceMs: 60 * S } }); // empty metric store, as after a collector restart
+    await second.tick(15 * S);
+    await second.tick(30 * S);
+    expect(second.events).toEqual([]);
+    expect(second.engine.alerts().map((a) => a.state)).toEqual(['firing']);
+    second.metrics.add('cpu', { host: 'web-1' }, clock.now(), 96); // the sender pushed again
+    await second.tick(1);
+    expect(second.events).toEqual([]);
   });
 
   it.each([

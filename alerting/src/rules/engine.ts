@@ -155,6 +155,8 @@ export class AlertingEngine {
   private deliverer: TransitionDeliverer | null = null;
   private lifecycle: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private pruneTimer: TimerHandle | null = null;
+  /** Clock time of start(); missing data is not reported until config.noDataGraceMs after it. */
+  private startedAt = 0;
   private counters = { evaluations: 0, failures: 0, skipped: 0, lastRoundMs: null as number | null };
 
   constructor(options: AlertingEngineOptions) {
@@ -226,6 +228,7 @@ export class AlertingEngine {
     // Undelivered events first (they are older than anything restore or evaluation produces).
     this.deliverer.enqueue(store.undelivered());
     this.restoreInstances(store.loadInstances());
+    this.startedAt = this.clock.now();
     this.lifecycle = 'running';
     for (const entry of this.rules.values()) this.schedule(entry);
     this.prune();
@@ -458,13 +461,16 @@ export class AlertingEngine {
     } else {
       for (const r of result.instances) doStep(this.instanceFor(entry, r.labels, r.key), { kind: 'data', cond: r.cond, value: r.value });
       const hasData = result.instances.length > 0;
+      // Right after a start, missing data means "not pushed again yet", not "gone": every noData
+      // policy (nodata, alerting, ok, keepLast) waits until the grace is over.
+      const inGrace = now - this.startedAt < (this.config.noDataGraceMs ?? 0);
       for (const inst of entry.instances.values()) {
         if (stepped.has(inst)) continue;
         if (result.missing === 'ok') doStep(inst, { kind: 'absent' });
         else if (inst.key === '' && hasData) doStep(inst, { kind: 'absent' }); // rule-level instance of a grouped rule: data is back
-        else if (PROBLEM_STATES.has(inst.st.state)) doStep(inst, { kind: 'nodata' });
+        else if (PROBLEM_STATES.has(inst.st.state) && !inGrace) doStep(inst, { kind: 'nodata' });
       }
-      if (!hasData && result.missing === 'nodata') {
+      if (!hasData && result.missing === 'nodata' && !inGrace) {
         const anyProblem = [...entry.instances.values()].some((i) => PROBLEM_STATES.has(i.st.state));
         if (!anyProblem) doStep(this.instanceFor(entry, {}, ''), { kind: 'nodata' });
       }

@@ -15,8 +15,8 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
 export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
   const app = Fastify({
     bodyLimit: options.bodyLimit,
+    // Request logs are at info level, below the default 'warn'.
     logger: { level: options.logLevel ?? 'warn' },
-    disableRequestLogging: true,
     forceCloseConnections: true,
     return503OnClosing: true,
   });

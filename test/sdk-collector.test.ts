@@ -1,19 +1,24 @@
 // The SDK in a child process against the REAL collector process: logs, traces joined with logs,
 // metrics on /metrics, and a collector that is down and then comes up.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
 
-function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stderr: string }> {
+function runApp(scenario: string, env: Record<string, string>, onLine?: (line: string) => void): Promise<{ code: number | null; result: any; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (onLine) for (const line of String(d).split('\n')) onLine(line.trim());
+    });
     child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -81,7 +86,7 @@ describe('SDK → collector', () => {
       if (res.status !== 200) return undefined;
       const body: any = await res.json();
       return body.spans.length >= 5 ? body : undefined;
-    });
+    }, 60_000);
     const spans: any[] = trace.spans;
     const byId = new Map(spans.map((s) => [s.spanId, s]));
     const root = spans.find((s) => s.name === 'client call');
@@ -105,7 +110,7 @@ describe('SDK → collector', () => {
     const metrics = await waitFor(async () => {
       const text = await (await fetch(`${collector.url}/metrics`)).text();
       return text.includes(`orders_created_total{`) && text.includes('traces_span_metrics_calls_total') ? text : undefined;
-    });
+    }, 60_000);
     const series = (name: string) => metrics.split('\n').filter((l) => l.startsWith(name) && l.includes(`job="${service}"`));
     expect(series('orders_created_total{').join('\n')).toMatch(/channel="web"/);
     expect(series('orders_created_total{')[0]).toMatch(/instance="inst-1"/);
@@ -121,13 +126,23 @@ it('collector down, then up: the app never throws, its buffer stays bounded, del
   const port = await freePort();
   const service = `sdk-outage-${Date.now()}`;
   const maxBufferBytes = 64 * 1024;
+  const stopFile = join(mkdtempSync(join(tmpdir(), 'periscope-outage-')), 'stop');
+  let logging!: () => void;
+  const started = new Promise<void>((r) => (logging = r));
   const app = runApp('outage', {
-    PERISCOPE_ENDPOINT: `http://127.0.0.1:${port}`, APP_SERVICE: service, APP_DURATION_MS: '8000',
+    PERISCOPE_ENDPOINT: `http://127.0.0.1:${port}`, APP_SERVICE: service, APP_STOP_FILE: stopFile,
     FIXTURE_MAX_BUFFER: String(maxBufferBytes), PERISCOPE_TRACES_ENABLED: 'false', PERISCOPE_METRICS_ENABLED: 'false',
-  });
-  await new Promise((r) => setTimeout(r, 3000)); // the app logs into the void for a while
+  }, (line) => line === 'LOGGING' && logging());
+  await started;
+  await new Promise((r) => setTimeout(r, 1500)); // the app logs into the void for a while
   const collector = await startCollectorProcess({ httpAddr: `127.0.0.1:${port}` });
   try {
+    // Delivery resumes on the SDK's own retry schedule (backoff capped at 30 s).
+    await waitFor(async () => {
+      const stats = (await (await fetch(`${collector.url}/api/v1/logs/stats?service=${service}&interval=1h`)).json()) as any;
+      return stats.buckets.length > 0;
+    }, 90_000, 200);
+    writeFileSync(stopFile, '');
     const { code, result, stderr } = await app;
     expect(code, stderr).toBe(0);
     const stats = result.stats;
@@ -136,10 +151,11 @@ it('collector down, then up: the app never throws, its buffer stays bounded, del
     expect(result.maxBuffered).toBeLessThanOrEqual(maxBufferBytes);
     expect(stats.dropped.buffer_full).toBeGreaterThan(0); // the outage outgrew the bound and was counted
     expect(stats.sent + dropped).toBe(result.logged); // every record accounted for
-    const stored = await (await fetch(`${collector.url}/api/v1/logs/stats?service=${service}&interval=1h`)).json() as any;
+    const stored = (await (await fetch(`${collector.url}/api/v1/logs/stats?service=${service}&interval=1h`)).json()) as any;
     const total = stored.buckets.reduce((n: number, b: any) => n + b.count, 0);
     expect(total).toBe(stats.sent);
   } finally {
+    writeFileSync(stopFile, '');
     await collector.stop();
   }
-});
+}, 180_000);

@@ -4,11 +4,11 @@
 // Without the binaries the test is skipped with the reason, except in CI (CI=true) where it fails.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { freePort } from './helpers/net.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -19,13 +19,6 @@ if (missing.length > 0 && process.env.CI === 'true') {
 const describeWithPrometheus = missing.length > 0 ? describe.skip : describe;
 if (missing.length > 0) console.warn(`skipping: ${missing.join(', ')} not installed (Debian package "prometheus")`);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describeWithPrometheus('Prometheus scrapes and receives remote write', () => {
   let collector: CollectorProcess;

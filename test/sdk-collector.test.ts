@@ -2,11 +2,11 @@
 // metrics on /metrics, and a collector that is down and then comes up.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { freePort } from './helpers/net.ts';
 
 const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
 
@@ -27,13 +27,6 @@ function runApp(scenario: string, env: Record<string, string>, onLine?: (line: s
   });
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('SDK → collector', () => {
   let collector: CollectorProcess;

@@ -30,11 +30,12 @@ export class PeriscopeError extends Error {
   readonly details: unknown;
   /** When set, the HTTP answer carries `Retry-After: <seconds>` (429/503: come back later). */
   retryAfterSeconds?: number;
-  constructor(code: string, message: string, statusCode = 400, details?: unknown) {
+  constructor(code: string, message: string, statusCode = 400, details?: unknown, retryAfterSeconds?: number) {
     super(message);
     this.code = code;
     this.statusCode = statusCode;
     this.details = details;
+    if (retryAfterSeconds !== undefined) this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -1,21 +1,14 @@
 // End-to-end: the SDK runs in a child process (fixtures/app.ts) and ships to a fake collector.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { FakeCollector } from './helpers/fake-collector.ts';
 import { runFixture, startFixture } from './helpers/run-fixture.ts';
 import type { LogRecord } from '../src/record.ts';
+import { freePort } from '../../test/helpers/net.ts';
 
 const RFC3339_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 const T = 60_000;
 
 /** A port nobody listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 let collector: FakeCollector;
 beforeEach(async () => {

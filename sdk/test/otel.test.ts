@@ -3,11 +3,11 @@
 // protobuf with the collector's own decoder.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { FakeCollector, type ReceivedMetric } from './helpers/fake-collector.ts';
 import { fixturePath, runFixture, startFixture } from './helpers/run-fixture.ts';
 import type { LogRecord } from '../src/record.ts';
+import { freePort } from '../../test/helpers/net.ts';
 
 const T = 60_000;
 const OTEL_APP = fixturePath('otel-app.ts');
@@ -15,13 +15,6 @@ const HTTP_APP = fixturePath('http-app.ts');
 const REGISTER = new URL('../src/register.ts', import.meta.url).pathname;
 const SPAN_KIND = { server: 2, client: 3 } as const;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

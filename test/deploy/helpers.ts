@@ -2,11 +2,12 @@
 // running a command, free loopback ports.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../helpers/collector-process.ts';
+import { freePort } from '../helpers/net.ts';
+export { freePort };
 
 export { REPO_ROOT };
 export const DEPLOY = join(REPO_ROOT, 'deploy');
@@ -73,14 +74,3 @@ export function run(command: string, args: string[], options: { cwd?: string; ti
 }
 
 /** A port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -3,7 +3,9 @@
 // SMS API, Alertmanager webhook), OTLP/JSON gauge pushes, and a free loopback port (so the ack
 // links the collector writes into messages point at where it really listens).
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { freePort } from './net.ts';
+export { freePort };
 
 export interface StandInRequest {
   /** Date.now() when the whole body had arrived. */
@@ -57,13 +59,6 @@ export async function startStandIn(decide: (req: StandInRequest) => StandInAnswe
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * Pushes one OTLP/JSON gauge point per entry (`POST /v1/metrics`) and resolves with the HTTP status

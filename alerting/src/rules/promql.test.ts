@@ -14,6 +14,7 @@ import { ALERT_ERR } from '../errors.ts';
 import type { AlertEvent } from '../types.ts';
 import { AlertingEngine } from './engine.ts';
 import { createPrometheusClient, type PrometheusClient } from './prometheus.ts';
+import { freePort } from '../../../test/helpers/net.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const havePrometheus = existsSync(PROMETHEUS);
@@ -24,13 +25,6 @@ describe.runIf(!havePrometheus && process.env.CI === 'true')('promql rules in CI
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -18,11 +18,25 @@ export function parseBytes(value: string | number): number {
   return factor === undefined ? Number.NaN : Math.floor(Number(m[1]) * factor);
 }
 
-/** Splits "host:port" (IPv6 as "[::1]:4318"). Throws on malformed input. */
+/** Splits "host:port" / "[v6]:port". Throws a descriptive Error when malformed. */
 export function parseAddr(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
-  if (!m) throw new Error(`expected host:port, got "${addr}"`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`port out of range in "${addr}"`);
-  return { host: m[1] ?? m[2], port };
+  let host: string;
+  let port: string;
+  if (addr.startsWith('[')) {
+    const close = addr.indexOf(']');
+    if (close < 0 || addr[close + 1] !== ':') throw new Error(`addr "${addr}": expected [ipv6]:port`);
+    host = addr.slice(1, close);
+    port = addr.slice(close + 2);
+  } else {
+    const colon = addr.lastIndexOf(':');
+    if (colon < 0) throw new Error(`addr "${addr}": expected host:port`);
+    host = addr.slice(0, colon);
+    port = addr.slice(colon + 1);
+    if (host.includes(':')) throw new Error(`addr "${addr}": write IPv6 hosts as [host]:port`);
+  }
+  if (host === '') throw new Error(`addr "${addr}": host is empty (use 0.0.0.0 or [::] for all interfaces)`);
+  if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
+    throw new Error(`addr "${addr}": port must be 0–65535`);
+  }
+  return { host, port: Number(port) };
 }

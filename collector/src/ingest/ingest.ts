@@ -41,9 +41,7 @@ export class Ingest {
     const refusal = this.#admission?.();
     if (refusal) {
       this.#metrics.refusedRequests.inc({ receiver, reason: ERR.OVERLOADED });
-      const err = new PeriscopeError(ERR.OVERLOADED, refusal.message, 429, refusal.details);
-      err.retryAfterSeconds = refusal.retryAfterSeconds;
-      throw err;
+      throw new PeriscopeError(ERR.OVERLOADED, refusal.message, 429, refusal.details, refusal.retryAfterSeconds);
     }
     let ids;
     try {

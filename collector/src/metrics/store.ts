@@ -234,7 +234,7 @@ export class MetricStore {
 
   /**
    * Applies points in order. Returns the points refused (type conflict, reserved name, series
-   * limit in "drop" mode). Throws PeriscopeError 429 (details.retryAfterSeconds) in "reject" mode
+   * limit in "drop" mode). Throws PeriscopeError 429 (with retryAfterSeconds) in "reject" mode
    * when the points need more new series than there is room for; nothing is applied then.
    */
   apply(points: readonly MetricPoint[]): { rejected: MetricRejection[] } {
@@ -284,6 +284,7 @@ export class MetricStore {
       `the metric store holds ${this.#seriesCount} of at most ${this.#o.maxSeries} series and this request needs ${fresh.size} more; retry after ${retryAfterSeconds} s, when stale series have expired`,
       429,
       { retryAfterSeconds },
+      retryAfterSeconds,
     );
   }
 

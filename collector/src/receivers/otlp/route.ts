@@ -48,10 +48,7 @@ export function registerOtlpRoute<K extends OtlpKind>(
       return send(reply, exportResponse(kind, encoding, rejected, rejectedCount ?? rejected.length));
     } catch (err) {
       if (err instanceof PeriscopeError && (err.statusCode === 429 || err.statusCode === 503)) {
-        const retryAfter = typeof (err.details as { retryAfterSeconds?: number } | null)?.retryAfterSeconds === 'number'
-          ? (err.details as { retryAfterSeconds: number }).retryAfterSeconds
-          : 1;
-        return send(reply, statusResponse(err.statusCode, err.message, encoding), retryAfter);
+        return send(reply, statusResponse(err.statusCode, err.message, encoding), err.retryAfterSeconds ?? 1);
       }
       throw err;
     }

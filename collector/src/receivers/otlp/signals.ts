@@ -30,7 +30,7 @@ export function registerOtlpTracesRoute(
       stored = options.sink.append(spans);
     } catch (err) {
       options.metrics.otlpRequestsRefused.inc({ signal: 'traces', reason: ERR.STORE_UNAVAILABLE });
-      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `span store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 });
+      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `span store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
     }
     options.metrics.spansAccepted.inc(stored.length);
     try {

@@ -15,6 +15,7 @@ import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE } from './errors.ts';
 import { SyslogFrameSplitter } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
 import { parseSyslog5424 } from './parse.ts';
+import { parseAddr } from '../../config/units.ts';
 
 export const configSchema = Type.Object(
   {
@@ -76,28 +77,8 @@ export interface SyslogReceiver {
   addresses(): SyslogAddresses;
 }
 
-/** Splits "host:port" / "[v6]:port". Throws a descriptive Error when malformed. */
-export function parseAddr(addr: string): SyslogEndpoint {
-  let host: string;
-  let port: string;
-  if (addr.startsWith('[')) {
-    const close = addr.indexOf(']');
-    if (close < 0 || addr[close + 1] !== ':') throw new Error(`syslog addr "${addr}": expected [ipv6]:port`);
-    host = addr.slice(1, close);
-    port = addr.slice(close + 2);
-  } else {
-    const colon = addr.lastIndexOf(':');
-    if (colon < 0) throw new Error(`syslog addr "${addr}": expected host:port`);
-    host = addr.slice(0, colon);
-    port = addr.slice(colon + 1);
-    if (host.includes(':')) throw new Error(`syslog addr "${addr}": write IPv6 hosts as [host]:port`);
-  }
-  if (host === '') throw new Error(`syslog addr "${addr}": host is empty (use 0.0.0.0 or [::] for all interfaces)`);
-  if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
-    throw new Error(`syslog addr "${addr}": port must be 0–65535`);
-  }
-  return { host, port: Number(port) };
-}
+// The one host:port parser of the collector's config (re-exported for this receiver's callers).
+export { parseAddr };
 
 function formatEndpoint(e: SyslogEndpoint): string {
   return isIP(e.host) === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;

@@ -26,7 +26,8 @@ const ndjson = (records: unknown[]) => records.map((r) => JSON.stringify(r)).joi
 
 beforeAll(async () => {
   collector = await startCollectorProcess({
-    configYaml: 'http:\n  bodyLimit: 1MiB\nstore:\n  search:\n    indexInterval: 50ms\n',
+    // The records use fixed 2026 dates: keep retention from deleting them mid-run.
+    configYaml: 'http:\n  bodyLimit: 1MiB\nstore:\n  retention:\n    maxAge: 3650d\n  search:\n    indexInterval: 50ms\n',
   });
 });
 

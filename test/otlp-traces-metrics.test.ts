@@ -14,9 +14,12 @@ import { which } from './deploy/helpers.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { promtoolCheckMetrics } from './helpers/promtool.ts';
 
+const LONG_RETENTION = 'store:\n  retention:\n    maxAge: 3650d\ntraces:\n  retention:\n    maxAge: 3650d\n';
+
 let collector: CollectorProcess;
 beforeAll(async () => {
-  collector = await startCollectorProcess();
+  // Some spans carry fixed 2026 dates: keep retention from deleting them mid-run.
+  collector = await startCollectorProcess({ configYaml: LONG_RETENTION });
 });
 afterAll(async () => {
   await collector?.stop();
@@ -222,7 +225,7 @@ it('the whole /metrics response passes promtool check metrics', async (ctx) => {
 });
 
 it('acknowledged spans survive kill -9; after a restart the trace and the slow-operation view are back', async () => {
-  const first = await startCollectorProcess();
+  const first = await startCollectorProcess({ configYaml: LONG_RETENTION });
   const traceId = 'aa'.repeat(16);
   const service = `restart-${RUN}`;
   const res = await fetch(`${first.url}/v1/traces`, {
@@ -239,7 +242,7 @@ it('acknowledged spans survive kill -9; after a restart the trace and the slow-o
   });
   expect(res.status).toBe(200);
   await first.kill();
-  const second = await startCollectorProcess({ dataDir: first.dataDir });
+  const second = await startCollectorProcess({ dataDir: first.dataDir, configYaml: LONG_RETENTION });
   try {
     const trace = (await (await fetch(`${second.url}/api/v1/traces/${traceId}`)).json()) as any;
     expect(trace.spans.map((s: any) => s.name)).toEqual(['nightly job']);

@@ -7,7 +7,8 @@ import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers
 
 let collector: CollectorProcess;
 beforeAll(async () => {
-  collector = await startCollectorProcess();
+  // Records carry fixed 2026 dates: keep retention from deleting them mid-run.
+  collector = await startCollectorProcess({ configYaml: 'store:\n  retention:\n    maxAge: 3650d\n' });
 });
 afterAll(async () => {
   await collector?.stop();

@@ -43,6 +43,8 @@ export function parseTimeBound(value: string, key: string): number {
  * Returns NaN when unparsable.
  */
 export function timestampToMicros(ts: string): number {
+  const canonical = canonicalToMicros(ts);
+  if (canonical !== undefined) return canonical;
   const m = RFC3339.exec(ts);
   if (!m) return Number.NaN;
   const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
@@ -54,6 +56,35 @@ export function timestampToMicros(ts: string): number {
   }
   const frac = m[7] === undefined ? 0 : Number((m[7] + '00000').slice(0, 6));
   return ms * 1000 + frac;
+}
+
+/**
+ * Fast path for the canonical form every Periscope record carries, `YYYY-MM-DDTHH:MM:SS.ffffffZ`
+ * (docs/record-format.md): read the digits by position instead of running the regex. Returns
+ * undefined for any other shape (the general parser decides those).
+ */
+function canonicalToMicros(ts: string): number | undefined {
+  if (ts.length !== 27 || ts.charCodeAt(26) !== 90 /* Z */ || ts.charCodeAt(10) !== 84 /* T */ || ts.charCodeAt(19) !== 46 /* . */) return undefined;
+  if (ts.charCodeAt(4) !== 45 || ts.charCodeAt(7) !== 45 || ts.charCodeAt(13) !== 58 || ts.charCodeAt(16) !== 58) return undefined;
+  const digits = (from: number, to: number): number => {
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const d = ts.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number.NaN;
+      n = n * 10 + d;
+    }
+    return n;
+  };
+  const year = digits(0, 4);
+  const month = digits(5, 7);
+  const day = digits(8, 10);
+  const hour = digits(11, 13);
+  const minute = digits(14, 16);
+  const second = digits(17, 19);
+  const frac = digits(20, 26);
+  // NaN fails every comparison below, so a non-digit lands in the general parser (which rejects it).
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 60 && frac >= 0)) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + frac;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;

@@ -84,7 +84,7 @@ export async function benchAlertLatency(options: { alerts?: number; log?: (line:
       await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1000));
     }
   } finally {
-    await collector.stop();
+    await collector.dispose();
     await slack.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -81,7 +81,7 @@ async function ingestOnly(seconds: number): Promise<number> {
     await l.stop();
     return rate;
   } finally {
-    await collector.stop();
+    await collector.dispose();
   }
 }
 
@@ -92,7 +92,7 @@ async function withSink<T>(type: 'loki' | 'elasticsearch', fn: (c: CollectorProc
   try {
     return await fn(collector, delivered, sink);
   } finally {
-    await collector.stop();
+    await collector.dispose();
     await sink.close();
   }
 }

@@ -1,6 +1,8 @@
 // Collector ingest benchmark: sustained records/s over HTTP NDJSON batches with durability on
 // (every 2xx is after the SQLite commit), and the time from a 2xx to the record being visible
 // in GET /api/v1/logs. Run: node bench/ingest.ts
+// BENCH_SENDERS (default 4) concurrent senders; BENCH_PARSE_THREADS sets http.parseThreads (default:
+// the collector's default, 1); BENCH_VERBOSE=1 prints every 1 s window.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { startCollectorProcess } from '../test/helpers/collector-process.ts';
@@ -53,7 +55,8 @@ function getJson(port: number, path: string): Promise<any> {
 }
 
 export async function benchIngest(durationMs = 8000): Promise<Array<Record<string, string | number>>> {
-  const collector = await startCollectorProcess();
+  const threads = process.env.BENCH_PARSE_THREADS;
+  const collector = await startCollectorProcess(threads === undefined ? {} : { configYaml: `http:\n  parseThreads: ${Number(threads)}\n` });
   const port = collector.httpPort;
   const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS + 2 });
   const tails = Array.from({ length: 8 }, (_, i) => lineTails(i));
@@ -98,7 +101,8 @@ export async function benchIngest(durationMs = 8000): Promise<Array<Record<strin
   clearInterval(sampler);
   await Promise.all(tasks);
   agent.destroy();
-  await collector.stop();
+  await collector.dispose();
+  if (process.env.BENCH_VERBOSE) console.error('records per 1 s window:', perSecond.join(' '));
 
   return [
     { measure: 'collector ingest, records/s (median of 1 s windows)', value: Math.round(median(perSecond)), target: '>= 100000' },

@@ -126,7 +126,7 @@ export async function benchOtlpIngest(durationMs = 6000): Promise<Array<Record<s
       { measure: 'spans stored', value: health.components?.traces?.spans ?? 'n/a', target: '' },
     ];
   } finally {
-    await collector.stop();
+    await collector.dispose();
   }
 }
 

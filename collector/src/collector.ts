@@ -16,6 +16,7 @@ import { registerExporterRoutes } from './exporters/routes.ts';
 import { createHttpServer } from './http/server.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
+import { ParsePool } from './receivers/native/parse-pool.ts';
 import { registerNativeLogsRoute } from './receivers/native/route.ts';
 import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
 import { metricSourceOf } from './metrics/alerting-source.ts';
@@ -70,7 +71,8 @@ export async function startCollector(config: Config, options: { configDir?: stri
   });
 
   const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit) });
-  registerNativeLogsRoute(app, ingest);
+  const parser = new ParsePool(config.http.parseThreads);
+  registerNativeLogsRoute(app, ingest, parser);
   registerOtlpLogsRoute(app, ingest);
   telemetry.registerRoutes(app, store);
   registerLogQueryRoutes(app, store);
@@ -151,6 +153,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
     shutdown() {
       stopping ??= (async () => {
         await Promise.allSettled([app.close(), syslog.shutdown()]);
+        await parser.close();
         await alerting.shutdown();
         await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
         await Promise.allSettled([fts.shutdown(), retention.shutdown(), telemetry.shutdown()]);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ export interface CollectorProcess {
   stop(): Promise<number | null>;
   /** SIGKILL (kill -9) and wait for exit. */
   kill(): Promise<void>;
+  /** stop(), then delete the data directory (benchmarks write hundreds of MB per run). */
+  dispose(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -87,6 +89,11 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
     async kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
+    },
+    async dispose() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

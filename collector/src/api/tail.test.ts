@@ -8,7 +8,9 @@ import WebSocket from 'ws';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { createHttpServer } from '../http/server.ts';
 import { Ingest, type IngestedBatch } from '../ingest/ingest.ts';
+import { LogBatch } from '../ingest/log-batch.ts';
 import { createSelfMetrics } from '../ingest/self-metrics.ts';
+import { ParsePool } from '../receivers/native/parse-pool.ts';
 import { registerNativeLogsRoute } from '../receivers/native/route.ts';
 import { openDatabase } from '../store/database.ts';
 import { parseLogFilter, timestampToMicros } from '../store/log-filter.ts';
@@ -25,7 +27,7 @@ async function startTailServer(options: TailOptions = {}) {
   const metrics = createSelfMetrics();
   const ingest = new Ingest(store, metrics);
   const app = createHttpServer({ bodyLimit: 4 * 1024 * 1024 });
-  registerNativeLogsRoute(app, ingest);
+  registerNativeLogsRoute(app, ingest, new ParsePool(0));
   const hub = await registerTailRoute(app, ingest, metrics.registry, options);
   registerMetricsRoute(app, metrics.registry, () => {});
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -95,7 +97,7 @@ const ready = (c: Client) => c.waitFor((m) => m.type === 'ready');
 describe('TailSession (unit, fake socket)', () => {
   const rec = (msg: string, extra: Partial<LogRecord> = {}): LogRecord => ({ timestamp: '2026-01-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, appName: 'a', msg, ...extra });
   const batchOf = (records: LogRecord[]): SerializedBatch => {
-    const b: IngestedBatch = { receiver: 't', firstId: 1, records, micros: records.map(() => 0) };
+    const b: IngestedBatch = { receiver: 't', firstId: 1, logs: LogBatch.fromRecords(records, records.map(() => 0)) };
     return new SerializedBatch(b);
   };
   function fakeSocket(bufferedAmount = 0, readyState = 1) {

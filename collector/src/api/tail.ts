@@ -53,18 +53,16 @@ const RECORDS_TAIL = ']}';
 
 export type DropReason = 'paused' | 'slow';
 
-/** JSON of each record of one batch, built at most once however many clients tail it. */
+/** JSON of each record of one batch (the stored body) and its size, measured at most once however many clients tail it. */
 export class SerializedBatch {
   readonly batch: IngestedBatch;
-  readonly #json: Array<string | undefined>;
   readonly #bytes: number[];
   constructor(batch: IngestedBatch) {
     this.batch = batch;
-    this.#json = new Array(batch.records.length);
-    this.#bytes = new Array(batch.records.length);
+    this.#bytes = new Array(batch.logs.length);
   }
   json(i: number): string {
-    return (this.#json[i] ??= JSON.stringify(this.batch.records[i]));
+    return this.batch.logs.bodies[i];
   }
   bytes(i: number): number {
     return (this.#bytes[i] ??= Buffer.byteLength(this.json(i)));
@@ -98,7 +96,7 @@ export class TailSession {
 
   /** Sends the batch's matching records that fit under the bound; drops and counts the rest. */
   offer(batch: SerializedBatch): void {
-    const { records, micros } = batch.batch;
+    const { records, micros } = batch.batch.logs;
     const matched: number[] = [];
     for (let i = 0; i < records.length; i++) {
       if (matchesFilter(this.filter, records[i], micros[i])) matched.push(i);

@@ -15,6 +15,7 @@
 
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
+import type { LogBatch } from '../ingest/log-batch.ts';
 import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
@@ -102,8 +103,7 @@ interface Resolution {
 
 interface TailChunk {
   firstId: number;
-  records: LogRecord[];
-  micros: number[];
+  logs: LogBatch;
 }
 
 const TAIL_MIN_RECORDS = 50_000;
@@ -242,18 +242,18 @@ export class Delivery {
   // ── ingest side ────────────────────────────────────────────────────────────
 
   #onIngest(batch: IngestedBatch): void {
-    const n = batch.records.length;
+    const n = batch.logs.length;
     const lastId = batch.firstId + n - 1;
     if (lastId <= this.#headId) return;
     this.#headId = lastId;
     this.#pending += n;
-    if (this.#o.queue.policy === 'drop') for (const r of batch.records) this.#unread[r.severity]++;
+    if (this.#o.queue.policy === 'drop') for (const severity of batch.logs.severity) this.#unread[severity]++;
     // Memory tail: the newest records, contiguous, bounded (oldest chunks fall off). A reader
     // behind the tail's start reads SQLite until it reaches it.
     if (this.#tail.length > 0 && batch.firstId !== this.#tailEndId() + 1) this.#clearTail();
-    this.#tail.push({ firstId: batch.firstId, records: batch.records, micros: batch.micros });
+    this.#tail.push({ firstId: batch.firstId, logs: batch.logs });
     this.#tailRecords += n;
-    while (this.#tailRecords > this.#tailMax && this.#tail.length > 1) this.#tailRecords -= this.#tail.shift()!.records.length;
+    while (this.#tailRecords > this.#tailMax && this.#tail.length > 1) this.#tailRecords -= this.#tail.shift()!.logs.length;
     if (this.#idle || this.#headId - this.#readId >= this.#o.batch.maxRecords) this.#wake();
   }
 
@@ -426,7 +426,8 @@ export class Delivery {
       const out: LogItem[] = [];
       for (const chunk of this.#tail) {
         let i = Math.max(0, from - chunk.firstId);
-        for (; i < chunk.records.length && out.length < max; i++) out.push({ id: chunk.firstId + i, micros: chunk.micros[i], record: chunk.records[i] });
+        const { records, micros } = chunk.logs;
+        for (; i < records.length && out.length < max; i++) out.push({ id: chunk.firstId + i, micros: micros[i], record: records[i] });
         if (out.length >= max) break;
       }
       return out;
@@ -436,15 +437,15 @@ export class Delivery {
 
   #tailEndId(): number {
     const last = this.#tail[this.#tail.length - 1];
-    return last.firstId + last.records.length - 1;
+    return last.firstId + last.logs.length - 1;
   }
 
   /** Forgets tail chunks that were read. */
   #dropTail(): void {
     while (this.#tail.length > 0) {
       const c = this.#tail[0];
-      if (c.firstId + c.records.length - 1 > this.#readId) break;
-      this.#tailRecords -= c.records.length;
+      if (c.firstId + c.logs.length - 1 > this.#readId) break;
+      this.#tailRecords -= c.logs.length;
       this.#tail.shift();
     }
   }

@@ -223,7 +223,7 @@ export function logHarness() {
   const self = createSelfMetrics();
   const ingest = new Ingest(store, self);
   const acceptTimes = new AcceptTimes(store.lastId(), { resolutionMs: 1 });
-  ingest.subscribe((b) => acceptTimes.accepted(b.firstId + b.records.length - 1));
+  ingest.subscribe((b) => acceptTimes.accepted(b.firstId + b.logs.length - 1));
   const deadLetters = new DeadLetterStore(db);
   const registry = self.registry as Registry;
   const metrics = createExporterMetrics(registry);

@@ -123,7 +123,7 @@ export class Exporters {
     // Subscribed before the deliveries so each append is timed before they read it.
     let batches = 0;
     this.#unsubscribe = this.#deps.ingest.subscribe((batch) => {
-      this.acceptTimes.accepted(batch.firstId + batch.records.length - 1);
+      this.acceptTimes.accepted(batch.firstId + batch.logs.length - 1);
       if (++batches % 1024 === 0 && this.deliveries.length) this.acceptTimes.forgetThrough(Math.min(...this.deliveries.map((d) => d.cursor)));
     });
     for (const d of this.deliveries) d.start();

@@ -5,6 +5,12 @@ export const httpConfigSchema = Type.Object(
   {
     addr: Type.String({ default: '127.0.0.1:4318', format: 'addr', description: 'host:port of the HTTP listener (ingest, query API, console, /metrics). Env PERISCOPE_HTTP_ADDR.' }),
     bodyLimit: Type.String({ default: '16MiB', format: 'bytes', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
+    parseThreads: Type.Integer({
+      default: 1,
+      minimum: 0,
+      maximum: 64,
+      description: 'Worker threads that parse and validate large POST /api/v1/logs bodies, so the ingest thread only writes to the store. 0 parses on the ingest thread; raise it on machines with more than 2 cores.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -1,14 +1,15 @@
-import type { LogRecord } from '../../../sdk/src/record.ts';
+import { LEVEL_NAMES, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogStore } from '../store/log-store.ts';
+import { LogBatch } from './log-batch.ts';
 import type { SelfMetrics } from './self-metrics.ts';
 
 /** What subscribers (live tail, log-derived metrics, alert rules) receive after a commit. */
 export interface IngestedBatch {
   receiver: string;
+  /** Store id of logs[0]; the batch holds ids firstId … firstId + logs.length - 1. */
   firstId: number;
-  records: LogRecord[];
-  micros: number[];
+  logs: LogBatch;
 }
 
 export type IngestListener = (batch: IngestedBatch) => void;
@@ -36,8 +37,13 @@ export class Ingest {
     this.#metrics = metrics;
   }
 
+  /** Appends record objects (receivers that build them: OTLP, syslog). */
   append(receiver: string, records: LogRecord[], micros: number[]): void {
-    if (records.length === 0) return;
+    this.appendBatch(receiver, LogBatch.fromRecords(records, micros));
+  }
+
+  appendBatch(receiver: string, logs: LogBatch): void {
+    if (logs.length === 0) return;
     const refusal = this.#admission?.();
     if (refusal) {
       this.#metrics.refusedRequests.inc({ receiver, reason: ERR.OVERLOADED });
@@ -45,15 +51,15 @@ export class Ingest {
     }
     let ids;
     try {
-      ids = this.#store.append(records, micros);
+      ids = this.#store.append(logs);
     } catch (err) {
       this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
       throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503);
     }
-    this.#metrics.accepted.inc({ receiver }, records.length);
-    this.#countVolume(records);
+    this.#metrics.accepted.inc({ receiver }, logs.length);
+    this.#countVolume(logs);
     if (ids && this.#listeners.size > 0) {
-      const batch = { receiver, firstId: ids.firstId, records, micros };
+      const batch: IngestedBatch = { receiver, firstId: ids.firstId, logs };
       for (const listener of this.#listeners) {
         try {
           listener(batch);
@@ -81,15 +87,15 @@ export class Ingest {
     return () => this.#listeners.delete(listener);
   }
 
-  #countVolume(records: LogRecord[]): void {
+  #countVolume(logs: LogBatch): void {
+    // Key: the severity digit (0–7) followed by the service name.
     const counts = new Map<string, number>();
-    for (const r of records) {
-      const key = `${r.appName ?? ''}\u0000${r.level}`;
+    for (let i = 0; i < logs.length; i++) {
+      const key = `${logs.severity[i]}${logs.service[i] ?? ''}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     for (const [key, n] of counts) {
-      const [service, level] = key.split('\u0000');
-      this.#metrics.logRecords.inc({ service, level }, n);
+      this.#metrics.logRecords.inc({ service: key.slice(1), level: LEVEL_NAMES[Number(key[0])] }, n);
     }
   }
 }

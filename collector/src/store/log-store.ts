@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
+import type { LogColumns } from '../ingest/log-batch.ts';
 import { transaction } from './database.ts';
 import { filterToSql, type LogFilter } from './log-filter.ts';
 
@@ -72,32 +73,31 @@ export class LogStore {
   }
 
   /**
-   * Writes the records in one transaction. `micros[i]` is record i's timestamp in epoch µs.
-   * Returns the id range assigned (inclusive), or null for an empty batch.
+   * Writes the batch in one transaction and returns the id range assigned (inclusive), or null
+   * for an empty batch.
    */
-  append(records: LogRecord[], micros: number[]): { firstId: number; lastId: number } | null {
-    if (records.length === 0) return null;
+  append(batch: LogColumns): { firstId: number; lastId: number } | null {
+    const n = batch.bodies.length;
+    if (n === 0) return null;
+    const { micros, severity, service, traceId, bodies } = batch;
     return transaction(this.db, () => {
       let i = 0;
       let firstId = 0;
       let lastId = 0;
       const args: Array<string | number | null> = new Array(INSERT_ROWS * 5);
-      for (; i + INSERT_ROWS <= records.length; i += INSERT_ROWS) {
-        for (let j = 0; j < INSERT_ROWS; j++) {
-          const r = records[i + j];
-          const k = j * 5;
+      for (; i + INSERT_ROWS <= n; i += INSERT_ROWS) {
+        for (let j = 0, k = 0; j < INSERT_ROWS; j++, k += 5) {
           args[k] = micros[i + j];
-          args[k + 1] = r.severity;
-          args[k + 2] = r.appName ?? null;
-          args[k + 3] = r.traceId ?? null;
-          args[k + 4] = JSON.stringify(r);
+          args[k + 1] = severity[i + j];
+          args[k + 2] = service[i + j];
+          args[k + 3] = traceId[i + j];
+          args[k + 4] = bodies[i + j];
         }
         lastId = Number(this.#insertMany.run(...args).lastInsertRowid);
         if (i === 0) firstId = lastId - INSERT_ROWS + 1;
       }
-      for (; i < records.length; i++) {
-        const r = records[i];
-        lastId = Number(this.#insert.run(micros[i], r.severity, r.appName ?? null, r.traceId ?? null, JSON.stringify(r)).lastInsertRowid);
+      for (; i < n; i++) {
+        lastId = Number(this.#insert.run(micros[i], severity[i], service[i], traceId[i], bodies[i]).lastInsertRowid);
         if (i === 0) firstId = lastId;
       }
       return { firstId, lastId };

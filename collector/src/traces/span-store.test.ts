@@ -5,6 +5,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database.ts';
 import { LogStore } from '../store/log-store.ts';
+import { LogBatch } from '../ingest/log-batch.ts';
 import { Retention } from '../store/retention.ts';
 import { SpanStore } from './span-store.ts';
 import type { SpanRecord } from './span.ts';
@@ -88,7 +89,7 @@ describe('span store', () => {
     const big = { blob: 'x'.repeat(2000) };
     store.append(Array.from({ length: 300 }, (_, i) => span(T1, i.toString(16).padStart(16, '0'), i, 1, { attributes: big })));
     const t = new Date(now - 1000).toISOString();
-    logs.append(Array.from({ length: 10 }, () => ({ timestamp: t, severity: 6, level: 'info', facility: 1, msg: 'recent' })) as never, Array(10).fill((now - 1000) * 1000));
+    logs.append(LogBatch.fromRecords(Array.from({ length: 10 }, () => ({ timestamp: t, severity: 6, level: 'info' as const, facility: 1, msg: 'recent' })), Array(10).fill((now - 1000) * 1000)));
     const retention = new Retention(db, { maxAgeMs: 1e12, maxBytes: 200_000, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 1e12 }] }, () => now);
     await retention.run();
     expect(store.count()).toBe(0); // CHUNK deletes all 300 oldest spans at once

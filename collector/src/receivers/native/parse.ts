@@ -1,0 +1,77 @@
+import { ERR } from '../../errors.ts';
+import { emptyColumns, pushRecord, type LogColumns } from '../../ingest/log-batch.ts';
+import { normalizeRecord } from '../../records/normalize.ts';
+
+export interface Rejection {
+  index: number;
+  code: string;
+  message: string;
+}
+
+/** One request body, parsed and normalised: the records as store columns, and what was refused. */
+export interface ParsedLogs {
+  columns: LogColumns;
+  rejected: Rejection[];
+}
+
+type Item = { ok: true; value: unknown } | { ok: false; message: string };
+
+/**
+ * Splits an NDJSON body into parsed values; a line that is not JSON becomes a rejection with
+ * its index (the position among non-blank lines) instead of failing the request.
+ */
+export function parseNdjson(text: string): Item[] {
+  const out: Item[] = [];
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end).trim();
+    if (line) {
+      try {
+        out.push({ ok: true, value: JSON.parse(line) });
+      } catch (err) {
+        out.push({ ok: false, message: `malformed JSON: ${(err as Error).message}` });
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/** Body → candidate records. application/json: an array, one object, or (lenient) JSON lines. */
+function parseBody(contentType: string, body: Uint8Array): Item[] {
+  // Invalid UTF-8 is replaced (U+FFFD), never fatal: the valid records must survive.
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (contentType.startsWith('application/json')) {
+    try {
+      const value = JSON.parse(text);
+      return Array.isArray(value) ? value.map((v) => ({ ok: true as const, value: v })) : [{ ok: true, value }];
+    } catch {
+      // Not one JSON document: read it as JSON lines so each bad line is reported by index.
+    }
+  }
+  return parseNdjson(text);
+}
+
+/**
+ * The whole CPU work of POST /api/v1/logs short of the store write: JSON → normalised records
+ * (docs/record-format.md) → store columns with each record's canonical JSON. Pure, so it runs
+ * the same on the ingest thread or in a parse worker (parse-pool.ts).
+ */
+export function parseLogBatch(contentType: string, body: Uint8Array, nowMs: number): ParsedLogs {
+  const items = parseBody(contentType, body);
+  const columns = emptyColumns();
+  const rejected: Rejection[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (!item.ok) {
+      rejected.push({ index: i, code: ERR.BAD_JSON, message: item.message });
+      continue;
+    }
+    const n = normalizeRecord(item.value, nowMs);
+    if (n.ok) pushRecord(columns, n.record, n.micros);
+    else rejected.push({ index: i, code: n.code, message: n.message });
+  }
+  return { columns, rejected };
+}

@@ -94,7 +94,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   metricsSources.add('collector', registrySource(metrics.registry, refreshMetrics));
   metricsSources.add('otlp-metrics', (now) => telemetry.metricStore.samples(now));
   metricsSources.add('span-metrics', (now) => telemetry.spanMetricsStore.samples(now));
-  const exporters = new Exporters(config.exporters, { db, store, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log });
+  const exporters = new Exporters(config.exporters, { db, store, spans: telemetry.spans, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log });
   retention.setGuard(exporters.retentionGuard());
   ingest.setAdmission(() => {
     const o = exporters.overload();

@@ -17,6 +17,7 @@ import { DeadLetterStore, type DeadLetter } from './dead-letter.ts';
 import { Delivery, type DependencyHealth, type Overload } from './delivery.ts';
 import type { ElasticsearchConfig } from './elasticsearch/config.ts';
 import { ElasticsearchSink } from './elasticsearch/sink.ts';
+import { SpanExport, type SpanSource } from './elasticsearch/span-export.ts';
 import type { LokiConfig } from './loki/config.ts';
 import { LokiSink } from './loki/sink.ts';
 import { createExporterMetrics } from './metrics.ts';
@@ -28,6 +29,8 @@ import type { LogSink, Logger } from './sink.ts';
 export interface ExportersDeps {
   db: DatabaseSync;
   store: LogStore;
+  /** The span store, for elasticsearch exporters with traces.enabled. */
+  spans?: SpanSource;
   ingest: Ingest;
   registry: Registry;
   sources: MetricsSources;
@@ -75,6 +78,7 @@ export function checkExporterNames(configs: ExporterConfig[]): void {
 export class Exporters {
   readonly deliveries: Delivery[] = [];
   readonly remoteWriters: RemoteWriteExporter[] = [];
+  readonly spanExports: SpanExport[] = [];
   readonly deadLetters: DeadLetterStore;
   readonly acceptTimes: AcceptTimes;
   readonly #deps: ExportersDeps;
@@ -100,6 +104,28 @@ export class Exporters {
         continue;
       }
       const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId);
+      if (sink instanceof ElasticsearchSink && (config as ElasticsearchConfig).traces.enabled && deps.spans) {
+        const es = config as ElasticsearchConfig;
+        const common = deliveryOptions(es);
+        this.spanExports.push(
+          new SpanExport(
+            {
+              name: `${es.name}:traces`,
+              dataStream: es.traces.dataStream,
+              templateName: es.installTemplate ? es.traces.templateName : undefined,
+              labels: es.labels,
+              batchMaxSpans: es.traces.batchMaxSpans,
+              waitMs: common.batch.waitMs,
+              retry: common.retry,
+              budget: common.budget,
+              breaker: common.breaker,
+              shutdownTimeoutMs: common.shutdownTimeoutMs,
+              startFrom: common.startFrom,
+            },
+            { spans: deps.spans, kv, sink, metrics, logger },
+          ),
+        );
+      }
       this.deliveries.push(
         new Delivery(sink, deliveryOptions(config as LogExporterCommon), {
           store: deps.store,
@@ -115,7 +141,7 @@ export class Exporters {
   }
 
   get names(): string[] {
-    return [...this.deliveries.map((d) => d.name), ...this.remoteWriters.map((r) => r.name)];
+    return [...this.deliveries.map((d) => d.name), ...this.spanExports.map((s) => s.name), ...this.remoteWriters.map((r) => r.name)];
   }
 
   start(): void {
@@ -127,6 +153,7 @@ export class Exporters {
       if (++batches % 1024 === 0 && this.deliveries.length) this.acceptTimes.forgetThrough(Math.min(...this.deliveries.map((d) => d.cursor)));
     });
     for (const d of this.deliveries) d.start();
+    for (const s of this.spanExports) s.start();
     for (const r of this.remoteWriters) r.start();
   }
 
@@ -134,7 +161,7 @@ export class Exporters {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     this.#unsubscribe?.();
-    await Promise.allSettled([...this.deliveries.map((d) => d.shutdown()), ...this.remoteWriters.map((r) => r.shutdown())]);
+    await Promise.allSettled([...this.deliveries.map((d) => d.shutdown()), ...this.spanExports.map((s) => s.shutdown()), ...this.remoteWriters.map((r) => r.shutdown())]);
   }
 
   /** Ingest admission: the first exporter (policy backpressure) whose backlog is at its bound. */
@@ -164,6 +191,7 @@ export class Exporters {
   health() {
     const exporters: Record<string, unknown> = {};
     for (const d of this.deliveries) exporters[d.name] = d.health();
+    for (const s of this.spanExports) exporters[s.name] = s.health();
     for (const r of this.remoteWriters) exporters[r.name] = r.health();
     const statuses = Object.values(exporters).map((e) => (e as { status: string }).status);
     return { status: statuses.includes('degraded') ? ('degraded' as const) : ('up' as const), exporters };
@@ -173,6 +201,7 @@ export class Exporters {
   dependencies(): Record<string, DependencyHealth> {
     const out: Record<string, DependencyHealth> = {};
     for (const d of this.deliveries) out[d.name] = d.dependency();
+    for (const s of this.spanExports) out[s.name] = s.dependency();
     for (const r of this.remoteWriters) out[r.name] = r.dependency();
     return out;
   }

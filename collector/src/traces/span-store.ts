@@ -229,6 +229,13 @@ export class SpanStore {
     return rows.map((r) => ({ id: r.id, traceId: r.trace_id, spanId: r.span_id, service: r.service, name: r.name, startMs: r.ts / 1000, durationNs: r.duration_ns }));
   }
 
+  /** Stored spans with id > afterId in store order, with their ids (exporters keep a cursor over them). */
+  readAfter(afterId: number, limit: number): Array<{ id: number; span: StoredSpan }> {
+    const statement = this.db.prepare('SELECT * FROM spans WHERE id > ? ORDER BY id LIMIT ?');
+    statement.setReadBigInts(true);
+    return (statement.all(afterId, limit) as Array<Record<string, unknown>>).map((r) => ({ id: Number(r.id), span: rowToSpan(r) }));
+  }
+
   lastId(): number {
     return ((this.db.prepare('SELECT max(id) AS id FROM spans').get() as { id: number | null }).id) ?? 0;
   }

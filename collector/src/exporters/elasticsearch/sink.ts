@@ -42,24 +42,41 @@ export class ElasticsearchSink implements LogSink {
   estimateBytes = (record: LogItem['record']) => estimateRecordBytes(record) * 1.5 + 120;
 
   /** Installs the index template (when configured). A 4xx (e.g. no privilege) is permanent: logged, not fatal. */
-  async prepare(signal: AbortSignal): Promise<ExportResult> {
-    if (!this.#config.installTemplate) return { status: 'success' };
+  prepare(signal: AbortSignal): Promise<ExportResult> {
+    if (!this.#config.installTemplate) return Promise.resolve({ status: 'success' });
+    return this.putTemplate(this.#config.templateName, indexTemplate(this.#config.dataStream), signal);
+  }
+
+  /** PUT _index_template/<name>. */
+  async putTemplate(name: string, template: object, signal: AbortSignal): Promise<ExportResult> {
     const url = new URL(this.#bulk.url);
-    url.pathname = url.pathname.replace(/_bulk$/, `_index_template/${this.#config.templateName}`);
+    url.pathname = url.pathname.replace(/_bulk$/, `_index_template/${name}`);
     url.search = '';
-    const { result } = await send(this.#bulk, JSON.stringify(indexTemplate(this.#config.dataStream)), { 'content-type': 'application/json' }, {
+    const { result } = await send(this.#bulk, JSON.stringify(template), { 'content-type': 'application/json' }, {
       signal,
       method: 'PUT',
       url: url.toString(),
     });
-    if (result.status !== 'success') result.error = `installing index template ${this.#config.templateName}: ${result.error}`;
+    if (result.status !== 'success') result.error = `installing index template ${name}: ${result.error}`;
     return result;
   }
 
-  async send(items: LogItem[], signal: AbortSignal): Promise<BatchResult> {
-    const prefix = `{"create":{"_index":${JSON.stringify(this.#config.dataStream)},"_id":"`;
+  send(items: LogItem[], signal: AbortSignal): Promise<BatchResult> {
+    return this.bulkCreate(
+      this.#config.dataStream,
+      items.map((item) => ({ id: documentId(this.#instanceId, item), source: JSON.stringify(toDocument(item, this.#config.labels)) })),
+      signal,
+    );
+  }
+
+  /**
+   * One `_bulk` request of `create` actions into `index`; per-item results when any item failed
+   * (in the order of `docs`). `source` is each document's JSON. Never throws.
+   */
+  async bulkCreate(index: string, docs: Array<{ id: string; source: string }>, signal: AbortSignal): Promise<BatchResult> {
+    const prefix = `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
     const lines: string[] = [];
-    for (const item of items) lines.push(`${prefix}${documentId(this.#instanceId, item)}"}}\n${JSON.stringify(toDocument(item, this.#config.labels))}\n`);
+    for (const d of docs) lines.push(`${prefix}${d.id}"}}\n${d.source}\n`);
     const body = lines.join('');
     const answer = await send(this.#bulk, body, { 'content-type': 'application/x-ndjson' }, { signal });
     if (answer.result.status !== 'success') return { result: answer.result, bisect: answer.result.httpStatus === 413 };
@@ -70,8 +87,8 @@ export class ElasticsearchSink implements LogSink {
       return { result: { status: 'retryable', error: 'bulk answer is not JSON', httpStatus: answer.result.httpStatus } };
     }
     if (parsed.errors === false) return { result: answer.result };
-    if (!Array.isArray(parsed.items) || parsed.items.length !== items.length) {
-      return { result: { status: 'retryable', error: `bulk answer has ${parsed.items?.length ?? 0} items for ${items.length} actions`, httpStatus: answer.result.httpStatus } };
+    if (!Array.isArray(parsed.items) || parsed.items.length !== docs.length) {
+      return { result: { status: 'retryable', error: `bulk answer has ${parsed.items?.length ?? 0} items for ${docs.length} actions`, httpStatus: answer.result.httpStatus } };
     }
     const redactor = this.#bulk.redactor;
     return {

@@ -52,3 +52,45 @@ export function indexTemplate(dataStream: string) {
     _meta: { managed_by: 'periscope', description: 'Periscope collector logs (docs/exporters.md)' },
   };
 }
+
+/** The template for the traces data stream (`traces.enabled`): the fields of span-document.ts. */
+export function tracesIndexTemplate(dataStream: string) {
+  return {
+    index_patterns: [dataStream],
+    data_stream: {},
+    priority: 200,
+    template: {
+      mappings: {
+        dynamic_templates: [{ labels_as_keywords: { path_match: 'labels.*', mapping: keyword } }],
+        properties: {
+          '@timestamp': { type: 'date_nanos' },
+          trace: { properties: { id: keyword } },
+          span: {
+            properties: {
+              id: keyword,
+              name: keyword,
+              kind: keyword,
+              status: { properties: { code: keyword, message: { type: 'match_only_text' } } },
+            },
+          },
+          parent: { properties: { id: keyword } },
+          event: { properties: { duration: { type: 'long' }, outcome: keyword } },
+          service: { properties: { name: keyword, instance: { properties: { id: keyword } } } },
+          labels: { type: 'object', dynamic: true },
+          periscope: {
+            properties: {
+              attributes: { type: 'flattened' },
+              resource: { type: 'flattened' },
+              scope: { properties: { name: keyword, version: keyword } },
+              events: { type: 'flattened' },
+              links: { type: 'flattened' },
+              truncated: keyword,
+              span_id: { type: 'long' },
+            },
+          },
+        },
+      },
+    },
+    _meta: { managed_by: 'periscope', description: 'Periscope collector spans (docs/exporters.md)' },
+  };
+}

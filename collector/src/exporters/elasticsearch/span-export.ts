@@ -1,0 +1,239 @@
+// Spans from the embedded span store to an Elasticsearch traces data stream (`traces.enabled` of
+// an elasticsearch exporter). Contract, as for logs (delivery.ts) where it applies:
+//  - A cursor over the span store's positions (KeyValue `exporter:<name>:cursor`) moves forward
+//    only when every span at or below it is resolved: delivered (2xx, or 409 on its deterministic
+//    `_id` = already delivered) or refused for good (per-item 4xx: counted as dropped, reason
+//    "rejected", and logged with Elasticsearch's reason). After a crash delivery resumes at the
+//    cursor; re-sent spans meet 409, so nothing is duplicated.
+//  - Whole-request 429/5xx/network errors and per-item 429/5xx are retried (only those items) by the
+//    shared retry helper behind the exporter's own circuit breaker.
+//  - Spans deleted by traces retention before they were delivered are not sent (the backend was
+//    down longer than traces.retention.maxAge).
+// Not here (logs only): dead letters and replay, a memory tail, backlog bounds with back-pressure.
+
+import type { ExportResult } from '../result.ts';
+import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
+import type { DependencyHealth } from '../delivery.ts';
+import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
+import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy } from '../retry.ts';
+import type { Logger } from '../sink.ts';
+import type { KeyValue } from '../../store/database.ts';
+import type { StoredSpan } from '../../traces/span-store.ts';
+import type { ElasticsearchSink } from './sink.ts';
+import { spanDocumentId, toSpanDocument } from './span-document.ts';
+import { tracesIndexTemplate } from './template.ts';
+
+export interface SpanSource {
+  readAfter(afterId: number, limit: number): Array<{ id: number; span: StoredSpan }>;
+  lastId(): number;
+}
+
+export interface SpanExportOptions {
+  /** `<exporter name>:traces`: its own name in metrics, health and the cursor key. */
+  name: string;
+  dataStream: string;
+  /** Template to install on start, or undefined. */
+  templateName: string | undefined;
+  labels: Record<string, string>;
+  batchMaxSpans: number;
+  /** Poll period while caught up. */
+  waitMs: number;
+  retry: RetryPolicy;
+  budget: RetryBudgetPolicy;
+  breaker: CircuitBreakerPolicy;
+  shutdownTimeoutMs: number;
+  startFrom: 'end' | 'beginning';
+}
+
+export interface SpanExportDeps {
+  spans: SpanSource;
+  kv: KeyValue;
+  sink: ElasticsearchSink;
+  metrics: ExporterMetrics;
+  logger: Logger;
+}
+
+interface Pending {
+  position: number;
+  id: string;
+  source: string;
+}
+
+export class SpanExport {
+  readonly name: string;
+  readonly type = 'elasticsearch';
+  readonly breaker: CircuitBreaker;
+  readonly #o: SpanExportOptions;
+  readonly #d: SpanExportDeps;
+  readonly #retrier: Retrier;
+  readonly #abort = new AbortController();
+  readonly #wakeUp = new AbortController();
+  readonly #labels: { exporter: string; type: string };
+  #cursor = 0;
+  #loop: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #lastError: { text: string; at: number } | undefined;
+  #failingSince: number | undefined;
+  #lastSuccessAt: number | undefined;
+
+  constructor(options: SpanExportOptions, deps: SpanExportDeps) {
+    this.name = options.name;
+    this.#o = options;
+    this.#d = deps;
+    this.breaker = new CircuitBreaker(options.breaker);
+    this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget));
+    this.#labels = { exporter: this.name, type: this.type };
+  }
+
+  get cursor(): number {
+    return this.#cursor;
+  }
+
+  get #cursorKey(): string {
+    return `exporter:${this.name}:cursor`;
+  }
+
+  start(): void {
+    const saved = this.#d.kv.get(this.#cursorKey);
+    const lastId = this.#d.spans.lastId();
+    if (saved === undefined) {
+      this.#cursor = this.#o.startFrom === 'end' ? lastId : 0;
+      this.#d.kv.set(this.#cursorKey, String(this.#cursor)); // a crash before the first batch must not move the start
+    } else {
+      this.#cursor = Number(saved);
+    }
+    const m = this.#d.metrics;
+    m.sent.inc(this.#labels, 0);
+    m.dropped.inc({ ...this.#labels, reason: 'rejected' }, 0);
+    m.register(this.name, this.type, () => this.gauges());
+    this.#loop = this.#run().catch((err: unknown) => {
+      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed`);
+    });
+  }
+
+  /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open), then stops. */
+  async shutdown(): Promise<void> {
+    if (this.#stopped) return this.#loop;
+    this.#stopped = true;
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : this.#o.shutdownTimeoutMs);
+    this.#wakeUp.abort();
+    await this.#loop;
+    clearTimeout(deadline);
+    this.#abort.abort();
+    this.#d.metrics.unregister(this.name);
+  }
+
+  gauges(): ExporterGauges {
+    return {
+      // Positions are consecutive except where a retried insert was ignored: close to the count.
+      queueItems: Math.max(0, this.#d.spans.lastId() - this.#cursor),
+      queueBytes: 0,
+      oldestAgeSeconds: 0,
+      circuit: this.breaker.state,
+      deadLetters: 0,
+    };
+  }
+
+  health() {
+    const dep = this.dependency();
+    return { status: dep.status === 'down' ? ('degraded' as const) : dep.status, type: this.type, queue: { spans: this.gauges().queueItems }, circuit: this.breaker.state };
+  }
+
+  dependency(): DependencyHealth {
+    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+    const state = this.breaker.state;
+    return {
+      type: this.type,
+      endpoint: this.#d.sink.endpoint,
+      status: state !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up',
+      circuit: state,
+      lastError: this.#lastError?.text,
+      lastErrorAt: iso(this.#lastError?.at),
+      since: iso(this.#failingSince),
+      lastSuccessAt: iso(this.#lastSuccessAt),
+    };
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    if (this.#o.templateName !== undefined) {
+      const installed = await this.#retrier.run(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), { signal, breaker: this.breaker });
+      if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
+    }
+    while (!signal.aborted) {
+      const rows = this.#d.spans.readAfter(this.#cursor, this.#o.batchMaxSpans);
+      if (rows.length === 0) {
+        if (this.#stopped) return;
+        await sleep(this.#o.waitMs, this.#wakeUp.signal);
+        continue;
+      }
+      const pending: Pending[] = rows.map((r) => ({
+        position: r.id,
+        id: spanDocumentId(r.span),
+        source: JSON.stringify(toSpanDocument(r.id, r.span, this.#o.labels)),
+      }));
+      if (!(await this.#deliver(pending, signal))) return; // aborted: the cursor stays before the unresolved spans
+      this.#cursor = rows[rows.length - 1].id;
+      this.#d.kv.set(this.#cursorKey, String(this.#cursor));
+    }
+  }
+
+  /** Resolves every span of the batch (delivered or refused for good); false when aborted first. */
+  async #deliver(batch: Pending[], signal: AbortSignal): Promise<boolean> {
+    let pending = batch;
+    const m = this.#d.metrics;
+    const outcome = await this.#retrier.run(
+      async (): Promise<ExportResult> => {
+        const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, pending, signal);
+        if (!answer.items) {
+          this.#note(answer.result);
+          if (answer.result.status === 'success') m.sent.inc(this.#labels, pending.length);
+          if (answer.result.status === 'permanent') this.#refuse(pending, answer.result);
+          if (answer.result.status !== 'retryable') pending = [];
+          return answer.result;
+        }
+        const retry: Pending[] = [];
+        let sent = 0;
+        let retryAfterMs: number | undefined;
+        answer.items.forEach((r, i) => {
+          if (r.status === 'success') sent++;
+          else if (r.status === 'permanent') this.#refuse([pending[i]], r);
+          else {
+            retry.push(pending[i]);
+            if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
+          }
+        });
+        m.sent.inc(this.#labels, sent);
+        pending = retry;
+        const result: ExportResult = retry.length > 0
+          ? { status: 'retryable', error: `${retry.length} of ${answer.items.length} spans refused for now: ${answer.items.find((r) => r.status === 'retryable')?.error}`, retryAfterMs }
+          : { status: 'success' };
+        this.#note(result);
+        return result;
+      },
+      { signal, breaker: this.breaker, onRetry: () => m.retries.inc(this.#labels) },
+    );
+    return !outcome.aborted && pending.length === 0;
+  }
+
+  #refuse(items: Pending[], result: ExportResult): void {
+    this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, items.length);
+    this.#d.logger.warn(
+      { exporter: this.name, spans: items.length, firstId: items[0]?.id, reason: result.error },
+      `exporter ${this.name}: Elasticsearch refused ${items.length} span(s): ${result.error}`,
+    );
+  }
+
+  #note(r: ExportResult): void {
+    const now = Date.now();
+    if (r.status === 'success') {
+      if (this.#failingSince !== undefined) this.#d.logger.info({ exporter: this.name }, `exporter ${this.name}: backend answering again`);
+      this.#failingSince = undefined;
+      this.#lastSuccessAt = now;
+      return;
+    }
+    this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
+    this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus}`, at: now };
+    if (r.status === 'retryable') this.#failingSince ??= now;
+  }
+}

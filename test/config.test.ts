@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, startCollectorProcess } from './helpers/collector-process.ts';
+import { REPO_ROOT, startCollectorProcess, waitFor } from './helpers/collector-process.ts';
 
 const run = promisify(execFile);
 const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
@@ -53,6 +53,32 @@ describe('periscope check-config', () => {
 
   it('a bad key stops start-up with a message naming it', async () => {
     await expect(startCollectorProcess({ configYaml: 'store:\n  retention:\n    maxAge: forever\n' })).rejects.toThrow(/store\.retention\.maxAge: invalid duration/);
+  });
+
+  it('${VAR} references: an unset one is an error naming the key; $$ and :- work', async () => {
+    const yaml = 'store:\n  dataDir: ${PERISCOPE_TEST_UNSET_DIR}\nexporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:1", tenant: "${env:PERISCOPE_TEST_UNSET_TENANT}" }\n';
+    const { code, out } = await periscope(['check-config', file(yaml)]);
+    expect(code).toBe(2);
+    expect(out).toContain('store.dataDir: ${PERISCOPE_TEST_UNSET_DIR} is not set in the environment');
+    expect(out).toContain('exporters.0.tenant: ${PERISCOPE_TEST_UNSET_TENANT} is not set');
+    const ok = await periscope(['check-config', file('store:\n  dataDir: "${PERISCOPE_TEST_UNSET_DIR:-./data}"\nexporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:1", tenant: "a$$b" }\n')]);
+    expect(ok.out).toContain('configuration is valid');
+  });
+
+  it('a secret given as ${VAR} reaches the backend, and never the logs', async () => {
+    const { startLokiServer } = await import('./servers/loki.ts');
+    const loki = await startLokiServer({ auth: { basic: { username: 'periscope', password: 's3cr3t-from-env' } } });
+    const yaml = `exporters:\n  - type: loki\n    name: loki\n    url: ${loki.url}\n    batch: { wait: 100ms }\n    auth: { basic: { username: periscope, password: "\${LOKI_PASSWORD}" } }\n`;
+    const collector = await startCollectorProcess({ configYaml: yaml, env: { LOKI_PASSWORD: 's3cr3t-from-env' } });
+    try {
+      const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ appName: 'env-secret', msg: 'delivered with the env password' }]) });
+      expect(res.status).toBe(200);
+      await waitFor(() => loki.entries().some((e) => e.line.includes('delivered with the env password')));
+      expect(collector.output()).not.toContain('s3cr3t-from-env');
+    } finally {
+      await collector.stop();
+      await loki.close();
+    }
   });
 
   it('env overrides reach the running collector', async () => {

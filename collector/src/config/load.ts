@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
 import { parseAddr, parseBytes, parseDuration } from './units.ts';
 
@@ -78,7 +79,8 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
 }
 
 /**
- * Reads the YAML file (when given), applies env overrides, validates against the schema and
+ * Reads the YAML file (when given), expands ${ENV} references in its values (env-expand.ts),
+ * applies env overrides, validates against the schema and
  * fills defaults. Throws ConfigError naming every bad key.
  */
 export function loadConfig(options: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
@@ -99,7 +101,9 @@ export function loadConfig(options: { file?: string; env?: Record<string, string
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): expected a mapping of sections'], source);
   }
-  const config = structuredClone(raw) as Record<string, unknown>;
+  const problems: string[] = [];
+  const config = expandEnv(raw, env, [], problems) as Record<string, unknown>;
+  if (problems.length) throw new ConfigError(problems, source);
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(config, path, value);

@@ -1,0 +1,34 @@
+/**
+ * Environment references in string values of periscope.yaml, so secrets (passwords, API keys,
+ * webhook URLs) need not be written in the file. Syntax, as the OpenTelemetry Collector and
+ * Loki's -config.expand-env accept it:
+ *   ${NAME} or ${env:NAME}   the variable's value; unset → a config error naming the key
+ *   ${NAME:-default}         the default when the variable is unset or empty
+ *   $$                       a literal $ (so $${NAME} stays ${NAME})
+ * Expanded after YAML parsing, in string scalars only (never keys): a value can never change the
+ * structure of the file. A `$` not followed by `{` or `$` is kept as it is.
+ */
+const REFERENCE = /\$\$|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+export function expandEnv(value: unknown, env: Record<string, string | undefined>, path: string[], problems: string[]): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('$')) return value;
+    return value.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
+      if (match === '$$') return '$';
+      const v = env[name!];
+      if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
+      if (v === undefined) {
+        problems.push(`${path.join('.') || '(root)'}: \${${name}} is not set in the environment (write \${${name}:-} for an empty default)`);
+        return match;
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, String(i)], problems));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k], problems);
+    return out;
+  }
+  return value;
+}

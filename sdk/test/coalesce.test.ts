@@ -38,7 +38,7 @@ describe('CoalescingStream', () => {
   it('hands over at once past maxChars', () => {
     vi.useFakeTimers();
     const { target, calls } = fakeTarget();
-    const s = new CoalescingStream(target, 20, 10);
+    const s = new CoalescingStream(target, 20, { maxChars: 10 });
     s.write('12345\n');
     expect(calls).toEqual([]);
     s.write('67890\n');
@@ -62,6 +62,47 @@ describe('CoalescingStream', () => {
     call(s);
     expect(calls[0]).toBe('write:pending\n');
     expect(calls.at(-1)).toBe(last);
+    s.end();
+  });
+
+  it('holds lines while the worker is behind, bounded, dropping below err first; hands over at drain', () => {
+    vi.useFakeTimers();
+    const { target, calls } = fakeTarget();
+    let needDrain = true;
+    let onDrain: (() => void) | undefined;
+    Object.defineProperty(target, 'writableNeedDrain', { get: () => needDrain });
+    target.once = (_event, listener) => (onDrain = listener);
+    let dropped = 0;
+    const s = new CoalescingStream(target, 20, { maxChars: 100, maxPendingChars: 200, onDrop: () => dropped++ });
+    const info = (i: number) => `{"level":30,"time":1,"msg":"info ${String(i).padStart(3, '0')}"}\n`; // 40 chars
+    const error = (i: number) => `{"level":50,"time":1,"msg":"err  ${String(i).padStart(3, '0')}"}\n`;
+    for (let i = 0; i < 10; i++) s.write(info(i));
+    vi.advanceTimersByTime(100);
+    expect(calls).toEqual([]); // nothing handed over while the worker is behind
+    expect(dropped).toBe(5); // 5 × 39 chars fit the bound
+    for (let i = 0; i < 5; i++) s.write(error(i)); // err lines may use a second bound…
+    expect(dropped).toBe(5);
+    s.write(info(99)); // …info may not…
+    expect(dropped).toBe(6);
+    s.write(error(5)); // …and past it err goes too
+    expect(dropped).toBe(7);
+    needDrain = false;
+    onDrain!();
+    expect(calls).toEqual([`write:${[0, 1, 2, 3, 4].map(info).join('')}${[0, 1, 2, 3, 4].map(error).join('')}`]);
+    s.write(info(5));
+    vi.advanceTimersByTime(20);
+    expect(calls.at(-1)).toBe(`write:${info(5)}`);
+    s.end();
+  });
+
+  it('flushSync() hands over even while the worker is behind', () => {
+    const { target, calls } = fakeTarget();
+    Object.defineProperty(target, 'writableNeedDrain', { get: () => true });
+    target.once = () => target;
+    const s = new CoalescingStream(target, 20);
+    s.write('a\n');
+    s.flushSync();
+    expect(calls).toEqual(['write:a\n', 'flushSync']);
     s.end();
   });
 

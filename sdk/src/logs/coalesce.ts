@@ -10,16 +10,45 @@
 // flushSync() and end() first hand over what is pending, so every caller of the transport
 // (pino's logger.flush, logs/lifecycle.ts at shutdown and at process exit) sees every line. The
 // timer is unref'd: it never keeps the process alive (beforeExit/exit flush instead).
+//
+// Bounded: while the worker has not taken what it was given (thread-stream's shared buffer is
+// full: `writableNeedDrain`), lines wait here instead of in thread-stream, whose own queue grows
+// without bound and then blocks the main thread in a synchronous write. Past `maxPendingChars`
+// new lines are dropped and counted (`onDrop`), except err and worse (pino level >= 50), which
+// may use a second `maxPendingChars` before they are dropped too: lowest severity first, as in
+// the worker's buffer.
 
 import type { TransportStream } from './lifecycle.ts';
 
 /** The part of pino's ThreadStream used here and by the lifecycle. */
 export interface ThreadStreamLike extends TransportStream {
   write(data: string): boolean;
+  /** True while the worker has not taken what it was given (thread-stream's shared buffer is full). */
+  readonly writableNeedDrain?: boolean;
+  once?(event: 'drain', listener: () => void): unknown;
+}
+
+/** pino's numeric level of one line (its first key), or 30 (info) when not found. */
+function pinoLevel(line: string): number {
+  const at = line.indexOf('"level":');
+  if (at < 0 || at > 16) return 30;
+  return Number.parseInt(line.slice(at + 8, at + 11), 10) || 30;
+}
+
+export interface CoalescingOptions {
+  /** Hand over at once past this many pending characters. */
+  maxChars?: number;
+  /** Bound of the lines held while the worker is behind (see the contract above). */
+  maxPendingChars?: number;
+  /** Called for each line dropped at the bound. */
+  onDrop?: () => void;
 }
 
 export class CoalescingStream implements ThreadStreamLike {
   private pending = '';
+  private waitingForDrain = false;
+  private readonly maxPendingChars: number;
+  private readonly onDrop: () => void;
   private timer: NodeJS.Timeout | undefined;
   private readonly target: ThreadStreamLike;
   private readonly delayMs: number;
@@ -28,16 +57,29 @@ export class CoalescingStream implements ThreadStreamLike {
     this.timer = undefined;
     this.handOver();
   };
-  private readonly onExit = () => this.handOver();
+  private readonly onExit = () => this.handOver(true);
 
-  constructor(target: ThreadStreamLike, delayMs: number, maxChars = 64 * 1024) {
+  private readonly onDrain = () => {
+    this.waitingForDrain = false;
+    this.handOver();
+  };
+
+  constructor(target: ThreadStreamLike, delayMs: number, options: CoalescingOptions = {}) {
     this.target = target;
     this.delayMs = delayMs;
-    this.maxChars = maxChars;
+    this.maxChars = options.maxChars ?? 64 * 1024;
+    this.maxPendingChars = options.maxPendingChars ?? 8 * 1024 * 1024;
+    this.onDrop = options.onDrop ?? (() => {});
     process.prependListener('exit', this.onExit);
   }
 
   write(line: string): boolean {
+    if (this.pending.length + line.length > this.maxPendingChars) {
+      if (this.pending.length + line.length > 2 * this.maxPendingChars || pinoLevel(line) < 50) {
+        this.onDrop();
+        return true;
+      }
+    }
     this.pending += line;
     if (this.pending.length >= this.maxChars) {
       this.handOver();
@@ -48,13 +90,23 @@ export class CoalescingStream implements ThreadStreamLike {
     return true;
   }
 
-  /** Hands what is pending to the transport now. */
-  handOver(): void {
+  /**
+   * Hands what is pending to the transport now — unless the worker is behind (then at its next
+   * 'drain'); `force` (flush, exit, end) hands over regardless.
+   */
+  handOver(force = false): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
     if (this.pending === '') return;
+    if (!force && this.target.writableNeedDrain) {
+      if (!this.waitingForDrain) {
+        this.waitingForDrain = true;
+        this.target.once?.('drain', this.onDrain);
+      }
+      return;
+    }
     const chunk = this.pending;
     this.pending = '';
     try {
@@ -65,17 +117,17 @@ export class CoalescingStream implements ThreadStreamLike {
   }
 
   flush(cb: (err?: Error) => void): void {
-    this.handOver();
+    this.handOver(true);
     this.target.flush(cb);
   }
 
   flushSync(): void {
-    this.handOver();
+    this.handOver(true);
     this.target.flushSync();
   }
 
   end(): void {
-    this.handOver();
+    this.handOver(true);
     process.removeListener('exit', this.onExit);
     this.target.end();
   }

@@ -56,7 +56,12 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   transport.on('error', () => {
     // worker failure or write after end: logging must never crash the host
   });
-  const stream = new CoalescingStream(transport as unknown as ThreadStreamLike, COALESCE_MS);
+  // Lines dropped on the main thread because the worker fell behind (coalesce.ts): buffer_full too.
+  let handOffDropped = 0;
+  const stream = new CoalescingStream(transport as unknown as ThreadStreamLike, COALESCE_MS, {
+    maxPendingChars: opts.maxBufferBytes,
+    onDrop: () => handOffDropped++,
+  });
   const destination = stream as unknown as DestinationStream;
   let sampledOut = 0;
   const logger = createLogger(opts.levels, opts.redact, destination, {
@@ -67,6 +72,9 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   });
   const internalLogger = createLogger(opts.levels, opts.redact, destination);
   const shutdown = createLifecycle(stream, state, opts.shutdownTimeoutMs);
-  const stats = (): Stats => ({ ...readStats(state), sampledOut });
+  const stats = (): Stats => {
+    const s = readStats(state);
+    return { ...s, dropped: { ...s.dropped, buffer_full: s.dropped.buffer_full + handOffDropped }, sampledOut };
+  };
   return { logger, internalLogger, shutdown, stats };
 }

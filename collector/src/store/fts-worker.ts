@@ -5,11 +5,23 @@
 // The index lives in its own database file so its write transactions never take the write
 // lock of the log database: ingest (the acknowledgement path) never waits for indexing.
 // The worker reads the log through a read-only WAL connection, which never blocks the writer.
+import { setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
+
+// Background work yields the CPU to the acknowledgement path: on Linux the nice value is per
+// thread (setpriority(2), "BUGS"), so this lowers only this worker. Under overload the index lags
+// (periscope_search_index_lag) instead of ingest slowing down, and catches up after.
+if (process.platform === 'linux') {
+  try {
+    setPriority(10);
+  } catch {
+    // not permitted: run at normal priority
+  }
+}
 
 const fts = openFtsDatabase(ftsDbPath);
 const log = new DatabaseSync(logDbPath, { readOnly: true });
@@ -71,5 +83,9 @@ function openFtsDatabase(path: string): DatabaseSync {
   // Contentless: the text lives in the log table; contentless_delete allows pruning.
   // https://www.sqlite.org/fts5.html#contentless_delete_tables
   db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(msg, content='', contentless_delete=1)");
+  // Merge segments 16 at a time instead of 4: about a third less indexing CPU per record (measured
+  // 5-6 → 3.5-4 µs), for queries that visit a few more segments. Persistent; set on every open.
+  // https://www.sqlite.org/fts5.html#the_automerge_configuration_option
+  db.exec("INSERT INTO logs_fts(logs_fts, rank) VALUES ('automerge', 16)");
   return db;
 }

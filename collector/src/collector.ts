@@ -55,6 +55,10 @@ export async function startCollector(config: Config, options: { configDir?: stri
     maxBytes: parseBytes(config.store.retention.maxBytes),
     schedule: config.store.retention.schedule,
     tables: [{ table: 'spans', maxAgeMs: parseDuration(config.traces.retention.maxAge) }],
+    onDeleted: (table, rows) => {
+      if (table === 'logs') store.noteDeleted(rows);
+      else if (table === 'spans') telemetry.spans.noteDeleted(rows);
+    },
   });
   const metrics = createSelfMetrics();
   // OTLP traces and metrics: span store, metric stores, span metrics (docs/traces-and-metrics.md).

@@ -63,10 +63,13 @@ export class LogStore {
   readonly db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #insertMany: StatementSync;
+  /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
+  #rows: number;
 
   constructor(db: DatabaseSync) {
     this.db = db;
     db.exec(SCHEMA);
+    this.#rows = (db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n;
     this.#insert = db.prepare('INSERT INTO logs(ts, severity, service, trace_id, body) VALUES (?, ?, ?, ?, ?)');
     // Multi-row statement: one native call per INSERT_ROWS records halves the binding overhead.
     this.#insertMany = db.prepare(`INSERT INTO logs(ts, severity, service, trace_id, body) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
@@ -80,7 +83,7 @@ export class LogStore {
     const n = batch.bodies.length;
     if (n === 0) return null;
     const { micros, severity, service, traceId, bodies } = batch;
-    return transaction(this.db, () => {
+    const ids = transaction(this.db, () => {
       let i = 0;
       let firstId = 0;
       let lastId = 0;
@@ -102,6 +105,13 @@ export class LogStore {
       }
       return { firstId, lastId };
     });
+    this.#rows += n;
+    return ids;
+  }
+
+  /** Retention deleted `rows` rows. */
+  noteDeleted(rows: number): void {
+    this.#rows = Math.max(0, this.#rows - rows);
   }
 
   /** Newest first, keyset-paginated by (ts, id). */
@@ -185,7 +195,8 @@ export class LogStore {
     return row.id ?? 0;
   }
 
+  /** Rows in the store (O(1)). */
   count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n;
+    return this.#rows;
   }
 }

@@ -12,6 +12,8 @@ export interface RetentionPolicy {
    * oldest row loses its oldest rows first.
    */
   tables?: Array<{ table: string; maxAgeMs: number }>;
+  /** Told how many rows each delete removed (stores keep their row counts without count(*)). */
+  onDeleted?: (table: string, rows: number) => void;
 }
 
 /**
@@ -91,7 +93,7 @@ export class Retention {
     const limitId = () => this.#guard?.protectedFromId() ?? Number.MAX_SAFE_INTEGER;
     const del = (ids: number[]) => {
       this.#guard?.beforeDelete(ids);
-      delStmt.run(JSON.stringify(ids));
+      this.#deleted('logs', delStmt.run(JSON.stringify(ids)).changes);
     };
     let deletedByAge = 0;
     for (;;) {
@@ -131,7 +133,7 @@ export class Retention {
       for (;;) {
         const ids = (select.all((this.#now() - maxAgeMs) * 1000, CHUNK) as Array<{ id: number }>).map((r) => r.id);
         if (ids.length === 0) break;
-        del.run(JSON.stringify(ids));
+        this.#deleted(table, del.run(JSON.stringify(ids)).changes);
         counts.age += ids.length;
         deleted += ids.length;
         await yieldToLoop();
@@ -156,9 +158,13 @@ export class Retention {
     }
     if (victim === undefined) return false;
     const ids = (this.#db.prepare(`SELECT id FROM ${victim} ORDER BY ts, id LIMIT ?`).all(CHUNK) as Array<{ id: number }>).map((r) => r.id);
-    this.#db.prepare(`DELETE FROM ${victim} WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids));
+    this.#deleted(victim, this.#db.prepare(`DELETE FROM ${victim} WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids)).changes);
     (this.tableDeleted[victim] ??= { age: 0, size: 0 }).size += ids.length;
     return true;
+  }
+
+  #deleted(table: string, rows: number | bigint): void {
+    this.#policy.onDeleted?.(table, Number(rows));
   }
 
   async shutdown(): Promise<void> {

@@ -90,7 +90,8 @@ describe('span store', () => {
     store.append(Array.from({ length: 300 }, (_, i) => span(T1, i.toString(16).padStart(16, '0'), i, 1, { attributes: big })));
     const t = new Date(now - 1000).toISOString();
     logs.append(LogBatch.fromRecords(Array.from({ length: 10 }, () => ({ timestamp: t, severity: 6, level: 'info' as const, facility: 1, msg: 'recent' })), Array(10).fill((now - 1000) * 1000)));
-    const retention = new Retention(db, { maxAgeMs: 1e12, maxBytes: 200_000, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 1e12 }] }, () => now);
+    const onDeleted = (table: string, rows: number) => (table === 'spans' ? store : logs).noteDeleted(rows);
+    const retention = new Retention(db, { maxAgeMs: 1e12, maxBytes: 200_000, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 1e12 }], onDeleted }, () => now);
     await retention.run();
     expect(store.count()).toBe(0); // CHUNK deletes all 300 oldest spans at once
     expect(logs.count()).toBe(10);

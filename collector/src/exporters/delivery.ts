@@ -13,7 +13,6 @@
 //  - While caught up, batches are taken from memory (the records ingest just committed) instead
 //    of being read back from SQLite; a lagging exporter reads the log.
 
-import type { LogRecord } from '../../../sdk/src/record.ts';
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { LogBatch } from '../ingest/log-batch.ts';
 import type { KeyValue } from '../store/database.ts';

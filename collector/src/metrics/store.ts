@@ -20,7 +20,7 @@
 // seen in each slot) for `sampleWindowMs`, stamped with the time the collector received it, so
 // alert rules can compute rate/avg/quantiles without a Prometheus server.
 
-import { ERR, PeriscopeError } from '../errors.ts';
+import { PeriscopeError } from '../errors.ts';
 import { fit, merge, toExplicit, downscale, type ExpHistogram, type ExpLimits } from './exponential.ts';
 import { applyFactor, type PromType } from './naming.ts';
 

@@ -16,7 +16,6 @@
 //   periscope.log_id           position in the collector's durable log
 // The same table is in docs/exporters.md.
 
-import type { LogRecord } from '../../../../sdk/src/record.ts';
 import type { LogItem } from '../sink.ts';
 
 export type EsDocument = Record<string, unknown>;

@@ -39,7 +39,6 @@ import type {
   FieldIssue,
   NormalizedLogRecord,
   NormalizedLogsRequest,
-  NormalizedMessage,
   NormalizedResourceLogs,
   NormalizedScopeLogs,
   OtlpRejection,

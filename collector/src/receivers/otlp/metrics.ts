@@ -33,7 +33,6 @@ import type {
   NormalizedMessage,
   NormalizedMetricsRequest,
   NormalizedResourceMetrics,
-  NormalizedScopeMetrics,
   OtlpRejection,
 } from './decode.ts';
 

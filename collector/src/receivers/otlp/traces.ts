@@ -18,8 +18,8 @@
 // resourceSpans/scopeSpans — the same numbering whichever encoding was used.
 
 import type { SpanEvent, SpanLink, SpanRecord } from '../../traces/span.ts';
-import type { Attributes, AttributeValue, FieldIssue, NormalizedMessage, NormalizedResourceSpans, NormalizedTracesRequest, OtlpRejection } from './decode.ts';
-import { firstIssue, setKey, truncateAttributes } from './attributes.ts';
+import type { Attributes, FieldIssue, NormalizedMessage, NormalizedResourceSpans, NormalizedTracesRequest, OtlpRejection } from './decode.ts';
+import { firstIssue, truncateAttributes } from './attributes.ts';
 
 export const OTLP_SPAN_ERROR_CODES = {
   BAD_TRACE_ID: 'PERISCOPE_ERR_OTLP_BAD_TRACE_ID',

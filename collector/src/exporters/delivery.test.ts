@@ -228,7 +228,7 @@ describe('bounds and policies', () => {
     d.start();
     h.append(Array.from({ length: 50 }, () => testRecord({ timestamp: '2020-01-01T00:00:00.000000Z' })));
     await until(() => sink.requests.length > 0);
-    const retention = new Retention(h.db, { maxAgeMs: 86_400_000, maxBytes: 1 << 30, schedule: '* * * * *' });
+    const retention = new Retention(h.db, { maxAgeMs: 86_400_000, maxBytes: 1 << 30, schedule: '* * * * *', onDeleted: (_table, rows) => h.store.noteDeleted(rows) });
     const severities = (ids: number[]) => h.db.prepare('SELECT id, severity FROM logs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{ id: number; severity: number }>;
     retention.setGuard({ protectedFromId: () => d.protectedFromId(), beforeDelete: (ids) => d.beforeRetentionDelete(ids, severities) });
     await retention.run();

@@ -14,6 +14,8 @@ export interface LogColumns {
   traceId: Array<string | null>;
   /** JSON.stringify of the canonical record. */
   bodies: string[];
+  /** Each record's msg, for the search indexer (not stored as a column). */
+  msgs: string[];
 }
 
 /**
@@ -27,6 +29,7 @@ export class LogBatch implements LogColumns {
   readonly service: Array<string | null>;
   readonly traceId: Array<string | null>;
   readonly bodies: string[];
+  readonly msgs: string[];
   #records: LogRecord[] | undefined;
 
   constructor(columns: LogColumns, records?: LogRecord[]) {
@@ -35,6 +38,7 @@ export class LogBatch implements LogColumns {
     this.service = columns.service;
     this.traceId = columns.traceId;
     this.bodies = columns.bodies;
+    this.msgs = columns.msgs;
     this.#records = records;
   }
 
@@ -54,7 +58,7 @@ export class LogBatch implements LogColumns {
 }
 
 export function emptyColumns(): LogColumns {
-  return { micros: [], severity: [], service: [], traceId: [], bodies: [] };
+  return { micros: [], severity: [], service: [], traceId: [], bodies: [], msgs: [] };
 }
 
 export function pushRecord(columns: LogColumns, record: LogRecord, micros: number): void {
@@ -63,4 +67,5 @@ export function pushRecord(columns: LogColumns, record: LogRecord, micros: numbe
   columns.service.push(record.appName ?? null);
   columns.traceId.push(record.traceId ?? null);
   columns.bodies.push(JSON.stringify(record));
+  columns.msgs.push(record.msg);
 }

@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync } from 'node:sqlite';
 
+/** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
+const OFFER_AHEAD = 200_000;
+
 /**
  * Runs the full-text indexer in a worker thread and attaches its database to the log
  * connection (as schema `fts`) so queries can use `logs_fts`. The index trails ingest by about
@@ -46,6 +49,18 @@ export class FtsIndexer {
       if (this.#worker === worker) this.#worker = undefined;
     });
     this.#worker = worker;
+  }
+
+  /**
+   * Hands the messages of a committed batch (ids firstId …) to the indexer so it need not read
+   * them back from the log. Skipped while the indexer is more than OFFER_AHEAD records behind
+   * (it then reads the log): the messages waiting in the worker stay bounded.
+   */
+  offer(firstId: number, msgs: string[]): void {
+    const worker = this.#worker;
+    if (!worker || msgs.length === 0) return;
+    if (firstId - this.#indexedId > OFFER_AHEAD) return;
+    worker.postMessage({ firstId, msgs });
   }
 
   indexedId(): number {

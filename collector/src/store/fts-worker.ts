@@ -4,11 +4,14 @@
 //    acknowledgement path don't pay for copying pages into the database file.
 // The index lives in its own database file so its write transactions never take the write
 // lock of the log database: ingest (the acknowledgement path) never waits for indexing.
-// The worker reads the log through a read-only WAL connection, which never blocks the writer.
+// Messages arrive from the ingest thread after each commit (fts-indexer.ts `offer`), so in steady
+// state nothing is read back; what was not offered (start-up, or while far behind) is read from
+// the log through a read-only WAL connection, which never blocks the writer.
 import { setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { IndexQueue, type IndexBatch } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
 
@@ -35,21 +38,33 @@ let lastCheckpoint = 0;
 const readCursor = fts.prepare("SELECT value FROM kv WHERE key = 'indexed_id'");
 const writeCursor = fts.prepare("INSERT INTO kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 const insert = fts.prepare('INSERT INTO logs_fts(rowid, msg) VALUES (?, ?)');
-const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg FROM logs WHERE id > ? ORDER BY id LIMIT ?");
+const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
 const oldest = log.prepare('SELECT min(id) AS id FROM logs');
 const prune = fts.prepare('DELETE FROM logs_fts WHERE rowid < ?');
 
 let stopping = false;
-parentPort!.on('message', (msg) => {
+const queue = new IndexQueue();
+parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
   if (msg === 'stop') stopping = true;
+  else queue.push(msg);
 });
 
 let indexed = Number((readCursor.get() as { value: string } | undefined)?.value ?? 0);
 parentPort!.postMessage({ indexedId: indexed });
 let sincePrune = 0;
 
+/** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
+function nextRows(): Array<{ id: number; msg: string | null }> {
+  const next = queue.next(indexed, batch);
+  if ('rows' in next) return next.rows;
+  const rows = pending.all(indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch) as Array<{ id: number; msg: string | null }>;
+  // Nothing left before the queued batch: the ids in between were deleted by retention.
+  if (rows.length === 0 && Number.isFinite(next.readBefore)) indexed = next.readBefore - 1;
+  return rows;
+}
+
 while (!stopping) {
-  const rows = pending.all(indexed, batch) as Array<{ id: number; msg: string | null }>;
+  const rows = nextRows();
   if (rows.length > 0) {
     fts.exec('BEGIN');
     for (const row of rows) insert.run(row.id, row.msg ?? '');
@@ -68,7 +83,8 @@ while (!stopping) {
     const min = (oldest.get() as { id: number | null }).id;
     if (min !== null) prune.run(min);
   }
-  if (rows.length < batch) await sleep(intervalMs);
+  if (rows.length < batch && queue.length === 0) await sleep(intervalMs);
+  else await yieldToLoop(); // let queued messages in
 }
 checkpointer.close();
 log.close();

@@ -42,9 +42,20 @@ export class KeyValue {
   }
 }
 
-/** Runs `fn` in one transaction (BEGIN IMMEDIATE so writers never deadlock on upgrade). */
+/**
+ * Runs `fn` in one transaction.
+ *
+ * BEGIN (deferred), not BEGIN IMMEDIATE: IMMEDIATE takes the write lock of every attached
+ * database at once (https://www.sqlite.org/lang_transaction.html), and the search index database
+ * is attached to this connection for `q=` queries. Each ingest commit then waited, in SQLite's
+ * sleeping busy handler, for the indexer's write transaction on the index file: requests were
+ * serialised behind indexing with the CPU half idle. A deferred transaction takes the write lock
+ * of a database at its first write there, so ingest locks only the log. The upgrade deadlock that
+ * IMMEDIATE prevents needs a second writing connection to the same file; the log database has
+ * one (this one; the indexer's other connection only reads and checkpoints).
+ */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
+  db.exec('BEGIN');
   try {
     const result = fn();
     db.exec('COMMIT');

@@ -7,6 +7,8 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { LogStore } from './log-store.ts';
 import { Retention } from './retention.ts';
+import { FtsIndexer } from './fts-indexer.ts';
+import { DatabaseSync } from 'node:sqlite';
 
 const DAY_MS = 86_400_000;
 
@@ -33,5 +35,23 @@ describe('LogStore.count', () => {
     const reopened = openDatabase(dir, 'normal');
     expect(new LogStore(reopened).count()).toBe(5);
     reopened.close();
+  });
+});
+
+describe('LogStore.append', () => {
+  it('never waits for the search indexer writing its own (attached) database', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-lock-'));
+    const db = openDatabase(dir, 'normal');
+    const store = new LogStore(db);
+    new FtsIndexer(db, dir, 200, 1000); // attaches periscope-fts.db to this connection, as the collector does
+    const indexer = new DatabaseSync(join(dir, 'periscope-fts.db'));
+    indexer.exec('BEGIN IMMEDIATE');
+    indexer.exec("INSERT INTO kv(key, value) VALUES ('indexed_id', '0')");
+    db.exec('PRAGMA busy_timeout = 0'); // any wait for a lock would now fail at once
+    const r: LogRecord = { timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, msg: 'x' };
+    expect(store.append(LogBatch.fromRecords([r], [Date.UTC(2026, 10, 1) * 1000]))).toEqual({ firstId: 1, lastId: 1 });
+    indexer.exec('ROLLBACK');
+    indexer.close();
+    db.close();
   });
 });

@@ -68,3 +68,48 @@ it('UDP: one message per datagram, including non-UTF-8 bytes', async () => {
   expect(records[0].msg).toBe('bad bytes \uFFFD(');
   expect(records[0].attributes).toEqual({ invalidUtf8: true });
 });
+
+it('TCP back-pressure: while an exporter is at its backlog bound the connection pauses; nothing is lost', async () => {
+  const { startLokiServer } = await import('./servers/loki.ts');
+  const loki = await startLokiServer();
+  await loki.setFault({ mode: 'down' });
+  const bounded = await startCollectorProcess({
+    configYaml: `store:
+  retention:
+    maxAge: 3650d
+exporters:
+  - type: loki
+    name: loki
+    url: ${loki.url}
+    batch: { wait: 50ms }
+    retry: { initialBackoff: 50ms, maxBackoff: 200ms }
+    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }
+    queue: { maxRecords: 100, policy: backpressure }
+`,
+  });
+  try {
+    const app = `bp${Date.now()}`;
+    const socket = net.connect(bounded.syslogPort!, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const health = async () => ((await (await fetch(`${bounded.url}/health/detailed`)).json()) as any).components.syslog;
+    // Keep sending until the collector refuses (the backlog bound is checked about once a second)
+    // and the connection pauses; the sender's writes then queue on its side.
+    let sent = 0;
+    while ((await health()).pausedConnections !== 1) {
+      if (sent > 20_000) throw new Error('the connection never paused');
+      const now = new Date().toISOString(); // Loki refuses entries older than a week
+      socket.write(Array.from({ length: 50 }, (_, i) => `<14>1 ${now} host ${app} - - - line ${sent + i}\n`).join(''));
+      sent += 50;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await loki.setFault({ mode: 'none' });
+    await waitFor(async () => loki.entries().filter((e) => e.line.startsWith('line ')).length === sent, 30_000);
+    socket.end();
+    const stored = await (await fetch(`${bounded.url}/api/v1/logs/export?service=${app}`)).text();
+    expect(stored.trim().split('\n')).toHaveLength(sent);
+    expect((await health()).framesRejected).toBe(0);
+  } finally {
+    await bounded.stop();
+    await loki.close();
+  }
+});

@@ -256,6 +256,55 @@ describe('syslog receiver over TCP', () => {
   });
 });
 
+describe('syslog receiver over TCP: back-pressure', () => {
+  it('a busy sink pauses the connection; the frames are offered again in order and none is lost', async () => {
+    let busyFor = 3; // the first three offers are refused with "try again in 30 ms"
+    const offers: string[][] = [];
+    const accepted: string[] = [];
+    const r = receiver(config(), {
+      accept(records) {
+        offers.push(records.map((rec) => rec.msg));
+        if (busyFor > 0) {
+          busyFor--;
+          return { retryAfterMs: 30 };
+        }
+        accepted.push(...records.map((rec) => rec.msg));
+        return undefined;
+      },
+      reject() {},
+    });
+    await r.start();
+    const socket = await tcpConnect(r.addresses().tcp.port);
+    await write(socket, `${msg(1)}\n${msg(2)}\n`);
+    await waitFor('the connection paused', () => r.health().pausedConnections === 1);
+    await write(socket, `garbage\n${msg(3)}\n`); // arrives while paused: held behind 1 and 2
+    await waitFor('everything taken', () => accepted.length === 3, 5000);
+    expect(accepted).toEqual(['message 1', 'message 2', 'message 3']);
+    expect(offers[0]).toEqual(['message 1', 'message 2']); // refused, then offered again
+    expect(r.health()).toMatchObject({ framesAccepted: 3, framesRejected: 1, pausedConnections: 0, connections: 1 });
+    await write(socket, `${msg(4)}\n`); // reading resumed
+    await waitFor('record 4', () => accepted.length === 4);
+  });
+
+  it('what a paused connection holds at shutdown is offered once more, then counted as rejected', async () => {
+    const r = receiver(config(), { accept: () => ({ retryAfterMs: 60_000 }), reject() {} });
+    await r.start();
+    const socket = await tcpConnect(r.addresses().tcp.port);
+    await write(socket, `${msg(1)}\n${msg(2)}\n`);
+    await waitFor('the connection paused', () => r.health().pausedConnections === 1);
+    await r.shutdown();
+    expect(r.health()).toMatchObject({ framesAccepted: 0, framesRejected: 2, pausedConnections: 0 });
+  });
+
+  it('UDP cannot push back: a busy sink drops the datagram, counted', async () => {
+    const r = receiver(config(), { accept: () => ({ retryAfterMs: 1000 }), reject() {} });
+    await r.start();
+    await udpSend(r.addresses().udp.port, [msg(1)]);
+    await waitFor('counted', () => r.health().framesRejected === 1);
+    expect(r.health().framesAccepted).toBe(0);
+  });
+});
+
 describe('syslog receiver over UDP', () => {
   it('parses one message per datagram and rejects bad or oversize datagrams', async () => {
     const sink = makeSink();
@@ -297,7 +346,7 @@ describe('syslog receiver over UDP', () => {
 describe('syslog receiver lifecycle', () => {
   it('reports health and addresses only while listening', async () => {
     const r = receiver(config());
-    expect(r.health()).toEqual({ status: 'down', connections: 0, framesAccepted: 0, framesRejected: 0 });
+    expect(r.health()).toEqual({ status: 'down', connections: 0, pausedConnections: 0, framesAccepted: 0, framesRejected: 0 });
     expect(() => r.addresses()).toThrow(/not listening/);
     await r.start();
     const { tcp, udp } = r.addresses();
@@ -310,6 +359,7 @@ describe('syslog receiver lifecycle', () => {
       tcpAddr: `127.0.0.1:${tcp.port}`,
       udpAddr: `127.0.0.1:${tcp.port}`,
       connections: 0,
+      pausedConnections: 0,
       framesAccepted: 0,
       framesRejected: 0,
     });

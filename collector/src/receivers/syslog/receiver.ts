@@ -42,8 +42,17 @@ export const configSchema = Type.Object(
 
 export type SyslogConfig = Static<typeof configSchema>;
 
+/** The sink cannot take records now (back-pressure): offer them again after `retryAfterMs`. */
+export interface SinkBusy {
+  retryAfterMs: number;
+}
+
 export interface SyslogSink {
-  accept(records: LogRecord[], receiver: 'syslog'): void;
+  /**
+   * Takes the records (returns nothing), or answers SinkBusy: nothing was taken, offer them again
+   * later. A throw means they can never be taken (counted as rejected).
+   */
+  accept(records: LogRecord[], receiver: 'syslog'): void | SinkBusy;
   reject(code: string, receiver: 'syslog'): void;
 }
 
@@ -67,6 +76,8 @@ export interface SyslogHealth {
   framesAccepted: number;
   /** Frames/datagrams dropped: framing errors, parse errors, and records whose sink.accept threw. */
   framesRejected: number;
+  /** TCP connections not being read while the sink is busy (TCP flow control holds the senders back). */
+  pausedConnections: number;
 }
 
 export interface SyslogReceiver {
@@ -116,53 +127,107 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     }
   }
 
-  function flush(batch: LogRecord[]): void {
+  /** Hands a batch to the sink: undefined when it was taken or dropped, or how long to wait before offering it again. */
+  function flush(batch: LogRecord[], canWait: boolean): number | undefined {
     try {
-      sink.accept(batch, 'syslog');
+      const busy = sink.accept(batch, 'syslog');
+      if (busy) {
+        if (canWait) return busy.retryAfterMs;
+        framesRejected += batch.length;
+        return undefined;
+      }
       framesAccepted += batch.length;
     } catch {
       framesRejected += batch.length;
     }
+    return undefined;
   }
 
-  /** Parses frames in order; records are batched, but never reordered around a rejection. */
-  function handleFrames(events: FrameEvent[]): void {
+  /**
+   * Parses frames in order; records are batched, but never reordered around a rejection. With
+   * `canWait` (TCP), a busy sink stops the run: the answer says where to resume and when.
+   */
+  function handleFrames(events: FrameEvent[], canWait: boolean): { resumeAt: number; retryAfterMs: number } | undefined {
     let batch: LogRecord[] | null = null;
-    for (const event of events) {
+    let batchStart = 0;
+    const flushBatch = () => {
+      const wait = batch ? flush(batch, canWait) : undefined;
+      batch = null;
+      return wait === undefined ? undefined : { resumeAt: batchStart, retryAfterMs: wait };
+    };
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
       if (event.ok) {
         const parsed = parseSyslog5424(event.frame);
         if (parsed.ok) {
-          (batch ??= []).push(parsed.record);
+          if (!batch) {
+            batch = [];
+            batchStart = i;
+          }
+          batch.push(parsed.record);
           continue;
         }
-        if (batch) flush(batch);
-        batch = null;
+        const stop = flushBatch();
+        if (stop) return stop;
         reject(parsed.code);
       } else {
-        if (batch) flush(batch);
-        batch = null;
+        const stop = flushBatch();
+        if (stop) return stop;
         reject(event.code);
       }
     }
-    if (batch) flush(batch);
+    return flushBatch();
   }
+
+  /** Set while shutting down: offers no longer wait for a busy sink. */
+  let shuttingDown = false;
+  /** Connections paused on a busy sink → their frames not taken yet, offered again at shutdown. */
+  const held = new Map<TcpSocket, { events: FrameEvent[]; timer: NodeJS.Timeout }>();
 
   function onConnection(socket: TcpSocket): void {
     sockets.add(socket);
     const splitter = new SyslogFrameSplitter({ maxFrameBytes });
     let ended = false;
-    socket.on('data', (chunk: Buffer) => handleFrames(splitter.push(chunk)));
+    // Back-pressure (TCP only): when the sink is busy, stop reading the socket — the kernel's
+    // receive window fills and the sender's own queue holds the rest — and offer the frames not
+    // taken again after the sink's Retry-After. Frames keep their order.
+    const offer = (events: FrameEvent[]) => {
+      const stop = handleFrames(events, !shuttingDown);
+      if (!stop) {
+        held.delete(socket);
+        if (!ended) socket.resume();
+        return;
+      }
+      socket.pause();
+      const rest = events.slice(stop.resumeAt);
+      held.set(socket, { events: rest, timer: setTimeout(() => offer(held.get(socket)?.events ?? rest), stop.retryAfterMs) });
+    };
+    const receive = (events: FrameEvent[]) => {
+      const waiting = held.get(socket);
+      if (waiting) waiting.events.push(...events); // data already buffered when the socket paused
+      else offer(events);
+    };
+    socket.on('data', (chunk: Buffer) => receive(splitter.push(chunk)));
     socket.on('end', () => {
       ended = true;
-      handleFrames(splitter.end());
+      receive(splitter.end());
     });
     socket.on('error', () => {
       // ECONNRESET, EPIPE, …: the socket closes; 'close' below reports a cut frame.
     });
     socket.on('close', () => {
       sockets.delete(socket);
-      if (!ended) handleFrames(splitter.end());
+      if (!ended) receive(splitter.end());
     });
+  }
+
+  /** Last offer of what paused connections hold (shutdown): taken now or counted as rejected. */
+  function releaseHeld(): void {
+    for (const [socket, { events, timer }] of held) {
+      clearTimeout(timer);
+      held.delete(socket);
+      handleFrames(events, false);
+    }
   }
 
   function onDatagram(msg: Buffer): void {
@@ -176,7 +241,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       return;
     }
     const parsed = parseSyslog5424(end === msg.length ? msg : msg.subarray(0, end));
-    if (parsed.ok) flush([parsed.record]);
+    if (parsed.ok) flush([parsed.record], false); // UDP cannot push back: a busy sink drops it (counted)
     else reject(parsed.code);
   }
 
@@ -210,7 +275,9 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     if (server) {
       closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
     }
+    shuttingDown = true;
     for (const s of sockets) s.destroy();
+    releaseHeld();
     if (socket) {
       closing.push(
         new Promise<void>((resolve) => {
@@ -233,6 +300,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   }
 
   async function doStart(): Promise<void> {
+    shuttingDown = false;
     // Resolve once, so TCP and UDP bind the very same address (an IP literal needs no DNS).
     const { address, family } = await lookup(endpoint.host);
     const attempts = endpoint.port === 0 ? EPHEMERAL_ATTEMPTS : 1;
@@ -301,6 +369,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       const health: SyslogHealth = {
         status: bound ? 'up' : 'down',
         connections: sockets.size,
+        pausedConnections: held.size,
         framesAccepted,
         framesRejected,
       };

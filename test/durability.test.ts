@@ -51,5 +51,5 @@ it('every acknowledged record survives kill -9 during sustained load', async () 
   const body = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ appName: 'durability', msg: `after restart ${i}` })).join('\n');
   expect((await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' } })).status).toBe(200);
   const searchable = async (q: string) => (await (await fetch(`${collector!.url}/api/v1/logs/export?service=durability&q=${encodeURIComponent(q)}`)).text()).trim().split('\n').filter(Boolean).length;
-  await waitFor(async () => (await searchable('r*')) === stored.size && (await searchable('restart')) === 1000, 30_000, 200);
+  await waitFor(async () => (await searchable('r*')) === stored.size && (await searchable('restart')) === 1000, 60_000, 200);
 });

@@ -7,24 +7,12 @@
 // Messages arrive from the ingest thread after each commit (fts-indexer.ts `offer`), so in steady
 // state nothing is read back; what was not offered (start-up, or while far behind) is read from
 // the log through a read-only WAL connection, which never blocks the writer.
-import { setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { IndexQueue, type IndexBatch } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
-
-// Background work yields the CPU to the acknowledgement path: on Linux the nice value is per
-// thread (setpriority(2), "BUGS"), so this lowers only this worker. Under overload the index lags
-// (periscope_search_index_lag) instead of ingest slowing down, and catches up after.
-if (process.platform === 'linux') {
-  try {
-    setPriority(10);
-  } catch {
-    // not permitted: run at normal priority
-  }
-}
 
 const fts = openFtsDatabase(ftsDbPath);
 const log = new DatabaseSync(logDbPath, { readOnly: true });

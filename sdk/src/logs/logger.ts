@@ -8,6 +8,8 @@
 // - no pid/hostname in the lines (base: null): the worker adds procId/hostname per record.
 // - redact: pino's redact paths, applied before the line leaves the main thread.
 // - hooks (optional): trace-context mixin and log sampling (trace-context.ts).
+// - time: epoch milliseconds with a microsecond fraction (pino's default is whole ms; the record
+//   format carries µs, docs/record-format.md), see microsecondTime.
 
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LevelSpec } from './level-spec.ts';
@@ -26,6 +28,23 @@ export interface LoggerHooks {
   mixin?: () => object;
   mixinMergeStrategy?: (mergeObject: object, mixinObject: object) => object;
   logMethod?: (this: unknown, args: unknown[], method: (...args: unknown[]) => void, level: number) => void;
+}
+
+// performance.now() has µs resolution but is a monotonic clock: it is anchored to the wall clock
+// and re-anchored every second (so a clock step shows within a second), and never goes back.
+let anchorOffset = Date.now() - performance.now();
+let anchoredAt = performance.now();
+let lastTime = 0;
+
+/** pino `timestamp` option: `,"time":<epoch ms>.<µs>` (https://getpino.io/#/docs/api?id=timestamp-boolean-function). */
+export function microsecondTime(): string {
+  const now = performance.now();
+  if (now - anchoredAt >= 1000) {
+    anchorOffset = Date.now() - now;
+    anchoredAt = now;
+  }
+  lastTime = Math.max(lastTime, Math.round((now + anchorOffset) * 1000) / 1000);
+  return `,"time":${lastTime.toFixed(3)}`;
 }
 
 export function createLogger(levels: LevelSpec, redact: string[], destination: DestinationStream, hooks: LoggerHooks = {}): Logger {
@@ -50,6 +69,7 @@ export function createLogger(levels: LevelSpec, redact: string[], destination: D
     {
       level: levels.defaultLevel,
       base: null,
+      timestamp: microsecondTime,
       ...(redact.length > 0 ? { redact } : {}),
       ...(hasModules ? { onChild } : {}),
       ...(hooks.mixin ? { mixin: hooks.mixin, mixinMergeStrategy: hooks.mixinMergeStrategy } : {}),

@@ -18,7 +18,8 @@ import type { LogBatch } from '../ingest/log-batch.ts';
 import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
-import { CircuitBreaker, type CircuitBreakerPolicy, type CircuitState } from './circuit-breaker.ts';
+import { BackendStatus, type DependencyHealth } from './backend-status.ts';
+import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
 import type { DeadLetter, DeadLetterStore } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
@@ -61,17 +62,7 @@ export interface Overload {
   retryAfterSeconds: number;
 }
 
-export interface DependencyHealth {
-  type: string;
-  endpoint: string;
-  status: 'up' | 'degraded' | 'down';
-  circuit: CircuitState;
-  lastError?: string;
-  lastErrorAt?: string;
-  /** Start of the current failure streak (degraded or down). */
-  since?: string;
-  lastSuccessAt?: string;
-}
+export type { DependencyHealth } from './backend-status.ts';
 
 export interface ReplayOutcome {
   delivered: DeadLetter[];
@@ -152,9 +143,7 @@ export class Delivery {
   #wakeUp: (() => void) | undefined;
   #idle = false;
 
-  #lastError: { text: string; at: number } | undefined;
-  #failingSince: number | undefined;
-  #lastSuccessAt: number | undefined;
+  readonly #status: BackendStatus;
 
   constructor(sink: LogSink, options: DeliveryOptions, deps: DeliveryDeps) {
     this.name = options.name;
@@ -162,6 +151,7 @@ export class Delivery {
     this.#o = options;
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
+    this.#status = new BackendStatus(options.name, deps.logger, this.#now);
     const sleep = deps.sleep ?? defaultSleep;
     this.breaker = new CircuitBreaker(options.breaker, { now: this.#now, sleep });
     this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
@@ -171,7 +161,7 @@ export class Delivery {
     this.#tailMax = Math.max(TAIL_MIN_RECORDS, options.batch.maxRecords * options.concurrency * 4);
     this.breaker.onChange((state) => {
       const log = state === 'open' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
-      log({ exporter: this.name, circuit: state, lastError: this.#lastError?.text }, `exporter ${this.name}: circuit ${state}`);
+      log({ exporter: this.name, circuit: state, lastError: this.#status.lastError }, `exporter ${this.name}: circuit ${state}`);
     });
     const m = deps.metrics;
     m.sent.inc(this.#labels, 0);
@@ -508,9 +498,9 @@ export class Delivery {
           if (n > 1) this.#d.metrics.retries.inc(this.#labels);
           return prepare(signal);
         },
-        { signal, breaker: this.breaker, onRetry: (result) => this.#noteResult(result) },
+        { signal, breaker: this.breaker, onRetry: (result) => this.#status.note(result) },
       );
-      this.#noteResult(r);
+      this.#status.note(r);
       if (r.aborted) {
         this.#prepared = undefined;
         return;
@@ -546,7 +536,7 @@ export class Delivery {
       }
       const judged = summarize(answer);
       permit.done(judged);
-      this.#noteResult(judged);
+      this.#status.note(judged);
       let retry: LogItem[] = [];
       let retryAfterMs: number | undefined;
       if (answer.items) {
@@ -621,24 +611,6 @@ export class Delivery {
     if (n <= 0) return;
     this.#d.metrics.sent.inc(this.#labels, n);
     this.#sentWindow.count += n;
-  }
-
-  #noteResult(r: ExportResult): void {
-    const now = this.#now();
-    if (r.status === 'retryable') {
-      this.#failingSince ??= now;
-      this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
-      if (this.#failingSince === now) {
-        this.#d.logger.warn({ exporter: this.name, error: this.#lastError.text }, `exporter ${this.name}: backend failing, retrying`);
-      }
-      return;
-    }
-    if (r.status === 'permanent') this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
-    if (this.#failingSince !== undefined) {
-      this.#d.logger.info({ exporter: this.name, downForMs: now - this.#failingSince }, `exporter ${this.name}: backend answering again`);
-    }
-    this.#failingSince = undefined;
-    this.#lastSuccessAt = now;
   }
 
   // ── bound enforcement ─────────────────────────────────────────────────────
@@ -750,19 +722,7 @@ export class Delivery {
   }
 
   dependency(): DependencyHealth {
-    const state = this.breaker.state;
-    const status = state !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up';
-    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
-    return {
-      type: this.sink.type,
-      endpoint: this.sink.endpoint,
-      status,
-      circuit: state,
-      lastError: this.#lastError?.text,
-      lastErrorAt: iso(this.#lastError?.at),
-      since: iso(this.#failingSince),
-      lastSuccessAt: iso(this.#lastSuccessAt),
-    };
+    return this.#status.dependency(this.sink.type, this.sink.endpoint, this.breaker.state);
   }
 
   // ── dead-letter replay ────────────────────────────────────────────────────
@@ -794,7 +754,7 @@ export class Delivery {
     }
     for (const u of r.unresolved) {
       failed.add(u);
-      outcome.failed.push({ letter: byItem.get(u)!, result: { status: 'retryable', error: this.#lastError?.text ?? 'not delivered' } });
+      outcome.failed.push({ letter: byItem.get(u)!, result: { status: 'retryable', error: this.#status.lastError ?? 'not delivered' } });
     }
     for (const item of items) if (!failed.has(item)) outcome.delivered.push(byItem.get(item)!);
     this.#countSent(outcome.delivered.length);

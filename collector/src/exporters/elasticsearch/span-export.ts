@@ -13,7 +13,7 @@
 
 import type { ExportResult } from '../result.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
-import type { DependencyHealth } from '../delivery.ts';
+import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy } from '../retry.ts';
 import type { Logger } from '../sink.ts';
@@ -72,14 +72,13 @@ export class SpanExport {
   #cursor = 0;
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
-  #lastError: { text: string; at: number } | undefined;
-  #failingSince: number | undefined;
-  #lastSuccessAt: number | undefined;
+  readonly #status: BackendStatus;
 
   constructor(options: SpanExportOptions, deps: SpanExportDeps) {
     this.name = options.name;
     this.#o = options;
     this.#d = deps;
+    this.#status = new BackendStatus(options.name, deps.logger, Date.now);
     this.breaker = new CircuitBreaker(options.breaker);
     this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
@@ -140,18 +139,7 @@ export class SpanExport {
   }
 
   dependency(): DependencyHealth {
-    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
-    const state = this.breaker.state;
-    return {
-      type: this.type,
-      endpoint: this.#d.sink.endpoint,
-      status: state !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up',
-      circuit: state,
-      lastError: this.#lastError?.text,
-      lastErrorAt: iso(this.#lastError?.at),
-      since: iso(this.#failingSince),
-      lastSuccessAt: iso(this.#lastSuccessAt),
-    };
+    return this.#status.dependency(this.type, this.#d.sink.endpoint, this.breaker.state);
   }
 
   async #run(): Promise<void> {
@@ -225,15 +213,7 @@ export class SpanExport {
   }
 
   #note(r: ExportResult): void {
-    const now = Date.now();
-    if (r.status === 'success') {
-      if (this.#failingSince !== undefined) this.#d.logger.info({ exporter: this.name }, `exporter ${this.name}: backend answering again`);
-      this.#failingSince = undefined;
-      this.#lastSuccessAt = now;
-      return;
-    }
-    this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
-    this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus}`, at: now };
-    if (r.status === 'retryable') this.#failingSince ??= now;
+    if (r.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
+    this.#status.note(r);
   }
 }

@@ -11,7 +11,7 @@
 
 import { parseDuration } from '../../config/units.ts';
 import { CircuitBreaker } from '../circuit-breaker.ts';
-import type { DependencyHealth } from '../delivery.ts';
+import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import type { ExportResult } from '../result.ts';
@@ -59,15 +59,14 @@ export class RemoteWriteExporter {
   #abort = new AbortController();
   #started = false;
   #stopped = false;
-  #lastError: { text: string; at: number } | undefined;
-  #failingSince: number | undefined;
-  #lastSuccessAt: number | undefined;
+  readonly #status: BackendStatus;
 
   constructor(config: RemoteWriteConfig, deps: RemoteWriteDeps) {
     this.name = config.name;
     this.#config = config;
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
+    this.#status = new BackendStatus(config.name, deps.logger, this.#now);
     this.#http = httpEndpoint(config.url, '', config.auth, { ...config.headers }, parseDuration(config.timeout));
     this.endpoint = displayUrl(this.#http);
     const r = config.retry;
@@ -140,7 +139,7 @@ export class RemoteWriteExporter {
         async (n) => {
           if (n > 1) this.#d.metrics.retries.inc(this.#labels);
           const result = await this.sendRequest(head.body, signal);
-          this.#note(result);
+          this.#status.note(result);
           if (result.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: result.status });
           return result;
         },
@@ -160,21 +159,6 @@ export class RemoteWriteExporter {
   /** One POST of an encoded WriteRequest, classified; no retry. */
   async sendRequest(body: Uint8Array, signal?: AbortSignal): Promise<ExportResult> {
     return (await send(this.#http, body, REMOTE_WRITE_HEADERS, { signal })).result;
-  }
-
-  #note(r: ExportResult): void {
-    const now = this.#now();
-    if (r.status === 'success') {
-      if (this.#failingSince !== undefined) this.#d.logger.info({ exporter: this.name }, `exporter ${this.name}: backend answering again`);
-      this.#failingSince = undefined;
-      this.#lastSuccessAt = now;
-      return;
-    }
-    this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus}`, at: now };
-    if (r.status === 'retryable' && this.#failingSince === undefined) {
-      this.#failingSince = now;
-      this.#d.logger.warn({ exporter: this.name, error: this.#lastError.text }, `exporter ${this.name}: backend failing, retrying`);
-    }
   }
 
   /** Stops the timer, queues a last snapshot, sends what it can within shutdownTimeout. Safe twice and before start. */
@@ -217,17 +201,6 @@ export class RemoteWriteExporter {
   }
 
   dependency(): DependencyHealth {
-    const state = this.breaker.state;
-    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
-    return {
-      type: this.type,
-      endpoint: this.endpoint,
-      status: state !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up',
-      circuit: state,
-      lastError: this.#lastError?.text,
-      lastErrorAt: iso(this.#lastError?.at),
-      since: iso(this.#failingSince),
-      lastSuccessAt: iso(this.#lastSuccessAt),
-    };
+    return this.#status.dependency(this.type, this.endpoint, this.breaker.state);
   }
 }

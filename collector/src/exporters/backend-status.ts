@@ -1,0 +1,73 @@
+import type { CircuitState } from './circuit-breaker.ts';
+import type { ExportResult } from './result.ts';
+import type { Logger } from './sink.ts';
+
+/** One backend as /health/dependencies shows it. */
+export interface DependencyHealth {
+  type: string;
+  endpoint: string;
+  status: 'up' | 'degraded' | 'down';
+  circuit: CircuitState;
+  lastError?: string;
+  lastErrorAt?: string;
+  /** Start of the current failure streak (degraded or down). */
+  since?: string;
+  lastSuccessAt?: string;
+}
+
+/**
+ * What every exporter remembers of its backend's answers, for health and logs. A retryable
+ * failure starts (or continues) a failure streak, logged once when it starts; any answer the
+ * backend gives — success or a permanent refusal — ends it ("answering again"). The one place
+ * for this, shared by log delivery, span export and remote write.
+ */
+export class BackendStatus {
+  readonly #name: string;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #lastError: { text: string; at: number } | undefined;
+  #failingSince: number | undefined;
+  #lastSuccessAt: number | undefined;
+
+  constructor(name: string, logger: Logger, now: () => number = Date.now) {
+    this.#name = name;
+    this.#logger = logger;
+    this.#now = now;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError?.text;
+  }
+
+  note(r: ExportResult): void {
+    const now = this.#now();
+    if (r.status === 'retryable') {
+      this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
+      if (this.#failingSince === undefined) {
+        this.#failingSince = now;
+        this.#logger.warn({ exporter: this.#name, error: this.#lastError.text }, `exporter ${this.#name}: backend failing, retrying`);
+      }
+      return;
+    }
+    if (r.status === 'permanent') this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
+    if (this.#failingSince !== undefined) {
+      this.#logger.info({ exporter: this.#name, downForMs: now - this.#failingSince }, `exporter ${this.#name}: backend answering again`);
+    }
+    this.#failingSince = undefined;
+    this.#lastSuccessAt = now;
+  }
+
+  dependency(type: string, endpoint: string, circuit: CircuitState): DependencyHealth {
+    const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+    return {
+      type,
+      endpoint,
+      status: circuit !== 'closed' ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up',
+      circuit,
+      lastError: this.#lastError?.text,
+      lastErrorAt: iso(this.#lastError?.at),
+      since: iso(this.#failingSince),
+      lastSuccessAt: iso(this.#lastSuccessAt),
+    };
+  }
+}

@@ -42,23 +42,34 @@ export function toDocument(item: LogItem, staticLabels: Record<string, string>):
   if (r.hostname !== undefined) doc.host = { name: r.hostname };
   if (r.traceId !== undefined) doc.trace = { id: r.traceId };
   if (r.spanId !== undefined) doc.span = { id: r.spanId };
-  let labels: Record<string, string> | undefined;
-  let nested: Record<string, unknown> | undefined;
-  for (const key in staticLabels) (labels ??= {})[key] = staticLabels[key];
-  if (r.attributes) {
-    for (const key in r.attributes) {
-      const v = r.attributes[key];
-      if (v === null || v === undefined) continue;
-      if (typeof v === 'object') (nested ??= {})[key] = v;
-      else (labels ??= {})[key.replace(LABEL_KEY, '_')] = String(v);
-    }
-  }
+  const { labels, nested } = splitAttributes(staticLabels, r.attributes);
   if (labels) doc.labels = labels;
   const periscope: Record<string, unknown> = { log_id: item.id };
   if (nested) periscope.attributes = nested;
   if (r.truncated?.length) periscope.truncated = r.truncated;
   doc.periscope = periscope;
   return doc;
+}
+
+/**
+ * `labels.*` (static labels, then every scalar attribute as a string, key characters other than
+ * [a-zA-Z0-9_-] → `_`) and the attributes that are objects or arrays (`periscope.attributes`).
+ * Shared by log and span documents.
+ */
+export function splitAttributes(
+  staticLabels: Record<string, string>,
+  attributes: Record<string, unknown> | undefined,
+): { labels?: Record<string, string>; nested?: Record<string, unknown> } {
+  let labels: Record<string, string> | undefined;
+  let nested: Record<string, unknown> | undefined;
+  for (const key in staticLabels) (labels ??= {})[key] = staticLabels[key];
+  for (const key in attributes) {
+    const v = attributes[key];
+    if (v === null || v === undefined) continue;
+    if (typeof v === 'object') (nested ??= {})[key] = v;
+    else (labels ??= {})[key.replace(LABEL_KEY, '_')] = String(v);
+  }
+  return { labels, nested };
 }
 
 /** FNV-1a, 32 bits, of a string's UTF-16 code units, as 8 hex digits (cheap content check). */

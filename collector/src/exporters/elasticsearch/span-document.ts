@@ -17,9 +17,7 @@
 // The same table is in docs/exporters.md.
 
 import type { StoredSpan } from '../../traces/span-store.ts';
-import type { EsDocument } from './document.ts';
-
-const LABEL_KEY = /[^a-zA-Z0-9_-]/g;
+import { splitAttributes, type EsDocument } from './document.ts';
 
 const OUTCOME = { STATUS_CODE_OK: 'success', STATUS_CODE_ERROR: 'failure', STATUS_CODE_UNSET: 'unknown' } as const;
 
@@ -40,15 +38,7 @@ export function toSpanDocument(position: number, s: StoredSpan, staticLabels: Re
   if (s.service !== null || s.instance !== null) {
     doc.service = { ...(s.service !== null ? { name: s.service } : {}), ...(s.instance !== null ? { instance: { id: s.instance } } : {}) };
   }
-  let labels: Record<string, string> | undefined;
-  let nested: Record<string, unknown> | undefined;
-  for (const key in staticLabels) (labels ??= {})[key] = staticLabels[key];
-  for (const key in s.attributes) {
-    const v = s.attributes[key];
-    if (v === null || v === undefined) continue;
-    if (typeof v === 'object') (nested ??= {})[key] = v;
-    else (labels ??= {})[key.replace(LABEL_KEY, '_')] = String(v);
-  }
+  const { labels, nested } = splitAttributes(staticLabels, s.attributes);
   if (labels) doc.labels = labels;
   const periscope: Record<string, unknown> = { span_id: position };
   if (nested) periscope.attributes = nested;

@@ -7,7 +7,8 @@
 
 const keyword = { type: 'keyword', ignore_above: 1024 };
 
-export function indexTemplate(dataStream: string) {
+/** A data stream template: `labels.*` as keywords, `properties` as given. */
+function dataStreamTemplate(dataStream: string, properties: Record<string, unknown>, description: string) {
   return {
     index_patterns: [dataStream],
     data_stream: {},
@@ -15,82 +16,83 @@ export function indexTemplate(dataStream: string) {
     template: {
       mappings: {
         dynamic_templates: [{ labels_as_keywords: { path_match: 'labels.*', mapping: keyword } }],
+        properties,
+      },
+    },
+    _meta: { managed_by: 'periscope', description },
+  };
+}
+
+export function indexTemplate(dataStream: string) {
+  return dataStreamTemplate(
+    dataStream,
+    {
+      '@timestamp': { type: 'date_nanos' },
+      message: { type: 'match_only_text' },
+      log: {
         properties: {
-          '@timestamp': { type: 'date_nanos' },
-          message: { type: 'match_only_text' },
-          log: {
+          level: keyword,
+          syslog: {
             properties: {
-              level: keyword,
-              syslog: {
-                properties: {
-                  severity: { properties: { code: { type: 'long' }, name: keyword } },
-                  facility: { properties: { code: { type: 'long' } } },
-                  hostname: keyword,
-                  appname: keyword,
-                  procid: keyword,
-                  msgid: keyword,
-                  structured_data: { type: 'flattened' },
-                },
-              },
-            },
-          },
-          service: { properties: { name: keyword } },
-          host: { properties: { name: keyword } },
-          trace: { properties: { id: keyword } },
-          span: { properties: { id: keyword } },
-          labels: { type: 'object', dynamic: true },
-          periscope: {
-            properties: {
-              attributes: { type: 'flattened' },
-              truncated: keyword,
-              log_id: { type: 'long' },
+              severity: { properties: { code: { type: 'long' }, name: keyword } },
+              facility: { properties: { code: { type: 'long' } } },
+              hostname: keyword,
+              appname: keyword,
+              procid: keyword,
+              msgid: keyword,
+              structured_data: { type: 'flattened' },
             },
           },
         },
       },
+      service: { properties: { name: keyword } },
+      host: { properties: { name: keyword } },
+      trace: { properties: { id: keyword } },
+      span: { properties: { id: keyword } },
+      labels: { type: 'object', dynamic: true },
+      periscope: {
+        properties: {
+          attributes: { type: 'flattened' },
+          truncated: keyword,
+          log_id: { type: 'long' },
+        },
+      },
     },
-    _meta: { managed_by: 'periscope', description: 'Periscope collector logs (docs/exporters.md)' },
-  };
+    'Periscope collector logs (docs/exporters.md)',
+  );
 }
 
 /** The template for the traces data stream (`traces.enabled`): the fields of span-document.ts. */
 export function tracesIndexTemplate(dataStream: string) {
-  return {
-    index_patterns: [dataStream],
-    data_stream: {},
-    priority: 200,
-    template: {
-      mappings: {
-        dynamic_templates: [{ labels_as_keywords: { path_match: 'labels.*', mapping: keyword } }],
+  return dataStreamTemplate(
+    dataStream,
+    {
+      '@timestamp': { type: 'date_nanos' },
+      trace: { properties: { id: keyword } },
+      span: {
         properties: {
-          '@timestamp': { type: 'date_nanos' },
-          trace: { properties: { id: keyword } },
-          span: {
-            properties: {
-              id: keyword,
-              name: keyword,
-              kind: keyword,
-              status: { properties: { code: keyword, message: { type: 'match_only_text' } } },
-            },
-          },
-          parent: { properties: { id: keyword } },
-          event: { properties: { duration: { type: 'long' }, outcome: keyword } },
-          service: { properties: { name: keyword, instance: { properties: { id: keyword } } } },
-          labels: { type: 'object', dynamic: true },
-          periscope: {
-            properties: {
-              attributes: { type: 'flattened' },
-              resource: { type: 'flattened' },
-              scope: { properties: { name: keyword, version: keyword } },
-              events: { type: 'flattened' },
-              links: { type: 'flattened' },
-              truncated: keyword,
-              span_id: { type: 'long' },
-            },
-          },
+          id: keyword,
+          name: keyword,
+          kind: keyword,
+          status: { properties: { code: keyword, message: { type: 'match_only_text' } } },
+        },
+      },
+      parent: { properties: { id: keyword } },
+      event: { properties: { duration: { type: 'long' }, outcome: keyword } },
+      service: { properties: { name: keyword, instance: { properties: { id: keyword } } } },
+      labels: { type: 'object', dynamic: true },
+      periscope: {
+        properties: {
+          attributes: { type: 'flattened' },
+          resource: { type: 'flattened' },
+          scope: { properties: { name: keyword, version: keyword } },
+          events: { type: 'flattened' },
+          links: { type: 'flattened' },
+          truncated: keyword,
+          span_id: { type: 'long' },
         },
       },
     },
-    _meta: { managed_by: 'periscope', description: 'Periscope collector spans (docs/exporters.md)' },
-  };
+    'Periscope collector spans (docs/exporters.md)',
+  );
 }

@@ -10,7 +10,7 @@ import { registerTailRoute } from './api/tail.ts';
 import { registerConsoleRoutes } from './console/plugin.ts';
 import type { Config } from './config/schema.ts';
 import { parseAddr, parseBytes, parseDuration } from './config/units.ts';
-import { PeriscopeError } from './errors.ts';
+import { retryLaterSeconds } from './errors.ts';
 import { Exporters } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
@@ -74,8 +74,9 @@ export async function startCollector(config: Config, options: { configDir?: stri
       } catch (err) {
         // Overloaded (an exporter's backlog at its bound) or store unavailable: TCP connections
         // pause and offer the records again (the receiver's back-pressure); anything else is final.
-        if (err instanceof PeriscopeError && (err.statusCode === 429 || err.statusCode === 503)) return { retryAfterMs: (err.retryAfterSeconds ?? 1) * 1000 };
-        throw err;
+        const later = retryLaterSeconds(err);
+        if (later === undefined) throw err;
+        return { retryAfterMs: later * 1000 };
       }
     },
     reject(code: string, receiver: string) {

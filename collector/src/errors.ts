@@ -39,6 +39,15 @@ export class PeriscopeError extends Error {
   }
 }
 
+/**
+ * The error says "not now, come back later" (429 overloaded, 503 store unavailable): the
+ * sender should retry after this many seconds. Undefined for any other error.
+ */
+export function retryLaterSeconds(err: unknown): number | undefined {
+  if (!(err instanceof PeriscopeError) || (err.statusCode !== 429 && err.statusCode !== 503)) return undefined;
+  return err.retryAfterSeconds ?? 1;
+}
+
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, details: details ?? null } };
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PeriscopeError } from '../../errors.ts';
+import { retryLaterSeconds, type PeriscopeError } from '../../errors.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { timestampToMicros } from '../../store/log-filter.ts';
 import { decodeOtlp, OtlpDecodeError, type OtlpKind, type OtlpRejection } from './decode.ts';
@@ -47,10 +47,10 @@ export function registerOtlpRoute<K extends OtlpKind>(
       const { rejected, rejectedCount } = handle(decoded);
       return send(reply, exportResponse(kind, encoding, rejected, rejectedCount ?? rejected.length));
     } catch (err) {
-      if (err instanceof PeriscopeError && (err.statusCode === 429 || err.statusCode === 503)) {
-        return send(reply, statusResponse(err.statusCode, err.message, encoding), err.retryAfterSeconds ?? 1);
-      }
-      throw err;
+      const later = retryLaterSeconds(err);
+      if (later === undefined) throw err;
+      const e = err as PeriscopeError;
+      return send(reply, statusResponse(e.statusCode, e.message, encoding), later);
     }
   });
 }

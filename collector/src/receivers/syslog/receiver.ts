@@ -200,7 +200,8 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       }
       socket.pause();
       const rest = events.slice(stop.resumeAt);
-      held.set(socket, { events: rest, timer: setTimeout(() => offer(held.get(socket)?.events ?? rest), stop.retryAfterMs) });
+      // Frames arriving meanwhile are appended to `rest` (receive), so the retry offers them too.
+      held.set(socket, { events: rest, timer: setTimeout(() => offer(rest), stop.retryAfterMs) });
     };
     const receive = (events: FrameEvent[]) => {
       const waiting = held.get(socket);

@@ -12,6 +12,8 @@
 //    exporter needs) or `drop` (skip records lowest severity first; every skip is counted).
 //  - While caught up, batches are taken from memory (the records ingest just committed) instead
 //    of being read back from SQLite; a lagging exporter reads the log.
+//  - With `encodeThreads` > 0 (and a sink that can be rebuilt in a worker), each batch's parse,
+//    check and encode run in the exporter's encode pool; this thread reads, sends and keeps score.
 
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { LogBatch } from '../ingest/log-batch.ts';
@@ -24,7 +26,8 @@ import type { DeadLetter, DeadLetterStore } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
-import type { BatchResult, LogItem, LogSink, Logger } from './sink.ts';
+import { EncodePool } from './encode-pool.ts';
+import { StoredItem, type BatchResult, type EncodedBody, type LogItem, type LogSink, type Logger } from './sink.ts';
 
 export type OverflowPolicy = 'backpressure' | 'drop';
 
@@ -32,6 +35,8 @@ export interface DeliveryOptions {
   name: string;
   batch: { maxRecords: number; maxBytes: number; waitMs: number };
   concurrency: number;
+  /** Worker threads encoding this exporter's batches; 0 encodes on the ingest thread. */
+  encodeThreads: number;
   queue: { maxRecords: number; maxBytes: number; maxAgeMs: number; policy: OverflowPolicy };
   retry: RetryPolicy;
   budget: RetryBudgetPolicy;
@@ -128,8 +133,9 @@ export class Delivery {
   #flights: Flight[] = [];
   #tail: TailChunk[] = [];
   #tailRecords = 0;
-  /** Rows read from SQLite past the last batch's byte cut (ids > readId), used before reading again. */
-  #readAhead: LogItem[] = [];
+  /** Rows read past the last batch's byte cut (ids > readId), used before reading again. */
+  #readAhead: StoredItem[] = [];
+  #encoder: EncodePool | undefined;
   readonly #tailMax: number;
   #avgBytes = 300;
   #sentRate = 0;
@@ -198,6 +204,7 @@ export class Delivery {
     const rule = kv.get(this.#dropKey);
     this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
     this.#loadBacklogCounts();
+    if (this.#o.encodeThreads > 0 && this.sink.recipe && this.sink.encode) this.#encoder = new EncodePool(this.name, this.sink.recipe, this.#o.encodeThreads);
     this.#unsubscribe = this.#d.ingest.subscribe((batch) => this.#onIngest(batch));
     this.#d.metrics.register(this.name, this.sink.type, () => this.gauges());
     this.#checkTimer = setInterval(() => this.#check(), this.#d.checkIntervalMs ?? 1000);
@@ -225,6 +232,7 @@ export class Delivery {
     await this.#loop;
     clearTimeout(deadline);
     this.#abort.abort();
+    await this.#encoder?.close();
     this.#d.metrics.unregister(this.name);
   }
 
@@ -337,7 +345,7 @@ export class Delivery {
   }
 
   /** The next batch, or ms to wait for one to fill, or undefined when there is nothing to read. */
-  #nextBatch(): { items: LogItem[]; lastId: number; rows: number } | number | undefined {
+  #nextBatch(): { items: StoredItem[]; lastId: number; rows: number } | number | undefined {
     const available = this.#headId - this.#readId;
     if (available <= 0) return undefined;
     const now = this.#now();
@@ -355,21 +363,23 @@ export class Delivery {
     let bytes = 0;
     let end = 0;
     while (end < rows.length) {
-      bytes += this.sink.estimateBytes(rows[end].record);
+      bytes += this.sink.estimateBytes(rows[end].body.length);
       if (end > 0 && bytes > this.#o.batch.maxBytes) break;
       end++;
     }
     const taken = end < rows.length ? rows.slice(0, end) : rows;
     this.#readAhead = end < rows.length ? rows.slice(end) : [];
     const lastId = taken[taken.length - 1].id;
-    const items: LogItem[] = [];
+    const items: StoredItem[] = [];
     const invalid: Array<{ item: LogItem; result: ExportResult }> = [];
+    // With an encode pool the sink's check runs there, with the encoding.
+    const check = this.#encoder ? undefined : this.sink.check?.bind(this.sink);
     const drop = this.#o.queue.policy === 'drop';
     const ageCutoffId = drop ? this.#d.acceptTimes.lastIdBefore(now - this.#o.queue.maxAgeMs) : 0;
     let overflow = 0;
     let aged = 0;
     for (const item of taken) {
-      const s = item.record.severity;
+      const s = item.severity;
       if (drop) {
         this.#unread[s]--;
         const covered = this.#rule !== undefined && item.id <= this.#rule.uptoId && s >= this.#rule.minSeverity;
@@ -383,7 +393,7 @@ export class Delivery {
           continue;
         }
       }
-      const reason = this.sink.check?.(item);
+      const reason = check?.(item);
       if (reason !== undefined) invalid.push({ item, result: { status: 'permanent', error: reason, httpStatus: 0 } });
       else items.push(item);
     }
@@ -396,7 +406,7 @@ export class Delivery {
   }
 
   /** Up to `max` records after readId: read-ahead rows, the memory tail, or SQLite. */
-  #read(max: number): LogItem[] {
+  #read(max: number): StoredItem[] {
     const from = this.#readId + 1;
     if (this.#readAhead.length > 0) {
       if (this.#readAhead[0].id >= from) {
@@ -404,7 +414,7 @@ export class Delivery {
         this.#readAhead = [];
         if (ahead.length >= max) return ahead;
         const last = ahead[ahead.length - 1].id;
-        const more = this.#tail[0] && this.#tail[0].firstId <= last + 1 ? [] : this.#d.store.readAfter(last, max - ahead.length);
+        const more = this.#tail[0] && this.#tail[0].firstId <= last + 1 ? [] : this.#readLog(last, max - ahead.length);
         return more.length ? ahead.concat(more) : ahead;
       }
       this.#readAhead = [];
@@ -412,16 +422,20 @@ export class Delivery {
     this.#dropTail();
     const first = this.#tail[0];
     if (first && first.firstId <= from) {
-      const out: LogItem[] = [];
+      const out: StoredItem[] = [];
       for (const chunk of this.#tail) {
         let i = Math.max(0, from - chunk.firstId);
-        const { records, micros } = chunk.logs;
-        for (; i < records.length && out.length < max; i++) out.push({ id: chunk.firstId + i, micros: micros[i], record: records[i] });
+        const { micros, severity, bodies, parsedRecords } = chunk.logs;
+        for (; i < bodies.length && out.length < max; i++) out.push(new StoredItem(chunk.firstId + i, micros[i], severity[i], bodies[i], parsedRecords?.[i]));
         if (out.length >= max) break;
       }
       return out;
     }
-    return this.#d.store.readAfter(this.#readId, max);
+    return this.#readLog(this.#readId, max);
+  }
+
+  #readLog(afterId: number, max: number): StoredItem[] {
+    return this.#d.store.readAfter(afterId, max).map((r) => new StoredItem(r.id, r.micros, r.severity, r.body));
   }
 
   #tailEndId(): number {
@@ -444,7 +458,7 @@ export class Delivery {
     this.#tailRecords = 0;
   }
 
-  #launch(items: LogItem[], lastId: number, rows: number): void {
+  #launch(items: StoredItem[], lastId: number, rows: number): void {
     const flight: Flight = { lastId, rows, done: items.length === 0, ok: items.length === 0 };
     this.#flights.push(flight);
     if (flight.done) return;
@@ -468,9 +482,11 @@ export class Delivery {
   }
 
   /** Resolves one batch: true when every item is delivered, dead-lettered or dropped. */
-  async #deliver(items: LogItem[]): Promise<boolean> {
+  async #deliver(batch: StoredItem[]): Promise<boolean> {
     const signal = this.#abort.signal;
     if (!(await this.#prepare(signal))) return false;
+    const { items, encoded } = await this.#encode(batch);
+    if (items.length === 0) return true;
     const giveUp =
       this.#o.queue.policy === 'drop'
         ? () => {
@@ -478,7 +494,7 @@ export class Delivery {
             return at !== undefined && this.#now() - at > this.#o.queue.maxAgeMs;
           }
         : undefined;
-    const r = await this.#resolve(items, signal, Number.POSITIVE_INFINITY, giveUp);
+    const r = await this.#resolve(items, signal, Number.POSITIVE_INFINITY, giveUp, encoded);
     this.#countSent(r.delivered);
     if (r.permanent.length) this.#deadLetter(r.permanent);
     if (r.gaveUp && r.unresolved.length) {
@@ -486,6 +502,36 @@ export class Delivery {
       return true;
     }
     return r.unresolved.length === 0;
+  }
+
+  /**
+   * The batch's body from the encode pool, and the items it holds (those the sink's check
+   * refused are dead-lettered here). Without a pool, or when the pool fails, the items are
+   * checked here and the sink encodes them when sending.
+   */
+  async #encode(batch: StoredItem[]): Promise<{ items: LogItem[]; encoded?: EncodedBody }> {
+    if (!this.#encoder) return { items: batch };
+    let refused: Array<[number, string]>;
+    let encoded: EncodedBody;
+    try {
+      ({ body: encoded, refused } = await this.#encoder.encode(batch));
+    } catch (err) {
+      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: encode worker failed, encoding on the main thread`);
+      const invalid: Array<{ item: LogItem; result: ExportResult }> = [];
+      const items: LogItem[] = [];
+      for (const item of batch) {
+        const reason = this.sink.check?.(item);
+        if (reason === undefined) items.push(item);
+        else invalid.push({ item, result: { status: 'permanent', error: reason, httpStatus: 0 } });
+      }
+      if (invalid.length) this.#deadLetter(invalid);
+      return { items };
+    }
+    if (refused.length === 0) return { items: batch, encoded };
+    const invalid = refused.map(([i, reason]) => ({ item: batch[i] as LogItem, result: { status: 'permanent' as const, error: reason, httpStatus: 0 } }));
+    this.#deadLetter(invalid);
+    const out = new Set(refused.map(([i]) => i));
+    return { items: batch.filter((_, i) => !out.has(i)), encoded };
   }
 
   /** Runs sink.prepare once (retried while retryable); a permanent failure is logged and skipped. */
@@ -516,7 +562,7 @@ export class Delivery {
    * attempt gated by the circuit breaker. Stops early on abort, after `maxRounds` attempts, or
    * when `giveUp()` says so; what is left is returned as unresolved.
    */
-  async #resolve(items: LogItem[], signal: AbortSignal, maxRounds: number, giveUp?: () => boolean): Promise<Resolution> {
+  async #resolve(items: LogItem[], signal: AbortSignal, maxRounds: number, giveUp?: () => boolean, encoded?: EncodedBody): Promise<Resolution> {
     const out: Resolution = { delivered: 0, permanent: [], unresolved: [], gaveUp: false };
     let pending = items;
     for (let round = 1; pending.length > 0; round++) {
@@ -526,7 +572,7 @@ export class Delivery {
       else this.#d.metrics.retries.inc(this.#labels);
       let answer: BatchResult;
       try {
-        answer = await this.sink.send(pending, signal);
+        answer = await this.sink.send(pending, signal, pending === items ? encoded : undefined);
       } catch (err) {
         answer = { result: { status: 'retryable', error: `exporter bug: ${(err as Error).message}` } };
       }

@@ -202,6 +202,7 @@ export function testDeliveryOptions(name: string, overrides: Partial<DeliveryOpt
     name,
     batch: { maxRecords: 100, maxBytes: 1 << 20, waitMs: 10 },
     concurrency: 2,
+    encodeThreads: 0,
     queue: { maxRecords: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'backpressure' },
     retry: { initialBackoffMs: 10, maxBackoffMs: 100, multiplier: 2, maxRetryAfterMs: 200 },
     budget: { ratio: 1, minPerSecond: 100 },

@@ -53,6 +53,7 @@ export function deliveryOptions(c: LogExporterCommon) {
     name: c.name,
     batch: { maxRecords: c.batch.maxRecords, maxBytes: parseBytes(c.batch.maxBytes), waitMs: parseDuration(c.batch.wait) },
     concurrency: c.concurrency,
+    encodeThreads: c.encodeThreads,
     queue: { maxRecords: c.queue.maxRecords, maxBytes: parseBytes(c.queue.maxBytes), maxAgeMs: parseDuration(c.queue.maxAge), policy: c.queue.policy },
     retry: { initialBackoffMs: parseDuration(c.retry.initialBackoff), maxBackoffMs: parseDuration(c.retry.maxBackoff), multiplier: 2, maxRetryAfterMs: parseDuration(c.retry.maxRetryAfter) },
     budget: { ratio: c.retry.budgetRatio, minPerSecond: c.retry.budgetMinPerSecond },

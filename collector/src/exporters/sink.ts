@@ -8,6 +8,37 @@ export interface LogItem {
   record: LogRecord;
 }
 
+/**
+ * A record read from the durable log or the ingest tail: its stored JSON body is parsed only when
+ * `record` is first read, so a batch encoded in a worker (encode-pool.ts) is never parsed on the
+ * ingest thread.
+ */
+export class StoredItem implements LogItem {
+  readonly id: number;
+  readonly micros: number;
+  readonly severity: number;
+  readonly body: string;
+  #record: LogRecord | undefined;
+
+  constructor(id: number, micros: number, severity: number, body: string, record?: LogRecord) {
+    this.id = id;
+    this.micros = micros;
+    this.severity = severity;
+    this.body = body;
+    this.#record = record;
+  }
+
+  get record(): LogRecord {
+    return (this.#record ??= JSON.parse(this.body) as LogRecord);
+  }
+}
+
+/** How an encode worker builds its own copy of a sink: the sink's kind and constructor arguments (structured-cloneable). */
+export interface SinkRecipe {
+  kind: 'loki' | 'elasticsearch';
+  args: unknown[];
+}
+
 /** The answer to one batch. */
 export interface BatchResult {
   /** The whole request's result. */
@@ -38,10 +69,20 @@ export interface LogSink {
   prepare?(signal: AbortSignal): Promise<ExportResult>;
   /** A reason when the backend would refuse this item for sure (checked before sending), else undefined. */
   check?(item: LogItem): string | undefined;
-  /** Rough encoded size of a record, for batch.maxBytes. */
-  estimateBytes(record: LogRecord): number;
-  send(items: LogItem[], signal: AbortSignal): Promise<BatchResult>;
+  /** Rough encoded size of a record whose stored JSON body has `bodyLength` characters, for batch.maxBytes. */
+  estimateBytes(bodyLength: number): number;
+  /**
+   * Sends one batch. `encoded`, when given, is what `encode(items)` returns for exactly these
+   * items, computed elsewhere (an encode worker); without it the sink encodes them itself.
+   */
+  send(items: LogItem[], signal: AbortSignal, encoded?: EncodedBody): Promise<BatchResult>;
+  /** The request body for `items` (pure CPU work: may run in a worker built from `recipe`). */
+  encode?(items: LogItem[]): EncodedBody;
+  /** Present when `check` and `encode` can run in an encode worker. */
+  readonly recipe?: SinkRecipe;
 }
+
+export type EncodedBody = Uint8Array | string;
 
 /** pino-compatible subset used by exporters. */
 export interface Logger {
@@ -51,24 +92,3 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
-
-/** A size estimate that costs far less than encoding: string lengths plus a constant per field. */
-export function estimateRecordBytes(record: LogRecord): number {
-  let n = 96 + record.msg.length + (record.appName?.length ?? 0) + (record.hostname?.length ?? 0);
-  if (record.attributes) n += estimateValue(record.attributes, 3);
-  if (record.structuredData) n += estimateValue(record.structuredData, 3);
-  return n;
-}
-
-function estimateValue(value: unknown, depth: number): number {
-  if (typeof value === 'string') return value.length + 2;
-  if (value === null || typeof value !== 'object') return 8;
-  if (depth === 0) return 64;
-  let n = 2;
-  if (Array.isArray(value)) {
-    for (const v of value) n += estimateValue(v, depth - 1) + 1;
-    return n;
-  }
-  for (const key in value as Record<string, unknown>) n += key.length + 4 + estimateValue((value as Record<string, unknown>)[key], depth - 1);
-  return n;
-}

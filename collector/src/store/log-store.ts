@@ -5,11 +5,12 @@ import type { LogColumns } from '../ingest/log-batch.ts';
 import { transaction } from './database.ts';
 import { filterToSql, type LogFilter } from './log-filter.ts';
 
-/** A stored record with its position in the durable log. */
-export interface StoredRecord {
+/** A stored record as the exporters read it: its position in the durable log, timestamp (µs), severity and JSON body. */
+export interface StoredRow {
   id: number;
   micros: number;
-  record: LogRecord;
+  severity: number;
+  body: string;
 }
 
 export interface LogPage {
@@ -181,13 +182,8 @@ export class LogStore {
   }
 
   /** Records with id > afterId in log order (for exporters and the indexer). */
-  readAfter(afterId: number, limit: number): StoredRecord[] {
-    const rows = this.db.prepare('SELECT id, ts, body FROM logs WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as Array<{
-      id: number;
-      ts: number;
-      body: string;
-    }>;
-    return rows.map((r) => ({ id: r.id, micros: r.ts, record: JSON.parse(r.body) as LogRecord }));
+  readAfter(afterId: number, limit: number): StoredRow[] {
+    return this.db.prepare('SELECT id, ts AS micros, severity, body FROM logs WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as unknown as StoredRow[];
   }
 
   lastId(): number {

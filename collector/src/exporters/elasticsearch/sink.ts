@@ -9,7 +9,7 @@
 import { parseDuration } from '../../config/units.ts';
 import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
 import { classifyHttpStatus, type ExportResult } from '../result.ts';
-import { estimateRecordBytes, type BatchResult, type LogItem, type LogSink } from '../sink.ts';
+import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../sink.ts';
 import type { ElasticsearchConfig } from './config.ts';
 import { documentId, toDocument } from './document.ts';
 import { indexTemplate } from './template.ts';
@@ -25,12 +25,14 @@ const FILTER_PATH = 'errors,items.*.status,items.*.error';
 export class ElasticsearchSink implements LogSink {
   readonly type = 'elasticsearch';
   readonly endpoint: string;
+  readonly recipe: SinkRecipe;
   readonly #bulk: HttpEndpoint;
   readonly #base: string;
   readonly #config: ElasticsearchConfig;
   readonly #instanceId: string;
 
   constructor(config: ElasticsearchConfig, instanceId: string) {
+    this.recipe = { kind: 'elasticsearch', args: [config, instanceId] };
     this.#config = config;
     // 12 hex digits (48 random bits) of the database's instance id: enough to tell databases apart.
     this.#instanceId = instanceId.replace(/-/g, '').slice(0, 12);
@@ -39,7 +41,10 @@ export class ElasticsearchSink implements LogSink {
     this.endpoint = displayUrl(this.#bulk);
   }
 
-  estimateBytes = (record: LogItem['record']) => estimateRecordBytes(record) * 1.5 + 120;
+  /** ECS field names and the action line make a document about half again the stored body. */
+  estimateBytes(bodyLength: number): number {
+    return bodyLength * 1.5 + 120;
+  }
 
   /** Installs the index template (when configured). A 4xx (e.g. no privilege) is permanent: logged, not fatal. */
   prepare(signal: AbortSignal): Promise<ExportResult> {
@@ -61,23 +66,27 @@ export class ElasticsearchSink implements LogSink {
     return result;
   }
 
-  send(items: LogItem[], signal: AbortSignal): Promise<BatchResult> {
-    return this.bulkCreate(
+  encode(items: LogItem[]): EncodedBody {
+    return bulkBody(
       this.#config.dataStream,
       items.map((item) => ({ id: documentId(this.#instanceId, item), source: JSON.stringify(toDocument(item, this.#config.labels)) })),
-      signal,
     );
   }
 
+  send(items: LogItem[], signal: AbortSignal, encoded?: EncodedBody): Promise<BatchResult> {
+    return this.#postBulk(encoded ?? this.encode(items), items.length, signal);
+  }
+
+  /** One `_bulk` request of `create` actions into `index` (see #postBulk). */
+  bulkCreate(index: string, docs: Array<{ id: string; source: string }>, signal: AbortSignal): Promise<BatchResult> {
+    return this.#postBulk(bulkBody(index, docs), docs.length, signal);
+  }
+
   /**
-   * One `_bulk` request of `create` actions into `index`; per-item results when any item failed
-   * (in the order of `docs`). `source` is each document's JSON. Never throws.
+   * POSTs a `_bulk` body of `actions` actions; per-item results when any item failed (in the
+   * order of the actions). Never throws.
    */
-  async bulkCreate(index: string, docs: Array<{ id: string; source: string }>, signal: AbortSignal): Promise<BatchResult> {
-    const prefix = `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
-    const lines: string[] = [];
-    for (const d of docs) lines.push(`${prefix}${d.id}"}}\n${d.source}\n`);
-    const body = lines.join('');
+  async #postBulk(body: EncodedBody, actions: number, signal: AbortSignal): Promise<BatchResult> {
     const answer = await send(this.#bulk, body, { 'content-type': 'application/x-ndjson' }, { signal });
     if (answer.result.status !== 'success') return { result: answer.result, bisect: answer.result.httpStatus === 413 };
     let parsed: { errors?: boolean; items?: Array<Record<string, BulkItem>> };
@@ -87,8 +96,8 @@ export class ElasticsearchSink implements LogSink {
       return { result: { status: 'retryable', error: 'bulk answer is not JSON', httpStatus: answer.result.httpStatus } };
     }
     if (parsed.errors === false) return { result: answer.result };
-    if (!Array.isArray(parsed.items) || parsed.items.length !== docs.length) {
-      return { result: { status: 'retryable', error: `bulk answer has ${parsed.items?.length ?? 0} items for ${docs.length} actions`, httpStatus: answer.result.httpStatus } };
+    if (!Array.isArray(parsed.items) || parsed.items.length !== actions) {
+      return { result: { status: 'retryable', error: `bulk answer has ${parsed.items?.length ?? 0} items for ${actions} actions`, httpStatus: answer.result.httpStatus } };
     }
     const redactor = this.#bulk.redactor;
     return {
@@ -100,6 +109,14 @@ export class ElasticsearchSink implements LogSink {
       }),
     };
   }
+}
+
+/** `_bulk` NDJSON: a `create` action line then the document, per document. `source` is the document's JSON. */
+function bulkBody(index: string, docs: Array<{ id: string; source: string }>): string {
+  const prefix = `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
+  const lines: string[] = [];
+  for (const d of docs) lines.push(`${prefix}${d.id}"}}\n${d.source}\n`);
+  return lines.join('');
 }
 
 function itemResult(entry: Record<string, BulkItem>): ExportResult {

@@ -139,11 +139,13 @@ describe('against the Loki test server', () => {
   });
   afterAll(() => loki.close());
 
-  async function deliver(format: 'protobuf' | 'json', tenant: string, records: ReturnType<typeof testRecord>[]) {
+  async function deliver(format: 'protobuf' | 'json', tenant: string, records: ReturnType<typeof testRecord>[], worker?: { encodeThreads: number }) {
     const h = logHarness();
-    // Client-side checks off: Loki itself must refuse, so the 400 path (bisect) is exercised.
-    const config = lokiConfig({ url: loki.url, tenant, format, auth: { basic: { username: SECRETS.username, password: SECRETS.password } }, limits: { maxLineSize: '0', rejectOlderThan: '0s' } as LokiConfig['limits'] });
-    const d = h.delivery(new LokiSink(config), testDeliveryOptions('loki', { batch: { maxRecords: 50, maxBytes: 1 << 20, waitMs: 5 } }));
+    // By default client-side checks are off: Loki itself must refuse, so the 400 path (bisect) is
+    // exercised. In an encode worker they are on, as Loki's own limits.
+    const limits = worker ? { maxLineSize: '200B', rejectOlderThan: '1h' } : { maxLineSize: '0', rejectOlderThan: '0s' };
+    const config = lokiConfig({ url: loki.url, tenant, format, auth: { basic: { username: SECRETS.username, password: SECRETS.password } }, limits: limits as LokiConfig['limits'] });
+    const d = h.delivery(new LokiSink(config), testDeliveryOptions('loki', { batch: { maxRecords: 50, maxBytes: 1 << 20, waitMs: 5 }, encodeThreads: worker?.encodeThreads ?? 0 }));
     d.start();
     h.append(records);
     const deadline = Date.now() + 20_000;
@@ -174,6 +176,25 @@ describe('against the Loki test server', () => {
     const pushes = loki.pushes.filter((p) => p.tenant === tenant);
     expect(pushes.some((p) => p.status === 400)).toBe(true);
     expect(pushes.every((p) => p.format === name)).toBe(true);
+  });
+
+  it('in an encode worker: records the checks refuse are dead letters before any request, the rest arrive once', async () => {
+    const tenant = 'tenant-worker';
+    const run = Date.now();
+    const records = Array.from({ length: 120 }, (_, i) => testRecord({ msg: `w ${run} ${i}`, appName: `svc${i % 3}` }));
+    records[5] = testRecord({ msg: 'y'.repeat(300) });
+    records[99] = testRecord({ timestamp: new Date(Date.now() - 3 * 3_600_000).toISOString().replace('Z', '000Z'), msg: `old ${run}` });
+    const letters = await deliver('protobuf', tenant, records, { encodeThreads: 1 });
+    expect(letters.map((l) => l.reason).sort()).toEqual([
+      expect.stringMatching(/^Max entry size '200' bytes exceeded for stream '\{host="host-1", level="info", service_name="svc"\}' while adding an entry with length '300' bytes$/),
+      expect.stringMatching(/^entry for stream '.*' has timestamp too old: /),
+    ]);
+    expect(letters.map((l) => l.record.msg).sort()).toEqual([`old ${run}`, 'y'.repeat(300)]);
+    const stored = loki.entries(tenant);
+    expect(stored.map((e) => e.line).sort()).toEqual(records.filter((_, i) => i !== 5 && i !== 99).map((r) => r.msg).sort());
+    const pushes = loki.pushes.filter((p) => p.tenant === tenant);
+    expect(pushes.length).toBeGreaterThan(0);
+    expect(pushes.every((p) => p.status === 204)).toBe(true); // nothing Loki refuses was sent
   });
 
   it('429 (rate limit) is retried until accepted; 401 without credentials is permanent', async () => {

@@ -8,8 +8,7 @@
 
 import { parseBytes, parseDuration } from '../../config/units.ts';
 import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
-import type { BatchResult, LogItem, LogSink } from '../sink.ts';
-import { estimateRecordBytes } from '../sink.ts';
+import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../sink.ts';
 import type { LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
 import { toEntry, type EntryPolicy, type LabelPair, type LokiEntry } from './entry.ts';
@@ -31,6 +30,7 @@ type MemoItem = LogItem & { [ENTRY]?: LokiEntry };
 export class LokiSink implements LogSink {
   readonly type = 'loki';
   readonly endpoint: string;
+  readonly recipe: SinkRecipe;
   readonly #http: HttpEndpoint;
   readonly #policy: EntryPolicy;
   readonly #limits: LokiLimits;
@@ -39,6 +39,7 @@ export class LokiSink implements LogSink {
   readonly #now: () => number;
 
   constructor(config: LokiConfig, now: () => number = Date.now) {
+    this.recipe = { kind: 'loki', args: [config] };
     const base = config.url.replace(/\/+$/, '');
     const extra: Record<string, string> = { ...config.headers };
     if (config.tenant) extra['x-scope-orgid'] = config.tenant;
@@ -94,11 +95,18 @@ export class LokiSink implements LogSink {
     return undefined;
   }
 
-  estimateBytes = estimateRecordBytes;
+  /** The line and metadata are about the stored body's size. */
+  estimateBytes(bodyLength: number): number {
+    return bodyLength;
+  }
 
-  async send(items: LogItem[], signal: AbortSignal): Promise<BatchResult> {
+  encode(items: LogItem[]): EncodedBody {
     const entries = items.map((item) => this.#entry(item));
-    const body = this.#format === 'protobuf' ? encodeProtobuf(entries) : encodeJson(entries);
+    return this.#format === 'protobuf' ? encodeProtobuf(entries) : encodeJson(entries);
+  }
+
+  async send(items: LogItem[], signal: AbortSignal, encoded?: EncodedBody): Promise<BatchResult> {
+    const body = encoded ?? this.encode(items);
     const contentType = this.#format === 'protobuf' ? 'application/x-protobuf' : 'application/json';
     const { result } = await send(this.#http, body, { 'content-type': contentType }, { signal });
     if (result.status === 'success') {

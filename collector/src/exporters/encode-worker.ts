@@ -1,0 +1,51 @@
+// Piscina task (encode-pool.ts): one batch of stored records → the sink's request body, off the
+// ingest thread. The worker builds its own copy of the sink from the recipe (pure: no connection).
+import { ElasticsearchSink } from './elasticsearch/sink.ts';
+import type { ElasticsearchConfig } from './elasticsearch/config.ts';
+import type { LokiConfig } from './loki/config.ts';
+import { LokiSink } from './loki/sink.ts';
+import { StoredItem, type EncodedBody, type LogSink, type SinkRecipe } from './sink.ts';
+
+export interface EncodeTask {
+  /** Names the sink copy kept between tasks (the exporter's name). */
+  key: string;
+  recipe: SinkRecipe;
+  ids: number[];
+  micros: number[];
+  severity: number[];
+  bodies: string[];
+}
+
+export interface EncodeOutcome {
+  /** The body for the records not refused, in batch order. */
+  body: EncodedBody;
+  /** Records the sink's check refused: [index in the task, reason]. */
+  refused: Array<[number, string]>;
+}
+
+const sinks = new Map<string, LogSink>();
+
+function sinkFor(key: string, recipe: SinkRecipe): LogSink {
+  let sink = sinks.get(key);
+  if (!sink) {
+    sink = recipe.kind === 'loki'
+      ? new LokiSink(recipe.args[0] as LokiConfig)
+      : new ElasticsearchSink(recipe.args[0] as ElasticsearchConfig, recipe.args[1] as string);
+    sinks.set(key, sink);
+  }
+  return sink;
+}
+
+export default function encode(task: EncodeTask): EncodeOutcome {
+  const sink = sinkFor(task.key, task.recipe);
+  const items: StoredItem[] = [];
+  const refused: Array<[number, string]> = [];
+  for (let i = 0; i < task.ids.length; i++) {
+    const item = new StoredItem(task.ids[i], task.micros[i], task.severity[i], task.bodies[i]);
+    const reason = sink.check?.(item);
+    if (reason === undefined) items.push(item);
+    else refused.push([i, reason]);
+  }
+  // The compressed body is copied back (a memcpy of about 100 bytes per record).
+  return { body: sink.encode!(items), refused };
+}

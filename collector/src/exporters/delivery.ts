@@ -516,6 +516,7 @@ export class Delivery {
     try {
       ({ body: encoded, refused } = await this.#encoder.encode(batch));
     } catch (err) {
+      if (this.#abort.signal.aborted) return { items: batch }; // the pool closed at shutdown: nothing more is sent
       this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: encode worker failed, encoding on the main thread`);
       const invalid: Array<{ item: LogItem; result: ExportResult }> = [];
       const items: LogItem[] = [];

@@ -4,8 +4,13 @@
 //     speed, then comes back; records/s delivered while catching up (ingest stopped), compared
 //     with the rate the backlog was built at. With ingest stopped this is the exporter's own
 //     capacity (read the log, map, encode, compress, send), not bounded by ingest.
+//     Also the CPU spent per drained record by the collector (all its threads; the search
+//     indexer catching up with the backlog included) and by the sink (this process): on this
+//     2-core machine both share the cores, so the drain rate is at most
+//     2 s / (collector + sink µs per record).
 // Every figure is the median of the runs. Run: node bench/exporters.ts [seconds] [runs]
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startCollectorProcess, type CollectorProcess } from '../test/helpers/collector-process.ts';
 import { startElasticsearchServer } from '../test/servers/elasticsearch.ts';
@@ -38,6 +43,17 @@ function post(agent: http.Agent, port: number, body: Buffer): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds a process has used, all threads (Linux /proc; NaN elsewhere). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** Posts as fast as SENDERS connections allow until `stop()`; counts accepted records. */
 function load(port: number) {
@@ -123,6 +139,9 @@ async function drainAfterOutage(type: 'loki' | 'elasticsearch', seconds: number)
     await l.stop();
     const built = l.state.accepted;
     const buildRate = built / ((performance.now() - t0) / 1000);
+    const pid = collector.proc.pid!;
+    const cpu0 = processCpuSeconds(pid);
+    const sinkCpu0 = process.cpuUsage();
     await sink.setFault({ mode: 'none' });
     const d0 = delivered();
     let first = 0;
@@ -132,7 +151,15 @@ async function drainAfterOutage(type: 'loki' | 'elasticsearch', seconds: number)
       await sleep(20);
     }
     const drainSeconds = (performance.now() - (first || performance.now())) / 1000;
-    return { backlog: built, buildRate, drainRate: (delivered() - d0) / Math.max(drainSeconds, 0.001) };
+    const records = delivered() - d0;
+    const sinkCpu = process.cpuUsage(sinkCpu0);
+    return {
+      backlog: built,
+      buildRate,
+      drainRate: records / Math.max(drainSeconds, 0.001),
+      collectorUs: ((processCpuSeconds(pid) - cpu0) * 1e6) / records,
+      sinkUs: (sinkCpu.user + sinkCpu.system) / records,
+    };
   });
 }
 
@@ -143,7 +170,7 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
   rows.push({ exporter: '(none)', 'ingest rec/s (all up)': Math.round(median(baseline)) });
   for (const type of ['loki', 'elasticsearch'] as const) {
     const s: Array<{ ingest: number; delivered: number }> = [];
-    const d: Array<{ backlog: number; buildRate: number; drainRate: number }> = [];
+    const d: Array<{ backlog: number; buildRate: number; drainRate: number; collectorUs: number; sinkUs: number }> = [];
     for (let r = 0; r < runs; r++) {
       s.push(await sustained(type, seconds));
       d.push(await drainAfterOutage(type, seconds));
@@ -158,6 +185,7 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
       'backlog records': Math.round(median(d.map((x) => x.backlog))),
       'drain rec/s': Math.round(drainRate),
       'drain / build': Math.round((drainRate / buildRate) * 10) / 10,
+      'drain CPU µs/rec collector | sink': `${median(d.map((x) => x.collectorUs)).toFixed(1)} | ${median(d.map((x) => x.sinkUs)).toFixed(1)}`,
     });
   }
   printTable(`Exporters: ingest → sink, and drain after an outage (medians of ${runs} runs, ${seconds} s each)`, rows);

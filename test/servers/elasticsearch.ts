@@ -92,6 +92,7 @@ export class ElasticsearchServer {
   /** index name → (_id → doc) */
   readonly #indices = new Map<string, Map<string, EsDoc>>();
   readonly #mappings = new Map<string, Mapping>();
+  readonly #templateOf = new Map<string, Template | undefined>();
   readonly #options: ElasticsearchServerOptions;
   /** Per-item fault injection: return an error for an item to fail it (nothing is stored). */
   itemFault: ((doc: Record<string, unknown>, id: string, index: string) => ItemError | undefined) | undefined;
@@ -130,11 +131,15 @@ export class ElasticsearchServer {
     return [...this.#indices.values()].flatMap((m) => [...m.values()]);
   }
 
+  /** The matching template with the highest priority; memoized per index until a template is put. */
   #template(index: string): Template | undefined {
+    if (this.#templateOf.has(index)) return this.#templateOf.get(index);
     const all: Template[] = [...this.templates.values(), BUILTIN_LOGS];
-    return all
+    const t = all
       .filter((t) => (t.index_patterns ?? []).some((p) => globToRegExp(p).test(index)))
       .sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0))[0];
+    this.#templateOf.set(index, t);
+    return t;
   }
 
   #mapping(index: string): Mapping {
@@ -227,6 +232,7 @@ export class ElasticsearchServer {
           if (!Array.isArray(t.index_patterns)) return error(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
           this.templates.set(tpl[1], t);
           this.#mappings.clear();
+          this.#templateOf.clear();
           return json(200, { acknowledged: true });
         } catch (e) {
           return error(400, 'parse_exception', (e as Error).message);

@@ -213,7 +213,7 @@ describe('bounds and policies', () => {
     sink.behaviour = () => ({ result: { status: 'success' } });
     await until(() => d.cursor === 301);
     await d.shutdown();
-    const delivered = [...sink.deliveries.keys()].map((id) => h.store.readAfter(id - 1, 1)[0].severity);
+    const delivered = [...sink.deliveries.keys()].map((id) => h.store.readAfter(id - 1, 1, (_id, _micros, severity) => severity)[0]);
     expect(delivered.filter((s) => s === 3)).toHaveLength(101); // every err record
     const droppedOverflow = await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'overflow' });
     expect(droppedOverflow + sink.deliveries.size).toBe(301);

@@ -435,7 +435,7 @@ export class Delivery {
   }
 
   #readLog(afterId: number, max: number): StoredItem[] {
-    return this.#d.store.readAfter(afterId, max).map((r) => new StoredItem(r.id, r.micros, r.severity, r.body));
+    return this.#d.store.readAfter(afterId, max, (id, micros, severity, body) => new StoredItem(id, micros, severity, body));
   }
 
   #tailEndId(): number {

@@ -99,7 +99,7 @@ describe('Elasticsearch traces data stream', () => {
     });
   });
 
-  it('per item: 429 retried for those spans only, 400 counted as rejected, the rest delivered', async () => {
+  it('per item: 429 retried for those spans only, 400 dead-lettered with the reason and replayed once fixed, the rest delivered', async () => {
     const attempts = new Map<string, number>();
     es.itemFault = (doc, id, index) => {
       if (index !== STREAM) return undefined;
@@ -117,10 +117,30 @@ describe('Elasticsearch traces data stream', () => {
       expect(attempts.get(`${traceId}-${hex(201, 16)}`)).toBe(3); // retry-me: two 429s, then created
       expect(attempts.get(`${traceId}-${hex(203, 16)}`)).toBe(1); // fine: sent once
       const metrics = await (await fetch(`${collector.url}/metrics`)).text();
-      expect(metrics).toMatch(/periscope_exporter_dropped_items_total\{exporter="es:traces",type="elasticsearch",reason="rejected"\} 1\n/);
+      expect(metrics).toMatch(/periscope_exporter_dead_lettered_items_total\{exporter="es:traces",type="elasticsearch"\} 1\n/);
       expect(metrics).toMatch(/periscope_exporter_retried_requests_total\{exporter="es:traces",type="elasticsearch"\} [2-9]/);
       const deps = (await (await fetch(`${collector.url}/health/dependencies`)).json()) as any;
       expect(Object.keys(deps.dependencies ?? deps)).toContain('es:traces');
+
+      // the refused span waits in the dead letters with Elasticsearch's reason and the document as sent
+      const badId = `${traceId}-${hex(202, 16)}`;
+      const listed = (await (await fetch(`${collector.url}/api/v1/deadletter?exporter=es:traces`)).json()) as any;
+      expect(listed.total).toBe(1);
+      expect(listed.items[0]).toMatchObject({ exporter: 'es:traces', kind: 'span', documentId: badId, status: 400 });
+      expect(listed.items[0].reason).toMatch(/^HTTP 400: mapper_parsing_exception: failed to parse field \[span\.name\]/);
+      expect(listed.items[0].document).toMatchObject({ trace: { id: traceId }, span: { name: 'bad-map' } });
+
+      // still refused: the letter stays, with one more attempt
+      const again = (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"exporter":"es:traces"}' })).json()) as any;
+      expect(again).toMatchObject({ replayed: 0, remaining: 1, failed: [{ exporter: 'es:traces' }] });
+
+      // cause fixed: replayed into the data stream once, and gone from the dead letters
+      es.itemFault = undefined;
+      const replay = (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"exporter":"es:traces"}' })).json()) as any;
+      expect(replay).toEqual({ replayed: 1, failed: [], remaining: 0 });
+      const docs = spanDocs().filter((d) => (d.source.trace as any).id === traceId);
+      expect(docs.map((d) => (d.source.span as any).name).sort()).toEqual(['GET /orders', 'bad-map', 'fine', 'retry-me']);
+      expect(docs.filter((d) => d.id === badId)).toHaveLength(1);
     } finally {
       es.itemFault = undefined;
     }

@@ -2,15 +2,32 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
 
-/** One item a backend refused permanently (DESIGN.md principle 3: never silently lost). */
-export interface DeadLetter {
+/**
+ * One item a backend refused permanently (DESIGN.md principle 3: never silently lost): a log
+ * record, or a span document of an Elasticsearch traces data stream (`<exporter>:traces`).
+ */
+export type DeadLetter = DeadLetterCommon & (LogLetter | SpanLetter);
+
+export interface LogLetter {
+  kind: 'log';
+  record: LogRecord;
+}
+
+export interface SpanLetter {
+  kind: 'span';
+  /** The document's `_id` (`<traceId>-<spanId>`): a replay of a span already delivered meets 409. */
+  documentId: string;
+  /** The document as it was sent. */
+  document: Record<string, unknown>;
+}
+
+interface DeadLetterCommon {
   id: number;
   exporter: string;
-  /** Position of the record in the durable log (keeps Elasticsearch `_id`s stable on replay). */
+  /** Position of the item in the durable log, or in the span store for spans (keeps Elasticsearch `_id`s stable on replay). */
   logId: number;
-  /** Record timestamp, epoch microseconds. */
+  /** Record timestamp (a span's start), epoch microseconds. */
   micros: number;
-  record: LogRecord;
   /** The backend's reason, e.g. Loki's 400 text or Elasticsearch's `mapper_parsing_exception: …`. */
   reason: string;
   /** HTTP status of the refusal (0 when refused before sending, e.g. an invalid label). */
@@ -27,11 +44,13 @@ CREATE TABLE IF NOT EXISTS deadletter (
   exporter TEXT NOT NULL,
   log_id INTEGER NOT NULL,
   ts INTEGER NOT NULL,
-  body TEXT NOT NULL,       -- the record as JSON, as in logs.body
+  body TEXT NOT NULL,       -- the record as JSON, as in logs.body; for a span, its document
   reason TEXT NOT NULL,
   status INTEGER NOT NULL,
   at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 1
+  attempts INTEGER NOT NULL DEFAULT 1,
+  kind TEXT NOT NULL DEFAULT 'log',   -- 'log' | 'span'
+  doc_id TEXT                         -- a span document's _id
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deadletter_exporter ON deadletter(exporter, id);
 -- One letter per record and exporter: a record refused again (after a crash, or a replay) updates it.
@@ -48,6 +67,8 @@ interface Row {
   status: number;
   at: number;
   attempts: number;
+  kind: 'log' | 'span';
+  doc_id: string | null;
 }
 
 const toLetter = (r: Row): DeadLetter => ({
@@ -55,12 +76,27 @@ const toLetter = (r: Row): DeadLetter => ({
   exporter: r.exporter,
   logId: r.log_id,
   micros: r.ts,
-  record: JSON.parse(r.body) as LogRecord,
+  ...(r.kind === 'span'
+    ? { kind: 'span' as const, documentId: r.doc_id ?? '', document: JSON.parse(r.body) as Record<string, unknown> }
+    : { kind: 'log' as const, record: JSON.parse(r.body) as LogRecord }),
   reason: r.reason,
   status: r.status,
   at: r.at,
   attempts: r.attempts,
 });
+
+/** A letter to add: a log record, or a span document with its `_id` and JSON source. */
+export type NewLetter = { logId: number; micros: number; reason: string; status: number; attempts?: number } & (
+  | { kind?: 'log'; record: LogRecord }
+  | { kind: 'span'; documentId: string; source: string }
+);
+
+/** Tables created before span letters existed get their columns. */
+function migrate(db: DatabaseSync): void {
+  const columns = new Set((db.prepare('PRAGMA table_info(deadletter)').all() as Array<{ name: string }>).map((c) => c.name));
+  if (!columns.has('kind')) db.exec("ALTER TABLE deadletter ADD COLUMN kind TEXT NOT NULL DEFAULT 'log'");
+  if (!columns.has('doc_id')) db.exec('ALTER TABLE deadletter ADD COLUMN doc_id TEXT');
+}
 
 /**
  * Dead-letter store: a table of the collector's database (same durability as the log, and not
@@ -78,8 +114,9 @@ export class DeadLetterStore {
   constructor(db: DatabaseSync) {
     this.#db = db;
     db.exec(SCHEMA);
+    migrate(db);
     this.#insert = db.prepare(
-      `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1`,
     );
     this.#count = db.prepare('SELECT count(*) AS n FROM deadletter WHERE exporter = ?');
@@ -109,7 +146,7 @@ export class DeadLetterStore {
    */
   add(
     exporter: string,
-    items: Array<{ logId: number; micros: number; record: LogRecord; reason: string; status: number; attempts?: number }>,
+    items: NewLetter[],
     max: number,
     now = Date.now(),
   ): number {
@@ -118,7 +155,8 @@ export class DeadLetterStore {
     try {
       transaction(this.#db, () => {
         for (const it of items) {
-          this.#insert.run(exporter, it.logId, it.micros, JSON.stringify(it.record), it.reason, it.status, now, it.attempts ?? 1);
+          const [body, kind, docId] = it.kind === 'span' ? [it.source, 'span', it.documentId] : [JSON.stringify(it.record), 'log', null];
+          this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId);
         }
         const n = (this.#count.get(exporter) as { n: number }).n;
         excess = Math.max(0, n - max);

@@ -780,6 +780,10 @@ export class Delivery {
     const byItem = new Map<LogItem, DeadLetter>();
     const items: LogItem[] = [];
     for (const letter of letters) {
+      if (letter.kind !== 'log') {
+        outcome.failed.push({ letter, result: { status: 'permanent', error: `exporter ${this.name} delivers log records, not ${letter.kind}s`, httpStatus: 0 } });
+        continue;
+      }
       const item = { id: letter.logId, micros: letter.micros, record: letter.record };
       const reason = this.sink.check?.(item);
       if (reason !== undefined) outcome.failed.push({ letter, result: { status: 'permanent', error: reason, httpStatus: 0 } });

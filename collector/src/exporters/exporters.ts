@@ -122,8 +122,9 @@ export class Exporters {
               breaker: common.breaker,
               shutdownTimeoutMs: common.shutdownTimeoutMs,
               startFrom: common.startFrom,
+              deadLetterMax: common.deadLetterMax,
             },
-            { spans: deps.spans, kv, sink, metrics, logger },
+            { spans: deps.spans, kv, sink, deadLetters: this.deadLetters, metrics, logger },
           ),
         );
       }
@@ -213,7 +214,7 @@ export class Exporters {
     const byExporter = new Map<string, DeadLetter[]>();
     for (const l of letters) byExporter.set(l.exporter, [...(byExporter.get(l.exporter) ?? []), l]);
     for (const [name, list] of byExporter) {
-      const delivery = this.deliveries.find((d) => d.name === name);
+      const delivery = this.deliveries.find((d) => d.name === name) ?? this.spanExports.find((s) => s.name === name);
       if (!delivery) {
         for (const l of list) report.failed.push({ id: l.id, exporter: name, reason: `exporter "${name}" is not configured` });
         continue;

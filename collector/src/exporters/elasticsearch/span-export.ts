@@ -2,15 +2,19 @@
 // an elasticsearch exporter). Contract, as for logs (delivery.ts) where it applies:
 //  - A cursor over the span store's positions (KeyValue `exporter:<name>:cursor`) moves forward
 //    only when every span at or below it is resolved: delivered (2xx, or 409 on its deterministic
-//    `_id` = already delivered) or refused for good (per-item 4xx: counted as dropped, reason
-//    "rejected", and logged with Elasticsearch's reason). After a crash delivery resumes at the
-//    cursor; re-sent spans meet 409, so nothing is duplicated.
+//    `_id` = already delivered) or refused for good (per-item 4xx, or a whole-request permanent
+//    failure): moved to the dead letters under `<name>:traces` with Elasticsearch's reason, to be
+//    replayed after the cause is fixed (POST /api/v1/deadletter/replay), like log records. After a
+//    crash delivery resumes at the cursor; re-sent spans meet 409, so nothing is duplicated.
 //  - Whole-request 429/5xx/network errors and per-item 429/5xx are retried (only those items) by the
 //    shared retry helper behind the exporter's own circuit breaker.
 //  - Spans deleted by traces retention before they were delivered are not sent (the backend was
 //    down longer than traces.retention.maxAge).
-// Not here (logs only): dead letters and replay, a memory tail, backlog bounds with back-pressure.
+// Not here (logs only): a memory tail, backlog bounds with back-pressure (the span store's own
+// retention bounds what waits).
 
+import type { DeadLetter, DeadLetterStore, SpanLetter } from '../dead-letter.ts';
+import type { ReplayOutcome } from '../delivery.ts';
 import type { ExportResult } from '../result.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
@@ -43,20 +47,31 @@ export interface SpanExportOptions {
   breaker: CircuitBreakerPolicy;
   shutdownTimeoutMs: number;
   startFrom: 'end' | 'beginning';
+  /** Dead letters kept for this export; the oldest beyond are deleted (dropped, reason deadletter_full). */
+  deadLetterMax: number;
 }
 
 export interface SpanExportDeps {
   spans: SpanSource;
   kv: KeyValue;
   sink: ElasticsearchSink;
+  deadLetters: DeadLetterStore;
   metrics: ExporterMetrics;
   logger: Logger;
 }
 
 interface Pending {
   position: number;
+  /** Span start, epoch µs (the dead letter's timestamp). */
+  micros: number;
   id: string;
   source: string;
+}
+
+/** What became of a batch: every span delivered, refused for good, or (aborted / out of attempts) neither. */
+interface Resolution {
+  refused: Array<{ span: Pending; result: ExportResult }>;
+  unresolved: Pending[];
 }
 
 export class SpanExport {
@@ -103,7 +118,8 @@ export class SpanExport {
     }
     const m = this.#d.metrics;
     m.sent.inc(this.#labels, 0);
-    m.dropped.inc({ ...this.#labels, reason: 'rejected' }, 0);
+    m.deadLettered.inc(this.#labels, 0);
+    m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.register(this.name, this.type, () => this.gauges());
     this.#loop = this.#run().catch((err: unknown) => {
       this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed`);
@@ -129,7 +145,7 @@ export class SpanExport {
       queueBytes: 0,
       oldestAgeSeconds: 0,
       circuit: this.breaker.state,
-      deadLetters: 0,
+      deadLetters: this.#d.deadLetters.count(this.name),
     };
   }
 
@@ -157,26 +173,30 @@ export class SpanExport {
       }
       const pending: Pending[] = rows.map((r) => ({
         position: r.id,
+        micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n),
         id: spanDocumentId(r.span),
         source: JSON.stringify(toSpanDocument(r.id, r.span, this.#o.labels)),
       }));
-      if (!(await this.#deliver(pending, signal))) return; // aborted: the cursor stays before the unresolved spans
+      const resolution = await this.#deliver(pending, signal);
+      if (resolution.refused.length) this.#deadLetter(resolution.refused);
+      if (resolution.unresolved.length) return; // aborted: the cursor stays before the unresolved spans
       this.#cursor = rows[rows.length - 1].id;
       this.#d.kv.set(this.#cursorKey, String(this.#cursor));
     }
   }
 
-  /** Resolves every span of the batch (delivered or refused for good); false when aborted first. */
-  async #deliver(batch: Pending[], signal: AbortSignal): Promise<boolean> {
+  /** Sends the batch until every span is delivered or refused for good, or abort / maxAttempts. */
+  async #deliver(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution> {
     let pending = batch;
+    const refused: Resolution['refused'] = [];
     const m = this.#d.metrics;
-    const outcome = await this.#retrier.run(
+    await this.#retrier.run(
       async (): Promise<ExportResult> => {
         const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, pending, signal);
         if (!answer.items) {
           this.#note(answer.result);
           if (answer.result.status === 'success') m.sent.inc(this.#labels, pending.length);
-          if (answer.result.status === 'permanent') this.#refuse(pending, answer.result);
+          if (answer.result.status === 'permanent') for (const span of pending) refused.push({ span, result: answer.result });
           if (answer.result.status !== 'retryable') pending = [];
           return answer.result;
         }
@@ -185,7 +205,7 @@ export class SpanExport {
         let retryAfterMs: number | undefined;
         answer.items.forEach((r, i) => {
           if (r.status === 'success') sent++;
-          else if (r.status === 'permanent') this.#refuse([pending[i]], r);
+          else if (r.status === 'permanent') refused.push({ span: pending[i], result: r });
           else {
             retry.push(pending[i]);
             if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
@@ -199,21 +219,65 @@ export class SpanExport {
         this.#note(result);
         return result;
       },
-      { signal, breaker: this.breaker, onRetry: () => m.retries.inc(this.#labels) },
+      { signal, breaker: this.breaker, maxAttempts, onRetry: () => m.retries.inc(this.#labels) },
     );
-    return !outcome.aborted && pending.length === 0;
+    return { refused, unresolved: pending };
   }
 
-  #refuse(items: Pending[], result: ExportResult): void {
-    this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, items.length);
-    this.#d.logger.warn(
-      { exporter: this.name, spans: items.length, firstId: items[0]?.id, reason: result.error },
-      `exporter ${this.name}: Elasticsearch refused ${items.length} span(s): ${result.error}`,
+  #deadLetter(refused: Resolution['refused']): void {
+    const evicted = this.#d.deadLetters.add(
+      this.name,
+      refused.map(({ span, result }) => ({
+        kind: 'span' as const,
+        logId: span.position,
+        micros: span.micros,
+        documentId: span.id,
+        source: span.source,
+        reason: result.error ?? `HTTP ${result.httpStatus ?? 0}`,
+        status: result.httpStatus ?? 0,
+      })),
+      this.#o.deadLetterMax,
     );
+    this.#d.metrics.deadLettered.inc(this.#labels, refused.length);
+    if (evicted) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
+    this.#d.logger.warn(
+      { exporter: this.name, spans: refused.length, firstId: refused[0].span.id, reason: refused[0].result.error },
+      `exporter ${this.name}: Elasticsearch refused ${refused.length} span(s), moved to the dead letters: ${refused[0].result.error}`,
+    );
+  }
+
+  /** Sends span dead letters again (a few attempts); the caller removes the delivered ones. */
+  async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayOutcome> {
+    const outcome: ReplayOutcome = { delivered: [], failed: [] };
+    const byPending = new Map<Pending, DeadLetter>();
+    for (const letter of letters) {
+      if (letter.kind !== 'span') {
+        outcome.failed.push({ letter, result: { status: 'permanent', error: `exporter ${this.name} delivers spans, not ${letter.kind} records`, httpStatus: 0 } });
+        continue;
+      }
+      byPending.set(spanPending(letter), letter);
+    }
+    if (byPending.size === 0) return outcome;
+    const r = await this.#deliver([...byPending.keys()], signal, 3);
+    const failed = new Set<Pending>();
+    for (const { span, result } of r.refused) {
+      failed.add(span);
+      outcome.failed.push({ letter: byPending.get(span)!, result });
+    }
+    for (const span of r.unresolved) {
+      failed.add(span);
+      outcome.failed.push({ letter: byPending.get(span)!, result: { status: 'retryable', error: this.#status.lastError ?? 'not delivered' } });
+    }
+    for (const [span, letter] of byPending) if (!failed.has(span)) outcome.delivered.push(letter);
+    return outcome;
   }
 
   #note(r: ExportResult): void {
     if (r.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
     this.#status.note(r);
   }
+}
+
+function spanPending(letter: DeadLetter & SpanLetter): Pending {
+  return { position: letter.logId, micros: letter.micros, id: letter.documentId, source: JSON.stringify(letter.document) };
 }

@@ -189,7 +189,7 @@ describe('against the Loki test server', () => {
       expect.stringMatching(/^Max entry size '200' bytes exceeded for stream '\{host="host-1", level="info", service_name="svc"\}' while adding an entry with length '300' bytes$/),
       expect.stringMatching(/^entry for stream '.*' has timestamp too old: /),
     ]);
-    expect(letters.map((l) => l.record.msg).sort()).toEqual([`old ${run}`, 'y'.repeat(300)]);
+    expect(letters.map((l) => (l.kind === 'log' ? l.record.msg : l.kind)).sort()).toEqual([`old ${run}`, 'y'.repeat(300)]);
     const stored = loki.entries(tenant);
     expect(stored.map((e) => e.line).sort()).toEqual(records.filter((_, i) => i !== 5 && i !== 99).map((r) => r.msg).sort());
     const pushes = loki.pushes.filter((p) => p.tenant === tenant);

@@ -1,0 +1,32 @@
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import { DeadLetterStore } from './dead-letter.ts';
+
+const record = { timestamp: '2026-12-04T10:00:00.000001Z', severity: 6, level: 'info', facility: 1, msg: 'hello' } as const;
+
+describe('DeadLetterStore', () => {
+  it('keeps log records and span documents apart, each read back as it was added', () => {
+    const store = new DeadLetterStore(new DatabaseSync(':memory:'));
+    store.add('es', [{ logId: 7, micros: 1, record: record as never, reason: 'HTTP 400: mapper_parsing_exception', status: 400 }], 10, 1000);
+    const document = { '@timestamp': '2026-12-04T10:00:00.000002Z', trace: { id: 'a'.repeat(32) }, span: { id: 'b'.repeat(16), name: 'GET /' } };
+    // the same position under the traces export is another letter (one letter per item and exporter)
+    store.add('es:traces', [{ kind: 'span', logId: 7, micros: 2, documentId: `${'a'.repeat(32)}-${'b'.repeat(16)}`, source: JSON.stringify(document), reason: 'HTTP 400: x', status: 400 }], 10, 2000);
+    const [log, span] = store.list({ limit: 10 });
+    expect(log).toMatchObject({ exporter: 'es', kind: 'log', logId: 7, micros: 1, record, status: 400, at: 1000, attempts: 1 });
+    expect(span).toMatchObject({ exporter: 'es:traces', kind: 'span', logId: 7, micros: 2, documentId: `${'a'.repeat(32)}-${'b'.repeat(16)}`, document, at: 2000 });
+    expect(store.count('es')).toBe(1);
+    expect(store.count('es:traces')).toBe(1);
+  });
+
+  it('opens a table written before span letters existed: old rows are log letters, new span letters fit', () => {
+    const db = new DatabaseSync(':memory:');
+    db.exec(`CREATE TABLE deadletter (id INTEGER PRIMARY KEY, exporter TEXT NOT NULL, log_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+      body TEXT NOT NULL, reason TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 1) STRICT`);
+    db.prepare('INSERT INTO deadletter (exporter, log_id, ts, body, reason, status, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run('loki', 3, 5, JSON.stringify(record), 'too old', 400, 9);
+    const store = new DeadLetterStore(db);
+    store.add('es:traces', [{ kind: 'span', logId: 1, micros: 2, documentId: 't-s', source: '{"span":{"id":"s"}}', reason: 'r', status: 400 }], 10);
+    const letters = store.list({ limit: 10 });
+    expect(letters[0]).toMatchObject({ exporter: 'loki', kind: 'log', logId: 3, record, reason: 'too old' });
+    expect(letters[1]).toMatchObject({ exporter: 'es:traces', kind: 'span', documentId: 't-s', document: { span: { id: 's' } } });
+  });
+});

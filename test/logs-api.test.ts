@@ -224,6 +224,19 @@ describe('bad input: each gets its documented answer, valid records are kept, th
     expect((await get('/health')).status).toBe(200);
   });
 
+  it('an oversize upload far past the socket buffers still gets its 413 (lingering close), not a broken pipe', async () => {
+    // Without the lingering read the collector closes while the client is still sending: fetch
+    // then fails with EPIPE / ECONNRESET instead of returning the 413 (most of the time at this size).
+    const big = 'x'.repeat(24 * 1024 * 1024);
+    for (let i = 0; i < 3; i++) {
+      const res = await post('/api/v1/logs', big);
+      expect(res.status).toBe(413);
+      expect(res.json.error.code).toBe('PERISCOPE_ERR_BODY_TOO_LARGE');
+      const refusedType = await post('/api/v1/logs', big, { 'content-type': 'text/plain' });
+      expect(refusedType.status).toBe(415);
+    }
+  });
+
   it('keeps every valid record of the mixed batches above', async () => {
     const { json } = await get('/api/v1/logs?service=badinput&limit=1000');
     expect(json.records.map((r: any) => r.msg).sort()).toEqual(['valid a', 'valid b', 'valid c', 'valid d', 'valid e']);

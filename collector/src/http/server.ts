@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
@@ -10,7 +10,8 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  * Builds the Fastify instance shared by receivers and the API:
  *  - bodies up to `bodyLimit` bytes, counted AFTER decompression (a gzip bomb stops at the limit: 413);
  *  - `content-encoding: gzip|deflate` decoded in a preParsing stream; any other encoding: 415;
- *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape.
+ *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
+ *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal).
  */
 export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
   const app = Fastify({
@@ -42,7 +43,8 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     return decoded;
   });
 
-  app.setErrorHandler((error: FastifyError | PeriscopeError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError | PeriscopeError, request, reply) => {
+    lingerOnRefusal(request, reply);
     if (error instanceof PeriscopeError) {
       if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
       return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
@@ -65,7 +67,36 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
   });
 
   app.setNotFoundHandler((request, reply) => {
+    lingerOnRefusal(request, reply);
     reply.code(404).send(errorBody(ERR.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`));
   });
   return app;
+}
+
+/** Bounds of the lingering read of a refused body (nginx: lingering_time 30s). */
+const LINGER_MS = 10_000;
+const LINGER_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Lingering close, as nginx's `lingering_close`: when a request is refused before its body was
+ * read (413 on Content-Length, 415, …), Fastify answers with `connection: close` and Node closes
+ * the socket as soon as the answer is written. A client still uploading then gets a reset (EPIPE)
+ * instead of the answer — most HTTP clients, fetch among them, report only the broken pipe.
+ * Instead the rest of the body is read and discarded, so the client finishes sending and reads
+ * the answer; the connection stays open for the next request. A client that sends for longer than
+ * LINGER_MS, or more than LINGER_BYTES, after the refusal is cut off.
+ */
+function lingerOnRefusal(request: FastifyRequest, reply: FastifyReply): void {
+  const raw = request.raw;
+  if (raw.complete || raw.readableEnded) return;
+  reply.removeHeader('connection');
+  let discarded = 0;
+  const cutOff = () => raw.socket?.destroy();
+  const timer = setTimeout(cutOff, LINGER_MS).unref();
+  raw.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) cutOff();
+  });
+  raw.once('close', () => clearTimeout(timer));
+  raw.resume();
 }

@@ -231,9 +231,11 @@ describe('prometheus endpoint (optional)', () => {
     });
     await f.event('ready');
     let scrape = { status: 0, body: '' };
-    for (let i = 0; i < 50 && scrape.status !== 200; i++) {
+    // until the event-loop delay sampler has ticked once (its first `resolution` after start)
+    const complete = () => scrape.status === 200 && /^nodejs_eventloop_delay_p99_seconds\{/m.test(scrape.body);
+    for (let i = 0; i < 50 && !complete(); i++) {
       scrape = await httpGet(port, '/metrics').catch(() => ({ status: 0, body: '' }));
-      if (scrape.status !== 200) await new Promise((r) => setTimeout(r, 100));
+      if (!complete()) await new Promise((r) => setTimeout(r, 100));
     }
     f.send('stop');
     expect((await f.exited).code, f.stderr()).toBe(0);

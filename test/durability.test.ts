@@ -48,11 +48,11 @@ it('every acknowledged record survives kill -9 during sustained load', async () 
 
   // The search index catches up too: what was handed to the indexer but not indexed when the
   // process died is read back from the log; what arrives now comes through the ingest hand-off.
-  const body = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ appName: 'durability', msg: `after the reboot ${i}` })).join('\n');
+  const body = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ appName: 'durability', msg: `after the crash ${i}` })).join('\n');
   expect((await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' } })).status).toBe(200);
   const searchable = async (q: string) => (await (await fetch(`${collector!.url}/api/v1/logs/export?service=durability&q=${encodeURIComponent(q)}`)).text()).trim().split('\n').filter(Boolean).length;
-  // (the new messages share no word with `r*`: "after the reboot <i>")
-  const counts = async () => ({ old: await searchable('r*'), fresh: await searchable('reboot') });
+  // (the new messages share no word with `r*`: "after the crash <i>")
+  const counts = async () => ({ old: await searchable('r*'), fresh: await searchable('crash') });
   await waitFor(async () => {
     const c = await counts();
     return c.old === stored.size && c.fresh === 1000;

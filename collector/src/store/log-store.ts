@@ -62,6 +62,7 @@ export class LogStore {
   readonly db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #insertMany: StatementSync;
+  readonly #readAfter: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
 
@@ -72,6 +73,8 @@ export class LogStore {
     this.#insert = db.prepare('INSERT INTO logs(ts, severity, service, trace_id, body) VALUES (?, ?, ?, ?, ?)');
     // Multi-row statement: one native call per INSERT_ROWS records halves the binding overhead.
     this.#insertMany = db.prepare(`INSERT INTO logs(ts, severity, service, trace_id, body) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
+    this.#readAfter = db.prepare('SELECT id, ts, severity, body FROM logs WHERE id > ? ORDER BY id LIMIT ?');
+    this.#readAfter.setReturnArrays(true);
   }
 
   /**
@@ -185,15 +188,8 @@ export class LogStore {
    * record, on the ingest thread, for every record an exporter reads back.
    */
   readAfter<T>(afterId: number, limit: number, make: StoredRowFactory<T>): T[] {
-    const statement = this.db.prepare('SELECT id, ts, severity, body FROM logs WHERE id > ? ORDER BY id LIMIT ?');
-    statement.setReturnArrays(true);
-    const rows = statement.all(afterId, limit) as unknown as Array<[number, number, number, string]>;
-    const out = new Array<T>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      out[i] = make(r[0], r[1], r[2], r[3]);
-    }
-    return out;
+    const rows = this.#readAfter.all(afterId, limit) as unknown as Array<[number, number, number, string]>;
+    return rows.map((r) => make(r[0], r[1], r[2], r[3]));
   }
 
   lastId(): number {

@@ -22,7 +22,7 @@ import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
 import { BackendStatus, type DependencyHealth } from './backend-status.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
-import type { DeadLetter, DeadLetterStore } from './dead-letter.ts';
+import type { DeadLetter, DeadLetterStore, LogLetter } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
@@ -775,15 +775,11 @@ export class Delivery {
   // ── dead-letter replay ────────────────────────────────────────────────────
 
   /** Sends dead letters again (a few attempts, no circuit wait beyond the breaker's). */
-  async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayOutcome> {
+  async replay(letters: Array<DeadLetter & LogLetter>, signal: AbortSignal): Promise<ReplayOutcome> {
     const outcome: ReplayOutcome = { delivered: [], failed: [] };
     const byItem = new Map<LogItem, DeadLetter>();
     const items: LogItem[] = [];
     for (const letter of letters) {
-      if (letter.kind !== 'log') {
-        outcome.failed.push({ letter, result: { status: 'permanent', error: `exporter ${this.name} delivers log records, not ${letter.kind}s`, httpStatus: 0 } });
-        continue;
-      }
       const item = { id: letter.logId, micros: letter.micros, record: letter.record };
       const reason = this.sink.check?.(item);
       if (reason !== undefined) outcome.failed.push({ letter, result: { status: 'permanent', error: reason, httpStatus: 0 } });

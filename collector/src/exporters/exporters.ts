@@ -13,7 +13,7 @@ import type { LogStore } from '../store/log-store.ts';
 import { AcceptTimes } from './accept-times.ts';
 import type { LogExporterCommon } from './common-config.ts';
 import type { ExporterConfig } from './config.ts';
-import { DeadLetterStore, type DeadLetter } from './dead-letter.ts';
+import { DeadLetterStore, type DeadLetter, type LogLetter, type SpanLetter } from './dead-letter.ts';
 import { Delivery, type DependencyHealth, type Overload } from './delivery.ts';
 import type { ElasticsearchConfig } from './elasticsearch/config.ts';
 import { ElasticsearchSink } from './elasticsearch/sink.ts';
@@ -214,12 +214,17 @@ export class Exporters {
     const byExporter = new Map<string, DeadLetter[]>();
     for (const l of letters) byExporter.set(l.exporter, [...(byExporter.get(l.exporter) ?? []), l]);
     for (const [name, list] of byExporter) {
-      const delivery = this.deliveries.find((d) => d.name === name) ?? this.spanExports.find((s) => s.name === name);
-      if (!delivery) {
+      const logs = this.deliveries.find((d) => d.name === name);
+      const spans = this.spanExports.find((s) => s.name === name);
+      if (!logs && !spans) {
         for (const l of list) report.failed.push({ id: l.id, exporter: name, reason: `exporter "${name}" is not configured` });
         continue;
       }
-      const outcome = await delivery.replay(list, signal);
+      // A letter is filed under the exporter that wrote it (names cannot hold the ':' of
+      // `<name>:traces`), so its kind is that exporter's: the filters only narrow the type.
+      const outcome = logs
+        ? await logs.replay(list.filter((l): l is DeadLetter & LogLetter => l.kind === 'log'), signal)
+        : await spans!.replay(list.filter((l): l is DeadLetter & SpanLetter => l.kind === 'span'), signal);
       this.deadLetters.remove(outcome.delivered.map((l) => l.id));
       report.replayed += outcome.delivered.length;
       for (const f of outcome.failed) {

@@ -247,16 +247,10 @@ export class SpanExport {
   }
 
   /** Sends span dead letters again (a few attempts); the caller removes the delivered ones. */
-  async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayOutcome> {
+  async replay(letters: Array<DeadLetter & SpanLetter>, signal: AbortSignal): Promise<ReplayOutcome> {
     const outcome: ReplayOutcome = { delivered: [], failed: [] };
     const byPending = new Map<Pending, DeadLetter>();
-    for (const letter of letters) {
-      if (letter.kind !== 'span') {
-        outcome.failed.push({ letter, result: { status: 'permanent', error: `exporter ${this.name} delivers spans, not ${letter.kind} records`, httpStatus: 0 } });
-        continue;
-      }
-      byPending.set(spanPending(letter), letter);
-    }
+    for (const letter of letters) byPending.set(spanPending(letter), letter);
     if (byPending.size === 0) return outcome;
     const r = await this.#deliver([...byPending.keys()], signal, 3);
     const failed = new Set<Pending>();

@@ -93,6 +93,36 @@ describe('cursor', () => {
   });
 });
 
+describe('memory tail', () => {
+  it('a reader far behind reads the log; once within reach it is served from memory again: every record once', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('tail', { batch: { maxRecords: 1000, maxBytes: 1 << 24, waitMs: 1 } }));
+    const fromLog: number[] = [];
+    const readAfter = h.store.readAfter.bind(h.store);
+    h.store.readAfter = ((afterId, limit, make) => {
+      const rows = readAfter(afterId, limit, make);
+      for (const row of rows) fromLog.push((row as { id: number }).id);
+      return rows;
+    }) as typeof h.store.readAfter;
+    d.start();
+    // an outage while more than the tail's bound (50 000 records) is ingested
+    for (let b = 0; b < 55; b++) h.append(Array.from({ length: 1000 }, () => testRecord()));
+    await until(() => sink.requests.length > 0);
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 55_000);
+    // caught up: what is ingested now is within reach, kept in memory and sent without a log read
+    for (let b = 0; b < 5; b++) h.append(Array.from({ length: 100 }, () => testRecord()));
+    await until(() => d.cursor === 55_500);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(55_500);
+    expect([...sink.deliveries.values()].every((n) => n === 1)).toBe(true);
+    expect(fromLog.length).toBeGreaterThanOrEqual(5_000); // the backlog's start was read back from the log
+    expect(fromLog.filter((id) => id > 55_000)).toEqual([]);
+  });
+});
+
 describe('per-item outcomes', () => {
   it('re-sends only the items that failed retryably; permanent ones become dead letters with the reason', async () => {
     const h = harness();

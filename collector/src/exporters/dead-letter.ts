@@ -1,6 +1,8 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
+import type { ExporterMetrics } from './metrics.ts';
+import type { ExportResult } from './result.ts';
 
 /**
  * One item a backend refused permanently (DESIGN.md principle 3: never silently lost): a log
@@ -197,4 +199,52 @@ export class DeadLetterStore {
   update(id: number, reason: string, status: number, now = Date.now()): void {
     this.#db.prepare('UPDATE deadletter SET reason = ?, status = ?, at = ?, attempts = attempts + 1 WHERE id = ?').run(reason, status, now, id);
   }
+}
+
+/**
+ * Files what a backend refused for good under the exporter of `labels` and accounts for it:
+ * `dead_lettered` counts the letters, `dropped{reason="deadletter_full"}` the oldest ones the
+ * bound (`max`) evicted. Shared by every exporter that keeps dead letters.
+ */
+export function fileDeadLetters(
+  store: DeadLetterStore,
+  metrics: ExporterMetrics,
+  labels: { exporter: string; type: string },
+  letters: NewLetter[],
+  max: number,
+  now?: number,
+): void {
+  const evicted = store.add(labels.exporter, letters, max, now);
+  metrics.deadLettered.inc(labels, letters.length);
+  if (evicted) metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
+}
+
+export interface ReplayOutcome {
+  delivered: DeadLetter[];
+  failed: Array<{ letter: DeadLetter; result: ExportResult }>;
+}
+
+/**
+ * Completes a replay's outcome from what became of the letters sent (`sent`: item → its letter):
+ * refused again (with the backend's answer), still unresolved when the attempts ran out (with the
+ * backend's last error), or else delivered, in the order they were sent.
+ */
+export function completeReplay<T>(
+  outcome: ReplayOutcome,
+  sent: Map<T, DeadLetter>,
+  refused: Array<{ item: T; result: ExportResult }>,
+  unresolved: T[],
+  lastError: string | undefined,
+): ReplayOutcome {
+  const failed = new Set<T>();
+  for (const { item, result } of refused) {
+    failed.add(item);
+    outcome.failed.push({ letter: sent.get(item)!, result });
+  }
+  for (const item of unresolved) {
+    failed.add(item);
+    outcome.failed.push({ letter: sent.get(item)!, result: { status: 'retryable', error: lastError ?? 'not delivered' } });
+  }
+  for (const [item, letter] of sent) if (!failed.has(item)) outcome.delivered.push(letter);
+  return outcome;
 }

@@ -22,7 +22,7 @@ import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
 import { BackendStatus, type DependencyHealth } from './backend-status.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
-import type { DeadLetter, DeadLetterStore, LogLetter } from './dead-letter.ts';
+import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
@@ -69,10 +69,7 @@ export interface Overload {
 
 export type { DependencyHealth } from './backend-status.ts';
 
-export interface ReplayOutcome {
-  delivered: DeadLetter[];
-  failed: Array<{ letter: DeadLetter; result: ExportResult }>;
-}
+export type { ReplayOutcome } from './dead-letter.ts';
 
 /** Records at or below `uptoId` with severity >= `minSeverity` are skipped (policy drop). */
 interface DropRule {
@@ -641,8 +638,10 @@ export class Delivery {
   }
 
   #deadLetter(entries: Array<{ item: LogItem; result: ExportResult }>, attempts?: number): void {
-    const evicted = this.#d.deadLetters.add(
-      this.name,
+    fileDeadLetters(
+      this.#d.deadLetters,
+      this.#d.metrics,
+      this.#labels,
       entries.map(({ item, result }) => ({
         logId: item.id,
         micros: item.micros,
@@ -654,8 +653,6 @@ export class Delivery {
       this.#o.deadLetterMax,
       this.#now(),
     );
-    this.#d.metrics.deadLettered.inc(this.#labels, entries.length);
-    if (evicted) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
     this.#d.logger.warn(
       { exporter: this.name, count: entries.length, reason: entries[0].result.error },
       `exporter ${this.name}: ${entries.length} record(s) refused permanently, moved to the dead letters`,
@@ -802,16 +799,7 @@ export class Delivery {
       return outcome;
     }
     const r = await this.#resolve(items, signal, 3);
-    const failed = new Set<LogItem>();
-    for (const p of r.permanent) {
-      failed.add(p.item);
-      outcome.failed.push({ letter: byItem.get(p.item)!, result: p.result });
-    }
-    for (const u of r.unresolved) {
-      failed.add(u);
-      outcome.failed.push({ letter: byItem.get(u)!, result: { status: 'retryable', error: this.#status.lastError ?? 'not delivered' } });
-    }
-    for (const item of items) if (!failed.has(item)) outcome.delivered.push(byItem.get(item)!);
+    completeReplay(outcome, byItem, r.permanent, r.unresolved, this.#status.lastError);
     this.#countSent(outcome.delivered.length);
     return outcome;
   }

@@ -13,8 +13,7 @@
 // Not here (logs only): a memory tail, backlog bounds with back-pressure (the span store's own
 // retention bounds what waits).
 
-import type { DeadLetter, DeadLetterStore, SpanLetter } from '../dead-letter.ts';
-import type { ReplayOutcome } from '../delivery.ts';
+import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import type { ExportResult } from '../result.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
@@ -70,7 +69,7 @@ interface Pending {
 
 /** What became of a batch: every span delivered, refused for good, or (aborted / out of attempts) neither. */
 interface Resolution {
-  refused: Array<{ span: Pending; result: ExportResult }>;
+  refused: Array<{ item: Pending; result: ExportResult }>;
   unresolved: Pending[];
 }
 
@@ -196,7 +195,7 @@ export class SpanExport {
         if (!answer.items) {
           this.#note(answer.result);
           if (answer.result.status === 'success') m.sent.inc(this.#labels, pending.length);
-          if (answer.result.status === 'permanent') for (const span of pending) refused.push({ span, result: answer.result });
+          if (answer.result.status === 'permanent') for (const item of pending) refused.push({ item, result: answer.result });
           if (answer.result.status !== 'retryable') pending = [];
           return answer.result;
         }
@@ -205,7 +204,7 @@ export class SpanExport {
         let retryAfterMs: number | undefined;
         answer.items.forEach((r, i) => {
           if (r.status === 'success') sent++;
-          else if (r.status === 'permanent') refused.push({ span: pending[i], result: r });
+          else if (r.status === 'permanent') refused.push({ item: pending[i], result: r });
           else {
             retry.push(pending[i]);
             if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
@@ -225,9 +224,11 @@ export class SpanExport {
   }
 
   #deadLetter(refused: Resolution['refused']): void {
-    const evicted = this.#d.deadLetters.add(
-      this.name,
-      refused.map(({ span, result }) => ({
+    fileDeadLetters(
+      this.#d.deadLetters,
+      this.#d.metrics,
+      this.#labels,
+      refused.map(({ item: span, result }) => ({
         kind: 'span' as const,
         logId: span.position,
         micros: span.micros,
@@ -238,10 +239,8 @@ export class SpanExport {
       })),
       this.#o.deadLetterMax,
     );
-    this.#d.metrics.deadLettered.inc(this.#labels, refused.length);
-    if (evicted) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
     this.#d.logger.warn(
-      { exporter: this.name, spans: refused.length, firstId: refused[0].span.id, reason: refused[0].result.error },
+      { exporter: this.name, spans: refused.length, firstId: refused[0].item.id, reason: refused[0].result.error },
       `exporter ${this.name}: Elasticsearch refused ${refused.length} span(s), moved to the dead letters: ${refused[0].result.error}`,
     );
   }
@@ -253,17 +252,7 @@ export class SpanExport {
     for (const letter of letters) byPending.set(spanPending(letter), letter);
     if (byPending.size === 0) return outcome;
     const r = await this.#deliver([...byPending.keys()], signal, 3);
-    const failed = new Set<Pending>();
-    for (const { span, result } of r.refused) {
-      failed.add(span);
-      outcome.failed.push({ letter: byPending.get(span)!, result });
-    }
-    for (const span of r.unresolved) {
-      failed.add(span);
-      outcome.failed.push({ letter: byPending.get(span)!, result: { status: 'retryable', error: this.#status.lastError ?? 'not delivered' } });
-    }
-    for (const [span, letter] of byPending) if (!failed.has(span)) outcome.delivered.push(letter);
-    return outcome;
+    return completeReplay(outcome, byPending, r.refused, r.unresolved, this.#status.lastError);
   }
 
   #note(r: ExportResult): void {

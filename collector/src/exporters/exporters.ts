@@ -212,7 +212,11 @@ export class Exporters {
   async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayReport> {
     const report: ReplayReport = { replayed: 0, failed: [] };
     const byExporter = new Map<string, DeadLetter[]>();
-    for (const l of letters) byExporter.set(l.exporter, [...(byExporter.get(l.exporter) ?? []), l]);
+    for (const l of letters) {
+      const list = byExporter.get(l.exporter);
+      if (list) list.push(l);
+      else byExporter.set(l.exporter, [l]);
+    }
     for (const [name, list] of byExporter) {
       const logs = this.deliveries.find((d) => d.name === name);
       const spans = this.spanExports.find((s) => s.name === name);

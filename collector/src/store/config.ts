@@ -11,7 +11,7 @@ export const storeConfigSchema = Type.Object(
     }),
     retention: Type.Object(
       {
-        maxAge: Type.String({ default: '7d', format: 'duration', description: 'Records older than this are deleted.' }),
+        maxAge: Type.String({ default: '7d', format: 'duration', description: 'Records older than this are deleted, except the newest record: it holds the last log position, which must never be given out again.' }),
         maxBytes: Type.String({ default: '10GiB', format: 'bytes', description: 'The oldest records are deleted while the live data is larger than this.' }),
         schedule: Type.String({ default: '*/1 * * * *', format: 'cron', description: 'When retention runs (node-cron expression, seconds field optional).' }),
       },

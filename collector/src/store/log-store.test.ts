@@ -38,6 +38,35 @@ describe('LogStore.count', () => {
   });
 });
 
+describe('retention and log positions', () => {
+  // Exporters, the search indexer and API cursors remember positions. SQLite gives a new row
+  // max(id) + 1, so if retention deleted the newest row, the next record would get an old position
+  // again and every cursor past it would skip it, silently.
+  it('never frees the newest position: after everything expired, new records still get new positions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-positions-'));
+    const now = Date.UTC(2026, 10, 1);
+    const db = openDatabase(dir, 'normal');
+    const store = new LogStore(db);
+    const records = (n: number, ms: number) => {
+      const r: LogRecord = { timestamp: new Date(ms).toISOString(), severity: 6, level: 'info', facility: 1, msg: 'x' };
+      return LogBatch.fromRecords(Array(n).fill(r), Array(n).fill(ms * 1000));
+    };
+    const first = store.append(records(5, now - 10 * DAY_MS))!; // all older than maxAge
+    const retention = new Retention(db, { maxAgeMs: 7 * DAY_MS, maxBytes: 1e12, schedule: '0 * * * *', onDeleted: (table, rows) => table === 'logs' && store.noteDeleted(rows) }, () => now);
+    await retention.run();
+    // the newest row stays (it holds the position), everything older is gone
+    expect((db.prepare('SELECT id FROM logs').all() as Array<{ id: number }>).map((r) => r.id)).toEqual([first.lastId]);
+    expect(store.append(records(1, now))!.firstId).toBe(first.lastId + 1);
+
+    // the size rule too: a bound nothing fits under still keeps the newest row
+    const tiny = new Retention(db, { maxAgeMs: 1e12, maxBytes: 1, schedule: '0 * * * *', onDeleted: (table, rows) => table === 'logs' && store.noteDeleted(rows) }, () => now);
+    await tiny.run();
+    expect(store.count()).toBe(1);
+    expect(store.append(records(1, now))!.firstId).toBe(first.lastId + 2);
+    db.close();
+  });
+});
+
 describe('LogStore.append', () => {
   it('never waits for the search indexer writing its own (attached) database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-lock-'));

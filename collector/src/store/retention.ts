@@ -38,6 +38,11 @@ const CHUNK = 5000;
  * maxBytes. Works in small transactions and yields to the event loop between them, so ingest
  * is never blocked for more than one chunk.
  * With a guard (setGuard), records the guard protects are kept by both rules.
+ *
+ * The newest row of each table is never deleted: ids are positions that exporters, the search
+ * indexer and API cursors remember, and SQLite gives a new row max(id) + 1
+ * (https://sqlite.org/autoinc.html), so deleting the newest row would hand its position, and
+ * those before it, to the next records, which every cursor already past them would skip.
  */
 export class Retention {
   readonly #db: DatabaseSync;
@@ -86,18 +91,19 @@ export class Retention {
 
   async #runOnce(): Promise<RetentionRun> {
     const cutoffMicros = (this.#now() - this.#policy.maxAgeMs) * 1000;
+    const newestLog = this.#newestId('logs');
     const byAgeIds = this.#db.prepare('SELECT id FROM logs WHERE ts < ? AND id < ? LIMIT ?');
     const oldestIds = this.#db.prepare('SELECT id FROM logs WHERE id < ? ORDER BY ts, id LIMIT ?');
     const delStmt = this.#db.prepare('DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))');
     // Re-read before each chunk: exporters move on while retention runs.
-    const limitId = () => this.#guard?.protectedFromId() ?? Number.MAX_SAFE_INTEGER;
+    const limitId = () => Math.min(this.#guard?.protectedFromId() ?? Number.MAX_SAFE_INTEGER, newestLog);
     const del = (ids: number[]) => {
       this.#guard?.beforeDelete(ids);
       this.#deleted('logs', delStmt.run(JSON.stringify(ids)).changes);
     };
     let deletedByAge = 0;
     for (;;) {
-      const ids = (byAgeIds.all(cutoffMicros, Math.min(limitId(), Number.MAX_SAFE_INTEGER), CHUNK) as Array<{ id: number }>).map((r) => r.id);
+      const ids = (byAgeIds.all(cutoffMicros, limitId(), CHUNK) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
       del(ids);
       deletedByAge += ids.length;
@@ -110,7 +116,7 @@ export class Retention {
         await yieldToLoop();
         continue;
       }
-      const ids = (oldestIds.all(Math.min(limitId(), Number.MAX_SAFE_INTEGER), CHUNK) as Array<{ id: number }>).map((r) => r.id);
+      const ids = (oldestIds.all(limitId(), CHUNK) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
       del(ids);
       deletedBySize += ids.length;
@@ -128,10 +134,11 @@ export class Retention {
     let deleted = 0;
     for (const { table, maxAgeMs } of this.#policy.tables ?? []) {
       const counts = (this.tableDeleted[table] ??= { age: 0, size: 0 });
-      const select = this.#db.prepare(`SELECT id FROM ${table} WHERE ts < ? LIMIT ?`);
+      const select = this.#db.prepare(`SELECT id FROM ${table} WHERE ts < ? AND id < ? LIMIT ?`);
       const del = this.#db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`);
+      const newest = this.#newestId(table);
       for (;;) {
-        const ids = (select.all((this.#now() - maxAgeMs) * 1000, CHUNK) as Array<{ id: number }>).map((r) => r.id);
+        const ids = (select.all((this.#now() - maxAgeMs) * 1000, newest, CHUNK) as Array<{ id: number }>).map((r) => r.id);
         if (ids.length === 0) break;
         this.#deleted(table, del.run(JSON.stringify(ids)).changes);
         counts.age += ids.length;
@@ -142,11 +149,12 @@ export class Retention {
     if (deleted > 0) this.#db.exec('PRAGMA incremental_vacuum');
   }
 
-  /** Size rule for `policy.tables`: when one holds a row older than every log, its oldest chunk goes. */
+  /** Size rule for `policy.tables`: when one holds a deletable row older than every log, its oldest chunk goes. */
   #trimOlderTable(): boolean {
     const tables = this.#policy.tables ?? [];
     if (tables.length === 0) return false;
-    const oldest = (table: string) => (this.#db.prepare(`SELECT min(ts) AS ts FROM ${table}`).get() as { ts: number | null }).ts;
+    const deletable = (table: string) => `FROM ${table} WHERE id < (SELECT max(id) FROM ${table})`;
+    const oldest = (table: string) => (this.#db.prepare(`SELECT min(ts) AS ts ${deletable(table)}`).get() as { ts: number | null }).ts;
     let victim: string | undefined;
     let victimTs = oldest('logs') ?? Number.POSITIVE_INFINITY;
     for (const { table } of tables) {
@@ -157,10 +165,15 @@ export class Retention {
       }
     }
     if (victim === undefined) return false;
-    const ids = (this.#db.prepare(`SELECT id FROM ${victim} ORDER BY ts, id LIMIT ?`).all(CHUNK) as Array<{ id: number }>).map((r) => r.id);
+    const ids = (this.#db.prepare(`SELECT id ${deletable(victim)} ORDER BY ts, id LIMIT ?`).all(CHUNK) as Array<{ id: number }>).map((r) => r.id);
     this.#deleted(victim, this.#db.prepare(`DELETE FROM ${victim} WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids)).changes);
     (this.tableDeleted[victim] ??= { age: 0, size: 0 }).size += ids.length;
     return true;
+  }
+
+  /** The table's newest id (rows below it may be deleted), or 0 when empty. */
+  #newestId(table: string): number {
+    return (this.#db.prepare(`SELECT max(id) AS id FROM ${table}`).get() as { id: number | null }).id ?? 0;
   }
 
   #deleted(table: string, rows: number | bigint): void {

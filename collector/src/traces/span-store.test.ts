@@ -82,6 +82,18 @@ describe('span store', () => {
     expect(retention.tableDeleted.spans).toEqual({ age: 1, size: 0 });
   });
 
+  it('retention never frees the newest position: a span export cursor past it sees the next spans', async () => {
+    const store = new SpanStore(db);
+    new LogStore(db);
+    const now = Number(BASE / 1_000_000n) + 30 * 86_400_000;
+    store.append([span(T1, 'a'.repeat(16), 0, 1), span(T1, 'b'.repeat(16), 1, 1)]); // both past maxAge
+    const cursor = store.lastId();
+    await new Retention(db, { maxAgeMs: 1e12, maxBytes: 1e12, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 7 * 86_400_000 }] }, () => now).run();
+    expect(store.readAfter(0, 10).map((r) => r.span.spanId)).toEqual(['b'.repeat(16)]);
+    store.append([span(T2, 'c'.repeat(16), 29 * 86_400_000, 1)]);
+    expect(store.readAfter(cursor, 10).map((r) => r.span.spanId)).toEqual(['c'.repeat(16)]);
+  });
+
   it('retention size rule: the table holding the oldest row loses rows first', async () => {
     const store = new SpanStore(db);
     const logs = new LogStore(db);
@@ -93,8 +105,8 @@ describe('span store', () => {
     const onDeleted = (table: string, rows: number) => (table === 'spans' ? store : logs).noteDeleted(rows);
     const retention = new Retention(db, { maxAgeMs: 1e12, maxBytes: 200_000, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 1e12 }], onDeleted }, () => now);
     await retention.run();
-    expect(store.count()).toBe(0); // CHUNK deletes all 300 oldest spans at once
+    expect(store.count()).toBe(1); // CHUNK deletes the 299 oldest spans at once; the newest row is never deleted
     expect(logs.count()).toBe(10);
-    expect(retention.tableDeleted.spans.size).toBe(300);
+    expect(retention.tableDeleted.spans.size).toBe(299);
   });
 });

@@ -26,10 +26,14 @@ exporters:
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
 /** One OTLP/JSON request: a SERVER root span and `children` CLIENT spans under it. */
-async function postTrace(c: CollectorProcess, traceNo: number, children: Array<{ name: string; error?: boolean }>): Promise<string> {
+async function postTrace(
+  c: CollectorProcess,
+  traceNo: number,
+  children: Array<{ name: string; error?: boolean }>,
+  start = 1_772_359_200_000_000_000n + BigInt(traceNo) * 1_000_000_000n,
+): Promise<string> {
   const traceId = hex(0xabc000 + traceNo, 32);
   const root = hex(traceNo * 100, 16);
-  const start = 1_772_359_200_000_000_000n + BigInt(traceNo) * 1_000_000_000n;
   const span = (spanId: string, name: string, kind: number, extra: object) => ({
     traceId, spanId, name, kind, startTimeUnixNano: String(start), endTimeUnixNano: String(start + 2_500_000n), ...extra,
   });
@@ -143,6 +147,39 @@ describe('Elasticsearch traces data stream', () => {
       expect(docs.filter((d) => d.id === badId)).toHaveLength(1);
     } finally {
       es.itemFault = undefined;
+    }
+  });
+
+  it('spans that traces retention deletes while Elasticsearch is down are counted as dropped; the backlog shows its size and age', async () => {
+    const es2 = await startElasticsearchServer();
+    const yaml = `store:\n  retention: { schedule: '* * * * * *' }\n${config(es2.url).replace('maxAge: 3650d', 'maxAge: 30d')}    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }\n`;
+    const c = await startCollectorProcess({ configYaml: yaml });
+    const agoNs = (seconds: number) => BigInt(Date.now() - seconds * 1000) * 1_000_000n;
+    try {
+      await es2.setFault({ mode: 'down' });
+      // the exporter takes A and keeps retrying it; B (started in March, past 30 d) and C wait in the store
+      const a = await postTrace(c, 20, [{ name: 'a child' }], agoNs(3600));
+      const b = await postTrace(c, 21, [{ name: 'b child' }]);
+      const cTrace = await postTrace(c, 22, [{ name: 'c child' }], agoNs(60));
+      await waitFor(async () => (await fetch(`${c.url}/api/v1/traces/${b}`)).status === 404, 20_000);
+
+      const exporters = ((await (await fetch(`${c.url}/health/detailed`)).json()) as any).components.exporters.exporters;
+      const queue = exporters['es:traces'].queue;
+      expect(queue.spans).toBeGreaterThanOrEqual(4); // A and C (positions: B's gap is counted until passed)
+      expect(queue.bytes).toBeGreaterThan(0);
+      expect(queue.oldestAgeSeconds).toBeGreaterThanOrEqual(3600); // A started an hour ago
+      expect(queue.oldestAgeSeconds).toBeLessThan(3600 + 300);
+
+      await es2.setFault({ mode: 'none' });
+      await waitFor(() => es2.docs(STREAM).length === 4);
+      const traces = new Set(es2.docs(STREAM).map((d) => (d.source.trace as any).id));
+      expect(traces).toEqual(new Set([a, cTrace]));
+      const metrics = await (await fetch(`${c.url}/metrics`)).text();
+      expect(metrics).toMatch(/periscope_exporter_dropped_items_total\{exporter="es:traces",type="elasticsearch",reason="retention"\} 2\n/);
+      expect(metrics).toMatch(/periscope_exporter_oldest_unsent_age_seconds\{exporter="es:traces",type="elasticsearch"\} 0\n/);
+    } finally {
+      await c.stop();
+      await es2.close();
     }
   });
 

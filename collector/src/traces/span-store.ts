@@ -250,6 +250,25 @@ export class SpanStore {
     return ((this.db.prepare('SELECT max(id) AS id FROM spans').get() as { id: number | null }).id) ?? 0;
   }
 
+  /** The oldest stored id (0 when empty). */
+  firstId(): number {
+    return ((this.db.prepare('SELECT min(id) AS id FROM spans').get() as { id: number | null }).id) ?? 0;
+  }
+
+  /**
+   * What waits after `afterId` (an exporter's cursor), sampled over the next 200 spans: the
+   * earliest start (epoch µs) and the average stored size (their text columns), for backlog gauges.
+   */
+  backlogAfter(afterId: number): { oldestStartMicros: number | undefined; avgBytes: number } {
+    const row = this.db
+      .prepare(
+        `SELECT min(ts) AS ts, avg(length(name) + length(attributes) + length(events) + length(extra) + 120) AS bytes
+         FROM (SELECT ts, name, attributes, events, extra FROM spans WHERE id > ? ORDER BY id LIMIT 200)`,
+      )
+      .get(afterId) as { ts: number | null; bytes: number | null };
+    return { oldestStartMicros: row.ts ?? undefined, avgBytes: Math.round(row.bytes ?? 0) };
+  }
+
   /** Rows in the store (O(1)). */
   count(): number {
     return this.#rows;

@@ -9,7 +9,9 @@
 //  - Whole-request 429/5xx/network errors and per-item 429/5xx are retried (only those items) by the
 //    shared retry helper behind the exporter's own circuit breaker.
 //  - Spans deleted by traces retention before they were delivered are not sent (the backend was
-//    down longer than traces.retention.maxAge).
+//    down longer than traces.retention.maxAge); they are counted as dropped (reason retention)
+//    when the cursor passes the gap they left: span positions are consecutive (SQLite numbers a
+//    row max(id) + 1 and an ignored duplicate takes no number), so a gap is exactly the deleted rows.
 // Not here (logs only): a memory tail, backlog bounds with back-pressure (the span store's own
 // retention bounds what waits).
 
@@ -28,7 +30,9 @@ import { tracesIndexTemplate } from './template.ts';
 
 export interface SpanSource {
   readAfter(afterId: number, limit: number): Array<{ id: number; span: StoredSpan }>;
+  firstId(): number;
   lastId(): number;
+  backlogAfter(afterId: number): { oldestStartMicros: number | undefined; avgBytes: number };
 }
 
 export interface SpanExportOptions {
@@ -110,7 +114,9 @@ export class SpanExport {
     const saved = this.#d.kv.get(this.#cursorKey);
     const lastId = this.#d.spans.lastId();
     if (saved === undefined) {
-      this.#cursor = this.#o.startFrom === 'end' ? lastId : 0;
+      // from the beginning: before the oldest span kept, so what retention deleted before this
+      // exporter existed is not counted as its loss
+      this.#cursor = this.#o.startFrom === 'end' ? lastId : Math.max(0, this.#d.spans.firstId() - 1);
       this.#d.kv.set(this.#cursorKey, String(this.#cursor)); // a crash before the first batch must not move the start
     } else {
       this.#cursor = Number(saved);
@@ -119,6 +125,7 @@ export class SpanExport {
     m.sent.inc(this.#labels, 0);
     m.deadLettered.inc(this.#labels, 0);
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
+    m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
     m.register(this.name, this.type, () => this.gauges());
     this.#loop = this.#run().catch((err: unknown) => {
       this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed`);
@@ -138,11 +145,15 @@ export class SpanExport {
   }
 
   gauges(): ExporterGauges {
+    // Positions are consecutive except where retention deleted spans: close to the count.
+    const queueItems = Math.max(0, this.#d.spans.lastId() - this.#cursor);
+    const backlog = queueItems > 0 ? this.#d.spans.backlogAfter(this.#cursor) : undefined;
+    const oldest = backlog?.oldestStartMicros;
     return {
-      // Positions are consecutive except where a retried insert was ignored: close to the count.
-      queueItems: Math.max(0, this.#d.spans.lastId() - this.#cursor),
-      queueBytes: 0,
-      oldestAgeSeconds: 0,
+      queueItems,
+      queueBytes: queueItems * (backlog?.avgBytes ?? 0),
+      // from the span's start (spans carry no receive time): over-states by the span's duration
+      oldestAgeSeconds: oldest === undefined ? 0 : Math.max(0, Date.now() / 1000 - oldest / 1e6),
       circuit: this.breaker.state,
       deadLetters: this.#d.deadLetters.count(this.name),
     };
@@ -150,7 +161,15 @@ export class SpanExport {
 
   health() {
     const dep = this.dependency();
-    return { status: dep.status === 'down' ? ('degraded' as const) : dep.status, type: this.type, queue: { spans: this.gauges().queueItems }, circuit: this.breaker.state };
+    const g = this.gauges();
+    return {
+      status: dep.status === 'down' ? ('degraded' as const) : dep.status,
+      type: this.type,
+      cursor: this.#cursor,
+      queue: { spans: g.queueItems, bytes: g.queueBytes, oldestAgeSeconds: Math.round(g.oldestAgeSeconds * 10) / 10 },
+      circuit: this.breaker.state,
+      deadLetters: g.deadLetters,
+    };
   }
 
   dependency(): DependencyHealth {
@@ -170,6 +189,7 @@ export class SpanExport {
         await sleep(this.#o.waitMs, this.#wakeUp.signal);
         continue;
       }
+      this.#countDeletedBefore(rows);
       const pending: Pending[] = rows.map((r) => ({
         position: r.id,
         micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n),
@@ -182,6 +202,19 @@ export class SpanExport {
       this.#cursor = rows[rows.length - 1].id;
       this.#d.kv.set(this.#cursorKey, String(this.#cursor));
     }
+  }
+
+  /** Counts the positions between the cursor and `rows` (ascending) that retention deleted unsent. */
+  #countDeletedBefore(rows: Array<{ id: number }>): void {
+    let lost = 0;
+    let previous = this.#cursor;
+    for (const { id } of rows) {
+      lost += id - previous - 1;
+      previous = id;
+    }
+    if (lost <= 0) return;
+    this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'retention' }, lost);
+    this.#d.logger.warn({ exporter: this.name, spans: lost }, `exporter ${this.name}: ${lost} span(s) deleted by traces retention before they were delivered`);
   }
 
   /** Sends the batch until every span is delivered or refused for good, or abort / maxAttempts. */

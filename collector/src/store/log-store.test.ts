@@ -11,23 +11,28 @@ import { FtsIndexer } from './fts-indexer.ts';
 import { DatabaseSync } from 'node:sqlite';
 
 const DAY_MS = 86_400_000;
+const NOW = Date.UTC(2026, 10, 1);
+
+/** `n` info records dated `ms` (epoch ms). */
+function recordsAt(n: number, ms: number): LogBatch {
+  const r: LogRecord = { timestamp: new Date(ms).toISOString().replace('Z', '000Z'), severity: 6, level: 'info', facility: 1, msg: 'x' };
+  return LogBatch.fromRecords(Array(n).fill(r), Array(n).fill(ms * 1000));
+}
+
+/** Retention over the logs at NOW, keeping store.count() in step as the collector does. */
+function retentionOf(db: DatabaseSync, store: LogStore, maxAgeMs: number, maxBytes: number): Retention {
+  return new Retention(db, { maxAgeMs, maxBytes, schedule: '0 * * * *', onDeleted: (table, rows) => table === 'logs' && store.noteDeleted(rows) }, () => NOW);
+}
 
 describe('LogStore.count', () => {
   it('follows appends and retention without count(*), and survives a reopen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-count-'));
-    const now = Date.UTC(2026, 10, 1);
     const db = openDatabase(dir, 'normal');
     const store = new LogStore(db);
-    const records = (n: number, ageDays: number) => {
-      const ms = now - ageDays * DAY_MS;
-      const r: LogRecord = { timestamp: new Date(ms).toISOString().replace('Z', '000Z'), severity: 6, level: 'info', facility: 1, msg: 'x' };
-      return LogBatch.fromRecords(Array(n).fill(r), Array(n).fill(ms * 1000));
-    };
-    store.append(records(7, 10)); // older than maxAge
-    store.append(records(5, 1));
+    store.append(recordsAt(7, NOW - 10 * DAY_MS)); // older than maxAge
+    store.append(recordsAt(5, NOW - DAY_MS));
     expect(store.count()).toBe(12);
-    const retention = new Retention(db, { maxAgeMs: 7 * DAY_MS, maxBytes: 1e12, schedule: '0 * * * *', onDeleted: (table, rows) => table === 'logs' && store.noteDeleted(rows) }, () => now);
-    await retention.run();
+    await retentionOf(db, store, 7 * DAY_MS, 1e12).run();
     const actual = (db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n;
     expect(actual).toBe(5);
     expect(store.count()).toBe(actual);
@@ -43,26 +48,18 @@ describe('retention and log positions', () => {
   // max(id) + 1, so if retention deleted the newest row, the next record would get an old position
   // again and every cursor past it would skip it, silently.
   it('never frees the newest position: after everything expired, new records still get new positions', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'periscope-positions-'));
-    const now = Date.UTC(2026, 10, 1);
-    const db = openDatabase(dir, 'normal');
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-positions-')), 'normal');
     const store = new LogStore(db);
-    const records = (n: number, ms: number) => {
-      const r: LogRecord = { timestamp: new Date(ms).toISOString(), severity: 6, level: 'info', facility: 1, msg: 'x' };
-      return LogBatch.fromRecords(Array(n).fill(r), Array(n).fill(ms * 1000));
-    };
-    const first = store.append(records(5, now - 10 * DAY_MS))!; // all older than maxAge
-    const retention = new Retention(db, { maxAgeMs: 7 * DAY_MS, maxBytes: 1e12, schedule: '0 * * * *', onDeleted: (table, rows) => table === 'logs' && store.noteDeleted(rows) }, () => now);
-    await retention.run();
+    const first = store.append(recordsAt(5, NOW - 10 * DAY_MS))!; // all older than maxAge
+    await retentionOf(db, store, 7 * DAY_MS, 1e12).run();
     // the newest row stays (it holds the position), everything older is gone
     expect((db.prepare('SELECT id FROM logs').all() as Array<{ id: number }>).map((r) => r.id)).toEqual([first.lastId]);
-    expect(store.append(records(1, now))!.firstId).toBe(first.lastId + 1);
+    expect(store.append(recordsAt(1, NOW))!.firstId).toBe(first.lastId + 1);
 
     // the size rule too: a bound nothing fits under still keeps the newest row
-    const tiny = new Retention(db, { maxAgeMs: 1e12, maxBytes: 1, schedule: '0 * * * *', onDeleted: (table, rows) => table === 'logs' && store.noteDeleted(rows) }, () => now);
-    await tiny.run();
+    await retentionOf(db, store, 1e12, 1).run();
     expect(store.count()).toBe(1);
-    expect(store.append(records(1, now))!.firstId).toBe(first.lastId + 2);
+    expect(store.append(recordsAt(1, NOW))!.firstId).toBe(first.lastId + 2);
     db.close();
   });
 });

@@ -51,7 +51,7 @@ export interface HttpEndpoint {
 
 /**
  * Builds the endpoint of an exporter: credentials in the URL (`http://user:pass@host`) move to an
- * Authorization header (fetch refuses them in URLs) and are redacted like configured secrets.
+ * Authorization header (a URL ends up in logs and errors) and are redacted like configured secrets.
  */
 export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number): HttpEndpoint {
   const url = new URL(baseUrl);

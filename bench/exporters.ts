@@ -144,7 +144,7 @@ async function searchIndexCaughtUp(port: number): Promise<void> {
 /**
  * Sink down while a backlog is built at full speed for `seconds`; then up: drain rate. Before the
  * outage the collector delivers live for 2 s, as a real one has before its backend fails: the
- * send path's one-time warm-up (JIT, and the tier-up of fetch's wasm HTTP parser, ~0.5 s of CPU
+ * send path's one-time warm-up (JIT, and the tier-up of undici's wasm HTTP parser, ~0.5 s of CPU
  * here) is then not billed to the drain.
  */
 async function drainAfterOutage(type: 'loki' | 'elasticsearch', seconds: number) {

@@ -211,13 +211,7 @@ export class Exporters {
   /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */
   async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayReport> {
     const report: ReplayReport = { replayed: 0, failed: [] };
-    const byExporter = new Map<string, DeadLetter[]>();
-    for (const l of letters) {
-      const list = byExporter.get(l.exporter);
-      if (list) list.push(l);
-      else byExporter.set(l.exporter, [l]);
-    }
-    for (const [name, list] of byExporter) {
+    for (const [name, list] of Map.groupBy(letters, (l) => l.exporter)) {
       const logs = this.deliveries.find((d) => d.name === name);
       const spans = this.spanExports.find((s) => s.name === name);
       if (!logs && !spans) {

@@ -107,7 +107,7 @@ export async function send(
   endpoint: HttpEndpoint,
   body: Uint8Array | string,
   headers: Record<string, string>,
-  options: { signal?: AbortSignal; method?: string; url?: string } = {},
+  options: { signal?: AbortSignal; method?: 'POST' | 'PUT'; url?: string } = {},
 ): Promise<HttpAnswer> {
   const timeout = AbortSignal.timeout(endpoint.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -116,7 +116,7 @@ export async function send(
   let text: string;
   try {
     const res = await request(options.url ?? endpoint.url, {
-      method: (options.method ?? 'POST') as 'POST' | 'PUT',
+      method: options.method ?? 'POST',
       headers: { ...endpoint.headers, ...headers },
       body,
       signal,
@@ -129,7 +129,7 @@ export async function send(
     const result = networkFailure(err);
     return { result: { ...result, error: endpoint.redactor.redact(result.error ?? '') } };
   }
-  const result = classifyHttpStatus(status, retryAfter ?? null);
+  const result = classifyHttpStatus(status, retryAfter);
   if (result.status !== 'success') {
     const reason = text.trim().replace(/\s+/g, ' ').slice(0, SNIPPET);
     result.error = endpoint.redactor.redact(`HTTP ${status}${reason ? `: ${reason}` : ''}`);

@@ -107,6 +107,15 @@ describe('fan-out', () => {
     expect(reasons[0]).toMatch(/^HTTP 400: Max entry size '500' bytes exceeded for stream '\{level="info", service_name="checkout"\}' while adding an entry with length '\d+' bytes$/);
     expect(reasons[1]).toMatch(/^HTTP 400: entry for stream '.*' has timestamp too old: .*, oldest acceptable timestamp is: /);
     expect(json.items.every((l: any) => l.exporter === 'loki-a' && l.status === 400)).toBe(true);
+    expect(json.nextCursor).toBeNull();
+    // paged: one letter per page, oldest first, the cursor of page 1 leads to page 2
+    const page1 = (await get('/api/v1/deadletter?exporter=loki-a&limit=1')).json;
+    expect(page1).toMatchObject({ total: 2, items: [{ id: json.items[0].id }], nextCursor: String(json.items[0].id) });
+    const page2 = (await get(`/api/v1/deadletter?exporter=loki-a&limit=1&cursor=${page1.nextCursor}`)).json;
+    expect(page2).toMatchObject({ total: 2, items: [{ id: json.items[1].id }], nextCursor: null });
+    const badCursor = await get('/api/v1/deadletter?cursor=abc');
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.json.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_CURSOR', details: { key: 'cursor' } });
     // loki-b sends one large batch: bisecting it takes a few more round trips
     await waitFor(async () => (await get('/api/v1/deadletter?exporter=loki-b')).json.total === 2);
     expect((await get('/api/v1/deadletter?exporter=es')).json.total).toBe(0);

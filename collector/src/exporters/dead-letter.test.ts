@@ -28,5 +28,25 @@ describe('DeadLetterStore', () => {
     const letters = store.list({ limit: 10 });
     expect(letters[0]).toMatchObject({ exporter: 'loki', kind: 'log', logId: 3, record, reason: 'too old' });
     expect(letters[1]).toMatchObject({ exporter: 'es:traces', kind: 'span', documentId: 't-s', document: { span: { id: 's' } } });
+    // the old table had no AUTOINCREMENT: migrated, its ids kept and never given out again
+    expect(letters.map((l) => l.id)).toEqual([1, 2]);
+    store.remove([2]);
+    store.add('loki', [{ logId: 4, micros: 6, record: record as never, reason: 'r', status: 400 }], 10);
+    expect(store.list({ limit: 10 }).map((l) => l.id)).toEqual([1, 3]);
+  });
+
+  it('never gives an id to a second letter, even after the newest were replayed and removed', () => {
+    const db = new DatabaseSync(':memory:');
+    let store = new DeadLetterStore(db);
+    const letter = (logId: number) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400', status: 400 });
+    store.add('loki', [letter(1), letter(2), letter(3)], 10);
+    const [a, b, c] = store.list({ limit: 10 });
+    store.remove([b.id, c.id]);
+    store = new DeadLetterStore(db); // a restart in between changes nothing
+    store.add('loki', [letter(4)], 10);
+    const after = store.list({ limit: 10 });
+    expect(after.map((l) => l.id)).toEqual([a.id, c.id + 1]);
+    // a page cursor (the id of a page's last letter) still points where it did
+    expect(store.list({ afterId: a.id, limit: 10 }).map((l) => l.logId)).toEqual([4]);
   });
 });

@@ -40,9 +40,12 @@ interface DeadLetterCommon {
   attempts: number;
 }
 
-const SCHEMA = `
+// AUTOINCREMENT: an id is never given to a second letter, even after the newest letters were
+// replayed and removed (a plain INTEGER PRIMARY KEY reuses max(id) + 1), so an id from an earlier
+// listing or page cursor never designates another letter. https://sqlite.org/autoinc.html
+const TABLE = `
 CREATE TABLE IF NOT EXISTS deadletter (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   exporter TEXT NOT NULL,
   log_id INTEGER NOT NULL,
   ts INTEGER NOT NULL,
@@ -54,6 +57,8 @@ CREATE TABLE IF NOT EXISTS deadletter (
   kind TEXT NOT NULL DEFAULT 'log',   -- 'log' | 'span'
   doc_id TEXT                         -- a span document's _id
 ) STRICT;
+`;
+const INDEXES = `
 CREATE INDEX IF NOT EXISTS deadletter_exporter ON deadletter(exporter, id);
 -- One letter per record and exporter: a record refused again (after a crash, or a replay) updates it.
 CREATE UNIQUE INDEX IF NOT EXISTS deadletter_record ON deadletter(exporter, log_id);
@@ -93,11 +98,33 @@ export type NewLetter = { logId: number; micros: number; reason: string; status:
   | { kind: 'span'; documentId: string; source: string }
 );
 
-/** Tables created before span letters existed get their columns. */
-function migrate(db: DatabaseSync): void {
+const COLUMNS = 'id, exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id';
+
+/**
+ * Creates the table, or brings one written by an earlier version up to date: tables created before
+ * span letters existed get their columns; tables created without AUTOINCREMENT are copied into one
+ * with it (SQLite cannot add it in place; the copy keeps every id, and numbering continues above
+ * the highest).
+ */
+function createOrMigrate(db: DatabaseSync): void {
+  const existing = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'deadletter'").get() as { sql: string } | undefined;
+  if (!existing) {
+    db.exec(TABLE + INDEXES);
+    return;
+  }
   const columns = new Set((db.prepare('PRAGMA table_info(deadletter)').all() as Array<{ name: string }>).map((c) => c.name));
-  if (!columns.has('kind')) db.exec("ALTER TABLE deadletter ADD COLUMN kind TEXT NOT NULL DEFAULT 'log'");
-  if (!columns.has('doc_id')) db.exec('ALTER TABLE deadletter ADD COLUMN doc_id TEXT');
+  transaction(db, () => {
+    if (!columns.has('kind')) db.exec("ALTER TABLE deadletter ADD COLUMN kind TEXT NOT NULL DEFAULT 'log'");
+    if (!columns.has('doc_id')) db.exec('ALTER TABLE deadletter ADD COLUMN doc_id TEXT');
+    if (!/AUTOINCREMENT/i.test(existing.sql)) {
+      db.exec('ALTER TABLE deadletter RENAME TO deadletter_old');
+      db.exec('DROP INDEX IF EXISTS deadletter_exporter; DROP INDEX IF EXISTS deadletter_record');
+      db.exec(TABLE);
+      db.exec(`INSERT INTO deadletter (${COLUMNS}) SELECT ${COLUMNS} FROM deadletter_old ORDER BY id`);
+      db.exec('DROP TABLE deadletter_old');
+    }
+    db.exec(INDEXES);
+  });
 }
 
 /**
@@ -115,8 +142,7 @@ export class DeadLetterStore {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
-    db.exec(SCHEMA);
-    migrate(db);
+    createOrMigrate(db);
     this.#insert = db.prepare(
       `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1`,
@@ -172,10 +198,14 @@ export class DeadLetterStore {
     return excess;
   }
 
-  /** Oldest first. */
-  list(options: { exporter?: string; ids?: number[]; limit: number }): DeadLetter[] {
+  /** Oldest first; `afterId`: only letters with a greater id (the next page). */
+  list(options: { exporter?: string; ids?: number[]; afterId?: number; limit: number }): DeadLetter[] {
     const where: string[] = [];
     const params: Array<string | number> = [];
+    if (options.afterId !== undefined) {
+      where.push('id > ?');
+      params.push(options.afterId);
+    }
     if (options.exporter) {
       where.push('exporter = ?');
       params.push(options.exporter);

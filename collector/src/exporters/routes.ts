@@ -11,6 +11,16 @@ function parseLimit(value: unknown, fallback: number): number {
   return n;
 }
 
+/** A dead-letter page cursor is the id of the last letter of the previous page (ids are never reused). */
+function parseCursor(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new PeriscopeError(ERR.BAD_CURSOR, 'cursor: not a nextCursor returned by this API', 400, { key: 'cursor' });
+  }
+  return n;
+}
+
 function checkExporter(exporters: Exporters, name: unknown): string | undefined {
   if (name === undefined || name === '') return undefined;
   if (typeof name !== 'string' || !exporters.names.includes(name)) {
@@ -20,7 +30,8 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
 }
 
 /**
- * GET  /api/v1/deadletter?exporter=&limit=   dead letters, oldest first, with the backend's reason.
+ * GET  /api/v1/deadletter?exporter=&limit=&cursor=   dead letters, oldest first, with the backend's
+ *      reason; `nextCursor` (null on the last page) is the `cursor` of the next page.
  * POST /api/v1/deadletter/replay {exporter?, ids?, limit?}
  *      re-sends them (a few attempts each); delivered ones are removed, the others keep their new
  *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining }.
@@ -32,8 +43,12 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     const q = request.query as Record<string, unknown>;
     const exporter = checkExporter(exporters, q.exporter);
     const limit = parseLimit(q.limit, 100);
-    const items = exporters.deadLetters.list({ exporter, limit });
-    return { total: exporters.deadLetters.total(exporter), items };
+    const afterId = parseCursor(q.cursor);
+    // one more than asked: tells whether there is a next page without a count
+    const items = exporters.deadLetters.list({ exporter, afterId, limit: limit + 1 });
+    const more = items.length > limit;
+    if (more) items.pop();
+    return { total: exporters.deadLetters.total(exporter), items, nextCursor: more ? String(items.at(-1)!.id) : null };
   });
 
   app.post('/api/v1/deadletter/replay', async (request) => {

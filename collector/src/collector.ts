@@ -65,7 +65,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   // OTLP traces and metrics: span store, metric stores, span metrics (docs/traces-and-metrics.md).
   const telemetry = createTracesAndMetrics(db, config, metrics.registry);
   const ingest = new Ingest(store, metrics);
-  ingest.subscribe((batch) => fts.offer(batch.firstId, batch.logs.msgs));
+  ingest.subscribe((batch) => fts.offer(batch.firstId, batch.logs.msgs, batch.logs.traceId));
 
   const syslog = createSyslogReceiver(config.syslog, {
     accept(records: LogRecord[], receiver: string) {
@@ -146,6 +146,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   );
 
   fts.start();
+  if (fts.rebuilding) app.log.warn('search index from an earlier version (no trace ids): rebuilding it from the log; until searchIndex.lag in /health/detailed is 0, q= results are incomplete and traceId= lookups read the records not indexed yet');
   telemetry.start();
   retention.start();
   exporters.start();

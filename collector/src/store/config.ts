@@ -19,7 +19,7 @@ export const storeConfigSchema = Type.Object(
     ),
     search: Type.Object(
       {
-        indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the full-text index (q=) catches up with ingest; it is built in a worker thread, off the acknowledgement path.' }),
+        indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the search index (q=, and the trace ids behind traceId=) catches up with ingest; it is built in a worker thread, off the acknowledgement path. An index written by a version without trace ids is rebuilt from the log at start-up.' }),
         indexBatch: Type.Integer({ default: 20000, minimum: 100, description: 'Records indexed per index transaction.' }),
       },
       { additionalProperties: false, default: {} },

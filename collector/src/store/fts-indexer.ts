@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync } from 'node:sqlite';
+import { createFtsTable } from './fts-schema.ts';
+import type { IndexBatch } from './index-queue.ts';
 
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
 const OFFER_AHEAD = 200_000;
@@ -17,6 +19,8 @@ export class FtsIndexer {
   #worker: Worker | undefined;
   #indexedId = 0;
   #lastError: string | undefined;
+  /** The index of an earlier version was dropped at start-up and is being rebuilt from the log. */
+  readonly rebuilding: boolean;
 
   constructor(db: DatabaseSync, dataDir: string, intervalMs: number, batch: number) {
     this.#dataDir = dataDir;
@@ -25,8 +29,8 @@ export class FtsIndexer {
     const ftsPath = join(dataDir, 'periscope-fts.db');
     // Create the index database and table before attaching so `fts.logs_fts` always resolves.
     db.exec(`ATTACH DATABASE '${ftsPath.replaceAll("'", "''")}' AS fts`);
-    db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS fts.logs_fts USING fts5(msg, content='', contentless_delete=1)");
     db.exec('CREATE TABLE IF NOT EXISTS fts.kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.rebuilding = createFtsTable(db, 'fts');
   }
 
   start(): void {
@@ -52,15 +56,15 @@ export class FtsIndexer {
   }
 
   /**
-   * Hands the messages of a committed batch (ids firstId …) to the indexer so it need not read
+   * Hands the messages and trace ids of a committed batch (ids firstId …) to the indexer so it need not read
    * them back from the log. Skipped while the indexer is more than OFFER_AHEAD records behind
    * (it then reads the log): the messages waiting in the worker stay bounded.
    */
-  offer(firstId: number, msgs: string[]): void {
+  offer(firstId: number, msgs: string[], traceIds: Array<string | null>): void {
     const worker = this.#worker;
     if (!worker || msgs.length === 0) return;
     if (firstId - this.#indexedId > OFFER_AHEAD) return;
-    worker.postMessage({ firstId, msgs });
+    worker.postMessage({ firstId, msgs, traceIds } satisfies IndexBatch);
   }
 
   indexedId(): number {

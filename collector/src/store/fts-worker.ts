@@ -1,5 +1,5 @@
 // Worker thread that does the store's background work, off the ingest thread:
-//  - builds the full-text index (q=) behind ingest;
+//  - builds the search index (q= and traceId=, fts-schema.ts) behind ingest;
 //  - checkpoints the log's WAL (PASSIVE: never blocks the writer), so COMMITs on the
 //    acknowledgement path don't pay for copying pages into the database file.
 // The index lives in its own database file so its write transactions never take the write
@@ -10,7 +10,8 @@
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { IndexQueue, type IndexBatch } from './index-queue.ts';
+import { createFtsTable } from './fts-schema.ts';
+import { IndexQueue, type IndexBatch, type IndexRow } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
 
@@ -25,8 +26,8 @@ let lastCheckpoint = 0;
 
 const readCursor = fts.prepare("SELECT value FROM kv WHERE key = 'indexed_id'");
 const writeCursor = fts.prepare("INSERT INTO kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-const insert = fts.prepare('INSERT INTO logs_fts(rowid, msg) VALUES (?, ?)');
-const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
+const insert = fts.prepare('INSERT INTO logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)');
+const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
 const oldest = log.prepare('SELECT min(id) AS id FROM logs');
 const prune = fts.prepare('DELETE FROM logs_fts WHERE rowid < ?');
 
@@ -42,10 +43,10 @@ parentPort!.postMessage({ indexedId: indexed });
 let sincePrune = 0;
 
 /** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
-function nextRows(): Array<{ id: number; msg: string | null }> {
+function nextRows(): IndexRow[] {
   const next = queue.next(indexed, batch);
   if ('rows' in next) return next.rows;
-  const rows = pending.all(indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch) as Array<{ id: number; msg: string | null }>;
+  const rows = pending.all(indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch) as unknown as IndexRow[];
   // Nothing left before the queued batch: the ids in between were deleted by retention.
   if (rows.length === 0 && Number.isFinite(next.readBefore)) indexed = next.readBefore - 1;
   return rows;
@@ -55,7 +56,7 @@ while (!stopping) {
   const rows = nextRows();
   if (rows.length > 0) {
     fts.exec('BEGIN');
-    for (const row of rows) insert.run(row.id, row.msg ?? '');
+    for (const row of rows) insert.run(row.id, row.msg ?? '', row.traceId ?? '');
     indexed = rows[rows.length - 1].id;
     writeCursor.run(String(indexed));
     fts.exec('COMMIT');
@@ -84,9 +85,7 @@ function openFtsDatabase(path: string): DatabaseSync {
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-  // Contentless: the text lives in the log table; contentless_delete allows pruning.
-  // https://www.sqlite.org/fts5.html#contentless_delete_tables
-  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(msg, content='', contentless_delete=1)");
+  createFtsTable(db, 'main'); // fts-schema.ts
   // Merge segments 16 at a time instead of 4: about a third less indexing CPU per record (measured
   // 5-6 → 3.5-4 µs), for queries that visit a few more segments. Persistent; set on every open.
   // https://www.sqlite.org/fts5.html#the_automerge_configuration_option

@@ -1,11 +1,19 @@
-/** The messages of one committed ingest batch: log ids firstId … firstId + msgs.length - 1. */
+/** The messages and trace ids of one committed ingest batch: log ids firstId … firstId + msgs.length - 1. */
 export interface IndexBatch {
   firstId: number;
   msgs: string[];
+  traceIds: Array<string | null>;
+}
+
+/** One row to index. */
+export interface IndexRow {
+  id: number;
+  msg: string | null;
+  traceId: string | null;
 }
 
 export type NextRows =
-  | { rows: Array<{ id: number; msg: string }> }
+  | { rows: IndexRow[] }
   /** The queue does not continue at indexed + 1: read the log for ids in (indexed, before) first. */
   | { readBefore: number };
 
@@ -32,12 +40,12 @@ export class IndexQueue {
     while (b.length > 0 && b[0].firstId + b[0].msgs.length - 1 <= indexed) b.shift();
     if (b.length === 0) return { readBefore: Number.POSITIVE_INFINITY };
     if (b[0].firstId > indexed + 1) return { readBefore: b[0].firstId };
-    const rows: Array<{ id: number; msg: string }> = [];
+    const rows: IndexRow[] = [];
     let expected = indexed + 1;
     while (b.length > 0 && rows.length < max && b[0].firstId <= expected) {
-      const { firstId, msgs } = b[0];
+      const { firstId, msgs, traceIds } = b[0];
       let i = expected - firstId;
-      for (; i < msgs.length && rows.length < max; i++) rows.push({ id: firstId + i, msg: msgs[i] });
+      for (; i < msgs.length && rows.length < max; i++) rows.push({ id: firstId + i, msg: msgs[i], traceId: traceIds[i] });
       expected = firstId + i;
       if (i < msgs.length) break;
       b.shift();

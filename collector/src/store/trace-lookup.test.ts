@@ -1,0 +1,69 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { LogBatch } from '../ingest/log-batch.ts';
+import { openDatabase } from './database.ts';
+import { FtsIndexer } from './fts-indexer.ts';
+import { LogStore } from './log-store.ts';
+
+const T1 = '0af7651916cd43dd8448eb211c80319c';
+const T2 = '4bf92f3577b34da6a3ce929d0e0e4736';
+const ms = Date.UTC(2026, 11, 4);
+
+function batch(records: Array<Pick<LogRecord, 'msg' | 'traceId'>>): LogBatch {
+  const full = records.map((r) => ({ timestamp: '2026-12-04T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, ...r }) as LogRecord);
+  return LogBatch.fromRecords(full, full.map(() => ms * 1000));
+}
+
+/** A store with the search index attached but its worker not started: the test plays the indexer. */
+function openStore() {
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
+  const db = openDatabase(dir, 'normal');
+  const fts = new FtsIndexer(db, dir, 1000, 1000);
+  const store = new LogStore(db);
+  const index = (id: number, msg: string, traceId: string) => db.prepare('INSERT INTO fts.logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)').run(id, msg, traceId);
+  const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
+  const msgsOf = (filter: { traceId?: string; q?: string }) => store.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
+  return { dir, db, fts, store, index, indexedUpTo, msgsOf };
+}
+
+describe('records by trace id (through the search index, not a B-tree index on random keys)', () => {
+  it('finds records the indexer has not reached yet, then through the index once it has', () => {
+    const { store, index, indexedUpTo, msgsOf } = openStore();
+    const ids = store.append(batch([{ msg: `a mentions ${T2}`, traceId: T1 }, { msg: 'b', traceId: T2 }, { msg: 'c' }, { msg: 'd', traceId: T1 }]))!;
+    // nothing indexed: the newest positions are checked directly
+    expect(msgsOf({ traceId: T1 })).toEqual(['d', `a mentions ${T2}`]);
+    // the first two indexed; `d` not yet
+    index(ids.firstId, `a mentions ${T2}`, T1);
+    index(ids.firstId + 1, 'b', T2);
+    indexedUpTo(ids.firstId + 1);
+    expect(msgsOf({ traceId: T1 })).toEqual(['d', `a mentions ${T2}`]);
+    expect(msgsOf({ traceId: T2 })).toEqual(['b']); // not `a`, whose message only mentions it
+    expect(msgsOf({ q: T2 })).toEqual([`a mentions ${T2}`]); // q= searches messages, not trace ids
+  });
+
+  it('uses the index for what it has indexed: a record it skipped is not found by a scan', () => {
+    const { store, indexedUpTo, msgsOf } = openStore();
+    store.append(batch([{ msg: 'a', traceId: T1 }]));
+    indexedUpTo(1); // claims position 1 is indexed, but the index has no row for it
+    expect(msgsOf({ traceId: T1 })).toEqual([]);
+  });
+
+  it('replaces the index of an earlier version (no trace_id column) and has it rebuilt from the log', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
+    const old = new DatabaseSync(join(dir, 'periscope-fts.db'));
+    old.exec("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO kv VALUES ('indexed_id', '7')");
+    old.exec("CREATE VIRTUAL TABLE logs_fts USING fts5(msg, content='', contentless_delete=1)");
+    old.close();
+    const db = openDatabase(dir, 'normal');
+    const fts = new FtsIndexer(db, dir, 1000, 1000);
+    expect(fts.rebuilding).toBe(true);
+    expect((db.prepare('PRAGMA fts.table_info(logs_fts)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual(['msg', 'trace_id']);
+    expect(db.prepare("SELECT value FROM fts.kv WHERE key = 'indexed_id'").get()).toBeUndefined(); // rebuilt from position 0
+    db.close();
+    expect(new FtsIndexer(openDatabase(dir, 'normal'), dir, 1000, 1000).rebuilding).toBe(false); // once only
+  });
+});

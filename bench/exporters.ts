@@ -12,6 +12,7 @@
 //     (this process): on this 2-core machine both share the cores, so the drain rate is at most
 //     2 s / (collector + sink µs per record).
 // Every figure is the median of the runs. Run: node bench/exporters.ts [seconds] [runs]
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +29,8 @@ function batchBody(seed: number): Buffer {
   for (let i = 0; i < BATCH; i++) {
     lines.push(JSON.stringify({
       severity: i % 10 === 0 ? 4 : 6, appName: `svc-${i % 8}`, hostname: 'bench-host', procId: '1234',
-      msg: `request handled ${seed}-${i} path=/api/orders status=200`, traceId: '0af7651916cd43dd8448eb211c80319c', attributes: { orderId: i, route: '/api/orders' },
+      // like an instrumented app's request logs: a distinct trace per record
+      msg: `request handled ${seed}-${i} path=/api/orders status=200`, traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), attributes: { orderId: i, route: '/api/orders' },
     }));
   }
   return Buffer.from(lines.join('\n'));

@@ -31,6 +31,8 @@ class Batch {
       text += `${head}${stamp}${String(i % 1000).padStart(3, '0')}Z",${JSON.stringify({
         severity: 6, appName: `svc-${i % 8}`, hostname: 'bench-host', procId: '1234',
         msg: `request handled ${seed}-${i} path=/api/orders status=200`, attributes: { orderId: i, route: '/api/orders' },
+        // like an instrumented app's request logs: a distinct trace per record
+        traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'),
       }).slice(1)}\n`;
     }
     this.body = Buffer.from(text);

@@ -145,7 +145,9 @@ function jsonPath(parts: string[]): string {
 export function filterToSql(filter: LogFilter): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
-  if (filter.service !== undefined) { clauses.push('l.service = ?'); params.push(filter.service); }
+  // With a trace id, the records are looked up by position (below); `+` keeps SQLite from
+  // walking every record of the service through logs_service_ts instead.
+  if (filter.service !== undefined) { clauses.push(filter.traceId === undefined ? 'l.service = ?' : '+l.service = ?'); params.push(filter.service); }
   if (filter.maxSeverity !== undefined) { clauses.push('l.severity <= ?'); params.push(filter.maxSeverity); }
   if (filter.startMicros !== undefined) { clauses.push('l.ts >= ?'); params.push(filter.startMicros); }
   if (filter.endMicros !== undefined) { clauses.push('l.ts < ?'); params.push(filter.endMicros); }

@@ -7,6 +7,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
+import { filterToSql } from './log-filter.ts';
 import { LogStore } from './log-store.ts';
 
 const T1 = '0af7651916cd43dd8448eb211c80319c';
@@ -50,6 +51,16 @@ describe('records by trace id (through the search index, not a B-tree index on r
     store.append(batch([{ msg: 'a', traceId: T1 }]));
     indexedUpTo(1); // claims position 1 is indexed, but the index has no row for it
     expect(msgsOf({ traceId: T1 })).toEqual([]);
+  });
+
+  it('looks the records up by position, never by walking an index of all records', () => {
+    const { db } = openStore();
+    for (const extra of [{}, { service: 'checkout' }, { startMicros: 1, endMicros: 2 }, { maxSeverity: 3 }]) {
+      const { where, params } = filterToSql({ sd: [], attrs: [], traceId: T1, ...extra });
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT l.id FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT 101`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+      expect(plan, JSON.stringify(extra)).toContain('SEARCH l USING INTEGER PRIMARY KEY (rowid=?)');
+      expect(plan.filter((d) => /^SCAN l\b/.test(d)), JSON.stringify(extra)).toEqual([]);
+    }
   });
 
   it('replaces the index of an earlier version (no trace_id column) and has it rebuilt from the log', () => {

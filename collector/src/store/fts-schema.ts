@@ -11,7 +11,6 @@ import type { DatabaseSync } from 'node:sqlite';
 //    and each ingest commit rewrote about one page per record; measured with a distinct trace id
 //    per record, ingest fell from ~130 k to ~51 k records/s (main thread 4.2 → 14.5 µs/record).
 //    FTS5 writes new terms as sorted segments and merges them later, off the ingest thread.
-export const FTS_TABLE = "CREATE VIRTUAL TABLE IF NOT EXISTS %s USING fts5(msg, trace_id, content='', contentless_delete=1)";
 
 /**
  * Creates the index table in `schema` (`main` in the worker, `fts` where attached), replacing one
@@ -25,6 +24,6 @@ export function createFtsTable(db: DatabaseSync, schema: string): boolean {
     db.exec(`DROP TABLE ${schema}.logs_fts`);
     db.exec(`DELETE FROM ${schema}.kv WHERE key = 'indexed_id'`);
   }
-  db.exec(FTS_TABLE.replace('%s', `${schema}.logs_fts`));
+  db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${schema}.logs_fts USING fts5(msg, trace_id, content='', contentless_delete=1)`);
   return outdated;
 }

@@ -152,10 +152,9 @@ export function filterToSql(filter: LogFilter): { where: string; params: Array<s
   if (filter.startMicros !== undefined) { clauses.push('l.ts >= ?'); params.push(filter.startMicros); }
   if (filter.endMicros !== undefined) { clauses.push('l.ts < ?'); params.push(filter.endMicros); }
   if (filter.traceId !== undefined) {
-    // The search index has the trace ids of the records it has indexed; the few newer ones (it
-    // trails ingest by about indexInterval) are checked directly, by position.
-    // Written as one rowid list so that SQLite looks the records up by position; with an OR of
-    // the two, it scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
+    // One list of positions: those the search index has for the trace, and the newer records it
+    // has not indexed yet (it trails ingest by about indexInterval), checked directly. As an OR of
+    // the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
     clauses.push(`l.trace_id = ? AND l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?
       UNION ALL SELECT id FROM logs WHERE id > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = 'indexed_id') AND trace_id = ?)`);
     params.push(filter.traceId, `trace_id : "${filter.traceId.replaceAll('"', '""')}"`, filter.traceId);
@@ -183,7 +182,7 @@ export function ftsQuery(q: string): string {
     .filter(Boolean)
     .map((w) => (w.endsWith('*') && w.length > 1 ? `"${w.slice(0, -1).replaceAll('"', '""')}"*` : `"${w.replaceAll('"', '""')}"`))
     .join(' ');
-  return `msg : (${words})`; // the message only, not the trace id column
+  return `msg : (${words})`;
 }
 
 function getPath(obj: unknown, parts: string[]): unknown {

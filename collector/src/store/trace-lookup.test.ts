@@ -23,12 +23,12 @@ function batch(records: Array<Pick<LogRecord, 'msg' | 'traceId'>>): LogBatch {
 function openStore() {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
   const db = openDatabase(dir, 'normal');
-  const fts = new FtsIndexer(db, dir, 1000, 1000);
+  new FtsIndexer(db, dir, 1000, 1000); // attaches the index database
   const store = new LogStore(db);
   const index = (id: number, msg: string, traceId: string) => db.prepare('INSERT INTO fts.logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)').run(id, msg, traceId);
   const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
   const msgsOf = (filter: { traceId?: string; q?: string }) => store.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
-  return { dir, db, fts, store, index, indexedUpTo, msgsOf };
+  return { db, store, index, indexedUpTo, msgsOf };
 }
 
 describe('records by trace id (through the search index, not a B-tree index on random keys)', () => {

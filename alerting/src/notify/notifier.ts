@@ -78,6 +78,53 @@ export interface NotifierLogger {
 
 export const silentLogger: NotifierLogger = { warn() {}, error() {} };
 
+export interface NotifierDeps {
+  logger?: NotifierLogger;
+  now?: () => number;
+}
+
+/**
+ * What every notifier shares: identity from its receiver and config, a logger and a clock, and
+ * the lifecycle new → started → stopped. A send outside `started` gets a retryable result (the
+ * outbox keeps the notification), never a throw.
+ */
+export abstract class NotifierBase implements Notifier {
+  abstract readonly channel: Channel;
+  abstract readonly maxAlerts: number;
+  readonly id: string;
+  readonly receiver: string;
+  readonly sendResolved: boolean;
+  readonly locale?: string;
+  protected readonly logger: NotifierLogger;
+  protected readonly now: () => number;
+  protected state: 'new' | 'started' | 'stopped' = 'new';
+
+  constructor(id: string, receiver: string, config: { sendResolved: boolean; locale?: string }, deps: NotifierDeps = {}) {
+    this.id = id;
+    this.receiver = receiver;
+    this.sendResolved = config.sendResolved;
+    this.locale = config.locale;
+    this.logger = deps.logger ?? silentLogger;
+    this.now = deps.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    if (this.state === 'new') this.state = 'started';
+  }
+
+  async shutdown(): Promise<void> {
+    this.state = 'stopped';
+  }
+
+  /** The result of a send while not started (before start, after shutdown); undefined when started. */
+  protected notStarted(): SendResult | undefined {
+    if (this.state === 'started') return undefined;
+    return { status: 'retryable', error: `${this.channel} notifier ${this.state === 'new' ? 'not started' : 'shut down'}` };
+  }
+
+  abstract send(notification: Notification): Promise<SendResult>;
+}
+
 /** Retry-After values above this are clamped so a bogus header cannot stall a channel for days. */
 export const RETRY_AFTER_MAX_MS = 3_600_000;
 

@@ -8,7 +8,7 @@
 import nodemailer from 'nodemailer';
 import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
-import { redact, silentLogger, type Notification, type Notifier, type NotifierLogger, type SendResult } from '../notifier.ts';
+import { NotifierBase, redact, type Notification, type NotifierDeps, type SendResult } from '../notifier.ts';
 
 export interface EmailConfig {
   to: string[];
@@ -97,30 +97,20 @@ function smtpResult(err: unknown): SendResult {
   return { status: 'retryable', error: `SMTP ${e?.code ?? 'error'}: ${(e?.message ?? String(err)).slice(0, 200)}` };
 }
 
-export class EmailNotifier implements Notifier {
-  readonly id: string;
+export class EmailNotifier extends NotifierBase {
   readonly channel = 'email' as const;
-  readonly receiver: string;
-  readonly sendResolved: boolean;
-  readonly locale?: string;
   readonly maxAlerts: number;
   readonly #config: EmailConfig;
-  readonly #logger: NotifierLogger;
   #transport: Transporter | undefined;
-  #state: 'new' | 'started' | 'stopped' = 'new';
 
-  constructor(id: string, receiver: string, config: EmailConfig, deps: { logger?: NotifierLogger } = {}) {
-    this.id = id;
-    this.receiver = receiver;
-    this.sendResolved = config.sendResolved;
-    this.locale = config.locale;
+  constructor(id: string, receiver: string, config: EmailConfig, deps: NotifierDeps = {}) {
+    super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-    this.#logger = deps.logger ?? silentLogger;
   }
 
-  async start(): Promise<void> {
-    if (this.#state !== 'new') return;
+  override async start(): Promise<void> {
+    if (this.state !== 'new') return;
     const s = this.#config.smtp;
     this.#transport = nodemailer.createTransport({
       pool: true,
@@ -137,11 +127,11 @@ export class EmailNotifier implements Notifier {
       logger: false,
       debug: false,
     });
-    this.#state = 'started';
+    this.state = 'started';
   }
 
-  async shutdown(): Promise<void> {
-    this.#state = 'stopped';
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
     const t = this.#transport;
     this.#transport = undefined;
     t?.close();
@@ -154,7 +144,8 @@ export class EmailNotifier implements Notifier {
 
   async send(n: Notification): Promise<SendResult> {
     const transport = this.#transport;
-    if (this.#state !== 'started' || !transport) return { status: 'retryable', error: `email notifier ${this.#state === 'new' ? 'not started' : 'shut down'}` };
+    const notStarted = this.notStarted();
+    if (notStarted || !transport) return notStarted ?? { status: 'retryable', error: 'email notifier not started' };
     const domain = messageDomain(this.#config.from);
     const root = `<${n.thread.id}@${domain}>`;
     try {
@@ -172,7 +163,7 @@ export class EmailNotifier implements Notifier {
     } catch (err) {
       const result = smtpResult(err);
       result.error = redact(result.error ?? '', this.#secrets());
-      this.#logger.warn({ integration: this.id, result: result.status }, result.error);
+      this.logger.warn({ integration: this.id, result: result.status }, result.error);
       return result;
     }
   }

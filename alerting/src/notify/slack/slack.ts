@@ -7,14 +7,13 @@
 import { createHash } from 'node:crypto';
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from '@slack/webhook';
 import {
+  NotifierBase,
   classifyHttpStatus,
   describeFetchError,
   redact,
-  silentLogger,
   urlSecrets,
   type Notification,
-  type Notifier,
-  type NotifierLogger,
+  type NotifierDeps,
   type SendResult,
 } from '../notifier.ts';
 import { slackMessage } from './blocks.ts';
@@ -32,35 +31,23 @@ export interface SlackConfig {
 
 export const SLACK_MIN_INTERVAL_MS = 1000;
 
-export class SlackNotifier implements Notifier {
-  readonly id: string;
+export class SlackNotifier extends NotifierBase {
   readonly channel = 'slack' as const;
-  readonly receiver: string;
-  readonly sendResolved: boolean;
-  readonly locale?: string;
   readonly maxAlerts: number;
   readonly rateLimit: { key: string; minIntervalMs: number };
   readonly #config: SlackConfig;
-  readonly #logger: NotifierLogger;
-  readonly #now: () => number;
   #webhook: IncomingWebhook | undefined;
   #lastHeaders: Headers | undefined;
-  #state: 'new' | 'started' | 'stopped' = 'new';
 
-  constructor(id: string, receiver: string, config: SlackConfig, deps: { logger?: NotifierLogger; now?: () => number } = {}) {
-    this.id = id;
-    this.receiver = receiver;
-    this.sendResolved = config.sendResolved;
-    this.locale = config.locale;
+  constructor(id: string, receiver: string, config: SlackConfig, deps: NotifierDeps = {}) {
+    super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-    this.#logger = deps.logger ?? silentLogger;
-    this.#now = deps.now ?? Date.now;
     this.rateLimit = { key: `slack:${createHash('sha256').update(config.webhookUrl).digest('hex').slice(0, 16)}`, minIntervalMs: SLACK_MIN_INTERVAL_MS };
   }
 
-  async start(): Promise<void> {
-    if (this.#state !== 'new') return;
+  override async start(): Promise<void> {
+    if (this.state !== 'new') return;
     this.#webhook = new IncomingWebhook(this.#config.webhookUrl, {
       channel: this.#config.channel,
       username: this.#config.username,
@@ -73,17 +60,18 @@ export class SlackNotifier implements Notifier {
         return res;
       },
     });
-    this.#state = 'started';
+    this.state = 'started';
   }
 
-  async shutdown(): Promise<void> {
-    this.#state = 'stopped';
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
     this.#webhook = undefined;
   }
 
   async send(n: Notification): Promise<SendResult> {
     const webhook = this.#webhook;
-    if (this.#state !== 'started' || !webhook) return { status: 'retryable', error: `slack notifier ${this.#state === 'new' ? 'not started' : 'shut down'}` };
+    const notStarted = this.notStarted();
+    if (notStarted || !webhook) return notStarted ?? { status: 'retryable', error: 'slack notifier not started' };
     const secrets = urlSecrets(this.#config.webhookUrl);
     this.#lastHeaders = undefined;
     try {
@@ -94,7 +82,7 @@ export class SlackNotifier implements Notifier {
       let result: SendResult;
       if (err instanceof IncomingWebhookHTTPError) {
         const headers = this.#lastHeaders as Headers | undefined; // set by the fetch wrapper during send()
-        result = classifyHttpStatus(err.statusCode, headers?.get('retry-after') ?? null, this.#now());
+        result = classifyHttpStatus(err.statusCode, headers?.get('retry-after') ?? null, this.now());
         const body = typeof err.body === 'string' ? err.body.slice(0, 200).trim() : '';
         result.error = `Slack webhook ${result.error}${body ? ` (${body})` : ''}`;
       } else if (err instanceof IncomingWebhookRequestError) {
@@ -103,7 +91,7 @@ export class SlackNotifier implements Notifier {
         result = { status: 'retryable', error: `Slack webhook error: ${(err as Error)?.message ?? String(err)}` };
       }
       result.error = redact(result.error ?? '', secrets);
-      this.#logger.warn({ integration: this.id, result: result.status }, result.error);
+      this.logger.warn({ integration: this.id, result: result.status }, result.error);
       return result;
     }
   }

@@ -7,13 +7,12 @@
 import { messagesFor } from '../../templates/messages.ts';
 import { alertSummary, formatValue, groupTitle, statusText } from '../../templates/render.ts';
 import {
+  NotifierBase,
   classifyHttpStatus,
   describeFetchError,
   redact,
-  silentLogger,
   type Notification,
-  type Notifier,
-  type NotifierLogger,
+  type NotifierDeps,
   type SendResult,
 } from '../notifier.ts';
 import { fitSms } from './segments.ts';
@@ -41,34 +40,14 @@ export function smsText(n: Notification): string {
   return [head, ...esc, ...lines].join('\n');
 }
 
-export class SmsNotifier implements Notifier {
-  readonly id: string;
+export class SmsNotifier extends NotifierBase {
   readonly channel = 'sms' as const;
-  readonly receiver: string;
-  readonly sendResolved: boolean;
-  readonly locale?: string;
   readonly maxAlerts = 5;
   readonly #config: SmsConfig;
-  readonly #logger: NotifierLogger;
-  readonly #now: () => number;
-  #state: 'new' | 'started' | 'stopped' = 'new';
 
-  constructor(id: string, receiver: string, config: SmsConfig, deps: { logger?: NotifierLogger; now?: () => number } = {}) {
-    this.id = id;
-    this.receiver = receiver;
-    this.sendResolved = config.sendResolved;
-    this.locale = config.locale;
+  constructor(id: string, receiver: string, config: SmsConfig, deps: NotifierDeps = {}) {
+    super(id, receiver, config, deps);
     this.#config = config;
-    this.#logger = deps.logger ?? silentLogger;
-    this.#now = deps.now ?? Date.now;
-  }
-
-  async start(): Promise<void> {
-    if (this.#state === 'new') this.#state = 'started';
-  }
-
-  async shutdown(): Promise<void> {
-    this.#state = 'stopped';
   }
 
   #secrets(): string[] {
@@ -77,7 +56,8 @@ export class SmsNotifier implements Notifier {
   }
 
   async send(n: Notification): Promise<SendResult> {
-    if (this.#state !== 'started') return { status: 'retryable', error: `sms notifier ${this.#state === 'new' ? 'not started' : 'shut down'}` };
+    const notStarted = this.notStarted();
+    if (notStarted) return notStarted;
     const c = this.#config;
     const fit = fitSms(smsText(n), c.maxSegments);
     const url = `${c.baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(c.accountSid)}/Messages.json`;
@@ -94,7 +74,7 @@ export class SmsNotifier implements Notifier {
         redirect: 'error',
       });
       const text = await res.text().catch(() => '');
-      const result = classifyHttpStatus(res.status, res.headers.get('retry-after'), this.#now());
+      const result = classifyHttpStatus(res.status, res.headers.get('retry-after'), this.now());
       if (result.status === 'success') return result;
       let detail = '';
       try {
@@ -104,11 +84,11 @@ export class SmsNotifier implements Notifier {
         detail = text.slice(0, 200);
       }
       result.error = redact(`SMS API ${result.error}${detail ? ` (${detail})` : ''}`, this.#secrets());
-      this.#logger.warn({ integration: this.id, status: res.status, result: result.status }, result.error);
+      this.logger.warn({ integration: this.id, status: res.status, result: result.status }, result.error);
       return result;
     } catch (err) {
       const error = redact(`SMS API ${describeFetchError(err)}`, this.#secrets());
-      this.#logger.warn({ integration: this.id }, error);
+      this.logger.warn({ integration: this.id }, error);
       return { status: 'retryable', error };
     }
   }

@@ -91,7 +91,7 @@ export function describeNotifier<B>(name: string, harness: NotifierHarness<B>): 
         const { notifier: fresh, backend: b2 } = await harness.setup(logger);
         try {
           const r = await fresh.send(sampleNotification());
-          expect(r.status).toBe('retryable');
+          expect(r).toMatchObject({ status: 'retryable', error: `${fresh.channel} notifier not started` });
           expect(b2.received()).toBe(0);
         } finally {
           await fresh.shutdown();
@@ -113,7 +113,7 @@ export function describeNotifier<B>(name: string, harness: NotifierHarness<B>): 
         expect(backend.received()).toBe(1);
         await notifier.shutdown();
         await notifier.shutdown();
-        expect((await notifier.send(sampleNotification())).status).toBe('retryable');
+        expect(await notifier.send(sampleNotification())).toMatchObject({ status: 'retryable', error: `${notifier.channel} notifier shut down` });
         expect(backend.received()).toBe(1);
       } finally {
         await notifier.shutdown();

@@ -3,14 +3,13 @@
 // Alertmanager webhooks work unchanged. Firing alerts carry endsAt "0001-01-01T00:00:00Z" like
 // Alertmanager's; `maxAlerts` truncates and reports `truncatedAlerts`.
 import {
+  NotifierBase,
   classifyHttpStatus,
   describeFetchError,
   redact,
-  silentLogger,
   urlSecrets,
   type Notification,
-  type Notifier,
-  type NotifierLogger,
+  type NotifierDeps,
   type SendResult,
 } from '../notifier.ts';
 
@@ -69,39 +68,20 @@ export function webhookPayload(n: Notification): WebhookPayloadV4 {
   };
 }
 
-export class WebhookNotifier implements Notifier {
-  readonly id: string;
+export class WebhookNotifier extends NotifierBase {
   readonly channel = 'webhook' as const;
-  readonly receiver: string;
-  readonly sendResolved: boolean;
-  readonly locale?: string;
   readonly maxAlerts: number;
   readonly #config: WebhookConfig;
-  readonly #logger: NotifierLogger;
-  readonly #now: () => number;
-  #state: 'new' | 'started' | 'stopped' = 'new';
 
-  constructor(id: string, receiver: string, config: WebhookConfig, deps: { logger?: NotifierLogger; now?: () => number } = {}) {
-    this.id = id;
-    this.receiver = receiver;
-    this.sendResolved = config.sendResolved;
-    this.locale = config.locale;
+  constructor(id: string, receiver: string, config: WebhookConfig, deps: NotifierDeps = {}) {
+    super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-    this.#logger = deps.logger ?? silentLogger;
-    this.#now = deps.now ?? Date.now;
-  }
-
-  async start(): Promise<void> {
-    if (this.#state === 'new') this.#state = 'started';
-  }
-
-  async shutdown(): Promise<void> {
-    this.#state = 'stopped';
   }
 
   async send(n: Notification): Promise<SendResult> {
-    if (this.#state !== 'started') return { status: 'retryable', error: `webhook notifier ${this.#state === 'new' ? 'not started' : 'shut down'}` };
+    const notStarted = this.notStarted();
+    if (notStarted) return notStarted;
     const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken];
     try {
       const res = await fetch(this.#config.url, {
@@ -117,15 +97,15 @@ export class WebhookNotifier implements Notifier {
         redirect: 'error',
       });
       await res.arrayBuffer().catch(() => undefined);
-      const result = classifyHttpStatus(res.status, res.headers.get('retry-after'), this.#now());
+      const result = classifyHttpStatus(res.status, res.headers.get('retry-after'), this.now());
       if (result.status !== 'success') {
         result.error = redact(`webhook ${result.error}`, secrets);
-        this.#logger.warn({ integration: this.id, status: res.status, result: result.status }, result.error);
+        this.logger.warn({ integration: this.id, status: res.status, result: result.status }, result.error);
       }
       return result;
     } catch (err) {
       const error = redact(`webhook ${describeFetchError(err)}`, secrets);
-      this.#logger.warn({ integration: this.id }, error);
+      this.logger.warn({ integration: this.id }, error);
       return { status: 'retryable', error };
     }
   }

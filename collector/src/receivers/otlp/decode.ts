@@ -62,6 +62,15 @@ export interface OtlpRejection {
   message: string;
 }
 
+/** Thrown by a signal normaliser for one item it refuses; caught per item and reported as an OtlpRejection. */
+export class ItemRejection extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 // ── Normalized types ──────────────────────────────────────────────────────────────────────────────
 
 export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [key: string]: AttributeValue };

@@ -33,15 +33,16 @@ import {
 } from '../../../../sdk/src/record.ts';
 import { firstIssue, setKey, truncateAttributes } from './attributes.ts';
 import type { LogRecord } from '../../../../sdk/src/record.ts';
-import type {
-  Attributes,
-  AttributeValue,
-  FieldIssue,
-  NormalizedLogRecord,
-  NormalizedLogsRequest,
-  NormalizedResourceLogs,
-  NormalizedScopeLogs,
-  OtlpRejection,
+import {
+  ItemRejection,
+  type Attributes,
+  type AttributeValue,
+  type FieldIssue,
+  type NormalizedLogRecord,
+  type NormalizedLogsRequest,
+  type NormalizedResourceLogs,
+  type NormalizedScopeLogs,
+  type OtlpRejection,
 } from './decode.ts';
 
 export type { OtlpRejection } from './decode.ts';
@@ -88,14 +89,6 @@ const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 const HEX = /^[0-9a-f]*$/;
 
-class Rejection extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 /** Converts a normalized ExportLogsServiceRequest (decodeOtlp('logs', …)) into Periscope records. */
 export function otlpLogsToRecords(req: NormalizedLogsRequest, options: OtlpLogsOptions = {}): OtlpLogsResult {
   const maxAttr = options.maxAttributeValueBytes ?? DEFAULT_MAX_ATTRIBUTE_VALUE_BYTES;
@@ -113,7 +106,7 @@ export function otlpLogsToRecords(req: NormalizedLogsRequest, options: OtlpLogsO
         try {
           records.push(toRecord(log, resource, scope, maxAttr, maxRecord, now));
         } catch (err) {
-          if (!(err instanceof Rejection)) throw err;
+          if (!(err instanceof ItemRejection)) throw err;
           rejected.push({ index, code: err.code, message: err.message });
         }
         index++;
@@ -181,9 +174,9 @@ function toRecord(
   now: () => number,
 ): LogRecord {
   const own = log.$issues?.[0];
-  if (own) throw new Rejection(ISSUE_CODES[own.field] ?? C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
+  if (own) throw new ItemRejection(ISSUE_CODES[own.field] ?? C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
   const inherited = scope.issue ?? resource.issue;
-  if (inherited) throw new Rejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
+  if (inherited) throw new ItemRejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
 
   const severity = mapSeverity(log.severityNumber, log.severityText);
   const traceId = checkId(log.traceId, 32, ZERO_TRACE_ID, 'traceId', C.BAD_TRACE_ID);
@@ -226,7 +219,7 @@ function toRecord(
 
   const size = Buffer.byteLength(JSON.stringify(record), 'utf8');
   if (size > maxRecord) {
-    throw new Rejection(C.RECORD_TOO_LARGE, `record is ${size} bytes as JSON, over the ${maxRecord}-byte limit`);
+    throw new ItemRejection(C.RECORD_TOO_LARGE, `record is ${size} bytes as JSON, over the ${maxRecord}-byte limit`);
   }
   return record;
 }
@@ -234,7 +227,7 @@ function toRecord(
 function mapSeverity(severityNumber: unknown, severityText: unknown): number {
   const n = severityNumber ?? 0;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 24) {
-    throw new Rejection(C.BAD_SEVERITY, `severityNumber must be an integer 0–24, got ${String(n)}`);
+    throw new ItemRejection(C.BAD_SEVERITY, `severityNumber must be an integer 0–24, got ${String(n)}`);
   }
   if (n > 0) return severityFromOtel(n) as number;
   if (typeof severityText === 'string' && severityText.trim() !== '') {
@@ -250,7 +243,7 @@ function checkId(value: unknown, length: number, zero: string, name: string, cod
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string' || value.length !== length || !HEX.test(value)) {
     const got = typeof value === 'string' ? (HEX.test(value) ? `${value.length} hex characters` : 'a non-hex string') : typeof value;
-    throw new Rejection(code, `${name} must be ${length} hex characters (${length / 2} bytes), got ${got}`);
+    throw new ItemRejection(code, `${name} must be ${length} hex characters (${length / 2} bytes), got ${got}`);
   }
   return value === zero ? undefined : value;
 }
@@ -270,9 +263,9 @@ function parseNanos(value: unknown, name: string): bigint {
   try {
     nanos = BigInt(value as string);
   } catch {
-    throw new Rejection(C.BAD_TIMESTAMP, `${name} is not an integer: ${String(value).slice(0, 40)}`);
+    throw new ItemRejection(C.BAD_TIMESTAMP, `${name} is not an integer: ${String(value).slice(0, 40)}`);
   }
-  if (nanos < 0n) throw new Rejection(C.BAD_TIMESTAMP, `${name} is negative`);
+  if (nanos < 0n) throw new ItemRejection(C.BAD_TIMESTAMP, `${name} is negative`);
   return nanos;
 }
 

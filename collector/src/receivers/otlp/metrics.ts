@@ -27,13 +27,14 @@ import {
 import { firstIssue } from './attributes.ts';
 import type { ExpHistogram } from '../../metrics/exponential.ts';
 import type { ExplicitHistogram, Labels, MetricPoint, SummaryValue } from '../../metrics/store.ts';
-import type {
-  Attributes,
-  FieldIssue,
-  NormalizedMessage,
-  NormalizedMetricsRequest,
-  NormalizedResourceMetrics,
-  OtlpRejection,
+import {
+  ItemRejection,
+  type Attributes,
+  type FieldIssue,
+  type NormalizedMessage,
+  type NormalizedMetricsRequest,
+  type NormalizedResourceMetrics,
+  type OtlpRejection,
 } from './decode.ts';
 
 export const OTLP_METRIC_ERROR_CODES = {
@@ -67,14 +68,6 @@ const FLAG_NO_RECORDED_VALUE = 1;
 const MIN_SCALE = -10;
 const MAX_SCALE = 20;
 
-class Rejection extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 interface ResourceContext {
   issue?: FieldIssue;
   base: Labels;
@@ -97,21 +90,21 @@ export function otlpMetricsToPoints(req: NormalizedMetricsRequest, options: Otlp
         const dataPoints = dataPointsOf(metric);
         try {
           const inherited = scopeIssue ?? resource.issue;
-          if (inherited) throw new Rejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
+          if (inherited) throw new ItemRejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
           const plan = planMetric(metric);
           for (const dp of dataPoints) {
             try {
               out.points.push(toPoint(plan, dp, base, resource.target, maxLabel));
               out.pointIndex.push(index);
             } catch (err) {
-              if (!(err instanceof Rejection)) throw err;
+              if (!(err instanceof ItemRejection)) throw err;
               out.rejected.push({ index, code: err.code, message: err.message });
               out.rejectedCount++;
             }
             index++;
           }
         } catch (err) {
-          if (!(err instanceof Rejection)) throw err;
+          if (!(err instanceof ItemRejection)) throw err;
           out.rejected.push({ index, code: err.code, message: `${metricLabel(metric)}: ${err.message}` });
           out.rejectedCount += Math.max(1, dataPoints.length);
           index += dataPoints.length;
@@ -167,35 +160,35 @@ interface MetricPlan {
 
 function planMetric(metric: NormalizedMessage): MetricPlan {
   const own = firstIssue(metric);
-  if (own) throw new Rejection(C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
+  if (own) throw new ItemRejection(C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
   const otelName = metric.name as string;
-  if (!otelName) throw new Rejection(C.BAD_METRIC, 'name is empty');
+  if (!otelName) throw new ItemRejection(C.BAD_METRIC, 'name is empty');
   const kinds = (['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'] as const).filter((k) => metric[k] !== undefined);
-  if (kinds.length !== 1) throw new Rejection(C.BAD_METRIC, kinds.length === 0 ? 'no gauge, sum, histogram, exponentialHistogram or summary' : `more than one data kind (${kinds.join(', ')})`);
+  if (kinds.length !== 1) throw new ItemRejection(C.BAD_METRIC, kinds.length === 0 ? 'no gauge, sum, histogram, exponentialHistogram or summary' : `more than one data kind (${kinds.join(', ')})`);
   const kind = kinds[0];
   const data = metric[kind] as NormalizedMessage;
   const dataIssue = firstIssue(data);
-  if (dataIssue) throw new Rejection(C.BAD_FIELD_TYPE, `${dataIssue.path}: ${dataIssue.message}`);
+  if (dataIssue) throw new ItemRejection(C.BAD_FIELD_TYPE, `${dataIssue.path}: ${dataIssue.message}`);
   let temporality: MetricPlan['temporality'] = 'cumulative';
   if (kind === 'sum' || kind === 'histogram' || kind === 'exponentialHistogram') {
     const t = data.aggregationTemporality;
     if (t === 1) temporality = 'delta';
-    else if (t !== 2) throw new Rejection(C.BAD_TEMPORALITY, `aggregationTemporality must be 1 (delta) or 2 (cumulative), got ${String(t)}`);
+    else if (t !== 2) throw new ItemRejection(C.BAD_TEMPORALITY, `aggregationTemporality must be 1 (delta) or 2 (cumulative), got ${String(t)}`);
   }
   const monotonic = kind === 'sum' && data.isMonotonic === true;
   const type: PromType = kind === 'sum' ? (monotonic ? 'counter' : 'gauge') : kind === 'gauge' ? 'gauge' : kind === 'summary' ? 'summary' : 'histogram';
   const { name, factor } = translateMetricName(otelName, typeof metric.unit === 'string' ? metric.unit : '', type);
-  if (!name) throw new Rejection(C.BAD_METRIC, `name ${JSON.stringify(otelName.slice(0, 100))} has no usable character`);
+  if (!name) throw new ItemRejection(C.BAD_METRIC, `name ${JSON.stringify(otelName.slice(0, 100))} has no usable character`);
   const help = typeof metric.description === 'string' ? metric.description.slice(0, 4096) : '';
   return { kind, type, name, otelName, help, factor, temporality, monotonic };
 }
 
 function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: Labels, maxLabel: number): MetricPoint {
   const own = firstIssue(dp);
-  if (own) throw new Rejection(C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
+  if (own) throw new ItemRejection(C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
   const labels = attributesToLabels((dp.attributes ?? {}) as Attributes, { ...base });
   for (const k of Object.keys(labels)) {
-    if (labels[k].length > maxLabel) throw new Rejection(C.LABEL_TOO_LARGE, `label ${k} is ${labels[k].length} characters long, over the limit of ${maxLabel}`);
+    if (labels[k].length > maxLabel) throw new ItemRejection(C.LABEL_TOO_LARGE, `label ${k} is ${labels[k].length} characters long, over the limit of ${maxLabel}`);
   }
   const point: MetricPoint = {
     name: plan.name,
@@ -217,8 +210,8 @@ function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: 
       let v: number;
       if (dp.asInt !== undefined) v = Number(dp.asInt);
       else if (dp.asDouble !== undefined) v = dp.asDouble as number;
-      else throw new Rejection(C.BAD_VALUE, 'data point has neither asInt nor asDouble');
-      if (plan.monotonic && !(v >= 0)) throw new Rejection(C.BAD_VALUE, `a monotonic sum cannot be ${v}`);
+      else throw new ItemRejection(C.BAD_VALUE, 'data point has neither asInt nor asDouble');
+      if (plan.monotonic && !(v >= 0)) throw new ItemRejection(C.BAD_VALUE, `a monotonic sum cannot be ${v}`);
       point.value = applyFactor(v, plan.factor);
       return point;
     }
@@ -241,21 +234,21 @@ function parseNanos(value: unknown): bigint {
   try {
     n = BigInt(value as string);
   } catch {
-    throw new Rejection(C.BAD_TIMESTAMP, `timeUnixNano is not an integer: ${String(value).slice(0, 40)}`);
+    throw new ItemRejection(C.BAD_TIMESTAMP, `timeUnixNano is not an integer: ${String(value).slice(0, 40)}`);
   }
-  if (n < 0n) throw new Rejection(C.BAD_TIMESTAMP, 'timeUnixNano is negative');
+  if (n < 0n) throw new ItemRejection(C.BAD_TIMESTAMP, 'timeUnixNano is negative');
   return n;
 }
 
 function count(value: unknown, what: string): number {
   const n = Number(value ?? 0);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Rejection(C.BAD_HISTOGRAM, `${what} must be a non-negative integer below 2^53, got ${String(value).slice(0, 40)}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ItemRejection(C.BAD_HISTOGRAM, `${what} must be a non-negative integer below 2^53, got ${String(value).slice(0, 40)}`);
   return n;
 }
 
 function optionalSum(dp: NormalizedMessage, factor: number): number | undefined {
   if (dp.sum === undefined) return undefined;
-  if (typeof dp.sum !== 'number') throw new Rejection(C.BAD_HISTOGRAM, 'sum must be a number');
+  if (typeof dp.sum !== 'number') throw new ItemRejection(C.BAD_HISTOGRAM, 'sum must be a number');
   return applyFactor(dp.sum, factor);
 }
 
@@ -265,17 +258,17 @@ function explicitHistogram(dp: NormalizedMessage, factor: number): ExplicitHisto
   const rawBounds = (dp.explicitBounds ?? []) as number[];
   if (rawCounts.length === 0) return { bounds: [], counts: [], count: total, sum: optionalSum(dp, factor) };
   if (rawCounts.length !== rawBounds.length + 1) {
-    throw new Rejection(C.BAD_HISTOGRAM, `bucketCounts has ${rawCounts.length} entries, explicitBounds ${rawBounds.length}; expected explicitBounds + 1`);
+    throw new ItemRejection(C.BAD_HISTOGRAM, `bucketCounts has ${rawCounts.length} entries, explicitBounds ${rawBounds.length}; expected explicitBounds + 1`);
   }
   const bounds = rawBounds.map((b) => applyFactor(b, factor));
   for (let i = 0; i < bounds.length; i++) {
     if (!Number.isFinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-      throw new Rejection(C.BAD_HISTOGRAM, 'explicitBounds must be finite and strictly increasing');
+      throw new ItemRejection(C.BAD_HISTOGRAM, 'explicitBounds must be finite and strictly increasing');
     }
   }
   const counts = rawCounts.map((c, i) => count(c, `bucketCounts[${i}]`));
   const sum = counts.reduce((a, b) => a + b, 0);
-  if (sum !== total) throw new Rejection(C.BAD_HISTOGRAM, `count is ${total} but the buckets hold ${sum}`);
+  if (sum !== total) throw new ItemRejection(C.BAD_HISTOGRAM, `count is ${total} but the buckets hold ${sum}`);
   return { bounds, counts, count: total, sum: optionalSum(dp, factor) };
 }
 
@@ -283,7 +276,7 @@ function exponentialHistogram(dp: NormalizedMessage): ExpHistogram {
   const total = count(dp.count, 'count');
   const scale = dp.scale as number;
   if (!Number.isInteger(scale) || scale < MIN_SCALE || scale > MAX_SCALE) {
-    throw new Rejection(C.BAD_HISTOGRAM, `scale must be an integer ${MIN_SCALE}…${MAX_SCALE}, got ${String(scale)}`);
+    throw new ItemRejection(C.BAD_HISTOGRAM, `scale must be an integer ${MIN_SCALE}…${MAX_SCALE}, got ${String(scale)}`);
   }
   const positive = (dp.positive ?? { offset: 0, bucketCounts: [] }) as { offset: number; bucketCounts: unknown[] };
   const negative = (dp.negative ?? { offset: 0, bucketCounts: [] }) as { offset: number; bucketCounts: unknown[] };
@@ -291,10 +284,10 @@ function exponentialHistogram(dp: NormalizedMessage): ExpHistogram {
   const negativeCount = (negative.bucketCounts ?? []).reduce((a: number, c, i) => a + count(c, `negative.bucketCounts[${i}]`), 0);
   const zeroCount = count(dp.zeroCount, 'zeroCount');
   const zeroThreshold = typeof dp.zeroThreshold === 'number' ? dp.zeroThreshold : 0;
-  if (!(zeroThreshold >= 0) || !Number.isFinite(zeroThreshold)) throw new Rejection(C.BAD_HISTOGRAM, 'zeroThreshold must be a finite number >= 0');
+  if (!(zeroThreshold >= 0) || !Number.isFinite(zeroThreshold)) throw new ItemRejection(C.BAD_HISTOGRAM, 'zeroThreshold must be a finite number >= 0');
   const held = zeroCount + negativeCount + pos.reduce((a, b) => a + b, 0);
-  if (held !== total) throw new Rejection(C.BAD_HISTOGRAM, `count is ${total} but the buckets hold ${held}`);
-  if (dp.sum !== undefined && typeof dp.sum !== 'number') throw new Rejection(C.BAD_HISTOGRAM, 'sum must be a number');
+  if (held !== total) throw new ItemRejection(C.BAD_HISTOGRAM, `count is ${total} but the buckets hold ${held}`);
+  if (dp.sum !== undefined && typeof dp.sum !== 'number') throw new ItemRejection(C.BAD_HISTOGRAM, 'sum must be a number');
   return {
     scale,
     zeroThreshold,
@@ -309,7 +302,7 @@ function exponentialHistogram(dp: NormalizedMessage): ExpHistogram {
 
 function summary(dp: NormalizedMessage, factor: number): SummaryValue {
   const quantiles = ((dp.quantileValues ?? []) as Array<{ quantile: number; value: number }>).map((q) => {
-    if (!(q.quantile >= 0 && q.quantile <= 1)) throw new Rejection(C.BAD_VALUE, `quantile must be within 0…1, got ${String(q.quantile)}`);
+    if (!(q.quantile >= 0 && q.quantile <= 1)) throw new ItemRejection(C.BAD_VALUE, `quantile must be within 0…1, got ${String(q.quantile)}`);
     return { quantile: q.quantile, value: applyFactor(q.value, factor) };
   });
   return { quantiles, count: count(dp.count, 'count'), sum: applyFactor(typeof dp.sum === 'number' ? dp.sum : 0, factor) };

@@ -18,7 +18,15 @@
 // resourceSpans/scopeSpans — the same numbering whichever encoding was used.
 
 import type { SpanEvent, SpanLink, SpanRecord } from '../../traces/span.ts';
-import type { Attributes, FieldIssue, NormalizedMessage, NormalizedResourceSpans, NormalizedTracesRequest, OtlpRejection } from './decode.ts';
+import {
+  ItemRejection,
+  type Attributes,
+  type FieldIssue,
+  type NormalizedMessage,
+  type NormalizedResourceSpans,
+  type NormalizedTracesRequest,
+  type OtlpRejection,
+} from './decode.ts';
 import { firstIssue, truncateAttributes } from './attributes.ts';
 
 export const OTLP_SPAN_ERROR_CODES = {
@@ -59,14 +67,6 @@ const ISSUE_CODES: Record<string, string> = {
 };
 const HEX = /^[0-9a-f]*$/;
 
-class Rejection extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 interface ResourceContext {
   issue?: FieldIssue;
   service: string | null;
@@ -92,10 +92,10 @@ export function otlpTracesToSpans(req: NormalizedTracesRequest, options: OtlpTra
       for (const span of ss.spans ?? []) {
         try {
           const inherited = scopeIssue ?? resource.issue;
-          if (inherited) throw new Rejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
+          if (inherited) throw new ItemRejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
           out.spans.push(toSpan(span, resource, scope, maxAttr, maxSpan));
         } catch (err) {
-          if (!(err instanceof Rejection)) throw err;
+          if (!(err instanceof ItemRejection)) throw err;
           out.rejected.push({ index, code: err.code, message: err.message });
         }
         index++;
@@ -131,12 +131,12 @@ function resourceContext(rs: NormalizedResourceSpans, maxAttr: number): Resource
 function checkId(value: unknown, length: number, name: string, code: string, required: boolean): string | null {
   const zero = '0'.repeat(length);
   if (value === undefined || value === '' || value === zero) {
-    if (required) throw new Rejection(code, `${name} is required (${length} hex characters, not all zeros)`);
+    if (required) throw new ItemRejection(code, `${name} is required (${length} hex characters, not all zeros)`);
     return null;
   }
   if (typeof value !== 'string' || value.length !== length || !HEX.test(value)) {
     const got = typeof value === 'string' ? (HEX.test(value) ? `${value.length} hex characters` : 'a non-hex string') : typeof value;
-    throw new Rejection(code, `${name} must be ${length} hex characters (${length / 2} bytes), got ${got}`);
+    throw new ItemRejection(code, `${name} must be ${length} hex characters (${length / 2} bytes), got ${got}`);
   }
   return value;
 }
@@ -148,33 +148,33 @@ function parseNanos(value: unknown, name: string): bigint {
     if (n < 0n) throw new Error('negative');
     return n;
   } catch {
-    throw new Rejection(C.BAD_TIMESTAMP, `${name} is not a non-negative integer: ${String(value).slice(0, 40)}`);
+    throw new ItemRejection(C.BAD_TIMESTAMP, `${name} is not a non-negative integer: ${String(value).slice(0, 40)}`);
   }
 }
 
 function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanRecord['scope'], maxAttr: number, maxSpan: number): SpanRecord {
   const own = firstIssue(span, span.status as NormalizedMessage | undefined);
-  if (own) throw new Rejection(ISSUE_CODES[own.field] ?? C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
+  if (own) throw new ItemRejection(ISSUE_CODES[own.field] ?? C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
   const traceId = checkId(span.traceId, 32, 'traceId', C.BAD_TRACE_ID, true) as string;
   const spanId = checkId(span.spanId, 16, 'spanId', C.BAD_SPAN_ID, true) as string;
   const parentSpanId = checkId(span.parentSpanId, 16, 'parentSpanId', C.BAD_SPAN_ID, false);
   const kind = span.kind ?? 0;
-  if (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 0 || kind > 5) throw new Rejection(C.BAD_SPAN_KIND, `kind must be 0–5 (SpanKind), got ${String(kind)}`);
+  if (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 0 || kind > 5) throw new ItemRejection(C.BAD_SPAN_KIND, `kind must be 0–5 (SpanKind), got ${String(kind)}`);
   const status = (span.status ?? {}) as { code?: unknown; message?: unknown };
   const statusCode = status.code ?? 0;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 0 || statusCode > 2) {
-    throw new Rejection(C.BAD_STATUS, `status.code must be 0–2 (StatusCode), got ${String(statusCode)}`);
+    throw new ItemRejection(C.BAD_STATUS, `status.code must be 0–2 (StatusCode), got ${String(statusCode)}`);
   }
   const startNs = parseNanos(span.startTimeUnixNano, 'startTimeUnixNano');
   const endNs = parseNanos(span.endTimeUnixNano, 'endTimeUnixNano');
-  if (startNs === 0n) throw new Rejection(C.BAD_TIMESTAMP, 'startTimeUnixNano is required');
-  if (endNs < startNs) throw new Rejection(C.BAD_TIMESTAMP, 'endTimeUnixNano is before startTimeUnixNano');
+  if (startNs === 0n) throw new ItemRejection(C.BAD_TIMESTAMP, 'startTimeUnixNano is required');
+  if (endNs < startNs) throw new ItemRejection(C.BAD_TIMESTAMP, 'endTimeUnixNano is before startTimeUnixNano');
 
   const truncated = [...resource.truncated];
   const attributes = truncateAttributes((span.attributes ?? {}) as Attributes, maxAttr, 'attributes.', truncated);
   const events: SpanEvent[] = ((span.events ?? []) as NormalizedMessage[]).map((e, i) => {
     const issue = firstIssue(e);
-    if (issue) throw new Rejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
+    if (issue) throw new ItemRejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
     return {
       timeUnixNano: String(e.timeUnixNano ?? '0'),
       name: String(e.name ?? ''),
@@ -183,7 +183,7 @@ function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanR
   });
   const links: SpanLink[] = ((span.links ?? []) as NormalizedMessage[]).map((l, i) => {
     const issue = firstIssue(l);
-    if (issue) throw new Rejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
+    if (issue) throw new ItemRejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
     return {
       traceId: String(l.traceId ?? ''),
       spanId: String(l.spanId ?? ''),
@@ -211,7 +211,7 @@ function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanR
   };
   if (truncated.length > 0) record.truncated = truncated;
   const size = Buffer.byteLength(record.name, 'utf8') + jsonBytes(attributes) + jsonBytes(events) + jsonBytes(links) + jsonBytes(resource.resource);
-  if (size > maxSpan) throw new Rejection(C.SPAN_TOO_LARGE, `span is ${size} bytes as JSON, over the ${maxSpan}-byte limit`);
+  if (size > maxSpan) throw new ItemRejection(C.SPAN_TOO_LARGE, `span is ${size} bytes as JSON, over the ${maxSpan}-byte limit`);
   return record;
 }
 

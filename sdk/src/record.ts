@@ -82,12 +82,23 @@ export function severityFromOtel(n: number): number | undefined {
 /** RFC 5424 §6 field limits (in characters; the RFC counts octets of PRINTUSASCII). */
 export const FIELD_LIMITS = { hostname: 255, appName: 48, procId: 128, msgId: 32 } as const;
 
+/** The "2026-01-02T03:04:05." part of the last second formatted (timestamps come in runs of one second). */
+let lastSecond = Number.NaN;
+let lastSecondPrefix = '';
+
 /** Formats epoch milliseconds (with optional extra microseconds) as RFC 3339 with microseconds. */
 export function rfc3339Micros(epochMs: number, extraMicros = 0): string {
   const ms = Math.floor(epochMs);
-  const micros = Math.round((epochMs - ms) * 1000) + extraMicros;
-  const iso = new Date(ms).toISOString(); // 2026-01-02T03:04:05.123Z
-  return `${iso.slice(0, 23)}${String(Math.min(999, Math.max(0, micros))).padStart(3, '0')}Z`;
+  const micros = Math.min(999, Math.max(0, Math.round((epochMs - ms) * 1000) + extraMicros));
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    const iso = new Date(second * 1000).toISOString(); // 2026-01-02T03:04:05.000Z
+    // Years outside 0000–9999 have a longer form (+012026-…): not cached, formatted in full.
+    if (iso.length !== 24) return `${new Date(ms).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
+    lastSecond = second;
+    lastSecondPrefix = iso.slice(0, 20);
+  }
+  return `${lastSecondPrefix}${String((ms - second * 1000) * 1000 + micros).padStart(6, '0')}Z`;
 }
 
 /**

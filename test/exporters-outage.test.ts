@@ -85,6 +85,15 @@ describe('outage of one backend under load', () => {
     expect(docs.map((d) => String(d.source.message)).sort()).toEqual(expected);
     expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
     expect(await metric(c, /periscope_exporter_retried_requests_total\{exporter="loki",type="loki"\} (\d+)/)).toBeGreaterThan(0);
+    // The collector's log tells the whole story: failing, circuit open, then recovered; and no
+    // line per request (thousands were served).
+    const log = c.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
+    const messages = log.map((l) => l.msg);
+    expect(messages).toContain('exporter loki: backend failing, retrying');
+    expect(messages).toContain('exporter loki: circuit open');
+    expect(messages).toContain('exporter loki: backend answering again');
+    expect(messages).toContain('exporter loki: circuit closed');
+    expect(messages.filter((m) => /request/.test(m))).toEqual([]);
   });
 });
 

@@ -16,8 +16,11 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
 export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
   const app = Fastify({
     bodyLimit: options.bodyLimit,
-    // Request logs are at info level, below the default 'warn'.
-    logger: { level: options.logLevel ?? 'warn' },
+    // The collector's own events at info and above (an exporter's backend answering again, its
+    // circuit closing), but no line per request: at thousands of requests a second those would
+    // be most of the log and a measurable share of the CPU.
+    logger: { level: options.logLevel ?? 'info' },
+    disableRequestLogging: true,
     forceCloseConnections: true,
     return503OnClosing: true,
   });

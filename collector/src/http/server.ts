@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
@@ -20,7 +20,7 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     // circuit closing), but no line per request: at thousands of requests a second those would
     // be most of the log and a measurable share of the CPU.
     logger: { level: options.logLevel ?? 'info' },
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     return503OnClosing: true,
   });

@@ -171,7 +171,10 @@ export async function startCollector(config: Config, options: { configDir?: stri
         await parser.close();
         await alerting.shutdown();
         await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
-        await Promise.allSettled([fts.shutdown(), retention.shutdown(), telemetry.shutdown()]);
+        const indexer = fts.shutdown().then((how) => {
+          if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
+        });
+        await Promise.allSettled([indexer, retention.shutdown(), telemetry.shutdown()]);
         db.close();
       })();
       return stopping;

@@ -80,14 +80,23 @@ export class FtsIndexer {
     };
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Asks the worker to finish its batch, commit and stop; terminates it when it has not exited
+   * within 5 s. Says which happened ('stopped' when no worker was running).
+   */
+  async shutdown(): Promise<'stopped' | 'terminated'> {
     const worker = this.#worker;
-    if (!worker) return;
+    if (!worker) return 'stopped';
     this.#worker = undefined;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
     worker.postMessage('stop');
-    const timer = setTimeout(() => void worker.terminate(), 5000);
+    let terminated = false;
+    const timer = setTimeout(() => {
+      terminated = true;
+      void worker.terminate();
+    }, 5000);
     await exited;
     clearTimeout(timer);
+    return terminated ? 'terminated' : 'stopped';
   }
 }

@@ -78,6 +78,9 @@ while (!stopping) {
 checkpointer.close();
 log.close();
 fts.close();
+// The listening port keeps this thread alive; closing it lets the thread exit now (shutdown
+// otherwise waited for its 5 s terminate fallback).
+parentPort!.close();
 
 function openFtsDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);

@@ -63,6 +63,20 @@ describe('records by trace id (through the search index, not a B-tree index on r
     }
   });
 
+  it('the indexer worker indexes what was stored, and stops by itself when asked (no terminate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
+    const db = openDatabase(dir, 'normal');
+    const fts = new FtsIndexer(db, dir, 20, 1000);
+    const store = new LogStore(db);
+    store.append(batch([{ msg: 'x', traceId: T1 }, { msg: 'y', traceId: T2 }]));
+    fts.start();
+    for (const deadline = Date.now() + 30_000; fts.indexedId() < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    expect(fts.indexedId()).toBe(2);
+    expect(await fts.shutdown()).toBe('stopped');
+    expect(db.prepare("SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?").all(`trace_id : "${T2}"`)).toEqual([{ rowid: 2 }]);
+    db.close();
+  });
+
   it('replaces the index of an earlier version (no trace_id column) and has it rebuilt from the log', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
     const old = new DatabaseSync(join(dir, 'periscope-fts.db'));

@@ -1,6 +1,7 @@
 // Configuration: `periscope check-config` names each bad key; the reference doc is generated.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +79,23 @@ describe('periscope check-config', () => {
     } finally {
       await collector.stop();
       await loki.close();
+    }
+  });
+
+  it('an address in use stops start-up with an error naming the setting, and nothing keeps running', async () => {
+    const held = createServer();
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    const { port } = held.address() as AddressInfo;
+    try {
+      const dataDir = mkdtempSync(join(tmpdir(), 'periscope-busy-'));
+      const yaml = `http:\n  addr: 127.0.0.1:${port}\nsyslog:\n  addr: 127.0.0.1:0\nstore:\n  dataDir: ${dataDir}\n`;
+      // execFile resolves only once the process has exited: its workers did not hold it open
+      const { code, out } = await periscope(['start', '--config', file(yaml)]);
+      expect(code).toBe(2);
+      expect(out).toContain(`PERISCOPE_ERR_LISTEN_FAILED: cannot listen for HTTP on 127.0.0.1:${port}: the address is in use by another process (EADDRINUSE); set http.addr in the configuration, or PERISCOPE_HTTP_ADDR`);
+      expect(out).not.toMatch(/\n\s+at /); // one clear line, no stack trace
+    } finally {
+      held.close();
     }
   });
 

@@ -10,7 +10,7 @@ import { registerTailRoute } from './api/tail.ts';
 import { registerConsoleRoutes } from './console/plugin.ts';
 import type { Config } from './config/schema.ts';
 import { parseAddr, parseBytes, parseDuration } from './config/units.ts';
-import { retryLaterSeconds } from './errors.ts';
+import { ERR, PeriscopeError, retryLaterSeconds } from './errors.ts';
 import { Exporters } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
@@ -145,18 +145,38 @@ export async function startCollector(config: Config, options: { configDir?: stri
     startedAt,
   );
 
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      await Promise.allSettled([app.close(), syslog.shutdown()]);
+      await parser.close();
+      await alerting.shutdown();
+      await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
+      const indexer = fts.shutdown().then((how) => {
+        if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
+      });
+      await Promise.allSettled([indexer, retention.shutdown(), telemetry.shutdown()]);
+      db.close();
+    })();
+    return stopping;
+  };
+
   fts.start();
   if (fts.rebuilding) app.log.warn('search index from an earlier version (no trace ids): rebuilding it from the log; until searchIndex.lag in /health/detailed is 0, q= results are incomplete and traceId= lookups read the records not indexed yet');
   telemetry.start();
   retention.start();
   exporters.start();
-  await alerting.start();
-  if (config.syslog.enabled) await syslog.start();
-  const { host, port } = parseAddr(config.http.addr);
-  await app.listen({ host, port });
+  try {
+    await alerting.start();
+    if (config.syslog.enabled) await listenOn('syslog', 'syslog.addr', 'PERISCOPE_SYSLOG_ADDR', config.syslog.addr, () => syslog.start());
+    const { host, port } = parseAddr(config.http.addr);
+    await listenOn('HTTP', 'http.addr', 'PERISCOPE_HTTP_ADDR', config.http.addr, () => app.listen({ host, port }));
+  } catch (err) {
+    await shutdown(); // what already started (workers, exporters) must not keep running
+    throw err;
+  }
   const address = app.server.address() as AddressInfo;
 
-  let stopping: Promise<void> | undefined;
   return {
     app,
     store,
@@ -165,19 +185,18 @@ export async function startCollector(config: Config, options: { configDir?: stri
     syslogAddresses: () => syslog.addresses(),
     exporters,
     metricsSources,
-    shutdown() {
-      stopping ??= (async () => {
-        await Promise.allSettled([app.close(), syslog.shutdown()]);
-        await parser.close();
-        await alerting.shutdown();
-        await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
-        const indexer = fts.shutdown().then((how) => {
-          if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
-        });
-        await Promise.allSettled([indexer, retention.shutdown(), telemetry.shutdown()]);
-        db.close();
-      })();
-      return stopping;
-    },
+    shutdown,
   };
+}
+
+/** Runs `listen`; an address that cannot be bound becomes an error naming the setting to change. */
+async function listenOn(what: string, key: string, envVar: string, addr: string, listen: () => Promise<unknown>): Promise<void> {
+  try {
+    await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+    const why = code === 'EADDRINUSE' ? 'the address is in use by another process' : code === 'EACCES' ? 'permission denied' : 'no such local address';
+    throw new PeriscopeError(ERR.LISTEN_FAILED, `cannot listen for ${what} on ${addr}: ${why} (${code}); set ${key} in the configuration, or ${envVar}`, 500);
+  }
 }

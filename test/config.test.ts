@@ -99,6 +99,19 @@ describe('periscope check-config', () => {
     }
   });
 
+  it('a second collector on the same data directory stops with an error; after kill -9 of the first, it starts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'periscope-lock-'));
+    const first = await startCollectorProcess({ dataDir });
+    const yaml = `http:\n  addr: 127.0.0.1:0\nsyslog:\n  addr: 127.0.0.1:0\nstore:\n  dataDir: ${dataDir}\n`;
+    const { code, out } = await periscope(['start', '--config', file(yaml)]);
+    expect(code).toBe(2);
+    expect(out).toContain(`PERISCOPE_ERR_DATA_DIR_LOCKED: data directory ${dataDir} is in use by another running collector`);
+    first.proc.kill('SIGKILL');
+    await new Promise((resolve) => first.proc.once('exit', resolve));
+    const second = await startCollectorProcess({ dataDir });
+    await second.stop();
+  });
+
   it('env overrides reach the running collector', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'periscope-env-'));
     const collector = await startCollectorProcess({ dataDir });

@@ -23,6 +23,7 @@ import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
 import { metricSourceOf } from './metrics/alerting-source.ts';
 import { createTracesAndMetrics } from './traces-metrics.ts';
 import { createSyslogReceiver } from './receivers/syslog/receiver.ts';
+import { DataDirLock } from './store/data-dir-lock.ts';
 import { openDatabase } from './store/database.ts';
 import { FtsIndexer } from './store/fts-indexer.ts';
 import { timestampToMicros } from './store/log-filter.ts';
@@ -44,10 +45,11 @@ export interface RunningCollector {
 
 /**
  * Composes the collector from its components, each given only its own config slice.
- * Start order: store → background jobs → receivers; shutdown runs in reverse.
+ * Start order: data directory lock → store → background jobs → receivers; shutdown runs in reverse.
  */
 export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
+  const lock = DataDirLock.acquire(config.store.dataDir);
   const db = openDatabase(config.store.dataDir, config.store.synchronous);
   const store = new LogStore(db);
   const fts = new FtsIndexer(db, config.store.dataDir, parseDuration(config.store.search.indexInterval), config.store.search.indexBatch);
@@ -157,6 +159,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
       });
       await Promise.allSettled([indexer, retention.shutdown(), telemetry.shutdown()]);
       db.close();
+      lock.release();
     })();
     return stopping;
   };

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { exporterNameProblems } from '../exporters/config.ts';
 import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
 import { parseAddr, parseBytes, parseDuration } from './units.ts';
@@ -109,5 +110,7 @@ export function loadConfig(options: { file?: string; env?: Record<string, string
     if (value !== undefined && value !== '') setPath(config, path, value);
   }
   if (!validate(config)) throw new ConfigError(formatSchemaErrors(validate.errors ?? []), source);
+  const names = exporterNameProblems(config.exporters);
+  if (names.length) throw new ConfigError(names, source);
   return config as Config;
 }

@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config/load.ts';
-import type { ExporterConfig } from './config.ts';
-import { checkExporterNames } from './exporters.ts';
 
 function load(yaml: string) {
   const file = join(mkdtempSync(join(tmpdir(), 'periscope-cfg-')), 'periscope.yaml');
@@ -51,8 +49,9 @@ describe('exporters config', () => {
     expect(problems(`exporters:\n${yaml.replace(/^/gm, '  ')}\n`)).toEqual(want);
   });
 
-  it('names must be unique (they key cursors, metrics and dead letters)', () => {
-    const c = load('exporters:\n  - { type: loki, name: same, url: "http://x" }\n  - { type: elasticsearch, name: same, url: "http://y" }\n');
-    expect(() => checkExporterNames(c.exporters as ExporterConfig[])).toThrow(/exporters\.1\.name: "same" is already the name of exporters\.0/);
+  it('names must be unique (they key cursors, metrics and dead letters), checked with the file', () => {
+    expect(problems('exporters:\n  - { type: loki, name: same, url: "http://x" }\n  - { type: elasticsearch, name: same, url: "http://y" }\n')).toEqual([
+      'exporters.1.name: "same" is already the name of exporters.0',
+    ]);
   });
 });

@@ -29,3 +29,15 @@ const exporterItemSchema = Type.Unsafe<ExporterConfig>({
 /** `exporters:` — any number of each type, e.g. two Loki exporters for two tenants. */
 export const exportersConfigSchema = Type.Array(exporterItemSchema, { default: [] });
 export type ExportersConfig = Static<typeof exportersConfigSchema>;
+
+/** Names must be unique: they key cursors, metrics and dead letters. Returns the problems found. */
+export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): string[] {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    const first = seen.get(c.name);
+    if (first !== undefined) problems.push(`exporters.${i}.name: "${c.name}" is already the name of exporters.${first}`);
+    else seen.set(c.name, i);
+  });
+  return problems;
+}

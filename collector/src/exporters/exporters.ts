@@ -12,7 +12,7 @@ import { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { AcceptTimes } from './accept-times.ts';
 import type { LogExporterCommon } from './common-config.ts';
-import type { ExporterConfig } from './config.ts';
+import { exporterNameProblems, type ExporterConfig } from './config.ts';
 import { DeadLetterStore, type DeadLetter, type LogLetter, type SpanLetter } from './dead-letter.ts';
 import { Delivery, type DependencyHealth, type Overload } from './delivery.ts';
 import type { ElasticsearchConfig } from './elasticsearch/config.ts';
@@ -64,18 +64,6 @@ export function deliveryOptions(c: LogExporterCommon) {
   };
 }
 
-/** Names must be unique: they key cursors, metrics and dead letters. */
-export function checkExporterNames(configs: ExporterConfig[]): void {
-  const seen = new Map<string, number>();
-  const problems: string[] = [];
-  configs.forEach((c, i) => {
-    const first = seen.get(c.name);
-    if (first !== undefined) problems.push(`exporters.${i}.name: "${c.name}" is already the name of exporters.${first}`);
-    else seen.set(c.name, i);
-  });
-  if (problems.length) throw new ConfigError(problems, 'exporters');
-}
-
 export class Exporters {
   readonly deliveries: Delivery[] = [];
   readonly remoteWriters: RemoteWriteExporter[] = [];
@@ -87,7 +75,8 @@ export class Exporters {
   #stopped = false;
 
   constructor(configs: ExporterConfig[], deps: ExportersDeps) {
-    checkExporterNames(configs);
+    const problems = exporterNameProblems(configs); // loadConfig checks this too; here for configs built in code
+    if (problems.length) throw new ConfigError(problems, 'exporters');
     this.#deps = deps;
     const kv = new KeyValue(deps.db);
     const instanceId = kv.get('collector:instance-id') ?? (() => {

@@ -6,13 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Registry } from 'prom-client';
 import { parseBytes, parseDuration } from '../config/units.ts';
-import { ConfigError } from '../config/load.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { AcceptTimes } from './accept-times.ts';
 import type { LogExporterCommon } from './common-config.ts';
-import { exporterNameProblems, type ExporterConfig } from './config.ts';
+import type { ExporterConfig } from './config.ts';
 import { DeadLetterStore, type DeadLetter, type LogLetter, type SpanLetter } from './dead-letter.ts';
 import { Delivery, type DependencyHealth, type Overload } from './delivery.ts';
 import type { ElasticsearchConfig } from './elasticsearch/config.ts';
@@ -75,8 +74,6 @@ export class Exporters {
   #stopped = false;
 
   constructor(configs: ExporterConfig[], deps: ExportersDeps) {
-    const problems = exporterNameProblems(configs); // loadConfig checks this too; here for configs built in code
-    if (problems.length) throw new ConfigError(problems, 'exporters');
     this.#deps = deps;
     const kv = new KeyValue(deps.db);
     const instanceId = kv.get('collector:instance-id') ?? (() => {

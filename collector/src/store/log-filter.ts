@@ -157,7 +157,7 @@ export function filterToSql(filter: LogFilter): { where: string; params: Array<s
     // the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
     clauses.push(`l.trace_id = ? AND l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?
       UNION ALL SELECT id FROM logs WHERE id > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = 'indexed_id') AND trace_id = ?)`);
-    params.push(filter.traceId, `trace_id : "${filter.traceId.replaceAll('"', '""')}"`, filter.traceId);
+    params.push(filter.traceId, `trace_id : ${ftsString(filter.traceId)}`, filter.traceId);
   }
   if (filter.q !== undefined) { clauses.push('l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?)'); params.push(ftsQuery(filter.q)); }
   for (const sd of filter.sd) {
@@ -172,6 +172,11 @@ export function filterToSql(filter: LogFilter): { where: string; params: Array<s
   return { where: clauses.length ? clauses.join(' AND ') : '1', params };
 }
 
+/** A literal FTS5 string: any text, never query syntax. */
+function ftsString(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
 /**
  * Words are ANDed and each word is a quoted FTS5 string, so user input can never be a syntax
  * error; a trailing * keeps prefix search. Matched in the msg column only. https://www.sqlite.org/fts5.html#full_text_query_syntax
@@ -180,7 +185,7 @@ export function ftsQuery(q: string): string {
   const words = q
     .split(/\s+/)
     .filter(Boolean)
-    .map((w) => (w.endsWith('*') && w.length > 1 ? `"${w.slice(0, -1).replaceAll('"', '""')}"*` : `"${w.replaceAll('"', '""')}"`))
+    .map((w) => (w.endsWith('*') && w.length > 1 ? `${ftsString(w.slice(0, -1))}*` : ftsString(w)))
     .join(' ');
   return `msg : (${words})`;
 }

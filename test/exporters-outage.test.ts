@@ -124,6 +124,19 @@ describe('overflow policies at the backlog bound', () => {
     expect(health.components.exporters.exporters.loki).toMatchObject({ overloaded: 'records', queue: { records: 1200 } });
     expect(await metric(c, /periscope_receiver_refused_requests_total\{receiver="native",reason="PERISCOPE_ERR_OVERLOADED"\} (\d+)/)).toBe(1);
 
+    // Refused before the body is read: bodies that would be a 400 if parsed get the 429 too.
+    const unread = await fetch(`${c.url}/api/v1/logs`, { method: 'POST', body: 'not json\n{', headers: { 'content-type': 'application/x-ndjson' } });
+    expect(unread.status).toBe(429);
+    expect(Number(unread.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const otlp = await fetch(`${c.url}/v1/logs`, { method: 'POST', body: '{"resourceLogs": [', headers: { 'content-type': 'application/json' } });
+    expect(otlp.status).toBe(429);
+    expect(Number(otlp.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await otlp.json()).toMatchObject({ code: 8, message: expect.stringContaining('backlog bound') }); // google.rpc.Status RESOURCE_EXHAUSTED
+    expect(await metric(c, /periscope_receiver_refused_requests_total\{receiver="otlp",reason="PERISCOPE_ERR_OVERLOADED"\} (\d+)/)).toBe(1);
+    // Traces are not held back by a log exporter's backlog.
+    const traces = await fetch(`${c.url}/v1/traces`, { method: 'POST', body: '{"resourceSpans": []}', headers: { 'content-type': 'application/json' } });
+    expect(traces.status).toBe(200);
+
     await loki.setFault({ mode: 'none' });
     await waitFor(() => loki.entries().length === 1200);
     await waitFor(async () => (await post(c, [{ appName: 'bp', msg: 'after the drain' }])).status === 200);

@@ -44,11 +44,8 @@ export class Ingest {
 
   appendBatch(receiver: string, logs: LogBatch): void {
     if (logs.length === 0) return;
-    const refusal = this.#admission?.();
-    if (refusal) {
-      this.#metrics.refusedRequests.inc({ receiver, reason: ERR.OVERLOADED });
-      throw new PeriscopeError(ERR.OVERLOADED, refusal.message, 429, refusal.details, refusal.retryAfterSeconds);
-    }
+    // Again here: the bound may have been reached while this request's body was read and parsed.
+    this.admit(receiver);
     let ids;
     try {
       ids = this.#store.append(logs);
@@ -68,6 +65,18 @@ export class Ingest {
         }
       }
     }
+  }
+
+  /**
+   * Throws PeriscopeError OVERLOADED (429, Retry-After) when records must be refused now. HTTP
+   * receivers call it before reading a request's body, so an overloaded collector spends its CPU
+   * on delivering its backlog, not on parsing records it will refuse.
+   */
+  admit(receiver: string): void {
+    const refusal = this.#admission?.();
+    if (!refusal) return;
+    this.#metrics.refusedRequests.inc({ receiver, reason: ERR.OVERLOADED });
+    throw new PeriscopeError(ERR.OVERLOADED, refusal.message, 429, refusal.details, refusal.retryAfterSeconds);
   }
 
   reject(receiver: string, reason: string, count = 1): void {

@@ -12,7 +12,9 @@ const RECEIVER = 'native';
  * 400 with the same shape when nothing was valid. The 2xx is sent after the durable commit.
  */
 export function registerNativeLogsRoute(app: FastifyInstance, ingest: Ingest, parser: ParsePool): void {
-  app.post('/api/v1/logs', async (request, reply) => {
+  // Refused before the body is read: at the bound, a 429 costs no parsing (the body is discarded).
+  const onRequest = async () => ingest.admit(RECEIVER);
+  app.post('/api/v1/logs', { onRequest }, async (request, reply) => {
     const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
     if (!contentType.startsWith('application/json') && !contentType.startsWith('application/x-ndjson')) {
       throw new PeriscopeError(ERR.UNSUPPORTED_MEDIA_TYPE, 'use application/x-ndjson or application/json', 415);

@@ -13,6 +13,11 @@ export interface OtlpHandled {
   rejectedCount?: number;
 }
 
+/** The request's encoding, which the response uses too. */
+function encodingOf(request: FastifyRequest): 'json' | 'protobuf' {
+  return String(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json') ? 'json' : 'protobuf';
+}
+
 function send(reply: FastifyReply, res: OtlpHttpResponse, retryAfterSeconds?: number) {
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   return reply.code(res.status).header('content-type', res.contentType).send(res.body);
@@ -29,10 +34,21 @@ export function registerOtlpRoute<K extends OtlpKind>(
   path: string,
   kind: K,
   handle: (request: NormalizedRequestByKind[K]) => OtlpHandled,
+  /** Throws when the signal must be refused now; runs before the body is read. */
+  admit?: () => void,
 ): void {
-  app.post(path, async (request: FastifyRequest, reply) => {
+  const onRequest = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      admit?.();
+    } catch (err) {
+      const later = retryLaterSeconds(err);
+      if (later === undefined) throw err;
+      return send(reply, statusResponse((err as PeriscopeError).statusCode, (err as Error).message, encodingOf(request)), later);
+    }
+  };
+  app.post(path, { onRequest }, async (request: FastifyRequest, reply) => {
     const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
-    const encoding = contentType.startsWith('application/json') ? 'json' : 'protobuf';
+    const encoding = encodingOf(request);
     if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {
       return send(reply, statusResponse(415, 'OTLP/HTTP accepts application/x-protobuf or application/json', 'json'));
     }
@@ -62,5 +78,5 @@ export function registerOtlpLogsRoute(app: FastifyInstance, ingest: Ingest): voi
     for (const r of rejected) ingest.reject('otlp', r.code);
     ingest.append('otlp', records, records.map((r) => timestampToMicros(r.timestamp)));
     return { rejected };
-  });
+  }, () => ingest.admit('otlp'));
 }

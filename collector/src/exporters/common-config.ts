@@ -69,12 +69,12 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
       { additionalProperties: false, default: {} },
     ),
     /** Batches in flight at once (delivered out of order; the cursor advances in order). */
-    concurrency: Type.Integer({ default: 2, minimum: 1, maximum: 16 }),
+    concurrency: Type.Integer({ default: 4, minimum: 1, maximum: 16 }),
     /**
      * Worker threads that turn batches into request bodies (parse, check, map, encode, compress)
      * so the ingest thread only reads the log and sends. 0 encodes on the ingest thread.
      */
-    encodeThreads: Type.Integer({ default: 1, minimum: 0, maximum: 16 }),
+    encodeThreads: Type.Integer({ default: 2, minimum: 0, maximum: 16 }),
     queue: Type.Object(
       {
         /** Bound of the backlog (records accepted, not yet delivered)… */

@@ -17,7 +17,9 @@ export class EncodePool {
   constructor(key: string, recipe: SinkRecipe, threads: number) {
     this.#key = key;
     this.#recipe = recipe;
-    this.#pool = new Piscina({ filename: new URL('./encode-worker.ts', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: Infinity });
+    // One thread always; the others only while batches queue for encoding (a backlog, or live
+    // delivery at high rates), ended after a minute idle: each costs ~35 MiB.
+    this.#pool = new Piscina({ filename: new URL('./encode-worker.ts', import.meta.url).href, minThreads: 1, maxThreads: threads, idleTimeout: 60_000 });
   }
 
   encode(items: StoredItem[]): Promise<EncodeOutcome> {

@@ -71,8 +71,9 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
     /** Batches in flight at once (delivered out of order; the cursor advances in order). */
     concurrency: Type.Integer({ default: 4, minimum: 1, maximum: 16 }),
     /**
-     * Worker threads that turn batches into request bodies (parse, check, map, encode, compress)
-     * so the ingest thread only reads the log and sends. 0 encodes on the ingest thread.
+     * Worker threads, at most, that turn batches into request bodies (parse, check, map, encode,
+     * compress) so the ingest thread only reads the log and sends; one runs while the exporter is
+     * quiet (encode-pool.ts). 0 encodes on the ingest thread.
      */
     encodeThreads: Type.Integer({ default: 2, minimum: 0, maximum: 16 }),
     queue: Type.Object(

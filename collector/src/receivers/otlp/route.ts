@@ -23,6 +23,14 @@ function send(reply: FastifyReply, res: OtlpHttpResponse, retryAfterSeconds?: nu
   return reply.code(res.status).header('content-type', res.contentType).send(res.body);
 }
 
+/** 429/503 + Retry-After for an error the client should retry later (overload, store failure); rethrows any other. */
+function sendRetryLater(reply: FastifyReply, err: unknown, encoding: 'json' | 'protobuf') {
+  const later = retryLaterSeconds(err);
+  if (later === undefined) throw err;
+  const e = err as PeriscopeError;
+  return send(reply, statusResponse(e.statusCode, e.message, encoding), later);
+}
+
 /**
  * Shared OTLP/HTTP handling for one signal (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
  * protobuf or JSON by Content-Type (the response uses the same), gzip decoded by the HTTP layer,
@@ -41,12 +49,10 @@ export function registerOtlpRoute<K extends OtlpKind>(
     try {
       admit?.();
     } catch (err) {
-      const later = retryLaterSeconds(err);
-      if (later === undefined) throw err;
-      return send(reply, statusResponse((err as PeriscopeError).statusCode, (err as Error).message, encodingOf(request)), later);
+      return sendRetryLater(reply, err, encodingOf(request));
     }
   };
-  app.post(path, { onRequest }, async (request: FastifyRequest, reply) => {
+  app.post(path, admit ? { onRequest } : {}, async (request: FastifyRequest, reply) => {
     const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
     const encoding = encodingOf(request);
     if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {
@@ -63,10 +69,7 @@ export function registerOtlpRoute<K extends OtlpKind>(
       const { rejected, rejectedCount } = handle(decoded);
       return send(reply, exportResponse(kind, encoding, rejected, rejectedCount ?? rejected.length));
     } catch (err) {
-      const later = retryLaterSeconds(err);
-      if (later === undefined) throw err;
-      const e = err as PeriscopeError;
-      return send(reply, statusResponse(e.statusCode, e.message, encoding), later);
+      return sendRetryLater(reply, err, encoding);
     }
   });
 }

@@ -12,6 +12,9 @@ import type { DatabaseSync } from 'node:sqlite';
 //    per record, ingest fell from ~130 k to ~51 k records/s (main thread 4.2 → 14.5 µs/record).
 //    FTS5 writes new terms as sorted segments and merges them later, off the ingest thread.
 
+/** Key, in the index database's kv table, of the last log position the indexer has indexed. */
+export const INDEXED_ID_KEY = 'indexed_id';
+
 /**
  * Creates the index table in `schema` (`main` in the worker, `fts` where attached), replacing one
  * from an earlier version that had no trace_id column: it is dropped with the indexer's cursor,
@@ -22,7 +25,7 @@ export function createFtsTable(db: DatabaseSync, schema: string): boolean {
   const outdated = columns.length > 0 && !columns.includes('trace_id');
   if (outdated) {
     db.exec(`DROP TABLE ${schema}.logs_fts`);
-    db.exec(`DELETE FROM ${schema}.kv WHERE key = 'indexed_id'`);
+    db.prepare(`DELETE FROM ${schema}.kv WHERE key = ?`).run(INDEXED_ID_KEY);
   }
   db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${schema}.logs_fts USING fts5(msg, trace_id, content='', contentless_delete=1)`);
   return outdated;

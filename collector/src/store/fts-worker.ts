@@ -10,7 +10,8 @@
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { createFtsTable } from './fts-schema.ts';
+import { KeyValue } from './database.ts';
+import { createFtsTable, INDEXED_ID_KEY } from './fts-schema.ts';
 import { IndexQueue, type IndexBatch, type IndexRow } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
@@ -24,8 +25,7 @@ const checkpointer = new DatabaseSync(logDbPath);
 checkpointer.exec('PRAGMA busy_timeout = 5000');
 let lastCheckpoint = 0;
 
-const readCursor = fts.prepare("SELECT value FROM kv WHERE key = 'indexed_id'");
-const writeCursor = fts.prepare("INSERT INTO kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+const cursor = new KeyValue(fts);
 const insert = fts.prepare('INSERT INTO logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)');
 const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
 const oldest = log.prepare('SELECT min(id) AS id FROM logs');
@@ -38,7 +38,7 @@ parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
   else queue.push(msg);
 });
 
-let indexed = Number((readCursor.get() as { value: string } | undefined)?.value ?? 0);
+let indexed = Number(cursor.get(INDEXED_ID_KEY) ?? 0);
 parentPort!.postMessage({ indexedId: indexed });
 let sincePrune = 0;
 
@@ -58,7 +58,7 @@ while (!stopping) {
     fts.exec('BEGIN');
     for (const row of rows) insert.run(row.id, row.msg ?? '', row.traceId ?? '');
     indexed = rows[rows.length - 1].id;
-    writeCursor.run(String(indexed));
+    cursor.set(INDEXED_ID_KEY, String(indexed));
     fts.exec('COMMIT');
     parentPort!.postMessage({ indexedId: indexed });
   }

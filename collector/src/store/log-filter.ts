@@ -1,5 +1,6 @@
 import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { INDEXED_ID_KEY } from './fts-schema.ts';
 
 /**
  * The log filter shared by the search API, export, stats, live tail and log alert rules.
@@ -156,8 +157,8 @@ export function filterToSql(filter: LogFilter): { where: string; params: Array<s
     // has not indexed yet (it trails ingest by about indexInterval), checked directly. As an OR of
     // the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
     clauses.push(`l.trace_id = ? AND l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?
-      UNION ALL SELECT id FROM logs WHERE id > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = 'indexed_id') AND trace_id = ?)`);
-    params.push(filter.traceId, `trace_id : ${ftsString(filter.traceId)}`, filter.traceId);
+      UNION ALL SELECT id FROM logs WHERE id > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = ?) AND trace_id = ?)`);
+    params.push(filter.traceId, `trace_id : ${ftsString(filter.traceId)}`, INDEXED_ID_KEY, filter.traceId);
   }
   if (filter.q !== undefined) { clauses.push('l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?)'); params.push(ftsQuery(filter.q)); }
   for (const sd of filter.sd) {

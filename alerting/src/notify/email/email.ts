@@ -101,17 +101,14 @@ export class EmailNotifier extends NotifierBase {
   readonly channel = 'email' as const;
   readonly maxAlerts: number;
   readonly #config: EmailConfig;
-  #transport: Transporter | undefined;
+  /** A pool: it connects at the first send, and shutdown closes its connections. */
+  readonly #transport: Transporter;
 
   constructor(id: string, receiver: string, config: EmailConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-  }
-
-  override async start(): Promise<void> {
-    if (this.state !== 'new') return;
-    const s = this.#config.smtp;
+    const s = config.smtp;
     this.#transport = nodemailer.createTransport({
       pool: true,
       host: s.host,
@@ -121,20 +118,17 @@ export class EmailNotifier extends NotifierBase {
       maxConnections: s.maxConnections,
       auth: s.user !== undefined ? { user: s.user, pass: s.password ?? '' } : undefined,
       tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
-      connectionTimeout: this.#config.timeoutMs,
-      greetingTimeout: this.#config.timeoutMs,
-      socketTimeout: this.#config.timeoutMs,
+      connectionTimeout: config.timeoutMs,
+      greetingTimeout: config.timeoutMs,
+      socketTimeout: config.timeoutMs,
       logger: false,
       debug: false,
     });
-    this.state = 'started';
   }
 
   override async shutdown(): Promise<void> {
     await super.shutdown();
-    const t = this.#transport;
-    this.#transport = undefined;
-    t?.close();
+    this.#transport.close();
   }
 
   #secrets(): (string | undefined)[] {
@@ -143,13 +137,12 @@ export class EmailNotifier extends NotifierBase {
   }
 
   async send(n: Notification): Promise<SendResult> {
-    const transport = this.#transport;
     const notStarted = this.notStarted();
-    if (notStarted || !transport) return notStarted ?? { status: 'retryable', error: 'email notifier not started' };
+    if (notStarted) return notStarted;
     const domain = messageDomain(this.#config.from);
     const root = `<${n.thread.id}@${domain}>`;
     try {
-      await transport.sendMail({
+      await this.#transport.sendMail({
         from: this.#config.from,
         to: this.#config.to,
         subject: emailSubject(n, this.#config.subjectPrefix),

@@ -36,7 +36,8 @@ export class SlackNotifier extends NotifierBase {
   readonly maxAlerts: number;
   readonly rateLimit: { key: string; minIntervalMs: number };
   readonly #config: SlackConfig;
-  #webhook: IncomingWebhook | undefined;
+  /** Holds the URL and options only: no connection until a send. */
+  readonly #webhook: IncomingWebhook;
   #lastHeaders: Headers | undefined;
 
   constructor(id: string, receiver: string, config: SlackConfig, deps: NotifierDeps = {}) {
@@ -44,15 +45,11 @@ export class SlackNotifier extends NotifierBase {
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
     this.rateLimit = { key: `slack:${createHash('sha256').update(config.webhookUrl).digest('hex').slice(0, 16)}`, minIntervalMs: SLACK_MIN_INTERVAL_MS };
-  }
-
-  override async start(): Promise<void> {
-    if (this.state !== 'new') return;
-    this.#webhook = new IncomingWebhook(this.#config.webhookUrl, {
-      channel: this.#config.channel,
-      username: this.#config.username,
-      icon_emoji: this.#config.iconEmoji,
-      timeout: this.#config.timeoutMs,
+    this.#webhook = new IncomingWebhook(config.webhookUrl, {
+      channel: config.channel,
+      username: config.username,
+      icon_emoji: config.iconEmoji,
+      timeout: config.timeoutMs,
       retryConfig: { retries: 0 }, // retries are the outbox's, with backoff and Retry-After
       fetch: async (url, init) => {
         const res = await fetch(url, init as RequestInit);
@@ -60,23 +57,16 @@ export class SlackNotifier extends NotifierBase {
         return res;
       },
     });
-    this.state = 'started';
-  }
-
-  override async shutdown(): Promise<void> {
-    await super.shutdown();
-    this.#webhook = undefined;
   }
 
   async send(n: Notification): Promise<SendResult> {
-    const webhook = this.#webhook;
     const notStarted = this.notStarted();
-    if (notStarted || !webhook) return notStarted ?? { status: 'retryable', error: 'slack notifier not started' };
+    if (notStarted) return notStarted;
     const secrets = urlSecrets(this.#config.webhookUrl);
     this.#lastHeaders = undefined;
     try {
       const message = slackMessage(n);
-      await webhook.send({ text: message.text, blocks: message.blocks as never });
+      await this.#webhook.send({ text: message.text, blocks: message.blocks as never });
       return { status: 'success' };
     } catch (err) {
       let result: SendResult;

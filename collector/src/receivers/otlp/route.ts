@@ -13,9 +13,13 @@ export interface OtlpHandled {
   rejectedCount?: number;
 }
 
+function contentTypeOf(request: FastifyRequest): string {
+  return String(request.headers['content-type'] ?? '').toLowerCase();
+}
+
 /** The request's encoding, which the response uses too. */
-function encodingOf(request: FastifyRequest): 'json' | 'protobuf' {
-  return String(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json') ? 'json' : 'protobuf';
+function encodingOf(contentType: string): 'json' | 'protobuf' {
+  return contentType.startsWith('application/json') ? 'json' : 'protobuf';
 }
 
 function send(reply: FastifyReply, res: OtlpHttpResponse, retryAfterSeconds?: number) {
@@ -49,12 +53,12 @@ export function registerOtlpRoute<K extends OtlpKind>(
     try {
       admit?.();
     } catch (err) {
-      return sendRetryLater(reply, err, encodingOf(request));
+      return sendRetryLater(reply, err, encodingOf(contentTypeOf(request)));
     }
   };
   app.post(path, admit ? { onRequest } : {}, async (request: FastifyRequest, reply) => {
-    const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
-    const encoding = encodingOf(request);
+    const contentType = contentTypeOf(request);
+    const encoding = encodingOf(contentType);
     if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {
       return send(reply, statusResponse(415, 'OTLP/HTTP accepts application/x-protobuf or application/json', 'json'));
     }

@@ -59,31 +59,27 @@ export class FakeClock implements Clock {
   /** Moves time forward by `ms`, running every timer due on the way. */
   advance(ms: number): void {
     const target = this.current + ms;
-    for (;;) {
-      let next: FakeTimer | undefined;
-      for (const t of this.timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
-      if (!next) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.current = Math.max(this.current, next.at);
-      next.fn();
-    }
+    while (this.runNextDue(target));
     this.current = target;
   }
 
   /** Like `advance`, but lets promise callbacks (async timer work) settle after each timer. */
   async advanceAsync(ms: number): Promise<void> {
     const target = this.current + ms;
-    for (;;) {
-      let next: FakeTimer | undefined;
-      for (const t of this.timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
-      if (!next) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.current = Math.max(this.current, next.at);
-      next.fn();
-      await flushMicrotasks();
-    }
+    while (this.runNextDue(target)) await flushMicrotasks();
     this.current = target;
     await flushMicrotasks();
+  }
+
+  /** Runs the earliest timer due at or before `target` (ties in creation order); false when none is. */
+  private runNextDue(target: number): boolean {
+    let next: FakeTimer | undefined;
+    for (const t of this.timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
+    if (!next) return false;
+    this.timers = this.timers.filter((t) => t !== next);
+    this.current = Math.max(this.current, next.at);
+    next.fn();
+    return true;
   }
 
   /** Jumps to an absolute time (forward only), running due timers. */

@@ -1,5 +1,7 @@
 // Exporter benchmark (real collector process + the Loki/Elasticsearch test servers as sinks):
-//  1. sustained records/s from ingest (HTTP NDJSON) to a Loki-protocol sink, and to an ES sink;
+//  1. sustained records/s from ingest (HTTP NDJSON) to a Loki-protocol sink, and to an ES sink,
+//     with the CPU per ingested record of the collector (all its threads) and of this process
+//     (load generator and sink), which share the machine's cores with it;
 //  2. drain speed after an outage: the sink is down while a backlog is built at full ingest
 //     speed, then comes back; records/s delivered while catching up (ingest stopped), compared
 //     with the rate the backlog was built at. With ingest stopped this is the exporter's own
@@ -150,9 +152,18 @@ async function sustained(type: 'loki' | 'elasticsearch', seconds: number) {
     const a0 = l.state.accepted;
     const d0 = delivered();
     const t0 = performance.now();
+    const cpu0 = processCpuSeconds(collector.proc.pid!);
+    const benchCpu0 = process.cpuUsage();
     await sleep(seconds * 1000);
     const s = (performance.now() - t0) / 1000;
-    const result = { ingest: (l.state.accepted - a0) / s, delivered: (delivered() - d0) / s };
+    const records = l.state.accepted - a0;
+    const benchCpu = process.cpuUsage(benchCpu0);
+    const result = {
+      ingest: records / s,
+      delivered: (delivered() - d0) / s,
+      collectorUs: ((processCpuSeconds(collector.proc.pid!) - cpu0) * 1e6) / records,
+      benchUs: (benchCpu.user + benchCpu.system) / records,
+    };
     await l.stop();
     return result;
   });
@@ -254,7 +265,7 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
   for (let r = 0; r < runs; r++) baseline.push(await ingestOnly(seconds));
   rows.push({ exporter: '(none)', 'ingest rec/s (all up)': Math.round(median(baseline)) });
   for (const type of ['loki', 'elasticsearch'] as const) {
-    const s: Array<{ ingest: number; delivered: number }> = [];
+    const s: Array<{ ingest: number; delivered: number; collectorUs: number; benchUs: number }> = [];
     const d: Array<{ backlog: number; buildRate: number; drainRate: number; collectorUs: number; sinkUs: number }> = [];
     for (let r = 0; r < runs; r++) {
       s.push(await sustained(type, seconds));
@@ -266,6 +277,7 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
       exporter: type,
       'ingest rec/s (all up)': Math.round(median(s.map((x) => x.ingest))),
       'delivered rec/s (all up)': Math.round(median(s.map((x) => x.delivered))),
+      'live CPU µs/rec collector | sink+load': `${median(s.map((x) => x.collectorUs)).toFixed(1)} | ${median(s.map((x) => x.benchUs)).toFixed(1)}`,
       'backlog built at rec/s': Math.round(buildRate),
       'backlog records': Math.round(median(d.map((x) => x.backlog))),
       'drain rec/s': Math.round(drainRate),

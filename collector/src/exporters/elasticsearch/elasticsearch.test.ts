@@ -64,13 +64,15 @@ describe('against the Elasticsearch test server', () => {
     const h = logHarness();
     const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: 'logs-periscope-first' }), 'inst'), testDeliveryOptions('es'));
     d.start();
-    h.append(Array.from({ length: 30 }, (_, i) => testRecord({ msg: `first ${i}` })));
+    // multi-byte UTF-8 (2, 3 and 4 bytes, a surrogate pair) and a lone surrogate (JSON escapes it)
+    const messages = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? `first ${i}` : `first ${i} café ☕ 日本 😀 \u2028 \ud800`));
+    h.append(messages.map((msg) => testRecord({ msg })));
     await waitUntil(() => d.cursor === h.store.lastId());
     await d.shutdown();
     h.close();
     expect(es.templates.get('periscope-logs')).toMatchObject({ index_patterns: ['logs-periscope-first'], data_stream: {}, priority: 200 });
     const docs = es.docs('logs-periscope-first');
-    expect(docs).toHaveLength(30);
+    expect(docs.map((doc) => doc.source.message)).toEqual(messages);
     expect(docs[0].source).toMatchObject({ message: 'first 0', log: { level: 'info' }, service: { name: 'svc' }, periscope: { log_id: 1 } });
   });
 

@@ -19,8 +19,6 @@ interface BulkItem {
   error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
 }
 
-const UTF8 = new TextEncoder();
-
 /** Only what we read of the answer (smaller to send and to parse). */
 const FILTER_PATH = 'errors,items.*.status,items.*.error';
 
@@ -74,10 +72,10 @@ export class ElasticsearchSink implements LogSink {
    * steps (about 1.4 µs per record each, measured on 500-byte documents).
    */
   encode(items: LogItem[]): EncodedBody {
-    return UTF8.encode(bulkBody(
+    return bulkBody(
       this.#config.dataStream,
       items.map((item) => ({ id: documentId(this.#instanceId, item), source: JSON.stringify(toDocument(item, this.#config.labels)) })),
-    ));
+    );
   }
 
   send(items: LogItem[], signal: AbortSignal, encoded?: EncodedBody): Promise<BatchResult> {
@@ -118,12 +116,18 @@ export class ElasticsearchSink implements LogSink {
   }
 }
 
-/** `_bulk` NDJSON: a `create` action line then the document, per document. `source` is the document's JSON. */
-function bulkBody(index: string, docs: Array<{ id: string; source: string }>): string {
+/**
+ * `_bulk` NDJSON, UTF-8: a `create` action line then the document, per document. `source` is the
+ * document's JSON. Each document's lines are encoded on their own and the bytes concatenated:
+ * joining them into one string first, then encoding that, cost 3.3–3.9 µs per record against
+ * 0.65 (5 000 documents of about 500 bytes; the multi-megabyte string is built, flattened and
+ * read again).
+ */
+function bulkBody(index: string, docs: Array<{ id: string; source: string }>): Uint8Array {
   const prefix = `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
-  const lines: string[] = [];
-  for (const d of docs) lines.push(`${prefix}${d.id}"}}\n${d.source}\n`);
-  return lines.join('');
+  const parts: Buffer[] = [];
+  for (const d of docs) parts.push(Buffer.from(`${prefix}${d.id}"}}\n${d.source}\n`));
+  return Buffer.concat(parts);
 }
 
 function itemResult(entry: Record<string, BulkItem>): ExportResult {

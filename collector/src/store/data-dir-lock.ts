@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ERR, PeriscopeError } from '../errors.ts';
 
+/** https://www.sqlite.org/rescode.html#busy: another connection holds a conflicting lock. */
+const SQLITE_BUSY = 5;
+
 /**
  * One collector per data directory, as Prometheus locks its storage directory: two collectors on
  * the same files would each run retention and export every record twice. Node has no flock, so
@@ -26,7 +29,7 @@ export class DataDirLock {
       db.exec('BEGIN EXCLUSIVE');
     } catch (err) {
       db.close();
-      if (!/locked|busy/i.test((err as Error).message)) throw err;
+      if ((err as { errcode?: number }).errcode !== SQLITE_BUSY) throw err;
       throw new PeriscopeError(
         ERR.DATA_DIR_LOCKED,
         `data directory ${dataDir} is in use by another running collector (it holds ${path}); stop that one, or give this one its own store.dataDir (PERISCOPE_DATA_DIR)`,

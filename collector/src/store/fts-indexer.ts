@@ -29,7 +29,6 @@ export class FtsIndexer {
     const ftsPath = join(dataDir, 'periscope-fts.db');
     // Create the index database and table before attaching so `fts.logs_fts` always resolves.
     db.exec(`ATTACH DATABASE '${ftsPath.replaceAll("'", "''")}' AS fts`);
-    db.exec('CREATE TABLE IF NOT EXISTS fts.kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.rebuilding = createFtsTable(db, 'fts');
   }
 

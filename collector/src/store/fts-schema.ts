@@ -21,6 +21,8 @@ export const INDEXED_ID_KEY = 'indexed_id';
  * and the indexer rebuilds the index from the log. Returns whether it was rebuilt.
  */
 export function createFtsTable(db: DatabaseSync, schema: string): boolean {
+  // The index database's own kv table holds the indexer's cursor (INDEXED_ID_KEY).
+  db.exec(`CREATE TABLE IF NOT EXISTS ${schema}.kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
   const columns = (db.prepare(`PRAGMA ${schema}.table_info(logs_fts)`).all() as Array<{ name: string }>).map((c) => c.name);
   const outdated = columns.length > 0 && !columns.includes('trace_id');
   if (outdated) {

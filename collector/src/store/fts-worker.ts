@@ -87,7 +87,6 @@ function openFtsDatabase(path: string): DatabaseSync {
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 5000');
-  db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   createFtsTable(db, 'main'); // fts-schema.ts
   // Merge segments 16 at a time instead of 4: about a third less indexing CPU per record (measured
   // 5-6 → 3.5-4 µs), for queries that visit a few more segments. Persistent; set on every open.

@@ -49,14 +49,14 @@ export function registerOtlpRoute<K extends OtlpKind>(
   /** Throws when the signal must be refused now; runs before the body is read. */
   admit?: () => void,
 ): void {
-  const onRequest = async (request: FastifyRequest, reply: FastifyReply) => {
+  const onRequest = admit && (async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      admit?.();
+      admit();
     } catch (err) {
       return sendRetryLater(reply, err, encodingOf(contentTypeOf(request)));
     }
-  };
-  app.post(path, admit ? { onRequest } : {}, async (request: FastifyRequest, reply) => {
+  });
+  app.post(path, onRequest ? { onRequest } : {}, async (request: FastifyRequest, reply) => {
     const contentType = contentTypeOf(request);
     const encoding = encodingOf(contentType);
     if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {

@@ -8,8 +8,6 @@ import { freePort } from '../../test/helpers/net.ts';
 const RFC3339_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 const T = 60_000;
 
-/** A port nobody listens on (bound, then released). */
-
 let collector: FakeCollector;
 beforeEach(async () => {
   collector = await new FakeCollector().start();

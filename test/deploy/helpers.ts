@@ -72,5 +72,3 @@ export function run(command: string, args: string[], options: { cwd?: string; ti
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: `${r.stdout}${r.stderr}` };
 }
-
-/** A port that was free on 127.0.0.1 a moment ago. */

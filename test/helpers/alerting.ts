@@ -58,8 +58,6 @@ export async function startStandIn(decide: (req: StandInRequest) => StandInAnswe
   return standIn;
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-
 /**
  * Pushes one OTLP/JSON gauge point per entry (`POST /v1/metrics`) and resolves with the HTTP status
  * once the collector answered — the moment the sample is ingested.

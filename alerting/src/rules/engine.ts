@@ -94,14 +94,9 @@ export interface EngineStats {
   rulesByHealth: Record<RuleStatus['health'], number>;
 }
 
-interface Instance {
+/** An alert instance in memory: what alerting.db keeps of it, keyed within its rule. */
+interface Instance extends Omit<PersistedInstance, 'ruleId'> {
   key: string;
-  fingerprint: string;
-  groupLabels: Record<string, string>;
-  labels: Record<string, string>;
-  st: InstanceState;
-  lastEmittedState: AlertState | null;
-  lastEvalAt: number | null;
   /** Serialized form last written to alerting.db; null when no row exists. */
   persistedKey: string | null;
 }

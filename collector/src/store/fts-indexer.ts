@@ -27,7 +27,8 @@ export class FtsIndexer {
     this.#intervalMs = intervalMs;
     this.#batch = batch;
     const ftsPath = join(dataDir, 'periscope-fts.db');
-    // Create the index database and table before attaching so `fts.logs_fts` always resolves.
+    // ATTACH creates the index database file; createFtsTable then creates its tables, so
+    // `fts.logs_fts` resolves for `q=` queries from here on.
     db.exec(`ATTACH DATABASE '${ftsPath.replaceAll("'", "''")}' AS fts`);
     this.rebuilding = createFtsTable(db, 'fts');
   }

@@ -9,5 +9,6 @@ export default defineConfig({
     // Integration tests start real processes; two cores cannot run many at once.
     maxWorkers: 2,
     reporters: ['default'],
+    globalSetup: ['test/helpers/scratch-dir.ts'],
   },
 });

@@ -18,13 +18,13 @@ export interface CollectorProcess {
   stop(): Promise<number | null>;
   /** SIGKILL (kill -9) and wait for exit. */
   kill(): Promise<void>;
-  /** stop(), then delete the data directory (benchmarks write hundreds of MB per run). */
+  /** stop(), then delete the data directory and config file (benchmarks write hundreds of MB per run). */
   dispose(): Promise<void>;
 }
 
 export interface StartOptions {
   dataDir?: string;
-  /** YAML text of periscope.yaml (written to the data dir's parent). */
+  /** YAML text of periscope.yaml (written to a directory of its own under the temporary directory). */
   configYaml?: string;
   env?: Record<string, string>;
   httpAddr?: string;
@@ -35,9 +35,10 @@ export interface StartOptions {
 export async function startCollectorProcess(options: StartOptions = {}): Promise<CollectorProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'periscope-test-'));
   const args = [BIN, 'start'];
-  if (options.configYaml) {
-    const file = join(mkdtempSync(join(tmpdir(), 'periscope-cfg-')), 'periscope.yaml');
-    writeFileSync(file, options.configYaml);
+  const configDir = options.configYaml ? mkdtempSync(join(tmpdir(), 'periscope-cfg-')) : undefined;
+  if (configDir) {
+    const file = join(configDir, 'periscope.yaml');
+    writeFileSync(file, options.configYaml!);
     args.push('--config', file);
   }
   const proc = spawn(process.execPath, args, {
@@ -94,6 +95,7 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;
       rmSync(dataDir, { recursive: true, force: true });
+      if (configDir) rmSync(configDir, { recursive: true, force: true });
     },
   };
 }

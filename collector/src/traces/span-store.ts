@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { rfc3339Micros } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
+import type { TimedSpan } from './slowest.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES, type Attributes, type SpanKindName, type SpanRecord, type StatusCodeName } from './span.ts';
 
 // The spans table of the embedded store. One row per (trace_id, span_id): a span sent again
@@ -78,15 +79,9 @@ export interface TraceSummary {
   services: string[];
 }
 
-/** The fields slow-operation tracking needs, read back at start-up. */
-export interface SpanTiming {
+/** The fields slow-operation tracking needs (slowest.ts), read back at start-up with the span's position. */
+export interface SpanTiming extends TimedSpan {
   id: number;
-  traceId: string;
-  spanId: string;
-  service: string | null;
-  name: string;
-  startMs: number;
-  durationNs: number;
 }
 
 /** Rows per multi-row INSERT (15 parameters each; SQLite allows 32766). */

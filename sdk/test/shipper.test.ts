@@ -61,6 +61,20 @@ describe('batching', () => {
     expect(collector.requests.map((r) => r.records.length)).toEqual([3, 3, 1]);
   });
 
+  it('sends exactly the queued lines as UTF-8, also when a shorter batch follows a longer one', async () => {
+    // The body is built in a buffer reused between requests: a stale tail or a size counted in
+    // characters instead of bytes would corrupt the second request or cut multi-byte text.
+    const { shipper, stats } = makeShipper({ batchMaxRecords: 3 });
+    // A raw lone surrogate (JSON.stringify would escape it) goes out as U+FFFD's three bytes.
+    const long = (i: number) => `{"severity":6,"msg":"long${i} ${'é中😀'.repeat(200)} \ud800"}\n`;
+    for (let i = 0; i < 3; i++) shipper.add(6, long(i));
+    await waitFor(() => stats().sent === 3, 'the long batch');
+    shipper.add(6, rec(9));
+    await shipper.shutdown(Date.now() + 5000);
+    expect(collector.requests.map((r) => r.records.length)).toEqual([3, 1]);
+    expect(msgs()).toEqual([0, 1, 2].map((i) => `long${i} ${'é中😀'.repeat(200)} \ufffd`).concat('m9'));
+  });
+
   it('sends a partial batch after flushIntervalMs', async () => {
     const { shipper } = makeShipper({ flushIntervalMs: 150 });
     const t0 = Date.now();

@@ -5,7 +5,9 @@
 // in chunks of CHUNK calls with a setImmediate between chunks, so the asynchronous main-thread
 // work each logger defers (sonic-boom / thread-stream flushing, winston's stream pipeline) is
 // inside the timed window. Work on other threads (the SDK's shipping worker, fs writes in the
-// libuv pool) is not main-thread cost and is not timed. Median of ROUNDS after one warm-up.
+// libuv pool) is not main-thread cost and is not timed; it is shown apart as the whole process's
+// CPU per call (all threads, each round until its records are written or shipped), the cost of a
+// logger to the machine. Median of ROUNDS after one warm-up.
 //
 //   node bench/sdk-logger.ts
 
@@ -43,15 +45,19 @@ async function timeRound(log: LogFn): Promise<Round> {
 }
 
 
-async function measure(log: LogFn, settle: () => Promise<void>): Promise<{ opsPerSec: number; cpuOpsPerSec: number }> {
+async function measure(log: LogFn, settle: () => Promise<void>): Promise<Omit<BenchResult, 'name'>> {
   await timeRound(log); // warm-up (JIT, worker start)
   await settle();
   const rounds: Round[] = [];
+  const processCpu: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    const p0 = process.cpuUsage();
     rounds.push(await timeRound(log));
     await settle(); // let destinations catch up between rounds, untimed
+    const p = process.cpuUsage(p0);
+    processCpu.push((p.user + p.system) / OPS);
   }
-  return { opsPerSec: median(rounds.map((r) => r.wall)), cpuOpsPerSec: median(rounds.map((r) => r.cpu)) };
+  return { opsPerSec: median(rounds.map((r) => r.wall)), cpuOpsPerSec: median(rounds.map((r) => r.cpu)), processCpuUsPerCall: median(processCpu) };
 }
 
 /**
@@ -83,6 +89,8 @@ export interface BenchResult {
   /** logging calls per second of main-thread CPU time: the main-thread cost, independent of how
    *  much the other threads (the SDK worker, other processes) compete for the cores */
   cpuOpsPerSec: number;
+  /** CPU µs per call of the whole process (all threads), from the round's start until its records are written or shipped */
+  processCpuUsPerCall: number;
 }
 
 export async function benchSdkLogger(): Promise<BenchResult[]> {
@@ -168,6 +176,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       'vs best pino': (r.opsPerSec / pinoOps).toFixed(2),
       'ops/CPU-s (main thread)': Math.round(r.cpuOpsPerSec),
       'vs best pino ': (r.cpuOpsPerSec / pinoCpu).toFixed(2),
+      'process CPU µs/call (all threads)': r.processCpuUsPerCall.toFixed(2),
     })),
   );
   const sdk = results.find((r) => r.name.startsWith('periscope'))!;

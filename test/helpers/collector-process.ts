@@ -35,10 +35,11 @@ export interface StartOptions {
 export async function startCollectorProcess(options: StartOptions = {}): Promise<CollectorProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'periscope-test-'));
   const args = [BIN, 'start'];
-  const configDir = options.configYaml ? mkdtempSync(join(tmpdir(), 'periscope-cfg-')) : undefined;
-  if (configDir) {
+  let configDir: string | undefined;
+  if (options.configYaml) {
+    configDir = mkdtempSync(join(tmpdir(), 'periscope-cfg-'));
     const file = join(configDir, 'periscope.yaml');
-    writeFileSync(file, options.configYaml!);
+    writeFileSync(file, options.configYaml);
     args.push('--config', file);
   }
   const proc = spawn(process.execPath, args, {

@@ -18,6 +18,8 @@
 //     ingest goes on at that rate. The backlog was built at that rate; the figure is the rate
 //     delivered while catching up and its ratio to the ingest rate, and how long the catch-up
 //     took. This is the outage an operator sees: 1. and 2. need every core for ingest alone.
+//  Scenario 1 also runs for Loki with store.search.enabled: false ("search off"), a collector
+//  that only forwards and builds no full-text index.
 // Every figure is the median of the runs. Run: node bench/exporters.ts [seconds] [runs]
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -132,10 +134,14 @@ async function ingestOnly(seconds: number): Promise<number> {
   }
 }
 
-async function withSink<T>(type: 'loki' | 'elasticsearch', fn: (c: CollectorProcess, delivered: () => number, sink: { setFault: (f: any) => Promise<void> }) => Promise<T>): Promise<T> {
+async function withSink<T>(
+  type: 'loki' | 'elasticsearch',
+  fn: (c: CollectorProcess, delivered: () => number, sink: { setFault: (f: any) => Promise<void> }) => Promise<T>,
+  search = true,
+): Promise<T> {
   const sink = type === 'loki' ? await startLokiServer({ keepEntries: false }) : await startElasticsearchServer({ keepDocuments: false });
   const delivered = () => ('created' in sink ? sink.created : sink.accepted);
-  const collector = await startCollectorProcess({ configYaml: `store:\n  search:\n    indexInterval: 1s\n${exporterYaml(type, sink.url)}` });
+  const collector = await startCollectorProcess({ configYaml: `store:\n  search:\n    enabled: ${search}\n    indexInterval: 1s\n${exporterYaml(type, sink.url)}` });
   try {
     return await fn(collector, delivered, sink);
   } finally {
@@ -144,8 +150,11 @@ async function withSink<T>(type: 'loki' | 'elasticsearch', fn: (c: CollectorProc
   }
 }
 
-/** Ingest at full speed for `seconds`; records/s accepted and delivered after a 2 s warm-up. */
-async function sustained(type: 'loki' | 'elasticsearch', seconds: number) {
+/**
+ * Ingest at full speed for `seconds`; records/s accepted and delivered after a 2 s warm-up.
+ * `search: false` is a collector that only forwards (store.search.enabled: false).
+ */
+async function sustained(type: 'loki' | 'elasticsearch', seconds: number, search = true) {
   return withSink(type, async (collector, delivered) => {
     const l = load(collector.httpPort);
     await sleep(2000);
@@ -166,7 +175,7 @@ async function sustained(type: 'loki' | 'elasticsearch', seconds: number) {
     };
     await l.stop();
     return result;
-  });
+  }, search);
 }
 
 /** Resolves when the collector's search index has every stored record (/health/detailed). */
@@ -264,20 +273,28 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
   const baseline: number[] = [];
   for (let r = 0; r < runs; r++) baseline.push(await ingestOnly(seconds));
   rows.push({ exporter: '(none)', 'ingest rec/s (all up)': Math.round(median(baseline)) });
+  type Live = { ingest: number; delivered: number; collectorUs: number; benchUs: number };
+  const liveColumns = (s: Live[]) => ({
+    'ingest rec/s (all up)': Math.round(median(s.map((x) => x.ingest))),
+    'delivered rec/s (all up)': Math.round(median(s.map((x) => x.delivered))),
+    'live CPU µs/rec collector | sink+load': `${median(s.map((x) => x.collectorUs)).toFixed(1)} | ${median(s.map((x) => x.benchUs)).toFixed(1)}`,
+  });
+  // A forwarding collector (store.search.enabled: false), run right after each Loki live run so
+  // both meet the machine in the same state.
+  const forward: Live[] = [];
   for (const type of ['loki', 'elasticsearch'] as const) {
-    const s: Array<{ ingest: number; delivered: number; collectorUs: number; benchUs: number }> = [];
+    const s: Live[] = [];
     const d: Array<{ backlog: number; buildRate: number; drainRate: number; collectorUs: number; sinkUs: number }> = [];
     for (let r = 0; r < runs; r++) {
       s.push(await sustained(type, seconds));
+      if (type === 'loki') forward.push(await sustained(type, seconds, false));
       d.push(await drainAfterOutage(type, seconds));
     }
     const buildRate = median(d.map((x) => x.buildRate));
     const drainRate = median(d.map((x) => x.drainRate));
     rows.push({
       exporter: type,
-      'ingest rec/s (all up)': Math.round(median(s.map((x) => x.ingest))),
-      'delivered rec/s (all up)': Math.round(median(s.map((x) => x.delivered))),
-      'live CPU µs/rec collector | sink+load': `${median(s.map((x) => x.collectorUs)).toFixed(1)} | ${median(s.map((x) => x.benchUs)).toFixed(1)}`,
+      ...liveColumns(s),
       'backlog built at rec/s': Math.round(buildRate),
       'backlog records': Math.round(median(d.map((x) => x.backlog))),
       'drain rec/s': Math.round(drainRate),
@@ -285,6 +302,7 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
       'drain CPU µs/rec collector | sink': `${median(d.map((x) => x.collectorUs)).toFixed(1)} | ${median(d.map((x) => x.sinkUs)).toFixed(1)}`,
     });
   }
+  rows.push({ exporter: 'loki, search off', ...liveColumns(forward) });
   printTable(`Exporters: ingest → sink, and drain after an outage (medians of ${runs} runs, ${seconds} s each)`, rows);
   const catchUpRows: Array<Record<string, string | number>> = [];
   for (const type of ['loki', 'elasticsearch'] as const) {

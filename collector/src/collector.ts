@@ -51,8 +51,12 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const startedAt = Date.now();
   const lock = DataDirLock.acquire(config.store.dataDir);
   const db = openDatabase(config.store.dataDir, config.store.synchronous);
-  const store = new LogStore(db);
-  const fts = new FtsIndexer(db, config.store.dataDir, parseDuration(config.store.search.indexInterval), config.store.search.indexBatch);
+  const store = new LogStore(db, { searchIndex: config.store.search.enabled });
+  const fts = new FtsIndexer(db, config.store.dataDir, {
+    enabled: config.store.search.enabled,
+    intervalMs: parseDuration(config.store.search.indexInterval),
+    batch: config.store.search.indexBatch,
+  });
   const retention = new Retention(db, {
     maxAgeMs: parseDuration(config.store.retention.maxAge),
     maxBytes: parseBytes(config.store.retention.maxBytes),
@@ -98,7 +102,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const refreshMetrics = () => {
     metrics.storeRecords.set(store.count());
     metrics.storeBytes.set(retention.liveBytes());
-    metrics.searchIndexLag.set(Math.max(0, store.lastId() - fts.indexedId()));
+    metrics.searchIndexLag.set(fts.lag(store.lastId()));
     metrics.retentionDeleted.inc({ rule: 'age' }, retention.totalDeleted.age - retentionSeen.age);
     metrics.retentionDeleted.inc({ rule: 'size' }, retention.totalDeleted.size - retentionSeen.size);
     retentionSeen = { ...retention.totalDeleted };

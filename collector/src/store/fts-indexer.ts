@@ -7,12 +7,21 @@ import type { IndexBatch } from './index-queue.ts';
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
 const OFFER_AHEAD = 200_000;
 
+export interface SearchIndexOptions {
+  /** store.search.enabled: false runs the worker for WAL checkpoints only (no index database). */
+  enabled: boolean;
+  intervalMs: number;
+  batch: number;
+}
+
 /**
- * Runs the full-text indexer in a worker thread and attaches its database to the log
- * connection (as schema `fts`) so queries can use `logs_fts`. The index trails ingest by about
- * one `intervalMs`; `lag()` reports how many log rows are not indexed yet.
+ * Runs the full-text indexer in a worker thread (which also checkpoints the log's WAL) and
+ * attaches its database to the log connection (as schema `fts`) so queries can use `logs_fts`.
+ * The index trails ingest by about one `intervalMs`; `health()` reports how many log rows are
+ * not indexed yet.
  */
 export class FtsIndexer {
+  readonly enabled: boolean;
   readonly #dataDir: string;
   readonly #intervalMs: number;
   readonly #batch: number;
@@ -22,10 +31,13 @@ export class FtsIndexer {
   /** The index of an earlier version was dropped at start-up and is being rebuilt from the log. */
   readonly rebuilding: boolean;
 
-  constructor(db: DatabaseSync, dataDir: string, intervalMs: number, batch: number) {
+  constructor(db: DatabaseSync, dataDir: string, options: SearchIndexOptions) {
+    this.enabled = options.enabled;
     this.#dataDir = dataDir;
-    this.#intervalMs = intervalMs;
-    this.#batch = batch;
+    this.#intervalMs = options.intervalMs;
+    this.#batch = options.batch;
+    this.rebuilding = false;
+    if (!this.enabled) return;
     const ftsPath = join(dataDir, 'periscope-fts.db');
     // ATTACH creates the index database file; createFtsTable then creates its tables, so
     // `fts.logs_fts` resolves for `q=` queries from here on.
@@ -39,6 +51,7 @@ export class FtsIndexer {
       workerData: {
         logDbPath: join(this.#dataDir, 'periscope.db'),
         ftsDbPath: join(this.#dataDir, 'periscope-fts.db'),
+        index: this.enabled,
         intervalMs: this.#intervalMs,
         batch: this.#batch,
       },
@@ -62,7 +75,7 @@ export class FtsIndexer {
    */
   offer(firstId: number, msgs: string[], traceIds: Array<string | null>): void {
     const worker = this.#worker;
-    if (!worker || msgs.length === 0) return;
+    if (!worker || !this.enabled || msgs.length === 0) return;
     if (firstId - this.#indexedId > OFFER_AHEAD) return;
     worker.postMessage({ firstId, msgs, traceIds } satisfies IndexBatch);
   }
@@ -71,12 +84,21 @@ export class FtsIndexer {
     return this.#indexedId;
   }
 
-  health(lastId: number): { status: 'up' | 'down'; indexedId: number; lag: number; lastError?: string } {
+  /** Lag 0 when the index is off: nothing is waiting for it. */
+  lag(lastId: number): number {
+    return this.enabled ? Math.max(0, lastId - this.#indexedId) : 0;
+  }
+
+  health(lastId: number): { status: 'up' | 'down'; enabled: boolean; indexedId?: number; lag?: number; lastError?: string } {
+    const status = this.#worker ? 'up' : 'down';
+    const lastError = this.#lastError ? { lastError: this.#lastError } : {};
+    if (!this.enabled) return { status, enabled: false, ...lastError };
     return {
-      status: this.#worker ? 'up' : 'down',
+      status,
+      enabled: true,
       indexedId: this.#indexedId,
-      lag: Math.max(0, lastId - this.#indexedId),
-      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+      lag: this.lag(lastId),
+      ...lastError,
     };
   }
 

@@ -1,5 +1,6 @@
 // Worker thread that does the store's background work, off the ingest thread:
-//  - builds the search index (q= and traceId=, fts-schema.ts) behind ingest;
+//  - builds the search index (q= and traceId=, fts-schema.ts) behind ingest, unless
+//    store.search.enabled is false;
 //  - checkpoints the log's WAL (PASSIVE: never blocks the writer), so COMMITs on the
 //    acknowledgement path don't pay for copying pages into the database file.
 // The index lives in its own database file so its write transactions never take the write
@@ -14,73 +15,64 @@ import { KeyValue } from './database.ts';
 import { createFtsTable, INDEXED_ID_KEY } from './fts-schema.ts';
 import { IndexQueue, type IndexBatch, type IndexRow } from './index-queue.ts';
 
-const { logDbPath, ftsDbPath, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; intervalMs: number; batch: number };
+const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
 
-const fts = openFtsDatabase(ftsDbPath);
-const log = new DatabaseSync(logDbPath, { readOnly: true });
-log.exec('PRAGMA busy_timeout = 5000');
+/** How often the WAL is checkpointed. */
+const CHECKPOINT_MS = 500;
 
-// A writable connection only for checkpoints; the ingest connection's autocheckpoint is a far-off safety net.
-const checkpointer = new DatabaseSync(logDbPath);
-checkpointer.exec('PRAGMA busy_timeout = 5000');
-let lastCheckpoint = 0;
+/** The search index: rows from the queue or the log into logs_fts, its cursor, pruning. */
+class Indexer {
+  readonly queue = new IndexQueue();
+  readonly #fts = openFtsDatabase(ftsDbPath);
+  readonly #log = new DatabaseSync(logDbPath, { readOnly: true });
+  readonly #cursor = new KeyValue(this.#fts);
+  readonly #insert = this.#fts.prepare('INSERT INTO logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)');
+  readonly #pending = this.#log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
+  readonly #oldest = this.#log.prepare('SELECT min(id) AS id FROM logs');
+  readonly #prune = this.#fts.prepare('DELETE FROM logs_fts WHERE rowid < ?');
+  #indexed = Number(this.#cursor.get(INDEXED_ID_KEY) ?? 0);
+  #sincePrune = 0;
 
-const cursor = new KeyValue(fts);
-const insert = fts.prepare('INSERT INTO logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)');
-const pending = log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
-const oldest = log.prepare('SELECT min(id) AS id FROM logs');
-const prune = fts.prepare('DELETE FROM logs_fts WHERE rowid < ?');
+  constructor() {
+    this.#log.exec('PRAGMA busy_timeout = 5000');
+    parentPort!.postMessage({ indexedId: this.#indexed });
+  }
 
-let stopping = false;
-const queue = new IndexQueue();
-parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
-  if (msg === 'stop') stopping = true;
-  else queue.push(msg);
-});
+  /** Indexes the next rows; true when more are waiting. */
+  step(): boolean {
+    const rows = this.#nextRows();
+    if (rows.length > 0) {
+      this.#fts.exec('BEGIN');
+      for (const row of rows) this.#insert.run(row.id, row.msg ?? '', row.traceId ?? '');
+      this.#indexed = rows[rows.length - 1].id;
+      this.#cursor.set(INDEXED_ID_KEY, String(this.#indexed));
+      this.#fts.exec('COMMIT');
+      parentPort!.postMessage({ indexedId: this.#indexed });
+    }
+    if (++this.#sincePrune >= 300) {
+      // Retention deleted old log rows: drop their index entries (queries join on logs anyway).
+      this.#sincePrune = 0;
+      const min = (this.#oldest.get() as { id: number | null }).id;
+      if (min !== null) this.#prune.run(min);
+    }
+    return rows.length >= batch || this.queue.length > 0;
+  }
 
-let indexed = Number(cursor.get(INDEXED_ID_KEY) ?? 0);
-parentPort!.postMessage({ indexedId: indexed });
-let sincePrune = 0;
+  close(): void {
+    this.#log.close();
+    this.#fts.close();
+  }
 
-/** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
-function nextRows(): IndexRow[] {
-  const next = queue.next(indexed, batch);
-  if ('rows' in next) return next.rows;
-  const rows = pending.all(indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch) as unknown as IndexRow[];
-  // Nothing left before the queued batch: the ids in between were deleted by retention.
-  if (rows.length === 0 && Number.isFinite(next.readBefore)) indexed = next.readBefore - 1;
-  return rows;
+  /** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
+  #nextRows(): IndexRow[] {
+    const next = this.queue.next(this.#indexed, batch);
+    if ('rows' in next) return next.rows;
+    const rows = this.#pending.all(this.#indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch) as unknown as IndexRow[];
+    // Nothing left before the queued batch: the ids in between were deleted by retention.
+    if (rows.length === 0 && Number.isFinite(next.readBefore)) this.#indexed = next.readBefore - 1;
+    return rows;
+  }
 }
-
-while (!stopping) {
-  const rows = nextRows();
-  if (rows.length > 0) {
-    fts.exec('BEGIN');
-    for (const row of rows) insert.run(row.id, row.msg ?? '', row.traceId ?? '');
-    indexed = rows[rows.length - 1].id;
-    cursor.set(INDEXED_ID_KEY, String(indexed));
-    fts.exec('COMMIT');
-    parentPort!.postMessage({ indexedId: indexed });
-  }
-  if (Date.now() - lastCheckpoint >= 500) {
-    lastCheckpoint = Date.now();
-    checkpointer.exec('PRAGMA wal_checkpoint(PASSIVE)');
-  }
-  if (++sincePrune >= 300) {
-    // Retention deleted old log rows: drop their index entries (queries join on logs anyway).
-    sincePrune = 0;
-    const min = (oldest.get() as { id: number | null }).id;
-    if (min !== null) prune.run(min);
-  }
-  if (rows.length < batch && queue.length === 0) await sleep(intervalMs);
-  else await yieldToLoop(); // let queued messages in
-}
-checkpointer.close();
-log.close();
-fts.close();
-// The listening port keeps this thread alive; closing it lets the thread exit now (shutdown
-// otherwise waited for its 5 s terminate fallback).
-parentPort!.close();
 
 function openFtsDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
@@ -94,3 +86,30 @@ function openFtsDatabase(path: string): DatabaseSync {
   db.exec("INSERT INTO logs_fts(logs_fts, rank) VALUES ('automerge', 16)");
   return db;
 }
+
+// A writable connection only for checkpoints; the ingest connection's autocheckpoint is a far-off safety net.
+const checkpointer = new DatabaseSync(logDbPath);
+checkpointer.exec('PRAGMA busy_timeout = 5000');
+let lastCheckpoint = 0;
+
+const indexer = index ? new Indexer() : undefined;
+let stopping = false;
+parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
+  if (msg === 'stop') stopping = true;
+  else indexer?.queue.push(msg);
+});
+
+while (!stopping) {
+  const more = indexer?.step() ?? false;
+  if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
+    lastCheckpoint = Date.now();
+    checkpointer.exec('PRAGMA wal_checkpoint(PASSIVE)');
+  }
+  if (more) await yieldToLoop(); // let queued messages in
+  else await sleep(indexer ? intervalMs : CHECKPOINT_MS);
+}
+checkpointer.close();
+indexer?.close();
+// The listening port keeps this thread alive; closing it lets the thread exit now (shutdown
+// otherwise waited for its 5 s terminate fallback).
+parentPort!.close();

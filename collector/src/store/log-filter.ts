@@ -140,19 +140,24 @@ function jsonPath(parts: string[]): string {
 }
 
 /**
- * SQL WHERE fragment (over table alias `l`) and its parameters. `q` is matched through the
- * FTS5 table, which is maintained behind ingest (see fts-indexer.ts).
+ * SQL WHERE fragment (over table alias `l`) and its parameters. With `searchIndex`, `q` and
+ * `traceId` are matched through the FTS5 table, which is maintained behind ingest (see
+ * fts-indexer.ts); without it (store.search.enabled: false) by reading the records, with
+ * matchesQ's meaning of `q`.
  */
-export function filterToSql(filter: LogFilter): { where: string; params: Array<string | number> } {
+export function filterToSql(filter: LogFilter, searchIndex = true): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
-  // With a trace id, the records are looked up by position (below); `+` keeps SQLite from
-  // walking every record of the service through logs_service_ts instead.
-  if (filter.service !== undefined) { clauses.push(filter.traceId === undefined ? 'l.service = ?' : '+l.service = ?'); params.push(filter.service); }
+  // With a trace id and the search index, the records are looked up by position (below); `+`
+  // keeps SQLite from walking every record of the service through logs_service_ts instead.
+  if (filter.service !== undefined) { clauses.push(filter.traceId === undefined || !searchIndex ? 'l.service = ?' : '+l.service = ?'); params.push(filter.service); }
   if (filter.maxSeverity !== undefined) { clauses.push('l.severity <= ?'); params.push(filter.maxSeverity); }
   if (filter.startMicros !== undefined) { clauses.push('l.ts >= ?'); params.push(filter.startMicros); }
   if (filter.endMicros !== undefined) { clauses.push('l.ts < ?'); params.push(filter.endMicros); }
-  if (filter.traceId !== undefined) {
+  if (filter.traceId !== undefined && !searchIndex) {
+    clauses.push('l.trace_id = ?');
+    params.push(filter.traceId);
+  } else if (filter.traceId !== undefined) {
     // One list of positions: those the search index has for the trace, and the newer records it
     // has not indexed yet (it trails ingest by about indexInterval), checked directly. As an OR of
     // the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
@@ -160,7 +165,14 @@ export function filterToSql(filter: LogFilter): { where: string; params: Array<s
       UNION ALL SELECT id FROM logs WHERE id > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = ?) AND trace_id = ?)`);
     params.push(filter.traceId, `trace_id : ${ftsString(filter.traceId)}`, INDEXED_ID_KEY, filter.traceId);
   }
-  if (filter.q !== undefined) { clauses.push('l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?)'); params.push(ftsQuery(filter.q)); }
+  if (filter.q !== undefined && !searchIndex) {
+    // periscope_q is matchesQ, registered on the connection by LogStore.
+    clauses.push("periscope_q(json_extract(l.body, '$.msg'), ?)");
+    params.push(filter.q);
+  } else if (filter.q !== undefined) {
+    clauses.push('l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?)');
+    params.push(ftsQuery(filter.q));
+  }
   for (const sd of filter.sd) {
     clauses.push('CAST(json_extract(l.body, ?) AS TEXT) = ?');
     params.push(jsonPath(['structuredData', sd.id, sd.param]), sd.value);
@@ -206,22 +218,28 @@ function asText(v: unknown): string | undefined {
   return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
+let lastQ: { q: string; words: string[] } | undefined;
+
 /**
- * In-memory twin of filterToSql for live tail and alert rules. `q` matches when every word
- * occurs in msg (case-insensitive), an approximation of FTS5's tokenized match.
+ * `q` without the search index: every word occurs in msg, case-insensitively (a trailing `*`,
+ * prefix search in FTS5, dropped). An approximation of FTS5's tokenized match; the words of the
+ * last `q` are kept, as a scan calls this once per record with the same `q`.
  */
+export function matchesQ(msg: string, q: string): boolean {
+  if (lastQ?.q !== q) lastQ = { q, words: q.toLowerCase().split(/\s+/).map((w) => w.replace(/\*$/, '')).filter(Boolean) };
+  const text = msg.toLowerCase();
+  for (const w of lastQ.words) if (!text.includes(w)) return false;
+  return true;
+}
+
+/** In-memory twin of filterToSql for live tail and alert rules. */
 export function matchesFilter(filter: LogFilter, record: LogRecord, micros: number): boolean {
   if (filter.service !== undefined && record.appName !== filter.service) return false;
   if (filter.maxSeverity !== undefined && record.severity > filter.maxSeverity) return false;
   if (filter.startMicros !== undefined && micros < filter.startMicros) return false;
   if (filter.endMicros !== undefined && micros >= filter.endMicros) return false;
   if (filter.traceId !== undefined && record.traceId !== filter.traceId) return false;
-  if (filter.q !== undefined) {
-    const msg = record.msg.toLowerCase();
-    for (const w of filter.q.toLowerCase().split(/\s+/)) {
-      if (w && !msg.includes(w.replace(/\*$/, ''))) return false;
-    }
-  }
+  if (filter.q !== undefined && !matchesQ(record.msg, filter.q)) return false;
   for (const sd of filter.sd) {
     if (record.structuredData?.[sd.id]?.[sd.param] !== sd.value) return false;
   }

@@ -69,7 +69,7 @@ describe('LogStore.append', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-lock-'));
     const db = openDatabase(dir, 'normal');
     const store = new LogStore(db);
-    new FtsIndexer(db, dir, 200, 1000); // attaches periscope-fts.db to this connection, as the collector does
+    new FtsIndexer(db, dir, { enabled: true, intervalMs: 200, batch: 1000 }); // attaches periscope-fts.db to this connection, as the collector does
     const indexer = new DatabaseSync(join(dir, 'periscope-fts.db'));
     indexer.exec('BEGIN IMMEDIATE');
     indexer.exec("INSERT INTO kv(key, value) VALUES ('indexed_id', '0')");

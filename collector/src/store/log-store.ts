@@ -3,7 +3,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogColumns } from '../ingest/log-batch.ts';
 import { transaction } from './database.ts';
-import { filterToSql, type LogFilter } from './log-filter.ts';
+import { filterToSql, matchesQ, type LogFilter } from './log-filter.ts';
 
 /**
  * Builds the caller's object for one stored record (readAfter): its position in the durable log,
@@ -67,9 +67,14 @@ export class LogStore {
   readonly #readAfter: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
+  /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
+  readonly #searchIndex: boolean;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, options: { searchIndex: boolean } = { searchIndex: true }) {
     this.db = db;
+    this.#searchIndex = options.searchIndex;
+    // q= without the search index (filterToSql): the same match as live tail's.
+    db.function('periscope_q', { deterministic: true }, (msg, q) => (typeof msg === 'string' && matchesQ(msg, String(q)) ? 1 : 0));
     db.exec(SCHEMA);
     this.#rows = (db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n;
     this.#insert = db.prepare('INSERT INTO logs(ts, severity, service, trace_id, body) VALUES (?, ?, ?, ?, ?)');
@@ -120,7 +125,7 @@ export class LogStore {
 
   /** Newest first, keyset-paginated by (ts, id). */
   query(filter: LogFilter, limit: number, cursor?: string): LogPage {
-    const { where, params } = filterToSql(filter);
+    const { where, params } = filterToSql(filter, this.#searchIndex);
     let sql = `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where}`;
     const all: Array<string | number> = [...params];
     if (cursor) {
@@ -144,7 +149,7 @@ export class LogStore {
    * whatever the result size. Callers should yield to the event loop between pages.
    */
   *pages(filter: LogFilter, pageSize = 1000): Generator<Array<{ body: string }>> {
-    const { where, params } = filterToSql(filter);
+    const { where, params } = filterToSql(filter, this.#searchIndex);
     const first = this.db.prepare(`SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT ?`);
     const next = this.db.prepare(
       `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} AND (l.ts < ? OR (l.ts = ? AND l.id < ?)) ORDER BY l.ts DESC, l.id DESC LIMIT ?`,
@@ -163,7 +168,7 @@ export class LogStore {
 
   /** Counts per time bucket, service and severity. */
   stats(filter: LogFilter, intervalMicros: number): StatsBucket[] {
-    const { where, params } = filterToSql(filter);
+    const { where, params } = filterToSql(filter, this.#searchIndex);
     const rows = this.db
       .prepare(
         `SELECT (l.ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, l.service AS service, l.severity AS severity, count(*) AS count
@@ -180,7 +185,7 @@ export class LogStore {
 
   /** Number of records matching the filter (log alert rules). */
   countMatching(filter: LogFilter): number {
-    const { where, params } = filterToSql(filter);
+    const { where, params } = filterToSql(filter, this.#searchIndex);
     return (this.db.prepare(`SELECT count(*) AS n FROM logs l WHERE ${where}`).get(...params) as { n: number }).n;
   }
 

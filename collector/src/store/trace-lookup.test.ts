@@ -23,7 +23,7 @@ function batch(records: Array<Pick<LogRecord, 'msg' | 'traceId'>>): LogBatch {
 function openStore() {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
   const db = openDatabase(dir, 'normal');
-  new FtsIndexer(db, dir, 1000, 1000); // attaches the index database
+  new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 }); // attaches the index database
   const store = new LogStore(db);
   const index = (id: number, msg: string, traceId: string) => db.prepare('INSERT INTO fts.logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)').run(id, msg, traceId);
   const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
@@ -66,7 +66,7 @@ describe('records by trace id (through the search index, not a B-tree index on r
   it('the indexer worker indexes what was stored, and stops by itself when asked (no terminate)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
     const db = openDatabase(dir, 'normal');
-    const fts = new FtsIndexer(db, dir, 20, 1000);
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
     const store = new LogStore(db);
     store.append(batch([{ msg: 'x', traceId: T1 }, { msg: 'y', traceId: T2 }]));
     fts.start();
@@ -84,11 +84,11 @@ describe('records by trace id (through the search index, not a B-tree index on r
     old.exec("CREATE VIRTUAL TABLE logs_fts USING fts5(msg, content='', contentless_delete=1)");
     old.close();
     const db = openDatabase(dir, 'normal');
-    const fts = new FtsIndexer(db, dir, 1000, 1000);
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 });
     expect(fts.rebuilding).toBe(true);
     expect((db.prepare('PRAGMA fts.table_info(logs_fts)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual(['msg', 'trace_id']);
     expect(db.prepare("SELECT value FROM fts.kv WHERE key = 'indexed_id'").get()).toBeUndefined(); // rebuilt from position 0
     db.close();
-    expect(new FtsIndexer(openDatabase(dir, 'normal'), dir, 1000, 1000).rebuilding).toBe(false); // once only
+    expect(new FtsIndexer(openDatabase(dir, 'normal'), dir, { enabled: true, intervalMs: 1000, batch: 1000 }).rebuilding).toBe(false); // once only
   });
 });

@@ -22,7 +22,7 @@ export const storeConfigSchema = Type.Object(
         enabled: Type.Boolean({
           default: true,
           description:
-            'Build the full-text index behind q= and traceId=. Turn it off on a collector that only forwards to backends that do the searching (Loki, Elasticsearch): indexing is about a fifth of the CPU per record. Queries then read the stored records in the time range instead, as Loki does: q= matches words in msg case-insensitively (ASCII letters), the way live tail does, and both get slow on a large range. Turned on again, the index catches up with the records stored meanwhile in the background (searchIndex.lag in /health/detailed).',
+            'Build the full-text index behind q= and traceId=. Turn it off on a collector that only forwards to backends that do the searching (Loki, Elasticsearch): indexing is about a fifth of the CPU per record. Queries then read the stored records in the time range instead, as Loki does: q= matches words in msg case-insensitively (ASCII letters), the way live tail does, and both get slow on a large range (log alert rules with q read every record of their window at each evaluation). Turned on again, the index catches up with the records stored meanwhile in the background (searchIndex.lag in /health/detailed).',
         }),
         indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the search index (q=, and the trace ids behind traceId=) catches up with ingest; it is built in a worker thread, off the acknowledgement path. An index written by a version without trace ids is rebuilt from the log at start-up.' }),
         indexBatch: Type.Integer({ default: 20000, minimum: 100, description: 'Records indexed per index transaction.' }),

@@ -21,7 +21,7 @@ export interface SearchIndexOptions {
  * not indexed yet.
  */
 export class FtsIndexer {
-  readonly enabled: boolean;
+  readonly #enabled: boolean;
   readonly #dataDir: string;
   readonly #intervalMs: number;
   readonly #batch: number;
@@ -32,12 +32,12 @@ export class FtsIndexer {
   readonly rebuilding: boolean;
 
   constructor(db: DatabaseSync, dataDir: string, options: SearchIndexOptions) {
-    this.enabled = options.enabled;
+    this.#enabled = options.enabled;
     this.#dataDir = dataDir;
     this.#intervalMs = options.intervalMs;
     this.#batch = options.batch;
     this.rebuilding = false;
-    if (!this.enabled) return;
+    if (!this.#enabled) return;
     const ftsPath = join(dataDir, 'periscope-fts.db');
     // ATTACH creates the index database file; createFtsTable then creates its tables, so
     // `fts.logs_fts` resolves for `q=` queries from here on.
@@ -51,7 +51,7 @@ export class FtsIndexer {
       workerData: {
         logDbPath: join(this.#dataDir, 'periscope.db'),
         ftsDbPath: join(this.#dataDir, 'periscope-fts.db'),
-        index: this.enabled,
+        index: this.#enabled,
         intervalMs: this.#intervalMs,
         batch: this.#batch,
       },
@@ -75,7 +75,7 @@ export class FtsIndexer {
    */
   offer(firstId: number, msgs: string[], traceIds: Array<string | null>): void {
     const worker = this.#worker;
-    if (!worker || !this.enabled || msgs.length === 0) return;
+    if (!worker || !this.#enabled || msgs.length === 0) return;
     if (firstId - this.#indexedId > OFFER_AHEAD) return;
     worker.postMessage({ firstId, msgs, traceIds } satisfies IndexBatch);
   }
@@ -86,13 +86,13 @@ export class FtsIndexer {
 
   /** Lag 0 when the index is off: nothing is waiting for it. */
   lag(lastId: number): number {
-    return this.enabled ? Math.max(0, lastId - this.#indexedId) : 0;
+    return this.#enabled ? Math.max(0, lastId - this.#indexedId) : 0;
   }
 
   health(lastId: number): { status: 'up' | 'down'; enabled: boolean; indexedId?: number; lag?: number; lastError?: string } {
     const status = this.#worker ? 'up' : 'down';
     const lastError = this.#lastError ? { lastError: this.#lastError } : {};
-    if (!this.enabled) return { status, enabled: false, ...lastError };
+    if (!this.#enabled) return { status, enabled: false, ...lastError };
     return {
       status,
       enabled: true,

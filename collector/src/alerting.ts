@@ -27,12 +27,21 @@ export interface AlertingDeps {
 
 /**
  * Log alert rules count with the same filters as GET /api/v1/logs (service, severity, q, attr.*, …)
- * over [startMs, endMs).
+ * over [startMs, endMs). Without the search index (store.search.enabled: false) a filter with q or
+ * traceId reads every record of its window at each evaluation: said once per filter, as a warning.
  */
-export function logCountSource(store: LogStore): LogCountSource {
+export function logCountSource(store: LogStore, logger: Pick<AlertingDeps['logger'], 'warn'>): LogCountSource {
+  const warned = new Set<string>();
   return {
     count(filter, startMs, endMs) {
       const parsed = parseLogFilter({ ...filter, start: String(Math.floor(startMs)), end: String(Math.floor(endMs)) });
+      if (!store.searchIndex && (parsed.q !== undefined || parsed.traceId !== undefined)) {
+        const key = JSON.stringify(filter);
+        if (!warned.has(key)) {
+          warned.add(key);
+          logger.warn({ filter }, 'a log alert rule filters on q or traceId while the search index is off (store.search.enabled: false): each evaluation reads every record of its window');
+        }
+      }
       return store.countMatching(parsed);
     },
   };
@@ -140,7 +149,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
     dataDir: deps.dataDir,
     config: rulesConfigFromSlice(config),
     metrics: deps.metrics,
-    logs: logCountSource(deps.store),
+    logs: logCountSource(deps.store, deps.logger),
     baseDir: deps.configDir,
     logger: {
       warn: (msg, details) => deps.logger.warn({ details }, msg),

@@ -68,11 +68,11 @@ export class LogStore {
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
   /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
-  readonly #searchIndex: boolean;
+  readonly searchIndex: boolean;
 
   constructor(db: DatabaseSync, options: { searchIndex: boolean } = { searchIndex: true }) {
     this.db = db;
-    this.#searchIndex = options.searchIndex;
+    this.searchIndex = options.searchIndex;
     // q= without the search index (filterToSql): the same match as live tail's.
     db.function('periscope_q', { deterministic: true }, (msg, q) => (typeof msg === 'string' && matchesQ(msg, String(q)) ? 1 : 0));
     db.exec(SCHEMA);
@@ -125,7 +125,7 @@ export class LogStore {
 
   /** Newest first, keyset-paginated by (ts, id). */
   query(filter: LogFilter, limit: number, cursor?: string): LogPage {
-    const { where, params } = filterToSql(filter, this.#searchIndex);
+    const { where, params } = filterToSql(filter, this.searchIndex);
     let sql = `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where}`;
     const all: Array<string | number> = [...params];
     if (cursor) {
@@ -149,7 +149,7 @@ export class LogStore {
    * whatever the result size. Callers should yield to the event loop between pages.
    */
   *pages(filter: LogFilter, pageSize = 1000): Generator<Array<{ body: string }>> {
-    const { where, params } = filterToSql(filter, this.#searchIndex);
+    const { where, params } = filterToSql(filter, this.searchIndex);
     const first = this.db.prepare(`SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT ?`);
     const next = this.db.prepare(
       `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} AND (l.ts < ? OR (l.ts = ? AND l.id < ?)) ORDER BY l.ts DESC, l.id DESC LIMIT ?`,
@@ -168,7 +168,7 @@ export class LogStore {
 
   /** Counts per time bucket, service and severity. */
   stats(filter: LogFilter, intervalMicros: number): StatsBucket[] {
-    const { where, params } = filterToSql(filter, this.#searchIndex);
+    const { where, params } = filterToSql(filter, this.searchIndex);
     const rows = this.db
       .prepare(
         `SELECT (l.ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, l.service AS service, l.severity AS severity, count(*) AS count
@@ -185,7 +185,7 @@ export class LogStore {
 
   /** Number of records matching the filter (log alert rules). */
   countMatching(filter: LogFilter): number {
-    const { where, params } = filterToSql(filter, this.#searchIndex);
+    const { where, params } = filterToSql(filter, this.searchIndex);
     return (this.db.prepare(`SELECT count(*) AS n FROM logs l WHERE ${where}`).get(...params) as { n: number }).n;
   }
 

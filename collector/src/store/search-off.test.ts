@@ -10,6 +10,7 @@ import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { matchesFilter, parseLogFilter } from './log-filter.ts';
 import { LogStore } from './log-store.ts';
+import { logCountSource } from '../alerting.ts';
 
 const T0 = Date.UTC(2026, 10, 1);
 const TRACE_A = 'a'.repeat(32);
@@ -102,5 +103,17 @@ describe('store.search.enabled: false', () => {
     await fts.shutdown();
     expect(existsSync(join(dir, 'periscope-fts.db'))).toBe(false);
     db.close();
+  });
+
+  it('log alert rules still count, and a rule filtering on q or traceId is warned about once', async () => {
+    const { store } = storeWith(false);
+    const warnings: unknown[] = [];
+    const source = logCountSource(store, { warn: (obj: unknown) => warnings.push(obj) });
+    const window = [T0, T0 + 60_000] as const;
+    expect(await source.count({ q: 'payment' }, ...window)).toBe(10);
+    expect(await source.count({ q: 'payment' }, ...window)).toBe(10);
+    expect(await source.count({ traceId: TRACE_B }, ...window)).toBe(9);
+    expect(await source.count({ service: 'billing' }, ...window)).toBe(30);
+    expect(warnings).toEqual([{ filter: { q: 'payment' } }, { filter: { traceId: TRACE_B } }]);
   });
 });

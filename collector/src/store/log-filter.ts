@@ -145,7 +145,7 @@ function jsonPath(parts: string[]): string {
  * fts-indexer.ts); without it (store.search.enabled: false) by reading the records, with
  * matchesQ's meaning of `q`.
  */
-export function filterToSql(filter: LogFilter, searchIndex = true): { where: string; params: Array<string | number> } {
+export function filterToSql(filter: LogFilter, searchIndex: boolean): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
   // With a trace id and the search index, the records are looked up by position (below); `+`

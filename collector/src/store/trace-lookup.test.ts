@@ -56,7 +56,7 @@ describe('records by trace id (through the search index, not a B-tree index on r
   it('looks the records up by position, never by walking an index of all records', () => {
     const { db } = openStore();
     for (const extra of [{}, { service: 'checkout' }, { startMicros: 1, endMicros: 2 }, { maxSeverity: 3 }]) {
-      const { where, params } = filterToSql({ sd: [], attrs: [], traceId: T1, ...extra });
+      const { where, params } = filterToSql({ sd: [], attrs: [], traceId: T1, ...extra }, true);
       const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT l.id FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT 101`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
       expect(plan, JSON.stringify(extra)).toContain('SEARCH l USING INTEGER PRIMARY KEY (rowid=?)');
       expect(plan.filter((d) => /^SCAN l\b/.test(d)), JSON.stringify(extra)).toEqual([]);

@@ -169,7 +169,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   };
 
   fts.start();
-  if (fts.rebuilding) app.log.warn('search index from an earlier version (no trace ids): rebuilding it from the log; until searchIndex.lag in /health/detailed is 0, q= results are incomplete and traceId= lookups read the records not indexed yet');
+  if (fts.rebuilding) app.log.warn('search index from an earlier version: rebuilding it from the log; until searchIndex.lag in /health/detailed is 0, q= and traceId= read the records not indexed yet (slower)');
   telemetry.start();
   retention.start();
   exporters.start();

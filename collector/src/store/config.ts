@@ -22,9 +22,9 @@ export const storeConfigSchema = Type.Object(
         enabled: Type.Boolean({
           default: true,
           description:
-            'Build the full-text index behind q= and traceId=. Turn it off on a collector that only forwards to backends that do the searching (Loki, Elasticsearch): indexing is about a fifth of the CPU per record. Queries then read the stored records in the time range instead, as Loki does: q= matches words in msg case-insensitively, the way live tail does, and both get slow on a large range (log alert rules with q or traceId read every record of their window at each evaluation; the collector logs a warning for each). Turned on again, the index catches up with the records stored meanwhile in the background (searchIndex.lag in /health/detailed).',
+            'Build the full-text index behind q= and traceId=. Turn it off on a collector that only forwards to backends that do the searching (Loki, Elasticsearch): indexing is about a tenth of the CPU per record. Queries then read the stored records in the time range instead, as Loki does: q= matches words in msg case-insensitively, the way live tail does, and both get slow on a large range (log alert rules with q or traceId read every record of their window at each evaluation; the collector logs a warning for each). Turned on again, the index catches up with the records stored meanwhile in the background (searchIndex.lag in /health/detailed).',
         }),
-        indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the search index (q=, and the trace ids behind traceId=) catches up with ingest; it is built in a worker thread, off the acknowledgement path. An index written by a version without trace ids is rebuilt from the log at start-up.' }),
+        indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the search index (q=, and the trace ids behind traceId=) catches up with ingest; it is built in a worker thread, off the acknowledgement path. An index written by an earlier version (an entry per record) is rebuilt from the log at start-up; meanwhile q= and traceId= read the records not indexed yet.' }),
         indexBatch: Type.Integer({ default: 20000, minimum: 100, description: 'Records indexed per index transaction.' }),
       },
       { additionalProperties: false, default: {} },

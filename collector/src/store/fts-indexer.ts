@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync } from 'node:sqlite';
-import { createFtsTable } from './fts-schema.ts';
+import { createFtsTables, removeOutdatedIndex } from './fts-schema.ts';
 import type { IndexBatch } from './index-queue.ts';
 
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
@@ -16,7 +16,7 @@ export interface SearchIndexOptions {
 
 /**
  * Runs the full-text indexer in a worker thread (which also checkpoints the log's WAL) and
- * attaches its database to the log connection (as schema `fts`) so queries can use `logs_fts`.
+ * attaches its database to the log connection (as schema `fts`) so queries can use `log_chunks`.
  * The index trails ingest by about one `intervalMs`; `health()` reports how many log rows are
  * not indexed yet.
  */
@@ -28,7 +28,7 @@ export class FtsIndexer {
   #worker: Worker | undefined;
   #indexedId = 0;
   #lastError: string | undefined;
-  /** The index of an earlier version was dropped at start-up and is being rebuilt from the log. */
+  /** The index of an earlier version was removed at start-up and is being rebuilt from the log. */
   readonly rebuilding: boolean;
 
   constructor(db: DatabaseSync, dataDir: string, options: SearchIndexOptions) {
@@ -39,10 +39,11 @@ export class FtsIndexer {
     this.rebuilding = false;
     if (!this.#enabled) return;
     const ftsPath = join(dataDir, 'periscope-fts.db');
-    // ATTACH creates the index database file; createFtsTable then creates its tables, so
-    // `fts.logs_fts` resolves for `q=` queries from here on.
+    this.rebuilding = removeOutdatedIndex(ftsPath);
+    // ATTACH creates the index database file; createFtsTables then creates its tables, so
+    // `fts.log_chunks` resolves for `q=` queries from here on.
     db.exec(`ATTACH DATABASE '${ftsPath.replaceAll("'", "''")}' AS fts`);
-    this.rebuilding = createFtsTable(db, 'fts');
+    createFtsTables(db, 'fts');
   }
 
   start(): void {

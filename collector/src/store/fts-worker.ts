@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { KeyValue } from './database.ts';
-import { createFtsTable, INDEXED_ID_KEY } from './fts-schema.ts';
+import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
 import { IndexQueue, type IndexBatch, type IndexRow } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
@@ -20,21 +20,33 @@ const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDb
 /** How often the WAL is checkpointed. */
 const CHECKPOINT_MS = 500;
 
-/** The search index: rows from the queue or the log into logs_fts, its cursor, pruning. */
+/** The search index: rows from the queue or the log into log_chunks, its cursor, pruning. */
 class Indexer {
   readonly queue = new IndexQueue();
   readonly #fts = openFtsDatabase(ftsDbPath);
   readonly #log = new DatabaseSync(logDbPath, { readOnly: true });
   readonly #cursor = new KeyValue(this.#fts);
-  readonly #insert = this.#fts.prepare('INSERT INTO logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)');
+  readonly #put = this.#fts.prepare('INSERT OR REPLACE INTO log_chunks(rowid, msg, trace_id) VALUES (?, ?, ?)');
   readonly #pending = this.#log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
   readonly #oldest = this.#log.prepare('SELECT min(id) AS id FROM logs');
-  readonly #prune = this.#fts.prepare('DELETE FROM logs_fts WHERE rowid < ?');
+  readonly #prune = this.#fts.prepare('DELETE FROM log_chunks WHERE rowid < ?');
   #indexed = Number(this.#cursor.get(INDEXED_ID_KEY) ?? 0);
+  /**
+   * The chunk holding the last indexed position while positions after it are still to come:
+   * its text so far, indexed again whole (replacing its row) when they come.
+   */
+  #open: { chunk: number; msgs: string; traceIds: string } | undefined;
   #sincePrune = 0;
 
   constructor() {
     this.#log.exec('PRAGMA busy_timeout = 5000');
+    // Restarted in the middle of a chunk: its text so far is read back from the log.
+    const chunk = Math.floor(this.#indexed / CHUNK_SIZE);
+    if (this.#indexed % CHUNK_SIZE !== CHUNK_SIZE - 1) {
+      const rows = this.#pending.all(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE) as unknown as IndexRow[];
+      this.#open = { chunk, msgs: '', traceIds: '' };
+      appendText(this.#open, rows, 0, rows.length);
+    }
     parentPort!.postMessage({ indexedId: this.#indexed });
   }
 
@@ -43,17 +55,17 @@ class Indexer {
     const rows = this.#nextRows();
     if (rows.length > 0) {
       this.#fts.exec('BEGIN');
-      for (const row of rows) this.#insert.run(row.id, row.msg ?? '', row.traceId ?? '');
+      this.#putChunks(rows);
       this.#indexed = rows[rows.length - 1].id;
       this.#cursor.set(INDEXED_ID_KEY, String(this.#indexed));
       this.#fts.exec('COMMIT');
       parentPort!.postMessage({ indexedId: this.#indexed });
     }
     if (++this.#sincePrune >= 300) {
-      // Retention deleted old log rows: drop their index entries (queries join on logs anyway).
+      // Retention deleted old log rows: drop the chunks wholly before the oldest (queries join on logs anyway).
       this.#sincePrune = 0;
       const min = (this.#oldest.get() as { id: number | null }).id;
-      if (min !== null) this.#prune.run(min);
+      if (min !== null) this.#prune.run(Math.floor(min / CHUNK_SIZE));
     }
     return rows.length >= batch || this.queue.length > 0;
   }
@@ -61,6 +73,20 @@ class Indexer {
   close(): void {
     this.#log.close();
     this.#fts.close();
+  }
+
+  /** Rows (ascending positions after #indexed) into the index rows of their chunks. */
+  #putChunks(rows: IndexRow[]): void {
+    for (let i = 0; i < rows.length; ) {
+      const chunk = Math.floor(rows[i].id / CHUNK_SIZE);
+      let end = i;
+      while (end < rows.length && Math.floor(rows[end].id / CHUNK_SIZE) === chunk) end++;
+      const text = this.#open?.chunk === chunk ? this.#open : { chunk, msgs: '', traceIds: '' };
+      appendText(text, rows, i, end);
+      this.#put.run(chunk, text.msgs, text.traceIds);
+      this.#open = rows[end - 1].id % CHUNK_SIZE === CHUNK_SIZE - 1 ? undefined : text;
+      i = end;
+    }
   }
 
   /** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
@@ -74,16 +100,25 @@ class Indexer {
   }
 }
 
+/** Adds rows[from, to) to a chunk's text, one line per record (words never run across records). */
+function appendText(text: { msgs: string; traceIds: string }, rows: IndexRow[], from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const { msg, traceId } = rows[i];
+    if (msg) text.msgs += `${msg}\n`;
+    if (traceId) text.traceIds += `${traceId}\n`;
+  }
+}
+
 function openFtsDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 5000');
-  createFtsTable(db, 'main'); // fts-schema.ts
+  createFtsTables(db, 'main'); // fts-schema.ts
   // Merge segments 16 at a time instead of 4: about a third less indexing CPU per record (measured
   // 5-6 → 3.5-4 µs), for queries that visit a few more segments. Persistent; set on every open.
   // https://www.sqlite.org/fts5.html#the_automerge_configuration_option
-  db.exec("INSERT INTO logs_fts(logs_fts, rank) VALUES ('automerge', 16)");
+  db.exec("INSERT INTO log_chunks(log_chunks, rank) VALUES ('automerge', 16)");
   return db;
 }
 

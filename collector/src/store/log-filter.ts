@@ -1,6 +1,7 @@
 import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
-import { INDEXED_ID_KEY } from './fts-schema.ts';
+import { CHUNK_SIZE, INDEXED_ID_KEY } from './fts-schema.ts';
+import { chunkQuery, hasSearchTokens } from './search-words.ts';
 
 /**
  * The log filter shared by the search API, export, stats, live tail and log alert rules.
@@ -9,7 +10,7 @@ import { INDEXED_ID_KEY } from './fts-schema.ts';
  *   severity=warning | 4        that severity and worse (numerically lower or equal)
  *   start, end                  RFC 3339 or epoch ms; start inclusive, end exclusive
  *   traceId=<32 hex>
- *   q=words                     full-text (SQLite FTS5 query syntax) over msg
+ *   q=words                     words in msg (search-words.ts; matchesQ without the index)
  *   sd.<sdid>.<param>=value     structured data element parameter equals
  *   attr.<key>=value            attribute equals (key may be a dotted path into nested objects)
  */
@@ -139,39 +140,65 @@ function jsonPath(parts: string[]): string {
   return '$' + parts.map((p) => `."${p.replaceAll('"', '""')}"`).join('');
 }
 
+/** Positions of the index chunks (fts-schema.ts) matching an FTS5 query (parameter 1). */
+const CHUNK_POSITIONS = `SELECT log_chunks.rowid * ${CHUNK_SIZE} + o.n FROM fts.log_chunks, fts.chunk_offsets o WHERE log_chunks MATCH ?`;
+
+/** The last position the indexer has indexed (parameter 1: INDEXED_ID_KEY). */
+const INDEXED_POSITION = 'SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = ?';
+
+/** Positions the indexer has not reached (parameter 1: INDEXED_ID_KEY). */
+const UNINDEXED_POSITIONS = `SELECT id FROM logs WHERE id > (${INDEXED_POSITION})`;
+
 /**
- * SQL WHERE fragment (over table alias `l`) and its parameters. With `searchIndex`, `q` and
- * `traceId` are matched through the FTS5 table, which is maintained behind ingest (see
- * fts-indexer.ts); without it (store.search.enabled: false) by reading the records, with
- * matchesQ's meaning of `q`.
+ * How filterToSql finds `q` and `traceId`:
+ *  - 'read': no search index (store.search.enabled: false): every record in range is read,
+ *    and `q` has matchesQ's meaning;
+ *  - 'index': the positions of the index chunks that match, plus those not indexed yet, are
+ *    looked up; `q` has matchesWords' meaning. For trace ids and words in few chunks;
+ *  - 'index-probe': for `q`, each record the query reads anyway (its time range, newest first)
+ *    is kept when its chunk matches: for words in many chunks, where looking up every position
+ *    costs more, and a query with a limit stops at the limit. `traceId` as 'index'.
  */
-export function filterToSql(filter: LogFilter, searchIndex: boolean): { where: string; params: Array<string | number> } {
+export type SearchMode = 'read' | 'index' | 'index-probe';
+
+/**
+ * SQL WHERE fragment (over table alias `l`) and its parameters. The search index is maintained
+ * behind ingest (fts-indexer.ts).
+ */
+export function filterToSql(filter: LogFilter, search: SearchMode): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
-  // With a trace id and the search index, the records are looked up by position (below); `+`
+  const indexed = search !== 'read';
+  const qByPosition = search === 'index' && filter.q !== undefined && hasSearchTokens(filter.q);
+  // With a trace id, or words in few chunks, the records are looked up by position (below); `+`
   // keeps SQLite from walking every record of the service through logs_service_ts instead.
-  if (filter.service !== undefined) { clauses.push(filter.traceId === undefined || !searchIndex ? 'l.service = ?' : '+l.service = ?'); params.push(filter.service); }
+  const byPosition = (indexed && filter.traceId !== undefined) || qByPosition;
+  if (filter.service !== undefined) { clauses.push(byPosition ? '+l.service = ?' : 'l.service = ?'); params.push(filter.service); }
   if (filter.maxSeverity !== undefined) { clauses.push('l.severity <= ?'); params.push(filter.maxSeverity); }
   if (filter.startMicros !== undefined) { clauses.push('l.ts >= ?'); params.push(filter.startMicros); }
   if (filter.endMicros !== undefined) { clauses.push('l.ts < ?'); params.push(filter.endMicros); }
-  if (filter.traceId !== undefined && !searchIndex) {
+  if (filter.traceId !== undefined && !indexed) {
     clauses.push('l.trace_id = ?');
     params.push(filter.traceId);
   } else if (filter.traceId !== undefined) {
-    // One list of positions: those the search index has for the trace, and the newer records it
-    // has not indexed yet (it trails ingest by about indexInterval), checked directly. As an OR of
-    // the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
-    clauses.push(`l.trace_id = ? AND l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?
-      UNION ALL SELECT id FROM logs WHERE id > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = ?) AND trace_id = ?)`);
-    params.push(filter.traceId, `trace_id : ${ftsString(filter.traceId)}`, INDEXED_ID_KEY, filter.traceId);
+    // One list of positions: those of the index chunks that hold the trace id, and the newer
+    // records the index has not reached yet (it trails ingest by about indexInterval), checked
+    // directly. As an OR of the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
+    clauses.push(`l.trace_id = ? AND l.id IN (${CHUNK_POSITIONS} UNION ALL ${UNINDEXED_POSITIONS} AND trace_id = ?)`);
+    params.push(filter.traceId, `trace_id : "${filter.traceId}"`, INDEXED_ID_KEY, filter.traceId);
   }
-  if (filter.q !== undefined && !searchIndex) {
+  if (filter.q !== undefined && (!indexed || !hasSearchTokens(filter.q))) {
     // periscope_q is matchesQ, registered on the connection by LogStore.
     clauses.push("periscope_q(json_extract(l.body, '$.msg'), ?)");
     params.push(filter.q);
   } else if (filter.q !== undefined) {
-    clauses.push('l.id IN (SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?)');
-    params.push(ftsQuery(filter.q));
+    // Candidates as for traceId, or ('index-probe') the records read whose chunk matches or that
+    // are not indexed yet; each checked with matchesWords (periscope_words, registered by LogStore).
+    clauses.push(qByPosition
+      ? `l.id IN (${CHUNK_POSITIONS} UNION ALL ${UNINDEXED_POSITIONS})`
+      : `(l.id / ${CHUNK_SIZE} IN (SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?) OR l.id > (${INDEXED_POSITION}))`);
+    clauses.push("periscope_words(json_extract(l.body, '$.msg'), ?)");
+    params.push(chunkQuery(filter.q), INDEXED_ID_KEY, filter.q);
   }
   for (const sd of filter.sd) {
     clauses.push('CAST(json_extract(l.body, ?) AS TEXT) = ?');
@@ -183,24 +210,6 @@ export function filterToSql(filter: LogFilter, searchIndex: boolean): { where: s
     params.push(jsonPath(['attributes', attr.key]), attr.value, jsonPath(['attributes', ...attr.key.split('.')]), attr.value);
   }
   return { where: clauses.length ? clauses.join(' AND ') : '1', params };
-}
-
-/** A literal FTS5 string: any text, never query syntax. */
-function ftsString(text: string): string {
-  return `"${text.replaceAll('"', '""')}"`;
-}
-
-/**
- * Words are ANDed and each word is a quoted FTS5 string, so user input can never be a syntax
- * error; a trailing * keeps prefix search. Matched in the msg column only. https://www.sqlite.org/fts5.html#full_text_query_syntax
- */
-export function ftsQuery(q: string): string {
-  const words = q
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((w) => (w.endsWith('*') && w.length > 1 ? `${ftsString(w.slice(0, -1))}*` : ftsString(w)))
-    .join(' ');
-  return `msg : (${words})`;
 }
 
 function getPath(obj: unknown, parts: string[]): unknown {

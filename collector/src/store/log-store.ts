@@ -3,7 +3,8 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogColumns } from '../ingest/log-batch.ts';
 import { transaction } from './database.ts';
-import { filterToSql, matchesQ, type LogFilter } from './log-filter.ts';
+import { filterToSql, matchesQ, type LogFilter, type SearchMode } from './log-filter.ts';
+import { chunkQuery, hasSearchTokens, matchesWords } from './search-words.ts';
 
 /**
  * Builds the caller's object for one stored record (readAfter): its position in the durable log,
@@ -25,6 +26,9 @@ export interface StatsBucket {
 
 /** Rows per multi-row INSERT (SQLite allows 32766 parameters; 64 × 5 is far below). */
 const INSERT_ROWS = 64;
+
+/** Index chunks above which a q= read in order walks the records (#searchMode): 64 000 positions. */
+const FREQUENT_CHUNKS = 1000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS logs (
@@ -65,6 +69,8 @@ export class LogStore {
   readonly #insert: StatementSync;
   readonly #insertMany: StatementSync;
   readonly #readAfter: StatementSync;
+  /** Index chunks matching an FTS5 query; prepared at first use (the index is attached after). */
+  #countChunks: StatementSync | undefined;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
   /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
@@ -75,6 +81,8 @@ export class LogStore {
     this.searchIndex = options.searchIndex;
     // q= without the search index (filterToSql): the same match as live tail's.
     db.function('periscope_q', { deterministic: true }, (msg, q) => (typeof msg === 'string' && matchesQ(msg, String(q)) ? 1 : 0));
+    // q= through the search index: each candidate record checked (search-words.ts).
+    db.function('periscope_words', { deterministic: true }, (msg, q) => (typeof msg === 'string' && matchesWords(msg, String(q)) ? 1 : 0));
     db.exec(SCHEMA);
     this.#rows = (db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n;
     this.#insert = db.prepare('INSERT INTO logs(ts, severity, service, trace_id, body) VALUES (?, ?, ?, ?, ?)');
@@ -118,6 +126,21 @@ export class LogStore {
     return ids;
   }
 
+  /**
+   * How filterToSql finds q= (SearchMode): through the records the query reads anyway when the
+   * words are in more than FREQUENT_CHUNKS index chunks. Looking up every position of a word in
+   * most chunks, then sorting them, took seconds per million records for a query with a limit
+   * of 100 (3 ms walking them newest first), and for a count over a short time range as much as
+   * over all records.
+   */
+  #searchMode(filter: LogFilter): SearchMode {
+    if (!this.searchIndex) return 'read';
+    if (filter.q === undefined || !hasSearchTokens(filter.q)) return 'index';
+    this.#countChunks ??= this.db.prepare('SELECT count(*) AS n FROM fts.log_chunks WHERE log_chunks MATCH ?');
+    const { n } = this.#countChunks.get(chunkQuery(filter.q)) as { n: number };
+    return n > FREQUENT_CHUNKS ? 'index-probe' : 'index';
+  }
+
   /** Retention deleted `rows` rows. */
   noteDeleted(rows: number): void {
     this.#rows = Math.max(0, this.#rows - rows);
@@ -125,7 +148,7 @@ export class LogStore {
 
   /** Newest first, keyset-paginated by (ts, id). */
   query(filter: LogFilter, limit: number, cursor?: string): LogPage {
-    const { where, params } = filterToSql(filter, this.searchIndex);
+    const { where, params } = filterToSql(filter, this.#searchMode(filter));
     let sql = `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where}`;
     const all: Array<string | number> = [...params];
     if (cursor) {
@@ -149,7 +172,7 @@ export class LogStore {
    * whatever the result size. Callers should yield to the event loop between pages.
    */
   *pages(filter: LogFilter, pageSize = 1000): Generator<Array<{ body: string }>> {
-    const { where, params } = filterToSql(filter, this.searchIndex);
+    const { where, params } = filterToSql(filter, this.#searchMode(filter));
     const first = this.db.prepare(`SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT ?`);
     const next = this.db.prepare(
       `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} AND (l.ts < ? OR (l.ts = ? AND l.id < ?)) ORDER BY l.ts DESC, l.id DESC LIMIT ?`,
@@ -168,7 +191,7 @@ export class LogStore {
 
   /** Counts per time bucket, service and severity. */
   stats(filter: LogFilter, intervalMicros: number): StatsBucket[] {
-    const { where, params } = filterToSql(filter, this.searchIndex);
+    const { where, params } = filterToSql(filter, this.#searchMode(filter));
     const rows = this.db
       .prepare(
         `SELECT (l.ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, l.service AS service, l.severity AS severity, count(*) AS count
@@ -185,7 +208,7 @@ export class LogStore {
 
   /** Number of records matching the filter (log alert rules). */
   countMatching(filter: LogFilter): number {
-    const { where, params } = filterToSql(filter, this.searchIndex);
+    const { where, params } = filterToSql(filter, this.#searchMode(filter));
     return (this.db.prepare(`SELECT count(*) AS n FROM logs l WHERE ${where}`).get(...params) as { n: number }).n;
   }
 

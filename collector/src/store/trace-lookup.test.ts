@@ -7,6 +7,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
+import { CHUNK_SIZE } from './fts-schema.ts';
 import { filterToSql } from './log-filter.ts';
 import { LogStore } from './log-store.ts';
 
@@ -25,21 +26,23 @@ function openStore() {
   const db = openDatabase(dir, 'normal');
   new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 }); // attaches the index database
   const store = new LogStore(db);
-  const index = (id: number, msg: string, traceId: string) => db.prepare('INSERT INTO fts.logs_fts(rowid, msg, trace_id) VALUES (?, ?, ?)').run(id, msg, traceId);
+  /** Writes the index row of the chunk holding positions 0 … CHUNK_SIZE - 1, as the indexer does. */
+  const indexFirstChunk = (rows: Array<{ msg: string; traceId?: string }>) =>
+    db.prepare('INSERT OR REPLACE INTO fts.log_chunks(rowid, msg, trace_id) VALUES (0, ?, ?)').run(rows.map((r) => `${r.msg}\n`).join(''), rows.map((r) => `${r.traceId ?? ''}\n`).join(''));
   const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
   const msgsOf = (filter: { traceId?: string; q?: string }) => store.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
-  return { db, store, index, indexedUpTo, msgsOf };
+  return { db, store, indexFirstChunk, indexedUpTo, msgsOf };
 }
 
 describe('records by trace id (through the search index, not a B-tree index on random keys)', () => {
   it('finds records the indexer has not reached yet, then through the index once it has', () => {
-    const { store, index, indexedUpTo, msgsOf } = openStore();
+    const { store, indexFirstChunk, indexedUpTo, msgsOf } = openStore();
     const ids = store.append(batch([{ msg: `a mentions ${T2}`, traceId: T1 }, { msg: 'b', traceId: T2 }, { msg: 'c' }, { msg: 'd', traceId: T1 }]))!;
     // nothing indexed: the newest positions are checked directly
     expect(msgsOf({ traceId: T1 })).toEqual(['d', `a mentions ${T2}`]);
     // the first two indexed; `d` not yet
-    index(ids.firstId, `a mentions ${T2}`, T1);
-    index(ids.firstId + 1, 'b', T2);
+    expect(ids.lastId).toBeLessThan(CHUNK_SIZE);
+    indexFirstChunk([{ msg: `a mentions ${T2}`, traceId: T1 }, { msg: 'b', traceId: T2 }]);
     indexedUpTo(ids.firstId + 1);
     expect(msgsOf({ traceId: T1 })).toEqual(['d', `a mentions ${T2}`]);
     expect(msgsOf({ traceId: T2 })).toEqual(['b']); // not `a`, whose message only mentions it
@@ -56,7 +59,7 @@ describe('records by trace id (through the search index, not a B-tree index on r
   it('looks the records up by position, never by walking an index of all records', () => {
     const { db } = openStore();
     for (const extra of [{}, { service: 'checkout' }, { startMicros: 1, endMicros: 2 }, { maxSeverity: 3 }]) {
-      const { where, params } = filterToSql({ sd: [], attrs: [], traceId: T1, ...extra }, true);
+      const { where, params } = filterToSql({ sd: [], attrs: [], traceId: T1, ...extra }, 'index');
       const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT l.id FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT 101`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
       expect(plan, JSON.stringify(extra)).toContain('SEARCH l USING INTEGER PRIMARY KEY (rowid=?)');
       expect(plan.filter((d) => /^SCAN l\b/.test(d)), JSON.stringify(extra)).toEqual([]);
@@ -73,20 +76,21 @@ describe('records by trace id (through the search index, not a B-tree index on r
     for (const deadline = Date.now() + 30_000; fts.indexedId() < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     expect(fts.indexedId()).toBe(2);
     expect(await fts.shutdown()).toBe('stopped');
-    expect(db.prepare("SELECT rowid FROM fts.logs_fts WHERE logs_fts MATCH ?").all(`trace_id : "${T2}"`)).toEqual([{ rowid: 2 }]);
+    expect(db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?').all(`trace_id : "${T2}"`)).toEqual([{ rowid: 0 }]); // the chunk of positions 0-63
     db.close();
   });
 
-  it('replaces the index of an earlier version (no trace_id column) and has it rebuilt from the log', () => {
+  it('replaces the index of an earlier version (a row per record) and has it rebuilt from the log', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
     const old = new DatabaseSync(join(dir, 'periscope-fts.db'));
     old.exec("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO kv VALUES ('indexed_id', '7')");
-    old.exec("CREATE VIRTUAL TABLE logs_fts USING fts5(msg, content='', contentless_delete=1)");
+    old.exec("CREATE VIRTUAL TABLE logs_fts USING fts5(msg, trace_id, content='', contentless_delete=1)");
     old.close();
     const db = openDatabase(dir, 'normal');
     const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 });
     expect(fts.rebuilding).toBe(true);
-    expect((db.prepare('PRAGMA fts.table_info(logs_fts)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual(['msg', 'trace_id']);
+    expect(db.prepare("SELECT name FROM fts.sqlite_master WHERE name = 'logs_fts'").get()).toBeUndefined();
+    expect((db.prepare('PRAGMA fts.table_info(log_chunks)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual(['msg', 'trace_id']);
     expect(db.prepare("SELECT value FROM fts.kv WHERE key = 'indexed_id'").get()).toBeUndefined(); // rebuilt from position 0
     db.close();
     expect(new FtsIndexer(openDatabase(dir, 'normal'), dir, { enabled: true, intervalMs: 1000, batch: 1000 }).rebuilding).toBe(false); // once only

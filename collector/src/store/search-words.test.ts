@@ -1,0 +1,208 @@
+// q= through the chunked search index: candidates per chunk of 64 records, each record checked.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../../sdk/src/record.ts';
+import { LogBatch } from '../ingest/log-batch.ts';
+import { openDatabase } from './database.ts';
+import { FtsIndexer } from './fts-indexer.ts';
+import { CHUNK_SIZE } from './fts-schema.ts';
+import { filterToSql, parseLogFilter, type SearchMode } from './log-filter.ts';
+import { LogStore } from './log-store.ts';
+import { matchesWords } from './search-words.ts';
+
+const T0 = Date.UTC(2026, 11, 5);
+
+const MESSAGES = [
+  'request handled path=/api/orders status=200',
+  'unhandled request: orders api down',
+  'Café ouvert à Paris',
+  'cafe closed',
+  'Über-Größe bestellt',
+  'Việt Nam giao hàng',
+  'ødelagt ordre fra Łódź',
+  '주문 처리 완료',
+  '注文を処理しました',
+  'user_id=42 logged in 🎉',
+  'ERROR: disk full (sda1)',
+  "don't retry",
+  'orders-api v2.3.1 started',
+  'x🎉y naïve-approach',
+  'C++ and C# ΑΒΓ σοφός 𝐀𝐁 end',
+  'prefix-matching handler',
+];
+
+const QUERIES = [
+  'handled', 'HANDLED', 'handl*', 'request handled', 'path=/api/orders', 'api/orders', 'orders/api', 'orders api',
+  'cafe', 'café', 'CAFÉ', 'ouvert', 'größe', 'grosse', 'uber', 'viet', 'việt', 'hàng', 'hang',
+  'ødelagt', 'łódź', 'lodz', '주문', '처리', '注文を処理しました', 'user_id', 'user', 'id=42', '🎉 logged',
+  'sda1', 'sda', 'sda*', 'disk full', 'full disk', "don't", 'don', 't', 'v2.3.1', '2.3', 'orders-api', 'api v2',
+  'x', 'y', 'x🎉y', 'naive', 'approach', 'c', 'c++', 'αβγ', 'σοφος', 'ΣΟΦΟΣ', 'end', '𝐀𝐁', 'handl*', 'handler*', 'prefix-match*', 'match*', 'a', 'and',
+];
+
+/** What a per-record FTS5 index with the chunks' tokenizer matches: each word a quoted phrase. */
+function perRecordIndex(): (q: string) => string[] {
+  const db = new DatabaseSync(':memory:');
+  db.exec("CREATE VIRTUAL TABLE t USING fts5(msg, tokenize='unicode61 remove_diacritics 2')");
+  const insert = db.prepare('INSERT INTO t(rowid, msg) VALUES (?, ?)');
+  MESSAGES.forEach((m, i) => insert.run(i + 1, m));
+  const match = db.prepare('SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid');
+  return (q) => {
+    const words = q.split(/\s+/).map((w) => (w.length > 1 && w.endsWith('*') ? `"${w.slice(0, -1).replaceAll('"', '""')}"*` : `"${w.replaceAll('"', '""')}"`));
+    return (match.all(words.join(' ')) as Array<{ rowid: number }>).map((r) => MESSAGES[r.rowid - 1]);
+  };
+}
+
+function record(msg: string, i: number): LogRecord {
+  return { timestamp: new Date(T0 + i).toISOString(), severity: 6, level: 'info', facility: 1, msg };
+}
+
+function openStore(dir = mkdtempSync(join(tmpdir(), 'periscope-words-'))): { db: DatabaseSync; store: LogStore; fts: FtsIndexer; dir: string } {
+  const db = openDatabase(dir, 'normal');
+  const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 10, batch: 1000 });
+  return { db, store: new LogStore(db), fts, dir };
+}
+
+function append(store: LogStore, msgs: string[]): void {
+  const base = store.lastId();
+  store.append(LogBatch.fromRecords(msgs.map((m, i) => record(m, base + i)), msgs.map((_, i) => (T0 + base + i) * 1000)));
+}
+
+async function indexed(fts: FtsIndexer, upTo: number): Promise<void> {
+  for (const deadline = Date.now() + 30_000; fts.indexedId() < upTo && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+  expect(fts.indexedId()).toBe(upTo);
+}
+
+const found = (store: LogStore, q: string) => store.query(parseLogFilter({ q }), 1000).records.map((r) => r.msg).reverse();
+
+describe('q= words', () => {
+  it('match as a per-record FTS5 index (unicode61) matched them: whole tokens, phrases, prefixes, case and diacritics folded', () => {
+    const fts5 = perRecordIndex();
+    const differing = QUERIES.map((q) => ({ q, words: MESSAGES.filter((m) => matchesWords(m, q)), fts5: fts5(q) })).filter((c) => JSON.stringify(c.words) !== JSON.stringify(c.fts5));
+    expect(differing).toEqual([]);
+    // not vacuous: the cases differ from one another and from a substring match
+    expect(MESSAGES.filter((m) => matchesWords(m, 'handled'))).toEqual([MESSAGES[0]]);
+    expect(MESSAGES.filter((m) => matchesWords(m, 'cafe'))).toEqual([MESSAGES[2], MESSAGES[3]]);
+    expect(MESSAGES.filter((m) => matchesWords(m, 'orders api'))).toHaveLength(3);
+    expect(MESSAGES.filter((m) => matchesWords(m, 'orders/api'))).toEqual([MESSAGES[1], MESSAGES[12]]); // orders-api too: a phrase, as in FTS5
+  });
+
+  it('through the index, finds only the records of a chunk that match, not their neighbours', async () => {
+    const { store, fts, db } = openStore();
+    append(store, Array.from({ length: 3 * CHUNK_SIZE }, (_, i) => MESSAGES[i % MESSAGES.length]));
+    fts.start();
+    await indexed(fts, 3 * CHUNK_SIZE);
+    await fts.shutdown();
+    // "handled" and "unhandled request" share every chunk; only whole-token matches come back
+    expect(found(store, 'handled')).toHaveLength(Math.ceil((3 * CHUNK_SIZE) / MESSAGES.length));
+    expect(new Set(found(store, 'handled'))).toEqual(new Set([MESSAGES[0]]));
+    for (const q of ['cafe', 'orders api', 'sda*', 'lodz', '주문']) {
+      const expected = Array.from({ length: 3 * CHUNK_SIZE }, (_, i) => MESSAGES[i % MESSAGES.length]).filter((m) => matchesWords(m, q));
+      expect(found(store, q), q).toEqual(expected);
+      expect(store.countMatching(parseLogFilter({ q })), q).toBe(expected.length);
+    }
+    // the answers came from the index: the chunks are there and nothing is left unindexed
+    expect((db.prepare('SELECT count(*) AS n FROM fts.log_chunks WHERE log_chunks MATCH ?').get('msg : "handled"') as { n: number }).n).toBe(3);
+    db.close();
+  });
+
+  it('finds records of a chunk indexed in several steps, across a restart in the middle of a chunk', async () => {
+    const first = openStore();
+    append(first.store, ['first alpha', 'second beta']);
+    first.fts.start();
+    await indexed(first.fts, 2);
+    append(first.store, ['third gamma']);
+    await indexed(first.fts, 3);
+    await first.fts.shutdown();
+    first.db.close();
+    // restarted with the cursor in the middle of chunk 0: its earlier records are read back
+    const { db, store, fts: again } = openStore(first.dir);
+    again.start();
+    append(store, [...Array.from({ length: CHUNK_SIZE }, (_, i) => `filler ${i}`), 'last delta']);
+    await indexed(again, CHUNK_SIZE + 4);
+    await again.shutdown();
+    // position 0 is never used: chunk 0 holds 1 … 63; everything is indexed, so no record is read as unindexed
+    for (const [q, msg] of [['alpha', 'first alpha'], ['beta', 'second beta'], ['gamma', 'third gamma'], ['delta', 'last delta'], ['filler 62', 'filler 62']]) {
+      expect(found(store, q), q).toEqual([msg]);
+    }
+    const chunks = db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ? ORDER BY rowid');
+    expect(chunks.all('msg : "alpha"')).toEqual([{ rowid: 0 }]);
+    expect(chunks.all('msg : "filler"')).toEqual([{ rowid: 0 }, { rowid: 1 }]);
+    db.close();
+  });
+
+  it('finds records the indexer has not reached yet, and reads q without words (-->) like live tail', () => {
+    const { store, db } = openStore(); // worker never started
+    append(store, ['retry --> later', 'nothing here', 'Payment FAILED']);
+    expect(found(store, 'failed')).toEqual(['Payment FAILED']);
+    expect(found(store, '-->')).toEqual(['retry --> later']);
+    db.close();
+  });
+
+  it('answers the same by position and by probing each record read, each with the plan it is for', async () => {
+    const { store, fts, db } = openStore();
+    const msgs = Array.from({ length: 3 * CHUNK_SIZE }, (_, i) => MESSAGES[i % MESSAGES.length]);
+    append(store, msgs);
+    fts.start();
+    await indexed(fts, msgs.length);
+    await fts.shutdown();
+    const ids = (mode: SearchMode, query: Record<string, string | undefined>, order: string) => {
+      const { where, params } = filterToSql(parseLogFilter(query), mode);
+      return (db.prepare(`SELECT l.id FROM logs l WHERE ${where} ${order}`).all(...params) as Array<{ id: number }>).map((r) => r.id);
+    };
+    const plan = (mode: SearchMode, query: Record<string, string | undefined>, order: string) => {
+      const { where, params } = filterToSql(parseLogFilter(query), mode);
+      return (db.prepare(`EXPLAIN QUERY PLAN SELECT l.id FROM logs l WHERE ${where} ${order}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+    };
+    const newestFirst = 'ORDER BY l.ts DESC, l.id DESC LIMIT 101';
+    const range = { start: String(T0 + 20), end: String(T0 + 150) };
+    const queries: Array<{ q: string; start?: string; end?: string; severity?: string }> = [{ q: 'cafe' }, { q: 'orders api' }, { q: 'handl*', ...range }, { q: 'request', severity: 'info' }, { q: 'sda1', ...range }];
+    for (const query of queries) {
+      const expected = msgs.map((m, i) => ({ m, id: i + 1 })).filter(({ m, id }) => matchesWords(m, query.q) && (query.start === undefined || (T0 + id - 1 >= Number(query.start) && T0 + id - 1 < Number(query.end))));
+      expect(expected.length, JSON.stringify(query)).toBeGreaterThan(0);
+      const want = expected.map((e) => e.id).reverse().slice(0, 101);
+      expect(ids('index', query, newestFirst), JSON.stringify(query)).toEqual(want);
+      expect(ids('index-probe', query, newestFirst), JSON.stringify(query)).toEqual(want);
+    }
+    // a record stored after the indexer stopped is found both ways
+    append(store, ['late café']);
+    expect(ids('index', { q: 'cafe' }, newestFirst)[0]).toBe(msgs.length + 1);
+    expect(ids('index-probe', { q: 'cafe' }, newestFirst)[0]).toBe(msgs.length + 1);
+    // by position: each candidate looked up, even with a service (not every record of the service walked)
+    for (const query of [{ q: 'cafe' }, { q: 'cafe', service: 'x' }, { q: 'cafe', ...range }]) {
+      const p = plan('index', query, newestFirst);
+      expect(p, JSON.stringify(query)).toContain('SEARCH l USING INTEGER PRIMARY KEY (rowid=?)');
+      expect(p.filter((d) => d.startsWith('SCAN l')), JSON.stringify(query)).toEqual([]);
+    }
+    // probing: the records are read newest first through an index on time, no sort, so a limit stops the read
+    for (const query of [{ q: 'cafe' }, { q: 'cafe', service: 'x' }, { q: 'cafe', ...range }]) {
+      const p = plan('index-probe', query, newestFirst);
+      expect(p.some((d) => /^(SCAN|SEARCH) l USING INDEX logs_(service_)?ts\b/.test(d)), `${JSON.stringify(query)} ${p.join('; ')}`).toBe(true);
+      expect(p, JSON.stringify(query)).not.toContain('USE TEMP B-TREE FOR ORDER BY');
+    }
+    db.close();
+  });
+
+  it('a word in most chunks: newest first with a limit, page after page, and counts', async () => {
+    const { store, fts, db } = openStore();
+    const n = 1100 * CHUNK_SIZE; // more chunks than LogStore looks up by position
+    for (let b = 0; b < n; b += 10_000) append(store, Array.from({ length: Math.min(10_000, n - b) }, (_, i) => (b + i === 5000 ? 'common and rare' : `common line ${b + i}`)));
+    fts.start();
+    await indexed(fts, n);
+    await fts.shutdown();
+    const first = store.query(parseLogFilter({ q: 'common' }), 3);
+    expect(first.records.map((r) => r.msg)).toEqual([`common line ${n - 1}`, `common line ${n - 2}`, `common line ${n - 3}`]);
+    const second = store.query(parseLogFilter({ q: 'common' }), 3, first.nextCursor!);
+    expect(second.records.map((r) => r.msg)).toEqual([`common line ${n - 4}`, `common line ${n - 5}`, `common line ${n - 6}`]);
+    expect(store.query(parseLogFilter({ q: 'rare' }), 3).records.map((r) => r.msg)).toEqual(['common and rare']);
+    expect(store.countMatching(parseLogFilter({ q: 'common' }))).toBe(n);
+    expect(store.countMatching(parseLogFilter({ q: 'line' }))).toBe(n - 1);
+    expect(store.countMatching(parseLogFilter({ q: 'common', start: String(T0 + 1000), end: String(T0 + 2000) }))).toBe(1000);
+    let exported = 0;
+    for (const page of store.pages(parseLogFilter({ q: 'line' }), 5000)) exported += page.length;
+    expect(exported).toBe(n - 1);
+    db.close();
+  });
+});

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHMARKS = [
   { name: 'sdk-logger', what: 'SDK logger main-thread throughput vs bare pino and winston' },
   { name: 'ingest', what: 'collector ingest records/s (durable) and 2xx → visible latency' },
+  { name: 'search', what: 'q= and traceId= over a million records: search index vs reading the records' },
   { name: 'exporters', what: 'ingest → Loki / Elasticsearch sinks, backlog drain, catch-up at a steady load' },
   { name: 'otlp-ingest', what: 'OTLP spans/s and metric points/s' },
   { name: 'http-overhead', what: 'instrumented vs plain node:http service (autocannon)' },

@@ -42,7 +42,8 @@ function wordsOf(q: string): Word[] {
     const prefix = w.length > 1 && w.endsWith('*');
     const text = prefix ? w.slice(0, -1) : w;
     const raw = text.toLowerCase().match(TOKEN) ?? [];
-    if (raw.length > 0) words.push({ raw, folded: searchTokens(text), prefix });
+    const folded = searchTokens(text);
+    if (raw.length > 0 && folded.length > 0) words.push({ raw, folded, prefix });
   }
   last = { q, words };
   return words;
@@ -70,28 +71,30 @@ export function chunkQuery(q: string): string {
 /** Every word of `q` occurs in `msg` as consecutive whole tokens (the last a prefix after `*`). */
 export function matchesWords(msg: string, q: string): boolean {
   const text = fold(msg);
-  let tokens: string[] | undefined;
-  for (const w of wordsOf(q)) {
-    // Most words are one token: found in the text without splitting it (a query's candidates
-    // are whole chunks, so this runs for many records that do not match).
-    if (w.folded.length === 1) {
-      if (!containsToken(text, w.folded[0], w.prefix)) return false;
-    } else {
-      if (w.folded.length > 1 && !text.includes(w.folded[0])) return false;
-      tokens ??= text.match(TOKEN) ?? [];
-      if (!containsPhrase(tokens, w)) return false;
-    }
-  }
+  for (const w of wordsOf(q)) if (!containsWord(text, w)) return false;
   return true;
 }
 
-/** `token` occurs in folded `text` with no token character right before it (nor after it, unless a prefix). */
-function containsToken(text: string, token: string, prefix: boolean): boolean {
-  for (let i = text.indexOf(token); i !== -1; i = text.indexOf(token, i + 1)) {
-    if (i > 0 && isTokenChar(codePointBefore(text, i))) continue;
-    const end = i + token.length;
-    if (!prefix && end < text.length && isTokenChar(text.codePointAt(end)!)) continue;
-    return true;
+/**
+ * The word's tokens occur in folded `text` one after the other, separated by non-token
+ * characters only, each whole (the last may go on after `*`). Found from the occurrences of the
+ * first token, without splitting the text: a query's candidates are whole chunks, so this runs
+ * for many records that do not match.
+ */
+function containsWord(text: string, w: Word): boolean {
+  const tokens = w.folded;
+  for (let i = text.indexOf(tokens[0]); i !== -1; i = text.indexOf(tokens[0], i + 1)) {
+    if (i > 0 && isTokenChar(codePointBefore(text, i))) continue; // inside a longer token
+    let pos = i;
+    let k = 0;
+    for (; k < tokens.length; k++) {
+      if (k > 0) while (pos < text.length && !isTokenChar(text.codePointAt(pos)!)) pos += text.codePointAt(pos)! > 0xffff ? 2 : 1;
+      if (!text.startsWith(tokens[k], pos)) break;
+      pos += tokens[k].length;
+      const open = w.prefix && k === tokens.length - 1;
+      if (!open && pos < text.length && isTokenChar(text.codePointAt(pos)!)) break; // a longer token
+    }
+    if (k === tokens.length) return true;
   }
   return false;
 }
@@ -104,17 +107,4 @@ function codePointBefore(text: string, i: number): number {
 function isTokenChar(codePoint: number): boolean {
   if (codePoint < 0x80) return (codePoint >= 0x61 && codePoint <= 0x7a) || (codePoint >= 0x30 && codePoint <= 0x39) || (codePoint >= 0x41 && codePoint <= 0x5a);
   return TOKEN_CHAR.test(String.fromCodePoint(codePoint));
-}
-
-function containsPhrase(tokens: string[], w: Word): boolean {
-  const n = w.folded.length;
-  if (n === 0) return true;
-  for (let i = 0; i + n <= tokens.length; i++) {
-    let j = 0;
-    for (; j < n - 1; j++) if (tokens[i + j] !== w.folded[j]) break;
-    if (j < n - 1) continue;
-    const lastToken = tokens[i + n - 1];
-    if (w.prefix ? lastToken.startsWith(w.folded[n - 1]) : lastToken === w.folded[n - 1]) return true;
-  }
-  return false;
 }

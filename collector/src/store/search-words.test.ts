@@ -133,6 +133,24 @@ describe('q= words', () => {
     db.close();
   });
 
+  it('drops the chunks whose records retention deleted, and keeps the chunk that still holds some', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-words-'));
+    const db = openDatabase(dir, 'normal');
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 1, batch: 1000 }); // prunes every 300 rounds: within a second
+    const store = new LogStore(db);
+    append(store, Array.from({ length: 3 * CHUNK_SIZE - 1 }, (_, i) => `kept ${i}`)); // positions 1 … 191: chunks 0, 1, 2
+    fts.start();
+    await indexed(fts, 3 * CHUNK_SIZE - 1);
+    db.prepare('DELETE FROM logs WHERE id < ?').run(2 * CHUNK_SIZE + 2); // as retention does: the oldest rows
+    const chunks = () => (db.prepare('SELECT rowid FROM fts.log_chunks').all() as Array<{ rowid: number }>).map((r) => r.rowid);
+    expect(chunks()).toEqual([0, 1, 2]);
+    for (const deadline = Date.now() + 30_000; chunks().length > 1 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    await fts.shutdown();
+    expect(chunks()).toEqual([2]);
+    expect(found(store, 'kept')).toHaveLength(CHUNK_SIZE - 2);
+    db.close();
+  });
+
   it('finds records the indexer has not reached yet, and reads q without words (-->) like live tail', () => {
     const { store, db } = openStore(); // worker never started
     append(store, ['retry --> later', 'nothing here', 'Payment FAILED']);

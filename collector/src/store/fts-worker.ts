@@ -20,6 +20,13 @@ const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDb
 /** How often the WAL is checkpointed. */
 const CHECKPOINT_MS = 500;
 
+/** One index row's text: the messages and the trace ids of a chunk's records, a line each. */
+interface ChunkText {
+  chunk: number;
+  msgs: string;
+  traceIds: string;
+}
+
 /** The search index: rows from the queue or the log into log_chunks, its cursor, pruning. */
 class Indexer {
   readonly queue = new IndexQueue();
@@ -35,18 +42,11 @@ class Indexer {
    * The chunk holding the last indexed position while positions after it are still to come:
    * its text so far, indexed again whole (replacing its row) when they come.
    */
-  #open: { chunk: number; msgs: string; traceIds: string } | undefined;
+  #open: ChunkText | undefined;
   #sincePrune = 0;
 
   constructor() {
     this.#log.exec('PRAGMA busy_timeout = 5000');
-    // Restarted in the middle of a chunk: its text so far is read back from the log.
-    const chunk = Math.floor(this.#indexed / CHUNK_SIZE);
-    if (this.#indexed % CHUNK_SIZE !== CHUNK_SIZE - 1) {
-      const rows = this.#pending.all(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE) as unknown as IndexRow[];
-      this.#open = { chunk, msgs: '', traceIds: '' };
-      appendText(this.#open, rows, 0, rows.length);
-    }
     parentPort!.postMessage({ indexedId: this.#indexed });
   }
 
@@ -81,12 +81,27 @@ class Indexer {
       const chunk = Math.floor(rows[i].id / CHUNK_SIZE);
       let end = i;
       while (end < rows.length && Math.floor(rows[end].id / CHUNK_SIZE) === chunk) end++;
-      const text = this.#open?.chunk === chunk ? this.#open : { chunk, msgs: '', traceIds: '' };
+      const text = this.#textOf(chunk);
       appendText(text, rows, i, end);
       this.#put.run(chunk, text.msgs, text.traceIds);
       this.#open = rows[end - 1].id % CHUNK_SIZE === CHUNK_SIZE - 1 ? undefined : text;
       i = end;
     }
+  }
+
+  /**
+   * The text so far of the chunk the next rows belong to: the open chunk's, or, when the chunk
+   * has indexed positions but is not the open one (the worker restarted in its middle), its
+   * earlier records read back from the log.
+   */
+  #textOf(chunk: number): ChunkText {
+    if (this.#open?.chunk === chunk) return this.#open;
+    const text = { chunk, msgs: '', traceIds: '' };
+    if (chunk * CHUNK_SIZE <= this.#indexed) {
+      const rows = this.#pending.all(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE) as unknown as IndexRow[];
+      appendText(text, rows, 0, rows.length);
+    }
+    return text;
   }
 
   /** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
@@ -101,7 +116,7 @@ class Indexer {
 }
 
 /** Adds rows[from, to) to a chunk's text, one line per record (words never run across records). */
-function appendText(text: { msgs: string; traceIds: string }, rows: IndexRow[], from: number, to: number): void {
+function appendText(text: ChunkText, rows: IndexRow[], from: number, to: number): void {
   for (let i = from; i < to; i++) {
     const { msg, traceId } = rows[i];
     if (msg) text.msgs += `${msg}\n`;

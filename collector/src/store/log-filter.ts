@@ -169,7 +169,9 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
   const clauses: string[] = [];
   const params: Array<string | number> = [];
   const indexed = search !== 'read';
-  const qByPosition = search === 'index' && filter.q !== undefined && hasSearchTokens(filter.q);
+  // A q without letters or digits (-->) has nothing to look up: it is read, as without the index.
+  const qIndexed = indexed && filter.q !== undefined && hasSearchTokens(filter.q);
+  const qByPosition = qIndexed && search === 'index';
   // With a trace id, or words in few chunks, the records are looked up by position (below); `+`
   // keeps SQLite from walking every record of the service through logs_service_ts instead.
   const byPosition = (indexed && filter.traceId !== undefined) || qByPosition;
@@ -187,7 +189,7 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
     clauses.push(`l.trace_id = ? AND l.id IN (${CHUNK_POSITIONS} UNION ALL ${UNINDEXED_POSITIONS} AND trace_id = ?)`);
     params.push(filter.traceId, `trace_id : "${filter.traceId}"`, INDEXED_ID_KEY, filter.traceId);
   }
-  if (filter.q !== undefined && (!indexed || !hasSearchTokens(filter.q))) {
+  if (filter.q !== undefined && !qIndexed) {
     // periscope_q is matchesQ, registered on the connection by LogStore.
     clauses.push("periscope_q(json_extract(l.body, '$.msg'), ?)");
     params.push(filter.q);

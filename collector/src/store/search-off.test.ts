@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/helpers/collector-process.ts';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
@@ -75,7 +76,7 @@ describe('store.search.enabled: false', () => {
     const { store: on, dir } = storeWith(true);
     const fts = new FtsIndexer(on.db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
     fts.start();
-    for (const deadline = Date.now() + 30_000; fts.indexedId() < 60 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => fts.indexedId() >= 60, 30_000, 20);
     await fts.shutdown();
     for (const query of [{ q: 'cancelled' }, { q: 'card declined' }, { q: 'user', service: 'checkout' }, { traceId: TRACE_B }, { traceId: TRACE_A, q: 'created' }]) {
       const filter = parseLogFilter(query);
@@ -96,7 +97,7 @@ describe('store.search.enabled: false', () => {
     // is set far beyond this much WAL): the worker still runs them.
     const pages = () => (db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count;
     const fileBytes = () => statSync(join(dir, 'periscope.db')).size;
-    for (const deadline = Date.now() + 30_000; fileBytes() < pages() * 4096 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => fileBytes() >= pages() * 4096, 30_000, 50);
     expect(fileBytes()).toBeGreaterThanOrEqual(pages() * 4096);
     expect(fts.health(store.lastId())).toEqual({ status: 'up', enabled: false });
     expect(fts.lag(store.lastId())).toBe(0);

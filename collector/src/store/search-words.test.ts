@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/helpers/collector-process.ts';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
@@ -71,7 +72,7 @@ function append(store: LogStore, msgs: string[]): void {
 }
 
 async function indexed(fts: FtsIndexer, upTo: number): Promise<void> {
-  for (const deadline = Date.now() + 30_000; fts.indexedId() < upTo && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => fts.indexedId() >= upTo, 30_000, 10);
   expect(fts.indexedId()).toBe(upTo);
 }
 
@@ -144,7 +145,7 @@ describe('q= words', () => {
     db.prepare('DELETE FROM logs WHERE id < ?').run(2 * CHUNK_SIZE + 2); // as retention does: the oldest rows
     const chunks = () => (db.prepare('SELECT rowid FROM fts.log_chunks').all() as Array<{ rowid: number }>).map((r) => r.rowid);
     expect(chunks()).toEqual([0, 1, 2]);
-    for (const deadline = Date.now() + 30_000; chunks().length > 1 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => chunks().length <= 1, 30_000, 20);
     await fts.shutdown();
     expect(chunks()).toEqual([2]);
     expect(found(store, 'kept')).toHaveLength(CHUNK_SIZE - 2);

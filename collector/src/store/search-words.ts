@@ -88,7 +88,7 @@ function containsWord(text: string, w: Word): boolean {
     let pos = i;
     let k = 0;
     for (; k < tokens.length; k++) {
-      if (k > 0) while (pos < text.length && !isTokenChar(text.codePointAt(pos)!)) pos += text.codePointAt(pos)! > 0xffff ? 2 : 1;
+      if (k > 0) pos = nextTokenStart(text, pos);
       if (!text.startsWith(tokens[k], pos)) break;
       pos += tokens[k].length;
       const open = w.prefix && k === tokens.length - 1;
@@ -97,6 +97,16 @@ function containsWord(text: string, w: Word): boolean {
     if (k === tokens.length) return true;
   }
   return false;
+}
+
+/** The first position at or after `pos` that holds a token character (or the text's end). */
+function nextTokenStart(text: string, pos: number): number {
+  while (pos < text.length) {
+    const c = text.codePointAt(pos)!;
+    if (isTokenChar(c)) break;
+    pos += c > 0xffff ? 2 : 1;
+  }
+  return pos;
 }
 
 function codePointBefore(text: string, i: number): number {

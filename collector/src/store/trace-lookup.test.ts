@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/helpers/collector-process.ts';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
@@ -73,7 +74,7 @@ describe('records by trace id (through the search index, not a B-tree index on r
     const store = new LogStore(db);
     store.append(batch([{ msg: 'x', traceId: T1 }, { msg: 'y', traceId: T2 }]));
     fts.start();
-    for (const deadline = Date.now() + 30_000; fts.indexedId() < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => fts.indexedId() >= 2, 30_000, 20);
     expect(fts.indexedId()).toBe(2);
     expect(await fts.shutdown()).toBe('stopped');
     expect(db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?').all(`trace_id : "${T2}"`)).toEqual([{ rowid: 0 }]); // the chunk of positions 0-63

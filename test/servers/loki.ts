@@ -13,7 +13,7 @@
 //  - faults (fault-server.ts): down, reset, slow, any status with Retry-After.
 
 import protobuf from 'protobufjs';
-import snappy from 'snappyjs';
+import { uncompressSync } from 'snappy';
 import { authorized, FaultServer, type Fault } from './fault-server.ts';
 
 // logproto push messages (grafana/loki pkg/push/push.proto), field numbers as upstream.
@@ -168,8 +168,26 @@ interface RawStream {
 type Int64 = number | { toNumber(): number } | string | null | undefined;
 const int64 = (v: Int64) => (v === null || v === undefined ? 0 : typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : v.toNumber());
 
+/** Largest decompressed push body accepted (Loki bounds it too: distributor max_recv_msg_size). */
+const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The decompressed length a snappy block announces: its preamble, a little-endian base-128
+ * varint (https://github.com/google/snappy/blob/main/format_description.txt). Read before
+ * decompressing, so a corrupt or hostile preamble is refused rather than allocated.
+ */
+function snappyLength(block: Buffer): number {
+  let length = 0;
+  for (let i = 0, shift = 1; i < 5 && i < block.length; i++, shift *= 128) {
+    length += (block[i] & 0x7f) * shift;
+    if (block[i] < 0x80) return length;
+  }
+  throw new Error('snappy: bad length preamble');
+}
+
 function decodeProtobuf(body: Buffer): RawStream[] {
-  const raw = snappy.uncompress(body, 256 * 1024 * 1024);
+  if (snappyLength(body) > MAX_DECOMPRESSED_BYTES) throw new Error('snappy: decompressed body too large');
+  const raw = uncompressSync(body, { asBuffer: true }) as Buffer;
   // Decoded messages (not toObject): absent repeated fields are empty arrays, strings "".
   const msg = PushRequest.decode(raw) as unknown as {
     streams: Array<{ labels: string; entries: Array<{ timestamp?: { seconds: Int64; nanos: number } | null; line: string; structuredMetadata: Array<{ name: string; value: string }> }> }>;

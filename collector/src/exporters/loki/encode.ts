@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import snappy from 'snappyjs';
+import { compressSync } from 'snappy';
 import { tsNanos, type LokiEntry } from './entry.ts';
 
 const PROTO = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto', 'push.proto');
@@ -43,7 +43,7 @@ export function encodeProtobuf(entries: LokiEntry[]): Uint8Array {
     }
     streams.push({ labels, entries: out });
   }
-  return snappy.compress(PushRequest.encode({ streams }).finish());
+  return compressSync(PushRequest.encode({ streams }).finish());
 }
 
 export function encodeJson(entries: LokiEntry[]): string {

@@ -1,5 +1,5 @@
 import { Value } from '@sinclair/typebox/value';
-import snappy from 'snappyjs';
+import { uncompressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLokiServer, type LokiServer } from '../../../../test/servers/loki.ts';
 import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
@@ -94,7 +94,7 @@ describe('encoding', () => {
 
   it('protobuf: snappy block of a PushRequest that protobufjs decodes with our push.proto transcription', () => {
     const body = encodeProtobuf(entries);
-    const decoded = PushRequest.toObject(PushRequest.decode(snappy.uncompress(body)), { longs: Number, defaults: true }) as {
+    const decoded = PushRequest.toObject(PushRequest.decode(uncompressSync(body, { asBuffer: true }) as Buffer), { longs: Number, defaults: true }) as {
       streams: Array<{ labels: string; entries: Array<{ timestamp: { seconds: number; nanos: number }; line: string; structuredMetadata: Array<{ name: string; value: string }> }> }>;
     };
     expect(decoded.streams.map((s) => s.labels)).toEqual([entries[0].stream, entries[1].stream]);

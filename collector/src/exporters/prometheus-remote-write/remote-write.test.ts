@@ -2,7 +2,7 @@ import { Value } from '@sinclair/typebox/value';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
-import snappy from 'snappyjs';
+import { uncompressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeExporter } from '../describe-exporter.ts';
 import { createExporterMetrics } from '../metrics.ts';
@@ -69,7 +69,7 @@ describe('remote write 1.0 requests', () => {
   afterAll(() => new Promise((r) => server.close(r)));
 
   const decode = (body: Buffer) =>
-    WriteRequest.toObject(WriteRequest.decode(snappy.uncompress(body)), { longs: Number, enums: String, defaults: true }) as {
+    WriteRequest.toObject(WriteRequest.decode(uncompressSync(body, { asBuffer: true }) as Buffer), { longs: Number, enums: String, defaults: true }) as {
       timeseries: Array<{ labels: Array<{ name: string; value: string }>; samples: Array<{ value: number; timestamp: number }> }>;
       metadata: Array<{ type: string; metric_family_name: string; help: string }>;
     };

@@ -124,6 +124,20 @@ describe('periscope check-config', () => {
   });
 });
 
+  it('syslog.enabled: false starts the collector without a syslog listener', async () => {
+    const collector = await startCollectorProcess({ configYaml: 'syslog:\n  enabled: false\n' });
+    try {
+      expect(collector.output()).toContain('"syslog":"disabled"');
+      expect(collector.syslogPort).toBeUndefined();
+      const posted = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"msg":"no syslog"}\n' });
+      expect(posted.status).toBe(200);
+      const health = (await (await fetch(`${collector.url}/health/detailed`)).json()) as { components: { syslog: unknown } };
+      expect(health.components.syslog).toEqual({ status: 'up', enabled: false });
+    } finally {
+      expect(await collector.stop()).toBe(0);
+    }
+  });
+
 it('docs/configuration.md is generated from the schemas and up to date', async () => {
   const { out } = await periscope(['config-reference']);
   const committed = readFileSync(join(REPO_ROOT, 'docs/configuration.md'), 'utf8');

@@ -189,7 +189,8 @@ export async function startCollector(config: Config, options: { configDir?: stri
     store,
     ingest,
     httpAddress: { host: address.address, port: address.port },
-    syslogAddresses: () => syslog.addresses(),
+    // Empty when syslog.enabled is false (the receiver never listens).
+    syslogAddresses: () => (config.syslog.enabled ? syslog.addresses() : {}),
     exporters,
     metricsSources,
     shutdown,

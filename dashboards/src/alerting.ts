@@ -22,20 +22,26 @@ export function alerting(): dashboard.Dashboard {
       {
         row: 'Alerts',
         panels: [
-          stat('Firing alerts', `sum(periscope_alerts_firing{${I}})`, 'short', { thresholds: [[1, 'red']] }),
-          stat('Critical firing', `sum(periscope_alerts_firing{${I}, severity="critical"})`, 'short', { thresholds: [[1, 'red']] }),
+          stat('Firing alerts', `sum(periscope_alerts_open{${I}, state="firing"})`, 'short', { thresholds: [[1, 'red']] }),
+          stat('Rules failing', `sum(periscope_alert_rules{${I}, health="error"})`, 'short', {
+            thresholds: [[1, 'red']],
+            description: 'Rules whose last evaluation failed (their alerts are in state error, never resolved).',
+          }),
           stat(
             'Notification failures (1h)',
             `sum(increase(periscope_notification_failures_total{${I}}[1h]))`,
             'short',
             { thresholds: [[1, 'orange']], description: 'Notifications that failed in the last hour, all channels.' },
           ),
-          stat('Acks (1h)', `sum(increase(periscope_acks_total{${I}}[1h]))`, 'short'),
-          timeseries('Firing by severity', { expr: `sum by (severity) (periscope_alerts_firing{${I}})`, legend: '{{severity}}' }, 'short', {
+          stat('Acks (1h)', `sum(increase(periscope_alert_acks_total{${I}}[1h]))`, 'short'),
+          timeseries('Open alerts by state', { expr: `sum by (state) (periscope_alerts_open{${I}})`, legend: '{{state}}' }, 'short', {
             min: 0,
             stacked: true,
+            description: 'Alert instances of the rules: pending, firing, nodata, error.',
           }),
-          table('Firing now', { expr: `sum by (rule, severity) (periscope_alerts_firing{${I}}) > 0` }, { description: 'Alert instances firing, by rule.' }),
+          table('Slowest rules', { expr: `topk(10, max by (rule) (periscope_alert_rule_last_evaluation_duration_seconds{${I}}))` }, {
+            description: 'Duration of each rule\'s last evaluation, slowest first.',
+          }),
         ],
       },
       {
@@ -43,13 +49,13 @@ export function alerting(): dashboard.Dashboard {
         panels: [
           timeseries(
             'Attempts by channel',
-            { expr: `sum by (channel) (rate(periscope_notification_attempts_total{${I}}[$__rate_interval]))`, legend: '{{channel}}' },
+            { expr: `sum by (channel, result) (rate(periscope_notification_attempts_total{${I}}[$__rate_interval]))`, legend: '{{channel}} {{result}}' },
             'ops',
             { min: 0, width: 8 },
           ),
           timeseries(
             'Failures by channel',
-            { expr: `sum by (channel) (rate(periscope_notification_failures_total{${I}}[$__rate_interval]))`, legend: '{{channel}}' },
+            { expr: `sum by (channel, reason) (rate(periscope_notification_failures_total{${I}}[$__rate_interval]))`, legend: '{{channel}} {{reason}}' },
             'ops',
             { min: 0, width: 8 },
           ),
@@ -60,7 +66,7 @@ export function alerting(): dashboard.Dashboard {
               { expr: latency(0.99), legend: 'p99 {{channel}}' },
             ],
             's',
-            { min: 0, width: 8, description: 'From the alert firing to the channel accepting the message.' },
+            { min: 0, width: 8, description: 'Duration of one delivery attempt, until the channel accepted the message.' },
           ),
         ],
       },
@@ -68,14 +74,21 @@ export function alerting(): dashboard.Dashboard {
         row: 'Escalation',
         panels: [
           timeseries(
-            'Escalations by step',
-            { expr: `sum by (step) (increase(periscope_escalations_total{${I}}[$__rate_interval]))`, legend: 'step {{step}}' },
+            'Escalation steps by chain',
+            { expr: `sum by (escalation) (increase(periscope_escalation_steps_total{${I}}[$__rate_interval]))`, legend: '{{escalation}}' },
             'short',
-            { min: 0, bars: true, description: 'Escalation steps reached; later steps mean nobody acknowledged in time.' },
+            { min: 0, bars: true, width: 8, description: 'Escalation steps run; many steps mean nobody acknowledged in time.' },
           ),
-          timeseries('Acknowledgements', { expr: `sum(increase(periscope_acks_total{${I}}[$__rate_interval]))`, legend: 'acks' }, 'short', {
+          timeseries(
+            'Escalations ended by reason',
+            { expr: `sum by (reason) (increase(periscope_escalations_stopped_total{${I}}[$__rate_interval]))`, legend: '{{reason}}' },
+            'short',
+            { min: 0, bars: true, width: 8, description: 'acknowledged, resolved, or exhausted (every step ran without an ack).' },
+          ),
+          timeseries('Acknowledgements', { expr: `sum by (via) (increase(periscope_alert_acks_total{${I}}[$__rate_interval]))`, legend: '{{via}}' }, 'short', {
             min: 0,
             bars: true,
+            width: 8,
           }),
         ],
       },

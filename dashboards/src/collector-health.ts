@@ -17,7 +17,7 @@ export function collectorHealth(): dashboard.Dashboard {
     variables: [
       datasourceVariable('prometheus'),
       labelVariable('instance', 'Collector', 'label_values(periscope_store_records, instance)'),
-      labelVariable('exporter', 'Exporter', 'label_values(periscope_exporter_queue_depth_records{instance=~"$instance"}, exporter)'),
+      labelVariable('exporter', 'Exporter', 'label_values(periscope_exporter_queue_items{instance=~"$instance"}, exporter)'),
     ],
     sections: [
       {
@@ -51,39 +51,50 @@ export function collectorHealth(): dashboard.Dashboard {
         panels: [
           timeseries(
             'Sent by exporter',
-            { expr: `sum by (exporter) (rate(periscope_exporter_sent_records_total{${E}}[$__rate_interval]))`, legend: '{{exporter}}' },
+            { expr: `sum by (exporter) (rate(periscope_exporter_sent_items_total{${E}}[$__rate_interval]))`, legend: '{{exporter}}' },
             'cps',
-            { min: 0, width: 8 },
+            { min: 0, width: 8, description: 'Items delivered: log records, spans (exporter <name>:traces) or samples (remote write).' },
           ),
           timeseries(
-            'Failed by reason',
-            { expr: `sum by (exporter, reason) (rate(periscope_exporter_failed_records_total{${E}}[$__rate_interval]))`, legend: '{{exporter}} {{reason}}' },
-            'cps',
-            { min: 0, width: 8 },
+            'Failed requests by class',
+            { expr: `sum by (exporter, class) (rate(periscope_exporter_failed_requests_total{${E}}[$__rate_interval]))`, legend: '{{exporter}} {{class}}' },
+            'reqps',
+            { min: 0, width: 8, description: 'retryable: sent again (429, 5xx, network); permanent: the items went to the dead letters.' },
           ),
           timeseries(
             'Retries',
-            { expr: `sum by (exporter) (rate(periscope_exporter_retried_total{${E}}[$__rate_interval]))`, legend: '{{exporter}}' },
-            'ops',
+            { expr: `sum by (exporter) (rate(periscope_exporter_retried_requests_total{${E}}[$__rate_interval]))`, legend: '{{exporter}}' },
+            'reqps',
             { min: 0, width: 8 },
           ),
-          timeseries('Queue depth', { expr: `sum by (exporter) (periscope_exporter_queue_depth_records{${E}})`, legend: '{{exporter}}' }, 'short', {
+          timeseries('Queue depth', { expr: `sum by (exporter) (periscope_exporter_queue_items{${E}})`, legend: '{{exporter}}' }, 'short', {
             min: 0,
-            description: 'Records accepted but not yet delivered, per exporter.',
+            width: 8,
+            description: 'Items accepted but not yet delivered, per exporter.',
           }),
           timeseries('Oldest unsent record age', { expr: `max by (exporter) (periscope_exporter_oldest_unsent_age_seconds{${E}})`, legend: '{{exporter}}' }, 's', {
             min: 0,
+            width: 8,
             description: 'How far each exporter is behind ingest.',
+          }),
+          timeseries('Dead letters held', { expr: `sum by (exporter) (periscope_exporter_dead_letters{${E}})`, legend: '{{exporter}}' }, 'short', {
+            min: 0,
+            width: 8,
+            description: 'Items the backend refused for good, waiting in GET /api/v1/deadletter for a fix and a replay.',
           }),
           timeseries(
             'Dropped by reason',
-            { expr: `sum by (exporter, reason) (rate(periscope_exporter_dropped_records_total{${E}}[$__rate_interval]))`, legend: '{{exporter}} {{reason}}' },
+            { expr: `sum by (exporter, reason) (rate(periscope_exporter_dropped_items_total{${E}}[$__rate_interval]))`, legend: '{{exporter}} {{reason}}' },
             'cps',
-            { min: 0, description: 'Records given up at the disk bound (drop policy), by exporter and reason.' },
+            { min: 0, description: 'Items that will never be delivered (the drop policy at the disk bound, retention, a full dead-letter store), by exporter and reason.' },
           ),
           stateTimeline(
             'Circuit breakers',
-            { expr: `max by (exporter) (periscope_exporter_circuit_state{${E}})`, legend: '{{exporter}}' },
+            {
+              // One series per state, 1 for the current one: folded into 0 closed, 1 half-open, 2 open.
+              expr: `max by (exporter) (periscope_exporter_circuit_state{${E}, state="half-open"}) + 2 * max by (exporter) (periscope_exporter_circuit_state{${E}, state="open"})`,
+              legend: '{{exporter}}',
+            },
             [
               { value: 0, text: 'closed', color: 'green' },
               { value: 1, text: 'half-open', color: 'orange' },

@@ -136,6 +136,19 @@ describe('collector image and config', () => {
     expect(r.status, r.output).toBe(0);
   });
 
+  it('its exporters send to compose services, on the ports they listen on', () => {
+    const args: string[] = services.collector.command;
+    const config = readYaml(hostPathOf('collector', args[args.indexOf('--config') + 1])!);
+    const exporters = config.exporters as Array<{ type: string; url: string }>;
+    expect(exporters.map((e) => e.type).sort()).toEqual(['elasticsearch', 'loki']);
+    for (const e of exporters) {
+      const url = new URL(e.url);
+      expect(services, e.url).toHaveProperty(url.hostname);
+      expect(Number(url.port), e.url).toBe(CONTAINER_PORTS[url.hostname]);
+      expect(services.collector.depends_on, `collector waits for ${url.hostname}`).toHaveProperty(url.hostname);
+    }
+  });
+
   it('its data directory is a volume', () => {
     const dataDir = services.collector.environment.PERISCOPE_DATA_DIR;
     expect(mountsOf('collector').find((m) => m.target === dataDir)?.bind).toBe(false);

@@ -3,7 +3,6 @@
 // "No data" and an alert never fires. So the names and labels they read are checked against what
 // a real collector renders on /metrics, with exporters (one failing, one delivering), a log
 // record and a span behind it.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDashboards } from '../../dashboards/src/index.ts';

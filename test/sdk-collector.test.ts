@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDashboards } from '../dashboards/src/index.ts';
+import { metricNamesIn, queriesOf } from '../dashboards/src/inspect.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { freePort } from './helpers/net.ts';
 
@@ -109,9 +111,10 @@ describe('SDK → collector', () => {
     expect(series('orders_created_total{')[0]).toMatch(/instance="inst-1"/);
     expect(series('orders_created_total{')[0]).toMatch(/ 3$/);
     expect(series('traces_span_metrics_calls_total{').length).toBeGreaterThan(0);
-    for (const runtime of ['nodejs_eventloop_delay_p99_seconds', 'nodejs_heap_used_bytes', 'process_resident_memory_bytes']) {
-      expect(series(runtime).length, runtime).toBeGreaterThan(0);
-    }
+    // Every runtime metric a dashboard reads is one the SDK sends, under that name.
+    const runtimeRead = new Set(generateDashboards().flatMap((g) => queriesOf(g.dashboard).flatMap((q) => metricNamesIn(q.expr))).filter((n) => /^(nodejs|process)_/.test(n)));
+    expect(runtimeRead.size).toBeGreaterThan(5);
+    for (const runtime of runtimeRead) expect(series(`${runtime}{`).length, runtime).toBeGreaterThan(0);
   });
 });
 

@@ -21,7 +21,7 @@ const generated = generateDashboards();
 const COLLECTOR_METRIC = /^(periscope_|traces_span_metrics_)/;
 const KNOWN_METRICS = new Set([
   'nodejs_eventloop_delay_p50_seconds', 'nodejs_eventloop_delay_p90_seconds', 'nodejs_eventloop_delay_p99_seconds',
-  'nodejs_eventloop_utilization_ratio', 'nodejs_heap_used_bytes', 'nodejs_heap_total_bytes', 'nodejs_gc_duration_seconds_bucket',
+  'nodejs_eventloop_utilization_ratio', 'nodejs_heap_used_bytes', 'nodejs_heap_size_bytes', 'nodejs_gc_duration_seconds_bucket',
   'nodejs_gc_duration_seconds_sum', 'nodejs_gc_duration_seconds_count', 'process_resident_memory_bytes', 'nodejs_active_handles',
   ...Object.values(RED),
 ]);

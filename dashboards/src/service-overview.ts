@@ -101,7 +101,7 @@ export function serviceOverview(): dashboard.Dashboard {
             'Heap used / total',
             [
               { expr: `sum by (instance) (nodejs_heap_used_bytes{${RUNTIME}})`, legend: 'used {{instance}}' },
-              { expr: `sum by (instance) (nodejs_heap_total_bytes{${RUNTIME}})`, legend: 'total {{instance}}' },
+              { expr: `sum by (instance) (nodejs_heap_size_bytes{${RUNTIME}})`, legend: 'total {{instance}}' },
             ],
             'bytes',
             { min: 0, width: 8, description: 'Summed over V8 heap spaces.' },

@@ -156,7 +156,7 @@ describe('runtime metrics', () => {
       { name: 'nodejs.eventloop.delay.p99', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.utilization', unit: '1', type: 'gauge' },
       { name: 'nodejs.heap.used', unit: 'By', type: 'gauge' },
-      { name: 'nodejs.heap.total', unit: 'By', type: 'gauge' },
+      { name: 'nodejs.heap.size', unit: 'By', type: 'gauge' },
       { name: 'nodejs.gc.duration', unit: 's', type: 'histogram' },
       { name: 'process.resident_memory', unit: 'By', type: 'gauge' },
       { name: 'nodejs.active_handles', unit: '{handle}', type: 'gauge' },
@@ -185,7 +185,7 @@ describe('runtime metrics', () => {
     const used = last('nodejs.heap.used').dataPoints;
     const spaces = used.map((p) => p.attributes.space);
     expect(spaces).toEqual(expect.arrayContaining(['new_space', 'old_space', 'code_space', 'large_object_space']));
-    const total = new Map(last('nodejs.heap.total').dataPoints.map((p) => [p.attributes.space, value(p)]));
+    const total = new Map(last('nodejs.heap.size').dataPoints.map((p) => [p.attributes.space, value(p)]));
     for (const p of used) expect(value(p)).toBeLessThanOrEqual(total.get(p.attributes.space)!);
 
     // GC: major (forced) and minor (allocation) pauses, in seconds
@@ -242,6 +242,8 @@ describe('prometheus endpoint (optional)', () => {
     expect(scrape.status).toBe(200);
     expect(scrape.body).toMatch(/^fixture_scraped_total\{route="\/x"[^}]*\} 5/m);
     expect(scrape.body).toMatch(/^nodejs_heap_used_bytes\{space="old_space"[^}]*\} \d+/m);
+    // The same name as on the collector's /metrics (which drops a gauge's trailing `total`).
+    expect(scrape.body).toMatch(/^nodejs_heap_size_bytes\{space="old_space"[^}]*\} \d+/m);
     expect(scrape.body).toMatch(/^nodejs_eventloop_utilization_ratio\{[^}]*\} [\d.e-]+$/m);
     expect(scrape.body).toMatch(/^nodejs_eventloop_delay_p99_seconds\{/m);
     expect(scrape.body).toMatch(/^nodejs_gc_duration_seconds_bucket\{[^}]*kind="/m);

@@ -8,8 +8,10 @@
 //       of the sampling timer's own 10 ms interval
 //   nodejs.eventloop.utilization          1         → nodejs_eventloop_utilization_ratio
 //       since the previous collection (performance.eventLoopUtilization deltas)
-//   nodejs.heap.used / nodejs.heap.total  By {space} → nodejs_heap_used_bytes{space} …
-//       per V8 heap space (v8.getHeapSpaceStatistics: space_used_size / space_size)
+//   nodejs.heap.used / nodejs.heap.size   By {space} → nodejs_heap_used_bytes{space} …
+//       per V8 heap space (v8.getHeapSpaceStatistics: space_used_size / space_size). Not
+//       `nodejs.heap.total`: a gauge keeps no trailing `total` on the collector's /metrics
+//       (promlint), so the name would differ there and on a direct scrape.
 //   nodejs.gc.duration (histogram)        s {kind}  → nodejs_gc_duration_seconds_bucket{kind}
 //       kind = major | minor | incremental | weakcb (PerformanceObserver 'gc' entries)
 //   process.resident_memory               By        → process_resident_memory_bytes
@@ -89,15 +91,15 @@ export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptio
 
   // heap per V8 space
   const heapUsed = meter.createObservableGauge('nodejs.heap.used', { unit: 'By', description: 'V8 heap used, per heap space' });
-  const heapTotal = meter.createObservableGauge('nodejs.heap.total', { unit: 'By', description: 'V8 heap size, per heap space' });
+  const heapSize = meter.createObservableGauge('nodejs.heap.size', { unit: 'By', description: 'V8 heap size, per heap space' });
   const heapCallback = guarded((result: BatchObservableResult) => {
     for (const space of v8.getHeapSpaceStatistics()) {
       const attributes = { space: space.space_name };
       result.observe(heapUsed, space.space_used_size, attributes);
-      result.observe(heapTotal, space.space_size, attributes);
+      result.observe(heapSize, space.space_size, attributes);
     }
   });
-  meter.addBatchObservableCallback(heapCallback, [heapUsed, heapTotal]);
+  meter.addBatchObservableCallback(heapCallback, [heapUsed, heapSize]);
 
   meter
     .createObservableGauge('process.resident_memory', { unit: 'By', description: 'Resident set size' })

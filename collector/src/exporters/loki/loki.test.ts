@@ -197,6 +197,26 @@ describe('against the Loki test server', () => {
     expect(pushes.every((p) => p.status === 204)).toBe(true); // nothing Loki refuses was sent
   });
 
+  it('the test server refuses a corrupt snappy body, and one announcing more than 256 MiB, with 400 before decoding', async () => {
+    const post = (body: Buffer) =>
+      fetch(`${loki.url}/loki/api/v1/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': 'tenant-bad-snappy', authorization: `Basic ${Buffer.from(`${SECRETS.username}:${SECRETS.password}`).toString('base64')}` },
+        body: new Uint8Array(body),
+      });
+    const valid = encodeProtobuf([toEntry(item(1, {}, Date.now() * 1000), policy)]);
+    // The valid block's data behind a preamble announcing 2^28 + 1 = 268 435 457 bytes.
+    const preamble = Buffer.from(valid).findIndex((byte) => byte < 0x80) + 1;
+    const huge = Buffer.concat([Buffer.from([0x81, 0x80, 0x80, 0x80, 0x01]), Buffer.from(valid).subarray(preamble)]);
+    for (const [body, reason] of [[Buffer.from([0x05, 0xff, 0xff]), /^loghttp\.ParsePushRequest: /], [huge, /^loghttp\.ParsePushRequest: snappy: decompressed body too large\n$/]] as const) {
+      const res = await post(body);
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(reason);
+    }
+    expect((await post(Buffer.from(valid))).status).toBe(204);
+    expect(loki.entries('tenant-bad-snappy')).toHaveLength(1);
+  });
+
   it('429 (rate limit) is retried until accepted; 401 without credentials is permanent', async () => {
     await loki.setFault({ mode: 'status', status: 429, times: 3, body: 'Ingestion rate limit exceeded for user x' });
     const letters = await deliver('protobuf', 'tenant-429', [testRecord({ msg: 'after 429' })]);

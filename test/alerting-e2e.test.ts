@@ -146,6 +146,15 @@ async function stepTimes(fingerprint: string): Promise<number[]> {
  */
 const WAITED_MS = WAIT_S * 1000 - 300;
 
+/** Sum of the samples of `name` that carry every `label="value"` pair of `match`. */
+function metricSum(text: string, name: string, match: string[]): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) && match.every((m) => line.includes(m))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
 function metricValue(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -275,7 +284,9 @@ describe('metric threshold → escalation chain through the real collector', () 
     expect((await alertOf('c')).ack).toMatchObject({ by: 'lee', via: 'link' });
     expect((await alertOf('b')).ack).toMatchObject({ by: 'kim', via: 'api' });
     const acked = Date.now();
-    expect(metricValue((await api('/metrics')).text, 'periscope_alerts_open{state="firing"}')).toBe(3);
+    const openMetrics = (await api('/metrics')).text;
+    expect(metricSum(openMetrics, 'periscope_alerts_open', ['state="firing"'])).toBe(3);
+    expect(metricSum(openMetrics, 'periscope_alerts_open', ['state="firing"', 'severity="critical"'])).toBe(3);
 
     // b: hysteresis — 85 is under the threshold but above the clear threshold: still firing.
     await setLoad({ b: 85 });
@@ -381,7 +392,9 @@ describe('metric threshold → escalation chain through the real collector', () 
     expect(metricValue(metrics, 'periscope_alert_acks_total{via="api"}')).toBe(1);
     expect(metricValue(metrics, 'periscope_alert_acks_total{via="link"}')).toBe(1);
     expect(metricValue(metrics, 'periscope_escalations_stopped_total{escalation="oncall",reason="acknowledged"}')).toBe(2);
-    expect(metricValue(metrics, 'periscope_alerts_open{state="firing"}')).toBe(0);
+    expect(metricSum(metrics, 'periscope_alerts_open', ['state="firing"'])).toBe(0);
+    // Zeros, not absent series: every rule has its four states.
+    expect(metrics.split('\n').filter((l) => l.startsWith('periscope_alerts_open{') && l.includes('severity="critical"')).map((l) => /state="(\w+)"/.exec(l)![1]).sort()).toEqual(['error', 'firing', 'nodata', 'pending']);
     expect(metricValue(metrics, 'periscope_alert_rule_evaluations_total')).toBeGreaterThan(10);
     expect(metricValue(metrics, 'periscope_alert_rule_evaluation_failures_total')).toBe(0);
     expect(metricValue(metrics, 'periscope_alert_rule_last_evaluation_duration_seconds{rule="E2EHighLoad"}')).toBeGreaterThan(0);

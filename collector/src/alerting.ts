@@ -9,7 +9,7 @@ import type { NotifyAlert } from '../../alerting/src/dispatch/alert.ts';
 import { checkRuleFiles } from '../../alerting/src/rules/load.ts';
 import { AlertError } from '../../alerting/src/errors.ts';
 import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
-import { AlertingEngine } from '../../alerting/src/rules/engine.ts';
+import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.ts';
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
 import type { Severity } from '../../alerting/src/types.ts';
 import { parseLogFilter } from './store/log-filter.ts';
@@ -111,14 +111,14 @@ export function registerEngineMetrics(registry: Registry, engine: Pick<AlertingE
   });
   new Gauge({
     name: 'periscope_alerts_open',
-    help: 'Open alert instances of the rules, by state (pending, firing, nodata, error).',
-    labelNames: ['state'] as const,
+    help: 'Open alert instances, by rule, its severity and state (pending, firing, nodata, error).',
+    labelNames: ['rule', 'severity', 'state'] as const,
     registers: [registry],
     collect() {
-      const counts: Record<string, number> = { pending: 0, firing: 0, nodata: 0, error: 0 };
-      for (const a of engine.alerts()) counts[a.state] = (counts[a.state] ?? 0) + 1;
       this.reset();
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      // Every rule has its four series, 0 when nothing is open: PromQL sees 0, not an absent series.
+      for (const r of engine.listRules()) for (const state of PROBLEM_STATES) this.set({ rule: r.id, severity: r.severity, state }, 0);
+      for (const a of engine.alerts()) this.inc({ rule: a.ruleId, severity: a.severity, state: a.state });
     },
   });
   new Gauge({

@@ -22,9 +22,11 @@ export function alerting(): dashboard.Dashboard {
       {
         row: 'Alerts',
         panels: [
-          stat('Firing alerts', `sum(periscope_alerts_open{${I}, state="firing"})`, 'short', { thresholds: [[1, 'red']] }),
+          stat('Firing alerts', `sum(periscope_alerts_open{${I}, state="firing"})`, 'short', { thresholds: [[1, 'red']], width: 4 }),
+          stat('Critical firing', `sum(periscope_alerts_open{${I}, state="firing", severity="critical"})`, 'short', { thresholds: [[1, 'red']], width: 4 }),
           stat('Rules failing', `sum(periscope_alert_rules{${I}, health="error"})`, 'short', {
             thresholds: [[1, 'red']],
+            width: 4,
             description: 'Rules whose last evaluation failed (their alerts are in state error, never resolved).',
           }),
           stat(
@@ -34,11 +36,16 @@ export function alerting(): dashboard.Dashboard {
             { thresholds: [[1, 'orange']], description: 'Notifications that failed in the last hour, all channels.' },
           ),
           stat('Acks (1h)', `sum(increase(periscope_alert_acks_total{${I}}[1h]))`, 'short'),
+          timeseries('Firing by severity', { expr: `sum by (severity) (periscope_alerts_open{${I}, state="firing"})`, legend: '{{severity}}' }, 'short', {
+            min: 0,
+            stacked: true,
+          }),
           timeseries('Open alerts by state', { expr: `sum by (state) (periscope_alerts_open{${I}})`, legend: '{{state}}' }, 'short', {
             min: 0,
             stacked: true,
             description: 'Alert instances of the rules: pending, firing, nodata, error.',
           }),
+          table('Firing now', { expr: `sum by (rule, severity) (periscope_alerts_open{${I}, state="firing"}) > 0` }, { description: 'Alert instances firing, by rule.' }),
           table('Slowest rules', { expr: `topk(10, max by (rule) (periscope_alert_rule_last_evaluation_duration_seconds{${I}}))` }, {
             description: 'Duration of each rule\'s last evaluation, slowest first.',
           }),

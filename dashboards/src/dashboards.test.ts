@@ -180,7 +180,7 @@ describe('what each dashboard must show', () => {
       name: 'alerting',
       uid: 'periscope-alerting',
       vars: ['ds_prometheus', 'instance'],
-      panels: ['Firing alerts', 'Open alerts by state', 'Notification latency', 'Failures by channel', 'Escalation steps by chain', 'Acknowledgements'],
+      panels: ['Firing alerts', 'Critical firing', 'Firing now', 'Open alerts by state', 'Notification latency', 'Failures by channel', 'Escalation steps by chain', 'Acknowledgements'],
     },
   ])('$name', ({ uid, vars, panels }) => {
     expect(varNames(uid)).toEqual(expect.arrayContaining(vars));

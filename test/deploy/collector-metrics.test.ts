@@ -2,7 +2,7 @@
 // label. A name or label the collector does not expose is no error anywhere: Grafana shows
 // "No data" and an alert never fires. So the names and labels they read are checked against what
 // a real collector renders on /metrics, with exporters (one failing, one delivering), a log
-// record and a span behind it.
+// record, a span and an alert rule behind it.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDashboards } from '../../dashboards/src/index.ts';
@@ -108,9 +108,16 @@ describe("dashboards and rules read what the collector's /metrics has", () => {
       }),
     });
     expect(span.status).toBe(200);
+    // A rule, so the per-rule alert series exist.
+    const rule = await fetch(`${collector.url}/api/v1/alerts/rules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'MetricsCheck', kind: 'log', filter: { service: 'checkout' }, mode: 'frequency', window: '1m', threshold: 1000, interval: '1s', severity: 'critical' }),
+    });
+    expect(rule.status, await rule.text()).toBe(201);
     const exposition = await waitFor(async () => {
       const text = await (await fetch(`${collector.url}/metrics`)).text();
-      const ready = text.includes('periscope_exporter_sent_items_total{exporter="es"') && text.includes('periscope_exporter_failed_requests_total{exporter="loki-down"');
+      const ready = text.includes('periscope_exporter_sent_items_total{exporter="es"') && text.includes('periscope_exporter_failed_requests_total{exporter="loki-down"') && text.includes('periscope_alerts_open{rule=');
       return ready ? text : undefined;
     });
     families = familiesOf(exposition);

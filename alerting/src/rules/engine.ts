@@ -53,6 +53,8 @@ export interface RuleStatus {
   readonly: boolean;
   enabled: boolean;
   spec: RuleSpec;
+  /** The rule's severity (`spec.severity`, or the default). */
+  severity: Severity;
   health: 'unknown' | 'ok' | 'nodata' | 'error';
   lastEvaluation: string | null;
   lastDurationMs: number | null;
@@ -113,7 +115,8 @@ interface RuleEntry {
   health: RuleStatus['health'];
 }
 
-const PROBLEM_STATES = new Set<AlertState>(['pending', 'firing', 'nodata', 'error']);
+/** States of an open alert (the rest are inactive and resolved). */
+export const PROBLEM_STATES: ReadonlySet<AlertState> = new Set<AlertState>(['pending', 'firing', 'nodata', 'error']);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function hash32(s: string): number {
@@ -623,6 +626,7 @@ export class AlertingEngine {
       readonly: e.rule.source !== 'api',
       enabled: e.rule.enabled,
       spec: e.rule.spec,
+      severity: e.rule.severity,
       health: e.health,
       lastEvaluation: e.lastEvalAt === null ? null : iso(e.lastEvalAt),
       lastDurationMs: e.lastDurationMs === null ? null : Math.round(e.lastDurationMs * 1000) / 1000,

@@ -104,7 +104,9 @@ describe('SDK → collector', () => {
 
     const metrics = await waitFor(async () => {
       const text = await (await fetch(`${collector.url}/metrics`)).text();
-      return text.includes(`orders_created_total{`) && text.includes('traces_span_metrics_calls_total') ? text : undefined;
+      // The GC histogram has samples only once the app has collected garbage: wait for it too.
+      const ready = text.includes(`orders_created_total{`) && text.includes('traces_span_metrics_calls_total') && text.includes('nodejs_gc_duration_seconds_count{');
+      return ready ? text : undefined;
     }, 60_000);
     const series = (name: string) => metrics.split('\n').filter((l) => l.startsWith(name) && l.includes(`job="${service}"`));
     expect(series('orders_created_total{').join('\n')).toMatch(/channel="web"/);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATASOURCES, GENERATED_MARKER, OUTPUT_DIR, RED, generateDashboards } from './index.ts';
 import { GRAFANA_BUILTIN_DATASOURCE } from './house.ts';
-import { GLOBAL_VARIABLES, allPanels, lokiStreamLabelsIn, metricNamesIn, queriesOf, variablesIn } from './inspect.ts';
+import { COLLECTOR_METRIC, GLOBAL_VARIABLES, allPanels, lokiStreamLabelsIn, metricNamesIn, queriesOf, variablesIn } from './inspect.ts';
 
 const generated = generateDashboards();
 
@@ -18,7 +18,6 @@ const generated = generateDashboards();
  * collector's own metrics (periscope_*, traces_span_metrics_*) are checked by name and label
  * against a running collector's /metrics in test/deploy/collector-metrics.test.ts.
  */
-const COLLECTOR_METRIC = /^(periscope_|traces_span_metrics_)/;
 const KNOWN_METRICS = new Set([
   'nodejs_eventloop_delay_p50_seconds', 'nodejs_eventloop_delay_p90_seconds', 'nodejs_eventloop_delay_p99_seconds',
   'nodejs_eventloop_utilization_ratio', 'nodejs_heap_used_bytes', 'nodejs_heap_size_bytes', 'nodejs_gc_duration_seconds_bucket',

@@ -85,6 +85,9 @@ export function metricNamesIn(expr: string): string[] {
   return [...names];
 }
 
+/** Metrics the collector renders on its own /metrics (the SDK's runtime metrics come from apps). */
+export const COLLECTOR_METRIC = /^(periscope_|traces_span_metrics_)/;
+
 /** Label names used in the stream selectors of a LogQL expression. */
 export function lokiStreamLabelsIn(expr: string): string[] {
   const labels = new Set<string>();

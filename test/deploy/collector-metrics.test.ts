@@ -6,14 +6,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDashboards } from '../../dashboards/src/index.ts';
-import { metricNamesIn, queriesOf } from '../../dashboards/src/inspect.ts';
+import { COLLECTOR_METRIC, metricNamesIn, queriesOf } from '../../dashboards/src/inspect.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
 import { startElasticsearchServer, type ElasticsearchServer } from '../servers/elasticsearch.ts';
 import { startLokiServer, type LokiServer } from '../servers/loki.ts';
 import { DEPLOY, readYaml } from './helpers.ts';
 
-/** Metrics the collector itself renders (the SDK's runtime metrics reach /metrics only from apps). */
-const COLLECTOR_METRIC = /^(periscope_|traces_span_metrics_)/;
 /** Labels Prometheus attaches at scrape time, and the bucket bound of histograms. */
 const TARGET_LABELS = new Set(['instance', 'job', 'le']);
 

@@ -141,6 +141,11 @@ export class LogStore {
     return n > FREQUENT_CHUNKS ? 'index-probe' : 'index';
   }
 
+  /** The filter as SQL over alias `l`, with the search mode it calls for. */
+  #where(filter: LogFilter): { where: string; params: Array<string | number> } {
+    return filterToSql(filter, this.#searchMode(filter));
+  }
+
   /** Retention deleted `rows` rows. */
   noteDeleted(rows: number): void {
     this.#rows = Math.max(0, this.#rows - rows);
@@ -148,7 +153,7 @@ export class LogStore {
 
   /** Newest first, keyset-paginated by (ts, id). */
   query(filter: LogFilter, limit: number, cursor?: string): LogPage {
-    const { where, params } = filterToSql(filter, this.#searchMode(filter));
+    const { where, params } = this.#where(filter);
     let sql = `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where}`;
     const all: Array<string | number> = [...params];
     if (cursor) {
@@ -172,7 +177,7 @@ export class LogStore {
    * whatever the result size. Callers should yield to the event loop between pages.
    */
   *pages(filter: LogFilter, pageSize = 1000): Generator<Array<{ body: string }>> {
-    const { where, params } = filterToSql(filter, this.#searchMode(filter));
+    const { where, params } = this.#where(filter);
     const first = this.db.prepare(`SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} ORDER BY l.ts DESC, l.id DESC LIMIT ?`);
     const next = this.db.prepare(
       `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where} AND (l.ts < ? OR (l.ts = ? AND l.id < ?)) ORDER BY l.ts DESC, l.id DESC LIMIT ?`,
@@ -191,7 +196,7 @@ export class LogStore {
 
   /** Counts per time bucket, service and severity. */
   stats(filter: LogFilter, intervalMicros: number): StatsBucket[] {
-    const { where, params } = filterToSql(filter, this.#searchMode(filter));
+    const { where, params } = this.#where(filter);
     const rows = this.db
       .prepare(
         `SELECT (l.ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, l.service AS service, l.severity AS severity, count(*) AS count
@@ -208,7 +213,7 @@ export class LogStore {
 
   /** Number of records matching the filter (log alert rules). */
   countMatching(filter: LogFilter): number {
-    const { where, params } = filterToSql(filter, this.#searchMode(filter));
+    const { where, params } = this.#where(filter);
     return (this.db.prepare(`SELECT count(*) AS n FROM logs l WHERE ${where}`).get(...params) as { n: number }).n;
   }
 

@@ -6,12 +6,12 @@
 // runs of letters, numbers and private-use characters (its default categories, "L* N* Co"),
 // case-folded, diacritics removed from Latin letters (remove_diacritics 2, as the index is built).
 
-const TOKEN = /[\p{L}\p{N}\p{Co}]+/gu;
+/** A token character: unicode61's default categories. */
+const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
+const TOKEN = new RegExp(`${TOKEN_CHAR.source}+`, 'gu');
 const NON_ASCII = /[^\x00-\x7f]/;
 /** A Latin letter's combining diacritics, once decomposed (NFD): unicode61 removes those only. */
 const LATIN_DIACRITICS = /(\p{Script=Latin})[\u0300-\u036f]+/gu;
-
-const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
 
 /** Lower case, Latin letters' diacritics removed, as unicode61 (remove_diacritics 2) folds text. */
 function fold(text: string): string {

@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpBackend, type SmtpBackend } from '../alerting/src/notify/testing/backends.ts';
 import { leaves, parseMime } from '../alerting/src/notify/testing/mime.ts';
 import { ackLinkIn, freePort, pushGauge, slackText, startStandIn, type StandIn } from './helpers/alerting.ts';
+import { metricNamesIn } from '../dashboards/src/inspect.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { familiesOf, shippedQueries, unknownLabelReads } from './helpers/metric-reads.ts';
 
 const SERVICE = 'alerting-e2e';
 const LOG_SERVICE = 'e2e-checkout';
@@ -400,6 +402,13 @@ describe('metric threshold → escalation chain through the real collector', () 
     expect(metricValue(metrics, 'periscope_alert_rule_last_evaluation_duration_seconds{rule="E2EHighLoad"}')).toBeGreaterThan(0);
     expect(metricValue(metrics, 'periscope_alert_rules{health="ok"}')).toBe(2);
     expect(metrics).not.toContain('e2e-secret');
+
+    // The Alerting dashboard's notification, escalation and ack panels read labels these metrics
+    // have (the exporter and ingest reads are checked in deploy/collector-metrics.test.ts).
+    const { wrong, checked } = unknownLabelReads(shippedQueries(), familiesOf(metrics));
+    expect(wrong).toEqual([]);
+    const read = new Set(checked.flatMap((q) => metricNamesIn(q.expr)));
+    for (const name of ['periscope_notification_attempts_total', 'periscope_notification_failures_total', 'periscope_notification_latency_seconds_bucket', 'periscope_escalation_steps_total', 'periscope_escalations_stopped_total', 'periscope_alert_acks_total']) expect(read).toContain(name);
   });
 });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { NODE_FLAGS } from '../collector/bin/node-flags.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor } from './helpers/collector-process.ts';
 
 const run = promisify(execFile);
@@ -142,4 +143,13 @@ it('docs/configuration.md is generated from the schemas and up to date', async (
   const { out } = await periscope(['config-reference']);
   const committed = readFileSync(join(REPO_ROOT, 'docs/configuration.md'), 'utf8');
   expect(committed, 'run: node collector/bin/periscope.ts config-reference > docs/configuration.md').toBe(out);
+});
+
+it('npm start, the Dockerfile and the bin run the collector with its V8 flags (collector/bin/node-flags.ts)', () => {
+  const flags = NODE_FLAGS.join(' ');
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  expect(pkg.scripts.start).toBe(`node ${flags} collector/bin/periscope.ts start`);
+  expect(readFileSync(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8')).toContain(`ENTRYPOINT ${JSON.stringify(['node', ...NODE_FLAGS, 'collector/bin/periscope.ts'])}`.replace(/","/g, '", "'));
+  expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+  expect(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')).toContain(`node ${flags} collector/bin/periscope.ts start`);
 });

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --min-semi-space-size=16 --max-semi-space-size=16
 // periscope — the collector's command line.
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)

@@ -16,7 +16,7 @@
 //    check and encode run in the exporter's encode pool; this thread reads, sends and keeps score.
 
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
-import type { LogBatch } from '../ingest/log-batch.ts';
+import type { LogRecord } from '../../../sdk/src/record.ts';
 import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
@@ -93,9 +93,17 @@ interface Resolution {
   gaveUp: boolean;
 }
 
+/**
+ * An ingest batch's columns that delivery reads, not the batch: the batch's other columns (msgs,
+ * trace ids, services: three of every record's four strings) then die young on the ingest thread
+ * instead of being promoted with the tail (copied by the scavenger, onto fresh old-space pages).
+ */
 interface TailChunk {
   firstId: number;
-  logs: LogBatch;
+  micros: number[];
+  severity: number[];
+  bodies: string[];
+  records: LogRecord[] | undefined;
 }
 
 const TAIL_MIN_RECORDS = 50_000;
@@ -252,9 +260,10 @@ export class Delivery {
       if (this.#tail.length > 0) this.#clearTail();
     } else {
       if (this.#tail.length > 0 && batch.firstId !== this.#tailEndId() + 1) this.#clearTail();
-      this.#tail.push({ firstId: batch.firstId, logs: batch.logs });
+      const { micros, severity, bodies, parsedRecords } = batch.logs;
+      this.#tail.push({ firstId: batch.firstId, micros, severity, bodies, records: parsedRecords });
       this.#tailRecords += n;
-      while (this.#tailRecords > this.#tailMax && this.#tail.length > 1) this.#tailRecords -= this.#tail.shift()!.logs.length;
+      while (this.#tailRecords > this.#tailMax && this.#tail.length > 1) this.#tailRecords -= this.#tail.shift()!.bodies.length;
     }
     if (this.#idle || this.#headId - this.#readId >= this.#o.batch.maxRecords) this.#wake();
   }
@@ -430,8 +439,8 @@ export class Delivery {
       const out: StoredItem[] = [];
       for (const chunk of this.#tail) {
         let i = Math.max(0, from - chunk.firstId);
-        const { micros, severity, bodies, parsedRecords } = chunk.logs;
-        for (; i < bodies.length && out.length < max; i++) out.push(new StoredItem(chunk.firstId + i, micros[i], severity[i], bodies[i], parsedRecords?.[i]));
+        const { micros, severity, bodies, records } = chunk;
+        for (; i < bodies.length && out.length < max; i++) out.push(new StoredItem(chunk.firstId + i, micros[i], severity[i], bodies[i], records?.[i]));
         if (out.length >= max) break;
       }
       return out;
@@ -445,15 +454,15 @@ export class Delivery {
 
   #tailEndId(): number {
     const last = this.#tail[this.#tail.length - 1];
-    return last.firstId + last.logs.length - 1;
+    return last.firstId + last.bodies.length - 1;
   }
 
   /** Forgets tail chunks that were read. */
   #dropTail(): void {
     while (this.#tail.length > 0) {
       const c = this.#tail[0];
-      if (c.firstId + c.logs.length - 1 > this.#readId) break;
-      this.#tailRecords -= c.logs.length;
+      if (c.firstId + c.bodies.length - 1 > this.#readId) break;
+      this.#tailRecords -= c.bodies.length;
       this.#tail.shift();
     }
   }

@@ -123,7 +123,6 @@ describe('periscope check-config', () => {
       await collector.stop();
     }
   });
-});
 
   it('syslog.enabled: false starts the collector without a syslog listener', async () => {
     const collector = await startCollectorProcess({ configYaml: 'syslog:\n  enabled: false\n' });
@@ -138,6 +137,7 @@ describe('periscope check-config', () => {
       expect(await collector.stop()).toBe(0);
     }
   });
+});
 
 it('docs/configuration.md is generated from the schemas and up to date', async () => {
   const { out } = await periscope(['config-reference']);

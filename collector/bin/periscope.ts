@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --min-semi-space-size=16 --max-semi-space-size=16
+#!/usr/bin/env node
 // periscope — the collector's command line.
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
 import { renderConfigReference } from '../src/config/reference.ts';
 import { PeriscopeError } from '../src/errors.ts';
+import { runWithNodeFlags } from './node-flags.ts';
 
 const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference';
 
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command "${command}"\n${USAGE}`);
     return 2;
   }
+  runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
   const config = loadConfig({ file: values.config });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../collector/bin/node-flags.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
@@ -35,7 +34,7 @@ export interface StartOptions {
 /** Starts the real collector (`periscope start`) on ephemeral loopback ports and waits until it listens. */
 export async function startCollectorProcess(options: StartOptions = {}): Promise<CollectorProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'periscope-test-'));
-  const args = [...NODE_FLAGS, BIN, 'start'];
+  const args = [BIN, 'start'];
   let configDir: string | undefined;
   if (options.configYaml) {
     configDir = mkdtempSync(join(tmpdir(), 'periscope-cfg-'));

@@ -5,9 +5,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDashboards } from '../dashboards/src/index.ts';
-import { metricNamesIn, queriesOf } from '../dashboards/src/inspect.ts';
+import { metricNamesIn } from '../dashboards/src/inspect.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { shippedQueries } from './helpers/metric-reads.ts';
 import { freePort } from './helpers/net.ts';
 
 const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
@@ -113,8 +113,8 @@ describe('SDK → collector', () => {
     expect(series('orders_created_total{')[0]).toMatch(/instance="inst-1"/);
     expect(series('orders_created_total{')[0]).toMatch(/ 3$/);
     expect(series('traces_span_metrics_calls_total{').length).toBeGreaterThan(0);
-    // Every runtime metric a dashboard reads is one the SDK sends, under that name.
-    const runtimeRead = new Set(generateDashboards().flatMap((g) => queriesOf(g.dashboard).flatMap((q) => metricNamesIn(q.expr))).filter((n) => /^(nodejs|process)_/.test(n)));
+    // Every runtime metric a dashboard or shipped rule reads is one the SDK sends, under that name.
+    const runtimeRead = new Set(shippedQueries().flatMap((q) => metricNamesIn(q.expr)).filter((n) => /^(nodejs|process)_/.test(n)));
     expect(runtimeRead.size).toBeGreaterThan(5);
     for (const runtime of runtimeRead) expect(series(`${runtime}{`).length, runtime).toBeGreaterThan(0);
   });

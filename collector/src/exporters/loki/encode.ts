@@ -3,24 +3,38 @@
 //    Content-Type application/x-protobuf — Loki's native and cheapest format;
 //  - JSON: {"streams":[{"stream":{labels},"values":[["<ns>","<line>",{metadata}]]}]}.
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
-import { compressSync } from 'snappy';
-import { tsNanos, type LokiEntry } from './entry.ts';
+import { PbfWriter } from 'pbf';
+import { snappyBlock } from '../snappy-block.ts';
+import { tsNanos, type LabelPair, type LokiEntry } from './entry.ts';
 
-const PROTO = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto', 'push.proto');
-
-function loadPushRequest(): protobuf.Type {
-  const root = new protobuf.Root();
-  // google/protobuf/timestamp.proto resolves to the copy bundled inside protobufjs.
-  root.resolvePath = (_origin: string, target: string) => (target.startsWith('google/protobuf/') ? target : path.resolve(path.dirname(PROTO), target));
-  root.loadSync(PROTO, { keepCase: true });
-  root.resolveAll();
-  return root.lookupType('logproto.PushRequest');
+// logproto.PushRequest (proto/push.proto) written field by field with pbf
+// (https://github.com/mapbox/pbf): one growing buffer, no intermediate message objects. The
+// protobufjs encoder used before builds an object per entry and an operation object per field
+// (garbage for the encode worker's GC) and took 1.5–4× as long: 1.7–4.3 µs against 1.0–1.6 µs
+// per record of bench/exporters.ts' load (5 metadata pairs). As protobufjs does for proto3, zero
+// scalars and empty strings are left out: the bytes are the same (loki.test.ts compares them, and
+// decodes them with protobufjs and push.proto).
+function writeTimestamp(e: LokiEntry, w: PbfWriter): void {
+  // google.protobuf.Timestamp: int64 seconds = 1 (negative: 10-byte two's complement), int32 nanos = 2.
+  if (e.seconds !== 0) w.writeVarintField(1, e.seconds);
+  if (e.nanos !== 0) w.writeVarintField(2, e.nanos);
 }
 
-export const PushRequest = loadPushRequest();
+function writeLabelPair(p: LabelPair, w: PbfWriter): void {
+  w.writeStringField(1, p.name);
+  if (p.value !== '') w.writeStringField(2, p.value);
+}
+
+function writeEntry(e: LokiEntry, w: PbfWriter): void {
+  w.writeMessage(1, writeTimestamp, e);
+  if (e.line !== '') w.writeStringField(2, e.line);
+  for (const p of e.metadata) w.writeMessage(3, writeLabelPair, p);
+}
+
+function writeStream(list: LokiEntry[], w: PbfWriter): void {
+  w.writeStringField(1, list[0].stream);
+  for (const e of list) w.writeMessage(2, writeEntry, e);
+}
 
 /** Groups entries by stream, keeping each stream's entries in batch order. */
 function byStream(entries: LokiEntry[]): Map<string, LokiEntry[]> {
@@ -34,16 +48,9 @@ function byStream(entries: LokiEntry[]): Map<string, LokiEntry[]> {
 }
 
 export function encodeProtobuf(entries: LokiEntry[]): Uint8Array {
-  const streams = [];
-  for (const [labels, list] of byStream(entries)) {
-    const out = new Array(list.length);
-    for (let i = 0; i < list.length; i++) {
-      const e = list[i];
-      out[i] = { timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata };
-    }
-    streams.push({ labels, entries: out });
-  }
-  return compressSync(PushRequest.encode({ streams }).finish());
+  const w = new PbfWriter();
+  for (const list of byStream(entries).values()) w.writeMessage(1, writeStream, list);
+  return snappyBlock(w.finish());
 }
 
 export function encodeJson(entries: LokiEntry[]): string {

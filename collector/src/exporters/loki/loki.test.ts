@@ -1,17 +1,33 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
+import protobuf from 'protobufjs';
 import { uncompressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLokiServer, type LokiServer } from '../../../../test/servers/loki.ts';
 import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
 import type { LogItem } from '../sink.ts';
 import { lokiConfigSchema, type LokiConfig } from './config.ts';
-import { encodeJson, encodeProtobuf, PushRequest } from './encode.ts';
+import { encodeJson, encodeProtobuf } from './encode.ts';
 import { toEntry, type EntryPolicy } from './entry.ts';
 import { LokiSink } from './sink.ts';
 
 function lokiConfig(fields: Partial<LokiConfig> & { url: string }): LokiConfig {
   return Value.Default(lokiConfigSchema, { type: 'loki', name: 'loki', ...structuredClone(fields) }) as LokiConfig;
 }
+
+/** logproto.PushRequest from push.proto through protobufjs: an encoder independent of encode.ts' pbf writer. */
+function loadPushRequest(): protobuf.Type {
+  const proto = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto', 'push.proto');
+  const root = new protobuf.Root();
+  // google/protobuf/timestamp.proto resolves to the copy bundled inside protobufjs.
+  root.resolvePath = (_origin: string, target: string) => (target.startsWith('google/protobuf/') ? target : path.resolve(path.dirname(proto), target));
+  root.loadSync(proto, { keepCase: true });
+  root.resolveAll();
+  return root.lookupType('logproto.PushRequest');
+}
+
+const PushRequest = loadPushRequest();
 
 const policy: EntryPolicy = { include: ['service_name', 'level', 'host'], staticLabels: { env: 'prod' }, structuredMetadata: true, maxStructuredMetadataEntries: 128, maxStructuredMetadataSize: 65536 };
 const item = (id: number, fields = {}, micros = 1_767_225_600_123_456): LogItem => ({ id, micros, record: testRecord(fields) });
@@ -104,6 +120,22 @@ describe('encoding', () => {
     expect(decoded.streams[0].entries[0].structuredMetadata).toEqual(entries[0].metadata);
     expect(decoded.streams[1].entries[0].line).toHaveLength(300);
     expect(decoded.streams[1].entries[0].structuredMetadata).toEqual([{ name: 'long', value: 'y'.repeat(200) }]);
+  });
+
+  it('protobuf: the same bytes as protobufjs encoding the same PushRequest (multi-byte lengths, negative seconds, 3-byte characters, empty lines)', () => {
+    const many = [...entries];
+    for (let i = 0; i < 300; i++) many.push(toEntry(item(10 + i, { appName: `s${i % 4}`, msg: `m${i} ${'€'.repeat(i % 70)}`, attributes: { i, nested: { deep: 'x'.repeat(i) } } }, 1_767_225_600_000_000 + i * 7919), policy));
+    const streams = new Map<string, typeof many>();
+    for (const e of many) streams.set(e.stream, [...(streams.get(e.stream) ?? []), e]);
+    const message = {
+      streams: [...streams].map(([labels, list]) => ({
+        labels,
+        entries: list.map((e) => ({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata })),
+      })),
+    };
+    const ours = uncompressSync(Buffer.from(encodeProtobuf(many)), { asBuffer: true }) as Buffer;
+    expect(ours.length).toBeGreaterThan(50_000); // stream lengths take 3-byte varints
+    expect(ours.equals(Buffer.from(PushRequest.encode(message).finish()))).toBe(true);
   });
 
   it('JSON: {"streams":[{"stream":{…},"values":[["<ns>","<line>",{metadata}]]}]}', () => {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { compressSync } from 'snappy';
+import { snappyBlock } from '../snappy-block.ts';
 import type { FamilyMetadata, Sample } from './samples.ts';
 
 const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto');
@@ -46,5 +46,5 @@ export function encodeWriteRequest(samples: Sample[], metadata: FamilyMetadata[]
   }
   const md = metadata.map((m) => ({ type: METADATA_TYPE[m.type], metric_family_name: m.name, help: m.help, unit: '' }));
   const raw = WriteRequest.encode({ timeseries, metadata: md }).finish();
-  return { body: compressSync(raw), skipped };
+  return { body: snappyBlock(raw), skipped };
 }

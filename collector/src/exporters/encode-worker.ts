@@ -1,5 +1,6 @@
 // Piscina task (encode-pool.ts): one batch of stored records → the sink's request body, off the
 // ingest thread. The worker builds its own copy of the sink from the recipe (pure: no connection).
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ElasticsearchSink } from './elasticsearch/sink.ts';
 import type { ElasticsearchConfig } from './elasticsearch/config.ts';
 import type { LokiConfig } from './loki/config.ts';
@@ -36,6 +37,20 @@ function sinkFor(key: string, recipe: SinkRecipe): LogSink {
   return sink;
 }
 
+/**
+ * The outcome, with the body's memory moved to the ingest thread instead of copied when the body
+ * owns its whole ArrayBuffer (Piscina's Transferable interface,
+ * https://github.com/piscinajs/piscina#interface-transferable). A copy there meant a fresh
+ * allocation per batch, about a megabyte, each page of it a page fault on the ingest thread
+ * (`perf`: ~7 % of the collector's CPU draining into Elasticsearch). A body that shares its buffer
+ * (a slice of Node's Buffer pool) is copied: its memory is not the body's alone to move.
+ */
+function handOver(outcome: EncodeOutcome): EncodeOutcome {
+  const { body } = outcome;
+  if (typeof body === 'string' || body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength || !(body.buffer instanceof ArrayBuffer)) return outcome;
+  return move({ [transferableSymbol]: body.buffer, [valueSymbol]: outcome }) as unknown as EncodeOutcome;
+}
+
 export default function encode(task: EncodeTask): EncodeOutcome {
   const sink = sinkFor(task.key, task.recipe);
   const items: StoredItem[] = [];
@@ -46,6 +61,5 @@ export default function encode(task: EncodeTask): EncodeOutcome {
     if (reason === undefined) items.push(item);
     else refused.push([i, reason]);
   }
-  // The compressed body is copied back (a memcpy of about 100 bytes per record).
-  return { body: sink.encode!(items), refused };
+  return handOver({ body: sink.encode!(items), refused });
 }

@@ -187,7 +187,9 @@ function snappyLength(block: Buffer): number {
 
 function decodeProtobuf(body: Buffer): RawStream[] {
   if (snappyLength(body) > MAX_DECOMPRESSED_BYTES) throw new Error('snappy: decompressed body too large');
-  const raw = uncompressSync(body, { asBuffer: true }) as Buffer;
+  // Copied into V8 memory: snappy's own buffers would stay allocated until the next GC and each
+  // request would fault in fresh pages (see collector/src/exporters/snappy-block.ts).
+  const raw = uncompressSync(body, { asBuffer: true, copyOutputData: true }) as Buffer;
   // Decoded messages (not toObject): absent repeated fields are empty arrays, strings "".
   const msg = PushRequest.decode(raw) as unknown as {
     streams: Array<{ labels: string; entries: Array<{ timestamp?: { seconds: Int64; nanos: number } | null; line: string; structuredMetadata: Array<{ name: string; value: string }> }> }>;

@@ -93,33 +93,36 @@ describe('cursor', () => {
   });
 });
 
-describe('memory tail', () => {
-  it('a reader far behind reads the log; once within reach it is served from memory again: every record once', async () => {
+describe('reading the log', () => {
+  it('a backlog is read back in order, each row once, about one batch per read when maxBytes cuts the batches', async () => {
     const h = harness();
-    const sink = new FakeSink();
+    const sink = new FakeSink(); // 100 bytes per record: maxBytes 5 000 -> batches of 50
     sink.behaviour = down;
-    const d = h.delivery(sink, testDeliveryOptions('tail', { batch: { maxRecords: 1000, maxBytes: 1 << 24, waitMs: 1 } }));
+    const d = h.delivery(sink, testDeliveryOptions('reads', { batch: { maxRecords: 1000, maxBytes: 5000, waitMs: 1 } }));
     const fromLog: number[] = [];
+    const limits: number[] = [];
     const readAfter = h.store.readAfter.bind(h.store);
     h.store.readAfter = ((afterId, limit, make) => {
+      limits.push(limit);
       const rows = readAfter(afterId, limit, make);
       for (const row of rows) fromLog.push((row as { id: number }).id);
       return rows;
     }) as typeof h.store.readAfter;
     d.start();
-    // an outage while more than the tail's bound (50 000 records) is ingested
-    for (let b = 0; b < 55; b++) h.append(Array.from({ length: 1000 }, () => testRecord()));
+    for (let b = 0; b < 20; b++) h.append(Array.from({ length: 100 }, () => testRecord())); // an outage's backlog
     await until(() => sink.requests.length > 0);
     sink.behaviour = () => ({ result: { status: 'success' } });
-    await until(() => d.cursor === 55_000);
-    // caught up: what is ingested now is within reach, kept in memory and sent without a log read
-    for (let b = 0; b < 5; b++) h.append(Array.from({ length: 100 }, () => testRecord()));
-    await until(() => d.cursor === 55_500);
+    await until(() => d.cursor === 2000);
+    h.append(Array.from({ length: 30 }, () => testRecord())); // caught up: read back as well
+    await until(() => d.cursor === 2030);
     await d.shutdown();
-    expect(sink.deliveries.size).toBe(55_500);
+    expect(sink.deliveries.size).toBe(2030);
     expect([...sink.deliveries.values()].every((n) => n === 1)).toBe(true);
-    expect(fromLog.length).toBeGreaterThanOrEqual(5_000); // the backlog's start was read back from the log
-    expect(fromLog.filter((id) => id > 55_000)).toEqual([]);
+    expect(sink.requests.every((ids) => ids.length <= 50)).toBe(true);
+    // rows past a batch's byte cut serve the next batch instead of being read again
+    expect(fromLog).toEqual(Array.from({ length: 2030 }, (_, i) => i + 1));
+    // reads sized to a batch (50 records and a margin), not to maxRecords (1 000)
+    expect(Math.max(...limits)).toBeLessThan(100);
   });
 });
 

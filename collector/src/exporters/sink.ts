@@ -9,9 +9,8 @@ export interface LogItem {
 }
 
 /**
- * A record read from the durable log or the ingest tail: its stored JSON body is parsed only when
- * `record` is first read, so a batch encoded in a worker (encode-pool.ts) is never parsed on the
- * ingest thread.
+ * A record read from the durable log: its stored JSON body is parsed only when `record` is first
+ * read, so a batch encoded in a worker (encode-pool.ts) is never parsed on the ingest thread.
  */
 export class StoredItem implements LogItem {
   readonly id: number;
@@ -20,12 +19,11 @@ export class StoredItem implements LogItem {
   readonly body: string;
   #record: LogRecord | undefined;
 
-  constructor(id: number, micros: number, severity: number, body: string, record?: LogRecord) {
+  constructor(id: number, micros: number, severity: number, body: string) {
     this.id = id;
     this.micros = micros;
     this.severity = severity;
     this.body = body;
-    this.#record = record;
   }
 
   get record(): LogRecord {

@@ -52,11 +52,6 @@ export class LogBatch implements LogColumns {
     return this.bodies.length;
   }
 
-  /** The record objects when something already has them (never parses). */
-  get parsedRecords(): LogRecord[] | undefined {
-    return this.#records;
-  }
-
   get records(): LogRecord[] {
     return (this.#records ??= this.bodies.map((b) => JSON.parse(b) as LogRecord));
   }

@@ -94,6 +94,19 @@ describe('cursor', () => {
 });
 
 describe('reading the log', () => {
+  it('a batch full by bytes leaves at once; the rest waits for batch.wait', async () => {
+    const h = harness();
+    const sink = new FakeSink(); // 100 bytes per record: maxBytes 5 000 -> full at 50
+    const d = h.delivery(sink, testDeliveryOptions('full', { batch: { maxRecords: 1000, maxBytes: 5000, waitMs: 600_000 } }));
+    d.start();
+    h.append(Array.from({ length: 120 }, () => testRecord()));
+    await until(() => d.cursor === 100);
+    expect(sink.requests.map((ids) => ids.length)).toEqual([50, 50]);
+    await d.shutdown(); // flushes the 20 left
+    expect(sink.requests.map((ids) => ids.length)).toEqual([50, 50, 20]);
+  });
+
+
   it('a backlog is read back in order, each row once, about one batch per read when maxBytes cuts the batches', async () => {
     const h = harness();
     const sink = new FakeSink(); // 100 bytes per record: maxBytes 5 000 -> batches of 50

@@ -235,7 +235,7 @@ export class Delivery {
     this.#headId = lastId;
     this.#pending += n;
     if (this.#o.queue.policy === 'drop') for (const severity of batch.logs.severity) this.#unread[severity]++;
-    if (this.#idle || this.#headId - this.#readId >= this.#o.batch.maxRecords) this.#wake();
+    if (this.#idle || this.#headId - this.#readId >= this.#fullBatch()) this.#wake();
   }
 
   /** Policy backpressure: the reason ingest must refuse now, or undefined. O(1). */
@@ -332,7 +332,7 @@ export class Delivery {
     const available = this.#headId - this.#readId;
     if (available <= 0) return undefined;
     const now = this.#now();
-    if (!this.#flushing && available < this.#o.batch.maxRecords) {
+    if (!this.#flushing && available < this.#fullBatch()) {
       const age = now - (this.#d.acceptTimes.at(this.#readId + 1) ?? now);
       if (age < this.#o.batch.waitMs) return this.#o.batch.waitMs - age;
     }
@@ -388,16 +388,23 @@ export class Delivery {
   }
 
   /**
-   * Records to read for the next batch: batch.maxRecords, or fewer when about that many fill
-   * batch.maxBytes at the backlog's average record size (with a margin). Rows read past the byte
-   * cut wait in #readAhead for the next batches, and held that long, they outlived young-generation
-   * GCs and were copied to the old generation: reading 10 000 rows for batches of ~3 200 cost 7–15 %
-   * of a Loki drain's rate (bench/exporters.ts' records, three alternating pairs).
+   * Records that make a full batch: batch.maxRecords, or fewer when that many fill batch.maxBytes
+   * at the backlog's average record size. A full batch leaves without waiting for batch.wait.
+   */
+  #fullBatch(): number {
+    const { maxRecords, maxBytes } = this.#o.batch;
+    return Math.min(maxRecords, Math.ceil(maxBytes / Math.max(1, this.sink.estimateBytes(this.#avgBytes))));
+  }
+
+  /**
+   * Records to read for the next batch: a full batch and a margin (the cut is at maxBytes, on the
+   * records' own sizes). Rows read past the cut wait in #readAhead for the next batches, and held
+   * that long, they outlived young-generation GCs and were copied to the old generation: reading
+   * 10 000 rows for batches of ~3 200 cost 7–15 % of a Loki drain's rate (bench/exporters.ts'
+   * records, three alternating pairs).
    */
   #readLimit(): number {
-    const { maxRecords, maxBytes } = this.#o.batch;
-    const fit = Math.ceil((maxBytes / Math.max(1, this.sink.estimateBytes(this.#avgBytes))) * 1.05) + 16;
-    return Math.min(maxRecords, fit);
+    return Math.min(this.#o.batch.maxRecords, Math.ceil(this.#fullBatch() * 1.05) + 16);
   }
 
   /** Up to `max` records after readId: read-ahead rows, then SQLite. */

@@ -170,6 +170,10 @@ async function sustained(type: 'loki' | 'elasticsearch', seconds: number, search
     const result = {
       ingest: records / s,
       delivered: (delivered() - d0) / s,
+      // accepted, not yet delivered: growing from start to end = the exporter falls behind ingest;
+      // delivered above ingest = it caught up a lag left by the warm-up
+      unsentStart: a0 - d0,
+      unsentEnd: l.state.accepted - delivered(),
       collectorUs: ((processCpuSeconds(collector.proc.pid!) - cpu0) * 1e6) / records,
       benchUs: (benchCpu.user + benchCpu.system) / records,
     };
@@ -273,10 +277,11 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
   const baseline: number[] = [];
   for (let r = 0; r < runs; r++) baseline.push(await ingestOnly(seconds));
   rows.push({ exporter: '(none)', 'ingest rec/s (all up)': Math.round(median(baseline)) });
-  type Live = { ingest: number; delivered: number; collectorUs: number; benchUs: number };
+  type Live = { ingest: number; delivered: number; unsentStart: number; unsentEnd: number; collectorUs: number; benchUs: number };
   const liveColumns = (s: Live[]) => ({
     'ingest rec/s (all up)': Math.round(median(s.map((x) => x.ingest))),
     'delivered rec/s (all up)': Math.round(median(s.map((x) => x.delivered))),
+    'unsent k start → end': `${Math.round(median(s.map((x) => x.unsentStart)) / 1000)} → ${Math.round(median(s.map((x) => x.unsentEnd)) / 1000)}`,
     'live CPU µs/rec collector | sink+load': `${median(s.map((x) => x.collectorUs)).toFixed(1)} | ${median(s.map((x) => x.benchUs)).toFixed(1)}`,
   });
   // A forwarding collector (store.search.enabled: false), run right after each Loki live run so

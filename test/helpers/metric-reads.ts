@@ -1,12 +1,10 @@
 // What the shipped dashboards and Prometheus rules read from the collector's /metrics, and a check
 // of those reads against an exposition a real collector rendered. A name or label the collector
 // does not expose is no error anywhere: Grafana shows "No data" and an alert never fires.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { generateDashboards } from '../../dashboards/src/index.ts';
 import { COLLECTOR_METRIC, metricNamesIn, queriesOf } from '../../dashboards/src/inspect.ts';
-import { REPO_ROOT } from './collector-process.ts';
+import { DEPLOY, readYaml } from '../deploy/helpers.ts';
 
 /** Labels Prometheus attaches at scrape time, and the bucket bound of histograms. */
 const TARGET_LABELS = new Set(['instance', 'job', 'le']);
@@ -31,7 +29,7 @@ export function shippedQueries(): ShippedQuery[] {
     for (const q of queriesOf(g.dashboard)) if (q.datasource?.type === 'prometheus') out.push({ where: `${g.file}: ${q.where}`, expr: q.expr });
   }
   for (const file of ['alerts.yml', 'recording.yml']) {
-    const rules = parseYaml(readFileSync(join(REPO_ROOT, 'deploy/prometheus/rules', file), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
+    const rules = readYaml(join(DEPLOY, 'prometheus/rules', file)) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
     for (const group of rules.groups) for (const r of group.rules) out.push({ where: `${file}: ${r.alert ?? r.record}`, expr: String(r.expr) });
   }
   return out;

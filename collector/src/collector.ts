@@ -71,7 +71,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   // OTLP traces and metrics: span store, metric stores, span metrics (docs/traces-and-metrics.md).
   const telemetry = createTracesAndMetrics(db, config, metrics.registry);
   const ingest = new Ingest(store, metrics);
-  ingest.subscribe((batch) => fts.offer(batch.firstId, batch.logs.msgs, batch.logs.traceId));
+  ingest.subscribe((batch) => fts.offer(batch.firstId, batch.logs.index));
 
   const syslog = createSyslogReceiver(config.syslog, {
     accept(records: LogRecord[], receiver: string) {

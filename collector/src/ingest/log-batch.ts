@@ -1,4 +1,5 @@
 import type { LogRecord } from '../../../sdk/src/record.ts';
+import { appendIndexText, emptyIndexText, type IndexText } from '../store/index-queue.ts';
 
 /**
  * Records as the store writes them: one array per column, each record's canonical JSON body
@@ -14,8 +15,8 @@ export interface LogColumns {
   traceId: Array<string | null>;
   /** JSON.stringify of the canonical record. */
   bodies: string[];
-  /** Each record's msg, for the search indexer (not stored as a column). */
-  msgs: string[];
+  /** The records' messages and trace ids as the search indexer takes them (not stored as columns). */
+  index: IndexText;
 }
 
 /**
@@ -29,7 +30,7 @@ export class LogBatch implements LogColumns {
   readonly service: Array<string | null>;
   readonly traceId: Array<string | null>;
   readonly bodies: string[];
-  readonly msgs: string[];
+  readonly index: IndexText;
   #records: LogRecord[] | undefined;
 
   constructor(columns: LogColumns, records?: LogRecord[]) {
@@ -38,7 +39,7 @@ export class LogBatch implements LogColumns {
     this.service = columns.service;
     this.traceId = columns.traceId;
     this.bodies = columns.bodies;
-    this.msgs = columns.msgs;
+    this.index = columns.index;
     this.#records = records;
   }
 
@@ -58,7 +59,7 @@ export class LogBatch implements LogColumns {
 }
 
 export function emptyColumns(): LogColumns {
-  return { micros: [], severity: [], service: [], traceId: [], bodies: [], msgs: [] };
+  return { micros: [], severity: [], service: [], traceId: [], bodies: [], index: emptyIndexText() };
 }
 
 export function pushRecord(columns: LogColumns, record: LogRecord, micros: number): void {
@@ -67,5 +68,5 @@ export function pushRecord(columns: LogColumns, record: LogRecord, micros: numbe
   columns.service.push(record.appName ?? null);
   columns.traceId.push(record.traceId ?? null);
   columns.bodies.push(JSON.stringify(record));
-  columns.msgs.push(record.msg);
+  appendIndexText(columns.index, record.msg, record.traceId);
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync } from 'node:sqlite';
 import { createFtsTables, removeOutdatedIndex } from './fts-schema.ts';
-import type { IndexBatch } from './index-queue.ts';
+import type { IndexBatch, IndexText } from './index-queue.ts';
 
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
 const OFFER_AHEAD = 200_000;
@@ -70,15 +70,15 @@ export class FtsIndexer {
   }
 
   /**
-   * Hands the messages and trace ids of a committed batch (ids firstId …) to the indexer so it need not read
-   * them back from the log. Skipped while the indexer is more than OFFER_AHEAD records behind
-   * (it then reads the log): the messages waiting in the worker stay bounded.
+   * Hands the index text of a committed batch (ids firstId …) to the indexer so it need not read
+   * it back from the log. Skipped while the indexer is more than OFFER_AHEAD records behind (it
+   * then reads the log): the text waiting in the worker stays bounded.
    */
-  offer(firstId: number, msgs: string[], traceIds: Array<string | null>): void {
+  offer(firstId: number, text: IndexText): void {
     const worker = this.#worker;
-    if (!worker || !this.#enabled || msgs.length === 0) return;
+    if (!worker || !this.#enabled || text.msgEnds.length === 0) return;
     if (firstId - this.#indexedId > OFFER_AHEAD) return;
-    worker.postMessage({ firstId, msgs, traceIds } satisfies IndexBatch);
+    worker.postMessage({ firstId, text } satisfies IndexBatch);
   }
 
   indexedId(): number {

@@ -13,7 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { KeyValue } from './database.ts';
 import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
-import { IndexQueue, type IndexBatch, type IndexRow } from './index-queue.ts';
+import { appendIndexText, emptyIndexText, IndexQueue, sliceIndexText, type IndexBatch, type IndexRun } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
 
@@ -50,13 +50,14 @@ class Indexer {
     parentPort!.postMessage({ indexedId: this.#indexed });
   }
 
-  /** Indexes the next rows; true when more are waiting. */
+  /** Indexes the next records; true when more are waiting. */
   step(): boolean {
-    const rows = this.#nextRows();
-    if (rows.length > 0) {
+    const runs = this.#nextRuns();
+    const last = runs.at(-1);
+    if (last) {
       this.#fts.exec('BEGIN');
-      this.#putChunks(rows);
-      this.#indexed = rows[rows.length - 1].id;
+      this.#putChunks(runs);
+      this.#indexed = last.firstId + last.to - 1;
       this.#cursor.set(INDEXED_ID_KEY, String(this.#indexed));
       this.#fts.exec('COMMIT');
       parentPort!.postMessage({ indexedId: this.#indexed });
@@ -67,7 +68,9 @@ class Indexer {
       const min = (this.#oldest.get() as { id: number | null }).id;
       if (min !== null) this.#prune.run(Math.floor(min / CHUNK_SIZE));
     }
-    return rows.length >= batch || this.queue.length > 0;
+    let records = 0;
+    for (const r of runs) records += r.to - r.from;
+    return records >= batch || this.queue.length > 0;
   }
 
   close(): void {
@@ -75,52 +78,73 @@ class Indexer {
     this.#fts.close();
   }
 
-  /** Rows (ascending positions after #indexed) into the index rows of their chunks. */
-  #putChunks(rows: IndexRow[]): void {
-    for (let i = 0; i < rows.length; ) {
-      const chunk = Math.floor(rows[i].id / CHUNK_SIZE);
-      let end = i;
-      while (end < rows.length && Math.floor(rows[end].id / CHUNK_SIZE) === chunk) end++;
-      const text = this.#textOf(chunk);
-      appendText(text, rows, i, end);
-      this.#put.run(chunk, text.msgs, text.traceIds);
-      this.#open = rows[end - 1].id % CHUNK_SIZE === CHUNK_SIZE - 1 ? undefined : text;
-      i = end;
+  /** Runs (ascending positions after #indexed) into the index rows of their chunks, one write per chunk. */
+  #putChunks(runs: IndexRun[]): void {
+    let text: ChunkText | undefined;
+    let lastId = 0;
+    for (const run of runs) {
+      for (let i = run.from; i < run.to; ) {
+        const id = run.firstId + i;
+        const chunk = Math.floor(id / CHUNK_SIZE);
+        const end = Math.min(run.to, i + CHUNK_SIZE - (id % CHUNK_SIZE));
+        if (text?.chunk !== chunk) {
+          if (text) this.#put.run(text.chunk, text.msgs, text.traceIds);
+          text = this.#textOf(chunk);
+        }
+        const lines = sliceIndexText(run.text, i, end);
+        text.msgs += lines.msgs;
+        text.traceIds += lines.traceIds;
+        lastId = run.firstId + end - 1;
+        i = end;
+      }
     }
+    if (!text) return;
+    this.#put.run(text.chunk, text.msgs, text.traceIds);
+    this.#open = lastId % CHUNK_SIZE === CHUNK_SIZE - 1 ? undefined : text;
   }
 
   /**
-   * The text so far of the chunk the next rows belong to: the open chunk's, or, when the chunk
-   * has indexed positions but is not the open one (the worker restarted in its middle), its
+   * The text so far of the chunk the next records belong to: the open chunk's, or, when the
+   * chunk has indexed positions but is not the open one (the worker restarted in its middle), its
    * earlier records read back from the log.
    */
   #textOf(chunk: number): ChunkText {
     if (this.#open?.chunk === chunk) return this.#open;
     const text = { chunk, msgs: '', traceIds: '' };
     if (chunk * CHUNK_SIZE <= this.#indexed) {
-      const rows = this.#pending.all(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE) as unknown as IndexRow[];
-      appendText(text, rows, 0, rows.length);
+      for (const run of this.#readLog(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE)) {
+        const lines = sliceIndexText(run.text, run.from, run.to);
+        text.msgs += lines.msgs;
+        text.traceIds += lines.traceIds;
+      }
     }
     return text;
   }
 
-  /** The next rows to index: from the queue, else from the log (up to where the queue resumes). */
-  #nextRows(): IndexRow[] {
+  /** The next records to index: from the queue, else from the log (up to where the queue resumes). */
+  #nextRuns(): IndexRun[] {
     const next = this.queue.next(this.#indexed, batch);
-    if ('rows' in next) return next.rows;
-    const rows = this.#pending.all(this.#indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch) as unknown as IndexRow[];
+    if ('runs' in next) return next.runs;
+    const runs = this.#readLog(this.#indexed, Math.min(next.readBefore, Number.MAX_SAFE_INTEGER), batch);
     // Nothing left before the queued batch: the ids in between were deleted by retention.
-    if (rows.length === 0 && Number.isFinite(next.readBefore)) this.#indexed = next.readBefore - 1;
-    return rows;
+    if (runs.length === 0 && Number.isFinite(next.readBefore)) this.#indexed = next.readBefore - 1;
+    return runs;
   }
-}
 
-/** Adds rows[from, to) to a chunk's text, one line per record (words never run across records). */
-function appendText(text: ChunkText, rows: IndexRow[], from: number, to: number): void {
-  for (let i = from; i < to; i++) {
-    const { msg, traceId } = rows[i];
-    if (msg) text.msgs += `${msg}\n`;
-    if (traceId) text.traceIds += `${traceId}\n`;
+  /** Up to `limit` records with ids in (after, before) from the log, as runs of consecutive ids. */
+  #readLog(after: number, before: number, limit: number): IndexRun[] {
+    const rows = this.#pending.all(after, before, limit) as Array<{ id: number; msg: string | null; traceId: string | null }>;
+    const runs: IndexRun[] = [];
+    let run: IndexRun | undefined;
+    for (const row of rows) {
+      if (!run || row.id !== run.firstId + run.to) {
+        run = { firstId: row.id, text: emptyIndexText(), from: 0, to: 0 };
+        runs.push(run);
+      }
+      appendIndexText(run.text, row.msg, row.traceId);
+      run.to++;
+    }
+    return runs;
   }
 }
 

@@ -9,6 +9,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
+import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { CHUNK_SIZE } from './fts-schema.ts';
 import { filterToSql, parseLogFilter, type SearchMode } from './log-filter.ts';
 import { LogStore } from './log-store.ts';
@@ -131,6 +132,41 @@ describe('q= words', () => {
     const chunks = db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ? ORDER BY rowid');
     expect(chunks.all('msg : "alpha"')).toEqual([{ rowid: 0 }]);
     expect(chunks.all('msg : "filler"')).toEqual([{ rowid: 0 }, { rowid: 1 }]);
+    db.close();
+  });
+
+  it('indexes the text offered after each commit, not the log, sliced into chunks across batch boundaries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-words-'));
+    const db = openDatabase(dir, 'normal');
+    // a long interval: the offers below all arrive while the worker sleeps after its first step
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 2000, batch: 1000 });
+    const store = new LogStore(db);
+    fts.start();
+    append(store, ['stored s1']); // not offered: read from the log
+    await indexed(fts, 1);
+    // The log says "stored s<id>"; the offers say "offered w<id>": the index shows which was read.
+    // Every fifth offered record has no message, every third no trace id.
+    let id = 2;
+    for (const size of [5, 70, 1, 130, 64]) {
+      const text = emptyIndexText();
+      for (let i = id; i < id + size; i++) appendIndexText(text, i % 5 === 0 ? '' : `offered w${i}`, i % 3 === 0 ? null : `ot${i}`);
+      const ids = store.append(LogBatch.fromRecords(Array.from({ length: size }, (_, k) => record(`stored s${id + k}`, id + k)), Array.from({ length: size }, (_, k) => (T0 + id + k) * 1000)));
+      expect(ids?.firstId).toBe(id);
+      fts.offer(id, text);
+      id += size;
+    }
+    const last = id - 1;
+    await indexed(fts, last);
+    await fts.shutdown();
+    const chunksOf = (column: string, word: string) => (db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ? ORDER BY rowid').all(`${column} : "${word}"`) as Array<{ rowid: number }>).map((r) => r.rowid);
+    expect(chunksOf('msg', 's1')).toEqual([0]);
+    for (let i = 2; i <= last; i++) {
+      const chunk = [Math.floor(i / CHUNK_SIZE)];
+      expect(chunksOf('msg', `w${i}`), `msg of ${i}`).toEqual(i % 5 === 0 ? [] : chunk);
+      expect(chunksOf('trace_id', `ot${i}`), `trace id of ${i}`).toEqual(i % 3 === 0 ? [] : chunk);
+      expect(chunksOf('msg', `s${i}`), `log text of ${i}`).toEqual([]);
+    }
+    expect(chunksOf('msg', 'offered')).toEqual(Array.from({ length: Math.floor(last / CHUNK_SIZE) + 1 }, (_, c) => c));
     db.close();
   });
 

@@ -109,9 +109,6 @@ export class LokiSink implements LogSink {
     const body = encoded ?? this.encode(items);
     const contentType = this.#format === 'protobuf' ? 'application/x-protobuf' : 'application/json';
     const { result } = await send(this.#http, body, { 'content-type': contentType }, { signal });
-    if (result.status === 'success') {
-      for (const item of items) delete (item as MemoItem)[ENTRY];
-    }
     // 400: Loki names bad entries in prose only; 413: the batch is too big. Either way, split.
     return { result, bisect: result.httpStatus === 400 || result.httpStatus === 413 };
   }

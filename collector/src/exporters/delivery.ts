@@ -481,7 +481,9 @@ export class Delivery {
     let refused: Array<[number, string]>;
     let encoded: EncodedBody;
     try {
-      ({ body: encoded, refused } = await this.#encoder.encode(batch));
+      const task = this.#encoder.encode(batch);
+      this.#release(batch);
+      ({ body: encoded, refused } = await task);
     } catch (err) {
       if (this.#abort.signal.aborted) return { items: batch }; // the pool closed at shutdown: nothing more is sent
       this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: encode worker failed, encoding on the main thread`);
@@ -501,6 +503,23 @@ export class Delivery {
     const out = new Set(refused.map(([i]) => i));
     return { items: batch.filter((_, i) => !out.has(i)), encoded };
   }
+
+  /**
+   * Lets go of the bodies of a batch handed to the encode pool while it is encoded and sent: held
+   * that long, a batch outlived young-generation GCs and was copied to the old generation.
+   * `--trace-gc-nvp`, Loki at full speed, 8 s (two alternating pairs): the ingest thread
+   * promoted 136–146 MB with the bodies held and 69–79 MB without, its scavenge pauses took
+   * 574–599 against 326–334 ms, the GC helper threads' scavenging 437–530 against 144–167 ms.
+   * A failure path that needs them (a retry of some items, a bisection, dead letters) reads them
+   * again from the log. Policy backpressure only: retention then spares every record after the
+   * cursor, while with policy drop it may delete a record in flight.
+   */
+  #release(batch: StoredItem[]): void {
+    if (this.#o.queue.policy !== 'backpressure') return;
+    for (const item of batch) item.release(this.#loadBody);
+  }
+
+  readonly #loadBody = (id: number): string | undefined => this.#d.store.bodyOf(id);
 
   /** Runs sink.prepare once (retried while retryable); a permanent failure is logged and skipped. */
   #prepare(signal: AbortSignal): Promise<boolean> {

@@ -8,6 +8,9 @@ export interface LogItem {
   record: LogRecord;
 }
 
+/** Reads a stored record's body again by its log position; undefined when it is gone. */
+export type BodyLoader = (id: number) => string | undefined;
+
 /**
  * A record read from the durable log: its stored JSON body is parsed only when `record` is first
  * read, so a batch encoded in a worker (encode-pool.ts) is never parsed on the ingest thread.
@@ -16,18 +19,38 @@ export class StoredItem implements LogItem {
   readonly id: number;
   readonly micros: number;
   readonly severity: number;
-  readonly body: string;
+  #body: string | undefined;
+  #load: BodyLoader | undefined;
   #record: LogRecord | undefined;
 
   constructor(id: number, micros: number, severity: number, body: string) {
     this.id = id;
     this.micros = micros;
     this.severity = severity;
-    this.body = body;
+    this.#body = body;
+  }
+
+  /** The stored body; read again through the loader after `release`. Throws when it is gone. */
+  get body(): string {
+    if (this.#body !== undefined) return this.#body;
+    const body = this.#load?.(this.id);
+    if (body === undefined) throw new Error(`log record ${this.id} is no longer stored`);
+    return (this.#body = body);
   }
 
   get record(): LogRecord {
     return (this.#record ??= JSON.parse(this.body) as LogRecord);
+  }
+
+  /**
+   * Lets go of the body and the parsed record while the item waits on a request: they are read
+   * again through `load` if a failure path asks for them. Only for records that stay stored
+   * until the item is resolved (retention spares them).
+   */
+  release(load: BodyLoader): void {
+    this.#body = undefined;
+    this.#record = undefined;
+    this.#load = load;
   }
 }
 

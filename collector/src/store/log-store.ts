@@ -69,6 +69,7 @@ export class LogStore {
   readonly #insert: StatementSync;
   readonly #insertMany: StatementSync;
   readonly #readAfter: StatementSync;
+  readonly #bodyOf: StatementSync;
   /** Index chunks matching an FTS5 query; prepared at first use (the index is attached after). */
   #countChunks: StatementSync | undefined;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
@@ -90,6 +91,8 @@ export class LogStore {
     this.#insertMany = db.prepare(`INSERT INTO logs(ts, severity, service, trace_id, body) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
     this.#readAfter = db.prepare('SELECT id, ts, severity, body FROM logs WHERE id > ? ORDER BY id LIMIT ?');
     this.#readAfter.setReturnArrays(true);
+    this.#bodyOf = db.prepare('SELECT body FROM logs WHERE id = ?');
+    this.#bodyOf.setReturnArrays(true);
   }
 
   /**
@@ -225,6 +228,12 @@ export class LogStore {
   readAfter<T>(afterId: number, limit: number, make: StoredRowFactory<T>): T[] {
     const rows = this.#readAfter.all(afterId, limit) as unknown as Array<[number, number, number, string]>;
     return rows.map((r) => make(r[0], r[1], r[2], r[3]));
+  }
+
+  /** The stored body of record `id`, or undefined when it is not (or no longer) stored. */
+  bodyOf(id: number): string | undefined {
+    const row = this.#bodyOf.get(id) as unknown as [string] | undefined;
+    return row?.[0];
   }
 
   lastId(): number {

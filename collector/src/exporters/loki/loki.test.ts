@@ -171,11 +171,11 @@ describe('against the Loki test server', () => {
   });
   afterAll(() => loki.close());
 
-  async function deliver(format: 'protobuf' | 'json', tenant: string, records: ReturnType<typeof testRecord>[], worker?: { encodeThreads: number }) {
+  async function deliver(format: 'protobuf' | 'json', tenant: string, records: ReturnType<typeof testRecord>[], worker?: { encodeThreads: number; checks: boolean }) {
     const h = logHarness();
-    // By default client-side checks are off: Loki itself must refuse, so the 400 path (bisect) is
-    // exercised. In an encode worker they are on, as Loki's own limits.
-    const limits = worker ? { maxLineSize: '200B', rejectOlderThan: '1h' } : { maxLineSize: '0', rejectOlderThan: '0s' };
+    // Without checks Loki itself must refuse, so the 400 path (bisect) is exercised. With them
+    // they are Loki's own limits, applied before sending.
+    const limits = worker?.checks ? { maxLineSize: '200B', rejectOlderThan: '1h' } : { maxLineSize: '0', rejectOlderThan: '0s' };
     const config = lokiConfig({ url: loki.url, tenant, format, auth: { basic: { username: SECRETS.username, password: SECRETS.password } }, limits: limits as LokiConfig['limits'] });
     const d = h.delivery(new LokiSink(config), testDeliveryOptions('loki', { batch: { maxRecords: 50, maxBytes: 1 << 20, waitMs: 5 }, encodeThreads: worker?.encodeThreads ?? 0 }));
     d.start();
@@ -188,13 +188,20 @@ describe('against the Loki test server', () => {
     return letters;
   }
 
-  it.each([{ name: 'protobuf' as const }, { name: 'json' as const }])('$name: Loki 400 reasons go to the dead letters, every valid record is stored once', async ({ name }) => {
-    const tenant = `tenant-${name}`;
+  // In an encode worker, the ingest thread lets go of the bodies while a batch is out
+  // (StoredItem.release): bisection and the dead letters read them again from the log.
+  it.each([
+    { name: 'protobuf' as const, encodeThreads: 0 },
+    { name: 'json' as const, encodeThreads: 0 },
+    { name: 'protobuf' as const, encodeThreads: 1 },
+  ])('$name, $encodeThreads encode threads: Loki 400 reasons go to the dead letters, every valid record is stored once', async ({ name, encodeThreads }) => {
+    const tenant = `tenant-${name}-${encodeThreads}`;
     const run = Date.now();
     const records = Array.from({ length: 120 }, (_, i) => testRecord({ msg: `ok ${name} ${run} ${i}`, appName: `svc${i % 3}` }));
     records[17] = testRecord({ msg: 'x'.repeat(300) });
     records[64] = testRecord({ timestamp: new Date(Date.now() - 3 * 3_600_000).toISOString().replace('Z', '000Z'), msg: `old ${run}` });
-    const letters = await deliver(name, tenant, records);
+    const letters = await deliver(name, tenant, records, { encodeThreads, checks: false });
+    expect(letters.map((l) => (l.kind === 'log' ? l.record.msg : l.kind)).sort()).toEqual([`old ${run}`, 'x'.repeat(300)]);
     expect(letters.map((l) => l.reason).sort()).toEqual([
       expect.stringMatching(/^HTTP 400: Max entry size '200' bytes exceeded for stream '\{host="host-1", level="info", service_name="svc"\}' while adding an entry with length '300' bytes$/),
       expect.stringMatching(/^HTTP 400: entry for stream '.*' has timestamp too old: /),
@@ -216,7 +223,7 @@ describe('against the Loki test server', () => {
     const records = Array.from({ length: 120 }, (_, i) => testRecord({ msg: `w ${run} ${i}`, appName: `svc${i % 3}` }));
     records[5] = testRecord({ msg: 'y'.repeat(300) });
     records[99] = testRecord({ timestamp: new Date(Date.now() - 3 * 3_600_000).toISOString().replace('Z', '000Z'), msg: `old ${run}` });
-    const letters = await deliver('protobuf', tenant, records, { encodeThreads: 1 });
+    const letters = await deliver('protobuf', tenant, records, { encodeThreads: 1, checks: true });
     expect(letters.map((l) => l.reason).sort()).toEqual([
       expect.stringMatching(/^Max entry size '200' bytes exceeded for stream '\{host="host-1", level="info", service_name="svc"\}' while adding an entry with length '300' bytes$/),
       expect.stringMatching(/^entry for stream '.*' has timestamp too old: /),

@@ -17,7 +17,8 @@
 //    behind ingest, 89–92 % delivered, against 100 % (and lower GC time) reading back; at a steady
 //    25 k records/s 17.8 against 15.1 µs of collector CPU per record.
 //  - With `encodeThreads` > 0 (and a sink that can be rebuilt in a worker), each batch's parse,
-//    check and encode run in the exporter's encode pool; this thread reads, sends and keeps score.
+//    check and encode run in the exporter's encode pool; this thread reads, sends and keeps score,
+//    and (policy backpressure) does not hold the batch's bodies while it is out (#release).
 
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { KeyValue } from '../store/database.ts';

@@ -23,11 +23,10 @@ export class EncodePool {
   }
 
   encode(items: StoredItem[]): Promise<EncodeOutcome> {
-    const task: EncodeTask = { key: this.#key, recipe: this.#recipe, ids: [], micros: [], severity: [], bodies: [] };
+    const task: EncodeTask = { key: this.#key, recipe: this.#recipe, ids: [], micros: [], bodies: [] };
     for (const item of items) {
       task.ids.push(item.id);
       task.micros.push(item.micros);
-      task.severity.push(item.severity);
       task.bodies.push(item.body);
     }
     return this.#pool.run(task) as Promise<EncodeOutcome>;

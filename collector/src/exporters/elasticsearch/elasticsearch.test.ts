@@ -52,6 +52,28 @@ describe('ECS document mapping', () => {
   });
 });
 
+describe('bulk body', () => {
+  it('is the NDJSON of create actions and documents in UTF-8, also past the buffer it grows and for a small batch after a large one', () => {
+    const sink = new ElasticsearchSink(esConfig({ url: 'http://127.0.0.1:9', dataStream: 'logs-é-default' }), 'abcdef012345');
+    const batch = (first: number, n: number, msg: (i: number) => string): LogItem[] =>
+      Array.from({ length: n }, (_, k) => ({ id: first + k, micros: 1_000_000 + k, record: testRecord({ msg: msg(first + k), attributes: { n: first + k } }) }));
+    const ndjson = (items: LogItem[]) =>
+      items.map((i) => `{"create":{"_index":"logs-é-default","_id":"${documentId('abcdef012345', i)}"}}\n${JSON.stringify(toDocument(i, {}))}\n`).join('');
+    const small = batch(1, 3, (i) => `small ${i}`);
+    // about 300 KB, several times the 64 KiB the body is first written into; 2-, 3- and 4-byte UTF-8
+    const large = batch(10, 2000, (i) => `größer ${i} ${'x'.repeat(i % 97)} 注文 🎉`);
+    const after = batch(5000, 2, (i) => `after ${i}`);
+    // one line of 1.2 MB in 400 000 UTF-16 units: room must be reserved by bytes, not units
+    const wide = batch(6000, 1, () => '注'.repeat(400_000));
+    for (const items of [small, large, after, wide]) {
+      const body = Buffer.from(sink.encode(items) as Uint8Array);
+      expect(body.toString('utf8')).toBe(ndjson(items));
+      expect(body.length).toBe(Buffer.byteLength(ndjson(items)));
+    }
+    expect(Buffer.byteLength(ndjson(large))).toBeGreaterThan(4 * 65_536);
+  });
+});
+
 describe('against the Elasticsearch test server', () => {
   let es: ElasticsearchServer;
   const auth = { apiKey: SECRETS.apiKey };

@@ -134,8 +134,9 @@ let scratch = Buffer.allocUnsafeSlow(1 << 16);
  * --trace-gc-nvp of a 5 s backlog's drain, per encode thread, 210–405 MB promoted before and
  * 20–61 MB with this (with encode-worker.ts' TaskItem); Elasticsearch drain 80–96 k → 106–110 k
  * records/s in three alternating pairs. Joining into one string first was slower still: 3.3–3.9
- * µs per record against 0.65 (5 000 documents of about 500 bytes). One at a time per thread: from the first
- * `add` to `finish`, nothing else may write bulk bodies (both run without yielding).
+ * µs per record against 0.65 (5 000 documents of about 500 bytes).
+ * One at a time per thread: from the first `add` to `finish`, nothing else may write bulk bodies
+ * (callers run them without yielding).
  */
 class BulkBody {
   readonly #prefix: string;

@@ -106,7 +106,6 @@ describe('reading the log', () => {
     expect(sink.requests.map((ids) => ids.length)).toEqual([50, 50, 20]);
   });
 
-
   it('a backlog is read back in order, each row once, about one batch per read when maxBytes cuts the batches', async () => {
     const h = harness();
     const sink = new FakeSink(); // 100 bytes per record: maxBytes 5 000 -> batches of 50

@@ -12,8 +12,8 @@
 //    down longer than traces.retention.maxAge); they are counted as dropped (reason retention)
 //    when the cursor passes the gap they left: span positions are consecutive (SQLite numbers a
 //    row max(id) + 1 and an ignored duplicate takes no number), so a gap is exactly the deleted rows.
-// Not here (logs only): a memory tail, backlog bounds with back-pressure (the span store's own
-// retention bounds what waits).
+// Not here (logs only): backlog bounds with back-pressure (the span store's own retention bounds
+// what waits).
 
 import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import type { ExportResult } from '../result.ts';

@@ -122,20 +122,30 @@ describe('encoding', () => {
     expect(decoded.streams[1].entries[0].structuredMetadata).toEqual([{ name: 'long', value: 'y'.repeat(200) }]);
   });
 
+  /** The PushRequest protobufjs encodes for these entries, grouped by stream in first-seen order. */
+  function protobufjsBytes(list: typeof entries): Buffer {
+    const streams = new Map<string, typeof list>();
+    for (const e of list) streams.set(e.stream, [...(streams.get(e.stream) ?? []), e]);
+    const message = {
+      streams: [...streams].map(([labels, group]) => ({
+        labels,
+        entries: group.map((e) => ({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata })),
+      })),
+    };
+    return Buffer.from(PushRequest.encode(message).finish());
+  }
+  const ourBytes = (list: typeof entries) => uncompressSync(Buffer.from(encodeProtobuf(list)), { asBuffer: true }) as Buffer;
+
   it('protobuf: the same bytes as protobufjs encoding the same PushRequest (multi-byte lengths, negative seconds, 3-byte characters, empty lines)', () => {
     const many = [...entries];
     for (let i = 0; i < 300; i++) many.push(toEntry(item(10 + i, { appName: `s${i % 4}`, msg: `m${i} ${'€'.repeat(i % 70)}`, attributes: { i, nested: { deep: 'x'.repeat(i) } } }, 1_767_225_600_000_000 + i * 7919), policy));
-    const streams = new Map<string, typeof many>();
-    for (const e of many) streams.set(e.stream, [...(streams.get(e.stream) ?? []), e]);
-    const message = {
-      streams: [...streams].map(([labels, list]) => ({
-        labels,
-        entries: list.map((e) => ({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata })),
-      })),
-    };
-    const ours = uncompressSync(Buffer.from(encodeProtobuf(many)), { asBuffer: true }) as Buffer;
-    expect(ours.length).toBeGreaterThan(50_000); // stream lengths take 3-byte varints
-    expect(ours.equals(Buffer.from(PushRequest.encode(message).finish()))).toBe(true);
+    const large = ourBytes(many);
+    expect(large.length).toBeGreaterThan(1 << 16); // stream lengths take 3-byte varints; past the writer's first buffer
+    expect(large.equals(protobufjsBytes(many))).toBe(true);
+    // The writer's memory is kept between batches: a small batch after a large one, then the
+    // large one again, must each be exactly their own bytes.
+    expect(ourBytes(entries).equals(protobufjsBytes(entries))).toBe(true);
+    expect(ourBytes(many).equals(large)).toBe(true);
   });
 
   it('JSON: {"streams":[{"stream":{…},"values":[["<ns>","<line>",{metadata}]]}]}', () => {

@@ -80,4 +80,20 @@ describe('LogStore.append', () => {
     indexer.close();
     db.close();
   });
+
+  it('a row SQLite refuses, deep in a multi-row insert, leaves no record of the batch behind', () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-fail-')), 'normal');
+    const store = new LogStore(db);
+    const record = (i: number): LogRecord => ({ timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, msg: `m${i}` });
+    const micros = (n: number) => Array.from({ length: n }, (_, i) => Date.UTC(2026, 10, 1) * 1000 + i);
+    expect(store.append(LogBatch.fromRecords([record(0)], micros(1)))).toEqual({ firstId: 1, lastId: 1 });
+    const bad = LogBatch.fromRecords(Array.from({ length: 200 }, (_, i) => record(i)), micros(200));
+    (bad.severity as unknown[])[150] = 'not a number'; // the table is STRICT: the third 64-row statement fails
+    expect(() => store.append(bad)).toThrow(/cannot store TEXT value in INTEGER column logs\.severity/);
+    expect(store.count()).toBe(1);
+    expect((db.prepare('SELECT count(*) AS n FROM logs').get() as { n: number }).n).toBe(1);
+    // The next batch gets the positions right after the last stored record.
+    expect(store.append(LogBatch.fromRecords([record(1), record(2)], micros(2)))).toEqual({ firstId: 2, lastId: 3 });
+    db.close();
+  });
 });

@@ -3,6 +3,16 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 /**
+ * Page size of a new database: 8 KiB instead of SQLite's 4 KiB default. Appends split pages of
+ * the two (service, ts) and (ts) indexes half as often and write fewer, fuller pages: full-speed
+ * ingest in three alternating runs, ingest thread 4.98/3.66/3.33 -> 3.91/3.07/2.70 µs per record
+ * and 135/155/183 k -> 150/189/212 k records/s (16 KiB was no better than 8). A database created
+ * by an earlier version keeps its page size: a WAL database cannot change it
+ * (https://www.sqlite.org/pragma.html#pragma_page_size).
+ */
+const PAGE_SIZE = 8192;
+
+/**
  * Opens (and creates) the collector's SQLite database in WAL mode.
  * WAL + synchronous=NORMAL: a committed transaction is in the WAL file before COMMIT returns,
  * so a crash or kill -9 of the process loses nothing that was acknowledged; only an OS crash
@@ -11,18 +21,25 @@ import { DatabaseSync } from 'node:sqlite';
 export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): DatabaseSync {
   mkdirSync(dataDir, { recursive: true });
   const db = new DatabaseSync(join(dataDir, 'periscope.db'));
-  // auto_vacuum must be chosen before the first table exists; it lets retention give space back.
+  // page_size and auto_vacuum take effect only before the first table exists (a new database).
+  db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
+  // auto_vacuum lets retention give space back.
   db.exec('PRAGMA auto_vacuum = INCREMENTAL');
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA busy_timeout = 5000');
   // Checkpoints normally run in the store's background worker (fts-worker.ts); this is the
-  // safety net that bounds the WAL (~256 MiB) if that worker is not running.
-  db.exec('PRAGMA wal_autocheckpoint = 65536');
+  // safety net that bounds the WAL (~256 MiB, counted in pages of this database's size) if that
+  // worker is not running.
+  db.exec(`PRAGMA wal_autocheckpoint = ${Math.round(256 * 2 ** 20 / pageSize(db))}`);
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('PRAGMA cache_size = -65536'); // 64 MiB page cache
   db.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
   return db;
+}
+
+export function pageSize(db: DatabaseSync): number {
+  return (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
 }
 
 /** Small persistent key/value table for cursors (full-text indexer, exporters). */

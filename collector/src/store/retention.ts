@@ -1,6 +1,7 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { DatabaseSync } from 'node:sqlite';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pageSize } from './database.ts';
 
 export interface RetentionPolicy {
   maxAgeMs: number;
@@ -83,10 +84,9 @@ export class Retention {
 
   /** Bytes used by live rows (excluding free pages waiting for reuse). */
   liveBytes(): number {
-    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
     const pages = (this.#db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count;
     const free = (this.#db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
-    return (pages - free) * pageSize;
+    return (pages - free) * pageSize(this.#db);
   }
 
   async #runOnce(): Promise<RetentionRun> {

@@ -69,17 +69,39 @@ function flattenProperties(props: Record<string, unknown>, prefix: string, out: 
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+/** What filter_path keeps of a key: all of its value, or what `rest` keeps of it; null: nothing. */
+type FilterStep = { keep: true } | { keep: false; rest: string[][] } | null;
+
+/**
+ * Steps already worked out, per list of paths and key: a bulk answer applies the same paths to
+ * thousands of items, and working each step out again was most of this server's answer time.
+ */
+const filterSteps = new WeakMap<string[][], Map<string, FilterStep>>();
+
+function filterStep(paths: string[][], key: string): FilterStep {
+  let byKey = filterSteps.get(paths);
+  if (!byKey) filterSteps.set(paths, (byKey = new Map()));
+  let step = byKey.get(key);
+  if (step === undefined) {
+    const rest = paths.filter((p) => p[0] === key || p[0] === '*');
+    step = rest.length === 0 ? null : rest.some((p) => p.length === 1) ? { keep: true } : { keep: false, rest: rest.map((p) => p.slice(1)) };
+    byKey.set(key, step);
+  }
+  return step;
+}
+
 /** Applies ES's filter_path (comma-separated paths, `*` matches one key) to an answer. */
 export function filterPath(value: unknown, paths: string[][]): unknown {
   if (Array.isArray(value)) return value.map((v) => filterPath(v, paths));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    const rest = paths.filter((p) => p[0] === key || p[0] === '*');
-    if (rest.length === 0) continue;
-    if (rest.some((p) => p.length === 1)) out[key] = v;
+  for (const key in value) {
+    const step = filterStep(paths, key);
+    if (step === null) continue;
+    const v = (value as Record<string, unknown>)[key];
+    if (step.keep) out[key] = v;
     else {
-      const f = filterPath(v, rest.map((p) => p.slice(1)));
+      const f = filterPath(v, step.rest);
       if (f !== undefined && !(typeof f === 'object' && f !== null && !Array.isArray(f) && Object.keys(f).length === 0)) out[key] = f;
     }
   }

@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startElasticsearchServer, type ElasticsearchServer } from '../../../../test/servers/elasticsearch.ts';
+import { filterPath, startElasticsearchServer, type ElasticsearchServer } from '../../../../test/servers/elasticsearch.ts';
 import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
 import type { LogItem } from '../sink.ts';
 import { elasticsearchConfigSchema, type ElasticsearchConfig } from './config.ts';
@@ -71,6 +71,34 @@ describe('bulk body', () => {
       expect(body.length).toBe(Buffer.byteLength(ndjson(items)));
     }
     expect(Buffer.byteLength(ndjson(large))).toBeGreaterThan(4 * 65_536);
+  });
+});
+
+describe("the test server's filter_path", () => {
+  const answer = {
+    took: 3,
+    errors: true,
+    items: [
+      { create: { _index: 'a', _id: '1', status: 201, result: 'created' } },
+      { create: { _index: 'a', _id: '2', status: 400, error: { type: 'x', reason: 'bad' } } },
+      { index: { _index: 'b', _id: '3', status: 201 } },
+    ],
+  };
+  const paths = (filter: string) => filter.split(',').map((p) => p.split('.'));
+
+  it('keeps what the paths name, item after item, and drops what they do not', () => {
+    expect(filterPath(answer, paths('errors,items.*.status,items.*.error'))).toEqual({
+      errors: true,
+      items: [{ create: { status: 201 } }, { create: { status: 400, error: { type: 'x', reason: 'bad' } } }, { index: { status: 201 } }],
+    });
+  });
+
+  it('a key named by one path and matched by `*` in another keeps what either names', () => {
+    expect(filterPath(answer, paths('items.create._id,items.*.status,took'))).toEqual({
+      took: 3,
+      items: [{ create: { _id: '1', status: 201 } }, { create: { _id: '2', status: 400 } }, { index: { status: 201 } }],
+    });
+    expect(filterPath(answer, paths('items.index,nothing.here'))).toEqual({ items: [{}, {}, { index: { _index: 'b', _id: '3', status: 201 } }] });
   });
 });
 

@@ -5,8 +5,8 @@ import { DatabaseSync } from 'node:sqlite';
 /**
  * Page size of a new database: 8 KiB instead of SQLite's 4 KiB default. Appends split pages of
  * the two (service, ts) and (ts) indexes half as often and write fewer, fuller pages: full-speed
- * ingest in three alternating runs, ingest thread 4.98/3.66/3.33 -> 3.91/3.07/2.70 µs per record
- * and 135/155/183 k -> 150/189/212 k records/s (16 KiB was no better than 8). A database created
+ * ingest in three alternating runs, ingest thread 4.98/3.66/3.33 → 3.91/3.07/2.70 µs per record
+ * and 135/155/183 k → 150/189/212 k records/s (16 KiB was no better than 8). A database created
  * by an earlier version keeps its page size: a WAL database cannot change it
  * (https://www.sqlite.org/pragma.html#pragma_page_size).
  */

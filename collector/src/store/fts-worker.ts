@@ -13,7 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { KeyValue } from './database.ts';
 import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
-import { appendIndexText, emptyIndexText, IndexQueue, sliceIndexText, type IndexBatch, type IndexRun } from './index-queue.ts';
+import { appendIndexText, emptyIndexText, IndexQueue, sliceIndexText, type IndexBatch, type IndexRun, type IndexText } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
 
@@ -91,9 +91,7 @@ class Indexer {
           if (text) this.#put.run(text.chunk, text.msgs, text.traceIds);
           text = this.#textOf(chunk);
         }
-        const lines = sliceIndexText(run.text, i, end);
-        text.msgs += lines.msgs;
-        text.traceIds += lines.traceIds;
+        appendRecords(text, run.text, i, end);
         lastId = run.firstId + end - 1;
         i = end;
       }
@@ -112,11 +110,7 @@ class Indexer {
     if (this.#open?.chunk === chunk) return this.#open;
     const text = { chunk, msgs: '', traceIds: '' };
     if (chunk * CHUNK_SIZE <= this.#indexed) {
-      for (const run of this.#readLog(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE)) {
-        const lines = sliceIndexText(run.text, run.from, run.to);
-        text.msgs += lines.msgs;
-        text.traceIds += lines.traceIds;
-      }
+      for (const run of this.#readLog(chunk * CHUNK_SIZE - 1, this.#indexed + 1, CHUNK_SIZE)) appendRecords(text, run.text, run.from, run.to);
     }
     return text;
   }
@@ -146,6 +140,13 @@ class Indexer {
     }
     return runs;
   }
+}
+
+/** Adds records [from, to) of `source` to a chunk's text. */
+function appendRecords(text: ChunkText, source: IndexText, from: number, to: number): void {
+  const lines = sliceIndexText(source, from, to);
+  text.msgs += lines.msgs;
+  text.traceIds += lines.traceIds;
 }
 
 function openFtsDatabase(path: string): DatabaseSync {

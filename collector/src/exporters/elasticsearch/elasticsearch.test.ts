@@ -102,6 +102,29 @@ describe("the test server's filter_path", () => {
   });
 });
 
+describe("the test server's bulk body", () => {
+  it('reads every line of a body of many 64 KiB chunks, multi-byte UTF-8 and a line longer than a chunk among them', async () => {
+    const es = await startElasticsearchServer();
+    try {
+      // 3- and 4-byte characters at every offset, so some straddle the chunk ends; blank lines between
+      const messages = Array.from({ length: 3000 }, (_, i) => `line ${i} ${'注'.repeat(i % 7)}${'😀'.repeat(i % 5)}${'x'.repeat(i % 61)}`);
+      messages[1500] = '長'.repeat(100_000); // 300 KB: several chunks long
+      const body = messages.map((m, i) => `{"create":{"_id":"id-${i}"}}\n${JSON.stringify({ '@timestamp': '2026-01-01T00:00:00Z', message: m })}\n${i % 100 === 0 ? '\n' : ''}`).join('');
+      expect(Buffer.byteLength(body)).toBeGreaterThan(10 * 65_536);
+      const post = (text: string) => fetch(`${es.url}/logs-bulk-lines/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: text });
+      const ok = (await (await post(body)).json()) as { errors: boolean; items: unknown[] };
+      expect(ok.errors).toBe(false);
+      expect(ok.items).toHaveLength(messages.length);
+      expect(es.docs('logs-bulk-lines').map((d) => [d.id, d.source.message])).toEqual(messages.map((m, i) => [`id-${i}`, m]));
+      const unterminated = await post(body.trimEnd());
+      expect(unterminated.status).toBe(400);
+      expect(await unterminated.text()).toContain('must be terminated by a newline');
+    } finally {
+      await es.close();
+    }
+  });
+});
+
 describe('against the Elasticsearch test server', () => {
   let es: ElasticsearchServer;
   const auth = { apiKey: SECRETS.apiKey };

@@ -13,6 +13,7 @@
 //  - whole-request faults (fault-server.ts): down, reset, slow, any status with Retry-After.
 
 import type { ServerResponse } from 'node:http';
+import { ndjsonChunks } from '../../collector/src/receivers/native/ndjson-chunks.ts';
 import { authorized, FaultServer, type Fault } from './fault-server.ts';
 
 export interface EsDoc {
@@ -108,28 +109,14 @@ export function filterPath(value: unknown, paths: string[][]): unknown {
   return out;
 }
 
-/** Bytes of a bulk body decoded into one string at a time (see bodyLines). */
-const LINES_CHUNK_BYTES = 64 * 1024;
-
 /**
- * The non-empty lines of an NDJSON body, decoded a chunk at a time. One string for a whole body
- * (megabytes from a log shipper) is larger than V8's largest regular heap object, so each request
- * got fresh pages, faulted in and copied: about a fifth of this server's CPU per item while the
- * bench drained a backlog into it. Chunks end at a newline byte, which UTF-8 never uses inside a
- * character, so the lines are those of the body decoded whole.
+ * The non-empty lines of an NDJSON body, decoded a chunk at a time: one string for a whole body
+ * (megabytes from a log shipper) went to fresh large-object pages each request, about a fifth of
+ * this server's CPU per item while the bench drained a backlog into it.
  */
 function bodyLines(body: Buffer): string[] {
   const lines: string[] = [];
-  for (let start = 0; start < body.length; ) {
-    let end = body.length;
-    if (start + LINES_CHUNK_BYTES < body.length) {
-      end = body.lastIndexOf(0x0a, start + LINES_CHUNK_BYTES);
-      if (end < start) end = body.indexOf(0x0a, start + LINES_CHUNK_BYTES); // a line longer than a chunk
-      if (end === -1) end = body.length;
-    }
-    for (const line of body.toString('utf8', start, end).split('\n')) if (line.length > 0) lines.push(line);
-    start = end + 1;
-  }
+  for (const text of ndjsonChunks(body)) for (const line of text.split('\n')) if (line.length > 0) lines.push(line);
   return lines;
 }
 

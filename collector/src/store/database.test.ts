@@ -7,13 +7,14 @@ import { openDatabase, pageSize } from './database.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { LogStore } from './log-store.ts';
 
+const walAutocheckpoint = (db: DatabaseSync) => (db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
 const record = { timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, msg: 'kept' } as const;
 
 describe('openDatabase', () => {
   it('a new database has 8 KiB pages, and its WAL safety net stays at ~256 MiB', () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-db-')), 'normal');
     expect(pageSize(db)).toBe(8192);
-    expect((db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(32768);
+    expect(walAutocheckpoint(db)).toBe(32768);
     db.close();
   });
 
@@ -27,7 +28,7 @@ describe('openDatabase', () => {
 
     const db = openDatabase(dir, 'normal');
     expect(pageSize(db)).toBe(4096);
-    expect((db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(65536);
+    expect(walAutocheckpoint(db)).toBe(65536);
     const store = new LogStore(db);
     expect(store.count()).toBe(1);
     expect(store.append(LogBatch.fromRecords([record], [Date.UTC(2026, 10, 1) * 1000]))).toEqual({ firstId: 2, lastId: 2 });

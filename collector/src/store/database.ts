@@ -38,6 +38,7 @@ export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): D
   return db;
 }
 
+/** The database's page size in bytes: PAGE_SIZE, or what an earlier version created it with. */
 export function pageSize(db: DatabaseSync): number {
   return (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
 }

@@ -9,7 +9,7 @@ import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDelive
 import type { LogItem } from '../sink.ts';
 import { lokiConfigSchema, type LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
-import { toEntry, type EntryPolicy } from './entry.ts';
+import { toEntry, type EntryPolicy, type LokiEntry } from './entry.ts';
 import { LokiSink } from './sink.ts';
 
 function lokiConfig(fields: Partial<LokiConfig> & { url: string }): LokiConfig {
@@ -28,6 +28,25 @@ function loadPushRequest(): protobuf.Type {
 }
 
 const PushRequest = loadPushRequest();
+
+/** Entries grouped by stream, streams in first-seen order (as encode.ts groups them). */
+function byStream(list: LokiEntry[]): Map<string, LokiEntry[]> {
+  const streams = new Map<string, LokiEntry[]>();
+  for (const e of list) streams.set(e.stream, [...(streams.get(e.stream) ?? []), e]);
+  return streams;
+}
+
+/** The PushRequest protobufjs encodes for these entries; `streamFields` are added to each StreamAdapter. */
+function protobufjsBytes(list: LokiEntry[], streamFields: Record<string, unknown> = {}): Buffer {
+  const message = {
+    streams: [...byStream(list)].map(([labels, group]) => ({
+      labels,
+      ...streamFields,
+      entries: group.map((e) => ({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata })),
+    })),
+  };
+  return Buffer.from(PushRequest.encode(message).finish());
+}
 
 const policy: EntryPolicy = { include: ['service_name', 'level', 'host'], staticLabels: { env: 'prod' }, structuredMetadata: true, maxStructuredMetadataEntries: 128, maxStructuredMetadataSize: 65536 };
 const item = (id: number, fields = {}, micros = 1_767_225_600_123_456): LogItem => ({ id, micros, record: testRecord(fields) });
@@ -122,18 +141,6 @@ describe('encoding', () => {
     expect(decoded.streams[1].entries[0].structuredMetadata).toEqual([{ name: 'long', value: 'y'.repeat(200) }]);
   });
 
-  /** The PushRequest protobufjs encodes for these entries, grouped by stream in first-seen order. */
-  function protobufjsBytes(list: typeof entries): Buffer {
-    const streams = new Map<string, typeof list>();
-    for (const e of list) streams.set(e.stream, [...(streams.get(e.stream) ?? []), e]);
-    const message = {
-      streams: [...streams].map(([labels, group]) => ({
-        labels,
-        entries: group.map((e) => ({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata })),
-      })),
-    };
-    return Buffer.from(PushRequest.encode(message).finish());
-  }
   const ourBytes = (list: typeof entries) => uncompressSync(Buffer.from(encodeProtobuf(list)), { asBuffer: true }) as Buffer;
 
   it('protobuf: the same bytes as protobufjs encoding the same PushRequest (multi-byte lengths, negative seconds, 3-byte characters, empty lines)', () => {
@@ -270,16 +277,7 @@ describe('against the Loki test server', () => {
     const tenant = 'tenant-decode';
     const now = Date.now() * 1000;
     const list = Array.from({ length: 60 }, (_, i) => toEntry(item(500 + i, { appName: `s${i % 3}`, msg: `m${i} ${'€'.repeat(i)}`, attributes: { i, deep: { x: 'y'.repeat(i) } } }, now - i * 1000), policy));
-    const groups = new Map<string, typeof list>();
-    for (const e of list) groups.set(e.stream, [...(groups.get(e.stream) ?? []), e]);
-    const message = {
-      streams: [...groups].map(([labels, group]) => ({
-        labels,
-        hash: 9_007_199_254_740_991, // StreamAdapter.hash: read past, not used
-        entries: group.map((e) => ({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line, structuredMetadata: e.metadata })),
-      })),
-    };
-    const raw = Buffer.from(PushRequest.encode(message).finish());
+    const raw = protobufjsBytes(list, { hash: 9_007_199_254_740_991 }); // StreamAdapter.hash: read past, not used
     const post = (bytes: Buffer) =>
       fetch(`${loki.url}/loki/api/v1/push`, {
         method: 'POST',
@@ -294,7 +292,7 @@ describe('against the Loki test server', () => {
     }
     expect(loki.entries(tenant)).toEqual([]);
     expect((await post(raw)).status).toBe(204);
-    const expected = [...groups.values()].flat().map((e) => ({ stream: e.stream, tsNs: BigInt(e.seconds) * 1_000_000_000n + BigInt(e.nanos), line: e.line, metadata: Object.fromEntries(e.metadata.map((p) => [p.name, p.value])) }));
+    const expected = [...byStream(list).values()].flat().map((e) => ({ stream: e.stream, tsNs: BigInt(e.seconds) * 1_000_000_000n + BigInt(e.nanos), line: e.line, metadata: Object.fromEntries(e.metadata.map((p) => [p.name, p.value])) }));
     expect(loki.entries(tenant).map((e) => ({ stream: e.stream, tsNs: e.tsNs, line: e.line, metadata: e.metadata }))).toEqual(expected);
   });
 

@@ -274,6 +274,22 @@ async function catchUpAtSteadyLoad(type: 'loki' | 'elasticsearch', rate: number,
   });
 }
 
+/** Scenario 3's table row for one exporter at one steady rate: medians of `runs` runs. */
+async function catchUpRow(type: 'loki' | 'elasticsearch', rate: number, seconds: number, runs: number): Promise<Record<string, string | number>> {
+  const c: Array<{ ingestRate: number; backlog: number; catchUpSeconds: number; deliveredRate: number }> = [];
+  for (let r = 0; r < runs; r++) c.push(await catchUpAtSteadyLoad(type, rate, seconds));
+  const ingestRate = median(c.map((x) => x.ingestRate));
+  const deliveredRate = median(c.map((x) => x.deliveredRate));
+  return {
+    exporter: type,
+    'ingest rec/s (steady)': Math.round(ingestRate),
+    'backlog records': Math.round(median(c.map((x) => x.backlog))),
+    'delivered rec/s while catching up': Math.round(deliveredRate),
+    'delivered / ingest': Math.round((deliveredRate / ingestRate) * 10) / 10,
+    'catch-up s': Math.round(median(c.map((x) => x.catchUpSeconds)) * 10) / 10,
+  };
+}
+
 export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Record<string, string | number>>> {
   const rows: Array<Record<string, string | number>> = [];
   const baseline: number[] = [];
@@ -312,19 +328,8 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
   rows.push({ exporter: 'loki, search off', ...liveColumns(forward) });
   printTable(`Exporters: ingest → sink, and drain after an outage (medians of ${runs} runs, ${seconds} s each)`, rows);
   const catchUpRows: Array<Record<string, string | number>> = [];
-  for (const [type, rate] of (['loki', 'elasticsearch'] as const).flatMap((t) => CATCH_UP_RATES.map((r) => [t, r] as const))) {
-    const c: Array<{ ingestRate: number; backlog: number; catchUpSeconds: number; deliveredRate: number }> = [];
-    for (let r = 0; r < runs; r++) c.push(await catchUpAtSteadyLoad(type, rate, 2 * seconds));
-    const ingestRate = median(c.map((x) => x.ingestRate));
-    const deliveredRate = median(c.map((x) => x.deliveredRate));
-    catchUpRows.push({
-      exporter: type,
-      'ingest rec/s (steady)': Math.round(ingestRate),
-      'backlog records': Math.round(median(c.map((x) => x.backlog))),
-      'delivered rec/s while catching up': Math.round(deliveredRate),
-      'delivered / ingest': Math.round((deliveredRate / ingestRate) * 10) / 10,
-      'catch-up s': Math.round(median(c.map((x) => x.catchUpSeconds)) * 10) / 10,
-    });
+  for (const type of ['loki', 'elasticsearch'] as const) {
+    for (const rate of CATCH_UP_RATES) catchUpRows.push(await catchUpRow(type, rate, 2 * seconds, runs));
   }
   printTable(`Exporters: catch-up after a ${2 * seconds} s outage while ingest goes on at a steady rate (medians of ${runs} runs)`, catchUpRows);
   return [...rows, ...catchUpRows];

@@ -3,6 +3,10 @@ import { Worker } from 'node:worker_threads';
 import type { DatabaseSync } from 'node:sqlite';
 import { createFtsTables, removeOutdatedIndex } from './fts-schema.ts';
 import type { IndexBatch, IndexText } from './index-queue.ts';
+import { finishCheckpoint } from './log-checkpoint.ts';
+
+/** What the worker (fts-worker.ts) posts: its indexing progress, or a checkpoint to finish here. */
+export type WorkerMessage = { indexedId: number } | { finishCheckpoint: true };
 
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
 const OFFER_AHEAD = 200_000;
@@ -15,13 +19,15 @@ export interface SearchIndexOptions {
 }
 
 /**
- * Runs the full-text indexer in a worker thread (which also checkpoints the log's WAL) and
+ * Runs the full-text indexer in a worker thread (which also checkpoints the log's WAL, finished
+ * here on the log connection when the WAL should start over: log-checkpoint.ts) and
  * attaches its database to the log connection (as schema `fts`) so queries can use `log_chunks`.
  * The index trails ingest by about one `intervalMs`; `health()` reports how many log rows are
  * not indexed yet.
  */
 export class FtsIndexer {
   readonly #enabled: boolean;
+  readonly #db: DatabaseSync;
   readonly #dataDir: string;
   readonly #intervalMs: number;
   readonly #batch: number;
@@ -32,6 +38,7 @@ export class FtsIndexer {
   readonly rebuilding: boolean;
 
   constructor(db: DatabaseSync, dataDir: string, options: SearchIndexOptions) {
+    this.#db = db;
     this.#enabled = options.enabled;
     this.#dataDir = dataDir;
     this.#intervalMs = options.intervalMs;
@@ -57,8 +64,10 @@ export class FtsIndexer {
         batch: this.#batch,
       },
     });
-    worker.on('message', (msg: { indexedId: number }) => {
-      this.#indexedId = msg.indexedId;
+    worker.on('message', (msg: WorkerMessage) => {
+      if (!('finishCheckpoint' in msg)) this.#indexedId = msg.indexedId;
+      else if (this.#worker === worker) this.#finishCheckpoint(); // not once shutdown began: the log may be closing
+
     });
     worker.on('error', (err) => {
       this.#lastError = (err as Error).message;
@@ -67,6 +76,15 @@ export class FtsIndexer {
       if (this.#worker === worker) this.#worker = undefined;
     });
     this.#worker = worker;
+  }
+
+  /** A failure is reported in health(); the worker's next checkpoints and the autocheckpoint go on. */
+  #finishCheckpoint(): void {
+    try {
+      finishCheckpoint(this.#db);
+    } catch (err) {
+      this.#lastError = `checkpoint: ${(err as Error).message}`;
+    }
   }
 
   /**

@@ -1,8 +1,9 @@
 // Worker thread that does the store's background work, off the ingest thread:
 //  - builds the search index (q= and traceId=, fts-schema.ts) behind ingest, unless
 //    store.search.enabled is false;
-//  - checkpoints the log's WAL (PASSIVE: never blocks the writer), so COMMITs on the
-//    acknowledgement path don't pay for copying pages into the database file.
+//  - checkpoints the log's WAL (log-checkpoint.ts: PASSIVE, never blocks the writer), so COMMITs
+//    on the acknowledgement path don't pay for copying pages into the database file; it asks the
+//    ingest thread for the last few MB when the WAL should start over.
 // The index lives in its own database file so its write transactions never take the write
 // lock of the log database: ingest (the acknowledgement path) never waits for indexing.
 // Messages arrive from the ingest thread after each commit (fts-indexer.ts `offer`), so in steady
@@ -13,6 +14,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { KeyValue } from './database.ts';
 import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
+import type { WorkerMessage } from './fts-indexer.ts';
+import { LogCheckpointer } from './log-checkpoint.ts';
 import { appendIndexText, emptyIndexText, IndexQueue, sliceIndexText, type IndexBatch, type IndexRun, type IndexText } from './index-queue.ts';
 
 const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
@@ -47,7 +50,7 @@ class Indexer {
 
   constructor() {
     this.#log.exec('PRAGMA busy_timeout = 5000');
-    parentPort!.postMessage({ indexedId: this.#indexed });
+    parentPort!.postMessage({ indexedId: this.#indexed } satisfies WorkerMessage);
   }
 
   /** Indexes the next records; true when more are waiting. */
@@ -60,7 +63,7 @@ class Indexer {
       this.#indexed = last.firstId + last.to - 1;
       this.#cursor.set(INDEXED_ID_KEY, String(this.#indexed));
       this.#fts.exec('COMMIT');
-      parentPort!.postMessage({ indexedId: this.#indexed });
+      parentPort!.postMessage({ indexedId: this.#indexed } satisfies WorkerMessage);
     }
     if (++this.#sincePrune >= 300) {
       // Retention deleted old log rows: drop the chunks wholly before the oldest (queries join on logs anyway).
@@ -162,9 +165,7 @@ function openFtsDatabase(path: string): DatabaseSync {
   return db;
 }
 
-// A writable connection only for checkpoints; the ingest connection's autocheckpoint is a far-off safety net.
-const checkpointer = new DatabaseSync(logDbPath);
-checkpointer.exec('PRAGMA busy_timeout = 5000');
+const checkpointer = new LogCheckpointer(logDbPath);
 let lastCheckpoint = 0;
 
 const indexer = index ? new Indexer() : undefined;
@@ -178,7 +179,7 @@ while (!stopping) {
   const more = indexer?.step() ?? false;
   if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
     lastCheckpoint = Date.now();
-    checkpointer.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
   }
   if (more) await yieldToLoop(); // let queued messages in
   else await sleep(indexer ? intervalMs : CHECKPOINT_MS);

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from './database.ts';
+import { finishCheckpoint, LogCheckpointer } from './log-checkpoint.ts';
+
+const MiB = 2 ** 20;
+
+describe('log WAL checkpoints (worker copies, ingest connection finishes)', () => {
+  let dir: string;
+  let db: DatabaseSync;
+  let path: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'periscope-ckpt-'));
+    db = openDatabase(dir, 'normal');
+    db.exec('CREATE TABLE t (v BLOB)');
+    path = join(dir, 'periscope.db');
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `mib` MiB in commits of 256 KiB, like ingest batches. */
+  function write(mib: number): void {
+    const insert = db.prepare('INSERT INTO t VALUES (randomblob(?))');
+    for (let i = 0; i < mib * 4; i++) insert.run(256 * 1024);
+  }
+  const walSize = () => statSync(`${path}-wal`).size;
+
+  it('asks for the finish only once the WAL is past restartBytes', () => {
+    const checkpointer = new LogCheckpointer(path, { restartBytes: 4 * MiB, finishBytes: MiB });
+    write(1);
+    expect(checkpointer.run()).toBe(false);
+    write(5);
+    expect(checkpointer.run()).toBe(true);
+    checkpointer.close();
+  });
+
+  it('the WAL starts over after the finish, where frames the worker could not copy kept it growing', () => {
+    const checkpointer = new LogCheckpointer(path, { restartBytes: 4 * MiB, finishBytes: MiB });
+    // A reader's snapshot keeps the worker's checkpoint from copying the frames after it, as
+    // continuous ingest does with frames committed while the worker copies.
+    const reader = new DatabaseSync(path);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM t').get();
+    write(6);
+    expect(checkpointer.run()).toBe(true);
+    reader.exec('COMMIT');
+
+    let size = walSize();
+    write(1);
+    expect(walSize(), 'not every frame copied: the WAL grows').toBeGreaterThan(size);
+
+    const result = finishCheckpoint(db);
+    expect(result.checkpointed).toBe(result.log);
+    size = walSize();
+    write(1);
+    expect(walSize(), 'every frame copied: the next commits write the WAL from its start').toBe(size);
+    reader.close();
+    checkpointer.close();
+  });
+});

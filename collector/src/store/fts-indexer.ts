@@ -67,7 +67,6 @@ export class FtsIndexer {
     worker.on('message', (msg: WorkerMessage) => {
       if (!('finishCheckpoint' in msg)) this.#indexedId = msg.indexedId;
       else if (this.#worker === worker) this.#finishCheckpoint(); // not once shutdown began: the log may be closing
-
     });
     worker.on('error', (err) => {
       this.#lastError = (err as Error).message;

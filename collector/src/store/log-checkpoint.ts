@@ -31,6 +31,12 @@ const FINISH_BYTES = 4 * 2 ** 20;
 /** Passes after the database sync; more mean ingest outruns the copying, and a later run tries again. */
 const MAX_PASSES = 4;
 
+/**
+ * The one checkpoint both sides run. `main.`: on the ingest connection, which has the search index
+ * attached (fts-indexer.ts), a bare wal_checkpoint would checkpoint that database too.
+ */
+const PASSIVE_CHECKPOINT = 'PRAGMA main.wal_checkpoint(PASSIVE)';
+
 /** A row of PRAGMA wal_checkpoint: busy 1 when another checkpoint ran; log = WAL frames when it began. */
 export interface CheckpointResult {
   busy: number;
@@ -59,7 +65,7 @@ export class LogCheckpointer {
     this.#path = logDbPath;
     this.#db = new DatabaseSync(logDbPath);
     this.#db.exec('PRAGMA busy_timeout = 5000');
-    this.#pass = this.#db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+    this.#pass = this.#db.prepare(PASSIVE_CHECKPOINT);
     const frameBytes = pageSize(this.#db);
     this.#restartFrames = limits.restartBytes / frameBytes;
     this.#finishFrames = limits.finishBytes / frameBytes;
@@ -105,6 +111,5 @@ export class LogCheckpointer {
  * them, lets the next commit start the WAL over. Returns SQLite's result row.
  */
 export function finishCheckpoint(db: DatabaseSync): CheckpointResult {
-  // `main.`: without a schema it would checkpoint the attached search index too (fts-indexer.ts).
-  return db.prepare('PRAGMA main.wal_checkpoint(PASSIVE)').get() as unknown as CheckpointResult;
+  return db.prepare(PASSIVE_CHECKPOINT).get() as unknown as CheckpointResult;
 }

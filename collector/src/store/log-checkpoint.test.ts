@@ -2,9 +2,18 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { waitFor } from '../../../test/helpers/collector-process.ts';
 import { openDatabase } from './database.ts';
+import { FtsIndexer } from './fts-indexer.ts';
 import { finishCheckpoint, LogCheckpointer } from './log-checkpoint.ts';
+
+// The ingest thread's side, wrapped to see which connection the indexer hands it (the worker
+// thread loads the real module: mocks apply to this thread only).
+vi.mock(import('./log-checkpoint.ts'), async (importOriginal) => {
+  const real = await importOriginal();
+  return { ...real, finishCheckpoint: vi.fn(real.finishCheckpoint) };
+});
 
 const MiB = 2 ** 20;
 
@@ -62,5 +71,21 @@ describe('log WAL checkpoints (worker copies, ingest connection finishes)', () =
     expect(walSize(), 'every frame copied: the next commits write the WAL from its start').toBe(size);
     reader.close();
     checkpointer.close();
+  });
+
+  it('past 64 MiB of WAL the store worker has the ingest connection finish, and the WAL starts over', async () => {
+    const fts = new FtsIndexer(db, dir, { enabled: false, intervalMs: 20, batch: 1000 });
+    fts.start();
+    try {
+      write(70);
+      // The worker checkpoints every 500 ms; its request arrives as a message on this thread.
+      await waitFor(() => vi.mocked(finishCheckpoint).mock.calls.length > 0, 30_000, 20);
+      expect(vi.mocked(finishCheckpoint).mock.calls[0][0], 'finished on the ingest connection').toBe(db);
+      const size = walSize();
+      write(1);
+      expect(walSize(), 'the next commits write the WAL from its start').toBe(size);
+    } finally {
+      await fts.shutdown();
+    }
   });
 });

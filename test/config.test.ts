@@ -143,6 +143,11 @@ it('docs/configuration.md is generated from the schemas and up to date', async (
   const { out } = await periscope(['config-reference']);
   const committed = readFileSync(join(REPO_ROOT, 'docs/configuration.md'), 'utf8');
   expect(committed, 'run: node collector/bin/periscope.ts config-reference > docs/configuration.md').toBe(out);
+  // Each exporter type's own keys, and the keys without a default marked required.
+  expect(out).toContain('| `exporters[type=loki].tenant` | string |  | `X-Scope-OrgID`');
+  expect(out).toContain('| `exporters[type=elasticsearch].dataStream` | string | `"logs-periscope-default"` |');
+  expect(out).toContain('| `exporters[type=prometheusRemoteWrite].url` | string | required |');
+  expect(out).not.toMatch(/\| `exporters\[type=\w+\]\.type` \|/);
 });
 
 it('periscope start runs with the V8 flags of collector/bin/node-flags.ts, in the process it was started as', async () => {

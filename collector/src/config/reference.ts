@@ -15,7 +15,8 @@ export function renderConfigReference(): string {
     '# Configuration reference',
     '',
     'The collector reads one YAML file (`periscope start --config periscope.yaml`); without a file it runs on the defaults below.',
-    'Every key is optional. Unknown keys are errors; `periscope check-config FILE` validates a file without starting and names each bad key.',
+    'Every key has a default, except those marked required: they are required only within their list item or section when it is given (an exporter needs its `type`, `name` and `url`).',
+    'Unknown keys are errors; `periscope check-config FILE` validates a file without starting and names each bad key.',
     'Durations are written like `250ms`, `15s`, `5m`, `1h30m`, `7d`; sizes like `512KiB`, `16MiB`, `10GB`.',
     '',
     '## Environment overrides',
@@ -57,11 +58,36 @@ function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 }
 
-function walk(schema: TSchema, prefix: string, rows: string[]): void {
+/** Where each list item type's keys are explained. */
+const TYPE_DOCS: Record<string, string> = {
+  'exporters[type=loki]': 'docs/exporters.md, Loki',
+  'exporters[type=elasticsearch]': 'docs/exporters.md, Elasticsearch',
+  'exporters[type=prometheusRemoteWrite]': 'docs/exporters.md, Prometheus',
+};
+
+/** A list item whose `type` picks its keys (exporters: JSON Schema if/then per type): type → keys. */
+function keysByType(schema: TSchema): Array<[string, TSchema]> {
+  const branches = (schema.allOf ?? []) as TSchema[];
+  return branches.flatMap((b) => {
+    const type = b.if?.properties?.type?.const as string | undefined;
+    return type !== undefined && b.then ? [[type, b.then as TSchema]] : [];
+  });
+}
+
+function walk(schema: TSchema, prefix: string, rows: string[], required = false): void {
   const props = schema.properties as Record<string, TSchema> | undefined;
   if (schema.type === 'object' && props) {
     if (prefix && schema.description) rows.push(`| \`${prefix}\` | section | | ${cell(schema.description)} |`);
-    for (const [key, child] of Object.entries(props)) walk(child, prefix ? `${prefix}.${key}` : key, rows);
+    const mustHave = new Set((schema.required ?? []) as string[]);
+    for (const [key, child] of Object.entries(props)) walk(child, prefix ? `${prefix}.${key}` : key, rows, mustHave.has(key));
+    for (const [type, keys] of keysByType(schema)) {
+      const section = `${prefix.replace(/\[\]$/, '')}[type=${type}]`;
+      rows.push(`| \`${section}\` | section | | Keys of an item with \`type: ${type}\`${TYPE_DOCS[section] ? ` (${TYPE_DOCS[section]})` : ''}. |`);
+      const keysRequired = new Set((keys.required ?? []) as string[]);
+      for (const [key, child] of Object.entries(keys.properties as Record<string, TSchema>)) {
+        if (key !== 'type') walk(child, `${section}.${key}`, rows, keysRequired.has(key));
+      }
+    }
     return;
   }
   if (schema.type === 'array' && (schema.items as TSchema | undefined)?.type === 'object') {
@@ -74,6 +100,7 @@ function walk(schema: TSchema, prefix: string, rows: string[]): void {
     for (const variant of schema.anyOf as TSchema[]) walk(variant, prefix, rows);
     return;
   }
-  const def = schema.default === undefined ? '' : `\`${JSON.stringify(schema.default)}\``;
+  // TypeBox lists keys with defaults as required too: they are filled in before validation.
+  const def = schema.default !== undefined ? `\`${JSON.stringify(schema.default)}\`` : required ? 'required' : '';
   rows.push(`| \`${prefix}\` | ${cell(typeName(schema))} | ${def} | ${cell(schema.description ?? '')} |`);
 }

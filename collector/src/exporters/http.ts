@@ -9,13 +9,11 @@ import { classifyHttpStatus, networkFailure, type ExportResult } from './result.
 /** `auth:` of an HTTP exporter: at most one scheme. */
 export const authConfigSchema = Type.Object(
   {
-    basic: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String() }, { additionalProperties: false })),
-    /** `Authorization: Bearer <token>` */
-    bearerToken: Type.Optional(Type.String({ minLength: 1 })),
-    /** Elasticsearch: `Authorization: ApiKey <key>` (the base64 "encoded" key Kibana shows). */
-    apiKey: Type.Optional(Type.String({ minLength: 1 })),
+    basic: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String() }, { additionalProperties: false, description: 'HTTP basic auth.' })),
+    bearerToken: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: Bearer <token>`.' })),
+    apiKey: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: ApiKey <key>`: an Elasticsearch API key (the base64 "encoded" form Kibana shows).' })),
   },
-  { additionalProperties: false, maxProperties: 1 },
+  { additionalProperties: false, maxProperties: 1, description: 'At most one of basic, bearerToken, apiKey.' },
 );
 export type AuthConfig = Static<typeof authConfigSchema>;
 

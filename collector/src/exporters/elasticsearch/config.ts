@@ -7,27 +7,20 @@ import { exporterObject, logExporterKeys } from '../common-config.ts';
  */
 export const elasticsearchConfigSchema = exporterObject('elasticsearch', {
   ...logExporterKeys({ maxRecords: 5000, maxBytes: '5MiB', wait: '1s' }),
-  /** Data stream name: logs-<dataset>-<namespace> matches Elastic's logs-*-* conventions. */
-  dataStream: Type.String({ default: 'logs-periscope-default', pattern: '^[a-z0-9][a-z0-9._+-]*$' }),
-  /**
-   * PUT _index_template/<templateName> on start (data stream + ECS mappings, see
-   * docs/exporters.md). Turn off when the user manages templates; the mapping is documented.
-   */
-  installTemplate: Type.Boolean({ default: true }),
-  templateName: Type.String({ default: 'periscope-logs', pattern: '^[a-z0-9][a-z0-9._-]*$' }),
-  /** Constant `labels.*` on every document, e.g. { env: prod }. */
-  labels: Type.Record(Type.String(), Type.String(), { default: {} }),
-  /**
-   * Also ship the spans of the collector's span store (POST /v1/traces) into a traces data stream,
-   * under the exporter name `<name>:traces` in metrics and health (span-document.ts for the fields).
-   */
+  dataStream: Type.String({ default: 'logs-periscope-default', pattern: '^[a-z0-9][a-z0-9._+-]*$', description: "Data stream the records go to; logs-<dataset>-<namespace> follows Elastic's logs-*-* conventions." }),
+  installTemplate: Type.Boolean({
+    default: true,
+    description: 'PUT _index_template/<templateName> on start (data stream, ECS mappings). Turn it off when you manage templates yourself; the mapping is in docs/exporters.md.',
+  }),
+  templateName: Type.String({ default: 'periscope-logs', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Name of the index template installed for dataStream.' }),
+  labels: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Constant `labels.*` fields on every document, e.g. { env: prod }.' }),
+  // span-document.ts has the fields of a span document.
   traces: Type.Object(
     {
-      enabled: Type.Boolean({ default: false }),
-      dataStream: Type.String({ default: 'traces-periscope-default', pattern: '^[a-z0-9][a-z0-9._+-]*$' }),
-      templateName: Type.String({ default: 'periscope-traces', pattern: '^[a-z0-9][a-z0-9._-]*$' }),
-      /** Spans per _bulk request. */
-      batchMaxSpans: Type.Integer({ default: 2000, minimum: 1, maximum: 100000 }),
+      enabled: Type.Boolean({ default: false, description: 'Also ship the spans of the span store (POST /v1/traces), as exporter `<name>:traces` in metrics and health.' }),
+      dataStream: Type.String({ default: 'traces-periscope-default', pattern: '^[a-z0-9][a-z0-9._+-]*$', description: 'Data stream the spans go to.' }),
+      templateName: Type.String({ default: 'periscope-traces', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Name of the index template installed for traces.dataStream.' }),
+      batchMaxSpans: Type.Integer({ default: 2000, minimum: 1, maximum: 100000, description: 'Spans per _bulk request.' }),
     },
     { additionalProperties: false, default: {} },
   ),

@@ -10,38 +10,34 @@ export const DERIVED_LABELS = ['service_name', 'level', 'host'] as const;
  */
 export const lokiConfigSchema = exporterObject('loki', {
   ...logExporterKeys({ maxRecords: 10000, maxBytes: '1MiB', wait: '1s' }),
-  /** `X-Scope-OrgID` (multi-tenant Loki). Two Loki exporters with different tenants = two tenants. */
-  tenant: Type.Optional(Type.String({ minLength: 1 })),
-  /** `protobuf` (snappy-compressed logproto.PushRequest, Loki's native format) or `json`. */
-  format: Type.Union([Type.Literal('protobuf'), Type.Literal('json')], { default: 'protobuf' }),
+  tenant: Type.Optional(Type.String({ minLength: 1, description: '`X-Scope-OrgID` (multi-tenant Loki); two Loki exporters with different tenants ship to two tenants.' })),
+  format: Type.Union([Type.Literal('protobuf'), Type.Literal('json')], { default: 'protobuf', description: "`protobuf` (snappy-compressed logproto.PushRequest, Loki's native format) or `json`." }),
   labels: Type.Object(
     {
-      /** Derived labels to attach: service_name (appName, or "unknown_service"), level, host (hostname). */
-      include: Type.Array(Type.Union(DERIVED_LABELS.map((l) => Type.Literal(l))), { default: [...DERIVED_LABELS], uniqueItems: true }),
-      /** Constant labels on every stream, e.g. { env: prod }. */
-      static: labelMap,
+      include: Type.Array(Type.Union(DERIVED_LABELS.map((l) => Type.Literal(l))), {
+        default: [...DERIVED_LABELS],
+        uniqueItems: true,
+        description: 'Stream labels derived from each record: service_name (appName, or "unknown_service"), level, host (hostname).',
+      }),
+      static: labelMap('Constant labels on every stream, e.g. { env: prod }.'),
     },
     { additionalProperties: false, default: {} },
   ),
-  /**
-   * true (Loki ≥ 2.9 with allow_structured_metadata, the default in 3.x): the line is the message
-   * and the other fields (trace_id, span_id, attributes, …) travel as structured metadata.
-   * false: the line is the whole record as JSON (query it with `| json`).
-   */
-  structuredMetadata: Type.Boolean({ default: true }),
-  /** Loki's limits, checked before sending; a record that breaks one goes to the dead letters. 0 = no check. */
+  structuredMetadata: Type.Boolean({
+    default: true,
+    description: 'true (Loki ≥ 2.9 with allow_structured_metadata, the default in 3.x): the line is the message and the other fields (trace_id, span_id, attributes, …) travel as structured metadata. false: the line is the whole record as JSON (query it with `| json`).',
+  }),
   limits: Type.Object(
     {
-      maxLineSize: Type.String({ default: '256KB', format: 'bytes' }),
-      maxLabelNameLength: Type.Integer({ default: 1024, minimum: 0 }),
-      maxLabelValueLength: Type.Integer({ default: 2048, minimum: 0 }),
-      maxLabelNamesPerSeries: Type.Integer({ default: 15, minimum: 0 }),
-      maxStructuredMetadataEntries: Type.Integer({ default: 128, minimum: 0 }),
-      maxStructuredMetadataSize: Type.String({ default: '64KB', format: 'bytes' }),
-      /** Loki's reject_old_samples_max_age. */
-      rejectOlderThan: Type.String({ default: '7d', format: 'duration' }),
+      maxLineSize: Type.String({ default: '256KB', format: 'bytes', description: "Loki's max_line_size." }),
+      maxLabelNameLength: Type.Integer({ default: 1024, minimum: 0, description: "Loki's max_label_name_length." }),
+      maxLabelValueLength: Type.Integer({ default: 2048, minimum: 0, description: "Loki's max_label_value_length." }),
+      maxLabelNamesPerSeries: Type.Integer({ default: 15, minimum: 0, description: "Loki's max_label_names_per_series." }),
+      maxStructuredMetadataEntries: Type.Integer({ default: 128, minimum: 0, description: "Loki's max_structured_metadata_entries_count; a record over it keeps its fields in the line (as JSON)." }),
+      maxStructuredMetadataSize: Type.String({ default: '64KB', format: 'bytes', description: "Loki's max_structured_metadata_size; a record over it keeps its fields in the line (as JSON)." }),
+      rejectOlderThan: Type.String({ default: '7d', format: 'duration', description: "Loki's reject_old_samples_max_age." }),
     },
-    { additionalProperties: false, default: {} },
+    { additionalProperties: false, default: {}, description: "Loki's limits, checked before sending: a record that breaks one goes to the dead letters with Loki's reason. 0 turns a check off." },
   ),
 });
 export type LokiConfig = Static<typeof lokiConfigSchema>;

@@ -8,19 +8,15 @@ import { exporterObject, httpExporterKeys, labelMap } from '../common-config.ts'
  */
 export const remoteWriteConfigSchema = exporterObject('prometheusRemoteWrite', {
   ...httpExporterKeys(),
-  /** How often the sources are read and one WriteRequest is queued. */
-  interval: Type.String({ default: '15s', format: 'duration' }),
-  /** Labels added to every series (e.g. { instance: collector-1 }); a series' own label wins. */
-  externalLabels: labelMap,
+  interval: Type.String({ default: '15s', format: 'duration', description: 'How often the metrics are read and queued for sending.' }),
+  externalLabels: labelMap("Labels added to every series (e.g. { instance: collector-1 }); a series' own label wins."),
   queue: Type.Object(
     {
-      /** Samples waiting to be sent (during an outage); the oldest requests beyond are dropped (queue_full). */
-      maxSamples: Type.Integer({ default: 500_000, minimum: 1 }),
+      maxSamples: Type.Integer({ default: 500_000, minimum: 1, description: 'Samples waiting to be sent (during an outage); the oldest requests beyond are dropped (reason queue_full).' }),
     },
     { additionalProperties: false, default: {} },
   ),
-  /** Most samples in one request. */
-  maxSamplesPerRequest: Type.Integer({ default: 2000, minimum: 1 }),
-  shutdownTimeout: Type.String({ default: '5s', format: 'duration' }),
+  maxSamplesPerRequest: Type.Integer({ default: 2000, minimum: 1, description: 'Most samples in one request.' }),
+  shutdownTimeout: Type.String({ default: '5s', format: 'duration', description: 'On shutdown, sending goes on this long to flush the queue.' }),
 });
 export type RemoteWriteConfig = Static<typeof remoteWriteConfigSchema>;

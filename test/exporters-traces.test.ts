@@ -29,7 +29,7 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 async function postTrace(
   c: CollectorProcess,
   traceNo: number,
-  children: Array<{ name: string; error?: boolean }>,
+  children: Array<{ name: string; error?: boolean; note?: string }>,
   start = 1_772_359_200_000_000_000n + BigInt(traceNo) * 1_000_000_000n,
 ): Promise<string> {
   const traceId = hex(0xabc000 + traceNo, 32);
@@ -52,6 +52,7 @@ async function postTrace(
                 parentSpanId: root,
                 status: child.error ? { code: 2, message: 'connection refused' } : { code: 1 },
                 events: child.error ? [{ timeUnixNano: String(start + 1_000_000n), name: 'exception', attributes: [{ key: 'exception.type', value: { stringValue: 'ECONNREFUSED' } }] }] : [],
+                ...(child.note ? { attributes: [{ key: 'note', value: { stringValue: child.note } }] } : {}),
               }),
             ),
           ],
@@ -177,6 +178,27 @@ describe('Elasticsearch traces data stream', () => {
       const metrics = await (await fetch(`${c.url}/metrics`)).text();
       expect(metrics).toMatch(/periscope_exporter_dropped_items_total\{exporter="es:traces",type="elasticsearch",reason="retention"\} 2\n/);
       expect(metrics).toMatch(/periscope_exporter_oldest_unsent_age_seconds\{exporter="es:traces",type="elasticsearch"\} 0\n/);
+    } finally {
+      await c.stop();
+      await es2.close();
+    }
+  });
+
+  it('a request refused as too large (413) is sent again in halves; only a span too large alone is dead-lettered', async () => {
+    // Elasticsearch refuses a body over http.max_content_length with 413 (no per-item answer).
+    const es2 = await startElasticsearchServer({ maxBodyBytes: 16 * 1024 });
+    const c = await startCollectorProcess({ configYaml: config(es2.url) });
+    try {
+      const children = Array.from({ length: 40 }, (_, i) => ({ name: i === 17 ? 'huge' : `child ${i}`, note: i === 17 ? 'x'.repeat(20_000) : undefined }));
+      const traceId = await postTrace(c, 30, children);
+      await waitFor(async () => ((await (await fetch(`${c.url}/api/v1/deadletter?exporter=es:traces`)).json()) as any).total === 1);
+      await waitFor(() => es2.docs(STREAM).length === 40);
+      const names = es2.docs(STREAM).map((d) => (d.source.span as any).name);
+      expect(new Set(names).size).toBe(40);
+      expect(names).not.toContain('huge');
+      expect(es2.http.log.filter((r) => r.status === 413).length).toBeGreaterThan(1);
+      const letter = ((await (await fetch(`${c.url}/api/v1/deadletter?exporter=es:traces`)).json()) as any).items[0];
+      expect(letter).toMatchObject({ kind: 'span', status: 413, documentId: `${traceId}-${hex(3018, 16)}` });
     } finally {
       await c.stop();
       await es2.close();

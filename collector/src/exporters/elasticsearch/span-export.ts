@@ -217,9 +217,25 @@ export class SpanExport {
     this.#d.logger.warn({ exporter: this.name, spans: lost }, `exporter ${this.name}: ${lost} span(s) deleted by traces retention before they were delivered`);
   }
 
-  /** Sends the batch until every span is delivered or refused for good, or abort / maxAttempts. */
+  /**
+   * Sends the batch until every span is delivered or refused for good, or abort / maxAttempts.
+   * A request refused as too large (413: Elasticsearch's http.max_content_length) is sent again
+   * in halves, down to a span alone, which is then refused for good — as the log delivery does.
+   */
   async #deliver(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution> {
+    const whole = await this.#deliverAsOne(batch, signal, maxAttempts);
+    if (!whole.tooLarge) return whole;
+    const half = Math.ceil(batch.length / 2);
+    const first = await this.#deliver(batch.slice(0, half), signal, maxAttempts);
+    if (first.unresolved.length > 0) return { refused: first.refused, unresolved: [...first.unresolved, ...batch.slice(half)] };
+    const second = await this.#deliver(batch.slice(half), signal, maxAttempts);
+    return { refused: [...first.refused, ...second.refused], unresolved: second.unresolved };
+  }
+
+  /** One request's worth of #deliver; `tooLarge`: answered 413 with more than one span, nothing resolved. */
+  async #deliverAsOne(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution & { tooLarge?: true }> {
     let pending = batch;
+    let tooLarge = false;
     const refused: Resolution['refused'] = [];
     const m = this.#d.metrics;
     await this.#retrier.run(
@@ -227,6 +243,8 @@ export class SpanExport {
         const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, pending, signal);
         if (!answer.items) {
           this.#note(answer.result);
+          tooLarge = answer.result.httpStatus === 413 && pending.length > 1;
+          if (tooLarge) return answer.result; // permanent: the retrier stops; the caller splits
           if (answer.result.status === 'success') m.sent.inc(this.#labels, pending.length);
           if (answer.result.status === 'permanent') for (const item of pending) refused.push({ item, result: answer.result });
           if (answer.result.status !== 'retryable') pending = [];
@@ -253,7 +271,7 @@ export class SpanExport {
       },
       { signal, breaker: this.breaker, maxAttempts, onRetry: () => m.retries.inc(this.#labels) },
     );
-    return { refused, unresolved: pending };
+    return tooLarge ? { refused: [], unresolved: [], tooLarge } : { refused, unresolved: pending };
   }
 
   #deadLetter(refused: Resolution['refused']): void {

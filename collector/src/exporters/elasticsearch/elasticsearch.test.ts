@@ -50,6 +50,14 @@ describe('ECS document mapping', () => {
     expect(documentId('i1', { ...a, record: { ...record, msg: 'other' } })).not.toBe(documentId('i1', a));
     expect(documentId('i1', { ...a, micros: 2 })).not.toBe(documentId('i1', a));
   });
+
+  it('_id stays the same across versions (a re-sent record after an upgrade still meets 409)', () => {
+    const id = (msg: string) => documentId('abcdef012345', { id: 42, micros: 1772359200123456, record: { ...testRecord(), msg } });
+    expect(id('order created')).toBe('abcdef012345-42-1772359200123456-570a15ab');
+    expect(id('')).toBe('abcdef012345-42-1772359200123456-811c9dc5');
+    expect(id('Über-Größe 🚀 bestellt')).toBe('abcdef012345-42-1772359200123456-b74c4bb0');
+    expect(id('msg 408')).toBe('abcdef012345-42-1772359200123456-00f74d7e');
+  });
 });
 
 describe('bulk body', () => {

@@ -9,7 +9,7 @@ import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDelive
 import type { LogItem } from '../sink.ts';
 import { lokiConfigSchema, type LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
-import { toEntry, type EntryPolicy, type LokiEntry } from './entry.ts';
+import { StreamCache, toEntry, type EntryPolicy, type LokiEntry } from './entry.ts';
 import { LokiSink } from './sink.ts';
 
 function lokiConfig(fields: Partial<LokiConfig> & { url: string }): LokiConfig {
@@ -58,6 +58,27 @@ describeExporter({
 });
 
 describe('label policy and entry mapping', () => {
+  it('a shared stream cache gives each record the stream it would get without one', () => {
+    const cache = new StreamCache();
+    const variants = [
+      { appName: 'checkout', severity: 6, hostname: 'web-1' },
+      { appName: 'checkout', severity: 3, hostname: 'web-1' },
+      { appName: 'checkout', severity: 6, hostname: 'web-2' },
+      { appName: 'checkout', severity: 6, hostname: undefined },
+      { appName: 'billing', severity: 6, hostname: 'web-1' },
+      { appName: undefined, severity: 6, hostname: 'web-1' },
+    ];
+    for (let round = 0; round < 2; round++) {
+      variants.forEach((fields, i) => {
+        const cached = toEntry(item(i + 1, fields), policy, cache);
+        const fresh = toEntry(item(i + 1, fields), policy);
+        expect(cached.stream).toBe(fresh.stream);
+        expect(cached.labels).toEqual(fresh.labels);
+      });
+    }
+    expect(new Set(variants.map((f, i) => toEntry(item(i + 1, f), policy, cache).stream)).size).toBe(variants.length);
+  });
+
   it('labels: service_name, level, host and static labels, sorted; nothing else', () => {
     const e = toEntry(item(7, { appName: 'checkout', hostname: 'web-1', severity: 3, attributes: { user: 'u1' } }), policy);
     expect(e.stream).toBe('{env="prod", host="web-1", level="err", service_name="checkout"}');

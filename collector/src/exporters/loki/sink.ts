@@ -11,7 +11,7 @@ import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
 import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../sink.ts';
 import type { LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
-import { toEntry, type EntryPolicy, type LabelPair, type LokiEntry } from './entry.ts';
+import { StreamCache, toEntry, type EntryPolicy, type LokiEntry } from './entry.ts';
 
 export const PUSH_PATH = '/loki/api/v1/push';
 
@@ -35,7 +35,7 @@ export class LokiSink implements LogSink {
   readonly #policy: EntryPolicy;
   readonly #limits: LokiLimits;
   readonly #format: 'protobuf' | 'json';
-  readonly #streams = new Map<string, { stream: string; labels: LabelPair[] }>();
+  readonly #streams = new StreamCache();
   readonly #now: () => number;
 
   constructor(config: LokiConfig, now: () => number = Date.now) {

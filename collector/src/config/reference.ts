@@ -58,13 +58,6 @@ function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 }
 
-/** Where each list item type's keys are explained. */
-const TYPE_DOCS: Record<string, string> = {
-  'exporters[type=loki]': 'docs/exporters.md, Loki',
-  'exporters[type=elasticsearch]': 'docs/exporters.md, Elasticsearch',
-  'exporters[type=prometheusRemoteWrite]': 'docs/exporters.md, Prometheus',
-};
-
 /** A list item whose `type` picks its keys (exporters: JSON Schema if/then per type): type → keys. */
 function keysByType(schema: TSchema): Array<[string, TSchema]> {
   const branches = (schema.allOf ?? []) as TSchema[];
@@ -82,7 +75,7 @@ function walk(schema: TSchema, prefix: string, rows: string[], required = false)
     for (const [key, child] of Object.entries(props)) walk(child, prefix ? `${prefix}.${key}` : key, rows, mustHave.has(key));
     for (const [type, keys] of keysByType(schema)) {
       const section = `${prefix.replace(/\[\]$/, '')}[type=${type}]`;
-      rows.push(`| \`${section}\` | section | | Keys of an item with \`type: ${type}\`${TYPE_DOCS[section] ? ` (${TYPE_DOCS[section]})` : ''}. |`);
+      rows.push(`| \`${section}\` | section | | \`type: ${type}\`${keys.description ? `: ${cell(keys.description)}` : ''} |`);
       const keysRequired = new Set((keys.required ?? []) as string[]);
       for (const [key, child] of Object.entries(keys.properties as Record<string, TSchema>)) {
         if (key !== 'type') walk(child, `${section}.${key}`, rows, keysRequired.has(key));

@@ -95,8 +95,9 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
   };
 }
 
-export function exporterObject<T extends TProperties>(type: string, properties: T) {
-  return Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
+/** One exporter type's keys; `description` says where they are explained (docs/configuration.md shows it). */
+export function exporterObject<T extends TProperties>(type: string, description: string, properties: T) {
+  return Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false, description });
 }
 
 export type RetryConfig = Static<typeof retryConfigSchema>;

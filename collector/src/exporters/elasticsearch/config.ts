@@ -5,7 +5,7 @@ import { exporterObject, logExporterKeys } from '../common-config.ts';
  * `exporters[] (type: elasticsearch)` — `_bulk` into a data stream.
  * https://www.elastic.co/guide/en/elasticsearch/reference/current/docs-bulk.html
  */
-export const elasticsearchConfigSchema = exporterObject('elasticsearch', {
+export const elasticsearchConfigSchema = exporterObject('elasticsearch', '_bulk into an Elasticsearch data stream (docs/exporters.md, Elasticsearch).', {
   ...logExporterKeys({ maxRecords: 5000, maxBytes: '5MiB', wait: '1s' }),
   dataStream: Type.String({ default: 'logs-periscope-default', pattern: '^[a-z0-9][a-z0-9._+-]*$', description: "Data stream the records go to; logs-<dataset>-<namespace> follows Elastic's logs-*-* conventions." }),
   installTemplate: Type.Boolean({

@@ -8,7 +8,7 @@ export const DERIVED_LABELS = ['service_name', 'level', 'host'] as const;
  * `exporters[] (type: loki)` — push to Loki's /loki/api/v1/push.
  * https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs
  */
-export const lokiConfigSchema = exporterObject('loki', {
+export const lokiConfigSchema = exporterObject('loki', 'Push to Loki (docs/exporters.md, Loki).', {
   ...logExporterKeys({ maxRecords: 10000, maxBytes: '1MiB', wait: '1s' }),
   tenant: Type.Optional(Type.String({ minLength: 1, description: '`X-Scope-OrgID` (multi-tenant Loki); two Loki exporters with different tenants ship to two tenants.' })),
   format: Type.Union([Type.Literal('protobuf'), Type.Literal('json')], { default: 'protobuf', description: "`protobuf` (snappy-compressed logproto.PushRequest, Loki's native format) or `json`." }),

@@ -6,7 +6,7 @@ import { exporterObject, httpExporterKeys, labelMap } from '../common-config.ts'
  * holds (self-metrics, log-derived counters, and any registered source).
  * https://prometheus.io/docs/specs/prw/remote_write_spec/
  */
-export const remoteWriteConfigSchema = exporterObject('prometheusRemoteWrite', {
+export const remoteWriteConfigSchema = exporterObject('prometheusRemoteWrite', 'Prometheus remote write of the metrics the collector holds (docs/exporters.md, Prometheus).', {
   ...httpExporterKeys(),
   interval: Type.String({ default: '15s', format: 'duration', description: 'How often the metrics are read and queued for sending.' }),
   externalLabels: labelMap("Labels added to every series (e.g. { instance: collector-1 }); a series' own label wins."),

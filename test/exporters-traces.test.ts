@@ -205,6 +205,23 @@ describe('Elasticsearch traces data stream', () => {
     }
   });
 
+  it("requests stay under the exporter's batch.maxBytes: only a span too large alone meets 413", async () => {
+    const es2 = await startElasticsearchServer({ maxBodyBytes: 16 * 1024 });
+    const c = await startCollectorProcess({ configYaml: config(es2.url).replace('batch: { wait: 100ms }', 'batch: { wait: 100ms, maxBytes: 8KiB }') });
+    try {
+      const children = Array.from({ length: 40 }, (_, i) => ({ name: i === 17 ? 'huge' : `child ${i}`, note: i === 17 ? 'x'.repeat(20_000) : undefined }));
+      await postTrace(c, 31, children);
+      await waitFor(async () => ((await (await fetch(`${c.url}/api/v1/deadletter?exporter=es:traces`)).json()) as any).total === 1);
+      await waitFor(() => es2.docs(STREAM).length === 40);
+      const bulks = es2.http.log.filter((r) => r.url.includes('_bulk'));
+      expect(bulks.filter((r) => r.status === 413)).toHaveLength(1);
+      expect(bulks.length).toBeGreaterThan(3); // about 40 documents of 700 bytes in 8 KiB requests, and the large one alone
+    } finally {
+      await c.stop();
+      await es2.close();
+    }
+  });
+
   it('after kill -9 and a restart on the same data, delivery resumes without a duplicate', async () => {
     const before = spanDocs().length;
     await collector.kill();

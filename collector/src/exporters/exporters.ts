@@ -102,6 +102,7 @@ export class Exporters {
               templateName: es.installTemplate ? es.traces.templateName : undefined,
               labels: es.labels,
               batchMaxSpans: es.traces.batchMaxSpans,
+              batchMaxBytes: common.batch.maxBytes,
               waitMs: common.batch.waitMs,
               retry: common.retry,
               budget: common.budget,

@@ -20,7 +20,7 @@ export const elasticsearchConfigSchema = exporterObject('elasticsearch', '_bulk 
       enabled: Type.Boolean({ default: false, description: 'Also ship the spans of the span store (POST /v1/traces), as exporter `<name>:traces` in metrics and health.' }),
       dataStream: Type.String({ default: 'traces-periscope-default', pattern: '^[a-z0-9][a-z0-9._+-]*$', description: 'Data stream the spans go to.' }),
       templateName: Type.String({ default: 'periscope-traces', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Name of the index template installed for traces.dataStream.' }),
-      batchMaxSpans: Type.Integer({ default: 2000, minimum: 1, maximum: 100000, description: 'Spans per _bulk request.' }),
+      batchMaxSpans: Type.Integer({ default: 2000, minimum: 1, maximum: 100000, description: "Most spans per _bulk request; a request also stops short of the exporter's batch.maxBytes." }),
     },
     { additionalProperties: false, default: {} },
   ),

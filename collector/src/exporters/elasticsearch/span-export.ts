@@ -43,6 +43,8 @@ export interface SpanExportOptions {
   templateName: string | undefined;
   labels: Record<string, string>;
   batchMaxSpans: number;
+  /** Documents per request stop short of this many bytes (one at least): the exporter's batch.maxBytes. */
+  batchMaxBytes: number;
   /** Poll period while caught up. */
   waitMs: number;
   retry: RetryPolicy;
@@ -189,19 +191,31 @@ export class SpanExport {
         await sleep(this.#o.waitMs, this.#wakeUp.signal);
         continue;
       }
-      this.#countDeletedBefore(rows);
-      const pending: Pending[] = rows.map((r) => ({
-        position: r.id,
-        micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n),
-        id: spanDocumentId(r.span),
-        source: JSON.stringify(toSpanDocument(r.id, r.span, this.#o.labels)),
-      }));
+      const pending = this.#documents(rows);
+      this.#countDeletedBefore(rows.slice(0, pending.length));
       const resolution = await this.#deliver(pending, signal);
       if (resolution.refused.length) this.#deadLetter(resolution.refused);
       if (resolution.unresolved.length) return; // aborted: the cursor stays before the unresolved spans
-      this.#cursor = rows[rows.length - 1].id;
+      this.#cursor = pending[pending.length - 1].position; // the spans not taken are read again
       this.#d.kv.set(this.#cursorKey, String(this.#cursor));
     }
+  }
+
+  /**
+   * The documents of the first rows whose size stays under batchMaxBytes (the first row always):
+   * large spans would otherwise make requests over Elasticsearch's http.max_content_length, each a
+   * 413 and a bisection.
+   */
+  #documents(rows: ReturnType<SpanSource['readAfter']>): Pending[] {
+    const pending: Pending[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      const source = JSON.stringify(toSpanDocument(r.id, r.span, this.#o.labels));
+      bytes += source.length;
+      if (pending.length > 0 && bytes > this.#o.batchMaxBytes) break;
+      pending.push({ position: r.id, micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n), id: spanDocumentId(r.span), source });
+    }
+    return pending;
   }
 
   /** Counts the positions between the cursor and `rows` (ascending) that retention deleted unsent. */

@@ -62,7 +62,7 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
       { additionalProperties: false, default: {} },
     ),
     concurrency: Type.Integer({ default: 4, minimum: 1, maximum: 16, description: 'Batches in flight at once (they may complete out of order; the cursor advances in log order).' }),
-    // encode-pool.ts
+    // Worker threads of encode-pool.ts.
     encodeThreads: Type.Integer({
       default: 2,
       minimum: 0,

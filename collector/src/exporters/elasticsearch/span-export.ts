@@ -28,8 +28,14 @@ import type { ElasticsearchSink } from './sink.ts';
 import { spanDocumentId, toSpanDocument } from './span-document.ts';
 import { tracesIndexTemplate } from './template.ts';
 
+/** A stored span and its position in the span store. */
+export interface SpanRow {
+  id: number;
+  span: StoredSpan;
+}
+
 export interface SpanSource {
-  readAfter(afterId: number, limit: number): Array<{ id: number; span: StoredSpan }>;
+  readAfter(afterId: number, limit: number): SpanRow[];
   firstId(): number;
   lastId(): number;
   backlogAfter(afterId: number): { oldestStartMicros: number | undefined; avgBytes: number };
@@ -184,19 +190,22 @@ export class SpanExport {
       const installed = await this.#retrier.run(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), { signal, breaker: this.breaker });
       if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
     }
+    /** Spans read but left out of the last request by batchMaxBytes: the next request's, not read again. */
+    let ahead: SpanRow[] = [];
     while (!signal.aborted) {
-      const rows = this.#d.spans.readAfter(this.#cursor, this.#o.batchMaxSpans);
+      const rows = ahead.length > 0 ? ahead : this.#d.spans.readAfter(this.#cursor, this.#o.batchMaxSpans);
       if (rows.length === 0) {
         if (this.#stopped) return;
         await sleep(this.#o.waitMs, this.#wakeUp.signal);
         continue;
       }
       const pending = this.#documents(rows);
+      ahead = rows.slice(pending.length);
       this.#countDeletedBefore(rows.slice(0, pending.length));
       const resolution = await this.#deliver(pending, signal);
       if (resolution.refused.length) this.#deadLetter(resolution.refused);
       if (resolution.unresolved.length) return; // aborted: the cursor stays before the unresolved spans
-      this.#cursor = pending[pending.length - 1].position; // the spans not taken are read again
+      this.#cursor = pending[pending.length - 1].position;
       this.#d.kv.set(this.#cursorKey, String(this.#cursor));
     }
   }
@@ -206,7 +215,7 @@ export class SpanExport {
    * large spans would otherwise make requests over Elasticsearch's http.max_content_length, each a
    * 413 and a bisection.
    */
-  #documents(rows: ReturnType<SpanSource['readAfter']>): Pending[] {
+  #documents(rows: SpanRow[]): Pending[] {
     const pending: Pending[] = [];
     let bytes = 0;
     for (const r of rows) {
@@ -246,8 +255,8 @@ export class SpanExport {
     return { refused: [...first.refused, ...second.refused], unresolved: second.unresolved };
   }
 
-  /** One request's worth of #deliver; `tooLarge`: answered 413 with more than one span, nothing resolved. */
-  async #deliverAsOne(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution & { tooLarge?: true }> {
+  /** One request's worth of #deliver; `tooLarge`: the sink says split (413) and there is more than one span, nothing resolved. */
+  async #deliverAsOne(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution & { tooLarge: boolean }> {
     let pending = batch;
     let tooLarge = false;
     const refused: Resolution['refused'] = [];
@@ -257,7 +266,7 @@ export class SpanExport {
         const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, pending, signal);
         if (!answer.items) {
           this.#note(answer.result);
-          tooLarge = answer.result.httpStatus === 413 && pending.length > 1;
+          tooLarge = answer.bisect === true && pending.length > 1;
           if (tooLarge) return answer.result; // permanent: the retrier stops; the caller splits
           if (answer.result.status === 'success') m.sent.inc(this.#labels, pending.length);
           if (answer.result.status === 'permanent') for (const item of pending) refused.push({ item, result: answer.result });
@@ -285,7 +294,7 @@ export class SpanExport {
       },
       { signal, breaker: this.breaker, maxAttempts, onRetry: () => m.retries.inc(this.#labels) },
     );
-    return tooLarge ? { refused: [], unresolved: [], tooLarge } : { refused, unresolved: pending };
+    return { refused, unresolved: pending, tooLarge };
   }
 
   #deadLetter(refused: Resolution['refused']): void {

@@ -209,7 +209,10 @@ describe('Elasticsearch traces data stream', () => {
     const es2 = await startElasticsearchServer({ maxBodyBytes: 16 * 1024 });
     const c = await startCollectorProcess({ configYaml: config(es2.url).replace('batch: { wait: 100ms }', 'batch: { wait: 100ms, maxBytes: 8KiB }') });
     try {
-      const children = Array.from({ length: 40 }, (_, i) => ({ name: i === 17 ? 'huge' : `child ${i}`, note: i === 17 ? 'x'.repeat(20_000) : undefined }));
+      // Six notes of 2 100 CJK characters: 6.3 KB of UTF-8 each, so one per 8 KiB request. Counted
+      // in UTF-16 units, three would fit in one, a request over the server's 16 KiB: more 413s.
+      const note = (i: number) => (i === 17 ? 'x'.repeat(20_000) : i >= 20 && i < 26 ? '日本語'.repeat(700) : undefined);
+      const children = Array.from({ length: 40 }, (_, i) => ({ name: i === 17 ? 'huge' : `child ${i}`, note: note(i) }));
       await postTrace(c, 31, children);
       await waitFor(async () => ((await (await fetch(`${c.url}/api/v1/deadletter?exporter=es:traces`)).json()) as any).total === 1);
       await waitFor(() => es2.docs(STREAM).length === 40);

@@ -147,7 +147,7 @@ class BulkBody {
   #length = 0;
 
   constructor(index: string) {
-    this.#prefix = `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
+    this.#prefix = actionPrefix(index);
   }
 
   add(id: string, source: string): void {
@@ -167,6 +167,16 @@ class BulkBody {
     scratch.copy(body, 0, 0, this.#length);
     return body;
   }
+}
+
+/** The `create` action line up to its `_id` value. */
+function actionPrefix(index: string): string {
+  return `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
+}
+
+/** The UTF-8 bytes a document takes in a `_bulk` body into `index` (BulkBody.add): action line and source. */
+export function bulkItemBytes(index: string, id: string, source: string): number {
+  return Buffer.byteLength(actionPrefix(index)) + Buffer.byteLength(id) + Buffer.byteLength(source) + 5;
 }
 
 function itemResult(entry: Record<string, BulkItem>): ExportResult {

@@ -24,7 +24,7 @@ import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy }
 import type { Logger } from '../sink.ts';
 import type { KeyValue } from '../../store/database.ts';
 import type { StoredSpan } from '../../traces/span-store.ts';
-import type { ElasticsearchSink } from './sink.ts';
+import { bulkItemBytes, type ElasticsearchSink } from './sink.ts';
 import { spanDocumentId, toSpanDocument } from './span-document.ts';
 import { tracesIndexTemplate } from './template.ts';
 
@@ -211,7 +211,8 @@ export class SpanExport {
   }
 
   /**
-   * The documents of the first rows whose size stays under batchMaxBytes (the first row always):
+   * The documents of the first rows whose request bytes (UTF-8, action lines included) stay under
+   * batchMaxBytes (the first row always):
    * large spans would otherwise make requests over Elasticsearch's http.max_content_length, each a
    * 413 and a bisection.
    */
@@ -220,9 +221,10 @@ export class SpanExport {
     let bytes = 0;
     for (const r of rows) {
       const source = JSON.stringify(toSpanDocument(r.id, r.span, this.#o.labels));
-      bytes += source.length;
+      const id = spanDocumentId(r.span);
+      bytes += bulkItemBytes(this.#o.dataStream, id, source);
       if (pending.length > 0 && bytes > this.#o.batchMaxBytes) break;
-      pending.push({ position: r.id, micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n), id: spanDocumentId(r.span), source });
+      pending.push({ position: r.id, micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n), id, source });
     }
     return pending;
   }

@@ -1,3 +1,5 @@
+import { traceIndexToken } from './fts-schema.ts';
+
 /**
  * What the search index stores of consecutive records: their messages and their trace ids as
  * text, one line per record that has one (so words never run across records), with each
@@ -19,11 +21,11 @@ export function emptyIndexText(): IndexText {
   return { msgs: '', msgEnds: [], traceIds: '', traceEnds: [] };
 }
 
-/** Adds one record (its msg and trace id, either possibly empty) to the end of `text`. */
+/** Adds one record (its msg and trace id's index term, either possibly empty) to the end of `text`. */
 export function appendIndexText(text: IndexText, msg: string | null | undefined, traceId: string | null | undefined): void {
   if (msg) text.msgs += `${msg}\n`;
   text.msgEnds.push(text.msgs.length);
-  if (traceId) text.traceIds += `${traceId}\n`;
+  if (traceId) text.traceIds += `${traceIndexToken(traceId)}\n`;
   text.traceEnds.push(text.traceIds.length);
 }
 

@@ -1,6 +1,6 @@
 import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
-import { CHUNK_SIZE, INDEXED_ID_KEY } from './fts-schema.ts';
+import { CHUNK_SIZE, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
 import { chunkQuery, hasSearchTokens } from './search-words.ts';
 
 /**
@@ -186,8 +186,10 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
     // One list of positions: those of the index chunks that hold the trace id, and the newer
     // records the index has not reached yet (it trails ingest by about indexInterval), checked
     // directly. As an OR of the two, SQLite scanned the whole logs_ts index instead (EXPLAIN QUERY PLAN).
+    // The index holds the trace id's first characters (traceIndexToken); chunks indexed by
+    // versions before that hold the whole id, hence both terms.
     clauses.push(`l.trace_id = ? AND l.id IN (${CHUNK_POSITIONS} UNION ALL ${UNINDEXED_POSITIONS} AND trace_id = ?)`);
-    params.push(filter.traceId, `trace_id : "${filter.traceId}"`, INDEXED_ID_KEY, filter.traceId);
+    params.push(filter.traceId, `trace_id : ("${traceIndexToken(filter.traceId)}" OR "${filter.traceId}")`, INDEXED_ID_KEY, filter.traceId);
   }
   if (filter.q !== undefined && !qIndexed) {
     // periscope_q is matchesQ, registered on the connection by LogStore.

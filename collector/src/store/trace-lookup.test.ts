@@ -8,7 +8,8 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
-import { CHUNK_SIZE } from './fts-schema.ts';
+import { CHUNK_SIZE, TRACE_TOKEN_CHARS, traceIndexToken } from './fts-schema.ts';
+import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { filterToSql } from './log-filter.ts';
 import { LogStore } from './log-store.ts';
 
@@ -27,9 +28,16 @@ function openStore() {
   const db = openDatabase(dir, 'normal');
   new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 }); // attaches the index database
   const store = new LogStore(db);
-  /** Writes the index row of the chunk holding positions 0 … CHUNK_SIZE - 1, as the indexer does. */
-  const indexFirstChunk = (rows: Array<{ msg: string; traceId?: string }>) =>
-    db.prepare('INSERT OR REPLACE INTO fts.log_chunks(rowid, msg, trace_id) VALUES (0, ?, ?)').run(rows.map((r) => `${r.msg}\n`).join(''), rows.map((r) => `${r.traceId ?? ''}\n`).join(''));
+  /**
+   * Writes the index row of the chunk holding positions 0 … CHUNK_SIZE - 1, as the indexer does,
+   * or (`wholeIds`) as versions before traceIndexToken did, with whole trace ids.
+   */
+  const indexFirstChunk = (rows: Array<{ msg: string; traceId?: string }>, wholeIds = false) => {
+    const text = emptyIndexText();
+    for (const r of rows) appendIndexText(text, r.msg, r.traceId);
+    const traceIds = wholeIds ? rows.map((r) => `${r.traceId ?? ''}\n`).join('') : text.traceIds;
+    db.prepare('INSERT OR REPLACE INTO fts.log_chunks(rowid, msg, trace_id) VALUES (0, ?, ?)').run(text.msgs, traceIds);
+  };
   const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
   const msgsOf = (filter: { traceId?: string; q?: string }) => store.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
   return { db, store, indexFirstChunk, indexedUpTo, msgsOf };
@@ -48,6 +56,31 @@ describe('records by trace id (through the search index, not a B-tree index on r
     expect(msgsOf({ traceId: T1 })).toEqual(['d', `a mentions ${T2}`]);
     expect(msgsOf({ traceId: T2 })).toEqual(['b']); // not `a`, whose message only mentions it
     expect(msgsOf({ q: T2 })).toEqual([`a mentions ${T2}`]); // q= searches messages, not trace ids
+  });
+
+  it('tells apart trace ids that share the characters the index holds', () => {
+    const { db, store, indexFirstChunk, indexedUpTo, msgsOf } = openStore();
+    const twin = `${traceIndexToken(T1)}${'f'.repeat(32 - TRACE_TOKEN_CHARS)}`;
+    const rows = [{ msg: 'a', traceId: T1 }, { msg: 'b', traceId: twin }, { msg: 'c', traceId: T2 }];
+    const ids = store.append(batch(rows))!;
+    indexFirstChunk(rows);
+    indexedUpTo(ids.lastId);
+    // the index holds the first characters only: the chunk is a candidate for both ids
+    const chunks = (term: string) => db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?').all(`trace_id : "${term}"`);
+    expect(chunks(traceIndexToken(T1))).toEqual([{ rowid: 0 }]);
+    expect(chunks(T1)).toEqual([]);
+    expect(msgsOf({ traceId: T1 })).toEqual(['a']);
+    expect(msgsOf({ traceId: twin })).toEqual(['b']);
+  });
+
+  it('finds records in chunks that earlier versions indexed with whole trace ids', () => {
+    const { store, indexFirstChunk, indexedUpTo, msgsOf } = openStore();
+    const rows = [{ msg: 'a', traceId: T1 }, { msg: 'b', traceId: T2 }];
+    const ids = store.append(batch(rows))!;
+    indexFirstChunk(rows, true);
+    indexedUpTo(ids.lastId);
+    expect(msgsOf({ traceId: T1 })).toEqual(['a']);
+    expect(msgsOf({ traceId: T2 })).toEqual(['b']);
   });
 
   it('uses the index for what it has indexed: a record it skipped is not found by a scan', () => {
@@ -77,7 +110,7 @@ describe('records by trace id (through the search index, not a B-tree index on r
     await waitFor(() => fts.indexedId() >= 2, 30_000, 20);
     expect(fts.indexedId()).toBe(2);
     expect(await fts.shutdown()).toBe('stopped');
-    expect(db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?').all(`trace_id : "${T2}"`)).toEqual([{ rowid: 0 }]); // the chunk of positions 0-63
+    expect(db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?').all(`trace_id : "${traceIndexToken(T2)}"`)).toEqual([{ rowid: 0 }]); // the chunk of positions 0-63
     db.close();
   });
 

@@ -31,7 +31,7 @@ import { DatabaseSync } from 'node:sqlite';
 /** Key, in the index database's kv table, of the last log position the indexer has indexed. */
 export const INDEXED_ID_KEY = 'indexed_id';
 
-/** Characters of a trace id the index holds: 8 hex digits, one trace in 4 billion shares them. */
+/** Characters of a trace id the index holds: 8 hex digits (32 bits), which two random trace ids share once in 4 billion. */
 export const TRACE_TOKEN_CHARS = 8;
 
 /** The term a trace id is indexed under (see TRACE_TOKEN_CHARS). */

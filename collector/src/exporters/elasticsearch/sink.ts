@@ -174,9 +174,13 @@ function actionPrefix(index: string): string {
   return `{"create":{"_index":${JSON.stringify(index)},"_id":"`;
 }
 
-/** The UTF-8 bytes a document takes in a `_bulk` body into `index` (BulkBody.add): action line and source. */
-export function bulkItemBytes(index: string, id: string, source: string): number {
-  return Buffer.byteLength(actionPrefix(index)) + Buffer.byteLength(id) + Buffer.byteLength(source) + 5;
+/**
+ * The UTF-8 bytes BulkBody.add writes for a document into `index`: its action line and its
+ * source. The action line's fixed part is measured once.
+ */
+export function bulkItemSizer(index: string): (id: string, source: string) => number {
+  const fixed = Buffer.byteLength(actionPrefix(index)) + '"}}\n\n'.length;
+  return (id, source) => fixed + Buffer.byteLength(id) + Buffer.byteLength(source);
 }
 
 function itemResult(entry: Record<string, BulkItem>): ExportResult {

@@ -24,7 +24,7 @@ import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy }
 import type { Logger } from '../sink.ts';
 import type { KeyValue } from '../../store/database.ts';
 import type { StoredSpan } from '../../traces/span-store.ts';
-import { bulkItemBytes, type ElasticsearchSink } from './sink.ts';
+import { bulkItemSizer, type ElasticsearchSink } from './sink.ts';
 import { spanDocumentId, toSpanDocument } from './span-document.ts';
 import { tracesIndexTemplate } from './template.ts';
 
@@ -99,6 +99,8 @@ export class SpanExport {
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
   readonly #status: BackendStatus;
+  /** A document's bytes in a request (#documents). */
+  readonly #itemBytes: (id: string, source: string) => number;
 
   constructor(options: SpanExportOptions, deps: SpanExportDeps) {
     this.name = options.name;
@@ -108,6 +110,7 @@ export class SpanExport {
     this.breaker = new CircuitBreaker(options.breaker);
     this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
+    this.#itemBytes = bulkItemSizer(options.dataStream);
   }
 
   get cursor(): number {
@@ -222,7 +225,7 @@ export class SpanExport {
     for (const r of rows) {
       const source = JSON.stringify(toSpanDocument(r.id, r.span, this.#o.labels));
       const id = spanDocumentId(r.span);
-      bytes += bulkItemBytes(this.#o.dataStream, id, source);
+      bytes += this.#itemBytes(id, source);
       if (pending.length > 0 && bytes > this.#o.batchMaxBytes) break;
       pending.push({ position: r.id, micros: Number(BigInt(r.span.startTimeUnixNano) / 1000n), id, source });
     }

@@ -6,7 +6,8 @@
 //    crash (kill -9) delivery resumes at the cursor: at-least-once, made idempotent by the sinks
 //    (Elasticsearch deterministic _id + 409, Loki's dedup of identical timestamp+line).
 //  - Up to `concurrency` batches are in flight; each is retried (only its failing items) until
-//    resolved, behind the shared retry helper and the exporter's circuit breaker.
+//    resolved, behind the shared retry helper and the exporter's circuit breaker
+//    (batch-resolver.ts, shared with the traces export).
 //  - The backlog (records after the cursor) is bounded by records, estimated bytes and age; at
 //    the bound the policy applies: `backpressure` (ingest answers 429, retention keeps what this
 //    exporter needs) or `drop` (skip records lowest severity first; every skip is counted).
@@ -25,13 +26,14 @@ import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
 import { BackendStatus, type DependencyHealth } from './backend-status.ts';
+import { BatchResolver } from './batch-resolver.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
 import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
 import { EncodePool } from './encode-pool.ts';
-import { StoredItem, type BatchResult, type EncodedBody, type LogItem, type LogSink, type Logger } from './sink.ts';
+import { StoredItem, type EncodedBody, type LogItem, type LogSink, type Logger } from './sink.ts';
 
 export type OverflowPolicy = 'backpressure' | 'drop';
 
@@ -89,14 +91,6 @@ interface Flight {
   ok: boolean;
 }
 
-interface Resolution {
-  delivered: number;
-  permanent: Array<{ item: LogItem; result: ExportResult }>;
-  /** Not resolved: aborted, out of rounds, or given up (`gaveUp`). */
-  unresolved: LogItem[];
-  gaveUp: boolean;
-}
-
 const DROP_TARGET = 0.9;
 
 export class Delivery {
@@ -106,6 +100,7 @@ export class Delivery {
   readonly #o: DeliveryOptions;
   readonly #d: DeliveryDeps;
   readonly #retrier: Retrier;
+  readonly #resolver: BatchResolver;
   readonly #now: () => number;
   readonly #cursorKey: string;
   readonly #dropKey: string;
@@ -156,6 +151,7 @@ export class Delivery {
     this.#cursorKey = `exporter:${options.name}:cursor`;
     this.#dropKey = `exporter:${options.name}:drop`;
     this.#labels = { exporter: options.name, type: sink.type };
+    this.#resolver = new BatchResolver({ breaker: this.breaker, retrier: this.#retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.breaker.onChange((state) => {
       const log = state === 'open' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
       log({ exporter: this.name, circuit: state, lastError: this.#status.lastError }, `exporter ${this.name}: circuit ${state}`);
@@ -462,7 +458,9 @@ export class Delivery {
             return at !== undefined && this.#now() - at > this.#o.queue.maxAgeMs;
           }
         : undefined;
-    const r = await this.#resolve(items, signal, Number.POSITIVE_INFINITY, giveUp, encoded);
+    // The first request carries the body encoded for exactly these items; a part sent again is encoded by the sink.
+    const send = (part: LogItem[]) => this.sink.send(part, signal, part === items ? encoded : undefined);
+    const r = await this.#resolver.resolve(items, send, signal, { giveUp });
     this.#countSent(r.delivered);
     if (r.permanent.length) this.#deadLetter(r.permanent);
     if (r.gaveUp && r.unresolved.length) {
@@ -542,81 +540,6 @@ export class Delivery {
       if (r.status === 'permanent') this.#d.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
     })();
     return this.#prepared.then(() => !signal.aborted);
-  }
-
-  /**
-   * Sends `items` until each has a final result: success, or permanent (returned for dead
-   * letters). Retryable items are sent again (only those) after the retry helper's delay, each
-   * attempt gated by the circuit breaker. Stops early on abort, after `maxRounds` attempts, or
-   * when `giveUp()` says so; what is left is returned as unresolved.
-   */
-  async #resolve(items: LogItem[], signal: AbortSignal, maxRounds: number, giveUp?: () => boolean, encoded?: EncodedBody): Promise<Resolution> {
-    const out: Resolution = { delivered: 0, permanent: [], unresolved: [], gaveUp: false };
-    let pending = items;
-    for (let round = 1; pending.length > 0; round++) {
-      const permit = await this.breaker.acquire(signal);
-      if (!permit) break;
-      if (round === 1) this.#retrier.budget.deposit();
-      else this.#d.metrics.retries.inc(this.#labels);
-      let answer: BatchResult;
-      try {
-        answer = await this.sink.send(pending, signal, pending === items ? encoded : undefined);
-      } catch (err) {
-        answer = { result: { status: 'retryable', error: `exporter bug: ${(err as Error).message}` } };
-      }
-      if (signal.aborted && answer.result.status === 'retryable') {
-        permit.cancel();
-        break;
-      }
-      const judged = summarize(answer);
-      permit.done(judged);
-      this.#status.note(judged);
-      let retry: LogItem[] = [];
-      let retryAfterMs: number | undefined;
-      if (answer.items) {
-        for (let i = 0; i < pending.length; i++) {
-          const r = answer.items[i] ?? answer.result;
-          if (r.status === 'success') out.delivered++;
-          else if (r.status === 'permanent') out.permanent.push({ item: pending[i], result: r });
-          else {
-            retry.push(pending[i]);
-            if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
-          }
-        }
-        if (retry.length) this.#d.metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
-      } else if (answer.result.status === 'success') {
-        out.delivered += pending.length;
-      } else if (answer.result.status === 'permanent') {
-        this.#d.metrics.failedRequests.inc({ ...this.#labels, class: 'permanent' });
-        if (answer.bisect && pending.length > 1) {
-          const mid = pending.length >> 1;
-          for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
-            const r = await this.#resolve(half, signal, maxRounds, giveUp);
-            out.delivered += r.delivered;
-            out.permanent.push(...r.permanent);
-            out.unresolved.push(...r.unresolved);
-            out.gaveUp ||= r.gaveUp;
-          }
-          return out;
-        }
-        for (const item of pending) out.permanent.push({ item, result: answer.result });
-      } else {
-        this.#d.metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
-        retry = pending;
-        retryAfterMs = answer.result.retryAfterMs;
-      }
-      pending = retry;
-      if (pending.length === 0) break;
-      if (round >= maxRounds) break;
-      if (giveUp?.()) {
-        out.gaveUp = true;
-        break;
-      }
-      const waited = await this.#retrier.waitBeforeRetry(round, { status: 'retryable', retryAfterMs }, signal);
-      if (waited < 0) break;
-    }
-    out.unresolved.push(...pending);
-    return out;
   }
 
   #deadLetter(entries: Array<{ item: LogItem; result: ExportResult }>, attempts?: number): void {
@@ -780,18 +703,11 @@ export class Delivery {
       for (const item of items) outcome.failed.push({ letter: byItem.get(item)!, result: { status: 'retryable', error: 'aborted' } });
       return outcome;
     }
-    const r = await this.#resolve(items, signal, 3);
+    const r = await this.#resolver.resolve(items, (part) => this.sink.send(part, signal), signal, { maxRounds: 3 });
     completeReplay(outcome, byItem, r.permanent, r.unresolved, this.#status.lastError);
     this.#countSent(outcome.delivered.length);
     return outcome;
   }
-}
-
-/** One result for the breaker and health from a batch answer. */
-function summarize(answer: BatchResult): ExportResult {
-  if (!answer.items) return answer.result;
-  if (answer.items.some((r) => r.status === 'success' || r.status === 'permanent')) return { status: 'success' };
-  return answer.items.find((r) => r.status === 'retryable') ?? answer.result;
 }
 
 function clamp(n: number, lo: number, hi: number): number {

@@ -7,7 +7,8 @@
 //    replayed after the cause is fixed (POST /api/v1/deadletter/replay), like log records. After a
 //    crash delivery resumes at the cursor; re-sent spans meet 409, so nothing is duplicated.
 //  - Whole-request 429/5xx/network errors and per-item 429/5xx are retried (only those items) by the
-//    shared retry helper behind the exporter's own circuit breaker.
+//    shared retry helper behind the exporter's own circuit breaker, through the resolver the log
+//    delivery uses (batch-resolver.ts): a 413 is sent again in halves down to a span alone.
 //  - Spans deleted by traces retention before they were delivered are not sent (the backend was
 //    down longer than traces.retention.maxAge); they are counted as dropped (reason retention)
 //    when the cursor passes the gap they left: span positions are consecutive (SQLite numbers a
@@ -16,11 +17,11 @@
 // what waits).
 
 import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
-import type { ExportResult } from '../result.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy } from '../retry.ts';
+import { BatchResolver, type Resolution } from '../batch-resolver.ts';
 import type { Logger } from '../sink.ts';
 import type { KeyValue } from '../../store/database.ts';
 import type { StoredSpan } from '../../traces/span-store.ts';
@@ -79,12 +80,6 @@ interface Pending {
   source: string;
 }
 
-/** What became of a batch: every span delivered, refused for good, or (aborted / out of attempts) neither. */
-interface Resolution {
-  refused: Array<{ item: Pending; result: ExportResult }>;
-  unresolved: Pending[];
-}
-
 export class SpanExport {
   readonly name: string;
   readonly type = 'elasticsearch';
@@ -92,6 +87,7 @@ export class SpanExport {
   readonly #o: SpanExportOptions;
   readonly #d: SpanExportDeps;
   readonly #retrier: Retrier;
+  readonly #resolver: BatchResolver;
   readonly #abort = new AbortController();
   readonly #wakeUp = new AbortController();
   readonly #labels: { exporter: string; type: string };
@@ -110,6 +106,7 @@ export class SpanExport {
     this.breaker = new CircuitBreaker(options.breaker);
     this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
+    this.#resolver = new BatchResolver({ breaker: this.breaker, retrier: this.#retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.#itemBytes = bulkItemSizer(options.dataStream);
   }
 
@@ -206,7 +203,7 @@ export class SpanExport {
       ahead = rows.slice(pending.length);
       this.#countDeletedBefore(rows.slice(0, pending.length));
       const resolution = await this.#deliver(pending, signal);
-      if (resolution.refused.length) this.#deadLetter(resolution.refused);
+      if (resolution.permanent.length) this.#deadLetter(resolution.permanent);
       if (resolution.unresolved.length) return; // aborted: the cursor stays before the unresolved spans
       this.#cursor = pending[pending.length - 1].position;
       this.#d.kv.set(this.#cursorKey, String(this.#cursor));
@@ -246,63 +243,16 @@ export class SpanExport {
   }
 
   /**
-   * Sends the batch until every span is delivered or refused for good, or abort / maxAttempts.
-   * A request refused as too large (413: Elasticsearch's http.max_content_length) is sent again
-   * in halves, down to a span alone, which is then refused for good — as the log delivery does.
+   * Sends the batch until every span is delivered or refused for good, or abort / maxRounds (the
+   * shared resolver: per-item retries, 413 sent again in halves down to a span alone).
    */
-  async #deliver(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution> {
-    const whole = await this.#deliverAsOne(batch, signal, maxAttempts);
-    if (!whole.tooLarge) return whole;
-    const half = Math.ceil(batch.length / 2);
-    const first = await this.#deliver(batch.slice(0, half), signal, maxAttempts);
-    if (first.unresolved.length > 0) return { refused: first.refused, unresolved: [...first.unresolved, ...batch.slice(half)] };
-    const second = await this.#deliver(batch.slice(half), signal, maxAttempts);
-    return { refused: [...first.refused, ...second.refused], unresolved: second.unresolved };
+  async #deliver(batch: Pending[], signal: AbortSignal, maxRounds?: number): Promise<Resolution<Pending>> {
+    const r = await this.#resolver.resolve(batch, (docs) => this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal), signal, { maxRounds });
+    if (r.delivered > 0) this.#d.metrics.sent.inc(this.#labels, r.delivered);
+    return r;
   }
 
-  /** One request's worth of #deliver; `tooLarge`: the sink says split (413) and there is more than one span, nothing resolved. */
-  async #deliverAsOne(batch: Pending[], signal: AbortSignal, maxAttempts?: number): Promise<Resolution & { tooLarge: boolean }> {
-    let pending = batch;
-    let tooLarge = false;
-    const refused: Resolution['refused'] = [];
-    const m = this.#d.metrics;
-    await this.#retrier.run(
-      async (): Promise<ExportResult> => {
-        const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, pending, signal);
-        if (!answer.items) {
-          this.#note(answer.result);
-          tooLarge = answer.bisect === true && pending.length > 1;
-          if (tooLarge) return answer.result; // permanent: the retrier stops; the caller splits
-          if (answer.result.status === 'success') m.sent.inc(this.#labels, pending.length);
-          if (answer.result.status === 'permanent') for (const item of pending) refused.push({ item, result: answer.result });
-          if (answer.result.status !== 'retryable') pending = [];
-          return answer.result;
-        }
-        const retry: Pending[] = [];
-        let sent = 0;
-        let retryAfterMs: number | undefined;
-        answer.items.forEach((r, i) => {
-          if (r.status === 'success') sent++;
-          else if (r.status === 'permanent') refused.push({ item: pending[i], result: r });
-          else {
-            retry.push(pending[i]);
-            if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
-          }
-        });
-        m.sent.inc(this.#labels, sent);
-        pending = retry;
-        const result: ExportResult = retry.length > 0
-          ? { status: 'retryable', error: `${retry.length} of ${answer.items.length} spans refused for now: ${answer.items.find((r) => r.status === 'retryable')?.error}`, retryAfterMs }
-          : { status: 'success' };
-        this.#note(result);
-        return result;
-      },
-      { signal, breaker: this.breaker, maxAttempts, onRetry: () => m.retries.inc(this.#labels) },
-    );
-    return { refused, unresolved: pending, tooLarge };
-  }
-
-  #deadLetter(refused: Resolution['refused']): void {
+  #deadLetter(refused: Resolution<Pending>['permanent']): void {
     fileDeadLetters(
       this.#d.deadLetters,
       this.#d.metrics,
@@ -331,12 +281,7 @@ export class SpanExport {
     for (const letter of letters) byPending.set(spanPending(letter), letter);
     if (byPending.size === 0) return outcome;
     const r = await this.#deliver([...byPending.keys()], signal, 3);
-    return completeReplay(outcome, byPending, r.refused, r.unresolved, this.#status.lastError);
-  }
-
-  #note(r: ExportResult): void {
-    if (r.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
-    this.#status.note(r);
+    return completeReplay(outcome, byPending, r.permanent, r.unresolved, this.#status.lastError);
   }
 }
 

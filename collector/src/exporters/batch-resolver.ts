@@ -1,0 +1,133 @@
+// Sending one batch of items until each has a final result: the one loop that the log delivery
+// (delivery.ts, records) and the traces export (elasticsearch/span-export.ts, spans) share.
+// Contract:
+//  - Every attempt waits for the exporter's circuit breaker and reports to it: a request that got
+//    some item through (or refused for good) counts as an answer from a working backend.
+//  - Per-item answers (Elasticsearch `_bulk`): only the retryable items are sent again.
+//  - A whole-request permanent failure that names no item (`bisect`: Loki 400, 413) is sent again
+//    in halves until the bad items are alone; they, and every item of any other permanent
+//    failure, are returned as permanent (for the dead letters).
+//  - A whole-request retryable failure sends the same array again, so a sender can recognise it
+//    (and reuse a body encoded for it elsewhere).
+//  - Retries wait for the shared retry helper (backoff, Retry-After, budget).
+
+import type { BackendStatus } from './backend-status.ts';
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import type { ExporterMetrics } from './metrics.ts';
+import type { ExportResult } from './result.ts';
+import type { Retrier } from './retry.ts';
+import type { BatchResult } from './sink.ts';
+
+/** What became of a batch's items. */
+export interface Resolution<T> {
+  delivered: number;
+  permanent: Array<{ item: T; result: ExportResult }>;
+  /** Not resolved: aborted, out of rounds, or given up (`gaveUp`). */
+  unresolved: T[];
+  gaveUp: boolean;
+}
+
+export interface ResolveLimits {
+  /** Attempts per item at most; Infinity until resolved or aborted. */
+  maxRounds?: number;
+  /** Asked before each retry: true stops, the rest is returned unresolved with `gaveUp`. */
+  giveUp?: () => boolean;
+}
+
+/** One exporter's resolver: its breaker, retry helper, health and metrics. */
+export class BatchResolver {
+  readonly #breaker: CircuitBreaker;
+  readonly #retrier: Retrier;
+  readonly #status: BackendStatus;
+  readonly #metrics: ExporterMetrics;
+  readonly #labels: { exporter: string; type: string };
+
+  constructor(deps: { breaker: CircuitBreaker; retrier: Retrier; status: BackendStatus; metrics: ExporterMetrics; labels: { exporter: string; type: string } }) {
+    this.#breaker = deps.breaker;
+    this.#retrier = deps.retrier;
+    this.#status = deps.status;
+    this.#metrics = deps.metrics;
+    this.#labels = deps.labels;
+  }
+
+  /**
+   * Sends `items` (through `send`, which must answer in the order of the items it was given) until
+   * each has a final result, or abort, `maxRounds` attempts, or `giveUp()`.
+   */
+  async resolve<T>(items: T[], send: (items: T[]) => Promise<BatchResult>, signal: AbortSignal, limits: ResolveLimits = {}): Promise<Resolution<T>> {
+    const maxRounds = limits.maxRounds ?? Number.POSITIVE_INFINITY;
+    const out: Resolution<T> = { delivered: 0, permanent: [], unresolved: [], gaveUp: false };
+    let pending = items;
+    for (let round = 1; pending.length > 0; round++) {
+      const permit = await this.#breaker.acquire(signal);
+      if (!permit) break;
+      if (round === 1) this.#retrier.budget.deposit();
+      else this.#metrics.retries.inc(this.#labels);
+      let answer: BatchResult;
+      try {
+        answer = await send(pending);
+      } catch (err) {
+        answer = { result: { status: 'retryable', error: `exporter bug: ${(err as Error).message}` } };
+      }
+      if (signal.aborted && answer.result.status === 'retryable') {
+        permit.cancel();
+        break;
+      }
+      const judged = summarize(answer);
+      permit.done(judged);
+      this.#status.note(judged);
+      let retry: T[] = [];
+      let retryAfterMs: number | undefined;
+      if (answer.items) {
+        for (let i = 0; i < pending.length; i++) {
+          const r = answer.items[i] ?? answer.result;
+          if (r.status === 'success') out.delivered++;
+          else if (r.status === 'permanent') out.permanent.push({ item: pending[i], result: r });
+          else {
+            retry.push(pending[i]);
+            if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
+          }
+        }
+        if (retry.length) this.#metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
+      } else if (answer.result.status === 'success') {
+        out.delivered += pending.length;
+      } else if (answer.result.status === 'permanent') {
+        this.#metrics.failedRequests.inc({ ...this.#labels, class: 'permanent' });
+        if (answer.bisect && pending.length > 1) {
+          const mid = pending.length >> 1;
+          for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
+            const r = await this.resolve(half, send, signal, { maxRounds, giveUp: limits.giveUp });
+            out.delivered += r.delivered;
+            out.permanent.push(...r.permanent);
+            out.unresolved.push(...r.unresolved);
+            out.gaveUp ||= r.gaveUp;
+          }
+          return out;
+        }
+        for (const item of pending) out.permanent.push({ item, result: answer.result });
+      } else {
+        this.#metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
+        retry = pending;
+        retryAfterMs = answer.result.retryAfterMs;
+      }
+      pending = retry;
+      if (pending.length === 0) break;
+      if (round >= maxRounds) break;
+      if (limits.giveUp?.()) {
+        out.gaveUp = true;
+        break;
+      }
+      const waited = await this.#retrier.waitBeforeRetry(round, { status: 'retryable', retryAfterMs }, signal);
+      if (waited < 0) break;
+    }
+    out.unresolved.push(...pending);
+    return out;
+  }
+}
+
+/** One result for the breaker and health from a batch answer. */
+function summarize(answer: BatchResult): ExportResult {
+  if (!answer.items) return answer.result;
+  if (answer.items.some((r) => r.status === 'success' || r.status === 'permanent')) return { status: 'success' };
+  return answer.items.find((r) => r.status === 'retryable') ?? answer.result;
+}

@@ -56,7 +56,7 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
     batch: Type.Object(
       {
         maxRecords: Type.Integer({ default: batchDefaults.maxRecords, minimum: 1, maximum: 100000, description: 'Most records per request.' }),
-        maxBytes: Type.String({ default: batchDefaults.maxBytes, format: 'bytes', description: 'About this many bytes per request (estimated from the stored records, before encoding and compression).' }),
+        maxBytes: Type.String({ default: batchDefaults.maxBytes, format: 'bytes', description: 'About this many bytes per request (estimated from the stored records\' UTF-8 size, before encoding and compression).' }),
         wait: Type.String({ default: batchDefaults.wait, format: 'duration', description: 'A batch that is not full is sent when its oldest record has waited this long.' }),
       },
       { additionalProperties: false, default: {} },

@@ -17,7 +17,7 @@ class FakeSink implements LogSink {
   readonly requests: number[][] = [];
   behaviour: Behaviour = () => ({ result: { status: 'success' } });
   delayMs = 0;
-  estimateBytes = () => 100;
+  estimateBytes = (_bodyBytes: number) => 100;
   async send(items: LogItem[]): Promise<BatchResult> {
     this.requests.push(items.map((i) => i.id));
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -104,6 +104,24 @@ describe('reading the log', () => {
     expect(sink.requests.map((ids) => ids.length)).toEqual([50, 50]);
     await d.shutdown(); // flushes the 20 left
     expect(sink.requests.map((ids) => ids.length)).toEqual([50, 50, 20]);
+  });
+
+  it('batch.maxBytes counts UTF-8 bytes: batches of mostly non-ASCII records stay under it too', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.estimateBytes = (bodyBytes: number) => bodyBytes; // as the Loki sink
+    const maxBytes = 8000;
+    const d = h.delivery(sink, testDeliveryOptions('utf8', { batch: { maxRecords: 1000, maxBytes, waitMs: 1 } }));
+    const records = Array.from({ length: 60 }, (_, i) => testRecord({ msg: `${i} ${'日本語のログ'.repeat(60)}` })); // ~1.1 KB in UTF-8, ~400 UTF-16 units
+    const bytesOf = new Map(records.map((r, i) => [i + 1, Buffer.byteLength(JSON.stringify(r))]));
+    d.start();
+    h.append(records);
+    await until(() => d.cursor === 60);
+    await d.shutdown();
+    const sizes = sink.requests.map((ids) => ids.reduce((n, id) => n + bytesOf.get(id)!, 0));
+    expect(sink.deliveries.size).toBe(60);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(maxBytes);
+    expect(sink.requests.length).toBeLessThanOrEqual(Math.ceil(60 / Math.floor(maxBytes / Math.max(...bytesOf.values()))));
   });
 
   it('a backlog is read back in order, each row once, about one batch per read when maxBytes cuts the batches', async () => {

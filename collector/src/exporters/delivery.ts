@@ -339,11 +339,11 @@ export class Delivery {
       this.#readId = this.#headId;
       return { items: [], lastId: this.#headId, rows: 0 };
     }
-    // Cut at maxBytes (estimated), keeping at least one record.
+    // Cut at maxBytes (the sink's estimate from each stored body's UTF-8 size), keeping at least one record.
     let bytes = 0;
     let end = 0;
     while (end < rows.length) {
-      bytes += this.sink.estimateBytes(rows[end].body.length);
+      bytes += this.sink.estimateBytes(rows[end].bytes);
       if (end > 0 && bytes > this.#o.batch.maxBytes) break;
       end++;
     }
@@ -419,7 +419,7 @@ export class Delivery {
   }
 
   #readLog(afterId: number, max: number): StoredItem[] {
-    return this.#d.store.readAfter(afterId, max, (id, micros, severity, body) => new StoredItem(id, micros, severity, body));
+    return this.#d.store.readAfter(afterId, max, (id, micros, severity, body, bytes) => new StoredItem(id, micros, severity, body, bytes));
   }
 
   #launch(items: StoredItem[], lastId: number, rows: number): void {

@@ -14,7 +14,8 @@ const micros = Date.now() * 1000;
 const items = Array.from({ length: 3000 }, (_, i) => {
   // record 7 breaks the Loki limit set below (maxLineSize 1KB); the others vary in size and script
   const record = testRecord({ appName: `svc-${i % 3}`, msg: i === 7 ? 'x'.repeat(2000) : `m${i} ${'ü€'.repeat(i % 40)}`, attributes: { i } });
-  return new StoredItem(i + 1, micros + i, record.severity, JSON.stringify(record));
+  const body = JSON.stringify(record);
+  return new StoredItem(i + 1, micros + i, record.severity, body, Buffer.byteLength(body));
 });
 
 const sinks: Array<[string, LogSink]> = [

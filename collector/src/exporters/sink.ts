@@ -19,14 +19,17 @@ export class StoredItem implements LogItem {
   readonly id: number;
   readonly micros: number;
   readonly severity: number;
+  /** The stored body's size in UTF-8 bytes (what batch.maxBytes is counted in). */
+  readonly bytes: number;
   #body: string | undefined;
   #load: BodyLoader | undefined;
   #record: LogRecord | undefined;
 
-  constructor(id: number, micros: number, severity: number, body: string) {
+  constructor(id: number, micros: number, severity: number, body: string, bytes: number) {
     this.id = id;
     this.micros = micros;
     this.severity = severity;
+    this.bytes = bytes;
     this.#body = body;
   }
 
@@ -90,8 +93,8 @@ export interface LogSink {
   prepare?(signal: AbortSignal): Promise<ExportResult>;
   /** A reason when the backend would refuse this item for sure (checked before sending), else undefined. */
   check?(item: LogItem): string | undefined;
-  /** Rough encoded size of a record whose stored JSON body has `bodyLength` characters, for batch.maxBytes. */
-  estimateBytes(bodyLength: number): number;
+  /** Rough encoded size of a record whose stored JSON body is `bodyBytes` bytes (UTF-8), for batch.maxBytes. */
+  estimateBytes(bodyBytes: number): number;
   /**
    * Sends one batch. `encoded`, when given, is what `encode(items)` returns for exactly these
    * items, computed elsewhere (an encode worker); without it the sink encodes them itself.

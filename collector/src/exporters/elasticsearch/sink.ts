@@ -42,8 +42,8 @@ export class ElasticsearchSink implements LogSink {
   }
 
   /** ECS field names and the action line make a document about half again the stored body. */
-  estimateBytes(bodyLength: number): number {
-    return bodyLength * 1.5 + 120;
+  estimateBytes(bodyBytes: number): number {
+    return bodyBytes * 1.5 + 120;
   }
 
   /** Installs the index template (when configured). A 4xx (e.g. no privilege) is permanent: logged, not fatal. */

@@ -96,8 +96,8 @@ export class LokiSink implements LogSink {
   }
 
   /** The line and metadata are about the stored body's size. */
-  estimateBytes(bodyLength: number): number {
-    return bodyLength;
+  estimateBytes(bodyBytes: number): number {
+    return bodyBytes;
   }
 
   encode(items: LogItem[]): EncodedBody {

@@ -20,6 +20,11 @@
 //     took. This is the outage an operator sees: 1. and 2. need every core for ingest alone. Two
 //     rates, because the ratio falls as the steady load takes more of the cores the catch-up
 //     needs: they show how much headroom a collector must keep to catch up quickly.
+//  4. isolation: one collector with a Loki and an Elasticsearch exporter, load at full speed, all
+//     up and then with one backend down for the whole run: ingest records/s and the other
+//     exporter's delivered records/s against the all-up run. The down exporter's backlog stays
+//     under its bound (10 M records, 1 GiB by default) in the run, so back-pressure, the policy
+//     at the bound, does not start; refused posts are counted anyway.
 //  Scenario 1 also runs for Loki with store.search.enabled: false ("search off"), a collector
 //  that only forwards and builds no full-text index.
 // Every figure is the median of the runs. Run: node bench/exporters.ts [seconds] [runs]
@@ -30,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { startCollectorProcess, type CollectorProcess } from '../test/helpers/collector-process.ts';
 import { startElasticsearchServer } from '../test/servers/elasticsearch.ts';
 import { startLokiServer } from '../test/servers/loki.ts';
-import { median, printTable } from './stats.ts';
+import { median, percentile, printTable } from './stats.ts';
 
 const BATCH = 2000;
 const SENDERS = 4;
@@ -74,29 +79,35 @@ function processCpuSeconds(pid: number): number {
 }
 
 /**
- * Posts until `stop()`, counting accepted records: as fast as SENDERS connections allow, or, with
- * `rate` (records/s), one batch at each due time (an answer that is late does not delay the next).
+ * Posts until `stop()`, counting accepted records (and each accepted post's time to its answer, ms):
+ * as fast as SENDERS connections allow, or, with `rate` (records/s), one batch at each due time
+ * (an answer that is late does not delay the next).
  */
 function load(port: number, rate?: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
   const bodies = Array.from({ length: 16 }, (_, i) => batchBody(i));
-  const state = { accepted: 0, stopped: false };
-  const count = (status: number) => {
-    if (status === 200) state.accepted += BATCH;
+  const state = { accepted: 0, refused: 0, stopped: false, latencies: [] as number[] };
+  const send = async (body: Buffer) => {
+    const t = performance.now();
+    if ((await post(agent, port, body)) !== 200) state.refused += BATCH;
+    else {
+      state.accepted += BATCH;
+      state.latencies.push(performance.now() - t);
+    }
   };
   const senders = rate
     ? [(async () => {
         const pending = new Set<Promise<void>>();
         for (let n = 0, t0 = performance.now(); !state.stopped; n++) {
           await sleep(Math.max(0, t0 + (n * BATCH * 1000) / rate - performance.now()));
-          const p = post(agent, port, bodies[n % bodies.length]).then(count);
+          const p = send(bodies[n % bodies.length]);
           pending.add(p);
           void p.then(() => pending.delete(p));
         }
         await Promise.all(pending);
       })()]
     : Array.from({ length: SENDERS }, async (_, k) => {
-        for (let n = k; !state.stopped; n++) count(await post(agent, port, bodies[n % bodies.length]));
+        for (let n = k; !state.stopped; n++) await send(bodies[n % bodies.length]);
       });
   return {
     state,
@@ -108,15 +119,19 @@ function load(port: number, rate?: number) {
   };
 }
 
-function exporterYaml(type: 'loki' | 'elasticsearch', url: string): string {
-  return `exporters:
-  - type: ${type}
-    name: sink
+/** One exporter's entry in the `exporters:` list. */
+function exporterEntry(type: 'loki' | 'elasticsearch', name: string, url: string): string {
+  return `  - type: ${type}
+    name: ${name}
     url: ${url}
     batch: { wait: 200ms }
     circuitBreaker: { openDuration: 500ms, maxOpenDuration: 1s }
     retry: { initialBackoff: 100ms, maxBackoff: 500ms }
 `;
+}
+
+function exporterYaml(type: 'loki' | 'elasticsearch', url: string): string {
+  return `exporters:\n${exporterEntry(type, 'sink', url)}`;
 }
 
 /** Baseline: the same load into a collector without exporters. */
@@ -290,6 +305,78 @@ async function catchUpRow(type: 'loki' | 'elasticsearch', rate: number, seconds:
   };
 }
 
+/**
+ * Scenario 4: a Loki and an Elasticsearch exporter in one collector, load at full speed (or at a
+ * steady `rate`) for `seconds` after a 2 s warm-up, with `down` (if any) down from the start:
+ * records/s accepted and delivered to each sink, the 99th percentile of an accepted post's time
+ * to its answer, and the median of each sink's lag behind ingest (records accepted, not yet there;
+ * sampled every 100 ms).
+ */
+async function oneBackendDown(down: 'none' | 'loki' | 'elasticsearch', seconds: number, rate?: number) {
+  const loki = await startLokiServer({ keepEntries: false });
+  const es = await startElasticsearchServer({ keepDocuments: false });
+  const collector = await startCollectorProcess({
+    configYaml: `store:\n  search:\n    indexInterval: 1s\nexporters:\n${exporterEntry('loki', 'loki', loki.url)}${exporterEntry('elasticsearch', 'es', es.url)}`,
+  });
+  try {
+    if (down === 'loki') await loki.setFault({ mode: 'down' });
+    if (down === 'elasticsearch') await es.setFault({ mode: 'down' });
+    const l = load(collector.httpPort, rate);
+    await sleep(2000);
+    const [a0, l0, e0, p0] = [l.state.accepted, loki.accepted, es.created, l.state.latencies.length];
+    const t0 = performance.now();
+    const lag = { loki: [] as number[], es: [] as number[] };
+    for (const end = t0 + seconds * 1000; performance.now() < end; await sleep(100)) {
+      lag.loki.push(l.state.accepted - loki.accepted);
+      lag.es.push(l.state.accepted - es.created);
+    }
+    const s = (performance.now() - t0) / 1000;
+    const result = {
+      ingest: (l.state.accepted - a0) / s,
+      loki: (loki.accepted - l0) / s,
+      es: (es.created - e0) / s,
+      refused: l.state.refused,
+      p99Ms: percentile(l.state.latencies.slice(p0), 0.99),
+      lokiLag: median(lag.loki),
+      esLag: median(lag.es),
+    };
+    await l.stop();
+    return result;
+  } finally {
+    await collector.dispose();
+    await loki.close();
+    await es.close();
+  }
+}
+
+/** Scenario 4's table: medians of `runs` runs of each case, taken in turns, at full speed and at `rate`. */
+async function isolationRows(seconds: number, runs: number, rate: number): Promise<Array<Record<string, string | number>>> {
+  const rows: Array<Record<string, string | number>> = [];
+  for (const load of [undefined, rate]) {
+    const cases = ['none', 'loki', 'elasticsearch'] as const;
+    const results = new Map<string, Array<Awaited<ReturnType<typeof oneBackendDown>>>>(cases.map((c) => [c, []]));
+    for (let r = 0; r < runs; r++) for (const c of cases) results.get(c)!.push(await oneBackendDown(c, seconds, load));
+    type Key = keyof Awaited<ReturnType<typeof oneBackendDown>>;
+    const med = (c: string, key: Key) => median(results.get(c)!.map((x) => x[key]));
+    const ratio = (c: string, key: Key) => (c === 'none' ? '' : `${(med(c, key) / med('none', key)).toFixed(2)}×`);
+    for (const c of cases) {
+      const other = c === 'loki' ? 'es' : 'loki';
+      rows.push({
+        load: load ? `${load / 1000} k rec/s` : 'full speed',
+        down: c,
+        'ingest rec/s': Math.round(med(c, 'ingest')),
+        'vs all up': ratio(c, 'ingest'),
+        'loki | es delivered rec/s': `${Math.round(med(c, 'loki'))} | ${Math.round(med(c, 'es'))}`,
+        'other exporter vs all up': ratio(c, other),
+        'loki | es lag k rec': `${(med(c, 'lokiLag') / 1000).toFixed(1)} | ${(med(c, 'esLag') / 1000).toFixed(1)}`,
+        '2xx p99 ms': Math.round(med(c, 'p99Ms')),
+        'refused rec': Math.round(med(c, 'refused')),
+      });
+    }
+  }
+  return rows;
+}
+
 export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Record<string, string | number>>> {
   const rows: Array<Record<string, string | number>> = [];
   const baseline: number[] = [];
@@ -332,7 +419,9 @@ export async function benchExporters(seconds = 8, runs = 3): Promise<Array<Recor
     for (const rate of CATCH_UP_RATES) catchUpRows.push(await catchUpRow(type, rate, 2 * seconds, runs));
   }
   printTable(`Exporters: catch-up after a ${2 * seconds} s outage while ingest goes on at a steady rate (medians of ${runs} runs)`, catchUpRows);
-  return [...rows, ...catchUpRows];
+  const isolation = await isolationRows(seconds, runs, CATCH_UP_RATES[0]);
+  printTable(`Exporters: one backend down, the other exporter and ingest at full speed (Loki + Elasticsearch in one collector; medians of ${runs} runs, ${seconds} s each)`, isolation);
+  return [...rows, ...catchUpRows, ...isolation];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

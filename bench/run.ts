@@ -8,7 +8,7 @@ const BENCHMARKS = [
   { name: 'sdk-logger', what: 'SDK logger main-thread throughput vs bare pino and winston' },
   { name: 'ingest', what: 'collector ingest records/s (durable) and 2xx → visible latency' },
   { name: 'search', what: 'q= and traceId= over a million records: search index vs reading the records' },
-  { name: 'exporters', what: 'ingest → Loki / Elasticsearch sinks, backlog drain, catch-up at a steady load' },
+  { name: 'exporters', what: 'ingest → Loki / Elasticsearch sinks, backlog drain, catch-up at a steady load, one backend down' },
   { name: 'otlp-ingest', what: 'OTLP spans/s and metric points/s' },
   { name: 'http-overhead', what: 'instrumented vs plain node:http service (autocannon)' },
   { name: 'alert-rules', what: 'alert rule evaluation: 1 000 rules over 10 000 series, one round' },

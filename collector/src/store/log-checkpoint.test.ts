@@ -73,6 +73,33 @@ describe('log WAL checkpoints (worker copies, ingest connection finishes)', () =
     checkpointer.close();
   });
 
+  it('gives up after a few passes while ingest outruns the copying, and finishes once it does not', () => {
+    let passes = 0;
+    let outrun = true;
+    // Each pass, 2 MiB more arrive (more than finishBytes): the copying never converges.
+    const checkpointer = new LogCheckpointer(path, {
+      restartBytes: 4 * MiB,
+      finishBytes: MiB,
+      beforePass: () => {
+        passes++;
+        if (outrun) write(2);
+      },
+    });
+    const reader = new DatabaseSync(path); // keeps the WAL from starting over under the writes
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM t').get();
+    write(6);
+    expect(checkpointer.run(), 'not converging: no finish asked of the ingest thread').toBe(false);
+    expect(passes, 'a bounded number of passes').toBe(4);
+    outrun = false;
+    passes = 0;
+    expect(checkpointer.run(), 'nothing new arriving: the next run asks for the finish').toBe(true);
+    expect(passes).toBe(1);
+    reader.exec('COMMIT');
+    reader.close();
+    checkpointer.close();
+  });
+
   it('past 64 MiB of WAL the store worker has the ingest connection finish, and the WAL starts over', async () => {
     const fts = new FtsIndexer(db, dir, { enabled: false, intervalMs: 20, batch: 1000 });
     fts.start();

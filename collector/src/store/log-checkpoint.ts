@@ -51,6 +51,7 @@ export class LogCheckpointer {
   readonly #pass: StatementSync;
   readonly #restartFrames: number;
   readonly #finishFrames: number;
+  readonly #beforePass: (() => void) | undefined;
   /**
    * A descriptor of the database file, to fdatasync it; opened at the first sync and never
    * closed: closing any descriptor of a file releases every POSIX lock the process holds on it,
@@ -60,8 +61,11 @@ export class LogCheckpointer {
    */
   #syncFd: number | null | undefined;
 
-  /** `limits` are RESTART_BYTES and FINISH_BYTES unless given (tests). */
-  constructor(logDbPath: string, limits = { restartBytes: RESTART_BYTES, finishBytes: FINISH_BYTES }) {
+  /**
+   * `limits` are RESTART_BYTES and FINISH_BYTES unless given (tests); `beforePass` runs before each
+   * copying pass after the database sync (tests: ingest arriving meanwhile, deterministically).
+   */
+  constructor(logDbPath: string, limits: { restartBytes: number; finishBytes: number; beforePass?: () => void } = { restartBytes: RESTART_BYTES, finishBytes: FINISH_BYTES }) {
     this.#path = logDbPath;
     this.#db = new DatabaseSync(logDbPath);
     this.#db.exec('PRAGMA busy_timeout = 5000');
@@ -69,6 +73,7 @@ export class LogCheckpointer {
     const frameBytes = pageSize(this.#db);
     this.#restartFrames = limits.restartBytes / frameBytes;
     this.#finishFrames = limits.finishBytes / frameBytes;
+    this.#beforePass = limits.beforePass;
   }
 
   /** Copies the WAL into the database; true when the ingest thread should finish (finishCheckpoint). */
@@ -78,6 +83,7 @@ export class LogCheckpointer {
     this.#syncDatabaseFile();
     for (let i = 0; i < MAX_PASSES; i++) {
       const before = result.log;
+      this.#beforePass?.();
       result = this.#passOnce();
       if (result.busy !== 0) return false;
       if (result.log - before <= this.#finishFrames) return true;

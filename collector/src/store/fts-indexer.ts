@@ -6,7 +6,8 @@ import type { IndexBatch, IndexText } from './index-queue.ts';
 import { finishCheckpoint } from './log-checkpoint.ts';
 
 /** What the worker (fts-worker.ts) posts: its indexing progress, or a checkpoint to finish here. */
-export type WorkerMessage = { indexedId: number } | { finishCheckpoint: true };
+/** From the worker: progress, a request to finish a checkpoint, or a failed step (retried there). */
+export type WorkerMessage = { indexedId: number } | { finishCheckpoint: true } | { error: string };
 
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
 const OFFER_AHEAD = 200_000;
@@ -65,7 +66,8 @@ export class FtsIndexer {
       },
     });
     worker.on('message', (msg: WorkerMessage) => {
-      if (!('finishCheckpoint' in msg)) this.#indexedId = msg.indexedId;
+      if ('indexedId' in msg) this.#indexedId = msg.indexedId;
+      else if ('error' in msg) this.#lastError = msg.error;
       else if (this.#worker === worker) this.#finishCheckpoint(); // not once shutdown began: the log may be closing
     });
     worker.on('error', (err) => {

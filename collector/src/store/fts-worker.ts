@@ -22,6 +22,8 @@ const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDb
 
 /** How often the WAL is checkpointed. */
 const CHECKPOINT_MS = 500;
+/** Pause after a failed step before the next. */
+const RETRY_MS = 1000;
 
 /** One index row's text: the messages and the trace ids of a chunk's records, a line each. */
 interface ChunkText {
@@ -58,11 +60,20 @@ class Indexer {
     const runs = this.#nextRuns();
     const last = runs.at(-1);
     if (last) {
+      const indexed = last.firstId + last.to - 1;
       this.#fts.exec('BEGIN');
-      this.#putChunks(runs);
-      this.#indexed = last.firstId + last.to - 1;
-      this.#cursor.set(INDEXED_ID_KEY, String(this.#indexed));
-      this.#fts.exec('COMMIT');
+      try {
+        this.#putChunks(runs);
+        this.#cursor.set(INDEXED_ID_KEY, String(indexed));
+        this.#fts.exec('COMMIT');
+      } catch (err) {
+        // Nothing of this step is kept: the next one reads these records again from the log
+        // (the queue has let go of them), and the open chunk's text from the log as well.
+        if (this.#fts.isTransaction) this.#fts.exec('ROLLBACK');
+        this.#open = undefined;
+        throw err;
+      }
+      this.#indexed = indexed;
       parentPort!.postMessage({ indexedId: this.#indexed } satisfies WorkerMessage);
     }
     if (++this.#sincePrune >= 300) {
@@ -176,10 +187,20 @@ parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
 });
 
 while (!stopping) {
-  const more = indexer?.step() ?? false;
-  if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
-    lastCheckpoint = Date.now();
-    if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
+  let more = false;
+  try {
+    more = indexer?.step() ?? false;
+    if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
+      lastCheckpoint = Date.now();
+      if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
+    }
+  } catch (err) {
+    // A failed step (e.g. a database still busy after busy_timeout on a loaded machine, a full
+    // disk) is reported and tried again: were the thread to end, indexing and the log's
+    // checkpoints would stop until the collector restarts.
+    parentPort!.postMessage({ error: (err as Error).message } satisfies WorkerMessage);
+    await sleep(RETRY_MS);
+    continue;
   }
   if (more) await yieldToLoop(); // let queued messages in
   else await sleep(indexer ? intervalMs : CHECKPOINT_MS);

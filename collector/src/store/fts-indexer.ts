@@ -6,8 +6,11 @@ import type { IndexBatch, IndexText } from './index-queue.ts';
 import { finishCheckpoint } from './log-checkpoint.ts';
 
 /** What the worker (fts-worker.ts) posts: its indexing progress, or a checkpoint to finish here. */
-/** From the worker: progress, a request to finish a checkpoint, or a failed step (retried there). */
-export type WorkerMessage = { indexedId: number } | { finishCheckpoint: true } | { error: string };
+/**
+ * From the worker: progress, a request to finish a checkpoint, or a failed step (retried there;
+ * `error: null` when a step succeeds again after failures).
+ */
+export type WorkerMessage = { indexedId: number } | { finishCheckpoint: true } | { error: string | null };
 
 /** Most records offered to the indexer ahead of what it has indexed (about 20 MB of messages). */
 const OFFER_AHEAD = 200_000;
@@ -35,6 +38,8 @@ export class FtsIndexer {
   #worker: Worker | undefined;
   #indexedId = 0;
   #lastError: string | undefined;
+  /** The worker's steps fail (lastError) since this time (epoch ms); undefined while they succeed. */
+  #failingSince: number | undefined;
   /** The index of an earlier version was removed at start-up and is being rebuilt from the log. */
   readonly rebuilding: boolean;
 
@@ -67,7 +72,7 @@ export class FtsIndexer {
     });
     worker.on('message', (msg: WorkerMessage) => {
       if ('indexedId' in msg) this.#indexedId = msg.indexedId;
-      else if ('error' in msg) this.#lastError = msg.error;
+      else if ('error' in msg) this.#noteStep(msg.error);
       else if (this.#worker === worker) this.#finishCheckpoint(); // not once shutdown began: the log may be closing
     });
     worker.on('error', (err) => {
@@ -77,6 +82,15 @@ export class FtsIndexer {
       if (this.#worker === worker) this.#worker = undefined;
     });
     this.#worker = worker;
+  }
+
+  #noteStep(error: string | null): void {
+    if (error === null) {
+      this.#failingSince = undefined;
+      return;
+    }
+    this.#lastError = error;
+    this.#failingSince ??= Date.now();
   }
 
   /** A failure is reported in health(); the worker's next checkpoints and the autocheckpoint go on. */
@@ -109,9 +123,16 @@ export class FtsIndexer {
     return this.#enabled ? Math.max(0, lastId - this.#indexedId) : 0;
   }
 
-  health(lastId: number): { status: 'up' | 'down'; enabled: boolean; indexedId?: number; lag?: number; lastError?: string } {
-    const status = this.#worker ? 'up' : 'down';
-    const lastError = this.#lastError ? { lastError: this.#lastError } : {};
+  /**
+   * `down` when the worker thread is gone, `degraded` while its steps fail (it retries them; since
+   * when in `failingSince`), else `up`. `lastError` stays after a recovery.
+   */
+  health(lastId: number): { status: 'up' | 'degraded' | 'down'; enabled: boolean; indexedId?: number; lag?: number; lastError?: string; failingSince?: string } {
+    const status = !this.#worker ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up';
+    const lastError = {
+      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+      ...(this.#failingSince !== undefined ? { failingSince: new Date(this.#failingSince).toISOString() } : {}),
+    };
     if (!this.#enabled) return { status, enabled: false, ...lastError };
     return {
       status,

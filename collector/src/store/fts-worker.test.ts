@@ -37,12 +37,15 @@ describe('store worker', () => {
       store.append(batch(['bravo three', 'bravo four']));
       await waitFor(() => fts.health(store.lastId()).lastError !== undefined, 30_000, 50);
       const failing = fts.health(store.lastId());
-      expect(failing).toMatchObject({ status: 'up', lastError: expect.stringMatching(/locked|busy/i) });
+      expect(failing).toMatchObject({ status: 'degraded', lastError: expect.stringMatching(/locked|busy/i), failingSince: expect.any(String) });
       expect(failing.lag).toBe(2);
 
       blocker.exec('COMMIT');
       blocker.close();
       await waitFor(() => fts.indexedId() === store.lastId(), 30_000, 20);
+      await waitFor(() => fts.health(store.lastId()).status === 'up', 30_000, 20);
+      expect(fts.health(store.lastId())).toMatchObject({ lag: 0, lastError: failing.lastError });
+      expect(fts.health(store.lastId()).failingSince).toBeUndefined();
       // found through the index: the records of the failed step, and those before them in their chunk
       const found = (q: string) => store.query(parseLogFilter({ q }), 10).records.map((r) => r.msg).sort();
       expect(found('bravo')).toEqual(['bravo four', 'bravo three']);

@@ -186,6 +186,7 @@ parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
   else indexer?.queue.push(msg);
 });
 
+let failing = false;
 while (!stopping) {
   let more = false;
   try {
@@ -199,9 +200,12 @@ while (!stopping) {
     // disk) is reported and tried again: were the thread to end, indexing and the log's
     // checkpoints would stop until the collector restarts.
     parentPort!.postMessage({ error: (err as Error).message } satisfies WorkerMessage);
+    failing = true;
     await sleep(RETRY_MS);
     continue;
   }
+  if (failing) parentPort!.postMessage({ error: null } satisfies WorkerMessage);
+  failing = false;
   if (more) await yieldToLoop(); // let queued messages in
   else await sleep(indexer ? intervalMs : CHECKPOINT_MS);
 }

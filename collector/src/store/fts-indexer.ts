@@ -5,10 +5,9 @@ import { createFtsTables, removeOutdatedIndex } from './fts-schema.ts';
 import type { IndexBatch, IndexText } from './index-queue.ts';
 import { finishCheckpoint } from './log-checkpoint.ts';
 
-/** What the worker (fts-worker.ts) posts: its indexing progress, or a checkpoint to finish here. */
 /**
- * From the worker: progress, a request to finish a checkpoint, or a failed step (retried there;
- * `error: null` when a step succeeds again after failures).
+ * What the worker (fts-worker.ts) posts: its indexing progress, a checkpoint to finish here, or a
+ * failed step (retried there; `error: null` when its steps succeed again after failures).
  */
 export type WorkerMessage = { indexedId: number } | { finishCheckpoint: true } | { error: string | null };
 
@@ -129,17 +128,17 @@ export class FtsIndexer {
    */
   health(lastId: number): { status: 'up' | 'degraded' | 'down'; enabled: boolean; indexedId?: number; lag?: number; lastError?: string; failingSince?: string } {
     const status = !this.#worker ? 'down' : this.#failingSince !== undefined ? 'degraded' : 'up';
-    const lastError = {
+    const errors = {
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       ...(this.#failingSince !== undefined ? { failingSince: new Date(this.#failingSince).toISOString() } : {}),
     };
-    if (!this.#enabled) return { status, enabled: false, ...lastError };
+    if (!this.#enabled) return { status, enabled: false, ...errors };
     return {
       status,
       enabled: true,
       indexedId: this.#indexedId,
       lag: this.lag(lastId),
-      ...lastError,
+      ...errors,
     };
   }
 

@@ -1,6 +1,6 @@
 // The store's worker thread (fts-worker.ts) survives a failed step: it reports it and tries again,
 // where an uncaught error ended the thread, and with it indexing and the log's checkpoints.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -35,10 +35,16 @@ describe('store worker', () => {
       const blocker = new DatabaseSync(join(dir, 'periscope-fts.db'));
       blocker.exec('BEGIN IMMEDIATE');
       store.append(batch(['bravo three', 'bravo four']));
+      // and new pages for the log (~2 MB), to see its checkpoints go on
+      store.append(batch(Array.from({ length: 2000 }, (_, i) => `filler ${i} ${'x'.repeat(1000)}`)));
       await waitFor(() => fts.health(store.lastId()).lastError !== undefined, 30_000, 50);
       const failing = fts.health(store.lastId());
       expect(failing).toMatchObject({ status: 'degraded', lastError: expect.stringMatching(/locked|busy/i), failingSince: expect.any(String) });
-      expect(failing.lag).toBe(2);
+      expect(failing.lag).toBe(2002);
+      // the log is still checkpointed meanwhile: its pages reach the database file (the ingest
+      // connection's own autocheckpoint is set far beyond this much WAL)
+      const pragma = (name: string) => Object.values(db.prepare(`PRAGMA ${name}`).get()!)[0] as number;
+      await waitFor(() => statSync(join(dir, 'periscope.db')).size >= pragma('page_count') * pragma('page_size'), 30_000, 50);
 
       blocker.exec('COMMIT');
       blocker.close();

@@ -186,27 +186,35 @@ parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
   else indexer?.queue.push(msg);
 });
 
+/**
+ * Runs one step; its error's message when it failed. A failed step (e.g. a database still busy
+ * after busy_timeout on a loaded machine, a full disk) is reported and tried again: were the
+ * thread to end, indexing and the log's checkpoints would stop until the collector restarts. The
+ * two are tried apart, so the log is still checkpointed while indexing fails.
+ */
+function attempt(step: () => void): string | undefined {
+  try {
+    step();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 let failing = false;
 while (!stopping) {
   let more = false;
-  try {
-    more = indexer?.step() ?? false;
-    if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
-      lastCheckpoint = Date.now();
-      if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
-    }
-  } catch (err) {
-    // A failed step (e.g. a database still busy after busy_timeout on a loaded machine, a full
-    // disk) is reported and tried again: were the thread to end, indexing and the log's
-    // checkpoints would stop until the collector restarts.
-    parentPort!.postMessage({ error: (err as Error).message } satisfies WorkerMessage);
-    failing = true;
-    await sleep(RETRY_MS);
-    continue;
-  }
-  if (failing) parentPort!.postMessage({ error: null } satisfies WorkerMessage);
-  failing = false;
-  if (more) await yieldToLoop(); // let queued messages in
+  const indexError = attempt(() => (more = indexer?.step() ?? false));
+  const checkpointError = attempt(() => {
+    if (Date.now() - lastCheckpoint < CHECKPOINT_MS) return;
+    lastCheckpoint = Date.now();
+    if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
+  });
+  const error = indexError ?? checkpointError;
+  if (error !== undefined || failing) parentPort!.postMessage({ error: error ?? null } satisfies WorkerMessage);
+  failing = error !== undefined;
+  if (failing) await sleep(RETRY_MS);
+  else if (more) await yieldToLoop(); // let queued messages in
   else await sleep(indexer ? intervalMs : CHECKPOINT_MS);
 }
 checkpointer.close();

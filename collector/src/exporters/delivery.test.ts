@@ -283,6 +283,36 @@ describe('bounds and policies', () => {
     expect(droppedOverflow).toBeGreaterThanOrEqual(180); // debug and info records were skipped
   });
 
+  it('drop: records stuck in flight count in the choice, so a later emerg record is kept while debug ones go', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('drop-stuck', { batch: { maxRecords: 100, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 2, queue: { maxRecords: 150, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }));
+    d.start();
+    h.append(Array.from({ length: 200 }, () => testRecord({ severity: 3 })));
+    // Both flights (all 200 err records) are read and retried against the dead backend.
+    await until(() => new Set(sink.requests.flat()).size === 200);
+    await until(() => d.health().dropRule !== null);
+    expect(d.health().dropRule).toMatchObject({ minSeverity: 3 });
+    // 100 debug and 20 emerg records wait behind the stuck flights.
+    h.append(Array.from({ length: 120 }, (_, i) => testRecord({ severity: i % 6 === 0 ? 0 : 7 })));
+    await until(() => d.health().dropRule?.uptoId === 320);
+    const health = d.health();
+    expect(health.dropRule).toMatchObject({ minSeverity: 3 });
+    expect(health.queue.records).toBe(220); // the debug records the rule skips are no longer counted
+    expect(health.overloaded).toBe('records'); // records in flight cannot be skipped
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 320);
+    const delivered = [...sink.deliveries.keys()].map((id) => h.store.readAfter(id - 1, 1, (_id, _micros, severity) => severity)[0]);
+    expect(delivered.filter((s) => s === 0)).toHaveLength(20);
+    expect(delivered.filter((s) => s === 3)).toHaveLength(200);
+    expect(delivered).toHaveLength(220);
+    expect(await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'overflow' })).toBe(100);
+    await until(() => d.health().dropRule === null); // under the bound again: no longer dropping
+    expect(d.health().queue.records).toBe(0);
+    await d.shutdown();
+  });
+
   it('drop: records that retention deletes before they were sent are counted (reason retention)', async () => {
     const h = harness();
     const sink = new FakeSink();

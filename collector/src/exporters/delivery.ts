@@ -85,8 +85,10 @@ interface DropRule {
 
 interface Flight {
   lastId: number;
-  /** Rows read for this flight (skipped ones included): what leaves the backlog on commit. */
+  /** Records sent in this flight: what leaves the backlog on commit (skipped ones left it when read). */
   rows: number;
+  /** Policy drop: those records by severity. */
+  severities: number[] | undefined;
   done: boolean;
   ok: boolean;
 }
@@ -118,7 +120,10 @@ export class Delivery {
   #cursor = 0;
   #readId = 0;
   #headId = 0;
-  /** Records that exist in (cursor, head]: the backlog. */
+  /**
+   * Records in (cursor, head] not resolved yet: unread, or in a flight. Records skipped
+   * (policy drop, max age) or dead-lettered when read leave it then, before their flight commits.
+   */
   #pending = 0;
   #flights: Flight[] = [];
   /** Rows read past the last batch's byte cut (ids > readId), used before reading again. */
@@ -128,10 +133,14 @@ export class Delivery {
   #sentRate = 0;
   #sentWindow = { at: 0, count: 0 };
 
-  // policy drop: unread records by severity, and those the drop rule covers.
+  // policy drop: unread records by severity, those the drop rule covers, and the records of
+  // flights not committed yet.
   #unread = new Array<number>(8).fill(0);
   #covered = new Array<number>(8).fill(0);
+  #inFlight = new Array<number>(8).fill(0);
   #rule: DropRule | undefined;
+  /** Policy drop: the last bound check found the backlog over its bound (the rule is in force). */
+  #dropping = false;
 
   #wakeUp: (() => void) | undefined;
   #idle = false;
@@ -238,14 +247,27 @@ export class Delivery {
   /** Policy backpressure: the reason ingest must refuse now, or undefined. O(1). */
   overload(): Overload | undefined {
     if (this.#o.queue.policy !== 'backpressure' || !this.#started || this.#stopped) return undefined;
-    const q = this.#o.queue;
-    const records = this.#pending;
-    let bound: Overload['bound'] | undefined;
-    if (records > q.maxRecords) bound = 'records';
-    else if (records * this.#avgBytes > q.maxBytes) bound = 'bytes';
-    else if (records > 0 && this.#oldestAgeMs() > q.maxAgeMs) bound = 'age';
+    const bound = this.#boundReached();
     if (!bound) return undefined;
     return { exporter: this.name, bound, retryAfterSeconds: this.#retryAfterSeconds() };
+  }
+
+  /** The first bound the backlog is over, or undefined. O(1). */
+  #boundReached(): Overload['bound'] | undefined {
+    const q = this.#o.queue;
+    const records = this.#backlog();
+    if (records > q.maxRecords) return 'records';
+    if (records * this.#avgBytes > q.maxBytes) return 'bytes';
+    if (records > 0 && this.#oldestAgeMs() > q.maxAgeMs) return 'age';
+    return undefined;
+  }
+
+  /** Records still to deliver: the pending ones less those the drop rule will skip. */
+  #backlog(): number {
+    if (this.#o.queue.policy !== 'drop') return Math.max(0, this.#pending);
+    let covered = 0;
+    for (const n of this.#covered) covered += n;
+    return Math.max(0, this.#pending - covered);
   }
 
   #retryAfterSeconds(): number {
@@ -297,7 +319,7 @@ export class Delivery {
           waitMs = next;
           break;
         }
-        this.#launch(next.items, next.lastId, next.rows);
+        this.#launch(next.items, next.lastId, next.severities);
       }
       if (this.#flights[0]?.done && this.#flights[0].ok) continue;
       // No await between the checks above and arming the wake-up: nothing can slip in between.
@@ -325,7 +347,7 @@ export class Delivery {
   }
 
   /** The next batch, or ms to wait for one to fill, or undefined when there is nothing to read. */
-  #nextBatch(): { items: StoredItem[]; lastId: number; rows: number } | number | undefined {
+  #nextBatch(): { items: StoredItem[]; lastId: number; severities?: number[] } | number | undefined {
     const available = this.#headId - this.#readId;
     if (available <= 0) return undefined;
     const now = this.#now();
@@ -337,7 +359,7 @@ export class Delivery {
     if (rows.length === 0) {
       // Everything up to head was deleted (retention): nothing to send for those positions.
       this.#readId = this.#headId;
-      return { items: [], lastId: this.#headId, rows: 0 };
+      return { items: [], lastId: this.#headId };
     }
     // Cut at maxBytes (the sink's estimate from each stored body's UTF-8 size), keeping at least one record.
     let bytes = 0;
@@ -356,6 +378,7 @@ export class Delivery {
     const check = this.#encoder ? undefined : this.sink.check?.bind(this.sink);
     const drop = this.#o.queue.policy === 'drop';
     const ageCutoffId = drop ? this.#d.acceptTimes.lastIdBefore(now - this.#o.queue.maxAgeMs) : 0;
+    const severities = drop ? new Array<number>(8).fill(0) : undefined;
     let overflow = 0;
     let aged = 0;
     for (const item of taken) {
@@ -375,13 +398,18 @@ export class Delivery {
       }
       const reason = check?.(item);
       if (reason !== undefined) invalid.push({ item, result: { status: 'permanent', error: reason, httpStatus: 0 } });
-      else items.push(item);
+      else {
+        items.push(item);
+        if (severities) severities[s]++;
+      }
     }
     this.#readId = lastId;
+    this.#pending -= taken.length - items.length;
+    if (severities) for (let s = 0; s < 8; s++) this.#inFlight[s] += severities[s];
     if (overflow) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'overflow' }, overflow);
     if (aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, aged);
     if (invalid.length) this.#deadLetter(invalid);
-    return { items, lastId, rows: taken.length };
+    return { items, lastId, severities };
   }
 
   /**
@@ -422,8 +450,8 @@ export class Delivery {
     return this.#d.store.readAfter(afterId, max, (id, micros, severity, body, bytes) => new StoredItem(id, micros, severity, body, bytes));
   }
 
-  #launch(items: StoredItem[], lastId: number, rows: number): void {
-    const flight: Flight = { lastId, rows, done: items.length === 0, ok: items.length === 0 };
+  #launch(items: StoredItem[], lastId: number, severities: number[] | undefined): void {
+    const flight: Flight = { lastId, rows: items.length, severities, done: items.length === 0, ok: items.length === 0 };
     this.#flights.push(flight);
     if (flight.done) return;
     void this.#deliver(items).then((ok) => {
@@ -440,6 +468,7 @@ export class Delivery {
       const f = this.#flights.shift()!;
       this.#cursor = f.lastId;
       this.#pending -= f.rows;
+      if (f.severities) for (let s = 0; s < 8; s++) this.#inFlight[s] -= f.severities[s];
       moved = true;
     }
     if (moved) this.#d.kv.set(this.#cursorKey, String(this.#cursor));
@@ -613,30 +642,37 @@ export class Delivery {
 
   /**
    * Policy drop, over the bound: picks the highest severity number (least important) m such that
-   * skipping every unread record of severity >= m brings the backlog under 90 % of the bound,
-   * and records that rule for the records accepted so far. Records are counted as dropped when
-   * the reader skips them.
+   * the backlog without its records of severity >= m is under 90 % of the bound, and records that
+   * rule for the records accepted so far: the reader skips the unread ones it covers, and counts
+   * them as dropped then.
+   * Records in flights (being sent, perhaps retried against a dead backend) are not skipped, but
+   * count in the choice of m like the unread ones. Counting only the unread ones, a flight stuck
+   * with more records than the bound made every check go down to m = 0: an `emerg` record accepted
+   * then was dropped while the `debug` records in the flight were kept.
    */
   #enforceDrop(): void {
     const q = this.#o.queue;
     const limit = Math.min(q.maxRecords, Math.floor(q.maxBytes / this.#avgBytes));
-    const covered = this.#covered.reduce((a, b) => a + b, 0);
-    if (this.#pending - covered <= limit) return;
+    this.#dropping = this.#backlog() > limit;
+    if (!this.#dropping) return;
     const target = Math.floor(limit * DROP_TARGET);
     let m = 8;
-    let dropped = 0;
-    while (m > 0 && this.#pending - dropped > target) {
+    let kept = this.#pending;
+    while (m > 0 && kept > target) {
       m--;
-      dropped += this.#unread[m];
+      kept -= this.#unread[m] + this.#inFlight[m];
     }
-    if (m === 8) return;
     const previous = this.#rule;
     this.#rule = { uptoId: this.#headId, minSeverity: m };
-    for (let s = 0; s < 8; s++) this.#covered[s] = s >= m ? this.#unread[s] : 0;
+    let skipping = 0;
+    for (let s = 0; s < 8; s++) {
+      this.#covered[s] = s >= m ? this.#unread[s] : 0;
+      skipping += this.#covered[s];
+    }
     this.#d.kv.set(this.#dropKey, JSON.stringify(this.#rule));
     if (previous?.minSeverity !== m) {
       this.#d.logger.warn(
-        { exporter: this.name, backlog: this.#pending, limit, minSeverity: m, dropping: dropped },
+        { exporter: this.name, backlog: this.#pending, limit, minSeverity: m, skipping },
         `exporter ${this.name}: backlog over its bound, dropping records of severity ${m} and lower priority`,
       );
     }
@@ -651,9 +687,10 @@ export class Delivery {
   // ── observation ───────────────────────────────────────────────────────────
 
   gauges(): ExporterGauges {
+    const records = this.#backlog();
     return {
-      queueItems: Math.max(0, this.#pending),
-      queueBytes: Math.max(0, this.#pending) * this.#avgBytes,
+      queueItems: records,
+      queueBytes: records * this.#avgBytes,
       oldestAgeSeconds: this.#oldestAgeMs() / 1000,
       circuit: this.breaker.state,
       deadLetters: this.#d.deadLetters.count(this.name),
@@ -671,8 +708,8 @@ export class Delivery {
       head: this.#headId,
       inFlightBatches: this.#flights.length,
       queue: { records: g.queueItems, bytes: g.queueBytes, oldestAgeSeconds: Math.round(g.oldestAgeSeconds * 10) / 10 },
-      overloaded: this.overload()?.bound ?? null,
-      dropRule: this.#rule && this.#rule.uptoId > this.#readId ? this.#rule : null,
+      overloaded: this.#started && !this.#stopped ? (this.#boundReached() ?? null) : null,
+      dropRule: this.#rule && (this.#dropping || this.#rule.uptoId > this.#readId) ? this.#rule : null,
       circuit: g.circuit,
       deadLetters: g.deadLetters,
     };

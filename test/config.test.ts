@@ -146,7 +146,7 @@ it('docs/configuration.md is generated from the schemas and up to date', async (
   // Each exporter type's own keys, and the keys without a default marked required.
   expect(out).toContain('| `exporters[type=loki].tenant` | string |  | `X-Scope-OrgID`');
   expect(out).toContain('| `exporters[type=elasticsearch].dataStream` | string | `"logs-periscope-default"` |');
-  expect(out).toContain('| `exporters[type=prometheusRemoteWrite].url` | string | required |');
+  expect(out).toContain('| `exporters[type=prometheusRemoteWrite].url` | string (url) | required |');
   expect(out).not.toMatch(/\| `exporters\[type=\w+\]\.type` \|/);
 });
 

@@ -15,10 +15,14 @@ export const ENV_OVERRIDES: Record<string, string[]> = {
   PERISCOPE_DATA_DIR: ['store', 'dataDir'],
 };
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+// verbose: errors carry the offending value (maxProperties names the keys given).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
 ajv.addFormat('bytes', (s: string) => Number.isFinite(parseBytes(s)));
 ajv.addFormat('cron', (s: string) => validateCron(s));
+// An http(s) URL as the WHATWG URL parser (fetch's) reads it: a port out of range or a bad host
+// must be refused here, not crash the exporter at start-up.
+ajv.addFormat('url', (s: string) => /^https?:\/\/[^\s/]/.test(s) && URL.canParse(s));
 ajv.addFormat('addr', (s: string) => {
   try {
     parseAddr(s);
@@ -42,6 +46,7 @@ function keyOf(e: ErrorObject): string {
   const path = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
   if (e.keyword === 'additionalProperties') path.push(String(e.params.additionalProperty));
   if (e.keyword === 'required') path.push(String(e.params.missingProperty));
+  if (e.propertyName !== undefined) path.push(e.propertyName); // a key refused by propertyNames
   return path.join('.') || '(root)';
 }
 
@@ -49,9 +54,11 @@ function describe(e: ErrorObject): string {
   switch (e.keyword) {
     case 'additionalProperties': return 'unknown key';
     case 'required': return 'missing required key';
-    case 'format': return `invalid ${e.params.format}${e.params.format === 'duration' ? ' (e.g. 15s, 5m, 7d)' : e.params.format === 'bytes' ? ' (e.g. 512MiB, 10GB)' : e.params.format === 'addr' ? ' (host:port)' : ''}`;
+    case 'format': return `invalid ${e.params.format}${e.params.format === 'duration' ? ' (e.g. 15s, 5m, 7d)' : e.params.format === 'bytes' ? ' (e.g. 512MiB, 10GB)' : e.params.format === 'addr' ? ' (host:port)' : e.params.format === 'url' ? ' (http(s)://host[:port][/path])' : ''}`;
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'maxProperties': return `at most ${e.params.limit} of its keys may be set, got ${Object.keys(e.data as object).join(', ')}`;
+    case 'pattern': return e.propertyName !== undefined ? `invalid name, must match ${e.params.pattern}` : `must match ${e.params.pattern}`;
     default: return e.message ?? 'invalid';
   }
 }
@@ -61,7 +68,8 @@ export function formatSchemaErrors(errors: ErrorObject[]): string[] {
   const byKey = new Map<string, string[]>();
   for (const e of errors) {
     const key = keyOf(e);
-    if (e.keyword === 'anyOf' || e.keyword === 'if') continue; // the failing branch reports its own keys
+    // The failing branch reports its own keys; a refused key name is reported by its pattern error.
+    if (e.keyword === 'anyOf' || e.keyword === 'if' || e.keyword === 'propertyNames') continue;
     const list = byKey.get(key) ?? [];
     const text = e.keyword === 'const' ? describe(e) : describe(e);
     if (!list.includes(text)) list.push(text);

@@ -137,4 +137,20 @@ describe('BatchResolver', () => {
     expect(thrown.delivered).toBe(1);
     expect(calls).toBe(2);
   });
+
+  it('request (an index template): retried, and counted like a batch request in the metrics and health', async () => {
+    const s = setup();
+    const answers = [busy(), { status: 'retryable', error: 'HTTP 503', httpStatus: 503 } as ExportResult, ok];
+    let calls = 0;
+    const r = await s.resolver.request(async () => answers[calls++], s.signal);
+    expect(r).toMatchObject({ status: 'success', attempts: 3 });
+    expect(await s.count('periscope_exporter_retried_requests_total')).toBe(2);
+    expect(await s.count('periscope_exporter_failed_requests_total', 'retryable')).toBe(2);
+    expect(s.status.lastError).toBe('HTTP 503');
+
+    const refused = await s.resolver.request(async () => bad, s.signal);
+    expect(refused).toMatchObject({ status: 'permanent', attempts: 1 });
+    expect(await s.count('periscope_exporter_failed_requests_total', 'permanent')).toBe(1);
+    expect(await s.count('periscope_exporter_retried_requests_total')).toBe(2);
+  });
 });

@@ -15,7 +15,7 @@ import type { BackendStatus } from './backend-status.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
-import type { Retrier } from './retry.ts';
+import type { Retrier, RunResult } from './retry.ts';
 import type { BatchResult } from './sink.ts';
 
 /** What became of a batch's items. */
@@ -48,6 +48,25 @@ export class BatchResolver {
     this.#status = deps.status;
     this.#metrics = deps.metrics;
     this.#labels = deps.labels;
+  }
+
+  /**
+   * One request that carries no items (installing an index template), retried until success, a
+   * permanent failure or abort, and counted like a batch's requests: retries, failed requests by
+   * class, the backend's health.
+   */
+  request(send: () => Promise<ExportResult>, signal: AbortSignal): Promise<RunResult> {
+    return this.#retrier.run(
+      async (n) => {
+        if (n > 1) this.#metrics.retries.inc(this.#labels);
+        const result = await send();
+        if (signal.aborted) return result;
+        if (result.status !== 'success') this.#metrics.failedRequests.inc({ ...this.#labels, class: result.status });
+        this.#status.note(result);
+        return result;
+      },
+      { signal, breaker: this.#breaker },
+    );
   }
 
   /**

@@ -101,7 +101,6 @@ export class Delivery {
   readonly breaker: CircuitBreaker;
   readonly #o: DeliveryOptions;
   readonly #d: DeliveryDeps;
-  readonly #retrier: Retrier;
   readonly #resolver: BatchResolver;
   readonly #now: () => number;
   readonly #cursorKey: string;
@@ -156,11 +155,11 @@ export class Delivery {
     this.#status = new BackendStatus(options.name, deps.logger, this.#now);
     const sleep = deps.sleep ?? defaultSleep;
     this.breaker = new CircuitBreaker(options.breaker, { now: this.#now, sleep });
-    this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
+    const retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
     this.#cursorKey = `exporter:${options.name}:cursor`;
     this.#dropKey = `exporter:${options.name}:drop`;
     this.#labels = { exporter: options.name, type: sink.type };
-    this.#resolver = new BatchResolver({ breaker: this.breaker, retrier: this.#retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
+    this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.breaker.onChange((state) => {
       const log = state === 'open' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
       log({ exporter: this.name, circuit: state, lastError: this.#status.lastError }, `exporter ${this.name}: circuit ${state}`);
@@ -554,14 +553,7 @@ export class Delivery {
     const prepare = this.sink.prepare?.bind(this.sink);
     if (!prepare) return Promise.resolve(true);
     this.#prepared ??= (async () => {
-      const r = await this.#retrier.run(
-        (n) => {
-          if (n > 1) this.#d.metrics.retries.inc(this.#labels);
-          return prepare(signal);
-        },
-        { signal, breaker: this.breaker, onRetry: (result) => this.#status.note(result) },
-      );
-      this.#status.note(r);
+      const r = await this.#resolver.request(() => prepare(signal), signal);
       if (r.aborted) {
         this.#prepared = undefined;
         return;

@@ -86,7 +86,6 @@ export class SpanExport {
   readonly breaker: CircuitBreaker;
   readonly #o: SpanExportOptions;
   readonly #d: SpanExportDeps;
-  readonly #retrier: Retrier;
   readonly #resolver: BatchResolver;
   readonly #abort = new AbortController();
   readonly #wakeUp = new AbortController();
@@ -104,9 +103,9 @@ export class SpanExport {
     this.#d = deps;
     this.#status = new BackendStatus(options.name, deps.logger, Date.now);
     this.breaker = new CircuitBreaker(options.breaker);
-    this.#retrier = new Retrier(options.retry, new RetryBudget(options.budget));
+    const retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
-    this.#resolver = new BatchResolver({ breaker: this.breaker, retrier: this.#retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
+    this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.#itemBytes = bulkItemSizer(options.dataStream);
   }
 
@@ -187,7 +186,7 @@ export class SpanExport {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     if (this.#o.templateName !== undefined) {
-      const installed = await this.#retrier.run(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), { signal, breaker: this.breaker });
+      const installed = await this.#resolver.request(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), signal);
       if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
     }
     /** Spans read but left out of the last request by batchMaxBytes: the next request's, not read again. */

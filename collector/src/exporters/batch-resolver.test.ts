@@ -119,6 +119,15 @@ describe('BatchResolver', () => {
     expect(s.status.lastError).toContain('busy');
   });
 
+  it('an item refused for good is the last error in health, without failing the backend', async () => {
+    const s = setup(1);
+    const r = await s.resolver.resolve([1, 2, 3], async () => ({ result: ok, items: [ok, bad, ok] }), s.signal);
+    expect(r.permanent).toHaveLength(1);
+    expect(s.breaker.state).toBe('closed');
+    expect(s.status.lastError).toBe('mapper_parsing_exception');
+    expect(s.status.dependency('fake', 'x', s.breaker.state)).toMatchObject({ status: 'up' });
+  });
+
   it('stops at abort without judging the backend, and a send that throws is retried as an exporter bug', async () => {
     const s = setup(1);
     const abort = new AbortController();

@@ -144,9 +144,15 @@ export class BatchResolver {
   }
 }
 
-/** One result for the breaker and health from a batch answer. */
+/**
+ * One result for the breaker and health from a batch answer: an item refused for good (its reason
+ * becomes health's lastError, as a whole request's refusal does), else success when any item got
+ * through, else the first retryable item's. The first two tell the breaker the backend works.
+ */
 function summarize(answer: BatchResult): ExportResult {
   if (!answer.items) return answer.result;
-  if (answer.items.some((r) => r.status === 'success' || r.status === 'permanent')) return { status: 'success' };
+  const refused = answer.items.find((r) => r.status === 'permanent');
+  if (refused) return refused;
+  if (answer.items.some((r) => r.status === 'success')) return { status: 'success' };
   return answer.items.find((r) => r.status === 'retryable') ?? answer.result;
 }

@@ -139,6 +139,14 @@ describe('Elasticsearch traces data stream', () => {
       const again = (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"exporter":"es:traces"}' })).json()) as any;
       expect(again).toMatchObject({ replayed: 0, remaining: 1, failed: [{ exporter: 'es:traces' }] });
 
+      // backend down during a replay: the answer says so; the letter keeps the refusal to fix
+      await es.setFault({ mode: 'down' });
+      const down = (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"exporter":"es:traces"}' })).json()) as any;
+      expect(down.failed[0].reason).toMatch(/^network error/);
+      const kept = (await (await fetch(`${collector.url}/api/v1/deadletter?exporter=es:traces`)).json()) as any;
+      expect(kept.items[0]).toMatchObject({ status: 400, reason: listed.items[0].reason, attempts: listed.items[0].attempts + 2 });
+      await es.setFault({ mode: 'none' });
+
       // cause fixed: replayed into the data stream once, and gone from the dead letters
       es.itemFault = undefined;
       const replay = (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"exporter":"es:traces"}' })).json()) as any;

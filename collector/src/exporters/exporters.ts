@@ -214,7 +214,10 @@ export class Exporters {
       report.replayed += outcome.delivered.length;
       for (const f of outcome.failed) {
         const reason = f.result.error ?? `HTTP ${f.result.httpStatus ?? 0}`;
-        this.deadLetters.update(f.letter.id, reason, f.result.httpStatus ?? 0);
+        // Refused again: the new reason. Not delivered for now (backend down or busy): the letter
+        // keeps the refusal to fix; the answer says why the replay failed.
+        if (f.result.status === 'permanent') this.deadLetters.update(f.letter.id, reason, f.result.httpStatus ?? 0);
+        else this.deadLetters.update(f.letter.id, f.letter.reason, f.letter.status);
         report.failed.push({ id: f.letter.id, exporter: name, reason });
       }
     }

@@ -14,7 +14,6 @@ import { AlertStore, type AlertChange } from './dispatch/alert-store.ts';
 import { NotificationLog } from './dispatch/dedup.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { parseDuration } from './dispatch/duration.ts';
-import { matchersToString } from './dispatch/matchers.ts';
 import { NotifyStage, type SendRequest } from './dispatch/notify-stage.ts';
 import { Route, type RouteConfig } from './dispatch/route.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
@@ -389,7 +388,6 @@ export class NotificationPipeline implements AlertSink {
       start: iso(a.startsAt - LOG_LOOKBACK_MS),
       end: iso((a.status === 'resolved' && a.endsAt !== null ? a.endsAt : now) + LOG_LOOKAHEAD_MS),
     });
-    const silenceMatchers = matchersToString(Object.keys(a.labels).sort().map((name) => ({ name, op: '=' as const, value: a.labels[name] })));
     return {
       fingerprint: a.fingerprint,
       status: a.status,
@@ -404,8 +402,10 @@ export class NotificationPipeline implements AlertSink {
       ...(a.error ? { error: a.error } : {}),
       links: {
         ...(a.status === 'firing' ? { ack: this.#ackLink(p, a, now) } : {}),
-        silence: `${this.#consoleBaseUrl}/#/silences/new?${new URLSearchParams({ matchers: silenceMatchers })}`,
-        logs: `${this.#consoleBaseUrl}/#/logs?${logs}`,
+        // Console pages (collector/src/console/static/app.js): the alert's page with its silence
+        // form open, and the log search over the alert's time.
+        silence: `${this.#consoleBaseUrl}/#/alerts/${encodeURIComponent(a.fingerprint)}?silence`,
+        logs: `${this.#consoleBaseUrl}/#/search?${logs}`,
       },
       ...(ack ? { ack: { by: ack.by, at: ack.at, ...(ack.comment ? { comment: ack.comment } : {}) } } : {}),
     };

@@ -91,7 +91,7 @@ describe('email through a real SMTP server', () => {
     const html = leaves(first)[1].body;
     expect(text).toContain('[FIRING:1] HighLatency');
     expect(text).toMatch(/Acknowledge: https:\/\/periscope\.example\/ack\/[\w-]+\.[\w-]+/);
-    expect(text).toContain('Logs around the alert: https://periscope.example/#/logs?service=api&start=');
+    expect(text).toContain('Logs around the alert: https://periscope.example/#/search?service=api&start=');
     expect(html).toContain('Check &lt;the&gt; &quot;api&quot; &amp; its deps');
     expect(html).toMatch(/<a href="https:\/\/periscope\.example\/ack\/[\w-]+\.[\w-]+">Acknowledge<\/a>/);
     expect(leaves(second)[0].body).toContain('[FIRING:2] HighLatency');

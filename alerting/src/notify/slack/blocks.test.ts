@@ -13,7 +13,7 @@ function alert(i: number, extra: Partial<NotificationAlert> = {}): NotificationA
     value: 2.5,
     startsAt: '2025-01-06T12:00:00.000Z',
     endsAt: null,
-    links: { ack: `https://periscope.example/ack/tok${i}`, silence: 'https://periscope.example/#/silences/new?matchers=x', logs: 'https://periscope.example/#/logs?service=api' },
+    links: { ack: `https://periscope.example/ack/tok${i}`, silence: 'https://periscope.example/#/alerts/f1?silence', logs: 'https://periscope.example/#/search?service=api' },
     ...extra,
   };
 }
@@ -84,7 +84,7 @@ describe('Slack Block Kit limits', () => {
     const firing = texts(slackMessage(notification([alert(1)]))).join('\n');
     expect(firing).toContain('<https://periscope.example/ack/tok1|Acknowledge>');
     expect(firing).toContain('|Silence>');
-    expect(firing).toContain('<https://periscope.example/#/logs?service=api|Logs around the alert>');
+    expect(firing).toContain('<https://periscope.example/#/search?service=api|Logs around the alert>');
     const acked = texts(slackMessage(notification([alert(1, { ack: { by: 'kim', at: '2025-01-06T12:01:00Z' } })]))).join('\n');
     expect(acked).not.toContain('|Acknowledge>');
     expect(acked).toContain('Acknowledged by kim');

@@ -56,7 +56,7 @@ export function sampleNotification(overrides: Partial<Notification> = {}): Notif
         value: 2.71,
         startsAt: '2025-01-06T12:00:00.000Z',
         endsAt: null,
-        links: { ack: 'http://127.0.0.1:4318/ack/tok', silence: 'http://127.0.0.1:4318/#/silences/new', logs: 'http://127.0.0.1:4318/#/logs?service=api' },
+        links: { ack: 'http://127.0.0.1:4318/ack/tok', silence: 'http://127.0.0.1:4318/#/alerts/f1?silence', logs: 'http://127.0.0.1:4318/#/search?service=api' },
       },
     ],
     truncatedAlerts: 0,

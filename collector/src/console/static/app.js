@@ -25,7 +25,7 @@ const ROUTES = {
   tail: (el, r) => renderTail(el, r.params),
   search: (el, r) => renderSearch(el, r.params),
   traces: (el, r) => renderTrace(el, r.parts[1] || ''),
-  alerts: (el, r) => (r.parts[1] ? renderAlert(el, r.parts[1]) : renderAlerts(el)),
+  alerts: (el, r) => (r.parts[1] ? renderAlert(el, r.parts[1], r.params) : renderAlerts(el)),
   status: (el) => renderStatus(el),
 };
 

@@ -199,10 +199,12 @@ function silenceForm(alert, close, done) {
 }
 
 /** #/alerts/<id>: the alert and its timeline. */
-export function renderAlert(el, id) {
+/** One alert and its timeline; `?silence` (the link in notifications) opens its silence form. */
+export function renderAlert(el, id, params = new URLSearchParams()) {
   const head = h('div.alert-head', { 'aria-busy': 'true' });
+  const form = h('div.alert-form');
   const timeline = h('div.timeline', { 'aria-busy': 'true' }, 'Loading timeline…');
-  mount(el, h('p', null, h('a', { href: '#/alerts' }, '← All alerts')), h('h1', null, 'Alert ', h('code', null, id)), head, h('h2', null, 'Timeline'), timeline);
+  mount(el, h('p', null, h('a', { href: '#/alerts' }, '← All alerts')), h('h1', null, 'Alert ', h('code', null, id)), head, form, h('h2', null, 'Timeline'), timeline);
   let stopped = false;
 
   getJson('/api/v1/alerts').then(
@@ -221,6 +223,12 @@ export function renderAlert(el, id) {
               h('dt', null, 'Acknowledged'), h('dd', null, a.ack ? `by ${a.ack.by} at ${formatTimestamp(toMs(a.ack.at))}` : 'no'))
           : notice('info', 'This alert is not active any more.'),
       );
+      if (a && params.has('silence')) {
+        const close = () => form.replaceChildren();
+        mount(form, silenceForm(a, close, () => mount(form, notice('info', 'Silence created.'))));
+        const first = form.querySelector('input, select');
+        if (first) first.focus();
+      }
     },
     (err) => {
       if (stopped) return;

@@ -33,7 +33,7 @@ function parseLimit(value: string | undefined): number {
 export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): void {
   app.get('/api/v1/logs', async (request) => {
     const query = request.query as Query;
-    const filter = parseLogFilter(query);
+    const filter = parseLogFilter(query, ['limit', 'cursor']);
     return store.query(filter, parseLimit(query.limit), query.cursor || undefined);
   });
 
@@ -42,7 +42,7 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): v
     const query = request.query as Query;
     const format = query.format ?? 'ndjson';
     if (format !== 'ndjson' && format !== 'csv') throw new PeriscopeError(ERR.BAD_QUERY, 'format: expected ndjson or csv', 400, { key: 'format' });
-    const filter = parseLogFilter(query);
+    const filter = parseLogFilter(query, ['format']);
     const pages = store.pages(filter);
     async function* lines() {
       if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n';
@@ -63,7 +63,7 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): v
     const interval = query.interval ?? '1m';
     const ms = parseDuration(interval);
     if (!Number.isFinite(ms) || ms < 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'interval: expected a duration of at least 1s, e.g. 1m', 400, { key: 'interval' });
-    const filter = parseLogFilter(query);
+    const filter = parseLogFilter(query, ['interval']);
     return { interval, buckets: store.stats(filter, ms * 1000) };
   });
 }

@@ -256,7 +256,7 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
   function tailConnection(socket: WebSocket, query: Record<string, string>): void {
     let filter: LogFilter;
     try {
-      filter = parseLogFilter(query);
+      filter = parseLogFilter(query, ['limit', 'cursor']); // accepted and ignored (docs/console.md)
     } catch (err) {
       const e = err instanceof PeriscopeError ? err : new PeriscopeError(ERR.BAD_QUERY, String(err));
       socket.send(JSON.stringify({ type: 'error', ...errorBody(e.code, e.message, e.details) }));

@@ -1,5 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { timestampToMicros } from './log-filter.ts';
+import { PeriscopeError } from '../errors.ts';
+import { parseLogFilter, timestampToMicros } from './log-filter.ts';
+
+describe('parseLogFilter', () => {
+  it('reads every filter key, and the endpoint\'s own keys pass', () => {
+    const f = parseLogFilter({ service: 'api', severity: 'warning', start: '1000', end: '2000', traceId: 'A'.repeat(32), q: ' boom ', 'attr.user.id': 'u1', 'sd.order@1.currency': 'EUR', limit: '5', cursor: 'c' }, ['limit', 'cursor']);
+    expect(f).toEqual({
+      service: 'api', maxSeverity: 4, startMicros: 1_000_000, endMicros: 2_000_000, traceId: 'a'.repeat(32), q: 'boom',
+      attrs: [{ key: 'user.id', value: 'u1' }], sd: [{ id: 'order@1', param: 'currency', value: 'EUR' }],
+    });
+  });
+
+  it('refuses an unknown key, one given twice, and attr. without a key, naming it', () => {
+    const keyOf = (query: Record<string, string | string[]>, other: string[] = []) => {
+      try {
+        parseLogFilter(query, other);
+      } catch (err) {
+        return [(err as PeriscopeError).statusCode, ((err as PeriscopeError).details as { key?: string }).key, (err as Error).message];
+      }
+      return 'accepted';
+    };
+    expect(keyOf({ level: 'error' })).toEqual([400, 'level', expect.stringContaining('level: unknown parameter (use service, severity,')]);
+    expect(keyOf({ limit: '5' })).toEqual([400, 'limit', expect.stringContaining('unknown parameter')]); // not this endpoint's
+    expect(keyOf({ limit: '5' }, ['limit'])).toBe('accepted');
+    expect(keyOf({ service: ['a', 'b'] })).toEqual([400, 'service', 'service: given more than once']);
+    expect(keyOf({ 'attr.': 'x' })).toEqual([400, 'attr.', 'attr.: expected attr.<key>']);
+  });
+});
 
 describe('timestampToMicros', () => {
   it('keeps the microsecond digits of the canonical form', () => {

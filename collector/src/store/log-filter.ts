@@ -27,10 +27,14 @@ export interface LogFilter {
 
 type Query = Record<string, string | string[] | undefined>;
 
+/** A parameter given twice would be a guess (which one, or both?): refused like a bad value. */
 function single(query: Query, key: string): string | undefined {
   const v = query[key];
-  return Array.isArray(v) ? v[v.length - 1] : v;
+  if (Array.isArray(v)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: given more than once`, 400, { key });
+  return v;
 }
+
+const FILTER_KEYS = ['service', 'severity', 'start', 'end', 'traceId', 'q'];
 
 /** Parses a time bound: RFC 3339 or epoch milliseconds → epoch microseconds. */
 export function parseTimeBound(value: string, key: string): number {
@@ -95,7 +99,12 @@ function daysInMonth(year: number, month: number): number {
   return month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-export function parseLogFilter(query: Query): LogFilter {
+/**
+ * The filter in `query`. Every key must be a filter key or one of `otherKeys` (the endpoint's
+ * own, e.g. limit and cursor): a misspelt or unsupported key (`level=error`) is a 400 naming it,
+ * not a filter silently left out.
+ */
+export function parseLogFilter(query: Query, otherKeys: readonly string[] = []): LogFilter {
   const filter: LogFilter = { sd: [], attrs: [] };
   const service = single(query, 'service');
   if (service) filter.service = service;
@@ -120,7 +129,7 @@ export function parseLogFilter(query: Query): LogFilter {
   if (q && q.trim()) filter.q = q.trim();
   for (const key of Object.keys(query)) {
     const value = single(query, key);
-    if (value === undefined) continue;
+    if (value === undefined || FILTER_KEYS.includes(key) || otherKeys.includes(key)) continue;
     if (key.startsWith('sd.')) {
       const rest = key.slice(3);
       const dot = rest.lastIndexOf('.');
@@ -130,6 +139,11 @@ export function parseLogFilter(query: Query): LogFilter {
       filter.sd.push({ id: rest.slice(0, dot), param: rest.slice(dot + 1), value });
     } else if (key.startsWith('attr.') && key.length > 5) {
       filter.attrs.push({ key: key.slice(5), value });
+    } else if (key === 'attr.') {
+      throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected attr.<key>`, 400, { key });
+    } else {
+      const known = [...FILTER_KEYS, 'attr.<key>', 'sd.<sdid>.<param>', ...otherKeys].join(', ');
+      throw new PeriscopeError(ERR.BAD_QUERY, `${key}: unknown parameter (use ${known})`, 400, { key });
     }
   }
   return filter;

@@ -140,6 +140,23 @@ describe('acknowledgement', () => {
     expect(email.sent).toHaveLength(0);
   });
 
+  it('the link with JSON (a script or bot): the API\'s answers, errors included', async () => {
+    await firing();
+    const path = new URL(slack.sent[0].alerts[0].links.ack as string).pathname;
+    const post = (body: unknown, url = path) => app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const empty = await post({});
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().error).toMatchObject({ code: 'PERISCOPE_ERR_ALERT_ACK_INVALID' });
+    const tampered = await app.inject({ method: 'GET', url: `${path.slice(0, -3)}AAA`, headers: { accept: 'application/json' } });
+    expect(tampered.statusCode).toBe(400);
+    expect(tampered.headers['content-type']).toContain('application/json');
+    expect(tampered.json().error.code).toMatch(/^PERISCOPE_ERR_ALERT_/);
+    const done = await post({ by: 'bot', comment: 'paged' });
+    expect(done.statusCode).toBe(200);
+    expect(done.json().ack).toMatchObject({ by: 'bot', comment: 'paged', via: 'link' });
+    expect(t.pipeline.ackFor(t.pipeline.alerts()[0].fingerprint)).toMatchObject({ by: 'bot' });
+  });
+
   it.each([
     { name: 'tampered token → 400', mutate: (p: string) => `${p.slice(0, -3)}AAA`, advance: 0, status: 400, text: 'not valid' },
     { name: 'expired token → 410', mutate: (p: string) => p, advance: 61 * M, status: 410, text: 'expired' },

@@ -55,6 +55,13 @@ function formOrJson(request: FastifyRequest): Record<string, unknown> {
   return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
 }
 
+/** A JSON body, or an Accept that names JSON and not HTML (a browser's names HTML). */
+function wantsJson(request: FastifyRequest): boolean {
+  if (String(request.headers['content-type'] ?? '').startsWith('application/json')) return true;
+  const accept = String(request.headers.accept ?? '');
+  return accept.includes('application/json') && !accept.includes('text/html');
+}
+
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof AlertError) return reply.code(err.statusCode).send(alertErrorBody(err.code, err.message, err.details));
   throw err;
@@ -138,6 +145,16 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
     const locale = localeFromAcceptLanguage(request.headers['accept-language']);
     // A wildcard, not `:token`: Fastify caps parametric segments at maxParamLength (100) by default.
     const token = (request.params as Params)['*'];
+    if (wantsJson(request)) {
+      // A script or chat bot following the link: the API's answers ({ ack } or the error body).
+      reply.header('cache-control', 'no-store');
+      try {
+        if (!post) return { alert: pipeline.verifyAckToken(token).alert };
+        return { ack: pipeline.ackWithToken(token, formOrJson(request)) };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    }
     reply.headers(ACK_PAGE_HEADERS);
     try {
       if (!post) return reply.code(200).send(confirmPage(pipeline.verifyAckToken(token).alert, locale));

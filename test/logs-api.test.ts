@@ -290,6 +290,10 @@ describe('self metrics and health', () => {
     expect(text).toMatch(/periscope_receiver_accepted_records_total\{receiver="native"\} \d+/);
     expect(text).toMatch(/periscope_receiver_rejected_records_total\{receiver="native",reason="PERISCOPE_ERR_BAD_JSON"\} 1/);
     expect(text).toMatch(/periscope_log_records_total\{service="payments",level="err"\} 1/);
+    // the process's own, under the periscope_ prefix once (not periscope_process_process_…)
+    expect(text).toMatch(/^periscope_process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^periscope_nodejs_heap_size_used_bytes \d+/m);
+    expect(text).not.toContain('periscope_process_process_');
   });
 
   it('/health/detailed shows each component', async () => {

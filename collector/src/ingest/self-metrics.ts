@@ -6,11 +6,13 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
  */
 export function createSelfMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'periscope_process_' });
+  // prom-client's names start with process_ or nodejs_: periscope_process_cpu_seconds_total,
+  // periscope_nodejs_heap_size_used_bytes, …
+  collectDefaultMetrics({ register: registry, prefix: 'periscope_' });
   // prom-client names these gauges *_total, which `promtool check metrics` rejects ("non-counter
   // metrics should not have _total suffix"); /metrics must stay lint-clean, so they are left out.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-    registry.removeSingleMetric(`periscope_process_${name}`);
+    registry.removeSingleMetric(`periscope_${name}`);
   }
   return {
     registry,

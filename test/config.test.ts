@@ -47,6 +47,37 @@ describe('periscope check-config', () => {
     for (const key of keys) expect(out).toContain(key);
   });
 
+  it('reports every problem at once: unset references, schema errors, names, alerting references and rule files', async () => {
+    const path = file([
+      'store: { dataDir: "${PERISCOPE_TEST_UNSET_DIR}" }',
+      'http: { addr: nope }',
+      'exporters:',
+      '  - { type: loki, name: a, url: "http://x:99999" }',
+      '  - { type: loki, name: a, url: "http://y" }',
+      'alerting:',
+      '  ruleFiles: [rules.yaml]',
+      '  route: { escalation: pager }',
+      '',
+    ].join('\n'));
+    writeFileSync(join(path, '../rules.yaml'), 'rules:\n  - { name: x, kind: log, filter: { service: a }, threshold: abc }\n');
+    const { code, out } = await periscope(['check-config', path]);
+    expect(code).toBe(2);
+    const lines = out.trim().split('\n').slice(1).map((l) => l.trim());
+    expect(lines).toEqual([
+      'store.dataDir: ${PERISCOPE_TEST_UNSET_DIR} is not set in the environment (write ${PERISCOPE_TEST_UNSET_DIR:-} for an empty default)',
+      'http.addr: invalid addr (host:port)',
+      'exporters.0.url: invalid url (http(s)://host[:port][/path])',
+      'exporters.1.name: "a" is already the name of exporters.0',
+      'alerting.route.escalation: unknown escalation "pager"',
+      `${join(path, '../rules.yaml')}: rules[0].threshold: must be number`,
+    ]);
+    // start-up refuses the same file with the same list
+    const start = await periscope(['start', '--config', path]);
+    expect(start.code).toBe(2);
+    expect(start.out).toContain('alerting.route.escalation: unknown escalation "pager"');
+    expect(start.out).toContain('http.addr: invalid addr');
+  });
+
   it('accepts a valid file', async () => {
     const { code, out } = await periscope(['check-config', file('http:\n  addr: 127.0.0.1:4318\nstore:\n  retention:\n    maxAge: 36h\n    maxBytes: 2GiB\n')]);
     expect(out).toContain('configuration is valid');

@@ -5,12 +5,27 @@
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config/load.ts';
+import { ConfigError, keyOfProblem, readConfig } from '../src/config/load.ts';
 import { renderConfigReference } from '../src/config/reference.ts';
 import { PeriscopeError } from '../src/errors.ts';
 import { runWithNodeFlags } from './node-flags.ts';
 
 const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference';
+
+/**
+ * The configuration and all its problems at once: the file's (load.ts), then alerting's
+ * cross-references and rule files when the alerting section itself passed the schema. Throws
+ * ConfigError when there is any.
+ */
+async function checkedConfig(file: string | undefined) {
+  const { config, problems, source } = readConfig({ file });
+  if (file && !problems.some((p) => /^(alerting|\(root\))\b/.test(keyOfProblem(p)))) {
+    const { checkAlertingConfig } = await import('../src/alerting.ts');
+    problems.push(...checkAlertingConfig(config.alerting, dirname(resolve(file))));
+  }
+  if (problems.length) throw new ConfigError(problems, source);
+  return config;
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -29,13 +44,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 2;
     }
-    const config = loadConfig({ file });
-    const { checkAlertingConfig } = await import('../src/alerting.ts');
-    const problems = checkAlertingConfig(config.alerting, dirname(resolve(file)));
-    if (problems.length > 0) {
-      console.error(`PERISCOPE_ERR_CONFIG_INVALID: invalid configuration in ${file}:\n  ${problems.join('\n  ')}`);
-      return 2;
-    }
+    await checkedConfig(file);
     console.log(`${file}: configuration is valid`);
     return 0;
   }
@@ -48,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
-  const config = loadConfig({ file: values.config });
+  const config = await checkedConfig(values.config);
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
   const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });

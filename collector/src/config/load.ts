@@ -87,12 +87,29 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   cur[path[path.length - 1]] = value;
 }
 
+interface LoadOptions {
+  file?: string;
+  env?: Record<string, string | undefined>;
+}
+
 /**
  * Reads the YAML file (when given), expands ${ENV} references in its values (env-expand.ts),
  * applies env overrides, validates against the schema and
  * fills defaults. Throws ConfigError naming every bad key.
  */
-export function loadConfig(options: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
+export function loadConfig(options: LoadOptions = {}): Config {
+  const { config, problems, source } = readConfig(options);
+  if (problems.length) throw new ConfigError(problems, source);
+  return config;
+}
+
+/**
+ * The configuration, defaults filled, and every problem found in it, one line each, all at once:
+ * unset environment references, schema errors (a key whose reference is unset is reported once),
+ * duplicate exporter names. Only an unreadable file or broken YAML throws (nothing to check).
+ * The config is valid only when `problems` is empty.
+ */
+export function readConfig(options: LoadOptions = {}): { config: Config; problems: string[]; source: string } {
   const env = options.env ?? process.env;
   const source = options.file ?? '(defaults)';
   let raw: unknown = {};
@@ -112,13 +129,17 @@ export function loadConfig(options: { file?: string; env?: Record<string, string
   }
   const problems: string[] = [];
   const config = expandEnv(raw, env, [], problems) as Record<string, unknown>;
-  if (problems.length) throw new ConfigError(problems, source);
+  const unset = new Set(problems.map(keyOfProblem));
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(config, path, value);
   }
-  if (!validate(config)) throw new ConfigError(formatSchemaErrors(validate.errors ?? []), source);
-  const names = exporterNameProblems(config.exporters);
-  if (names.length) throw new ConfigError(names, source);
-  return config as Config;
+  if (!validate(config)) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
+  if (Array.isArray(config.exporters)) problems.push(...exporterNameProblems(config.exporters as Array<{ name: string }>));
+  return { config: config as Config, problems, source };
+}
+
+/** `exporters.0.url: …` → `exporters.0.url`. */
+export function keyOfProblem(problem: string): string {
+  return problem.slice(0, problem.indexOf(': '));
 }

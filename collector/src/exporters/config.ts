@@ -35,6 +35,7 @@ export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): 
   const seen = new Map<string, number>();
   const problems: string[] = [];
   configs.forEach((c, i) => {
+    if (typeof c?.name !== 'string') return; // a schema error of its own
     const first = seen.get(c.name);
     if (first !== undefined) problems.push(`exporters.${i}.name: "${c.name}" is already the name of exporters.${first}`);
     else seen.set(c.name, i);

@@ -1,4 +1,5 @@
 // The log pipeline through the real collector process: ingest over HTTP, query API, bad input.
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
@@ -121,6 +122,20 @@ describe('ingest and search', () => {
     expect(status).toBe(400);
     expect(json.error.details.key).toBe(key);
     expect(json.error.code).toMatch(/^PERISCOPE_ERR_BAD_(QUERY|CURSOR)$/);
+  });
+
+  it('a request line with raw UTF-8 bytes gets a 400 in the error shape, saying to percent-encode', async () => {
+    const { port, hostname } = new URL(collector.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.end(Buffer.from('GET /api/v1/logs?q=CAFÉ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', 'utf8')));
+      let text = '';
+      socket.on('data', (d) => (text += d.toString('utf8')));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    expect(body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', message: expect.stringContaining('percent-encoded') });
   });
 });
 

@@ -23,6 +23,7 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
   });
 
   app.removeAllContentTypeParsers();
@@ -54,10 +55,11 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     }
     const status = error.statusCode ?? 500;
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
-      return reply.code(413).send(errorBody(ERR.BODY_TOO_LARGE, `request body over the limit of ${options.bodyLimit} bytes (after decompression)`));
+      return reply.code(413).send(errorBody(ERR.BODY_TOO_LARGE, `request body over the limit of ${options.bodyLimit} bytes (http.bodyLimit; counted as sent and after decompression)`));
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
-      return reply.code(415).send(errorBody(ERR.UNSUPPORTED_MEDIA_TYPE, `unsupported content type; use one of ${RAW_BODY_TYPES.join(', ')}`));
+      const type = String(request.headers['content-type'] ?? '').split(';')[0] || '(none)';
+      return reply.code(415).send(errorBody(ERR.UNSUPPORTED_MEDIA_TYPE, `unsupported content type ${type}: the collector reads application/json, application/x-ndjson, and application/x-protobuf on the OTLP endpoints`));
     }
     if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
       return reply.code(400).send(errorBody(ERR.BAD_ENCODING, `request body could not be decoded: ${error.message}`));
@@ -74,6 +76,23 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     reply.code(404).send(errorBody(ERR.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`));
   });
   return app;
+}
+
+/**
+ * A request Node's HTTP parser refused before Fastify saw it (a request line with raw non-ASCII
+ * bytes, headers too large, a timeout), answered in the collector's error shape instead of
+ * Fastify's default `{ error, message, statusCode }`; statuses as Fastify's default handler's.
+ * https://nodejs.org/api/http.html#event-clienterror
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request was not received in time']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'request headers over the size limit']
+    : [400, 'Bad Request', `malformed HTTP request (${err.code ?? err.message}); characters outside ASCII in the URL must be percent-encoded (É as %C3%89)`];
+  const body = JSON.stringify(errorBody(ERR.BAD_QUERY, message));
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy(err);
 }
 
 /** Bounds of the lingering read of a refused body (nginx: lingering_time 30s). */

@@ -249,6 +249,24 @@ describe('live tail over WebSocket', () => {
     expect(c.messages).toEqual([{ type: 'error', error: expect.objectContaining({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'traceId' } }) }]);
   });
 
+  it('an unknown parameter is refused like a bad filter (close 1008 naming it)', async () => {
+    const c = connect(server.wsUrl('level=error'));
+    expect((await c.closed).code).toBe(1008);
+    expect(c.messages[0].error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'level' } });
+  });
+
+  it('a client message over 4 KiB closes that client with 1009; the others go on', async () => {
+    const big = connect(server.wsUrl());
+    const other = connect(server.wsUrl('service=after-big'));
+    await Promise.all([big.waitFor((m) => m.type === 'ready'), other.waitFor((m) => m.type === 'ready')]);
+    big.ws.send(JSON.stringify({ type: 'pause', padding: 'x'.repeat(5000) }));
+    expect((await big.closed).code).toBe(1009);
+    server.append([{ appName: 'after-big', msg: 'still tailing' }]);
+    await other.waitFor((m) => m.type === 'records');
+    expect(other.records().map((r) => r.msg)).toEqual(['still tailing']);
+    other.ws.close();
+  });
+
   it('a plain GET (no upgrade) gets 426', async () => {
     const res = await fetch(`${server.url}/api/v1/logs/tail`);
     expect(res.status).toBe(426);

@@ -240,7 +240,15 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
     done();
   });
   if (!app.hasDecorator('websocketServer')) {
-    await app.register(websocket, { options: { maxPayload: 4096 } });
+    await app.register(websocket, {
+      options: { maxPayload: 4096 },
+      // A client's protocol error (a message over maxPayload: ws closes with 1009) is the
+      // client's, not the collector's: one warn line, no stack (the plugin's default logs an error).
+      errorHandler: (error, socket, request) => {
+        request.log.warn({ err: error.message, client: request.ip }, 'live tail client closed for a protocol error');
+        socket.terminate();
+      },
+    });
   }
 
   app.route({

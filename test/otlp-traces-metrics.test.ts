@@ -209,6 +209,20 @@ it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', a
   expect(bad.body.error.code).toBe('PERISCOPE_ERR_BAD_QUERY');
 });
 
+it.each([
+  // A repeated filter was bound to SQL as an array: 500 "Unknown named parameter '0'".
+  { path: '/api/v1/traces?service=a&service=b', key: 'service', message: 'service: given more than once' },
+  { path: '/api/v1/traces?service=a&operation=x&operation=y', key: 'operation', message: 'operation: given more than once' },
+  { path: '/api/v1/traces?srvice=a', key: 'srvice', message: 'srvice: unknown parameter (use service, operation, minDuration, maxDuration, start, end, limit)' },
+  { path: '/api/v1/traces/slowest?service=a&service=b', key: 'service', message: 'service: given more than once' },
+  { path: '/api/v1/traces/slowest?foo=1', key: 'foo', message: expect.stringContaining('foo: unknown parameter') },
+  { path: '/api/v1/deadletter?exporter=a&exporter=b', key: 'exporter', message: 'exporter: given more than once' },
+])('a repeated or unknown query parameter is a 400 naming it: $path', async ({ path, key, message }) => {
+  const res = await getJson(path);
+  expect(res.status).toBe(400);
+  expect(res.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', message, details: { key } });
+});
+
 const promtool = which('promtool');
 it('the whole /metrics response passes promtool check metrics', async (ctx) => {
   if (!promtool) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { queryParams, type RawQuery } from '../http/query-params.ts';
 import type { Exporters } from './exporters.ts';
 
 const MAX_LIMIT = 1000;
@@ -40,7 +41,7 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
  */
 export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters): void {
   app.get('/api/v1/deadletter', async (request) => {
-    const q = request.query as Record<string, unknown>;
+    const q = queryParams(request.query as RawQuery, ['exporter', 'limit', 'cursor']);
     const exporter = checkExporter(exporters, q.exporter);
     const limit = parseLimit(q.limit, 100);
     const afterId = parseCursor(q.cursor);

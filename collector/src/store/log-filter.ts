@@ -1,5 +1,6 @@
 import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { singleParam as single, unknownParam, type RawQuery as Query } from '../http/query-params.ts';
 import { CHUNK_SIZE, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
 import { chunkQuery, hasSearchTokens } from './search-words.ts';
 
@@ -23,15 +24,6 @@ export interface LogFilter {
   q?: string;
   sd: Array<{ id: string; param: string; value: string }>;
   attrs: Array<{ key: string; value: string }>;
-}
-
-type Query = Record<string, string | string[] | undefined>;
-
-/** A parameter given twice would be a guess (which one, or both?): refused like a bad value. */
-function single(query: Query, key: string): string | undefined {
-  const v = query[key];
-  if (Array.isArray(v)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: given more than once`, 400, { key });
-  return v;
 }
 
 const FILTER_KEYS = ['service', 'severity', 'start', 'end', 'traceId', 'q'];
@@ -142,8 +134,7 @@ export function parseLogFilter(query: Query, otherKeys: readonly string[] = []):
     } else if (key === 'attr.') {
       throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected attr.<key>`, 400, { key });
     } else {
-      const known = [...FILTER_KEYS, 'attr.<key>', 'sd.<sdid>.<param>', ...otherKeys].join(', ');
-      throw new PeriscopeError(ERR.BAD_QUERY, `${key}: unknown parameter (use ${known})`, 400, { key });
+      throw unknownParam(key, [...FILTER_KEYS, 'attr.<key>', 'sd.<sdid>.<param>', ...otherKeys]);
     }
   }
   return filter;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { queryParams, type RawQuery } from '../http/query-params.ts';
 import { parseTimeBound } from '../store/log-filter.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { SlowOperations } from './slowest.ts';
@@ -12,8 +13,6 @@ import { assembleTree } from './tree.ts';
 //   GET /api/v1/traces/:traceId      the trace as a flat span list in tree order, each span with its logs
 //   GET /api/v1/traces?service=&operation=&minDuration=&maxDuration=&start=&end=&limit=
 //   GET /api/v1/traces/slowest?service=&window=15m&limit=
-
-type Query = Record<string, string | undefined>;
 
 /** Most spans and logs returned for one trace; `truncated` says when a trace had more. */
 export const MAX_TRACE_SPANS = 10_000;
@@ -46,7 +45,7 @@ export interface TraceRoutesOptions {
 
 export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }: TraceRoutesOptions): void {
   app.get('/api/v1/traces/slowest', async (request) => {
-    const query = request.query as Query;
+    const query = queryParams(request.query as RawQuery, ['service', 'window', 'limit']);
     const window = query.window || '15m';
     const windowMs = parseDuration(window);
     if (!Number.isFinite(windowMs) || windowMs < 60_000) throw bad('window', 'expected a duration of at least 1m, e.g. 15m');
@@ -57,7 +56,7 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
   });
 
   app.get('/api/v1/traces', async (request) => {
-    const query = request.query as Query;
+    const query = queryParams(request.query as RawQuery, ['service', 'operation', 'minDuration', 'maxDuration', 'start', 'end', 'limit']);
     const result = spans.search({
       service: query.service || undefined,
       operation: query.operation || undefined,

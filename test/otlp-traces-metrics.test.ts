@@ -9,7 +9,9 @@ import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/expo
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATUS_TYPE } from '../collector/src/receivers/otlp/schema.ts';
 import { which } from './deploy/helpers.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { promtoolCheckMetrics } from './helpers/promtool.ts';
@@ -200,6 +202,23 @@ it('OTLP bad input: partial success names each bad span or point; everything val
     expect(garbage.status).toBe(400);
   }
   expect((await fetch(`${collector.url}/health`)).status).toBe(200);
+});
+
+it('errors before the OTLP handler are google.rpc.Status too, protobuf for a protobuf request', async () => {
+  const post = (headers: Record<string, string>, body: Uint8Array<ArrayBuffer> | string) => fetch(`${collector.url}/v1/traces`, { method: 'POST', headers, body });
+  const corrupt = await post({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, 'not gzip');
+  expect(corrupt.status).toBe(400);
+  expect(corrupt.headers.get('content-type')).toBe('application/x-protobuf');
+  expect(STATUS_TYPE.toObject(STATUS_TYPE.decode(new Uint8Array(await corrupt.arrayBuffer())))).toMatchObject({ code: 3, message: expect.stringContaining('could not be decoded') });
+
+  const bomb = await post({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, new Uint8Array(gzipSync(Buffer.alloc(20 * 1024 * 1024))));
+  expect(bomb.status).toBe(413);
+  expect(STATUS_TYPE.toObject(STATUS_TYPE.decode(new Uint8Array(await bomb.arrayBuffer())))).toMatchObject({ code: 8 }); // RESOURCE_EXHAUSTED
+
+  const text = await post({ 'content-type': 'text/plain' }, 'hello');
+  expect(text.status).toBe(415);
+  expect(text.headers.get('content-type')).toBe('application/json');
+  expect(await text.json()).toEqual({ code: 3, message: 'OTLP/HTTP accepts application/x-protobuf or application/json (got text/plain)' });
 });
 
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {

@@ -48,27 +48,9 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
   });
 
   app.setErrorHandler((error: FastifyError | PeriscopeError, request, reply) => {
-    lingerOnRefusal(request, reply);
-    if (error instanceof PeriscopeError) {
-      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
-      return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
-    }
-    const status = error.statusCode ?? 500;
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
-      return reply.code(413).send(errorBody(ERR.BODY_TOO_LARGE, `request body over the limit of ${options.bodyLimit} bytes (http.bodyLimit; counted as sent and after decompression)`));
-    }
-    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
-      const type = String(request.headers['content-type'] ?? '').split(';')[0] || '(none)';
-      return reply.code(415).send(errorBody(ERR.UNSUPPORTED_MEDIA_TYPE, `unsupported content type ${type}: the collector reads application/json, application/x-ndjson, and application/x-protobuf on the OTLP endpoints`));
-    }
-    if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
-      return reply.code(400).send(errorBody(ERR.BAD_ENCODING, `request body could not be decoded: ${error.message}`));
-    }
-    if (error.validation) {
-      return reply.code(400).send(errorBody(ERR.BAD_QUERY, error.message, error.validation));
-    }
-    if (status >= 500) app.log.error(error);
-    return reply.code(status).send(errorBody(status >= 500 ? ERR.INTERNAL : ERR.BAD_QUERY, error.message));
+    const e = httpErrorOf(error, request);
+    if (e.statusCode >= 500) app.log.error(error);
+    return sendHttpError(request, reply, e);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -95,6 +77,35 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:net'
   socket.destroy(err);
 }
 
+/**
+ * Any error of a request as the PeriscopeError it is answered with: its own, or Fastify's and
+ * Node's (body over the limit, content type, undecodable gzip, schema validation) mapped to the
+ * collector's codes. OTLP routes answer the same errors as a google.rpc.Status (otlp/route.ts).
+ */
+export function httpErrorOf(error: FastifyError | PeriscopeError, request: FastifyRequest): PeriscopeError {
+  if (error instanceof PeriscopeError) return error;
+  const status = error.statusCode ?? 500;
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+    return new PeriscopeError(ERR.BODY_TOO_LARGE, `request body over the limit of ${request.routeOptions.bodyLimit} bytes (http.bodyLimit; counted as sent and after decompression)`, 413);
+  }
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
+    const type = String(request.headers['content-type'] ?? '').split(';')[0] || '(none)';
+    return new PeriscopeError(ERR.UNSUPPORTED_MEDIA_TYPE, `unsupported content type ${type}: the collector reads application/json, application/x-ndjson, and application/x-protobuf on the OTLP endpoints`, 415);
+  }
+  if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+    return new PeriscopeError(ERR.BAD_ENCODING, `request body could not be decoded: ${error.message}`, 400);
+  }
+  if (error.validation) return new PeriscopeError(ERR.BAD_QUERY, error.message, 400, error.validation);
+  return new PeriscopeError(status >= 500 ? ERR.INTERNAL : ERR.BAD_QUERY, error.message, status);
+}
+
+/** Sends `e` as `{ error: { code, message, details } }`, with its Retry-After, lingering on a refused body. */
+function sendHttpError(request: FastifyRequest, reply: FastifyReply, e: PeriscopeError): FastifyReply {
+  lingerOnRefusal(request, reply);
+  if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(0, Math.ceil(e.retryAfterSeconds))));
+  return reply.code(e.statusCode).send(errorBody(e.code, e.message, e.details));
+}
+
 /** Bounds of the lingering read of a refused body (nginx: lingering_time 30s). */
 const LINGER_MS = 10_000;
 const LINGER_BYTES = 256 * 1024 * 1024;
@@ -108,7 +119,7 @@ const LINGER_BYTES = 256 * 1024 * 1024;
  * the answer; the connection stays open for the next request. A client that sends for longer than
  * LINGER_MS, or more than LINGER_BYTES, after the refusal is cut off.
  */
-function lingerOnRefusal(request: FastifyRequest, reply: FastifyReply): void {
+export function lingerOnRefusal(request: FastifyRequest, reply: FastifyReply): void {
   const raw = request.raw;
   if (raw.complete || raw.readableEnded) return;
   reply.removeHeader('connection');

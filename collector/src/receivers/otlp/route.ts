@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { retryLaterSeconds, type PeriscopeError } from '../../errors.ts';
+import { httpErrorOf, lingerOnRefusal } from '../../http/server.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { timestampToMicros } from '../../store/log-filter.ts';
 import { decodeOtlp, OtlpDecodeError, type OtlpKind, type OtlpRejection } from './decode.ts';
@@ -25,6 +26,22 @@ function encodingOf(contentType: string): 'json' | 'protobuf' {
 function send(reply: FastifyReply, res: OtlpHttpResponse, retryAfterSeconds?: number) {
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   return reply.code(res.status).header('content-type', res.contentType).send(res.body);
+}
+
+const ACCEPTED_TYPES = 'OTLP/HTTP accepts application/x-protobuf or application/json';
+
+/**
+ * Errors before the handler (body over the limit, undecodable gzip, a content type no parser
+ * takes) as OTLP/HTTP answers them: a google.rpc.Status, protobuf for a protobuf request, else
+ * JSON (https://opentelemetry.io/docs/specs/otlp/#failures-1), not the API's error body.
+ */
+function sendOtlpError(error: Error, request: FastifyRequest, reply: FastifyReply) {
+  const e = httpErrorOf(error as PeriscopeError, request);
+  if (e.statusCode >= 500) request.log.error(error);
+  lingerOnRefusal(request, reply);
+  const type = contentTypeOf(request);
+  const encoding = type.startsWith('application/x-protobuf') || type.startsWith('application/protobuf') ? 'protobuf' : 'json';
+  return send(reply, statusResponse(e.statusCode, e.statusCode === 415 ? `${ACCEPTED_TYPES} (got ${type || 'none'})` : e.message, encoding), e.retryAfterSeconds);
 }
 
 /** 429/503 + Retry-After for an error the client should retry later (overload, store failure); rethrows any other. */
@@ -56,11 +73,11 @@ export function registerOtlpRoute<K extends OtlpKind>(
       return sendRetryLater(reply, err, encodingOf(contentTypeOf(request)));
     }
   });
-  app.post(path, onRequest ? { onRequest } : {}, async (request: FastifyRequest, reply) => {
+  app.post(path, { errorHandler: sendOtlpError, ...(onRequest ? { onRequest } : {}) }, async (request: FastifyRequest, reply) => {
     const contentType = contentTypeOf(request);
     const encoding = encodingOf(contentType);
     if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {
-      return send(reply, statusResponse(415, 'OTLP/HTTP accepts application/x-protobuf or application/json', 'json'));
+      return send(reply, statusResponse(415, `${ACCEPTED_TYPES} (got ${contentType})`, 'json'));
     }
     let decoded: NormalizedRequestByKind[K];
     try {

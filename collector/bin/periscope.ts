@@ -3,6 +3,7 @@
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, keyOfProblem, readConfig } from '../src/config/load.ts';
@@ -11,6 +12,11 @@ import { PeriscopeError } from '../src/errors.ts';
 import { runWithNodeFlags } from './node-flags.ts';
 
 const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference';
+
+/** An info line in the shape of the collector's own log (pino's: level 30, time in ms, pid, hostname). */
+function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, hostname: hostname(), ...fields, msg }));
+}
 
 /**
  * The configuration and all its problems at once: the file's (load.ts), then alerting's
@@ -62,19 +68,18 @@ async function main(argv: string[]): Promise<number> {
   const { startCollector } = await import('../src/collector.ts');
   const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });
   const syslog = collector.syslogAddresses();
-  console.log(JSON.stringify({
-    msg: 'periscope collector started',
+  logInfo('periscope collector started', {
     http: `http://${collector.httpAddress.host}:${collector.httpAddress.port}`,
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,
-  }));
+  });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
   await collector.shutdown();
-  console.log(JSON.stringify({ msg: 'periscope collector stopped' }));
+  logInfo('periscope collector stopped');
   return 0;
 }
 

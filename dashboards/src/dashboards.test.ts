@@ -192,4 +192,21 @@ describe('what each dashboard must show', () => {
     const expr = (panel.targets![0] as unknown as { expr: string }).expr;
     expect(expr).toBe('{service_name=~"$service", level=~"emerg|alert|crit|err"}');
   });
+
+  it('the runtime panels find a service picked from span metrics, with or without a service.namespace', () => {
+    // $service comes from span metrics' service_name; runtime series carry job = service.name or
+    // service.namespace/service.name (docs/traces-and-metrics.md). Prometheus anchors =~ regexes.
+    const overview = generated.find((g) => g.file === 'service-overview.json')!.dashboard;
+    const runtime = queriesOf(overview).filter((q) => /\bnodejs_|process_resident/.test(q.expr));
+    expect(runtime.length).toBeGreaterThan(5);
+    for (const q of runtime) {
+      const pattern = /job=~"([^"]*)"/.exec(q.expr)?.[1];
+      expect(pattern, q.where).toBeDefined();
+      const matches = (service: string, job: string) => new RegExp(`^(?:${pattern!.replace('$service', service)})$`).test(job);
+      expect(matches('nsapp', 'nsapp'), q.where).toBe(true);
+      expect(matches('nsapp', 'shop/nsapp'), q.where).toBe(true);
+      expect(matches('nsapp', 'shop/nsapp2'), q.where).toBe(false);
+      expect(matches('(a|b)', 'b'), q.where).toBe(true); // several services picked
+    }
+  });
 });

@@ -3,7 +3,9 @@
  *
  * Label conventions (DESIGN.md; OTel spanmetrics connector names):
  * - span metrics carry `service_name` and `instance` (= service.instance.id);
- * - runtime metrics arrive through the collector with `job` (= service.name) and `instance`;
+ * - runtime metrics arrive through the collector with `job` (= service.name, or
+ *   service.namespace/service.name when the app sets a namespace: docs/traces-and-metrics.md)
+ *   and `instance`;
  * - the collector's log volume counter is labelled `service` (= appName);
  * - Loki streams are labelled `service_name`, `level`, `host`.
  * So the `service` variable filters `service_name`, `job` and `service` alike.
@@ -13,7 +15,7 @@ import { buildDashboard, datasourceVariable, labelVariable, logs, stat, timeseri
 import { ERROR_LEVELS, RED } from './recorded.ts';
 
 const SPAN = 'service_name=~"$service", instance=~"$instance"';
-const RUNTIME = 'job=~"$service", instance=~"$instance"';
+const RUNTIME = 'job=~"(.+/)?$service", instance=~"$instance"';
 
 const quantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${RED.durationBuckets}{${SPAN}}))`;
 /** Errors over calls; `or … * 0` makes a service without any error series read 0, not empty. */

@@ -169,6 +169,24 @@ describe('escalation chains (fake clock)', () => {
     await run(t, c, t.clock.now());
   });
 
+  it('repeatInterval shorter than the chain: no update while the chain runs, reminders after it ends', async () => {
+    const c = channels();
+    const once = { ...config, escalations: [{ ...config.escalations[0], repeat: 1 }], route: { ...config.route, repeatInterval: '20m' } };
+    t = await startTestPipeline(once, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.settle();
+    await t.advance(70 * M);
+    // The chain ends at 30. The first repeat tick (21: the group ticks each minute, the repeat is
+    // due from 20) falls during the chain: it sends nothing and restarts the clock, so reminders
+    // reach everyone notified at the ticks after 41 and 62.
+    expect(log(c, t0)).toEqual([
+      '0:slack:firing', '5:email:firing', '15:sms:firing',
+      '42:email:firing', '42:slack:firing', '42:sms:firing',
+      '63:email:firing', '63:slack:firing', '63:sms:firing',
+    ]);
+  });
+
   it('acks count in metrics and the timeline says who acknowledged', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);

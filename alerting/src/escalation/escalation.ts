@@ -192,7 +192,10 @@ export class Escalations implements EscalationHandler {
         this.#drop(group.key);
       }
     } else if (st?.status === 'running') {
-      update('update', decisionTag('update', entry));
+      // A repeat tick during the chain sends nothing: the chain's own steps are the reminders
+      // (docs/alerting-notifications.md); recording it restarts the repeat clock, so the first
+      // reminder comes a repeatInterval after it, not right after the chain's last step.
+      if (reason !== 'repeat') update('update', decisionTag('update', entry));
     } else if (unacked.length > 0 && reason !== 'repeat') {
       const before = [...(st?.notified ?? [])];
       const fresh: EscalationState = st ?? { groupKey: group.key, chain: chain.name, episode: next.episode, status: 'idle', step: 0, cycle: 0, nextAt: null, notified: [], run: -1, updatedAt: now };

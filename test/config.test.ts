@@ -141,12 +141,7 @@ describe('periscope check-config', () => {
     first.proc.kill('SIGKILL');
     await new Promise((resolve) => first.proc.once('exit', resolve));
     const second = await startCollectorProcess({ dataDir });
-    expect(await second.stop()).toBe(0);
-    // Its started and stopped lines are log lines like the others (level, time), for log shippers.
-    const lines = second.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    for (const msg of ['periscope collector started', 'periscope collector stopped']) {
-      expect(lines.find((l) => l.msg === msg)).toMatchObject({ level: 30, time: expect.any(Number), pid: second.proc.pid });
-    }
+    await second.stop();
   });
 
   it('env overrides reach the running collector', async () => {
@@ -156,7 +151,12 @@ describe('periscope check-config', () => {
       const health = (await (await fetch(`${collector.url}/health/detailed`)).json()) as { components: { store: { path: string } } };
       expect(health.components.store.path).toBe(join(dataDir, 'periscope.db'));
     } finally {
-      await collector.stop();
+      expect(await collector.stop()).toBe(0);
+    }
+    // Its started and stopped lines are log lines like the others (level, time), for log shippers.
+    const lines = collector.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    for (const msg of ['periscope collector started', 'periscope collector stopped']) {
+      expect(lines.find((l) => l.msg === msg)).toMatchObject({ level: 30, time: expect.any(Number), pid: collector.proc.pid });
     }
   });
 

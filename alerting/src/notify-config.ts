@@ -172,8 +172,8 @@ const ackSchema = Type.Object(
     /** HMAC-SHA256 key for ack links (≥ 32 chars); generated and kept in alerting.db when unset. */
     secret: Type.Optional(Type.String({ minLength: 32 })),
     linkTtl: Duration('24h'),
-    /** Public base URL of Periscope, where /ack/:token is served. */
-    baseUrl: Type.String({ default: 'http://127.0.0.1:4318' }),
+    /** Public base URL of Periscope, where /ack/:token is served; unset: the collector's own HTTP address. */
+    baseUrl: Type.Optional(Type.String({ description: "Public base URL where people's browsers reach the collector (ack, silence and log links); unset: the collector's HTTP listener, as bound." })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -310,7 +310,7 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
     checkMatchers(r.sourceMatchers, `inhibitRules.${i}.sourceMatchers`);
     checkMatchers(r.targetMatchers, `inhibitRules.${i}.targetMatchers`);
   });
-  for (const key of ['baseUrl'] as const) if (!/^https?:\/\//.test(c.ack[key])) problems.push(`${k(`ack.${key}`)}: expected an http(s) URL`);
+  if (c.ack.baseUrl !== undefined && !/^https?:\/\//.test(c.ack.baseUrl)) problems.push(`${k('ack.baseUrl')}: expected an http(s) URL`);
   if (c.consoleBaseUrl !== undefined && !/^https?:\/\//.test(c.consoleBaseUrl)) problems.push(`${k('consoleBaseUrl')}: expected an http(s) URL`);
   if (parseDuration(c.ack.linkTtl) <= 0) problems.push(`${k('ack.linkTtl')}: must be greater than 0`);
   return problems;

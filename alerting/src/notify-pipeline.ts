@@ -42,6 +42,8 @@ export interface NotificationPipelineDeps {
   logger?: NotifierLogger;
   /** [0, 1) source for backoff jitter (tests pass a fixed one). */
   random?: () => number;
+  /** Base URL of links when `ack.baseUrl` is unset: the collector's HTTP listener, read at send time (default http://127.0.0.1:4318). */
+  listenerUrl?: () => string;
   /** Replaces the notifiers built from config.receivers (tests). */
   notifiers?: BuiltNotifiers;
 }
@@ -82,7 +84,8 @@ export class NotificationPipeline implements AlertSink {
   readonly metrics: NotifyMetrics;
   readonly #built: BuiltNotifiers;
   readonly #receiverLocale: Map<string, string | undefined>;
-  readonly #consoleBaseUrl: string;
+  /** Base URL of ack links, and of console links unless consoleBaseUrl is set. */
+  readonly #baseUrl: () => string;
   #parts: Parts | undefined;
   #state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
@@ -98,7 +101,8 @@ export class NotificationPipeline implements AlertSink {
     this.metrics = createNotifyMetrics(deps.registry);
     this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now() });
     this.#receiverLocale = new Map(deps.config.receivers.map((r) => [r.name, r.locale]));
-    this.#consoleBaseUrl = (deps.config.consoleBaseUrl ?? deps.config.ack.baseUrl).replace(/\/+$/, '');
+    const configured = deps.config.ack.baseUrl;
+    this.#baseUrl = configured !== undefined ? () => configured : (deps.listenerUrl ?? (() => 'http://127.0.0.1:4318'));
   }
 
   /** Opens alerting.db, restores alerts, groups, escalations and the outbox, starts the notifiers. Safe twice. */
@@ -370,7 +374,7 @@ export class NotificationPipeline implements AlertSink {
       commonAnnotations: commonPairs(alerts.map((a) => a.annotations)),
       alerts: alerts.map((a) => this.#alertView(a, p, now)),
       truncatedAlerts: truncated,
-      externalURL: this.#consoleBaseUrl,
+      externalURL: this.#consoleBaseUrl(),
       locale,
       reason: req.reason,
       ...(req.escalation ? { escalation: req.escalation } : {}),
@@ -404,8 +408,8 @@ export class NotificationPipeline implements AlertSink {
         ...(a.status === 'firing' ? { ack: this.#ackLink(p, a, now) } : {}),
         // Console pages (collector/src/console/static/app.js): the alert's page with its silence
         // form open, and the log search over the alert's time.
-        silence: `${this.#consoleBaseUrl}/#/alerts/${encodeURIComponent(a.fingerprint)}?silence`,
-        logs: `${this.#consoleBaseUrl}/#/search?${logs}`,
+        silence: `${this.#consoleBaseUrl()}/#/alerts/${encodeURIComponent(a.fingerprint)}?silence`,
+        logs: `${this.#consoleBaseUrl()}/#/search?${logs}`,
       },
       ...(ack ? { ack: { by: ack.by, at: ack.at, ...(ack.comment ? { comment: ack.comment } : {}) } } : {}),
     };
@@ -416,9 +420,13 @@ export class NotificationPipeline implements AlertSink {
     return this.#ackLink(this.#p(), alert, now);
   }
 
+  #consoleBaseUrl(): string {
+    return (this.#config.consoleBaseUrl ?? this.#baseUrl()).replace(/\/+$/, '');
+  }
+
   #ackLink(p: Parts, alert: NotifyAlert, now: number): string {
     const token = signAckToken({ fingerprint: alert.fingerprint, episode: alert.startsAt, expiresAt: now + parseDuration(this.#config.ack.linkTtl) }, p.secret);
-    return `${this.#config.ack.baseUrl.replace(/\/+$/, '')}/ack/${token}`;
+    return `${this.#baseUrl().replace(/\/+$/, '')}/ack/${token}`;
   }
 
   // ---------------------------------------------------------------- acknowledgement

@@ -23,6 +23,8 @@ export interface AlertingDeps {
   metrics: MetricSource;
   registry: Registry;
   logger: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void; info(obj: unknown, msg?: string): void };
+  /** The HTTP listener's URL, for the links in notifications when alerting.ack.baseUrl is unset. */
+  listenerUrl: () => string;
 }
 
 /**
@@ -143,6 +145,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
     dataDir: deps.dataDir,
     registry: deps.registry,
     logger: deps.logger,
+    listenerUrl: deps.listenerUrl,
   });
   const engine = new AlertingEngine({
     sink: pipeline,

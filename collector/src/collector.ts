@@ -134,6 +134,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
     metrics: metricSourceOf(telemetry.metricStore, telemetry.spanMetricsStore),
     registry: metrics.registry,
     logger: app.log,
+    listenerUrl: () => listenerUrl(app.server.address() as AddressInfo | null, config.http.addr),
   });
   await alerting.registerRoutes(app);
   registerHealthRoutes(
@@ -207,4 +208,14 @@ async function listenOn(what: string, key: string, envVar: string, addr: string,
     const why = code === 'EADDRINUSE' ? 'the address is in use by another process' : code === 'EACCES' ? 'permission denied' : 'no such local address';
     throw new PeriscopeError(ERR.LISTEN_FAILED, `cannot listen for ${what} on ${addr}: ${why} (${code}); set ${key} in the configuration, or ${envVar}`, 500);
   }
+}
+
+/**
+ * http://host:port of the HTTP listener as bound (port 0 resolved), for links people open: an
+ * address that means "every interface" becomes 127.0.0.1. Before listening: the configured one.
+ */
+function listenerUrl(bound: AddressInfo | null, configured: string): string {
+  const { host, port } = bound ? { host: bound.address, port: bound.port } : parseAddr(configured);
+  const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

@@ -138,6 +138,8 @@ describe('AlertingEngine: transitions to the sink', () => {
     expect(Date.parse(firingEval.since) - pendingAt).toBeGreaterThanOrEqual(30 * S);
     expect(Date.parse(firingEval.since) - pendingAt).toBeLessThan(40 * S);
     expect(h.engine.stats().evaluations).toBeGreaterThanOrEqual(5);
+    // On timers there is no evaluateAll round: the figure is the slowest rule's last evaluation.
+    expect(h.engine.stats().lastRoundMs).toEqual(expect.any(Number));
   });
 
   it('keepFiringFor holds a firing alert through a short dip', async () => {

@@ -775,9 +775,13 @@ export class AlertingEngine {
   stats(): EngineStats {
     let instances = 0;
     const rulesByHealth: EngineStats['rulesByHealth'] = { unknown: 0, ok: 0, nodata: 0, error: 0 };
+    // On timers each rule runs on its own interval: a round is every rule's last evaluation, and
+    // it took as long as the slowest of them (evaluateAll measures its round itself).
+    let slowest: number | null = null;
     for (const e of this.rules.values()) {
       instances += e.instances.size;
       rulesByHealth[e.health]++;
+      if (e.lastDurationMs !== null) slowest = Math.max(slowest ?? 0, e.lastDurationMs);
     }
     return {
       rules: this.rules.size,
@@ -785,7 +789,7 @@ export class AlertingEngine {
       evaluations: this.counters.evaluations,
       evaluationFailures: this.counters.failures,
       skippedEvaluations: this.counters.skipped,
-      lastRoundMs: this.counters.lastRoundMs,
+      lastRoundMs: this.counters.lastRoundMs ?? slowest,
       deliveries: this.deliverer?.delivered ?? 0,
       deliveryFailures: this.deliverer?.failures ?? 0,
       deliveryBacklog: this.deliverer?.backlog ?? 0,

@@ -5,7 +5,7 @@
 // Errors come back as JSON { code, message, more_info, status }; 429 (code 20429) and 5xx are
 // retried, other 4xx (21211 invalid To, 20003 authentication) are permanent.
 import { messagesFor } from '../../templates/messages.ts';
-import { alertSummary, formatValue, groupTitle, statusText } from '../../templates/render.ts';
+import { alertStatusText, alertSummary, formatValue, groupTitle, statusText } from '../../templates/render.ts';
 import {
   NotifierBase,
   classifyHttpStatus,
@@ -30,12 +30,18 @@ export interface SmsConfig {
   locale?: string;
 }
 
-/** Short body: status, title, then one line per alert (summary, severity, value). */
+/**
+ * Short body: status, title, then one line per alert (summary, severity, value). An alert open
+ * because its data is missing or its rule fails says so (`[NO DATA]`), as Slack and email do.
+ */
 export function smsText(n: Notification): string {
   const m = messagesFor(n.locale);
   const firing = n.alerts.filter((a) => a.status === 'firing').length;
   const head = `[${statusText(n, m)}${n.status === 'firing' ? `:${firing + n.truncatedAlerts}` : ''}] ${groupTitle(n)}`;
-  const lines = n.alerts.map((a) => `- ${alertSummary(a)} (${a.severity}${a.value !== null ? `, ${formatValue(a.value)}` : ''})`);
+  const lines = n.alerts.map((a) => {
+    const state = a.status === 'firing' && (a.state === 'nodata' || a.state === 'error') ? `[${alertStatusText(a, m)}] ` : '';
+    return `- ${state}${alertSummary(a)} (${a.severity}${a.value !== null ? `, ${formatValue(a.value)}` : ''})`;
+  });
   const esc = n.escalation ? [m.escalation(n.escalation.step, n.escalation.steps, n.escalation.cycle, n.escalation.repeat)] : [];
   return [head, ...esc, ...lines].join('\n');
 }

@@ -189,6 +189,24 @@ describe('notifications and incidents', () => {
     expect((await json('GET', '/api/v1/notifications?status=bogus')).statusCode).toBe(400);
   });
 
+  it('POST /api/v1/notifications/:id/retry sends a failed one again; a sent one is 409, not a duplicate', async () => {
+    slack.script = [{ status: 'permanent', error: 'HTTP 404 (no_service)' }];
+    await t.pipeline.onTransition(alertEvent({ alertname: 'ApiDown' }, 'firing', t.clock.now()));
+    await t.settle();
+    const failed = (await json('GET', '/api/v1/notifications?status=failed')).json().notifications[0];
+    const retried = await json('POST', `/api/v1/notifications/${failed.id}/retry`);
+    expect(retried.statusCode).toBe(200);
+    await t.settle();
+    expect((await json('GET', '/api/v1/notifications?status=sent')).json().notifications.map((n: { id: number }) => n.id)).toEqual([failed.id]);
+    const sentCount = slack.sent.length;
+    const again = await json('POST', `/api/v1/notifications/${failed.id}/retry`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error).toMatchObject({ code: 'PERISCOPE_ERR_ALERT_NOTIFICATION_NOT_FAILED', details: { status: 'sent' } });
+    await t.settle();
+    expect(slack.sent.length).toBe(sentCount);
+    expect((await json('POST', '/api/v1/notifications/999999/retry')).statusCode).toBe(404);
+  });
+
   it('alerts that fire together form an incident with its own timeline', async () => {
     const t0 = t.clock.now();
     await t.pipeline.onTransition(alertEvent({ alertname: 'DbDown' }, 'firing', t0));

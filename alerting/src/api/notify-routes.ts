@@ -182,9 +182,12 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
     '/api/v1/notifications/:id/retry',
     json((request) => {
       const id = Number((request.params as Params).id);
-      const record = Number.isInteger(id) ? pipeline.retryNotification(id) : undefined;
-      if (!record) throw new AlertError(ALERT_ERR.NOTIFICATION_NOT_FOUND, `notification ${(request.params as Params).id} not found`, 404);
-      return { notification: record };
+      const before = Number.isInteger(id) ? pipeline.notification(id) : undefined;
+      if (!before) throw new AlertError(ALERT_ERR.NOTIFICATION_NOT_FOUND, `notification ${(request.params as Params).id} not found`, 404);
+      // Only a notification that finally failed is sent again: a sent one would be a duplicate,
+      // a pending one is being retried already.
+      if (before.status !== 'failed') throw new AlertError(ALERT_ERR.NOTIFICATION_NOT_FAILED, `notification ${id} is ${before.status}, not failed: nothing to retry`, 409, { status: before.status });
+      return { notification: pipeline.retryNotification(id) };
     }),
   );
 

@@ -64,6 +64,12 @@ async function main(argv: string[]): Promise<number> {
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
   const config = await checkedConfig(values.config);
+  // Listening before anything starts: a SIGINT/SIGTERM during start-up stops the collector as
+  // soon as it is up, instead of finding Node's default handler (which ends the process at once).
+  const stopAsked = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
   const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });
@@ -73,11 +79,7 @@ async function main(argv: string[]): Promise<number> {
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopAsked;
   await collector.shutdown();
   logInfo('periscope collector stopped');
   return 0;

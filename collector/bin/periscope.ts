@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, keyOfProblem, readConfig } from '../src/config/load.ts';
 import { renderConfigReference } from '../src/config/reference.ts';
+import { formatAddr } from '../src/config/units.ts';
 import { PeriscopeError } from '../src/errors.ts';
 import { runWithNodeFlags } from './node-flags.ts';
 
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
-    http: `http://${collector.httpAddress.host}:${collector.httpAddress.port}`,
+    http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,
   });

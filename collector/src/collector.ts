@@ -9,7 +9,7 @@ import { registerMetricsRoute } from './api/metrics.ts';
 import { registerTailRoute } from './api/tail.ts';
 import { registerConsoleRoutes } from './console/plugin.ts';
 import type { Config } from './config/schema.ts';
-import { parseAddr, parseBytes, parseDuration } from './config/units.ts';
+import { formatAddr, parseAddr, parseBytes, parseDuration } from './config/units.ts';
 import { ERR, PeriscopeError, retryLaterSeconds } from './errors.ts';
 import { Exporters } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
@@ -217,5 +217,5 @@ async function listenOn(what: string, key: string, envVar: string, addr: string,
 function listenerUrl(bound: AddressInfo | null, configured: string): string {
   const { host, port } = bound ? { host: bound.address, port: bound.port } : parseAddr(configured);
   const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  return `http://${formatAddr(reachable, port)}`;
 }

@@ -50,11 +50,19 @@ function keyOf(e: ErrorObject): string {
   return path.join('.') || '(root)';
 }
 
+/** What a valid value of each custom format looks like, after "invalid <format>". */
+const FORMAT_HINTS: Record<string, string> = {
+  duration: ' (e.g. 15s, 5m, 7d)',
+  bytes: ' (e.g. 512MiB, 10GB)',
+  addr: ' (host:port)',
+  url: ' (http(s)://host[:port][/path])',
+};
+
 function describe(e: ErrorObject): string {
   switch (e.keyword) {
     case 'additionalProperties': return 'unknown key';
     case 'required': return 'missing required key';
-    case 'format': return `invalid ${e.params.format}${e.params.format === 'duration' ? ' (e.g. 15s, 5m, 7d)' : e.params.format === 'bytes' ? ' (e.g. 512MiB, 10GB)' : e.params.format === 'addr' ? ' (host:port)' : e.params.format === 'url' ? ' (http(s)://host[:port][/path])' : ''}`;
+    case 'format': return `invalid ${e.params.format}${FORMAT_HINTS[e.params.format as string] ?? ''}`;
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'maxProperties': return `at most ${e.params.limit} of its keys may be set, got ${Object.keys(e.data as object).join(', ')}`;
@@ -71,7 +79,7 @@ export function formatSchemaErrors(errors: ErrorObject[]): string[] {
     // The failing branch reports its own keys; a refused key name is reported by its pattern error.
     if (e.keyword === 'anyOf' || e.keyword === 'if' || e.keyword === 'propertyNames') continue;
     const list = byKey.get(key) ?? [];
-    const text = e.keyword === 'const' ? describe(e) : describe(e);
+    const text = describe(e);
     if (!list.includes(text)) list.push(text);
     byKey.set(key, list);
   }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 // Human units in the config file: durations like "15s", "7d" and sizes like "512MiB".
 
 const SIZE_UNITS: Record<string, number> = {
@@ -39,4 +40,9 @@ export function parseAddr(addr: string): { host: string; port: number } {
     throw new Error(`addr "${addr}": port must be 0–65535`);
   }
   return { host, port: Number(port) };
+}
+
+/** The inverse of parseAddr: "host:port", "[v6]:port". */
+export function formatAddr(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -2,7 +2,7 @@
 // one message per datagram), on the same host:port. Parsed records go to the sink in small
 // batches (one per TCP chunk / UDP datagram); every dropped frame is reported to sink.reject.
 
-import { createServer, isIP } from 'node:net';
+import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
@@ -15,7 +15,7 @@ import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE } from './errors.ts';
 import { SyslogFrameSplitter } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
 import { parseSyslog5424 } from './parse.ts';
-import { parseAddr } from '../../config/units.ts';
+import { formatAddr, parseAddr } from '../../config/units.ts';
 
 export const configSchema = Type.Object(
   {
@@ -90,10 +90,6 @@ export interface SyslogReceiver {
 
 // The one host:port parser of the collector's config (re-exported for this receiver's callers).
 export { parseAddr };
-
-function formatEndpoint(e: SyslogEndpoint): string {
-  return isIP(e.host) === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-}
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -375,8 +371,8 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
         framesRejected,
       };
       if (bound) {
-        health.tcpAddr = formatEndpoint(bound.tcp);
-        health.udpAddr = formatEndpoint(bound.udp);
+        health.tcpAddr = formatAddr(bound.tcp.host, bound.tcp.port);
+        health.udpAddr = formatAddr(bound.udp.host, bound.udp.port);
       }
       return health;
     },

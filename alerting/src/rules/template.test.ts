@@ -26,6 +26,12 @@ describe('templates', () => {
     expect(compileTemplate('v={{ $value }}')({ ...data, value: null })).toBe('v=NaN');
   });
 
+  it('default replaces a missing value (nodata, error), not a real one', () => {
+    const tpl = compileTemplate('CPU {{ $value | default "no data" }}');
+    expect(tpl({ ...data, value: null })).toBe('CPU no data');
+    expect(tpl({ ...data, value: 0 })).toBe('CPU 0');
+  });
+
   it.each([
     { name: 'unclosed action', tpl: 'x {{ $value', error: 'unclosed' },
     { name: 'unknown variable', tpl: '{{ $valu }}', error: 'unknown variable' },

@@ -92,7 +92,8 @@ const FUNCTIONS: Record<string, { args: number[]; fn: Fn }> = {
   printf: { args: [1], fn: (v, [format]) => printf(String(format), v) },
   upper: { args: [0], fn: (v) => String(v ?? '').toUpperCase() },
   lower: { args: [0], fn: (v) => String(v ?? '').toLowerCase() },
-  default: { args: [1], fn: (v, [fallback]) => (v === undefined || v === null || v === '' ? fallback : v) },
+  // also for NaN: that is what $value is when the alert has no value (nodata, error)
+  default: { args: [1], fn: (v, [fallback]) => (v === undefined || v === null || v === '' || Number.isNaN(v) ? fallback : v) },
 };
 
 function tokenize(expr: string): string[] {

@@ -206,6 +206,21 @@ describe('AlertingEngine: transitions to the sink', () => {
     expect(h.events.map((e) => `${e.labels.host ?? '(rule)'}:${e.state}`)).toEqual(['(rule):nodata', '(rule):resolved']);
   });
 
+  it('with `for`, a gap shorter than `for` notifies nobody; a longer one raises nodata (Grafana)', async () => {
+    const h = await harness([cpuRule({ for: '1m' })]);
+    // pending, and an aborted pending (sent as resolved of an alert that never fired), notify nobody
+    const notified = () => h.events.filter((e) => e.state !== 'pending' && !(e.state === 'resolved' && e.previousState === 'pending')).map((e) => `${e.labels.host ?? '(rule)'}:${e.state}`);
+    await h.tick(1);
+    await h.tick(30 * S);
+    expect(h.engine.alerts().map((a) => a.state)).toEqual(['pending']);
+    h.cpu('web-1', 10); // the first push arrives within `for`
+    await h.tick(1);
+    expect(h.engine.alerts()).toEqual([]);
+    await h.tick(2 * 60 * S); // web-1's series is out of the window: no data again
+    for (let i = 0; i < 4; i++) await h.tick(15 * S);
+    expect(notified()).toEqual(['(rule):nodata']);
+  });
+
   it('after a start, missing data is reported only once noDataGrace is over', async () => {
     const h = await harness([cpuRule()], { config: { noDataGraceMs: 60 * S } });
     await h.tick(1);

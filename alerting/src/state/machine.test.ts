@@ -102,15 +102,41 @@ describe('state machine', () => {
     expect(st).toMatchObject({ state: 'resolved', endsAt: T0 + 4 * S, startsAt: T0 + 1 * S });
   });
 
-  it('keeps the pending timer through an error', () => {
+  it('keeps the pending timer through an error shorter than `for`', () => {
     const p = { ...base, forMs: 60 * S };
     let st = initialState(T0);
     st = step(st, breach(), p, T0).next;
     st = step(st, error, p, T0 + 30 * S).next;
-    expect(st.state).toBe('error');
-    expect(st.baseState).toBe('pending');
+    expect(st.state).toBe('pending');
+    expect(st.error).toBe('boom');
     st = step(st, breach(), p, T0 + 60 * S).next;
     expect(st.state).toBe('firing');
+  });
+
+  it.each([
+    { name: 'nodata', input: nodata },
+    { name: 'error', input: error },
+  ])('$name from a normal state waits out `for` in pending, like a breach (Grafana)', ({ name, input }) => {
+    const p = { ...base, forMs: 60 * S };
+    let st = step(initialState(T0), ok(), p, T0).next;
+    st = step(st, input, p, T0 + 15 * S).next;
+    expect(st).toMatchObject({ state: 'pending', startsAt: T0 + 15 * S });
+    const gapOver = step(st, ok(), p, T0 + 30 * S).next; // a short gap notifies nobody
+    expect(gapOver.state).toBe('inactive');
+    st = step(st, input, p, T0 + 60 * S).next;
+    expect(st.state).toBe('pending');
+    st = step(st, input, p, T0 + 75 * S).next;
+    expect(st).toMatchObject({ state: name, startsAt: T0 + 15 * S });
+    st = step(st, ok(), p, T0 + 90 * S).next;
+    expect(st).toMatchObject({ state: 'resolved', endsAt: T0 + 90 * S });
+  });
+
+  it('a firing alert goes to nodata at once, whatever `for` is', () => {
+    const p = { ...base, forMs: 60 * S };
+    let st = step(initialState(T0), breach(), p, T0).next;
+    st = step(st, breach(), p, T0 + 60 * S).next;
+    expect(st.state).toBe('firing');
+    expect(step(st, nodata, p, T0 + 75 * S).next.state).toBe('nodata');
   });
 });
 

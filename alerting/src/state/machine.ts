@@ -13,7 +13,8 @@ import type { AlertState } from '../types.ts';
 // `nodata` and `error` are states of their own layered over the normal state (`baseState`): a
 // failed evaluation or missing data never moves an alert to resolved. When data returns, the
 // normal machine continues from `baseState`; leaving nodata/error for a non-active state is
-// reported as `resolved`. What missing data means is the rule's `noData` policy:
+// reported as `resolved`. From a normal state they wait out `for` in `pending` first, as a breach
+// does. What missing data means is the rule's `noData` policy:
 //   nodata (default) → the `nodata` state · keepLast → the last decision stands ·
 //   alerting → active · ok → not active.
 // Flap detection follows Nagios (https://assets.nagios.com/downloads/nagioscore/docs/nagioscore/4/en/flapping.html):
@@ -147,11 +148,23 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
   if (abnormal) {
     s.value = null;
     if (abnormal === 'nodata') s.error = null;
-    if (!isAbnormal(prev.state) && (s.baseState === 'inactive' || s.baseState === 'resolved')) {
-      s.startsAt = now;
-      s.endsAt = null;
+    if (!isAbnormal(prev.state) && s.baseState !== 'firing' && p.forMs > 0) {
+      // Like Grafana, nodata and error honour the pending period (normal → pending → nodata/error):
+      // a gap or a failure shorter than `for` notifies nobody, as a breach shorter than `for` does.
+      if (s.baseState !== 'pending') {
+        s.baseState = 'pending';
+        s.pendingSince = now;
+        s.startsAt = now;
+        s.endsAt = null;
+      }
+      s.state = now - (s.pendingSince ?? now) >= p.forMs ? abnormal : 'pending';
+    } else {
+      if (!isAbnormal(prev.state) && (s.baseState === 'inactive' || s.baseState === 'resolved')) {
+        s.startsAt = now;
+        s.endsAt = null;
+      }
+      s.state = abnormal;
     }
-    s.state = abnormal;
   } else {
     s.error = null;
     s.value = value;

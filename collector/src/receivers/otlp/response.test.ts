@@ -56,9 +56,11 @@ describe('export responses', () => {
     expect(message).toMatch(/; and 3 more\.$/);
   });
 
-  it('a count larger than the listed rejections (metrics: several points per entry)', () => {
-    const body = readExportResponse('metrics', 'protobuf', exportResponse('metrics', 'protobuf', rejections(1), 40));
-    expect(body.partialSuccess).toMatchObject({ rejectedDataPoints: 40, errorMessage: expect.stringMatching(/^Rejected 40 data points: .*; and 39 more\.$/) });
+  it('a count larger than the listed rejections (metrics: several points per entry): "more" counts problems, not points', () => {
+    const one = readExportResponse('metrics', 'protobuf', exportResponse('metrics', 'protobuf', rejections(1), 40));
+    expect(one.partialSuccess).toMatchObject({ rejectedDataPoints: 40, errorMessage: expect.stringMatching(/^Rejected 40 data points: #\d+ [^;]*\)\.$/) });
+    const seven = readExportResponse('metrics', 'json', exportResponse('metrics', 'json', rejections(7), 70));
+    expect(seven.partialSuccess?.errorMessage).toMatch(/^Rejected 70 data points: .*; and 2 more\.$/);
   });
 
   it.each(ENCODINGS.map((encoding) => ({ name: encoding, encoding })))('[$name] end to end: a request with one bad record', ({ encoding }) => {

@@ -48,7 +48,7 @@ export const SUMMARY_LIMIT = 5;
 export function summarizeRejections(kind: OtlpKind, rejected: readonly OtlpRejection[], rejectedCount = rejected.length): string {
   const noun = ITEM_NAME[kind];
   const shown = rejected.slice(0, SUMMARY_LIMIT).map((r) => `#${r.index} ${r.code} (${clip(r.message)})`);
-  const more = rejectedCount - shown.length;
+  const more = rejected.length - shown.length; // problems not spelled out (one may cover several points)
   return `Rejected ${rejectedCount} ${noun}${rejectedCount === 1 ? '' : 's'}: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}.`;
 }
 

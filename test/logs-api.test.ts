@@ -223,6 +223,14 @@ describe('bad input: each gets its documented answer, valid records are kept, th
       ],
     },
     {
+      name: 'timestamps the store cannot keep (before 1970, after 2199)',
+      body: () => [
+        { msg: 'x', timestamp: '9999-12-31T23:59:59Z' }, { msg: 'x', timestamp: 1e20 }, { level: 30, time: 1e20, msg: 'x' }, { msg: 'x', timestamp: '1600-01-01T00:00:00Z' },
+      ].map((r) => JSON.stringify(r)).join('\n') + '\n' + valid('h'),
+      status: 200, accepted: 1,
+      rejected: [0, 1, 2, 3].map((index) => ({ index, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' })),
+    },
+    {
       name: 'nothing valid → 400 with the same shape',
       body: () => '[1, "two", null]',
       headers: { 'content-type': 'application/json' },
@@ -261,7 +269,9 @@ describe('bad input: each gets its documented answer, valid records are kept, th
 
   it('keeps every valid record of the mixed batches above', async () => {
     const { json } = await get('/api/v1/logs?service=badinput&limit=1000');
-    expect(json.records.map((r: any) => r.msg).sort()).toEqual(['valid a', 'valid b', 'valid c', 'valid d', 'valid e']);
+    expect(json.records.map((r: any) => r.msg).sort()).toEqual(['valid a', 'valid b', 'valid c', 'valid d', 'valid e', 'valid h']);
+    // nothing stored makes a query fail (a year-9999 record once broke every newest-first query)
+    for (const path of ['/api/v1/logs?limit=5', '/api/v1/logs/stats', '/api/v1/logs/export']) expect((await fetch(collector.url + path)).status).toBe(200);
   });
 
   it('gzip bodies are accepted', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../../../sdk/src/record.ts';
 import { ERR } from '../errors.ts';
 import { timestampToMicros } from '../store/log-filter.ts';
+import { msInRange, outOfRange } from './time-range.ts';
 
 export type Normalized = { ok: true; record: LogRecord; micros: number } | { ok: false; code: string; message: string };
 
@@ -44,6 +45,7 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   if (isPinoLine(o)) {
     if (!Number.isFinite(o.level as number)) return fail(ERR.BAD_SEVERITY, 'level: expected a pino level number');
     if (o.time !== undefined && !Number.isFinite(o.time)) return fail(ERR.BAD_TIMESTAMP, 'time: expected epoch milliseconds');
+    if (o.time !== undefined && !msInRange(o.time as number)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number));
     const record = recordFromPino(o);
     const checked = checkTraceContext(record);
     if (checked) return checked;
@@ -59,10 +61,12 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   } else if (typeof o.timestamp === 'string') {
     micros = timestampToMicros(o.timestamp);
     if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339, e.g. 2026-01-02T03:04:05.123456Z');
+    if (!msInRange(micros / 1000)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp));
     // Already canonical (what the SDK sends): keep the string, skip re-formatting.
     const canonical = o.timestamp.length === 27 && o.timestamp.charCodeAt(26) === 90 /* Z */ && o.timestamp.charCodeAt(19) === 46; /* . */
     timestamp = canonical ? o.timestamp : rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
   } else if (typeof o.timestamp === 'number' && Number.isFinite(o.timestamp) && o.timestamp >= 0) {
+    if (!msInRange(o.timestamp)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp));
     micros = Math.round(o.timestamp * 1000);
     timestamp = rfc3339Micros(o.timestamp);
   } else {

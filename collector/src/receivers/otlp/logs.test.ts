@@ -368,7 +368,9 @@ const BAD_CASES: BadCase[] = [
   { name: '64-bit timestamp as a string', json: '{"timeUnixNano":"1700000000000000001"}', outcome: { check: (r) => expect(r.timestamp).toBe('2023-11-14T22:13:20.000000Z') } },
   { name: '64-bit timestamp as a number above 2^53', json: '{"timeUnixNano":1700000000999999999}', outcome: { check: (r) => expect(r.timestamp).toBe('2023-11-14T22:13:20.999999Z') } },
   { name: '64-bit intValue as a number above 2^53 stays exact', json: '{"attributes":[{"key":"n","value":{"intValue":9007199254740993}}]}', outcome: { check: (r) => expect(r.attributes).toEqual({ n: '9007199254740993' }) } },
-  { name: 'max fixed64 timestamp', proto: { timeUnixNano: '18446744073709551615' }, outcome: { check: (r) => expect(r.timestamp).toBe('2554-07-21T23:34:33.709551Z') } },
+  { name: 'max fixed64 timestamp (year 2554, past what the store keeps)', proto: { timeUnixNano: '18446744073709551615' }, outcome: code('BAD_TIMESTAMP', /outside the range the store keeps/) },
+  { name: 'last timestamp the store keeps', json: '{"timeUnixNano":"7258118399999999999"}', outcome: { check: (r) => expect(r.timestamp).toBe('2199-12-31T23:59:59.999999Z') } },
+  { name: 'first timestamp past it', json: '{"timeUnixNano":"7258118400000000000"}', outcome: code('BAD_TIMESTAMP', /timeUnixNano/) },
   // sizes
   {
     name: 'attribute value over 64 KiB is truncated and flagged',

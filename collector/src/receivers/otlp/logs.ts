@@ -33,6 +33,7 @@ import {
 } from '../../../../sdk/src/record.ts';
 import { firstIssue, setKey, truncateAttributes } from './attributes.ts';
 import type { LogRecord } from '../../../../sdk/src/record.ts';
+import { msInRange, outOfRange } from '../../records/time-range.ts';
 import {
   ItemRejection,
   type Attributes,
@@ -253,6 +254,7 @@ function mapTimestamp(timeUnixNano: unknown, observedTimeUnixNano: unknown, now:
   const nanos = time !== 0n ? time : parseNanos(observedTimeUnixNano, 'observedTimeUnixNano');
   if (nanos === 0n) return rfc3339Micros(now());
   const ms = nanos / 1_000_000n;
+  if (!msInRange(Number(ms))) throw new ItemRejection(C.BAD_TIMESTAMP, outOfRange(time !== 0n ? 'timeUnixNano' : 'observedTimeUnixNano', nanos.toString()));
   const micros = (nanos / 1_000n) % 1_000n;
   return rfc3339Micros(Number(ms), Number(micros));
 }

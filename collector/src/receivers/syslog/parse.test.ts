@@ -7,7 +7,7 @@ import {
   PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP,
   PERISCOPE_ERR_SYSLOG_BAD_VERSION,
 } from './errors.ts';
-import { parseSyslog5424 } from './parse.ts';
+import { parseSyslog5424, parseTimestamp } from './parse.ts';
 
 /** The RFC writes the UTF-8 byte order mark as "BOM"; on the wire it is EF BB BF. */
 const BOM = '\uFEFF';
@@ -300,7 +300,12 @@ describe('parseSyslog5424: timestamps are normalised to UTC with microseconds', 
   ];
 
   it.each(cases)('$name: $ts', ({ ts, expected }) => {
-    expect(parseOk(`<14>1 ${ts} h - - - -`).timestamp).toBe(expected);
+    expect(parseTimestamp(Buffer.from(ts, 'latin1'), 0, ts.length)).toBe(expected);
+    // a message keeps it when the store can hold it (1970 … 2199), and is refused otherwise
+    const inRange = expected >= '1970' && expected < '2200';
+    const message = parseSyslog5424(`<14>1 ${ts} h - - - -`);
+    if (inRange) expect(message).toMatchObject({ ok: true, record: { timestamp: expected } });
+    else expect(message).toMatchObject({ ok: false, code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP, message: expect.stringContaining('outside the range the store keeps') });
   });
 });
 
@@ -333,6 +338,8 @@ describe('parseSyslog5424: invalid messages', () => {
     { name: 'February 29th 1900 (not a leap year)', input: '<34>1 1900-02-29T00:00:00Z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
     { name: 'hour 24', input: '<34>1 2026-01-01T24:00:00Z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
     { name: 'minute 60', input: '<34>1 2026-01-01T23:60:00Z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
+    { name: 'year 2300 (past what the store keeps)', input: '<34>1 2300-01-01T00:00:00Z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
+    { name: 'year 1969 (before what the store keeps)', input: '<34>1 1969-12-31T23:59:59Z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
     { name: 'leap second 60 (forbidden by §6.2.3)', input: '<34>1 2016-12-31T23:59:60Z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
     { name: 'no offset', input: '<34>1 2026-01-01T00:00:00 h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },
     { name: 'lowercase z', input: '<34>1 2026-01-01T00:00:00z h - - - -', code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP },

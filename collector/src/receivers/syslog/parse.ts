@@ -33,6 +33,7 @@ import {
   PERISCOPE_ERR_SYSLOG_BAD_VERSION,
 } from './errors.ts';
 import type { SyslogErrorCode } from './errors.ts';
+import { outOfRange, timestampInRange } from '../../records/time-range.ts';
 
 export type ParseResult =
   | { ok: true; record: LogRecord }
@@ -240,6 +241,7 @@ export function parseSyslog5424(message: Buffer | string, options?: ParseOptions
   } else {
     timestamp = end < 0 ? null : parseTimestamp(b, i, end);
     if (timestamp === null) return fail(PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP, 'TIMESTAMP is not a valid RFC 5424 date-time');
+    if (!timestampInRange(timestamp)) return fail(PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP, outOfRange('TIMESTAMP', b.toString('latin1', i, end)));
   }
   if (end >= n) return fail(PERISCOPE_ERR_SYSLOG_BAD_HEADER, 'HOSTNAME missing');
   i = end + 1;

@@ -267,6 +267,29 @@ describe('live tail over WebSocket', () => {
     other.ws.close();
   });
 
+  it("a browser page of another origin is refused before the upgrade (403); the collector's own origin and a proxy's forwarded host are not", async () => {
+    const port = new URL(server.url).port;
+    const refusal = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(server.wsUrl(), { headers });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => (ws.close(), reject(new Error('upgraded'))));
+        ws.on('error', () => {});
+      });
+    expect(await refusal({ origin: 'https://evil.example' })).toBe(403);
+    expect(await refusal({ origin: `http://evil.example:${port}` })).toBe(403);
+    expect(await refusal({ origin: 'null' })).toBe(403);
+    for (const headers of [{ origin: `http://127.0.0.1:${port}` }, { origin: 'https://periscope.example.com', 'x-forwarded-host': 'periscope.example.com' }, {}]) {
+      const c = new WebSocket(server.wsUrl(), { headers });
+      const first = await new Promise<string>((resolve, reject) => {
+        c.on('message', (d) => resolve(JSON.parse(d.toString()).type));
+        c.on('unexpected-response', (_req, res) => reject(new Error(`refused ${res.statusCode} for ${JSON.stringify(headers)}`)));
+      });
+      expect(first).toBe('ready');
+      c.close();
+    }
+  });
+
   it('a plain GET (no upgrade) gets 426', async () => {
     const res = await fetch(`${server.url}/api/v1/logs/tail`);
     expect(res.status).toBe(426);

@@ -254,6 +254,15 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
   app.route({
     method: 'GET',
     url: '/api/v1/logs/tail',
+    // Browsers let any page open a WebSocket to any host and send its Origin: without this check
+    // a site the operator visits could read the live tail (cross-site WebSocket hijacking). Runs
+    // before the upgrade; clients that send no Origin (ws, curl) are not browsers and pass.
+    preValidation: async (request, reply) => {
+      const origin = request.headers.origin;
+      if (origin === undefined || sameOrigin(origin, request.headers.host, request.headers['x-forwarded-host'])) return;
+      reply.code(403);
+      return reply.send(errorBody(ERR.FORBIDDEN_ORIGIN, `live tail refused for Origin ${origin.slice(0, 100)}: it is not this collector's host (behind a proxy, forward Host or X-Forwarded-Host)`));
+    },
     handler: async (_request, reply) => {
       reply.code(426).header('upgrade', 'websocket');
       return errorBody(ERR.BAD_QUERY, 'GET /api/v1/logs/tail is a WebSocket endpoint (send Upgrade: websocket)');
@@ -306,4 +315,16 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
   }
 
   return hub;
+}
+
+/** Whether a browser's Origin names the host the request was sent to (directly or via a proxy). */
+function sameOrigin(origin: string, host: string | undefined, forwardedHost: string | string[] | undefined): boolean {
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  const forwarded = (Array.isArray(forwardedHost) ? forwardedHost : [forwardedHost ?? '']).flatMap((h) => h.split(',')).map((h) => h.trim());
+  return [host, ...forwarded].some((h) => h !== undefined && h !== '' && h.toLowerCase() === originHost.toLowerCase());
 }

@@ -62,11 +62,13 @@ export function emptyColumns(): LogColumns {
   return { micros: [], severity: [], service: [], traceId: [], bodies: [], index: emptyIndexText() };
 }
 
+/** Adds one record; when it throws (a record nested too deeply to serialize), `columns` is unchanged. */
 export function pushRecord(columns: LogColumns, record: LogRecord, micros: number): void {
+  const body = JSON.stringify(record);
   columns.micros.push(micros);
   columns.severity.push(record.severity);
   columns.service.push(record.appName ?? null);
   columns.traceId.push(record.traceId ?? null);
-  columns.bodies.push(JSON.stringify(record));
+  columns.bodies.push(body);
   appendIndexText(columns.index, record.msg, record.traceId);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNdjson, parseNdjsonBytes } from './parse.ts';
+import { parseLogBatch, parseNdjson, parseNdjsonBytes } from './parse.ts';
 
 /**
  * A body of several 64 KiB chunks whose lines put at chunk boundaries what a wrong split would
@@ -38,5 +38,31 @@ describe('parseNdjsonBytes', () => {
     expect(parseNdjsonBytes(Buffer.from('{"a":1}\n{"a":2}'))).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { a: 2 } }]);
     expect(parseNdjsonBytes(Buffer.from('{"a":1}\n'))).toEqual([{ ok: true, value: { a: 1 } }]);
     expect(parseNdjsonBytes(Buffer.alloc(0))).toEqual([]);
+  });
+});
+
+describe('parseLogBatch', () => {
+  it('a record nested too deeply to store is refused alone; its neighbours are kept', () => {
+    let deep = '1';
+    for (let i = 0; i < 20_000; i++) deep = `{"a":${deep}}`;
+    const body = `{"msg":"before"}\n{"msg":"deep","attributes":${deep}}\n{"msg":"after"}\n`;
+    const { columns, rejected } = parseLogBatch('application/x-ndjson', new TextEncoder().encode(body), Date.now());
+    expect(columns.bodies.map((b) => JSON.parse(b).msg)).toEqual(['before', 'after']);
+    expect(columns.micros).toHaveLength(2);
+    expect(rejected).toMatchObject([{ index: 1, code: 'PERISCOPE_ERR_BAD_RECORD' }]);
+  });
+});
+
+describe('parseLogBatch: application/json', () => {
+  const json = (body: string) => parseLogBatch('application/json', new TextEncoder().encode(body), Date.now());
+  it('a pretty-printed array with one bad element stores nothing and says why', () => {
+    const { columns, rejected } = json('[\n{"msg":"good one"},\n{"msg": NaN},\n{"msg":"good two"}\n]\n');
+    expect(columns.bodies).toEqual([]);
+    expect(rejected).toMatchObject([{ index: 0, code: 'PERISCOPE_ERR_BAD_JSON', message: expect.stringContaining('malformed JSON array') }]);
+  });
+  it('JSON lines sent as application/json are still read line by line', () => {
+    const { columns, rejected } = json('{"msg":"a"}\n{"msg": broken}\n{"msg":"b"}\n');
+    expect(columns.bodies.map((b) => JSON.parse(b).msg)).toEqual(['a', 'b']);
+    expect(rejected).toMatchObject([{ index: 1, code: 'PERISCOPE_ERR_BAD_JSON' }]);
   });
 });

@@ -55,8 +55,11 @@ function parseBody(contentType: string, body: Uint8Array): Item[] {
     try {
       const value = JSON.parse(text);
       return Array.isArray(value) ? value.map((v) => ({ ok: true as const, value: v })) : [{ ok: true, value }];
-    } catch {
-      // Not one JSON document: read it as JSON lines so each bad line is reported by index.
+    } catch (err) {
+      // A broken array is one broken document: its lines are not records (a pretty-printed
+      // array read line by line kept some elements and reported the rest by line number).
+      if (text.trimStart().startsWith('[')) return [{ ok: false, message: `malformed JSON array: ${(err as Error).message}` }];
+      // Otherwise read it as JSON lines so each bad line is reported by index.
     }
     return parseNdjson(text);
   }
@@ -79,8 +82,16 @@ export function parseLogBatch(contentType: string, body: Uint8Array, nowMs: numb
       continue;
     }
     const n = normalizeRecord(item.value, nowMs);
-    if (n.ok) pushRecord(columns, n.record, n.micros);
-    else rejected.push({ index: i, code: n.code, message: n.message });
+    if (!n.ok) {
+      rejected.push({ index: i, code: n.code, message: n.message });
+      continue;
+    }
+    try {
+      pushRecord(columns, n.record, n.micros);
+    } catch (err) {
+      // JSON.parse takes nesting that JSON.stringify's recursion cannot (≈ 5000 levels)
+      rejected.push({ index: i, code: ERR.BAD_RECORD, message: `record: cannot be stored (${(err as Error).message}); nest attributes less deeply` });
+    }
   }
   return { columns, rejected };
 }

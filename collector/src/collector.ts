@@ -142,9 +142,18 @@ export async function startCollector(config: Config, options: { configDir?: stri
     (): Record<string, ComponentHealth> => ({
       http: { status: 'up' },
       syslog: config.syslog.enabled ? { ...syslog.health() } : { status: 'up', enabled: false },
-      store: { status: 'up', path: join(config.store.dataDir, 'periscope.db'), records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId() },
+      store: {
+        // down while writes fail (disk full, I/O error): senders get 503 + Retry-After meanwhile
+        status: ingest.lastWriteError ? 'down' : 'up',
+        ...(ingest.lastWriteError ? { lastError: ingest.lastWriteError.message, since: ingest.lastWriteError.since } : {}),
+        path: join(config.store.dataDir, 'periscope.db'), records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId(),
+      },
       searchIndex: fts.health(store.lastId()),
-      retention: { status: 'up', schedule: config.store.retention.schedule, lastRun: retention.lastRun ?? null, deleted: retention.totalDeleted },
+      retention: {
+        status: retention.lastError ? 'degraded' : 'up',
+        ...(retention.lastError ? { lastError: retention.lastError.message, since: retention.lastError.since } : {}),
+        schedule: config.store.retention.schedule, lastRun: retention.lastRun ?? null, deleted: retention.totalDeleted,
+      },
       ...telemetry.health(),
       ...(exporters.names.length > 0 ? { exporters: exporters.health() } : {}),
       alerting: alerting.health(),

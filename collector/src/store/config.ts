@@ -12,7 +12,7 @@ export const storeConfigSchema = Type.Object(
     retention: Type.Object(
       {
         maxAge: Type.String({ default: '7d', format: 'duration', description: 'Records older than this are deleted, except the newest record: it holds the last log position, which must never be given out again.' }),
-        maxBytes: Type.String({ default: '10GiB', format: 'bytes', description: 'The oldest records are deleted while the live data is larger than this.' }),
+        maxBytes: Type.String({ default: '10GiB', format: 'bytes', description: 'The oldest records are deleted while the live data is larger than this: the pages in use in `periscope.db` (records, spans, metrics). Not counted: its write-ahead log `periscope.db-wal` (reset after checkpoints, up to ~256 MiB under load) and the search index `periscope-fts.db` (pruned as records go); leave room for both.' }),
         schedule: Type.String({ default: '*/1 * * * *', format: 'cron', description: 'When retention runs (node-cron expression, seconds field optional).' }),
       },
       { additionalProperties: false, default: {} },

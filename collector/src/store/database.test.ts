@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { openDatabase, pageSize } from './database.ts';
+import { openDatabase, pageSize, transaction } from './database.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { LogStore } from './log-store.ts';
 
@@ -33,6 +33,52 @@ describe('openDatabase', () => {
     expect(store.count()).toBe(1);
     expect(store.append(LogBatch.fromRecords([record], [Date.UTC(2026, 10, 1) * 1000]))).toEqual({ firstId: 2, lastId: 2 });
     expect((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check).toBe('ok');
+    db.close();
+  });
+});
+
+describe('transaction', () => {
+  it('rethrows the error that ended it, also when SQLite had already rolled back (disk full)', () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-tx-')), 'normal');
+    // SQLITE_FULL / SQLITE_IOERR roll the transaction back themselves; the ROLLBACK after them
+    // failed with "cannot rollback - no transaction is active", which replaced the real error.
+    expect(() => transaction(db, () => {
+      db.exec('ROLLBACK');
+      throw new Error('database or disk is full');
+    })).toThrow('database or disk is full');
+    expect(db.isTransaction).toBe(false);
+    expect(() => transaction(db, () => {
+      db.exec('CREATE TABLE t (x)');
+      throw new Error('boom');
+    })).toThrow('boom');
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+});
+
+describe('Ingest: a failing store write', () => {
+  it('answers 503 with Retry-After, shows the store down with the error, and clears it once a write succeeds', async () => {
+    const { Ingest } = await import('../ingest/ingest.ts');
+    const { createSelfMetrics } = await import('../ingest/self-metrics.ts');
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-fail-')), 'normal');
+    const store = new LogStore(db);
+    const ingest = new Ingest(store, createSelfMetrics());
+    const batch = () => LogBatch.fromRecords([{ timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, msg: 'x' }], [Date.UTC(2026, 10, 1) * 1000]);
+    const append = store.append.bind(store);
+    store.append = () => {
+      throw new Error('database or disk is full');
+    };
+    let thrown: any;
+    try {
+      ingest.appendBatch('http', batch());
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ statusCode: 503, retryAfterSeconds: 1, message: expect.stringContaining('disk is full') });
+    expect(ingest.lastWriteError).toMatchObject({ message: 'database or disk is full' });
+    store.append = append;
+    ingest.appendBatch('http', batch());
+    expect(ingest.lastWriteError).toBeNull();
     db.close();
   });
 });

@@ -79,7 +79,9 @@ export function transaction<T>(db: DatabaseSync, fn: () => T): T {
     db.exec('COMMIT');
     return result;
   } catch (err) {
-    db.exec('ROLLBACK');
+    // After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled back: a ROLLBACK
+    // then fails with "no transaction is active" and would hide the error that says what happened.
+    if (db.isTransaction) db.exec('ROLLBACK');
     throw err;
   }
 }

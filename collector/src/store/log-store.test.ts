@@ -64,6 +64,23 @@ describe('retention and log positions', () => {
   });
 });
 
+describe('retention by size', () => {
+  it('deletes about the excess, not a fixed chunk: a store twice its bound keeps about half', async () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-size-')), 'normal');
+    const store = new LogStore(db);
+    const pad = 'x'.repeat(500);
+    for (let i = 0; i < 6; i++) store.append(LogBatch.fromRecords(Array.from({ length: 1000 }, (_, j) => ({ timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, msg: `${i}-${j} ${pad}` }) as LogRecord), Array.from({ length: 1000 }, () => NOW * 1000)));
+    const retention = retentionOf(db, store, 1e12, 0);
+    const bound = Math.round(retention.liveBytes() / 2);
+    const sized = retentionOf(db, store, 1e12, bound);
+    await sized.run();
+    expect(sized.liveBytes()).toBeLessThanOrEqual(bound);
+    // the old fixed 5000-row step left 1000 of 6000 rows; about 3000 fit under the bound
+    expect(store.count()).toBeGreaterThan(2400);
+    db.close();
+  });
+});
+
 describe('LogStore.append', () => {
   it('never waits for the search indexer writing its own (attached) database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-lock-'));

@@ -33,6 +33,8 @@ export interface RetentionRun {
 }
 
 const CHUNK = 5000;
+/** Fewest rows the size rule deletes per step: freeing single rows frees no page. */
+const MIN_SIZE_CHUNK = 50;
 
 /**
  * Deletes records older than maxAge, then the oldest records while the live data is over
@@ -53,6 +55,8 @@ export class Retention {
   #running: Promise<RetentionRun> | undefined;
   #guard: RetentionGuard | undefined;
   lastRun: (RetentionRun & { at: string }) | undefined;
+  /** Why scheduled runs fail, since the first failure; null after a run that completes. */
+  lastError: { message: string; since: string } | null = null;
   totalDeleted = { age: 0, size: 0 };
   /** Rows deleted from `policy.tables`, by table and rule. */
   readonly tableDeleted: Record<string, { age: number; size: number }> = {};
@@ -70,7 +74,10 @@ export class Retention {
   start(): void {
     if (this.#task) return;
     this.#task = schedule(this.#policy.schedule, () => {
-      void this.run().catch(() => {});
+      // A failed run (disk full, I/O error) is shown in /health/detailed; the next one retries.
+      void this.run().catch((err: unknown) => {
+        this.lastError ??= { message: (err as Error).message, since: new Date(this.#now()).toISOString() };
+      });
     }, { noOverlap: true });
   }
 
@@ -116,7 +123,7 @@ export class Retention {
         await yieldToLoop();
         continue;
       }
-      const ids = (oldestIds.all(limitId(), CHUNK) as Array<{ id: number }>).map((r) => r.id);
+      const ids = (oldestIds.all(limitId(), this.#sizeChunk()) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
       del(ids);
       deletedBySize += ids.length;
@@ -126,7 +133,22 @@ export class Retention {
     this.totalDeleted.age += deletedByAge;
     this.totalDeleted.size += deletedBySize;
     this.lastRun = { at: new Date(this.#now()).toISOString(), deletedByAge, deletedBySize };
+    this.lastError = null;
     return { deletedByAge, deletedBySize };
+  }
+
+  /**
+   * Rows to delete next for the size rule: the excess over maxBytes in rows of the average size
+   * (live bytes over the log's id span, an over-estimate while other tables hold bytes, so it
+   * deletes too few rather than too many and the loop takes another step). A fixed CHUNK emptied
+   * a store whose bound is a few thousand rows in one step.
+   */
+  #sizeChunk(): number {
+    const live = this.liveBytes();
+    const { n } = this.#db.prepare('SELECT max(id) - min(id) + 1 AS n FROM logs').get() as { n: number | null };
+    if (!n) return CHUNK;
+    const rows = Math.ceil((live - this.#policy.maxBytes) / (live / n));
+    return Math.max(MIN_SIZE_CHUNK, Math.min(CHUNK, rows));
   }
 
   /** Age rule for `policy.tables`. */

@@ -1,6 +1,6 @@
 // Configuration: `periscope check-config` names each bad key; the reference doc is generated.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,20 @@ describe('periscope check-config', () => {
     await new Promise((resolve) => first.proc.once('exit', resolve));
     const second = await startCollectorProcess({ dataDir });
     await second.stop();
+  });
+
+  it.each([
+    { name: 'a damaged periscope.db', setup: (dir: string) => (mkdirSync(dir), writeFileSync(join(dir, 'periscope.db'), 'not a database at all, just text')), reason: 'file is not a database' },
+    { name: 'a file where the directory should be', setup: (dir: string) => writeFileSync(dir, ''), reason: 'EEXIST' },
+  ])('an unusable data directory ($name) stops start-up with one line naming it, exit status 2', async ({ setup, reason }) => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'periscope-baddir-')), 'data');
+    setup(dataDir);
+    const yaml = `http:\n  addr: 127.0.0.1:0\nsyslog:\n  addr: 127.0.0.1:0\nstore:\n  dataDir: ${dataDir}\n`;
+    const { code, out } = await periscope(['start', '--config', file(yaml)]);
+    expect(code).toBe(2);
+    expect(out).toContain(`PERISCOPE_ERR_DATA_DIR_UNUSABLE: cannot use the data directory ${dataDir}`);
+    expect(out).toContain(reason);
+    expect(out).not.toMatch(/\n\s+at /);
   });
 
   it('env overrides reach the running collector', async () => {

@@ -47,16 +47,35 @@ export interface RunningCollector {
  * Composes the collector from its components, each given only its own config slice.
  * Start order: data directory lock → store → background jobs → receivers; shutdown runs in reverse.
  */
+/**
+ * The data directory's lock, database, log store and search index. A directory that cannot be
+ * used (not a directory, not writable, a damaged database file) is a start-up error naming the
+ * directory and SQLite's or the OS's reason: a message and exit status 2, no stack trace.
+ */
+function openDataDir(config: Config) {
+  const dir = config.store.dataDir;
+  try {
+    const lock = DataDirLock.acquire(dir);
+    const db = openDatabase(dir, config.store.synchronous);
+    const store = new LogStore(db, { searchIndex: config.store.search.enabled });
+    const fts = new FtsIndexer(db, dir, {
+      enabled: config.store.search.enabled,
+      intervalMs: parseDuration(config.store.search.indexInterval),
+      batch: config.store.search.indexBatch,
+    });
+    return { lock, db, store, fts };
+  } catch (err) {
+    if (err instanceof PeriscopeError) throw err;
+    throw new PeriscopeError(
+      ERR.DATA_DIR_UNUSABLE,
+      `cannot use the data directory ${dir} (store.dataDir; periscope.db, periscope-fts.db, lock.db): ${(err as Error).message}`,
+    );
+  }
+}
+
 export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
-  const lock = DataDirLock.acquire(config.store.dataDir);
-  const db = openDatabase(config.store.dataDir, config.store.synchronous);
-  const store = new LogStore(db, { searchIndex: config.store.search.enabled });
-  const fts = new FtsIndexer(db, config.store.dataDir, {
-    enabled: config.store.search.enabled,
-    intervalMs: parseDuration(config.store.search.indexInterval),
-    batch: config.store.search.indexBatch,
-  });
+  const { lock, db, store, fts } = openDataDir(config);
   const retention = new Retention(db, {
     maxAgeMs: parseDuration(config.store.retention.maxAge),
     maxBytes: parseBytes(config.store.retention.maxBytes),

@@ -314,6 +314,10 @@ describe('self metrics and health', () => {
     const text = await (await fetch(`${collector.url}/metrics`)).text();
     expect(text).toMatch(/periscope_receiver_accepted_records_total\{receiver="native"\} \d+/);
     expect(text).toMatch(/periscope_receiver_rejected_records_total\{receiver="native",reason="PERISCOPE_ERR_BAD_JSON"\} 1/);
+    // whole requests refused for their body, by the bad-input cases above
+    for (const reason of ['PERISCOPE_ERR_BODY_TOO_LARGE', 'PERISCOPE_ERR_UNSUPPORTED_MEDIA_TYPE', 'PERISCOPE_ERR_BAD_ENCODING']) {
+      expect(text).toMatch(new RegExp(`periscope_receiver_refused_requests_total\\{receiver="native",reason="${reason}"\\} [1-9]`));
+    }
     expect(text).toMatch(/periscope_log_records_total\{service="payments",level="err"\} 1/);
     // the process's own, under the periscope_ prefix once (not periscope_process_process_…)
     expect(text).toMatch(/^periscope_process_resident_memory_bytes \d+/m);

@@ -87,6 +87,11 @@ export class Ingest {
     this.#metrics.rejected.inc({ receiver, reason }, count);
   }
 
+  /** Counts a whole request refused before its records were read (413, 415, 400 undecodable). */
+  refuse(receiver: string, reason: string): void {
+    this.#metrics.refusedRequests.inc({ receiver, reason });
+  }
+
   /**
    * Installs the admission check run before each write: when it returns a refusal, `append`
    * throws PeriscopeError OVERLOADED (429, Retry-After) and writes nothing (DESIGN.md principle 2).

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { httpErrorOf } from '../../http/server.ts';
 import { ERR, PeriscopeError } from '../../errors.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { emptyColumns, LogBatch } from '../../ingest/log-batch.ts';
@@ -34,7 +35,13 @@ function appendAndRelease(ingest: Ingest, parsed: ParsedLogs): number {
 export function registerNativeLogsRoute(app: FastifyInstance, ingest: Ingest, parser: ParsePool): void {
   // Refused before the body is read: at the bound, a 429 costs no parsing (the body is discarded).
   const onRequest = async () => ingest.admit(RECEIVER);
-  app.post('/api/v1/logs', { onRequest }, async (request, reply) => {
+  // Whole requests refused for their body (413, 415, 400 undecodable) are counted here; 429 and
+  // 503 are counted where they are decided (Ingest).
+  const onError = async (request: FastifyRequest, _reply: FastifyReply, error: FastifyError) => {
+    const e = httpErrorOf(error, request);
+    if (e.statusCode === 413 || e.statusCode === 415 || e.code === ERR.BAD_ENCODING) ingest.refuse(RECEIVER, e.code);
+  };
+  app.post('/api/v1/logs', { onRequest, onError }, async (request, reply) => {
     const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
     if (!contentType.startsWith('application/json') && !contentType.startsWith('application/x-ndjson')) {
       throw new PeriscopeError(ERR.UNSUPPORTED_MEDIA_TYPE, 'use application/x-ndjson or application/json', 415);

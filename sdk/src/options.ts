@@ -193,13 +193,19 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+/** A string option as given (plain JS callers can pass anything): a clear error, not `.trim is not a function`. */
+function stringOption(name: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') fail(`"${name}" must be a string, got ${value === null ? 'null' : typeof value}`);
+  return nonEmpty(value);
+}
+
 export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (options === null || typeof options !== 'object') fail('options must be an object');
 
-  const service = nonEmpty(options.service) ?? nonEmpty(env.PERISCOPE_SERVICE);
+  const service = stringOption('service', options.service) ?? nonEmpty(env.PERISCOPE_SERVICE);
   if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE)');
 
-  const endpoint = nonEmpty(options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? DEFAULTS.endpoint;
+  const endpoint = stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? DEFAULTS.endpoint;
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -208,7 +214,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`"endpoint" must be http(s): ${endpoint}`);
 
-  const levelSpec = nonEmpty(options.level) ?? nonEmpty(env.PERISCOPE_LOG_LEVEL) ?? DEFAULTS.level;
+  const levelSpec = stringOption('level', options.level) ?? nonEmpty(env.PERISCOPE_LOG_LEVEL) ?? DEFAULTS.level;
   let levels: LevelSpec;
   try {
     levels = parseLevelSpec(levelSpec);
@@ -216,7 +222,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     fail(`"level": ${(err as Error).message}`);
   }
 
-  const format = (nonEmpty(options.format) ?? nonEmpty(env.PERISCOPE_LOG_FORMAT)?.toLowerCase() ?? DEFAULTS.format) as LogFormat;
+  const format = (stringOption('format', options.format) ?? nonEmpty(env.PERISCOPE_LOG_FORMAT)?.toLowerCase() ?? DEFAULTS.format) as LogFormat;
   if (!LOG_FORMATS.includes(format)) fail(`"format" must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
 
   const redact = options.redact ?? [];
@@ -225,11 +231,11 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const facility = options.facility ?? DEFAULTS.facility;
   if (!Number.isInteger(facility) || facility < 0 || facility > 23) fail(`"facility" must be an integer 0–23, got ${JSON.stringify(facility)}`);
 
-  const hostname = options.hostname ?? osHostname();
+  const hostname = stringOption('hostname', options.hostname) ?? osHostname();
   if (typeof hostname !== 'string' || hostname === '') fail('"hostname" must be a non-empty string');
 
   const serviceInstanceId =
-    nonEmpty(options.serviceInstanceId) ?? nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ?? `${hostname}:${process.pid}`;
+    stringOption('serviceInstanceId', options.serviceInstanceId) ?? nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ?? `${hostname}:${process.pid}`;
 
   const traces = section('traces', options.traces);
   const metrics = section('metrics', options.metrics);

@@ -127,6 +127,11 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
     { name: 'keep level above error', options: { logSampling: { keepLevel: 'fatal' as never } }, env: {}, error: /"logSampling.keepLevel" must be one of trace, debug, info, warn, error/ },
     { name: 'leak minSamples too small', options: { metrics: { leak: { minSamples: 2 } } }, env: {}, error: /"metrics.leak.minSamples" must be an integer ≥ 3/ },
     { name: 'traces not an object', options: { traces: true as never }, env: {}, error: /"traces" must be an object/ },
+    // plain JS callers: a wrong type names the option instead of failing inside it
+    { name: 'service not a string', options: { service: 42 as never }, env: {}, error: /^\[periscope\] init: "service" must be a string, got number$/ },
+    { name: 'endpoint not a string', options: { endpoint: new URL('http://x') as never }, env: {}, error: /"endpoint" must be a string, got object/ },
+    { name: 'level not a string', options: { level: 30 as never }, env: {}, error: /"level" must be a string/ },
+    { name: 'hostname null', options: { hostname: null as never }, env: {}, error: /"hostname" must be a string, got null/ },
   ])('rejects $name', ({ options, env, error }) => {
     expect(() => resolveOptions({ service: 's', ...options }, env)).toThrow(error);
   });

@@ -117,6 +117,14 @@ export function applyFieldLimits(record: LogRecord): LogRecord {
   return record;
 }
 
+/**
+ * Where the SDK's logger keeps an app's own keys named like pino's (`level`, `time`) or like the
+ * header fields the SDK sets (`hostname`, `pid`): written as themselves, they would replace
+ * pino's in the JSON line (the last duplicate key wins), so `log.error({ level: 3 })` became a
+ * debug record. recordFromPino returns them to `attributes` under their own names.
+ */
+export const SHIELDED_KEYS_FIELD = '@periscope.attributes';
+
 /** Keys pino writes itself; everything else on a pino line is an attribute. */
 const PINO_OWN_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name', 'v']);
 /** Keys the SDK lifts from pino attributes into RFC 5424 fields. */
@@ -156,7 +164,9 @@ export function recordFromPino(
   let attributes: Record<string, unknown> | undefined;
   for (const key in line) {
     if (PINO_OWN_KEYS.has(key) || LIFTED_KEYS.has(key)) continue;
-    (attributes ??= {})[key] = line[key];
+    const value = line[key];
+    if (key === SHIELDED_KEYS_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign((attributes ??= {}), value);
+    else (attributes ??= {})[key] = value;
   }
   if (attributes) record.attributes = attributes;
   return applyFieldLimits(record);

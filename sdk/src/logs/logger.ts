@@ -12,7 +12,25 @@
 //   format carries µs, docs/record-format.md), see microsecondTime.
 
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { SHIELDED_KEYS_FIELD } from '../record.ts';
 import type { LevelSpec } from './level-spec.ts';
+
+/** An app's keys that would replace pino's own or the SDK's header fields in the line (SHIELDED_KEYS_FIELD). */
+const SHIELDED = ['level', 'time', 'hostname', 'pid'] as const;
+
+/** pino `formatters.log`: moves the keys of a log call's object that would clash. */
+export function shieldOwnKeys(object: Record<string, unknown>): Record<string, unknown> {
+  if (!('level' in object || 'time' in object || 'hostname' in object || 'pid' in object)) return object;
+  const out: Record<string, unknown> = { ...object };
+  const shielded: Record<string, unknown> = { ...(out[SHIELDED_KEYS_FIELD] as object | undefined) };
+  for (const key of SHIELDED) {
+    if (!(key in out)) continue;
+    shielded[key] = out[key];
+    delete out[key];
+  }
+  out[SHIELDED_KEYS_FIELD] = shielded;
+  return out;
+}
 
 /** Throws a readable error for redact paths pino cannot compile (before any worker is started). */
 export function validateRedact(redact: string[]): void {
@@ -70,6 +88,8 @@ export function createLogger(levels: LevelSpec, redact: string[], destination: D
       level: levels.defaultLevel,
       base: null,
       timestamp: microsecondTime,
+      // child bindings do not pass through formatters.bindings (pino calls it for `base` only)
+      formatters: { log: shieldOwnKeys },
       ...(redact.length > 0 ? { redact } : {}),
       ...(hasModules ? { onChild } : {}),
       ...(hooks.mixin ? { mixin: hooks.mixin, mixinMergeStrategy: hooks.mixinMergeStrategy } : {}),

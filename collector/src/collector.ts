@@ -44,10 +44,6 @@ export interface RunningCollector {
 }
 
 /**
- * Composes the collector from its components, each given only its own config slice.
- * Start order: data directory lock → store → background jobs → receivers; shutdown runs in reverse.
- */
-/**
  * The data directory's lock, database, log store and search index. A directory that cannot be
  * used (not a directory, not writable, a damaged database file) is a start-up error naming the
  * directory and SQLite's or the OS's reason: a message and exit status 2, no stack trace.
@@ -73,6 +69,10 @@ function openDataDir(config: Config) {
   }
 }
 
+/**
+ * Composes the collector from its components, each given only its own config slice.
+ * Start order: data directory lock → store → background jobs → receivers; shutdown runs in reverse.
+ */
 export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
   const { lock, db, store, fts } = openDataDir(config);
@@ -163,14 +163,14 @@ export async function startCollector(config: Config, options: { configDir?: stri
       syslog: config.syslog.enabled ? { ...syslog.health() } : { status: 'up', enabled: false },
       store: {
         // down while writes fail (disk full, I/O error): senders get 503 + Retry-After meanwhile
-        status: ingest.lastWriteError ? 'down' : 'up',
-        ...(ingest.lastWriteError ? { lastError: ingest.lastWriteError.message, since: ingest.lastWriteError.since } : {}),
+        status: ingest.writeFailure ? 'down' : 'up',
+        ...ingest.writeFailure,
         path: join(config.store.dataDir, 'periscope.db'), records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId(),
       },
       searchIndex: fts.health(store.lastId()),
       retention: {
-        status: retention.lastError ? 'degraded' : 'up',
-        ...(retention.lastError ? { lastError: retention.lastError.message, since: retention.lastError.since } : {}),
+        status: retention.failure ? 'degraded' : 'up',
+        ...retention.failure,
         schedule: config.store.retention.schedule, lastRun: retention.lastRun ?? null, deleted: retention.totalDeleted,
       },
       ...telemetry.health(),

@@ -232,7 +232,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   if (!Number.isInteger(facility) || facility < 0 || facility > 23) fail(`"facility" must be an integer 0–23, got ${JSON.stringify(facility)}`);
 
   const hostname = stringOption('hostname', options.hostname) ?? osHostname();
-  if (typeof hostname !== 'string' || hostname === '') fail('"hostname" must be a non-empty string');
+  if (hostname === '') fail('"hostname" must be a non-empty string');
 
   const serviceInstanceId =
     stringOption('serviceInstanceId', options.serviceInstanceId) ?? nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ?? `${hostname}:${process.pid}`;

@@ -325,6 +325,6 @@ function sameOrigin(origin: string, host: string | undefined, forwardedHost: str
   } catch {
     return false;
   }
-  const forwarded = (Array.isArray(forwardedHost) ? forwardedHost : [forwardedHost ?? '']).flatMap((h) => h.split(',')).map((h) => h.trim());
-  return [host, ...forwarded].some((h) => h !== undefined && h !== '' && h.toLowerCase() === originHost.toLowerCase());
+  const forwarded = [forwardedHost ?? []].flat().flatMap((h) => h.split(','));
+  return [host, ...forwarded].some((h) => h?.trim().toLowerCase() === originHost); // URL lower-cases its host
 }

@@ -31,8 +31,8 @@ export class Ingest {
   readonly #metrics: SelfMetrics;
   readonly #listeners = new Set<IngestListener>();
   #admission: (() => Refusal | undefined) | undefined;
-  /** The failure of the last store write and since when writes fail; null once one succeeds. */
-  lastWriteError: { message: string; since: string } | null = null;
+  /** While store writes fail: the last error and since when (health fields); null once one succeeds. */
+  writeFailure: { lastError: string; since: string } | null = null;
 
   constructor(store: LogStore, metrics: SelfMetrics) {
     this.#store = store;
@@ -53,10 +53,10 @@ export class Ingest {
       ids = this.#store.append(logs);
     } catch (err) {
       this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
-      this.lastWriteError ??= { message: (err as Error).message, since: new Date().toISOString() };
+      this.writeFailure = { lastError: (err as Error).message, since: this.writeFailure?.since ?? new Date().toISOString() };
       throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
     }
-    this.lastWriteError = null;
+    this.writeFailure = null;
     this.#metrics.accepted.inc({ receiver }, logs.length);
     this.#countVolume(logs);
     if (ids && this.#listeners.size > 0) {

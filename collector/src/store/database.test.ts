@@ -75,10 +75,10 @@ describe('Ingest: a failing store write', () => {
       thrown = err;
     }
     expect(thrown).toMatchObject({ statusCode: 503, retryAfterSeconds: 1, message: expect.stringContaining('disk is full') });
-    expect(ingest.lastWriteError).toMatchObject({ message: 'database or disk is full' });
+    expect(ingest.writeFailure).toMatchObject({ lastError: 'database or disk is full' });
     store.append = append;
     ingest.appendBatch('http', batch());
-    expect(ingest.lastWriteError).toBeNull();
+    expect(ingest.writeFailure).toBeNull();
     db.close();
   });
 });

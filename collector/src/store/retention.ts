@@ -55,8 +55,8 @@ export class Retention {
   #running: Promise<RetentionRun> | undefined;
   #guard: RetentionGuard | undefined;
   lastRun: (RetentionRun & { at: string }) | undefined;
-  /** Why scheduled runs fail, since the first failure; null after a run that completes. */
-  lastError: { message: string; since: string } | null = null;
+  /** While scheduled runs fail: the last error and since when (health fields); null after a run that completes. */
+  failure: { lastError: string; since: string } | null = null;
   totalDeleted = { age: 0, size: 0 };
   /** Rows deleted from `policy.tables`, by table and rule. */
   readonly tableDeleted: Record<string, { age: number; size: number }> = {};
@@ -76,7 +76,7 @@ export class Retention {
     this.#task = schedule(this.#policy.schedule, () => {
       // A failed run (disk full, I/O error) is shown in /health/detailed; the next one retries.
       void this.run().catch((err: unknown) => {
-        this.lastError ??= { message: (err as Error).message, since: new Date(this.#now()).toISOString() };
+        this.failure = { lastError: (err as Error).message, since: this.failure?.since ?? new Date(this.#now()).toISOString() };
       });
     }, { noOverlap: true });
   }
@@ -118,12 +118,12 @@ export class Retention {
     }
     await this.#expireTables();
     let deletedBySize = 0;
-    while (this.liveBytes() > this.#policy.maxBytes) {
+    for (let live = this.liveBytes(); live > this.#policy.maxBytes; live = this.liveBytes()) {
       if (this.#trimOlderTable()) {
         await yieldToLoop();
         continue;
       }
-      const ids = (oldestIds.all(limitId(), this.#sizeChunk()) as Array<{ id: number }>).map((r) => r.id);
+      const ids = (oldestIds.all(limitId(), this.#sizeChunk(live)) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
       del(ids);
       deletedBySize += ids.length;
@@ -133,7 +133,7 @@ export class Retention {
     this.totalDeleted.age += deletedByAge;
     this.totalDeleted.size += deletedBySize;
     this.lastRun = { at: new Date(this.#now()).toISOString(), deletedByAge, deletedBySize };
-    this.lastError = null;
+    this.failure = null;
     return { deletedByAge, deletedBySize };
   }
 
@@ -143,8 +143,7 @@ export class Retention {
    * deletes too few rather than too many and the loop takes another step). A fixed CHUNK emptied
    * a store whose bound is a few thousand rows in one step.
    */
-  #sizeChunk(): number {
-    const live = this.liveBytes();
+  #sizeChunk(live: number): number {
     const { n } = this.#db.prepare('SELECT max(id) - min(id) + 1 AS n FROM logs').get() as { n: number | null };
     if (!n) return CHUNK;
     const rows = Math.ceil((live - this.#policy.maxBytes) / (live / n));

@@ -1,6 +1,7 @@
 // Syslog receiver: RFC 5424 messages over TCP (RFC 6587 framing) and UDP (RFC 5426,
 // one message per datagram), on the same host:port. Parsed records go to the sink in small
-// batches (one per TCP chunk / UDP datagram); every dropped frame is reported to sink.reject.
+// batches (one per TCP chunk; for UDP, the datagrams of one event-loop turn); every dropped
+// frame is reported to sink.reject.
 
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';

@@ -43,7 +43,7 @@ describe('ingest and search', () => {
     {
       timestamp: '2026-03-01T10:00:00.123456Z', severity: 6, appName: 'checkout', hostname: 'web-1', procId: '42', msgId: 'ORDER',
       structuredData: { 'order@32473': { id: '1001', currency: 'EUR' } }, msg: `order created ${run}`,
-      traceId: '0AF7651916CD43DD8448EB211C80319C', spanId: 'B7AD6B7169203331', attributes: { orderId: 1001, user: { id: 'u1' }, 'http.method': 'POST' },
+      traceId: '0AF7651916CD43DD8448EB211C80319C', spanId: 'B7AD6B7169203331', attributes: { orderId: 1001, user: { id: 'u1' }, 'http.method': 'POST', 'say "hi"\\now': 'quoted' },
     },
     { timestamp: '2026-03-01T10:00:01+02:00', level: 'warning', appName: 'checkout', msg: `stock low ${run} ünïcødé 日本語 🚀` },
     { timestamp: '2026-03-01T10:00:02.5Z', level: 'err', appName: 'payments', msg: `card declined ${run}` },
@@ -64,7 +64,7 @@ describe('ingest and search', () => {
     expect(order).toEqual({
       timestamp: '2026-03-01T10:00:00.123456Z', severity: 6, level: 'info', facility: 1, appName: 'checkout', hostname: 'web-1', procId: '42',
       msgId: 'ORDER', structuredData: { 'order@32473': { id: '1001', currency: 'EUR' } }, msg: `order created ${run}`,
-      traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', attributes: { orderId: 1001, user: { id: 'u1' }, 'http.method': 'POST' },
+      traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', attributes: { orderId: 1001, user: { id: 'u1' }, 'http.method': 'POST', 'say "hi"\\now': 'quoted' },
     });
     // Offsets are normalised to UTC with microseconds; epoch ms is accepted.
     expect(json.records[2].timestamp).toBe('2026-03-01T08:00:01.000000Z');
@@ -80,6 +80,7 @@ describe('ingest and search', () => {
     { name: 'nested attribute', query: 'attr.user.id=u1', want: [`order created ${run}`] },
     { name: 'dotted attribute key', query: 'attr.http.method=POST', want: [`order created ${run}`] },
     { name: 'numeric attribute', query: 'attr.orderId=1001', want: [`order created ${run}`] },
+    { name: 'attribute key with a quote and a backslash', query: `attr.${encodeURIComponent('say "hi"\\now')}=quoted`, want: [`order created ${run}`] },
     { name: 'end is exclusive', query: 'start=2026-03-01T10:00:00.123456Z&end=2026-03-01T10:00:02.5Z', want: [`order created ${run}`] },
   ])('filters: $name', async ({ query, want }) => {
     // The case's own start or end replaces the day's (a parameter given twice is refused).

@@ -142,7 +142,8 @@ export function parseLogFilter(query: Query, otherKeys: readonly string[] = []):
 
 /** A JSON path string literal for SQLite's json_extract: $."a"."b". */
 function jsonPath(parts: string[]): string {
-  return '$' + parts.map((p) => `."${p.replaceAll('"', '""')}"`).join('');
+  // SQLite reads a quoted label with JSON string escapes (\" and \\), https://sqlite.org/json1.html#path_arguments
+  return '$' + parts.map((p) => `.${JSON.stringify(p)}`).join('');
 }
 
 /** Positions of the index chunks (fts-schema.ts) matching an FTS5 query (parameter 1). */

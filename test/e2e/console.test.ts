@@ -183,13 +183,30 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     seen.push(...page2);
     await page.locator('button.page-older').first().click();
     await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 3 · 20 records · end of results');
-    seen.push(...(await msgs()));
+    const page3 = await msgs();
+    seen.push(...page3);
+    const page3Url = page.url();
     expect(await page.locator('button.page-older').first().isDisabled()).toBe(true);
     expect(new Set(seen).size).toBe(N);
     expect(seen[0]).toBe(`request served #${N - 1} ${run}`); // newest first
     await page.locator('button.page-newer').first().click();
     await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 2 · 50 records');
     expect(await msgs()).toEqual(page2);
+    const page1 = seen.slice(0, 50);
+
+    // Page 3 opened from a bookmark: the cursors before it are unknown, so the way back is to the newest page.
+    await page.goto('about:blank');
+    await page.goto(page3Url);
+    await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 3 · 20 records · end of results');
+    expect(await msgs()).toEqual(page3);
+    expect(await page.locator('button.page-newer').first().textContent()).toBe('⇤ Newest');
+    await page.locator('button.page-newer').first().click();
+    await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 1 · 50 records');
+    expect(await msgs()).toEqual(page1);
+    // A page number without a cursor is the first page, whatever it says.
+    await page.goto(page3Url.replace(/&cursor=[^&]*/, ''));
+    await expect.poll(() => page.locator('.page-info').first().textContent()).toBe('Page 1 · 50 records');
+    expect(await msgs()).toEqual(page1);
 
     // The form: severity + full-text (indexed behind ingest, so wait until the API sees it).
     await waitFor(async () => ((await (await fetch(`${collector.url}/api/v1/logs?service=${svc}&q=payment`)).json()) as { records: unknown[] }).records.length === 12);
@@ -253,6 +270,13 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
   });
 
   describe('alerts', () => {
+    it('an alert link that is not valid percent-encoding opens that alert\'s page, not a script error', async () => {
+      await page.route('**/api/v1/alerts', (route) => route.fulfill({ json: { alerts: [] } }));
+      await page.goto('/#/alerts/%ZZ');
+      await page.getByText('This alert is not active any more.').waitFor();
+      expect(await page.locator('h1 code').textContent()).toBe('%ZZ');
+    });
+
     it('says alerting is not configured when the alerts API answers 404', async () => {
       await page.route('**/api/v1/alerts', (route) => route.fulfill({ status: 404, json: { error: { code: 'PERISCOPE_ERR_NOT_FOUND', message: 'no route', details: null } } }));
       await page.goto('/#/alerts');

@@ -16,9 +16,18 @@ export function parseHash(hash) {
   const q = raw.indexOf('?');
   const path = q === -1 ? raw : raw.slice(0, q);
   return {
-    parts: path.split('/').filter(Boolean).map((p) => decodeURIComponent(p)),
+    parts: path.split('/').filter(Boolean).map(decodeSegment),
     params: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)),
   };
+}
+
+/** A path segment decoded; one that is not valid percent-encoding (a hand-typed "%ZZ") stays as typed. */
+function decodeSegment(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 const ROUTES = {

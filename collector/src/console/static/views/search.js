@@ -15,8 +15,8 @@ const cursorsByQuery = new Map();
 export function renderSearch(el, params) {
   const range = params.get('range') || (params.get('start') || params.get('end') ? 'custom' : '1h');
   const limit = LIMITS.includes(params.get('limit')) ? params.get('limit') : '50';
-  const page = Math.max(1, Number(params.get('page')) || 1);
   const cursor = params.get('cursor') || '';
+  const page = cursor ? Math.max(2, Number(params.get('page')) || 2) : 1; // without a cursor it is the first page
 
   const filters = filterFields(params);
   const rangeSelect = h('select', { name: 'range' }, RANGES.map(([v, label]) => h('option', { value: v, selected: v === range }, label)));
@@ -129,7 +129,11 @@ export function renderSearch(el, params) {
     const cursors = cursorsByQuery.get(baseQuery) || [];
     cursors[page - 1] = cursor;
     cursorsByQuery.set(baseQuery, cursors);
-    const newer = h('button.page-newer', { type: 'button', disabled: page === 1, on: { click: () => (location.hash = pageHash(page - 1, cursors[page - 2] || '')) } }, '← Newer');
+    // A page opened from a link or bookmark does not know the cursors before it: it offers the newest page instead.
+    const previous = page <= 2 ? '' : cursors[page - 2];
+    const newer = previous === undefined
+      ? h('button.page-newer', { type: 'button', on: { click: () => (location.hash = pageHash(1)) } }, '⇤ Newest')
+      : h('button.page-newer', { type: 'button', disabled: page === 1, on: { click: () => (location.hash = pageHash(page - 1, previous)) } }, '← Newer');
     const older = h('button.page-older', { type: 'button', disabled: !nextCursor, on: { click: () => (location.hash = pageHash(page + 1, nextCursor)) } }, 'Older →');
     const summary = h(
       'span.page-info',

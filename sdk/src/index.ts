@@ -116,7 +116,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
     meter: metrics?.meter ?? metricsApi.getMeterProvider().getMeter(resolved.service),
     shutdown: createShutdown(stages, resolved.shutdownTimeoutMs, () => {
       instrumentations?.disable();
-      agents.destroy();
+      agents.close();
       if (active === instance) active = undefined;
     }),
     stats: () => ({

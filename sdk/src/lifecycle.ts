@@ -8,7 +8,9 @@
 //   waiting for it first would let a slow log path eat the whole deadline and lose every span.
 //   The main-thread stages run strictly one after the other (spans, then metrics), so the final
 //   metric collection comes after the span flush. A stage still running at the deadline is
-//   abandoned there; the next one still gets its turn.
+//   abandoned there, and a stage whose turn comes after the deadline is not started: its exports
+//   could only keep the process alive past it. At the end the exporters' HTTP agents are closed
+//   (otel/common.ts), so an abandoned export or its retry cannot either.
 // - `beforeExit` (the event loop ran dry: a natural exit) runs shutdown(), so nothing buffered is
 //   lost when an app simply ends. The synchronous `exit` event (process.exit()) can only flush
 //   logs — their worker thread keeps running while the main thread blocks (logs/lifecycle.ts);
@@ -37,7 +39,10 @@ export function createShutdown(stages: Stage[], timeoutMs: number, after: () => 
     const [first, ...rest] = stages;
     // the logs pillar publishes the deadline to its worker and adds a short grace for its drop counts
     const logs = first ? start(first) : Promise.resolve();
-    for (const stage of rest) await untilDeadline(start(stage), deadlineAt);
+    for (const stage of rest) {
+      if (Date.now() >= deadlineAt) break; // it could only run past the deadline
+      await untilDeadline(start(stage), deadlineAt);
+    }
     await logs;
     try {
       after();

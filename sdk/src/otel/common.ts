@@ -7,8 +7,8 @@
 // `instance`.
 //
 // Agents: one keep-alive agent per protocol for both OTLP exporters, so the SDK-wide shutdown can
-// destroy their sockets once its deadline has passed (a hung collector then cannot keep the
-// process alive through an open request).
+// close them once its deadline has passed (a hung collector then cannot keep the process alive
+// through an open request or a retry).
 
 import http from 'node:http';
 import https from 'node:https';
@@ -29,20 +29,47 @@ export function buildResource(opts: ResolvedOptions): Resource {
 export interface ExportAgents {
   /** For the exporters' `httpAgentOptions` (an agent factory). */
   factory: (protocol: string) => http.Agent;
-  destroy(): void;
+  /**
+   * Ends every request and refuses new connections from then on, with a plain error that the
+   * exporter does not retry. `Agent.destroy()` alone is not enough: a request cut that way fails
+   * with ECONNRESET, which the exporter retries (opening a new socket to the hung collector after
+   * a backoff), keeping the process alive up to its export timeout.
+   */
+  close(): void;
+}
+
+const SHUT_DOWN = 'periscope: the SDK is shut down';
+
+/** A keep-alive agent that can be closed for good (ExportAgents.close). */
+function closableAgent<A extends http.Agent>(agent: A): A & { close(): void } {
+  let closed = false;
+  const createConnection = agent.createConnection.bind(agent);
+  // https://nodejs.org/api/http.html#agentcreateconnectionoptions-callback: errors go to the callback.
+  agent.createConnection = ((options: unknown, callback?: (err: Error | null, socket?: unknown) => void) => {
+    if (!closed) return createConnection(options as never, callback as never);
+    callback?.(new Error(SHUT_DOWN));
+    return undefined;
+  }) as typeof agent.createConnection;
+  return Object.assign(agent, {
+    close() {
+      closed = true;
+      for (const sockets of Object.values(agent.sockets)) for (const socket of sockets ?? []) socket.destroy(new Error(SHUT_DOWN));
+      agent.destroy(); // the idle ones
+    },
+  });
 }
 
 export function createExportAgents(): ExportAgents {
-  let httpAgent: http.Agent | undefined;
-  let httpsAgent: https.Agent | undefined;
+  let httpAgent: (http.Agent & { close(): void }) | undefined;
+  let httpsAgent: (https.Agent & { close(): void }) | undefined;
   return {
     factory: (protocol) =>
       protocol === 'https:'
-        ? (httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 4 }))
-        : (httpAgent ??= new http.Agent({ keepAlive: true, maxSockets: 4 })),
-    destroy() {
-      httpAgent?.destroy();
-      httpsAgent?.destroy();
+        ? (httpsAgent ??= closableAgent(new https.Agent({ keepAlive: true, maxSockets: 4 })))
+        : (httpAgent ??= closableAgent(new http.Agent({ keepAlive: true, maxSockets: 4 }))),
+    close() {
+      httpAgent?.close();
+      httpsAgent?.close();
     },
   };
 }

@@ -27,8 +27,8 @@ export type { Logger } from 'pino';
 export type { Tracer, Meter } from '@opentelemetry/api';
 
 export interface Stats extends LogStats {
-  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on. */
-  spans: { exported: number; failed: number };
+  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on; or dropped because 2048 were already waiting. */
+  spans: { exported: number; failed: number; dropped: number };
   /** Metric export requests (each carries every series): succeeded, or given up on. */
   metrics: { exported: number; failed: number };
 }
@@ -121,7 +121,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
     }),
     stats: () => ({
       ...logs.stats(),
-      spans: { ...(traces?.counters ?? { exported: 0, failed: 0 }) },
+      spans: { ...(traces?.counters ?? { exported: 0, failed: 0, dropped: 0 }) },
       metrics: { ...(metrics?.counters ?? { exported: 0, failed: 0 }) },
     }),
   };

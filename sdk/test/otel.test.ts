@@ -267,7 +267,7 @@ describe('instrumented node:http service (preloaded with --import register)', ()
     f.send('stop');
     const stats = await f.event('stats');
     expect((await f.exited).code, f.stderr()).toBe(0);
-    expect(stats.spans).toEqual({ exported: 10, failed: 0 });
+    expect(stats.spans).toEqual({ exported: 10, failed: 0, dropped: 0 });
 
     const spans = collector.spans();
     expect(spans).toHaveLength(10); // per /front: server /front, client → /back, server /back; and the upload
@@ -325,6 +325,18 @@ function slowPost(port: number, path: string): Promise<number> {
     setTimeout(() => req.end('second chunk'), 400);
   });
 }
+
+describe('span queue', () => {
+  it('spans ended while the queue is full are dropped and counted; the rest are delivered', { timeout: T }, async () => {
+    const run = await runFixture('span-flood', { endpoint: collector.url, app: OTEL_APP });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const { spans } = await run.event('stats');
+    expect(spans.failed).toBe(0);
+    expect(spans.dropped).toBeGreaterThan(0); // 3000 ended in one synchronous loop; the queue holds 2048
+    expect(spans.exported + spans.dropped).toBe(3000);
+    expect(collector.spans().filter((s) => s.name === 'flood')).toHaveLength(spans.exported);
+  });
+});
 
 describe('collector absent', () => {
   it('the instrumented app answers normally and shutdown resolves within the deadline', { timeout: T }, async () => {

@@ -8,11 +8,12 @@
 // - Head sampling: ParentBased(root = TraceIdRatio(sampleRatio)); a remote parent's decision wins,
 //   so a distributed trace is kept or dropped as a whole.
 // - Spans are batched off the request path (BatchSpanProcessor: at most 2048 queued — the bound on
-//   memory when the collector is down — sent every flushIntervalMs or per 512).
+//   memory when the collector is down — sent every flushIntervalMs or per 512). A span ended while
+//   2048 wait is dropped and counted (stats().spans.dropped).
 // - flush(deadlineAt) exports what is queued and shuts the provider down; bounded by the deadline,
 //   never rejects. After it the tracer is a no-op and the globals this module set are released.
 
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { context, propagation, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, ExportResultCode, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
@@ -25,6 +26,7 @@ import {
   TracerProvider,
   type ReadableSpan,
   type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { ResolvedOptions } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
@@ -33,14 +35,27 @@ import { PeriscopeContextManager } from './context.ts';
 export interface Traces {
   provider: TracerProvider;
   tracer: Tracer;
-  counters: ExportCounters;
+  counters: SpanCounters;
   flush(deadlineAt: number): Promise<void>;
 }
 
-/** Counts exported and failed spans around the OTLP exporter. */
-function countingExporter(inner: SpanExporter, counters: ExportCounters): SpanExporter {
-  return {
+/** Spans exported, failed, and dropped because the queue was full (the collector slow or down). */
+export interface SpanCounters extends ExportCounters {
+  dropped: number;
+}
+
+const MAX_QUEUE_SIZE = 2048;
+
+/**
+ * A BatchSpanProcessor whose queue bound is kept here, so the spans dropped at it are counted:
+ * the OTel processor drops them with only a diag message. A span is queued from its end until its
+ * batch is handed to the exporter; this bound is the processor's own, so it never drops itself.
+ */
+function countingBatchProcessor(inner: SpanExporter, counters: SpanCounters, scheduledDelayMillis: number, exportTimeoutMillis: number): SpanProcessor {
+  let queued = 0;
+  const exporter: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
+      queued -= spans.length;
       inner.export(spans, (result) => {
         if (result.code === ExportResultCode.SUCCESS) counters.exported += spans.length;
         else counters.failed += spans.length;
@@ -50,10 +65,30 @@ function countingExporter(inner: SpanExporter, counters: ExportCounters): SpanEx
     shutdown: () => inner.shutdown(),
     forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
   };
+  const batch = new BatchSpanProcessor({ exporter, maxQueueSize: MAX_QUEUE_SIZE, maxExportBatchSize: 512, scheduledDelayMillis, exportTimeoutMillis });
+  let shutDown = false;
+  return {
+    onStart: (span, parentContext) => batch.onStart(span, parentContext),
+    onEnd(span) {
+      // the same spans the batch processor itself ignores
+      if (shutDown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      if (queued >= MAX_QUEUE_SIZE) {
+        counters.dropped++;
+        return;
+      }
+      queued++;
+      batch.onEnd(span);
+    },
+    forceFlush: () => batch.forceFlush(),
+    shutdown() {
+      shutDown = true;
+      return batch.shutdown();
+    },
+  };
 }
 
 export function startTraces(opts: ResolvedOptions, resource: Resource, agents: ExportAgents, timeoutMillis: number): Traces {
-  const counters: ExportCounters = { exported: 0, failed: 0 };
+  const counters: SpanCounters = { exported: 0, failed: 0, dropped: 0 };
   const exporter = new OTLPTraceExporter({
     url: `${opts.endpoint}/v1/traces`,
     compression: CompressionAlgorithm.GZIP,
@@ -64,15 +99,7 @@ export function startTraces(opts: ResolvedOptions, resource: Resource, agents: E
   const provider = new TracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: countingExporter(exporter, counters),
-        maxQueueSize: 2048,
-        maxExportBatchSize: 512,
-        scheduledDelayMillis: opts.flushIntervalMs,
-        exportTimeoutMillis: timeoutMillis,
-      }),
-    ],
+    spanProcessors: [countingBatchProcessor(exporter, counters, opts.flushIntervalMs, timeoutMillis)],
   });
 
   const contextManager = new PeriscopeContextManager();

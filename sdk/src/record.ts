@@ -127,8 +127,52 @@ export const SHIELDED_KEYS_FIELD = '@periscope.attributes';
 
 /** Keys pino writes itself; everything else on a pino line is an attribute. */
 const PINO_OWN_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name', 'v']);
-/** Keys the SDK lifts from pino attributes into RFC 5424 fields. */
-const LIFTED_KEYS = new Set(['traceId', 'trace_id', 'spanId', 'span_id', 'msgId', 'structuredData', 'appName', 'facility']);
+
+const HEX32 = /^[0-9a-fA-F]{32}$/;
+const HEX16 = /^[0-9a-fA-F]{16}$/;
+/** RFC 5424 §6.3.2: SD-NAME is 1–32 PRINTUSASCII except '=', SP, ']', '"'. */
+const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;
+
+export const isTraceId = (v: unknown): v is string => typeof v === 'string' && HEX32.test(v);
+export const isSpanId = (v: unknown): v is string => typeof v === 'string' && HEX16.test(v);
+export const isFacility = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 23;
+
+/**
+ * RFC 5424 §6.3 structured data as JSON: { "sdid@pen": { "param": "value" } }, string values.
+ * Returns why `value` is not that, or undefined when it is.
+ */
+export function structuredDataProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'structuredData: expected an object of SD elements';
+  for (const [id, params] of Object.entries(value)) {
+    if (!SD_NAME.test(id)) return `structuredData: SD-ID ${JSON.stringify(id)} must be 1–32 printable ASCII characters without '=', ' ', ']', '"'`;
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) return `structuredData.${id}: expected an object of parameters`;
+    for (const [name, v] of Object.entries(params)) {
+      if (!SD_NAME.test(name)) return `structuredData.${id}: parameter name ${JSON.stringify(name)} is not a valid PARAM-NAME`;
+      if (typeof v !== 'string') return `structuredData.${id}.${name}: expected a string value`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Keys lifted from a pino line into RFC 5424 fields (besides the trace context), each with the
+ * check its value must pass. A value that fails stays an attribute under its key, as does a
+ * non-hex `traceId`: a log call's `facility: 'auth'` is the app's data, not a reason to lose the
+ * record (the collector refuses a record that carries it in the field).
+ */
+const LIFTED_FIELDS = new Map<string, (v: unknown) => boolean>([
+  ['msgId', (v) => typeof v === 'string'],
+  ['appName', (v) => typeof v === 'string'],
+  ['facility', isFacility],
+  ['structuredData', (v) => structuredDataProblem(v) === undefined],
+]);
+
+/** A pino level: its number, or its label (pino's `formatters.level` can write labels). */
+export function severityFromPinoLevel(level: unknown): number | undefined {
+  if (typeof level === 'number') return Number.isFinite(level) ? severityFromPino(level) : undefined;
+  if (typeof level === 'string') return severityFromName(level);
+  return undefined;
+}
 
 /**
  * Maps one parsed pino JSON line to a Periscope record.
@@ -138,32 +182,32 @@ export function recordFromPino(
   line: Record<string, unknown>,
   defaults: { appName?: string; hostname?: string; procId?: string; facility?: number } = {},
 ): LogRecord {
-  const severity = severityFromPino(typeof line.level === 'number' ? line.level : 30);
+  const severity = severityFromPinoLevel(line.level) ?? 6;
   const time = typeof line.time === 'number' ? line.time : typeof line.time === 'string' ? Date.parse(line.time) : Date.now();
+  const lifted = (key: string): boolean => line[key] !== undefined && LIFTED_FIELDS.get(key)!(line[key]);
   const record: LogRecord = {
     timestamp: rfc3339Micros(Number.isFinite(time) ? time : Date.now()),
     severity,
     level: LEVEL_NAMES[severity],
-    facility: typeof line.facility === 'number' ? line.facility : (defaults.facility ?? 1),
+    facility: lifted('facility') ? (line.facility as number) : (defaults.facility ?? 1),
     msg: typeof line.msg === 'string' ? line.msg : line.msg === undefined ? '' : JSON.stringify(line.msg),
   };
-  const appName = typeof line.appName === 'string' ? line.appName : typeof line.name === 'string' ? line.name : defaults.appName;
+  const appName = lifted('appName') ? (line.appName as string) : typeof line.name === 'string' ? line.name : defaults.appName;
   if (appName !== undefined) record.appName = appName;
   const hostname = typeof line.hostname === 'string' ? line.hostname : defaults.hostname;
   if (hostname !== undefined) record.hostname = hostname;
   const procId = line.pid !== undefined ? String(line.pid) : defaults.procId;
   if (procId !== undefined) record.procId = procId;
-  if (typeof line.msgId === 'string') record.msgId = line.msgId;
-  const traceId = line.traceId ?? line.trace_id;
-  if (typeof traceId === 'string') record.traceId = traceId;
-  const spanId = line.spanId ?? line.span_id;
-  if (typeof spanId === 'string') record.spanId = spanId;
-  if (line.structuredData && typeof line.structuredData === 'object') {
-    record.structuredData = line.structuredData as StructuredData;
-  }
+  if (lifted('msgId')) record.msgId = line.msgId as string;
+  if (lifted('structuredData')) record.structuredData = line.structuredData as StructuredData;
+  // pino-style or OTel-style names; the first valid one is the field
+  const traceKey = isTraceId(line.traceId) ? 'traceId' : isTraceId(line.trace_id) ? 'trace_id' : undefined;
+  if (traceKey) record.traceId = line[traceKey] as string;
+  const spanKey = isSpanId(line.spanId) ? 'spanId' : isSpanId(line.span_id) ? 'span_id' : undefined;
+  if (spanKey) record.spanId = line[spanKey] as string;
   let attributes: Record<string, unknown> | undefined;
   for (const key in line) {
-    if (PINO_OWN_KEYS.has(key) || LIFTED_KEYS.has(key)) continue;
+    if (PINO_OWN_KEYS.has(key) || key === traceKey || key === spanKey || (LIFTED_FIELDS.has(key) && lifted(key))) continue;
     const value = line[key];
     if (key === SHIELDED_KEYS_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign((attributes ??= {}), value);
     else (attributes ??= {})[key] = value;

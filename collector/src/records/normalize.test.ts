@@ -19,11 +19,21 @@ describe('normalizeRecord', () => {
     { name: 'trace ids lowercased', input: { msg: 'x', traceId: 'AB'.repeat(16), spanId: 'CD'.repeat(8) }, want: { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) } },
     { name: 'procId over 128 truncated', input: { msg: 'x', procId: 'p'.repeat(200) }, want: { procId: 'p'.repeat(128), truncated: ['procId'] } },
     { name: 'pino line', input: { level: 50, time: 1767225600000, pid: 1, hostname: 'h', msg: 'boom', err: { message: 'e' } }, want: { severity: 3, level: 'err', procId: '1', attributes: { err: { message: 'e' } } } },
+    { name: 'pino line with level labels and ISO time', input: { level: 'warn', time: '2026-01-01T00:00:00.250Z', pid: 1, msg: 'slow' }, want: { timestamp: '2026-01-01T00:00:00.250000Z', severity: 4, level: 'warning', procId: '1' } },
+    {
+      name: 'pino line whose lifted keys are not RFC 5424 values: kept as attributes',
+      input: { level: 30, time: 1767225600000, msg: 'x', facility: 999, traceId: 'not-hex', spanId: 5, msgId: 7, structuredData: { 'a b': {} }, appName: ['x'] },
+      want: { facility: 1, attributes: { facility: 999, traceId: 'not-hex', spanId: 5, msgId: 7, structuredData: { 'a b': {} }, appName: ['x'] } },
+    },
+    { name: 'pino line with valid lifted keys', input: { level: 30, time: 1767225600000, msg: 'x', facility: 4, trace_id: 'AB'.repeat(16), msgId: 'LOGIN', structuredData: { 'a@1': { p: 'v' } } }, want: { facility: 4, traceId: 'ab'.repeat(16), msgId: 'LOGIN', structuredData: { 'a@1': { p: 'v' } } } },
   ])('accepts: $name', ({ input, want }) => {
     const n = normalizeRecord(input, NOW);
     expect(n.ok).toBe(true);
     if (!n.ok) return;
     expect(n.record).toMatchObject(want);
+    for (const field of ['traceId', 'spanId', 'msgId', 'structuredData', 'appName'] as const) {
+      if (!(field in want)) expect(n.record[field], field).toBeUndefined();
+    }
     expect(validateSchema(n.record), JSON.stringify(validateSchema.errors)).toBe(true);
     expect(n.micros).toBe(Date.parse(n.record.timestamp) * 1000 + Number(n.record.timestamp.slice(23, 26)));
   });
@@ -42,6 +52,8 @@ describe('normalizeRecord', () => {
     { name: 'epoch ms 1e20 (no JS date)', input: { msg: 'x', timestamp: 1e20 }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
     { name: 'pino time 1e20', input: { level: 30, time: 1e20, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
     { name: 'pino time before 1970', input: { level: 30, time: -1e15, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
+    { name: 'pino level label unknown', input: { level: 'loud', time: 1767225600000, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
+    { name: 'pino time not a date', input: { level: 30, time: 'yesterday', msg: 'x' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
     { name: 'severity 8', input: { msg: 'x', severity: 8 }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
     { name: 'severity 2.5', input: { msg: 'x', severity: 2.5 }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
     { name: 'level disagrees', input: { msg: 'x', severity: 1, level: 'info' }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },

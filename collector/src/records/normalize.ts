@@ -1,9 +1,14 @@
 import {
   applyFieldLimits,
+  isFacility,
+  isSpanId,
+  isTraceId,
   LEVEL_NAMES,
   recordFromPino,
   rfc3339Micros,
   severityFromName,
+  severityFromPinoLevel,
+  structuredDataProblem,
   type LogRecord,
   type StructuredData,
 } from '../../../sdk/src/record.ts';
@@ -18,18 +23,18 @@ const KNOWN_KEYS = new Set([
   'structuredData', 'msg', 'traceId', 'spanId', 'attributes', 'truncated',
 ]);
 const HEADER_FIELDS = ['hostname', 'appName', 'procId', 'msgId'] as const;
-const HEX32 = /^[0-9a-fA-F]{32}$/;
-const HEX16 = /^[0-9a-fA-F]{16}$/;
-/** RFC 5424 §6.3.2: SD-NAME is 1–32 PRINTUSASCII except '=', SP, ']', '"'. */
-const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;
 
 function fail(code: string, message: string): Normalized {
   return { ok: false, code, message };
 }
 
-/** A pino line: numeric level and numeric `time`, none of the Periscope header fields. */
+/**
+ * A pino line: a numeric level (or a level label, as pino's `formatters.level` can write, with
+ * pino's `time`), and neither of the Periscope record's `timestamp` and `severity`.
+ */
 function isPinoLine(o: Record<string, unknown>): boolean {
-  return typeof o.level === 'number' && (typeof o.time === 'number' || o.timestamp === undefined) && o.severity === undefined;
+  if (o.timestamp !== undefined || o.severity !== undefined) return false;
+  return typeof o.level === 'number' || (typeof o.level === 'string' && o.time !== undefined);
 }
 
 /**
@@ -43,9 +48,16 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   }
   const o = input as Record<string, unknown>;
   if (isPinoLine(o)) {
-    if (!Number.isFinite(o.level as number)) return fail(ERR.BAD_SEVERITY, 'level: expected a pino level number');
-    if (o.time !== undefined && !Number.isFinite(o.time)) return fail(ERR.BAD_TIMESTAMP, 'time: expected epoch milliseconds');
-    if (o.time !== undefined && !msInRange(o.time as number)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number));
+    if (severityFromPinoLevel(o.level) === undefined) {
+      return fail(ERR.BAD_SEVERITY, `level: unknown level ${JSON.stringify(o.level)}; expected a pino level number or label (trace … fatal)`);
+    }
+    if (o.time !== undefined) {
+      // epoch ms (pino's default) or RFC 3339 (pino.stdTimeFunctions.isoTime)
+      const ms = typeof o.time === 'number' ? o.time : typeof o.time === 'string' ? timestampToMicros(o.time) / 1000 : NaN;
+      if (!Number.isFinite(ms)) return fail(ERR.BAD_TIMESTAMP, 'time: expected epoch milliseconds or RFC 3339');
+      if (!msInRange(ms)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number | string));
+    }
+    // Lifted fields (traceId, facility, structuredData …) with invalid values stay attributes.
     const record = recordFromPino(o);
     const checked = checkTraceContext(record);
     if (checked) return checked;
@@ -93,7 +105,7 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
 
   let facility = 1;
   if (o.facility !== undefined) {
-    if (typeof o.facility !== 'number' || !Number.isInteger(o.facility) || o.facility < 0 || o.facility > 23) {
+    if (!isFacility(o.facility)) {
       return fail(ERR.BAD_FIELD, 'facility: expected an integer 0–23');
     }
     facility = o.facility;
@@ -114,9 +126,9 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   }
 
   if (o.structuredData !== undefined && o.structuredData !== null) {
-    const sd = checkStructuredData(o.structuredData);
-    if (typeof sd === 'string') return fail(ERR.BAD_FIELD, sd);
-    record.structuredData = sd;
+    const problem = structuredDataProblem(o.structuredData);
+    if (problem) return fail(ERR.BAD_FIELD, problem);
+    record.structuredData = o.structuredData as StructuredData;
   }
   if (typeof o.traceId === 'string') record.traceId = o.traceId;
   else if (o.traceId !== undefined && o.traceId !== null) return fail(ERR.BAD_FIELD, 'traceId: expected 32 hex characters');
@@ -142,26 +154,12 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
 
 function checkTraceContext(record: LogRecord): Normalized | undefined {
   if (record.traceId !== undefined) {
-    if (!HEX32.test(record.traceId)) return fail(ERR.BAD_FIELD, 'traceId: expected 32 hex characters');
+    if (!isTraceId(record.traceId)) return fail(ERR.BAD_FIELD, 'traceId: expected 32 hex characters');
     record.traceId = record.traceId.toLowerCase();
   }
   if (record.spanId !== undefined) {
-    if (!HEX16.test(record.spanId)) return fail(ERR.BAD_FIELD, 'spanId: expected 16 hex characters');
+    if (!isSpanId(record.spanId)) return fail(ERR.BAD_FIELD, 'spanId: expected 16 hex characters');
     record.spanId = record.spanId.toLowerCase();
   }
   return undefined;
-}
-
-/** RFC 5424 §6.3: { "sdid@pen": { "param": "value" } }; values must be strings. */
-function checkStructuredData(value: unknown): StructuredData | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'structuredData: expected an object of SD elements';
-  for (const [id, params] of Object.entries(value)) {
-    if (!SD_NAME.test(id)) return `structuredData: SD-ID ${JSON.stringify(id)} must be 1–32 printable ASCII characters without '=', ' ', ']', '"'`;
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) return `structuredData.${id}: expected an object of parameters`;
-    for (const [name, v] of Object.entries(params)) {
-      if (!SD_NAME.test(name)) return `structuredData.${id}: parameter name ${JSON.stringify(name)} is not a valid PARAM-NAME`;
-      if (typeof v !== 'string') return `structuredData.${id}.${name}: expected a string value`;
-    }
-  }
-  return value as StructuredData;
 }

@@ -101,11 +101,14 @@ export async function startCollector(config: Config, options: { configDir?: stri
         // pause and offer the records again (the receiver's back-pressure); anything else is final.
         const later = retryLaterSeconds(err);
         if (later === undefined) throw err;
-        return { retryAfterMs: later * 1000 };
+        return { retryAfterMs: later * 1000, code: (err as PeriscopeError).code };
       }
     },
-    reject(code: string, receiver: string) {
-      ingest.reject(receiver, code);
+    reject(code: string, receiver: string, count?: number) {
+      ingest.reject(receiver, code, count);
+    },
+    refuse(code: string, receiver: string) {
+      ingest.refuse(receiver, code);
     },
   });
 

@@ -30,7 +30,7 @@ export function createSelfMetrics() {
     }),
     refusedRequests: new Counter({
       name: 'periscope_receiver_refused_requests_total',
-      help: 'Whole requests refused (413, 415, 400 undecodable, 503), by receiver and reason.',
+      help: 'Whole requests (or syslog TCP connections) refused: 413, 415, 400 undecodable, 429, 503, too many connections; by receiver and reason.',
       labelNames: ['receiver', 'reason'] as const,
       registers: [registry],
     }),

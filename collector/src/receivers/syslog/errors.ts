@@ -15,6 +15,8 @@ export const PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA = 'PERISCOPE_ERR_SYSLOG_BA
 export const PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE = 'PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE';
 /** The TCP connection ended in the middle of a frame; the partial frame is dropped. */
 export const PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME = 'PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME';
+/** A TCP connection beyond `maxConnections`, closed on accept (SyslogSink.refuse). */
+export const PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS = 'PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS';
 
 export type SyslogErrorCode =
   | typeof PERISCOPE_ERR_SYSLOG_BAD_PRI

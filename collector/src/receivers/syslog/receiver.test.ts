@@ -21,6 +21,7 @@ interface TestSink extends SyslogSink {
   batches: LogRecord[][];
   records: LogRecord[];
   rejects: string[];
+  refuses: string[];
   receivers: string[];
 }
 
@@ -29,15 +30,19 @@ function makeSink(): TestSink {
     batches: [],
     records: [],
     rejects: [],
+    refuses: [],
     receivers: [],
     accept(records, receiver) {
       sink.batches.push(records);
       sink.records.push(...records);
       sink.receivers.push(receiver);
     },
-    reject(code, receiver) {
-      sink.rejects.push(code);
+    reject(code, receiver, count = 1) {
+      for (let i = 0; i < count; i++) sink.rejects.push(code);
       sink.receivers.push(receiver);
+    },
+    refuse(code) {
+      sink.refuses.push(code);
     },
   };
   return sink;
@@ -226,6 +231,9 @@ describe('syslog receiver over TCP', () => {
     const second = await tcpConnect(port);
     await new Promise<void>((resolve) => second.on('close', () => resolve()));
     expect(r.health().connections).toBe(1);
+    // counted: a sender told to go away must show somewhere an operator looks
+    expect(r.health().connectionsRefused).toBe(1);
+    expect(sink.refuses).toEqual(['PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS']);
     await write(first, `${msg(1)}\n`);
     await waitFor('record 1', () => sink.records.length === 1);
   });
@@ -242,6 +250,7 @@ describe('syslog receiver over TCP', () => {
       reject() {
         throw new Error('also broken');
       },
+      refuse() {},
     });
     await r.start();
     const socket = await tcpConnect(r.addresses().tcp.port);
@@ -266,12 +275,13 @@ describe('syslog receiver over TCP: back-pressure', () => {
         offers.push(records.map((rec) => rec.msg));
         if (busyFor > 0) {
           busyFor--;
-          return { retryAfterMs: 30 };
+          return { retryAfterMs: 30, code: 'PERISCOPE_ERR_OVERLOADED' };
         }
         accepted.push(...records.map((rec) => rec.msg));
         return undefined;
       },
       reject() {},
+      refuse() {},
     });
     await r.start();
     const socket = await tcpConnect(r.addresses().tcp.port);
@@ -287,21 +297,25 @@ describe('syslog receiver over TCP: back-pressure', () => {
   });
 
   it('what a paused connection holds at shutdown is offered once more, then counted as rejected', async () => {
-    const r = receiver(config(), { accept: () => ({ retryAfterMs: 60_000 }), reject() {} });
+    const sink = { ...makeSink(), accept: () => ({ retryAfterMs: 60_000, code: 'PERISCOPE_ERR_OVERLOADED' }) };
+    const r = receiver(config(), sink);
     await r.start();
     const socket = await tcpConnect(r.addresses().tcp.port);
     await write(socket, `${msg(1)}\n${msg(2)}\n`);
     await waitFor('the connection paused', () => r.health().pausedConnections === 1);
     await r.shutdown();
     expect(r.health()).toMatchObject({ framesAccepted: 0, framesRejected: 2, pausedConnections: 0 });
+    expect(sink.rejects).toEqual(['PERISCOPE_ERR_OVERLOADED', 'PERISCOPE_ERR_OVERLOADED']); // in the metrics, by reason
   });
 
   it('UDP cannot push back: a busy sink drops the datagram, counted', async () => {
-    const r = receiver(config(), { accept: () => ({ retryAfterMs: 1000 }), reject() {} });
+    const sink = { ...makeSink(), accept: () => ({ retryAfterMs: 1000, code: 'PERISCOPE_ERR_STORE_UNAVAILABLE' }) };
+    const r = receiver(config(), sink);
     await r.start();
     await udpSend(r.addresses().udp.port, [msg(1)]);
     await waitFor('counted', () => r.health().framesRejected === 1);
     expect(r.health().framesAccepted).toBe(0);
+    expect(sink.rejects).toEqual(['PERISCOPE_ERR_STORE_UNAVAILABLE']);
   });
 });
 
@@ -360,7 +374,7 @@ describe('syslog receiver over UDP', () => {
 describe('syslog receiver lifecycle', () => {
   it('reports health and addresses only while listening', async () => {
     const r = receiver(config());
-    expect(r.health()).toEqual({ status: 'down', connections: 0, pausedConnections: 0, framesAccepted: 0, framesRejected: 0 });
+    expect(r.health()).toEqual({ status: 'down', connections: 0, pausedConnections: 0, framesAccepted: 0, framesRejected: 0, connectionsRefused: 0 });
     expect(() => r.addresses()).toThrow(/not listening/);
     await r.start();
     const { tcp, udp } = r.addresses();
@@ -376,6 +390,7 @@ describe('syslog receiver lifecycle', () => {
       pausedConnections: 0,
       framesAccepted: 0,
       framesRejected: 0,
+      connectionsRefused: 0,
     });
     await r.shutdown();
     expect(r.health().status).toBe('down');

@@ -12,7 +12,7 @@ import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { LogRecord } from '../../../../sdk/src/record.ts';
-import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE } from './errors.ts';
+import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS } from './errors.ts';
 import { SyslogFrameSplitter } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
 import { parseSyslog5424 } from './parse.ts';
@@ -22,6 +22,14 @@ import { formatAddr, parseAddr } from '../../config/units.ts';
 const UDP_BATCH_MAX = 1000;
 /** SO_RCVBUF asked for the UDP socket (the kernel may grant less). */
 const UDP_RECV_BUFFER_BYTES = 8 * 2 ** 20;
+/**
+ * TCP keep-alive probes start after this long without traffic, so a sender that vanished (host
+ * down, network cut: no FIN) frees its connection slot. An idle but live sender is not closed:
+ * syslog senders keep one connection open between bursts.
+ */
+const TCP_KEEPALIVE_DELAY_MS = 60_000;
+/** Sink failures that are not an error code of their own. */
+const SINK_FAILED = 'PERISCOPE_ERR_INTERNAL';
 export const configSchema = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'Listen for syslog at all.' }),
@@ -50,6 +58,8 @@ export type SyslogConfig = Static<typeof configSchema>;
 /** The sink cannot take records now (back-pressure): offer them again after `retryAfterMs`. */
 export interface SinkBusy {
   retryAfterMs: number;
+  /** Why (an error code): what the records are counted under when they cannot wait (UDP, shutdown). */
+  code: string;
 }
 
 export interface SyslogSink {
@@ -58,7 +68,10 @@ export interface SyslogSink {
    * later. A throw means they can never be taken (counted as rejected).
    */
   accept(records: LogRecord[], receiver: 'syslog'): void | SinkBusy;
-  reject(code: string, receiver: 'syslog'): void;
+  /** `count` records were dropped, for `code`. */
+  reject(code: string, receiver: 'syslog', count?: number): void;
+  /** A whole TCP connection was refused (closed on accept), for `code`. */
+  refuse(code: string, receiver: 'syslog'): void;
 }
 
 export interface SyslogEndpoint {
@@ -79,8 +92,10 @@ export interface SyslogHealth {
   connections: number;
   /** Records handed to sink.accept (and accepted without throwing). */
   framesAccepted: number;
-  /** Frames/datagrams dropped: framing errors, parse errors, and records whose sink.accept threw. */
+  /** Frames/datagrams dropped: framing errors, parse errors, and records the sink could not take. */
   framesRejected: number;
+  /** TCP connections closed on accept because `maxConnections` were open. */
+  connectionsRefused: number;
   /** TCP connections not being read while the sink is busy (TCP flow control holds the senders back). */
   pausedConnections: number;
 }
@@ -118,11 +133,12 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   const sockets = new Set<TcpSocket>();
   let framesAccepted = 0;
   let framesRejected = 0;
+  let connectionsRefused = 0;
 
-  function reject(code: string): void {
-    framesRejected++;
+  function reject(code: string, count = 1): void {
+    framesRejected += count;
     try {
-      sink.reject(code, 'syslog');
+      sink.reject(code, 'syslog', count);
     } catch {
       // A failing sink must not take the listener down; the count above still records it.
     }
@@ -134,12 +150,13 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       const busy = sink.accept(batch, 'syslog');
       if (busy) {
         if (canWait) return busy.retryAfterMs;
-        framesRejected += batch.length;
+        reject(busy.code, batch.length);
         return undefined;
       }
       framesAccepted += batch.length;
-    } catch {
-      framesRejected += batch.length;
+    } catch (err) {
+      const code = (err as { code?: unknown })?.code;
+      reject(typeof code === 'string' && code.startsWith('PERISCOPE_ERR_') ? code : SINK_FAILED, batch.length);
     }
     return undefined;
   }
@@ -326,8 +343,16 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     const { address, family } = await lookup(endpoint.host);
     const attempts = endpoint.port === 0 ? EPHEMERAL_ATTEMPTS : 1;
     for (let attempt = 1; ; attempt++) {
-      const server = createServer(onConnection);
+      const server = createServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS }, onConnection);
       server.maxConnections = config.maxConnections;
+      server.on('drop', () => {
+        connectionsRefused++;
+        try {
+          sink.refuse(PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS, 'syslog');
+        } catch {
+          // counted above
+        }
+      });
       tcp = server;
       await listenTcp(server, address, endpoint.port);
       server.on('error', () => {
@@ -395,6 +420,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
         pausedConnections: held.size,
         framesAccepted,
         framesRejected,
+        connectionsRefused,
       };
       if (bound) {
         health.tcpAddr = formatAddr(bound.tcp.host, bound.tcp.port);

@@ -59,14 +59,18 @@ it('UDP: one message per datagram, including non-UTF-8 bytes', async () => {
   await send(Buffer.from(`<14>1 2026-03-01T11:00:00Z h ${app} - - - udp one`));
   await send(Buffer.from('<14>1 not-a-timestamp h x - - - broken'));
   await send(Buffer.concat([Buffer.from(`<14>1 2026-03-01T11:00:01Z h ${app} - - - bad bytes `), Buffer.from([0xc3, 0x28])]));
+  // RFC 3164 (BSD syslog) as rsyslog forwards by default: "Mmm dd hh:mm:ss" without a year, read as UTC
+  const bsdAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  const bsd = `${bsdAt.toUTCString().slice(8, 11)} ${String(bsdAt.getUTCDate()).padStart(2, ' ')} ${bsdAt.toISOString().slice(11, 19)}`;
+  await send(Buffer.from(`<13>${bsd} web-7 ${app}[77]: bsd three`));
   const records = await waitFor(async () => {
     const r = await search(`service=${app}`);
-    return r.length === 2 ? r : undefined;
+    return r.length === 3 ? r : undefined;
   });
   client.close();
-  expect(records[1].msg).toBe('udp one');
-  expect(records[0].msg).toBe('bad bytes \uFFFD(');
-  expect(records[0].attributes).toEqual({ invalidUtf8: true });
+  expect(records.map((r) => r.msg)).toEqual(['bsd three', 'bad bytes \uFFFD(', 'udp one']); // newest first
+  expect(records[1].attributes).toEqual({ invalidUtf8: true });
+  expect(records[0]).toMatchObject({ timestamp: `${bsdAt.toISOString().slice(0, 19)}.000000Z`, hostname: 'web-7', procId: '77', severity: 5 });
 });
 
 it('TCP back-pressure: while an exporter is at its backlog bound the connection pauses; nothing is lost', async () => {

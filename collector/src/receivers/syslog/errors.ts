@@ -3,7 +3,7 @@
 
 /** PRI missing, not `<1*3DIGIT>`, or above 191 (RFC 5424 §6.2.1). */
 export const PERISCOPE_ERR_SYSLOG_BAD_PRI = 'PERISCOPE_ERR_SYSLOG_BAD_PRI';
-/** VERSION missing or not `1` (RFC 5424 §6.2.2). */
+/** VERSION not `1` (RFC 5424 §6.2.2), or neither a VERSION nor an RFC 3164 TIMESTAMP after PRI. */
 export const PERISCOPE_ERR_SYSLOG_BAD_VERSION = 'PERISCOPE_ERR_SYSLOG_BAD_VERSION';
 /** TIMESTAMP is neither `-` nor a valid RFC 3339 date-time as restricted by RFC 5424 §6.2.3. */
 export const PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP = 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP';

@@ -1,5 +1,6 @@
 // Strict RFC 5424 §6 parser: one syslog message (a TCP frame or a UDP datagram) → LogRecord.
 // https://www.rfc-editor.org/rfc/rfc5424#section-6
+// parseSyslog also takes RFC 3164 messages (no VERSION after PRI): parse3164.ts.
 //
 //   SYSLOG-MSG = HEADER SP STRUCTURED-DATA [SP MSG]
 //   HEADER     = PRI VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID
@@ -34,6 +35,7 @@ import {
 } from './errors.ts';
 import type { SyslogErrorCode } from './errors.ts';
 import { outOfRange, timestampInRange } from '../../records/time-range.ts';
+import { parseSyslog3164 } from './parse3164.ts';
 
 export type ParseResult =
   | { ok: true; record: LogRecord }
@@ -203,9 +205,18 @@ export function parseTimestamp(b: Buffer, s: number, e: number): string | null {
 const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 /**
- * Parses one RFC 5424 message. Never throws for any input.
+ * Parses one syslog message: RFC 5424 when a VERSION (1–3 digits, SP) follows PRI, otherwise
+ * RFC 3164 (parse3164.ts). Never throws for any input.
  */
-export function parseSyslog5424(message: Buffer | string, options?: ParseOptions): ParseResult {
+export function parseSyslog(message: Buffer | string, options?: ParseOptions): ParseResult {
+  return parseSyslog5424(message, options, true);
+}
+
+/**
+ * Parses one RFC 5424 message (with `orBsd`, hands one without a VERSION to the RFC 3164
+ * parser instead). Never throws for any input.
+ */
+export function parseSyslog5424(message: Buffer | string, options?: ParseOptions, orBsd = false): ParseResult {
   const b = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   const n = b.length;
   sawInvalidUtf8 = false;
@@ -219,6 +230,12 @@ export function parseSyslog5424(message: Buffer | string, options?: ParseOptions
   if (i === 1 || i >= n || b[i] !== GT) return fail(PERISCOPE_ERR_SYSLOG_BAD_PRI, 'PRI must be "<" 1-3 digits ">"');
   if (pri > 191) return fail(PERISCOPE_ERR_SYSLOG_BAD_PRI, `PRI ${pri} is above 191`);
   i++;
+
+  if (orBsd && !hasVersion(b, i, n)) {
+    const result = parseSyslog3164(pri, decodeUtf8(b, i, n), options?.receivedAt ?? Date.now());
+    if (result.ok && sawInvalidUtf8) result.record.attributes = { invalidUtf8: true };
+    return result;
+  }
 
   // VERSION = NONZERO-DIGIT 0*2DIGIT; only 1 is defined.
   const vStart = i;
@@ -305,6 +322,13 @@ export function parseSyslog5424(message: Buffer | string, options?: ParseOptions
   if (structuredData !== undefined) record.structuredData = structuredData;
   if (sawInvalidUtf8) record.attributes = { invalidUtf8: true };
   return { ok: true, record: applyFieldLimits(record) };
+}
+
+/** 1–3 digits then SP at i: an RFC 5424 VERSION (RFC 3164 has the TIMESTAMP there). */
+function hasVersion(b: Buffer, i: number, n: number): boolean {
+  let j = i;
+  while (j < n && j - i < 3 && isDigit(b[j])) j++;
+  return j > i && j < n && b[j] === SP;
 }
 
 let sdError = '';

@@ -1,4 +1,4 @@
-// Syslog receiver: RFC 5424 messages over TCP (RFC 6587 framing) and UDP (RFC 5426,
+// Syslog receiver: RFC 5424 (and RFC 3164) messages over TCP (RFC 6587 framing) and UDP (RFC 5426,
 // one message per datagram), on the same host:port. Parsed records go to the sink in small
 // batches (one per TCP chunk; for UDP, the datagrams of one event-loop turn); every dropped
 // frame is reported to sink.reject.
@@ -15,7 +15,7 @@ import type { LogRecord } from '../../../../sdk/src/record.ts';
 import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS } from './errors.ts';
 import { SyslogFrameSplitter } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
-import { parseSyslog5424 } from './parse.ts';
+import { parseSyslog } from './parse.ts';
 import { formatAddr, parseAddr } from '../../config/units.ts';
 
 /** Most datagrams committed in one batch. */
@@ -176,7 +176,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event.ok) {
-        const parsed = parseSyslog5424(event.frame);
+        const parsed = parseSyslog(event.frame);
         if (parsed.ok) {
           if (!batch) {
             batch = [];
@@ -261,7 +261,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       reject(PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE);
       return;
     }
-    const parsed = parseSyslog5424(end === msg.length ? msg : msg.subarray(0, end));
+    const parsed = parseSyslog(end === msg.length ? msg : msg.subarray(0, end));
     if (!parsed.ok) {
       reject(parsed.code);
       return;

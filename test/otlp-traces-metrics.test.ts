@@ -160,6 +160,8 @@ it('OTLP bad input: partial success names each bad span or point; everything val
             span('00f067aa0ba902b9', { kind: 42 }),
             span('00f067aa0ba902ba', { name: { not: 'a string' } }),
             span('00f067aa0ba902bb', { parentSpanId: '00f067aa0ba902b7' }),
+            // past 2^63 ns: its write failed the whole request with 503 (and past 2^53 ns of duration, searches)
+            span('00f067aa0ba902bc', { endTimeUnixNano: '9223372036854775808' }),
           ],
         }],
       }],
@@ -167,8 +169,9 @@ it('OTLP bad input: partial success names each bad span or point; everything val
   });
   expect(res.status).toBe(200);
   const json = (await res.json()) as any;
-  expect(json.partialSuccess.rejectedSpans).toBe(3);
-  expect(json.partialSuccess.errorMessage).toMatch(/#1 PERISCOPE_ERR_OTLP_BAD_TRACE_ID.*#2 PERISCOPE_ERR_OTLP_BAD_SPAN_KIND.*#3 PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE/);
+  expect(json.partialSuccess.rejectedSpans).toBe(4);
+  expect(json.partialSuccess.errorMessage).toMatch(/#1 PERISCOPE_ERR_OTLP_BAD_TRACE_ID.*#2 PERISCOPE_ERR_OTLP_BAD_SPAN_KIND.*#3 PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE.*#5 PERISCOPE_ERR_OTLP_BAD_TIMESTAMP/);
+  expect((await getJson(`/api/v1/traces?service=${service}`)).status).toBe(200);
   const { body } = await getJson(`/api/v1/traces/${traceId}`);
   expect(body.spans.map((s: any) => s.spanId)).toEqual(['00f067aa0ba902b7', '00f067aa0ba902bb']);
   expect(body.spans[0].attributes.sql).toHaveLength(65_536);

@@ -70,6 +70,15 @@ describe('span store', () => {
     expect(t1).toEqual({ traceId: T1, rootService: 'shop', rootName: 'GET /a', startTime: '2026-01-01T00:00:00.000000Z', durationMs: 500, spanCount: 2, errorCount: 1, services: ['db', 'shop'] });
   });
 
+  it('a span lasting longer than 2^53 ns (104 days) is searched and read back for the warm-up', () => {
+    const store = new SpanStore(db);
+    const long = { ...span(T1, 'a'.repeat(16), 0, 0), startNs: 1_000_000_000n, endNs: BASE }; // 1970 → 2026
+    store.append([long]);
+    expect(store.search({ limit: 10 }).traces.map((t) => t.traceId)).toEqual([T1]);
+    const [timing] = store.timingsAfter(0, Number.MAX_SAFE_INTEGER, 0, 10);
+    expect(timing.durationNs).toBeCloseTo(Number(BASE - 1_000_000_000n), -6);
+  });
+
   it('retention deletes spans past traces.retention.maxAge, independently of the logs', async () => {
     const store = new SpanStore(db);
     new LogStore(db);

@@ -229,7 +229,8 @@ export class SpanStore {
   /** Spans with id in (afterId, maxId] and start >= sinceMicros, in id order (slow-operation warm-up). */
   timingsAfter(afterId: number, maxId: number, sinceMicros: number, limit: number): SpanTiming[] {
     const rows = this.db
-      .prepare('SELECT id, trace_id, span_id, service, name, ts, duration_ns FROM spans WHERE id > ? AND id <= ? AND ts >= ? ORDER BY id LIMIT ?')
+      // REAL: a duration past 2^53 ns (104 days) does not fit a JS number as an integer
+      .prepare('SELECT id, trace_id, span_id, service, name, ts, CAST(duration_ns AS REAL) AS duration_ns FROM spans WHERE id > ? AND id <= ? AND ts >= ? ORDER BY id LIMIT ?')
       .all(afterId, maxId, sinceMicros, limit) as Array<{ id: number; trace_id: string; span_id: string; service: string | null; name: string; ts: number; duration_ns: number }>;
     return rows.map((r) => ({ id: r.id, traceId: r.trace_id, spanId: r.span_id, service: r.service, name: r.name, startMs: r.ts / 1000, durationNs: r.duration_ns }));
   }

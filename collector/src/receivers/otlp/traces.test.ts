@@ -88,6 +88,8 @@ describe('OTLP traces → span records', () => {
     { name: 'start time as an object', bad: { startTimeUnixNano: { n: 1 } }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP' },
     { name: 'no start time', bad: { startTimeUnixNano: '0' }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP' },
     { name: 'end before start', bad: { endTimeUnixNano: '1' }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP' },
+    { name: 'end in 2262 (int64 max)', bad: { endTimeUnixNano: '9223372036854775807' }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP' },
+    { name: 'end past int64', bad: { endTimeUnixNano: '9223372036854775808' }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP' },
     { name: 'name of the wrong type', bad: { name: 42 }, code: 'PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE' },
     { name: 'attribute value of the wrong type', bad: { attributes: [{ key: 'a', value: { intValue: 'x' } }] }, code: 'PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE' },
     { name: 'event with a wrong field type', bad: { events: [{ name: 1 }] }, code: 'PERISCOPE_ERR_OTLP_BAD_FIELD_TYPE' },

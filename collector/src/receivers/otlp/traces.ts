@@ -5,7 +5,8 @@
 //   trace API joins on them). parentSpanId: empty or all zeros means root, else 16 hex.
 // - kind must be 0–5 and status.code 0–2 (SpanKind / StatusCode); other numbers are rejected
 //   rather than guessed.
-// - startTimeUnixNano must be set (> 0); endTimeUnixNano must not be before it.
+// - startTimeUnixNano must be set (> 0); endTimeUnixNano must not be before it, nor after 2199
+//   (records/time-range.ts).
 // - resource service.name → service, service.namespace + service.name → job, service.instance.id
 //   → instance; the other resource attributes and the scope name/version are kept with the span.
 // - String attribute values (span, event, link and resource attributes, at any depth) longer than
@@ -17,6 +18,7 @@
 // `index` in a rejection is the position of the span in document order over all
 // resourceSpans/scopeSpans — the same numbering whichever encoding was used.
 
+import { msInRange, outOfRange } from '../../records/time-range.ts';
 import type { SpanEvent, SpanLink, SpanRecord } from '../../traces/span.ts';
 import {
   ItemRejection,
@@ -169,6 +171,9 @@ function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanR
   const endNs = parseNanos(span.endTimeUnixNano, 'endTimeUnixNano');
   if (startNs === 0n) throw new ItemRejection(C.BAD_TIMESTAMP, 'startTimeUnixNano is required');
   if (endNs < startNs) throw new ItemRejection(C.BAD_TIMESTAMP, 'endTimeUnixNano is before startTimeUnixNano');
+  // Past 2199 a time no longer fits the store (a signed 64-bit column, then a JS number when read):
+  // it failed the whole request's write, or every trace search that reached the span.
+  if (!msInRange(Number(endNs / 1_000_000n))) throw new ItemRejection(C.BAD_TIMESTAMP, outOfRange('endTimeUnixNano', endNs.toString()));
 
   const truncated = [...resource.truncated];
   const attributes = truncateAttributes((span.attributes ?? {}) as Attributes, maxAttr, 'attributes.', truncated);

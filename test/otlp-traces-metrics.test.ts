@@ -207,7 +207,13 @@ it('OTLP bad input: partial success names each bad span or point; everything val
   expect((await fetch(`${collector.url}/health`)).status).toBe(200);
 });
 
-it('errors before the OTLP handler are google.rpc.Status too, protobuf for a protobuf request', async () => {
+it('errors before the OTLP handler are google.rpc.Status too, protobuf for a protobuf request; each refusal is counted', async () => {
+  const refused = async () => {
+    const text = await metricsText();
+    const count = (reason: string) => valueOf(text, `periscope_otlp_refused_requests_total{signal="traces",reason="${reason}"}`) ?? 0;
+    return { encoding: count('PERISCOPE_ERR_BAD_ENCODING'), tooLarge: count('PERISCOPE_ERR_BODY_TOO_LARGE'), type: count('PERISCOPE_ERR_UNSUPPORTED_MEDIA_TYPE'), decode: count('PERISCOPE_ERR_OTLP_DECODE') };
+  };
+  const before = await refused();
   const post = (headers: Record<string, string>, body: Uint8Array<ArrayBuffer> | string) => fetch(`${collector.url}/v1/traces`, { method: 'POST', headers, body });
   const corrupt = await post({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, 'not gzip');
   expect(corrupt.status).toBe(400);
@@ -222,6 +228,16 @@ it('errors before the OTLP handler are google.rpc.Status too, protobuf for a pro
   expect(text.status).toBe(415);
   expect(text.headers.get('content-type')).toBe('application/json');
   expect(await text.json()).toEqual({ code: 3, message: 'OTLP/HTTP accepts application/x-protobuf or application/json (got text/plain)' });
+
+  const brotli = await post({ 'content-type': 'application/json', 'content-encoding': 'br' }, '{}');
+  expect(brotli.status).toBe(415);
+  expect(((await brotli.json()) as { message: string }).message).toContain('content-encoding "br" is not supported');
+
+  const truncated = await post({ 'content-type': 'application/json' }, '{"resourceSpans": [');
+  expect(truncated.status).toBe(400);
+
+  // A misconfigured exporter shows on /metrics, not only in its own logs.
+  expect(await refused()).toEqual({ encoding: before.encoding + 1, tooLarge: before.tooLarge + 1, type: before.type + 2, decode: before.decode + 1 });
 });
 
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {

@@ -82,7 +82,7 @@ export function createTelemetryMetrics(registry: Registry, stores: Record<string
     }),
     otlpRequestsRefused: new Counter({
       name: 'periscope_otlp_refused_requests_total',
-      help: 'Whole OTLP traces/metrics requests answered 429 or 503, by signal and reason.',
+      help: 'Whole OTLP traces/metrics requests refused (400 undecodable, 413, 415, 429, 503), by signal and reason.',
       labelNames: ['signal', 'reason'] as const,
       registers: [registry],
     }),

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { retryLaterSeconds, type PeriscopeError } from '../../errors.ts';
+import { ERR, PeriscopeError, retryLaterSeconds } from '../../errors.ts';
 import { httpErrorOf, lingerOnRefusal } from '../../http/server.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { timestampToMicros } from '../../store/log-filter.ts';
@@ -34,14 +34,18 @@ const ACCEPTED_TYPES = 'OTLP/HTTP accepts application/x-protobuf or application/
  * Errors before the handler (body over the limit, undecodable gzip, a content type no parser
  * takes) as OTLP/HTTP answers them: a google.rpc.Status, protobuf for a protobuf request, else
  * JSON (https://opentelemetry.io/docs/specs/otlp/#failures-1), not the API's error body.
+ * A request refused for its body (413, 415, 400) is counted by `refused`.
  */
-function sendOtlpError(error: Error, request: FastifyRequest, reply: FastifyReply) {
+function sendOtlpError(error: Error, request: FastifyRequest, reply: FastifyReply, refused: (reason: string) => void) {
   const e = httpErrorOf(error as PeriscopeError, request);
   if (e.statusCode >= 500) request.log.error(error);
+  else if (e.statusCode === 413 || e.statusCode === 415 || e.statusCode === 400) refused(e.code);
   lingerOnRefusal(request, reply);
   const type = contentTypeOf(request);
   const encoding = type.startsWith('application/x-protobuf') || type.startsWith('application/protobuf') ? 'protobuf' : 'json';
-  return send(reply, statusResponse(e.statusCode, e.statusCode === 415 ? `${ACCEPTED_TYPES} (got ${type || 'none'})` : e.message, encoding), e.retryAfterSeconds);
+  // Fastify's own 415 (no parser for the type) gets the OTLP wording; ours (content-encoding) keeps its message.
+  const message = e.statusCode === 415 && !(error instanceof PeriscopeError) ? `${ACCEPTED_TYPES} (got ${type || 'none'})` : e.message;
+  return send(reply, statusResponse(e.statusCode, message, encoding), e.retryAfterSeconds);
 }
 
 /** 429/503 + Retry-After for an error the client should retry later (overload, store failure); rethrows any other. */
@@ -63,6 +67,8 @@ export function registerOtlpRoute<K extends OtlpKind>(
   path: string,
   kind: K,
   handle: (request: NormalizedRequestByKind[K]) => OtlpHandled,
+  /** Counts a request refused whole for its body (413, 415, 400 undecodable), by error code. */
+  refused: (reason: string) => void,
   /** Throws when the signal must be refused now; runs before the body is read. */
   admit?: () => void,
 ): void {
@@ -73,17 +79,22 @@ export function registerOtlpRoute<K extends OtlpKind>(
       return sendRetryLater(reply, err, encodingOf(contentTypeOf(request)));
     }
   });
-  app.post(path, { errorHandler: sendOtlpError, ...(onRequest ? { onRequest } : {}) }, async (request: FastifyRequest, reply) => {
+  const errorHandler = (error: Error, request: FastifyRequest, reply: FastifyReply) => sendOtlpError(error, request, reply, refused);
+  app.post(path, { errorHandler, ...(onRequest ? { onRequest } : {}) }, async (request: FastifyRequest, reply) => {
     const contentType = contentTypeOf(request);
     const encoding = encodingOf(contentType);
     if (encoding === 'protobuf' && !contentType.startsWith('application/x-protobuf') && !contentType.startsWith('application/protobuf')) {
+      refused(ERR.UNSUPPORTED_MEDIA_TYPE);
       return send(reply, statusResponse(415, `${ACCEPTED_TYPES} (got ${contentType})`, 'json'));
     }
     let decoded: NormalizedRequestByKind[K];
     try {
       decoded = decodeOtlp(kind, (request.body as Buffer | undefined) ?? Buffer.alloc(0), encoding);
     } catch (err) {
-      if (err instanceof OtlpDecodeError) return send(reply, badRequestResponse(err, encoding));
+      if (err instanceof OtlpDecodeError) {
+        refused(err.code);
+        return send(reply, badRequestResponse(err, encoding));
+      }
       throw err;
     }
     try {
@@ -102,5 +113,5 @@ export function registerOtlpLogsRoute(app: FastifyInstance, ingest: Ingest): voi
     for (const r of rejected) ingest.reject('otlp', r.code);
     ingest.append('otlp', records, records.map((r) => timestampToMicros(r.timestamp)));
     return { rejected };
-  }, () => ingest.admit('otlp'));
+  }, (reason) => ingest.refuse('otlp', reason), () => ingest.admit('otlp'));
 }

@@ -39,7 +39,7 @@ export function registerOtlpTracesRoute(
       // A bug in a derived view must not turn an acknowledged write into an error.
     }
     return { rejected };
-  });
+  }, (reason) => options.metrics.otlpRequestsRefused.inc({ signal: 'traces', reason }));
 }
 
 /**
@@ -66,5 +66,5 @@ export function registerOtlpMetricsRoute(
     for (const r of rejected) options.metrics.pointsRejected.inc({ reason: r.code });
     options.metrics.pointsAccepted.inc(result.points.length - applied.rejected.length);
     return { rejected, rejectedCount: result.rejectedCount + applied.rejected.length };
-  });
+  }, (reason) => options.metrics.otlpRequestsRefused.inc({ signal: 'metrics', reason }));
 }

@@ -50,10 +50,17 @@ describe('exponential histograms → classic buckets', () => {
     expect(m).toMatchObject({ scale: 0, offset: 0, positive: [2, 0, 4], zeroCount: 2, count: 8, sum: 23 });
   });
 
-  it('toExplicit: a zero bucket le, then each bucket upper bound; counts per bucket; unit factor applied', () => {
+  it('toExplicit: a zero bucket le, the lowest bucket\'s lower edge, then each bucket upper bound; counts per bucket; unit factor applied', () => {
     const h = exp({ scale: 0, offset: -1, positive: [1, 0, 2], zeroCount: 3, negativeCount: 1 });
-    expect(toExplicit(h, 1)).toEqual({ bounds: [0, 1, 2, 4], counts: [4, 1, 0, 2] });
-    expect(toExplicit(h, 1e-3).bounds).toEqual([0, 0.001, 0.002, 0.004]);
+    expect(toExplicit(h, 1)).toEqual({ bounds: [0, 0.5, 1, 2, 4], counts: [4, 0, 1, 0, 2] });
+    expect(toExplicit(h, 1e-3).bounds).toEqual([0, 0.0005, 0.001, 0.002, 0.004]);
+  });
+
+  it('toExplicit: observations in one bucket far from zero give quantiles inside that bucket', () => {
+    // 100 observations in (861, 1024] (scale 2, index 39); Prometheus interpolates linearly inside a bucket
+    const { bounds, counts } = toExplicit(exp({ scale: 2, offset: 39, positive: [100] }), 1);
+    expect(bounds.map((b) => Math.round(b))).toEqual([0, 861, 1024]);
+    expect(counts).toEqual([0, 0, 100]);
   });
 
   it('toExplicit: a zero threshold at or above the first bound folds the zero bucket into it', () => {

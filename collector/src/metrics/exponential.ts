@@ -121,6 +121,15 @@ export function toExplicit(h: ExpHistogram, factor: number): { bounds: number[];
     counts.push(below);
     below = 0;
   }
+  // The lower edge of the lowest populated bucket, holding nothing: without it Prometheus
+  // interpolates that bucket's observations from the zero threshold up (all in (861, 1024]
+  // gave a median of 512).
+  const firstLower = h.positive.length > 0 ? upperBound(h.offset - 1, h.scale) : Number.POSITIVE_INFINITY;
+  if (firstLower > h.zeroThreshold && firstLower < firstUpper) {
+    bounds.push(applyFactor(firstLower, factor));
+    counts.push(below);
+    below = 0;
+  }
   for (let i = 0; i < h.positive.length; i++) {
     bounds.push(applyFactor(upperBound(h.offset + i, h.scale), factor));
     counts.push(h.positive[i] + below);

@@ -115,6 +115,7 @@ describe('histograms', () => {
     }]);
     expect(lines(store.render(), 'rpc_duration_seconds')).toEqual([
       'rpc_duration_seconds_bucket{le="0"} 1',
+      'rpc_duration_seconds_bucket{le="0.001"} 1', // the lowest bucket's lower edge
       'rpc_duration_seconds_bucket{le="0.002"} 2',
       'rpc_duration_seconds_bucket{le="0.004"} 2',
       'rpc_duration_seconds_bucket{le="0.008"} 4',
@@ -237,7 +238,7 @@ describe('read interfaces', () => {
     store.apply([e(0, [1, 1, 1], 2n)]);
     const [s] = store.select('e_seconds', [], 600_000, clock.now);
     expect(s.buckets?.[0].le).toEqual(s.buckets?.[1].le);
-    expect(s.buckets?.map((b) => b.counts)).toEqual([[0, 0, 1, 0, 0], [0, 1, 1, 1, 0]]);
+    expect(s.buckets?.map((b) => b.counts)).toEqual([[0, 0, 0, 1, 0, 0], [0, 0, 1, 1, 1, 0]]);
   });
 
   it('samples(): the exposition series as remote-write samples with metadata', () => {

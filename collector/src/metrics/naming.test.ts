@@ -19,6 +19,13 @@ describe('metric name translation (OTel → Prometheus compatibility spec + prom
     { name: 'gauge loses a trailing total', otel: 'connections.total', unit: '', type: 'gauge', expected: 'connections' },
     { name: 'gauge ending in _count gets _value', otel: 'process.thread.count', unit: '{thread}', type: 'gauge', expected: 'process_thread_count_value' },
     { name: 'type word dropped (promlint: no type in name)', otel: 'jobs.counter', unit: '', type: 'counter', expected: 'jobs_total' },
+    // promlint refuses any type word, not only the metric's own
+    { name: 'another type\'s word dropped too (gauge)', otel: 'jobs.counter.gauge', unit: '', type: 'gauge', expected: 'jobs' },
+    { name: 'another type\'s word dropped too (histogram)', otel: 'request.counter', unit: 'ms', type: 'histogram', expected: 'request_seconds', factor: 1e-3 },
+    { name: 'another type\'s word dropped too (counter)', otel: 'errors.summary', unit: '', type: 'counter', expected: 'errors_total' },
+    { name: 'type words before max', otel: 'retry.histogram.max', unit: '', type: 'gauge', expected: 'retry_max' },
+    { name: 'a type word first is kept', otel: 'gauge.readings', unit: '', type: 'gauge', expected: 'gauge_readings' },
+    { name: 'a counter\'s own total goes after the unit', otel: 'bytes.sent.total', unit: 'By', type: 'counter', expected: 'bytes_sent_bytes_total' },
     { name: 'camelCase → snake_case', otel: 'myApp.requestLatency', unit: 'ms', type: 'histogram', expected: 'my_app_request_latency_seconds', factor: 1e-3 },
     { name: 'colons and odd characters replaced, runs collapsed', otel: '(lambda).function:executions(#)', unit: '', type: 'counter', expected: 'lambda_function_executions_total' },
     { name: 'leading digit gets an underscore', otel: '2xx.responses', unit: '', type: 'counter', expected: '_2xx_responses_total' },

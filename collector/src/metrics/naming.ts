@@ -10,9 +10,11 @@
 //   ms/us/ns/min/h/d → seconds, KiBy/MiBy/GiBy/TiBy/KBy/MBy/GBy/TBy → bytes (promlint: "use base unit");
 // - camelCase becomes snake_case and names are lower-cased (promlint: "should be snake_case");
 // - `:` is replaced like any other invalid character (promlint reserves colons for recording rules);
-// - a word equal to the Prometheus type (counter, gauge, histogram, summary) is dropped
-//   ("metric name should not include type");
-// - a non-counter does not keep a trailing `_total`, and a gauge ending in `_count`, `_sum` or
+// - a word naming any Prometheus type (counter, gauge, histogram, summary, untyped) is dropped,
+//   except as the first word ("metric name should not include type", whichever type it names);
+// - a trailing `total` word is dropped (a counter gets its `_total` back after the unit word:
+//   `bytes.sent.total` in By → `bytes_sent_bytes_total`, as the OTel translator writes it),
+//   and a gauge ending in `_count`, `_sum` or
 //   `_bucket` gets `_value` appended (those suffixes belong to histograms and summaries);
 // - attribute keys that would collide with the labels Periscope sets (job, instance, le, quantile,
 //   otel_scope_name, otel_scope_version) become `exported_<key>`, like Prometheus' honor_labels=false.
@@ -56,7 +58,8 @@ const UNITS: Readonly<Record<string, { word: string; factor: number }>> = {
 /** Denominators of "X/Y" units. */
 const PER_UNITS: Readonly<Record<string, string>> = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
 
-const TYPE_WORDS: Readonly<Record<PromType, string>> = { counter: 'counter', gauge: 'gauge', histogram: 'histogram', summary: 'summary' };
+/** promlint's type words: `_<type>_` or a `_<type>` suffix fails `promtool check metrics`. */
+const TYPE_WORDS = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 /** Labels Periscope sets itself; an attribute of that name is renamed `exported_<name>`. */
 export const RESERVED_LABELS: ReadonlySet<string> = new Set(['job', 'instance', 'le', 'quantile', 'otel_scope_name', 'otel_scope_version', '__name__']);
@@ -112,8 +115,8 @@ export interface TranslatedName {
  */
 export function translateMetricName(otelName: string, unit: string, type: PromType): TranslatedName {
   let words = snake(otelName).split('_').filter(Boolean);
-  if (words.length > 1) words = words.filter((w, i) => i === 0 || w !== TYPE_WORDS[type]);
-  if (type !== 'counter') while (words.length > 1 && words[words.length - 1] === 'total') words.pop();
+  if (words.length > 1) words = words.filter((w, i) => i === 0 || !TYPE_WORDS.has(w));
+  while (words.length > 1 && words[words.length - 1] === 'total') words.pop();
   const { suffix, factor } = translateUnit(unit, type);
   let name = words.join('_');
   if (name === '') return { name: '', factor };

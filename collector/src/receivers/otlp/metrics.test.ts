@@ -74,6 +74,9 @@ describe('OTLP metrics → store points', () => {
     { name: 'exponential scale out of range', metric: { name: 'a', exponentialHistogram: { aggregationTemporality: 2, dataPoints: [{ count: '0', scale: 99 }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_HISTOGRAM', count: 1 },
     { name: 'negative monotonic sum', metric: { name: 'a', sum: { isMonotonic: true, aggregationTemporality: 2, dataPoints: [{ asDouble: -1 }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
     { name: 'number point without a value', metric: { name: 'a', gauge: { dataPoints: [{ timeUnixNano: '1' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
+    // a series keeps its latest time: one point years ahead made the series' next points out of order
+    { name: 'point in 2255', metric: { name: 'a', gauge: { dataPoints: [{ asInt: '1', timeUnixNano: '9000000000000000000' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP', count: 1 },
+    { name: 'point an hour ahead', metric: { name: 'a', gauge: { dataPoints: [{ asInt: '1', timeUnixNano: String(BigInt(Date.now() + 3_600_000) * 1_000_000n) }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP', count: 1 },
     { name: 'huge attribute value', metric: { name: 'a', gauge: { dataPoints: [{ asInt: '1', attributes: [kv('big', 'x'.repeat(5000))] }] } }, code: 'PERISCOPE_ERR_OTLP_LABEL_TOO_LARGE', count: 1 },
   ])('$name → $code, the valid metric around it kept', ({ metric, code, count }) => {
     const good = (v: string) => ({ name: 'ok', gauge: { dataPoints: [{ asInt: v }] } });
@@ -85,6 +88,12 @@ describe('OTLP metrics → store points', () => {
     // the point after the bad metric keeps its document-order index
     const points = Object.values(metric as unknown as Record<string, { dataPoints?: unknown[] }>).find((v) => typeof v === 'object' && v?.dataPoints)?.dataPoints?.length ?? 0;
     expect(r.pointIndex[1]).toBe(1 + points);
+  });
+
+  it('a point a minute ahead of the collector\'s clock (sender clock skew) is kept', () => {
+    const r = fromJson(request([{ name: 'a', gauge: { dataPoints: [{ asInt: '1', timeUnixNano: String(BigInt(Date.now() + 60_000) * 1_000_000n) }] } }]));
+    expect(r.rejected).toEqual([]);
+    expect(r.points).toHaveLength(1);
   });
 
   it('FLAG_NO_RECORDED_VALUE becomes a removal, without value checks', () => {

@@ -228,6 +228,13 @@ function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: 
   }
 }
 
+/**
+ * How far ahead of the collector's clock a point may be (Loki's and Mimir's creation grace
+ * period): a series keeps its latest point's time, so one point dated years ahead made every
+ * later point of the series out of order, silently, until it went stale.
+ */
+const FUTURE_GRACE_NS = 10n * 60n * 1_000_000_000n;
+
 function parseNanos(value: unknown): bigint {
   if (value === undefined || value === '') return 0n;
   let n: bigint;
@@ -237,6 +244,9 @@ function parseNanos(value: unknown): bigint {
     throw new ItemRejection(C.BAD_TIMESTAMP, `timeUnixNano is not an integer: ${String(value).slice(0, 40)}`);
   }
   if (n < 0n) throw new ItemRejection(C.BAD_TIMESTAMP, 'timeUnixNano is negative');
+  if (n > BigInt(Date.now()) * 1_000_000n + FUTURE_GRACE_NS) {
+    throw new ItemRejection(C.BAD_TIMESTAMP, `timeUnixNano ${n} is more than 10 minutes ahead of the collector's clock`);
+  }
   return n;
 }
 

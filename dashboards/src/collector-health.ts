@@ -44,6 +44,33 @@ export function collectorHealth(): dashboard.Dashboard {
             'cps',
             { min: 0, description: 'Records refused at ingest, by receiver and error code.' },
           ),
+          timeseries(
+            'OTLP spans and metric points',
+            [
+              { expr: `sum(rate(periscope_otlp_spans_accepted_total{${I}}[$__rate_interval]))`, legend: 'spans' },
+              { expr: `sum(rate(periscope_otlp_metric_points_accepted_total{${I}}[$__rate_interval]))`, legend: 'metric points' },
+            ],
+            'cps',
+            { min: 0, width: 8, description: 'Spans and metric data points taken from OTLP/HTTP (/v1/traces, /v1/metrics) per second.' },
+          ),
+          timeseries(
+            'OTLP rejects by reason',
+            [
+              { expr: `sum by (reason) (rate(periscope_otlp_spans_rejected_total{${I}}[$__rate_interval]))`, legend: 'span {{reason}}' },
+              { expr: `sum by (reason) (rate(periscope_otlp_metric_points_rejected_total{${I}}[$__rate_interval]))`, legend: 'point {{reason}}' },
+            ],
+            'cps',
+            { min: 0, width: 8, description: 'Spans and data points refused in partialSuccess, by error code.' },
+          ),
+          timeseries(
+            'Requests refused whole',
+            [
+              { expr: `sum by (receiver, reason) (rate(periscope_receiver_refused_requests_total{${I}}[$__rate_interval]))`, legend: '{{receiver}} {{reason}}' },
+              { expr: `sum by (signal, reason) (rate(periscope_otlp_refused_requests_total{${I}}[$__rate_interval]))`, legend: 'otlp {{signal}} {{reason}}' },
+            ],
+            'reqps',
+            { min: 0, width: 8, description: 'Requests answered 400 (undecodable), 413, 415, 429 or 503, and syslog connections refused: a misconfigured or throttled sender.' },
+          ),
         ],
       },
       {

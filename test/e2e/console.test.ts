@@ -2,7 +2,7 @@
 // driven by playwright-core), real HTTP and WebSocket. Screenshots go to test-artifacts/console/.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { init } from '../../sdk/src/index.ts';
 import { startStandIn } from '../helpers/alerting.ts';
@@ -438,6 +438,18 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     }
     expect(await page.locator('.card', { hasText: 'Live tail' }).locator('.card-value').textContent()).toMatch(/clients$/);
     await shot('status');
+
+    // The collector unreachable: figures are unknown, not zero.
+    const down = (route: Route) => route.fulfill({ status: 503, json: { error: { code: 'PERISCOPE_ERR_STORE_UNAVAILABLE', message: 'down', details: null } } });
+    await page.route('**/metrics', down);
+    await page.route('**/health/**', down);
+    await expect.poll(() => page.locator('.card.ingest-rate .card-value').textContent(), { timeout: 10_000 }).toBe('—');
+    expect(await page.locator('.card', { hasText: 'Stored records' }).locator('.card-value').textContent()).toBe('—');
+    await page.unroute('**/metrics');
+    await page.unroute('**/health/**');
+    // back: measured again from two fresh readings, never from the gap
+    await expect.poll(() => page.locator('.card.ingest-rate .card-value').textContent(), { timeout: 10_000 }).toMatch(/^[\d,.]+ rec\/s$/);
+    problems = problems.filter((p) => !/status of 503/.test(p)); // the browser reports the stand-in 503s
   });
 
   it('the tail metrics are on the collector\'s /metrics', async () => {

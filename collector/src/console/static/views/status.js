@@ -22,7 +22,9 @@ export function renderStatus(el) {
     const [health, deps, metrics] = await Promise.allSettled([getJsonAnyStatus('/health/detailed'), getJsonAnyStatus('/health/dependencies'), getText('/metrics')]);
     if (stopped) return;
     cards.removeAttribute('aria-busy');
-    const samples = metrics.status === 'fulfilled' ? parsePrometheusText(metrics.value) : [];
+    // Without /metrics (collector down or restarting) the figures are unknown, not zero.
+    const haveMetrics = metrics.status === 'fulfilled';
+    const samples = haveMetrics ? parsePrometheusText(metrics.value) : [];
     const now = performance.now();
     const accepted = new Map();
     for (const s of samples) if (s.name === 'periscope_receiver_accepted_records_total') accepted.set(s.labels.receiver, s.value);
@@ -41,18 +43,19 @@ export function renderStatus(el) {
       rate = total;
       rejectRate = Math.max(0, rejected - previous.rejected) / dt;
     }
-    previous = { at: now, accepted, rejected };
+    previous = haveMetrics ? { at: now, accepted, rejected } : null;
+    const figure = (text) => (haveMetrics ? text : '—');
 
     const h0 = health.status === 'fulfilled' ? health.value.body : null;
     const card = (label, value, sub, cls) => h(`div.card${cls ? `.${cls}` : ''}`, null, h('div.card-label', null, label), h('div.card-value', null, value), sub ? h('div.card-sub', null, sub) : null);
     mount(
       cards,
       card('Status', h0 ? h('span.badge', { class: `status-${h0.status}` }, h0.status) : 'unreachable', h0 ? `up ${formatDurationMs(h0.uptimeSeconds * 1000)}` : describeError(health.reason)),
-      card('Ingest rate', rate === null ? 'measuring…' : `${formatNumber(rate, 1)} rec/s`, perReceiver.join(' · ') || null, 'ingest-rate'),
-      card('Rejected', formatNumber(rejected), rejectRate === null ? null : `${formatNumber(rejectRate, 1)}/s now`),
-      card('Stored records', formatNumber(sum(samples, 'periscope_store_records')), formatBytes(sum(samples, 'periscope_store_live_bytes'))),
-      card('Search index lag', formatNumber(sum(samples, 'periscope_search_index_lag_records')), 'records not yet full-text indexed'),
-      card('Live tail', `${formatNumber(sum(samples, 'periscope_tail_clients') || 0)} clients`, `${formatNumber(sum(samples, 'periscope_tail_dropped_records_total') || 0)} records dropped`),
+      card('Ingest rate', figure(rate === null ? 'measuring…' : `${formatNumber(rate, 1)} rec/s`), perReceiver.join(' · ') || null, 'ingest-rate'),
+      card('Rejected', figure(formatNumber(rejected)), rejectRate === null ? null : `${formatNumber(rejectRate, 1)}/s now`),
+      card('Stored records', figure(formatNumber(sum(samples, 'periscope_store_records'))), haveMetrics ? formatBytes(sum(samples, 'periscope_store_live_bytes')) : null),
+      card('Search index lag', figure(formatNumber(sum(samples, 'periscope_search_index_lag_records'))), 'records not yet full-text indexed'),
+      card('Live tail', figure(`${formatNumber(sum(samples, 'periscope_tail_clients') || 0)} clients`), haveMetrics ? `${formatNumber(sum(samples, 'periscope_tail_dropped_records_total') || 0)} records dropped` : null),
     );
     if (metrics.status === 'rejected') cards.append(notice('error', `/metrics: ${describeError(metrics.reason)}`));
 

@@ -34,6 +34,9 @@ interface Delivered {
 
 const TITLE = /\[(FIRING|RESOLVED)[^\]]*\] E2EHighLoad \(host=([a-z0-9]+)\)/;
 
+/** The rule file of periscope.yaml's alerting.ruleFiles, and its text. */
+let rulesFile: string;
+let rulesYaml: string;
 let collector: CollectorProcess;
 let port: number;
 let configYaml: string;
@@ -184,9 +187,8 @@ beforeAll(async () => {
   smtp = await startSmtpBackend();
   port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-e2e-'));
-  writeFileSync(
-    join(dir, 'rules.yaml'),
-    `rules:
+  rulesFile = join(dir, 'rules.yaml');
+  rulesYaml = `rules:
   - name: E2EHighLoad
     kind: metric
     selector: 'e2e_load{job="${SERVICE}"}'
@@ -209,8 +211,8 @@ beforeAll(async () => {
     severity: error
     annotations:
       summary: '{{ $value }} error logs in 10s'
-`,
-  );
+`;
+  writeFileSync(rulesFile, rulesYaml);
   configYaml = `alerting:
   ruleFiles: [${join(dir, 'rules.yaml')}]
   ack: { baseUrl: 'http://127.0.0.1:${port}' }
@@ -430,6 +432,36 @@ describe('log frequency rule', () => {
     expect(payload.alerts[0]).toMatchObject({ status: 'firing', labels: { alertname: 'E2EErrorLogs', severity: 'error' }, annotations: { summary: '3 error logs in 10s' } });
     const [alert] = (await api('/api/v1/alerts?rule=E2EErrorLogs&state=firing')).json.alerts;
     expect(alert).toMatchObject({ value: 3, severity: 'error' });
+  });
+});
+
+describe('rule files on SIGHUP', () => {
+  it('a SIGHUP reloads the rule files; a broken file changes nothing; the collector keeps running', async () => {
+    const rule = (id: string) => api(`/api/v1/alerts/rules/${id}`).then((r) => r.status);
+    writeFileSync(rulesFile, `${rulesYaml}
+  - name: E2EReloaded
+    kind: log
+    filter: { service: reloaded }
+    mode: frequency
+    window: 10s
+    threshold: 100
+    interval: 1s
+    severity: info
+`);
+    collector.proc.kill('SIGHUP');
+    await waitFor(async () => (await rule('E2EReloaded')) === 200, 10_000);
+
+    writeFileSync(rulesFile, 'rules: [ { name: ');
+    collector.proc.kill('SIGHUP');
+    await waitFor(() => collector.output().includes('alerting rule files not reloaded'), 10_000);
+    expect(await rule('E2EReloaded')).toBe(200); // all or nothing: the rules in effect stay
+    expect(await rule('E2EHighLoad')).toBe(200);
+
+    writeFileSync(rulesFile, rulesYaml);
+    collector.proc.kill('SIGHUP');
+    await waitFor(async () => (await rule('E2EReloaded')) === 404, 10_000);
+    expect(collector.proc.exitCode).toBeNull();
+    expect((await api('/health')).status).toBe(200);
   });
 });
 

@@ -71,9 +71,16 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  // SIGHUP re-reads the alerting rule files, as Prometheus does; Node's default would end the process.
+  let reloadRuleFiles: (() => unknown) | undefined;
+  process.on('SIGHUP', () => {
+    if (reloadRuleFiles) reloadRuleFiles();
+    else logInfo('SIGHUP ignored: the collector is still starting');
+  });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
   const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });
+  reloadRuleFiles = collector.reloadRuleFiles;
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
     http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,

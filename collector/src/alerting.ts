@@ -180,6 +180,13 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
       await engine.shutdown();
       await pipeline.shutdown();
     },
+    /** Re-reads `alerting.ruleFiles` (SIGHUP); all or nothing, problems logged. */
+    reloadRuleFiles(): { ok: boolean; problems: string[] } {
+      const result = engine.reloadRuleFiles();
+      if (result.ok) deps.logger.info({ rules: engine.listRules().length }, 'alerting rule files reloaded');
+      else deps.logger.error({ problems: result.problems }, 'alerting rule files not reloaded: the rules in effect are unchanged');
+      return result;
+    },
     health() {
       const stats = engine.stats();
       return { status: 'up' as const, ...stats };

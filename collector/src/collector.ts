@@ -39,6 +39,8 @@ export interface RunningCollector {
   exporters: Exporters;
   /** Where components add metrics for remote write (e.g. OTLP metrics): `metricsSources.add(name, fn)`. */
   metricsSources: MetricsSources;
+  /** Re-reads the alerting rule files (SIGHUP): all or nothing, the outcome logged. */
+  reloadRuleFiles(): { ok: boolean; problems: string[] };
   /** Stops intake first, then background work, then closes the store. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -225,6 +227,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
     syslogAddresses: () => (config.syslog.enabled ? syslog.addresses() : {}),
     exporters,
     metricsSources,
+    reloadRuleFiles: () => alerting.reloadRuleFiles(),
     shutdown,
   };
 }

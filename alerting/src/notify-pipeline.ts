@@ -1,5 +1,5 @@
 // The notification pipeline: one internal alert stream (rules transitions + Alertmanager API v2
-// alerts) → route → group → mute (silences, inhibition, mute timings, flapping) → dedup →
+// alerts) → route → group → mute (silences, inhibition, mute timings) → dedup →
 // receiver or escalation chain → durable outbox → Slack / email / SMS / webhook.
 // Everything that decides a notification commits in one SQLite transaction with the outbox rows it
 // produced; the outbox then delivers them. The clock is injected; nothing here reads process.env.
@@ -20,7 +20,7 @@ import { ALERT_ERR, AlertError } from './errors.ts';
 import { Escalations, type EscalationState } from './escalation/escalation.ts';
 import { Inhibitor } from './inhibit/inhibitor.ts';
 import { MuteTimings } from './inhibit/mute-timings.ts';
-import { composeMuters, flappingMuter } from './inhibit/muter.ts';
+import { composeMuters } from './inhibit/muter.ts';
 import { buildNotifiers, type BuiltNotifiers } from './notify/factory.ts';
 import { silentLogger, type Notification, type NotificationAlert, type Notifier, type NotifierLogger } from './notify/notifier.ts';
 import type { NotifyConfig } from './notify-config.ts';
@@ -148,7 +148,7 @@ export class NotificationPipeline implements AlertSink {
       },
     });
     const inhibitor = new Inhibitor(config.inhibitRules, () => store.all());
-    const muter = composeMuters(silences, inhibitor, timings, flappingMuter);
+    const muter = composeMuters(silences, inhibitor, timings);
     const stage = new NotifyStage({
       muter,
       nflog,

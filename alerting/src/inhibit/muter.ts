@@ -1,10 +1,11 @@
-// One interface for everything that keeps an alert out of a notification: silences, inhibition,
-// mute/active timings and flapping. Alertmanager's MuteStage/TimeMuteStage in one shape
+// One interface for everything that keeps an alert out of a notification: silences, inhibition
+// and mute/active timings. (Flapping is not a mute: the rules engine sends the transition that
+// starts the flapping, annotated, and holds back the next ones until the alert settles.) Alertmanager's MuteStage/TimeMuteStage in one shape
 // (https://prometheus.io/docs/alerting/latest/configuration/#time_interval): a muted alert stays in
 // its group (it still keeps the group from resolving) but is not shown to the receiver.
 import type { NotifyAlert } from '../dispatch/alert.ts';
 
-export type MuteKind = 'silence' | 'inhibition' | 'mute_timing' | 'flapping';
+export type MuteKind = 'silence' | 'inhibition' | 'mute_timing';
 
 export interface Mute {
   kind: MuteKind;
@@ -35,10 +36,3 @@ export function composeMuters(...muters: Muter[]): Muter {
     },
   };
 }
-
-/** Flap detection lives in the rules engine; while it says an alert flaps, its notifications are held back. */
-export const flappingMuter: Muter = {
-  mutes(alert) {
-    return alert.flapping && alert.status === 'firing' ? { kind: 'flapping', by: 'flap detection' } : undefined;
-  },
-};

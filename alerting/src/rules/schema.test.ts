@@ -63,6 +63,19 @@ describe('rule validation names the key', () => {
     expect(problems(rule)).toEqual([]);
   });
 
+  it('metric rules: OTel attribute keys in the selector and groupBy name the labels the series carry (k8s.pod → k8s_pod)', () => {
+    const { rule, problems: found } = compileRule(
+      { name: 'q', kind: 'metric', selector: 'queue.ratio{k8s.pod=~"pod-.*", service.name="api"}', aggregation: 'last', groupBy: ['k8s.pod'], threshold: 0.5 },
+      { defaults, source: 'test' },
+    );
+    expect(found).toEqual([]);
+    if (rule?.kind !== 'metric') throw new Error('not a metric rule');
+    expect(rule.selector.matchers.map((m) => m.name)).toEqual(['k8s_pod', 'service_name']);
+    expect(rule.groupBy).toEqual(['k8s_pod']);
+    expect(rule.compiledMatchers[0].name).toBe('k8s_pod');
+    expect(rule.selector.name).toBe('queue.ratio'); // metric names are resolved by the metric store
+  });
+
   it('fills defaults: interval from config, id from name, severity warning, absence threshold 1 with <', () => {
     const { rule } = compileRule({ name: 'quiet', kind: 'log', mode: 'absence', filter: {} }, { defaults, source: 'test' });
     expect(rule).toMatchObject({ id: 'quiet', intervalMs: 15_000, severity: 'warning', noData: 'nodata', condition: { op: '<', threshold: 1 } });

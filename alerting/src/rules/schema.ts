@@ -197,6 +197,16 @@ export interface Problem {
 }
 
 const LABEL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A metric rule's label name as the series carry it: an OpenTelemetry attribute key such as
+ * `k8s.pod` is a label `k8s_pod` (OTel → Prometheus: invalid characters become `_`), so the rule
+ * may name either. Without this a dotted name matched no label: its matchers saw "" and groupBy
+ * merged every series into one.
+ */
+function seriesLabelName(name: string): string {
+  return name.replaceAll('.', '_');
+}
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const RESERVED_LABELS = new Set(['alertname', 'severity']);
 
@@ -326,7 +336,8 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     let selector: Selector | undefined;
     let compiledMatchers: CompiledMatcher[] = [];
     try {
-      selector = parseSelector(spec.selector);
+      const parsed = parseSelector(spec.selector);
+      selector = { ...parsed, matchers: parsed.matchers.map((m) => ({ ...m, name: seriesLabelName(m.name) })) };
       compiledMatchers = selector.matchers.map(compileMatcher);
     } catch (err) {
       add('selector', (err as Error).message);
@@ -335,9 +346,9 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     if (!aggregation) add('aggregation', `must be one of ${SIMPLE_AGGREGATIONS.join(', ')} or a percentile p50 … p99 (e.g. p95, p99.9)`);
     const windowMs = duration('window', 5 * 60_000);
     if (windowMs <= 0) add('window', 'must be longer than 0');
-    const groupBy = spec.groupBy ?? [];
+    const groupBy = (spec.groupBy ?? []).map(seriesLabelName);
     groupBy.forEach((l, i) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(l)) add(`groupBy[${i}]`, 'invalid label name');
+      if (!LABEL_NAME_RE.test(l)) add(`groupBy[${i}]`, 'invalid label name');
     });
     if (new Set(groupBy).size !== groupBy.length) add('groupBy', 'labels must be unique');
     if (aggregation?.kind === 'quantile' && spec.combine) add('combine', 'not used with percentiles: the buckets of a group are merged');

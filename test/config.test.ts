@@ -59,7 +59,7 @@ describe('periscope check-config', () => {
       '  route: { escalation: pager }',
       '',
     ].join('\n'));
-    writeFileSync(join(path, '../rules.yaml'), 'rules:\n  - { name: x, kind: log, filter: { service: a }, threshold: abc }\n');
+    writeFileSync(join(path, '../rules.yaml'), 'rules:\n  - { name: x, kind: log, filter: { service: a }, threshold: abc }\n  - { name: y, kind: promql, expr: up == 0 }\n');
     const { code, out } = await periscope(['check-config', path]);
     expect(code).toBe(2);
     const lines = out.trim().split('\n').slice(1).map((l) => l.trim());
@@ -70,6 +70,7 @@ describe('periscope check-config', () => {
       'exporters.1.name: "a" is already the name of exporters.0',
       'alerting.route.escalation: unknown escalation "pager"',
       `${join(path, '../rules.yaml')}: rules[0].threshold: must be number`,
+      `${join(path, '../rules.yaml')}: rules[1].kind: a promql rule needs a Prometheus to query: set alerting.prometheus.url`,
     ]);
     // start-up refuses the same file with the same list
     const start = await periscope(['start', '--config', path]);

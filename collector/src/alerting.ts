@@ -7,6 +7,7 @@ import { rulesConfigFromSlice } from '../../alerting/src/config.ts';
 import { notifyConfigFromAlerting } from '../../alerting/src/notify-config.ts';
 import type { NotifyAlert } from '../../alerting/src/dispatch/alert.ts';
 import { checkRuleFiles } from '../../alerting/src/rules/load.ts';
+import type { RuleDefaults } from '../../alerting/src/rules/schema.ts';
 import { AlertError } from '../../alerting/src/errors.ts';
 import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.ts';
@@ -200,7 +201,8 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
  */
 export function checkAlertingConfig(config: AlertingConfig, configDir: string): string[] {
   const problems: string[] = [];
-  for (const check of [() => notifyConfigFromAlerting(config), () => rulesConfigFromSlice(config)]) {
+  let defaults: RuleDefaults | undefined;
+  for (const check of [() => notifyConfigFromAlerting(config), () => (defaults = rulesConfigFromSlice(config))]) {
     try {
       check();
     } catch (err) {
@@ -208,7 +210,10 @@ export function checkAlertingConfig(config: AlertingConfig, configDir: string): 
       problems.push(...(((err.details as { problems?: string[] } | undefined)?.problems) ?? [err.message]));
     }
   }
-  const rules = checkRuleFiles(config.ruleFiles, { baseDir: configDir });
+  const rules = checkRuleFiles(config.ruleFiles, {
+    baseDir: configDir,
+    ...(defaults ? { defaults: { ...defaults, prometheusConfigured: config.prometheus !== undefined } } : {}),
+  });
   problems.push(...rules.problems);
   return problems;
 }

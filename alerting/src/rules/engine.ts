@@ -9,7 +9,7 @@ import { TransitionDeliverer } from './deliver.ts';
 import { evaluateRule, groupKey, type EvalResult, type EvalSources } from './evaluate.ts';
 import { loadRuleFiles } from './load.ts';
 import { createPrometheusClient, type PrometheusClient } from './prometheus.ts';
-import { compileRule, type Problem, type Rule, type RuleSpec } from './schema.ts';
+import { compileRule, type Problem, type Rule, type RuleDefaults, type RuleSpec } from './schema.ts';
 import type { LogCountSource, MetricSource } from './sources.ts';
 
 // The rule engine: evaluates every rule at its interval on the injected clock, runs each alert
@@ -187,7 +187,7 @@ export class AlertingEngine {
       return;
     }
     this.lifecycle = 'starting';
-    const defaults = { defaultIntervalMs: this.config.defaultIntervalMs, flapping: this.config.flapping };
+    const defaults = this.defaults();
     const fromFiles = loadRuleFiles(this.config.ruleFiles, { defaults, ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
     const problems = [...fromFiles.problems];
     const initial: Rule[] = [...fromFiles.rules];
@@ -596,8 +596,8 @@ export class AlertingEngine {
   // ---------------------------------------------------------------------------------------------
   // Rules: API CRUD and file reload
 
-  private defaults() {
-    return { defaultIntervalMs: this.config.defaultIntervalMs, flapping: this.config.flapping };
+  private defaults(): RuleDefaults {
+    return { defaultIntervalMs: this.config.defaultIntervalMs, flapping: this.config.flapping, prometheusConfigured: this.sources.prometheus !== undefined };
   }
 
   private compileOrThrow(raw: unknown, source: string): Rule {

@@ -76,6 +76,12 @@ describe('rule validation names the key', () => {
     expect(rule.selector.name).toBe('queue.ratio'); // metric names are resolved by the metric store
   });
 
+  it('a promql rule without a Prometheus to query is refused up front, not an error alert at run time', () => {
+    const compile = (prometheusConfigured: boolean) => compileRule({ name: 'down', kind: 'promql', expr: 'up == 0' }, { defaults: { ...defaults, prometheusConfigured }, source: 'test' }).problems;
+    expect(compile(false)).toEqual([{ key: 'kind', message: 'a promql rule needs a Prometheus to query: set alerting.prometheus.url' }]);
+    expect(compile(true)).toEqual([]);
+  });
+
   it('fills defaults: interval from config, id from name, severity warning, absence threshold 1 with <', () => {
     const { rule } = compileRule({ name: 'quiet', kind: 'log', mode: 'absence', filter: {} }, { defaults, source: 'test' });
     expect(rule).toMatchObject({ id: 'quiet', intervalMs: 15_000, severity: 'warning', noData: 'nodata', condition: { op: '<', threshold: 1 } });

@@ -189,6 +189,8 @@ export type Rule = MetricRule | LogRule | PromqlRule;
 export interface RuleDefaults {
   defaultIntervalMs: number;
   flapping: FlappingSettings;
+  /** Whether promql rules can run (alerting.prometheus.url is set); undefined: not checked. */
+  prometheusConfigured?: boolean;
 }
 
 export interface Problem {
@@ -298,6 +300,9 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
   if (spec.kind === 'log') {
     if (threshold === undefined && spec.mode === 'absence') threshold = 1;
     if (threshold === undefined) add('threshold', 'missing required key');
+  }
+  if (spec.kind === 'promql' && options.defaults.prometheusConfigured === false) {
+    add('kind', 'a promql rule needs a Prometheus to query: set alerting.prometheus.url');
   }
   if (spec.kind === 'promql' && threshold === undefined) {
     if (spec.comparison !== undefined) add('threshold', 'required when comparison is set');

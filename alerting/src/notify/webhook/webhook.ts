@@ -45,6 +45,16 @@ export interface WebhookPayloadV4 {
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/**
+ * An alert's annotations, plus what the Alertmanager format has no field for: an alert in
+ * `nodata` or `error` is "firing" there, so `periscope_state` says which it is and
+ * `periscope_error` carries the evaluation error (Slack and email show them in the text).
+ */
+function annotationsOf(a: Notification['alerts'][number]): Record<string, string> {
+  if (a.state !== 'nodata' && a.state !== 'error') return a.annotations;
+  return { ...a.annotations, periscope_state: a.state, ...(a.error ? { periscope_error: a.error } : {}) };
+}
+
 export function webhookPayload(n: Notification): WebhookPayloadV4 {
   return {
     version: '4',
@@ -59,7 +69,7 @@ export function webhookPayload(n: Notification): WebhookPayloadV4 {
     alerts: n.alerts.map((a) => ({
       status: a.status,
       labels: a.labels,
-      annotations: a.annotations,
+      annotations: annotationsOf(a),
       startsAt: a.startsAt,
       endsAt: a.status === 'resolved' && a.endsAt ? a.endsAt : ZERO_TIME,
       generatorURL: a.generatorURL ?? '',

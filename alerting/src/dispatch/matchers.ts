@@ -37,7 +37,10 @@ export function toMatcher(input: MatcherInput): LabelMatcher {
     if (!OPS.includes(input.op)) throw new Error(`bad matcher operator ${JSON.stringify(input.op)}: expected one of =, !=, =~, !~`);
     return { name: input.name, op: input.op, value: input.value };
   }
-  const am = input as { name: string; value: string; isRegex?: boolean; isEqual?: boolean };
+  const am = input as { name: string; value: string; isRegex?: unknown; isEqual?: unknown };
+  for (const key of ['isRegex', 'isEqual'] as const) {
+    if (am[key] !== undefined && typeof am[key] !== 'boolean') throw new Error(`bad matcher: ${key} must be true or false, got ${JSON.stringify(am[key])}`);
+  }
   const equal = am.isEqual ?? true;
   const op: MatchOp = am.isRegex ? (equal ? '=~' : '!~') : equal ? '=' : '!=';
   return { name: am.name, op, value: am.value };

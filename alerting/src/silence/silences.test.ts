@@ -34,13 +34,15 @@ describe('silences', () => {
     { name: 'no matchers', body: { ...valid, matchers: [] }, key: 'matchers' },
     { name: 'only matchers that match the empty string', body: { ...valid, matchers: ['a=""', 'b=~".*"'] }, key: 'matchers' },
     { name: 'bad regex', body: { ...valid, matchers: ['a=~"("'] }, key: 'matchers.0' },
+    { name: 'matchers as one string, not a list', body: { ...valid, matchers: 'alertname="DiskFull"' }, key: 'matchers', message: /expected a list/ },
+    { name: 'isRegex not a boolean', body: { ...valid, matchers: [{ name: 'alertname', value: 'Disk.*', isRegex: 'yes' }] }, key: 'matchers.0', message: /isRegex must be true or false/ },
     { name: 'missing createdBy', body: { ...valid, createdBy: '' }, key: 'createdBy' },
     { name: 'missing comment', body: { ...valid, comment: undefined }, key: 'comment' },
     { name: 'missing endsAt', body: { ...valid, endsAt: undefined }, key: 'endsAt' },
     { name: 'endsAt in the past', body: { ...valid, endsAt: iso(T0 - M) }, key: 'endsAt' },
     { name: 'endsAt not a timestamp', body: { ...valid, endsAt: 'tomorrow' }, key: 'endsAt' },
     { name: 'endsAt before startsAt', body: { ...valid, startsAt: iso(T0 + 2 * 60 * M) }, key: 'endsAt' },
-  ])('rejects $name with a coded error naming the key', ({ body, key }) => {
+  ])('rejects $name with a coded error naming the key', ({ body, key, message }: { body: object; key: string; message?: RegExp }) => {
     const { silences } = fresh();
     const err = (() => {
       try {
@@ -53,6 +55,7 @@ describe('silences', () => {
     expect(err).toBeInstanceOf(AlertError);
     expect(err?.code).toBe(ALERT_ERR.SILENCE_INVALID);
     expect(err?.details).toEqual({ key });
+    if (message) expect(err?.message).toMatch(message);
   });
 
   it('goes pending → active → expired with the clock, and mutes only while active', () => {

@@ -98,7 +98,8 @@ export class Silences implements Muter {
     const now = this.#clock.now();
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('(body)', 'expected a silence object');
     const body = input as Record<string, unknown>;
-    if (!Array.isArray(body.matchers) || body.matchers.length === 0) throw invalid('matchers', 'at least one matcher is required');
+    if (!Array.isArray(body.matchers)) throw invalid('matchers', 'expected a list of matchers, e.g. ["alertname=\"HighLoad\""] or [{ "name": "alertname", "value": "HighLoad", "isRegex": false }]');
+    if (body.matchers.length === 0) throw invalid('matchers', 'at least one matcher is required');
     const matchers: LabelMatcher[] = [];
     body.matchers.forEach((m, i) => {
       try {

@@ -151,6 +151,11 @@ describe('acknowledgement', () => {
     expect(tampered.statusCode).toBe(400);
     expect(tampered.headers['content-type']).toContain('application/json');
     expect(tampered.json().error.code).toMatch(/^PERISCOPE_ERR_ALERT_/);
+    const target = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json' } });
+    expect(target.statusCode).toBe(200);
+    const { alert } = target.json();
+    expect(alert).toMatchObject({ status: 'firing', fingerprint: t.pipeline.alerts()[0].fingerprint, startsAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/), endsAt: null });
+    expect(alert.updatedAt).toBeUndefined(); // the API's shape, not the pipeline's row
     const done = await post({ by: 'bot', comment: 'paged' });
     expect(done.statusCode).toBe(200);
     expect(done.json().ack).toMatchObject({ by: 'bot', comment: 'paged', via: 'link' });

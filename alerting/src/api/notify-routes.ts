@@ -16,6 +16,7 @@
 //   GET    /api/v1/incidents/:id          with its timeline
 //   GET    /api/v1/escalations            running/finished escalation chains
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { NotifyAlert } from '../dispatch/alert.ts';
 import { ACK_PAGE_HEADERS, confirmPage, donePage, errorPage } from '../ack/page.ts';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
 import type { NotificationPipeline } from '../notify-pipeline.ts';
@@ -30,6 +31,20 @@ type Params = Record<string, string>;
 type Query = Record<string, string | undefined>;
 
 /** JSON bodies arrive as Buffers from the collector's server, as objects from a default Fastify. */
+/** The alert a link acknowledges, in the alerts API's shape (RFC 3339 times, no internal fields). */
+function ackTargetView(a: NotifyAlert) {
+  return {
+    fingerprint: a.fingerprint,
+    status: a.status,
+    state: a.state,
+    labels: a.labels,
+    annotations: a.annotations,
+    severity: a.severity,
+    startsAt: new Date(a.startsAt).toISOString(),
+    endsAt: a.status === 'resolved' && a.endsAt !== null ? new Date(a.endsAt).toISOString() : null,
+  };
+}
+
 export function jsonBody(body: unknown): unknown {
   if (body === undefined || body === null) return undefined;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
@@ -149,7 +164,7 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
       // A script or chat bot following the link: the API's answers ({ ack } or the error body).
       reply.header('cache-control', 'no-store');
       try {
-        if (!post) return { alert: pipeline.verifyAckToken(token).alert };
+        if (!post) return { alert: ackTargetView(pipeline.verifyAckToken(token).alert) };
         return { ack: pipeline.ackWithToken(token, formOrJson(request)) };
       } catch (err) {
         return sendError(reply, err);

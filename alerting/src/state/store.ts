@@ -125,9 +125,11 @@ export class AlertStore {
       path = join(options.dataDir, 'alerting.db');
     }
     this.db = new DatabaseSync(path);
+    // busy_timeout first: the notification pipeline has its own connection to this file, and
+    // without it a statement meeting that connection's lock fails at once.
+    this.db.exec('PRAGMA busy_timeout = 5000');
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = NORMAL');
-    this.db.exec('PRAGMA busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS alert_instances (
         rule_id TEXT NOT NULL,

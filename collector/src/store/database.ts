@@ -21,13 +21,13 @@ const PAGE_SIZE = 8192;
 export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): DatabaseSync {
   mkdirSync(dataDir, { recursive: true });
   const db = new DatabaseSync(join(dataDir, 'periscope.db'));
+  db.exec('PRAGMA busy_timeout = 5000'); // first: any statement may meet another connection's lock
   // page_size and auto_vacuum take effect only before the first table exists (a new database).
   db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
   // auto_vacuum lets retention give space back.
   db.exec('PRAGMA auto_vacuum = INCREMENTAL');
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.exec('PRAGMA busy_timeout = 5000');
   // Checkpoints normally run in the store's background worker (fts-worker.ts); this is the
   // safety net that bounds the WAL (~256 MiB, counted in pages of this database's size) if that
   // worker is not running.

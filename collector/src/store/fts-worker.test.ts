@@ -61,4 +61,29 @@ describe('store worker', () => {
       db.close();
     }
   });
+
+  it('a database locked while the worker opens it: reported and tried again, not the end of the thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-fts-worker-'));
+    const db = openDatabase(dir, 'normal');
+    const store = new LogStore(db);
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
+    // Another connection holds the index database's write lock past busy_timeout while the worker starts.
+    const blocker = new DatabaseSync(join(dir, 'periscope-fts.db'));
+    blocker.exec('BEGIN IMMEDIATE');
+    blocker.exec("INSERT INTO kv(key, value) VALUES ('blocker', 'x')");
+    fts.start();
+    try {
+      store.append(batch(['charlie five']));
+      await waitFor(() => fts.health(store.lastId()).lastError !== undefined, 30_000, 50);
+      expect(fts.health(store.lastId())).toMatchObject({ status: 'degraded', lastError: expect.stringMatching(/locked|busy/i) });
+      blocker.exec('ROLLBACK');
+      blocker.close();
+      await waitFor(() => fts.indexedId() === store.lastId(), 30_000, 20);
+      expect(fts.health(store.lastId()).status).toBe('up');
+      expect(store.query(parseLogFilter({ q: 'charlie' }), 10).records.map((r) => r.msg)).toEqual(['charlie five']);
+    } finally {
+      await fts.shutdown();
+      db.close();
+    }
+  });
 });

@@ -36,7 +36,7 @@ interface ChunkText {
 class Indexer {
   readonly queue = new IndexQueue();
   readonly #fts = openFtsDatabase(ftsDbPath);
-  readonly #log = new DatabaseSync(logDbPath, { readOnly: true });
+  readonly #log = openLogReader(logDbPath);
   readonly #cursor = new KeyValue(this.#fts);
   readonly #put = this.#fts.prepare('INSERT OR REPLACE INTO log_chunks(rowid, msg, trace_id) VALUES (?, ?, ?)');
   readonly #pending = this.#log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
@@ -51,7 +51,6 @@ class Indexer {
   #sincePrune = 0;
 
   constructor() {
-    this.#log.exec('PRAGMA busy_timeout = 5000');
     parentPort!.postMessage({ indexedId: this.#indexed } satisfies WorkerMessage);
   }
 
@@ -163,11 +162,20 @@ function appendRecords(text: ChunkText, source: IndexText, from: number, to: num
   text.traceIds += lines.traceIds;
 }
 
+// busy_timeout before anything else on a connection: without it, the first statement that meets a
+// lock (the WAL's recovery by another connection at start-up, on a loaded machine) fails at once.
+
+function openLogReader(path: string): DatabaseSync {
+  const db = new DatabaseSync(path, { readOnly: true });
+  db.exec('PRAGMA busy_timeout = 5000');
+  return db;
+}
+
 function openFtsDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
+  db.exec('PRAGMA busy_timeout = 5000');
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
-  db.exec('PRAGMA busy_timeout = 5000');
   createFtsTables(db, 'main'); // fts-schema.ts
   // Merge segments 16 at a time instead of 4: about a third less indexing CPU per record (measured
   // 5-6 → 3.5-4 µs), for queries that visit a few more segments. Persistent; set on every open.
@@ -176,10 +184,12 @@ function openFtsDatabase(path: string): DatabaseSync {
   return db;
 }
 
-const checkpointer = new LogCheckpointer(logDbPath);
+// Opened in the loop, where a failure (a database still locked after busy_timeout) is reported and
+// tried again like any step: thrown here, it ended the thread, and with it indexing and the log's
+// checkpoints until the collector restarted. Batches offered meanwhile are read back from the log.
+let checkpointer: LogCheckpointer | undefined;
 let lastCheckpoint = 0;
-
-const indexer = index ? new Indexer() : undefined;
+let indexer: Indexer | undefined;
 let stopping = false;
 parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
   if (msg === 'stop') stopping = true;
@@ -204,8 +214,12 @@ function attempt(step: () => void): string | undefined {
 let failing = false;
 while (!stopping) {
   let more = false;
-  const indexError = attempt(() => (more = indexer?.step() ?? false));
+  const indexError = attempt(() => {
+    if (index) indexer ??= new Indexer();
+    more = indexer?.step() ?? false;
+  });
   const checkpointError = attempt(() => {
+    checkpointer ??= new LogCheckpointer(logDbPath);
     if (Date.now() - lastCheckpoint < CHECKPOINT_MS) return;
     lastCheckpoint = Date.now();
     if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
@@ -215,9 +229,9 @@ while (!stopping) {
   failing = error !== undefined;
   if (failing) await sleep(RETRY_MS);
   else if (more) await yieldToLoop(); // let queued messages in
-  else await sleep(indexer ? intervalMs : CHECKPOINT_MS);
+  else await sleep(index ? intervalMs : CHECKPOINT_MS);
 }
-checkpointer.close();
+checkpointer?.close();
 indexer?.close();
 // The listening port keeps this thread alive; closing it lets the thread exit now (shutdown
 // otherwise waited for its 5 s terminate fallback).

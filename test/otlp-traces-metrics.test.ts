@@ -280,6 +280,7 @@ it('acknowledged spans survive kill -9; after a restart the trace and the slow-o
   const first = await startCollectorProcess({ configYaml: LONG_RETENTION });
   const traceId = 'aa'.repeat(16);
   const service = `restart-${RUN}`;
+  const now = BigInt(Date.now()); // one reading: two drifted apart on a loaded machine (2011 ms)
   const res = await fetch(`${first.url}/v1/traces`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -287,7 +288,7 @@ it('acknowledged spans survive kill -9; after a restart the trace and the slow-o
       resourceSpans: [{
         resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
         scopeSpans: [{
-          spans: [{ traceId, spanId: 'bb'.repeat(8), name: 'nightly job', kind: 1, startTimeUnixNano: String(BigInt(Date.now() - 5_000) * 1_000_000n), endTimeUnixNano: String(BigInt(Date.now() - 3_000) * 1_000_000n) }],
+          spans: [{ traceId, spanId: 'bb'.repeat(8), name: 'nightly job', kind: 1, startTimeUnixNano: String((now - 5_000n) * 1_000_000n), endTimeUnixNano: String((now - 3_000n) * 1_000_000n) }],
         }],
       }],
     }),

@@ -340,6 +340,7 @@ export class NotificationPipeline implements AlertSink {
     for (const id of ids) {
       const notifier = this.#built.notifiers.get(id);
       if (!notifier) continue;
+      if (req.resolvedOnly && !notifier.sendResolved) continue;
       const candidates = notifier.sendResolved ? sorted : sorted.filter((a) => a.status === 'firing');
       if (candidates.length === 0) continue;
       const shown = notifier.maxAlerts > 0 ? candidates.slice(0, notifier.maxAlerts) : candidates;

@@ -156,6 +156,19 @@ describe('grouping timers and dedup (fake clock)', () => {
     await run(t, n, t.clock.now());
   });
 
+  it('an integration without sendResolved hears nothing when only a resolution is new; its sibling that sends them does', async () => {
+    const slack = new FakeNotifier('team/slack/0', 'team', { channel: 'slack', sendResolved: false });
+    const hook = new FakeNotifier('team/webhook/0', 'team');
+    t = await startTestPipeline(config, [slack, hook]);
+    const t0 = t.clock.now();
+    for (const [i, instance] of ['a', 'b', 'c'].entries()) await fire(t, instance, t0 + i);
+    await t.advance(30 * S);
+    await t.pipeline.onTransition(alertEvent({ alertname: 'HighLatency', instance: 'c' }, 'resolved', t0 + 2, { endsAt: new Date(t0 + M).toISOString() }));
+    await t.advance(10 * M);
+    expect(messages(hook)).toEqual(['firing:HighLatency/a,HighLatency/b,HighLatency/c', 'firing:HighLatency/a,HighLatency/b,HighLatency/c(resolved)']);
+    expect(messages(slack)).toEqual(['firing:HighLatency/a,HighLatency/b,HighLatency/c']); // not a second "[FIRING:2]" with nothing new
+  });
+
   it('a duplicate transition (same transitionId) is ignored', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     t = await startTestPipeline(config, [n]);

@@ -15,6 +15,11 @@ export interface SendRequest {
   /** Alerts to show (firing and resolved); channels without sendResolved drop the resolved ones. */
   alerts: NotifyAlert[];
   reason: NotifyReason | 'escalation' | 'update' | 'reminder';
+  /**
+   * Nothing changed since the last message but alerts that resolved: an integration that does not
+   * send resolved alerts gets no message (Alertmanager keeps its notification log per integration).
+   */
+  resolvedOnly?: boolean;
   /** Distinguishes messages with the same alerts (escalation step/cycle, repeat number). */
   stepTag: string;
   /** First notification time of the group's current sequence (threads email). */
@@ -105,7 +110,7 @@ export class NotifyStage implements FlushHandler {
     const reason = needsUpdate(entry, fingerprints(firing), fingerprints(resolved), this.#d.sendResolved(receiver), opts.repeatIntervalMs, now);
     if (!reason) return;
     const next = nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, episodeStart(firing, now));
-    this.#d.send({ group, receiver, alerts: visible, reason, stepTag: decisionTag(reason, entry), episode: next.episode }, now);
+    this.#d.send({ group, receiver, alerts: visible, reason, resolvedOnly: reason === 'new_resolved', stepTag: decisionTag(reason, entry), episode: next.episode }, now);
     this.#d.nflog.set(group.key, receiver, next);
   }
 }

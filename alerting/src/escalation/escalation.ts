@@ -181,7 +181,7 @@ export class Escalations implements EscalationHandler {
     const visible = [...firing, ...resolved];
     const unacked = this.#unacked(firing);
     const update = (kind: SendRequest['reason'], tag: string) => {
-      for (const receiver of st?.notified ?? []) this.#d.send({ group, receiver, alerts: visible, reason: kind, stepTag: tag, episode: next.episode }, now);
+      for (const receiver of st?.notified ?? []) this.#d.send({ group, receiver, alerts: visible, reason: kind, resolvedOnly: reason === 'new_resolved', stepTag: tag, episode: next.episode }, now);
     };
 
     if (firing.length === 0) {

@@ -79,6 +79,28 @@ describe('periscope check-config', () => {
     expect(start.out).toContain('http.addr: invalid addr');
   });
 
+  it('an alerting shape problem does not hide its cross-references or the rule files', async () => {
+    const path = file([
+      'alerting:',
+      '  ruleFiles: [rules.yaml]',
+      '  receivers:',
+      "    - { name: team, webhook: [{ url: 'http://127.0.0.1:9/x' }] }",
+      '  escalations:',
+      '    - { name: oncall, steps: [{ notify: [zzz], wait: 5x }] }',
+      '  route: { escalation: pager }',
+      '',
+    ].join('\n'));
+    writeFileSync(join(path, '../rules.yaml'), 'rules:\n  - { name: x, kind: log, filter: { service: a }, threshold: abc }\n');
+    const { code, out } = await periscope(['check-config', path]);
+    expect(code).toBe(2);
+    expect(out.trim().split('\n').slice(1).map((l) => l.trim())).toEqual([
+      'alerting.escalations.0.steps.0.wait: invalid duration (e.g. 15s, 5m, 7d)',
+      'alerting.escalations.0.steps.0.notify.0: unknown receiver "zzz"',
+      'alerting.route.escalation: unknown escalation "pager"',
+      `${join(path, '../rules.yaml')}: rules[0].threshold: must be number`,
+    ]);
+  });
+
   it('accepts a valid file', async () => {
     const { code, out } = await periscope(['check-config', file('http:\n  addr: 127.0.0.1:4318\nstore:\n  retention:\n    maxAge: 36h\n    maxBytes: 2GiB\n')]);
     expect(out).toContain('configuration is valid');

@@ -332,6 +332,12 @@ export function parseNotifyConfig(raw: unknown, prefix = 'alerting'): NotifyConf
       if (!seen.has(line)) problems.push(line);
       seen.add(line);
     }
+    // The cross-references too, as far as the shapes allow: fixing one error should not reveal the next.
+    try {
+      problems.push(...semanticProblems(config as NotifyConfig, prefix));
+    } catch {
+      // a shape they rely on is broken; the schema's lines say which
+    }
     throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${problems.join('\n  ')}`, 400, { problems });
   }
   const problems = semanticProblems(config as NotifyConfig, prefix);

@@ -21,14 +21,16 @@ function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
 
 /**
  * The configuration and all its problems at once: the file's (load.ts), then alerting's
- * cross-references and rule files when the alerting section itself passed the schema. Throws
- * ConfigError when there is any.
+ * cross-references and rule files — also when the alerting section has shape problems, so that
+ * fixing one error does not reveal the next; a key already reported is not reported twice.
+ * Throws ConfigError when there is any.
  */
 async function checkedConfig(file: string | undefined) {
   const { config, problems, source } = readConfig({ file });
-  if (file && !problems.some((p) => /^(alerting|\(root\))\b/.test(keyOfProblem(p)))) {
+  if (file && !problems.some((p) => /^\(root\)/.test(keyOfProblem(p)))) {
     const { checkAlertingConfig } = await import('../src/alerting.ts');
-    problems.push(...checkAlertingConfig(config.alerting, dirname(resolve(file))));
+    const reported = new Set(problems.map(keyOfProblem));
+    problems.push(...checkAlertingConfig(config.alerting, dirname(resolve(file))).filter((p) => !reported.has(keyOfProblem(p))));
   }
   if (problems.length) throw new ConfigError(problems, source);
   return config;

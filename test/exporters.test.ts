@@ -193,3 +193,16 @@ describe('health and metrics', () => {
     expect(text).toMatch(/periscope_exporter_dropped_items_total\{exporter="loki-a",type="loki",reason="overflow"\} 0/);
   });
 });
+
+describe('a second-precision clock', () => {
+  it('identical lines of one second all reach Loki: none is taken for a re-sent duplicate', async () => {
+    // RFC 3164 syslog and many agents stamp whole seconds; Loki drops an entry equal in stream,
+    // time and line to one it has. 1200 such records: with 1000 sub-µs slots, 200 were dropped.
+    const second = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000).toISOString();
+    const line = 'GET /health 200 (second-precision burst)';
+    const res = await post(Array.from({ length: 1200 }, () => ({ appName: 'burst', hostname: 'h', msg: line, timestamp: second })));
+    expect(res.json).toEqual({ accepted: 1200, rejected: [] });
+    await waitFor(() => es.docs('logs-periscope-default').filter((d) => d.source.message === line).length === 1200); // delivered by then
+    await waitFor(() => loki.entries('team-a').filter((e) => e.line === line).length === 1200, 10_000);
+  });
+});

@@ -66,17 +66,23 @@ function derived(record: LogRecord): { service_name: string; level: string | und
 }
 
 /**
- * Timestamp: the record's microseconds, plus the log position modulo 1000 as nanoseconds. Loki
- * drops an entry whose stream, timestamp and line equal another's (its dedup of retries); the
- * sub-microsecond part keeps two distinct records with equal µs and text apart, while a re-sent
- * record (same position) still dedups.
+ * Timestamp: the record's, plus an offset from the log position below the timestamp's own
+ * precision. Loki drops an entry whose stream, timestamp and line equal another's (its dedup of
+ * retries): the offset keeps two distinct records with equal times and text apart, while a
+ * re-sent record (same position) gets the same offset and still dedups. The room is the
+ * nanoseconds below the microsecond — or below the millisecond when the microsecond digits are
+ * 000, or below the second when the whole fraction is 0: a second-precision clock (RFC 3164
+ * syslog, many agents) gives every record of a second the same time, and 1000 slots made the
+ * 1001st identical line of a second a duplicate that Loki dropped.
  */
 function seconds(micros: number): number {
   return Math.floor(micros / 1e6);
 }
 
 function nanos(item: LogItem, s: number): number {
-  return (item.micros - s * 1e6) * 1000 + (item.id % 1000);
+  const fraction = item.micros - s * 1e6; // µs within the second
+  const room = fraction === 0 ? 1e9 : fraction % 1000 === 0 ? 1e6 : 1000;
+  return fraction * 1000 + (item.id % room);
 }
 
 function flatten(prefix: string, value: unknown, out: LabelPair[], depth: number): void {

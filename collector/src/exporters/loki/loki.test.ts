@@ -9,7 +9,7 @@ import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDelive
 import type { LogItem } from '../sink.ts';
 import { lokiConfigSchema, type LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
-import { StreamCache, toEntry, type EntryPolicy, type LokiEntry } from './entry.ts';
+import { StreamCache, toEntry, tsNanos, type EntryPolicy, type LokiEntry } from './entry.ts';
 import { LokiSink } from './sink.ts';
 
 function lokiConfig(fields: Partial<LokiConfig> & { url: string }): LokiConfig {
@@ -132,12 +132,23 @@ describe('label policy and entry mapping', () => {
     expect(over.metadata).toEqual([{ name: 'trace_id', value: '0af7651916cd43dd8448eb211c80319c' }]);
   });
 
-  it('timestamp: the record µs, plus the log position modulo 1000 as ns (distinct records never collide, a re-send does)', () => {
+  it('timestamp: the record µs, plus the log position modulo 1000 as ns below a µs-precision time (distinct records never collide, a re-send does)', () => {
     const a = toEntry(item(1001, {}, 1_767_225_600_123_456), policy);
     const b = toEntry(item(1002, {}, 1_767_225_600_123_456), policy);
     expect(a).toMatchObject({ seconds: 1_767_225_600, nanos: 123_456_001 });
     expect(b.nanos).toBe(123_456_002);
     expect(toEntry(item(1001, {}, 1_767_225_600_123_456), policy).nanos).toBe(a.nanos);
+  });
+
+  it('timestamp: records of a second-precision (or ms-precision) clock get their offset within that second (ms)', () => {
+    // 1500 identical lines in one second: with 1000 slots the 1001st collided with the 1st and Loki dropped it
+    const second = 1_767_225_600_000_000;
+    const ts = new Set(Array.from({ length: 1500 }, (_, i) => tsNanos(toEntry(item(5000 + i, { msg: 'GET /health 200' }, second), policy))));
+    expect(ts.size).toBe(1500);
+    for (const t of ts) expect(t.startsWith('1767225600')).toBe(true); // all within their second
+    const ms = toEntry(item(1_234_567, {}, second + 250_000), policy); // .250000: a millisecond clock
+    expect(ms).toMatchObject({ seconds: 1_767_225_600, nanos: 250_234_567 });
+    expect(toEntry(item(1_234_567, {}, second + 250_000), policy).nanos).toBe(ms.nanos); // a re-send still dedups
   });
 });
 

@@ -16,10 +16,18 @@ export interface DependencyHealth {
 }
 
 /**
+ * Whole-request refusals that say nothing can be delivered as configured — credentials, tenant,
+ * URL — unlike a 400 about some records. Not retried (their items go to the dead letters), yet
+ * the backend is not "up": with expired credentials the whole stream was dead-lettered while
+ * /health/dependencies said up and "last success" at every refusal.
+ */
+const REFUSING_EVERYTHING = new Set([401, 403, 404, 405, 407]);
+
+/**
  * What every exporter remembers of its backend's answers, for health and logs. A retryable
- * failure starts (or continues) a failure streak, logged once when it starts; any answer the
- * backend gives — success or a permanent refusal — ends it ("answering again"). The one place
- * for this, shared by log delivery, span export and remote write.
+ * failure, or a refusal of everything (REFUSING_EVERYTHING), starts (or continues) a failure
+ * streak, logged once when it starts; a success or a refusal of some records ends it ("answering
+ * again"). The one place for this, shared by log delivery, span export and remote write.
  */
 export class BackendStatus {
   readonly #name: string;
@@ -41,11 +49,13 @@ export class BackendStatus {
 
   note(r: ExportResult): void {
     const now = this.#now();
-    if (r.status === 'retryable') {
+    const refusing = r.status === 'permanent' && r.httpStatus !== undefined && REFUSING_EVERYTHING.has(r.httpStatus);
+    if (r.status === 'retryable' || refusing) {
       this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
       if (this.#failingSince === undefined) {
         this.#failingSince = now;
-        this.#logger.warn({ exporter: this.#name, error: this.#lastError.text }, `exporter ${this.#name}: backend failing, retrying`);
+        const what = refusing ? 'backend refuses the requests (check credentials, tenant and URL); their records go to the dead letters' : 'backend failing, retrying';
+        this.#logger.warn({ exporter: this.#name, error: this.#lastError.text }, `exporter ${this.#name}: ${what}`);
       }
       return;
     }

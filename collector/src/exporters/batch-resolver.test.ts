@@ -163,3 +163,20 @@ describe('BatchResolver', () => {
     expect(await s.count('periscope_exporter_retried_requests_total')).toBe(2);
   });
 });
+
+describe('BackendStatus', () => {
+  const at = (status: BackendStatus) => status.dependency('loki', 'http://x', 'closed');
+  it('a backend refusing every request (401, 403, 404) is degraded and never "last success"; a 400 about some records is not', () => {
+    let now = 1_000;
+    const status = new BackendStatus('x', silentLogger, () => now);
+    status.note(ok);
+    const success = at(status).lastSuccessAt;
+    now += 1000;
+    status.note({ status: 'permanent', error: 'HTTP 401: Unauthorized', httpStatus: 401 });
+    expect(at(status)).toMatchObject({ status: 'degraded', lastError: 'HTTP 401: Unauthorized', lastSuccessAt: success, since: new Date(2_000).toISOString() });
+    now += 1000;
+    status.note(bad); // a 400: the backend answers, about those records
+    expect(at(status)).toMatchObject({ status: 'up', lastError: 'mapper_parsing_exception', lastSuccessAt: new Date(3_000).toISOString() });
+    expect(at(status).since).toBeUndefined();
+  });
+});

@@ -125,6 +125,12 @@ describe('fan-out', () => {
   });
 
   it('POST /api/v1/deadletter/replay re-sends them once the cause is fixed', async () => {
+    const replay = (body: unknown) => fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // a misspelt key is refused, not read as "every exporter"; ids naming no letter are said
+    const typo = await replay({ exportr: 'loki-b' });
+    expect(typo.status).toBe(400);
+    expect(((await typo.json()) as any).error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'exportr' } });
+    expect(await (await replay({ exporter: 'loki-b', ids: [999_999] })).json()).toEqual({ replayed: 0, failed: [], remaining: 2, notFound: [999_999] });
     const still = await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki-b' }) })).json() as any;
     expect(still).toMatchObject({ replayed: 0, remaining: 2 });
     expect(still.failed[0].reason).toMatch(/^HTTP 400: /);

@@ -35,10 +35,13 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
  *      reason; `nextCursor` (null on the last page) is the `cursor` of the next page.
  * POST /api/v1/deadletter/replay {exporter?, ids?, limit?}
  *      re-sends them (a few attempts each); delivered ones are removed, the others keep their new
- *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining }.
+ *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining, notFound? (ids
+ *      that name no letter) }. An unknown key is a 400 (a typo must not replay everything).
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
+const REPLAY_KEYS = ['exporter', 'ids', 'limit'];
+
 export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters): void {
   app.get('/api/v1/deadletter', async (request) => {
     const q = queryParams(request.query as RawQuery, ['exporter', 'limit', 'cursor']);
@@ -63,6 +66,10 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       }
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, ids?, limit?}', 400);
     }
+    // A misspelt key must not widen the replay to every exporter's letters.
+    for (const key of Object.keys(body)) {
+      if (!REPLAY_KEYS.includes(key)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: unknown key (use ${REPLAY_KEYS.join(', ')})`, 400, { key });
+    }
     const exporter = checkExporter(exporters, body.exporter);
     let ids: number[] | undefined;
     if (body.ids !== undefined) {
@@ -78,7 +85,10 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       if (!request.raw.complete) abort.abort();
     });
     const report = await exporters.replay(letters, abort.signal);
-    return { ...report, remaining: exporters.deadLetters.total(exporter) };
+    // ids that name no letter (of that exporter), so a typo is not a silent "replayed: 0"
+    const listed = new Set(ids ? exporters.deadLetters.list({ exporter, ids, limit: MAX_LIMIT }).map((l) => l.id) : []);
+    const notFound = ids ? ids.filter((id) => !listed.has(id) && !letters.some((l) => l.id === id)) : [];
+    return { ...report, remaining: exporters.deadLetters.total(exporter), ...(ids ? { notFound } : {}) };
   });
 
   app.get('/health/dependencies', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { ERR, PeriscopeError } from '../errors.ts';
-import { exporterNameProblems } from '../exporters/config.ts';
+import { exporterHeaderProblems, exporterNameProblems } from '../exporters/config.ts';
 import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
 import { parseAddr, parseBytes, parseDuration } from './units.ts';
@@ -143,7 +143,9 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     if (value !== undefined && value !== '') setPath(config, path, value);
   }
   if (!validate(config)) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
-  if (Array.isArray(config.exporters)) problems.push(...exporterNameProblems(config.exporters as Array<{ name: string }>));
+  if (Array.isArray(config.exporters)) {
+    problems.push(...exporterNameProblems(config.exporters as Array<{ name: string }>), ...exporterHeaderProblems(config.exporters as Array<Record<string, unknown>>));
+  }
   return { config: config as Config, problems, source };
 }
 

@@ -40,7 +40,7 @@ export function httpExporterKeys() {
     url: httpUrl,
     timeout: Type.String({ default: '30s', format: 'duration', description: "One request's deadline." }),
     auth: Type.Optional(authConfigSchema),
-    headers: Type.Record(Type.String(), Type.String(), { default: {}, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets." }),
+    headers: Type.Record(Type.String(), Type.String(), { default: {}, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets. Not Authorization beside `auth`, X-Scope-OrgID beside `tenant`, nor the ones the exporter sets (Content-Type, Content-Encoding, Content-Length, Host)." }),
     retry: retryConfigSchema,
     circuitBreaker: circuitBreakerConfigSchema,
   };

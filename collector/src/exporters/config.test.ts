@@ -52,6 +52,12 @@ describe('exporters config', () => {
       yaml: '- { type: loki, name: a, url: "http://x", labels: { static: { bad-name: x, ok: y, 1abc: z } } }',
       want: ['exporters.0.labels.static.bad-name: invalid name, must match ^[a-zA-Z_][a-zA-Z0-9_]*$', 'exporters.0.labels.static.1abc: invalid name, must match ^[a-zA-Z_][a-zA-Z0-9_]*$'],
     },
+    // The header replaced basic auth / joined the tenant: every record went to the dead letters with a 401.
+    {
+      name: 'headers the exporter sets itself',
+      yaml: '- { type: loki, name: a, url: "http://x", tenant: t, auth: { bearerToken: s }, headers: { Authorization: "Bearer other", X-Scope-OrgID: o, Content-Type: text/plain, X-Proxy: ok } }',
+      want: ['exporters.0.headers.Authorization: conflicts with exporters.0.auth (set one of them)', 'exporters.0.headers.X-Scope-OrgID: conflicts with exporters.0.tenant (set one of them)', 'exporters.0.headers.Content-Type: set by the exporter itself'],
+    },
     { name: 'second item named', yaml: '- { type: loki, name: a, url: "http://x" }\n- { type: loki, name: b }', want: ['exporters.1.url: missing required key'] },
   ])('an error names the key: $name', ({ yaml, want }) => {
     expect(problems(`exporters:\n${yaml.replace(/^/gm, '  ')}\n`)).toEqual(want);

@@ -30,6 +30,36 @@ const exporterItemSchema = Type.Unsafe<ExporterConfig>({
 export const exportersConfigSchema = Type.Array(exporterItemSchema, { default: [] });
 export type ExportersConfig = Static<typeof exportersConfigSchema>;
 
+/**
+ * Headers the exporter sets itself, and the key that sets them. An extra header of the same name
+ * replaced basic auth or was sent beside the tenant (`x-scope-orgid: other, team-q`): every
+ * record then went to the dead letters with a 401, though check-config had said valid.
+ */
+const OWN_HEADERS: Record<string, string | undefined> = {
+  authorization: 'auth',
+  'x-scope-orgid': 'tenant',
+  'content-type': undefined,
+  'content-encoding': undefined,
+  'content-length': undefined,
+  host: undefined,
+};
+
+/** Extra `headers` that clash with what the exporter sends. Returns the problems found. */
+export function exporterHeaderProblems(configs: ReadonlyArray<{ headers?: unknown; auth?: unknown; tenant?: unknown }>): string[] {
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    if (typeof c?.headers !== 'object' || c.headers === null) return;
+    for (const name of Object.keys(c.headers)) {
+      const lower = name.toLowerCase();
+      if (!(lower in OWN_HEADERS)) continue;
+      const key = OWN_HEADERS[lower];
+      if (key === undefined) problems.push(`exporters.${i}.headers.${name}: set by the exporter itself`);
+      else if ((c as Record<string, unknown>)[key] !== undefined) problems.push(`exporters.${i}.headers.${name}: conflicts with exporters.${i}.${key} (set one of them)`);
+    }
+  });
+  return problems;
+}
+
 /** Names must be unique: they key cursors, metrics and dead letters. Returns the problems found. */
 export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): string[] {
   const seen = new Map<string, number>();

@@ -200,6 +200,21 @@ describe('health and metrics', () => {
   });
 });
 
+describe('discarding dead letters', () => {
+  it('DELETE /api/v1/deadletter discards an exporter\'s letters (or listed ids); never all by accident', async () => {
+    const del = async (query: string) => {
+      const res = await fetch(`${collector.url}/api/v1/deadletter${query}`, { method: 'DELETE' });
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    expect(await del('')).toMatchObject({ status: 400, json: { error: { code: 'PERISCOPE_ERR_BAD_QUERY' } } });
+    const before = (await get('/api/v1/deadletter')).json.total;
+    const [first] = (await get('/api/v1/deadletter?exporter=loki-b&limit=1')).json.items;
+    expect(await del(`?ids=${first.id}`)).toEqual({ status: 200, json: { deleted: 1, remaining: before - 1 } });
+    expect(await del('?exporter=loki-b')).toEqual({ status: 200, json: { deleted: 1, remaining: before - 2 } });
+    expect((await get('/api/v1/deadletter?exporter=loki-b')).json.total).toBe(0);
+  });
+});
+
 describe('a second-precision clock', () => {
   it('identical lines of one second all reach Loki: none is taken for a re-sent duplicate', async () => {
     // RFC 3164 syslog and many agents stamp whole seconds; Loki drops an entry equal in stream,

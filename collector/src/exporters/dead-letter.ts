@@ -225,6 +225,24 @@ export class DeadLetterStore {
     this.#counts.clear();
   }
 
+  /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both. Returns how many. */
+  purge(options: { exporter?: string; ids?: number[] }): number {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (options.exporter) {
+      where.push('exporter = ?');
+      params.push(options.exporter);
+    }
+    if (options.ids) {
+      where.push('id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(options.ids));
+    }
+    if (where.length === 0) throw new Error('purge: give an exporter or ids');
+    const { changes } = this.#db.prepare(`DELETE FROM deadletter WHERE ${where.join(' AND ')}`).run(...params);
+    this.#counts.clear();
+    return Number(changes);
+  }
+
   /** Records a failed replay: new reason, one more attempt. */
   update(id: number, reason: string, status: number, now = Date.now()): void {
     this.#db.prepare('UPDATE deadletter SET reason = ?, status = ?, at = ?, attempts = attempts + 1 WHERE id = ?').run(reason, status, now, id);

@@ -22,9 +22,10 @@ function parseCursor(value: unknown): number | undefined {
   return n;
 }
 
+/** A configured exporter, or one removed from the config whose letters are still kept. */
 function checkExporter(exporters: Exporters, name: unknown): string | undefined {
   if (name === undefined || name === '') return undefined;
-  if (typeof name !== 'string' || !exporters.names.includes(name)) {
+  if (typeof name !== 'string' || (!exporters.names.includes(name) && exporters.deadLetters.total(name) === 0)) {
     throw new PeriscopeError(ERR.BAD_QUERY, `exporter: no exporter named ${JSON.stringify(name)}; configured: ${exporters.names.join(', ') || '(none)'}`, 400, { key: 'exporter' });
   }
   return name;
@@ -37,6 +38,8 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
  *      re-sends them (a few attempts each); delivered ones are removed, the others keep their new
  *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining, notFound? (ids
  *      that name no letter) }. An unknown key is a 400 (a typo must not replay everything).
+ * DELETE /api/v1/deadletter?exporter=&ids=1,2   discards letters you will not replay (e.g. of an
+ *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining }.
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
@@ -89,6 +92,22 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     const listed = new Set(ids ? exporters.deadLetters.list({ exporter, ids, limit: MAX_LIMIT }).map((l) => l.id) : []);
     const notFound = ids ? ids.filter((id) => !listed.has(id) && !letters.some((l) => l.id === id)) : [];
     return { ...report, remaining: exporters.deadLetters.total(exporter), ...(ids ? { notFound } : {}) };
+  });
+
+  app.delete('/api/v1/deadletter', async (request) => {
+    const q = queryParams(request.query as RawQuery, ['exporter', 'ids']);
+    const exporter = checkExporter(exporters, q.exporter);
+    let ids: number[] | undefined;
+    if (q.ids !== undefined) {
+      ids = q.ids.split(',').map(Number);
+      if (ids.length > MAX_LIMIT || !ids.every((id) => Number.isSafeInteger(id) && id > 0)) {
+        throw new PeriscopeError(ERR.BAD_QUERY, `ids: expected up to ${MAX_LIMIT} dead-letter ids, comma-separated`, 400, { key: 'ids' });
+      }
+    }
+    // never everything by accident: say whose letters, or which
+    if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
+    const deleted = exporters.deadLetters.purge({ exporter, ids });
+    return { deleted, remaining: exporters.deadLetters.total() };
   });
 
   app.get('/health/dependencies', async () => {

@@ -127,6 +127,25 @@ function createOrMigrate(db: DatabaseSync): void {
   });
 }
 
+/** The WHERE clause (and its parameters) picking letters by exporter, ids and position. */
+function selection(options: { exporter?: string; ids?: number[]; afterId?: number }): { where: string; params: Array<string | number> } {
+  const clauses: string[] = [];
+  const params: Array<string | number> = [];
+  if (options.afterId !== undefined) {
+    clauses.push('id > ?');
+    params.push(options.afterId);
+  }
+  if (options.exporter) {
+    clauses.push('exporter = ?');
+    params.push(options.exporter);
+  }
+  if (options.ids) {
+    clauses.push('id IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(options.ids));
+  }
+  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
 /**
  * Dead-letter store: a table of the collector's database (same durability as the log, and not
  * touched by log retention). Bounded per exporter: past `maxPerExporter` the oldest letters are
@@ -200,22 +219,8 @@ export class DeadLetterStore {
 
   /** Oldest first; `afterId`: only letters with a greater id (the next page). */
   list(options: { exporter?: string; ids?: number[]; afterId?: number; limit: number }): DeadLetter[] {
-    const where: string[] = [];
-    const params: Array<string | number> = [];
-    if (options.afterId !== undefined) {
-      where.push('id > ?');
-      params.push(options.afterId);
-    }
-    if (options.exporter) {
-      where.push('exporter = ?');
-      params.push(options.exporter);
-    }
-    if (options.ids) {
-      where.push('id IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify(options.ids));
-    }
-    const sql = `SELECT * FROM deadletter ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
-    return (this.#db.prepare(sql).all(...params, options.limit) as unknown as Row[]).map(toLetter);
+    const { where, params } = selection(options);
+    return (this.#db.prepare(`SELECT * FROM deadletter ${where} ORDER BY id LIMIT ?`).all(...params, options.limit) as unknown as Row[]).map(toLetter);
   }
 
   /** Removes delivered letters. */
@@ -227,18 +232,9 @@ export class DeadLetterStore {
 
   /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both. Returns how many. */
   purge(options: { exporter?: string; ids?: number[] }): number {
-    const where: string[] = [];
-    const params: string[] = [];
-    if (options.exporter) {
-      where.push('exporter = ?');
-      params.push(options.exporter);
-    }
-    if (options.ids) {
-      where.push('id IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify(options.ids));
-    }
-    if (where.length === 0) throw new Error('purge: give an exporter or ids');
-    const { changes } = this.#db.prepare(`DELETE FROM deadletter WHERE ${where.join(' AND ')}`).run(...params);
+    if (!options.exporter && !options.ids) throw new Error('purge: give an exporter or ids');
+    const { where, params } = selection(options);
+    const { changes } = this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
     this.#counts.clear();
     return Number(changes);
   }

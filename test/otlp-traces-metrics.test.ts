@@ -236,6 +236,11 @@ it('errors before the OTLP handler are google.rpc.Status too, protobuf for a pro
   const truncated = await post({ 'content-type': 'application/json' }, '{"resourceSpans": [');
   expect(truncated.status).toBe(400);
 
+  const get = await fetch(`${collector.url}/v1/traces`);
+  expect(get.status).toBe(405); // the path is right, the method is not (a 404 read as a wrong URL)
+  expect(get.headers.get('allow')).toBe('POST');
+  expect(await get.json()).toEqual({ code: 12, message: '/v1/traces accepts POST only' });
+
   // A misconfigured exporter shows on /metrics, not only in its own logs.
   expect(await refused()).toEqual({ encoding: before.encoding + 1, tooLarge: before.tooLarge + 1, type: before.type + 2, decode: before.decode + 1 });
 });

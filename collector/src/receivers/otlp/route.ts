@@ -79,6 +79,12 @@ export function registerOtlpRoute<K extends OtlpKind>(
       return sendRetryLater(reply, err, encodingOf(contentTypeOf(request)));
     }
   });
+  // Other methods: 405 with Allow, as the OTel Collector answers (Fastify's 404 reads as a wrong URL).
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    url: path,
+    handler: async (_request: FastifyRequest, reply: FastifyReply) => send(reply.header('allow', 'POST'), statusResponse(405, `${path} accepts POST only`, 'json')),
+  });
   const errorHandler = (error: Error, request: FastifyRequest, reply: FastifyReply) => sendOtlpError(error, request, reply, refused);
   app.post(path, { errorHandler, ...(onRequest ? { onRequest } : {}) }, async (request: FastifyRequest, reply) => {
     const contentType = contentTypeOf(request);

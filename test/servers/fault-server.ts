@@ -68,10 +68,25 @@ export class FaultServer {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port || this.#options.port || 0, '127.0.0.1', () => resolve());
-    });
+    const port = this.port || this.#options.port || 0;
+    // Back up after `down` on the same port: while it was free, another process's outgoing
+    // connection may have taken it as its local port (a full parallel run did: EADDRINUSE). It is
+    // ours again once that connection closes.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, '127.0.0.1', () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0 || attempt >= 100) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     this.port = (server.address() as AddressInfo).port;
     this.#server = server;
     return this;

@@ -76,6 +76,13 @@ describe('rule validation names the key', () => {
     expect(rule.selector.name).toBe('queue.ratio'); // metric names are resolved by the metric store
   });
 
+  it('a rule with a shape error still has its selector checked (one round of fixes, not two)', () => {
+    expect(problems({ name: 'x', kind: 'metric', selector: 'foo{', threshold: 1 })).toEqual([
+      'rules[2].aggregation: missing required key',
+      expect.stringMatching(/^rules\[2\]\.selector: /),
+    ]);
+  });
+
   it('a promql rule without a Prometheus to query is refused up front, not an error alert at run time', () => {
     const compile = (prometheusConfigured: boolean) => compileRule({ name: 'down', kind: 'promql', expr: 'up == 0' }, { defaults: { ...defaults, prometheusConfigured }, source: 'test' }).problems;
     expect(compile(false)).toEqual([{ key: 'kind', message: 'a promql rule needs a Prometheus to query: set alerting.prometheus.url' }]);

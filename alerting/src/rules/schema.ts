@@ -247,7 +247,19 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
   }
   const spec = structuredClone(raw) as RuleSpec;
   const validate = validators[kind as keyof typeof validators];
-  if (!validate(spec)) return { problems: formatSchemaErrors(validate.errors ?? [], prefix) };
+  if (!validate(spec)) {
+    const problems = formatSchemaErrors(validate.errors ?? [], prefix);
+    // The selector's own syntax too: fixing the shape should not reveal the next error.
+    const selector = (spec as { selector?: unknown }).selector;
+    if (kind === 'metric' && typeof selector === 'string') {
+      try {
+        parseSelector(selector);
+      } catch (err) {
+        problems.push({ key: key('selector'), message: (err as Error).message });
+      }
+    }
+    return { problems };
+  }
 
   const problems: Problem[] = [];
   const add = (k: string, message: string) => problems.push({ key: key(k), message });

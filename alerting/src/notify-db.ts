@@ -1,7 +1,8 @@
 // The notification side's tables in `<dataDir>/alerting.db`. The rules side keeps its own tables in
 // the same file through its own connection; every table here is prefixed `notify_`.
 // WAL + synchronous=NORMAL: a committed transaction survives a crash or kill -9 of the process
-// (https://www.sqlite.org/wal.html); busy_timeout lets the two connections take turns writing.
+// (https://www.sqlite.org/wal.html); the busy timeout (5 s, given at open) lets the two
+// connections take turns writing.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -65,8 +66,7 @@ CREATE TABLE IF NOT EXISTS notify_incident_alerts (
 
 export function openNotifyDatabase(dataDir: string): DatabaseSync {
   mkdirSync(dataDir, { recursive: true });
-  const db = new DatabaseSync(join(dataDir, ALERTING_DB_FILE));
-  db.exec('PRAGMA busy_timeout = 5000');
+  const db = new DatabaseSync(join(dataDir, ALERTING_DB_FILE), { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec(SCHEMA);

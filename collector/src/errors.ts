@@ -55,3 +55,14 @@ export function retryLaterSeconds(err: unknown): number | undefined {
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, details: details ?? null } };
 }
+
+/** A component failing since `since`, with its last error: health fields while it lasts. */
+export interface FailureStreak {
+  lastError: string;
+  since: string;
+}
+
+/** The streak after one more failure: the first failure's time is kept. */
+export function failedAgain(streak: FailureStreak | null, err: unknown, nowMs = Date.now()): FailureStreak {
+  return { lastError: (err as Error)?.message ?? String(err), since: streak?.since ?? new Date(nowMs).toISOString() };
+}

@@ -154,19 +154,6 @@ export function structuredDataProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * Keys lifted from a pino line into RFC 5424 fields (besides the trace context), each with the
- * check its value must pass. A value that fails stays an attribute under its key, as does a
- * non-hex `traceId`: a log call's `facility: 'auth'` is the app's data, not a reason to lose the
- * record (the collector refuses a record that carries it in the field).
- */
-const LIFTED_FIELDS = new Map<string, (v: unknown) => boolean>([
-  ['msgId', (v) => typeof v === 'string'],
-  ['appName', (v) => typeof v === 'string'],
-  ['facility', isFacility],
-  ['structuredData', (v) => structuredDataProblem(v) === undefined],
-]);
-
 /** A pino level: its number, or its label (pino's `formatters.level` can write labels). */
 export function severityFromPinoLevel(level: unknown): number | undefined {
   if (typeof level === 'number') return Number.isFinite(level) ? severityFromPino(level) : undefined;
@@ -177,6 +164,11 @@ export function severityFromPinoLevel(level: unknown): number | undefined {
 /**
  * Maps one parsed pino JSON line to a Periscope record.
  * `defaults` supplies appName/hostname/procId/facility when the line has none.
+ *
+ * `traceId`/`trace_id`, `spanId`/`span_id`, `facility`, `msgId`, `appName` and `structuredData`
+ * become RFC 5424 fields only when their values are valid ones; otherwise they stay attributes
+ * under their names: a log call's `facility: 'auth'` is the app's data, not a reason to lose the
+ * record (the collector refuses a record that carries it in the field).
  */
 export function recordFromPino(
   line: Record<string, unknown>,
@@ -184,30 +176,34 @@ export function recordFromPino(
 ): LogRecord {
   const severity = severityFromPinoLevel(line.level) ?? 6;
   const time = typeof line.time === 'number' ? line.time : typeof line.time === 'string' ? Date.parse(line.time) : Date.now();
-  const lifted = (key: string): boolean => line[key] !== undefined && LIFTED_FIELDS.get(key)!(line[key]);
+  // The keys used as fields (undefined: absent or not a valid value, so kept as an attribute).
+  const facilityKey = isFacility(line.facility) ? 'facility' : undefined;
+  const appNameKey = typeof line.appName === 'string' ? 'appName' : undefined;
+  const msgIdKey = typeof line.msgId === 'string' ? 'msgId' : undefined;
+  const sdKey = line.structuredData !== undefined && structuredDataProblem(line.structuredData) === undefined ? 'structuredData' : undefined;
+  // pino-style or OTel-style names; the first valid one is the field
+  const traceKey = isTraceId(line.traceId) ? 'traceId' : isTraceId(line.trace_id) ? 'trace_id' : undefined;
+  const spanKey = isSpanId(line.spanId) ? 'spanId' : isSpanId(line.span_id) ? 'span_id' : undefined;
   const record: LogRecord = {
     timestamp: rfc3339Micros(Number.isFinite(time) ? time : Date.now()),
     severity,
     level: LEVEL_NAMES[severity],
-    facility: lifted('facility') ? (line.facility as number) : (defaults.facility ?? 1),
+    facility: facilityKey ? (line.facility as number) : (defaults.facility ?? 1),
     msg: typeof line.msg === 'string' ? line.msg : line.msg === undefined ? '' : JSON.stringify(line.msg),
   };
-  const appName = lifted('appName') ? (line.appName as string) : typeof line.name === 'string' ? line.name : defaults.appName;
+  const appName = appNameKey ? (line.appName as string) : typeof line.name === 'string' ? line.name : defaults.appName;
   if (appName !== undefined) record.appName = appName;
   const hostname = typeof line.hostname === 'string' ? line.hostname : defaults.hostname;
   if (hostname !== undefined) record.hostname = hostname;
   const procId = line.pid !== undefined ? String(line.pid) : defaults.procId;
   if (procId !== undefined) record.procId = procId;
-  if (lifted('msgId')) record.msgId = line.msgId as string;
-  if (lifted('structuredData')) record.structuredData = line.structuredData as StructuredData;
-  // pino-style or OTel-style names; the first valid one is the field
-  const traceKey = isTraceId(line.traceId) ? 'traceId' : isTraceId(line.trace_id) ? 'trace_id' : undefined;
+  if (msgIdKey) record.msgId = line.msgId as string;
+  if (sdKey) record.structuredData = line.structuredData as StructuredData;
   if (traceKey) record.traceId = line[traceKey] as string;
-  const spanKey = isSpanId(line.spanId) ? 'spanId' : isSpanId(line.span_id) ? 'span_id' : undefined;
   if (spanKey) record.spanId = line[spanKey] as string;
   let attributes: Record<string, unknown> | undefined;
   for (const key in line) {
-    if (PINO_OWN_KEYS.has(key) || key === traceKey || key === spanKey || (LIFTED_FIELDS.has(key) && lifted(key))) continue;
+    if (PINO_OWN_KEYS.has(key) || key === traceKey || key === spanKey || key === facilityKey || key === appNameKey || key === msgIdKey || key === sdKey) continue;
     const value = line[key];
     if (key === SHIELDED_KEYS_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign((attributes ??= {}), value);
     else (attributes ??= {})[key] = value;

@@ -30,7 +30,6 @@ export interface NotifyRouteDeps {
 type Params = Record<string, string>;
 type Query = Record<string, string | undefined>;
 
-/** JSON bodies arrive as Buffers from the collector's server, as objects from a default Fastify. */
 /** The alert a link acknowledges, in the alerts API's shape (RFC 3339 times, no internal fields). */
 function ackTargetView(a: NotifyAlert) {
   return {
@@ -45,6 +44,7 @@ function ackTargetView(a: NotifyAlert) {
   };
 }
 
+/** JSON bodies arrive as Buffers from the collector's server, as objects from a default Fastify. */
 export function jsonBody(body: unknown): unknown {
   if (body === undefined || body === null) return undefined;
   if (Buffer.isBuffer(body) || typeof body === 'string') {

@@ -1,8 +1,9 @@
 // One interface for everything that keeps an alert out of a notification: silences, inhibition
-// and mute/active timings. (Flapping is not a mute: the rules engine sends the transition that
-// starts the flapping, annotated, and holds back the next ones until the alert settles.) Alertmanager's MuteStage/TimeMuteStage in one shape
+// and mute/active timings. Alertmanager's MuteStage/TimeMuteStage in one shape
 // (https://prometheus.io/docs/alerting/latest/configuration/#time_interval): a muted alert stays in
 // its group (it still keeps the group from resolving) but is not shown to the receiver.
+// Flapping is not a mute: the rules engine sends the transition that starts the flapping,
+// annotated, and holds back the next ones until the alert settles.
 import type { NotifyAlert } from '../dispatch/alert.ts';
 
 export type MuteKind = 'silence' | 'inhibition' | 'mute_timing';

@@ -199,6 +199,8 @@ export interface Problem {
 }
 
 const LABEL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+const RESERVED_LABELS = new Set(['alertname', 'severity']);
 
 /**
  * A metric rule's label name as the series carry it: an OpenTelemetry attribute key such as
@@ -209,8 +211,6 @@ const LABEL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function seriesLabelName(name: string): string {
   return name.replaceAll('.', '_');
 }
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const RESERVED_LABELS = new Set(['alertname', 'severity']);
 
 function parseAggregation(text: string): Aggregation | undefined {
   if ((SIMPLE_AGGREGATIONS as readonly string[]).includes(text)) return { kind: text as (typeof SIMPLE_AGGREGATIONS)[number] };

@@ -124,10 +124,9 @@ export class AlertStore {
       mkdirSync(options.dataDir, { recursive: true });
       path = join(options.dataDir, 'alerting.db');
     }
-    this.db = new DatabaseSync(path);
-    // busy_timeout first: the notification pipeline has its own connection to this file, and
-    // without it a statement meeting that connection's lock fails at once.
-    this.db.exec('PRAGMA busy_timeout = 5000');
+    // The busy timeout at open: the notification pipeline has its own connection to this file, and
+    // a statement meeting that connection's lock (the first one included) waits instead of failing.
+    this.db = new DatabaseSync(path, { timeout: 5000 });
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(`

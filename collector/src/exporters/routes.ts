@@ -83,15 +83,18 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     }
     const limit = parseLimit(body.limit, MAX_LIMIT);
     const letters = exporters.deadLetters.list({ exporter, ids, limit });
+    // ids that name no letter (of that exporter), so a typo is not a silent "replayed: 0"
+    let notFound: number[] | undefined;
+    if (ids) {
+      const known = new Set(exporters.deadLetters.list({ exporter, ids, limit: ids.length }).map((l) => l.id));
+      notFound = ids.filter((id) => !known.has(id));
+    }
     const abort = new AbortController();
     request.raw.once('close', () => {
       if (!request.raw.complete) abort.abort();
     });
     const report = await exporters.replay(letters, abort.signal);
-    // ids that name no letter (of that exporter), so a typo is not a silent "replayed: 0"
-    const listed = new Set(ids ? exporters.deadLetters.list({ exporter, ids, limit: MAX_LIMIT }).map((l) => l.id) : []);
-    const notFound = ids ? ids.filter((id) => !listed.has(id) && !letters.some((l) => l.id === id)) : [];
-    return { ...report, remaining: exporters.deadLetters.total(exporter), ...(ids ? { notFound } : {}) };
+    return { ...report, remaining: exporters.deadLetters.total(exporter), ...(notFound ? { notFound } : {}) };
   });
 
   app.delete('/api/v1/deadletter', async (request) => {

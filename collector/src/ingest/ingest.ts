@@ -1,5 +1,5 @@
 import { LEVEL_NAMES, type LogRecord } from '../../../sdk/src/record.ts';
-import { ERR, PeriscopeError } from '../errors.ts';
+import { ERR, failedAgain, PeriscopeError, type FailureStreak } from '../errors.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { LogBatch } from './log-batch.ts';
 import type { SelfMetrics } from './self-metrics.ts';
@@ -32,7 +32,7 @@ export class Ingest {
   readonly #listeners = new Set<IngestListener>();
   #admission: (() => Refusal | undefined) | undefined;
   /** While store writes fail: the last error and since when (health fields); null once one succeeds. */
-  writeFailure: { lastError: string; since: string } | null = null;
+  writeFailure: FailureStreak | null = null;
 
   constructor(store: LogStore, metrics: SelfMetrics) {
     this.#store = store;
@@ -53,7 +53,7 @@ export class Ingest {
       ids = this.#store.append(logs);
     } catch (err) {
       this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
-      this.writeFailure = { lastError: (err as Error).message, since: this.writeFailure?.since ?? new Date().toISOString() };
+      this.writeFailure = failedAgain(this.writeFailure, err);
       throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
     }
     this.writeFailure = null;

@@ -13,6 +13,14 @@ import { DatabaseSync } from 'node:sqlite';
 const PAGE_SIZE = 8192;
 
 /**
+ * How long a statement waits for another connection's lock (the ingest thread, the store worker,
+ * retention share these files). Given at open (node:sqlite's `timeout`), so it covers the very
+ * first statement: set by a PRAGMA after `journal_mode`, a lock met at start-up (another
+ * connection's WAL recovery on a loaded machine) failed at once.
+ */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
  * Opens (and creates) the collector's SQLite database in WAL mode.
  * WAL + synchronous=NORMAL: a committed transaction is in the WAL file before COMMIT returns,
  * so a crash or kill -9 of the process loses nothing that was acknowledged; only an OS crash
@@ -20,8 +28,7 @@ const PAGE_SIZE = 8192;
  */
 export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): DatabaseSync {
   mkdirSync(dataDir, { recursive: true });
-  const db = new DatabaseSync(join(dataDir, 'periscope.db'));
-  db.exec('PRAGMA busy_timeout = 5000'); // first: any statement may meet another connection's lock
+  const db = new DatabaseSync(join(dataDir, 'periscope.db'), { timeout: BUSY_TIMEOUT_MS });
   // page_size and auto_vacuum take effect only before the first table exists (a new database).
   db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
   // auto_vacuum lets retention give space back.

@@ -12,7 +12,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { KeyValue } from './database.ts';
+import { BUSY_TIMEOUT_MS, KeyValue } from './database.ts';
 import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
 import type { WorkerMessage } from './fts-indexer.ts';
 import { LogCheckpointer } from './log-checkpoint.ts';
@@ -36,7 +36,7 @@ interface ChunkText {
 class Indexer {
   readonly queue = new IndexQueue();
   readonly #fts = openFtsDatabase(ftsDbPath);
-  readonly #log = openLogReader(logDbPath);
+  readonly #log = new DatabaseSync(logDbPath, { readOnly: true, timeout: BUSY_TIMEOUT_MS });
   readonly #cursor = new KeyValue(this.#fts);
   readonly #put = this.#fts.prepare('INSERT OR REPLACE INTO log_chunks(rowid, msg, trace_id) VALUES (?, ?, ?)');
   readonly #pending = this.#log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
@@ -162,18 +162,8 @@ function appendRecords(text: ChunkText, source: IndexText, from: number, to: num
   text.traceIds += lines.traceIds;
 }
 
-// busy_timeout before anything else on a connection: without it, the first statement that meets a
-// lock (the WAL's recovery by another connection at start-up, on a loaded machine) fails at once.
-
-function openLogReader(path: string): DatabaseSync {
-  const db = new DatabaseSync(path, { readOnly: true });
-  db.exec('PRAGMA busy_timeout = 5000');
-  return db;
-}
-
 function openFtsDatabase(path: string): DatabaseSync {
-  const db = new DatabaseSync(path);
-  db.exec('PRAGMA busy_timeout = 5000');
+  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   createFtsTables(db, 'main'); // fts-schema.ts
@@ -184,7 +174,7 @@ function openFtsDatabase(path: string): DatabaseSync {
   return db;
 }
 
-// Opened in the loop, where a failure (a database still locked after busy_timeout) is reported and
+// Opened in the loop, where a failure (a database still locked after BUSY_TIMEOUT_MS) is reported and
 // tried again like any step: thrown here, it ended the thread, and with it indexing and the log's
 // checkpoints until the collector restarted. Batches offered meanwhile are read back from the log.
 let checkpointer: LogCheckpointer | undefined;

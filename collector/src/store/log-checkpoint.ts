@@ -22,7 +22,7 @@
 // p99 204–245 → 61–66 ms, at most 300–329 → 96–110 ms; 158–171 → 165–190 k records/s.
 import { fdatasyncSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { pageSize } from './database.ts';
+import { BUSY_TIMEOUT_MS, pageSize } from './database.ts';
 
 /** WAL size at which the worker starts the work that lets the WAL start over. */
 const RESTART_BYTES = 64 * 2 ** 20;
@@ -67,8 +67,7 @@ export class LogCheckpointer {
    */
   constructor(logDbPath: string, limits: { restartBytes: number; finishBytes: number; beforePass?: () => void } = { restartBytes: RESTART_BYTES, finishBytes: FINISH_BYTES }) {
     this.#path = logDbPath;
-    this.#db = new DatabaseSync(logDbPath);
-    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db = new DatabaseSync(logDbPath, { timeout: BUSY_TIMEOUT_MS });
     this.#pass = this.#db.prepare(PASSIVE_CHECKPOINT);
     const frameBytes = pageSize(this.#db);
     this.#restartFrames = limits.restartBytes / frameBytes;

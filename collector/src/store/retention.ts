@@ -1,6 +1,7 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { failedAgain, type FailureStreak } from '../errors.ts';
 import { pageSize } from './database.ts';
 
 export interface RetentionPolicy {
@@ -56,7 +57,7 @@ export class Retention {
   #guard: RetentionGuard | undefined;
   lastRun: (RetentionRun & { at: string }) | undefined;
   /** While scheduled runs fail: the last error and since when (health fields); null after a run that completes. */
-  failure: { lastError: string; since: string } | null = null;
+  failure: FailureStreak | null = null;
   totalDeleted = { age: 0, size: 0 };
   /** Rows deleted from `policy.tables`, by table and rule. */
   readonly tableDeleted: Record<string, { age: number; size: number }> = {};
@@ -76,7 +77,7 @@ export class Retention {
     this.#task = schedule(this.#policy.schedule, () => {
       // A failed run (disk full, I/O error) is shown in /health/detailed; the next one retries.
       void this.run().catch((err: unknown) => {
-        this.failure = { lastError: (err as Error).message, since: this.failure?.since ?? new Date(this.#now()).toISOString() };
+        this.failure = failedAgain(this.failure, err, this.#now());
       });
     }, { noOverlap: true });
   }
@@ -101,6 +102,7 @@ export class Retention {
     const newestLog = this.#newestId('logs');
     const byAgeIds = this.#db.prepare('SELECT id FROM logs WHERE ts < ? AND id < ? LIMIT ?');
     const oldestIds = this.#db.prepare('SELECT id FROM logs WHERE id < ? ORDER BY ts, id LIMIT ?');
+    const idSpan = this.#db.prepare('SELECT max(id) - min(id) + 1 AS n FROM logs');
     const delStmt = this.#db.prepare('DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))');
     // Re-read before each chunk: exporters move on while retention runs.
     const limitId = () => Math.min(this.#guard?.protectedFromId() ?? Number.MAX_SAFE_INTEGER, newestLog);
@@ -123,7 +125,7 @@ export class Retention {
         await yieldToLoop();
         continue;
       }
-      const ids = (oldestIds.all(limitId(), this.#sizeChunk(live)) as Array<{ id: number }>).map((r) => r.id);
+      const ids = (oldestIds.all(limitId(), this.#sizeChunk(live, idSpan)) as Array<{ id: number }>).map((r) => r.id);
       if (ids.length === 0) break;
       del(ids);
       deletedBySize += ids.length;
@@ -143,8 +145,8 @@ export class Retention {
    * deletes too few rather than too many and the loop takes another step). A fixed CHUNK emptied
    * a store whose bound is a few thousand rows in one step.
    */
-  #sizeChunk(live: number): number {
-    const { n } = this.#db.prepare('SELECT max(id) - min(id) + 1 AS n FROM logs').get() as { n: number | null };
+  #sizeChunk(live: number, idSpan: StatementSync): number {
+    const { n } = idSpan.get() as { n: number | null };
     if (!n) return CHUNK;
     const rows = Math.ceil((live - this.#policy.maxBytes) / (live / n));
     return Math.max(MIN_SIZE_CHUNK, Math.min(CHUNK, rows));

@@ -65,6 +65,10 @@ function derived(record: LogRecord): { service_name: string; level: string | und
   return { service_name: record.appName ?? 'unknown_service', level: record.level, host: record.hostname };
 }
 
+function seconds(micros: number): number {
+  return Math.floor(micros / 1e6);
+}
+
 /**
  * Timestamp: the record's, plus an offset from the log position below the timestamp's own
  * precision. Loki drops an entry whose stream, timestamp and line equal another's (its dedup of
@@ -75,10 +79,6 @@ function derived(record: LogRecord): { service_name: string; level: string | und
  * syslog, many agents) gives every record of a second the same time, and 1000 slots made the
  * 1001st identical line of a second a duplicate that Loki dropped.
  */
-function seconds(micros: number): number {
-  return Math.floor(micros / 1e6);
-}
-
 function nanos(item: LogItem, s: number): number {
   const fraction = item.micros - s * 1e6; // µs within the second
   const room = fraction === 0 ? 1e9 : fraction % 1000 === 0 ? 1e6 : 1000;

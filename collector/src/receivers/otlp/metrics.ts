@@ -77,6 +77,7 @@ interface ResourceContext {
 /** Converts a normalized ExportMetricsServiceRequest (decodeOtlp('metrics', …)) into store points. */
 export function otlpMetricsToPoints(req: NormalizedMetricsRequest, options: OtlpMetricsOptions = {}): OtlpMetricsResult {
   const maxLabel = options.maxLabelValueLength ?? DEFAULT_MAX_LABEL_VALUE_LENGTH;
+  const latestNs = BigInt(Date.now()) * 1_000_000n + FUTURE_GRACE_NS; // once per request, not per point
   const out: OtlpMetricsResult = { points: [], pointIndex: [], rejected: [], rejectedCount: 0 };
   let index = 0;
   for (const rm of req.resourceMetrics ?? []) {
@@ -94,7 +95,7 @@ export function otlpMetricsToPoints(req: NormalizedMetricsRequest, options: Otlp
           const plan = planMetric(metric);
           for (const dp of dataPoints) {
             try {
-              out.points.push(toPoint(plan, dp, base, resource.target, maxLabel));
+              out.points.push(toPoint(plan, dp, base, resource.target, maxLabel, latestNs));
               out.pointIndex.push(index);
             } catch (err) {
               if (!(err instanceof ItemRejection)) throw err;
@@ -183,7 +184,7 @@ function planMetric(metric: NormalizedMessage): MetricPlan {
   return { kind, type, name, otelName, help, factor, temporality, monotonic };
 }
 
-function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: Labels, maxLabel: number): MetricPoint {
+function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: Labels, maxLabel: number, latestNs: bigint): MetricPoint {
   const own = firstIssue(dp);
   if (own) throw new ItemRejection(C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
   const labels = attributesToLabels((dp.attributes ?? {}) as Attributes, { ...base });
@@ -198,7 +199,7 @@ function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: 
     labels,
     target,
     temporality: plan.temporality,
-    timeNs: parseNanos(dp.timeUnixNano),
+    timeNs: parseNanos(dp.timeUnixNano, latestNs),
   };
   if (((dp.flags as number) & FLAG_NO_RECORDED_VALUE) !== 0) {
     point.noRecordedValue = true;
@@ -235,7 +236,8 @@ function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: 
  */
 const FUTURE_GRACE_NS = 10n * 60n * 1_000_000_000n;
 
-function parseNanos(value: unknown): bigint {
+/** timeUnixNano: an integer from 0 to `latestNs`. */
+function parseNanos(value: unknown, latestNs: bigint): bigint {
   if (value === undefined || value === '') return 0n;
   let n: bigint;
   try {
@@ -244,7 +246,7 @@ function parseNanos(value: unknown): bigint {
     throw new ItemRejection(C.BAD_TIMESTAMP, `timeUnixNano is not an integer: ${String(value).slice(0, 40)}`);
   }
   if (n < 0n) throw new ItemRejection(C.BAD_TIMESTAMP, 'timeUnixNano is negative');
-  if (n > BigInt(Date.now()) * 1_000_000n + FUTURE_GRACE_NS) {
+  if (n > latestNs) {
     throw new ItemRejection(C.BAD_TIMESTAMP, `timeUnixNano ${n} is more than 10 minutes ahead of the collector's clock`);
   }
   return n;

@@ -209,14 +209,16 @@ const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '
  * RFC 3164 (parse3164.ts). Never throws for any input.
  */
 export function parseSyslog(message: Buffer | string, options?: ParseOptions): ParseResult {
-  return parseSyslog5424(message, options, true);
+  return parseMessage(message, options, true);
 }
 
-/**
- * Parses one RFC 5424 message (with `orBsd`, hands one without a VERSION to the RFC 3164
- * parser instead). Never throws for any input.
- */
-export function parseSyslog5424(message: Buffer | string, options?: ParseOptions, orBsd = false): ParseResult {
+/** Parses one RFC 5424 message, strictly (no RFC 3164). Never throws for any input. */
+export function parseSyslog5424(message: Buffer | string, options?: ParseOptions): ParseResult {
+  return parseMessage(message, options, false);
+}
+
+/** With `orBsd`, a message without a VERSION goes to the RFC 3164 parser once PRI is read. */
+function parseMessage(message: Buffer | string, options: ParseOptions | undefined, orBsd: boolean): ParseResult {
   const b = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   const n = b.length;
   sawInvalidUtf8 = false;

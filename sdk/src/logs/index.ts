@@ -27,7 +27,9 @@ export interface LogsHooks {
   sampling?: { rate: number; keepLevel: number };
 }
 
-const TRANSPORT_TARGET = new URL('./transport.ts', import.meta.url).href;
+// This module runs as src/logs/index.ts in the repo and as dist/logs/index.js from the built
+// package (Node strips types only outside node_modules), so the worker's file has the same extension.
+const TRANSPORT_TARGET = new URL(`./transport${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 /** Lines are handed to the worker at most this long after they were logged (coalesce.ts). */
 const COALESCE_MS = 20;
 

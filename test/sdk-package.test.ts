@@ -1,0 +1,124 @@
+// The SDK as an app outside this repository gets it: `npm pack` of the sdk workspace, installed
+// from the tarball into a fresh app (so the SDK sits under node_modules, where Node refuses to
+// strip TypeScript types), run against the REAL collector, and type-checked as a TypeScript app.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+const run = promisify(execFile);
+const NPM_QUIET = ['--no-audit', '--no-fund', '--loglevel=error'];
+
+function runApp(cwd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const APP = `
+import { init } from '@periscope/sdk';
+const obs = init({ service: process.env.APP_SERVICE, endpoint: process.env.APP_ENDPOINT, flushIntervalMs: 100 });
+obs.logger.info({ orderId: 42 }, 'order created');
+let traceId;
+obs.tracer.startActiveSpan('charge card', (span) => {
+  traceId = span.spanContext().traceId;
+  obs.logger.info('charging');
+  span.end();
+});
+await obs.shutdown();
+console.log(JSON.stringify({ traceId, stats: obs.stats() }));
+`;
+
+const PRELOADED_APP = `
+import { getPeriscope } from '@periscope/sdk';
+const obs = getPeriscope();
+obs.logger.warn('started by --import');
+await obs.shutdown();
+`;
+
+// Compiles only if the package's declarations are found and say what the SDK takes: with types
+// missing, \`init\` would be \`any\` and the @ts-expect-error lines would fail as unused.
+const TS_APP = `
+import { init, type Stats, type Logger } from '@periscope/sdk';
+const obs = init({ service: 'typed', endpoint: 'http://127.0.0.1:4318', level: 'info,db=debug' });
+const log: Logger = obs.logger.child({ module: 'db' });
+log.info({ sql: 'select 1' }, 'query');
+const stats: Stats = obs.stats();
+const sent: number = stats.sent + stats.spans.dropped;
+// @ts-expect-error service must be a string
+init({ service: 42 });
+// @ts-expect-error sent is a number
+const wrong: string = stats.sent;
+export { sent, wrong };
+`;
+
+describe('the packed SDK in an app outside the repository', () => {
+  let collector: CollectorProcess;
+  let appDir: string;
+  beforeAll(async () => {
+    const packDir = mkdtempSync(join(tmpdir(), 'periscope-pack-'));
+    // The sdk's `prepare` script builds sdk/dist (tsc), as for a publish.
+    await run('npm', ['pack', '-w', '@periscope/sdk', '--pack-destination', packDir, ...NPM_QUIET], { cwd: REPO_ROOT });
+    const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
+    appDir = mkdtempSync(join(tmpdir(), 'periscope-app-'));
+    writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'shop', private: true, type: 'module' }));
+    // The SDK's dependencies come from npm's cache, filled by the repo's own `npm install`.
+    await run('npm', ['install', '--prefer-offline', ...NPM_QUIET, join(packDir, tarball!)], { cwd: appDir });
+    writeFileSync(join(appDir, 'app.js'), APP);
+    writeFileSync(join(appDir, 'preloaded.js'), PRELOADED_APP);
+    collector = await startCollectorProcess();
+  }, 180_000);
+  afterAll(async () => {
+    await collector?.stop();
+  });
+
+  it('ships logs and spans from plain JavaScript, with the logs joined to the trace', async () => {
+    const service = `packed-${Date.now()}`;
+    const { code, stdout, stderr } = await runApp(appDir, ['app.js'], { APP_SERVICE: service, APP_ENDPOINT: collector.url });
+    expect(code, stderr).toBe(0);
+    const { traceId, stats } = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(stats.sent).toBe(2);
+    const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
+    expect(records.map((r: any) => r.msg).sort()).toEqual(['charging', 'order created']);
+    expect(records.find((r: any) => r.msg === 'charging').traceId).toBe(traceId);
+    const trace: any = await waitFor(async () => {
+      const res = await fetch(`${collector.url}/api/v1/traces/${traceId}`);
+      return res.status === 200 && res.json();
+    });
+    expect(trace.spans.map((s: any) => s.name)).toEqual(['charge card']);
+  });
+
+  it('starts from `node --import @periscope/sdk/register`, configured by PERISCOPE_* env', async () => {
+    const service = `preloaded-${Date.now()}`;
+    const { code, stderr } = await runApp(appDir, ['--import', '@periscope/sdk/register', 'preloaded.js'], {
+      PERISCOPE_SERVICE: service, PERISCOPE_ENDPOINT: collector.url,
+    });
+    expect(code, stderr).toBe(0);
+    const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
+    expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --import', 'warning']]);
+  });
+
+  it('type-checks a TypeScript app against the published declarations', async () => {
+    writeFileSync(join(appDir, 'typed.ts'), TS_APP);
+    writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext', strict: true, noEmit: true, skipLibCheck: false,
+        typeRoots: [join(REPO_ROOT, 'node_modules/@types')], types: ['node'],
+      },
+      files: ['typed.ts'],
+    }));
+    const result = await run(join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-p', appDir]).then(
+      ({ stdout }) => ({ ok: true, stdout }),
+      (err) => ({ ok: false, stdout: String(err.stdout) }),
+    );
+    expect(result).toEqual({ ok: true, stdout: '' });
+  });
+});

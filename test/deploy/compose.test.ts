@@ -1,10 +1,15 @@
 // deploy/docker-compose.yml cannot be run here (no Docker engine), so this checks what would
 // break it: every mounted or copied file exists in the repository, the files land where the
 // services read them, and ports and URLs agree across compose, Prometheus and Grafana
-// provisioning. The collector's config file is validated by `periscope check-config`.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, posix, relative } from 'node:path';
+// provisioning. The collector's config file is validated by `periscope check-config`, and the
+// image's install steps are replayed outside Docker.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/collector-process.ts';
 import { DEPLOY, REPO_ROOT, readYaml, run } from './helpers.ts';
 
 const compose = readYaml(join(DEPLOY, 'docker-compose.yml'));
@@ -148,6 +153,41 @@ describe('collector image and config', () => {
       expect(services.collector.depends_on, `collector waits for ${url.hostname}`).toHaveProperty(url.hostname);
     }
   });
+
+  it("installs and starts from the Dockerfile's steps, replayed without Docker", async () => {
+    // COPY and the `npm ci` RUN, in order, into a scratch /app: what the image would hold, so a
+    // dependency the collector imports but only dev installs have, or an install step that needs
+    // a dev tool, fails here. `npm cache clean` is left out: it would empty this machine's cache.
+    const app = mkdtempSync(join(tmpdir(), 'periscope-image-'));
+    const skip = (src: string) => !/(^|\/)(node_modules|data|dist)(\/|$)|\.test\.ts$/.test(relative(REPO_ROOT, src));
+    for (const line of instructions) {
+      const [op, ...rest] = line.split(/\s+/);
+      if (op === 'COPY') {
+        const dest = rest.at(-1)!;
+        if (dest.startsWith('/')) continue; // outside WORKDIR: the baked config, not needed to start
+        for (const src of rest.slice(0, -1)) cpSync(join(context, src), join(app, dest.endsWith('/') && !src.endsWith('/') ? join(dest, basename(src)) : dest), { recursive: true, filter: skip });
+      } else if (op === 'RUN' && rest[0] === 'npm' && rest[1] === 'ci') {
+        const npmArgs = line.slice('RUN npm '.length).split('&&')[0].trim().split(/\s+/);
+        const r = run('npm', [...npmArgs, '--prefer-offline', '--loglevel=error'], { cwd: app, timeoutMs: 120_000, env: { NODE_ENV: 'production' } });
+        expect(r.status, r.output).toBe(0);
+      }
+    }
+    const dataDir = mkdtempSync(join(tmpdir(), 'periscope-image-data-'));
+    const collector = spawn(process.execPath, [join(app, 'collector/bin/periscope.ts'), 'start'], {
+      cwd: app,
+      env: { ...process.env, NODE_ENV: 'production', PERISCOPE_HTTP_ADDR: '127.0.0.1:0', PERISCOPE_SYSLOG_ADDR: '127.0.0.1:0', PERISCOPE_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    collector.stdout.on('data', (d) => (output += d));
+    collector.stderr.on('data', (d) => (output += d));
+    const exited = once(collector, 'exit');
+    const startedLine = '"periscope collector started"';
+    await waitFor(() => output.includes(startedLine) || collector.exitCode !== null, 30_000);
+    collector.kill('SIGTERM');
+    await exited;
+    expect(output.includes(startedLine), output).toBe(true);
+  }, 180_000);
 
   it('its data directory is a volume', () => {
     const dataDir = services.collector.environment.PERISCOPE_DATA_DIR;

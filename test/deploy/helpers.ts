@@ -67,8 +67,9 @@ export interface RunResult {
   output: string;
 }
 
-export function run(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): RunResult {
-  const r = spawnSync(command, args, { cwd: options.cwd ?? REPO_ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 30_000 });
+export function run(command: string, args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): RunResult {
+  const env = options.env && { ...process.env, ...options.env };
+  const r = spawnSync(command, args, { cwd: options.cwd ?? REPO_ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 30_000, env });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: `${r.stdout}${r.stderr}` };
 }

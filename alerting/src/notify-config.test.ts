@@ -21,7 +21,7 @@ describe('notification config slice', () => {
   });
 
   it('fills channel defaults', () => {
-    const c = parseNotifyConfig({ receivers: [{ name: 'p', sms: [{ accountSid: 'AC1', authToken: 't', from: '+1', to: '+2' }] }], route: { receiver: 'p' } });
+    const c = parseNotifyConfig({ receivers: [{ name: 'p', sms: [{ accountSid: 'AC1', authToken: 't', from: '+15550001', to: '+15550002' }] }], route: { receiver: 'p' } });
     expect(c.receivers[0].sms?.[0]).toMatchObject({ baseUrl: 'https://api.twilio.com', maxSegments: 3, sendResolved: true, timeout: '10s' });
   });
 
@@ -46,6 +46,41 @@ describe('notification config slice', () => {
     { name: 'bad locale', raw: { locale: 'fr' }, problem: 'alerting.locale' },
   ])('names the key: $name', ({ raw, problem }) => {
     expect(problems(raw).some((p) => p.startsWith(problem))).toBe(true);
+  });
+
+  describe('recipients', () => {
+    const email = (to: unknown, from = 'Periscope <alerts@example.com>') => ({ receivers: [{ name: 'm', email: [{ to, from, smtp: { host: 'smtp.example.com' } }] }], route: { receiver: 'm' } });
+    const sms = (to: unknown) => ({ receivers: [{ name: 's', sms: [{ accountSid: 'AC1', authToken: 't', from: 'Periscope', to }] }], route: { receiver: 's' } });
+
+    it.each([
+      'ops@example.com', 'Ops Team <ops@example.com>', 'a@example.com, "B, on call" <b@example.org>', 'root@localhost', ['a@example.com', 'Ops <b@example.com>'],
+    ])('accepts the email recipients %j', (to) => {
+      expect(problems(email(to))).toEqual([]);
+    });
+
+    it.each([
+      { to: 'oncall', problem: 'alerting.receivers.0.email.0.to: "oncall" is not an email address' },
+      { to: 'oncall@', problem: 'alerting.receivers.0.email.0.to: "oncall@" is not an email address' },
+      { to: ['a@example.com', 'ops example.com'], problem: 'alerting.receivers.0.email.0.to.1: "ops example.com" is not an email address' },
+      { to: 'a@example.com, bob', problem: 'alerting.receivers.0.email.0.to: "a@example.com, bob" is not an email address' },
+    ])('refuses the email recipients $to', ({ to, problem }) => {
+      expect(problems(email(to))).toEqual([expect.stringContaining(problem)]);
+    });
+
+    it('refuses a sender that is not one address', () => {
+      expect(problems(email('ops@example.com', 'a@example.com, b@example.com'))).toEqual([expect.stringContaining('alerting.receivers.0.email.0.from: "a@example.com, b@example.com" is not one email address')]);
+      expect(problems(email('ops@example.com', 'alerts'))).toEqual([expect.stringContaining('alerting.receivers.0.email.0.from: "alerts" is not one email address')]);
+    });
+
+    it('accepts E.164 phone numbers and refuses the rest', () => {
+      expect(problems(sms(['+15551234567', '+821012345678']))).toEqual([]);
+      expect(problems(sms('5551234567'))).toEqual(['alerting.receivers.0.sms.0.to: "5551234567" is not a phone number in E.164 form (+15551234567)']);
+      expect(problems(sms(['+15551234567', '+1 555 123 4567', '+0123456', '+1234567890123456']))).toEqual([
+        'alerting.receivers.0.sms.0.to.1: "+1 555 123 4567" is not a phone number in E.164 form (+15551234567)',
+        'alerting.receivers.0.sms.0.to.2: "+0123456" is not a phone number in E.164 form (+15551234567)',
+        'alerting.receivers.0.sms.0.to.3: "+1234567890123456" is not a phone number in E.164 form (+15551234567)',
+      ]);
+    });
   });
 
   it('picks its keys out of the whole alerting mapping', () => {

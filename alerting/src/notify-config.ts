@@ -5,6 +5,7 @@
 // configuration (https://prometheus.io/docs/alerting/latest/configuration/) in camelCase.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import addressparser from 'nodemailer/lib/addressparser';
 import { parseDuration } from './dispatch/duration.ts';
 import { compileMatcher } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
@@ -13,7 +14,7 @@ import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
 const Duration = (def?: string, description?: string) => Type.String({ format: 'duration', ...(def !== undefined ? { default: def } : {}), ...(description ? { description } : {}) });
 const Locale = Type.Union([Type.Literal('en'), Type.Literal('ko')]);
 const Strings = Type.Array(Type.String({ minLength: 1 }));
-const OneOrMany = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]);
+const OneOrMany = (description: string) => Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description });
 
 /** `name="value"` (also !=, =~, !~) or `{ name, op, value }`. */
 export const matcherSchema = Type.Union([
@@ -42,8 +43,8 @@ const slackSchema = Type.Object(
 
 const emailSchema = Type.Object(
   {
-    to: OneOrMany,
-    from: Type.String({ minLength: 3 }),
+    to: OneOrMany('Recipients: `ops@example.com`, `Ops <ops@example.com>`, or several, as a list or comma-separated.'),
+    from: Type.String({ minLength: 3, description: 'One address, e.g. `Periscope <alerts@example.com>`.' }),
     smtp: Type.Object(
       {
         host: Type.String({ minLength: 1 }),
@@ -73,8 +74,9 @@ const smsSchema = Type.Object(
     baseUrl: Type.String({ default: 'https://api.twilio.com' }),
     accountSid: Type.String({ minLength: 1 }),
     authToken: Type.String({ minLength: 1 }),
+    /** Twilio accepts a number, a short code or an alphanumeric sender ID here. */
     from: Type.String({ minLength: 1 }),
-    to: OneOrMany,
+    to: OneOrMany('Phone numbers in E.164 form (`+15551234567`), as Twilio requires.'),
     /** Resolved notices go to everyone who was notified, SMS included, unless turned off here. */
     sendResolved: Type.Boolean({ default: true }),
     /** Longest body in segments (GSM-7: 160, or 153 per part; UCS-2: 70, or 67 per part). */
@@ -145,8 +147,7 @@ const inhibitRuleSchema = Type.Object(
 const muteTimingSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
-    /** node-cron expression(s), 5 fields (or 6 with seconds), evaluated in `timezone`. */
-    cron: OneOrMany,
+    cron: OneOrMany('node-cron expression(s), 5 fields (or 6 with seconds), evaluated in `timezone`.'),
     /** How long each match lasts; without it, the timing is on during the minutes the expression matches. */
     duration: Type.Optional(Duration()),
     timezone: Type.String({ default: 'UTC' }),
@@ -236,6 +237,22 @@ function describe(e: ErrorObject): string {
   return e.message ?? 'invalid';
 }
 
+/** E.164: +, a country code not starting with 0, at most 15 digits in all (ITU-T E.164 §6). */
+const E164 = /^\+[1-9]\d{1,14}$/;
+
+/** Calls `fn` with each entry of a one-or-many value and its key suffix (`""` or `".2"`). */
+function eachOf(value: string | string[], fn: (entry: string, path: string) => void): void {
+  if (Array.isArray(value)) value.forEach((v, n) => fn(v, `.${n}`));
+  else fn(value, '');
+}
+
+/** True when nodemailer reads `field` as mailboxes with a `local@domain` address: one, or `many` (RFC 5322 list, groups flattened). */
+function emailAddressesValid(field: string, count: 'one' | 'many'): boolean {
+  const mailboxes = addressparser(field, { flatten: true });
+  if (mailboxes.length === 0 || (count === 'one' && mailboxes.length > 1)) return false;
+  return mailboxes.every((m) => /^[^\s@]+@[^\s@]+$/.test(m.address ?? ''));
+}
+
 /** Cross-reference and value checks the schema cannot express. */
 function semanticProblems(c: NotifyConfig, prefix: string): string[] {
   const problems: string[] = [];
@@ -249,6 +266,18 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
     for (const [j, s] of (r.slack ?? []).entries()) if (!/^https?:\/\//.test(s.webhookUrl)) problems.push(`${k(`receivers.${i}.slack.${j}.webhookUrl`)}: expected an http(s) URL`);
     for (const [j, w] of (r.webhook ?? []).entries()) if (!/^https?:\/\//.test(w.url)) problems.push(`${k(`receivers.${i}.webhook.${j}.url`)}: expected an http(s) URL`);
     for (const [j, s] of (r.sms ?? []).entries()) if (!/^https?:\/\//.test(s.baseUrl)) problems.push(`${k(`receivers.${i}.sms.${j}.baseUrl`)}: expected an http(s) URL`);
+    // A recipient no message can reach would only show up as a failed page during an incident.
+    for (const [j, e] of (r.email ?? []).entries()) {
+      eachOf(e.to, (to, path) => {
+        if (!emailAddressesValid(to, 'many')) problems.push(`${k(`receivers.${i}.email.${j}.to${path}`)}: ${JSON.stringify(to)} is not an email address (ops@example.com or Ops <ops@example.com>)`);
+      });
+      if (!emailAddressesValid(e.from, 'one')) problems.push(`${k(`receivers.${i}.email.${j}.from`)}: ${JSON.stringify(e.from)} is not one email address (alerts@example.com or Periscope <alerts@example.com>)`);
+    }
+    for (const [j, s] of (r.sms ?? []).entries()) {
+      eachOf(s.to, (to, path) => {
+        if (!E164.test(to)) problems.push(`${k(`receivers.${i}.sms.${j}.to${path}`)}: ${JSON.stringify(to)} is not a phone number in E.164 form (+15551234567)`);
+      });
+    }
   });
   const escalations = new Set<string>();
   c.escalations.forEach((e, i) => {

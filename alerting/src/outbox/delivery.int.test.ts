@@ -174,7 +174,7 @@ describe('escalation end to end (real time, real sockets)', () => {
       receivers: [
         { name: 'team-slack', slack: [{ webhookUrl: `${slack.url}/services/T/B/x` }] },
         { name: 'oncall-email', email: [{ to: 'oncall@example.com', from: 'alerts@periscope.example', smtp: { host: '127.0.0.1', port: smtp.port } }] },
-        { name: 'oncall-sms', sms: [{ baseUrl: sms.url, accountSid: 'AC1', authToken: 't', from: '+1', to: '+2', sendResolved: true }] },
+        { name: 'oncall-sms', sms: [{ baseUrl: sms.url, accountSid: 'AC1', authToken: 't', from: '+15550001', to: '+15550002', sendResolved: true }] },
       ],
       escalations: [
         {

@@ -107,6 +107,14 @@ describe('periscope check-config', () => {
     expect(code).toBe(0);
   });
 
+  it('warns about a rule-file glob that matches nothing, and still accepts the file', async () => {
+    const path = file('alerting:\n  ruleFiles: ["rules/*.yml"]\n');
+    const { code, out } = await periscope(['check-config', path]);
+    expect(out).toContain('warning: alerting.ruleFiles: rules/*.yml: matches no file');
+    expect(out).toContain('configuration is valid');
+    expect(code).toBe(0);
+  });
+
   it('a bad key stops start-up with a message naming it', async () => {
     await expect(startCollectorProcess({ configYaml: 'store:\n  retention:\n    maxAge: forever\n' })).rejects.toThrow(/store\.retention\.maxAge: invalid duration/);
   });

@@ -23,14 +23,17 @@ function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
  * The configuration and all its problems at once: the file's (load.ts), then alerting's
  * cross-references and rule files — also when the alerting section has shape problems, so that
  * fixing one error does not reveal the next; a key already reported is not reported twice.
- * Throws ConfigError when there is any.
+ * Throws ConfigError when there is any. Warnings go to stderr when asked (check-config; at start
+ * the alerting engine logs them).
  */
-async function checkedConfig(file: string | undefined) {
+async function checkedConfig(file: string | undefined, printWarnings = false) {
   const { config, problems, source } = readConfig({ file });
   if (file && !problems.some((p) => /^\(root\)/.test(keyOfProblem(p)))) {
     const { checkAlertingConfig } = await import('../src/alerting.ts');
     const reported = new Set(problems.map(keyOfProblem));
-    problems.push(...checkAlertingConfig(config.alerting, dirname(resolve(file))).filter((p) => !reported.has(keyOfProblem(p))));
+    const alerting = checkAlertingConfig(config.alerting, dirname(resolve(file)));
+    problems.push(...alerting.problems.filter((p) => !reported.has(keyOfProblem(p))));
+    if (printWarnings) for (const w of alerting.warnings) console.error(`warning: ${w}`);
   }
   if (problems.length) throw new ConfigError(problems, source);
   return config;
@@ -53,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 2;
     }
-    await checkedConfig(file);
+    await checkedConfig(file, true);
     console.log(`${file}: configuration is valid`);
     return 0;
   }

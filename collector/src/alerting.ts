@@ -197,9 +197,11 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
 
 /**
  * What `periscope check-config` adds for alerting: cross-references of the notification config
- * (unknown receivers, bad matchers, cron), the rules slice, and every rule file. One line per problem.
+ * (unknown receivers, bad matchers, cron), the rules slice, and every rule file. One line per
+ * problem; `warnings` are likely mistakes that do not make the file invalid (a rule-file glob
+ * that matches nothing).
  */
-export function checkAlertingConfig(config: AlertingConfig, configDir: string): string[] {
+export function checkAlertingConfig(config: AlertingConfig, configDir: string): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   let defaults: RuleDefaults | undefined;
   for (const check of [() => notifyConfigFromAlerting(config), () => (defaults = rulesConfigFromSlice(config))]) {
@@ -215,5 +217,5 @@ export function checkAlertingConfig(config: AlertingConfig, configDir: string): 
     ...(defaults ? { defaults: { ...defaults, prometheusConfigured: config.prometheus !== undefined } } : {}),
   });
   problems.push(...rules.problems);
-  return problems;
+  return { problems, warnings: rules.warnings.map((w) => `alerting.ruleFiles: ${w}`) };
 }

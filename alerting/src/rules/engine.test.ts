@@ -57,7 +57,7 @@ async function harness(rules: unknown[], options: Omit<Partial<AlertingEngineOpt
     rules,
     autoEvaluate: false,
     config: defaultRulesConfig({ flapping: noFlap, noDataGraceMs: 0, ...options.config }),
-    logger: { warn: () => {}, error: () => {} },
+    logger: options.logger ?? { warn: () => {}, error: () => {} },
     ...(options.autoEvaluate !== undefined ? { autoEvaluate: options.autoEvaluate } : {}),
   });
   engines.push(engine);
@@ -540,5 +540,16 @@ describe('AlertingEngine: rules API and lifecycle', () => {
     const res = h.engine.reloadRuleFiles();
     expect(res.ok).toBe(false);
     expect(h.engine.listRules().map((r) => r.id)).toEqual(['b']);
+  });
+
+  it('logs a warning, at start and at each reload, for a rule-file glob that matches nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const warnings: string[] = [];
+    const h = await harness([], { config: { ruleFiles: [join(dir, '*.yml')] }, logger: { warn: (m) => void warnings.push(m), error: () => {} } });
+    expect(warnings).toEqual([`alerting.ruleFiles: ${join(dir, '*.yml')}: matches no file`]);
+    writeFileSync(join(dir, 'a.yml'), 'rules:\n  - { name: A, kind: metric, selector: cpu, aggregation: last, threshold: 1 }\n');
+    expect(h.engine.reloadRuleFiles().ok).toBe(true);
+    expect(h.engine.listRules().map((r) => r.id)).toEqual(['A']);
+    expect(warnings).toHaveLength(1);
   });
 });

@@ -189,6 +189,7 @@ export class AlertingEngine {
     this.lifecycle = 'starting';
     const defaults = this.defaults();
     const fromFiles = loadRuleFiles(this.config.ruleFiles, { defaults, ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
+    this.warnAbout(fromFiles.warnings);
     const problems = [...fromFiles.problems];
     const initial: Rule[] = [...fromFiles.rules];
     (this.options.rules ?? []).forEach((raw, i) => {
@@ -698,6 +699,10 @@ export class AlertingEngine {
     entry.instances.clear();
   }
 
+  private warnAbout(ruleFileWarnings: string[]): void {
+    for (const w of ruleFileWarnings) this.logger.warn(`alerting.ruleFiles: ${w}`);
+  }
+
   /**
    * Re-reads the rule files (e.g. on SIGHUP). All or nothing: with any problem, nothing changes and
    * the problems are returned. Removed file rules resolve their open alerts.
@@ -705,6 +710,7 @@ export class AlertingEngine {
   reloadRuleFiles(): { ok: boolean; problems: string[] } {
     this.requireRunning();
     const result = loadRuleFiles(this.config.ruleFiles, { defaults: this.defaults(), ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
+    this.warnAbout(result.warnings);
     const problems = [...result.problems];
     for (const r of result.rules) {
       const existing = this.rules.get(r.id);

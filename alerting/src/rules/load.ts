@@ -12,22 +12,33 @@ export interface RuleFileResult {
   files: string[];
   rules: Rule[];
   problems: string[];
+  /** Not errors, but likely mistakes: a glob that matches no file (`rules/*.yml` for .yaml files). */
+  warnings: string[];
 }
 
-/** Expands `*` globs and resolves relative paths against `baseDir`. */
-export function expandRuleFiles(paths: string[], baseDir = process.cwd()): string[] {
+/**
+ * Expands `*` globs and resolves relative paths against `baseDir`. A glob matching nothing is
+ * valid (the folder may be filled later, as with Prometheus' rule_files) and is listed in `unmatched`.
+ */
+function expandRuleFiles(paths: string[], baseDir = process.cwd()): { files: string[]; unmatched: string[] } {
   const out: string[] = [];
+  const unmatched: string[] = [];
   for (const p of paths) {
     const abs = isAbsolute(p) ? p : resolve(baseDir, p);
-    if (/[*?[]/.test(p)) out.push(...globSync(abs).sort());
-    else out.push(abs);
+    if (!/[*?[]/.test(p)) out.push(abs);
+    else {
+      const matches = globSync(abs).sort();
+      if (matches.length === 0) unmatched.push(p);
+      out.push(...matches);
+    }
   }
-  return [...new Set(out)];
+  return { files: [...new Set(out)], unmatched };
 }
 
 /** Reads, validates and compiles the rules of every file. Never throws; ids must be unique across files. */
 export function loadRuleFiles(paths: string[], options: { baseDir?: string; defaults: RuleDefaults }): RuleFileResult {
-  const files = expandRuleFiles(paths, options.baseDir);
+  const { files, unmatched } = expandRuleFiles(paths, options.baseDir);
+  const warnings = unmatched.map((p) => `${p}: matches no file`);
   const rules: Rule[] = [];
   const problems: string[] = [];
   const seen = new Map<string, string>();
@@ -65,15 +76,15 @@ export function loadRuleFiles(paths: string[], options: { baseDir?: string; defa
       rules.push(rule);
     });
   }
-  return { files, rules, problems };
+  return { files, rules, problems, warnings };
 }
 
 /**
  * What `periscope check-config` calls: validates rule files without starting anything.
  * `defaults` come from the alerting slice (default interval, flapping); omitted → built-in defaults.
  */
-export function checkRuleFiles(paths: string[], options: { baseDir?: string; defaults?: RuleDefaults } = {}): { ok: boolean; files: string[]; rules: number; problems: string[] } {
+export function checkRuleFiles(paths: string[], options: { baseDir?: string; defaults?: RuleDefaults } = {}): { ok: boolean; files: string[]; rules: number; problems: string[]; warnings: string[] } {
   const defaults = options.defaults ?? parseRulesConfig({});
   const result = loadRuleFiles(paths, { defaults, ...(options.baseDir ? { baseDir: options.baseDir } : {}) });
-  return { ok: result.problems.length === 0, files: result.files, rules: result.rules.length, problems: result.problems };
+  return { ok: result.problems.length === 0, files: result.files, rules: result.rules.length, problems: result.problems, warnings: result.warnings };
 }

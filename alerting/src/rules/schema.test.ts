@@ -132,7 +132,14 @@ describe('rule files and check-config', () => {
       'b.yaml': 'rules:\n  - name: B\n    kind: log\n    filter: { service: x }\n    threshold: 5\n',
       'c.txt': 'ignored',
     });
-    expect(checkRuleFiles(['*.yaml'], { baseDir: dir })).toMatchObject({ ok: true, rules: 2, problems: [] });
+    expect(checkRuleFiles(['*.yaml'], { baseDir: dir })).toMatchObject({ ok: true, rules: 2, problems: [], warnings: [] });
+  });
+
+  it('warns about a glob that matches no file, without refusing it', () => {
+    const dir = files({ 'a.yaml': 'rules:\n  - name: A\n    kind: promql\n    expr: up == 0\n' });
+    expect(checkRuleFiles(['*.yml', 'a.yaml', 'later/*.yaml'], { baseDir: dir })).toMatchObject({
+      ok: true, rules: 1, problems: [], warnings: ['*.yml: matches no file', 'later/*.yaml: matches no file'],
+    });
   });
 
   it.each([

@@ -65,7 +65,7 @@ describe('CoalescingStream', () => {
     s.end();
   });
 
-  it('holds lines while the worker is behind, bounded, dropping below err first; hands over at drain', () => {
+  it('holds lines while the worker is behind, bounded, lowest severity first; hands over at drain', () => {
     vi.useFakeTimers();
     const { target, calls } = fakeTarget();
     let needDrain = true;
@@ -73,25 +73,38 @@ describe('CoalescingStream', () => {
     Object.defineProperty(target, 'writableNeedDrain', { get: () => needDrain });
     target.once = (_event, listener) => (onDrain = listener);
     let dropped = 0;
-    const s = new CoalescingStream(target, 20, { maxChars: 100, maxPendingChars: 200, onDrop: () => dropped++ });
-    const info = (i: number) => `{"level":30,"time":1,"msg":"info ${String(i).padStart(3, '0')}"}\n`; // 40 chars
-    const error = (i: number) => `{"level":50,"time":1,"msg":"err  ${String(i).padStart(3, '0')}"}\n`;
+    const s = new CoalescingStream(target, 20, { maxChars: 100, maxPendingChars: 200, onDrop: (n) => (dropped += n) });
+    const line = (level: number, name: string) => (i: number) => `{"level":${level},"time":1,"msg":"${name} ${String(i).padStart(3, '0')}"}\n`; // 40 chars
+    const [debug, info, warn, error] = [line(20, 'debg'), line(30, 'info'), line(40, 'warn'), line(50, 'err ')];
     for (let i = 0; i < 10; i++) s.write(info(i));
     vi.advanceTimersByTime(100);
     expect(calls).toEqual([]); // nothing handed over while the worker is behind
-    expect(dropped).toBe(5); // 5 × 39 chars fit the bound
-    for (let i = 0; i < 5; i++) s.write(error(i)); // err lines may use a second bound…
-    expect(dropped).toBe(5);
-    s.write(info(99)); // …info may not…
+    expect(dropped).toBe(5); // 5 × 40 chars fill the bound; the newer info lines are not more important
+    s.write(debug(0)); // less important than everything held: dropped
     expect(dropped).toBe(6);
-    s.write(error(5)); // …and past it err goes too
-    expect(dropped).toBe(7);
+    for (let i = 0; i < 3; i++) s.write(error(i)); // each pushes out the newest info line
+    s.write(warn(0)); // and so does a warning
+    expect(dropped).toBe(10);
+    for (let i = 3; i < 9; i++) s.write(error(i)); // errors push out the warning, then each other's newcomers
+    expect(dropped).toBe(16);
     needDrain = false;
     onDrain!();
-    expect(calls).toEqual([`write:${[0, 1, 2, 3, 4].map(info).join('')}${[0, 1, 2, 3, 4].map(error).join('')}`]);
+    expect(calls).toEqual([`write:${[0, 1, 2, 3, 4].map(error).join('')}`]);
     s.write(info(5));
     vi.advanceTimersByTime(20);
     expect(calls.at(-1)).toBe(`write:${info(5)}`);
+    s.end();
+  });
+
+  it('hands over at half a small bound, so a burst the worker can take loses nothing', () => {
+    const { target, calls } = fakeTarget();
+    let dropped = 0;
+    const s = new CoalescingStream(target, 20, { maxPendingChars: 400, onDrop: (n) => (dropped += n) });
+    const lines = Array.from({ length: 50 }, (_, i) => `{"level":20,"time":1,"msg":"debug ${String(i).padStart(3, '0')}"}\n`);
+    for (const l of lines) s.write(l);
+    s.flushSync();
+    expect(dropped).toBe(0);
+    expect(calls.filter((c) => c.startsWith('write:')).map((c) => c.slice(6)).join('')).toBe(lines.join(''));
     s.end();
   });
 

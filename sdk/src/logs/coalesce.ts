@@ -14,10 +14,13 @@
 // Bounded: while the worker has not taken what it was given (thread-stream's shared buffer is
 // full: `writableNeedDrain`), lines wait here instead of in thread-stream, whose own queue grows
 // without bound and then blocks the main thread in a synchronous write. Past `maxPendingChars`
-// new lines are dropped and counted (`onDrop`), except err and worse (pino level >= 50), which
-// may use a second `maxPendingChars` before they are dropped too: lowest severity first, as in
-// the worker's buffer.
+// the lines are held in a RecordBuffer, the worker's own: lowest severity first, so a burst of
+// debug lines cannot push out the warnings that follow it; what is dropped is counted (`onDrop`).
+// Lines are handed over at half the bound at the latest, so a bound smaller than `maxChars` does
+// not drop lines the worker could have taken.
 
+import { severityFromPino } from '../record.ts';
+import { RecordBuffer } from './buffer.ts';
 import type { TransportStream } from './lifecycle.ts';
 
 /** The part of pino's ThreadStream used here and by the lifecycle. */
@@ -28,11 +31,11 @@ export interface ThreadStreamLike extends TransportStream {
   once?(event: 'drain', listener: () => void): unknown;
 }
 
-/** pino's numeric level of one line (its first key), or 30 (info) when not found. */
-function pinoLevel(line: string): number {
+/** RFC 5424 severity of one pino line, from its numeric level (its first key); info when not found. */
+function severityOf(line: string): number {
   const at = line.indexOf('"level":');
-  if (at < 0 || at > 16) return 30;
-  return Number.parseInt(line.slice(at + 8, at + 11), 10) || 30;
+  const level = at < 0 || at > 16 ? 30 : Number.parseInt(line.slice(at + 8, at + 11), 10) || 30;
+  return severityFromPino(level);
 }
 
 export interface CoalescingOptions {
@@ -40,15 +43,18 @@ export interface CoalescingOptions {
   maxChars?: number;
   /** Bound of the lines held while the worker is behind (see the contract above). */
   maxPendingChars?: number;
-  /** Called for each line dropped at the bound. */
-  onDrop?: () => void;
+  /** Called with the number of lines dropped at the bound. */
+  onDrop?: (count: number) => void;
 }
 
 export class CoalescingStream implements ThreadStreamLike {
+  /** Lines to hand over, while under the bound. */
   private pending = '';
+  /** Lines to hand over, once over the bound (then `pending` is empty) until handed over. */
+  private held: RecordBuffer | undefined;
   private waitingForDrain = false;
   private readonly maxPendingChars: number;
-  private readonly onDrop: () => void;
+  private readonly onDrop: (count: number) => void;
   private timer: NodeJS.Timeout | undefined;
   private readonly target: ThreadStreamLike;
   private readonly delayMs: number;
@@ -67,18 +73,19 @@ export class CoalescingStream implements ThreadStreamLike {
   constructor(target: ThreadStreamLike, delayMs: number, options: CoalescingOptions = {}) {
     this.target = target;
     this.delayMs = delayMs;
-    this.maxChars = options.maxChars ?? 64 * 1024;
     this.maxPendingChars = options.maxPendingChars ?? 8 * 1024 * 1024;
+    this.maxChars = Math.min(options.maxChars ?? 64 * 1024, Math.floor(this.maxPendingChars / 2));
     this.onDrop = options.onDrop ?? (() => {});
     process.prependListener('exit', this.onExit);
   }
 
   write(line: string): boolean {
-    if (this.pending.length + line.length > this.maxPendingChars) {
-      if (this.pending.length + line.length > 2 * this.maxPendingChars || pinoLevel(line) < 50) {
-        this.onDrop();
-        return true;
-      }
+    if (this.held === undefined && this.pending.length + line.length > this.maxPendingChars) this.startHolding();
+    if (this.held !== undefined) {
+      const { accepted, evicted } = this.held.add(severityOf(line), line);
+      const dropped = evicted + (accepted ? 0 : 1);
+      if (dropped > 0) this.onDrop(dropped);
+      return true;
     }
     this.pending += line;
     if (this.pending.length >= this.maxChars) {
@@ -99,7 +106,7 @@ export class CoalescingStream implements ThreadStreamLike {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending === '') return;
+    if (this.pending === '' && this.held === undefined) return;
     if (!force && this.target.writableNeedDrain) {
       if (!this.waitingForDrain) {
         this.waitingForDrain = true;
@@ -107,13 +114,32 @@ export class CoalescingStream implements ThreadStreamLike {
       }
       return;
     }
-    const chunk = this.pending;
+    let chunk = this.pending;
     this.pending = '';
+    if (this.held !== undefined) {
+      chunk = this.held.take(Infinity, Infinity).map((e) => e.line).join('');
+      this.held = undefined;
+    }
     try {
       this.target.write(chunk);
     } catch {
       // transport gone: logging must never throw into the host
     }
+  }
+
+  /** Moves the pending lines into a severity-ordered buffer of the same bound (bytes of UTF-8). */
+  private startHolding(): void {
+    this.held = new RecordBuffer(this.maxPendingChars);
+    let dropped = 0;
+    for (let start = 0; start < this.pending.length; ) {
+      const end = this.pending.indexOf('\n', start) + 1 || this.pending.length;
+      const line = this.pending.slice(start, end);
+      const { accepted, evicted } = this.held.add(severityOf(line), line);
+      dropped += evicted + (accepted ? 0 : 1);
+      start = end;
+    }
+    this.pending = '';
+    if (dropped > 0) this.onDrop(dropped);
   }
 
   flush(cb: (err?: Error) => void): void {

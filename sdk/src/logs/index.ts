@@ -62,7 +62,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   let handOffDropped = 0;
   const stream = new CoalescingStream(transport as unknown as ThreadStreamLike, COALESCE_MS, {
     maxPendingChars: opts.maxBufferBytes,
-    onDrop: () => handOffDropped++,
+    onDrop: (count) => (handOffDropped += count),
   });
   const destination = stream as unknown as DestinationStream;
   let sampledOut = 0;

@@ -11,7 +11,7 @@
 //   env). After shutdown() a new init() starts afresh.
 
 import { metrics as metricsApi, trace as traceApi, type Meter, type Tracer } from '@opentelemetry/api';
-import { resolveOptions, type PeriscopeOptions, type ResolvedOptions } from './options.ts';
+import { resolveOptions, type PeriscopeOptions } from './options.ts';
 import { startLogs } from './logs/index.ts';
 import type { Logger } from 'pino';
 import type { Stats as LogStats } from './logs/stats.ts';
@@ -53,11 +53,6 @@ export function getPeriscope(): Periscope | undefined {
   return active;
 }
 
-/** Export timeout of one OTLP request, retries included; never longer than a shutdown may take. */
-function otlpTimeout(opts: ResolvedOptions): number {
-  return Math.min(opts.requestTimeoutMs, opts.shutdownTimeoutMs);
-}
-
 export function init(options: PeriscopeOptions = {}): Periscope {
   if (active) return active;
   const resolved = resolveOptions(options);
@@ -75,7 +70,9 @@ export function init(options: PeriscopeOptions = {}): Periscope {
 
   const agents = createExportAgents();
   const resource = buildResource(resolved);
-  const timeout = otlpTimeout(resolved);
+  // One OTLP export, the exporter's own retries included. Not cut to shutdownTimeoutMs: a collector
+  // answering in 6 s would then never succeed; the shutdown deadline ends exports itself (lifecycle.ts).
+  const timeout = resolved.requestTimeoutMs;
 
   let traces: Traces | undefined;
   if (resolved.traces.enabled) {

@@ -338,6 +338,48 @@ describe('span queue', () => {
   });
 });
 
+describe('collector unavailable for longer than one export may take', () => {
+  it('spans ended meanwhile are held and delivered once it answers again, in order, none twice', { timeout: T }, async () => {
+    const refuseUntil = Date.now() + 2500;
+    let refused = 0;
+    collector.otlpResponder = (signal) => {
+      if (signal !== 'traces' || Date.now() >= refuseUntil) return { status: 200 };
+      refused++;
+      return { status: 503 };
+    };
+    // one export gives up after 300 ms (the exporter's own retries included)
+    const run = await runFixture('spans-over-time', { endpoint: collector.url, app: OTEL_APP, options: { requestTimeoutMs: 300, flushIntervalMs: 100, metrics: { enabled: false } } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const { spans } = await run.event('stats');
+    expect(refused).toBeGreaterThan(3);
+    expect(spans).toEqual({ exported: 30, failed: 0, dropped: 0 });
+    expect(collector.spans().map((s) => s.attributes.i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('a collector that is down (connection refused) and then starts gets every span', { timeout: T }, async () => {
+    const port = collector.port;
+    await collector.stop();
+    const f = startFixture('spans-over-time', { endpoint: collector.url, app: OTEL_APP, options: { requestTimeoutMs: 300, flushIntervalMs: 100, metrics: { enabled: false } } });
+    await new Promise((r) => setTimeout(r, 2000));
+    await collector.start(port);
+    const exit = await f.exited;
+    expect(exit.code, f.stderr()).toBe(0);
+    expect((await f.event('stats')).spans).toEqual({ exported: 30, failed: 0, dropped: 0 });
+    expect(collector.spans().map((s) => s.attributes.i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('a refusal (400) is not retried: its spans count as failed', { timeout: T }, async () => {
+    let requests = 0;
+    collector.otlpResponder = (signal) => (signal === 'traces' ? (requests++, { status: 400 }) : { status: 200 });
+    const run = await runFixture('span-flood', { endpoint: collector.url, app: OTEL_APP, options: { metrics: { enabled: false } } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const { spans } = await run.event('stats');
+    expect(spans.exported).toBe(0);
+    expect(spans.failed + spans.dropped).toBe(3000);
+    expect(requests).toBe(Math.ceil(spans.failed / 512));
+  });
+});
+
 describe('collector absent', () => {
   it('the instrumented app answers normally and shutdown resolves within the deadline', { timeout: T }, async () => {
     const shutdownTimeoutMs = 1500;

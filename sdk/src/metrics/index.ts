@@ -62,18 +62,21 @@ export function startMetrics(
   hooks: MetricsHooks,
 ): Metrics {
   const counters: ExportCounters = { exported: 0, failed: 0 };
+  // The reader refuses a timeout longer than its interval; the exporter (its retries included)
+  // gives up by then too, so a failed export is counted. Nothing is lost with it: the next export
+  // carries the cumulative values again.
+  const exportTimeoutMillis = Math.min(timeoutMillis, opts.metrics.exportIntervalMs);
   const exporter = new OTLPMetricExporter({
     url: `${opts.endpoint}/v1/metrics`,
     compression: CompressionAlgorithm.GZIP,
-    timeoutMillis,
+    timeoutMillis: exportTimeoutMillis,
     httpAgentOptions: agents.factory,
   });
   const readers: IMetricReader[] = [
     new PeriodicExportingMetricReader({
       exporter: wrapExporter(exporter, counters),
       exportIntervalMillis: opts.metrics.exportIntervalMs,
-      // the reader refuses a timeout longer than its interval
-      exportTimeoutMillis: Math.min(timeoutMillis, opts.metrics.exportIntervalMs),
+      exportTimeoutMillis,
     }),
   ];
   if (opts.prometheus) {

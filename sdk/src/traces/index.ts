@@ -7,14 +7,15 @@
 //   mixin) see the active span. A global an app registered before init() is left alone.
 // - Head sampling: ParentBased(root = TraceIdRatio(sampleRatio)); a remote parent's decision wins,
 //   so a distributed trace is kept or dropped as a whole.
-// - Spans are batched off the request path (BatchSpanProcessor: at most 2048 queued — the bound on
-//   memory when the collector is down — sent every flushIntervalMs or per 512). A span ended while
-//   2048 wait is dropped and counted (stats().spans.dropped).
-// - flush(deadlineAt) exports what is queued and shuts the provider down; bounded by the deadline,
-//   never rejects. After it the tracer is a no-op and the globals this module set are released.
+// - Spans are batched off the request path (BatchSpanProcessor, sent every flushIntervalMs or per
+//   512). A batch the collector could not take (down, overloaded) is held and sent again until it
+//   can (retry-queue.ts). At most 2048 spans wait, queued or held — the bound on memory while the
+//   collector is down; a span ended while 2048 wait is dropped and counted (stats().spans.dropped).
+// - flush(deadlineAt) exports what is queued and held and shuts the provider down; bounded by the
+//   deadline, never rejects. After it the tracer is a no-op and the globals this module set are released.
 
 import { context, propagation, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
-import { CompositePropagator, ExportResultCode, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Resource } from '@opentelemetry/resources';
@@ -31,6 +32,7 @@ import {
 import type { ResolvedOptions } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { PeriscopeContextManager } from './context.ts';
+import { spanRetryQueue, type SpanRetryQueue } from './retry-queue.ts';
 
 export interface Traces {
   provider: TracerProvider;
@@ -47,23 +49,20 @@ export interface SpanCounters extends ExportCounters {
 const MAX_QUEUE_SIZE = 2048;
 
 /**
- * A BatchSpanProcessor whose queue bound is kept here, so the spans dropped at it are counted:
- * the OTel processor drops them with only a diag message. A span is queued from its end until its
- * batch is handed to the exporter; this bound is the processor's own, so it never drops itself.
+ * A BatchSpanProcessor in front of a SpanRetryQueue, with the bound on the spans waiting in
+ * either kept here, so the spans dropped at it are counted: the OTel processor drops them with
+ * only a diag message. A span is queued from its end until its batch is handed to the retry
+ * queue; this bound is the processor's own, so it never drops itself.
  */
-function countingBatchProcessor(inner: SpanExporter, counters: SpanCounters, scheduledDelayMillis: number, exportTimeoutMillis: number): SpanProcessor {
+function countingBatchProcessor(retry: SpanRetryQueue, counters: SpanCounters, scheduledDelayMillis: number, exportTimeoutMillis: number): SpanProcessor & { drain(deadlineAt: number): Promise<void> } {
   let queued = 0;
   const exporter: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
       queued -= spans.length;
-      inner.export(spans, (result) => {
-        if (result.code === ExportResultCode.SUCCESS) counters.exported += spans.length;
-        else counters.failed += spans.length;
-        done(result);
-      });
+      retry.export(spans, done);
     },
-    shutdown: () => inner.shutdown(),
-    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+    shutdown: () => retry.shutdown(),
+    forceFlush: () => retry.forceFlush?.() ?? Promise.resolve(),
   };
   const batch = new BatchSpanProcessor({ exporter, maxQueueSize: MAX_QUEUE_SIZE, maxExportBatchSize: 512, scheduledDelayMillis, exportTimeoutMillis });
   let shutDown = false;
@@ -72,7 +71,7 @@ function countingBatchProcessor(inner: SpanExporter, counters: SpanCounters, sch
     onEnd(span) {
       // the same spans the batch processor itself ignores
       if (shutDown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-      if (queued >= MAX_QUEUE_SIZE) {
+      if (queued + retry.heldSpans >= MAX_QUEUE_SIZE) {
         counters.dropped++;
         return;
       }
@@ -80,6 +79,7 @@ function countingBatchProcessor(inner: SpanExporter, counters: SpanCounters, sch
       batch.onEnd(span);
     },
     forceFlush: () => batch.forceFlush(),
+    drain: (deadlineAt) => batch.forceFlush().then(() => retry.drain(deadlineAt)),
     shutdown() {
       shutDown = true;
       return batch.shutdown();
@@ -96,10 +96,12 @@ export function startTraces(opts: ResolvedOptions, resource: Resource, agents: E
     httpAgentOptions: agents.factory,
   });
   const ratio = opts.traces.sampleRatio;
+  // The processor gives up on an export after its timeout; the exporter's own ends first.
+  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters), counters, opts.flushIntervalMs, timeoutMillis + 1000);
   const provider = new TracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),
-    spanProcessors: [countingBatchProcessor(exporter, counters, opts.flushIntervalMs, timeoutMillis)],
+    spanProcessors: [processor],
   });
 
   const contextManager = new PeriscopeContextManager();
@@ -112,10 +114,7 @@ export function startTraces(opts: ResolvedOptions, resource: Resource, agents: E
 
   async function flush(deadlineAt: number): Promise<void> {
     try {
-      await untilDeadline(
-        provider.forceFlush({ timeoutMillis: Math.max(1, deadlineAt - Date.now()) }).then(() => provider.shutdown()),
-        deadlineAt,
-      );
+      await untilDeadline(processor.drain(deadlineAt).then(() => provider.shutdown()), deadlineAt);
     } finally {
       if (ownsTrace) trace.disable();
       if (ownsPropagation) propagation.disable();

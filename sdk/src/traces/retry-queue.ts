@@ -1,0 +1,137 @@
+// Span batches that outlive a collector outage.
+//
+// The OTLP exporter retries one request only within its timeout (OTel's RetryingTransport:
+// 5 attempts), and BatchSpanProcessor then drops the batch: every span ended during an outage
+// longer than that was lost. This exporter sits between the two. A batch that fails for a
+// transient reason (connection refused or reset, timeout, 429/502/503/504 after the exporter's own
+// retries) is held and sent again with backoff until the collector takes it, as the OTel
+// Collector's exporters do with retry_on_failure; later batches wait behind it, in order. The
+// processor is told at once that the batch is done, so its queue keeps taking spans; the caller
+// bounds held + queued spans (traces/index.ts), so memory stays bounded during an outage.
+// A refusal (any other HTTP status) fails the batch at once. Timers are unref'd: a held batch
+// never keeps the process alive; shutdown sends what is held within its deadline (drain).
+//
+// Counters: a span is `exported` when the collector took it and `failed` when given up on
+// (refused, or still held when the shutdown deadline came).
+
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { backoffMs } from '../logs/retry.ts';
+import type { ExportCounters } from '../otel/common.ts';
+
+/** Error codes of Node's network errors the OTLP exporter itself treats as transient. */
+const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/**
+ * Whether a failed export may succeed later. Read from the error the OTLP exporter reports
+ * (@opentelemetry/otlp-exporter-base, http-transport-utils and otlp-export-delegate): an
+ * OTLPExporterError with an HTTP status is a refusal; one without is "retryable status" (429, 502,
+ * 503, 504); a request timeout and the network errors above are transient too.
+ */
+export function isTransientExportError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'OTLPExporterError') return typeof (error as { code?: unknown }).code !== 'number';
+  if (error.message === 'Request timed out') return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code);
+}
+
+export interface SpanRetryQueue extends SpanExporter {
+  /** Spans held for a retry. */
+  readonly heldSpans: number;
+  /** Sends what is held, one batch after the other, until done or `deadlineAt`; what is left then counts as failed. */
+  drain(deadlineAt: number): Promise<void>;
+}
+
+export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): SpanRetryQueue {
+  const held: ReadableSpan[][] = [];
+  let heldSpans = 0;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  /** A retry of held[0] is in flight. */
+  let sending = false;
+
+  const send = (spans: ReadableSpan[]): Promise<ExportResult> => new Promise((resolve) => inner.export(spans, resolve));
+
+  /** Sends held batches in order until one fails for a transient reason (then waits) or none is left. */
+  async function retryHeld(): Promise<void> {
+    timer = undefined;
+    if (sending) return;
+    sending = true;
+    try {
+      while (held.length > 0) {
+        const batch = held[0];
+        const result = await send(batch);
+        if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) {
+          timer = setTimeout(() => void retryHeld(), backoffMs(attempt++));
+          timer.unref();
+          return;
+        }
+        held.shift();
+        heldSpans -= batch.length;
+        attempt = 0;
+        if (result.code === ExportResultCode.SUCCESS) counters.exported += batch.length;
+        else counters.failed += batch.length;
+      }
+    } finally {
+      sending = false;
+    }
+  }
+
+  function hold(spans: ReadableSpan[]): void {
+    held.push(spans);
+    heldSpans += spans.length;
+  }
+
+  return {
+    get heldSpans() {
+      return heldSpans;
+    },
+    export(spans, done) {
+      if (held.length > 0) {
+        // the collector is known to be unreachable: wait behind the held batches, in order
+        hold(spans);
+        done({ code: ExportResultCode.SUCCESS });
+        return;
+      }
+      inner.export(spans, (result) => {
+        if (result.code === ExportResultCode.SUCCESS) {
+          counters.exported += spans.length;
+        } else if (isTransientExportError(result.error)) {
+          hold(spans);
+          if (timer === undefined && !sending) {
+            timer = setTimeout(() => void retryHeld(), backoffMs(attempt++));
+            timer.unref();
+          }
+          result = { code: ExportResultCode.SUCCESS };
+        } else {
+          counters.failed += spans.length;
+        }
+        done(result);
+      });
+    },
+    async drain(deadlineAt) {
+      const cancelTimer = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+      };
+      while (held.length > 0 && Date.now() < deadlineAt) {
+        cancelTimer();
+        if (!sending) await retryHeld();
+        if (held.length === 0) break;
+        // a transient failure: a backoff, but not past the deadline (ref'd: shutdown waits for it)
+        cancelTimer();
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs(attempt), deadlineAt - Date.now()))));
+      }
+      cancelTimer();
+      // (a send still in flight settles its batch itself: the agents are closed at the deadline)
+      if (!sending) {
+        counters.failed += heldSpans;
+        held.length = 0;
+        heldSpans = 0;
+      }
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+  };
+}

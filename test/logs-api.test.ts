@@ -111,6 +111,7 @@ describe('ingest and search', () => {
 
   it.each([
     { name: 'bad severity', query: 'severity=verbose', key: 'severity' },
+    { name: 'severity named like an Object property', query: 'severity=constructor', key: 'severity' },
     { name: 'bad limit', query: 'limit=5000', key: 'limit' },
     { name: 'bad start', query: 'start=yesterday', key: 'start' },
     { name: 'bad cursor', query: 'cursor=nope', key: 'cursor' },

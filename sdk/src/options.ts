@@ -280,7 +280,8 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   }
 
   const keepLevelName = logSampling.keepLevel ?? nonEmpty(env.PERISCOPE_LOG_SAMPLE_KEEP_LEVEL)?.toLowerCase() ?? DEFAULTS.logSampleKeepLevel;
-  const keepLevel = (PINO_LEVEL_VALUES as Record<string, number>)[keepLevelName];
+  // own keys only: "constructor" or "__proto__" must not pass for a level
+  const keepLevel = typeof keepLevelName === 'string' && Object.hasOwn(PINO_LEVEL_VALUES, keepLevelName) ? PINO_LEVEL_VALUES[keepLevelName as keyof typeof PINO_LEVEL_VALUES] : undefined;
   if (keepLevel === undefined) {
     fail(`"logSampling.keepLevel" must be one of ${Object.keys(PINO_LEVEL_VALUES).join(', ')} (error and worse are always kept), got ${JSON.stringify(keepLevelName)}`);
   }

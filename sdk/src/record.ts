@@ -44,7 +44,8 @@ const LEVEL_ALIASES: Record<string, number> = {
 
 /** Severity number for a level name or alias, or undefined when unknown. */
 export function severityFromName(name: string): number | undefined {
-  return LEVEL_ALIASES[name.toLowerCase()];
+  const key = name.toLowerCase();
+  return Object.hasOwn(LEVEL_ALIASES, key) ? LEVEL_ALIASES[key] : undefined; // not "constructor"
 }
 
 /**

@@ -125,6 +125,8 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
     { name: 'prometheus port out of range', options: {}, env: { PERISCOPE_PROMETHEUS_PORT: '70000' }, error: /"prometheus.port" \(PERISCOPE_PROMETHEUS_PORT\) must be a port/ },
     { name: 'log rate below 0', options: { logSampling: { rate: -0.1 } }, env: {}, error: /"logSampling.rate" must be a number from 0 to 1/ },
     { name: 'keep level above error', options: { logSampling: { keepLevel: 'fatal' as never } }, env: {}, error: /"logSampling.keepLevel" must be one of trace, debug, info, warn, error/ },
+    { name: 'keep level named like an Object property', options: { logSampling: { keepLevel: 'constructor' as never } }, env: {}, error: /"logSampling.keepLevel" must be one of/ },
+    { name: 'keep level from env named like an Object property', options: {}, env: { PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: '__proto__' }, error: /"logSampling.keepLevel" must be one of/ },
     { name: 'leak minSamples too small', options: { metrics: { leak: { minSamples: 2 } } }, env: {}, error: /"metrics.leak.minSamples" must be an integer ≥ 3/ },
     { name: 'traces not an object', options: { traces: true as never }, env: {}, error: /"traces" must be an object/ },
     // plain JS callers: a wrong type names the option instead of failing inside it

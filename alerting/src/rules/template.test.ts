@@ -36,6 +36,7 @@ describe('templates', () => {
     { name: 'unclosed action', tpl: 'x {{ $value', error: 'unclosed' },
     { name: 'unknown variable', tpl: '{{ $valu }}', error: 'unknown variable' },
     { name: 'unknown function', tpl: '{{ $value | frobnicate }}', error: 'unknown function' },
+    { name: 'function named like an Object property', tpl: '{{ $value | constructor }}', error: 'unknown function "constructor"' },
     { name: 'wrong argument count', tpl: '{{ $value | printf }}', error: 'printf takes 1' },
     { name: 'garbage', tpl: '{{ $value ; rm }}', error: 'unexpected' },
   ])('rejects $name at compile time', ({ tpl, error }) => {

@@ -157,7 +157,7 @@ function compileAction(expr: string, ctx: { usesValue: boolean }): (d: TemplateD
   const calls = pipes.map((stage) => {
     const [name, ...rawArgs] = stage;
     if (!name) throw new Error('empty pipe stage');
-    const def = FUNCTIONS[name];
+    const def = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
     if (!def) throw new Error(`unknown function "${name}" (known: ${Object.keys(FUNCTIONS).join(', ')})`);
     if (!def.args.includes(rawArgs.length)) throw new Error(`${name} takes ${def.args.join(' or ')} argument(s)`);
     const args = rawArgs.map(literal);

@@ -57,6 +57,7 @@ export interface Incident {
 export const TIMELINE_RETENTION_MS = 30 * 86_400_000;
 
 const SEVERITY_RANK: Record<string, number> = { critical: 4, error: 3, warning: 2, info: 1 };
+const severityRank = (severity: string) => (Object.hasOwn(SEVERITY_RANK, severity) ? SEVERITY_RANK[severity] : 0);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export class Incidents {
@@ -94,7 +95,7 @@ export class Incidents {
     if (open) {
       id = open.id;
       const body = JSON.parse(open.body) as { title: string; severity: string };
-      if ((SEVERITY_RANK[alert.severity] ?? 0) > (SEVERITY_RANK[body.severity] ?? 0)) body.severity = alert.severity;
+      if (severityRank(alert.severity) > severityRank(body.severity)) body.severity = alert.severity;
       this.#db.prepare('UPDATE notify_incidents SET last_alert_at = ?, body = ? WHERE id = ?').run(now, JSON.stringify(body), id);
     } else {
       id = `inc-${randomUUID()}`;

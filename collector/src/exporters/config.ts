@@ -51,7 +51,7 @@ export function exporterHeaderProblems(configs: ReadonlyArray<{ headers?: unknow
     if (typeof c?.headers !== 'object' || c.headers === null) return;
     for (const name of Object.keys(c.headers)) {
       const lower = name.toLowerCase();
-      if (!(lower in OWN_HEADERS)) continue;
+      if (!Object.hasOwn(OWN_HEADERS, lower)) continue;
       const key = OWN_HEADERS[lower];
       if (key === undefined) problems.push(`exporters.${i}.headers.${name}: set by the exporter itself`);
       else if ((c as Record<string, unknown>)[key] !== undefined) problems.push(`exporters.${i}.headers.${name}: conflicts with exporters.${i}.${key} (set one of them)`);

@@ -52,6 +52,11 @@ describe('metric name translation (OTel → Prometheus compatibility spec + prom
     expect(translateUnit(unit, 'gauge').factor).toBe(factor);
   });
 
+  it('a unit named like an Object property is an unknown unit, not a broken one', () => {
+    expect(translateUnit('constructor', 'gauge')).toEqual({ suffix: 'constructor', factor: 1 });
+    expect(translateUnit('By/toString', 'gauge')).toEqual({ suffix: 'bytes_per_to_string', factor: 1 });
+  });
+
   it('applyFactor divides for sub-units so decimal values print exactly', () => {
     expect(applyFactor(5, 1e-3)).toBe(0.005);
     expect(applyFactor(300, 1e-3)).toBe(0.3);

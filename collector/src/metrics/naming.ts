@@ -80,14 +80,19 @@ export function translateUnit(unit: string, type: PromType): TranslatedUnit {
   if (slash >= 0) {
     const num = u.slice(0, slash).trim();
     const den = u.slice(slash + 1).trim();
-    const numUnit = num === '' || num === '1' ? { word: '', factor: 1 } : (UNITS[num] ?? { word: unitWord(num), factor: 1 });
-    const denWord = PER_UNITS[den] ?? UNITS[den]?.word ?? unitWord(den);
+    const numUnit = num === '' || num === '1' ? { word: '', factor: 1 } : (own(UNITS, num) ?? { word: unitWord(num), factor: 1 });
+    const denWord = own(PER_UNITS, den) ?? own(UNITS, den)?.word ?? unitWord(den);
     if (denWord === '') return { suffix: numUnit.word, factor: numUnit.factor };
     return { suffix: numUnit.word ? `${numUnit.word}_per_${denWord}` : `per_${denWord}`, factor: numUnit.factor };
   }
-  const known = UNITS[u];
+  const known = own(UNITS, u);
   if (known) return { suffix: known.word, factor: known.factor };
   return { suffix: unitWord(u), factor: 1 };
+}
+
+/** `table[key]` for the table's own keys only: a unit spelled "constructor" is not Object's. */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** An unknown unit as a name word: non-alphanumeric characters dropped (OTel collector translator). */

@@ -53,6 +53,8 @@ describe('normalizeRecord', () => {
     { name: 'pino time 1e20', input: { level: 30, time: 1e20, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
     { name: 'pino time before 1970', input: { level: 30, time: -1e15, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
     { name: 'pino level label unknown', input: { level: 'loud', time: 1767225600000, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
+    { name: 'pino level label named like an Object property', input: { level: 'constructor', time: 1767225600000, msg: 'x' }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
+    { name: 'level named like an Object property', input: { msg: 'x', level: '__proto__' }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
     { name: 'pino time not a date', input: { level: 30, time: 'yesterday', msg: 'x' }, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' },
     { name: 'severity 8', input: { msg: 'x', severity: 8 }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },
     { name: 'severity 2.5', input: { msg: 'x', severity: 2.5 }, code: 'PERISCOPE_ERR_BAD_SEVERITY' },

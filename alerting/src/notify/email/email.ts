@@ -48,7 +48,7 @@ export function htmlBody(n: Notification): string {
   const m = messagesFor(n.locale);
   const rows = n.alerts
     .map((a) => {
-      const color = a.status === 'resolved' ? COLORS.resolved : (COLORS[a.severity] ?? COLORS.warning);
+      const color = a.status === 'resolved' ? COLORS.resolved : ((Object.hasOwn(COLORS, a.severity) && COLORS[a.severity]) || COLORS.warning);
       const links = [
         a.status === 'firing' && a.links.ack && !a.ack ? `<a href="${escapeHtml(a.links.ack)}">${escapeHtml(m.ack)}</a>` : '',
         `<a href="${escapeHtml(a.links.silence)}">${escapeHtml(m.silence)}</a>`,

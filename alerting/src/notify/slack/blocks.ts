@@ -66,7 +66,7 @@ export function slackMessage(n: Notification): SlackMessage {
   const shown = n.alerts.slice(0, room);
   const hidden = n.alerts.length - shown.length + n.truncatedAlerts;
   for (const a of shown) {
-    const icon = a.status === 'resolved' ? ':white_check_mark:' : (SEVERITY_EMOJI[a.severity] ?? ':warning:');
+    const icon = a.status === 'resolved' ? ':white_check_mark:' : ((Object.hasOwn(SEVERITY_EMOJI, a.severity) && SEVERITY_EMOJI[a.severity]) || ':warning:');
     const lines = [
       `${icon} *[${escapeMrkdwn(alertStatusText(a, m))}] ${userText(alertSummary(a), 600)}*`,
       `*${m.severity}:* ${userText(a.severity, 50)}    *${m.value}:* ${userText(formatValue(a.value), 50)}`,

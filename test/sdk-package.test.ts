@@ -2,7 +2,7 @@
 // from the tarball into a fresh app (so the SDK sits under node_modules, where Node refuses to
 // strip TypeScript types), run against the REAL collector, and type-checked as a TypeScript app.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -65,7 +65,7 @@ describe('the packed SDK in an app outside the repository', () => {
   let appDir: string;
   beforeAll(async () => {
     const packDir = mkdtempSync(join(tmpdir(), 'periscope-pack-'));
-    // The sdk's `prepare` script builds sdk/dist (tsc), as for a publish.
+    // The sdk's `prepack` script builds sdk/dist (tsc), as for a publish.
     await run('npm', ['pack', '-w', '@periscope/sdk', '--pack-destination', packDir, ...NPM_QUIET], { cwd: REPO_ROOT });
     const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
     appDir = mkdtempSync(join(tmpdir(), 'periscope-app-'));
@@ -78,6 +78,12 @@ describe('the packed SDK in an app outside the repository', () => {
   }, 180_000);
   afterAll(async () => {
     await collector?.stop();
+  });
+
+  it('installs as compiled JavaScript, with no install script for npm to warn about', () => {
+    const installed = JSON.parse(readFileSync(join(appDir, 'node_modules/@periscope/sdk/package.json'), 'utf8'));
+    expect(Object.keys(installed.scripts ?? {}).filter((s) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(s))).toEqual([]);
+    expect(readdirSync(join(appDir, 'node_modules/@periscope/sdk/dist')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
   it('ships logs and spans from plain JavaScript, with the logs joined to the trace', async () => {

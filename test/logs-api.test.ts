@@ -233,6 +233,12 @@ describe('bad input: each gets its documented answer, valid records are kept, th
       rejected: [0, 1, 2, 3].map((index) => ({ index, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' })),
     },
     {
+      // > 32 KiB: parsed in a worker thread, whose deeper stack once let 6000 levels through
+      name: 'a record nested 6000 levels deep, in a body big enough for the parse worker',
+      body: () => `${valid('i')}\n{"appName":"badinput","msg":"deep","attributes":${'{"a":'.repeat(6000)}1${'}'.repeat(6000)}}\n`,
+      status: 200, accepted: 1, rejected: [{ index: 1, code: 'PERISCOPE_ERR_BAD_RECORD' }],
+    },
+    {
       name: 'nothing valid → 400 with the same shape',
       body: () => '[1, "two", null]',
       headers: { 'content-type': 'application/json' },
@@ -271,7 +277,7 @@ describe('bad input: each gets its documented answer, valid records are kept, th
 
   it('keeps every valid record of the mixed batches above', async () => {
     const { json } = await get('/api/v1/logs?service=badinput&limit=1000');
-    expect(json.records.map((r: any) => r.msg).sort()).toEqual(['valid a', 'valid b', 'valid c', 'valid d', 'valid e', 'valid h']);
+    expect(json.records.map((r: any) => r.msg).sort()).toEqual(['valid a', 'valid b', 'valid c', 'valid d', 'valid e', 'valid h', 'valid i']);
     // nothing stored makes a query fail (a year-9999 record once broke every newest-first query)
     for (const path of ['/api/v1/logs?limit=5', '/api/v1/logs/stats', '/api/v1/logs/export']) expect((await fetch(collector.url + path)).status).toBe(200);
   });

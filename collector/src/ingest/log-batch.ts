@@ -58,13 +58,41 @@ export class LogBatch implements LogColumns {
   }
 }
 
+/** Deepest nesting of `{`/`[` in a JSON text (brackets inside strings do not count). */
+function nestingDepth(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
 export function emptyColumns(): LogColumns {
   return { micros: [], severity: [], service: [], traceId: [], bodies: [], index: emptyIndexText() };
 }
 
-/** Adds one record; when it throws (a record nested too deeply to serialize), `columns` is unchanged. */
+/**
+ * Deepest nesting of objects and arrays a stored record may have. Explicit, because the limit
+ * recursion would set depends on the thread's stack: a parse worker serialized 6000 levels that
+ * the query API then failed to read (500). Elasticsearch's JSON parser stops at 1000 too.
+ */
+export const MAX_RECORD_DEPTH = 1000;
+
+/** Adds one record; when it throws (a record nested too deeply to store), `columns` is unchanged. */
 export function pushRecord(columns: LogColumns, record: LogRecord, micros: number): void {
   const body = JSON.stringify(record);
+  // MAX_RECORD_DEPTH levels take at least twice as many characters: shorter bodies need no scan.
+  if (body.length > 2 * MAX_RECORD_DEPTH && nestingDepth(body) > MAX_RECORD_DEPTH) {
+    throw new Error(`nested more than ${MAX_RECORD_DEPTH} levels deep`);
+  }
   columns.micros.push(micros);
   columns.severity.push(record.severity);
   columns.service.push(record.appName ?? null);

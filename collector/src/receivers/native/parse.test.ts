@@ -53,6 +53,22 @@ describe('parseLogBatch', () => {
   });
 });
 
+describe('parseLogBatch: nesting limit', () => {
+  const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+  const batch = (attributes: string) => parseLogBatch('application/x-ndjson', new TextEncoder().encode(`{"msg":"m","attributes":${attributes}}\n`), Date.now());
+
+  it('keeps a record nested 1000 levels deep (the record itself is one) and refuses one level more', () => {
+    expect(batch(nested(999)).columns.bodies).toHaveLength(1);
+    expect(batch(nested(1000)).rejected).toMatchObject([{ index: 0, code: 'PERISCOPE_ERR_BAD_RECORD', message: expect.stringContaining('nested more than 1000 levels deep') }]);
+  });
+
+  it('does not count brackets inside strings', () => {
+    const { columns, rejected } = batch(JSON.stringify({ text: '{['.repeat(5000), 'quote\\"{': '[[[' }));
+    expect(rejected).toEqual([]);
+    expect(columns.bodies).toHaveLength(1);
+  });
+});
+
 describe('parseLogBatch: application/json', () => {
   const json = (body: string) => parseLogBatch('application/json', new TextEncoder().encode(body), Date.now());
   it('a pretty-printed array with one bad element stores nothing and says why', () => {

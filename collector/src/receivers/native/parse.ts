@@ -89,7 +89,7 @@ export function parseLogBatch(contentType: string, body: Uint8Array, nowMs: numb
     try {
       pushRecord(columns, n.record, n.micros);
     } catch (err) {
-      // JSON.parse takes nesting that JSON.stringify's recursion cannot (≈ 5000 levels)
+      // deeper than MAX_RECORD_DEPTH (log-batch.ts), or than JSON.stringify's recursion can go
       rejected.push({ index: i, code: ERR.BAD_RECORD, message: `record: cannot be stored (${(err as Error).message}); nest attributes less deeply` });
     }
   }

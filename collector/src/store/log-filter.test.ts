@@ -7,7 +7,7 @@ describe('parseLogFilter', () => {
     const f = parseLogFilter({ service: 'api', severity: 'warning', start: '1000', end: '2000', traceId: 'A'.repeat(32), q: ' boom ', 'attr.user.id': 'u1', 'sd.order@1.currency': 'EUR', limit: '5', cursor: 'c' }, ['limit', 'cursor']);
     expect(f).toEqual({
       service: 'api', maxSeverity: 4, startMicros: 1_000_000, endMicros: 2_000_000, traceId: 'a'.repeat(32), q: 'boom',
-      attrs: [{ key: 'user.id', value: 'u1' }], sd: [{ id: 'order@1', param: 'currency', value: 'EUR' }],
+      attrs: [{ key: 'user.id', value: 'u1' }], sd: [{ key: 'order@1.currency', value: 'EUR' }],
     });
   });
 
@@ -52,5 +52,59 @@ describe('timestampToMicros', () => {
     for (const bad of ['2026-02-30T00:00:00.000000Z', '2026-13-01T00:00:00.000000Z', '2026-01-01T24:00:00.000000Z', '2026-01-01T00:00:00.00000xZ', '2026-0a-01T00:00:00.000000Z']) {
       expect(timestampToMicros(bad), bad).toBeNaN();
     }
+  });
+});
+
+describe('attr. and sd. filters: the store (SQL) and live tail (in memory) answer alike', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { LogBatch } = await import('../ingest/log-batch.ts');
+  const { openDatabase } = await import('./database.ts');
+  const { LogStore } = await import('./log-store.ts');
+  const { matchesFilter } = await import('./log-filter.ts');
+
+  const records = [
+    { msg: 'otel', attributes: { resource: { 'k8s.pod.name': 'pod-7', 'service.name': 'shop' }, 'http.method': 'GET' } },
+    { msg: 'types', attributes: { ok: true, no: false, n: null, pi: 3.141592653589793, tiny: 1e-7, count: 5, obj: { a: 1 } } },
+    { msg: 'nested', attributes: { user: { id: 'u1' }, a: { 'b.c': { d: 'deep' } } } },
+    { msg: 'strings', attributes: { s: 'true', five: '5', quoted: 'a"b' } },
+    { msg: 'sd', structuredData: { 'meta@1': { 'a.b': 'c' }, 'origin.x@2': { ip: '10.0.0.1' } } },
+  ].map((r, i) => ({ timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, ...r, attributes: { i, ...(r.attributes ?? {}) } }));
+  const micros = records.map(() => Date.UTC(2026, 10, 1) * 1000);
+  const store = new LogStore(openDatabase(mkdtempSync(join(tmpdir(), 'periscope-filter-')), 'normal'));
+  store.append(LogBatch.fromRecords(records as never, micros));
+
+  it.each([
+    ['attr.resource.k8s.pod.name', 'pod-7', ['otel']],
+    ['attr.resource.service.name', 'shop', ['otel']],
+    ['attr.http.method', 'GET', ['otel']],
+    ['attr.ok', 'true', ['types']],
+    ['attr.no', 'false', ['types']],
+    ['attr.ok', '1', []],
+    ['attr.n', 'null', ['types']],
+    ['attr.pi', '3.141592653589793', ['types']],
+    ['attr.tiny', '1e-7', ['types']],
+    ['attr.count', '5', ['types']],
+    ['attr.obj', '{"a":1}', ['types']],
+    ['attr.user.id', 'u1', ['nested']],
+    ['attr.a.b.c.d', 'deep', ['nested']],
+    ['attr.s', 'true', ['strings']],
+    ['attr.five', '5', ['strings']],
+    ['attr.quoted', 'a"b', ['strings']],
+    ['attr.constructor', 'function Object() { [native code] }', []],
+    ['sd.meta@1.a.b', 'c', ['sd']],
+    ['sd.origin.x@2.ip', '10.0.0.1', ['sd']],
+  ])('%s=%s', (key, value, want) => {
+    const filter = parseLogFilter({ [key]: value });
+    const sql = store.query(filter, 100).records.map((r) => r.msg).sort();
+    const memory = records.filter((r, i) => matchesFilter(filter, r as never, micros[i])).map((r) => r.msg).sort();
+    expect({ sql, memory }).toEqual({ sql: want, memory: want });
+  });
+
+  it(`refuses more than ${50} attr. and sd. filters in one query with a 400`, () => {
+    const query = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`attr.a${i}`, '1']));
+    expect(() => parseLogFilter(query)).toThrow(/at most 50 attr\. and sd\. filters/);
+    expect(() => parseLogFilter(Object.fromEntries(Object.entries(query).slice(1)))).not.toThrow();
   });
 });

@@ -14,6 +14,13 @@ import { chunkQuery, hasSearchTokens } from './search-words.ts';
  *   q=words                     words in msg (search-words.ts; matchesQ without the index)
  *   sd.<sdid>.<param>=value     structured data element parameter equals
  *   attr.<key>=value            attribute equals (key may be a dotted path into nested objects)
+ *
+ * `attr.` and `sd.` keys are matched as every path their dots allow (fieldPaths): OTel keys hold
+ * dots (`k8s.pod.name`), also inside nested objects (`resource` → `k8s.pod.name`), and so may
+ * RFC 5424 SD-IDs and PARAM-NAMEs. A value equals a field when it is the field's string, or the
+ * field's JSON text (`5`, `1e-7`, `true`, `null`, `{"a":1}`): as the API shows it. SQL compares
+ * JSON texts with SQLite's `->` (which keeps a number's text as stored), the in-memory twin the
+ * JSON.stringify of the value: the same texts, since bodies are JSON.stringify output.
  */
 export interface LogFilter {
   service?: string;
@@ -22,11 +29,54 @@ export interface LogFilter {
   endMicros?: number;
   traceId?: string;
   q?: string;
-  sd: Array<{ id: string; param: string; value: string }>;
+  /** `key` is `<sdid>.<param>`. */
+  sd: Array<{ key: string; value: string }>;
   attrs: Array<{ key: string; value: string }>;
 }
 
 const FILTER_KEYS = ['service', 'severity', 'start', 'end', 'traceId', 'q'];
+/** attr. and sd. filters one query may have: each is a clause on every record read. */
+export const MAX_FIELD_FILTERS = 50;
+/** A key of more dot-separated parts is read only as one flat key and as a path of single parts. */
+const MAX_KEY_PARTS = 6;
+
+/**
+ * The paths a dotted key may name, flat key first: `a.b.c` → ["a.b.c"], ["a", "b.c"],
+ * ["a.b", "c"], ["a", "b", "c"] (every way to cut at dots, 2^(parts-1), up to MAX_KEY_PARTS).
+ */
+export function keyPaths(key: string): string[][] {
+  const parts = key.split('.');
+  if (parts.length > MAX_KEY_PARTS) return [[key], parts];
+  const out: string[][] = [];
+  for (let cuts = 0; cuts < 2 ** (parts.length - 1); cuts++) {
+    const path = [parts[0]];
+    for (let i = 1; i < parts.length; i++) {
+      if (cuts & (1 << (i - 1))) path.push(parts[i]);
+      else path[path.length - 1] += `.${parts[i]}`;
+    }
+    out.push(path);
+  }
+  return out;
+}
+
+/** The [sdid, param] pairs `<sdid>.<param>` may name: a cut at any of its dots. */
+function sdPaths(key: string): string[][] {
+  const out: string[][] = [];
+  for (let dot = key.indexOf('.'); dot > 0 && dot < key.length - 1; dot = key.indexOf('.', dot + 1)) out.push([key.slice(0, dot), key.slice(dot + 1)]);
+  return out;
+}
+
+/** The JSON paths (from the record's root) a field filter reads. */
+function fieldPaths(kind: 'attr' | 'sd', key: string): string[][] {
+  return kind === 'attr' ? keyPaths(key).map((p) => ['attributes', ...p]) : sdPaths(key).map((p) => ['structuredData', ...p]);
+}
+
+/** True when a field's value equals a filter value: its string, or its JSON text. */
+function fieldEquals(field: unknown, value: string): boolean {
+  if (field === undefined) return false;
+  const text = JSON.stringify(field);
+  return text === value || (typeof field === 'string' && field === value);
+}
 
 /** Parses a time bound: RFC 3339 or epoch milliseconds → epoch microseconds. */
 export function parseTimeBound(value: string, key: string): number {
@@ -123,12 +173,8 @@ export function parseLogFilter(query: Query, otherKeys: readonly string[] = []):
     const value = single(query, key);
     if (value === undefined || FILTER_KEYS.includes(key) || otherKeys.includes(key)) continue;
     if (key.startsWith('sd.')) {
-      const rest = key.slice(3);
-      const dot = rest.lastIndexOf('.');
-      if (dot <= 0 || dot === rest.length - 1) {
-        throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected sd.<sdid>.<param>`, 400, { key });
-      }
-      filter.sd.push({ id: rest.slice(0, dot), param: rest.slice(dot + 1), value });
+      if (sdPaths(key.slice(3)).length === 0) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected sd.<sdid>.<param>`, 400, { key });
+      filter.sd.push({ key: key.slice(3), value });
     } else if (key.startsWith('attr.') && key.length > 5) {
       filter.attrs.push({ key: key.slice(5), value });
     } else if (key === 'attr.') {
@@ -136,6 +182,9 @@ export function parseLogFilter(query: Query, otherKeys: readonly string[] = []):
     } else {
       throw unknownParam(key, [...FILTER_KEYS, 'attr.<key>', 'sd.<sdid>.<param>', ...otherKeys]);
     }
+  }
+  if (filter.sd.length + filter.attrs.length > MAX_FIELD_FILTERS) {
+    throw new PeriscopeError(ERR.BAD_QUERY, `at most ${MAX_FIELD_FILTERS} attr. and sd. filters in one query, got ${filter.sd.length + filter.attrs.length}`, 400, { key: 'attr.' });
   }
   return filter;
 }
@@ -210,14 +259,12 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
     clauses.push("periscope_words(json_extract(l.body, '$.msg'), ?)");
     params.push(chunkQuery(filter.q), INDEXED_ID_KEY, filter.q);
   }
-  for (const sd of filter.sd) {
-    clauses.push('CAST(json_extract(l.body, ?) AS TEXT) = ?');
-    params.push(jsonPath(['structuredData', sd.id, sd.param]), sd.value);
-  }
-  for (const attr of filter.attrs) {
-    // Either a flat key containing dots ("http.method") or a path into nested objects (req.method).
-    clauses.push('(CAST(json_extract(l.body, ?) AS TEXT) = ? OR CAST(json_extract(l.body, ?) AS TEXT) = ?)');
-    params.push(jsonPath(['attributes', attr.key]), attr.value, jsonPath(['attributes', ...attr.key.split('.')]), attr.value);
+  for (const [kind, fields] of [['sd', filter.sd], ['attr', filter.attrs]] as const) {
+    for (const { key, value } of fields) {
+      const paths = fieldPaths(kind, key);
+      clauses.push(`(${paths.map(() => '(l.body -> ?) IN (?, ?)').join(' OR ')})`);
+      for (const path of paths) params.push(jsonPath(path), JSON.stringify(value), value);
+    }
   }
   return { where: clauses.length ? clauses.join(' AND ') : '1', params };
 }
@@ -225,16 +272,10 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
 function getPath(obj: unknown, parts: string[]): unknown {
   let cur = obj;
   for (const p of parts) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, p)) return undefined;
     cur = (cur as Record<string, unknown>)[p];
   }
   return cur;
-}
-
-function asText(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'boolean') return v ? '1' : '0'; // as SQLite's json_extract renders booleans
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 let lastQ: { q: string; words: string[] } | undefined;
@@ -259,13 +300,10 @@ export function matchesFilter(filter: LogFilter, record: LogRecord, micros: numb
   if (filter.endMicros !== undefined && micros >= filter.endMicros) return false;
   if (filter.traceId !== undefined && record.traceId !== filter.traceId) return false;
   if (filter.q !== undefined && !matchesQ(record.msg, filter.q)) return false;
-  for (const sd of filter.sd) {
-    if (record.structuredData?.[sd.id]?.[sd.param] !== sd.value) return false;
-  }
-  for (const attr of filter.attrs) {
-    const flat = asText(record.attributes?.[attr.key]);
-    const nested = asText(getPath(record.attributes, attr.key.split('.')));
-    if (flat !== attr.value && nested !== attr.value) return false;
+  for (const [kind, fields] of [['sd', filter.sd], ['attr', filter.attrs]] as const) {
+    for (const { key, value } of fields) {
+      if (!fieldPaths(kind, key).some((path) => fieldEquals(getPath(record, path), value))) return false;
+    }
   }
   return true;
 }

@@ -46,6 +46,12 @@ export type { OtlpEncoding, OtlpKind } from './schema.ts';
 
 export const OTLP_DECODE_ERROR_CODE = 'PERISCOPE_ERR_OTLP_DECODE';
 
+// protobufjs stops at 100 nested messages (protoc's default) and fails the whole request: an
+// AnyValue level takes 3 (AnyValue, KeyValueList, KeyValue), so one record's 32-level attribute
+// lost every other record. Room for MAX_ANY_VALUE_DEPTH levels and the request's own spine, so
+// such a record is refused alone (partialSuccess); the decoder's frames are small.
+protobuf.util.recursionLimit = protobuf.Reader.recursionLimit = 1000;
+
 /** The body could not be decoded at all: answer HTTP 400 with a google.rpc.Status (see response.ts). */
 export class OtlpDecodeError extends Error {
   readonly code: typeof OTLP_DECODE_ERROR_CODE = OTLP_DECODE_ERROR_CODE;

@@ -338,6 +338,12 @@ const BAD_CASES: BadCase[] = [
     json: `{"body":${'{"arrayValue":{"values":['.repeat(100)}{"stringValue":"deep"}${']}}'.repeat(100)}}`,
     outcome: code('BAD_FIELD_TYPE', /deeper/),
   },
+  {
+    // 3 protobuf messages per level: past protobufjs' default recursion limit (100), which failed the whole request
+    name: 'attribute kvlist nested 100 levels deep [protobuf]',
+    proto: { attributes: [{ key: 'k', value: Array.from({ length: 100 }).reduce((v: object) => ({ kvlistValue: { values: [{ key: 'a', value: v }] } }), { stringValue: 'deep' }) }] },
+    outcome: code('BAD_FIELD_TYPE', /deeper/),
+  },
   // severity
   { name: 'severityNumber 99 (unknown enum value) [json]', json: '{"severityNumber":99}', outcome: code('BAD_SEVERITY', /99/) },
   { name: 'severityNumber 99 (unknown enum value) [protobuf]', proto: { severityNumber: 99 }, outcome: code('BAD_SEVERITY', /99/) },

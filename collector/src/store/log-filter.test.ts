@@ -25,6 +25,8 @@ describe('parseLogFilter', () => {
     expect(keyOf({ limit: '5' }, ['limit'])).toBe('accepted');
     expect(keyOf({ service: ['a', 'b'] })).toEqual([400, 'service', 'service: given more than once']);
     expect(keyOf({ 'attr.': 'x' })).toEqual([400, 'attr.', 'attr.: expected attr.<key>']);
+    expect(keyOf({ start: '2026-12-06T10:00:00Z', end: '2026-12-06T09:00:00Z' })).toEqual([400, 'end', 'end: before start']);
+    expect(keyOf({ start: '2026-12-06T10:00:00Z', end: '2026-12-06T10:00:00Z' })).toBe('accepted'); // empty, but not contradictory
   });
 });
 

@@ -162,6 +162,10 @@ export function parseLogFilter(query: Query, otherKeys: readonly string[] = []):
   if (start) filter.startMicros = parseTimeBound(start, 'start');
   const end = single(query, 'end');
   if (end) filter.endMicros = parseTimeBound(end, 'end');
+  if (filter.startMicros !== undefined && filter.endMicros !== undefined && filter.startMicros > filter.endMicros) {
+    // an empty answer would look like "no logs then" (Loki answers 400 too)
+    throw new PeriscopeError(ERR.BAD_QUERY, 'end: before start', 400, { key: 'end' });
+  }
   const traceId = single(query, 'traceId');
   if (traceId) {
     if (!/^[0-9a-fA-F]{32}$/.test(traceId)) throw new PeriscopeError(ERR.BAD_QUERY, 'traceId: expected 32 hex characters', 400, { key: 'traceId' });

@@ -71,6 +71,8 @@ describe('records arrive in the Periscope record format', () => {
     expect(traced.attributes).toEqual({ kept: true });
     expect(byMsg(recs, 'héllo 世界 🚀')?.attributes).toEqual({ text: 'ünïcödé ✓' });
     expect(byMsg(recs, 'x'.repeat(64 * 1024))?.attributes).toEqual({ big: true });
+    // a BigInt keeps its digits (as a string: JSON numbers beyond 2^53 would be rounded)
+    expect(byMsg(recs, 'big numbers')?.attributes).toEqual({ id: '18446744073709551616', neg: '-1152921504606846976', float: 1.5e300, safe: 9007199254740991 });
     // default hostname is os.hostname(), default facility is 1 (user)
     expect(recs[0].facility).toBe(1);
     expect(recs[0].hostname).toBeTruthy();

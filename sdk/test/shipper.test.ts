@@ -101,6 +101,11 @@ describe('responses', () => {
     { name: '415 → permanent_error, no retry', reply: { status: 415 }, requests: 1, expected: { sent: 0, retries: 0, dropped: { permanent_error: 4 } } },
     { name: '401 → permanent_error, no retry', reply: { status: 401 }, requests: 1, expected: { sent: 0, retries: 0, dropped: { permanent_error: 4 } } },
     { name: '200 partial → rejected counted, not retried', reply: { status: 200, reject: [0, 2] }, requests: 1, expected: { sent: 2, retries: 0, dropped: { rejected: 2 } } },
+    {
+      name: '400 naming every record (NO_VALID_RECORDS) → rejected, as in a 200, not permanent_error',
+      reply: { status: 400, body: { accepted: 0, rejected: [0, 1, 2, 3].map((index) => ({ index, code: 'PERISCOPE_ERR_BAD_TIMESTAMP' })), error: { code: 'PERISCOPE_ERR_NO_VALID_RECORDS' } } },
+      requests: 1, expected: { sent: 0, retries: 0, dropped: { rejected: 4, permanent_error: 0 } },
+    },
     { name: '500 then 200 → retried', reply: { status: 500 }, requests: 2, expected: { sent: 4, retries: 1, dropped: { permanent_error: 0 } } },
     { name: '503 then 200 → retried', reply: { status: 503 }, requests: 2, expected: { sent: 4, retries: 1 } },
     { name: '429 then 200 → retried', reply: { status: 429 }, requests: 2, expected: { sent: 4, retries: 1 } },

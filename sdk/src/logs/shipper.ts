@@ -11,7 +11,8 @@
 //   content-type: application/x-ndjson, content-encoding: gzip.
 // - Responses are handled per retry.ts: 2xx (partial rejections counted as `rejected`),
 //   413 split in halves (single record → `too_large`), 429/5xx/network → retry with backoff,
-//   other 4xx → `permanent_error`.
+//   other 4xx → `permanent_error`, except a 400 that lists every record as rejected (the
+//   collector's NO_VALID_RECORDS): `rejected`, as in a 200.
 // - shutdown(deadline) sends everything immediately (no timer), retries until the deadline, then
 //   counts whatever is left (queued or in flight) as `shutdown_timeout`. It never rejects.
 // - All counters go to the SharedState (stats.ts) so the main thread can read them.
@@ -271,6 +272,9 @@ export class Shipper {
       const text = await res.text(); // always consume, so the connection is reused
       const decision = decide(res.status);
       if (decision === 'ok') return { decision, rejected: countRejected(text, batch.length) };
+      // 400 NO_VALID_RECORDS: the collector refused each record for a reason of its own, listed as
+      // for a 200, so they count as `rejected` alike, whether or not a valid one shared the batch.
+      if (decision === 'permanent' && res.status === 400 && countRejected(text, batch.length) === batch.length) return { decision: 'ok', rejected: batch.length };
       if (decision === 'retry') return { decision, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
       return { decision };
     } catch {

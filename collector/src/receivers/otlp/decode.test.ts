@@ -113,7 +113,7 @@ const EXPECTED_TRACES = {
               kind: 2,
               startTimeUnixNano: '1700000000123456789',
               endTimeUnixNano: '1700000000999999999',
-              attributes: { 'http.status_code': 200, min: '-9223372036854775808', inf: Number.POSITIVE_INFINITY },
+              attributes: { 'http.status_code': 200, min: '-9223372036854775808', inf: 'Infinity' },
               droppedAttributesCount: 0,
               events: [
                 { timeUnixNano: '1700000000500000000', name: 'exception', attributes: { 'exception.message': 'boom' }, droppedAttributesCount: 0 },

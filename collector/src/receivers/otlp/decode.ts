@@ -19,6 +19,8 @@
 // - AnyValue (log body, attribute values): a plain JS value — string | number | boolean | array |
 //   object, null for an empty AnyValue. intValue becomes a number when it is a safe integer, else a
 //   decimal string; bytesValue becomes a base64 string. (So intValue 5 and doubleValue 5 look alike.)
+//   A doubleValue NaN or ±Infinity becomes "NaN", "Infinity", "-Infinity" (proto3 JSON's spelling):
+//   a stored record is JSON, which has no such numbers (JSON.stringify would write null).
 // - repeated KeyValue fields (attributes, metadata, filteredAttributes): an object { key: value };
 //   with duplicate keys the last one wins.
 // - Absent singular message fields (resource, scope, status, gauge, …) and absent oneof members or
@@ -519,7 +521,7 @@ function anyValueKind(kind: AnyKind, value: unknown, ctx: Ctx, sink: Sink, depth
         issue(sink, ctx, n.message);
         return null;
       }
-      return n;
+      return Number.isFinite(n) ? n : String(n);
     }
     case 'bytesValue': {
       const s = ctx.json ? jsonBase64(value) : asBuffer(value as Uint8Array).toString('base64');

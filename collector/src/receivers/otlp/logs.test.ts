@@ -350,6 +350,16 @@ const BAD_CASES: BadCase[] = [
   { name: 'severityNumber -1', json: '{"severityNumber":-1}', outcome: code('BAD_SEVERITY') },
   { name: 'severityNumber 9.5', json: '{"severityNumber":9.5}', outcome: code('BAD_SEVERITY') },
   { name: 'severityNumber unknown name', json: '{"severityNumber":"SEVERITY_NUMBER_LOUD"}', outcome: code('BAD_SEVERITY') },
+  {
+    name: 'doubleValue NaN and ±Infinity keep their names (JSON has no such numbers) [protobuf]',
+    proto: { body: { doubleValue: Number.NaN }, attributes: [{ key: 'up', value: { doubleValue: Infinity } }, { key: 'down', value: { doubleValue: -Infinity } }] },
+    outcome: { check: (r) => expect(JSON.parse(JSON.stringify(r))).toMatchObject({ msg: 'NaN', attributes: { up: 'Infinity', down: '-Infinity' } }) },
+  },
+  {
+    name: 'doubleValue "NaN" and "-Infinity" (proto3 JSON) keep their names [json]',
+    json: '{"body":{"doubleValue":"NaN"},"attributes":[{"key":"down","value":{"doubleValue":"-Infinity"}}]}',
+    outcome: { check: (r) => expect(JSON.parse(JSON.stringify(r))).toMatchObject({ msg: 'NaN', attributes: { down: '-Infinity' } }) },
+  },
   { name: 'severityNumber as enum name (lenient)', json: '{"severityNumber":"SEVERITY_NUMBER_WARN"}', outcome: { check: (r) => expect(r.severity).toBe(4) } },
   { name: 'severityNumber as numeric string (lenient)', json: '{"severityNumber":"17"}', outcome: { check: (r) => expect(r.severity).toBe(3) } },
   // ids

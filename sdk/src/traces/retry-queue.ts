@@ -63,8 +63,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
         const batch = held[0];
         const result = await send(batch);
         if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) {
-          timer = setTimeout(() => void retryHeld(), backoffMs(attempt++));
-          timer.unref();
+          scheduleRetry();
           return;
         }
         held.shift();
@@ -76,6 +75,12 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
     } finally {
       sending = false;
     }
+  }
+
+  /** The next retry of the held batches, after a backoff; unref'd: it never keeps the process alive. */
+  function scheduleRetry(): void {
+    timer = setTimeout(() => void retryHeld(), backoffMs(attempt++));
+    timer.unref();
   }
 
   function hold(spans: ReadableSpan[]): void {
@@ -99,10 +104,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
           counters.exported += spans.length;
         } else if (isTransientExportError(result.error)) {
           hold(spans);
-          if (timer === undefined && !sending) {
-            timer = setTimeout(() => void retryHeld(), backoffMs(attempt++));
-            timer.unref();
-          }
+          if (timer === undefined && !sending) scheduleRetry();
           result = { code: ExportResultCode.SUCCESS };
         } else {
           counters.failed += spans.length;

@@ -11,7 +11,9 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - bodies up to `bodyLimit` bytes, counted AFTER decompression (a gzip bomb stops at the limit: 413);
  *  - `content-encoding: gzip|deflate` decoded in a preParsing stream; any other encoding: 415;
  *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
- *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal).
+ *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
+ *  - a known path asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6), not
+ *    a 404 that reads as a wrong URL.
  */
 export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
   const app = Fastify({
@@ -53,11 +55,35 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     return sendHttpError(request, reply, e);
   });
 
+  const routes = routeMethods(app);
   app.setNotFoundHandler((request, reply) => {
     lingerOnRefusal(request, reply);
-    reply.code(404).send(errorBody(ERR.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`));
+    const path = request.url.split('?')[0];
+    const allowed = routes.allowedFor(path);
+    if (allowed.length > 0) {
+      reply.code(405).header('allow', allowed.join(', ')).send(errorBody(ERR.METHOD_NOT_ALLOWED, `${path} accepts ${allowed.join(', ')}, not ${request.method}`));
+      return;
+    }
+    reply.code(404).send(errorBody(ERR.NOT_FOUND, `no route ${request.method} ${path}`));
   });
   return app;
+}
+
+/** Records every route's path pattern and methods as routes are added (register before any route). */
+function routeMethods(app: FastifyInstance): { allowedFor(path: string): string[] } {
+  const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
+  app.addHook('onRoute', (route) => {
+    // Fastify's path syntax: `:name` is one segment, `*` the rest of the path.
+    const source = route.url.split(/(:[A-Za-z0-9_]+|\*)/).map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))).join('');
+    routes.push({ pattern: new RegExp(`^${source}$`), methods: [route.method].flat() });
+  });
+  return {
+    allowedFor(path) {
+      const allowed = new Set<string>();
+      for (const r of routes) if (r.pattern.test(path)) for (const m of r.methods) allowed.add(m);
+      return [...allowed].sort();
+    },
+  };
 }
 
 /**

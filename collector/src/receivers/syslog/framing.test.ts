@@ -30,6 +30,9 @@ function run(chunks: (string | Buffer)[], maxFrameBytes = 1024): Out[] {
 const A = '<34>1 - host app - - - first';
 const B = '<165>1 2003-10-11T22:14:15.003Z h evntslog - ID47 [x@1 a="b"] second';
 const C = '<14>1 - h - - - - third: multi\nline ✓ 日本';
+/** A multi-line message sent LF framed: its second line is a frame of its own. */
+const FAILED = '<13>1 2026-12-06T19:20:00Z h a - - - failed:';
+const TEN = Array.from({ length: 10 }, (_, n) => `<13>1 2026-12-06T19:20:0${n}Z h a - - - valid ${n}`);
 
 describe('SyslogFrameSplitter: whole streams', () => {
   const cases: { name: string; chunks: (string | Buffer)[]; max?: number; expected: Out[] }[] = [
@@ -43,18 +46,40 @@ describe('SyslogFrameSplitter: whole streams', () => {
     { name: 'CR inside a LF frame is kept, only the one before LF is dropped', chunks: [`${A}\rX\r\r\n`], expected: [`${A}\rX\r`] },
     { name: 'blank lines and stray trailers are skipped', chunks: [`\n\r\n\0${A}\n\n\n${B}\n`], expected: [A, B] },
     {
-      name: 'mixed framing on one connection',
+      name: 'a connection that starts octet-counted may mix in LF frames',
       chunks: [`${oc(A)}${B}\n${oc(C)}${A}\r\n${oc(B)}${C.replace('\n', ' ')}\0`],
       expected: [A, B, C, A, B, C.replace('\n', ' ')],
     },
     { name: 'octet-counted frame followed by a LF trailer', chunks: [`${oc(A)}\n${oc(B)}\n`], expected: [A, B] },
+    { name: 'blank lines before the first frame do not decide the framing', chunks: [`\n\r\n\0${oc(A)}${oc(B)}`], expected: [A, B] },
+    {
+      name: 'a continuation line "digits SP text" on a LF connection is a bad frame, the frames after it are kept',
+      chunks: [`${FAILED}\n404 page not found\n${TEN.map((m) => `${m}\n`).join('')}`],
+      expected: [FAILED, '404 page not found', ...TEN],
+    },
+    {
+      name: 'a LF connection never reads an octet count, even before "<"',
+      chunks: [`${A}\n12 <b>bold</b> text\n${B}\n`],
+      expected: [A, '12 <b>bold</b> text', B],
+    },
+    {
+      name: 'a LF connection does not switch to octet counting (the frame is read up to its LF)',
+      chunks: [`${A}\n${oc(B)}\n${C.replace('\n', ' ')}\n`],
+      expected: [A, oc(B), C.replace('\n', ' ')],
+    },
+    {
+      name: 'on an octet-counting connection, "digits SP" before anything but "<" is a LF frame',
+      chunks: [`${oc(A)}404 page not found\n${oc(B)}`],
+      expected: [A, '404 page not found', B],
+    },
+    { name: 'a first frame "digits SP text" makes the connection LF framed', chunks: [`5 hello\n${oc(A)}\n`], expected: ['5 hello', oc(A)] },
     { name: 'leading digits without SP are not an octet count', chunks: [`123abc\n${A}\n`], expected: ['123abc', A] },
     { name: 'digits then LF is a (bad) LF frame', chunks: [`42\n${A}\n`], expected: ['42', A] },
     { name: 'more than 10 digits is not an octet count', chunks: [`12345678901 x\n${A}\n`], expected: ['12345678901 x', A] },
     { name: 'a frame starting with 0 is LF framed', chunks: [`0 x\n`], expected: ['0 x'] },
     { name: 'frame of exactly maxFrameBytes (LF)', chunks: [`${'x'.repeat(16)}\n`], max: 16, expected: ['x'.repeat(16)] },
     { name: 'frame of exactly maxFrameBytes (CR LF)', chunks: [`${'x'.repeat(16)}\r\n`], max: 16, expected: ['x'.repeat(16)] },
-    { name: 'frame of exactly maxFrameBytes (octet counting)', chunks: [oc('x'.repeat(16))], max: 16, expected: ['x'.repeat(16)] },
+    { name: 'frame of exactly maxFrameBytes (octet counting)', chunks: [oc(`<${'x'.repeat(15)}`)], max: 16, expected: [`<${'x'.repeat(15)}`] },
     {
       name: 'oversize LF frame skipped, next frame OK',
       chunks: [`${'x'.repeat(41)}\n${A}\n`],
@@ -69,13 +94,13 @@ describe('SyslogFrameSplitter: whole streams', () => {
     },
     {
       name: 'oversize octet-counted frame skipped by its count, even if it contains LFs',
-      chunks: [`${oc(`big\n${'z'.repeat(60)}\n<14>1 fake`)}${oc(A)}`],
+      chunks: [`${oc(`<14>big\n${'z'.repeat(60)}\n<14>1 fake`)}${oc(A)}`],
       max: 40,
       expected: [{ error: TOO_LARGE }, A],
     },
     {
       name: 'oversize octet count larger than the data received so far',
-      chunks: [`99999 ${'z'.repeat(100)}`],
+      chunks: [`99999 <${'z'.repeat(100)}`],
       max: 40,
       expected: [{ error: TOO_LARGE }],
     },
@@ -85,8 +110,8 @@ describe('SyslogFrameSplitter: whole streams', () => {
       expected: [A, { error: TRUNCATED }],
     },
     { name: 'truncated LF frame (no trailer) at close is an error', chunks: [`${A}\n${B}`], expected: [A, { error: TRUNCATED }] },
-    { name: 'stream ending inside MSG-LEN is an error', chunks: [`${A}\n12`], expected: [A, { error: TRUNCATED }] },
-    { name: 'stream ending right after MSG-LEN SP is an error', chunks: [`${A}\n12 `], expected: [A, { error: TRUNCATED }] },
+    { name: 'stream ending inside MSG-LEN is an error', chunks: [`${oc(A)}12`], expected: [A, { error: TRUNCATED }] },
+    { name: 'stream ending right after MSG-LEN SP is an error', chunks: [`${oc(A)}12 `], expected: [A, { error: TRUNCATED }] },
     { name: 'stream ending after a lone CR is not an error', chunks: [`${A}\n\r`], expected: [A] },
     { name: 'empty stream', chunks: [], expected: [] },
   ];
@@ -128,10 +153,11 @@ describe('SyslogFrameSplitter: every chunk split point', () => {
   });
 
   const max = 64;
+  const Y = `<${'y'.repeat(max - 1)}`;
   const withErrors = Buffer.from(
-    `${'L'.repeat(100)}\n${oc(A)}${oc('O'.repeat(90))}${A}\n${'x'.repeat(max)}\r\n${oc('y'.repeat(max))}`,
+    `${oc(A)}${'L'.repeat(100)}\n${oc(A)}${oc(`<${'O'.repeat(90)}`)}${A}\n${'x'.repeat(max)}\r\n${oc(Y)}404 not a count\n`,
   );
-  const expectedWithErrors: Out[] = [{ error: TOO_LARGE }, A, { error: TOO_LARGE }, A, 'x'.repeat(max), 'y'.repeat(max)];
+  const expectedWithErrors: Out[] = [A, { error: TOO_LARGE }, A, { error: TOO_LARGE }, A, 'x'.repeat(max), Y, '404 not a count'];
 
   it('oversize frames: every split into two chunks gives the same events', () => {
     for (let i = 0; i <= withErrors.length; i++) {
@@ -165,11 +191,13 @@ describe('SyslogFrameSplitter: behaviour', () => {
     expect(simplify(splitter.push(Buffer.from(`tail\n${A}\n`)))).toEqual([A]);
   });
 
-  it('is reusable after end()', () => {
+  it('is reusable after end(), and the next stream decides its framing anew', () => {
     const splitter = new SyslogFrameSplitter({ maxFrameBytes: 100 });
     expect(simplify(splitter.push(Buffer.from('57 <14>1')))).toEqual([]);
     expect(simplify(splitter.end())).toEqual([{ error: TRUNCATED }]);
     expect(simplify(splitter.push(Buffer.from(`${A}\n`)))).toEqual([A]);
+    expect(splitter.end()).toEqual([]);
+    expect(simplify(splitter.push(Buffer.from(oc(A))))).toEqual([A]);
     expect(splitter.end()).toEqual([]);
   });
 
@@ -179,7 +207,7 @@ describe('SyslogFrameSplitter: behaviour', () => {
 
   it('error events carry a message', () => {
     const splitter = new SyslogFrameSplitter({ maxFrameBytes: 10 });
-    const [event] = splitter.push(Buffer.from('99 '));
+    const [event] = splitter.push(Buffer.from('99 <'));
     expect(event.ok).toBe(false);
     if (!event.ok) expect(event.message).toMatch(/99 bytes exceeds maxFrameBytes 10/);
   });

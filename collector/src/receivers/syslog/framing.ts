@@ -1,14 +1,24 @@
 // RFC 6587 syslog-over-TCP framing: https://www.rfc-editor.org/rfc/rfc6587#section-3.4
 //
-// Each frame is detected on its own (§3.4.2: a syslog message starts with "<", so a leading
-// digit means octet counting), hence both methods may be mixed on one connection:
 //   - octet counting (§3.4.1):  MSG-LEN SP SYSLOG-MSG,  MSG-LEN = NONZERO-DIGIT *DIGIT
 //   - non-transparent (§3.4.2): SYSLOG-MSG TRAILER, TRAILER = LF (CR LF and NUL tolerated)
 //
-// A leading digit run that is not followed by SP (or is longer than 10 digits) is not an octet
-// count; the frame is then read as non-transparent, up to the next trailer, and the parser
-// rejects it. Empty non-transparent frames (blank lines, a stray trailer after an
-// octet-counted frame) are skipped silently.
+// Which one a frame uses (RFC 6587 leaves the detection to the receiver):
+// - A frame is octet-counted only when it starts with MSG-LEN SP "<": a SYSLOG-MSG starts with
+//   PRI, whose first character is "<" (RFC 5424 §6, RFC 3164 §4.1.1). Digits and a space before
+//   anything else ("404 page not found", the continuation line of a multi-line message) are the
+//   start of a non-transparent frame, read up to its trailer; the parser then rejects it.
+// - The first frame of a connection decides for the rest of it. After a non-transparent first
+//   frame no frame is ever octet-counted: a continuation line such as "12 <b>x</b>" cannot
+//   swallow the 12 bytes of the valid frames after it. On a connection that began with an
+//   octet-counted frame, a frame that does not start with MSG-LEN SP "<" is read up to the next
+//   trailer (a sender may put a trailer after its octet-counted frames). Senders keep one
+//   framing per connection (rsyslog omfwd's TCP_Framing, syslog-ng's syslog() and network()
+//   drivers), so deciding once costs nothing. (rsyslog's imtcp decides per frame on a leading
+//   digit alone, which is the failure above; its remedy is to turn octet counting off for the
+//   whole listener.)
+// - A MSG-LEN longer than 10 digits is not an octet count. Empty non-transparent frames (blank
+//   lines, a stray trailer after an octet-counted frame) are skipped silently and decide nothing.
 //
 // Chunks are never copied except when one frame spans several chunks; emitted frames may be
 // views on the pushed chunks, so consume them before the chunk memory is reused.
@@ -32,6 +42,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
 const SP = 0x20;
+const LT = 0x3c;
 const D0 = 0x30;
 const D1 = 0x31;
 const D9 = 0x39;
@@ -45,11 +56,19 @@ const OCTETS = 2; // collecting `remaining` bytes of an octet-counted frame
 const SKIP = 3; // dropping `remaining` bytes of an oversize octet-counted frame
 const LINE = 4; // collecting a non-transparent frame up to the trailer
 const DISCARD = 5; // dropping an oversize non-transparent frame up to the trailer
-type State = typeof START | typeof COUNT | typeof OCTETS | typeof SKIP | typeof LINE | typeof DISCARD;
+const LEN_SP = 6; // MSG-LEN SP read: the next byte tells an octet count ("<") from a line
+type State = typeof START | typeof COUNT | typeof OCTETS | typeof SKIP | typeof LINE | typeof DISCARD | typeof LEN_SP;
+
+// Framing of the connection, decided by its first non-empty frame.
+const UNDECIDED = 0;
+const OCTET_COUNTING = 1;
+const NON_TRANSPARENT = 2;
+type Framing = typeof UNDECIDED | typeof OCTET_COUNTING | typeof NON_TRANSPARENT;
 
 export class SyslogFrameSplitter {
   readonly maxFrameBytes: number;
   #state: State = START;
+  #framing: Framing = UNDECIDED;
   /** MSG-LEN being read (COUNT) */
   #len = 0;
   #lenDigits = 0;
@@ -79,11 +98,15 @@ export class SyslogFrameSplitter {
       switch (this.#state) {
         case START: {
           const c = chunk[i];
-          if (c >= D1 && c <= D9) {
+          if (c === LF || c === NUL) {
+            i++; // an empty frame: skipped, decides nothing
+          } else if (c >= D1 && c <= D9 && this.#framing !== NON_TRANSPARENT) {
             this.#state = COUNT;
             this.#len = 0;
             this.#lenDigits = 0;
           } else {
+            // A CR may be the start of a blank CR LF line: it does not decide the framing.
+            if (c !== CR) this.#decide(NON_TRANSPARENT);
             this.#state = LINE;
           }
           break;
@@ -96,18 +119,25 @@ export class SyslogFrameSplitter {
             i++;
           } else if (c === SP) {
             i++;
-            this.#remaining = this.#len;
-            if (this.#len > max) {
-              out.push(tooLarge(`octet-counted frame of ${this.#len} bytes exceeds maxFrameBytes ${max}`));
-              this.#state = SKIP;
-            } else {
-              this.#state = OCTETS;
-            }
+            this.#state = LEN_SP;
           } else {
-            // Not an octet count: the digits belong to a non-transparent frame.
-            this.#state = LINE;
-            this.#parts.push(Buffer.from(String(this.#len), 'latin1'));
-            this.#partsLen = this.#lenDigits;
+            this.#lineFromCount(false);
+          }
+          break;
+        }
+        case LEN_SP: {
+          // Not consumed here: "<" is the first byte of the SYSLOG-MSG.
+          if (chunk[i] !== LT) {
+            this.#lineFromCount(true);
+            break;
+          }
+          this.#decide(OCTET_COUNTING);
+          this.#remaining = this.#len;
+          if (this.#len > max) {
+            out.push(tooLarge(`octet-counted frame of ${this.#len} bytes exceeds maxFrameBytes ${max}`));
+            this.#state = SKIP;
+          } else {
+            this.#state = OCTETS;
           }
           break;
         }
@@ -197,6 +227,9 @@ export class SyslogFrameSplitter {
     if (state === COUNT) {
       return [truncated(`stream ended inside a ${lenDigits}-digit MSG-LEN`)];
     }
+    if (state === LEN_SP) {
+      return [truncated(`stream ended right after a ${lenDigits}-digit MSG-LEN`)];
+    }
     if (state === OCTETS) {
       return [truncated(`stream ended ${pending} bytes into an octet-counted frame`)];
     }
@@ -206,13 +239,31 @@ export class SyslogFrameSplitter {
     return [];
   }
 
-  /** Drops any partial frame and returns to a frame boundary. */
+  /** Drops any partial frame and forgets the framing: the next push starts a new stream. */
   reset(): void {
     this.#state = START;
+    this.#framing = UNDECIDED;
     this.#len = 0;
     this.#lenDigits = 0;
     this.#remaining = 0;
     this.#dropParts();
+  }
+
+  /** The first non-empty frame of the connection sets its framing; later frames do not. */
+  #decide(framing: Framing): void {
+    if (this.#framing === UNDECIDED) this.#framing = framing;
+  }
+
+  /**
+   * The digits read (and the SP after them, `withSp`) are no octet count: they start a
+   * non-transparent frame, which the LINE state completes.
+   */
+  #lineFromCount(withSp: boolean): void {
+    this.#decide(NON_TRANSPARENT);
+    this.#state = LINE;
+    const text = withSp ? `${this.#len} ` : String(this.#len);
+    this.#parts.push(Buffer.from(text, 'latin1'));
+    this.#partsLen = text.length;
   }
 
   #takeParts(): Buffer {

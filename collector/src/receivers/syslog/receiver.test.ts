@@ -177,6 +177,18 @@ describe('syslog receiver over TCP', () => {
     expect(r.health()).toMatchObject({ framesAccepted: 6, framesRejected: 6 });
   });
 
+  it('a continuation line starting with "digits SP" is one bad frame; the LF frames after it are kept', async () => {
+    const sink = makeSink();
+    const r = receiver(config(), sink);
+    await r.start();
+    const socket = await tcpConnect(r.addresses().tcp.port);
+    const valid = Array.from({ length: 10 }, (_, n) => `<13>1 2026-12-06T19:20:00Z h a - - - valid ${n}\n`);
+    await write(socket, `<13>1 2026-12-06T19:20:00Z h a - - - failed:\n404 page not found\n${valid.join('')}`);
+    await waitFor('11 records', () => sink.records.length === 11);
+    expect(sink.records.map((rec) => rec.msg)).toEqual(['failed:', ...valid.map((_, n) => `valid ${n}`)]);
+    expect(sink.rejects).toEqual([PERISCOPE_ERR_SYSLOG_BAD_PRI]);
+  });
+
   it('batches all records of one chunk into a single accept call', async () => {
     const sink = makeSink();
     const r = receiver(config(), sink);

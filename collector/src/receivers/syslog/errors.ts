@@ -13,7 +13,10 @@ export const PERISCOPE_ERR_SYSLOG_BAD_HEADER = 'PERISCOPE_ERR_SYSLOG_BAD_HEADER'
 export const PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA = 'PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA';
 /** A frame (TCP) or datagram (UDP) is larger than `maxFrameBytes`; it is skipped. */
 export const PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE = 'PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE';
-/** The TCP connection ended in the middle of a frame; the partial frame is dropped. */
+/**
+ * The TCP connection ended inside an octet-counted frame, or was cut (reset, error, shutdown)
+ * inside any frame; the partial frame is dropped. A LF frame the sender ends with a FIN is kept.
+ */
 export const PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME = 'PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME';
 /** A TCP connection beyond `maxConnections`, closed on accept (SyslogSink.refuse). */
 export const PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS = 'PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS';

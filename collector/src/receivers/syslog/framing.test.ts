@@ -18,12 +18,12 @@ function simplify(events: FrameEvent[]): Out[] {
   return events.map((e) => (e.ok ? e.frame.toString('utf8') : { error: e.code }));
 }
 
-/** Pushes the chunks, then ends the stream. */
-function run(chunks: (string | Buffer)[], maxFrameBytes = 1024): Out[] {
+/** Pushes the chunks, then ends the stream: closed by the sender (`end`) or cut (`abort`). */
+function run(chunks: (string | Buffer)[], maxFrameBytes = 1024, close: 'end' | 'abort' = 'end'): Out[] {
   const splitter = new SyslogFrameSplitter({ maxFrameBytes });
   const events: FrameEvent[] = [];
   for (const c of chunks) events.push(...splitter.push(typeof c === 'string' ? Buffer.from(c) : c));
-  events.push(...splitter.end());
+  events.push(...(close === 'end' ? splitter.end() : splitter.abort()));
   return simplify(events);
 }
 
@@ -109,7 +109,12 @@ describe('SyslogFrameSplitter: whole streams', () => {
       chunks: [oc(A), oc(B).slice(0, 20)],
       expected: [A, { error: TRUNCATED }],
     },
-    { name: 'truncated LF frame (no trailer) at close is an error', chunks: [`${A}\n${B}`], expected: [A, { error: TRUNCATED }] },
+    { name: 'a last LF frame without trailer is kept when the sender closes', chunks: [`${A}\n${B}`], expected: [A, B] },
+    { name: 'a single frame without trailer is kept when the sender closes', chunks: [A], expected: [A] },
+    { name: 'a last frame without trailer after octet-counted ones is kept', chunks: [`${oc(A)}${B}`], expected: [A, B] },
+    { name: 'a last frame cut in its CR LF trailer loses the CR', chunks: [`${A}\r`], expected: [A] },
+    { name: 'a last frame of maxFrameBytes and a CR', chunks: [`${'x'.repeat(16)}\r`], max: 16, expected: ['x'.repeat(16)] },
+    { name: 'an oversize last frame without trailer is only reported once', chunks: ['x'.repeat(41)], max: 40, expected: [{ error: TOO_LARGE }] },
     { name: 'stream ending inside MSG-LEN is an error', chunks: [`${oc(A)}12`], expected: [A, { error: TRUNCATED }] },
     { name: 'stream ending right after MSG-LEN SP is an error', chunks: [`${oc(A)}12 `], expected: [A, { error: TRUNCATED }] },
     { name: 'stream ending after a lone CR is not an error', chunks: [`${A}\n\r`], expected: [A] },
@@ -169,15 +174,26 @@ describe('SyslogFrameSplitter: every chunk split point', () => {
     expect(run([...withErrors].map((b) => Buffer.from([b])), max)).toEqual(expectedWithErrors);
   });
 
-  it('a truncated last frame is reported at every cut point, never emitted', () => {
-    const full = Buffer.from(`${oc(A)}${B}\n`);
-    const firstEnd = Buffer.byteLength(oc(A));
+  const full = Buffer.from(`${oc(A)}${B}\n`);
+  const firstEnd = Buffer.byteLength(oc(A));
+
+  it('the sender closing at any point: a short octet-counted frame is reported, a LF frame is kept', () => {
     for (let cut = 1; cut < full.length; cut++) {
       const out = run([full.subarray(0, cut)]);
       if (cut < firstEnd) expect(out, `cut at ${cut}`).toEqual([{ error: TRUNCATED }]);
       else if (cut === firstEnd) expect(out, `cut at ${cut}`).toEqual([A]);
+      else expect(out, `cut at ${cut}`).toEqual([A, full.toString('utf8', firstEnd, cut)]);
+    }
+  });
+
+  it('a cut stream (reset): the frame in progress is reported at every cut point, never emitted', () => {
+    for (let cut = 1; cut < full.length; cut++) {
+      const out = run([full.subarray(0, cut)], 1024, 'abort');
+      if (cut < firstEnd) expect(out, `cut at ${cut}`).toEqual([{ error: TRUNCATED }]);
+      else if (cut === firstEnd) expect(out, `cut at ${cut}`).toEqual([A]);
       else expect(out, `cut at ${cut}`).toEqual([A, { error: TRUNCATED }]);
     }
+    expect(run([`${A}\n\r`], 1024, 'abort')).toEqual([A]);
   });
 });
 
@@ -191,13 +207,16 @@ describe('SyslogFrameSplitter: behaviour', () => {
     expect(simplify(splitter.push(Buffer.from(`tail\n${A}\n`)))).toEqual([A]);
   });
 
-  it('is reusable after end(), and the next stream decides its framing anew', () => {
+  it('is reusable after end() and abort(), and the next stream decides its framing anew', () => {
     const splitter = new SyslogFrameSplitter({ maxFrameBytes: 100 });
     expect(simplify(splitter.push(Buffer.from('57 <14>1')))).toEqual([]);
     expect(simplify(splitter.end())).toEqual([{ error: TRUNCATED }]);
     expect(simplify(splitter.push(Buffer.from(`${A}\n`)))).toEqual([A]);
     expect(splitter.end()).toEqual([]);
     expect(simplify(splitter.push(Buffer.from(oc(A))))).toEqual([A]);
+    expect(simplify(splitter.push(Buffer.from(B)))).toEqual([]);
+    expect(simplify(splitter.abort())).toEqual([{ error: TRUNCATED }]);
+    expect(simplify(splitter.push(Buffer.from(`${A}\n`)))).toEqual([A]);
     expect(splitter.end()).toEqual([]);
   });
 

@@ -201,8 +201,7 @@ export class SyslogFrameSplitter {
           } else {
             i = end + 1;
             this.#state = START;
-            let frame = this.#takeParts();
-            if (frame.length > 0 && frame[frame.length - 1] === CR) frame = frame.subarray(0, frame.length - 1);
+            const frame = this.#takeLine();
             if (frame.length > 0) out.push({ ok: true, frame });
           }
           break;
@@ -213,11 +212,25 @@ export class SyslogFrameSplitter {
   }
 
   /**
-   * The stream ended (connection closed). A frame still in progress is reported as
-   * TRUNCATED_FRAME and dropped, never emitted: it cannot be told apart from a cut message.
+   * The sender closed the stream (TCP FIN). A non-transparent frame in progress is its last
+   * frame and is emitted without a trailer, as rsyslog's imtcp does: the sender chose to stop
+   * there (`printf '<13>…' | nc`). An octet-counted frame shorter than its MSG-LEN, or a
+   * MSG-LEN without its frame, is TRUNCATED_FRAME and dropped: the count says bytes are missing.
    * The splitter is reset and may be reused.
    */
   end(): FrameEvent[] {
+    if (this.#state !== LINE) return this.abort();
+    const frame = this.#takeLine();
+    this.reset();
+    return frame.length > 0 ? [{ ok: true, frame }] : [];
+  }
+
+  /**
+   * The stream was cut (connection reset or error, or closed by us): a frame in progress may
+   * end anywhere, so it is reported as TRUNCATED_FRAME and dropped, never emitted.
+   * The splitter is reset and may be reused.
+   */
+  abort(): FrameEvent[] {
     const state = this.#state;
     const pending = this.#partsLen;
     const lenDigits = this.#lenDigits;
@@ -271,6 +284,12 @@ export class SyslogFrameSplitter {
     const frame = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.#partsLen);
     this.#dropParts();
     return frame;
+  }
+
+  /** The non-transparent frame collected so far, without the CR of a CR LF trailer. */
+  #takeLine(): Buffer {
+    const frame = this.#takeParts();
+    return frame.length > 0 && frame[frame.length - 1] === CR ? frame.subarray(0, frame.length - 1) : frame;
   }
 
   #lastPartByte(): number {

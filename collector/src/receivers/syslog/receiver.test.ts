@@ -189,6 +189,18 @@ describe('syslog receiver over TCP', () => {
     expect(sink.rejects).toEqual([PERISCOPE_ERR_SYSLOG_BAD_PRI]);
   });
 
+  it('the last frame without a trailer is kept when the sender closes the connection', async () => {
+    const sink = makeSink();
+    const r = receiver(config(), sink);
+    await r.start();
+    const socket = await tcpConnect(r.addresses().tcp.port);
+    await write(socket, `${msg(1)}\n<13>1 2026-12-06T19:20:00Z h t - - - m`); // printf '…' | nc
+    socket.end();
+    await waitFor('2 records', () => sink.records.length === 2);
+    expect(sink.records.map((rec) => rec.msg)).toEqual(['message 1', 'm']);
+    expect(sink.rejects).toEqual([]);
+  });
+
   it('batches all records of one chunk into a single accept call', async () => {
     const sink = makeSink();
     const r = receiver(config(), sink);

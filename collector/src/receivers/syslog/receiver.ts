@@ -228,6 +228,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     };
     socket.on('data', (chunk: Buffer) => receive(splitter.push(chunk)));
     socket.on('end', () => {
+      // The sender closed (FIN): its last LF frame needs no trailer.
       ended = true;
       receive(splitter.end());
     });
@@ -236,7 +237,8 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     });
     socket.on('close', () => {
       sockets.delete(socket);
-      if (!ended) receive(splitter.end());
+      // Closed without a FIN (reset, error, shutdown): a frame in progress was cut.
+      if (!ended) receive(splitter.abort());
     });
   }
 

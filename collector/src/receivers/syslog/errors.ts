@@ -3,11 +3,21 @@
 
 /** PRI missing, not `<1*3DIGIT>`, or above 191 (RFC 5424 §6.2.1). */
 export const PERISCOPE_ERR_SYSLOG_BAD_PRI = 'PERISCOPE_ERR_SYSLOG_BAD_PRI';
-/** VERSION not `1` (RFC 5424 §6.2.2), or neither a VERSION nor an RFC 3164 TIMESTAMP after PRI. */
+/**
+ * VERSION not `1` (RFC 5424 §6.2.2). 1–3 digits and SP after PRI are read as a VERSION; anything
+ * else after PRI is read as RFC 3164 (parse3164.ts), which has no VERSION.
+ */
 export const PERISCOPE_ERR_SYSLOG_BAD_VERSION = 'PERISCOPE_ERR_SYSLOG_BAD_VERSION';
-/** TIMESTAMP is neither `-` nor a valid RFC 3339 date-time as restricted by RFC 5424 §6.2.3. */
+/**
+ * TIMESTAMP is neither `-` nor a valid RFC 3339 date-time as restricted by RFC 5424 §6.2.3; an
+ * RFC 3164 TIMESTAMP ("Mmm dd hh:mm:ss" and its variants) that is no date; or a date outside
+ * what the store keeps.
+ */
 export const PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP = 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP';
-/** A header field is missing, empty, or contains bytes outside PRINTUSASCII (RFC 5424 §6.2). */
+/**
+ * A header field is missing, empty, or contains bytes outside PRINTUSASCII (RFC 5424 §6.2);
+ * nothing after PRI; an RFC 3164 HOSTNAME with nothing after it.
+ */
 export const PERISCOPE_ERR_SYSLOG_BAD_HEADER = 'PERISCOPE_ERR_SYSLOG_BAD_HEADER';
 /** STRUCTURED-DATA does not follow RFC 5424 §6.3. */
 export const PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA = 'PERISCOPE_ERR_SYSLOG_BAD_STRUCTURED_DATA';

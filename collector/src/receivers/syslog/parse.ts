@@ -326,7 +326,10 @@ function parseMessage(message: Buffer | string, options: ParseOptions | undefine
   return { ok: true, record: applyFieldLimits(record) };
 }
 
-/** 1–3 digits then SP at i: an RFC 5424 VERSION (RFC 3164 has the TIMESTAMP there). */
+/**
+ * 1–3 digits then SP at i: an RFC 5424 VERSION (RFC 3164 has its TIMESTAMP there, or its MSG when
+ * it has none: a MSG starting "404 …" is thus read as RFC 5424 and refused with BAD_VERSION).
+ */
 function hasVersion(b: Buffer, i: number, n: number): boolean {
   let j = i;
   while (j < n && j - i < 3 && isDigit(b[j])) j++;

@@ -34,6 +34,61 @@ describe('parseSyslog: RFC 3164 messages (no VERSION after PRI)', () => {
       input: '<13>Dec 06 11:00:00 router link eth0 down',
       want: { timestamp: '2026-12-06T11:00:00.000000Z', hostname: 'router', msg: 'link eth0 down' },
     },
+    {
+      name: 'Cisco IOS: sequence number, "*" (clock not synchronised), milliseconds, ":" after the TIMESTAMP, no HOSTNAME',
+      input: '<189>52: *Mar  1 00:01:23.456: %SYS-5-CONFIG_I: Configured from console',
+      want: { timestamp: '2026-03-01T00:01:23.456000Z', severity: 5, facility: 23, msg: '%SYS-5-CONFIG_I: Configured from console' },
+    },
+    {
+      name: 'Cisco IOS with a synchronised clock',
+      input: '<187>345: Dec  6 19:20:00.123: %LINEPROTO-5-UPDOWN: Line protocol on Interface Gi0/1, changed state to down',
+      want: { timestamp: '2026-12-06T19:20:00.123000Z', severity: 3, facility: 23, msg: '%LINEPROTO-5-UPDOWN: Line protocol on Interface Gi0/1, changed state to down' },
+    },
+    {
+      name: 'Cisco IOS "." (clock synchronisation lost)',
+      input: '<189>7: .Dec  6 10:00:00.001: %SYS-5-RESTART: System restarted',
+      want: { timestamp: '2026-12-06T10:00:00.001000Z', msg: '%SYS-5-RESTART: System restarted' },
+    },
+    {
+      name: 'milliseconds',
+      input: '<13>Dec  6 19:20:00.123 h tag: m',
+      want: { timestamp: '2026-12-06T19:20:00.123000Z', hostname: 'h', appName: 'tag', msg: 'm' },
+    },
+    {
+      name: 'microseconds kept, digits past them cut',
+      input: '<13>Dec  6 19:20:00.123456789 h tag: m',
+      want: { timestamp: '2026-12-06T19:20:00.123456Z', hostname: 'h', appName: 'tag', msg: 'm' },
+    },
+    {
+      name: 'unpadded day',
+      input: '<13>Dec 6 19:20:00 h tag: m',
+      want: { timestamp: '2026-12-06T19:20:00.000000Z', hostname: 'h', appName: 'tag', msg: 'm' },
+    },
+    {
+      name: 'a year in the TIMESTAMP is taken, not inferred',
+      input: '<13>Dec  6 2025 19:20:00 h tag: m',
+      want: { timestamp: '2025-12-06T19:20:00.000000Z', hostname: 'h', appName: 'tag', msg: 'm' },
+    },
+    {
+      name: 'no TIMESTAMP: everything after PRI is the MSG, at the time of receipt (§4.3.2)',
+      input: '<13>just a message',
+      want: { timestamp: '2026-12-06T12:00:00.000000Z', severity: 5, facility: 1, msg: 'just a message' },
+    },
+    {
+      name: 'no TIMESTAMP, with a TAG',
+      input: '<13>myapp[42]: hello',
+      want: { timestamp: '2026-12-06T12:00:00.000000Z', appName: 'myapp', procId: '42', msg: 'hello' },
+    },
+    {
+      name: 'no TIMESTAMP: text starting with a month name is text',
+      input: '<13>May I help you? 10:00:00 works',
+      want: { timestamp: '2026-12-06T12:00:00.000000Z', msg: 'May I help you? 10:00:00 works' },
+    },
+    {
+      name: 'no TIMESTAMP: digits and ":" are no TAG (a Cisco sequence number without timestamps)',
+      input: '<189>52: %SYS-5-CONFIG_I: Configured from console',
+      want: { timestamp: '2026-12-06T12:00:00.000000Z', msg: '52: %SYS-5-CONFIG_I: Configured from console' },
+    },
   ])('$name', ({ input, want }) => {
     const r = parse(input);
     expect(r.ok, JSON.stringify(r)).toBe(true);
@@ -55,15 +110,32 @@ describe('parseSyslog: RFC 3164 messages (no VERSION after PRI)', () => {
 
   it.each([
     { name: 'a BSD TIMESTAMP that is no date', input: '<13>Feb 30 10:00:00 h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
-    { name: 'neither a VERSION nor a TIMESTAMP', input: '<13>hello there', code: 'PERISCOPE_ERR_SYSLOG_BAD_VERSION' },
-    { name: 'cut after PRI', input: '<13>', code: 'PERISCOPE_ERR_SYSLOG_BAD_VERSION' },
+    { name: 'a BSD TIMESTAMP at hour 25', input: '<13>Dec  6 25:00:00 h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'a BSD TIMESTAMP at minute 60', input: '<13>Dec  6 10:60:00.123 h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'a BSD TIMESTAMP on day 0', input: '<13>Dec 0 10:00:00 h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'a Cisco TIMESTAMP that is no date', input: '<189>52: *Feb 30 00:01:23.456: %SYS-5-CONFIG_I: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'a BSD TIMESTAMP in 1969', input: '<13>Dec 31 1969 23:59:59 h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'a BSD TIMESTAMP past 2199', input: '<13>Jan  1 2300 00:00:00 h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'an RFC 3339 TIMESTAMP that is no date', input: '<13>2026-13-01T00:00:00Z h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
+    { name: 'cut after PRI', input: '<13>', code: 'PERISCOPE_ERR_SYSLOG_BAD_HEADER' },
+    { name: 'a HOSTNAME and nothing after it', input: '<13>Dec  6 11:00:00 router', code: 'PERISCOPE_ERR_SYSLOG_BAD_HEADER' },
     { name: 'RFC 3339 TIMESTAMP past 2199', input: '<13>2300-01-01T00:00:00Z h app: x', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
     { name: 'RFC 5424 VERSION 2 stays refused as RFC 5424', input: '<34>2 - - - - - - x', code: 'PERISCOPE_ERR_SYSLOG_BAD_VERSION' },
     { name: 'RFC 5424 with a bad TIMESTAMP stays refused as RFC 5424', input: '<34>1 Oct 11 22:14:15 h - - - -', code: 'PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP' },
   ])('refuses $name', ({ input, code }) => {
     const r = parse(input);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.code).toBe(code);
+    if (r.ok) return;
+    expect(r.code).toBe(code);
+    expect(r.message.length).toBeGreaterThan(0);
+  });
+
+  it('every prefix of a Cisco message is parsed or refused with a code, never throws', () => {
+    const full = '<189>52: *Mar  1 2026 00:01:23.456: %SYS-5-CONFIG_I: Configured from console';
+    for (let len = 0; len <= full.length; len++) {
+      const r = parse(full.slice(0, len));
+      if (!r.ok) expect(r.code, full.slice(0, len)).toMatch(/^PERISCOPE_ERR_SYSLOG_/);
+    }
   });
 
   it('RFC 5424 messages parse as before', () => {

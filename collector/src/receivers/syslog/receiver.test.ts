@@ -140,7 +140,7 @@ describe('syslog receiver over TCP', () => {
       `${'G'.repeat(MAX + 10)}\n`, // oversize LF frame
       oc(`<34>1 - h - - - [unterminated a="b"`),
       oc(msg(4)),
-      '<34>neither RFC 5424 nor RFC 3164\n',
+      '<34>2 - - - - - - VERSION 2\n',
       `${msg(5)}\0`,
     ].join('');
     // Awkward chunking: 7-byte writes, so frames span many chunks.

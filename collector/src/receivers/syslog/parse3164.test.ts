@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseSyslog } from './parse.ts';
 
 const RECEIVED = Date.UTC(2026, 11, 6, 12, 0, 0); // 2026-12-06T12:00:00Z
+/** The UTF-8 byte order mark (EF BB BF on the wire). */
+const BOM = '\uFEFF';
 
 function parse(input: string | Buffer, receivedAt = RECEIVED) {
   return parseSyslog(typeof input === 'string' ? Buffer.from(input) : input, { receivedAt });
@@ -88,6 +90,26 @@ describe('parseSyslog: RFC 3164 messages (no VERSION after PRI)', () => {
       name: 'no TIMESTAMP: digits and ":" are no TAG (a Cisco sequence number without timestamps)',
       input: '<189>52: %SYS-5-CONFIG_I: Configured from console',
       want: { timestamp: '2026-12-06T12:00:00.000000Z', msg: '52: %SYS-5-CONFIG_I: Configured from console' },
+    },
+    {
+      name: 'a BOM at the start of the MSG is stripped, as in RFC 5424',
+      input: `<13>Dec  6 11:00:00 h ${BOM}app[7]: hi`,
+      want: { hostname: 'h', appName: 'app', procId: '7', msg: 'hi' },
+    },
+    {
+      name: 'a BOM after the TAG is stripped',
+      input: `<13>Dec  6 11:00:00 h app: ${BOM}hi ✓`,
+      want: { hostname: 'h', appName: 'app', msg: 'hi ✓' },
+    },
+    {
+      name: 'a BOM before a MSG without TAG is stripped, only one, as in RFC 5424',
+      input: `<13>Dec  6 11:00:00 router ${BOM}${BOM}link down`,
+      want: { hostname: 'router', msg: `${BOM}link down` },
+    },
+    {
+      name: 'a BOM right after PRI, without TIMESTAMP, is stripped',
+      input: `<13>${BOM}just a message`,
+      want: { timestamp: '2026-12-06T12:00:00.000000Z', msg: 'just a message' },
     },
   ])('$name', ({ input, want }) => {
     const r = parse(input);

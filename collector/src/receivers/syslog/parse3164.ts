@@ -24,6 +24,9 @@
 // - TAG (up to '[' or ':') → appName, the digits in [PID] → procId. A MSG without a TAG is kept
 //   whole, so is Cisco's "%FACILITY-SEVERITY-MNEMONIC: text". Digits alone are no TAG (a
 //   program name) but a sequence number or a count, and stay in the MSG.
+// - A BOM (U+FEFF) at the start of the MSG is no text: it is stripped as RFC 5424 §6.4 has it,
+//   and so is one at the start of the text after the TAG, where senders that mark their message
+//   text as UTF-8 put it.
 // - Nothing after PRI is refused with BAD_HEADER.
 
 import { LEVEL_NAMES, applyFieldLimits, rfc3339Micros } from '../../../../sdk/src/record.ts';
@@ -56,11 +59,17 @@ const BSD_TIMESTAMP = new RegExp(
 /** The start of an RFC 3339 date-time: a token of this shape is a TIMESTAMP, valid or not. */
 const RFC3339_START = /^\d{4}-\d{2}-\d{2}T/;
 const DAY_MS = 86_400_000;
+const BOM = '\uFEFF';
 /**
  * A TAG: up to 32 alphanumerics (RFC 3164 §4.1.3), in practice also '-', '_', '.', '/';
  * not digits alone.
  */
 const TAG = /^(?!\d+[[:])([\w.\/-]{1,48})(?:\[([^\]\s]{1,128})\])?:(?: |$)/;
+
+/** `text` without one leading BOM. */
+function stripBom(text: string): string {
+  return text.startsWith(BOM) ? text.slice(1) : text;
+}
 
 function badTimestamp(message: string): ParseFailure {
   return { ok: false, code: PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP, message };
@@ -134,14 +143,14 @@ export function parseSyslog3164(pri: number, rest: string, receivedAt: number): 
     }
   }
 
-  let msg = rest.slice(i);
+  let msg = stripBom(rest.slice(i));
   let appName: string | undefined;
   let procId: string | undefined;
   const tag = TAG.exec(msg);
   if (tag) {
     appName = tag[1];
     procId = tag[2];
-    msg = msg.slice(tag[0].length);
+    msg = stripBom(msg.slice(tag[0].length));
   }
 
   const severity = pri & 7;

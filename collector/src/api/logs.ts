@@ -6,21 +6,9 @@ import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { parseLogFilter } from '../store/log-filter.ts';
 import type { LogStore } from '../store/log-store.ts';
+import { csvHeader, csvRow } from './csv.ts';
 
 type Query = Record<string, string | undefined>;
-
-const CSV_COLUMNS = ['timestamp', 'severity', 'level', 'facility', 'hostname', 'appName', 'procId', 'msgId', 'traceId', 'spanId', 'msg', 'structuredData', 'attributes'] as const;
-
-/** RFC 4180 field: quoted when it holds a comma, quote or line break. */
-function csvField(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  const s = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-function csvRow(r: LogRecord): string {
-  return CSV_COLUMNS.map((c) => csvField(r[c])).join(',') + '\r\n';
-}
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined || value === '') return 100;
@@ -45,7 +33,7 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): v
     const filter = parseLogFilter(query, ['format']);
     const pages = store.pages(filter);
     async function* lines() {
-      if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n';
+      if (format === 'csv') yield csvHeader();
       for (const rows of pages) {
         let chunk = '';
         for (const row of rows) chunk += format === 'csv' ? csvRow(JSON.parse(row.body) as LogRecord) : row.body + '\n';

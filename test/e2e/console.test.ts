@@ -223,6 +223,16 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await shot('search-filtered');
   });
 
+  it('search: a severity given as a number or an alias in the link shows its level in the selector', async () => {
+    const svc = `alias-${run}`;
+    await postLogs(['info', 'warning', 'err'].map((level) => ({ appName: svc, level, msg: `${level} ${run}` })));
+    for (const [given, shown, count] of [['warn', 'warning', 2], ['ERROR', 'err', 1], ['6', 'info', 3]] as const) {
+      await page.goto(`/#/search?service=${svc}&severity=${given}&range=all`);
+      await expect.poll(() => page.locator('table.logs tr.record').count()).toBe(count);
+      expect(await page.locator('select[name="severity"]').inputValue()).toBe(shown);
+    }
+  });
+
   it('a trace ID links to the trace view (falls back to the trace\'s logs while the trace API answers 404)', async () => {
     const svc = `trace-${run}`;
     const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';

@@ -1,7 +1,7 @@
 // The search filters (same keys as GET /api/v1/logs, see collector/src/store/log-filter.ts),
 // shared by the search and live-tail views: hash parameters ⇄ form ⇄ API query.
 import { h } from './dom.js';
-import { LEVELS } from './format.js';
+import { LEVELS, severityNumber } from './format.js';
 
 const SIMPLE_KEYS = ['service', 'severity', 'q', 'traceId'];
 
@@ -46,11 +46,13 @@ function fieldFiltersText(params) {
  */
 export function filterFields(params) {
   const service = h('input', { name: 'service', type: 'text', placeholder: 'any', value: params.get('service') || '', autocomplete: 'off', size: 14 });
+  // The level the API applies, also for a number or an alias in the link (severity=warn → warning).
+  const level = severityNumber(params.get('severity'));
   const severity = h(
     'select',
     { name: 'severity' },
     h('option', { value: '' }, 'any'),
-    LEVELS.map((name, n) => h('option', { value: name, selected: params.get('severity') === name || params.get('severity') === String(n) }, `${name} (${n}) and worse`)),
+    LEVELS.map((name, n) => h('option', { value: name, selected: level === n }, `${name} (${n}) and worse`)),
   );
   const q = h('input', { name: 'q', type: 'search', placeholder: 'words in message', value: params.get('q') || '', autocomplete: 'off', size: 24 });
   const traceId = h('input', { name: 'traceId', type: 'text', placeholder: '32 hex', value: params.get('traceId') || '', autocomplete: 'off', size: 20, pattern: '[0-9a-fA-F]{32}' });

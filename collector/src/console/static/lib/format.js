@@ -2,6 +2,30 @@
 
 export const LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
+/** The level names and aliases of severityFromName (sdk/src/record.ts), which the API reads. */
+const LEVEL_ALIASES = {
+  emerg: 0, emergency: 0, panic: 0,
+  alert: 1,
+  crit: 2, critical: 2, fatal: 2,
+  err: 3, error: 3,
+  warning: 4, warn: 4,
+  notice: 5,
+  info: 6, informational: 6,
+  debug: 7, trace: 7,
+};
+
+/**
+ * A `severity` parameter as the search API reads it (collector/src/store/log-filter.ts): 0–7,
+ * or a level name or alias in any case (`warn` → 4). undefined when the API would refuse it.
+ * console-lib.test.ts checks that the two readings agree.
+ */
+export function severityNumber(value) {
+  const text = String(value ?? '');
+  if (/^\d$/.test(text)) return Number(text) <= 7 ? Number(text) : undefined;
+  const key = text.toLowerCase();
+  return Object.hasOwn(LEVEL_ALIASES, key) ? LEVEL_ALIASES[key] : undefined; // not "constructor"
+}
+
 const pad = (n, w = 2) => String(n).padStart(w, '0');
 
 /** RFC 3339 (microseconds) → local "YYYY-MM-DD HH:MM:SS.mmm". */

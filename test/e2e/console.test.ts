@@ -233,6 +233,18 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     }
   });
 
+  it('search: a field value with quotes survives resubmitting the form', async () => {
+    const svc = `quotes-${run}`;
+    const value = 'say "hi" to a"b';
+    await postLogs([{ appName: svc, msg: `quoted ${run}`, attributes: { note: value } }, { appName: svc, msg: `unquoted ${run}`, attributes: { note: 'say hi to ab' } }]);
+    await page.goto(`/#/search?service=${svc}&attr.note=${encodeURIComponent(value)}&range=all`);
+    await expect.poll(() => page.locator('table.logs td.msg').allTextContents()).toEqual([`quoted ${run}`]);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/limit=/); // the form's own hash
+    expect(new URLSearchParams(new URL(page.url()).hash.replace(/^#\/search\?/, '')).get('attr.note')).toBe(value);
+    await expect.poll(() => page.locator('table.logs td.msg').allTextContents()).toEqual([`quoted ${run}`]);
+  });
+
   it('a trace ID links to the trace view (falls back to the trace\'s logs while the trace API answers 404)', async () => {
     const svc = `trace-${run}`;
     const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';

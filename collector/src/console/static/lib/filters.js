@@ -15,29 +15,44 @@ export function filterParams(params) {
   return out;
 }
 
-/** "attr.user.id=u1 sd.order@1.currency=EUR attr.note=\"two words\"" → [[key, value]] or an error text. */
+/**
+ * The Fields box's text → [[key, value]], or { error } for the user.
+ * `attr.user.id=u1 sd.order@1.currency=EUR attr.note="two words" attr.q="say \"hi\""`:
+ * a value is the text up to the next space, or a quoted string in which `\"` is a quote and
+ * `\\` a backslash (any other backslash is kept, so a typed "C:\dir" means what it says).
+ */
 export function parseFieldFilters(text) {
   const pairs = [];
-  const re = /\s*((?:attr|sd)\.[^\s=]+)=(?:"([^"]*)"|(\S*))/y;
+  const re = /\s*((?:attr|sd)\.[^\s=]+)=(?:"((?:[^"\\]|\\.)*)"|(\S*))/y;
   let rest = text.trim();
   let pos = 0;
   while (pos < rest.length) {
     re.lastIndex = pos;
     const m = re.exec(rest);
     if (!m) return { error: `cannot read "${rest.slice(pos).trim().split(/\s+/)[0]}": use attr.<key>=value or sd.<sdid>.<param>=value` };
-    pairs.push([m[1], m[2] !== undefined ? m[2] : m[3]]);
+    pairs.push([m[1], m[2] !== undefined ? m[2].replace(/\\(["\\])/g, '$1') : m[3]]);
     pos = re.lastIndex;
     while (pos < rest.length && /\s/.test(rest[pos])) pos++;
   }
   return { pairs };
 }
 
-function fieldFiltersText(params) {
+/**
+ * The attr./sd. parameters as Fields text that parseFieldFilters reads back to the same pairs,
+ * so resubmitting the form keeps every value (quotes and backslashes included).
+ */
+export function fieldFiltersText(params) {
   const parts = [];
   for (const [key, value] of params) {
-    if (/^(attr|sd)\../.test(key)) parts.push(`${key}=${/[\s"]/.test(value) || value === '' ? `"${value.replaceAll('"', '')}"` : value}`);
+    if (/^(attr|sd)\../.test(key)) parts.push(`${key}=${fieldValueText(value)}`);
   }
   return parts.join(' ');
+}
+
+/** A value as typed: bare when it has no space or quote, else quoted with \" and \\. */
+function fieldValueText(value) {
+  if (value !== '' && !/[\s"]/.test(value)) return value;
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /**

@@ -223,6 +223,41 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await shot('search-filtered');
   });
 
+  it('search and tail: a link with an unknown key or a bad value shows what is wrong and runs nothing', async () => {
+    const svc = `badlink-${run}`;
+    await postLogs([{ appName: svc, level: 'info', msg: `fine ${run}` }, { appName: svc, level: 'err', msg: `broken ${run}` }]);
+    const fetched: string[] = [];
+    page.on('request', (req) => {
+      if (/\/api\/v1\/logs/.test(req.url())) fetched.push(req.url());
+    });
+    page.on('websocket', (ws) => fetched.push(ws.url()));
+    const cases = [
+      { hash: `#/search?range=all&level=error&service=${svc}`, where: '.results', error: 'level: unknown parameter (did you mean severity?)' },
+      { hash: '#/search?range=bogus&service=billing', where: '.results', error: 'range=bogus: expected 15m, 1h, 6h, 24h, 7d, all or custom' },
+      { hash: `#/search?range=custom&start=garbage&service=${svc}`, where: '.results', error: 'start=garbage: expected RFC 3339' },
+      { hash: `#/tail?level=error&service=${svc}`, where: '.tail-message', error: 'level: unknown parameter (did you mean severity?)' },
+    ];
+    for (const { hash, where, error } of cases) {
+      await page.goto(`/${hash}`);
+      await expect.poll(() => page.locator(`${where} .notice.error`).textContent(), { timeout: 5000 }).toContain(error);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // time for a request that should not come
+      expect(fetched, hash).toEqual([]);
+      expect(await page.locator('table.logs tr.record').count(), hash).toBe(0);
+    }
+    expect(await page.locator('.tail-state').getAttribute('data-state')).toBe('error');
+    await shot('tail-bad-link');
+
+    // The form holds what the link said that could be read; fixing it searches.
+    await page.goto(`/#/search?range=all&level=err&service=${svc}`);
+    await page.locator('.results .notice.error').waitFor();
+    await shot('search-bad-link');
+    expect(await page.locator('select[name="range"]').inputValue()).toBe('all');
+    expect(await page.locator('input[name="service"]').inputValue()).toBe(svc);
+    await page.locator('select[name="severity"]').selectOption('err');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('table.logs td.msg').allTextContents()).toEqual([`broken ${run}`]);
+  });
+
   it('search: a severity given as a number or an alias in the link shows its level in the selector', async () => {
     const svc = `alias-${run}`;
     await postLogs(['info', 'warning', 'err'].map((level) => ({ appName: svc, level, msg: `${level} ${run}` })));

@@ -1,19 +1,9 @@
 // The search filters (same keys as GET /api/v1/logs, see collector/src/store/log-filter.ts),
-// shared by the search and live-tail views: hash parameters ⇄ form ⇄ API query.
-import { h } from './dom.js';
+// shared by the search and live-tail views: hash parameters ⇄ form (the hash parameters are
+// read and checked in params.js).
+import { h, notice } from './dom.js';
 import { LEVELS, severityNumber } from './format.js';
-
-const SIMPLE_KEYS = ['service', 'severity', 'q', 'traceId'];
-
-/** The filter subset of hash/query parameters, as an API query (URLSearchParams). */
-export function filterParams(params) {
-  const out = new URLSearchParams();
-  for (const [key, value] of params) {
-    if (value === '') continue;
-    if (SIMPLE_KEYS.includes(key) || /^(attr|sd)\../.test(key)) out.append(key, value);
-  }
-  return out;
-}
+import { filterErrors } from './params.js';
 
 /**
  * The Fields box's text → [[key, value]], or { error } for the user.
@@ -96,7 +86,22 @@ export function filterFields(params) {
       const parsed = parseFieldFilters(fields.value);
       if (parsed.error) throw new Error(`Fields: ${parsed.error}`);
       for (const [k, v] of parsed.pairs) out.append(k, v);
+      const errors = filterErrors(out); // e.g. sd.x=1: the page would refuse its own link
+      if (errors.length) throw new Error(`Fields: ${errors.join('; ')}`);
       return out;
     },
   };
+}
+
+/**
+ * The notice for a link with parameters the page cannot take (params.js): `outcome` says that
+ * nothing ran ("Nothing was searched"), then each problem.
+ */
+export function linkErrors(errors, outcome) {
+  return notice(
+    'error',
+    h('p', null, `${outcome}: this link has parameters the page cannot take.`),
+    h('ul.link-errors', null, errors.map((e) => h('li', null, e))),
+    h('p', null, 'Correct the filters above and apply them.'),
+  );
 }

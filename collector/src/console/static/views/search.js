@@ -2,26 +2,25 @@
 // GET /api/v1/logs/stats (volume histogram).
 import { describeError, getJson } from '../lib/api.js';
 import { h, mount, notice } from '../lib/dom.js';
-import { filterFields, filterParams } from '../lib/filters.js';
-import { formatNumber, parseDuration, toLocalInput } from '../lib/format.js';
+import { filterFields, linkErrors } from '../lib/filters.js';
+import { formatNumber, toLocalInput } from '../lib/format.js';
 import { chooseInterval, histogram } from '../lib/histogram.js';
 import { logTable } from '../lib/logtable.js';
+import { LIMITS, RANGES, readSearchParams } from '../lib/params.js';
 
-const RANGES = [['15m', 'last 15 minutes'], ['1h', 'last hour'], ['6h', 'last 6 hours'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['all', 'all time'], ['custom', 'custom…']];
-const LIMITS = ['50', '100', '200', '500'];
 /** Cursors of pages already visited, per query, so "Newer" can go back without a reverse cursor. */
 const cursorsByQuery = new Map();
 
 export function renderSearch(el, params) {
-  const range = params.get('range') || (params.get('start') || params.get('end') ? 'custom' : '1h');
-  const limit = LIMITS.includes(params.get('limit')) ? params.get('limit') : '50';
-  const cursor = params.get('cursor') || '';
-  const page = cursor ? Math.max(2, Number(params.get('page')) || 2) : 1; // without a cursor it is the first page
+  // The time range is resolved now: a relative range ends at "now" of this page load (or the
+  // `now` the pager pinned). With errors nothing is fetched, and the form shows what it could read.
+  const { errors, range, startMs, endMs, limit, cursor, page, api } = readSearchParams(params, Date.now());
 
   const filters = filterFields(params);
   const rangeSelect = h('select', { name: 'range' }, RANGES.map(([v, label]) => h('option', { value: v, selected: v === range }, label)));
-  const startInput = h('input', { name: 'start', type: 'datetime-local', step: 1, value: params.get('start') ? toLocalInput(Date.parse(params.get('start'))) : '' });
-  const endInput = h('input', { name: 'end', type: 'datetime-local', step: 1, value: params.get('end') ? toLocalInput(Date.parse(params.get('end'))) : '' });
+  const customInput = (name, ms) => h('input', { name, type: 'datetime-local', step: 1, value: range === 'custom' && ms !== undefined ? toLocalInput(ms) : '' });
+  const startInput = customInput('start', startMs);
+  const endInput = customInput('end', endMs);
   const custom = h('span.custom-range', { hidden: range !== 'custom' }, h('label', null, 'From', startInput), h('label', null, 'To', endInput));
   rangeSelect.addEventListener('change', () => (custom.hidden = rangeSelect.value !== 'custom'));
   const limitSelect = h('select', { name: 'limit' }, LIMITS.map((v) => h('option', { value: v, selected: v === limit }, `${v} per page`)));
@@ -47,30 +46,37 @@ export function renderSearch(el, params) {
       formError.textContent = err.message;
       return;
     }
-    next.set('range', rangeSelect.value);
-    if (rangeSelect.value === 'custom') {
-      if (startInput.value) next.set('start', new Date(startInput.value).toISOString());
-      if (endInput.value) next.set('end', new Date(endInput.value).toISOString());
+    const timeError = readTimeInputs(next);
+    if (timeError) {
+      formError.textContent = timeError;
+      return;
     }
     next.set('limit', limitSelect.value);
     const hash = `#/search?${next}`;
-    if (location.hash === hash) run();
+    if (location.hash === hash) search();
     else location.hash = hash;
   }
 
-  // Resolve the time range now: relative ranges end at "now" of this page load.
-  const api = filterParams(params);
-  let startMs;
-  let endMs;
-  if (range === 'custom') {
-    if (params.get('start')) startMs = Date.parse(params.get('start'));
-    if (params.get('end')) endMs = Date.parse(params.get('end'));
-  } else if (range !== 'all') {
-    endMs = Number(params.get('now')) || Date.now();
-    startMs = endMs - parseDuration(range);
+  /** The form's time range into `next`, or an error text: the link it makes must be searchable. */
+  function readTimeInputs(next) {
+    next.set('range', rangeSelect.value);
+    if (rangeSelect.value !== 'custom') return '';
+    const from = startInput.value ? new Date(startInput.value) : undefined;
+    const to = endInput.value ? new Date(endInput.value) : undefined;
+    if (!from && !to) return 'Time: a custom range needs From, To or both';
+    if (from && to && from >= to) return 'Time: From must be before To';
+    if (from) next.set('start', from.toISOString());
+    if (to) next.set('end', to.toISOString());
+    return '';
   }
-  if (Number.isFinite(startMs)) api.set('start', String(Math.floor(startMs)));
-  if (Number.isFinite(endMs)) api.set('end', String(Math.ceil(endMs)));
+
+  /** Runs the search of this link, or says why it cannot. */
+  function search() {
+    if (!errors.length) return run();
+    results.removeAttribute('aria-busy');
+    mount(results, linkErrors(errors, 'Nothing was searched'));
+  }
+
   const baseQuery = api.toString();
 
   const controller = new AbortController();
@@ -148,6 +154,6 @@ export function renderSearch(el, params) {
     mount(results, top, records.length ? logTable(records).table : null, records.length > 20 ? bottom : null);
   }
 
-  run();
+  search();
   return () => controller.abort();
 }

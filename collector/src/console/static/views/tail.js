@@ -2,13 +2,17 @@
 // The page keeps at most MAX_ROWS rows; the collector bounds what it buffers for us and tells
 // us how many records it dropped (while paused, or because we read too slowly).
 import { h, mount, notice } from '../lib/dom.js';
-import { filterFields, filterParams } from '../lib/filters.js';
+import { filterFields, linkErrors } from '../lib/filters.js';
 import { formatNumber } from '../lib/format.js';
 import { logTable, recordRows } from '../lib/logtable.js';
+import { readTailParams } from '../lib/params.js';
 
 const MAX_ROWS = 2000;
 
 export function renderTail(el, params) {
+  // With errors the page does not connect: tailing without a filter the link names would show
+  // records it excludes.
+  const { errors, api } = readTailParams(params);
   const filters = filterFields(params);
   const formError = h('div.form-error', { role: 'alert' });
   const form = h('form.tail', { on: { submit } }, filters.el, h('div.filters', null, h('button.primary', { type: 'submit' }, 'Apply filters')), formError);
@@ -75,7 +79,7 @@ export function renderTail(el, params) {
 
   function connect() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/api/v1/logs/tail?${filterParams(params)}`);
+    const ws = new WebSocket(`${proto}//${location.host}/api/v1/logs/tail?${api}`);
     socket = ws;
     setState('connecting');
     ws.addEventListener('message', (event) => {
@@ -129,7 +133,14 @@ export function renderTail(el, params) {
       old.close(1000);
     }
     clearTimeout(retryTimer);
-    connect();
+    start();
+  }
+
+  /** Connects with this link's filters, or says why it cannot. */
+  function start() {
+    if (!errors.length) return connect();
+    setState('error', 'stopped');
+    mount(message, linkErrors(errors, 'Not connected'));
   }
 
   function addRecords(records) {
@@ -159,7 +170,7 @@ export function renderTail(el, params) {
     received.textContent = '0';
   }
 
-  connect();
+  start();
   return () => {
     stopped = true;
     clearTimeout(retryTimer);

@@ -280,6 +280,22 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await expect.poll(() => page.locator('table.logs td.msg').allTextContents()).toEqual([`quoted ${run}`]);
   });
 
+  it('search: the histogram of a long range names its merged interval as a duration and dates its axis', async () => {
+    const svc = `histo-${run}`;
+    // Stats of range "all" over ~296 days in 1 h buckets (as the API answers them, mocked: the
+    // collector's retention keeps 7 days). Drawn at most ~200 bars, so 36 one-hour buckets a bar.
+    const t0 = Date.parse('2025-01-01T00:00:00Z');
+    const buckets = [0, 1, 7100].map((h, i) => ({ start: new Date(t0 + h * 3_600_000).toISOString(), service: svc, severity: i === 2 ? 3 : 6, count: 1 }));
+    await page.route('**/api/v1/logs/stats?*', (route) => route.fulfill({ json: { interval: '1h', buckets } }));
+    await page.goto(`/#/search?service=${svc}&range=all`);
+    const caption = page.locator('figure.histogram figcaption');
+    await expect.poll(() => caption.locator('.center').textContent()).toBe('3 records · max 2 per 36 h');
+    expect(await caption.locator('span').first().textContent()).toMatch(/^2024-12-3\d \d\d:\d\d$|^2025-01-0\d \d\d:\d\d$/);
+    expect(await caption.locator('span').last().textContent()).toMatch(/^2025-10-2\d \d\d:\d\d$/);
+    expect(await page.locator('svg.histogram g.bar').count()).toBe(2);
+    await shot('search-histogram-long');
+  });
+
   it('a trace ID links to the trace view (falls back to the trace\'s logs while the trace API answers 404)', async () => {
     const svc = `trace-${run}`;
     const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';

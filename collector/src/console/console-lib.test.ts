@@ -5,7 +5,11 @@ import { ERR, PeriscopeError } from '../errors.ts';
 import { parseLogFilter } from '../store/log-filter.ts';
 
 const lib = (file: string) => import(new URL(`./static/lib/${file}`, import.meta.url).href);
-const format: { severityNumber(value: string | null): number | undefined } = await lib('format.js');
+const format: {
+  severityNumber(value: string | null): number | undefined;
+  formatInterval(ms: number): string;
+  axisLabels(fromMs: number, toMs: number): [string, string];
+} = await lib('format.js');
 type Parsed = { pairs: Array<[string, string]>; error?: undefined } | { error: string; pairs?: undefined };
 const filters: { parseFieldFilters(text: string): Parsed; fieldFiltersText(params: URLSearchParams): string } = await lib('filters.js');
 interface SearchParams { errors: string[]; range: string; startMs?: number; endMs?: number; limit: string; cursor: string; page: number; api: URLSearchParams }
@@ -164,5 +168,29 @@ describe('parseTimeParam reads start and end as the API does', () => {
     { text: '-1', ms: NaN },
   ])('$text', ({ text, ms }) => {
     expect(params.parseTimeParam(text)).toBe(ms);
+  });
+});
+
+describe('histogram captions', () => {
+  it.each([
+    { ms: 129_600_000, text: '36 h' }, // a merged bucket of range "all"
+    { ms: 3_600_000, text: '1 h' },
+    { ms: 172_800_000, text: '2 d' },
+    { ms: 900_000, text: '15 min' },
+    { ms: 5_400_000, text: '90 min' },
+    { ms: 30_000, text: '30 s' },
+    { ms: 1500, text: '1500 ms' },
+  ])('an interval of $ms ms is "$text"', ({ ms, text }) => {
+    expect(format.formatInterval(ms)).toBe(text);
+  });
+
+  // Local times: the page shows the browser's time zone.
+  const at = (day: number, hour: number, minute = 0) => new Date(2026, 4, day, hour, minute).getTime();
+  it.each([
+    { name: 'within a day: times', from: at(1, 10), to: at(1, 16, 30), labels: ['10:00:00', '16:30:00'] },
+    { name: 'across midnight: dates', from: at(1, 22), to: at(2, 2), labels: ['2026-05-01 22:00', '2026-05-02 02:00'] },
+    { name: 'more than a day: dates', from: at(1, 10), to: at(12, 10), labels: ['2026-05-01 10:00', '2026-05-12 10:00'] },
+  ])('axis labels $name', ({ from, to, labels }) => {
+    expect(format.axisLabels(from, to)).toEqual(labels);
   });
 });

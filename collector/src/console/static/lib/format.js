@@ -40,6 +40,34 @@ export function formatShortTime(ms) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+/** Local "YYYY-MM-DD HH:MM". */
+export function formatDateTime(ms) {
+  const d = new Date(ms);
+  return `${localDate(d)} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function localDate(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/**
+ * The labels of a time axis from `fromMs` to `toMs`: times of day, or date and time when the
+ * axis spans more than a day or crosses midnight (a time alone would not say which day).
+ */
+export function axisLabels(fromMs, toMs) {
+  const withDate = toMs - fromMs > 864e5 || localDate(new Date(fromMs)) !== localDate(new Date(toMs));
+  const label = withDate ? formatDateTime : formatShortTime;
+  return [label(fromMs), label(toMs)];
+}
+
+const INTERVAL_UNITS = [['d', 864e5], ['h', 36e5], ['min', 6e4], ['s', 1e3]];
+
+/** A whole interval in the largest unit it is a whole number of: 36 h, 2 d, 15 min, 30 s. */
+export function formatInterval(ms) {
+  for (const [unit, size] of INTERVAL_UNITS) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}
+
 /** Value for <input type="datetime-local" step="1">. */
 export function toLocalInput(ms) {
   const d = new Date(ms);

@@ -1,6 +1,6 @@
 // Volume histogram: an inline SVG of /api/v1/logs/stats buckets (no chart library).
 import { h, s } from './dom.js';
-import { formatNumber, formatShortTime, formatTimestamp } from './format.js';
+import { axisLabels, formatInterval, formatNumber, formatTimestamp } from './format.js';
 
 const INTERVALS = [
   ['1s', 1e3], ['5s', 5e3], ['10s', 1e4], ['15s', 15e3], ['30s', 3e4], ['1m', 6e4], ['5m', 3e5], ['10m', 6e5],
@@ -60,6 +60,7 @@ export function histogram(buckets, intervalMs, range, onSelect) {
     if (e.errors) g.append(s('rect', { class: 'error', x: i * 10 + 1, y: y(e.errors), width: 8, height: H - y(e.errors) }));
     svg.append(g);
   }
+  const [from, to] = Number.isFinite(first) && Number.isFinite(last) ? axisLabels(first, last) : ['', ''];
   return h(
     'figure.histogram',
     null,
@@ -67,14 +68,9 @@ export function histogram(buckets, intervalMs, range, onSelect) {
     h(
       'figcaption',
       null,
-      h('span', null, Number.isFinite(first) ? formatShortTime(first) : ''),
-      h('span.center', null, `${formatNumber(total)} records · max ${formatNumber(max)} per ${intervalLabel(intervalMs)}`),
-      h('span', null, Number.isFinite(last) ? formatShortTime(last) : ''),
+      h('span.axis-start', null, from),
+      h('span.center', null, `${formatNumber(total)} records · max ${formatNumber(max)} per ${formatInterval(intervalMs)}`),
+      h('span.axis-end', null, to),
     ),
   );
-}
-
-function intervalLabel(ms) {
-  const found = INTERVALS.find(([, v]) => v === ms);
-  return found ? found[0] : `${ms} ms`;
 }

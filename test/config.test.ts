@@ -40,6 +40,13 @@ describe('periscope check-config', () => {
     { name: 'wrong type', yaml: 'syslog:\n  enabled: maybe\n', keys: ['syslog.enabled: must be boolean'] },
     { name: 'several problems at once', yaml: 'http:\n  addr: x\nstore:\n  colour: blue\n', keys: ['http.addr: invalid addr', 'store.colour: unknown key'] },
     { name: 'not YAML', yaml: 'http: [unclosed\n', keys: ['(yaml)'] },
+    // Each of these passed the check, then crashed `start` with a stack trace and exit status 1.
+    { name: 'syslog address without a host', yaml: 'syslog:\n  addr: "5514"\n', keys: ['syslog.addr: invalid addr (host:port)'] },
+    { name: 'syslog port out of range', yaml: 'syslog:\n  addr: 127.0.0.1:99999\n', keys: ['syslog.addr: invalid addr (host:port)'] },
+    { name: 'syslog IPv6 address without its ]', yaml: 'syslog:\n  addr: "[::1:5514"\n', keys: ['syslog.addr: invalid addr (host:port)'] },
+    { name: 'zero body limit', yaml: 'http:\n  bodyLimit: "0"\n', keys: ['http.bodyLimit: must be at least 1KiB'] },
+    { name: 'body limit below one byte', yaml: 'http:\n  bodyLimit: 0.5B\n', keys: ['http.bodyLimit: must be at least 1KiB'] },
+    { name: 'empty data directory', yaml: 'store:\n  dataDir: ""\n', keys: ['store.dataDir: must not be empty'] },
   ])('rejects $name, naming the key', async ({ yaml, keys }) => {
     const { code, out } = await periscope(['check-config', file(yaml)]);
     expect(code).toBe(2);
@@ -160,6 +167,18 @@ describe('periscope check-config', () => {
     } finally {
       held.close();
     }
+  });
+
+  it.each([
+    { key: 'http.addr', env: 'PERISCOPE_HTTP_ADDR', what: 'HTTP', yaml: 'http:\n  addr: periscope-test.invalid:44510\nsyslog:\n  enabled: false\n' },
+    { key: 'syslog.addr', env: 'PERISCOPE_SYSLOG_ADDR', what: 'syslog', yaml: 'http:\n  addr: 127.0.0.1:44511\nsyslog:\n  addr: periscope-test.invalid:44512\n' },
+  ])('a host name that does not resolve in $key stops start-up with an error naming the setting', async ({ key, env, what, yaml }) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'periscope-nohost-'));
+    const { code, out } = await periscope(['start', '--config', file(`${yaml}store:\n  dataDir: ${dataDir}\n`)]);
+    expect(code).toBe(2);
+    // ENOTFOUND, or EAI_AGAIN where no DNS server answers (.invalid never resolves: RFC 6761 §6.4)
+    expect(out).toMatch(new RegExp(`PERISCOPE_ERR_LISTEN_FAILED: cannot listen for ${what} on periscope-test\\.invalid:\\d+: .* \\((ENOTFOUND|EAI_AGAIN)\\); set ${key} in the configuration, or ${env}`));
+    expect(out).not.toMatch(/\n\s+at /);
   });
 
   it('a second collector on the same data directory stops with an error; after kill -9 of the first, it starts', async () => {

@@ -232,14 +232,27 @@ export async function startCollector(config: Config, options: { configDir?: stri
   };
 }
 
+/**
+ * Why an address cannot be listened on, by the error code of listen() or of the host name's
+ * lookup (getaddrinfo: ENOTFOUND for a name that does not exist, EAI_AGAIN when DNS does not
+ * answer); undefined for other errors.
+ */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the address is in use by another process',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'no such local address',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved (DNS did not answer)',
+};
+
 /** Runs `listen`; an address that cannot be bound becomes an error naming the setting to change. */
 async function listenOn(what: string, key: string, envVar: string, addr: string, listen: () => Promise<unknown>): Promise<void> {
   try {
     await listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
-    const why = code === 'EADDRINUSE' ? 'the address is in use by another process' : code === 'EACCES' ? 'permission denied' : 'no such local address';
+    const why = code !== undefined && Object.hasOwn(LISTEN_FAILURES, code) ? LISTEN_FAILURES[code] : undefined;
+    if (why === undefined) throw err;
     throw new PeriscopeError(ERR.LISTEN_FAILED, `cannot listen for ${what} on ${addr}: ${why} (${code}); set ${key} in the configuration, or ${envVar}`, 500);
   }
 }

@@ -6,7 +6,7 @@ import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterHeaderProblems, exporterNameProblems } from '../exporters/config.ts';
 import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
-import { parseAddr, parseBytes, parseDuration } from './units.ts';
+import { addUnitKeywords, isAddr, parseBytes, parseDuration } from './units.ts';
 
 /** Environment variables that override keys of the file (docs/configuration.md). */
 export const ENV_OVERRIDES: Record<string, string[]> = {
@@ -23,14 +23,8 @@ ajv.addFormat('cron', (s: string) => validateCron(s));
 // An http(s) URL as the WHATWG URL parser (fetch's) reads it: a port out of range or a bad host
 // must be refused here, not crash the exporter at start-up.
 ajv.addFormat('url', (s: string) => /^https?:\/\/[^\s/]/.test(s) && URL.canParse(s));
-ajv.addFormat('addr', (s: string) => {
-  try {
-    parseAddr(s);
-    return true;
-  } catch {
-    return false;
-  }
-});
+ajv.addFormat('addr', isAddr);
+addUnitKeywords(ajv, { duration: parseDuration, bytes: parseBytes });
 const validate = ajv.compile<Config>(configSchema);
 
 /** One problem per line, each naming the exact key, e.g. `store.retention.maxAge: …`. */
@@ -66,6 +60,7 @@ function describe(e: ErrorObject): string {
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'maxProperties': return `at most ${e.params.limit} of its keys may be set, got ${Object.keys(e.data as object).join(', ')}`;
+    case 'minLength': return e.params.limit === 1 ? 'must not be empty' : `must be at least ${e.params.limit} characters long`;
     case 'pattern': return e.propertyName !== undefined ? `invalid name, must match ${e.params.pattern}` : `must match ${e.params.pattern}`;
     default: return e.message ?? 'invalid';
   }

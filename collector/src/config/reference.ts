@@ -50,7 +50,7 @@ function typeName(s: TSchema): string {
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.enum) return (s.enum as unknown[]).map((v) => JSON.stringify(v)).join(' | ');
   if (s.type === 'array') return `list of ${typeName(s.items as TSchema)}`;
-  if (s.format) return `${s.type} (${s.format})`;
+  if (s.format) return `${s.type} (${s.format}${s.unitMinimum !== undefined ? `, at least ${s.unitMinimum}` : ''})`;
   return String(s.type ?? 'any');
 }
 

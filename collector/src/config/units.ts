@@ -1,3 +1,4 @@
+import { FormatRegistry } from '@sinclair/typebox';
 import { isIP } from 'node:net';
 // Human units in the config file: durations like "15s", "7d" and sizes like "512MiB".
 
@@ -6,8 +7,9 @@ const SIZE_UNITS: Record<string, number> = {
   kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
 };
 
-// One duration syntax for every config file of Periscope.
+// One duration syntax for every config file of Periscope, and one way to bound unit strings.
 export { parseDuration } from '../../../alerting/src/dispatch/duration.ts';
+export { addUnitKeywords } from '../../../alerting/src/unit-keywords.ts';
 
 /** Parses "512MiB", "10GB", "1024" (bytes). Returns NaN when malformed. */
 export function parseBytes(value: string | number): number {
@@ -41,6 +43,18 @@ export function parseAddr(addr: string): { host: string; port: number } {
   }
   return { host, port: Number(port) };
 }
+
+/** True when parseAddr accepts `addr`: the `addr` format of the config schemas. */
+export function isAddr(addr: string): boolean {
+  try {
+    parseAddr(addr);
+    return true;
+  } catch {
+    return false;
+  }
+}
+// TypeBox's Value.Check (the syslog receiver checks its slice) knows only registered formats.
+FormatRegistry.Set('addr', isAddr);
 
 /** The inverse of parseAddr: "host:port", "[v6]:port". */
 export function formatAddr(host: string, port: number): string {

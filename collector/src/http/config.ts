@@ -4,7 +4,8 @@ import { Type, type Static } from '@sinclair/typebox';
 export const httpConfigSchema = Type.Object(
   {
     addr: Type.String({ default: '127.0.0.1:4318', format: 'addr', description: 'host:port of the HTTP listener (ingest, query API, console, /metrics). Env PERISCOPE_HTTP_ADDR.' }),
-    bodyLimit: Type.String({ default: '16MiB', format: 'bytes', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
+    // A limit below a byte crashed Fastify at start-up; one below a KiB refuses every real batch.
+    bodyLimit: Type.String({ default: '16MiB', format: 'bytes', unitMinimum: '1KiB', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
     parseThreads: Type.Integer({
       default: 1,
       minimum: 0,

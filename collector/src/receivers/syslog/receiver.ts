@@ -33,9 +33,10 @@ const SINK_FAILED = 'PERISCOPE_ERR_INTERNAL';
 export const configSchema = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'Listen for syslog at all.' }),
+    // format: the same check as http.addr, so that check-config refuses what start could not parse.
     addr: Type.String({
       default: '127.0.0.1:5514',
-      minLength: 3,
+      format: 'addr',
       description: 'host:port (IPv6 as [::1]:port) for both TCP and UDP; port 0 picks a free TCP port and reuses it for UDP.',
     }),
     maxFrameBytes: Type.Integer({
@@ -118,6 +119,8 @@ const NUL = 0x00;
 const EPHEMERAL_ATTEMPTS = 5;
 
 export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): SyslogReceiver {
+  // parseAddr's message says what is wrong with an address; the schema's error only that it is.
+  if (typeof config?.addr === 'string') parseAddr(config.addr);
   if (!Value.Check(configSchema, config)) {
     const first = Value.Errors(configSchema, config).First();
     throw new Error(`invalid syslog config: ${first ? `${first.path || '/'} ${first.message}` : 'does not match schema'}`);

@@ -14,7 +14,8 @@ const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
 
 async function periscope(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    // A command that should have exited but runs the collector is stopped (SIGTERM) at the timeout.
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
     return { code: 0, out: stdout + stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -236,6 +237,27 @@ describe('periscope check-config', () => {
     } finally {
       expect(await collector.stop()).toBe(0);
     }
+  });
+});
+
+describe('periscope command line', () => {
+  // Were `start` to run anyway (it did, on the defaults), it would listen here until the timeout.
+  const env = { PERISCOPE_HTTP_ADDR: '127.0.0.1:44520', PERISCOPE_SYSLOG_ADDR: '127.0.0.1:44521', PERISCOPE_DATA_DIR: join(tmpdir(), 'periscope-cli-data') };
+  it.each([
+    { name: 'start given the file without --config', args: (f: string) => ['start', f], message: (f: string) => `unexpected argument "${f}" (the configuration file is given as --config ${f})` },
+    { name: 'start with --config and another argument', args: (f: string) => ['start', '--config', f, 'extra'], message: () => 'unexpected argument "extra"' },
+    { name: 'check-config given two files', args: (f: string) => ['check-config', f, 'other.yaml'], message: () => 'unexpected argument "other.yaml": check-config checks one file' },
+    { name: 'check-config given a file and --config', args: (f: string) => ['check-config', f, '--config', 'other.yaml'], message: (f: string) => `unexpected argument "${f}": check-config checks one file` },
+    { name: 'check-config without a file', args: () => ['check-config'], message: () => 'check-config needs the file to check' },
+    { name: 'config-reference given an argument', args: () => ['config-reference', 'extra'], message: () => 'config-reference takes no argument ("extra")' },
+    { name: 'an unknown command', args: (f: string) => [f], message: (f: string) => `unknown command "${f}"` },
+  ])('refuses $name with the usage, exit status 2', async ({ args, message }) => {
+    const path = file('http:\n  addr: 127.0.0.1:44522\n');
+    const { code, out } = await periscope(args(path), env);
+    expect(out).toContain(`periscope: ${message(path)}`);
+    expect(out).toContain('usage: periscope');
+    expect(out).not.toContain('periscope collector started');
+    expect(code).toBe(2);
   });
 });
 

@@ -3,6 +3,9 @@
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
+// Anything else on the command line is refused with the usage and exit status 2. `start` takes
+// its file only as --config, as Prometheus (--config.file) and the OpenTelemetry Collector
+// (--config) do: `periscope start c.yaml` ran on the defaults, silently, before it was refused.
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +16,36 @@ import { PeriscopeError } from '../src/errors.ts';
 import { runWithNodeFlags } from './node-flags.ts';
 
 const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference';
+
+/** A command line the CLI does not take: its message and the usage go to stderr, exit status 2. */
+class UsageError extends Error {}
+
+/** The command and its configuration file, or a UsageError for arguments the command does not take. */
+function commandLine(argv: string[]): { command: string; file?: string; help: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const help = values.help ?? false;
+  const [command = 'start', ...rest] = positionals;
+  if (values.config === '') throw new UsageError('--config needs a file name');
+  switch (command) {
+    case 'start':
+      if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}" (the configuration file is given as --config ${rest[0]})`);
+      return { command, file: values.config, help };
+    case 'check-config': {
+      const files = values.config === undefined ? rest : [values.config, ...rest];
+      if (files.length > 1) throw new UsageError(`unexpected argument "${files[1]}": check-config checks one file`);
+      return { command, file: files[0], help };
+    }
+    case 'config-reference':
+      if (rest.length || values.config !== undefined) throw new UsageError(`config-reference takes no ${rest.length ? `argument ("${rest[0]}")` : 'configuration file'}`);
+      return { command, help };
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
 
 /** An info line in the shape of the collector's own log (pino's: level 30, time in ms, pid, hostname). */
 function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
@@ -40,22 +73,13 @@ async function checkedConfig(file: string | undefined, printWarnings = false) {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
+  const { command, file, help } = commandLine(argv);
+  if (help) {
     console.log(USAGE);
     return 0;
   }
-  const command = positionals[0] ?? 'start';
   if (command === 'check-config') {
-    const file = positionals[1] ?? values.config;
-    if (!file) {
-      console.error(USAGE);
-      return 2;
-    }
+    if (!file) throw new UsageError('check-config needs the file to check');
     await checkedConfig(file, true);
     console.log(`${file}: configuration is valid`);
     return 0;
@@ -64,12 +88,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(renderConfigReference());
     return 0;
   }
-  if (command !== 'start') {
-    console.error(`unknown command "${command}"\n${USAGE}`);
-    return 2;
-  }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
-  const config = await checkedConfig(values.config);
+  const config = await checkedConfig(file);
   // Listening before anything starts: a SIGINT/SIGTERM during start-up stops the collector as
   // soon as it is up, instead of finding Node's default handler (which ends the process at once).
   const stopAsked = new Promise<void>((resolve) => {
@@ -84,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
   });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
-  const collector = await startCollector(config, { configDir: values.config ? dirname(resolve(values.config)) : process.cwd() });
+  const collector = await startCollector(config, { configDir: file ? dirname(resolve(file)) : process.cwd() });
   reloadRuleFiles = collector.reloadRuleFiles;
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
@@ -101,6 +121,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`periscope: ${err.message}\n${USAGE}`);
+      process.exit(2);
+    }
     if (err instanceof PeriscopeError) {
       console.error(`${err.code}: ${err.message}`);
       process.exit(2);

@@ -22,11 +22,7 @@ class UsageError extends Error {}
 
 /** The command and its configuration file, or a UsageError for arguments the command does not take. */
 function commandLine(argv: string[]): { command: string; file?: string; help: boolean } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values, positionals } = parsedArgs(argv);
   const help = values.help ?? false;
   const [command = 'start', ...rest] = positionals;
   if (values.config === '') throw new UsageError('--config needs a file name');
@@ -44,6 +40,23 @@ function commandLine(argv: string[]): { command: string; file?: string; help: bo
       return { command, help };
     default:
       throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/**
+ * node:util parseArgs, its refusals (an unknown option, --config without a value) as UsageErrors:
+ * they are TypeErrors with an ERR_PARSE_ARGS_* code, which printed a stack and exit status 1.
+ */
+function parsedArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    if (String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
+    throw err;
   }
 }
 

@@ -48,6 +48,18 @@ describe('periscope check-config', () => {
     { name: 'zero body limit', yaml: 'http:\n  bodyLimit: "0"\n', keys: ['http.bodyLimit: must be at least 1KiB'] },
     { name: 'body limit below one byte', yaml: 'http:\n  bodyLimit: 0.5B\n', keys: ['http.bodyLimit: must be at least 1KiB'] },
     { name: 'empty data directory', yaml: 'store:\n  dataDir: ""\n', keys: ['store.dataDir: must not be empty'] },
+    // Zero or inconsistent values that passed: a timer that spins (interval 0s kept ~3/4 of a core
+    // busy), every request or span refused, retries and samples out of order.
+    { name: 'remote-write interval 0s', yaml: 'exporters:\n  - { type: prometheusRemoteWrite, name: p, url: "http://127.0.0.1:9/api/v1/write", interval: 0s }\n', keys: ['exporters.0.interval: must be at least 1s'] },
+    { name: 'zero batch size', yaml: 'exporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:9", batch: { maxBytes: "0" } }\n', keys: ['exporters.0.batch.maxBytes: must be at least 1KiB'] },
+    { name: 'zero span size', yaml: 'traces:\n  maxSpanBytes: "0"\n', keys: ['traces.maxSpanBytes: must be at least 1KiB'] },
+    { name: 'sample resolution larger than its window', yaml: 'metrics:\n  sampleWindow: 1m\n  sampleResolution: 5m\n', keys: ['metrics.sampleResolution: must not be larger than sampleWindow (1m)'] },
+    { name: 'initialBackoff larger than the default maxBackoff', yaml: 'exporters:\n  - { type: elasticsearch, name: e, url: "http://127.0.0.1:9", retry: { initialBackoff: 1m } }\n', keys: ['exporters.0.retry.initialBackoff: must not be larger than maxBackoff (30s)'] },
+    {
+      name: 'the other pairs out of order',
+      yaml: 'exporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:9", circuitBreaker: { openDuration: 5m, maxOpenDuration: 1m } }\ntraces:\n  maxAttributeValueBytes: 2MiB\nalerting:\n  delivery: { backoffBase: 10m, backoffCap: 1m }\n',
+      keys: ['exporters.0.circuitBreaker.openDuration: must not be larger than maxOpenDuration (1m)', 'traces.maxAttributeValueBytes: must not be larger than maxSpanBytes (1MiB)', 'alerting.delivery.backoffBase: must not be larger than backoffCap (1m)'],
+    },
   ])('rejects $name, naming the key', async ({ yaml, keys }) => {
     const { code, out } = await periscope(['check-config', file(yaml)]);
     expect(code).toBe(2);
@@ -111,6 +123,20 @@ describe('periscope check-config', () => {
 
   it('accepts a valid file', async () => {
     const { code, out } = await periscope(['check-config', file('http:\n  addr: 127.0.0.1:4318\nstore:\n  retention:\n    maxAge: 36h\n    maxBytes: 2GiB\n')]);
+    expect(out).toContain('configuration is valid');
+    expect(code).toBe(0);
+  });
+
+  it('accepts 0 where the reference gives it a meaning (a Loki check off, no batch wait, no flush at shutdown, notify at once)', async () => {
+    const yaml = [
+      'exporters:',
+      '  - { type: loki, name: l, url: "http://127.0.0.1:9", batch: { wait: 0s }, shutdownTimeout: 0s, limits: { maxLineSize: "0", rejectOlderThan: 0s } }',
+      'alerting:',
+      '  route: { groupWait: 0s }',
+      '  evaluation: { noDataGrace: 0s }',
+      '',
+    ].join('\n');
+    const { code, out } = await periscope(['check-config', file(yaml)]);
     expect(out).toContain('configuration is valid');
     expect(code).toBe(0);
   });

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { notifyConfigProperties } from './notify-config.ts';
 import { parseDuration } from './dispatch/duration.ts';
+import { addUnitKeywords } from './unit-keywords.ts';
 
 // The `alerting:` slice of periscope.yaml. Each side owns its keys: the rules side (this file's
 // `rulesConfigProperties`) and the notification side (adds its own properties object and spreads it
@@ -50,7 +51,7 @@ export const rulesConfigProperties = {
     Type.Object(
       {
         url: Type.String({ pattern: '^https?://' }),
-        timeout: Duration('10s'),
+        timeout: Type.String({ format: 'duration', default: '10s', unitMinimum: '100ms' }),
         headers: Type.Optional(Type.Record(Type.String(), Type.String())),
       },
       { additionalProperties: false },
@@ -86,6 +87,7 @@ export interface RulesConfig {
 
 export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
+addUnitKeywords(ajv, { duration: parseDuration });
 
 /**
  * ajv error → `rules[2].threshold` style key (arrays as [i], objects dotted), with `prefix` in front.

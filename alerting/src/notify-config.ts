@@ -7,11 +7,15 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import addressparser from 'nodemailer/lib/addressparser';
 import { parseDuration } from './dispatch/duration.ts';
+import { addUnitKeywords } from './unit-keywords.ts';
 import { compileMatcher } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
 
-const Duration = (def?: string, description?: string) => Type.String({ format: 'duration', ...(def !== undefined ? { default: def } : {}), ...(description ? { description } : {}) });
+/** A duration key; `minimum` (unit-keywords.ts) where 0 makes no sense, e.g. a timeout that fails every request. */
+const Duration = (def?: string, description?: string, minimum?: string) =>
+  Type.String({ format: 'duration', ...(def !== undefined ? { default: def } : {}), ...(description ? { description } : {}), ...(minimum ? { unitMinimum: minimum } : {}) });
+const Timeout = (def: string) => Duration(def, undefined, '100ms');
 const Locale = Type.Union([Type.Literal('en'), Type.Literal('ko')]);
 const Strings = Type.Array(Type.String({ minLength: 1 }));
 const OneOrMany = (description: string) => Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description });
@@ -35,7 +39,7 @@ const slackSchema = Type.Object(
     sendResolved: Type.Boolean({ default: true }),
     /** Alerts shown per message; 15 keeps a message within Slack's 50 blocks. */
     maxAlerts: Type.Integer({ minimum: 1, maximum: 15, default: 10 }),
-    timeout: Duration('10s'),
+    timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
   },
   { additionalProperties: false },
@@ -62,7 +66,7 @@ const emailSchema = Type.Object(
     subjectPrefix: Type.String({ default: '[Periscope]' }),
     sendResolved: Type.Boolean({ default: true }),
     maxAlerts: Type.Integer({ minimum: 0, default: 50 }),
-    timeout: Duration('30s'),
+    timeout: Timeout('30s'),
     locale: Type.Optional(Locale),
   },
   { additionalProperties: false },
@@ -81,7 +85,7 @@ const smsSchema = Type.Object(
     sendResolved: Type.Boolean({ default: true }),
     /** Longest body in segments (GSM-7: 160, or 153 per part; UCS-2: 70, or 67 per part). */
     maxSegments: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
-    timeout: Duration('10s'),
+    timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
   },
   { additionalProperties: false },
@@ -94,7 +98,7 @@ const webhookSchema = Type.Object(
     sendResolved: Type.Boolean({ default: true }),
     /** 0: no limit (Alertmanager's max_alerts). */
     maxAlerts: Type.Integer({ minimum: 0, default: 0 }),
-    timeout: Duration('10s'),
+    timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
   },
   { additionalProperties: false },
@@ -184,14 +188,14 @@ const deliverySchema = Type.Object(
     /** Attempts before a notification is marked failed. */
     maxAttempts: Type.Integer({ minimum: 1, maximum: 1000, default: 12 }),
     /** Age after which a notification still not delivered is marked failed. */
-    maxAge: Duration('6h'),
-    backoffBase: Duration('1s'),
-    backoffCap: Duration('5m'),
+    maxAge: Duration('6h', undefined, '1m'),
+    backoffBase: Duration('1s', undefined, '10ms'),
+    backoffCap: Duration('5m', undefined, '10ms'),
     /** Consecutive retryable failures that open an integration's circuit breaker. */
     breakerFailures: Type.Integer({ minimum: 1, default: 5 }),
-    breakerCooldown: Duration('30s'),
+    breakerCooldown: Duration('30s', undefined, '100ms'),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, unitOrder: [['backoffBase', 'backoffCap']] },
 );
 
 /** The properties of the notification side, for composing `alerting:` with the rules side's keys. */
@@ -200,7 +204,7 @@ export const notifyConfigProperties = {
   /** Base URL of the web console for silence and log-search links (defaults to ack.baseUrl). */
   consoleBaseUrl: Type.Optional(Type.String()),
   /** API alerts without endsAt resolve after this unless re-sent (Alertmanager's resolve_timeout). */
-  resolveTimeout: Duration('5m'),
+  resolveTimeout: Duration('5m', undefined, '1s'),
   /** Alerts that start firing within this of an open incident's last alert join it. */
   incidentWindow: Duration('5m'),
   receivers: Type.Array(receiverSchema, { default: [] }),
@@ -220,6 +224,7 @@ export type EscalationConfig = Static<typeof escalationSchema>;
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
+addUnitKeywords(ajv, { duration: parseDuration });
 const validate = ajv.compile<NotifyConfig>(notifyConfigSchema as TSchema);
 
 function keyOf(prefix: string, e: ErrorObject): string {

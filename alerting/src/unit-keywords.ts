@@ -12,7 +12,10 @@ export type UnitParsers = Record<string, (value: string) => number>;
 
 /**
  * Adds to `ajv`, for keys whose `format` has a parser in `parsers`:
- *  - `unitMinimum: "1s"`: a smaller value is refused, "must be at least 1s".
+ *  - `unitMinimum: "1s"` on a key: a smaller value is refused, "must be at least 1s";
+ *  - `unitOrder: [["low", "high"], …]` on an object: of two of its keys of one format, `low` may
+ *    not be larger than `high` (a first retry delay above the largest one); the error is on `low`:
+ *    "must not be larger than high (30s)".
  * A malformed value passes these keywords: its format reports it. A keyword on a key of a format
  * without a parser is a mistake in the schema, thrown when it is compiled.
  */
@@ -34,6 +37,38 @@ export function addUnitKeywords(ajv: Ajv, parsers: UnitParsers): void {
       return check;
     },
   });
+  ajv.addKeyword({
+    keyword: 'unitOrder',
+    type: 'object',
+    schemaType: 'array',
+    errors: true,
+    compile(pairs: Array<[string, string]>, parent: AnySchemaObject): DataValidateFunction {
+      const compared = pairs.map(([low, high]) => {
+        const [lowKey, highKey] = [parent.properties?.[low], parent.properties?.[high]];
+        if (lowKey?.format !== highKey?.format) throw new Error(`unitOrder: ${low} and ${high} are not of one format`);
+        return { low, high, lowKey, highKey, parse: parserOf(parsers, lowKey?.format, 'unitOrder') };
+      });
+      const check: DataValidateFunction = (data: Record<string, unknown>, cxt) => {
+        check.errors = [];
+        for (const { low, high, lowKey, highKey, parse } of compared) {
+          const [a, b] = [data[low], data[high]];
+          if (!comparable(parse, lowKey, a) || !comparable(parse, highKey, b) || !(parse(a) > parse(b))) continue;
+          const instancePath = `${cxt?.instancePath ?? ''}/${low}`;
+          check.errors.push({ keyword: 'unitOrder', instancePath, message: `must not be larger than ${high} (${b})`, params: { high } });
+        }
+        return check.errors.length === 0;
+      };
+      return check;
+    },
+  });
+}
+
+/**
+ * A value unitOrder compares: a string at or above its key's own unitMinimum. One under it is
+ * reported by unitMinimum; compared too, it would be reported twice.
+ */
+function comparable(parse: (value: string) => number, key: AnySchemaObject | undefined, value: unknown): value is string {
+  return typeof value === 'string' && !(key?.unitMinimum !== undefined && parse(value) < parse(key.unitMinimum));
 }
 
 function parserOf(parsers: UnitParsers, format: unknown, keyword: string): (value: string) => number {

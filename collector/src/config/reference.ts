@@ -58,6 +58,12 @@ function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 }
 
+/** `schema` with its upper bound `high` (a sibling key, unit-keywords.ts `unitOrder`) in its description. */
+function notLargerThan(schema: TSchema, high: string | undefined): TSchema {
+  if (high === undefined) return schema;
+  return { ...schema, description: `${schema.description ? `${schema.description} ` : ''}Not larger than \`${high}\`.` };
+}
+
 /** A list item whose `type` picks its keys (exporters: JSON Schema if/then per type): type → keys. */
 function keysByType(schema: TSchema): Array<[string, TSchema]> {
   const branches = (schema.allOf ?? []) as TSchema[];
@@ -72,7 +78,8 @@ function walk(schema: TSchema, prefix: string, rows: string[], required = false)
   if (schema.type === 'object' && props) {
     if (prefix && schema.description) rows.push(`| \`${prefix}\` | section | | ${cell(schema.description)} |`);
     const mustHave = new Set((schema.required ?? []) as string[]);
-    for (const [key, child] of Object.entries(props)) walk(child, prefix ? `${prefix}.${key}` : key, rows, mustHave.has(key));
+    const atMost = new Map((schema.unitOrder ?? []) as Array<[string, string]>);
+    for (const [key, child] of Object.entries(props)) walk(notLargerThan(child, atMost.get(key)), prefix ? `${prefix}.${key}` : key, rows, mustHave.has(key));
     for (const [type, keys] of keysByType(schema)) {
       const section = `${prefix.replace(/\[\]$/, '')}[type=${type}]`;
       rows.push(`| \`${section}\` | section | | \`type: ${type}\`${keys.description ? `: ${cell(keys.description)}` : ''} |`);

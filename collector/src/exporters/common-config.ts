@@ -15,22 +15,24 @@ export function labelMap(description: string) {
 
 export const retryConfigSchema = Type.Object(
   {
-    initialBackoff: Type.String({ default: '500ms', format: 'duration', description: "Bound of the first retry's delay; it doubles per retry, and each delay is random below its bound (full jitter)." }),
-    maxBackoff: Type.String({ default: '30s', format: 'duration', description: "Largest bound of a retry's delay." }),
-    maxRetryAfter: Type.String({ default: '5m', format: 'duration', description: "A backend's Retry-After longer than this is cut to it." }),
+    initialBackoff: Type.String({ default: '500ms', format: 'duration', unitMinimum: '1ms', description: "Bound of the first retry's delay; it doubles per retry, and each delay is random below its bound (full jitter)." }),
+    maxBackoff: Type.String({ default: '30s', format: 'duration', unitMinimum: '1ms', description: "Largest bound of a retry's delay." }),
+    // Retry-After is in whole seconds (RFC 9110 §10.2.3): a cap below 1s turns it into "at once".
+    maxRetryAfter: Type.String({ default: '5m', format: 'duration', unitMinimum: '1s', description: "A backend's Retry-After longer than this is cut to it." }),
     budgetRatio: Type.Number({ default: 0.2, minimum: 0, maximum: 10, description: 'Retry budget: retries may add this fraction of the request rate…' }),
     budgetMinPerSecond: Type.Number({ default: 5, minimum: 0, description: '…plus this many retries per second.' }),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, unitOrder: [['initialBackoff', 'maxBackoff']] },
 );
 
 export const circuitBreakerConfigSchema = Type.Object(
   {
     failureThreshold: Type.Integer({ default: 5, minimum: 1, description: 'Consecutive retryable failures that open the circuit.' }),
-    openDuration: Type.String({ default: '5s', format: 'duration', description: 'First open period (then one probe request); doubles after each failed probe…' }),
-    maxOpenDuration: Type.String({ default: '2m', format: 'duration', description: '…up to this.' }),
+    // At 0 (doubled, still 0) the circuit was never open: a dead backend got a probe after each failure.
+    openDuration: Type.String({ default: '5s', format: 'duration', unitMinimum: '100ms', description: 'First open period (then one probe request); doubles after each failed probe…' }),
+    maxOpenDuration: Type.String({ default: '2m', format: 'duration', unitMinimum: '100ms', description: '…up to this.' }),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, unitOrder: [['openDuration', 'maxOpenDuration']] },
 );
 
 /** Keys every HTTP exporter has. */
@@ -38,7 +40,7 @@ export function httpExporterKeys() {
   return {
     name: exporterName,
     url: httpUrl,
-    timeout: Type.String({ default: '30s', format: 'duration', description: "One request's deadline." }),
+    timeout: Type.String({ default: '30s', format: 'duration', unitMinimum: '100ms', description: "One request's deadline." }),
     auth: Type.Optional(authConfigSchema),
     headers: Type.Record(Type.String(), Type.String(), { default: {}, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets. Not Authorization beside `auth`, X-Scope-OrgID beside `tenant`, nor the ones the exporter sets (Content-Type, Content-Encoding, Content-Length, Host)." }),
     retry: retryConfigSchema,
@@ -56,8 +58,8 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
     batch: Type.Object(
       {
         maxRecords: Type.Integer({ default: batchDefaults.maxRecords, minimum: 1, maximum: 100000, description: 'Most records per request.' }),
-        maxBytes: Type.String({ default: batchDefaults.maxBytes, format: 'bytes', description: 'About this many bytes per request (estimated from the stored records\' UTF-8 size, before encoding and compression).' }),
-        wait: Type.String({ default: batchDefaults.wait, format: 'duration', description: 'A batch that is not full is sent when its oldest record has waited this long.' }),
+        maxBytes: Type.String({ default: batchDefaults.maxBytes, format: 'bytes', unitMinimum: '1KiB', description: 'About this many bytes per request (estimated from the stored records\' UTF-8 size, before encoding and compression).' }),
+        wait: Type.String({ default: batchDefaults.wait, format: 'duration', description: 'A batch that is not full is sent when its oldest record has waited this long; 0 sends what there is at once.' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -72,8 +74,8 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
     queue: Type.Object(
       {
         maxRecords: Type.Integer({ default: 10_000_000, minimum: 1, description: 'Bound of the backlog (records accepted, not yet delivered)…' }),
-        maxBytes: Type.String({ default: '1GiB', format: 'bytes', description: '…its estimated size…' }),
-        maxAge: Type.String({ default: '24h', format: 'duration', description: '…and the age of its oldest record.' }),
+        maxBytes: Type.String({ default: '1GiB', format: 'bytes', unitMinimum: '1MiB', description: '…its estimated size…' }),
+        maxAge: Type.String({ default: '24h', format: 'duration', unitMinimum: '1m', description: '…and the age of its oldest record.' }),
         policy: Type.Union([Type.Literal('backpressure'), Type.Literal('drop')], {
           default: 'backpressure',
           description: 'At the bound: `backpressure` refuses new records (429 + Retry-After) and keeps every record this exporter needs from retention; `drop` skips records, lowest severity first (debug before info … before emerg), each counted by reason.',
@@ -87,7 +89,7 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
       },
       { additionalProperties: false, default: {} },
     ),
-    shutdownTimeout: Type.String({ default: '10s', format: 'duration', description: 'On shutdown, delivery goes on this long to flush the backlog, then stops (nothing is lost: the cursor is persisted).' }),
+    shutdownTimeout: Type.String({ default: '10s', format: 'duration', description: 'On shutdown, delivery goes on this long to flush the backlog, then stops (nothing is lost: the cursor is persisted); 0 stops at once.' }),
     startFrom: Type.Union([Type.Literal('end'), Type.Literal('beginning')], {
       default: 'end',
       description: 'Where a newly configured exporter starts: `end` (records accepted from now on) or `beginning` (everything stored).',

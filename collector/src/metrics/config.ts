@@ -3,14 +3,15 @@ import { Type, type Static } from '@sinclair/typebox';
 /** `metrics:` — OTLP metrics (POST /v1/metrics) held in memory and rendered on /metrics. */
 export const metricsConfigSchema = Type.Object(
   {
-    staleAfter: Type.String({ default: '5m', format: 'duration', description: 'A series not updated for this long disappears from /metrics, alert rules and remote write (delta series then restart from zero).' }),
+    staleAfter: Type.String({ default: '5m', format: 'duration', unitMinimum: '1s', description: 'A series not updated for this long disappears from /metrics, alert rules and remote write (delta series then restart from zero).' }),
     maxSeries: Type.Integer({ default: 20000, minimum: 1, description: 'Most series held at once (a histogram counts as one, target_info series included). Points that would create more are handled by onSeriesLimit and counted in periscope_metrics_dropped_points_total{reason="series_limit"}.' }),
     onSeriesLimit: Type.Union([Type.Literal('drop'), Type.Literal('reject')], {
       default: 'drop',
       description: 'drop: points of new series over maxSeries are rejected in the OTLP partial-success response (permanent, not retried) and the rest of the request is kept. reject: the whole request is answered 429 with Retry-After (when the oldest series will have expired) and nothing of it is applied.',
     }),
-    sampleWindow: Type.String({ default: '1h', format: 'duration', description: 'How long recent samples are kept per series for alert rules (metric threshold rules over the collector\'s own metric store).' }),
-    sampleResolution: Type.String({ default: '15s', format: 'duration', description: 'One sample per series per this interval is kept (the last value seen in it), like a scrape interval. Memory: about sampleWindow / sampleResolution samples per series; a histogram sample holds its buckets.' }),
+    sampleWindow: Type.String({ default: '1h', format: 'duration', unitMinimum: '1s', description: 'How long recent samples are kept per series for alert rules (metric threshold rules over the collector\'s own metric store).' }),
+    // Memory is about sampleWindow / sampleResolution samples per series: 0 had no bound.
+    sampleResolution: Type.String({ default: '15s', format: 'duration', unitMinimum: '1s', description: 'One sample per series per this interval is kept (the last value seen in it), like a scrape interval. Memory: about sampleWindow / sampleResolution samples per series; a histogram sample holds its buckets.' }),
     maxLabelValueLength: Type.Integer({ default: 4096, minimum: 64, description: 'Longest label value (characters) of a data point; a point with a longer attribute value is rejected (partial success). target_info values are cut to it instead.' }),
     exponentialHistograms: Type.Object(
       {
@@ -20,6 +21,6 @@ export const metricsConfigSchema = Type.Object(
       { additionalProperties: false, default: {}, description: 'How OTLP exponential histograms become classic Prometheus buckets (docs/traces-and-metrics.md).' },
     ),
   },
-  { additionalProperties: false, default: {}, description: 'OTLP metrics received on POST /v1/metrics, held in memory per series and rendered on /metrics (docs/traces-and-metrics.md).' },
+  { additionalProperties: false, default: {}, unitOrder: [['sampleResolution', 'sampleWindow']], description: 'OTLP metrics received on POST /v1/metrics, held in memory per series and rendered on /metrics (docs/traces-and-metrics.md).' },
 );
 export type MetricsConfig = Static<typeof metricsConfigSchema>;

@@ -11,8 +11,8 @@ export const storeConfigSchema = Type.Object(
     }),
     retention: Type.Object(
       {
-        maxAge: Type.String({ default: '7d', format: 'duration', description: 'Records older than this are deleted, except the newest record: it holds the last log position, which must never be given out again.' }),
-        maxBytes: Type.String({ default: '10GiB', format: 'bytes', description: 'The oldest records are deleted while the live data is larger than this: the pages in use in `periscope.db` (records, spans, metrics). Not counted: its write-ahead log `periscope.db-wal` (reset after checkpoints, up to ~256 MiB under load) and the search index `periscope-fts.db` (pruned as records go); leave room for both.' }),
+        maxAge: Type.String({ default: '7d', format: 'duration', unitMinimum: '1m', description: 'Records older than this are deleted, except the newest record: it holds the last log position, which must never be given out again.' }),
+        maxBytes: Type.String({ default: '10GiB', format: 'bytes', unitMinimum: '1MiB', description: 'The oldest records are deleted while the live data is larger than this: the pages in use in `periscope.db` (records, spans, metrics). Not counted: its write-ahead log `periscope.db-wal` (reset after checkpoints, up to ~256 MiB under load) and the search index `periscope-fts.db` (pruned as records go); leave room for both.' }),
         schedule: Type.String({ default: '*/1 * * * *', format: 'cron', description: 'When retention runs (node-cron expression, seconds field optional).' }),
       },
       { additionalProperties: false, default: {} },
@@ -24,7 +24,7 @@ export const storeConfigSchema = Type.Object(
           description:
             'Build the full-text index behind q= and traceId=. Turn it off on a collector that only forwards to backends that do the searching (Loki, Elasticsearch): indexing is about a tenth of the CPU per record. Queries then read the stored records in the time range instead, as Loki does: q= matches words in msg case-insensitively, the way live tail does, and both get slow on a large range (log alert rules with q or traceId read every record of their window at each evaluation; the collector logs a warning for each). Turned on again, the index catches up with the records stored meanwhile in the background (searchIndex.lag in /health/detailed).',
         }),
-        indexInterval: Type.String({ default: '200ms', format: 'duration', description: 'How often the search index (q=, and the trace ids behind traceId=) catches up with ingest; it is built in a worker thread, off the acknowledgement path. An index written by an earlier version (an entry per record) is rebuilt from the log at start-up; meanwhile q= and traceId= read the records not indexed yet.' }),
+        indexInterval: Type.String({ default: '200ms', format: 'duration', unitMinimum: '10ms', description: 'How often the search index (q=, and the trace ids behind traceId=) catches up with ingest; it is built in a worker thread, off the acknowledgement path. An index written by an earlier version (an entry per record) is rebuilt from the log at start-up; meanwhile q= and traceId= read the records not indexed yet.' }),
         indexBatch: Type.Integer({ default: 20000, minimum: 100, description: 'Records indexed per index transaction.' }),
       },
       { additionalProperties: false, default: {} },

@@ -6,29 +6,31 @@ export const tracesConfigSchema = Type.Object(
   {
     retention: Type.Object(
       {
-        maxAge: Type.String({ default: '7d', format: 'duration', description: 'Spans that started longer ago than this are deleted (on store.retention.schedule). Spans share store.retention.maxBytes with logs: the oldest rows of either are deleted first.' }),
+        maxAge: Type.String({ default: '7d', format: 'duration', unitMinimum: '1m', description: 'Spans that started longer ago than this are deleted (on store.retention.schedule). Spans share store.retention.maxBytes with logs: the oldest rows of either are deleted first.' }),
       },
       { additionalProperties: false, default: {}, description: 'Span retention in the embedded store.' },
     ),
-    maxAttributeValueBytes: Type.String({ default: '64KiB', format: 'bytes', description: 'Longer string attribute values (span, event, link and resource attributes) are cut and listed in the span\'s `truncated`.' }),
-    maxSpanBytes: Type.String({ default: '1MiB', format: 'bytes', description: 'A span whose stored JSON (attributes, events, links, resource) is larger after truncation is rejected (partial success).' }),
+    maxAttributeValueBytes: Type.String({ default: '64KiB', format: 'bytes', unitMinimum: '64B', description: 'Longer string attribute values (span, event, link and resource attributes) are cut and listed in the span\'s `truncated`.' }),
+    // 0 rejected every span; and a span holding one cut attribute must still fit (unitOrder below).
+    maxSpanBytes: Type.String({ default: '1MiB', format: 'bytes', unitMinimum: '1KiB', description: 'A span whose stored JSON (attributes, events, links, resource) is larger after truncation is rejected (partial success).' }),
     spanMetrics: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Derive traces_span_metrics_calls_total and traces_span_metrics_duration_seconds from received spans and render them on /metrics.' }),
         buckets: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { default: DEFAULT_DURATION_BUCKETS, minItems: 1, description: 'Upper bounds (seconds) of the duration histogram buckets.' }),
         maxSeries: Type.Integer({ default: 10000, minimum: 1, description: 'Most span-metric series (one per resource, service, span name, kind and status); spans of further combinations are stored but not counted (periscope_metrics_dropped_points_total{store="span_metrics"}).' }),
-        staleAfter: Type.String({ default: '5m', format: 'duration', description: 'A span-metric series without spans for this long disappears (and restarts from zero).' }),
+        staleAfter: Type.String({ default: '5m', format: 'duration', unitMinimum: '1s', description: 'A span-metric series without spans for this long disappears (and restarts from zero).' }),
       },
       { additionalProperties: false, default: {}, description: 'RED metrics per service and operation, like the OpenTelemetry spanmetrics connector.' },
     ),
     slowest: Type.Object(
       {
-        maxWindow: Type.String({ default: '1h', format: 'duration', description: 'Largest `window` GET /api/v1/traces/slowest accepts; durations are kept in memory for this long.' }),
+        // Durations are kept per minute (slowest.ts): a shorter window holds nothing.
+        maxWindow: Type.String({ default: '1h', format: 'duration', unitMinimum: '1m', description: 'Largest `window` GET /api/v1/traces/slowest accepts; durations are kept in memory for this long.' }),
         maxOperations: Type.Integer({ default: 10000, minimum: 1, description: 'Most (service, span name) operations tracked for slow-operation queries.' }),
       },
       { additionalProperties: false, default: {}, description: 'Slow-operation tracking for GET /api/v1/traces/slowest.' },
     ),
   },
-  { additionalProperties: false, default: {}, description: 'OTLP traces received on POST /v1/traces (docs/traces-and-metrics.md).' },
+  { additionalProperties: false, default: {}, unitOrder: [['maxAttributeValueBytes', 'maxSpanBytes']], description: 'OTLP traces received on POST /v1/traces (docs/traces-and-metrics.md).' },
 );
 export type TracesConfig = Static<typeof tracesConfigSchema>;

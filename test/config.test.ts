@@ -60,8 +60,14 @@ describe('periscope check-config', () => {
       yaml: 'exporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:9", circuitBreaker: { openDuration: 5m, maxOpenDuration: 1m } }\ntraces:\n  maxAttributeValueBytes: 2MiB\nalerting:\n  delivery: { backoffBase: 10m, backoffCap: 1m }\n',
       keys: ['exporters.0.circuitBreaker.openDuration: must not be larger than maxOpenDuration (1m)', 'traces.maxAttributeValueBytes: must not be larger than maxSpanBytes (1MiB)', 'alerting.delivery.backoffBase: must not be larger than backoffCap (1m)'],
     },
-  ])('rejects $name, naming the key', async ({ yaml, keys }) => {
-    const { code, out } = await periscope(['check-config', file(yaml)]);
+    // A YAML number where a unit string belongs said only "must be string".
+    { name: 'a size given as a number', yaml: 'http:\n  bodyLimit: 16\n', keys: ['http.bodyLimit: must be a size string like "16MiB" (quote it, with a unit)'] },
+    { name: 'a duration given as a number', yaml: 'store:\n  retention:\n    maxAge: 0\n', keys: ['store.retention.maxAge: must be a duration string like "7d" (quote it, with a unit)'] },
+    { name: 'an alerting duration given as a number', yaml: 'alerting:\n  delivery: { maxAge: 6 }\n', keys: ['alerting.delivery.maxAge: must be a duration string like "6h" (quote it, with a unit)'] },
+    // The file may say something else than the environment: the problem says where the value came from.
+    { name: 'a bad address from the environment', yaml: 'http:\n  addr: 127.0.0.1:4318\n', env: { PERISCOPE_HTTP_ADDR: 'bogus' }, keys: ['http.addr: invalid addr (host:port) (from the environment: PERISCOPE_HTTP_ADDR=bogus)'] },
+  ])('rejects $name, naming the key', async ({ yaml, keys, env }) => {
+    const { code, out } = await periscope(['check-config', file(yaml)], env);
     expect(code).toBe(2);
     expect(out).toContain('PERISCOPE_ERR_CONFIG_INVALID');
     for (const key of keys) expect(out).toContain(key);

@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
@@ -44,6 +44,22 @@ function keyOf(e: ErrorObject): string {
   return path.join('.') || '(root)';
 }
 
+/**
+ * A unit key given something else than a string, most often a YAML number (`bodyLimit: 16`,
+ * `maxAge: 0`): what to write instead, with the key's default as the example.
+ */
+const UNIT_STRINGS: Record<string, { what: string; example: string }> = {
+  duration: { what: 'a duration string', example: '30s' },
+  bytes: { what: 'a size string', example: '16MiB' },
+};
+
+function unitTypeHint(schema: AnySchemaObject | undefined): string | undefined {
+  const unit = typeof schema?.format === 'string' ? UNIT_STRINGS[schema.format] : undefined;
+  if (!unit) return undefined;
+  const example = typeof schema?.default === 'string' ? schema.default : unit.example;
+  return `must be ${unit.what} like ${JSON.stringify(example)} (quote it, with a unit)`;
+}
+
 /** What a valid value of each custom format looks like, after "invalid <format>". */
 const FORMAT_HINTS: Record<string, string> = {
   duration: ' (e.g. 15s, 5m, 7d)',
@@ -57,6 +73,7 @@ function describe(e: ErrorObject): string {
     case 'additionalProperties': return 'unknown key';
     case 'required': return 'missing required key';
     case 'format': return `invalid ${e.params.format}${FORMAT_HINTS[e.params.format as string] ?? ''}`;
+    case 'type': return unitTypeHint(e.parentSchema) ?? e.message ?? 'invalid';
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'maxProperties': return `at most ${e.params.limit} of its keys may be set, got ${Object.keys(e.data as object).join(', ')}`;
@@ -133,15 +150,21 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
   const problems: string[] = [];
   const config = expandEnv(raw, env, [], problems) as Record<string, unknown>;
   const unset = new Set(problems.map(keyOfProblem));
+  // key → `NAME=value`: a problem with an overridden key says where its value came from, since
+  // the file may say something else (docs/deploy.md: the image sets all three).
+  const overridden = new Map<string, string>();
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
-    if (value !== undefined && value !== '') setPath(config, path, value);
+    if (value === undefined || value === '') continue;
+    setPath(config, path, value);
+    overridden.set(path.join('.'), `${name}=${value}`);
   }
   if (!validate(config)) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
   if (Array.isArray(config.exporters)) {
     problems.push(...exporterNameProblems(config.exporters as Array<{ name: string }>), ...exporterHeaderProblems(config.exporters as Array<Record<string, unknown>>));
   }
-  return { config: config as Config, problems, source };
+  const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
+  return { config: config as Config, problems: problems.map(withSource), source };
 }
 
 /** `exporters.0.url: …` → `exporters.0.url`. */

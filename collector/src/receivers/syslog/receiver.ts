@@ -37,7 +37,7 @@ export const configSchema = Type.Object(
     addr: Type.String({
       default: '127.0.0.1:5514',
       format: 'addr',
-      description: 'host:port (IPv6 as [::1]:port) for both TCP and UDP; port 0 picks a free TCP port and reuses it for UDP.',
+      description: 'host:port (IPv6 as [::1]:port) for both TCP and UDP; port 0 picks a free TCP port and reuses it for UDP. Env PERISCOPE_SYSLOG_ADDR.',
     }),
     maxFrameBytes: Type.Integer({
       default: 65536,

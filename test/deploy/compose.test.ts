@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/collector-process.ts';
+import { ENV_OVERRIDES } from '../../collector/src/config/load.ts';
 import { DEPLOY, REPO_ROOT, readYaml, run } from './helpers.ts';
 
 const compose = readYaml(join(DEPLOY, 'docker-compose.yml'));
@@ -122,6 +123,23 @@ describe('collector image and config', () => {
         const path = src.replace(/\/$/, '');
         for (const pattern of ignored) expect(path === pattern || path.startsWith(`${pattern}/`), `${src} is ignored by "${pattern}"`).toBe(false);
       }
+    }
+  });
+
+  it("docs/deploy.md names each variable the image sets that overrides a key of the mounted file, and that key", () => {
+    const set = dockerfile
+      .replace(/\\\n\s*/g, ' ') // continuation lines joined
+      .split('\n')
+      .filter((l) => l.startsWith('ENV '))
+      .flatMap((l) => [...l.matchAll(/(\w+)=(\S+)/g)].map(([, name, value]) => ({ name, value })))
+      .filter(({ name }) => Object.hasOwn(ENV_OVERRIDES, name));
+    expect(set.map((v) => v.name).sort()).toEqual(Object.keys(ENV_OVERRIDES).sort());
+    const doc = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
+    const start = doc.indexOf('## The collector image');
+    const section = doc.slice(start, doc.indexOf('\n## ', start));
+    for (const { name, value } of set) {
+      expect(section).toContain(`\`${name}=${value}\``);
+      expect(section).toContain(`\`${ENV_OVERRIDES[name].join('.')}\``);
     }
   });
 

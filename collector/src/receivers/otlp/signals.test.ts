@@ -1,5 +1,6 @@
 // The traces/metrics OTLP routes in-process (Fastify inject): the status codes under pressure and
 // the merged partial-success answer. The real process and real exporters: test/otlp-traces-metrics.test.ts.
+import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../http/server.ts';
@@ -87,5 +88,20 @@ describe('POST /v1/metrics', () => {
     const res = await a.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/json' }, payload: '{"resourceMetrics": 5}' });
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ code: 3 });
+  });
+});
+
+describe('error shapes', () => {
+  it("OTLP endpoints answer a google.rpc.Status, the rest of the API { error: { code } }, and docs/api.md's opening says both", async () => {
+    const a = app((x, m) => registerOtlpMetricsRoute(x, { store: metricStore(), metrics: m, limits: {} }));
+    const otlp = await a.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/json' }, payload: '{"resourceMetrics": 5}' });
+    expect(Object.keys(JSON.parse(otlp.body)).sort()).toEqual(['code', 'message']);
+    const api = await a.inject({ method: 'GET', url: '/api/v1/nothing-here' });
+    expect(JSON.parse(api.body)).toMatchObject({ error: { code: 'PERISCOPE_ERR_NOT_FOUND' } });
+    // It said "Errors always have the shape { error: … }": an OTLP client's author read it and parsed the wrong body.
+    const opening = readFileSync(new URL('../../../../docs/api.md', import.meta.url), 'utf8').split('\n## ')[0];
+    expect(opening).toContain('{ "error": { "code": "PERISCOPE_ERR_…"');
+    expect(opening).toContain('google.rpc.Status');
+    for (const path of ['/v1/logs', '/v1/traces', '/v1/metrics']) expect(opening).toContain(path);
   });
 });

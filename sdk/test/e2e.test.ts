@@ -29,8 +29,8 @@ describe('records arrive in the Periscope record format', () => {
     const { pid } = await run.event('pid');
     const stats = await run.event('stats');
     const recs = collector.accepted;
-    expect(recs).toHaveLength(10);
-    expect(stats).toMatchObject({ sent: 10, retries: 0, bufferedBytes: 0, samePromise: true });
+    expect(recs).toHaveLength(11);
+    expect(stats).toMatchObject({ sent: 11, retries: 0, bufferedBytes: 0, samePromise: true });
 
     for (const req of collector.requests) {
       expect(req.headers['content-type']).toBe('application/x-ndjson');
@@ -44,7 +44,7 @@ describe('records arrive in the Periscope record format', () => {
     // records keep the order they were logged in
     expect(recs.map((r) => r.msg.slice(0, 12))).toEqual([
       'at trace', 'at debug', 'at info', 'at warn', 'at error', 'at fatal',
-      'order create', 'with trace', 'héllo 世界 🚀', 'x'.repeat(12),
+      'order create', 'with trace', 'héllo 世界 🚀', 'x'.repeat(12), 'big numbers',
     ]);
   });
 

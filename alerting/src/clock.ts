@@ -10,11 +10,27 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** Wall clock backed by Date.now and the Node timers. */
+/** Node runs a timer of more than 2^31 - 1 ms (24.8 days) after 1 ms instead; longer waits are chained. */
+const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Wall clock backed by Date.now and the Node timers. A wait past Node's timer limit (an
+ * escalation step's `wait: 30d`) is armed in steps, so it fires when due instead of at once
+ * (and, for a repeating schedule, in a loop).
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout(fn, ms) {
+    const handle: { timer?: ReturnType<typeof setTimeout> } = {};
+    const dueAt = Date.now() + Math.max(0, ms);
+    const arm = () => {
+      const left = dueAt - Date.now();
+      handle.timer = left > MAX_NODE_TIMER_MS ? setTimeout(arm, MAX_NODE_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+    };
+    arm();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout((handle as { timer?: ReturnType<typeof setTimeout> }).timer),
 };
 
 interface FakeTimer {

@@ -31,7 +31,8 @@ export const LEVEL_NAMES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice'
 export type LevelName = (typeof LEVEL_NAMES)[number];
 
 /** Common aliases accepted on input, mapped to the RFC 5424 keyword. */
-const LEVEL_ALIASES: Record<string, number> = {
+/** Level names and aliases → severity (also copied by the console, collector/src/console/static/lib/format.js). */
+export const LEVEL_ALIASES: Readonly<Record<string, number>> = {
   emerg: 0, emergency: 0, panic: 0,
   alert: 1,
   crit: 2, critical: 2, fatal: 2,

@@ -21,6 +21,7 @@
 //    check and encode run in the exporter's encode pool; this thread reads, sends and keeps score,
 //    and (policy backpressure) does not hold the batch's bodies while it is out (#release).
 
+import { timerDelay } from '../timer-delay.ts';
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
@@ -331,7 +332,7 @@ export class Delivery {
 
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(ms) ? setTimeout(() => this.#wake(), Math.max(0, ms)) : undefined;
+      const timer = Number.isFinite(ms) ? setTimeout(() => this.#wake(), timerDelay(ms)) : undefined;
       this.#wakeUp = () => {
         clearTimeout(timer);
         resolve();

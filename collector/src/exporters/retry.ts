@@ -4,6 +4,7 @@
 // https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
 // Retry budgets (retries as a fraction of requests plus a floor): Finagle / Linkerd.
 
+import { timerDelay } from '../timer-delay.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ExportResult } from './result.ts';
 
@@ -36,7 +37,7 @@ export const sleep: Sleep = (ms, signal) =>
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve(true);
-    }, Math.max(0, ms));
+    }, timerDelay(ms));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 

@@ -17,6 +17,7 @@ import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
 import type { WorkerMessage } from './fts-indexer.ts';
 import { LogCheckpointer } from './log-checkpoint.ts';
 import { appendIndexText, emptyIndexText, IndexQueue, sliceIndexText, type IndexBatch, type IndexRun, type IndexText } from './index-queue.ts';
+import { timerDelay } from '../timer-delay.ts';
 
 const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
 
@@ -219,7 +220,7 @@ while (!stopping) {
   failing = error !== undefined;
   if (failing) await sleep(RETRY_MS);
   else if (more) await yieldToLoop(); // let queued messages in
-  else await sleep(index ? intervalMs : CHECKPOINT_MS);
+  else await sleep(timerDelay(index ? intervalMs : CHECKPOINT_MS));
 }
 checkpointer?.close();
 indexer?.close();

@@ -9,6 +9,7 @@
 // Metrics are not replayable history, so there is no dead-letter store here: the queue is
 // bounded (queue.maxSamples) and the oldest requests beyond it are dropped (reason "queue_full").
 
+import { timerDelay } from '../../timer-delay.ts';
 import { parseDuration } from '../../config/units.ts';
 import { CircuitBreaker } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
@@ -93,7 +94,7 @@ export class RemoteWriteExporter {
     this.#started = true;
     this.#d.metrics.register(this.name, this.type, () => this.gauges());
     const interval = parseDuration(this.#config.interval);
-    this.#timer = setInterval(() => void this.tick(), interval);
+    this.#timer = setInterval(() => void this.tick(), timerDelay(interval));
     this.#timer.unref();
     void this.tick();
   }

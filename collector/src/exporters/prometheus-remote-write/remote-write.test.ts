@@ -106,6 +106,16 @@ describe('remote write 1.0 requests', () => {
     expect(req.metadata).toContainEqual({ type: 'HISTOGRAM', metric_family_name: 'test_latency_seconds', help: 'latency', unit: '' });
   });
 
+  it('an interval longer than a Node timer can wait (30d) does not turn into a 1 ms loop', async () => {
+    got.length = 0;
+    answers = [];
+    const { exporter } = make(rwConfig({ url, interval: '30d' }));
+    exporter.start(); // one tick at start, then every 30 days (cut to 24.8)
+    await new Promise((r) => setTimeout(r, 200));
+    await exporter.shutdown();
+    expect(got.length).toBeLessThanOrEqual(2); // the start tick and the shutdown flush
+  });
+
   it('retries 5xx until accepted; drops a 4xx request without retrying it (counted)', async () => {
     got.length = 0;
     answers = [500, 503, 204];

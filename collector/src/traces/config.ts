@@ -17,7 +17,7 @@ export const tracesConfigSchema = Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Derive traces_span_metrics_calls_total and traces_span_metrics_duration_seconds from received spans and render them on /metrics.' }),
         buckets: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { default: DEFAULT_DURATION_BUCKETS, minItems: 1, description: 'Upper bounds (seconds) of the duration histogram buckets.' }),
-        maxSeries: Type.Integer({ default: 10000, minimum: 1, description: 'Most span-metric series (one per resource, service, span name, kind and status); spans of further combinations are stored but not counted (periscope_metrics_dropped_points_total{store="span_metrics"}).' }),
+        maxSeries: Type.Integer({ default: 10000, minimum: 1, description: 'Most span-metric series: each resource, service, span name, kind and status takes two (the calls counter and the duration histogram); spans of further combinations are stored but not counted (periscope_metrics_dropped_points_total{store="span_metrics"}).' }),
         staleAfter: Type.String({ default: '5m', format: 'duration', unitMinimum: '1s', description: 'A span-metric series without spans for this long disappears (and restarts from zero).' }),
       },
       { additionalProperties: false, default: {}, description: 'RED metrics per service and operation, like the OpenTelemetry spanmetrics connector.' },

@@ -73,6 +73,10 @@ describe('OTLP metrics → store points', () => {
     { name: 'bounds not increasing', metric: { name: 'a', histogram: { aggregationTemporality: 2, dataPoints: [{ count: '2', bucketCounts: ['1', '1', '0'], explicitBounds: [2, 1] }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_HISTOGRAM', count: 1 },
     { name: 'exponential scale out of range', metric: { name: 'a', exponentialHistogram: { aggregationTemporality: 2, dataPoints: [{ count: '0', scale: 99 }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_HISTOGRAM', count: 1 },
     { name: 'negative monotonic sum', metric: { name: 'a', sum: { isMonotonic: true, aggregationTemporality: 2, dataPoints: [{ asDouble: -1 }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
+    // a delta point is added to the series: one NaN or infinity would stay in it until it expired
+    { name: 'delta monotonic sum of +Infinity', metric: { name: 'a', sum: { isMonotonic: true, aggregationTemporality: 1, dataPoints: [{ asDouble: 'Infinity', timeUnixNano: '1' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
+    { name: 'delta non-monotonic sum of NaN', metric: { name: 'a', sum: { isMonotonic: false, aggregationTemporality: 1, dataPoints: [{ asDouble: 'NaN', timeUnixNano: '1' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
+    { name: 'delta histogram with a NaN sum', metric: { name: 'a', histogram: { aggregationTemporality: 1, dataPoints: [{ count: '1', bucketCounts: ['1'], explicitBounds: [], sum: 'NaN', timeUnixNano: '1' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
     { name: 'number point without a value', metric: { name: 'a', gauge: { dataPoints: [{ timeUnixNano: '1' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_VALUE', count: 1 },
     // a series keeps its latest time: one point years ahead made the series' next points out of order
     { name: 'point in 2255', metric: { name: 'a', gauge: { dataPoints: [{ asInt: '1', timeUnixNano: '9000000000000000000' }] } }, code: 'PERISCOPE_ERR_OTLP_BAD_TIMESTAMP', count: 1 },
@@ -88,6 +92,12 @@ describe('OTLP metrics → store points', () => {
     // the point after the bad metric keeps its document-order index
     const points = Object.values(metric as unknown as Record<string, { dataPoints?: unknown[] }>).find((v) => typeof v === 'object' && v?.dataPoints)?.dataPoints?.length ?? 0;
     expect(r.pointIndex[1]).toBe(1 + points);
+  });
+
+  it('a cumulative NaN (a gauge, a non-monotonic sum) is kept: the next point replaces it', () => {
+    const r = fromJson(request([{ name: 'a', gauge: { dataPoints: [{ asDouble: 'NaN' }] } }, { name: 'b', sum: { aggregationTemporality: 2, dataPoints: [{ asDouble: 'NaN' }] } }]));
+    expect(r.rejected).toEqual([]);
+    expect(r.points.map((p) => p.value)).toEqual([Number.NaN, Number.NaN]);
   });
 
   it('a point a minute ahead of the collector\'s clock (sender clock skew) is kept', () => {

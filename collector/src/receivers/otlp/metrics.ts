@@ -213,20 +213,28 @@ function toPoint(plan: MetricPlan, dp: NormalizedMessage, base: Labels, target: 
       else if (dp.asDouble !== undefined) v = dp.asDouble as number;
       else throw new ItemRejection(C.BAD_VALUE, 'data point has neither asInt nor asDouble');
       if (plan.monotonic && !(v >= 0)) throw new ItemRejection(C.BAD_VALUE, `a monotonic sum cannot be ${v}`);
+      if (plan.temporality === 'delta') requireFiniteDelta(v, 'value');
       point.value = applyFactor(v, plan.factor);
       return point;
     }
     case 'histogram':
       point.histogram = explicitHistogram(dp, plan.factor);
+      if (plan.temporality === 'delta') requireFiniteDelta(point.histogram.sum, 'sum');
       return point;
     case 'exponentialHistogram':
       point.exponential = exponentialHistogram(dp);
       point.factor = plan.factor;
+      if (plan.temporality === 'delta') requireFiniteDelta(point.exponential.sum, 'sum');
       return point;
     case 'summary':
       point.summary = summary(dp, plan.factor);
       return point;
   }
+}
+
+/** A delta point is added to its series' total: a NaN or infinite one would stay in it until the series expires. */
+function requireFiniteDelta(value: number | undefined, what: string): void {
+  if (value !== undefined && !Number.isFinite(value)) throw new ItemRejection(C.BAD_VALUE, `a delta point's ${what} cannot be ${value}: it would stay in the series' total`);
 }
 
 /**

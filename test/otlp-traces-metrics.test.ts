@@ -260,7 +260,9 @@ it.each([
   { path: '/api/v1/traces/slowest?service=a&service=b', key: 'service', message: 'service: given more than once' },
   { path: '/api/v1/traces/slowest?foo=1', key: 'foo', message: expect.stringContaining('foo: unknown parameter') },
   { path: '/api/v1/deadletter?exporter=a&exporter=b', key: 'exporter', message: 'exporter: given more than once' },
-])('a repeated or unknown query parameter is a 400 naming it: $path', async ({ path, key, message }) => {
+  // an empty answer would read as "no traces then", as for logs
+  { path: '/api/v1/traces?start=2026-12-06T10:00:00Z&end=2026-12-06T09:00:00Z', key: 'end', message: 'end: before start' },
+])('a repeated, unknown or contradictory query parameter is a 400 naming it: $path', async ({ path, key, message }) => {
   const res = await getJson(path);
   expect(res.status).toBe(400);
   expect(res.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', message, details: { key } });

@@ -87,6 +87,20 @@ export function parseTimeBound(value: string, key: string): number {
 }
 
 /**
+ * `start` and `end` parameters (empty = absent). An end before the start is a 400: an empty
+ * answer would read as "nothing happened then" (Loki answers 400 too).
+ */
+export function parseTimeRange(start: string | undefined, end: string | undefined): { startMicros?: number; endMicros?: number } {
+  const range: { startMicros?: number; endMicros?: number } = {};
+  if (start) range.startMicros = parseTimeBound(start, 'start');
+  if (end) range.endMicros = parseTimeBound(end, 'end');
+  if (range.startMicros !== undefined && range.endMicros !== undefined && range.startMicros > range.endMicros) {
+    throw new PeriscopeError(ERR.BAD_QUERY, 'end: before start', 400, { key: 'end' });
+  }
+  return range;
+}
+
+/**
  * RFC 3339 → epoch microseconds, keeping the sub-millisecond digits that Date drops.
  * Returns NaN when unparsable.
  */
@@ -158,14 +172,7 @@ export function parseLogFilter(query: Query, otherKeys: readonly string[] = []):
     }
     filter.maxSeverity = n;
   }
-  const start = single(query, 'start');
-  if (start) filter.startMicros = parseTimeBound(start, 'start');
-  const end = single(query, 'end');
-  if (end) filter.endMicros = parseTimeBound(end, 'end');
-  if (filter.startMicros !== undefined && filter.endMicros !== undefined && filter.startMicros > filter.endMicros) {
-    // an empty answer would look like "no logs then" (Loki answers 400 too)
-    throw new PeriscopeError(ERR.BAD_QUERY, 'end: before start', 400, { key: 'end' });
-  }
+  Object.assign(filter, parseTimeRange(single(query, 'start'), single(query, 'end')));
   const traceId = single(query, 'traceId');
   if (traceId) {
     if (!/^[0-9a-fA-F]{32}$/.test(traceId)) throw new PeriscopeError(ERR.BAD_QUERY, 'traceId: expected 32 hex characters', 400, { key: 'traceId' });

@@ -3,7 +3,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, type RawQuery } from '../http/query-params.ts';
-import { parseTimeBound } from '../store/log-filter.ts';
+import { parseTimeRange } from '../store/log-filter.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { SlowOperations } from './slowest.ts';
 import type { SpanStore, StoredSpan } from './span-store.ts';
@@ -62,8 +62,7 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
       operation: query.operation || undefined,
       minDurationNs: parseDurationNs(query.minDuration, 'minDuration'),
       maxDurationNs: parseDurationNs(query.maxDuration, 'maxDuration'),
-      startMicros: query.start ? parseTimeBound(query.start, 'start') : undefined,
-      endMicros: query.end ? parseTimeBound(query.end, 'end') : undefined,
+      ...parseTimeRange(query.start, query.end),
       limit: parseLimit(query.limit, 20, 1000),
     });
     return result;

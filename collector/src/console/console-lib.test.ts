@@ -14,6 +14,7 @@ const format: {
 type Parsed = { pairs: Array<[string, string]>; error?: undefined } | { error: string; pairs?: undefined };
 const filters: { parseFieldFilters(text: string): Parsed; fieldFiltersText(params: URLSearchParams): string } = await lib('filters.js');
 interface SearchParams { errors: string[]; range: string; startMs?: number; endMs?: number; limit: string; cursor: string; page: number; api: URLSearchParams }
+const spanTree: { orderSpans(spans: object[]): Array<{ span: { spanId: string }; depth: number }> } = await lib('span-tree.js');
 const params: {
   readSearchParams(params: URLSearchParams, nowMs: number): SearchParams;
   readTailParams(params: URLSearchParams): { errors: string[]; api: URLSearchParams };
@@ -193,5 +194,29 @@ describe('histogram captions', () => {
     { name: 'more than a day: dates', from: at(1, 10), to: at(12, 10), labels: ['2026-05-01 10:00', '2026-05-12 10:00'] },
   ])('axis labels $name', ({ from, to, labels }) => {
     expect(format.axisLabels(from, to)).toEqual(labels);
+  });
+});
+
+describe('orderSpans (the trace waterfall)', () => {
+  const span = (spanId: string, parentSpanId: string, startMs: number) => ({ spanId, parentSpanId, startTime: new Date(startMs).toISOString() });
+
+  it('lists depth-first from the roots, siblings by start time, orphans as roots', () => {
+    const order = spanTree.orderSpans([
+      span('c2', 'r', 30), span('r', '', 0), span('c1', 'r', 10), span('g', 'c1', 20), span('orphan', 'missing', 5),
+    ]);
+    expect(order.map((o) => `${o.span.spanId}:${o.depth}`)).toEqual(['r:0', 'c1:1', 'g:2', 'c2:1', 'orphan:0']);
+  });
+
+  it('a chain 20 000 spans deep (past what recursion survives) is ordered root to leaf', () => {
+    const chain = Array.from({ length: 20_000 }, (_, i) => span(`s${i}`, i === 0 ? '' : `s${i - 1}`, i)).reverse();
+    const order = spanTree.orderSpans(chain);
+    expect(order).toHaveLength(20_000);
+    expect(order[0]).toEqual({ span: chain.at(-1), depth: 0 });
+    expect(order.at(-1)).toEqual({ span: chain[0], depth: 19_999 });
+  });
+
+  it('lists each span once when parent links loop, the loop after the rooted spans', () => {
+    const order = spanTree.orderSpans([span('b', 'a', 1), span('a', 'b', 0), span('root', '', 2)]);
+    expect(order.map((o) => `${o.span.spanId}:${o.depth}`)).toEqual(['root:0', 'a:0', 'b:1']);
   });
 });

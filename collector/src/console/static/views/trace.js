@@ -5,6 +5,7 @@ import { ApiError, describeError, getJson } from '../lib/api.js';
 import { h, mount, notice } from '../lib/dom.js';
 import { formatDurationMs, formatTimestamp, toMs } from '../lib/format.js';
 import { logTable } from '../lib/logtable.js';
+import { orderSpans } from '../lib/span-tree.js';
 
 export function renderTrace(el, traceId) {
   const title = h('h1', null, 'Trace ', h('code.trace-id', null, traceId));
@@ -22,7 +23,13 @@ export function renderTrace(el, traceId) {
   getJson(`/api/v1/traces/${id}`, { signal }).then(
     (trace) => {
       waterfall.removeAttribute('aria-busy');
-      mount(waterfall, h('h2', null, 'Spans'), spanWaterfall(trace.spans || []));
+      const spans = trace.spans || [];
+      const cut = trace.truncated?.spans ? notice('info', `This trace has more spans than the API returns: the first ${spans.length} are shown.`) : null;
+      try {
+        mount(waterfall, h('h2', null, 'Spans'), cut, spanWaterfall(spans));
+      } catch (err) {
+        mount(waterfall, notice('error', `Trace: cannot draw it (${describeError(err)})`));
+      }
     },
     (err) => {
       if (signal.aborted) return;
@@ -36,10 +43,11 @@ export function renderTrace(el, traceId) {
     },
   );
   getJson(`/api/v1/logs?traceId=${id}&limit=1000`, { signal }).then(
-    ({ records }) => {
+    ({ records, nextCursor }) => {
       logs.removeAttribute('aria-busy');
+      const more = nextCursor ? notice('info', h('span', null, `The newest ${records.length} logs of this trace are shown; `, h('a', { href: `#/search?traceId=${id}&range=all` }, 'search them'), ' for all.')) : null;
       // Oldest first reads better next to a waterfall.
-      mount(logs, records.length ? logTable([...records].reverse()).table : notice('info', 'No logs carry this trace ID.'));
+      mount(logs, more, records.length ? logTable([...records].reverse()).table : notice('info', 'No logs carry this trace ID.'));
     },
     (err) => {
       if (signal.aborted) return;
@@ -54,32 +62,6 @@ function statusOf(span) {
   const st = span.status;
   const code = st && typeof st === 'object' ? st.code : st;
   return String(code ?? 'unset').toLowerCase().replace(/^status_code_/, '');
-}
-
-/** Spans ordered depth-first from the roots (orphans — parent not in the trace — count as roots). */
-function orderSpans(spans) {
-  const byId = new Map(spans.map((s) => [s.spanId, s]));
-  const children = new Map();
-  const roots = [];
-  for (const s of spans) {
-    if (s.parentSpanId && byId.has(s.parentSpanId) && s.parentSpanId !== s.spanId) {
-      if (!children.has(s.parentSpanId)) children.set(s.parentSpanId, []);
-      children.get(s.parentSpanId).push(s);
-    } else {
-      roots.push(s);
-    }
-  }
-  const byStart = (a, b) => toMs(a.startTime) - toMs(b.startTime);
-  const out = [];
-  const seen = new Set();
-  const visit = (s, depth) => {
-    if (seen.has(s.spanId)) return;
-    seen.add(s.spanId);
-    out.push({ span: s, depth });
-    for (const c of (children.get(s.spanId) || []).sort(byStart)) visit(c, depth + 1);
-  };
-  for (const r of roots.sort(byStart)) visit(r, 0);
-  return out;
 }
 
 function spanWaterfall(spans) {

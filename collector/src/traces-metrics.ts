@@ -102,7 +102,7 @@ export function createTracesAndMetrics(db: DatabaseSync, config: { traces: Trace
 
     health(): Record<string, ComponentHealth> {
       return {
-        traces: { status: 'up', spans: spans.count(), slowOperations: slow.operationCount, spanMetricSeries: spanMetricsStore.seriesCount },
+        traces: { status: 'up', spans: spans.count(), slowOperations: slow.operationCount, slowOperationSpansDropped: slow.dropped, spanMetricSeries: spanMetricsStore.seriesCount },
         metrics: { status: 'up', series: metricStore.seriesCount, maxSeries: m.maxSeries, dropped: metricStore.dropped },
       };
     },

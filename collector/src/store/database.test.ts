@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -15,6 +15,22 @@ describe('openDatabase', () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-db-')), 'normal');
     expect(pageSize(db)).toBe(8192);
     expect(walAutocheckpoint(db)).toBe(32768);
+    db.close();
+  });
+
+  it('a WAL grown by one large transaction is cut back when it starts over', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-db-'));
+    const db = openDatabase(dir, 'normal');
+    db.exec('CREATE TABLE big (b BLOB)');
+    const insert = db.prepare('INSERT INTO big VALUES (randomblob(1048576))');
+    transaction(db, () => {
+      for (let i = 0; i < 96; i++) insert.run(); // 96 MiB in one commit: the WAL holds all of it
+    });
+    const walBytes = () => statSync(join(dir, 'periscope.db-wal')).size;
+    expect(walBytes()).toBeGreaterThan(96 * 2 ** 20);
+    db.exec('PRAGMA wal_checkpoint(PASSIVE)'); // copies every frame
+    db.exec('DELETE FROM big WHERE rowid = 1'); // the next commit writes the WAL over from its start
+    expect(walBytes()).toBeLessThanOrEqual(64 * 2 ** 20);
     db.close();
   });
 

@@ -110,7 +110,8 @@ describe('log WAL checkpoints (worker copies, ingest connection finishes)', () =
       expect(vi.mocked(finishCheckpoint).mock.calls[0][0], 'finished on the ingest connection').toBe(db);
       const size = walSize();
       write(1);
-      expect(walSize(), 'the next commits write the WAL from its start').toBe(size);
+      // from its start: the file does not grow (and journal_size_limit cuts it back to 64 MiB)
+      expect(walSize(), 'the next commits write the WAL from its start').toBeLessThanOrEqual(Math.min(size, 64 * 2 ** 20));
     } finally {
       await fts.shutdown();
     }

@@ -11,7 +11,7 @@ export interface Clock {
 }
 
 /** Node runs a timer of more than 2^31 - 1 ms (24.8 days) after 1 ms instead; longer waits are chained. */
-const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
+export const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Wall clock backed by Date.now and the Node timers. A wait past Node's timer limit (an

@@ -4,7 +4,7 @@
 // (https://www.sqlite.org/wal.html); the busy timeout (5 s, given at open) lets the two
 // connections take turns writing.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 export const ALERTING_DB_FILE = 'alerting.db';
@@ -64,11 +64,19 @@ CREATE TABLE IF NOT EXISTS notify_incident_alerts (
 ) STRICT;
 `;
 
-export function openNotifyDatabase(dataDir: string): DatabaseSync {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new DatabaseSync(join(dataDir, ALERTING_DB_FILE), { timeout: 5000 });
+/** One connection to alerting.db (the rules engine and the notification pipeline each open one). */
+export function openAlertingFile(path: string): DatabaseSync {
+  mkdirSync(dirname(path), { recursive: true });
+  // The busy timeout at open: a statement meeting the other connection's lock (the first one
+  // included) waits instead of failing.
+  const db = new DatabaseSync(path, { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
+  return db;
+}
+
+export function openNotifyDatabase(dataDir: string): DatabaseSync {
+  const db = openAlertingFile(join(dataDir, ALERTING_DB_FILE));
   db.exec(SCHEMA);
   return db;
 }

@@ -30,8 +30,7 @@ export interface LogRecord {
 export const LEVEL_NAMES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
 export type LevelName = (typeof LEVEL_NAMES)[number];
 
-/** Common aliases accepted on input, mapped to the RFC 5424 keyword. */
-/** Level names and aliases → severity (also copied by the console, collector/src/console/static/lib/format.js). */
+/** Level names and common aliases accepted on input → severity (the console keeps a copy, collector/src/console/static/lib/format.js). */
 export const LEVEL_ALIASES: Readonly<Record<string, number>> = {
   emerg: 0, emergency: 0, panic: 0,
   alert: 1,

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { ALERTING_DB_FILE, openAlertingFile } from '../notify-db.ts';
 import type { AlertEvent, AlertState } from '../types.ts';
 import type { InstanceState } from './machine.ts';
 
@@ -118,17 +118,8 @@ export class AlertStore {
 
   /** Opens `<dataDir>/alerting.db` (or `path` as given, e.g. ':memory:'). */
   constructor(options: { dataDir?: string; path?: string }) {
-    let path = options.path;
-    if (!path) {
-      if (!options.dataDir) throw new Error('AlertStore needs dataDir or path');
-      mkdirSync(options.dataDir, { recursive: true });
-      path = join(options.dataDir, 'alerting.db');
-    }
-    // The busy timeout at open: the notification pipeline has its own connection to this file, and
-    // a statement meeting that connection's lock (the first one included) waits instead of failing.
-    this.db = new DatabaseSync(path, { timeout: 5000 });
-    this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    if (!options.path && !options.dataDir) throw new Error('AlertStore needs dataDir or path');
+    this.db = openAlertingFile(options.path ?? join(options.dataDir!, ALERTING_DB_FILE));
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS alert_instances (
         rule_id TEXT NOT NULL,

@@ -66,16 +66,23 @@ function sdPaths(key: string): string[][] {
   return out;
 }
 
+/** fieldPaths per filter entry: live tail and log rules match one filter against every record. */
+const pathsOfEntry = new WeakMap<object, string[][]>();
+
 /** The JSON paths (from the record's root) a field filter reads. */
-function fieldPaths(kind: 'attr' | 'sd', key: string): string[][] {
-  return kind === 'attr' ? keyPaths(key).map((p) => ['attributes', ...p]) : sdPaths(key).map((p) => ['structuredData', ...p]);
+function fieldPaths(kind: 'attr' | 'sd', entry: { key: string }): string[][] {
+  let paths = pathsOfEntry.get(entry);
+  if (!paths) {
+    paths = kind === 'attr' ? keyPaths(entry.key).map((p) => ['attributes', ...p]) : sdPaths(entry.key).map((p) => ['structuredData', ...p]);
+    pathsOfEntry.set(entry, paths);
+  }
+  return paths;
 }
 
 /** True when a field's value equals a filter value: its string, or its JSON text. */
 function fieldEquals(field: unknown, value: string): boolean {
   if (field === undefined) return false;
-  const text = JSON.stringify(field);
-  return text === value || (typeof field === 'string' && field === value);
+  return (typeof field === 'string' && field === value) || JSON.stringify(field) === value;
 }
 
 /** Parses a time bound: RFC 3339 or epoch milliseconds → epoch microseconds. */
@@ -271,10 +278,10 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
     params.push(chunkQuery(filter.q), INDEXED_ID_KEY, filter.q);
   }
   for (const [kind, fields] of [['sd', filter.sd], ['attr', filter.attrs]] as const) {
-    for (const { key, value } of fields) {
-      const paths = fieldPaths(kind, key);
+    for (const entry of fields) {
+      const paths = fieldPaths(kind, entry);
       clauses.push(`(${paths.map(() => '(l.body -> ?) IN (?, ?)').join(' OR ')})`);
-      for (const path of paths) params.push(jsonPath(path), JSON.stringify(value), value);
+      for (const path of paths) params.push(jsonPath(path), JSON.stringify(entry.value), entry.value);
     }
   }
   return { where: clauses.length ? clauses.join(' AND ') : '1', params };
@@ -312,8 +319,8 @@ export function matchesFilter(filter: LogFilter, record: LogRecord, micros: numb
   if (filter.traceId !== undefined && record.traceId !== filter.traceId) return false;
   if (filter.q !== undefined && !matchesQ(record.msg, filter.q)) return false;
   for (const [kind, fields] of [['sd', filter.sd], ['attr', filter.attrs]] as const) {
-    for (const { key, value } of fields) {
-      if (!fieldPaths(kind, key).some((path) => fieldEquals(getPath(record, path), value))) return false;
+    for (const entry of fields) {
+      if (!fieldPaths(kind, entry).some((path) => fieldEquals(getPath(record, path), entry.value))) return false;
     }
   }
   return true;

@@ -96,8 +96,7 @@ export function startTraces(opts: ResolvedOptions, resource: Resource, agents: E
     httpAgentOptions: agents.factory,
   });
   const ratio = opts.traces.sampleRatio;
-  // The processor gives up on an export after its timeout; the exporter's own ends first.
-  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters), counters, opts.flushIntervalMs, timeoutMillis + 1000);
+  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters), counters, opts.flushIntervalMs, timeoutMillis);
   const provider = new TracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),

@@ -2,14 +2,15 @@
 //
 // The OTLP exporter retries one request only within its timeout (OTel's RetryingTransport:
 // 5 attempts), and BatchSpanProcessor then drops the batch: every span ended during an outage
-// longer than that was lost. This exporter sits between the two. A batch that fails for a
-// transient reason (connection refused or reset, timeout, 429/502/503/504 after the exporter's own
-// retries) is held and sent again with backoff until the collector takes it, as the OTel
-// Collector's exporters do with retry_on_failure; later batches wait behind it, in order. The
-// processor is told at once that the batch is done, so its queue keeps taking spans; the caller
-// bounds held + queued spans (traces/index.ts), so memory stays bounded during an outage.
-// A refusal (any other HTTP status) fails the batch at once. Timers are unref'd: a held batch
-// never keeps the process alive; shutdown sends what is held within its deadline (drain).
+// longer than that was lost. This exporter sits between the two: every batch is held here and one
+// send loop sends them in order. A batch that fails for a transient reason (connection refused or
+// reset, timeout, 429/502/503/504 after the exporter's own retries) stays first and is sent again
+// with backoff until the collector takes it, as the OTel Collector's exporters do with
+// retry_on_failure; later batches wait behind it. The processor is told at once that its batch is
+// done, so its queue keeps taking spans; the caller bounds held + queued spans (traces/index.ts),
+// so memory stays bounded during an outage. A refusal (any other HTTP status) fails the batch at
+// once. The backoff timer is unref'd: a held batch never keeps the process alive; shutdown sends
+// what is held within its deadline (drain).
 //
 // Counters: a span is `exported` when the collector took it and `failed` when given up on
 // (refused, or still held when the shutdown deadline came).
@@ -37,7 +38,7 @@ export function isTransientExportError(error: unknown): boolean {
 }
 
 export interface SpanRetryQueue extends SpanExporter {
-  /** Spans held for a retry. */
+  /** Spans held, not yet taken by the collector nor given up on. */
   readonly heldSpans: number;
   /** Sends what is held, one batch after the other, until done or `deadlineAt`; what is left then counts as failed. */
   drain(deadlineAt: number): Promise<void>;
@@ -48,44 +49,42 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
   let heldSpans = 0;
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
-  /** A retry of held[0] is in flight. */
-  let sending = false;
+  /** The running send loop; it resolves true when it emptied the queue, false after a transient failure. */
+  let sending: Promise<boolean> | undefined;
 
   const send = (spans: ReadableSpan[]): Promise<ExportResult> => new Promise((resolve) => inner.export(spans, resolve));
 
-  /** Sends held batches in order until one fails for a transient reason (then waits) or none is left. */
-  async function retryHeld(): Promise<void> {
-    timer = undefined;
-    if (sending) return;
-    sending = true;
-    try {
-      while (held.length > 0) {
-        const batch = held[0];
-        const result = await send(batch);
-        if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) {
-          scheduleRetry();
-          return;
-        }
-        held.shift();
-        heldSpans -= batch.length;
-        attempt = 0;
-        if (result.code === ExportResultCode.SUCCESS) counters.exported += batch.length;
-        else counters.failed += batch.length;
-      }
-    } finally {
-      sending = false;
+  async function sendHeld(): Promise<boolean> {
+    while (held.length > 0) {
+      const batch = held[0];
+      const result = await send(batch);
+      if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) return false;
+      held.shift();
+      heldSpans -= batch.length;
+      attempt = 0;
+      if (result.code === ExportResultCode.SUCCESS) counters.exported += batch.length;
+      else counters.failed += batch.length;
     }
+    return true;
   }
 
-  /** The next retry of the held batches, after a backoff; unref'd: it never keeps the process alive. */
-  function scheduleRetry(): void {
-    timer = setTimeout(() => void retryHeld(), backoffMs(attempt++));
-    timer.unref();
+  /** Starts the send loop unless it runs or waits for its backoff; after a transient failure it starts again after one. */
+  function kick(): void {
+    if (sending || timer) return;
+    sending = sendHeld().finally(() => (sending = undefined));
+    void sending.then((emptied) => {
+      if (emptied) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        kick();
+      }, backoffMs(attempt++));
+      timer.unref();
+    });
   }
 
-  function hold(spans: ReadableSpan[]): void {
-    held.push(spans);
-    heldSpans += spans.length;
+  function cancelBackoff(): void {
+    clearTimeout(timer);
+    timer = undefined;
   }
 
   return {
@@ -93,39 +92,21 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
       return heldSpans;
     },
     export(spans, done) {
-      if (held.length > 0) {
-        // the collector is known to be unreachable: wait behind the held batches, in order
-        hold(spans);
-        done({ code: ExportResultCode.SUCCESS });
-        return;
-      }
-      inner.export(spans, (result) => {
-        if (result.code === ExportResultCode.SUCCESS) {
-          counters.exported += spans.length;
-        } else if (isTransientExportError(result.error)) {
-          hold(spans);
-          if (timer === undefined && !sending) scheduleRetry();
-          result = { code: ExportResultCode.SUCCESS };
-        } else {
-          counters.failed += spans.length;
-        }
-        done(result);
-      });
+      held.push(spans);
+      heldSpans += spans.length;
+      done({ code: ExportResultCode.SUCCESS });
+      kick();
     },
     async drain(deadlineAt) {
-      const cancelTimer = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        timer = undefined;
-      };
       while (held.length > 0 && Date.now() < deadlineAt) {
-        cancelTimer();
-        if (!sending) await retryHeld();
-        if (held.length === 0) break;
+        cancelBackoff();
+        kick();
+        if (await sending) continue; // emptied (the loop ends unless more came meanwhile)
         // a transient failure: a backoff, but not past the deadline (ref'd: shutdown waits for it)
-        cancelTimer();
+        cancelBackoff();
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs(attempt), deadlineAt - Date.now()))));
       }
-      cancelTimer();
+      cancelBackoff();
       // (a send still in flight settles its batch itself: the agents are closed at the deadline)
       if (!sending) {
         counters.failed += heldSpans;

@@ -11,6 +11,7 @@ import { LogBatch } from '../collector/src/ingest/log-batch.ts';
 import { openDatabase } from '../collector/src/store/database.ts';
 import { FtsIndexer } from '../collector/src/store/fts-indexer.ts';
 import { parseLogFilter } from '../collector/src/store/log-filter.ts';
+import { LogReader } from '../collector/src/store/log-reader.ts';
 import { LogStore } from '../collector/src/store/log-store.ts';
 import { median, printTable } from './stats.ts';
 
@@ -35,11 +36,12 @@ function record(i: number): LogRecord {
 const dir = mkdtempSync(join(tmpdir(), 'periscope-bench-search-'));
 const db = openDatabase(dir, 'normal');
 const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 50, batch: 5000 });
-const indexed = new LogStore(db, { searchIndex: true });
-const scanned = new LogStore(db, { searchIndex: false });
+const store = new LogStore(db);
+const indexed = new LogReader(db, { searchIndex: true });
+const scanned = new LogReader(db, { searchIndex: false });
 for (let b = 0; b < N; b += 5000) {
   const records = Array.from({ length: Math.min(5000, N - b) }, (_, j) => record(b + j));
-  indexed.append(LogBatch.fromRecords(records, records.map((_, j) => (T0 + b + j) * 1000)));
+  store.append(LogBatch.fromRecords(records, records.map((_, j) => (T0 + b + j) * 1000)));
 }
 
 // The index is built from the log, as after a restart or a rebuild (the worker reads the records back).
@@ -75,7 +77,7 @@ const QUERIES: Array<{ what: string; query: Record<string, string>; count?: bool
 
 const rows = QUERIES.map(({ what, query, count }) => {
   const filter = parseLogFilter(query);
-  const run = (store: LogStore) => () => (count ? store.countMatching(filter) : store.query(filter, 100).records.length);
+  const run = (store: LogReader) => () => (count ? store.countMatching(filter) : store.query(filter, 100).records.length);
   const index = ms(run(indexed), 5);
   const scan = ms(run(scanned), 3);
   return { query: what, matches: index.n, 'index ms': index.ms.toFixed(1), 'search off ms': scan.ms.toFixed(1), 'search off matches': scan.n };

@@ -13,14 +13,14 @@ import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.ts';
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
 import type { Severity } from '../../alerting/src/types.ts';
-import { parseLogFilter } from './store/log-filter.ts';
-import type { LogStore } from './store/log-store.ts';
+import { parseLogFilter, type LogFilter } from './store/log-filter.ts';
+import type { LogQueries } from './store/log-queries.ts';
 
 export interface AlertingDeps {
   dataDir: string;
   /** Folder that relative `alerting.ruleFiles` are resolved against (that of periscope.yaml). */
   configDir: string;
-  store: LogStore;
+  queries: LogQueries;
   metrics: MetricSource;
   registry: Registry;
   logger: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void; info(obj: unknown, msg?: string): void };
@@ -28,12 +28,18 @@ export interface AlertingDeps {
   listenerUrl: () => string;
 }
 
+/** What log alert rules count with: the query thread (LogQueries), or a LogReader in-process. */
+export interface LogCounter {
+  readonly searchIndex: boolean;
+  countMatching(filter: LogFilter): number | Promise<number>;
+}
+
 /**
  * Log alert rules count with the same filters as GET /api/v1/logs (service, severity, q, attr.*, …)
  * over [startMs, endMs). Without the search index (store.search.enabled: false) a filter with q or
  * traceId reads every record of its window at each evaluation: said once per filter, as a warning.
  */
-export function logCountSource(store: LogStore, logger: Pick<AlertingDeps['logger'], 'warn'>): LogCountSource {
+export function logCountSource(store: LogCounter, logger: Pick<AlertingDeps['logger'], 'warn'>): LogCountSource {
   const warned = new Set<string>();
   return {
     count(filter, startMs, endMs) {
@@ -153,7 +159,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
     dataDir: deps.dataDir,
     config: rulesConfigFromSlice(config),
     metrics: deps.metrics,
-    logs: logCountSource(deps.store, deps.logger),
+    logs: logCountSource(deps.queries, deps.logger),
     baseDir: deps.configDir,
     logger: {
       warn: (msg, details) => deps.logger.warn({ details }, msg),

@@ -27,6 +27,7 @@ import { DataDirLock } from './store/data-dir-lock.ts';
 import { openDatabase } from './store/database.ts';
 import { FtsIndexer } from './store/fts-indexer.ts';
 import { timestampToMicros } from './store/log-filter.ts';
+import { LogQueries } from './store/log-queries.ts';
 import { LogStore } from './store/log-store.ts';
 import { Retention } from './store/retention.ts';
 
@@ -55,13 +56,15 @@ function openDataDir(config: Config) {
   try {
     const lock = DataDirLock.acquire(dir);
     const db = openDatabase(dir, config.store.synchronous);
-    const store = new LogStore(db, { searchIndex: config.store.search.enabled });
+    const store = new LogStore(db);
     const fts = new FtsIndexer(db, dir, {
       enabled: config.store.search.enabled,
       intervalMs: parseDuration(config.store.search.indexInterval),
       batch: config.store.search.indexBatch,
     });
-    return { lock, db, store, fts };
+    // After the index is attached (created): the query thread attaches it too.
+    const queries = new LogQueries(dir, { searchIndex: config.store.search.enabled });
+    return { lock, db, store, fts, queries };
   } catch (err) {
     if (err instanceof PeriscopeError) throw err;
     throw new PeriscopeError(
@@ -77,7 +80,7 @@ function openDataDir(config: Config) {
  */
 export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
-  const { lock, db, store, fts } = openDataDir(config);
+  const { lock, db, store, fts, queries } = openDataDir(config);
   const retention = new Retention(db, {
     maxAgeMs: parseDuration(config.store.retention.maxAge),
     maxBytes: parseBytes(config.store.retention.maxBytes),
@@ -118,8 +121,8 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const parser = new ParsePool(config.http.parseThreads);
   registerNativeLogsRoute(app, ingest, parser);
   registerOtlpLogsRoute(app, ingest);
-  telemetry.registerRoutes(app, store);
-  registerLogQueryRoutes(app, store);
+  telemetry.registerRoutes(app, queries);
+  registerLogQueryRoutes(app, queries);
   await registerTailRoute(app, ingest, metrics.registry);
   registerConsoleRoutes(app);
   let retentionSeen = { age: 0, size: 0 };
@@ -154,7 +157,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const alerting = createAlerting(config.alerting, {
     dataDir: config.store.dataDir,
     configDir: options.configDir ?? process.cwd(),
-    store,
+    queries,
     metrics: metricSourceOf(telemetry.metricStore, telemetry.spanMetricsStore),
     registry: metrics.registry,
     logger: app.log,
@@ -195,7 +198,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
       const indexer = fts.shutdown().then((how) => {
         if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
       });
-      await Promise.allSettled([indexer, retention.shutdown(), telemetry.shutdown()]);
+      await Promise.allSettled([indexer, queries.close(), retention.shutdown(), telemetry.shutdown()]);
       db.close();
       lock.release();
     })();

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { parseLogFilter } from '../store/log-filter.ts';
-import type { LogStore } from '../store/log-store.ts';
+import type { LogQueries } from '../store/log-queries.ts';
 import { csvHeader, csvRow } from './csv.ts';
 
 type Query = Record<string, string | undefined>;
@@ -18,27 +17,29 @@ function parseLimit(value: string | undefined): number {
 }
 
 /** Search, export and stats over the embedded store (docs/api.md). */
-export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): void {
-  app.get('/api/v1/logs', async (request) => {
+export function registerLogQueryRoutes(app: FastifyInstance, store: LogQueries): void {
+  // The stored bodies go out as they are: no parse and serialise on the ingest thread.
+  app.get('/api/v1/logs', async (request, reply) => {
     const query = request.query as Query;
     const filter = parseLogFilter(query, ['limit', 'cursor']);
-    return store.query(filter, parseLimit(query.limit), query.cursor || undefined);
+    const page = await store.page(filter, parseLimit(query.limit), query.cursor || undefined);
+    reply.type('application/json; charset=utf-8');
+    return reply.send(`{"records":[${page.bodies.join(',')}],"nextCursor":${JSON.stringify(page.nextCursor)}}`);
   });
 
-  // Streamed in keyset pages with a yield between pages: constant memory, no row limit.
+  // Streamed in keyset pages, each read by the query thread: constant memory, no row limit.
   app.get('/api/v1/logs/export', async (request, reply) => {
     const query = request.query as Query;
     const format = query.format ?? 'ndjson';
     if (format !== 'ndjson' && format !== 'csv') throw new PeriscopeError(ERR.BAD_QUERY, 'format: expected ndjson or csv', 400, { key: 'format' });
     const filter = parseLogFilter(query, ['format']);
-    const pages = store.pages(filter);
+    const pages = store.bodies(filter);
     async function* lines() {
       if (format === 'csv') yield csvHeader();
-      for (const rows of pages) {
+      for await (const bodies of pages) {
         let chunk = '';
-        for (const row of rows) chunk += format === 'csv' ? csvRow(JSON.parse(row.body) as LogRecord) : row.body + '\n';
+        for (const body of bodies) chunk += format === 'csv' ? csvRow(JSON.parse(body) as LogRecord) : body + '\n';
         yield chunk;
-        await yieldToLoop();
       }
     }
     reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
@@ -52,6 +53,6 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: LogStore): v
     const ms = parseDuration(interval);
     if (!Number.isFinite(ms) || ms < 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'interval: expected a duration of at least 1s, e.g. 1m', 400, { key: 'interval' });
     const filter = parseLogFilter(query, ['interval']);
-    return { interval, buckets: store.stats(filter, ms * 1000) };
+    return { interval, buckets: await store.stats(filter, ms * 1000) };
   });
 }

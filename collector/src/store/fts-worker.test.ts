@@ -11,6 +11,7 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { parseLogFilter } from './log-filter.ts';
+import { LogReader } from './log-reader.ts';
 import { LogStore } from './log-store.ts';
 
 const T0 = Date.UTC(2026, 11, 6);
@@ -25,6 +26,7 @@ describe('store worker', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-fts-worker-'));
     const db = openDatabase(dir, 'normal');
     const store = new LogStore(db);
+    const reader = new LogReader(db);
     const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
     fts.start();
     try {
@@ -53,7 +55,7 @@ describe('store worker', () => {
       expect(fts.health(store.lastId())).toMatchObject({ lag: 0, lastError: failing.lastError });
       expect(fts.health(store.lastId()).failingSince).toBeUndefined();
       // found through the index: the records of the failed step, and those before them in their chunk
-      const found = (q: string) => store.query(parseLogFilter({ q }), 10).records.map((r) => r.msg).sort();
+      const found = (q: string) => reader.query(parseLogFilter({ q }), 10).records.map((r) => r.msg).sort();
       expect(found('bravo')).toEqual(['bravo four', 'bravo three']);
       expect(found('alpha')).toEqual(['alpha one', 'alpha two']);
     } finally {
@@ -66,6 +68,7 @@ describe('store worker', () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-fts-worker-'));
     const db = openDatabase(dir, 'normal');
     const store = new LogStore(db);
+    const reader = new LogReader(db);
     const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
     // Another connection holds the index database's write lock past busy_timeout while the worker starts.
     const blocker = new DatabaseSync(join(dir, 'periscope-fts.db'));
@@ -80,7 +83,7 @@ describe('store worker', () => {
       blocker.close();
       await waitFor(() => fts.indexedId() === store.lastId(), 30_000, 20);
       expect(fts.health(store.lastId()).status).toBe('up');
-      expect(store.query(parseLogFilter({ q: 'charlie' }), 10).records.map((r) => r.msg)).toEqual(['charlie five']);
+      expect(reader.query(parseLogFilter({ q: 'charlie' }), 10).records.map((r) => r.msg)).toEqual(['charlie five']);
     } finally {
       await fts.shutdown();
       db.close();

@@ -64,6 +64,7 @@ describe('attr. and sd. filters: the store (SQL) and live tail (in memory) answe
   const { LogBatch } = await import('../ingest/log-batch.ts');
   const { openDatabase } = await import('./database.ts');
   const { LogStore } = await import('./log-store.ts');
+  const { LogReader } = await import('./log-reader.ts');
   const { matchesFilter } = await import('./log-filter.ts');
 
   const records = [
@@ -74,7 +75,9 @@ describe('attr. and sd. filters: the store (SQL) and live tail (in memory) answe
     { msg: 'sd', structuredData: { 'meta@1': { 'a.b': 'c' }, 'origin.x@2': { ip: '10.0.0.1' } } },
   ].map((r, i) => ({ timestamp: '2026-11-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, ...r, attributes: { i, ...(r.attributes ?? {}) } }));
   const micros = records.map(() => Date.UTC(2026, 10, 1) * 1000);
-  const store = new LogStore(openDatabase(mkdtempSync(join(tmpdir(), 'periscope-filter-')), 'normal'));
+  const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-filter-')), 'normal');
+  const store = new LogStore(db);
+  const reader = new LogReader(db);
   store.append(LogBatch.fromRecords(records as never, micros));
 
   it.each([
@@ -99,7 +102,7 @@ describe('attr. and sd. filters: the store (SQL) and live tail (in memory) answe
     ['sd.origin.x@2.ip', '10.0.0.1', ['sd']],
   ])('%s=%s', (key, value, want) => {
     const filter = parseLogFilter({ [key]: value });
-    const sql = store.query(filter, 100).records.map((r) => r.msg).sort();
+    const sql = reader.query(filter, 100).records.map((r) => r.msg).sort();
     const memory = records.filter((r, i) => matchesFilter(filter, r as never, micros[i])).map((r) => r.msg).sort();
     expect({ sql, memory }).toEqual({ sql: want, memory: want });
   });

@@ -10,6 +10,7 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { matchesFilter, parseLogFilter } from './log-filter.ts';
+import { LogReader } from './log-reader.ts';
 import { LogStore } from './log-store.ts';
 import { logCountSource } from '../alerting.ts';
 
@@ -31,13 +32,14 @@ function records(): LogRecord[] {
   }));
 }
 
-function storeWith(searchIndex: boolean): { store: LogStore; dir: string } {
+function storeWith(searchIndex: boolean): { store: LogStore; reader: LogReader; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-search-off-'));
   const db = openDatabase(dir, 'normal');
-  const store = new LogStore(db, { searchIndex });
+  const store = new LogStore(db);
+  const reader = new LogReader(db, { searchIndex });
   const rs = records();
   store.append(LogBatch.fromRecords(rs, rs.map((_, i) => (T0 + i * 1000) * 1000)));
-  return { store, dir };
+  return { store, reader, dir };
 }
 
 const QUERIES: Array<Record<string, string>> = [
@@ -57,23 +59,23 @@ const QUERIES: Array<Record<string, string>> = [
 
 describe('store.search.enabled: false', () => {
   it('answers q= and traceId= like live tail does, newest first', () => {
-    const { store } = storeWith(false);
+    const { reader } = storeWith(false);
     const all = records();
     for (const query of QUERIES) {
       const filter = parseLogFilter(query);
       const expected = all.filter((r, i) => matchesFilter(filter, r, (T0 + i * 1000) * 1000)).reverse().map((r) => r.msg);
-      expect(store.query(filter, 1000).records.map((r) => r.msg), JSON.stringify(query)).toEqual(expected);
-      expect(store.countMatching(filter), JSON.stringify(query)).toBe(expected.length);
+      expect(reader.query(filter, 1000).records.map((r) => r.msg), JSON.stringify(query)).toEqual(expected);
+      expect(reader.countMatching(filter), JSON.stringify(query)).toBe(expected.length);
     }
     // the cases above are not all empty: they would pass against a store that finds nothing
-    expect(store.query(parseLogFilter({ q: 'order' }), 1000).records).toHaveLength(30);
-    expect(store.query(parseLogFilter({ q: 'größe' }), 1000).records).toHaveLength(10);
-    expect(store.query(parseLogFilter({ traceId: TRACE_A }), 1000).records).toHaveLength(15);
+    expect(reader.query(parseLogFilter({ q: 'order' }), 1000).records).toHaveLength(30);
+    expect(reader.query(parseLogFilter({ q: 'größe' }), 1000).records).toHaveLength(10);
+    expect(reader.query(parseLogFilter({ traceId: TRACE_A }), 1000).records).toHaveLength(15);
   });
 
   it('finds what the search index finds for words that occur only whole (a scan also matches inside words: order finds ORDERS)', async () => {
-    const off = storeWith(false).store;
-    const { store: on, dir } = storeWith(true);
+    const off = storeWith(false).reader;
+    const { reader: on, dir } = storeWith(true);
     const fts = new FtsIndexer(on.db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
     fts.start();
     await waitFor(() => fts.indexedId() >= 60, 30_000, 20);
@@ -87,7 +89,7 @@ describe('store.search.enabled: false', () => {
   it('creates no index database and still checkpoints the log', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-search-off-'));
     const db = openDatabase(dir, 'normal');
-    const store = new LogStore(db, { searchIndex: false });
+    const store = new LogStore(db);
     const fts = new FtsIndexer(db, dir, { enabled: false, intervalMs: 20, batch: 1000 });
     fts.start();
     const rs = records();
@@ -107,9 +109,9 @@ describe('store.search.enabled: false', () => {
   });
 
   it('log alert rules still count, and a rule filtering on q or traceId is warned about once', async () => {
-    const { store } = storeWith(false);
+    const { reader } = storeWith(false);
     const warnings: unknown[] = [];
-    const source = logCountSource(store, { warn: (obj: unknown) => warnings.push(obj) });
+    const source = logCountSource(reader, { warn: (obj: unknown) => warnings.push(obj) });
     const window = [T0, T0 + 60_000] as const;
     expect(await source.count({ q: 'payment' }, ...window)).toBe(10);
     expect(await source.count({ q: 'payment' }, ...window)).toBe(10);

@@ -12,6 +12,7 @@ import { FtsIndexer } from './fts-indexer.ts';
 import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { CHUNK_SIZE } from './fts-schema.ts';
 import { filterToSql, parseLogFilter, type SearchMode } from './log-filter.ts';
+import { LogReader } from './log-reader.ts';
 import { LogStore } from './log-store.ts';
 import { matchesWords } from './search-words.ts';
 
@@ -61,10 +62,10 @@ function record(msg: string, i: number): LogRecord {
   return { timestamp: new Date(T0 + i).toISOString(), severity: 6, level: 'info', facility: 1, msg };
 }
 
-function openStore(dir = mkdtempSync(join(tmpdir(), 'periscope-words-'))): { db: DatabaseSync; store: LogStore; fts: FtsIndexer; dir: string } {
+function openStore(dir = mkdtempSync(join(tmpdir(), 'periscope-words-'))): { db: DatabaseSync; store: LogStore; reader: LogReader; fts: FtsIndexer; dir: string } {
   const db = openDatabase(dir, 'normal');
   const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 10, batch: 1000 });
-  return { db, store: new LogStore(db), fts, dir };
+  return { db, store: new LogStore(db), reader: new LogReader(db), fts, dir };
 }
 
 function append(store: LogStore, msgs: string[]): void {
@@ -77,7 +78,7 @@ async function indexed(fts: FtsIndexer, upTo: number): Promise<void> {
   expect(fts.indexedId()).toBe(upTo);
 }
 
-const found = (store: LogStore, q: string) => store.query(parseLogFilter({ q }), 1000).records.map((r) => r.msg).reverse();
+const found = (reader: LogReader, q: string) => reader.query(parseLogFilter({ q }), 1000).records.map((r) => r.msg).reverse();
 
 describe('q= words', () => {
   it('match as a per-record FTS5 index (unicode61) matched them: whole tokens, phrases, prefixes, case and diacritics folded', () => {
@@ -92,18 +93,18 @@ describe('q= words', () => {
   });
 
   it('through the index, finds only the records of a chunk that match, not their neighbours', async () => {
-    const { store, fts, db } = openStore();
+    const { store, reader, fts, db } = openStore();
     append(store, Array.from({ length: 3 * CHUNK_SIZE }, (_, i) => MESSAGES[i % MESSAGES.length]));
     fts.start();
     await indexed(fts, 3 * CHUNK_SIZE);
     await fts.shutdown();
     // "handled" and "unhandled request" share every chunk; only whole-token matches come back
-    expect(found(store, 'handled')).toHaveLength(Math.ceil((3 * CHUNK_SIZE) / MESSAGES.length));
-    expect(new Set(found(store, 'handled'))).toEqual(new Set([MESSAGES[0]]));
+    expect(found(reader, 'handled')).toHaveLength(Math.ceil((3 * CHUNK_SIZE) / MESSAGES.length));
+    expect(new Set(found(reader, 'handled'))).toEqual(new Set([MESSAGES[0]]));
     for (const q of ['cafe', 'orders api', 'sda*', 'lodz', '주문']) {
       const expected = Array.from({ length: 3 * CHUNK_SIZE }, (_, i) => MESSAGES[i % MESSAGES.length]).filter((m) => matchesWords(m, q));
-      expect(found(store, q), q).toEqual(expected);
-      expect(store.countMatching(parseLogFilter({ q })), q).toBe(expected.length);
+      expect(found(reader, q), q).toEqual(expected);
+      expect(reader.countMatching(parseLogFilter({ q })), q).toBe(expected.length);
     }
     // the answers came from the index: the chunks are there and nothing is left unindexed
     expect((db.prepare('SELECT count(*) AS n FROM fts.log_chunks WHERE log_chunks MATCH ?').get('msg : "handled"') as { n: number }).n).toBe(3);
@@ -120,14 +121,14 @@ describe('q= words', () => {
     await first.fts.shutdown();
     first.db.close();
     // restarted with the cursor in the middle of chunk 0: its earlier records are read back
-    const { db, store, fts: again } = openStore(first.dir);
+    const { db, store, reader, fts: again } = openStore(first.dir);
     again.start();
     append(store, [...Array.from({ length: CHUNK_SIZE }, (_, i) => `filler ${i}`), 'last delta']);
     await indexed(again, CHUNK_SIZE + 4);
     await again.shutdown();
     // position 0 is never used: chunk 0 holds 1 … 63; everything is indexed, so no record is read as unindexed
     for (const [q, msg] of [['alpha', 'first alpha'], ['beta', 'second beta'], ['gamma', 'third gamma'], ['delta', 'last delta'], ['filler 62', 'filler 62']]) {
-      expect(found(store, q), q).toEqual([msg]);
+      expect(found(reader, q), q).toEqual([msg]);
     }
     const chunks = db.prepare('SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ? ORDER BY rowid');
     expect(chunks.all('msg : "alpha"')).toEqual([{ rowid: 0 }]);
@@ -175,6 +176,7 @@ describe('q= words', () => {
     const db = openDatabase(dir, 'normal');
     const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 1, batch: 1000 }); // prunes every 300 rounds: within a second
     const store = new LogStore(db);
+    const reader = new LogReader(db);
     append(store, Array.from({ length: 3 * CHUNK_SIZE - 1 }, (_, i) => `kept ${i}`)); // positions 1 … 191: chunks 0, 1, 2
     fts.start();
     await indexed(fts, 3 * CHUNK_SIZE - 1);
@@ -184,15 +186,15 @@ describe('q= words', () => {
     await waitFor(() => chunks().length <= 1, 30_000, 20);
     await fts.shutdown();
     expect(chunks()).toEqual([2]);
-    expect(found(store, 'kept')).toHaveLength(CHUNK_SIZE - 2);
+    expect(found(reader, 'kept')).toHaveLength(CHUNK_SIZE - 2);
     db.close();
   });
 
   it('finds records the indexer has not reached yet, and reads q without words (-->) like live tail', () => {
-    const { store, db } = openStore(); // worker never started
+    const { store, reader, db } = openStore(); // worker never started
     append(store, ['retry --> later', 'nothing here', 'Payment FAILED']);
-    expect(found(store, 'failed')).toEqual(['Payment FAILED']);
-    expect(found(store, '-->')).toEqual(['retry --> later']);
+    expect(found(reader, 'failed')).toEqual(['Payment FAILED']);
+    expect(found(reader, '-->')).toEqual(['retry --> later']);
     db.close();
   });
 
@@ -241,22 +243,27 @@ describe('q= words', () => {
   });
 
   it('a word in most chunks: newest first with a limit, page after page, and counts', async () => {
-    const { store, fts, db } = openStore();
+    const { store, reader, fts, db } = openStore();
     const n = 1100 * CHUNK_SIZE; // more chunks than LogStore looks up by position
     for (let b = 0; b < n; b += 10_000) append(store, Array.from({ length: Math.min(10_000, n - b) }, (_, i) => (b + i === 5000 ? 'common and rare' : `common line ${b + i}`)));
     fts.start();
     await indexed(fts, n);
     await fts.shutdown();
-    const first = store.query(parseLogFilter({ q: 'common' }), 3);
+    const first = reader.query(parseLogFilter({ q: 'common' }), 3);
     expect(first.records.map((r) => r.msg)).toEqual([`common line ${n - 1}`, `common line ${n - 2}`, `common line ${n - 3}`]);
-    const second = store.query(parseLogFilter({ q: 'common' }), 3, first.nextCursor!);
+    const second = reader.query(parseLogFilter({ q: 'common' }), 3, first.nextCursor!);
     expect(second.records.map((r) => r.msg)).toEqual([`common line ${n - 4}`, `common line ${n - 5}`, `common line ${n - 6}`]);
-    expect(store.query(parseLogFilter({ q: 'rare' }), 3).records.map((r) => r.msg)).toEqual(['common and rare']);
-    expect(store.countMatching(parseLogFilter({ q: 'common' }))).toBe(n);
-    expect(store.countMatching(parseLogFilter({ q: 'line' }))).toBe(n - 1);
-    expect(store.countMatching(parseLogFilter({ q: 'common', start: String(T0 + 1000), end: String(T0 + 2000) }))).toBe(1000);
+    expect(reader.query(parseLogFilter({ q: 'rare' }), 3).records.map((r) => r.msg)).toEqual(['common and rare']);
+    expect(reader.countMatching(parseLogFilter({ q: 'common' }))).toBe(n);
+    expect(reader.countMatching(parseLogFilter({ q: 'line' }))).toBe(n - 1);
+    expect(reader.countMatching(parseLogFilter({ q: 'common', start: String(T0 + 1000), end: String(T0 + 2000) }))).toBe(1000);
     let exported = 0;
-    for (const page of store.pages(parseLogFilter({ q: 'line' }), 5000)) exported += page.length;
+    let cursor: string | undefined;
+    do {
+      const page = reader.page(parseLogFilter({ q: 'line' }), 5000, cursor);
+      exported += page.bodies.length;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
     expect(exported).toBe(n - 1);
     db.close();
   });

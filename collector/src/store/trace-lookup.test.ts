@@ -11,6 +11,7 @@ import { FtsIndexer } from './fts-indexer.ts';
 import { CHUNK_SIZE, TRACE_TOKEN_CHARS, traceIndexToken } from './fts-schema.ts';
 import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { filterToSql } from './log-filter.ts';
+import { LogReader } from './log-reader.ts';
 import { LogStore } from './log-store.ts';
 
 const T1 = '0af7651916cd43dd8448eb211c80319c';
@@ -28,6 +29,7 @@ function openStore() {
   const db = openDatabase(dir, 'normal');
   new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 }); // attaches the index database
   const store = new LogStore(db);
+  const reader = new LogReader(db);
   /**
    * Writes the index row of the chunk holding positions 0 … CHUNK_SIZE - 1, as the indexer does,
    * or (`wholeIds`) as versions before traceIndexToken did, with whole trace ids.
@@ -39,7 +41,7 @@ function openStore() {
     db.prepare('INSERT OR REPLACE INTO fts.log_chunks(rowid, msg, trace_id) VALUES (0, ?, ?)').run(text.msgs, traceIds);
   };
   const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
-  const msgsOf = (filter: { traceId?: string; q?: string }) => store.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
+  const msgsOf = (filter: { traceId?: string; q?: string }) => reader.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
   return { db, store, indexFirstChunk, indexedUpTo, msgsOf };
 }
 

@@ -4,7 +4,7 @@ import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, type RawQuery } from '../http/query-params.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
-import type { LogStore } from '../store/log-store.ts';
+import type { LogQueries } from '../store/log-queries.ts';
 import type { SlowOperations } from './slowest.ts';
 import type { SpanStore, StoredSpan } from './span-store.ts';
 import { assembleTree } from './tree.ts';
@@ -39,7 +39,7 @@ function parseDurationNs(value: string | undefined, key: string): number | undef
 
 export interface TraceRoutesOptions {
   spans: SpanStore;
-  logs: LogStore;
+  logs: LogQueries;
   slow: SlowOperations;
 }
 
@@ -75,7 +75,7 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
     const stored = spans.trace(traceId, MAX_TRACE_SPANS + 1);
     if (stored.length === 0) throw new PeriscopeError(ERR.NOT_FOUND, `no spans of trace ${traceId}`, 404, { traceId });
     const truncatedSpans = stored.length > MAX_TRACE_SPANS;
-    const page = logs.query({ traceId, sd: [], attrs: [] }, MAX_TRACE_LOGS);
+    const page = await logs.query({ traceId, sd: [], attrs: [] }, MAX_TRACE_LOGS);
     const records = page.records.slice().reverse(); // oldest first
     const bySpan = new Map<string, LogRecord[]>();
     const unattached: LogRecord[] = [];

@@ -1,0 +1,75 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { LogBatch } from '../ingest/log-batch.ts';
+import { openDatabase } from './database.ts';
+import { FtsIndexer } from './fts-indexer.ts';
+import { parseLogFilter } from './log-filter.ts';
+import { LogQueries } from './log-queries.ts';
+import { LogStore } from './log-store.ts';
+
+const T0 = Date.UTC(2026, 5, 1);
+const open: LogQueries[] = [];
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((q) => q.close()));
+});
+
+function storeIn(dir: string, searchIndex: boolean) {
+  const db = openDatabase(dir, 'normal');
+  const store = new LogStore(db);
+  new FtsIndexer(db, dir, { enabled: searchIndex, intervalMs: 1000, batch: 1000 }); // attaches (creates) the index
+  const queries = new LogQueries(dir, { searchIndex });
+  open.push(queries);
+  let appended = 0; // a millisecond apart, in order
+  const append = (msgs: string[]) => {
+    const ms = msgs.map(() => T0 + appended++);
+    const records = msgs.map((msg, i) => ({ timestamp: new Date(ms[i]).toISOString(), severity: 6, level: 'info', facility: 1, appName: 'svc', msg }));
+    store.append(LogBatch.fromRecords(records as never, ms.map((m) => m * 1000)));
+  };
+  return { db, store, queries, append };
+}
+
+describe('log queries in the query thread', () => {
+  it('sees each commit of the ingest connection at once, pages with cursors, counts and buckets', async () => {
+    const { queries, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), true);
+    append(['one', 'two', 'three']);
+    const first = await queries.query(parseLogFilter({}), 2);
+    expect(first.records.map((r) => r.msg)).toEqual(['three', 'two']);
+    const second = await queries.query(parseLogFilter({}), 2, first.nextCursor!);
+    expect(second).toEqual({ records: [expect.objectContaining({ msg: 'one' })], nextCursor: null });
+    append(['four']); // committed after the thread's last read: the next one sees it
+    expect(await queries.countMatching(parseLogFilter({}))).toBe(4);
+    // not indexed yet (the indexer is not running): q= still finds it, by reading the record
+    expect(await queries.countMatching(parseLogFilter({ q: 'four' }))).toBe(1);
+    expect(await queries.stats(parseLogFilter({}), 86_400_000_000)).toEqual([{ start: '2026-06-01T00:00:00.000Z', service: 'svc', severity: 6, count: 4 }]);
+    const pages: string[][] = [];
+    for await (const bodies of queries.bodies(parseLogFilter({}), 3)) pages.push(bodies.map((b) => JSON.parse(b).msg));
+    expect(pages).toEqual([['four', 'three', 'two'], ['one']]);
+  });
+
+  it('a bad cursor is the same 400 as in-process; a thread that cannot open the store answers 503 and is started again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-queries-'));
+    const { queries } = storeIn(dir, false);
+    const bad = await queries.page(parseLogFilter({}), 10, 'bm90IGEgY3Vyc29y').catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(PeriscopeError);
+    expect(bad).toMatchObject({ code: ERR.BAD_CURSOR, statusCode: 400, details: { key: 'cursor' } });
+
+    const missing = new LogQueries(join(dir, 'no-such-dir'), { searchIndex: false });
+    open.push(missing);
+    for (let i = 0; i < 2; i++) {
+      const err = await missing.countMatching(parseLogFilter({})).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ERR.STORE_UNAVAILABLE, statusCode: 503, retryAfterSeconds: 1, message: expect.stringMatching(/query thread stopped \(.*unable to open/) });
+    }
+  });
+
+  it('after close, queries fail with 503 instead of waiting forever', async () => {
+    const { queries, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), false);
+    append(['x']);
+    expect(await queries.countMatching(parseLogFilter({}))).toBe(1);
+    await queries.close();
+    await expect(queries.countMatching(parseLogFilter({}))).rejects.toMatchObject({ statusCode: 503 });
+  });
+});

@@ -1,0 +1,49 @@
+// Worker thread that answers log queries (log-reader.ts) on a read-only connection of its own.
+// On the ingest thread, a count or stats over millions of records held the event loop for
+// seconds: every POST waited, acknowledgements past a sender's timeout made it send again
+// (duplicates). Here a query holds up only the queries queued behind it. WAL readers never
+// block the writer and see every transaction committed before their statement began, so a
+// record is found as soon as its POST was acknowledged (https://www.sqlite.org/wal.html).
+import { DatabaseSync } from 'node:sqlite';
+import { parentPort, workerData } from 'node:worker_threads';
+import { PeriscopeError } from '../errors.ts';
+import { BUSY_TIMEOUT_MS } from './database.ts';
+import { LogReader } from './log-reader.ts';
+import type { QueryReply, QueryRequest, QueryThreadData } from './log-queries.ts';
+
+const { logDbPath, ftsDbPath } = workerData as QueryThreadData;
+
+const db = new DatabaseSync(logDbPath, { readOnly: true, timeout: BUSY_TIMEOUT_MS });
+db.exec('PRAGMA temp_store = MEMORY'); // GROUP BY and ORDER BY without a file
+db.exec('PRAGMA cache_size = -65536'); // 64 MiB page cache, as the ingest connection's
+// An attached database opens with the main one's flags: read-only too.
+if (ftsDbPath !== undefined) db.exec(`ATTACH DATABASE '${ftsDbPath.replaceAll("'", "''")}' AS fts`);
+const reader = new LogReader(db, { searchIndex: ftsDbPath !== undefined });
+
+function answer(request: QueryRequest): QueryReply['result'] {
+  switch (request.op) {
+    case 'page':
+      return reader.page(request.filter, request.limit, request.cursor);
+    case 'stats':
+      return reader.stats(request.filter, request.intervalMicros);
+    case 'count':
+      return reader.countMatching(request.filter);
+  }
+}
+
+parentPort!.on('message', (request: QueryRequest | 'stop') => {
+  if (request === 'stop') {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  try {
+    parentPort!.postMessage({ id: request.id, result: answer(request) } satisfies QueryReply);
+  } catch (err) {
+    const e = err as Error;
+    const error = err instanceof PeriscopeError
+      ? { message: e.message, code: err.code, statusCode: err.statusCode, details: err.details }
+      : { message: e.message };
+    parentPort!.postMessage({ id: request.id, error } satisfies QueryReply);
+  }
+});

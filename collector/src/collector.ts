@@ -206,6 +206,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   };
 
   fts.start();
+  queries.start();
   if (fts.rebuilding) app.log.warn('search index from an earlier version: rebuilding it from the log; until searchIndex.lag in /health/detailed is 0, q= and traceId= read the records not indexed yet (slower)');
   telemetry.start();
   retention.start();

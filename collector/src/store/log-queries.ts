@@ -32,8 +32,9 @@ const CLOSE_WAIT_MS = 5000;
 
 /**
  * The log queries of the API and of log alert rules, answered by the query thread
- * (query-thread.ts) in the order they were asked. The thread starts at the first query, and again
- * after it died: the queries waiting then fail with 503 (come back later), the next starts anew.
+ * (query-thread.ts) in the order they were asked. start() starts the thread (loading it takes a
+ * moment: the first query should not wait for it); a query starts it again after it died: the
+ * queries waiting then fail with 503 (come back later), the next starts anew.
  */
 export class LogQueries {
   /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
@@ -50,6 +51,10 @@ export class LogQueries {
       logDbPath: join(dataDir, 'periscope.db'),
       ...(options.searchIndex ? { ftsDbPath: join(dataDir, 'periscope-fts.db') } : {}),
     };
+  }
+
+  start(): void {
+    if (!this.#worker && !this.#closed) this.#start();
   }
 
   /** Newest first, keyset-paginated: the stored JSON bodies. */

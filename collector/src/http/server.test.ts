@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { REPEAT_LOG_MS, RepeatedErrorLog } from './error-log.ts';
 import { createHttpServer } from './server.ts';
 
 describe('createHttpServer: unknown routes', () => {
@@ -24,5 +26,41 @@ describe('createHttpServer: unknown routes', () => {
     const res = await app.inject({ method: 'GET', url });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
+  });
+});
+
+describe('createHttpServer: errors behind 5xx answers', () => {
+  it('logs a repeated error once, and each different one', async () => {
+    const app = createHttpServer({ bodyLimit: 1024, logLevel: 'silent' });
+    const logged: string[] = [];
+    app.log.error = ((obj: Error | { err: Error }) => void logged.push(obj instanceof Error ? obj.message : obj.err.message)) as typeof app.log.error;
+    app.post('/full', async () => {
+      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, 'store write failed: database or disk is full', 503, null, 1);
+    });
+    app.get('/bug', async () => {
+      throw new Error('a bug');
+    });
+    for (let i = 0; i < 50; i++) expect((await app.inject({ method: 'POST', url: '/full' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/bug' })).statusCode).toBe(500);
+    expect(logged).toEqual(['store write failed: database or disk is full', 'a bug']);
+  });
+});
+
+describe('RepeatedErrorLog', () => {
+  it('logs an error again after a minute, saying how many were not logged', () => {
+    let now = 0;
+    const lines: Array<{ msg: string; repeated?: number }> = [];
+    const log = new RepeatedErrorLog((obj, msg) => lines.push({ msg, ...(obj.repeated ? { repeated: obj.repeated } : {}) }), () => now);
+    const full = Object.assign(new Error('disk full'), { code: 'E_FULL' });
+    for (let i = 0; i < 10; i++) log.log(full);
+    log.log(Object.assign(new Error('disk full'), { code: 'E_OTHER' })); // another code: another error
+    now = REPEAT_LOG_MS - 1;
+    log.log(full);
+    now = REPEAT_LOG_MS;
+    log.log(full);
+    log.log(full);
+    now = 2 * REPEAT_LOG_MS;
+    log.log(full);
+    expect(lines).toEqual([{ msg: 'disk full' }, { msg: 'disk full' }, { msg: 'disk full', repeated: 10 }, { msg: 'disk full', repeated: 1 }]);
   });
 });

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyError, type F
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
+import { RepeatedErrorLog } from './error-log.ts';
 
 /** Content types whose bodies are handed to routes as raw Buffers (each route decodes its own). */
 export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'application/x-protobuf', 'application/protobuf'];
@@ -13,7 +14,8 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
  *  - a known path asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6), not
- *    a 404 that reads as a wrong URL.
+ *    a 404 that reads as a wrong URL;
+ *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts).
  */
 export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
   const app = Fastify({
@@ -49,9 +51,10 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     return decoded;
   });
 
+  const errorLog = new RepeatedErrorLog((obj, msg) => app.log.error(obj, msg));
   app.setErrorHandler((error: FastifyError | PeriscopeError, request, reply) => {
     const e = httpErrorOf(error, request);
-    if (e.statusCode >= 500) app.log.error(error);
+    if (e.statusCode >= 500) errorLog.log(error);
     return sendHttpError(request, reply, e);
   });
 

@@ -15,6 +15,7 @@
 
 import build from 'pino-abstract-transport';
 import pino from 'pino';
+import { parseJsonExact } from '../exact-json.ts';
 import { recordFromPino, severityFromPino } from '../record.ts';
 import { Shipper, type ShipperOptions } from './shipper.ts';
 import { consoleFormatter } from './formats.ts';
@@ -29,24 +30,6 @@ export interface TransportOptions extends ShipperOptions {
   format: LogFormat;
   shutdownTimeoutMs: number;
   shared: SharedArrayBuffer;
-}
-
-/** Digits enough for an integer beyond 2^53 (9007199254740992 has 16): the only lines that need the reviver. */
-const LONG_DIGITS = /\d{16}/;
-
-/** JSON.parse's reviver: an integer literal JSON.parse would round keeps its digits, as a string. */
-function exactIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
-  if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)) return context.source;
-  return value;
-}
-
-/**
- * One pino line. pino writes a BigInt (`logger.info({ id: 2n ** 64n })`) as its exact digits;
- * plain JSON.parse would round them (18446744073709552000), so such integers become strings.
- * The reviver is slow, so it runs only on lines with 16 digits in a row.
- */
-export function parsePinoLine(line: string): unknown {
-  return LONG_DIGITS.test(line) ? JSON.parse(line, exactIntegers as (key: string, value: unknown) => unknown) : JSON.parse(line);
 }
 
 export default async function periscopeTransport(opts: TransportOptions) {
@@ -79,7 +62,8 @@ export default async function periscopeTransport(opts: TransportOptions) {
       });
     },
     {
-      parseLine: parsePinoLine,
+      // pino writes a BigInt (`logger.info({ id: 2n ** 64n })`) as its exact digits: kept as a string.
+      parseLine: parseJsonExact,
       close: () =>
         (closing ??= (async () => {
           await shipper.shutdown(deadline());

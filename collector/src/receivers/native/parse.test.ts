@@ -53,6 +53,21 @@ describe('parseLogBatch', () => {
   });
 });
 
+describe('parseLogBatch: integers beyond 2^53', () => {
+  // A 64-bit id in the body: JSON.parse would store 12345678901234567000.
+  const attrs = '{"id":12345678901234567891,"neg":-9007199254740993,"safe":9007199254740991,"big":1e300,"frac":0.12345678901234567891,"text":"12345678901234567891"}';
+  const want = { id: '12345678901234567891', neg: '-9007199254740993', safe: 9007199254740991, big: 1e300, frac: 0.12345678901234568, text: '12345678901234567891' };
+  it.each([
+    ['application/x-ndjson', `{"msg":"m","attributes":${attrs}}\n`],
+    ['application/json', `[{"msg":"m","attributes":${attrs}}]`],
+    ['application/json', `{"msg":"m","attributes":${attrs}}`],
+  ])('%s %s: kept as the exact digits (a string), as OTLP/JSON and the SDK keep them', (type, body) => {
+    const { columns, rejected } = parseLogBatch(type, new TextEncoder().encode(body), Date.now());
+    expect(rejected).toEqual([]);
+    expect(JSON.parse(columns.bodies[0]).attributes).toEqual(want);
+  });
+});
+
 describe('parseLogBatch: nesting limit', () => {
   const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
   const batch = (attributes: string) => parseLogBatch('application/x-ndjson', new TextEncoder().encode(`{"msg":"m","attributes":${attributes}}\n`), Date.now());

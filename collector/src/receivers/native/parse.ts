@@ -1,3 +1,4 @@
+import { parseJsonExact } from '../../../../sdk/src/exact-json.ts';
 import { ERR } from '../../errors.ts';
 import { emptyColumns, pushRecord, type LogColumns } from '../../ingest/log-batch.ts';
 import { normalizeRecord } from '../../records/normalize.ts';
@@ -29,7 +30,7 @@ export function parseNdjson(text: string, out: Item[] = []): Item[] {
     const line = text.slice(start, end).trim();
     if (line) {
       try {
-        out.push({ ok: true, value: JSON.parse(line) });
+        out.push({ ok: true, value: parseJsonExact(line) });
       } catch (err) {
         out.push({ ok: false, message: `malformed JSON: ${(err as Error).message}` });
       }
@@ -53,7 +54,7 @@ function parseBody(contentType: string, body: Uint8Array): Item[] {
   if (contentType.startsWith('application/json')) {
     const text = bytes.toString('utf8');
     try {
-      const value = JSON.parse(text);
+      const value = parseJsonExact(text);
       return Array.isArray(value) ? value.map((v) => ({ ok: true as const, value: v })) : [{ ok: true, value }];
     } catch (err) {
       // A broken array is one broken document: its lines are not records (a pretty-printed

@@ -24,6 +24,7 @@ import { metricSourceOf } from './metrics/alerting-source.ts';
 import { createTracesAndMetrics } from './traces-metrics.ts';
 import { createSyslogReceiver } from './receivers/syslog/receiver.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
+import { DatabaseFileWatch } from './store/database-file-watch.ts';
 import { openDatabase } from './store/database.ts';
 import { FtsIndexer } from './store/fts-indexer.ts';
 import { timestampToMicros } from './store/log-filter.ts';
@@ -118,6 +119,18 @@ export async function startCollector(config: Config, options: { configDir?: stri
   });
 
   const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit) });
+  // The data directory deleted or replaced under the running collector: writes would go to a file
+  // no one opens again, so they are refused (503) until a restart opens a new database.
+  const dbPath = join(config.store.dataDir, 'periscope.db');
+  const dbWatch = new DatabaseFileWatch(dbPath, (lost) => {
+    app.log.error({ since: lost.since }, `${lost.reason}: logs and spans are refused (503) from now on; restart the collector to store them in a new database at ${config.store.dataDir}`);
+  });
+  const refuseWritesIfLost = () => {
+    const lost = dbWatch.lost;
+    if (lost) throw new Error(`${lost.reason}; restart the collector`);
+  };
+  store.setWriteGuard(refuseWritesIfLost);
+  telemetry.spans.setWriteGuard(refuseWritesIfLost);
   const parser = new ParsePool(config.http.parseThreads);
   registerNativeLogsRoute(app, ingest, parser);
   registerOtlpLogsRoute(app, ingest);
@@ -171,9 +184,10 @@ export async function startCollector(config: Config, options: { configDir?: stri
       syslog: config.syslog.enabled ? { ...syslog.health() } : { status: 'up', enabled: false },
       store: {
         // down while writes fail (disk full, I/O error): senders get 503 + Retry-After meanwhile
-        status: ingest.writeFailure ? 'down' : 'up',
+        status: ingest.writeFailure || dbWatch.lost ? 'down' : 'up',
         ...ingest.writeFailure,
-        path: join(config.store.dataDir, 'periscope.db'), records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId(),
+        ...(dbWatch.lost && { lastError: dbWatch.lost.reason, since: dbWatch.lost.since }),
+        path: dbPath, records: store.count(), liveBytes: retention.liveBytes(), lastId: store.lastId(),
       },
       searchIndex: fts.health(store.lastId()),
       retention: {
@@ -191,6 +205,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
+      dbWatch.stop();
       await Promise.allSettled([app.close(), syslog.shutdown()]);
       await parser.close();
       await alerting.shutdown();

@@ -41,6 +41,8 @@ export class LogStore {
   readonly #bodyOf: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
+  /** Called before each write: throws when writes must be refused (the database file was lost). */
+  #writeGuard: () => void = () => {};
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -60,6 +62,11 @@ export class LogStore {
     this.#bodyOf.setReturnArrays(true);
   }
 
+  /** Writes are refused while `guard` throws (collector.ts: the database file deleted under it). */
+  setWriteGuard(guard: () => void): void {
+    this.#writeGuard = guard;
+  }
+
   /**
    * Writes the batch in one transaction and returns the id range assigned (inclusive), or null
    * for an empty batch.
@@ -67,6 +74,7 @@ export class LogStore {
   append(batch: LogColumns): { firstId: number; lastId: number } | null {
     const n = batch.bodies.length;
     if (n === 0) return null;
+    this.#writeGuard();
     const { micros, severity, service, traceId, bodies } = batch;
     const ids = transaction(this.db, () => {
       let i = 0;

@@ -103,6 +103,8 @@ export class SpanStore {
   readonly #byTrace: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
+  /** Called before each write: throws when writes must be refused (the database file was lost). */
+  #writeGuard: () => void = () => {};
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -115,12 +117,18 @@ export class SpanStore {
     this.#byTrace.setReadBigInts(true);
   }
 
+  /** Writes are refused while `guard` throws (collector.ts: the database file deleted under it). */
+  setWriteGuard(guard: () => void): void {
+    this.#writeGuard = guard;
+  }
+
   /**
    * Writes the spans in one transaction (committed when this returns). Returns the spans that
    * were new; a span whose (traceId, spanId) is already stored is skipped.
    */
   append(spans: readonly SpanRecord[]): SpanRecord[] {
     if (spans.length === 0) return [];
+    this.#writeGuard();
     const inserted = transaction(this.db, () => {
       const fresh = new Set<string>();
       const args: Array<string | number | bigint | null> = [];

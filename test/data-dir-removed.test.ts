@@ -1,0 +1,57 @@
+// The data directory deleted under a running collector (rm -rf, a volume gone): SQLite goes on
+// writing the open, unlinked file without an error, so acknowledging would lose every record at
+// the next start. The collector notices (collector/src/store/database-file-watch.ts), refuses logs
+// and spans with 503 so senders keep them, and reports the store down.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+let collector: CollectorProcess;
+
+beforeAll(async () => {
+  collector = await startCollectorProcess();
+});
+
+afterAll(async () => {
+  expect(await collector?.stop()).toBe(0); // and it still shuts down cleanly
+  await collector?.dispose();
+});
+
+const postLog = (msg: string) =>
+  fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify({ msg }) + '\n' });
+
+const postSpan = () =>
+  fetch(`${collector.url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'removed-dir' } }] },
+        scopeSpans: [{ spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'op', kind: 1, startTimeUnixNano: String(Date.now() * 1e6), endTimeUnixNano: String(Date.now() * 1e6 + 1e6) }] }],
+      }],
+    }),
+  });
+
+describe('data directory removed while the collector runs', () => {
+  it('refuses logs and spans with 503 instead of acknowledging them into a deleted file, and says why', async () => {
+    expect((await postLog('before')).status).toBe(200);
+    expect((await postSpan()).status).toBe(200);
+    rmSync(collector.dataDir, { recursive: true, force: true });
+
+    const refused = await waitFor(async () => {
+      const res = await postLog('after');
+      return res.status === 503 ? ((await res.json()) as { error: { code: string; message: string } }) : undefined;
+    }, 30_000, 200);
+    expect(refused.error.code).toBe('PERISCOPE_ERR_STORE_UNAVAILABLE');
+    expect(refused.error.message).toContain(`${join(collector.dataDir, 'periscope.db')} was deleted`);
+    expect(refused.error.message).toContain('restart the collector');
+    const span = await postSpan();
+    expect(span.status).toBe(503);
+    expect(span.headers.get('retry-after')).toBe('1');
+
+    const health = (await (await fetch(`${collector.url}/health/detailed`)).json()) as { status: string; components: { store: { status: string; lastError: string; since: string } } };
+    expect(health.components.store).toMatchObject({ status: 'down', lastError: expect.stringContaining('was deleted'), since: expect.any(String) });
+    expect(collector.output()).toMatch(/was deleted .*restart the collector to store them in a new database/);
+  }, 60_000);
+});

@@ -64,7 +64,7 @@ function openDataDir(config: Config) {
       batch: config.store.search.indexBatch,
     });
     // After the index is attached (created): the query thread attaches it too.
-    const queries = new LogQueries(dir, { searchIndex: config.store.search.enabled });
+    const queries = new LogQueries(dir, { searchIndex: config.store.search.enabled, timeoutMs: parseDuration(config.store.queryTimeout) });
     return { lock, db, store, fts, queries };
   } catch (err) {
     if (err instanceof PeriscopeError) throw err;

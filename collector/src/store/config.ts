@@ -17,6 +17,13 @@ export const storeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    queryTimeout: Type.String({
+      default: '1m',
+      format: 'duration',
+      unitMinimum: '1s',
+      description:
+        'Longest a log query (search, export page, stats, a log alert rule\'s count) may run; past it the query fails with 503 PERISCOPE_ERR_QUERY_TIMEOUT and is stopped, so the queries behind it (they run one at a time, in a thread of their own) need not wait for it. As Loki\'s query_timeout.',
+    }),
     search: Type.Object(
       {
         enabled: Type.Boolean({

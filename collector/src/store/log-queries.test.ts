@@ -21,7 +21,7 @@ function storeIn(dir: string, searchIndex: boolean) {
   const db = openDatabase(dir, 'normal');
   const store = new LogStore(db);
   new FtsIndexer(db, dir, { enabled: searchIndex, intervalMs: 1000, batch: 1000 }); // attaches (creates) the index
-  const queries = new LogQueries(dir, { searchIndex });
+  const queries = new LogQueries(dir, { searchIndex, timeoutMs: 60_000 });
   open.push(queries);
   let appended = 0; // a millisecond apart, in order
   const append = (msgs: string[]) => {
@@ -57,12 +57,31 @@ describe('log queries in the query thread', () => {
     expect(bad).toBeInstanceOf(PeriscopeError);
     expect(bad).toMatchObject({ code: ERR.BAD_CURSOR, statusCode: 400, details: { key: 'cursor' } });
 
-    const missing = new LogQueries(join(dir, 'no-such-dir'), { searchIndex: false });
+    const missing = new LogQueries(join(dir, 'no-such-dir'), { searchIndex: false, timeoutMs: 60_000 });
     open.push(missing);
     for (let i = 0; i < 2; i++) {
       const err = await missing.countMatching(parseLogFilter({})).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: ERR.STORE_UNAVAILABLE, statusCode: 503, retryAfterSeconds: 1, message: expect.stringMatching(/query thread stopped \(.*unable to open/) });
     }
+  });
+
+  it('a query past store.queryTimeout fails with 503 QUERY_TIMEOUT, and the queries queued behind it are answered by a new thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-queries-'));
+    const { db, append } = storeIn(dir, false);
+    append(['other one', 'other two']);
+    db.prepare("UPDATE logs SET service = 'other'").run();
+    // A million records whose q= match (search index off) calls JavaScript for each: seconds.
+    db.exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+      INSERT INTO logs(ts, severity, service, trace_id, body)
+      SELECT ${T0 * 1000} + i, 6, 'filler', NULL, json_object('msg', 'filler ' || i) FROM n`);
+    const queries = new LogQueries(dir, { searchIndex: false, timeoutMs: 500 });
+    open.push(queries);
+    queries.start();
+    const slow = queries.countMatching(parseLogFilter({ q: 'nothing like this' })).catch((e: unknown) => e);
+    const behind = queries.countMatching(parseLogFilter({ service: 'other' }));
+    expect(await slow).toMatchObject({ code: ERR.QUERY_TIMEOUT, statusCode: 503, message: expect.stringMatching(/longer than store.queryTimeout \(500 ms\)/) });
+    expect(await behind).toBe(2);
+    expect(await queries.countMatching(parseLogFilter({ service: 'filler' }))).toBe(1_000_000);
   });
 
   it('after close, queries fail with 503 instead of waiting forever', async () => {

@@ -19,13 +19,30 @@ type QueryOp =
 export type QueryRequest = QueryOp & { id: number };
 
 export interface QueryReply {
-  id: number;
+  /** Sent once, when the thread has opened the store and takes queries. */
+  ready?: true;
+  id?: number;
   result?: BodyPage | StatsBucket[] | number;
   /** A PeriscopeError keeps its code and status; any other error is a message (a 500). */
   error?: { message: string; code?: string; statusCode?: number; details?: unknown };
 }
 
-type Waiter = { resolve(value: unknown): void; reject(err: Error): void };
+/** A query sent to a thread: what to send again should that thread be replaced. */
+interface Pending {
+  request: QueryRequest;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+/** A query thread and the queries sent to it, oldest (the one it is running) first. */
+interface QueryThread {
+  worker: Worker;
+  waiting: Map<number, Pending>;
+  failure: string;
+  /** The thread has loaded and opened the store: queries are timed from then on. */
+  ready: boolean;
+}
 
 /** How long close() lets a running query finish before the thread is terminated. */
 const CLOSE_WAIT_MS = 5000;
@@ -35,18 +52,25 @@ const CLOSE_WAIT_MS = 5000;
  * (query-thread.ts) in the order they were asked. start() starts the thread (loading it takes a
  * moment: the first query should not wait for it); a query starts it again after it died: the
  * queries waiting then fail with 503 (come back later), the next starts anew.
+ *
+ * A query that runs longer than `timeoutMs` (store.queryTimeout) fails with 503 QUERY_TIMEOUT and
+ * its thread is terminated (SQLite has no way to cancel a statement from node:sqlite; a query
+ * stops at its next JavaScript call, such as the per-record q= match, or when its statement
+ * ends); the queries queued behind it go to a new thread. Without this, one query over a large
+ * range held up every other query, log alert rules included, for as long as it ran.
  */
 export class LogQueries {
   /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
   readonly searchIndex: boolean;
   readonly #data: QueryThreadData;
-  readonly #waiting = new Map<number, Waiter>();
-  #worker: Worker | undefined;
+  readonly #timeoutMs: number;
+  #thread: QueryThread | undefined;
   #nextId = 0;
   #closed = false;
 
-  constructor(dataDir: string, options: { searchIndex: boolean }) {
+  constructor(dataDir: string, options: { searchIndex: boolean; timeoutMs: number }) {
     this.searchIndex = options.searchIndex;
+    this.#timeoutMs = options.timeoutMs;
     this.#data = {
       logDbPath: join(dataDir, 'periscope.db'),
       ...(options.searchIndex ? { ftsDbPath: join(dataDir, 'periscope-fts.db') } : {}),
@@ -54,7 +78,7 @@ export class LogQueries {
   }
 
   start(): void {
-    if (!this.#worker && !this.#closed) this.#start();
+    if (!this.#thread && !this.#closed) this.#start();
   }
 
   /** Newest first, keyset-paginated: the stored JSON bodies. */
@@ -91,49 +115,87 @@ export class LogQueries {
   /** Lets the running query finish (up to CLOSE_WAIT_MS), then stops the thread. Safe to call twice. */
   async close(): Promise<void> {
     this.#closed = true;
-    const worker = this.#worker;
-    if (!worker) return;
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    worker.postMessage('stop');
-    const timer = setTimeout(() => void worker.terminate(), CLOSE_WAIT_MS);
+    const thread = this.#thread;
+    if (!thread) return;
+    const exited = new Promise((resolve) => thread.worker.once('exit', resolve));
+    thread.worker.postMessage('stop');
+    const timer = setTimeout(() => void thread.worker.terminate(), CLOSE_WAIT_MS);
     await exited;
     clearTimeout(timer);
   }
 
-  #ask(request: QueryOp): Promise<unknown> {
+  #ask(op: QueryOp): Promise<unknown> {
     if (this.#closed) return Promise.reject(unavailable('the collector is shutting down'));
-    const id = this.#nextId++;
-    const worker = this.#worker ?? this.#start();
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      worker.postMessage({ ...request, id } satisfies QueryRequest);
-    });
+    return new Promise((resolve, reject) => this.#send({ request: { ...op, id: this.#nextId++ }, resolve, reject }));
   }
 
-  #start(): Worker {
+  #send(pending: Pending): void {
+    const thread = this.#thread ?? this.#start();
+    thread.waiting.set(pending.request.id, pending);
+    thread.worker.postMessage(pending.request);
+    this.#timeHead(thread);
+  }
+
+  /** The thread answers in order: the oldest query waiting is the one running, timed from when it began. */
+  #timeHead(thread: QueryThread): void {
+    const head = thread.waiting.values().next().value;
+    if (!thread.ready || !head || head.timer) return;
+    head.timer = setTimeout(() => this.#timedOut(thread, head), this.#timeoutMs);
+  }
+
+  #timedOut(thread: QueryThread, pending: Pending): void {
+    thread.waiting.delete(pending.request.id);
+    pending.reject(new PeriscopeError(
+      ERR.QUERY_TIMEOUT,
+      `the query ran longer than store.queryTimeout (${this.#timeoutMs} ms) and was stopped; narrow its time range (start, end) or add a service or other filter`,
+      503,
+      { timeoutMs: this.#timeoutMs },
+    ));
+    // The rest go to a new thread; this one is terminated and forgotten (its exit rejects nothing).
+    const rest = [...thread.waiting.values()];
+    thread.waiting.clear();
+    if (this.#thread === thread) this.#thread = undefined;
+    void thread.worker.terminate();
+    for (const p of rest) {
+      if (this.#closed) p.reject(unavailable('the collector is shutting down'));
+      else this.#send(p);
+    }
+  }
+
+  #start(): QueryThread {
     const worker = new Worker(new URL('./query-thread.ts', import.meta.url), { workerData: this.#data });
     // Never what keeps the process alive: close() stops it at shutdown.
     worker.unref();
-    let failure = 'it exited';
+    const thread: QueryThread = { worker, waiting: new Map(), failure: 'it exited', ready: false };
     worker.on('message', (reply: QueryReply) => {
-      const waiter = this.#waiting.get(reply.id);
-      if (!waiter) return;
-      this.#waiting.delete(reply.id);
-      if (reply.error === undefined) waiter.resolve(reply.result);
-      else if (reply.error.code !== undefined) waiter.reject(new PeriscopeError(reply.error.code, reply.error.message, reply.error.statusCode, reply.error.details));
-      else waiter.reject(new Error(reply.error.message));
+      if (reply.ready) {
+        thread.ready = true;
+        this.#timeHead(thread);
+        return;
+      }
+      const pending = thread.waiting.get(reply.id!);
+      if (!pending) return;
+      thread.waiting.delete(reply.id!);
+      clearTimeout(pending.timer);
+      this.#timeHead(thread);
+      if (reply.error === undefined) pending.resolve(reply.result);
+      else if (reply.error.code !== undefined) pending.reject(new PeriscopeError(reply.error.code, reply.error.message, reply.error.statusCode, reply.error.details));
+      else pending.reject(new Error(reply.error.message));
     });
     worker.on('error', (err: Error) => {
-      failure = err.message;
+      thread.failure = err.message;
     });
     worker.on('exit', () => {
-      if (this.#worker === worker) this.#worker = undefined;
-      const waiters = [...this.#waiting.values()];
-      this.#waiting.clear();
-      for (const w of waiters) w.reject(unavailable(`the query thread stopped (${failure})`));
+      if (this.#thread === thread) this.#thread = undefined;
+      const waiting = [...thread.waiting.values()];
+      thread.waiting.clear();
+      for (const p of waiting) {
+        clearTimeout(p.timer);
+        p.reject(unavailable(`the query thread stopped (${thread.failure})`));
+      }
     });
-    this.#worker = worker;
-    return worker;
+    this.#thread = thread;
+    return thread;
   }
 }
 

@@ -19,6 +19,8 @@ db.exec('PRAGMA cache_size = -65536'); // 64 MiB page cache, as the ingest conne
 // An attached database opens with the main one's flags: read-only too.
 if (ftsDbPath !== undefined) db.exec(`ATTACH DATABASE '${ftsDbPath.replaceAll("'", "''")}' AS fts`);
 const reader = new LogReader(db, { searchIndex: ftsDbPath !== undefined });
+// Queries are timed from here: loading the thread is not a query's running time.
+parentPort!.postMessage({ ready: true } satisfies QueryReply);
 
 function answer(request: QueryRequest): QueryReply['result'] {
   switch (request.op) {

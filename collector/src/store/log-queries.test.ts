@@ -81,7 +81,8 @@ describe('log queries in the query thread', () => {
     const behind = queries.countMatching(parseLogFilter({ service: 'other' }));
     expect(await slow).toMatchObject({ code: ERR.QUERY_TIMEOUT, statusCode: 503, message: expect.stringMatching(/longer than store.queryTimeout \(500 ms\)/) });
     expect(await behind).toBe(2);
-    expect(await queries.countMatching(parseLogFilter({ service: 'filler' }))).toBe(1_000_000);
+    // the new thread goes on answering (queries that read a few index entries: far below 500 ms)
+    expect((await queries.query(parseLogFilter({ service: 'other' }), 10)).records.map((r) => r.msg)).toEqual(['other two', 'other one']);
   });
 
   it('after close, queries fail with 503 instead of waiting forever', async () => {

@@ -146,3 +146,19 @@ describe('outbox delivery (fake clock)', () => {
     expect(t3.pipeline.notifications()).toHaveLength(1);
   });
 });
+
+describe('outbox order', () => {
+  it('a group\'s later message waits for its earlier one still being retried: the resolved notice never arrives before the firing one', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = [{ status: 'retryable', retryAfterMs: 30 * S, error: 'HTTP 503' }];
+    t = await startTestPipeline({ ...config(), route: { receiver: 'team', groupBy: ['alertname'], groupWait: '0s', groupInterval: '5s' } }, [n]);
+    const t0 = t.clock.now();
+    const firing = alertEvent({ alertname: 'A' }, 'firing', t0);
+    await t.pipeline.onTransition(firing);
+    await t.advance(S);
+    await t.pipeline.onTransition({ ...alertEvent({ alertname: 'A' }, 'resolved', t0 + S), startsAt: firing.startsAt });
+    await t.advance(60 * S);
+    expect(n.summary()).toEqual(['firing:A', 'resolved:A(r)']);
+    expect(rel(n, t0)).toEqual([0, 30, 30]);
+  });
+});

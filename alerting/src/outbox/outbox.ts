@@ -4,8 +4,8 @@
 // group, receiver, integration, step and the alerts' fingerprints + transition ids) is UNIQUE, so
 // the same notification decided twice (e.g. replayed after a restart) is stored and sent once.
 //
-// Delivery: one attempt in flight per integration; messages sharing a rate key (a Slack webhook)
-// spaced by its minimum interval; retryable results retried with full-jitter backoff, never before
+// Delivery: one attempt in flight per integration; a group's messages in the order they were
+// decided; messages sharing a rate key (a Slack webhook) spaced by its minimum interval; retryable results retried with full-jitter backoff, never before
 // Retry-After; a per-integration circuit breaker; a row that fails permanently, or is still failing
 // after maxAttempts / maxAge, becomes `failed`: visible in the API, in metrics and in the timeline
 // of each of its alerts — never silently dropped.
@@ -88,6 +88,15 @@ interface Row {
 /** Sent rows are kept this long for the API, failed ones 30 days. */
 export const SENT_RETENTION_MS = 7 * 86_400_000;
 export const FAILED_RETENTION_MS = 30 * 86_400_000;
+
+/**
+ * A pending row is sendable only when it is the oldest pending row of its integration and group:
+ * a group's messages reach a backend in the order they were decided, so a resolved notice never
+ * overtakes the firing message still being retried (Alertmanager gets this by flushing a group
+ * only after its previous flush, retries included, has finished).
+ */
+const GROUP_HEAD = `NOT EXISTS (SELECT 1 FROM notify_outbox AS earlier WHERE earlier.status = 'pending'
+  AND earlier.integration = notify_outbox.integration AND earlier.group_key = notify_outbox.group_key AND earlier.id < notify_outbox.id)`;
 
 export interface OutboxDeps {
   db: DatabaseSync;
@@ -191,7 +200,7 @@ export class Outbox {
     try {
       const now = this.#d.clock.now();
       const rows = this.#d.db
-        .prepare(`SELECT * FROM notify_outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 500`)
+        .prepare(`SELECT * FROM notify_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND ${GROUP_HEAD} ORDER BY next_attempt_at, id LIMIT 500`)
         .all(now) as unknown as Row[];
       for (const row of rows) {
         if (this.#busy.has(row.integration)) continue;
@@ -227,7 +236,7 @@ export class Outbox {
   /** Next wake-up: the earliest time an idle integration has a row due, after breaker and rate limit. */
   #scheduleNext(now: number): void {
     const due = this.#d.db
-      .prepare(`SELECT integration, MIN(next_attempt_at) AS at FROM notify_outbox WHERE status = 'pending' GROUP BY integration`)
+      .prepare(`SELECT integration, MIN(next_attempt_at) AS at FROM notify_outbox WHERE status = 'pending' AND ${GROUP_HEAD} GROUP BY integration`)
       .all() as { integration: string; at: number }[];
     let next = Number.POSITIVE_INFINITY;
     for (const { integration, at } of due) {

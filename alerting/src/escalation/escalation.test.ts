@@ -187,6 +187,23 @@ describe('escalation chains (fake clock)', () => {
     ]);
   });
 
+  it('a silence during the chain pauses it: when the silence ends, the step that fell due meanwhile runs and the chain goes on', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(2 * M);
+    t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
+    await t.advance(8 * M); // the email step falls due at +5, silenced
+    expect(log(c, t0)).toEqual(['0:slack:firing']);
+    expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'muted', step: 0 });
+    await t.advance(7 * M); // the silence ends at +11.5, the group ticks at +12
+    expect(log(c, t0)).toEqual(['0:slack:firing', '12:email:firing']);
+    expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'running', step: 1 });
+    await t.advance(10 * M);
+    expect(log(c, t0).slice(2)).toEqual(['22:sms:firing']);
+  });
+
   it('acks count in metrics and the timeline says who acknowledged', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);

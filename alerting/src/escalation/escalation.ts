@@ -7,7 +7,10 @@
 // stops. A new unacknowledged alert in the group starts the chain again. Receivers already notified
 // in the group's episode get its updates (new alerts, resolutions) at the group interval — and the
 // resolved notice: "resolved goes to everyone who was notified". After the chain ends with
-// alerts still unacknowledged, they get a reminder every repeatInterval.
+// alerts still unacknowledged, they get a reminder every repeatInterval. A step that falls due
+// while every unacknowledged alert is muted (silence, inhibition, mute timing) pauses the chain;
+// the first group flush that sees one of them again runs that step, and the chain goes on: a mute
+// only holds notifications back, it acknowledges nothing.
 // State (step, round, next step time, notified receivers) is persisted with the outbox rows it
 // produced, so a restart resumes the chain where it was and never repeats a step.
 import type { DatabaseSync } from 'node:sqlite';
@@ -26,7 +29,7 @@ export interface EscalationChain {
   steps: { notify: string[]; waitMs: number }[];
 }
 
-export type EscalationStatus = 'running' | 'acknowledged' | 'exhausted' | 'idle';
+export type EscalationStatus = 'running' | 'muted' | 'acknowledged' | 'exhausted' | 'idle';
 
 export interface EscalationState {
   groupKey: string;
@@ -171,6 +174,18 @@ export class Escalations implements EscalationHandler {
     if (!chain) return;
     const entry = this.#d.nflog.get(group.key, ESCALATION_LOG_RECEIVER);
     const reason = needsUpdate(entry, fingerprints(firing), fingerprints(resolved), true, group.route.opts.repeatIntervalMs, now);
+    const paused = this.#states.get(group.key);
+    if (paused?.status === 'muted' && entry && (reason === undefined || reason === 'repeat')) {
+      // The mute that paused the chain is lifted for some of its alerts: the step that fell due runs now.
+      const unacked = this.#unacked(firing);
+      const chainOf = this.#chains.get(paused.chain);
+      if (unacked.length > 0 && chainOf && paused.episode === entry.episode) {
+        for (const a of unacked) this.#d.timeline.add(a.fingerprint, 'escalation_resumed', { chain: paused.chain }, now);
+        this.#nextStep(paused, chainOf, group, unacked, now);
+        if (reason) this.#d.nflog.set(group.key, ESCALATION_LOG_RECEIVER, nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, entry.episode));
+        return;
+      }
+    }
     if (!reason) return;
     const next = nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, episodeStart(firing, now));
     let st = this.#states.get(group.key);
@@ -240,9 +255,14 @@ export class Escalations implements EscalationHandler {
       const stillFiring = all.filter((a) => a.status === 'firing');
       if (stillFiring.length === 0) this.#stop(st, 'idle', 'resolved', all, now);
       else if (firing.length > 0 && this.#unacked(stillFiring).length === 0) this.#stop(st, 'acknowledged', 'acknowledged', all, now);
-      else this.#stop(st, 'idle', 'muted', all, now);
+      else this.#stop(st, 'muted', 'muted', all, now);
       return;
     }
+    this.#nextStep(st, chain, group, unacked, now);
+  }
+
+  /** Runs the step after the last one executed: the next step, the next round, or the end of the chain. */
+  #nextStep(st: EscalationState, chain: EscalationChain, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
     st.step++;
     if (st.step >= chain.steps.length) {
       st.step = 0;
@@ -261,8 +281,9 @@ export class Escalations implements EscalationHandler {
   onAck(fingerprint: string, now: number): void {
     for (const group of this.#d.groupsOf(fingerprint)) {
       const st = this.#states.get(group.key);
-      if (!st || st.status !== 'running') continue;
-      const firing = this.#d.visible(group, now).filter((a) => a.status === 'firing');
+      if (!st || (st.status !== 'running' && st.status !== 'muted')) continue;
+      // A paused chain counts its muted alerts too: they resume it when the mute lifts.
+      const firing = (st.status === 'muted' ? [...group.alerts.values()] : this.#d.visible(group, now)).filter((a) => a.status === 'firing');
       if (this.#unacked(firing).length === 0) this.#stop(st, 'acknowledged', 'acknowledged', firing, now);
     }
   }

@@ -21,6 +21,7 @@ export type TimelineKind =
   | 'escalation_started'
   | 'escalation_step'
   | 'escalation_stopped'
+  | 'escalation_resumed'
   | 'acknowledged'
   | 'ack_ended'
   | 'incident_opened'

@@ -204,6 +204,21 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0).slice(2)).toEqual(['22:sms:firing']);
   });
 
+  it('an acknowledged alert that resolves and fires again between two group ticks escalates again', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(M);
+    t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+    await t.advance(M + 10_000);
+    await resolve(t, 'a', t0);
+    await t.advance(10_000);
+    await fire(t, 'a', t.clock.now()); // a new episode at +2m20s: the ack of the first one has ended
+    await t.advance(10 * M);
+    expect(log(c, t0)).toEqual(['0:slack:firing', '3:slack:firing', '8:email:firing']);
+  });
+
   it('acks count in metrics and the timeline says who acknowledged', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);

@@ -173,18 +173,21 @@ export class Escalations implements EscalationHandler {
     const chain = this.#chains.get(chainName);
     if (!chain) return;
     const entry = this.#d.nflog.get(group.key, ESCALATION_LOG_RECEIVER);
-    const reason = needsUpdate(entry, fingerprints(firing), fingerprints(resolved), true, group.route.opts.repeatIntervalMs, now);
-    const paused = this.#states.get(group.key);
-    if (paused?.status === 'muted' && entry && (reason === undefined || reason === 'repeat')) {
-      // The mute that paused the chain is lifted for some of its alerts: the step that fell due runs now.
-      const unacked = this.#unacked(firing);
-      const chainOf = this.#chains.get(paused.chain);
-      if (unacked.length > 0 && chainOf && paused.episode === entry.episode) {
-        for (const a of unacked) this.#d.timeline.add(a.fingerprint, 'escalation_resumed', { chain: paused.chain }, now);
-        this.#nextStep(paused, chainOf, group, unacked, now);
+    let reason = needsUpdate(entry, fingerprints(firing), fingerprints(resolved), true, group.route.opts.repeatIntervalMs, now);
+    const known = this.#states.get(group.key);
+    const pendingUnacked = this.#unacked(firing);
+    if (entry && (reason === undefined || reason === 'repeat') && known?.episode === entry.episode && known.chain === chain.name && pendingUnacked.length > 0) {
+      if (known.status === 'muted') {
+        // The mute that paused the chain is lifted for some of its alerts: the step that fell due runs now.
+        for (const a of pendingUnacked) this.#d.timeline.add(a.fingerprint, 'escalation_resumed', { chain: chain.name }, now);
+        this.#nextStep(known, chain, group, pendingUnacked, now);
         if (reason) this.#d.nflog.set(group.key, ESCALATION_LOG_RECEIVER, nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, entry.episode));
         return;
       }
+      // An alert of an acknowledged chain is firing unacknowledged: it resolved and fired again
+      // between two group ticks (its ack ended with the old episode). Like a new alert, it starts
+      // the chain again, although the notification log has seen its fingerprint.
+      if (known.status === 'acknowledged') reason = 'new_alerts';
     }
     if (!reason) return;
     const next = nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, episodeStart(firing, now));

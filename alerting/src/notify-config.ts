@@ -53,8 +53,8 @@ const emailSchema = Type.Object(
       {
         host: Type.String({ minLength: 1 }),
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 587 }),
-        /** TLS from the start (port 465); otherwise STARTTLS when offered. */
-        secure: Type.Boolean({ default: false }),
+        /** TLS from the start; otherwise STARTTLS when offered. Unset: true on port 465 (as Alertmanager). */
+        secure: Type.Optional(Type.Boolean({ description: 'TLS from the first byte (implicit TLS); otherwise STARTTLS when the server offers it. Unset: `true` on port 465, `false` on other ports.' })),
         requireTls: Type.Boolean({ default: false }),
         user: Type.Optional(Type.String()),
         password: Type.Optional(Type.String()),

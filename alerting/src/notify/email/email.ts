@@ -16,7 +16,8 @@ export interface EmailConfig {
   smtp: {
     host: string;
     port: number;
-    secure: boolean;
+    /** TLS from the first byte; unset: on port 465 only. */
+    secure?: boolean;
     requireTls: boolean;
     user?: string;
     password?: string;
@@ -31,6 +32,31 @@ export interface EmailConfig {
 }
 
 type Transporter = ReturnType<typeof nodemailer.createTransport>;
+
+/**
+ * nodemailer's SMTP pool options. Port 465 is SMTP over TLS from the first byte (RFC 8314 §3.3),
+ * other ports start in plain text and upgrade with STARTTLS when offered; `secure` unset follows
+ * the port, as Alertmanager's email receiver does, so `port: 465` alone does not wait out its
+ * timeout on every attempt for a greeting the server never sends before TLS.
+ */
+export function smtpTransportOptions(config: EmailConfig) {
+  const s = config.smtp;
+  return {
+    pool: true as const,
+    host: s.host,
+    port: s.port,
+    secure: s.secure ?? s.port === 465,
+    requireTLS: s.requireTls,
+    maxConnections: s.maxConnections,
+    auth: s.user !== undefined ? { user: s.user, pass: s.password ?? '' } : undefined,
+    tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
+    connectionTimeout: config.timeoutMs,
+    greetingTimeout: config.timeoutMs,
+    socketTimeout: config.timeoutMs,
+    logger: false,
+    debug: false,
+  };
+}
 
 export function messageDomain(from: string): string {
   const m = /@([A-Za-z0-9.-]+)/.exec(from);
@@ -108,22 +134,7 @@ export class EmailNotifier extends NotifierBase {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-    const s = config.smtp;
-    this.#transport = nodemailer.createTransport({
-      pool: true,
-      host: s.host,
-      port: s.port,
-      secure: s.secure,
-      requireTLS: s.requireTls,
-      maxConnections: s.maxConnections,
-      auth: s.user !== undefined ? { user: s.user, pass: s.password ?? '' } : undefined,
-      tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
-      connectionTimeout: config.timeoutMs,
-      greetingTimeout: config.timeoutMs,
-      socketTimeout: config.timeoutMs,
-      logger: false,
-      debug: false,
-    });
+    this.#transport = nodemailer.createTransport(smtpTransportOptions(config));
   }
 
   override async shutdown(): Promise<void> {

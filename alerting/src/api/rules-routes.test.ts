@@ -81,6 +81,7 @@ describe('rules API', () => {
     { name: 'invalid rule names the key', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'x', threshold: 'high' }), status: 400, code: ALERT_ERR.RULE_INVALID, key: 'threshold' },
     { name: 'unknown key', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'x', windw: '1m' }), status: 400, code: ALERT_ERR.RULE_INVALID, key: 'windw' },
     { name: 'duplicate id', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'from-file' }), status: 409, code: ALERT_ERR.RULE_CONFLICT },
+    { name: 'alerts with the labels of another rule\'s', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: rule({ id: 'x', name: 'FromFile', selector: 'mem' }), status: 409, code: ALERT_ERR.RULE_CONFLICT, key: 'name' },
     { name: 'not JSON', method: 'POST' as const, url: '/api/v1/alerts/rules', payload: '{nope', status: 400, code: ALERT_ERR.RULE_INVALID },
     { name: 'PUT of a file rule', method: 'PUT' as const, url: '/api/v1/alerts/rules/from-file', payload: rule({ id: 'from-file' }), status: 409, code: ALERT_ERR.RULE_READONLY },
     { name: 'PUT with a different id', method: 'PUT' as const, url: '/api/v1/alerts/rules/cpu', payload: rule({ id: 'other' }), status: 400, code: ALERT_ERR.RULE_INVALID, key: 'id', precreate: true },

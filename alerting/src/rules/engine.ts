@@ -5,6 +5,7 @@ import { fingerprint } from '../state/fingerprint.ts';
 import { hasStateChanges, initialState, step, type InstanceState, type StepInput, type StepParams } from '../state/machine.ts';
 import { AlertStore, type Delivery, type HistoryInsert, type HistoryKind, type HistoryQuery, type HistoryRow, type PersistedInstance } from '../state/store.ts';
 import type { AlertEvent, AlertEventState, AlertSink, AlertState, Severity } from '../types.ts';
+import { labelsClash, labelsClashMessage } from './clash.ts';
 import { TransitionDeliverer } from './deliver.ts';
 import { evaluateRule, groupKey, type EvalResult, type EvalSources } from './evaluate.ts';
 import { loadRuleFiles } from './load.ts';
@@ -195,7 +196,9 @@ export class AlertingEngine {
     (this.options.rules ?? []).forEach((raw, i) => {
       const { rule, problems: p } = compileRule(raw, { prefix: `rules[${i}]`, defaults, source: 'code' });
       problems.push(...p.map((x) => `(code): ${x.key}: ${x.message}`));
+      const clash = rule && labelsClash(rule, initial);
       if (rule && initial.some((r) => r.id === rule.id)) problems.push(`(code): rules[${i}].id: duplicate rule id "${rule.id}"`);
+      else if (rule && clash) problems.push(`(code): rules[${i}].name: ${labelsClashMessage(rule, clash)}`);
       else if (rule) initial.push(rule);
     });
     if (problems.length) {
@@ -220,6 +223,11 @@ export class AlertingEngine {
       const { rule, problems: p } = compileRule(row.spec, { defaults, source: 'api' });
       if (!rule) {
         this.logger.warn(`API rule "${row.id}" is no longer valid and is not evaluated`, { problems: p });
+        continue;
+      }
+      const clash = labelsClash(rule, [...this.rules.values()].map((e) => e.rule));
+      if (clash) {
+        this.logger.warn(`API rule "${row.id}" is not evaluated: ${labelsClashMessage(rule, clash)}`);
         continue;
       }
       this.rules.set(rule.id, this.newEntry(rule));
@@ -642,6 +650,7 @@ export class AlertingEngine {
     const store = this.requireRunning();
     const rule = this.compileOrThrow(raw, 'api');
     if (this.rules.has(rule.id)) throw new AlertError(ALERT_ERR.RULE_CONFLICT, `a rule with id "${rule.id}" exists`, 409, { key: 'id' });
+    this.refuseLabelsClash(rule);
     store.putRule(rule.id, rule.spec, this.clock.now());
     const entry = this.newEntry(rule);
     this.rules.set(rule.id, entry);
@@ -662,9 +671,16 @@ export class AlertingEngine {
       b.id = id;
     }
     const rule = this.compileOrThrow(body, 'api');
+    this.refuseLabelsClash(rule);
     store.putRule(id, rule.spec, this.clock.now());
     this.swapRule(entry, rule);
     return this.status(entry);
+  }
+
+  /** RULE_CONFLICT when another rule gives its alerts the labels this one would (rules/clash.ts). */
+  private refuseLabelsClash(rule: Rule): void {
+    const clash = labelsClash(rule, [...this.rules.values()].map((e) => e.rule));
+    if (clash) throw new AlertError(ALERT_ERR.RULE_CONFLICT, labelsClashMessage(rule, clash), 409, { key: 'name', rule: clash.id });
   }
 
   private swapRule(entry: RuleEntry, rule: Rule): void {
@@ -712,9 +728,12 @@ export class AlertingEngine {
     const result = loadRuleFiles(this.config.ruleFiles, { defaults: this.defaults(), ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
     this.warnAbout(result.warnings);
     const problems = [...result.problems];
+    const others = [...this.rules.values()].map((e) => e.rule).filter((r) => !r.source.startsWith('file:'));
     for (const r of result.rules) {
       const existing = this.rules.get(r.id);
       if (existing && !existing.rule.source.startsWith('file:')) problems.push(`${r.source.slice(5)}: rule id "${r.id}" is already used by a ${existing.rule.source} rule`);
+      const clash = labelsClash(r, others);
+      if (clash) problems.push(`${r.source.slice(5)}: rule "${r.id}": ${labelsClashMessage(r, clash)} (a ${clash.source} rule)`);
     }
     if (problems.length) return { ok: false, problems };
     const next = new Map(result.rules.map((r) => [r.id, r]));

@@ -2,6 +2,7 @@ import { globSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseRulesConfig } from '../config.ts';
+import { labelsClash, labelsClashMessage } from './clash.ts';
 import { checkRuleFileShape, compileRule, type Rule, type RuleDefaults } from './schema.ts';
 
 // Rule files: YAML documents `rules: [ … ]`, listed in periscope.yaml under `alerting.ruleFiles`.
@@ -35,7 +36,10 @@ function expandRuleFiles(paths: string[], baseDir = process.cwd()): { files: str
   return { files: [...new Set(out)], unmatched };
 }
 
-/** Reads, validates and compiles the rules of every file. Never throws; ids must be unique across files. */
+/**
+ * Reads, validates and compiles the rules of every file. Never throws; ids must be unique across
+ * files, and so must the labels the rules give their alerts (rules/clash.ts).
+ */
 export function loadRuleFiles(paths: string[], options: { baseDir?: string; defaults: RuleDefaults }): RuleFileResult {
   const { files, unmatched } = expandRuleFiles(paths, options.baseDir);
   const warnings = unmatched.map((p) => `${p}: matches no file`);
@@ -70,6 +74,11 @@ export function loadRuleFiles(paths: string[], options: { baseDir?: string; defa
       const other = seen.get(rule.id);
       if (other) {
         problems.push(`${file}: ${prefix}.${(raw as { id?: unknown }).id === undefined ? 'name' : 'id'}: duplicate rule id "${rule.id}" (first defined at ${other})`);
+        return;
+      }
+      const clash = labelsClash(rule, rules);
+      if (clash) {
+        problems.push(`${file}: ${prefix}.name: ${labelsClashMessage(rule, clash)} (${seen.get(clash.id)})`);
         return;
       }
       seen.set(rule.id, `${file} ${prefix}`);

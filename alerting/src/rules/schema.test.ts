@@ -113,11 +113,25 @@ describe('rule files and check-config', () => {
     { name: 'empty file', text: '', want: 'a.yaml: rules: missing required key' },
     { name: 'not YAML', text: 'rules: [unclosed\n', want: 'a.yaml: (yaml):' },
     { name: 'duplicate ids', text: 'rules:\n  - name: A\n    kind: promql\n    expr: up\n  - name: A\n    kind: promql\n    expr: up\n', want: 'a.yaml: rules[1].name: duplicate rule id "A"' },
+    {
+      name: 'two rules whose alerts would have the same labels (one alert for both)',
+      text: 'rules:\n  - { id: errors-checkout, name: ServiceErrors, kind: log, filter: { service: checkout }, window: 1m, threshold: 5 }\n  - { id: errors-payments, name: ServiceErrors, kind: log, filter: { service: payments }, window: 1m, threshold: 5 }\n',
+      want: 'a.yaml: rules[1].name: its alerts would have the same labels as those of rule "errors-checkout"',
+    },
   ])('reports $name with file and key', ({ text, want }) => {
     const dir = files({ 'a.yaml': text });
     const res = checkRuleFiles(['a.yaml'], { baseDir: dir });
     expect(res.ok).toBe(false);
     expect(res.problems.some((p) => p.includes(want)), JSON.stringify(res.problems)).toBe(true);
+  });
+
+  it.each([
+    { name: 'other labels', second: 'labels: { service: payments }' },
+    { name: 'another severity', second: 'severity: critical' },
+    { name: 'disabled', second: 'enabled: false' },
+  ])('rules with one name are fine when their alerts differ: $name', ({ second }) => {
+    const dir = files({ 'a.yaml': `rules:\n  - { id: a, name: Errors, kind: log, filter: { service: checkout }, window: 1m, threshold: 5 }\n  - { id: b, name: Errors, kind: log, filter: { service: payments }, window: 1m, threshold: 5, ${second} }\n` });
+    expect(checkRuleFiles(['a.yaml'], { baseDir: dir }).problems).toEqual([]);
   });
 
   it('reports a missing file', () => {

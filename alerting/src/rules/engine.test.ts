@@ -496,6 +496,11 @@ describe('AlertingEngine: rules API and lifecycle', () => {
     h.engine.replaceRule('c', cpuRule({ id: 'c', threshold: 80 }));
     await h.tick(1);
     expect(h.events.map((e) => e.state)).toEqual(['firing']);
+    // A new selector gives the alert the same labels (as a restart would see it): it goes on firing,
+    // as Prometheus keeps an edited rule's alerts; no RESOLVED, no new episode.
+    h.engine.replaceRule('c', cpuRule({ id: 'c', selector: 'cpu{host=~"web-.*"}' }));
+    await h.tick(1);
+    expect(h.events.map((e) => e.state)).toEqual(['firing']);
     h.engine.replaceRule('c', cpuRule({ id: 'c', labels: { team: 'db' } }));
     await h.tick(1);
     expect(h.events.map((e) => `${e.labels.team}:${e.state}`)).toEqual(['infra:firing', 'infra:resolved', 'db:firing']);

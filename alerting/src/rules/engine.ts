@@ -126,10 +126,15 @@ function hash32(s: string): number {
   return h >>> 0;
 }
 
-/** Fields that define the identity (labels) of a rule's instances: a change resets them. */
+/**
+ * Fields that define the identity (labels) of a rule's instances: a change resets them. A metric
+ * selector or a log filter/mode decides what is counted, not the labels, so editing it keeps the
+ * alerts (as a restart does, and as Prometheus keeps an edited rule's alerts on reload); a promql
+ * expr yields the series whose labels the instances carry, so it is part of the identity.
+ */
 function identityOf(rule: Rule): string {
   const s = rule.spec as Record<string, unknown>;
-  return JSON.stringify([rule.kind, rule.name, rule.severity, s.labels ?? {}, s.groupBy ?? [], s.selector, s.expr, s.filter, s.mode]);
+  return JSON.stringify([rule.kind, rule.name, rule.severity, s.labels ?? {}, s.groupBy ?? [], s.expr]);
 }
 
 function persistKey(inst: Instance, rule: Rule): string | null {

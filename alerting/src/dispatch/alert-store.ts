@@ -73,8 +73,10 @@ export class AlertStore {
     if (!previous && incoming.status === 'resolved') return undefined;
     if (previous?.status === 'resolved' && incoming.status === 'resolved' && incoming.source === 'api') return undefined;
     const alert: NotifyAlert = { ...incoming, transitionId, updatedAt: now };
-    // A firing API alert keeps the start of its episode while it is re-sent.
-    if (alert.source === 'api' && previous?.status === 'firing' && alert.status === 'firing') alert.startsAt = Math.min(previous.startsAt, alert.startsAt);
+    // A firing alert keeps the start of its episode (which names its acknowledgement) while it is
+    // re-sent: an API alert re-posted, or a rules alert whose resolution in between was never sent
+    // (held back while its rule was flapping) — no end was notified, so the episode goes on.
+    if (previous?.status === 'firing' && alert.status === 'firing') alert.startsAt = Math.min(previous.startsAt, alert.startsAt);
     let kind: ChangeKind;
     if (!previous) kind = 'new';
     else if (previous.status === 'firing' && alert.status === 'resolved') kind = 'resolved';

@@ -219,6 +219,21 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0)).toEqual(['0:slack:firing', '3:slack:firing', '8:email:firing']);
   });
 
+  it('an acknowledged alert that never resolved for the notification side keeps its ack when the engine reports a later start (flapping held the resolution back)', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(M);
+    t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+    await t.advance(2 * M);
+    // Flapping stopped while firing: the engine sends its current state, whose episode started after a resolution it did not send.
+    await t.pipeline.onTransition(alertEvent(labels('a'), 'firing', t0 + 2 * M, { flapping: false }));
+    await t.advance(10 * M);
+    expect(log(c, t0)).toEqual(['0:slack:firing']);
+    expect(t.pipeline.ackFor(fp(t, 'a'))).toMatchObject({ by: 'kim' });
+  });
+
   it('acks count in metrics and the timeline says who acknowledged', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);

@@ -191,10 +191,10 @@ export class NotificationPipeline implements AlertSink {
     // Restore: alerts back into their groups (groups flush at once when groupWait is long past; the
     // persisted notification log decides that nothing is sent twice), then running escalations.
     store.load();
-    this.#gc(now);
     for (const a of [...store.all()]) {
       if (a.status === 'firing' || a.updatedAt >= now - RELOAD_RESOLVED_MS) dispatcher.insert(a);
     }
+    this.#gc(now); // after the groups are back: the notification log keeps the entries of live groups
     escalations.restore();
     await Promise.all([...this.#built.notifiers.values()].map((n) => n.start()));
     outbox.start();
@@ -216,7 +216,7 @@ export class NotificationPipeline implements AlertSink {
   #gc(now: number): void {
     const p = this.#parts;
     if (!p) return;
-    p.nflog.gc(now);
+    p.nflog.gc(now, (groupKey) => p.dispatcher.group(groupKey) !== undefined);
     p.store.gc(now);
     p.outbox.gc(now);
     p.timeline.gc(now);

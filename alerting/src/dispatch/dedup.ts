@@ -83,7 +83,15 @@ export class NotificationLog {
     this.#set.run(NotificationLog.key(groupKey, receiver), JSON.stringify(entry), entry.timestamp);
   }
 
-  gc(now: number): void {
-    this.#db.prepare('DELETE FROM notify_nflog WHERE updated_at < ?').run(now - NFLOG_RETENTION_MS);
+  /**
+   * Drops entries not updated for NFLOG_RETENTION_MS, except those of groups that still exist:
+   * a group firing for days under a repeatInterval longer than the retention still needs its
+   * entry, or its next flush would be a 'first' notification (a new chain for an escalation)
+   * instead of the reminder due at repeatInterval.
+   */
+  gc(now: number, live: (groupKey: string) => boolean = () => false): void {
+    const old = this.#db.prepare('SELECT key FROM notify_nflog WHERE updated_at < ?').all(now - NFLOG_RETENTION_MS) as { key: string }[];
+    const drop = this.#db.prepare('DELETE FROM notify_nflog WHERE key = ?');
+    for (const { key } of old) if (!live(key.slice(0, key.lastIndexOf('\u0000')))) drop.run(key);
   }
 }

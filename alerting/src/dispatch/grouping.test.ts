@@ -169,6 +169,21 @@ describe('grouping timers and dedup (fake clock)', () => {
     expect(messages(slack)).toEqual(['firing:HighLatency/a,HighLatency/b,HighLatency/c']); // not a second "[FIRING:2]" with nothing new
   });
 
+  it('an alert firing for days with a repeatInterval longer than the notification log\'s retention is reminded at its repeatInterval, not when the log entry ages out', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    t = await startTestPipeline({ ...config, route: { ...config.route, groupInterval: '1h', repeatInterval: '7d' } }, [n]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(30 * S);
+    for (let day = 0; day < 6; day++) await t.advance(24 * 60 * M);
+    expect(messages(n)).toEqual(['firing:HighLatency/a']);
+    const n2 = new FakeNotifier('team/webhook/0', 'team');
+    t = await t.restart([n2]); // a restart on day 6 keeps the entry too
+    await t.advance(26 * 60 * M);
+    expect(messages(n2)).toEqual(['firing:HighLatency/a']); // the 7-day reminder
+    expect(n2.sent[0].reason).toBe('repeat');
+  });
+
   it('a duplicate transition (same transitionId) is ignored', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     t = await startTestPipeline(config, [n]);

@@ -59,6 +59,7 @@ async function harness(rules: unknown[], options: Omit<Partial<AlertingEngineOpt
     config: defaultRulesConfig({ flapping: noFlap, noDataGraceMs: 0, ...options.config }),
     logger: options.logger ?? { warn: () => {}, error: () => {} },
     ...(options.autoEvaluate !== undefined ? { autoEvaluate: options.autoEvaluate } : {}),
+    ...(options.prometheus ? { prometheus: options.prometheus } : {}),
   });
   engines.push(engine);
   await engine.start();
@@ -486,6 +487,14 @@ describe('AlertingEngine: rules API and lifecycle', () => {
     expect(h.events[2]).toMatchObject({ ruleId: 'cpu2', state: 'resolved', error: 'rule removed' });
     expect(() => h.engine.deleteRule('cpu')).toThrow(expect.objectContaining({ code: ALERT_ERR.RULE_READONLY }));
     expect(() => h.engine.deleteRule('nope')).toThrow(expect.objectContaining({ code: ALERT_ERR.RULE_NOT_FOUND }));
+  });
+
+  it('a result whose alerts would have the same labels once alertname, severity and the rule\'s labels apply is an evaluation error (as in Prometheus), not one alert for two series', async () => {
+    const prometheus = { query: async () => [{ labels: { severity: 'err' }, value: 3 }, { labels: { severity: 'crit' }, value: 1 }] };
+    const h = await harness([{ id: 'errs', name: 'LogErrors', kind: 'promql', expr: 'sum by (severity) (rate(log_records_total[5m])) > 0' }], { prometheus });
+    await h.tick(1);
+    expect(h.engine.getRule('errs')).toMatchObject({ health: 'error', lastError: expect.stringContaining('same labels') });
+    expect(h.events.map((e) => e.state)).toEqual(['error']);
   });
 
   it('replacing a rule keeps its alerts when their identity is unchanged, resets them when labels change', async () => {

@@ -339,7 +339,7 @@ export class AlertingEngine {
     const rule = entry.rule;
     const now = this.clock.now();
     const t0 = performance.now();
-    const result = await evaluateRule(rule, this.sources, now);
+    const result = this.distinctLabels(rule, await evaluateRule(rule, this.sources, now));
     if (this.lifecycle !== 'running' || this.rules.get(rule.id) !== entry || entry.rule !== rule) return; // replaced meanwhile
     this.counters.evaluations++;
     entry.lastEvalAt = now;
@@ -360,6 +360,29 @@ export class AlertingEngine {
       this.logger.error(`rule ${rule.id}: ${(err as Error).message}`);
     }
     entry.lastDurationMs = performance.now() - t0;
+  }
+
+  /**
+   * A result whose alerts would carry the same labels once `alertname`, `severity` and the rule's
+   * labels are applied (series told apart only by a `severity` label, a rule label that overwrites
+   * a group label) would be one alert, one fingerprint, for several series. Prometheus fails such
+   * an evaluation ("vector contains metrics with the same labelset after applying alert labels");
+   * so does this engine. Only a result with a series carrying one of those names is hashed.
+   */
+  private distinctLabels(rule: Rule, result: EvalResult): EvalResult {
+    if (result.kind !== 'data' || result.instances.length < 2) return result;
+    const overwritten = new Set(['alertname', 'severity', ...Object.keys(rule.labels)]);
+    if (!result.instances.some((r) => Object.keys(r.labels).some((k) => overwritten.has(k)))) return result;
+    const seen = new Map<string, Record<string, string>>();
+    for (const r of result.instances) {
+      const fp = fingerprint(this.labelsFor(rule, r.labels));
+      const other = seen.get(fp);
+      if (other) {
+        return { kind: 'error', error: `series ${JSON.stringify(other)} and ${JSON.stringify(r.labels)} would be alerts with the same labels once alertname, severity and the rule's labels are applied: aggregate the label away, or rename it` };
+      }
+      seen.set(fp, r.labels);
+    }
+    return result;
   }
 
   private instanceFor(entry: RuleEntry, groupLabels: Record<string, string>, key: string = groupKey(groupLabels)): Instance {

@@ -343,6 +343,20 @@ describe('AlertingEngine: flapping', () => {
   });
 });
 
+describe('AlertingEngine: flapping that starts on a resolution', () => {
+  it('the next breach is sent: while it flaps the alert stays open for the notification side', async () => {
+    const h = await harness([cpuRule({ groupBy: [] })], { config: { flapping: { enabled: true, window: 21, high: 20, low: 5 } } });
+    const values = [10, 95, 10, 95, 10, 95, 10, 95, 10, 95, ...Array(25).fill(10)];
+    for (const v of values) {
+      h.clock.advance(15 * S);
+      h.cpu('web-1', v);
+      await h.tick(0);
+    }
+    const seen = h.events.map((e) => `${e.previousState}->${e.state}${e.flapping ? ' (flapping)' : ''}`);
+    expect(seen).toEqual(['inactive->firing', 'firing->resolved', 'resolved->firing', 'firing->resolved (flapping)', 'resolved->firing (flapping)', 'firing->resolved']);
+  });
+});
+
 describe('AlertingEngine: persistence', () => {
   it('a restart keeps a firing alert firing and emits nothing new; resolution continues the transitionIds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));

@@ -458,10 +458,14 @@ export class AlertingEngine {
       const to = res.next.state;
       // `inactive` is not an event state: an aborted pending is reported as resolved.
       const emitState: AlertEventState | null = to === 'inactive' ? (prev.state === 'pending' || res.flap === 'stop' ? 'resolved' : null) : to;
+      // While flapping, changes are held back, except a breach after the resolution that was sent
+      // last (the flapping may have started on a resolution): a flapping alert stays open for the
+      // notification side, and its escalation goes on, until the flapping stops.
+      const reopens = (emitState === 'firing' || emitState === 'nodata' || emitState === 'error') && inst.lastEmittedState === 'resolved';
       let delivery: Delivery;
       if (!emitState) delivery = 'none';
       else if (res.flap) delivery = 'pending';
-      else delivery = res.next.flapping ? 'suppressed' : 'pending';
+      else delivery = res.next.flapping && !reopens ? 'suppressed' : 'pending';
       const kind: HistoryKind = res.changed ? 'transition' : 'flapping_stop';
       const previousState: AlertState = res.changed ? prev.state : (inst.lastEmittedState ?? prev.state);
       const flapping = res.next.flapping;

@@ -103,22 +103,37 @@ async function main(argv: string[]): Promise<number> {
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
   const config = await checkedConfig(file);
+  // SIGHUP re-reads the alerting rule files, as Prometheus does; Node's default would end the process.
+  // Not while starting or stopping: the rules engine may not be there (or no longer).
+  let reloadRuleFiles: (() => unknown) | undefined;
+  let phase = 'still starting';
   // Listening before anything starts: a SIGINT/SIGTERM during start-up stops the collector as
   // soon as it is up, instead of finding Node's default handler (which ends the process at once).
   const stopAsked = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    const stop = () => {
+      reloadRuleFiles = undefined; // at once: a SIGHUP handled before the stop must not reload
+      phase = 'stopping';
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
-  // SIGHUP re-reads the alerting rule files, as Prometheus does; Node's default would end the process.
-  let reloadRuleFiles: (() => unknown) | undefined;
   process.on('SIGHUP', () => {
-    if (reloadRuleFiles) reloadRuleFiles();
-    else logInfo('SIGHUP ignored: the collector is still starting');
+    if (!reloadRuleFiles) {
+      logInfo(`SIGHUP ignored: the collector is ${phase}`);
+      return;
+    }
+    try {
+      reloadRuleFiles();
+    } catch (err) {
+      // A signal handler that throws ends the process: a failed reload keeps the rules in effect.
+      console.error('SIGHUP: reloading the rule files failed; the rules in effect are unchanged:', err);
+    }
   });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
   const collector = await startCollector(config, { configDir: file ? dirname(resolve(file)) : process.cwd() });
-  reloadRuleFiles = collector.reloadRuleFiles;
+  if (phase !== 'stopping') reloadRuleFiles = collector.reloadRuleFiles;
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
     http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,

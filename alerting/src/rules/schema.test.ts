@@ -17,6 +17,8 @@ describe('rule validation names the key', () => {
   it.each([
     { name: 'threshold of the wrong type', rule: { ...metric, threshold: 'high' }, key: 'rules[2].threshold: must be number' },
     { name: 'missing threshold (metric)', rule: { ...metric, threshold: undefined }, key: 'rules[2].threshold: missing required key' },
+    { name: 'infinite threshold (1e400)', rule: { ...metric, threshold: JSON.parse('1e400') }, key: 'rules[2].threshold: must be a finite number, not Infinity' },
+    { name: 'infinite clear threshold', rule: { ...metric, clearThreshold: -Infinity }, key: 'rules[2].clearThreshold: must be a finite number, not -Infinity' },
     { name: 'missing kind', rule: { name: 'x' }, key: 'rules[2].kind: missing required key' },
     { name: 'unknown kind', rule: { ...metric, kind: 'trace' }, key: 'rules[2].kind: must be one of' },
     { name: 'unknown key', rule: { ...metric, treshold: 3 }, key: 'rules[2].treshold: unknown key' },

@@ -320,6 +320,10 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     if (spec.comparison !== undefined) add('threshold', 'required when comparison is set');
     if (spec.clearThreshold !== undefined) add('threshold', 'required when clearThreshold is set');
   }
+  // 1e400 in YAML or JSON reads as Infinity, which a rule saved as JSON would hold as null.
+  for (const [k, v] of [['threshold', threshold], ['clearThreshold', spec.clearThreshold]] as const) {
+    if (v !== undefined && !Number.isFinite(v)) add(k, `must be a finite number, not ${v}`);
+  }
   let condition: Condition | undefined;
   if (threshold !== undefined) {
     condition = { op, threshold };

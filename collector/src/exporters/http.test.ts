@@ -23,6 +23,16 @@ describe('httpEndpoint and redaction', () => {
     expect(result.error).toBe('HTTP 500: echo Basic *** and /base/loki/api/v1/push');
   });
 
+  it('redacts the values of extra headers (a proxy key echoed in an error text)', async () => {
+    const server = createServer((req, res) => res.writeHead(401).end(`invalid key ${req.headers['x-api-key']}`));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = httpEndpoint(`http://127.0.0.1:${port}`, '/_bulk', undefined, { 'X-Api-Key': 'proxy-key-SECRET-42' }, 5000);
+    const { result } = await send(e, 'x', {});
+    await new Promise((r) => server.close(r));
+    expect(result.error).toBe('HTTP 401: invalid key ***');
+  });
+
   it('redacts raw, URL-encoded and base64 forms, longest first', () => {
     const r = new Redactor(['p@ss word', 'abc', undefined, 'x']);
     expect(r.redact(`a p@ss word b ${encodeURIComponent('p@ss word')} c ${Buffer.from('p@ss word').toString('base64')} abcd x`)).toBe('a *** b *** c *** ***d x');

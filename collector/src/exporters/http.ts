@@ -50,10 +50,13 @@ export interface HttpEndpoint {
 /**
  * Builds the endpoint of an exporter: credentials in the URL (`http://user:pass@host`) move to an
  * Authorization header (a URL ends up in logs and errors) and are redacted like configured secrets.
+ * The values of `extraHeaders` (the exporter's `headers:`, e.g. a proxy's API key) are redacted
+ * too, as the config reference promises: a backend or proxy that echoes the request headers in
+ * its error text must not carry them into logs, health and dead letters.
  */
 export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number): HttpEndpoint {
   const url = new URL(baseUrl);
-  const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey];
+  const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey, ...Object.values(extraHeaders)];
   const headers: Record<string, string> = { 'user-agent': 'periscope-collector', ...extraHeaders };
   let basic = auth?.basic;
   if (url.username || url.password) {

@@ -41,9 +41,9 @@ export class LokiSink implements LogSink {
   constructor(config: LokiConfig, now: () => number = Date.now) {
     this.recipe = { kind: 'loki', args: [config] };
     const base = config.url.replace(/\/+$/, '');
-    const extra: Record<string, string> = { ...config.headers };
-    if (config.tenant) extra['x-scope-orgid'] = config.tenant;
-    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, extra, parseDuration(config.timeout));
+    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, { ...config.headers }, parseDuration(config.timeout));
+    // Set after: the tenant is no secret (extra headers are redacted), Loki's errors may name it.
+    if (config.tenant) this.#http.headers['x-scope-orgid'] = config.tenant;
     this.endpoint = displayUrl(this.#http);
     this.#format = config.format;
     this.#now = now;

@@ -68,4 +68,25 @@ describe('exporters config', () => {
       'exporters.1.name: "same" is already the name of exporters.0',
     ]);
   });
+
+  // Each PUT its template at start: the second replaced the first's, whose data stream then got
+  // Elasticsearch's built-in template (dynamic mapping), silently.
+  it('two data streams on one Elasticsearch need two template names', () => {
+    const es = (name: string, url: string, extra: string) => `  - { type: elasticsearch, name: ${name}, url: "${url}", ${extra} }\n`;
+    expect(
+      problems(
+        'exporters:\n' +
+          es('app', 'http://es:9200', 'dataStream: logs-app-default') +
+          es('audit', 'http://es:9200/', 'dataStream: logs-audit-default') +
+          es('other-cluster', 'http://es-dr:9200', 'dataStream: logs-audit-default') +
+          es('same-stream', 'http://es:9200', 'dataStream: logs-app-default') +
+          es('own-template', 'http://es:9200', 'dataStream: logs-x-default, templateName: periscope-x') +
+          es('no-install', 'http://es:9200', 'dataStream: logs-y-default, installTemplate: false') +
+          es('traces', 'http://es:9200', 'dataStream: logs-z-default, templateName: periscope-z, traces: { enabled: true, templateName: periscope-x }'),
+      ),
+    ).toEqual([
+      'exporters.1.templateName: "periscope-logs" is already the index template of data stream logs-app-default (exporters.0) on this Elasticsearch; give each data stream its own template name',
+      'exporters.6.traces.templateName: "periscope-x" is already the index template of data stream logs-x-default (exporters.4) on this Elasticsearch; give each data stream its own template name',
+    ]);
+  });
 });

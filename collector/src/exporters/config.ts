@@ -72,3 +72,32 @@ export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): 
   });
   return problems;
 }
+
+/**
+ * Index templates of elasticsearch exporters (`installTemplate`): a name is one template in a
+ * cluster, and each exporter PUTs its own at start. Two exporters into the same Elasticsearch
+ * with one templateName (the default) and different data streams replaced each other's template:
+ * the first data stream was then created under Elasticsearch's built-in `logs` template (dynamic
+ * mapping, millisecond `@timestamp`), without an error anywhere. Returns the problems found.
+ */
+export function exporterTemplateProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+  const seen = new Map<string, { index: number; dataStream: string }>();
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    if (c?.type !== 'elasticsearch' || c.installTemplate === false || typeof c.url !== 'string' || !URL.canParse(c.url)) return;
+    const url = new URL(c.url);
+    const cluster = url.host + url.pathname.replace(/\/+$/, '');
+    const traces = c.traces as { enabled?: unknown; templateName?: unknown; dataStream?: unknown } | undefined;
+    const templates: Array<[string, unknown, unknown]> = [['templateName', c.templateName, c.dataStream]];
+    if (traces?.enabled === true) templates.push(['traces.templateName', traces.templateName, traces.dataStream]);
+    for (const [key, name, dataStream] of templates) {
+      if (typeof name !== 'string' || typeof dataStream !== 'string') continue; // a schema error of its own
+      const first = seen.get(`${cluster} ${name}`);
+      if (first === undefined) seen.set(`${cluster} ${name}`, { index: i, dataStream });
+      else if (first.dataStream !== dataStream) {
+        problems.push(`exporters.${i}.${key}: "${name}" is already the index template of data stream ${first.dataStream} (exporters.${first.index}) on this Elasticsearch; give each data stream its own template name`);
+      }
+    }
+  });
+  return problems;
+}

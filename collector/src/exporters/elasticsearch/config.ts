@@ -12,7 +12,7 @@ export const elasticsearchConfigSchema = exporterObject('elasticsearch', '_bulk 
     default: true,
     description: 'PUT _index_template/<templateName> on start (data stream, ECS mappings). Turn it off when you manage templates yourself; the mapping is in docs/exporters.md.',
   }),
-  templateName: Type.String({ default: 'periscope-logs', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Name of the index template installed for dataStream.' }),
+  templateName: Type.String({ default: 'periscope-logs', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Name of the index template installed for dataStream; exporters into the same Elasticsearch (same URL) with other data streams need other names (refused at startup otherwise).' }),
   labels: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Constant `labels.*` fields on every document, e.g. { env: prod }.' }),
   // span-document.ts has the fields of a span document.
   traces: Type.Object(

@@ -94,6 +94,25 @@ function flatten(prefix: string, value: unknown, out: LabelPair[], depth: number
   out.push({ name: sanitizeLabelName(prefix), value: typeof value === 'string' ? value : JSON.stringify(value) });
 }
 
+/**
+ * Makes the metadata names of one entry unique, the first one keeping its name: a name taken by
+ * the record's own fields (an attribute `trace_id` beside the record's traceId) or by an earlier
+ * field (attributes `a-b` and `a_b`) gets `_2`, `_3`, …. Loki keeps one value per name, and
+ * with both sent a query by the record's trace_id did not find it (trace-to-logs links broken).
+ */
+function uniqueNames(md: LabelPair[]): void {
+  if (md.length < 2) return;
+  const seen = new Set<string>();
+  for (const p of md) {
+    if (seen.has(p.name)) {
+      let n = 2;
+      while (seen.has(`${p.name}_${n}`)) n++;
+      p.name = `${p.name}_${n}`;
+    }
+    seen.add(p.name);
+  }
+}
+
 /** Structured metadata for a record, or undefined when it would break Loki's limits. */
 function metadataOf(record: LogRecord, policy: EntryPolicy, d: ReturnType<typeof derived>): LabelPair[] | undefined {
   const md: LabelPair[] = [];
@@ -109,6 +128,7 @@ function metadataOf(record: LogRecord, policy: EntryPolicy, d: ReturnType<typeof
   if (record.truncated?.length) md.push({ name: 'truncated', value: record.truncated.join(',') });
   if (record.structuredData) for (const [id, params] of Object.entries(record.structuredData)) flatten(`sd_${id}`, params, md, 1);
   if (record.attributes) for (const key in record.attributes) flatten(key, record.attributes[key], md, 1);
+  uniqueNames(md);
   if (md.length > policy.maxStructuredMetadataEntries && policy.maxStructuredMetadataEntries > 0) return undefined;
   if (policy.maxStructuredMetadataSize > 0) {
     let size = 0;

@@ -116,6 +116,21 @@ describe('label policy and entry mapping', () => {
     for (const p of e.metadata) expect(p.name).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
   });
 
+  it('metadata names are unique: the record\'s own trace_id keeps its name, a field flattened onto a taken name gets _2, _3', () => {
+    const e = toEntry(
+      item(1, { traceId: '0af7651916cd43dd8448eb211c80319c', attributes: { trace_id: 'from-attribute', 'a-b': 1, a_b: 2, a: { b: 3 }, a_b_2: 4 } }),
+      policy,
+    );
+    expect(e.metadata).toEqual([
+      { name: 'trace_id', value: '0af7651916cd43dd8448eb211c80319c' },
+      { name: 'trace_id_2', value: 'from-attribute' },
+      { name: 'a_b', value: '1' },
+      { name: 'a_b_2', value: '2' },
+      { name: 'a_b_3', value: '3' },
+      { name: 'a_b_2_2', value: '4' },
+    ]);
+  });
+
   it('a derived label left out of `include` travels as metadata instead', () => {
     const e = toEntry(item(1, { hostname: 'web-9' }), { ...policy, include: ['service_name'] });
     expect(e.stream).toBe('{env="prod", service_name="svc"}');

@@ -10,7 +10,7 @@
 //   host.name                  hostname
 //   trace.id, span.id          traceId, spanId
 //   labels.<key>               configured static labels, and every scalar top-level attribute
-//                              (as a string; "." and other characters in keys become "_")
+//                              (as a string; "." and other characters in keys become "_", an empty key "_")
 //   periscope.attributes       attributes that are objects or arrays (flattened)
 //   periscope.truncated        names of fields cut to their RFC 5424 limit
 //   periscope.log_id           position in the collector's durable log
@@ -53,7 +53,7 @@ export function toDocument(item: LogItem, staticLabels: Record<string, string>):
 
 /**
  * `labels.*` (static labels, then every scalar attribute as a string, key characters other than
- * [a-zA-Z0-9_-] → `_`) and the attributes that are objects or arrays (`periscope.attributes`).
+ * [a-zA-Z0-9_-] → `_`, an empty key → `_`) and the attributes that are objects or arrays (`periscope.attributes`).
  * Shared by log and span documents.
  */
 export function splitAttributes(
@@ -67,7 +67,9 @@ export function splitAttributes(
     const v = attributes[key];
     if (v === null || v === undefined) continue;
     if (typeof v === 'object') (nested ??= {})[key] = v;
-    else (labels ??= {})[key.replace(LABEL_KEY, '_')] = String(v);
+    // An empty key becomes `_`: Elasticsearch refuses a document with an empty field name (400
+    // mapper_parsing_exception), which put the whole record in the dead letters for good.
+    else (labels ??= {})[key.replace(LABEL_KEY, '_') || '_'] = String(v);
   }
   return { labels, nested };
 }

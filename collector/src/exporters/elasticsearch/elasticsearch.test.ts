@@ -40,6 +40,13 @@ describe('ECS document mapping', () => {
     });
   });
 
+  // Elasticsearch refuses an empty field name ("field name cannot be an empty string"): the record went to the dead letters for good.
+  it('an attribute with an empty key becomes labels._, never an empty field name', () => {
+    const doc = toDocument({ id: 1, micros: 0, record: testRecord({ attributes: { '': 'x' } }) }, {});
+    expect(doc.labels).toEqual({ _: 'x' });
+    expect(JSON.stringify(doc)).not.toContain('"":');
+  });
+
   it('_id is deterministic per (collector instance, log position, µs timestamp, message) and differs otherwise', () => {
     const record = testRecord();
     const a: LogItem = { id: 5, micros: 1, record };

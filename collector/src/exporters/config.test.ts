@@ -89,4 +89,22 @@ describe('exporters config', () => {
       'exporters.6.traces.templateName: "periscope-x" is already the index template of data stream logs-x-default (exporters.4) on this Elasticsearch; give each data stream its own template name',
     ]);
   });
+
+  // Loki refuses a stream without labels: the records without a hostname (or all) went to the dead letters.
+  it('a Loki exporter must give every record a stream label', () => {
+    const loki = (name: string, labels: string) => `  - { type: loki, name: ${name}, url: "http://loki:3100", labels: ${labels} }\n`;
+    expect(
+      problems(
+        'exporters:\n' +
+          loki('none', '{ include: [] }') +
+          loki('host-only', '{ include: [host] }') +
+          loki('static', '{ include: [], static: { env: prod } }') +
+          loki('level', '{ include: [level, host] }') +
+          loki('default', '{}'),
+      ),
+    ).toEqual([
+      'exporters.0.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static',
+      'exporters.1.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static',
+    ]);
+  });
 });

@@ -101,3 +101,21 @@ export function exporterTemplateProblems(configs: ReadonlyArray<Record<string, u
   });
   return problems;
 }
+
+/**
+ * Loki refuses a stream without labels ("at least one label pair is required per stream"). With
+ * `labels.include` empty or only `host`, and no static label, the records without a hostname (or
+ * all) got no label and went to the dead letters, each after a bisection of its batch.
+ * `service_name` and `level` are on every record. Returns the problems found.
+ */
+export function lokiLabelProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    if (c?.type !== 'loki') return;
+    const labels = c.labels as { include?: unknown; static?: unknown } | undefined;
+    if (!Array.isArray(labels?.include) || typeof labels.static !== 'object' || labels.static === null) return; // a schema error of its own
+    if (labels.include.includes('service_name') || labels.include.includes('level') || Object.keys(labels.static).length > 0) return;
+    problems.push(`exporters.${i}.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static`);
+  });
+  return problems;
+}

@@ -17,7 +17,7 @@ export const lokiConfigSchema = exporterObject('loki', 'Push to Loki (docs/expor
       include: Type.Array(Type.Union(DERIVED_LABELS.map((l) => Type.Literal(l))), {
         default: [...DERIVED_LABELS],
         uniqueItems: true,
-        description: 'Stream labels derived from each record: service_name (appName, or "unknown_service"), level, host (hostname).',
+        description: 'Stream labels derived from each record: service_name (appName, or "unknown_service"), level, host (hostname, absent on some records). Loki needs a label on every stream: without service_name and level, set static labels.',
       }),
       static: labelMap('Constant labels on every stream, e.g. { env: prod }.'),
     },

@@ -91,7 +91,7 @@ describe('exporters config', () => {
   });
 
   // Loki refuses a stream without labels: the records without a hostname (or all) went to the dead letters.
-  it('a Loki exporter must give every record a stream label', () => {
+  it('a Loki exporter must give every record a stream label, each name once', () => {
     const loki = (name: string, labels: string) => `  - { type: loki, name: ${name}, url: "http://loki:3100", labels: ${labels} }\n`;
     expect(
       problems(
@@ -100,11 +100,15 @@ describe('exporters config', () => {
           loki('host-only', '{ include: [host] }') +
           loki('static', '{ include: [], static: { env: prod } }') +
           loki('level', '{ include: [level, host] }') +
-          loki('default', '{}'),
+          loki('default', '{}') +
+          // twice the same name: Loki refuses the stream (duplicate label name)
+          loki('host-twice', '{ static: { host: collector-1, env: prod } }') +
+          loki('host-static', '{ include: [service_name, level], static: { host: collector-1 } }'),
       ),
     ).toEqual([
       'exporters.0.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static',
       'exporters.1.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static',
+      'exporters.5.labels.static.host: also derived from each record (labels.include); Loki refuses a label twice: remove it from one of them',
     ]);
   });
 });

@@ -103,10 +103,12 @@ export function exporterTemplateProblems(configs: ReadonlyArray<Record<string, u
 }
 
 /**
- * Loki refuses a stream without labels ("at least one label pair is required per stream"). With
- * `labels.include` empty or only `host`, and no static label, the records without a hostname (or
- * all) got no label and went to the dead letters, each after a bisection of its batch.
- * `service_name` and `level` are on every record. Returns the problems found.
+ * Stream labels Loki refuses for every record, each of which then went to the dead letters after
+ * a bisection of its batch:
+ *  - none ("at least one label pair is required per stream"): `labels.include` empty or only
+ *    `host`, and no static label (`service_name` and `level` are on every record, `host` not);
+ *  - one name twice ("duplicate label name"): a static label named like an included derived one.
+ * Returns the problems found.
  */
 export function lokiLabelProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
   const problems: string[] = [];
@@ -114,6 +116,9 @@ export function lokiLabelProblems(configs: ReadonlyArray<Record<string, unknown>
     if (c?.type !== 'loki') return;
     const labels = c.labels as { include?: unknown; static?: unknown } | undefined;
     if (!Array.isArray(labels?.include) || typeof labels.static !== 'object' || labels.static === null) return; // a schema error of its own
+    for (const name of Object.keys(labels.static)) {
+      if (labels.include.includes(name)) problems.push(`exporters.${i}.labels.static.${name}: also derived from each record (labels.include); Loki refuses a label twice: remove it from one of them`);
+    }
     if (labels.include.includes('service_name') || labels.include.includes('level') || Object.keys(labels.static).length > 0) return;
     problems.push(`exporters.${i}.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static`);
   });

@@ -19,7 +19,7 @@ export const lokiConfigSchema = exporterObject('loki', 'Push to Loki (docs/expor
         uniqueItems: true,
         description: 'Stream labels derived from each record: service_name (appName, or "unknown_service"), level, host (hostname, absent on some records). Loki needs a label on every stream: without service_name and level, set static labels.',
       }),
-      static: labelMap('Constant labels on every stream, e.g. { env: prod }.'),
+      static: labelMap('Constant labels on every stream, e.g. { env: prod }; not a name of labels.include (Loki refuses a label twice).'),
     },
     { additionalProperties: false, default: {} },
   ),

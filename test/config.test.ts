@@ -165,7 +165,7 @@ describe('periscope check-config', () => {
     expect(code).toBe(2);
     expect(out).toContain('store.dataDir: ${PERISCOPE_TEST_UNSET_DIR} is not set in the environment');
     expect(out).toContain('exporters.0.tenant: ${PERISCOPE_TEST_UNSET_TENANT} is not set');
-    const ok = await periscope(['check-config', file('store:\n  dataDir: "${PERISCOPE_TEST_UNSET_DIR:-./data}"\nexporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:1", tenant: "a$$b" }\n')]);
+    const ok = await periscope(['check-config', file('store:\n  dataDir: "${PERISCOPE_TEST_UNSET_DIR:-./data}"\nexporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:1", headers: { X-Note: "a$$b" } }\n')]); // ($ is no tenant ID character)
     expect(ok.out).toContain('configuration is valid');
   });
 

@@ -58,6 +58,8 @@ describe('exporters config', () => {
       yaml: '- { type: loki, name: a, url: "http://x", tenant: t, auth: { bearerToken: s }, headers: { Authorization: "Bearer other", X-Scope-OrgID: o, Content-Type: text/plain, X-Proxy: ok } }',
       want: ['exporters.0.headers.Authorization: conflicts with exporters.0.auth (set one of them)', 'exporters.0.headers.X-Scope-OrgID: conflicts with exporters.0.tenant (set one of them)', 'exporters.0.headers.Content-Type: set by the exporter itself'],
     },
+    // Loki refuses a push for a tenant ID outside its rules (400): every record went to the dead letters.
+    { name: 'tenant Loki refuses', yaml: '- { type: loki, name: a, url: "http://x", tenant: "team a" }\n- { type: loki, name: b, url: "http://x", tenant: "a|b" }\n- { type: loki, name: c, url: "http://x", tenant: ".." }\n- { type: loki, name: d, url: "http://x", tenant: "o.k_(1)*" }', want: [0, 1, 2].map((i) => `exporters.${i}.tenant: must match ^(?!\\.\\.?$)[a-zA-Z0-9!._*'()-]+$`) },
     { name: 'second item named', yaml: '- { type: loki, name: a, url: "http://x" }\n- { type: loki, name: b }', want: ['exporters.1.url: missing required key'] },
   ])('an error names the key: $name', ({ yaml, want }) => {
     expect(problems(`exporters:\n${yaml.replace(/^/gm, '  ')}\n`)).toEqual(want);

@@ -10,7 +10,16 @@ export const DERIVED_LABELS = ['service_name', 'level', 'host'] as const;
  */
 export const lokiConfigSchema = exporterObject('loki', 'Push to Loki (docs/exporters.md, Loki).', {
   ...logExporterKeys({ maxRecords: 10000, maxBytes: '1MiB', wait: '1s' }),
-  tenant: Type.Optional(Type.String({ minLength: 1, description: '`X-Scope-OrgID` (multi-tenant Loki); two Loki exporters with different tenants ship to two tenants.' })),
+  // Loki's tenant ID rules (dskit tenant.ValidTenantID): Loki refuses a push with another tenant,
+  // and every record went to the dead letters, each after a bisection of its batch.
+  tenant: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 150,
+      pattern: "^(?!\\.\\.?$)[a-zA-Z0-9!._*'()-]+$",
+      description: "`X-Scope-OrgID` (multi-tenant Loki); two Loki exporters with different tenants ship to two tenants. One tenant ID, as Loki accepts it: up to 150 of a-z A-Z 0-9 ! - _ . * ' ( ), not `.` or `..`.",
+    }),
+  ),
   format: Type.Union([Type.Literal('protobuf'), Type.Literal('json')], { default: 'protobuf', description: "`protobuf` (snappy-compressed logproto.PushRequest, Loki's native format) or `json`." }),
   labels: Type.Object(
     {

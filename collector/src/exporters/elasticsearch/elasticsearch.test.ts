@@ -6,6 +6,7 @@ import type { LogItem } from '../sink.ts';
 import { elasticsearchConfigSchema, type ElasticsearchConfig } from './config.ts';
 import { documentId, toDocument } from './document.ts';
 import { ElasticsearchSink } from './sink.ts';
+import { SpanExport, type SpanSource } from './span-export.ts';
 
 function esConfig(fields: Partial<ElasticsearchConfig> & { url: string }): ElasticsearchConfig {
   return Value.Default(elasticsearchConfigSchema, { type: 'elasticsearch', name: 'es', ...structuredClone(fields) }) as ElasticsearchConfig;
@@ -242,3 +243,36 @@ async function waitUntil(fn: () => boolean, timeoutMs = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('span export', () => {
+  // With batch.wait 0 the loop polled the span store at every timer tick (15 % of the ingest thread, idle).
+  it('polls a caught-up span store every batch.wait, but not more often than every 100 ms', async () => {
+    const h = logHarness();
+    const waits: number[] = [];
+    let slept!: () => void;
+    const firstSleep = new Promise<void>((resolve) => (slept = resolve));
+    const source: SpanSource = { readAfter: () => [], firstId: () => 1, lastId: () => 0, backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }) };
+    const options = testDeliveryOptions('es');
+    const traces = new SpanExport(
+      { name: 'es:traces', dataStream: 'traces-x-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'end', deadLetterMax: 10 },
+      {
+        spans: source,
+        kv: h.kv,
+        sink: new ElasticsearchSink(esConfig({ url: 'http://127.0.0.1:1' }), 'instance-1'),
+        deadLetters: h.deadLetters,
+        metrics: h.metrics,
+        logger: { info() {}, warn() {}, error() {} },
+        sleep: (ms, signal) => {
+          waits.push(ms);
+          slept();
+          return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(false), { once: true }));
+        },
+      },
+    );
+    traces.start();
+    await firstSleep;
+    await traces.shutdown();
+    h.close();
+    expect(waits).toEqual([100]);
+  });
+});

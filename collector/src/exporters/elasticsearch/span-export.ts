@@ -20,7 +20,7 @@ import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore,
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
-import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy } from '../retry.ts';
+import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from '../retry.ts';
 import { BatchResolver, type Resolution } from '../batch-resolver.ts';
 import type { Logger } from '../sink.ts';
 import type { KeyValue } from '../../store/database.ts';
@@ -52,7 +52,7 @@ export interface SpanExportOptions {
   batchMaxSpans: number;
   /** Documents per request stop short of this many bytes (one at least): the exporter's batch.maxBytes. */
   batchMaxBytes: number;
-  /** Poll period while caught up. */
+  /** Poll period while caught up (at least MIN_POLL_MS). */
   waitMs: number;
   retry: RetryPolicy;
   budget: RetryBudgetPolicy;
@@ -70,7 +70,16 @@ export interface SpanExportDeps {
   deadLetters: DeadLetterStore;
   metrics: ExporterMetrics;
   logger: Logger;
+  /** The wait between polls of a caught-up span store (tests). */
+  sleep?: Sleep;
 }
+
+/**
+ * The span store is polled while caught up (spans have no ingest notification), every
+ * `batch.wait` but not more often than this: with `batch.wait: 0` the loop polled SQLite at
+ * every timer tick, some 15 % of the ingest thread on an idle collector.
+ */
+const MIN_POLL_MS = 100;
 
 interface Pending {
   position: number;
@@ -195,7 +204,7 @@ export class SpanExport {
       const rows = ahead.length > 0 ? ahead : this.#d.spans.readAfter(this.#cursor, this.#o.batchMaxSpans);
       if (rows.length === 0) {
         if (this.#stopped) return;
-        await sleep(this.#o.waitMs, this.#wakeUp.signal);
+        await (this.#d.sleep ?? sleep)(Math.max(this.#o.waitMs, MIN_POLL_MS), this.#wakeUp.signal);
         continue;
       }
       const pending = this.#documents(rows);

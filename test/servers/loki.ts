@@ -373,7 +373,7 @@ export class LokiServer {
         const ms = e.seconds * 1000 + Math.floor(e.nanos / 1e6);
         const size = Buffer.byteLength(e.line);
         let mdSize = 0;
-        for (const p of e.metadata) mdSize += p.name.length + p.value.length;
+        for (const p of e.metadata) mdSize += Buffer.byteLength(p.name) + Buffer.byteLength(p.value); // bytes, as Loki counts
         if (l.rejectOldSamplesMaxAgeMs > 0 && ms < now - l.rejectOldSamplesMaxAgeMs) {
           errors.push(`entry for stream '${stream}' has timestamp too old: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(now - l.rejectOldSamplesMaxAgeMs).toISOString()}`);
         } else if (ms > now + l.creationGracePeriodMs) {

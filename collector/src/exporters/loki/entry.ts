@@ -131,8 +131,15 @@ function metadataOf(record: LogRecord, policy: EntryPolicy, d: ReturnType<typeof
   uniqueNames(md);
   if (md.length > policy.maxStructuredMetadataEntries && policy.maxStructuredMetadataEntries > 0) return undefined;
   if (policy.maxStructuredMetadataSize > 0) {
+    // Loki counts UTF-8 bytes; UTF-16 units undercount them (up to 3 bytes each), and metadata
+    // over the limit that passed here was refused by Loki and dead-lettered instead of sent as a
+    // JSON line. The exact count only when the units could be over.
     let size = 0;
     for (const p of md) size += p.name.length + p.value.length;
+    if (size * 3 > policy.maxStructuredMetadataSize) {
+      size = 0;
+      for (const p of md) size += p.name.length + Buffer.byteLength(p.value);
+    }
     if (size > policy.maxStructuredMetadataSize) return undefined;
   }
   return md;

@@ -145,6 +145,10 @@ describe('label policy and entry mapping', () => {
     const over = toEntry(r, { ...policy, maxStructuredMetadataEntries: 3 });
     expect(JSON.parse(over.line)).toEqual(r.record);
     expect(over.metadata).toEqual([{ name: 'trace_id', value: '0af7651916cd43dd8448eb211c80319c' }]);
+    // Loki's size limit is in UTF-8 bytes: 40 characters of 3 bytes are over 100 (Loki refused them as metadata).
+    const wide = toEntry(item(2, { attributes: { note: '注'.repeat(40) } }), { ...policy, maxStructuredMetadataSize: 100 });
+    expect(JSON.parse(wide.line)).toMatchObject({ attributes: { note: '注'.repeat(40) } });
+    expect(wide.metadata).toEqual([]);
   });
 
   it('timestamp: the record µs, plus the log position modulo 1000 as ns below a µs-precision time (distinct records never collide, a re-send does)', () => {

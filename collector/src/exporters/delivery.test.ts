@@ -93,6 +93,30 @@ describe('cursor', () => {
   });
 });
 
+describe('a failing database', () => {
+  // SQLITE_FULL on a full disk, for one: the loop ended, and the exporter delivered nothing more
+  // until the collector restarted, while its health said up.
+  it('a write of the cursor that fails once: delivery starts again from the cursor, nothing is skipped', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    const options = testDeliveryOptions('x', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 } });
+    const set = h.kv.set.bind(h.kv);
+    let failures = 0;
+    h.kv.set = (key, value) => {
+      if (key === 'exporter:x:cursor' && value !== '0' && failures++ === 0) throw new Error('database or disk is full'); // the first move
+      set(key, value);
+    };
+    const d = h.delivery(sink, options);
+    d.start();
+    h.append(Array.from({ length: 20 }, () => testRecord()));
+    await until(() => d.cursor === 20);
+    await d.shutdown();
+    expect(failures).toBeGreaterThan(0);
+    expect(h.kv.get('exporter:x:cursor')).toBe('20');
+    expect([...sink.deliveries.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+});
+
 describe('reading the log', () => {
   it('a batch full by bytes leaves at once; the rest waits for batch.wait', async () => {
     const h = harness();

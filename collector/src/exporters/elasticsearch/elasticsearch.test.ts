@@ -275,4 +275,43 @@ describe('span export', () => {
     h.close();
     expect(waits).toEqual([100]);
   });
+
+  // A full disk, for one: the loop ended, and no span was shipped until the collector restarted.
+  it('a read of the span store that fails: the loop starts again after a pause', async () => {
+    const h = logHarness();
+    const waits: number[] = [];
+    let reads = 0;
+    const source: SpanSource = {
+      readAfter: () => {
+        if (++reads === 1) throw new Error('database or disk is full');
+        return [];
+      },
+      firstId: () => 1,
+      lastId: () => 0,
+      backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }),
+    };
+    const options = testDeliveryOptions('es');
+    const traces = new SpanExport(
+      { name: 'es:traces', dataStream: 'traces-x-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'end', deadLetterMax: 10 },
+      {
+        spans: source,
+        kv: h.kv,
+        sink: new ElasticsearchSink(esConfig({ url: 'http://127.0.0.1:1' }), 'instance-1'),
+        deadLetters: h.deadLetters,
+        metrics: h.metrics,
+        logger: { info() {}, warn() {}, error() {} },
+        sleep: (ms, signal) => {
+          waits.push(ms);
+          return new Promise((resolve) => setImmediate(() => resolve(!signal?.aborted)));
+        },
+      },
+    );
+    traces.start();
+    const deadline = Date.now() + 10_000;
+    while (reads < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await traces.shutdown();
+    h.close();
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(waits[0]).toBe(1000);
+  });
 });

@@ -70,7 +70,7 @@ export interface SpanExportDeps {
   deadLetters: DeadLetterStore;
   metrics: ExporterMetrics;
   logger: Logger;
-  /** The wait between polls of a caught-up span store (tests). */
+  /** The waits between polls of a caught-up span store, and before a restart of the loop (tests). */
   sleep?: Sleep;
 }
 
@@ -80,6 +80,8 @@ export interface SpanExportDeps {
  * every timer tick, some 15 % of the ingest thread on an idle collector.
  */
 const MIN_POLL_MS = 100;
+/** Wait before the loop starts again after an unexpected error. */
+const LOOP_RESTART_MS = 1000;
 
 interface Pending {
   position: number;
@@ -143,9 +145,24 @@ export class SpanExport {
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
     m.register(this.name, this.type, () => this.gauges());
-    this.#loop = this.#run().catch((err: unknown) => {
-      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed`);
-    });
+    this.#loop = this.#runAgainAfterErrors();
+  }
+
+  /**
+   * The loop, started again from the cursor after an unexpected error (the database failing a
+   * read or the cursor write, e.g. a full disk): it used to end there, and no span was shipped
+   * until the collector restarted. Spans after the cursor are sent again (409s: no duplicate).
+   */
+  async #runAgainAfterErrors(): Promise<void> {
+    for (;;) {
+      try {
+        await this.#run();
+        return;
+      } catch (err) {
+        this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed; starting again from the cursor in ${LOOP_RESTART_MS} ms`);
+        if (this.#stopped || !(await (this.#d.sleep ?? sleep)(LOOP_RESTART_MS, this.#abort.signal))) return;
+      }
+    }
   }
 
   /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open), then stops. */

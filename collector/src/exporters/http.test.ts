@@ -33,6 +33,13 @@ describe('httpEndpoint and redaction', () => {
     expect(result.error).toBe('HTTP 401: invalid key ***');
   });
 
+  it('an API key given as <id>:<api_key> is sent base64-encoded, as Elasticsearch expects; the encoded form as it is', () => {
+    const encoded = Buffer.from('VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw').toString('base64');
+    expect(httpEndpoint('http://es:9200', '/_bulk', { apiKey: 'VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw' }, {}, 5000).headers.authorization).toBe(`ApiKey ${encoded}`);
+    expect(httpEndpoint('http://es:9200', '/_bulk', { apiKey: encoded }, {}, 5000).headers.authorization).toBe(`ApiKey ${encoded}`);
+    expect(httpEndpoint('http://es:9200', '/_bulk', { apiKey: 'VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw' }, {}, 5000).redactor.redact(`echo ${encoded}`)).toBe('echo ***');
+  });
+
   it('redacts raw, URL-encoded and base64 forms, longest first', () => {
     const r = new Redactor(['p@ss word', 'abc', undefined, 'x']);
     expect(r.redact(`a p@ss word b ${encodeURIComponent('p@ss word')} c ${Buffer.from('p@ss word').toString('base64')} abcd x`)).toBe('a *** b *** c *** ***d x');

@@ -11,7 +11,7 @@ export const authConfigSchema = Type.Object(
   {
     basic: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String() }, { additionalProperties: false, description: 'HTTP basic auth.' })),
     bearerToken: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: Bearer <token>`.' })),
-    apiKey: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: ApiKey <key>`: an Elasticsearch API key (the base64 "encoded" form Kibana shows).' })),
+    apiKey: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: ApiKey <key>`: an Elasticsearch API key, the base64 "encoded" form Kibana shows, or `<id>:<api_key>` (encoded by the exporter).' })),
   },
   { additionalProperties: false, maxProperties: 1, description: 'At most one of basic, bearerToken, apiKey.' },
 );
@@ -72,7 +72,11 @@ export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | u
   } else if (auth?.bearerToken) {
     headers.authorization = `Bearer ${auth.bearerToken}`;
   } else if (auth?.apiKey) {
-    headers.authorization = `ApiKey ${auth.apiKey}`;
+    // The `id:api_key` form (Beats' api_key, the create-API-key answer's two fields) is encoded
+    // here: sent as it is, Elasticsearch answered 401 and every record went to the dead letters.
+    // The encoded form is base64, which has no ':'.
+    const key = auth.apiKey.includes(':') ? Buffer.from(auth.apiKey).toString('base64') : auth.apiKey;
+    headers.authorization = `ApiKey ${key}`;
   }
   const full = new URL(url.pathname.replace(/\/+$/, '') + path + url.search, url.origin).toString();
   return { url: full, headers, timeoutMs, redactor: new Redactor(secrets) };

@@ -20,7 +20,9 @@ export const retryConfigSchema = Type.Object(
     // Retry-After is in whole seconds (RFC 9110 §10.2.3): a cap below 1s turns it into "at once".
     maxRetryAfter: Type.String({ default: '5m', format: 'duration', unitMinimum: '1s', description: "A backend's Retry-After longer than this is cut to it." }),
     budgetRatio: Type.Number({ default: 0.2, minimum: 0, maximum: 10, description: 'Retry budget: retries may add this fraction of the request rate…' }),
-    budgetMinPerSecond: Type.Number({ default: 5, minimum: 0, description: '…plus this many retries per second.' }),
+    // Above 0: with 0, once every batch in flight waited to be retried no first attempt refilled
+    // the budget, and delivery stayed stuck after the backend came back (until a restart).
+    budgetMinPerSecond: Type.Number({ default: 5, exclusiveMinimum: 0, description: '…plus this many retries per second (more than 0).' }),
   },
   { additionalProperties: false, default: {}, unitOrder: [['initialBackoff', 'maxBackoff']] },
 );

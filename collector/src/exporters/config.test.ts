@@ -60,6 +60,8 @@ describe('exporters config', () => {
     },
     // Loki refuses a push for a tenant ID outside its rules (400): every record went to the dead letters.
     { name: 'tenant Loki refuses', yaml: '- { type: loki, name: a, url: "http://x", tenant: "team a" }\n- { type: loki, name: b, url: "http://x", tenant: "a|b" }\n- { type: loki, name: c, url: "http://x", tenant: ".." }\n- { type: loki, name: d, url: "http://x", tenant: "o.k_(1)*" }', want: [0, 1, 2].map((i) => `exporters.${i}.tenant: must match ^(?!\\.\\.?$)[a-zA-Z0-9!._*'()-]+$`) },
+    // With 0 a retry waiting for budget waited forever once every batch in flight was a retry: delivery stuck.
+    { name: 'no retry floor', yaml: '- { type: loki, name: a, url: "http://x", retry: { budgetMinPerSecond: 0 } }', want: ['exporters.0.retry.budgetMinPerSecond: must be > 0'] },
     { name: 'second item named', yaml: '- { type: loki, name: a, url: "http://x" }\n- { type: loki, name: b }', want: ['exporters.1.url: missing required key'] },
   ])('an error names the key: $name', ({ yaml, want }) => {
     expect(problems(`exporters:\n${yaml.replace(/^/gm, '  ')}\n`)).toEqual(want);

@@ -204,13 +204,19 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0).slice(2)).toEqual(['22:sms:firing']);
   });
 
-  it('an acknowledged alert that resolves and fires again between two group ticks escalates again', async () => {
+  /** A pipeline whose alert `a` fired at t0 and was acknowledged a minute later. */
+  async function firedAndAcked() {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
     const t0 = t.clock.now();
     await fire(t, 'a', t0);
     await t.advance(M);
     t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+    return { c, t0, t }; // t is also kept outside, for afterEach to shut it down
+  }
+
+  it('an acknowledged alert that resolves and fires again between two group ticks escalates again', async () => {
+    const { c, t0, t } = await firedAndAcked();
     await t.advance(M + 10_000);
     await resolve(t, 'a', t0);
     await t.advance(10_000);
@@ -220,12 +226,7 @@ describe('escalation chains (fake clock)', () => {
   });
 
   it('an acknowledged alert that never resolved for the notification side keeps its ack when the engine reports a later start (flapping held the resolution back)', async () => {
-    const c = channels();
-    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
-    const t0 = t.clock.now();
-    await fire(t, 'a', t0);
-    await t.advance(M);
-    t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+    const { c, t0, t } = await firedAndAcked();
     await t.advance(2 * M);
     // Flapping stopped while firing: the engine sends its current state, whose episode started after a resolution it did not send.
     await t.pipeline.onTransition(alertEvent(labels('a'), 'firing', t0 + 2 * M, { flapping: false }));

@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filterPath, startElasticsearchServer, type ElasticsearchServer } from '../../../../test/servers/elasticsearch.ts';
+import type { Sleep } from '../retry.ts';
 import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
 import type { LogItem } from '../sink.ts';
 import { elasticsearchConfigSchema, type ElasticsearchConfig } from './config.ts';
@@ -245,15 +246,10 @@ async function waitUntil(fn: () => boolean, timeoutMs = 20_000): Promise<void> {
 }
 
 describe('span export', () => {
-  // With batch.wait 0 the loop polled the span store at every timer tick (15 % of the ingest thread, idle).
-  it('polls a caught-up span store every batch.wait, but not more often than every 100 ms', async () => {
-    const h = logHarness();
-    const waits: number[] = [];
-    let slept!: () => void;
-    const firstSleep = new Promise<void>((resolve) => (slept = resolve));
-    const source: SpanSource = { readAfter: () => [], firstId: () => 1, lastId: () => 0, backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }) };
+  /** A span export to an Elasticsearch nobody listens on, reading `source`, sleeping with `sleep`. */
+  function spanExport(h: ReturnType<typeof logHarness>, source: SpanSource, sleep: Sleep): SpanExport {
     const options = testDeliveryOptions('es');
-    const traces = new SpanExport(
+    return new SpanExport(
       { name: 'es:traces', dataStream: 'traces-x-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'end', deadLetterMax: 10 },
       {
         spans: source,
@@ -262,13 +258,23 @@ describe('span export', () => {
         deadLetters: h.deadLetters,
         metrics: h.metrics,
         logger: { info() {}, warn() {}, error() {} },
-        sleep: (ms, signal) => {
-          waits.push(ms);
-          slept();
-          return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(false), { once: true }));
-        },
+        sleep,
       },
     );
+  }
+
+  // With batch.wait 0 the loop polled the span store at every timer tick (15 % of the ingest thread, idle).
+  it('polls a caught-up span store every batch.wait, but not more often than every 100 ms', async () => {
+    const h = logHarness();
+    const waits: number[] = [];
+    let slept!: () => void;
+    const firstSleep = new Promise<void>((resolve) => (slept = resolve));
+    const source: SpanSource = { readAfter: () => [], firstId: () => 1, lastId: () => 0, backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }) };
+    const traces = spanExport(h, source, (ms, signal) => {
+      waits.push(ms);
+      slept();
+      return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(false), { once: true }));
+    });
     traces.start();
     await firstSleep;
     await traces.shutdown();
@@ -290,22 +296,10 @@ describe('span export', () => {
       lastId: () => 0,
       backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }),
     };
-    const options = testDeliveryOptions('es');
-    const traces = new SpanExport(
-      { name: 'es:traces', dataStream: 'traces-x-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'end', deadLetterMax: 10 },
-      {
-        spans: source,
-        kv: h.kv,
-        sink: new ElasticsearchSink(esConfig({ url: 'http://127.0.0.1:1' }), 'instance-1'),
-        deadLetters: h.deadLetters,
-        metrics: h.metrics,
-        logger: { info() {}, warn() {}, error() {} },
-        sleep: (ms, signal) => {
-          waits.push(ms);
-          return new Promise((resolve) => setImmediate(() => resolve(!signal?.aborted)));
-        },
-      },
-    );
+    const traces = spanExport(h, source, (ms, signal) => {
+      waits.push(ms);
+      return new Promise((resolve) => setImmediate(() => resolve(!signal?.aborted)));
+    });
     traces.start();
     const deadline = Date.now() + 10_000;
     while (reads < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -210,6 +210,29 @@ describe('per-item outcomes', () => {
     expect(await metric(h, 'periscope_exporter_sent_items_total')).toBe(19);
   });
 
+  it('a dead-letter write that fails once (a full disk): delivery starts again from the cursor instead of ending the process', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = (items) => ({
+      result: { status: 'success' },
+      items: items.map((i) => (i.record.msg === 'bad' ? { status: 'permanent' as const, httpStatus: 400, error: 'HTTP 400: bad' } : { status: 'success' as const })),
+    });
+    const add = h.deadLetters.add.bind(h.deadLetters);
+    let failures = 0;
+    h.deadLetters.add = (...args) => {
+      if (failures++ === 0) throw new Error('database or disk is full');
+      return add(...args);
+    };
+    const d = h.delivery(sink, testDeliveryOptions('dl', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 } }));
+    d.start();
+    h.append(Array.from({ length: 20 }, (_, i) => testRecord({ msg: i === 7 ? 'bad' : `good ${i}` })));
+    await until(() => d.cursor === 20);
+    await d.shutdown();
+    expect(failures).toBe(2);
+    expect(h.deadLetters.list({ limit: 10 })).toEqual([expect.objectContaining({ logId: 8, reason: 'HTTP 400: bad' })]);
+    expect([...sink.deliveries.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1).filter((id) => id !== 8));
+  });
+
   it('a whole-batch 400 that may come from some entries is bisected until the bad ones are alone', async () => {
     const h = harness();
     const sink = new FakeSink();

@@ -129,6 +129,8 @@ export class Delivery {
    */
   #pending = 0;
   #flights: Flight[] = [];
+  /** An error a batch's delivery threw (a dead-letter write on a full disk): the loop rethrows it and starts again. */
+  #flightError: unknown;
   /** Rows read past the last batch's byte cut (ids > readId), used before reading again. */
   #readAhead: StoredItem[] = [];
   #encoder: EncodePool | undefined;
@@ -339,6 +341,11 @@ export class Delivery {
     const signal = this.#abort.signal;
     for (;;) {
       this.#commit();
+      if (this.#flightError !== undefined) {
+        const err = this.#flightError;
+        this.#flightError = undefined;
+        throw err;
+      }
       if (signal.aborted) break;
       if (this.#flushing && this.#flights.length === 0 && this.#readId >= this.#headId) break;
       let waitMs = Number.POSITIVE_INFINITY;
@@ -488,11 +495,19 @@ export class Delivery {
     const flight: Flight = { lastId, rows: items.length, severities, done: items.length === 0, ok: items.length === 0 };
     this.#flights.push(flight);
     if (flight.done) return;
-    void this.#deliver(items).then((ok) => {
-      flight.done = true;
-      flight.ok = ok;
-      this.#wake();
-    });
+    void this.#deliver(items).then(
+      (ok) => {
+        flight.done = true;
+        flight.ok = ok;
+        this.#wake();
+      },
+      (err: unknown) => {
+        // Not an unhandled rejection (which ends the process): the loop starts again from the cursor.
+        flight.done = true;
+        this.#flightError ??= err;
+        this.#wake();
+      },
+    );
   }
 
   /** Advances the cursor over the resolved prefix of the flights, and persists it. */

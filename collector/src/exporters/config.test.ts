@@ -67,6 +67,13 @@ describe('exporters config', () => {
     expect(problems(`exporters:\n${yaml.replace(/^/gm, '  ')}\n`)).toEqual(want);
   });
 
+  it('a Loki or Elasticsearch URL has no query string or fragment (the exporter adds its paths); a remote-write URL may', () => {
+    expect(problems('exporters:\n  - { type: loki, name: a, url: "http://x/?org=1" }\n  - { type: elasticsearch, name: b, url: "http://y/es#frag" }\n  - { type: prometheusRemoteWrite, name: c, url: "http://z/api/v1/write?extra_label=a=b" }\n  - { type: loki, name: d, url: "http://x/base/" }\n')).toEqual([
+      'exporters.0.url: no query string (?…) or fragment (#…) with type loki: the exporter adds its own paths to this URL; send parameters as headers',
+      'exporters.1.url: no query string (?…) or fragment (#…) with type elasticsearch: the exporter adds its own paths to this URL; send parameters as headers',
+    ]);
+  });
+
   it('names must be unique (they key cursors, metrics and dead letters), checked with the file', () => {
     expect(problems('exporters:\n  - { type: loki, name: same, url: "http://x" }\n  - { type: elasticsearch, name: same, url: "http://y" }\n')).toEqual([
       'exporters.1.name: "same" is already the name of exporters.0',

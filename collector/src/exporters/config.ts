@@ -74,6 +74,23 @@ export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): 
 }
 
 /**
+ * A Loki or Elasticsearch `url` is a base that the exporter adds its own paths to (the push path,
+ * `_bulk?filter_path=…`, `_index_template/…`): a query string or fragment in it made every request
+ * go to a broken URL. A remote-write URL is used as it is, query included. Returns the problems found.
+ */
+export function exporterUrlProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    if ((c?.type !== 'loki' && c?.type !== 'elasticsearch') || typeof c.url !== 'string' || !URL.canParse(c.url)) return;
+    const url = new URL(c.url);
+    if (url.search || url.hash || c.url.includes('?') || c.url.includes('#')) {
+      problems.push(`exporters.${i}.url: no query string (?…) or fragment (#…) with type ${c.type}: the exporter adds its own paths to this URL; send parameters as headers`);
+    }
+  });
+  return problems;
+}
+
+/**
  * Index templates of elasticsearch exporters (`installTemplate`): a name is one template in a
  * cluster, and each exporter PUTs its own at start. Two exporters into the same Elasticsearch
  * with one templateName (the default) and different data streams replaced each other's template:

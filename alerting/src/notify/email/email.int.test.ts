@@ -115,3 +115,26 @@ describe('email through a real SMTP server', () => {
     expect(leaves(ko[0])[1].body).toContain('확인(ACK)');
   });
 });
+
+describe('email to several recipients', () => {
+  it('some refused by the server: sent once to the others, the refusals in the notification and its timeline', async () => {
+    smtp = await startSmtpBackend();
+    smtp.respond({ dataCode: 250, refuseRecipients: ['gone@example.com'] });
+    dir = mkdtempSync(join(tmpdir(), 'periscope-email-'));
+    const config = parseNotifyConfig({
+      receivers: [{ name: 'mail', email: [{ to: ['oncall@example.com', 'gone@example.com'], from: 'alerts@periscope.example', smtp: { host: '127.0.0.1', port: smtp.port } }] }],
+      route: { receiver: 'mail', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1s' },
+    });
+    pipeline = new NotificationPipeline({ config, dataDir: dir });
+    await pipeline.start();
+    const firing = event('a', 'firing', Date.now());
+    await pipeline.onTransition(firing);
+    await smtp.waitFor(1);
+    const deadline = Date.now() + 15_000;
+    while (pipeline.notifications({ status: 'sent' }).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const [sent] = pipeline.notifications({ status: 'sent' });
+    expect(sent.lastError).toMatch(/^the SMTP server refused gone@example\.com \(550 .*mailbox unavailable\); the other recipients got the mail$/);
+    expect(smtp.mails.map((m) => m.to)).toEqual([['oncall@example.com']]);
+    expect(pipeline.timelineFor(firing.fingerprint).find((e) => e.kind === 'notification_sent')?.details).toMatchObject({ error: expect.stringContaining('refused gone@example.com') });
+  });
+});

@@ -58,6 +58,14 @@ export function smtpTransportOptions(config: EmailConfig) {
   };
 }
 
+/** What sendMail's answer says of recipients the server refused, or undefined when it took every one. */
+export function refusedRecipients(info: { rejected?: unknown[]; rejectedErrors?: Array<{ response?: string; message?: string }> }): string | undefined {
+  const rejected = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : (r as { address?: string }).address ?? String(r)));
+  if (rejected.length === 0) return undefined;
+  const why = (info.rejectedErrors ?? []).map((e) => e.response ?? e.message).filter(Boolean);
+  return `the SMTP server refused ${rejected.join(', ')}${why.length ? ` (${why.join('; ')})` : ''}; the other recipients got the mail`;
+}
+
 export function messageDomain(from: string): string {
   const m = /@([A-Za-z0-9.-]+)/.exec(from);
   return m ? m[1] : 'periscope.local';
@@ -153,7 +161,7 @@ export class EmailNotifier extends NotifierBase {
     const domain = messageDomain(this.#config.from);
     const root = `<${n.thread.id}@${domain}>`;
     try {
-      await this.#transport.sendMail({
+      const info = await this.#transport.sendMail({
         from: this.#config.from,
         to: this.#config.to,
         subject: emailSubject(n, this.#config.subjectPrefix),
@@ -163,6 +171,14 @@ export class EmailNotifier extends NotifierBase {
         ...(n.thread.first ? {} : { inReplyTo: root, references: [root] }),
         headers: { 'Auto-Submitted': 'auto-generated', 'X-Periscope-Status': n.status, 'X-Periscope-Notification': n.id },
       });
+      // Some recipients refused, the others took it (all refused is an error above): sending again
+      // would repeat it to those who got it, so it counts as sent, with the refusals in its error
+      // (the notification's lastError and timeline), and a warning.
+      const refused = refusedRecipients(info);
+      if (refused) {
+        this.logger.warn({ integration: this.id }, refused);
+        return { status: 'success', error: refused };
+      }
       return { status: 'success' };
     } catch (err) {
       const result = smtpResult(err);

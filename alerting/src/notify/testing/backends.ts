@@ -92,6 +92,8 @@ export interface SmtpBehavior {
   message?: string;
   /** Reject AUTH with 535 and this message. */
   authFailMessage?: string;
+  /** Refuse RCPT TO of these addresses with 550 (the others are accepted). */
+  refuseRecipients?: string[];
 }
 
 export interface ReceivedMail {
@@ -127,6 +129,13 @@ export async function startSmtpBackend(credentials?: { user: string; pass: strin
         return;
       }
       callback(null, { user: auth.username });
+    },
+    onRcptTo(address, _session, callback) {
+      if (behavior.refuseRecipients?.includes(address.address)) {
+        callback(Object.assign(new Error(`5.1.1 <${address.address}>: mailbox unavailable`), { responseCode: 550 }));
+        return;
+      }
+      callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

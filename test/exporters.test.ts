@@ -210,7 +210,10 @@ describe('discarding dead letters', () => {
     const before = (await get('/api/v1/deadletter')).json.total;
     const [first] = (await get('/api/v1/deadletter?exporter=loki-b&limit=1')).json.items;
     expect(await del(`?ids=${first.id}`)).toEqual({ status: 200, json: { deleted: 1, remaining: before - 1 } });
-    expect(await del('?exporter=loki-b')).toEqual({ status: 200, json: { deleted: 1, remaining: before - 2 } });
+    // remaining: of the exporter named, as replay's (the other exporters' letters are not its)
+    expect(before - 2).toBeGreaterThan(0);
+    expect(await del('?exporter=loki-b')).toEqual({ status: 200, json: { deleted: 1, remaining: 0 } });
+    expect((await get('/api/v1/deadletter')).json.total).toBe(before - 2);
     expect((await get('/api/v1/deadletter?exporter=loki-b')).json.total).toBe(0);
   });
 });

@@ -39,7 +39,8 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
  *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining, notFound? (ids
  *      that name no letter) }. An unknown key is a 400 (a typo must not replay everything).
  * DELETE /api/v1/deadletter?exporter=&ids=1,2   discards letters you will not replay (e.g. of an
- *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining }.
+ *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining }
+ *      (`remaining` of `exporter` when given).
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
@@ -110,7 +111,7 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     // never everything by accident: say whose letters, or which
     if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
     const deleted = exporters.deadLetters.purge({ exporter, ids });
-    return { deleted, remaining: exporters.deadLetters.total() };
+    return { deleted, remaining: exporters.deadLetters.total(exporter) }; // of `exporter` when given, as replay's
   });
 
   app.get('/health/dependencies', async () => {

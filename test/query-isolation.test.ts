@@ -1,6 +1,6 @@
 // A long query must not hold up ingest: the collector answers log queries on a thread of its own
 // (collector/src/store/query-thread.ts), so POSTs go on being acknowledged while a count over
-// every stored record runs. On the ingest thread such a query held every acknowledgement back
+// every stored record runs; log alert rules count in another, so they are not held up either. On the ingest thread such a query held every acknowledgement back
 // until it ended (and a sender whose timeout passed meanwhile sent its batch again).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../collector/src/store/database.ts';
 import { LogStore } from '../collector/src/store/log-store.ts';
-import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 /** Records written straight into the store before the collector starts: enough for a count to take seconds. */
 const STORED = 300_000;
@@ -69,5 +69,28 @@ describe('queries and ingest', () => {
     // The live records are there for the next query.
     const live = (await (await fetch(`${collector.url}/api/v1/logs/stats?service=live&interval=1d&start=2025-12-31T00:00:00Z`)).json()) as { buckets: Array<{ count: number }> };
     expect(live.buckets.reduce((sum, b) => sum + b.count, 0)).toBeGreaterThanOrEqual(acknowledgedMeanwhile);
+  }, 120_000);
+
+  it('evaluates log alert rules while long queries keep the API\'s query thread busy', async () => {
+    const rule = async () => ((await (await fetch(`${collector.url}/api/v1/alerts/rules/Probe`)).json()) as { rule: { lastEvaluation: string | null } }).rule;
+    const created = await fetch(`${collector.url}/api/v1/alerts/rules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Probe', kind: 'log', filter: { service: 'live' }, mode: 'frequency', window: '10s', threshold: 1_000_000, interval: '1s' }),
+    });
+    expect(created.status).toBe(201);
+    await waitFor(async () => (await rule()).lastEvaluation !== null, 30_000, 100);
+    // Five counts over every stored record, queued one behind the other in the API's query thread: seconds.
+    let running = true;
+    const counts = Promise.all(Array.from({ length: 5 }, () => fetch(`${collector.url}/api/v1/logs/stats?q=handled&interval=1d&start=2025-12-31T00:00:00Z`).then((r) => r.status)));
+    void counts.finally(() => (running = false));
+    const evaluations = new Set<string>();
+    while (running) {
+      evaluations.add((await rule()).lastEvaluation!);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await counts).toEqual([200, 200, 200, 200, 200]);
+    // A rule every second: several evaluations ended while the counts ran (behind them, none could).
+    expect(evaluations.size).toBeGreaterThanOrEqual(3);
   }, 120_000);
 });

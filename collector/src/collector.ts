@@ -64,8 +64,12 @@ function openDataDir(config: Config) {
       batch: config.store.search.indexBatch,
     });
     // After the index is attached (created): the query thread attaches it too.
-    const queries = new LogQueries(dir, { searchIndex: config.store.search.enabled, timeoutMs: parseDuration(config.store.queryTimeout) });
-    return { lock, db, store, fts, queries };
+    const queryOptions = { searchIndex: config.store.search.enabled, timeoutMs: parseDuration(config.store.queryTimeout) };
+    const queries = new LogQueries(dir, queryOptions);
+    // Log alert rules count in a query thread of their own, started at their first count: an
+    // export or a stats over a large range in the console never delays an alert.
+    const ruleQueries = new LogQueries(dir, queryOptions);
+    return { lock, db, store, fts, queries, ruleQueries };
   } catch (err) {
     if (err instanceof PeriscopeError) throw err;
     throw new PeriscopeError(
@@ -81,7 +85,7 @@ function openDataDir(config: Config) {
  */
 export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
-  const { lock, db, store, fts, queries } = openDataDir(config);
+  const { lock, db, store, fts, queries, ruleQueries } = openDataDir(config);
   const retention = new Retention(db, {
     maxAgeMs: parseDuration(config.store.retention.maxAge),
     maxBytes: parseBytes(config.store.retention.maxBytes),
@@ -170,7 +174,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const alerting = createAlerting(config.alerting, {
     dataDir: config.store.dataDir,
     configDir: options.configDir ?? process.cwd(),
-    queries,
+    queries: ruleQueries,
     metrics: metricSourceOf(telemetry.metricStore, telemetry.spanMetricsStore),
     registry: metrics.registry,
     logger: app.log,
@@ -213,7 +217,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
       const indexer = fts.shutdown().then((how) => {
         if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
       });
-      await Promise.allSettled([indexer, queries.close(), retention.shutdown(), telemetry.shutdown()]);
+      await Promise.allSettled([indexer, queries.close(), ruleQueries.close(), retention.shutdown(), telemetry.shutdown()]);
       db.close();
       lock.release();
     })();

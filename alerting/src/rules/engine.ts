@@ -230,7 +230,7 @@ export class AlertingEngine {
         this.logger.warn(`API rule "${row.id}" is no longer valid and is not evaluated`, { problems: p });
         continue;
       }
-      const clash = labelsClash(rule, [...this.rules.values()].map((e) => e.rule));
+      const clash = labelsClash(rule, this.currentRules());
       if (clash) {
         this.logger.warn(`API rule "${row.id}" is not evaluated: ${labelsClashMessage(rule, clash)}`);
         continue;
@@ -709,9 +709,14 @@ export class AlertingEngine {
     return this.status(entry);
   }
 
+  /** The rules in effect. */
+  private *currentRules(): Generator<Rule> {
+    for (const entry of this.rules.values()) yield entry.rule;
+  }
+
   /** RULE_CONFLICT when another rule gives its alerts the labels this one would (rules/clash.ts). */
   private refuseLabelsClash(rule: Rule): void {
-    const clash = labelsClash(rule, [...this.rules.values()].map((e) => e.rule));
+    const clash = labelsClash(rule, this.currentRules());
     if (clash) throw new AlertError(ALERT_ERR.RULE_CONFLICT, labelsClashMessage(rule, clash), 409, { key: 'name', rule: clash.id });
   }
 
@@ -760,7 +765,7 @@ export class AlertingEngine {
     const result = loadRuleFiles(this.config.ruleFiles, { defaults: this.defaults(), ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
     this.warnAbout(result.warnings);
     const problems = [...result.problems];
-    const others = [...this.rules.values()].map((e) => e.rule).filter((r) => !r.source.startsWith('file:'));
+    const others = [...this.currentRules()].filter((r) => !r.source.startsWith('file:'));
     for (const r of result.rules) {
       const existing = this.rules.get(r.id);
       if (existing && !existing.rule.source.startsWith('file:')) problems.push(`${r.source.slice(5)}: rule id "${r.id}" is already used by a ${existing.rule.source} rule`);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { ERR, PeriscopeError } from '../errors.ts';
-import { exporterHeaderProblems, exporterNameProblems, exporterTemplateProblems, exporterUrlProblems, lokiLabelProblems } from '../exporters/config.ts';
+import { exporterListProblems } from '../exporters/config.ts';
 import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration } from './units.ts';
@@ -161,13 +161,7 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
   }
   if (!validate(config)) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
   if (Array.isArray(config.exporters)) {
-    problems.push(
-      ...exporterNameProblems(config.exporters as Array<{ name: string }>),
-      ...exporterHeaderProblems(config.exporters as Array<Record<string, unknown>>),
-      ...exporterTemplateProblems(config.exporters as Array<Record<string, unknown>>),
-      ...lokiLabelProblems(config.exporters as Array<Record<string, unknown>>),
-      ...exporterUrlProblems(config.exporters as Array<Record<string, unknown>>),
-    );
+    problems.push(...exporterListProblems(config.exporters as Array<Record<string, unknown>>));
   }
   const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
   return { config: config as Config, problems: problems.map(withSource), source };

@@ -30,6 +30,23 @@ const exporterItemSchema = Type.Unsafe<ExporterConfig>({
 export const exportersConfigSchema = Type.Array(exporterItemSchema, { default: [] });
 export type ExportersConfig = Static<typeof exportersConfigSchema>;
 
+/** An item of the `exporters:` list as read from the file: checked by its schema separately. */
+type ExporterItem = Record<string, unknown>;
+
+/**
+ * What the schema of each item cannot say about the `exporters:` list (checked with the file, at
+ * start and by check-config): names, headers, index templates, Loki labels, URLs (below).
+ */
+export function exporterListProblems(configs: ReadonlyArray<ExporterItem>): string[] {
+  return [
+    ...exporterNameProblems(configs),
+    ...exporterHeaderProblems(configs),
+    ...exporterTemplateProblems(configs),
+    ...lokiLabelProblems(configs),
+    ...exporterUrlProblems(configs),
+  ];
+}
+
 /**
  * Headers the exporter sets itself, and the key that sets them. An extra header of the same name
  * replaced basic auth or was sent beside the tenant (`x-scope-orgid: other, team-q`): every
@@ -45,7 +62,7 @@ const OWN_HEADERS: Record<string, string | undefined> = {
 };
 
 /** Extra `headers` that clash with what the exporter sends. Returns the problems found. */
-export function exporterHeaderProblems(configs: ReadonlyArray<{ headers?: unknown; auth?: unknown; tenant?: unknown }>): string[] {
+function exporterHeaderProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   const problems: string[] = [];
   configs.forEach((c, i) => {
     if (typeof c?.headers !== 'object' || c.headers === null) return;
@@ -61,7 +78,7 @@ export function exporterHeaderProblems(configs: ReadonlyArray<{ headers?: unknow
 }
 
 /** Names must be unique: they key cursors, metrics and dead letters. Returns the problems found. */
-export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): string[] {
+function exporterNameProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   const seen = new Map<string, number>();
   const problems: string[] = [];
   configs.forEach((c, i) => {
@@ -78,7 +95,7 @@ export function exporterNameProblems(configs: ReadonlyArray<{ name: string }>): 
  * `_bulk?filter_path=…`, `_index_template/…`): a query string or fragment in it made every request
  * go to a broken URL. A remote-write URL is used as it is, query included. Returns the problems found.
  */
-export function exporterUrlProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+function exporterUrlProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   const problems: string[] = [];
   configs.forEach((c, i) => {
     if ((c?.type !== 'loki' && c?.type !== 'elasticsearch') || typeof c.url !== 'string' || !URL.canParse(c.url)) return;
@@ -97,7 +114,7 @@ export function exporterUrlProblems(configs: ReadonlyArray<Record<string, unknow
  * the first data stream was then created under Elasticsearch's built-in `logs` template (dynamic
  * mapping, millisecond `@timestamp`), without an error anywhere. Returns the problems found.
  */
-export function exporterTemplateProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+function exporterTemplateProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   const seen = new Map<string, { index: number; dataStream: string }>();
   const problems: string[] = [];
   configs.forEach((c, i) => {
@@ -127,7 +144,7 @@ export function exporterTemplateProblems(configs: ReadonlyArray<Record<string, u
  *  - one name twice ("duplicate label name"): a static label named like an included derived one.
  * Returns the problems found.
  */
-export function lokiLabelProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+function lokiLabelProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   const problems: string[] = [];
   configs.forEach((c, i) => {
     if (c?.type !== 'loki') return;

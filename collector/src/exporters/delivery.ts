@@ -22,6 +22,7 @@
 //    and (policy backpressure) does not hold the batch's bodies while it is out (#release).
 
 import { timerDelay } from '../timer-delay.ts';
+import { runRestartingAfterErrors } from './restart-loop.ts';
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
@@ -95,8 +96,6 @@ interface Flight {
 }
 
 const DROP_TARGET = 0.9;
-/** Wait before the delivery loop starts again after an unexpected error. */
-const LOOP_RESTART_MS = 1000;
 
 export class Delivery {
   readonly name: string;
@@ -109,7 +108,6 @@ export class Delivery {
   readonly #cursorKey: string;
   readonly #dropKey: string;
   readonly #labels: { exporter: string; type: string };
-  readonly #sleepFn: Sleep;
 
   #started = false;
   #stopped = false;
@@ -160,7 +158,6 @@ export class Delivery {
     this.#now = deps.now ?? Date.now;
     this.#status = new BackendStatus(options.name, deps.logger, this.#now);
     const sleep = deps.sleep ?? defaultSleep;
-    this.#sleepFn = sleep;
     this.breaker = new CircuitBreaker(options.breaker, { now: this.#now, sleep });
     const retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
     this.#cursorKey = `exporter:${options.name}:cursor`;
@@ -212,28 +209,10 @@ export class Delivery {
     this.#checkTimer = setInterval(() => this.#check(), this.#d.checkIntervalMs ?? 1000);
     this.#checkTimer.unref();
     this.#check();
-    this.#loop = this.#runAgainAfterErrors();
-  }
-
-  /**
-   * The delivery loop, started again from the cursor after an unexpected error (the
-   * database refusing a read or write, e.g. a full disk): the loop used to end there, and the
-   * exporter delivered nothing more until the collector restarted while its health said up.
-   * What was read or in flight since the cursor is read and sent again (at-least-once, as after
-   * a crash); a batch still out when the loop failed may then be sent twice.
-   */
-  async #runAgainAfterErrors(): Promise<void> {
-    for (let failed = false; ; ) {
-      try {
-        if (failed) this.#rewind();
-        await this.#run();
-        return;
-      } catch (err) {
-        failed = true;
-        this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed; starting again from the cursor in ${LOOP_RESTART_MS} ms`);
-        if (this.#stopped || !(await this.#sleepFn(LOOP_RESTART_MS, this.#abort.signal))) return;
-      }
-    }
+    this.#loop = runRestartingAfterErrors(
+      { name: this.name, run: () => this.#run(), rewind: () => this.#rewind(), stopped: () => this.#stopped },
+      { logger: this.#d.logger, sleep: this.#d.sleep ?? defaultSleep, signal: this.#abort.signal },
+    );
   }
 
   /** Back to the persisted cursor, as at start: nothing read, nothing in flight. */

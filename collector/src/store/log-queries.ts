@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogFilter } from './log-filter.ts';
-import type { BodyPage, LogPage, StatsBucket } from './log-reader.ts';
+import { parsedPage, type BodyPage, type LogPage, type StatsBucket } from './log-reader.ts';
 
 /** What the query thread opens: the log database, and the search index when it is on. */
 export interface QueryThreadData {
@@ -88,8 +87,7 @@ export class LogQueries {
 
   /** Newest first, keyset-paginated: the records. */
   async query(filter: LogFilter, limit: number, cursor?: string): Promise<LogPage> {
-    const { bodies, nextCursor } = await this.page(filter, limit, cursor);
-    return { records: bodies.map((b) => JSON.parse(b) as LogRecord), nextCursor };
+    return parsedPage(await this.page(filter, limit, cursor));
   }
 
   /** Every matching body, newest first, a page at a time: memory stays constant whatever the result size. */

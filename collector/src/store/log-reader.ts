@@ -23,6 +23,11 @@ export interface StatsBucket {
   count: number;
 }
 
+/** A page of stored bodies as records. */
+export function parsedPage({ bodies, nextCursor }: BodyPage): LogPage {
+  return { records: bodies.map((b) => JSON.parse(b) as LogRecord), nextCursor };
+}
+
 /** Index chunks above which a q= read in order walks the records (#searchMode): 64 000 positions. */
 const FREQUENT_CHUNKS = 1000;
 
@@ -105,8 +110,7 @@ export class LogReader {
 
   /** Newest first, keyset-paginated by (ts, id). */
   query(filter: LogFilter, limit: number, cursor?: string): LogPage {
-    const { bodies, nextCursor } = this.page(filter, limit, cursor);
-    return { records: bodies.map((b) => JSON.parse(b) as LogRecord), nextCursor };
+    return parsedPage(this.page(filter, limit, cursor));
   }
 
   /** Counts per time bucket, service and severity. */

@@ -22,6 +22,7 @@ import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from '../retry.ts';
 import { BatchResolver, type Resolution } from '../batch-resolver.ts';
+import { runRestartingAfterErrors } from '../restart-loop.ts';
 import type { Logger } from '../sink.ts';
 import type { KeyValue } from '../../store/database.ts';
 import type { StoredSpan } from '../../traces/span-store.ts';
@@ -80,8 +81,6 @@ export interface SpanExportDeps {
  * every timer tick, some 15 % of the ingest thread on an idle collector.
  */
 const MIN_POLL_MS = 100;
-/** Wait before the loop starts again after an unexpected error. */
-const LOOP_RESTART_MS = 1000;
 
 interface Pending {
   position: number;
@@ -145,24 +144,11 @@ export class SpanExport {
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
     m.register(this.name, this.type, () => this.gauges());
-    this.#loop = this.#runAgainAfterErrors();
-  }
-
-  /**
-   * The loop, started again from the cursor after an unexpected error (the database failing a
-   * read or the cursor write, e.g. a full disk): it used to end there, and no span was shipped
-   * until the collector restarted. Spans after the cursor are sent again (409s: no duplicate).
-   */
-  async #runAgainAfterErrors(): Promise<void> {
-    for (;;) {
-      try {
-        await this.#run();
-        return;
-      } catch (err) {
-        this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: delivery loop failed; starting again from the cursor in ${LOOP_RESTART_MS} ms`);
-        if (this.#stopped || !(await (this.#d.sleep ?? sleep)(LOOP_RESTART_MS, this.#abort.signal))) return;
-      }
-    }
+    // Spans after the cursor are sent again after an error (409s: no duplicate).
+    this.#loop = runRestartingAfterErrors(
+      { name: this.name, run: () => this.#run(), stopped: () => this.#stopped },
+      { logger: this.#d.logger, sleep: this.#d.sleep ?? sleep, signal: this.#abort.signal },
+    );
   }
 
   /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open), then stops. */

@@ -194,8 +194,8 @@ export class NotificationPipeline implements AlertSink {
     for (const a of [...store.all()]) {
       if (a.status === 'firing' || a.updatedAt >= now - RELOAD_RESOLVED_MS) dispatcher.insert(a);
     }
-    this.#gc(now); // after the groups are back: the notification log keeps the entries of live groups
     escalations.restore();
+    this.#gc(now); // after the groups are back: the notification log and escalations keep the entries of live groups
     await Promise.all([...this.#built.notifiers.values()].map((n) => n.start()));
     outbox.start();
     this.#gcTimer = clock.setTimeout(() => this.#gcTick(), GC_INTERVAL_MS);
@@ -216,7 +216,9 @@ export class NotificationPipeline implements AlertSink {
   #gc(now: number): void {
     const p = this.#parts;
     if (!p) return;
-    p.nflog.gc(now, (groupKey) => p.dispatcher.group(groupKey) !== undefined);
+    const live = (groupKey: string) => p.dispatcher.group(groupKey) !== undefined;
+    p.nflog.gc(now, live);
+    p.escalations.gc(now, live);
     p.store.gc(now);
     p.outbox.gc(now);
     p.timeline.gc(now);

@@ -235,6 +235,40 @@ describe('escalation chains (fake clock)', () => {
     expect(t.pipeline.ackFor(fp(t, 'a'))).toMatchObject({ by: 'kim' });
   });
 
+  /** The same config with alerts grouped per instance: every group key changes. */
+  const regrouped = { ...config, route: { ...config.route, groupBy: ['alertname', 'instance'] } };
+
+  it('a running chain whose group is gone after a restart with a new grouping is dropped when its step falls due', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(M);
+    const old = t.pipeline.escalations()[0].groupKey;
+    await t.pipeline.shutdown();
+    t = await startTestPipeline(regrouped, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    await t.advance(5 * M); // the old chain's email step falls due: its group no longer exists
+    const keys = t.pipeline.escalations().map((e) => e.groupKey);
+    expect(keys).not.toContain(old);
+    expect(keys).toHaveLength(1); // the alert's new group escalates on its own
+  });
+
+  it('an acknowledged chain whose group is gone is forgotten with its notification log entry, not kept forever', async () => {
+    const { c, t } = await firedAndAcked();
+    const old = t.pipeline.escalations()[0];
+    expect(old.status).toBe('acknowledged');
+    await t.pipeline.shutdown();
+    const next = await startTestPipeline(regrouped, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    try {
+      await next.advance(119 * 60 * M);
+      expect(next.pipeline.escalations().map((e) => e.groupKey)).toContain(old.groupKey); // within the retention
+      await next.advance(3 * 60 * M);
+      expect(next.pipeline.escalations().map((e) => e.groupKey)).not.toContain(old.groupKey);
+    } finally {
+      await next.close();
+    }
+  });
+
   it('acks count in metrics and the timeline says who acknowledged', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);

@@ -17,7 +17,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { Acks } from '../ack/acks.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { NotifyAlert } from '../dispatch/alert.ts';
-import { episodeStart, needsUpdate, nextEntry, type NotificationLog } from '../dispatch/dedup.ts';
+import { episodeStart, needsUpdate, nextEntry, NFLOG_RETENTION_MS, type NotificationLog } from '../dispatch/dedup.ts';
 import type { AggregationGroup } from '../dispatch/dispatcher.ts';
 import { decisionTag, fingerprints, type EscalationHandler, type SendRequest } from '../dispatch/notify-stage.ts';
 import type { NotifyMetrics } from '../notify-metrics.ts';
@@ -247,7 +247,10 @@ export class Escalations implements EscalationHandler {
     const group = this.#d.group(groupKey);
     const now = this.#d.clock.now();
     if (!chain || !group) {
+      // The group is gone (its route's grouping or the chain changed in the config since the
+      // restart): nothing is left to escalate, and its state would linger in the API forever.
       this.#stop(st, 'idle', 'gone', [], now);
+      this.#drop(groupKey);
       return;
     }
     const visible = this.#d.visible(group, now);
@@ -288,6 +291,18 @@ export class Escalations implements EscalationHandler {
       // A paused chain counts its muted alerts too: they resume it when the mute lifts.
       const firing = (st.status === 'muted' ? [...group.alerts.values()] : this.#d.visible(group, now)).filter((a) => a.status === 'firing');
       if (this.#unacked(firing).length === 0) this.#stop(st, 'acknowledged', 'acknowledged', firing, now);
+    }
+  }
+
+  /**
+   * Drops the states of groups that no longer exist once they are as old as the notification log
+   * keeps its entries (NFLOG_RETENTION_MS): an acknowledged or exhausted chain whose group went away
+   * without a resolution (a config change regrouped its alerts) means nothing after its episode's
+   * log entry is gone, as onFlush then starts a new episode.
+   */
+  gc(now: number, live: (groupKey: string) => boolean): void {
+    for (const st of [...this.#states.values()]) {
+      if (st.updatedAt < now - NFLOG_RETENTION_MS && !live(st.groupKey)) this.#drop(st.groupKey);
     }
   }
 

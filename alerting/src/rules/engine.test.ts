@@ -570,6 +570,47 @@ describe('AlertingEngine: rules API and lifecycle', () => {
     expect(h.engine.listRules().map((r) => r.id)).toEqual(['b']);
   });
 
+  it('a reload leaves the rules a restart would: a file rule takes over from the API rule it clashes with, which comes back when the file rule goes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(file, 'rules: []\n');
+    const warnings: string[] = [];
+    const h = await harness([], { dir, config: { ruleFiles: [file] }, logger: { warn: (m) => void warnings.push(m), error: () => {} } });
+    h.engine.createRule(cpuRule({ id: 'api-cpu', name: 'HighCpu' }));
+    h.cpu('web-1', 95);
+    await h.tick(1);
+    // A file rule with another id but the API rule's name (so its alerts' labels): it wins.
+    writeFileSync(file, 'rules:\n  - { id: file-cpu, name: HighCpu, kind: metric, selector: cpu, aggregation: last, window: 1m, groupBy: [host], threshold: 90, severity: critical, labels: { team: infra } }\n');
+    expect(h.engine.reloadRuleFiles()).toEqual({ ok: true, problems: [] });
+    expect(h.engine.listRules().map((r) => r.id)).toEqual(['file-cpu']);
+    expect(warnings.some((w) => w.includes('API rule "api-cpu" is shadowed'))).toBe(true);
+    await h.tick(1);
+    expect(h.events.map((e) => `${e.ruleId}:${e.state}`)).toEqual(['api-cpu:firing', 'api-cpu:resolved', 'file-cpu:firing']);
+    // A restart has the same rules in effect.
+    await h.engine.shutdown();
+    const again = await harness([], { dir, config: { ruleFiles: [file] } });
+    expect(again.engine.listRules().map((r) => r.id)).toEqual(['file-cpu']);
+    // The file rule goes: the stored API rule is evaluated again, after a reload as after a restart.
+    writeFileSync(file, 'rules: []\n');
+    expect(again.engine.reloadRuleFiles().ok).toBe(true);
+    expect(again.engine.listRules().map((r) => r.id)).toEqual(['api-cpu']);
+    await again.engine.shutdown();
+    const third = await harness([], { dir, config: { ruleFiles: [file] } });
+    expect(third.engine.listRules().map((r) => r.id)).toEqual(['api-cpu']);
+  });
+
+  it('a reload that clashes with a rule given in code is refused, as such a start is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(file, 'rules: []\n');
+    const h = await harness([cpuRule()], { config: { ruleFiles: [file] } });
+    writeFileSync(file, 'rules:\n  - { id: other, name: HighCpu, kind: metric, selector: cpu, aggregation: last, groupBy: [host], threshold: 90, severity: critical, labels: { team: infra } }\n');
+    const res = h.engine.reloadRuleFiles();
+    expect(res.ok).toBe(false);
+    expect(res.problems.join('\n')).toContain('(a code rule)');
+    expect(h.engine.listRules().map((r) => r.id)).toEqual(['cpu']);
+  });
+
   it('logs a warning, at start and at each reload, for a rule-file glob that matches nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
     const warnings: string[] = [];

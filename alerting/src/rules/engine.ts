@@ -220,23 +220,7 @@ export class AlertingEngine {
     this.store = store;
     this.deliverer = new TransitionDeliverer({ sink: this.options.sink, store, clock: this.clock, logger: this.logger });
     for (const rule of initial) this.rules.set(rule.id, this.newEntry(rule));
-    for (const row of store.listRules()) {
-      if (this.rules.has(row.id)) {
-        this.logger.warn(`API rule "${row.id}" is shadowed by a rule file with the same id; it is not evaluated`);
-        continue;
-      }
-      const { rule, problems: p } = compileRule(row.spec, { defaults, source: 'api' });
-      if (!rule) {
-        this.logger.warn(`API rule "${row.id}" is no longer valid and is not evaluated`, { problems: p });
-        continue;
-      }
-      const clash = labelsClash(rule, this.currentRules());
-      if (clash) {
-        this.logger.warn(`API rule "${row.id}" is not evaluated: ${labelsClashMessage(rule, clash)}`);
-        continue;
-      }
-      this.rules.set(rule.id, this.newEntry(rule));
-    }
+    this.admitApiRules(store);
     // Undelivered events first (they are older than anything restore or evaluation produces).
     this.deliverer.enqueue(store.undelivered());
     this.restoreInstances(store.loadInstances());
@@ -244,6 +228,38 @@ export class AlertingEngine {
     this.lifecycle = 'running';
     for (const entry of this.rules.values()) this.schedule(entry);
     this.prune();
+  }
+
+  /**
+   * Puts the stored API rules that are not in effect into effect, except those a rule file or code
+   * shadows (same id, or the same alert labels: rules/clash.ts), which wait, with a warning, until
+   * the shadowing rule goes. Start and reload call it after the file rules, so a reload leaves the
+   * rules a restart would. Returns the entries added.
+   */
+  private admitApiRules(store: AlertStore): RuleEntry[] {
+    const added: RuleEntry[] = [];
+    for (const row of store.listRules()) {
+      const existing = this.rules.get(row.id);
+      if (existing?.rule.source === 'api') continue;
+      if (existing) {
+        this.logger.warn(`API rule "${row.id}" is shadowed by the rule with the same id from ${existing.rule.source}; it is not evaluated`);
+        continue;
+      }
+      const { rule, problems: p } = compileRule(row.spec, { defaults: this.defaults(), source: 'api' });
+      if (!rule) {
+        this.logger.warn(`API rule "${row.id}" is no longer valid and is not evaluated`, { problems: p });
+        continue;
+      }
+      const clash = labelsClash(rule, this.currentRules());
+      if (clash) {
+        this.logger.warn(`API rule "${row.id}" is not evaluated: ${labelsClashMessage(rule, clash)} (a ${clash.source} rule)`);
+        continue;
+      }
+      const entry = this.newEntry(rule);
+      this.rules.set(rule.id, entry);
+      added.push(entry);
+    }
+    return added;
   }
 
   /** Stops timers, waits for running evaluations and deliveries, closes the database. */
@@ -758,25 +774,35 @@ export class AlertingEngine {
 
   /**
    * Re-reads the rule files (e.g. on SIGHUP). All or nothing: with any problem, nothing changes and
-   * the problems are returned. Removed file rules resolve their open alerts.
+   * the problems are returned. Removed file rules resolve their open alerts. The rules in effect
+   * after it are those a restart would have: a file rule takes over from an API rule with its id or
+   * its alert labels (the API rule's alerts resolve; it stays stored and comes back when the file
+   * rule goes), as at start; a clash with a rule given in code is a problem, as at start.
    */
   reloadRuleFiles(): { ok: boolean; problems: string[] } {
-    this.requireRunning();
+    const store = this.requireRunning();
     const result = loadRuleFiles(this.config.ruleFiles, { defaults: this.defaults(), ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
     this.warnAbout(result.warnings);
     const problems = [...result.problems];
-    const others = [...this.currentRules()].filter((r) => !r.source.startsWith('file:'));
+    const codeRules = [...this.currentRules()].filter((r) => r.source === 'code');
     for (const r of result.rules) {
-      const existing = this.rules.get(r.id);
-      if (existing && !existing.rule.source.startsWith('file:')) problems.push(`${r.source.slice(5)}: rule id "${r.id}" is already used by a ${existing.rule.source} rule`);
-      const clash = labelsClash(r, others);
+      if (codeRules.some((c) => c.id === r.id)) problems.push(`${r.source.slice(5)}: rule id "${r.id}" is already used by a code rule`);
+      const clash = labelsClash(r, codeRules);
       if (clash) problems.push(`${r.source.slice(5)}: rule "${r.id}": ${labelsClashMessage(r, clash)} (a ${clash.source} rule)`);
     }
     if (problems.length) return { ok: false, problems };
     const next = new Map(result.rules.map((r) => [r.id, r]));
     for (const entry of [...this.rules.values()]) {
-      if (!entry.rule.source.startsWith('file:')) continue;
       const r = next.get(entry.rule.id);
+      if (entry.rule.source === 'api') {
+        const clash = r ? undefined : labelsClash(entry.rule, result.rules);
+        if (r || clash) {
+          this.logger.warn(`API rule "${entry.rule.id}" is shadowed by ${r ? 'a rule file rule with the same id' : `rule "${clash!.id}" of a rule file: ${labelsClashMessage(entry.rule, clash!)}`}; it is not evaluated`);
+          this.removeEntry(entry, 'rule shadowed by a rule file');
+        }
+        continue;
+      }
+      if (!entry.rule.source.startsWith('file:')) continue;
       if (!r) this.removeEntry(entry, 'rule removed');
       else if (JSON.stringify(r.spec) !== JSON.stringify(entry.rule.spec) || r.source !== entry.rule.source) this.swapRule(entry, r);
     }
@@ -786,6 +812,7 @@ export class AlertingEngine {
       this.rules.set(r.id, entry);
       this.schedule(entry);
     }
+    for (const entry of this.admitApiRules(store)) this.schedule(entry);
     return { ok: true, problems: [] };
   }
 

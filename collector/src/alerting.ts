@@ -14,13 +14,13 @@ import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
 import type { Severity } from '../../alerting/src/types.ts';
 import { parseLogFilter, type LogFilter } from './store/log-filter.ts';
-import type { LogQueries } from './store/log-queries.ts';
+import type { StoreQueries } from './store/store-queries.ts';
 
 export interface AlertingDeps {
   dataDir: string;
   /** Folder that relative `alerting.ruleFiles` are resolved against (that of periscope.yaml). */
   configDir: string;
-  queries: LogQueries;
+  queries: StoreQueries;
   metrics: MetricSource;
   registry: Registry;
   logger: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void; info(obj: unknown, msg?: string): void };
@@ -28,7 +28,7 @@ export interface AlertingDeps {
   listenerUrl: () => string;
 }
 
-/** What log alert rules count with: the query thread (LogQueries), or a LogReader in-process. */
+/** What log alert rules count with: the query thread (StoreQueries), or a LogReader in-process. */
 export interface LogCounter {
   readonly searchIndex: boolean;
   countMatching(filter: LogFilter): number | Promise<number>;

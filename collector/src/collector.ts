@@ -28,7 +28,7 @@ import { DatabaseFileWatch } from './store/database-file-watch.ts';
 import { openDatabase } from './store/database.ts';
 import { FtsIndexer } from './store/fts-indexer.ts';
 import { timestampToMicros } from './store/log-filter.ts';
-import { LogQueries } from './store/log-queries.ts';
+import { StoreQueries } from './store/store-queries.ts';
 import { LogStore } from './store/log-store.ts';
 import { Retention } from './store/retention.ts';
 
@@ -65,10 +65,10 @@ function openDataDir(config: Config) {
     });
     // After the index is attached (created): the query thread attaches it too.
     const queryOptions = { searchIndex: config.store.search.enabled, timeoutMs: parseDuration(config.store.queryTimeout) };
-    const queries = new LogQueries(dir, queryOptions);
+    const queries = new StoreQueries(dir, queryOptions);
     // Log alert rules count in a query thread of their own, started at their first count: an
     // export or a stats over a large range in the console never delays an alert.
-    const ruleQueries = new LogQueries(dir, queryOptions);
+    const ruleQueries = new StoreQueries(dir, queryOptions);
     return { lock, db, store, fts, queries, ruleQueries };
   } catch (err) {
     if (err instanceof PeriscopeError) throw err;

@@ -8,7 +8,7 @@ import type { MetricsConfig } from './metrics/config.ts';
 import { createTelemetryMetrics } from './metrics/self-metrics.ts';
 import { MetricStore } from './metrics/store.ts';
 import { registerOtlpMetricsRoute, registerOtlpTracesRoute } from './receivers/otlp/signals.ts';
-import type { LogQueries } from './store/log-queries.ts';
+import type { StoreQueries } from './store/store-queries.ts';
 import { registerTraceRoutes } from './traces/api.ts';
 import type { TracesConfig } from './traces/config.ts';
 import { SlowOperations } from './traces/slowest.ts';
@@ -84,7 +84,7 @@ export function createTracesAndMetrics(db: DatabaseSync, config: { traces: Trace
     /** Tables for Retention's policy.tables. */
     retentionTables: [{ table: 'spans', maxAgeMs: parseDuration(t.retention.maxAge) }],
 
-    registerRoutes(app: FastifyInstance, logs: LogQueries): void {
+    registerRoutes(app: FastifyInstance, logs: StoreQueries): void {
       registerOtlpTracesRoute(app, {
         sink: spans,
         onStored,

@@ -4,7 +4,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { parseLogFilter } from '../store/log-filter.ts';
-import type { LogQueries } from '../store/log-queries.ts';
+import type { StoreQueries } from '../store/store-queries.ts';
 import { csvHeader, csvRow } from './csv.ts';
 
 type Query = Record<string, string | undefined>;
@@ -17,7 +17,7 @@ function parseLimit(value: string | undefined): number {
 }
 
 /** Search, export and stats over the embedded store (docs/api.md). */
-export function registerLogQueryRoutes(app: FastifyInstance, store: LogQueries): void {
+export function registerLogQueryRoutes(app: FastifyInstance, store: StoreQueries): void {
   // The stored bodies go out as they are: no parse and serialise on the ingest thread.
   app.get('/api/v1/logs', async (request, reply) => {
     const query = request.query as Query;

@@ -1,4 +1,5 @@
-// Worker thread that answers log queries (log-reader.ts) on a read-only connection of its own.
+// Worker thread that answers log queries (log-reader.ts) and trace searches
+// (traces/trace-search.ts) on a read-only connection of its own.
 // On the ingest thread, a count or stats over millions of records held the event loop for
 // seconds: every POST waited, acknowledgements past a sender's timeout made it send again
 // (duplicates). Here a query holds up only the queries queued behind it. WAL readers never
@@ -8,8 +9,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PeriscopeError } from '../errors.ts';
 import { BUSY_TIMEOUT_MS } from './database.ts';
+import { searchTraces } from '../traces/trace-search.ts';
 import { LogReader } from './log-reader.ts';
-import type { QueryReply, QueryRequest, QueryThreadData } from './log-queries.ts';
+import type { QueryReply, QueryRequest, QueryThreadData } from './store-queries.ts';
 
 const { logDbPath, ftsDbPath } = workerData as QueryThreadData;
 
@@ -30,6 +32,8 @@ function answer(request: QueryRequest): QueryReply['result'] {
       return reader.stats(request.filter, request.intervalMicros);
     case 'count':
       return reader.countMatching(request.filter);
+    case 'traces':
+      return searchTraces(db, request.query);
   }
 }
 

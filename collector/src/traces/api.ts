@@ -4,7 +4,7 @@ import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, type RawQuery } from '../http/query-params.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
-import type { LogQueries } from '../store/log-queries.ts';
+import type { StoreQueries } from '../store/store-queries.ts';
 import type { SlowOperations } from './slowest.ts';
 import type { SpanStore, StoredSpan } from './span-store.ts';
 import { assembleTree } from './tree.ts';
@@ -39,7 +39,7 @@ function parseDurationNs(value: string | undefined, key: string): number | undef
 
 export interface TraceRoutesOptions {
   spans: SpanStore;
-  logs: LogQueries;
+  logs: StoreQueries;
   slow: SlowOperations;
 }
 
@@ -57,7 +57,7 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
 
   app.get('/api/v1/traces', async (request) => {
     const query = queryParams(request.query as RawQuery, ['service', 'operation', 'minDuration', 'maxDuration', 'start', 'end', 'limit']);
-    const result = spans.search({
+    return logs.searchTraces({
       service: query.service || undefined,
       operation: query.operation || undefined,
       minDurationNs: parseDurationNs(query.minDuration, 'minDuration'),
@@ -65,7 +65,6 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
       ...parseTimeRange(query.start, query.end),
       limit: parseLimit(query.limit, 20, 1000),
     });
-    return result;
   });
 
   app.get('/api/v1/traces/:traceId', async (request) => {

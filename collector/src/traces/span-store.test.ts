@@ -8,6 +8,7 @@ import { LogStore } from '../store/log-store.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { Retention } from '../store/retention.ts';
 import { SpanStore } from './span-store.ts';
+import { searchTraces } from './trace-search.ts';
 import type { SpanRecord } from './span.ts';
 
 let dir: string;
@@ -59,22 +60,35 @@ describe('span store', () => {
       span(T2, '3'.repeat(16), 60_000, 30, { name: 'GET /a' }),
       span(T3, '4'.repeat(16), 120_000, 900, { name: 'GET /b', service: 'other' }),
     ]);
-    expect(store.search({ limit: 10 }).traces.map((t) => t.traceId)).toEqual([T3, T2, T1]);
-    expect(store.search({ service: 'shop', operation: 'GET /a', limit: 10 }).traces.map((t) => t.traceId)).toEqual([T2, T1]);
-    expect(store.search({ minDurationNs: 100e6, limit: 10 }).traces.map((t) => t.traceId)).toEqual([T3, T1]);
-    expect(store.search({ service: 'db', limit: 10 }).traces.map((t) => t.traceId)).toEqual([T1]);
+    expect(searchTraces(db, { limit: 10 }).traces.map((t) => t.traceId)).toEqual([T3, T2, T1]);
+    expect(searchTraces(db, { service: 'shop', operation: 'GET /a', limit: 10 }).traces.map((t) => t.traceId)).toEqual([T2, T1]);
+    expect(searchTraces(db, { minDurationNs: 100e6, limit: 10 }).traces.map((t) => t.traceId)).toEqual([T3, T1]);
+    expect(searchTraces(db, { service: 'db', limit: 10 }).traces.map((t) => t.traceId)).toEqual([T1]);
     const start = Number(BASE / 1000n) + 30_000_000;
-    expect(store.search({ startMicros: start, endMicros: start + 60_000_000, limit: 10 }).traces.map((t) => t.traceId)).toEqual([T2]);
-    expect(store.search({ limit: 2 }).traces).toHaveLength(2);
-    const [t1] = store.search({ operation: 'SELECT', limit: 1 }).traces;
+    expect(searchTraces(db, { startMicros: start, endMicros: start + 60_000_000, limit: 10 }).traces.map((t) => t.traceId)).toEqual([T2]);
+    expect(searchTraces(db, { limit: 2 }).traces).toHaveLength(2);
+    const [t1] = searchTraces(db, { operation: 'SELECT', limit: 1 }).traces;
     expect(t1).toEqual({ traceId: T1, rootService: 'shop', rootName: 'GET /a', startTime: '2026-01-01T00:00:00.000000Z', durationMs: 500, spanCount: 2, errorCount: 1, services: ['db', 'shop'] });
+  });
+
+  it('search summary: the root is the span without a parent, else the earliest whose parent has not arrived', () => {
+    const store = new SpanStore(db);
+    store.append([
+      span(T1, '2'.repeat(16), 10, 20, { name: 'child', parentSpanId: '1'.repeat(16) }), // its parent never arrived
+      span(T1, '3'.repeat(16), 5, 50, { name: 'orphan', parentSpanId: 'f'.repeat(16), service: 'edge' }),
+      span(T2, '5'.repeat(16), 0, 10, { name: 'inner', parentSpanId: '4'.repeat(16) }),
+      span(T2, '4'.repeat(16), 1, 40, { name: 'root' }),
+    ]);
+    const byId = new Map(searchTraces(db, { limit: 10 }).traces.map((t) => [t.traceId, t]));
+    expect(byId.get(T1)).toMatchObject({ rootService: 'edge', rootName: 'orphan', spanCount: 2, durationMs: 50 });
+    expect(byId.get(T2)).toMatchObject({ rootService: 'shop', rootName: 'root', spanCount: 2, durationMs: 41 });
   });
 
   it('a span lasting longer than 2^53 ns (104 days) is searched and read back for the warm-up', () => {
     const store = new SpanStore(db);
     const long = { ...span(T1, 'a'.repeat(16), 0, 0), startNs: 1_000_000_000n, endNs: BASE }; // 1970 → 2026
     store.append([long]);
-    expect(store.search({ limit: 10 }).traces.map((t) => t.traceId)).toEqual([T1]);
+    expect(searchTraces(db, { limit: 10 }).traces.map((t) => t.traceId)).toEqual([T1]);
     const [timing] = store.timingsAfter(0, Number.MAX_SAFE_INTEGER, 0, 10);
     expect(timing.durationNs).toBeCloseTo(Number(BASE - 1_000_000_000n), -6);
   });

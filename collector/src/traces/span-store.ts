@@ -58,27 +58,6 @@ export interface StoredSpan {
   truncated?: string[];
 }
 
-export interface TraceQuery {
-  service?: string;
-  operation?: string;
-  minDurationNs?: number;
-  maxDurationNs?: number;
-  startMicros?: number;
-  endMicros?: number;
-  limit: number;
-}
-
-export interface TraceSummary {
-  traceId: string;
-  rootService: string | null;
-  rootName: string;
-  startTime: string;
-  durationMs: number;
-  spanCount: number;
-  errorCount: number;
-  services: string[];
-}
-
 /** The fields slow-operation tracking needs (slowest.ts), read back at start-up with the span's position. */
 export interface SpanTiming extends TimedSpan {
   id: number;
@@ -88,9 +67,6 @@ export interface SpanTiming extends TimedSpan {
 const INSERT_ROWS = 64;
 const COLUMNS = 'ts, trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns, duration_ns, status_code, status_message, attributes, events, extra';
 const ROW = `(${Array(15).fill('?').join(', ')})`;
-
-/** Rows read at most per search before giving up on finding `limit` distinct traces. */
-const SEARCH_SCAN_LIMIT = 200_000;
 
 export function nanosToRfc3339(ns: bigint): string {
   return rfc3339Micros(Number(ns / 1_000_000n), Number((ns / 1_000n) % 1_000n));
@@ -166,72 +142,6 @@ export class SpanStore {
   trace(traceId: string, limit: number): StoredSpan[] {
     const rows = this.#byTrace.all(traceId, limit) as Array<Record<string, unknown>>;
     return rows.map(rowToSpan);
-  }
-
-  /** Traces with at least one span matching the query, most recent first (by the matching span's start). */
-  search(q: TraceQuery): { traces: TraceSummary[]; partial: boolean } {
-    const clauses: string[] = [];
-    const params: Array<string | number> = [];
-    if (q.service !== undefined) { clauses.push('service = ?'); params.push(q.service); }
-    if (q.operation !== undefined) { clauses.push('name = ?'); params.push(q.operation); }
-    if (q.minDurationNs !== undefined) { clauses.push('duration_ns >= ?'); params.push(q.minDurationNs); }
-    if (q.maxDurationNs !== undefined) { clauses.push('duration_ns <= ?'); params.push(q.maxDurationNs); }
-    if (q.startMicros !== undefined) { clauses.push('ts >= ?'); params.push(q.startMicros); }
-    if (q.endMicros !== undefined) { clauses.push('ts < ?'); params.push(q.endMicros); }
-    const where = clauses.length ? clauses.join(' AND ') : '1';
-    const ids: string[] = [];
-    const seen = new Set<string>();
-    let scanned = 0;
-    let partial = false;
-    for (const row of this.db.prepare(`SELECT trace_id FROM spans WHERE ${where} ORDER BY ts DESC, id DESC`).iterate(...params) as Iterable<{ trace_id: string }>) {
-      if (++scanned > SEARCH_SCAN_LIMIT) {
-        partial = true;
-        break;
-      }
-      if (seen.has(row.trace_id)) continue;
-      seen.add(row.trace_id);
-      ids.push(row.trace_id);
-      if (ids.length >= q.limit) break;
-    }
-    if (ids.length === 0) return { traces: [], partial };
-    const rows = this.db
-      .prepare('SELECT trace_id, span_id, parent_span_id, service, name, ts AS start_us, ts + duration_ns / 1000 AS end_us, status_code FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))')
-      .all(JSON.stringify(ids)) as Array<{ trace_id: string; span_id: string; parent_span_id: string | null; service: string | null; name: string; start_us: number; end_us: number; status_code: number }>;
-    const byTrace = new Map<string, typeof rows>();
-    for (const r of rows) {
-      const list = byTrace.get(r.trace_id);
-      if (list) list.push(r);
-      else byTrace.set(r.trace_id, [r]);
-    }
-    const traces = ids.map((id): TraceSummary => {
-      const spans = byTrace.get(id) ?? [];
-      const spanIds = new Set(spans.map((s) => s.span_id));
-      let start = Number.POSITIVE_INFINITY;
-      let end = Number.NEGATIVE_INFINITY;
-      let root: (typeof rows)[number] | undefined;
-      let errors = 0;
-      const services = new Set<string>();
-      for (const s of spans) {
-        start = Math.min(start, s.start_us);
-        end = Math.max(end, s.end_us);
-        if (s.status_code === 2) errors++;
-        if (s.service !== null) services.add(s.service);
-        const isRoot = s.parent_span_id === null || !spanIds.has(s.parent_span_id);
-        if (isRoot && (!root || (root.parent_span_id !== null && s.parent_span_id === null) || (s.start_us < root.start_us && (s.parent_span_id === null) === (root.parent_span_id === null)))) root = s;
-      }
-      // Microsecond precision is enough for a summary (the trace itself has nanoseconds).
-      return {
-        traceId: id,
-        rootService: root?.service ?? null,
-        rootName: root?.name ?? '',
-        startTime: rfc3339Micros(start / 1000),
-        durationMs: (end - start) / 1000,
-        spanCount: spans.length,
-        errorCount: errors,
-        services: [...services].sort(),
-      };
-    });
-    return { traces, partial };
   }
 
   /** Spans with id in (afterId, maxId] and start >= sinceMicros, in id order (slow-operation warm-up). */

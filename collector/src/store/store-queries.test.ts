@@ -7,11 +7,11 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { parseLogFilter } from './log-filter.ts';
-import { LogQueries } from './log-queries.ts';
+import { StoreQueries } from './store-queries.ts';
 import { LogStore } from './log-store.ts';
 
 const T0 = Date.UTC(2026, 5, 1);
-const open: LogQueries[] = [];
+const open: StoreQueries[] = [];
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((q) => q.close()));
@@ -21,7 +21,7 @@ function storeIn(dir: string, searchIndex: boolean) {
   const db = openDatabase(dir, 'normal');
   const store = new LogStore(db);
   new FtsIndexer(db, dir, { enabled: searchIndex, intervalMs: 1000, batch: 1000 }); // attaches (creates) the index
-  const queries = new LogQueries(dir, { searchIndex, timeoutMs: 60_000 });
+  const queries = new StoreQueries(dir, { searchIndex, timeoutMs: 60_000 });
   open.push(queries);
   let appended = 0; // a millisecond apart, in order
   const append = (msgs: string[]) => {
@@ -57,7 +57,7 @@ describe('log queries in the query thread', () => {
     expect(bad).toBeInstanceOf(PeriscopeError);
     expect(bad).toMatchObject({ code: ERR.BAD_CURSOR, statusCode: 400, details: { key: 'cursor' } });
 
-    const missing = new LogQueries(join(dir, 'no-such-dir'), { searchIndex: false, timeoutMs: 60_000 });
+    const missing = new StoreQueries(join(dir, 'no-such-dir'), { searchIndex: false, timeoutMs: 60_000 });
     open.push(missing);
     for (let i = 0; i < 2; i++) {
       const err = await missing.countMatching(parseLogFilter({})).catch((e: unknown) => e);
@@ -74,7 +74,7 @@ describe('log queries in the query thread', () => {
     db.exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
       INSERT INTO logs(ts, severity, service, trace_id, body)
       SELECT ${T0 * 1000} + i, 6, 'filler', NULL, json_object('msg', 'filler ' || i) FROM n`);
-    const queries = new LogQueries(dir, { searchIndex: false, timeoutMs: 500 });
+    const queries = new StoreQueries(dir, { searchIndex: false, timeoutMs: 500 });
     open.push(queries);
     queries.start();
     const slow = queries.countMatching(parseLogFilter({ q: 'nothing like this' })).catch((e: unknown) => e);

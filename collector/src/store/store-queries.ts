@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogFilter } from './log-filter.ts';
+import type { TraceQuery, TraceSummary } from '../traces/trace-search.ts';
 import { parsedPage, type BodyPage, type LogPage, type StatsBucket } from './log-reader.ts';
 
 /** What the query thread opens: the log database, and the search index when it is on. */
@@ -13,7 +14,8 @@ export interface QueryThreadData {
 type QueryOp =
   | { op: 'page'; filter: LogFilter; limit: number; cursor?: string }
   | { op: 'stats'; filter: LogFilter; intervalMicros: number }
-  | { op: 'count'; filter: LogFilter };
+  | { op: 'count'; filter: LogFilter }
+  | { op: 'traces'; query: TraceQuery };
 
 export type QueryRequest = QueryOp & { id: number };
 
@@ -21,9 +23,15 @@ export interface QueryReply {
   /** Sent once, when the thread has opened the store and takes queries. */
   ready?: true;
   id?: number;
-  result?: BodyPage | StatsBucket[] | number;
+  result?: BodyPage | StatsBucket[] | number | TraceSearchResult;
   /** A PeriscopeError keeps its code and status; any other error is a message (a 500). */
   error?: { message: string; code?: string; statusCode?: number; details?: unknown };
+}
+
+export interface TraceSearchResult {
+  traces: TraceSummary[];
+  /** The search stopped at its scan limit before finding `limit` traces. */
+  partial: boolean;
 }
 
 /** A query sent to a thread: what to send again should that thread be replaced. */
@@ -47,7 +55,7 @@ interface QueryThread {
 const CLOSE_WAIT_MS = 5000;
 
 /**
- * The log queries of the API and of log alert rules, answered by the query thread
+ * The log queries and trace searches of the API, and the counts of log alert rules, answered by the query thread
  * (query-thread.ts) in the order they were asked. start() starts the thread (loading it takes a
  * moment: the first query should not wait for it); a query starts it again after it died: the
  * queries waiting then fail with 503 (come back later), the next starts anew.
@@ -58,7 +66,7 @@ const CLOSE_WAIT_MS = 5000;
  * ends); the queries queued behind it go to a new thread. Without this, one query over a large
  * range held up every other query, log alert rules included, for as long as it ran.
  */
-export class LogQueries {
+export class StoreQueries {
   /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
   readonly searchIndex: boolean;
   readonly #data: QueryThreadData;
@@ -108,6 +116,11 @@ export class LogQueries {
   /** Number of records matching the filter (log alert rules). */
   countMatching(filter: LogFilter): Promise<number> {
     return this.#ask({ op: 'count', filter }) as Promise<number>;
+  }
+
+  /** Traces with a span matching the query, most recent first (traces/trace-search.ts). */
+  searchTraces(query: TraceQuery): Promise<TraceSearchResult> {
+    return this.#ask({ op: 'traces', query }) as Promise<TraceSearchResult>;
   }
 
   /** Lets the running query finish (up to CLOSE_WAIT_MS), then stops the thread. Safe to call twice. */
@@ -198,5 +211,5 @@ export class LogQueries {
 }
 
 function unavailable(reason: string): PeriscopeError {
-  return new PeriscopeError(ERR.STORE_UNAVAILABLE, `log queries are unavailable: ${reason}; try again`, 503, null, 1);
+  return new PeriscopeError(ERR.STORE_UNAVAILABLE, `queries are unavailable: ${reason}; try again`, 503, null, 1);
 }

@@ -1,0 +1,80 @@
+// Trace search (GET /api/v1/traces?service=&operation=&minDuration=…): the query thread runs it
+// (store/query-thread.ts) on its read-only connection, so a search never holds up ingest.
+// Each summary is computed in SQL, one trace at a time: a trace can have millions of spans (a
+// batch job with a span per item), and reading them all into memory on the ingest thread held
+// every POST back for seconds.
+import type { DatabaseSync } from 'node:sqlite';
+import { rfc3339Micros } from '../../../sdk/src/record.ts';
+
+export interface TraceQuery {
+  service?: string;
+  operation?: string;
+  minDurationNs?: number;
+  maxDurationNs?: number;
+  startMicros?: number;
+  endMicros?: number;
+  limit: number;
+}
+
+export interface TraceSummary {
+  traceId: string;
+  rootService: string | null;
+  rootName: string;
+  startTime: string;
+  durationMs: number;
+  spanCount: number;
+  errorCount: number;
+  services: string[];
+}
+
+/** Rows read at most per search before giving up on finding `limit` distinct traces. */
+const SEARCH_SCAN_LIMIT = 200_000;
+
+/** Traces with at least one span matching the query, most recent first (by the matching span's start). */
+export function searchTraces(db: DatabaseSync, q: TraceQuery): { traces: TraceSummary[]; partial: boolean } {
+  const clauses: string[] = [];
+  const params: Array<string | number> = [];
+  if (q.service !== undefined) { clauses.push('service = ?'); params.push(q.service); }
+  if (q.operation !== undefined) { clauses.push('name = ?'); params.push(q.operation); }
+  if (q.minDurationNs !== undefined) { clauses.push('duration_ns >= ?'); params.push(q.minDurationNs); }
+  if (q.maxDurationNs !== undefined) { clauses.push('duration_ns <= ?'); params.push(q.maxDurationNs); }
+  if (q.startMicros !== undefined) { clauses.push('ts >= ?'); params.push(q.startMicros); }
+  if (q.endMicros !== undefined) { clauses.push('ts < ?'); params.push(q.endMicros); }
+  const where = clauses.length ? clauses.join(' AND ') : '1';
+  const ids: string[] = [];
+  const seen = new Set<string>();
+  let scanned = 0;
+  let partial = false;
+  for (const row of db.prepare(`SELECT trace_id FROM spans WHERE ${where} ORDER BY ts DESC, id DESC`).iterate(...params) as Iterable<{ trace_id: string }>) {
+    if (++scanned > SEARCH_SCAN_LIMIT) {
+      partial = true;
+      break;
+    }
+    if (seen.has(row.trace_id)) continue;
+    seen.add(row.trace_id);
+    ids.push(row.trace_id);
+    if (ids.length >= q.limit) break;
+  }
+  const totals = db.prepare('SELECT min(ts) AS start_us, max(ts + duration_ns / 1000) AS end_us, count(*) AS spans, sum(status_code = 2) AS errors FROM spans WHERE trace_id = ?');
+  const services = db.prepare('SELECT DISTINCT service FROM spans WHERE trace_id = ? AND service IS NOT NULL ORDER BY service');
+  // The root: a span without a parent, else the earliest whose parent is not in the trace (not received yet).
+  const root = db.prepare(`SELECT service, name FROM spans AS s WHERE trace_id = ?
+    AND (parent_span_id IS NULL OR NOT EXISTS (SELECT 1 FROM spans AS p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id))
+    ORDER BY parent_span_id IS NOT NULL, ts, id LIMIT 1`);
+  const traces = ids.map((traceId): TraceSummary => {
+    const t = totals.get(traceId) as { start_us: number; end_us: number; spans: number; errors: number };
+    const r = root.get(traceId) as { service: string | null; name: string } | undefined;
+    return {
+      traceId,
+      rootService: r?.service ?? null,
+      rootName: r?.name ?? '',
+      // Microsecond precision is enough for a summary (the trace itself has nanoseconds).
+      startTime: rfc3339Micros(t.start_us / 1000),
+      durationMs: (t.end_us - t.start_us) / 1000,
+      spanCount: t.spans,
+      errorCount: t.errors,
+      services: (services.all(traceId) as Array<{ service: string }>).map((s) => s.service),
+    };
+  });
+  return { traces, partial };
+}

@@ -7,7 +7,9 @@
 //  - 409 version_conflict_engine_exception on an `_id` already in the index / data stream;
 //  - mappings: explicit ones from the index template, dynamic ones for the rest (long, double,
 //    boolean, keyword, date); a value that does not fit → 400 document_parsing_exception;
-//    date_nanos before 1970 → 400;
+//    date_nanos before 1970 → 400; more fields than index.mapping.total_fields.limit (default
+//    1000; object and leaf fields count, flattened subfields do not) → 400 for the document that
+//    would add them (https://www.elastic.co/guide/en/elasticsearch/reference/current/mapping-settings-limit.html);
 //  - injected per-item failures (`itemFault`, e.g. 429 es_rejected_execution_exception);
 //  - PUT/GET /_index_template/<name>; GET / (cluster info); basic or ApiKey auth;
 //  - whole-request faults (fault-server.ts): down, reset, slow, any status with Retry-After.
@@ -26,6 +28,7 @@ export interface ItemError {
   status: number;
   type: string;
   reason: string;
+  caused_by?: { type: string; reason: string };
 }
 
 export interface ElasticsearchServerOptions {
@@ -43,7 +46,18 @@ interface Template {
   index_patterns?: string[];
   data_stream?: object;
   priority?: number;
-  template?: { mappings?: { properties?: Record<string, unknown>; dynamic_templates?: Array<Record<string, { path_match?: string; mapping?: { type?: string } }>> } };
+  template?: {
+    settings?: Record<string, unknown>;
+    mappings?: { properties?: Record<string, unknown>; dynamic_templates?: Array<Record<string, { path_match?: string; mapping?: { type?: string } }>> };
+  };
+}
+
+/** index.mapping.total_fields.limit of a template's settings (flat or nested keys), else Elasticsearch's default. */
+function totalFieldsLimit(template: Template | undefined): number {
+  const settings = template?.template?.settings ?? {};
+  const nested = (settings as { index?: { mapping?: { total_fields?: { limit?: unknown } } } }).index?.mapping?.total_fields?.limit;
+  const value = settings['index.mapping.total_fields.limit'] ?? nested;
+  return value === undefined ? 1000 : Number(value);
 }
 
 const BUILTIN_LOGS: Template = {
@@ -238,8 +252,14 @@ export class ElasticsearchServer {
       return undefined;
     };
     const error = walk(doc, '');
-    if (!error) for (const [p, t] of added) mapping.set(p, t);
-    return error;
+    if (error) return error;
+    const limit = totalFieldsLimit(this.#template(index));
+    if (added.length > 0 && mapping.size + added.length > limit) {
+      const reason = `Limit of total fields [${limit}] has been exceeded while adding new fields [${added.length}]`;
+      return { status: 400, type: 'document_parsing_exception', reason: `[1:2] failed to parse: ${reason}`, caused_by: { type: 'illegal_argument_exception', reason } };
+    }
+    for (const [p, t] of added) mapping.set(p, t);
+    return undefined;
   }
 
   #handle(method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer, res: ServerResponse): void {
@@ -323,7 +343,7 @@ export class ElasticsearchServer {
       const fail = (e: ItemError) => {
         errors = true;
         this.refused.set(e.status, (this.refused.get(e.status) ?? 0) + 1);
-        items.push({ [op]: { _index: backing, _id: id, status: e.status, error: { type: e.type, reason: e.reason, index: backing } } });
+        items.push({ [op]: { _index: backing, _id: id, status: e.status, error: { type: e.type, reason: e.reason, index: backing, ...(e.caused_by ? { caused_by: e.caused_by } : {}) } } });
       };
       if (dataStream && op !== 'create') {
         fail({ status: 400, type: 'illegal_argument_exception', reason: `only write ops with an op_type of create are allowed in data streams` });

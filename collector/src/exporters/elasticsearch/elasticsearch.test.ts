@@ -216,6 +216,23 @@ describe('against the Elasticsearch test server', () => {
     }
   });
 
+  it('records whose attributes have thousands of distinct keys all reach the data stream: labels do not count against the 1000-field limit', async () => {
+    const stream = 'logs-periscope-wide';
+    const h = logHarness();
+    const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: stream }), 'inst-wide'), testDeliveryOptions('es'));
+    d.start();
+    // An app that puts ids into attribute names (order_8812: "paid"): a new key in every record.
+    h.append(Array.from({ length: 1500 }, (_, i) => testRecord({ msg: `wide ${i}`, attributes: { [`order_${i}`]: 'paid', route: '/pay' } })));
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await d.shutdown();
+    const letters = h.deadLetters.list({ limit: 10 });
+    h.close();
+    expect(letters.map((l) => l.reason)).toEqual([]);
+    const docs = es.docs(stream);
+    expect(docs).toHaveLength(1500);
+    expect(docs[1499].source.labels).toEqual({ order_1499: 'paid', route: '/pay' });
+  });
+
   it('whole-request 429 and 503 are retried; 401 with a wrong key is permanent', async () => {
     await es.setFault({ mode: 'status', status: 503, times: 2, retryAfter: '0' });
     const h = logHarness();

@@ -7,7 +7,17 @@
 
 const keyword = { type: 'keyword', ignore_above: 1024 };
 
-/** A data stream template: `labels.*` as keywords, `properties` as given. */
+/**
+ * `labels` (static labels and every scalar attribute, all strings) as one `flattened` field: its
+ * keys are searched and aggregated as keywords (`labels.route: "/pay"`) but add no field to the
+ * mapping. Mapped one field per key, an app putting ids in attribute names (`order_8812`) reached
+ * Elasticsearch's 1000-field limit (index.mapping.total_fields.limit), after which every document
+ * with a new key was refused (400) and dead-lettered.
+ * https://www.elastic.co/guide/en/elasticsearch/reference/current/flattened.html
+ */
+const labels = { type: 'flattened', ignore_above: 1024 };
+
+/** A data stream template: `labels` flattened, `properties` as given. */
 function dataStreamTemplate(dataStream: string, properties: Record<string, unknown>, description: string) {
   return {
     index_patterns: [dataStream],
@@ -15,8 +25,7 @@ function dataStreamTemplate(dataStream: string, properties: Record<string, unkno
     priority: 200,
     template: {
       mappings: {
-        dynamic_templates: [{ labels_as_keywords: { path_match: 'labels.*', mapping: keyword } }],
-        properties,
+        properties: { ...properties, labels },
       },
     },
     _meta: { managed_by: 'periscope', description },
@@ -49,7 +58,6 @@ export function indexTemplate(dataStream: string) {
       host: { properties: { name: keyword } },
       trace: { properties: { id: keyword } },
       span: { properties: { id: keyword } },
-      labels: { type: 'object', dynamic: true },
       periscope: {
         properties: {
           attributes: { type: 'flattened' },
@@ -80,7 +88,6 @@ export function tracesIndexTemplate(dataStream: string) {
       parent: { properties: { id: keyword } },
       event: { properties: { duration: { type: 'long' }, outcome: keyword } },
       service: { properties: { name: keyword, instance: { properties: { id: keyword } } } },
-      labels: { type: 'object', dynamic: true },
       periscope: {
         properties: {
           attributes: { type: 'flattened' },

@@ -65,7 +65,7 @@ function openDataDir(config: Config) {
     });
     // After the index is attached (created): the query thread attaches it too.
     const queryOptions = { searchIndex: config.store.search.enabled, timeoutMs: parseDuration(config.store.queryTimeout) };
-    const queries = new StoreQueries(dir, queryOptions);
+    const queries = new StoreQueries(dir, { ...queryOptions, threads: config.store.queryThreads });
     // Log alert rules count in a query thread of their own, started at their first count: an
     // export or a stats over a large range in the console never delays an alert.
     const ruleQueries = new StoreQueries(dir, queryOptions);

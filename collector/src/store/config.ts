@@ -22,7 +22,14 @@ export const storeConfigSchema = Type.Object(
       format: 'duration',
       unitMinimum: '1s',
       description:
-        'Longest a query (log search, export page, stats, trace search, a log alert rule\'s count) may run; past it the query fails with 503 PERISCOPE_ERR_QUERY_TIMEOUT and is stopped, so the queries behind it (they run one at a time, in a thread of their own; log alert rules in another) need not wait for it. As Loki\'s query_timeout.',
+        'Longest a query (log search, export page, stats, trace search, a log alert rule\'s count) may run; past it the query fails with 503 PERISCOPE_ERR_QUERY_TIMEOUT and is stopped, so the queries behind it (they run in store.queryThreads threads of their own; log alert rules in another) need not wait for it. As Loki\'s query_timeout.',
+    }),
+    queryThreads: Type.Integer({
+      default: 2,
+      minimum: 1,
+      maximum: 16,
+      description:
+        'Threads, at most, answering the API\'s queries (log search, export pages, stats, trace search), each on a read-only connection of its own: a query goes to an idle one, so a short query does not wait for a long one unless all are busy. The second starts at the first query that finds the first busy; each costs about 30 MB. Log alert rules count in a thread of their own besides these.',
     }),
     search: Type.Object(
       {

@@ -85,6 +85,31 @@ describe('log queries in the query thread', () => {
     expect((await queries.query(parseLogFilter({ service: 'other' }), 10)).records.map((r) => r.msg)).toEqual(['other two', 'other one']);
   });
 
+  it('with two threads, a short query is answered while a long one runs; with one, it waits behind it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-queries-'));
+    const { db, append } = storeIn(dir, false);
+    append(['other one']);
+    db.prepare("UPDATE logs SET service = 'other'").run();
+    // A million records whose q= match (search index off) calls JavaScript for each: seconds, against
+    // the fraction of a second a second thread takes to start and answer a query reading one index entry.
+    db.exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+      INSERT INTO logs(ts, severity, service, trace_id, body)
+      SELECT ${T0 * 1000} + i, 6, 'filler', NULL, json_object('msg', 'filler ' || i) FROM n`);
+    const answerOrder = async (threads: number) => {
+      const queries = new StoreQueries(dir, { searchIndex: false, timeoutMs: 60_000, threads });
+      open.push(queries);
+      queries.start();
+      const order: string[] = [];
+      await Promise.all([
+        queries.countMatching(parseLogFilter({ q: 'nothing like this' })).then(() => order.push('long')),
+        queries.countMatching(parseLogFilter({ service: 'other' })).then((n) => order.push(`short ${n}`)),
+      ]);
+      return order;
+    };
+    expect(await answerOrder(2)).toEqual(['short 1', 'long']);
+    expect(await answerOrder(1)).toEqual(['long', 'short 1']);
+  });
+
   it('after close, queries fail with 503 instead of waiting forever', async () => {
     const { queries, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), false);
     append(['x']);

@@ -55,29 +55,35 @@ interface QueryThread {
 const CLOSE_WAIT_MS = 5000;
 
 /**
- * The log queries and trace searches of the API, and the counts of log alert rules, answered by the query thread
- * (query-thread.ts) in the order they were asked. start() starts the thread (loading it takes a
- * moment: the first query should not wait for it); a query starts it again after it died: the
- * queries waiting then fail with 503 (come back later), the next starts anew.
+ * The log queries and trace searches of the API, and the counts of log alert rules, answered by
+ * up to `threads` query threads (query-thread.ts), each in the order its queries were sent. A
+ * query goes to an idle thread; when none is idle, to a new one while there are fewer than
+ * `threads`, else to the thread with the fewest waiting. So a short query does not wait for a
+ * long one (a stats over weeks, an export page of a broad filter) unless every thread is busy.
+ * start() starts the first thread (loading one takes a moment: the first query should not wait for
+ * it); the others start when needed. A query starts one again after it died: the queries waiting
+ * on a dead thread fail with 503 (come back later), the next starts anew.
  *
  * A query that runs longer than `timeoutMs` (store.queryTimeout) fails with 503 QUERY_TIMEOUT and
  * its thread is terminated (SQLite has no way to cancel a statement from node:sqlite; a query
  * stops at its next JavaScript call, such as the per-record q= match, or when its statement
- * ends); the queries queued behind it go to a new thread. Without this, one query over a large
- * range held up every other query, log alert rules included, for as long as it ran.
+ * ends); the queries queued behind it are sent again. Without this, one query over a large
+ * range held up every query behind it, log alert rules included, for as long as it ran.
  */
 export class StoreQueries {
   /** Whether q= and traceId= use the search index (store.search.enabled) or read the records. */
   readonly searchIndex: boolean;
   readonly #data: QueryThreadData;
   readonly #timeoutMs: number;
-  #thread: QueryThread | undefined;
+  readonly #maxThreads: number;
+  readonly #threads: QueryThread[] = [];
   #nextId = 0;
   #closed = false;
 
-  constructor(dataDir: string, options: { searchIndex: boolean; timeoutMs: number }) {
+  constructor(dataDir: string, options: { searchIndex: boolean; timeoutMs: number; threads?: number }) {
     this.searchIndex = options.searchIndex;
     this.#timeoutMs = options.timeoutMs;
+    this.#maxThreads = Math.max(1, options.threads ?? 1);
     this.#data = {
       logDbPath: join(dataDir, 'periscope.db'),
       ...(options.searchIndex ? { ftsDbPath: join(dataDir, 'periscope-fts.db') } : {}),
@@ -85,7 +91,7 @@ export class StoreQueries {
   }
 
   start(): void {
-    if (!this.#thread && !this.#closed) this.#start();
+    if (this.#threads.length === 0 && !this.#closed) this.#start();
   }
 
   /** Newest first, keyset-paginated: the stored JSON bodies. */
@@ -123,16 +129,16 @@ export class StoreQueries {
     return this.#ask({ op: 'traces', query }) as Promise<TraceSearchResult>;
   }
 
-  /** Lets the running query finish (up to CLOSE_WAIT_MS), then stops the thread. Safe to call twice. */
+  /** Lets the running queries finish (up to CLOSE_WAIT_MS), then stops the threads. Safe to call twice. */
   async close(): Promise<void> {
     this.#closed = true;
-    const thread = this.#thread;
-    if (!thread) return;
-    const exited = new Promise((resolve) => thread.worker.once('exit', resolve));
-    thread.worker.postMessage('stop');
-    const timer = setTimeout(() => void thread.worker.terminate(), CLOSE_WAIT_MS);
-    await exited;
-    clearTimeout(timer);
+    await Promise.all(this.#threads.map(async (thread) => {
+      const exited = new Promise((resolve) => thread.worker.once('exit', resolve));
+      thread.worker.postMessage('stop');
+      const timer = setTimeout(() => void thread.worker.terminate(), CLOSE_WAIT_MS);
+      await exited;
+      clearTimeout(timer);
+    }));
   }
 
   #ask(op: QueryOp): Promise<unknown> {
@@ -141,10 +147,24 @@ export class StoreQueries {
   }
 
   #send(pending: Pending): void {
-    const thread = this.#thread ?? this.#start();
+    const thread = this.#pick();
     thread.waiting.set(pending.request.id, pending);
     thread.worker.postMessage(pending.request);
     this.#timeHead(thread);
+  }
+
+  /** An idle thread; else a new one while there are fewer than the bound; else the one with the fewest queries waiting. */
+  #pick(): QueryThread {
+    let least: QueryThread | undefined;
+    for (const t of this.#threads) if (!least || t.waiting.size < least.waiting.size) least = t;
+    if (least?.waiting.size === 0) return least;
+    if (!least || this.#threads.length < this.#maxThreads) return this.#start();
+    return least;
+  }
+
+  #forget(thread: QueryThread): void {
+    const i = this.#threads.indexOf(thread);
+    if (i >= 0) this.#threads.splice(i, 1);
   }
 
   /** The thread answers in order: the oldest query waiting is the one running, timed from when it began. */
@@ -165,7 +185,7 @@ export class StoreQueries {
     // The rest go to a new thread; this one is terminated and forgotten (its exit rejects nothing).
     const rest = [...thread.waiting.values()];
     thread.waiting.clear();
-    if (this.#thread === thread) this.#thread = undefined;
+    this.#forget(thread);
     void thread.worker.terminate();
     for (const p of rest) {
       if (this.#closed) p.reject(unavailable('the collector is shutting down'));
@@ -197,7 +217,7 @@ export class StoreQueries {
       thread.failure = err.message;
     });
     worker.on('exit', () => {
-      if (this.#thread === thread) this.#thread = undefined;
+      this.#forget(thread);
       const waiting = [...thread.waiting.values()];
       thread.waiting.clear();
       for (const p of waiting) {
@@ -205,7 +225,7 @@ export class StoreQueries {
         p.reject(unavailable(`the query thread stopped (${thread.failure})`));
       }
     });
-    this.#thread = thread;
+    this.#threads.push(thread);
     return thread;
   }
 }

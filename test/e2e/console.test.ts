@@ -153,6 +153,19 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await shot('tail-paused-dropped');
   });
 
+  it('live tail: a record too large for the tail is counted as such, not as slow; the records after it arrive', async () => {
+    const svc = `huge-${run}`;
+    await page.goto(`/#/tail?service=${svc}`);
+    await page.locator('.tail-state[data-state="live"]').waitFor();
+    await postLogs([
+      { appName: svc, msg: `huge ${'x'.repeat(1100 * 1024)}` }, // over the 1 MiB per-connection bound on its own
+      { appName: svc, msg: `after the huge one ${run}` },
+    ]);
+    await page.locator('table.tail td.msg', { hasText: `after the huge one ${run}` }).waitFor();
+    await expect.poll(() => page.locator('.tail-dropped').textContent()).toBe('1');
+    expect(await page.locator('.tail-dropped-detail').textContent()).toBe(' (paused 0, slow 0, too large 1)');
+  });
+
   it('search: filters find the records, the histogram shows their volume, the cursor pages through all of them', async () => {
     const svc = `search-${run}`;
     const N = 120;

@@ -119,21 +119,24 @@ describe('TailSession (unit, fake socket)', () => {
   const BOUND = 8192;
 
   it.each([
-    { name: 'all records fit', buffered: 0, paused: false, n: 3, wantSent: 3, wantDropped: { paused: 0, slow: 0 } },
-    { name: 'paused: dropped, not queued', buffered: 0, paused: true, n: 3, wantSent: 0, wantDropped: { paused: 3, slow: 0 } },
+    { name: 'all records fit', buffered: 0, paused: false, n: 3, wantSent: ['0', '1', '2'], wantDropped: { paused: 0, slow: 0, too_large: 0 } },
+    { name: 'paused: dropped, not queued', buffered: 0, paused: true, n: 3, wantSent: [], wantDropped: { paused: 3, slow: 0, too_large: 0 } },
     // Each record is ~1.1 kB of JSON; 1 kB of the bound is kept for notices.
-    { name: 'socket backlog near the bound: the first records that fit', buffered: BOUND - 1024 - 2100, paused: false, n: 5, wantSent: 1, wantDropped: { paused: 0, slow: 4 } },
-    { name: 'socket backlog at the bound: all dropped', buffered: BOUND, paused: false, n: 5, wantSent: 0, wantDropped: { paused: 0, slow: 5 } },
-  ])('$name', ({ buffered, paused, n, wantSent, wantDropped }) => {
+    { name: 'socket backlog near the bound: the first records that fit', buffered: BOUND - 1024 - 2100, paused: false, n: 5, wantSent: ['0'], wantDropped: { paused: 0, slow: 4, too_large: 0 } },
+    { name: 'socket backlog at the bound: all dropped', buffered: BOUND, paused: false, n: 5, wantSent: [], wantDropped: { paused: 0, slow: 5, too_large: 0 } },
+    // A record over the bound on its own can never be sent: the client is not slow, and the
+    // records after it still go.
+    { name: 'a record larger than the bound: too_large, the others sent', buffered: 0, paused: false, n: 3, huge: 1, wantSent: ['0', '2'], wantDropped: { paused: 0, slow: 0, too_large: 1 } },
+  ])('$name', ({ buffered, paused, n, huge, wantSent, wantDropped }) => {
     const { socket, sent } = fakeSocket(buffered);
     const drops: Array<[string, number]> = [];
     const session = new TailSession(socket, parseLogFilter({}), BOUND, { onDrop: (r, k) => drops.push([r, k]) });
     session.paused = paused;
-    session.offer(batchOf(Array.from({ length: n }, (_, i) => rec(`${i} ${big}`))));
+    session.offer(batchOf(Array.from({ length: n }, (_, i) => rec(`${i} ${i === huge ? 'x'.repeat(BOUND) : big}`))));
     const records = sent.filter((m) => m.type === 'records').flatMap((m) => m.records);
-    expect(records.map((r: LogRecord) => r.msg.split(' ')[0])).toEqual(Array.from({ length: wantSent }, (_, i) => String(i))); // in order, a prefix
+    expect(records.map((r: LogRecord) => r.msg.split(' ')[0])).toEqual(wantSent); // in order
     expect(session.pending).toEqual(wantDropped);
-    expect(session.totalDropped).toBe(wantDropped.paused + wantDropped.slow);
+    expect(session.totalDropped).toBe(wantDropped.paused + wantDropped.slow + wantDropped.too_large);
     expect(drops.reduce((s, [, k]) => s + k, 0)).toBe(session.totalDropped);
   });
 
@@ -149,7 +152,7 @@ describe('TailSession (unit, fake socket)', () => {
     socket.buffered = 0;
     session.offer(batchOf([rec('r1')]));
     expect(sent).toEqual([
-      { type: 'dropped', count: 2, total: 2, reasons: { paused: 2, slow: 0 } },
+      { type: 'dropped', count: 2, total: 2, reasons: { paused: 2, slow: 0, too_large: 0 } },
       { type: 'records', records: [rec('r1')] },
     ]);
     session.flushNotice(); // nothing pending: nothing sent
@@ -304,7 +307,7 @@ describe('live tail over WebSocket', () => {
     await c.waitFor((m) => m.type === 'state' && m.paused === true);
     server.append([1, 2, 3, 4, 5].map((i) => ({ appName: svc, msg: `while paused ${i}` })));
     const dropped = await c.waitFor((m) => m.type === 'dropped');
-    expect(dropped).toEqual({ type: 'dropped', count: 5, total: 5, reasons: { paused: 5, slow: 0 } });
+    expect(dropped).toEqual({ type: 'dropped', count: 5, total: 5, reasons: { paused: 5, slow: 0, too_large: 0 } });
     c.send({ type: 'resume' });
     await c.waitFor((m) => m.type === 'state' && m.paused === false);
     server.append([{ appName: svc, msg: 'after resume' }]);

@@ -12,7 +12,7 @@ import { matchesFilter, parseLogFilter, type LogFilter } from '../store/log-filt
  *
  *   server → client  { type: 'ready', maxBufferedBytes }            subscribed; records follow
  *                    { type: 'records', records: LogRecord[] }       one message per ingest batch (matching records only)
- *                    { type: 'dropped', count, total, reasons: { paused, slow } }
+ *                    { type: 'dropped', count, total, reasons: { paused, slow, too_large } }
  *                    { type: 'state', paused }                       acknowledges pause/resume
  *                    { type: 'error', error: { code, message, details } }
  *   client → server  { type: 'pause' } | { type: 'resume' }
@@ -20,8 +20,10 @@ import { matchesFilter, parseLogFilter, type LogFilter } from '../store/log-filt
  * Memory contract: what the collector holds for one client is bounded by `maxBufferedBytes`
  * (the socket's `bufferedAmount`: bytes written but not yet taken by the kernel). Records that
  * would go over it are dropped, never queued, and reported to the client in a `dropped`
- * message and in periscope_tail_dropped_records_total{reason="slow"}. While paused, records are
- * dropped with reason "paused". A bad filter is answered in-band with `error` and close 1008.
+ * message and in periscope_tail_dropped_records_total{reason="slow"}. A record that could not fit
+ * under the bound even with nothing in flight (its JSON alone is about the bound) is dropped with
+ * reason "too_large": the client is not slow, and waiting would not help. While paused, records
+ * are dropped with reason "paused". A bad filter is answered in-band with `error` and close 1008.
  */
 
 export interface TailOptions {
@@ -51,7 +53,7 @@ const CONTROL_RESERVE = 1024;
 const RECORDS_HEAD = '{"type":"records","records":[';
 const RECORDS_TAIL = ']}';
 
-export type DropReason = 'paused' | 'slow';
+export type DropReason = 'paused' | 'slow' | 'too_large';
 
 /** JSON of each record of one batch (the stored body) and its size, measured at most once however many clients tail it. */
 export class SerializedBatch {
@@ -78,7 +80,7 @@ export class TailSession {
   readonly #onSent: (n: number) => void;
   paused = false;
   /** Dropped and not yet reported to the client, by reason. */
-  readonly pending = { paused: 0, slow: 0 };
+  readonly pending = { paused: 0, slow: 0, too_large: 0 };
   totalDropped = 0;
 
   constructor(
@@ -108,19 +110,26 @@ export class TailSession {
     }
     // A pending drop notice goes first, so the client sees the gap where it happened.
     this.flushNotice();
-    let room = this.#maxBytes - CONTROL_RESERVE - this.socket.bufferedAmount - RECORDS_HEAD.length - RECORDS_TAIL.length;
+    const most = this.#maxBytes - CONTROL_RESERVE - RECORDS_HEAD.length - RECORDS_TAIL.length;
+    let room = most - this.socket.bufferedAmount;
     const parts: string[] = [];
+    let tooLarge = 0;
+    let slow = 0;
     for (const i of matched) {
       const size = batch.bytes(i) + 1; // + comma
-      if (size > room) break; // keep order: a gap, then later batches may fit again
-      room -= size;
-      parts.push(batch.json(i));
+      if (size > most) tooLarge++; // never fits, however fast the client reads
+      else if (slow > 0 || size > room) slow++; // keep order: a gap, then later batches may fit again
+      else {
+        room -= size;
+        parts.push(batch.json(i));
+      }
     }
     if (parts.length > 0) {
       this.socket.send(RECORDS_HEAD + parts.join(',') + RECORDS_TAIL);
       this.#onSent(parts.length);
     }
-    if (parts.length < matched.length) this.#drop('slow', matched.length - parts.length);
+    if (tooLarge > 0) this.#drop('too_large', tooLarge);
+    if (slow > 0) this.#drop('slow', slow);
   }
 
   pause(paused: boolean): void {
@@ -130,11 +139,12 @@ export class TailSession {
 
   /** Sends the coalesced `dropped` notice when there is room; otherwise it stays pending. */
   flushNotice(): void {
-    const count = this.pending.paused + this.pending.slow;
+    const count = this.pending.paused + this.pending.slow + this.pending.too_large;
     if (count === 0) return;
     if (this.control({ type: 'dropped', count, total: this.totalDropped, reasons: { ...this.pending } })) {
       this.pending.paused = 0;
       this.pending.slow = 0;
+      this.pending.too_large = 0;
     }
   }
 
@@ -173,7 +183,7 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
   const clients = new Gauge({ name: 'periscope_tail_clients', help: 'Open live-tail connections.', registers: [registry] });
   const dropped = new Counter({
     name: 'periscope_tail_dropped_records_total',
-    help: 'Records not delivered to a live-tail client, by reason (paused: client paused; slow: over the per-client buffer bound).',
+    help: 'Records not delivered to a live-tail client, by reason (paused: client paused; slow: over the per-client buffer bound; too_large: a record over the bound on its own).',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

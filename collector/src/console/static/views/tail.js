@@ -39,7 +39,7 @@ export function renderTail(el, params) {
       clearBtn,
       h('label.inline', null, follow, 'Follow'),
       h('span.counter', null, 'Received ', received),
-      h('span.counter', { title: 'records the collector did not send: while paused, or because this page read too slowly' }, 'Dropped ', droppedTotal, droppedDetail),
+      h('span.counter', { title: 'records the collector did not send: while paused, because this page read too slowly, or too large for live tail (search shows them)' }, 'Dropped ', droppedTotal, droppedDetail),
     ),
     message,
     scroller,
@@ -52,7 +52,7 @@ export function renderTail(el, params) {
   let retryTimer = null;
   let receivedCount = 0;
   // Drop totals are per connection; earlier connections' totals are kept in `base`.
-  const drops = { base: 0, current: 0, paused: 0, slow: 0 };
+  const drops = { base: 0, current: 0, paused: 0, slow: 0, tooLarge: 0 };
 
   function submit(e) {
     e.preventDefault();
@@ -74,7 +74,9 @@ export function renderTail(el, params) {
 
   function showDrops() {
     droppedTotal.textContent = formatNumber(drops.base + drops.current);
-    droppedDetail.textContent = drops.paused || drops.slow ? ` (paused ${formatNumber(drops.paused)}, slow ${formatNumber(drops.slow)})` : '';
+    const parts = [`paused ${formatNumber(drops.paused)}`, `slow ${formatNumber(drops.slow)}`];
+    if (drops.tooLarge) parts.push(`too large ${formatNumber(drops.tooLarge)}`);
+    droppedDetail.textContent = drops.paused || drops.slow || drops.tooLarge ? ` (${parts.join(', ')})` : '';
   }
 
   function connect() {
@@ -102,6 +104,7 @@ export function renderTail(el, params) {
         if (msg.reasons) {
           drops.paused += msg.reasons.paused || 0;
           drops.slow += msg.reasons.slow || 0;
+          drops.tooLarge += msg.reasons.too_large || 0;
         }
         showDrops();
       } else if (msg.type === 'state') {

@@ -531,11 +531,24 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await page.route('**/health/**', down);
     await expect.poll(() => page.locator('.card.ingest-rate .card-value').textContent(), { timeout: 10_000 }).toBe('—');
     expect(await page.locator('.card', { hasText: 'Stored records' }).locator('.card-value').textContent()).toBe('—');
+    // An error body is an error, not a health report with no status and no components; and
+    // without /metrics nothing is known about the exporters.
+    await expect.poll(() => page.locator('.card', { hasText: 'Status' }).locator('.card-value').textContent(), { timeout: 10_000 }).toBe('unreachable');
+    expect(await page.locator('.card', { hasText: 'Status' }).locator('.card-sub').textContent()).toBe('down (PERISCOPE_ERR_STORE_UNAVAILABLE)');
+    expect(await page.locator('section.components').textContent()).toContain('/health/detailed: down (PERISCOPE_ERR_STORE_UNAVAILABLE)');
+    expect(await page.locator('section.dependencies').textContent()).toContain('down (PERISCOPE_ERR_STORE_UNAVAILABLE)');
+    expect(await page.locator('section.dependencies table').count()).toBe(0);
+    expect(await page.locator('section.exporters').textContent()).not.toContain('none configured');
+    // A reverse proxy's HTML error page while the collector restarts: the status, not a JSON syntax error.
+    await page.unroute('**/health/**');
+    await page.route('**/health/**', (route: Route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body>Bad Gateway</body></html>' }));
+    await expect.poll(() => page.locator('.card', { hasText: 'Status' }).locator('.card-sub').textContent(), { timeout: 10_000 }).toBe('/health/detailed: HTTP 502 (HTTP_502)');
+    expect(await page.locator('section.components').textContent()).not.toContain('JSON');
     await page.unroute('**/metrics');
     await page.unroute('**/health/**');
     // back: measured again from two fresh readings, never from the gap
     await expect.poll(() => page.locator('.card.ingest-rate .card-value').textContent(), { timeout: 10_000 }).toMatch(/^[\d,.]+ rec\/s$/);
-    problems = problems.filter((p) => !/status of 503/.test(p)); // the browser reports the stand-in 503s
+    problems = problems.filter((p) => !/status of 50[23]/.test(p)); // the browser reports the stand-in 502s and 503s
   });
 
   it('the tail metrics are on the collector\'s /metrics', async () => {

@@ -30,11 +30,26 @@ export async function getJson(path, options = {}) {
   return parse(res, path);
 }
 
-/** Like getJson but resolves to the body for any status (e.g. /health/detailed answers 503 with a body). */
+/**
+ * Like getJson but resolves to the body of a failure status too when the body is the health
+ * report (/health/detailed answers 503 with its components when one is down). A failure that is
+ * not — a coded error body, or a proxy's HTML page while the collector restarts — is thrown as
+ * getJson throws it, so the page names the status instead of a JSON syntax error.
+ */
 export async function getJsonAnyStatus(path, options = {}) {
   const res = await fetch(path, { headers: { accept: 'application/json' }, signal: options.signal });
   if (res.status === 404) throw new ApiError(404, 'HTTP_404', `${path}: not found`, null);
-  return { status: res.status, body: await res.json() };
+  const text = await res.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: thrown below with the status
+  }
+  if (body && typeof body.status === 'string') return { status: res.status, body };
+  const e = body && body.error;
+  const message = res.ok ? `${path}: HTTP ${res.status} without a health report` : `${path}: HTTP ${res.status}`;
+  throw new ApiError(res.status, e ? e.code : `HTTP_${res.status}`, e ? e.message : message, e ? e.details : null);
 }
 
 export async function postJson(path, body) {

@@ -67,7 +67,7 @@ export function renderStatus(el) {
     } else {
       mount(dependencies, h('h2', null, 'Dependencies'), notice('error', describeError(deps.reason)));
     }
-    mount(exporters, h('h2', null, 'Exporters and queues'), exporterTable(samples));
+    mount(exporters, h('h2', null, 'Exporters and queues'), haveMetrics ? exporterTable(samples) : notice('error', 'Unknown while /metrics cannot be read.'));
     if (!stopped) timer = setTimeout(poll, POLL_MS);
   }
 

@@ -236,6 +236,30 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await shot('search-filtered');
   });
 
+  it('search and tail: a message of megabytes shows its start and how much more there is; the row opens the whole record', async () => {
+    const svc = `longmsg-${run}`;
+    const long = `start ${run} ${'z'.repeat(3 * 1024 * 1024)} end`;
+    await page.goto(`/#/tail?service=${svc}`);
+    await page.locator('.tail-state[data-state="live"]').waitFor();
+    await postLogs([{ appName: svc, msg: long }]); // over the tail's 1 MiB bound: not tailed (too_large)
+    await postLogs([{ appName: svc, msg: `medium ${'m'.repeat(500 * 1024)}` }]); // tailed
+    const tailMsg = page.locator('table.tail td.msg').first();
+    await tailMsg.waitFor();
+    expect((await tailMsg.textContent())!.length).toBeLessThan(2200);
+    expect(await tailMsg.locator('.msg-more').textContent()).toContain('more characters');
+
+    await page.goto(`/#/search?service=${svc}&range=all`);
+    await expect.poll(() => page.locator('table.logs tr.record').count(), { timeout: 10_000 }).toBe(2);
+    const shown = (await page.locator('table.logs td.msg').allTextContents()).map((t) => t.length);
+    expect(Math.max(...shown)).toBeLessThan(2200);
+    expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeLessThan(5000);
+    const more = page.locator('table.logs tr.record').nth(1).locator('.msg-more');
+    expect(Number((await more.textContent())!.replace(/[^\d]/g, ''))).toBe(long.length - 2000);
+    expect(await more.textContent()).toMatch(/more characters \(open the row for the whole record\)$/);
+    await page.locator('table.logs tr.record').nth(1).locator('td.level').click();
+    expect(JSON.parse((await page.locator('table.logs tr.detail:not([hidden]) pre').textContent())!).msg).toBe(long);
+  });
+
   it('search and tail: a link with an unknown key or a bad value shows what is wrong and runs nothing', async () => {
     const svc = `badlink-${run}`;
     await postLogs([{ appName: svc, level: 'info', msg: `fine ${run}` }, { appName: svc, level: 'err', msg: `broken ${run}` }]);

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { init } from '../../sdk/src/index.ts';
 import { startStandIn } from '../helpers/alerting.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
@@ -44,6 +44,9 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
   }
 
   beforeAll(async () => {
+    // expect.poll gives up after 1 s by default: on a loaded 2-core machine a page's first
+    // search or a WebSocket round trip can take longer. A passing poll returns at once.
+    vi.setConfig({ expect: { poll: { timeout: 15_000 } } });
     mkdirSync(ARTIFACTS, { recursive: true });
     [collector, browser] = await Promise.all([
       startCollectorProcess({ configYaml: 'store:\n  search:\n    indexInterval: 50ms\n' }),

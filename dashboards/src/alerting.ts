@@ -45,8 +45,8 @@ export function alerting(): dashboard.Dashboard {
             stacked: true,
             description: 'Alert instances of the rules: pending, firing, nodata, error.',
           }),
-          table('Firing now', { expr: `sum by (rule, severity) (periscope_alerts_open{${I}, state="firing"}) > 0` }, { description: 'Alert instances firing, by rule.' }),
-          table('Slowest rules', { expr: `topk(10, max by (rule) (periscope_alert_rule_last_evaluation_duration_seconds{${I}}))` }, {
+          table('Firing now', { expr: `sum by (rule, severity) (periscope_alerts_open{${I}, state="firing"}) > 0` }, 'short', { description: 'Alert instances firing, by rule.' }),
+          table('Slowest rules', { expr: `topk(10, max by (rule) (periscope_alert_rule_last_evaluation_duration_seconds{${I}}))` }, 's', {
             description: 'Duration of each rule\'s last evaluation, slowest first.',
           }),
         ],

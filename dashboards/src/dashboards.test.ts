@@ -157,6 +157,32 @@ describe.each(generated.map((g) => ({ name: g.file, d: g.dashboard })))('$name',
   });
 });
 
+describe('units', () => {
+  // Grafana shows a number without a unit as a bare figure: 0.0012 could be seconds or
+  // milliseconds, 1.5 a rate or a count. Every panel of numbers names its unit.
+  it.each(generated.map((g) => ({ name: g.file, dashboard: g.dashboard })))('$name: every panel of numbers has a unit', ({ dashboard: d }) => {
+    for (const panel of allPanels(d) as dashboard.Panel[]) {
+      if (!['stat', 'timeseries', 'table'].includes(panel.type)) continue;
+      expect(panel.fieldConfig?.defaults?.unit, `${panel.title}: no unit`).toBeTruthy();
+    }
+  });
+
+  it.each([
+    { name: 'a duration in seconds', re: /_seconds(_bucket)?(:[a-z0-9_]+)?[{)]/, units: ['s'] },
+    { name: 'a size in bytes', re: /_bytes[{)]/, units: ['bytes'] },
+  ])('a panel reading $name shows it in that unit', ({ re, units }) => {
+    for (const g of generated) {
+      for (const panel of allPanels(g.dashboard) as dashboard.Panel[]) {
+        const exprs = ((panel.targets ?? []) as unknown as Array<{ expr?: string }>).map((t) => t.expr ?? '');
+        // Panels that show the metric's own value: a gauge, or a quantile of its buckets (a rate
+        // of its _sum, time spent per second, is a ratio).
+        if (exprs.length === 0 || !exprs.every((e) => re.test(e))) continue;
+        expect(units, `${g.file} / ${panel.title}`).toContain(panel.fieldConfig?.defaults?.unit);
+      }
+    }
+  });
+});
+
 describe('what each dashboard must show', () => {
   const byUid = new Map(generated.map((g) => [g.dashboard.uid, g.dashboard]));
   const titles = (uid: string) => allPanels(byUid.get(uid)!).map((p) => p.title);

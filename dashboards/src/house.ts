@@ -174,10 +174,11 @@ export function stat(title: string, query: string | PromQuery, unit: Unit, optio
 }
 
 /** An instant-query table, one row per series, labels as columns (the `Time` column hidden). */
-export function table(title: string, query: PromQuery, options: PanelOptions = {}): AnyPanel {
+export function table(title: string, query: PromQuery, unit: Unit, options: PanelOptions = {}): AnyPanel {
   const p = new tablePanel.PanelBuilder()
     .title(title)
     .datasource(promDs)
+    .unit(unit)
     .targets(promTargets({ ...query, instant: true, table: true }))
     .withTransformation({ id: 'organize', options: { excludeByName: { Time: true } } });
   return size(withFieldOptions(p, options), options);

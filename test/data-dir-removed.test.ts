@@ -39,10 +39,10 @@ describe('data directory removed while the collector runs', () => {
     expect((await postSpan()).status).toBe(200);
     rmSync(collector.dataDir, { recursive: true, force: true });
 
-    const refused = await waitFor(async () => {
-      const res = await postLog('after');
-      return res.status === 503 ? ((await res.json()) as { error: { code: string; message: string } }) : undefined;
-    }, 30_000, 200);
+    // The very next write is refused: the file is checked after each commit, before the answer.
+    const res = await postLog('after');
+    expect(res.status).toBe(503);
+    const refused = (await res.json()) as { error: { code: string; message: string } };
     expect(refused.error.code).toBe('PERISCOPE_ERR_STORE_UNAVAILABLE');
     expect(refused.error.message).toContain(`${join(collector.dataDir, 'periscope.db')} was deleted`);
     expect(refused.error.message).toContain('restart the collector');
@@ -52,6 +52,6 @@ describe('data directory removed while the collector runs', () => {
 
     const health = (await (await fetch(`${collector.url}/health/detailed`)).json()) as { status: string; components: { store: { status: string; lastError: string; since: string } } };
     expect(health.components.store).toMatchObject({ status: 'down', lastError: expect.stringContaining('was deleted'), since: expect.any(String) });
-    expect(collector.output()).toMatch(/was deleted .*restart the collector to store them in a new database/);
+    await waitFor(() => /was deleted .*restart the collector to store them in a new database/.test(collector.output()), 30_000, 200);
   }, 60_000);
 });

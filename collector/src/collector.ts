@@ -129,8 +129,10 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const dbWatch = new DatabaseFileWatch(dbPath, (lost) => {
     app.log.error({ since: lost.since }, `${lost.reason}: logs and spans are refused (503) from now on; restart the collector to store them in a new database at ${config.store.dataDir}`);
   });
-  const refuseWritesIfLost = () => {
-    const lost = dbWatch.lost;
+  // Before a write, the last check's answer; after its commit, a fresh check (one stat()), so
+  // nothing committed to a lost file is acknowledged.
+  const refuseWritesIfLost = (committed: boolean) => {
+    const lost = committed ? dbWatch.check() : dbWatch.lost;
     if (lost) throw new Error(`${lost.reason}; restart the collector`);
   };
   store.setWriteGuard(refuseWritesIfLost);

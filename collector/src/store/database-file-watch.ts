@@ -3,6 +3,13 @@ import { statSync, type Stats } from 'node:fs';
 /** How often the database file's path is checked. */
 export const WATCH_INTERVAL_MS = 2000;
 
+/**
+ * Called by the stores before a write (`committed` false) and after its commit (true); throws
+ * when the write must not be acknowledged. collector.ts checks the file's identity after each
+ * commit, so a record committed to a file deleted under the collector is refused, not acknowledged.
+ */
+export type WriteGuard = (committed: boolean) => void;
+
 /** Why the open database file is no longer the one at its path, and since when. */
 export interface LostFile {
   reason: string;
@@ -19,8 +26,9 @@ function identity(stats: Stats): string {
  * writing the open file without an error, but no one will open it again: every record
  * acknowledged after that would be gone at the next start, and another collector could take the
  * directory (its lock file went too). `onLost` is called once; what to do is the caller's (the
- * collector refuses writes with 503 and reports the store down until it is restarted).
- * Records acknowledged between the deletion and the next check (at most `intervalMs`) are lost.
+ * collector refuses writes with 503 and reports the store down until it is restarted). The timer
+ * notices a loss while nothing is written; the collector also calls check() after each commit,
+ * before acknowledging (one stat() per written batch).
  */
 export class DatabaseFileWatch {
   readonly #path: string;

@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LogColumns } from '../ingest/log-batch.ts';
 import { transaction } from './database.ts';
+import type { WriteGuard } from './database-file-watch.ts';
 
 /**
  * Builds the caller's object for one stored record (readAfter): its position in the durable log,
@@ -41,8 +42,8 @@ export class LogStore {
   readonly #bodyOf: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
-  /** Called before each write: throws when writes must be refused (the database file was lost). */
-  #writeGuard: () => void = () => {};
+  /** Called before each write and after its commit: throws when it must be refused (the database file was lost). */
+  #writeGuard: WriteGuard = () => {};
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -63,7 +64,7 @@ export class LogStore {
   }
 
   /** Writes are refused while `guard` throws (collector.ts: the database file deleted under it). */
-  setWriteGuard(guard: () => void): void {
+  setWriteGuard(guard: WriteGuard): void {
     this.#writeGuard = guard;
   }
 
@@ -74,7 +75,7 @@ export class LogStore {
   append(batch: LogColumns): { firstId: number; lastId: number } | null {
     const n = batch.bodies.length;
     if (n === 0) return null;
-    this.#writeGuard();
+    this.#writeGuard(false);
     const { micros, severity, service, traceId, bodies } = batch;
     const ids = transaction(this.db, () => {
       let i = 0;
@@ -99,6 +100,7 @@ export class LogStore {
       return { firstId, lastId };
     });
     this.#rows += n;
+    this.#writeGuard(true);
     return ids;
   }
 

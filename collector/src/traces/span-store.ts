@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { rfc3339Micros } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
+import type { WriteGuard } from '../store/database-file-watch.ts';
 import type { TimedSpan } from './slowest.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES, type Attributes, type SpanKindName, type SpanRecord, type StatusCodeName } from './span.ts';
 
@@ -79,8 +80,8 @@ export class SpanStore {
   readonly #byTrace: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
-  /** Called before each write: throws when writes must be refused (the database file was lost). */
-  #writeGuard: () => void = () => {};
+  /** Called before each write and after its commit: throws when it must be refused (the database file was lost). */
+  #writeGuard: WriteGuard = () => {};
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -94,7 +95,7 @@ export class SpanStore {
   }
 
   /** Writes are refused while `guard` throws (collector.ts: the database file deleted under it). */
-  setWriteGuard(guard: () => void): void {
+  setWriteGuard(guard: WriteGuard): void {
     this.#writeGuard = guard;
   }
 
@@ -104,7 +105,7 @@ export class SpanStore {
    */
   append(spans: readonly SpanRecord[]): SpanRecord[] {
     if (spans.length === 0) return [];
-    this.#writeGuard();
+    this.#writeGuard(false);
     const inserted = transaction(this.db, () => {
       const fresh = new Set<string>();
       const args: Array<string | number | bigint | null> = [];
@@ -130,6 +131,7 @@ export class SpanStore {
       return inserted;
     });
     this.#rows += inserted.length;
+    this.#writeGuard(true);
     return inserted;
   }
 

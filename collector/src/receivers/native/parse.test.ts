@@ -91,6 +91,14 @@ describe('parseLogBatch: application/json', () => {
     expect(columns.bodies).toEqual([]);
     expect(rejected).toMatchObject([{ index: 0, code: 'PERISCOPE_ERR_BAD_JSON', message: expect.stringContaining('malformed JSON array') }]);
   });
+  it.each([
+    { name: 'an array', body: '[{"msg":"a"},{"msg":"b"}]', msgs: ['a', 'b'] },
+    { name: 'one record', body: '{"msg":"a"}', msgs: ['a'] },
+  ])('$name after a UTF-8 BOM is read as without it (RFC 8259 §8.1)', ({ body, msgs }) => {
+    const { columns, rejected } = parseLogBatch('application/json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]), Date.now());
+    expect(rejected).toEqual([]);
+    expect(columns.bodies.map((b) => JSON.parse(b).msg)).toEqual(msgs);
+  });
   it('JSON lines sent as application/json are still read line by line', () => {
     const { columns, rejected } = json('{"msg":"a"}\n{"msg": broken}\n{"msg":"b"}\n');
     expect(columns.bodies.map((b) => JSON.parse(b).msg)).toEqual(['a', 'b']);

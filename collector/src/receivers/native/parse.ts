@@ -52,7 +52,10 @@ function parseBody(contentType: string, body: Uint8Array): Item[] {
   // Invalid UTF-8 is replaced (U+FFFD), never fatal: the valid records must survive.
   const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (contentType.startsWith('application/json')) {
-    const text = bytes.toString('utf8');
+    // A leading BOM (Windows tools write one) is no part of the document: RFC 8259 §8.1 lets a
+    // parser ignore it, as the OTLP/JSON receiver and NDJSON bodies do; JSON.parse refuses it.
+    let text = bytes.toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     try {
       const value = parseJsonExact(text);
       return Array.isArray(value) ? value.map((v) => ({ ok: true as const, value: v })) : [{ ok: true, value }];

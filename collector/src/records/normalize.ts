@@ -74,8 +74,11 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     micros = timestampToMicros(o.timestamp);
     if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339, e.g. 2026-01-02T03:04:05.123456Z');
     if (!msInRange(micros / 1000)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp));
-    // Already canonical (what the SDK sends): keep the string, skip re-formatting.
-    const canonical = o.timestamp.length === 27 && o.timestamp.charCodeAt(26) === 90 /* Z */ && o.timestamp.charCodeAt(19) === 46; /* . */
+    // Already canonical (what the SDK sends): keep the string, skip re-formatting. Not when it
+    // has a space or "t" for the T, or a leap second (:60), which timestampToMicros takes but
+    // Elasticsearch's date_nanos and the record schema do not.
+    const t = o.timestamp;
+    const canonical = t.length === 27 && t.charCodeAt(26) === 90 /* Z */ && t.charCodeAt(19) === 46 /* . */ && t.charCodeAt(10) === 84 /* T */ && t.charCodeAt(17) !== 54; /* 6 of :60 */
     timestamp = canonical ? o.timestamp : rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
   } else if (typeof o.timestamp === 'number' && Number.isFinite(o.timestamp) && o.timestamp >= 0) {
     if (!msInRange(o.timestamp)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp));

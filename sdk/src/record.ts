@@ -163,6 +163,15 @@ export function severityFromPinoLevel(level: unknown): number | undefined {
 }
 
 /**
+ * `obj[key] = value`, except that a key "__proto__" (JSON.parse makes it an own key) becomes an
+ * own property: assigned, it would replace the object's prototype and the value would be lost.
+ */
+export function setOwnKey(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+/**
  * Maps one parsed pino JSON line to a Periscope record.
  * `defaults` supplies appName/hostname/procId/facility when the line has none.
  *
@@ -206,8 +215,9 @@ export function recordFromPino(
   for (const key in line) {
     if (PINO_OWN_KEYS.has(key) || key === traceKey || key === spanKey || key === facilityKey || key === appNameKey || key === msgIdKey || key === sdKey) continue;
     const value = line[key];
-    if (key === SHIELDED_KEYS_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign((attributes ??= {}), value);
-    else (attributes ??= {})[key] = value;
+    if (key === SHIELDED_KEYS_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) setOwnKey((attributes ??= {}), k, v);
+    } else setOwnKey((attributes ??= {}), key, value);
   }
   if (attributes) record.attributes = attributes;
   return applyFieldLimits(record);

@@ -9,6 +9,17 @@ const NOW = Date.parse('2026-05-05T05:05:05.555Z');
 
 describe('normalizeRecord', () => {
   it.each([
+    { name: 'record', line: '{"msg":"x","__proto__":{"a":1},"b":2}' },
+    { name: 'pino line', line: '{"level":30,"time":1767225600000,"msg":"x","__proto__":{"a":1},"b":2}' },
+  ])('keeps a top-level key "__proto__" as an attribute ($name)', ({ line }) => {
+    const n = normalizeRecord(JSON.parse(line), NOW);
+    expect(n.ok).toBe(true);
+    if (!n.ok) return;
+    expect(Object.getPrototypeOf(n.record.attributes)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(n.record)).attributes).toEqual(JSON.parse('{"__proto__":{"a":1},"b":2}'));
+  });
+
+  it.each([
     { name: 'defaults', input: { msg: 'hi' }, want: { timestamp: '2026-05-05T05:05:05.555000Z', severity: 6, level: 'info', facility: 1, msg: 'hi' } },
     { name: 'nanosecond offset timestamp', input: { msg: 'x', timestamp: '2026-01-01T01:00:00.123456789+01:00' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
     { name: 'epoch ms timestamp', input: { msg: 'x', timestamp: 1767225600123 }, want: { timestamp: '2026-01-01T00:00:00.123000Z' } },

@@ -6,6 +6,7 @@ import {
   LEVEL_NAMES,
   recordFromPino,
   rfc3339Micros,
+  setOwnKey,
   severityFromName,
   severityFromPinoLevel,
   structuredDataProblem,
@@ -147,7 +148,7 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   }
   // Unknown top-level keys are kept as attributes rather than lost.
   for (const key in o) {
-    if (!KNOWN_KEYS.has(key)) (attributes ??= {})[key] = o[key];
+    if (!KNOWN_KEYS.has(key)) setOwnKey((attributes ??= {}), key, o[key]);
   }
   if (attributes) record.attributes = attributes;
   if (Array.isArray(o.truncated)) record.truncated = o.truncated.filter((t): t is string => typeof t === 'string');

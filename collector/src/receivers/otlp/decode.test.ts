@@ -371,3 +371,22 @@ describe('decodeOtlp: OTLP/JSON type errors become $issues on the innermost kept
     expect(() => decodeOtlp(kind, Buffer.from([0x0a, 0x10, 0x01]), 'protobuf')).toThrow(/PERISCOPE_ERR_OTLP_DECODE|invalid protobuf/);
   });
 });
+
+describe('decodeOtlp: invalid UTF-8 in a protobuf string field', () => {
+  it.each([
+    { name: 'short string', text: 'AAAA' },
+    { name: 'long string', text: `AAAA${'x'.repeat(100)}` },
+  ])('becomes U+FFFD and the other records are kept ($name)', ({ text }) => {
+    const body = encodeProto('logs', {
+      resourceLogs: [{ scopeLogs: [{ logRecords: [
+        { body: { stringValue: text }, attributes: [{ key: 'k', value: { stringValue: 'BBBB' } }] },
+        { body: { stringValue: 'valid' } },
+      ] }] }],
+    });
+    for (const marker of ['AAAA', 'BBBB']) body.set([0xff, 0xfe, 0xed, 0xa0], body.indexOf(marker));
+    const [bad, good] = decodeOtlp('logs', body, 'protobuf').resourceLogs[0].scopeLogs[0].logRecords;
+    expect(bad.body).toBe(`\ufffd\ufffd\ufffd\ufffd${text.slice(4)}`);
+    expect(bad.attributes).toEqual({ k: '\ufffd\ufffd\ufffd\ufffd' });
+    expect(good.body).toBe('valid');
+  });
+});

@@ -198,10 +198,23 @@ export function decodeOtlp<K extends OtlpKind>(kind: K, body: Uint8Array, encodi
   throw new OtlpDecodeError(`unsupported encoding ${JSON.stringify(encoding)}`);
 }
 
+/**
+ * A reader on which invalid UTF-8 in a string field becomes U+FFFD. protobufjs verifies proto3
+ * strings (`stringVerify`), and one bad attribute value refused the whole request (400) with every
+ * valid record in it. OTLP asks receivers to replace such bytes with U+FFFD rather than refuse
+ * them (opentelemetry-proto docs/specification.md, on UTF-8), the OTel Collector passes them on,
+ * and the syslog and native receivers replace them too.
+ */
+function lenientReader(body: Uint8Array): protobuf.Reader {
+  const reader = protobuf.Reader.create(body);
+  reader.stringVerify = reader.string;
+  return reader;
+}
+
 function decodeProtobuf(type: Type, body: Uint8Array): NormalizedMessage {
   let message: protobuf.Message;
   try {
-    message = type.decode(body);
+    message = type.decode(lenientReader(body));
   } catch (err) {
     throw new OtlpDecodeError(`invalid protobuf: ${(err as Error).message}`, { cause: err });
   }

@@ -124,6 +124,11 @@ describe('parseSyslog: RFC 3164 messages (no VERSION after PRI)', () => {
     expect(r.ok && r.record.timestamp).toBe('2026-12-31T23:59:59.000000Z');
   });
 
+  it('a new-year message from a sender whose clock is ahead, received on 31 Dec, is next year\'s', () => {
+    const r = parse('<13>Jan  1 00:00:10 h app: first', Date.UTC(2026, 11, 31, 23, 59, 50));
+    expect(r.ok && r.record.timestamp).toBe('2027-01-01T00:00:10.000000Z');
+  });
+
   it('invalid UTF-8 in the MSG is replaced and flagged, as for RFC 5424', () => {
     const r = parse(Buffer.concat([Buffer.from('<13>Dec  6 11:00:00 h app: bad '), Buffer.from([0xff, 0xfe])]));
     expect(r.ok && r.record.msg).toBe('bad \ufffd\ufffd');

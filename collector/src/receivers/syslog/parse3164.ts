@@ -14,7 +14,8 @@
 //   and a ':' after the TIMESTAMP.
 // - TIMESTAMP has no zone: it is read as UTC. Without a year it is in the receive time's year
 //   unless that puts it more than a day ahead (a 31 Dec message received on 1 Jan is last
-//   year's). An RFC 3339 timestamp in its place (rsyslog's RSYSLOG_ForwardFormat) is read as one.
+//   year's); a 1 Jan message received on 31 Dec is next year's. An RFC 3339 timestamp in its
+//   place (rsyslog's RSYSLOG_ForwardFormat) is read as one.
 //   A TIMESTAMP of either shape that is no date (Feb 30, 25:00:00, month 13) is refused with
 //   BAD_TIMESTAMP, not taken for text.
 // - No TIMESTAMP at all (`<13>just a message`): as a relay does (§4.3.2), everything after PRI
@@ -77,11 +78,14 @@ function badTimestamp(message: string): ParseFailure {
 
 /**
  * The year of a BSD TIMESTAMP without one: the receive time's, or the year before when that
- * would be more than a day ahead (a 31 Dec message received on 1 Jan).
+ * would be more than a day ahead (a 31 Dec message received on 1 Jan), or the year after when
+ * that is at most a day ahead (a 1 Jan message from a sender whose clock is a little ahead,
+ * received on 31 Dec: in the receive time's year it would be dated a year back).
  */
 function inferYear(month: number, day: number, hour: number, receivedAt: number): number {
   const year = new Date(receivedAt).getUTCFullYear();
-  return Date.UTC(year, month, day, hour) > receivedAt + DAY_MS ? year - 1 : year;
+  if (Date.UTC(year, month, day, hour) > receivedAt + DAY_MS) return year - 1;
+  return Date.UTC(year + 1, month, day, hour) <= receivedAt + DAY_MS ? year + 1 : year;
 }
 
 /** The BSD TIMESTAMP matched by BSD_TIMESTAMP, or BAD_TIMESTAMP when it is no date. */

@@ -282,6 +282,23 @@ describe('bad input: each gets its documented answer, valid records are kept, th
     for (const path of ['/api/v1/logs?limit=5', '/api/v1/logs/stats', '/api/v1/logs/export']) expect((await fetch(collector.url + path)).status).toBe(200);
   });
 
+  it('lists the first 1000 rejections and gives their number, counting every one', async () => {
+    const rejectedMetric = async () => {
+      const text = await (await fetch(`${collector.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('periscope_receiver_rejected_records_total{receiver="native",reason="PERISCOPE_ERR_BAD_JSON"}'));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const before = await rejectedMetric();
+    const body = `${'plain text, not JSON\n'.repeat(1500)}${valid('many')}`;
+    const res = await post('/api/v1/logs', body);
+    expect(res.status).toBe(200);
+    expect(res.json.accepted).toBe(1);
+    expect(res.json.rejected).toHaveLength(1000);
+    expect(res.json.rejected[999]).toMatchObject({ index: 999, code: 'PERISCOPE_ERR_BAD_JSON' });
+    expect(res.json.rejectedCount).toBe(1500);
+    expect((await rejectedMetric()) - before).toBe(1500);
+  });
+
   it('gzip bodies are accepted', async () => {
     const res = await post('/api/v1/logs', gzipSync(valid('gz')), { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
     expect(res.json).toEqual({ accepted: 1, rejected: [] });

@@ -202,6 +202,7 @@ describe('countRejected', () => {
     { name: 'out of range ignored', body: '{"rejected":[{"index":7},{"index":-1},{"index":"x"}]}', expected: 0 },
     { name: 'no rejected field', body: '{"accepted":3}', expected: 0 },
     { name: 'not JSON', body: 'ok', expected: 0 },
+    { name: 'a cut list: rejectedCount', body: '{"accepted":0,"rejected":[{"index":0}],"rejectedCount":3}', expected: 3 },
   ])('$name', ({ body, expected }) => {
     expect(countRejected(body, 3)).toBe(expected);
   });

@@ -283,10 +283,15 @@ export class Shipper {
   }
 }
 
-/** Number of distinct valid indices in a `{"rejected":[{"index":i,…}]}` body (0 when absent). */
+/**
+ * Number of distinct valid indices in a `{"rejected":[{"index":i,…}]}` body (0 when absent), or
+ * its `rejectedCount` when the collector cut the list (more rejections than it lists).
+ */
 export function countRejected(body: string, batchLength: number): number {
   try {
-    const parsed = JSON.parse(body) as { rejected?: Array<{ index?: unknown }> };
+    const parsed = JSON.parse(body) as { rejected?: Array<{ index?: unknown }>; rejectedCount?: unknown };
+    const total = parsed?.rejectedCount;
+    if (typeof total === 'number' && Number.isInteger(total) && total >= 0) return Math.min(total, batchLength);
     if (!Array.isArray(parsed?.rejected)) return 0;
     const seen = new Set<number>();
     for (const r of parsed.rejected) {

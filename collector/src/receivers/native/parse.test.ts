@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseLogBatch, parseNdjson, parseNdjsonBytes } from './parse.ts';
+import { MAX_LISTED_REJECTIONS, parseLogBatch, parseNdjson, parseNdjsonBytes } from './parse.ts';
 
 /**
  * A body of several 64 KiB chunks whose lines put at chunk boundaries what a wrong split would
@@ -103,5 +103,20 @@ describe('parseLogBatch: application/json', () => {
     const { columns, rejected } = json('{"msg":"a"}\n{"msg": broken}\n{"msg":"b"}\n');
     expect(columns.bodies.map((b) => JSON.parse(b).msg)).toEqual(['a', 'b']);
     expect(rejected).toMatchObject([{ index: 1, code: 'PERISCOPE_ERR_BAD_JSON' }]);
+  });
+});
+
+describe('parseLogBatch: many rejections', () => {
+  it('lists the first MAX_LISTED_REJECTIONS and counts every one by code', () => {
+    const lines = ['{"msg":"first"}'];
+    for (let i = 0; i < MAX_LISTED_REJECTIONS + 500; i++) lines.push(i % 2 ? 'plain text' : '{"msg":"x","severity":9}');
+    lines.push('{"msg":"last"}');
+    const parsed = parseLogBatch('application/x-ndjson', Buffer.from(lines.join('\n')), Date.now());
+    expect(parsed.columns.bodies.map((b) => JSON.parse(b).msg)).toEqual(['first', 'last']);
+    expect(parsed.rejected).toHaveLength(MAX_LISTED_REJECTIONS);
+    expect(parsed.rejected[0]).toMatchObject({ index: 1, code: 'PERISCOPE_ERR_BAD_SEVERITY' });
+    expect(parsed.rejected.at(-1)).toMatchObject({ index: MAX_LISTED_REJECTIONS, code: 'PERISCOPE_ERR_BAD_JSON' });
+    expect(parsed.rejectedCount).toBe(MAX_LISTED_REJECTIONS + 500);
+    expect(parsed.rejectedByCode).toEqual({ PERISCOPE_ERR_BAD_SEVERITY: 750, PERISCOPE_ERR_BAD_JSON: 750 });
   });
 });

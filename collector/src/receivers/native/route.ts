@@ -29,7 +29,7 @@ function appendAndRelease(ingest: Ingest, parsed: ParsedLogs): number {
 
 /**
  * POST /api/v1/logs — Periscope records (docs/record-format.md) or pino JSON lines, as NDJSON
- * or a JSON array. 200 { accepted, rejected[] } when anything was kept (partial success);
+ * or a JSON array. 200 { accepted, rejected[], rejectedCount? } when anything was kept (partial success);
  * 400 with the same shape when nothing was valid. The 2xx is sent after the durable commit.
  */
 export function registerNativeLogsRoute(app: FastifyInstance, ingest: Ingest, parser: ParsePool): void {
@@ -48,11 +48,12 @@ export function registerNativeLogsRoute(app: FastifyInstance, ingest: Ingest, pa
     }
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
     const parsed = await parser.parse(contentType, body, Date.now());
-    const { rejected } = parsed;
-    for (const r of rejected) ingest.reject(RECEIVER, r.code);
+    const { rejected, rejectedCount } = parsed;
+    for (const [code, count] of Object.entries(parsed.rejectedByCode)) ingest.reject(RECEIVER, code, count);
     const accepted = appendAndRelease(ingest, parsed);
-    const result = { accepted, rejected };
-    if (accepted === 0 && rejected.length > 0) {
+    // rejectedCount only when the list is cut (MAX_LISTED_REJECTIONS), so the usual answer keeps its shape.
+    const result = rejectedCount > rejected.length ? { accepted, rejected, rejectedCount } : { accepted, rejected };
+    if (accepted === 0 && rejectedCount > 0) {
       return reply.code(400).send({ ...result, error: { code: ERR.NO_VALID_RECORDS, message: 'no valid record in the request', details: null } });
     }
     return reply.code(200).send(result);

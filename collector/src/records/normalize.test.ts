@@ -34,6 +34,8 @@ describe('normalizeRecord', () => {
     { name: 'procId over 128 truncated', input: { msg: 'x', procId: 'p'.repeat(200) }, want: { procId: 'p'.repeat(128), truncated: ['procId'] } },
     { name: 'pino line', input: { level: 50, time: 1767225600000, pid: 1, hostname: 'h', msg: 'boom', err: { message: 'e' } }, want: { severity: 3, level: 'err', procId: '1', attributes: { err: { message: 'e' } } } },
     { name: 'pino line with level labels and ISO time', input: { level: 'warn', time: '2026-01-01T00:00:00.250Z', pid: 1, msg: 'slow' }, want: { timestamp: '2026-01-01T00:00:00.250000Z', severity: 4, level: 'warning', procId: '1' } },
+    { name: 'pino line with a microsecond ISO time', input: { level: 30, time: '2026-01-01T01:00:00.123456+01:00', msg: 'x' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
+    { name: 'pino line with a leap second', input: { level: 30, time: '2016-12-31T23:59:60.250Z', msg: 'x' }, want: { timestamp: '2017-01-01T00:00:00.250000Z' } },
     {
       name: 'pino line whose lifted keys are not RFC 5424 values: kept as attributes',
       input: { level: 30, time: 1767225600000, msg: 'x', facility: 999, traceId: 'not-hex', spanId: 5, msgId: 7, structuredData: { 'a b': {} }, appName: ['x'] },

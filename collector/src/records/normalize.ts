@@ -60,6 +60,12 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     }
     // Lifted fields (traceId, facility, structuredData …) with invalid values stay attributes.
     const record = recordFromPino(o);
+    if (typeof o.time === 'string') {
+      // recordFromPino reads it with Date.parse: to the millisecond only, and a leap second
+      // (":60") not at all (the time of receipt instead). The time checked above is exact.
+      const micros = timestampToMicros(o.time);
+      record.timestamp = rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
+    }
     const checked = checkTraceContext(record);
     if (checked) return checked;
     return { ok: true, record, micros: timestampToMicros(record.timestamp) };

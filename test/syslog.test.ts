@@ -31,6 +31,7 @@ it('TCP: valid frames around malformed ones are stored, the connection survives'
   ];
   const socket = net.connect(collector.syslogPort!, '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
+  const peer = `127.0.0.1:${socket.localPort}`;
   // Split the stream at awkward places: frames must survive chunk boundaries.
   const stream = Buffer.from(frames.join(''));
   for (let i = 0; i < stream.length; i += 37) socket.write(stream.subarray(i, i + 37));
@@ -50,6 +51,11 @@ it('TCP: valid frames around malformed ones are stored, the connection survives'
   const metrics = await (await fetch(`${collector.url}/metrics`)).text();
   const rejected = [...metrics.matchAll(/periscope_receiver_rejected_records_total\{receiver="syslog",reason="[^"]+"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
   expect(rejected).toBeGreaterThanOrEqual(2);
+  // The sender gets no answer: the collector's log says what was refused, why and from whom.
+  const refusal = await waitFor(() => collector.output().split('\n').find((l) => l.includes('PRI 999 is above 191')));
+  expect(JSON.parse(refusal)).toMatchObject({
+    level: 40, receiver: 'syslog', code: 'PERISCOPE_ERR_SYSLOG_BAD_PRI', peer, msg: 'syslog frame refused: PRI 999 is above 191',
+  });
 });
 
 it('UDP: one message per datagram, including non-UTF-8 bytes', async () => {

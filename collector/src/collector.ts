@@ -15,6 +15,7 @@ import { Exporters } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
 import { createHttpServer } from './http/server.ts';
+import { RepeatedErrorLog } from './http/error-log.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { ParsePool } from './receivers/native/parse-pool.ts';
@@ -22,7 +23,7 @@ import { registerNativeLogsRoute } from './receivers/native/route.ts';
 import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
 import { metricSourceOf } from './metrics/alerting-source.ts';
 import { createTracesAndMetrics } from './traces-metrics.ts';
-import { createSyslogReceiver } from './receivers/syslog/receiver.ts';
+import { createSyslogReceiver, type SyslogRejection } from './receivers/syslog/receiver.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
 import { DatabaseFileWatch } from './store/database-file-watch.ts';
 import { openDatabase } from './store/database.ts';
@@ -102,6 +103,12 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const ingest = new Ingest(store, metrics);
   ingest.subscribe((batch) => fts.offer(batch.firstId, batch.logs.index));
 
+  // A syslog sender gets no answer: a refused frame is logged with its reason and sender, each
+  // code at most once a minute (reasons hold values, such as a frame's size, that vary from
+  // frame to frame; a misconfigured sender refuses every frame).
+  const syslogRefusals = new RepeatedErrorLog<SyslogRejection & { code: string; key: string }>(({ err, repeated }, msg) => {
+    app.log.warn({ receiver: 'syslog', code: err.code, peer: err.peer, ...(repeated && { repeated }) }, `syslog frame refused: ${msg}`);
+  });
   const syslog = createSyslogReceiver(config.syslog, {
     accept(records: LogRecord[], receiver: string) {
       try {
@@ -114,8 +121,9 @@ export async function startCollector(config: Config, options: { configDir?: stri
         return { retryAfterMs: later * 1000, code: (err as PeriscopeError).code };
       }
     },
-    reject(code: string, receiver: string, count?: number) {
+    reject(code: string, receiver: string, count?: number, detail?: SyslogRejection) {
       ingest.reject(receiver, code, count);
+      if (detail) syslogRefusals.log({ ...detail, code, key: code });
     },
     refuse(code: string, receiver: string) {
       ingest.refuse(receiver, code);

@@ -3,7 +3,12 @@ export const REPEAT_LOG_MS = 60_000;
 /** Distinct errors remembered; past this the longest-remembered is forgotten. */
 const MAX_REMEMBERED = 100;
 
-type ErrorLogger = (obj: { err: Error; repeated?: number }, msg: string) => void;
+/**
+ * What is logged: an Error, or any value with a message and an optional code. Errors are told
+ * apart by code and message, or by `key` when given (messages that hold varying values).
+ */
+type Loggable = { message: string; code?: unknown; key?: string };
+type ErrorLogger<E extends Loggable> = (obj: { err: E; repeated?: number }, msg: string) => void;
 
 /**
  * Logs the errors behind 5xx answers, each distinct one at most once per REPEAT_LOG_MS. A full
@@ -11,18 +16,18 @@ type ErrorLogger = (obj: { err: Error; repeated?: number }, msg: string) => void
  * log (and cost CPU) while saying nothing new. The next line after a quiet interval says how
  * many like it were not logged (`repeated`).
  */
-export class RepeatedErrorLog {
-  readonly #log: ErrorLogger;
+export class RepeatedErrorLog<E extends Loggable = Error> {
+  readonly #log: ErrorLogger<E>;
   readonly #now: () => number;
   readonly #seen = new Map<string, { at: number; suppressed: number }>();
 
-  constructor(log: ErrorLogger, now: () => number = Date.now) {
+  constructor(log: ErrorLogger<E>, now: () => number = Date.now) {
     this.#log = log;
     this.#now = now;
   }
 
-  log(err: Error & { code?: unknown }): void {
-    const key = `${String(err.code ?? '')}\n${err.message}`;
+  log(err: E): void {
+    const key = err.key ?? `${String(err.code ?? '')}\n${err.message}`;
     const now = this.#now();
     const seen = this.#seen.get(key);
     if (seen && now - seen.at < REPEAT_LOG_MS) {

@@ -63,4 +63,12 @@ describe('RepeatedErrorLog', () => {
     log.log(full);
     expect(lines).toEqual([{ msg: 'disk full' }, { msg: 'disk full' }, { msg: 'disk full', repeated: 10 }, { msg: 'disk full', repeated: 1 }]);
   });
+
+  it('with a key, tells errors apart by it alone (messages that hold varying values)', () => {
+    const lines: string[] = [];
+    const log = new RepeatedErrorLog<{ message: string; key: string }>((obj, msg) => lines.push(msg), () => 0);
+    for (const size of [70_000, 80_000, 90_000]) log.log({ message: `frame of ${size} bytes is too large`, key: 'TOO_LARGE' });
+    log.log({ message: 'PRI 999 is above 191', key: 'BAD_PRI' });
+    expect(lines).toEqual(['frame of 70000 bytes is too large', 'PRI 999 is above 191']);
+  });
 });

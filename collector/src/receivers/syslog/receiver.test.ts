@@ -13,7 +13,7 @@ import {
   PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME,
 } from './errors.ts';
 import { configSchema, createSyslogReceiver, parseAddr } from './receiver.ts';
-import type { SyslogConfig, SyslogReceiver, SyslogSink } from './receiver.ts';
+import type { SyslogConfig, SyslogReceiver, SyslogRejection, SyslogSink } from './receiver.ts';
 
 const MAX = 1024;
 
@@ -21,6 +21,8 @@ interface TestSink extends SyslogSink {
   batches: LogRecord[][];
   records: LogRecord[];
   rejects: string[];
+  /** The detail of each frame refused for what it holds. */
+  details: SyslogRejection[];
   refuses: string[];
   receivers: string[];
 }
@@ -30,6 +32,7 @@ function makeSink(): TestSink {
     batches: [],
     records: [],
     rejects: [],
+    details: [],
     refuses: [],
     receivers: [],
     accept(records, receiver) {
@@ -37,8 +40,9 @@ function makeSink(): TestSink {
       sink.records.push(...records);
       sink.receivers.push(receiver);
     },
-    reject(code, receiver, count = 1) {
+    reject(code, receiver, count = 1, detail) {
       for (let i = 0; i < count; i++) sink.rejects.push(code);
+      if (detail) sink.details.push(detail);
       sink.receivers.push(receiver);
     },
     refuse(code) {
@@ -340,6 +344,26 @@ describe('syslog receiver over TCP: back-pressure', () => {
     await waitFor('counted', () => r.health().framesRejected === 1);
     expect(r.health().framesAccepted).toBe(0);
     expect(sink.rejects).toEqual(['PERISCOPE_ERR_STORE_UNAVAILABLE']);
+  });
+});
+
+describe('syslog receiver: a refused frame says why and who sent it', () => {
+  it('TCP and UDP', async () => {
+    const sink = makeSink();
+    const r = receiver(config(), sink);
+    await r.start();
+    const socket = await tcpConnect(r.addresses().tcp.port);
+    await write(socket, `<999>1 - - - - - - bad pri\n${'x'.repeat(MAX + 1)}\n${msg(1)}\n`);
+    await waitFor('a record', () => sink.records.length === 1);
+    const tcpPeer = `127.0.0.1:${socket.localPort}`;
+    expect(sink.details).toEqual([
+      { message: 'PRI 999 is above 191', peer: tcpPeer },
+      { message: expect.stringContaining('exceeds maxFrameBytes'), peer: tcpPeer },
+    ]);
+    sink.details.length = 0;
+    await udpSend(r.addresses().udp.port, ['<13>1 not-a-time h a - - - x']);
+    await waitFor('a UDP reject', () => sink.details.length === 1);
+    expect(sink.details[0]).toEqual({ message: expect.stringContaining('TIMESTAMP'), peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
   });
 });
 

@@ -69,10 +69,19 @@ export interface SyslogSink {
    * later. A throw means they can never be taken (counted as rejected).
    */
   accept(records: LogRecord[], receiver: 'syslog'): void | SinkBusy;
-  /** `count` records were dropped, for `code`. */
-  reject(code: string, receiver: 'syslog', count?: number): void;
+  /**
+   * `count` records were dropped, for `code`. A frame refused for what it holds (a parse or
+   * framing error) comes with `detail`: why, and who sent it, since a syslog sender gets no answer.
+   */
+  reject(code: string, receiver: 'syslog', count?: number, detail?: SyslogRejection): void;
   /** A whole TCP connection was refused (closed on accept), for `code`. */
   refuse(code: string, receiver: 'syslog'): void;
+}
+
+/** Why one frame or datagram was refused, and its sender (host:port). */
+export interface SyslogRejection {
+  message: string;
+  peer: string;
 }
 
 export interface SyslogEndpoint {
@@ -138,10 +147,10 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   let framesRejected = 0;
   let connectionsRefused = 0;
 
-  function reject(code: string, count = 1): void {
+  function reject(code: string, count = 1, detail?: SyslogRejection): void {
     framesRejected += count;
     try {
-      sink.reject(code, 'syslog', count);
+      sink.reject(code, 'syslog', count, detail);
     } catch {
       // A failing sink must not take the listener down; the count above still records it.
     }
@@ -168,7 +177,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
    * Parses frames in order; records are batched, but never reordered around a rejection. With
    * `canWait` (TCP), a busy sink stops the run: the answer says where to resume and when.
    */
-  function handleFrames(events: FrameEvent[], canWait: boolean): { resumeAt: number; retryAfterMs: number } | undefined {
+  function handleFrames(events: FrameEvent[], canWait: boolean, peer: string): { resumeAt: number; retryAfterMs: number } | undefined {
     let batch: LogRecord[] | null = null;
     let batchStart = 0;
     const flushBatch = () => {
@@ -190,11 +199,11 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
         }
         const stop = flushBatch();
         if (stop) return stop;
-        reject(parsed.code);
+        reject(parsed.code, 1, { message: parsed.message, peer });
       } else {
         const stop = flushBatch();
         if (stop) return stop;
-        reject(event.code);
+        reject(event.code, 1, { message: event.message, peer });
       }
     }
     return flushBatch();
@@ -203,17 +212,18 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   /** Set while shutting down: offers no longer wait for a busy sink. */
   let shuttingDown = false;
   /** Connections paused on a busy sink → their frames not taken yet, offered again at shutdown. */
-  const held = new Map<TcpSocket, { events: FrameEvent[]; timer: NodeJS.Timeout }>();
+  const held = new Map<TcpSocket, { events: FrameEvent[]; timer: NodeJS.Timeout; peer: string }>();
 
   function onConnection(socket: TcpSocket): void {
     sockets.add(socket);
+    const peer = formatAddr(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
     const splitter = new SyslogFrameSplitter({ maxFrameBytes });
     let ended = false;
     // Back-pressure (TCP only): when the sink is busy, stop reading the socket — the kernel's
     // receive window fills and the sender's own queue holds the rest — and offer the frames not
     // taken again after the sink's Retry-After. Frames keep their order.
     const offer = (events: FrameEvent[]) => {
-      const stop = handleFrames(events, !shuttingDown);
+      const stop = handleFrames(events, !shuttingDown, peer);
       if (!stop) {
         held.delete(socket);
         if (!ended) socket.resume();
@@ -222,7 +232,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       socket.pause();
       const rest = events.slice(stop.resumeAt);
       // Frames arriving meanwhile are appended to `rest` (receive), so the retry offers them too.
-      held.set(socket, { events: rest, timer: setTimeout(() => offer(rest), stop.retryAfterMs) });
+      held.set(socket, { events: rest, timer: setTimeout(() => offer(rest), stop.retryAfterMs), peer });
     };
     const receive = (events: FrameEvent[]) => {
       const waiting = held.get(socket);
@@ -247,28 +257,28 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
 
   /** Last offer of what paused connections hold (shutdown): taken now or counted as rejected. */
   function releaseHeld(): void {
-    for (const [socket, { events, timer }] of held) {
+    for (const [socket, { events, timer, peer }] of held) {
       clearTimeout(timer);
       held.delete(socket);
-      handleFrames(events, false);
+      handleFrames(events, false, peer);
     }
   }
 
   let udpBatch: LogRecord[] = [];
 
-  function onDatagram(msg: Buffer): void {
+  function onDatagram(msg: Buffer, rinfo: { address: string; port: number }): void {
     // RFC 5426: the datagram is the message. Tolerate one trailing LF / CR LF / NUL that
     // many senders append.
     let end = msg.length;
     if (end > 0 && (msg[end - 1] === LF || msg[end - 1] === NUL)) end--;
     if (end > 0 && msg[end - 1] === CR) end--;
     if (end > maxFrameBytes) {
-      reject(PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE);
+      reject(PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, 1, { message: `datagram of ${end} bytes exceeds maxFrameBytes ${maxFrameBytes}`, peer: formatAddr(rinfo.address, rinfo.port) });
       return;
     }
     const parsed = parseSyslog(end === msg.length ? msg : msg.subarray(0, end));
     if (!parsed.ok) {
-      reject(parsed.code);
+      reject(parsed.code, 1, { message: parsed.message, peer: formatAddr(rinfo.address, rinfo.port) });
       return;
     }
     // The datagrams of one event-loop turn are committed together: with one commit each, the

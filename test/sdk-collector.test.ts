@@ -118,6 +118,21 @@ describe('SDK → collector', () => {
     expect(runtimeRead.size).toBeGreaterThan(5);
     for (const runtime of runtimeRead) expect(series(`${runtime}{`).length, runtime).toBeGreaterThan(0);
   });
+
+  it('spans and data points the collector refuses in an accepted export are counted and reported, not counted as exported', async () => {
+    const service = `sdk-refused-${Date.now()}`;
+    const { code, result, stderr } = await runApp('refused', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_RUNTIME_METRICS: 'false' });
+    expect(code, stderr).toBe(0);
+    expect(result.spans).toEqual({ exported: 1, failed: 1, dropped: 0 });
+    expect(result.metrics.rejectedPoints).toBeGreaterThan(0);
+    // one warning per signal, with the collector's reason, reaches the collector like any log
+    const { records } = await api(`/api/v1/logs?service=${service}&limit=100`);
+    const warnings = records.filter((r: any) => r.msgId === 'otlp-partial-success');
+    expect(warnings.map((r: any) => [r.msg, r.attributes.error.match(/PERISCOPE_ERR_\w+/)?.[0]]).sort()).toEqual([
+      ['the collector refused metric data points', 'PERISCOPE_ERR_OTLP_LABEL_TOO_LARGE'],
+      ['the collector refused spans', 'PERISCOPE_ERR_OTLP_SPAN_TOO_LARGE'],
+    ]);
+  });
 });
 
 it('collector down, then up: the app never throws, its buffer stays bounded, delivery resumes', async () => {

@@ -20,6 +20,7 @@ import { startTraces, type Traces } from './traces/index.ts';
 import { startMetrics, type Metrics } from './metrics/index.ts';
 import { loadInstrumentations, type LoadedInstrumentations } from './instrumentations.ts';
 import { createShutdown, type Stage } from './lifecycle.ts';
+import { rejectionWarner } from './otel/partial-success.ts';
 
 export type { PeriscopeOptions, LogFormat, InstrumentationName } from './options.ts';
 export type { DropReason } from './logs/stats.ts';
@@ -27,10 +28,10 @@ export type { Logger } from 'pino';
 export type { Tracer, Meter } from '@opentelemetry/api';
 
 export interface Stats extends LogStats {
-  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on; or dropped because 2048 were already waiting. */
+  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on (refused, also one by one in a partial success); or dropped because 2048 were already waiting. */
   spans: { exported: number; failed: number; dropped: number };
-  /** Metric export requests (each carries every series): succeeded, or given up on. */
-  metrics: { exported: number; failed: number };
+  /** Metric export requests (each carries every series): succeeded, or given up on; and the data points the collector refused in the exports it took. */
+  metrics: { exported: number; failed: number; rejectedPoints: number };
 }
 
 export interface Periscope {
@@ -77,7 +78,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
   let traces: Traces | undefined;
   if (resolved.traces.enabled) {
     try {
-      traces = startTraces(resolved, resource, agents, timeout);
+      traces = startTraces(resolved, resource, agents, timeout, rejectionWarner(warn, 'spans'));
     } catch (err) {
       warn('tracing not started', { error: String((err as Error)?.message ?? err) });
     }
@@ -119,7 +120,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
     stats: () => ({
       ...logs.stats(),
       spans: { ...(traces?.counters ?? { exported: 0, failed: 0, dropped: 0 }) },
-      metrics: { ...(metrics?.counters ?? { exported: 0, failed: 0 }) },
+      metrics: { ...(metrics?.counters ?? { exported: 0, failed: 0, rejectedPoints: 0 }) },
     }),
   };
   active = instance;

@@ -8,6 +8,9 @@
 // - Metric exports run with tracing suppressed, so the http instrumentation does not trace them.
 // - A Prometheus port that cannot be bound (EADDRINUSE, EACCES) is reported through `onWarning`;
 //   it never throws and OTLP export goes on.
+// - Data points the collector refuses in an accepted export (OTLP partial success) are counted
+//   (counters.rejectedPoints) and reported through `onWarning`, at most once a minute: a
+//   cumulative series the collector refuses is refused again at every export.
 // - flush(deadlineAt): final collection + export and shutdown of every reader (the Prometheus
 //   server closes), bounded by the deadline, never rejects.
 
@@ -21,14 +24,19 @@ import type { ResolvedOptions } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { startRuntimeMetrics, type RuntimeMetrics } from './runtime.ts';
 import { createPrometheusReader } from './prometheus.ts';
+import { observePartialSuccess, rejectionWarner, type ObservedExportResult } from '../otel/partial-success.ts';
 
 export interface Metrics {
   provider: MeterProvider;
   meter: Meter;
   runtime: RuntimeMetrics | undefined;
-  /** exported/failed count metric EXPORTS (requests), not data points. */
-  counters: ExportCounters;
+  counters: MetricCounters;
   flush(deadlineAt: number): Promise<void>;
+}
+
+/** exported/failed count metric EXPORTS (requests); rejectedPoints the data points the collector refused in exports it took. */
+export interface MetricCounters extends ExportCounters {
+  rejectedPoints: number;
 }
 
 export interface MetricsHooks {
@@ -36,13 +44,18 @@ export interface MetricsHooks {
 }
 
 /** Suppresses tracing around each export and counts the outcomes. */
-function wrapExporter(inner: PushMetricExporter, counters: ExportCounters): PushMetricExporter {
+function wrapExporter(inner: PushMetricExporter, counters: MetricCounters, onWarning: MetricsHooks['onWarning']): PushMetricExporter {
+  const warnRejected = rejectionWarner(onWarning, 'metric data points');
   return {
     export(data, done) {
       context.with(suppressTracing(context.active()), () =>
-        inner.export(data, (result) => {
+        inner.export(data, (result: ObservedExportResult) => {
           if (result.code === ExportResultCode.SUCCESS) counters.exported++;
           else counters.failed++;
+          if (result.rejection) {
+            counters.rejectedPoints += result.rejection.rejected;
+            warnRejected(result.rejection);
+          }
           done(result);
         }),
       );
@@ -61,7 +74,7 @@ export function startMetrics(
   timeoutMillis: number,
   hooks: MetricsHooks,
 ): Metrics {
-  const counters: ExportCounters = { exported: 0, failed: 0 };
+  const counters: MetricCounters = { exported: 0, failed: 0, rejectedPoints: 0 };
   // The reader refuses a timeout longer than its interval; the exporter (its retries included)
   // gives up by then too, so a failed export is counted. Nothing is lost with it: the next export
   // carries the cumulative values again.
@@ -72,9 +85,10 @@ export function startMetrics(
     timeoutMillis: exportTimeoutMillis,
     httpAgentOptions: agents.factory,
   });
+  observePartialSuccess(exporter);
   const readers: IMetricReader[] = [
     new PeriodicExportingMetricReader({
-      exporter: wrapExporter(exporter, counters),
+      exporter: wrapExporter(exporter, counters, hooks.onWarning),
       exportIntervalMillis: opts.metrics.exportIntervalMs,
       exportTimeoutMillis,
     }),

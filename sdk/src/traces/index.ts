@@ -11,6 +11,8 @@
 //   512). A batch the collector could not take (down, overloaded) is held and sent again until it
 //   can (retry-queue.ts). At most 2048 spans wait, queued or held — the bound on memory while the
 //   collector is down; a span ended while 2048 wait is dropped and counted (stats().spans.dropped).
+// - Spans the collector refuses one by one in an accepted export (OTLP partial success) count as
+//   failed, and `onRejection` hears of them (../otel/partial-success.ts).
 // - flush(deadlineAt) exports what is queued and held and shuts the provider down; bounded by the
 //   deadline, never rejects. After it the tracer is a no-op and the globals this module set are released.
 
@@ -33,6 +35,7 @@ import type { ResolvedOptions } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { PeriscopeContextManager } from './context.ts';
 import { spanRetryQueue, type SpanRetryQueue } from './retry-queue.ts';
+import { observePartialSuccess, type Rejection } from '../otel/partial-success.ts';
 
 export interface Traces {
   provider: TracerProvider;
@@ -87,7 +90,13 @@ function countingBatchProcessor(retry: SpanRetryQueue, counters: SpanCounters, s
   };
 }
 
-export function startTraces(opts: ResolvedOptions, resource: Resource, agents: ExportAgents, timeoutMillis: number): Traces {
+export function startTraces(
+  opts: ResolvedOptions,
+  resource: Resource,
+  agents: ExportAgents,
+  timeoutMillis: number,
+  onRejection: (rejection: Rejection) => void = () => {},
+): Traces {
   const counters: SpanCounters = { exported: 0, failed: 0, dropped: 0 };
   const exporter = new OTLPTraceExporter({
     url: `${opts.endpoint}/v1/traces`,
@@ -95,8 +104,9 @@ export function startTraces(opts: ResolvedOptions, resource: Resource, agents: E
     timeoutMillis,
     httpAgentOptions: agents.factory,
   });
+  observePartialSuccess(exporter);
   const ratio = opts.traces.sampleRatio;
-  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters), counters, opts.flushIntervalMs, timeoutMillis);
+  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters, onRejection), counters, opts.flushIntervalMs, timeoutMillis);
   const provider = new TracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),

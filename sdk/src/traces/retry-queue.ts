@@ -13,12 +13,14 @@
 // what is held within its deadline (drain).
 //
 // Counters: a span is `exported` when the collector took it and `failed` when given up on
-// (refused, or still held when the shutdown deadline came).
+// (refused — the whole batch, or one by one in a partial success — or still held when the
+// shutdown deadline came).
 
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { backoffMs } from '../logs/retry.ts';
 import type { ExportCounters } from '../otel/common.ts';
+import type { ObservedExportResult, Rejection } from '../otel/partial-success.ts';
 
 /** Error codes of Node's network errors the OTLP exporter itself treats as transient. */
 const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
@@ -44,7 +46,8 @@ export interface SpanRetryQueue extends SpanExporter {
   drain(deadlineAt: number): Promise<void>;
 }
 
-export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): SpanRetryQueue {
+/** `onRejection`: the collector took a batch but refused some of its spans (partial success). */
+export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, onRejection: (rejection: Rejection) => void = () => {}): SpanRetryQueue {
   const held: ReadableSpan[][] = [];
   let heldSpans = 0;
   let attempt = 0;
@@ -52,7 +55,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
   /** The running send loop; it resolves true when it emptied the queue, false after a transient failure. */
   let sending: Promise<boolean> | undefined;
 
-  const send = (spans: ReadableSpan[]): Promise<ExportResult> => new Promise((resolve) => inner.export(spans, resolve));
+  const send = (spans: ReadableSpan[]): Promise<ObservedExportResult> => new Promise((resolve) => inner.export(spans, resolve));
 
   async function sendHeld(): Promise<boolean> {
     while (held.length > 0) {
@@ -62,8 +65,14 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters): S
       held.shift();
       heldSpans -= batch.length;
       attempt = 0;
-      if (result.code === ExportResultCode.SUCCESS) counters.exported += batch.length;
-      else counters.failed += batch.length;
+      if (result.code === ExportResultCode.SUCCESS) {
+        const refused = Math.min(batch.length, result.rejection?.rejected ?? 0);
+        counters.exported += batch.length - refused;
+        counters.failed += refused;
+        if (result.rejection) onRejection(result.rejection);
+      } else {
+        counters.failed += batch.length;
+      }
     }
     return true;
   }

@@ -5,6 +5,7 @@
 
 import { hostname as osHostname } from 'node:os';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
+import { FIELD_LIMITS } from './record.ts';
 
 export type LogFormat = 'none' | 'json' | 'logfmt' | 'pretty';
 export const LOG_FORMATS: readonly LogFormat[] = ['none', 'json', 'logfmt', 'pretty'];
@@ -189,6 +190,13 @@ function section<T extends object>(name: string, value: T | undefined): Partial<
   return value;
 }
 
+/** A value the logs carry as an RFC 5424 header field (§6, record.ts FIELD_LIMITS) must fit it whole. */
+function headerLimit(name: string, value: string, limit: number, field: string): void {
+  if (value.length > limit) {
+    fail(`"${name}" must be at most ${limit} characters (the logs' RFC 5424 ${field}), got ${value.length}: ${JSON.stringify(value)}`);
+  }
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
@@ -204,6 +212,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
 
   const service = stringOption('service', options.service) ?? nonEmpty(env.PERISCOPE_SERVICE);
   if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE)');
+  // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would
+  // name another service than the spans and metrics (service.name), and no query would find both.
+  headerLimit('service', service, FIELD_LIMITS.appName, 'APP-NAME');
 
   const endpoint = stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? DEFAULTS.endpoint;
   let url: URL;
@@ -233,6 +244,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
 
   const hostname = stringOption('hostname', options.hostname) ?? osHostname();
   if (hostname === '') fail('"hostname" must be a non-empty string');
+  headerLimit('hostname', hostname, FIELD_LIMITS.hostname, 'HOSTNAME');
 
   const serviceInstanceId =
     stringOption('serviceInstanceId', options.serviceInstanceId) ?? nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ?? `${hostname}:${process.pid}`;

@@ -52,9 +52,18 @@ describe('resolveOptions: explicit > env > defaults', () => {
     { name: 'fractional interval', options: { service: 's', flushIntervalMs: 1.5 }, env: {}, error: /"flushIntervalMs"/ },
     { name: 'facility out of range', options: { service: 's', facility: 24 }, env: {}, error: /"facility" must be an integer 0–23/ },
     { name: 'redact not array', options: { service: 's', redact: 'password' as never }, env: {}, error: /"redact" must be an array/ },
+    // cut in every log record (RFC 5424 APP-NAME / HOSTNAME), whole in spans and metrics
+    { name: 'service longer than an APP-NAME', options: { service: 'a'.repeat(49) }, env: {}, error: /"service" must be at most 48 characters \(the logs' RFC 5424 APP-NAME\), got 49/ },
+    { name: 'service in env longer than an APP-NAME', options: {}, env: { PERISCOPE_SERVICE: 'b'.repeat(60) }, error: /"service" must be at most 48 characters/ },
+    { name: 'hostname longer than a HOSTNAME', options: { service: 's', hostname: 'h'.repeat(256) }, env: {}, error: /"hostname" must be at most 255 characters/ },
   ])('rejects $name with a clear message', ({ options, env, error }) => {
     expect(() => resolveOptions(options, env)).toThrow(error);
     expect(() => resolveOptions(options, env)).toThrow(/^\[periscope\] init: /);
+  });
+
+  it('takes a service of 48 characters and a hostname of 255, the RFC 5424 limits', () => {
+    const o = resolveOptions({ service: 's'.repeat(48), hostname: 'h'.repeat(255) }, {});
+    expect([o.service.length, o.hostname.length]).toEqual([48, 255]);
   });
 });
 

@@ -35,8 +35,13 @@ export function unitSuffix(unit: string, isGauge: boolean): string {
   return b === undefined ? '' : `${a}_per_${b.replace(/s$/, '')}`;
 }
 
+/** A Prometheus gauge: an OTel gauge, or a sum that is not monotonic (an up-down counter), as the collector types them. */
+function isPrometheusGauge(metric: MetricData): boolean {
+  return metric.dataPointType === DataPointType.GAUGE || (metric.dataPointType === DataPointType.SUM && !metric.isMonotonic);
+}
+
 function renamed(metric: MetricData): MetricData {
-  const suffix = unitSuffix(metric.descriptor.unit, metric.dataPointType === DataPointType.GAUGE);
+  const suffix = unitSuffix(metric.descriptor.unit, isPrometheusGauge(metric));
   if (suffix === '') return metric;
   const name = metric.descriptor.name;
   const sanitized = name.replace(/[^a-zA-Z0-9_:]/g, '_');

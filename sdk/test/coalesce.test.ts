@@ -126,4 +126,19 @@ describe('CoalescingStream', () => {
     s.end();
     expect(process.listenerCount('exit')).toBe(before);
   });
+
+  it('a line larger than the whole bound is dropped as too_large, the lines it does not fit beside as buffer_full', () => {
+    vi.useFakeTimers();
+    const { target } = fakeTarget();
+    const drops: string[] = [];
+    const s = new CoalescingStream(target, 20, { maxChars: 100, maxPendingChars: 200, onDrop: (n, reason) => drops.push(`${n} ${reason}`) });
+    const line = (level: number, size: number) => `{"level":${level},"msg":"${'x'.repeat(size - 22)}"}\n`; // size characters
+    s.write(line(30, 60));
+    s.write(line(50, 201)); // alone over the bound, into an otherwise empty hand-off
+    expect(drops).toEqual(['1 too_large']);
+    s.write(line(50, 150)); // fits only without the info line
+    expect(drops).toEqual(['1 too_large', '1 buffer_full']);
+    s.end();
+  });
 });
+

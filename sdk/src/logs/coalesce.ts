@@ -15,7 +15,8 @@
 // full: `writableNeedDrain`), lines wait here instead of in thread-stream, whose own queue grows
 // without bound and then blocks the main thread in a synchronous write. Past `maxPendingChars`
 // the lines are held in a RecordBuffer, the worker's own: lowest severity first, so a burst of
-// debug lines cannot push out the warnings that follow it; what is dropped is counted (`onDrop`).
+// debug lines cannot push out the warnings that follow it; what is dropped is counted (`onDrop`),
+// under the worker's reasons: `too_large` for a line larger than the whole bound, else `buffer_full`.
 // Lines are handed over at half the bound at the latest, so a bound smaller than `maxChars` does
 // not drop lines the worker could have taken.
 
@@ -38,13 +39,15 @@ function severityOf(line: string): number {
   return severityFromPino(level);
 }
 
+export type HandOffDropReason = 'buffer_full' | 'too_large';
+
 export interface CoalescingOptions {
   /** Hand over at once past this many pending characters. */
   maxChars?: number;
   /** Bound of the lines held while the worker is behind (see the contract above). */
   maxPendingChars?: number;
-  /** Called with the number of lines dropped at the bound. */
-  onDrop?: (count: number) => void;
+  /** Called with the number of lines dropped at the bound, and why. */
+  onDrop?: (count: number, reason: HandOffDropReason) => void;
 }
 
 export class CoalescingStream implements ThreadStreamLike {
@@ -54,7 +57,7 @@ export class CoalescingStream implements ThreadStreamLike {
   private held: RecordBuffer | undefined;
   private waitingForDrain = false;
   private readonly maxPendingChars: number;
-  private readonly onDrop: (count: number) => void;
+  private readonly onDrop: (count: number, reason: HandOffDropReason) => void;
   private timer: NodeJS.Timeout | undefined;
   private readonly target: ThreadStreamLike;
   private readonly delayMs: number;
@@ -82,9 +85,7 @@ export class CoalescingStream implements ThreadStreamLike {
   write(line: string): boolean {
     if (this.held === undefined && this.pending.length + line.length > this.maxPendingChars) this.startHolding();
     if (this.held !== undefined) {
-      const { accepted, evicted } = this.held.add(severityOf(line), line);
-      const dropped = evicted + (accepted ? 0 : 1);
-      if (dropped > 0) this.onDrop(dropped);
+      this.hold(line);
       return true;
     }
     this.pending += line;
@@ -130,16 +131,20 @@ export class CoalescingStream implements ThreadStreamLike {
   /** Moves the pending lines into a severity-ordered buffer of the same bound (bytes of UTF-8). */
   private startHolding(): void {
     this.held = new RecordBuffer(this.maxPendingChars);
-    let dropped = 0;
-    for (let start = 0; start < this.pending.length; ) {
-      const end = this.pending.indexOf('\n', start) + 1 || this.pending.length;
-      const line = this.pending.slice(start, end);
-      const { accepted, evicted } = this.held.add(severityOf(line), line);
-      dropped += evicted + (accepted ? 0 : 1);
+    const pending = this.pending;
+    this.pending = '';
+    for (let start = 0; start < pending.length; ) {
+      const end = pending.indexOf('\n', start) + 1 || pending.length;
+      this.hold(pending.slice(start, end));
       start = end;
     }
-    this.pending = '';
-    if (dropped > 0) this.onDrop(dropped);
+  }
+
+  /** Adds one line to the held buffer and counts what that drops. */
+  private hold(line: string): void {
+    const { accepted, evicted, tooLarge } = this.held!.add(severityOf(line), line);
+    if (evicted > 0) this.onDrop(evicted, 'buffer_full');
+    if (!accepted) this.onDrop(1, tooLarge ? 'too_large' : 'buffer_full');
   }
 
   flush(cb: (err?: Error) => void): void {

@@ -58,11 +58,11 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   transport.on('error', () => {
     // worker failure or write after end: logging must never crash the host
   });
-  // Lines dropped on the main thread because the worker fell behind (coalesce.ts): buffer_full too.
-  let handOffDropped = 0;
+  // Lines dropped on the main thread at the hand-off's bound (coalesce.ts), under the worker's reasons.
+  const handOffDropped = { buffer_full: 0, too_large: 0 };
   const stream = new CoalescingStream(transport as unknown as ThreadStreamLike, COALESCE_MS, {
     maxPendingChars: opts.maxBufferBytes,
-    onDrop: (count) => (handOffDropped += count),
+    onDrop: (count, reason) => (handOffDropped[reason] += count),
   });
   const destination = stream as unknown as DestinationStream;
   let sampledOut = 0;
@@ -76,7 +76,8 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   const shutdown = createLifecycle(stream, state, opts.shutdownTimeoutMs);
   const stats = (): Stats => {
     const s = readStats(state);
-    return { ...s, dropped: { ...s.dropped, buffer_full: s.dropped.buffer_full + handOffDropped }, sampledOut };
+    const dropped = { ...s.dropped, buffer_full: s.dropped.buffer_full + handOffDropped.buffer_full, too_large: s.dropped.too_large + handOffDropped.too_large };
+    return { ...s, dropped, sampledOut };
   };
   return { logger, internalLogger, shutdown, stats };
 }

@@ -224,6 +224,11 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     fail(`"endpoint" is not a URL: ${JSON.stringify(endpoint)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`"endpoint" must be http(s): ${endpoint}`);
+  // The signal paths (/api/v1/logs, /v1/traces, /v1/metrics) are appended to it: after a query or
+  // fragment they would land inside it, and every request would go to the base path and fail.
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(endpoint)) {
+    fail(`"endpoint" must be the collector's base URL without a query string or fragment, got ${JSON.stringify(endpoint)}`);
+  }
 
   const levelSpec = stringOption('level', options.level) ?? nonEmpty(env.PERISCOPE_LOG_LEVEL) ?? DEFAULTS.level;
   let levels: LevelSpec;

@@ -46,6 +46,10 @@ describe('resolveOptions: explicit > env > defaults', () => {
     { name: 'blank service', options: { service: '  ' }, env: {}, error: /"service" is required/ },
     { name: 'bad endpoint', options: { service: 's', endpoint: 'not a url' }, env: {}, error: /"endpoint" is not a URL/ },
     { name: 'non-http endpoint', options: { service: 's', endpoint: 'ftp://x' }, env: {}, error: /must be http\(s\)/ },
+    // the signal paths are appended to it: /?token=x/v1/traces
+    { name: 'endpoint with a query string', options: { service: 's', endpoint: 'http://c:4318/?token=x' }, env: {}, error: /"endpoint" must be the collector's base URL without a query string or fragment, got "http:\/\/c:4318\/\?token=x"/ },
+    { name: 'endpoint in env with a fragment', options: { service: 's' }, env: { PERISCOPE_ENDPOINT: 'http://c:4318/base#x' }, error: /without a query string or fragment/ },
+    { name: 'endpoint with an empty query', options: { service: 's', endpoint: 'http://c:4318/?' }, env: {}, error: /without a query string or fragment/ },
     { name: 'bad level in env', options: { service: 's' }, env: { PERISCOPE_LOG_LEVEL: 'info,db=chatty' }, error: /"level": invalid log level "chatty"/ },
     { name: 'bad format', options: { service: 's', format: 'xml' as never }, env: {}, error: /"format" must be one of/ },
     { name: 'zero buffer', options: { service: 's', maxBufferBytes: 0 }, env: {}, error: /"maxBufferBytes" must be a positive integer/ },

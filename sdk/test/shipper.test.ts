@@ -207,3 +207,13 @@ describe('countRejected', () => {
     expect(countRejected(body, 3)).toBe(expected);
   });
 });
+
+describe('endpoint with credentials', () => {
+  it('sends them as Basic authorization (fetch refuses a URL that carries them), as the OTLP exporters do', async () => {
+    const { shipper, stats } = makeShipper({ endpoint: collector.url.replace('http://', 'http://app%201:p%40ss@') });
+    add(shipper, 2);
+    await shipper.shutdown(Date.now() + 5000);
+    expect(stats().sent).toBe(2);
+    expect(collector.requests.map((r) => r.headers.authorization)).toEqual([`Basic ${Buffer.from('app 1:p@ss').toString('base64')}`]);
+  });
+});

@@ -8,7 +8,9 @@
 //   (bounded), so records are delivered in order. Retries are unlimited until shutdown.
 // - A record is "sent" once the collector answered 2xx for it and did not list it as rejected.
 // - Body: NDJSON of records, gzip; POST {endpoint}/api/v1/logs,
-//   content-type: application/x-ndjson, content-encoding: gzip.
+//   content-type: application/x-ndjson, content-encoding: gzip. Credentials in the endpoint
+//   (http://user:pass@host) are sent as Basic authorization, as node:http sends them for the OTLP
+//   exporters: fetch() refuses a URL that carries them (Fetch standard), and every batch failed.
 // - Responses are handled per retry.ts: 2xx (partial rejections counted as `rejected`),
 //   413 split in halves (single record → `too_large`), 429/5xx/network → retry with backoff,
 //   other 4xx → `permanent_error`, except a 400 that lists every record as rejected (the
@@ -45,6 +47,7 @@ export class Shipper {
   private readonly opts: ShipperOptions;
   private readonly state: SharedState;
   private readonly url: string;
+  private readonly headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' };
   private readonly fetch: typeof globalThis.fetch;
   private readonly random: () => number;
   readonly buffer: RecordBuffer;
@@ -63,7 +66,15 @@ export class Shipper {
   constructor(opts: ShipperOptions, state: SharedState, deps: ShipperDeps = {}) {
     this.opts = opts;
     this.state = state;
-    this.url = `${opts.endpoint.replace(/\/+$/, '')}/api/v1/logs`;
+    const url = new URL(`${opts.endpoint.replace(/\/+$/, '')}/api/v1/logs`);
+    if (url.username !== '' || url.password !== '') {
+      // decoded as node:http's urlToHttpOptions does
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      this.headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    this.url = url.href;
     this.fetch = deps.fetch ?? globalThis.fetch;
     this.random = deps.random ?? Math.random;
     this.buffer = new RecordBuffer(opts.maxBufferBytes);
@@ -265,7 +276,7 @@ export class Shipper {
       const signal = AbortSignal.any([AbortSignal.timeout(this.opts.requestTimeoutMs), this.stop.signal]);
       const res = await this.fetch(this.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+        headers: this.headers,
         body,
         signal,
       });

@@ -9,8 +9,11 @@
 // retry_on_failure; later batches wait behind it. The processor is told at once that its batch is
 // done, so its queue keeps taking spans; the caller bounds held + queued spans (traces/index.ts),
 // so memory stays bounded during an outage. A refusal (any other HTTP status) fails the batch at
-// once. The backoff timer is unref'd: a held batch never keeps the process alive; shutdown sends
-// what is held within its deadline (drain).
+// once, except a 413 (the request was over the collector's http.bodyLimit): the batch is split
+// in halves that are sent in its place, as log batches are, so one huge span does not take up to
+// 511 others with it; a single span the collector finds too large fails. The backoff timer is
+// unref'd: a held batch never keeps the process alive; shutdown sends what is held within its
+// deadline (drain).
 //
 // Counters: a span is `exported` when the collector took it and `failed` when given up on
 // (refused — the whole batch, or one by one in a partial success — or still held when the
@@ -39,6 +42,11 @@ export function isTransientExportError(error: unknown): boolean {
   return typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code);
 }
 
+/** The collector refused the request for its size (413): halves of the batch may fit. */
+function isTooLarge(error: unknown): boolean {
+  return error instanceof Error && error.name === 'OTLPExporterError' && (error as { code?: unknown }).code === 413;
+}
+
 export interface SpanRetryQueue extends SpanExporter {
   /** Spans held, not yet taken by the collector nor given up on. */
   readonly heldSpans: number;
@@ -62,6 +70,11 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
       const batch = held[0];
       const result = await send(batch);
       if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) return false;
+      if (result.code !== ExportResultCode.SUCCESS && batch.length > 1 && isTooLarge(result.error)) {
+        const half = Math.ceil(batch.length / 2);
+        held.splice(0, 1, batch.slice(0, half), batch.slice(half));
+        continue;
+      }
       held.shift();
       heldSpans -= batch.length;
       attempt = 0;

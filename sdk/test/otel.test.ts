@@ -423,6 +423,8 @@ describe('collector absent', () => {
     const stats = await run.event('stats');
     expect(stats.shutdownMs).toBeGreaterThanOrEqual(3900);
     expect(stats.shutdownMs).toBeLessThan(4000 + 600); // one deadline (+ the log worker's grace), not one per pillar
+    // the three spans, in flight at the deadline, are counted when shutdown() resolves, not after
+    expect(stats.spans).toEqual({ exported: 0, failed: 3, dropped: 0 });
     // No export outlives the deadline: before, the final metric export (and its retry) held the
     // process up to another export timeout (3-4 s here).
     expect((await run.event('exit')).afterShutdownMs).toBeLessThan(1500);

@@ -14,10 +14,12 @@
 // - Spans the collector refuses one by one in an accepted export (OTLP partial success) count as
 //   failed, and `onRejection` hears of them (../otel/partial-success.ts).
 // - flush(deadlineAt) exports what is queued and held and shuts the provider down; bounded by the
-//   deadline, never rejects. After it the tracer is a no-op and the globals this module set are released.
+//   deadline, never rejects. What is still queued or held then (a send in flight included) counts
+//   as failed before it returns, so stats() is final when shutdown() resolves. After it the tracer
+//   is a no-op and the globals this module set are released.
 
 import { context, propagation, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+import { CompositePropagator, ExportResultCode, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Resource } from '@opentelemetry/resources';
@@ -57,10 +59,17 @@ const MAX_QUEUE_SIZE = 2048;
  * only a diag message. A span is queued from its end until its batch is handed to the retry
  * queue; this bound is the processor's own, so it never drops itself.
  */
-function countingBatchProcessor(retry: SpanRetryQueue, counters: SpanCounters, scheduledDelayMillis: number, exportTimeoutMillis: number): SpanProcessor & { drain(deadlineAt: number): Promise<void> } {
+function countingBatchProcessor(
+  retry: SpanRetryQueue,
+  counters: SpanCounters,
+  scheduledDelayMillis: number,
+  exportTimeoutMillis: number,
+): SpanProcessor & { drain(deadlineAt: number): Promise<void>; abandon(): void } {
   let queued = 0;
+  let abandoned = false;
   const exporter: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
+      if (abandoned) return done({ code: ExportResultCode.SUCCESS }); // counted as failed at abandon()
       queued -= spans.length;
       retry.export(spans, done);
     },
@@ -83,6 +92,13 @@ function countingBatchProcessor(retry: SpanRetryQueue, counters: SpanCounters, s
     },
     forceFlush: () => batch.forceFlush(),
     drain: (deadlineAt) => batch.forceFlush().then(() => retry.drain(deadlineAt)),
+    /** At the shutdown deadline: every span still queued or held counts as failed (SpanRetryQueue.abandon). */
+    abandon() {
+      abandoned = true;
+      counters.failed += queued;
+      queued = 0;
+      retry.abandon();
+    },
     shutdown() {
       shutDown = true;
       return batch.shutdown();
@@ -125,6 +141,7 @@ export function startTraces(
     try {
       await untilDeadline(processor.drain(deadlineAt).then(() => provider.shutdown()), deadlineAt);
     } finally {
+      processor.abandon();
       if (ownsTrace) trace.disable();
       if (ownsPropagation) propagation.disable();
       if (ownsContext) context.disable();

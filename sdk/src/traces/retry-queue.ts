@@ -16,8 +16,9 @@
 // deadline (drain).
 //
 // Counters: a span is `exported` when the collector took it and `failed` when given up on
-// (refused — the whole batch, or one by one in a partial success — or still held when the
-// shutdown deadline came).
+// (refused — the whole batch, or one by one in a partial success — or still held, a send in
+// flight included, when the shutdown deadline came: abandon(), so that stats() is final when
+// shutdown() resolves, as the logs' shutdown_timeout is).
 
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -52,6 +53,8 @@ export interface SpanRetryQueue extends SpanExporter {
   readonly heldSpans: number;
   /** Sends what is held, one batch after the other, until done or `deadlineAt`; what is left then counts as failed. */
   drain(deadlineAt: number): Promise<void>;
+  /** The shutdown deadline came: what is held counts as failed now, and so does what comes later; late answers change nothing. */
+  abandon(): void;
 }
 
 /** `onRejection`: the collector took a batch but refused some of its spans (partial success). */
@@ -62,6 +65,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
   let timer: NodeJS.Timeout | undefined;
   /** The running send loop; it resolves true when it emptied the queue, false after a transient failure. */
   let sending: Promise<boolean> | undefined;
+  let abandoned = false;
 
   const send = (spans: ReadableSpan[]): Promise<ObservedExportResult> => new Promise((resolve) => inner.export(spans, resolve));
 
@@ -69,6 +73,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
     while (held.length > 0) {
       const batch = held[0];
       const result = await send(batch);
+      if (abandoned) return true; // already counted as failed
       if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) return false;
       if (result.code !== ExportResultCode.SUCCESS && batch.length > 1 && isTooLarge(result.error)) {
         const half = Math.ceil(batch.length / 2);
@@ -114,6 +119,11 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
       return heldSpans;
     },
     export(spans, done) {
+      if (abandoned) {
+        counters.failed += spans.length;
+        done({ code: ExportResultCode.SUCCESS });
+        return;
+      }
       held.push(spans);
       heldSpans += spans.length;
       done({ code: ExportResultCode.SUCCESS });
@@ -135,6 +145,13 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
         held.length = 0;
         heldSpans = 0;
       }
+    },
+    abandon() {
+      abandoned = true;
+      cancelBackoff();
+      counters.failed += heldSpans;
+      held.length = 0;
+      heldSpans = 0;
     },
     shutdown: () => inner.shutdown(),
     forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),

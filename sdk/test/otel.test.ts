@@ -154,6 +154,7 @@ describe('runtime metrics', () => {
       { name: 'nodejs.eventloop.delay.p50', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.delay.p90', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.delay.p99', unit: 's', type: 'gauge' },
+      { name: 'nodejs.eventloop.delay.max', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.utilization', unit: '1', type: 'gauge' },
       { name: 'nodejs.heap.used', unit: 'By', type: 'gauge' },
       { name: 'nodejs.heap.size', unit: 'By', type: 'gauge' },
@@ -201,6 +202,14 @@ describe('runtime metrics', () => {
     expect(value(last('nodejs.active_handles').dataPoints[0])).toBeGreaterThan(0);
     expect(value(last('nodejs.heap.leak_suspected').dataPoints[0])).toBe(0);
     expect(last('nodejs.heap.used').resource).toMatchObject({ 'service.name': 'checkout', 'host.name': hostname() });
+  });
+
+  it('an event loop blocked once shows in nodejs.eventloop.delay.max (a stall is one sample, below p99 in a long window)', { timeout: T }, async () => {
+    const run = await runFixture('stall', { endpoint: collector.url, app: OTEL_APP, options: { metrics: { exportIntervalMs: 60_000 } } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const max = metricsNamed('nodejs.eventloop.delay.max').at(-1)?.dataPoints[0];
+    expect(max, 'nodejs.eventloop.delay.max').toBeDefined();
+    expect(Number(max!.asDouble)).toBeGreaterThanOrEqual(0.5); // the 600 ms stall, net of the 10 ms interval
   });
 
   it('a heap that keeps growing after major GCs sets leak_suspected and logs one warning', { timeout: T }, async () => {

@@ -3,9 +3,10 @@
 // sampler (a libuv timer, perf_hooks.monitorEventLoopDelay) and the `gc` performance entries.
 //
 // Instruments (name, unit → the Prometheus name the collector renders, used by the dashboards):
-//   nodejs.eventloop.delay.p50/.p90/.p99  s         → nodejs_eventloop_delay_p50_seconds …
-//       percentiles since the previous collection (the histogram is reset after each read), net
-//       of the sampling timer's own 10 ms interval
+//   nodejs.eventloop.delay.p50/.p90/.p99/.max  s    → nodejs_eventloop_delay_p50_seconds …
+//       percentiles and maximum since the previous collection (the histogram is reset after each
+//       read), net of the sampling timer's own 10 ms interval. The maximum is what shows a stall:
+//       a loop blocked for 2 s once in a 10 s window is one sample among hundreds, below p99.
 //   nodejs.eventloop.utilization          1         → nodejs_eventloop_utilization_ratio
 //       since the previous collection (performance.eventLoopUtilization deltas)
 //   nodejs.heap.used / nodejs.heap.size   By {space} → nodejs_heap_used_bytes{space} …
@@ -63,20 +64,22 @@ export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptio
   // the time between two ticks of a `resolution` ms timer, so an idle loop reads ~resolution:
   // the delay is what exceeds it.
   const delay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
-  const lag = (p: number) => Math.max(0, delay.percentile(p) - ELD_RESOLUTION_MS * 1e6) / 1e9;
+  const net = (ns: number) => Math.max(0, ns - ELD_RESOLUTION_MS * 1e6) / 1e9;
   delay.enable();
   const p50 = meter.createObservableGauge('nodejs.eventloop.delay.p50', { unit: 's', description: 'Event loop delay, median since the last collection' });
   const p90 = meter.createObservableGauge('nodejs.eventloop.delay.p90', { unit: 's', description: 'Event loop delay, 90th percentile since the last collection' });
   const p99 = meter.createObservableGauge('nodejs.eventloop.delay.p99', { unit: 's', description: 'Event loop delay, 99th percentile since the last collection' });
+  const max = meter.createObservableGauge('nodejs.eventloop.delay.max', { unit: 's', description: 'Event loop delay, longest since the last collection' });
   const delayCallback = guarded((result: BatchObservableResult) => {
     if (delay.count > 0) {
-      result.observe(p50, lag(50));
-      result.observe(p90, lag(90));
-      result.observe(p99, lag(99));
+      result.observe(p50, net(delay.percentile(50)));
+      result.observe(p90, net(delay.percentile(90)));
+      result.observe(p99, net(delay.percentile(99)));
+      result.observe(max, net(delay.max));
     }
     delay.reset();
   });
-  meter.addBatchObservableCallback(delayCallback, [p50, p90, p99]);
+  meter.addBatchObservableCallback(delayCallback, [p50, p90, p99, max]);
 
   // event-loop utilisation since the last collection
   let lastElu = performance.eventLoopUtilization();

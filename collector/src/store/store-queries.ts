@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogFilter } from './log-filter.ts';
-import type { TraceQuery, TraceSummary } from '../traces/trace-search.ts';
+import type { TraceQuery, TraceSearchResult } from '../traces/trace-search.ts';
 import { parsedPage, type BodyPage, type LogPage, type StatsBucket } from './log-reader.ts';
 
 /** What the query thread opens: the log database, and the search index when it is on. */
@@ -26,12 +26,6 @@ export interface QueryReply {
   result?: BodyPage | StatsBucket[] | number | TraceSearchResult;
   /** A PeriscopeError keeps its code and status; any other error is a message (a 500). */
   error?: { message: string; code?: string; statusCode?: number; details?: unknown };
-}
-
-export interface TraceSearchResult {
-  traces: TraceSummary[];
-  /** The search stopped at its scan limit before finding `limit` traces. */
-  partial: boolean;
 }
 
 /** A query sent to a thread: what to send again should that thread be replaced. */

@@ -27,11 +27,17 @@ export interface TraceSummary {
   services: string[];
 }
 
+export interface TraceSearchResult {
+  traces: TraceSummary[];
+  /** The search stopped at its scan limit before finding `limit` traces. */
+  partial: boolean;
+}
+
 /** Rows read at most per search before giving up on finding `limit` distinct traces. */
 const SEARCH_SCAN_LIMIT = 200_000;
 
 /** Traces with at least one span matching the query, most recent first (by the matching span's start). */
-export function searchTraces(db: DatabaseSync, q: TraceQuery): { traces: TraceSummary[]; partial: boolean } {
+export function searchTraces(db: DatabaseSync, q: TraceQuery): TraceSearchResult {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
   if (q.service !== undefined) { clauses.push('service = ?'); params.push(q.service); }

@@ -336,6 +336,34 @@ describe('syslog receiver over TCP: back-pressure', () => {
     expect(sink.rejects).toEqual(['PERISCOPE_ERR_OVERLOADED', 'PERISCOPE_ERR_OVERLOADED']); // in the metrics, by reason
   });
 
+  it('connections that send and close while the sink is busy count against maxConnections until their frames are taken', async () => {
+    let busy = true;
+    const sink = makeSink();
+    const r = receiver(config({ maxConnections: 3 }), { ...sink, accept: (records) => (busy ? { retryAfterMs: 50, code: 'PERISCOPE_ERR_OVERLOADED' } : sink.accept(records, 'syslog')) });
+    await r.start();
+    const port = r.addresses().tcp.port;
+    // Like `logger` over TCP: connect, send one message, close. Each closed connection's frames wait in memory.
+    for (let i = 1; i <= 3; i++) {
+      const socket = await tcpConnect(port);
+      await write(socket, `${msg(i)}\n`);
+      await waitFor(`connection ${i} held`, () => r.health().pausedConnections === i);
+      socket.end();
+      await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    }
+    expect(r.health().connections).toBe(0);
+    // Without the bound, every such sender added up to 64 KiB held, however many came.
+    const refused = await tcpConnect(port);
+    let closed = false;
+    refused.on('close', () => (closed = true));
+    await waitFor('the fourth connection closed on accept', () => closed, 5000);
+    expect(r.health()).toMatchObject({ connectionsRefused: 1, pausedConnections: 3 });
+    busy = false;
+    await waitFor('the held frames taken', () => sink.records.length === 3, 5000);
+    const next = await tcpConnect(port);
+    await write(next, `${msg(4)}\n`);
+    await waitFor('record 4', () => sink.records.length === 4);
+  });
+
   it('UDP cannot push back: a busy sink drops the datagram, counted', async () => {
     const sink = { ...makeSink(), accept: () => ({ retryAfterMs: 1000, code: 'PERISCOPE_ERR_STORE_UNAVAILABLE' }) };
     const r = receiver(config(), sink);

@@ -48,7 +48,7 @@ export const configSchema = Type.Object(
     maxConnections: Type.Integer({
       default: 1000,
       minimum: 1,
-      description: 'Concurrent TCP connections; further connections are closed on accept.',
+      description: 'Concurrent TCP connections (a closed one counts while the frames it sent wait for a busy store); further connections are closed on accept.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -209,12 +209,38 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     return flushBatch();
   }
 
+  function refuseConnection(): void {
+    connectionsRefused++;
+    try {
+      sink.refuse(PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS, 'syslog');
+    } catch {
+      // counted above
+    }
+  }
+
   /** Set while shutting down: offers no longer wait for a busy sink. */
   let shuttingDown = false;
   /** Connections paused on a busy sink → their frames not taken yet, offered again at shutdown. */
   const held = new Map<TcpSocket, { events: FrameEvent[]; timer: NodeJS.Timeout; peer: string }>();
 
+  /**
+   * Closed connections whose frames are still held (the sink busy). They count against
+   * maxConnections: senders that connect, send and close (`logger`, many agents) would otherwise
+   * each leave up to a read's worth of frames in memory, however many came.
+   */
+  function closedButHeld(): number {
+    let n = 0;
+    for (const socket of held.keys()) if (!sockets.has(socket)) n++;
+    return n;
+  }
+
   function onConnection(socket: TcpSocket): void {
+    if (sockets.size + closedButHeld() >= config.maxConnections) {
+      // server.maxConnections counts open connections only.
+      socket.destroy();
+      refuseConnection();
+      return;
+    }
     sockets.add(socket);
     const peer = formatAddr(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
     const splitter = new SyslogFrameSplitter({ maxFrameBytes });
@@ -360,14 +386,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     for (let attempt = 1; ; attempt++) {
       const server = createServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS }, onConnection);
       server.maxConnections = config.maxConnections;
-      server.on('drop', () => {
-        connectionsRefused++;
-        try {
-          sink.refuse(PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS, 'syslog');
-        } catch {
-          // counted above
-        }
-      });
+      server.on('drop', refuseConnection);
       tcp = server;
       await listenTcp(server, address, endpoint.port);
       server.on('error', () => {

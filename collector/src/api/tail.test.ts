@@ -282,7 +282,15 @@ describe('live tail over WebSocket', () => {
     expect(await refusal({ origin: 'https://evil.example' })).toBe(403);
     expect(await refusal({ origin: `http://evil.example:${port}` })).toBe(403);
     expect(await refusal({ origin: 'null' })).toBe(403);
-    for (const headers of [{ origin: `http://127.0.0.1:${port}` }, { origin: 'https://periscope.example.com', 'x-forwarded-host': 'periscope.example.com' }, {}]) {
+    expect(await refusal({ origin: 'https://periscope.example.com', 'x-forwarded-host': 'periscope.example.com:8443' })).toBe(403);
+    for (const headers of [
+      { origin: `http://127.0.0.1:${port}` },
+      { origin: 'https://periscope.example.com', 'x-forwarded-host': 'periscope.example.com' },
+      // a proxy that forwards the scheme's default port, which the browser's Origin leaves out
+      { origin: 'https://periscope.example.com', 'x-forwarded-host': 'Periscope.Example.com:443' },
+      { origin: 'http://periscope.example.com', 'x-forwarded-host': 'periscope.example.com:80' },
+      {},
+    ]) {
       const c = new WebSocket(server.wsUrl(), { headers });
       const first = await new Promise<string>((resolve, reject) => {
         c.on('message', (d) => resolve(JSON.parse(d.toString()).type));

@@ -329,12 +329,21 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
 
 /** Whether a browser's Origin names the host the request was sent to (directly or via a proxy). */
 function sameOrigin(origin: string, host: string | undefined, forwardedHost: string | string[] | undefined): boolean {
-  let originHost: string;
+  let url: URL;
   try {
-    originHost = new URL(origin).host;
+    url = new URL(origin);
   } catch {
     return false;
   }
+  // Read each host as a URL of the origin's scheme: lower-cased, and the scheme's default port
+  // dropped, as the Origin has it (a proxy may forward `Host: example.com:443`).
+  const asOriginHost = (h: string) => {
+    try {
+      return new URL(`${url.protocol}//${h.trim()}`).host;
+    } catch {
+      return undefined;
+    }
+  };
   const forwarded = [forwardedHost ?? []].flat().flatMap((h) => h.split(','));
-  return [host, ...forwarded].some((h) => h?.trim().toLowerCase() === originHost); // URL lower-cases its host
+  return [host, ...forwarded].some((h) => h !== undefined && asOriginHost(h) === url.host);
 }

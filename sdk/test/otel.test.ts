@@ -52,6 +52,11 @@ describe('logs carry the active span context', () => {
     expect(ids.child.spanId).not.toBe(ids.parent.spanId);
     expect(byMsg(recs, 'after await')).toMatchObject(ids.async);
     expect(byMsg(recs, 'explicit ids win')).toMatchObject({ traceId: 'f'.repeat(32), spanId: 'f'.repeat(16) });
+    // A trace id of the call's own, without a span id: the active span's id (of another trace) is not added.
+    expect(byMsg(recs, 'explicit trace id alone')).toMatchObject({ traceId: 'e'.repeat(32) });
+    expect(byMsg(recs, 'explicit trace id alone')!.spanId).toBeUndefined();
+    const invalid = byMsg(recs, 'explicit invalid trace id')!;
+    expect([invalid.traceId, invalid.spanId, invalid.attributes]).toEqual([undefined, undefined, { traceId: 'req-42' }]);
     for (const msg of ['before any span', 'after all spans']) {
       const r = byMsg(recs, msg)!;
       expect(r, msg).toBeDefined();

@@ -32,9 +32,13 @@ export function traceContextMixin(): object {
   return { traceId: ctx.traceId, spanId: ctx.spanId } satisfies TraceFields;
 }
 
-/** pino mixinMergeStrategy: explicit fields win; no copy at all when there is no trace context. */
+/**
+ * pino mixinMergeStrategy: explicit fields win; no copy at all when there is no trace context.
+ * A call that names a trace of its own (`traceId` or `trace_id`, valid or not) gets none of the
+ * active span's ids: that span's id beside another trace id would join the line to neither.
+ */
 export function mergeTraceContext(mergeObject: object, mixinObject: object): object {
-  if (mixinObject === NO_CONTEXT) return mergeObject;
+  if (mixinObject === NO_CONTEXT || 'traceId' in mergeObject || 'trace_id' in mergeObject) return mergeObject;
   return Object.assign(mixinObject, mergeObject);
 }
 

@@ -49,6 +49,19 @@ describeExporter({
   },
 });
 
+describe('MetricsSources', () => {
+  it('collects a source of more samples than a call can take as arguments (20 000 histograms)', async () => {
+    const samples = Array.from({ length: 400_000 }, (_, i) => ({ labels: { __name__: 'x_bucket', le: String(i) }, value: i, timestampMs: 1 }));
+    const src = new MetricsSources();
+    src.add('big', () => ({ samples, metadata: [{ name: 'x', type: 'histogram', help: 'x' }] }));
+    const errors: string[] = [];
+    const batch = await src.collect(1, (name, err) => errors.push(`${name}: ${err.message}`));
+    expect(errors).toEqual([]);
+    expect(batch.samples).toHaveLength(400_000);
+    expect(batch.samples[399_999].value).toBe(399_999);
+  });
+});
+
 describe('remote write 1.0 requests', () => {
   let server: Server;
   let url: string;

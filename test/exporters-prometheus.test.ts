@@ -116,4 +116,23 @@ scrape_configs:
     const failed = await query('sum(periscope_exporter_failed_requests_total{job="periscope",exporter="prom"})');
     expect(failed[0].value[1]).toBe('0');
   });
+
+  it('a series that leaves /metrics leaves the remote Prometheus too (stale marker), as it leaves the scraping one', async () => {
+    const point = (fields: Record<string, unknown>) => ({
+      resourceMetrics: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeMetrics: [{ metrics: [{ name: 'room.temperature', gauge: { dataPoints: [{ timeUnixNano: `${BigInt(Date.now()) * 1_000_000n}`, ...fields }] } }] }],
+      }],
+    });
+    const post = async (body: unknown) => {
+      const res = await fetch(`${collector.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(await res.text()).toBe('{}');
+    };
+    const selector = 'room_temperature'; // scraped (exported_job: no honor_labels here) and remote-written (job)
+    await post(point({ asDouble: 21.5 }));
+    await waitFor(async () => (await query(selector)).length === 2, 30_000, 250);
+    await post(point({ flags: 1 })); // FLAG_NO_RECORDED_VALUE: the series is gone
+    // Without a stale marker the remote-written copy stayed for Prometheus' 5-minute lookback.
+    await waitFor(async () => (await query(selector)).length === 0, 30_000, 250);
+  });
 });

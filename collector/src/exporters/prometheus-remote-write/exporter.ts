@@ -5,7 +5,8 @@
 //    X-Prometheus-Remote-Write-Version: 0.1.0, a User-Agent;
 //  - 5xx is retried with backoff (and 429: the spec allows it), never 2xx or another 4xx: a 4xx
 //    request is dropped and counted (reason "rejected");
-//  - samples of a series are sent in timestamp order (the queue is FIFO and retried in place).
+//  - samples of a series are sent in timestamp order (the queue is FIFO and retried in place);
+//  - a series that a source no longer gives gets a stale marker (stale.ts).
 // Metrics are not replayable history, so there is no dead-letter store here: the queue is
 // bounded (queue.maxSamples) and the oldest requests beyond it are dropped (reason "queue_full").
 
@@ -21,6 +22,7 @@ import type { Logger } from '../sink.ts';
 import type { RemoteWriteConfig } from './config.ts';
 import { encodeWriteRequest } from './encode.ts';
 import type { MetricsSources } from './samples.ts';
+import { StaleSeries } from './stale.ts';
 
 interface Pending {
   body: Uint8Array;
@@ -55,6 +57,7 @@ export class RemoteWriteExporter {
   readonly #labels: { exporter: string; type: string };
   #queue: Pending[] = [];
   #queuedSamples = 0;
+  readonly #stale = new StaleSeries();
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
   #abort = new AbortController();
@@ -105,6 +108,7 @@ export class RemoteWriteExporter {
     const batch = await this.#d.sources.collect(now, (source, err) =>
       this.#d.logger.warn({ exporter: this.name, source, err: err.message }, `exporter ${this.name}: metrics source failed`),
     );
+    for (const marker of this.#stale.markers(batch.bySource, now)) batch.samples.push(marker);
     const per = this.#config.maxSamplesPerRequest;
     for (let i = 0; i < batch.samples.length; i += per) {
       const samples = batch.samples.slice(i, i + per);

@@ -11,6 +11,7 @@ import { remoteWriteConfigSchema, type RemoteWriteConfig } from './config.ts';
 import { encodeWriteRequest, WriteRequest } from './encode.ts';
 import { RemoteWriteExporter } from './exporter.ts';
 import { MetricsSources, registrySource } from './samples.ts';
+import { isStaleMarker, StaleSeries } from './stale.ts';
 
 function rwConfig(fields: Partial<RemoteWriteConfig> & { url: string }): RemoteWriteConfig {
   return Value.Default(remoteWriteConfigSchema, {
@@ -59,6 +60,31 @@ describe('MetricsSources', () => {
     expect(errors).toEqual([]);
     expect(batch.samples).toHaveLength(400_000);
     expect(batch.samples[399_999].value).toBe(399_999);
+  });
+});
+
+describe('stale markers', () => {
+  const sample = (name: string) => ({ labels: { __name__: name }, value: 1, timestampMs: 0 });
+  it.each([
+    { name: 'a series gone from its source is marked', second: new Map([['s', [sample('a')]]]), marked: ['b'] },
+    { name: 'a failed read marks nothing', second: new Map([['s', undefined]]), marked: [] },
+    { name: 'an unregistered source has all its series marked', second: new Map(), marked: ['a', 'b'] },
+  ])('$name', ({ second, marked }) => {
+    const stale = new StaleSeries();
+    expect(stale.markers(new Map([['s', [sample('a'), sample('b')]]]), 1)).toEqual([]);
+    const markers = stale.markers(second, 2);
+    expect(markers.map((m) => m.labels.__name__)).toEqual(marked);
+    for (const m of markers) expect(m.timestampMs).toBe(2);
+    expect(markers.every((m) => isStaleMarker(m.value))).toBe(true);
+    expect(isStaleMarker(Number.NaN)).toBe(false);
+  });
+
+  it('the marker keeps its NaN bits through the WriteRequest', () => {
+    const stale = new StaleSeries();
+    stale.markers(new Map([['s', [sample('gone')]]]), 1);
+    const { body } = encodeWriteRequest(stale.markers(new Map([['s', []]]), 2), [], {});
+    const raw = Buffer.from(uncompressSync(Buffer.from(body), { asBuffer: true }) as Buffer);
+    expect(raw.includes(Buffer.from('020000000000f07f', 'hex'))).toBe(true);
   });
 });
 

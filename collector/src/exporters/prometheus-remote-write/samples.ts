@@ -27,6 +27,11 @@ export interface SampleBatch {
  * The collector registers its own registry (self-metrics and the log-derived counters); other
  * components (e.g. the OTLP metrics receiver) add theirs with `MetricsSources.add`.
  */
+export interface CollectedBatch extends SampleBatch {
+  /** The samples of each registered source, undefined for a source whose read failed. */
+  bySource: Map<string, Sample[] | undefined>;
+}
+
 export type MetricsSource = (nowMs: number) => SampleBatch | Promise<SampleBatch>;
 
 export class MetricsSources {
@@ -39,12 +44,14 @@ export class MetricsSources {
     return () => this.#sources.delete(name);
   }
 
-  /** Every source's samples; a failing source is reported through `onError` and skipped. */
-  async collect(nowMs: number, onError: (name: string, err: Error) => void = () => {}): Promise<SampleBatch> {
-    const out: SampleBatch = { samples: [], metadata: [] };
+  /** Every source's samples; a failing source is reported through `onError` and skipped (its `bySource` entry is undefined). */
+  async collect(nowMs: number, onError: (name: string, err: Error) => void = () => {}): Promise<CollectedBatch> {
+    const out: CollectedBatch = { samples: [], metadata: [], bySource: new Map() };
     for (const [name, source] of this.#sources) {
+      out.bySource.set(name, undefined);
       try {
         const batch = await source(nowMs);
+        out.bySource.set(name, batch.samples);
         // A loop, not push(...batch.samples): spread passes every sample as an argument, and a
         // source of more than ~120 000 samples (8 000 histograms) overflowed the call stack.
         for (const s of batch.samples) out.samples.push(s);

@@ -92,7 +92,7 @@ function capturingLogger(): Logger & { lines: string[] } {
   return { lines, info: log('info'), warn: log('warn'), error: log('error') };
 }
 
-const STATUSES = [200, 204, 400, 401, 403, 404, 409, 413, 429, 500, 502, 503];
+const STATUSES = [200, 204, 400, 401, 403, 404, 408, 409, 413, 429, 500, 502, 503];
 
 function sharedRule(status: number): ExportStatus {
   if (status >= 200 && status < 300) return 'success';

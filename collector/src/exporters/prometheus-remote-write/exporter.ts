@@ -3,7 +3,7 @@
 // maxSamplesPerRequest samples each); one sender sends them in order. Spec rules applied:
 //  - headers Content-Encoding: snappy, Content-Type: application/x-protobuf,
 //    X-Prometheus-Remote-Write-Version: 0.1.0, a User-Agent;
-//  - 5xx is retried with backoff (and 429: the spec allows it), never 2xx or another 4xx: a 4xx
+//  - 5xx is retried with backoff (and 429: the spec allows it), never 2xx or another 4xx (408 included): a 4xx
 //    request is dropped and counted (reason "rejected");
 //  - samples of a series are sent in timestamp order (the queue is FIFO and retried in place);
 //  - a series that a source no longer gives gets a stale marker (stale.ts).
@@ -163,7 +163,10 @@ export class RemoteWriteExporter {
 
   /** One POST of an encoded WriteRequest, classified; no retry. */
   async sendRequest(body: Uint8Array, signal?: AbortSignal): Promise<ExportResult> {
-    return (await send(this.#http, body, REMOTE_WRITE_HEADERS, { signal })).result;
+    const { result } = await send(this.#http, body, REMOTE_WRITE_HEADERS, { signal });
+    // The shared rule retries 408 (Loki, Elasticsearch); remote write 1.0 allows retries on 5xx
+    // and 429 only ("MUST NOT retry ... 4xx responses other than 429"), as Prometheus does.
+    return result.httpStatus === 408 ? { ...result, status: 'permanent', retryAfterMs: undefined } : result;
   }
 
   /** Stops the timer, queues a last snapshot, sends what it can within shutdownTimeout. Safe twice and before start. */

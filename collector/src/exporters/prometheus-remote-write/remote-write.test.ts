@@ -39,6 +39,8 @@ function make(config: RemoteWriteConfig, logger = silentLogger, src = sources())
 describeExporter({
   name: 'prometheusRemoteWrite',
   auth: ['basic', 'bearerToken'],
+  // Remote write 1.0: "MUST NOT retry write requests on HTTP 2xx and 4xx responses other than 429".
+  expect: { 408: 'permanent' },
   make: (url, auth, logger) => {
     const { exporter } = make(rwConfig({ url, auth, interval: '50ms' }), logger);
     return {

@@ -26,6 +26,21 @@ describe('exponential histograms → classic buckets', () => {
     expect(upperBound(0, -1)).toBe(4); // scale -1: base 4
   });
 
+  it.each([
+    { name: 'beyond the largest double (2^1100…)', h: exp({ offset: 1100, positive: [1, 1] }), factor: 1 },
+    { name: 'below the smallest double (2^-1100…): bounds underflow to 0, the zero threshold', h: exp({ offset: -1100, positive: [1, 1] }), factor: 1 },
+    { name: 'finite until the unit factor (d → s)', h: exp({ offset: 1020, positive: [1, 1, 1] }), factor: 86_400 },
+  ])('le stays finite and strictly increasing with buckets $name; their observations are counted above', ({ h, factor }) => {
+    // Infinite or repeated le values made duplicate series: Prometheus (scrape and remote write)
+    // kept the first, a +Inf bucket of 1 for a _count of 2.
+    const { bounds, counts } = toExplicit(h, factor);
+    expect(bounds.every((b) => Number.isFinite(b))).toBe(true);
+    for (let i = 1; i < bounds.length; i++) expect(bounds[i]).toBeGreaterThan(bounds[i - 1]);
+    expect(counts).toHaveLength(bounds.length);
+    expect(counts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(h.count);
+    if (bounds.length > 0 && bounds[0] === 0) expect(counts[0]).toBe(h.offset < 0 ? h.count : 0);
+  });
+
   it('downscaling merges buckets pairwise (index >> 1), negative indexes included', () => {
     // scale 1, indexes -3..2 → scale 0 indexes -2..1
     const h = downscale(exp({ scale: 1, offset: -3, positive: [1, 2, 3, 4, 5, 6] }), 0);

@@ -113,12 +113,27 @@ export function upperBound(index: number, scale: number): number {
 export function toExplicit(h: ExpHistogram, factor: number): { bounds: number[]; counts: number[] } {
   const bounds: number[] = [];
   const counts: number[] = [];
+  // Past the range of doubles a bound is +Inf (2^1024 and up, or after the unit factor) or repeats
+  // the one before (0 below 2^-1074): its observations are left to +Inf (implied by `count`) or
+  // added to the bucket below, so `le` stays a strictly increasing list of finite values (a
+  // repeated `le` is a duplicate series: scraped or remote-written, Prometheus keeps the first one,
+  // e.g. +Inf holding 1 of 2 observations).
+  let overflow = false;
+  const add = (upper: number, n: number) => {
+    const bound = applyFactor(upper, factor);
+    const last = bounds.length - 1;
+    if (overflow || !Number.isFinite(bound)) overflow = true;
+    else if (last >= 0 && !(bound > bounds[last])) counts[last] += n;
+    else {
+      bounds.push(bound);
+      counts.push(n);
+    }
+  };
   // The zero bucket and every negative observation sit below the first positive bound.
   let below = h.zeroCount + h.negativeCount;
   const firstUpper = h.positive.length > 0 ? upperBound(h.offset, h.scale) : Number.POSITIVE_INFINITY;
   if (h.zeroThreshold < firstUpper) {
-    bounds.push(applyFactor(h.zeroThreshold, factor));
-    counts.push(below);
+    add(h.zeroThreshold, below);
     below = 0;
   }
   // The lower edge of the lowest populated bucket, holding nothing: without it Prometheus
@@ -126,13 +141,11 @@ export function toExplicit(h: ExpHistogram, factor: number): { bounds: number[];
   // gave a median of 512).
   const firstLower = h.positive.length > 0 ? upperBound(h.offset - 1, h.scale) : Number.POSITIVE_INFINITY;
   if (firstLower > h.zeroThreshold && firstLower < firstUpper) {
-    bounds.push(applyFactor(firstLower, factor));
-    counts.push(below);
+    add(firstLower, below);
     below = 0;
   }
   for (let i = 0; i < h.positive.length; i++) {
-    bounds.push(applyFactor(upperBound(h.offset + i, h.scale), factor));
-    counts.push(h.positive[i] + below);
+    add(upperBound(h.offset + i, h.scale), h.positive[i] + below);
     below = 0;
   }
   return { bounds, counts };

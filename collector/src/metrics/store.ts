@@ -211,6 +211,46 @@ function compileMatcher(m: LabelMatcher): (labels: Labels) => boolean {
   }
 }
 
+/** The common grid of exponential snapshots: the smallest scale, the union of their ranges, the largest zero threshold. */
+interface ExpLayout {
+  scale: number;
+  lo: number;
+  hi: number;
+  zeroThreshold: number;
+}
+
+/**
+ * The layout every exponential snapshot of one select() answer is brought to, across its series
+ * as well as over time: rules merge the buckets of the series of a group (all instances of a
+ * service), which needs one `le` list. Undefined when there is no exponential snapshot.
+ */
+function expLayout(snaps: readonly Snapshot[], maxBuckets: number): ExpLayout | undefined {
+  let scale = Number.POSITIVE_INFINITY;
+  let zeroThreshold = 0;
+  for (const e of snaps) {
+    if (!('scale' in e)) continue;
+    if (e.scale < scale) scale = e.scale;
+    if (e.zeroThreshold > zeroThreshold) zeroThreshold = e.zeroThreshold;
+  }
+  if (scale === Number.POSITIVE_INFINITY) return undefined;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const e of snaps) {
+    if (!('scale' in e) || e.positive.length === 0) continue;
+    const d = downscale(e, scale);
+    if (d.offset < lo) lo = d.offset;
+    if (d.offset + d.positive.length > hi) hi = d.offset + d.positive.length;
+  }
+  if (lo === Number.POSITIVE_INFINITY) return { scale, lo: 0, hi: 0, zeroThreshold };
+  // Coarser while the union spans more than maxBuckets, as fit() bounds each histogram.
+  while (hi - lo > maxBuckets) {
+    scale--;
+    lo >>= 1;
+    hi = ((hi - 1) >> 1) + 1;
+  }
+  return { scale, lo, hi, zeroThreshold };
+}
+
 /** One exposition line's worth: series-name suffix, the extra label (le/quantile) and the value. */
 type Line = [suffix: string, extra: string | undefined, extraValue: string | undefined, value: number];
 
@@ -545,6 +585,8 @@ export class MetricStore {
     const from = now - windowMs;
     const out: SelectedSeries[] = [];
     for (const { family, view } of this.#resolve(name)) {
+      // Histogram series wait for the layout they will share (exponential ones differ per series).
+      const histograms: Array<{ s: Series; a: number; b: number; samples: Array<{ t: number; v: number }> }> = [];
       for (const s of family.series.values()) {
         if (!tests.every((t) => t(s.labels))) continue;
         const a = lowerBound(s.ts, from, s.head);
@@ -557,11 +599,12 @@ export class MetricStore {
           out.push({ labels: { ...s.labels }, type: 'counter', samples });
           continue;
         }
-        if (family.type === 'histogram') {
-          out.push({ labels: { ...s.labels }, type: 'histogram', samples, buckets: this.#bucketSnapshots(s, a, b) });
-        } else if (family.type !== 'summary') {
-          out.push({ labels: { ...s.labels }, type: family.type, samples });
-        }
+        if (family.type === 'histogram') histograms.push({ s, a, b, samples });
+        else if (family.type !== 'summary') out.push({ labels: { ...s.labels }, type: family.type, samples });
+      }
+      const layout = expLayout(histograms.flatMap(({ s, a, b }) => s.snaps.slice(a, b) as Snapshot[]), this.#o.exponential.maxBuckets);
+      for (const { s, a, b, samples } of histograms) {
+        out.push({ labels: { ...s.labels }, type: 'histogram', samples, buckets: this.#bucketSnapshots(s, a, b, layout) });
       }
     }
     return out;
@@ -586,19 +629,13 @@ export class MetricStore {
     return [];
   }
 
-  /** Histogram snapshots of samples [a, b), all with the same `le` list. */
-  #bucketSnapshots(s: Series, a: number, b: number): Array<{ t: number; le: number[]; counts: number[] }> {
+  /** Histogram snapshots of samples [a, b); exponential ones on `layout` (expLayout), so all have the same `le` list. */
+  #bucketSnapshots(s: Series, a: number, b: number, layout: ExpLayout | undefined): Array<{ t: number; le: number[]; counts: number[] }> {
     const snaps = s.snaps.slice(a, b) as Snapshot[];
     const out: Array<{ t: number; le: number[]; counts: number[] }> = [];
-    if (snaps.length > 0 && 'scale' in snaps[0]) {
-      // Exponential: bring every snapshot to the smallest scale and the union of their ranges.
-      const exps = snaps as ExpHistogram[];
-      const scale = Math.min(...exps.map((e) => e.scale));
-      const scaled = exps.map((e) => downscale(e, scale));
-      const populated = scaled.filter((e) => e.positive.length > 0);
-      const lo = populated.length ? Math.min(...populated.map((e) => e.offset)) : 0;
-      const hi = populated.length ? Math.max(...populated.map((e) => e.offset + e.positive.length)) : 0;
-      const zeroThreshold = Math.max(...scaled.map((e) => e.zeroThreshold));
+    if (layout && snaps.length > 0 && 'scale' in snaps[0]) {
+      const { scale, lo, hi, zeroThreshold } = layout;
+      const scaled = (snaps as ExpHistogram[]).map((e) => downscale(e, scale));
       for (let i = 0; i < scaled.length; i++) {
         const e = scaled[i];
         const positive = new Array<number>(hi - lo).fill(0);

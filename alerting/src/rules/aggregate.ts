@@ -139,9 +139,37 @@ export function quantile(q: number, le: number[], counts: number[]): number | un
   return le[le.length - 1];
 }
 
-/** Adds histogram `b` into `a` (same layout required). Returns false when layouts differ. */
+/**
+ * `h`'s counts on `le`, a subset of its bounds: each bucket goes to the first bound of `le` at or
+ * above its own (+Inf stays +Inf). Exact: the same observations in coarser buckets.
+ */
+function rebucket(h: { le: number[]; counts: number[] }, le: number[]): number[] {
+  const out = new Array<number>(le.length + 1).fill(0);
+  let j = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    const upper = i < h.le.length ? h.le[i] : Number.POSITIVE_INFINITY;
+    while (j < le.length && le[j] < upper) j++;
+    out[j] += h.counts[i];
+  }
+  return out;
+}
+
+/**
+ * Adds histogram `b` into `a`. When their layouts differ (a rolling deploy that changed the
+ * buckets, two versions of an app), both are brought to the bounds they share, which merges
+ * neighbouring buckets exactly, as `sum by (le)` over them would have to. Returns false when they
+ * share no finite bound (nothing would be left to interpolate in).
+ */
 export function mergeBuckets(a: { le: number[]; counts: number[] }, b: { le: number[]; counts: number[] }): boolean {
-  if (!sameLayout(a.le, b.le)) return false;
-  for (let i = 0; i < a.counts.length; i++) a.counts[i] += b.counts[i];
+  if (sameLayout(a.le, b.le)) {
+    for (let i = 0; i < a.counts.length; i++) a.counts[i] += b.counts[i];
+    return true;
+  }
+  const inB = new Set(b.le);
+  const shared = a.le.filter((x) => inB.has(x));
+  if (shared.length === 0) return false;
+  const fromB = rebucket(b, shared);
+  a.counts = rebucket(a, shared).map((c, i) => c + fromB[i]);
+  a.le = shared;
   return true;
 }

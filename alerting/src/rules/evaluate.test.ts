@@ -89,7 +89,21 @@ describe('metric rules', () => {
     expect(values(merged)).toEqual([['{}', Math.round((1 + 4 * (90 / 110)) * 1e6) / 1e6, 'breach']]);
   });
 
-  it('fails (error, not nodata) when bucket layouts differ inside a group', async () => {
+  it('merges a group whose series have different bucket layouts on the bounds they share (a rolling deploy)', async () => {
+    const m = new InMemoryMetricSource();
+    // old pods: le 0.1, 0.5, 1, 5; a new pod also has 0.25 and 2.5. 100 observations each in the window.
+    m.addHistogram('latency', { pod: 'old', svc: 'x' }, NOW - 60_000, [0.1, 0.5, 1, 5], [0, 0, 0, 0, 0]);
+    m.addHistogram('latency', { pod: 'old', svc: 'x' }, NOW, [0.1, 0.5, 1, 5], [10, 40, 40, 10, 0]);
+    m.addHistogram('latency', { pod: 'new', svc: 'x' }, NOW - 60_000, [0.1, 0.25, 0.5, 1, 2.5, 5], [0, 0, 0, 0, 0, 0, 0]);
+    m.addHistogram('latency', { pod: 'new', svc: 'x' }, NOW, [0.1, 0.25, 0.5, 1, 2.5, 5], [10, 20, 20, 40, 5, 5, 0]);
+    m.addHistogram('latency', { pod: 'z', svc: 'y' }, NOW - 60_000, [1], [0, 0]);
+    m.addHistogram('latency', { pod: 'z', svc: 'y' }, NOW, [1], [10, 0]);
+    const r = await evaluateRule(rule({ ...base, selector: 'latency', aggregation: 'p90', groupBy: ['svc'], threshold: 1 }), { metrics: m }, NOW);
+    // svc x on le 0.1, 0.5, 1, 5: 20/80/80/20 of 200 → rank 180 is the last of the 80 in (0.5, 1] → 1
+    expect(values(r)).toEqual([['{"svc":"x"}', 1, 'ok'], ['{"svc":"y"}', 0.9, 'ok']]);
+  });
+
+  it('fails (error, not nodata) when the series of a group share no bucket bound', async () => {
     const m = new InMemoryMetricSource();
     m.addHistogram('latency', { pod: 'a' }, NOW - 60_000, [1], [1, 1]);
     m.addHistogram('latency', { pod: 'a' }, NOW, [1], [2, 2]);

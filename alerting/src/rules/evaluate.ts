@@ -150,7 +150,7 @@ export async function evaluateMetricRule(rule: MetricRule, source: MetricSource,
       const existing = groups.get(g);
       if (!existing) groups.set(g, inc);
       else if (!agg.mergeBuckets(existing, inc)) {
-        throw new Error(`histogram bucket bounds differ between series of group ${JSON.stringify(g.labels)}; group by a label that separates them`);
+        throw new Error(`histogram bucket bounds of the series of group ${JSON.stringify(g.labels)} have no finite bound in common; group by a label that separates them`);
       }
     }
     for (const [g, hist] of groups) {

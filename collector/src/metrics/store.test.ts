@@ -159,6 +159,17 @@ describe('series lifecycle and limits', () => {
     expect(store.dropped.series_limit).toBe(2);
   });
 
+  it('drop mode: a target_info with no room left is counted as dropped for the series limit, not left out silently', () => {
+    const { store } = harness({ maxSeries: 3 });
+    store.apply([counter(1, { target: { ...JOB, host_name: 'h1' } })]); // a series and its target_info
+    const other = { job: 'shop', instance: 'i-2' };
+    // The new instance's series takes the last slot; its target_info finds none.
+    expect(store.apply([counter(1, { labels: other, target: { ...other, host_name: 'h2' } })]).rejected).toEqual([]);
+    expect(lines(store.render(), 'orders_total')).toEqual(['orders_total{instance="i-1",job="shop"} 1', 'orders_total{instance="i-2",job="shop"} 1']);
+    expect(store.render()).not.toContain('host_name="h2"');
+    expect(store.dropped.series_limit).toBe(1);
+  });
+
   it('reject mode: 429 with Retry-After until the oldest series expires, and nothing of the request applied', () => {
     const { store, clock } = harness({ maxSeries: 2, onSeriesLimit: 'reject' });
     store.apply([counter(1, { labels: { route: '/a' } }), counter(1, { labels: { route: '/b' } })]);

@@ -424,7 +424,11 @@ export class MetricStore {
     let family = this.#families.get(TARGET_INFO);
     let series = family?.series.get(key);
     if (!series) {
-      if (this.#seriesCount >= this.#o.maxSeries) return;
+      if (this.#seriesCount >= this.#o.maxSeries) {
+        // Counted, or an instance would miss from target_info without a trace.
+        this.dropped.series_limit++;
+        return;
+      }
       if (!family) {
         family = { name: TARGET_INFO, type: 'gauge', help: 'Target metadata: the resource attributes of each service instance sending metrics.', otelNames: new Set(), series: new Map() };
         this.#families.set(TARGET_INFO, family);

@@ -251,6 +251,15 @@ function expLayout(snaps: readonly Snapshot[], maxBuckets: number): ExpLayout | 
   return { scale, lo, hi, zeroThreshold };
 }
 
+/** `e` on `layout`: downscaled to its scale, its positive buckets spread over [lo, hi), its zero threshold. */
+function onLayout(e: ExpHistogram, layout: ExpLayout): ExpHistogram {
+  const { scale, lo, hi, zeroThreshold } = layout;
+  const d = downscale(e, scale);
+  const positive = new Array<number>(hi - lo).fill(0);
+  for (let j = 0; j < d.positive.length; j++) positive[d.offset - lo + j] += d.positive[j];
+  return { ...d, zeroThreshold, offset: lo, positive };
+}
+
 /** One exposition line's worth: series-name suffix, the extra label (le/quantile) and the value. */
 type Line = [suffix: string, extra: string | undefined, extraValue: string | undefined, value: number];
 
@@ -497,8 +506,22 @@ export class MetricStore {
 
   // ── Outputs ───────────────────────────────────────────────────────────────────────────────────
 
-  /** Exposition lines of one series (histograms: _bucket{le}, _sum, _count). */
-  #lines(family: Family, s: Series): Line[] {
+  /**
+   * The layout the exponential histograms of a family are rendered on (expLayout): one `le` list
+   * for all its series, so `sum by (le)` over instances adds like buckets. Rendered each on its
+   * own range, a series lacking the `le` values of another's range dropped out of those sums (its
+   * high buckets, which hold all of its observations, most of all), and histogram_quantile() over
+   * the sum was wrong.
+   */
+  #familyLayout(family: Family): ExpLayout | undefined {
+    if (family.type !== 'histogram') return undefined;
+    const snaps: Snapshot[] = [];
+    for (const s of family.series.values()) if (s.exp) snaps.push(s.exp);
+    return expLayout(snaps, this.#o.exponential.maxBuckets);
+  }
+
+  /** Exposition lines of one series (histograms: _bucket{le}, _sum, _count; exponential ones on `layout`). */
+  #lines(family: Family, s: Series, layout: ExpLayout | undefined): Line[] {
     switch (family.type) {
       case 'counter':
       case 'gauge':
@@ -509,7 +532,7 @@ export class MetricStore {
         let count: number;
         let sum: number | undefined;
         if (s.exp) {
-          ({ bounds, counts } = toExplicit(s.exp, s.factor));
+          ({ bounds, counts } = toExplicit(layout ? onLayout(s.exp, layout) : s.exp, s.factor));
           count = s.exp.count;
           sum = s.exp.sum === undefined ? undefined : applyFactor(s.exp.sum, s.factor);
         } else {
@@ -546,8 +569,9 @@ export class MetricStore {
     for (const name of [...this.#families.keys()].sort()) {
       const family = this.#families.get(name) as Family;
       out += `# HELP ${name} ${escapeHelp(family.help || `${name} (OTLP metric)`)}\n# TYPE ${name} ${family.type}\n`;
+      const layout = this.#familyLayout(family);
       for (const s of family.series.values()) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s)) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layout)) {
           const labels = extra === undefined ? s.labelText : s.labelText ? `${s.labelText},${extra}="${extraValue}"` : `${extra}="${extraValue}"`;
           out += labels ? `${name}${suffix}{${labels}} ${formatValue(value)}\n` : `${name}${suffix} ${formatValue(value)}\n`;
         }
@@ -566,8 +590,9 @@ export class MetricStore {
     const batch: RemoteWriteBatch = { samples: [], metadata: [] };
     for (const family of this.#families.values()) {
       batch.metadata.push({ name: family.name, type: family.type, help: family.help || `${family.name} (OTLP metric)` });
+      const layout = this.#familyLayout(family);
       for (const s of family.series.values()) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s)) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layout)) {
           const labels: Labels = { __name__: family.name + suffix, ...s.labels };
           if (extra !== undefined) labels[extra] = extraValue as string;
           batch.samples.push({ labels, value, timestampMs: nowMs });
@@ -638,13 +663,9 @@ export class MetricStore {
     const snaps = s.snaps.slice(a, b) as Snapshot[];
     const out: Array<{ t: number; le: number[]; counts: number[] }> = [];
     if (layout && snaps.length > 0 && 'scale' in snaps[0]) {
-      const { scale, lo, hi, zeroThreshold } = layout;
-      const scaled = (snaps as ExpHistogram[]).map((e) => downscale(e, scale));
-      for (let i = 0; i < scaled.length; i++) {
-        const e = scaled[i];
-        const positive = new Array<number>(hi - lo).fill(0);
-        for (let j = 0; j < e.positive.length; j++) positive[e.offset - lo + j] += e.positive[j];
-        const { bounds, counts } = toExplicit({ ...e, zeroThreshold, offset: lo, positive }, s.factor);
+      for (let i = 0; i < snaps.length; i++) {
+        const e = snaps[i] as ExpHistogram;
+        const { bounds, counts } = toExplicit(onLayout(e, layout), s.factor);
         counts.push(Math.max(0, e.count - counts.reduce((x, y) => x + y, 0)));
         out.push({ t: s.ts[a + i], le: bounds, counts });
       }

@@ -3,6 +3,7 @@
 // a missing label has the value ""; regexes are fully anchored (`^(?:re)$`); a matcher list
 // matches when every matcher matches.
 import type { LabelMatcher, MatchOp } from '../types.ts';
+import { anchoredRe2 } from '../re2.ts';
 
 export type { LabelMatcher, MatchOp };
 
@@ -52,7 +53,7 @@ export function compileMatcher(input: MatcherInput): CompiledMatcher {
   if (m.op === '=~' || m.op === '!~') {
     let re: RegExp;
     try {
-      re = new RegExp(`^(?:${m.value})$`, 'u');
+      re = anchoredRe2(m.value);
     } catch (err) {
       throw new Error(`bad matcher regex ${JSON.stringify(m.value)}: ${(err as Error).message}`);
     }

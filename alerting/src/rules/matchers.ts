@@ -1,4 +1,5 @@
 import type { LabelMatcher, MatchOp } from '../types.ts';
+import { anchoredRe2 } from '../re2.ts';
 
 // Series selectors in the Prometheus text form: `name{label="v", other=~"re.*", x!="", y!~"a|b"}`.
 // Regex matchers are fully anchored and a missing label matches as "" (Prometheus semantics:
@@ -67,7 +68,7 @@ export function compileMatcher(m: LabelMatcher): CompiledMatcher {
     case '!~': {
       let re: RegExp;
       try {
-        re = new RegExp(`^(?:${m.value})$`, 'u');
+        re = anchoredRe2(m.value);
       } catch (err) {
         throw new Error(`invalid regular expression for label "${m.name}": ${(err as Error).message}`);
       }

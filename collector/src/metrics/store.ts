@@ -23,6 +23,7 @@
 import { PeriscopeError } from '../errors.ts';
 import { fit, merge, toExplicit, downscale, type ExpHistogram, type ExpLimits } from './exponential.ts';
 import { applyFactor, type PromType } from './naming.ts';
+import { anchoredRe2 } from '../../../alerting/src/re2.ts';
 
 export type Labels = Record<string, string>;
 
@@ -205,7 +206,7 @@ function compileMatcher(m: LabelMatcher): (labels: Labels) => boolean {
       return (l) => (l[m.name] ?? '') !== m.value;
     case '=~':
     case '!~': {
-      const re = new RegExp(`^(?:${m.value})$`, 'u');
+      const re = anchoredRe2(m.value);
       return m.op === '=~' ? (l) => re.test(l[m.name] ?? '') : (l) => !re.test(l[m.name] ?? '');
     }
   }

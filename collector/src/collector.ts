@@ -220,7 +220,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       dbWatch.stop();
-      await Promise.allSettled([app.close(), syslog.shutdown()]);
+      await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown()]);
       await parser.close();
       await alerting.shutdown();
       await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
@@ -263,6 +263,25 @@ export async function startCollector(config: Config, options: { configDir?: stri
     reloadRuleFiles: () => alerting.reloadRuleFiles(),
     shutdown,
   };
+}
+
+/** How long requests in progress at shutdown may take to be answered (closeHttp). */
+const HTTP_DRAIN_MS = 5000;
+
+/**
+ * Stops the HTTP listener as Go's http.Server.Shutdown (the OpenTelemetry Collector's, Prometheus')
+ * does: no new connections, idle keep-alive connections closed, and each request in progress
+ * answered, so a sender whose records were committed gets its 2xx instead of a reset connection
+ * (and does not send them again). After `drainMs` the connections left (a stalled upload, an
+ * export read slowly) are cut: they must not keep the process past its shutdown deadline.
+ */
+async function closeHttp(app: FastifyInstance, drainMs: number): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), drainMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

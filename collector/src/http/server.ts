@@ -15,7 +15,8 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
  *  - a known path asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6), not
  *    a 404 that reads as a wrong URL;
- *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts).
+ *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
+ *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed.
  */
 export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
   const app = Fastify({
@@ -25,9 +26,22 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     // be most of the log and a measurable share of the CPU.
     logger: { level: options.logLevel ?? 'info' },
     logController: new LogController({ disableRequestLogging: true }),
-    forceCloseConnections: true,
+    // At close, only idle keep-alive connections are closed at once: requests in progress are
+    // answered (collector.ts bounds how long they may take).
+    forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
+  });
+
+  // A request in progress when the server starts closing is answered with `Connection: close`:
+  // a keep-alive connection would stay open, idle, until the close cuts it at its deadline.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
 
   app.removeAllContentTypeParsers();

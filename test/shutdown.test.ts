@@ -1,0 +1,77 @@
+// Graceful shutdown (SIGTERM) of the real collector process: requests in progress are answered,
+// and a client that stalls cannot keep the process from exiting.
+import { connect, type Socket } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+let collector: CollectorProcess | undefined;
+afterEach(async () => {
+  await collector?.dispose();
+  collector = undefined;
+});
+
+/**
+ * A POST /api/v1/logs of `body` over a raw socket, of which only the first `sent` bytes are
+ * written; resolves once the server has read its headers (its `100 Continue`), so the request is
+ * in progress on the server, not waiting to be accepted.
+ */
+async function partialPost(port: number, body: string, sent: number): Promise<{ socket: Socket; answer: Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  let answer = '';
+  socket.on('error', () => {}); // a reset ends the answer like a close
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(answer)));
+  const continued = new Promise<void>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      answer += d.toString();
+      if (answer.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        answer = answer.slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
+        resolve();
+      }
+    });
+  });
+  socket.write(`POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nExpect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+  await continued;
+  socket.write(body.slice(0, sent));
+  return { socket, answer: closed };
+}
+
+/** True once the collector no longer takes new connections (it has begun to shut down). */
+async function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(true));
+  });
+}
+
+/** The exit status of a collector already sent SIGTERM (stop() would send another). */
+async function exitCode(c: CollectorProcess): Promise<number | null> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return c.proc.exitCode;
+  return new Promise((resolve) => c.proc.once('exit', (code) => resolve(code)));
+}
+
+it('a request in progress at SIGTERM is answered, and its records are kept', async () => {
+  collector = await startCollectorProcess();
+  const body = '{"appName":"inflight","level":"info","msg":"sent across the stop"}\n';
+  const { socket, answer } = await partialPost(collector.httpPort, body, 10);
+  collector.proc.kill('SIGTERM');
+  await waitFor(() => refusesConnections(collector!.httpPort));
+  socket.write(body.slice(10));
+  const text = await answer;
+  expect(text).toMatch(/^HTTP\/1\.1 200 /);
+  expect(text).toMatch(/\r\nconnection: close\r\n/i); // not kept open until the deadline cuts it
+  expect(text).toContain('{"accepted":1,"rejected":[]}');
+  expect(await exitCode(collector)).toBe(0);
+
+  const { dataDir } = collector;
+  collector = await startCollectorProcess({ dataDir });
+  const found = (await (await fetch(`${collector.url}/api/v1/logs?service=inflight`)).json()) as { records: Array<{ msg: string }> };
+  expect(found.records.map((r) => r.msg)).toEqual(['sent across the stop']);
+});
+
+it('a client that stalls in the middle of its request does not keep the collector from exiting', async () => {
+  collector = await startCollectorProcess();
+  const { answer } = await partialPost(collector.httpPort, '{"appName":"stalled","msg":"never finished"}\n', 10);
+  expect(await collector.stop()).toBe(0); // within the shutdown drain (seconds), not never
+  await answer; // its connection was closed
+}, 30_000);

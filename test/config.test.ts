@@ -127,6 +127,29 @@ describe('periscope check-config', () => {
     ]);
   });
 
+  it('YAML merge keys (<<: *anchor) share settings, as in the OpenTelemetry Collector and Prometheus files', async () => {
+    const path = file([
+      'exporters:',
+      '  - &loki { type: loki, name: team-a, url: "http://loki:3100", tenant: team-a, retry: { maxBackoff: 1m } }',
+      '  - { <<: *loki, name: team-b, tenant: team-b }',
+      '  - <<: *loki',
+      '    name: team-c',
+      '    retry: { maxBackoff: 2h, initialBackoff: 3h }',
+      'alerting:',
+      '  ruleFiles: [rules.yaml]',
+      '',
+    ].join('\n'));
+    const rules = join(path, '../rules.yaml');
+    writeFileSync(rules, 'rules:\n  - &errors { name: x, kind: log, filter: { service: a }, threshold: 5 }\n  - { <<: *errors, name: y, threshold: abc }\n');
+    const { code, out } = await periscope(['check-config', path]);
+    // Merged, not refused as an unknown key "<<"; the merged item's own keys win.
+    expect(out.trim().split('\n').slice(1).map((l) => l.trim())).toEqual([
+      'exporters.2.retry.initialBackoff: must not be larger than maxBackoff (2h)',
+      `${rules}: rules[1].threshold: must be number`,
+    ]);
+    expect(code).toBe(2);
+  });
+
   it('accepts a valid file', async () => {
     const { code, out } = await periscope(['check-config', file('http:\n  addr: 127.0.0.1:4318\nstore:\n  retention:\n    maxAge: 36h\n    maxBytes: 2GiB\n')]);
     expect(out).toContain('configuration is valid');

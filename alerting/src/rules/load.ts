@@ -56,7 +56,7 @@ export function loadRuleFiles(paths: string[], options: { baseDir?: string; defa
     }
     let doc: unknown;
     try {
-      doc = parseYaml(text);
+      doc = parseYaml(text, { merge: true }); // merge keys, as in periscope.yaml and Prometheus rule files
     } catch (err) {
       problems.push(`${file}: (yaml): ${(err as Error).message.split('\n')[0]}`);
       continue;

@@ -8,6 +8,13 @@ import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration } from './units.ts';
 
+/**
+ * YAML 1.2 as read by the `yaml` package, plus merge keys (`<<: *anchor`): YAML 1.1's, which the
+ * Go YAML readers behind Prometheus', Alertmanager's and the OpenTelemetry Collector's files take,
+ * so a shared block is written once. Without it `<<` was refused as an unknown key.
+ */
+const YAML_OPTIONS = { merge: true } as const;
+
 /** Environment variables that override keys of the file (docs/configuration.md). */
 export const ENV_OVERRIDES: Record<string, string[]> = {
   PERISCOPE_HTTP_ADDR: ['http', 'addr'],
@@ -141,7 +148,7 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
       throw new PeriscopeError(ERR.CONFIG_UNREADABLE, `cannot read config file ${options.file}: ${(err as Error).message}`);
     }
     try {
-      raw = parseYaml(text) ?? {};
+      raw = parseYaml(text, YAML_OPTIONS) ?? {};
     } catch (err) {
       throw new ConfigError([`(yaml): ${(err as Error).message.split('\n')[0]}`], source);
     }

@@ -31,15 +31,15 @@ function file(text: string): string {
 
 describe('periscope check-config', () => {
   it.each([
-    { name: 'unknown top-level key', yaml: 'htp:\n  addr: 127.0.0.1:1\n', keys: ['htp: unknown key'] },
-    { name: 'unknown nested key', yaml: 'store:\n  retention:\n    maxAgee: 1d\n', keys: ['store.retention.maxAgee: unknown key'] },
+    { name: 'unknown top-level key', yaml: 'htp:\n  addr: 127.0.0.1:1\n', keys: ['htp: unknown key (did you mean http?)'] },
+    { name: 'unknown nested key', yaml: 'store:\n  retention:\n    maxAgee: 1d\n', keys: ['store.retention.maxAgee: unknown key (did you mean maxAge?)'] },
     { name: 'bad duration', yaml: 'store:\n  retention:\n    maxAge: 3 days\n', keys: ['store.retention.maxAge: invalid duration'] },
     { name: 'bad size', yaml: 'http:\n  bodyLimit: lots\n', keys: ['http.bodyLimit: invalid bytes'] },
     { name: 'bad address', yaml: 'http:\n  addr: localhost\n', keys: ['http.addr: invalid addr'] },
     { name: 'bad enum', yaml: 'store:\n  synchronous: sometimes\n', keys: ['store.synchronous: must be one of "normal", "full"'] },
     { name: 'bad cron', yaml: 'store:\n  retention:\n    schedule: every minute\n', keys: ['store.retention.schedule: invalid cron'] },
     { name: 'wrong type', yaml: 'syslog:\n  enabled: maybe\n', keys: ['syslog.enabled: must be boolean'] },
-    { name: 'several problems at once', yaml: 'http:\n  addr: x\nstore:\n  colour: blue\n', keys: ['http.addr: invalid addr', 'store.colour: unknown key'] },
+    { name: 'several problems at once', yaml: 'http:\n  addr: x\nstore:\n  colour: blue\n', keys: ['http.addr: invalid addr', 'store.colour: unknown key (expected one of dataDir, synchronous, retention, queryTimeout, queryThreads, search)'] },
     { name: 'not YAML', yaml: 'http: [unclosed\n', keys: ['(yaml)'] },
     // Each of these passed the check, then crashed `start` with a stack trace and exit status 1.
     { name: 'syslog address without a host', yaml: 'syslog:\n  addr: "5514"\n', keys: ['syslog.addr: invalid addr (host:port)'] },

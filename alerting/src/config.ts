@@ -4,6 +4,7 @@ import { ALERT_ERR, AlertError } from './errors.ts';
 import { notifyConfigProperties } from './notify-config.ts';
 import { parseDuration } from './dispatch/duration.ts';
 import { addUnitKeywords } from './unit-keywords.ts';
+import { unknownKeyMessage } from './unknown-key.ts';
 
 // The `alerting:` slice of periscope.yaml. Each side owns its keys: the rules side (this file's
 // `rulesConfigProperties`) and the notification side (adds its own properties object and spreads it
@@ -85,7 +86,8 @@ export interface RulesConfig {
   externalUrl?: string;
 }
 
-export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+// verbose: an error carries its schema (unknownKeyMessage lists the keys a section takes).
+export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
 addUnitKeywords(ajv, { duration: parseDuration });
 
@@ -103,7 +105,7 @@ export function schemaErrorKey(e: ErrorObject, prefix = ''): string {
 
 function describeError(e: ErrorObject): string {
   switch (e.keyword) {
-    case 'additionalProperties': return 'unknown key';
+    case 'additionalProperties': return unknownKeyMessage(e);
     case 'required': return 'missing required key';
     case 'format': return e.params.format === 'duration' ? 'invalid duration (e.g. 15s, 5m, 1h)' : `invalid ${e.params.format}`;
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;

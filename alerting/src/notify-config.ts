@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addressparser from 'nodemailer/lib/addressparser';
 import { parseDuration } from './dispatch/duration.ts';
 import { addUnitKeywords } from './unit-keywords.ts';
+import { unknownKeyMessage } from './unknown-key.ts';
 import { compileMatcher } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
@@ -222,7 +223,8 @@ export type NotifyConfig = Static<typeof notifyConfigSchema>;
 export type ReceiverConfig = Static<typeof receiverSchema>;
 export type EscalationConfig = Static<typeof escalationSchema>;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+// verbose: an error carries its schema (unknownKeyMessage lists the keys a section takes).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
 addUnitKeywords(ajv, { duration: parseDuration });
 const validate = ajv.compile<NotifyConfig>(notifyConfigSchema as TSchema);
@@ -235,7 +237,7 @@ function keyOf(prefix: string, e: ErrorObject): string {
 }
 
 function describe(e: ErrorObject): string {
-  if (e.keyword === 'additionalProperties') return 'unknown key';
+  if (e.keyword === 'additionalProperties') return unknownKeyMessage(e);
   if (e.keyword === 'required') return 'missing required key';
   if (e.keyword === 'format' && e.params.format === 'duration') return 'invalid duration (e.g. 30s, 5m, 4h)';
   if (e.keyword === 'const') return `must be ${JSON.stringify(e.params.allowedValue)}`;

@@ -2,6 +2,7 @@ import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
+import { unknownKeyMessage } from '../../../alerting/src/unknown-key.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
 import { expandEnv } from './env-expand.ts';
@@ -77,7 +78,7 @@ const FORMAT_HINTS: Record<string, string> = {
 
 function describe(e: ErrorObject): string {
   switch (e.keyword) {
-    case 'additionalProperties': return 'unknown key';
+    case 'additionalProperties': return unknownKeyMessage(e);
     case 'required': return 'missing required key';
     case 'format': return `invalid ${e.params.format}${FORMAT_HINTS[e.params.format as string] ?? ''}`;
     case 'type': return unitTypeHint(e.parentSchema) ?? e.message ?? 'invalid';

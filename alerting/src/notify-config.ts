@@ -94,8 +94,8 @@ const smsSchema = Type.Object(
 
 const webhookSchema = Type.Object(
   {
-    url: Type.String({ minLength: 1 }),
-    bearerToken: Type.Optional(Type.String()),
+    url: Type.String({ minLength: 1, description: 'http(s) URL the Alertmanager-format JSON is POSTed to; credentials in it (`https://user:pass@host/hook`) are sent as Basic auth.' }),
+    bearerToken: Type.Optional(Type.String({ description: '`Authorization: Bearer <token>` (instead of the URL\'s credentials).' })),
     sendResolved: Type.Boolean({ default: true }),
     /** 0: no limit (Alertmanager's max_alerts). */
     maxAlerts: Type.Integer({ minimum: 0, default: 0 }),

@@ -78,29 +78,54 @@ export function webhookPayload(n: Notification): WebhookPayloadV4 {
   };
 }
 
+/**
+ * The URL to POST to and its Authorization header. Credentials in the URL
+ * (`https://user:pass@host/hook`) become Basic auth, as Go's HTTP client (Alertmanager's) sends
+ * them: fetch refuses such a URL, so every notification to it failed. A bearerToken wins over
+ * them, as an Authorization header wins over the URL's user in Go.
+ */
+export function webhookTarget(config: Pick<WebhookConfig, 'url' | 'bearerToken'>): { url: string; authorization?: string } {
+  if (config.bearerToken) return { url: stripCredentials(config.url), authorization: `Bearer ${config.bearerToken}` };
+  const u = URL.canParse(config.url) ? new URL(config.url) : undefined;
+  if (!u || (!u.username && !u.password)) return { url: config.url };
+  const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  return { url: stripCredentials(config.url), authorization: `Basic ${basic}` };
+}
+
+function stripCredentials(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const u = new URL(url);
+  if (!u.username && !u.password) return url;
+  u.username = '';
+  u.password = '';
+  return u.href;
+}
+
 export class WebhookNotifier extends NotifierBase {
   readonly channel = 'webhook' as const;
   readonly maxAlerts: number;
   readonly #config: WebhookConfig;
+  readonly #target: { url: string; authorization?: string };
 
   constructor(id: string, receiver: string, config: WebhookConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
+    this.#target = webhookTarget(config);
   }
 
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();
     if (notStarted) return notStarted;
-    const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken];
+    const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken, this.#target.authorization?.split(' ')[1]];
     try {
-      const res = await fetch(this.#config.url, {
+      const res = await fetch(this.#target.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Periscope-Alerting',
           'idempotency-key': n.id,
-          ...(this.#config.bearerToken ? { authorization: `Bearer ${this.#config.bearerToken}` } : {}),
+          ...(this.#target.authorization ? { authorization: this.#target.authorization } : {}),
         },
         body: JSON.stringify(webhookPayload(n)),
         signal: AbortSignal.timeout(this.#config.timeoutMs),

@@ -1,6 +1,6 @@
 // Configuration: `periscope check-config` names each bad key; the reference doc is generated.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -262,6 +262,16 @@ describe('periscope check-config', () => {
     expect(out).toContain(`PERISCOPE_ERR_DATA_DIR_UNUSABLE: cannot use the data directory ${dataDir}`);
     expect(out).toContain(reason);
     expect(out).not.toMatch(/\n\s+at /);
+  });
+
+  // root writes anywhere: collector/src/store/data-dir-access.test.ts covers the reasons then.
+  it.skipIf(process.getuid?.() === 0)('a data directory the user cannot write stops start-up saying so', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'periscope-rodir-'));
+    chmodSync(dataDir, 0o555);
+    const yaml = `http:\n  addr: 127.0.0.1:0\nsyslog:\n  addr: 127.0.0.1:0\nstore:\n  dataDir: ${dataDir}\n`;
+    const { code, out } = await periscope(['start', '--config', file(yaml)]);
+    expect(code).toBe(2);
+    expect(out).toContain(`cannot use the data directory ${dataDir} (store.dataDir; periscope.db, periscope-fts.db, lock.db): the directory is not writable by this user (uid ${process.getuid?.()})`);
   });
 
   it('env overrides reach the running collector', async () => {

@@ -24,6 +24,7 @@ import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
 import { metricSourceOf } from './metrics/alerting-source.ts';
 import { createTracesAndMetrics } from './traces-metrics.ts';
 import { createSyslogReceiver, type SyslogRejection } from './receivers/syslog/receiver.ts';
+import { dataDirAccessProblem } from './store/data-dir-access.ts';
 import { DataDirLock } from './store/data-dir-lock.ts';
 import { DatabaseFileWatch } from './store/database-file-watch.ts';
 import { openDatabase } from './store/database.ts';
@@ -73,9 +74,10 @@ function openDataDir(config: Config) {
     return { lock, db, store, fts, queries, ruleQueries };
   } catch (err) {
     if (err instanceof PeriscopeError) throw err;
+    const access = dataDirAccessProblem(dir);
     throw new PeriscopeError(
       ERR.DATA_DIR_UNUSABLE,
-      `cannot use the data directory ${dir} (store.dataDir; periscope.db, periscope-fts.db, lock.db): ${(err as Error).message}`,
+      `cannot use the data directory ${dir} (store.dataDir; periscope.db, periscope-fts.db, lock.db): ${access ? `${access} (${(err as Error).message})` : (err as Error).message}`,
     );
   }
 }

@@ -6,13 +6,25 @@
  *   ${NAME:-default}         the default when the variable is unset or empty
  *   $$                       a literal $ (so $${NAME} stays ${NAME})
  * Expanded after YAML parsing, in string scalars only (never keys): a value can never change the
- * structure of the file. A `$` not followed by `{` or `$` is kept as it is.
+ * structure of the file; a value that is one reference may then be read as a number or a boolean
+ * (load.ts, typedReferences). A `$` not followed by `{` or `$` is kept as it is.
  */
 const REFERENCE = /\$\$|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** A value that is one reference and nothing else (not `$$`, a literal `$`). */
+const WHOLE_REFERENCE = new RegExp(`^(?!\\$\\$$)(?:${REFERENCE.source})$`);
 
-export function expandEnv(value: unknown, env: Record<string, string | undefined>, path: string[], problems: string[]): unknown {
+/**
+ * `wholeReferences` collects the paths (JSON pointers, ajv's instancePath) of values that were one
+ * reference and nothing else (`concurrency: ${LOKI_CONCURRENCY}`): the only ones that may be read
+ * as a number or a boolean where the key takes one (typedReferences in load.ts), as the
+ * OpenTelemetry Collector reads `${env:PORT}`.
+ */
+export function expandEnv(value: unknown, env: Record<string, string | undefined>, path: string[], problems: string[], wholeReferences?: Set<string>): unknown {
   if (typeof value === 'string') {
     if (!value.includes('$')) return value;
+    if (wholeReferences && WHOLE_REFERENCE.test(value)) {
+      wholeReferences.add(path.map((p) => `/${p.replaceAll('~', '~0').replaceAll('/', '~1')}`).join(''));
+    }
     return value.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
       if (match === '$$') return '$';
       const v = env[name!];
@@ -24,10 +36,10 @@ export function expandEnv(value: unknown, env: Record<string, string | undefined
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, String(i)], problems));
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, String(i)], problems, wholeReferences));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k], problems);
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k], problems, wholeReferences);
     return out;
   }
   return value;

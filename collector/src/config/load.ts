@@ -106,6 +106,33 @@ export function formatSchemaErrors(errors: ErrorObject[]): string[] {
   return [...byKey].map(([key, msgs]) => `${key}: ${msgs.length > 1 && msgs.every((m) => m.startsWith('must be ')) ? `must be one of ${msgs.map((m) => m.slice(8)).join(', ')}` : msgs.join('; ')}`);
 }
 
+/**
+ * Environment references are expanded in string values, so `concurrency: ${LOKI_CONCURRENCY}` is
+ * the string "4": where a key takes a number or a boolean and its whole value was one reference,
+ * the expanded text is read as one ("4" → 4, "false" → false), as the OpenTelemetry Collector
+ * and Loki (-config.expand-env) do. Returns whether any value changed (validate again).
+ */
+function typedReferences(config: Record<string, unknown>, errors: ErrorObject[], wholeReferences: Set<string>): boolean {
+  let changed = false;
+  for (const e of errors) {
+    if (e.keyword !== 'type' || !wholeReferences.has(e.instancePath)) continue;
+    const path = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config) as Record<string, unknown> | undefined;
+    const text = parent?.[path[path.length - 1]];
+    if (typeof text !== 'string') continue;
+    const types = [e.params.type].flat() as string[];
+    const typed =
+      types.includes('boolean') && (text === 'true' || text === 'false') ? text === 'true'
+      : types.includes('integer') && /^-?\d+$/.test(text) ? Number(text)
+      : types.includes('number') && text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text)
+      : undefined;
+    if (typed === undefined) continue;
+    parent![path[path.length - 1]] = typed;
+    changed = true;
+  }
+  return changed;
+}
+
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = obj;
   for (const key of path.slice(0, -1)) {
@@ -156,7 +183,8 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): expected a mapping of sections'], source);
   }
   const problems: string[] = [];
-  const config = expandEnv(raw, env, [], problems) as Record<string, unknown>;
+  const wholeReferences = new Set<string>();
+  const config = expandEnv(raw, env, [], problems, wholeReferences) as Record<string, unknown>;
   const unset = new Set(problems.map(keyOfProblem));
   // key → `NAME=value`: a problem with an overridden key says where its value came from, since
   // the file may say something else (docs/deploy.md: the image sets all three).
@@ -167,7 +195,8 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     setPath(config, path, value);
     overridden.set(path.join('.'), `${name}=${value}`);
   }
-  if (!validate(config)) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
+  if (!validate(config) && typedReferences(config, validate.errors ?? [], wholeReferences)) validate(config);
+  if (validate.errors) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
   if (Array.isArray(config.exporters)) {
     problems.push(...exporterListProblems(config.exporters as Array<Record<string, unknown>>));
   }

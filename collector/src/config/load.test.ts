@@ -1,0 +1,56 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readConfig } from './load.ts';
+
+function read(yaml: string, env: Record<string, string | undefined>) {
+  const file = join(mkdtempSync(join(tmpdir(), 'periscope-load-')), 'periscope.yaml');
+  writeFileSync(file, yaml);
+  return readConfig({ file, env });
+}
+
+describe('environment references in keys that take a number or a boolean', () => {
+  const yaml = [
+    'http:',
+    '  parseThreads: ${THREADS}',
+    'syslog:',
+    '  enabled: ${SYSLOG_ON:-false}',
+    'exporters:',
+    '  - type: loki',
+    '    name: l',
+    '    url: http://loki:3100',
+    '    concurrency: ${CONCURRENCY}',
+    '    retry: { budgetRatio: "${BUDGET}" }',
+    'alerting:',
+    '  receivers:',
+    '    - name: team',
+    '      email: [{ to: a@example.com, from: b@example.com, smtp: { host: h, port: "${SMTP_PORT}", password: "${SMTP_PASSWORD}" } }]',
+    '  route: { receiver: team }',
+    '',
+  ].join('\n');
+
+  it('a value that is one reference is read as the number or boolean the key takes', () => {
+    const { config, problems } = read(yaml, { THREADS: '3', CONCURRENCY: '8', BUDGET: '0.5', SMTP_PORT: '2525', SMTP_PASSWORD: '12345' });
+    expect(problems).toEqual([]);
+    expect(config.http.parseThreads).toBe(3);
+    expect(config.syslog.enabled).toBe(false);
+    expect(config.exporters[0]).toMatchObject({ concurrency: 8, retry: { budgetRatio: 0.5 } });
+    // a key that takes a string keeps the text, digits or not
+    expect(config.alerting.receivers[0].email?.[0].smtp).toMatchObject({ port: 2525, password: '12345' });
+  });
+
+  it.each([
+    { name: 'not a number', env: { THREADS: 'three' }, want: 'http.parseThreads: must be integer' },
+    { name: 'not an integer', env: { THREADS: '1.5' }, want: 'http.parseThreads: must be integer' },
+    { name: 'not a boolean', env: { SYSLOG_ON: 'yes' }, want: 'syslog.enabled: must be boolean' },
+  ])('a value that is not one is still refused: $name', ({ env, want }) => {
+    const { problems } = read(yaml, { THREADS: '3', CONCURRENCY: '8', BUDGET: '0.5', SMTP_PORT: '2525', SMTP_PASSWORD: 'x', ...env });
+    expect(problems).toEqual([want]);
+  });
+
+  it('a reference inside a longer text stays text', () => {
+    const { problems } = read('http:\n  parseThreads: "1${THREADS}"\n', { THREADS: '2' });
+    expect(problems).toEqual(['http.parseThreads: must be integer']);
+  });
+});

@@ -54,3 +54,24 @@ describe('environment references in keys that take a number or a boolean', () =>
     expect(problems).toEqual(['http.parseThreads: must be integer']);
   });
 });
+
+describe('empty sections and keys', () => {
+  it('a section or list left empty (its keys commented out) takes the defaults', () => {
+    const { config, problems } = read('http:\n#  addr: 0.0.0.0:4318\nsyslog:\nexporters:\nalerting:\n  receivers:\n', {});
+    expect(problems).toEqual([]);
+    expect(config.http).toMatchObject({ addr: '127.0.0.1:4318', bodyLimit: '16MiB' });
+    expect(config.syslog.enabled).toBe(true);
+    expect(config.exporters).toEqual([]);
+    expect(config.alerting.receivers).toEqual([]);
+  });
+
+  it('a key that takes a value and is left empty is an error saying so', () => {
+    const { problems } = read('store:\n  dataDir:\n  retention:\n    maxAge:\n', {});
+    expect(problems).toEqual(['store.dataDir: is empty, but must be string', 'store.retention.maxAge: is empty, but must be a duration string like "7d" (quote it, with a unit)']);
+  });
+
+  it('a key that takes a value or a list (email to:) and is left empty is an error, not an empty list', () => {
+    const { problems } = read('alerting:\n  receivers:\n    - name: t\n      email: [{ to: , from: a@example.com, smtp: { host: h } }]\n  route: { receiver: t }\n', {});
+    expect(problems).toEqual(['alerting.receivers.0.email.0.to: is empty, but must be one of string, array']);
+  });
+});

@@ -94,16 +94,18 @@ function describe(e: ErrorObject): string {
 /** Formats ajv errors, dropping the noise of union branches (anyOf reports each branch). */
 export function formatSchemaErrors(errors: ErrorObject[]): string[] {
   const byKey = new Map<string, string[]>();
+  const empty = new Set<string>(); // keys left empty in the file (YAML null): said before what they take
   for (const e of errors) {
     const key = keyOf(e);
     // The failing branch reports its own keys; a refused key name is reported by its pattern error.
     if (e.keyword === 'anyOf' || e.keyword === 'if' || e.keyword === 'propertyNames') continue;
+    if (e.keyword === 'type' && e.data === null) empty.add(key);
     const list = byKey.get(key) ?? [];
     const text = describe(e);
     if (!list.includes(text)) list.push(text);
     byKey.set(key, list);
   }
-  return [...byKey].map(([key, msgs]) => `${key}: ${msgs.length > 1 && msgs.every((m) => m.startsWith('must be ')) ? `must be one of ${msgs.map((m) => m.slice(8)).join(', ')}` : msgs.join('; ')}`);
+  return [...byKey].map(([key, msgs]) => `${key}: ${empty.has(key) ? 'is empty, but ' : ''}${msgs.length > 1 && msgs.every((m) => m.startsWith('must be ')) ? `must be one of ${msgs.map((m) => m.slice(8)).join(', ')}` : msgs.join('; ')}`);
 }
 
 /**
@@ -128,6 +130,33 @@ function typedReferences(config: Record<string, unknown>, errors: ErrorObject[],
       : undefined;
     if (typed === undefined) continue;
     parent![path[path.length - 1]] = typed;
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * A section or list left empty (`exporters:` alone, or a section whose keys are all commented
+ * out) is YAML's null: it is read as an empty one, whose keys take their defaults, as the Go
+ * YAML readers of Prometheus and the OpenTelemetry Collector (`otlp:`) read it. A key that takes
+ * a value (a string, a number) and is left empty stays an error. Returns whether any value
+ * changed (validate again).
+ */
+function emptySections(config: Record<string, unknown>, errors: ErrorObject[]): boolean {
+  // The types each empty key may take (a union such as `to: string | list` reports each).
+  const takes = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword !== 'type' || e.data !== null || e.instancePath === '') continue;
+    takes.set(e.instancePath, [...(takes.get(e.instancePath) ?? []), ...([e.params.type].flat() as string[])]);
+  }
+  let changed = false;
+  for (const [instancePath, types] of takes) {
+    // Only a section or a list; a key that may also take a value stays an error ("is empty").
+    if (!types.every((t) => t === 'object' || t === 'array')) continue;
+    const path = instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config) as Record<string, unknown> | undefined;
+    if (!parent || parent[path[path.length - 1]] !== null) continue;
+    parent[path[path.length - 1]] = types.includes('object') ? {} : [];
     changed = true;
   }
   return changed;
@@ -195,7 +224,10 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     setPath(config, path, value);
     overridden.set(path.join('.'), `${name}=${value}`);
   }
-  if (!validate(config) && typedReferences(config, validate.errors ?? [], wholeReferences)) validate(config);
+  if (!validate(config)) {
+    const errors = validate.errors ?? [];
+    if ([typedReferences(config, errors, wholeReferences), emptySections(config, errors)].includes(true)) validate(config);
+  }
   if (validate.errors) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
   if (Array.isArray(config.exporters)) {
     problems.push(...exporterListProblems(config.exporters as Array<Record<string, unknown>>));

@@ -288,6 +288,7 @@ describe('periscope check-config', () => {
     for (const msg of ['periscope collector started', 'periscope collector stopped']) {
       expect(lines.find((l) => l.msg === msg)).toMatchObject({ level: 30, time: expect.any(Number), pid: collector.proc.pid });
     }
+    expect(lines.find((l) => l.msg === 'periscope collector started')).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
   });
 
   it('syslog.enabled: false starts the collector without a syslog listener', async () => {
@@ -306,6 +307,14 @@ describe('periscope check-config', () => {
 });
 
 describe('periscope command line', () => {
+  it('--version prints the version, as on the start-up log line, and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'collector/package.json'), 'utf8')) as { version: string };
+    const { code, out } = await periscope(['--version']);
+    expect(out.trim()).toBe(`periscope ${version} (node ${process.version})`);
+    expect(code).toBe(0);
+  });
+
+
   // Were `start` to run anyway (it did, on the defaults), it would listen here until the timeout.
   const env = { PERISCOPE_HTTP_ADDR: '127.0.0.1:44520', PERISCOPE_SYSLOG_ADDR: '127.0.0.1:44521', PERISCOPE_DATA_DIR: join(tmpdir(), 'periscope-cli-data') };
   it.each([

@@ -3,9 +3,11 @@
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
+//   periscope --version                 print the version (also on the "collector started" log line)
 // Anything else on the command line is refused with the usage and exit status 2. `start` takes
 // its file only as --config, as Prometheus (--config.file) and the OpenTelemetry Collector
 // (--config) do: `periscope start c.yaml` ran on the defaults, silently, before it was refused.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,29 +17,33 @@ import { formatAddr } from '../src/config/units.ts';
 import { PeriscopeError } from '../src/errors.ts';
 import { runWithNodeFlags } from './node-flags.ts';
 
-const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference';
+const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope --version';
+
+/** The collector package's version, for --version and the start-up log line (bug reports, upgrades). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** A command line the CLI does not take: its message and the usage go to stderr, exit status 2. */
 class UsageError extends Error {}
 
 /** The command and its configuration file, or a UsageError for arguments the command does not take. */
-function commandLine(argv: string[]): { command: string; file?: string; help: boolean } {
+function commandLine(argv: string[]): { command: string; file?: string; help: boolean; version: boolean } {
   const { values, positionals } = parsedArgs(argv);
   const help = values.help ?? false;
+  const version = values.version ?? false;
   const [command = 'start', ...rest] = positionals;
   if (values.config === '') throw new UsageError('--config needs a file name');
   switch (command) {
     case 'start':
       if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}" (the configuration file is given as --config ${rest[0]})`);
-      return { command, file: values.config, help };
+      return { command, file: values.config, help, version };
     case 'check-config': {
       const files = values.config === undefined ? rest : [values.config, ...rest];
       if (files.length > 1) throw new UsageError(`unexpected argument "${files[1]}": check-config checks one file`);
-      return { command, file: files[0], help };
+      return { command, file: files[0], help, version };
     }
     case 'config-reference':
       if (rest.length || values.config !== undefined) throw new UsageError(`config-reference takes no ${rest.length ? `argument ("${rest[0]}")` : 'configuration file'}`);
-      return { command, help };
+      return { command, help, version };
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -52,7 +58,7 @@ function parsedArgs(argv: string[]) {
     return parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
     });
   } catch (err) {
     if (String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
@@ -86,9 +92,13 @@ async function checkedConfig(file: string | undefined, printWarnings = false) {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { command, file, help } = commandLine(argv);
+  const { command, file, help, version } = commandLine(argv);
   if (help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (version) {
+    console.log(`periscope ${VERSION} (node ${process.version})`);
     return 0;
   }
   if (command === 'check-config') {
@@ -136,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
   if (phase !== 'stopping') reloadRuleFiles = collector.reloadRuleFiles;
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
+    version: VERSION,
     http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,

@@ -51,7 +51,7 @@ export const rulesConfigProperties = {
   prometheus: Type.Optional(
     Type.Object(
       {
-        url: Type.String({ pattern: '^https?://' }),
+        url: Type.String({ pattern: '^https?://', description: 'Base URL of the Prometheus that `promql` rules query; credentials in it (`http://user:pass@prometheus:9090`) are sent as Basic auth.' }),
         timeout: Type.String({ format: 'duration', default: '10s', unitMinimum: '100ms' }),
         headers: Type.Optional(Type.Record(Type.String(), Type.String())),
       },

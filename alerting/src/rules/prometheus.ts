@@ -30,8 +30,25 @@ function parseValue(s: string): number {
   return Number(s);
 }
 
+/**
+ * The base URL without credentials, and the Basic auth they stand for: Prometheus behind basic auth
+ * is written `http://user:pass@prometheus:9090`, as Grafana and Go's HTTP client take it. fetch
+ * refuses a URL with credentials (every query failed), and error messages show the base URL.
+ * An Authorization header in `headers` wins, as it does over the URL's user in Go.
+ */
+function baseAndAuth(url: string): { base: string; authorization?: string } {
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  if (!u || (!u.username && !u.password)) return { base: url.replace(/\/+$/, '') };
+  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  u.username = '';
+  u.password = '';
+  return { base: u.href.replace(/\/+$/, ''), authorization };
+}
+
 export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {
-  const base = options.url.replace(/\/+$/, '');
+  const { base, authorization } = baseAndAuth(options.url);
+  const ownAuthorization = Object.keys(options.headers ?? {}).some((k) => k.toLowerCase() === 'authorization');
+  const headers = { ...(authorization && !ownAuthorization && { authorization }), ...options.headers };
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
@@ -41,7 +58,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
       try {
         res = await doFetch(`${base}/api/v1/query`, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
           body,
           signal: AbortSignal.timeout(timeoutMs),
         });

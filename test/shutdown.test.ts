@@ -1,6 +1,6 @@
 // Graceful shutdown (SIGTERM) of the real collector process: requests in progress are answered,
 // and a client that stalls cannot keep the process from exiting.
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
@@ -75,3 +75,29 @@ it('a client that stalls in the middle of its request does not keep the collecto
   expect(await collector.stop()).toBe(0); // within the shutdown drain (seconds), not never
   await answer; // its connection was closed
 }, 30_000);
+
+it('an exporter whose backend does not answer stops at its shutdownTimeout and says what it leaves for the next start', async () => {
+  // A Loki that takes connections and never answers.
+  const sockets = new Set<Socket>();
+  const silent = createServer((s) => (sockets.add(s), s.on('error', () => {})));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as AddressInfo;
+  try {
+    collector = await startCollectorProcess({
+      configYaml: `exporters:\n  - { type: loki, name: silent-loki, url: "http://127.0.0.1:${port}", shutdownTimeout: 1s, batch: { wait: 0s } }\n`,
+    });
+    const posted = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"appName":"a","msg":"one"}\n{"appName":"a","msg":"two"}\n' });
+    expect(posted.status).toBe(200);
+    expect(await collector.stop()).toBe(0);
+    const lines = collector.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.exporter === 'silent-loki' && l.records !== undefined)).toMatchObject({
+      level: 40,
+      records: 2,
+      shutdownTimeout: 1,
+      msg: 'exporter silent-loki: stopped with 2 records not delivered (the backend did not take them within shutdownTimeout); they are kept and sent after the next start',
+    });
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+}, 60_000);

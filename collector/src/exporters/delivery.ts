@@ -243,6 +243,14 @@ export class Delivery {
     await this.#loop;
     clearTimeout(deadline);
     this.#abort.abort();
+    // Said at the stop, not found out at the next start: the backend was behind when the collector stopped.
+    const left = this.#backlog();
+    if (left > 0) {
+      this.#d.logger.warn(
+        { exporter: this.name, records: left, shutdownTimeout: this.#o.shutdownTimeoutMs / 1000 },
+        `exporter ${this.name}: stopped with ${left} records not delivered (the backend did not take them within shutdownTimeout); they are kept and sent after the next start`,
+      );
+    }
     await this.#encoder?.close();
     this.#d.metrics.unregister(this.name);
   }

@@ -41,6 +41,7 @@ describe('periscope check-config', () => {
     { name: 'wrong type', yaml: 'syslog:\n  enabled: maybe\n', keys: ['syslog.enabled: must be boolean'] },
     { name: 'several problems at once', yaml: 'http:\n  addr: x\nstore:\n  colour: blue\n', keys: ['http.addr: invalid addr', 'store.colour: unknown key (expected one of dataDir, synchronous, retention, queryTimeout, queryThreads, search)'] },
     { name: 'not YAML', yaml: 'http: [unclosed\n', keys: ['(yaml)'] },
+    { name: 'a key given twice', yaml: 'store:\n  dataDir: a\n  dataDir: b\n', keys: ['(yaml): Map keys must be unique at line 3, column 3 (key dataDir)\n'] },
     // Each of these passed the check, then crashed `start` with a stack trace and exit status 1.
     { name: 'syslog address without a host', yaml: 'syslog:\n  addr: "5514"\n', keys: ['syslog.addr: invalid addr (host:port)'] },
     { name: 'syslog port out of range', yaml: 'syslog:\n  addr: 127.0.0.1:99999\n', keys: ['syslog.addr: invalid addr (host:port)'] },

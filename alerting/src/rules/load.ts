@@ -1,6 +1,7 @@
 import { globSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { yamlErrorLine } from '../yaml-error.ts';
 import { parseRulesConfig } from '../config.ts';
 import { labelsClash, labelsClashMessage } from './clash.ts';
 import { checkRuleFileShape, compileRule, type Rule, type RuleDefaults } from './schema.ts';
@@ -58,7 +59,7 @@ export function loadRuleFiles(paths: string[], options: { baseDir?: string; defa
     try {
       doc = parseYaml(text, { merge: true }); // merge keys, as in periscope.yaml and Prometheus rule files
     } catch (err) {
-      problems.push(`${file}: (yaml): ${(err as Error).message.split('\n')[0]}`);
+      problems.push(`${file}: (yaml): ${yamlErrorLine(err, text)}`);
       continue;
     }
     const shape = checkRuleFileShape(doc);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { unknownKeyMessage } from '../../../alerting/src/unknown-key.ts';
+import { yamlErrorLine } from '../../../alerting/src/yaml-error.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
 import { expandEnv } from './env-expand.ts';
@@ -207,7 +208,7 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     try {
       raw = parseYaml(text, YAML_OPTIONS) ?? {};
     } catch (err) {
-      throw new ConfigError([`(yaml): ${(err as Error).message.split('\n')[0]}`], source);
+      throw new ConfigError([`(yaml): ${yamlErrorLine(err, text)}`], source);
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): expected a mapping of sections'], source);
   }

@@ -35,6 +35,20 @@ async function partialPost(port: number, body: string, sent: number): Promise<{ 
   return { socket, answer: closed };
 }
 
+/** A backend (a Loki) that takes connections and never answers. */
+async function silentBackend(): Promise<{ port: number; close: () => void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => (sockets.add(s), s.on('error', () => {})));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
 /** True once the collector no longer takes new connections (it has begun to shut down). */
 async function refusesConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -77,11 +91,7 @@ it('a client that stalls in the middle of its request does not keep the collecto
 }, 30_000);
 
 it('an exporter whose backend does not answer stops at its shutdownTimeout and says what it leaves for the next start', async () => {
-  // A Loki that takes connections and never answers.
-  const sockets = new Set<Socket>();
-  const silent = createServer((s) => (sockets.add(s), s.on('error', () => {})));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  const { port } = silent.address() as AddressInfo;
+  const { port, close } = await silentBackend();
   try {
     collector = await startCollectorProcess({
       configYaml: `exporters:\n  - { type: loki, name: silent-loki, url: "http://127.0.0.1:${port}", shutdownTimeout: 1s, batch: { wait: 0s } }\n`,
@@ -97,7 +107,24 @@ it('an exporter whose backend does not answer stops at its shutdownTimeout and s
       msg: 'exporter silent-loki: stopped with 2 records not delivered (the backend did not take them within shutdownTimeout); they are kept and sent after the next start',
     });
   } finally {
-    for (const s of sockets) s.destroy();
-    silent.close();
+    close();
+  }
+}, 60_000);
+
+it('a second SIGTERM while stopping ends the process at once, and says so', async () => {
+  const { port, close } = await silentBackend();
+  try {
+    // An exporter that would flush for a minute: the stop is still going when the second signal comes.
+    collector = await startCollectorProcess({ configYaml: `exporters:\n  - { type: loki, name: l, url: "http://127.0.0.1:${port}", shutdownTimeout: 1m, batch: { wait: 0s } }\n` });
+    await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"msg":"x"}\n' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => collector!.proc.once('exit', (_code, signal) => resolve(signal)));
+    collector.proc.kill('SIGTERM');
+    await waitFor(() => refusesConnections(collector!.httpPort)); // the first one is being handled
+    collector.proc.kill('SIGTERM');
+    expect(await exited).toBe('SIGTERM');
+    const lines = collector.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => String(l.msg).startsWith('second SIGTERM'))).toMatchObject({ level: 40, msg: expect.stringContaining('they resume from their saved cursors') });
+  } finally {
+    close();
   }
 }, 60_000);

@@ -66,9 +66,13 @@ function parsedArgs(argv: string[]) {
   }
 }
 
-/** An info line in the shape of the collector's own log (pino's: level 30, time in ms, pid, hostname). */
+/** A line in the shape of the collector's own log (pino's: level, time in ms, pid, hostname). */
+function logLine(level: 30 | 40 | 50, msg: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ level, time: Date.now(), pid: process.pid, hostname: hostname(), ...fields, msg }));
+}
+
 function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
-  console.log(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, hostname: hostname(), ...fields, msg }));
+  logLine(30, msg, fields);
 }
 
 /**
@@ -120,13 +124,22 @@ async function main(argv: string[]): Promise<number> {
   // Listening before anything starts: a SIGINT/SIGTERM during start-up stops the collector as
   // soon as it is up, instead of finding Node's default handler (which ends the process at once).
   const stopAsked = new Promise<void>((resolve) => {
-    const stop = () => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (phase === 'stopping') {
+        // A second signal (an impatient Ctrl-C, `kill` run twice) ends the process at once, as
+        // Node's default would, but says so: nothing acknowledged is lost (the store is durable,
+        // the exporters' cursors are saved as they move), the flush is cut short.
+        logLine(40, `second ${signal} while stopping: exiting now, without waiting for the exporters' flush; they resume from their saved cursors at the next start`);
+        process.removeAllListeners(signal);
+        process.kill(process.pid, signal);
+        return;
+      }
       reloadRuleFiles = undefined; // at once: a SIGHUP handled before the stop must not reload
       phase = 'stopping';
       resolve();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   process.on('SIGHUP', () => {
     if (!reloadRuleFiles) {

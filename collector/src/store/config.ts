@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 /** `store:` — the embedded SQLite store that is also the durable log. */
 export const storeConfigSchema = Type.Object(
   {
-    dataDir: Type.String({ default: './data', minLength: 1, description: 'Folder of the database files. Env PERISCOPE_DATA_DIR.' }),
+    dataDir: Type.String({ default: './data', minLength: 1, description: 'Folder of the database files; a relative path is taken from the working directory the collector starts in, not from the config file\'s folder. Env PERISCOPE_DATA_DIR.' }),
     synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], {
       default: 'normal',
       description:

@@ -252,8 +252,10 @@ describe('periscope check-config', () => {
   });
 
   it.each([
-    { name: 'a damaged periscope.db', setup: (dir: string) => (mkdirSync(dir), writeFileSync(join(dir, 'periscope.db'), 'not a database at all, just text')), reason: 'file is not a database' },
-    { name: 'a file where the directory should be', setup: (dir: string) => writeFileSync(dir, ''), reason: 'EEXIST' },
+    { name: 'a damaged periscope.db', setup: (dir: string) => (mkdirSync(dir), writeFileSync(join(dir, 'periscope.db'), 'not a database at all, just text')), reason: 'periscope.db: file is not a database' },
+    { name: 'a damaged search index', setup: (dir: string) => (mkdirSync(dir), writeFileSync(join(dir, 'periscope-fts.db'), 'not a database at all, just text')), reason: 'periscope-fts.db: file is not a database (the search index: delete this file and it is rebuilt from the log at start-up)' },
+    { name: 'a damaged alerting.db', setup: (dir: string) => (mkdirSync(dir), writeFileSync(join(dir, 'alerting.db'), 'not a database at all, just text')), reason: 'alerting.db: file is not a database' },
+    { name: 'a file where the directory should be', setup: (dir: string) => writeFileSync(dir, ''), reason: 'it, or a folder above it, is a file, not a directory (EEXIST' },
   ])('an unusable data directory ($name) stops start-up with one line naming it, exit status 2', async ({ setup, reason }) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'periscope-baddir-')), 'data');
     setup(dataDir);
@@ -272,7 +274,7 @@ describe('periscope check-config', () => {
     const yaml = `http:\n  addr: 127.0.0.1:0\nsyslog:\n  addr: 127.0.0.1:0\nstore:\n  dataDir: ${dataDir}\n`;
     const { code, out } = await periscope(['start', '--config', file(yaml)]);
     expect(code).toBe(2);
-    expect(out).toContain(`cannot use the data directory ${dataDir} (store.dataDir; periscope.db, periscope-fts.db, lock.db): the directory is not writable by this user (uid ${process.getuid?.()})`);
+    expect(out).toContain(`cannot use the data directory ${dataDir} (store.dataDir; periscope.db, periscope-fts.db, alerting.db, lock.db): the directory is not writable by this user (uid ${process.getuid?.()})`);
   });
 
   it('env overrides reach the running collector', async () => {

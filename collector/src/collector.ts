@@ -56,15 +56,19 @@ export interface RunningCollector {
  */
 function openDataDir(config: Config) {
   const dir = config.store.dataDir;
+  let opening = 'lock.db'; // the file a SQLite error is about
   try {
     const lock = DataDirLock.acquire(dir);
+    opening = 'periscope.db';
     const db = openDatabase(dir, config.store.synchronous);
     const store = new LogStore(db);
+    opening = 'periscope-fts.db';
     const fts = new FtsIndexer(db, dir, {
       enabled: config.store.search.enabled,
       intervalMs: parseDuration(config.store.search.indexInterval),
       batch: config.store.search.indexBatch,
     });
+    opening = 'periscope.db';
     // After the index is attached (created): the query thread attaches it too.
     const queryOptions = { searchIndex: config.store.search.enabled, timeoutMs: parseDuration(config.store.queryTimeout) };
     const queries = new StoreQueries(dir, { ...queryOptions, threads: config.store.queryThreads });
@@ -74,12 +78,30 @@ function openDataDir(config: Config) {
     return { lock, db, store, fts, queries, ruleQueries };
   } catch (err) {
     if (err instanceof PeriscopeError) throw err;
-    const access = dataDirAccessProblem(dir);
-    throw new PeriscopeError(
-      ERR.DATA_DIR_UNUSABLE,
-      `cannot use the data directory ${dir} (store.dataDir; periscope.db, periscope-fts.db, lock.db): ${access ? `${access} (${(err as Error).message})` : (err as Error).message}`,
-    );
+    throw dataDirUnusable(dir, err, opening);
   }
+}
+
+/** What the search index file holds can be built again from the log: the way out of a damaged one. */
+const FILE_HINTS: Record<string, string> = {
+  'periscope-fts.db': ' (the search index: delete this file and it is rebuilt from the log at start-up)',
+};
+
+/**
+ * PERISCOPE_ERR_DATA_DIR_UNUSABLE for an error met opening `file` of the data directory: why the
+ * directory cannot be written, when that is it, else the error with the file a SQLite error is
+ * about ("file is not a database" alone did not say which of four files was damaged).
+ */
+function dataDirUnusable(dir: string, err: unknown, file: string): PeriscopeError {
+  const message = (err as Error).message;
+  const access = dataDirAccessProblem(dir);
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    access ? `${access} (${message})`
+    : code === 'ERR_SQLITE_ERROR' ? `${file}: ${message}${FILE_HINTS[file] ?? ''}`
+    : code === 'EEXIST' || code === 'ENOTDIR' ? `it, or a folder above it, is a file, not a directory (${message})`
+    : message;
+  return new PeriscopeError(ERR.DATA_DIR_UNUSABLE, `cannot use the data directory ${dir} (store.dataDir; periscope.db, periscope-fts.db, alerting.db, lock.db): ${why}`);
 }
 
 /**
@@ -243,7 +265,10 @@ export async function startCollector(config: Config, options: { configDir?: stri
   retention.start();
   exporters.start();
   try {
-    await alerting.start();
+    await alerting.start().catch((err: unknown) => {
+      // Its state and notification database: a damaged file stops start-up like the store's.
+      throw (err as NodeJS.ErrnoException).code === 'ERR_SQLITE_ERROR' ? dataDirUnusable(config.store.dataDir, err, 'alerting.db') : err;
+    });
     if (config.syslog.enabled) await listenOn('syslog', 'syslog.addr', 'PERISCOPE_SYSLOG_ADDR', config.syslog.addr, () => syslog.start());
     const { host, port } = parseAddr(config.http.addr);
     await listenOn('HTTP', 'http.addr', 'PERISCOPE_HTTP_ADDR', config.http.addr, () => app.listen({ host, port }));

@@ -35,6 +35,7 @@ const postSpan = () =>
 
 describe('data directory removed while the collector runs', () => {
   it('refuses logs and spans with 503 instead of acknowledging them into a deleted file, and says why', async () => {
+    expect(await (await fetch(`${collector.url}/health/ready`)).json()).toEqual({ status: 'ready' });
     expect((await postLog('before')).status).toBe(200);
     expect((await postSpan()).status).toBe(200);
     rmSync(collector.dataDir, { recursive: true, force: true });
@@ -52,6 +53,11 @@ describe('data directory removed while the collector runs', () => {
 
     const health = (await (await fetch(`${collector.url}/health/detailed`)).json()) as { status: string; components: { store: { status: string; lastError: string; since: string } } };
     expect(health.components.store).toMatchObject({ status: 'down', lastError: expect.stringContaining('was deleted'), since: expect.any(String) });
+    // Out of rotation until restarted (a load balancer or Kubernetes readiness probe), still alive.
+    const ready = await fetch(`${collector.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'not ready', reason: expect.stringMatching(/^the store refuses writes until a restart: .*was deleted/) });
+    expect((await fetch(`${collector.url}/health`)).status).toBe(200);
     await waitFor(() => /was deleted .*restart the collector to store them in a new database/.test(collector.output()), 30_000, 200);
   }, 60_000);
 });

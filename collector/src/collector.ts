@@ -238,6 +238,13 @@ export async function startCollector(config: Config, options: { configDir?: stri
       alerting: alerting.health(),
     }),
     startedAt,
+    // Not while writes merely fail (a full disk): only a write that succeeds clears that, and an
+    // instance taken out of rotation would get none. Senders retry on its 503 + Retry-After.
+    () => {
+      if (stopping) return 'the collector is stopping';
+      if (dbWatch.lost) return `the store refuses writes until a restart: ${dbWatch.lost.reason}`;
+      return undefined;
+    },
   );
 
   let stopping: Promise<void> | undefined;

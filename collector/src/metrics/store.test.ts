@@ -238,15 +238,15 @@ describe('read interfaces', () => {
     expect(c.samples.map((x) => x.v)).toEqual([2, 6]);
   });
 
-  it('the exponential histograms of one family render on one le list, so sum by (le) over instances adds like buckets', () => {
+  it('the exponential histograms of one service (job) render on one le list, so sum by (le) over its instances adds like buckets', () => {
     const { store } = harness();
-    const e = (instance: string, scale: number, offset: number, positive: number[]): MetricPoint => ({
-      name: 'e_seconds', otelName: 'e', help: '', type: 'histogram', labels: { job: 'shop', instance }, temporality: 'cumulative', timeNs: 1n,
+    const e = (instance: string, scale: number, offset: number, positive: number[], job = 'shop'): MetricPoint => ({
+      name: 'e_seconds', otelName: 'e', help: '', type: 'histogram', labels: { job, instance }, temporality: 'cumulative', timeNs: 1n,
       exponential: { scale, zeroThreshold: 0, zeroCount: 0, negativeCount: 0, offset, positive, count: positive.reduce((a, b) => a + b, 0), sum: 1 },
     });
     // i-1 saw (1, 2] s once and (2, 4] s twice at scale 0; i-2 saw 4 in (2^4.5, 32] s at scale 1
     // (bounds 2^(k/2)): one grid at scale 0 from 1 to 32 for both
-    store.apply([e('i-1', 0, 0, [1, 2]), e('i-2', 1, 8, [0, 4])]);
+    store.apply([e('i-1', 0, 0, [1, 2]), e('i-2', 1, 8, [0, 4]), e('i-3', 1, 0, [5], 'other')]);
     const buckets = (instance: string) =>
       lines(store.render(), `e_seconds_bucket{instance="${instance}"`).map((l) => {
         const [, le, v] = /le="([^"]+)"\} (\S+)$/.exec(l)!;
@@ -259,6 +259,8 @@ describe('read interfaces', () => {
     // Summed by le, the cumulative counts never fall: every instance is in every bucket.
     const summed = one.map(([, v], i) => v + two[i][1]);
     expect(summed).toEqual([0, 0, 1, 3, 3, 3, 7, 7]);
+    // Another service keeps its own grid: the shop's range does not widen its buckets.
+    expect(buckets('i-3').map(([le]) => le)).toEqual(['0', '1', '1.4142135623730951', '+Inf']);
   });
 
   it('select: exponential snapshots in a window share one le list', () => {

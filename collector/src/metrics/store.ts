@@ -508,21 +508,32 @@ export class MetricStore {
   // ── Outputs ───────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * The layout the exponential histograms of a family are rendered on (expLayout): one `le` list
-   * for all its series, so `sum by (le)` over instances adds like buckets. Rendered each on its
-   * own range, a series lacking the `le` values of another's range dropped out of those sums (its
-   * high buckets, which hold all of its observations, most of all), and histogram_quantile() over
-   * the sum was wrong.
+   * The layouts the exponential histograms of a family are rendered on (expLayout), one per `job`
+   * (service): the series of a service (its instances, routes, …) share one `le` list, so
+   * `sum by (le)` over them adds like buckets. Rendered each on its own range, a series lacking
+   * the `le` values of another's range dropped out of those sums (its high buckets, which hold all
+   * of its observations, most of all), and histogram_quantile() over the sum was wrong. Not one
+   * list for the whole family: services with latencies apart by orders of magnitude would give
+   * every series of each of them the union's buckets, up to maxBuckets Prometheus series each.
    */
-  #familyLayout(family: Family): ExpLayout | undefined {
+  #familyLayouts(family: Family): Map<string, ExpLayout> | undefined {
     if (family.type !== 'histogram') return undefined;
-    const snaps: Snapshot[] = [];
-    for (const s of family.series.values()) if (s.exp) snaps.push(s.exp);
-    return expLayout(snaps, this.#o.exponential.maxBuckets);
+    const byJob = new Map<string, Snapshot[]>();
+    for (const s of family.series.values()) {
+      if (!s.exp) continue;
+      const job = s.labels.job ?? '';
+      const snaps = byJob.get(job);
+      if (snaps) snaps.push(s.exp);
+      else byJob.set(job, [s.exp]);
+    }
+    if (byJob.size === 0) return undefined;
+    const layouts = new Map<string, ExpLayout>();
+    for (const [job, snaps] of byJob) layouts.set(job, expLayout(snaps, this.#o.exponential.maxBuckets)!);
+    return layouts;
   }
 
-  /** Exposition lines of one series (histograms: _bucket{le}, _sum, _count; exponential ones on `layout`). */
-  #lines(family: Family, s: Series, layout: ExpLayout | undefined): Line[] {
+  /** Exposition lines of one series (histograms: _bucket{le}, _sum, _count; exponential ones on their job's layout). */
+  #lines(family: Family, s: Series, layouts: Map<string, ExpLayout> | undefined): Line[] {
     switch (family.type) {
       case 'counter':
       case 'gauge':
@@ -533,6 +544,7 @@ export class MetricStore {
         let count: number;
         let sum: number | undefined;
         if (s.exp) {
+          const layout = layouts?.get(s.labels.job ?? '');
           ({ bounds, counts } = toExplicit(layout ? onLayout(s.exp, layout) : s.exp, s.factor));
           count = s.exp.count;
           sum = s.exp.sum === undefined ? undefined : applyFactor(s.exp.sum, s.factor);
@@ -570,9 +582,9 @@ export class MetricStore {
     for (const name of [...this.#families.keys()].sort()) {
       const family = this.#families.get(name) as Family;
       out += `# HELP ${name} ${escapeHelp(family.help || `${name} (OTLP metric)`)}\n# TYPE ${name} ${family.type}\n`;
-      const layout = this.#familyLayout(family);
+      const layouts = this.#familyLayouts(family);
       for (const s of family.series.values()) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layout)) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts)) {
           const labels = extra === undefined ? s.labelText : s.labelText ? `${s.labelText},${extra}="${extraValue}"` : `${extra}="${extraValue}"`;
           out += labels ? `${name}${suffix}{${labels}} ${formatValue(value)}\n` : `${name}${suffix} ${formatValue(value)}\n`;
         }
@@ -591,9 +603,9 @@ export class MetricStore {
     const batch: RemoteWriteBatch = { samples: [], metadata: [] };
     for (const family of this.#families.values()) {
       batch.metadata.push({ name: family.name, type: family.type, help: family.help || `${family.name} (OTLP metric)` });
-      const layout = this.#familyLayout(family);
+      const layouts = this.#familyLayouts(family);
       for (const s of family.series.values()) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layout)) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts)) {
           const labels: Labels = { __name__: family.name + suffix, ...s.labels };
           if (extra !== undefined) labels[extra] = extraValue as string;
           batch.samples.push({ labels, value, timestampMs: nowMs });

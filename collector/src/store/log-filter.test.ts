@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PeriscopeError } from '../errors.ts';
-import { parseLogFilter, timestampToMicros } from './log-filter.ts';
+import { parseLogFilter, parseTimeBound, timestampToMicros } from './log-filter.ts';
 
 describe('parseLogFilter', () => {
   it('reads every filter key, and the endpoint\'s own keys pass', () => {
-    const f = parseLogFilter({ service: 'api', severity: 'warning', start: '1000', end: '2000', traceId: 'A'.repeat(32), q: ' boom ', 'attr.user.id': 'u1', 'sd.order@1.currency': 'EUR', limit: '5', cursor: 'c' }, ['limit', 'cursor']);
+    const f = parseLogFilter({ service: 'api', severity: 'warning', start: '1772359200000', end: '1772359201000', traceId: 'A'.repeat(32), q: ' boom ', 'attr.user.id': 'u1', 'sd.order@1.currency': 'EUR', limit: '5', cursor: 'c' }, ['limit', 'cursor']);
     expect(f).toEqual({
-      service: 'api', maxSeverity: 4, startMicros: 1_000_000, endMicros: 2_000_000, traceId: 'a'.repeat(32), q: 'boom',
+      service: 'api', maxSeverity: 4, startMicros: 1_772_359_200_000_000, endMicros: 1_772_359_201_000_000, traceId: 'a'.repeat(32), q: 'boom',
       attrs: [{ key: 'user.id', value: 'u1' }], sd: [{ key: 'order@1.currency', value: 'EUR' }],
     });
   });
@@ -27,6 +27,29 @@ describe('parseLogFilter', () => {
     expect(keyOf({ 'attr.': 'x' })).toEqual([400, 'attr.', 'attr.: expected attr.<key>']);
     expect(keyOf({ start: '2026-12-06T10:00:00Z', end: '2026-12-06T09:00:00Z' })).toEqual([400, 'end', 'end: before start']);
     expect(keyOf({ start: '2026-12-06T10:00:00Z', end: '2026-12-06T10:00:00Z' })).toBe('accepted'); // empty, but not contradictory
+  });
+});
+
+describe('parseTimeBound', () => {
+  // 2026-03-01T10:00:00.123456Z in every unit Loki, Prometheus and Grafana send: read as
+  // milliseconds whatever their length, seconds meant 1970-01-21 (every record) and nanoseconds
+  // year 56 000 (none).
+  const micros = timestampToMicros('2026-03-01T10:00:00.123456Z');
+  it.each([
+    { form: 'epoch seconds (Loki, Prometheus)', value: '1772359200', want: micros - 123_456 },
+    { form: 'epoch seconds with a fraction (Prometheus)', value: '1772359200.123456', want: micros },
+    { form: 'epoch milliseconds', value: '1772359200123', want: micros - 456 },
+    { form: 'epoch microseconds', value: '1772359200123456', want: micros },
+    { form: 'epoch nanoseconds (Loki, Grafana)', value: '1772359200123456000', want: micros },
+    { form: 'epoch nanoseconds between two microseconds: the later one', value: '1772359200123455001', want: micros },
+    { form: 'RFC 3339 with an offset', value: '2026-03-01T11:00:00.123456+01:00', want: micros },
+    { form: 'zero', value: '0', want: 0 },
+  ])('reads $form', ({ value, want }) => {
+    expect(parseTimeBound(value, 'start')).toBe(want);
+  });
+
+  it.each(['yesterday', '2026-03-01', '12345678901234567890', '1.5e9', '-1'])('refuses %s, naming the forms it takes', (value) => {
+    expect(() => parseTimeBound(value, 'end')).toThrow(/^end: expected RFC 3339 .* or an epoch time in seconds, milliseconds, microseconds or nanoseconds$/);
   });
 });
 

@@ -9,7 +9,7 @@ import { chunkQuery, hasSearchTokens } from './search-words.ts';
  * Query parameters (docs/api.md):
  *   service=checkout            appName equals
  *   severity=warning | 4        that severity and worse (numerically lower or equal)
- *   start, end                  RFC 3339 or epoch ms; start inclusive, end exclusive
+ *   start, end                  RFC 3339 or epoch s/ms/µs/ns (parseTimeBound); start inclusive, end exclusive
  *   traceId=<32 hex>
  *   q=words                     words in msg (search-words.ts; matchesQ without the index)
  *   sd.<sdid>.<param>=value     structured data element parameter equals
@@ -85,11 +85,28 @@ function fieldEquals(field: unknown, value: string): boolean {
   return (typeof field === 'string' && field === value) || JSON.stringify(field) === value;
 }
 
-/** Parses a time bound: RFC 3339 or epoch milliseconds → epoch microseconds. */
+/**
+ * Parses a time bound → epoch microseconds: RFC 3339, or an epoch number whose unit its digits
+ * tell, as Loki reads `start`/`end` (up to 10 digits seconds, more nanoseconds) and Prometheus
+ * (seconds, with a fraction): up to 10 digits (or with a fraction) seconds, 11–13 milliseconds,
+ * 14–16 microseconds, 17–19 nanoseconds. Every date from 2001 to 2286 has 10, 13, 16 or 19 digits
+ * in these units, so the reading is never in doubt for a date a record can have; read as
+ * milliseconds whatever its length, Grafana's seconds or nanoseconds meant 1970 or year 50 000
+ * and the query answered every record or none.
+ */
 export function parseTimeBound(value: string, key: string): number {
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const epoch = /^(\d+)(?:\.(\d+))?$/.exec(value);
+  if (epoch) {
+    const [, whole, frac] = epoch;
+    const digits = whole.replace(/^0+(?=\d)/, '').length;
+    if (frac !== undefined || digits <= 10) return Number(whole) * 1_000_000 + Number((frac ?? '').padEnd(6, '0').slice(0, 6));
+    if (digits <= 13) return Number(whole) * 1000;
+    if (digits <= 16) return Number(whole);
+    // Up: a bound between two microseconds keeps (start) or leaves out (end) the earlier one as in nanoseconds.
+    if (digits <= 19) return Number((BigInt(whole) + 999n) / 1000n);
+  }
   const micros = timestampToMicros(value);
-  if (!Number.isFinite(micros)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected RFC 3339 or epoch milliseconds`, 400, { key });
+  if (!Number.isFinite(micros)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected RFC 3339 (2026-03-01T10:00:00Z) or an epoch time in seconds, milliseconds, microseconds or nanoseconds`, 400, { key });
   return micros;
 }
 

@@ -41,7 +41,10 @@ function wordsOf(q: string): Word[] {
   for (const w of q.split(/\s+/)) {
     const prefix = w.length > 1 && w.endsWith('*');
     const text = prefix ? w.slice(0, -1) : w;
-    const raw = text.toLowerCase().match(TOKEN) ?? [];
+    // İ (U+0130) is the one letter whose lower case is two characters, 'i' and a combining dot,
+    // which is no token character: the index would be asked for "i" and "stanbul" (İstanbul),
+    // where unicode61 indexed one token "istanbul".
+    const raw = text.replaceAll('\u0130', 'i').toLowerCase().match(TOKEN) ?? [];
     const folded = searchTokens(text);
     if (raw.length > 0 && folded.length > 0) words.push({ raw, folded, prefix });
   }

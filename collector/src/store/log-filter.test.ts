@@ -44,6 +44,8 @@ describe('parseTimeBound', () => {
     { form: 'epoch nanoseconds between two microseconds: the later one', value: '1772359200123455001', want: micros },
     { form: 'RFC 3339 with an offset', value: '2026-03-01T11:00:00.123456+01:00', want: micros },
     { form: 'zero', value: '0', want: 0 },
+    // what a URL's unencoded + (…+01:00) arrives as
+    { form: 'RFC 3339 whose + became a space', value: '2026-03-01T11:00:00.123456 01:00', want: micros },
   ])('reads $form', ({ value, want }) => {
     expect(parseTimeBound(value, 'start')).toBe(want);
   });

@@ -105,7 +105,9 @@ export function parseTimeBound(value: string, key: string): number {
     // Up: a bound between two microseconds keeps (start) or leaves out (end) the earlier one as in nanoseconds.
     if (digits <= 19) return Number((BigInt(whole) + 999n) / 1000n);
   }
-  const micros = timestampToMicros(value);
+  // A `+` left as it is in a URL arrives as a space (…T11:00:00+01:00 → "…T11:00:00 01:00"):
+  // a space before the zone can mean nothing else, so it is read as the `+` that was typed.
+  const micros = timestampToMicros(value.replace(/(?<=\d) (?=\d{2}:\d{2}$)/, '+'));
   if (!Number.isFinite(micros)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected RFC 3339 (2026-03-01T10:00:00Z) or an epoch time in seconds, milliseconds, microseconds or nanoseconds`, 400, { key });
   return micros;
 }

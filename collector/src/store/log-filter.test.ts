@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PeriscopeError } from '../errors.ts';
-import { parseLogFilter, parseTimeBound, timestampToMicros } from './log-filter.ts';
+import { matchesQ, parseLogFilter, parseTimeBound, timestampToMicros } from './log-filter.ts';
 
 describe('parseLogFilter', () => {
   it('reads every filter key, and the endpoint\'s own keys pass', () => {
@@ -52,6 +52,16 @@ describe('parseTimeBound', () => {
 
   it.each(['yesterday', '2026-03-01', '12345678901234567890', '1.5e9', '-1'])('refuses %s, naming the forms it takes', (value) => {
     expect(() => parseTimeBound(value, 'end')).toThrow(/^end: expected RFC 3339 .* or an epoch time in seconds, milliseconds, microseconds or nanoseconds$/);
+  });
+});
+
+describe('matchesQ (q= of live tail, log alert rules, and search without the index)', () => {
+  it('ignores case, also of a Turkish dotted capital I', () => {
+    // 'İ'.toLowerCase() is i and a combining dot: istanbul was not in İstanbul, nor İSTANBUL in istanbul
+    for (const [msg, q] of [['İstanbul ofisi', 'istanbul'], ['İstanbul ofisi', 'İSTANBUL'], ['istanbul', 'İstanbul'], ['Payment FAILED', 'failed'], ['order 42 done', 'ORDER 4']]) {
+      expect(matchesQ(msg, q), `${q} in ${msg}`).toBe(true);
+    }
+    expect(matchesQ('Istanbul', 'ankara')).toBe(false);
   });
 });
 

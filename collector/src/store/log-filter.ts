@@ -318,13 +318,21 @@ function getPath(obj: unknown, parts: string[]): unknown {
 let lastQ: { q: string; words: string[] } | undefined;
 
 /**
+ * Lower case in which İ (U+0130) is i, as for the search index (search-words.ts): toLowerCase
+ * makes it i and a combining dot, so `istanbul` was not found in `İstanbul`.
+ */
+function lowerCase(text: string): string {
+  return text.replaceAll('\u0130', 'i').toLowerCase();
+}
+
+/**
  * `q` without the search index: every word occurs in msg, case-insensitively (a trailing `*`,
  * prefix search in FTS5, dropped). An approximation of FTS5's tokenized match; the words of the
  * last `q` are kept, as a scan calls this once per record with the same `q`.
  */
 export function matchesQ(msg: string, q: string): boolean {
-  if (lastQ?.q !== q) lastQ = { q, words: q.toLowerCase().split(/\s+/).map((w) => w.replace(/\*$/, '')).filter(Boolean) };
-  const text = msg.toLowerCase();
+  if (lastQ?.q !== q) lastQ = { q, words: lowerCase(q).split(/\s+/).map((w) => w.replace(/\*$/, '')).filter(Boolean) };
+  const text = lowerCase(msg);
   for (const w of lastQ.words) if (!text.includes(w)) return false;
   return true;
 }

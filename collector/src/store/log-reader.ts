@@ -31,6 +31,15 @@ export function parsedPage({ bodies, nextCursor }: BodyPage): LogPage {
 /** Index chunks above which a q= read in order walks the records (#searchMode): 64 000 positions. */
 const FREQUENT_CHUNKS = 1000;
 
+/**
+ * Characters of record bodies in one page at most (but always one record): a page ends early,
+ * with its nextCursor, when the next record would pass this. A record may be as large as the
+ * request that brought it (http.bodyLimit, 16 MiB), so 1000 records of a few MB each (a page of
+ * the API, of an export, of a trace's logs) were gigabytes held at once by the query thread, its
+ * copy to the main thread and the answer, enough to end the collector out of memory.
+ */
+export const PAGE_MAX_CHARS = 16 * 1024 * 1024;
+
 function encodeCursor(micros: number, id: number): string {
   return Buffer.from(JSON.stringify([micros, id])).toString('base64url');
 }
@@ -87,7 +96,10 @@ export class LogReader {
     return filterToSql(filter, this.#searchMode(filter));
   }
 
-  /** Newest first, keyset-paginated by (ts, id): the stored bodies, parsed by the caller or not. */
+  /**
+   * Newest first, keyset-paginated by (ts, id): the stored bodies, parsed by the caller or not;
+   * up to `limit` of them and PAGE_MAX_CHARS.
+   */
   page(filter: LogFilter, limit: number, cursor?: string): BodyPage {
     const { where, params } = this.#where(filter);
     let sql = `SELECT l.id, l.ts, l.body FROM logs l WHERE ${where}`;
@@ -99,13 +111,20 @@ export class LogReader {
     }
     sql += ' ORDER BY l.ts DESC, l.id DESC LIMIT ?';
     all.push(limit + 1);
-    const rows = this.db.prepare(sql).all(...all) as Array<{ id: number; ts: number; body: string }>;
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      bodies: page.map((r) => r.body),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.ts, last.id) : null,
-    };
+    const bodies: string[] = [];
+    let chars = 0;
+    let last: { id: number; ts: number } | undefined;
+    let more = false;
+    for (const row of this.db.prepare(sql).iterate(...all) as Iterable<{ id: number; ts: number; body: string }>) {
+      if (bodies.length === limit || (bodies.length > 0 && chars + row.body.length > PAGE_MAX_CHARS)) {
+        more = true;
+        break;
+      }
+      bodies.push(row.body);
+      chars += row.body.length;
+      last = row;
+    }
+    return { bodies, nextCursor: more && last ? encodeCursor(last.ts, last.id) : null };
   }
 
   /** Newest first, keyset-paginated by (ts, id). */

@@ -7,6 +7,7 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { parseLogFilter } from './log-filter.ts';
+import { PAGE_MAX_CHARS } from './log-reader.ts';
 import { StoreQueries } from './store-queries.ts';
 import { LogStore } from './log-store.ts';
 
@@ -48,6 +49,29 @@ describe('log queries in the query thread', () => {
     const pages: string[][] = [];
     for await (const bodies of queries.bodies(parseLogFilter({}), 3)) pages.push(bodies.map((b) => JSON.parse(b).msg));
     expect(pages).toEqual([['four', 'three', 'two'], ['one']]);
+  });
+
+  it('ends a page of large records early, with its cursor: every record once, in order, a bounded page at a time', async () => {
+    const { queries, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), false);
+    // 6 records of 6 MB (the native receiver takes up to 16 MiB per request): one page of
+    // limit 100 held all 36 MB; 1000 such records, gigabytes
+    const big = (n: number) => `${n} ${'x'.repeat(6 * 1024 * 1024)}`;
+    append([0, 1, 2, 3, 4, 5].map(big));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queries.page(parseLogFilter({}), 100, cursor);
+      expect(page.bodies.length).toBeGreaterThan(0);
+      expect(page.bodies.reduce((n, b) => n + b.length, 0)).toBeLessThanOrEqual(PAGE_MAX_CHARS);
+      seen.push(...page.bodies.map((b) => (JSON.parse(b) as { msg: string }).msg.split(' ')[0]));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(['5', '4', '3', '2', '1', '0']);
+    // a record larger than the bound still comes, alone
+    append([`huge ${'y'.repeat(PAGE_MAX_CHARS)}`]);
+    const first = await queries.page(parseLogFilter({}), 100);
+    expect(first.bodies).toHaveLength(1);
+    expect(first.nextCursor).not.toBeNull();
   });
 
   it('a bad cursor is the same 400 as in-process; a thread that cannot open the store answers 503 and is started again', async () => {

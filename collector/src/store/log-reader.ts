@@ -40,6 +40,9 @@ const FREQUENT_CHUNKS = 1000;
  */
 export const PAGE_MAX_CHARS = 16 * 1024 * 1024;
 
+/** Buckets one stats answer holds at most (LogReader.stats): about 50 MB of JSON. */
+export const MAX_STATS_BUCKETS = 500_000;
+
 function encodeCursor(micros: number, id: number): string {
   return Buffer.from(JSON.stringify([micros, id])).toString('base64url');
 }
@@ -132,15 +135,23 @@ export class LogReader {
     return parsedPage(this.page(filter, limit, cursor));
   }
 
-  /** Counts per time bucket, service and severity. */
-  stats(filter: LogFilter, intervalMicros: number): StatsBucket[] {
+  /**
+   * Counts per time bucket, service and severity: at most `maxBuckets` of them, else a 400 (as
+   * Loki refuses a step giving more than 11 000 points). `interval=1s` over weeks of logs gave a
+   * bucket per second, service and severity: millions of objects in the query thread, their copy
+   * and the JSON answer, enough to end the collector out of memory.
+   */
+  stats(filter: LogFilter, intervalMicros: number, maxBuckets = MAX_STATS_BUCKETS): StatsBucket[] {
     const { where, params } = this.#where(filter);
     const rows = this.db
       .prepare(
         `SELECT (l.ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, l.service AS service, l.severity AS severity, count(*) AS count
-         FROM logs l WHERE ${where} GROUP BY bucket, l.service, l.severity ORDER BY bucket, l.service, l.severity`,
+         FROM logs l WHERE ${where} GROUP BY bucket, l.service, l.severity ORDER BY bucket, l.service, l.severity LIMIT ?`,
       )
-      .all(intervalMicros, intervalMicros, ...params) as Array<{ bucket: number; service: string | null; severity: number; count: number }>;
+      .all(intervalMicros, intervalMicros, ...params, maxBuckets + 1) as Array<{ bucket: number; service: string | null; severity: number; count: number }>;
+    if (rows.length > maxBuckets) {
+      throw new PeriscopeError(ERR.BAD_QUERY, `interval: more than ${maxBuckets} buckets (one per interval, service and severity); use a longer interval, a narrower time range (start, end) or a service`, 400, { key: 'interval', maxBuckets });
+    }
     return rows.map((r) => ({
       start: new Date(r.bucket / 1000).toISOString(),
       service: r.service,

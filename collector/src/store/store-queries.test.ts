@@ -7,7 +7,7 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { parseLogFilter } from './log-filter.ts';
-import { PAGE_MAX_CHARS } from './log-reader.ts';
+import { LogReader, MAX_STATS_BUCKETS, PAGE_MAX_CHARS } from './log-reader.ts';
 import { StoreQueries } from './store-queries.ts';
 import { LogStore } from './log-store.ts';
 
@@ -72,6 +72,22 @@ describe('log queries in the query thread', () => {
     const first = await queries.page(parseLogFilter({}), 100);
     expect(first.bodies).toHaveLength(1);
     expect(first.nextCursor).not.toBeNull();
+  });
+
+  it('refuses stats of more buckets than its bound with a 400 naming interval, and answers up to it', () => {
+    const { db, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), false);
+    append(['a', 'b', 'c', 'd']); // a millisecond apart: a bucket each at interval=1ms
+    const reader = new LogReader(db, { searchIndex: false });
+    expect(reader.stats(parseLogFilter({}), 1000, 4)).toHaveLength(4);
+    let err: unknown;
+    try {
+      reader.stats(parseLogFilter({}), 1000, 3);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: ERR.BAD_QUERY, statusCode: 400, details: { key: 'interval', maxBuckets: 3 } });
+    expect((err as Error).message).toMatch(/^interval: more than 3 buckets .*use a longer interval/);
+    expect(MAX_STATS_BUCKETS).toBe(500_000);
   });
 
   it('a bad cursor is the same 400 as in-process; a thread that cannot open the store answers 503 and is started again', async () => {

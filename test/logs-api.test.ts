@@ -107,6 +107,10 @@ describe('ingest and search', () => {
       { start: '2026-03-01T10:00:00.000Z', service: 'checkout', severity: 7, count: 1 },
       { start: '2026-03-01T10:00:00.000Z', service: 'payments', severity: 3, count: 1 },
     ]);
+    // a bare number is seconds, as Loki's and Prometheus' step: it was a 400 "at least 1s"
+    const { status, json: seconds } = await get('/api/v1/logs/stats?interval=60&start=2026-03-01T10:00:00Z&end=2026-03-01T10:01:00Z');
+    expect(status).toBe(200);
+    expect(seconds).toEqual({ ...json, interval: '60' });
   });
 
   it.each([

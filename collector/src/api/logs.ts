@@ -50,8 +50,9 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: StoreQueries
   app.get('/api/v1/logs/stats', async (request) => {
     const query = request.query as Query;
     const interval = query.interval ?? '1m';
-    const ms = parseDuration(interval);
-    if (!Number.isFinite(ms) || ms < 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'interval: expected a duration of at least 1s, e.g. 1m', 400, { key: 'interval' });
+    // A bare number is seconds, as Loki's and Prometheus' `step` (interval=60 is a minute).
+    const ms = typeof interval === 'string' && /^\d+(\.\d+)?$/.test(interval) ? Number(interval) * 1000 : parseDuration(interval);
+    if (!Number.isFinite(ms) || ms < 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'interval: expected a duration of at least 1s, e.g. 1m, 90s or 60 (seconds)', 400, { key: 'interval' });
     const filter = parseLogFilter(query, ['interval']);
     return { interval, buckets: await store.stats(filter, ms * 1000) };
   });

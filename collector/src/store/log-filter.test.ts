@@ -85,8 +85,10 @@ describe('timestampToMicros', () => {
     }
   });
 
-  it('rejects impossible dates and non-digits in the canonical shape', () => {
-    for (const bad of ['2026-02-30T00:00:00.000000Z', '2026-13-01T00:00:00.000000Z', '2026-01-01T24:00:00.000000Z', '2026-01-01T00:00:00.00000xZ', '2026-0a-01T00:00:00.000000Z']) {
+  it('rejects impossible dates and offsets, and non-digits in the canonical shape', () => {
+    for (const bad of ['2026-02-30T00:00:00.000000Z', '2026-13-01T00:00:00.000000Z', '2026-01-01T24:00:00.000000Z', '2026-01-01T00:00:00.00000xZ', '2026-0a-01T00:00:00.000000Z',
+      // an offset past RFC 3339's 23:59 (read as 99 hours and 99 minutes, four days off)
+      '2026-01-01T00:00:00+99:99', '2026-01-01T00:00:00.5-24:00', '2026-01-01T00:00:00+05:60']) {
       expect(timestampToMicros(bad), bad).toBeNaN();
     }
   });

@@ -140,7 +140,10 @@ export function timestampToMicros(ts: string): number {
   let ms = Date.UTC(year, month - 1, day, hour, minute, second);
   if (m[8] !== 'Z' && m[8] !== 'z') {
     const sign = m[8][0] === '-' ? -1 : 1;
-    ms -= sign * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6))) * 60_000;
+    const [offsetHours, offsetMinutes] = [Number(m[8].slice(1, 3)), Number(m[8].slice(4, 6))];
+    // RFC 3339's time-numoffset is a time-hour (00–23) and a time-minute (00–59): +99:99 is no zone.
+    if (offsetHours > 23 || offsetMinutes > 59) return Number.NaN;
+    ms -= sign * (offsetHours * 60 + offsetMinutes) * 60_000;
   }
   const frac = m[7] === undefined ? 0 : Number((m[7] + '00000').slice(0, 6));
   return ms * 1000 + frac;

@@ -34,11 +34,16 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: StoreQueries
     if (format !== 'ndjson' && format !== 'csv') throw new PeriscopeError(ERR.BAD_QUERY, 'format: expected ndjson or csv', 400, { key: 'format' });
     const filter = parseLogFilter(query, ['format']);
     const pages = store.bodies(filter);
+    // The first page is read before the answer starts, so a query that cannot run (503 timeout,
+    // store unavailable) is answered as every endpoint answers it, with its status and
+    // Retry-After, not as a connection cut after a 200. A later page's failure can only cut the
+    // stream short (its chunked encoding unfinished, which HTTP clients report).
+    const first = await pages.next();
     async function* lines() {
       if (format === 'csv') yield csvHeader();
-      for await (const bodies of pages) {
+      for (let page = first; !page.done; page = await pages.next()) {
         let chunk = '';
-        for (const body of bodies) chunk += format === 'csv' ? csvRow(JSON.parse(body) as LogRecord) : body + '\n';
+        for (const body of page.value) chunk += format === 'csv' ? csvRow(JSON.parse(body) as LogRecord) : body + '\n';
         yield chunk;
       }
     }

@@ -35,6 +35,25 @@ describe('DeadLetterStore', () => {
     expect(store.list({ limit: 10 }).map((l) => l.id)).toEqual([1, 3]);
   });
 
+  it('pages up to limit letters and maxChars of them, at least one, saying whether more follow', () => {
+    const store = new DeadLetterStore(new DatabaseSync(':memory:'));
+    // refused for good because large (Loki's line limit): a page of 1000 such was gigabytes
+    const big = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400: line too long', status: 400 });
+    store.add('loki', [1, 2, 3, 4, 5].map(big), 10);
+    const ids: number[][] = [];
+    let afterId: number | undefined;
+    for (;;) {
+      const { letters, more } = store.page({ exporter: 'loki', afterId, limit: 100, maxChars: 2500 });
+      ids.push(letters.map((l) => l.logId));
+      if (!more) break;
+      afterId = letters.at(-1)!.id;
+    }
+    expect(ids).toEqual([[1, 2], [3, 4], [5]]);
+    expect(store.page({ limit: 100, maxChars: 10 })).toMatchObject({ letters: [{ logId: 1 }], more: true }); // one, however large
+    expect(store.page({ limit: 5, maxChars: 1e9 }).more).toBe(false);
+    expect(store.page({ limit: 4, maxChars: 1e9 })).toMatchObject({ letters: { length: 4 }, more: true });
+  });
+
   it('never gives an id to a second letter, even after the newest were replayed and removed', () => {
     const db = new DatabaseSync(':memory:');
     let store = new DeadLetterStore(db);

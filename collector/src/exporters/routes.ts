@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, type RawQuery } from '../http/query-params.ts';
+import { PAGE_MAX_CHARS } from '../store/log-reader.ts';
 import type { Exporters } from './exporters.ts';
 
 const MAX_LIMIT = 1000;
@@ -52,10 +53,8 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     const exporter = checkExporter(exporters, q.exporter);
     const limit = parseLimit(q.limit, 100);
     const afterId = parseCursor(q.cursor);
-    // one more than asked: tells whether there is a next page without a count
-    const items = exporters.deadLetters.list({ exporter, afterId, limit: limit + 1 });
-    const more = items.length > limit;
-    if (more) items.pop();
+    // as a page of the log API: `limit` letters or PAGE_MAX_CHARS of them, whichever comes first
+    const { letters: items, more } = exporters.deadLetters.page({ exporter, afterId, limit, maxChars: PAGE_MAX_CHARS });
     return { total: exporters.deadLetters.total(exporter), items, nextCursor: more ? String(items.at(-1)!.id) : null };
   });
 

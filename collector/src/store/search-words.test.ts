@@ -42,7 +42,7 @@ const QUERIES = [
   'cafe', 'café', 'CAFÉ', 'ouvert', 'größe', 'grosse', 'uber', 'viet', 'việt', 'hàng', 'hang',
   'ødelagt', 'łódź', 'lodz', '주문', '처리', '注文を処理しました', 'user_id', 'user', 'id=42', '🎉 logged',
   'sda1', 'sda', 'sda*', 'disk full', 'full disk', "don't", 'don', 't', 'v2.3.1', '2.3', 'orders-api', 'api v2',
-  'x', 'y', 'x🎉y', 'naive', 'approach', 'c', 'c++', 'αβγ', 'σοφος', 'ΣΟΦΟΣ', 'end', '𝐀𝐁', 'handl*', 'handler*', 'prefix-match*', 'match*', 'a', 'and',
+  'x', 'y', 'x🎉y', 'naive', 'approach', 'c', 'c++', 'αβγ', 'σοφος', 'ΣΟΦΟΣ', 'σοφός', 'σοφόσ', 'ΣΟΦΌΣ', 'end', '𝐀𝐁', 'handl*', 'handler*', 'prefix-match*', 'match*', 'a', 'and',
 ];
 
 /** What a per-record FTS5 index with the chunks' tokenizer matches: each word a quoted phrase. */

@@ -13,10 +13,14 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /** A Latin letter's combining diacritics, once decomposed (NFD): unicode61 removes those only. */
 const LATIN_DIACRITICS = /(\p{Script=Latin})[\u0300-\u036f]+/gu;
 
-/** Lower case, Latin letters' diacritics removed, as unicode61 (remove_diacritics 2) folds text. */
+/**
+ * Lower case, Latin letters' diacritics removed, as unicode61 (remove_diacritics 2) folds text.
+ * Its final sigma ς is σ, as unicode61 folds it: toLowerCase makes Σ either one by its place in
+ * the word, so σοφόσ (or ΣΟΦΌΣ seen as σοφόσ) was a chunk the index matched and the check refused.
+ */
 function fold(text: string): string {
   const t = text.toLowerCase();
-  return NON_ASCII.test(t) ? t.normalize('NFD').replace(LATIN_DIACRITICS, '$1').normalize('NFC') : t;
+  return NON_ASCII.test(t) ? t.replaceAll('\u03c2', '\u03c3').normalize('NFD').replace(LATIN_DIACRITICS, '$1').normalize('NFC') : t;
 }
 
 /** Text → its tokens, folded. */

@@ -48,6 +48,11 @@ describe('notification config slice', () => {
     expect(problems(raw).some((p) => p.startsWith(problem))).toBe(true);
   });
 
+  it('names an unknown time zone once, at its own key, not at each cron expression', () => {
+    const raw = { receivers, route: { receiver: 'team' }, muteTimings: [{ name: 'n', cron: ['* 0-7 * * *', '0 0 * * 6'], timezone: 'Asia/Seol' }] };
+    expect(problems(raw)).toEqual(['alerting.muteTimings.0.timezone: unknown time zone "Asia/Seol"']);
+  });
+
   describe('recipients', () => {
     const email = (to: unknown, from = 'Periscope <alerts@example.com>') => ({ receivers: [{ name: 'm', email: [{ to, from, smtp: { host: 'smtp.example.com' } }] }], route: { receiver: 'm' } });
     const sms = (to: unknown) => ({ receivers: [{ name: 's', sms: [{ accountSid: 'AC1', authToken: 't', from: 'Periscope', to }] }], route: { receiver: 's' } });

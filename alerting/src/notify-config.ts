@@ -302,7 +302,7 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
     timings.add(t.name);
     const exprs = Array.isArray(t.cron) ? t.cron : [t.cron];
     exprs.forEach((expr, j) => {
-      const p = cronProblem(expr, t.timezone);
+      const p = cronProblem(expr); // the zone is checked once below, at its own key
       const key = Array.isArray(t.cron) ? `muteTimings.${i}.cron.${j}` : `muteTimings.${i}.cron`;
       if (p) problems.push(`${k(key)}: ${p}`);
       else if (t.duration !== undefined && expr.trim().split(/\s+/).length === 6) problems.push(`${k(key)}: duration needs a 5-field expression (minute resolution)`);

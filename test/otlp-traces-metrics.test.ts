@@ -262,6 +262,8 @@ it.each([
   { path: '/api/v1/deadletter?exporter=a&exporter=b', key: 'exporter', message: 'exporter: given more than once' },
   // an empty answer would read as "no traces then", as for logs
   { path: '/api/v1/traces?start=2026-12-06T10:00:00Z&end=2026-12-06T09:00:00Z', key: 'end', message: 'end: before start' },
+  // swapped bounds matched nothing and answered an empty list (Tempo refuses them too)
+  { path: '/api/v1/traces?minDuration=1.5s&maxDuration=250ms', key: 'maxDuration', message: 'maxDuration: below minDuration' },
 ])('a repeated, unknown or contradictory query parameter is a 400 naming it: $path', async ({ path, key, message }) => {
   const res = await getJson(path);
   expect(res.status).toBe(400);

@@ -57,11 +57,15 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
 
   app.get('/api/v1/traces', async (request) => {
     const query = queryParams(request.query as RawQuery, ['service', 'operation', 'minDuration', 'maxDuration', 'start', 'end', 'limit']);
+    const minDurationNs = parseDurationNs(query.minDuration, 'minDuration');
+    const maxDurationNs = parseDurationNs(query.maxDuration, 'maxDuration');
+    // Swapped bounds can match nothing: an empty list would read as "no such traces" (as end before start).
+    if (minDurationNs !== undefined && maxDurationNs !== undefined && maxDurationNs < minDurationNs) throw bad('maxDuration', 'below minDuration');
     return logs.searchTraces({
       service: query.service || undefined,
       operation: query.operation || undefined,
-      minDurationNs: parseDurationNs(query.minDuration, 'minDuration'),
-      maxDurationNs: parseDurationNs(query.maxDuration, 'maxDuration'),
+      minDurationNs,
+      maxDurationNs,
       ...parseTimeRange(query.start, query.end),
       limit: parseLimit(query.limit, 20, 1000),
     });

@@ -86,6 +86,11 @@ describe('silences API', () => {
     { name: 'invalid silence → 400 naming the key', req: () => json('POST', '/api/v1/silences', { matchers: [], createdBy: 'x', comment: 'y' }), status: 400, code: ALERT_ERR.SILENCE_INVALID },
     { name: 'unknown silence → 404', req: () => json('DELETE', '/api/v1/silences/nope'), status: 404, code: ALERT_ERR.SILENCE_NOT_FOUND },
     { name: 'bad state filter → 400', req: () => json('GET', '/api/v1/silences?state=later'), status: 400, code: ALERT_ERR.BAD_QUERY },
+    // a fingerprint given twice was bound to SQL as an array: 500 "Unknown named parameter '0'"
+    { name: 'notifications fingerprint given twice → 400', req: () => json('GET', '/api/v1/notifications?fingerprint=a&fingerprint=b'), status: 400, code: ALERT_ERR.BAD_QUERY },
+    { name: 'unknown notifications filter → 400', req: () => json('GET', '/api/v1/notifications?receiver=x'), status: 400, code: ALERT_ERR.BAD_QUERY },
+    { name: 'unknown silences filter → 400', req: () => json('GET', '/api/v1/silences?matcher=x'), status: 400, code: ALERT_ERR.BAD_QUERY },
+    { name: 'unknown incidents filter → 400', req: () => json('GET', '/api/v1/incidents?state=open'), status: 400, code: ALERT_ERR.BAD_QUERY },
     { name: 'malformed JSON → 400', req: () => app.inject({ method: 'POST', url: '/api/v1/silences', payload: '{', headers: { 'content-type': 'application/json' } }), status: 400, code: ALERT_ERR.BAD_BODY },
   ])('$name', async ({ req, status, code }) => {
     const res = await req();

@@ -19,6 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NotifyAlert } from '../dispatch/alert.ts';
 import { ACK_PAGE_HEADERS, confirmPage, donePage, errorPage } from '../ack/page.ts';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
+import { alertQueryParams, type RawQuery } from './query-params.ts';
 import type { NotificationPipeline } from '../notify-pipeline.ts';
 import type { SilenceState } from '../silence/silences.ts';
 import { localeFromAcceptLanguage } from '../templates/messages.ts';
@@ -28,7 +29,6 @@ export interface NotifyRouteDeps {
 }
 
 type Params = Record<string, string>;
-type Query = Record<string, string | undefined>;
 
 /** The alert a link acknowledges, in the alerts API's shape (RFC 3339 times, no internal fields). */
 function ackTargetView(a: NotifyAlert) {
@@ -127,7 +127,7 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
   app.get(
     '/api/v1/silences',
     json((request) => {
-      const state = oneOf<SilenceState>((request.query as Query).state, ['pending', 'active', 'expired'], 'state');
+      const state = oneOf<SilenceState>(alertQueryParams(request.query as RawQuery, ['state']).state, ['pending', 'active', 'expired'], 'state');
       return { silences: pipeline.silences.list(state) };
     }),
   );
@@ -188,7 +188,7 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
   app.get(
     '/api/v1/notifications',
     json((request) => {
-      const q = request.query as Query;
+      const q = alertQueryParams(request.query as RawQuery, ['status', 'fingerprint', 'limit']);
       const status = oneOf(q.status, ['pending', 'sent', 'failed'] as const, 'status');
       return { notifications: pipeline.notifications({ status, fingerprint: q.fingerprint || undefined, limit: limitOf(q.limit) }) };
     }),
@@ -209,7 +209,7 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
   app.get(
     '/api/v1/incidents',
     json((request) => {
-      const q = request.query as Query;
+      const q = alertQueryParams(request.query as RawQuery, ['status', 'limit']);
       return { incidents: pipeline.incidents({ status: oneOf(q.status, ['open', 'resolved'] as const, 'status'), limit: limitOf(q.limit) }) };
     }),
   );

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
+import { alertQueryParams, type RawQuery } from './query-params.ts';
 import { historyEntryToTimeline, mergeTimeline, normalizeExternalEntry, parseHistoryQuery } from '../history/query.ts';
 import type { AlertingEngine, AlertView } from '../rules/engine.ts';
 import type { AckInfoProvider, AlertState, TimelineSource } from '../types.ts';
@@ -98,7 +99,12 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
   });
 
   app.get('/api/v1/alerts', async (request, reply) => {
-    const q = request.query as Record<string, string | undefined>;
+    let q: { state?: string; rule?: string };
+    try {
+      q = alertQueryParams(request.query as RawQuery, ['state', 'rule']);
+    } catch (err) {
+      return fail(reply, err);
+    }
     const states = (q.state ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     for (const s of states) {
       if (!ALL_STATES.has(s as AlertState)) return reply.code(400).send(alertErrorBody(ALERT_ERR.BAD_QUERY, `state: unknown state "${s}"`, { key: 'state' }));
@@ -113,7 +119,7 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
 
   app.get('/api/v1/alerts/history', async (request, reply) => {
     try {
-      const query = parseHistoryQuery(request.query as Record<string, string>);
+      const query = parseHistoryQuery(alertQueryParams(request.query as RawQuery, ['rule', 'fingerprint', 'state', 'since', 'until', 'limit', 'before']));
       const entries = engine.history(query);
       const nextBefore = entries.length === query.limit ? entries[entries.length - 1].transitionId : null;
       return { entries, nextBefore };

@@ -150,3 +150,15 @@ describe('attr. and sd. filters: the store (SQL) and live tail (in memory) answe
     expect(() => parseLogFilter(Object.fromEntries(Object.entries(query).slice(1)))).not.toThrow();
   });
 });
+
+describe('q of a lone *', () => {
+  it('is text, as every q without letters or digits (docs/api.md): it matched every record, its * dropped as a prefix mark', async () => {
+    const { matchesFilter } = await import('./log-filter.ts');
+    const rec = (msg: string) => ({ timestamp: '2026-12-01T00:00:00.000000Z', severity: 6, level: 'info', facility: 1, msg }) as never;
+    const filter = parseLogFilter({ q: '*' });
+    expect(matchesFilter(filter, rec('a * b'), 0)).toBe(true);
+    expect(matchesFilter(filter, rec('plain'), 0)).toBe(false);
+    // a word's trailing * stays a prefix mark
+    expect(matchesFilter(parseLogFilter({ q: 'pl*' }), rec('plain'), 0)).toBe(true);
+  });
+});

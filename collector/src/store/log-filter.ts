@@ -334,7 +334,8 @@ function lowerCase(text: string): string {
  * last `q` are kept, as a scan calls this once per record with the same `q`.
  */
 export function matchesQ(msg: string, q: string): boolean {
-  if (lastQ?.q !== q) lastQ = { q, words: lowerCase(q).split(/\s+/).map((w) => w.replace(/\*$/, '')).filter(Boolean) };
+  // A lone `*` is text, not an empty prefix (which would match every record), as in wordsOf.
+  if (lastQ?.q !== q) lastQ = { q, words: lowerCase(q).split(/\s+/).map((w) => (w.length > 1 ? w.replace(/\*$/, '') : w)).filter(Boolean) };
   const text = lowerCase(msg);
   for (const w of lastQ.words) if (!text.includes(w)) return false;
   return true;

@@ -4,6 +4,7 @@
  * Loki's -config.expand-env accept it:
  *   ${NAME} or ${env:NAME}   the variable's value; unset → a config error naming the key
  *   ${NAME:-default}         the default when the variable is unset or empty
+ *   a value that is one reference and comes out empty (${NAME:-}) leaves its key unset
  *   $$                       a literal $ (so $${NAME} stays ${NAME})
  * Expanded after YAML parsing, in string scalars only (never keys): a value can never change the
  * structure of the file; a value that is one reference may then be read as a number or a boolean
@@ -39,7 +40,15 @@ export function expandEnv(value: unknown, env: Record<string, string | undefined
   if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, String(i)], problems, wholeReferences));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k], problems, wholeReferences);
+    for (const [k, v] of Object.entries(value)) {
+      const expanded = expandEnv(v, env, [...path, k], problems, wholeReferences);
+      // A key whose value is one reference that comes out empty (`tenant: ${LOKI_TENANT:-}`, the
+      // empty default the unset-variable error suggests) is left unset: an optional key takes its
+      // default, as an empty value means "not set" to the OpenTelemetry Collector, and a required
+      // key is reported missing. Kept as "", an optional key was refused ('must not be empty').
+      if (expanded === '' && typeof v === 'string' && WHOLE_REFERENCE.test(v)) continue;
+      out[k] = expanded;
+    }
     return out;
   }
   return value;

@@ -55,6 +55,23 @@ describe('environment references in keys that take a number or a boolean', () =>
   });
 });
 
+describe('a value that is one reference and comes out empty', () => {
+  // following the unset-variable error's advice (${ES_API_KEY:-}) ended in 'must not be empty'
+  it('leaves its key unset: an optional key takes its default', () => {
+    const yaml = 'exporters:\n  - { type: loki, name: l, url: "${LOKI_URL:-http://loki:3100}", tenant: "${LOKI_TENANT:-}", auth: { bearerToken: "${LOKI_TOKEN:-}" } }\n';
+    const { config, problems } = read(yaml, {});
+    expect(problems).toEqual([]);
+    expect(config.exporters[0]).not.toHaveProperty('tenant');
+    expect(config.exporters[0].auth ?? {}).not.toHaveProperty('bearerToken');
+    expect(read(yaml, { LOKI_TENANT: 'team-a' }).config.exporters[0]).toMatchObject({ tenant: 'team-a' });
+  });
+
+  it('a required key is then reported missing; an empty reference inside a longer text stays text', () => {
+    expect(read('exporters:\n  - { type: loki, name: l, url: "${LOKI_URL:-}" }\n', {}).problems).toEqual(['exporters.0.url: missing required key']);
+    expect(read('exporters:\n  - { type: loki, name: l, url: http://loki:3100, tenant: "x${T:-}" }\n', {}).config.exporters[0]).toMatchObject({ tenant: 'x' });
+  });
+});
+
 describe('empty sections and keys', () => {
   it('a section or list left empty (its keys commented out) takes the defaults', () => {
     const { config, problems } = read('http:\n#  addr: 0.0.0.0:4318\nsyslog:\nexporters:\nalerting:\n  receivers:\n', {});

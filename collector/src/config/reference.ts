@@ -32,7 +32,7 @@ export function renderConfigReference(): string {
     'Any string value may refer to the environment, so secrets (passwords, API keys, webhook URLs) stay out of the file:',
     '`${NAME}` or `${env:NAME}` is the variable\'s value (unset: an error naming the key), `${NAME:-default}` the default when it is unset or empty,',
     '`$$` a literal `$`. References are expanded after the YAML is parsed, in values only, never in keys.',
-    'A value that is one reference and nothing else is read as a number or a boolean where the key takes one (`concurrency: ${LOKI_CONCURRENCY}`, `enabled: ${SYSLOG_ON:-false}`).',
+    'A value that is one reference and nothing else is read as a number or a boolean where the key takes one (`concurrency: ${LOKI_CONCURRENCY}`, `enabled: ${SYSLOG_ON:-false}`); one that comes out empty (`tenant: ${LOKI_TENANT:-}`) leaves its key unset, so an optional key takes its default.',
     '',
     '```yaml',
     'exporters:',

@@ -112,6 +112,14 @@ describe('rules API', () => {
 });
 
 describe('alerts, history and timeline API', () => {
+  it('an empty alert id is 404, not every alert\'s history as one timeline', async () => {
+    const { app, fire } = await setup();
+    await fire('web-1', 95);
+    const res = await app.inject({ url: '/api/v1/alerts//timeline' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.code).toBe(ALERT_ERR.ALERT_NOT_FOUND);
+  });
+
   it('lists active alerts with ack info, filters history, merges the timeline', async () => {
     const { app, events, fire, timeline } = await setup();
     await fire('web-1', 95);

@@ -130,6 +130,8 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
 
   app.get('/api/v1/alerts/:id/timeline', async (request, reply) => {
     const { id } = request.params as { id: string };
+    // An empty id (a client's unset variable: /api/v1/alerts//timeline) is no fingerprint filter to history().
+    if (!id) return reply.code(404).send(alertErrorBody(ALERT_ERR.ALERT_NOT_FOUND, 'no alert with an empty fingerprint'));
     try {
       const rows = engine.history({ fingerprint: id, limit: 1000 });
       const alert = engine.getAlert(id) ?? (rows.length ? undefined : ((await deps.externalAlerts?.()) ?? []).find((a) => a.fingerprint === id)) ?? null;

@@ -87,6 +87,21 @@ export const FIELD_LIMITS = { hostname: 255, appName: 48, procId: 128, msgId: 32
 let lastSecond = Number.NaN;
 let lastSecondPrefix = '';
 
+/**
+ * An epoch time given as a number → epoch milliseconds, its unit told by its size as Loki and
+ * Prometheus tell theirs: below 10^11 seconds (pino's stdTimeFunctions.unixTime, Python's
+ * time.time(); as milliseconds it would be before March 1973), below 10^14 milliseconds (pino's
+ * default, Date.now()), below 10^17 microseconds, else nanoseconds. Read as milliseconds
+ * whatever its size, an app logging seconds had its records dated January 1970, and age
+ * retention deleted them at its next run.
+ */
+export function epochNumberToMs(n: number): number {
+  if (n < 1e11) return n * 1000;
+  if (n < 1e14) return n;
+  if (n < 1e17) return n / 1000;
+  return n / 1e6;
+}
+
 /** Formats epoch milliseconds (with optional extra microseconds) as RFC 3339 with microseconds. */
 export function rfc3339Micros(epochMs: number, extraMicros = 0): string {
   const ms = Math.floor(epochMs);
@@ -185,7 +200,7 @@ export function recordFromPino(
   defaults: { appName?: string; hostname?: string; procId?: string; facility?: number } = {},
 ): LogRecord {
   const severity = severityFromPinoLevel(line.level) ?? 6;
-  const time = typeof line.time === 'number' ? line.time : typeof line.time === 'string' ? Date.parse(line.time) : Date.now();
+  const time = typeof line.time === 'number' ? epochNumberToMs(line.time) : typeof line.time === 'string' ? Date.parse(line.time) : Date.now();
   // The keys used as fields (undefined: absent or not a valid value, so kept as an attribute).
   const facilityKey = isFacility(line.facility) ? 'facility' : undefined;
   const appNameKey = typeof line.appName === 'string' ? 'appName' : undefined;

@@ -23,6 +23,12 @@ describe('normalizeRecord', () => {
     { name: 'defaults', input: { msg: 'hi' }, want: { timestamp: '2026-05-05T05:05:05.555000Z', severity: 6, level: 'info', facility: 1, msg: 'hi' } },
     { name: 'nanosecond offset timestamp', input: { msg: 'x', timestamp: '2026-01-01T01:00:00.123456789+01:00' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
     { name: 'epoch ms timestamp', input: { msg: 'x', timestamp: 1767225600123 }, want: { timestamp: '2026-01-01T00:00:00.123000Z' } },
+    // An epoch number's unit by its size, as Loki and Prometheus read theirs (as ms, seconds meant January 1970).
+    { name: 'epoch seconds timestamp', input: { msg: 'x', timestamp: 1767225600 }, want: { timestamp: '2026-01-01T00:00:00.000000Z' } },
+    { name: 'epoch seconds with a fraction (Python time.time())', input: { msg: 'x', timestamp: 1767225600.25 }, want: { timestamp: '2026-01-01T00:00:00.250000Z' } },
+    { name: 'epoch microseconds timestamp', input: { msg: 'x', timestamp: 1767225600123456 }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
+    { name: 'epoch nanoseconds timestamp', input: { msg: 'x', timestamp: 1767225600123456000 }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
+    { name: 'pino time in seconds (stdTimeFunctions.unixTime)', input: { level: 30, time: 1767225600, msg: 'x' }, want: { timestamp: '2026-01-01T00:00:00.000000Z' } },
     { name: 'space for T, 6 fractional digits', input: { msg: 'x', timestamp: '2026-01-01 00:00:00.123456Z' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
     { name: 'lowercase t, 6 fractional digits', input: { msg: 'x', timestamp: '2026-01-01t00:00:00.123456Z' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },
     { name: 'leap second, 6 fractional digits', input: { msg: 'x', timestamp: '2016-12-31T23:59:60.500000Z' }, want: { timestamp: '2017-01-01T00:00:00.500000Z' } },

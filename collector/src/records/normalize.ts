@@ -1,5 +1,6 @@
 import {
   applyFieldLimits,
+  epochNumberToMs,
   isFacility,
   isSpanId,
   isTraceId,
@@ -53,9 +54,9 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
       return fail(ERR.BAD_SEVERITY, `level: unknown level ${JSON.stringify(o.level)}; expected a pino level number or label (trace … fatal)`);
     }
     if (o.time !== undefined) {
-      // epoch ms (pino's default) or RFC 3339 (pino.stdTimeFunctions.isoTime)
-      const ms = typeof o.time === 'number' ? o.time : typeof o.time === 'string' ? timestampToMicros(o.time) / 1000 : NaN;
-      if (!Number.isFinite(ms)) return fail(ERR.BAD_TIMESTAMP, 'time: expected epoch milliseconds or RFC 3339');
+      // an epoch number (ms by pino's default, s with stdTimeFunctions.unixTime) or RFC 3339 (isoTime)
+      const ms = typeof o.time === 'number' ? epochNumberToMs(o.time) : typeof o.time === 'string' ? timestampToMicros(o.time) / 1000 : NaN;
+      if (!Number.isFinite(ms)) return fail(ERR.BAD_TIMESTAMP, 'time: expected an epoch number (s, ms, µs or ns) or RFC 3339');
       if (!msInRange(ms)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number | string));
     }
     // Lifted fields (traceId, facility, structuredData …) with invalid values stay attributes.
@@ -71,7 +72,7 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     return { ok: true, record, micros: timestampToMicros(record.timestamp) };
   }
 
-  // Timestamp: RFC 3339 (any offset, up to nanoseconds) or epoch milliseconds; default now.
+  // Timestamp: RFC 3339 (any offset, up to nanoseconds) or an epoch number (epochNumberToMs); default now.
   let micros: number;
   let timestamp: string;
   if (o.timestamp === undefined) {
@@ -88,11 +89,12 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     const canonical = t.length === 27 && t.charCodeAt(26) === 90 /* Z */ && t.charCodeAt(19) === 46 /* . */ && t.charCodeAt(10) === 84 /* T */ && t.charCodeAt(17) !== 54; /* 6 of :60 */
     timestamp = canonical ? o.timestamp : rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
   } else if (typeof o.timestamp === 'number' && Number.isFinite(o.timestamp) && o.timestamp >= 0) {
-    if (!msInRange(o.timestamp)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp));
-    micros = Math.round(o.timestamp * 1000);
-    timestamp = rfc3339Micros(o.timestamp);
+    const ms = epochNumberToMs(o.timestamp);
+    if (!msInRange(ms)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp));
+    micros = Math.round(ms * 1000);
+    timestamp = rfc3339Micros(ms);
   } else {
-    return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339 string or epoch milliseconds');
+    return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected an RFC 3339 string or an epoch number (s, ms, µs or ns)');
   }
 
   // Severity: number 0–7, or a level name; when both are given they must agree.

@@ -1,4 +1,5 @@
 import { ALERT_ERR, AlertError } from '../errors.ts';
+import { basicToken, takeUrlCredentials } from '../../../sdk/src/url-credentials.ts';
 
 // Instant queries through the Prometheus HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/#instant-queries).
 // PromQL is evaluated by Prometheus itself; this client only transports and decodes.
@@ -38,11 +39,9 @@ function parseValue(s: string): number {
  */
 function baseAndAuth(url: string): { base: string; authorization?: string } {
   const u = URL.canParse(url) ? new URL(url) : undefined;
-  if (!u || (!u.username && !u.password)) return { base: url.replace(/\/+$/, '') };
-  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-  u.username = '';
-  u.password = '';
-  return { base: u.href.replace(/\/+$/, ''), authorization };
+  const credentials = u && takeUrlCredentials(u);
+  if (!credentials) return { base: url.replace(/\/+$/, '') };
+  return { base: u!.href.replace(/\/+$/, ''), authorization: `Basic ${basicToken(credentials)}` };
 }
 
 export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {

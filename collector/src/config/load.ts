@@ -109,6 +109,13 @@ export function formatSchemaErrors(errors: ErrorObject[]): string[] {
   return [...byKey].map(([key, msgs]) => `${key}: ${empty.has(key) ? 'is empty, but ' : ''}${msgs.length > 1 && msgs.every((m) => m.startsWith('must be ')) ? `must be one of ${msgs.map((m) => m.slice(8)).join(', ')}` : msgs.join('; ')}`);
 }
 
+/** The object holding the value at a JSON pointer (ajv's instancePath, RFC 6901) and its key there. */
+function pointed(config: Record<string, unknown>, pointer: string): { parent: Record<string, unknown>; key: string } | undefined {
+  const path = pointer.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config) as Record<string, unknown> | undefined;
+  return parent === undefined || parent === null ? undefined : { parent, key: path[path.length - 1] };
+}
+
 /**
  * Environment references are expanded in string values, so `concurrency: ${LOKI_CONCURRENCY}` is
  * the string "4": where a key takes a number or a boolean and its whole value was one reference,
@@ -119,9 +126,8 @@ function typedReferences(config: Record<string, unknown>, errors: ErrorObject[],
   let changed = false;
   for (const e of errors) {
     if (e.keyword !== 'type' || !wholeReferences.has(e.instancePath)) continue;
-    const path = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
-    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config) as Record<string, unknown> | undefined;
-    const text = parent?.[path[path.length - 1]];
+    const at = pointed(config, e.instancePath);
+    const text = at?.parent[at.key];
     if (typeof text !== 'string') continue;
     const types = [e.params.type].flat() as string[];
     const typed =
@@ -130,7 +136,7 @@ function typedReferences(config: Record<string, unknown>, errors: ErrorObject[],
       : types.includes('number') && text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text)
       : undefined;
     if (typed === undefined) continue;
-    parent![path[path.length - 1]] = typed;
+    at!.parent[at!.key] = typed;
     changed = true;
   }
   return changed;
@@ -154,10 +160,9 @@ function emptySections(config: Record<string, unknown>, errors: ErrorObject[]): 
   for (const [instancePath, types] of takes) {
     // Only a section or a list; a key that may also take a value stays an error ("is empty").
     if (!types.every((t) => t === 'object' || t === 'array')) continue;
-    const path = instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
-    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config) as Record<string, unknown> | undefined;
-    if (!parent || parent[path[path.length - 1]] !== null) continue;
-    parent[path[path.length - 1]] = types.includes('object') ? {} : [];
+    const at = pointed(config, instancePath);
+    if (!at || at.parent[at.key] !== null) continue;
+    at.parent[at.key] = types.includes('object') ? {} : [];
     changed = true;
   }
   return changed;

@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { request } from 'undici';
 import { classifyHttpStatus, networkFailure, type ExportResult } from './result.ts';
+import { basicToken, takeUrlCredentials } from '../../../sdk/src/url-credentials.ts';
 
 /** `auth:` of an HTTP exporter: at most one scheme. */
 export const authConfigSchema = Type.Object(
@@ -59,14 +60,14 @@ export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | u
   const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey, ...Object.values(extraHeaders)];
   const headers: Record<string, string> = { 'user-agent': 'periscope-collector', ...extraHeaders };
   let basic = auth?.basic;
-  if (url.username || url.password) {
-    basic ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
-    secrets.push(decodeURIComponent(url.password), url.password);
-    url.username = '';
-    url.password = '';
+  const encodedPassword = url.password;
+  const inUrl = takeUrlCredentials(url);
+  if (inUrl) {
+    basic ??= inUrl;
+    secrets.push(inUrl.password, encodedPassword);
   }
   if (basic) {
-    const token = Buffer.from(`${basic.username}:${basic.password}`).toString('base64');
+    const token = basicToken(basic);
     headers.authorization = `Basic ${token}`;
     secrets.push(token);
   } else if (auth?.bearerToken) {

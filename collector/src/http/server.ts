@@ -39,9 +39,11 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // Callback style, not async: it runs for every reply, ingest included, and an async hook costs a
+  // promise each time for a flag that is false until shutdown.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   app.removeAllContentTypeParsers();

@@ -21,7 +21,7 @@
 // alert rules can compute rate/avg/quantiles without a Prometheus server.
 
 import { PeriscopeError } from '../errors.ts';
-import { fit, merge, toExplicit, downscale, type ExpHistogram, type ExpLimits } from './exponential.ts';
+import { fit, merge, toExplicit, type ExpHistogram, type ExpLimits } from './exponential.ts';
 import { applyFactor, type PromType } from './naming.ts';
 import { anchoredRe2 } from '../../../alerting/src/re2.ts';
 
@@ -238,9 +238,12 @@ function expLayout(snaps: readonly Snapshot[], maxBuckets: number): ExpLayout | 
   let hi = Number.NEGATIVE_INFINITY;
   for (const e of snaps) {
     if (!('scale' in e) || e.positive.length === 0) continue;
-    const d = downscale(e, scale);
-    if (d.offset < lo) lo = d.offset;
-    if (d.offset + d.positive.length > hi) hi = d.offset + d.positive.length;
+    // Its range at `scale` (downscale's index >> shift), without building its buckets.
+    const shift = e.scale - scale;
+    const first = e.offset >> shift;
+    const end = ((e.offset + e.positive.length - 1) >> shift) + 1;
+    if (first < lo) lo = first;
+    if (end > hi) hi = end;
   }
   if (lo === Number.POSITIVE_INFINITY) return { scale, lo: 0, hi: 0, zeroThreshold };
   // Coarser while the union spans more than maxBuckets, as fit() bounds each histogram.
@@ -252,13 +255,13 @@ function expLayout(snaps: readonly Snapshot[], maxBuckets: number): ExpLayout | 
   return { scale, lo, hi, zeroThreshold };
 }
 
-/** `e` on `layout`: downscaled to its scale, its positive buckets spread over [lo, hi), its zero threshold. */
+/** `e` on `layout`: its buckets merged to the layout's scale (as downscale does) and spread over [lo, hi), the layout's zero threshold. */
 function onLayout(e: ExpHistogram, layout: ExpLayout): ExpHistogram {
   const { scale, lo, hi, zeroThreshold } = layout;
-  const d = downscale(e, scale);
+  const shift = e.scale - scale; // >= 0: the layout's scale is the smallest
   const positive = new Array<number>(hi - lo).fill(0);
-  for (let j = 0; j < d.positive.length; j++) positive[d.offset - lo + j] += d.positive[j];
-  return { ...d, zeroThreshold, offset: lo, positive };
+  for (let i = 0; i < e.positive.length; i++) positive[((e.offset + i) >> shift) - lo] += e.positive[i];
+  return { ...e, scale, zeroThreshold, offset: lo, positive };
 }
 
 /** One exposition line's worth: series-name suffix, the extra label (le/quantile) and the value. */

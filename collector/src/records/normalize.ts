@@ -53,23 +53,24 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     if (severityFromPinoLevel(o.level) === undefined) {
       return fail(ERR.BAD_SEVERITY, `level: unknown level ${JSON.stringify(o.level)}; expected a pino level number or label (trace … fatal)`);
     }
+    // The time, read once: an epoch number (ms by pino's default, s with stdTimeFunctions.unixTime)
+    // or RFC 3339 (isoTime); undefined when absent (recordFromPino then takes the time of receipt).
+    let micros: number | undefined;
     if (o.time !== undefined) {
-      // an epoch number (ms by pino's default, s with stdTimeFunctions.unixTime) or RFC 3339 (isoTime)
-      const ms = typeof o.time === 'number' ? epochNumberToMs(o.time) : typeof o.time === 'string' ? timestampToMicros(o.time) / 1000 : NaN;
-      if (!Number.isFinite(ms)) return fail(ERR.BAD_TIMESTAMP, 'time: expected an epoch number (s, ms, µs or ns) or RFC 3339');
-      if (!msInRange(ms)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number | string));
+      micros = typeof o.time === 'number' ? epochNumberToMs(o.time) * 1000 : typeof o.time === 'string' ? timestampToMicros(o.time) : NaN;
+      if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'time: expected an epoch number (s, ms, µs or ns) or RFC 3339');
+      if (!msInRange(micros / 1000)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number | string));
     }
     // Lifted fields (traceId, facility, structuredData …) with invalid values stay attributes.
     const record = recordFromPino(o);
     if (typeof o.time === 'string') {
       // recordFromPino reads it with Date.parse: to the millisecond only, and a leap second
       // (":60") not at all (the time of receipt instead). The time checked above is exact.
-      const micros = timestampToMicros(o.time);
-      record.timestamp = rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
+      record.timestamp = rfc3339Micros(Math.floor(micros! / 1000), micros! % 1000);
     }
     const checked = checkTraceContext(record);
     if (checked) return checked;
-    return { ok: true, record, micros: timestampToMicros(record.timestamp) };
+    return { ok: true, record, micros: typeof o.time === 'string' ? micros! : timestampToMicros(record.timestamp) };
   }
 
   // Timestamp: RFC 3339 (any offset, up to nanoseconds) or an epoch number (epochNumberToMs); default now.

@@ -2,7 +2,7 @@ import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { singleParam as single, unknownParam, type RawQuery as Query } from '../http/query-params.ts';
 import { CHUNK_SIZE, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
-import { chunkQuery, hasSearchTokens } from './search-words.ts';
+import { chunkQuery, hasSearchTokens, lowerCase } from './search-words.ts';
 
 /**
  * The log filter shared by the search API, export, stats, live tail and log alert rules.
@@ -319,14 +319,6 @@ function getPath(obj: unknown, parts: string[]): unknown {
 }
 
 let lastQ: { q: string; words: string[] } | undefined;
-
-/**
- * Lower case in which İ (U+0130) is i, as for the search index (search-words.ts): toLowerCase
- * makes it i and a combining dot, so `istanbul` was not found in `İstanbul`.
- */
-function lowerCase(text: string): string {
-  return text.replaceAll('\u0130', 'i').toLowerCase();
-}
 
 /**
  * `q` without the search index: every word occurs in msg, case-insensitively (a trailing `*`,

@@ -23,6 +23,16 @@ function fold(text: string): string {
   return NON_ASCII.test(t) ? t.replaceAll('\u03c2', '\u03c3').normalize('NFD').replace(LATIN_DIACRITICS, '$1').normalize('NFC') : t;
 }
 
+/**
+ * Lower case in which İ (U+0130) is i. It is the one letter whose lower case is two characters,
+ * 'i' and a combining dot, which is no token character: the index would be asked for "i" and
+ * "stanbul" (İstanbul), where unicode61 indexed one token "istanbul", and a plain substring
+ * check (log-filter.ts matchesQ) would not find `istanbul` in it.
+ */
+export function lowerCase(text: string): string {
+  return text.replaceAll('\u0130', 'i').toLowerCase();
+}
+
 /** Text → its tokens, folded. */
 export function searchTokens(text: string): string[] {
   return fold(text).match(TOKEN) ?? [];
@@ -45,10 +55,7 @@ function wordsOf(q: string): Word[] {
   for (const w of q.split(/\s+/)) {
     const prefix = w.length > 1 && w.endsWith('*');
     const text = prefix ? w.slice(0, -1) : w;
-    // İ (U+0130) is the one letter whose lower case is two characters, 'i' and a combining dot,
-    // which is no token character: the index would be asked for "i" and "stanbul" (İstanbul),
-    // where unicode61 indexed one token "istanbul".
-    const raw = text.replaceAll('\u0130', 'i').toLowerCase().match(TOKEN) ?? [];
+    const raw = lowerCase(text).match(TOKEN) ?? [];
     const folded = searchTokens(text);
     if (raw.length > 0 && folded.length > 0) words.push({ raw, folded, prefix });
   }

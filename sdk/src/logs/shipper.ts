@@ -24,6 +24,7 @@ import { promisify } from 'node:util';
 import { RecordBuffer, type Entry } from './buffer.ts';
 import { decide, parseRetryAfter, retryDelayMs } from './retry.ts';
 import { C, addCounter, setCounter, type DropReason, type SharedState } from './stats.ts';
+import { basicToken, takeUrlCredentials } from '../url-credentials.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -67,13 +68,8 @@ export class Shipper {
     this.opts = opts;
     this.state = state;
     const url = new URL(`${opts.endpoint.replace(/\/+$/, '')}/api/v1/logs`);
-    if (url.username !== '' || url.password !== '') {
-      // decoded as node:http's urlToHttpOptions does
-      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-      this.headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
-      url.username = '';
-      url.password = '';
-    }
+    const credentials = takeUrlCredentials(url);
+    if (credentials) this.headers.authorization = `Basic ${basicToken(credentials)}`;
     this.url = url.href;
     this.fetch = deps.fetch ?? globalThis.fetch;
     this.random = deps.random ?? Math.random;

@@ -12,6 +12,7 @@ import {
   type NotifierDeps,
   type SendResult,
 } from '../notifier.ts';
+import { basicToken, takeUrlCredentials } from '../../../../sdk/src/url-credentials.ts';
 
 export interface WebhookConfig {
   url: string;
@@ -85,20 +86,10 @@ export function webhookPayload(n: Notification): WebhookPayloadV4 {
  * them, as an Authorization header wins over the URL's user in Go.
  */
 export function webhookTarget(config: Pick<WebhookConfig, 'url' | 'bearerToken'>): { url: string; authorization?: string } {
-  if (config.bearerToken) return { url: stripCredentials(config.url), authorization: `Bearer ${config.bearerToken}` };
   const u = URL.canParse(config.url) ? new URL(config.url) : undefined;
-  if (!u || (!u.username && !u.password)) return { url: config.url };
-  const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
-  return { url: stripCredentials(config.url), authorization: `Basic ${basic}` };
-}
-
-function stripCredentials(url: string): string {
-  if (!URL.canParse(url)) return url;
-  const u = new URL(url);
-  if (!u.username && !u.password) return url;
-  u.username = '';
-  u.password = '';
-  return u.href;
+  const credentials = u && takeUrlCredentials(u);
+  if (!credentials) return { url: config.url, ...(config.bearerToken ? { authorization: `Bearer ${config.bearerToken}` } : {}) };
+  return { url: u!.href, authorization: config.bearerToken ? `Bearer ${config.bearerToken}` : `Basic ${basicToken(credentials)}` };
 }
 
 export class WebhookNotifier extends NotifierBase {

@@ -1,5 +1,5 @@
 // Configuration: `periscope check-config` names each bad key; the reference doc is generated.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../collector/bin/node-flags.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor } from './helpers/collector-process.ts';
+import { freePort } from './helpers/net.ts';
+import { startLokiServer } from './servers/loki.ts';
 
 const run = promisify(execFile);
 const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
@@ -292,6 +294,41 @@ describe('periscope check-config', () => {
       expect(lines.find((l) => l.msg === msg)).toMatchObject({ level: 30, time: expect.any(Number), pid: collector.proc.pid });
     }
     expect(lines.find((l) => l.msg === 'periscope collector started')).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+  });
+
+  it('log.level: warn leaves out info lines, start-up and stop included; debug adds a line per exporter request', async () => {
+    // At warn there is no start-up line to wait for: the port is picked here and /health/ready polled.
+    const port = await freePort();
+    const quiet = spawn(process.execPath, [BIN, 'start', '--config', file('exporters:\n  - type: loki\n    name: loki\n    url: http://127.0.0.1:1\n    shutdownTimeout: 0s\n')], {
+      env: { ...process.env, PERISCOPE_HTTP_ADDR: `127.0.0.1:${port}`, PERISCOPE_SYSLOG_ADDR: '127.0.0.1:0', PERISCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'periscope-log-')), PERISCOPE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    quiet.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    quiet.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => quiet.once('exit', resolve));
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false), 30_000);
+    const posted = await fetch(`http://127.0.0.1:${port}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"msg":"to a Loki that is not there"}\n' });
+    expect(posted.status).toBe(200);
+    // The exporter's backend refusing connections is a warning: it is written.
+    await waitFor(() => out.includes('"level":40'), 30_000);
+    quiet.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const levels = out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { level: number }).level);
+    expect(levels.length).toBeGreaterThan(0);
+    expect(levels.filter((l) => l < 40)).toEqual([]);
+
+    const loki = await startLokiServer();
+    const verbose = await startCollectorProcess({ configYaml: `log:\n  level: debug\nexporters:\n  - type: loki\n    name: loki\n    url: ${loki.url}\n    batch: { wait: 10ms }\n` });
+    try {
+      const sent = await fetch(`${verbose.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"msg":"one"}\n{"msg":"two"}\n' });
+      expect(sent.status).toBe(200);
+      const line = await waitFor(() => verbose.output().split('\n').find((l) => l.includes('batch sent')));
+      expect(JSON.parse(line)).toMatchObject({ level: 20, exporter: 'loki', records: 2, delivered: 2, deadLettered: 0, unresolved: 0 });
+    } finally {
+      expect(await verbose.stop()).toBe(0);
+      await loki.close();
+    }
   });
 
   it('syslog.enabled: false starts the collector without a syslog listener', async () => {

@@ -15,6 +15,7 @@ import { ConfigError, keyOfProblem, readConfig } from '../src/config/load.ts';
 import { renderConfigReference } from '../src/config/reference.ts';
 import { formatAddr } from '../src/config/units.ts';
 import { PeriscopeError } from '../src/errors.ts';
+import { LOG_LEVELS } from '../src/log/config.ts';
 import { runWithNodeFlags } from './node-flags.ts';
 
 const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope --version';
@@ -66,8 +67,12 @@ function parsedArgs(argv: string[]) {
   }
 }
 
+/** The configured `log.level` as pino's number; lines below it are left out, as pino does. */
+let lowestLevel = 30;
+
 /** A line in the shape of the collector's own log (pino's: level, time in ms, pid, hostname). */
 function logLine(level: 30 | 40 | 50, msg: string, fields: Record<string, unknown> = {}): void {
+  if (level < lowestLevel) return;
   console.log(JSON.stringify({ level, time: Date.now(), pid: process.pid, hostname: hostname(), ...fields, msg }));
 }
 
@@ -117,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
   const config = await checkedConfig(file);
+  lowestLevel = LOG_LEVELS[config.log.level];
   // SIGHUP re-reads the alerting rule files, as Prometheus does; Node's default would end the process.
   // Not while starting or stopping: the rules engine may not be there (or no longer).
   let reloadRuleFiles: (() => unknown) | undefined;

@@ -154,7 +154,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
     },
   });
 
-  const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit) });
+  const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit), logLevel: config.log.level });
   // The data directory deleted or replaced under the running collector: writes would go to a file
   // no one opens again, so they are refused (503) until a restart opens a new database.
   const dbPath = join(config.store.dataDir, 'periscope.db');

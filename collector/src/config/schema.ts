@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { httpConfigSchema } from '../http/config.ts';
+import { logConfigSchema } from '../log/config.ts';
 import { storeConfigSchema } from '../store/config.ts';
 import { exportersConfigSchema } from '../exporters/config.ts';
 import { metricsConfigSchema } from '../metrics/config.ts';
@@ -14,6 +15,7 @@ import { alertingConfigSchema } from '../../../alerting/src/config.ts';
 export const configSchema = Type.Object(
   {
     http: httpConfigSchema,
+    log: logConfigSchema,
     syslog: syslogConfigSchema,
     store: storeConfigSchema,
     exporters: exportersConfigSchema,

@@ -525,7 +525,12 @@ export class Delivery {
         : undefined;
     // The first request carries the body encoded for exactly these items; a part sent again is encoded by the sink.
     const send = (part: LogItem[]) => this.sink.send(part, signal, part === items ? encoded : undefined);
+    const started = this.#now();
     const r = await this.#resolver.resolve(items, send, signal, { giveUp });
+    this.#d.logger.debug?.(
+      { exporter: this.name, firstId: items[0].id, lastId: items[items.length - 1].id, records: items.length, delivered: r.delivered, deadLettered: r.permanent.length, unresolved: r.unresolved.length, ms: this.#now() - started },
+      `exporter ${this.name}: batch sent`,
+    );
     this.#countSent(r.delivered);
     if (r.permanent.length) this.#deadLetter(r.permanent);
     if (r.gaveUp && r.unresolved.length) {

@@ -110,6 +110,8 @@ export type EncodedBody = Uint8Array | string;
 
 /** pino-compatible subset used by exporters. */
 export interface Logger {
+  /** At `log.level: debug` only: a line per exporter request. Optional for test loggers. */
+  debug?(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;

@@ -2,6 +2,7 @@ import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { singleParam as single, unknownParam, type RawQuery as Query } from '../http/query-params.ts';
 import { CHUNK_SIZE, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
+import { searchTerms } from './search-terms.ts';
 import { chunkQuery, hasSearchTokens, lowerCase } from './search-words.ts';
 
 /**
@@ -318,18 +319,26 @@ function getPath(obj: unknown, parts: string[]): unknown {
   return cur;
 }
 
-let lastQ: { q: string; words: string[] } | undefined;
+let lastQ: { q: string; include: string[]; exclude: string[] } | undefined;
 
 /**
- * `q` without the search index: every word occurs in msg, case-insensitively (a trailing `*`,
- * prefix search in FTS5, dropped). An approximation of FTS5's tokenized match; the words of the
- * last `q` are kept, as a scan calls this once per record with the same `q`.
+ * `q` without the search index: every word (or "phrase") occurs in msg, case-insensitively, and
+ * no -excluded one does (search-terms.ts); a trailing `*`, prefix search in FTS5, dropped. An
+ * approximation of FTS5's tokenized match; the terms of the last `q` are kept, as a scan calls
+ * this once per record with the same `q`.
  */
 export function matchesQ(msg: string, q: string): boolean {
-  // A lone `*` is text, not an empty prefix (which would match every record), as in wordsOf.
-  if (lastQ?.q !== q) lastQ = { q, words: lowerCase(q).split(/\s+/).map((w) => (w.length > 1 ? w.replace(/\*$/, '') : w)).filter(Boolean) };
+  if (lastQ?.q !== q) {
+    lastQ = { q, include: [], exclude: [] };
+    for (const t of searchTerms(q)) {
+      // A lone `*` is text, not an empty prefix (which would match every record), as in wordsOf.
+      const text = lowerCase(!t.quoted && t.text.length > 1 ? t.text.replace(/\*$/, '') : t.text);
+      (t.exclude ? lastQ.exclude : lastQ.include).push(text);
+    }
+  }
   const text = lowerCase(msg);
-  for (const w of lastQ.words) if (!text.includes(w)) return false;
+  for (const w of lastQ.include) if (!text.includes(w)) return false;
+  for (const w of lastQ.exclude) if (text.includes(w)) return false;
   return true;
 }
 

@@ -11,7 +11,7 @@ import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
 import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { CHUNK_SIZE } from './fts-schema.ts';
-import { filterToSql, parseLogFilter, type SearchMode } from './log-filter.ts';
+import { filterToSql, matchesFilter, parseLogFilter, type SearchMode } from './log-filter.ts';
 import { LogReader } from './log-reader.ts';
 import { LogStore } from './log-store.ts';
 import { matchesWords } from './search-words.ts';
@@ -208,6 +208,38 @@ describe('q= words', () => {
     append(store, ['retry --> later', 'nothing here', 'Payment FAILED']);
     expect(found(reader, 'failed')).toEqual(['Payment FAILED']);
     expect(found(reader, '-->')).toEqual(['retry --> later']);
+    db.close();
+  });
+
+  it('"phrases" and -exclusions mean the same before indexing, through the index, without it and in live tail', async () => {
+    const { store, reader, fts, db } = openStore();
+    const msgs = ['connection refused by upstream', 'refused connection to db', 'connection reset by peer', 'DEBUG connection pool ok'];
+    append(store, msgs);
+    const cases: Array<[string, string[]]> = [
+      ['connection refused', [msgs[0], msgs[1]]],
+      ['"connection refused"', [msgs[0]]],
+      ['"refused connection"', [msgs[1]]],
+      ['"connection', msgs], // an unclosed quote runs to the end
+      ['connection -reset', [msgs[0], msgs[1], msgs[3]]],
+      ['connection -"refused by"', [msgs[1], msgs[2], msgs[3]]],
+      ['-debug', [msgs[0], msgs[1], msgs[2]]], // only excluding: read, not looked up
+      ['connection -debug -reset', [msgs[0], msgs[1]]],
+      ['"connection refused" -upstream', []],
+    ];
+    const read = (q: string) => {
+      const { where, params } = filterToSql(parseLogFilter({ q }), 'read');
+      return (db.prepare(`SELECT l.body FROM logs l WHERE ${where} ORDER BY l.id`).all(...params) as Array<{ body: string }>).map((r) => (JSON.parse(r.body) as LogRecord).msg);
+    };
+    const tail = (q: string) => msgs.filter((m, i) => matchesFilter(parseLogFilter({ q }), record(m, i), (T0 + i) * 1000));
+    for (const [q, want] of cases) {
+      expect(found(reader, q), `${q} unindexed`).toEqual(want);
+      expect(read(q), `${q} read`).toEqual(want);
+      expect(tail(q), `${q} tail`).toEqual(want);
+    }
+    fts.start();
+    await indexed(fts, msgs.length);
+    await fts.shutdown();
+    for (const [q, want] of cases) expect(found(reader, q), `${q} indexed`).toEqual(want);
     db.close();
   });
 

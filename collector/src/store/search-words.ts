@@ -6,6 +6,8 @@
 // runs of letters, numbers and private-use characters (its default categories, "L* N* Co"),
 // case-folded, diacritics removed from Latin letters (remove_diacritics 2, as the index is built).
 
+import { searchTerms } from './search-terms.ts';
+
 /** A token character: unicode61's default categories. */
 const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
 const TOKEN = new RegExp(`${TOKEN_CHAR.source}+`, 'gu');
@@ -46,46 +48,62 @@ interface Word {
   prefix: boolean;
 }
 
-let last: { q: string; words: Word[] } | undefined;
+interface Words {
+  /** All of these occur (the index is asked for them). */
+  include: Word[];
+  /** None of these does (checked per record only: a chunk holds other records too). */
+  exclude: Word[];
+}
 
-/** The words of `q` that have tokens; kept for the last `q` (a check runs once per candidate). */
-function wordsOf(q: string): Word[] {
+let last: { q: string; words: Words } | undefined;
+
+/** The terms of `q` (search-terms.ts) that have tokens; kept for the last `q` (a check runs once per candidate). */
+function wordsOf(q: string): Words {
   if (last?.q === q) return last.words;
-  const words: Word[] = [];
-  for (const w of q.split(/\s+/)) {
-    const prefix = w.length > 1 && w.endsWith('*');
-    const text = prefix ? w.slice(0, -1) : w;
+  const words: Words = { include: [], exclude: [] };
+  for (const term of searchTerms(q)) {
+    const prefix = !term.quoted && term.text.length > 1 && term.text.endsWith('*');
+    const text = prefix ? term.text.slice(0, -1) : term.text;
     const raw = lowerCase(text).match(TOKEN) ?? [];
     const folded = searchTokens(text);
-    if (raw.length > 0 && folded.length > 0) words.push({ raw, folded, prefix });
+    if (raw.length > 0 && folded.length > 0) (term.exclude ? words.exclude : words.include).push({ raw, folded, prefix });
   }
   last = { q, words };
   return words;
 }
 
-/** Whether `q` has anything the index can look up (`q=-->` has not: it is matched by reading). */
+/**
+ * Whether `q` has words the index can look up. `q=-->` has not, nor has a `q` that only excludes
+ * (`-debug`): those are matched by reading (log-filter.ts matchesQ).
+ */
 export function hasSearchTokens(q: string): boolean {
-  return wordsOf(q).length > 0;
+  return wordsOf(q).include.length > 0;
 }
 
 /**
  * The FTS5 query for the chunks that may hold matches of `q`: every token of every word in the
  * msg column, each a quoted string, so user input is never query syntax
  * (https://www.sqlite.org/fts5.html#full_text_query_syntax). Phrases are not asked for: chunk
- * rows have no meaningful positions (detail=column); matchesWords checks them.
+ * rows have no meaningful positions (detail=column); matchesWords checks them. Nor are the
+ * excluded words: a chunk that has one may hold records without it.
  */
 export function chunkQuery(q: string): string {
   const terms: string[] = [];
-  for (const w of wordsOf(q)) {
+  for (const w of wordsOf(q).include) {
     w.raw.forEach((t, i) => terms.push(w.prefix && i === w.raw.length - 1 ? `"${t}"*` : `"${t}"`));
   }
   return `msg : (${terms.join(' ')})`;
 }
 
-/** Every word of `q` occurs in `msg` as consecutive whole tokens (the last a prefix after `*`). */
+/**
+ * Every word of `q` occurs in `msg` as consecutive whole tokens (the last a prefix after `*`), and
+ * no excluded one does.
+ */
 export function matchesWords(msg: string, q: string): boolean {
   const text = fold(msg);
-  for (const w of wordsOf(q)) if (!containsWord(text, w)) return false;
+  const { include, exclude } = wordsOf(q);
+  for (const w of include) if (!containsWord(text, w)) return false;
+  for (const w of exclude) if (containsWord(text, w)) return false;
   return true;
 }
 

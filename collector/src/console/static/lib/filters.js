@@ -59,7 +59,7 @@ export function filterFields(params) {
     h('option', { value: '' }, 'any'),
     LEVELS.map((name, n) => h('option', { value: name, selected: level === n }, `${name} (${n}) and worse`)),
   );
-  const q = h('input', { name: 'q', type: 'search', placeholder: 'words in message', value: params.get('q') || '', autocomplete: 'off', size: 24 });
+  const q = h('input', { name: 'q', type: 'search', placeholder: 'words "a phrase" -not', value: params.get('q') || '', autocomplete: 'off', size: 24 });
   const traceId = h('input', { name: 'traceId', type: 'text', placeholder: '32 hex', value: params.get('traceId') || '', autocomplete: 'off', size: 20, pattern: '[0-9a-fA-F]{32}' });
   const fields = h('input', { name: 'fields', type: 'text', placeholder: 'attr.user.id=u1 sd.order@32473.currency=EUR', value: fieldFiltersText(params), autocomplete: 'off', size: 30 });
   const el = h(

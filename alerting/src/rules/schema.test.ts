@@ -47,6 +47,11 @@ describe('rule validation names the key', () => {
     { name: 'log: bad mode', rule: { name: 'e', kind: 'log', mode: 'burst', filter: {}, threshold: 1 }, key: 'rules[2].mode: must be one of' },
     { name: 'promql: missing expr', rule: { name: 'p', kind: 'promql' }, key: 'rules[2].expr: missing required key' },
     { name: 'promql: clear threshold without threshold', rule: { name: 'p', kind: 'promql', expr: 'up', clearThreshold: 1 }, key: 'rules[2].threshold: required when clearThreshold is set' },
+    { name: 'promql: unclosed bracket', rule: { name: 'p', kind: 'promql', expr: 'rate(http_requests_total[5m' }, key: 'rules[2].expr: PromQL syntax error: the expression ends too early' },
+    { name: 'promql: a typo in a function name', rule: { name: 'p', kind: 'promql', expr: 'rat(http_requests_total[5m]) > 1' }, key: 'rules[2].expr: PromQL syntax error at column 1: unknown function "rat"' },
+    { name: 'promql: holt_winters, of the Prometheus 2 in use', rule: { name: 'p', kind: 'promql', expr: 'holt_winters(x[10m], 0.3, 0.3) > 2 +' }, key: 'rules[2].expr: PromQL syntax error: the expression ends too early' },
+    { name: 'promql: a bad matcher operator', rule: { name: 'p', kind: 'promql', expr: 'up{job~"api"} == 0' }, key: 'rules[2].expr: PromQL syntax error at column 7' },
+    { name: 'promql: a syntax error next to a shape error', rule: { name: 'p', kind: 'promql', expr: 'up ==', threshold: 'high' }, key: 'rules[2].expr: PromQL syntax error' },
     { name: 'not an object', rule: 'HighCpu', key: 'rules[2]: must be an object' },
     { name: 'name unusable as id', rule: { ...metric, name: 'High CPU!' }, key: 'rules[2].name: must be an id' },
   ])('$name', ({ rule, key }) => {
@@ -61,6 +66,8 @@ describe('rule validation names the key', () => {
     { name: 'log spike', rule: { name: 'burst', kind: 'log', mode: 'spike', filter: { severity: 'error', 'attr.region': 'eu' }, window: '5m', referenceWindow: '1h', threshold: 3, minCount: 10 } },
     { name: 'promql filter mode', rule: { name: 'down', kind: 'promql', expr: 'up == 0' } },
     { name: 'promql threshold mode', rule: { name: 'lat', kind: 'promql', expr: 'histogram_quantile(0.99, rate(x[5m]))', threshold: 1, clearThreshold: 0.8 } },
+    { name: 'promql with a function of Prometheus 2 (holt_winters)', rule: { name: 'trend', kind: 'promql', expr: 'holt_winters(node_load1[10m], 0.3, 0.3) > 2' } },
+    { name: 'promql over several lines, with modifiers', rule: { name: 'ratio', kind: 'promql', expr: 'sum by (job) (rate(errors_total{job=~"api|web"}[5m] offset 1m))\n  / on (job) group_left\n  sum by (job) (rate(requests_total[5m:1m]))\n> bool 0.05' } },
   ])('accepts $name', ({ rule }) => {
     expect(problems(rule)).toEqual([]);
   });

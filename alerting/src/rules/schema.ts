@@ -4,6 +4,7 @@ import { ajv, formatSchemaErrors, parseDuration } from '../config.ts';
 import type { Severity } from '../types.ts';
 import { compileMatcher, parseSelector, type CompiledMatcher, type Selector } from './matchers.ts';
 import { compileTemplate, type CompiledTemplate } from './template.ts';
+import { promqlSyntaxError } from './promql-syntax.ts';
 
 // The rule format, shared by rule files (`rules: [...]`) and the rules API (one rule per body).
 // Validation runs in two passes so each error names one key: the `kind` first, then a strict
@@ -258,6 +259,9 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
         problems.push({ key: key('selector'), message: (err as Error).message });
       }
     }
+    const expr = (spec as { expr?: unknown }).expr;
+    const syntax = kind === 'promql' && typeof expr === 'string' && expr !== '' ? promqlSyntaxError(expr) : undefined;
+    if (syntax) problems.push({ key: key('expr'), message: syntax });
     return { problems };
   }
 
@@ -397,6 +401,8 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     if (mode !== 'spike' && spec.minCount !== undefined) add('minCount', 'only used with mode "spike"');
     if (condition) rule = { ...base, kind: 'log', filter: spec.filter, mode, windowMs, referenceWindowMs, minCount: spec.minCount ?? 1, condition };
   } else {
+    const syntax = promqlSyntaxError(spec.expr);
+    if (syntax) add('expr', syntax);
     rule = { ...base, kind: 'promql', expr: spec.expr, ...(condition ? { condition } : {}) };
   }
   return problems.length ? { problems } : { rule, problems };

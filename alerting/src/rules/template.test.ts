@@ -17,6 +17,9 @@ describe('templates', () => {
     { name: 'humanizePercentage', tpl: '{{ 0.256 | humanizePercentage }}', want: '25.6%' },
     { name: 'humanizeDuration', tpl: '{{ 3725 | humanizeDuration }}', want: '1h 2m 5s' },
     { name: 'rule and severity', tpl: '{{ $rule }}/{{ $severity | upper }}', want: 'HighCpu/CRITICAL' },
+    { name: 'a function call with its operand last (Go template form)', tpl: '{{ printf "%.2f" $value }}', want: '93.46' },
+    { name: 'a one-argument call', tpl: '{{ humanize $value }} on {{ upper $labels.host }}', want: '93.46 on WEB-1' },
+    { name: 'a call piped on', tpl: '{{ printf "%.1f" $value | default "-" }}, {{ humanizePercentage 0.256 }}', want: '93.5, 25.6%' },
     { name: 'chained pipes', tpl: '{{ $labels.host | upper | lower }}', want: 'web-1' },
   ])('renders $name', ({ tpl, want }) => {
     expect(compileTemplate(tpl)(data)).toBe(want);

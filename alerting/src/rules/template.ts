@@ -3,7 +3,7 @@
 //
 //   {{ $value }}  {{ $labels.host }}  {{ $labels["k8s.pod"] }}  {{ $rule }}  {{ $severity }}
 //   pipes: humanize, humanizePercentage, humanizeDuration, round [digits], printf "%.2f", upper, lower,
-//          default "text"
+//          default "text"; or called operand last, as Go templates do: {{ printf "%.2f" $value }}
 //
 // Templates are compiled when a rule is loaded, so an unknown variable or function is a validation
 // error naming the key, never a runtime surprise. A missing label renders as "" and a missing value
@@ -148,8 +148,14 @@ function compileAction(expr: string, ctx: { usesValue: boolean }): (d: TemplateD
     if (t === '|') stages.push([]);
     else stages[stages.length - 1].push(t);
   }
+  // Go templates call a function with its operand last (`printf "%.2f" $value`, `humanize $value`,
+  // as Prometheus' own rule examples write them): the same as the pipe `$value | printf "%.2f"`.
+  if (stages[0].length > 1 && Object.hasOwn(FUNCTIONS, stages[0][0])) {
+    const call = stages[0];
+    stages.splice(0, 1, [call[call.length - 1]], call.slice(0, -1));
+  }
   const [head, ...pipes] = stages;
-  if (head.length !== 1) throw new Error(`expected one variable or literal before a pipe, got "${head.join(' ')}"`);
+  if (head.length !== 1) throw new Error(`expected one variable or literal before a pipe, or a function with its operand last (printf "%.2f" $value), got "${head.join(' ')}"`);
   const source = head[0].startsWith('$') ? compileVariable(head[0], ctx) : (() => {
     const lit = literal(head[0]);
     return () => lit;

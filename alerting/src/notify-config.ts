@@ -9,7 +9,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { parseDuration } from './dispatch/duration.ts';
 import { addUnitKeywords } from './unit-keywords.ts';
 import { unknownKeyMessage } from './unknown-key.ts';
-import { compileMatcher } from './dispatch/matchers.ts';
+import { compileMatchers } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
 
@@ -317,7 +317,7 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
   const checkMatchers = (list: unknown[] | undefined, path: string) =>
     (list ?? []).forEach((m, i) => {
       try {
-        compileMatcher(m as never);
+        compileMatchers([m as never]);
       } catch (err) {
         problems.push(`${k(`${path}.${i}`)}: ${(err as Error).message}`);
       }

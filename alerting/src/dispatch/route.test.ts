@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileMatcher, parseMatcherString } from './matchers.ts';
+import { compileMatcher, compileMatchers, matchesAll, parseMatcherString } from './matchers.ts';
 import { Route, type RouteConfig } from './route.ts';
 
 type L = Record<string, string>;
@@ -28,6 +28,23 @@ describe('label matchers', () => {
     { name: 'unterminated quote', text: 'env="x' },
   ])('rejects $name', ({ text }) => {
     expect(() => compileMatcher(parseMatcherString(text))).toThrow(/bad matcher/);
+  });
+
+  it.each<{ name: string; m: string; labels: L; want: boolean }>([
+    { name: 'comma-separated, unquoted (each must match)', m: 'severity=critical,team=db', labels: { severity: 'critical', team: 'db' }, want: true },
+    { name: 'comma-separated, one fails', m: 'severity=critical,team=db', labels: { severity: 'critical', team: 'web' }, want: false },
+    { name: 'in braces, quoted, with spaces', m: '{severity="critical", team=~"db|storage"}', labels: { severity: 'critical', team: 'storage' }, want: true },
+    { name: 'a comma inside a quoted value is the value', m: 'msg="a,b", env!=dev', labels: { msg: 'a,b', env: 'prod' }, want: true },
+    { name: 'a trailing comma', m: '{env="prod",}', labels: { env: 'prod' }, want: true },
+  ])('a string of several matchers, as Alertmanager reads it: $name', ({ m, labels, want }) => {
+    expect(matchesAll(compileMatchers([m]), labels)).toBe(want);
+  });
+
+  it.each([
+    { name: 'an empty matcher between commas', text: 'a="1",,b="2"' },
+    { name: 'a bad one among several', text: 'a="1",b' },
+  ])('rejects $name', ({ text }) => {
+    expect(() => compileMatchers([text])).toThrow(/bad matcher/);
   });
 
   it('accepts the Alertmanager API form { name, value, isRegex, isEqual }', () => {

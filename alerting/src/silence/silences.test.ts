@@ -58,6 +58,14 @@ describe('silences', () => {
     if (message) expect(err?.message).toMatch(message);
   });
 
+  it('a matcher string of several matchers (amtool, Alertmanager config) is each of them, not one value with commas', () => {
+    const { silences, clock } = fresh();
+    const s = silences.upsert({ ...valid, matchers: ['alertname=DiskFull,host=~"h1|h2"'] });
+    expect(s.matchers).toEqual([{ name: 'alertname', op: '=', value: 'DiskFull' }, { name: 'host', op: '=~', value: 'h1|h2' }]);
+    const mutes = (host: string) => silences.mutes({ labels: { alertname: 'DiskFull', host } } as never, { now: clock.now() }) !== undefined;
+    expect([mutes('h1'), mutes('h3')]).toEqual([true, false]);
+  });
+
   it('goes pending → active → expired with the clock, and mutes only while active', () => {
     const { silences, clock } = fresh();
     const s = silences.upsert({ ...valid, startsAt: iso(T0 + 10 * M), endsAt: iso(T0 + 20 * M) });

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../clock.ts';
-import { compileMatchers, matchesAll, toMatcher, type CompiledMatcher, type LabelMatcher } from '../dispatch/matchers.ts';
+import { compileMatchers, matchesAll, toMatchers, type CompiledMatcher, type LabelMatcher } from '../dispatch/matchers.ts';
 import type { NotifyAlert } from '../dispatch/alert.ts';
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import type { Mute, MuteScope, Muter } from '../inhibit/muter.ts';
@@ -103,9 +103,9 @@ export class Silences implements Muter {
     const matchers: LabelMatcher[] = [];
     body.matchers.forEach((m, i) => {
       try {
-        const lm = toMatcher(m as never);
-        compileMatchers([lm]);
-        matchers.push(lm);
+        const list = toMatchers(m as never);
+        compileMatchers(list);
+        matchers.push(...list);
       } catch (err) {
         throw invalid(`matchers.${i}`, (err as Error).message);
       }

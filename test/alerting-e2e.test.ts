@@ -300,6 +300,8 @@ describe('metric threshold → escalation chain through the real collector', () 
     // Step 2 for a only: the email, one wait after the Slack step. Its ack link shows a confirm page
     // (a GET leaves the chain running: the SMS still comes).
     const emailA = await waitFor(() => first(emailDelivered(), 'a'), 20_000);
+    // a's Slack message may still be in its retries: the 429's Retry-After held b's and c's too.
+    await waitFor(() => first(slackDelivered(), 'a'), 20_000);
     const slackA = slack.requests.filter((r) => parseTitle(slackText(r.body))?.host === 'a');
     const linkA = ackLinkIn(emailA.text)!;
     expect(linkA).toBeDefined();

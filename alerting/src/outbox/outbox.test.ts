@@ -125,6 +125,18 @@ describe('outbox delivery (fake clock)', () => {
     expect(rel(n, t0)).toEqual([0, 1, 2]);
   });
 
+  it('a 429 Retry-After holds every message to that webhook, not only the one refused', async () => {
+    const n = new FakeNotifier('team/slack/0', 'team', { channel: 'slack', rateLimit: { key: 'hook', minIntervalMs: 1000 } });
+    n.script = [{ status: 'retryable', retryAfterMs: 30 * S, error: 'HTTP 429' }];
+    await setup(n);
+    const t0 = t!.clock.now();
+    // Three groups: A is refused with Retry-After 30s; B and C must wait it out as well.
+    for (const name of ['A', 'B', 'C']) await t!.pipeline.onTransition(alertEvent({ alertname: name }, 'firing', t0));
+    await t!.advance(60 * S);
+    expect(rel(n, t0)).toEqual([0, 30, 31, 32]);
+    expect(n.sent).toHaveLength(3);
+  });
+
   it('an identical notification decided twice is stored and sent once (idempotency key)', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     await setup(n);

@@ -98,6 +98,11 @@ export const FAILED_RETENTION_MS = 30 * 86_400_000;
 const GROUP_HEAD = `NOT EXISTS (SELECT 1 FROM notify_outbox AS earlier WHERE earlier.status = 'pending'
   AND earlier.integration = notify_outbox.integration AND earlier.group_key = notify_outbox.group_key AND earlier.id < notify_outbox.id)`;
 
+/** What a rate limit or a Retry-After holds: the notifier's rate key (shared by integrations posting to one Slack webhook), else the integration. */
+function holdKey(notifier: Notifier): string {
+  return notifier.rateLimit?.key ?? `integration\u0000${notifier.id}`;
+}
+
 export interface OutboxDeps {
   db: DatabaseSync;
   clock: Clock;
@@ -211,7 +216,7 @@ export class Outbox {
         }
         const breaker = this.#breaker(row.integration);
         const rateKey = notifier.rateLimit?.key;
-        if (rateKey !== undefined && (this.#rateNext.get(rateKey) ?? 0) > now) continue;
+        if ((this.#rateNext.get(holdKey(notifier)) ?? 0) > now) continue;
         if (!breaker.tryAcquire(now)) continue;
         if (rateKey !== undefined) this.#rateNext.set(rateKey, now + (notifier.rateLimit?.minIntervalMs ?? 0));
         this.#busy.add(row.integration);
@@ -243,7 +248,7 @@ export class Outbox {
       if (this.#busy.has(integration)) continue; // its completion kicks the pump
       let t = at;
       const notifier = this.#d.notifiers.get(integration);
-      if (notifier?.rateLimit) t = Math.max(t, this.#rateNext.get(notifier.rateLimit.key) ?? 0);
+      if (notifier) t = Math.max(t, this.#rateNext.get(holdKey(notifier)) ?? 0);
       t = Math.max(t, this.#breaker(integration).readyAt(now));
       next = Math.min(next, t);
     }
@@ -282,6 +287,12 @@ export class Outbox {
     if (attempts >= policy.maxAttempts || now - row.created_at >= policy.maxAgeMs) {
       this.#finish({ ...row, attempts }, 'failed', { ...result, error: `gave up after ${attempts} attempts: ${result.error ?? 'retryable error'}` }, now, 'exhausted');
       return;
+    }
+    if (result.retryAfterMs !== undefined) {
+      // Retry-After speaks for the backend (a Slack webhook's rate limit), not for this message:
+      // every message to it waits, else the other groups' messages are sent into the same 429s.
+      const key = holdKey(notifier);
+      this.#rateNext.set(key, Math.max(this.#rateNext.get(key) ?? 0, now + result.retryAfterMs));
     }
     const delay = retryDelayMs({ baseMs: policy.backoffBaseMs, capMs: policy.backoffCapMs }, attempts - 1, result.retryAfterMs, this.#d.random);
     this.#d.db

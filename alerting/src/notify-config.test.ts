@@ -44,6 +44,8 @@ describe('notification config slice', () => {
     { name: 'receiver without channels', raw: { receivers: [{ name: 't' }], route: { receiver: 't' } }, problem: 'alerting.receivers.0: a receiver needs at least one of slack, email, sms, webhook' },
     { name: 'duplicate receiver', raw: { receivers: [...receivers, ...receivers], route: { receiver: 'team' } }, problem: 'alerting.receivers.1.name: duplicate receiver "team"' },
     { name: 'bad locale', raw: { locale: 'fr' }, problem: 'alerting.locale' },
+    { name: 'groupBy an OTel attribute name', raw: { receivers, route: { receiver: 'team', routes: [{ matchers: ['a="1"'], groupBy: ['alertname', 'k8s.pod'] }] } }, problem: 'alerting.route.routes.0.groupBy.1: "k8s.pod" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*); alerts carry it as k8s_pod' },
+    { name: 'inhibition equal on a name no alert has', raw: { receivers, route: { receiver: 'team' }, inhibitRules: [{ sourceMatchers: ['a="1"'], targetMatchers: ['b="1"'], equal: ['service-name'] }] }, problem: 'alerting.inhibitRules.0.equal.0: "service-name" is not a label name' },
   ])('names the key: $name', ({ raw, problem }) => {
     expect(problems(raw).some((p) => p.startsWith(problem))).toBe(true);
   });

@@ -19,6 +19,8 @@ const Duration = (def?: string, description?: string, minimum?: string) =>
 const Timeout = (def: string) => Duration(def, undefined, '100ms');
 const Locale = Type.Union([Type.Literal('en'), Type.Literal('ko')]);
 const Strings = Type.Array(Type.String({ minLength: 1 }));
+/** A label name, as alerts carry them (Prometheus' data model). */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const OneOrMany = (description: string) => Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description });
 
 /** `name="value"` (also !=, =~, !~) or `{ name, op, value }`. */
@@ -322,6 +324,16 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
         problems.push(`${k(`${path}.${i}`)}: ${(err as Error).message}`);
       }
     });
+  // ('...' is groupBy's "every label".) No alert has a label that is not a label name (the rules and POST /api/v2/alerts refuse them;
+  // an OTel attribute k8s.pod is the label k8s_pod): grouping or comparing on one would put every
+  // alert in one group, or compare "" with "", and say nothing.
+  const checkLabelNames = (list: string[] | undefined, path: string) =>
+    (list ?? []).forEach((name, i) => {
+      if (name !== '...' && !LABEL_NAME.test(name)) {
+        const label = name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^(?=[0-9])/, '_');
+        problems.push(`${k(`${path}.${i}`)}: "${name}" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*); alerts carry it as ${label}`);
+      }
+    });
   type R = NonNullable<NotifyConfig['route']>;
   const walk = (r: R, path: string, root: boolean) => {
     if (root && r.matchers?.length) problems.push(`${k(`${path}.matchers`)}: the root route matches every alert and cannot have matchers`);
@@ -336,6 +348,7 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
       });
     }
     if (r.groupBy?.includes('...') && r.groupBy.length > 1) problems.push(`${k(`${path}.groupBy`)}: '...' groups by all labels and cannot be combined with names`);
+    checkLabelNames(r.groupBy, `${path}.groupBy`);
     if (r.groupInterval !== undefined && parseDuration(r.groupInterval) <= 0) problems.push(`${k(`${path}.groupInterval`)}: must be greater than 0`);
     if (r.repeatInterval !== undefined && parseDuration(r.repeatInterval) <= 0) problems.push(`${k(`${path}.repeatInterval`)}: must be greater than 0`);
     checkMatchers(r.matchers, `${path}.matchers`);
@@ -343,6 +356,7 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
   };
   walk(c.route as R, 'route', true);
   c.inhibitRules.forEach((r, i) => {
+    checkLabelNames(r.equal, `inhibitRules.${i}.equal`);
     checkMatchers(r.sourceMatchers, `inhibitRules.${i}.sourceMatchers`);
     checkMatchers(r.targetMatchers, `inhibitRules.${i}.targetMatchers`);
   });

@@ -511,7 +511,7 @@ export class NotificationPipeline implements AlertSink {
     return this.#p().silences;
   }
 
-  notifications(query: { status?: OutboxStatus; fingerprint?: string; limit?: number } = {}): OutboxRecord[] {
+  notifications(query: { status?: OutboxStatus; fingerprint?: string; limit?: number; before?: number } = {}): OutboxRecord[] {
     return this.#p().outbox.list(query);
   }
 

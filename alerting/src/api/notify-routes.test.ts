@@ -217,6 +217,25 @@ describe('notifications and incidents', () => {
     expect((await json('POST', '/api/v1/notifications/999999/retry')).statusCode).toBe(404);
   });
 
+  it('GET /api/v1/notifications pages past its limit with before= and nextBefore, as the history does', async () => {
+    for (const name of ['A', 'B', 'C']) await t.pipeline.onTransition(alertEvent({ alertname: name }, 'firing', t.clock.now()));
+    await t.settle();
+    const all = (await json('GET', '/api/v1/notifications')).json();
+    expect(all.notifications.length).toBeGreaterThanOrEqual(3);
+    expect(all.nextBefore).toBeNull();
+    const ids: number[] = [];
+    let url = '/api/v1/notifications?limit=2';
+    for (let page = 0; page < 10; page++) {
+      const body = (await json('GET', url)).json();
+      ids.push(...body.notifications.map((n: { id: number }) => n.id));
+      if (body.nextBefore === null) break;
+      url = `/api/v1/notifications?limit=2&before=${body.nextBefore}`;
+    }
+    expect(ids).toEqual(all.notifications.map((n: { id: number }) => n.id));
+    const bad = await json('GET', '/api/v1/notifications?before=x');
+    expect([bad.statusCode, bad.json().error.details]).toEqual([400, { key: 'before' }]);
+  });
+
   it('alerts that fire together form an incident with its own timeline', async () => {
     const t0 = t.clock.now();
     await t.pipeline.onTransition(alertEvent({ alertname: 'DbDown' }, 'firing', t0));

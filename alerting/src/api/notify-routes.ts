@@ -10,7 +10,7 @@
 //   POST   /api/v1/alerts/:id/ack         { by, comment? }  (:id = fingerprint)
 //   GET    /ack/:token                    confirm page (HTML form)
 //   POST   /ack/:token                    acknowledge (form or JSON)
-//   GET    /api/v1/notifications[?status=pending|sent|failed&fingerprint=&limit=]
+//   GET    /api/v1/notifications[?status=pending|sent|failed&fingerprint=&limit=&before=]
 //   POST   /api/v1/notifications/:id/retry
 //   GET    /api/v1/incidents[?status=open|resolved&limit=]
 //   GET    /api/v1/incidents/:id          with its timeline
@@ -188,9 +188,15 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
   app.get(
     '/api/v1/notifications',
     json((request) => {
-      const q = alertQueryParams(request.query as RawQuery, ['status', 'fingerprint', 'limit']);
+      const q = alertQueryParams(request.query as RawQuery, ['status', 'fingerprint', 'limit', 'before']);
       const status = oneOf(q.status, ['pending', 'sent', 'failed'] as const, 'status');
-      return { notifications: pipeline.notifications({ status, fingerprint: q.fingerprint || undefined, limit: limitOf(q.limit) }) };
+      const limit = limitOf(q.limit);
+      const before = q.before === undefined || q.before === '' ? undefined : Number(q.before);
+      if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new AlertError(ALERT_ERR.BAD_QUERY, 'before: expected a notification id (positive integer), the nextBefore of the previous page', 400, { key: 'before' });
+      // Newest first; a full page names the id to continue before, so every row can be reached
+      // (the failed ones of a long outage are more than one page).
+      const notifications = pipeline.notifications({ status, fingerprint: q.fingerprint || undefined, limit, before });
+      return { notifications, nextBefore: notifications.length === limit ? notifications[notifications.length - 1].id : null };
     }),
   );
   app.post(

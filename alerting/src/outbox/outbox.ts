@@ -340,9 +340,14 @@ export class Outbox {
     };
   }
 
-  list(options: { status?: OutboxStatus; fingerprint?: string; limit?: number } = {}): OutboxRecord[] {
+  /** Newest first; `before` (an id) continues after the last row of a previous page. */
+  list(options: { status?: OutboxStatus; fingerprint?: string; limit?: number; before?: number } = {}): OutboxRecord[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
+    if (options.before !== undefined) {
+      where.push('id < ?');
+      args.push(options.before);
+    }
     if (options.status) {
       where.push('status = ?');
       args.push(options.status);

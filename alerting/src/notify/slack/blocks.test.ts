@@ -60,6 +60,12 @@ describe('Slack Block Kit limits', () => {
     expect(texts(m).join('\n')).not.toContain('<!channel>');
   });
 
+  it('escapes the title in the message text (mrkdwn: the push notification and the fallback), where a label could mention @channel', () => {
+    const m = slackMessage(notification([alert(1)], { groupLabels: { alertname: '<!channel> <https://evil.example|login>' } }));
+    expect(m.text).toBe('[FIRING:1] &lt;!channel&gt; &lt;https://evil.example|login&gt;');
+    expect(m.blocks[0].text).toMatchObject({ type: 'plain_text', text: '[FIRING:1] <!channel> <https://evil.example|login>' });
+  });
+
   it.each([
     { name: 'huge header text', n: notification([alert(1)], { groupLabels: { alertname: 'A'.repeat(1000) } }) },
     { name: 'huge summary and labels', n: notification([alert(1, { annotations: { summary: 'S'.repeat(10_000), description: 'D'.repeat(10_000) }, labels: { alertname: 'x', big: 'L'.repeat(10_000) } })]) },

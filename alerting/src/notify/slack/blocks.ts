@@ -85,5 +85,7 @@ export function slackMessage(n: Notification): SlackMessage {
     blocks.push({ type: 'divider' });
   }
   if (hidden > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: userText(m.truncated(hidden), 2000) }] });
-  return { text: truncate(heading, SLACK_SECTION_MAX), blocks: blocks.slice(0, SLACK_MAX_BLOCKS) };
+  // `text` is mrkdwn (the push notification, and the message where blocks cannot be shown): the
+  // title holds label values, escaped like all user text; the header block is plain_text.
+  return { text: userText(heading, SLACK_SECTION_MAX), blocks: blocks.slice(0, SLACK_MAX_BLOCKS) };
 }

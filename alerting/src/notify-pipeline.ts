@@ -223,6 +223,7 @@ export class NotificationPipeline implements AlertSink {
     p.outbox.gc(now);
     p.timeline.gc(now);
     p.incidents.gc(now);
+    p.silences.gc(now);
   }
 
   /** Stops timers and the outbox (waiting for sends in flight), shuts notifiers down, closes the db. Safe twice and before start. */

@@ -98,6 +98,16 @@ describe('silences', () => {
     db.close();
   });
 
+  it('in the pipeline: an expired silence is listed for 120 h, then forgotten without a restart', async () => {
+    t = await startTestPipeline({ receivers: receiversFor(['team']), route: { receiver: 'team' } }, [new FakeNotifier('team/webhook/0', 'team')]);
+    const s = t.pipeline.silences.upsert({ ...valid, endsAt: iso(t.clock.now() + 60 * M) });
+    t.pipeline.silences.expire(s.id);
+    await t.advance(119 * 60 * M);
+    expect(t.pipeline.silences.list('expired').map((x) => x.id)).toEqual([s.id]);
+    await t.advance(2 * 60 * M);
+    expect(t.pipeline.silences.list()).toEqual([]);
+  });
+
   it('in the pipeline: a silenced alert is not notified; once the silence expires it is', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     t = await startTestPipeline({ receivers: receiversFor(['team']), route: { receiver: 'team', groupWait: '30s', groupInterval: '5m' } }, [n]);

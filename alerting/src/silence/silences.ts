@@ -48,12 +48,18 @@ export class Silences implements Muter {
   constructor(db: DatabaseSync, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
-    const cutoff = clock.now() - SILENCE_RETENTION_MS;
-    db.prepare('DELETE FROM notify_silences WHERE ends_at < ?').run(cutoff);
+    this.gc(clock.now());
     for (const row of db.prepare('SELECT body FROM notify_silences').all() as { body: string }[]) {
       const s = JSON.parse(row.body) as Silence;
       this.#entries.set(s.id, this.#entry(s));
     }
+  }
+
+  /** Forgets silences expired more than SILENCE_RETENTION_MS ago (at start and at the pipeline's hourly gc). */
+  gc(now: number): void {
+    const cutoff = now - SILENCE_RETENTION_MS;
+    this.#db.prepare('DELETE FROM notify_silences WHERE ends_at < ?').run(cutoff);
+    for (const [id, e] of this.#entries) if (e.end < cutoff) this.#entries.delete(id);
   }
 
   #entry(s: Silence): Entry {

@@ -17,7 +17,7 @@ import { parseDuration } from './dispatch/duration.ts';
 import { NotifyStage, type SendRequest } from './dispatch/notify-stage.ts';
 import { Route, type RouteConfig } from './dispatch/route.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
-import { Escalations, type EscalationState } from './escalation/escalation.ts';
+import { ESCALATION_LOG_RECEIVER, Escalations, type EscalationState } from './escalation/escalation.ts';
 import { Inhibitor } from './inhibit/inhibitor.ts';
 import { MuteTimings } from './inhibit/mute-timings.ts';
 import { composeMuters } from './inhibit/muter.ts';
@@ -475,15 +475,35 @@ export class NotificationPipeline implements AlertSink {
       throw new AlertError(ALERT_ERR.ACK_TOKEN_INVALID, 'the acknowledgement link is not valid', 400);
     }
     const alert = p.store.get(v.claims.fingerprint);
-    if (!alert || alert.status !== 'firing' || alert.startsAt !== v.claims.episode) {
+    if (!alert || !this.#linkStillFiring(p, alert, v.claims.episode)) {
       throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, 'the alert of this link is no longer firing', 409, { fingerprint: v.claims.fingerprint });
     }
     return { claims: v.claims, alert };
   }
 
+  /**
+   * Whether a link of the alert's `episode` stands for the alert as it fires now: its own episode,
+   * or an earlier one whose resolution nobody was told. An alert that resolves and fires again
+   * between two group flushes starts a new episode the receivers never hear of (as in
+   * Alertmanager, the flush sees it firing as before, and the chain goes on): the last message,
+   * and its link, still say it is firing, and refusing that link with "no longer firing" while the
+   * chain escalates to SMS told the on-call the alert was over. The notification log tells: it
+   * still lists the alert as firing in a sequence (episode) that began no later than the link's.
+   */
+  #linkStillFiring(p: Parts, alert: NotifyAlert, episode: number): boolean {
+    if (alert.status !== 'firing' || episode > alert.startsAt) return false;
+    if (episode === alert.startsAt) return true;
+    for (const group of p.dispatcher.groupsOf(alert.fingerprint)) {
+      const receiver = group.route.opts.escalation !== undefined ? ESCALATION_LOG_RECEIVER : group.route.opts.receiver;
+      const entry = receiver === undefined ? undefined : p.nflog.get(group.key, receiver);
+      if (entry && entry.firing.includes(alert.fingerprint) && entry.episode <= episode) return true;
+    }
+    return false;
+  }
+
   ackWithToken(token: string, input: { by?: unknown; comment?: unknown }): Ack {
-    const { claims } = this.verifyAckToken(token);
-    return this.ack(claims.fingerprint, input, 'link', claims.episode);
+    const { claims, alert } = this.verifyAckToken(token);
+    return this.ack(claims.fingerprint, input, 'link', alert.startsAt);
   }
 
   /** The acknowledgement of the alert's current episode, if any (for GET /api/v1/alerts). */

@@ -225,6 +225,30 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0)).toEqual(['0:slack:firing', '3:slack:firing', '8:email:firing']);
   });
 
+  it('the link of the Slack step acknowledges an alert that resolved and fired again unseen between two group ticks: the chain stops', async () => {
+    const c = channels();
+    t = await startTestPipeline({ ...config, route: { ...config.route, groupInterval: '5m' } }, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.settle();
+    const link = c.slack.sent[0].alerts[0].links.ack as string;
+    await t.advance(M);
+    await resolve(t, 'a', t0);
+    await t.advance(M);
+    await fire(t, 'a', t.clock.now()); // a new episode nobody is told of: the flush at +5m sees it firing as before
+    await t.advance(M);
+    const token = link.slice(link.lastIndexOf('/') + 1);
+    expect(t.pipeline.verifyAckToken(token).alert.labels.instance).toBe('a');
+    expect(t.pipeline.ackWithToken(token, { by: 'kim' })).toMatchObject({ by: 'kim', via: 'link' });
+    await t.advance(30 * M);
+    expect(log(c, t0)).toEqual(['0:slack:firing']);
+    // A link of an episode whose resolution was sent (a new sequence began) is still refused.
+    await resolve(t, 'a', t.pipeline.alerts()[0].startsAt);
+    await t.advance(5 * M);
+    await fire(t, 'a', t.clock.now());
+    expect(() => t!.pipeline.ackWithToken(token, { by: 'kim' })).toThrow(expect.objectContaining({ statusCode: 409 }));
+  });
+
   it('an acknowledged alert that never resolved for the notification side keeps its ack when the engine reports a later start (flapping held the resolution back)', async () => {
     const { c, t0, t } = await firedAndAcked();
     await t.advance(2 * M);

@@ -21,6 +21,9 @@ export interface NflogEntry {
   episode: number;
 }
 
+/** Pseudo-receiver under which an escalation group's dedup state is logged. */
+export const ESCALATION_LOG_RECEIVER = '@escalation';
+
 export type NotifyReason = 'first' | 'new_alerts' | 'all_resolved' | 'new_resolved' | 'repeat';
 
 export function needsUpdate(

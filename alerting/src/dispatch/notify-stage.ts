@@ -6,7 +6,7 @@ import type { Acks } from '../ack/acks.ts';
 import type { Muter } from '../inhibit/muter.ts';
 import type { Timeline } from '../timeline/timeline.ts';
 import type { NotifyAlert } from './alert.ts';
-import { episodeStart, needsUpdate, nextEntry, type NotificationLog, type NotifyReason } from './dedup.ts';
+import { episodeStart, ESCALATION_LOG_RECEIVER, needsUpdate, nextEntry, type NotificationLog, type NotifyReason } from './dedup.ts';
 import type { AggregationGroup, FlushHandler } from './dispatcher.ts';
 
 export interface SendRequest {
@@ -67,6 +67,23 @@ export class NotifyStage implements FlushHandler {
     this.#escalations = handler;
   }
 
+  /**
+   * A resolved alert that is muted is not shown, and this flush is its last in the group: the
+   * notification log forgets it as firing, sending nothing (a mute holds the resolved notice back,
+   * as in Alertmanager). Left there, the log would say the receiver still knows it firing, so when
+   * it fired again after the mute it was no new alert and waited for repeatInterval (hours) — an
+   * alert silenced while firing that resolved under the silence was not notified when it came back.
+   */
+  #forgetMutedResolutions(group: AggregationGroup, visible: readonly NotifyAlert[]): void {
+    const shown = fingerprints(visible);
+    const gone = new Set([...group.alerts.values()].filter((a) => a.status === 'resolved' && !shown.has(a.fingerprint)).map((a) => a.fingerprint));
+    if (gone.size === 0) return;
+    const receiver = group.route.opts.escalation !== undefined ? ESCALATION_LOG_RECEIVER : group.route.opts.receiver;
+    const entry = receiver === undefined ? undefined : this.#d.nflog.get(group.key, receiver);
+    if (!entry || !entry.firing.some((fp) => gone.has(fp))) return;
+    this.#d.nflog.set(group.key, receiver as string, { ...entry, firing: entry.firing.filter((fp) => !gone.has(fp)) });
+  }
+
   /** The group's alerts that are not muted now. */
   visible(group: AggregationGroup, now: number): NotifyAlert[] {
     const scope = { now, muteTimings: group.route.opts.muteTimings, activeTimings: group.route.opts.activeTimings };
@@ -89,6 +106,7 @@ export class NotifyStage implements FlushHandler {
   flush(group: AggregationGroup, now: number): void {
     const visible = this.visible(group, now);
     for (const fp of [...this.#lastMute.keys()]) if (fp.startsWith(`${group.key}\u0000`) && !group.alerts.has(fp.slice(group.key.length + 1))) this.#lastMute.delete(fp);
+    this.#forgetMutedResolutions(group, visible);
     if (visible.length === 0) return;
     const firing = visible.filter((a) => a.status === 'firing');
     const resolved = visible.filter((a) => a.status === 'resolved');

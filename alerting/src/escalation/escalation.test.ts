@@ -204,6 +204,24 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0).slice(2)).toEqual(['22:sms:firing']);
   });
 
+  it('an alert that resolved under a silence escalates from the first step when it fires again after it', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(2 * M);
+    const s = t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 60 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
+    await t.advance(8 * M);
+    await resolve(t, 'a', t0);
+    await t.advance(5 * M);
+    t.pipeline.silences.expire(s.id);
+    await t.advance(30 * M);
+    await fire(t, 'a', t.clock.now());
+    const refired = t.clock.now();
+    await t.advance(M);
+    expect(log(c, t0)).toEqual(['0:slack:firing', `${(refired - t0) / M}:slack:firing`]);
+  });
+
   /** A pipeline whose alert `a` fired at t0 and was acknowledged a minute later. */
   async function firedAndAcked() {
     const c = channels();

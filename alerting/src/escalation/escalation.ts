@@ -17,7 +17,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { Acks } from '../ack/acks.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { NotifyAlert } from '../dispatch/alert.ts';
-import { episodeStart, needsUpdate, nextEntry, NFLOG_RETENTION_MS, type NotificationLog } from '../dispatch/dedup.ts';
+import { episodeStart, ESCALATION_LOG_RECEIVER, needsUpdate, nextEntry, NFLOG_RETENTION_MS, type NotificationLog } from '../dispatch/dedup.ts';
 import type { AggregationGroup } from '../dispatch/dispatcher.ts';
 import { decisionTag, fingerprints, type EscalationHandler, type SendRequest } from '../dispatch/notify-stage.ts';
 import type { NotifyMetrics } from '../notify-metrics.ts';
@@ -49,8 +49,7 @@ export interface EscalationState {
   updatedAt: number;
 }
 
-/** Pseudo-receiver under which an escalation group's dedup state is logged. */
-export const ESCALATION_LOG_RECEIVER = '@escalation';
+export { ESCALATION_LOG_RECEIVER };
 
 export interface EscalationDeps {
   db: DatabaseSync;

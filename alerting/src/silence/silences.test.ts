@@ -108,6 +108,25 @@ describe('silences', () => {
     expect(t.pipeline.silences.list()).toEqual([]);
   });
 
+  it('in the pipeline: an alert silenced while firing that resolves under the silence is notified when it fires again later', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    t = await startTestPipeline({ receivers: receiversFor(['team']), route: { receiver: 'team', groupBy: ['alertname'], groupWait: '0s', groupInterval: '5m' } }, [n]);
+    const t0 = t.clock.now();
+    await t.pipeline.onTransition(alertEvent({ alertname: 'DiskFull', host: 'h1' }, 'firing', t0));
+    await t.settle();
+    expect(n.sent.map((m) => m.status)).toEqual(['firing']);
+    const s = t.pipeline.silences.upsert({ ...valid, endsAt: iso(t0 + 60 * M) });
+    await t.advance(10 * M);
+    await t.pipeline.onTransition(alertEvent({ alertname: 'DiskFull', host: 'h1' }, 'resolved', t0, { endsAt: iso(t.clock.now()) }));
+    await t.advance(10 * M); // the resolution is muted: no message, and the group empties
+    t.pipeline.silences.expire(s.id);
+    await t.advance(60 * M);
+    await t.pipeline.onTransition(alertEvent({ alertname: 'DiskFull', host: 'h1' }, 'firing', t.clock.now()));
+    await t.advance(M);
+    // Not held back until repeatInterval (4h) as if the receiver still knew it firing.
+    expect(n.sent.map((m) => m.status)).toEqual(['firing', 'firing']);
+  });
+
   it('in the pipeline: a silenced alert is not notified; once the silence expires it is', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     t = await startTestPipeline({ receivers: receiversFor(['team']), route: { receiver: 'team', groupWait: '30s', groupInterval: '5m' } }, [n]);

@@ -138,6 +138,7 @@ export class NotificationPipeline implements AlertSink {
       timeline,
       logger: this.#logger,
       random: this.#random,
+      obsolete: (n, fps) => this.#obsolete(n, fps),
       policy: {
         maxAttempts: config.delivery.maxAttempts,
         maxAgeMs: parseDuration(config.delivery.maxAge),
@@ -257,6 +258,24 @@ export class NotificationPipeline implements AlertSink {
 
   get started(): boolean {
     return this.#state === 'started';
+  }
+
+  /**
+   * An escalation step or reminder still waiting for its backend (retries, Retry-After, an open
+   * breaker) is canceled once every alert it pages about is acknowledged: delivered after the ack,
+   * it woke the on-call for an alert someone had taken. Updates and resolved notices still go.
+   */
+  #obsolete(n: Notification, fps: readonly string[]): string | undefined {
+    const p = this.#parts;
+    if (!p || (n.reason !== 'escalation' && n.reason !== 'reminder') || fps.length === 0) return undefined;
+    const by = new Set<string>();
+    for (const fp of fps) {
+      const alert = p.store.get(fp);
+      const ack = alert && p.acks.of(alert);
+      if (!ack) return undefined;
+      by.add(ack.by);
+    }
+    return `acknowledged by ${[...by].join(', ')} before it could be delivered`;
   }
 
   // ---------------------------------------------------------------- input

@@ -10,7 +10,7 @@
 //   POST   /api/v1/alerts/:id/ack         { by, comment? }  (:id = fingerprint)
 //   GET    /ack/:token                    confirm page (HTML form)
 //   POST   /ack/:token                    acknowledge (form or JSON)
-//   GET    /api/v1/notifications[?status=pending|sent|failed&fingerprint=&limit=&before=]
+//   GET    /api/v1/notifications[?status=pending|sent|failed|canceled&fingerprint=&limit=&before=]
 //   POST   /api/v1/notifications/:id/retry
 //   GET    /api/v1/incidents[?status=open|resolved&limit=]
 //   GET    /api/v1/incidents/:id          with its timeline
@@ -189,7 +189,7 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
     '/api/v1/notifications',
     json((request) => {
       const q = alertQueryParams(request.query as RawQuery, ['status', 'fingerprint', 'limit', 'before']);
-      const status = oneOf(q.status, ['pending', 'sent', 'failed'] as const, 'status');
+      const status = oneOf(q.status, ['pending', 'sent', 'failed', 'canceled'] as const, 'status');
       const limit = limitOf(q.limit);
       const before = q.before === undefined || q.before === '' ? undefined : Number(q.before);
       if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new AlertError(ALERT_ERR.BAD_QUERY, 'before: expected a notification id (positive integer), the nextBefore of the previous page', 400, { key: 'before' });

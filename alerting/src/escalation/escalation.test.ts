@@ -222,6 +222,23 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0)).toEqual(['0:slack:firing', `${(refired - t0) / M}:slack:firing`]);
   });
 
+  it('a step still being retried when the alert is acknowledged is canceled, not delivered after the ack', async () => {
+    const c = channels();
+    // The mail server is down: the email step's message waits for its retry.
+    c.email.script = [{ status: 'retryable', retryAfterMs: 10 * M, error: 'SMTP 421' }];
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(6 * M);
+    expect(c.email.attempts).toHaveLength(1);
+    t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+    await t.advance(30 * M);
+    expect(log(c, t0)).toEqual(['0:slack:firing']);
+    const [mail] = t.pipeline.notifications({ status: 'canceled' });
+    expect(mail).toMatchObject({ channel: 'email', attempts: 1, lastError: 'acknowledged by kim before it could be delivered' });
+    expect(t.pipeline.timelineFor(fp(t, 'a')).some((e) => e.kind === 'notification_canceled')).toBe(true);
+  });
+
   /** A pipeline whose alert `a` fired at t0 and was acknowledged a minute later. */
   async function firedAndAcked() {
     const c = channels();

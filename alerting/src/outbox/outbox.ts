@@ -20,7 +20,8 @@ import type { Timeline } from '../timeline/timeline.ts';
 import { retryDelayMs } from './backoff.ts';
 import { CircuitBreaker } from './breaker.ts';
 
-export type OutboxStatus = 'pending' | 'sent' | 'failed';
+/** `canceled`: made pointless before it could be delivered (an escalation step whose alerts were all acknowledged). */
+export type OutboxStatus = 'pending' | 'sent' | 'failed' | 'canceled';
 
 export interface OutboxPolicy {
   maxAttempts: number;
@@ -112,6 +113,12 @@ export interface OutboxDeps {
   timeline: Timeline;
   logger: NotifierLogger;
   random?: () => number;
+  /**
+   * Why a pending notification no longer needs sending (asked before each attempt), or undefined.
+   * An escalation step held back by a failing backend must not page someone after the alert was
+   * acknowledged: the ack is what the chain waits for.
+   */
+  obsolete?: (notification: Notification, fingerprints: readonly string[]) => string | undefined;
 }
 
 export class Outbox {
@@ -214,6 +221,11 @@ export class Outbox {
           this.#finish(row, 'failed', { status: 'permanent', error: `integration ${row.integration} is not configured any more` }, now, 'unconfigured');
           continue;
         }
+        const obsolete = this.#d.obsolete?.(JSON.parse(row.payload) as Notification, JSON.parse(row.fingerprints) as string[]);
+        if (obsolete !== undefined) {
+          this.#finish(row, 'canceled', { status: 'permanent', error: obsolete }, now);
+          continue;
+        }
         const breaker = this.#breaker(row.integration);
         const rateKey = notifier.rateLimit?.key;
         if ((this.#rateNext.get(holdKey(notifier)) ?? 0) > now) continue;
@@ -303,11 +315,11 @@ export class Outbox {
     }
   }
 
-  #finish(row: Row, status: 'sent' | 'failed', result: SendResult, now: number, reason?: string): void {
+  #finish(row: Row, status: 'sent' | 'failed' | 'canceled', result: SendResult, now: number, reason?: string): void {
     this.#d.db
       .prepare(`UPDATE notify_outbox SET status = ?, attempts = ?, last_error = ?, last_result = ?, updated_at = ?, sent_at = ? WHERE id = ?`)
       .run(status, row.attempts, result.error ?? null, result.status, now, status === 'sent' ? now : null, row.id);
-    const kind = status === 'sent' ? 'notification_sent' : 'notification_failed';
+    const kind = status === 'sent' ? 'notification_sent' : status === 'canceled' ? 'notification_canceled' : 'notification_failed';
     for (const fp of JSON.parse(row.fingerprints) as string[]) {
       this.#d.timeline.add(fp, kind, { notification: row.idem_key, receiver: row.receiver, integration: row.integration, channel: row.channel, attempts: row.attempts, ...(result.error ? { error: result.error } : {}) });
     }
@@ -380,7 +392,7 @@ export class Outbox {
   }
 
   gc(now: number): void {
-    this.#d.db.prepare(`DELETE FROM notify_outbox WHERE status = 'sent' AND updated_at < ?`).run(now - SENT_RETENTION_MS);
+    this.#d.db.prepare(`DELETE FROM notify_outbox WHERE status IN ('sent', 'canceled') AND updated_at < ?`).run(now - SENT_RETENTION_MS);
     this.#d.db.prepare(`DELETE FROM notify_outbox WHERE status = 'failed' AND updated_at < ?`).run(now - FAILED_RETENTION_MS);
   }
 

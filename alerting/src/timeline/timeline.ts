@@ -18,6 +18,7 @@ export type TimelineKind =
   | 'notification_sent'
   | 'notification_retry'
   | 'notification_failed'
+  | 'notification_canceled'
   | 'escalation_started'
   | 'escalation_step'
   | 'escalation_stopped'

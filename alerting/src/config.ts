@@ -108,6 +108,14 @@ function describeError(e: ErrorObject): string {
     case 'additionalProperties': return unknownKeyMessage(e);
     case 'required': return 'missing required key';
     case 'format': return e.params.format === 'duration' ? 'invalid duration (e.g. 15s, 5m, 1h)' : `invalid ${e.params.format}`;
+    // A YAML number where a duration goes (`for: 5`, `window: 10`): "must be string" said neither
+    // what to write nor that the unit is missing (periscope.yaml's loader says it the same way).
+    case 'type':
+      if ((e.parentSchema as { format?: unknown } | undefined)?.format === 'duration') {
+        const example = (e.parentSchema as { default?: unknown }).default;
+        return `must be a duration string like ${JSON.stringify(typeof example === 'string' ? example : '5m')} (quote it, with a unit)`;
+      }
+      return e.message ?? 'invalid';
     case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default: return e.message ?? 'invalid';

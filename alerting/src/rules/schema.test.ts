@@ -47,6 +47,8 @@ describe('rule validation names the key', () => {
     { name: 'log: bad mode', rule: { name: 'e', kind: 'log', mode: 'burst', filter: {}, threshold: 1 }, key: 'rules[2].mode: must be one of' },
     { name: 'promql: missing expr', rule: { name: 'p', kind: 'promql' }, key: 'rules[2].expr: missing required key' },
     { name: 'promql: clear threshold without threshold', rule: { name: 'p', kind: 'promql', expr: 'up', clearThreshold: 1 }, key: 'rules[2].threshold: required when clearThreshold is set' },
+    { name: 'for as a YAML number', rule: { ...metric, for: 5 }, key: 'rules[2].for: must be a duration string like "5m" (quote it, with a unit)' },
+    { name: 'a log window as a YAML number', rule: { name: 'e', kind: 'log', filter: {}, threshold: 3, window: 10 }, key: 'rules[2].window: must be a duration string like "5m" (quote it, with a unit)' },
     { name: 'promql: unclosed bracket', rule: { name: 'p', kind: 'promql', expr: 'rate(http_requests_total[5m' }, key: 'rules[2].expr: PromQL syntax error: the expression ends too early' },
     { name: 'promql: a typo in a function name', rule: { name: 'p', kind: 'promql', expr: 'rat(http_requests_total[5m]) > 1' }, key: 'rules[2].expr: PromQL syntax error at column 1: unknown function "rat"' },
     { name: 'promql: holt_winters, of the Prometheus 2 in use', rule: { name: 'p', kind: 'promql', expr: 'holt_winters(x[10m], 0.3, 0.3) > 2 +' }, key: 'rules[2].expr: PromQL syntax error: the expression ends too early' },

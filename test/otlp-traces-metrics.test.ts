@@ -11,7 +11,7 @@ import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } 
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATUS_TYPE } from '../collector/src/receivers/otlp/schema.ts';
+import { REQUEST_TYPES, STATUS_TYPE } from '../collector/src/receivers/otlp/schema.ts';
 import { which } from './deploy/helpers.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { promtoolCheckMetrics } from './helpers/promtool.ts';
@@ -243,6 +243,38 @@ it('errors before the OTLP handler are google.rpc.Status too, protobuf for a pro
 
   // A misconfigured exporter shows on /metrics, not only in its own logs.
   expect(await refused()).toEqual({ encoding: before.encoding + 1, tooLarge: before.tooLarge + 1, type: before.type + 2, decode: before.decode + 1 });
+});
+
+it.each(['json', 'protobuf'])('tracestate, flags, dropped counts and scope attributes come back as sent (%s)', async (encoding) => {
+  // They were dropped at ingest: a retried exporter's tracestate (vendor routing), the sampled flag,
+  // and the SDK's "N attributes dropped" (the span is incomplete) were nowhere in the trace view.
+  const traceId = encoding === 'json' ? '7a'.repeat(16) : '7b'.repeat(16);
+  const span = {
+    traceId, spanId: '01'.repeat(8), name: 'GET /limits', kind: 2, startTimeUnixNano: '1796611800000000000', endTimeUnixNano: '1796611800001000000',
+    traceState: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', flags: 0x301, droppedAttributesCount: 7, droppedEventsCount: 3, droppedLinksCount: 2,
+    events: [{ timeUnixNano: '1796611800000500000', name: 'retry', droppedAttributesCount: 4 }],
+    links: [{ traceId: '5c'.repeat(16), spanId: '02'.repeat(8), traceState: 'k=v', flags: 1, droppedAttributesCount: 1 }],
+  };
+  const scope = { name: 'http', version: '1.2', attributes: [{ key: 'library.kind', value: { stringValue: 'server' } }] };
+  const request = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: `extras-${RUN}` } }] }, scopeSpans: [{ scope, spans: [span] }] }] };
+  let body: Uint8Array<ArrayBuffer> | string;
+  if (encoding === 'json') {
+    body = JSON.stringify(request);
+  } else {
+    const hex = (h: string) => Buffer.from(h, 'hex');
+    const TracesRequest = REQUEST_TYPES.traces;
+    const protoSpan = { ...span, traceId: hex(span.traceId), spanId: hex(span.spanId), links: [{ ...span.links[0], traceId: hex(span.links[0].traceId), spanId: hex(span.links[0].spanId) }] };
+    body = new Uint8Array(TracesRequest.encode(TracesRequest.fromObject({ resourceSpans: [{ ...request.resourceSpans[0], scopeSpans: [{ scope, spans: [protoSpan] }] }] })).finish());
+  }
+  const res = await fetch(`${collector.url}/v1/traces`, { method: 'POST', headers: { 'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf' }, body });
+  expect(res.status).toBe(200);
+  const { body: got } = await getJson(`/api/v1/traces/${traceId}`);
+  expect(got.spans[0]).toMatchObject({
+    traceState: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', flags: 0x301, droppedAttributesCount: 7, droppedEventsCount: 3, droppedLinksCount: 2,
+    events: [{ name: 'retry', droppedAttributesCount: 4 }],
+    links: [{ traceId: '5c'.repeat(16), spanId: '02'.repeat(8), traceState: 'k=v', flags: 1, droppedAttributesCount: 1 }],
+    scope: { name: 'http', version: '1.2', attributes: { 'library.kind': 'server' } },
+  });
 });
 
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {

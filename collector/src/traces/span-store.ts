@@ -3,7 +3,7 @@ import { rfc3339Micros } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
 import type { WriteGuard } from '../store/database-file-watch.ts';
 import type { TimedSpan } from './slowest.ts';
-import { SPAN_KIND_NAMES, STATUS_CODE_NAMES, type Attributes, type SpanKindName, type SpanRecord, type StatusCodeName } from './span.ts';
+import { SPAN_KIND_NAMES, STATUS_CODE_NAMES, type Attributes, type SpanExtras, type SpanKindName, type SpanLink, type SpanRecord, type StatusCodeName } from './span.ts';
 
 // The spans table of the embedded store. One row per (trace_id, span_id): a span sent again
 // (a client retrying after a lost response) is ignored, so span metrics count it once.
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS spans (
   status_message TEXT NOT NULL,
   attributes TEXT NOT NULL,     -- JSON object
   events TEXT NOT NULL,         -- JSON array of { timeUnixNano, name, attributes }
-  extra TEXT NOT NULL           -- JSON: { instance, job, links, resource, scope, truncated }
+  extra TEXT NOT NULL           -- JSON: { instance, job, links, resource, scope, extras, truncated }
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_ts ON spans(ts, id);
@@ -51,11 +51,19 @@ export interface StoredSpan {
   endTimeUnixNano: string;
   durationMs: number;
   status: { code: StatusCodeName; message: string };
+  /** W3C tracestate, "" when none. */
+  traceState: string;
+  /** OTLP Span.flags: W3C trace flags in bits 0–7, has/is-remote parent in bits 8–9; 0 when not sent. */
+  flags: number;
+  /** What the sender's SDK dropped at its limits (0 when nothing). */
+  droppedAttributesCount: number;
+  droppedEventsCount: number;
+  droppedLinksCount: number;
   attributes: Attributes;
-  events: Array<{ time: string; timeUnixNano: string; name: string; attributes: Attributes }>;
-  links: Array<{ traceId: string; spanId: string; attributes: Attributes }>;
+  events: Array<{ time: string; timeUnixNano: string; name: string; attributes: Attributes; droppedAttributesCount?: number }>;
+  links: SpanLink[];
   resource: Attributes;
-  scope: { name?: string; version?: string };
+  scope: SpanRecord['scope'];
   truncated?: string[];
 }
 
@@ -195,6 +203,7 @@ function pushRow(args: Array<string | number | bigint | null>, s: SpanRecord): v
   const extra: Record<string, unknown> = { links: s.links, resource: s.resource, scope: s.scope };
   if (s.instance !== null) extra.instance = s.instance;
   if (s.job !== null && s.job !== s.service) extra.job = s.job;
+  if (s.extras) extra.extras = s.extras;
   if (s.truncated) extra.truncated = s.truncated;
   args.push(
     Number(s.startNs / 1000n),
@@ -218,13 +227,13 @@ function pushRow(args: Array<string | number | bigint | null>, s: SpanRecord): v
 function rowToSpan(r: Record<string, unknown>): StoredSpan {
   const startNs = r.start_ns as bigint;
   const endNs = r.end_ns as bigint;
-  const extra = JSON.parse(r.extra as string) as { instance?: string; links: StoredSpan['links']; resource: Attributes; scope: StoredSpan['scope']; truncated?: string[] };
-  const events = (JSON.parse(r.events as string) as Array<{ timeUnixNano: string; name: string; attributes: Attributes }>).map((e) => ({
-    time: nanosToRfc3339(BigInt(e.timeUnixNano)),
-    timeUnixNano: e.timeUnixNano,
-    name: e.name,
-    attributes: e.attributes,
-  }));
+  const extra = JSON.parse(r.extra as string) as { instance?: string; links: StoredSpan['links']; resource: Attributes; scope: StoredSpan['scope']; extras?: SpanExtras; truncated?: string[] };
+  const events = (JSON.parse(r.events as string) as Array<{ timeUnixNano: string; name: string; attributes: Attributes; droppedAttributesCount?: number }>).map((e) => {
+    const event: StoredSpan['events'][number] = { time: nanosToRfc3339(BigInt(e.timeUnixNano)), timeUnixNano: e.timeUnixNano, name: e.name, attributes: e.attributes };
+    if (e.droppedAttributesCount) event.droppedAttributesCount = e.droppedAttributesCount;
+    return event;
+  });
+  const extras = extra.extras ?? {};
   const span: StoredSpan = {
     traceId: r.trace_id as string,
     spanId: r.span_id as string,
@@ -239,6 +248,11 @@ function rowToSpan(r: Record<string, unknown>): StoredSpan {
     endTimeUnixNano: endNs.toString(),
     durationMs: Number(endNs - startNs) / 1e6,
     status: { code: STATUS_CODE_NAMES[Number(r.status_code)] ?? 'STATUS_CODE_UNSET', message: r.status_message as string },
+    traceState: extras.traceState ?? '',
+    flags: extras.flags ?? 0,
+    droppedAttributesCount: extras.droppedAttributesCount ?? 0,
+    droppedEventsCount: extras.droppedEventsCount ?? 0,
+    droppedLinksCount: extras.droppedLinksCount ?? 0,
     attributes: JSON.parse(r.attributes as string) as Attributes,
     events,
     links: extra.links ?? [],

@@ -16,12 +16,32 @@ export interface SpanEvent {
   timeUnixNano: string;
   name: string;
   attributes: Attributes;
+  /** Attributes the sender's SDK dropped (its limits); only when not 0. */
+  droppedAttributesCount?: number;
 }
 
 export interface SpanLink {
   traceId: string;
   spanId: string;
   attributes: Attributes;
+  /** W3C tracestate of the linked span context; only when not empty. */
+  traceState?: string;
+  /** W3C trace flags (and OTLP's is-remote bits) of the link; only when not 0. */
+  flags?: number;
+  droppedAttributesCount?: number;
+}
+
+/**
+ * Span fields kept as sent for the trace view (trace.proto), each only when not its proto3
+ * default: W3C tracestate, flags (trace flags in bits 0–7, OTLP's has/is-remote in bits 8–9) and
+ * what the sender's SDK dropped at its limits, which tells a reader the span is incomplete.
+ */
+export interface SpanExtras {
+  traceState?: string;
+  flags?: number;
+  droppedAttributesCount?: number;
+  droppedEventsCount?: number;
+  droppedLinksCount?: number;
 }
 
 /** A validated span, ready for the span store and span metrics. */
@@ -49,7 +69,10 @@ export interface SpanRecord {
   links: SpanLink[];
   /** Resource attributes other than service.name / service.instance.id. */
   resource: Attributes;
-  scope: { name?: string; version?: string };
+  /** Instrumentation scope; attributes only when it has some. */
+  scope: { name?: string; version?: string; attributes?: Attributes };
+  /** tracestate, flags and dropped counts, only those that are set. */
+  extras?: SpanExtras;
   /** Attribute paths whose string values were cut to the size limit. */
   truncated?: string[];
 }

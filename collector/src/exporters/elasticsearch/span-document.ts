@@ -43,7 +43,8 @@ export function toSpanDocument(position: number, s: StoredSpan, staticLabels: Re
   const periscope: Record<string, unknown> = { span_id: position };
   if (nested) periscope.attributes = nested;
   if (Object.keys(s.resource).length > 0) periscope.resource = s.resource;
-  if (s.scope.name !== undefined || s.scope.version !== undefined) periscope.scope = s.scope;
+  // name and version only: the template maps no more (scope attributes would be mapped dynamically, and conflict).
+  if (s.scope.name !== undefined || s.scope.version !== undefined) periscope.scope = { name: s.scope.name, version: s.scope.version };
   if (s.events.length > 0) periscope.events = s.events;
   if (s.links.length > 0) periscope.links = s.links;
   if (s.truncated?.length) periscope.truncated = s.truncated;

@@ -12,14 +12,16 @@
 // - String attribute values (span, event, link and resource attributes, at any depth) longer than
 //   maxAttributeValueBytes (UTF-8) are cut at a character boundary and listed in `truncated`
 //   ("attributes.<key>", "events[i].attributes.<key>", "links[i].attributes.<key>",
-//   "resource.<key>"). A span whose stored JSON is still over maxSpanBytes is rejected.
+//   "resource.<key>", "scope.attributes.<key>"). A span whose stored JSON is still over maxSpanBytes is rejected.
+// - traceState, flags and the dropped counts (span, event, link) are kept when set; scope
+//   attributes too. Schema URLs and the resource's and scope's dropped counts are not kept.
 // - A value of the wrong type anywhere in the span, its scope or resource (OTLP/JSON) rejects the span.
 //
 // `index` in a rejection is the position of the span in document order over all
 // resourceSpans/scopeSpans — the same numbering whichever encoding was used.
 
 import { msInRange, outOfRange } from '../../records/time-range.ts';
-import type { SpanEvent, SpanLink, SpanRecord } from '../../traces/span.ts';
+import type { SpanEvent, SpanExtras, SpanLink, SpanRecord } from '../../traces/span.ts';
 import {
   ItemRejection,
   type Attributes,
@@ -91,11 +93,13 @@ export function otlpTracesToSpans(req: NormalizedTracesRequest, options: OtlpTra
       const scope: SpanRecord['scope'] = {};
       if (ss.scope?.name) scope.name = ss.scope.name;
       if (ss.scope?.version) scope.version = ss.scope.version;
+      const scopeTruncated: string[] = [];
+      if (ss.scope && Object.keys(ss.scope.attributes).length > 0) scope.attributes = truncateAttributes(ss.scope.attributes, maxAttr, 'scope.attributes.', scopeTruncated);
       for (const span of ss.spans ?? []) {
         try {
           const inherited = scopeIssue ?? resource.issue;
           if (inherited) throw new ItemRejection(C.BAD_FIELD_TYPE, `${inherited.path}: ${inherited.message}`);
-          out.spans.push(toSpan(span, resource, scope, maxAttr, maxSpan));
+          out.spans.push(toSpan(span, resource, scope, scopeTruncated, maxAttr, maxSpan));
         } catch (err) {
           if (!(err instanceof ItemRejection)) throw err;
           out.rejected.push({ index, code: err.code, message: err.message });
@@ -154,7 +158,7 @@ function parseNanos(value: unknown, name: string): bigint {
   }
 }
 
-function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanRecord['scope'], maxAttr: number, maxSpan: number): SpanRecord {
+function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanRecord['scope'], scopeTruncated: readonly string[], maxAttr: number, maxSpan: number): SpanRecord {
   const own = firstIssue(span, span.status as NormalizedMessage | undefined);
   if (own) throw new ItemRejection(ISSUE_CODES[own.field] ?? C.BAD_FIELD_TYPE, `${own.path}: ${own.message}`);
   const traceId = checkId(span.traceId, 32, 'traceId', C.BAD_TRACE_ID, true) as string;
@@ -175,26 +179,38 @@ function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanR
   // it failed the whole request's write, or every trace search that reached the span.
   if (!msInRange(Number(endNs / 1_000_000n))) throw new ItemRejection(C.BAD_TIMESTAMP, outOfRange('endTimeUnixNano', endNs.toString()));
 
-  const truncated = [...resource.truncated];
+  const truncated = [...resource.truncated, ...scopeTruncated];
   const attributes = truncateAttributes((span.attributes ?? {}) as Attributes, maxAttr, 'attributes.', truncated);
   const events: SpanEvent[] = ((span.events ?? []) as NormalizedMessage[]).map((e, i) => {
     const issue = firstIssue(e);
     if (issue) throw new ItemRejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
-    return {
+    const event: SpanEvent = {
       timeUnixNano: String(e.timeUnixNano ?? '0'),
       name: String(e.name ?? ''),
       attributes: truncateAttributes((e.attributes ?? {}) as Attributes, maxAttr, `events[${i}].attributes.`, truncated),
     };
+    if (positive(e.droppedAttributesCount)) event.droppedAttributesCount = e.droppedAttributesCount;
+    return event;
   });
   const links: SpanLink[] = ((span.links ?? []) as NormalizedMessage[]).map((l, i) => {
     const issue = firstIssue(l);
     if (issue) throw new ItemRejection(C.BAD_FIELD_TYPE, `${issue.path}: ${issue.message}`);
-    return {
+    const link: SpanLink = {
       traceId: String(l.traceId ?? ''),
       spanId: String(l.spanId ?? ''),
       attributes: truncateAttributes((l.attributes ?? {}) as Attributes, maxAttr, `links[${i}].attributes.`, truncated),
     };
+    if (typeof l.traceState === 'string' && l.traceState !== '') link.traceState = l.traceState;
+    if (positive(l.flags)) link.flags = l.flags;
+    if (positive(l.droppedAttributesCount)) link.droppedAttributesCount = l.droppedAttributesCount;
+    return link;
   });
+  const extras: SpanExtras = {};
+  if (typeof span.traceState === 'string' && span.traceState !== '') extras.traceState = span.traceState;
+  if (positive(span.flags)) extras.flags = span.flags;
+  if (positive(span.droppedAttributesCount)) extras.droppedAttributesCount = span.droppedAttributesCount;
+  if (positive(span.droppedEventsCount)) extras.droppedEventsCount = span.droppedEventsCount;
+  if (positive(span.droppedLinksCount)) extras.droppedLinksCount = span.droppedLinksCount;
   const record: SpanRecord = {
     traceId,
     spanId,
@@ -214,10 +230,16 @@ function toSpan(span: NormalizedMessage, resource: ResourceContext, scope: SpanR
     resource: resource.resource,
     scope,
   };
+  if (Object.keys(extras).length > 0) record.extras = extras;
   if (truncated.length > 0) record.truncated = truncated;
-  const size = Buffer.byteLength(record.name, 'utf8') + jsonBytes(attributes) + jsonBytes(events) + jsonBytes(links) + jsonBytes(resource.resource);
+  const size = Buffer.byteLength(record.name, 'utf8') + jsonBytes(attributes) + jsonBytes(events) + jsonBytes(links) + jsonBytes(resource.resource) + jsonBytes(scope) + jsonBytes(extras);
   if (size > maxSpan) throw new ItemRejection(C.SPAN_TOO_LARGE, `span is ${size} bytes as JSON, over the ${maxSpan}-byte limit`);
   return record;
+}
+
+/** A uint32 count or flags field (decode.ts: always a number) that is set. */
+function positive(v: unknown): v is number {
+  return typeof v === 'number' && v > 0;
 }
 
 function jsonBytes(v: unknown): number {

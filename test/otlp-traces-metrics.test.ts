@@ -277,6 +277,30 @@ it.each(['json', 'protobuf'])('tracestate, flags, dropped counts and scope attri
   });
 });
 
+it('duration bounds take microseconds and nanoseconds, as Jaeger and Tempo do: a 700 µs span is found between 500us and 900000ns', async () => {
+  // "500us" was a 400 (only ms, s, m… were read): sub-millisecond spans could only be bounded as 0.5.
+  const service = `sub-ms-${RUN}`;
+  const traceId = '7c'.repeat(16);
+  const span = { traceId, spanId: '03'.repeat(8), name: 'GET cache', startTimeUnixNano: '1796611800000000000', endTimeUnixNano: '1796611800000700000' };
+  const res = await fetch(`${collector.url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans: [span] }] }] }),
+  });
+  expect(res.status).toBe(200);
+  const found = async (bounds: string) => {
+    const { status, body } = await getJson(`/api/v1/traces?service=${service}&${bounds}`);
+    expect(status).toBe(200);
+    return body.traces.map((t: any) => t.traceId);
+  };
+  expect(await found('minDuration=500us&maxDuration=900000ns')).toEqual([traceId]);
+  expect(await found(`minDuration=${encodeURIComponent('650µs')}&maxDuration=0.0008s`)).toEqual([traceId]);
+  expect(await found('minDuration=701us')).toEqual([]);
+  const bad = await getJson(`/api/v1/traces?minDuration=5parsecs`);
+  expect(bad.status).toBe(400);
+  expect(bad.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'minDuration' } });
+});
+
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {
   expect((await getJson(`/api/v1/traces/${'f'.repeat(32)}`)).body.error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
   const bad = await getJson('/api/v1/traces/xyz');

@@ -29,12 +29,26 @@ function parseLimit(value: string | undefined, def: number, max: number): number
   return n;
 }
 
-/** "250ms", "1.5s", "2m" or a number of milliseconds → nanoseconds. */
+/** Nanoseconds per unit of a span duration bound: Go's time.ParseDuration units, as Jaeger and Tempo take them, and d, w as the config's. */
+const DURATION_UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86_400e9, w: 604_800e9 };
+
+/**
+ * "250ms", "1.5s", "1h30m", "500us", "800ns" or a number of milliseconds → nanoseconds. Spans are
+ * often shorter than a millisecond (a cache read, a DB call): Jaeger's UI suggests "500us", and
+ * Jaeger and Tempo read µs and ns (Go durations).
+ */
 function parseDurationNs(value: string | undefined, key: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) : parseDuration(value);
-  if (!Number.isFinite(ms)) throw bad(key, 'expected a duration such as 250ms, 1.5s, 2m or a number of milliseconds');
-  return Math.round(ms * 1e6);
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1e6);
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h|d|w)/gy;
+  let ns = 0;
+  let end = 0;
+  for (let m = re.exec(value); m; m = re.exec(value)) {
+    ns += Number(m[1]) * DURATION_UNITS_NS[m[2]];
+    end = re.lastIndex;
+  }
+  if (end !== value.length || !Number.isFinite(ns)) throw bad(key, 'expected a duration such as 500us, 250ms, 1.5s, 2m or a number of milliseconds');
+  return Math.round(ns);
 }
 
 export interface TraceRoutesOptions {

@@ -382,6 +382,34 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await shot('trace-waterfall');
   });
 
+  it('the waterfall places spans shorter than a millisecond by their nanosecond times', async () => {
+    // Bars were placed by startTime/endTime read with Date.parse (whole milliseconds): every span
+    // of a 0.8 ms request started and ended at the same instant, and each bar was drawn at 0 %
+    // and hundreds of times the row's width.
+    const traceId = '6c'.repeat(16);
+    const t0 = 1796611800000000000n;
+    const ns = (us: number) => String(t0 + BigInt(us) * 1000n);
+    const spans = [
+      { traceId, spanId: 'a1'.repeat(8), name: 'GET /cached', startTimeUnixNano: ns(0), endTimeUnixNano: ns(800) },
+      { traceId, spanId: 'b2'.repeat(8), parentSpanId: 'a1'.repeat(8), name: 'redis GET', startTimeUnixNano: ns(100), endTimeUnixNano: ns(300) },
+      { traceId, spanId: 'c3'.repeat(8), parentSpanId: 'a1'.repeat(8), name: 'render', startTimeUnixNano: ns(400), endTimeUnixNano: ns(700) },
+    ];
+    const res = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: `sub-ms-${run}` } }] }, scopeSpans: [{ spans }] }] }),
+    });
+    expect(res.status).toBe(200);
+    await page.goto(`/#/traces/${traceId}`);
+    const rows = page.locator('.waterfall .span-row[data-span-id]');
+    await expect.poll(() => rows.count()).toBe(3);
+    const bar = (id: string) => page.locator(`.span-row[data-span-id="${id}"] .span-bar`).getAttribute('style');
+    expect(await bar('a1'.repeat(8))).toMatch(/left: 0%; width: 100%/);
+    expect(await bar('b2'.repeat(8))).toMatch(/left: 12.5%; width: 25%/);
+    expect(await bar('c3'.repeat(8))).toMatch(/left: 50%; width: 37.5%/);
+    expect(await page.locator('.waterfall .span-row.header .span-bar-cell').textContent()).toBe('0 – 800 µs');
+  });
+
   describe('alerts', () => {
     it('an alert link that is not valid percent-encoding opens that alert\'s page, not a script error', async () => {
       await page.route('**/api/v1/alerts', (route) => route.fulfill({ json: { alerts: [] } }));

@@ -5,7 +5,7 @@ import { ApiError, describeError, getJson } from '../lib/api.js';
 import { h, mount, notice } from '../lib/dom.js';
 import { formatDurationMs, formatTimestamp, toMs } from '../lib/format.js';
 import { logTable } from '../lib/logtable.js';
-import { orderSpans } from '../lib/span-tree.js';
+import { orderSpans, spanOffsets } from '../lib/span-tree.js';
 
 export function renderTrace(el, traceId) {
   const title = h('h1', null, 'Trace ', h('code.trace-id', null, traceId));
@@ -66,21 +66,23 @@ function statusOf(span) {
 
 function spanWaterfall(spans) {
   if (spans.length === 0) return notice('info', 'The trace has no spans.');
-  const starts = spans.map((s) => toMs(s.startTime));
-  const ends = spans.map((s, i) => (Number.isFinite(toMs(s.endTime)) ? toMs(s.endTime) : starts[i] + (s.durationMs || 0)));
-  const t0 = Math.min(...starts);
-  const total = Math.max(1e-3, Math.max(...ends) - t0);
+  const offsets = spanOffsets(spans);
+  const { starts } = offsets;
+  const ends = offsets.ends.map((end, i) => (Number.isFinite(end) ? end : starts[i] + (spans[i].durationMs || 0)));
+  const total = Math.max(1e-3, Math.max(...ends));
+  const offsetOf = new Map(spans.map((s, i) => [s, i]));
   const rows = h('div.waterfall', { role: 'list' });
   rows.append(
     h('div.span-row.header', null, h('span.span-name', null, 'Span'), h('span.span-service', null, 'Service'), h('span.span-bar-cell', null, `0 – ${formatDurationMs(total)}`), h('span.span-duration', null, 'Duration')),
   );
   for (const { span, depth } of orderSpans(spans)) {
-    const start = toMs(span.startTime);
-    const duration = Number.isFinite(span.durationMs) ? span.durationMs : toMs(span.endTime) - start;
+    const i = offsetOf.get(span);
+    const start = starts[i];
+    const duration = Number.isFinite(span.durationMs) ? span.durationMs : ends[i] - start;
     const status = statusOf(span);
     const detail = spanDetail(span, status);
     detail.hidden = true;
-    const bar = h('span.span-bar', { style: { left: `${((start - t0) / total) * 100}%`, width: `${Math.max(0.3, (duration / total) * 100)}%` } });
+    const bar = h('span.span-bar', { style: { left: `${(start / total) * 100}%`, width: `${Math.max(0.3, (duration / total) * 100)}%` } });
     const row = h(
       `div.span-row${status === 'error' ? '.error' : ''}`,
       {

@@ -410,6 +410,38 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     expect(await page.locator('.waterfall .span-row.header .span-bar-cell').textContent()).toBe('0 – 800 µs');
   });
 
+  it('a span\'s detail shows its events (the exception), links and resource', async () => {
+    // Only attributes, status and logs were shown: the exception OTel records as a span event
+    // (exception.type, exception.message, exception.stacktrace) was nowhere in the console.
+    const traceId = '6d'.repeat(16);
+    const linked = '6e'.repeat(16);
+    const kv = (key: string, value: string) => ({ key, value: { stringValue: value } });
+    const span = {
+      traceId, spanId: 'd4'.repeat(8), name: 'POST /pay', kind: 2, startTimeUnixNano: '1796611800000000000', endTimeUnixNano: '1796611800050000000',
+      status: { code: 2, message: 'failed' },
+      events: [{ timeUnixNano: '1796611800020000000', name: 'exception', attributes: [kv('exception.type', 'TypeError'), kv('exception.message', `card is undefined ${run}`), kv('exception.stacktrace', 'TypeError: card is undefined\n    at pay (pay.js:3:7)')] }],
+      links: [{ traceId: linked, spanId: 'e5'.repeat(8), attributes: [kv('link.reason', 'batch')] }],
+    };
+    const res = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [kv('service.name', `pay-${run}`), kv('host.name', 'pay-host-7')] }, scopeSpans: [{ spans: [span] }] }] }),
+    });
+    expect(res.status).toBe(200);
+    await page.goto(`/#/traces/${traceId}`);
+    await page.locator(`.span-row[data-span-id="${'d4'.repeat(8)}"]`).click();
+    const detail = page.locator('.span-detail:not([hidden])');
+    await expect.poll(() => detail.textContent()).toContain(`card is undefined ${run}`);
+    const text = await detail.textContent();
+    expect(text).toContain('exception');
+    expect(text).toContain('+20 ms');
+    expect(text).toContain('at pay (pay.js:3:7)');
+    expect(text).toContain('pay-host-7');
+    expect(text).toContain('link.reason');
+    expect(await detail.locator(`a[href="#/traces/${linked}"]`).count()).toBe(1);
+    await shot('trace-span-detail');
+  });
+
   describe('alerts', () => {
     it('an alert link that is not valid percent-encoding opens that alert\'s page, not a script error', async () => {
       await page.route('**/api/v1/alerts', (route) => route.fulfill({ json: { alerts: [] } }));

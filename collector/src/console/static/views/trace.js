@@ -104,8 +104,39 @@ function spanWaterfall(spans) {
   return rows;
 }
 
+/** An attribute value as text: objects and arrays as JSON. */
+function valueText(v) {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
+function attributeList(attributes) {
+  return Object.entries(attributes || {}).map(([k, v]) => [h('dt', null, k), h('dd', null, valueText(v))]);
+}
+
+/**
+ * Events (OTel records an exception as the event "exception" with exception.type, .message and
+ * .stacktrace) with their time after the span's start, links (another trace's span: a link to
+ * that trace) and the resource, each only when the span has some.
+ */
+function spanExtras(span) {
+  const startNs = /^\d+$/.test(span.startTimeUnixNano ?? '') ? BigInt(span.startTimeUnixNano) : null;
+  // An event dated before its span (unset: 0) shows its own time rather than a negative offset.
+  const offset = (e) => (startNs !== null && /^\d+$/.test(e.timeUnixNano ?? '') && BigInt(e.timeUnixNano) >= startNs ? `+${formatDurationMs(Number(BigInt(e.timeUnixNano) - startNs) / 1e6)}` : formatTimestamp(toMs(e.time)));
+  const events = span.events || [];
+  const links = span.links || [];
+  const resource = Object.entries(span.resource || {});
+  return [
+    events.length
+      ? h('section.span-events', null, h('h3', null, 'Events'), events.map((e) => h('div.span-event', null, h('strong', null, e.name || '(unnamed)'), ` ${offset(e)}`, h('dl', null, attributeList(e.attributes)))))
+      : null,
+    links.length
+      ? h('section.span-links', null, h('h3', null, 'Links'), links.map((l) => h('div.span-link', null, /^[0-9a-f]{32}$/.test(l.traceId) ? h('a', { href: `#/traces/${l.traceId}` }, h('code', null, l.traceId)) : h('code', null, l.traceId || ''), ' span ', h('code', null, l.spanId || ''), h('dl', null, attributeList(l.attributes)))))
+      : null,
+    resource.length ? h('section.span-resource', null, h('h3', null, 'Resource'), h('dl', null, resource.map(([k, v]) => [h('dt', null, k), h('dd', null, valueText(v))]))) : null,
+  ];
+}
+
 function spanDetail(span, status) {
-  const attrs = Object.entries(span.attributes || {});
   return h(
     'div.span-detail',
     null,
@@ -116,8 +147,9 @@ function spanDetail(span, status) {
       h('dt', null, 'Parent'), h('dd', null, h('code', null, span.parentSpanId || '—')),
       h('dt', null, 'Start'), h('dd', null, formatTimestamp(toMs(span.startTime))),
       h('dt', null, 'Status'), h('dd', null, status, span.status && span.status.message ? `: ${span.status.message}` : ''),
-      attrs.map(([k, v]) => [h('dt', null, k), h('dd', null, typeof v === 'object' ? JSON.stringify(v) : String(v))]),
+      attributeList(span.attributes),
     ),
+    spanExtras(span),
     span.logs && span.logs.length ? logTable(span.logs).table : null,
   );
 }

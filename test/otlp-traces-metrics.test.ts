@@ -301,6 +301,49 @@ it('duration bounds take microseconds and nanoseconds, as Jaeger and Tempo do: a
   expect(bad.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'minDuration' } });
 });
 
+it('search finds traces by span status and by span or resource attribute, as Jaeger\'s and Tempo\'s tag search do', async () => {
+  // status= and attr.<key>= were refused as unknown parameters: "the failed checkouts of
+  // customer 42" could not be asked for.
+  const service = `search-${RUN}`;
+  const kv = (key: string, value: object) => ({ key, value });
+  const span = (traceId: string, status: number, attributes: object[]) => ({ traceId, spanId: '04'.repeat(8), name: 'POST /pay', startTimeUnixNano: '1796611800000000000', endTimeUnixNano: '1796611800001000000', status: { code: status }, attributes });
+  const failed = '8a'.repeat(16);
+  const ok = '8b'.repeat(16);
+  const res = await fetch(`${collector.url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ resourceSpans: [{
+      resource: { attributes: [kv('service.name', { stringValue: service }), kv('service.instance.id', { stringValue: `pod-${RUN}` }), kv('deployment.environment', { stringValue: 'prod' })] },
+      scopeSpans: [{ spans: [
+        span(failed, 2, [kv('customer.id', { intValue: 42 }), kv('http.route', { stringValue: '/pay' }), kv('retried', { boolValue: true })]),
+        span(ok, 1, [kv('customer.id', { intValue: 7 }), kv('http.route', { stringValue: '/pay' })]),
+      ] }],
+    }] }),
+  });
+  expect(res.status).toBe(200);
+  const found = async (filters: string) => {
+    const { status, body } = await getJson(`/api/v1/traces?service=${service}&${filters}`);
+    expect(status).toBe(200);
+    return body.traces.map((t: any) => t.traceId);
+  };
+  expect(await found('status=error')).toEqual([failed]);
+  expect(await found('status=STATUS_CODE_OK')).toEqual([ok]);
+  expect(await found('status=unset')).toEqual([]);
+  expect(await found('attr.customer.id=42')).toEqual([failed]);
+  expect(await found('attr.retried=true')).toEqual([failed]);
+  expect((await found('attr.http.route=%2Fpay')).sort()).toEqual([failed, ok].sort());
+  expect((await found('attr.deployment.environment=prod')).sort()).toEqual([failed, ok].sort());
+  expect(await found('attr.http.route=%2Fpay&status=ok')).toEqual([ok]);
+  expect((await found(`attr.service.instance.id=pod-${RUN}`)).sort()).toEqual([failed, ok].sort());
+  expect((await found(`attr.service.name=${service}&status=error`))).toEqual([failed]);
+  expect(await found('attr.customer.id=43')).toEqual([]);
+  const bad = await getJson(`/api/v1/traces?status=failed`);
+  expect(bad.status).toBe(400);
+  expect(bad.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'status' } });
+  const twice = await getJson(`/api/v1/traces?attr.a=1&attr.a=2`);
+  expect(twice.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'attr.a' } });
+});
+
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {
   expect((await getJson(`/api/v1/traces/${'f'.repeat(32)}`)).body.error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
   const bad = await getJson('/api/v1/traces/xyz');
@@ -312,7 +355,7 @@ it.each([
   // A repeated filter was bound to SQL as an array: 500 "Unknown named parameter '0'".
   { path: '/api/v1/traces?service=a&service=b', key: 'service', message: 'service: given more than once' },
   { path: '/api/v1/traces?service=a&operation=x&operation=y', key: 'operation', message: 'operation: given more than once' },
-  { path: '/api/v1/traces?srvice=a', key: 'srvice', message: 'srvice: unknown parameter (use service, operation, minDuration, maxDuration, start, end, limit)' },
+  { path: '/api/v1/traces?srvice=a', key: 'srvice', message: 'srvice: unknown parameter (use service, operation, minDuration, maxDuration, status, start, end, limit)' },
   { path: '/api/v1/traces/slowest?service=a&service=b', key: 'service', message: 'service: given more than once' },
   { path: '/api/v1/traces/slowest?foo=1', key: 'foo', message: expect.stringContaining('foo: unknown parameter') },
   { path: '/api/v1/deadletter?exporter=a&exporter=b', key: 'exporter', message: 'exporter: given more than once' },

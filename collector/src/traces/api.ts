@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
-import { queryParams, type RawQuery } from '../http/query-params.ts';
+import { queryParams, singleParam, type RawQuery } from '../http/query-params.ts';
+import { STATUS_CODE_NAMES } from './span.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
 import type { StoreQueries } from '../store/store-queries.ts';
 import type { SlowOperations } from './slowest.ts';
@@ -11,7 +12,7 @@ import { assembleTree } from './tree.ts';
 
 // Trace query API (docs/traces-and-metrics.md):
 //   GET /api/v1/traces/:traceId      the trace as a flat span list in tree order, each span with its logs
-//   GET /api/v1/traces?service=&operation=&minDuration=&maxDuration=&start=&end=&limit=
+//   GET /api/v1/traces?service=&operation=&minDuration=&maxDuration=&status=&attr.<key>=&start=&end=&limit=
 //   GET /api/v1/traces/slowest?service=&window=15m&limit=
 
 /** Most spans and logs returned for one trace; `truncated` says when a trace had more. */
@@ -51,6 +52,17 @@ function parseDurationNs(value: string | undefined, key: string): number | undef
   return Math.round(ns);
 }
 
+/** Most attr.<key> filters in one trace search (as the log API's 50 attr. and sd. filters bound its SQL). */
+const MAX_ATTRIBUTE_FILTERS = 50;
+
+/** status=error|ok|unset (or STATUS_CODE_ERROR …, any case) → the OTLP StatusCode number. */
+function parseStatus(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const code = STATUS_CODE_NAMES.findIndex((name) => name === `STATUS_CODE_${value.toUpperCase().replace(/^STATUS_CODE_/, '')}`);
+  if (code < 0) throw bad('status', 'expected error, ok or unset');
+  return code;
+}
+
 export interface TraceRoutesOptions {
   spans: SpanStore;
   logs: StoreQueries;
@@ -70,7 +82,15 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
   });
 
   app.get('/api/v1/traces', async (request) => {
-    const query = queryParams(request.query as RawQuery, ['service', 'operation', 'minDuration', 'maxDuration', 'start', 'end', 'limit']);
+    const raw = request.query as RawQuery;
+    const rest: RawQuery = Object.create(null); // a key __proto__ stays a key (refused as unknown)
+    const attributes: Array<{ key: string; value: string }> = [];
+    for (const key of Object.keys(raw)) {
+      if (key.startsWith('attr.') && key.length > 5) attributes.push({ key: key.slice(5), value: singleParam(raw, key) ?? '' });
+      else rest[key] = raw[key];
+    }
+    if (attributes.length > MAX_ATTRIBUTE_FILTERS) throw bad('attr.', `at most ${MAX_ATTRIBUTE_FILTERS} attr. filters in one search, got ${attributes.length}`);
+    const query = queryParams(rest, ['service', 'operation', 'minDuration', 'maxDuration', 'status', 'start', 'end', 'limit']);
     const minDurationNs = parseDurationNs(query.minDuration, 'minDuration');
     const maxDurationNs = parseDurationNs(query.maxDuration, 'maxDuration');
     // Swapped bounds can match nothing: an empty list would read as "no such traces" (as end before start).
@@ -80,6 +100,8 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
       operation: query.operation || undefined,
       minDurationNs,
       maxDurationNs,
+      statusCode: parseStatus(query.status),
+      attributes,
       ...parseTimeRange(query.start, query.end),
       limit: parseLimit(query.limit, 20, 1000),
     });

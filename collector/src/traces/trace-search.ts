@@ -13,6 +13,10 @@ export interface TraceQuery {
   maxDurationNs?: number;
   startMicros?: number;
   endMicros?: number;
+  /** OTLP StatusCode number (0 unset, 1 ok, 2 error). */
+  statusCode?: number;
+  /** Span or resource attribute `key` (whole, dots included) equal to `value`: its string, or its JSON text (5, true). */
+  attributes?: Array<{ key: string; value: string }>;
   limit: number;
 }
 
@@ -46,6 +50,18 @@ export function searchTraces(db: DatabaseSync, q: TraceQuery): TraceSearchResult
   if (q.maxDurationNs !== undefined) { clauses.push('duration_ns <= ?'); params.push(q.maxDurationNs); }
   if (q.startMicros !== undefined) { clauses.push('ts >= ?'); params.push(q.startMicros); }
   if (q.endMicros !== undefined) { clauses.push('ts < ?'); params.push(q.endMicros); }
+  if (q.statusCode !== undefined) { clauses.push('status_code = ?'); params.push(q.statusCode); }
+  for (const { key, value } of q.attributes ?? []) {
+    // `->` gives JSON text: a string attribute matches as "value", a number or boolean as 5 or true (as the log API's attr.).
+    // SQLite reads a quoted label with JSON string escapes, https://sqlite.org/json1.html#path_arguments
+    // The resource's service.name and service.instance.id are kept in their own fields (span-store.ts), not with its other attributes.
+    const label = JSON.stringify(key);
+    const resourcePath = key === 'service.name' ? null : key === 'service.instance.id' ? '$.instance' : `$.resource.${label}`;
+    clauses.push(`((attributes -> ?) IN (?, ?) OR ${resourcePath === null ? 'service = ?' : '(extra -> ?) IN (?, ?)'})`);
+    params.push(`$.${label}`, JSON.stringify(value), value);
+    if (resourcePath === null) params.push(value);
+    else params.push(resourcePath, JSON.stringify(value), value);
+  }
   const where = clauses.length ? clauses.join(' AND ') : '1';
   const ids: string[] = [];
   const seen = new Set<string>();

@@ -344,6 +344,39 @@ it('search finds traces by span status and by span or resource attribute, as Jae
   expect(twice.body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'attr.a' } });
 });
 
+it('a trace of more than 10 000 spans is returned cut, but its spanCount, services and duration are the whole trace\'s', async () => {
+  // They were those of the 10 000 spans returned: the trace view said 10 000 spans where the
+  // search said 10 050, and left out the service and the time of the spans past the cut.
+  const traceId = '9c'.repeat(16);
+  const t0 = 1796611800000000000n;
+  const sid = (i: number) => (i + 1).toString(16).padStart(16, '0');
+  const post = async (service: string, from: number, to: number) => {
+    const spans = [];
+    for (let i = from; i < to; i++) {
+      spans.push({ traceId, spanId: sid(i), parentSpanId: i === 0 ? '' : sid(0), name: `item ${i}`, startTimeUnixNano: String(t0 + BigInt(i) * 1_000_000n), endTimeUnixNano: String(t0 + BigInt(i) * 1_000_000n + 500_000n) });
+    }
+    const res = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans }] }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+  };
+  await post(`batch-${RUN}`, 0, 5000);
+  await post(`batch-${RUN}`, 5000, 10_000);
+  await post(`late-${RUN}`, 10_000, 10_050); // the last 50 spans, past the cut
+  const { status, body } = await getJson(`/api/v1/traces/${traceId}`);
+  expect(status).toBe(200);
+  expect(body.spans).toHaveLength(10_000);
+  expect(body.truncated.spans).toBe(true);
+  expect(body.spanCount).toBe(10_050);
+  expect(body.services).toEqual([`batch-${RUN}`, `late-${RUN}`].sort());
+  expect(body.durationMs).toBe(10_049.5);
+  const search = await getJson(`/api/v1/traces?service=late-${RUN}`);
+  expect(search.body.traces[0]).toMatchObject({ traceId, spanCount: 10_050 });
+}, 60_000);
+
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {
   expect((await getJson(`/api/v1/traces/${'f'.repeat(32)}`)).body.error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
   const bad = await getJson('/api/v1/traces/xyz');

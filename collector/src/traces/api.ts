@@ -139,9 +139,19 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
       if (b > end) end = b;
       if (s.service !== null) services.add(s.service);
     }
+    // A trace cut at MAX_TRACE_SPANS is still described whole: its span count, services and
+    // duration as the search summary has them, not those of the spans returned.
+    let spanCount = tree.length;
+    if (truncatedSpans) {
+      const totals = spans.traceTotals(traceId);
+      spanCount = totals.spans;
+      start = totals.startNs;
+      end = totals.endNs;
+      for (const s of totals.services) services.add(s);
+    }
     return {
       traceId,
-      spanCount: tree.length,
+      spanCount,
       services: [...services].sort(),
       startTimeUnixNano: start.toString(),
       durationMs: Number(end - start) / 1e6,

@@ -86,6 +86,8 @@ export class SpanStore {
   readonly #insert: StatementSync;
   readonly #insertMany: StatementSync;
   readonly #byTrace: StatementSync;
+  readonly #totals: StatementSync;
+  readonly #services: StatementSync;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
   /** Called before each write and after its commit: throws when it must be refused (the database file was lost). */
@@ -100,6 +102,9 @@ export class SpanStore {
     this.#insertMany = db.prepare(`INSERT OR IGNORE INTO spans(${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')} RETURNING trace_id, span_id`);
     this.#byTrace = db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, id LIMIT ?');
     this.#byTrace.setReadBigInts(true);
+    this.#totals = db.prepare('SELECT count(*) AS n, min(start_ns) AS start_ns, max(end_ns) AS end_ns FROM spans WHERE trace_id = ?');
+    this.#totals.setReadBigInts(true);
+    this.#services = db.prepare('SELECT DISTINCT service FROM spans WHERE trace_id = ? AND service IS NOT NULL ORDER BY service');
   }
 
   /** Writes are refused while `guard` throws (collector.ts: the database file deleted under it). */
@@ -152,6 +157,13 @@ export class SpanStore {
   trace(traceId: string, limit: number): StoredSpan[] {
     const rows = this.#byTrace.all(traceId, limit) as Array<Record<string, unknown>>;
     return rows.map(rowToSpan);
+  }
+
+  /** How many spans one trace has, their earliest start, latest end and services (for a trace longer than what is returned of it). */
+  traceTotals(traceId: string): { spans: number; startNs: bigint; endNs: bigint; services: string[] } {
+    const totals = this.#totals.get(traceId) as { n: bigint; start_ns: bigint | null; end_ns: bigint | null };
+    const services = (this.#services.all(traceId) as Array<{ service: string }>).map((r) => r.service);
+    return { spans: Number(totals.n), startNs: totals.start_ns ?? 0n, endNs: totals.end_ns ?? 0n, services };
   }
 
   /** Spans with id in (afterId, maxId] and start >= sinceMicros, in id order (slow-operation warm-up). */

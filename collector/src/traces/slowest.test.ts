@@ -39,6 +39,18 @@ describe('slow operations', () => {
     expect(slow.operationCount).toBe(0);
   });
 
+  it('spans that started before the largest window are left out, as the start-up rebuild leaves them out; future ones count now', () => {
+    // They were counted in the window's first minute: a backlog of day-old spans sent after an
+    // outage showed as the last hour's slowest, until a restart rebuilt the view without them.
+    const slow = new SlowOperations({ maxWindowMs: 3_600_000, maxOperations: 100, now: () => NOW });
+    slow.record(spans('shop', 'op', [900], NOW - 24 * 3_600_000));
+    slow.record(spans('shop', 'op', [10]));
+    slow.record(spans('shop', 'op', [20], NOW + 5 * 60_000));
+    expect(slow.slowest({ windowMs: 3_600_000, limit: 5 })[0]).toMatchObject({ count: 2, maxMs: 20 });
+    slow.record(spans('shop', 'old-only', [5], NOW - 2 * 3_600_000));
+    expect(slow.operationCount).toBe(1);
+  });
+
   it('at most maxOperations operations are tracked; others are counted as dropped', () => {
     const slow = new SlowOperations({ maxWindowMs: 3_600_000, maxOperations: 2, now: () => NOW });
     slow.record([...spans('s', 'a', [1]), ...spans('s', 'b', [1]), ...spans('s', 'c', [1])]);

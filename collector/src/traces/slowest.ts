@@ -5,7 +5,10 @@
 // Each minute holds a log-scale histogram of durations (16 buckets per power of two, so a
 // reported percentile is within ~4.4 % above the true value, and never above the slowest span)
 // and the three slowest spans as examples. A span counts in the minute of its start time; spans
-// starting before the window or in the future (clock skew) are clamped to it.
+// starting in the future (clock skew) count in the current minute, spans that started before the
+// largest window (an exporter's backlog sent after an outage) are left out, as the start-up
+// rebuild leaves them out: counted in the window's first minute they showed as recent, until a
+// restart.
 
 export interface SlowOperation {
   service: string | null;
@@ -81,6 +84,8 @@ export class SlowOperations {
     const oldest = Math.floor((now - this.#maxWindowMs) / MINUTE);
     const newest = Math.floor(now / MINUTE);
     for (const s of spans) {
+      const minuteKey = Math.min(newest, Math.floor(s.startMs / MINUTE));
+      if (minuteKey < oldest) continue;
       const key = `${s.service ?? ''}\u0000${s.name}`;
       let op = this.#ops.get(key);
       if (!op) {
@@ -94,7 +99,6 @@ export class SlowOperations {
         op = { service: s.service, name: s.name, minutes: new Map() };
         this.#ops.set(key, op);
       }
-      const minuteKey = Math.min(newest, Math.max(oldest, Math.floor(s.startMs / MINUTE)));
       let m = op.minutes.get(minuteKey);
       if (!m) op.minutes.set(minuteKey, (m = { buckets: new Map(), count: 0, maxNs: 0, top: [] }));
       const b = bucketOf(s.durationNs);

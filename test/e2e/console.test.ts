@@ -442,6 +442,28 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     await shot('trace-span-detail');
   });
 
+  it('a span whose parent has not arrived is marked as such, not drawn as one more root', async () => {
+    // The API flags it (orphan: true) but the waterfall drew it like the trace's root: a trace
+    // missing its middle looked like two unrelated requests.
+    const traceId = '6f'.repeat(16);
+    const spans = [
+      { traceId, spanId: 'f1'.repeat(8), name: 'GET /order', startTimeUnixNano: '1796611800000000000', endTimeUnixNano: '1796611800009000000' },
+      { traceId, spanId: 'f3'.repeat(8), parentSpanId: 'f2'.repeat(8), name: 'SELECT order', startTimeUnixNano: '1796611800002000000', endTimeUnixNano: '1796611800003000000' },
+    ];
+    const res = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: `orphan-${run}` } }] }, scopeSpans: [{ spans }] }] }),
+    });
+    expect(res.status).toBe(200);
+    await page.goto(`/#/traces/${traceId}`);
+    const rows = page.locator('.waterfall .span-row[data-span-id]');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.locator('.span-name').allTextContents()).toEqual(['GET /order', 'SELECT order parent missing']);
+    await page.locator(`.span-row[data-span-id="${'f3'.repeat(8)}"]`).click();
+    expect(await page.locator('.span-detail:not([hidden])').textContent()).toContain('not in the trace');
+  });
+
   describe('alerts', () => {
     it('an alert link that is not valid percent-encoding opens that alert\'s page, not a script error', async () => {
       await page.route('**/api/v1/alerts', (route) => route.fulfill({ json: { alerts: [] } }));

@@ -19,6 +19,8 @@ describe('span tree assembly', () => {
   it('parent cycles and self-parents cannot loop; every span is listed once', () => {
     const out = assembleTree([s('x', 'y', 1), s('y', 'x', 2), s('self', 'self', 0)]);
     expect(out.map((x) => x.spanId).sort()).toEqual(['self', 'x', 'y']);
+    // Their parents are in the trace: not orphans waiting for a parent (they were flagged as such).
+    expect(out.filter((x) => x.orphan).map((x) => x.spanId)).toEqual([]);
   });
 
   it('a 50 000-deep chain does not overflow the stack', () => {

@@ -46,7 +46,9 @@ export function assembleTree<T extends TreeSpan>(spans: readonly T[]): Array<Pla
       if (placed.has(span.spanId)) continue;
       placed.add(span.spanId);
       const entry = { ...span, depth } as Placed<T>;
-      if (span.parentSpanId !== null && depth === 0) entry.orphan = true;
+      // Only a parent the trace lacks makes an orphan: a span placed as a root because its parent
+      // links loop (malformed input) has its parent here, and nothing more will arrive for it.
+      if (span.parentSpanId !== null && depth === 0 && !byId.has(span.parentSpanId)) entry.orphan = true;
       out.push(entry);
       const kids = (children.get(span.spanId) ?? []).slice().sort(byStart);
       for (let i = kids.length - 1; i >= 0; i--) stack.push({ span: kids[i], depth: depth + 1 });

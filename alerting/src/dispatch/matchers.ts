@@ -3,7 +3,7 @@
 // a missing label has the value ""; regexes are fully anchored (`^(?:re)$`); a matcher list
 // matches when every matcher matches.
 import type { LabelMatcher, MatchOp } from '../types.ts';
-import { anchoredRe2 } from '../re2.ts';
+import { anchoredRe2, type LabelRegexp } from '../re2.ts';
 
 export type { LabelMatcher, MatchOp };
 
@@ -88,7 +88,7 @@ export function compileMatcher(input: MatcherInput): CompiledMatcher {
   const m = toMatcher(input);
   if (!LABEL_NAME.test(m.name)) throw new Error(`bad matcher label name ${JSON.stringify(m.name)}`);
   if (m.op === '=~' || m.op === '!~') {
-    let re: RegExp;
+    let re: LabelRegexp;
     try {
       re = anchoredRe2(m.value);
     } catch (err) {

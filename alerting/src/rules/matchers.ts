@@ -1,5 +1,5 @@
 import type { LabelMatcher, MatchOp } from '../types.ts';
-import { anchoredRe2 } from '../re2.ts';
+import { anchoredRe2, type LabelRegexp } from '../re2.ts';
 
 // Series selectors in the Prometheus text form: `name{label="v", other=~"re.*", x!="", y!~"a|b"}`.
 // Regex matchers are fully anchored and a missing label matches as "" (Prometheus semantics:
@@ -66,7 +66,7 @@ export function compileMatcher(m: LabelMatcher): CompiledMatcher {
     case '!=': return { name: m.name, test: (v) => (v ?? '') !== m.value };
     case '=~':
     case '!~': {
-      let re: RegExp;
+      let re: LabelRegexp;
       try {
         re = anchoredRe2(m.value);
       } catch (err) {

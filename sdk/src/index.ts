@@ -68,6 +68,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
       // never throw into the host
     }
   };
+  for (const warning of resolved.warnings) warn(warning);
 
   const agents = createExportAgents();
   const resource = buildResource(resolved);

@@ -4,6 +4,8 @@
 // place where init() may throw.
 
 import { hostname as osHostname } from 'node:os';
+import type { Attributes } from '@opentelemetry/api';
+import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
 import { FIELD_LIMITS } from './record.ts';
 
@@ -11,7 +13,7 @@ export type LogFormat = 'none' | 'json' | 'logfmt' | 'pretty';
 export const LOG_FORMATS: readonly LogFormat[] = ['none', 'json', 'logfmt', 'pretty'];
 
 export interface PeriscopeOptions {
-  /** Service name, sent as RFC 5424 APP-NAME. Required (or env PERISCOPE_SERVICE). */
+  /** Service name, sent as RFC 5424 APP-NAME. Required (or env PERISCOPE_SERVICE, OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES). */
   service?: string;
   /** Collector base URL (env PERISCOPE_ENDPOINT). Default http://127.0.0.1:4318. */
   endpoint?: string;
@@ -33,11 +35,11 @@ export interface PeriscopeOptions {
   shutdownTimeoutMs?: number;
   /** Per-request timeout. Default 10000 ms. */
   requestTimeoutMs?: number;
-  /** RFC 5424 HOSTNAME. Default os.hostname(). */
+  /** RFC 5424 HOSTNAME. Default host.name of OTEL_RESOURCE_ATTRIBUTES, else os.hostname(). */
   hostname?: string;
   /** RFC 5424 facility 0–23. Default 1 (user). */
   facility?: number;
-  /** OTel resource `service.instance.id` (env PERISCOPE_SERVICE_INSTANCE_ID). Default "<hostname>:<pid>". */
+  /** OTel resource `service.instance.id` (env PERISCOPE_SERVICE_INSTANCE_ID, or service.instance.id in OTEL_RESOURCE_ATTRIBUTES). Default "<hostname>:<pid>". */
   serviceInstanceId?: string;
   /** Tracing (OTLP/HTTP protobuf to {endpoint}/v1/traces). */
   traces?: {
@@ -98,6 +100,14 @@ export interface ResolvedOptions {
   hostname: string;
   facility: number;
   serviceInstanceId: string;
+  /**
+   * Resource attributes of OTEL_RESOURCE_ATTRIBUTES (service.version, deployment.environment.name, …),
+   * under the ones above: service, hostname and serviceInstanceId are the resource's service.name,
+   * host.name and service.instance.id whatever this says.
+   */
+  resourceAttributes: Attributes;
+  /** What the SDK logs as warnings once its logger runs (config it ignored, with the reason). */
+  warnings: string[];
   traces: { enabled: boolean; sampleRatio: number };
   metrics: {
     enabled: boolean;
@@ -207,11 +217,44 @@ function stringOption(name: string, value: unknown): string | undefined {
   return nonEmpty(value);
 }
 
+/**
+ * OTEL_RESOURCE_ATTRIBUTES (https://opentelemetry.io/docs/specs/otel/resource/sdk/#specifying-resource-information-via-an-environment-variable),
+ * parsed by @opentelemetry/resources' own env detector: "key=value" pairs, comma-separated,
+ * percent-decoded. As the spec and the OTel SDKs do, a value with one bad entry is discarded whole,
+ * and the reason is returned for a warning (the detector itself only tells its diag logger, which
+ * is silent by default). The parser is called directly, not through detect(), which would read
+ * process.env instead of `env`.
+ */
+function envResourceAttributes(env: NodeJS.ProcessEnv): { attributes: Attributes; warning?: string } {
+  const raw = nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES);
+  if (raw === undefined) return { attributes: {} };
+  const parser = resourceAttributesEnvDetector as unknown as { _parseResourceAttributes(raw: string): Attributes };
+  try {
+    return { attributes: parser._parseResourceAttributes(raw) };
+  } catch (err) {
+    return { attributes: {}, warning: `OTEL_RESOURCE_ATTRIBUTES ignored: ${(err as Error).message}` };
+  }
+}
+
+/** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
+function envAttribute(attributes: Attributes, key: string): string | undefined {
+  const value = attributes[key];
+  return typeof value === 'string' ? nonEmpty(value) : undefined;
+}
+
 export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (options === null || typeof options !== 'object') fail('options must be an object');
+  const warnings: string[] = [];
+  const resource = envResourceAttributes(env);
+  if (resource.warning !== undefined) warnings.push(resource.warning);
 
-  const service = stringOption('service', options.service) ?? nonEmpty(env.PERISCOPE_SERVICE);
-  if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE)');
+  // As in the OTel SDKs: explicit option, then env, OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES.
+  const service =
+    stringOption('service', options.service) ??
+    nonEmpty(env.PERISCOPE_SERVICE) ??
+    nonEmpty(env.OTEL_SERVICE_NAME) ??
+    envAttribute(resource.attributes, 'service.name');
+  if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE or OTEL_SERVICE_NAME)');
   // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would
   // name another service than the spans and metrics (service.name), and no query would find both.
   headerLimit('service', service, FIELD_LIMITS.appName, 'APP-NAME');
@@ -247,12 +290,15 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const facility = options.facility ?? DEFAULTS.facility;
   if (!Number.isInteger(facility) || facility < 0 || facility > 23) fail(`"facility" must be an integer 0–23, got ${JSON.stringify(facility)}`);
 
-  const hostname = stringOption('hostname', options.hostname) ?? osHostname();
+  const hostname = stringOption('hostname', options.hostname) ?? envAttribute(resource.attributes, 'host.name') ?? osHostname();
   if (hostname === '') fail('"hostname" must be a non-empty string');
   headerLimit('hostname', hostname, FIELD_LIMITS.hostname, 'HOSTNAME');
 
   const serviceInstanceId =
-    stringOption('serviceInstanceId', options.serviceInstanceId) ?? nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ?? `${hostname}:${process.pid}`;
+    stringOption('serviceInstanceId', options.serviceInstanceId) ??
+    nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ??
+    envAttribute(resource.attributes, 'service.instance.id') ??
+    `${hostname}:${process.pid}`;
 
   const traces = section('traces', options.traces);
   const metrics = section('metrics', options.metrics);
@@ -318,6 +364,8 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     hostname,
     facility,
     serviceInstanceId,
+    resourceAttributes: resource.attributes,
+    warnings,
     traces: {
       enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, true),
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, DEFAULTS.tracesSampleRatio, RATIO),

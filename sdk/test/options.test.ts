@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveOptions, DEFAULTS } from '../src/options.ts';
+import { buildResource } from '../src/otel/common.ts';
 
 describe('resolveOptions: explicit > env > defaults', () => {
   it('uses defaults', () => {
@@ -149,5 +150,61 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
     { name: 'hostname null', options: { hostname: null as never }, env: {}, error: /"hostname" must be a string, got null/ },
   ])('rejects $name', ({ options, env, error }) => {
     expect(() => resolveOptions({ service: 's', ...options }, env)).toThrow(error);
+  });
+});
+
+// OTel SDK environment variables (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+// an app moved from the OTel Node SDK keeps its deployment's env.
+describe('OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES', () => {
+  const resourceOf = (options: Parameters<typeof resolveOptions>[0], env: NodeJS.ProcessEnv) =>
+    buildResource(resolveOptions(options, env)).attributes;
+
+  it('name the service and carry their attributes into the resource (percent-decoded)', () => {
+    const env = {
+      OTEL_SERVICE_NAME: 'checkout',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.4.2,deployment.environment.name=prod,service.namespace=shop,team=a%2Cb%3Dc%20d',
+    };
+    const o = resolveOptions({}, env);
+    expect(o.service).toBe('checkout');
+    expect(o.warnings).toEqual([]);
+    expect(resourceOf({}, env)).toMatchObject({
+      'service.name': 'checkout',
+      'service.version': '1.4.2',
+      'deployment.environment.name': 'prod',
+      'service.namespace': 'shop',
+      team: 'a,b=c d',
+      'telemetry.sdk.language': 'nodejs',
+    });
+  });
+
+  it.each([
+    { name: 'service.name of OTEL_RESOURCE_ATTRIBUTES alone', options: {}, env: { OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' }, service: 'from-attrs' },
+    { name: 'OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES', options: {}, env: { OTEL_SERVICE_NAME: 'from-name', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' }, service: 'from-name' },
+    { name: 'PERISCOPE_SERVICE over OTEL_SERVICE_NAME', options: {}, env: { PERISCOPE_SERVICE: 'periscope', OTEL_SERVICE_NAME: 'from-name' }, service: 'periscope' },
+    { name: 'the option over every env', options: { service: 'option' }, env: { PERISCOPE_SERVICE: 'p', OTEL_SERVICE_NAME: 'n', OTEL_RESOURCE_ATTRIBUTES: 'service.name=a' }, service: 'option' },
+  ])('service: $name', ({ options, env, service }) => {
+    expect(resolveOptions(options, env).service).toBe(service);
+    expect(resourceOf(options, env)['service.name']).toBe(service);
+  });
+
+  it('host.name and service.instance.id of OTEL_RESOURCE_ATTRIBUTES are the logs\' HOSTNAME and the instance; options win', () => {
+    const env = { OTEL_SERVICE_NAME: 's', OTEL_RESOURCE_ATTRIBUTES: 'host.name=node-7,service.instance.id=pod-7' };
+    const fromEnv = resolveOptions({}, env);
+    expect([fromEnv.hostname, fromEnv.serviceInstanceId]).toEqual(['node-7', 'pod-7']);
+    expect(resourceOf({}, env)).toMatchObject({ 'host.name': 'node-7', 'service.instance.id': 'pod-7' });
+    const explicit = resolveOptions({ hostname: 'h1', serviceInstanceId: 'i1' }, env);
+    expect([explicit.hostname, explicit.serviceInstanceId]).toEqual(['h1', 'i1']);
+    expect(resourceOf({ hostname: 'h1', serviceInstanceId: 'i1' }, env)).toMatchObject({ 'host.name': 'h1', 'service.instance.id': 'i1' });
+  });
+
+  it('a value with a bad entry is discarded whole (as the spec says) with a warning naming it, not an error', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_RESOURCE_ATTRIBUTES: 'service.version=1,oops,team=x' });
+    expect(o.resourceAttributes).toEqual({});
+    expect(o.warnings).toEqual([expect.stringMatching(/^OTEL_RESOURCE_ATTRIBUTES ignored: .*"oops"/)]);
+    expect(resourceOf({ service: 's' }, { OTEL_RESOURCE_ATTRIBUTES: 'team=%E0%A4%A' })['team']).toBeUndefined();
+  });
+
+  it('names OTEL_SERVICE_NAME when no service is given', () => {
+    expect(() => resolveOptions({}, {})).toThrow(/set PERISCOPE_SERVICE or OTEL_SERVICE_NAME/);
   });
 });

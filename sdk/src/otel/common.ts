@@ -2,8 +2,9 @@
 // exporters, and export counters.
 //
 // Resource (OTel semantic conventions, https://opentelemetry.io/docs/specs/semconv/resource/):
-// service.name, service.instance.id, host.name, process.pid, plus the SDK's telemetry.sdk.* from
-// defaultResource(). The collector maps service.name → Prometheus `job` and service.instance.id →
+// service.name, service.instance.id, host.name, process.pid, over the attributes of
+// OTEL_RESOURCE_ATTRIBUTES (options.ts), over the SDK's telemetry.sdk.* from defaultResource()
+// (later merges win, https://opentelemetry.io/docs/specs/otel/resource/sdk/#merge). The collector maps service.name → Prometheus `job` and service.instance.id →
 // `instance`.
 //
 // Agents: one keep-alive agent per protocol for both OTLP exporters, so the SDK-wide shutdown can
@@ -16,14 +17,16 @@ import { defaultResource, resourceFromAttributes, type Resource } from '@opentel
 import type { ResolvedOptions } from '../options.ts';
 
 export function buildResource(opts: ResolvedOptions): Resource {
-  return defaultResource().merge(
-    resourceFromAttributes({
-      'service.name': opts.service,
-      'service.instance.id': opts.serviceInstanceId,
-      'host.name': opts.hostname,
-      'process.pid': process.pid,
-    }),
-  );
+  return defaultResource()
+    .merge(resourceFromAttributes(opts.resourceAttributes))
+    .merge(
+      resourceFromAttributes({
+        'service.name': opts.service,
+        'service.instance.id': opts.serviceInstanceId,
+        'host.name': opts.hostname,
+        'process.pid': process.pid,
+      }),
+    );
 }
 
 export interface ExportAgents {

@@ -105,7 +105,7 @@ describe('SDK → collector', () => {
     const metrics = await waitFor(async () => {
       const text = await (await fetch(`${collector.url}/metrics`)).text();
       // The GC histogram has samples only once the app has collected garbage: wait for it too.
-      const ready = text.includes(`orders_created_total{`) && text.includes('traces_span_metrics_calls_total') && text.includes('nodejs_gc_duration_seconds_count{');
+      const ready = text.includes(`orders_created_total{`) && text.includes('traces_span_metrics_calls_total') && text.includes('v8js_gc_duration_seconds_count{');
       return ready ? text : undefined;
     }, 60_000);
     const series = (name: string) => metrics.split('\n').filter((l) => l.startsWith(name) && l.includes(`job="${service}"`));
@@ -114,7 +114,7 @@ describe('SDK → collector', () => {
     expect(series('orders_created_total{')[0]).toMatch(/ 3$/);
     expect(series('traces_span_metrics_calls_total{').length).toBeGreaterThan(0);
     // Every runtime metric a dashboard or shipped rule reads is one the SDK sends, under that name.
-    const runtimeRead = new Set(shippedQueries().flatMap((q) => metricNamesIn(q.expr)).filter((n) => /^(nodejs|process)_/.test(n)));
+    const runtimeRead = new Set(shippedQueries().flatMap((q) => metricNamesIn(q.expr)).filter((n) => /^(nodejs|v8js|process)_/.test(n)));
     expect(runtimeRead.size).toBeGreaterThan(5);
     for (const runtime of runtimeRead) expect(series(`${runtime}{`).length, runtime).toBeGreaterThan(0);
   });

@@ -20,8 +20,8 @@ const generated = generateDashboards();
  */
 const KNOWN_METRICS = new Set([
   'nodejs_eventloop_delay_p50_seconds', 'nodejs_eventloop_delay_p90_seconds', 'nodejs_eventloop_delay_p99_seconds',
-  'nodejs_eventloop_utilization_ratio', 'nodejs_heap_used_bytes', 'nodejs_heap_size_bytes', 'nodejs_gc_duration_seconds_bucket',
-  'nodejs_gc_duration_seconds_sum', 'nodejs_gc_duration_seconds_count', 'process_resident_memory_bytes', 'nodejs_active_handles',
+  'nodejs_eventloop_utilization_ratio', 'v8js_memory_heap_used_bytes', 'v8js_memory_heap_space_size_bytes', 'v8js_gc_duration_seconds_bucket',
+  'v8js_gc_duration_seconds_sum', 'v8js_gc_duration_seconds_count', 'process_memory_usage_bytes', 'v8js_resource_active',
   ...Object.values(RED),
 ]);
 
@@ -223,7 +223,7 @@ describe('what each dashboard must show', () => {
     // $service comes from span metrics' service_name; runtime series carry job = service.name or
     // service.namespace/service.name (docs/traces-and-metrics.md). Prometheus anchors =~ regexes.
     const overview = generated.find((g) => g.file === 'service-overview.json')!.dashboard;
-    const runtime = queriesOf(overview).filter((q) => /\bnodejs_|process_resident/.test(q.expr));
+    const runtime = queriesOf(overview).filter((q) => /\b(nodejs|v8js|process)_/.test(q.expr));
     expect(runtime.length).toBeGreaterThan(5);
     for (const q of runtime) {
       const pattern = /job=~"([^"]*)"/.exec(q.expr)?.[1];

@@ -102,26 +102,26 @@ export function serviceOverview(): dashboard.Dashboard {
           timeseries(
             'Heap used / total',
             [
-              { expr: `sum by (instance) (nodejs_heap_used_bytes{${RUNTIME}})`, legend: 'used {{instance}}' },
-              { expr: `sum by (instance) (nodejs_heap_size_bytes{${RUNTIME}})`, legend: 'total {{instance}}' },
+              { expr: `sum by (instance) (v8js_memory_heap_used_bytes{${RUNTIME}})`, legend: 'used {{instance}}' },
+              { expr: `sum by (instance) (v8js_memory_heap_space_size_bytes{${RUNTIME}})`, legend: 'total {{instance}}' },
             ],
             'bytes',
             { min: 0, width: 8, description: 'Summed over V8 heap spaces.' },
           ),
           timeseries(
             'GC pause p99 by kind',
-            { expr: `histogram_quantile(0.99, sum by (kind, le) (rate(nodejs_gc_duration_seconds_bucket{${RUNTIME}}[$__rate_interval])))`, legend: '{{kind}}' },
+            { expr: `histogram_quantile(0.99, sum by (v8js_gc_type, le) (rate(v8js_gc_duration_seconds_bucket{${RUNTIME}}[$__rate_interval])))`, legend: '{{v8js_gc_type}}' },
             's',
             { min: 0, width: 8 },
           ),
           timeseries(
             'Time in GC',
-            { expr: `sum by (instance) (rate(nodejs_gc_duration_seconds_sum{${RUNTIME}}[$__rate_interval]))`, legend: '{{instance}}' },
+            { expr: `sum by (instance) (rate(v8js_gc_duration_seconds_sum{${RUNTIME}}[$__rate_interval]))`, legend: '{{instance}}' },
             'percentunit',
             { min: 0, width: 8, description: 'Share of wall-clock time spent in garbage collection pauses.' },
           ),
-          timeseries('Resident memory', { expr: `sum by (instance) (process_resident_memory_bytes{${RUNTIME}})`, legend: '{{instance}}' }, 'bytes', { min: 0 }),
-          timeseries('Active handles', { expr: `sum by (instance) (nodejs_active_handles{${RUNTIME}})`, legend: '{{instance}}' }, 'short', {
+          timeseries('Resident memory', { expr: `sum by (instance) (process_memory_usage_bytes{${RUNTIME}})`, legend: '{{instance}}' }, 'bytes', { min: 0 }),
+          timeseries('Active handles', { expr: `sum by (instance) (v8js_resource_active{${RUNTIME}})`, legend: '{{instance}}' }, 'short', {
             min: 0,
             description: 'libuv handles (sockets, timers, servers) kept alive; a steady rise suggests a leak.',
           }),

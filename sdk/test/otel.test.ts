@@ -146,7 +146,7 @@ describe('log sampling follows the trace decision', () => {
 describe('runtime metrics', () => {
   const metricsNamed = (name: string): ReceivedMetric[] => collector.metrics().filter((m) => m.name === name);
 
-  it('event loop, heap per space, GC by kind, RSS and handles arrive with their names and units', { timeout: T }, async () => {
+  it('event loop, heap per space, GC by type, RSS and handles arrive with the semantic conventions\' names, units and attributes', { timeout: T }, async () => {
     const run = await runFixture('runtime', {
       endpoint: collector.url,
       app: OTEL_APP,
@@ -161,11 +161,11 @@ describe('runtime metrics', () => {
       { name: 'nodejs.eventloop.delay.p99', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.delay.max', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.utilization', unit: '1', type: 'gauge' },
-      { name: 'nodejs.heap.used', unit: 'By', type: 'gauge' },
-      { name: 'nodejs.heap.size', unit: 'By', type: 'gauge' },
-      { name: 'nodejs.gc.duration', unit: 's', type: 'histogram' },
-      { name: 'process.resident_memory', unit: 'By', type: 'gauge' },
-      { name: 'nodejs.active_handles', unit: '{handle}', type: 'gauge' },
+      { name: 'v8js.memory.heap.used', unit: 'By', type: 'sum' },
+      { name: 'v8js.memory.heap.space.size', unit: 'By', type: 'sum' },
+      { name: 'v8js.gc.duration', unit: 's', type: 'histogram' },
+      { name: 'process.memory.usage', unit: 'By', type: 'sum' },
+      { name: 'v8js.resource.active', unit: '{resource}', type: 'gauge' },
       { name: 'nodejs.heap.leak_suspected', unit: '', type: 'gauge' },
     ];
     for (const e of expected) {
@@ -188,25 +188,25 @@ describe('runtime metrics', () => {
     expect(elu).toBeLessThanOrEqual(1);
 
     // heap: one point per V8 space, used ≤ total
-    const used = last('nodejs.heap.used').dataPoints;
-    const spaces = used.map((p) => p.attributes.space);
+    const used = last('v8js.memory.heap.used').dataPoints;
+    const spaces = used.map((p) => p.attributes['v8js.heap.space.name']);
     expect(spaces).toEqual(expect.arrayContaining(['new_space', 'old_space', 'code_space', 'large_object_space']));
-    const total = new Map(last('nodejs.heap.size').dataPoints.map((p) => [p.attributes.space, value(p)]));
-    for (const p of used) expect(value(p)).toBeLessThanOrEqual(total.get(p.attributes.space)!);
+    const total = new Map(last('v8js.memory.heap.space.size').dataPoints.map((p) => [p.attributes['v8js.heap.space.name'], value(p)]));
+    for (const p of used) expect(value(p)).toBeLessThanOrEqual(total.get(p.attributes['v8js.heap.space.name'])!);
 
     // GC: major (forced) and minor (allocation) pauses, in seconds
-    const gc = last('nodejs.gc.duration').dataPoints;
-    const kinds = gc.map((p) => p.attributes.kind);
+    const gc = last('v8js.gc.duration').dataPoints;
+    const kinds = gc.map((p) => p.attributes['v8js.gc.type']);
     expect(kinds).toEqual(expect.arrayContaining(['major', 'minor']));
-    const major = gc.find((p) => p.attributes.kind === 'major')!;
+    const major = gc.find((p) => p.attributes['v8js.gc.type'] === 'major')!;
     expect(Number(major.count)).toBeGreaterThanOrEqual(6);
     expect(Number(major.sum) / Number(major.count)).toBeLessThan(1); // seconds, not ms
     expect(major.explicitBounds).toContain(0.001);
 
-    expect(value(last('process.resident_memory').dataPoints[0])).toBeGreaterThan(10 * 1024 * 1024);
-    expect(value(last('nodejs.active_handles').dataPoints[0])).toBeGreaterThan(0);
+    expect(value(last('process.memory.usage').dataPoints[0])).toBeGreaterThan(10 * 1024 * 1024);
+    expect(value(last('v8js.resource.active').dataPoints[0])).toBeGreaterThan(0);
     expect(value(last('nodejs.heap.leak_suspected').dataPoints[0])).toBe(0);
-    expect(last('nodejs.heap.used').resource).toMatchObject({ 'service.name': 'checkout', 'host.name': hostname() });
+    expect(last('v8js.memory.heap.used').resource).toMatchObject({ 'service.name': 'checkout', 'host.name': hostname() });
   });
 
   it('an event loop blocked once shows in nodejs.eventloop.delay.max (a stall is one sample, below p99 in a long window)', { timeout: T }, async () => {
@@ -255,14 +255,13 @@ describe('prometheus endpoint (optional)', () => {
     expect((await f.exited).code, f.stderr()).toBe(0);
     expect(scrape.status).toBe(200);
     expect(scrape.body).toMatch(/^fixture_scraped_total\{route="\/x"[^}]*\} 5/m);
-    expect(scrape.body).toMatch(/^nodejs_heap_used_bytes\{space="old_space"[^}]*\} \d+/m);
-    // The same name as on the collector's /metrics (which drops a gauge's trailing `total`).
-    expect(scrape.body).toMatch(/^nodejs_heap_size_bytes\{space="old_space"[^}]*\} \d+/m);
+    expect(scrape.body).toMatch(/^v8js_memory_heap_used_bytes\{v8js_heap_space_name="old_space"[^}]*\} \d+/m);
+    expect(scrape.body).toMatch(/^v8js_memory_heap_space_size_bytes\{v8js_heap_space_name="old_space"[^}]*\} \d+/m);
     expect(scrape.body).toMatch(/^nodejs_eventloop_utilization_ratio\{[^}]*\} [\d.e-]+$/m);
     expect(scrape.body).toMatch(/^nodejs_eventloop_delay_p99_seconds\{/m);
-    expect(scrape.body).toMatch(/^nodejs_gc_duration_seconds_bucket\{[^}]*kind="/m);
-    expect(scrape.body).toMatch(/^process_resident_memory_bytes\{/m);
-    expect(scrape.body).toMatch(/^nodejs_active_handles\{/m);
+    expect(scrape.body).toMatch(/^v8js_gc_duration_seconds_bucket\{[^}]*v8js_gc_type="/m);
+    expect(scrape.body).toMatch(/^process_memory_usage_bytes\{/m);
+    expect(scrape.body).toMatch(/^v8js_resource_active\{/m);
     expect(collector.spans().filter((s) => s.kind === SPAN_KIND.server)).toEqual([]);
   });
 });

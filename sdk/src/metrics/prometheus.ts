@@ -3,7 +3,7 @@
 //
 // Names: the exporter turns dots into underscores and adds `_total` to monotonic sums, but (in this
 // version) no unit suffix. So that a direct scrape gives the same names as the collector's /metrics
-// (the names the dashboards use: nodejs_heap_used_bytes, nodejs_eventloop_utilization_ratio, …),
+// (the names the dashboards use: v8js_memory_heap_used_bytes, nodejs_eventloop_utilization_ratio, …),
 // each metric is renamed before serialization with the unit suffix of the OTel → Prometheus
 // compatibility spec (https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/):
 // `{annotation}` units add nothing, `1` adds `_ratio` on gauges only, known UCUM units add their

@@ -2,23 +2,29 @@
 // of ours runs between collections except two things Node does natively: the event-loop delay
 // sampler (a libuv timer, perf_hooks.monitorEventLoopDelay) and the `gc` performance entries.
 //
-// Instruments (name, unit → the Prometheus name the collector renders, used by the dashboards):
+// Names, units, instruments and attributes are OpenTelemetry's semantic conventions for Node.js and
+// V8 (https://opentelemetry.io/docs/specs/semconv/runtime/nodejs-metrics/ ,
+// https://opentelemetry.io/docs/specs/semconv/runtime/v8js-metrics/ , process.memory.usage of
+// https://opentelemetry.io/docs/specs/semconv/system/process-metrics/): the names
+// @opentelemetry/instrumentation-runtime-node sends, so community dashboards and rules written for
+// them read Periscope's too. Instrument (name, unit → the Prometheus name the collector renders):
 //   nodejs.eventloop.delay.p50/.p90/.p99/.max  s    → nodejs_eventloop_delay_p50_seconds …
 //       percentiles and maximum since the previous collection (the histogram is reset after each
 //       read), net of the sampling timer's own 10 ms interval. The maximum is what shows a stall:
 //       a loop blocked for 2 s once in a 10 s window is one sample among hundreds, below p99.
 //   nodejs.eventloop.utilization          1         → nodejs_eventloop_utilization_ratio
 //       since the previous collection (performance.eventLoopUtilization deltas)
-//   nodejs.heap.used / nodejs.heap.size   By {space} → nodejs_heap_used_bytes{space} …
-//       per V8 heap space (v8.getHeapSpaceStatistics: space_used_size / space_size). Not
-//       `nodejs.heap.total`: a gauge keeps no trailing `total` on the collector's /metrics
-//       (promlint), so the name would differ there and on a direct scrape.
-//   nodejs.gc.duration (histogram)        s {kind}  → nodejs_gc_duration_seconds_bucket{kind}
-//       kind = major | minor | incremental | weakcb (PerformanceObserver 'gc' entries)
-//   process.resident_memory               By        → process_resident_memory_bytes
-//   nodejs.active_handles                 {handle}  → nodejs_active_handles
+//   v8js.memory.heap.used / v8js.memory.heap.space.size   By {v8js.heap.space.name}
+//                                                   → v8js_memory_heap_used_bytes{v8js_heap_space_name} …
+//       per V8 heap space (v8.getHeapSpaceStatistics: space_used_size / space_size), up-down counters
+//   v8js.gc.duration (histogram)          s {v8js.gc.type} → v8js_gc_duration_seconds_bucket{v8js_gc_type}
+//       major | minor | incremental | weakcb (PerformanceObserver 'gc' entries). Buckets finer than
+//       the convention's advice [0.01, 0.1, 1, 10]: most pauses are below 10 ms, which that advice
+//       puts in one bucket, so a p99 of them could not be told apart.
+//   process.memory.usage                  By        → process_memory_usage_bytes   (resident set size)
+//   v8js.resource.active                  {resource} → v8js_resource_active
 //       process.getActiveResourcesInfo().length
-//   nodejs.heap.leak_suspected            (none)    → nodejs_heap_leak_suspected   0 | 1 (leak.ts)
+//   nodejs.heap.leak_suspected            (none)    → nodejs_heap_leak_suspected   0 | 1 (leak.ts; Periscope's own)
 // References: https://nodejs.org/api/perf_hooks.html#perf_hooksmonitoreventloopdelayoptions ,
 // https://nodejs.org/api/perf_hooks.html#garbage-collection-gc-details ,
 // https://nodejs.org/api/v8.html#v8getheapspacestatistics
@@ -93,11 +99,11 @@ export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptio
   );
 
   // heap per V8 space
-  const heapUsed = meter.createObservableGauge('nodejs.heap.used', { unit: 'By', description: 'V8 heap used, per heap space' });
-  const heapSize = meter.createObservableGauge('nodejs.heap.size', { unit: 'By', description: 'V8 heap size, per heap space' });
+  const heapUsed = meter.createObservableUpDownCounter('v8js.memory.heap.used', { unit: 'By', description: 'V8 heap used, per heap space' });
+  const heapSize = meter.createObservableUpDownCounter('v8js.memory.heap.space.size', { unit: 'By', description: 'V8 heap size, per heap space' });
   const heapCallback = guarded((result: BatchObservableResult) => {
     for (const space of v8.getHeapSpaceStatistics()) {
-      const attributes = { space: space.space_name };
+      const attributes = { 'v8js.heap.space.name': space.space_name };
       result.observe(heapUsed, space.space_used_size, attributes);
       result.observe(heapSize, space.space_size, attributes);
     }
@@ -105,26 +111,26 @@ export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptio
   meter.addBatchObservableCallback(heapCallback, [heapUsed, heapSize]);
 
   meter
-    .createObservableGauge('process.resident_memory', { unit: 'By', description: 'Resident set size' })
+    .createObservableUpDownCounter('process.memory.usage', { unit: 'By', description: 'Resident set size' })
     .addCallback(guarded((result: ObservableResult) => result.observe(process.memoryUsage.rss())));
   meter
-    .createObservableGauge('nodejs.active_handles', { unit: '{handle}', description: 'Active libuv handles and requests keeping the event loop alive' })
+    .createObservableGauge('v8js.resource.active', { unit: '{resource}', description: 'Active libuv handles and requests keeping the event loop alive' })
     .addCallback(guarded((result: ObservableResult) => result.observe(process.getActiveResourcesInfo().length)));
 
   // GC pauses by kind; heap used after each major GC feeds the leak detector
   const leak = leakOptions ? new LeakDetector(leakOptions) : undefined;
-  const gcDuration = meter.createHistogram('nodejs.gc.duration', {
+  const gcDuration = meter.createHistogram('v8js.gc.duration', {
     unit: 's',
-    description: 'Garbage collection pause time, by kind',
+    description: 'Garbage collection pause time, by type',
     advice: { explicitBucketBoundaries: GC_BUCKETS_S },
   });
-  const gcAttributes: Record<string, { kind: string }> = {};
+  const gcAttributes: Record<string, { 'v8js.gc.type': string }> = {};
   const observer = new PerformanceObserver(
     guarded((list: { getEntries(): PerformanceEntry[] }) => {
       for (const entry of list.getEntries()) {
         const kindNumber = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1;
         const kind = GC_KINDS[kindNumber] ?? 'other';
-        gcDuration.record(entry.duration / 1000, (gcAttributes[kind] ??= { kind }));
+        gcDuration.record(entry.duration / 1000, (gcAttributes[kind] ??= { 'v8js.gc.type': kind }));
         if (leak && kind === 'major') leak.add(Date.now(), v8.getHeapStatistics().used_heap_size);
       }
     }),

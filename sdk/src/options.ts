@@ -86,6 +86,11 @@ export const INSTRUMENTATIONS: readonly InstrumentationName[] = ['http'];
 const PINO_LEVEL_VALUES = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 } as const;
 
 export interface ResolvedOptions {
+  /**
+   * OTEL_SDK_DISABLED=true: nothing is sent (no log shipping, traces, metrics, instrumentations or
+   * Prometheus endpoint); the logger still writes the local console `format`.
+   */
+  disabled: boolean;
   service: string;
   endpoint: string;
   levels: LevelSpec;
@@ -242,9 +247,24 @@ function envAttribute(attributes: Attributes, key: string): string | undefined {
   return typeof value === 'string' ? nonEmpty(value) : undefined;
 }
 
+/**
+ * OTEL_SDK_DISABLED, read as the OTel spec reads a boolean variable
+ * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#parsing-empty-value):
+ * only "true" (any case) is true; anything but "false" or empty is also false, with a warning.
+ */
+function sdkDisabled(env: NodeJS.ProcessEnv, warnings: string[]): boolean {
+  const raw = nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase();
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  warnings.push(`OTEL_SDK_DISABLED ignored: ${JSON.stringify(env.OTEL_SDK_DISABLED)} is neither true nor false (the SDK runs)`);
+  return false;
+}
+
 export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (options === null || typeof options !== 'object') fail('options must be an object');
   const warnings: string[] = [];
+  // The operator's off switch: it wins over the options, as in the OTel SDKs (their start() does nothing).
+  const disabled = sdkDisabled(env, warnings);
   const resource = envResourceAttributes(env);
   if (resource.warning !== undefined) warnings.push(resource.warning);
 
@@ -350,6 +370,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   }
 
   return {
+    disabled,
     service,
     endpoint: endpoint.replace(/\/+$/, ''),
     levels,
@@ -367,17 +388,17 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     resourceAttributes: resource.attributes,
     warnings,
     traces: {
-      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, true),
+      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, true) && !disabled,
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, DEFAULTS.tracesSampleRatio, RATIO),
     },
     metrics: {
-      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, true),
+      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, true) && !disabled,
       exportIntervalMs: num('metrics.exportIntervalMs', metrics.exportIntervalMs, 'PERISCOPE_METRICS_EXPORT_INTERVAL_MS', env, DEFAULTS.metricsExportIntervalMs, POSITIVE_INT),
       runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
       leak,
     },
-    instrumentations: [...new Set(instrumentations as InstrumentationName[])],
-    prometheus,
+    instrumentations: disabled ? [] : [...new Set(instrumentations as InstrumentationName[])],
+    prometheus: disabled ? undefined : prometheus,
     logSampling: {
       rate: num('logSampling.rate', logSampling.rate, 'PERISCOPE_LOG_SAMPLE_RATE', env, DEFAULTS.logSampleRate, RATIO),
       keepLevel,

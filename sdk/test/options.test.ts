@@ -208,3 +208,19 @@ describe('OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES', () => {
     expect(() => resolveOptions({}, {})).toThrow(/set PERISCOPE_SERVICE or OTEL_SERVICE_NAME/);
   });
 });
+
+describe('OTEL_SDK_DISABLED', () => {
+  it.each([
+    { name: 'unset', env: {}, disabled: false, warnings: 0 },
+    { name: 'true, any case', env: { OTEL_SDK_DISABLED: 'TRUE' }, disabled: true, warnings: 0 },
+    { name: 'false', env: { OTEL_SDK_DISABLED: 'false' }, disabled: false, warnings: 0 },
+    { name: 'empty', env: { OTEL_SDK_DISABLED: '' }, disabled: false, warnings: 0 },
+    // the spec: any other value is false, and a warning is logged
+    { name: 'another value', env: { OTEL_SDK_DISABLED: 'yes' }, disabled: false, warnings: 1 },
+  ])('$name', ({ env, disabled, warnings }) => {
+    const o = resolveOptions({ service: 's', traces: { enabled: true }, metrics: { enabled: true }, instrumentations: ['http'], prometheus: { port: 9464 } }, env);
+    expect(o.disabled).toBe(disabled);
+    expect([o.traces.enabled, o.metrics.enabled, o.instrumentations.length > 0, o.prometheus !== undefined]).toEqual(Array(4).fill(!disabled));
+    expect(o.warnings).toHaveLength(warnings);
+  });
+});

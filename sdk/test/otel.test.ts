@@ -143,6 +143,21 @@ describe('log sampling follows the trace decision', () => {
   });
 });
 
+// https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration
+describe('OTEL_SDK_DISABLED=true', () => {
+  it('sends nothing (logs, spans, metrics), whatever the options say; the app runs and its console output stays', { timeout: T }, async () => {
+    const run = await runFixture('trace-context', {
+      endpoint: collector.url,
+      app: OTEL_APP,
+      env: { OTEL_SDK_DISABLED: 'True' },
+      options: { format: 'json', traces: { enabled: true }, metrics: { enabled: true, exportIntervalMs: 100 } },
+    });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    expect(run.stdout()).toContain('inside parent');
+    expect([collector.requests.length, collector.spans().length, collector.otlpMetrics.length]).toEqual([0, 0, 0]);
+  });
+});
+
 describe('runtime metrics', () => {
   const metricsNamed = (name: string): ReceivedMetric[] => collector.metrics().filter((m) => m.name === name);
 

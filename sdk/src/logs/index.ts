@@ -38,6 +38,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   const shared = createSharedBuffer();
   const state = sharedState(shared);
   const options: TransportOptions = {
+    ship: !opts.disabled,
     endpoint: opts.endpoint,
     maxBufferBytes: opts.maxBufferBytes,
     batchMaxRecords: opts.batchMaxRecords,

@@ -3,8 +3,9 @@
 //
 // Contract with the main thread (logger.ts):
 // - options: TransportOptions below; `shared` is the SharedArrayBuffer of stats.ts.
-// - every pino JSON line → recordFromPino(line, defaults) → NDJSON line → Shipper (bounded buffer)
-//   and, when `format` is not "none", also to stdout in that format (fd 1, written from here).
+// - every pino JSON line → recordFromPino(line, defaults) → NDJSON line → Shipper (bounded buffer),
+//   unless `ship` is false (OTEL_SDK_DISABLED), and, when `format` is not "none", also to stdout in
+//   that format (fd 1, written from here).
 // - destination.flush() (thread-stream calls it for logger.flush(cb) / transport.flush(cb)):
 //   after the main thread requested shutdown (stats.ts requestShutdown) it drains to the shared
 //   deadline and sets the `drained` flag; otherwise it sends what is queued without dropping.
@@ -23,6 +24,8 @@ import { sharedState, shutdownDeadline, markDrained } from './stats.ts';
 import type { LogFormat } from '../options.ts';
 
 export interface TransportOptions extends ShipperOptions {
+  /** false (OTEL_SDK_DISABLED): records go to the console format only, nothing is sent. */
+  ship: boolean;
   service: string;
   hostname: string;
   pid: number;
@@ -51,10 +54,11 @@ export default async function periscopeTransport(opts: TransportOptions) {
       source.on('data', (line: Record<string, unknown>) => {
         try {
           // overload fast path: the buffer would refuse this record, don't build it
+          if (!opts.ship && !format) return;
           if (!format && shipper.dropEarly(severityFromPino(typeof line.level === 'number' ? line.level : 30))) return;
           const record = recordFromPino(line, defaults);
           const json = `${JSON.stringify(record)}\n`;
-          shipper.add(record.severity, json);
+          if (opts.ship) shipper.add(record.severity, json);
           if (format && stdout) stdout.write(format(line, record, json));
         } catch {
           // a malformed line must not stop the stream

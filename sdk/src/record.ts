@@ -187,6 +187,24 @@ export function setOwnKey(obj: Record<string, unknown>, key: string, value: unkn
 }
 
 /**
+ * Puts the resource attributes no header field carries under `attributes.resource`, where the
+ * collector's OTLP logs receiver puts them (docs/record-format.md), so a record from the SDK and one
+ * from an OTel SDK can be told apart by service.version or deployment.environment.name alike. An
+ * attribute of the app's own named "resource" is kept as "log.resource", as that receiver keeps it.
+ * Mutates and returns the record.
+ */
+export function attachResource(record: LogRecord, resource: Record<string, string> | undefined): LogRecord {
+  if (resource === undefined) return record;
+  const attributes = (record.attributes ??= {});
+  if (Object.hasOwn(attributes, 'resource')) {
+    setOwnKey(attributes, 'log.resource', attributes.resource);
+    delete attributes.resource;
+  }
+  attributes.resource = resource;
+  return record;
+}
+
+/**
  * Maps one parsed pino JSON line to a Periscope record.
  * `defaults` supplies appName/hostname/procId/facility when the line has none.
  *

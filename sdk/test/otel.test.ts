@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { hostname } from 'node:os';
 import { FakeCollector, type ReceivedMetric } from './helpers/fake-collector.ts';
 import { fixturePath, runFixture, startFixture } from './helpers/run-fixture.ts';
-import type { LogRecord } from '../src/record.ts';
+import { attachResource, recordFromPino, type LogRecord } from '../src/record.ts';
 import { freePort } from '../../test/helpers/net.ts';
 
 const T = 60_000;
@@ -140,6 +140,37 @@ describe('log sampling follows the trace decision', () => {
     const none = recs.filter((r) => r.attributes?.bulk === 'none').length;
     expect(none).toBeGreaterThan(120); // 400 × 0.5, σ = 10
     expect(none).toBeLessThan(280);
+  });
+});
+
+describe('resource attributes', () => {
+  it('OTEL_RESOURCE_ATTRIBUTES reach logs (under resource, as OTLP logs have them), spans and metrics alike', { timeout: T }, async () => {
+    const run = await runFixture('trace-context', {
+      endpoint: collector.url,
+      app: OTEL_APP,
+      env: { OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.4.2,deployment.environment.name=prod,service.instance.id=pod-7' },
+      options: { metrics: { exportIntervalMs: 60_000 } },
+    });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const resource = { 'service.version': '1.4.2', 'deployment.environment.name': 'prod', 'service.instance.id': 'pod-7' };
+    expect(byMsg(collector.accepted, 'inside parent')!.attributes).toEqual({ step: 1, resource });
+    expect(byMsg(collector.accepted, 'before any span')!.attributes).toEqual({ resource });
+    expect(collector.spans()[0].resource).toMatchObject({ ...resource, 'service.name': 'checkout' });
+    expect(collector.metrics()[0].resource).toMatchObject({ ...resource, 'service.name': 'checkout' });
+  });
+
+  it('a malformed OTEL_RESOURCE_ATTRIBUTES is reported in a warning log record, and the app runs', { timeout: T }, async () => {
+    const run = await runFixture('trace-context', { endpoint: collector.url, app: OTEL_APP, env: { OTEL_RESOURCE_ATTRIBUTES: 'service.version=1,oops' } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const warning = collector.accepted.find((r) => r.msg.startsWith('OTEL_RESOURCE_ATTRIBUTES ignored'));
+    expect(warning).toMatchObject({ level: 'warning', attributes: { module: 'periscope' } });
+    expect(byMsg(collector.accepted, 'inside parent')!.attributes).toEqual({ step: 1 });
+  });
+
+  it('without them a record carries no resource attribute; an app attribute named resource is kept as log.resource', () => {
+    const line = { level: 30, time: 1, msg: 'm', resource: 'db-pool' };
+    expect(attachResource(recordFromPino(line), undefined).attributes).toEqual({ resource: 'db-pool' });
+    expect(attachResource(recordFromPino(line), { 'service.version': '2' }).attributes).toEqual({ 'log.resource': 'db-pool', resource: { 'service.version': '2' } });
   });
 });
 

@@ -10,6 +10,7 @@ import { createLifecycle } from './lifecycle.ts';
 import { CoalescingStream, type ThreadStreamLike } from './coalesce.ts';
 import type { TransportOptions } from './transport.ts';
 import { createLogSampler, mergeTraceContext, traceContextMixin } from './trace-context.ts';
+import { logResourceAttributes } from '../otel/common.ts';
 
 export interface Logs {
   logger: Logger;
@@ -39,6 +40,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   const state = sharedState(shared);
   const options: TransportOptions = {
     ship: !opts.disabled,
+    resource: logResourceAttributes(opts),
     endpoint: opts.endpoint,
     maxBufferBytes: opts.maxBufferBytes,
     batchMaxRecords: opts.batchMaxRecords,

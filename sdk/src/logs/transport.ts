@@ -17,7 +17,7 @@
 import build from 'pino-abstract-transport';
 import pino from 'pino';
 import { parseJsonExact } from '../exact-json.ts';
-import { recordFromPino, severityFromPino } from '../record.ts';
+import { attachResource, recordFromPino, severityFromPino } from '../record.ts';
 import { Shipper, type ShipperOptions } from './shipper.ts';
 import { consoleFormatter } from './formats.ts';
 import { sharedState, shutdownDeadline, markDrained } from './stats.ts';
@@ -26,6 +26,8 @@ import type { LogFormat } from '../options.ts';
 export interface TransportOptions extends ShipperOptions {
   /** false (OTEL_SDK_DISABLED): records go to the console format only, nothing is sent. */
   ship: boolean;
+  /** Resource attributes no header field carries (otel/common.ts logResourceAttributes), or none. */
+  resource: Record<string, string> | undefined;
   service: string;
   hostname: string;
   pid: number;
@@ -56,7 +58,7 @@ export default async function periscopeTransport(opts: TransportOptions) {
           // overload fast path: the buffer would refuse this record, don't build it
           if (!opts.ship && !format) return;
           if (!format && shipper.dropEarly(severityFromPino(typeof line.level === 'number' ? line.level : 30))) return;
-          const record = recordFromPino(line, defaults);
+          const record = attachResource(recordFromPino(line, defaults), opts.resource);
           const json = `${JSON.stringify(record)}\n`;
           if (opts.ship) shipper.add(record.severity, json);
           if (format && stdout) stdout.write(format(line, record, json));

@@ -29,6 +29,24 @@ export function buildResource(opts: ResolvedOptions): Resource {
     );
 }
 
+/**
+ * The resource attributes of buildResource that a log record's header fields do not carry
+ * (appName = service.name, hostname = host.name, procId = process.pid), for the logs' `resource`
+ * attribute (record.ts attachResource); undefined when there are none. Left out: telemetry.sdk.*
+ * (the SDK's, the same on every record), and service.instance.id while it is the default
+ * "<hostname>:<pid>", which the header fields already tell.
+ */
+export function logResourceAttributes(opts: ResolvedOptions): Record<string, string> | undefined {
+  const attributes: Record<string, string> = {};
+  for (const [key, value] of Object.entries(opts.resourceAttributes)) {
+    if (key === 'service.name' || key === 'host.name' || key === 'process.pid' || value === undefined) continue;
+    attributes[key] = String(value);
+  }
+  if (opts.serviceInstanceId !== `${opts.hostname}:${process.pid}`) attributes['service.instance.id'] = opts.serviceInstanceId;
+  else delete attributes['service.instance.id'];
+  return Object.keys(attributes).length > 0 ? attributes : undefined;
+}
+
 export interface ExportAgents {
   /** For the exporters' `httpAgentOptions` (an agent factory). */
   factory: (protocol: string) => http.Agent;

@@ -3,7 +3,9 @@
 // Error whose message starts with "[periscope]" and names the offending option. It is the only
 // place where init() may throw.
 
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { hostname as osHostname } from 'node:os';
+import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
@@ -15,7 +17,7 @@ export const LOG_FORMATS: readonly LogFormat[] = ['none', 'json', 'logfmt', 'pre
 export interface PeriscopeOptions {
   /** Service name, sent as RFC 5424 APP-NAME. Required (or env PERISCOPE_SERVICE, OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES). */
   service?: string;
-  /** Collector base URL (env PERISCOPE_ENDPOINT). Default http://127.0.0.1:4318. */
+  /** Collector base URL (env PERISCOPE_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT). Default http://127.0.0.1:4318. */
   endpoint?: string;
   /** Level spec "info,db=debug" (env PERISCOPE_LOG_LEVEL). Default "info". */
   level?: string;
@@ -93,6 +95,8 @@ export interface ResolvedOptions {
   disabled: boolean;
   service: string;
   endpoint: string;
+  /** Headers of every request to the collector (logs, spans, metrics), from OTEL_EXPORTER_OTLP_HEADERS. */
+  headers: Record<string, string>;
   levels: LevelSpec;
   format: LogFormat;
   redact: string[];
@@ -241,6 +245,26 @@ function envResourceAttributes(env: NodeJS.ProcessEnv): { attributes: Attributes
   }
 }
 
+/**
+ * OTEL_EXPORTER_OTLP_HEADERS ("api-key=secret,x-tenant=acme", percent-decoded), parsed by
+ * @opentelemetry/core as the OTLP exporters parse it themselves, so the log requests carry what the
+ * span and metric requests carry. A header Node would refuse to send (a bad name or value) is left
+ * out with a warning naming it (not its value, which may be a secret): set, it would fail every request.
+ */
+function envHeaders(env: NodeJS.ProcessEnv, warnings: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env.OTEL_EXPORTER_OTLP_HEADERS)))) {
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+      headers[name.toLowerCase()] = value;
+    } catch {
+      warnings.push(`OTEL_EXPORTER_OTLP_HEADERS: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
+    }
+  }
+  return headers;
+}
+
 /** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
 function envAttribute(attributes: Attributes, key: string): string | undefined {
   const value = attributes[key];
@@ -279,7 +303,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   // name another service than the spans and metrics (service.name), and no query would find both.
   headerLimit('service', service, FIELD_LIMITS.appName, 'APP-NAME');
 
-  const endpoint = stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? DEFAULTS.endpoint;
+  // OTEL_EXPORTER_OTLP_ENDPOINT is the same kind of URL: a base the signal paths are appended to.
+  const endpoint =
+    stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) ?? DEFAULTS.endpoint;
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -373,6 +399,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     disabled,
     service,
     endpoint: endpoint.replace(/\/+$/, ''),
+    headers: envHeaders(env, warnings),
     levels,
     format,
     redact: [...redact],

@@ -224,3 +224,22 @@ describe('OTEL_SDK_DISABLED', () => {
     expect(o.warnings).toHaveLength(warnings);
   });
 });
+
+describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
+  it.each([
+    { name: 'OTEL_EXPORTER_OTLP_ENDPOINT alone', options: {}, env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318/' }, endpoint: 'http://otel:4318' },
+    { name: 'PERISCOPE_ENDPOINT over it', options: {}, env: { PERISCOPE_ENDPOINT: 'http://p:4318', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' }, endpoint: 'http://p:4318' },
+    { name: 'the option over both', options: { endpoint: 'http://o:4318' }, env: { PERISCOPE_ENDPOINT: 'http://p:4318', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' }, endpoint: 'http://o:4318' },
+  ])('endpoint: $name', ({ options, env, endpoint }) => {
+    expect(resolveOptions({ service: 's', ...options }, env).endpoint).toBe(endpoint);
+  });
+
+  it('reads the headers percent-decoded; a header Node would refuse is left out with a warning that does not show its value', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20tok,x-tenant=acme,bad name=v,x-bad=a%0Ab' });
+    expect(o.headers).toEqual({ authorization: 'Bearer tok', 'x-tenant': 'acme' });
+    expect(o.warnings).toHaveLength(2);
+    expect(o.warnings.join()).toMatch(/header "bad name" ignored/);
+    expect(o.warnings.join()).not.toMatch(/a\nb/);
+    expect(resolveOptions({ service: 's' }, {}).headers).toEqual({});
+  });
+});

@@ -174,6 +174,23 @@ describe('resource attributes', () => {
   });
 });
 
+describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
+  it('send logs, spans and metrics to that endpoint, each request with those headers', { timeout: T }, async () => {
+    const run = await runFixture('trace-context', {
+      endpoint: collector.url,
+      app: OTEL_APP,
+      env: { PERISCOPE_ENDPOINT: '', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,authorization=Bearer%20tok' },
+      options: { metrics: { exportIntervalMs: 60_000 } },
+    });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    expect(collector.requests.length).toBeGreaterThan(0);
+    expect(new Set(collector.otlpHeaders.map((r) => r.signal))).toEqual(new Set(['traces', 'metrics']));
+    for (const { headers } of [...collector.requests, ...collector.otlpHeaders]) {
+      expect([headers['x-tenant'], headers.authorization]).toEqual(['acme', 'Bearer tok']);
+    }
+  });
+});
+
 // https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration
 describe('OTEL_SDK_DISABLED=true', () => {
   it('sends nothing (logs, spans, metrics), whatever the options say; the app runs and its console output stays', { timeout: T }, async () => {

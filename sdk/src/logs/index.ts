@@ -42,6 +42,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
     ship: !opts.disabled,
     resource: logResourceAttributes(opts),
     endpoint: opts.endpoint,
+    headers: opts.headers,
     maxBufferBytes: opts.maxBufferBytes,
     batchMaxRecords: opts.batchMaxRecords,
     batchMaxBytes: opts.batchMaxBytes,

@@ -30,6 +30,8 @@ const gzipAsync = promisify(gzip);
 
 export interface ShipperOptions {
   endpoint: string;
+  /** Extra request headers (OTEL_EXPORTER_OTLP_HEADERS); the body's content-type and encoding are the shipper's. */
+  headers?: Record<string, string>;
   maxBufferBytes: number;
   batchMaxRecords: number;
   batchMaxBytes: number;
@@ -48,7 +50,7 @@ export class Shipper {
   private readonly opts: ShipperOptions;
   private readonly state: SharedState;
   private readonly url: string;
-  private readonly headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' };
+  private readonly headers: Record<string, string>;
   private readonly fetch: typeof globalThis.fetch;
   private readonly random: () => number;
   readonly buffer: RecordBuffer;
@@ -68,8 +70,10 @@ export class Shipper {
     this.opts = opts;
     this.state = state;
     const url = new URL(`${opts.endpoint.replace(/\/+$/, '')}/api/v1/logs`);
+    this.headers = { ...opts.headers, 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' };
     const credentials = takeUrlCredentials(url);
-    if (credentials) this.headers.authorization = `Basic ${basicToken(credentials)}`;
+    // an authorization header of OTEL_EXPORTER_OTLP_HEADERS wins, as it does in the OTLP exporters
+    if (credentials && this.headers.authorization === undefined) this.headers.authorization = `Basic ${basicToken(credentials)}`;
     this.url = url.href;
     this.fetch = deps.fetch ?? globalThis.fetch;
     this.random = deps.random ?? Math.random;

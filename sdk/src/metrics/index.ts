@@ -81,6 +81,7 @@ export function startMetrics(
   const exportTimeoutMillis = Math.min(timeoutMillis, opts.metrics.exportIntervalMs);
   const exporter = new OTLPMetricExporter({
     url: `${opts.endpoint}/v1/metrics`,
+    headers: opts.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis: exportTimeoutMillis,
     httpAgentOptions: agents.factory,

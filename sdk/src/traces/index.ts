@@ -116,6 +116,7 @@ export function startTraces(
   const counters: SpanCounters = { exported: 0, failed: 0, dropped: 0 };
   const exporter = new OTLPTraceExporter({
     url: `${opts.endpoint}/v1/traces`,
+    headers: opts.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis,
     httpAgentOptions: agents.factory,

@@ -66,6 +66,8 @@ export class FakeCollector {
   /** OTLP requests (decoded) in arrival order. */
   readonly otlpTraces: NormalizedTracesRequest[] = [];
   readonly otlpMetrics: NormalizedMetricsRequest[] = [];
+  /** Headers of the OTLP requests, in arrival order. */
+  readonly otlpHeaders: Array<{ signal: 'traces' | 'metrics'; headers: IncomingHttpHeaders }> = [];
   /** Decides the reply to OTLP requests; default 200. */
   otlpResponder: (signal: 'traces' | 'metrics') => { status: number } | { hang: true } = () => ({ status: 200 });
   port = 0;
@@ -159,6 +161,7 @@ export class FakeCollector {
   }
 
   private handleOtlp(signal: 'traces' | 'metrics', headers: IncomingHttpHeaders, raw: Buffer, res: ServerResponse): void {
+    this.otlpHeaders.push({ signal, headers });
     const reply = this.otlpResponder(signal);
     if ('hang' in reply) {
       this.hanging.add(res);

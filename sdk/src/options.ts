@@ -151,6 +151,9 @@ export const DEFAULTS = {
   prometheusHost: '0.0.0.0',
 };
 
+/** The service of a disabled SDK given none (OTel's default service.name, https://opentelemetry.io/docs/specs/semconv/resource/#service). */
+const DISABLED_SERVICE = 'unknown_service:node';
+
 function fail(message: string): never {
   throw new Error(`[periscope] init: ${message}`);
 }
@@ -297,7 +300,10 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     stringOption('service', options.service) ??
     nonEmpty(env.PERISCOPE_SERVICE) ??
     nonEmpty(env.OTEL_SERVICE_NAME) ??
-    envAttribute(resource.attributes, 'service.name');
+    envAttribute(resource.attributes, 'service.name') ??
+    // Turned off, the SDK sends nothing a name is needed for: a preloaded SDK
+    // (--import @periscope/sdk/register) must not stop the app for the lack of one.
+    (disabled ? DISABLED_SERVICE : undefined);
   if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE or OTEL_SERVICE_NAME)');
   // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would
   // name another service than the spans and metrics (service.name), and no query would find both.

@@ -1,5 +1,6 @@
-// Preload entry: `node --import @periscope/sdk/register app.js`, configured by PERISCOPE_* env
-// (PERISCOPE_SERVICE is required; PERISCOPE_INSTRUMENTATIONS=http to trace node:http).
+// Preload entry: `node --import @periscope/sdk/register app.js`, configured by PERISCOPE_* env and
+// the OTel SDK variables options.ts reads (PERISCOPE_SERVICE or OTEL_SERVICE_NAME is required unless
+// OTEL_SDK_DISABLED=true; PERISCOPE_INSTRUMENTATIONS=http to trace node:http).
 // Starting the SDK before the app's first module is evaluated is the reliable way to instrument
 // node:http: every module the app loads afterwards sees the patched module (see instrumentations.ts).
 // The app gets the instance with getPeriscope() (or init(), which returns the running instance).

@@ -243,3 +243,10 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
     expect(resolveOptions({ service: 's' }, {}).headers).toEqual({});
   });
 });
+
+describe('OTEL_SDK_DISABLED without a service', () => {
+  it('does not throw (a preloaded SDK would stop the app): the console logs say unknown_service:node', () => {
+    expect(resolveOptions({}, { OTEL_SDK_DISABLED: 'true' }).service).toBe('unknown_service:node');
+    expect(() => resolveOptions({}, { OTEL_SDK_DISABLED: 'false' })).toThrow(/"service" is required/);
+  });
+});

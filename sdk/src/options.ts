@@ -47,7 +47,7 @@ export interface PeriscopeOptions {
   traces?: {
     /** Env PERISCOPE_TRACES_ENABLED. Default true. */
     enabled?: boolean;
-    /** Head sampling ratio 0..1 for new traces; a remote parent's decision is kept (env PERISCOPE_TRACES_SAMPLE_RATIO). Default 1. */
+    /** Head sampling ratio 0..1 for new traces; a remote parent's decision is kept (env PERISCOPE_TRACES_SAMPLE_RATIO, else OTEL_TRACES_SAMPLER + OTEL_TRACES_SAMPLER_ARG). Default 1. */
     sampleRatio?: number;
   };
   /** Metrics (OTLP/HTTP protobuf to {endpoint}/v1/metrics). */
@@ -268,6 +268,40 @@ function envHeaders(env: NodeJS.ProcessEnv, warnings: string[]): Record<string, 
   return headers;
 }
 
+/** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
+const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
+  always_on: 1,
+  always_off: 0,
+  traceidratio: 'arg',
+  parentbased_always_on: 1,
+  parentbased_always_off: 0,
+  parentbased_traceidratio: 'arg',
+};
+
+/**
+ * The head sampling ratio OTEL_TRACES_SAMPLER (+ OTEL_TRACES_SAMPLER_ARG) asks for
+ * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration),
+ * or undefined. The SDK's sampler is always parent-based (a remote parent's decision is kept), so
+ * traceidratio reads as parentbased_traceidratio. As the spec says, an unknown sampler is ignored
+ * and an invalid ARG reads as unset (ratio 1), each with a warning.
+ */
+function otelSamplerRatio(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
+  const name = nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase();
+  if (name === undefined) return undefined;
+  const ratio = Object.hasOwn(OTEL_SAMPLERS, name) ? OTEL_SAMPLERS[name] : undefined;
+  if (ratio === undefined) {
+    warnings.push(`OTEL_TRACES_SAMPLER ignored: ${JSON.stringify(env.OTEL_TRACES_SAMPLER)} is not one of ${Object.keys(OTEL_SAMPLERS).join(', ')}`);
+    return undefined;
+  }
+  if (ratio !== 'arg') return ratio;
+  const arg = nonEmpty(env.OTEL_TRACES_SAMPLER_ARG);
+  if (arg === undefined) return 1;
+  const n = Number(arg);
+  if (Number.isFinite(n) && n >= 0 && n <= 1) return n;
+  warnings.push(`OTEL_TRACES_SAMPLER_ARG ignored: ${JSON.stringify(arg)} is not a ratio from 0 to 1 (1 is used)`);
+  return 1;
+}
+
 /** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
 function envAttribute(attributes: Attributes, key: string): string | undefined {
   const value = attributes[key];
@@ -422,7 +456,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     warnings,
     traces: {
       enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, true) && !disabled,
-      sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, DEFAULTS.tracesSampleRatio, RATIO),
+      sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, true) && !disabled,

@@ -250,3 +250,24 @@ describe('OTEL_SDK_DISABLED without a service', () => {
     expect(() => resolveOptions({}, { OTEL_SDK_DISABLED: 'false' })).toThrow(/"service" is required/);
   });
 });
+
+describe('OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG', () => {
+  it.each([
+    { name: 'parentbased_traceidratio with its ARG', env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }, ratio: 0.1, warnings: 0 },
+    { name: 'traceidratio (parent-based here)', env: { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, ratio: 0.25, warnings: 0 },
+    { name: 'a ratio sampler without ARG', env: { OTEL_TRACES_SAMPLER: 'traceidratio' }, ratio: 1, warnings: 0 },
+    { name: 'always_off', env: { OTEL_TRACES_SAMPLER: 'always_off' }, ratio: 0, warnings: 0 },
+    { name: 'parentbased_always_on', env: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, ratio: 1, warnings: 0 },
+    { name: 'an invalid ARG reads as unset', env: { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '10%' }, ratio: 1, warnings: 1 },
+    { name: 'an unknown sampler is ignored', env: { OTEL_TRACES_SAMPLER: 'jaeger_remote' }, ratio: 1, warnings: 1 },
+    { name: 'PERISCOPE_TRACES_SAMPLE_RATIO wins', env: { PERISCOPE_TRACES_SAMPLE_RATIO: '0.5', OTEL_TRACES_SAMPLER: 'always_off' }, ratio: 0.5, warnings: 0 },
+  ])('$name', ({ env, ratio, warnings }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect(o.traces.sampleRatio).toBe(ratio);
+    expect(o.warnings).toHaveLength(warnings);
+  });
+
+  it('the option wins over both', () => {
+    expect(resolveOptions({ service: 's', traces: { sampleRatio: 0.3 } }, { OTEL_TRACES_SAMPLER: 'always_off' }).traces.sampleRatio).toBe(0.3);
+  });
+});

@@ -54,7 +54,7 @@ export interface PeriscopeOptions {
   metrics?: {
     /** Env PERISCOPE_METRICS_ENABLED. Default true. */
     enabled?: boolean;
-    /** Env PERISCOPE_METRICS_EXPORT_INTERVAL_MS. Default 10000. */
+    /** Env PERISCOPE_METRICS_EXPORT_INTERVAL_MS, else OTEL_METRIC_EXPORT_INTERVAL. Default 10000. */
     exportIntervalMs?: number;
     /** Runtime metrics: event loop, heap, GC, RSS, handles (env PERISCOPE_RUNTIME_METRICS). Default true. */
     runtime?: boolean;
@@ -302,6 +302,19 @@ function otelSamplerRatio(env: NodeJS.ProcessEnv, warnings: string[]): number | 
   return 1;
 }
 
+/**
+ * OTEL_METRIC_EXPORT_INTERVAL (milliseconds, https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#periodic-exporting-metricreader),
+ * or undefined. As the spec says for a bad value: ignored, with a warning.
+ */
+function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
+  const raw = nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  warnings.push(`OTEL_METRIC_EXPORT_INTERVAL ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
+  return undefined;
+}
+
 /** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
 function envAttribute(attributes: Attributes, key: string): string | undefined {
   const value = attributes[key];
@@ -460,7 +473,14 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, true) && !disabled,
-      exportIntervalMs: num('metrics.exportIntervalMs', metrics.exportIntervalMs, 'PERISCOPE_METRICS_EXPORT_INTERVAL_MS', env, DEFAULTS.metricsExportIntervalMs, POSITIVE_INT),
+      exportIntervalMs: num(
+        'metrics.exportIntervalMs',
+        metrics.exportIntervalMs,
+        'PERISCOPE_METRICS_EXPORT_INTERVAL_MS',
+        env,
+        otelMetricExportInterval(env, warnings) ?? DEFAULTS.metricsExportIntervalMs,
+        POSITIVE_INT,
+      ),
       runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
       leak,
     },

@@ -271,3 +271,16 @@ describe('OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG', () => {
     expect(resolveOptions({ service: 's', traces: { sampleRatio: 0.3 } }, { OTEL_TRACES_SAMPLER: 'always_off' }).traces.sampleRatio).toBe(0.3);
   });
 });
+
+describe('OTEL_METRIC_EXPORT_INTERVAL', () => {
+  it.each([
+    { name: 'sets the interval', options: {}, env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' }, interval: 60_000, warnings: 0 },
+    { name: 'PERISCOPE_METRICS_EXPORT_INTERVAL_MS wins', options: {}, env: { PERISCOPE_METRICS_EXPORT_INTERVAL_MS: '5000', OTEL_METRIC_EXPORT_INTERVAL: '60000' }, interval: 5000, warnings: 0 },
+    { name: 'the option wins', options: { metrics: { exportIntervalMs: 2000 } }, env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' }, interval: 2000, warnings: 0 },
+    { name: 'a bad value is ignored with a warning', options: {}, env: { OTEL_METRIC_EXPORT_INTERVAL: '60s' }, interval: 10_000, warnings: 1 },
+  ])('$name', ({ options, env, interval, warnings }) => {
+    const o = resolveOptions({ service: 's', ...options }, env);
+    expect(o.metrics.exportIntervalMs).toBe(interval);
+    expect(o.warnings).toHaveLength(warnings);
+  });
+});

@@ -284,3 +284,20 @@ describe('OTEL_METRIC_EXPORT_INTERVAL', () => {
     expect(o.warnings).toHaveLength(warnings);
   });
 });
+
+describe('host and process attributes', () => {
+  it('are what @opentelemetry/resources detects, without the command line; OTEL_RESOURCE_ATTRIBUTES and options win', async () => {
+    const resource = buildResource(resolveOptions({ service: 's', hostname: 'h1' }, { OTEL_RESOURCE_ATTRIBUTES: 'host.arch=custom,host.name=env-host' }));
+    await resource.waitForAsyncAttributes?.();
+    expect(resource.attributes).toMatchObject({
+      'process.runtime.name': 'nodejs',
+      'process.runtime.version': process.versions.node,
+      'process.executable.path': process.execPath,
+      'process.pid': process.pid,
+      'host.arch': 'custom',
+      'host.name': 'h1',
+    });
+    expect(resource.attributes['process.command_args']).toBeUndefined();
+    expect(resource.attributes['process.command_line']).toBeUndefined();
+  });
+});

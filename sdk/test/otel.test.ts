@@ -155,7 +155,7 @@ describe('resource attributes', () => {
     const resource = { 'service.version': '1.4.2', 'deployment.environment.name': 'prod', 'service.instance.id': 'pod-7' };
     expect(byMsg(collector.accepted, 'inside parent')!.attributes).toEqual({ step: 1, resource });
     expect(byMsg(collector.accepted, 'before any span')!.attributes).toEqual({ resource });
-    expect(collector.spans()[0].resource).toMatchObject({ ...resource, 'service.name': 'checkout' });
+    expect(collector.spans()[0].resource).toMatchObject({ ...resource, 'service.name': 'checkout', 'process.runtime.name': 'nodejs', 'host.arch': expect.any(String) });
     expect(collector.metrics()[0].resource).toMatchObject({ ...resource, 'service.name': 'checkout' });
   });
 

@@ -3,8 +3,12 @@
 //
 // Resource (OTel semantic conventions, https://opentelemetry.io/docs/specs/semconv/resource/):
 // service.name, service.instance.id, host.name, process.pid, over the attributes of
-// OTEL_RESOURCE_ATTRIBUTES (options.ts), over the SDK's telemetry.sdk.* from defaultResource()
-// (later merges win, https://opentelemetry.io/docs/specs/otel/resource/sdk/#merge). The collector maps service.name → Prometheus `job` and service.instance.id →
+// OTEL_RESOURCE_ATTRIBUTES (options.ts), over what @opentelemetry/resources' hostDetector and
+// processDetector find (host.arch, host.id, process.runtime.name/version, process.executable.*,
+// process.owner … as the OTel Node SDK sends by default), over the SDK's telemetry.sdk.* from
+// defaultResource() (later merges win, https://opentelemetry.io/docs/specs/otel/resource/sdk/#merge).
+// Left out: process.command_args (and process.command_line), the whole command line, which may
+// carry a secret and would be a label of every target_info series. The collector maps service.name → Prometheus `job` and service.instance.id →
 // `instance`.
 //
 // Agents: one keep-alive agent per protocol for both OTLP exporters, so the SDK-wide shutdown can
@@ -13,11 +17,22 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { defaultResource, emptyResource, hostDetector, processDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ResolvedOptions } from '../options.ts';
+
+/** What hostDetector and processDetector find, without the command line; never throws (init() must not). */
+function hostAndProcess(): Resource {
+  try {
+    const { 'process.command_args': _args, 'process.command_line': _line, ...proc } = processDetector.detect().attributes ?? {};
+    return resourceFromAttributes({ ...hostDetector.detect().attributes, ...proc });
+  } catch {
+    return emptyResource();
+  }
+}
 
 export function buildResource(opts: ResolvedOptions): Resource {
   return defaultResource()
+    .merge(hostAndProcess())
     .merge(resourceFromAttributes(opts.resourceAttributes))
     .merge(
       resourceFromAttributes({

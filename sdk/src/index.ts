@@ -58,7 +58,9 @@ export function init(options: PeriscopeOptions = {}): Periscope {
   if (active) return active;
   const resolved = resolveOptions(options);
   const logs = startLogs(resolved, {
-    traceContext: resolved.traces.enabled,
+    // Whoever traces (the SDK, or with traces.enabled: false an OpenTelemetry provider of the
+    // app's own), lines inside its active span carry the ids; with no span it costs one lookup.
+    traceContext: true,
     sampling: resolved.logSampling,
   });
   const warn = (msg: string, details: Record<string, unknown> = {}) => {

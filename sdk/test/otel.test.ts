@@ -143,6 +143,16 @@ describe('log sampling follows the trace decision', () => {
   });
 });
 
+describe('logs inside a span of the app\'s own OpenTelemetry tracer', () => {
+  it('carry its ids with the SDK\'s traces off', { timeout: T }, async () => {
+    const run = await runFixture('own-tracer', { endpoint: collector.url, app: OTEL_APP, options: { traces: { enabled: false }, metrics: { enabled: false } } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const ids = await run.event('ids');
+    expect(ids.span.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(byMsg(collector.accepted, 'inside own span')).toMatchObject(ids.span);
+  });
+});
+
 describe('resource attributes', () => {
   it('OTEL_RESOURCE_ATTRIBUTES reach logs (under resource, as OTLP logs have them), spans and metrics alike', { timeout: T }, async () => {
     const run = await runFixture('trace-context', {

@@ -93,6 +93,8 @@ export interface ResolvedOptions {
    * Prometheus endpoint); the logger still writes the local console `format`.
    */
   disabled: boolean;
+  /** Logs are sent to the collector: false when disabled or OTEL_LOGS_EXPORTER=none (the console `format` stays). */
+  shipLogs: boolean;
   service: string;
   endpoint: string;
   /** Headers of every request to the collector (logs, spans, metrics), from OTEL_EXPORTER_OTLP_HEADERS. */
@@ -315,6 +317,22 @@ function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: string[]): n
   return undefined;
 }
 
+/**
+ * OTEL_{TRACES,METRICS,LOGS}_EXPORTER (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection):
+ * false when the list says "none" (that signal sends nothing), else undefined. The SDK's exporter
+ * is OTLP to the collector; another one named (console, zipkin, prometheus …) is not available
+ * and is reported in a warning.
+ */
+function otelExporterOff(env: NodeJS.ProcessEnv, name: string, warnings: string[]): false | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  const values = raw.split(',').map((v) => v.trim().toLowerCase()).filter((v) => v !== '');
+  if (values.includes('none')) return false;
+  const other = values.filter((v) => v !== 'otlp');
+  if (other.length > 0) warnings.push(`${name}: ${other.join(', ')} not available (the SDK exports over OTLP to its endpoint, or nothing with "none")`);
+  return undefined;
+}
+
 /** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
 function envAttribute(attributes: Attributes, key: string): string | undefined {
   const value = attributes[key];
@@ -450,6 +468,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
 
   return {
     disabled,
+    shipLogs: !disabled && (otelExporterOff(env, 'OTEL_LOGS_EXPORTER', warnings) ?? true),
     service,
     endpoint: endpoint.replace(/\/+$/, ''),
     headers: envHeaders(env, warnings),
@@ -468,11 +487,11 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     resourceAttributes: resource.attributes,
     warnings,
     traces: {
-      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, true) && !disabled,
+      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, otelExporterOff(env, 'OTEL_TRACES_EXPORTER', warnings) ?? true) && !disabled,
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
     },
     metrics: {
-      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, true) && !disabled,
+      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       exportIntervalMs: num(
         'metrics.exportIntervalMs',
         metrics.exportIntervalMs,

@@ -301,3 +301,16 @@ describe('host and process attributes', () => {
     expect(resource.attributes['process.command_line']).toBeUndefined();
   });
 });
+
+describe('OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER', () => {
+  it.each([
+    { name: 'none turns each signal off', options: {}, env: { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'None', OTEL_LOGS_EXPORTER: 'none' }, on: [false, false, false], warnings: 0 },
+    { name: 'otlp is what the SDK does', options: {}, env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'otlp', OTEL_LOGS_EXPORTER: 'otlp' }, on: [true, true, true], warnings: 0 },
+    { name: 'another exporter is reported', options: {}, env: { OTEL_TRACES_EXPORTER: 'otlp,zipkin', OTEL_METRICS_EXPORTER: 'prometheus' }, on: [true, true, true], warnings: 2 },
+    { name: 'the options and PERISCOPE_* win', options: { traces: { enabled: true } }, env: { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', PERISCOPE_METRICS_ENABLED: 'true' }, on: [true, true, true], warnings: 0 },
+  ])('$name', ({ options, env, on, warnings }) => {
+    const o = resolveOptions({ service: 's', ...options }, env);
+    expect([o.traces.enabled, o.metrics.enabled, o.shipLogs]).toEqual(on);
+    expect(o.warnings).toHaveLength(warnings);
+  });
+});

@@ -39,7 +39,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   const shared = createSharedBuffer();
   const state = sharedState(shared);
   const options: TransportOptions = {
-    ship: !opts.disabled,
+    ship: opts.shipLogs,
     resource: logResourceAttributes(opts),
     endpoint: opts.endpoint,
     headers: opts.headers,

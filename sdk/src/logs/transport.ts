@@ -24,7 +24,7 @@ import { sharedState, shutdownDeadline, markDrained } from './stats.ts';
 import type { LogFormat } from '../options.ts';
 
 export interface TransportOptions extends ShipperOptions {
-  /** false (OTEL_SDK_DISABLED): records go to the console format only, nothing is sent. */
+  /** false (OTEL_SDK_DISABLED, OTEL_LOGS_EXPORTER=none): records go to the console format only, nothing is sent. */
   ship: boolean;
   /** Resource attributes no header field carries (otel/common.ts logResourceAttributes), or none. */
   resource: Record<string, string> | undefined;

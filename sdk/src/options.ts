@@ -3,11 +3,17 @@
 // Error whose message starts with "[periscope]" and names the offending option. It is the only
 // place where init() may throw.
 
-import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { hostname as osHostname } from 'node:os';
-import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import type { Attributes } from '@opentelemetry/api';
-import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
+import {
+  envAttribute,
+  envHeaders,
+  envResourceAttributes,
+  otelExporterOff,
+  otelMetricExportInterval,
+  otelSamplerRatio,
+  sdkDisabled,
+} from './otel-env.ts';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
 import { FIELD_LIMITS } from './record.ts';
 
@@ -229,127 +235,6 @@ function nonEmpty(value: string | undefined): string | undefined {
 function stringOption(name: string, value: unknown): string | undefined {
   if (value !== undefined && typeof value !== 'string') fail(`"${name}" must be a string, got ${value === null ? 'null' : typeof value}`);
   return nonEmpty(value);
-}
-
-/**
- * OTEL_RESOURCE_ATTRIBUTES (https://opentelemetry.io/docs/specs/otel/resource/sdk/#specifying-resource-information-via-an-environment-variable),
- * parsed by @opentelemetry/resources' own env detector: "key=value" pairs, comma-separated,
- * percent-decoded. As the spec and the OTel SDKs do, a value with one bad entry is discarded whole,
- * and the reason is returned for a warning (the detector itself only tells its diag logger, which
- * is silent by default). The parser is called directly, not through detect(), which would read
- * process.env instead of `env`.
- */
-function envResourceAttributes(env: NodeJS.ProcessEnv): { attributes: Attributes; warning?: string } {
-  const raw = nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES);
-  if (raw === undefined) return { attributes: {} };
-  const parser = resourceAttributesEnvDetector as unknown as { _parseResourceAttributes(raw: string): Attributes };
-  try {
-    return { attributes: parser._parseResourceAttributes(raw) };
-  } catch (err) {
-    return { attributes: {}, warning: `OTEL_RESOURCE_ATTRIBUTES ignored: ${(err as Error).message}` };
-  }
-}
-
-/**
- * OTEL_EXPORTER_OTLP_HEADERS ("api-key=secret,x-tenant=acme", percent-decoded), parsed by
- * @opentelemetry/core as the OTLP exporters parse it themselves, so the log requests carry what the
- * span and metric requests carry. A header Node would refuse to send (a bad name or value) is left
- * out with a warning naming it (not its value, which may be a secret): set, it would fail every request.
- */
-function envHeaders(env: NodeJS.ProcessEnv, warnings: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env.OTEL_EXPORTER_OTLP_HEADERS)))) {
-    try {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
-      headers[name.toLowerCase()] = value;
-    } catch {
-      warnings.push(`OTEL_EXPORTER_OTLP_HEADERS: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
-    }
-  }
-  return headers;
-}
-
-/** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
-const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
-  always_on: 1,
-  always_off: 0,
-  traceidratio: 'arg',
-  parentbased_always_on: 1,
-  parentbased_always_off: 0,
-  parentbased_traceidratio: 'arg',
-};
-
-/**
- * The head sampling ratio OTEL_TRACES_SAMPLER (+ OTEL_TRACES_SAMPLER_ARG) asks for
- * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration),
- * or undefined. The SDK's sampler is always parent-based (a remote parent's decision is kept), so
- * traceidratio reads as parentbased_traceidratio. As the spec says, an unknown sampler is ignored
- * and an invalid ARG reads as unset (ratio 1), each with a warning.
- */
-function otelSamplerRatio(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
-  const name = nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase();
-  if (name === undefined) return undefined;
-  const ratio = Object.hasOwn(OTEL_SAMPLERS, name) ? OTEL_SAMPLERS[name] : undefined;
-  if (ratio === undefined) {
-    warnings.push(`OTEL_TRACES_SAMPLER ignored: ${JSON.stringify(env.OTEL_TRACES_SAMPLER)} is not one of ${Object.keys(OTEL_SAMPLERS).join(', ')}`);
-    return undefined;
-  }
-  if (ratio !== 'arg') return ratio;
-  const arg = nonEmpty(env.OTEL_TRACES_SAMPLER_ARG);
-  if (arg === undefined) return 1;
-  const n = Number(arg);
-  if (Number.isFinite(n) && n >= 0 && n <= 1) return n;
-  warnings.push(`OTEL_TRACES_SAMPLER_ARG ignored: ${JSON.stringify(arg)} is not a ratio from 0 to 1 (1 is used)`);
-  return 1;
-}
-
-/**
- * OTEL_METRIC_EXPORT_INTERVAL (milliseconds, https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#periodic-exporting-metricreader),
- * or undefined. As the spec says for a bad value: ignored, with a warning.
- */
-function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
-  const raw = nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return n;
-  warnings.push(`OTEL_METRIC_EXPORT_INTERVAL ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
-  return undefined;
-}
-
-/**
- * OTEL_{TRACES,METRICS,LOGS}_EXPORTER (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection):
- * false when the list says "none" (that signal sends nothing), else undefined. The SDK's exporter
- * is OTLP to the collector; another one named (console, zipkin, prometheus …) is not available
- * and is reported in a warning.
- */
-function otelExporterOff(env: NodeJS.ProcessEnv, name: string, warnings: string[]): false | undefined {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return undefined;
-  const values = raw.split(',').map((v) => v.trim().toLowerCase()).filter((v) => v !== '');
-  if (values.includes('none')) return false;
-  const other = values.filter((v) => v !== 'otlp');
-  if (other.length > 0) warnings.push(`${name}: ${other.join(', ')} not available (the SDK exports over OTLP to its endpoint, or nothing with "none")`);
-  return undefined;
-}
-
-/** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
-function envAttribute(attributes: Attributes, key: string): string | undefined {
-  const value = attributes[key];
-  return typeof value === 'string' ? nonEmpty(value) : undefined;
-}
-
-/**
- * OTEL_SDK_DISABLED, read as the OTel spec reads a boolean variable
- * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#parsing-empty-value):
- * only "true" (any case) is true; anything but "false" or empty is also false, with a warning.
- */
-function sdkDisabled(env: NodeJS.ProcessEnv, warnings: string[]): boolean {
-  const raw = nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase();
-  if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
-  warnings.push(`OTEL_SDK_DISABLED ignored: ${JSON.stringify(env.OTEL_SDK_DISABLED)} is neither true nor false (the SDK runs)`);
-  return false;
 }
 
 export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {

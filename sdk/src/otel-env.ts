@@ -1,0 +1,136 @@
+// The OpenTelemetry SDK environment variables the SDK reads
+// (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/), so an app
+// moved from the OTel Node SDK keeps its deployment's configuration. Part of config loading: every
+// function is given the environment by resolveOptions (options.ts), none reads process.env, and
+// none throws: as the spec says, a bad value is ignored with a warning (pushed to `warnings`,
+// logged once the SDK's logger runs), never a reason for a preloaded SDK to stop the app.
+
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { Attributes } from '@opentelemetry/api';
+import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
+import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/**
+ * OTEL_RESOURCE_ATTRIBUTES (https://opentelemetry.io/docs/specs/otel/resource/sdk/#specifying-resource-information-via-an-environment-variable),
+ * parsed by @opentelemetry/resources' own env detector: "key=value" pairs, comma-separated,
+ * percent-decoded. As the spec and the OTel SDKs do, a value with one bad entry is discarded whole,
+ * and the reason is returned for a warning (the detector itself only tells its diag logger, which
+ * is silent by default). The parser is called directly, not through detect(), which would read
+ * process.env instead of `env`.
+ */
+export function envResourceAttributes(env: NodeJS.ProcessEnv): { attributes: Attributes; warning?: string } {
+  const raw = nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES);
+  if (raw === undefined) return { attributes: {} };
+  const parser = resourceAttributesEnvDetector as unknown as { _parseResourceAttributes(raw: string): Attributes };
+  try {
+    return { attributes: parser._parseResourceAttributes(raw) };
+  } catch (err) {
+    return { attributes: {}, warning: `OTEL_RESOURCE_ATTRIBUTES ignored: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_HEADERS ("api-key=secret,x-tenant=acme", percent-decoded), parsed by
+ * @opentelemetry/core as the OTLP exporters parse it themselves, so the log requests carry what the
+ * span and metric requests carry. A header Node would refuse to send (a bad name or value) is left
+ * out with a warning naming it (not its value, which may be a secret): set, it would fail every request.
+ */
+export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env.OTEL_EXPORTER_OTLP_HEADERS)))) {
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+      headers[name.toLowerCase()] = value;
+    } catch {
+      warnings.push(`OTEL_EXPORTER_OTLP_HEADERS: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
+    }
+  }
+  return headers;
+}
+
+/** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
+const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
+  always_on: 1,
+  always_off: 0,
+  traceidratio: 'arg',
+  parentbased_always_on: 1,
+  parentbased_always_off: 0,
+  parentbased_traceidratio: 'arg',
+};
+
+/**
+ * The head sampling ratio OTEL_TRACES_SAMPLER (+ OTEL_TRACES_SAMPLER_ARG) asks for
+ * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration),
+ * or undefined. The SDK's sampler is always parent-based (a remote parent's decision is kept), so
+ * traceidratio reads as parentbased_traceidratio. As the spec says, an unknown sampler is ignored
+ * and an invalid ARG reads as unset (ratio 1), each with a warning.
+ */
+export function otelSamplerRatio(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
+  const name = nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase();
+  if (name === undefined) return undefined;
+  const ratio = Object.hasOwn(OTEL_SAMPLERS, name) ? OTEL_SAMPLERS[name] : undefined;
+  if (ratio === undefined) {
+    warnings.push(`OTEL_TRACES_SAMPLER ignored: ${JSON.stringify(env.OTEL_TRACES_SAMPLER)} is not one of ${Object.keys(OTEL_SAMPLERS).join(', ')}`);
+    return undefined;
+  }
+  if (ratio !== 'arg') return ratio;
+  const arg = nonEmpty(env.OTEL_TRACES_SAMPLER_ARG);
+  if (arg === undefined) return 1;
+  const n = Number(arg);
+  if (Number.isFinite(n) && n >= 0 && n <= 1) return n;
+  warnings.push(`OTEL_TRACES_SAMPLER_ARG ignored: ${JSON.stringify(arg)} is not a ratio from 0 to 1 (1 is used)`);
+  return 1;
+}
+
+/**
+ * OTEL_METRIC_EXPORT_INTERVAL (milliseconds, https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#periodic-exporting-metricreader),
+ * or undefined. As the spec says for a bad value: ignored, with a warning.
+ */
+export function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
+  const raw = nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  warnings.push(`OTEL_METRIC_EXPORT_INTERVAL ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
+  return undefined;
+}
+
+/**
+ * OTEL_{TRACES,METRICS,LOGS}_EXPORTER (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection):
+ * false when the list says "none" (that signal sends nothing), else undefined. The SDK's exporter
+ * is OTLP to the collector; another one named (console, zipkin, prometheus …) is not available
+ * and is reported in a warning.
+ */
+export function otelExporterOff(env: NodeJS.ProcessEnv, name: string, warnings: string[]): false | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  const values = raw.split(',').map((v) => v.trim().toLowerCase()).filter((v) => v !== '');
+  if (values.includes('none')) return false;
+  const other = values.filter((v) => v !== 'otlp');
+  if (other.length > 0) warnings.push(`${name}: ${other.join(', ')} not available (the SDK exports over OTLP to its endpoint, or nothing with "none")`);
+  return undefined;
+}
+
+/** A string attribute of OTEL_RESOURCE_ATTRIBUTES, trimmed; undefined when absent or blank. */
+export function envAttribute(attributes: Attributes, key: string): string | undefined {
+  const value = attributes[key];
+  return typeof value === 'string' ? nonEmpty(value) : undefined;
+}
+
+/**
+ * OTEL_SDK_DISABLED, read as the OTel spec reads a boolean variable
+ * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#parsing-empty-value):
+ * only "true" (any case) is true; anything but "false" or empty is also false, with a warning.
+ */
+export function sdkDisabled(env: NodeJS.ProcessEnv, warnings: string[]): boolean {
+  const raw = nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase();
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  warnings.push(`OTEL_SDK_DISABLED ignored: ${JSON.stringify(env.OTEL_SDK_DISABLED)} is neither true nor false (the SDK runs)`);
+  return false;
+}

@@ -233,6 +233,10 @@ describe('runtime metrics', () => {
       { name: 'nodejs.eventloop.delay.p90', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.delay.p99', unit: 's', type: 'gauge' },
       { name: 'nodejs.eventloop.delay.max', unit: 's', type: 'gauge' },
+      { name: 'nodejs.eventloop.delay.min', unit: 's', type: 'gauge' },
+      { name: 'nodejs.eventloop.delay.mean', unit: 's', type: 'gauge' },
+      { name: 'nodejs.eventloop.delay.stddev', unit: 's', type: 'gauge' },
+      { name: 'nodejs.eventloop.time', unit: 's', type: 'sum' },
       { name: 'nodejs.eventloop.utilization', unit: '1', type: 'gauge' },
       { name: 'v8js.memory.heap.used', unit: 'By', type: 'sum' },
       { name: 'v8js.memory.heap.space.size', unit: 'By', type: 'sum' },
@@ -256,6 +260,14 @@ describe('runtime metrics', () => {
     expect(p50).toBeLessThan(0.005); // net of the 10 ms sampling interval: an idle loop reads ~0
     expect(p99).toBeGreaterThanOrEqual(p50);
     expect(p99).toBeLessThan(1);
+    const min = value(last('nodejs.eventloop.delay.min').dataPoints[0]);
+    const mean = value(last('nodejs.eventloop.delay.mean').dataPoints[0]);
+    expect(min).toBeGreaterThanOrEqual(0);
+    expect(mean).toBeGreaterThanOrEqual(min);
+    expect(mean).toBeLessThan(1);
+    const time = new Map(last('nodejs.eventloop.time').dataPoints.map((p) => [p.attributes['nodejs.eventloop.state'], value(p)]));
+    expect(time.get('active')).toBeGreaterThan(0);
+    expect(time.get('idle')).toBeGreaterThan(0);
     const elu = value(last('nodejs.eventloop.utilization').dataPoints[0]);
     expect(elu).toBeGreaterThan(0);
     expect(elu).toBeLessThanOrEqual(1);
@@ -332,6 +344,7 @@ describe('prometheus endpoint (optional)', () => {
     expect(scrape.body).toMatch(/^v8js_memory_heap_space_size_bytes\{v8js_heap_space_name="old_space"[^}]*\} \d+/m);
     expect(scrape.body).toMatch(/^nodejs_eventloop_utilization_ratio\{[^}]*\} [\d.e-]+$/m);
     expect(scrape.body).toMatch(/^nodejs_eventloop_delay_p99_seconds\{/m);
+    expect(scrape.body).toMatch(/^nodejs_eventloop_time_seconds_total\{nodejs_eventloop_state="active"/m);
     expect(scrape.body).toMatch(/^v8js_gc_duration_seconds_bucket\{[^}]*v8js_gc_type="/m);
     expect(scrape.body).toMatch(/^process_memory_usage_bytes\{/m);
     expect(scrape.body).toMatch(/^v8js_resource_active\{/m);

@@ -8,12 +8,15 @@
 // https://opentelemetry.io/docs/specs/semconv/system/process-metrics/): the names
 // @opentelemetry/instrumentation-runtime-node sends, so community dashboards and rules written for
 // them read Periscope's too. Instrument (name, unit → the Prometheus name the collector renders):
-//   nodejs.eventloop.delay.p50/.p90/.p99/.max  s    → nodejs_eventloop_delay_p50_seconds …
-//       percentiles and maximum since the previous collection (the histogram is reset after each
-//       read), net of the sampling timer's own 10 ms interval. The maximum is what shows a stall:
-//       a loop blocked for 2 s once in a 10 s window is one sample among hundreds, below p99.
+//   nodejs.eventloop.delay.min/.max/.mean/.stddev/.p50/.p90/.p99  s → nodejs_eventloop_delay_p50_seconds …
+//       since the previous collection (the histogram is reset after each read), net of the
+//       sampling timer's own 10 ms interval (stddev needs no correction). The maximum is what shows
+//       a stall: a loop blocked for 2 s once in a 10 s window is one sample among hundreds, below p99.
 //   nodejs.eventloop.utilization          1         → nodejs_eventloop_utilization_ratio
 //       since the previous collection (performance.eventLoopUtilization deltas)
+//   nodejs.eventloop.time (counter)       s {nodejs.eventloop.state = active | idle}
+//                                                   → nodejs_eventloop_time_seconds_total{nodejs_eventloop_state}
+//       cumulative busy and idle time (performance.eventLoopUtilization), for rate() over any window
 //   v8js.memory.heap.used / v8js.memory.heap.space.size   By {v8js.heap.space.name}
 //                                                   → v8js_memory_heap_used_bytes{v8js_heap_space_name} …
 //       per V8 heap space (v8.getHeapSpaceStatistics: space_used_size / space_size), up-down counters
@@ -51,6 +54,9 @@ const GC_KINDS: Record<number, string> = {
 
 const ELD_RESOLUTION_MS = 10;
 
+const ELU_ACTIVE = { 'nodejs.eventloop.state': 'active' };
+const ELU_IDLE = { 'nodejs.eventloop.state': 'idle' };
+
 /** GC pauses are sub-millisecond to a few hundred ms. */
 const GC_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -76,16 +82,22 @@ export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptio
   const p90 = meter.createObservableGauge('nodejs.eventloop.delay.p90', { unit: 's', description: 'Event loop delay, 90th percentile since the last collection' });
   const p99 = meter.createObservableGauge('nodejs.eventloop.delay.p99', { unit: 's', description: 'Event loop delay, 99th percentile since the last collection' });
   const max = meter.createObservableGauge('nodejs.eventloop.delay.max', { unit: 's', description: 'Event loop delay, longest since the last collection' });
+  const min = meter.createObservableGauge('nodejs.eventloop.delay.min', { unit: 's', description: 'Event loop delay, shortest since the last collection' });
+  const mean = meter.createObservableGauge('nodejs.eventloop.delay.mean', { unit: 's', description: 'Event loop delay, mean since the last collection' });
+  const stddev = meter.createObservableGauge('nodejs.eventloop.delay.stddev', { unit: 's', description: 'Event loop delay, standard deviation since the last collection' });
   const delayCallback = guarded((result: BatchObservableResult) => {
     if (delay.count > 0) {
       result.observe(p50, net(delay.percentile(50)));
       result.observe(p90, net(delay.percentile(90)));
       result.observe(p99, net(delay.percentile(99)));
       result.observe(max, net(delay.max));
+      result.observe(min, net(delay.min));
+      result.observe(mean, net(delay.mean));
+      result.observe(stddev, delay.stddev / 1e9);
     }
     delay.reset();
   });
-  meter.addBatchObservableCallback(delayCallback, [p50, p90, p99, max]);
+  meter.addBatchObservableCallback(delayCallback, [p50, p90, p99, max, min, mean, stddev]);
 
   // event-loop utilisation since the last collection
   let lastElu = performance.eventLoopUtilization();
@@ -97,6 +109,15 @@ export function startRuntimeMetrics(meter: Meter, leakOptions: LeakDetectorOptio
       lastElu = now;
     }),
   );
+  meter
+    .createObservableCounter('nodejs.eventloop.time', { unit: 's', description: 'Cumulative time the event loop was active or idle' })
+    .addCallback(
+      guarded((result: ObservableResult) => {
+        const total = performance.eventLoopUtilization();
+        result.observe(total.active / 1000, ELU_ACTIVE);
+        result.observe(total.idle / 1000, ELU_IDLE);
+      }),
+    );
 
   // heap per V8 space
   const heapUsed = meter.createObservableUpDownCounter('v8js.memory.heap.used', { unit: 'By', description: 'V8 heap used, per heap space' });

@@ -6,6 +6,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Attributes } from '@opentelemetry/api';
 import {
+  checkOtlpProtocol,
   envAttribute,
   envHeaders,
   envResourceAttributes,
@@ -244,6 +245,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const disabled = sdkDisabled(env, warnings);
   const resource = envResourceAttributes(env);
   if (resource.warning !== undefined) warnings.push(resource.warning);
+  checkOtlpProtocol(env, warnings);
 
   // As in the OTel SDKs: explicit option, then env, OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES.
   const service =

@@ -134,3 +134,17 @@ export function sdkDisabled(env: NodeJS.ProcessEnv, warnings: string[]): boolean
   warnings.push(`OTEL_SDK_DISABLED ignored: ${JSON.stringify(env.OTEL_SDK_DISABLED)} is neither true nor false (the SDK runs)`);
   return false;
 }
+
+/**
+ * OTEL_EXPORTER_OTLP_PROTOCOL (and its per-signal forms): the SDK speaks http/protobuf only (the
+ * collector has no gRPC receiver). Another value is reported: with the OTel default port for gRPC
+ * (4317) in OTEL_EXPORTER_OTLP_ENDPOINT, every request would otherwise fail with no word on why.
+ */
+export function checkOtlpProtocol(env: NodeJS.ProcessEnv, warnings: string[]): void {
+  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL']) {
+    const value = nonEmpty(env[name]);
+    if (value !== undefined && value.toLowerCase() !== 'http/protobuf') {
+      warnings.push(`${name}=${value} ignored: the SDK sends http/protobuf (OTLP/HTTP, port 4318 by default) to its endpoint`);
+    }
+  }
+}

@@ -314,3 +314,15 @@ describe('OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER', () =
     expect(o.warnings).toHaveLength(warnings);
   });
 });
+
+describe('OTEL_EXPORTER_OTLP_PROTOCOL', () => {
+  it.each([
+    { name: 'http/protobuf is what the SDK speaks', env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, warning: undefined },
+    { name: 'grpc is reported', env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, warning: /OTEL_EXPORTER_OTLP_PROTOCOL=grpc ignored: the SDK sends http\/protobuf/ },
+    { name: 'a per-signal http/json is reported', env: { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }, warning: /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http\/json ignored/ },
+  ])('$name', ({ env, warning }) => {
+    const { warnings } = resolveOptions({ service: 's' }, env);
+    if (warning === undefined) expect(warnings).toEqual([]);
+    else expect(warnings).toEqual([expect.stringMatching(warning)]);
+  });
+});

@@ -257,12 +257,15 @@ describe('runtime metrics', () => {
     const p50 = value(last('nodejs.eventloop.delay.p50').dataPoints[0]);
     const p99 = value(last('nodejs.eventloop.delay.p99').dataPoints[0]);
     expect(p50).toBeGreaterThanOrEqual(0);
-    expect(p50).toBeLessThan(0.005); // net of the 10 ms sampling interval: an idle loop reads ~0
+    expect(p50).toBeLessThan(1); // seconds, not milliseconds
     expect(p99).toBeGreaterThanOrEqual(p50);
     expect(p99).toBeLessThan(1);
     const min = value(last('nodejs.eventloop.delay.min').dataPoints[0]);
     const mean = value(last('nodejs.eventloop.delay.mean').dataPoints[0]);
     expect(min).toBeGreaterThanOrEqual(0);
+    // Net of the 10 ms sampling interval: raw, the least delay is never under 10 ms. (Not p50: on a
+    // loaded machine the median delay itself exceeded 5 ms, and the test failed.)
+    expect(min).toBeLessThan(0.01);
     expect(mean).toBeGreaterThanOrEqual(min);
     expect(mean).toBeLessThan(1);
     const time = new Map(last('nodejs.eventloop.time').dataPoints.map((p) => [p.attributes['nodejs.eventloop.state'], value(p)]));

@@ -330,6 +330,35 @@ describe('bounds and policies', () => {
     expect(droppedOverflow).toBeGreaterThanOrEqual(180); // debug and info records were skipped
   });
 
+  it('drop: a skipped record is counted once, also when the next start reads it again before the cursor passed it', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    // The backend is down until the drop rule is made, then takes records up to position 150 only:
+    // the batches read past it are retried, and the records skipped between them were counted
+    // while the cursor cannot pass them.
+    let up = false;
+    sink.behaviour = (items) => (up && items.every((i) => i.id <= 150) ? { result: { status: 'success' } } : down(items));
+    const options = testDeliveryOptions('drop-restart', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 2, queue: { maxRecords: 150, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } });
+    let d = h.delivery(sink, options);
+    d.start();
+    h.append(Array.from({ length: 300 }, (_, i) => testRecord({ severity: [7, 6, 3][i % 3] })));
+    await until(() => d.health().dropRule !== null);
+    up = true;
+    await until(() => d.cursor > 140 && d.health().inFlightBatches === 2 && sink.requests.filter((ids) => ids.some((id) => id > 150)).length > 4);
+    await d.shutdown();
+    expect(d.cursor).toBeLessThanOrEqual(150);
+    // The next start reads from the cursor again. Same counters: across a restart Prometheus adds
+    // the new process's increase to the old one's.
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    d = h.delivery(sink, options);
+    d.start();
+    await until(() => d.cursor === 300);
+    await d.shutdown();
+    const overflow = await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'overflow' });
+    expect(overflow).toBeGreaterThan(0);
+    expect(overflow + sink.deliveries.size).toBe(300);
+  });
+
   it('drop: records stuck in flight count in the choice, so a later emerg record is kept while debug ones go', async () => {
     const h = harness();
     const sink = new FakeSink();

@@ -91,6 +91,12 @@ interface Flight {
   rows: number;
   /** Policy drop: those records by severity. */
   severities: number[] | undefined;
+  /**
+   * Records skipped when this flight was read (policy drop: over the bound, older than max age),
+   * counted as dropped when the cursor passes them (#commit). Counted when skipped, they were
+   * counted again by the next start (or loop restart), which reads them again from the cursor.
+   */
+  skipped: { overflow: number; aged: number };
   done: boolean;
   ok: boolean;
 }
@@ -347,7 +353,7 @@ export class Delivery {
           waitMs = next;
           break;
         }
-        this.#launch(next.items, next.lastId, next.severities);
+        this.#launch(next.items, next.lastId, next.severities, next.skipped);
       }
       if (this.#flights[0]?.done && this.#flights[0].ok) continue;
       // No await between the checks above and arming the wake-up: nothing can slip in between.
@@ -375,7 +381,7 @@ export class Delivery {
   }
 
   /** The next batch, or ms to wait for one to fill, or undefined when there is nothing to read. */
-  #nextBatch(): { items: StoredItem[]; lastId: number; severities?: number[] } | number | undefined {
+  #nextBatch(): { items: StoredItem[]; lastId: number; severities?: number[]; skipped?: Flight['skipped'] } | number | undefined {
     const available = this.#headId - this.#readId;
     if (available <= 0) return undefined;
     const now = this.#now();
@@ -434,10 +440,8 @@ export class Delivery {
     this.#readId = lastId;
     this.#pending -= taken.length - items.length;
     if (severities) for (let s = 0; s < 8; s++) this.#inFlight[s] += severities[s];
-    if (overflow) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'overflow' }, overflow);
-    if (aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, aged);
     if (invalid.length) this.#deadLetter(invalid);
-    return { items, lastId, severities };
+    return { items, lastId, severities, skipped: { overflow, aged } };
   }
 
   /**
@@ -478,8 +482,8 @@ export class Delivery {
     return this.#d.store.readAfter(afterId, max, (id, micros, severity, body, bytes) => new StoredItem(id, micros, severity, body, bytes));
   }
 
-  #launch(items: StoredItem[], lastId: number, severities: number[] | undefined): void {
-    const flight: Flight = { lastId, rows: items.length, severities, done: items.length === 0, ok: items.length === 0 };
+  #launch(items: StoredItem[], lastId: number, severities: number[] | undefined, skipped = { overflow: 0, aged: 0 }): void {
+    const flight: Flight = { lastId, rows: items.length, severities, skipped, done: items.length === 0, ok: items.length === 0 };
     this.#flights.push(flight);
     if (flight.done) return;
     void this.#deliver(items).then(
@@ -497,7 +501,7 @@ export class Delivery {
     );
   }
 
-  /** Advances the cursor over the resolved prefix of the flights, and persists it. */
+  /** Advances the cursor over the resolved prefix of the flights (counting what they skipped), and persists it. */
   #commit(): void {
     let moved = false;
     while (this.#flights.length > 0 && this.#flights[0].done && this.#flights[0].ok) {
@@ -505,6 +509,8 @@ export class Delivery {
       this.#cursor = f.lastId;
       this.#pending -= f.rows;
       if (f.severities) for (let s = 0; s < 8; s++) this.#inFlight[s] -= f.severities[s];
+      if (f.skipped.overflow) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'overflow' }, f.skipped.overflow);
+      if (f.skipped.aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, f.skipped.aged);
       moved = true;
     }
     if (moved) this.#d.kv.set(this.#cursorKey, String(this.#cursor));

@@ -154,6 +154,7 @@ function selection(options: { exporter?: string; ids?: number[]; afterId?: numbe
 export class DeadLetterStore {
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
+  readonly #exists: StatementSync;
   readonly #count: StatementSync;
   readonly #countAll: StatementSync;
   readonly #trim: StatementSync;
@@ -166,6 +167,7 @@ export class DeadLetterStore {
       `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1`,
     );
+    this.#exists = db.prepare('SELECT 1 FROM deadletter WHERE exporter = ? AND log_id = ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM deadletter WHERE exporter = ?');
     this.#countAll = db.prepare('SELECT count(*) AS n FROM deadletter');
     this.#trim = db.prepare(
@@ -188,21 +190,24 @@ export class DeadLetterStore {
   }
 
   /**
-   * Adds letters for one exporter and trims the oldest beyond `max`. Returns how many old
-   * letters were deleted to make room.
+   * Adds letters for one exporter and trims the oldest beyond `max`. A record that already has a
+   * letter (refused again after a restart read it again from the cursor) updates it instead.
+   * Returns how many letters are new, and how many old letters were deleted to make room.
    */
   add(
     exporter: string,
     items: NewLetter[],
     max: number,
     now = Date.now(),
-  ): number {
-    if (items.length === 0) return 0;
+  ): { added: number; evicted: number } {
+    if (items.length === 0) return { added: 0, evicted: 0 };
     let excess = 0;
+    let added = 0;
     try {
       transaction(this.#db, () => {
         for (const it of items) {
           const [body, kind, docId] = it.kind === 'span' ? [it.source, 'span', it.documentId] : [JSON.stringify(it.record), 'log', null];
+          if (this.#exists.get(exporter, it.logId) === undefined) added++;
           this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId);
         }
         const n = (this.#count.get(exporter) as { n: number }).n;
@@ -214,7 +219,7 @@ export class DeadLetterStore {
       this.#counts.delete(exporter);
       throw err;
     }
-    return excess;
+    return { added, evicted: excess };
   }
 
   /** Oldest first; `afterId`: only letters with a greater id (the next page). */
@@ -265,7 +270,9 @@ export class DeadLetterStore {
 
 /**
  * Files what a backend refused for good under the exporter of `labels` and accounts for it:
- * `dead_lettered` counts the letters, `dropped{reason="deadletter_full"}` the oldest ones the
+ * `dead_lettered` counts the new letters (a record refused again updates its letter: counted
+ * again, a restart that re-sent the batches after the cursor made `dead_lettered` exceed the
+ * records moved to the dead letters), `dropped{reason="deadletter_full"}` the oldest ones the
  * bound (`max`) evicted. Shared by every exporter that keeps dead letters.
  */
 export function fileDeadLetters(
@@ -276,8 +283,8 @@ export function fileDeadLetters(
   max: number,
   now?: number,
 ): void {
-  const evicted = store.add(labels.exporter, letters, max, now);
-  metrics.deadLettered.inc(labels, letters.length);
+  const { added, evicted } = store.add(labels.exporter, letters, max, now);
+  if (added) metrics.deadLettered.inc(labels, added);
   if (evicted) metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
 }
 

@@ -210,6 +210,33 @@ describe('per-item outcomes', () => {
     expect(await metric(h, 'periscope_exporter_sent_items_total')).toBe(19);
   });
 
+  it('a record refused again after a restart updates its letter and is not counted as dead-lettered twice', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    // Record 1 is retried (the cursor stays at 0) while record 8, in the next batch, is refused for good.
+    let holdFirst = true;
+    sink.behaviour = (items) => ({
+      result: { status: 'success' },
+      items: items.map((i) =>
+        i.record.msg === 'bad' ? { status: 'permanent' as const, httpStatus: 400, error: 'HTTP 400: bad' } : holdFirst && i.id === 1 ? { status: 'retryable' as const, httpStatus: 429, error: 'HTTP 429' } : { status: 'success' as const },
+      ),
+    });
+    const options = testDeliveryOptions('dl-restart', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 } });
+    let d = h.delivery(sink, options);
+    d.start();
+    h.append(Array.from({ length: 10 }, (_, i) => testRecord({ msg: i === 7 ? 'bad' : `good ${i}` })));
+    await until(() => h.deadLetters.count('dl-restart') === 1);
+    await d.shutdown();
+    expect(d.cursor).toBe(0);
+    holdFirst = false;
+    d = h.delivery(sink, options); // the next start sends both batches again
+    d.start();
+    await until(() => d.cursor === 10);
+    await d.shutdown();
+    expect(h.deadLetters.list({ limit: 10 })).toEqual([expect.objectContaining({ logId: 8, attempts: 2 })]);
+    expect(await metric(h, 'periscope_exporter_dead_lettered_items_total')).toBe(1);
+  });
+
   it('a dead-letter write that fails once (a full disk): delivery starts again from the cursor instead of ending the process', async () => {
     const h = harness();
     const sink = new FakeSink();

@@ -335,6 +335,29 @@ describe('bounds and policies', () => {
     expect(sink.deliveries.size).toBe(41);
   });
 
+  it('backpressure: Retry-After is the time to deliver a tenth of the bound reached (bytes here), not of queue.maxRecords', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.delayMs = 100; // a backend slower than ingest
+    // The bytes bound holds about 40 records; queue.maxRecords (10 million by default) is far away.
+    const recordBytes = Buffer.byteLength(JSON.stringify(testRecord()));
+    const d = h.delivery(sink, testDeliveryOptions('bp-bytes', { batch: { maxRecords: 10, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 1, queue: { maxRecords: 10_000_000, maxBytes: 40 * recordBytes, maxAgeMs: 3_600_000, policy: 'backpressure' } }));
+    d.start();
+    let overload: ReturnType<typeof d.overload>;
+    // Until the delivery rate is measured (the first 5 s answer stands for "not measured yet").
+    for (let deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      h.append(Array.from({ length: 10 }, () => testRecord()));
+      await new Promise((r) => setTimeout(r, 20));
+      overload = d.overload();
+      if (overload?.bound === 'bytes' && overload.retryAfterSeconds !== 5) break;
+    }
+    await d.shutdown();
+    expect(overload).toMatchObject({ bound: 'bytes' });
+    // A tenth of ~40 records at the rate this sink delivers takes well under a second: the
+    // senders are told to come back in 1 s, not in 60 (0.1 × 10 million records at that rate).
+    expect(overload!.retryAfterSeconds).toBeLessThanOrEqual(2);
+  });
+
   it('drop: over the bound, the lowest severities are skipped first and every skip is counted', async () => {
     const h = harness();
     const sink = new FakeSink();

@@ -278,7 +278,7 @@ export class Delivery {
     if (this.#o.queue.policy !== 'backpressure' || !this.#started || this.#stopped) return undefined;
     const bound = this.#boundReached();
     if (!bound) return undefined;
-    return { exporter: this.name, bound, retryAfterSeconds: this.#retryAfterSeconds() };
+    return { exporter: this.name, bound, retryAfterSeconds: this.#retryAfterSeconds(bound) };
   }
 
   /** The first bound the backlog is over, or undefined. O(1). */
@@ -299,12 +299,20 @@ export class Delivery {
     return Math.max(0, this.#pending - covered);
   }
 
-  #retryAfterSeconds(): number {
+  /**
+   * Time to drain a tenth of the bound that was reached, at the measured delivery rate. A tenth
+   * of queue.maxRecords whatever the bound: with the defaults the bytes bound comes first (10
+   * million records of 300 bytes are 2.8 GiB, over 1 GiB), and senders were told to wait up to 60 s
+   * for a backlog delivered in a fraction of that, long enough to overflow an SDK's buffer.
+   */
+  #retryAfterSeconds(bound: Overload['bound']): number {
     const openUntil = this.breaker.openUntil;
     if (openUntil !== undefined) return clamp(Math.ceil((openUntil - this.#now()) / 1000), 1, 60);
     if (this.#sentRate <= 0) return 5;
-    // Time to drain a tenth of the bound at the measured delivery rate.
-    return clamp(Math.ceil((this.#o.queue.maxRecords * 0.1) / this.#sentRate), 1, 60);
+    const q = this.#o.queue;
+    // The age bound is not a number of records: a tenth of the backlog.
+    const records = bound === 'records' ? q.maxRecords : bound === 'bytes' ? q.maxBytes / this.#avgBytes : this.#backlog();
+    return clamp(Math.ceil((records * 0.1) / this.#sentRate), 1, 60);
   }
 
   /**

@@ -32,6 +32,12 @@ export interface ResolveLimits {
   maxRounds?: number;
   /** Asked before each retry: true stops, the rest is returned unresolved with `gaveUp`. */
   giveUp?: () => boolean;
+  /**
+   * Return the items unresolved instead of waiting while the circuit is not closed (a dead-letter
+   * replay: its HTTP client waits for the answer, and the circuit stays open for up to
+   * circuitBreaker.maxOpenDuration per round).
+   */
+  notWhileOpen?: boolean;
 }
 
 /** One exporter's resolver: its breaker, retry helper, health and metrics. */
@@ -78,6 +84,7 @@ export class BatchResolver {
     const out: Resolution<T> = { delivered: 0, permanent: [], unresolved: [], gaveUp: false };
     let pending = items;
     for (let round = 1; pending.length > 0; round++) {
+      if (limits.notWhileOpen && this.#breaker.state !== 'closed') break;
       const permit = await this.#breaker.acquire(signal);
       if (!permit) break;
       if (round === 1) this.#retrier.budget.deposit();
@@ -115,7 +122,7 @@ export class BatchResolver {
         if (answer.bisect && pending.length > 1) {
           const mid = pending.length >> 1;
           for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
-            const r = await this.resolve(half, send, signal, { maxRounds, giveUp: limits.giveUp });
+            const r = await this.resolve(half, send, signal, { ...limits, maxRounds });
             out.delivered += r.delivered;
             out.permanent.push(...r.permanent);
             out.unresolved.push(...r.unresolved);

@@ -317,3 +317,12 @@ export function completeReplay<T>(
   for (const [item, letter] of sent) if (!failed.has(item)) outcome.delivered.push(letter);
   return outcome;
 }
+
+/**
+ * Why a replay left letters unsent: the backend's last error, and, when the circuit is not closed,
+ * that they were not sent (a replay does not wait for the circuit, see ResolveLimits.notWhileOpen).
+ */
+export function replayFailure(circuit: string, lastError: string | undefined): string | undefined {
+  if (circuit === 'closed') return lastError;
+  return `${lastError ?? 'backend failing'} (circuit ${circuit}: not sent again until the backend answers; replay later)`;
+}

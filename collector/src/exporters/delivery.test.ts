@@ -462,6 +462,27 @@ describe('bounds and policies', () => {
   });
 });
 
+describe('dead-letter replay', () => {
+  it('while the circuit is open (backend down) answers at once that the letters were not sent, instead of waiting for the circuit', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('replay-down', { breaker: { failureThreshold: 1, openMs: 10_000, maxOpenMs: 20_000 } }));
+    d.start();
+    h.deadLetters.add('replay-down', [{ logId: 1, micros: 1, record: testRecord({ msg: 'refused once' }), reason: 'HTTP 400: bad', status: 400 }], 10);
+    h.append([testRecord()]); // its delivery fails and opens the circuit for 10 s
+    await until(() => d.breaker.state === 'open');
+    const letters = h.deadLetters.list({ limit: 10 }) as Parameters<typeof d.replay>[0];
+    const started = Date.now();
+    const outcome = await d.replay(letters, new AbortController().signal);
+    const took = Date.now() - started;
+    await d.shutdown();
+    expect(outcome.delivered).toEqual([]);
+    expect(outcome.failed).toEqual([expect.objectContaining({ result: expect.objectContaining({ status: 'retryable', error: expect.stringMatching(/^network error.*circuit open/) }) })]);
+    expect(took).toBeLessThan(5_000);
+  });
+});
+
 describe('shutdown', () => {
   it('flushes the backlog within the deadline', async () => {
     const h = harness();

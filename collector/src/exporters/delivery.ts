@@ -30,7 +30,7 @@ import type { AcceptTimes } from './accept-times.ts';
 import { BackendStatus, type DependencyHealth } from './backend-status.ts';
 import { BatchResolver } from './batch-resolver.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
-import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
+import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
@@ -784,12 +784,18 @@ export class Delivery {
       }
     }
     if (items.length === 0) return outcome;
+    if (this.breaker.state !== 'closed') {
+      // Not even the preparation (an index template), which waits for the backend to come back.
+      const error = replayFailure(this.breaker.state, this.#status.lastError);
+      for (const item of items) outcome.failed.push({ letter: byItem.get(item)!, result: { status: 'retryable', error } });
+      return outcome;
+    }
     if (!(await this.#prepare(signal))) {
       for (const item of items) outcome.failed.push({ letter: byItem.get(item)!, result: { status: 'retryable', error: 'aborted' } });
       return outcome;
     }
-    const r = await this.#resolver.resolve(items, (part) => this.sink.send(part, signal), signal, { maxRounds: 3 });
-    completeReplay(outcome, byItem, r.permanent, r.unresolved, this.#status.lastError);
+    const r = await this.#resolver.resolve(items, (part) => this.sink.send(part, signal), signal, { maxRounds: 3, notWhileOpen: true });
+    completeReplay(outcome, byItem, r.permanent, r.unresolved, replayFailure(this.breaker.state, this.#status.lastError));
     this.#countSent(outcome.delivered.length);
     return outcome;
   }

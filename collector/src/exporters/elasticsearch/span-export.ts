@@ -16,7 +16,7 @@
 // Not here (logs only): backlog bounds with back-pressure (the span store's own retention bounds
 // what waits).
 
-import { completeReplay, fileDeadLetters, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
+import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
@@ -257,8 +257,8 @@ export class SpanExport {
    * Sends the batch until every span is delivered or refused for good, or abort / maxRounds (the
    * shared resolver: per-item retries, 413 sent again in halves down to a span alone).
    */
-  async #deliver(batch: Pending[], signal: AbortSignal, maxRounds?: number): Promise<Resolution<Pending>> {
-    const r = await this.#resolver.resolve(batch, (docs) => this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal), signal, { maxRounds });
+  async #deliver(batch: Pending[], signal: AbortSignal, maxRounds?: number, notWhileOpen?: boolean): Promise<Resolution<Pending>> {
+    const r = await this.#resolver.resolve(batch, (docs) => this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal), signal, { maxRounds, notWhileOpen });
     if (r.delivered > 0) this.#d.metrics.sent.inc(this.#labels, r.delivered);
     return r;
   }
@@ -291,8 +291,8 @@ export class SpanExport {
     const byPending = new Map<Pending, DeadLetter>();
     for (const letter of letters) byPending.set(spanPending(letter), letter);
     if (byPending.size === 0) return outcome;
-    const r = await this.#deliver([...byPending.keys()], signal, 3);
-    return completeReplay(outcome, byPending, r.permanent, r.unresolved, this.#status.lastError);
+    const r = await this.#deliver([...byPending.keys()], signal, 3, true);
+    return completeReplay(outcome, byPending, r.permanent, r.unresolved, replayFailure(this.breaker.state, this.#status.lastError));
   }
 }
 

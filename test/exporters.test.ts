@@ -230,3 +230,28 @@ describe('a second-precision clock', () => {
     await waitFor(() => loki.entries('team-a').filter((e) => e.line === line).length === 1200, 10_000);
   });
 });
+
+describe('replays at once', () => {
+  it('two replays at once send each letter once: the second leaves the first one\'s letters to it', async () => {
+    loki.limits.maxLineSize = 500; // Loki refuses the next records for a while
+    const long = 'x'.repeat(600);
+    expect((await post([1, 2].map((i) => ({ appName: 'twice', msg: `${run} twice ${i} ${long}` })))).json.accepted).toBe(2);
+    await waitFor(async () => (await get('/api/v1/deadletter?exporter=loki-a')).json.total === 2);
+    loki.limits.maxLineSize = 0;
+    const duplicates = loki.duplicates;
+    loki.http.responseDelayMs = 300; // both requests are in progress at once
+    try {
+      const replay = async () => (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki-a' }) })).json()) as any;
+      const [a, b] = await Promise.all([replay(), replay()]);
+      expect(a.replayed + b.replayed).toBe(2);
+      // the one that came second leaves them to the first, and says so
+      const second = a.replayed === 2 ? b : a;
+      expect(second.failed.map((f: { reason: string }) => f.reason)).toEqual(['another replay in progress is sending it', 'another replay in progress is sending it']);
+      expect((await get('/api/v1/deadletter?exporter=loki-a')).json.total).toBe(0);
+      expect(loki.duplicates).toBe(duplicates); // none pushed twice
+      expect(messages(loki.entries('team-a')).filter((m) => m.includes(' twice '))).toHaveLength(2);
+    } finally {
+      loki.http.responseDelayMs = 0;
+    }
+  });
+});

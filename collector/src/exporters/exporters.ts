@@ -72,6 +72,12 @@ export class Exporters {
   readonly #deps: ExportersDeps;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
+  /**
+   * Ids of the letters a replay is sending now. Two replays at once (a script's retry after its
+   * client timed out, two operators) both sent the same letters, and both answered them as
+   * replayed; a letter another replay is sending is now left to that one.
+   */
+  readonly #replaying = new Set<number>();
 
   constructor(configs: ExporterConfig[], deps: ExportersDeps) {
     this.#deps = deps;
@@ -198,6 +204,21 @@ export class Exporters {
   /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */
   async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayReport> {
     const report: ReplayReport = { replayed: 0, failed: [] };
+    const mine: DeadLetter[] = [];
+    for (const l of letters) {
+      if (this.#replaying.has(l.id)) report.failed.push({ id: l.id, exporter: l.exporter, reason: 'another replay in progress is sending it' });
+      else mine.push(l);
+    }
+    for (const l of mine) this.#replaying.add(l.id);
+    try {
+      await this.#replay(mine, signal, report);
+    } finally {
+      for (const l of mine) this.#replaying.delete(l.id);
+    }
+    return report;
+  }
+
+  async #replay(letters: DeadLetter[], signal: AbortSignal, report: ReplayReport): Promise<void> {
     for (const [name, list] of Map.groupBy(letters, (l) => l.exporter)) {
       const logs = this.deliveries.find((d) => d.name === name);
       const spans = this.spanExports.find((s) => s.name === name);
@@ -221,6 +242,5 @@ export class Exporters {
         report.failed.push({ id: f.letter.id, exporter: name, reason });
       }
     }
-    return report;
   }
 }

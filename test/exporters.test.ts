@@ -255,3 +255,30 @@ describe('replays at once', () => {
     }
   });
 });
+
+describe('a replay whose client goes away', () => {
+  it('stops, so the next replay sends its letters instead of finding them in progress', async () => {
+    loki.limits.maxLineSize = 500;
+    const long = 'y'.repeat(600);
+    expect((await post([1, 2].map((i) => ({ appName: 'gone', msg: `${run} gone ${i} ${long}` })))).json.accepted).toBe(2);
+    await waitFor(async () => (await get('/api/v1/deadletter?exporter=loki-a')).json.total === 2);
+    loki.limits.maxLineSize = 0;
+    const replay = async (signal?: AbortSignal) => (await (await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki-a' }), signal })).json()) as any;
+    loki.http.responseDelayMs = 15_000; // Loki stores the push and answers much later
+    const client = new AbortController();
+    const first = replay(client.signal).catch(() => undefined);
+    try {
+      await waitFor(() => loki.http.heldAnswers > 0);
+      client.abort(); // the client gives up waiting
+      await first;
+    } finally {
+      loki.http.responseDelayMs = 0;
+    }
+    // The next replay (at once, or when the first one has ended) sends them itself.
+    const answer = await waitFor(async () => {
+      const r = await replay();
+      return r.replayed === 2 || r.remaining === 0 ? r : undefined;
+    });
+    expect(answer).toMatchObject({ replayed: 2, failed: [], remaining: 0 });
+  });
+});

@@ -58,7 +58,7 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     return { total: exporters.deadLetters.total(exporter), items, nextCursor: more ? String(items.at(-1)!.id) : null };
   });
 
-  app.post('/api/v1/deadletter/replay', async (request) => {
+  app.post('/api/v1/deadletter/replay', async (request, reply) => {
     let body: Record<string, unknown> = {};
     const raw = request.body as Buffer | undefined;
     if (raw && raw.length > 0) {
@@ -89,9 +89,11 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       const known = new Set(exporters.deadLetters.list({ exporter, ids, limit: ids.length }).map((l) => l.id));
       notFound = ids.filter((id) => !known.has(id));
     }
+    // A client that goes away before the answer ends the replay (its letters keep their refusal).
+    // The response's close, not the request's: the request closes as soon as its body is read.
     const abort = new AbortController();
-    request.raw.once('close', () => {
-      if (!request.raw.complete) abort.abort();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
     });
     const report = await exporters.replay(letters, abort.signal);
     return { ...report, remaining: exporters.deadLetters.total(exporter), ...(notFound ? { notFound } : {}) };

@@ -34,6 +34,7 @@ describe('normalising the two inputs', () => {
     { name: 'bad label name', raw: { labels: { 'a-b': '1' } }, error: 'labels.a-b: invalid label name' },
     { name: 'non-string value', raw: { labels: { a: 1 } }, error: 'labels.a: expected a string' },
     { name: 'bad time', raw: { labels: { a: '1' }, startsAt: 'noon' }, error: 'startsAt: expected an RFC 3339 timestamp' },
+    { name: 'a time without a zone', raw: { labels: { a: '1' }, startsAt: '2025-01-06T12:00:00' }, error: 'startsAt: expected an RFC 3339 timestamp with its zone' },
     { name: 'ends before it starts', raw: { labels: { a: '1' }, startsAt: '2025-01-06T12:00:00Z', endsAt: '2025-01-06T11:00:00Z' }, error: 'endsAt: before startsAt' },
   ])('postable alert rejected: $name', ({ raw, error }) => {
     const r = parsePostableAlert(raw, NOW, FIVE_MIN);

@@ -2,6 +2,7 @@
 //  - AlertEvent transitions from the rules engine (../types.ts);
 //  - alerts posted in Alertmanager's API v2 format to POST /api/v2/alerts
 //    (https://github.com/prometheus/alertmanager/blob/main/api/v2/openapi.yaml, `postableAlerts`).
+import { rfc3339Ms } from '../time-param.ts';
 import type { AlertEvent } from '../types.ts';
 
 export type AlertStatus = 'firing' | 'resolved';
@@ -136,8 +137,8 @@ export function parsePostableAlert(
   const time = (key: 'startsAt' | 'endsAt'): number | undefined => {
     const v = r[key];
     if (v === undefined || v === null || v === '' || v === '0001-01-01T00:00:00Z') return undefined;
-    const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
-    if (Number.isNaN(t)) errors.push(`${key}: expected an RFC 3339 timestamp`);
+    const t = typeof v === 'string' ? rfc3339Ms(v) : Number.NaN;
+    if (Number.isNaN(t)) errors.push(`${key}: expected an RFC 3339 timestamp with its zone (2026-03-01T10:00:00Z)`);
     return Number.isNaN(t) ? undefined : t;
   };
   let startsAt = time('startsAt');

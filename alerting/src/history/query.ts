@@ -1,6 +1,7 @@
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import type { HistoryQuery, HistoryRow } from '../state/store.ts';
 import type { TimelineEntry } from '../types.ts';
+import { epochDigitsToMicros, plusFromUrl, rfc3339Ms } from '../time-param.ts';
 
 // Query parameters of GET /api/v1/alerts/history, and the merge behind GET /api/v1/alerts/:id/timeline.
 
@@ -18,28 +19,15 @@ function bad(key: string, message: string): AlertError {
   return new AlertError(ALERT_ERR.BAD_QUERY, `${key}: ${message}`, 400, { key });
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
-
 /**
- * RFC 3339, or an epoch number whose unit its digits tell → epoch milliseconds, as the log API
- * reads start/end (collector/src/store/log-filter.ts) and as Prometheus (seconds, with a fraction)
- * and Loki (seconds or nanoseconds) read theirs: up to 10 digits or with a fraction seconds, 11–13
- * milliseconds, 14–16 microseconds, 17–19 nanoseconds. Read as milliseconds whatever its length,
- * Grafana's or `date +%s`'s seconds meant January 1970 (since= kept everything, until= nothing).
+ * RFC 3339, or an epoch number whose unit its digits tell (time-param.ts) → epoch milliseconds, as
+ * the log API reads start/end: read as milliseconds whatever its length, Grafana's or `date +%s`'s
+ * seconds meant January 1970 (since= kept everything, until= nothing).
  */
 export function parseTime(value: string, key: string): number {
-  const epoch = /^(\d+)(?:\.(\d+))?$/.exec(value);
-  if (epoch) {
-    const [, whole, frac] = epoch;
-    const digits = whole.replace(/^0+(?=\d)/, '').length;
-    if (frac !== undefined || digits <= 10) return Math.floor(Number(`${whole}.${frac ?? '0'}`) * 1000);
-    if (digits <= 13) return Number(whole);
-    if (digits <= 16) return Math.floor(Number(whole) / 1000);
-    if (digits <= 19) return Number(BigInt(whole) / 1_000_000n);
-  }
-  // A `+` typed unencoded in a URL arrives as a space (…T11:00:00+01:00 → "…T11:00:00 01:00").
-  const text = value.replace(/(?<=\d) (?=\d{2}:\d{2}$)/, '+');
-  const ms = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
+  const micros = epochDigitsToMicros(value);
+  if (micros !== undefined) return Math.floor(micros / 1000);
+  const ms = rfc3339Ms(plusFromUrl(value));
   if (!Number.isFinite(ms)) throw bad(key, 'expected RFC 3339 (2026-03-01T10:00:00Z) or an epoch time in seconds, milliseconds, microseconds or nanoseconds');
   return ms;
 }

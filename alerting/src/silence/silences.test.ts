@@ -41,6 +41,9 @@ describe('silences', () => {
     { name: 'missing endsAt', body: { ...valid, endsAt: undefined }, key: 'endsAt' },
     { name: 'endsAt in the past', body: { ...valid, endsAt: iso(T0 - M) }, key: 'endsAt' },
     { name: 'endsAt not a timestamp', body: { ...valid, endsAt: 'tomorrow' }, key: 'endsAt' },
+    // Read in the collector's local time, the same request meant another instant on another host.
+    { name: 'endsAt without a zone', body: { ...valid, endsAt: iso(T0 + 60 * M).slice(0, -1) }, key: 'endsAt', message: /with its zone/ },
+    { name: 'endsAt as free text Date.parse takes', body: { ...valid, endsAt: new Date(T0 + 60 * M).toUTCString() }, key: 'endsAt' },
     { name: 'endsAt before startsAt', body: { ...valid, startsAt: iso(T0 + 2 * 60 * M) }, key: 'endsAt' },
   ])('rejects $name with a coded error naming the key', ({ body, key, message }: { body: object; key: string; message?: RegExp }) => {
     const { silences } = fresh();

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.ts';
 import { compileMatchers, matchesAll, toMatchers, type CompiledMatcher, type LabelMatcher } from '../dispatch/matchers.ts';
 import type { NotifyAlert } from '../dispatch/alert.ts';
 import { ALERT_ERR, AlertError } from '../errors.ts';
+import { rfc3339Ms } from '../time-param.ts';
 import type { Mute, MuteScope, Muter } from '../inhibit/muter.ts';
 
 export type SilenceState = 'pending' | 'active' | 'expired';
@@ -122,8 +123,8 @@ export class Silences implements Muter {
     }
     const time = (key: 'startsAt' | 'endsAt'): number | undefined => {
       if (body[key] === undefined) return undefined;
-      const t = typeof body[key] === 'string' ? Date.parse(body[key] as string) : Number.NaN;
-      if (Number.isNaN(t)) throw invalid(key, 'expected an RFC 3339 timestamp');
+      const t = typeof body[key] === 'string' ? rfc3339Ms(body[key] as string) : Number.NaN;
+      if (Number.isNaN(t)) throw invalid(key, 'expected an RFC 3339 timestamp with its zone (2026-03-01T10:00:00Z)');
       return t;
     };
     let start = time('startsAt') ?? now;

@@ -2,6 +2,7 @@ import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { singleParam as single, unknownParam, type RawQuery as Query } from '../http/query-params.ts';
 import { CHUNK_SIZE, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
+import { epochDigitsToMicros, plusFromUrl } from '../../../alerting/src/time-param.ts';
 import { searchTerms } from './search-terms.ts';
 import { chunkQuery, hasSearchTokens, lowerCase } from './search-words.ts';
 
@@ -88,27 +89,10 @@ function fieldEquals(field: unknown, value: string): boolean {
 
 /**
  * Parses a time bound → epoch microseconds: RFC 3339, or an epoch number whose unit its digits
- * tell, as Loki reads `start`/`end` (up to 10 digits seconds, more nanoseconds) and Prometheus
- * (seconds, with a fraction): up to 10 digits (or with a fraction) seconds, 11–13 milliseconds,
- * 14–16 microseconds, 17–19 nanoseconds. Every date from 2001 to 2286 has 10, 13, 16 or 19 digits
- * in these units, so the reading is never in doubt for a date a record can have; read as
- * milliseconds whatever its length, Grafana's seconds or nanoseconds meant 1970 or year 50 000
- * and the query answered every record or none.
+ * tell (seconds, milliseconds, microseconds or nanoseconds: alerting/src/time-param.ts).
  */
 export function parseTimeBound(value: string, key: string): number {
-  const epoch = /^(\d+)(?:\.(\d+))?$/.exec(value);
-  if (epoch) {
-    const [, whole, frac] = epoch;
-    const digits = whole.replace(/^0+(?=\d)/, '').length;
-    if (frac !== undefined || digits <= 10) return Number(whole) * 1_000_000 + Number((frac ?? '').padEnd(6, '0').slice(0, 6));
-    if (digits <= 13) return Number(whole) * 1000;
-    if (digits <= 16) return Number(whole);
-    // Up: a bound between two microseconds keeps (start) or leaves out (end) the earlier one as in nanoseconds.
-    if (digits <= 19) return Number((BigInt(whole) + 999n) / 1000n);
-  }
-  // A `+` left as it is in a URL arrives as a space (…T11:00:00+01:00 → "…T11:00:00 01:00"):
-  // a space before the zone can mean nothing else, so it is read as the `+` that was typed.
-  const micros = timestampToMicros(value.replace(/(?<=\d) (?=\d{2}:\d{2}$)/, '+'));
+  const micros = epochDigitsToMicros(value) ?? timestampToMicros(plusFromUrl(value));
   if (!Number.isFinite(micros)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected RFC 3339 (2026-03-01T10:00:00Z) or an epoch time in seconds, milliseconds, microseconds or nanoseconds`, 400, { key });
   return micros;
 }

@@ -35,13 +35,14 @@ async function partialPost(port: number, body: string, sent: number): Promise<{ 
   return { socket, answer: closed };
 }
 
-/** A backend (a Loki) that takes connections and never answers. */
-async function silentBackend(): Promise<{ port: number; close: () => void }> {
+/** A backend (a Loki, a webhook) that takes connections and never answers. */
+async function silentBackend(): Promise<{ port: number; connections: () => number; close: () => void }> {
   const sockets = new Set<Socket>();
   const server = createServer((s) => (sockets.add(s), s.on('error', () => {})));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
+    connections: () => sockets.size,
     close: () => {
       for (const s of sockets) s.destroy();
       server.close();
@@ -110,6 +111,37 @@ it('an exporter whose backend does not answer stops at its shutdownTimeout and s
     close();
   }
 }, 60_000);
+
+it('the alerting outbox and the exporters wait for their backends at the same time, not one after the other', async () => {
+  const loki = await silentBackend();
+  const webhook = await silentBackend();
+  try {
+    collector = await startCollectorProcess({
+      configYaml: [
+        'exporters:',
+        `  - { type: loki, name: silent-loki, url: "http://127.0.0.1:${loki.port}", shutdownTimeout: 10s, batch: { wait: 0s } }`,
+        'alerting:',
+        '  receivers:',
+        `    - { name: hook, webhook: [{ url: "http://127.0.0.1:${webhook.port}/" }] }`,
+        '  route: { receiver: hook, groupWait: 0s }',
+        '',
+      ].join('\n'),
+    });
+    const alert = await fetch(`${collector.url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ labels: { alertname: 'Stuck' } }]) });
+    expect(alert.status).toBe(200);
+    const posted = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"msg":"unsent"}\n' });
+    expect(posted.status).toBe(200);
+    // A notification and a push in flight, neither answered: the outbox waits up to 10 s for the
+    // first, the exporter flushes for its shutdownTimeout (10 s) — 20 s in turn, about 10 together.
+    await waitFor(() => webhook.connections() > 0 && loki.connections() > 0);
+    const t0 = Date.now();
+    expect(await collector.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(18_000);
+  } finally {
+    loki.close();
+    webhook.close();
+  }
+}, 90_000);
 
 it('a second SIGTERM while stopping ends the process at once, and says so', async () => {
   const { port, close } = await silentBackend();

@@ -253,12 +253,15 @@ export async function startCollector(config: Config, options: { configDir?: stri
       dbWatch.stop();
       await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown()]);
       await parser.close();
-      await alerting.shutdown();
-      await exporters.shutdown(); // intake is closed: flush within each exporter's deadline
+      // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
+      // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in
+      // turn they added up to more than Kubernetes' default 30 s grace period.
       const indexer = fts.shutdown().then((how) => {
         if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
       });
-      await Promise.allSettled([indexer, queries.close(), ruleQueries.close(), retention.shutdown(), telemetry.shutdown()]);
+      // Intake is closed: exporters flush within their deadlines.
+      await Promise.allSettled([alerting.shutdown(), exporters.shutdown(), indexer]);
+      await Promise.allSettled([queries.close(), ruleQueries.close(), retention.shutdown(), telemetry.shutdown()]);
       db.close();
       lock.release();
     })();

@@ -300,7 +300,7 @@ describe('periscope check-config', () => {
     // At warn there is no start-up line to wait for: the port is picked here and /health/ready polled.
     const port = await freePort();
     const quiet = spawn(process.execPath, [BIN, 'start', '--config', file('exporters:\n  - type: loki\n    name: loki\n    url: http://127.0.0.1:1\n    shutdownTimeout: 0s\n')], {
-      env: { ...process.env, PERISCOPE_HTTP_ADDR: `127.0.0.1:${port}`, PERISCOPE_SYSLOG_ADDR: '127.0.0.1:0', PERISCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'periscope-log-')), PERISCOPE_LOG_LEVEL: 'warn' },
+      env: { ...process.env, PERISCOPE_HTTP_ADDR: `127.0.0.1:${port}`, PERISCOPE_SYSLOG_ADDR: '127.0.0.1:0', PERISCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'periscope-log-')), PERISCOPE_COLLECTOR_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

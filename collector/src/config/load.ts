@@ -22,7 +22,7 @@ export const ENV_OVERRIDES: Record<string, string[]> = {
   PERISCOPE_HTTP_ADDR: ['http', 'addr'],
   PERISCOPE_SYSLOG_ADDR: ['syslog', 'addr'],
   PERISCOPE_DATA_DIR: ['store', 'dataDir'],
-  PERISCOPE_LOG_LEVEL: ['log', 'level'],
+  PERISCOPE_COLLECTOR_LOG_LEVEL: ['log', 'level'],
 };
 
 // verbose: errors carry the offending value (maxProperties names the keys given).

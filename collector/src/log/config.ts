@@ -15,7 +15,7 @@ export const logConfigSchema = Type.Object(
       {
         default: 'info',
         description:
-          'Lowest level written: `debug`, `info`, `warn` or `error`. At `warn` the start-up and stop lines (info) are left out too: wait for GET /health/ready instead. Env PERISCOPE_LOG_LEVEL.',
+          'Lowest level written: `debug`, `info`, `warn` or `error`. At `warn` the start-up and stop lines (info) are left out too: wait for GET /health/ready instead. Env PERISCOPE_COLLECTOR_LOG_LEVEL (not PERISCOPE_LOG_LEVEL, which sets the level of the SDK in an app).',
       },
     ),
   },

@@ -2,7 +2,7 @@
 // JavaScript without types, so each is imported dynamically and given the type it is used with.
 import { describe, expect, it } from 'vitest';
 import { ERR, PeriscopeError } from '../errors.ts';
-import { parseLogFilter } from '../store/log-filter.ts';
+import { parseLogFilter, parseTimeBound } from '../store/log-filter.ts';
 import { LEVEL_ALIASES } from '../../../sdk/src/record.ts';
 
 const lib = (file: string) => import(new URL(`./static/lib/${file}`, import.meta.url).href);
@@ -163,6 +163,11 @@ describe('parseTimeParam reads start and end as the API does', () => {
     { text: '2026-05-01T10:00:00.987654321-01:30', ms: Date.UTC(2026, 4, 1, 11, 30) + 987 },
     { text: '2024-02-29T00:00:00Z', ms: Date.UTC(2024, 1, 29) },
     { text: '1777629600000', ms: 1777629600000 },
+    { text: '1777629600', ms: 1777629600000 }, // Grafana's and `date +%s`'s seconds
+    { text: '1777629600.25', ms: 1777629600250 },
+    { text: '1777629600000123', ms: 1777629600000 }, // microseconds
+    { text: '1777629600000123456', ms: 1777629600000 }, // nanoseconds
+    { text: '12345678901234567890', ms: NaN },
     { text: '2025-02-29T00:00:00Z', ms: NaN },
     { text: '2026-13-01T00:00:00Z', ms: NaN },
     { text: '2026-05-01', ms: NaN },
@@ -170,6 +175,14 @@ describe('parseTimeParam reads start and end as the API does', () => {
     { text: '-1', ms: NaN },
   ])('$text', ({ text, ms }) => {
     expect(params.parseTimeParam(text)).toBe(ms);
+    // the API's reading of the same text, to the millisecond
+    let api = Number.NaN;
+    try {
+      api = Math.floor(parseTimeBound(text, 'start') / 1000);
+    } catch {
+      // a 400: NaN
+    }
+    expect(api).toBe(ms);
   });
 });
 

@@ -73,12 +73,23 @@ export function filterErrors(params) {
 }
 
 /**
- * An epoch-ms time from a link: RFC 3339 or epoch milliseconds, as the API reads `start` and
- * `end` (parseTimeBound in log-filter.ts), to the millisecond. NaN when it is neither; unlike
+ * An epoch-ms time from a link: RFC 3339 or an epoch number whose unit its digits tell (up to 10
+ * digits or with a fraction seconds, 11–13 milliseconds, 14–16 microseconds, 17–19 nanoseconds),
+ * as the API reads `start` and `end` (alerting/src/time-param.ts), to the millisecond: a Grafana
+ * link's seconds read as milliseconds meant January 1970. NaN when it is neither; unlike
  * Date.parse, "2026-02-31T00:00:00Z" and "May 1" are not dates.
  */
 export function parseTimeParam(text) {
-  if (/^\d{1,15}$/.test(text)) return Number(text);
+  const epoch = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (epoch) {
+    const [, whole, frac] = epoch;
+    const digits = whole.replace(/^0+(?=\d)/, '').length;
+    if (frac !== undefined || digits <= 10) return Number(whole) * 1000 + Number((frac ?? '').padEnd(3, '0').slice(0, 3));
+    if (digits <= 13) return Number(whole);
+    if (digits <= 16) return Math.floor(Number(whole) / 1000);
+    if (digits <= 19) return Number(BigInt(whole) / 1_000_000n);
+    return NaN;
+  }
   const m = RFC3339.exec(text);
   if (!m) return NaN;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);

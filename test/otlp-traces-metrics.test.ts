@@ -391,6 +391,8 @@ it.each([
   { path: '/api/v1/traces?srvice=a', key: 'srvice', message: 'srvice: unknown parameter (use service, operation, minDuration, maxDuration, status, start, end, limit)' },
   { path: '/api/v1/traces/slowest?service=a&service=b', key: 'service', message: 'service: given more than once' },
   { path: '/api/v1/traces/slowest?foo=1', key: 'foo', message: expect.stringContaining('foo: unknown parameter') },
+  // it was ignored: ?start= read as a filter that was applied
+  { path: `/api/v1/traces/${'f'.repeat(32)}?start=2026-12-06T10:00:00Z`, key: 'start', message: 'start: unknown parameter (this endpoint takes none)' },
   { path: '/api/v1/deadletter?exporter=a&exporter=b', key: 'exporter', message: 'exporter: given more than once' },
   // an empty answer would read as "no traces then", as for logs
   { path: '/api/v1/traces?start=2026-12-06T10:00:00Z&end=2026-12-06T09:00:00Z', key: 'end', message: 'end: before start' },

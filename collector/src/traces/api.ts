@@ -109,6 +109,9 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
 
   app.get('/api/v1/traces/:traceId', async (request) => {
     const { traceId: raw } = request.params as { traceId: string };
+    // It takes none: an unknown parameter is a 400 here as on the other endpoints, not ignored
+    // (?start=… would read as a filter that was applied).
+    queryParams(request.query as RawQuery, []);
     if (!/^[0-9a-fA-F]{32}$/.test(raw)) throw bad('traceId', 'expected 32 hex characters');
     const traceId = raw.toLowerCase();
     const stored = spans.trace(traceId, MAX_TRACE_SPANS + 1);

@@ -1,5 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
+import { transaction } from './database.ts';
 
 // The search index's tables, shared by the ingest connection (fts-indexer.ts, which attaches the
 // index database as schema `fts`) and the indexer worker (fts-worker.ts).
@@ -28,8 +29,23 @@ import { DatabaseSync } from 'node:sqlite';
 //    less per record in six alternating pairs (from 0.4 more to 2.2 less; the machine is noisy).
 //    A query checks the candidates' whole trace id anyway.
 
-/** Key, in the index database's kv table, of the last log position the indexer has indexed. */
-export const INDEXED_ID_KEY = 'indexed_id';
+/**
+ * Key, in the index database's kv table, of the last log position the indexer has indexed in
+ * log_chunks. Not LEGACY_INDEXED_ID_KEY, the key versions before log_chunks kept their per-record
+ * index's (logs_fts) position under: such a version, started on a data directory this one wrote
+ * (a downgrade), creates an empty logs_fts next to log_chunks and, finding its cursor at the end
+ * of the log, took every earlier record as indexed; its `q=` and `traceId=` found none of them,
+ * for good and without a word. Finding no cursor, it indexes the log again from its start.
+ */
+export const INDEXED_ID_KEY = 'chunks_indexed_id';
+
+/**
+ * The cursor's key before INDEXED_ID_KEY, also written by versions that already indexed into
+ * log_chunks (Dec 5-7, 2026). Found next to log_chunks, it is the last writer's position (this
+ * version removes it), so it is moved to INDEXED_ID_KEY: no rebuild of a current index, and a
+ * downgrade to such a version and back keeps what that version indexed.
+ */
+export const LEGACY_INDEXED_ID_KEY = 'indexed_id';
 
 /** Characters of a trace id the index holds: 8 hex digits (32 bits), which two random trace ids share once in 4 billion. */
 export const TRACE_TOKEN_CHARS = 8;
@@ -58,7 +74,7 @@ export function removeOutdatedIndex(path: string): boolean {
 
 /**
  * Creates the index tables in `schema` (`main` in the worker, `fts` where attached):
- *  - kv: the indexer's cursor (INDEXED_ID_KEY);
+ *  - kv: the indexer's cursor (INDEXED_ID_KEY), moved there from LEGACY_INDEXED_ID_KEY;
  *  - log_chunks: the FTS5 index;
  *  - chunk_offsets: 0 … CHUNK_SIZE - 1, which turn a chunk into its positions in a query.
  */
@@ -67,4 +83,9 @@ export function createFtsTables(db: DatabaseSync, schema: string): void {
   db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${schema}.log_chunks USING fts5(msg, trace_id, content='', contentless_delete=1, detail=column, tokenize='unicode61 remove_diacritics 2')`);
   db.exec(`CREATE TABLE IF NOT EXISTS ${schema}.chunk_offsets (n INTEGER PRIMARY KEY)`);
   db.exec(`INSERT OR IGNORE INTO ${schema}.chunk_offsets(n) WITH RECURSIVE o(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM o WHERE n + 1 < ${CHUNK_SIZE}) SELECT n FROM o`);
+  // In one transaction: the cursor is never found under neither key.
+  transaction(db, () => {
+    db.prepare(`INSERT OR REPLACE INTO ${schema}.kv(key, value) SELECT ?, value FROM ${schema}.kv WHERE key = ?`).run(INDEXED_ID_KEY, LEGACY_INDEXED_ID_KEY);
+    db.prepare(`DELETE FROM ${schema}.kv WHERE key = ?`).run(LEGACY_INDEXED_ID_KEY);
+  });
 }

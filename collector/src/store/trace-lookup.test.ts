@@ -8,7 +8,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
-import { CHUNK_SIZE, TRACE_TOKEN_CHARS, traceIndexToken } from './fts-schema.ts';
+import { CHUNK_SIZE, INDEXED_ID_KEY, LEGACY_INDEXED_ID_KEY, TRACE_TOKEN_CHARS, traceIndexToken } from './fts-schema.ts';
 import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { filterToSql } from './log-filter.ts';
 import { LogReader } from './log-reader.ts';
@@ -40,7 +40,7 @@ function openStore() {
     const traceIds = wholeIds ? rows.map((r) => `${r.traceId ?? ''}\n`).join('') : text.traceIds;
     db.prepare('INSERT OR REPLACE INTO fts.log_chunks(rowid, msg, trace_id) VALUES (0, ?, ?)').run(text.msgs, traceIds);
   };
-  const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES ('indexed_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(id));
+  const indexedUpTo = (id: number) => db.prepare("INSERT INTO fts.kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(INDEXED_ID_KEY, String(id));
   const msgsOf = (filter: { traceId?: string; q?: string }) => reader.query({ sd: [], attrs: [], ...filter }, 100).records.map((r) => r.msg);
   return { db, store, indexFirstChunk, indexedUpTo, msgsOf };
 }
@@ -130,5 +130,35 @@ describe('records by trace id (through the search index, not a B-tree index on r
     expect(db.prepare("SELECT value FROM fts.kv WHERE key = 'indexed_id'").get()).toBeUndefined(); // rebuilt from position 0
     db.close();
     expect(new FtsIndexer(openDatabase(dir, 'normal'), dir, { enabled: true, intervalMs: 1000, batch: 1000 }).rebuilding).toBe(false); // once only
+  });
+
+  it('a version before log_chunks, started on the index this one wrote (a downgrade), finds no cursor and indexes the log again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
+    const db = openDatabase(dir, 'normal');
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 20, batch: 1000 });
+    new LogStore(db).append(batch([{ msg: 'x', traceId: T1 }, { msg: 'y', traceId: T2 }]));
+    fts.start();
+    await waitFor(() => fts.indexedId() >= 2, 30_000, 20);
+    expect(await fts.shutdown()).toBe('stopped');
+    db.close();
+    // What such a version (up to Dec 4, 2026) did with periscope-fts.db at start and before each step.
+    const old = new DatabaseSync(join(dir, 'periscope-fts.db'));
+    old.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    old.exec("CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(msg, trace_id, content='', contentless_delete=1)");
+    expect(old.prepare("SELECT coalesce(max(CAST(value AS INTEGER)), 0) AS id FROM kv WHERE key = 'indexed_id'").get()).toEqual({ id: 0 });
+    old.close();
+  });
+
+  it('keeps the position of a chunk index kept under the earlier cursor key: no rebuild', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-trace-'));
+    const earlier = new DatabaseSync(join(dir, 'periscope-fts.db'));
+    earlier.exec(`CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO kv VALUES ('${LEGACY_INDEXED_ID_KEY}', '640')`);
+    earlier.exec("CREATE VIRTUAL TABLE log_chunks USING fts5(msg, trace_id, content='', contentless_delete=1, detail=column, tokenize='unicode61 remove_diacritics 2')");
+    earlier.close();
+    const db = openDatabase(dir, 'normal');
+    const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 });
+    expect(fts.rebuilding).toBe(false);
+    expect(db.prepare('SELECT key, value FROM fts.kv').all()).toEqual([{ key: INDEXED_ID_KEY, value: '640' }]);
+    db.close();
   });
 });

@@ -1,8 +1,9 @@
 // Configuration: `periscope check-config` names each bad key; the reference doc is generated.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -251,6 +252,26 @@ describe('periscope check-config', () => {
     await new Promise((resolve) => first.proc.once('exit', resolve));
     const second = await startCollectorProcess({ dataDir });
     await second.stop();
+  });
+
+  it('a data directory of a version before lock.db, its log open in another process (that version still running), stops start-up and is left as it was', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'periscope-lockless-'));
+    cpSync(join(REPO_ROOT, 'test/fixtures/upgrade/e19ae1e'), dataDir, { recursive: true }); // no lock.db, a search index to rebuild
+    const running = new DatabaseSync(join(dataDir, 'periscope.db')); // as that collector holds it
+    running.exec('PRAGMA journal_mode = WAL');
+    running.prepare('SELECT count(*) FROM logs').get();
+    const yaml = `http:\n  addr: 127.0.0.1:0\nsyslog:\n  addr: 127.0.0.1:0\nstore:\n  dataDir: ${dataDir}\n`;
+    try {
+      const { code, out } = await periscope(['start', '--config', file(yaml)]);
+      expect(code).toBe(2);
+      expect(out).toContain(`PERISCOPE_ERR_DATA_DIR_LOCKED: data directory ${dataDir} is in use: ${join(dataDir, 'periscope.db')} is open in another process`);
+      expect(existsSync(join(dataDir, 'periscope-fts.db'))).toBe(true); // the running collector's search index was not removed under it
+      expect((await periscope(['start', '--config', file(yaml)])).out).toContain('PERISCOPE_ERR_DATA_DIR_LOCKED'); // and not let through the next time
+    } finally {
+      running.close();
+    }
+    const upgraded = await startCollectorProcess({ dataDir });
+    await upgraded.stop();
   });
 
   it.each([

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket } from 'ws';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
+import { sameOrigin } from '../http/origin.ts';
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import { matchesFilter, parseLogFilter, type LogFilter } from '../store/log-filter.ts';
 
@@ -325,25 +326,4 @@ export async function registerTailRoute(app: FastifyInstance, ingest: Ingest, re
   }
 
   return hub;
-}
-
-/** Whether a browser's Origin names the host the request was sent to (directly or via a proxy). */
-function sameOrigin(origin: string, host: string | undefined, forwardedHost: string | string[] | undefined): boolean {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  // Read each host as a URL of the origin's scheme: lower-cased, and the scheme's default port
-  // dropped, as the Origin has it (a proxy may forward `Host: example.com:443`).
-  const asOriginHost = (h: string) => {
-    try {
-      return new URL(`${url.protocol}//${h.trim()}`).host;
-    } catch {
-      return undefined;
-    }
-  };
-  const forwarded = [forwardedHost ?? []].flat().flatMap((h) => h.split(','));
-  return [host, ...forwarded].some((h) => h !== undefined && asOriginHost(h) === url.host);
 }

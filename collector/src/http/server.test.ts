@@ -72,3 +72,41 @@ describe('RepeatedErrorLog', () => {
     expect(lines).toEqual(['frame of 70000 bytes is too large', 'PRI 999 is above 191']);
   });
 });
+
+describe('createHttpServer: requests from pages of other sites', () => {
+  const app = createHttpServer({ bodyLimit: 1024, logLevel: 'silent' });
+  let changes = 0;
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.post('/api/v1/deadletter/replay', async () => ({ replayed: ++changes }));
+  app.post('/api/v2/alerts', async () => ({ accepted: ++changes }));
+  app.delete('/api/v1/silences/:id', async () => ({ expired: ++changes }));
+  app.get('/api/v1/logs', async () => ({ items: [] }));
+
+  // What a page can send without a CORS preflight (fetch mode no-cors, a <form>): no body, or a
+  // form-typed body that holds JSON.
+  it.each([
+    { method: 'POST', url: '/api/v1/deadletter/replay', headers: {}, payload: undefined },
+    { method: 'POST', url: '/api/v2/alerts', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '[{"labels":{"alertname":"fake"}}]' },
+    { method: 'DELETE', url: '/api/v1/silences/abc', headers: {}, payload: undefined },
+  ] as const)('$method $url with another Origin → 403, nothing changed', async ({ method, url, headers, payload }) => {
+    const before = changes;
+    for (const origin of ['http://evil.example', 'null', 'http://127.0.0.1:9999']) {
+      const res = await app.inject({ method, url, headers: { ...headers, host: '127.0.0.1:4318', origin }, payload });
+      expect(res.statusCode, origin).toBe(403);
+      expect(res.json().error.code).toBe('PERISCOPE_ERR_FORBIDDEN_ORIGIN');
+    }
+    expect(changes).toBe(before);
+  });
+
+  it('the same origin (directly or via a proxy), and clients that send no Origin, are served', async () => {
+    const post = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/api/v1/deadletter/replay', headers });
+    expect((await post({ host: '127.0.0.1:4318', origin: 'http://127.0.0.1:4318' })).statusCode).toBe(200);
+    expect((await post({ host: 'collector:4318', 'x-forwarded-host': 'periscope.example.com', origin: 'https://periscope.example.com' })).statusCode).toBe(200);
+    expect((await post({ host: '127.0.0.1:4318' })).statusCode).toBe(200);
+  });
+
+  it('reads are not refused (a cross-origin page cannot read the answer without CORS)', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/v1/logs', headers: { host: '127.0.0.1:4318', origin: 'http://evil.example' } });
+    expect(res.statusCode).toBe(200);
+  });
+});

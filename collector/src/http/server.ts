@@ -3,6 +3,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
 import { RepeatedErrorLog } from './error-log.ts';
+import { sameOrigin } from './origin.ts';
 
 /** Content types whose bodies are handed to routes as raw Buffers (each route decodes its own). */
 export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'application/x-protobuf', 'application/protobuf'];
@@ -13,6 +14,8 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - `content-encoding: gzip|deflate` decoded in a preParsing stream; any other encoding: 415;
  *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
+ *  - a request that changes something (any method but GET, HEAD, OPTIONS) sent by a page of another
+ *    origin: 403 (refuseCrossOrigin);
  *  - a known path asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6), not
  *    a 404 that reads as a wrong URL;
  *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
@@ -45,6 +48,8 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+
+  app.addHook('onRequest', refuseCrossOrigin);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(RAW_BODY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -86,6 +91,26 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     reply.code(404).send(errorBody(ERR.NOT_FOUND, `no route ${request.method} ${path}`));
   });
   return app;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Cross-site request forgery: any page the operator visits may send a "simple" POST to the
+ * collector — no body (a dead-letter replay, a notification retry), or a JSON text labelled
+ * `application/x-www-form-urlencoded` (an alert, a silence) — without a CORS preflight. The
+ * browser names the sending page in `Origin` on every such request; one that is not this host
+ * (`Host` or, behind a proxy, `X-Forwarded-Host`) is refused before its body is read. Clients that
+ * send no Origin (SDKs, Prometheus, curl) are not browsers and pass. Callback style: it runs for
+ * every ingest request.
+ */
+function refuseCrossOrigin(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+  const origin = request.headers.origin;
+  if (origin === undefined || SAFE_METHODS.has(request.method) || sameOrigin(origin, request.headers.host, request.headers['x-forwarded-host'])) {
+    done();
+    return;
+  }
+  done(new PeriscopeError(ERR.FORBIDDEN_ORIGIN, `${request.method} refused for Origin ${origin.slice(0, 100)}: it is not this collector's host, and a page of another site must not change anything here (behind a proxy, forward Host or X-Forwarded-Host)`, 403));
 }
 
 /** Records every route's path pattern and methods as routes are added (register before any route). */

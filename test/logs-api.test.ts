@@ -1,4 +1,5 @@
 // The log pipeline through the real collector process: ingest over HTTP, query API, bad input.
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +143,28 @@ describe('ingest and search', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
     expect(body.error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', message: expect.stringContaining('percent-encoded') });
+  });
+
+  it('on its loopback listener it answers localhost and IP addresses only, not a name re-pointed at 127.0.0.1 (DNS rebinding)', async () => {
+    const { port } = new URL(collector.url);
+    const getWithHost = (host: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = request(`${collector.url}/api/v1/logs?limit=1`, { headers: { host } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+      const { status, body } = await getWithHost(host);
+      expect(status, host).toBe(403);
+      expect(body.error).toMatchObject({ code: 'PERISCOPE_ERR_FORBIDDEN_HOST', message: expect.stringContaining('http.allowedHosts') });
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`]) {
+      expect((await getWithHost(host)).status, host).toBe(200);
+    }
   });
 });
 

@@ -14,6 +14,7 @@ import { ERR, PeriscopeError, retryLaterSeconds } from './errors.ts';
 import { Exporters } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
+import { hostCheck } from './http/host-check.ts';
 import { createHttpServer } from './http/server.ts';
 import { RepeatedErrorLog } from './http/error-log.ts';
 import { Ingest } from './ingest/ingest.ts';
@@ -154,7 +155,11 @@ export async function startCollector(config: Config, options: { configDir?: stri
     },
   });
 
-  const app = createHttpServer({ bodyLimit: parseBytes(config.http.bodyLimit), logLevel: config.log.level });
+  const app = createHttpServer({
+    bodyLimit: parseBytes(config.http.bodyLimit),
+    logLevel: config.log.level,
+    allowHost: hostCheck(parseAddr(config.http.addr).host, config.http.allowedHosts),
+  });
   // The data directory deleted or replaced under the running collector: writes would go to a file
   // no one opens again, so they are refused (503) until a restart opens a new database.
   const dbPath = join(config.store.dataDir, 'periscope.db');

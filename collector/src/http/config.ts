@@ -6,6 +6,11 @@ export const httpConfigSchema = Type.Object(
     addr: Type.String({ default: '127.0.0.1:4318', format: 'addr', description: 'host:port of the HTTP listener (ingest, query API, console, /metrics). Env PERISCOPE_HTTP_ADDR.' }),
     // A limit below a byte crashed Fastify at start-up; one below a KiB refuses every real batch.
     bodyLimit: Type.String({ default: '16MiB', format: 'bytes', unitMinimum: '1KiB', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
+    allowedHosts: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'Host names the HTTP listener answers to besides localhost and IP addresses (a reverse proxy that forwards its public name as Host); "*" answers any. On a loopback http.addr other names get 403 PERISCOPE_ERR_FORBIDDEN_HOST, against DNS rebinding; on other addresses any name is served while the list is empty.',
+    }),
     parseThreads: Type.Integer({
       default: 1,
       minimum: 0,

@@ -14,6 +14,7 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - `content-encoding: gzip|deflate` decoded in a preParsing stream; any other encoding: 415;
  *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
+ *  - a request whose Host is not one `allowHost` accepts: 403 (DNS rebinding, host-check.ts);
  *  - a request that changes something (any method but GET, HEAD, OPTIONS) sent by a page of another
  *    origin: 403 (refuseCrossOrigin);
  *  - a known path asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6), not
@@ -21,7 +22,7 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
  *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed.
  */
-export function createHttpServer(options: { bodyLimit: number; logLevel?: string }): FastifyInstance {
+export function createHttpServer(options: { bodyLimit: number; logLevel?: string; allowHost?: (host: string | undefined) => boolean }): FastifyInstance {
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     // The collector's own events at info and above (an exporter's backend answering again, its
@@ -49,6 +50,14 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     done(null, payload);
   });
 
+  const allowHost = options.allowHost;
+  if (allowHost) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      const host = request.headers.host;
+      if (allowHost(host)) return done();
+      done(new PeriscopeError(ERR.FORBIDDEN_HOST, `Host ${String(host).slice(0, 100)} is not served: only localhost, IP addresses and the names of http.allowedHosts are, so that a site re-pointing its name at this address (DNS rebinding) cannot read or change anything here. Behind a reverse proxy, add its public name to http.allowedHosts`, 403));
+    });
+  }
   app.addHook('onRequest', refuseCrossOrigin);
 
   app.removeAllContentTypeParsers();

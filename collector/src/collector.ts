@@ -159,6 +159,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
     bodyLimit: parseBytes(config.http.bodyLimit),
     logLevel: config.log.level,
     allowHost: hostCheck(parseAddr(config.http.addr).host, config.http.allowedHosts),
+    requestTimeoutMs: parseDuration(config.http.requestTimeout),
   });
   // The data directory deleted or replaced under the running collector: writes would go to a file
   // no one opens again, so they are refused (503) until a restart opens a new database.

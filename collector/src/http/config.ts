@@ -6,6 +6,14 @@ export const httpConfigSchema = Type.Object(
     addr: Type.String({ default: '127.0.0.1:4318', format: 'addr', description: 'host:port of the HTTP listener (ingest, query API, console, /metrics). Env PERISCOPE_HTTP_ADDR.' }),
     // A limit below a byte crashed Fastify at start-up; one below a KiB refuses every real batch.
     bodyLimit: Type.String({ default: '16MiB', format: 'bytes', unitMinimum: '1KiB', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
+    // Node's own default (300 s), which Fastify turns off: a client trickling its body held its
+    // connection (and the request's buffers) forever, and enough of them every file descriptor.
+    requestTimeout: Type.String({
+      default: '5m',
+      format: 'duration',
+      unitMinimum: '1s',
+      description: 'Longest a client may take to send one request, headers and body (408 after it), as Prometheus --web.read-timeout: a client trickling its body cannot hold a connection open forever.',
+    }),
     allowedHosts: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:

@@ -14,6 +14,7 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - `content-encoding: gzip|deflate` decoded in a preParsing stream; any other encoding: 415;
  *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
+ *  - a request not received in `requestTimeoutMs` (a body trickled byte by byte): 408;
  *  - a request whose Host is not one `allowHost` accepts: 403 (DNS rebinding, host-check.ts);
  *  - a request that changes something (any method but GET, HEAD, OPTIONS) sent by a page of another
  *    origin: 403 (refuseCrossOrigin);
@@ -22,7 +23,14 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
  *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed.
  */
-export function createHttpServer(options: { bodyLimit: number; logLevel?: string; allowHost?: (host: string | undefined) => boolean }): FastifyInstance {
+export function createHttpServer(options: {
+  bodyLimit: number;
+  logLevel?: string;
+  allowHost?: (host: string | undefined) => boolean;
+  /** Longest a client may take to send one request (408 after it); 0: no bound. */
+  requestTimeoutMs?: number;
+}): FastifyInstance {
+  const requestTimeout = options.requestTimeoutMs ?? 300_000;
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     // The collector's own events at info and above (an exporter's backend answering again, its
@@ -35,6 +43,11 @@ export function createHttpServer(options: { bodyLimit: number; logLevel?: string
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
+    // Given to Node's server at construction: set afterwards (as Fastify does with its own
+    // `requestTimeout`) Node's server does not enforce it. Node checks the open requests this
+    // often (default 30 s), so that a bound of a few seconds is not overrun by up to 30 s.
+    requestTimeout,
+    http: { requestTimeout, connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor((requestTimeout || 120_000) / 4))) },
   });
 
   // A request in progress when the server starts closing is answered with `Connection: close`:

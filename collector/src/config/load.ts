@@ -34,6 +34,10 @@ ajv.addFormat('cron', (s: string) => validateCron(s));
 // must be refused here, not crash the exporter at start-up.
 ajv.addFormat('url', (s: string) => /^https?:\/\/[^\s/]/.test(s) && URL.canParse(s));
 ajv.addFormat('addr', isAddr);
+// RFC 9110 §5.5: a field value holds no CR, LF or NUL. Node's HTTP client refuses such a header
+// on every request (an exporter retried it forever as a "network error"); a value from
+// `${SECRET}` read from a file often ends with a newline.
+ajv.addFormat('header-value', (s: string) => !/[\r\n\0]/.test(s));
 addUnitKeywords(ajv, { duration: parseDuration, bytes: parseBytes });
 const validate = ajv.compile<Config>(configSchema);
 
@@ -76,6 +80,7 @@ const FORMAT_HINTS: Record<string, string> = {
   bytes: ' (e.g. 512MiB, 10GB)',
   addr: ' (host:port)',
   url: ' (http(s)://host[:port][/path])',
+  'header-value': ' (no line break or NUL in an HTTP header value: does the secret end with a newline?)',
 };
 
 function describe(e: ErrorObject): string {

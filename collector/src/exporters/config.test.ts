@@ -60,6 +60,17 @@ describe('exporters config', () => {
     },
     // Loki refuses a push for a tenant ID outside its rules (400): every record went to the dead letters.
     { name: 'tenant Loki refuses', yaml: '- { type: loki, name: a, url: "http://x", tenant: "team a" }\n- { type: loki, name: b, url: "http://x", tenant: "a|b" }\n- { type: loki, name: c, url: "http://x", tenant: ".." }\n- { type: loki, name: d, url: "http://x", tenant: "o.k_(1)*" }', want: [0, 1, 2].map((i) => `exporters.${i}.tenant: must match ^(?!\\.\\.?$)[a-zA-Z0-9!._*'()-]+$`) },
+    // Node's HTTP client refused every request with such a header: the exporter retried forever, a "network error".
+    {
+      name: 'header values with a line break, header names that are not tokens',
+      yaml: '- { type: loki, name: a, url: "http://x", headers: { X-A: "v\\r\\nInjected: 1", "X B": ok, X-C: fine } }\n- { type: elasticsearch, name: b, url: "http://x", auth: { apiKey: "key\\n" } }\n- { type: prometheusRemoteWrite, name: c, url: "http://x", auth: { bearerToken: "tok\\n" } }',
+      want: [
+        "exporters.0.headers.X B: invalid name, must match ^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        'exporters.0.headers.X-A: invalid header-value (no line break or NUL in an HTTP header value: does the secret end with a newline?)',
+        'exporters.1.auth.apiKey: invalid header-value (no line break or NUL in an HTTP header value: does the secret end with a newline?)',
+        'exporters.2.auth.bearerToken: invalid header-value (no line break or NUL in an HTTP header value: does the secret end with a newline?)',
+      ],
+    },
     // With 0 a retry waiting for budget waited forever once every batch in flight was a retry: delivery stuck.
     { name: 'no retry floor', yaml: '- { type: loki, name: a, url: "http://x", retry: { budgetMinPerSecond: 0 } }', want: ['exporters.0.retry.budgetMinPerSecond: must be > 0'] },
     { name: 'second item named', yaml: '- { type: loki, name: a, url: "http://x" }\n- { type: loki, name: b }', want: ['exporters.1.url: missing required key'] },

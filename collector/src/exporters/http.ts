@@ -11,8 +11,8 @@ import { basicToken, takeUrlCredentials } from '../../../sdk/src/url-credentials
 export const authConfigSchema = Type.Object(
   {
     basic: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String() }, { additionalProperties: false, description: 'HTTP basic auth.' })),
-    bearerToken: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: Bearer <token>`.' })),
-    apiKey: Type.Optional(Type.String({ minLength: 1, description: '`Authorization: ApiKey <key>`: an Elasticsearch API key, the base64 "encoded" form Kibana shows, or `<id>:<api_key>` (encoded by the exporter).' })),
+    bearerToken: Type.Optional(Type.String({ minLength: 1, format: 'header-value', description: '`Authorization: Bearer <token>`.' })),
+    apiKey: Type.Optional(Type.String({ minLength: 1, format: 'header-value', description: '`Authorization: ApiKey <key>`: an Elasticsearch API key, the base64 "encoded" form Kibana shows, or `<id>:<api_key>` (encoded by the exporter).' })),
   },
   { additionalProperties: false, maxProperties: 1, description: 'At most one of basic, bearerToken, apiKey.' },
 );

@@ -134,7 +134,7 @@ describe('ingest and search', () => {
   it('a request line with raw UTF-8 bytes gets a 400 in the error shape, saying to percent-encode', async () => {
     const { port, hostname } = new URL(collector.url);
     const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => socket.end(Buffer.from('GET /api/v1/logs?q=CAFÉ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', 'utf8')));
+      const socket = connect(Number(port), hostname, () => socket.end(Buffer.from('GET /api/v1/logs?q=CAFÉ HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n', 'utf8')));
       let text = '';
       socket.on('data', (d) => (text += d.toString('utf8')));
       socket.on('end', () => resolve(text));

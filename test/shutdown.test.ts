@@ -29,7 +29,7 @@ async function partialPost(port: number, body: string, sent: number): Promise<{ 
       }
     });
   });
-  socket.write(`POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nExpect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+  socket.write(`POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nExpect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
   await continued;
   socket.write(body.slice(0, sent));
   return { socket, answer: closed };

@@ -63,9 +63,20 @@ CREATE TABLE IF NOT EXISTS notify_incident_alerts (
   fingerprint TEXT NOT NULL,
   joined_at INTEGER NOT NULL,
   resolved_at INTEGER,
+  alertname TEXT,
   PRIMARY KEY (incident_id, fingerprint)
 ) STRICT;
 `;
+
+/** Columns added after a table's first version: added to a file an earlier version wrote. */
+const ADDED_COLUMNS: Array<{ table: string; column: string; type: string }> = [{ table: 'notify_incident_alerts', column: 'alertname', type: 'TEXT' }];
+
+function addMissingColumns(db: DatabaseSync): void {
+  for (const { table, column, type } of ADDED_COLUMNS) {
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}
 
 /** One connection to alerting.db (the rules engine and the notification pipeline each open one). */
 export function openAlertingFile(path: string): DatabaseSync {
@@ -81,6 +92,7 @@ export function openAlertingFile(path: string): DatabaseSync {
 export function openNotifyDatabase(dataDir: string): DatabaseSync {
   const db = openAlertingFile(join(dataDir, ALERTING_DB_FILE));
   db.exec(SCHEMA);
+  addMissingColumns(db);
   return db;
 }
 

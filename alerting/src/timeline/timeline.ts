@@ -97,20 +97,26 @@ export class Incidents {
     if (open) {
       id = open.id;
       const body = JSON.parse(open.body) as { title: string; severity: string };
-      if (severityRank(alert.severity) > severityRank(body.severity)) body.severity = alert.severity;
-      this.#db.prepare('UPDATE notify_incidents SET last_alert_at = ?, body = ? WHERE id = ?').run(now, JSON.stringify(body), id);
+      if (severityRank(alert.severity) > severityRank(body.severity)) {
+        body.severity = alert.severity;
+        this.#db.prepare('UPDATE notify_incidents SET last_alert_at = ?, body = ? WHERE id = ?').run(now, JSON.stringify(body), id);
+      } else {
+        this.#db.prepare('UPDATE notify_incidents SET last_alert_at = ? WHERE id = ?').run(now, id);
+      }
     } else {
       id = `inc-${randomUUID()}`;
       opened = true;
       const title = alert.annotations.summary ?? alert.labels.alertname ?? alert.fingerprint;
       this.#db
         .prepare('INSERT INTO notify_incidents(id, opened_at, last_alert_at, resolved_at, body) VALUES (?, ?, ?, NULL, ?)')
-        .run(id, now, now, JSON.stringify({ title, severity: alert.severity, names: {} }));
+        .run(id, now, now, JSON.stringify({ title, severity: alert.severity }));
     }
+    // The alert's name in its own row: kept in the incident's body (a map of every fingerprint,
+    // read, parsed and written again at each join), 50 000 alerts posted at once took minutes of
+    // the main thread, ingest included, the work growing with the square of the count.
     this.#db
-      .prepare('INSERT INTO notify_incident_alerts(incident_id, fingerprint, joined_at, resolved_at) VALUES (?, ?, ?, NULL) ON CONFLICT DO UPDATE SET resolved_at = NULL')
-      .run(id, alert.fingerprint, now);
-    this.#db.prepare('UPDATE notify_incidents SET body = json_set(body, ?, ?) WHERE id = ?').run(`$.names.${alert.fingerprint}`, alert.labels.alertname ?? '', id);
+      .prepare('INSERT INTO notify_incident_alerts(incident_id, fingerprint, joined_at, resolved_at, alertname) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO UPDATE SET resolved_at = NULL')
+      .run(id, alert.fingerprint, now, alert.labels.alertname ?? '');
     this.#current.set(alert.fingerprint, id);
     return { id, opened, joined: true };
   }
@@ -127,14 +133,16 @@ export class Incidents {
   }
 
   #incident(row: { id: string; opened_at: number; resolved_at: number | null; body: string }): Incident {
+    // `names`: where incidents written before the alertname column kept their alerts' names.
     const body = JSON.parse(row.body) as { title: string; severity: string; names?: Record<string, string> };
     const alerts = (
-      this.#db.prepare('SELECT fingerprint, joined_at, resolved_at FROM notify_incident_alerts WHERE incident_id = ? ORDER BY joined_at').all(row.id) as {
+      this.#db.prepare('SELECT fingerprint, joined_at, resolved_at, alertname FROM notify_incident_alerts WHERE incident_id = ? ORDER BY joined_at').all(row.id) as {
         fingerprint: string;
         joined_at: number;
         resolved_at: number | null;
+        alertname: string | null;
       }[]
-    ).map((a) => ({ fingerprint: a.fingerprint, alertname: body.names?.[a.fingerprint] ?? '', joinedAt: iso(a.joined_at) as string, resolvedAt: iso(a.resolved_at) }));
+    ).map((a) => ({ fingerprint: a.fingerprint, alertname: a.alertname ?? body.names?.[a.fingerprint] ?? '', joinedAt: iso(a.joined_at) as string, resolvedAt: iso(a.resolved_at) }));
     return {
       id: row.id,
       title: body.title,

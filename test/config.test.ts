@@ -41,6 +41,8 @@ describe('periscope check-config', () => {
     { name: 'bad address', yaml: 'http:\n  addr: localhost\n', keys: ['http.addr: invalid addr'] },
     { name: 'bad enum', yaml: 'store:\n  synchronous: sometimes\n', keys: ['store.synchronous: must be one of "normal", "full"'] },
     { name: 'bad cron', yaml: 'store:\n  retention:\n    schedule: every minute\n', keys: ['store.retention.schedule: invalid cron'] },
+    // Node's HTTP client refuses the header on every query: promql rules would all be in error.
+    { name: 'a line break in a Prometheus header', yaml: 'alerting:\n  prometheus:\n    url: http://127.0.0.1:9090\n    headers: { X-Token: "abc\\n" }\n', keys: ['alerting.prometheus.headers.X-Token: invalid header-value'] },
     { name: 'wrong type', yaml: 'syslog:\n  enabled: maybe\n', keys: ['syslog.enabled: must be boolean'] },
     { name: 'several problems at once', yaml: 'http:\n  addr: x\nstore:\n  colour: blue\n', keys: ['http.addr: invalid addr', 'store.colour: unknown key (expected one of dataDir, synchronous, retention, queryTimeout, queryThreads, search)'] },
     { name: 'not YAML', yaml: 'http: [unclosed\n', keys: ['(yaml)'] },

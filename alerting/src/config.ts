@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ALERT_ERR, AlertError } from './errors.ts';
+import { HEADER_NAME_PATTERN, isHeaderValue } from './http-header.ts';
 import { notifyConfigProperties } from './notify-config.ts';
 import { parseDuration } from './dispatch/duration.ts';
 import { addUnitKeywords } from './unit-keywords.ts';
@@ -53,7 +54,8 @@ export const rulesConfigProperties = {
       {
         url: Type.String({ pattern: '^https?://', description: 'Base URL of the Prometheus that `promql` rules query; credentials in it (`http://user:pass@prometheus:9090`) are sent as Basic auth.' }),
         timeout: Type.String({ format: 'duration', default: '10s', unitMinimum: '100ms' }),
-        headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+        // As the exporters' headers (http-header.ts): every query would fail otherwise.
+        headers: Type.Optional(Type.Record(Type.String(), Type.String({ format: 'header-value' }), { propertyNames: { pattern: HEADER_NAME_PATTERN } })),
       },
       { additionalProperties: false },
     ),
@@ -89,6 +91,7 @@ export interface RulesConfig {
 // verbose: an error carries its schema (unknownKeyMessage lists the keys a section takes).
 export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('duration', (s: string) => Number.isFinite(parseDuration(s)));
+ajv.addFormat('header-value', isHeaderValue);
 addUnitKeywords(ajv, { duration: parseDuration });
 
 /**

@@ -2,6 +2,7 @@ import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
+import { isHeaderValue } from '../../../alerting/src/http-header.ts';
 import { unknownKeyMessage } from '../../../alerting/src/unknown-key.ts';
 import { yamlErrorLine } from '../../../alerting/src/yaml-error.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
@@ -34,10 +35,7 @@ ajv.addFormat('cron', (s: string) => validateCron(s));
 // must be refused here, not crash the exporter at start-up.
 ajv.addFormat('url', (s: string) => /^https?:\/\/[^\s/]/.test(s) && URL.canParse(s));
 ajv.addFormat('addr', isAddr);
-// RFC 9110 §5.5: a field value holds no CR, LF or NUL. Node's HTTP client refuses such a header
-// on every request (an exporter retried it forever as a "network error"); a value from
-// `${SECRET}` read from a file often ends with a newline.
-ajv.addFormat('header-value', (s: string) => !/[\r\n\0]/.test(s));
+ajv.addFormat('header-value', isHeaderValue);
 addUnitKeywords(ajv, { duration: parseDuration, bytes: parseBytes });
 const validate = ajv.compile<Config>(configSchema);
 

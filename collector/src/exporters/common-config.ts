@@ -1,4 +1,5 @@
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { HEADER_NAME_PATTERN } from '../../../alerting/src/http-header.ts';
 import { authConfigSchema } from './http.ts';
 
 // Config pieces shared by the exporter slices (docs/exporters.md lists every key with its default).
@@ -37,8 +38,6 @@ export const circuitBreakerConfigSchema = Type.Object(
   { additionalProperties: false, default: {}, unitOrder: [['openDuration', 'maxOpenDuration']] },
 );
 
-/** RFC 9110 §5.6.2 token: an HTTP header name. */
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 
 /** Keys every HTTP exporter has. */
 export function httpExporterKeys() {
@@ -48,7 +47,7 @@ export function httpExporterKeys() {
     timeout: Type.String({ default: '30s', format: 'duration', unitMinimum: '100ms', description: "One request's deadline." }),
     auth: Type.Optional(authConfigSchema),
     // Names are RFC 9110 tokens, values without line breaks: Node's HTTP client refuses others.
-    headers: Type.Record(Type.String(), Type.String({ format: 'header-value' }), { default: {}, propertyNames: { pattern: HEADER_NAME }, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets. Not Authorization beside `auth`, X-Scope-OrgID beside `tenant`, nor the ones the exporter sets (Content-Type, Content-Encoding, Content-Length, Host)." }),
+    headers: Type.Record(Type.String(), Type.String({ format: 'header-value' }), { default: {}, propertyNames: { pattern: HEADER_NAME_PATTERN }, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets. Not Authorization beside `auth`, X-Scope-OrgID beside `tenant`, nor the ones the exporter sets (Content-Type, Content-Encoding, Content-Length, Host)." }),
     retry: retryConfigSchema,
     circuitBreaker: circuitBreakerConfigSchema,
   };

@@ -17,12 +17,17 @@ export function hostCheck(bindHost: string, allowedHosts: readonly string[]): ((
   if (allowedHosts.includes('*')) return undefined;
   if (!isLoopback(bindHost) && allowedHosts.length === 0) return undefined;
   const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
+  // The answer for the last Host seen: it runs before every request, ingest included, and a
+  // sender's Host is the same each time (parsing it as a URL each time was the cost).
+  let last: { host: string; ok: boolean } | undefined;
   return (host) => {
     // No Host: HTTP/1.0, not a browser (browsers always send it).
     if (host === undefined) return true;
+    if (last?.host === host) return last.ok;
     const name = hostnameOf(host);
-    if (name === undefined) return false;
-    return isIP(name.replace(/^\[|\]$/g, '')) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowed.has(name);
+    const ok = name !== undefined && (isIP(name.replace(/^\[|\]$/g, '')) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowed.has(name));
+    last = { host, ok };
+    return ok;
   };
 }
 

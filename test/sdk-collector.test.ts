@@ -1,6 +1,9 @@
 // The SDK in a child process against the REAL collector process: logs, traces joined with logs,
 // metrics on /metrics, and a collector that is down and then comes up.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,3 +175,42 @@ it('collector down, then up: the app never throws, its buffer stays bounded, del
     await collector.stop();
   }
 }, 180_000);
+
+it('an answer lost on its way back: the SDK retries the batch under its Idempotency-Key and the collector stores it once', async () => {
+  const collector = await startCollectorProcess();
+  const upstream = new URL(collector.url);
+  // A proxy that forwards every request, and for the first log batch lets the collector commit
+  // it, then resets the app's connection instead of passing the answer on.
+  let dropped = 0;
+  const proxy = http.createServer((req, res) => {
+    const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      if (req.url === '/api/v1/logs' && dropped === 0) {
+        dropped++;
+        answer.resume();
+        answer.on('end', () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(forward);
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  const service = `sdk-lost-answer-${Date.now()}`;
+  try {
+    const { code, result, stderr } = await runApp('logs', {
+      PERISCOPE_ENDPOINT: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, APP_SERVICE: service, PERISCOPE_LOG_LEVEL: 'trace',
+      PERISCOPE_TRACES_ENABLED: 'false', PERISCOPE_METRICS_ENABLED: 'false',
+    });
+    expect(code, stderr).toBe(0);
+    expect(dropped).toBe(1);
+    expect(result).toMatchObject({ sent: 8, retries: 1 });
+    const stored = (await (await fetch(`${collector.url}/api/v1/logs/stats?service=${service}&interval=1h`)).json()) as any;
+    expect(stored.buckets.reduce((n: number, b: any) => n + b.count, 0)).toBe(8);
+    expect(await (await fetch(`${collector.url}/metrics`)).text()).toMatch(/^periscope_receiver_replayed_requests_total\{receiver="native"\} 1$/m);
+  } finally {
+    proxy.close();
+    await collector.stop();
+  }
+});

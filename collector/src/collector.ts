@@ -21,6 +21,7 @@ import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { ParsePool } from './receivers/native/parse-pool.ts';
 import { registerNativeLogsRoute } from './receivers/native/route.ts';
+import { IdempotencyKeys } from './ingest/idempotency-keys.ts';
 import { registerOtlpLogsRoute } from './receivers/otlp/route.ts';
 import { metricSourceOf } from './metrics/alerting-source.ts';
 import { createTracesAndMetrics } from './traces-metrics.ts';
@@ -176,7 +177,8 @@ export async function startCollector(config: Config, options: { configDir?: stri
   store.setWriteGuard(refuseWritesIfLost);
   telemetry.spans.setWriteGuard(refuseWritesIfLost);
   const parser = new ParsePool(config.http.parseThreads);
-  registerNativeLogsRoute(app, ingest, parser);
+  const idempotencyKeys = new IdempotencyKeys(db, { ttlMs: parseDuration(config.http.idempotencyKeyTtl) });
+  registerNativeLogsRoute(app, ingest, parser, idempotencyKeys);
   registerOtlpLogsRoute(app, ingest);
   telemetry.registerRoutes(app, queries);
   registerLogQueryRoutes(app, queries);
@@ -257,6 +259,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       dbWatch.stop();
+      idempotencyKeys.stop();
       await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown()]);
       await parser.close();
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
@@ -279,6 +282,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
   if (fts.rebuilding) app.log.warn('search index from an earlier version: rebuilding it from the log; until searchIndex.lag in /health/detailed is 0, q= and traceId= read the records not indexed yet (slower)');
   telemetry.start();
   retention.start();
+  idempotencyKeys.start((err) => app.log.warn({ err: (err as Error).message }, 'deleting expired idempotency keys failed; the next run (in a minute) tries again'));
   exporters.start();
   try {
     await alerting.start().catch((err: unknown) => {

@@ -109,6 +109,7 @@ describe('responses', () => {
     { name: '500 then 200 → retried', reply: { status: 500 }, requests: 2, expected: { sent: 4, retries: 1, dropped: { permanent_error: 0 } } },
     { name: '503 then 200 → retried', reply: { status: 503 }, requests: 2, expected: { sent: 4, retries: 1 } },
     { name: '429 then 200 → retried', reply: { status: 429 }, requests: 2, expected: { sent: 4, retries: 1 } },
+    { name: '409 (its Idempotency-Key still being handled) then 200 → retried', reply: { status: 409 }, requests: 2, expected: { sent: 4, retries: 1, dropped: { permanent_error: 0 } } },
   ])('$name', async ({ reply, requests, expected }) => {
     collector.reply(reply);
     const { shipper, stats } = makeShipper();
@@ -116,6 +117,26 @@ describe('responses', () => {
     await shipper.shutdown(Date.now() + 10_000);
     expect(collector.requests).toHaveLength(requests);
     expect(stats()).toMatchObject(expected);
+  });
+
+  it('a batch keeps its Idempotency-Key through its retries; the next batch and the halves of a split get their own', async () => {
+    // 413 above 2 records; the first 2-record request fails with 503.
+    let failed = false;
+    collector.responder = (records) => {
+      if (records.length > 2) return { status: 413 };
+      if (!failed) return (failed = true), { status: 503 };
+      return { status: 200 };
+    };
+    const { shipper, stats } = makeShipper({ batchMaxRecords: 4 });
+    add(shipper, 6);
+    await shipper.shutdown(Date.now() + 10_000);
+    expect(stats()).toMatchObject({ sent: 6, retries: 1 });
+    const keys = collector.requests.map((r) => r.headers['idempotency-key'] as string);
+    expect(keys.every((k) => /^"[0-9a-f-]{36}"$/.test(k))).toBe(true);
+    // 4 → 413; its halves: [m0, m1] 503 then 200 (same key), [m2, m3] 200; then [m4, m5].
+    expect(collector.requests.map((r) => r.status)).toEqual([413, 503, 200, 200, 200]);
+    expect(keys[1]).toBe(keys[2]);
+    expect(new Set([keys[0], keys[1], keys[3], keys[4]]).size).toBe(4);
   });
 
   it('503 with an HTTP-date Retry-After waits until that date', async () => {

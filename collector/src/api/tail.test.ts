@@ -12,6 +12,7 @@ import { LogBatch } from '../ingest/log-batch.ts';
 import { createSelfMetrics } from '../ingest/self-metrics.ts';
 import { ParsePool } from '../receivers/native/parse-pool.ts';
 import { registerNativeLogsRoute } from '../receivers/native/route.ts';
+import { IdempotencyKeys } from '../ingest/idempotency-keys.ts';
 import { openDatabase } from '../store/database.ts';
 import { parseLogFilter, timestampToMicros } from '../store/log-filter.ts';
 import { LogStore } from '../store/log-store.ts';
@@ -27,7 +28,7 @@ async function startTailServer(options: TailOptions = {}) {
   const metrics = createSelfMetrics();
   const ingest = new Ingest(store, metrics);
   const app = createHttpServer({ bodyLimit: 4 * 1024 * 1024 });
-  registerNativeLogsRoute(app, ingest, new ParsePool(0));
+  registerNativeLogsRoute(app, ingest, new ParsePool(0), new IdempotencyKeys(db, { ttlMs: 60_000 }));
   const hub = await registerTailRoute(app, ingest, metrics.registry, options);
   registerMetricsRoute(app, metrics.registry, () => {});
   await app.listen({ host: '127.0.0.1', port: 0 });

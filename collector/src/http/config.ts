@@ -19,6 +19,12 @@ export const httpConfigSchema = Type.Object(
       description:
         'Host names the HTTP listener answers to besides localhost and IP addresses (a reverse proxy that forwards its public name as Host); "*" answers any. On a loopback http.addr other names get 403 PERISCOPE_ERR_FORBIDDEN_HOST, against DNS rebinding; on other addresses any name is served while the list is empty.',
     }),
+    idempotencyKeyTtl: Type.String({
+      default: '24h',
+      format: 'duration',
+      unitMinimum: '1m',
+      description: 'How long POST /api/v1/logs remembers an Idempotency-Key (the SDK sends one per batch): a retry within it of a request already stored gets the first answer and stores nothing again; a later one is stored as new.',
+    }),
     parseThreads: Type.Integer({
       default: 1,
       minimum: 0,

@@ -44,13 +44,14 @@ export class Ingest {
     this.appendBatch(receiver, LogBatch.fromRecords(records, micros));
   }
 
-  appendBatch(receiver: string, logs: LogBatch): void {
+  /** `alsoCommit` runs in the store's transaction, after the records (LogStore.append). */
+  appendBatch(receiver: string, logs: LogBatch, alsoCommit?: () => void): void {
     if (logs.length === 0) return;
     // Again here: the bound may have been reached while this request's body was read and parsed.
     this.admit(receiver);
     let ids;
     try {
-      ids = this.#store.append(logs);
+      ids = this.#store.append(logs, alsoCommit);
     } catch (err) {
       this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
       this.writeFailure = failedAgain(this.writeFailure, err);
@@ -85,6 +86,11 @@ export class Ingest {
 
   reject(receiver: string, reason: string, count = 1): void {
     this.#metrics.rejected.inc({ receiver, reason }, count);
+  }
+
+  /** Counts a request answered from its idempotency key: a retry whose records were already stored. */
+  replayed(receiver: string): void {
+    this.#metrics.replayedRequests.inc({ receiver });
   }
 
   /** Counts a whole request refused before its records were read (413, 415, 400 undecodable). */

@@ -34,6 +34,12 @@ export function createSelfMetrics() {
       labelNames: ['receiver', 'reason'] as const,
       registers: [registry],
     }),
+    replayedRequests: new Counter({
+      name: 'periscope_receiver_replayed_requests_total',
+      help: 'Requests answered from their Idempotency-Key: retries of a batch already stored, not stored again; by receiver.',
+      labelNames: ['receiver'] as const,
+      registers: [registry],
+    }),
     logRecords: new Counter({
       name: 'periscope_log_records_total',
       help: 'Log records ingested, by service (appName) and level: log volume for graphs and alerts.',

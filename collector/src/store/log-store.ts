@@ -70,9 +70,10 @@ export class LogStore {
 
   /**
    * Writes the batch in one transaction and returns the id range assigned (inclusive), or null
-   * for an empty batch.
+   * for an empty batch. `alsoCommit` runs in that transaction after the records: what must be
+   * durable with them (the request's idempotency key).
    */
-  append(batch: LogColumns): { firstId: number; lastId: number } | null {
+  append(batch: LogColumns, alsoCommit?: () => void): { firstId: number; lastId: number } | null {
     const n = batch.bodies.length;
     if (n === 0) return null;
     this.#writeGuard(false);
@@ -97,6 +98,7 @@ export class LogStore {
         lastId = Number(this.#insert.run(micros[i], severity[i], service[i], traceId[i], bodies[i]).lastInsertRowid);
         if (i === 0) firstId = lastId;
       }
+      alsoCommit?.();
       return { firstId, lastId };
     });
     this.#rows += n;

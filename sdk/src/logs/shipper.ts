@@ -11,6 +11,10 @@
 //   content-type: application/x-ndjson, content-encoding: gzip. Credentials in the endpoint
 //   (http://user:pass@host) are sent as Basic authorization, as node:http sends them for the OTLP
 //   exporters: fetch() refuses a URL that carries them (Fetch standard), and every batch failed.
+// - Each batch carries an Idempotency-Key (a UUID, kept through its retries; the halves of a split
+//   batch get their own): a retry of a batch the collector stored but whose answer was lost (a
+//   timeout, a reset connection, the collector killed after its commit) is answered from the key
+//   and not stored twice (collector/src/ingest/idempotency-keys.ts).
 // - Responses are handled per retry.ts: 2xx (partial rejections counted as `rejected`),
 //   413 split in halves (single record → `too_large`), 429/5xx/network → retry with backoff,
 //   other 4xx → `permanent_error`, except a 400 that lists every record as rejected (the
@@ -19,6 +23,7 @@
 //   counts whatever is left (queued or in flight) as `shutdown_timeout`. It never rejects.
 // - All counters go to the SharedState (stats.ts) so the main thread can read them.
 
+import { randomUUID } from 'node:crypto';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { RecordBuffer, type Entry } from './buffer.ts';
@@ -210,9 +215,11 @@ export class Shipper {
   }
 
   private async deliver(batch: Entry[]): Promise<void> {
+    // A Structured Field string, as the draft defines the header (RFC 8941 §3.3.3).
+    const key = `"${randomUUID()}"`;
     for (let attempt = 0; ; attempt++) {
       if (this.pastDeadline()) return this.giveUp(batch, 'shutdown_timeout');
-      const outcome = await this.post(batch);
+      const outcome = await this.post(batch, key);
       switch (outcome.decision) {
         case 'ok':
           addCounter(this.state, C.sent, batch.length - outcome.rejected);
@@ -270,13 +277,13 @@ export class Shipper {
     return this.ndjsonBuffer.subarray(0, at);
   }
 
-  private async post(batch: Entry[]): Promise<Outcome> {
+  private async post(batch: Entry[], idempotencyKey: string): Promise<Outcome> {
     try {
       const body = await gzipAsync(this.ndjson(batch));
       const signal = AbortSignal.any([AbortSignal.timeout(this.opts.requestTimeoutMs), this.stop.signal]);
       const res = await this.fetch(this.url, {
         method: 'POST',
-        headers: this.headers,
+        headers: { ...this.headers, 'idempotency-key': idempotencyKey },
         body,
         signal,
       });

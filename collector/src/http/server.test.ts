@@ -22,6 +22,12 @@ describe('createHttpServer: unknown routes', () => {
     expect(res.json().error.code).toBe('PERISCOPE_ERR_METHOD_NOT_ALLOWED');
   });
 
+  it('every answer, errors included, says nosniff (API answers carry text any sender wrote)', async () => {
+    for (const res of [await app.inject({ method: 'GET', url: '/api/v1/logs' }), await app.inject({ method: 'GET', url: '/nothing' }), await app.inject({ method: 'PUT', url: '/api/v1/logs' })]) {
+      expect(res.headers['x-content-type-options'], res.raw.req.url).toBe('nosniff');
+    }
+  });
+
   it.each(['/api/v1/nothing', '/api/v1/traces/abc/extra', '/api/v1/logsx', '/api'])('GET %s → 404', async (url) => {
     const res = await app.inject({ method: 'GET', url });
     expect(res.statusCode).toBe(404);

@@ -58,7 +58,10 @@ export function createHttpServer(options: {
   });
   // Callback style, not async: it runs for every reply, ingest included, and an async hook costs a
   // promise each time for a flag that is false until shutdown.
+  // nosniff on every answer, as Grafana and Prometheus send it: API answers carry log text any
+  // sender wrote, and a browser that sniffed a JSON or CSV answer as HTML would run its script.
   app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('x-content-type-options', 'nosniff');
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });

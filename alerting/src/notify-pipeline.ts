@@ -563,7 +563,7 @@ export class NotificationPipeline implements AlertSink {
     return this.#p().outbox.retry(id);
   }
 
-  incidents(query: { status?: 'open' | 'resolved'; limit?: number } = {}): Incident[] {
+  incidents(query: { status?: 'open' | 'resolved'; limit?: number; before?: string } = {}): Incident[] {
     return this.#p().incidents.list(query);
   }
 

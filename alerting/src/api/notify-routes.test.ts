@@ -252,4 +252,23 @@ describe('notifications and incidents', () => {
     for (const k of ['incident_opened', 'incident_joined', 'notification_queued', 'notification_sent', 'escalation_step']) expect(kinds.has(k)).toBe(true);
     expect((await json('GET', '/api/v1/incidents/nope')).statusCode).toBe(404);
   });
+
+  it('incidents come in pages, newest first, each page naming where the next starts', async () => {
+    for (let i = 0; i < 5; i++) {
+      await t.pipeline.onTransition(alertEvent({ alertname: `Inc${i}` }, 'firing', t.clock.now()));
+      await t.settle();
+      await t.advance(30 * M); // past incidentWindow: each alert opens its own incident
+    }
+    const names: string[] = [];
+    let url = '/api/v1/incidents?limit=2';
+    for (let page = 0; page < 10; page++) {
+      const body = (await json('GET', url)).json();
+      names.push(...body.incidents.map((i: { alerts: { alertname: string }[] }) => i.alerts[0].alertname));
+      if (body.nextBefore === null) break;
+      url = `/api/v1/incidents?limit=2&before=${body.nextBefore}`;
+    }
+    expect(names).toEqual(['Inc4', 'Inc3', 'Inc2', 'Inc1', 'Inc0']);
+    const gone = await json('GET', '/api/v1/incidents?before=inc-nope');
+    expect([gone.statusCode, gone.json().error.details]).toEqual([400, { key: 'before' }]);
+  });
 });

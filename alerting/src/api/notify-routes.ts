@@ -215,8 +215,16 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
   app.get(
     '/api/v1/incidents',
     json((request) => {
-      const q = alertQueryParams(request.query as RawQuery, ['status', 'limit']);
-      return { incidents: pipeline.incidents({ status: oneOf(q.status, ['open', 'resolved'] as const, 'status'), limit: limitOf(q.limit) }) };
+      const q = alertQueryParams(request.query as RawQuery, ['status', 'limit', 'before']);
+      const status = oneOf(q.status, ['open', 'resolved'] as const, 'status');
+      const limit = limitOf(q.limit);
+      const before = q.before || undefined;
+      // An incident deleted meanwhile (resolved longer ago than the timeline is kept) cannot say
+      // where the next page starts: said, rather than an empty page that reads as "no more".
+      if (before !== undefined && !pipeline.incident(before)) throw new AlertError(ALERT_ERR.BAD_QUERY, `before: no incident ${before}; expected the nextBefore of the previous page`, 400, { key: 'before' });
+      // Newest first; a full page names the incident to continue before.
+      const incidents = pipeline.incidents({ status, limit, before });
+      return { incidents, nextBefore: incidents.length === limit ? incidents[incidents.length - 1].id : null };
     }),
   );
   app.get(

@@ -154,9 +154,21 @@ export class Incidents {
     };
   }
 
-  list(options: { status?: 'open' | 'resolved'; limit?: number } = {}): Incident[] {
-    const where = options.status === 'open' ? 'WHERE resolved_at IS NULL' : options.status === 'resolved' ? 'WHERE resolved_at IS NOT NULL' : '';
-    const rows = this.#db.prepare(`SELECT id, opened_at, resolved_at, body FROM notify_incidents ${where} ORDER BY opened_at DESC LIMIT ?`).all(options.limit ?? 100) as {
+  /**
+   * Newest first (by opened time, then id); `before` (an incident id) continues after that
+   * incident, the last one of a previous page.
+   */
+  list(options: { status?: 'open' | 'resolved'; limit?: number; before?: string } = {}): Incident[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (options.status === 'open') where.push('resolved_at IS NULL');
+    if (options.status === 'resolved') where.push('resolved_at IS NOT NULL');
+    if (options.before !== undefined) {
+      where.push('(opened_at, id) < (SELECT opened_at, id FROM notify_incidents WHERE id = ?)');
+      args.push(options.before);
+    }
+    const sql = `SELECT id, opened_at, resolved_at, body FROM notify_incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...args, options.limit ?? 100) as {
       id: string;
       opened_at: number;
       resolved_at: number | null;

@@ -100,7 +100,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
       instrumentations = loadInstrumentations(resolved.instrumentations, {
         tracerProvider: traces?.provider,
         meterProvider: metrics?.provider,
-        endpoint: resolved.endpoint,
+        endpoints: [resolved.endpoint, resolved.traces.url, resolved.metrics.url],
         prometheusPort: resolved.prometheus?.port,
       });
     } catch (err) {

@@ -30,8 +30,8 @@ const require = createRequire(import.meta.url);
 export interface InstrumentationContext {
   tracerProvider: TracerProvider | undefined;
   meterProvider: MeterProvider | undefined;
-  /** Collector base URL: requests to its origin are not instrumented. */
-  endpoint: string;
+  /** The URLs the SDK sends to (the collector's, a signal's own endpoint): requests to their origins are not instrumented. */
+  endpoints: string[];
   /** The app's own Prometheus port, if any: scrapes are not instrumented. */
   prometheusPort: number | undefined;
 }
@@ -48,13 +48,16 @@ function defaultPort(protocol: string): string {
 
 function startHttp(ctx: InstrumentationContext): () => void {
   const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
-  const collector = new URL(ctx.endpoint);
-  const collectorHost = collector.hostname.replace(/^\[|\]$/g, '');
-  const collectorPort = collector.port || defaultPort(collector.protocol);
+  const origins = new Set(
+    ctx.endpoints.map((endpoint) => {
+      const url = new URL(endpoint);
+      return `${url.hostname.replace(/^\[|\]$/g, '')}:${url.port || defaultPort(url.protocol)}`;
+    }),
+  );
   const isCollector = (o: RequestOptions): boolean => {
     const host = (o.hostname ?? o.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     const port = String(o.port ?? defaultPort(o.protocol ?? 'http:'));
-    return host === collectorHost && port === collectorPort;
+    return origins.has(`${host}:${port}`);
   };
   const isScrape = (req: IncomingMessage): boolean =>
     ctx.prometheusPort !== undefined && req.socket?.localPort === ctx.prometheusPort;

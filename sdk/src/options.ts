@@ -14,6 +14,7 @@ import {
   otelMetricExportInterval,
   otelSamplerRatio,
   sdkDisabled,
+  signalEndpoint,
 } from './otel-env.ts';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
 import { FIELD_LIMITS } from './record.ts';
@@ -104,7 +105,7 @@ export interface ResolvedOptions {
   shipLogs: boolean;
   service: string;
   endpoint: string;
-  /** Headers of every request to the collector (logs, spans, metrics), from OTEL_EXPORTER_OTLP_HEADERS. */
+  /** Headers of the log requests: OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_LOGS_HEADERS. */
   headers: Record<string, string>;
   levels: LevelSpec;
   format: LogFormat;
@@ -126,9 +127,15 @@ export interface ResolvedOptions {
   resourceAttributes: Attributes;
   /** What the SDK logs as warnings once its logger runs (config it ignored, with the reason). */
   warnings: string[];
-  traces: { enabled: boolean; sampleRatio: number };
+  /**
+   * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
+   * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
+   */
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string> };
   metrics: {
     enabled: boolean;
+    url: string;
+    headers: Record<string, string>;
     exportIntervalMs: number;
     runtime: boolean;
     leak: { slopeBytesPerMin: number; windowMs: number; minSamples: number } | undefined;
@@ -277,6 +284,13 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     fail(`"endpoint" must be the collector's base URL without a query string or fragment, got ${JSON.stringify(endpoint)}`);
   }
 
+  const base = endpoint.replace(/\/+$/, '');
+  const headers = envHeaders(env, warnings);
+  // Logs go to Periscope's own log API, not OTLP: a URL for OTLP logs cannot be used for them.
+  if (nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) !== undefined) {
+    warnings.push(`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ignored: logs are shipped to the collector's log API at ${base}/api/v1/logs (set PERISCOPE_ENDPOINT to move them)`);
+  }
+
   const levelSpec = stringOption('level', options.level) ?? nonEmpty(env.PERISCOPE_LOG_LEVEL) ?? DEFAULTS.level;
   let levels: LevelSpec;
   try {
@@ -357,8 +371,8 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     disabled,
     shipLogs: !disabled && (otelExporterOff(env, 'OTEL_LOGS_EXPORTER', warnings) ?? true),
     service,
-    endpoint: endpoint.replace(/\/+$/, ''),
-    headers: envHeaders(env, warnings),
+    endpoint: base,
+    headers: envHeaders(env, warnings, { name: 'LOGS', general: headers }),
     levels,
     format,
     redact: [...redact],
@@ -376,9 +390,13 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     traces: {
       enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, otelExporterOff(env, 'OTEL_TRACES_EXPORTER', warnings) ?? true) && !disabled,
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
+      url: signalEndpoint(env, 'TRACES', warnings) ?? `${base}/v1/traces`,
+      headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
+      url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
+      headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
       exportIntervalMs: num(
         'metrics.exportIntervalMs',
         metrics.exportIntervalMs,

@@ -36,21 +36,45 @@ export function envResourceAttributes(env: NodeJS.ProcessEnv): { attributes: Att
 /**
  * OTEL_EXPORTER_OTLP_HEADERS ("api-key=secret,x-tenant=acme", percent-decoded), parsed by
  * @opentelemetry/core as the OTLP exporters parse it themselves, so the log requests carry what the
- * span and metric requests carry. A header Node would refuse to send (a bad name or value) is left
- * out with a warning naming it (not its value, which may be a secret): set, it would fail every request.
+ * span and metric requests carry; or, with `signal`, its OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS over
+ * `general` (the spec's signal-specific over general). A header Node would refuse to send (a bad
+ * name or value) is left out with a warning naming it (not its value, which may be a secret): set,
+ * it would fail every request.
  */
-export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env.OTEL_EXPORTER_OTLP_HEADERS)))) {
+export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: Record<string, string> }): Record<string, string> {
+  const variable = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_HEADERS` : 'OTEL_EXPORTER_OTLP_HEADERS';
+  const headers: Record<string, string> = { ...signal?.general };
+  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env[variable])))) {
     try {
       validateHeaderName(name);
       validateHeaderValue(name, value);
       headers[name.toLowerCase()] = value;
     } catch {
-      warnings.push(`OTEL_EXPORTER_OTLP_HEADERS: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
+      warnings.push(`${variable}: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
     }
   }
   return headers;
+}
+
+export type OtlpSignal = 'TRACES' | 'METRICS' | 'LOGS';
+
+/**
+ * OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT: that signal's full URL, used as-is (no /v1/traces
+ * appended, https://opentelemetry.io/docs/specs/otel/protocol/exporter/#endpoint-urls-for-otlphttp),
+ * or undefined. A value that is not an http(s) URL is ignored with a warning, as the spec asks.
+ */
+export function signalEndpoint(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRICS', warnings: string[]): string | undefined {
+  const name = `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`;
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return raw;
+  } catch {
+    // reported below
+  }
+  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not an http(s) URL`);
+  return undefined;
 }
 
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */

@@ -75,9 +75,11 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1 });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {} });
     expect(o.metrics).toEqual({
       enabled: true,
+      url: 'http://127.0.0.1:4318/v1/metrics',
+      headers: {},
       exportIntervalMs: 10_000,
       runtime: true,
       leak: { slopeBytesPerMin: 1024 * 1024, windowMs: 15 * 60_000, minSamples: 6 },
@@ -241,6 +243,28 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
     expect(o.warnings.join()).toMatch(/header "bad name" ignored/);
     expect(o.warnings.join()).not.toMatch(/a\nb/);
     expect(resolveOptions({ service: 's' }, {}).headers).toEqual({});
+  });
+});
+
+describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {
+  it('a signal\'s endpoint is its URL as-is; without one, the signal path goes after the base endpoint', () => {
+    const o = resolveOptions({ service: 's', endpoint: 'http://collector:4318/' }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tempo:4318/otlp/v1/traces' });
+    expect([o.traces.url, o.metrics.url, o.endpoint]).toEqual(['https://tempo:4318/otlp/v1/traces', 'http://collector:4318/v1/metrics', 'http://collector:4318']);
+    expect(resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://mimir:4318/otlp/v1/metrics' }).metrics.url).toBe('http://mimir:4318/otlp/v1/metrics');
+  });
+
+  it('a signal\'s headers go over the general ones, for that signal only', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,x-team=all', OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-team=metrics', OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-logs=1' });
+    expect(o.metrics.headers).toEqual({ 'x-tenant': 'acme', 'x-team': 'metrics' });
+    expect(o.traces.headers).toEqual({ 'x-tenant': 'acme', 'x-team': 'all' });
+    expect(o.headers).toEqual({ 'x-tenant': 'acme', 'x-team': 'all', 'x-logs': '1' });
+  });
+
+  it('a bad signal endpoint is ignored with a warning; an OTLP logs endpoint cannot be used for the SDK\'s logs and says so', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'tempo:4317', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://loki:3100/otlp/v1/logs' });
+    expect(o.traces.url).toBe('http://127.0.0.1:4318/v1/traces');
+    expect(o.warnings.join('\n')).toMatch(/OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ignored: "tempo:4317" is not an http\(s\) URL/);
+    expect(o.warnings.join('\n')).toMatch(/OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ignored: logs are shipped to the collector's log API at http:\/\/127.0.0.1:4318\/api\/v1\/logs/);
   });
 });
 

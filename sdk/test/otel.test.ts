@@ -201,6 +201,33 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
   });
 });
 
+describe('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and _TRACES_HEADERS', () => {
+  it('send spans to that URL as-is, with those headers on top of the general ones; logs and metrics stay with the collector', { timeout: T }, async () => {
+    const tracing = await new FakeCollector().start();
+    try {
+      const run = await runFixture('trace-context', {
+        endpoint: collector.url,
+        app: OTEL_APP,
+        env: {
+          OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,x-team=a',
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${tracing.url}/v1/traces`,
+          OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-team=traces',
+        },
+        options: { metrics: { exportIntervalMs: 60_000 } },
+      });
+      expect(run.exit.code, run.stderr()).toBe(0);
+      expect(tracing.spans().length).toBeGreaterThan(0);
+      expect(collector.spans()).toHaveLength(0);
+      expect(collector.requests.length).toBeGreaterThan(0); // logs
+      expect(new Set(collector.otlpHeaders.map((r) => r.signal))).toEqual(new Set(['metrics']));
+      expect(tracing.otlpHeaders.map((r) => [r.signal, r.headers['x-tenant'], r.headers['x-team']])).toContainEqual(['traces', 'acme', 'traces']);
+      for (const { headers } of [...collector.requests, ...collector.otlpHeaders]) expect(headers['x-team']).toBe('a');
+    } finally {
+      await tracing.stop();
+    }
+  });
+});
+
 // https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration
 describe('OTEL_SDK_DISABLED=true', () => {
   it('sends nothing (logs, spans, metrics), whatever the options say; the app runs and its console output stays', { timeout: T }, async () => {

@@ -80,8 +80,8 @@ export function startMetrics(
   // carries the cumulative values again.
   const exportTimeoutMillis = Math.min(timeoutMillis, opts.metrics.exportIntervalMs);
   const exporter = new OTLPMetricExporter({
-    url: `${opts.endpoint}/v1/metrics`,
-    headers: opts.headers,
+    url: opts.metrics.url,
+    headers: opts.metrics.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis: exportTimeoutMillis,
     httpAgentOptions: agents.factory,

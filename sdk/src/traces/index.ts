@@ -115,8 +115,8 @@ export function startTraces(
 ): Traces {
   const counters: SpanCounters = { exported: 0, failed: 0, dropped: 0 };
   const exporter = new OTLPTraceExporter({
-    url: `${opts.endpoint}/v1/traces`,
-    headers: opts.headers,
+    url: opts.traces.url,
+    headers: opts.traces.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis,
     httpAgentOptions: agents.factory,

@@ -7,7 +7,11 @@
 //  - 409 version_conflict_engine_exception on an `_id` already in the index / data stream;
 //  - mappings: explicit ones from the index template, dynamic ones for the rest (long, double,
 //    boolean, keyword, date); a value that does not fit → 400 document_parsing_exception;
-//    date_nanos before 1970 → 400; more fields than index.mapping.total_fields.limit (default
+//    date_nanos before 1970 → 400; a flattened field's leaf whose keyed encoding
+//    (`<key>\0<value>`) is longer than Lucene's 32766-byte term limit and not skipped by the
+//    field's `ignore_above` → 400 for the whole document
+//    (https://www.elastic.co/guide/en/elasticsearch/reference/current/flattened.html#flattened-params);
+//    more fields than index.mapping.total_fields.limit (default
 //    1000; object and leaf fields count, flattened subfields do not) → 400 for the document that
 //    would add them (https://www.elastic.co/guide/en/elasticsearch/reference/current/mapping-settings-limit.html);
 //  - injected per-item failures (`itemFault`, e.g. 429 es_rejected_execution_exception);
@@ -71,15 +75,48 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
-function flattenProperties(props: Record<string, unknown>, prefix: string, out: Mapping): void {
+/** Fills `out` with each mapped path's type, `ignoreAbove` with the paths that set `ignore_above`. */
+function flattenProperties(props: Record<string, unknown>, prefix: string, out: Mapping, ignoreAbove: Map<string, number>): void {
   for (const [name, def] of Object.entries(props)) {
-    const d = def as { type?: string; properties?: Record<string, unknown> };
+    const d = def as { type?: string; properties?: Record<string, unknown>; ignore_above?: number };
     const path = prefix ? `${prefix}.${name}` : name;
     if (d.properties) {
       out.set(path, 'object');
-      flattenProperties(d.properties, path, out);
+      flattenProperties(d.properties, path, out, ignoreAbove);
     } else out.set(path, d.type ?? 'object');
+    if (typeof d.ignore_above === 'number') ignoreAbove.set(path, d.ignore_above);
   }
+}
+
+/** Lucene's IndexWriter.MAX_TERM_LENGTH: no indexed term may be longer, in UTF-8 bytes. */
+const MAX_TERM_BYTES = 32766;
+
+/**
+ * The first leaf of a flattened field's value whose keyed encoding (`<key>\0<value>`, the term
+ * Elasticsearch indexes) is over Lucene's limit, unless `ignore_above` skips it (values longer
+ * than that many characters are kept in _source only). Returns its key and lengths.
+ */
+function immenseFlattenedLeaf(value: unknown, key: string, ignoreAbove: number | undefined): { key: string; keyBytes: number; valueBytes: number } | undefined {
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const found = immenseFlattenedLeaf(v, key, ignoreAbove);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const found = immenseFlattenedLeaf(v, key ? `${key}.${k}` : k, ignoreAbove);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value === null) return undefined;
+  const text = String(value);
+  if (ignoreAbove !== undefined && text.length > ignoreAbove) return undefined;
+  const keyBytes = Buffer.byteLength(key);
+  const valueBytes = Buffer.byteLength(text);
+  return keyBytes + 1 + valueBytes > MAX_TERM_BYTES ? { key, keyBytes, valueBytes } : undefined;
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -140,6 +177,8 @@ export class ElasticsearchServer {
   /** index name → (_id → doc) */
   readonly #indices = new Map<string, Map<string, EsDoc>>();
   readonly #mappings = new Map<string, Mapping>();
+  /** index name → (path → ignore_above) of its template's mapping */
+  readonly #ignoreAbove = new Map<string, Map<string, number>>();
   readonly #templateOf = new Map<string, Template | undefined>();
   readonly #options: ElasticsearchServerOptions;
   /** Per-item fault injection: return an error for an item to fail it (nothing is stored). */
@@ -194,9 +233,11 @@ export class ElasticsearchServer {
     let m = this.#mappings.get(index);
     if (!m) {
       m = new Map();
+      const ignoreAbove = new Map<string, number>();
       const props = this.#template(index)?.template?.mappings?.properties;
-      if (props) flattenProperties(props, '', m);
+      if (props) flattenProperties(props, '', m, ignoreAbove);
       this.#mappings.set(index, m);
+      this.#ignoreAbove.set(index, ignoreAbove);
     }
     return m;
   }
@@ -204,6 +245,7 @@ export class ElasticsearchServer {
   /** Checks (and dynamically extends) the mapping for a document; returns the first error. */
   #mapDocument(index: string, id: string, doc: Record<string, unknown>): ItemError | undefined {
     const mapping = this.#mapping(index);
+    const ignoreAbove = this.#ignoreAbove.get(index)!;
     const dynamicTemplates = this.#template(index)?.template?.mappings?.dynamic_templates ?? [];
     const added: Array<[string, string]> = [];
     const fail = (path: string, type: string, value: unknown): ItemError => ({
@@ -216,7 +258,14 @@ export class ElasticsearchServer {
         const path = prefix ? `${prefix}.${key}` : key;
         let type = mapping.get(path) ?? added.find(([p]) => p === path)?.[1];
         if (value === null) continue;
-        if (type === 'flattened') continue;
+        if (type === 'flattened') {
+          const immense = immenseFlattenedLeaf(value, '', ignoreAbove.get(path));
+          if (immense) {
+            const reason = `Flattened field [${path}] contains one immense field whose keyed encoding is longer than the allowed max length of ${MAX_TERM_BYTES} bytes. Key length: ${immense.keyBytes}, value length: ${immense.valueBytes} for key starting with [${immense.key.slice(0, 10)}]`;
+            return { status: 400, type: 'document_parsing_exception', reason: `[1:2] failed to parse: ${reason}`, caused_by: { type: 'illegal_argument_exception', reason } };
+          }
+          continue;
+        }
         if (type === undefined) {
           const dyn = dynamicTemplates.map((t) => Object.values(t)[0]).find((t) => t.path_match && globToRegExp(t.path_match).test(path));
           if (typeof value === 'object' && !Array.isArray(value)) type = 'object';
@@ -286,6 +335,7 @@ export class ElasticsearchServer {
           if (!Array.isArray(t.index_patterns)) return error(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
           this.templates.set(tpl[1], t);
           this.#mappings.clear();
+          this.#ignoreAbove.clear();
           this.#templateOf.clear();
           return json(200, { acknowledged: true });
         } catch (e) {

@@ -233,6 +233,46 @@ describe('against the Elasticsearch test server', () => {
     expect(docs[1499].source.labels).toEqual({ order_1499: 'paid', route: '/pay' });
   });
 
+  it('records with a long value in a flattened field (nested attribute, structured data param) reach the data stream, the value kept in _source', async () => {
+    const stream = 'logs-periscope-long';
+    const h = logHarness();
+    const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: stream }), 'inst-long'), testDeliveryOptions('es'));
+    d.start();
+    // Over Lucene's 32766-byte term limit: a flattened field without ignore_above refused the whole
+    // document (400), so such records went to the dead letters for good.
+    const long = 'é'.repeat(20_000);
+    h.append([
+      testRecord({ msg: 'request failed', attributes: { err: { type: 'Error', stack: long } } }),
+      testRecord({ msg: 'sd', structuredData: { 'req@32473': { body: long } } }),
+    ]);
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await d.shutdown();
+    const letters = h.deadLetters.list({ limit: 10 });
+    h.close();
+    expect(letters.map((l) => l.reason)).toEqual([]);
+    const docs = es.docs(stream);
+    expect(docs.map((doc) => doc.source.message)).toEqual(['request failed', 'sd']);
+    expect(docs[0].source.periscope).toMatchObject({ attributes: { err: { stack: long } } });
+  });
+
+  it('the test server refuses a flattened leaf over the term limit unless ignore_above skips it, as Elasticsearch does', async () => {
+    const template = (ignoreAbove?: number) => ({ index_patterns: ['logs-flat-*'], data_stream: {}, priority: 300, template: { mappings: { properties: { '@timestamp': { type: 'date' }, f: { type: 'flattened', ...(ignoreAbove ? { ignore_above: ignoreAbove } : {}) } } } } });
+    const bulk = async (index: string, value: string) => {
+      const body = `${JSON.stringify({ create: { _index: index } })}\n${JSON.stringify({ '@timestamp': '2026-01-01T00:00:00Z', f: { a: { b: value } } })}\n`;
+      const res = await fetch(`${es.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: `ApiKey ${SECRETS.apiKey}` }, body });
+      return ((await res.json()) as { items: Array<{ create: { status: number; error?: { reason: string } } }> }).items[0].create;
+    };
+    const put = (t: object) => fetch(`${es.url}/_index_template/flat`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `ApiKey ${SECRETS.apiKey}` }, body: JSON.stringify(t) });
+    await put(template());
+    expect(await bulk('logs-flat-a', 'x'.repeat(32762))).toMatchObject({ status: 201 }); // "a.b\0" + value: 32766 bytes
+    const refused = await bulk('logs-flat-a', 'x'.repeat(32763));
+    expect(refused.status).toBe(400);
+    expect(refused.error?.reason).toMatch(/Flattened field \[f\] contains one immense field/);
+    await put(template(1024));
+    expect(await bulk('logs-flat-b', 'x'.repeat(40_000))).toMatchObject({ status: 201 });
+    es.templates.delete('flat');
+  });
+
   it('whole-request 429 and 503 are retried; 401 with a wrong key is permanent', async () => {
     await es.setFault({ mode: 'status', status: 503, times: 2, retryAfter: '0' });
     const h = logHarness();

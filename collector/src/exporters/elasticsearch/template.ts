@@ -17,6 +17,16 @@ const keyword = { type: 'keyword', ignore_above: 1024 };
  */
 const labels = { type: 'flattened', ignore_above: 1024 };
 
+/**
+ * The other `flattened` fields (nested attributes, structured data, span events, …). Each leaf is
+ * indexed as one term, `<key>\0<value>`, and Lucene refuses a term over 32766 bytes: without
+ * `ignore_above` a record with one long value (a stack trace or a request body in a nested
+ * attribute, a long structured-data param) was refused whole (400, "contains one immense field")
+ * and went to the dead letters for good. Longer values stay in _source, not searchable, as with
+ * the keyword fields.
+ */
+const flattened = { type: 'flattened', ignore_above: 1024 };
+
 /** A data stream template: `labels` flattened, `properties` as given. */
 function dataStreamTemplate(dataStream: string, properties: Record<string, unknown>, description: string) {
   return {
@@ -49,7 +59,7 @@ export function indexTemplate(dataStream: string) {
               appname: keyword,
               procid: keyword,
               msgid: keyword,
-              structured_data: { type: 'flattened' },
+              structured_data: flattened,
             },
           },
         },
@@ -60,7 +70,7 @@ export function indexTemplate(dataStream: string) {
       span: { properties: { id: keyword } },
       periscope: {
         properties: {
-          attributes: { type: 'flattened' },
+          attributes: flattened,
           truncated: keyword,
           log_id: { type: 'long' },
         },
@@ -90,11 +100,11 @@ export function tracesIndexTemplate(dataStream: string) {
       service: { properties: { name: keyword, instance: { properties: { id: keyword } } } },
       periscope: {
         properties: {
-          attributes: { type: 'flattened' },
-          resource: { type: 'flattened' },
+          attributes: flattened,
+          resource: flattened,
           scope: { properties: { name: keyword, version: keyword } },
-          events: { type: 'flattened' },
-          links: { type: 'flattened' },
+          events: flattened,
+          links: flattened,
           truncated: keyword,
           span_id: { type: 'long' },
         },

@@ -6,7 +6,7 @@ import { authConfigSchema } from './http.ts';
 
 /** Exporter names label metrics and key cursors, so they are short and plain. */
 export const exporterName = Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$', description: 'Unique among exporters; names metrics, cursors and dead letters.' });
-export const httpUrl = Type.String({ format: 'url', description: 'http(s) URL of the backend.' });
+export const httpUrl = Type.String({ format: 'url', description: 'http(s) URL of the backend. An https backend with a private CA needs NODE_EXTRA_CA_CERTS (docs/exporters.md, TLS).' });
 /** Prometheus/Loki label name: https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels */
 export const LABEL_NAME = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 /** A map of label names (validated) to values, empty by default. */

@@ -1,5 +1,10 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AcceptTimes } from './accept-times.ts';
 import { displayUrl, httpEndpoint, Redactor, send } from './http.ts';
@@ -43,6 +48,29 @@ describe('httpEndpoint and redaction', () => {
   it('redacts raw, URL-encoded and base64 forms, longest first', () => {
     const r = new Redactor(['p@ss word', 'abc', undefined, 'x']);
     expect(r.redact(`a p@ss word b ${encodeURIComponent('p@ss word')} c ${Buffer.from('p@ss word').toString('base64')} abcd x`)).toBe('a *** b *** c *** ***d x');
+  });
+});
+
+describe('a backend on https with a private CA', () => {
+  const tls = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/tls/${name}`, import.meta.url));
+
+  it('untrusted: the error names NODE_EXTRA_CA_CERTS; with it set to the CA, the request goes through', async () => {
+    const server = createHttpsServer({ key: readFileSync(tls('server.key')), cert: readFileSync(tls('server.pem')) }, (_req, res) => res.writeHead(204).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { result } = await send(httpEndpoint(url, '/loki/api/v1/push', undefined, {}, 5000), 'x', {});
+      expect(result.status).toBe('retryable');
+      expect(result.error).toMatch(/^network error: .*UNABLE_TO_VERIFY_LEAF_SIGNATURE: the backend's certificate is not from a trusted CA; give the collector its CA with NODE_EXTRA_CA_CERTS=<CA file, PEM>/);
+      // The way the message names, in a process started with it (Node reads it at start-up).
+      const script = `import { httpEndpoint, send } from ${JSON.stringify(fileURLToPath(new URL('./http.ts', import.meta.url)))};
+        const { result } = await send(httpEndpoint(${JSON.stringify(url)}, '/loki/api/v1/push', undefined, {}, 5000), 'x', {});
+        process.stdout.write(JSON.stringify(result));`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: tls('ca.pem') } });
+      expect(JSON.parse(stdout)).toEqual({ status: 'success', httpStatus: 204 });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

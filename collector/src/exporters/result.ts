@@ -53,15 +53,34 @@ export function networkFailure(err: unknown): ExportResult {
   return { status: 'retryable', error: describeNetworkError(err) };
 }
 
-/** "connect ECONNREFUSED 127.0.0.1:3100" rather than undici's bare "fetch failed". */
+/**
+ * OpenSSL's verification codes for a certificate chain that leads to no trusted CA: a backend
+ * with a private CA (Elasticsearch 8 makes its own at install) or a self-signed certificate.
+ */
+const UNTRUSTED_CA = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * "connect ECONNREFUSED 127.0.0.1:3100" rather than undici's bare "fetch failed". A certificate
+ * from an untrusted CA says how to trust it (docs/exporters.md, TLS): the error alone left an
+ * operator retrying forever with no way named.
+ */
 export function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return `network error: ${String(err)}`;
   if (err.name === 'TimeoutError') return 'network error: request timed out';
   if (err.name === 'AbortError') return 'network error: request aborted';
   const cause = (err as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return `network error: ${code && !cause.message.includes(code) ? `${code} ` : ''}${cause.message}`;
+  const failed = cause instanceof Error ? cause : err;
+  const code = (failed as NodeJS.ErrnoException).code;
+  const text = `network error: ${cause instanceof Error && code && !failed.message.includes(code) ? `${code} ` : ''}${failed.message}`;
+  if (code && UNTRUSTED_CA.has(code)) {
+    return `${text} (${code}: the backend's certificate is not from a trusted CA; give the collector its CA with NODE_EXTRA_CA_CERTS=<CA file, PEM>, docs/exporters.md#tls)`;
   }
-  return `network error: ${err.message}`;
+  return text;
 }

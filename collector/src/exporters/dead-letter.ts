@@ -127,10 +127,22 @@ function createOrMigrate(db: DatabaseSync): void {
   });
 }
 
-/** The WHERE clause (and its parameters) picking letters by exporter, ids and position. */
-function selection(options: { exporter?: string; ids?: number[]; afterId?: number }): { where: string; params: Array<string | number> } {
+/** Which letters: of an exporter, refused with an HTTP status (0: by the exporter's own checks), listed ids, after a position. */
+export interface LetterSelection {
+  exporter?: string;
+  status?: number;
+  ids?: number[];
+  afterId?: number;
+}
+
+/** The WHERE clause (and its parameters) picking letters by exporter, status, ids and position. */
+function selection(options: LetterSelection): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
+  if (options.status !== undefined) {
+    clauses.push('status = ?');
+    params.push(options.status);
+  }
   if (options.afterId !== undefined) {
     clauses.push('id > ?');
     params.push(options.afterId);
@@ -189,6 +201,13 @@ export class DeadLetterStore {
     return exporter ? this.count(exporter) : (this.#countAll.get() as { n: number }).n;
   }
 
+  /** Letters of `exporter` (or all) refused with `status`, or all of them without one. */
+  matching(options: { exporter?: string; status?: number }): number {
+    if (options.status === undefined) return this.total(options.exporter);
+    const { where, params } = selection(options);
+    return (this.#db.prepare(`SELECT count(*) AS n FROM deadletter ${where}`).get(...params) as { n: number }).n;
+  }
+
   /**
    * Adds letters for one exporter and trims the oldest beyond `max`. A record that already has a
    * letter (refused again after a restart read it again from the cursor) updates it instead.
@@ -223,7 +242,7 @@ export class DeadLetterStore {
   }
 
   /** Oldest first; `afterId`: only letters with a greater id (the next page). */
-  list(options: { exporter?: string; ids?: number[]; afterId?: number; limit: number }): DeadLetter[] {
+  list(options: LetterSelection & { limit: number }): DeadLetter[] {
     const { where, params } = selection(options);
     return (this.#db.prepare(`SELECT * FROM deadletter ${where} ORDER BY id LIMIT ?`).all(...params, options.limit) as unknown as Row[]).map(toLetter);
   }
@@ -234,7 +253,7 @@ export class DeadLetterStore {
    * backend refuses for good are often the large ones (Loki's 256 KB line limit), up to 16 MiB
    * each, so 1000 of them in one page were gigabytes parsed on the ingest thread.
    */
-  page(options: { exporter?: string; afterId?: number; limit: number; maxChars: number }): { letters: DeadLetter[]; more: boolean } {
+  page(options: LetterSelection & { limit: number; maxChars: number }): { letters: DeadLetter[]; more: boolean } {
     const { where, params } = selection(options);
     const letters: DeadLetter[] = [];
     let chars = 0;
@@ -253,8 +272,8 @@ export class DeadLetterStore {
     this.#counts.clear();
   }
 
-  /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both. Returns how many. */
-  purge(options: { exporter?: string; ids?: number[] }): number {
+  /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both, narrowed by `status`. Returns how many. */
+  purge(options: LetterSelection): number {
     if (!options.exporter && !options.ids) throw new Error('purge: give an exporter or ids');
     const { where, params } = selection(options);
     const { changes } = this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);

@@ -23,6 +23,21 @@ function parseCursor(value: unknown): number | undefined {
   return n;
 }
 
+/**
+ * The HTTP status letters were refused with (0: by the exporter's own checks, before sending).
+ * Letters refused again stay where they are, oldest first: without it, a replay after fixing
+ * credentials took the oldest letters (a backend's lasting refusals, such as Loki's "timestamp too
+ * old") again and again and never reached the letters the fix was for.
+ */
+function parseStatus(value: unknown, from: 'query' | 'json'): number | undefined {
+  if (value === undefined || (from === 'query' && value === '')) return undefined;
+  const n = from === 'query' && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 599) {
+    throw new PeriscopeError(ERR.BAD_QUERY, 'status: expected the HTTP status letters were refused with (0–599; 0: refused by the exporter before sending)', 400, { key: 'status' });
+  }
+  return n;
+}
+
 /** A configured exporter, or one removed from the config whose letters are still kept. */
 function checkExporter(exporters: Exporters, name: unknown): string | undefined {
   if (name === undefined || name === '') return undefined;
@@ -33,29 +48,31 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
 }
 
 /**
- * GET  /api/v1/deadletter?exporter=&limit=&cursor=   dead letters, oldest first, with the backend's
- *      reason; `nextCursor` (null on the last page) is the `cursor` of the next page.
- * POST /api/v1/deadletter/replay {exporter?, ids?, limit?}
+ * GET  /api/v1/deadletter?exporter=&status=&limit=&cursor=   dead letters, oldest first, with the
+ *      backend's reason; `nextCursor` (null on the last page) is the `cursor` of the next page.
+ *      `status` (here, in a replay and a DELETE) picks the letters refused with that HTTP status.
+ * POST /api/v1/deadletter/replay {exporter?, status?, ids?, limit?}
  *      re-sends them (a few attempts each); delivered ones are removed, the others keep their new
  *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining, notFound? (ids
  *      that name no letter) }. An unknown key is a 400 (a typo must not replay everything).
- * DELETE /api/v1/deadletter?exporter=&ids=1,2   discards letters you will not replay (e.g. of an
+ * DELETE /api/v1/deadletter?exporter=&status=&ids=1,2   discards letters you will not replay (e.g. of an
  *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining }
  *      (`remaining` of `exporter` when given).
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
-const REPLAY_KEYS = ['exporter', 'ids', 'limit'];
+const REPLAY_KEYS = ['exporter', 'status', 'ids', 'limit'];
 
 export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters): void {
   app.get('/api/v1/deadletter', async (request) => {
-    const q = queryParams(request.query as RawQuery, ['exporter', 'limit', 'cursor']);
+    const q = queryParams(request.query as RawQuery, ['exporter', 'status', 'limit', 'cursor']);
     const exporter = checkExporter(exporters, q.exporter);
+    const status = parseStatus(q.status, 'query');
     const limit = parseLimit(q.limit, 100);
     const afterId = parseCursor(q.cursor);
     // as a page of the log API: `limit` letters or PAGE_MAX_CHARS of them, whichever comes first
-    const { letters: items, more } = exporters.deadLetters.page({ exporter, afterId, limit, maxChars: PAGE_MAX_CHARS });
-    return { total: exporters.deadLetters.total(exporter), items, nextCursor: more ? String(items.at(-1)!.id) : null };
+    const { letters: items, more } = exporters.deadLetters.page({ exporter, status, afterId, limit, maxChars: PAGE_MAX_CHARS });
+    return { total: exporters.deadLetters.matching({ exporter, status }), items, nextCursor: more ? String(items.at(-1)!.id) : null };
   });
 
   app.post('/api/v1/deadletter/replay', async (request, reply) => {
@@ -65,15 +82,16 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
-        throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, ids?, limit?}', 400);
+        throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, status?, ids?, limit?}', 400);
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, ids?, limit?}', 400);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, status?, ids?, limit?}', 400);
     }
     // A misspelt key must not widen the replay to every exporter's letters.
     for (const key of Object.keys(body)) {
       if (!REPLAY_KEYS.includes(key)) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: unknown key (use ${REPLAY_KEYS.join(', ')})`, 400, { key });
     }
     const exporter = checkExporter(exporters, body.exporter);
+    const status = parseStatus(body.status, 'json');
     let ids: number[] | undefined;
     if (body.ids !== undefined) {
       if (!Array.isArray(body.ids) || !body.ids.every((id) => Number.isSafeInteger(id)) || body.ids.length > MAX_LIMIT) {
@@ -82,11 +100,11 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       ids = body.ids as number[];
     }
     const limit = parseLimit(body.limit, MAX_LIMIT);
-    const letters = exporters.deadLetters.list({ exporter, ids, limit });
-    // ids that name no letter (of that exporter), so a typo is not a silent "replayed: 0"
+    const letters = exporters.deadLetters.list({ exporter, status, ids, limit });
+    // ids that name no letter (of that exporter, with that status), so a typo is not a silent "replayed: 0"
     let notFound: number[] | undefined;
     if (ids) {
-      const known = new Set(exporters.deadLetters.list({ exporter, ids, limit: ids.length }).map((l) => l.id));
+      const known = new Set(exporters.deadLetters.list({ exporter, status, ids, limit: ids.length }).map((l) => l.id));
       notFound = ids.filter((id) => !known.has(id));
     }
     // A client that goes away before the answer ends the replay (its letters keep their refusal).
@@ -100,8 +118,9 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
   });
 
   app.delete('/api/v1/deadletter', async (request) => {
-    const q = queryParams(request.query as RawQuery, ['exporter', 'ids']);
+    const q = queryParams(request.query as RawQuery, ['exporter', 'status', 'ids']);
     const exporter = checkExporter(exporters, q.exporter);
+    const status = parseStatus(q.status, 'query');
     let ids: number[] | undefined;
     if (q.ids !== undefined) {
       ids = q.ids.split(',').map(Number);
@@ -111,7 +130,7 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     }
     // never everything by accident: say whose letters, or which
     if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
-    const deleted = exporters.deadLetters.purge({ exporter, ids });
+    const deleted = exporters.deadLetters.purge({ exporter, status, ids });
     return { deleted, remaining: exporters.deadLetters.total(exporter) }; // of `exporter` when given, as replay's
   });
 

@@ -17,11 +17,16 @@ export interface DependencyHealth {
 
 /**
  * Whole-request refusals that say nothing can be delivered as configured — credentials, tenant,
- * URL — unlike a 400 about some records. Not retried (their items go to the dead letters), yet
- * the backend is not "up": with expired credentials the whole stream was dead-lettered while
- * /health/dependencies said up and "last success" at every refusal.
+ * URL — unlike a 400 about some records. The backend is not "up" (with expired credentials
+ * /health/dependencies said up and "last success" at every refusal), and the batch waits and is
+ * sent again (batch-resolver.ts) instead of going to the dead letters.
  */
 const REFUSING_EVERYTHING = new Set([401, 403, 404, 405, 407]);
+
+/** A whole-request answer that refuses everything as configured (REFUSING_EVERYTHING). */
+export function refusesEverything(r: ExportResult): boolean {
+  return r.status === 'permanent' && r.httpStatus !== undefined && REFUSING_EVERYTHING.has(r.httpStatus);
+}
 
 /**
  * What every exporter remembers of its backend's answers, for health and logs. A retryable
@@ -49,12 +54,12 @@ export class BackendStatus {
 
   note(r: ExportResult): void {
     const now = this.#now();
-    const refusing = r.status === 'permanent' && r.httpStatus !== undefined && REFUSING_EVERYTHING.has(r.httpStatus);
+    const refusing = refusesEverything(r);
     if (r.status === 'retryable' || refusing) {
       this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
       if (this.#failingSince === undefined) {
         this.#failingSince = now;
-        const what = refusing ? 'backend refuses the requests (check credentials, tenant and URL); their records go to the dead letters' : 'backend failing, retrying';
+        const what = refusing ? 'backend refuses the requests (check credentials, tenant and URL); delivery waits until they are accepted' : 'backend failing, retrying';
         this.#logger.warn({ exporter: this.#name, error: this.#lastError.text }, `exporter ${this.#name}: ${what}`);
       }
       return;

@@ -57,6 +57,30 @@ describe('BatchResolver', () => {
     expect(await s.count('periscope_exporter_failed_requests_total', 'retryable')).toBe(1);
   });
 
+  it.each([401, 403, 404, 405, 407].map((status) => ({ name: String(status), status })))(
+    'a whole-request $name (credentials, tenant, URL) sends the same array again after a backoff; nothing is permanent',
+    async ({ status }) => {
+      const s = setup();
+      const refused: ExportResult = { status: 'permanent', error: `HTTP ${status}`, httpStatus: status };
+      const sent: number[][] = [];
+      const r = await s.resolver.resolve([1, 2, 3], async (items) => {
+        sent.push(items);
+        return { result: sent.length <= 2 ? refused : ok };
+      }, s.signal);
+      expect(sent.length).toBe(3);
+      expect(new Set(sent).size).toBe(1);
+      expect(s.waits).toEqual([10, 10]);
+      expect(r).toEqual({ delivered: 3, permanent: [], unresolved: [], gaveUp: false });
+      expect(await s.count('periscope_exporter_failed_requests_total', 'permanent')).toBe(2);
+    },
+  );
+
+  it('a whole-request 401 to a replay (3 rounds at most) leaves the items unresolved, not permanent', async () => {
+    const s = setup();
+    const r = await s.resolver.resolve([1, 2], async () => ({ result: { status: 'permanent', error: 'HTTP 401', httpStatus: 401 } }), s.signal, { maxRounds: 3 });
+    expect(r).toEqual({ delivered: 0, permanent: [], unresolved: [1, 2], gaveUp: false });
+  });
+
   it('sends the very same array again after a whole-request retryable failure (a body encoded for it is reused)', async () => {
     const s = setup();
     const sent: number[][] = [];

@@ -8,10 +8,14 @@
 //    in halves until the bad items are alone; they, and every item of any other permanent
 //    failure, are returned as permanent (for the dead letters).
 //  - A whole-request retryable failure sends the same array again, so a sender can recognise it
-//    (and reuse a body encoded for it elsewhere).
+//    (and reuse a body encoded for it elsewhere). So does a whole-request refusal of everything as
+//    configured (401, 403, 404, 405, 407: credentials, tenant, URL; backend-status.ts): it says
+//    nothing about the items, and dead-lettering them filed the whole stream away while the
+//    credentials were wrong, past `deadLetter.maxRecords` (the oldest then deleted) and into what
+//    Loki refuses on replay (an entry more than an hour older than its stream's newest).
 //  - Retries wait for the shared retry helper (backoff, Retry-After, budget).
 
-import type { BackendStatus } from './backend-status.ts';
+import { refusesEverything, type BackendStatus } from './backend-status.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
@@ -117,6 +121,9 @@ export class BatchResolver {
         if (retry.length) this.#metrics.failedRequests.inc({ ...this.#labels, class: 'retryable' });
       } else if (answer.result.status === 'success') {
         out.delivered += pending.length;
+      } else if (answer.result.status === 'permanent' && refusesEverything(answer.result)) {
+        this.#metrics.failedRequests.inc({ ...this.#labels, class: 'permanent' });
+        retry = pending;
       } else if (answer.result.status === 'permanent') {
         this.#metrics.failedRequests.inc({ ...this.#labels, class: 'permanent' });
         if (answer.bisect && pending.length > 1) {

@@ -347,6 +347,35 @@ describe('against the Loki test server', () => {
     expect(loki.entries(tenant).map((e) => ({ stream: e.stream, tsNs: e.tsNs, line: e.line, metadata: e.metadata }))).toEqual(expected);
   });
 
+  it('while Loki refuses the credentials (401) the records wait, and reach Loki once it accepts them: none is dead-lettered', async () => {
+    // The server's expected password: changed below, as when the gateway's password was rotated
+    // before the collector's config, then the collector's config catches up.
+    const basic = { username: 'periscope', password: 'rotated' };
+    const server = await startLokiServer({ auth: { basic } });
+    try {
+      const h = logHarness();
+      const config = lokiConfig({ url: server.url, tenant: 'team-a', auth: { basic: { username: 'periscope', password: 'old' } } });
+      const d = h.delivery(new LokiSink(config), testDeliveryOptions('loki'));
+      d.start();
+      h.append(Array.from({ length: 5 }, (_, i) => testRecord({ msg: `while refused ${i}` })));
+      const deadline = Date.now() + 20_000;
+      while (server.http.log.filter((r) => r.status === 401).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(server.http.log.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(3);
+      expect(h.deadLetters.list({ limit: 10 })).toEqual([]);
+      expect(d.cursor).toBe(0);
+      expect(d.dependency()).toMatchObject({ status: 'degraded', lastError: 'HTTP 401: Unauthorized' });
+      basic.password = 'old';
+      while (d.cursor < h.store.lastId() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await d.shutdown();
+      const letters = h.deadLetters.list({ limit: 10 });
+      h.close();
+      expect(letters).toEqual([]);
+      expect(server.entries('team-a').map((e) => e.line).sort()).toEqual(Array.from({ length: 5 }, (_, i) => `while refused ${i}`));
+    } finally {
+      await server.close();
+    }
+  });
+
   it('429 (rate limit) is retried until accepted; 401 without credentials is permanent', async () => {
     await loki.setFault({ mode: 'status', status: 429, times: 3, body: 'Ingestion rate limit exceeded for user x' });
     const letters = await deliver('protobuf', 'tenant-429', [testRecord({ msg: 'after 429' })]);

@@ -137,6 +137,8 @@ describe('fan-out', () => {
 
     loki.limits.maxLineSize = 0;
     loki.limits.rejectOldSamplesMaxAgeMs = 0;
+    // and a wider out-of-order window (max_chunk_age): the record is two hours behind its stream
+    loki.limits.outOfOrderWindowMs = 0;
     const res = await fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki-a' }) });
     expect(await res.json()).toEqual({ replayed: 2, failed: [], remaining: 0 });
     expect(messages(loki.entries('team-a'))).toHaveLength(302);

@@ -24,8 +24,9 @@ describe.each([
   it('starts on its data directory and keeps records, spans, dead letters, silences and the exporter cursor', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'periscope-upgrade-'));
     cpSync(fileURLToPath(new URL(`fixtures/upgrade/${commit}`, import.meta.url)), dataDir, { recursive: true });
-    // The fixture's records are as old as the fixture: no Loki age limit, no retention, no age bound on the backlog.
-    const loki = await startLokiServer({ limits: { rejectOldSamplesMaxAgeMs: 0 } });
+    // The fixture's records are as old as the fixture: no Loki age limit (nor out-of-order window:
+    // its dead letter is replayed after newer records), no retention, no age bound on the backlog.
+    const loki = await startLokiServer({ limits: { rejectOldSamplesMaxAgeMs: 0, outOfOrderWindowMs: 0 } });
     cleanup.push(() => loki.close());
     const collector = await startCollectorProcess({
       dataDir,

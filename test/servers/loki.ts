@@ -6,7 +6,9 @@
 //    numbers, independent of the exporter's code), or JSON (optionally gzip);
 //  - 400: unparsable labels / bad label names, no labels, too many label names, label name or
 //    value too long, duplicate label names, line too long, timestamp too old / too new,
-//    structured metadata disallowed / too large / too many;
+//    structured metadata disallowed / too large / too many; an entry older than its stream's
+//    newest minus the out-of-order window (max_chunk_age / 2, 1h by default: "entry too far
+//    behind", https://grafana.com/docs/loki/latest/configure/#accept-out-of-order-writes);
 //  - 429: ingestion rate limit (bytes/s) for the whole request; stream limit per new stream;
 //  - dedup: an entry equal (tenant, stream, timestamp, line) to a stored one is ignored, as Loki does;
 //  - tenants from X-Scope-OrgID ("fake" when absent and not required), basic/bearer auth;
@@ -23,6 +25,11 @@ export interface LokiLimits {
   rejectOldSamplesMaxAgeMs: number;
   /** creation_grace_period: entries newer than now + this are refused. Loki default 10m. */
   creationGracePeriodMs: number;
+  /**
+   * How far behind its stream's newest entry an entry may be (unordered writes: max_chunk_age / 2,
+   * Loki default 2h / 2); 0 = off.
+   */
+  outOfOrderWindowMs: number;
   maxLabelNamesPerSeries: number;
   maxLabelNameLength: number;
   maxLabelValueLength: number;
@@ -40,6 +47,7 @@ export const LOKI_DEFAULT_LIMITS: LokiLimits = {
   maxLineSize: 256 * 1024,
   rejectOldSamplesMaxAgeMs: 7 * 86_400_000,
   creationGracePeriodMs: 10 * 60_000,
+  outOfOrderWindowMs: 3_600_000,
   maxLabelNamesPerSeries: 15,
   maxLabelNameLength: 1024,
   maxLabelValueLength: 2048,
@@ -257,6 +265,8 @@ export class LokiServer {
   readonly #entries: LokiEntry[] = [];
   readonly #seen = new Set<string>();
   readonly #streams = new Map<string, Set<string>>();
+  /** Newest entry (ns) per tenant and stream, for the out-of-order window. */
+  readonly #newest = new Map<string, bigint>();
   readonly #options: LokiServerOptions;
   #bucket = { tokens: 0, at: Date.now() };
 
@@ -292,6 +302,7 @@ export class LokiServer {
     this.#entries.length = 0;
     this.#seen.clear();
     this.#streams.clear();
+    this.#newest.clear();
     this.pushes.length = 0;
     this.duplicates = 0;
     this.accepted = 0;
@@ -335,6 +346,8 @@ export class LokiServer {
     const now = Date.now();
     const errors: string[] = [];
     let streamLimitError: string | undefined;
+    /** Newest entries of this request: kept once it is stored (not when rate-limited). */
+    const newestHere = new Map<string, bigint>();
     const valid: Array<{ tenant: string; stream: string; labels: Array<[string, string]>; raw: RawEntry }> = [];
     for (const s of streams) {
       log.entries += s.entries.length;
@@ -369,8 +382,12 @@ export class LokiServer {
         streamLimitError ??= `Maximum active stream limit exceeded when trying to create stream ${stream}, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '${tenant}'`;
         continue;
       }
+      const streamKey = `${tenant}\u0000${stream}`;
       for (const e of s.entries) {
         const ms = e.seconds * 1000 + Math.floor(e.nanos / 1e6);
+        const ns = BigInt(e.seconds) * 1_000_000_000n + BigInt(e.nanos);
+        const newest = newestHere.get(streamKey) ?? this.#newest.get(streamKey);
+        const cutoff = newest === undefined || l.outOfOrderWindowMs <= 0 ? undefined : newest - BigInt(l.outOfOrderWindowMs) * 1_000_000n;
         const size = Buffer.byteLength(e.line);
         let mdSize = 0;
         for (const p of e.metadata) mdSize += Buffer.byteLength(p.name) + Buffer.byteLength(p.value); // bytes, as Loki counts
@@ -378,6 +395,8 @@ export class LokiServer {
           errors.push(`entry for stream '${stream}' has timestamp too old: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(now - l.rejectOldSamplesMaxAgeMs).toISOString()}`);
         } else if (ms > now + l.creationGracePeriodMs) {
           errors.push(`entry for stream '${stream}' has timestamp too new: ${new Date(ms).toISOString()}`);
+        } else if (cutoff !== undefined && ns < cutoff) {
+          errors.push(`entry with timestamp ${new Date(ms).toISOString()} ignored, reason: 'entry too far behind, entry timestamp is: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(Number(cutoff / 1_000_000n)).toISOString()}' for stream: ${stream}`);
         } else if (l.maxLineSize > 0 && size > l.maxLineSize) {
           errors.push(`Max entry size '${l.maxLineSize}' bytes exceeded for stream '${stream}' while adding an entry with length '${size}' bytes`);
         } else if (e.metadata.length > 0 && !l.allowStructuredMetadata) {
@@ -389,6 +408,7 @@ export class LokiServer {
         } else {
           valid.push({ tenant, stream, labels: parsed.labels, raw: e });
           tenantStreams.add(stream);
+          if (newest === undefined || ns > newest) newestHere.set(streamKey, ns);
         }
       }
       this.#streams.set(tenant, tenantStreams);
@@ -403,6 +423,7 @@ export class LokiServer {
       }
       b.tokens -= bytes;
     }
+    for (const [key, ns] of newestHere) this.#newest.set(key, ns);
     if (this.#options.keepEntries === false) {
       this.accepted += valid.length;
       log.accepted += valid.length;

@@ -347,6 +347,54 @@ describe('against the Loki test server', () => {
     expect(loki.entries(tenant).map((e) => ({ stream: e.stream, tsNs: e.tsNs, line: e.line, metadata: e.metadata }))).toEqual(expected);
   });
 
+  it("the test server refuses an entry more than the out-of-order window behind its stream's newest, as Loki does", async () => {
+    const server = await startLokiServer();
+    try {
+      const now = Date.now() * 1000;
+      const push = (labels: string, micros: number, line: string) =>
+        fetch(`${server.url}/loki/api/v1/push`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ streams: [{ stream: { service_name: labels }, values: [[`${micros}000`, line]] }] }),
+        });
+      expect((await push('a', now, 'newest')).status).toBe(204);
+      expect((await push('a', now - 59 * 60e6, 'within the hour')).status).toBe(204);
+      const behind = await push('a', now - 61 * 60e6, 'too far behind');
+      expect(behind.status).toBe(400);
+      expect(await behind.text()).toMatch(/entry too far behind, entry timestamp is: .*, oldest acceptable timestamp is: .*for stream: \{service_name="a"\}/);
+      expect((await push('b', now - 61 * 60e6, 'another stream')).status).toBe(204);
+      expect(server.entries().map((e) => e.line)).toEqual(['newest', 'within the hour', 'another stream']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('two collectors into the same streams: a lagging one is refused as too far behind, unless each has a label of its own (docs/exporters.md)', async () => {
+    const server = await startLokiServer();
+    try {
+      const hourAgo = (n: number) => new Date(Date.now() - n * 3_600_000).toISOString().replace('Z', '000Z');
+      const run = async (collector: string, timestamp: string, staticLabels: Record<string, string>) => {
+        const h = logHarness();
+        const d = h.delivery(new LokiSink(lokiConfig({ url: server.url, labels: { include: ['service_name', 'level', 'host'], static: staticLabels } })), testDeliveryOptions('loki', { startFrom: 'beginning' }));
+        h.append([testRecord({ timestamp, msg: `from ${collector}` })]);
+        d.start();
+        const deadline = Date.now() + 20_000;
+        while (d.cursor < h.store.lastId() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await d.shutdown();
+        const letters = h.deadLetters.list({ limit: 10 });
+        h.close();
+        return letters.map((l) => l.reason);
+      };
+      // Collector b is live; collector a delivers a backlog two hours behind (its backend was down).
+      expect(await run('b', hourAgo(0), {})).toEqual([]);
+      expect(await run('a', hourAgo(2), {})).toEqual([expect.stringMatching(/^HTTP 400: .*entry too far behind/)]);
+      expect(await run('b', hourAgo(0), { collector: 'b' })).toEqual([]);
+      expect(await run('a', hourAgo(2), { collector: 'a' })).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('while Loki refuses the credentials (401) the records wait, and reach Loki once it accepts them: none is dead-lettered', async () => {
     // The server's expected password: changed below, as when the gateway's password was rotated
     // before the collector's config, then the collector's config catches up.

@@ -120,7 +120,7 @@ function exporterTemplateProblems(configs: ReadonlyArray<ExporterItem>): string[
   configs.forEach((c, i) => {
     if (c?.type !== 'elasticsearch' || c.installTemplate === false || typeof c.url !== 'string' || !URL.canParse(c.url)) return;
     const url = new URL(c.url);
-    const cluster = url.host + url.pathname.replace(/\/+$/, '');
+    const cluster = url.host + url.pathname.replace(/\/+$/, '').replace(/\/_bulk$/, ''); // as ElasticsearchSink reads it
     const traces = c.traces as { enabled?: unknown; templateName?: unknown; dataStream?: unknown } | undefined;
     const templates: Array<[string, unknown, unknown]> = [['templateName', c.templateName, c.dataStream]];
     if (traces?.enabled === true) templates.push(['traces.templateName', traces.templateName, traces.dataStream]);

@@ -166,6 +166,21 @@ describe('against the Elasticsearch test server', () => {
     expect(docs[0].source).toMatchObject({ message: 'first 0', log: { level: 'info' }, service: { name: 'svc' }, periscope: { log_id: 1 } });
   });
 
+  it('a URL given with the bulk endpoint (…/_bulk) is taken as the base: records and the template go where they belong', async () => {
+    const h = logHarness();
+    es.templates.delete('periscope-logs');
+    const d = h.delivery(new ElasticsearchSink(esConfig({ url: `${es.url}/_bulk/`, auth, dataStream: 'logs-periscope-bulkurl' }), 'inst-bulkurl'), testDeliveryOptions('es'));
+    d.start();
+    h.append([testRecord({ msg: 'to the bulk url' })]);
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await d.shutdown();
+    const letters = h.deadLetters.list({ limit: 10 });
+    h.close();
+    expect(letters).toEqual([]);
+    expect(es.docs('logs-periscope-bulkurl').map((doc) => doc.source.message)).toEqual(['to the bulk url']);
+    expect(es.templates.get('periscope-logs')).toMatchObject({ index_patterns: ['logs-periscope-bulkurl'] });
+  });
+
   it('per item: 429 retried for those items only, 409 counts as delivered, 400 goes to the dead letters with ES reason', async () => {
     const stream = 'logs-periscope-items';
     const attempts = new Map<string, number>();

@@ -36,7 +36,10 @@ export class ElasticsearchSink implements LogSink {
     this.#config = config;
     // 12 hex digits (48 random bits) of the database's instance id: enough to tell databases apart.
     this.#instanceId = instanceId.replace(/-/g, '').slice(0, 12);
-    this.#base = config.url.replace(/\/+$/, '');
+    // A URL that ends with the bulk endpoint (as other shippers take it) is the cluster's base
+    // with that path: the exporter adds `/_bulk` (and `/_index_template/…`) itself, and went to
+    // `…/_bulk/_bulk`, which Elasticsearch refuses, for every request.
+    this.#base = config.url.replace(/\/+$/, '').replace(/\/_bulk$/, '');
     this.#bulk = httpEndpoint(this.#base, `/_bulk?filter_path=${encodeURIComponent(FILTER_PATH)}`, config.auth, { ...config.headers }, parseDuration(config.timeout));
     this.endpoint = displayUrl(this.#bulk);
   }

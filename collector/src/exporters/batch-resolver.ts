@@ -3,7 +3,10 @@
 // Contract:
 //  - Every attempt waits for the exporter's circuit breaker and reports to it: a request that got
 //    some item through (or refused for good) counts as an answer from a working backend.
-//  - Per-item answers (Elasticsearch `_bulk`): only the retryable items are sent again.
+//  - Per-item answers (Elasticsearch `_bulk`): only the retryable items are sent again, and those
+//    refused as a whole request refusing everything would be (401/403/404: an API key without the
+//    privilege to write the data stream, or to create it): every item of the request goes to
+//    the same data stream, so they are the configuration's refusal, not the records'.
 //  - A whole-request permanent failure that names no item (`bisect`: Loki 400, 413) is sent again
 //    in halves until the bad items are alone; they, and every item of any other permanent
 //    failure, are returned as permanent (for the dead letters).
@@ -112,7 +115,7 @@ export class BatchResolver {
         for (let i = 0; i < pending.length; i++) {
           const r = answer.items[i] ?? answer.result;
           if (r.status === 'success') out.delivered++;
-          else if (r.status === 'permanent') out.permanent.push({ item: pending[i], result: r });
+          else if (r.status === 'permanent' && !refusesEverything(r)) out.permanent.push({ item: pending[i], result: r });
           else {
             retry.push(pending[i]);
             if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);

@@ -231,6 +231,36 @@ describe('against the Elasticsearch test server', () => {
     }
   });
 
+  it('items refused with 403 (an API key without the privilege on the data stream) wait until it is granted: none is dead-lettered', async () => {
+    const stream = 'logs-periscope-privilege';
+    let granted = false;
+    let refusals = 0;
+    es.itemFault = (_doc, _id, index) => {
+      if (granted || index !== stream) return undefined;
+      refusals++;
+      return { status: 403, type: 'security_exception', reason: `action [indices:admin/auto_create] is unauthorized for API key id [k1] of user [periscope] on indices [${stream}]` };
+    };
+    try {
+      const h = logHarness();
+      const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: stream }), 'inst-privilege'), testDeliveryOptions('es'));
+      d.start();
+      h.append(Array.from({ length: 4 }, (_, i) => testRecord({ msg: `privilege ${i}` })));
+      await waitUntil(() => refusals >= 12);
+      expect(h.deadLetters.list({ limit: 10 })).toEqual([]);
+      expect(d.cursor).toBe(0);
+      expect(d.dependency()).toMatchObject({ status: 'degraded', lastError: expect.stringMatching(/^HTTP 403: security_exception: action \[indices:admin\/auto_create\] is unauthorized/) });
+      granted = true;
+      await waitUntil(() => d.cursor === h.store.lastId());
+      await d.shutdown();
+      const letters = h.deadLetters.list({ limit: 10 });
+      h.close();
+      expect(letters).toEqual([]);
+      expect(es.docs(stream).map((doc) => doc.source.message).sort()).toEqual(['privilege 0', 'privilege 1', 'privilege 2', 'privilege 3']);
+    } finally {
+      es.itemFault = undefined;
+    }
+  });
+
   it('records whose attributes have thousands of distinct keys all reach the data stream: labels do not count against the 1000-field limit', async () => {
     const stream = 'logs-periscope-wide';
     const h = logHarness();

@@ -38,12 +38,15 @@ export const lokiConfigSchema = exporterObject('loki', 'Push to Loki (docs/expor
   }),
   limits: Type.Object(
     {
-      maxLineSize: Type.String({ default: '256KB', format: 'bytes', description: "Loki's max_line_size." }),
+      // Loki reads sizes with c2h5oh/datasize, where KB is 1024 bytes: its 256KB default is 256KiB
+      // here. Written 256KB (256 000 bytes), lines of 256 001–262 144 bytes, which Loki takes, were
+      // dead-lettered by this check.
+      maxLineSize: Type.String({ default: '256KiB', format: 'bytes', description: "Loki's max_line_size. Loki reads KB and MB as 1024 and 1024² bytes: copy its value with KiB or MiB (Loki's 512KB is 512KiB here)." }),
       maxLabelNameLength: Type.Integer({ default: 1024, minimum: 0, description: "Loki's max_label_name_length." }),
       maxLabelValueLength: Type.Integer({ default: 2048, minimum: 0, description: "Loki's max_label_value_length." }),
       maxLabelNamesPerSeries: Type.Integer({ default: 15, minimum: 0, description: "Loki's max_label_names_per_series." }),
       maxStructuredMetadataEntries: Type.Integer({ default: 128, minimum: 0, description: "Loki's max_structured_metadata_entries_count; a record over it keeps its fields in the line (as JSON)." }),
-      maxStructuredMetadataSize: Type.String({ default: '64KB', format: 'bytes', description: "Loki's max_structured_metadata_size; a record over it keeps its fields in the line (as JSON)." }),
+      maxStructuredMetadataSize: Type.String({ default: '64KiB', format: 'bytes', description: "Loki's max_structured_metadata_size (Loki's 64KB: 64KiB here, see maxLineSize); a record over it keeps its fields in the line (as JSON)." }),
       rejectOlderThan: Type.String({ default: '7d', format: 'duration', description: "Loki's reject_old_samples_max_age." }),
     },
     { additionalProperties: false, default: {}, description: "Loki's limits, checked before sending: a record that breaks one goes to the dead letters with Loki's reason. 0 turns a check off." },

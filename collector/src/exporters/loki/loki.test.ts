@@ -228,6 +228,23 @@ describe('checks before sending (Loki limits, Loki wording)', () => {
   });
 });
 
+describe("checks with the default limits, Loki's defaults", () => {
+  // Loki's 256KB and 64KB are 262 144 and 65 536 bytes (c2h5oh/datasize: KB is 1024).
+  const sink = new LokiSink(lokiConfig({ url: 'http://127.0.0.1:9' }));
+  const now = () => Date.now() * 1000;
+  it('a line of 262 144 bytes passes (Loki takes it), one byte more does not', () => {
+    expect(sink.check({ id: 1, micros: now(), record: testRecord({ msg: 'x'.repeat(262_144) }) })).toBeUndefined();
+    expect(sink.check({ id: 2, micros: now(), record: testRecord({ msg: 'x'.repeat(262_145) }) })).toMatch(/^Max entry size '262144' bytes exceeded/);
+  });
+  it('structured metadata of 65 536 bytes stays metadata', () => {
+    const json = new LokiSink(lokiConfig({ url: 'http://127.0.0.1:9', format: 'json' }));
+    const blob = 'x'.repeat(65_536 - 'blob'.length); // names and values, as Loki counts them
+    const body = JSON.parse(Buffer.from(json.encode([{ id: 3, micros: now(), record: testRecord({ msg: 'm', attributes: { blob } }) }]) as Uint8Array).toString('utf8'));
+    expect(body.streams[0].values[0][1]).toBe('m');
+    expect(body.streams[0].values[0][2].blob).toBe(blob);
+  });
+});
+
 describe('against the Loki test server', () => {
   let loki: LokiServer;
   beforeAll(async () => {

@@ -370,8 +370,9 @@ export class LokiServer {
       for (const [name, value] of parsed.labels) {
         if (names.has(name)) labelError ??= `stream '${stream}' has duplicate label name: '${name}'`;
         names.add(name);
-        if (name.length > l.maxLabelNameLength) labelError ??= `stream '${stream}' has label name too long: '${name}'`;
-        if (value.length > l.maxLabelValueLength) labelError ??= `stream '${stream}' has label value too long: '${value}'`;
+        // UTF-8 bytes, as Loki's Go len() counts them
+        if (Buffer.byteLength(name) > l.maxLabelNameLength) labelError ??= `stream '${stream}' has label name too long: '${name}'`;
+        if (Buffer.byteLength(value) > l.maxLabelValueLength) labelError ??= `stream '${stream}' has label value too long: '${value}'`;
       }
       if (labelError) {
         errors.push(labelError);

@@ -220,6 +220,9 @@ describe('checks before sending (Loki limits, Loki wording)', () => {
     { name: 'line too long', fields: { msg: 'x'.repeat(101) }, micros: Date.now() * 1000, want: /^Max entry size '100' bytes exceeded for stream '\{.*\}' while adding an entry with length '101' bytes$/ },
     { name: 'too old', fields: {}, micros: (Date.now() - 2 * 3_600_000) * 1000, want: /has timestamp too old: .*, oldest acceptable timestamp is: / },
     { name: 'label value too long', fields: { hostname: 'h'.repeat(21) }, micros: Date.now() * 1000, want: /has label value too long: 'h{21}'/ },
+    // Loki counts bytes (Go's len): 11 characters, 22 bytes
+    { name: 'label value too long in UTF-8 bytes', fields: { hostname: 'é'.repeat(11) }, micros: Date.now() * 1000, want: /has label value too long: 'é{11}'/ },
+    { name: 'label value of 20 bytes', fields: { hostname: 'é'.repeat(10) }, micros: Date.now() * 1000, want: undefined },
     { name: 'fine', fields: {}, micros: Date.now() * 1000, want: undefined },
   ])('$name', ({ fields, micros, want }) => {
     const reason = sink.check({ id: 1, micros, record: testRecord(fields) });
@@ -362,6 +365,24 @@ describe('against the Loki test server', () => {
     expect((await post(raw)).status).toBe(204);
     const expected = [...byStream(list).values()].flat().map((e) => ({ stream: e.stream, tsNs: BigInt(e.seconds) * 1_000_000_000n + BigInt(e.nanos), line: e.line, metadata: Object.fromEntries(e.metadata.map((p) => [p.name, p.value])) }));
     expect(loki.entries(tenant).map((e) => ({ stream: e.stream, tsNs: e.tsNs, line: e.line, metadata: e.metadata }))).toEqual(expected);
+  });
+
+  it('the test server counts label lengths in UTF-8 bytes, as Loki does', async () => {
+    const server = await startLokiServer({ limits: { maxLabelValueLength: 20 } });
+    try {
+      const push = (value: string) =>
+        fetch(`${server.url}/loki/api/v1/push`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ streams: [{ stream: { host: value }, values: [[`${Date.now()}000000`, 'line']] }] }),
+        });
+      expect((await push('é'.repeat(10))).status).toBe(204);
+      const refused = await push('é'.repeat(11));
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toMatch(/has label value too long/);
+    } finally {
+      await server.close();
+    }
   });
 
   it("the test server refuses an entry more than the out-of-order window behind its stream's newest, as Loki does", async () => {

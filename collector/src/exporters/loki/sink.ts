@@ -78,9 +78,12 @@ export class LokiSink implements LogSink {
     if (l.maxLabelNamesPerSeries > 0 && e.labels.length > l.maxLabelNamesPerSeries) {
       return `entry for stream '${e.stream}' has ${e.labels.length} label names; limit ${l.maxLabelNamesPerSeries}`;
     }
+    // Lengths in UTF-8 bytes, as Go's len() counts them (a name is ASCII: its length is its bytes).
     for (const label of e.labels) {
       if (l.maxLabelNameLength > 0 && label.name.length > l.maxLabelNameLength) return `stream '${e.stream}' has label name too long: '${label.name}'`;
-      if (l.maxLabelValueLength > 0 && label.value.length > l.maxLabelValueLength) return `stream '${e.stream}' has label value too long: '${label.value}'`;
+      if (l.maxLabelValueLength > 0 && label.value.length * 3 > l.maxLabelValueLength && Buffer.byteLength(label.value) > l.maxLabelValueLength) {
+        return `stream '${e.stream}' has label value too long: '${label.value}'`;
+      }
     }
     if (l.maxLineSize > 0 && e.line.length * 3 > l.maxLineSize) {
       const size = Buffer.byteLength(e.line);

@@ -41,6 +41,7 @@ export class BackendStatus {
   #lastError: { text: string; at: number } | undefined;
   #failingSince: number | undefined;
   #lastSuccessAt: number | undefined;
+  #refusing = false;
 
   constructor(name: string, logger: Logger, now: () => number = Date.now) {
     this.#name = name;
@@ -52,9 +53,18 @@ export class BackendStatus {
     return this.#lastError?.text;
   }
 
+  /**
+   * The last answer refused everything as configured (REFUSING_EVERYTHING): nothing gets through
+   * until the configuration changes, so a shutdown need not wait for its flush.
+   */
+  get refusing(): boolean {
+    return this.#refusing;
+  }
+
   note(r: ExportResult): void {
     const now = this.#now();
     const refusing = refusesEverything(r);
+    this.#refusing = refusing;
     if (r.status === 'retryable' || refusing) {
       this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
       if (this.#failingSince === undefined) {

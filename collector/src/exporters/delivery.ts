@@ -234,7 +234,8 @@ export class Delivery {
 
   /**
    * Stops delivery: flushes the backlog that exists now for up to `shutdownTimeoutMs` (at once
-   * when the circuit is open: nothing would get through), then aborts what is in flight. The
+   * when the circuit is open or the backend refuses everything, e.g. the credentials: nothing
+   * would get through), then aborts what is in flight. The
    * cursor is already persisted. Safe before start and twice.
    */
   async shutdown(): Promise<void> {
@@ -244,7 +245,7 @@ export class Delivery {
     this.#flushing = true;
     this.#unsubscribe?.();
     clearInterval(this.#checkTimer);
-    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : this.#o.shutdownTimeoutMs);
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : this.#o.shutdownTimeoutMs);
     this.#wake();
     await this.#loop;
     clearTimeout(deadline);

@@ -151,11 +151,11 @@ export class SpanExport {
     );
   }
 
-  /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open), then stops. */
+  /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open or the backend refuses everything), then stops. */
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;
     this.#stopped = true;
-    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : this.#o.shutdownTimeoutMs);
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : this.#o.shutdownTimeoutMs);
     this.#wakeUp.abort();
     await this.#loop;
     clearTimeout(deadline);

@@ -462,6 +462,25 @@ describe('against the Loki test server', () => {
     }
   });
 
+  it('a shutdown while Loki refuses the credentials stops at once, not after shutdownTimeout: nothing would get through', async () => {
+    const server = await startLokiServer({ auth: { basic: { username: 'periscope', password: 'rotated' } } });
+    try {
+      const h = logHarness();
+      const config = lokiConfig({ url: server.url, auth: { basic: { username: 'periscope', password: 'old' } } });
+      const d = h.delivery(new LokiSink(config), testDeliveryOptions('loki', { shutdownTimeoutMs: 600_000 }));
+      d.start();
+      h.append([testRecord({ msg: 'kept for the next start' })]);
+      const deadline = Date.now() + 20_000;
+      while (server.http.log.filter((r) => r.status === 401).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const stopped = await Promise.race([d.shutdown().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still flushing'), 30_000))]);
+      expect(stopped).toBe('stopped');
+      expect(d.cursor).toBe(0); // kept: delivered after the next start
+      h.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('429 (rate limit) is retried until accepted; 401 without credentials is permanent', async () => {
     await loki.setFault({ mode: 'status', status: 429, times: 3, body: 'Ingestion rate limit exceeded for user x' });
     const letters = await deliver('protobuf', 'tenant-429', [testRecord({ msg: 'after 429' })]);

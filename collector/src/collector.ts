@@ -123,7 +123,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
       else if (table === 'spans') telemetry.spans.noteDeleted(rows);
     },
   });
-  const metrics = createSelfMetrics();
+  const metrics = createSelfMetrics({ maxServices: config.metrics.logVolume.maxServices, staleAfterMs: parseDuration(config.metrics.logVolume.staleAfter) });
   // OTLP traces and metrics: span store, metric stores, span metrics (docs/traces-and-metrics.md).
   const telemetry = createTracesAndMetrics(db, config, metrics.registry);
   const ingest = new Ingest(store, metrics);

@@ -1,4 +1,4 @@
-import { LEVEL_NAMES, type LogRecord } from '../../../sdk/src/record.ts';
+import type { LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, failedAgain, PeriscopeError, type FailureStreak } from '../errors.ts';
 import type { LogStore } from '../store/log-store.ts';
 import { LogBatch } from './log-batch.ts';
@@ -59,7 +59,7 @@ export class Ingest {
     }
     this.writeFailure = null;
     this.#metrics.accepted.inc({ receiver }, logs.length);
-    this.#countVolume(logs);
+    this.#metrics.logVolume.count(logs);
     if (ids && this.#listeners.size > 0) {
       const batch: IngestedBatch = { receiver, firstId: ids.firstId, logs };
       for (const listener of this.#listeners) {
@@ -109,17 +109,5 @@ export class Ingest {
   subscribe(listener: IngestListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  #countVolume(logs: LogBatch): void {
-    // Key: the severity digit (0–7) followed by the service name.
-    const counts = new Map<string, number>();
-    for (let i = 0; i < logs.length; i++) {
-      const key = `${logs.severity[i]}${logs.service[i] ?? ''}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    for (const [key, n] of counts) {
-      this.#metrics.logRecords.inc({ service: key.slice(1), level: LEVEL_NAMES[Number(key[0])] }, n);
-    }
   }
 }

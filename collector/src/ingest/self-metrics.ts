@@ -1,10 +1,12 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LogVolume, type LogVolumeOptions } from './log-volume.ts';
 
 /**
  * The collector's own metrics, rendered at /metrics in the Prometheus text format.
  * Names follow https://prometheus.io/docs/practices/naming/ (base units, _total on counters).
  */
-export function createSelfMetrics() {
+/** `logVolume`: the bound of periscope_log_records_total (metrics.logVolume; defaults as the config's). */
+export function createSelfMetrics(logVolume: LogVolumeOptions = { maxServices: 1000, staleAfterMs: 3_600_000 }) {
   const registry = new Registry();
   // prom-client's names start with process_ or nodejs_: periscope_process_cpu_seconds_total,
   // periscope_nodejs_heap_size_used_bytes, …
@@ -40,12 +42,7 @@ export function createSelfMetrics() {
       labelNames: ['receiver'] as const,
       registers: [registry],
     }),
-    logRecords: new Counter({
-      name: 'periscope_log_records_total',
-      help: 'Log records ingested, by service (appName) and level: log volume for graphs and alerts.',
-      labelNames: ['service', 'level'] as const,
-      registers: [registry],
-    }),
+    logVolume: new LogVolume(registry, logVolume),
     storeRecords: new Gauge({
       name: 'periscope_store_records',
       help: 'Records held in the embedded store.',

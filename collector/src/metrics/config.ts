@@ -13,6 +13,13 @@ export const metricsConfigSchema = Type.Object(
     // Memory is about sampleWindow / sampleResolution samples per series: 0 had no bound.
     sampleResolution: Type.String({ default: '15s', format: 'duration', unitMinimum: '1s', description: 'One sample per series per this interval is kept (the last value seen in it), like a scrape interval. Memory: about sampleWindow / sampleResolution samples per series; a histogram sample holds its buckets.' }),
     maxLabelValueLength: Type.Integer({ default: 4096, minimum: 64, description: 'Longest label value (characters) of a data point; a point with a longer attribute value is rejected (partial success). target_info values are cut to it instead.' }),
+    logVolume: Type.Object(
+      {
+        maxServices: Type.Integer({ default: 1000, minimum: 1, description: 'Most services (appName values) with series of their own in periscope_log_records_total{service,level}; records of further services are counted in its {otel_metric_overflow="true",level} series, without a service label (periscope_log_volume_services shows how many are held). Any sender chooses its appName, so without a bound each new one added series for good.' }),
+        staleAfter: Type.String({ default: '1h', format: 'duration', unitMinimum: '1m', description: 'At the maxServices bound, a service without records for this long gives its place to a new one (its series disappear, and restart from zero if it logs again). Below the bound no series is removed.' }),
+      },
+      { additionalProperties: false, default: {}, description: 'periscope_log_records_total, the log volume counted from every ingested record (all receivers).' },
+    ),
     exponentialHistograms: Type.Object(
       {
         maxScale: Type.Integer({ default: 2, minimum: -10, maximum: 20, description: 'Exponential histograms are reduced to at most this scale before they are rendered as classic buckets (scale 2: 4 buckets per power of two, bucket bounds about 19 % apart).' }),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Gauge } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { LogRecord } from '../../sdk/src/record.ts';
@@ -156,11 +157,27 @@ export async function startCollector(config: Config, options: { configDir?: stri
     },
   });
 
+  const refusedConnections = new RepeatedErrorLog<{ message: string; key: string }>(({ repeated }, msg) => {
+    app.log.warn({ ...(repeated && { repeated }) }, msg);
+  });
   const app = createHttpServer({
     bodyLimit: parseBytes(config.http.bodyLimit),
     logLevel: config.log.level,
     allowHost: hostCheck(parseAddr(config.http.addr).host, config.http.allowedHosts),
     requestTimeoutMs: parseDuration(config.http.requestTimeout),
+    maxConnections: config.http.maxConnections,
+    onConnectionRefused: () => {
+      metrics.httpRefusedConnections.inc();
+      refusedConnections.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
+    },
+  });
+  new Gauge({
+    name: 'periscope_http_open_connections',
+    help: 'Open HTTP connections (bound: http.maxConnections).',
+    registers: [metrics.registry],
+    async collect() {
+      this.set(await new Promise<number>((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n))));
+    },
   });
   // The data directory deleted or replaced under the running collector: writes would go to a file
   // no one opens again, so they are refused (503) until a restart opens a new database.

@@ -14,6 +14,14 @@ export const httpConfigSchema = Type.Object(
       unitMinimum: '1s',
       description: 'Longest a client may take to send one request, headers and body (408 after it), as Prometheus --web.read-timeout: a client trickling its body cannot hold a connection open forever.',
     }),
+    // Node's server takes connections without a bound: a client opening thousands (no keep-alive
+    // pooling, a runaway retry loop) took every file descriptor, and exporters, alerting and the
+    // store could then open none (EMFILE).
+    maxConnections: Type.Integer({
+      default: 1000,
+      minimum: 1,
+      description: 'Concurrent HTTP connections (idle keep-alive ones and live-tail WebSockets included), as Prometheus --web.max-connections: further connections are closed on accept, counted in periscope_http_refused_connections_total and logged (at most once a minute). Keep it and syslog.maxConnections together below the process\'s open-file limit (ulimit -n), leaving about 200 for the data files, worker threads and backend connections.',
+    }),
     allowedHosts: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:

@@ -15,6 +15,7 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - other content types: 415; every error in the `{ error: { code, message, details } }` shape;
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
  *  - a request not received in `requestTimeoutMs` (a body trickled byte by byte): 408;
+ *  - at most `maxConnections` connections: further ones are closed on accept;
  *  - a request whose Host is not one `allowHost` accepts: 403 (DNS rebinding, host-check.ts);
  *  - a request that changes something (any method but GET, HEAD, OPTIONS) sent by a page of another
  *    origin: 403 (refuseCrossOrigin);
@@ -29,6 +30,9 @@ export function createHttpServer(options: {
   allowHost?: (host: string | undefined) => boolean;
   /** Longest a client may take to send one request (408 after it); 0: no bound. */
   requestTimeoutMs?: number;
+  /** Concurrent connections; further ones are closed on accept and reported to `onConnectionRefused`. */
+  maxConnections?: number;
+  onConnectionRefused?: () => void;
 }): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? 300_000;
   const app = Fastify({
@@ -49,6 +53,13 @@ export function createHttpServer(options: {
     requestTimeout,
     http: { requestTimeout, connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor((requestTimeout || 120_000) / 4))) },
   });
+
+  if (options.maxConnections !== undefined) {
+    // Node closes a connection over the bound as soon as it is accepted and emits 'drop'
+    // (https://nodejs.org/api/net.html#servermaxconnections).
+    app.server.maxConnections = options.maxConnections;
+    app.server.on('drop', () => options.onConnectionRefused?.());
+  }
 
   // A request in progress when the server starts closing is answered with `Connection: close`:
   // a keep-alive connection would stay open, idle, until the close cuts it at its deadline.

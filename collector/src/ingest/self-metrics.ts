@@ -43,6 +43,11 @@ export function createSelfMetrics(logVolume: LogVolumeOptions = { maxServices: 1
       registers: [registry],
     }),
     logVolume: new LogVolume(registry, logVolume),
+    httpRefusedConnections: new Counter({
+      name: 'periscope_http_refused_connections_total',
+      help: 'HTTP connections closed on accept because http.maxConnections were open.',
+      registers: [registry],
+    }),
     storeRecords: new Gauge({
       name: 'periscope_store_records',
       help: 'Records held in the embedded store.',

@@ -31,7 +31,7 @@ export const httpConfigSchema = Type.Object(
       default: '24h',
       format: 'duration',
       unitMinimum: '1m',
-      description: 'How long POST /api/v1/logs remembers an Idempotency-Key (the SDK sends one per batch): a retry within it of a request already stored gets the first answer and stores nothing again; a later one is stored as new.',
+      description: 'How long POST /api/v1/logs remembers an Idempotency-Key (the SDK sends one per batch): a retry within it of a request already stored gets the first answer and stores nothing again; a later one is stored as new. Keys are kept in `periscope.db` (about 200 bytes each) and count in store.retention.maxBytes.',
     }),
     parseThreads: Type.Integer({
       default: 1,

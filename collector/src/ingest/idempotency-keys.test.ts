@@ -85,7 +85,7 @@ describe('IdempotencyKeys', () => {
     expect(keys.claim('k', body('x'))).toMatchObject({ claim: { key: 'k' } });
   });
 
-  it('forgets keys after the TTL: a later retry is a new request, and purge deletes them', () => {
+  it('forgets keys after the TTL: a later retry is a new request, and purge deletes them', async () => {
     const clock = { now: 1_000_000 };
     const { db, keys } = keysAt(clock, 60_000);
     commitOnce(keys, db, 'old', body('x'), '{}');
@@ -94,8 +94,34 @@ describe('IdempotencyKeys', () => {
     clock.now += 30_001; // 'old' is 60.001 s old, 'young' 30.001 s
     expect(keys.claim('old', body('x'))).toMatchObject({ claim: { key: 'old' } });
     expect(keys.claim('young', body('x'))).toMatchObject({ replay: { status: 200 } });
-    expect(keys.purge()).toBe(1);
+    expect(await keys.purge()).toBe(1);
     expect((db.prepare('SELECT key FROM ingest_keys').all() as Array<{ key: string }>).map((r) => r.key)).toEqual(['young']);
+  });
+
+  it('deletes a large backlog of expired keys in chunks, serving the event loop in between, and in the background at start', async () => {
+    const clock = { now: 10_000_000 };
+    const { db, keys } = keysAt(clock, 60_000);
+    const insert = db.prepare('INSERT INTO ingest_keys(key, at, fingerprint, status, answer) VALUES (?, ?, ?, ?, ?)');
+    transaction(db, () => {
+      for (let i = 0; i < 20_000; i++) insert.run(`expired-${i}`, clock.now - 120_000, '1:0', 200, '{}');
+    });
+    commitOnce(keys, db, 'live', body('x'), '{}');
+    const count = () => (db.prepare('SELECT count(*) AS n FROM ingest_keys').get() as { n: number }).n;
+
+    // A collector started after a long stop: start() returns before the backlog is gone.
+    const errors: unknown[] = [];
+    keys.start((err) => errors.push(err));
+    expect(count()).toBeGreaterThan(1);
+    // Other work (requests) runs between the chunks: it sees the backlog partly deleted.
+    const seen = new Set<number>();
+    while (count() > 1) {
+      seen.add(count());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    keys.stop();
+    expect([...seen].filter((n) => n > 1 && n < 20_001).length).toBeGreaterThan(1);
+    expect(errors).toEqual([]);
+    expect(keys.claim('live', body('x'))).toMatchObject({ replay: { status: 200 } });
   });
 
   it('keeps its keys in the database: a new instance (a restart) replays them', () => {

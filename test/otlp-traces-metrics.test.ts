@@ -377,6 +377,40 @@ it('a trace of more than 10 000 spans is returned cut, but its spanCount, servic
   expect(search.body.traces[0]).toMatchObject({ traceId, spanCount: 10_050 });
 }, 60_000);
 
+it('a trace of large spans is returned cut at 64 MiB of span text, described whole: spans each under traces.maxSpanBytes added up to an answer that took gigabytes', async () => {
+  // 1 100 spans of 840 KB: 3.4 GB of memory, then a 500 (a JSON text longer than V8 allows); a
+  // larger trace ended the process out of memory. Here 80 spans of about 900 KB (72 MB).
+  const traceId = '7d'.repeat(16);
+  const t0 = 1796611800000000000n;
+  const value = 'v'.repeat(60 * 1024);
+  for (let batch = 0; batch < 5; batch++) {
+    const spans = [];
+    for (let i = batch * 16; i < (batch + 1) * 16; i++) {
+      spans.push({
+        traceId, spanId: (i + 1).toString(16).padStart(16, '0'), name: `big ${i}`, startTimeUnixNano: String(t0 + BigInt(i) * 1_000_000n), endTimeUnixNano: String(t0 + BigInt(i) * 1_000_000n + 500_000n),
+        attributes: Array.from({ length: 15 }, (_, k) => ({ key: `a${k}`, value: { stringValue: value } })),
+      });
+    }
+    const res = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: `big-${RUN}` } }] }, scopeSpans: [{ spans }] }] }),
+    });
+    expect(res.status).toBe(200);
+  }
+  const res = await fetch(`${collector.url}/api/v1/traces/${traceId}`);
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  expect(text.length).toBeLessThan(66 * 2 ** 20);
+  const body = JSON.parse(text);
+  expect(body.truncated.spans).toBe(true);
+  expect(body.spans.length).toBeGreaterThan(60);
+  expect(body.spans.length).toBeLessThan(80);
+  expect(body.spans[0].name).toBe('big 0'); // by start time, the earliest first
+  expect(body.spanCount).toBe(80);
+  expect(body.durationMs).toBe(79.5);
+}, 120_000);
+
 it('GET /api/v1/traces/:id: 404 for an unknown trace, 400 for a malformed id', async () => {
   expect((await getJson(`/api/v1/traces/${'f'.repeat(32)}`)).body.error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
   const bad = await getJson('/api/v1/traces/xyz');

@@ -18,6 +18,13 @@ import { assembleTree } from './tree.ts';
 /** Most spans and logs returned for one trace; `truncated` says when a trace had more. */
 export const MAX_TRACE_SPANS = 10_000;
 export const MAX_TRACE_LOGS = 10_000;
+/**
+ * Most characters of span text (attributes, events, links, resource) one answer holds, as a page
+ * of logs is bounded by its bytes. Spans may each be up to traces.maxSpanBytes (1 MiB): a trace of
+ * 1 100 spans of 840 KB took 3.4 GB of memory to answer, then failed (a JSON text over V8's
+ * longest string), and a larger one would have ended the process out of memory.
+ */
+export const MAX_TRACE_SPAN_CHARS = 64 * 2 ** 20;
 
 function bad(key: string, message: string): PeriscopeError {
   return new PeriscopeError(ERR.BAD_QUERY, `${key}: ${message}`, 400, { key });
@@ -114,9 +121,8 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
     queryParams(request.query as RawQuery, []);
     if (!/^[0-9a-fA-F]{32}$/.test(raw)) throw bad('traceId', 'expected 32 hex characters');
     const traceId = raw.toLowerCase();
-    const stored = spans.trace(traceId, MAX_TRACE_SPANS + 1);
+    const { spans: stored, truncated: truncatedSpans } = spans.trace(traceId, MAX_TRACE_SPANS, MAX_TRACE_SPAN_CHARS);
     if (stored.length === 0) throw new PeriscopeError(ERR.NOT_FOUND, `no spans of trace ${traceId}`, 404, { traceId });
-    const truncatedSpans = stored.length > MAX_TRACE_SPANS;
     const page = await logs.query({ traceId, sd: [], attrs: [] }, MAX_TRACE_LOGS);
     const records = page.records.slice().reverse(); // oldest first
     const bySpan = new Map<string, LogRecord[]>();
@@ -131,7 +137,7 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
         unattached.push(r);
       }
     }
-    const tree = assembleTree<StoredSpan>(stored.slice(0, MAX_TRACE_SPANS));
+    const tree = assembleTree<StoredSpan>(stored);
     let start = BigInt(tree[0].startTimeUnixNano);
     let end = BigInt(tree[0].endTimeUnixNano);
     const services = new Set<string>();
@@ -142,7 +148,7 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
       if (b > end) end = b;
       if (s.service !== null) services.add(s.service);
     }
-    // A trace cut at MAX_TRACE_SPANS is still described whole: its span count, services and
+    // A trace cut at MAX_TRACE_SPANS or MAX_TRACE_SPAN_CHARS is still described whole: its span count, services and
     // duration as the search summary has them, not those of the spans returned.
     let spanCount = tree.length;
     if (truncatedSpans) {

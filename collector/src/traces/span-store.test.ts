@@ -43,7 +43,7 @@ describe('span store', () => {
     expect(store.append([a, span(T1, 'b'.repeat(16), 10, 20, { parentSpanId: 'a'.repeat(16), statusCode: 2, statusMessage: 'x' })])).toHaveLength(2);
     expect(store.append([a])).toEqual([]);
     expect(store.count()).toBe(2);
-    const [root, child] = store.trace(T1, 100);
+    const [root, child] = store.trace(T1, 100).spans;
     expect(root).toMatchObject({
       spanId: 'a'.repeat(16), parentSpanId: null, kind: 'SPAN_KIND_SERVER', service: 'shop', instance: 'i-1',
       startTime: '2026-01-01T00:00:00.000000Z', startTimeUnixNano: '1767225600000000123', endTimeUnixNano: '1767225600100000123', durationMs: 100,
@@ -100,8 +100,8 @@ describe('span store', () => {
     store.append([span(T1, 'a'.repeat(16), 0, 1), span(T2, 'b'.repeat(16), 9 * 86_400_000, 1)]);
     const retention = new Retention(db, { maxAgeMs: 30 * 86_400_000, maxBytes: 1e12, schedule: '* * * * *', tables: [{ table: 'spans', maxAgeMs: 7 * 86_400_000 }] }, () => now);
     await retention.run();
-    expect(store.trace(T1, 10)).toEqual([]);
-    expect(store.trace(T2, 10)).toHaveLength(1);
+    expect(store.trace(T1, 10).spans).toEqual([]);
+    expect(store.trace(T2, 10).spans).toHaveLength(1);
     expect(retention.tableDeleted.spans).toEqual({ age: 1, size: 0 });
   });
 

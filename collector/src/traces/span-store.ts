@@ -81,6 +81,13 @@ export function nanosToRfc3339(ns: bigint): string {
   return rfc3339Micros(Number(ns / 1_000_000n), Number((ns / 1_000n) % 1_000n));
 }
 
+/** Characters of a stored row's text columns: about the size of its span in memory and in an answer. */
+function textLength(row: Record<string, unknown>): number {
+  let n = 0;
+  for (const v of Object.values(row)) if (typeof v === 'string') n += v.length;
+  return n;
+}
+
 export class SpanStore {
   readonly db: DatabaseSync;
   readonly #insert: StatementSync;
@@ -153,10 +160,21 @@ export class SpanStore {
     this.#rows = Math.max(0, this.#rows - rows);
   }
 
-  /** The spans of one trace, by start time (at most `limit`). */
-  trace(traceId: string, limit: number): StoredSpan[] {
-    const rows = this.#byTrace.all(traceId, limit) as Array<Record<string, unknown>>;
-    return rows.map(rowToSpan);
+  /**
+   * The spans of one trace, by start time: at most `limit`, and no more than `maxChars` of their
+   * stored text (attributes, events, links, resource; the first span always), read one row at a
+   * time so that what is left out is never loaded. `truncated`: the trace has more.
+   */
+  trace(traceId: string, limit: number, maxChars = Number.POSITIVE_INFINITY): { spans: StoredSpan[]; truncated: boolean } {
+    const spans: StoredSpan[] = [];
+    let chars = 0;
+    for (const row of this.#byTrace.iterate(traceId, limit + 1) as Iterable<Record<string, unknown>>) {
+      const size = textLength(row);
+      if (spans.length === limit || (spans.length > 0 && chars + size > maxChars)) return { spans, truncated: true };
+      chars += size;
+      spans.push(rowToSpan(row));
+    }
+    return { spans, truncated: false };
   }
 
   /** How many spans one trace has, their earliest start, latest end and services (for a trace longer than what is returned of it). */

@@ -117,6 +117,23 @@ describe('span store', () => {
     expect(store.readAfter(cursor, 10).map((r) => r.span.spanId)).toEqual(['c'.repeat(16)]);
   });
 
+  // Spans may each be up to traces.maxSpanBytes (1 MiB): read by count alone, a trace of such spans
+  // or an export batch of 2 000 of them was gigabytes in memory.
+  it('trace and readAfter stop at a bound on the spans\' stored text, the first span always, and say when there is more', () => {
+    const store = new SpanStore(db);
+    const big = { attributes: { v: 'x'.repeat(10_000) } };
+    store.append([0, 1, 2, 3, 4].map((i) => span(T1, String(i + 1).repeat(16), i, 1, big)));
+    const cut = store.trace(T1, 100, 25_000);
+    expect(cut.spans.map((s) => s.spanId)).toEqual(['1'.repeat(16), '2'.repeat(16)]);
+    expect(cut.truncated).toBe(true);
+    expect(store.trace(T1, 100, 10).spans).toHaveLength(1);
+    expect(store.trace(T1, 3).truncated).toBe(true);
+    expect(store.trace(T1, 5)).toMatchObject({ truncated: false, spans: { length: 5 } });
+    expect(store.readAfter(0, 100, 25_000)).toHaveLength(2);
+    expect(store.readAfter(0, 100, 10)).toHaveLength(1);
+    expect(store.readAfter(0, 100)).toHaveLength(5);
+  });
+
   it('retention size rule: the table holding the oldest row loses rows first', async () => {
     const store = new SpanStore(db);
     const logs = new LogStore(db);

@@ -193,11 +193,22 @@ export class SpanStore {
     return rows.map((r) => ({ id: r.id, traceId: r.trace_id, spanId: r.span_id, service: r.service, name: r.name, startMs: r.ts / 1000, durationNs: r.duration_ns }));
   }
 
-  /** Stored spans with id > afterId in store order, with their ids (exporters keep a cursor over them). */
-  readAfter(afterId: number, limit: number): Array<{ id: number; span: StoredSpan }> {
+  /**
+   * Stored spans with id > afterId in store order, with their ids (exporters keep a cursor over
+   * them): at most `limit`, and no more than `maxChars` of their stored text (the first span
+   * always), read one row at a time so that what is left out is never loaded.
+   */
+  readAfter(afterId: number, limit: number, maxChars = Number.POSITIVE_INFINITY): Array<{ id: number; span: StoredSpan }> {
     const statement = this.db.prepare('SELECT * FROM spans WHERE id > ? ORDER BY id LIMIT ?');
     statement.setReadBigInts(true);
-    return (statement.all(afterId, limit) as Array<Record<string, unknown>>).map((r) => ({ id: Number(r.id), span: rowToSpan(r) }));
+    const out: Array<{ id: number; span: StoredSpan }> = [];
+    let chars = 0;
+    for (const row of statement.iterate(afterId, limit) as Iterable<Record<string, unknown>>) {
+      chars += textLength(row);
+      if (out.length > 0 && chars > maxChars) break;
+      out.push({ id: Number(row.id), span: rowToSpan(row) });
+    }
+    return out;
   }
 
   lastId(): number {

@@ -384,6 +384,33 @@ describe('span export', () => {
     expect(waits).toEqual([100]);
   });
 
+  // Spans may each be up to traces.maxSpanBytes (1 MiB): batchMaxSpans (2 000) of them were read
+  // before the batch was cut to batch.maxBytes, gigabytes held while small requests went out.
+  it('reads the span store up to batch.maxBytes of spans, not batchMaxSpans whatever their size', async () => {
+    const h = logHarness();
+    const reads: unknown[][] = [];
+    let slept!: () => void;
+    const firstSleep = new Promise<void>((resolve) => (slept = resolve));
+    const source: SpanSource = {
+      readAfter: (...args: unknown[]) => {
+        reads.push(args);
+        return [];
+      },
+      firstId: () => 1,
+      lastId: () => 0,
+      backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }),
+    };
+    const traces = spanExport(h, source, (_ms, signal) => {
+      slept();
+      return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(false), { once: true }));
+    });
+    traces.start();
+    await firstSleep;
+    await traces.shutdown();
+    h.close();
+    expect(reads[0]).toEqual([0, 10, 1 << 20]);
+  });
+
   // A full disk, for one: the loop ended, and no span was shipped until the collector restarted.
   it('a read of the span store that fails: the loop starts again after a pause', async () => {
     const h = logHarness();

@@ -37,7 +37,8 @@ export interface SpanRow {
 }
 
 export interface SpanSource {
-  readAfter(afterId: number, limit: number): SpanRow[];
+  /** At most `limit` spans, and no more than about `maxChars` of stored text (the first span always). */
+  readAfter(afterId: number, limit: number, maxChars?: number): SpanRow[];
   firstId(): number;
   lastId(): number;
   backlogAfter(afterId: number): { oldestStartMicros: number | undefined; avgBytes: number };
@@ -204,7 +205,7 @@ export class SpanExport {
     /** Spans read but left out of the last request by batchMaxBytes: the next request's, not read again. */
     let ahead: SpanRow[] = [];
     while (!signal.aborted) {
-      const rows = ahead.length > 0 ? ahead : this.#d.spans.readAfter(this.#cursor, this.#o.batchMaxSpans);
+      const rows = ahead.length > 0 ? ahead : this.#d.spans.readAfter(this.#cursor, this.#o.batchMaxSpans, this.#o.batchMaxBytes);
       if (rows.length === 0) {
         if (this.#stopped) return;
         await (this.#d.sleep ?? sleep)(Math.max(this.#o.waitMs, MIN_POLL_MS), this.#wakeUp.signal);

@@ -90,7 +90,11 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
     ),
     deadLetter: Type.Object(
       {
-        maxRecords: Type.Integer({ default: 100_000, minimum: 1, description: 'Dead letters kept for this exporter; the oldest beyond are deleted (counted as dropped, reason deadletter_full).' }),
+        maxRecords: Type.Integer({ default: 100_000, minimum: 1, description: 'Dead letters kept for this exporter; the oldest beyond are deleted (counted as dropped, reason deadletter_full)…' }),
+        // Backends refuse the large records for good (Loki's 256 KB line limit), each kept whole:
+        // 100 000 of them were tens of GB in periscope.db, and retention, which never deletes a
+        // dead letter, deleted every record to stay under store.retention.maxBytes.
+        maxBytes: Type.String({ default: '1GiB', format: 'bytes', unitMinimum: '1MiB', description: '…and the most bytes of their records (or span documents), counted in store.retention.maxBytes; the oldest beyond are deleted the same way (the newest letter always stays).' }),
       },
       { additionalProperties: false, default: {} },
     ),

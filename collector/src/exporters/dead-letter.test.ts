@@ -54,6 +54,30 @@ describe('DeadLetterStore', () => {
     expect(store.page({ limit: 4, maxChars: 1e9 })).toMatchObject({ letters: { length: 4 }, more: true });
   });
 
+  // Backends refuse the large records for good (Loki's 256 KB line limit): 100 000 such letters
+  // were tens of GB, and retention deleted every record to keep store.retention.maxBytes.
+  it('keeps at most maxBytes of letters per exporter: the oldest beyond are evicted, the newest always stays', () => {
+    const db = new DatabaseSync(':memory:');
+    const store = new DeadLetterStore(db);
+    const big = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400: line too long', status: 400 });
+    const size = Buffer.byteLength(JSON.stringify(big(1).record));
+    expect(store.add('loki', [1, 2, 3].map(big), 100, 0, 5 * size)).toEqual({ added: 3, evicted: 0 });
+    expect(store.add('loki', [4, 5, 6, 7].map(big), 100, 0, 5 * size)).toEqual({ added: 4, evicted: 2 });
+    expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([3, 4, 5, 6, 7]);
+    expect(store.bytes('loki')).toBe(5 * size);
+    // another exporter's letters have their own bound
+    store.add('es', [1].map(big), 100, 0, 5 * size);
+    expect(store.count('loki')).toBe(5);
+    // a count bound and a byte bound together; the count is kept exact across both
+    expect(store.add('loki', [8, 9].map(big), 4, 0, 3 * size)).toEqual({ added: 2, evicted: 4 });
+    expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([7, 8, 9]);
+    expect(store.count('loki')).toBe(3);
+    expect(new DeadLetterStore(db).bytes('loki')).toBe(3 * size); // as stored, read again
+    // one letter larger than the bound on its own is kept
+    expect(store.add('loki', [10].map(big), 100, 0, 10)).toEqual({ added: 1, evicted: 3 });
+    expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([10]);
+  });
+
   it('never gives an id to a second letter, even after the newest were replayed and removed', () => {
     const db = new DatabaseSync(':memory:');
     let store = new DeadLetterStore(db);

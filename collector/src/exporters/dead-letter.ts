@@ -170,7 +170,12 @@ export class DeadLetterStore {
   readonly #count: StatementSync;
   readonly #countAll: StatementSync;
   readonly #trim: StatementSync;
+  readonly #sizes: StatementSync;
+  readonly #oldestSizes: StatementSync;
+  readonly #deleteIds: StatementSync;
   readonly #counts = new Map<string, number>();
+  /** Bytes of the letters' bodies per exporter (cached like #counts; octet_length reads no body). */
+  readonly #bytes = new Map<string, number>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -185,6 +190,19 @@ export class DeadLetterStore {
     this.#trim = db.prepare(
       'DELETE FROM deadletter WHERE id IN (SELECT id FROM deadletter WHERE exporter = ? ORDER BY id LIMIT ?)',
     );
+    this.#sizes = db.prepare('SELECT coalesce(sum(octet_length(body)), 0) AS n FROM deadletter WHERE exporter = ?');
+    this.#oldestSizes = db.prepare('SELECT id, octet_length(body) AS n FROM deadletter WHERE exporter = ? ORDER BY id');
+    this.#deleteIds = db.prepare('DELETE FROM deadletter WHERE id IN (SELECT value FROM json_each(?))');
+  }
+
+  /** Bytes of the letters held for `exporter` (their bodies, as stored). */
+  bytes(exporter: string): number {
+    let n = this.#bytes.get(exporter);
+    if (n === undefined) {
+      n = (this.#sizes.get(exporter) as { n: number }).n;
+      this.#bytes.set(exporter, n);
+    }
+    return n;
   }
 
   /** Letters held for `exporter` (cached; kept exact by this class's own writes). */
@@ -209,7 +227,8 @@ export class DeadLetterStore {
   }
 
   /**
-   * Adds letters for one exporter and trims the oldest beyond `max`. A record that already has a
+   * Adds letters for one exporter and trims the oldest beyond `max` letters, and beyond
+   * `maxBytes` of their bodies (the newest letter always stays). A record that already has a
    * letter (refused again after a restart read it again from the cursor) updates it instead.
    * Returns how many letters are new, and how many old letters were deleted to make room.
    */
@@ -218,24 +237,51 @@ export class DeadLetterStore {
     items: NewLetter[],
     max: number,
     now = Date.now(),
+    maxBytes = Number.POSITIVE_INFINITY,
   ): { added: number; evicted: number } {
     if (items.length === 0) return { added: 0, evicted: 0 };
     let excess = 0;
     let added = 0;
     try {
       transaction(this.#db, () => {
+        let bytes = this.bytes(exporter);
         for (const it of items) {
           const [body, kind, docId] = it.kind === 'span' ? [it.source, 'span', it.documentId] : [JSON.stringify(it.record), 'log', null];
-          if (this.#exists.get(exporter, it.logId) === undefined) added++;
+          if (this.#exists.get(exporter, it.logId) === undefined) {
+            added++;
+            bytes += Buffer.byteLength(body); // an existing letter keeps its body
+          }
           this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId);
         }
-        const n = (this.#count.get(exporter) as { n: number }).n;
+        let n = (this.#count.get(exporter) as { n: number }).n;
         excess = Math.max(0, n - max);
-        if (excess > 0) this.#trim.run(exporter, excess);
-        this.#counts.set(exporter, n - excess);
+        if (excess > 0) {
+          // Their sizes first: the byte count follows what is deleted.
+          let k = 0;
+          for (const row of this.#oldestSizes.iterate(exporter) as Iterable<{ id: number; n: number }>) {
+            if (k++ === excess) break;
+            bytes -= row.n;
+          }
+          this.#trim.run(exporter, excess);
+          n -= excess;
+        }
+        if (bytes > maxBytes) {
+          const ids: number[] = [];
+          for (const row of this.#oldestSizes.iterate(exporter) as Iterable<{ id: number; n: number }>) {
+            if (bytes <= maxBytes || ids.length === n - 1) break;
+            ids.push(row.id);
+            bytes -= row.n;
+          }
+          this.#deleteIds.run(JSON.stringify(ids));
+          excess += ids.length;
+          n -= ids.length;
+        }
+        this.#counts.set(exporter, n);
+        this.#bytes.set(exporter, bytes);
       });
     } catch (err) {
       this.#counts.delete(exporter);
+      this.#bytes.delete(exporter);
       throw err;
     }
     return { added, evicted: excess };
@@ -270,6 +316,7 @@ export class DeadLetterStore {
     if (ids.length === 0) return;
     this.#db.prepare('DELETE FROM deadletter WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids));
     this.#counts.clear();
+    this.#bytes.clear();
   }
 
   /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both, narrowed by `status`. Returns how many. */
@@ -278,6 +325,7 @@ export class DeadLetterStore {
     const { where, params } = selection(options);
     const { changes } = this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
     this.#counts.clear();
+    this.#bytes.clear();
     return Number(changes);
   }
 
@@ -292,17 +340,18 @@ export class DeadLetterStore {
  * `dead_lettered` counts the new letters (a record refused again updates its letter: counted
  * again, a restart that re-sent the batches after the cursor made `dead_lettered` exceed the
  * records moved to the dead letters), `dropped{reason="deadletter_full"}` the oldest ones the
- * bound (`max`) evicted. Shared by every exporter that keeps dead letters.
+ * bounds (`max`: letters, and bytes of their bodies) evicted. Shared by every exporter that keeps dead letters.
  */
 export function fileDeadLetters(
   store: DeadLetterStore,
   metrics: ExporterMetrics,
   labels: { exporter: string; type: string },
   letters: NewLetter[],
-  max: number,
+  max: number | { records: number; bytes: number },
   now?: number,
 ): void {
-  const { added, evicted } = store.add(labels.exporter, letters, max, now);
+  const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
+  const { added, evicted } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
   if (added) metrics.deadLettered.inc(labels, added);
   if (evicted) metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
 }

@@ -49,7 +49,8 @@ export interface DeliveryOptions {
   retry: RetryPolicy;
   budget: RetryBudgetPolicy;
   breaker: CircuitBreakerPolicy;
-  deadLetterMax: number;
+  /** Dead letters kept: a count, or a count and the bytes of their bodies (deadLetter.maxRecords, maxBytes). */
+  deadLetterMax: number | { records: number; bytes: number };
   shutdownTimeoutMs: number;
   startFrom: 'end' | 'beginning';
 }

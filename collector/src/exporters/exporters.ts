@@ -57,7 +57,7 @@ export function deliveryOptions(c: LogExporterCommon) {
     retry: { initialBackoffMs: parseDuration(c.retry.initialBackoff), maxBackoffMs: parseDuration(c.retry.maxBackoff), multiplier: 2, maxRetryAfterMs: parseDuration(c.retry.maxRetryAfter) },
     budget: { ratio: c.retry.budgetRatio, minPerSecond: c.retry.budgetMinPerSecond },
     breaker: { failureThreshold: c.circuitBreaker.failureThreshold, openMs: parseDuration(c.circuitBreaker.openDuration), maxOpenMs: parseDuration(c.circuitBreaker.maxOpenDuration) },
-    deadLetterMax: c.deadLetter.maxRecords,
+    deadLetterMax: { records: c.deadLetter.maxRecords, bytes: parseBytes(c.deadLetter.maxBytes) },
     shutdownTimeoutMs: parseDuration(c.shutdownTimeout),
     startFrom: c.startFrom,
   };

@@ -62,7 +62,8 @@ export interface SpanExportOptions {
   shutdownTimeoutMs: number;
   startFrom: 'end' | 'beginning';
   /** Dead letters kept for this export; the oldest beyond are deleted (dropped, reason deadletter_full). */
-  deadLetterMax: number;
+  /** Dead letters kept: a count, or a count and the bytes of their bodies (deadLetter.maxRecords, maxBytes). */
+  deadLetterMax: number | { records: number; bytes: number };
 }
 
 export interface SpanExportDeps {

@@ -1,0 +1,45 @@
+// Dead letters are bounded in bytes too (deadLetter.maxBytes), on the real collector process: a
+// backend refuses the large records for good (Loki's line limit), each kept whole, and retention,
+// which never deletes a dead letter, deleted every stored record to keep store.retention.maxBytes.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startLokiServer, type LokiServer } from './servers/loki.ts';
+
+let collector: CollectorProcess;
+let loki: LokiServer;
+
+beforeAll(async () => {
+  loki = await startLokiServer({ limits: { maxLineSize: 1000 } });
+  collector = await startCollectorProcess({
+    configYaml: `exporters:\n  - { type: loki, name: loki, url: "${loki.url}", batch: { wait: 50ms }, deadLetter: { maxBytes: 1MiB } }\n`,
+  });
+});
+
+afterAll(async () => {
+  await collector?.dispose();
+  await loki?.close();
+});
+
+it('holds at most deadLetter.maxBytes of refused records; the oldest beyond are dropped and counted as deadletter_full', { timeout: 120_000 }, async () => {
+  const line = 'x'.repeat(4000); // over Loki's max_line_size here: refused for good
+  for (let batch = 0; batch < 4; batch++) {
+    const body = Array.from({ length: 250 }, (_, i) => JSON.stringify({ severity: 6, appName: 'big', msg: `${batch * 250 + i} ${line}` })).join('\n');
+    const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    expect(res.status).toBe(200);
+  }
+  // 1000 refused records of about 4 KB: 4 MB, four times the bound
+  const metric = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const text = await waitFor(async () => {
+    const t = await (await fetch(`${collector.url}/metrics`)).text();
+    const lettered = metric(t, /^periscope_exporter_dead_lettered_items_total\{exporter="loki",type="loki"\} (\S+)/m);
+    return lettered >= 1000 && t;
+  }, 60_000);
+  const held = metric(text, /^periscope_exporter_dead_letters\{exporter="loki",type="loki"\} (\S+)/m);
+  const dropped = metric(text, /^periscope_exporter_dropped_items_total\{exporter="loki",type="loki",reason="deadletter_full"\} (\S+)/m);
+  expect(held).toBeGreaterThan(200);
+  expect(held).toBeLessThanOrEqual(Math.floor(2 ** 20 / 4000) + 1); // 1 MiB of letters over 4000 bytes each, the newest always kept
+  expect(held + dropped).toBe(1000);
+  const list = await (await fetch(`${collector.url}/api/v1/deadletter?exporter=loki&limit=1000`)).json() as { total: number; items: unknown[] };
+  expect(list.total).toBe(held);
+  expect(list.items).toHaveLength(held);
+});

@@ -1,33 +1,57 @@
 /**
- * Environment references in string values of periscope.yaml, so secrets (passwords, API keys,
- * webhook URLs) need not be written in the file. Syntax, as the OpenTelemetry Collector and
+ * Environment and file references in string values of periscope.yaml, so secrets (passwords, API
+ * keys, webhook URLs) need not be written in the file. Syntax, as the OpenTelemetry Collector and
  * Loki's -config.expand-env accept it:
  *   ${NAME} or ${env:NAME}   the variable's value; unset → a config error naming the key
  *   ${NAME:-default}         the default when the variable is unset or empty
+ *   ${file:PATH}             the file's content, less one final line break (a Kubernetes or
+ *                            Docker secret, as Prometheus' *_file keys and the OpenTelemetry
+ *                            Collector's file provider read them); a relative PATH is from the
+ *                            config file's folder; unreadable → a config error naming the key
+ *                            and the file (never its content)
  *   a value that is one reference and comes out empty (${NAME:-}) leaves its key unset
  *   $$                       a literal $ (so $${NAME} stays ${NAME})
  * Expanded after YAML parsing, in string scalars only (never keys): a value can never change the
  * structure of the file; a value that is one reference may then be read as a number or a boolean
  * (load.ts, typedReferences). A `$` not followed by `{` or `$` is kept as it is.
  */
-const REFERENCE = /\$\$|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const REFERENCE = /\$\$|\$\{file:([^}]+)\}|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 /** A value that is one reference and nothing else (not `$$`, a literal `$`). */
 const WHOLE_REFERENCE = new RegExp(`^(?!\\$\\$$)(?:${REFERENCE.source})$`);
 
-/**
- * `wholeReferences` collects the paths (JSON pointers, ajv's instancePath) of values that were one
- * reference and nothing else (`concurrency: ${LOKI_CONCURRENCY}`): the only ones that may be read
- * as a number or a boolean where the key takes one (typedReferences in load.ts), as the
- * OpenTelemetry Collector reads `${env:PORT}`.
- */
-export function expandEnv(value: unknown, env: Record<string, string | undefined>, path: string[], problems: string[], wholeReferences?: Set<string>): unknown {
+export interface ExpandContext {
+  env: Record<string, string | undefined>;
+  /** The text of a referenced file (relative paths already resolved by the caller); throws when unreadable. */
+  readFile: (path: string) => string;
+  /** One line per problem, naming the key. */
+  problems: string[];
+  /**
+   * Paths (JSON pointers, ajv's instancePath) of values that were one reference and nothing else
+   * (`concurrency: ${LOKI_CONCURRENCY}`): the only ones that may be read as a number or a boolean
+   * where the key takes one (typedReferences in load.ts), as the OpenTelemetry Collector reads
+   * `${env:PORT}`.
+   */
+  wholeReferences?: Set<string>;
+}
+
+export function expandEnv(value: unknown, ctx: ExpandContext, path: string[] = []): unknown {
+  const { env, problems, wholeReferences } = ctx;
   if (typeof value === 'string') {
     if (!value.includes('$')) return value;
     if (wholeReferences && WHOLE_REFERENCE.test(value)) {
       wholeReferences.add(path.map((p) => `/${p.replaceAll('~', '~0').replaceAll('/', '~1')}`).join(''));
     }
-    return value.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
+    return value.replace(REFERENCE, (match, file: string | undefined, name: string | undefined, fallback: string | undefined) => {
       if (match === '$$') return '$';
+      if (file !== undefined) {
+        try {
+          return ctx.readFile(file).replace(/\r?\n$/, '');
+        } catch (err) {
+          const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          problems.push(`${path.join('.') || '(root)'}: \${file:${file}} cannot be read (${reason})`);
+          return match;
+        }
+      }
       const v = env[name!];
       if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
       if (v === undefined) {
@@ -37,11 +61,11 @@ export function expandEnv(value: unknown, env: Record<string, string | undefined
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, String(i)], problems, wholeReferences));
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, ctx, [...path, String(i)]));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const expanded = expandEnv(v, env, [...path, k], problems, wholeReferences);
+      const expanded = expandEnv(v, ctx, [...path, k]);
       // A key whose value is one reference that comes out empty (`tenant: ${LOKI_TENANT:-}`, the
       // empty default the unset-variable error suggests) is left unset: an optional key takes its
       // default, as an empty value means "not set" to the OpenTelemetry Collector, and a required

@@ -72,6 +72,35 @@ describe('a value that is one reference and comes out empty', () => {
   });
 });
 
+describe('file references (${file:PATH}: Kubernetes and Docker secrets)', () => {
+  function readWithSecrets(yaml: string, files: Record<string, string>) {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-load-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const file = join(dir, 'periscope.yaml');
+    writeFileSync(file, yaml);
+    return { dir, ...readConfig({ file, env: {} }) };
+  }
+
+  it('reads the file, relative to the config file\'s folder or absolute, less its final line break', () => {
+    const abs = join(mkdtempSync(join(tmpdir(), 'periscope-secret-')), 'token');
+    writeFileSync(abs, 'tok\n');
+    const yaml = `exporters:\n  - { type: elasticsearch, name: es, url: http://es:9200, auth: { apiKey: "\${file:es-key}" }, concurrency: "\${file:conc}" }\n  - { type: loki, name: l, url: "http://loki:3100", auth: { bearerToken: "\${file:${abs}}" } }\n`;
+    const { config, problems } = readWithSecrets(yaml, { 'es-key': 'id:s3cr3t\r\n', conc: '8\n' });
+    expect(problems).toEqual([]);
+    expect(config.exporters[0]).toMatchObject({ auth: { apiKey: 'id:s3cr3t' }, concurrency: 8 });
+    expect(config.exporters[1]).toMatchObject({ auth: { bearerToken: 'tok' } });
+  });
+
+  it('a file that cannot be read is one problem naming the key and the file; what a file holds is never shown', () => {
+    const yaml = 'exporters:\n  - { type: elasticsearch, name: es, url: http://es:9200, auth: { apiKey: "${file:missing-key}" } }\n  - { type: loki, name: l, url: http://loki:3100, auth: { bearerToken: "${file:two-lines}" } }\n';
+    const { problems } = readWithSecrets(yaml, { 'two-lines': 'secret-one\nsecret-two\n' });
+    expect(problems[0]).toBe('exporters.0.auth.apiKey: ${file:missing-key} cannot be read (ENOENT)');
+    // a value with a line break inside is refused by the key's own check, without the value
+    expect(problems.slice(1).join('\n')).toMatch(/exporters\.1\.auth\.bearerToken/);
+    expect(problems.join('\n')).not.toMatch(/secret-one|secret-two/);
+  });
+});
+
 describe('empty sections and keys', () => {
   it('a section or list left empty (its keys commented out) takes the defaults', () => {
     const { config, problems } = read('http:\n#  addr: 0.0.0.0:4318\nsyslog:\nexporters:\nalerting:\n  receivers:\n', {});

@@ -1,5 +1,6 @@
 import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { isHeaderValue } from '../../../alerting/src/http-header.ts';
@@ -223,7 +224,10 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
   }
   const problems: string[] = [];
   const wholeReferences = new Set<string>();
-  const config = expandEnv(raw, env, [], problems, wholeReferences) as Record<string, unknown>;
+  // ${file:PATH}: a relative path is from the config file's folder, as Prometheus reads *_file keys.
+  const base = options.file ? dirname(resolve(options.file)) : process.cwd();
+  const readFile = (path: string) => readFileSync(resolve(base, path), 'utf8');
+  const config = expandEnv(raw, { env, readFile, problems, wholeReferences }) as Record<string, unknown>;
   const unset = new Set(problems.map(keyOfProblem));
   // key → `NAME=value`: a problem with an overridden key says where its value came from, since
   // the file may say something else (docs/deploy.md: the image sets all three).

@@ -184,8 +184,8 @@ describe('AlertingEngine: transitions to the sink', () => {
     expect(h.events[2].startsAt).toBe(h.events[0].startsAt);
   });
 
-  it('one host of a grouped rule going silent goes nodata alone', async () => {
-    const h = await harness([cpuRule()]);
+  it('one host of a grouped rule going silent while others report goes nodata alone with missingSeries: nodata', async () => {
+    const h = await harness([cpuRule({ missingSeries: 'nodata' })]);
     h.cpu('web-1', 95);
     h.cpu('web-2', 95);
     await h.tick(1);
@@ -195,6 +195,75 @@ describe('AlertingEngine: transitions to the sink', () => {
       await h.tick(0);
     }
     expect(h.states().sort()).toEqual(['web-1:firing->nodata', 'web-1:inactive->firing', 'web-2:inactive->firing']);
+  });
+
+  it('a pod scaled away or replaced while others report resolves (Prometheus, Grafana stale instances), and leaves the list', async () => {
+    const h = await harness([cpuRule({ groupBy: ['pod'], selector: 'cpu' })], { config: { resolvedRetentionMs: 60 * S } });
+    const pod = (name: string, v: number) => h.metrics.add('cpu', { pod: name }, h.clock.now(), v);
+    pod('api-7f9c-a', 95);
+    pod('api-7f9c-b', 95);
+    await h.tick(1);
+    // a deploy replaces pod a by pod c; b keeps reporting
+    for (let i = 0; i < 8; i++) {
+      h.clock.advance(15 * S);
+      pod('api-7f9c-b', 95);
+      pod('api-8d2e-c', 95);
+      await h.tick(0);
+    }
+    const transitions = h.events.map((e) => `${e.labels.pod}:${e.previousState}->${e.state}`);
+    expect(transitions.filter((t) => t.startsWith('api-7f9c-a'))).toEqual(['api-7f9c-a:inactive->firing', 'api-7f9c-a:firing->resolved']);
+    expect(h.events.some((e) => e.state === 'nodata')).toBe(false);
+    expect(h.engine.alerts().map((a) => a.labels.pod).sort()).toEqual(['api-7f9c-b', 'api-8d2e-c']);
+  });
+
+  it('a series still there but with too few samples for its rate is not taken for gone (no resolved notice)', async () => {
+    const h = await harness([cpuRule({ groupBy: ['pod'], selector: 'reqs', aggregation: 'rate', window: '30s', threshold: 1 })]);
+    const add = (pod: string, v: number) => h.metrics.add('reqs', { pod }, h.clock.now(), v);
+    add('a', 0);
+    add('b', 0);
+    h.clock.advance(10 * S);
+    add('a', 100);
+    add('b', 100);
+    await h.tick(0);
+    expect(h.states().sort()).toEqual([':inactive->firing', ':inactive->firing']);
+    for (const t of [10, 20, 30]) {
+      h.clock.advance(10 * S);
+      add('b', 100 + t * 10);
+      if (t === 30) add('a', 400); // a exports less often: one sample in the 30 s window
+    }
+    await h.tick(5 * S);
+    expect(h.events.filter((e) => e.labels.pod === 'a').map((e) => e.state)).toEqual(['firing', 'nodata']);
+  });
+
+  it('a vanished series of a firing alert keeps firing for keepFiringFor, then resolves', async () => {
+    const h = await harness([cpuRule({ keepFiringFor: '1m', window: '15s' })]);
+    h.cpu('web-1', 95);
+    h.cpu('web-2', 10);
+    await h.tick(1);
+    for (let i = 0; i < 6; i++) {
+      h.clock.advance(15 * S);
+      h.cpu('web-2', 10);
+      await h.tick(0);
+      if (i < 2) expect(h.states()).toEqual(['web-1:inactive->firing']);
+    }
+    expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->resolved']);
+  });
+
+  it('after a restart, a series not pushed again yet does not resolve during noDataGrace though others are back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const first = await harness([cpuRule()], { dir, clock, config: { noDataGraceMs: 60 * S } });
+    first.cpu('web-1', 95);
+    first.cpu('web-2', 95);
+    await first.tick(1);
+    await first.engine.shutdown();
+    const second = await harness([cpuRule()], { dir, clock, config: { noDataGraceMs: 60 * S } });
+    second.cpu('web-2', 95); // web-2 pushed first
+    await second.tick(15 * S);
+    expect(second.events).toEqual([]);
+    second.cpu('web-1', 96);
+    await second.tick(15 * S);
+    expect(second.events).toEqual([]);
   });
 
   it('a rule with no data at all raises one rule-level nodata alert, resolved when data arrives', async () => {

@@ -519,10 +519,18 @@ export class AlertingEngine {
       // Right after a start, missing data means "not pushed again yet", not "gone": every noData
       // policy (nodata, alerting, ok, keepLast) waits until the grace is over.
       const inGrace = now - this.startedAt < (this.config.noDataGraceMs ?? 0);
+      // A series gone while the rule still returns others (a pod scaled away or replaced, a label
+      // value a deploy renamed) resolves by default, as in Prometheus and Grafana (stale
+      // instances): its labels may never come back, so as `nodata` it would page and stay open for
+      // good. `missingSeries: nodata` applies the noData policy to it instead (a fixed set of hosts).
+      // A group whose series are there but too few samples gave no value (`rate` over one sample)
+      // is not gone: the noData policy applies, as before.
+      const staleResolves = hasData && rule.missingSeries === 'resolve';
       for (const inst of entry.instances.values()) {
         if (stepped.has(inst)) continue;
         if (result.missing === 'ok') doStep(inst, { kind: 'absent' });
         else if (inst.key === '' && hasData) doStep(inst, { kind: 'absent' }); // rule-level instance of a grouped rule: data is back
+        else if (staleResolves && PROBLEM_STATES.has(inst.st.state) && !inGrace && !result.withoutValue?.has(inst.key)) doStep(inst, { kind: 'absent' });
         else if (PROBLEM_STATES.has(inst.st.state) && !inGrace) doStep(inst, { kind: 'nodata' });
       }
       if (!hasData && result.missing === 'nodata' && !inGrace) {

@@ -23,7 +23,16 @@ export type EvalResult =
    * `missing` says what an existing instance absent from `instances` means: `nodata` (its data is
    * gone — never "resolved") or `ok` (promql filter expressions: absence is the normal state).
    */
-  | { kind: 'data'; instances: InstanceResult[]; missing: 'nodata' | 'ok' }
+  | {
+      kind: 'data';
+      instances: InstanceResult[];
+      missing: 'nodata' | 'ok';
+      /**
+       * Keys of groups whose series are still there but gave no value (`rate` of one sample in the
+       * window, a histogram without an increase): too little data, not a series gone.
+       */
+      withoutValue?: Set<string>;
+    }
   | { kind: 'error'; error: string };
 
 export interface EvalSources {
@@ -140,13 +149,16 @@ export async function evaluateMetricRule(rule: MetricRule, source: MetricSource,
     cache.bySeries.clear(); // both together: a group must stay one object within an evaluation
     cache.byKey.clear();
   }
+  const withoutValue = new Set<string>();
   if (rule.aggregation.kind === 'quantile') {
     const groups = new Map<Group, { le: number[]; counts: number[] }>();
     for (const s of series) {
-      if (!s.buckets) continue;
-      const inc = agg.bucketIncrease(s.buckets);
-      if (!inc) continue;
       const g = groupOf(rule, cache, s.labels);
+      const inc = s.buckets && agg.bucketIncrease(s.buckets);
+      if (!inc) {
+        withoutValue.add(g.key);
+        continue;
+      }
       const existing = groups.get(g);
       if (!existing) groups.set(g, inc);
       else if (!agg.mergeBuckets(existing, inc)) {
@@ -156,13 +168,17 @@ export async function evaluateMetricRule(rule: MetricRule, source: MetricSource,
     for (const [g, hist] of groups) {
       const v = agg.quantile(rule.aggregation.q, hist.le, hist.counts);
       if (v !== undefined && !Number.isNaN(v)) instances.push({ labels: g.labels, key: g.key, value: v, cond: judge(rule.condition, v) });
+      else withoutValue.add(g.key);
     }
   } else {
     const groups = new Map<Group, Acc>();
     for (const s of series) {
       const v = seriesValue(rule, s);
-      if (v === undefined || Number.isNaN(v)) continue;
       const g = groupOf(rule, cache, s.labels);
+      if (v === undefined || Number.isNaN(v)) {
+        withoutValue.add(g.key);
+        continue;
+      }
       const a = groups.get(g);
       if (!a) groups.set(g, { n: 1, sum: v, min: v, max: v });
       else {
@@ -177,7 +193,7 @@ export async function evaluateMetricRule(rule: MetricRule, source: MetricSource,
       instances.push({ labels: g.labels, key: g.key, value: v, cond: judge(rule.condition, v) });
     }
   }
-  return { kind: 'data', instances, missing: 'nodata' };
+  return withoutValue.size ? { kind: 'data', instances, missing: 'nodata', withoutValue } : { kind: 'data', instances, missing: 'nodata' };
 }
 
 /**

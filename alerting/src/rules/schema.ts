@@ -19,6 +19,8 @@ export type Comparison = (typeof COMPARISONS)[number];
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export const NODATA_POLICIES = ['nodata', 'keepLast', 'alerting', 'ok'] as const;
 export type NoDataPolicy = (typeof NODATA_POLICIES)[number];
+export const MISSING_SERIES_POLICIES = ['resolve', 'nodata'] as const;
+export type MissingSeriesPolicy = (typeof MISSING_SERIES_POLICIES)[number];
 export const RULE_KINDS = ['metric', 'log', 'promql'] as const;
 export const LOG_MODES = ['frequency', 'absence', 'spike'] as const;
 export const COMBINES = ['sum', 'avg', 'min', 'max'] as const;
@@ -40,6 +42,8 @@ const commonProperties = {
   labels: Type.Optional(Type.Record(Type.String(), Type.String())),
   annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
   noData: Type.Optional(StringEnum(NODATA_POLICIES)),
+  /** A series gone while the rule still returns others: `resolve` (Prometheus, Grafana) or the `noData` policy. */
+  missingSeries: Type.Optional(StringEnum(MISSING_SERIES_POLICIES)),
   flapping: Type.Optional(
     Type.Object(
       {
@@ -148,6 +152,7 @@ interface RuleBase {
   labels: Record<string, CompiledTemplate>;
   annotations: Record<string, CompiledTemplate>;
   noData: NoDataPolicy;
+  missingSeries: MissingSeriesPolicy;
   flapping: FlappingSettings;
   /** Absent only for promql rules in filter mode (every returned series is active). */
   condition?: Condition;
@@ -351,6 +356,7 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     labels,
     annotations,
     noData: spec.noData ?? 'nodata',
+    missingSeries: spec.missingSeries ?? 'resolve',
     flapping,
     source: options.source,
     spec: { ...spec, id } as RuleSpec,

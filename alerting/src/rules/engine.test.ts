@@ -249,6 +249,35 @@ describe('AlertingEngine: transitions to the sink', () => {
     expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->resolved']);
   });
 
+  it('limit (Prometheus): a result over it is one error alert, not an alert per series; back under it, alerts as usual', async () => {
+    const h = await harness([cpuRule({ groupBy: ['pod'], limit: 3 })]);
+    const pod = (name: string, v: number) => h.metrics.add('cpu', { pod: name }, h.clock.now(), v);
+    for (let i = 0; i < 50; i++) pod(`p${i}`, i < 3 ? 95 : 10); // 50 series, 3 breaching: within the limit
+    await h.tick(1);
+    expect(h.events.map((e) => e.state)).toEqual(['firing', 'firing', 'firing']);
+    h.events.length = 0;
+    h.clock.advance(15 * S);
+    for (let i = 0; i < 50; i++) pod(`p${i}`, 95); // the expression suddenly matches every series
+    await h.tick(0);
+    expect(h.events.map((e) => `${e.labels.pod}:${e.state}`).sort()).toEqual(['p0:error', 'p1:error', 'p2:error']);
+    expect(h.events[0].error).toBe('exceeded limit of 3 with 50 alerts');
+    expect(h.engine.getRule('cpu')).toMatchObject({ health: 'error', firing: 0, lastError: 'exceeded limit of 3 with 50 alerts' });
+    h.events.length = 0;
+    h.clock.advance(15 * S);
+    for (let i = 0; i < 50; i++) pod(`p${i}`, i === 0 ? 95 : 10);
+    await h.tick(0);
+    expect(h.events.map((e) => `${e.labels.pod}:${e.previousState}->${e.state}`).sort()).toEqual(['p0:error->firing', 'p1:error->resolved', 'p2:error->resolved']);
+  });
+
+  it('limit: with no alert open, going over it raises one rule-level error alert', async () => {
+    const h = await harness([cpuRule({ groupBy: ['pod'], limit: 10 })]);
+    for (let i = 0; i < 1000; i++) h.metrics.add('cpu', { pod: `p${i}` }, h.clock.now(), 95);
+    await h.tick(1);
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({ state: 'error', error: 'exceeded limit of 10 with 1000 alerts', labels: { alertname: 'HighCpu' } });
+    expect(h.events[0].labels.pod).toBeUndefined();
+  });
+
   it('after a restart, a series not pushed again yet does not resolve during noDataGrace though others are back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
     const clock = new FakeClock(T0);

@@ -355,7 +355,7 @@ export class AlertingEngine {
     const rule = entry.rule;
     const now = this.clock.now();
     const t0 = performance.now();
-    const result = this.distinctLabels(rule, await evaluateRule(rule, this.sources, now));
+    const result = this.withinLimit(entry, this.distinctLabels(rule, await evaluateRule(rule, this.sources, now)));
     if (this.lifecycle !== 'running' || this.rules.get(rule.id) !== entry || entry.rule !== rule) return; // replaced meanwhile
     this.counters.evaluations++;
     entry.lastEvalAt = now;
@@ -399,6 +399,23 @@ export class AlertingEngine {
       seen.set(fp, r.labels);
     }
     return result;
+  }
+
+  /**
+   * Prometheus' rule `limit`: a result that would make more than `limit` alerts (pending or
+   * firing: breaching series, and series in the hysteresis band of an active alert) is an
+   * evaluation error — one `error` alert saying so instead of thousands of alerts and
+   * notifications when an expression suddenly returns a series per request or per user.
+   */
+  private withinLimit(entry: RuleEntry, result: EvalResult): EvalResult {
+    const limit = entry.rule.limit;
+    if (limit <= 0 || result.kind !== 'data' || result.instances.length <= limit) return result;
+    let alerts = 0;
+    for (const r of result.instances) {
+      if (r.cond === 'breach' || (r.cond === 'hold' && entry.instances.get(r.key ?? groupKey(r.labels))?.st.active)) alerts++;
+    }
+    if (alerts <= limit) return result;
+    return { kind: 'error', error: `exceeded limit of ${limit} with ${alerts} alerts` };
   }
 
   private instanceFor(entry: RuleEntry, groupLabels: Record<string, string>, key: string = groupKey(groupLabels)): Instance {

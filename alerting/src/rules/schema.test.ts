@@ -27,6 +27,8 @@ describe('rule validation names the key', () => {
     { name: 'bad comparison', rule: { ...metric, comparison: '=>' }, key: 'rules[2].comparison: must be one of' },
     { name: 'bad severity', rule: { ...metric, severity: 'urgent' }, key: 'rules[2].severity: must be one of' },
     { name: 'bad noData policy', rule: { ...metric, noData: 'ignore' }, key: 'rules[2].noData: must be one of' },
+    { name: 'negative limit', rule: { ...metric, limit: -1 }, key: 'rules[2].limit: must be >= 0' },
+    { name: 'fractional limit', rule: { ...metric, limit: 2.5 }, key: 'rules[2].limit: must be integer' },
     { name: 'bad missingSeries policy', rule: { ...metric, missingSeries: 'drop' }, key: 'rules[2].missingSeries: must be one of' },
     { name: 'clear threshold on the wrong side', rule: { ...metric, clearThreshold: 95 }, key: 'rules[2].clearThreshold: must be at most the threshold' },
     { name: 'clear threshold with == ', rule: { ...metric, comparison: '==', clearThreshold: 1 }, key: 'rules[2].clearThreshold: not allowed' },

@@ -44,6 +44,8 @@ const commonProperties = {
   noData: Type.Optional(StringEnum(NODATA_POLICIES)),
   /** A series gone while the rule still returns others: `resolve` (Prometheus, Grafana) or the `noData` policy. */
   missingSeries: Type.Optional(StringEnum(MISSING_SERIES_POLICIES)),
+  /** Most alerts (pending or firing) one evaluation may make; more is an evaluation error. 0: no limit (Prometheus' rule `limit`). */
+  limit: Type.Optional(Type.Integer({ minimum: 0 })),
   flapping: Type.Optional(
     Type.Object(
       {
@@ -153,6 +155,8 @@ interface RuleBase {
   annotations: Record<string, CompiledTemplate>;
   noData: NoDataPolicy;
   missingSeries: MissingSeriesPolicy;
+  /** 0: none. */
+  limit: number;
   flapping: FlappingSettings;
   /** Absent only for promql rules in filter mode (every returned series is active). */
   condition?: Condition;
@@ -357,6 +361,7 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     annotations,
     noData: spec.noData ?? 'nodata',
     missingSeries: spec.missingSeries ?? 'resolve',
+    limit: spec.limit ?? 0,
     flapping,
     source: options.source,
     spec: { ...spec, id } as RuleSpec,

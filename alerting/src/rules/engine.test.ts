@@ -585,6 +585,28 @@ describe('AlertingEngine: persistence', () => {
     await second.engine.flush();
     expect(second.events).toMatchObject([{ state: 'resolved', previousState: 'firing', error: 'rule removed' }]);
   });
+
+  it.each([
+    { name: 'groupBy narrowed', before: { groupBy: ['host', 'dc'] }, after: { groupBy: ['host'] } },
+    { name: 'groupBy widened', before: { groupBy: ['host'] }, after: { groupBy: ['host', 'dc'] } },
+  ])('an alert of a rule whose $name while down is closed at start, as a reload closes it, not left open beside the new ones', async ({ before, after }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const first = await harness([cpuRule({ ...before, missingSeries: 'nodata' })], { dir, clock });
+    first.metrics.add('cpu', { host: 'web-1', dc: 'fra' }, clock.now(), 95);
+    await first.tick(1);
+    expect(first.engine.alerts()).toHaveLength(1);
+    await first.engine.shutdown();
+    const second = await harness([cpuRule({ ...after, missingSeries: 'nodata' })], { dir, clock });
+    await second.engine.flush();
+    expect(second.events).toMatchObject([{ state: 'resolved', previousState: 'firing', error: 'rule changed' }]);
+    second.metrics.add('cpu', { host: 'web-1', dc: 'fra' }, clock.now(), 95);
+    for (let i = 0; i < 8; i++) {
+      second.metrics.add('cpu', { host: 'web-1', dc: 'fra' }, clock.now(), 95);
+      await second.tick(15 * S);
+    }
+    expect(second.engine.alerts().map((a) => a.state)).toEqual(['firing']);
+  });
 });
 
 describe('AlertingEngine: rules API and lifecycle', () => {

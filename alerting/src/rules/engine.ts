@@ -595,7 +595,7 @@ export class AlertingEngine {
       for (const inst of writes) {
         const key = persistKey(inst, rule);
         if (key === null) store.removeInstance(rule.id, inst.fingerprint);
-        else store.saveInstance(this.toPersisted(rule.id, inst));
+        else store.saveInstance(this.toPersisted(rule, inst));
       }
       for (const inst of removed) if (inst.persistedKey !== null) store.removeInstance(rule.id, inst.fingerprint);
       return store.appendHistory(history);
@@ -604,13 +604,14 @@ export class AlertingEngine {
     this.deliverer?.enqueue(events.filter((e) => e.delivery === 'pending'));
   }
 
-  private toPersisted(ruleId: string, inst: Instance): PersistedInstance {
-    return { ruleId, fingerprint: inst.fingerprint, groupLabels: inst.groupLabels, labels: inst.labels, st: inst.st, lastEmittedState: inst.lastEmittedState, lastEvalAt: inst.lastEvalAt };
+  private toPersisted(rule: Rule, inst: Instance): PersistedInstance {
+    return { ruleId: rule.id, ruleIdentity: identityOf(rule), fingerprint: inst.fingerprint, groupLabels: inst.groupLabels, labels: inst.labels, st: inst.st, lastEmittedState: inst.lastEmittedState, lastEvalAt: inst.lastEvalAt };
   }
 
   /**
-   * Rebuilds in-memory instances from alerting.db. An instance whose rule is gone, or whose labels
-   * the rule would now compute differently, is closed (resolved with kind rule_removed).
+   * Rebuilds in-memory instances from alerting.db. An instance whose rule is gone, or changed its
+   * identity (identityOf: what a reload resolves alerts for), or whose labels the rule would now
+   * compute differently, is closed (resolved with kind rule_removed).
    */
   private restoreInstances(rows: PersistedInstance[]): void {
     const orphans = new Map<string, { rule: Rule | null; ruleId: string; instances: Instance[] }>();
@@ -626,7 +627,10 @@ export class AlertingEngine {
         lastEvalAt: row.lastEvalAt,
         persistedKey: 'restored',
       };
-      if (entry && entry.rule.enabled && fingerprint(this.labelsFor(entry.rule, row.groupLabels)) === row.fingerprint) {
+      // Labels alone miss a groupBy changed while down (the stored group labels give the same
+      // fingerprint), which left the old instance open beside the new ones.
+      const sameIdentity = row.ruleIdentity === undefined || (entry !== undefined && row.ruleIdentity === identityOf(entry.rule));
+      if (entry && entry.rule.enabled && sameIdentity && fingerprint(this.labelsFor(entry.rule, row.groupLabels)) === row.fingerprint) {
         entry.instances.set(inst.key, inst); // persistedKey 'restored': rewritten (or deleted) at its first evaluation
       } else {
         const o = orphans.get(row.ruleId) ?? { rule: entry?.rule ?? null, ruleId: row.ruleId, instances: [] };

@@ -20,6 +20,12 @@ export interface PersistedInstance {
   st: InstanceState;
   lastEmittedState: AlertState | null;
   lastEvalAt: number | null;
+  /**
+   * The identity of the rule that made it (name, severity, labels, groupBy, promql expr) when it
+   * was written, so a restart tells a rule changed meanwhile as a reload does; absent in rows of
+   * earlier versions.
+   */
+  ruleIdentity?: string;
 }
 
 export type Delivery = 'pending' | 'delivered' | 'suppressed' | 'none';

@@ -212,6 +212,8 @@ describe('AlertingEngine: transitions to the sink', () => {
     }
     const transitions = h.events.map((e) => `${e.labels.pod}:${e.previousState}->${e.state}`);
     expect(transitions.filter((t) => t.startsWith('api-7f9c-a'))).toEqual(['api-7f9c-a:inactive->firing', 'api-7f9c-a:firing->resolved']);
+    const resolved = h.events.find((e) => e.labels.pod === 'api-7f9c-a' && e.state === 'resolved')!;
+    expect(resolved).toMatchObject({ value: 95, annotations: { summary: 'CPU on  at 95%' } }); // its last value, not NaN
     expect(h.events.some((e) => e.state === 'nodata')).toBe(false);
     expect(h.engine.alerts().map((a) => a.labels.pod).sort()).toEqual(['api-7f9c-b', 'api-8d2e-c']);
   });

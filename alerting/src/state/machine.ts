@@ -136,8 +136,10 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
       else value = prev.value; // keepLast
       break;
     case 'absent':
+      // The series is gone, not measured ok: the alert keeps its last value, as Prometheus' resolved
+      // alert does, so a resolved notice reads "at 95%", not "at NaN%".
       active = false;
-      value = null;
+      value = prev.value;
       break;
     case 'data':
       active = input.cond === 'breach' ? true : input.cond === 'ok' ? false : prev.active;

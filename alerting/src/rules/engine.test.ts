@@ -389,6 +389,26 @@ describe('AlertingEngine: transitions to the sink', () => {
     expect(h.states()).toEqual(['web-1:inactive->firing', 'web-1:firing->error', 'web-1:error->resolved']);
   });
 
+  it('onError: keepLast leaves the alerts as they were while evaluations fail (as Prometheus does), the rule still showing the error', async () => {
+    let broken = false;
+    const metrics = new InMemoryMetricSource();
+    const select = metrics.select.bind(metrics);
+    metrics.select = (...args) => {
+      if (broken) throw new Error('metric store unavailable');
+      return select(...args);
+    };
+    const h = await harness([cpuRule({ onError: 'keepLast', groupBy: ['pod'] })], { metrics });
+    for (let i = 0; i < 20; i++) h.metrics.add('cpu', { pod: `p${i}` }, h.clock.now(), 95);
+    await h.tick(1);
+    expect(h.events).toHaveLength(20);
+    broken = true;
+    await h.tick(1);
+    await h.tick(1);
+    expect(h.events).toHaveLength(20);
+    expect(h.engine.alerts().map((a) => a.state)).toEqual(Array(20).fill('firing'));
+    expect(h.engine.getRule('cpu')).toMatchObject({ health: 'error', lastError: 'metric store unavailable' });
+  });
+
   it('log absence rule fires when the service goes quiet', async () => {
     const h = await harness([{ name: 'CheckoutQuiet', kind: 'log', mode: 'absence', filter: { service: 'checkout' }, window: '1m' }]);
     h.logs.add(h.clock.now() - 1000, { service: 'checkout' });

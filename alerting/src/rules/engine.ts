@@ -474,7 +474,7 @@ export class AlertingEngine {
 
   private applyResult(entry: RuleEntry, result: EvalResult, now: number): void {
     const rule = entry.rule;
-    const params: StepParams = { forMs: rule.forMs, keepFiringForMs: rule.keepFiringForMs, noData: rule.noData, flapping: rule.flapping };
+    const params: StepParams = { forMs: rule.forMs, keepFiringForMs: rule.keepFiringForMs, noData: rule.noData, onError: rule.onError, flapping: rule.flapping };
     const stepped = new Set<Instance>();
     const history: HistoryInsert[] = [];
     const undo: Array<{ inst: Instance; st: InstanceState; lastEmittedState: AlertState | null }> = [];

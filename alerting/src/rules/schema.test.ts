@@ -29,6 +29,7 @@ describe('rule validation names the key', () => {
     { name: 'bad noData policy', rule: { ...metric, noData: 'ignore' }, key: 'rules[2].noData: must be one of' },
     { name: 'negative limit', rule: { ...metric, limit: -1 }, key: 'rules[2].limit: must be >= 0' },
     { name: 'fractional limit', rule: { ...metric, limit: 2.5 }, key: 'rules[2].limit: must be integer' },
+    { name: 'bad onError policy', rule: { ...metric, onError: 'nodata' }, key: 'rules[2].onError: must be one of' },
     { name: 'bad missingSeries policy', rule: { ...metric, missingSeries: 'drop' }, key: 'rules[2].missingSeries: must be one of' },
     { name: 'clear threshold on the wrong side', rule: { ...metric, clearThreshold: 95 }, key: 'rules[2].clearThreshold: must be at most the threshold' },
     { name: 'clear threshold with == ', rule: { ...metric, comparison: '==', clearThreshold: 1 }, key: 'rules[2].clearThreshold: not allowed' },

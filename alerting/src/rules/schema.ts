@@ -19,6 +19,8 @@ export type Comparison = (typeof COMPARISONS)[number];
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export const NODATA_POLICIES = ['nodata', 'keepLast', 'alerting', 'ok'] as const;
 export type NoDataPolicy = (typeof NODATA_POLICIES)[number];
+export const ERROR_POLICIES = ['error', 'keepLast', 'alerting', 'ok'] as const;
+export type ErrorPolicy = (typeof ERROR_POLICIES)[number];
 export const MISSING_SERIES_POLICIES = ['resolve', 'nodata'] as const;
 export type MissingSeriesPolicy = (typeof MISSING_SERIES_POLICIES)[number];
 export const RULE_KINDS = ['metric', 'log', 'promql'] as const;
@@ -42,6 +44,8 @@ const commonProperties = {
   labels: Type.Optional(Type.Record(Type.String(), Type.String())),
   annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
   noData: Type.Optional(StringEnum(NODATA_POLICIES)),
+  /** What a failed evaluation means (Grafana's error handling): the `error` state, or as noData's keepLast, alerting, ok. */
+  onError: Type.Optional(StringEnum(ERROR_POLICIES)),
   /** A series gone while the rule still returns others: `resolve` (Prometheus, Grafana) or the `noData` policy. */
   missingSeries: Type.Optional(StringEnum(MISSING_SERIES_POLICIES)),
   /** Most alerts (pending or firing) one evaluation may make; more is an evaluation error. 0: no limit (Prometheus' rule `limit`). */
@@ -154,6 +158,7 @@ interface RuleBase {
   labels: Record<string, CompiledTemplate>;
   annotations: Record<string, CompiledTemplate>;
   noData: NoDataPolicy;
+  onError: ErrorPolicy;
   missingSeries: MissingSeriesPolicy;
   /** 0: none. */
   limit: number;
@@ -360,6 +365,7 @@ export function compileRule(raw: unknown, options: { prefix?: string; defaults: 
     labels,
     annotations,
     noData: spec.noData ?? 'nodata',
+    onError: spec.onError ?? 'error',
     missingSeries: spec.missingSeries ?? 'resolve',
     limit: spec.limit ?? 0,
     flapping,

@@ -9,6 +9,7 @@ const base: StepParams = {
   forMs: 0,
   keepFiringForMs: 0,
   noData: 'nodata',
+  onError: 'error',
   flapping: { enabled: false, window: 21, high: 20, low: 5 },
 };
 
@@ -89,6 +90,16 @@ describe('state machine', () => {
     { name: 'nodata from inactive is nodata', policy: 'nodata' as const, want: ['nodata'] },
   ])('noData policy from inactive: $name', ({ policy, want }) => {
     expect(run([nodata], { noData: policy }).states).toEqual(want);
+  });
+
+  it.each([
+    { name: 'error (default) → error state', policy: 'error' as const, want: ['firing', 'error'], fromInactive: ['error'] },
+    { name: 'keepLast → stays as it was (Prometheus)', policy: 'keepLast' as const, want: ['firing', 'firing'], fromInactive: ['inactive'] },
+    { name: 'alerting → firing', policy: 'alerting' as const, want: ['firing', 'firing'], fromInactive: ['firing'] },
+    { name: 'ok → resolves', policy: 'ok' as const, want: ['firing', 'resolved'], fromInactive: ['inactive'] },
+  ])('onError policy: $name', ({ policy, want, fromInactive }) => {
+    expect(run([breach(), error], { onError: policy }).states).toEqual(want);
+    expect(run([error], { onError: policy }).states).toEqual(fromInactive);
   });
 
   it('keeps startsAt across nodata and back to firing; sets endsAt when resolved', () => {

@@ -1,5 +1,5 @@
 import type { Cond } from '../rules/evaluate.ts';
-import type { FlappingSettings, NoDataPolicy } from '../rules/schema.ts';
+import type { ErrorPolicy, FlappingSettings, NoDataPolicy } from '../rules/schema.ts';
 import type { AlertState } from '../types.ts';
 
 // The state machine of one alert instance — a pure function of (state, observation, rule, now).
@@ -57,6 +57,7 @@ export interface StepParams {
   forMs: number;
   keepFiringForMs: number;
   noData: NoDataPolicy;
+  onError: ErrorPolicy;
   flapping: FlappingSettings;
 }
 
@@ -122,10 +123,17 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
   let value: number | null;
   switch (input.kind) {
     case 'error':
-      abnormal = 'error';
-      s.error = input.error;
-      active = prev.active;
+      // What a failed evaluation means is the rule's `onError` policy (Grafana's error handling):
+      // error (default) → the `error` state · keepLast → the last decision stands (Prometheus
+      // keeps its alerts as they were) · alerting → active · ok → not active.
       value = null;
+      active = prev.active;
+      if (p.onError === 'error') {
+        abnormal = 'error';
+        s.error = input.error;
+      } else if (p.onError === 'alerting') active = true;
+      else if (p.onError === 'ok') active = false;
+      else value = prev.value; // keepLast
       break;
     case 'nodata':
       value = null;

@@ -177,7 +177,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         timelineSource: (fp) => pipeline.timelineFor(fp),
         externalAlerts: () => pipeline.alerts().filter((a) => a.source === 'api').map(apiAlertView),
       });
-      await app.register(registerNotifyRoutes, { pipeline });
+      await app.register(registerNotifyRoutes, { pipeline, ruleAlertState: (fp) => engine.getAlert(fp)?.state });
     },
     async start(): Promise<void> {
       await pipeline.start();

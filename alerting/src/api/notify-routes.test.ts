@@ -26,7 +26,8 @@ beforeEach(async () => {
     [slack, email],
   );
   app = createHttpServer({ bodyLimit: 1_000_000 });
-  await app.register(registerNotifyRoutes, { pipeline: t.pipeline });
+  // The rule engine holds a pending alert (its `for` not passed) the pipeline has not been given.
+  await app.register(registerNotifyRoutes, { pipeline: t.pipeline, ruleAlertState: (fp) => (fp === 'aaaa' ? 'pending' : undefined) });
   await app.ready();
 });
 
@@ -109,6 +110,7 @@ describe('acknowledgement', () => {
   it.each([
     { name: 'no by → 400', body: { comment: 'x' }, status: 400, code: ALERT_ERR.ACK_INVALID },
     { name: 'unknown alert → 404', body: { by: 'kim' }, status: 404, code: ALERT_ERR.ALERT_NOT_FOUND, fp: 'ffff' },
+    { name: 'a rule\'s pending alert → 409 not active, saying so', body: { by: 'kim' }, status: 409, code: ALERT_ERR.ALERT_NOT_ACTIVE, fp: 'aaaa' },
   ])('POST /api/v1/alerts/:id/ack: $name', async ({ body, status, code, fp }) => {
     const a = await firing();
     const res = await json('POST', `/api/v1/alerts/${fp ?? a.fingerprint}/ack`, body);

@@ -26,6 +26,11 @@ import { localeFromAcceptLanguage } from '../templates/messages.ts';
 
 export interface NotifyRouteDeps {
   pipeline: NotificationPipeline;
+  /**
+   * The state of a rule's alert the pipeline has not been given (pending: its `for` has not
+   * passed), so acknowledging it says why it cannot be, instead of "not found".
+   */
+  ruleAlertState?: (fingerprint: string) => string | undefined;
 }
 
 type Params = Record<string, string>;
@@ -152,7 +157,14 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
     json((request) => {
       const body = jsonBody(request.body);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AlertError(ALERT_ERR.ACK_INVALID, 'expected a JSON object { by, comment? }', 400);
-      return { ack: pipeline.ack((request.params as Params).id, body as { by?: unknown; comment?: unknown }, 'api') };
+      const id = (request.params as Params).id;
+      try {
+        return { ack: pipeline.ack(id, body as { by?: unknown; comment?: unknown }, 'api') };
+      } catch (err) {
+        const state = err instanceof AlertError && err.code === ALERT_ERR.ALERT_NOT_FOUND ? deps.ruleAlertState?.(id) : undefined;
+        if (state === undefined) throw err;
+        throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, `alert ${id} is ${state}, not firing: nobody was notified of it yet, so there is nothing to acknowledge`, 409, { fingerprint: id, state });
+      }
     }),
   );
 

@@ -2,6 +2,7 @@
 // already stored (its answer lost to a timeout, a dropped connection or a kill -9 between commit
 // and answer) is answered again and not stored twice, so no exporter delivers it twice.
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
@@ -71,6 +72,24 @@ describe('Idempotency-Key', () => {
       expect(await res.json()).toMatchObject({ error: { code: 'PERISCOPE_ERR_BAD_IDEMPOTENCY_KEY' } });
     }
     expect(await count(c.url, service)).toBe(2);
+  });
+
+  it('a key given on two header lines is a 400 that says so, not a complaint about its characters', async () => {
+    const c = await start();
+    // Node joins repeated header lines with ", ", which no key may hold: the answer named the
+    // characters ("must be printable ASCII", "not a valid string") of a key that had none wrong.
+    for (const keys of [['a1', 'b2'], ['"a1"', '"a1"']]) {
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${c.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'idempotency-key': keys } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on('error', reject).end(lines('idem-twice', 1));
+      });
+      expect(status, keys.join()).toBe(400);
+      expect(JSON.parse(body)).toMatchObject({ error: { code: 'PERISCOPE_ERR_BAD_IDEMPOTENCY_KEY', message: 'Idempotency-Key is given more than once' } });
+    }
+    expect(await count(c.url, 'idem-twice')).toBe(0);
   });
 
   it('a batch refused as a whole stores no key: its retry is handled anew', async () => {

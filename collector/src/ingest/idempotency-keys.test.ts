@@ -27,6 +27,7 @@ describe('parseIdempotencyKey', () => {
     expect(parseIdempotencyKey('8e03978e-40d5-43e8-bc93-6894a57f9324')).toBe('8e03978e-40d5-43e8-bc93-6894a57f9324');
     expect(parseIdempotencyKey('"a \\"quoted\\" \\\\ key"')).toBe('a "quoted" \\ key');
     expect(parseIdempotencyKey('x'.repeat(MAX_KEY_LENGTH))).toHaveLength(MAX_KEY_LENGTH);
+    expect(parseIdempotencyKey(['"k1"'])).toBe('k1'); // one header line, as headersDistinct gives it
   });
 
   it.each([

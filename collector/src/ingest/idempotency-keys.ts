@@ -63,12 +63,17 @@ export interface KeyClaim {
 /**
  * The key from an `Idempotency-Key` header: a Structured Field string (`"…"`, RFC 8941 §3.3.3),
  * as the draft defines it, or the bare token many clients send (`Idempotency-Key: 5f0c…`).
+ * Pass the header's lines one by one (node's `headersDistinct`): `headers` joins repeated lines
+ * with ", ", and the key given twice was then refused for its characters instead.
  * Undefined when absent; PeriscopeError 400 when empty, too long, given twice or not printable
  * ASCII.
  */
 export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (Array.isArray(header)) {
+    if (header.length > 1) throw badKey('Idempotency-Key is given more than once');
+    header = header[0];
+  }
   if (header === undefined) return undefined;
-  if (Array.isArray(header)) throw badKey('Idempotency-Key is given more than once');
   let key = header.trim();
   if (key.startsWith('"')) {
     const m = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(key);

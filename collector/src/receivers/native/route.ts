@@ -49,7 +49,9 @@ export function registerNativeLogsRoute(app: FastifyInstance, ingest: Ingest, pa
       throw new PeriscopeError(ERR.UNSUPPORTED_MEDIA_TYPE, 'use application/x-ndjson or application/json', 415);
     }
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const key = parseIdempotencyKey(request.headers['idempotency-key']);
+    // Its lines one by one, to tell a key given twice (light-my-request's injected requests have
+    // no headersDistinct: their joined header is read instead).
+    const key = parseIdempotencyKey(request.raw.headersDistinct?.['idempotency-key'] ?? request.headers['idempotency-key']);
     let claim: KeyClaim | undefined;
     if (key !== undefined) {
       const found = keys.claim(key, body);

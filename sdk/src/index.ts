@@ -74,14 +74,14 @@ export function init(options: PeriscopeOptions = {}): Periscope {
 
   const agents = createExportAgents();
   const resource = buildResource(resolved);
-  // One OTLP export, the exporter's own retries included. Not cut to shutdownTimeoutMs: a collector
-  // answering in 6 s would then never succeed; the shutdown deadline ends exports itself (lifecycle.ts).
-  const timeout = resolved.requestTimeoutMs;
+  // Each OTLP export's timeout (traces.timeoutMs, metrics.timeoutMs) covers the exporter's own
+  // retries. Not cut to shutdownTimeoutMs: a collector answering in 6 s would then never succeed;
+  // the shutdown deadline ends exports itself (lifecycle.ts).
 
   let traces: Traces | undefined;
   if (resolved.traces.enabled) {
     try {
-      traces = startTraces(resolved, resource, agents, timeout, rejectionWarner(warn, 'spans'));
+      traces = startTraces(resolved, resource, agents, resolved.traces.timeoutMs, rejectionWarner(warn, 'spans'));
     } catch (err) {
       warn('tracing not started', { error: String((err as Error)?.message ?? err) });
     }
@@ -89,7 +89,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
   let metrics: Metrics | undefined;
   if (resolved.metrics.enabled) {
     try {
-      metrics = startMetrics(resolved, resource, agents, timeout, { onWarning: warn });
+      metrics = startMetrics(resolved, resource, agents, resolved.metrics.timeoutMs, { onWarning: warn });
     } catch (err) {
       warn('metrics not started', { error: String((err as Error)?.message ?? err) });
     }

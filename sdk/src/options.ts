@@ -14,6 +14,7 @@ import {
   otelMetricExportInterval,
   otelSamplerRatio,
   sdkDisabled,
+  otlpTimeout,
   signalEndpoint,
 } from './otel-env.ts';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
@@ -115,6 +116,7 @@ export interface ResolvedOptions {
   batchMaxBytes: number;
   flushIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** One log request (requestTimeoutMs, else OTEL_EXPORTER_OTLP_LOGS_TIMEOUT / OTEL_EXPORTER_OTLP_TIMEOUT). */
   requestTimeoutMs: number;
   hostname: string;
   facility: number;
@@ -131,11 +133,13 @@ export interface ResolvedOptions {
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
    */
-  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string> };
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number };
   metrics: {
     enabled: boolean;
     url: string;
     headers: Record<string, string>;
+    /** One export, its retries included (requestTimeoutMs, else OTEL_EXPORTER_OTLP_METRICS_TIMEOUT / _TIMEOUT); the same for traces. */
+    timeoutMs: number;
     exportIntervalMs: number;
     runtime: boolean;
     leak: { slopeBytesPerMin: number; windowMs: number; minSamples: number } | undefined;
@@ -381,7 +385,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
     flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs),
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, POSITIVE_INT),
-    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
+    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, 'LOGS', warnings) ?? DEFAULTS.requestTimeoutMs),
     hostname,
     facility,
     serviceInstanceId,
@@ -392,11 +396,13 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
       url: signalEndpoint(env, 'TRACES', warnings) ?? `${base}/v1/traces`,
       headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
+      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, 'TRACES', warnings) ?? DEFAULTS.requestTimeoutMs),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
+      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, 'METRICS', warnings) ?? DEFAULTS.requestTimeoutMs),
       exportIntervalMs: num(
         'metrics.exportIntervalMs',
         metrics.exportIntervalMs,

@@ -77,6 +77,22 @@ export function signalEndpoint(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRI
   return undefined;
 }
 
+/**
+ * OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT: milliseconds a request may
+ * take (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options), or
+ * undefined. A value that is not a positive integer is ignored with a warning, as the spec asks.
+ */
+export function otlpTimeout(env: NodeJS.ProcessEnv, signal: OtlpSignal, warnings: string[]): number | undefined {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`, 'OTEL_EXPORTER_OTLP_TIMEOUT']) {
+    const raw = nonEmpty(env[name]);
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (Number.isInteger(n) && n > 0) return n;
+    warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
+  }
+  return undefined;
+}
+
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
 const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
   always_on: 1,

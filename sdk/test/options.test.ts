@@ -75,11 +75,12 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {} });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000 });
     expect(o.metrics).toEqual({
       enabled: true,
       url: 'http://127.0.0.1:4318/v1/metrics',
       headers: {},
+      timeoutMs: 10_000,
       exportIntervalMs: 10_000,
       runtime: true,
       leak: { slopeBytesPerMin: 1024 * 1024, windowMs: 15 * 60_000, minSamples: 6 },
@@ -258,6 +259,14 @@ describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {
     expect(o.metrics.headers).toEqual({ 'x-tenant': 'acme', 'x-team': 'metrics' });
     expect(o.traces.headers).toEqual({ 'x-tenant': 'acme', 'x-team': 'all' });
     expect(o.headers).toEqual({ 'x-tenant': 'acme', 'x-team': 'all', 'x-logs': '1' });
+  });
+
+  it('timeouts: the option, else the signal\'s OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT (ms); a bad one is ignored with a warning', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '500', OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '2.5' });
+    expect([o.requestTimeoutMs, o.traces.timeoutMs, o.metrics.timeoutMs]).toEqual([3000, 500, 3000]);
+    expect(o.warnings.join('\n')).toMatch(/OTEL_EXPORTER_OTLP_METRICS_TIMEOUT ignored: "2.5" is not a positive integer of milliseconds/);
+    const explicit = resolveOptions({ service: 's', requestTimeoutMs: 7000 }, { OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '500' });
+    expect([explicit.requestTimeoutMs, explicit.traces.timeoutMs, explicit.metrics.timeoutMs]).toEqual([7000, 7000, 7000]);
   });
 
   it('a bad signal endpoint is ignored with a warning; an OTLP logs endpoint cannot be used for the SDK\'s logs and says so', () => {

@@ -290,6 +290,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
 
   const base = endpoint.replace(/\/+$/, '');
   const headers = envHeaders(env, warnings);
+  const timeout = otlpTimeout(env, warnings);
   // Logs go to Periscope's own log API, not OTLP: a URL for OTLP logs cannot be used for them.
   if (nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) !== undefined) {
     warnings.push(`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ignored: logs are shipped to the collector's log API at ${base}/api/v1/logs (set PERISCOPE_ENDPOINT to move them)`);
@@ -385,7 +386,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
     flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs),
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, POSITIVE_INT),
-    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, 'LOGS', warnings) ?? DEFAULTS.requestTimeoutMs),
+    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs),
     hostname,
     facility,
     serviceInstanceId,
@@ -396,13 +397,13 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
       url: signalEndpoint(env, 'TRACES', warnings) ?? `${base}/v1/traces`,
       headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
-      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, 'TRACES', warnings) ?? DEFAULTS.requestTimeoutMs),
+      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
-      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, 'METRICS', warnings) ?? DEFAULTS.requestTimeoutMs),
+      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'METRICS', general: timeout }) ?? DEFAULTS.requestTimeoutMs),
       exportIntervalMs: num(
         'metrics.exportIntervalMs',
         metrics.exportIntervalMs,

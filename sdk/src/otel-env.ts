@@ -78,19 +78,20 @@ export function signalEndpoint(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRI
 }
 
 /**
- * OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT: milliseconds a request may
- * take (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options), or
- * undefined. A value that is not a positive integer is ignored with a warning, as the spec asks.
+ * OTEL_EXPORTER_OTLP_TIMEOUT, or with `signal` its OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT over
+ * `general` (the former's value, read once by the caller): milliseconds a request may take
+ * (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options), or
+ * undefined. A value that is not a positive integer is ignored with a warning, as the spec asks;
+ * the general variable is read once so that a bad value is warned about once, not per signal.
  */
-export function otlpTimeout(env: NodeJS.ProcessEnv, signal: OtlpSignal, warnings: string[]): number | undefined {
-  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`, 'OTEL_EXPORTER_OTLP_TIMEOUT']) {
-    const raw = nonEmpty(env[name]);
-    if (raw === undefined) continue;
-    const n = Number(raw);
-    if (Number.isInteger(n) && n > 0) return n;
-    warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
-  }
-  return undefined;
+export function otlpTimeout(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: number | undefined }): number | undefined {
+  const name = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_TIMEOUT` : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return signal?.general;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
+  return signal?.general;
 }
 
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */

@@ -269,6 +269,12 @@ describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {
     expect([explicit.requestTimeoutMs, explicit.traces.timeoutMs, explicit.metrics.timeoutMs]).toEqual([7000, 7000, 7000]);
   });
 
+  it('a bad OTEL_EXPORTER_OTLP_TIMEOUT is warned about once, not once per signal', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TIMEOUT: '10s' });
+    expect([o.requestTimeoutMs, o.traces.timeoutMs, o.metrics.timeoutMs]).toEqual([10_000, 10_000, 10_000]);
+    expect(o.warnings.filter((w) => w.startsWith('OTEL_EXPORTER_OTLP_TIMEOUT'))).toEqual(['OTEL_EXPORTER_OTLP_TIMEOUT ignored: "10s" is not a positive integer of milliseconds']);
+  });
+
   it('a bad signal endpoint is ignored with a warning; an OTLP logs endpoint cannot be used for the SDK\'s logs and says so', () => {
     const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'tempo:4317', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://loki:3100/otlp/v1/logs' });
     expect(o.traces.url).toBe('http://127.0.0.1:4318/v1/traces');

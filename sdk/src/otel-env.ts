@@ -78,18 +78,26 @@ export function signalEndpoint(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRI
 }
 
 /**
+ * The longest a Node timer waits (2^31-1 ms, about 24.8 days): a longer one, AbortSignal.timeout's
+ * included, is set to 1 ms, and every request was then aborted at once. A longer timeout (a value
+ * meant as "never") is cut to it.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * OTEL_EXPORTER_OTLP_TIMEOUT, or with `signal` its OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT over
  * `general` (the former's value, read once by the caller): milliseconds a request may take
  * (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options), or
  * undefined. A value that is not a positive integer is ignored with a warning, as the spec asks;
  * the general variable is read once so that a bad value is warned about once, not per signal.
+ * A value over MAX_TIMER_MS waits MAX_TIMER_MS.
  */
 export function otlpTimeout(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: number | undefined }): number | undefined {
   const name = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_TIMEOUT` : 'OTEL_EXPORTER_OTLP_TIMEOUT';
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return signal?.general;
   const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return n;
+  if (Number.isInteger(n) && n > 0) return Math.min(n, MAX_TIMER_MS);
   warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
   return signal?.general;
 }

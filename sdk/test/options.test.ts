@@ -269,6 +269,13 @@ describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {
     expect([explicit.requestTimeoutMs, explicit.traces.timeoutMs, explicit.metrics.timeoutMs]).toEqual([7000, 7000, 7000]);
   });
 
+  it('an OTEL_EXPORTER_OTLP_TIMEOUT beyond what a timer can wait (2^31-1 ms) waits that long, not 1 ms', () => {
+    // Node sets a longer timer (AbortSignal.timeout too) to 1 ms: every request was aborted at once.
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TIMEOUT: '99999999999', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000000000' });
+    expect([o.requestTimeoutMs, o.traces.timeoutMs, o.metrics.timeoutMs]).toEqual([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1]);
+    expect(o.warnings).toEqual([]);
+  });
+
   it('a bad OTEL_EXPORTER_OTLP_TIMEOUT is warned about once, not once per signal', () => {
     const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TIMEOUT: '10s' });
     expect([o.requestTimeoutMs, o.traces.timeoutMs, o.metrics.timeoutMs]).toEqual([10_000, 10_000, 10_000]);

@@ -43,3 +43,33 @@ it('holds at most deadLetter.maxBytes of refused records; the oldest beyond are 
   expect(list.total).toBe(held);
   expect(list.items).toHaveLength(held);
 });
+
+// Letters kept over the bound (by a version without deadLetter.maxBytes, or under a larger one)
+// stayed until the next letter was filed, and took the room of records meanwhile.
+it('applies a lowered bound at start, before any new letter: the oldest beyond are dropped and counted', { timeout: 120_000 }, async () => {
+  const exporter = (maxBytes: string) => `exporters:\n  - { type: loki, name: loki, url: "${loki.url}", batch: { wait: 50ms }, deadLetter: { maxBytes: ${maxBytes} } }\n`;
+  const metric = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const first = await startCollectorProcess({ configYaml: exporter('8MiB') });
+  const dataDir = first.dataDir;
+  let second: CollectorProcess | undefined;
+  try {
+    const line = 'x'.repeat(4000);
+    const body = Array.from({ length: 500 }, (_, i) => JSON.stringify({ severity: 6, appName: 'big', msg: `${i} ${line}` })).join('\n');
+    expect((await fetch(`${first.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body })).status).toBe(200);
+    await waitFor(async () => {
+      const t = await (await fetch(`${first.url}/metrics`)).text();
+      return metric(t, /^periscope_exporter_dead_letters\{exporter="loki",type="loki"\} (\S+)/m) === 500;
+    }, 60_000);
+    await first.stop();
+    second = await startCollectorProcess({ dataDir, configYaml: exporter('1MiB') });
+    const text = await (await fetch(`${second.url}/metrics`)).text();
+    const held = metric(text, /^periscope_exporter_dead_letters\{exporter="loki",type="loki"\} (\S+)/m);
+    expect(held).toBeGreaterThan(200);
+    expect(held).toBeLessThanOrEqual(Math.floor(2 ** 20 / 4000) + 1);
+    expect(metric(text, /^periscope_exporter_dropped_items_total\{exporter="loki",type="loki",reason="deadletter_full"\} (\S+)/m)).toBe(500 - held);
+    expect(second.output()).toMatch(/exporter loki: \d+ oldest dead letter\(s\) over deadLetter.maxRecords or deadLetter.maxBytes deleted/);
+  } finally {
+    await second?.dispose();
+    await first.dispose();
+  }
+});

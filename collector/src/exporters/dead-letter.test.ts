@@ -1,6 +1,8 @@
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { DeadLetterStore } from './dead-letter.ts';
+import { Registry } from 'prom-client';
+import { boundDeadLetters, DeadLetterStore } from './dead-letter.ts';
+import { createExporterMetrics } from './metrics.ts';
 
 const record = { timestamp: '2026-12-04T10:00:00.000001Z', severity: 6, level: 'info', facility: 1, msg: 'hello' } as const;
 
@@ -91,5 +93,30 @@ describe('DeadLetterStore', () => {
     expect(after.map((l) => l.id)).toEqual([a.id, c.id + 1]);
     // a page cursor (the id of a page's last letter) still points where it did
     expect(store.list({ afterId: a.id, limit: 10 }).map((l) => l.logId)).toEqual([4]);
+  });
+
+  it('at start, letters beyond the bounds are cut to them and counted; a failing write is logged, not thrown', async () => {
+    const db = new DatabaseSync(':memory:');
+    const store = new DeadLetterStore(db);
+    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400', status: 400 });
+    store.add('loki', [1, 2, 3, 4, 5].map(letter), 100); // kept under a larger bound
+    const registry = new Registry();
+    const metrics = createExporterMetrics(registry);
+    const warnings: string[] = [];
+    const logger = { warn: (_: object, msg: string) => void warnings.push(msg) };
+    const labels = { exporter: 'loki', type: 'loki' };
+    boundDeadLetters(store, metrics, labels, { records: 3, bytes: Number.POSITIVE_INFINITY }, logger);
+    expect(store.list({ exporter: 'loki', limit: 10 }).map((l) => l.logId)).toEqual([3, 4, 5]);
+    expect(await registry.getSingleMetricAsString('periscope_exporter_dropped_items_total')).toContain('reason="deadletter_full"} 2');
+    expect(warnings).toEqual([expect.stringContaining('2 oldest dead letter(s)')]);
+    // within the bounds: nothing written
+    store.add = () => {
+      throw new Error('database or disk is full');
+    };
+    boundDeadLetters(store, metrics, labels, 3, logger);
+    expect(warnings).toHaveLength(1);
+    // a write that fails (a full disk) does not stop the exporter's start
+    expect(() => boundDeadLetters(store, metrics, labels, 2, logger)).not.toThrow();
+    expect(warnings[1]).toContain('applying the dead-letter bounds failed');
   });
 });

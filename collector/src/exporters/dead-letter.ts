@@ -231,6 +231,8 @@ export class DeadLetterStore {
    * `maxBytes` of their bodies (the newest letter always stays). A record that already has a
    * letter (refused again after a restart read it again from the cursor) updates it instead.
    * Returns how many letters are new, and how many old letters were deleted to make room.
+   * With no items it only applies the bounds (at start: letters kept under a larger bound, or by
+   * a version without `maxBytes`).
    */
   add(
     exporter: string,
@@ -239,7 +241,7 @@ export class DeadLetterStore {
     now = Date.now(),
     maxBytes = Number.POSITIVE_INFINITY,
   ): { added: number; evicted: number } {
-    if (items.length === 0) return { added: 0, evicted: 0 };
+    if (items.length === 0 && this.count(exporter) <= max && this.bytes(exporter) <= maxBytes) return { added: 0, evicted: 0 };
     let excess = 0;
     let added = 0;
     try {
@@ -349,11 +351,39 @@ export function fileDeadLetters(
   letters: NewLetter[],
   max: number | { records: number; bytes: number },
   now?: number,
-): void {
+): number {
   const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
   const { added, evicted } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
   if (added) metrics.deadLettered.inc(labels, added);
   if (evicted) metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
+  return evicted;
+}
+
+/**
+ * At an exporter's start: the letters it holds beyond its bounds (kept by a version without
+ * `deadLetter.maxBytes`, or under a larger bound) are deleted, oldest first, and counted as
+ * dropped (deadletter_full), as when a new letter makes room. Without this they stayed until the
+ * next letter was filed, which may be long (a refusal of everything now waits instead), and took
+ * the room of records under store.retention.maxBytes meanwhile.
+ */
+export function boundDeadLetters(
+  store: DeadLetterStore,
+  metrics: ExporterMetrics,
+  labels: { exporter: string; type: string },
+  max: number | { records: number; bytes: number },
+  logger: { warn(obj: object, msg: string): void },
+): void {
+  const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
+  let evicted: number;
+  try {
+    if (store.count(labels.exporter) <= bound.records && store.bytes(labels.exporter) <= bound.bytes) return;
+    evicted = fileDeadLetters(store, metrics, labels, [], bound);
+  } catch (err) {
+    // A full disk must not stop the start: the next letter filed applies the bounds again.
+    logger.warn({ exporter: labels.exporter, err: (err as Error).message }, `exporter ${labels.exporter}: applying the dead-letter bounds failed; the next dead letter applies them`);
+    return;
+  }
+  if (evicted > 0) logger.warn({ exporter: labels.exporter, count: evicted }, `exporter ${labels.exporter}: ${evicted} oldest dead letter(s) over deadLetter.maxRecords or deadLetter.maxBytes deleted (counted as dropped, deadletter_full)`);
 }
 
 export interface ReplayOutcome {

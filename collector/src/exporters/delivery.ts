@@ -30,7 +30,7 @@ import type { AcceptTimes } from './accept-times.ts';
 import { BackendStatus, type DependencyHealth } from './backend-status.ts';
 import { BatchResolver } from './batch-resolver.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
-import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
+import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
@@ -210,6 +210,7 @@ export class Delivery {
     const rule = kv.get(this.#dropKey);
     this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
     this.#loadBacklogCounts();
+    boundDeadLetters(this.#d.deadLetters, this.#d.metrics, this.#labels, this.#o.deadLetterMax, this.#d.logger);
     if (this.#o.encodeThreads > 0 && this.sink.recipe && this.sink.encode) this.#encoder = new EncodePool(this.name, this.sink.recipe, this.#o.encodeThreads);
     this.#unsubscribe = this.#d.ingest.subscribe((batch) => this.#onIngest(batch));
     this.#d.metrics.register(this.name, this.sink.type, () => this.gauges());

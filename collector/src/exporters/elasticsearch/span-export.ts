@@ -16,7 +16,7 @@
 // Not here (logs only): backlog bounds with back-pressure (the span store's own retention bounds
 // what waits).
 
-import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
+import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
@@ -145,6 +145,7 @@ export class SpanExport {
     m.deadLettered.inc(this.#labels, 0);
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
+    boundDeadLetters(this.#d.deadLetters, m, this.#labels, this.#o.deadLetterMax, this.#d.logger);
     m.register(this.name, this.type, () => this.gauges());
     // Spans after the cursor are sent again after an error (409s: no duplicate).
     this.#loop = runRestartingAfterErrors(

@@ -178,11 +178,9 @@ function fail(message: string): never {
   throw new Error(`[periscope] init: ${message}`);
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
+function positiveInt(name: string, value: number | undefined, fallback: number, check = POSITIVE_INT): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    fail(`"${name}" must be a positive integer, got ${JSON.stringify(value)}`);
-  }
+  if (typeof value !== 'number' || !check.ok(value)) fail(`"${name}" must be ${check.what}, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -224,6 +222,11 @@ function num(
 
 const RATIO = { what: 'a number from 0 to 1', ok: (n: number) => n >= 0 && n <= 1 };
 const POSITIVE_INT = { what: 'a positive integer', ok: (n: number) => Number.isInteger(n) && n > 0 };
+/**
+ * A time the SDK sets a timer for: Node fires a timer of more than 2^31-1 ms (about 24.8 days) at
+ * once, so a value meant as "wait very long" made every request time out, or a flush loop spin.
+ */
+const TIMER_MS = { what: 'a whole number of milliseconds from 1 to 2147483647 (about 24.8 days; Node fires a longer timer at once)', ok: (n: number) => Number.isInteger(n) && n > 0 && n <= 2 ** 31 - 1 };
 const PORT = { what: 'a port 0–65535', ok: (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535 };
 
 function section<T extends object>(name: string, value: T | undefined): Partial<T> {
@@ -384,9 +387,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     maxBufferBytes: positiveInt('maxBufferBytes', options.maxBufferBytes, DEFAULTS.maxBufferBytes),
     batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, DEFAULTS.batchMaxRecords),
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
-    flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs),
-    shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, POSITIVE_INT),
-    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs),
+    flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs, TIMER_MS),
+    shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
+    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
     hostname,
     facility,
     serviceInstanceId,
@@ -397,20 +400,20 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
       url: signalEndpoint(env, 'TRACES', warnings) ?? `${base}/v1/traces`,
       headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
-      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs),
+      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
-      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'METRICS', general: timeout }) ?? DEFAULTS.requestTimeoutMs),
+      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'METRICS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
       exportIntervalMs: num(
         'metrics.exportIntervalMs',
         metrics.exportIntervalMs,
         'PERISCOPE_METRICS_EXPORT_INTERVAL_MS',
         env,
         otelMetricExportInterval(env, warnings) ?? DEFAULTS.metricsExportIntervalMs,
-        POSITIVE_INT,
+        TIMER_MS,
       ),
       runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
       leak,

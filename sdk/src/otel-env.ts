@@ -144,7 +144,7 @@ export function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: strin
   const raw = nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return n;
+  if (Number.isInteger(n) && n > 0) return Math.min(n, MAX_TIMER_MS);
   warnings.push(`OTEL_METRIC_EXPORT_INTERVAL ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
   return undefined;
 }

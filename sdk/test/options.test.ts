@@ -135,7 +135,11 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
     { name: 'ratio not a number in env', options: {}, env: { PERISCOPE_TRACES_SAMPLE_RATIO: 'half' }, error: /"traces.sampleRatio" \(PERISCOPE_TRACES_SAMPLE_RATIO\) must be a number from 0 to 1, got "half"/ },
     { name: 'boolean in env', options: {}, env: { PERISCOPE_TRACES_ENABLED: 'maybe' }, error: /"traces.enabled" \(PERISCOPE_TRACES_ENABLED\) must be true or false/ },
     { name: 'boolean option', options: { metrics: { enabled: 'yes' as never } }, env: {}, error: /"metrics.enabled" must be a boolean/ },
-    { name: 'zero export interval', options: { metrics: { exportIntervalMs: 0 } }, env: {}, error: /"metrics.exportIntervalMs" must be a positive integer/ },
+    { name: 'zero export interval', options: { metrics: { exportIntervalMs: 0 } }, env: {}, error: /"metrics.exportIntervalMs" must be a whole number of milliseconds from 1/ },
+    // Node fires a timer over 2^31-1 ms at once: every request would time out, a flush loop spin.
+    { name: 'a request timeout longer than a Node timer', options: { requestTimeoutMs: 2 ** 31 }, env: {}, error: /"requestTimeoutMs" must be a whole number of milliseconds from 1 to 2147483647/ },
+    { name: 'a flush interval longer than a Node timer', options: { flushIntervalMs: 3e9 }, env: {}, error: /"flushIntervalMs" must be a whole number of milliseconds from 1 to 2147483647/ },
+    { name: 'a shutdown timeout in env longer than a Node timer', options: {}, env: { PERISCOPE_SHUTDOWN_TIMEOUT_MS: '9999999999' }, error: /"shutdownTimeoutMs" \(PERISCOPE_SHUTDOWN_TIMEOUT_MS\) must be a whole number of milliseconds/ },
     { name: 'unknown instrumentation', options: { instrumentations: ['express' as never] }, env: {}, error: /"instrumentations": unknown instrumentation "express" \(known: http\)/ },
     { name: 'unknown instrumentation in env', options: {}, env: { PERISCOPE_INSTRUMENTATIONS: 'http,grpc' }, error: /unknown instrumentation "grpc"/ },
     { name: 'prometheus without port', options: { prometheus: {} as never }, env: {}, error: /"prometheus.port" is required/ },
@@ -324,6 +328,7 @@ describe('OTEL_METRIC_EXPORT_INTERVAL', () => {
     { name: 'PERISCOPE_METRICS_EXPORT_INTERVAL_MS wins', options: {}, env: { PERISCOPE_METRICS_EXPORT_INTERVAL_MS: '5000', OTEL_METRIC_EXPORT_INTERVAL: '60000' }, interval: 5000, warnings: 0 },
     { name: 'the option wins', options: { metrics: { exportIntervalMs: 2000 } }, env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' }, interval: 2000, warnings: 0 },
     { name: 'a bad value is ignored with a warning', options: {}, env: { OTEL_METRIC_EXPORT_INTERVAL: '60s' }, interval: 10_000, warnings: 1 },
+    { name: 'a value longer than a Node timer waits the longest one (a longer timer fires at once)', options: {}, env: { OTEL_METRIC_EXPORT_INTERVAL: '3000000000' }, interval: 2 ** 31 - 1, warnings: 0 },
   ])('$name', ({ options, env, interval, warnings }) => {
     const o = resolveOptions({ service: 's', ...options }, env);
     expect(o.metrics.exportIntervalMs).toBe(interval);

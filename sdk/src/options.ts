@@ -10,6 +10,7 @@ import {
   envAttribute,
   envHeaders,
   envResourceAttributes,
+  MAX_TIMER_MS,
   otelExporterOff,
   otelMetricExportInterval,
   otelSamplerRatio,
@@ -226,7 +227,7 @@ const POSITIVE_INT = { what: 'a positive integer', ok: (n: number) => Number.isI
  * A time the SDK sets a timer for: Node fires a timer of more than 2^31-1 ms (about 24.8 days) at
  * once, so a value meant as "wait very long" made every request time out, or a flush loop spin.
  */
-const TIMER_MS = { what: 'a whole number of milliseconds from 1 to 2147483647 (about 24.8 days; Node fires a longer timer at once)', ok: (n: number) => Number.isInteger(n) && n > 0 && n <= 2 ** 31 - 1 };
+const TIMER_MS = { what: 'a whole number of milliseconds from 1 to 2147483647 (about 24.8 days; Node fires a longer timer at once)', ok: (n: number) => Number.isInteger(n) && n > 0 && n <= MAX_TIMER_MS };
 const PORT = { what: 'a port 0–65535', ok: (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535 };
 
 function section<T extends object>(name: string, value: T | undefined): Partial<T> {

@@ -82,7 +82,7 @@ export function signalEndpoint(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRI
  * included, is set to 1 ms, and every request was then aborted at once. A longer timeout (a value
  * meant as "never") is cut to it.
  */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * OTEL_EXPORTER_OTLP_TIMEOUT, or with `signal` its OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT over

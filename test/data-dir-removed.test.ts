@@ -60,4 +60,22 @@ describe('data directory removed while the collector runs', () => {
     expect((await fetch(`${collector.url}/health`)).status).toBe(200);
     await waitFor(() => /was deleted .*restart the collector to store them in a new database/.test(collector.output()), 30_000, 200);
   }, 60_000);
+
+  it('does not answer a retry from its Idempotency-Key with 200 when its records went to the deleted file', async () => {
+    const c = await startCollectorProcess();
+    try {
+      const post = () =>
+        fetch(`${c.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'idempotency-key': 'retry-after-rm' }, body: JSON.stringify({ msg: 'keyed' }) + '\n' });
+      rmSync(c.dataDir, { recursive: true, force: true });
+      // Committed (with its key) to the unlinked file, then refused: the sender keeps the batch.
+      expect((await post()).status).toBe(503);
+      // Its retry (the SDK sends the same key) must not be told the batch is stored.
+      const retry = await post();
+      expect(retry.headers.get('idempotent-replayed')).toBeNull();
+      expect(retry.status).toBe(503);
+      expect(((await retry.json()) as { error: { code: string } }).error.code).toBe('PERISCOPE_ERR_STORE_UNAVAILABLE');
+    } finally {
+      await c.dispose();
+    }
+  }, 60_000);
 });

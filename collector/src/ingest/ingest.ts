@@ -88,8 +88,18 @@ export class Ingest {
     this.#metrics.rejected.inc({ receiver, reason }, count);
   }
 
-  /** Counts a request answered from its idempotency key: a retry whose records were already stored. */
+  /**
+   * Before a request is answered from its idempotency key (a retry whose records were already
+   * stored): throws PeriscopeError 503, as a write would, when the database file was lost, since
+   * the records of that answer may be in the lost file (committed, then refused); else counts it.
+   */
   replayed(receiver: string): void {
+    try {
+      this.#store.checkWritable();
+    } catch (err) {
+      this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
+      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
+    }
     this.#metrics.replayedRequests.inc({ receiver });
   }
 

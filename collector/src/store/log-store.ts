@@ -69,6 +69,15 @@ export class LogStore {
   }
 
   /**
+   * Throws when writes are refused now (the database file was lost). A retry answered from its
+   * idempotency key asks this first: the stored answer says its records are durable, and those
+   * committed to a lost file are not (their sender was refused, and must not be told otherwise).
+   */
+  checkWritable(): void {
+    this.#writeGuard(false);
+  }
+
+  /**
    * Writes the batch in one transaction and returns the id range assigned (inclusive), or null
    * for an empty batch. `alsoCommit` runs in that transaction after the records: what must be
    * durable with them (the request's idempotency key).

@@ -8,6 +8,7 @@ describe('decide(status)', () => {
     { name: '400 bad request', status: 400, expected: 'permanent' },
     { name: '401', status: 401, expected: 'permanent' },
     { name: '404', status: 404, expected: 'permanent' },
+    { name: '408 request timeout', status: 408, expected: 'retry' },
     { name: '409 key being handled', status: 409, expected: 'retry' },
     { name: '413 too large', status: 413, expected: 'split' },
     { name: '415 media type', status: 415, expected: 'permanent' },

@@ -109,6 +109,7 @@ describe('responses', () => {
     { name: '500 then 200 → retried', reply: { status: 500 }, requests: 2, expected: { sent: 4, retries: 1, dropped: { permanent_error: 0 } } },
     { name: '503 then 200 → retried', reply: { status: 503 }, requests: 2, expected: { sent: 4, retries: 1 } },
     { name: '429 then 200 → retried', reply: { status: 429 }, requests: 2, expected: { sent: 4, retries: 1 } },
+    { name: '408 (the collector or a proxy timed the upload out: nothing stored) then 200 → retried', reply: { status: 408 }, requests: 2, expected: { sent: 4, retries: 1, dropped: { permanent_error: 0 } } },
     { name: '409 (its Idempotency-Key still being handled) then 200 → retried', reply: { status: 409 }, requests: 2, expected: { sent: 4, retries: 1, dropped: { permanent_error: 0 } } },
   ])('$name', async ({ reply, requests, expected }) => {
     collector.reply(reply);

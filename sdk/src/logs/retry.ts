@@ -2,6 +2,9 @@
 //
 // Status → decision (collector ingest contract for POST /api/v1/logs, from the product issue):
 //   2xx            ok        (200 body may list per-record rejections: counted, never retried)
+//   408            retry     (the collector, or a proxy before it, did not receive the whole
+//                             request in time: nothing was stored, RFC 9110 §15.5.9 lets the
+//                             client repeat it, and the batch's Idempotency-Key makes that safe)
 //   409            retry     (this batch's Idempotency-Key is still being handled, after a
 //                             timeout; the next try gets its answer)
 //   413            split     (halve the batch and resend; a single record → dropped `too_large`)
@@ -26,7 +29,7 @@ export const RETRY_AFTER_MAX_MS = 300_000;
 export function decide(status: number): Decision {
   if (status >= 200 && status < 300) return 'ok';
   if (status === 413) return 'split';
-  if (status === 409 || status === 429 || status >= 500) return 'retry';
+  if (status === 408 || status === 409 || status === 429 || status >= 500) return 'retry';
   if (status >= 400) return 'permanent';
   return 'retry';
 }

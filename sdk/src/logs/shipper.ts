@@ -16,7 +16,7 @@
 //   timeout, a reset connection, the collector killed after its commit) is answered from the key
 //   and not stored twice (collector/src/ingest/idempotency-keys.ts).
 // - Responses are handled per retry.ts: 2xx (partial rejections counted as `rejected`),
-//   413 split in halves (single record → `too_large`), 429/5xx/network → retry with backoff,
+//   413 split in halves (single record → `too_large`), 408/409/429/5xx/network → retry with backoff,
 //   other 4xx → `permanent_error`, except a 400 that lists every record as rejected (the
 //   collector's NO_VALID_RECORDS): `rejected`, as in a 200.
 // - shutdown(deadline) sends everything immediately (no timer), retries until the deadline, then

@@ -3,6 +3,7 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startLokiServer } from './servers/loki.ts';
 
 let collector: CollectorProcess | undefined;
 afterEach(async () => {
@@ -111,6 +112,26 @@ it('an exporter whose backend does not answer stops at its shutdownTimeout and s
     close();
   }
 }, 60_000);
+
+it('an exporter whose backend refuses every request (401) stops at once and says that, not that its shutdownTimeout ran out', async () => {
+  const loki = await startLokiServer();
+  try {
+    await loki.setFault({ mode: 'status', status: 401, body: 'no org id' });
+    collector = await startCollectorProcess({
+      configYaml: `exporters:\n  - { type: loki, name: denied-loki, url: "${loki.url}", shutdownTimeout: 5m, batch: { wait: 0s } }\n`,
+    });
+    const posted = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"appName":"a","msg":"one"}\n' });
+    expect(posted.status).toBe(200);
+    await waitFor(() => collector!.output().includes('delivery waits until they are accepted'));
+    expect(await collector.stop()).toBe(0);
+    const lines = collector.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const stopped = lines.find((l) => l.exporter === 'denied-loki' && l.records !== undefined);
+    expect(stopped).toMatchObject({ level: 40, records: 1 });
+    expect(stopped!.msg).toBe('exporter denied-loki: stopped with 1 records not delivered (the backend refuses every request: check credentials, tenant and URL); they are kept and sent after the next start');
+  } finally {
+    await loki.close();
+  }
+}, 30_000);
 
 it('the alerting outbox and the exporters wait for their backends at the same time, not one after the other', async () => {
   const loki = await silentBackend();

@@ -247,7 +247,12 @@ export class Delivery {
     this.#flushing = true;
     this.#unsubscribe?.();
     clearInterval(this.#checkTimer);
-    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : this.#o.shutdownTimeoutMs);
+    // Why what is left was not delivered, said in the warning below: not shutdownTimeout when it was not waited for.
+    const why =
+      this.breaker.state === 'open' ? 'its circuit was open: the backend was failing'
+      : this.#status.refusing ? 'the backend refuses every request: check credentials, tenant and URL'
+      : undefined;
+    const deadline = setTimeout(() => this.#abort.abort(), why !== undefined ? 0 : this.#o.shutdownTimeoutMs);
     this.#wake();
     await this.#loop;
     clearTimeout(deadline);
@@ -257,7 +262,7 @@ export class Delivery {
     if (left > 0) {
       this.#d.logger.warn(
         { exporter: this.name, records: left, shutdownTimeout: this.#o.shutdownTimeoutMs / 1000 },
-        `exporter ${this.name}: stopped with ${left} records not delivered (the backend did not take them within shutdownTimeout); they are kept and sent after the next start`,
+        `exporter ${this.name}: stopped with ${left} records not delivered (${why ?? 'the backend did not take them within shutdownTimeout'}); they are kept and sent after the next start`,
       );
     }
     await this.#encoder?.close();

@@ -178,3 +178,24 @@ describe('overflow policies at the backlog bound', () => {
     expect(dropped + loki.entries().length).toBe(3000);
   });
 });
+
+describe('a backend refusing every request as configured (401) at start', () => {
+  it('Elasticsearch: the index template refused with the records is installed once the credentials work, before the records go in', async () => {
+    const es = await startElasticsearchServer();
+    cleanup.push(() => es.close());
+    await es.setFault({ mode: 'status', status: 401, body: '{"error":{"type":"security_exception","reason":"unable to authenticate"},"status":401}' });
+    const c = await start(`exporters:
+  - type: elasticsearch
+    name: es
+    url: ${es.url}
+    batch: { wait: 50ms }
+    ${fast}
+`);
+    expect((await post(c, [{ appName: 'tpl', msg: 'waits for the credentials', attributes: { n: 1 } }])).status).toBe(200);
+    await waitFor(() => c.output().includes('delivery waits until they are accepted'));
+    await es.setFault({ mode: 'none' });
+    await waitFor(() => es.docs().length === 1, 30_000);
+    // Without it the data stream took the built-in logs-*-* template and dynamic mappings for good.
+    expect([...es.templates.keys()]).toContain('periscope-logs');
+  });
+});

@@ -180,7 +180,7 @@ describe('overflow policies at the backlog bound', () => {
 });
 
 describe('a backend refusing every request as configured (401) at start', () => {
-  it('Elasticsearch: the index template refused with the records is installed once the credentials work, before the records go in', async () => {
+  it('Elasticsearch: the index templates refused with the records and spans are installed once the credentials work, before they go in', async () => {
     const es = await startElasticsearchServer();
     cleanup.push(() => es.close());
     await es.setFault({ mode: 'status', status: 401, body: '{"error":{"type":"security_exception","reason":"unable to authenticate"},"status":401}' });
@@ -189,13 +189,18 @@ describe('a backend refusing every request as configured (401) at start', () => 
     name: es
     url: ${es.url}
     batch: { wait: 50ms }
+    traces: { enabled: true }
     ${fast}
 `);
     expect((await post(c, [{ appName: 'tpl', msg: 'waits for the credentials', attributes: { n: 1 } }])).status).toBe(200);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const span = { traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'op', kind: 2, startTimeUnixNano: String(now), endTimeUnixNano: String(now + 1_000_000n) };
+    const traces = await fetch(`${c.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tpl' } }] }, scopeSpans: [{ spans: [span] }] }] }) });
+    expect(traces.status).toBe(200);
     await waitFor(() => c.output().includes('delivery waits until they are accepted'));
     await es.setFault({ mode: 'none' });
-    await waitFor(() => es.docs().length === 1, 30_000);
-    // Without it the data stream took the built-in logs-*-* template and dynamic mappings for good.
-    expect([...es.templates.keys()]).toContain('periscope-logs');
+    await waitFor(() => es.docs('logs-periscope-default').length === 1 && es.docs('traces-periscope-default').length === 1, 30_000);
+    // Without them the data streams took the built-in logs-*-* and traces-*-* templates (dynamic mappings) for good.
+    expect([...es.templates.keys()].sort()).toEqual(['periscope-logs', 'periscope-traces']);
   });
 });

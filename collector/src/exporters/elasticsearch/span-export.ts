@@ -18,7 +18,7 @@
 
 import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
-import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
+import { BackendStatus, refusesEverything, type DependencyHealth } from '../backend-status.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from '../retry.ts';
 import { BatchResolver, type Resolution } from '../batch-resolver.ts';
@@ -106,6 +106,13 @@ export class SpanExport {
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
   readonly #status: BackendStatus;
+  /**
+   * The traces template was refused at start as configured (401, 403, 404, 405, 407), as the spans
+   * are: tried again before each request until installed, refused otherwise, or a batch gets
+   * through without it. Tried once only, the spans that waited for the credentials created the
+   * data stream from the built-in traces-*-* template once they worked.
+   */
+  #templateRefused = false;
   /** A document's bytes in a request (#documents). */
   readonly #itemBytes: (id: string, source: string) => number;
 
@@ -201,8 +208,11 @@ export class SpanExport {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     if (this.#o.templateName !== undefined) {
-      const installed = await this.#resolver.request(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), signal);
-      if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
+      const installed = await this.#resolver.request(() => this.#putTemplate(signal), signal);
+      if (installed.status === 'permanent') {
+        this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
+        this.#templateRefused = refusesEverything(installed);
+      }
     }
     /** Spans read but left out of the last request by batchMaxBytes: the next request's, not read again. */
     let ahead: SpanRow[] = [];
@@ -260,8 +270,23 @@ export class SpanExport {
    * Sends the batch until every span is delivered or refused for good, or abort / maxRounds (the
    * shared resolver: per-item retries, 413 sent again in halves down to a span alone).
    */
+  #putTemplate(signal: AbortSignal) {
+    return this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal);
+  }
+
   async #deliver(batch: Pending[], signal: AbortSignal, maxRounds?: number, notWhileOpen?: boolean): Promise<Resolution<Pending>> {
-    const r = await this.#resolver.resolve(batch, (docs) => this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal), signal, { maxRounds, notWhileOpen });
+    const send = async (docs: Pending[]) => {
+      // Tried again before each request while refused as configured, as the log delivery does (#templateRefused).
+      if (this.#templateRefused) {
+        const t = await this.#putTemplate(signal);
+        if (t.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: t.status });
+        if (t.status === 'success' || (t.status === 'permanent' && !refusesEverything(t))) this.#templateRefused = false;
+      }
+      const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal);
+      if (answer.result.status === 'success' || answer.items?.some((r) => r.status === 'success')) this.#templateRefused = false;
+      return answer;
+    };
+    const r = await this.#resolver.resolve(batch, send, signal, { maxRounds, notWhileOpen });
     if (r.delivered > 0) this.#d.metrics.sent.inc(this.#labels, r.delivered);
     return r;
   }

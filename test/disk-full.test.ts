@@ -55,7 +55,7 @@ describe.skipIf(!mounted)('a full disk', () => {
     const ballast = join(mountPoint, 'ballast');
     writeFileSync(ballast, Buffer.alloc(12 * 1024 * 1024));
     // Entries kept: Loki's dedup of (stream, time, line) is what makes a re-sent batch harmless,
-    // and the cursor cannot be saved while the disk is full, so batches are sent again.
+    // and a crash while the disk is full sends again the batches since the cursor was last saved.
     loki = await startLokiServer({ limits: { ingestionRateBytes: 1e12 } });
     collector = await startCollectorProcess({
       dataDir: join(mountPoint, 'data'),

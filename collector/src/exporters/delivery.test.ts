@@ -117,6 +117,35 @@ describe('a failing database', () => {
   });
 });
 
+describe('a full disk that lasts', () => {
+  it('a cursor that cannot be saved: delivery goes on from the cursor in memory, each record sent once, and saves it once it can', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    const options = testDeliveryOptions('x', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 } });
+    const set = h.kv.set.bind(h.kv);
+    let full = true;
+    h.kv.set = (key, value) => {
+      if (key === 'exporter:x:cursor' && value !== '0' && full) throw new Error('database or disk is full');
+      set(key, value);
+    };
+    const lines: string[] = [];
+    const log = (level: string) => (_obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''}`);
+    const d = h.delivery(sink, options, { info: log('info'), warn: log('warn'), error: log('error') });
+    d.start();
+    h.append(Array.from({ length: 20 }, () => testRecord()));
+    await until(() => d.cursor === 20);
+    // Not a loop restart per batch (a second each, the batches in flight sent again)
+    expect([...sink.deliveries.values()]).toEqual(Array(20).fill(1));
+    expect(lines.filter((l) => l.includes('delivery loop failed'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('cannot save its cursor'))).toHaveLength(1);
+    expect(h.kv.get('exporter:x:cursor')).toBe('0');
+    full = false;
+    h.append([testRecord()]);
+    await until(() => h.kv.get('exporter:x:cursor') === '21');
+    await d.shutdown();
+  });
+});
+
 describe('reading the log', () => {
   it('a batch full by bytes leaves at once; the rest waits for batch.wait', async () => {
     const h = harness();

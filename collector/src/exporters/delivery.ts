@@ -133,6 +133,8 @@ export class Delivery {
    * built-in logs-*-* template, with dynamic mappings, until a restart and a rollover.
    */
   #prepareRefused = false;
+  /** The last cursor write failed (#saveCursor). */
+  #cursorUnsaved = false;
 
   #cursor = 0;
   #readId = 0;
@@ -538,7 +540,27 @@ export class Delivery {
       if (f.skipped.aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, f.skipped.aged);
       moved = true;
     }
-    if (moved) this.#d.kv.set(this.#cursorKey, String(this.#cursor));
+    if (moved) this.#saveCursor();
+  }
+
+  /**
+   * Persists the cursor. When the write fails (a full disk), delivery goes on from the cursor in
+   * memory and the next move saves it: a crash meanwhile sends again from the saved one
+   * (at-least-once, as always). Thrown, the failure restarted the loop from the cursor after a
+   * second, each time a batch was delivered: a full disk slowed every exporter to a batch a
+   * second, sent the batches in flight again, and logged an error a second.
+   */
+  #saveCursor(): void {
+    try {
+      this.#d.kv.set(this.#cursorKey, String(this.#cursor));
+      if (this.#cursorUnsaved) this.#d.logger.info({ exporter: this.name, cursor: this.#cursor }, `exporter ${this.name}: cursor saved again`);
+      this.#cursorUnsaved = false;
+    } catch (err) {
+      if (!this.#cursorUnsaved) {
+        this.#d.logger.warn({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: cannot save its cursor; delivering on, and saving it at the next batch (after a crash meanwhile, the batches since the last save are sent again)`);
+      }
+      this.#cursorUnsaved = true;
+    }
   }
 
   /** Resolves one batch: true when every item is delivered, dead-lettered or dropped. */

@@ -16,7 +16,7 @@ export interface RestartingLoop {
 
 /**
  * Runs an exporter's loop (log delivery, span export) until it returns. An unexpected error (the
- * database failing a read or the cursor write, e.g. a full disk) ended the loop for good: nothing
+ * database failing a read, or a dead letter's write on a full disk) ended the loop for good: nothing
  * more was delivered until the collector restarted, while its health said up. The error is logged
  * and the loop starts again from its cursor after LOOP_RESTART_MS, unless the exporter stops
  * meanwhile. What was read or in flight since the cursor is sent again (at-least-once, as after a

@@ -102,6 +102,16 @@ describe('state machine', () => {
     expect(run([error], { onError: policy }).states).toEqual(fromInactive);
   });
 
+  it('onError keepLast keeps a nodata or error alert as it was: a failed evaluation is not data saying ok', () => {
+    // nodata alert, then Prometheus down: keepLast must not resolve it (a resolved notice, then
+    // nodata again at the next good evaluation, would page twice for one gap).
+    expect(run([breach(), nodata, error, error], { onError: 'keepLast' }).states).toEqual(['firing', 'nodata', 'nodata', 'nodata']);
+    expect(run([nodata, error], { onError: 'keepLast' }).states).toEqual(['nodata', 'nodata']);
+    // An error alert (the rule said onError: error until a reload) stays an error alert too.
+    const { st } = run([breach(), error]);
+    expect(run([error], { onError: 'keepLast' }, st).states).toEqual(['error']);
+  });
+
   it('keeps startsAt across nodata and back to firing; sets endsAt when resolved', () => {
     let st = initialState(T0);
     st = step(st, breach(), base, T0 + 1 * S).next;

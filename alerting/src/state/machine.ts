@@ -133,7 +133,10 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
         s.error = input.error;
       } else if (p.onError === 'alerting') active = true;
       else if (p.onError === 'ok') active = false;
-      else value = prev.value; // keepLast
+      // keepLast: an alert in nodata or error stays so (its error message too); left to the
+      // branch below, a failure was read as data saying ok and moved it to firing or resolved.
+      else if (isAbnormal(prev.state)) abnormal = prev.state as 'nodata' | 'error';
+      else value = prev.value;
       break;
     case 'nodata':
       value = null;

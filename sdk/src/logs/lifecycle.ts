@@ -19,6 +19,7 @@
 //   pino keep a hook of its own (registered before ours, so it runs first); flushSync/end are
 //   idempotent, so whichever runs first does the work and the other finds nothing left.
 
+import { MAX_TIMER_MS } from '../otel-env.ts';
 import { requestShutdown, shutdownDeadline, waitDrainedSync, type SharedState } from './stats.ts';
 
 /** The part of pino's ThreadStream used here. */
@@ -58,7 +59,9 @@ export function createLifecycle(
     requestShutdown(state, requestedDeadline);
     const deadlineAt = shutdownDeadline(state) ?? requestedDeadline;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, deadlineAt - Date.now()) + GRACE_MS);
+      // Capped: the longest shutdownTimeoutMs (MAX_TIMER_MS) plus the grace overflowed, and Node
+      // fires a timer over 2^31-1 ms at once, so shutdown resolved before the worker sent anything.
+      const timer = setTimeout(resolve, Math.min(Math.max(0, deadlineAt - Date.now()) + GRACE_MS, MAX_TIMER_MS));
       const done = () => {
         clearTimeout(timer);
         resolve();

@@ -263,7 +263,7 @@ export class Delivery {
       this.breaker.state === 'open' ? 'its circuit was open: the backend was failing'
       : this.#status.refusing ? 'the backend refuses every request: check credentials, tenant and URL'
       : undefined;
-    const deadline = setTimeout(() => this.#abort.abort(), why !== undefined ? 0 : this.#o.shutdownTimeoutMs);
+    const deadline = setTimeout(() => this.#abort.abort(), why !== undefined ? 0 : timerDelay(this.#o.shutdownTimeoutMs));
     this.#wake();
     await this.#loop;
     clearTimeout(deadline);

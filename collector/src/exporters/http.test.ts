@@ -28,6 +28,17 @@ describe('httpEndpoint and redaction', () => {
     expect(result.error).toBe('HTTP 500: echo Basic *** and /base/loki/api/v1/push');
   });
 
+  it('a timeout longer than a Node timer (timeout: 600h) waits, not aborts at once', async () => {
+    // Node fires a timer over 2^31-1 ms after 1 ms, AbortSignal.timeout's included.
+    const server = createServer((_req, res) => setTimeout(() => res.writeHead(204).end(), 50));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = httpEndpoint(`http://127.0.0.1:${port}`, '/_bulk', undefined, {}, 600 * 3_600_000);
+    const { result } = await send(e, 'x', {});
+    await new Promise((r) => server.close(r));
+    expect(result.status).toBe('success');
+  });
+
   it('redacts the values of extra headers (a proxy key echoed in an error text)', async () => {
     const server = createServer((req, res) => res.writeHead(401).end(`invalid key ${req.headers['x-api-key']}`));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { request } from 'undici';
 import { classifyHttpStatus, networkFailure, type ExportResult } from './result.ts';
 import { basicToken, takeUrlCredentials } from '../../../sdk/src/url-credentials.ts';
+import { timerDelay } from '../timer-delay.ts';
 
 /** `auth:` of an HTTP exporter: at most one scheme. */
 export const authConfigSchema = Type.Object(
@@ -115,7 +116,7 @@ export async function send(
   headers: Record<string, string>,
   options: { signal?: AbortSignal; method?: 'POST' | 'PUT'; url?: string } = {},
 ): Promise<HttpAnswer> {
-  const timeout = AbortSignal.timeout(endpoint.timeoutMs);
+  const timeout = AbortSignal.timeout(timerDelay(endpoint.timeoutMs));
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   let status: number;
   let retryAfter: string | undefined;

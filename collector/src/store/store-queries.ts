@@ -4,6 +4,7 @@ import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogFilter } from './log-filter.ts';
 import type { TraceQuery, TraceSearchResult } from '../traces/trace-search.ts';
 import { parsedPage, type BodyPage, type LogPage, type StatsBucket } from './log-reader.ts';
+import { timerDelay } from '../timer-delay.ts';
 
 /** What the query thread opens: the log database, and the search index when it is on. */
 export interface QueryThreadData {
@@ -165,7 +166,7 @@ export class StoreQueries {
   #timeHead(thread: QueryThread): void {
     const head = thread.waiting.values().next().value;
     if (!thread.ready || !head || head.timer) return;
-    head.timer = setTimeout(() => this.#timedOut(thread, head), this.#timeoutMs);
+    head.timer = setTimeout(() => this.#timedOut(thread, head), timerDelay(this.#timeoutMs));
   }
 
   #timedOut(thread: QueryThread, pending: Pending): void {

@@ -13,6 +13,7 @@ import {
   type SendResult,
 } from '../notifier.ts';
 import { basicToken, takeUrlCredentials } from '../../../../sdk/src/url-credentials.ts';
+import { MAX_NODE_TIMER_MS } from '../../clock.ts';
 
 export interface WebhookConfig {
   url: string;
@@ -119,7 +120,7 @@ export class WebhookNotifier extends NotifierBase {
           ...(this.#target.authorization ? { authorization: this.#target.authorization } : {}),
         },
         body: JSON.stringify(webhookPayload(n)),
-        signal: AbortSignal.timeout(this.#config.timeoutMs),
+        signal: AbortSignal.timeout(Math.min(this.#config.timeoutMs, MAX_NODE_TIMER_MS)),
         redirect: 'error',
       });
       await res.arrayBuffer().catch(() => undefined);

@@ -29,6 +29,7 @@ import type { StoredSpan } from '../../traces/span-store.ts';
 import { bulkItemSizer, type ElasticsearchSink } from './sink.ts';
 import { spanDocumentId, toSpanDocument } from './span-document.ts';
 import { tracesIndexTemplate } from './template.ts';
+import { timerDelay } from '../../timer-delay.ts';
 
 /** A stored span and its position in the span store. */
 export interface SpanRow {
@@ -165,7 +166,7 @@ export class SpanExport {
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;
     this.#stopped = true;
-    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : this.#o.shutdownTimeoutMs);
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : timerDelay(this.#o.shutdownTimeoutMs));
     this.#wakeUp.abort();
     await this.#loop;
     clearTimeout(deadline);

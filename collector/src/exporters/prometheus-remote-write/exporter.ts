@@ -175,7 +175,7 @@ export class RemoteWriteExporter {
     this.#stopped = true;
     if (!this.#started) return;
     clearInterval(this.#timer);
-    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : parseDuration(this.#config.shutdownTimeout));
+    const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : timerDelay(parseDuration(this.#config.shutdownTimeout)));
     try {
       if (this.breaker.state !== 'open') await this.tick();
       await this.#sending;

@@ -27,7 +27,7 @@ beforeEach(async () => {
   );
   app = createHttpServer({ bodyLimit: 1_000_000 });
   // The rule engine holds a pending alert (its `for` not passed) the pipeline has not been given.
-  await app.register(registerNotifyRoutes, { pipeline: t.pipeline, ruleAlertState: (fp) => (fp === 'aaaa' ? 'pending' : undefined) });
+  await app.register(registerNotifyRoutes, { pipeline: t.pipeline, ruleAlertState: (fp) => ({ aaaa: 'pending', bbbb: 'resolved' })[fp] });
   await app.ready();
 });
 
@@ -116,6 +116,14 @@ describe('acknowledgement', () => {
     const res = await json('POST', `/api/v1/alerts/${fp ?? a.fingerprint}/ack`, body);
     expect(res.statusCode).toBe(status);
     expect(res.json().error.code).toBe(code);
+  });
+
+  it('the 409 for a rule alert the pipeline was not given says "not notified yet" only when it is pending', async () => {
+    const pending = (await json('POST', '/api/v1/alerts/aaaa/ack', { by: 'kim' })).json().error;
+    const resolved = (await json('POST', '/api/v1/alerts/bbbb/ack', { by: 'kim' })).json().error;
+    expect([pending.code, resolved.code]).toEqual([ALERT_ERR.ALERT_NOT_ACTIVE, ALERT_ERR.ALERT_NOT_ACTIVE]);
+    expect(pending.message).toMatch(/is pending, not firing: nobody was notified of it yet/);
+    expect(resolved.message).toBe('alert bbbb is resolved, not firing: there is nothing to acknowledge');
   });
 
   it('POST /api/v1/alerts/:id/ack acknowledges and stops the escalation', async () => {

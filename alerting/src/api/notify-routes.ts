@@ -163,7 +163,8 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
       } catch (err) {
         const state = err instanceof AlertError && err.code === ALERT_ERR.ALERT_NOT_FOUND ? deps.ruleAlertState?.(id) : undefined;
         if (state === undefined) throw err;
-        throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, `alert ${id} is ${state}, not firing: nobody was notified of it yet, so there is nothing to acknowledge`, 409, { fingerprint: id, state });
+        const why = state === 'pending' ? 'nobody was notified of it yet, so there is nothing to acknowledge' : 'there is nothing to acknowledge';
+        throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, `alert ${id} is ${state}, not firing: ${why}`, 409, { fingerprint: id, state });
       }
     }),
   );

@@ -27,7 +27,8 @@ import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { KeyValue } from '../store/database.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
-import { BackendStatus, refusesEverything, type DependencyHealth } from './backend-status.ts';
+import { BackendStatus, type DependencyHealth } from './backend-status.ts';
+import { RefusedPreparation } from './refused-preparation.ts';
 import { BatchResolver } from './batch-resolver.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
 import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
@@ -124,15 +125,8 @@ export class Delivery {
   #unsubscribe: (() => void) | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #prepared: Promise<void> | undefined;
-  /**
-   * The sink's preparation (Elasticsearch's index template) was refused as the records are, as
-   * configured (401, 403, 404, 405, 407: credentials, privileges): it is tried again before each
-   * request until it succeeds, fails otherwise, or a batch gets through without it (a key that
-   * may write but not install templates). Tried once only, the records waited for the
-   * credentials and then went in without the template: the data stream was created from the
-   * built-in logs-*-* template, with dynamic mappings, until a restart and a rollover.
-   */
-  #prepareRefused = false;
+  /** The sink's preparation (an index template), tried again before each request while refused as the records are. */
+  readonly #preparation: RefusedPreparation | undefined;
   /** The last cursor write failed (#saveCursor). */
   #cursorUnsaved = false;
 
@@ -182,6 +176,13 @@ export class Delivery {
     this.#dropKey = `exporter:${options.name}:drop`;
     this.#labels = { exporter: options.name, type: sink.type };
     this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
+    const prepare = sink.prepare?.bind(sink);
+    this.#preparation =
+      prepare &&
+      new RefusedPreparation(prepare, (r, last) => {
+        deps.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
+        if (last) deps.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
+      });
     this.breaker.onChange((state) => {
       const log = state === 'open' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
       log({ exporter: this.name, circuit: state, lastError: this.#status.lastError }, `exporter ${this.name}: circuit ${state}`);
@@ -577,12 +578,8 @@ export class Delivery {
           }
         : undefined;
     // The first request carries the body encoded for exactly these items; a part sent again is encoded by the sink.
-    const send = async (part: LogItem[]) => {
-      if (this.#prepareRefused) await this.#prepareAgain(signal);
-      const answer = await this.sink.send(part, signal, part === items ? encoded : undefined);
-      if (answer.result.status === 'success' || answer.items?.some((r) => r.status === 'success')) this.#prepareRefused = false;
-      return answer;
-    };
+    const sendOnce = (part: LogItem[]) => this.sink.send(part, signal, part === items ? encoded : undefined);
+    const send = this.#preparation ? (part: LogItem[]) => this.#preparation!.send(signal, () => sendOnce(part)) : sendOnce;
     const started = this.#now();
     const r = await this.#resolver.resolve(items, send, signal, { giveUp });
     this.#d.logger.debug?.(
@@ -658,23 +655,10 @@ export class Delivery {
         this.#prepared = undefined;
         return;
       }
-      if (r.status === 'permanent') {
-        this.#d.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
-        this.#prepareRefused = refusesEverything(r);
-      }
+      if (r.status === 'permanent') this.#d.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
+      this.#preparation?.firstTry(r);
     })();
     return this.#prepared.then(() => !signal.aborted);
-  }
-
-  /** One more try of a preparation refused as configured (#prepareRefused), before a request. */
-  async #prepareAgain(signal: AbortSignal): Promise<void> {
-    const r = await this.sink.prepare!(signal);
-    if (signal.aborted) return;
-    if (r.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
-    if (r.status === 'success' || (r.status === 'permanent' && !refusesEverything(r))) {
-      this.#prepareRefused = false;
-      if (r.status === 'permanent') this.#d.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
-    }
   }
 
   #deadLetter(entries: Array<{ item: LogItem; result: ExportResult }>, attempts?: number): void {

@@ -18,7 +18,8 @@
 
 import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
-import { BackendStatus, refusesEverything, type DependencyHealth } from '../backend-status.ts';
+import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
+import { RefusedPreparation } from '../refused-preparation.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from '../retry.ts';
 import { BatchResolver, type Resolution } from '../batch-resolver.ts';
@@ -107,13 +108,8 @@ export class SpanExport {
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
   readonly #status: BackendStatus;
-  /**
-   * The traces template was refused at start as configured (401, 403, 404, 405, 407), as the spans
-   * are: tried again before each request until installed, refused otherwise, or a batch gets
-   * through without it. Tried once only, the spans that waited for the credentials created the
-   * data stream from the built-in traces-*-* template once they worked.
-   */
-  #templateRefused = false;
+  /** The traces template, tried again before each request while refused as the spans are (RefusedPreparation). */
+  readonly #template: RefusedPreparation;
   /** A document's bytes in a request (#documents). */
   readonly #itemBytes: (id: string, source: string) => number;
 
@@ -127,6 +123,10 @@ export class SpanExport {
     this.#labels = { exporter: this.name, type: this.type };
     this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.#itemBytes = bulkItemSizer(options.dataStream);
+    this.#template = new RefusedPreparation(
+      (signal) => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal),
+      (r) => this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status }),
+    );
   }
 
   get cursor(): number {
@@ -209,11 +209,9 @@ export class SpanExport {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     if (this.#o.templateName !== undefined) {
-      const installed = await this.#resolver.request(() => this.#putTemplate(signal), signal);
-      if (installed.status === 'permanent') {
-        this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
-        this.#templateRefused = refusesEverything(installed);
-      }
+      const installed = await this.#resolver.request(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), signal);
+      if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
+      this.#template.firstTry(installed);
     }
     /** Spans read but left out of the last request by batchMaxBytes: the next request's, not read again. */
     let ahead: SpanRow[] = [];
@@ -271,22 +269,8 @@ export class SpanExport {
    * Sends the batch until every span is delivered or refused for good, or abort / maxRounds (the
    * shared resolver: per-item retries, 413 sent again in halves down to a span alone).
    */
-  #putTemplate(signal: AbortSignal) {
-    return this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal);
-  }
-
   async #deliver(batch: Pending[], signal: AbortSignal, maxRounds?: number, notWhileOpen?: boolean): Promise<Resolution<Pending>> {
-    const send = async (docs: Pending[]) => {
-      // Tried again before each request while refused as configured, as the log delivery does (#templateRefused).
-      if (this.#templateRefused) {
-        const t = await this.#putTemplate(signal);
-        if (t.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: t.status });
-        if (t.status === 'success' || (t.status === 'permanent' && !refusesEverything(t))) this.#templateRefused = false;
-      }
-      const answer = await this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal);
-      if (answer.result.status === 'success' || answer.items?.some((r) => r.status === 'success')) this.#templateRefused = false;
-      return answer;
-    };
+    const send = (docs: Pending[]) => this.#template.send(signal, () => this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal));
     const r = await this.#resolver.resolve(batch, send, signal, { maxRounds, notWhileOpen });
     if (r.delivered > 0) this.#d.metrics.sent.inc(this.#labels, r.delivered);
     return r;

@@ -53,9 +53,8 @@ export class Ingest {
     try {
       ids = this.#store.append(logs, alsoCommit);
     } catch (err) {
-      this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
       this.writeFailure = failedAgain(this.writeFailure, err);
-      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
+      throw this.#storeUnavailable(receiver, err);
     }
     this.writeFailure = null;
     this.#metrics.accepted.inc({ receiver }, logs.length);
@@ -97,8 +96,7 @@ export class Ingest {
     try {
       this.#store.checkWritable();
     } catch (err) {
-      this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
-      throw new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
+      throw this.#storeUnavailable(receiver, err);
     }
     this.#metrics.replayedRequests.inc({ receiver });
   }
@@ -114,6 +112,12 @@ export class Ingest {
    */
   setAdmission(check: (() => Refusal | undefined) | undefined): void {
     this.#admission = check;
+  }
+
+  /** Counts a request refused because the store cannot write, and the 503 (retryable, Retry-After: 1) to answer it with. */
+  #storeUnavailable(receiver: string, err: unknown): PeriscopeError {
+    this.#metrics.refusedRequests.inc({ receiver, reason: ERR.STORE_UNAVAILABLE });
+    return new PeriscopeError(ERR.STORE_UNAVAILABLE, `store write failed: ${(err as Error).message}`, 503, { retryAfterSeconds: 1 }, 1);
   }
 
   subscribe(listener: IngestListener): () => void {

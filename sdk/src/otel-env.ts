@@ -94,12 +94,20 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export function otlpTimeout(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: number | undefined }): number | undefined {
   const name = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_TIMEOUT` : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  return envMillis(env, name, warnings) ?? signal?.general;
+}
+
+/**
+ * A variable of milliseconds, or undefined when unset, or not a positive integer (ignored with a
+ * warning, as the spec asks for a bad value). A value over MAX_TIMER_MS gives MAX_TIMER_MS.
+ */
+function envMillis(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
   const raw = nonEmpty(env[name]);
-  if (raw === undefined) return signal?.general;
+  if (raw === undefined) return undefined;
   const n = Number(raw);
   if (Number.isInteger(n) && n > 0) return Math.min(n, MAX_TIMER_MS);
   warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
-  return signal?.general;
+  return undefined;
 }
 
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
@@ -141,12 +149,7 @@ export function otelSamplerRatio(env: NodeJS.ProcessEnv, warnings: string[]): nu
  * or undefined. As the spec says for a bad value: ignored, with a warning.
  */
 export function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
-  const raw = nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return Math.min(n, MAX_TIMER_MS);
-  warnings.push(`OTEL_METRIC_EXPORT_INTERVAL ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
-  return undefined;
+  return envMillis(env, 'OTEL_METRIC_EXPORT_INTERVAL', warnings);
 }
 
 /**

@@ -25,6 +25,7 @@ import { timerDelay } from '../timer-delay.ts';
 import { runRestartingAfterErrors } from './restart-loop.ts';
 import type { IngestedBatch, Ingest } from '../ingest/ingest.ts';
 import type { KeyValue } from '../store/database.ts';
+import { SavedCursor } from './saved-cursor.ts';
 import type { LogStore } from '../store/log-store.ts';
 import type { AcceptTimes } from './accept-times.ts';
 import { BackendStatus, type DependencyHealth } from './backend-status.ts';
@@ -113,7 +114,7 @@ export class Delivery {
   readonly #d: DeliveryDeps;
   readonly #resolver: BatchResolver;
   readonly #now: () => number;
-  readonly #cursorKey: string;
+  readonly #savedCursor: SavedCursor;
   readonly #dropKey: string;
   readonly #labels: { exporter: string; type: string };
 
@@ -127,8 +128,6 @@ export class Delivery {
   #prepared: Promise<void> | undefined;
   /** The sink's preparation (an index template), tried again before each request while refused as the records are. */
   readonly #preparation: RefusedPreparation | undefined;
-  /** The last cursor write failed (#saveCursor). */
-  #cursorUnsaved = false;
 
   #cursor = 0;
   #readId = 0;
@@ -172,7 +171,7 @@ export class Delivery {
     const sleep = deps.sleep ?? defaultSleep;
     this.breaker = new CircuitBreaker(options.breaker, { now: this.#now, sleep });
     const retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
-    this.#cursorKey = `exporter:${options.name}:cursor`;
+    this.#savedCursor = new SavedCursor(deps.kv, options.name, deps.logger);
     this.#dropKey = `exporter:${options.name}:drop`;
     this.#labels = { exporter: options.name, type: sink.type };
     this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
@@ -209,13 +208,12 @@ export class Delivery {
     this.#started = true;
     const { store, kv } = this.#d;
     const lastId = store.lastId();
-    const saved = kv.get(this.#cursorKey);
+    const saved = this.#savedCursor.load();
     if (saved === undefined) {
       this.#cursor = this.#o.startFrom === 'end' ? lastId : 0;
-      // Persisted at once: a crash before the first batch must not move a new exporter's start.
-      kv.set(this.#cursorKey, String(this.#cursor));
+      this.#savedCursor.init(this.#cursor);
     } else {
-      this.#cursor = Math.min(Number(saved), lastId);
+      this.#cursor = Math.min(saved, lastId);
     }
     this.#readId = this.#cursor;
     this.#headId = Math.max(lastId, this.#cursor);
@@ -541,27 +539,7 @@ export class Delivery {
       if (f.skipped.aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, f.skipped.aged);
       moved = true;
     }
-    if (moved) this.#saveCursor();
-  }
-
-  /**
-   * Persists the cursor. When the write fails (a full disk), delivery goes on from the cursor in
-   * memory and the next move saves it: a crash meanwhile sends again from the saved one
-   * (at-least-once, as always). Thrown, the failure restarted the loop from the cursor after a
-   * second, each time a batch was delivered: a full disk slowed every exporter to a batch a
-   * second, sent the batches in flight again, and logged an error a second.
-   */
-  #saveCursor(): void {
-    try {
-      this.#d.kv.set(this.#cursorKey, String(this.#cursor));
-      if (this.#cursorUnsaved) this.#d.logger.info({ exporter: this.name, cursor: this.#cursor }, `exporter ${this.name}: cursor saved again`);
-      this.#cursorUnsaved = false;
-    } catch (err) {
-      if (!this.#cursorUnsaved) {
-        this.#d.logger.warn({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: cannot save its cursor; delivering on, and saving it at the next batch (after a crash meanwhile, the batches since the last save are sent again)`);
-      }
-      this.#cursorUnsaved = true;
-    }
+    if (moved) this.#savedCursor.save(this.#cursor);
   }
 
   /** Resolves one batch: true when every item is delivered, dead-lettered or dropped. */

@@ -8,6 +8,7 @@ import { elasticsearchConfigSchema, type ElasticsearchConfig } from './config.ts
 import { documentId, toDocument } from './document.ts';
 import { ElasticsearchSink } from './sink.ts';
 import { SpanExport, type SpanSource } from './span-export.ts';
+import type { StoredSpan } from '../../traces/span-store.ts';
 
 function esConfig(fields: Partial<ElasticsearchConfig> & { url: string }): ElasticsearchConfig {
   return Value.Default(elasticsearchConfigSchema, { type: 'elasticsearch', name: 'es', ...structuredClone(fields) }) as ElasticsearchConfig;
@@ -409,6 +410,63 @@ describe('span export', () => {
     await traces.shutdown();
     h.close();
     expect(reads[0]).toEqual([0, 10, 1 << 20]);
+  });
+
+  // A full disk: the failed cursor write restarted the loop after a second at each batch (a
+  // batch a second, an error logged each time).
+  it('a cursor that cannot be saved: export goes on from the cursor in memory without a restart, warns once, saves it once it can', async () => {
+    const es = await startElasticsearchServer();
+    const h = logHarness();
+    const span = (i: number): StoredSpan => ({
+      traceId: '0af7651916cd43dd8448eb211c80319c', spanId: i.toString(16).padStart(16, '0'), parentSpanId: null, name: `op ${i}`, service: 'svc', instance: null, kind: 'SPAN_KIND_INTERNAL',
+      startTime: '2026-01-01T00:00:00.000000Z', endTime: '2026-01-01T00:00:00.001000Z', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600001000000', durationMs: 1,
+      status: { code: 'STATUS_CODE_UNSET', message: '' }, traceState: '', flags: 0, droppedAttributesCount: 0, droppedEventsCount: 0, droppedLinksCount: 0,
+      attributes: {}, events: [], links: [], resource: {}, scope: { name: 'test', version: '' },
+    });
+    const rows = Array.from({ length: 25 }, (_, i) => ({ id: i + 1, span: span(i + 1) }));
+    const source: SpanSource = {
+      readAfter: (after, limit) => rows.filter((r) => r.id > after).slice(0, limit),
+      firstId: () => 1,
+      lastId: () => rows.length,
+      backlogAfter: () => ({ oldestStartMicros: undefined, avgBytes: 0 }),
+    };
+    const set = h.kv.set.bind(h.kv);
+    let full = true;
+    h.kv.set = (key, value) => {
+      if (key === 'exporter:es:traces:cursor' && value !== '0' && full) throw new Error('database or disk is full');
+      set(key, value);
+    };
+    const lines: string[] = [];
+    const log = (level: string) => (_obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''}`);
+    const waits: number[] = [];
+    const options = testDeliveryOptions('es');
+    const traces = new SpanExport(
+      { name: 'es:traces', dataStream: 'traces-cursor-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'beginning', deadLetterMax: 10 },
+      {
+        spans: source, kv: h.kv, sink: new ElasticsearchSink(esConfig({ url: es.url }), 'instance-1'), deadLetters: h.deadLetters, metrics: h.metrics,
+        logger: { info: log('info'), warn: log('warn'), error: log('error') },
+        sleep: (ms, signal) => {
+          waits.push(ms);
+          return new Promise((resolve) => setTimeout(() => resolve(!signal?.aborted), 5));
+        },
+      },
+    );
+    traces.start();
+    await waitUntil(() => traces.cursor === 25);
+    const docs = es.docs('traces-cursor-default').length;
+    const restartsWhileFull = waits.filter((ms) => ms === 1000).length;
+    expect(h.kv.get('exporter:es:traces:cursor')).toBe('0');
+    full = false;
+    rows.push({ id: 26, span: span(26) });
+    await waitUntil(() => h.kv.get('exporter:es:traces:cursor') === '26');
+    await traces.shutdown();
+    h.close();
+    await es.close();
+    expect(docs).toBe(25);
+    expect(restartsWhileFull).toBe(0);
+    expect(lines.filter((l) => l.includes('failed'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('cannot save its cursor'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('cursor saved again'))).toHaveLength(1);
   });
 
   // A full disk, for one: the loop ended, and no span was shipped until the collector restarted.

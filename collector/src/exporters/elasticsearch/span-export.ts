@@ -24,6 +24,7 @@ import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import { Retrier, RetryBudget, sleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from '../retry.ts';
 import { BatchResolver, type Resolution } from '../batch-resolver.ts';
 import { runRestartingAfterErrors } from '../restart-loop.ts';
+import { SavedCursor } from '../saved-cursor.ts';
 import type { Logger } from '../sink.ts';
 import type { KeyValue } from '../../store/database.ts';
 import type { StoredSpan } from '../../traces/span-store.ts';
@@ -63,7 +64,6 @@ export interface SpanExportOptions {
   breaker: CircuitBreakerPolicy;
   shutdownTimeoutMs: number;
   startFrom: 'end' | 'beginning';
-  /** Dead letters kept for this export; the oldest beyond are deleted (dropped, reason deadletter_full). */
   /** Dead letters kept: a count, or a count and the bytes of their bodies (deadLetter.maxRecords, maxBytes). */
   deadLetterMax: number | { records: number; bytes: number };
 }
@@ -105,6 +105,7 @@ export class SpanExport {
   readonly #wakeUp = new AbortController();
   readonly #labels: { exporter: string; type: string };
   #cursor = 0;
+  readonly #savedCursor: SavedCursor;
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
   readonly #status: BackendStatus;
@@ -118,6 +119,7 @@ export class SpanExport {
     this.#o = options;
     this.#d = deps;
     this.#status = new BackendStatus(options.name, deps.logger, Date.now);
+    this.#savedCursor = new SavedCursor(deps.kv, options.name, deps.logger);
     this.breaker = new CircuitBreaker(options.breaker);
     const retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
@@ -133,20 +135,16 @@ export class SpanExport {
     return this.#cursor;
   }
 
-  get #cursorKey(): string {
-    return `exporter:${this.name}:cursor`;
-  }
-
   start(): void {
-    const saved = this.#d.kv.get(this.#cursorKey);
+    const saved = this.#savedCursor.load();
     const lastId = this.#d.spans.lastId();
     if (saved === undefined) {
       // from the beginning: before the oldest span kept, so what retention deleted before this
       // exporter existed is not counted as its loss
       this.#cursor = this.#o.startFrom === 'end' ? lastId : Math.max(0, this.#d.spans.firstId() - 1);
-      this.#d.kv.set(this.#cursorKey, String(this.#cursor)); // a crash before the first batch must not move the start
+      this.#savedCursor.init(this.#cursor);
     } else {
-      this.#cursor = Number(saved);
+      this.#cursor = saved;
     }
     const m = this.#d.metrics;
     m.sent.inc(this.#labels, 0);
@@ -229,7 +227,7 @@ export class SpanExport {
       if (resolution.permanent.length) this.#deadLetter(resolution.permanent);
       if (resolution.unresolved.length) return; // aborted: the cursor stays before the unresolved spans
       this.#cursor = pending[pending.length - 1].position;
-      this.#d.kv.set(this.#cursorKey, String(this.#cursor));
+      this.#savedCursor.save(this.#cursor);
     }
   }
 

@@ -4,11 +4,13 @@
  * Loki's -config.expand-env accept it:
  *   ${NAME} or ${env:NAME}   the variable's value; unset → a config error naming the key
  *   ${NAME:-default}         the default when the variable is unset or empty
- *   ${file:PATH}             the file's content, less one final line break (a Kubernetes or
- *                            Docker secret, as Prometheus' *_file keys and the OpenTelemetry
- *                            Collector's file provider read them); a relative PATH is from the
- *                            config file's folder; unreadable → a config error naming the key
- *                            and the file (never its content)
+ *   ${file:PATH}             the file's content without the whitespace around it (a Kubernetes
+ *                            or Docker secret, read as Prometheus' *_file keys are, with Go's
+ *                            strings.TrimSpace, and as the OpenTelemetry Collector's file provider
+ *                            reads a YAML scalar: a secret file ending in a blank line or a space
+ *                            would otherwise send it, and be refused); read once, at start; a
+ *                            relative PATH is from the config file's folder; unreadable → a
+ *                            config error naming the key and the file (never its content)
  *   a value that is one reference and comes out empty (${NAME:-}) leaves its key unset
  *   $$                       a literal $ (so $${NAME} stays ${NAME})
  * Expanded after YAML parsing, in string scalars only (never keys): a value can never change the
@@ -45,7 +47,7 @@ export function expandEnv(value: unknown, ctx: ExpandContext, path: string[] = [
       if (match === '$$') return '$';
       if (file !== undefined) {
         try {
-          return ctx.readFile(file).replace(/\r?\n$/, '');
+          return ctx.readFile(file).trim();
         } catch (err) {
           const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
           problems.push(`${path.join('.') || '(root)'}: \${file:${file}} cannot be read (${reason})`);

@@ -91,6 +91,16 @@ describe('file references (${file:PATH}: Kubernetes and Docker secrets)', () => 
     expect(config.exporters[1]).toMatchObject({ auth: { bearerToken: 'tok' } });
   });
 
+  // Prometheus' *_file keys (strings.TrimSpace) and the OpenTelemetry Collector's file provider (a
+  // YAML scalar) both drop the whitespace around a secret: a password file ending in a blank line
+  // or a space was sent with it, refused (401) for good, and nothing said why.
+  it('drops the whitespace around the content, as Prometheus and the OpenTelemetry Collector do', () => {
+    const yaml = 'exporters:\n  - { type: loki, name: l, url: http://loki:3100, auth: { basic: { username: "${file:user}", password: "${file:pass}" } } }\n';
+    const { config, problems } = readWithSecrets(yaml, { user: ' periscope \n', pass: 'pa55\n\n' });
+    expect(problems).toEqual([]);
+    expect(config.exporters[0]).toMatchObject({ auth: { basic: { username: 'periscope', password: 'pa55' } } });
+  });
+
   it('a file that cannot be read is one problem naming the key and the file; what a file holds is never shown', () => {
     const yaml = 'exporters:\n  - { type: elasticsearch, name: es, url: http://es:9200, auth: { apiKey: "${file:missing-key}" } }\n  - { type: loki, name: l, url: http://loki:3100, auth: { bearerToken: "${file:two-lines}" } }\n';
     const { problems } = readWithSecrets(yaml, { 'two-lines': 'secret-one\nsecret-two\n' });

@@ -31,7 +31,7 @@ export function renderConfigReference(): string {
     '',
     'Any string value may refer to the environment, so secrets (passwords, API keys, webhook URLs) stay out of the file:',
     '`${NAME}` or `${env:NAME}` is the variable\'s value (unset: an error naming the key), `${NAME:-default}` the default when it is unset or empty,',
-    '`${file:PATH}` the content of a file less its final line break (a Kubernetes or Docker secret; a relative path is from the config file\'s folder; unreadable: an error naming the key and the file, never its content),',
+    '`${file:PATH}` the content of a file without the whitespace around it, as Prometheus reads its `*_file` keys (a Kubernetes or Docker secret, read at start: restart to apply a rotated one; a relative path is from the config file\'s folder; unreadable: an error naming the key and the file, never its content),',
     '`$$` a literal `$`. References are expanded after the YAML is parsed, in values only, never in keys.',
     'A value that is one reference and nothing else is read as a number or a boolean where the key takes one (`concurrency: ${LOKI_CONCURRENCY}`, `enabled: ${SYSLOG_ON:-false}`); one that comes out empty (`tenant: ${LOKI_TENANT:-}`) leaves its key unset, so an optional key takes its default.',
     '',

@@ -1,5 +1,8 @@
 // Every channel runs the shared notifier contract against a real local backend.
-import { describeNotifier, type NotifierHarness } from './testing/describe-notifier.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { describeNotifier, sampleNotification, type NotifierHarness } from './testing/describe-notifier.ts';
 import { startHttpBackend, startSmtpBackend, type HttpBehavior, type SmtpBehavior } from './testing/backends.ts';
 import { EmailNotifier } from './email/email.ts';
 import { SlackNotifier } from './slack/slack.ts';
@@ -103,4 +106,42 @@ describeNotifier<SmtpBehavior>('email', {
     // Nothing listens on port 1 of the loopback: connection refused.
     return new EmailNotifier('team/email/0', 'team', emailConfig(1), { logger });
   },
+});
+
+// The config takes any duration, and Node fires a timer longer than 2^31-1 ms (about 24.8 days)
+// after 1 ms: with `timeout: 600h`, every Slack message and every mail failed at once, as webhook
+// and SMS requests did before they were bounded (MAX_NODE_TIMER_MS).
+describe('a timeout longer than a Node timer (timeout: 600h) waits, not fails at once', () => {
+  const LONG = 600 * 3_600_000;
+
+  it('slack', async () => {
+    // Answers after a pause, as a real Slack does: a timer set to 1 ms fires first.
+    const server = createServer((req, res) => {
+      req.resume();
+      setTimeout(() => res.end('ok'), 50);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const notifier = new SlackNotifier('team/slack/0', 'team', { webhookUrl: `http://127.0.0.1:${port}/services/${SLACK_TOKEN}`, sendResolved: true, maxAlerts: 10, timeoutMs: LONG });
+    try {
+      await notifier.start();
+      expect(await notifier.send(sampleNotification())).toEqual({ status: 'success' });
+    } finally {
+      await notifier.shutdown();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('email', async () => {
+    const backend = await startSmtpBackend({ user: 'alerts', pass: SMTP_PASSWORD });
+    backend.respond({ dataCode: 250 });
+    const notifier = new EmailNotifier('team/email/0', 'team', { ...emailConfig(backend.port), timeoutMs: LONG });
+    try {
+      await notifier.start();
+      expect(await notifier.send(sampleNotification())).toEqual({ status: 'success' });
+    } finally {
+      await notifier.shutdown();
+      await backend.close();
+    }
+  });
 });

@@ -16,6 +16,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { parseDuration } from './dispatch/duration.ts';
 import { NotifyStage, type SendRequest } from './dispatch/notify-stage.ts';
 import { Route, type RouteConfig } from './dispatch/route.ts';
+import { migrateRouteKeys } from './dispatch/route-keys.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { ESCALATION_LOG_RECEIVER, Escalations, type EscalationState } from './escalation/escalation.ts';
 import { Inhibitor } from './inhibit/inhibitor.ts';
@@ -117,6 +118,8 @@ export class NotificationPipeline implements AlertSink {
     const clock = this.#clock;
     const config = this.#config;
     const db = openNotifyDatabase(this.#dataDir);
+    const route = new Route((config.route ?? {}) as RouteConfig);
+    migrateRouteKeys(db, route); // before anything reads state kept under group keys
     const now = clock.now();
     let secret = config.ack.secret ?? kvGet(db, 'ack_secret');
     if (!secret) {
@@ -163,7 +166,7 @@ export class NotificationPipeline implements AlertSink {
       outbox.kick();
     };
     const onError = (err: unknown) => this.#logger.error({ err: (err as Error)?.message }, 'notification pipeline error');
-    const dispatcher = new Dispatcher({ clock, route: new Route((config.route ?? {}) as RouteConfig), handler: stage, run, onError: (err) => onError(err) });
+    const dispatcher = new Dispatcher({ clock, route, handler: stage, run, onError: (err) => onError(err) });
     const escalations = new Escalations({
       db,
       clock,

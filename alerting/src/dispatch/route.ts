@@ -57,10 +57,17 @@ export class Route {
   readonly routes: Route[];
   /** Config path, e.g. `route.routes.1.routes.0` (used in errors and timelines). */
   readonly path: string;
-  /** Alertmanager's route key: parent key + '/' + matchers; plus the position, so it is unique. */
+  /**
+   * Alertmanager's route key (its Route.Key): parent key + '/' + matchers, so the group keys, and with
+   * them the notification log and escalations, do not depend on where the route sits among its
+   * siblings: reordering routes re-notifies nothing. A sibling with the same matchers as an earlier
+   * one gets `/<n>` (its n-th repetition) so that the two keep separate groups.
+   */
   readonly id: string;
+  /** The id versions before 2026-12 used (each level's position appended): to migrate their state. */
+  readonly legacyId: string;
 
-  constructor(config: RouteConfig, parent?: Route, position = 0, path = 'route') {
+  constructor(config: RouteConfig, parent?: Route, position = 0, path = 'route', repetition = 0) {
     this.parent = parent;
     this.path = path;
     const opts: RouteOpts = { ...(parent?.opts ?? DEFAULT_ROUTE_OPTS) };
@@ -85,9 +92,16 @@ export class Route {
     this.opts = opts;
     this.matchers = compileMatchers(config.matchers);
     this.continue = config.continue ?? false;
-    const key = `${parent ? `${parent.id}/` : ''}${matchersToString(this.matchers)}`;
-    this.id = parent ? `${key}/${position}` : key;
-    this.routes = (config.routes ?? []).map((c, i) => new Route(c, this, i, `${path}.routes.${i}`));
+    const matchers = matchersToString(this.matchers);
+    this.id = parent ? `${parent.id}/${matchers}${repetition > 0 ? `/${repetition}` : ''}` : matchers;
+    this.legacyId = parent ? `${parent.legacyId}/${matchers}/${position}` : matchers;
+    const seen = new Map<string, number>();
+    this.routes = (config.routes ?? []).map((c, i) => {
+      const m = matchersToString(compileMatchers(c.matchers));
+      const n = seen.get(m) ?? 0;
+      seen.set(m, n + 1);
+      return new Route(c, this, i, `${path}.routes.${i}`, n);
+    });
   }
 
   /** The routes an alert with these labels goes to (Alertmanager's Route.Match). */

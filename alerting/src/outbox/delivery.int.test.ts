@@ -61,6 +61,13 @@ function event(labels: Record<string, string>, state: 'firing' | 'resolved', sta
 
 const fast = { backoffBase: '100ms', backoffCap: '300ms' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the condition');
+    await sleep(20);
+  }
+}
 
 describe('delivery over real sockets', () => {
   it('Slack: 429 Retry-After is honoured and one webhook gets at most 1 message/s', async () => {
@@ -155,6 +162,51 @@ describe('delivery over real sockets', () => {
     expect(payload.alerts[0]).toMatchObject({ status: 'firing', endsAt: '0001-01-01T00:00:00Z', fingerprint: ev.fingerprint });
     expect(third.notifications()).toHaveLength(1);
     expect(third.notifications()[0]).toMatchObject({ status: 'sent', attempts: failedAttempts + 1 });
+  });
+
+  // Alertmanager's group key holds the route's matchers path, not its position: moving a route
+  // (a new one inserted above it, a reorder) keeps its groups and what their receivers were told.
+  it.each([
+    { name: 'routes reordered', legacy: false },
+    { name: 'upgrade from the position-keyed state (first start of this version)', legacy: true },
+  ])('$name: an alert already notified is not notified again after a restart', async ({ legacy }) => {
+    const hook = await http();
+    const dir = tempDir();
+    const config = (routes: Array<Record<string, unknown>>) => ({
+      receivers: [{ name: 'ops', webhook: [{ url: `${hook.url}/alertmanager` }] }],
+      escalations: [{ name: 'chain', steps: [{ notify: ['ops'], wait: '1h' }] }],
+      route: { receiver: 'ops', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1h', routes },
+      delivery: fast,
+    });
+    const routeA = { matchers: ['team="a"'], receiver: 'ops' };
+    const routeB = { matchers: ['team="b"'], escalation: 'chain' };
+    const first = await pipelineFor(config([routeA, routeB]), dir);
+    await first.onTransition(event({ alertname: 'DiskFull', team: 'b' }, 'firing', Date.now()));
+    await hook.waitFor(1);
+    await waitUntil(() => first.notifications({ status: 'pending' }).length === 0);
+    await first.shutdown();
+    if (legacy) {
+      // What the version before wrote: the route's position appended (`{}/{team="b"}/1`).
+      const db = new DatabaseSync(join(dir, 'alerting.db'));
+      for (const [table, column] of [['notify_nflog', 'key'], ['notify_escalations', 'group_key'], ['notify_outbox', 'group_key']]) {
+        db.prepare(`UPDATE ${table} SET ${column} = replace(${column}, '{}/{team="b"}:', '{}/{team="b"}/1:')`).run();
+      }
+      db.prepare(`UPDATE notify_escalations SET body = json_set(body, '$.groupKey', group_key)`).run();
+      db.prepare(`UPDATE notify_outbox SET idem_key = 'legacy:' || idem_key`).run(); // it hashed the old group key
+      db.prepare(`DELETE FROM notify_kv WHERE key = 'route_keys'`).run();
+      expect(db.prepare(`SELECT count(*) AS n FROM notify_nflog WHERE key LIKE '{}/{team="b"}/1:%'`).get()).toEqual({ n: 1 });
+      db.close();
+    }
+
+    const second = await pipelineFor(config(legacy ? [routeA, routeB] : [routeB, routeA]), dir);
+    // A new alert after the restart: once it is delivered and nothing is pending, a repeat of
+    // DiskFull (its group flushed at the restore, before this one) would have been sent too.
+    await second.onTransition(event({ alertname: 'Other', team: 'a' }, 'firing', Date.now()));
+    await hook.waitFor(2);
+    await waitUntil(() => second.notifications({ status: 'pending' }).length === 0);
+    const after = hook.requests.slice(1).map((r) => JSON.parse(r.body).commonLabels.alertname);
+    expect(after).toEqual(['Other']);
+    expect(second.escalations()).toEqual([expect.objectContaining({ groupKey: '{}/{team="b"}:{alertname="DiskFull"}', step: 0, cycle: 0, notified: ['ops'] })]);
   });
 });
 

@@ -63,6 +63,9 @@ describe('state machine', () => {
     { name: 'keeps firing within keepFiringFor', inputs: [[0, breach()], [10 * S, ok()], [50 * S, ok()]] as Array<[number, StepInput]>, want: ['firing', 'firing', 'firing'] },
     { name: 'resolves once keepFiringFor has passed since the last breach', inputs: [[0, breach()], [10 * S, ok()], [60 * S, ok()]] as Array<[number, StepInput]>, want: ['firing', 'firing', 'resolved'] },
     { name: 'a breach inside keepFiringFor restarts it', inputs: [[0, breach()], [40 * S, breach()], [90 * S, ok()], [100 * S, ok()]] as Array<[number, StepInput]>, want: ['firing', 'firing', 'firing', 'resolved'] },
+    { name: 'missing data within keepFiringFor keeps firing (a scrape gap notifies nobody)', inputs: [[0, breach()], [10 * S, nodata], [50 * S, nodata], [55 * S, breach()]] as Array<[number, StepInput]>, want: ['firing', 'firing', 'firing', 'firing'] },
+    { name: 'missing data past keepFiringFor since the last breach is nodata', inputs: [[0, breach()], [10 * S, nodata], [60 * S, nodata]] as Array<[number, StepInput]>, want: ['firing', 'firing', 'nodata'] },
+    { name: 'a clear then missing data: nodata once keepFiringFor has passed, not resolved', inputs: [[0, breach()], [10 * S, ok()], [30 * S, nodata], [70 * S, nodata]] as Array<[number, StepInput]>, want: ['firing', 'firing', 'firing', 'nodata'] },
   ])('keepFiringFor=60s: $name', ({ inputs, want }) => {
     expect(run(inputs, { keepFiringForMs: 60 * S }).states).toEqual(want);
   });

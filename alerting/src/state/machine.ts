@@ -116,11 +116,18 @@ export function hasStateChanges(history: string): boolean {
 
 const isAbnormal = (s: AlertState) => s === 'nodata' || s === 'error';
 
+/** A firing alert whose last breach is more recent than keepFiringFor. */
+function holdsFiring(prev: InstanceState, p: StepParams, now: number): boolean {
+  return prev.state === 'firing' && p.keepFiringForMs > 0 && prev.lastActiveAt !== null && now - prev.lastActiveAt < p.keepFiringForMs;
+}
+
 export function step(prev: InstanceState, input: StepInput, p: StepParams, now: number): StepResult {
   const s: InstanceState = { ...prev };
   let abnormal: 'nodata' | 'error' | undefined;
   let active: boolean;
   let value: number | null;
+  /** Firing held by keepFiringFor through missing data: nothing moves, the anchor included. */
+  let keepFiring = false;
   switch (input.kind) {
     case 'error':
       // What a failed evaluation means is the rule's `onError` policy (Grafana's error handling):
@@ -141,7 +148,12 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
     case 'nodata':
       value = null;
       active = prev.active;
-      if (p.noData === 'nodata') abnormal = 'nodata';
+      if (p.noData === 'nodata' && holdsFiring(prev, p, now)) {
+        // keepFiringFor covers missing data as it covers a clear (Prometheus keeps an alert whose
+        // series vanished firing for keep_firing_for): a scrape gap shorter than it notifies nobody.
+        value = prev.value;
+        keepFiring = true;
+      } else if (p.noData === 'nodata') abnormal = 'nodata';
       else if (p.noData === 'alerting') active = true;
       else if (p.noData === 'ok') active = false;
       else value = prev.value; // keepLast
@@ -183,7 +195,9 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
     s.value = value;
     s.active = active;
     let base = s.baseState;
-    if (active) {
+    if (keepFiring) {
+      // stays firing; lastActiveAt is not moved, so keepFiringFor runs out during a long gap
+    } else if (active) {
       s.lastActiveAt = now;
       if (base === 'inactive' || base === 'resolved') {
         s.endsAt = null;

@@ -465,6 +465,41 @@ describe('rule files on SIGHUP', () => {
     expect(collector.proc.exitCode).toBeNull();
     expect((await api('/health')).status).toBe(200);
   });
+
+  it('POST /-/reload (Prometheus, Alertmanager) reloads as SIGHUP does and answers with the outcome', async () => {
+    const rule = (id: string) => api(`/api/v1/alerts/rules/${id}`).then((r) => r.status);
+    const before = (await api('/api/v1/alerts/rules')).json.rules.length;
+    writeFileSync(rulesFile, `${rulesYaml}
+  - name: E2EReloadedByHttp
+    kind: log
+    filter: { service: reloaded }
+    mode: frequency
+    window: 10s
+    threshold: 100
+    interval: 1s
+    severity: info
+`);
+    const ok = await api('/-/reload', { method: 'POST' });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toEqual({ status: 'success', rules: before + 1 });
+    expect(await rule('E2EReloadedByHttp')).toBe(200); // in effect when the answer comes
+
+    writeFileSync(rulesFile, `${rulesYaml}
+  - name: E2EBroken
+    kind: log
+    mode: frequency
+    threshold: many
+`);
+    const bad = await api('/-/reload', { method: 'PUT' });
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.code).toBe('PERISCOPE_ERR_ALERT_RULE_INVALID');
+    expect(bad.json.error.details.problems.join('\n')).toMatch(/threshold/);
+    expect(await rule('E2EReloadedByHttp')).toBe(200); // all or nothing
+
+    writeFileSync(rulesFile, rulesYaml);
+    expect((await api('/-/reload', { method: 'POST' })).status).toBe(200);
+    expect(await rule('E2EReloadedByHttp')).toBe(404);
+  });
 });
 
 describe('collector restarts in the middle of an escalation', () => {

@@ -8,7 +8,7 @@ import { notifyConfigFromAlerting } from '../../alerting/src/notify-config.ts';
 import type { NotifyAlert } from '../../alerting/src/dispatch/alert.ts';
 import { checkRuleFiles } from '../../alerting/src/rules/load.ts';
 import type { RuleDefaults } from '../../alerting/src/rules/schema.ts';
-import { AlertError } from '../../alerting/src/errors.ts';
+import { ALERT_ERR, AlertError, alertErrorBody } from '../../alerting/src/errors.ts';
 import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.ts';
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
@@ -167,6 +167,13 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
     },
   });
   registerEngineMetrics(deps.registry, engine);
+  /** Re-reads `alerting.ruleFiles` (SIGHUP, POST /-/reload); all or nothing, the outcome logged. */
+  const reloadRuleFiles = (): { ok: boolean; problems: string[] } => {
+    const result = engine.reloadRuleFiles();
+    if (result.ok) deps.logger.info({ rules: engine.listRules().length }, 'alerting rule files reloaded');
+    else deps.logger.error({ problems: result.problems }, 'alerting rule files not reloaded: the rules in effect are unchanged');
+    return result;
+  };
   return {
     engine,
     pipeline,
@@ -178,6 +185,18 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         externalAlerts: () => pipeline.alerts().filter((a) => a.source === 'api').map(apiAlertView),
       });
       await app.register(registerNotifyRoutes, { pipeline, ruleAlertState: (fp) => engine.getAlert(fp)?.state });
+      // Prometheus' and Alertmanager's reload endpoint (config reloaders, `curl -X POST …/-/reload`),
+      // the same as SIGHUP: 200 once the rule files are in effect; 500 with each problem when a file
+      // has one (as Prometheus answers), the rules in effect unchanged. POST or PUT, as Prometheus.
+      app.route({
+        method: ['POST', 'PUT'],
+        url: '/-/reload',
+        handler: async (_req, reply) => {
+          const result = reloadRuleFiles();
+          if (result.ok) return { status: 'success', rules: engine.listRules().length };
+          return reply.code(500).send(alertErrorBody(ALERT_ERR.RULE_INVALID, `alerting rule files not reloaded, the rules in effect are unchanged: ${result.problems.join('; ')}`, { problems: result.problems }));
+        },
+      });
     },
     async start(): Promise<void> {
       await pipeline.start();
@@ -187,13 +206,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
       await engine.shutdown();
       await pipeline.shutdown();
     },
-    /** Re-reads `alerting.ruleFiles` (SIGHUP); all or nothing, problems logged. */
-    reloadRuleFiles(): { ok: boolean; problems: string[] } {
-      const result = engine.reloadRuleFiles();
-      if (result.ok) deps.logger.info({ rules: engine.listRules().length }, 'alerting rule files reloaded');
-      else deps.logger.error({ problems: result.problems }, 'alerting rule files not reloaded: the rules in effect are unchanged');
-      return result;
-    },
+    reloadRuleFiles,
     health() {
       const stats = engine.stats();
       return { status: 'up' as const, ...stats };

@@ -60,6 +60,12 @@ describe('Slack Block Kit limits', () => {
     expect(texts(m).join('\n')).not.toContain('<!channel>');
   });
 
+  it('a backtick in a label value does not end the labels code span (the rest would be read as mrkdwn)', () => {
+    const m = slackMessage(notification([alert(1, { labels: { alertname: 'Cmd', cmd: 'run `make *all*`', path: '_tmp_' } })]));
+    const line = texts(m).join('\n').split('\n').find((l) => l.includes('cmd=')) ?? '';
+    expect(line).toBe('*Labels:* `alertname=Cmd, cmd=run ˋmake *all*ˋ, path=_tmp_`');
+  });
+
   it('escapes the title in the message text (mrkdwn: the push notification and the fallback), where a label could mention @channel', () => {
     const m = slackMessage(notification([alert(1)], { groupLabels: { alertname: '<!channel> <https://evil.example|login>' } }));
     expect(m.text).toBe('[FIRING:1] &lt;!channel&gt; &lt;https://evil.example|login&gt;');

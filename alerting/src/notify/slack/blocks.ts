@@ -48,6 +48,15 @@ function userText(s: string, max: number): string {
   return truncate(escapeMrkdwn(s), max);
 }
 
+/**
+ * User text as an inline code span, shown literally (`*`, `_`, `~` are not formatting there). mrkdwn
+ * has no escape for a backtick inside one: it would end the span and leave the rest to be read as
+ * mrkdwn, so it is shown as ˋ (U+02CB, a modifier letter that looks the same).
+ */
+function codeSpan(s: string, max: number): string {
+  return `\`${userText(s.replaceAll('`', '\u02cb'), max)}\``;
+}
+
 function link(url: string, label: string): string {
   return `<${url.replace(/[|>]/g, encodeURIComponent)}|${escapeMrkdwn(label)}>`;
 }
@@ -75,7 +84,7 @@ export function slackMessage(n: Notification): SlackMessage {
     if (a.annotations.description && a.annotations.description !== alertSummary(a)) lines.push(userText(a.annotations.description, 800));
     if (a.error) lines.push(`*${m.error}:* ${userText(a.error, 400)}`);
     if (a.ack) lines.push(`:ok_hand: ${userText(m.acknowledgedBy(a.ack.by), 200)}${a.ack.comment ? `: ${userText(a.ack.comment, 300)}` : ''}`);
-    lines.push(`*${m.labels}:* \`${userText(labelPairs(a.labels), 1200)}\``);
+    lines.push(`*${m.labels}:* ${codeSpan(labelPairs(a.labels), 1200)}`);
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), SLACK_SECTION_MAX) } });
     const links: string[] = [];
     if (a.status === 'firing' && a.links.ack && !a.ack) links.push(link(a.links.ack, m.ack));

@@ -9,7 +9,7 @@
 // attributed to its alert from its title, `[FIRING:1] E2EHighLoad (host=a)`.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpBackend, type SmtpBackend } from '../alerting/src/notify/testing/backends.ts';
 import { leaves, parseMime } from '../alerting/src/notify/testing/mime.ts';
@@ -481,7 +481,7 @@ describe('rule files on SIGHUP', () => {
 `);
     const ok = await api('/-/reload', { method: 'POST' });
     expect(ok.status).toBe(200);
-    expect(ok.json).toEqual({ status: 'success', rules: before + 1 });
+    expect(ok.json).toEqual({ status: 'success', rules: before + 1, restartNeeded: [] });
     expect(await rule('E2EReloadedByHttp')).toBe(200); // in effect when the answer comes
 
     writeFileSync(rulesFile, `${rulesYaml}
@@ -499,6 +499,37 @@ describe('rule files on SIGHUP', () => {
     writeFileSync(rulesFile, rulesYaml);
     expect((await api('/-/reload', { method: 'POST' })).status).toBe(200);
     expect(await rule('E2EReloadedByHttp')).toBe(404);
+  });
+
+  it('a reload reads periscope.yaml again: its alerting.ruleFiles are applied, a change elsewhere is answered and logged as needing a restart', async () => {
+    const rule = (id: string) => api(`/api/v1/alerts/rules/${id}`).then((r) => r.status);
+    const configFile = collector.configFile as string;
+    const extraFile = join(dirname(rulesFile), 'extra.yaml');
+    writeFileSync(extraFile, 'rules:\n  - { name: E2EExtraFile, kind: log, filter: { service: extra }, mode: frequency, window: 10s, threshold: 100, interval: 1s, severity: info }\n');
+    const edited = configYaml
+      .replace(`ruleFiles: [${rulesFile}]`, `ruleFiles: [${rulesFile}, ${extraFile}]`)
+      .replace('delivery: { backoffBase: 200ms', 'delivery: { backoffBase: 300ms');
+    expect(edited).not.toBe(configYaml);
+    try {
+      writeFileSync(configFile, edited);
+      const res = await api('/-/reload', { method: 'POST' });
+      expect(res.status).toBe(200);
+      expect(res.json.restartNeeded).toEqual(['alerting.delivery']);
+      expect(await rule('E2EExtraFile')).toBe(200); // the rule file added to periscope.yaml is read
+      expect(await rule('E2EHighLoad')).toBe(200);
+      await waitFor(() => collector.output().includes('configuration changed in alerting.delivery: not applied until the collector restarts'), 10_000);
+
+      writeFileSync(configFile, edited.replace('receivers:', 'receivers: [oops'));
+      const bad = await api('/-/reload', { method: 'POST' });
+      expect(bad.status).toBe(500);
+      expect(await rule('E2EExtraFile')).toBe(200); // all or nothing
+    } finally {
+      writeFileSync(configFile, configYaml);
+    }
+    const back = await api('/-/reload', { method: 'POST' });
+    expect(back.status).toBe(200);
+    expect(back.json.restartNeeded).toEqual([]);
+    expect(await rule('E2EExtraFile')).toBe(404);
   });
 });
 

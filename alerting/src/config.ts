@@ -32,7 +32,7 @@ export const flappingConfigSchema = Type.Object(
 
 export const rulesConfigProperties = {
   /** Rule files (YAML). Relative paths are resolved against the directory of periscope.yaml; `*` globs allowed. */
-  ruleFiles: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Alert rule files (paths or globs); relative ones are taken from the config file\'s folder. SIGHUP or POST /-/reload re-reads them.' }),
+  ruleFiles: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Alert rule files (paths or globs); relative ones are taken from the config file\'s folder. SIGHUP or POST /-/reload re-reads them, and this list from the config file.' }),
   evaluation: Type.Object(
     {
       defaultInterval: Duration('15s', 'interval of rules that do not set one (minimum 1s)'),

@@ -123,9 +123,9 @@ async function main(argv: string[]): Promise<number> {
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
   const config = await checkedConfig(file);
   lowestLevel = LOG_LEVELS[config.log.level];
-  // SIGHUP re-reads the alerting rule files, as Prometheus does; Node's default would end the process.
+  // SIGHUP reloads the configuration's alerting rule files, as Prometheus does; Node's default would end the process.
   // Not while starting or stopping: the rules engine may not be there (or no longer).
-  let reloadRuleFiles: (() => unknown) | undefined;
+  let reloadRuleFiles: (() => Promise<unknown>) | undefined;
   let phase = 'still starting';
   // Listening before anything starts: a SIGINT/SIGTERM during start-up stops the collector as
   // soon as it is up, instead of finding Node's default handler (which ends the process at once).
@@ -152,17 +152,17 @@ async function main(argv: string[]): Promise<number> {
       logInfo(`SIGHUP ignored: the collector is ${phase}`);
       return;
     }
-    try {
-      reloadRuleFiles();
-    } catch (err) {
-      // A signal handler that throws ends the process: a failed reload keeps the rules in effect.
-      console.error('SIGHUP: reloading the rule files failed; the rules in effect are unchanged:', err);
-    }
+    // A rejection left unhandled ends the process: a failed reload keeps the rules in effect.
+    reloadRuleFiles().catch((err: unknown) => console.error('SIGHUP: reloading the rule files failed; the rules in effect are unchanged:', err));
   });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
-  const collector = await startCollector(config, { configDir: file ? dirname(resolve(file)) : process.cwd() });
-  if (phase !== 'stopping') reloadRuleFiles = collector.reloadRuleFiles;
+  const collector = await startCollector(config, {
+    configDir: file ? dirname(resolve(file)) : process.cwd(),
+    // A reload reads the file again, as Prometheus does: its alerting.ruleFiles, and what changed elsewhere.
+    ...(file ? { readConfig: () => checkedConfig(file) } : {}),
+  });
+  if (phase !== 'stopping') reloadRuleFiles = collector.reload;
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
     version: VERSION,

@@ -28,6 +28,13 @@ export interface AlertingDeps {
   listenerUrl: () => string;
 }
 
+export interface ReloadResult {
+  ok: boolean;
+  problems: string[];
+  /** Configuration keys changed in the file that take effect at the next restart only. */
+  restartNeeded: string[];
+}
+
 /** What log alert rules count with: the query thread (StoreQueries), or a LogReader in-process. */
 export interface LogCounter {
   readonly searchIndex: boolean;
@@ -167,9 +174,12 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
     },
   });
   registerEngineMetrics(deps.registry, engine);
-  /** Re-reads `alerting.ruleFiles` (SIGHUP, POST /-/reload); all or nothing, the outcome logged. */
-  const reloadRuleFiles = (): { ok: boolean; problems: string[] } => {
-    const result = engine.reloadRuleFiles();
+  /**
+   * Re-reads the rule files (SIGHUP, POST /-/reload), those of `ruleFiles` when the configuration
+   * was read again; all or nothing, the outcome logged.
+   */
+  const reloadRuleFiles = (ruleFiles?: string[]): { ok: boolean; problems: string[] } => {
+    const result = engine.reloadRuleFiles(ruleFiles);
     if (result.ok) deps.logger.info({ rules: engine.listRules().length }, 'alerting rule files reloaded');
     else deps.logger.error({ problems: result.problems }, 'alerting rule files not reloaded: the rules in effect are unchanged');
     return result;
@@ -177,7 +187,8 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
   return {
     engine,
     pipeline,
-    async registerRoutes(app: FastifyInstance): Promise<void> {
+    /** `reload`: what SIGHUP does (the collector's: the configuration read again, then the rule files). */
+    async registerRoutes(app: FastifyInstance, reload: () => Promise<ReloadResult>): Promise<void> {
       registerRuleRoutes(app, {
         engine,
         ackInfo: (fp) => pipeline.ackFor(fp),
@@ -186,14 +197,15 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
       });
       await app.register(registerNotifyRoutes, { pipeline, ruleAlertState: (fp) => engine.getAlert(fp)?.state });
       // Prometheus' and Alertmanager's reload endpoint (config reloaders, `curl -X POST …/-/reload`),
-      // the same as SIGHUP: 200 once the rule files are in effect; 500 with each problem when a file
-      // has one (as Prometheus answers), the rules in effect unchanged. POST or PUT, as Prometheus.
+      // the same as SIGHUP: 200 once the rule files are in effect, with the configuration keys whose
+      // change waits for a restart; 500 with each problem when the configuration or a rule file has
+      // one (as Prometheus answers), the rules in effect unchanged. POST or PUT, as Prometheus.
       app.route({
         method: ['POST', 'PUT'],
         url: '/-/reload',
         handler: async (_req, reply) => {
-          const result = reloadRuleFiles();
-          if (result.ok) return { status: 'success', rules: engine.listRules().length };
+          const result = await reload();
+          if (result.ok) return { status: 'success', rules: engine.listRules().length, restartNeeded: result.restartNeeded };
           return reply.code(500).send(alertErrorBody(ALERT_ERR.RULE_INVALID, `alerting rule files not reloaded, the rules in effect are unchanged: ${result.problems.join('; ')}`, { problems: result.problems }));
         },
       });

@@ -3,7 +3,7 @@ import { Gauge } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { LogRecord } from '../../sdk/src/record.ts';
-import { createAlerting } from './alerting.ts';
+import { createAlerting, type ReloadResult } from './alerting.ts';
 import { registerHealthRoutes, type ComponentHealth } from './api/health.ts';
 import { registerLogQueryRoutes } from './api/logs.ts';
 import { registerMetricsRoute } from './api/metrics.ts';
@@ -36,6 +36,7 @@ import { timestampToMicros } from './store/log-filter.ts';
 import { StoreQueries } from './store/store-queries.ts';
 import { LogStore } from './store/log-store.ts';
 import { Retention } from './store/retention.ts';
+import { reloadConfig, serialized } from './reload.ts';
 
 export interface RunningCollector {
   app: FastifyInstance;
@@ -46,8 +47,11 @@ export interface RunningCollector {
   exporters: Exporters;
   /** Where components add metrics for remote write (e.g. OTLP metrics): `metricsSources.add(name, fn)`. */
   metricsSources: MetricsSources;
-  /** Re-reads the alerting rule files (SIGHUP): all or nothing, the outcome logged. */
-  reloadRuleFiles(): { ok: boolean; problems: string[] };
+  /**
+   * SIGHUP and POST /-/reload: reads the configuration again (`readConfig`) and the alerting rule
+   * files of its `alerting.ruleFiles`; all or nothing, the outcome logged.
+   */
+  reload(): Promise<ReloadResult>;
   /** Stops intake first, then background work, then closes the store. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -111,7 +115,17 @@ function dataDirUnusable(dir: string, err: unknown, file: string): PeriscopeErro
  * Composes the collector from its components, each given only its own config slice.
  * Start order: data directory lock → store → background jobs → receivers; shutdown runs in reverse.
  */
-export async function startCollector(config: Config, options: { configDir?: string } = {}): Promise<RunningCollector> {
+export interface StartOptions {
+  /** Folder of periscope.yaml (relative rule files); the working directory without one. */
+  configDir?: string;
+  /**
+   * Reads and checks the configuration file again, for a reload; throws ConfigError with the
+   * problems. Without it (no file) a reload reads the rule files of the configuration in effect.
+   */
+  readConfig?: () => Promise<Config>;
+}
+
+export async function startCollector(config: Config, options: StartOptions = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
   const { lock, db, store, fts, queries, ruleQueries } = openDataDir(config);
   const retention = new Retention(db, {
@@ -239,7 +253,8 @@ export async function startCollector(config: Config, options: { configDir?: stri
     logger: app.log,
     listenerUrl: () => listenerUrl(app.server.address() as AddressInfo | null, config.http.addr),
   });
-  await alerting.registerRoutes(app);
+  const reload = serialized(() => reloadConfig(config, alerting, options.readConfig, app.log));
+  await alerting.registerRoutes(app, reload);
   registerHealthRoutes(
     app,
     (): Record<string, ComponentHealth> => ({
@@ -324,7 +339,7 @@ export async function startCollector(config: Config, options: { configDir?: stri
     syslogAddresses: () => (config.syslog.enabled ? syslog.addresses() : {}),
     exporters,
     metricsSources,
-    reloadRuleFiles: () => alerting.reloadRuleFiles(),
+    reload,
     shutdown,
   };
 }

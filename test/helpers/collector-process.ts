@@ -12,6 +12,8 @@ export interface CollectorProcess {
   httpPort: number;
   syslogPort: number | undefined;
   dataDir: string;
+  /** The periscope.yaml written from `configYaml`. */
+  configFile: string | undefined;
   proc: ChildProcess;
   output: () => string;
   /** SIGTERM and wait for exit. */
@@ -82,6 +84,7 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
     httpPort: Number(new URL(url).port),
     syslogPort: syslogMatch ? Number(syslogMatch[1]) : undefined,
     dataDir,
+    configFile: configDir ? join(configDir, 'periscope.yaml') : undefined,
     proc,
     output: () => output,
     async stop() {

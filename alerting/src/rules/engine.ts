@@ -155,6 +155,8 @@ export class AlertingEngine {
   private readonly logger: EngineLogger;
   private readonly autoEvaluate: boolean;
   private readonly rules = new Map<string, RuleEntry>();
+  /** `alerting.ruleFiles` in effect: the config's, then the list of the last successful reload. */
+  private ruleFiles: string[] | undefined;
   private store: AlertStore | null = null;
   private deliverer: TransitionDeliverer | null = null;
   private lifecycle: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -194,7 +196,7 @@ export class AlertingEngine {
     }
     this.lifecycle = 'starting';
     const defaults = this.defaults();
-    const fromFiles = loadRuleFiles(this.config.ruleFiles, { defaults, ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
+    const fromFiles = loadRuleFiles(this.ruleFiles ?? this.config.ruleFiles, { defaults, ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
     this.warnAbout(fromFiles.warnings);
     const problems = [...fromFiles.problems];
     const initial: Rule[] = [...fromFiles.rules];
@@ -807,10 +809,12 @@ export class AlertingEngine {
    * after it are those a restart would have: a file rule takes over from an API rule with its id or
    * its alert labels (the API rule's alerts resolve; it stays stored and comes back when the file
    * rule goes), as at start; a clash with a rule given in code is a problem, as at start.
+   * `ruleFiles`, the list of a configuration read again, replaces the one in effect when it succeeds.
    */
-  reloadRuleFiles(): { ok: boolean; problems: string[] } {
+  reloadRuleFiles(ruleFiles?: string[]): { ok: boolean; problems: string[] } {
     const store = this.requireRunning();
-    const result = loadRuleFiles(this.config.ruleFiles, { defaults: this.defaults(), ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
+    const files = ruleFiles ?? this.ruleFiles ?? this.config.ruleFiles;
+    const result = loadRuleFiles(files, { defaults: this.defaults(), ...(this.options.baseDir ? { baseDir: this.options.baseDir } : {}) });
     this.warnAbout(result.warnings);
     const problems = [...result.problems];
     const codeRules = [...this.currentRules()].filter((r) => r.source === 'code');
@@ -842,6 +846,7 @@ export class AlertingEngine {
       this.schedule(entry);
     }
     for (const entry of this.admitApiRules(store)) this.schedule(entry);
+    this.ruleFiles = [...files];
     return { ok: true, problems: [] };
   }
 

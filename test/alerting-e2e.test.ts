@@ -506,18 +506,16 @@ describe('rule files on SIGHUP', () => {
     const configFile = collector.configFile as string;
     const extraFile = join(dirname(rulesFile), 'extra.yaml');
     writeFileSync(extraFile, 'rules:\n  - { name: E2EExtraFile, kind: log, filter: { service: extra }, mode: frequency, window: 10s, threshold: 100, interval: 1s, severity: info }\n');
-    const edited = configYaml
-      .replace(`ruleFiles: [${rulesFile}]`, `ruleFiles: [${rulesFile}, ${extraFile}]`)
-      .replace('delivery: { backoffBase: 200ms', 'delivery: { backoffBase: 300ms');
+    const edited = `${configYaml.replace(`ruleFiles: [${rulesFile}]`, `ruleFiles: [${rulesFile}, ${extraFile}]`)}store:\n  retention: { maxAge: 3d }\n`;
     expect(edited).not.toBe(configYaml);
     try {
       writeFileSync(configFile, edited);
       const res = await api('/-/reload', { method: 'POST' });
       expect(res.status).toBe(200);
-      expect(res.json.restartNeeded).toEqual(['alerting.delivery']);
+      expect(res.json.restartNeeded).toEqual(['store']);
       expect(await rule('E2EExtraFile')).toBe(200); // the rule file added to periscope.yaml is read
       expect(await rule('E2EHighLoad')).toBe(200);
-      await waitFor(() => collector.output().includes('configuration changed in alerting.delivery: not applied until the collector restarts'), 10_000);
+      await waitFor(() => collector.output().includes('configuration changed in store: not applied until the collector restarts'), 10_000);
 
       writeFileSync(configFile, edited.replace('receivers:', 'receivers: [oops'));
       const bad = await api('/-/reload', { method: 'POST' });

@@ -10,6 +10,7 @@ import { checkRuleFiles } from '../../alerting/src/rules/load.ts';
 import type { RuleDefaults } from '../../alerting/src/rules/schema.ts';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../../alerting/src/errors.ts';
 import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
+import { SwappablePipeline } from './notify-swap.ts';
 import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.ts';
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
 import type { Severity } from '../../alerting/src/types.ts';
@@ -154,15 +155,20 @@ export function registerEngineMetrics(registry: Registry, engine: Pick<AlertingE
  * transition finds it closed; shutdown runs in reverse.
  */
 export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
-  const pipeline = new NotificationPipeline({
-    config: notifyConfigFromAlerting(config),
-    dataDir: deps.dataDir,
-    registry: deps.registry,
-    logger: deps.logger,
-    listenerUrl: deps.listenerUrl,
-  });
+  const pipelines = new SwappablePipeline(
+    notifyConfigFromAlerting(config),
+    (notifyConfig) =>
+      new NotificationPipeline({
+        config: notifyConfig,
+        dataDir: deps.dataDir,
+        registry: deps.registry,
+        logger: deps.logger,
+        listenerUrl: deps.listenerUrl,
+      }),
+  );
+  const pipeline = pipelines.view;
   const engine = new AlertingEngine({
-    sink: pipeline,
+    sink: pipelines.sink,
     dataDir: deps.dataDir,
     config: rulesConfigFromSlice(config),
     metrics: deps.metrics,
@@ -216,9 +222,26 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
     },
     async shutdown(): Promise<void> {
       await engine.shutdown();
-      await pipeline.shutdown();
+      await pipelines.shutdown();
     },
     reloadRuleFiles,
+    /**
+     * Applies the notification side of a configuration read again (routes, receivers, escalations,
+     * inhibition rules, …) when it differs from the one in effect: `changed` lists its keys that
+     * changed (empty: nothing done). A configuration with a problem throws before anything stops.
+     */
+    async reloadNotifications(next: AlertingConfig): Promise<{ changed: string[] }> {
+      const notifyConfig = notifyConfigFromAlerting(next);
+      const before = pipelines.config as unknown as Record<string, unknown>;
+      const after = notifyConfig as unknown as Record<string, unknown>;
+      const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+        .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+        .map((k) => `alerting.${k}`);
+      if (!changed.length) return { changed };
+      await pipelines.replace(notifyConfig);
+      deps.logger.info({ keys: changed }, 'alerting notifications reloaded: routes, receivers, escalations and inhibition rules of the configuration are in effect');
+      return { changed };
+    },
     health() {
       const stats = engine.stats();
       return { status: 'up' as const, ...stats };

@@ -36,7 +36,7 @@ import { timestampToMicros } from './store/log-filter.ts';
 import { StoreQueries } from './store/store-queries.ts';
 import { LogStore } from './store/log-store.ts';
 import { Retention } from './store/retention.ts';
-import { reloadConfig, serialized } from './reload.ts';
+import { createReloader } from './reload.ts';
 
 export interface RunningCollector {
   app: FastifyInstance;
@@ -253,7 +253,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
     logger: app.log,
     listenerUrl: () => listenerUrl(app.server.address() as AddressInfo | null, config.http.addr),
   });
-  const reload = serialized(() => reloadConfig(config, alerting, options.readConfig, app.log));
+  const reload = createReloader(config, alerting, options.readConfig, app.log);
   await alerting.registerRoutes(app, reload);
   registerHealthRoutes(
     app,

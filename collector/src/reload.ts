@@ -1,11 +1,14 @@
-// SIGHUP and POST /-/reload (collector.ts wires both to reloadConfig).
+// SIGHUP and POST /-/reload (collector.ts wires both to createReloader's function).
 import type { FastifyInstance } from 'fastify';
 import type { createAlerting, ReloadResult } from './alerting.ts';
 import { ConfigError } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { NOTIFY_CONFIG_KEYS } from '../../alerting/src/notify-config.ts';
+
+const APPLIED_BY_RELOAD: ReadonlySet<string> = new Set(NOTIFY_CONFIG_KEYS);
 
 /** `fn` run one call at a time: a reload asked while one runs waits for it. */
-export function serialized<T>(fn: () => Promise<T>): () => Promise<T> {
+function serialized<T>(fn: () => Promise<T>): () => Promise<T> {
   let last: Promise<unknown> = Promise.resolve();
   return () => {
     const run = last.then(fn, fn);
@@ -15,36 +18,52 @@ export function serialized<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * A reload, as Prometheus' (SIGHUP, POST /-/reload): the configuration file is read and checked
- * again, all of it (a problem anywhere changes nothing, as Prometheus refuses a config with one);
- * the rule files of its `alerting.ruleFiles` replace the rules in effect. Everything else in the
- * file is read at start only: a change there is logged and answered as needing a restart, so that
- * an edited route or receiver is not taken for applied.
+ * A reload, as Prometheus' and Alertmanager's (SIGHUP, POST /-/reload): the configuration file is
+ * read and checked again, all of it (a problem anywhere changes nothing, as they refuse a config
+ * with one); the rule files of its `alerting.ruleFiles` replace the rules in effect, and a changed
+ * notification side (routes, receivers, escalations, inhibition rules, …) replaces the pipeline,
+ * its state kept (notify-swap.ts). Everything else is read at start only: a change there is logged
+ * and answered as needing a restart, so that it is not taken for applied. One reload at a time.
  */
-export async function reloadConfig(
-  running: Config,
-  alerting: Pick<ReturnType<typeof createAlerting>, 'reloadRuleFiles'>,
+export function createReloader(
+  initial: Config,
+  alerting: Pick<ReturnType<typeof createAlerting>, 'reloadRuleFiles' | 'reloadNotifications'>,
   readConfig: (() => Promise<Config>) | undefined,
   log: Pick<FastifyInstance['log'], 'warn' | 'error'>,
-): Promise<ReloadResult> {
-  let next: Config | undefined;
-  if (readConfig) {
+): () => Promise<ReloadResult> {
+  /** The configuration read at start: what a change waiting for a restart is told from. */
+  const running = initial;
+  return serialized(async (): Promise<ReloadResult> => {
+    let next: Config | undefined;
+    if (readConfig) {
+      try {
+        next = await readConfig();
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+        log.error({ problems }, 'alerting rule files not reloaded: the configuration file has problems; the rules in effect are unchanged');
+        return { ok: false, problems, restartNeeded: [] };
+      }
+    }
+    const result = alerting.reloadRuleFiles(next?.alerting.ruleFiles);
+    if (!result.ok || !next) return { ...result, restartNeeded: [] };
     try {
-      next = await readConfig();
+      await alerting.reloadNotifications(next.alerting);
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      log.error({ problems }, 'alerting rule files not reloaded: the configuration file has problems; the rules in effect are unchanged');
+      const problems = [`notifications not reloaded, the routing in effect is unchanged: ${(err as Error).message}`];
+      log.error({ problems }, 'alerting notifications not reloaded');
       return { ok: false, problems, restartNeeded: [] };
     }
-  }
-  const result = alerting.reloadRuleFiles(next?.alerting.ruleFiles);
-  if (!result.ok || !next) return { ...result, restartNeeded: [] };
-  const restartNeeded = changedKeys(running, next);
-  if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting.ruleFiles and the rule files only)`);
-  return { ...result, restartNeeded };
+    const restartNeeded = changedKeys(running, next);
+    if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting's rule files, routes, receivers, escalations and inhibition rules)`);
+    return { ...result, restartNeeded };
+  });
 }
 
-/** The sections (and alerting's keys, but ruleFiles) that differ between two configurations. */
+/**
+ * The sections, and alerting's keys, that differ between two configurations, but those a reload
+ * applies (ruleFiles, and the notification side, compared by reloadNotifications as parsed: an
+ * edit that changes nothing in effect, a default written out, is no change).
+ */
 function changedKeys(before: Config, after: Config): string[] {
   const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
   const out: string[] = [];
@@ -56,7 +75,9 @@ function changedKeys(before: Config, after: Config): string[] {
     }
     const a = before.alerting as unknown as Record<string, unknown>;
     const b = after.alerting as unknown as Record<string, unknown>;
-    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (k !== 'ruleFiles' && differs(a[k], b[k])) out.push(`alerting.${k}`);
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (k !== 'ruleFiles' && !APPLIED_BY_RELOAD.has(k) && differs(a[k], b[k])) out.push(`alerting.${k}`);
+    }
   }
   return out;
 }

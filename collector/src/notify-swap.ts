@@ -1,0 +1,93 @@
+// The notification pipeline in effect, replaced by a reload when periscope.yaml's routing changed
+// (routes, receivers, escalations, inhibition rules, …), as Alertmanager reloads them on SIGHUP.
+// A replacement is what a restart does to the pipeline alone: the old one stops (its sends in
+// flight finish), the new one opens alerting.db and restores alerts, groups, the notification log,
+// escalations at their step and the outbox, so nothing notified is notified again and nothing
+// pending is lost. Meanwhile the rule engine's transitions wait for the new pipeline.
+import type { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
+import type { NotifyConfig } from '../../alerting/src/notify-config.ts';
+import type { AlertEvent, AlertSink } from '../../alerting/src/types.ts';
+
+export class SwappablePipeline {
+  #current: NotificationPipeline;
+  #config: NotifyConfig;
+  #swapping: Promise<void> | undefined;
+  #closed = false;
+  readonly #make: (config: NotifyConfig) => NotificationPipeline;
+  /** Forwards to the pipeline in effect at each access (the HTTP routes hold this one). */
+  readonly view: NotificationPipeline;
+  /** The rule engine's sink: a transition offered during a replacement waits for the new pipeline. */
+  readonly sink: AlertSink;
+
+  constructor(config: NotifyConfig, make: (config: NotifyConfig) => NotificationPipeline) {
+    this.#make = make;
+    this.#config = config;
+    this.#current = make(config);
+    // A Proxy, not a subclass: the pipeline's state is in #private fields, so each method runs
+    // bound to the pipeline itself.
+    this.view = new Proxy({} as NotificationPipeline, {
+      get: (_target, prop) => {
+        const current = this.#current;
+        const value = Reflect.get(current, prop, current) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value;
+      },
+    });
+    this.sink = {
+      onTransition: async (event: AlertEvent) => {
+        while (this.#swapping) await this.#swapping;
+        return this.#current.onTransition(event);
+      },
+    };
+  }
+
+  get current(): NotificationPipeline {
+    return this.#current;
+  }
+
+  get config(): NotifyConfig {
+    return this.#config;
+  }
+
+  /**
+   * Stops the pipeline in effect and starts one with `config`. When the new one cannot start, one
+   * with the configuration before is started again and the error thrown. One at a time (the
+   * caller serializes reloads).
+   */
+  async replace(config: NotifyConfig): Promise<void> {
+    if (this.#closed) throw new Error('the collector is stopping');
+    const previous = this.#config;
+    const swap = (async () => {
+      await this.#current.shutdown();
+      if (this.#closed) return; // stopping meanwhile: nothing is started again
+      const next = this.#make(config);
+      try {
+        await next.start();
+        this.#current = next;
+        this.#config = config;
+      } catch (err) {
+        await next.shutdown();
+        if (this.#closed) throw err;
+        const again = this.#make(previous);
+        this.#current = again;
+        await again.start();
+        throw err;
+      }
+    })();
+    this.#swapping = swap.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await swap;
+    } finally {
+      this.#swapping = undefined;
+    }
+  }
+
+  /** Stops the pipeline in effect, after a replacement in progress; none is started after it. */
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    while (this.#swapping) await this.#swapping;
+    await this.#current.shutdown();
+  }
+}

@@ -1,0 +1,90 @@
+// A reload (POST /-/reload, as SIGHUP) applies periscope.yaml's routing — routes, receivers,
+// escalations, inhibition rules — as Alertmanager does, through the real collector: what was
+// notified is not notified again, a running escalation stays at its step, and a key read at start
+// only is answered as needing a restart.
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStandIn, type StandIn } from './helpers/alerting.ts';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+let hook: StandIn;
+let collector: CollectorProcess;
+
+const config = (extra: { receiverC?: boolean; routeC?: boolean; store?: string }) => `alerting:
+  receivers:
+    - name: a
+      webhook: [{ url: '${hook.url}/a' }]
+    - name: b
+      webhook: [{ url: '${hook.url}/b' }]
+${extra.receiverC ? `    - name: c\n      webhook: [{ url: '${hook.url}/c' }]\n` : ''}  escalations:
+    - name: chain
+      steps:
+        - { notify: [a], wait: 1h }
+        - { notify: [b], wait: 1h }
+  route:
+    escalation: chain
+    groupBy: [alertname]
+    groupWait: 0s
+    groupInterval: 1h
+${extra.routeC ? `    routes:\n      - { matchers: ['team="c"'], receiver: c }\n` : ''}${extra.store ?? ''}`;
+
+async function post(path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${collector.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+const receivedBy = (path: string) => hook.requests.filter((r) => r.url === path).map((r) => JSON.parse(r.body).commonLabels.alertname as string);
+
+beforeAll(async () => {
+  hook = await startStandIn();
+  collector = await startCollectorProcess({ configYaml: config({}) });
+});
+
+afterAll(async () => {
+  await collector?.dispose();
+  await hook?.close();
+});
+
+describe('reloading the routing', () => {
+  it('a new receiver and route are in effect after POST /-/reload; notified alerts are not notified again and a running chain keeps its step', async () => {
+    expect((await post('/api/v2/alerts', [{ labels: { alertname: 'DiskFull', team: 'db' } }])).status).toBe(200);
+    await waitFor(() => receivedBy('/a').length === 1);
+    const chainBefore = await (await fetch(`${collector.url}/api/v1/escalations`)).json();
+    expect(chainBefore.escalations).toEqual([expect.objectContaining({ status: 'running', step: 0 })]);
+
+    writeFileSync(collector.configFile as string, config({ receiverC: true, routeC: true }));
+    const res = await post('/-/reload');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ status: 'success', restartNeeded: [] });
+    await waitFor(() => collector.output().includes('alerting notifications reloaded'));
+
+    // The new route and receiver: a team="c" alert goes to c only.
+    expect((await post('/api/v2/alerts', [{ labels: { alertname: 'QueueStuck', team: 'c' } }])).status).toBe(200);
+    await waitFor(() => receivedBy('/c').length === 1);
+    expect(receivedBy('/c')).toEqual(['QueueStuck']);
+    // DiskFull's chain is where it was: no repeat to a, no early step to b.
+    const chainAfter = await (await fetch(`${collector.url}/api/v1/escalations`)).json();
+    expect(chainAfter.escalations).toEqual([expect.objectContaining({ groupKey: chainBefore.escalations[0].groupKey, status: 'running', step: 0, nextAt: chainBefore.escalations[0].nextAt })]);
+    const pending = await (await fetch(`${collector.url}/api/v1/notifications?status=pending`)).json();
+    expect(pending.notifications).toEqual([]);
+    expect(receivedBy('/a')).toEqual(['DiskFull']);
+    expect(receivedBy('/b')).toEqual([]);
+  });
+
+  it('a key read at start only is answered and logged as needing a restart; a broken file changes nothing', async () => {
+    // The default repeatInterval written out is applied with the routing, not a restart.
+    writeFileSync(collector.configFile as string, config({ receiverC: true, routeC: true, store: 'store:\n  retention: { maxAge: 3d }\n' }).replace('groupInterval: 1h', 'groupInterval: 1h\n    repeatInterval: 4h'));
+    const res = await post('/-/reload');
+    expect(res.status).toBe(200);
+    expect(res.json.restartNeeded).toEqual(['store']);
+    await waitFor(() => collector.output().includes('configuration changed in store: not applied until the collector restarts'));
+
+    writeFileSync(collector.configFile as string, config({ receiverC: false, routeC: true })); // route to an unknown receiver
+    const bad = await post('/-/reload');
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.details.problems.join('\n')).toMatch(/unknown receiver "c"/);
+    expect((await post('/api/v2/alerts', [{ labels: { alertname: 'StillRouted', team: 'c' } }])).status).toBe(200);
+    await waitFor(() => receivedBy('/c').length === 2);
+  });
+});

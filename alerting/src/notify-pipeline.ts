@@ -66,6 +66,7 @@ interface Parts {
   nflog: NotificationLog;
   acks: Acks;
   silences: Silences;
+  inhibitor: Inhibitor;
   timings: MuteTimings;
   incidents: Incidents;
   timeline: Timeline;
@@ -183,7 +184,7 @@ export class NotificationPipeline implements AlertSink {
       onError,
     });
     stage.setEscalations(escalations);
-    this.#parts = { db, store, nflog, acks, silences, timings, incidents, timeline, outbox, dispatcher, stage, escalations, secret };
+    this.#parts = { db, store, nflog, acks, silences, inhibitor, timings, incidents, timeline, outbox, dispatcher, stage, escalations, secret };
     store.onExpire = (change) => {
       try {
         run(() => this.#handleChange(change));
@@ -548,6 +549,19 @@ export class NotificationPipeline implements AlertSink {
 
   alerts(): NotifyAlert[] {
     return [...this.#p().store.all()];
+  }
+
+  /**
+   * Alertmanager's alert status (`silencedBy`, `inhibitedBy`) of the alert with these labels now:
+   * the active silences that match them, and the inhibition that mutes it (the first found). A rule
+   * alert not given to the pipeline yet (pending) gets its silences too.
+   */
+  muteStatus(fingerprint: string, labels: Record<string, string>): { silencedBy: string[]; inhibitedBy: string[] } {
+    const p = this.#p();
+    const now = this.#clock.now();
+    const alert = p.store.get(fingerprint) ?? ({ fingerprint, labels, status: 'firing' } as NotifyAlert);
+    const inhibition = p.inhibitor.mutes(alert, { now });
+    return { silencedBy: p.silences.silencedBy(labels, now), inhibitedBy: inhibition ? [inhibition.by] : [] };
   }
 
   get silences(): Silences {

@@ -200,6 +200,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         ackInfo: (fp) => pipeline.ackFor(fp),
         timelineSource: (fp) => pipeline.timelineFor(fp),
         externalAlerts: () => pipeline.alerts().filter((a) => a.source === 'api').map(apiAlertView),
+        muteStatus: (fp, labels) => pipeline.muteStatus(fp, labels),
       });
       await app.register(registerNotifyRoutes, { pipeline, ruleAlertState: (fp) => engine.getAlert(fp)?.state });
       // Prometheus' and Alertmanager's reload endpoint (config reloaders, `curl -X POST …/-/reload`),

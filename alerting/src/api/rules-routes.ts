@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../errors.ts';
 import { alertQueryParams, type RawQuery } from './query-params.ts';
+import { compileMatchers, matchesAll, parseMatcherList, type CompiledMatcher } from '../dispatch/matchers.ts';
 import { historyEntryToTimeline, mergeTimeline, normalizeExternalEntry, parseHistoryQuery } from '../history/query.ts';
 import type { AlertingEngine, AlertView } from '../rules/engine.ts';
 import type { AckInfoProvider, AlertState, TimelineSource } from '../types.ts';
@@ -11,7 +12,8 @@ import type { AckInfoProvider, AlertState, TimelineSource } from '../types.ts';
 //   POST   /api/v1/alerts/rules            → 201 { rule } | 400 RULE_INVALID (details.problems[].key) | 409 RULE_CONFLICT
 //   PUT    /api/v1/alerts/rules/:id        → 200 { rule } | 400 | 404 | 409 RULE_READONLY (file rules)
 //   DELETE /api/v1/alerts/rules/:id        → 204 | 404 | 409 RULE_READONLY
-//   GET    /api/v1/alerts?state=&rule=     → 200 { alerts: [...AlertView, ack] } (+ Alertmanager API alerts, source 'api', unless rule= is given)
+//   GET    /api/v1/alerts?state=&rule=&filter=&silenced=&inhibited=
+//                                          → 200 { alerts: [...AlertView, silencedBy, inhibitedBy, ack] } (+ Alertmanager API alerts, source 'api', unless rule= is given)
 //   GET    /api/v1/alerts/history?rule=&fingerprint=&state=&since=&until=&limit=&before=
 //                                          → 200 { entries, nextBefore }
 //   GET    /api/v1/alerts/:id/timeline     → 200 { fingerprint, alert, entries } | 404
@@ -31,6 +33,20 @@ export interface RuleRoutesDeps {
    * in the same view, so they are listed, acknowledged and traced like rule alerts.
    */
   externalAlerts?: () => ExternalAlertView[] | Promise<ExternalAlertView[]>;
+  /** Silences and inhibition muting an alert now (the notification side's), as Alertmanager's alert status. */
+  muteStatus?: (fingerprint: string, labels: Record<string, string>) => MuteStatus;
+}
+
+export interface MuteStatus {
+  silencedBy: string[];
+  inhibitedBy: string[];
+}
+
+/** `silenced=` / `inhibited=` as Alertmanager's GET /api/v2/alerts takes them: true, false, or absent (both). */
+function booleanParam(key: string, value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new AlertError(ALERT_ERR.BAD_QUERY, `${key}: expected true or false, got "${value}"`, 400, { key });
 }
 
 export type ExternalAlertView = AlertView & { source: 'api' };
@@ -99,9 +115,21 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
   });
 
   app.get('/api/v1/alerts', async (request, reply) => {
-    let q: { state?: string; rule?: string };
+    let q: { state?: string; rule?: string; silenced?: string; inhibited?: string };
+    let filter: CompiledMatcher[];
+    let silenced: boolean | undefined;
+    let inhibited: boolean | undefined;
     try {
-      q = alertQueryParams(request.query as RawQuery, ['state', 'rule']);
+      // `filter=` may be given several times, as amtool and Alertmanager's API take it: all must match.
+      const { filter: filters, ...rest } = request.query as RawQuery;
+      q = alertQueryParams(rest, ['state', 'rule', 'silenced', 'inhibited']);
+      try {
+        filter = compileMatchers([filters ?? []].flat().flatMap((f) => parseMatcherList(f)));
+      } catch (err) {
+        throw new AlertError(ALERT_ERR.BAD_QUERY, `filter: ${(err as Error).message}`, 400, { key: 'filter' });
+      }
+      silenced = booleanParam('silenced', q.silenced);
+      inhibited = booleanParam('inhibited', q.inhibited);
     } catch (err) {
       return fail(reply, err);
     }
@@ -112,9 +140,17 @@ export function registerRuleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): 
     const own = engine.alerts({ states: states as AlertState[], ...(q.rule ? { rule: q.rule } : {}) });
     const wanted = states.length ? new Set(states) : OPEN_STATES;
     const external = q.rule ? [] : ((await deps.externalAlerts?.()) ?? []).filter((a) => wanted.has(a.state));
-    const alerts: AlertView[] = [...own, ...external].sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : a.fingerprint.localeCompare(b.fingerprint)));
-    const withAck = await Promise.all(alerts.map(async (a) => ({ ...a, ack: (await deps.ackInfo?.(a.fingerprint)) ?? null })));
-    return { alerts: withAck };
+    const alerts: AlertView[] = [...own, ...external]
+      .filter((a) => matchesAll(filter, a.labels))
+      .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : a.fingerprint.localeCompare(b.fingerprint)));
+    const out = [];
+    for (const a of alerts) {
+      const mute = deps.muteStatus?.(a.fingerprint, a.labels) ?? { silencedBy: [], inhibitedBy: [] };
+      if (silenced !== undefined && silenced !== mute.silencedBy.length > 0) continue;
+      if (inhibited !== undefined && inhibited !== mute.inhibitedBy.length > 0) continue;
+      out.push({ ...a, ...mute, ack: (await deps.ackInfo?.(a.fingerprint)) ?? null });
+    }
+    return { alerts: out };
   });
 
   app.get('/api/v1/alerts/history', async (request, reply) => {

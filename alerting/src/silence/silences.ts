@@ -169,6 +169,13 @@ export class Silences implements Muter {
     return this.get(id);
   }
 
+  /** Ids of the silences active at `now` that match these labels (Alertmanager's silencedBy). */
+  silencedBy(labels: Record<string, string>, now: number): string[] {
+    const ids: string[] = [];
+    for (const e of this.#entries.values()) if (now >= e.start && now < e.end && matchesAll(e.matchers, labels)) ids.push(e.silence.id);
+    return ids;
+  }
+
   mutes(alert: NotifyAlert, scope: MuteScope): Mute | undefined {
     for (const e of this.#entries.values()) {
       if (scope.now >= e.start && scope.now < e.end && matchesAll(e.matchers, alert.labels)) return { kind: 'silence', by: e.silence.id };

@@ -231,7 +231,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
   metricsSources.add('collector', registrySource(metrics.registry, refreshMetrics));
   metricsSources.add('otlp-metrics', (now) => telemetry.metricStore.samples(now));
   metricsSources.add('span-metrics', (now) => telemetry.spanMetricsStore.samples(now));
-  const exporters = new Exporters(config.exporters, { db, store, spans: telemetry.spans, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log });
+  const exporters = new Exporters(config.exporters, { db, store, spans: telemetry.spans, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log, configDir: options.configDir });
   retention.setGuard(exporters.retentionGuard());
   ingest.setAdmission(() => {
     const o = exporters.overload();

@@ -20,7 +20,7 @@
 
 import type { ServerResponse } from 'node:http';
 import { ndjsonChunks } from '../../collector/src/receivers/native/ndjson-chunks.ts';
-import { authorized, FaultServer, type Fault } from './fault-server.ts';
+import { authorized, FaultServer, type ServerTls, type Fault } from './fault-server.ts';
 
 export interface EsDoc {
   index: string;
@@ -40,6 +40,8 @@ export interface ElasticsearchServerOptions {
   auth?: { basic?: { username: string; password: string }; apiKey?: string };
   delayMs?: number;
   maxBodyBytes?: number;
+  /** Serve https (fault-server.ts). */
+  tls?: ServerTls;
   /** false: answer and count only, keep nothing (benchmarks: constant memory; no 409 detection). */
   keepDocuments?: boolean;
 }
@@ -197,6 +199,7 @@ export class ElasticsearchServer {
       port: options.port,
       delayMs: options.delayMs,
       maxBodyBytes: options.maxBodyBytes,
+      tls: options.tls,
     });
   }
 

@@ -3,6 +3,7 @@
 // status, then come back, on the same port.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -24,6 +25,14 @@ export interface FaultServerOptions {
   responseDelayMs?: number;
   /** Largest accepted body (bytes, after decompression); larger: 413. */
   maxBodyBytes?: number;
+  /** https with this key and certificate (PEM); with `clientCa`, a client certificate from that CA is required (mutual TLS). */
+  tls?: ServerTls;
+}
+
+export interface ServerTls {
+  key: Buffer | string;
+  cert: Buffer | string;
+  clientCa?: Buffer | string;
 }
 
 export type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void | Promise<void>;
@@ -50,7 +59,7 @@ export class FaultServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.#options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   get fault(): Fault {
@@ -58,7 +67,11 @@ export class FaultServer {
   }
 
   async listen(): Promise<this> {
-    const server = createServer((req, res) => void this.#serve(req, res));
+    const tls = this.#options.tls;
+    const serve = (req: IncomingMessage, res: ServerResponse) => void this.#serve(req, res);
+    const server: Server = tls
+      ? createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, serve)
+      : createServer(serve);
     server.keepAliveTimeout = 5000;
     server.on('connection', (socket) => {
       if (this.#fault.mode === 'reset') {

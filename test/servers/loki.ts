@@ -16,7 +16,7 @@
 
 import { PbfReader } from 'pbf';
 import { uncompressSync } from 'snappy';
-import { authorized, FaultServer, type Fault } from './fault-server.ts';
+import { authorized, FaultServer, type ServerTls, type Fault } from './fault-server.ts';
 
 export interface LokiLimits {
   /** max_line_size (bytes); 0 = unlimited. Loki default 256KB. */
@@ -87,6 +87,8 @@ export interface LokiServerOptions {
   requireTenant?: boolean;
   delayMs?: number;
   maxBodyBytes?: number;
+  /** Serve https (fault-server.ts). */
+  tls?: ServerTls;
   /** false: validate and count only, keep nothing (benchmarks: constant memory, no dedup). */
   keepEntries?: boolean;
 }
@@ -278,6 +280,7 @@ export class LokiServer {
       port: options.port,
       delayMs: options.delayMs,
       maxBodyBytes: options.maxBodyBytes,
+      tls: options.tls,
     });
   }
 

@@ -8,6 +8,7 @@ import { unknownKeyMessage } from '../../../alerting/src/unknown-key.ts';
 import { yamlErrorLine } from '../../../alerting/src/yaml-error.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
+import { tlsFileProblems } from '../exporters/tls.ts';
 import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration } from './units.ts';
@@ -245,6 +246,9 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
   if (validate.errors) problems.push(...formatSchemaErrors(validate.errors ?? []).filter((p) => !unset.has(keyOfProblem(p))));
   if (Array.isArray(config.exporters)) {
     problems.push(...exporterListProblems(config.exporters as Array<Record<string, unknown>>));
+    // The exporters' TLS files, read now so that a missing or wrong one stops the start (and
+    // check-config) with its key, rather than failing every handshake later.
+    problems.push(...tlsFileProblems(config.exporters as Array<Record<string, unknown>>, base));
   }
   const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
   return { config: config as Config, problems: problems.map(withSource), source };

@@ -1,12 +1,13 @@
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { HEADER_NAME_PATTERN } from '../../../alerting/src/http-header.ts';
 import { authConfigSchema } from './http.ts';
+import { tlsConfigSchema } from './tls.ts';
 
 // Config pieces shared by the exporter slices (docs/exporters.md lists every key with its default).
 
 /** Exporter names label metrics and key cursors, so they are short and plain. */
 export const exporterName = Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$', description: 'Unique among exporters; names metrics, cursors and dead letters.' });
-export const httpUrl = Type.String({ format: 'url', description: 'http(s) URL of the backend. An https backend with a private CA needs NODE_EXTRA_CA_CERTS (docs/exporters.md, TLS).' });
+export const httpUrl = Type.String({ format: 'url', description: 'http(s) URL of the backend. An https backend with a private CA, or one that asks for a client certificate: `tls` (docs/exporters.md, TLS).' });
 /** Prometheus/Loki label name: https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels */
 export const LABEL_NAME = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 /** A map of label names (validated) to values, empty by default. */
@@ -48,6 +49,7 @@ export function httpExporterKeys() {
     auth: Type.Optional(authConfigSchema),
     // Names are RFC 9110 tokens, values without line breaks: Node's HTTP client refuses others.
     headers: Type.Record(Type.String(), Type.String({ format: 'header-value' }), { default: {}, propertyNames: { pattern: HEADER_NAME_PATTERN }, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets. Not Authorization beside `auth`, X-Scope-OrgID beside `tenant`, nor the ones the exporter sets (Content-Type, Content-Encoding, Content-Length, Host)." }),
+    tls: Type.Optional(tlsConfigSchema),
     retry: retryConfigSchema,
     circuitBreaker: circuitBreakerConfigSchema,
   };

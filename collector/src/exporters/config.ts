@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { elasticsearchConfigSchema, type ElasticsearchConfig } from './elasticsearch/config.ts';
 import { lokiConfigSchema, type LokiConfig } from './loki/config.ts';
 import { remoteWriteConfigSchema, type RemoteWriteConfig } from './prometheus-remote-write/config.ts';
+import { tlsUrlProblems } from './tls.ts';
 
 const BY_TYPE: Record<string, TSchema> = {
   loki: lokiConfigSchema,
@@ -35,7 +36,8 @@ type ExporterItem = Record<string, unknown>;
 
 /**
  * What the schema of each item cannot say about the `exporters:` list (checked with the file, at
- * start and by check-config): names, headers, index templates, Loki labels, URLs (below).
+ * start and by check-config): names, headers, index templates, Loki labels, URLs (below), a `tls:`
+ * block on an http:// URL (tls.ts; its files are checked by load.ts, which knows the config's folder).
  */
 export function exporterListProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   return [
@@ -44,6 +46,7 @@ export function exporterListProblems(configs: ReadonlyArray<ExporterItem>): stri
     ...exporterTemplateProblems(configs),
     ...lokiLabelProblems(configs),
     ...exporterUrlProblems(configs),
+    ...tlsUrlProblems(configs),
   ];
 }
 

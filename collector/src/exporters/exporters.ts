@@ -4,7 +4,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
+import type { Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
+import { ConfigError } from '../config/load.ts';
 import { parseBytes, parseDuration } from '../config/units.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import { KeyValue } from '../store/database.ts';
@@ -24,6 +26,7 @@ import type { RemoteWriteConfig } from './prometheus-remote-write/config.ts';
 import { RemoteWriteExporter } from './prometheus-remote-write/exporter.ts';
 import type { MetricsSources } from './prometheus-remote-write/samples.ts';
 import type { LogSink, Logger } from './sink.ts';
+import { loadTls, tlsDispatcher } from './tls.ts';
 
 export interface ExportersDeps {
   db: DatabaseSync;
@@ -34,6 +37,8 @@ export interface ExportersDeps {
   registry: Registry;
   sources: MetricsSources;
   logger: Logger;
+  /** Where relative `tls:` file paths start: the config file's folder. */
+  configDir?: string;
 }
 
 /** The retention hook (store/retention.ts): what exporters still need, and what they lose. */
@@ -72,6 +77,8 @@ export class Exporters {
   readonly #deps: ExportersDeps;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
+  /** The connection pools of the exporters with `tls:`, closed after their shutdown. */
+  readonly #dispatchers: Dispatcher[] = [];
   /**
    * Ids of the letters a replay is sending now. Two replays at once (a script's retry after its
    * client timed out, two operators) both sent the same letters, and both answered them as
@@ -90,13 +97,14 @@ export class Exporters {
     this.deadLetters = new DeadLetterStore(deps.db);
     this.acceptTimes = new AcceptTimes(deps.store.lastId());
     const metrics = createExporterMetrics(deps.registry);
-    for (const config of configs) {
+    for (const [i, config] of configs.entries()) {
       const logger = deps.logger;
+      const dispatcher = this.#tlsDispatcher(config, i);
       if (config.type === 'prometheusRemoteWrite') {
-        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger }));
+        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger, dispatcher }));
         continue;
       }
-      const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId);
+      const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig, Date.now, dispatcher) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId, dispatcher);
       if (sink instanceof ElasticsearchSink && (config as ElasticsearchConfig).traces.enabled && deps.spans) {
         const es = config as ElasticsearchConfig;
         const common = deliveryOptions(es);
@@ -135,6 +143,25 @@ export class Exporters {
     }
   }
 
+  /**
+   * The exporter's own connection pool when it has `tls:`, its files read again (load.ts checked
+   * them with the config): one changed since is refused the same way.
+   */
+  #tlsDispatcher(config: ExporterConfig, index: number): Dispatcher | undefined {
+    if (!config.tls) return undefined;
+    const { options, problems } = loadTls(config.tls, `exporters.${index}.tls`, this.#deps.configDir ?? process.cwd());
+    if (!options) throw new ConfigError(problems, 'the exporters\' TLS files');
+    if (config.tls.insecureSkipVerify) {
+      this.#deps.logger.warn(
+        { exporter: config.name },
+        `exporter ${config.name}: tls.insecureSkipVerify is on: the backend's certificate is not checked, so anyone on the path can read and change what is sent`,
+      );
+    }
+    const dispatcher = tlsDispatcher(options);
+    this.#dispatchers.push(dispatcher);
+    return dispatcher;
+  }
+
   get names(): string[] {
     return [...this.deliveries.map((d) => d.name), ...this.spanExports.map((s) => s.name), ...this.remoteWriters.map((r) => r.name)];
   }
@@ -157,6 +184,8 @@ export class Exporters {
     this.#stopped = true;
     this.#unsubscribe?.();
     await Promise.allSettled([...this.deliveries.map((d) => d.shutdown()), ...this.spanExports.map((s) => s.shutdown()), ...this.remoteWriters.map((r) => r.shutdown())]);
+    // Nothing is sent after the shutdowns: the pools' idle connections go.
+    await Promise.allSettled(this.#dispatchers.splice(0).map((d) => d.destroy()));
   }
 
   /** Ingest admission: the first exporter (policy backpressure) whose backlog is at its bound. */

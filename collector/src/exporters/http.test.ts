@@ -65,14 +65,14 @@ describe('httpEndpoint and redaction', () => {
 describe('a backend on https with a private CA', () => {
   const tls = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/tls/${name}`, import.meta.url));
 
-  it('untrusted: the error names NODE_EXTRA_CA_CERTS; with it set to the CA, the request goes through', async () => {
+  it('untrusted: the error names tls.caFile and NODE_EXTRA_CA_CERTS; with the variable set to the CA, the request goes through', async () => {
     const server = createHttpsServer({ key: readFileSync(tls('server.key')), cert: readFileSync(tls('server.pem')) }, (_req, res) => res.writeHead(204).end());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const { result } = await send(httpEndpoint(url, '/loki/api/v1/push', undefined, {}, 5000), 'x', {});
       expect(result.status).toBe('retryable');
-      expect(result.error).toMatch(/^network error: .*UNABLE_TO_VERIFY_LEAF_SIGNATURE: the backend's certificate is not from a trusted CA; give the collector its CA with NODE_EXTRA_CA_CERTS=<CA file, PEM>/);
+      expect(result.error).toMatch(/^network error: .*UNABLE_TO_VERIFY_LEAF_SIGNATURE: the backend's certificate is not from a trusted CA; give the exporter its CA with tls\.caFile \(or the whole collector with NODE_EXTRA_CA_CERTS=<CA file, PEM>\)/);
       // The way the message names, in a process started with it (Node reads it at start-up).
       const script = `import { httpEndpoint, send } from ${JSON.stringify(fileURLToPath(new URL('./http.ts', import.meta.url)))};
         const { result } = await send(httpEndpoint(${JSON.stringify(url)}, '/loki/api/v1/push', undefined, {}, 5000), 'x', {});

@@ -3,7 +3,7 @@
 // travel in headers only and are scrubbed from every error text this module produces.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { classifyHttpStatus, networkFailure, type ExportResult } from './result.ts';
 import { basicToken, takeUrlCredentials } from '../../../sdk/src/url-credentials.ts';
 import { timerDelay } from '../timer-delay.ts';
@@ -47,6 +47,8 @@ export interface HttpEndpoint {
   headers: Record<string, string>;
   timeoutMs: number;
   redactor: Redactor;
+  /** The exporter's own connection pool when it has `tls:` (tls.ts); else undici's global one. */
+  dispatcher?: Dispatcher;
 }
 
 /**
@@ -56,7 +58,7 @@ export interface HttpEndpoint {
  * too, as the config reference promises: a backend or proxy that echoes the request headers in
  * its error text must not carry them into logs, health and dead letters.
  */
-export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number): HttpEndpoint {
+export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number, dispatcher?: Dispatcher): HttpEndpoint {
   const url = new URL(baseUrl);
   const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey, ...Object.values(extraHeaders)];
   const headers: Record<string, string> = { 'user-agent': 'periscope-collector', ...extraHeaders };
@@ -81,7 +83,7 @@ export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | u
     headers.authorization = `ApiKey ${key}`;
   }
   const full = new URL(url.pathname.replace(/\/+$/, '') + path + url.search, url.origin).toString();
-  return { url: full, headers, timeoutMs, redactor: new Redactor(secrets) };
+  return { url: full, headers, timeoutMs, redactor: new Redactor(secrets), ...(dispatcher ? { dispatcher } : {}) };
 }
 
 /** The endpoint's URL for display (health, logs): no credentials, no query string. */
@@ -127,6 +129,7 @@ export async function send(
       headers: { ...endpoint.headers, ...headers },
       body,
       signal,
+      ...(endpoint.dispatcher ? { dispatcher: endpoint.dispatcher } : {}),
     });
     status = res.statusCode;
     const header = res.headers['retry-after'];

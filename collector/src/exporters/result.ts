@@ -66,10 +66,25 @@ const UNTRUSTED_CA = new Set([
   'CERT_UNTRUSTED',
 ]);
 
+/** What to change for a TLS failure an operator fixes in the exporter's `tls:` block (docs/exporters.md#tls). */
+function tlsHint(code: string): string | undefined {
+  if (UNTRUSTED_CA.has(code)) {
+    return "the backend's certificate is not from a trusted CA; give the exporter its CA with tls.caFile (or the whole collector with NODE_EXTRA_CA_CERTS=<CA file, PEM>), docs/exporters.md#tls";
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the backend's certificate is not for the URL's host; use a name the certificate has, or set tls.serverName to one, docs/exporters.md#tls";
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return 'the backend asks for a client certificate: set tls.certFile and tls.keyFile, docs/exporters.md#tls';
+  if (/^ERR_SSL_.*ALERT_(HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN)$/.test(code)) {
+    return 'the backend refused the TLS handshake: does it require a client certificate (tls.certFile, tls.keyFile) from a CA it trusts?, docs/exporters.md#tls';
+  }
+  return undefined;
+}
+
 /**
- * "connect ECONNREFUSED 127.0.0.1:3100" rather than undici's bare "fetch failed". A certificate
- * from an untrusted CA says how to trust it (docs/exporters.md, TLS): the error alone left an
- * operator retrying forever with no way named.
+ * "connect ECONNREFUSED 127.0.0.1:3100" rather than undici's bare "fetch failed". A TLS failure
+ * that a setting fixes (a CA not trusted, a client certificate asked for, another name in the
+ * certificate) names the setting: the error alone left an operator retrying forever with no way
+ * named. OpenSSL's messages ("40CD…:error:0A00045C:SSL routines:…:rec_layer_s3.c:918:…") are cut
+ * to their code and reason.
  */
 export function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return `network error: ${String(err)}`;
@@ -78,9 +93,9 @@ export function describeNetworkError(err: unknown): string {
   const cause = (err as Error & { cause?: unknown }).cause;
   const failed = cause instanceof Error ? cause : err;
   const code = (failed as NodeJS.ErrnoException).code;
-  const text = `network error: ${cause instanceof Error && code && !failed.message.includes(code) ? `${code} ` : ''}${failed.message}`;
-  if (code && UNTRUSTED_CA.has(code)) {
-    return `${text} (${code}: the backend's certificate is not from a trusted CA; give the collector its CA with NODE_EXTRA_CA_CERTS=<CA file, PEM>, docs/exporters.md#tls)`;
-  }
-  return text;
+  const reason = (failed as Error & { reason?: unknown }).reason;
+  const message = typeof reason === 'string' && (failed as Error & { library?: unknown }).library !== undefined ? reason : failed.message.trim();
+  const hint = code ? tlsHint(code) : undefined;
+  if (hint) return `network error: ${message} (${code}: ${hint})`;
+  return `network error: ${code && !message.includes(code) && (cause instanceof Error || message !== failed.message.trim()) ? `${code} ` : ''}${message}`;
 }

@@ -6,6 +6,7 @@
 // dead-lettered with Loki's reason. Re-sent valid entries are not duplicated: Loki drops an entry
 // equal (stream, timestamp, line) to one it has. 429 and 5xx are retried; other 4xx are permanent.
 
+import type { Dispatcher } from 'undici';
 import { parseBytes, parseDuration } from '../../config/units.ts';
 import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
 import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../sink.ts';
@@ -38,10 +39,11 @@ export class LokiSink implements LogSink {
   readonly #streams = new StreamCache();
   readonly #now: () => number;
 
-  constructor(config: LokiConfig, now: () => number = Date.now) {
+  /** `dispatcher`: the exporter's TLS pool (tls.ts); not in the recipe, encode workers send nothing. */
+  constructor(config: LokiConfig, now: () => number = Date.now, dispatcher?: Dispatcher) {
     this.recipe = { kind: 'loki', args: [config] };
     const base = config.url.replace(/\/+$/, '');
-    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, { ...config.headers }, parseDuration(config.timeout));
+    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, { ...config.headers }, parseDuration(config.timeout), dispatcher);
     // Set after: the tenant is no secret (extra headers are redacted), Loki's errors may name it.
     if (config.tenant) this.#http.headers['x-scope-orgid'] = config.tenant;
     this.endpoint = displayUrl(this.#http);

@@ -10,6 +10,7 @@
 // Metrics are not replayable history, so there is no dead-letter store here: the queue is
 // bounded (queue.maxSamples) and the oldest requests beyond it are dropped (reason "queue_full").
 
+import type { Dispatcher } from 'undici';
 import { timerDelay } from '../../timer-delay.ts';
 import { parseDuration } from '../../config/units.ts';
 import { CircuitBreaker } from '../circuit-breaker.ts';
@@ -36,6 +37,8 @@ export interface RemoteWriteDeps {
   logger: Logger;
   now?: () => number;
   sleep?: Sleep;
+  /** The exporter's TLS pool when it has `tls:` (tls.ts). */
+  dispatcher?: Dispatcher;
 }
 
 export const REMOTE_WRITE_HEADERS = {
@@ -71,7 +74,7 @@ export class RemoteWriteExporter {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
     this.#status = new BackendStatus(config.name, deps.logger, this.#now);
-    this.#http = httpEndpoint(config.url, '', config.auth, { ...config.headers }, parseDuration(config.timeout));
+    this.#http = httpEndpoint(config.url, '', config.auth, { ...config.headers }, parseDuration(config.timeout), deps.dispatcher);
     this.endpoint = displayUrl(this.#http);
     const r = config.retry;
     const c = config.circuitBreaker;

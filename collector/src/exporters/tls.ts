@@ -1,0 +1,134 @@
+// `tls:` of an HTTP exporter: the CA that signs the backend's certificate, a client certificate
+// (mutual TLS), the name the certificate is checked against, the lowest TLS version. The same
+// settings as the OpenTelemetry Collector's `tls:` block (ca_file, cert_file, key_file,
+// server_name_override, insecure_skip_verify, min_version), in this project's camelCase.
+//
+// The files are read and checked when the configuration is loaded (start and check-config), and
+// read again when the exporters are built at start: a file that does not exist, holds no PEM, or a
+// key that does not belong to its certificate is a config error naming the key and the path, not a
+// retry loop of handshake failures. The key file's content never appears in a message.
+
+import { Type, type Static } from '@sinclair/typebox';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createSecureContext, type ConnectionOptions } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
+
+export const tlsConfigSchema = Type.Object(
+  {
+    caFile: Type.Optional(Type.String({ minLength: 1, description: "PEM file of the CA certificate(s) the backend's certificate is checked against, instead of Node's default CAs (e.g. Elasticsearch 8's config/certs/http_ca.crt). A relative path is from the config file's folder." })),
+    certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the client certificate (mutual TLS; with keyFile). It may hold the intermediate certificates after it.' })),
+    keyFile: Type.Optional(Type.String({ minLength: 1, description: "PEM file of the client certificate's private key, unencrypted (with certFile)." })),
+    serverName: Type.Optional(Type.String({ minLength: 1, description: "Name sent as SNI and checked against the backend's certificate instead of the URL's host (a backend reached by IP address or through a tunnel)." })),
+    insecureSkipVerify: Type.Boolean({ default: false, description: "Accept any certificate of the backend, unchecked (a warning is logged at start). For tests only: anyone on the path can read and change what is sent." }),
+    minVersion: Type.Union([Type.Literal('TLS1.2'), Type.Literal('TLS1.3')], { default: 'TLS1.2', description: 'Lowest TLS version accepted.' }),
+  },
+  { additionalProperties: false, description: 'TLS towards an https backend (docs/exporters.md, TLS); refused with an http:// url.' },
+);
+export type TlsConfig = Static<typeof tlsConfigSchema>;
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** What the files hold, checked, as Node's TLS options take them; or the problems found. */
+export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options?: ConnectionOptions; problems: string[] } {
+  const problems: string[] = [];
+  const options: ConnectionOptions = { minVersion: tls.minVersion === 'TLS1.3' ? 'TLSv1.3' : 'TLSv1.2', rejectUnauthorized: tls.insecureSkipVerify !== true };
+  if (tls.serverName !== undefined) options.servername = tls.serverName;
+  const read = (name: 'caFile' | 'certFile' | 'keyFile'): { path: string; text: string } | undefined => {
+    const given = tls[name];
+    if (given === undefined) return undefined;
+    const path = resolve(baseDir, given);
+    try {
+      return { path, text: readFileSync(path, 'utf8') };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      problems.push(`${key}.${name}: cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a file' : e.message}`);
+      return undefined;
+    }
+  };
+  const certificates = (name: 'caFile' | 'certFile', file: { path: string; text: string }): X509Certificate[] | undefined => {
+    const blocks = file.text.match(PEM_CERT) ?? [];
+    if (blocks.length === 0) {
+      problems.push(`${key}.${name}: ${file.path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); a DER file is converted with openssl x509 -inform der -in <file> -out <file>.pem`);
+      return undefined;
+    }
+    try {
+      return blocks.map((b) => new X509Certificate(b));
+    } catch {
+      problems.push(`${key}.${name}: ${file.path} holds a PEM certificate that cannot be read`);
+      return undefined;
+    }
+  };
+
+  const ca = read('caFile');
+  if (ca && certificates('caFile', ca)) options.ca = ca.text;
+
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    const missing = tls.certFile === undefined ? 'certFile' : 'keyFile';
+    problems.push(`${key}.${missing}: missing: a client certificate needs both certFile and keyFile`);
+  }
+  const cert = read('certFile');
+  const chain = cert ? certificates('certFile', cert) : undefined;
+  const keyText = read('keyFile');
+  let privateKey: KeyObject | undefined;
+  if (keyText) {
+    try {
+      privateKey = createPrivateKey({ key: keyText.text, format: 'pem' });
+    } catch {
+      // Not the error's text: kept generic so that nothing of the key can reach a log.
+      const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyText.text);
+      problems.push(`${key}.keyFile: ${keyText.path} ${encrypted ? 'is encrypted with a passphrase; give an unencrypted key (openssl pkey -in <file> -out <file>.plain)' : 'holds no PEM private key (-----BEGIN PRIVATE KEY-----)'}`);
+    }
+  }
+  if (cert && chain && keyText && privateKey) {
+    if (!chain[0].checkPrivateKey(privateKey)) {
+      problems.push(`${key}.keyFile: the key in ${keyText.path} does not belong to the certificate in ${cert.path} (certFile)`);
+    } else {
+      options.cert = cert.text;
+      options.key = keyText.text;
+    }
+  }
+  if (problems.length > 0) return { problems };
+  try {
+    createSecureContext(options); // what Node would refuse at the first connection
+  } catch (err) {
+    return { problems: [`${key}: these files cannot be used together by Node's TLS: ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 200)}`] };
+  }
+  return { options, problems };
+}
+
+/**
+ * A connection pool of its own for an exporter with `tls:`: undici's Agent with the TLS options
+ * (https://undici.nodejs.org/#/docs/api/Agent, `connect`). Exporters without one share undici's
+ * global dispatcher.
+ */
+export function tlsDispatcher(options: ConnectionOptions): Dispatcher {
+  return new Agent({ connect: options });
+}
+
+/**
+ * The problems of `tls:` blocks that need no file: a block on an http:// URL, whose settings would
+ * silently be ignored (the operator thinks the traffic is encrypted and verified).
+ */
+export function tlsUrlProblems(configs: ReadonlyArray<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    if (typeof c?.tls !== 'object' || c.tls === null || typeof c.url !== 'string' || !URL.canParse(c.url)) return;
+    if (new URL(c.url).protocol !== 'https:') problems.push(`exporters.${i}.tls: set with an http:// url (exporters.${i}.url): TLS applies to https:// only; use https:// or remove tls`);
+  });
+  return problems;
+}
+
+/** The problems of every exporter's `tls:` files (relative paths from `baseDir`, the config file's folder). */
+export function tlsFileProblems(configs: ReadonlyArray<Record<string, unknown>>, baseDir: string): string[] {
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    if (typeof c?.tls !== 'object' || c.tls === null) return;
+    const tls = c.tls as Record<string, unknown>;
+    // A file key that is not a string is a schema error of its own.
+    if (['caFile', 'certFile', 'keyFile'].some((k) => tls[k] !== undefined && typeof tls[k] !== 'string')) return;
+    problems.push(...loadTls(tls as TlsConfig, `exporters.${i}.tls`, baseDir).problems);
+  });
+  return problems;
+}

@@ -3,7 +3,7 @@
 // and Elasticsearch test servers and a remote-write endpoint served over https. Certificates are
 // made with openssl for the run (test/helpers/tls-certs.ts).
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { makeTestCerts } from './helpers/tls-certs.ts';
@@ -121,6 +121,15 @@ describe('exporters towards https backends (tls:)', () => {
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
     await start({ type: 'prometheusRemoteWrite', name: 'prom', url: url, interval: '1s', tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey } });
     await waitFor(() => requests >= 1);
+  });
+
+  it('an https Loki reached with an http:// URL: its 400 keeps the records waiting, not in the dead letters', async () => {
+    // What Go's net/http (Loki) answers on its TLS port to plain HTTP, byte for byte.
+    const server = createTcpServer((socket) => socket.once('data', () => socket.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n')));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    const c = await start({ type: 'loki', name: 'loki', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    await refusedAndWaiting(c, 'loki', ['x', 'y', 'z'], /the backend takes https only: change the url to https:\/\//);
   });
 
   it('a tls file that cannot be used stops the start with the key and the path', async () => {

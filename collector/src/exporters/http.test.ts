@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +82,24 @@ describe('a backend on https with a private CA', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+const NGINX_400 = '<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n';
+
+describe('an https backend reached with an http:// URL', () => {
+  it.each([
+    { name: 'Go net/http (Loki, Prometheus)', answer: 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n' },
+    { name: 'nginx', answer: `HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: ${NGINX_400.length}\r\nConnection: close\r\n\r\n${NGINX_400}` },
+  ])('its 400 ($name) is retried, naming the scheme, not a refusal of the records', async ({ answer }) => {
+    // What a TLS port answers to plain HTTP, byte for byte (Go: net/http server.go, on a TLS record header error).
+    const server = createTcpServer((socket) => socket.once('data', () => socket.end(answer)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { result } = await send(httpEndpoint(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/loki/api/v1/push', undefined, {}, 5000), 'x', {});
+    await new Promise((r) => server.close(r));
+    expect(result.status).toBe('retryable');
+    expect(result.httpStatus).toBeUndefined(); // nothing to bisect
+    expect(result.error).toMatch(/^HTTP 400: .* \(the backend takes https only: change the url to https:\/\/, docs\/exporters.md#tls\)$/);
   });
 });
 

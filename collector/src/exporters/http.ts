@@ -98,6 +98,12 @@ export interface HttpAnswer {
   body?: string;
 }
 
+/**
+ * The 400 a TLS port answers to plain HTTP: Go's net/http (Loki, Prometheus, Traefik) and nginx.
+ * An https backend reached with an http:// URL.
+ */
+const PLAIN_HTTP_TO_HTTPS = /Client sent an HTTP request to an HTTPS server|The plain HTTP request was sent to HTTPS port/;
+
 /** Enough for a backend's reason (Loki joins one line per rejected entry). */
 const SNIPPET = 2000;
 
@@ -143,6 +149,11 @@ export async function send(
   if (result.status !== 'success') {
     const reason = text.trim().replace(/\s+/g, ' ').slice(0, SNIPPET);
     result.error = endpoint.redactor.redact(`HTTP ${status}${reason ? `: ${reason}` : ''}`);
+    if (status === 400 && PLAIN_HTTP_TO_HTTPS.test(text)) {
+      // Not about the records: the URL's scheme. As a 400 it bisected Loki batches into the dead
+      // letters, sent Elasticsearch batches there, and dropped remote-write samples.
+      return { result: { status: 'retryable', error: `${result.error} (the backend takes https only: change the url to https://, docs/exporters.md#tls)` } };
+    }
   }
   return { result, body: text };
 }

@@ -87,6 +87,16 @@ describe('a backend on https with a private CA', () => {
 
 const NGINX_400 = '<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n';
 
+describe('an http backend reached with an https:// URL', () => {
+  it('the TLS failure says the port does not answer TLS', async () => {
+    const server = createServer((_req, res) => res.writeHead(204).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { result } = await send(httpEndpoint(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/_bulk', undefined, {}, 5000), 'x', {});
+    await new Promise((r) => server.close(r));
+    expect(result).toEqual({ status: 'retryable', error: 'network error: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER: the backend does not answer TLS on this port: is its url http://?)' });
+  });
+});
+
 describe('an https backend reached with an http:// URL', () => {
   it.each([
     { name: 'Go net/http (Loki, Prometheus)', answer: 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n' },

@@ -71,6 +71,8 @@ function tlsHint(code: string): string | undefined {
   if (UNTRUSTED_CA.has(code)) {
     return "the backend's certificate is not from a trusted CA; give the exporter its CA with tls.caFile (or the whole collector with NODE_EXTRA_CA_CERTS=<CA file, PEM>), docs/exporters.md#tls";
   }
+  // The first bytes of the answer are not a TLS record: most often an HTTP server's answer.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return 'the backend does not answer TLS on this port: is its url http://?';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the backend's certificate is not for the URL's host; use a name the certificate has, or set tls.serverName to one, docs/exporters.md#tls";
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return 'the backend asks for a client certificate: set tls.certFile and tls.keyFile, docs/exporters.md#tls';
   if (/^ERR_SSL_.*ALERT_(HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN)$/.test(code)) {

@@ -2,7 +2,9 @@
 // mutual TLS (certFile/keyFile), a server-name override and insecureSkipVerify, against the Loki
 // and Elasticsearch test servers and a remote-write endpoint served over https. Certificates are
 // made with openssl for the run (test/helpers/tls-certs.ts).
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:https';
+import { join } from 'node:path';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
@@ -86,6 +88,28 @@ describe('exporters towards https backends (tls:)', () => {
     expect(es.templates.has('periscope-logs')).toBe(true);
     const key = certs.read(certs.clientKey).toString().split('\n')[1];
     expect(c.output()).not.toContain(key);
+  });
+
+  it('a client certificate renewed in place (cert-manager) is used from the next connection, without a restart', async () => {
+    const es = await startElasticsearchServer({ tls: mutualTls });
+    cleanup.push(() => es.close());
+    // The collector starts with a certificate from a CA the server does not trust (one that
+    // expired would be refused the same way), then the files are replaced.
+    const untrusted = makeTestCerts();
+    cleanup.push(async () => untrusted.remove());
+    const dir = mkdtempSync(join(certs.dir, 'rotate-'));
+    copyFileSync(untrusted.clientCert, join(dir, 'client.pem'));
+    copyFileSync(untrusted.clientKey, join(dir, 'client.key'));
+    const c = await start({ type: 'elasticsearch', name: 'es', url: es.url, tls: { caFile: certs.ca, certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') } });
+    await post(c, ['before']);
+    await waitFor(async () => (await dependency(c, 'es'))?.lastError);
+    expect(es.docs()).toEqual([]);
+    copyFileSync(certs.clientCert, join(dir, 'client.pem'));
+    copyFileSync(certs.clientKey, join(dir, 'client.key'));
+    await waitFor(() => es.docs().length >= 1);
+    await post(c, ['after']);
+    await waitFor(() => es.docs().length >= 2);
+    expect(c.output()).toContain('exporter es: TLS files changed, read again for the next connections');
   });
 
   it('serverName: a certificate for another name than the URL host is accepted for that name', async () => {

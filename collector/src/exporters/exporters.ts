@@ -145,11 +145,14 @@ export class Exporters {
 
   /**
    * The exporter's own connection pool when it has `tls:`, its files read again (load.ts checked
-   * them with the config): one changed since is refused the same way.
+   * them with the config): one changed since is refused the same way. Later changes are read by
+   * the pool itself (tlsDispatcher) and logged here.
    */
   #tlsDispatcher(config: ExporterConfig, index: number): Dispatcher | undefined {
     if (!config.tls) return undefined;
-    const { options, problems } = loadTls(config.tls, `exporters.${index}.tls`, this.#deps.configDir ?? process.cwd());
+    const key = `exporters.${index}.tls`;
+    const baseDir = this.#deps.configDir ?? process.cwd();
+    const { options, problems } = loadTls(config.tls, key, baseDir);
     if (!options) throw new ConfigError(problems, 'the exporters\' TLS files');
     if (config.tls.insecureSkipVerify) {
       this.#deps.logger.warn(
@@ -157,7 +160,11 @@ export class Exporters {
         `exporter ${config.name}: tls.insecureSkipVerify is on: the backend's certificate is not checked, so anyone on the path can read and change what is sent`,
       );
     }
-    const dispatcher = tlsDispatcher(options);
+    const logger = this.#deps.logger;
+    const dispatcher = tlsDispatcher(config.tls, key, baseDir, options, (reloadProblems) => {
+      if (reloadProblems.length === 0) logger.info({ exporter: config.name }, `exporter ${config.name}: TLS files changed, read again for the next connections`);
+      else logger.warn({ exporter: config.name, problems: reloadProblems }, `exporter ${config.name}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);
+    });
     this.#dispatchers.push(dispatcher);
     return dispatcher;
   }

@@ -1,9 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTestCerts } from '../../../test/helpers/tls-certs.ts';
 import { readConfig } from '../config/load.ts';
+import { httpEndpoint, send } from './http.ts';
+import { loadTls, tlsDispatcher } from './tls.ts';
 
 // The `tls:` block of an exporter as the config loading checks it (start and check-config).
 const certs = makeTestCerts();
@@ -77,5 +81,34 @@ describe('exporters[].tls, checked with the config', () => {
     expect(check(`{ caFile: ${certs.ca} }`, 'http://loki:3100').problems).toEqual([
       'exporters.0.tls: set with an http:// url (exporters.0.url): TLS applies to https:// only; use https:// or remove tls',
     ]);
+  });
+});
+
+describe('tlsDispatcher: files changed under a running exporter', () => {
+  it('a change that cannot be used (a key written before its certificate) is reported and the previous files stay in use', async () => {
+    const server = createServer({ key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert), ca: certs.read(certs.ca), requestCert: true, rejectUnauthorized: true }, (_req, res) =>
+      res.writeHead(204, { connection: 'close' }).end(), // every request on a new connection
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const dir = join(certs.dir, 'swap');
+    mkdirSync(dir);
+    copyFileSync(certs.clientCert, join(dir, 'client.pem'));
+    copyFileSync(certs.clientKey, join(dir, 'client.key'));
+    const tls = { caFile: certs.ca, certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key'), insecureSkipVerify: false, minVersion: 'TLS1.2' as const };
+    const reports: string[][] = [];
+    const dispatcher = tlsDispatcher(tls, 'exporters.0.tls', '/', loadTls(tls, 'exporters.0.tls', '/').options!, (p) => reports.push(p));
+    const endpoint = httpEndpoint(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/_bulk', undefined, {}, 5000, dispatcher);
+    try {
+      expect((await send(endpoint, 'x', {})).result.status).toBe('success');
+      copyFileSync(certs.otherKey, join(dir, 'client.key'));
+      expect((await send(endpoint, 'x', {})).result.status).toBe('success');
+      expect(reports).toEqual([[`exporters.0.tls.keyFile: the key in ${join(dir, 'client.key')} does not belong to the certificate in ${join(dir, 'client.pem')} (certFile)`]]);
+      copyFileSync(certs.clientKey, join(dir, 'client.key'));
+      expect((await send(endpoint, 'x', {})).result.status).toBe('success');
+      expect(reports.at(-1)).toEqual([]);
+    } finally {
+      await dispatcher.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -3,17 +3,17 @@
 // settings as the OpenTelemetry Collector's `tls:` block (ca_file, cert_file, key_file,
 // server_name_override, insecure_skip_verify, min_version), in this project's camelCase.
 //
-// The files are read and checked when the configuration is loaded (start and check-config), and
-// read again when the exporters are built at start: a file that does not exist, holds no PEM, or a
+// The files are read and checked when the configuration is loaded (start and check-config), read
+// again when the exporters are built at start, and when they change (tlsDispatcher): a file that does not exist, holds no PEM, or a
 // key that does not belong to its certificate is a config error naming the key and the path, not a
 // retry loop of handshake failures. The key file's content never appears in a message.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 
 export const tlsConfigSchema = Type.Object(
   {
@@ -99,12 +99,49 @@ export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options
 }
 
 /**
- * A connection pool of its own for an exporter with `tls:`: undici's Agent with the TLS options
- * (https://undici.nodejs.org/#/docs/api/Agent, `connect`). Exporters without one share undici's
- * global dispatcher.
+ * The files' content, hashed: a renewed certificate, a swapped Kubernetes secret changes it. Not
+ * their mtime, which the kernel keeps to a clock tick: a key rewritten within one tick of its
+ * previous version looked unchanged. A few KB read per new connection (keep-alive makes them rare).
  */
-export function tlsDispatcher(options: ConnectionOptions): Dispatcher {
-  return new Agent({ connect: options });
+function fileStamp(paths: string[]): string {
+  const hash = createHash('sha256');
+  for (const path of paths) {
+    try {
+      hash.update(readFileSync(path));
+    } catch {
+      hash.update('unreadable');
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * A connection pool of its own for an exporter with `tls:`: undici's Agent
+ * (https://undici.nodejs.org/#/docs/api/Agent) with a connector of Node's TLS options. Exporters
+ * without one share undici's global dispatcher.
+ *
+ * Before each new connection the files are checked for a change, and read again when one changed,
+ * as Prometheus does: client certificates are short-lived (cert-manager renews them in place), and
+ * read once they expired under a running collector, which then waited for a restart. A change that
+ * cannot be used (a key written before its certificate) keeps the previous files in use; `report`
+ * gets its problems, or none when the new files are in use.
+ */
+export function tlsDispatcher(tls: TlsConfig, key: string, baseDir: string, options: ConnectionOptions, report: (problems: string[]) => void): Dispatcher {
+  const files = (['caFile', 'certFile', 'keyFile'] as const).flatMap((k) => (tls[k] === undefined ? [] : [resolve(baseDir, tls[k])]));
+  let stamp = fileStamp(files);
+  let connect = buildConnector(options as buildConnector.BuildOptions);
+  const connector: buildConnector.connector = (opts, callback) => {
+    const now = fileStamp(files);
+    if (now !== stamp) {
+      stamp = now;
+      const next = loadTls(tls, key, baseDir);
+      if (next.options) connect = buildConnector(next.options as buildConnector.BuildOptions);
+      report(next.problems);
+    }
+    return connect(opts, callback);
+  };
+  return new Agent({ connect: connector });
 }
 
 /**

@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
-import { makeTestCerts } from './helpers/tls-certs.ts';
+import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 import { startElasticsearchServer } from './servers/elasticsearch.ts';
 import { startLokiServer } from './servers/loki.ts';
 
 const certs = makeTestCerts();
-const serverTls = { key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert) };
-const mutualTls = { ...serverTls, clientCa: certs.read(certs.ca) };
+// Read when a test runs: without openssl the files are not there (the tests are skipped).
+const serverTls = () => ({ key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert) });
+const mutualTls = () => ({ ...serverTls(), clientCa: certs.read(certs.ca) });
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -59,9 +60,9 @@ async function refusedAndWaiting(c: CollectorProcess, name: string, msgs: string
   expect(await c.stop()).toBe(0);
 }
 
-describe('exporters towards https backends (tls:)', () => {
+describe.skipIf(opensslMissing)('exporters towards https backends (tls:)', () => {
   it('Loki with a private CA: without tls.caFile the records wait with an error naming it; with it they are delivered', async () => {
-    const loki = await startLokiServer({ tls: serverTls });
+    const loki = await startLokiServer({ tls: serverTls() });
     cleanup.push(() => loki.close());
     const first = await start({ type: 'loki', name: 'loki', url: loki.url });
     const msgs = ['one', 'two', 'three'];
@@ -76,7 +77,7 @@ describe('exporters towards https backends (tls:)', () => {
   });
 
   it('Elasticsearch behind mutual TLS: refused without a client certificate, delivered with certFile and keyFile', async () => {
-    const es = await startElasticsearchServer({ tls: mutualTls });
+    const es = await startElasticsearchServer({ tls: mutualTls() });
     cleanup.push(() => es.close());
     const first = await start({ type: 'elasticsearch', name: 'es', url: es.url, tls: { caFile: certs.ca } });
     await refusedAndWaiting(first, 'es', ['a', 'b'], /the backend asks for a client certificate: set tls\.certFile and tls\.keyFile/);
@@ -91,7 +92,7 @@ describe('exporters towards https backends (tls:)', () => {
   });
 
   it('a client certificate renewed in place (cert-manager) is used from the next connection, without a restart', async () => {
-    const es = await startElasticsearchServer({ tls: mutualTls });
+    const es = await startElasticsearchServer({ tls: mutualTls() });
     cleanup.push(() => es.close());
     // The collector starts with a certificate from a CA the server does not trust (one that
     // expired would be refused the same way), then the files are replaced.
@@ -124,7 +125,7 @@ describe('exporters towards https backends (tls:)', () => {
   });
 
   it('insecureSkipVerify: delivered without the CA, with a warning at start', async () => {
-    const loki = await startLokiServer({ tls: serverTls });
+    const loki = await startLokiServer({ tls: serverTls() });
     cleanup.push(() => loki.close());
     const c = await start({ type: 'loki', name: 'loki', url: loki.url, tls: { insecureSkipVerify: true } });
     expect(c.output()).toMatch(/"level":40.*exporter loki: tls\.insecureSkipVerify is on/);
@@ -134,7 +135,7 @@ describe('exporters towards https backends (tls:)', () => {
 
   it('Prometheus remote write behind mutual TLS', async () => {
     let requests = 0;
-    const server = createServer({ ...serverTls, ca: certs.read(certs.ca), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const server = createServer({ ...serverTls(), ca: certs.read(certs.ca), requestCert: true, rejectUnauthorized: true }, (req, res) => {
       req.resume().on('end', () => {
         requests++;
         res.writeHead(204).end();

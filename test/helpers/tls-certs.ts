@@ -2,10 +2,18 @@
 // committed): a CA, a server certificate for localhost / 127.0.0.1 (and a name only reachable
 // through a server-name override; and a certificate for that name only), a client certificate for mutual TLS, and a second, unrelated
 // key pair (a key that does not belong to the client certificate).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * The openssl CLI is missing (Debian package "openssl"): the TLS tests are skipped, with the
+ * reason, except in CI (CI=true), where that is a failure (DESIGN.md, real components).
+ */
+export const opensslMissing = spawnSync('openssl', ['version']).error !== undefined;
+if (opensslMissing && process.env.CI === 'true') throw new Error('openssl not found: CI must install the Debian package "openssl" (.ci/run)');
+if (opensslMissing) console.warn('skipping the TLS tests: openssl not found (Debian package "openssl")');
 
 export interface TestCerts {
   dir: string;
@@ -25,17 +33,18 @@ export interface TestCerts {
   remove(): void;
 }
 
+/** Makes the files; without openssl (opensslMissing) only their names, for tests that are skipped. */
 export function makeTestCerts(): TestCerts {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-tls-'));
   const p = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const openssl = (...args: string[]) => (opensslMissing ? undefined : execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
   const key = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p(name));
   key('ca.key');
   openssl('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=Periscope Test CA', '-days', '2', '-out', 'ca.pem', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
   const leaf = (name: string, cn: string, ext: string) => {
     key(`${name}.key`);
     openssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`);
-    writeFileSync(p(`${name}.ext`), ext);
+    if (!opensslMissing) writeFileSync(p(`${name}.ext`), ext);
     openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
   };
   const serverAltName = 'backend.periscope.test';

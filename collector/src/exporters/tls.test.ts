@@ -4,7 +4,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeTestCerts } from '../../../test/helpers/tls-certs.ts';
+import { makeTestCerts, opensslMissing } from '../../../test/helpers/tls-certs.ts';
 import { readConfig } from '../config/load.ts';
 import { httpEndpoint, send } from './http.ts';
 import { loadTls, tlsDispatcher } from './tls.ts';
@@ -22,7 +22,7 @@ function check(tls: string, url = 'https://loki:3100', type = 'loki') {
   return { dir, ...readConfig({ file, env: {} }) };
 }
 
-describe('exporters[].tls, checked with the config', () => {
+describe.skipIf(opensslMissing)('exporters[].tls, checked with the config', () => {
   it.each([
     { name: 'a CA', tls: `{ caFile: ${certs.ca} }` },
     { name: 'a client certificate', tls: `{ caFile: ${certs.ca}, certFile: ${certs.clientCert}, keyFile: ${certs.clientKey} }` },
@@ -84,7 +84,7 @@ describe('exporters[].tls, checked with the config', () => {
   });
 });
 
-describe('tlsDispatcher: files changed under a running exporter', () => {
+describe.skipIf(opensslMissing)('tlsDispatcher: files changed under a running exporter', () => {
   it('a change that cannot be used (a key written before its certificate) is reported and the previous files stay in use', async () => {
     const server = createServer({ key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert), ca: certs.read(certs.ca), requestCert: true, rejectUnauthorized: true }, (_req, res) =>
       res.writeHead(204, { connection: 'close' }).end(), // every request on a new connection

@@ -28,7 +28,7 @@ export type { Logger } from 'pino';
 export type { Tracer, Meter } from '@opentelemetry/api';
 
 export interface Stats extends LogStats {
-  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on (refused, also one by one in a partial success); or dropped because 2048 were already waiting. */
+  /** Spans handed to the OTLP exporter: accepted by the collector, or given up on (refused, also one by one in a partial success); or dropped because the span queue (OTEL_BSP_MAX_QUEUE_SIZE, 2048) was full. */
   spans: { exported: number; failed: number; dropped: number };
   /** Metric export requests (each carries every series): succeeded, or given up on; and the data points the collector refused in the exports it took. */
   metrics: { exported: number; failed: number; rejectedPoints: number };

@@ -12,6 +12,7 @@ import {
   envResourceAttributes,
   MAX_TIMER_MS,
   otelExporterOff,
+  otelBatchSpanProcessor,
   otelMetricExportInterval,
   otelSamplerRatio,
   sdkDisabled,
@@ -134,7 +135,7 @@ export interface ResolvedOptions {
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
    */
-  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number };
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching };
   metrics: {
     enabled: boolean;
     url: string;
@@ -151,6 +152,20 @@ export interface ResolvedOptions {
   logSampling: { rate: number; keepLevel: number };
 }
 
+/**
+ * The span BatchSpanProcessor's settings: scheduledDelayMillis is flushIntervalMs when given, else
+ * OTEL_BSP_SCHEDULE_DELAY, else flushIntervalMs' default; exportTimeoutMillis OTEL_BSP_EXPORT_TIMEOUT,
+ * else traces.timeoutMs; maxQueueSize (the bound on spans waiting, held for a retry included) and
+ * maxExportBatchSize (at most maxQueueSize) OTEL_BSP_MAX_QUEUE_SIZE and _MAX_EXPORT_BATCH_SIZE, else
+ * OpenTelemetry's 2048 and 512.
+ */
+export interface SpanBatching {
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+}
+
 export const DEFAULTS = {
   endpoint: 'http://127.0.0.1:4318',
   level: 'info',
@@ -164,6 +179,8 @@ export const DEFAULTS = {
   facility: 1,
   tracesSampleRatio: 1,
   metricsExportIntervalMs: 10_000,
+  spanMaxQueueSize: 2048,
+  spanMaxExportBatchSize: 512,
   leakSlopeBytesPerMin: 1024 * 1024,
   leakWindowMs: 15 * 60_000,
   leakMinSamples: 6,
@@ -328,6 +345,22 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     `${hostname}:${process.pid}`;
 
   const traces = section('traces', options.traces);
+  const tracesTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
+  const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs, TIMER_MS);
+  const bsp = otelBatchSpanProcessor(env, warnings);
+  const maxQueueSize = bsp.maxQueueSize ?? DEFAULTS.spanMaxQueueSize;
+  let maxExportBatchSize = bsp.maxExportBatchSize ?? DEFAULTS.spanMaxExportBatchSize;
+  if (maxExportBatchSize > maxQueueSize) {
+    // the spec: it must be at most the queue size; a batch can never be fuller than the queue
+    warnings.push(`OTEL_BSP_MAX_EXPORT_BATCH_SIZE (${maxExportBatchSize}) is over the span queue size (${maxQueueSize}): batches of at most ${maxQueueSize} are sent`);
+    maxExportBatchSize = maxQueueSize;
+  }
+  const spanBatching: SpanBatching = {
+    scheduledDelayMillis: options.flushIntervalMs === undefined ? (bsp.scheduledDelayMillis ?? flushIntervalMs) : flushIntervalMs,
+    exportTimeoutMillis: bsp.exportTimeoutMillis ?? tracesTimeoutMs,
+    maxQueueSize,
+    maxExportBatchSize,
+  };
   const metrics = section('metrics', options.metrics);
   const logSampling = section('logSampling', options.logSampling);
 
@@ -388,7 +421,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     maxBufferBytes: positiveInt('maxBufferBytes', options.maxBufferBytes, DEFAULTS.maxBufferBytes),
     batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, DEFAULTS.batchMaxRecords),
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
-    flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs, TIMER_MS),
+    flushIntervalMs,
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
     requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
     hostname,
@@ -401,7 +434,8 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
       url: signalEndpoint(env, 'TRACES', warnings) ?? `${base}/v1/traces`,
       headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
-      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
+      timeoutMs: tracesTimeoutMs,
+      batch: spanBatching,
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,

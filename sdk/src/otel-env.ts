@@ -110,6 +110,42 @@ function envMillis(env: NodeJS.ProcessEnv, name: string, warnings: string[]): nu
   return undefined;
 }
 
+/**
+ * A variable of a count (a queue size, a batch size), or undefined when unset, or not a positive
+ * integer (ignored with a warning, as the spec asks for a bad value).
+ */
+function envCount(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (Number.isSafeInteger(n) && n > 0) return n;
+  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer`);
+  return undefined;
+}
+
+/** What OTEL_BSP_* set; each undefined when unset or ignored. */
+export interface BatchSpanEnv {
+  scheduledDelayMillis?: number;
+  exportTimeoutMillis?: number;
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+}
+
+/**
+ * The Batch Span Processor variables OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT (ms),
+ * OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+ * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#batch-span-processor),
+ * for the SDK's BatchSpanProcessor (traces/index.ts). A bad value is ignored with a warning.
+ */
+export function otelBatchSpanProcessor(env: NodeJS.ProcessEnv, warnings: string[]): BatchSpanEnv {
+  return {
+    scheduledDelayMillis: envMillis(env, 'OTEL_BSP_SCHEDULE_DELAY', warnings),
+    exportTimeoutMillis: envMillis(env, 'OTEL_BSP_EXPORT_TIMEOUT', warnings),
+    maxQueueSize: envCount(env, 'OTEL_BSP_MAX_QUEUE_SIZE', warnings),
+    maxExportBatchSize: envCount(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', warnings),
+  };
+}
+
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
 const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
   always_on: 1,

@@ -75,7 +75,7 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000 });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 } });
     expect(o.metrics).toEqual({
       enabled: true,
       url: 'http://127.0.0.1:4318/v1/metrics',
@@ -375,5 +375,38 @@ describe('OTEL_EXPORTER_OTLP_PROTOCOL', () => {
     const { warnings } = resolveOptions({ service: 's' }, env);
     if (warning === undefined) expect(warnings).toEqual([]);
     else expect(warnings).toEqual([expect.stringMatching(warning)]);
+  });
+});
+
+describe('OTEL_BSP_* (the span batch processor)', () => {
+  const defaults = { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 };
+  it.each([
+    { name: 'defaults: flushIntervalMs, the request timeout, 2048 and 512', options: {}, env: {}, batch: defaults, warnings: [] },
+    {
+      name: 'each variable sets its setting',
+      options: {},
+      env: { OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_BSP_EXPORT_TIMEOUT: '7000', OTEL_BSP_MAX_QUEUE_SIZE: '10000', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
+      batch: { scheduledDelayMillis: 200, exportTimeoutMillis: 7000, maxQueueSize: 10_000, maxExportBatchSize: 2 },
+      warnings: [],
+    },
+    { name: 'the flushIntervalMs option wins over OTEL_BSP_SCHEDULE_DELAY', options: { flushIntervalMs: 50 }, env: { OTEL_BSP_SCHEDULE_DELAY: '200' }, batch: { ...defaults, scheduledDelayMillis: 50 }, warnings: [] },
+    {
+      name: 'a batch size over the queue size is cut to it, with a warning',
+      options: {},
+      env: { OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' },
+      batch: { ...defaults, maxQueueSize: 100, maxExportBatchSize: 100 },
+      warnings: [/OTEL_BSP_MAX_EXPORT_BATCH_SIZE \(500\) is over the span queue size \(100\)/],
+    },
+    {
+      name: 'bad values are ignored with a warning each',
+      options: {},
+      env: { OTEL_BSP_SCHEDULE_DELAY: '5s', OTEL_BSP_EXPORT_TIMEOUT: '-1', OTEL_BSP_MAX_QUEUE_SIZE: '0', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1.5' },
+      batch: defaults,
+      warnings: [/OTEL_BSP_SCHEDULE_DELAY ignored/, /OTEL_BSP_EXPORT_TIMEOUT ignored/, /OTEL_BSP_MAX_QUEUE_SIZE ignored/, /OTEL_BSP_MAX_EXPORT_BATCH_SIZE ignored/],
+    },
+  ])('$name', ({ options, env, batch, warnings }) => {
+    const o = resolveOptions({ service: 's', ...options }, env);
+    expect(o.traces.batch).toEqual(batch);
+    expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
   });
 });

@@ -7,10 +7,12 @@
 //   mixin) see the active span. A global an app registered before init() is left alone.
 // - Head sampling: ParentBased(root = TraceIdRatio(sampleRatio)); a remote parent's decision wins,
 //   so a distributed trace is kept or dropped as a whole.
-// - Spans are batched off the request path (BatchSpanProcessor, sent every flushIntervalMs or per
-//   512). A batch the collector could not take (down, overloaded) is held and sent again until it
-//   can (retry-queue.ts). At most 2048 spans wait, queued or held — the bound on memory while the
-//   collector is down; a span ended while 2048 wait is dropped and counted (stats().spans.dropped).
+// - Spans are batched off the request path (BatchSpanProcessor, sent every scheduledDelayMillis or
+//   per maxExportBatchSize: opts.traces.batch, OTEL_BSP_* or flushIntervalMs, 512). A batch the
+//   collector could not take (down, overloaded) is held and sent again until it can
+//   (retry-queue.ts). At most maxQueueSize spans (2048 by default) wait, queued or held — the bound
+//   on memory while the collector is down; a span ended while that many wait is dropped and counted
+//   (stats().spans.dropped).
 // - Spans the collector refuses one by one in an accepted export (OTLP partial success) count as
 //   failed, and `onRejection` hears of them (../otel/partial-success.ts).
 // - flush(deadlineAt) exports what is queued and held and shuts the provider down; bounded by the
@@ -33,7 +35,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import type { ResolvedOptions } from '../options.ts';
+import type { ResolvedOptions, SpanBatching } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { PeriscopeContextManager } from './context.ts';
 import { spanRetryQueue, type SpanRetryQueue } from './retry-queue.ts';
@@ -51,8 +53,6 @@ export interface SpanCounters extends ExportCounters {
   dropped: number;
 }
 
-const MAX_QUEUE_SIZE = 2048;
-
 /**
  * A BatchSpanProcessor in front of a SpanRetryQueue, with the bound on the spans waiting in
  * either kept here, so the spans dropped at it are counted: the OTel processor drops them with
@@ -62,8 +62,7 @@ const MAX_QUEUE_SIZE = 2048;
 function countingBatchProcessor(
   retry: SpanRetryQueue,
   counters: SpanCounters,
-  scheduledDelayMillis: number,
-  exportTimeoutMillis: number,
+  settings: SpanBatching,
 ): SpanProcessor & { drain(deadlineAt: number): Promise<void>; abandon(): void } {
   let queued = 0;
   let abandoned = false;
@@ -76,14 +75,14 @@ function countingBatchProcessor(
     shutdown: () => retry.shutdown(),
     forceFlush: () => retry.forceFlush?.() ?? Promise.resolve(),
   };
-  const batch = new BatchSpanProcessor({ exporter, maxQueueSize: MAX_QUEUE_SIZE, maxExportBatchSize: 512, scheduledDelayMillis, exportTimeoutMillis });
+  const batch = new BatchSpanProcessor({ exporter, ...settings });
   let shutDown = false;
   return {
     onStart: (span, parentContext) => batch.onStart(span, parentContext),
     onEnd(span) {
       // the same spans the batch processor itself ignores
       if (shutDown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-      if (queued + retry.heldSpans >= MAX_QUEUE_SIZE) {
+      if (queued + retry.heldSpans >= settings.maxQueueSize) {
         counters.dropped++;
         return;
       }
@@ -123,7 +122,7 @@ export function startTraces(
   });
   observePartialSuccess(exporter);
   const ratio = opts.traces.sampleRatio;
-  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters, onRejection), counters, opts.flushIntervalMs, timeoutMillis);
+  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters, onRejection), counters, opts.traces.batch);
   const provider = new TracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),

@@ -1,0 +1,102 @@
+// OpenTelemetry SDK environment variables, set on an app with the SDK in a child process, seen at
+// the REAL collector process (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
+// A recording proxy in front of the collector's OTLP receiver tells what each request carried.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeOtlp } from '../collector/src/receivers/otlp/decode.ts';
+import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+
+const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
+const T = 60_000;
+
+function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stdout: out, stderr: err });
+    });
+  });
+}
+
+/** Forwards every request to the collector as it came, and records the spans of each /v1/traces request. */
+async function startRecordingProxy(target: string): Promise<{ url: string; spansPerRequest: number[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
+  const spansPerRequest: number[] = [];
+  const headers: IncomingHttpHeaders[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks);
+    headers.push(req.headers);
+    if (req.url === '/v1/traces') {
+      const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+      const decoded = decodeOtlp('traces', body, 'protobuf');
+      spansPerRequest.push(decoded.resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans)).length);
+    }
+    const forwarded = await fetch(target + req.url, {
+      method: req.method,
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === 'content-type' || k === 'content-encoding') as [string, string][]),
+      body: raw,
+    });
+    res.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'application/octet-stream' });
+    res.end(Buffer.from(await forwarded.arrayBuffer()));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spansPerRequest,
+    headers,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+let collector: CollectorProcess;
+beforeAll(async () => {
+  collector = await startCollectorProcess();
+});
+afterAll(async () => {
+  await collector?.dispose();
+});
+
+async function storedSpans(traceId: string, count: number): Promise<any[]> {
+  const trace: any = await waitFor(async () => {
+    const res = await fetch(`${collector.url}/api/v1/traces/${traceId}`);
+    if (res.status !== 200) return undefined;
+    const body: any = await res.json();
+    return body.spans.length >= count ? body : undefined;
+  }, 30_000);
+  return trace.spans;
+}
+
+describe('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', () => {
+  it('spans arrive in requests of at most that many, and all of them are stored', { timeout: T }, async () => {
+    const proxy = await startRecordingProxy(collector.url);
+    try {
+      const { code, result, stderr } = await runApp('spans', {
+        PERISCOPE_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${proxy.url}/v1/traces`,
+        APP_SERVICE: `bsp-${Date.now()}`,
+        APP_SPANS: '5',
+        PERISCOPE_RUNTIME_METRICS: 'false',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2',
+      });
+      expect(code, stderr).toBe(0);
+      expect(result.stats.spans).toEqual({ exported: 5, failed: 0, dropped: 0 });
+      expect(proxy.spansPerRequest.reduce((a, b) => a + b, 0)).toBe(5);
+      expect(Math.max(...proxy.spansPerRequest)).toBeLessThanOrEqual(2);
+      expect(await storedSpans(result.traceId, 5)).toHaveLength(5);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

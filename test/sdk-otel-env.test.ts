@@ -100,3 +100,20 @@ describe('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', () => {
     }
   });
 });
+
+describe('OTEL_PROPAGATORS', () => {
+  it('baggage alone: an instrumented call sends the baggage and no traceparent, so the server starts a trace of its own', { timeout: T }, async () => {
+    const { code, result, stderr } = await runApp('propagation', {
+      PERISCOPE_ENDPOINT: collector.url,
+      APP_SERVICE: `propagators-${Date.now()}`,
+      PERISCOPE_INSTRUMENTATIONS: 'http',
+      PERISCOPE_RUNTIME_METRICS: 'false',
+      OTEL_PROPAGATORS: 'baggage',
+    });
+    expect(code, stderr).toBe(0);
+    expect(result.got).toEqual({ traceparent: undefined, baggage: 'tenant=acme' });
+    // the client's trace holds its own spans only: the server span is not joined to it
+    const spans = await storedSpans(result.traceId, 2);
+    expect(spans.map((s: any) => [s.name, s.kind]).sort()).toEqual([['GET', 'SPAN_KIND_CLIENT'], ['client call', 'SPAN_KIND_INTERNAL']]);
+  });
+});

@@ -14,7 +14,9 @@ import {
   otelExporterOff,
   otelBatchSpanProcessor,
   otelMetricExportInterval,
+  otelPropagators,
   otelSamplerRatio,
+  type PropagatorName,
   sdkDisabled,
   otlpTimeout,
   signalEndpoint,
@@ -135,7 +137,7 @@ export interface ResolvedOptions {
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
    */
-  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching };
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[] };
   metrics: {
     enabled: boolean;
     url: string;
@@ -436,6 +438,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
       timeoutMs: tracesTimeoutMs,
       batch: spanBatching,
+      propagators: otelPropagators(env, warnings),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,

@@ -146,6 +146,32 @@ export function otelBatchSpanProcessor(env: NodeJS.ProcessEnv, warnings: string[
   };
 }
 
+/** The propagators the SDK has (@opentelemetry/core's W3C ones); OTEL_PROPAGATORS' default. */
+export type PropagatorName = 'tracecontext' | 'baggage';
+const PROPAGATORS: readonly PropagatorName[] = ['tracecontext', 'baggage'];
+
+/**
+ * OTEL_PROPAGATORS (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration):
+ * the propagators to register, deduplicated, in the order given; [] registers none ("none" in the
+ * list, as the spec says). Of the spec's values only tracecontext and baggage are available here
+ * (b3, b3multi, jaeger, xray, ottrace need packages the SDK does not carry): another one is left
+ * out with a warning; when none is left, none is registered, as @opentelemetry/sdk-node does (the
+ * default is not used in its place), and the warning says so.
+ */
+export function otelPropagators(env: NodeJS.ProcessEnv, warnings: string[]): PropagatorName[] {
+  const raw = nonEmpty(env.OTEL_PROPAGATORS);
+  if (raw === undefined) return [...PROPAGATORS];
+  const names = [...new Set(raw.split(',').map((v) => v.trim().toLowerCase()).filter((v) => v !== ''))];
+  if (names.includes('none')) return [];
+  const known = names.filter((n): n is PropagatorName => (PROPAGATORS as readonly string[]).includes(n));
+  const other = names.filter((n) => !(PROPAGATORS as readonly string[]).includes(n));
+  if (other.length > 0) {
+    const then = known.length > 0 ? `propagating with ${known.join(' and ')} only` : 'no trace context or baggage is read from or sent with requests';
+    warnings.push(`OTEL_PROPAGATORS: ${other.join(', ')} not available (the SDK has ${PROPAGATORS.join(', ')}): ${then}`);
+  }
+  return known;
+}
+
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
 const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
   always_on: 1,

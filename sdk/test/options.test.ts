@@ -75,7 +75,7 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 } });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'] });
     expect(o.metrics).toEqual({
       enabled: true,
       url: 'http://127.0.0.1:4318/v1/metrics',
@@ -407,6 +407,31 @@ describe('OTEL_BSP_* (the span batch processor)', () => {
   ])('$name', ({ options, env, batch, warnings }) => {
     const o = resolveOptions({ service: 's', ...options }, env);
     expect(o.traces.batch).toEqual(batch);
+    expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
+  });
+});
+
+describe('OTEL_PROPAGATORS', () => {
+  it.each([
+    { name: 'unset: tracecontext and baggage', env: {}, propagators: ['tracecontext', 'baggage'], warnings: [] },
+    { name: 'baggage alone', env: { OTEL_PROPAGATORS: 'baggage' }, propagators: ['baggage'], warnings: [] },
+    { name: 'deduplicated, in the order given, any case', env: { OTEL_PROPAGATORS: 'Baggage, tracecontext,baggage' }, propagators: ['baggage', 'tracecontext'], warnings: [] },
+    { name: 'none registers none', env: { OTEL_PROPAGATORS: 'none' }, propagators: [], warnings: [] },
+    {
+      name: 'one not available is left out with a warning',
+      env: { OTEL_PROPAGATORS: 'tracecontext,b3multi' },
+      propagators: ['tracecontext'],
+      warnings: [/^OTEL_PROPAGATORS: b3multi not available .*propagating with tracecontext only/],
+    },
+    {
+      name: 'none available: none registered (as @opentelemetry/sdk-node does), and the warning says so',
+      env: { OTEL_PROPAGATORS: 'b3,xray' },
+      propagators: [],
+      warnings: [/^OTEL_PROPAGATORS: b3, xray not available .*no trace context or baggage is read from or sent/],
+    },
+  ])('$name', ({ env, propagators, warnings }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect(o.traces.propagators).toEqual(propagators);
     expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
   });
 });

@@ -2,8 +2,9 @@
 // {endpoint}/v1/traces (OTLP spec: https://opentelemetry.io/docs/specs/otlp/#otlphttp).
 //
 // Contract:
-// - Registers the global context manager (AsyncLocalStorage, context.ts), W3C trace-context + baggage
-//   propagators and the tracer provider, so instrumentations and `trace.getActiveSpan()` (the log
+// - Registers the global context manager (AsyncLocalStorage, context.ts), the propagators of
+//   opts.traces.propagators (OTEL_PROPAGATORS; W3C trace-context + baggage by default, none for an
+//   empty list) and the tracer provider, so instrumentations and `trace.getActiveSpan()` (the log
 //   mixin) see the active span. A global an app registered before init() is left alone.
 // - Head sampling: ParentBased(root = TraceIdRatio(sampleRatio)); a remote parent's decision wins,
 //   so a distributed trace is kept or dropped as a whole.
@@ -132,9 +133,8 @@ export function startTraces(
   const contextManager = new PeriscopeContextManager();
   const ownsContext = context.setGlobalContextManager(contextManager.enable());
   if (!ownsContext) contextManager.disable();
-  const ownsPropagation = propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
+  const propagators = opts.traces.propagators.map((name) => (name === 'tracecontext' ? new W3CTraceContextPropagator() : new W3CBaggagePropagator()));
+  const ownsPropagation = propagators.length > 0 && propagation.setGlobalPropagator(new CompositePropagator({ propagators }));
   const ownsTrace = trace.setGlobalTracerProvider(provider);
 
   async function flush(deadlineAt: number): Promise<void> {

@@ -117,3 +117,19 @@ describe('OTEL_PROPAGATORS', () => {
     expect(spans.map((s: any) => [s.name, s.kind]).sort()).toEqual([['GET', 'SPAN_KIND_CLIENT'], ['client call', 'SPAN_KIND_INTERNAL']]);
   });
 });
+
+describe('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT and OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', () => {
+  it('a span attribute is cut to that length, and attributes over that count are left out', { timeout: T }, async () => {
+    const { code, result, stderr } = await runApp('spans', {
+      PERISCOPE_ENDPOINT: collector.url,
+      APP_SERVICE: `limits-${Date.now()}`,
+      APP_SPANS: '1',
+      PERISCOPE_RUNTIME_METRICS: 'false',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '16',
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '2',
+    });
+    expect(code, stderr).toBe(0);
+    const [root] = await storedSpans(result.traceId, 1);
+    expect(root.attributes).toEqual({ 'db.query.text': 'select 1 select ', a: 1 });
+  });
+});

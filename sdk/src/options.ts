@@ -16,7 +16,9 @@ import {
   otelMetricExportInterval,
   otelPropagators,
   otelSamplerRatio,
+  otelSpanLimits,
   type PropagatorName,
+  type SpanLimitsEnv,
   sdkDisabled,
   otlpTimeout,
   signalEndpoint,
@@ -137,7 +139,7 @@ export interface ResolvedOptions {
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
    */
-  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[] };
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[]; limits: SpanLimitsEnv };
   metrics: {
     enabled: boolean;
     url: string;
@@ -439,6 +441,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       timeoutMs: tracesTimeoutMs,
       batch: spanBatching,
       propagators: otelPropagators(env, warnings),
+      limits: otelSpanLimits(env, warnings),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,

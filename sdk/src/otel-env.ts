@@ -172,6 +172,52 @@ export function otelPropagators(env: NodeJS.ProcessEnv, warnings: string[]): Pro
   return known;
 }
 
+/** Span limits for @opentelemetry/sdk-trace's TracerProvider (its SpanLimits); each undefined when not set. */
+export interface SpanLimitsEnv {
+  attributeValueLengthLimit?: number;
+  attributeCountLimit?: number;
+  eventCountLimit?: number;
+  linkCountLimit?: number;
+  attributePerEventCountLimit?: number;
+  attributePerLinkCountLimit?: number;
+}
+
+/** A limit variable: a non-negative integer, or undefined when unset or bad (ignored with a warning). */
+function envLimit(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (Number.isSafeInteger(n) && n >= 0) return n;
+  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a non-negative integer`);
+  return undefined;
+}
+
+/**
+ * The attribute and span limits (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#attribute-limits,
+ * #span-limits): OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT and OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT over the
+ * general OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT and OTEL_ATTRIBUTE_COUNT_LIMIT, and OTEL_SPAN_EVENT_COUNT_LIMIT,
+ * OTEL_SPAN_LINK_COUNT_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, for
+ * the tracer provider, which applies them (its defaults, the spec's, where unset). The log record
+ * limits (OTEL_LOGRECORD_ATTRIBUTE_*) are not applied: the logs are pino's, shipped as they are; a
+ * warning says so.
+ */
+export function otelSpanLimits(env: NodeJS.ProcessEnv, warnings: string[]): SpanLimitsEnv {
+  const generalLength = envLimit(env, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings);
+  const generalCount = envLimit(env, 'OTEL_ATTRIBUTE_COUNT_LIMIT', warnings);
+  const limits: SpanLimitsEnv = {
+    attributeValueLengthLimit: envLimit(env, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings) ?? generalLength,
+    attributeCountLimit: envLimit(env, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', warnings) ?? generalCount,
+    eventCountLimit: envLimit(env, 'OTEL_SPAN_EVENT_COUNT_LIMIT', warnings),
+    linkCountLimit: envLimit(env, 'OTEL_SPAN_LINK_COUNT_LIMIT', warnings),
+    attributePerEventCountLimit: envLimit(env, 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', warnings),
+    attributePerLinkCountLimit: envLimit(env, 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', warnings),
+  };
+  for (const name of ['OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT']) {
+    if (nonEmpty(env[name]) !== undefined) warnings.push(`${name} ignored: the SDK ships its pino log records whole (use pino redact or serializers to cut them)`);
+  }
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+}
+
 /** OTEL_TRACES_SAMPLER values → the root ratio; 'arg' reads OTEL_TRACES_SAMPLER_ARG. */
 const OTEL_SAMPLERS: Readonly<Record<string, number | 'arg'>> = {
   always_on: 1,

@@ -75,7 +75,7 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'] });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'], limits: {} });
     expect(o.metrics).toEqual({
       enabled: true,
       url: 'http://127.0.0.1:4318/v1/metrics',
@@ -432,6 +432,31 @@ describe('OTEL_PROPAGATORS', () => {
   ])('$name', ({ env, propagators, warnings }) => {
     const o = resolveOptions({ service: 's' }, env);
     expect(o.traces.propagators).toEqual(propagators);
+    expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
+  });
+});
+
+describe('OTEL_ATTRIBUTE_* and OTEL_SPAN_* limits', () => {
+  it.each([
+    { name: 'unset: none (the tracer provider\'s defaults, the spec\'s)', env: {}, limits: {}, warnings: [] },
+    { name: 'the general attribute limits', env: { OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4096', OTEL_ATTRIBUTE_COUNT_LIMIT: '64' }, limits: { attributeValueLengthLimit: 4096, attributeCountLimit: 64 }, warnings: [] },
+    {
+      name: 'the span ones win over the general ones',
+      env: { OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4096', OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100', OTEL_ATTRIBUTE_COUNT_LIMIT: '64', OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '0' },
+      limits: { attributeValueLengthLimit: 100, attributeCountLimit: 0 },
+      warnings: [],
+    },
+    {
+      name: 'events and links',
+      env: { OTEL_SPAN_EVENT_COUNT_LIMIT: '10', OTEL_SPAN_LINK_COUNT_LIMIT: '5', OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '3', OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '2' },
+      limits: { eventCountLimit: 10, linkCountLimit: 5, attributePerEventCountLimit: 3, attributePerLinkCountLimit: 2 },
+      warnings: [],
+    },
+    { name: 'a bad value is ignored with a warning', env: { OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4k' }, limits: {}, warnings: [/OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT ignored: "4k"/] },
+    { name: 'the log record limits are not applied, and a warning says so', env: { OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100' }, limits: {}, warnings: [/OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT ignored: the SDK ships its pino log records whole/] },
+  ])('$name', ({ env, limits, warnings }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect(o.traces.limits).toEqual(limits);
     expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
   });
 });

@@ -6,6 +6,8 @@
 //   opts.traces.propagators (OTEL_PROPAGATORS; W3C trace-context + baggage by default, none for an
 //   empty list) and the tracer provider, so instrumentations and `trace.getActiveSpan()` (the log
 //   mixin) see the active span. A global an app registered before init() is left alone.
+// - Span limits (attribute value length and count, events, links) are the provider's, set from
+//   OTEL_ATTRIBUTE_* / OTEL_SPAN_* (opts.traces.limits).
 // - Head sampling: ParentBased(root = TraceIdRatio(sampleRatio)); a remote parent's decision wins,
 //   so a distributed trace is kept or dropped as a whole.
 // - Spans are batched off the request path (BatchSpanProcessor, sent every scheduledDelayMillis or
@@ -128,6 +130,7 @@ export function startTraces(
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),
     spanProcessors: [processor],
+    spanLimits: opts.traces.limits,
   });
 
   const contextManager = new PeriscopeContextManager();

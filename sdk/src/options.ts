@@ -14,6 +14,7 @@ import {
   otelExporterOff,
   otelBatchSpanProcessor,
   otelMetricExportInterval,
+  otelMetricExportTimeout,
   otelPropagators,
   otelSamplerRatio,
   otelSpanLimits,
@@ -146,6 +147,8 @@ export interface ResolvedOptions {
     headers: Record<string, string>;
     /** One export, its retries included (requestTimeoutMs, else OTEL_EXPORTER_OTLP_METRICS_TIMEOUT / _TIMEOUT); the same for traces. */
     timeoutMs: number;
+    /** How long the periodic reader waits for one export (OTEL_METRIC_EXPORT_TIMEOUT, else timeoutMs); at most exportIntervalMs, which the reader requires. */
+    exportTimeoutMs: number;
     exportIntervalMs: number;
     runtime: boolean;
     leak: { slopeBytesPerMin: number; windowMs: number; minSamples: number } | undefined;
@@ -348,6 +351,16 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     envAttribute(resource.attributes, 'service.instance.id') ??
     `${hostname}:${process.pid}`;
 
+  const metrics = section('metrics', options.metrics);
+  const metricsTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'METRICS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
+  const metricsExportIntervalMs = num(
+    'metrics.exportIntervalMs',
+    metrics.exportIntervalMs,
+    'PERISCOPE_METRICS_EXPORT_INTERVAL_MS',
+    env,
+    otelMetricExportInterval(env, warnings) ?? DEFAULTS.metricsExportIntervalMs,
+    TIMER_MS,
+  );
   const traces = section('traces', options.traces);
   const tracesTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
   const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs, TIMER_MS);
@@ -365,7 +378,6 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     maxQueueSize,
     maxExportBatchSize,
   };
-  const metrics = section('metrics', options.metrics);
   const logSampling = section('logSampling', options.logSampling);
 
   let leak: ResolvedOptions['metrics']['leak'];
@@ -447,15 +459,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
-      timeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'METRICS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
-      exportIntervalMs: num(
-        'metrics.exportIntervalMs',
-        metrics.exportIntervalMs,
-        'PERISCOPE_METRICS_EXPORT_INTERVAL_MS',
-        env,
-        otelMetricExportInterval(env, warnings) ?? DEFAULTS.metricsExportIntervalMs,
-        TIMER_MS,
-      ),
+      timeoutMs: metricsTimeoutMs,
+      exportTimeoutMs: Math.min(otelMetricExportTimeout(env, warnings) ?? metricsTimeoutMs, metricsExportIntervalMs),
+      exportIntervalMs: metricsExportIntervalMs,
       runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
       leak,
     },

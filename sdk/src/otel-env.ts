@@ -261,6 +261,15 @@ export function otelMetricExportInterval(env: NodeJS.ProcessEnv, warnings: strin
 }
 
 /**
+ * OTEL_METRIC_EXPORT_TIMEOUT (milliseconds, https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#periodic-exporting-metricreader):
+ * how long the periodic reader waits for one export, or undefined. As the spec says for a bad
+ * value: ignored, with a warning.
+ */
+export function otelMetricExportTimeout(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
+  return envMillis(env, 'OTEL_METRIC_EXPORT_TIMEOUT', warnings);
+}
+
+/**
  * OTEL_{TRACES,METRICS,LOGS}_EXPORTER (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection):
  * false when the list says "none" (that signal sends nothing), else undefined. The SDK's exporter
  * is OTLP to the collector; another one named (console, zipkin, prometheus …) is not available

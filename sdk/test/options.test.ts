@@ -81,6 +81,7 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
       url: 'http://127.0.0.1:4318/v1/metrics',
       headers: {},
       timeoutMs: 10_000,
+      exportTimeoutMs: 10_000,
       exportIntervalMs: 10_000,
       runtime: true,
       leak: { slopeBytesPerMin: 1024 * 1024, windowMs: 15 * 60_000, minSamples: 6 },
@@ -332,6 +333,19 @@ describe('OTEL_METRIC_EXPORT_INTERVAL', () => {
   ])('$name', ({ options, env, interval, warnings }) => {
     const o = resolveOptions({ service: 's', ...options }, env);
     expect(o.metrics.exportIntervalMs).toBe(interval);
+    expect(o.warnings).toHaveLength(warnings);
+  });
+});
+
+describe('OTEL_METRIC_EXPORT_TIMEOUT', () => {
+  it.each([
+    { name: 'unset: the request timeout', options: {}, env: {}, timeout: 10_000, warnings: 0 },
+    { name: 'sets how long the reader waits for an export', options: {}, env: { OTEL_METRIC_EXPORT_TIMEOUT: '3000' }, timeout: 3000, warnings: 0 },
+    { name: 'at most the export interval (the reader refuses a longer one)', options: {}, env: { OTEL_METRIC_EXPORT_TIMEOUT: '30000', OTEL_METRIC_EXPORT_INTERVAL: '5000' }, timeout: 5000, warnings: 0 },
+    { name: 'a bad value is ignored with a warning', options: {}, env: { OTEL_METRIC_EXPORT_TIMEOUT: '3s' }, timeout: 10_000, warnings: 1 },
+  ])('$name', ({ options, env, timeout, warnings }) => {
+    const o = resolveOptions({ service: 's', ...options }, env);
+    expect(o.metrics.exportTimeoutMs).toBe(timeout);
     expect(o.warnings).toHaveLength(warnings);
   });
 });

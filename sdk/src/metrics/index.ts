@@ -77,13 +77,13 @@ export function startMetrics(
   const counters: MetricCounters = { exported: 0, failed: 0, rejectedPoints: 0 };
   // The reader refuses a timeout longer than its interval; the exporter (its retries included)
   // gives up by then too, so a failed export is counted. Nothing is lost with it: the next export
-  // carries the cumulative values again.
-  const exportTimeoutMillis = Math.min(timeoutMillis, opts.metrics.exportIntervalMs);
+  // carries the cumulative values again. The reader's own wait is opts.metrics.exportTimeoutMs
+  // (OTEL_METRIC_EXPORT_TIMEOUT), already at most the interval.
   const exporter = new OTLPMetricExporter({
     url: opts.metrics.url,
     headers: opts.metrics.headers,
     compression: CompressionAlgorithm.GZIP,
-    timeoutMillis: exportTimeoutMillis,
+    timeoutMillis: Math.min(timeoutMillis, opts.metrics.exportIntervalMs),
     httpAgentOptions: agents.factory,
   });
   observePartialSuccess(exporter);
@@ -91,7 +91,7 @@ export function startMetrics(
     new PeriodicExportingMetricReader({
       exporter: wrapExporter(exporter, counters, hooks.onWarning),
       exportIntervalMillis: opts.metrics.exportIntervalMs,
-      exportTimeoutMillis,
+      exportTimeoutMillis: opts.metrics.exportTimeoutMs,
     }),
   ];
   if (opts.prometheus) {

@@ -6,6 +6,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Attributes } from '@opentelemetry/api';
 import {
+  checkOtlpCompression,
   checkOtlpProtocol,
   envAttribute,
   envHeaders,
@@ -285,6 +286,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const resource = envResourceAttributes(env);
   if (resource.warning !== undefined) warnings.push(resource.warning);
   checkOtlpProtocol(env, warnings);
+  checkOtlpCompression(env, warnings);
 
   // As in the OTel SDKs: explicit option, then env, OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES.
   const service =

@@ -317,3 +317,18 @@ export function checkOtlpProtocol(env: NodeJS.ProcessEnv, warnings: string[]): v
     }
   }
 }
+
+/**
+ * OTEL_EXPORTER_OTLP_COMPRESSION (and its per-signal forms,
+ * https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options): the SDK
+ * always sends gzip, which the collector takes. Another value ("none") is not followed, and a
+ * warning says so rather than leaving it ignored without a word.
+ */
+export function checkOtlpCompression(env: NodeJS.ProcessEnv, warnings: string[]): void {
+  for (const name of ['OTEL_EXPORTER_OTLP_COMPRESSION', 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION']) {
+    const value = nonEmpty(env[name]);
+    if (value !== undefined && value.toLowerCase() !== 'gzip') {
+      warnings.push(`${name}=${value} ignored: the SDK always compresses its requests with gzip`);
+    }
+  }
+}

@@ -474,3 +474,15 @@ describe('OTEL_ATTRIBUTE_* and OTEL_SPAN_* limits', () => {
     expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
   });
 });
+
+describe('OTEL_EXPORTER_OTLP_COMPRESSION', () => {
+  it.each([
+    { name: 'gzip is what the SDK does', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'GZIP' }, warning: undefined },
+    { name: 'none is reported, not followed', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'none' }, warning: /^OTEL_EXPORTER_OTLP_COMPRESSION=none ignored: the SDK always compresses its requests with gzip/ },
+    { name: 'a per-signal one is reported', env: { OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none' }, warning: /^OTEL_EXPORTER_OTLP_METRICS_COMPRESSION=none ignored/ },
+  ])('$name', ({ env, warning }) => {
+    const { warnings } = resolveOptions({ service: 's' }, env);
+    if (warning === undefined) expect(warnings).toEqual([]);
+    else expect(warnings).toEqual([expect.stringMatching(warning)]);
+  });
+});

@@ -133,3 +133,27 @@ describe('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT and OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT'
     expect(root.attributes).toEqual({ 'db.query.text': 'select 1 select ', a: 1 });
   });
 });
+
+describe('OTEL_LOG_LEVEL', () => {
+  const diagnostics = async (service: string) => {
+    const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}&limit=1000`)).json() as any;
+    return records.filter((r: any) => r.attributes?.module === 'opentelemetry').map((r: any) => [r.level, r.msg]);
+  };
+
+  it('debug: OpenTelemetry\'s own diagnostic messages at debug and worse reach the collector with the app\'s logs', { timeout: T }, async () => {
+    const service = `diag-debug-${Date.now()}`;
+    const { code, stderr } = await runApp('spans', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, APP_SPANS: '1', PERISCOPE_RUNTIME_METRICS: 'false', OTEL_LOG_LEVEL: 'debug' });
+    expect(code, stderr).toBe(0);
+    expect(await diagnostics(service)).toContainEqual(['debug', expect.stringMatching(/^@opentelemetry\/api: Registered a global for trace v/)]);
+  });
+
+  it('unset or info: none at debug', { timeout: T }, async () => {
+    for (const env of [{}, { OTEL_LOG_LEVEL: 'info' }] as Record<string, string>[]) {
+      const service = `diag-none-${Date.now()}`;
+      const { code, result, stderr } = await runApp('spans', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, APP_SPANS: '1', PERISCOPE_RUNTIME_METRICS: 'false', ...env });
+      expect(code, stderr).toBe(0);
+      expect(result.stats.sent).toBe(0); // nothing logged: the app logs nothing and the SDK had nothing to say
+      expect(await diagnostics(service)).toEqual([]);
+    }
+  });
+});

@@ -21,6 +21,7 @@ import { startMetrics, type Metrics } from './metrics/index.ts';
 import { loadInstrumentations, type LoadedInstrumentations } from './instrumentations.ts';
 import { createShutdown, type Stage } from './lifecycle.ts';
 import { rejectionWarner } from './otel/partial-success.ts';
+import { logDiagnostics } from './otel/diag.ts';
 
 export type { PeriscopeOptions, LogFormat, InstrumentationName } from './options.ts';
 export type { DropReason } from './logs/stats.ts';
@@ -71,6 +72,8 @@ export function init(options: PeriscopeOptions = {}): Periscope {
     }
   };
   for (const warning of resolved.warnings) warn(warning);
+  // before the pillars start, so what they tell diag (a global registered, …) is logged too
+  const stopDiagnostics = resolved.diagLevel !== undefined && !resolved.disabled ? logDiagnostics(logs.internalLogger, resolved.diagLevel) : undefined;
 
   const agents = createExportAgents();
   const resource = buildResource(resolved);
@@ -118,6 +121,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
     shutdown: createShutdown(stages, resolved.shutdownTimeoutMs, () => {
       instrumentations?.disable();
       agents.close();
+      stopDiagnostics?.();
       if (active === instance) active = undefined;
     }),
     stats: () => ({

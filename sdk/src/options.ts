@@ -4,7 +4,7 @@
 // place where init() may throw.
 
 import { hostname as osHostname } from 'node:os';
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
 import {
   checkOtlpCompression,
   checkOtlpProtocol,
@@ -16,6 +16,7 @@ import {
   otelBatchSpanProcessor,
   otelMetricExportInterval,
   otelMetricExportTimeout,
+  otelLogLevel,
   otelPropagators,
   otelSamplerRatio,
   otelSpanLimits,
@@ -137,6 +138,8 @@ export interface ResolvedOptions {
   resourceAttributes: Attributes;
   /** What the SDK logs as warnings once its logger runs (config it ignored, with the reason). */
   warnings: string[];
+  /** OTEL_LOG_LEVEL: OpenTelemetry's diagnostic messages at this level and worse are logged (module "opentelemetry"); undefined: none. */
+  diagLevel: DiagLogLevel | undefined;
   /**
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
@@ -447,6 +450,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     serviceInstanceId,
     resourceAttributes: resource.attributes,
     warnings,
+    diagLevel: otelLogLevel(env, warnings),
     traces: {
       enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, otelExporterOff(env, 'OTEL_TRACES_EXPORTER', warnings) ?? true) && !disabled,
       sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),

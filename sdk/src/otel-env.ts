@@ -6,7 +6,7 @@
 // logged once the SDK's logger runs), never a reason for a preloaded SDK to stop the app.
 
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import type { Attributes } from '@opentelemetry/api';
+import { DiagLogLevel, type Attributes } from '@opentelemetry/api';
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
 
@@ -331,4 +331,21 @@ export function checkOtlpCompression(env: NodeJS.ProcessEnv, warnings: string[])
       warnings.push(`${name}=${value} ignored: the SDK always compresses its requests with gzip`);
     }
   }
+}
+
+const DIAG_LEVELS = ['NONE', 'ERROR', 'WARN', 'INFO', 'DEBUG', 'VERBOSE', 'ALL'] as const;
+
+/**
+ * OTEL_LOG_LEVEL (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration):
+ * the level of OpenTelemetry's own diagnostic messages (@opentelemetry/api diag) the SDK logs, or
+ * undefined when unset (none are logged, as in @opentelemetry/sdk-node, which installs its diag
+ * logger only when the variable is set). A value not of the spec's is ignored with a warning.
+ */
+export function otelLogLevel(env: NodeJS.ProcessEnv, warnings: string[]): DiagLogLevel | undefined {
+  const raw = nonEmpty(env.OTEL_LOG_LEVEL);
+  if (raw === undefined) return undefined;
+  const name = raw.toUpperCase();
+  if ((DIAG_LEVELS as readonly string[]).includes(name)) return DiagLogLevel[name as (typeof DIAG_LEVELS)[number]];
+  warnings.push(`OTEL_LOG_LEVEL ignored: ${JSON.stringify(raw)} is not one of ${DIAG_LEVELS.map((l) => l.toLowerCase()).join(', ')}`);
+  return undefined;
 }

@@ -486,3 +486,17 @@ describe('OTEL_EXPORTER_OTLP_COMPRESSION', () => {
     else expect(warnings).toEqual([expect.stringMatching(warning)]);
   });
 });
+
+describe('OTEL_LOG_LEVEL', () => {
+  it.each([
+    { name: 'unset: no diagnostic messages', env: {}, level: undefined, warnings: 0 },
+    { name: 'debug, any case', env: { OTEL_LOG_LEVEL: 'Debug' }, level: 70, warnings: 0 },
+    { name: 'none', env: { OTEL_LOG_LEVEL: 'none' }, level: 0, warnings: 0 },
+    { name: 'all', env: { OTEL_LOG_LEVEL: 'ALL' }, level: 9999, warnings: 0 },
+    { name: 'a bad value is ignored with a warning', env: { OTEL_LOG_LEVEL: 'loud' }, level: undefined, warnings: 1 },
+  ])('$name', ({ env, level, warnings }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect(o.diagLevel).toBe(level);
+    expect(o.warnings).toHaveLength(warnings);
+  });
+});

@@ -28,9 +28,10 @@ function runApp(scenario: string, env: Record<string, string>): Promise<{ code: 
   });
 }
 
-/** Forwards every request to the collector as it came, and records the spans of each /v1/traces request. */
-async function startRecordingProxy(target: string): Promise<{ url: string; spansPerRequest: number[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
+/** Forwards every request to the collector as it came, and records the spans of each /v1/traces request and the records of each log request. */
+async function startRecordingProxy(target: string): Promise<{ url: string; spansPerRequest: number[]; recordsPerRequest: number[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
   const spansPerRequest: number[] = [];
+  const recordsPerRequest: number[] = [];
   const headers: IncomingHttpHeaders[] = [];
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -42,9 +43,13 @@ async function startRecordingProxy(target: string): Promise<{ url: string; spans
       const decoded = decodeOtlp('traces', body, 'protobuf');
       spansPerRequest.push(decoded.resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans)).length);
     }
+    if (req.url === '/api/v1/logs') {
+      const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+      recordsPerRequest.push(body.toString('utf8').split('\n').filter((l) => l.trim() !== '').length);
+    }
     const forwarded = await fetch(target + req.url, {
       method: req.method,
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === 'content-type' || k === 'content-encoding') as [string, string][]),
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === 'content-type' || k === 'content-encoding' || k === 'idempotency-key') as [string, string][]),
       body: raw,
     });
     res.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'application/octet-stream' });
@@ -55,6 +60,7 @@ async function startRecordingProxy(target: string): Promise<{ url: string; spans
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spansPerRequest,
+    recordsPerRequest,
     headers,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -154,6 +160,30 @@ describe('OTEL_LOG_LEVEL', () => {
       expect(code, stderr).toBe(0);
       expect(result.stats.sent).toBe(0); // nothing logged: the app logs nothing and the SDK had nothing to say
       expect(await diagnostics(service)).toEqual([]);
+    }
+  });
+});
+
+describe('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', () => {
+  it('log records arrive in requests of at most that many, and all of them are stored', { timeout: T }, async () => {
+    const proxy = await startRecordingProxy(collector.url);
+    try {
+      const service = `blrp-${Date.now()}`;
+      const { code, result, stderr } = await runApp('logs', {
+        PERISCOPE_ENDPOINT: proxy.url,
+        APP_SERVICE: service,
+        PERISCOPE_LOG_LEVEL: 'trace',
+        PERISCOPE_RUNTIME_METRICS: 'false',
+        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '2',
+      });
+      expect(code, stderr).toBe(0);
+      expect(result.sent).toBe(8);
+      expect(proxy.recordsPerRequest.reduce((a, b) => a + b, 0)).toBe(8);
+      expect(Math.max(...proxy.recordsPerRequest)).toBeLessThanOrEqual(2);
+      const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}&limit=100`)).json() as any;
+      expect(records).toHaveLength(8);
+    } finally {
+      await proxy.close();
     }
   });
 });

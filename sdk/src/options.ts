@@ -13,6 +13,7 @@ import {
   envResourceAttributes,
   MAX_TIMER_MS,
   otelExporterOff,
+  otelBatchLogProcessor,
   otelBatchSpanProcessor,
   otelMetricExportInterval,
   otelMetricExportTimeout,
@@ -121,8 +122,10 @@ export interface ResolvedOptions {
   format: LogFormat;
   redact: string[];
   maxBufferBytes: number;
+  /** The option, else OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 1000. */
   batchMaxRecords: number;
   batchMaxBytes: number;
+  /** The logs' batch delay: the option, else OTEL_BLRP_SCHEDULE_DELAY, else 1000 ms (spans: traces.batch). */
   flushIntervalMs: number;
   shutdownTimeoutMs: number;
   /** One log request (requestTimeoutMs, else OTEL_EXPORTER_OTLP_LOGS_TIMEOUT / OTEL_EXPORTER_OTLP_TIMEOUT). */
@@ -369,6 +372,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const traces = section('traces', options.traces);
   const tracesTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
   const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs, TIMER_MS);
+  const blrp = otelBatchLogProcessor(env, warnings);
   const bsp = otelBatchSpanProcessor(env, warnings);
   const maxQueueSize = bsp.maxQueueSize ?? DEFAULTS.spanMaxQueueSize;
   let maxExportBatchSize = bsp.maxExportBatchSize ?? DEFAULTS.spanMaxExportBatchSize;
@@ -440,9 +444,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     format,
     redact: [...redact],
     maxBufferBytes: positiveInt('maxBufferBytes', options.maxBufferBytes, DEFAULTS.maxBufferBytes),
-    batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, DEFAULTS.batchMaxRecords),
+    batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, blrp.maxExportBatchSize ?? DEFAULTS.batchMaxRecords),
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
-    flushIntervalMs,
+    flushIntervalMs: options.flushIntervalMs === undefined ? (blrp.scheduledDelayMillis ?? flushIntervalMs) : flushIntervalMs,
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
     requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
     hostname,

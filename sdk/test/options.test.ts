@@ -500,3 +500,24 @@ describe('OTEL_LOG_LEVEL', () => {
     expect(o.warnings).toHaveLength(warnings);
   });
 });
+
+describe('OTEL_BLRP_* (the log batching)', () => {
+  it.each([
+    { name: 'the schedule delay and batch size set the logs\' flushIntervalMs and batchMaxRecords, not the spans\'', options: {}, env: { OTEL_BLRP_SCHEDULE_DELAY: '250', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '100' }, logs: [250, 100], spanDelay: 1000, warnings: [] },
+    { name: 'the options win', options: { flushIntervalMs: 50, batchMaxRecords: 10 }, env: { OTEL_BLRP_SCHEDULE_DELAY: '250', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '100' }, logs: [50, 10], spanDelay: 50, warnings: [] },
+    { name: 'a bad value is ignored with a warning', options: {}, env: { OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 'many' }, logs: [1000, 1000], spanDelay: 1000, warnings: [/OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ignored/] },
+    {
+      name: 'the queue size and export timeout have no counterpart: a warning each',
+      options: {},
+      env: { OTEL_BLRP_MAX_QUEUE_SIZE: '4096', OTEL_BLRP_EXPORT_TIMEOUT: '30000' },
+      logs: [1000, 1000],
+      spanDelay: 1000,
+      warnings: [/^OTEL_BLRP_MAX_QUEUE_SIZE ignored: .*maxBufferBytes/, /^OTEL_BLRP_EXPORT_TIMEOUT ignored: .*OTEL_EXPORTER_OTLP_LOGS_TIMEOUT/],
+    },
+  ])('$name', ({ options, env, logs, spanDelay, warnings }) => {
+    const o = resolveOptions({ service: 's', ...options }, env);
+    expect([o.flushIntervalMs, o.batchMaxRecords]).toEqual(logs);
+    expect(o.traces.batch.scheduledDelayMillis).toBe(spanDelay);
+    expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
+  });
+});

@@ -21,6 +21,7 @@ import {
   otelPropagators,
   otelSamplerRatio,
   otelSpanLimits,
+  otlpBaseEndpoint,
   type PropagatorName,
   type SpanLimitsEnv,
   sdkDisabled,
@@ -310,7 +311,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
 
   // OTEL_EXPORTER_OTLP_ENDPOINT is the same kind of URL: a base the signal paths are appended to.
   const endpoint =
-    stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) ?? DEFAULTS.endpoint;
+    stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? otlpBaseEndpoint(env, warnings) ?? DEFAULTS.endpoint;
   let url: URL;
   try {
     url = new URL(endpoint);

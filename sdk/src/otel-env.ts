@@ -59,6 +59,26 @@ export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[], signal?: 
 export type OtlpSignal = 'TRACES' | 'METRICS' | 'LOGS';
 
 /**
+ * OTEL_EXPORTER_OTLP_ENDPOINT: the base URL the signal paths are appended to, or undefined. A value
+ * that cannot be one (not an http(s) URL, or with a query string or fragment, inside which the
+ * paths would land) is ignored with a warning, as the spec asks for a bad value and as a bad
+ * per-signal endpoint is: an operator's variable must not stop a preloaded SDK's app from starting.
+ */
+export function otlpBaseEndpoint(env: NodeJS.ProcessEnv, warnings: string[]): string | undefined {
+  const raw = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '' && !/[?#]/.test(raw)) return raw;
+  warnings.push(`OTEL_EXPORTER_OTLP_ENDPOINT ignored: ${JSON.stringify(raw)} is not an http(s) base URL without a query string or fragment`);
+  return undefined;
+}
+
+/**
  * OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT: that signal's full URL, used as-is (no /v1/traces
  * appended, https://opentelemetry.io/docs/specs/otel/protocol/exporter/#endpoint-urls-for-otlphttp),
  * or undefined. A value that is not an http(s) URL is ignored with a warning, as the spec asks.

@@ -242,6 +242,17 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
     expect(resolveOptions({ service: 's', ...options }, env).endpoint).toBe(endpoint);
   });
 
+  it.each([
+    { name: 'without a scheme', value: 'collector:4318' },
+    { name: 'of another scheme', value: 'grpc://collector:4317' },
+    { name: 'with a query string', value: 'http://collector:4318/?tenant=a' },
+    { name: 'not a URL', value: 'http://' },
+  ])('an OTEL_EXPORTER_OTLP_ENDPOINT $name is ignored with a warning, not an error that stops the app', ({ value }) => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_ENDPOINT: value });
+    expect(o.endpoint).toBe(DEFAULTS.endpoint);
+    expect(o.warnings).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT ignored: .* is not an http\(s\) base URL/)]);
+  });
+
   it('reads the headers percent-decoded; a header Node would refuse is left out with a warning that does not show its value', () => {
     const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20tok,x-tenant=acme,bad name=v,x-bad=a%0Ab' });
     expect(o.headers).toEqual({ authorization: 'Bearer tok', 'x-tenant': 'acme' });

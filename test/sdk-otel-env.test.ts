@@ -1,10 +1,13 @@
 // OpenTelemetry SDK environment variables, set on an app with the SDK in a child process, seen at
 // the REAL collector process (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
 // A recording proxy in front of the collector's OTLP receiver tells what each request carried.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,11 +32,11 @@ function runApp(scenario: string, env: Record<string, string>): Promise<{ code: 
 }
 
 /** Forwards every request to the collector as it came, and records the spans of each /v1/traces request and the records of each log request. */
-async function startRecordingProxy(target: string): Promise<{ url: string; spansPerRequest: number[]; recordsPerRequest: number[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
+async function startRecordingProxy(target: string, tls?: HttpsOptions): Promise<{ url: string; spansPerRequest: number[]; recordsPerRequest: number[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
   const spansPerRequest: number[] = [];
   const recordsPerRequest: number[] = [];
   const headers: IncomingHttpHeaders[] = [];
-  const server: Server = createServer(async (req, res) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
@@ -54,11 +57,12 @@ async function startRecordingProxy(target: string): Promise<{ url: string; spans
     });
     res.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'application/octet-stream' });
     res.end(Buffer.from(await forwarded.arrayBuffer()));
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spansPerRequest,
     recordsPerRequest,
     headers,
@@ -182,6 +186,59 @@ describe('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', () => {
       expect(Math.max(...proxy.recordsPerRequest)).toBeLessThanOrEqual(2);
       const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}&limit=100`)).json() as any;
       expect(records).toHaveLength(8);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY', () => {
+  // A CA, the collector's certificate (127.0.0.1) and the app's client certificate, made for this test.
+  let dir: string;
+  const file = (name: string) => join(dir, name);
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sdk-tls-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    openssl('req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=periscope test CA');
+    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    openssl('req', ...key, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
+    openssl('req', ...key, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=app');
+    openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('logs, spans and metrics reach a collector behind TLS with a private CA that requires a client certificate', { timeout: T }, async () => {
+    const proxy = await startRecordingProxy(collector.url, {
+      key: readFileSync(file('server.key')),
+      cert: readFileSync(file('server.pem')),
+      ca: readFileSync(file('ca.pem')),
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    try {
+      const env = {
+        PERISCOPE_ENDPOINT: proxy.url,
+        PERISCOPE_RUNTIME_METRICS: 'false',
+        PERISCOPE_LOG_LEVEL: 'trace',
+        OTEL_EXPORTER_OTLP_CERTIFICATE: file('ca.pem'),
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('client.pem'),
+        OTEL_EXPORTER_OTLP_CLIENT_KEY: file('client.key'),
+      };
+      const service = `tls-${Date.now()}`;
+      const logs = await runApp('logs', { ...env, APP_SERVICE: service });
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(logs.result.sent).toBe(8);
+      const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}&limit=100`)).json() as any;
+      expect(records).toHaveLength(8);
+
+      const spans = await runApp('spans', { ...env, APP_SERVICE: service, APP_SPANS: '2' });
+      expect(spans.code, spans.stderr).toBe(0);
+      expect(spans.result.stats.spans).toEqual({ exported: 2, failed: 0, dropped: 0 });
+      expect(spans.result.stats.metrics).toMatchObject({ failed: 0 });
+      expect(spans.result.stats.metrics.exported).toBeGreaterThan(0);
+      expect(await storedSpans(spans.result.traceId, 2)).toHaveLength(2);
     } finally {
       await proxy.close();
     }

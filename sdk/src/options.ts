@@ -22,6 +22,8 @@ import {
   otelSamplerRatio,
   otelSpanLimits,
   otlpBaseEndpoint,
+  otlpTls,
+  type TlsFiles,
   type PropagatorName,
   type SpanLimitsEnv,
   sdkDisabled,
@@ -119,6 +121,8 @@ export interface ResolvedOptions {
   endpoint: string;
   /** Headers of the log requests: OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_LOGS_HEADERS. */
   headers: Record<string, string>;
+  /** TLS of the log requests: OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_*, then the _LOGS_ ones (the same for traces and metrics). */
+  tls: TlsFiles;
   levels: LevelSpec;
   format: LogFormat;
   redact: string[];
@@ -148,11 +152,12 @@ export interface ResolvedOptions {
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
    */
-  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[]; limits: SpanLimitsEnv };
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[]; limits: SpanLimitsEnv; tls: TlsFiles };
   metrics: {
     enabled: boolean;
     url: string;
     headers: Record<string, string>;
+    tls: TlsFiles;
     /** One export, its retries included (requestTimeoutMs, else OTEL_EXPORTER_OTLP_METRICS_TIMEOUT / _TIMEOUT); the same for traces. */
     timeoutMs: number;
     /** How long the periodic reader waits for one export (OTEL_METRIC_EXPORT_TIMEOUT, else timeoutMs); at most exportIntervalMs, which the reader requires. */
@@ -328,6 +333,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const base = endpoint.replace(/\/+$/, '');
   const headers = envHeaders(env, warnings);
   const timeout = otlpTimeout(env, warnings);
+  const tls = otlpTls(env, warnings);
   // Logs go to Periscope's own log API, not OTLP: a URL for OTLP logs cannot be used for them.
   if (nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) !== undefined) {
     warnings.push(`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ignored: logs are shipped to the collector's log API at ${base}/api/v1/logs (set PERISCOPE_ENDPOINT to move them)`);
@@ -441,6 +447,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     service,
     endpoint: base,
     headers: envHeaders(env, warnings, { name: 'LOGS', general: headers }),
+    tls: otlpTls(env, warnings, { name: 'LOGS', general: tls }),
     levels,
     format,
     redact: [...redact],
@@ -465,11 +472,13 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       batch: spanBatching,
       propagators: otelPropagators(env, warnings),
       limits: otelSpanLimits(env, warnings),
+      tls: otlpTls(env, warnings, { name: 'TRACES', general: tls }),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
+      tls: otlpTls(env, warnings, { name: 'METRICS', general: tls }),
       timeoutMs: metricsTimeoutMs,
       exportTimeoutMs: Math.min(otelMetricExportTimeout(env, warnings) ?? metricsTimeoutMs, metricsExportIntervalMs),
       exportIntervalMs: metricsExportIntervalMs,

@@ -5,7 +5,10 @@
 // none throws: as the spec says, a bad value is ignored with a warning (pushed to `warnings`,
 // logged once the SDK's logger runs), never a reason for a preloaded SDK to stop the app.
 
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { createSecureContext } from 'node:tls';
 import { DiagLogLevel, type Attributes } from '@opentelemetry/api';
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
@@ -57,6 +60,63 @@ export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[], signal?: 
 }
 
 export type OtlpSignal = 'TRACES' | 'METRICS' | 'LOGS';
+
+/** TLS material for the requests of one signal (PEM text, read from the files the variables name); empty when none is set. */
+export interface TlsFiles {
+  /** Trusted CA certificates for the collector's certificate (instead of Node's default ones). */
+  ca?: string;
+  /** Client certificate and key (mutual TLS); both or neither. */
+  cert?: string;
+  key?: string;
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY, or with `signal` its
+ * OTEL_EXPORTER_OTLP_<SIGNAL>_* over `general`
+ * (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options): paths of
+ * PEM files, read here (config loading). A file that cannot be read or used (not PEM, a key that
+ * does not match its certificate), or a client certificate without its key (or the reverse), is
+ * ignored with a warning naming the variable and path, never the file's content.
+ */
+export function otlpTls(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: TlsFiles }): TlsFiles {
+  const prefix = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_` : 'OTEL_EXPORTER_OTLP_';
+  const read = (name: string): string | undefined => {
+    const path = nonEmpty(env[name]);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      warnings.push(`${name} ignored: cannot read ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+  const tls: TlsFiles = { ...signal?.general };
+  const ca = read(`${prefix}CERTIFICATE`);
+  if (ca !== undefined) {
+    try {
+      // a CA file with no certificate in it passes createSecureContext, and every request would fail
+      new X509Certificate(ca);
+      createSecureContext({ ca });
+      tls.ca = ca;
+    } catch (err) {
+      warnings.push(`${prefix}CERTIFICATE ignored: ${JSON.stringify(env[`${prefix}CERTIFICATE`]?.trim())} is not usable as CA certificates (${(err as Error).message})`);
+    }
+  }
+  const cert = read(`${prefix}CLIENT_CERTIFICATE`);
+  const key = read(`${prefix}CLIENT_KEY`);
+  if (cert !== undefined && key !== undefined) {
+    try {
+      createSecureContext({ cert, key });
+      tls.cert = cert;
+      tls.key = key;
+    } catch (err) {
+      warnings.push(`${prefix}CLIENT_CERTIFICATE and ${prefix}CLIENT_KEY ignored: not a usable certificate and key pair (${(err as Error).message})`);
+    }
+  } else if (cert !== undefined || key !== undefined) {
+    warnings.push(`${prefix}${cert === undefined ? 'CLIENT_KEY' : 'CLIENT_CERTIFICATE'} ignored: a client certificate needs both ${prefix}CLIENT_CERTIFICATE and ${prefix}CLIENT_KEY`);
+  }
+  return tls;
+}
 
 /**
  * OTEL_EXPORTER_OTLP_ENDPOINT: the base URL the signal paths are appended to, or undefined. A value

@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveOptions, DEFAULTS } from '../src/options.ts';
 import { buildResource } from '../src/otel/common.ts';
 
@@ -75,11 +79,12 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'], limits: {} });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'], limits: {}, tls: {} });
     expect(o.metrics).toEqual({
       enabled: true,
       url: 'http://127.0.0.1:4318/v1/metrics',
       headers: {},
+      tls: {},
       timeoutMs: 10_000,
       exportTimeoutMs: 10_000,
       exportIntervalMs: 10_000,
@@ -530,5 +535,45 @@ describe('OTEL_BLRP_* (the log batching)', () => {
     expect([o.flushIntervalMs, o.batchMaxRecords]).toEqual(logs);
     expect(o.traces.batch.scheduledDelayMillis).toBe(spanDelay);
     expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
+  });
+});
+
+describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY', () => {
+  let dir: string;
+  const file = (name: string) => join(dir, name);
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sdk-tls-options-'));
+    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
+    execFileSync('openssl', ['req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=ca'], { cwd: dir, stdio: 'pipe' });
+    execFileSync('openssl', ['req', '-x509', ...key, '-keyout', 'other.key', '-out', 'other.pem', '-subj', '/CN=other'], { cwd: dir, stdio: 'pipe' });
+    writeFileSync(file('garbage.pem'), 'not a certificate\n');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the files for every signal; a signal\'s own variables win for that signal', () => {
+    const o = resolveOptions({ service: 's' }, {
+      OTEL_EXPORTER_OTLP_CERTIFICATE: file('ca.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('ca.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: file('ca.key'),
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: file('other.pem'),
+    });
+    const [ca, other, key] = ['ca.pem', 'other.pem', 'ca.key'].map((n) => readFileSync(file(n), 'utf8'));
+    expect(o.tls).toEqual({ ca, cert: ca, key });
+    expect(o.metrics.tls).toEqual({ ca, cert: ca, key });
+    expect(o.traces.tls).toEqual({ ca: other, cert: ca, key });
+    expect(o.warnings).toEqual([]);
+    expect(resolveOptions({ service: 's' }, {}).tls).toEqual({});
+  });
+
+  it.each([
+    { name: 'a file that cannot be read', env: () => ({ OTEL_EXPORTER_OTLP_CERTIFICATE: file('missing.pem') }), warning: /^OTEL_EXPORTER_OTLP_CERTIFICATE ignored: cannot read ".*missing.pem" \(ENOENT\)/ },
+    { name: 'a CA file with no certificate', env: () => ({ OTEL_EXPORTER_OTLP_CERTIFICATE: file('garbage.pem') }), warning: /^OTEL_EXPORTER_OTLP_CERTIFICATE ignored: ".*garbage.pem" is not usable as CA certificates/ },
+    { name: 'a client certificate without its key', env: () => ({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('ca.pem') }), warning: /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE ignored: a client certificate needs both/ },
+    { name: 'a key that is not the certificate\'s', env: () => ({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('ca.pem'), OTEL_EXPORTER_OTLP_CLIENT_KEY: file('other.key') }), warning: /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY ignored: not a usable certificate and key pair/ },
+  ])('$name is ignored with a warning (once), not an error', ({ env, warning }) => {
+    const o = resolveOptions({ service: 's' }, env());
+    expect(o.tls).toEqual({});
+    expect(o.warnings).toEqual([expect.stringMatching(warning)]);
+    expect(o.warnings[0]).not.toContain('PRIVATE KEY');
   });
 });

@@ -43,6 +43,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
     resource: logResourceAttributes(opts),
     endpoint: opts.endpoint,
     headers: opts.headers,
+    tls: opts.tls,
     maxBufferBytes: opts.maxBufferBytes,
     batchMaxRecords: opts.batchMaxRecords,
     batchMaxBytes: opts.batchMaxBytes,

@@ -30,6 +30,8 @@ import { RecordBuffer, type Entry } from './buffer.ts';
 import { decide, parseRetryAfter, retryDelayMs } from './retry.ts';
 import { C, addCounter, setCounter, type DropReason, type SharedState } from './stats.ts';
 import { basicToken, takeUrlCredentials } from '../url-credentials.ts';
+import type { TlsFiles } from '../otel-env.ts';
+import { hasTls, tlsFetch } from './tls-fetch.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -42,6 +44,8 @@ export interface ShipperOptions {
   batchMaxBytes: number;
   flushIntervalMs: number;
   requestTimeoutMs: number;
+  /** A CA and client certificate of the SDK's own for https (OTEL_EXPORTER_OTLP_CERTIFICATE …); none: Node's defaults. */
+  tls?: TlsFiles;
 }
 
 export interface ShipperDeps {
@@ -80,7 +84,7 @@ export class Shipper {
     // an authorization header of OTEL_EXPORTER_OTLP_HEADERS wins, as it does in the OTLP exporters
     if (credentials && this.headers.authorization === undefined) this.headers.authorization = `Basic ${basicToken(credentials)}`;
     this.url = url.href;
-    this.fetch = deps.fetch ?? globalThis.fetch;
+    this.fetch = deps.fetch ?? (hasTls(opts.tls) ? tlsFetch(opts.tls) : globalThis.fetch);
     this.random = deps.random ?? Math.random;
     this.buffer = new RecordBuffer(opts.maxBufferBytes);
   }

@@ -84,7 +84,7 @@ export function startMetrics(
     headers: opts.metrics.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis: Math.min(timeoutMillis, opts.metrics.exportIntervalMs),
-    httpAgentOptions: agents.factory,
+    httpAgentOptions: agents.factory(opts.metrics.tls),
   });
   observePartialSuccess(exporter);
   const readers: IMetricReader[] = [

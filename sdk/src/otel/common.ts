@@ -11,7 +11,7 @@
 // carry a secret and would be a label of every target_info series. The collector maps service.name → Prometheus `job` and service.instance.id →
 // `instance`.
 //
-// Agents: one keep-alive agent per protocol for both OTLP exporters, so the SDK-wide shutdown can
+// Agents: keep-alive agents per OTLP exporter (each signal may have its own TLS), so the SDK-wide shutdown can
 // close them once its deadline has passed (a hung collector then cannot keep the process alive
 // through an open request or a retry).
 
@@ -19,6 +19,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { defaultResource, emptyResource, hostDetector, processDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ResolvedOptions } from '../options.ts';
+import type { TlsFiles } from '../otel-env.ts';
 
 /** What hostDetector and processDetector find, without the command line; never throws (init() must not). */
 function hostAndProcess(): Resource {
@@ -63,8 +64,8 @@ export function logResourceAttributes(opts: ResolvedOptions): Record<string, str
 }
 
 export interface ExportAgents {
-  /** For the exporters' `httpAgentOptions` (an agent factory). */
-  factory: (protocol: string) => http.Agent;
+  /** For one exporter's `httpAgentOptions`: an agent factory whose https agent uses `tls` (the signal's CA and client certificate). */
+  factory(tls: TlsFiles): (protocol: string) => http.Agent;
   /**
    * Ends every request and refuses new connections from then on, with a plain error that the
    * exporter does not retry. `Agent.destroy()` alone is not enough: a request cut that way fails
@@ -96,16 +97,25 @@ function closableAgent<A extends http.Agent>(agent: A): A & { close(): void } {
 }
 
 export function createExportAgents(): ExportAgents {
-  let httpAgent: (http.Agent & { close(): void }) | undefined;
-  let httpsAgent: (https.Agent & { close(): void }) | undefined;
+  const agents: Array<{ close(): void }> = [];
+  let closed = false;
+  const track = <A extends { close(): void }>(agent: A): A => {
+    agents.push(agent);
+    if (closed) agent.close();
+    return agent;
+  };
   return {
-    factory: (protocol) =>
-      protocol === 'https:'
-        ? (httpsAgent ??= closableAgent(new https.Agent({ keepAlive: true, maxSockets: 4 })))
-        : (httpAgent ??= closableAgent(new http.Agent({ keepAlive: true, maxSockets: 4 }))),
+    factory(tls) {
+      let httpAgent: (http.Agent & { close(): void }) | undefined;
+      let httpsAgent: (https.Agent & { close(): void }) | undefined;
+      return (protocol) =>
+        protocol === 'https:'
+          ? (httpsAgent ??= track(closableAgent(new https.Agent({ keepAlive: true, maxSockets: 4, ...tls }))))
+          : (httpAgent ??= track(closableAgent(new http.Agent({ keepAlive: true, maxSockets: 4 }))));
+    },
     close() {
-      httpAgent?.close();
-      httpsAgent?.close();
+      closed = true;
+      for (const agent of agents) agent.close();
     },
   };
 }

@@ -121,7 +121,7 @@ export function startTraces(
     headers: opts.traces.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis,
-    httpAgentOptions: agents.factory,
+    httpAgentOptions: agents.factory(opts.traces.tls),
   });
   observePartialSuccess(exporter);
   const ratio = opts.traces.sampleRatio;

@@ -13,6 +13,7 @@ import {
   envResourceAttributes,
   MAX_TIMER_MS,
   otelExporterOff,
+  otelExponentialHistograms,
   otelBatchLogProcessor,
   otelBatchSpanProcessor,
   otelMetricExportInterval,
@@ -163,6 +164,8 @@ export interface ResolvedOptions {
     /** How long the periodic reader waits for one export (OTEL_METRIC_EXPORT_TIMEOUT, else timeoutMs); at most exportIntervalMs, which the reader requires. */
     exportTimeoutMs: number;
     exportIntervalMs: number;
+    /** OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram: histograms go out as exponential histograms. */
+    exponentialHistograms: boolean;
     runtime: boolean;
     leak: { slopeBytesPerMin: number; windowMs: number; minSamples: number } | undefined;
   };
@@ -482,6 +485,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       timeoutMs: metricsTimeoutMs,
       exportTimeoutMs: Math.min(otelMetricExportTimeout(env, warnings) ?? metricsTimeoutMs, metricsExportIntervalMs),
       exportIntervalMs: metricsExportIntervalMs,
+      exponentialHistograms: otelExponentialHistograms(env, warnings),
       runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
       leak,
     },

@@ -456,3 +456,21 @@ export function otelLogLevel(env: NodeJS.ProcessEnv, warnings: string[]): DiagLo
   warnings.push(`OTEL_LOG_LEVEL ignored: ${JSON.stringify(raw)} is not one of ${DIAG_LEVELS.map((l) => l.toLowerCase()).join(', ')}`);
   return undefined;
 }
+
+/**
+ * OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION
+ * (https://opentelemetry.io/docs/specs/otel/metrics/sdk_exporters/otlp/#additional-environment-variable-configuration):
+ * true for base2_exponential_bucket_histogram (histograms are sent as exponential histograms, which
+ * the collector takes), false for explicit_bucket_histogram or unset. Another value is ignored with
+ * a warning. (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is read by OpenTelemetry's exporter itself.)
+ */
+export function otelExponentialHistograms(env: NodeJS.ProcessEnv, warnings: string[]): boolean {
+  const raw = nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION);
+  if (raw === undefined) return false;
+  const value = raw.toLowerCase();
+  if (value === 'base2_exponential_bucket_histogram') return true;
+  if (value !== 'explicit_bucket_histogram') {
+    warnings.push(`OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION ignored: ${JSON.stringify(raw)} is neither explicit_bucket_histogram nor base2_exponential_bucket_histogram`);
+  }
+  return false;
+}

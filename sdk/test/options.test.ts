@@ -88,6 +88,7 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
       timeoutMs: 10_000,
       exportTimeoutMs: 10_000,
       exportIntervalMs: 10_000,
+      exponentialHistograms: false,
       runtime: true,
       leak: { slopeBytesPerMin: 1024 * 1024, windowMs: 15 * 60_000, minSamples: 6 },
     });
@@ -575,5 +576,18 @@ describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY', () 
     expect(o.tls).toEqual({});
     expect(o.warnings).toEqual([expect.stringMatching(warning)]);
     expect(o.warnings[0]).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION', () => {
+  it.each([
+    { name: 'unset', env: {}, exponential: false, warnings: 0 },
+    { name: 'explicit_bucket_histogram', env: { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'explicit_bucket_histogram' }, exponential: false, warnings: 0 },
+    { name: 'base2_exponential_bucket_histogram', env: { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' }, exponential: true, warnings: 0 },
+    { name: 'another value is ignored with a warning', env: { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'exponential' }, exponential: false, warnings: 1 },
+  ])('$name', ({ env, exponential, warnings }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect(o.metrics.exponentialHistograms).toBe(exponential);
+    expect(o.warnings).toHaveLength(warnings);
   });
 });

@@ -349,6 +349,19 @@ describe('runtime metrics', () => {
   });
 });
 
+describe('OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION', () => {
+  it.each([
+    { name: 'unset: explicit-bucket histograms', env: {} as Record<string, string>, type: 'histogram' },
+    { name: 'base2_exponential_bucket_histogram: exponential histograms', env: { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' }, type: 'exponentialHistogram' },
+  ])('$name', { timeout: T }, async ({ env, type }) => {
+    const run = await runFixture('histogram', { endpoint: collector.url, app: OTEL_APP, env: { ...env, PERISCOPE_RUNTIME_METRICS: 'false' } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const histogram = collector.metrics().find((m) => m.name === 'fixture.duration');
+    expect(histogram?.type).toBe(type);
+    expect(histogram?.dataPoints[0]).toMatchObject({ count: expect.anything() });
+  });
+});
+
 describe('prometheus endpoint (optional)', () => {
   it("serves the app's own metrics for scraping, and scrapes are not traced", { timeout: T }, async () => {
     const port = await freePort();

@@ -19,7 +19,15 @@ import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationType,
+  InstrumentType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type AggregationOption,
+  type IMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import type { ResolvedOptions } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { startRuntimeMetrics, type RuntimeMetrics } from './runtime.ts';
@@ -67,6 +75,11 @@ function wrapExporter(inner: PushMetricExporter, counters: MetricCounters, onWar
   };
 }
 
+/** Histograms as base-2 exponential histograms (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION), other instruments as by default. */
+function exponentialHistograms(instrumentType: InstrumentType): AggregationOption {
+  return instrumentType === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM } : { type: AggregationType.DEFAULT };
+}
+
 export function startMetrics(
   opts: ResolvedOptions,
   resource: Resource,
@@ -84,6 +97,7 @@ export function startMetrics(
     headers: opts.metrics.headers,
     compression: CompressionAlgorithm.GZIP,
     timeoutMillis: Math.min(timeoutMillis, opts.metrics.exportIntervalMs),
+    ...(opts.metrics.exponentialHistograms ? { aggregationPreference: exponentialHistograms } : {}),
     httpAgentOptions: agents.factory(opts.metrics.tls),
   });
   observePartialSuccess(exporter);

@@ -244,3 +244,21 @@ describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY', 
     }
   });
 });
+
+describe('a setting the SDK ignores', () => {
+  it('is reported on stderr as a process warning too: OTEL_EXPORTER_OTLP_PROTOCOL=grpc, whose logs would never reach the collector', { timeout: T }, async () => {
+    const { code, stderr } = await runApp('spans', {
+      PERISCOPE_ENDPOINT: 'http://127.0.0.1:9', // nothing listens: the warning log cannot be delivered
+      APP_SERVICE: `grpc-${Date.now()}`,
+      APP_SPANS: '1',
+      PERISCOPE_RUNTIME_METRICS: 'false',
+      // nothing to flush at exit (which would wait for the absent collector until the deadline)
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/PeriscopeWarning: OTEL_EXPORTER_OTLP_PROTOCOL=grpc ignored: the SDK sends http\/protobuf/);
+  });
+});

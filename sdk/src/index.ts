@@ -50,6 +50,14 @@ export interface Periscope {
 
 let active: Periscope | undefined;
 
+function emitConfigWarning(message: string): void {
+  try {
+    process.emitWarning(message, { type: 'PeriscopeWarning', code: 'PERISCOPE_CONFIG_IGNORED' });
+  } catch {
+    // never throw into the host
+  }
+}
+
 /** The running SDK instance (e.g. the one `--import @periscope/sdk/register` started), if any. */
 export function getPeriscope(): Periscope | undefined {
   return active;
@@ -71,7 +79,14 @@ export function init(options: PeriscopeOptions = {}): Periscope {
       // never throw into the host
     }
   };
-  for (const warning of resolved.warnings) warn(warning);
+  for (const warning of resolved.warnings) {
+    warn(warning);
+    // Logged only, a warning about the very settings that keep the logs from the collector (an
+    // endpoint or protocol it does not speak, its TLS) would reach no one: without a console
+    // `format` it is also a Node process warning on stderr, as libraries report misconfiguration
+    // (https://nodejs.org/api/process.html#processemitwarningwarning-options).
+    if (resolved.format === 'none') emitConfigWarning(warning);
+  }
   // before the pillars start, so what they tell diag (a global registered, …) is logged too
   const stopDiagnostics = resolved.diagLevel !== undefined && !resolved.disabled ? logDiagnostics(logs.internalLogger, resolved.diagLevel) : undefined;
 

@@ -201,6 +201,23 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
   });
 });
 
+describe('an OTEL_EXPORTER_OTLP_HEADERS header Node refuses to send', () => {
+  it.each([
+    { name: 'a bad name', headers: 'bad name=v,x-tenant=acme' },
+    { name: 'a line break in a value', headers: 'x-bad=a%0Ab,x-tenant=acme' },
+  ])('($name) is left out of every request, logs, spans and metrics alike, which all arrive', { timeout: T }, async ({ headers }) => {
+    const run = await runFixture('trace-context', { endpoint: collector.url, app: OTEL_APP, env: { OTEL_EXPORTER_OTLP_HEADERS: headers }, options: { metrics: { exportIntervalMs: 60_000 } } });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const stats = await run.event('stats');
+    expect(stats.spans).toEqual({ exported: 3, failed: 0, dropped: 0 });
+    expect(stats.metrics.failed).toBe(0);
+    expect(collector.spans()).toHaveLength(3);
+    expect(collector.metrics().length).toBeGreaterThan(0);
+    expect(byMsg(collector.accepted, 'inside parent')).toBeDefined();
+    for (const { headers } of [...collector.requests, ...collector.otlpHeaders]) expect(headers['x-tenant']).toBe('acme');
+  });
+});
+
 describe('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and _TRACES_HEADERS', () => {
   it('send spans to that URL as-is, with those headers on top of the general ones; logs and metrics stay with the collector', { timeout: T }, async () => {
     const tracing = await new FakeCollector().start();

@@ -32,6 +32,7 @@ import type { ResolvedOptions } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { startRuntimeMetrics, type RuntimeMetrics } from './runtime.ts';
 import { createPrometheusReader } from './prometheus.ts';
+import { dropUnsendableHeaders } from '../otel/exporter-headers.ts';
 import { observePartialSuccess, rejectionWarner, type ObservedExportResult } from '../otel/partial-success.ts';
 
 export interface Metrics {
@@ -101,6 +102,7 @@ export function startMetrics(
     httpAgentOptions: agents.factory(opts.metrics.tls),
   });
   observePartialSuccess(exporter);
+  dropUnsendableHeaders(exporter);
   const readers: IMetricReader[] = [
     new PeriodicExportingMetricReader({
       exporter: wrapExporter(exporter, counters, hooks.onWarning),

@@ -42,6 +42,7 @@ import type { ResolvedOptions, SpanBatching } from '../options.ts';
 import { untilDeadline, type ExportAgents, type ExportCounters } from '../otel/common.ts';
 import { PeriscopeContextManager } from './context.ts';
 import { spanRetryQueue, type SpanRetryQueue } from './retry-queue.ts';
+import { dropUnsendableHeaders } from '../otel/exporter-headers.ts';
 import { observePartialSuccess, type Rejection } from '../otel/partial-success.ts';
 
 export interface Traces {
@@ -124,6 +125,7 @@ export function startTraces(
     httpAgentOptions: agents.factory(opts.traces.tls),
   });
   observePartialSuccess(exporter);
+  dropUnsendableHeaders(exporter);
   const ratio = opts.traces.sampleRatio;
   const processor = countingBatchProcessor(spanRetryQueue(exporter, counters, onRejection), counters, opts.traces.batch);
   const provider = new TracerProvider({

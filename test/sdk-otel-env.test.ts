@@ -262,3 +262,15 @@ describe('a setting the SDK ignores', () => {
     expect(stderr).toMatch(/PeriscopeWarning: OTEL_EXPORTER_OTLP_PROTOCOL=grpc ignored: the SDK sends http\/protobuf/);
   });
 });
+
+describe('trace flags on log records (the OTel log data model\'s TraceFlags)', () => {
+  it('a line logged inside a sampled span reaches the collector with traceFlags 01 beside its trace and span ids', { timeout: T }, async () => {
+    const service = `flags-${Date.now()}`;
+    const { code, result, stderr } = await runApp('traced-http', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_INSTRUMENTATIONS: 'http', PERISCOPE_RUNTIME_METRICS: 'false' });
+    expect(code, stderr).toBe(0);
+    const { records } = await (await fetch(`${collector.url}/api/v1/logs?traceId=${result.traceId}`)).json() as any;
+    expect(records.length).toBe(3);
+    for (const r of records) expect(r).toMatchObject({ traceId: result.traceId, spanId: expect.stringMatching(/^[0-9a-f]{16}$/), traceFlags: '01' });
+    expect(records.some((r: any) => 'traceFlags' in (r.attributes ?? {}))).toBe(false);
+  });
+});

@@ -22,6 +22,8 @@ export interface LogRecord {
   msg: string;
   traceId?: string;
   spanId?: string;
+  /** W3C trace-flags of the span the record was written in (bit 0: sampled), 2 lowercase hex digits; only with traceId. */
+  traceFlags?: string;
   attributes?: Record<string, unknown>;
   /** Names of fields that were cut to their RFC 5424 limit (never silently dropped). */
   truncated?: string[];
@@ -146,10 +148,12 @@ const PINO_OWN_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name'
 
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 const HEX16 = /^[0-9a-fA-F]{16}$/;
+const HEX2 = /^[0-9a-fA-F]{2}$/;
 /** RFC 5424 §6.3.2: SD-NAME is 1–32 PRINTUSASCII except '=', SP, ']', '"'. */
 const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;
 
 export const isTraceId = (v: unknown): v is string => typeof v === 'string' && HEX32.test(v);
+export const isTraceFlags = (v: unknown): v is string => typeof v === 'string' && HEX2.test(v);
 export const isSpanId = (v: unknown): v is string => typeof v === 'string' && HEX16.test(v);
 export const isFacility = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 23;
 
@@ -208,7 +212,8 @@ export function attachResource(record: LogRecord, resource: Record<string, strin
  * Maps one parsed pino JSON line to a Periscope record.
  * `defaults` supplies appName/hostname/procId/facility when the line has none.
  *
- * `traceId`/`trace_id`, `spanId`/`span_id`, `facility`, `msgId`, `appName` and `structuredData`
+ * `traceId`/`trace_id`, `spanId`/`span_id`, `traceFlags`/`trace_flags` (with a trace id),
+ * `facility`, `msgId`, `appName` and `structuredData`
  * become RFC 5424 fields only when their values are valid ones; otherwise they stay attributes
  * under their names: a log call's `facility: 'auth'` is the app's data, not a reason to lose the
  * record (the collector refuses a record that carries it in the field).
@@ -227,6 +232,8 @@ export function recordFromPino(
   // pino-style or OTel-style names; the first valid one is the field
   const traceKey = isTraceId(line.traceId) ? 'traceId' : isTraceId(line.trace_id) ? 'trace_id' : undefined;
   const spanKey = isSpanId(line.spanId) ? 'spanId' : isSpanId(line.span_id) ? 'span_id' : undefined;
+  // @opentelemetry/instrumentation-pino writes trace_flags ("01"); meaningless without a trace id
+  const flagsKey = traceKey === undefined ? undefined : isTraceFlags(line.traceFlags) ? 'traceFlags' : isTraceFlags(line.trace_flags) ? 'trace_flags' : undefined;
   const record: LogRecord = {
     timestamp: rfc3339Micros(Number.isFinite(time) ? time : Date.now()),
     severity,
@@ -244,9 +251,10 @@ export function recordFromPino(
   if (sdKey) record.structuredData = line.structuredData as StructuredData;
   if (traceKey) record.traceId = line[traceKey] as string;
   if (spanKey) record.spanId = line[spanKey] as string;
+  if (flagsKey) record.traceFlags = (line[flagsKey] as string).toLowerCase();
   let attributes: Record<string, unknown> | undefined;
   for (const key in line) {
-    if (PINO_OWN_KEYS.has(key) || key === traceKey || key === spanKey || key === facilityKey || key === appNameKey || key === msgIdKey || key === sdKey) continue;
+    if (PINO_OWN_KEYS.has(key) || key === traceKey || key === spanKey || key === flagsKey || key === facilityKey || key === appNameKey || key === msgIdKey || key === sdKey) continue;
     const value = line[key];
     if (key === SHIELDED_KEYS_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) setOwnKey((attributes ??= {}), k, v);

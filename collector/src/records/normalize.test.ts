@@ -37,6 +37,13 @@ describe('normalizeRecord', () => {
     { name: 'severity and level agree', input: { msg: 'x', level: 'warning', severity: 4 }, want: { severity: 4, level: 'warning' } },
     { name: 'unknown keys kept as attributes', input: { msg: 'x', orderId: 5, attributes: { a: 1 } }, want: { attributes: { a: 1, orderId: 5 } } },
     { name: 'trace ids lowercased', input: { msg: 'x', traceId: 'AB'.repeat(16), spanId: 'CD'.repeat(8) }, want: { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) } },
+    { name: 'trace flags lowercased', input: { msg: 'x', traceId: 'ab'.repeat(16), traceFlags: '0A' }, want: { traceId: 'ab'.repeat(16), traceFlags: '0a' } },
+    {
+      name: 'pino line of @opentelemetry/instrumentation-pino: trace_id, span_id, trace_flags lifted',
+      input: { level: 30, time: 1767225600000, msg: 'x', trace_id: 'ab'.repeat(16), span_id: 'cd'.repeat(8), trace_flags: '01' },
+      want: { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceFlags: '01' },
+    },
+    { name: 'pino line with trace_flags but no trace id: an attribute', input: { level: 30, time: 1767225600000, msg: 'x', trace_flags: '01' }, want: { attributes: { trace_flags: '01' } } },
     { name: 'procId over 128 truncated', input: { msg: 'x', procId: 'p'.repeat(200) }, want: { procId: 'p'.repeat(128), truncated: ['procId'] } },
     { name: 'pino line', input: { level: 50, time: 1767225600000, pid: 1, hostname: 'h', msg: 'boom', err: { message: 'e' } }, want: { severity: 3, level: 'err', procId: '1', attributes: { err: { message: 'e' } } } },
     { name: 'pino line with level labels and ISO time', input: { level: 'warn', time: '2026-01-01T00:00:00.250Z', pid: 1, msg: 'slow' }, want: { timestamp: '2026-01-01T00:00:00.250000Z', severity: 4, level: 'warning', procId: '1' } },
@@ -53,7 +60,7 @@ describe('normalizeRecord', () => {
     expect(n.ok).toBe(true);
     if (!n.ok) return;
     expect(n.record).toMatchObject(want);
-    for (const field of ['traceId', 'spanId', 'msgId', 'structuredData', 'appName'] as const) {
+    for (const field of ['traceId', 'spanId', 'traceFlags', 'msgId', 'structuredData', 'appName'] as const) {
       if (!(field in want)) expect(n.record[field], field).toBeUndefined();
     }
     expect(validateSchema(n.record), JSON.stringify(validateSchema.errors)).toBe(true);
@@ -85,6 +92,9 @@ describe('normalizeRecord', () => {
     { name: 'msg object', input: { msg: { a: 1 } }, code: 'PERISCOPE_ERR_BAD_FIELD' },
     { name: 'hostname number', input: { msg: 'x', hostname: 5 }, code: 'PERISCOPE_ERR_BAD_FIELD' },
     { name: 'spanId too short', input: { msg: 'x', spanId: 'abc' }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'traceFlags of 1 digit', input: { msg: 'x', traceId: 'ab'.repeat(16), traceFlags: '1' }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'traceFlags a number', input: { msg: 'x', traceId: 'ab'.repeat(16), traceFlags: 1 }, code: 'PERISCOPE_ERR_BAD_FIELD' },
+    { name: 'traceFlags without traceId', input: { msg: 'x', traceFlags: '01' }, code: 'PERISCOPE_ERR_BAD_FIELD' },
     { name: 'attributes array', input: { msg: 'x', attributes: [1] }, code: 'PERISCOPE_ERR_BAD_FIELD' },
     { name: 'SD-ID with space', input: { msg: 'x', structuredData: { 'a b': {} } }, code: 'PERISCOPE_ERR_BAD_FIELD' },
     { name: 'SD value not a string', input: { msg: 'x', structuredData: { 'a@1': { p: 1 } } }, code: 'PERISCOPE_ERR_BAD_FIELD' },

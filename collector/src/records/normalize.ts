@@ -3,6 +3,7 @@ import {
   epochNumberToMs,
   isFacility,
   isSpanId,
+  isTraceFlags,
   isTraceId,
   LEVEL_NAMES,
   recordFromPino,
@@ -22,7 +23,7 @@ export type Normalized = { ok: true; record: LogRecord; micros: number } | { ok:
 
 const KNOWN_KEYS = new Set([
   'timestamp', 'severity', 'level', 'facility', 'hostname', 'appName', 'procId', 'msgId',
-  'structuredData', 'msg', 'traceId', 'spanId', 'attributes', 'truncated',
+  'structuredData', 'msg', 'traceId', 'spanId', 'traceFlags', 'attributes', 'truncated',
 ]);
 const HEADER_FIELDS = ['hostname', 'appName', 'procId', 'msgId'] as const;
 
@@ -147,6 +148,8 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   else if (o.traceId !== undefined && o.traceId !== null) return fail(ERR.BAD_FIELD, 'traceId: expected 32 hex characters');
   if (typeof o.spanId === 'string') record.spanId = o.spanId;
   else if (o.spanId !== undefined && o.spanId !== null) return fail(ERR.BAD_FIELD, 'spanId: expected 16 hex characters');
+  if (typeof o.traceFlags === 'string') record.traceFlags = o.traceFlags;
+  else if (o.traceFlags !== undefined && o.traceFlags !== null) return fail(ERR.BAD_FIELD, 'traceFlags: expected 2 hex characters');
   const checked = checkTraceContext(record);
   if (checked) return checked;
 
@@ -173,6 +176,11 @@ function checkTraceContext(record: LogRecord): Normalized | undefined {
   if (record.spanId !== undefined) {
     if (!isSpanId(record.spanId)) return fail(ERR.BAD_FIELD, 'spanId: expected 16 hex characters');
     record.spanId = record.spanId.toLowerCase();
+  }
+  if (record.traceFlags !== undefined) {
+    if (!isTraceFlags(record.traceFlags)) return fail(ERR.BAD_FIELD, 'traceFlags: expected 2 hex characters');
+    if (record.traceId === undefined) return fail(ERR.BAD_FIELD, 'traceFlags: given without traceId');
+    record.traceFlags = record.traceFlags.toLowerCase();
   }
   return undefined;
 }

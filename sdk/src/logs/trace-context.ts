@@ -1,7 +1,7 @@
 // Joining logs to traces, and log sampling consistent with the trace decision (main thread).
 //
 // Trace context (pino `mixin`, https://getpino.io/#/docs/api?id=mixin-function): every line written
-// while a span is active carries that span's `traceId` and `spanId` (W3C hex), which recordFromPino
+// while a span is active carries that span's `traceId`, `spanId` and `traceFlags` (W3C hex), which recordFromPino
 // lifts into the record. With no active span the mixin allocates nothing: mergeTraceContext returns
 // the caller's merge object as it is. Fields the caller passes explicitly win (pino's merge order).
 //
@@ -19,7 +19,12 @@ import { INVALID_TRACEID, TraceFlags, trace, type SpanContext } from '@opentelem
 interface TraceFields {
   traceId: string;
   spanId: string;
+  /** W3C trace-flags, 2 hex digits ("01": sampled), as @opentelemetry/instrumentation-pino writes trace_flags. */
+  traceFlags: string;
 }
+
+/** Trace flags 0–255 → 2 hex digits, precomputed: the mixin runs for every line in a span. */
+const HEX_FLAGS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 const NO_CONTEXT: Readonly<Record<string, never>> = Object.freeze({});
 
@@ -29,7 +34,7 @@ export function traceContextMixin(): object {
   if (span === undefined) return NO_CONTEXT;
   const ctx = span.spanContext();
   if (ctx.traceId === INVALID_TRACEID) return NO_CONTEXT;
-  return { traceId: ctx.traceId, spanId: ctx.spanId } satisfies TraceFields;
+  return { traceId: ctx.traceId, spanId: ctx.spanId, traceFlags: HEX_FLAGS[ctx.traceFlags & 0xff] } satisfies TraceFields;
 }
 
 /**

@@ -175,6 +175,7 @@ const EXPECTED: LogRecord[] = [
     procId: '4242',
     traceId: '5b8efff798038103d269b633813fc60c',
     spanId: 'eee19b7ec3c1b174',
+    traceFlags: '01',
     attributes: {
       'http.status_code': 502,
       retry: true,
@@ -372,6 +373,9 @@ const BAD_CASES: BadCase[] = [
   { name: 'spanId of 8 hex chars', json: '{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7e"}', outcome: code('BAD_SPAN_ID', /16 hex/) },
   { name: 'spanId of 4 bytes [protobuf]', proto: { spanId: Buffer.alloc(4, 1) }, outcome: code('BAD_SPAN_ID') },
   { name: 'all-zero ids are "not set"', proto: { traceId: Buffer.alloc(16), spanId: Buffer.alloc(8) }, outcome: { check: (r) => expect([r.traceId, r.spanId]).toEqual([undefined, undefined]) } },
+  { name: 'flags: the trace flags (low 8 bits) as 2 hex digits, with a traceId', proto: { traceId: Buffer.alloc(16, 1), flags: 0x101 }, outcome: { check: (r) => expect(r.traceFlags).toBe('01') } },
+  { name: 'flags 0 with a traceId: not sampled', json: '{"traceId":"5b8efff798038103d269b633813fc60c"}', outcome: { check: (r) => expect(r.traceFlags).toBe('00') } },
+  { name: 'flags without a traceId: none', json: '{"flags":1}', outcome: { check: (r) => expect(r.traceFlags).toBeUndefined() } },
   { name: 'uppercase hex ids are lowercased', json: '{"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174"}', outcome: { check: (r) => expect([r.traceId, r.spanId]).toEqual(['5b8efff798038103d269b633813fc60c', 'eee19b7ec3c1b174']) } },
   // timestamps, 64-bit integers
   { name: 'timeUnixNano negative', json: '{"timeUnixNano":"-1"}', outcome: code('BAD_TIMESTAMP', /timeUnixNano/) },

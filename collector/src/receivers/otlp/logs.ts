@@ -11,11 +11,12 @@
 //   the time of receipt (`options.now`) is used.
 // - body: a string as it is; absent/empty → ""; any other AnyValue → JSON text of its plain value.
 // - traceId / spanId: must be 32 / 16 hex characters; all zeros means "not set".
+// - flags: its low 8 bits, the W3C trace flags, → traceFlags (2 hex digits) when the record has a traceId.
 // - attributes: the log record's own attributes at the top level, the resource attributes that were
 //   not mapped above under `resource`, the scope's name/version/attributes under `scope`. A log
 //   attribute literally named "resource" or "scope" is kept as "log.resource" / "log.scope" when the
 //   namespace is in use.
-// - facility 1 (user). eventName, flags and droppedAttributesCount are ignored.
+// - facility 1 (user). eventName and droppedAttributesCount are ignored.
 // - String attribute values (at any depth) longer than maxAttributeValueBytes (UTF-8) are cut at a
 //   character boundary and the attribute is listed in `truncated` as "attributes.<key>"
 //   ("attributes.resource.<key>", "attributes.scope.attributes.<key>"). RFC 5424 header limits are
@@ -194,7 +195,10 @@ function toRecord(
   if (resource.hostname !== undefined) record.hostname = resource.hostname;
   if (resource.appName !== undefined) record.appName = resource.appName;
   if (resource.procId !== undefined) record.procId = resource.procId;
-  if (traceId !== undefined) record.traceId = traceId;
+  if (traceId !== undefined) {
+    record.traceId = traceId;
+    record.traceFlags = ((log.flags ?? 0) & 0xff).toString(16).padStart(2, '0');
+  }
   if (spanId !== undefined) record.spanId = spanId;
 
   const truncated: string[] = [];

@@ -1,13 +1,12 @@
 // OpenTelemetry SDK environment variables, set on an app with the SDK in a child process, seen at
 // the REAL collector process (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
 // A recording proxy in front of the collector's OTLP receiver tells what each request carried.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,27 +192,15 @@ describe('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', () => {
 });
 
 describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY', () => {
-  // A CA, the collector's certificate (127.0.0.1) and the app's client certificate, made for this test.
-  let dir: string;
-  const file = (name: string) => join(dir, name);
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sdk-tls-'));
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl('req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=periscope test CA');
-    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    openssl('req', ...key, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
-    openssl('req', ...key, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=app');
-    openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // test/fixtures/tls: the collector's certificate (127.0.0.1) from a private CA, and the app's
+  // self-signed client certificate, which the collector's side trusts as its clients' CA.
+  const file = (name: string) => join(REPO_ROOT, 'test/fixtures/tls', name);
 
   it('logs, spans and metrics reach a collector behind TLS with a private CA that requires a client certificate', { timeout: T }, async () => {
     const proxy = await startRecordingProxy(collector.url, {
       key: readFileSync(file('server.key')),
       cert: readFileSync(file('server.pem')),
-      ca: readFileSync(file('ca.pem')),
+      ca: readFileSync(file('client.pem')),
       requestCert: true,
       rejectUnauthorized: true,
     });

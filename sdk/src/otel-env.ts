@@ -5,7 +5,7 @@
 // none throws: as the spec says, a bad value is ignored with a warning (pushed to `warnings`,
 // logged once the SDK's logger runs), never a reason for a preloaded SDK to stop the app.
 
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { createSecureContext } from 'node:tls';
@@ -107,6 +107,8 @@ export function otlpTls(env: NodeJS.ProcessEnv, warnings: string[], signal?: { n
   if (cert !== undefined && key !== undefined) {
     try {
       createSecureContext({ cert, key });
+      // OpenSSL takes a key of another type than the certificate's without a word
+      if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error('the key is not the certificate\'s');
       tls.cert = cert;
       tls.key = key;
     } catch (err) {

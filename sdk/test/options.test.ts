@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -540,28 +539,27 @@ describe('OTEL_BLRP_* (the log batching)', () => {
 });
 
 describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY', () => {
+  // test/fixtures/tls: a CA certificate, a server certificate and key, a client certificate and key
+  const fixture = (name: string) => new URL(`../../test/fixtures/tls/${name}`, import.meta.url).pathname;
   let dir: string;
-  const file = (name: string) => join(dir, name);
+  const file = (name: string) => (name === 'garbage.pem' || name === 'missing.pem' ? join(dir, name) : fixture(name));
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'sdk-tls-options-'));
-    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
-    execFileSync('openssl', ['req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=ca'], { cwd: dir, stdio: 'pipe' });
-    execFileSync('openssl', ['req', '-x509', ...key, '-keyout', 'other.key', '-out', 'other.pem', '-subj', '/CN=other'], { cwd: dir, stdio: 'pipe' });
-    writeFileSync(file('garbage.pem'), 'not a certificate\n');
+    writeFileSync(join(dir, 'garbage.pem'), 'not a certificate\n');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads the files for every signal; a signal\'s own variables win for that signal', () => {
     const o = resolveOptions({ service: 's' }, {
       OTEL_EXPORTER_OTLP_CERTIFICATE: file('ca.pem'),
-      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('ca.pem'),
-      OTEL_EXPORTER_OTLP_CLIENT_KEY: file('ca.key'),
-      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: file('other.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('client.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: file('client.key'),
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: file('server.pem'),
     });
-    const [ca, other, key] = ['ca.pem', 'other.pem', 'ca.key'].map((n) => readFileSync(file(n), 'utf8'));
-    expect(o.tls).toEqual({ ca, cert: ca, key });
-    expect(o.metrics.tls).toEqual({ ca, cert: ca, key });
-    expect(o.traces.tls).toEqual({ ca: other, cert: ca, key });
+    const [ca, other, cert, key] = ['ca.pem', 'server.pem', 'client.pem', 'client.key'].map((n) => readFileSync(file(n), 'utf8'));
+    expect(o.tls).toEqual({ ca, cert, key });
+    expect(o.metrics.tls).toEqual({ ca, cert, key });
+    expect(o.traces.tls).toEqual({ ca: other, cert, key });
     expect(o.warnings).toEqual([]);
     expect(resolveOptions({ service: 's' }, {}).tls).toEqual({});
   });
@@ -569,8 +567,8 @@ describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY', () 
   it.each([
     { name: 'a file that cannot be read', env: () => ({ OTEL_EXPORTER_OTLP_CERTIFICATE: file('missing.pem') }), warning: /^OTEL_EXPORTER_OTLP_CERTIFICATE ignored: cannot read ".*missing.pem" \(ENOENT\)/ },
     { name: 'a CA file with no certificate', env: () => ({ OTEL_EXPORTER_OTLP_CERTIFICATE: file('garbage.pem') }), warning: /^OTEL_EXPORTER_OTLP_CERTIFICATE ignored: ".*garbage.pem" is not usable as CA certificates/ },
-    { name: 'a client certificate without its key', env: () => ({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('ca.pem') }), warning: /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE ignored: a client certificate needs both/ },
-    { name: 'a key that is not the certificate\'s', env: () => ({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('ca.pem'), OTEL_EXPORTER_OTLP_CLIENT_KEY: file('other.key') }), warning: /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY ignored: not a usable certificate and key pair/ },
+    { name: 'a client certificate without its key', env: () => ({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('client.pem') }), warning: /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE ignored: a client certificate needs both/ },
+    { name: 'a key that is not the certificate\'s', env: () => ({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: file('client.pem'), OTEL_EXPORTER_OTLP_CLIENT_KEY: file('server.key') }), warning: /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY ignored: not a usable certificate and key pair/ },
   ])('$name is ignored with a warning (once), not an error', ({ env, warning }) => {
     const o = resolveOptions({ service: 's' }, env());
     expect(o.tls).toEqual({});

@@ -24,17 +24,37 @@ describe('DeadLetterStore', () => {
     const db = new DatabaseSync(':memory:');
     db.exec(`CREATE TABLE deadletter (id INTEGER PRIMARY KEY, exporter TEXT NOT NULL, log_id INTEGER NOT NULL, ts INTEGER NOT NULL,
       body TEXT NOT NULL, reason TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 1) STRICT`);
-    db.prepare('INSERT INTO deadletter (exporter, log_id, ts, body, reason, status, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run('loki', 3, 5, JSON.stringify(record), 'too old', 400, 9);
+    db.prepare('INSERT INTO deadletter (exporter, log_id, ts, body, reason, status, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run('loki', 3, 5, JSON.stringify(record), "HTTP 400: entry for stream '{a=\"b\"}' has timestamp too old: 2026-01-01T00:00:00.000Z", 400, 9);
     const store = new DeadLetterStore(db);
+    // the letters kept before the summary existed are counted by their cause too
+    expect(store.summary({}).map((c) => [c.exporter, c.cause, c.count])).toEqual([['loki', 'timestamp too old', 1]]);
     store.add('es:traces', [{ kind: 'span', logId: 1, micros: 2, documentId: 't-s', source: '{"span":{"id":"s"}}', reason: 'r', status: 400 }], 10);
     const letters = store.list({ limit: 10 });
-    expect(letters[0]).toMatchObject({ exporter: 'loki', kind: 'log', logId: 3, record, reason: 'too old' });
+    expect(letters[0]).toMatchObject({ exporter: 'loki', kind: 'log', logId: 3, record, reason: expect.stringContaining('too old') });
     expect(letters[1]).toMatchObject({ exporter: 'es:traces', kind: 'span', documentId: 't-s', document: { span: { id: 's' } } });
     // the old table had no AUTOINCREMENT: migrated, its ids kept and never given out again
     expect(letters.map((l) => l.id)).toEqual([1, 2]);
     store.remove([2]);
     store.add('loki', [{ logId: 4, micros: 6, record: record as never, reason: 'r', status: 400 }], 10);
     expect(store.list({ limit: 10 }).map((l) => l.id)).toEqual([1, 3]);
+  });
+
+  it('opens a table of the version before the summary: each letter gets its cause, ids and rows kept', () => {
+    const db = new DatabaseSync(':memory:');
+    db.exec(`CREATE TABLE deadletter (id INTEGER PRIMARY KEY AUTOINCREMENT, exporter TEXT NOT NULL, log_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+      body TEXT NOT NULL, reason TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,
+      kind TEXT NOT NULL DEFAULT 'log', doc_id TEXT) STRICT;
+      CREATE INDEX deadletter_exporter ON deadletter(exporter, id);
+      CREATE UNIQUE INDEX deadletter_record ON deadletter(exporter, log_id);`);
+    const insert = db.prepare('INSERT INTO deadletter (id, exporter, log_id, ts, body, reason, status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    insert.run(7, 'es', 1, 5, JSON.stringify(record), 'HTTP 400: mapper_parsing_exception: failed to parse [n]', 400, 9);
+    insert.run(8, 'es', 2, 5, JSON.stringify(record), 'HTTP 400: mapper_parsing_exception: failed to parse [m]', 400, 10);
+    const store = new DeadLetterStore(db);
+    expect(store.summary({})).toEqual([{ exporter: 'es', status: 400, cause: 'mapper_parsing_exception', count: 2, example: 'HTTP 400: mapper_parsing_exception: failed to parse [m]', firstAt: 9, lastAt: 10 }]);
+    expect(store.list({ limit: 10 }).map((l) => l.id)).toEqual([7, 8]);
+    // refused again for another cause: counted under it
+    store.update(7, "HTTP 400: entry for stream '{a=\"b\"}' has timestamp too old: x", 400, 11);
+    expect(store.summary({ exporter: 'es' }).map((c) => [c.cause, c.count])).toEqual([['mapper_parsing_exception', 1], ['timestamp too old', 1]]);
   });
 
   it('pages up to limit letters and maxChars of them, at least one, saying whether more follow', () => {

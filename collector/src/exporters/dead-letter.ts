@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
+import { causeOf } from './dead-letter-cause.ts';
 import type { ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 
@@ -55,13 +56,16 @@ CREATE TABLE IF NOT EXISTS deadletter (
   at INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 1,
   kind TEXT NOT NULL DEFAULT 'log',   -- 'log' | 'span'
-  doc_id TEXT                         -- a span document's _id
+  doc_id TEXT,                        -- a span document's _id
+  cause TEXT NOT NULL DEFAULT ''      -- causeOf(reason), kept with it
 ) STRICT;
 `;
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS deadletter_exporter ON deadletter(exporter, id);
 -- One letter per record and exporter: a record refused again (after a crash, or a replay) updates it.
 CREATE UNIQUE INDEX IF NOT EXISTS deadletter_record ON deadletter(exporter, log_id);
+-- The summary reads this index only: reading each letter's reason took about a second for 100 000.
+CREATE INDEX IF NOT EXISTS deadletter_cause ON deadletter(exporter, status, cause, at);
 `;
 
 interface Row {
@@ -98,13 +102,13 @@ export type NewLetter = { logId: number; micros: number; reason: string; status:
   | { kind: 'span'; documentId: string; source: string }
 );
 
-const COLUMNS = 'id, exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id';
+const COLUMNS = 'id, exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id, cause';
 
 /**
  * Creates the table, or brings one written by an earlier version up to date: tables created before
  * span letters existed get their columns; tables created without AUTOINCREMENT are copied into one
  * with it (SQLite cannot add it in place; the copy keeps every id, and numbering continues above
- * the highest).
+ * the highest); tables created before the summary get each letter's cause.
  */
 function createOrMigrate(db: DatabaseSync): void {
   const existing = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'deadletter'").get() as { sql: string } | undefined;
@@ -116,6 +120,11 @@ function createOrMigrate(db: DatabaseSync): void {
   transaction(db, () => {
     if (!columns.has('kind')) db.exec("ALTER TABLE deadletter ADD COLUMN kind TEXT NOT NULL DEFAULT 'log'");
     if (!columns.has('doc_id')) db.exec('ALTER TABLE deadletter ADD COLUMN doc_id TEXT');
+    if (!columns.has('cause')) {
+      db.exec("ALTER TABLE deadletter ADD COLUMN cause TEXT NOT NULL DEFAULT ''");
+      const set = db.prepare('UPDATE deadletter SET cause = ? WHERE id = ?');
+      for (const r of db.prepare('SELECT id, reason FROM deadletter').all() as Array<{ id: number; reason: string }>) set.run(causeOf(r.reason), r.id);
+    }
     if (!/AUTOINCREMENT/i.test(existing.sql)) {
       db.exec('ALTER TABLE deadletter RENAME TO deadletter_old');
       db.exec('DROP INDEX IF EXISTS deadletter_exporter; DROP INDEX IF EXISTS deadletter_record');
@@ -127,15 +136,27 @@ function createOrMigrate(db: DatabaseSync): void {
   });
 }
 
-/** Which letters: of an exporter, refused with an HTTP status (0: by the exporter's own checks), listed ids, after a position. */
+/**
+ * Which letters: of an exporter, refused with an HTTP status (0: by the exporter's own checks),
+ * whose reason contains a text (case-insensitive: a cause of the summary, an Elasticsearch error
+ * type, a phrase of Loki's), of a service (a log record's appName, a span's service.name), with a
+ * record time (a span's start) in [startMicros, endMicros), listed ids, after a position.
+ */
 export interface LetterSelection {
   exporter?: string;
   status?: number;
+  reason?: string;
+  service?: string;
+  startMicros?: number;
+  endMicros?: number;
   ids?: number[];
   afterId?: number;
 }
 
-/** The WHERE clause (and its parameters) picking letters by exporter, status, ids and position. */
+/** A letter's service: the record's appName, or the span document's service.name. */
+const SERVICE = "(CASE kind WHEN 'span' THEN json_extract(body, '$.service.name') ELSE json_extract(body, '$.appName') END)";
+
+/** The WHERE clause (and its parameters) picking letters by the selection's fields. */
 function selection(options: LetterSelection): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
@@ -151,11 +172,41 @@ function selection(options: LetterSelection): { where: string; params: Array<str
     clauses.push('exporter = ?');
     params.push(options.exporter);
   }
+  if (options.reason) {
+    clauses.push('instr(lower(reason), lower(?)) > 0');
+    params.push(options.reason);
+  }
+  if (options.service) {
+    clauses.push(`${SERVICE} = ?`);
+    params.push(options.service);
+  }
+  if (options.startMicros !== undefined) {
+    clauses.push('ts >= ?');
+    params.push(options.startMicros);
+  }
+  if (options.endMicros !== undefined) {
+    clauses.push('ts < ?');
+    params.push(options.endMicros);
+  }
   if (options.ids) {
     clauses.push('id IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(options.ids));
   }
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+/** Letters of one exporter refused for one cause (GET /api/v1/deadletter/summary). */
+export interface CauseCount {
+  exporter: string;
+  status: number;
+  /** What the letters' reasons share (dead-letter-cause.ts): pass it as `reason` to pick them. */
+  cause: string;
+  count: number;
+  /** The newest letter's reason, whole. */
+  example: string;
+  /** When the oldest and the newest were dead-lettered, epoch ms. */
+  firstAt: number;
+  lastAt: number;
 }
 
 /**
@@ -181,8 +232,8 @@ export class DeadLetterStore {
     this.#db = db;
     createOrMigrate(db);
     this.#insert = db.prepare(
-      `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1`,
+      `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1, cause = excluded.cause`,
     );
     this.#exists = db.prepare('SELECT 1 FROM deadletter WHERE exporter = ? AND log_id = ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM deadletter WHERE exporter = ?');
@@ -219,11 +270,28 @@ export class DeadLetterStore {
     return exporter ? this.count(exporter) : (this.#countAll.get() as { n: number }).n;
   }
 
-  /** Letters of `exporter` (or all) refused with `status`, or all of them without one. */
-  matching(options: { exporter?: string; status?: number }): number {
-    if (options.status === undefined) return this.total(options.exporter);
+  /** Letters the selection picks (a count kept in memory when it is only by exporter). */
+  matching(options: LetterSelection): number {
+    const { exporter, ...rest } = options;
+    if (Object.values(rest).every((v) => v === undefined)) return this.total(exporter);
     const { where, params } = selection(options);
     return (this.#db.prepare(`SELECT count(*) AS n FROM deadletter ${where}`).get(...params) as { n: number }).n;
+  }
+
+  /**
+   * The picked letters counted by exporter, status and cause, the largest groups first: what an
+   * operator reads before replaying or discarding one cause, instead of paging through every
+   * letter. Without filters beyond exporter and status, from the cause index alone.
+   */
+  summary(options: LetterSelection): CauseCount[] {
+    const { where, params } = selection(options);
+    const groups = this.#db
+      .prepare(`SELECT exporter, status, cause, count(*) AS count, min(at) AS firstAt, max(at) AS lastAt, max(id) AS last FROM deadletter ${where} GROUP BY exporter, status, cause`)
+      .all(...params) as Array<Omit<CauseCount, 'example'> & { last: number }>;
+    const example = this.#db.prepare('SELECT reason FROM deadletter WHERE id = ?');
+    return groups
+      .map(({ last, ...g }) => ({ ...g, example: (example.get(last) as { reason: string }).reason }))
+      .sort((a, b) => b.count - a.count || (a.exporter < b.exporter ? -1 : a.exporter > b.exporter ? 1 : 0) || (a.cause < b.cause ? -1 : 1));
   }
 
   /**
@@ -253,7 +321,7 @@ export class DeadLetterStore {
             added++;
             bytes += Buffer.byteLength(body); // an existing letter keeps its body
           }
-          this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId);
+          this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId, causeOf(it.reason));
         }
         let n = (this.#count.get(exporter) as { n: number }).n;
         excess = Math.max(0, n - max);
@@ -321,7 +389,7 @@ export class DeadLetterStore {
     this.#bytes.clear();
   }
 
-  /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both, narrowed by `status`. Returns how many. */
+  /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both, narrowed by the other fields. Returns how many. */
   purge(options: LetterSelection): number {
     if (!options.exporter && !options.ids) throw new Error('purge: give an exporter or ids');
     const { where, params } = selection(options);
@@ -333,7 +401,7 @@ export class DeadLetterStore {
 
   /** Records a failed replay: new reason, one more attempt. */
   update(id: number, reason: string, status: number, now = Date.now()): void {
-    this.#db.prepare('UPDATE deadletter SET reason = ?, status = ?, at = ?, attempts = attempts + 1 WHERE id = ?').run(reason, status, now, id);
+    this.#db.prepare('UPDATE deadletter SET reason = ?, status = ?, at = ?, attempts = attempts + 1, cause = ? WHERE id = ?').run(reason, status, now, causeOf(reason), id);
   }
 }
 

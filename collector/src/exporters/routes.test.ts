@@ -79,3 +79,67 @@ describe('dead letters by the status they were refused with', () => {
     expect(res.json().error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key: 'status' } });
   });
 });
+
+describe('dead letters of one cause, service or time', () => {
+  /**
+   * A bad deploy of `checkout` left letters of two causes in one exporter, all refused with 400
+   * (Loki's "entry too far behind" and its line size), beside one old letter of `search`.
+   */
+  function twoCauses() {
+    const s = setup();
+    s.deadLetters.purge({ exporter: 'loki' });
+    const at = (iso: string) => Date.parse(iso) * 1000;
+    const rec = (appName: string) => ({ ...record, appName }) as never;
+    const behind = (i: number) => `HTTP 400: entry with timestamp 2026-12-07T0${i % 10}:00:00Z ignored, reason: 'entry too far behind, entry timestamp is: …' for stream: {service_name="checkout"}`;
+    const size = (i: number) => `HTTP 400: Max entry size '500' bytes exceeded for stream '{service_name="checkout"}' while adding an entry with length '${600 + i}' bytes`;
+    const letters = [];
+    for (let i = 0; i < 6; i++) letters.push({ logId: 100 + i, micros: at('2026-12-07T09:00:00Z') + i, record: rec('checkout'), reason: i % 2 ? size(i) : behind(i), status: 400 });
+    letters.push({ logId: 200, micros: at('2026-12-01T00:00:00Z'), record: rec('search'), reason: size(99), status: 400 });
+    s.deadLetters.add('loki', letters, 100);
+    return s;
+  }
+
+  it('the summary counts the letters by cause, and a cause picks its letters to list, replay and discard', async () => {
+    const { app, deadLetters, sent } = twoCauses();
+    const summary = (await inject(app, 'GET', '/api/v1/deadletter/summary?exporter=loki')).json();
+    expect(summary.total).toBe(7);
+    expect(summary.causes.map((c: { cause: string; count: number; status: number }) => [c.cause, c.count, c.status])).toEqual([
+      ['Max entry size', 4, 400],
+      ['entry too far behind', 3, 400],
+    ]);
+    const listed = (await inject(app, 'GET', `/api/v1/deadletter?exporter=loki&reason=${encodeURIComponent('entry too far behind')}`)).json();
+    expect([listed.total, listed.items.map((l: DeadLetter) => l.logId)]).toEqual([3, [100, 102, 104]]);
+    sent.length = 0;
+    expect((await inject(app, 'POST', '/api/v1/deadletter/replay', { exporter: 'loki', reason: 'max entry size', service: 'checkout' })).json()).toMatchObject({ failed: [{}, {}, {}] });
+    expect(sent.map((id) => deadLetters.list({ ids: [id], limit: 1 })[0].logId)).toEqual([101, 103, 105]);
+    expect((await inject(app, 'DELETE', '/api/v1/deadletter?exporter=loki&reason=entry%20too%20far%20behind')).json()).toEqual({ deleted: 3, remaining: 4 });
+    await app.close();
+  });
+
+  it('start, end and since pick by the record time, as the log API does', async () => {
+    const { app } = twoCauses();
+    const total = async (q: string) => (await inject(app, 'GET', `/api/v1/deadletter?exporter=loki&${q}`)).json().total;
+    expect(await total('start=2026-12-07T00:00:00Z')).toBe(6);
+    expect(await total('end=2026-12-07T00:00:00Z')).toBe(1);
+    expect(await total('service=search&start=2026-12-07T00:00:00Z')).toBe(0);
+    expect(await total('since=1h&end=2026-12-07T09:30:00Z')).toBe(6);
+    expect(await total('since=1h&end=2026-12-07T08:30:00Z')).toBe(0);
+    expect((await inject(app, 'GET', '/api/v1/deadletter/summary?since=1h&end=2026-12-07T09:30:00Z')).json().total).toBe(6);
+    // a replay body's epoch time may be a number (seconds here): the old letter of search only
+    expect((await inject(app, 'POST', '/api/v1/deadletter/replay', { exporter: 'loki', end: Date.parse('2026-12-07T00:00:00Z') / 1000 })).json()).toMatchObject({ failed: [{}] });
+    await app.close();
+  });
+
+  it.each([
+    { name: 'since not a duration', url: '/api/v1/deadletter?since=yesterday', key: 'since' },
+    { name: 'start and since', url: '/api/v1/deadletter?start=2026-12-07T00:00:00Z&since=1h', key: 'since' },
+    { name: 'start not a time', url: '/api/v1/deadletter/summary?start=today', key: 'start' },
+    { name: 'unknown key in the summary', url: '/api/v1/deadletter/summary?cause=x', key: 'cause' },
+  ])('a bad filter is a 400 naming the key ($name)', async ({ url, key }) => {
+    const { app } = twoCauses();
+    const res = await inject(app, 'GET', url);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key } });
+    await app.close();
+  });
+});

@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, type RawQuery } from '../http/query-params.ts';
+import { parseDuration } from '../config/units.ts';
 import { PAGE_MAX_CHARS } from '../store/log-reader.ts';
+import { parseTimeRange } from '../store/log-filter.ts';
+import type { LetterSelection } from './dead-letter.ts';
 import type { Exporters } from './exporters.ts';
 
 const MAX_LIMIT = 1000;
@@ -47,11 +50,47 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
   return name;
 }
 
+/** The filters every dead-letter endpoint takes besides `exporter` and `status`. */
+const FILTER_KEYS = ['reason', 'service', 'start', 'end', 'since'] as const;
+const MAX_TEXT = 1000;
+
+function text(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > MAX_TEXT) throw new PeriscopeError(ERR.BAD_QUERY, `${key}: expected a text of up to ${MAX_TEXT} characters`, 400, { key });
+  return value;
+}
+
+/**
+ * `reason` (a text the reason contains, case-insensitive: a summary's `cause`),
+ * `service` (appName; a span's service.name), and the record's time as the log API takes it:
+ * `start` (inclusive) and `end` (exclusive), RFC 3339 or epoch, or `since` (a duration such as
+ * `1h`, Loki's: the `since` before `end`, or before now).
+ */
+function parseFilters(source: Record<string, unknown>): Omit<LetterSelection, 'exporter' | 'status' | 'ids' | 'afterId'> {
+  // In a replay's JSON body an epoch time may come as a number.
+  const time = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : v);
+  const start = text(time(source.start), 'start');
+  const end = text(time(source.end), 'end');
+  const since = text(source.since, 'since');
+  const range = parseTimeRange(start, end);
+  if (since !== undefined) {
+    if (start !== undefined) throw new PeriscopeError(ERR.BAD_QUERY, 'since: give start or since, not both', 400, { key: 'since' });
+    const ms = parseDuration(since);
+    if (!Number.isFinite(ms)) throw new PeriscopeError(ERR.BAD_QUERY, 'since: expected a duration such as 30m, 1h, 2d', 400, { key: 'since' });
+    range.startMicros = (range.endMicros ?? Date.now() * 1000) - ms * 1000;
+  }
+  return { reason: text(source.reason, 'reason'), service: text(source.service, 'service'), ...range };
+}
+
 /**
  * GET  /api/v1/deadletter?exporter=&status=&limit=&cursor=   dead letters, oldest first, with the
  *      backend's reason; `nextCursor` (null on the last page) is the `cursor` of the next page.
- *      `status` (here, in a replay and a DELETE) picks the letters refused with that HTTP status.
- * POST /api/v1/deadletter/replay {exporter?, status?, ids?, limit?}
+ *      `status` (here, in a replay and a DELETE) picks the letters refused with that HTTP status;
+ *      so do `reason`, `service`, `start`, `end`, `since` (parseFilters): a bad deploy leaves tens of
+ *      thousands of letters of a few causes, and one cause is replayed or discarded at a time.
+ * GET  /api/v1/deadletter/summary?(same filters)   { total, causes: [{exporter, status, cause,
+ *      count, example, firstAt, lastAt}] }, the largest first.
+ * POST /api/v1/deadletter/replay {exporter?, status?, reason?, service?, start?, end?, since?, ids?, limit?}
  *      re-sends them (a few attempts each); delivered ones are removed, the others keep their new
  *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining, notFound? (ids
  *      that name no letter) }. An unknown key is a 400 (a typo must not replay everything).
@@ -61,18 +100,26 @@ function checkExporter(exporters: Exporters, name: unknown): string | undefined 
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
-const REPLAY_KEYS = ['exporter', 'status', 'ids', 'limit'];
+const REPLAY_KEYS = ['exporter', 'status', ...FILTER_KEYS, 'ids', 'limit'];
 
 export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters): void {
   app.get('/api/v1/deadletter', async (request) => {
-    const q = queryParams(request.query as RawQuery, ['exporter', 'status', 'limit', 'cursor']);
+    const q = queryParams(request.query as RawQuery, ['exporter', 'status', ...FILTER_KEYS, 'limit', 'cursor']);
     const exporter = checkExporter(exporters, q.exporter);
     const status = parseStatus(q.status, 'query');
+    const filters = parseFilters(q);
     const limit = parseLimit(q.limit, 100);
     const afterId = parseCursor(q.cursor);
     // as a page of the log API: `limit` letters or PAGE_MAX_CHARS of them, whichever comes first
-    const { letters: items, more } = exporters.deadLetters.page({ exporter, status, afterId, limit, maxChars: PAGE_MAX_CHARS });
-    return { total: exporters.deadLetters.matching({ exporter, status }), items, nextCursor: more ? String(items.at(-1)!.id) : null };
+    const { letters: items, more } = exporters.deadLetters.page({ exporter, status, ...filters, afterId, limit, maxChars: PAGE_MAX_CHARS });
+    return { total: exporters.deadLetters.matching({ exporter, status, ...filters }), items, nextCursor: more ? String(items.at(-1)!.id) : null };
+  });
+
+  app.get('/api/v1/deadletter/summary', async (request) => {
+    const q = queryParams(request.query as RawQuery, ['exporter', 'status', ...FILTER_KEYS]);
+    const selection = { exporter: checkExporter(exporters, q.exporter), status: parseStatus(q.status, 'query'), ...parseFilters(q) };
+    const causes = exporters.deadLetters.summary(selection);
+    return { total: causes.reduce((n, c) => n + c.count, 0), causes };
   });
 
   app.post('/api/v1/deadletter/replay', async (request, reply) => {
@@ -82,9 +129,9 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
-        throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, status?, ids?, limit?}', 400);
+        throw new PeriscopeError(ERR.BAD_JSON, `body: expected a JSON object {${REPLAY_KEYS.map((k) => `${k}?`).join(', ')}}`, 400);
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, 'body: expected a JSON object {exporter?, status?, ids?, limit?}', 400);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, `body: expected a JSON object {${REPLAY_KEYS.map((k) => `${k}?`).join(', ')}}`, 400);
     }
     // A misspelt key must not widen the replay to every exporter's letters.
     for (const key of Object.keys(body)) {
@@ -92,6 +139,7 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     }
     const exporter = checkExporter(exporters, body.exporter);
     const status = parseStatus(body.status, 'json');
+    const filters = parseFilters(body);
     let ids: number[] | undefined;
     if (body.ids !== undefined) {
       if (!Array.isArray(body.ids) || !body.ids.every((id) => Number.isSafeInteger(id)) || body.ids.length > MAX_LIMIT) {
@@ -100,11 +148,11 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       ids = body.ids as number[];
     }
     const limit = parseLimit(body.limit, MAX_LIMIT);
-    const letters = exporters.deadLetters.list({ exporter, status, ids, limit });
-    // ids that name no letter (of that exporter, with that status), so a typo is not a silent "replayed: 0"
+    const letters = exporters.deadLetters.list({ exporter, status, ...filters, ids, limit });
+    // ids that name no letter (of that exporter, with that status and filters), so a typo is not a silent "replayed: 0"
     let notFound: number[] | undefined;
     if (ids) {
-      const known = new Set(exporters.deadLetters.list({ exporter, status, ids, limit: ids.length }).map((l) => l.id));
+      const known = new Set(exporters.deadLetters.list({ exporter, status, ...filters, ids, limit: ids.length }).map((l) => l.id));
       notFound = ids.filter((id) => !known.has(id));
     }
     // A client that goes away before the answer ends the replay (its letters keep their refusal).
@@ -118,9 +166,10 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
   });
 
   app.delete('/api/v1/deadletter', async (request) => {
-    const q = queryParams(request.query as RawQuery, ['exporter', 'status', 'ids']);
+    const q = queryParams(request.query as RawQuery, ['exporter', 'status', ...FILTER_KEYS, 'ids']);
     const exporter = checkExporter(exporters, q.exporter);
     const status = parseStatus(q.status, 'query');
+    const filters = parseFilters(q);
     let ids: number[] | undefined;
     if (q.ids !== undefined) {
       ids = q.ids.split(',').map(Number);
@@ -130,7 +179,7 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     }
     // never everything by accident: say whose letters, or which
     if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
-    const deleted = exporters.deadLetters.purge({ exporter, status, ids });
+    const deleted = exporters.deadLetters.purge({ exporter, status, ...filters, ids });
     return { deleted, remaining: exporters.deadLetters.total(exporter) }; // of `exporter` when given, as replay's
   });
 

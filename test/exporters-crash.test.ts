@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 describe('kill -9 with unsent backlogs', () => {
-  it('delivers every accepted record after the restart, without duplicates', async () => {
+  it('delivers every accepted record after the restart, without duplicates', { timeout: 180_000 }, async () => {
     const loki = await startLokiServer();
     const es = await startElasticsearchServer();
     cleanup.push(() => loki.close(), () => es.close());
@@ -55,6 +55,9 @@ describe('kill -9 with unsent backlogs', () => {
     expect(es.docs().map((d) => String(d.source.message)).sort()).toEqual(expected);
     // The documents whose answers were lost were sent again and refused as already there.
     expect(es.conflicts).toBeGreaterThan(0);
+    // … and counted apart from the new deliveries (both are in sent_items_total).
+    const duplicates = async () => Number(/^periscope_exporter_duplicate_items_total\{exporter="es",type="elasticsearch"\} (\S+)/m.exec(await (await fetch(`${collector.url}/metrics`)).text())?.[1]);
+    await waitFor(async () => (await duplicates()) === es.conflicts);
     expect(await collector.stop()).toBe(0);
   });
 });

@@ -70,7 +70,7 @@ describe('BatchResolver', () => {
       expect(sent.length).toBe(3);
       expect(new Set(sent).size).toBe(1);
       expect(s.waits).toEqual([10, 10]);
-      expect(r).toEqual({ delivered: 3, permanent: [], unresolved: [], gaveUp: false });
+      expect(r).toEqual({ delivered: 3, duplicates: 0, permanent: [], unresolved: [], gaveUp: false });
       expect(await s.count('periscope_exporter_failed_requests_total', 'permanent')).toBe(2);
     },
   );
@@ -78,7 +78,7 @@ describe('BatchResolver', () => {
   it('a whole-request 401 to a replay (3 rounds at most) leaves the items unresolved, not permanent', async () => {
     const s = setup();
     const r = await s.resolver.resolve([1, 2], async () => ({ result: { status: 'permanent', error: 'HTTP 401', httpStatus: 401 } }), s.signal, { maxRounds: 3 });
-    expect(r).toEqual({ delivered: 0, permanent: [], unresolved: [1, 2], gaveUp: false });
+    expect(r).toEqual({ delivered: 0, duplicates: 0, permanent: [], unresolved: [1, 2], gaveUp: false });
   });
 
   it('sends the very same array again after a whole-request retryable failure (a body encoded for it is reused)', async () => {

@@ -28,6 +28,8 @@ import type { BatchResult } from './sink.ts';
 /** What became of a batch's items. */
 export interface Resolution<T> {
   delivered: number;
+  /** Of `delivered`, the items the backend already had (an Elasticsearch 409 on the deterministic `_id`). */
+  duplicates: number;
   permanent: Array<{ item: T; result: ExportResult }>;
   /** Not resolved: aborted, out of rounds, or given up (`gaveUp`). */
   unresolved: T[];
@@ -88,7 +90,7 @@ export class BatchResolver {
    */
   async resolve<T>(items: T[], send: (items: T[]) => Promise<BatchResult>, signal: AbortSignal, limits: ResolveLimits = {}): Promise<Resolution<T>> {
     const maxRounds = limits.maxRounds ?? Number.POSITIVE_INFINITY;
-    const out: Resolution<T> = { delivered: 0, permanent: [], unresolved: [], gaveUp: false };
+    const out: Resolution<T> = { delivered: 0, duplicates: 0, permanent: [], unresolved: [], gaveUp: false };
     let pending = items;
     for (let round = 1; pending.length > 0; round++) {
       if (limits.notWhileOpen && this.#breaker.state !== 'closed') break;
@@ -114,8 +116,10 @@ export class BatchResolver {
       if (answer.items) {
         for (let i = 0; i < pending.length; i++) {
           const r = answer.items[i] ?? answer.result;
-          if (r.status === 'success') out.delivered++;
-          else if (r.status === 'permanent' && !refusesEverything(r)) out.permanent.push({ item: pending[i], result: r });
+          if (r.status === 'success') {
+            out.delivered++;
+            if (r.httpStatus === 409) out.duplicates++;
+          } else if (r.status === 'permanent' && !refusesEverything(r)) out.permanent.push({ item: pending[i], result: r });
           else {
             retry.push(pending[i]);
             if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
@@ -134,6 +138,7 @@ export class BatchResolver {
           for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
             const r = await this.resolve(half, send, signal, { ...limits, maxRounds });
             out.delivered += r.delivered;
+            out.duplicates += r.duplicates;
             out.permanent.push(...r.permanent);
             out.unresolved.push(...r.unresolved);
             out.gaveUp ||= r.gaveUp;

@@ -188,6 +188,7 @@ export class Delivery {
     });
     const m = deps.metrics;
     m.sent.inc(this.#labels, 0);
+    m.duplicates.inc(this.#labels, 0);
     m.retries.inc(this.#labels, 0);
     m.deadLettered.inc(this.#labels, 0);
     for (const c of ['retryable', 'permanent']) m.failedRequests.inc({ ...this.#labels, class: c }, 0);
@@ -564,7 +565,7 @@ export class Delivery {
       { exporter: this.name, firstId: items[0].id, lastId: items[items.length - 1].id, records: items.length, delivered: r.delivered, deadLettered: r.permanent.length, unresolved: r.unresolved.length, ms: this.#now() - started },
       `exporter ${this.name}: batch sent`,
     );
-    this.#countSent(r.delivered);
+    this.#countSent(r.delivered, r.duplicates);
     if (r.permanent.length) this.#deadLetter(r.permanent);
     if (r.gaveUp && r.unresolved.length) {
       this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, r.unresolved.length);
@@ -661,9 +662,11 @@ export class Delivery {
     );
   }
 
-  #countSent(n: number): void {
+  /** `duplicates`: of the `n` delivered, those the backend already had (metrics.duplicates). */
+  #countSent(n: number, duplicates: number): void {
     if (n <= 0) return;
     this.#d.metrics.sent.inc(this.#labels, n);
+    if (duplicates > 0) this.#d.metrics.duplicates.inc(this.#labels, duplicates);
     this.#sentWindow.count += n;
   }
 
@@ -816,7 +819,7 @@ export class Delivery {
     }
     const r = await this.#resolver.resolve(items, (part) => this.sink.send(part, signal), signal, { maxRounds: 3, notWhileOpen: true });
     completeReplay(outcome, byItem, r.permanent, r.unresolved, replayFailure(this.breaker.state, this.#status.lastError));
-    this.#countSent(outcome.delivered.length);
+    this.#countSent(outcome.delivered.length, r.duplicates);
     return outcome;
   }
 }

@@ -32,6 +32,18 @@ export function createExporterMetrics(registry: Registry) {
       labelNames,
       registers: [registry],
     }),
+    /**
+     * Of the sent items, those the backend already had: an Elasticsearch item answered 409 on its
+     * deterministic `_id`, delivered by an earlier attempt (a retry after a timeout, the batches
+     * re-sent from the cursor after a crash). A separate counter, not a label on `sent`, so that
+     * queries of `sent` keep their meaning: new deliveries are `sent` less these.
+     */
+    duplicates: new Counter({
+      name: 'periscope_exporter_duplicate_items_total',
+      help: 'Items the backend already had (Elasticsearch 409 on the deterministic _id: delivered by an earlier attempt), by exporter; included in periscope_exporter_sent_items_total.',
+      labelNames,
+      registers: [registry],
+    }),
     failedRequests: new Counter({
       name: 'periscope_exporter_failed_requests_total',
       help: 'Requests to the backend that failed, by exporter and class (retryable, permanent).',

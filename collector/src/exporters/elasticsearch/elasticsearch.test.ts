@@ -210,6 +210,7 @@ describe('against the Elasticsearch test server', () => {
       await d.shutdown();
       const letters = h.deadLetters.list({ limit: 10 });
       const sent = await h.registry.getSingleMetric('periscope_exporter_sent_items_total')!.get();
+      const duplicates = await h.registry.getSingleMetric('periscope_exporter_duplicate_items_total')?.get();
       h.close();
 
       const docs = es.docs(stream);
@@ -227,6 +228,8 @@ describe('against the Elasticsearch test server', () => {
       }
       expect(es.conflicts).toBeGreaterThanOrEqual(39);
       expect(sent.values.find((v) => v.labels.exporter === 'es')!.value).toBe(39 * 2);
+      // the re-run's 39 met 409: told apart from the first run's new deliveries
+      expect(duplicates?.values.find((v) => v.labels.exporter === 'es')?.value).toBe(39);
     } finally {
       es.itemFault = undefined;
     }

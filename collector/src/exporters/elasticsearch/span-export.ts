@@ -148,6 +148,7 @@ export class SpanExport {
     }
     const m = this.#d.metrics;
     m.sent.inc(this.#labels, 0);
+    m.duplicates.inc(this.#labels, 0);
     m.deadLettered.inc(this.#labels, 0);
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
@@ -271,6 +272,7 @@ export class SpanExport {
     const send = (docs: Pending[]) => this.#template.send(signal, () => this.#d.sink.bulkCreate(this.#o.dataStream, docs, signal));
     const r = await this.#resolver.resolve(batch, send, signal, { maxRounds, notWhileOpen });
     if (r.delivered > 0) this.#d.metrics.sent.inc(this.#labels, r.delivered);
+    if (r.duplicates > 0) this.#d.metrics.duplicates.inc(this.#labels, r.duplicates);
     return r;
   }
 

@@ -8,7 +8,9 @@
 //    value too long, duplicate label names, line too long, timestamp too old / too new,
 //    structured metadata disallowed / too large / too many; an entry older than its stream's
 //    newest minus the out-of-order window (max_chunk_age / 2, 1h by default: "entry too far
-//    behind", https://grafana.com/docs/loki/latest/configure/#accept-out-of-order-writes);
+//    behind", https://grafana.com/docs/loki/latest/configure/#accept-out-of-order-writes), checked
+//    after the others as Loki's ingester does after its distributor, and worded as the ingester
+//    does: up to 10 entries, then "user '<tenant>', total ignored: N out of M for stream: {…}";
 //  - 429: ingestion rate limit (bytes/s) for the whole request; stream limit per new stream;
 //  - dedup: an entry equal (tenant, stream, timestamp, line) to a stored one is ignored, as Loki does;
 //  - tenants from X-Scope-OrgID ("fake" when absent and not required), basic/bearer auth;
@@ -256,6 +258,11 @@ function decodeJson(body: Buffer): RawStream[] {
   }));
 }
 
+/** A time as Go's time.Time.String() writes it in UTC (Loki's ingester errors): 2026-12-07 07:00:00.123 +0000 UTC. */
+function goTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, ' +0000 UTC');
+}
+
 export class LokiServer {
   readonly http: FaultServer;
   readonly limits: LokiLimits;
@@ -387,6 +394,9 @@ export class LokiServer {
         continue;
       }
       const streamKey = `${tenant}\u0000${stream}`;
+      // Entries of this stream that reached the ingester, and those it refused as too far behind.
+      let toIngester = 0;
+      const behind: string[] = [];
       for (const e of s.entries) {
         const ms = e.seconds * 1000 + Math.floor(e.nanos / 1e6);
         const ns = BigInt(e.seconds) * 1_000_000_000n + BigInt(e.nanos);
@@ -399,8 +409,6 @@ export class LokiServer {
           errors.push(`entry for stream '${stream}' has timestamp too old: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(now - l.rejectOldSamplesMaxAgeMs).toISOString()}`);
         } else if (ms > now + l.creationGracePeriodMs) {
           errors.push(`entry for stream '${stream}' has timestamp too new: ${new Date(ms).toISOString()}`);
-        } else if (cutoff !== undefined && ns < cutoff) {
-          errors.push(`entry with timestamp ${new Date(ms).toISOString()} ignored, reason: 'entry too far behind, entry timestamp is: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(Number(cutoff / 1_000_000n)).toISOString()}' for stream: ${stream}`);
         } else if (l.maxLineSize > 0 && size > l.maxLineSize) {
           errors.push(`Max entry size '${l.maxLineSize}' bytes exceeded for stream '${stream}' while adding an entry with length '${size}' bytes`);
         } else if (e.metadata.length > 0 && !l.allowStructuredMetadata) {
@@ -409,13 +417,23 @@ export class LokiServer {
           errors.push(`stream '${stream}' has structured metadata too large: '${mdSize}' bytes, limit: '${l.maxStructuredMetadataSize}' bytes. Please see \`limits_config.max_structured_metadata_size\` or contact your Loki administrator to increase it.`);
         } else if (l.maxStructuredMetadataEntries > 0 && e.metadata.length > l.maxStructuredMetadataEntries) {
           errors.push(`stream '${stream}' has too many structured metadata labels: '${e.metadata.length}', limit: '${l.maxStructuredMetadataEntries}'. Please see \`limits_config.max_structured_metadata_entries_count\` or contact your Loki administrator to increase it.`);
+        } else if (cutoff !== undefined && ns < cutoff) {
+          // the ingester's check, after the distributor's above: counted per stream (below)
+          toIngester++;
+          behind.push(`entry with timestamp ${goTime(ms)} ignored, reason: 'entry too far behind, entry timestamp is: ${new Date(ms).toISOString()}, oldest acceptable timestamp is: ${new Date(Number(cutoff / 1_000_000n)).toISOString()}',`);
         } else {
+          toIngester++;
           valid.push({ tenant, stream, labels: parsed.labels, raw: e });
           tenantStreams.add(stream);
           if (newest === undefined || ns > newest) newestHere.set(streamKey, ns);
         }
       }
       this.#streams.set(tenant, tenantStreams);
+      // As Loki's ingester words it (pkg/ingester/stream.go): the first max_returned_errors (10)
+      // entries, then the count of the stream's entries refused out of those it was given.
+      if (behind.length > 0) {
+        errors.push(`${behind.slice(0, 10).join('\n')}\nuser '${tenant}', total ignored: ${behind.length} out of ${toIngester} for stream: ${stream}`);
+      }
     }
     if (l.ingestionRateBytes > 0 && valid.length > 0) {
       const bytes = valid.reduce((n, e) => n + Buffer.byteLength(e.raw.line), 0);

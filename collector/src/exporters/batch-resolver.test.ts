@@ -109,6 +109,25 @@ describe('BatchResolver', () => {
     expect(requests).toBeLessThanOrEqual(1 + 2 * 2 * 4);
   });
 
+  it('items a bisect answer names (refused) are permanent at once with its words; the rest is sent once more, and bisected only if refused again', async () => {
+    const s = setup();
+    const items = Array.from({ length: 16 }, (_, i) => i);
+    const stream = new Set([1, 2, 3, 4, 5, 6, 7, 9, 12]); // refused as a whole stream
+    const poisoned = new Set([14]); // refused on its own
+    const sent: number[][] = [];
+    const r = await s.resolver.resolve(items, async (part): Promise<BatchResult> => {
+      sent.push(part);
+      const refused = part.flatMap((item, index) => (stream.has(item) ? [{ index, error: `stream refused (${item})` }] : []));
+      if (refused.length === 0 && !part.some((i) => poisoned.has(i))) return { result: ok };
+      return { result: { status: 'permanent', error: 'HTTP 400: …', httpStatus: 400 }, bisect: true, ...(refused.length ? { refused } : {}) };
+    }, s.signal);
+    expect(r.permanent.map((p) => p.item).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 9, 12, 14]);
+    expect(r.permanent.find((p) => p.item === 9)!.result).toEqual({ status: 'permanent', error: 'stream refused (9)', httpStatus: 400 });
+    expect(r.delivered).toBe(6);
+    expect(sent[1]).toEqual([0, 8, 10, 11, 13, 14, 15]); // the rest, once; then the halves of it
+    expect(sent.length).toBeLessThanOrEqual(2 + 2 * 3);
+  });
+
   it('a permanent answer without bisect refuses every item of the request', async () => {
     const s = setup();
     const r = await s.resolver.resolve([1, 2], async () => ({ result: bad }), s.signal);

@@ -9,7 +9,8 @@
 //    the same data stream, so they are the configuration's refusal, not the records'.
 //  - A whole-request permanent failure that names no item (`bisect`: Loki 400, 413) is sent again
 //    in halves until the bad items are alone; they, and every item of any other permanent
-//    failure, are returned as permanent (for the dead letters).
+//    failure, are returned as permanent (for the dead letters). Items the answer does name
+//    (`refused`: a Loki 400 about a whole stream) are permanent at once, and the rest is sent again.
 //  - A whole-request retryable failure sends the same array again, so a sender can recognise it
 //    (and reuse a body encoded for it elsewhere). So does a whole-request refusal of everything as
 //    configured (401, 403, 404, 405, 407: credentials, tenant, URL; backend-status.ts): it says
@@ -133,6 +134,21 @@ export class BatchResolver {
         retry = pending;
       } else if (answer.result.status === 'permanent') {
         this.#metrics.failedRequests.inc({ ...this.#labels, class: 'permanent' });
+        const named = answer.bisect ? namedItems(answer, pending.length) : undefined;
+        if (named) {
+          // Refused by the answer itself: no bisection down to them; the rest is sent once more.
+          for (const [index, error] of named) out.permanent.push({ item: pending[index], result: { status: 'permanent', error, httpStatus: answer.result.httpStatus } });
+          const rest = pending.filter((_, i) => !named.has(i));
+          if (rest.length) {
+            const r = await this.resolve(rest, send, signal, { ...limits, maxRounds });
+            out.delivered += r.delivered;
+            out.duplicates += r.duplicates;
+            out.permanent.push(...r.permanent);
+            out.unresolved.push(...r.unresolved);
+            out.gaveUp ||= r.gaveUp;
+          }
+          return out;
+        }
         if (answer.bisect && pending.length > 1) {
           const mid = pending.length >> 1;
           for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
@@ -164,6 +180,14 @@ export class BatchResolver {
     out.unresolved.push(...pending);
     return out;
   }
+}
+
+/** The items an answer refuses by itself (BatchResult.refused), by index: at least one, or undefined. */
+function namedItems(answer: BatchResult, count: number): Map<number, string> | undefined {
+  if (!answer.refused) return undefined;
+  const named = new Map<number, string>();
+  for (const { index, error } of answer.refused) if (Number.isInteger(index) && index >= 0 && index < count) named.set(index, error);
+  return named.size > 0 ? named : undefined;
 }
 
 /**

@@ -78,6 +78,12 @@ export interface BatchResult {
    * each again, until the bad items are alone and can be dead-lettered with the backend's reason.
    */
   bisect?: boolean;
+  /**
+   * With `bisect`: items (by index in the request) the answer refuses for good by itself, with its
+   * words about each (Loki's refusal of a whole stream, loki/refusals.ts). They go to the dead
+   * letters without being bisected; the rest is sent again, and bisected if refused again.
+   */
+  refused?: Array<{ index: number; error: string }>;
 }
 
 /**

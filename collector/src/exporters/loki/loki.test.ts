@@ -399,7 +399,8 @@ describe('against the Loki test server', () => {
       expect((await push('a', now - 59 * 60e6, 'within the hour')).status).toBe(204);
       const behind = await push('a', now - 61 * 60e6, 'too far behind');
       expect(behind.status).toBe(400);
-      expect(await behind.text()).toMatch(/entry too far behind, entry timestamp is: .*, oldest acceptable timestamp is: .*for stream: \{service_name="a"\}/);
+      // worded as Loki's ingester: the entries, then the stream's count
+      expect(await behind.text()).toMatch(/entry too far behind, entry timestamp is: .*, oldest acceptable timestamp is: .*',\nuser 'fake', total ignored: 1 out of 1 for stream: \{service_name="a"\}/);
       expect((await push('b', now - 61 * 60e6, 'another stream')).status).toBe(204);
       expect(server.entries().map((e) => e.line)).toEqual(['newest', 'within the hour', 'another stream']);
     } finally {

@@ -13,6 +13,7 @@ import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../
 import type { LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
 import { StreamCache, toEntry, type EntryPolicy, type LokiEntry } from './entry.ts';
+import { streamRefusals } from './refusals.ts';
 
 export const PUSH_PATH = '/loki/api/v1/push';
 
@@ -113,8 +114,12 @@ export class LokiSink implements LogSink {
   async send(items: LogItem[], signal: AbortSignal, encoded?: EncodedBody): Promise<BatchResult> {
     const body = encoded ?? this.encode(items);
     const contentType = this.#format === 'protobuf' ? 'application/x-protobuf' : 'application/json';
-    const { result } = await send(this.#http, body, { 'content-type': contentType }, { signal });
-    // 400: Loki names bad entries in prose only; 413: the batch is too big. Either way, split.
-    return { result, bisect: result.httpStatus === 400 || result.httpStatus === 413 };
+    const answer = await send(this.#http, body, { 'content-type': contentType }, { signal });
+    const result = answer.result;
+    // 400: Loki names bad entries in prose only; 413: the batch is too big. Either way, split,
+    // except the entries a 400 refuses as a whole stream (refusals.ts).
+    if (result.httpStatus !== 400 || !answer.body) return { result, bisect: result.httpStatus === 413 || result.httpStatus === 400 };
+    const refused = streamRefusals(items.map((item) => this.#entry(item)), answer.body).map(({ index, error }) => ({ index, error: this.#http.redactor.redact(`HTTP 400: ${error}`) }));
+    return { result, bisect: true, ...(refused.length ? { refused } : {}) };
   }
 }

@@ -133,4 +133,24 @@ describe('exporters config', () => {
       'exporters.5.labels.static.host: also derived from each record (labels.include); Loki refuses a label twice: remove it from one of them',
     ]);
   });
+
+  // Checked before sending, a static label over Loki's limits sent every record to the dead letters.
+  it('a Loki exporter’s static labels must be within its limits', () => {
+    const loki = (name: string, rest: string) => `  - { type: loki, name: ${name}, url: "http://loki:3100", ${rest} }\n`;
+    const many = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`l${i}`, 'x']));
+    expect(
+      problems(
+        'exporters:\n' +
+          loki('long-value', `labels: { static: { env: "${'é'.repeat(1025)}" } }`) +
+          loki('long-name', `labels: { static: { ${'n'.repeat(1025)}: x } }`) +
+          loki('many', `labels: { static: ${JSON.stringify(many)} }`) +
+          loki('within', `labels: { static: { env: "${'x'.repeat(2048)}" } }`) +
+          loki('unchecked', `labels: { static: { env: "${'x'.repeat(3000)}" } }, limits: { maxLabelValueLength: 0 }`),
+      ),
+    ).toEqual([
+      'exporters.0.labels.static.env: a value of 2050 bytes, over limits.maxLabelValueLength (2048): Loki refuses every record of such a stream',
+      `exporters.1.labels.static.${'n'.repeat(1025)}: a name of 1025 characters, over limits.maxLabelNameLength (1024): Loki refuses every record of such a stream`,
+      'exporters.2.labels.static: 16 stream labels with labels.include, over limits.maxLabelNamesPerSeries (15): Loki refuses every record of such a stream',
+    ]);
+  });
 });

@@ -144,7 +144,9 @@ function exporterTemplateProblems(configs: ReadonlyArray<ExporterItem>): string[
  * a bisection of its batch:
  *  - none ("at least one label pair is required per stream"): `labels.include` empty or only
  *    `host`, and no static label (`service_name` and `level` are on every record, `host` not);
- *  - one name twice ("duplicate label name"): a static label named like an included derived one.
+ *  - one name twice ("duplicate label name"): a static label named like an included derived one;
+ *  - a static label over `limits` (Loki's max_label_value_length, max_label_name_length,
+ *    max_label_names_per_series): the exporter's own check refused every record before sending.
  * Returns the problems found.
  */
 function lokiLabelProblems(configs: ReadonlyArray<ExporterItem>): string[] {
@@ -153,9 +155,16 @@ function lokiLabelProblems(configs: ReadonlyArray<ExporterItem>): string[] {
     if (c?.type !== 'loki') return;
     const labels = c.labels as { include?: unknown; static?: unknown } | undefined;
     if (!Array.isArray(labels?.include) || typeof labels.static !== 'object' || labels.static === null) return; // a schema error of its own
-    for (const name of Object.keys(labels.static)) {
+    const limits = (c.limits ?? {}) as { maxLabelNameLength?: unknown; maxLabelValueLength?: unknown; maxLabelNamesPerSeries?: unknown };
+    const limit = (v: unknown) => (typeof v === 'number' && v > 0 ? v : Number.POSITIVE_INFINITY); // 0: no check
+    for (const [name, value] of Object.entries(labels.static as Record<string, unknown>)) {
       if (labels.include.includes(name)) problems.push(`exporters.${i}.labels.static.${name}: also derived from each record (labels.include); Loki refuses a label twice: remove it from one of them`);
+      if (name.length > limit(limits.maxLabelNameLength)) problems.push(`exporters.${i}.labels.static.${name}: a name of ${name.length} characters, over limits.maxLabelNameLength (${limits.maxLabelNameLength}): Loki refuses every record of such a stream`);
+      const bytes = typeof value === 'string' ? Buffer.byteLength(value) : 0;
+      if (bytes > limit(limits.maxLabelValueLength)) problems.push(`exporters.${i}.labels.static.${name}: a value of ${bytes} bytes, over limits.maxLabelValueLength (${limits.maxLabelValueLength}): Loki refuses every record of such a stream`);
     }
+    const names = labels.include.length + Object.keys(labels.static).length;
+    if (names > limit(limits.maxLabelNamesPerSeries)) problems.push(`exporters.${i}.labels.static: ${names} stream labels with labels.include, over limits.maxLabelNamesPerSeries (${limits.maxLabelNamesPerSeries}): Loki refuses every record of such a stream`);
     if (labels.include.includes('service_name') || labels.include.includes('level') || Object.keys(labels.static).length > 0) return;
     problems.push(`exporters.${i}.labels.include: Loki needs a stream label on every record: include service_name or level, or set labels.static`);
   });

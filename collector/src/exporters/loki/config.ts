@@ -48,6 +48,9 @@ export const lokiConfigSchema = exporterObject('loki', 'Push to Loki (docs/expor
       maxStructuredMetadataEntries: Type.Integer({ default: 128, minimum: 0, description: "Loki's max_structured_metadata_entries_count; a record over it keeps its fields in the line (as JSON)." }),
       maxStructuredMetadataSize: Type.String({ default: '64KiB', format: 'bytes', description: "Loki's max_structured_metadata_size (Loki's 64KB: 64KiB here, see maxLineSize); a record over it keeps its fields in the line (as JSON)." }),
       rejectOlderThan: Type.String({ default: '7d', format: 'duration', description: "Loki's reject_old_samples_max_age." }),
+      // A deploy with a clock or time-zone bug stamps records hours ahead: Loki refuses each (400,
+      // "timestamp too new"), which names no stream, so every batch was bisected down to each record.
+      creationGracePeriod: Type.String({ default: '10m', format: 'duration', description: "Loki's creation_grace_period: a record stamped further than this ahead of the collector's clock is refused." }),
     },
     { additionalProperties: false, default: {}, description: "Loki's limits, checked before sending: a record that breaks one goes to the dead letters with Loki's reason. 0 turns a check off." },
   ),

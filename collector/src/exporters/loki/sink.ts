@@ -23,6 +23,7 @@ export interface LokiLimits {
   maxLabelValueLength: number;
   maxLabelNamesPerSeries: number;
   rejectOlderThanMs: number;
+  creationGracePeriodMs: number;
 }
 
 /** The memo slot a LogItem carries: its mapped entry (computed once by check, reused by send). */
@@ -63,6 +64,7 @@ export class LokiSink implements LogSink {
       maxLabelValueLength: config.limits.maxLabelValueLength,
       maxLabelNamesPerSeries: config.limits.maxLabelNamesPerSeries,
       rejectOlderThanMs: parseDuration(config.limits.rejectOlderThan),
+      creationGracePeriodMs: parseDuration(config.limits.creationGracePeriod),
     };
   }
 
@@ -91,6 +93,9 @@ export class LokiSink implements LogSink {
     if (l.maxLineSize > 0 && e.line.length * 3 > l.maxLineSize) {
       const size = Buffer.byteLength(e.line);
       if (size > l.maxLineSize) return `Max entry size '${l.maxLineSize}' bytes exceeded for stream '${e.stream}' while adding an entry with length '${size}' bytes`;
+    }
+    if (l.creationGracePeriodMs > 0 && item.micros / 1000 > this.#now() + l.creationGracePeriodMs) {
+      return `entry for stream '${e.stream}' has timestamp too new: ${new Date(item.micros / 1000).toISOString()}`;
     }
     if (l.rejectOlderThanMs > 0) {
       const oldest = this.#now() - l.rejectOlderThanMs;

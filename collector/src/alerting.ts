@@ -202,7 +202,11 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         externalAlerts: () => pipeline.alerts().filter((a) => a.source === 'api').map(apiAlertView),
         muteStatus: (fp, labels) => pipeline.muteStatus(fp, labels),
       });
-      await app.register(registerNotifyRoutes, { pipeline, ruleAlertState: (fp) => engine.getAlert(fp)?.state });
+      await app.register(registerNotifyRoutes, { pipeline, ruleAlertState: (fp) => {
+          const a = engine.getAlert(fp);
+          return a && { state: a.state, flapping: a.flapping };
+        },
+      });
       // Prometheus' and Alertmanager's reload endpoint (config reloaders, `curl -X POST …/-/reload`),
       // the same as SIGHUP: 200 once the rule files are in effect, with the configuration keys whose
       // change waits for a restart; 500 with each problem when the configuration or a rule file has

@@ -27,7 +27,9 @@ beforeEach(async () => {
   );
   app = createHttpServer({ bodyLimit: 1_000_000 });
   // The rule engine holds a pending alert (its `for` not passed) the pipeline has not been given.
-  await app.register(registerNotifyRoutes, { pipeline: t.pipeline, ruleAlertState: (fp) => ({ aaaa: 'pending', bbbb: 'resolved' })[fp] });
+  await app.register(registerNotifyRoutes, { pipeline: t.pipeline, ruleAlertState: (fp) =>
+      ({ aaaa: { state: 'pending', flapping: false }, bbbb: { state: 'resolved', flapping: false }, cccc: { state: 'firing', flapping: false }, dddd: { state: 'firing', flapping: true } })[fp],
+  });
   await app.ready();
 });
 
@@ -124,6 +126,16 @@ describe('acknowledgement', () => {
     expect([pending.code, resolved.code]).toEqual([ALERT_ERR.ALERT_NOT_ACTIVE, ALERT_ERR.ALERT_NOT_ACTIVE]);
     expect(pending.message).toMatch(/is pending, not firing: nobody was notified of it yet/);
     expect(resolved.message).toBe('alert bbbb is resolved, not firing: there is nothing to acknowledge');
+  });
+
+  it('the 409 for a firing rule alert the pipeline does not have yet says why and what to do, not "is firing, not firing"', async () => {
+    const inFlight = (await json('POST', '/api/v1/alerts/cccc/ack', { by: 'kim' })).json().error;
+    const flapping = (await json('POST', '/api/v1/alerts/dddd/ack', { by: 'kim' })).json().error;
+    expect([inFlight.code, flapping.code]).toEqual([ALERT_ERR.ALERT_NOT_ACTIVE, ALERT_ERR.ALERT_NOT_ACTIVE]);
+    expect(inFlight.message).not.toMatch(/not firing/);
+    expect(inFlight.message).toBe('alert cccc is firing but its notification is still on its way to the notification side (delivery in progress): try again in a few seconds');
+    expect(flapping.message).toMatch(/^alert dddd is firing but flapping: its notifications are held back until it stabilizes.*silence it/);
+    expect(flapping.details).toMatchObject({ state: 'firing', flapping: true });
   });
 
   it('POST /api/v1/alerts/:id/ack acknowledges and stops the escalation', async () => {

@@ -28,12 +28,29 @@ export interface NotifyRouteDeps {
   pipeline: NotificationPipeline;
   /**
    * The state of a rule's alert the pipeline has not been given (pending: its `for` has not
-   * passed), so acknowledging it says why it cannot be, instead of "not found".
+   * passed; firing: its transition is still on its way to the pipeline, or held back while the
+   * alert flaps), so acknowledging it says why it cannot be, instead of "not found".
    */
-  ruleAlertState?: (fingerprint: string) => string | undefined;
+  ruleAlertState?: (fingerprint: string) => { state: string; flapping: boolean } | undefined;
 }
 
 type Params = Record<string, string>;
+
+/**
+ * Why a rule's alert the pipeline does not hold cannot be acknowledged, for the person who tried:
+ * an open alert (firing, nodata, error) is there only once its transition reached the pipeline,
+ * which a flapping alert's is not until it settles.
+ */
+function notAcknowledgeable(id: string, state: string, flapping: boolean): string {
+  if (state === 'pending') return `alert ${id} is pending, not firing: nobody was notified of it yet, so there is nothing to acknowledge`;
+  if (state === 'firing' || state === 'nodata' || state === 'error') {
+    if (flapping) {
+      return `alert ${id} is ${state} but flapping: its notifications are held back until it stabilizes, so nobody was notified of it yet and there is nothing to acknowledge; silence it (POST /api/v1/silences) to keep it quiet meanwhile`;
+    }
+    return `alert ${id} is ${state} but its notification is still on its way to the notification side (delivery in progress): try again in a few seconds`;
+  }
+  return `alert ${id} is ${state}, not firing: there is nothing to acknowledge`;
+}
 
 /** The alert a link acknowledges, in the alerts API's shape (RFC 3339 times, no internal fields). */
 function ackTargetView(a: NotifyAlert) {
@@ -161,10 +178,9 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
       try {
         return { ack: pipeline.ack(id, body as { by?: unknown; comment?: unknown }, 'api') };
       } catch (err) {
-        const state = err instanceof AlertError && err.code === ALERT_ERR.ALERT_NOT_FOUND ? deps.ruleAlertState?.(id) : undefined;
-        if (state === undefined) throw err;
-        const why = state === 'pending' ? 'nobody was notified of it yet, so there is nothing to acknowledge' : 'there is nothing to acknowledge';
-        throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, `alert ${id} is ${state}, not firing: ${why}`, 409, { fingerprint: id, state });
+        const rule = err instanceof AlertError && err.code === ALERT_ERR.ALERT_NOT_FOUND ? deps.ruleAlertState?.(id) : undefined;
+        if (rule === undefined) throw err;
+        throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, notAcknowledgeable(id, rule.state, rule.flapping), 409, { fingerprint: id, state: rule.state, flapping: rule.flapping });
       }
     }),
   );

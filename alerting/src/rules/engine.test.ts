@@ -1,10 +1,11 @@
 import { mkdtempSync as mkdtempRaw, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock.ts';
 import { defaultRulesConfig, type RulesConfig } from '../config.ts';
 import { ALERT_ERR } from '../errors.ts';
+import { AlertStore } from '../state/store.ts';
 import type { AlertEvent, AlertSink } from '../types.ts';
 import { AlertingEngine, type AlertingEngineOptions } from './engine.ts';
 import { InMemoryLogCountSource, InMemoryMetricSource } from './sources.ts';
@@ -504,6 +505,60 @@ describe('AlertingEngine: persistence', () => {
     expect(second.events).toHaveLength(1);
     expect(second.events[0]).toMatchObject({ fingerprint: fired.fingerprint, previousState: 'firing', state: 'resolved', startsAt: fired.startsAt });
     expect(second.events[0].transitionId).toBeGreaterThan(fired.transitionId);
+  });
+
+  it('a firing alert that keeps breaching is not rewritten at each evaluation (keepFiringFor), and a restart holds it from its last breach', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const first = await harness([cpuRule({ keepFiringFor: '1m' })], { dir, clock });
+    first.cpu('web-1', 95);
+    await first.tick(1);
+    expect(first.states()).toEqual(['web-1:inactive->firing']);
+    const save = vi.spyOn(AlertStore.prototype, 'saveInstance');
+    try {
+      for (let i = 0; i < 4; i++) {
+        first.cpu('web-1', 95 + i);
+        await first.tick(15 * S);
+      }
+      expect(save).not.toHaveBeenCalled();
+    } finally {
+      save.mockRestore();
+    }
+    await first.engine.shutdown(); // last breach: 60 s after the first
+    const second = await harness([cpuRule({ keepFiringFor: '1m' })], { dir, clock });
+    clock.advance(50 * S);
+    second.cpu('web-1', 10);
+    await second.tick(0);
+    expect(second.events).toEqual([]);
+    expect(second.engine.alerts()[0].state).toBe('firing');
+    clock.advance(15 * S);
+    second.cpu('web-1', 10);
+    await second.tick(0);
+    expect(second.states()).toEqual(['web-1:firing->resolved']);
+  });
+
+  it('an alert left untouched during noDataGrace is not taken, after another restart, for breaching at evaluations it missed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const clock = new FakeClock(T0);
+    const rule = cpuRule({ keepFiringFor: '1m' });
+    const config = { noDataGraceMs: 60 * S };
+    const first = await harness([rule], { dir, clock, config });
+    first.cpu('web-1', 95);
+    first.cpu('web-2', 95);
+    await first.tick(1);
+    await first.engine.shutdown(); // both breached last now
+    const second = await harness([rule], { dir, clock, config });
+    for (let i = 0; i < 2; i++) {
+      second.cpu('web-2', 95); // web-1 not pushed again yet: left as it was
+      await second.tick(15 * S);
+    }
+    await second.engine.shutdown();
+    const third = await harness([rule], { dir, clock, config });
+    clock.advance(35 * S); // 65 s after web-1's last breach
+    third.cpu('web-1', 10);
+    third.cpu('web-2', 95);
+    await third.tick(0);
+    expect(third.states()).toEqual(['web-1:firing->resolved']);
   });
 
   it.each([

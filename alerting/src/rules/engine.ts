@@ -137,10 +137,25 @@ function identityOf(rule: Rule): string {
   return JSON.stringify([rule.kind, rule.name, rule.severity, s.labels ?? {}, s.groupBy ?? [], s.expr]);
 }
 
-function persistKey(inst: Instance, rule: Rule): string | null {
+/**
+ * A firing alert of a rule with keepFiringFor that breached at the evaluation of `now`: its last
+ * breach is that evaluation, which alerting.db keeps once per rule (alert_rule_evaluations), so
+ * its row is not rewritten at every evaluation while it keeps breaching.
+ */
+function breachesNow(inst: Instance, rule: Rule, now: number): boolean {
+  return inst.st.state === 'firing' && rule.keepFiringForMs > 0 && inst.st.lastActiveAt === now;
+}
+
+/**
+ * What alerting.db must hold of an instance, as evaluated at `now`; null: no row. Written only
+ * when it changes, so a steady alert costs no write.
+ */
+function persistKey(inst: Instance, rule: Rule, now: number): string | null {
   const st = inst.st;
   if (st.state === 'inactive' && !st.flapping && !st.active && !hasStateChanges(st.flapHistory)) return null;
-  const keepAlive = st.state === 'firing' && rule.keepFiringForMs > 0 ? st.lastActiveAt : null;
+  // keepFiringFor runs from the last breach, which a restart must know: 'now' while it breaches
+  // (the rule's evaluation time stands for it), the time itself once it stopped.
+  const keepAlive = st.state === 'firing' && rule.keepFiringForMs > 0 ? (breachesNow(inst, rule, now) ? 'now' : st.lastActiveAt) : null;
   // A history without changes carries no information (restore pads it the same way): leaving it
   // out keeps steady alerts from being rewritten at every evaluation.
   const history = hasStateChanges(st.flapHistory) ? st.flapHistory : '';
@@ -225,7 +240,7 @@ export class AlertingEngine {
     this.admitApiRules(store);
     // Undelivered events first (they are older than anything restore or evaluation produces).
     this.deliverer.enqueue(store.undelivered());
-    this.restoreInstances(store.loadInstances());
+    this.restoreInstances(store.loadInstances(), store.loadRuleEvaluations());
     this.startedAt = this.clock.now();
     this.lifecycle = 'running';
     for (const entry of this.rules.values()) this.schedule(entry);
@@ -573,11 +588,18 @@ export class AlertingEngine {
     }
     for (const inst of removed) entry.instances.delete(inst.key);
 
+    // Every instance, not only those stepped: one kept untouched (missing data during noDataGrace)
+    // whose row says it breached at the rule's last evaluation must say when it did instead, before
+    // that evaluation time moves on.
     const writes: Instance[] = [];
-    for (const inst of stepped) if (persistKey(inst, rule) !== inst.persistedKey) writes.push(inst);
-    if (!writes.length && !removed.length && !history.length) return;
+    let breaching = false;
+    for (const inst of entry.instances.values()) {
+      if (persistKey(inst, rule, now) !== inst.persistedKey) writes.push(inst);
+      if (breachesNow(inst, rule, now)) breaching = true;
+    }
+    if (!writes.length && !removed.length && !history.length && !breaching) return;
     try {
-      this.persist(rule, writes, removed, history);
+      this.persist(rule, writes, removed, history, now, breaching);
     } catch (err) {
       // Nothing was written: roll the in-memory state back so the same transitions are computed
       // (and persisted, and delivered) at the next evaluation instead of being lost.
@@ -590,24 +612,31 @@ export class AlertingEngine {
     }
   }
 
-  private persist(rule: Rule, writes: Instance[], removed: Instance[], history: HistoryInsert[]): void {
+  /**
+   * Writes one evaluation (at `now`) of the rule in one transaction. `breaching`: some firing
+   * alert breached at it, so the rule's evaluation time is kept as their last breach.
+   */
+  private persist(rule: Rule, writes: Instance[], removed: Instance[], history: HistoryInsert[], now: number, breaching: boolean): void {
     const store = this.store;
     if (!store) return;
     const events = store.transaction(() => {
       for (const inst of writes) {
-        const key = persistKey(inst, rule);
+        const key = persistKey(inst, rule, now);
         if (key === null) store.removeInstance(rule.id, inst.fingerprint);
-        else store.saveInstance(this.toPersisted(rule, inst));
+        else store.saveInstance(this.toPersisted(rule, inst, now));
       }
       for (const inst of removed) if (inst.persistedKey !== null) store.removeInstance(rule.id, inst.fingerprint);
+      if (breaching) store.saveRuleEvaluation(rule.id, now);
       return store.appendHistory(history);
     });
-    for (const inst of writes) inst.persistedKey = persistKey(inst, rule);
+    for (const inst of writes) inst.persistedKey = persistKey(inst, rule, now);
     this.deliverer?.enqueue(events.filter((e) => e.delivery === 'pending'));
   }
 
-  private toPersisted(rule: Rule, inst: Instance): PersistedInstance {
-    return { ruleId: rule.id, ruleIdentity: identityOf(rule), fingerprint: inst.fingerprint, groupLabels: inst.groupLabels, labels: inst.labels, st: inst.st, lastEmittedState: inst.lastEmittedState, lastEvalAt: inst.lastEvalAt };
+  private toPersisted(rule: Rule, inst: Instance, now: number): PersistedInstance {
+    const row: PersistedInstance = { ruleId: rule.id, ruleIdentity: identityOf(rule), fingerprint: inst.fingerprint, groupLabels: inst.groupLabels, labels: inst.labels, st: inst.st, lastEmittedState: inst.lastEmittedState, lastEvalAt: inst.lastEvalAt };
+    if (breachesNow(inst, rule, now)) row.breachesAtRuleEvaluation = true;
+    return row;
   }
 
   /**
@@ -615,10 +644,17 @@ export class AlertingEngine {
    * identity (identityOf: what a reload resolves alerts for), or whose labels the rule would now
    * compute differently, is closed (resolved with kind rule_removed).
    */
-  private restoreInstances(rows: PersistedInstance[]): void {
+  private restoreInstances(rows: PersistedInstance[], ruleEvaluations: Map<string, number>): void {
     const orphans = new Map<string, { rule: Rule | null; ruleId: string; instances: Instance[] }>();
     for (const row of rows) {
       const entry = this.rules.get(row.ruleId);
+      const evaluatedAt = ruleEvaluations.get(row.ruleId);
+      if (row.breachesAtRuleEvaluation && evaluatedAt !== undefined && evaluatedAt > (row.st.lastActiveAt ?? 0)) {
+        // It breached at every evaluation of its rule since the row was written (or the row would
+        // say otherwise): its last breach, keepFiringFor's start, is the rule's last evaluation.
+        row.st = { ...row.st, lastActiveAt: evaluatedAt };
+        row.lastEvalAt = evaluatedAt;
+      }
       const inst: Instance = {
         key: groupKey(row.groupLabels),
         fingerprint: row.fingerprint,
@@ -642,16 +678,17 @@ export class AlertingEngine {
     }
     for (const o of orphans.values()) {
       const reason = !o.rule ? 'rule removed' : o.rule.enabled ? 'rule changed' : 'rule disabled';
-      this.closeInstances(o.ruleId, o.rule?.name ?? o.instances[0]?.labels.alertname ?? o.ruleId, o.instances, reason, o.rule);
+      this.closeInstances(o.ruleId, o.rule?.name ?? o.instances[0]?.labels.alertname ?? o.ruleId, o.instances, reason, o.rule, !o.rule);
     }
   }
 
   /**
    * Ends instances of a removed, disabled or re-identified rule: each open one (pending, firing,
    * nodata, error) gets a final `resolved` transition (kind rule_removed); all rows are deleted.
-   * This is an operator's decision, not a data-driven resolution.
+   * This is an operator's decision, not a data-driven resolution. `all`: these are all the rule's
+   * instances (its evaluation record goes too).
    */
-  private closeInstances(ruleId: string, ruleName: string, instances: Instance[], reason: string, rule: Rule | null): void {
+  private closeInstances(ruleId: string, ruleName: string, instances: Instance[], reason: string, rule: Rule | null, all = true): void {
     const store = this.store;
     if (!store || !instances.length) return;
     const now = this.clock.now();
@@ -676,6 +713,7 @@ export class AlertingEngine {
     }
     const events = store.transaction(() => {
       for (const inst of instances) store.removeInstance(ruleId, inst.fingerprint);
+      if (all) store.forgetRuleEvaluation(ruleId);
       return store.appendHistory(history);
     });
     this.deliverer?.enqueue(events);

@@ -10,7 +10,9 @@ import type { InstanceState } from './machine.ts';
 //   alert_history   — every state change; its AUTOINCREMENT id IS the transitionId (monotonic,
 //                     never reused, even after rows are pruned), and it doubles as the outbox
 //                     towards the AlertSink: `delivery` is pending until the sink accepted it;
-//   alert_rules     — rules created through the API.
+//   alert_rules     — rules created through the API;
+//   alert_rule_evaluations — per rule, the last evaluation at which one of its firing alerts
+//                     breached (keepFiringFor's start for those rows marked breachesAtRuleEvaluation).
 
 export interface PersistedInstance {
   ruleId: string;
@@ -26,6 +28,12 @@ export interface PersistedInstance {
    * earlier versions.
    */
   ruleIdentity?: string;
+  /**
+   * A firing alert (of a rule with keepFiringFor) that breached at the evaluation that wrote it and,
+   * the row unchanged, at every later one: its last breach is its rule's last evaluation
+   * (alert_rule_evaluations), not the `st.lastActiveAt` written.
+   */
+  breachesAtRuleEvaluation?: true;
 }
 
 export type Delivery = 'pending' | 'delivered' | 'suppressed' | 'none';
@@ -118,6 +126,7 @@ export class AlertStore {
   private readonly upsertInstance: StatementSync;
   private readonly deleteInstance: StatementSync;
   private readonly insertHistory: StatementSync;
+  private readonly upsertRuleEvaluation: StatementSync;
   private readonly setEvent: StatementSync;
   private readonly markDelivery: StatementSync;
   private closed = false;
@@ -160,6 +169,10 @@ export class AlertStore {
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
       ) STRICT;
+      CREATE TABLE IF NOT EXISTS alert_rule_evaluations (
+        rule_id TEXT PRIMARY KEY,
+        evaluated_at INTEGER NOT NULL
+      ) STRICT;
     `);
     this.upsertInstance = this.db.prepare(
       'INSERT INTO alert_instances (rule_id, fingerprint, data) VALUES (?, ?, ?) ON CONFLICT (rule_id, fingerprint) DO UPDATE SET data = excluded.data',
@@ -168,6 +181,9 @@ export class AlertStore {
     this.insertHistory = this.db.prepare(
       `INSERT INTO alert_history (ts, rule_id, rule_name, fingerprint, labels, kind, from_state, to_state, value, flapping, flap, delivery, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.upsertRuleEvaluation = this.db.prepare(
+      'INSERT INTO alert_rule_evaluations (rule_id, evaluated_at) VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE SET evaluated_at = excluded.evaluated_at',
     );
     this.setEvent = this.db.prepare('UPDATE alert_history SET event = ? WHERE id = ?');
     this.markDelivery = this.db.prepare("UPDATE alert_history SET delivery = 'delivered' WHERE id = ?");
@@ -197,6 +213,20 @@ export class AlertStore {
 
   removeInstance(ruleId: string, fp: string): void {
     this.deleteInstance.run(ruleId, fp);
+  }
+
+  /** Records `at` as the last evaluation at which the rule's breaching firing alerts breached. */
+  saveRuleEvaluation(ruleId: string, at: number): void {
+    this.upsertRuleEvaluation.run(ruleId, at);
+  }
+
+  forgetRuleEvaluation(ruleId: string): void {
+    this.db.prepare('DELETE FROM alert_rule_evaluations WHERE rule_id = ?').run(ruleId);
+  }
+
+  loadRuleEvaluations(): Map<string, number> {
+    const rows = this.db.prepare('SELECT rule_id, evaluated_at FROM alert_rule_evaluations').all() as Array<{ rule_id: string; evaluated_at: number }>;
+    return new Map(rows.map((r) => [r.rule_id, r.evaluated_at]));
   }
 
   /** Inserts history rows; returns the events to deliver (with their transitionIds), in order. */

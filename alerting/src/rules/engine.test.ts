@@ -478,6 +478,23 @@ describe('AlertingEngine: flapping that starts on a resolution', () => {
   });
 });
 
+describe('AlertingEngine: rule limit', () => {
+  it('counts the firing alerts keepFiringFor holds, as Prometheus does', async () => {
+    const h = await harness([cpuRule({ keepFiringFor: '5m', limit: 2 })]);
+    h.cpu('a', 95);
+    h.cpu('b', 95);
+    await h.tick(1);
+    expect(h.engine.alerts().map((a) => a.state)).toEqual(['firing', 'firing']);
+    // A minute later a is ok and b is gone (no sample in the 1m window), both still firing for
+    // keepFiringFor; c breaches: three alerts.
+    h.clock.advance(61 * S);
+    h.cpu('a', 10);
+    h.cpu('c', 95);
+    await h.tick(0);
+    expect(h.engine.getRule('cpu')).toMatchObject({ health: 'error', lastError: 'exceeded limit of 2 with 3 alerts' });
+  });
+});
+
 describe('AlertingEngine: persistence', () => {
   it('a restart keeps a firing alert firing and emits nothing new; resolution continues the transitionIds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));

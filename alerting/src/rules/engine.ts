@@ -372,7 +372,7 @@ export class AlertingEngine {
     const rule = entry.rule;
     const now = this.clock.now();
     const t0 = performance.now();
-    const result = this.withinLimit(entry, this.distinctLabels(rule, await evaluateRule(rule, this.sources, now)));
+    const result = this.withinLimit(entry, this.distinctLabels(rule, await evaluateRule(rule, this.sources, now)), now);
     if (this.lifecycle !== 'running' || this.rules.get(rule.id) !== entry || entry.rule !== rule) return; // replaced meanwhile
     this.counters.evaluations++;
     entry.lastEvalAt = now;
@@ -420,17 +420,25 @@ export class AlertingEngine {
 
   /**
    * Prometheus' rule `limit`: a result that would make more than `limit` alerts (pending or
-   * firing: breaching series, and series in the hysteresis band of an active alert) is an
+   * firing: breaching series, series in the hysteresis band of an active alert, and firing alerts
+   * keepFiringFor holds, whether their series is ok or gone, as Prometheus counts them) is an
    * evaluation error — one `error` alert saying so instead of thousands of alerts and
    * notifications when an expression suddenly returns a series per request or per user.
    */
-  private withinLimit(entry: RuleEntry, result: EvalResult): EvalResult {
+  private withinLimit(entry: RuleEntry, result: EvalResult, now: number): EvalResult {
     const limit = entry.rule.limit;
-    if (limit <= 0 || result.kind !== 'data' || result.instances.length <= limit) return result;
+    if (limit <= 0 || result.kind !== 'data' || result.instances.length + entry.instances.size <= limit) return result;
+    const keep = entry.rule.keepFiringForMs;
+    const held = (i: Instance | undefined) => i !== undefined && i.st.state === 'firing' && keep > 0 && i.st.lastActiveAt !== null && now - i.st.lastActiveAt < keep;
     let alerts = 0;
+    const returned = new Set<string>();
     for (const r of result.instances) {
-      if (r.cond === 'breach' || (r.cond === 'hold' && entry.instances.get(r.key ?? groupKey(r.labels))?.st.active)) alerts++;
+      const key = r.key ?? groupKey(r.labels);
+      returned.add(key);
+      const inst = entry.instances.get(key);
+      if (r.cond === 'breach' || (r.cond === 'hold' && inst?.st.active) || held(inst)) alerts++;
     }
+    for (const [key, inst] of entry.instances) if (!returned.has(key) && held(inst)) alerts++;
     if (alerts <= limit) return result;
     return { kind: 'error', error: `exceeded limit of ${limit} with ${alerts} alerts` };
   }

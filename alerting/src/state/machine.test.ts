@@ -97,7 +97,7 @@ describe('state machine', () => {
 
   it.each([
     { name: 'error (default) → error state', policy: 'error' as const, want: ['firing', 'error'], fromInactive: ['error'] },
-    { name: 'keepLast → stays as it was (Prometheus)', policy: 'keepLast' as const, want: ['firing', 'firing'], fromInactive: ['inactive'] },
+    { name: 'keepLast → stays as it was', policy: 'keepLast' as const, want: ['firing', 'firing'], fromInactive: ['inactive'] },
     { name: 'alerting → firing', policy: 'alerting' as const, want: ['firing', 'firing'], fromInactive: ['firing'] },
     { name: 'ok → resolves', policy: 'ok' as const, want: ['firing', 'resolved'], fromInactive: ['inactive'] },
   ])('onError policy: $name', ({ policy, want, fromInactive }) => {
@@ -113,6 +113,15 @@ describe('state machine', () => {
     // An error alert (the rule said onError: error until a reload) stays an error alert too.
     const { st } = run([breach(), error]);
     expect(run([error], { onError: 'keepLast' }, st).states).toEqual(['error']);
+  });
+
+  it('keepLast is Grafana\'s Keep Last State: a failed or empty evaluation repeats the last result, so a pending alert still fires once `for` has passed', () => {
+    // Grafana (resultKeepLast): Pending whose pending period has passed → Alerting. Prometheus,
+    // which has no such policy, would leave it pending until an evaluation succeeds.
+    const inputs: Array<[number, StepInput]> = [[0, breach()], [15 * S, error], [30 * S, error]];
+    expect(run(inputs, { forMs: 30 * S, onError: 'keepLast' }).states).toEqual(['pending', 'pending', 'firing']);
+    const gap: Array<[number, StepInput]> = [[0, breach()], [15 * S, nodata], [30 * S, nodata]];
+    expect(run(gap, { forMs: 30 * S, noData: 'keepLast' }).states).toEqual(['pending', 'pending', 'firing']);
   });
 
   it('keeps startsAt across nodata and back to firing; sets endsAt when resolved', () => {

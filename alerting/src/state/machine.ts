@@ -131,8 +131,9 @@ export function step(prev: InstanceState, input: StepInput, p: StepParams, now: 
   switch (input.kind) {
     case 'error':
       // What a failed evaluation means is the rule's `onError` policy (Grafana's error handling):
-      // error (default) → the `error` state · keepLast → the last decision stands (Prometheus
-      // keeps its alerts as they were) · alerting → active · ok → not active.
+      // error (default) → the `error` state · keepLast → the last decision stands, as Grafana's
+      // Keep Last State: `for` and keepFiringFor run on, so a pending alert fires once `for` has
+      // passed (Prometheus would leave it pending) · alerting → active · ok → not active.
       value = null;
       active = prev.active;
       if (p.onError === 'error') {

@@ -554,6 +554,37 @@ describe('AlertingEngine: persistence', () => {
     expect(second.states()).toEqual(['web-1:firing->resolved']);
   });
 
+  it('a flap history that only shifts is not rewritten at each evaluation, and a restart has it as it would be without one', async () => {
+    const config = { flapping: { enabled: true, window: 21, high: 20, low: 5 } };
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
+    const metrics = new InMemoryMetricSource();
+    const restarted = await harness([cpuRule()], { dir, clock: new FakeClock(T0), metrics, config });
+    const steady = await harness([cpuRule()], { clock: new FakeClock(T0), config }); // never restarted
+    const both = async (v: number) => {
+      for (const h of [restarted, steady]) {
+        h.cpu('web-1', v);
+        await h.tick();
+      }
+    };
+    for (const v of [95, 10, 95]) await both(v); // firing, resolved, firing: two changes in the history
+    const save = vi.spyOn(AlertStore.prototype, 'saveInstance');
+    try {
+      for (let i = 0; i < 5; i++) await both(95);
+      expect(save).not.toHaveBeenCalled();
+    } finally {
+      save.mockRestore();
+    }
+    await restarted.engine.shutdown();
+    const again = await harness([cpuRule()], { dir, clock: restarted.clock, metrics, config });
+    for (const h of [again, steady]) {
+      h.cpu('web-1', 95);
+      await h.tick();
+    }
+    const percent = steady.engine.alerts()[0].flapPercent;
+    expect(percent).toBeGreaterThan(0);
+    expect(again.engine.alerts()[0].flapPercent).toBe(percent);
+  });
+
   it('an alert left untouched during noDataGrace is not taken, after another restart, for breaching at evaluations it missed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'periscope-alerting-'));
     const clock = new FakeClock(T0);

@@ -2,7 +2,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { defaultRulesConfig, type RulesConfig } from '../config.ts';
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import { fingerprint } from '../state/fingerprint.ts';
-import { hasStateChanges, initialState, step, type InstanceState, type StepInput, type StepParams } from '../state/machine.ts';
+import { flapPercent, hasStateChanges, initialState, step, type InstanceState, type StepInput, type StepParams } from '../state/machine.ts';
 import { AlertStore, type Delivery, type HistoryInsert, type HistoryKind, type HistoryQuery, type HistoryRow, type PersistedInstance } from '../state/store.ts';
 import type { AlertEvent, AlertEventState, AlertSink, AlertState, Severity } from '../types.ts';
 import { labelsClash, labelsClashMessage } from './clash.ts';
@@ -102,10 +102,18 @@ interface Instance extends Omit<PersistedInstance, 'ruleId'> {
   key: string;
   /** Serialized form last written to alerting.db; null when no row exists. */
   persistedKey: string | null;
+  /**
+   * The flap history as written (`historyBase`) and the rule's evaluation number it was written at
+   * (`historyAt`): while every later evaluation only appended the same state, the row stands.
+   */
+  historyAt: number | null;
+  historyBase: string;
 }
 
 interface RuleEntry {
   rule: Rule;
+  /** Evaluations of the rule, counted on across restarts (alert_rule_evaluations.seq). */
+  evalSeq: number;
   offset: number;
   timer: TimerHandle | null;
   inFlight: Promise<void> | null;
@@ -146,19 +154,31 @@ function breachesNow(inst: Instance, rule: Rule, now: number): boolean {
   return inst.st.state === 'firing' && rule.keepFiringForMs > 0 && inst.st.lastActiveAt === now;
 }
 
+/** A flap history written `evaluations` evaluations ago, each of which appended its last state. */
+function padHistory(history: string, evaluations: number, window: number): string {
+  if (evaluations <= 0 || !history) return history;
+  return (history + history[history.length - 1].repeat(Math.min(evaluations, window))).slice(-window);
+}
+
 /**
- * What alerting.db must hold of an instance, as evaluated at `now`; null: no row. Written only
- * when it changes, so a steady alert costs no write.
+ * What alerting.db must hold of an instance, as evaluated at `now` (the rule's evaluation number
+ * `seq`); null: no row. Written only when it changes, so a steady alert costs no write.
  */
-function persistKey(inst: Instance, rule: Rule, now: number): string | null {
+function persistKey(inst: Instance, rule: Rule, now: number, seq: number): string | null {
   const st = inst.st;
   if (st.state === 'inactive' && !st.flapping && !st.active && !hasStateChanges(st.flapHistory)) return null;
   // keepFiringFor runs from the last breach, which a restart must know: 'now' while it breaches
   // (the rule's evaluation time stands for it), the time itself once it stopped.
   const keepAlive = st.state === 'firing' && rule.keepFiringForMs > 0 ? (breachesNow(inst, rule, now) ? 'now' : st.lastActiveAt) : null;
   // A history without changes carries no information (restore pads it the same way): leaving it
-  // out keeps steady alerts from being rewritten at every evaluation.
-  const history = hasStateChanges(st.flapHistory) ? st.flapHistory : '';
+  // out keeps steady alerts from being rewritten at every evaluation. One with changes shifts at
+  // every evaluation; while it only appended the same state since it was written, the row (its
+  // history and evaluation number, padded at restore from the rule's count) stands.
+  let history = '';
+  if (hasStateChanges(st.flapHistory)) {
+    const unchanged = inst.historyAt !== null && padHistory(inst.historyBase, seq - inst.historyAt, rule.flapping.window) === st.flapHistory;
+    history = unchanged ? `written at ${inst.historyAt}` : st.flapHistory;
+  }
   return JSON.stringify([st.state, st.baseState, st.active, st.pendingSince, st.startsAt, st.endsAt, st.error, st.flapping, history, keepAlive, inst.lastEmittedState]);
 }
 
@@ -301,7 +321,7 @@ export class AlertingEngine {
   }
 
   private newEntry(rule: Rule): RuleEntry {
-    return { rule, offset: hash32(rule.id), timer: null, inFlight: null, instances: new Map(), lastEvalAt: null, lastDurationMs: null, lastError: null, health: 'unknown' };
+    return { rule, evalSeq: 0, offset: hash32(rule.id), timer: null, inFlight: null, instances: new Map(), lastEvalAt: null, lastDurationMs: null, lastError: null, health: 'unknown' };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -447,7 +467,7 @@ export class AlertingEngine {
     let inst = entry.instances.get(key);
     if (!inst) {
       const labels = this.labelsFor(entry.rule, groupLabels);
-      inst = { key, fingerprint: fingerprint(labels), groupLabels, labels, st: initialState(this.clock.now()), lastEmittedState: null, lastEvalAt: null, persistedKey: null };
+      inst = { key, fingerprint: fingerprint(labels), groupLabels, labels, st: initialState(this.clock.now()), lastEmittedState: null, lastEvalAt: null, persistedKey: null, historyAt: null, historyBase: '' };
       entry.instances.set(key, inst);
     }
     return inst;
@@ -597,17 +617,22 @@ export class AlertingEngine {
     for (const inst of removed) entry.instances.delete(inst.key);
 
     // Every instance, not only those stepped: one kept untouched (missing data during noDataGrace)
-    // whose row says it breached at the rule's last evaluation must say when it did instead, before
-    // that evaluation time moves on.
+    // whose row says it breached at the rule's last evaluation, or shifted its history since, must
+    // say how it stands instead, before the rule's evaluation moves on.
+    const seq = entry.evalSeq + 1;
     const writes: Instance[] = [];
-    let breaching = false;
+    let relied = false;
     for (const inst of entry.instances.values()) {
-      if (persistKey(inst, rule, now) !== inst.persistedKey) writes.push(inst);
-      if (breachesNow(inst, rule, now)) breaching = true;
+      if (persistKey(inst, rule, now, seq) !== inst.persistedKey) writes.push(inst);
+      if (breachesNow(inst, rule, now) || hasStateChanges(inst.st.flapHistory)) relied = true;
     }
-    if (!writes.length && !removed.length && !history.length && !breaching) return;
+    if (!writes.length && !removed.length && !history.length && !relied) {
+      entry.evalSeq = seq;
+      return;
+    }
     try {
-      this.persist(rule, writes, removed, history, now, breaching);
+      this.persist(rule, writes, removed, history, now, relied ? seq : null);
+      entry.evalSeq = seq;
     } catch (err) {
       // Nothing was written: roll the in-memory state back so the same transitions are computed
       // (and persisted, and delivered) at the next evaluation instead of being lost.
@@ -621,29 +646,36 @@ export class AlertingEngine {
   }
 
   /**
-   * Writes one evaluation (at `now`) of the rule in one transaction. `breaching`: some firing
-   * alert breached at it, so the rule's evaluation time is kept as their last breach.
+   * Writes one evaluation (at `now`, the rule's evaluation number `seq`) of the rule in one
+   * transaction. `relied`: rows rely on the rule's evaluation (a firing alert breached at it, a
+   * shifting flap history), so its time and number are written.
    */
-  private persist(rule: Rule, writes: Instance[], removed: Instance[], history: HistoryInsert[], now: number, breaching: boolean): void {
+  private persist(rule: Rule, writes: Instance[], removed: Instance[], history: HistoryInsert[], now: number, seq: number | null): void {
     const store = this.store;
     if (!store) return;
+    const n = seq ?? 0;
     const events = store.transaction(() => {
       for (const inst of writes) {
-        const key = persistKey(inst, rule, now);
+        const key = persistKey(inst, rule, now, n);
         if (key === null) store.removeInstance(rule.id, inst.fingerprint);
-        else store.saveInstance(this.toPersisted(rule, inst, now));
+        else store.saveInstance(this.toPersisted(rule, inst, now, n));
       }
       for (const inst of removed) if (inst.persistedKey !== null) store.removeInstance(rule.id, inst.fingerprint);
-      if (breaching) store.saveRuleEvaluation(rule.id, now);
+      if (seq !== null) store.saveRuleEvaluation(rule.id, now, seq);
       return store.appendHistory(history);
     });
-    for (const inst of writes) inst.persistedKey = persistKey(inst, rule, now);
+    for (const inst of writes) {
+      inst.historyAt = hasStateChanges(inst.st.flapHistory) ? n : null;
+      inst.historyBase = inst.historyAt === null ? '' : inst.st.flapHistory;
+      inst.persistedKey = persistKey(inst, rule, now, n);
+    }
     this.deliverer?.enqueue(events.filter((e) => e.delivery === 'pending'));
   }
 
-  private toPersisted(rule: Rule, inst: Instance, now: number): PersistedInstance {
+  private toPersisted(rule: Rule, inst: Instance, now: number, seq: number): PersistedInstance {
     const row: PersistedInstance = { ruleId: rule.id, ruleIdentity: identityOf(rule), fingerprint: inst.fingerprint, groupLabels: inst.groupLabels, labels: inst.labels, st: inst.st, lastEmittedState: inst.lastEmittedState, lastEvalAt: inst.lastEvalAt };
     if (breachesNow(inst, rule, now)) row.breachesAtRuleEvaluation = true;
+    if (hasStateChanges(inst.st.flapHistory)) row.flapHistoryAt = seq;
     return row;
   }
 
@@ -652,16 +684,24 @@ export class AlertingEngine {
    * identity (identityOf: what a reload resolves alerts for), or whose labels the rule would now
    * compute differently, is closed (resolved with kind rule_removed).
    */
-  private restoreInstances(rows: PersistedInstance[], ruleEvaluations: Map<string, number>): void {
+  private restoreInstances(rows: PersistedInstance[], ruleEvaluations: Map<string, { at: number; seq: number }>): void {
+    for (const entry of this.rules.values()) entry.evalSeq = ruleEvaluations.get(entry.rule.id)?.seq ?? 0;
     const orphans = new Map<string, { rule: Rule | null; ruleId: string; instances: Instance[] }>();
     for (const row of rows) {
       const entry = this.rules.get(row.ruleId);
-      const evaluatedAt = ruleEvaluations.get(row.ruleId);
-      if (row.breachesAtRuleEvaluation && evaluatedAt !== undefined && evaluatedAt > (row.st.lastActiveAt ?? 0)) {
+      const evaluation = ruleEvaluations.get(row.ruleId);
+      if (row.breachesAtRuleEvaluation && evaluation !== undefined && evaluation.at > (row.st.lastActiveAt ?? 0)) {
         // It breached at every evaluation of its rule since the row was written (or the row would
         // say otherwise): its last breach, keepFiringFor's start, is the rule's last evaluation.
-        row.st = { ...row.st, lastActiveAt: evaluatedAt };
-        row.lastEvalAt = evaluatedAt;
+        row.st = { ...row.st, lastActiveAt: evaluation.at };
+        row.lastEvalAt = evaluation.at;
+      }
+      if (row.flapHistoryAt !== undefined && entry && evaluation !== undefined && evaluation.seq > row.flapHistoryAt) {
+        // Each evaluation since the row was written appended the same state (or the row would say
+        // otherwise): the history is as flap detection had it at the rule's last evaluation.
+        const window = entry.rule.flapping.window;
+        const history = padHistory(row.st.flapHistory, evaluation.seq - row.flapHistoryAt, window);
+        row.st = { ...row.st, flapHistory: history, flapPercent: Math.round(flapPercent(history, window) * 100) / 100 };
       }
       const inst: Instance = {
         key: groupKey(row.groupLabels),
@@ -672,6 +712,8 @@ export class AlertingEngine {
         lastEmittedState: row.lastEmittedState,
         lastEvalAt: row.lastEvalAt,
         persistedKey: 'restored',
+        historyAt: null,
+        historyBase: '',
       };
       // Labels alone miss a groupBy changed while down (the stored group labels give the same
       // fingerprint), which left the old instance open beside the new ones.

@@ -11,8 +11,9 @@ import type { InstanceState } from './machine.ts';
 //                     never reused, even after rows are pruned), and it doubles as the outbox
 //                     towards the AlertSink: `delivery` is pending until the sink accepted it;
 //   alert_rules     — rules created through the API;
-//   alert_rule_evaluations — per rule, the last evaluation at which one of its firing alerts
-//                     breached (keepFiringFor's start for those rows marked breachesAtRuleEvaluation).
+//   alert_rule_evaluations — per rule, the time and number of its last evaluation that rows rely
+//                     on: keepFiringFor's start for rows marked breachesAtRuleEvaluation, the
+//                     evaluations a flap history written at flapHistoryAt is to be padded with.
 
 export interface PersistedInstance {
   ruleId: string;
@@ -34,6 +35,11 @@ export interface PersistedInstance {
    * (alert_rule_evaluations), not the `st.lastActiveAt` written.
    */
   breachesAtRuleEvaluation?: true;
+  /**
+   * The number of its rule's evaluation that wrote `st.flapHistory`; each later one (up to the
+   * rule's count in alert_rule_evaluations) appended its last state, which the row leaves out.
+   */
+  flapHistoryAt?: number;
 }
 
 export type Delivery = 'pending' | 'delivered' | 'suppressed' | 'none';
@@ -171,9 +177,12 @@ export class AlertStore {
       ) STRICT;
       CREATE TABLE IF NOT EXISTS alert_rule_evaluations (
         rule_id TEXT PRIMARY KEY,
-        evaluated_at INTEGER NOT NULL
+        evaluated_at INTEGER NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0
       ) STRICT;
     `);
+    const columns = this.db.prepare('PRAGMA table_info(alert_rule_evaluations)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'seq')) this.db.exec('ALTER TABLE alert_rule_evaluations ADD COLUMN seq INTEGER NOT NULL DEFAULT 0');
     this.upsertInstance = this.db.prepare(
       'INSERT INTO alert_instances (rule_id, fingerprint, data) VALUES (?, ?, ?) ON CONFLICT (rule_id, fingerprint) DO UPDATE SET data = excluded.data',
     );
@@ -183,7 +192,7 @@ export class AlertStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.upsertRuleEvaluation = this.db.prepare(
-      'INSERT INTO alert_rule_evaluations (rule_id, evaluated_at) VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE SET evaluated_at = excluded.evaluated_at',
+      'INSERT INTO alert_rule_evaluations (rule_id, evaluated_at, seq) VALUES (?, ?, ?) ON CONFLICT (rule_id) DO UPDATE SET evaluated_at = excluded.evaluated_at, seq = excluded.seq',
     );
     this.setEvent = this.db.prepare('UPDATE alert_history SET event = ? WHERE id = ?');
     this.markDelivery = this.db.prepare("UPDATE alert_history SET delivery = 'delivered' WHERE id = ?");
@@ -215,18 +224,18 @@ export class AlertStore {
     this.deleteInstance.run(ruleId, fp);
   }
 
-  /** Records `at` as the last evaluation at which the rule's breaching firing alerts breached. */
-  saveRuleEvaluation(ruleId: string, at: number): void {
-    this.upsertRuleEvaluation.run(ruleId, at);
+  /** Records the rule's evaluation (its time and number) that rows rely on. */
+  saveRuleEvaluation(ruleId: string, at: number, seq: number): void {
+    this.upsertRuleEvaluation.run(ruleId, at, seq);
   }
 
   forgetRuleEvaluation(ruleId: string): void {
     this.db.prepare('DELETE FROM alert_rule_evaluations WHERE rule_id = ?').run(ruleId);
   }
 
-  loadRuleEvaluations(): Map<string, number> {
-    const rows = this.db.prepare('SELECT rule_id, evaluated_at FROM alert_rule_evaluations').all() as Array<{ rule_id: string; evaluated_at: number }>;
-    return new Map(rows.map((r) => [r.rule_id, r.evaluated_at]));
+  loadRuleEvaluations(): Map<string, { at: number; seq: number }> {
+    const rows = this.db.prepare('SELECT rule_id, evaluated_at, seq FROM alert_rule_evaluations').all() as Array<{ rule_id: string; evaluated_at: number; seq: number }>;
+    return new Map(rows.map((r) => [r.rule_id, { at: r.evaluated_at, seq: r.seq }]));
   }
 
   /** Inserts history rows; returns the events to deliver (with their transitionIds), in order. */

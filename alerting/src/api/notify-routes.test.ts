@@ -28,7 +28,7 @@ beforeEach(async () => {
   app = createHttpServer({ bodyLimit: 1_000_000 });
   // The rule engine holds a pending alert (its `for` not passed) the pipeline has not been given.
   await app.register(registerNotifyRoutes, { pipeline: t.pipeline, ruleAlertState: (fp) =>
-      ({ aaaa: { state: 'pending', flapping: false }, bbbb: { state: 'resolved', flapping: false }, cccc: { state: 'firing', flapping: false }, dddd: { state: 'firing', flapping: true } })[fp],
+      ({ aaaa: { state: 'pending', flapping: false }, bbbb: { state: 'resolved', flapping: false }, cccc: { state: 'firing', flapping: false }, dddd: { state: 'firing', flapping: true }, ...ruleStates })[fp],
   });
   await app.ready();
 });
@@ -102,6 +102,9 @@ describe('silences API', () => {
   });
 });
 
+/** Rule alert states a test adds (by fingerprint) to those above. */
+let ruleStates: Record<string, { state: string; flapping: boolean }> = {};
+
 describe('acknowledgement', () => {
   async function firing() {
     await t.pipeline.onTransition(alertEvent({ alertname: 'ApiDown' }, 'firing', t.clock.now()));
@@ -136,6 +139,20 @@ describe('acknowledgement', () => {
     expect(inFlight.message).toBe('alert cccc is firing but its notification is still on its way to the notification side (delivery in progress): try again in a few seconds');
     expect(flapping.message).toMatch(/^alert dddd is firing but flapping: its notifications are held back until it stabilizes.*silence it/);
     expect(flapping.details).toMatchObject({ state: 'firing', flapping: true });
+  });
+
+  it('the 409 for a rule alert firing again that the pipeline still has resolved says so too', async () => {
+    const a = await firing();
+    await t.pipeline.onTransition(alertEvent({ alertname: 'ApiDown' }, 'resolved', a.startsAt, { endsAt: new Date(t.clock.now()).toISOString() }));
+    await t.settle();
+    ruleStates = { [a.fingerprint]: { state: 'firing', flapping: true } };
+    try {
+      const error = (await json('POST', `/api/v1/alerts/${a.fingerprint}/ack`, { by: 'kim' })).json().error;
+      expect(error.code).toBe(ALERT_ERR.ALERT_NOT_ACTIVE);
+      expect(error.message).toMatch(/is firing but flapping: its notifications are held back/);
+    } finally {
+      ruleStates = {};
+    }
   });
 
   it('POST /api/v1/alerts/:id/ack acknowledges and stops the escalation', async () => {

@@ -41,9 +41,11 @@ type Params = Record<string, string>;
  * an open alert (firing, nodata, error) is there only once its transition reached the pipeline,
  * which a flapping alert's is not until it settles.
  */
+const OPEN_RULE_STATES = new Set(['firing', 'nodata', 'error']);
+
 function notAcknowledgeable(id: string, state: string, flapping: boolean): string {
   if (state === 'pending') return `alert ${id} is pending, not firing: nobody was notified of it yet, so there is nothing to acknowledge`;
-  if (state === 'firing' || state === 'nodata' || state === 'error') {
+  if (OPEN_RULE_STATES.has(state)) {
     if (flapping) {
       return `alert ${id} is ${state} but flapping: its notifications are held back until it stabilizes, so nobody was notified of it yet and there is nothing to acknowledge; silence it (POST /api/v1/silences) to keep it quiet meanwhile`;
     }
@@ -178,8 +180,11 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
       try {
         return { ack: pipeline.ack(id, body as { by?: unknown; comment?: unknown }, 'api') };
       } catch (err) {
-        const rule = err instanceof AlertError && err.code === ALERT_ERR.ALERT_NOT_FOUND ? deps.ruleAlertState?.(id) : undefined;
-        if (rule === undefined) throw err;
+        // Not found, or still as the pipeline last had it (a resolved episode): the rule may know
+        // better, and the person acknowledging should learn what it says.
+        const unknownHere = err instanceof AlertError && (err.code === ALERT_ERR.ALERT_NOT_FOUND || err.code === ALERT_ERR.ALERT_NOT_ACTIVE);
+        const rule = unknownHere ? deps.ruleAlertState?.(id) : undefined;
+        if (rule === undefined || ((err as AlertError).code === ALERT_ERR.ALERT_NOT_ACTIVE && !OPEN_RULE_STATES.has(rule.state))) throw err;
         throw new AlertError(ALERT_ERR.ALERT_NOT_ACTIVE, notAcknowledgeable(id, rule.state, rule.flapping), 409, { fingerprint: id, state: rule.state, flapping: rule.flapping });
       }
     }),

@@ -16,6 +16,9 @@ const STORED = 300_000;
 /** Spans of one trace (a batch job with a span per item), written likewise. */
 const BATCH_SPANS = 400_000;
 const BATCH_TRACE = 'ab'.repeat(16);
+/** A trace at the answer's bounds (traces/trace-answer.ts): 10 000 spans of 6.7 KB of attributes, 64 MiB of span text. */
+const WIDE_TRACE = 'cd'.repeat(16);
+const WIDE_ATTRIBUTES = JSON.stringify(Object.fromEntries(Array.from({ length: 50 }, (_, k) => [`attr.key.${k}`, 'v'.repeat(120)])));
 const T0 = Date.UTC(2026, 0, 1);
 
 let collector: CollectorProcess;
@@ -38,6 +41,11 @@ beforeAll(async () => {
     SELECT (${T0} + i) * 1000, '${BATCH_TRACE}', printf('%016x', i), CASE WHEN i = 0 THEN NULL ELSE printf('%016x', 0) END,
       'batch', CASE WHEN i = 0 THEN 'nightly import' ELSE 'item' END, 1, (${T0} + i) * 1000000, (${T0} + i) * 1000000 + 1000000, 1000000,
       CASE WHEN i % 1000 = 1 THEN 2 ELSE 0 END, '', '{}', '[]', '{}'
+    FROM n`);
+  db.exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
+    INSERT INTO spans(ts, trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns, duration_ns, status_code, status_message, attributes, events, extra)
+    SELECT (${T0} + i) * 1000, '${WIDE_TRACE}', printf('%016x', i + 1), CASE WHEN i = 0 THEN NULL ELSE printf('%016x', i / 10 + 1) END,
+      'wide', 'op', 1, (${T0} + i) * 1000000, (${T0} + i) * 1000000 + 1000000, 1000000, 0, '', '${WIDE_ATTRIBUTES}', '[]', '{"links":[],"resource":{},"scope":{}}'
     FROM n`);
   db.close();
   collector = await startCollectorProcess({
@@ -103,6 +111,32 @@ describe('queries and ingest', () => {
     // On the ingest thread (every span of the trace read into memory there), at most the POST that arrived before the search began got through.
     expect(acknowledgedMeanwhile).toBeGreaterThanOrEqual(2);
   }, 120_000);
+
+  it('acknowledges POSTs while a trace at the size bounds is read, and the trace is right', async () => {
+    let readDone = false;
+    const read = fetch(`${collector.url}/api/v1/traces/${WIDE_TRACE}`).then(async (res) => {
+      readDone = true;
+      return { status: res.status, json: (await res.json()) as { spanCount: number; spans: Array<{ spanId: string; depth: number; attributes: Record<string, string> }>; truncated: { spans: boolean } } };
+    });
+    const acknowledgedMeanwhile = await postUntil(() => readDone);
+    const { status, json } = await read;
+    expect(status).toBe(200);
+    // Cut at 64 MiB of span text, described whole.
+    expect(json.spanCount).toBe(10_000);
+    expect(json.truncated.spans).toBe(true);
+    expect(json.spans.length).toBeGreaterThan(9000);
+    expect(json.spans[0]).toMatchObject({ spanId: '0000000000000001', depth: 0 });
+    expect(json.spans[1]).toMatchObject({ depth: 1 });
+    expect(json.spans[0].attributes['attr.key.49']).toBe('v'.repeat(120));
+    // On the ingest thread, the spans were read, parsed, put in tree order and serialized there: every POST waited seconds.
+    expect(acknowledgedMeanwhile).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+
+  it('answers 404 for a trace with no span stored (read by the query thread)', async () => {
+    const res = await fetch(`${collector.url}/api/v1/traces/${'ef'.repeat(16)}`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PERISCOPE_ERR_NOT_FOUND');
+  });
 
   it('evaluates log alert rules while long queries keep the API\'s query thread busy', async () => {
     const rule = async () => ((await (await fetch(`${collector.url}/api/v1/alerts/rules/Probe`)).json()) as { rule: { lastEvaluation: string | null } }).rule;

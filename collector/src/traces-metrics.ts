@@ -92,7 +92,7 @@ export function createTracesAndMetrics(db: DatabaseSync, config: { traces: Trace
         limits: { maxAttributeValueBytes: parseBytes(t.maxAttributeValueBytes), maxSpanBytes: parseBytes(t.maxSpanBytes) },
       });
       registerOtlpMetricsRoute(app, { store: metricStore, metrics: selfMetrics, limits: { maxLabelValueLength: m.maxLabelValueLength } });
-      registerTraceRoutes(app, { spans, logs, slow });
+      registerTraceRoutes(app, { logs, slow });
     },
 
     /** Exposition text appended to /metrics. */

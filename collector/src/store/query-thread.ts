@@ -1,5 +1,5 @@
-// Worker thread that answers log queries (log-reader.ts) and trace searches
-// (traces/trace-search.ts) on a read-only connection of its own.
+// Worker thread that answers log queries (log-reader.ts), trace searches
+// (traces/trace-search.ts) and trace reads (traces/trace-answer.ts) on a read-only connection of its own.
 // On the ingest thread, a count or stats over millions of records held the event loop for
 // seconds: every POST waited, acknowledgements past a sender's timeout made it send again
 // (duplicates). Here a query holds up only the queries queued behind it. WAL readers never
@@ -9,6 +9,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PeriscopeError } from '../errors.ts';
 import { BUSY_TIMEOUT_MS } from './database.ts';
+import { TraceReader } from '../traces/span-store.ts';
+import { traceAnswer } from '../traces/trace-answer.ts';
 import { searchTraces } from '../traces/trace-search.ts';
 import { LogReader } from './log-reader.ts';
 import type { QueryReply, QueryRequest, QueryThreadData } from './store-queries.ts';
@@ -21,6 +23,8 @@ db.exec('PRAGMA cache_size = -65536'); // 64 MiB page cache, as the ingest conne
 // An attached database opens with the main one's flags: read-only too.
 if (ftsDbPath !== undefined) db.exec(`ATTACH DATABASE '${ftsDbPath.replaceAll("'", "''")}' AS fts`);
 const reader = new LogReader(db, { searchIndex: ftsDbPath !== undefined });
+/** Prepared at the first trace read: the spans table exists once the collector has started. */
+let traces: TraceReader | undefined;
 // Queries are timed from here: loading the thread is not a query's running time.
 parentPort!.postMessage({ ready: true } satisfies QueryReply);
 
@@ -34,6 +38,9 @@ function answer(request: QueryRequest): QueryReply['result'] {
       return reader.countMatching(request.filter);
     case 'traces':
       return searchTraces(db, request.query);
+    case 'trace':
+      traces ??= new TraceReader(db);
+      return traceAnswer(traces, reader, request.traceId);
   }
 }
 
@@ -44,7 +51,9 @@ parentPort!.on('message', (request: QueryRequest | 'stop') => {
     return;
   }
   try {
-    parentPort!.postMessage({ id: request.id, result: answer(request) } satisfies QueryReply);
+    const result = answer(request);
+    // A trace's answer (up to 64 MiB and more) is moved, not copied: the ingest thread only sends it.
+    parentPort!.postMessage({ id: request.id, result } satisfies QueryReply, result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : []);
   } catch (err) {
     const e = err as Error;
     const error = err instanceof PeriscopeError

@@ -16,7 +16,8 @@ type QueryOp =
   | { op: 'page'; filter: LogFilter; limit: number; cursor?: string }
   | { op: 'stats'; filter: LogFilter; intervalMicros: number }
   | { op: 'count'; filter: LogFilter }
-  | { op: 'traces'; query: TraceQuery };
+  | { op: 'traces'; query: TraceQuery }
+  | { op: 'trace'; traceId: string };
 
 export type QueryRequest = QueryOp & { id: number };
 
@@ -24,7 +25,7 @@ export interface QueryReply {
   /** Sent once, when the thread has opened the store and takes queries. */
   ready?: true;
   id?: number;
-  result?: BodyPage | StatsBucket[] | number | TraceSearchResult;
+  result?: BodyPage | StatsBucket[] | number | TraceSearchResult | Uint8Array | null;
   /** A PeriscopeError keeps its code and status; any other error is a message (a 500). */
   error?: { message: string; code?: string; statusCode?: number; details?: unknown };
 }
@@ -50,7 +51,7 @@ interface QueryThread {
 const CLOSE_WAIT_MS = 5000;
 
 /**
- * The log queries and trace searches of the API, and the counts of log alert rules, answered by
+ * The log queries, trace searches and trace reads of the API, and the counts of log alert rules, answered by
  * up to `threads` query threads (query-thread.ts), each in the order its queries were sent. A
  * query goes to an idle thread; when none is idle, to a new one while there are fewer than
  * `threads`, else to the thread with the fewest waiting. So a short query does not wait for a
@@ -122,6 +123,11 @@ export class StoreQueries {
   /** Traces with a span matching the query, most recent first (traces/trace-search.ts). */
   searchTraces(query: TraceQuery): Promise<TraceSearchResult> {
     return this.#ask({ op: 'traces', query }) as Promise<TraceSearchResult>;
+  }
+
+  /** GET /api/v1/traces/:traceId's answer as JSON in UTF-8 (traces/trace-answer.ts), or null when the trace has no span stored. */
+  trace(traceId: string): Promise<Uint8Array | null> {
+    return this.#ask({ op: 'trace', traceId }) as Promise<Uint8Array | null>;
   }
 
   /** Lets the running queries finish (up to CLOSE_WAIT_MS), then stops the threads. Safe to call twice. */

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, singleParam, type RawQuery } from '../http/query-params.ts';
@@ -7,24 +6,11 @@ import { STATUS_CODE_NAMES } from './span.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
 import type { StoreQueries } from '../store/store-queries.ts';
 import type { SlowOperations } from './slowest.ts';
-import type { SpanStore, StoredSpan } from './span-store.ts';
-import { assembleTree } from './tree.ts';
 
 // Trace query API (docs/traces-and-metrics.md):
 //   GET /api/v1/traces/:traceId      the trace as a flat span list in tree order, each span with its logs
 //   GET /api/v1/traces?service=&operation=&minDuration=&maxDuration=&status=&attr.<key>=&start=&end=&limit=
 //   GET /api/v1/traces/slowest?service=&window=15m&limit=
-
-/** Most spans and logs returned for one trace; `truncated` says when a trace had more. */
-export const MAX_TRACE_SPANS = 10_000;
-export const MAX_TRACE_LOGS = 10_000;
-/**
- * Most characters of span text (attributes, events, links, resource) one answer holds, as a page
- * of logs is bounded by its bytes. Spans may each be up to traces.maxSpanBytes (1 MiB): a trace of
- * 1 100 spans of 840 KB took 3.4 GB of memory to answer, then failed (a JSON text over V8's
- * longest string), and a larger one would have ended the process out of memory.
- */
-export const MAX_TRACE_SPAN_CHARS = 64 * 2 ** 20;
 
 function bad(key: string, message: string): PeriscopeError {
   return new PeriscopeError(ERR.BAD_QUERY, `${key}: ${message}`, 400, { key });
@@ -71,12 +57,11 @@ function parseStatus(value: string | undefined): number | undefined {
 }
 
 export interface TraceRoutesOptions {
-  spans: SpanStore;
   logs: StoreQueries;
   slow: SlowOperations;
 }
 
-export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }: TraceRoutesOptions): void {
+export function registerTraceRoutes(app: FastifyInstance, { logs, slow }: TraceRoutesOptions): void {
   app.get('/api/v1/traces/slowest', async (request) => {
     const query = queryParams(request.query as RawQuery, ['service', 'window', 'limit']);
     const window = query.window || '15m';
@@ -114,60 +99,16 @@ export function registerTraceRoutes(app: FastifyInstance, { spans, logs, slow }:
     });
   });
 
-  app.get('/api/v1/traces/:traceId', async (request) => {
+  app.get('/api/v1/traces/:traceId', async (request, reply) => {
     const { traceId: raw } = request.params as { traceId: string };
     // It takes none: an unknown parameter is a 400 here as on the other endpoints, not ignored
     // (?start=… would read as a filter that was applied).
     queryParams(request.query as RawQuery, []);
     if (!/^[0-9a-fA-F]{32}$/.test(raw)) throw bad('traceId', 'expected 32 hex characters');
     const traceId = raw.toLowerCase();
-    const { spans: stored, truncated: truncatedSpans } = spans.trace(traceId, MAX_TRACE_SPANS, MAX_TRACE_SPAN_CHARS);
-    if (stored.length === 0) throw new PeriscopeError(ERR.NOT_FOUND, `no spans of trace ${traceId}`, 404, { traceId });
-    const page = await logs.query({ traceId, sd: [], attrs: [] }, MAX_TRACE_LOGS);
-    const records = page.records.slice().reverse(); // oldest first
-    const bySpan = new Map<string, LogRecord[]>();
-    const unattached: LogRecord[] = [];
-    const ids = new Set(stored.map((s) => s.spanId));
-    for (const r of records) {
-      if (r.spanId && ids.has(r.spanId)) {
-        const list = bySpan.get(r.spanId);
-        if (list) list.push(r);
-        else bySpan.set(r.spanId, [r]);
-      } else {
-        unattached.push(r);
-      }
-    }
-    const tree = assembleTree<StoredSpan>(stored);
-    let start = BigInt(tree[0].startTimeUnixNano);
-    let end = BigInt(tree[0].endTimeUnixNano);
-    const services = new Set<string>();
-    for (const s of tree) {
-      const a = BigInt(s.startTimeUnixNano);
-      const b = BigInt(s.endTimeUnixNano);
-      if (a < start) start = a;
-      if (b > end) end = b;
-      if (s.service !== null) services.add(s.service);
-    }
-    // A trace cut at MAX_TRACE_SPANS or MAX_TRACE_SPAN_CHARS is still described whole: its span count, services and
-    // duration as the search summary has them, not those of the spans returned.
-    let spanCount = tree.length;
-    if (truncatedSpans) {
-      const totals = spans.traceTotals(traceId);
-      spanCount = totals.spans;
-      start = totals.startNs;
-      end = totals.endNs;
-      for (const s of totals.services) services.add(s);
-    }
-    return {
-      traceId,
-      spanCount,
-      services: [...services].sort(),
-      startTimeUnixNano: start.toString(),
-      durationMs: Number(end - start) / 1e6,
-      spans: tree.map((s) => ({ ...s, logs: bySpan.get(s.spanId) ?? [] })),
-      /** Logs of this trace whose spanId is absent or not one of the spans above. */
-      logs: unattached,
-      truncated: { spans: truncatedSpans, logs: page.nextCursor !== null },
-    };
+    // Read, assembled and serialized by a query thread: at its bounds a trace is 64 MiB of span text (trace-answer.ts).
+    const answer = await logs.trace(traceId);
+    if (answer === null) throw new PeriscopeError(ERR.NOT_FOUND, `no spans of trace ${traceId}`, 404, { traceId });
+    return reply.type('application/json; charset=utf-8').send(Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength));
   });
 }

@@ -92,9 +92,7 @@ export class SpanStore {
   readonly db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #insertMany: StatementSync;
-  readonly #byTrace: StatementSync;
-  readonly #totals: StatementSync;
-  readonly #services: StatementSync;
+  readonly #traces: TraceReader;
   /** Rows in the table, kept current by append and noteDeleted: count(*) is linear in the table. */
   #rows: number;
   /** Called before each write and after its commit: throws when it must be refused (the database file was lost). */
@@ -107,11 +105,7 @@ export class SpanStore {
     // RETURNING lists the rows actually inserted: OR IGNORE skips the ones already stored.
     this.#insert = db.prepare(`INSERT OR IGNORE INTO spans(${COLUMNS}) VALUES ${ROW} RETURNING trace_id, span_id`);
     this.#insertMany = db.prepare(`INSERT OR IGNORE INTO spans(${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')} RETURNING trace_id, span_id`);
-    this.#byTrace = db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, id LIMIT ?');
-    this.#byTrace.setReadBigInts(true);
-    this.#totals = db.prepare('SELECT count(*) AS n, min(start_ns) AS start_ns, max(end_ns) AS end_ns FROM spans WHERE trace_id = ?');
-    this.#totals.setReadBigInts(true);
-    this.#services = db.prepare('SELECT DISTINCT service FROM spans WHERE trace_id = ? AND service IS NOT NULL ORDER BY service');
+    this.#traces = new TraceReader(db);
   }
 
   /** Writes are refused while `guard` throws (collector.ts: the database file deleted under it). */
@@ -160,28 +154,9 @@ export class SpanStore {
     this.#rows = Math.max(0, this.#rows - rows);
   }
 
-  /**
-   * The spans of one trace, by start time: at most `limit`, and no more than `maxChars` of their
-   * stored text (attributes, events, links, resource; the first span always), read one row at a
-   * time so that what is left out is never loaded. `truncated`: the trace has more.
-   */
+  /** The spans of one trace (TraceReader.trace). */
   trace(traceId: string, limit: number, maxChars = Number.POSITIVE_INFINITY): { spans: StoredSpan[]; truncated: boolean } {
-    const spans: StoredSpan[] = [];
-    let chars = 0;
-    for (const row of this.#byTrace.iterate(traceId, limit + 1) as Iterable<Record<string, unknown>>) {
-      const size = textLength(row);
-      if (spans.length === limit || (spans.length > 0 && chars + size > maxChars)) return { spans, truncated: true };
-      chars += size;
-      spans.push(rowToSpan(row));
-    }
-    return { spans, truncated: false };
-  }
-
-  /** How many spans one trace has, their earliest start, latest end and services (for a trace longer than what is returned of it). */
-  traceTotals(traceId: string): { spans: number; startNs: bigint; endNs: bigint; services: string[] } {
-    const totals = this.#totals.get(traceId) as { n: bigint; start_ns: bigint | null; end_ns: bigint | null };
-    const services = (this.#services.all(traceId) as Array<{ service: string }>).map((r) => r.service);
-    return { spans: Number(totals.n), startNs: totals.start_ns ?? 0n, endNs: totals.end_ns ?? 0n, services };
+    return this.#traces.trace(traceId, limit, maxChars);
   }
 
   /** Spans with id in (afterId, maxId] and start >= sinceMicros, in id order (slow-operation warm-up). */
@@ -237,6 +212,48 @@ export class SpanStore {
   /** Rows in the store (O(1)). */
   count(): number {
     return this.#rows;
+  }
+}
+
+/**
+ * Reads one trace's spans. Apart from SpanStore so that the query thread (store/query-thread.ts)
+ * can read a trace on its read-only connection: SpanStore creates the table and counts its rows.
+ */
+export class TraceReader {
+  readonly #byTrace: StatementSync;
+  readonly #totals: StatementSync;
+  readonly #services: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#byTrace = db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, id LIMIT ?');
+    this.#byTrace.setReadBigInts(true);
+    this.#totals = db.prepare('SELECT count(*) AS n, min(start_ns) AS start_ns, max(end_ns) AS end_ns FROM spans WHERE trace_id = ?');
+    this.#totals.setReadBigInts(true);
+    this.#services = db.prepare('SELECT DISTINCT service FROM spans WHERE trace_id = ? AND service IS NOT NULL ORDER BY service');
+  }
+
+  /**
+   * The spans of one trace, by start time: at most `limit`, and no more than `maxChars` of their
+   * stored text (attributes, events, links, resource; the first span always), read one row at a
+   * time so that what is left out is never loaded. `truncated`: the trace has more.
+   */
+  trace(traceId: string, limit: number, maxChars = Number.POSITIVE_INFINITY): { spans: StoredSpan[]; truncated: boolean } {
+    const spans: StoredSpan[] = [];
+    let chars = 0;
+    for (const row of this.#byTrace.iterate(traceId, limit + 1) as Iterable<Record<string, unknown>>) {
+      const size = textLength(row);
+      if (spans.length === limit || (spans.length > 0 && chars + size > maxChars)) return { spans, truncated: true };
+      chars += size;
+      spans.push(rowToSpan(row));
+    }
+    return { spans, truncated: false };
+  }
+
+  /** How many spans one trace has, their earliest start, latest end and services (for a trace longer than what is returned of it). */
+  traceTotals(traceId: string): { spans: number; startNs: bigint; endNs: bigint; services: string[] } {
+    const totals = this.#totals.get(traceId) as { n: bigint; start_ns: bigint | null; end_ns: bigint | null };
+    const services = (this.#services.all(traceId) as Array<{ service: string }>).map((r) => r.service);
+    return { spans: Number(totals.n), startNs: totals.start_ns ?? 0n, endNs: totals.end_ns ?? 0n, services };
   }
 }
 

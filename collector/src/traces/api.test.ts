@@ -1,0 +1,43 @@
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import type { StoreQueries } from '../store/store-queries.ts';
+import { registerTraceRoutes } from './api.ts';
+import type { SlowOperations } from './slowest.ts';
+
+// GET /api/v1/traces/:traceId reads up to 64 MiB of span text, parses it, puts it in tree order and
+// serializes the answer: about 3 s of work at the bounds. The ingest thread only waits for the
+// query thread's answer (StoreQueries.trace) and sends its bytes; on the ingest thread, every
+// POST waited for it.
+describe('trace API: where a trace is read', () => {
+  it('waits for the query thread while the ingest thread answers other requests, then sends its bytes as they are', async () => {
+    const app = Fastify();
+    let asked!: (traceId: string) => void;
+    const traceAsked = new Promise<string>((resolve) => (asked = resolve));
+    let answer!: (bytes: Uint8Array | null) => void;
+    const logs = {
+      trace: (traceId: string) => {
+        asked(traceId);
+        return new Promise<Uint8Array | null>((resolve) => (answer = resolve));
+      },
+    } as unknown as StoreQueries;
+    const slow = { maxWindowMs: 3_600_000, slowest: () => [] } as unknown as SlowOperations;
+    registerTraceRoutes(app, { logs, slow });
+    let answered = false;
+    const read = app.inject({ method: 'GET', url: `/api/v1/traces/${'AB'.repeat(16)}` }).then((res) => {
+      answered = true;
+      return res;
+    });
+    // The barrier: the trace is with the query thread, which has not answered yet.
+    expect(await Promise.race([traceAsked, read.then((res) => `answered ${res.statusCode} without the query thread`)])).toBe('ab'.repeat(16));
+    const other = await app.inject({ method: 'GET', url: '/api/v1/traces/slowest' });
+    expect(other.statusCode).toBe(200);
+    expect(answered).toBe(false);
+    const body = JSON.stringify({ traceId: 'ab'.repeat(16), spans: [{ name: 'naïve ✓' }] });
+    answer(new TextEncoder().encode(body));
+    const res = await read;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body).toBe(body);
+    await app.close();
+  });
+});

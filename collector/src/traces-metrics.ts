@@ -95,9 +95,10 @@ export function createTracesAndMetrics(db: DatabaseSync, config: { traces: Trace
       registerTraceRoutes(app, { logs, slow });
     },
 
-    /** Exposition text appended to /metrics. */
-    exposition(): string {
-      return metricStore.render() + spanMetricsStore.render();
+    /** Exposition text appended to /metrics, in pieces (MetricStore.renderPieces). */
+    *exposition(): Generator<string> {
+      yield* metricStore.renderPieces();
+      yield* spanMetricsStore.renderPieces();
     },
 
     health(): Record<string, ComponentHealth> {

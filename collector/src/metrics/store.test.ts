@@ -313,3 +313,24 @@ describe('exposition validity', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('render in pieces', () => {
+  // GET /metrics lets ingest run between pieces (api/metrics.ts): rendered at once, 350 000 lines held it for seconds.
+  it('cuts the text after a whole series once a piece has linesPerPiece lines, and the pieces make render()', () => {
+    const { store } = harness({ maxSeries: 1000 });
+    const points: MetricPoint[] = [];
+    for (let i = 0; i < 100; i++) {
+      points.push(counter(i, { labels: { ...JOB, route: `/${i}` } }));
+      points.push({ name: 'latency_seconds', otelName: 'latency', help: 'Latency.', type: 'histogram', labels: { ...JOB, route: `/${i}` }, temporality: 'cumulative', timeNs: 1n, histogram: { bounds: [0.1, 1], counts: [1, 1, 0], count: 2, sum: 0.6 } });
+    }
+    store.apply(points);
+    const pieces = [...store.renderPieces(T0, 10)];
+    expect(pieces.join('')).toBe(store.render(T0));
+    // A histogram series is 5 lines (3 buckets, _sum, _count): a piece ends at the series that reaches 10.
+    const valueLines = pieces.map((p) => p.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
+    expect(Math.max(...valueLines)).toBeLessThanOrEqual(10 + 4);
+    expect(pieces.length).toBeGreaterThanOrEqual((100 * 5 + 100) / 14);
+    for (const p of pieces) expect(p.endsWith('\n')).toBe(true);
+    expect(pieces.every((p) => !/_bucket\{[^}]*le="\+Inf"\} \d+\n$/.test(p))).toBe(true); // no piece ends inside a histogram
+  });
+});

@@ -241,7 +241,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       details: { exporter: o.exporter, bound: o.bound },
     };
   });
-  registerExporterRoutes(app, exporters);
+  registerExporterRoutes(app, exporters, (query) => queries.deadLetters(query));
 
   // Alerting: rules over the collector's metrics and logs → notification pipeline (docs/alerting.md).
   const alerting = createAlerting(config.alerting, {

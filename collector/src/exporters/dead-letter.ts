@@ -210,6 +210,32 @@ export interface CauseCount {
 }
 
 /**
+ * A page of GET /api/v1/deadletter: oldest first, up to `limit` letters and `maxChars`
+ * characters of their bodies (always one letter), and whether more follow. The records a
+ * backend refuses for good are often the large ones (Loki's 256 KB line limit), up to 16 MiB
+ * each, so 1000 of them in one page were gigabytes parsed on the ingest thread. A function of the
+ * database, not of DeadLetterStore: the query thread reads pages on its own connection
+ * (dead-letter-page.ts).
+ */
+export function letterPage(db: DatabaseSync, options: LetterSelection & { limit: number; maxChars: number }): { letters: DeadLetter[]; more: boolean } {
+  const { where, params } = selection(options);
+  const letters: DeadLetter[] = [];
+  let chars = 0;
+  for (const row of db.prepare(`SELECT * FROM deadletter ${where} ORDER BY id LIMIT ?`).iterate(...params, options.limit + 1) as Iterable<Row>) {
+    if (letters.length === options.limit || (letters.length > 0 && chars + row.body.length > options.maxChars)) return { letters, more: true };
+    chars += row.body.length;
+    letters.push(toLetter(row));
+  }
+  return { letters, more: false };
+}
+
+/** The letters the selection picks, counted in SQL. */
+export function countLetters(db: DatabaseSync, options: LetterSelection): number {
+  const { where, params } = selection(options);
+  return (db.prepare(`SELECT count(*) AS n FROM deadletter ${where}`).get(...params) as { n: number }).n;
+}
+
+/**
  * Dead-letter store: a table of the collector's database (same durability as the log, and not
  * touched by log retention). Bounded per exporter: past `maxPerExporter` the oldest letters are
  * deleted and reported to the caller, who counts them as dropped (reason `deadletter_full`).
@@ -274,8 +300,7 @@ export class DeadLetterStore {
   matching(options: LetterSelection): number {
     const { exporter, ...rest } = options;
     if (Object.values(rest).every((v) => v === undefined)) return this.total(exporter);
-    const { where, params } = selection(options);
-    return (this.#db.prepare(`SELECT count(*) AS n FROM deadletter ${where}`).get(...params) as { n: number }).n;
+    return countLetters(this.#db, options);
   }
 
   /**
@@ -363,22 +388,9 @@ export class DeadLetterStore {
     return (this.#db.prepare(`SELECT * FROM deadletter ${where} ORDER BY id LIMIT ?`).all(...params, options.limit) as unknown as Row[]).map(toLetter);
   }
 
-  /**
-   * A page of GET /api/v1/deadletter: oldest first, up to `limit` letters and `maxChars`
-   * characters of their bodies (always one letter), and whether more follow. The records a
-   * backend refuses for good are often the large ones (Loki's 256 KB line limit), up to 16 MiB
-   * each, so 1000 of them in one page were gigabytes parsed on the ingest thread.
-   */
+  /** A page of GET /api/v1/deadletter (letterPage). */
   page(options: LetterSelection & { limit: number; maxChars: number }): { letters: DeadLetter[]; more: boolean } {
-    const { where, params } = selection(options);
-    const letters: DeadLetter[] = [];
-    let chars = 0;
-    for (const row of this.#db.prepare(`SELECT * FROM deadletter ${where} ORDER BY id LIMIT ?`).iterate(...params, options.limit + 1) as Iterable<Row>) {
-      if (letters.length === options.limit || (letters.length > 0 && chars + row.body.length > options.maxChars)) return { letters, more: true };
-      chars += row.body.length;
-      letters.push(toLetter(row));
-    }
-    return { letters, more: false };
+    return letterPage(this.#db, options);
   }
 
   /** Removes delivered letters. */

@@ -1,6 +1,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../http/server.ts';
+import { deadLetterAnswer, type LetterPageQuery } from './dead-letter-page.ts';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.ts';
 import type { Exporters, ReplayReport } from './exporters.ts';
 import { registerExporterRoutes } from './routes.ts';
@@ -12,8 +13,9 @@ const record = { timestamp: '2026-12-04T10:00:00.000001Z', severity: 6, level: '
  * those it refuses for good ("timestamp too old": status 400), as Loki does after its tenant's
  * credentials were fixed.
  */
-function setup() {
-  const deadLetters = new DeadLetterStore(new DatabaseSync(':memory:'));
+function setup(readLetters?: (query: LetterPageQuery) => Promise<Uint8Array>) {
+  const db = new DatabaseSync(':memory:');
+  const deadLetters = new DeadLetterStore(db);
   const sent: number[] = [];
   const exporters = {
     names: ['loki'],
@@ -35,7 +37,8 @@ function setup() {
     },
   } as unknown as Exporters;
   const app = createHttpServer({ bodyLimit: 1 << 20, logLevel: 'silent' });
-  registerExporterRoutes(app, exporters);
+  // The collector reads pages in its query thread (StoreQueries.deadLetters); the same read here.
+  registerExporterRoutes(app, exporters, readLetters ?? (async (query) => deadLetterAnswer(db, query)));
   const letter = (logId: number, status: number) => ({ logId, micros: logId, record: record as never, reason: status === 400 ? 'HTTP 400: entry … has timestamp too old' : 'HTTP 401: invalid credentials', status });
   // Three records Loki refuses for good, then four refused while its password was wrong.
   deadLetters.add('loki', [letter(1, 400), letter(2, 400), letter(3, 400), letter(4, 401), letter(5, 401), letter(6, 401), letter(7, 401)], 100);
@@ -140,6 +143,37 @@ describe('dead letters of one cause, service or time', () => {
     const res = await inject(app, 'GET', url);
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatchObject({ code: 'PERISCOPE_ERR_BAD_QUERY', details: { key } });
+    await app.close();
+  });
+});
+
+// A page is up to 1 000 letters or 16 MiB of records: read, parsed and serialized on the ingest
+// thread, it held every POST back for 1–2 s.
+describe('where a page of dead letters is read', () => {
+  it('waits for the query thread while the ingest thread answers other requests, then sends its bytes as they are', async () => {
+    let asked!: (query: LetterPageQuery) => void;
+    const pageAsked = new Promise<LetterPageQuery>((resolve) => (asked = resolve));
+    let answer!: (bytes: Uint8Array) => void;
+    const { app } = setup((query) => {
+      asked(query);
+      return new Promise((resolve) => (answer = resolve));
+    });
+    let answered = false;
+    const read = inject(app, 'GET', '/api/v1/deadletter?exporter=loki&status=401&limit=2&cursor=4').then((res) => {
+      answered = true;
+      return res;
+    });
+    // The barrier: the page is with the query thread, which has not answered yet.
+    expect(await Promise.race([pageAsked, read.then((res) => `answered ${res.statusCode} without the query thread`)])).toEqual({ exporter: 'loki', status: 401, afterId: 4, limit: 2 });
+    const other = await inject(app, 'GET', '/health/dependencies');
+    expect(other.statusCode).toBe(200);
+    expect(answered).toBe(false);
+    const body = '{"total":0,"items":[],"nextCursor":null}';
+    answer(new TextEncoder().encode(body));
+    const res = await read;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body).toBe(body);
     await app.close();
   });
 });

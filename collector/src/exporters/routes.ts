@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { queryParams, type RawQuery } from '../http/query-params.ts';
 import { parseDuration } from '../config/units.ts';
-import { PAGE_MAX_CHARS } from '../store/log-reader.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
 import type { LetterSelection } from './dead-letter.ts';
+import type { LetterPageQuery } from './dead-letter-page.ts';
 import type { Exporters } from './exporters.ts';
 
 const MAX_LIMIT = 1000;
@@ -102,17 +102,20 @@ function parseFilters(source: Record<string, unknown>): Omit<LetterSelection, 'e
  */
 const REPLAY_KEYS = ['exporter', 'status', ...FILTER_KEYS, 'ids', 'limit'];
 
-export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters): void {
-  app.get('/api/v1/deadletter', async (request) => {
+/**
+ * `readLetters`: a page of GET /api/v1/deadletter as its JSON bytes (dead-letter-page.ts), read
+ * by a query thread (StoreQueries.deadLetters) so a page of 16 MiB does not hold up ingest.
+ */
+export function registerExporterRoutes(app: FastifyInstance, exporters: Exporters, readLetters: (query: LetterPageQuery) => Promise<Uint8Array>): void {
+  app.get('/api/v1/deadletter', async (request, reply) => {
     const q = queryParams(request.query as RawQuery, ['exporter', 'status', ...FILTER_KEYS, 'limit', 'cursor']);
     const exporter = checkExporter(exporters, q.exporter);
     const status = parseStatus(q.status, 'query');
     const filters = parseFilters(q);
     const limit = parseLimit(q.limit, 100);
     const afterId = parseCursor(q.cursor);
-    // as a page of the log API: `limit` letters or PAGE_MAX_CHARS of them, whichever comes first
-    const { letters: items, more } = exporters.deadLetters.page({ exporter, status, ...filters, afterId, limit, maxChars: PAGE_MAX_CHARS });
-    return { total: exporters.deadLetters.matching({ exporter, status, ...filters }), items, nextCursor: more ? String(items.at(-1)!.id) : null };
+    const answer = await readLetters({ exporter, status, ...filters, afterId, limit });
+    return reply.type('application/json; charset=utf-8').send(Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength));
   });
 
   app.get('/api/v1/deadletter/summary', async (request) => {

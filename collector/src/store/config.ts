@@ -22,7 +22,7 @@ export const storeConfigSchema = Type.Object(
       format: 'duration',
       unitMinimum: '1s',
       description:
-        'Longest a query (log search, export page, stats, trace search, a trace read, a log alert rule\'s count) may run; past it the query fails with 503 PERISCOPE_ERR_QUERY_TIMEOUT and is stopped, so the queries behind it (they run in store.queryThreads threads of their own; log alert rules in another) need not wait for it. As Loki\'s query_timeout.',
+        'Longest a query (log search, export page, stats, trace search, a trace read, a dead-letter page, a log alert rule\'s count) may run; past it the query fails with 503 PERISCOPE_ERR_QUERY_TIMEOUT and is stopped, so the queries behind it (they run in store.queryThreads threads of their own; log alert rules in another) need not wait for it. As Loki\'s query_timeout.',
     }),
     queryThreads: Type.Integer({
       default: 2,

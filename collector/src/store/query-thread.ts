@@ -1,5 +1,6 @@
 // Worker thread that answers log queries (log-reader.ts), trace searches
-// (traces/trace-search.ts) and trace reads (traces/trace-answer.ts) on a read-only connection of its own.
+// (traces/trace-search.ts), trace reads (traces/trace-answer.ts) and dead-letter pages
+// (exporters/dead-letter-page.ts) on a read-only connection of its own.
 // On the ingest thread, a count or stats over millions of records held the event loop for
 // seconds: every POST waited, acknowledgements past a sender's timeout made it send again
 // (duplicates). Here a query holds up only the queries queued behind it. WAL readers never
@@ -8,6 +9,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PeriscopeError } from '../errors.ts';
+import { deadLetterAnswer } from '../exporters/dead-letter-page.ts';
 import { BUSY_TIMEOUT_MS } from './database.ts';
 import { TraceReader } from '../traces/span-store.ts';
 import { traceAnswer } from '../traces/trace-answer.ts';
@@ -41,6 +43,8 @@ function answer(request: QueryRequest): QueryReply['result'] {
     case 'trace':
       traces ??= new TraceReader(db);
       return traceAnswer(traces, reader, request.traceId);
+    case 'deadletters':
+      return deadLetterAnswer(db, request.query);
   }
 }
 
@@ -52,7 +56,7 @@ parentPort!.on('message', (request: QueryRequest | 'stop') => {
   }
   try {
     const result = answer(request);
-    // A trace's answer (up to 64 MiB and more) is moved, not copied: the ingest thread only sends it.
+    // A trace's or a dead-letter page's answer (tens of MiB) is moved, not copied: the ingest thread only sends it.
     parentPort!.postMessage({ id: request.id, result } satisfies QueryReply, result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : []);
   } catch (err) {
     const e = err as Error;

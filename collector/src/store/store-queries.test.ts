@@ -10,6 +10,7 @@ import { parseLogFilter } from './log-filter.ts';
 import { LogReader, MAX_STATS_BUCKETS, PAGE_MAX_CHARS } from './log-reader.ts';
 import { StoreQueries } from './store-queries.ts';
 import { LogStore } from './log-store.ts';
+import { DeadLetterStore } from '../exporters/dead-letter.ts';
 
 const T0 = Date.UTC(2026, 5, 1);
 const open: StoreQueries[] = [];
@@ -156,5 +157,23 @@ describe('log queries in the query thread', () => {
     expect(await queries.countMatching(parseLogFilter({}))).toBe(1);
     await queries.close();
     await expect(queries.countMatching(parseLogFilter({}))).rejects.toMatchObject({ statusCode: 503 });
+  });
+});
+
+describe('dead-letter pages in the query thread', () => {
+  it('reads a page of letters written by the ingest connection, with the total and the next cursor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-queries-'));
+    const { db } = storeIn(dir, false);
+    const letters = new DeadLetterStore(db);
+    const record = { timestamp: '2026-06-01T00:00:00.000000Z', severity: 3, level: 'error', facility: 1, msg: 'refused' };
+    letters.add('loki', [1, 2, 3].map((logId) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400: entry too long', status: 400 })), 100);
+    letters.add('es', [{ logId: 9, micros: 9, record: record as never, reason: 'mapper_parsing_exception', status: 400 }], 100);
+    const queries = new StoreQueries(dir, { searchIndex: false, timeoutMs: 60_000 });
+    open.push(queries);
+    const first = JSON.parse(new TextDecoder().decode(await queries.deadLetters({ exporter: 'loki', limit: 2 })));
+    expect(first).toMatchObject({ total: 3, items: [{ exporter: 'loki', logId: 1, kind: 'log', record, status: 400 }, { logId: 2 }] });
+    const next = JSON.parse(new TextDecoder().decode(await queries.deadLetters({ exporter: 'loki', limit: 2, afterId: Number(first.nextCursor) })));
+    expect(next).toMatchObject({ total: 3, items: [{ logId: 3 }], nextCursor: null });
+    expect(JSON.parse(new TextDecoder().decode(await queries.deadLetters({ limit: 10 }))).total).toBe(4);
   });
 });

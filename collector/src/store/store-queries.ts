@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { LogFilter } from './log-filter.ts';
+import type { LetterPageQuery } from '../exporters/dead-letter-page.ts';
 import type { TraceQuery, TraceSearchResult } from '../traces/trace-search.ts';
 import { parsedPage, type BodyPage, type LogPage, type StatsBucket } from './log-reader.ts';
 import { timerDelay } from '../timer-delay.ts';
@@ -17,7 +18,8 @@ type QueryOp =
   | { op: 'stats'; filter: LogFilter; intervalMicros: number }
   | { op: 'count'; filter: LogFilter }
   | { op: 'traces'; query: TraceQuery }
-  | { op: 'trace'; traceId: string };
+  | { op: 'trace'; traceId: string }
+  | { op: 'deadletters'; query: LetterPageQuery };
 
 export type QueryRequest = QueryOp & { id: number };
 
@@ -51,7 +53,7 @@ interface QueryThread {
 const CLOSE_WAIT_MS = 5000;
 
 /**
- * The log queries, trace searches and trace reads of the API, and the counts of log alert rules, answered by
+ * The log queries, trace searches, trace reads and dead-letter pages of the API, and the counts of log alert rules, answered by
  * up to `threads` query threads (query-thread.ts), each in the order its queries were sent. A
  * query goes to an idle thread; when none is idle, to a new one while there are fewer than
  * `threads`, else to the thread with the fewest waiting. So a short query does not wait for a
@@ -128,6 +130,11 @@ export class StoreQueries {
   /** GET /api/v1/traces/:traceId's answer as JSON in UTF-8 (traces/trace-answer.ts), or null when the trace has no span stored. */
   trace(traceId: string): Promise<Uint8Array | null> {
     return this.#ask({ op: 'trace', traceId }) as Promise<Uint8Array | null>;
+  }
+
+  /** A page of GET /api/v1/deadletter as JSON in UTF-8 (exporters/dead-letter-page.ts). */
+  deadLetters(query: LetterPageQuery): Promise<Uint8Array> {
+    return this.#ask({ op: 'deadletters', query }) as Promise<Uint8Array>;
   }
 
   /** Lets the running queries finish (up to CLOSE_WAIT_MS), then stops the threads. Safe to call twice. */

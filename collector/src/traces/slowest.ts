@@ -63,6 +63,8 @@ export class SlowOperations {
   readonly #maxWindowMs: number;
   readonly #maxOperations: number;
   readonly #now: () => number;
+  /** The window's oldest minute at the last prune: nothing older is held, so a prune before it moves finds nothing. */
+  #prunedBefore = Number.NEGATIVE_INFINITY;
   dropped = 0;
 
   constructor(options: { maxWindowMs: number; maxOperations: number; now?: () => number }) {
@@ -89,12 +91,13 @@ export class SlowOperations {
       const key = `${s.service ?? ''}\u0000${s.name}`;
       let op = this.#ops.get(key);
       if (!op) {
+        // At the bound, a prune frees room only once a minute has left the window: pruning for
+        // every span of a new operation walked every minute of every operation (10 000 × 60),
+        // and 100 spans of new names (unnormalized URLs) held the ingest thread for 0.5–2 s.
+        if (this.#ops.size >= this.#maxOperations && oldest > this.#prunedBefore) this.prune(now);
         if (this.#ops.size >= this.#maxOperations) {
-          this.prune(now);
-          if (this.#ops.size >= this.#maxOperations) {
-            this.dropped++;
-            continue;
-          }
+          this.dropped++;
+          continue;
         }
         op = { service: s.service, name: s.name, minutes: new Map() };
         this.#ops.set(key, op);
@@ -116,6 +119,7 @@ export class SlowOperations {
   /** Drops minutes older than the maximum window, and operations left empty. */
   prune(now: number = this.#now()): void {
     const oldest = Math.floor((now - this.#maxWindowMs) / MINUTE);
+    this.#prunedBefore = Math.max(this.#prunedBefore, oldest);
     for (const [key, op] of this.#ops) {
       for (const minute of op.minutes.keys()) if (minute < oldest) op.minutes.delete(minute);
       if (op.minutes.size === 0) this.#ops.delete(key);

@@ -69,7 +69,7 @@ export function registerTraceRoutes(app: FastifyInstance, { logs, slow }: TraceR
     if (!Number.isFinite(windowMs) || windowMs < 60_000) throw bad('window', 'expected a duration of at least 1m, e.g. 15m');
     if (windowMs > slow.maxWindowMs) throw bad('window', `at most ${slow.maxWindowMs / 60_000}m (traces.slowest.maxWindow)`);
     const limit = parseLimit(query.limit, 10, 1000);
-    const operations = slow.slowest({ service: query.service || undefined, windowMs, limit });
+    const operations = await slow.slowest({ service: query.service || undefined, windowMs, limit });
     return { window, operations };
   });
 

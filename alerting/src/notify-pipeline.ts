@@ -47,6 +47,8 @@ export interface NotificationPipelineDeps {
   listenerUrl?: () => string;
   /** Replaces the notifiers built from config.receivers (tests). */
   notifiers?: BuiltNotifiers;
+  /** The sends in flight of the pipeline this one replaces (release()): not sent again meanwhile. */
+  sending?: ReadonlyMap<string, Promise<unknown>>;
 }
 
 export interface PostAlertsResult {
@@ -88,6 +90,7 @@ export class NotificationPipeline implements AlertSink {
   readonly #receiverLocale: Map<string, string | undefined>;
   /** Base URL of ack links, and of console links unless consoleBaseUrl is set. */
   readonly #baseUrl: () => string;
+  readonly #sending: ReadonlyMap<string, Promise<unknown>> | undefined;
   #parts: Parts | undefined;
   #state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
@@ -100,6 +103,7 @@ export class NotificationPipeline implements AlertSink {
     this.#clock = deps.clock ?? systemClock;
     this.#logger = deps.logger ?? silentLogger;
     this.#random = deps.random ?? Math.random;
+    this.#sending = deps.sending;
     this.metrics = createNotifyMetrics(deps.registry);
     this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now() });
     this.#receiverLocale = new Map(deps.config.receivers.map((r) => [r.name, r.locale]));
@@ -143,6 +147,7 @@ export class NotificationPipeline implements AlertSink {
       logger: this.#logger,
       random: this.#random,
       obsolete: (n, fps) => this.#obsolete(n, fps),
+      ...(this.#sending ? { sending: this.#sending } : {}),
       policy: {
         maxAttempts: config.delivery.maxAttempts,
         maxAgeMs: parseDuration(config.delivery.maxAge),
@@ -234,23 +239,59 @@ export class NotificationPipeline implements AlertSink {
   /** Stops timers and the outbox (waiting for sends in flight), shuts notifiers down, closes the db. Safe twice and before start. */
   shutdown(): Promise<void> {
     this.#stopping ??= (async () => {
-      const wasStarting = this.#starting;
-      this.#state = 'stopped';
-      if (wasStarting) await wasStarting.catch(() => undefined);
-      const p = this.#parts;
-      if (this.#gcTimer !== undefined) this.#clock.clearTimeout(this.#gcTimer);
-      if (p) {
-        p.dispatcher.stop();
-        p.escalations.shutdown();
-        p.store.stop();
-        await p.outbox.shutdown();
-        p.timings.shutdown();
-      }
-      await Promise.allSettled([...this.#built.notifiers.values()].map((n) => n.shutdown()));
-      if (p) p.db.close();
-      this.#parts = undefined;
+      const p = await this.#halt();
+      if (p) await p.outbox.shutdown();
+      await this.#close(p);
     })();
     return this.#stopping;
+  }
+
+  /**
+   * For a pipeline replaced by a reload (notify-swap.ts): stops it as shutdown() does but without
+   * waiting for the sends in flight, which a slow backend (an SMTP server, a webhook's timeout) can
+   * hold for long while the API answers 503 and transitions wait. Resolves with them, by
+   * integration, for the next pipeline (`sending`); they finish here, writing their outcome, and the
+   * notifiers and the db close after them (shutdown() waits for that).
+   */
+  async release(): Promise<ReadonlyMap<string, Promise<unknown>>> {
+    if (this.#stopping) {
+      await this.#stopping;
+      return new Map();
+    }
+    let sending: ReadonlyMap<string, Promise<unknown>> = new Map();
+    let halted!: () => void;
+    const detached = new Promise<void>((resolve) => (halted = resolve));
+    this.#stopping = (async () => {
+      const p = await this.#halt();
+      if (p) sending = p.outbox.detach();
+      halted();
+      await Promise.allSettled(sending.values());
+      await this.#close(p);
+    })();
+    await detached;
+    return sending;
+  }
+
+  /** Stops taking alerts and every timer; the parts, for closing them. */
+  async #halt(): Promise<Parts | undefined> {
+    const wasStarting = this.#starting;
+    this.#state = 'stopped';
+    if (wasStarting) await wasStarting.catch(() => undefined);
+    const p = this.#parts;
+    if (this.#gcTimer !== undefined) this.#clock.clearTimeout(this.#gcTimer);
+    if (p) {
+      p.dispatcher.stop();
+      p.escalations.shutdown();
+      p.store.stop();
+    }
+    return p;
+  }
+
+  async #close(p: Parts | undefined): Promise<void> {
+    p?.timings.shutdown();
+    await Promise.allSettled([...this.#built.notifiers.values()].map((n) => n.shutdown()));
+    if (p) p.db.close();
+    this.#parts = undefined;
   }
 
   #p(): Parts {

@@ -157,9 +157,10 @@ export function registerEngineMetrics(registry: Registry, engine: Pick<AlertingE
 export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
   const pipelines = new SwappablePipeline(
     notifyConfigFromAlerting(config),
-    (notifyConfig) =>
+    (notifyConfig, sending) =>
       new NotificationPipeline({
         config: notifyConfig,
+        ...(sending ? { sending } : {}),
         dataDir: deps.dataDir,
         registry: deps.registry,
         logger: deps.logger,

@@ -11,8 +11,13 @@ function fakePipeline(name: string, log: string[]) {
     name,
     start: async () => void log.push(`start ${name}`),
     shutdown: () => {
-      log.push(`shutdown ${name}`);
+      if (!log.includes(`shutdown ${name}`)) log.push(`shutdown ${name}`);
       return shutdownDone;
+    },
+    release: async () => {
+      log.push(`shutdown ${name}`);
+      await shutdownDone;
+      return new Map();
     },
     onTransition: async () => void log.push(`transition ${name}`),
   };

@@ -119,13 +119,20 @@ export interface OutboxDeps {
    * acknowledged: the ack is what the chain waits for.
    */
   obsolete?: (notification: Notification, fingerprints: readonly string[]) => string | undefined;
+  /**
+   * The sends still in flight in the outbox this one replaces (a reload, notify-swap.ts), by
+   * integration: their rows are still pending in the table, so the integration waits for its send
+   * to end (its outcome written by the outbox that made it) instead of sending the row twice.
+   */
+  sending?: ReadonlyMap<string, Promise<unknown>>;
 }
 
 export class Outbox {
   readonly #d: OutboxDeps;
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #busy = new Set<string>();
-  readonly #inflight = new Set<Promise<void>>();
+  /** The send in flight, by integration (one at a time each: #busy). */
+  readonly #inflight = new Map<string, Promise<void>>();
   readonly #rateNext = new Map<string, number>();
   readonly #insert;
   #timer: TimerHandle | undefined;
@@ -185,6 +192,17 @@ export class Outbox {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    for (const [integration, send] of this.#d.sending ?? []) {
+      if (this.#busy.has(integration)) continue;
+      this.#busy.add(integration);
+      const done = () => {
+        this.#busy.delete(integration);
+        this.#inflight.delete(integration);
+        this.kick();
+      };
+      // Counted as this outbox's own: a next reload hands it on (detach), shutdown waits for it.
+      this.#inflight.set(integration, send.then(done, done));
+    }
     this.kick();
   }
 
@@ -238,10 +256,10 @@ export class Outbox {
             // Space from the end of this request too, so the backend sees the interval between arrivals.
             if (rateKey !== undefined) this.#rateNext.set(rateKey, Math.max(this.#rateNext.get(rateKey) ?? 0, this.#d.clock.now() + (notifier.rateLimit?.minIntervalMs ?? 0)));
             this.#busy.delete(row.integration);
-            this.#inflight.delete(p);
+            this.#inflight.delete(row.integration);
             this.kick();
           });
-        this.#inflight.add(p);
+        this.#inflight.set(row.integration, p);
       }
       this.#scheduleNext(now);
       for (const [channel, n] of Object.entries({ slack: 0, email: 0, sms: 0, webhook: 0, ...this.pendingByChannel() })) this.#d.metrics.pending.set({ channel }, n);
@@ -397,6 +415,19 @@ export class Outbox {
   }
 
   /** Stops scheduling and waits (bounded) for attempts in flight; unfinished rows stay pending. */
+  /**
+   * Stops sending without waiting for the sends in flight, and returns them by integration: for an
+   * outbox replaced by a reload, whose successor holds those integrations until they end (`sending`).
+   * They still write their outcome, so the database stays open until they settle.
+   */
+  detach(): ReadonlyMap<string, Promise<void>> {
+    this.#running = false;
+    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    return new Map(this.#inflight);
+  }
+
   async shutdown(waitMs = 10_000): Promise<void> {
     this.#running = false;
     if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
@@ -404,7 +435,7 @@ export class Outbox {
     this.#timerAt = Number.POSITIVE_INFINITY;
     if (this.#inflight.size === 0) return;
     let t: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.#inflight]), new Promise<void>((resolve) => (t = setTimeout(resolve, waitMs)))]);
+    await Promise.race([Promise.allSettled([...this.#inflight.values()]), new Promise<void>((resolve) => (t = setTimeout(resolve, waitMs)))]);
     clearTimeout(t);
   }
 }

@@ -312,6 +312,20 @@ describe('escalation chains (fake clock)', () => {
     expect(keys).toHaveLength(1); // the alert's new group escalates on its own
   });
 
+  it('a running chain whose route no longer escalates (the config changed it to a receiver) pages no further step', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(M);
+    await t.pipeline.shutdown();
+    const toSlack = { ...config, route: { receiver: 'team-slack', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h' } };
+    t = await startTestPipeline(toSlack, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    await t.advance(30 * M); // the chain's email and SMS steps would have fallen due
+    expect(log(c, t0).filter((l) => !l.includes('slack'))).toEqual([]);
+    expect(t.pipeline.escalations()).toEqual([]);
+  });
+
   it('an acknowledged chain whose group is gone is forgotten with its notification log entry, not kept forever', async () => {
     const { c, t } = await firedAndAcked();
     const old = t.pipeline.escalations()[0];

@@ -245,9 +245,11 @@ export class Escalations implements EscalationHandler {
     const chain = this.#chains.get(st.chain);
     const group = this.#d.group(groupKey);
     const now = this.#d.clock.now();
-    if (!chain || !group) {
+    if (!chain || !group || group.route.opts.escalation !== st.chain) {
       // The group is gone (its route's grouping or the chain changed in the config since the
-      // restart): nothing is left to escalate, and its state would linger in the API forever.
+      // restart or reload), or its route no longer escalates with this chain (it was given a
+      // receiver or another chain): nothing is left to escalate — paging the next step would
+      // page people the configuration no longer names — and its state would linger in the API forever.
       this.#stop(st, 'idle', 'gone', [], now);
       this.#drop(groupKey);
       return;

@@ -455,7 +455,7 @@ describe('rule files on SIGHUP', () => {
 
     writeFileSync(rulesFile, 'rules: [ { name: ');
     collector.proc.kill('SIGHUP');
-    await waitFor(() => collector.output().includes('alerting rule files not reloaded'), 10_000);
+    await waitFor(() => collector.output().includes('alerting rule files and routing not reloaded'), 10_000);
     expect(await rule('E2EReloaded')).toBe(200); // all or nothing: the rules in effect stay
     expect(await rule('E2EHighLoad')).toBe(200);
 

@@ -84,6 +84,9 @@ describe('reloading the routing', () => {
     const bad = await post('/-/reload');
     expect(bad.status).toBe(500);
     expect(bad.json.error.details.problems.join('\n')).toMatch(/unknown receiver "c"/);
+    // The answer and the log say the routing stays too, not only the rules (the edit was a route).
+    expect(bad.json.error.message).toMatch(/^alerting rule files and routing not reloaded, the rules and routing in effect are unchanged: /);
+    await waitFor(() => collector.output().includes('alerting rule files and routing not reloaded: the configuration file has problems; the rules and routing in effect are unchanged'));
     expect((await post('/api/v2/alerts', [{ labels: { alertname: 'StillRouted', team: 'c' } }])).status).toBe(200);
     await waitFor(() => receivedBy('/c').length === 2);
   });

@@ -34,6 +34,8 @@ export interface ReloadResult {
   problems: string[];
   /** Configuration keys changed in the file that take effect at the next restart only. */
   restartNeeded: string[];
+  /** What was and was not applied, when not ok and not "nothing" (the answer's message). */
+  message?: string;
 }
 
 /** What log alert rules count with: the query thread (StoreQueries), or a LogReader in-process. */
@@ -218,7 +220,9 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         handler: async (_req, reply) => {
           const result = await reload();
           if (result.ok) return { status: 'success', rules: engine.listRules().length, restartNeeded: result.restartNeeded };
-          return reply.code(500).send(alertErrorBody(ALERT_ERR.RULE_INVALID, `alerting rule files not reloaded, the rules in effect are unchanged: ${result.problems.join('; ')}`, { problems: result.problems }));
+          // Named both: an operator who edited a route must not read that only rules were refused.
+          const what = result.message ?? 'alerting rule files and routing not reloaded, the rules and routing in effect are unchanged';
+          return reply.code(500).send(alertErrorBody(ALERT_ERR.RULE_INVALID, `${what}: ${result.problems.join('; ')}`, { problems: result.problems }));
         },
       });
     },

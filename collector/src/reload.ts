@@ -40,7 +40,7 @@ export function createReloader(
         next = await readConfig();
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-        log.error({ problems }, 'alerting rule files not reloaded: the configuration file has problems; the rules in effect are unchanged');
+        log.error({ problems }, 'alerting rule files and routing not reloaded: the configuration file has problems; the rules and routing in effect are unchanged');
         return { ok: false, problems, restartNeeded: [] };
       }
     }
@@ -51,7 +51,7 @@ export function createReloader(
     } catch (err) {
       const problems = [`notifications not reloaded, the routing in effect is unchanged: ${(err as Error).message}`];
       log.error({ problems }, 'alerting notifications not reloaded');
-      return { ok: false, problems, restartNeeded: [] };
+      return { ok: false, problems, restartNeeded: [], message: 'the alerting rule files were reloaded, the routing was not' };
     }
     const restartNeeded = changedKeys(running, next);
     if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting's rule files, routes, receivers, escalations and inhibition rules)`);

@@ -326,6 +326,24 @@ describe('escalation chains (fake clock)', () => {
     expect(t.pipeline.escalations()).toEqual([]);
   });
 
+  it('a running chain whose route now escalates with another chain: the new chain starts, the old one pages no further step', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(M);
+    await t.pipeline.shutdown();
+    const other = {
+      ...config,
+      escalations: [...config.escalations, { name: 'sms-first', repeat: 1, steps: [{ notify: ['oncall-sms'], wait: '1h' }] }],
+      route: { ...config.route, escalation: 'sms-first' },
+    };
+    t = await startTestPipeline(other, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    await t.advance(30 * M);
+    expect(log(c, t0)).toEqual(['0:slack:firing', '1:sms:firing']);
+    expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ chain: 'sms-first', status: 'running', step: 0 })]);
+  });
+
   it('an acknowledged chain whose group is gone is forgotten with its notification log entry, not kept forever', async () => {
     const { c, t } = await firedAndAcked();
     const old = t.pipeline.escalations()[0];

@@ -187,6 +187,11 @@ export class Escalations implements EscalationHandler {
       // between two group ticks (its ack ended with the old episode). Like a new alert, it starts
       // the chain again, although the notification log has seen its fingerprint.
       if (known.status === 'acknowledged') reason = 'new_alerts';
+    } else if (entry && reason === undefined && known !== undefined && known.chain !== chain.name && known.status === 'running' && pendingUnacked.length > 0) {
+      // The route escalates with another chain since a reload or restart: the notification log
+      // (one entry per group, whatever the chain) has seen these alerts, but the new chain's people
+      // have not been paged; it starts from its first step, as a new receiver is notified.
+      reason = 'new_alerts';
     }
     if (!reason) return;
     const next = nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, episodeStart(firing, now));

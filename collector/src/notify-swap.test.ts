@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import type { NotifyConfig } from '../../alerting/src/notify-config.ts';
+import { ALERT_ERR, AlertError } from '../../alerting/src/errors.ts';
 import { SwappablePipeline } from './notify-swap.ts';
 
 /** A pipeline stand-in whose shutdown finishes when the test says so. */
@@ -13,6 +14,10 @@ function fakePipeline(name: string, log: string[]) {
     shutdown: () => {
       if (!log.includes(`shutdown ${name}`)) log.push(`shutdown ${name}`);
       return shutdownDone;
+    },
+    alerts: () => {
+      if (log.includes(`shutdown ${name}`)) throw new AlertError(ALERT_ERR.PIPELINE_STOPPED, 'the notification pipeline is shut down', 503);
+      return [];
     },
     release: async () => {
       log.push(`shutdown ${name}`);
@@ -58,5 +63,26 @@ describe('SwappablePipeline', () => {
     await offered;
     expect(log).toEqual(['shutdown p1', 'start p2', 'transition p2']);
     expect(swap.view.start).toBeTypeOf('function'); // the view forwards to p2
+  });
+
+  it('a request during a replacement is told the pipeline is restarting for a reload, not that it was shut down', async () => {
+    const log: string[] = [];
+    const made: Array<ReturnType<typeof fakePipeline>> = [];
+    const swap = new SwappablePipeline(config(1), (c) => {
+      const f = fakePipeline(`p${(c as unknown as { n: number }).n}`, log);
+      made.push(f);
+      return f.pipeline;
+    });
+    const replacing = swap.replace(config(2));
+    let thrown: unknown;
+    try {
+      swap.view.alerts();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ code: ALERT_ERR.PIPELINE_STOPPED, statusCode: 503, message: expect.stringMatching(/restarting with the reloaded configuration/) });
+    made[0].finishShutdown();
+    await replacing;
+    expect(swap.view.alerts()).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@
 // pending is lost. Meanwhile the rule engine's transitions wait for the new pipeline.
 import type { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import type { NotifyConfig } from '../../alerting/src/notify-config.ts';
+import { ALERT_ERR, AlertError } from '../../alerting/src/errors.ts';
 import type { AlertEvent, AlertSink } from '../../alerting/src/types.ts';
 
 /** How long shutdown() waits for the sends in flight of replaced pipelines (as Outbox.shutdown for its own). */
@@ -37,8 +38,20 @@ export class SwappablePipeline {
     this.view = new Proxy({} as NotificationPipeline, {
       get: (_target, prop) => {
         const current = this.#current;
-        const value = Reflect.get(current, prop, current) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value;
+        let value: unknown;
+        try {
+          value = Reflect.get(current, prop, current); // a getter (silences) checks too
+        } catch (err) {
+          throw this.#whileSwapping(err);
+        }
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          try {
+            return (value as (...args: unknown[]) => unknown).apply(current, args);
+          } catch (err) {
+            throw this.#whileSwapping(err);
+          }
+        };
       },
     });
     this.sink = {
@@ -47,6 +60,15 @@ export class SwappablePipeline {
         return this.#current.onTransition(event);
       },
     };
+  }
+
+  /**
+   * The 503 of a pipeline stopped for a replacement says so: "shut down" made an operator whose
+   * acknowledgement or silence was refused for a moment think the alerting side had stopped.
+   */
+  #whileSwapping(err: unknown): unknown {
+    if (this.#swapping === undefined || this.#closed || !(err instanceof AlertError) || err.code !== ALERT_ERR.PIPELINE_STOPPED) return err;
+    return new AlertError(ALERT_ERR.PIPELINE_STOPPED, 'the notification pipeline is restarting with the reloaded configuration: try again in a moment', 503);
   }
 
   get current(): NotificationPipeline {

@@ -90,4 +90,15 @@ describe('reloading the routing', () => {
     expect((await post('/api/v2/alerts', [{ labels: { alertname: 'StillRouted', team: 'c' } }])).status).toBe(200);
     await waitFor(() => receivedBy('/c').length === 2);
   });
+
+  it('a file read empty (caught while being rewritten) is refused: the routing in effect stays', async () => {
+    writeFileSync(collector.configFile as string, '');
+    const empty = await post('/-/reload');
+    expect(empty.status).toBe(500);
+    expect(empty.json.error.details.problems.join('\n')).toMatch(/the configuration file is empty/);
+    expect((await post('/api/v2/alerts', [{ labels: { alertname: 'AfterEmpty', team: 'c' } }])).status).toBe(200);
+    await waitFor(() => receivedBy('/c').includes('AfterEmpty'));
+    writeFileSync(collector.configFile as string, '# being written\n');
+    expect((await post('/-/reload')).status).toBe(500);
+  });
 });

@@ -87,8 +87,8 @@ function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
  * Throws ConfigError when there is any. Warnings go to stderr when asked (check-config; at start
  * the alerting engine logs them).
  */
-async function checkedConfig(file: string | undefined, printWarnings = false) {
-  const { config, problems, source } = readConfig({ file });
+async function checkedConfig(file: string | undefined, printWarnings = false, reload = false) {
+  const { config, problems, source } = readConfig({ file, reload });
   if (file && !problems.some((p) => /^\(root\)/.test(keyOfProblem(p)))) {
     const { checkAlertingConfig } = await import('../src/alerting.ts');
     const reported = new Set(problems.map(keyOfProblem));
@@ -160,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
   const collector = await startCollector(config, {
     configDir: file ? dirname(resolve(file)) : process.cwd(),
     // A reload reads the file again, as Prometheus does: its alerting.ruleFiles, and what changed elsewhere.
-    ...(file ? { readConfig: () => checkedConfig(file) } : {}),
+    ...(file ? { readConfig: () => checkedConfig(file, false, true) } : {}),
   });
   if (phase !== 'stopping') reloadRuleFiles = collector.reload;
   const syslog = collector.syslogAddresses();

@@ -186,6 +186,13 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
 interface LoadOptions {
   file?: string;
   env?: Record<string, string | undefined>;
+  /**
+   * Read for a reload (SIGHUP, POST /-/reload): a file with nothing in it (empty, or comments
+   * only) is refused. At a reload it is a file caught while being rewritten (truncated, then
+   * written) far more often than a wish for every default, and applying it would drop every
+   * route and receiver, failing the notifications pending for them.
+   */
+  reload?: boolean;
 }
 
 /**
@@ -216,11 +223,16 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     } catch (err) {
       throw new PeriscopeError(ERR.CONFIG_UNREADABLE, `cannot read config file ${options.file}: ${(err as Error).message}`);
     }
+    let parsed: unknown;
     try {
-      raw = parseYaml(text, YAML_OPTIONS) ?? {};
+      parsed = parseYaml(text, YAML_OPTIONS);
     } catch (err) {
       throw new ConfigError([`(yaml): ${yamlErrorLine(err, text)}`], source);
     }
+    if (options.reload && (parsed === null || parsed === undefined)) {
+      throw new ConfigError(['(root): the configuration file is empty (being written?): nothing reloaded, the configuration in effect stays'], source);
+    }
+    raw = parsed ?? {};
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): expected a mapping of sections'], source);
   }
   const problems: string[] = [];

@@ -14,7 +14,7 @@ import { ParsePool } from '../receivers/native/parse-pool.ts';
 import { registerNativeLogsRoute } from '../receivers/native/route.ts';
 import { IdempotencyKeys } from '../ingest/idempotency-keys.ts';
 import { openDatabase } from '../store/database.ts';
-import { parseLogFilter, timestampToMicros } from '../store/log-filter.ts';
+import { matchesFilter, parseLogFilter, timestampToMicros } from '../store/log-filter.ts';
 import { LogStore } from '../store/log-store.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { SerializedBatch, TailSession, registerTailRoute, type TailOptions, type TailSocket } from './tail.ts';
@@ -158,6 +158,92 @@ describe('TailSession (unit, fake socket)', () => {
     ]);
     session.flushNotice(); // nothing pending: nothing sent
     expect(sent).toHaveLength(2);
+  });
+
+  /** A socket that keeps the frames as sent, byte for byte. */
+  function rawSocket(buffered: number) {
+    const frames: string[] = [];
+    const socket: TailSocket = { bufferedAmount: buffered, readyState: 1, send: (d: string) => void frames.push(d), close() {} };
+    return { socket, frames };
+  }
+  const sessionCases = [
+    { filter: {}, buffered: 0 },
+    { filter: {}, buffered: 0 },
+    { filter: { service: 'a' }, buffered: 0 },
+    { filter: { service: 'a' }, buffered: 0 },
+    { filter: { q: 'été' }, buffered: 0 },
+    { filter: {}, buffered: BOUND - 1024 - 2100 },
+    { filter: {}, buffered: BOUND - 1024 - 4200 },
+    { filter: { service: 'a' }, buffered: BOUND - 1024 - 2100 },
+    { filter: {}, buffered: BOUND },
+    { filter: {}, buffered: 0, paused: true },
+    { filter: { service: 'b' }, buffered: 0 },
+  ];
+  // Multi-byte text (the bound is in bytes), a record over the bound, records of another service.
+  const mixedBatch = () =>
+    batchOf([
+      rec(`0 été ${big}`),
+      rec(`1 ${'€'.repeat(300)}`, { appName: 'b' }),
+      rec(`2 ${'x'.repeat(BOUND)}`),
+      rec(`3 été ${big}`),
+      rec('4 "quoted" \\ \n', { attributes: { k: 'v' } }),
+      rec(`5 ${big}`, { appName: 'b' }),
+      rec(`6 été ${big}`),
+      rec(`7 ${big}`),
+    ]);
+
+  it('frames are byte for byte what each client got when it built its own', () => {
+    // The fan-out as it was before clients shared work: each session matched and framed alone.
+    const reference = (filter: object, buffered: number, paused: boolean) => {
+      const batch = mixedBatch();
+      const { records, micros } = batch.batch.logs;
+      const f = parseLogFilter(filter as Record<string, string>);
+      const matched = records.map((r, i) => (matchesFilter(f, r, micros[i]) ? i : -1)).filter((i) => i >= 0);
+      const dropped = { paused: 0, slow: 0, too_large: 0 };
+      if (matched.length === 0) return { frames: [] as string[], dropped };
+      if (paused) return { frames: [], dropped: { ...dropped, paused: matched.length } };
+      const most = BOUND - 1024 - '{"type":"records","records":['.length - ']}'.length;
+      let room = most - buffered;
+      const parts: string[] = [];
+      for (const i of matched) {
+        const size = Buffer.byteLength(batch.batch.logs.bodies[i]) + 1;
+        if (size > most) dropped.too_large++;
+        else if (dropped.slow > 0 || size > room) dropped.slow++;
+        else {
+          room -= size;
+          parts.push(batch.batch.logs.bodies[i]);
+        }
+      }
+      return { frames: parts.length > 0 ? ['{"type":"records","records":[' + parts.join(',') + ']}'] : [], dropped };
+    };
+    const batch = mixedBatch();
+    const sessions = sessionCases.map(({ filter, buffered, paused }) => {
+      const { socket, frames } = rawSocket(buffered);
+      const session = new TailSession(socket, parseLogFilter(filter), BOUND);
+      session.paused = paused ?? false;
+      return { session, frames };
+    });
+    for (const { session } of sessions) session.offer(batch);
+    const got = sessions.map(({ session, frames }) => ({ frames, dropped: { ...session.pending } }));
+    const want = sessionCases.map(({ filter, buffered, paused }) => reference(filter, buffered, paused ?? false));
+    expect(got).toEqual(want);
+    // The cases cover sending all, some, none, too_large and paused.
+    expect(want.map((w) => w.frames.length)).toContain(0);
+    expect(new Set(want.map((w) => w.frames[0]?.length)).size).toBeGreaterThan(4);
+  });
+
+  it('clients with the same filter share the matching and the frame: one pass per filter, one frame per distinct room', () => {
+    const batch = mixedBatch();
+    for (let copy = 0; copy < 8; copy++) {
+      for (const { filter, buffered, paused } of sessionCases) {
+        const session = new TailSession(rawSocket(buffered).socket, parseLogFilter(filter), BOUND);
+        session.paused = paused ?? false;
+        session.offer(batch);
+      }
+    }
+    // 88 sessions, 4 filters ({}, service=a, q, service=b). Frames: {} has 3 rooms that take
+    // records (a 4th takes none), service=a 2, q 1, service=b 1; paused sessions build none.
+    expect(batch.work).toEqual({ filterPasses: 4, frames: 7 });
   });
 
   it('sends nothing to a socket that is not open', () => {

@@ -56,10 +56,19 @@ const RECORDS_TAIL = ']}';
 
 export type DropReason = 'paused' | 'slow' | 'too_large';
 
-/** JSON of each record of one batch (the stored body) and its size, measured at most once however many clients tail it. */
+/**
+ * JSON of each record of one batch (the stored body) and its size, measured at most once however
+ * many clients tail it; and what each filter selects from it, worked out once for every client with
+ * that filter and bound (clients that ask for the same records get the very same frame string).
+ * With 64 clients each matching and framing a batch on its own, fan-out grew as batch size ×
+ * clients on the ingest thread and held the POSTs back.
+ */
 export class SerializedBatch {
   readonly batch: IngestedBatch;
   readonly #bytes: number[];
+  readonly #selections = new Map<string, Selection>();
+  /** Work done for this batch (tests check it is shared): filter passes over it, frames built. */
+  readonly work = { filterPasses: 0, frames: 0 };
   constructor(batch: IngestedBatch) {
     this.batch = batch;
     this.#bytes = new Array(batch.logs.length);
@@ -70,12 +79,118 @@ export class SerializedBatch {
   bytes(i: number): number {
     return (this.#bytes[i] ??= Buffer.byteLength(this.json(i)));
   }
+  /** The records `filter` matches, for clients whose records frames may take `most` bytes. `key` names the filter (filterKey). */
+  select(filter: LogFilter, key: string, most: number): Selection {
+    const id = `${most}\n${key}`;
+    let selection = this.#selections.get(id);
+    if (selection === undefined) {
+      selection = new Selection(this, filter, most);
+      this.#selections.set(id, selection);
+    }
+    return selection;
+  }
+}
+
+/** The same filter, the same records: the key sessions are grouped by. */
+export function filterKey(filter: LogFilter): string {
+  return JSON.stringify(filter);
+}
+
+const matchesAll = (filter: LogFilter): boolean =>
+  filter.service === undefined && filter.maxSeverity === undefined && filter.startMicros === undefined && filter.endMicros === undefined &&
+  filter.traceId === undefined && filter.q === undefined && filter.sd.length === 0 && filter.attrs.length === 0;
+
+/**
+ * One filter's records of one batch. What a client is sent is the longest run of the sendable
+ * records (in order, those under the bound on their own) that fits in its room: the same room,
+ * the same frame, built once.
+ */
+export class Selection {
+  readonly #batch: SerializedBatch;
+  readonly #most: number;
+  /** Indices of the matching records, in commit order. */
+  readonly matched: number[];
+  #tooLarge = 0;
+  /** Matched records that fit under the bound alone, and the bytes of the first k+1 of them (with a comma each). */
+  #sendable: number[] | undefined;
+  #ends: number[] = [];
+  readonly #frames = new Map<number, string>();
+
+  constructor(batch: SerializedBatch, filter: LogFilter, most: number) {
+    this.#batch = batch;
+    this.#most = most;
+    const n = batch.batch.logs.length;
+    batch.work.filterPasses++;
+    if (matchesAll(filter)) {
+      // Needs no record objects: parsing every body only to match everything is skipped.
+      this.matched = Array.from({ length: n }, (_, i) => i);
+    } else {
+      const { records, micros } = batch.batch.logs;
+      this.matched = [];
+      for (let i = 0; i < n; i++) if (matchesFilter(filter, records[i], micros[i])) this.matched.push(i);
+    }
+  }
+
+  /** Matched records that can never be sent under the bound (measured on first use: paused clients need only the count). */
+  get tooLarge(): number {
+    this.#layout();
+    return this.#tooLarge;
+  }
+  get sendable(): number {
+    return this.#layout().length;
+  }
+
+  /** How many of the sendable records fit in `room` bytes, in order. */
+  fit(room: number): number {
+    this.#layout();
+    const ends = this.#ends;
+    let lo = 0;
+    let hi = ends.length; // answer in [lo, hi]
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (ends[mid - 1] <= room) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The `records` message of the first `k` sendable records. */
+  frame(k: number): string {
+    let text = this.#frames.get(k);
+    if (text === undefined) {
+      const sendable = this.#layout();
+      const parts = new Array<string>(k);
+      for (let j = 0; j < k; j++) parts[j] = this.#batch.json(sendable[j]);
+      text = RECORDS_HEAD + parts.join(',') + RECORDS_TAIL;
+      this.#frames.set(k, text);
+      this.#batch.work.frames++;
+    }
+    return text;
+  }
+
+  #layout(): number[] {
+    if (this.#sendable !== undefined) return this.#sendable;
+    const sendable: number[] = [];
+    let total = 0;
+    for (const i of this.matched) {
+      const size = this.#batch.bytes(i) + 1; // + comma
+      if (size > this.#most) this.#tooLarge++; // never fits, however fast the client reads
+      else {
+        sendable.push(i);
+        total += size;
+        this.#ends.push(total);
+      }
+    }
+    this.#sendable = sendable;
+    return sendable;
+  }
 }
 
 /** One tail connection: its filter, pause state and drop accounting. */
 export class TailSession {
   readonly socket: TailSocket;
   readonly filter: LogFilter;
+  readonly #filterKey: string;
   readonly #maxBytes: number;
   readonly #onDrop: (reason: DropReason, n: number) => void;
   readonly #onSent: (n: number) => void;
@@ -92,6 +207,7 @@ export class TailSession {
   ) {
     this.socket = socket;
     this.filter = filter;
+    this.#filterKey = filterKey(filter);
     this.#maxBytes = maxBytes;
     this.#onDrop = hooks.onDrop ?? (() => {});
     this.#onSent = hooks.onSent ?? (() => {});
@@ -99,36 +215,25 @@ export class TailSession {
 
   /** Sends the batch's matching records that fit under the bound; drops and counts the rest. */
   offer(batch: SerializedBatch): void {
-    const { records, micros } = batch.batch.logs;
-    const matched: number[] = [];
-    for (let i = 0; i < records.length; i++) {
-      if (matchesFilter(this.filter, records[i], micros[i])) matched.push(i);
-    }
-    if (matched.length === 0 || this.socket.readyState !== OPEN) return;
+    if (this.socket.readyState !== OPEN) return;
+    const most = this.#maxBytes - CONTROL_RESERVE - RECORDS_HEAD.length - RECORDS_TAIL.length;
+    const selection = batch.select(this.filter, this.#filterKey, most);
+    if (selection.matched.length === 0) return;
     if (this.paused) {
-      this.#drop('paused', matched.length);
+      this.#drop('paused', selection.matched.length);
       return;
     }
     // A pending drop notice goes first, so the client sees the gap where it happened.
     this.flushNotice();
-    const most = this.#maxBytes - CONTROL_RESERVE - RECORDS_HEAD.length - RECORDS_TAIL.length;
-    let room = most - this.socket.bufferedAmount;
-    const parts: string[] = [];
-    let tooLarge = 0;
-    let slow = 0;
-    for (const i of matched) {
-      const size = batch.bytes(i) + 1; // + comma
-      if (size > most) tooLarge++; // never fits, however fast the client reads
-      else if (slow > 0 || size > room) slow++; // keep order: a gap, then later batches may fit again
-      else {
-        room -= size;
-        parts.push(batch.json(i));
-      }
+    // The first records that fit are sent; after the first that does not, the rest are dropped
+    // (a gap, then later batches may fit again), so the order is kept.
+    const sent = selection.fit(most - this.socket.bufferedAmount);
+    if (sent > 0) {
+      this.socket.send(selection.frame(sent));
+      this.#onSent(sent);
     }
-    if (parts.length > 0) {
-      this.socket.send(RECORDS_HEAD + parts.join(',') + RECORDS_TAIL);
-      this.#onSent(parts.length);
-    }
+    const tooLarge = selection.tooLarge;
+    const slow = selection.sendable - sent;
     if (tooLarge > 0) this.#drop('too_large', tooLarge);
     if (slow > 0) this.#drop('slow', slow);
   }

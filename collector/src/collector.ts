@@ -229,8 +229,8 @@ export async function startCollector(config: Config, options: StartOptions = {})
   // Exporters: each reads the durable log with its own cursor (docs/exporters.md).
   const metricsSources = new MetricsSources();
   metricsSources.add('collector', registrySource(metrics.registry, refreshMetrics));
-  metricsSources.add('otlp-metrics', (now) => telemetry.metricStore.samples(now));
-  metricsSources.add('span-metrics', (now) => telemetry.spanMetricsStore.samples(now));
+  metricsSources.add('otlp-metrics', (now) => telemetry.metricStore.samplePieces(now));
+  metricsSources.add('span-metrics', (now) => telemetry.spanMetricsStore.samplePieces(now));
   const exporters = new Exporters(config.exporters, { db, store, spans: telemetry.spans, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log, configDir: options.configDir });
   retention.setGuard(exporters.retentionGuard());
   ingest.setAdmission(() => {

@@ -539,7 +539,7 @@ export class MetricStore {
   }
 
   /** Exposition lines of one series (histograms: _bucket{le}, _sum, _count; exponential ones on their job's layout). */
-  #lines(family: Family, s: Series, layouts: Map<string, ExpLayout> | undefined): Line[] {
+  #lines(family: Family, s: Series, layouts: Map<string, ExpLayout> | undefined, exp = s.exp): Line[] {
     switch (family.type) {
       case 'counter':
       case 'gauge':
@@ -549,11 +549,11 @@ export class MetricStore {
         let counts: number[];
         let count: number;
         let sum: number | undefined;
-        if (s.exp) {
+        if (exp) {
           const layout = layouts?.get(s.labels.job ?? '');
-          ({ bounds, counts } = toExplicit(layout ? onLayout(s.exp, layout) : s.exp, s.factor));
-          count = s.exp.count;
-          sum = s.exp.sum === undefined ? undefined : applyFactor(s.exp.sum, s.factor);
+          ({ bounds, counts } = toExplicit(layout ? onLayout(exp, layout) : exp, s.factor));
+          count = exp.count;
+          sum = exp.sum === undefined ? undefined : applyFactor(exp.sum, s.factor);
         } else {
           const h = s.hist as ExplicitHistogram;
           bounds = h.bounds;
@@ -622,24 +622,49 @@ export class MetricStore {
 
   /**
    * Every live series as Prometheus samples (the series /metrics shows, `__name__` in the labels),
-   * stamped `nowMs`, plus one metadata entry per family: the source the remote-write exporter
-   * registers (`MetricsSources.add('otlp-metrics', (now) => store.samples(now))`).
+   * stamped `nowMs`, plus one metadata entry per family: samplePieces() joined.
    */
   samples(nowMs: number = this.#o.now()): RemoteWriteBatch {
-    this.expire(nowMs);
     const batch: RemoteWriteBatch = { samples: [], metadata: [] };
-    for (const family of this.#families.values()) {
-      batch.metadata.push({ name: family.name, type: family.type, help: family.help || `${family.name} (OTLP metric)` });
+    for (const piece of this.samplePieces(nowMs)) {
+      for (const s of piece.samples) batch.samples.push(s);
+      for (const m of piece.metadata) batch.metadata.push(m);
+    }
+    return batch;
+  }
+
+  /**
+   * samples() in pieces of about `samplesPerPiece` samples (a series is never split), a family's
+   * metadata in the piece its first sample is in: the source the remote-write exporter registers
+   * (`MetricsSources.add('otlp-metrics', (now) => store.samplePieces(now))`), which lets ingest
+   * run between pieces. At the series bounds (19 000 OTLP histograms, 342 000 samples) samples()
+   * held the ingest thread for 0.4-2 s at each remote write interval. The families are those live
+   * at `nowMs`, a family's series those live when the collection reaches it (a series is never
+   * given twice, even if removed and added again meanwhile); each series' samples are of one
+   * moment, and every sample is stamped `nowMs`.
+   */
+  *samplePieces(nowMs: number = this.#o.now(), samplesPerPiece = RENDER_PIECE_LINES): Generator<RemoteWriteBatch> {
+    this.expire(nowMs);
+    let piece: RemoteWriteBatch = { samples: [], metadata: [] };
+    for (const family of [...this.#families.values()]) {
+      piece.metadata.push({ name: family.name, type: family.type, help: family.help || `${family.name} (OTLP metric)` });
       const layouts = this.#familyLayouts(family);
-      for (const s of family.series.values()) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts)) {
+      // Each exponential histogram as the layouts were made from: a point applied while the
+      // collection waits may not fit them (a lower scale, a wider range).
+      const series = [...family.series.values()].map((s) => [s, s.exp] as const);
+      for (const [s, exp] of series) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts, exp)) {
           const labels: Labels = { __name__: family.name + suffix, ...s.labels };
           if (extra !== undefined) labels[extra] = extraValue as string;
-          batch.samples.push({ labels, value, timestampMs: nowMs });
+          piece.samples.push({ labels, value, timestampMs: nowMs });
+        }
+        if (piece.samples.length >= samplesPerPiece) {
+          yield piece;
+          piece = { samples: [], metadata: [] };
         }
       }
     }
-    return batch;
+    if (piece.samples.length > 0 || piece.metadata.length > 0) yield piece;
   }
 
   /**

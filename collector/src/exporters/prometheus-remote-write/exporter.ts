@@ -10,6 +10,7 @@
 // Metrics are not replayable history, so there is no dead-letter store here: the queue is
 // bounded (queue.maxSamples) and the oldest requests beyond it are dropped (reason "queue_full").
 
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { timerDelay } from '../../timer-delay.ts';
 import { parseDuration } from '../../config/units.ts';
@@ -63,6 +64,7 @@ export class RemoteWriteExporter {
   readonly #stale = new StaleSeries();
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
+  #reading: Promise<void> | undefined;
   #abort = new AbortController();
   #started = false;
   #stopped = false;
@@ -105,15 +107,29 @@ export class RemoteWriteExporter {
     void this.tick();
   }
 
-  /** Reads the sources once and queues the samples (also called by tests). */
-  async tick(): Promise<void> {
+  /**
+   * Reads the sources once and queues the samples (also called by tests). The read, the stale
+   * markers and the encoding let the event loop turn between pieces (a source's pieces, 2 000
+   * series, a request): at 19 000 OTLP histograms (342 000 samples) they held the ingest thread
+   * for 2-10 s at each interval on a loaded machine. A tick while one is still running is that
+   * one (two reads interleaved would queue a series' samples out of timestamp order).
+   */
+  tick(): Promise<void> {
+    this.#reading ??= this.#read().finally(() => {
+      this.#reading = undefined;
+    });
+    return this.#reading;
+  }
+
+  async #read(): Promise<void> {
     const now = this.#now();
     const batch = await this.#d.sources.collect(now, (source, err) =>
       this.#d.logger.warn({ exporter: this.name, source, err: err.message }, `exporter ${this.name}: metrics source failed`),
     );
-    for (const marker of this.#stale.markers(batch.bySource, now)) batch.samples.push(marker);
+    for (const marker of await this.#stale.markers(batch.bySource, now)) batch.samples.push(marker);
     const per = this.#config.maxSamplesPerRequest;
     for (let i = 0; i < batch.samples.length; i += per) {
+      if (i > 0) await yieldToLoop();
       const samples = batch.samples.slice(i, i + per);
       const { body, skipped } = encodeWriteRequest(samples, i === 0 ? batch.metadata : [], this.#config.externalLabels);
       if (skipped) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, skipped);
@@ -180,6 +196,7 @@ export class RemoteWriteExporter {
     clearInterval(this.#timer);
     const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' ? 0 : timerDelay(parseDuration(this.#config.shutdownTimeout)));
     try {
+      await this.#reading; // an interval's read under way, then the last snapshot
       if (this.breaker.state !== 'open') await this.tick();
       await this.#sending;
     } finally {

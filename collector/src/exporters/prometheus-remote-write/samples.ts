@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 
 /** One sample of one series. `labels.__name__` is the metric name. */
@@ -32,7 +33,12 @@ export interface CollectedBatch extends SampleBatch {
   bySource: Map<string, Sample[] | undefined>;
 }
 
-export type MetricsSource = (nowMs: number) => SampleBatch | Promise<SampleBatch>;
+/**
+ * A source gives its samples at once, or in pieces (an iterable of batches, e.g.
+ * MetricStore.samplePieces) that collect() takes one per event-loop turn so that a source of
+ * hundreds of thousands of samples does not hold up ingest while it is read.
+ */
+export type MetricsSource = (nowMs: number) => SampleBatch | Promise<SampleBatch> | Iterable<SampleBatch>;
 
 export class MetricsSources {
   readonly #sources = new Map<string, MetricsSource>();
@@ -44,19 +50,35 @@ export class MetricsSources {
     return () => this.#sources.delete(name);
   }
 
-  /** Every source's samples; a failing source is reported through `onError` and skipped (its `bySource` entry is undefined). */
+  /**
+   * Every source's samples, an event-loop turn before each source and each piece of a source; a
+   * failing source (its read, or any of its pieces) is reported through `onError` and skipped
+   * whole (its `bySource` entry is undefined, none of its samples is kept).
+   */
   async collect(nowMs: number, onError: (name: string, err: Error) => void = () => {}): Promise<CollectedBatch> {
     const out: CollectedBatch = { samples: [], metadata: [], bySource: new Map() };
     for (const [name, source] of this.#sources) {
       out.bySource.set(name, undefined);
+      const kept = { samples: out.samples.length, metadata: out.metadata.length };
       try {
-        const batch = await source(nowMs);
-        out.bySource.set(name, batch.samples);
-        // A loop, not push(...batch.samples): spread passes every sample as an argument, and a
-        // source of more than ~120 000 samples (8 000 histograms) overflowed the call stack.
-        for (const s of batch.samples) out.samples.push(s);
-        for (const m of batch.metadata) out.metadata.push(m);
+        await yieldToLoop();
+        const result = await source(nowMs);
+        const own: Sample[] = [];
+        const pieces = Symbol.iterator in result ? result[Symbol.iterator]() : [result][Symbol.iterator]();
+        for (let next = pieces.next(); !next.done; next = pieces.next()) {
+          // A loop, not push(...samples): spread passes every sample as an argument, and a
+          // source of more than ~120 000 samples (8 000 histograms) overflowed the call stack.
+          for (const s of next.value.samples) {
+            own.push(s);
+            out.samples.push(s);
+          }
+          for (const m of next.value.metadata) out.metadata.push(m);
+          await yieldToLoop();
+        }
+        out.bySource.set(name, own);
       } catch (err) {
+        out.samples.length = kept.samples;
+        out.metadata.length = kept.metadata;
         onError(name, err as Error);
       }
     }

@@ -3,7 +3,11 @@
 // 0x7ff0000000000002. Without it the receiving Prometheus keeps answering a series' last value for
 // its lookback delta (5 minutes) after the series left /metrics (expired after metrics.staleAfter,
 // removed by FLAG_NO_RECORDED_VALUE, an exporter gone), where a scrape of /metrics drops it at once.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Sample } from './samples.ts';
+
+/** Series looked at between two event-loop turns: 342 000 samples took 0.7-3.5 s in one go. */
+const SERIES_PER_TURN = 2000;
 
 /** Prometheus' StaleNaN (model/value.StaleNaN); protobuf writes its bits unchanged. */
 export const STALE_NAN = new Float64Array(new BigUint64Array([0x7ff0000000000002n]).buffer)[0];
@@ -50,10 +54,14 @@ function identity(labels: Labels): number {
 export class StaleSeries {
   #last = new Map<string, Map<number, Labels>>();
 
-  /** The stale markers, stamped `nowMs`, for this read (`bySource` as MetricsSources.collect gives it). */
-  markers(bySource: ReadonlyMap<string, readonly Sample[] | undefined>, nowMs: number): Sample[] {
+  /**
+   * The stale markers, stamped `nowMs`, for this read (`bySource` as MetricsSources.collect gives
+   * it), letting the event loop turn every SERIES_PER_TURN series. Calls must not overlap.
+   */
+  async markers(bySource: ReadonlyMap<string, readonly Sample[] | undefined>, nowMs: number): Promise<Sample[]> {
     const out: Sample[] = [];
     const next = new Map<string, Map<number, Labels>>();
+    let seen = 0;
     for (const [name, samples] of bySource) {
       const before = this.#last.get(name);
       if (!samples) {
@@ -61,8 +69,16 @@ export class StaleSeries {
         continue;
       }
       const now = new Map<number, Labels>();
-      for (const s of samples) now.set(identity(s.labels), s.labels);
-      if (before) for (const [key, labels] of before) if (!now.has(key)) out.push({ labels, value: STALE_NAN, timestampMs: nowMs });
+      for (const s of samples) {
+        now.set(identity(s.labels), s.labels);
+        if (++seen % SERIES_PER_TURN === 0) await yieldToLoop();
+      }
+      if (before) {
+        for (const [key, labels] of before) {
+          if (!now.has(key)) out.push({ labels, value: STALE_NAN, timestampMs: nowMs });
+          if (++seen % SERIES_PER_TURN === 0) await yieldToLoop();
+        }
+      }
       next.set(name, now);
     }
     for (const [name, before] of this.#last) {

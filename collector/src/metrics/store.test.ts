@@ -371,3 +371,21 @@ describe('samples in pieces', () => {
     expect(second).toEqual(before);
   });
 });
+
+describe('render in pieces while points arrive', () => {
+  it('an exponential histogram updated while the pieces are rendered is shown as its family layout was made from', () => {
+    const { store } = harness();
+    const e = (route: string, scale: number, offset: number, positive: number[], t: bigint): MetricPoint => ({
+      name: 'e_seconds', otelName: 'e', help: '', type: 'histogram', labels: { ...JOB, route }, temporality: 'cumulative', timeNs: t,
+      exponential: { scale, zeroThreshold: 0, zeroCount: 0, negativeCount: 0, offset, positive, count: positive.reduce((a, b) => a + b, 0), sum: 1 },
+    });
+    store.apply([e('/a', 2, 0, [1, 1], 1n), e('/b', 2, 1, [2], 1n)]);
+    const before = lines(store.render(T0), 'e_seconds').filter((l) => l.includes('route="/b"'));
+    const pieces = store.renderPieces(T0, 1);
+    expect(pieces.next().value).not.toContain('route="/b"');
+    // Put on the layout made for /a and /b's first point, this one's 5 observations in (16, 32] s
+    // were shown as e_seconds_bucket{le="1.189…"} and its one at 0.1 s in no finite bucket.
+    store.apply([e('/b', 0, -4, [1, 0, 0, 0, 0, 0, 0, 0, 5], 2n)]);
+    expect(lines(pieces.next().value as string, 'e_seconds')).toEqual(before);
+  });
+});

@@ -592,8 +592,9 @@ export class MetricStore {
    * render() in pieces of about `linesPerPiece` lines (a series is never split), for GET /metrics
    * to let ingest run between them: at the series bounds (20 000 OTLP histograms, 5 000 span
    * metric ones) the text is 350 000 lines, and rendered at once it held the ingest thread for
-   * about 3 s at each scrape. A series added or expired while the scrape waits may be left out or
-   * shown; each series' lines are of one moment.
+   * about 3 s at each scrape. A family's series are those live when the scrape reaches it (one
+   * added or expired while the scrape waits may be left out or shown, never shown twice); each
+   * series' lines are of one moment.
    */
   *renderPieces(now: number = this.#o.now(), linesPerPiece = RENDER_PIECE_LINES): Generator<string> {
     this.expire(now);
@@ -604,8 +605,11 @@ export class MetricStore {
       if (!family) continue; // its last series expired while the scrape waited
       out += `# HELP ${name} ${escapeHelp(family.help || `${name} (OTLP metric)`)}\n# TYPE ${name} ${family.type}\n`;
       const layouts = this.#familyLayouts(family);
-      for (const s of family.series.values()) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts)) {
+      // Each exponential histogram as the layouts were made from: a point applied while the
+      // scrape waits may not fit them (a lower scale, a wider range).
+      const series = [...family.series.values()].map((s) => [s, s.exp] as const);
+      for (const [s, exp] of series) {
+        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts, exp)) {
           const labels = extra === undefined ? s.labelText : s.labelText ? `${s.labelText},${extra}="${extraValue}"` : `${extra}="${extraValue}"`;
           out += labels ? `${name}${suffix}{${labels}} ${formatValue(value)}\n` : `${name}${suffix} ${formatValue(value)}\n`;
           lines++;

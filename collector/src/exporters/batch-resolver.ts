@@ -37,6 +37,15 @@ export interface Resolution<T> {
   gaveUp: boolean;
 }
 
+/** Adds the resolution of a part of a batch (a half, the rest after named refusals) to the batch's. */
+function addResolution<T>(out: Resolution<T>, part: Resolution<T>): void {
+  out.delivered += part.delivered;
+  out.duplicates += part.duplicates;
+  out.permanent.push(...part.permanent);
+  out.unresolved.push(...part.unresolved);
+  out.gaveUp ||= part.gaveUp;
+}
+
 export interface ResolveLimits {
   /** Attempts per item at most; Infinity until resolved or aborted. */
   maxRounds?: number;
@@ -140,24 +149,14 @@ export class BatchResolver {
           for (const [index, error] of named) out.permanent.push({ item: pending[index], result: { status: 'permanent', error, httpStatus: answer.result.httpStatus } });
           const rest = pending.filter((_, i) => !named.has(i));
           if (rest.length) {
-            const r = await this.resolve(rest, send, signal, { ...limits, maxRounds });
-            out.delivered += r.delivered;
-            out.duplicates += r.duplicates;
-            out.permanent.push(...r.permanent);
-            out.unresolved.push(...r.unresolved);
-            out.gaveUp ||= r.gaveUp;
+            addResolution(out, await this.resolve(rest, send, signal, { ...limits, maxRounds }));
           }
           return out;
         }
         if (answer.bisect && pending.length > 1) {
           const mid = pending.length >> 1;
           for (const half of [pending.slice(0, mid), pending.slice(mid)]) {
-            const r = await this.resolve(half, send, signal, { ...limits, maxRounds });
-            out.delivered += r.delivered;
-            out.duplicates += r.duplicates;
-            out.permanent.push(...r.permanent);
-            out.unresolved.push(...r.unresolved);
-            out.gaveUp ||= r.gaveUp;
+            addResolution(out, await this.resolve(half, send, signal, { ...limits, maxRounds }));
           }
           return out;
         }

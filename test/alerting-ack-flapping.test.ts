@@ -2,7 +2,7 @@
 // the real collector: the 409 says why nobody can acknowledge it yet and what to do, not
 // "alert X is firing, not firing".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushGauge, startStandIn, type StandIn } from './helpers/alerting.ts';
+import { apiCall, pushGauge, startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 let collector: CollectorProcess;
@@ -24,10 +24,7 @@ afterAll(async () => {
   await hook?.close();
 });
 
-async function call(path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${collector.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
+const call = (path: string, body?: unknown) => apiCall(collector.url, path, body);
 
 describe('acknowledging a flapping rule alert', () => {
   it('answers 409 saying its notifications are held back while it flaps', async () => {

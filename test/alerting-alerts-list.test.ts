@@ -2,7 +2,7 @@
 // `filter=` label matchers (repeatable, as amtool sends them), each alert's `silencedBy` and
 // `inhibitedBy`, and `silenced=` / `inhibited=` to leave the muted ones out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from './helpers/alerting.ts';
+import { apiCall, startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 
 let collector: CollectorProcess;
@@ -27,10 +27,7 @@ afterAll(async () => {
   await hook?.close();
 });
 
-async function call(path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${collector.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
+const call = (path: string, body?: unknown) => apiCall(collector.url, path, body);
 
 const names = (alerts: Array<{ labels: Record<string, string> }>) => alerts.map((a) => a.labels.alertname).sort();
 

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushGauge, startStandIn, type StandIn } from './helpers/alerting.ts';
+import { apiCall, pushGauge, startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 let collector: CollectorProcess;
@@ -26,10 +26,7 @@ afterAll(async () => {
   await hook?.close();
 });
 
-async function call(path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${collector.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
+const call = (path: string, body?: unknown) => apiCall(collector.url, path, body);
 
 /** Resolves after the rule was evaluated `n` more times. */
 async function evaluations(n: number): Promise<void> {

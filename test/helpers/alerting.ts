@@ -99,3 +99,9 @@ export function slackText(body: string): string {
 export function ackLinkIn(text: string): string | undefined {
   return /https?:\/\/[^\s"'<>|]+\/ack\/[A-Za-z0-9._~%-]+/.exec(text)?.[0];
 }
+
+/** A call of the collector's JSON API: GET, or POST of `body` as JSON; the status and the parsed answer. */
+export async function apiCall(baseUrl: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${baseUrl}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}

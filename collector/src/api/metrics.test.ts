@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { countLoopTurns } from '../../../test/helpers/loop-turns.ts';
 import { registerMetricsRoute } from './metrics.ts';
 
 // The OTLP and span metrics can be 350 000 lines at their series bounds: rendered in one go, a
@@ -8,25 +9,18 @@ import { registerMetricsRoute } from './metrics.ts';
 describe('GET /metrics', () => {
   it('renders the appended metrics a piece at a time, with event-loop turns between the pieces', async () => {
     const app = Fastify();
-    // Counts event-loop turns (one immediate per turn) while the scrape runs.
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = countLoopTurns();
     const seen: number[] = [];
     function* pieces(): Generator<string> {
       for (const name of ['a', 'b', 'c', 'd']) {
-        seen.push(turns);
+        seen.push(turns.count);
         yield `${name} 1\n`;
       }
     }
     const registry = new Registry();
     registerMetricsRoute(app, registry, () => {}, pieces);
     const res = await app.inject({ method: 'GET', url: '/metrics' });
-    ticking = false;
+    turns.stop();
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe(`${await registry.metrics()}a 1\nb 1\nc 1\nd 1\n`);
     // Each piece was rendered in a later turn of the event loop than the one before it.

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { countLoopTurns } from '../../../test/helpers/loop-turns.ts';
 import { SlowOperations, type TimedSpan } from './slowest.ts';
 
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 30);
@@ -82,18 +83,11 @@ describe('slow operations', () => {
   it('merges a slice of the operations at a time, with event-loop turns between the slices', async () => {
     const slow = new SlowOperations({ maxWindowMs: 3_600_000, maxOperations: 2000, now: () => NOW });
     for (let m = 0; m < 30; m++) slow.record(Array.from({ length: 2000 }, (_, o) => spans('s', `op${o}`, [1 + (o % 50)], NOW - m * 60_000)[0]));
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const before = turns;
+    const turns = countLoopTurns();
     const top = await slow.slowest({ windowMs: 3_600_000, limit: 2 });
-    ticking = false;
+    turns.stop();
     // 60 000 operation minutes: at least two slices.
-    expect(turns - before).toBeGreaterThanOrEqual(2);
+    expect(turns.count).toBeGreaterThanOrEqual(2);
     expect(top.map((o) => [o.operation, o.count, o.maxMs])).toEqual([['op49', 30, 50], ['op99', 30, 50]]);
   });
 });

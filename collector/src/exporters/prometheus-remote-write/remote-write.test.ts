@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { uncompressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countLoopTurns } from '../../../../test/helpers/loop-turns.ts';
 import { MetricStore, type MetricPoint } from '../../metrics/store.ts';
 import { describeExporter } from '../describe-exporter.ts';
 import { createExporterMetrics } from '../metrics.ts';
@@ -86,18 +87,6 @@ describe('MetricsSources', () => {
 // At 19 000 OTLP histograms (342 000 samples) a tick read, marked and encoded on the ingest
 // thread in one go, holding every POST back for 2-10 s on a loaded machine.
 describe('a tick lets the event loop turn', () => {
-  /** Counts event-loop turns (one immediate per turn) until the returned stop() is called. */
-  function turns() {
-    const counted = { n: 0 };
-    let on = true;
-    const tick = () => {
-      counted.n++;
-      if (on) setImmediate(tick);
-    };
-    setImmediate(tick);
-    return { counted, stop: () => (on = false) };
-  }
-
   function histograms(n: number): MetricStore {
     const store = new MetricStore({ maxSeries: 2 * n, staleAfterMs: 3_600_000, sampleWindowMs: 3_600_000, sampleResolutionMs: 15_000, onSeriesLimit: 'drop', exponential: { maxScale: 2, maxBuckets: 64 }, now: () => 1_000 });
     const points: MetricPoint[] = [];
@@ -128,17 +117,17 @@ describe('a tick lets the event loop turn', () => {
     const store = histograms(300);
     src.add('store', (now) => (function* () {
       for (const piece of store.samplePieces(now, 100)) {
-        seen.push(t.counted.n);
+        seen.push(t.count);
         yield piece;
       }
     })());
     const exporter = exporterOf(src, []);
-    const t = turns();
+    const t = countLoopTurns();
     await exporter.tick();
     t.stop();
     await exporter.shutdown();
     // 21 800 series to mark (2 000 a turn) and as many samples in 44 requests, one a turn.
-    expect(t.counted.n).toBeGreaterThanOrEqual(10 + 43);
+    expect(t.count).toBeGreaterThanOrEqual(10 + 43);
     expect(seen.length).toBeGreaterThan(2);
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
   });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filterPath, startElasticsearchServer, type ElasticsearchServer } from '../../../../test/servers/elasticsearch.ts';
 import type { Sleep } from '../retry.ts';
 import { describeExporter, logExporterUnderTest, logHarness, SECRETS, testDeliveryOptions, testRecord } from '../describe-exporter.ts';
-import type { LogItem } from '../sink.ts';
+import type { LogItem, Logger } from '../sink.ts';
 import { elasticsearchConfigSchema, type ElasticsearchConfig } from './config.ts';
 import { documentId, toDocument } from './document.ts';
 import { ElasticsearchSink } from './sink.ts';
@@ -352,18 +352,26 @@ async function waitUntil(fn: () => boolean, timeoutMs = 20_000): Promise<void> {
 }
 
 describe('span export', () => {
-  /** A span export to an Elasticsearch nobody listens on, reading `source`, sleeping with `sleep`. */
-  function spanExport(h: ReturnType<typeof logHarness>, source: SpanSource, sleep: Sleep): SpanExport {
+  /**
+   * A span export reading `source`, sleeping with `sleep`: by default to an Elasticsearch nobody
+   * listens on, from the end of the span store, logging nothing.
+   */
+  function spanExport(
+    h: ReturnType<typeof logHarness>,
+    source: SpanSource,
+    sleep: Sleep,
+    at: { url?: string; dataStream?: string; startFrom?: 'end' | 'beginning'; logger?: Logger } = {},
+  ): SpanExport {
     const options = testDeliveryOptions('es');
     return new SpanExport(
-      { name: 'es:traces', dataStream: 'traces-x-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'end', deadLetterMax: 10 },
+      { name: 'es:traces', dataStream: at.dataStream ?? 'traces-x-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: at.startFrom ?? 'end', deadLetterMax: 10 },
       {
         spans: source,
         kv: h.kv,
-        sink: new ElasticsearchSink(esConfig({ url: 'http://127.0.0.1:1' }), 'instance-1'),
+        sink: new ElasticsearchSink(esConfig({ url: at.url ?? 'http://127.0.0.1:1' }), 'instance-1'),
         deadLetters: h.deadLetters,
         metrics: h.metrics,
-        logger: { info() {}, warn() {}, error() {} },
+        logger: at.logger ?? { info() {}, warn() {}, error() {} },
         sleep,
       },
     );
@@ -442,17 +450,15 @@ describe('span export', () => {
     const lines: string[] = [];
     const log = (level: string) => (_obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''}`);
     const waits: number[] = [];
-    const options = testDeliveryOptions('es');
-    const traces = new SpanExport(
-      { name: 'es:traces', dataStream: 'traces-cursor-default', templateName: undefined, labels: {}, batchMaxSpans: 10, batchMaxBytes: 1 << 20, waitMs: 0, retry: options.retry, budget: options.budget, breaker: options.breaker, shutdownTimeoutMs: 0, startFrom: 'beginning', deadLetterMax: 10 },
-      {
-        spans: source, kv: h.kv, sink: new ElasticsearchSink(esConfig({ url: es.url }), 'instance-1'), deadLetters: h.deadLetters, metrics: h.metrics,
-        logger: { info: log('info'), warn: log('warn'), error: log('error') },
-        sleep: (ms, signal) => {
-          waits.push(ms);
-          return new Promise((resolve) => setTimeout(() => resolve(!signal?.aborted), 5));
-        },
+    const logger = { info: log('info'), warn: log('warn'), error: log('error') };
+    const traces = spanExport(
+      h,
+      source,
+      (ms, signal) => {
+        waits.push(ms);
+        return new Promise((resolve) => setTimeout(() => resolve(!signal?.aborted), 5));
       },
+      { url: es.url, dataStream: 'traces-cursor-default', startFrom: 'beginning', logger },
     );
     traces.start();
     await waitUntil(() => traces.cursor === 25);

@@ -5,6 +5,7 @@ import { deadLetterAnswer, type LetterPageQuery } from './dead-letter-page.ts';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.ts';
 import type { Exporters, ReplayReport } from './exporters.ts';
 import { registerExporterRoutes } from './routes.ts';
+import { heldQuery } from '../../../test/helpers/held-query.ts';
 
 const record = { timestamp: '2026-12-04T10:00:00.000001Z', severity: 6, level: 'info', facility: 1, msg: 'hello' } as const;
 
@@ -151,25 +152,20 @@ describe('dead letters of one cause, service or time', () => {
 // thread, it held every POST back for 1–2 s.
 describe('where a page of dead letters is read', () => {
   it('waits for the query thread while the ingest thread answers other requests, then sends its bytes as they are', async () => {
-    let asked!: (query: LetterPageQuery) => void;
-    const pageAsked = new Promise<LetterPageQuery>((resolve) => (asked = resolve));
-    let answer!: (bytes: Uint8Array) => void;
-    const { app } = setup((query) => {
-      asked(query);
-      return new Promise((resolve) => (answer = resolve));
-    });
+    const held = heldQuery<LetterPageQuery>();
+    const { app } = setup(held.call);
     let answered = false;
     const read = inject(app, 'GET', '/api/v1/deadletter?exporter=loki&status=401&limit=2&cursor=4').then((res) => {
       answered = true;
       return res;
     });
     // The barrier: the page is with the query thread, which has not answered yet.
-    expect(await Promise.race([pageAsked, read.then((res) => `answered ${res.statusCode} without the query thread`)])).toEqual({ exporter: 'loki', status: 401, afterId: 4, limit: 2 });
+    expect(await Promise.race([held.asked, read.then((res) => `answered ${res.statusCode} without the query thread`)])).toEqual({ exporter: 'loki', status: 401, afterId: 4, limit: 2 });
     const other = await inject(app, 'GET', '/health/dependencies');
     expect(other.statusCode).toBe(200);
     expect(answered).toBe(false);
     const body = '{"total":0,"items":[],"nextCursor":null}';
-    answer(new TextEncoder().encode(body));
+    held.answer(body);
     const res = await read;
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');

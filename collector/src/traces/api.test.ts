@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { StoreQueries } from '../store/store-queries.ts';
+import { heldQuery } from '../../../test/helpers/held-query.ts';
 import { registerTraceRoutes } from './api.ts';
 import type { SlowOperations } from './slowest.ts';
 
@@ -11,15 +12,8 @@ import type { SlowOperations } from './slowest.ts';
 describe('trace API: where a trace is read', () => {
   it('waits for the query thread while the ingest thread answers other requests, then sends its bytes as they are', async () => {
     const app = Fastify();
-    let asked!: (traceId: string) => void;
-    const traceAsked = new Promise<string>((resolve) => (asked = resolve));
-    let answer!: (bytes: Uint8Array | null) => void;
-    const logs = {
-      trace: (traceId: string) => {
-        asked(traceId);
-        return new Promise<Uint8Array | null>((resolve) => (answer = resolve));
-      },
-    } as unknown as StoreQueries;
+    const held = heldQuery<string>();
+    const logs = { trace: held.call } as unknown as StoreQueries;
     const slow = { maxWindowMs: 3_600_000, slowest: () => [] } as unknown as SlowOperations;
     registerTraceRoutes(app, { logs, slow });
     let answered = false;
@@ -28,12 +22,12 @@ describe('trace API: where a trace is read', () => {
       return res;
     });
     // The barrier: the trace is with the query thread, which has not answered yet.
-    expect(await Promise.race([traceAsked, read.then((res) => `answered ${res.statusCode} without the query thread`)])).toBe('ab'.repeat(16));
+    expect(await Promise.race([held.asked, read.then((res) => `answered ${res.statusCode} without the query thread`)])).toBe('ab'.repeat(16));
     const other = await app.inject({ method: 'GET', url: '/api/v1/traces/slowest' });
     expect(other.statusCode).toBe(200);
     expect(answered).toBe(false);
     const body = JSON.stringify({ traceId: 'ab'.repeat(16), spans: [{ name: 'naïve ✓' }] });
-    answer(new TextEncoder().encode(body));
+    held.answer(body);
     const res = await read;
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');

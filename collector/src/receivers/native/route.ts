@@ -50,8 +50,10 @@ export function registerNativeLogsRoute(app: FastifyInstance, ingest: Ingest, pa
     }
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
     // Its lines one by one, to tell a key given twice (light-my-request's injected requests have
-    // no headersDistinct: their joined header is read instead).
-    const key = parseIdempotencyKey(request.raw.headersDistinct?.['idempotency-key'] ?? request.headers['idempotency-key']);
+    // no headersDistinct: their joined header is read instead). headersDistinct is built from all
+    // the request's headers when first read: only for a request that has the header.
+    const joined = request.headers['idempotency-key'];
+    const key = joined === undefined ? undefined : parseIdempotencyKey(request.raw.headersDistinct?.['idempotency-key'] ?? joined);
     let claim: KeyClaim | undefined;
     if (key !== undefined) {
       const found = keys.claim(key, body);

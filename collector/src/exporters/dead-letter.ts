@@ -296,13 +296,6 @@ export class DeadLetterStore {
     return exporter ? this.count(exporter) : (this.#countAll.get() as { n: number }).n;
   }
 
-  /** Letters the selection picks (a count kept in memory when it is only by exporter). */
-  matching(options: LetterSelection): number {
-    const { exporter, ...rest } = options;
-    if (Object.values(rest).every((v) => v === undefined)) return this.total(exporter);
-    return countLetters(this.#db, options);
-  }
-
   /**
    * The picked letters counted by exporter, status and cause, the largest groups first: what an
    * operator reads before replaying or discarding one cause, instead of paging through every

@@ -101,6 +101,7 @@ function parseFilters(source: Record<string, unknown>): Omit<LetterSelection, 'e
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
 const REPLAY_KEYS = ['exporter', 'status', ...FILTER_KEYS, 'ids', 'limit'];
+const REPLAY_BODY = `body: expected a JSON object {${REPLAY_KEYS.map((k) => `${k}?`).join(', ')}}`;
 
 /**
  * `readLetters`: a page of GET /api/v1/deadletter as its JSON bytes (dead-letter-page.ts), read
@@ -132,9 +133,9 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
-        throw new PeriscopeError(ERR.BAD_JSON, `body: expected a JSON object {${REPLAY_KEYS.map((k) => `${k}?`).join(', ')}}`, 400);
+        throw new PeriscopeError(ERR.BAD_JSON, REPLAY_BODY, 400);
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, `body: expected a JSON object {${REPLAY_KEYS.map((k) => `${k}?`).join(', ')}}`, 400);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PeriscopeError(ERR.BAD_JSON, REPLAY_BODY, 400);
     }
     // A misspelt key must not widen the replay to every exporter's letters.
     for (const key of Object.keys(body)) {

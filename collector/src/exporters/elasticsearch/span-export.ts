@@ -126,9 +126,14 @@ export class SpanExport {
     this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.#itemBytes = bulkItemSizer(options.dataStream);
     this.#template = new RefusedPreparation(
-      (signal) => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal),
+      (signal) => this.#putTemplate(signal),
       (r) => this.#d.metrics.failedRequests.inc({ ...this.#labels, class: r.status }),
     );
+  }
+
+  /** Installs the traces index template (`templateName` set): at start, and again while refused (#template). */
+  #putTemplate(signal: AbortSignal) {
+    return this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal);
   }
 
   get cursor(): number {
@@ -208,7 +213,7 @@ export class SpanExport {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     if (this.#o.templateName !== undefined) {
-      const installed = await this.#resolver.request(() => this.#d.sink.putTemplate(this.#o.templateName!, tracesIndexTemplate(this.#o.dataStream), signal), signal);
+      const installed = await this.#resolver.request(() => this.#putTemplate(signal), signal);
       if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
       this.#template.firstTry(installed);
     }

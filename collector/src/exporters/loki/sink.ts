@@ -94,11 +94,12 @@ export class LokiSink implements LogSink {
       const size = Buffer.byteLength(e.line);
       if (size > l.maxLineSize) return `Max entry size '${l.maxLineSize}' bytes exceeded for stream '${e.stream}' while adding an entry with length '${size}' bytes`;
     }
-    if (l.creationGracePeriodMs > 0 && item.micros / 1000 > this.#now() + l.creationGracePeriodMs) {
+    const now = this.#now(); // once per record for both time checks
+    if (l.creationGracePeriodMs > 0 && item.micros / 1000 > now + l.creationGracePeriodMs) {
       return `entry for stream '${e.stream}' has timestamp too new: ${new Date(item.micros / 1000).toISOString()}`;
     }
     if (l.rejectOlderThanMs > 0) {
-      const oldest = this.#now() - l.rejectOlderThanMs;
+      const oldest = now - l.rejectOlderThanMs;
       if (item.micros / 1000 < oldest) {
         return `entry for stream '${e.stream}' has timestamp too old: ${new Date(item.micros / 1000).toISOString()}, oldest acceptable timestamp is: ${new Date(oldest).toISOString()}`;
       }

@@ -12,7 +12,7 @@ export class SavedCursor {
   readonly #kv: KeyValue;
   readonly #exporter: string;
   readonly #logger: Logger;
-  readonly key: string;
+  readonly #key: string;
   /** The last write failed. */
   #unsaved = false;
 
@@ -20,12 +20,12 @@ export class SavedCursor {
     this.#kv = kv;
     this.#exporter = exporter;
     this.#logger = logger;
-    this.key = `exporter:${exporter}:cursor`;
+    this.#key = `exporter:${exporter}:cursor`;
   }
 
   /** The saved cursor, or undefined before the exporter's first start. */
   load(): number | undefined {
-    const saved = this.#kv.get(this.key);
+    const saved = this.#kv.get(this.#key);
     return saved === undefined ? undefined : Number(saved);
   }
 
@@ -34,12 +34,12 @@ export class SavedCursor {
    * batch must not move the start, so the exporter must not start without it.
    */
   init(cursor: number): void {
-    this.#kv.set(this.key, String(cursor));
+    this.#kv.set(this.#key, String(cursor));
   }
 
   save(cursor: number): void {
     try {
-      this.#kv.set(this.key, String(cursor));
+      this.#kv.set(this.#key, String(cursor));
       if (this.#unsaved) this.#logger.info({ exporter: this.#exporter, cursor }, `exporter ${this.#exporter}: cursor saved again`);
       this.#unsaved = false;
     } catch (err) {

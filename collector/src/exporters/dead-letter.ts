@@ -389,7 +389,7 @@ export class DeadLetterStore {
   /** Removes delivered letters. */
   remove(ids: number[]): void {
     if (ids.length === 0) return;
-    this.#db.prepare('DELETE FROM deadletter WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids));
+    this.#deleteIds.run(JSON.stringify(ids));
     this.#counts.clear();
     this.#bytes.clear();
   }

@@ -13,6 +13,11 @@ export interface Clock {
 /** Node runs a timer of more than 2^31 - 1 ms (24.8 days) after 1 ms instead; longer waits are chained. */
 export const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
 
+/** `ms` as a timer delay: at least 0, at most MAX_NODE_TIMER_MS. */
+export function timerDelay(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_NODE_TIMER_MS);
+}
+
 /**
  * Wall clock backed by Date.now and the Node timers. A wait past Node's timer limit (an
  * escalation step's `wait: 30d`) is armed in steps, so it fires when due instead of at once

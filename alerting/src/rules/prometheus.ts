@@ -1,6 +1,6 @@
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import { basicToken, takeUrlCredentials } from '../../../sdk/src/url-credentials.ts';
-import { MAX_NODE_TIMER_MS } from '../clock.ts';
+import { timerDelay } from '../clock.ts';
 
 // Instant queries through the Prometheus HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/#instant-queries).
 // PromQL is evaluated by Prometheus itself; this client only transports and decodes.
@@ -60,7 +60,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
           body,
-          signal: AbortSignal.timeout(Math.min(timeoutMs, MAX_NODE_TIMER_MS)),
+          signal: AbortSignal.timeout(timerDelay(timeoutMs)),
         });
       } catch (err) {
         const e = err as Error;

@@ -6,7 +6,7 @@
 // Retry decision on the SMTP reply: 4xx retryable, 5xx permanent (RFC 5321 §4.2.1); connection,
 // timeout and TLS errors retryable. The SMTP password never appears in errors or logs.
 import nodemailer from 'nodemailer';
-import { MAX_NODE_TIMER_MS } from '../../clock.ts';
+import { timerDelay } from '../../clock.ts';
 import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
 import { NotifierBase, redact, type Notification, type NotifierDeps, type SendResult } from '../notifier.ts';
@@ -42,6 +42,8 @@ type Transporter = ReturnType<typeof nodemailer.createTransport>;
  */
 export function smtpTransportOptions(config: EmailConfig) {
   const s = config.smtp;
+  // Node fires a timer longer than MAX_NODE_TIMER_MS after 1 ms: `timeout: 600h` failed every mail at once.
+  const timeout = timerDelay(config.timeoutMs);
   return {
     pool: true as const,
     host: s.host,
@@ -51,10 +53,9 @@ export function smtpTransportOptions(config: EmailConfig) {
     maxConnections: s.maxConnections,
     auth: s.user !== undefined ? { user: s.user, pass: s.password ?? '' } : undefined,
     tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
-    // Node fires a timer longer than MAX_NODE_TIMER_MS after 1 ms: `timeout: 600h` failed every mail at once.
-    connectionTimeout: Math.min(config.timeoutMs, MAX_NODE_TIMER_MS),
-    greetingTimeout: Math.min(config.timeoutMs, MAX_NODE_TIMER_MS),
-    socketTimeout: Math.min(config.timeoutMs, MAX_NODE_TIMER_MS),
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
     logger: false,
     debug: false,
   };

@@ -17,7 +17,7 @@ import {
   type SendResult,
 } from '../notifier.ts';
 import { slackMessage } from './blocks.ts';
-import { MAX_NODE_TIMER_MS } from '../../clock.ts';
+import { timerDelay } from '../../clock.ts';
 
 export interface SlackConfig {
   webhookUrl: string;
@@ -51,7 +51,7 @@ export class SlackNotifier extends NotifierBase {
       username: config.username,
       icon_emoji: config.iconEmoji,
       // Node fires a longer timer after 1 ms: `timeout: 600h` failed every message at once.
-      timeout: Math.min(config.timeoutMs, MAX_NODE_TIMER_MS),
+      timeout: timerDelay(config.timeoutMs),
       retryConfig: { retries: 0 }, // retries are the outbox's, with backoff and Retry-After
       fetch: async (url, init) => {
         const res = await fetch(url, init as RequestInit);

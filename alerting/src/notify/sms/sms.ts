@@ -16,7 +16,7 @@ import {
   type SendResult,
 } from '../notifier.ts';
 import { fitSms } from './segments.ts';
-import { MAX_NODE_TIMER_MS } from '../../clock.ts';
+import { timerDelay } from '../../clock.ts';
 
 export interface SmsConfig {
   baseUrl: string;
@@ -77,7 +77,7 @@ export class SmsNotifier extends NotifierBase {
           'idempotency-key': n.id,
         },
         body: new URLSearchParams({ To: c.to, From: c.from, Body: fit.body }).toString(),
-        signal: AbortSignal.timeout(Math.min(c.timeoutMs, MAX_NODE_TIMER_MS)),
+        signal: AbortSignal.timeout(timerDelay(c.timeoutMs)),
         redirect: 'error',
       });
       const text = await res.text().catch(() => '');

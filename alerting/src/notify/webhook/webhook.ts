@@ -13,7 +13,7 @@ import {
   type SendResult,
 } from '../notifier.ts';
 import { basicToken, takeUrlCredentials } from '../../../../sdk/src/url-credentials.ts';
-import { MAX_NODE_TIMER_MS } from '../../clock.ts';
+import { timerDelay } from '../../clock.ts';
 
 export interface WebhookConfig {
   url: string;
@@ -120,7 +120,7 @@ export class WebhookNotifier extends NotifierBase {
           ...(this.#target.authorization ? { authorization: this.#target.authorization } : {}),
         },
         body: JSON.stringify(webhookPayload(n)),
-        signal: AbortSignal.timeout(Math.min(this.#config.timeoutMs, MAX_NODE_TIMER_MS)),
+        signal: AbortSignal.timeout(timerDelay(this.#config.timeoutMs)),
         redirect: 'error',
       });
       await res.arrayBuffer().catch(() => undefined);

@@ -414,7 +414,6 @@ export class Outbox {
     this.#d.db.prepare(`DELETE FROM notify_outbox WHERE status = 'failed' AND updated_at < ?`).run(now - FAILED_RETENTION_MS);
   }
 
-  /** Stops scheduling and waits (bounded) for attempts in flight; unfinished rows stay pending. */
   /**
    * Stops sending without waiting for the sends in flight, and returns them by integration: for an
    * outbox replaced by a reload, whose successor holds those integrations until they end (`sending`).
@@ -428,14 +427,12 @@ export class Outbox {
     return new Map(this.#inflight);
   }
 
+  /** Stops scheduling and waits (bounded) for attempts in flight; unfinished rows stay pending. */
   async shutdown(waitMs = 10_000): Promise<void> {
-    this.#running = false;
-    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
-    if (this.#inflight.size === 0) return;
+    const inflight = this.detach();
+    if (inflight.size === 0) return;
     let t: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.#inflight.values()]), new Promise<void>((resolve) => (t = setTimeout(resolve, waitMs)))]);
+    await Promise.race([Promise.allSettled([...inflight.values()]), new Promise<void>((resolve) => (t = setTimeout(resolve, waitMs)))]);
     clearTimeout(t);
   }
 }

@@ -71,10 +71,6 @@ export class SwappablePipeline {
     return new AlertError(ALERT_ERR.PIPELINE_STOPPED, 'the notification pipeline is restarting with the reloaded configuration: try again in a moment', 503);
   }
 
-  get current(): NotificationPipeline {
-    return this.#current;
-  }
-
   get config(): NotifyConfig {
     return this.#config;
   }

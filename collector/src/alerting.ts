@@ -11,6 +11,7 @@ import type { RuleDefaults } from '../../alerting/src/rules/schema.ts';
 import { ALERT_ERR, AlertError, alertErrorBody } from '../../alerting/src/errors.ts';
 import { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
 import { SwappablePipeline } from './notify-swap.ts';
+import { differingKeys } from './reload.ts';
 import { AlertingEngine, PROBLEM_STATES } from '../../alerting/src/rules/engine.ts';
 import type { LogCountSource, MetricSource } from '../../alerting/src/rules/sources.ts';
 import type { Severity } from '../../alerting/src/types.ts';
@@ -242,11 +243,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
      */
     async reloadNotifications(next: AlertingConfig): Promise<{ changed: string[] }> {
       const notifyConfig = notifyConfigFromAlerting(next);
-      const before = pipelines.config as unknown as Record<string, unknown>;
-      const after = notifyConfig as unknown as Record<string, unknown>;
-      const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])]
-        .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
-        .map((k) => `alerting.${k}`);
+      const changed = differingKeys(pipelines.config, notifyConfig).map((k) => `alerting.${k}`);
       if (!changed.length) return { changed };
       await pipelines.replace(notifyConfig);
       deps.logger.info({ keys: changed }, 'alerting notifications reloaded: routes, receivers, escalations and inhibition rules of the configuration are in effect');

@@ -65,19 +65,14 @@ export function createReloader(
  * edit that changes nothing in effect, a default written out, is no change).
  */
 function changedKeys(before: Config, after: Config): string[] {
-  const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
-  const out: string[] = [];
-  const sections = new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof Config>;
-  for (const s of sections) {
-    if (s !== 'alerting') {
-      if (differs(before[s], after[s])) out.push(s);
-      continue;
-    }
-    const a = before.alerting as unknown as Record<string, unknown>;
-    const b = after.alerting as unknown as Record<string, unknown>;
-    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (k !== 'ruleFiles' && !APPLIED_BY_RELOAD.has(k) && differs(a[k], b[k])) out.push(`alerting.${k}`);
-    }
-  }
-  return out;
+  return differingKeys(before, after).flatMap((s) =>
+    s !== 'alerting' ? [s] : differingKeys(before.alerting, after.alerting).filter((k) => k !== 'ruleFiles' && !APPLIED_BY_RELOAD.has(k)).map((k) => `alerting.${k}`),
+  );
+}
+
+/** The keys whose values differ (compared as JSON) between two objects, those of `before` first. */
+export function differingKeys(before: object, after: object): string[] {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

@@ -2,7 +2,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { defaultRulesConfig, type RulesConfig } from '../config.ts';
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import { fingerprint } from '../state/fingerprint.ts';
-import { flapPercent, hasStateChanges, initialState, step, type InstanceState, type StepInput, type StepParams } from '../state/machine.ts';
+import { flapPercent, hasStateChanges, holdsFiring, initialState, step, type InstanceState, type StepInput, type StepParams } from '../state/machine.ts';
 import { AlertStore, type Delivery, type HistoryInsert, type HistoryKind, type HistoryQuery, type HistoryRow, type PersistedInstance } from '../state/store.ts';
 import type { AlertEvent, AlertEventState, AlertSink, AlertState, Severity } from '../types.ts';
 import { labelsClash, labelsClashMessage } from './clash.ts';
@@ -448,8 +448,7 @@ export class AlertingEngine {
   private withinLimit(entry: RuleEntry, result: EvalResult, now: number): EvalResult {
     const limit = entry.rule.limit;
     if (limit <= 0 || result.kind !== 'data' || result.instances.length + entry.instances.size <= limit) return result;
-    const keep = entry.rule.keepFiringForMs;
-    const held = (i: Instance | undefined) => i !== undefined && i.st.state === 'firing' && keep > 0 && i.st.lastActiveAt !== null && now - i.st.lastActiveAt < keep;
+    const held = (i: Instance | undefined) => i !== undefined && holdsFiring(i.st, entry.rule, now);
     let alerts = 0;
     const returned = new Set<string>();
     for (const r of result.instances) {

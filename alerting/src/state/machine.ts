@@ -117,7 +117,7 @@ export function hasStateChanges(history: string): boolean {
 const isAbnormal = (s: AlertState) => s === 'nodata' || s === 'error';
 
 /** A firing alert whose last breach is more recent than keepFiringFor. */
-function holdsFiring(prev: InstanceState, p: StepParams, now: number): boolean {
+export function holdsFiring(prev: InstanceState, p: Pick<StepParams, 'keepFiringForMs'>, now: number): boolean {
   return prev.state === 'firing' && p.keepFiringForMs > 0 && prev.lastActiveAt !== null && now - prev.lastActiveAt < p.keepFiringForMs;
 }
 

@@ -125,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
   lowestLevel = LOG_LEVELS[config.log.level];
   // SIGHUP reloads the configuration's alerting rule files, as Prometheus does; Node's default would end the process.
   // Not while starting or stopping: the rules engine may not be there (or no longer).
-  let reloadRuleFiles: (() => Promise<unknown>) | undefined;
+  let reload: (() => Promise<unknown>) | undefined;
   let phase = 'still starting';
   // Listening before anything starts: a SIGINT/SIGTERM during start-up stops the collector as
   // soon as it is up, instead of finding Node's default handler (which ends the process at once).
@@ -140,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
         process.kill(process.pid, signal);
         return;
       }
-      reloadRuleFiles = undefined; // at once: a SIGHUP handled before the stop must not reload
+      reload = undefined; // at once: a SIGHUP handled before the stop must not reload
       phase = 'stopping';
       resolve();
     };
@@ -148,12 +148,12 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   process.on('SIGHUP', () => {
-    if (!reloadRuleFiles) {
+    if (!reload) {
       logInfo(`SIGHUP ignored: the collector is ${phase}`);
       return;
     }
     // A rejection left unhandled ends the process: a failed reload keeps the rules in effect.
-    reloadRuleFiles().catch((err: unknown) => console.error('SIGHUP: reloading the rule files failed; the rules in effect are unchanged:', err));
+    reload().catch((err: unknown) => console.error('SIGHUP: reloading the rule files failed; the rules in effect are unchanged:', err));
   });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
@@ -162,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
     // A reload reads the file again, as Prometheus does: its alerting.ruleFiles, and what changed elsewhere.
     ...(file ? { readConfig: () => checkedConfig(file, false, true) } : {}),
   });
-  if (phase !== 'stopping') reloadRuleFiles = collector.reload;
+  if (phase !== 'stopping') reload = collector.reload;
   const syslog = collector.syslogAddresses();
   logInfo('periscope collector started', {
     version: VERSION,

@@ -26,13 +26,12 @@ function serialized<T>(fn: () => Promise<T>): () => Promise<T> {
  * and answered as needing a restart, so that it is not taken for applied. One reload at a time.
  */
 export function createReloader(
-  initial: Config,
+  /** The configuration read at start: what a change waiting for a restart is told from. */
+  running: Config,
   alerting: Pick<ReturnType<typeof createAlerting>, 'reloadRuleFiles' | 'reloadNotifications'>,
   readConfig: (() => Promise<Config>) | undefined,
   log: Pick<FastifyInstance['log'], 'warn' | 'error'>,
 ): () => Promise<ReloadResult> {
-  /** The configuration read at start: what a change waiting for a restart is told from. */
-  const running = initial;
   return serialized(async (): Promise<ReloadResult> => {
     let next: Config | undefined;
     if (readConfig) {

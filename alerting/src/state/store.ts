@@ -181,8 +181,6 @@ export class AlertStore {
         seq INTEGER NOT NULL DEFAULT 0
       ) STRICT;
     `);
-    const columns = this.db.prepare('PRAGMA table_info(alert_rule_evaluations)').all() as Array<{ name: string }>;
-    if (!columns.some((c) => c.name === 'seq')) this.db.exec('ALTER TABLE alert_rule_evaluations ADD COLUMN seq INTEGER NOT NULL DEFAULT 0');
     this.upsertInstance = this.db.prepare(
       'INSERT INTO alert_instances (rule_id, fingerprint, data) VALUES (?, ?, ?) ON CONFLICT (rule_id, fingerprint) DO UPDATE SET data = excluded.data',
     );

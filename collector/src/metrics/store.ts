@@ -173,10 +173,10 @@ function labelText(labels: Labels): string {
     .join(',');
 }
 
-/** Prometheus text-format float. */
 /** Lines of one piece of renderPieces: a few milliseconds of rendering. */
-export const RENDER_PIECE_LINES = 2000;
+const RENDER_PIECE_LINES = 2000;
 
+/** Prometheus text-format float. */
 export function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Number.POSITIVE_INFINITY) return '+Inf';

@@ -179,30 +179,34 @@ export function otlpTimeout(env: NodeJS.ProcessEnv, warnings: string[], signal?:
   return envMillis(env, name, warnings) ?? signal?.general;
 }
 
+/** What a numeric variable must be: `ok`, else it is ignored with a warning saying it is not `what`. */
+interface EnvNumber {
+  what: string;
+  ok: (n: number) => boolean;
+}
+const MILLIS: EnvNumber = { what: 'a positive integer of milliseconds', ok: (n) => Number.isInteger(n) && n > 0 };
+/** A count (a queue size, a batch size). */
+const COUNT: EnvNumber = { what: 'a positive integer', ok: (n) => Number.isSafeInteger(n) && n > 0 };
+/** A span or attribute limit. */
+const LIMIT: EnvNumber = { what: 'a non-negative integer', ok: (n) => Number.isSafeInteger(n) && n >= 0 };
+
 /**
- * A variable of milliseconds, or undefined when unset, or not a positive integer (ignored with a
- * warning, as the spec asks for a bad value). A value over MAX_TIMER_MS gives MAX_TIMER_MS.
+ * A numeric variable, or undefined when unset, or not of `kind` (ignored with a warning, as the
+ * spec asks for a bad value).
  */
-function envMillis(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
+function envNumber(env: NodeJS.ProcessEnv, name: string, warnings: string[], kind: EnvNumber): number | undefined {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return Math.min(n, MAX_TIMER_MS);
-  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer of milliseconds`);
+  if (kind.ok(n)) return n;
+  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not ${kind.what}`);
   return undefined;
 }
 
-/**
- * A variable of a count (a queue size, a batch size), or undefined when unset, or not a positive
- * integer (ignored with a warning, as the spec asks for a bad value).
- */
-function envCount(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (Number.isSafeInteger(n) && n > 0) return n;
-  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a positive integer`);
-  return undefined;
+/** A variable of milliseconds (envNumber); a value over MAX_TIMER_MS gives MAX_TIMER_MS. */
+function envMillis(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
+  const n = envNumber(env, name, warnings, MILLIS);
+  return n === undefined ? undefined : Math.min(n, MAX_TIMER_MS);
 }
 
 /** What OTEL_BSP_* set; each undefined when unset or ignored. */
@@ -223,8 +227,8 @@ export function otelBatchSpanProcessor(env: NodeJS.ProcessEnv, warnings: string[
   return {
     scheduledDelayMillis: envMillis(env, 'OTEL_BSP_SCHEDULE_DELAY', warnings),
     exportTimeoutMillis: envMillis(env, 'OTEL_BSP_EXPORT_TIMEOUT', warnings),
-    maxQueueSize: envCount(env, 'OTEL_BSP_MAX_QUEUE_SIZE', warnings),
-    maxExportBatchSize: envCount(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', warnings),
+    maxQueueSize: envNumber(env, 'OTEL_BSP_MAX_QUEUE_SIZE', warnings, COUNT),
+    maxExportBatchSize: envNumber(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', warnings, COUNT),
   };
 }
 
@@ -251,7 +255,7 @@ export function otelBatchLogProcessor(env: NodeJS.ProcessEnv, warnings: string[]
   }
   return {
     scheduledDelayMillis: envMillis(env, 'OTEL_BLRP_SCHEDULE_DELAY', warnings),
-    maxExportBatchSize: envCount(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', warnings),
+    maxExportBatchSize: envNumber(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', warnings, COUNT),
   };
 }
 
@@ -291,16 +295,6 @@ export interface SpanLimitsEnv {
   attributePerLinkCountLimit?: number;
 }
 
-/** A limit variable: a non-negative integer, or undefined when unset or bad (ignored with a warning). */
-function envLimit(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (Number.isSafeInteger(n) && n >= 0) return n;
-  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not a non-negative integer`);
-  return undefined;
-}
-
 /**
  * The attribute and span limits (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#attribute-limits,
  * #span-limits): OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT and OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT over the
@@ -311,15 +305,15 @@ function envLimit(env: NodeJS.ProcessEnv, name: string, warnings: string[]): num
  * warning says so.
  */
 export function otelSpanLimits(env: NodeJS.ProcessEnv, warnings: string[]): SpanLimitsEnv {
-  const generalLength = envLimit(env, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings);
-  const generalCount = envLimit(env, 'OTEL_ATTRIBUTE_COUNT_LIMIT', warnings);
+  const generalLength = envNumber(env, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings, LIMIT);
+  const generalCount = envNumber(env, 'OTEL_ATTRIBUTE_COUNT_LIMIT', warnings, LIMIT);
   const limits: SpanLimitsEnv = {
-    attributeValueLengthLimit: envLimit(env, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings) ?? generalLength,
-    attributeCountLimit: envLimit(env, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', warnings) ?? generalCount,
-    eventCountLimit: envLimit(env, 'OTEL_SPAN_EVENT_COUNT_LIMIT', warnings),
-    linkCountLimit: envLimit(env, 'OTEL_SPAN_LINK_COUNT_LIMIT', warnings),
-    attributePerEventCountLimit: envLimit(env, 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', warnings),
-    attributePerLinkCountLimit: envLimit(env, 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', warnings),
+    attributeValueLengthLimit: envNumber(env, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings, LIMIT) ?? generalLength,
+    attributeCountLimit: envNumber(env, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', warnings, LIMIT) ?? generalCount,
+    eventCountLimit: envNumber(env, 'OTEL_SPAN_EVENT_COUNT_LIMIT', warnings, LIMIT),
+    linkCountLimit: envNumber(env, 'OTEL_SPAN_LINK_COUNT_LIMIT', warnings, LIMIT),
+    attributePerEventCountLimit: envNumber(env, 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', warnings, LIMIT),
+    attributePerLinkCountLimit: envNumber(env, 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', warnings, LIMIT),
   };
   for (const name of ['OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT']) {
     if (nonEmpty(env[name]) !== undefined) warnings.push(`${name} ignored: the SDK ships its pino log records whole (use pino redact or serializers to cut them)`);

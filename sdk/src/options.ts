@@ -381,7 +381,6 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   );
   const traces = section('traces', options.traces);
   const tracesTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
-  const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs, DEFAULTS.flushIntervalMs, TIMER_MS);
   const blrp = otelBatchLogProcessor(env, warnings);
   const bsp = otelBatchSpanProcessor(env, warnings);
   const maxQueueSize = bsp.maxQueueSize ?? DEFAULTS.spanMaxQueueSize;
@@ -392,7 +391,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     maxExportBatchSize = maxQueueSize;
   }
   const spanBatching: SpanBatching = {
-    scheduledDelayMillis: options.flushIntervalMs === undefined ? (bsp.scheduledDelayMillis ?? flushIntervalMs) : flushIntervalMs,
+    scheduledDelayMillis: positiveInt('flushIntervalMs', options.flushIntervalMs, bsp.scheduledDelayMillis ?? DEFAULTS.flushIntervalMs, TIMER_MS),
     exportTimeoutMillis: bsp.exportTimeoutMillis ?? tracesTimeoutMs,
     maxQueueSize,
     maxExportBatchSize,
@@ -457,7 +456,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     maxBufferBytes: positiveInt('maxBufferBytes', options.maxBufferBytes, DEFAULTS.maxBufferBytes),
     batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, blrp.maxExportBatchSize ?? DEFAULTS.batchMaxRecords),
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
-    flushIntervalMs: options.flushIntervalMs === undefined ? (blrp.scheduledDelayMillis ?? flushIntervalMs) : flushIntervalMs,
+    flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, blrp.scheduledDelayMillis ?? DEFAULTS.flushIntervalMs, TIMER_MS),
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
     requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
     hostname,

@@ -24,6 +24,7 @@ import {
   otelSpanLimits,
   otlpBaseEndpoint,
   otlpTls,
+  type OtlpSignal,
   type TlsFiles,
   type PropagatorName,
   type SpanLimitsEnv,
@@ -336,6 +337,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const base = endpoint.replace(/\/+$/, '');
   const headers = envHeaders(env, warnings);
   const timeout = otlpTimeout(env, warnings);
+  // One request of a signal: the option, else its OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT.
+  const requestTimeoutMs = (signal: OtlpSignal): number =>
+    positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: signal, general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
   const tls = otlpTls(env, warnings);
   // Logs go to Periscope's own log API, not OTLP: a URL for OTLP logs cannot be used for them.
   if (nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) !== undefined) {
@@ -370,7 +374,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     `${hostname}:${process.pid}`;
 
   const metrics = section('metrics', options.metrics);
-  const metricsTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'METRICS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
+  const metricsTimeoutMs = requestTimeoutMs('METRICS');
   const metricsExportIntervalMs = num(
     'metrics.exportIntervalMs',
     metrics.exportIntervalMs,
@@ -380,7 +384,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     TIMER_MS,
   );
   const traces = section('traces', options.traces);
-  const tracesTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'TRACES', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
+  const tracesTimeoutMs = requestTimeoutMs('TRACES');
   const blrp = otelBatchLogProcessor(env, warnings);
   const bsp = otelBatchSpanProcessor(env, warnings);
   const maxQueueSize = bsp.maxQueueSize ?? DEFAULTS.spanMaxQueueSize;
@@ -458,7 +462,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
     flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, blrp.scheduledDelayMillis ?? DEFAULTS.flushIntervalMs, TIMER_MS),
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
-    requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: 'LOGS', general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS),
+    requestTimeoutMs: requestTimeoutMs('LOGS'),
     hostname,
     facility,
     serviceInstanceId,

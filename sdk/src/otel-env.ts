@@ -48,15 +48,21 @@ export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[], signal?: 
   const variable = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_HEADERS` : 'OTEL_EXPORTER_OTLP_HEADERS';
   const headers: Record<string, string> = { ...signal?.general };
   for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env[variable])))) {
-    try {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
-      headers[name.toLowerCase()] = value;
-    } catch {
-      warnings.push(`${variable}: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
-    }
+    if (sendableHeader(name, value)) headers[name.toLowerCase()] = value;
+    else warnings.push(`${variable}: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
   }
   return headers;
+}
+
+/** Whether Node sends this header: it throws on a bad name or value, failing the whole request. */
+export function sendableHeader(name: string, value: string): boolean {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export type OtlpSignal = 'TRACES' | 'METRICS' | 'LOGS';

@@ -9,21 +9,14 @@
 // partial-success.ts reaches its serializer) and returns false, changing nothing, when they are not
 // the expected ones.
 
-import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { sendableHeader } from '../otel-env.ts';
 
 type Headers = Record<string, string>;
 
+/** `headers` without those Node refuses to send: the SDK's config warning already named them. */
 function sendable(headers: Headers): Headers {
   const out: Headers = {};
-  for (const [name, value] of Object.entries(headers)) {
-    try {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
-      out[name] = value;
-    } catch {
-      // left out: the SDK's config warning already named it
-    }
-  }
+  for (const [name, value] of Object.entries(headers)) if (sendableHeader(name, value)) out[name] = value;
   return out;
 }
 

@@ -581,6 +581,18 @@ export class MetricStore {
     }
   }
 
+  /**
+   * The exposition lines of `family`, series by series (renderPieces, samplePieces). Its series are
+   * taken with their exponential histograms when it is reached, and the job layouts made from those:
+   * a point applied while a scrape or collection waits between pieces may not fit the layouts (a
+   * lower scale, a wider range), so each histogram is shown as they were made from.
+   */
+  *#familyLines(family: Family): Generator<readonly [Series, Line[]]> {
+    const layouts = this.#familyLayouts(family);
+    const series = [...family.series.values()].map((s) => [s, s.exp] as const);
+    for (const [s, exp] of series) yield [s, this.#lines(family, s, layouts, exp)];
+  }
+
   /** Prometheus text exposition format 0.0.4 of every live series (stale ones are expired first). */
   render(now: number = this.#o.now()): string {
     let out = '';
@@ -604,12 +616,8 @@ export class MetricStore {
       const family = this.#families.get(name);
       if (!family) continue; // its last series expired while the scrape waited
       out += `# HELP ${name} ${escapeHelp(family.help || `${name} (OTLP metric)`)}\n# TYPE ${name} ${family.type}\n`;
-      const layouts = this.#familyLayouts(family);
-      // Each exponential histogram as the layouts were made from: a point applied while the
-      // scrape waits may not fit them (a lower scale, a wider range).
-      const series = [...family.series.values()].map((s) => [s, s.exp] as const);
-      for (const [s, exp] of series) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts, exp)) {
+      for (const [s, seriesLines] of this.#familyLines(family)) {
+        for (const [suffix, extra, extraValue, value] of seriesLines) {
           const labels = extra === undefined ? s.labelText : s.labelText ? `${s.labelText},${extra}="${extraValue}"` : `${extra}="${extraValue}"`;
           out += labels ? `${name}${suffix}{${labels}} ${formatValue(value)}\n` : `${name}${suffix} ${formatValue(value)}\n`;
           lines++;
@@ -652,12 +660,8 @@ export class MetricStore {
     let piece: RemoteWriteBatch = { samples: [], metadata: [] };
     for (const family of [...this.#families.values()]) {
       piece.metadata.push({ name: family.name, type: family.type, help: family.help || `${family.name} (OTLP metric)` });
-      const layouts = this.#familyLayouts(family);
-      // Each exponential histogram as the layouts were made from: a point applied while the
-      // collection waits may not fit them (a lower scale, a wider range).
-      const series = [...family.series.values()].map((s) => [s, s.exp] as const);
-      for (const [s, exp] of series) {
-        for (const [suffix, extra, extraValue, value] of this.#lines(family, s, layouts, exp)) {
+      for (const [s, seriesLines] of this.#familyLines(family)) {
+        for (const [suffix, extra, extraValue, value] of seriesLines) {
           const labels: Labels = { __name__: family.name + suffix, ...s.labels };
           if (extra !== undefined) labels[extra] = extraValue as string;
           piece.samples.push({ labels, value, timestampMs: nowMs });

@@ -92,7 +92,7 @@ export class SerializedBatch {
 }
 
 /** The same filter, the same records: the key sessions are grouped by. */
-export function filterKey(filter: LogFilter): string {
+function filterKey(filter: LogFilter): string {
   return JSON.stringify(filter);
 }
 

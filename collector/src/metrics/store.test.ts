@@ -314,16 +314,29 @@ describe('exposition validity', () => {
   });
 });
 
+/** 100 routes, each a counter series and a histogram series of 3 buckets (5 lines or samples). */
+function routePoints(): MetricPoint[] {
+  const points: MetricPoint[] = [];
+  for (let i = 0; i < 100; i++) {
+    points.push(counter(i, { labels: { ...JOB, route: `/${i}` } }));
+    points.push({ name: 'latency_seconds', otelName: 'latency', help: 'Latency.', type: 'histogram', labels: { ...JOB, route: `/${i}` }, temporality: 'cumulative', timeNs: 1n, histogram: { bounds: [0.1, 1], counts: [1, 1, 0], count: 2, sum: 0.6 } });
+  }
+  return points;
+}
+
+/** A cumulative exponential histogram point of e_seconds for `route`. */
+function expPoint(route: string, scale: number, offset: number, positive: number[], t: bigint): MetricPoint {
+  return {
+    name: 'e_seconds', otelName: 'e', help: '', type: 'histogram', labels: { ...JOB, route }, temporality: 'cumulative', timeNs: t,
+    exponential: { scale, zeroThreshold: 0, zeroCount: 0, negativeCount: 0, offset, positive, count: positive.reduce((a, b) => a + b, 0), sum: 1 },
+  };
+}
+
 describe('render in pieces', () => {
   // GET /metrics lets ingest run between pieces (api/metrics.ts): rendered at once, 350 000 lines held it for seconds.
   it('cuts the text after a whole series once a piece has linesPerPiece lines, and the pieces make render()', () => {
     const { store } = harness({ maxSeries: 1000 });
-    const points: MetricPoint[] = [];
-    for (let i = 0; i < 100; i++) {
-      points.push(counter(i, { labels: { ...JOB, route: `/${i}` } }));
-      points.push({ name: 'latency_seconds', otelName: 'latency', help: 'Latency.', type: 'histogram', labels: { ...JOB, route: `/${i}` }, temporality: 'cumulative', timeNs: 1n, histogram: { bounds: [0.1, 1], counts: [1, 1, 0], count: 2, sum: 0.6 } });
-    }
-    store.apply(points);
+    store.apply(routePoints());
     const pieces = [...store.renderPieces(T0, 10)];
     expect(pieces.join('')).toBe(store.render(T0));
     // A histogram series is 5 lines (3 buckets, _sum, _count): a piece ends at the series that reaches 10.
@@ -339,12 +352,7 @@ describe('samples in pieces', () => {
   // Remote write lets ingest run between pieces (MetricsSources.collect): at once, 342 000 samples held it for 0.4-2 s.
   it('cuts after a whole series once a piece has samplesPerPiece samples, and the pieces make samples()', () => {
     const { store } = harness({ maxSeries: 1000 });
-    const points: MetricPoint[] = [];
-    for (let i = 0; i < 100; i++) {
-      points.push(counter(i, { labels: { ...JOB, route: `/${i}` } }));
-      points.push({ name: 'latency_seconds', otelName: 'latency', help: 'Latency.', type: 'histogram', labels: { ...JOB, route: `/${i}` }, temporality: 'cumulative', timeNs: 1n, histogram: { bounds: [0.1, 1], counts: [1, 1, 0], count: 2, sum: 0.6 } });
-    }
-    store.apply(points);
+    store.apply(routePoints());
     const pieces = [...store.samplePieces(T0, 10)];
     expect({ samples: pieces.flatMap((p) => p.samples), metadata: pieces.flatMap((p) => p.metadata) }).toEqual(store.samples(T0));
     // A histogram series is 5 samples (3 buckets, _sum, _count): a piece ends at the series that reaches 10.
@@ -355,17 +363,13 @@ describe('samples in pieces', () => {
 
   it('an exponential histogram updated while the pieces are taken is given as its family layout was made from', () => {
     const { store } = harness();
-    const e = (route: string, scale: number, offset: number, positive: number[], t: bigint): MetricPoint => ({
-      name: 'e_seconds', otelName: 'e', help: '', type: 'histogram', labels: { ...JOB, route }, temporality: 'cumulative', timeNs: t,
-      exponential: { scale, zeroThreshold: 0, zeroCount: 0, negativeCount: 0, offset, positive, count: positive.reduce((a, b) => a + b, 0), sum: 1 },
-    });
-    store.apply([e('/a', 2, 0, [1, 1], 1n), e('/b', 2, 1, [2], 1n)]);
+    store.apply([expPoint('/a', 2, 0, [1, 1], 1n), expPoint('/b', 2, 1, [2], 1n)]);
     const before = store.samples(T0).samples.filter((s) => s.labels.route === '/b');
     const pieces = store.samplePieces(T0, 1);
     const first = (pieces.next().value as RemoteWriteBatch).samples;
     // A point for /b on a coarser scale and a far wider range than the layout was made for: put on
     // it, its 5 observations in (16, 32] s were counted at le="1.189…" and the one at 0.1 s lost.
-    store.apply([e('/b', 0, -4, [1, 0, 0, 0, 0, 0, 0, 0, 5], 2n)]);
+    store.apply([expPoint('/b', 0, -4, [1, 0, 0, 0, 0, 0, 0, 0, 5], 2n)]);
     const second = (pieces.next().value as RemoteWriteBatch).samples;
     expect(first.every((s) => s.labels.route === '/a')).toBe(true);
     expect(second).toEqual(before);
@@ -375,17 +379,13 @@ describe('samples in pieces', () => {
 describe('render in pieces while points arrive', () => {
   it('an exponential histogram updated while the pieces are rendered is shown as its family layout was made from', () => {
     const { store } = harness();
-    const e = (route: string, scale: number, offset: number, positive: number[], t: bigint): MetricPoint => ({
-      name: 'e_seconds', otelName: 'e', help: '', type: 'histogram', labels: { ...JOB, route }, temporality: 'cumulative', timeNs: t,
-      exponential: { scale, zeroThreshold: 0, zeroCount: 0, negativeCount: 0, offset, positive, count: positive.reduce((a, b) => a + b, 0), sum: 1 },
-    });
-    store.apply([e('/a', 2, 0, [1, 1], 1n), e('/b', 2, 1, [2], 1n)]);
+    store.apply([expPoint('/a', 2, 0, [1, 1], 1n), expPoint('/b', 2, 1, [2], 1n)]);
     const before = lines(store.render(T0), 'e_seconds').filter((l) => l.includes('route="/b"'));
     const pieces = store.renderPieces(T0, 1);
     expect(pieces.next().value).not.toContain('route="/b"');
     // Put on the layout made for /a and /b's first point, this one's 5 observations in (16, 32] s
     // were shown as e_seconds_bucket{le="1.189…"} and its one at 0.1 s in no finite bucket.
-    store.apply([e('/b', 0, -4, [1, 0, 0, 0, 0, 0, 0, 0, 5], 2n)]);
+    store.apply([expPoint('/b', 0, -4, [1, 0, 0, 0, 0, 0, 0, 0, 5], 2n)]);
     expect(lines(pieces.next().value as string, 'e_seconds')).toEqual(before);
   });
 });

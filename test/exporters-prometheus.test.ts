@@ -2,7 +2,7 @@
 // (which must also pass `promtool check metrics`) and receives the collector's remote write
 // (--web.enable-remote-write-receiver); the test queries Prometheus' HTTP API for the series.
 // Without the binaries the test is skipped with the reason, except in CI (CI=true) where it fails.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,38 +20,65 @@ const describeWithPrometheus = missing.length > 0 ? describe.skip : describe;
 if (missing.length > 0) console.warn(`skipping: ${missing.join(', ')} not installed (Debian package "prometheus")`);
 
 
+interface PrometheusProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the real Prometheus with the remote write receiver, scraping `scrapeTarget` when given. */
+async function startPrometheus(dir: string, port: number, scrapeTarget?: string): Promise<PrometheusProcess> {
+  const scrape = scrapeTarget
+    ? `scrape_configs:
+  - job_name: periscope
+    static_configs:
+      - targets: ['${scrapeTarget}']
+`
+    : '';
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n${scrape}`);
+  const url = `http://127.0.0.1:${port}`;
+  let log = '';
+  const proc = spawn(PROMETHEUS, [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.enable-remote-write-receiver',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout!.on('data', (d) => (log += d));
+  proc.stderr!.on('data', (d) => (log += d));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  await waitFor(async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok, 30_000, 100).catch(async (err) => {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${log}`);
+  });
+  return { url, stop };
+}
+
+type Series = Array<{ metric: Record<string, string>; value: [number, string] }>;
+
+/** A query against Prometheus' HTTP API (a range selector gives `values` instead of `value`). */
+async function queryPrometheus<T = Series>(promUrl: string, q: string): Promise<T> {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const body = (await res.json()) as { status: string; data: { result: T } };
+  expect(body.status).toBe('success');
+  return body.data.result;
+}
+
 describeWithPrometheus('Prometheus scrapes and receives remote write', () => {
   let collector: CollectorProcess;
-  let prometheus: ChildProcess;
+  let prometheus: PrometheusProcess;
   let promUrl: string;
-  let promLog = '';
   const dir = mkdtempSync(join(tmpdir(), 'periscope-prom-'));
   const service = `prom-${Date.now()}`;
 
   beforeAll(async () => {
     const [promPort, collectorPort] = [await freePort(), await freePort()];
-    promUrl = `http://127.0.0.1:${promPort}`;
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: periscope
-    static_configs:
-      - targets: ['127.0.0.1:${collectorPort}']
-`,
-    );
-    prometheus = spawn(PROMETHEUS, [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--web.enable-remote-write-receiver',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    prometheus.stdout!.on('data', (d) => (promLog += d));
-    prometheus.stderr!.on('data', (d) => (promLog += d));
-    await waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 30_000, 100).catch((err) => {
-      throw new Error(`${(err as Error).message}\n${promLog}`);
-    });
+    prometheus = await startPrometheus(dir, promPort, `127.0.0.1:${collectorPort}`);
+    promUrl = prometheus.url;
     collector = await startCollectorProcess({
       httpAddr: `127.0.0.1:${collectorPort}`,
       configYaml: `exporters:
@@ -69,20 +96,11 @@ scrape_configs:
 
   afterAll(async () => {
     if (collector) expect(await collector.stop()).toBe(0);
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((r) => prometheus.once('exit', r));
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
+    await prometheus?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function query(q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
-    const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
-    expect(body.status).toBe('success');
-    return body.data.result;
-  }
+  const query = (q: string) => queryPrometheus(promUrl, q);
 
   it('/metrics passes promtool check metrics', async () => {
     const text = await (await fetch(`${collector.url}/metrics`)).text();
@@ -134,5 +152,55 @@ scrape_configs:
     await post(point({ flags: 1 })); // FLAG_NO_RECORDED_VALUE: the series is gone
     // Without a stale marker the remote-written copy stayed for Prometheus' 5-minute lookback.
     await waitFor(async () => (await query(selector)).length === 0, 30_000, 250);
+  });
+});
+
+// Prometheus' own remote write resumes from its WAL after a restart; the collector's queue is in
+// its database: what was read during an outage reaches Prometheus after a kill -9 and a restart.
+describeWithPrometheus('remote write samples queued while Prometheus is down survive kill -9', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-prom-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'periscope-prom-data-'));
+  let collector: CollectorProcess | undefined;
+  let prometheus: PrometheusProcess | undefined;
+
+  afterAll(async () => {
+    if (collector) await collector.stop();
+    await prometheus?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('sends them after the restart, with the times they were read at', async () => {
+    const promPort = await freePort();
+    const configYaml = `exporters:
+  - type: prometheusRemoteWrite
+    name: prom
+    url: http://127.0.0.1:${promPort}/api/v1/write
+    interval: 1s
+    retry: { initialBackoff: 50ms, maxBackoff: 200ms }
+`;
+    const service = `queued-${Date.now()}`;
+    collector = await startCollectorProcess({ dataDir, configYaml });
+    const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', body: JSON.stringify({ appName: service, level: 'info', msg: 'm' }), headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.status).toBe(200);
+    const c = collector;
+    const queued = async () => ((await (await fetch(`${c.url}/health/detailed`)).json()) as any).components.exporters.exporters.prom.queue.requests as number;
+    // Four more reads queued, none sent (nothing listens on Prometheus' port yet): the first may
+    // have begun before the record came in; the other three have its series.
+    const before = await queued();
+    await waitFor(async () => (await queued()) >= before + 4, 30_000, 100);
+    const killedAtMs = Date.now();
+    await collector.kill();
+
+    prometheus = await startPrometheus(dir, promPort);
+    collector = await startCollectorProcess({ dataDir, configYaml });
+    // Raw samples of the last 5 minutes: those stamped before the kill came from the queue.
+    const samples = await waitFor(async () => {
+      const r = await queryPrometheus<Array<{ values: Array<[number, string]> }>>(prometheus!.url, `periscope_log_records_total{service="${service}"}[5m]`);
+      const before = (r[0]?.values ?? []).filter(([t]) => t * 1000 < killedAtMs);
+      return before.length >= 3 ? before : undefined;
+    }, 30_000, 250);
+    expect(samples.every(([, v]) => v === '1')).toBe(true);
+    expect(collector.output()).toMatch(/samples queued before the restart will be sent first/);
   });
 });

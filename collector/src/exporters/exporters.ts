@@ -24,6 +24,7 @@ import { LokiSink } from './loki/sink.ts';
 import { createExporterMetrics } from './metrics.ts';
 import type { RemoteWriteConfig } from './prometheus-remote-write/config.ts';
 import { RemoteWriteExporter } from './prometheus-remote-write/exporter.ts';
+import { dropOtherQueues } from './prometheus-remote-write/request-queue.ts';
 import type { MetricsSources } from './prometheus-remote-write/samples.ts';
 import type { LogSink, Logger } from './sink.ts';
 import { loadTls, tlsDispatcher } from './tls.ts';
@@ -97,11 +98,15 @@ export class Exporters {
     this.deadLetters = new DeadLetterStore(deps.db);
     this.acceptTimes = new AcceptTimes(deps.store.lastId());
     const metrics = createExporterMetrics(deps.registry);
+    const remoteWriteNames = configs.filter((c) => c.type === 'prometheusRemoteWrite').map((c) => c.name);
+    for (const [name, samples] of dropOtherQueues(deps.db, remoteWriteNames)) {
+      deps.logger.warn({ exporter: name, samples }, `exporter ${name}: no longer configured, ${samples} queued remote write samples discarded`);
+    }
     for (const [i, config] of configs.entries()) {
       const logger = deps.logger;
       const dispatcher = this.#tlsDispatcher(config, i);
       if (config.type === 'prometheusRemoteWrite') {
-        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger, dispatcher }));
+        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger, dispatcher, db: deps.db }));
         continue;
       }
       const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig, Date.now, dispatcher) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId, dispatcher);

@@ -13,7 +13,7 @@ export const remoteWriteConfigSchema = exporterObject('prometheusRemoteWrite', '
   externalLabels: labelMap("Labels added to every series (e.g. { instance: collector-1 }); a series' own label wins."),
   queue: Type.Object(
     {
-      maxSamples: Type.Integer({ default: 500_000, minimum: 1, description: 'Samples waiting to be sent (during an outage); the oldest requests beyond are dropped (reason queue_full).' }),
+      maxSamples: Type.Integer({ default: 500_000, minimum: 1, description: 'Samples waiting to be sent (during an outage, kept in the database across restarts); the oldest requests beyond are dropped (reason queue_full).' }),
     },
     { additionalProperties: false, default: {} },
   ),

@@ -9,7 +9,10 @@
 //  - a series that a source no longer gives gets a stale marker (stale.ts).
 // Metrics are not replayable history, so there is no dead-letter store here: the queue is
 // bounded (queue.maxSamples) and the oldest requests beyond it are dropped (reason "queue_full").
+// The queue is kept in the collector's database (request-queue.ts): what waits during an outage
+// is sent after a restart.
 
+import type { DatabaseSync } from 'node:sqlite';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { timerDelay } from '../../timer-delay.ts';
@@ -23,14 +26,9 @@ import { Retrier, RetryBudget, type Sleep } from '../retry.ts';
 import type { Logger } from '../sink.ts';
 import type { RemoteWriteConfig } from './config.ts';
 import { encodeWriteRequest } from './encode.ts';
+import { RequestQueue } from './request-queue.ts';
 import type { MetricsSources } from './samples.ts';
 import { StaleSeries } from './stale.ts';
-
-interface Pending {
-  body: Uint8Array;
-  samples: number;
-  at: number;
-}
 
 export interface RemoteWriteDeps {
   sources: MetricsSources;
@@ -40,6 +38,8 @@ export interface RemoteWriteDeps {
   sleep?: Sleep;
   /** The exporter's TLS pool when it has `tls:` (tls.ts). */
   dispatcher?: Dispatcher;
+  /** Where the queue is kept across restarts; without it, in memory only. */
+  db?: DatabaseSync;
 }
 
 export const REMOTE_WRITE_HEADERS = {
@@ -59,8 +59,7 @@ export class RemoteWriteExporter {
   readonly #retrier: Retrier;
   readonly #now: () => number;
   readonly #labels: { exporter: string; type: string };
-  #queue: Pending[] = [];
-  #queuedSamples = 0;
+  readonly #queue: RequestQueue;
   readonly #stale = new StaleSeries();
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
@@ -90,6 +89,13 @@ export class RemoteWriteExporter {
       { sleep: deps.sleep },
     );
     this.#labels = { exporter: this.name, type: this.type };
+    this.#queue = new RequestQueue(this.name, deps.db, (err) => {
+      if (err) deps.logger.warn({ exporter: this.name, err: err.message }, `exporter ${this.name}: cannot store queued samples; keeping them in memory (lost if the collector stops before they are sent)`);
+      else deps.logger.info({ exporter: this.name }, `exporter ${this.name}: queued samples stored again`);
+    });
+    if (this.#queue.length > 0) {
+      deps.logger.info({ exporter: this.name, samples: this.#queue.samples, requests: this.#queue.length }, `exporter ${this.name}: ${this.#queue.samples} samples queued before the restart will be sent first`);
+    }
     const m = deps.metrics;
     m.sent.inc(this.#labels, 0);
     m.retries.inc(this.#labels, 0);
@@ -104,6 +110,7 @@ export class RemoteWriteExporter {
     const interval = parseDuration(this.#config.interval);
     this.#timer = setInterval(() => void this.tick(), timerDelay(interval));
     this.#timer.unref();
+    if (this.#queue.length > 0) this.#kick(); // what waited before a restart goes first
     void this.tick();
   }
 
@@ -133,18 +140,16 @@ export class RemoteWriteExporter {
       const samples = batch.samples.slice(i, i + per);
       const { body, skipped } = encodeWriteRequest(samples, i === 0 ? batch.metadata : [], this.#config.externalLabels);
       if (skipped) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, skipped);
-      this.#enqueue({ body, samples: samples.length - skipped, at: now });
+      this.#enqueue(body, samples.length - skipped, now);
     }
     this.#kick();
   }
 
-  #enqueue(p: Pending): void {
-    this.#queue.push(p);
-    this.#queuedSamples += p.samples;
+  #enqueue(body: Uint8Array, samples: number, at: number): void {
+    this.#queue.push(body, samples, at);
     // Keep the request being sent (index 0); drop the next-oldest while over the bound.
-    while (this.#queuedSamples > this.#config.queue.maxSamples && this.#queue.length > 1) {
-      const [dropped] = this.#queue.splice(this.#sending ? 1 : 0, 1);
-      this.#queuedSamples -= dropped.samples;
+    while (this.#queue.samples > this.#config.queue.maxSamples && this.#queue.length > 1) {
+      const dropped = this.#queue.removeAt(this.#sending ? 1 : 0);
       this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'queue_full' }, dropped.samples);
     }
   }
@@ -157,12 +162,18 @@ export class RemoteWriteExporter {
 
   async #drain(): Promise<void> {
     const signal = this.#abort.signal;
-    while (this.#queue.length > 0 && !signal.aborted) {
-      const head = this.#queue[0];
+    for (let head = this.#queue.head; head && !signal.aborted; head = this.#queue.head) {
+      const body = this.#queue.body(head);
+      if (body instanceof Error) {
+        this.#queue.removeAt(0);
+        this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, head.samples);
+        this.#d.logger.warn({ exporter: this.name, err: body.message }, `exporter ${this.name}: cannot read a queued request back, ${head.samples} samples dropped`);
+        continue;
+      }
       const result = await this.#retrier.run(
         async (n) => {
           if (n > 1) this.#d.metrics.retries.inc(this.#labels);
-          const result = await this.sendRequest(head.body, signal);
+          const result = await this.sendRequest(body, signal);
           this.#status.note(result);
           if (result.status !== 'success') this.#d.metrics.failedRequests.inc({ ...this.#labels, class: result.status });
           return result;
@@ -170,8 +181,7 @@ export class RemoteWriteExporter {
         { signal, breaker: this.breaker },
       );
       if (result.aborted) return;
-      this.#queue.shift();
-      this.#queuedSamples -= head.samples;
+      this.#queue.removeAt(0);
       if (result.status === 'success') this.#d.metrics.sent.inc(this.#labels, head.samples);
       else {
         this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, head.samples);
@@ -209,9 +219,9 @@ export class RemoteWriteExporter {
 
   gauges(): ExporterGauges {
     return {
-      queueItems: this.#queuedSamples,
-      queueBytes: this.#queue.reduce((n, p) => n + p.body.length, 0),
-      oldestAgeSeconds: this.#queue.length ? (this.#now() - this.#queue[0].at) / 1000 : 0,
+      queueItems: this.#queue.samples,
+      queueBytes: this.#queue.bytes,
+      oldestAgeSeconds: this.#queue.head ? (this.#now() - this.#queue.head.at) / 1000 : 0,
       circuit: this.breaker.state,
       deadLetters: 0,
     };

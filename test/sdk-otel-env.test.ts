@@ -16,9 +16,9 @@ import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from
 const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
 const T = 60_000;
 
-function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stdout: string; stderr: string }> {
+function runApp(scenario: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<{ code: number | null; result: any; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -259,5 +259,28 @@ describe('trace flags on log records (the OTel log data model\'s TraceFlags)', (
     expect(records.length).toBe(3);
     for (const r of records) expect(r).toMatchObject({ traceId: result.traceId, spanId: expect.stringMatching(/^[0-9a-f]{16}$/), traceFlags: '01' });
     expect(records.some((r: any) => 'traceFlags' in (r.attributes ?? {}))).toBe(false);
+  });
+});
+
+describe('OTEL_SERVICE_NAME longer than an RFC 5424 APP-NAME (48), as the OTel Operator sets it from a Deployment\'s name', () => {
+  it('a preloaded SDK (--import register) starts the app and names logs, spans and metrics by its first 48 characters, with a warning', { timeout: T }, async () => {
+    const long = `checkout-payments-reconciliation-worker-eu-west-${Date.now()}-7f9c`;
+    const cut = long.slice(0, 48);
+    const { code, result, stderr } = await runApp(
+      'spans',
+      { PERISCOPE_ENDPOINT: collector.url, OTEL_SERVICE_NAME: long, PERISCOPE_RUNTIME_METRICS: 'false', APP_SPANS: '1' },
+      ['--import', join(REPO_ROOT, 'sdk/src/register.ts')],
+    );
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain(`PeriscopeWarning: OTEL_SERVICE_NAME is ${long.length} characters, over the 48 of the logs' RFC 5424 APP-NAME`);
+    const [span] = await storedSpans(result.traceId, 1);
+    expect(span.service).toBe(cut);
+    const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${cut}&limit=10`)).json() as any;
+    expect(records.map((r: any) => [r.appName, r.level, r.truncated])).toEqual([[cut, 'warning', undefined]]);
+    const exposition = await waitFor(async () => {
+      const text = await (await fetch(`${collector.url}/metrics`)).text();
+      return text.includes(`job="${cut}"`) && text;
+    });
+    expect(exposition).not.toContain(long);
   });
 });

@@ -39,7 +39,11 @@ export type LogFormat = 'none' | 'json' | 'logfmt' | 'pretty';
 export const LOG_FORMATS: readonly LogFormat[] = ['none', 'json', 'logfmt', 'pretty'];
 
 export interface PeriscopeOptions {
-  /** Service name, sent as RFC 5424 APP-NAME. Required (or env PERISCOPE_SERVICE, OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES). */
+  /**
+   * Service name, sent as RFC 5424 APP-NAME, so at most 48 characters. Required (or env
+   * PERISCOPE_SERVICE, OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES; a longer
+   * name from there is cut to its first 48, with a warning).
+   */
   service?: string;
   /** Collector base URL (env PERISCOPE_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT). Default http://127.0.0.1:4318. */
   endpoint?: string;
@@ -284,6 +288,20 @@ function headerLimit(name: string, value: string, limit: number, field: string):
   }
 }
 
+/**
+ * A header field's value from the environment (`source` names it), cut to `limit` with a warning
+ * when longer: an operator's variable must not stop a preloaded SDK's app (headerLimit throws).
+ * Cut where the collector's receivers would cut the logs' copy (its first `limit` UTF-16 units,
+ * record.ts applyFieldLimits), less a lone high surrogate, so spans and metrics carry the same name.
+ */
+function fitEnvHeader(source: string, value: string | undefined, limit: number, field: string, warnings: string[]): string | undefined {
+  if (value === undefined || value.length <= limit) return value;
+  let cut = value.slice(0, limit);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  warnings.push(`${source} is ${value.length} characters, over the ${limit} of the logs' RFC 5424 ${field}: ${JSON.stringify(cut)} (its first ${cut.length}) is used for logs, spans and metrics alike`);
+  return cut;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
@@ -305,18 +323,22 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   checkOtlpCompression(env, warnings);
 
   // As in the OTel SDKs: explicit option, then env, OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES.
+  // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would
+  // name another service than the spans and metrics (service.name), and no query would find both.
+  // An option too long stops init() (the developer sees it at once); a name from the environment
+  // (the OTel Operator sets OTEL_SERVICE_NAME from the Deployment's name) is cut to the limit for
+  // all three signals, with a warning: a preloaded SDK must not stop the app for it.
+  const explicitService = stringOption('service', options.service);
+  if (explicitService !== undefined) headerLimit('service', explicitService, FIELD_LIMITS.appName, 'APP-NAME');
   const service =
-    stringOption('service', options.service) ??
-    nonEmpty(env.PERISCOPE_SERVICE) ??
-    nonEmpty(env.OTEL_SERVICE_NAME) ??
-    envAttribute(resource.attributes, 'service.name') ??
+    explicitService ??
+    fitEnvHeader('PERISCOPE_SERVICE', nonEmpty(env.PERISCOPE_SERVICE), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
+    fitEnvHeader('OTEL_SERVICE_NAME', nonEmpty(env.OTEL_SERVICE_NAME), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
+    fitEnvHeader('service.name of OTEL_RESOURCE_ATTRIBUTES', envAttribute(resource.attributes, 'service.name'), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
     // Turned off, the SDK sends nothing a name is needed for: a preloaded SDK
     // (--import @periscope/sdk/register) must not stop the app for the lack of one.
     (disabled ? DISABLED_SERVICE : undefined);
   if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE or OTEL_SERVICE_NAME)');
-  // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would
-  // name another service than the spans and metrics (service.name), and no query would find both.
-  headerLimit('service', service, FIELD_LIMITS.appName, 'APP-NAME');
 
   // OTEL_EXPORTER_OTLP_ENDPOINT is the same kind of URL: a base the signal paths are appended to.
   const endpoint =

@@ -62,11 +62,25 @@ describe('resolveOptions: explicit > env > defaults', () => {
     { name: 'redact not array', options: { service: 's', redact: 'password' as never }, env: {}, error: /"redact" must be an array/ },
     // cut in every log record (RFC 5424 APP-NAME / HOSTNAME), whole in spans and metrics
     { name: 'service longer than an APP-NAME', options: { service: 'a'.repeat(49) }, env: {}, error: /"service" must be at most 48 characters \(the logs' RFC 5424 APP-NAME\), got 49/ },
-    { name: 'service in env longer than an APP-NAME', options: {}, env: { PERISCOPE_SERVICE: 'b'.repeat(60) }, error: /"service" must be at most 48 characters/ },
     { name: 'hostname longer than a HOSTNAME', options: { service: 's', hostname: 'h'.repeat(256) }, env: {}, error: /"hostname" must be at most 255 characters/ },
   ])('rejects $name with a clear message', ({ options, env, error }) => {
     expect(() => resolveOptions(options, env)).toThrow(error);
     expect(() => resolveOptions(options, env)).toThrow(/^\[periscope\] init: /);
+  });
+
+  it.each([
+    { name: 'PERISCOPE_SERVICE', env: { PERISCOPE_SERVICE: 'b'.repeat(60) }, source: 'PERISCOPE_SERVICE' },
+    { name: 'OTEL_SERVICE_NAME', env: { OTEL_SERVICE_NAME: 'b'.repeat(60) }, source: 'OTEL_SERVICE_NAME' },
+    { name: 'service.name of OTEL_RESOURCE_ATTRIBUTES', env: { OTEL_RESOURCE_ATTRIBUTES: `service.name=${'b'.repeat(60)}` }, source: 'service.name of OTEL_RESOURCE_ATTRIBUTES' },
+  ])('a service from $name longer than an APP-NAME is cut to 48 characters with a warning, for every signal', ({ env, source }) => {
+    const o = resolveOptions({}, env);
+    expect(o.service).toBe('b'.repeat(48));
+    expect(buildResource(o).attributes['service.name']).toBe('b'.repeat(48));
+    expect(o.warnings).toEqual([`${source} is 60 characters, over the 48 of the logs' RFC 5424 APP-NAME: "${'b'.repeat(48)}" (its first 48) is used for logs, spans and metrics alike`]);
+  });
+
+  it('a service cut from the environment does not end in half a surrogate pair', () => {
+    expect(resolveOptions({}, { OTEL_SERVICE_NAME: `${'x'.repeat(47)}🚀tail` }).service).toBe('x'.repeat(47));
   });
 
   it('takes a service of 48 characters and a hostname of 255, the RFC 5424 limits', () => {

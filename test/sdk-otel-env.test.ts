@@ -191,6 +191,43 @@ describe('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', () => {
   });
 });
 
+describe('OTEL_BLRP_EXPORT_TIMEOUT', () => {
+  it('a log request that hangs is given up after that long and its batch sent again, within a shutdown deadline shorter than the default request timeout', { timeout: T }, async () => {
+    // The first log request is never answered; the next ones are taken.
+    const records: string[] = [];
+    let requests = 0;
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      if (req.url !== '/api/v1/logs' || requests++ === 0) return;
+      records.push(...gunzipSync(Buffer.concat(chunks)).toString('utf8').split('\n').filter((l) => l !== ''));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      // preloaded, so configured by the environment alone (the fixture's init() options are not used)
+      const { code, result, stderr } = await runApp('logs', {
+        PERISCOPE_SERVICE: `blrp-timeout-${Date.now()}`,
+        PERISCOPE_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        PERISCOPE_LOG_LEVEL: 'trace',
+        PERISCOPE_TRACES_ENABLED: 'false',
+        PERISCOPE_METRICS_ENABLED: 'false',
+        // the default request timeout (10 s) would hold the batch until this deadline
+        PERISCOPE_SHUTDOWN_TIMEOUT_MS: '8000',
+        OTEL_BLRP_EXPORT_TIMEOUT: '500',
+      }, ['--import', join(REPO_ROOT, 'sdk/src/register.ts')]);
+      expect(code, stderr).toBe(0);
+      expect(result).toMatchObject({ sent: 8, dropped: { shutdown_timeout: 0 } });
+      expect(records).toHaveLength(8);
+      expect(stderr).not.toMatch(/OTEL_BLRP_EXPORT_TIMEOUT/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY', () => {
   // test/fixtures/tls: the collector's certificate (127.0.0.1) from a private CA, and the app's
   // self-signed client certificate, which the collector's side trusts as its clients' CA.

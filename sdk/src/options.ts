@@ -139,7 +139,7 @@ export interface ResolvedOptions {
   /** The logs' batch delay: the option, else OTEL_BLRP_SCHEDULE_DELAY, else 1000 ms (spans: traces.batch). */
   flushIntervalMs: number;
   shutdownTimeoutMs: number;
-  /** One log request (requestTimeoutMs, else OTEL_EXPORTER_OTLP_LOGS_TIMEOUT / OTEL_EXPORTER_OTLP_TIMEOUT). */
+  /** One log request (requestTimeoutMs, else OTEL_EXPORTER_OTLP_LOGS_TIMEOUT / OTEL_EXPORTER_OTLP_TIMEOUT / 10 s, cut to OTEL_BLRP_EXPORT_TIMEOUT). */
   requestTimeoutMs: number;
   hostname: string;
   facility: number;
@@ -359,9 +359,11 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const base = endpoint.replace(/\/+$/, '');
   const headers = envHeaders(env, warnings);
   const timeout = otlpTimeout(env, warnings);
-  // One request of a signal: the option, else its OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT.
-  const requestTimeoutMs = (signal: OtlpSignal): number =>
-    positiveInt('requestTimeoutMs', options.requestTimeoutMs, otlpTimeout(env, warnings, { name: signal, general: timeout }) ?? DEFAULTS.requestTimeoutMs, TIMER_MS);
+  // One request of a signal: the option, else its OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else
+  // OTEL_EXPORTER_OTLP_TIMEOUT, else the default; at most `exportTimeout` (a processor's export
+  // timeout, which bounds the same request) unless the option is given.
+  const requestTimeoutMs = (signal: OtlpSignal, exportTimeout = Infinity): number =>
+    positiveInt('requestTimeoutMs', options.requestTimeoutMs, Math.min(otlpTimeout(env, warnings, { name: signal, general: timeout }) ?? DEFAULTS.requestTimeoutMs, exportTimeout), TIMER_MS);
   const tls = otlpTls(env, warnings);
   // Logs go to Periscope's own log API, not OTLP: a URL for OTLP logs cannot be used for them.
   if (nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) !== undefined) {
@@ -484,7 +486,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
     flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, blrp.scheduledDelayMillis ?? DEFAULTS.flushIntervalMs, TIMER_MS),
     shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
-    requestTimeoutMs: requestTimeoutMs('LOGS'),
+    requestTimeoutMs: requestTimeoutMs('LOGS', blrp.exportTimeoutMillis),
     hostname,
     facility,
     serviceInstanceId,

@@ -241,6 +241,7 @@ export function otelBatchSpanProcessor(env: NodeJS.ProcessEnv, warnings: string[
 /** What OTEL_BLRP_* set for the SDK's log batching; each undefined when unset or ignored. */
 export interface BatchLogEnv {
   scheduledDelayMillis?: number;
+  exportTimeoutMillis?: number;
   maxExportBatchSize?: number;
 }
 
@@ -248,19 +249,18 @@ export interface BatchLogEnv {
  * The Batch LogRecord Processor variables (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#batch-logrecord-processor),
  * for the SDK's own log batching (logs/shipper.ts): OTEL_BLRP_SCHEDULE_DELAY is how long a record
  * waits for its batch (flushIntervalMs), OTEL_BLRP_MAX_EXPORT_BATCH_SIZE the records of one request
- * (batchMaxRecords). OTEL_BLRP_MAX_QUEUE_SIZE and OTEL_BLRP_EXPORT_TIMEOUT have no counterpart (the
- * buffer is bounded in bytes, maxBufferBytes; a request's timeout is OTEL_EXPORTER_OTLP_LOGS_TIMEOUT
- * or requestTimeoutMs, and a batch is retried, not dropped, when it runs out): each gets a warning.
+ * (batchMaxRecords), OTEL_BLRP_EXPORT_TIMEOUT how long one request may take (with the exporter's
+ * timeout: as in the OTel SDKs, where the processor's and the exporter's timeouts both bound an
+ * export, the shorter one ends it; options.ts). OTEL_BLRP_MAX_QUEUE_SIZE has no counterpart (the
+ * buffer is bounded in bytes, maxBufferBytes, not in records): it gets a warning.
  */
 export function otelBatchLogProcessor(env: NodeJS.ProcessEnv, warnings: string[]): BatchLogEnv {
   if (nonEmpty(env.OTEL_BLRP_MAX_QUEUE_SIZE) !== undefined) {
-    warnings.push('OTEL_BLRP_MAX_QUEUE_SIZE ignored: the SDK bounds its log buffer in bytes (the maxBufferBytes option, 8 MiB by default)');
-  }
-  if (nonEmpty(env.OTEL_BLRP_EXPORT_TIMEOUT) !== undefined) {
-    warnings.push('OTEL_BLRP_EXPORT_TIMEOUT ignored: a log request times out after OTEL_EXPORTER_OTLP_LOGS_TIMEOUT (or OTEL_EXPORTER_OTLP_TIMEOUT, the requestTimeoutMs option) and its batch is sent again');
+    warnings.push('OTEL_BLRP_MAX_QUEUE_SIZE ignored: the SDK bounds its log buffer in bytes, not records (the maxBufferBytes option of init(), 8 MiB by default), and when it is full drops the least severe records first');
   }
   return {
     scheduledDelayMillis: envMillis(env, 'OTEL_BLRP_SCHEDULE_DELAY', warnings),
+    exportTimeoutMillis: envMillis(env, 'OTEL_BLRP_EXPORT_TIMEOUT', warnings),
     maxExportBatchSize: envNumber(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', warnings, COUNT),
   };
 }

@@ -537,17 +537,32 @@ describe('OTEL_BLRP_* (the log batching)', () => {
     { name: 'the options win', options: { flushIntervalMs: 50, batchMaxRecords: 10 }, env: { OTEL_BLRP_SCHEDULE_DELAY: '250', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '100' }, logs: [50, 10], spanDelay: 50, warnings: [] },
     { name: 'a bad value is ignored with a warning', options: {}, env: { OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 'many' }, logs: [1000, 1000], spanDelay: 1000, warnings: [/OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ignored/] },
     {
-      name: 'the queue size and export timeout have no counterpart: a warning each',
+      name: 'the queue size has no counterpart (the buffer is bounded in bytes): a warning saying what bounds it',
       options: {},
-      env: { OTEL_BLRP_MAX_QUEUE_SIZE: '4096', OTEL_BLRP_EXPORT_TIMEOUT: '30000' },
+      env: { OTEL_BLRP_MAX_QUEUE_SIZE: '4096' },
       logs: [1000, 1000],
       spanDelay: 1000,
-      warnings: [/^OTEL_BLRP_MAX_QUEUE_SIZE ignored: .*maxBufferBytes/, /^OTEL_BLRP_EXPORT_TIMEOUT ignored: .*OTEL_EXPORTER_OTLP_LOGS_TIMEOUT/],
+      warnings: [/^OTEL_BLRP_MAX_QUEUE_SIZE ignored: the SDK bounds its log buffer in bytes, not records \(the maxBufferBytes option .*drops the least severe records first/],
     },
   ])('$name', ({ options, env, logs, spanDelay, warnings }) => {
     const o = resolveOptions({ service: 's', ...options }, env);
     expect([o.flushIntervalMs, o.batchMaxRecords]).toEqual(logs);
     expect(o.traces.batch.scheduledDelayMillis).toBe(spanDelay);
+    expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
+  });
+
+  it.each([
+    { name: 'alone, it is the log request timeout', options: {}, env: { OTEL_BLRP_EXPORT_TIMEOUT: '3000' }, logs: 3000, warnings: [] },
+    { name: 'it shortens the exporter timeout, as the processor ends the export first in the OTel SDKs', options: {}, env: { OTEL_BLRP_EXPORT_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '5000' }, logs: 3000, warnings: [] },
+    { name: 'a shorter exporter timeout still ends the request first', options: {}, env: { OTEL_BLRP_EXPORT_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_TIMEOUT: '2000' }, logs: 2000, warnings: [] },
+    { name: 'longer than the default request timeout, the default still ends the request', options: {}, env: { OTEL_BLRP_EXPORT_TIMEOUT: '30000' }, logs: 10_000, warnings: [] },
+    { name: 'the requestTimeoutMs option wins', options: { requestTimeoutMs: 7000 }, env: { OTEL_BLRP_EXPORT_TIMEOUT: '3000' }, logs: 7000, warnings: [] },
+    { name: 'a bad value is ignored with a warning', options: {}, env: { OTEL_BLRP_EXPORT_TIMEOUT: '3s' }, logs: 10_000, warnings: [/^OTEL_BLRP_EXPORT_TIMEOUT ignored: "3s" is not a positive integer of milliseconds/] },
+  ])('OTEL_BLRP_EXPORT_TIMEOUT: $name; spans and metrics keep theirs', ({ options, env, logs, warnings }) => {
+    const o = resolveOptions({ service: 's', ...options }, env);
+    expect(o.requestTimeoutMs).toBe(logs);
+    const others = resolveOptions({ service: 's', ...options }, { ...env, OTEL_BLRP_EXPORT_TIMEOUT: '' });
+    expect([o.traces.timeoutMs, o.metrics.timeoutMs]).toEqual([others.traces.timeoutMs, others.metrics.timeoutMs]);
     expect(o.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
   });
 });

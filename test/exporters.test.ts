@@ -71,6 +71,8 @@ describe('fan-out', () => {
     hostname: `web-${i % 2}`,
     msg: `${run} record ${i}`,
     traceId: i % 5 === 0 ? '0af7651916cd43dd8448eb211c80319c' : undefined,
+    // W3C trace flags: sampled, and not sampled
+    traceFlags: i % 5 === 0 ? (i % 10 === 0 ? '01' : '00') : undefined,
     attributes: { i, route: '/api/orders' },
   }));
   const tooLong = { appName: 'checkout', msg: `${run} ${'x'.repeat(600)}` };
@@ -91,7 +93,9 @@ describe('fan-out', () => {
     // labels per the label policy, the rest as structured metadata
     const a = loki.entries('team-a').find((e) => e.line === `${run} record 0`)!;
     expect(a.labels).toEqual({ service_name: 'checkout', level: 'info', host: 'web-0' });
-    expect(a.metadata).toMatchObject({ trace_id: '0af7651916cd43dd8448eb211c80319c', i: '0', route: '/api/orders' });
+    expect(a.metadata).toMatchObject({ trace_id: '0af7651916cd43dd8448eb211c80319c', flags: '1', i: '0', route: '/api/orders' });
+    // as Loki's own OTLP ingestion: flags 0 (not sampled) are left out
+    expect(loki.entries('team-a').find((e) => e.line === `${run} record 5`)!.metadata).not.toHaveProperty('flags');
     expect(loki.entries('team-b').find((e) => e.line === `${run} record 0`)!.labels).toEqual({ service_name: 'checkout', level: 'info', host: 'web-0', env: 'test' });
     expect(loki.pushes.some((p) => p.tenant === 'team-b' && p.format === 'json')).toBe(true);
     expect(docs.find((d) => d.source.message === `${run} record 2`)!.source).toMatchObject({ log: { level: 'err' }, service: { name: 'search' }, host: { name: 'web-0' }, labels: { i: '2', route: '/api/orders' } });

@@ -113,6 +113,16 @@ function uniqueNames(md: LabelPair[]): void {
   }
 }
 
+/**
+ * The W3C trace flags (01: sampled) beside trace_id and span_id, as Loki's own OTLP ingestion
+ * writes a log record's flags (https://grafana.com/docs/loki/latest/send-data/otel/): `flags`,
+ * in decimal, left out when 0; so `| flags="1"` finds the lines of sampled traces (those with
+ * spans to jump to) whichever way the logs reached Loki.
+ */
+function pushFlags(record: LogRecord, md: LabelPair[]): void {
+  if (record.traceFlags !== undefined && record.traceFlags !== '00') md.push({ name: 'flags', value: String(Number.parseInt(record.traceFlags, 16)) });
+}
+
 /** Structured metadata for a record, or undefined when it would break Loki's limits. */
 function metadataOf(record: LogRecord, policy: EntryPolicy, d: ReturnType<typeof derived>): LabelPair[] | undefined {
   const md: LabelPair[] = [];
@@ -122,6 +132,7 @@ function metadataOf(record: LogRecord, policy: EntryPolicy, d: ReturnType<typeof
   }
   if (record.traceId) md.push({ name: 'trace_id', value: record.traceId });
   if (record.spanId) md.push({ name: 'span_id', value: record.spanId });
+  pushFlags(record, md);
   if (record.procId) md.push({ name: 'proc_id', value: record.procId });
   if (record.msgId) md.push({ name: 'msg_id', value: record.msgId });
   if (record.facility !== 1) md.push({ name: 'facility', value: String(record.facility) });
@@ -207,6 +218,7 @@ export function toEntry(item: LogItem, policy: EntryPolicy, cache?: StreamCache)
     if (policy.structuredMetadata) {
       if (record.traceId) metadata.push({ name: 'trace_id', value: record.traceId });
       if (record.spanId) metadata.push({ name: 'span_id', value: record.spanId });
+      pushFlags(record, metadata);
     }
   }
   const s = seconds(item.micros);

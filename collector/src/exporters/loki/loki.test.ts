@@ -116,6 +116,22 @@ describe('label policy and entry mapping', () => {
     for (const p of e.metadata) expect(p.name).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
   });
 
+  it.each([
+    { name: 'sampled (01): flags 1', traceFlags: '01', flags: '1' },
+    { name: 'not sampled (00): no flags, as Loki\'s OTLP ingestion leaves out flags 0', traceFlags: '00', flags: undefined },
+    { name: 'no trace flags: none', traceFlags: undefined, flags: undefined },
+  ])('trace flags as Loki\'s OTLP ingestion writes them, in decimal beside trace_id: $name; also when the record goes whole in the line', ({ traceFlags, flags }) => {
+    const r = item(1, { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', ...(traceFlags ? { traceFlags } : {}), attributes: { a: 1, b: 2, c: 3, d: 4 } });
+    const expected = [
+      { name: 'trace_id', value: '0af7651916cd43dd8448eb211c80319c' },
+      { name: 'span_id', value: 'b7ad6b7169203331' },
+      ...(flags ? [{ name: 'flags', value: flags }] : []),
+    ];
+    expect(toEntry(r, policy).metadata.slice(0, expected.length)).toEqual(expected);
+    expect(toEntry(r, policy).metadata.find((p) => p.name === 'flags')?.value).toBe(flags);
+    expect(toEntry(r, { ...policy, maxStructuredMetadataEntries: 4 }).metadata).toEqual(expected);
+  });
+
   it('metadata names are unique: the record\'s own trace_id keeps its name, a field flattened onto a taken name gets _2, _3', () => {
     const e = toEntry(
       item(1, { traceId: '0af7651916cd43dd8448eb211c80319c', attributes: { trace_id: 'from-attribute', 'a-b': 1, a_b: 2, a: { b: 3 }, a_b_2: 4 } }),

@@ -31,15 +31,17 @@ function runApp(scenario: string, env: Record<string, string>, nodeArgs: string[
 }
 
 /** Forwards every request to the collector as it came, and records the spans of each /v1/traces request and the records of each log request. */
-async function startRecordingProxy(target: string, tls?: HttpsOptions): Promise<{ url: string; spansPerRequest: number[]; recordsPerRequest: number[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
+async function startRecordingProxy(target: string, tls?: HttpsOptions): Promise<{ url: string; spansPerRequest: number[]; recordsPerRequest: number[]; headers: IncomingHttpHeaders[]; paths: string[]; close(): Promise<void> }> {
   const spansPerRequest: number[] = [];
   const recordsPerRequest: number[] = [];
   const headers: IncomingHttpHeaders[] = [];
+  const paths: string[] = [];
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
     headers.push(req.headers);
+    paths.push(req.url ?? '');
     if (req.url === '/v1/traces') {
       const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
       const decoded = decodeOtlp('traces', body, 'protobuf');
@@ -65,6 +67,7 @@ async function startRecordingProxy(target: string, tls?: HttpsOptions): Promise<
     spansPerRequest,
     recordsPerRequest,
     headers,
+    paths,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -224,6 +227,30 @@ describe('OTEL_BLRP_EXPORT_TIMEOUT', () => {
     } finally {
       server.closeAllConnections();
       server.close();
+    }
+  });
+});
+
+describe('OTEL_EXPORTER_OTLP_COMPRESSION=none', () => {
+  it('logs, spans and metrics are sent uncompressed, and all of them are stored', { timeout: T }, async () => {
+    const proxy = await startRecordingProxy(collector.url);
+    try {
+      const { code, result, stderr } = await runApp('traced-http', {
+        PERISCOPE_ENDPOINT: proxy.url,
+        APP_SERVICE: `uncompressed-${Date.now()}`,
+        PERISCOPE_INSTRUMENTATIONS: 'http',
+        PERISCOPE_RUNTIME_METRICS: 'false',
+        OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+      });
+      expect(code, stderr).toBe(0);
+      expect(new Set(proxy.paths)).toEqual(new Set(['/api/v1/logs', '/v1/traces', '/v1/metrics']));
+      expect(proxy.headers.map((h) => h['content-encoding'] ?? 'none')).toEqual(proxy.paths.map(() => 'none'));
+      expect(result.stats).toMatchObject({ sent: 3, spans: { exported: 5, failed: 0 }, metrics: { failed: 0 } });
+      expect(await storedSpans(result.traceId, 5)).toHaveLength(5);
+      const { records } = await (await fetch(`${collector.url}/api/v1/logs?traceId=${result.traceId}`)).json() as any;
+      expect(records).toHaveLength(3);
+    } finally {
+      await proxy.close();
     }
   });
 });

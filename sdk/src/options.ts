@@ -6,7 +6,6 @@
 import { hostname as osHostname } from 'node:os';
 import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
 import {
-  checkOtlpCompression,
   checkOtlpProtocol,
   envAttribute,
   envHeaders,
@@ -23,6 +22,7 @@ import {
   otelSamplerRatio,
   otelSpanLimits,
   otlpBaseEndpoint,
+  otlpGzip,
   otlpTls,
   type OtlpSignal,
   type TlsFiles,
@@ -129,6 +129,8 @@ export interface ResolvedOptions {
   headers: Record<string, string>;
   /** TLS of the log requests: OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_*, then the _LOGS_ ones (the same for traces and metrics). */
   tls: TlsFiles;
+  /** Requests gzip-compressed: true unless OTEL_EXPORTER_OTLP_LOGS_COMPRESSION (else OTEL_EXPORTER_OTLP_COMPRESSION) is none; the same for traces and metrics. */
+  gzip: boolean;
   levels: LevelSpec;
   format: LogFormat;
   redact: string[];
@@ -158,12 +160,13 @@ export interface ResolvedOptions {
    * url: {endpoint}/v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is; headers:
    * OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS (the same for metrics).
    */
-  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[]; limits: SpanLimitsEnv; tls: TlsFiles };
+  traces: { enabled: boolean; sampleRatio: number; url: string; headers: Record<string, string>; timeoutMs: number; batch: SpanBatching; propagators: PropagatorName[]; limits: SpanLimitsEnv; tls: TlsFiles; gzip: boolean };
   metrics: {
     enabled: boolean;
     url: string;
     headers: Record<string, string>;
     tls: TlsFiles;
+    gzip: boolean;
     /** One export, its retries included (requestTimeoutMs, else OTEL_EXPORTER_OTLP_METRICS_TIMEOUT / _TIMEOUT); the same for traces. */
     timeoutMs: number;
     /** How long the periodic reader waits for one export (OTEL_METRIC_EXPORT_TIMEOUT, else timeoutMs); at most exportIntervalMs, which the reader requires. */
@@ -320,7 +323,6 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const resource = envResourceAttributes(env);
   if (resource.warning !== undefined) warnings.push(resource.warning);
   checkOtlpProtocol(env, warnings);
-  checkOtlpCompression(env, warnings);
 
   // As in the OTel SDKs: explicit option, then env, OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES.
   // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would
@@ -365,6 +367,9 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const requestTimeoutMs = (signal: OtlpSignal, exportTimeout = Infinity): number =>
     positiveInt('requestTimeoutMs', options.requestTimeoutMs, Math.min(otlpTimeout(env, warnings, { name: signal, general: timeout }) ?? DEFAULTS.requestTimeoutMs, exportTimeout), TIMER_MS);
   const tls = otlpTls(env, warnings);
+  const gzip = otlpGzip(env, warnings);
+  // A signal's requests are gzip-compressed unless its (or the general) compression variable says none.
+  const signalGzip = (signal: OtlpSignal): boolean => otlpGzip(env, warnings, { name: signal, general: gzip }) ?? true;
   // Logs go to Periscope's own log API, not OTLP: a URL for OTLP logs cannot be used for them.
   if (nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) !== undefined) {
     warnings.push(`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ignored: logs are shipped to the collector's log API at ${base}/api/v1/logs (set PERISCOPE_ENDPOINT to move them)`);
@@ -478,6 +483,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     endpoint: base,
     headers: envHeaders(env, warnings, { name: 'LOGS', general: headers }),
     tls: otlpTls(env, warnings, { name: 'LOGS', general: tls }),
+    gzip: signalGzip('LOGS'),
     levels,
     format,
     redact: [...redact],
@@ -503,12 +509,14 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       propagators: otelPropagators(env, warnings),
       limits: otelSpanLimits(env, warnings),
       tls: otlpTls(env, warnings, { name: 'TRACES', general: tls }),
+      gzip: signalGzip('TRACES'),
     },
     metrics: {
       enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
       tls: otlpTls(env, warnings, { name: 'METRICS', general: tls }),
+      gzip: signalGzip('METRICS'),
       timeoutMs: metricsTimeoutMs,
       exportTimeoutMs: Math.min(otelMetricExportTimeout(env, warnings) ?? metricsTimeoutMs, metricsExportIntervalMs),
       exportIntervalMs: metricsExportIntervalMs,

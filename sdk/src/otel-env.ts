@@ -428,18 +428,22 @@ export function checkOtlpProtocol(env: NodeJS.ProcessEnv, warnings: string[]): v
 }
 
 /**
- * OTEL_EXPORTER_OTLP_COMPRESSION (and its per-signal forms,
- * https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options): the SDK
- * always sends gzip, which the collector takes. Another value ("none") is not followed, and a
- * warning says so rather than leaving it ignored without a word.
+ * OTEL_EXPORTER_OTLP_COMPRESSION, or with `signal` its OTEL_EXPORTER_OTLP_<SIGNAL>_COMPRESSION over
+ * `general` (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options):
+ * whether that signal's requests are gzip-compressed. "gzip" (the SDK's default, which the
+ * collector takes) or "none" (sent as they are: for a backend or proxy on the way that does not
+ * decompress, or to spare the app's CPU), in any case; undefined when unset. Another value is
+ * ignored with a warning, as the spec asks.
  */
-export function checkOtlpCompression(env: NodeJS.ProcessEnv, warnings: string[]): void {
-  for (const name of ['OTEL_EXPORTER_OTLP_COMPRESSION', 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION']) {
-    const value = nonEmpty(env[name]);
-    if (value !== undefined && value.toLowerCase() !== 'gzip') {
-      warnings.push(`${name}=${value} ignored: the SDK always compresses its requests with gzip`);
-    }
-  }
+export function otlpGzip(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: boolean | undefined }): boolean | undefined {
+  const name = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_COMPRESSION` : 'OTEL_EXPORTER_OTLP_COMPRESSION';
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return signal?.general;
+  const value = raw.toLowerCase();
+  if (value === 'gzip') return true;
+  if (value === 'none') return false;
+  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is neither gzip nor none`);
+  return signal?.general;
 }
 
 const DIAG_LEVELS = ['NONE', 'ERROR', 'WARN', 'INFO', 'DEBUG', 'VERBOSE', 'ALL'] as const;

@@ -92,12 +92,13 @@ describe('resolveOptions: explicit > env > defaults', () => {
 describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sampling', () => {
   it('defaults: traces and metrics on, ratio 1, 10 s export, runtime + leak detection, nothing instrumented, keep all logs', () => {
     const o = resolveOptions({ service: 'svc', hostname: 'h1' }, {});
-    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'], limits: {}, tls: {} });
+    expect(o.traces).toEqual({ enabled: true, sampleRatio: 1, url: 'http://127.0.0.1:4318/v1/traces', headers: {}, timeoutMs: 10_000, batch: { scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000, maxQueueSize: 2048, maxExportBatchSize: 512 }, propagators: ['tracecontext', 'baggage'], limits: {}, tls: {}, gzip: true });
     expect(o.metrics).toEqual({
       enabled: true,
       url: 'http://127.0.0.1:4318/v1/metrics',
       headers: {},
       tls: {},
+      gzip: true,
       timeoutMs: 10_000,
       exportTimeoutMs: 10_000,
       exportIntervalMs: 10_000,
@@ -507,13 +508,16 @@ describe('OTEL_ATTRIBUTE_* and OTEL_SPAN_* limits', () => {
 
 describe('OTEL_EXPORTER_OTLP_COMPRESSION', () => {
   it.each([
-    { name: 'gzip is what the SDK does', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'GZIP' }, warning: undefined },
-    { name: 'none is reported, not followed', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'none' }, warning: /^OTEL_EXPORTER_OTLP_COMPRESSION=none ignored: the SDK always compresses its requests with gzip/ },
-    { name: 'a per-signal one is reported', env: { OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none' }, warning: /^OTEL_EXPORTER_OTLP_METRICS_COMPRESSION=none ignored/ },
-  ])('$name', ({ env, warning }) => {
-    const { warnings } = resolveOptions({ service: 's' }, env);
-    if (warning === undefined) expect(warnings).toEqual([]);
-    else expect(warnings).toEqual([expect.stringMatching(warning)]);
+    { name: 'unset: gzip, the SDK\'s default', env: {}, gzip: [true, true, true], warning: undefined },
+    { name: 'gzip, any case', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'GZIP' }, gzip: [true, true, true], warning: undefined },
+    { name: 'none: every signal uncompressed', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'none' }, gzip: [false, false, false], warning: undefined },
+    { name: 'a signal\'s own over the general one', env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'none', OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'None' }, gzip: [true, false, false], warning: undefined },
+    { name: 'another value is ignored with a warning', env: { OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'zstd' }, gzip: [true, true, true], warning: /^OTEL_EXPORTER_OTLP_TRACES_COMPRESSION ignored: "zstd" is neither gzip nor none$/ },
+  ])('$name (logs, traces, metrics)', ({ env, gzip, warning }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect([o.gzip, o.traces.gzip, o.metrics.gzip]).toEqual(gzip);
+    if (warning === undefined) expect(o.warnings).toEqual([]);
+    else expect(o.warnings).toEqual([expect.stringMatching(warning)]);
   });
 });
 

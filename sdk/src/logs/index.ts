@@ -44,6 +44,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
     endpoint: opts.endpoint,
     headers: opts.headers,
     tls: opts.tls,
+    gzip: opts.gzip,
     maxBufferBytes: opts.maxBufferBytes,
     batchMaxRecords: opts.batchMaxRecords,
     batchMaxBytes: opts.batchMaxBytes,

@@ -7,8 +7,8 @@
 //   One request is in flight at a time; while it is being retried new records keep queueing
 //   (bounded), so records are delivered in order. Retries are unlimited until shutdown.
 // - A record is "sent" once the collector answered 2xx for it and did not list it as rejected.
-// - Body: NDJSON of records, gzip; POST {endpoint}/api/v1/logs,
-//   content-type: application/x-ndjson, content-encoding: gzip. Credentials in the endpoint
+// - Body: NDJSON of records, gzip (content-encoding: gzip) unless `gzip` is false; POST
+//   {endpoint}/api/v1/logs, content-type: application/x-ndjson. Credentials in the endpoint
 //   (http://user:pass@host) are sent as Basic authorization, as node:http sends them for the OTLP
 //   exporters: fetch() refuses a URL that carries them (Fetch standard), and every batch failed.
 // - Each batch carries an Idempotency-Key (a UUID, kept through its retries; the halves of a split
@@ -46,6 +46,8 @@ export interface ShipperOptions {
   requestTimeoutMs: number;
   /** A CA and client certificate of the SDK's own for https (OTEL_EXPORTER_OTLP_CERTIFICATE …); none: Node's defaults. */
   tls?: TlsFiles;
+  /** false (OTEL_EXPORTER_OTLP_COMPRESSION=none): bodies are sent uncompressed. Default true. */
+  gzip?: boolean;
 }
 
 export interface ShipperDeps {
@@ -79,7 +81,9 @@ export class Shipper {
     this.opts = opts;
     this.state = state;
     const url = new URL(`${opts.endpoint.replace(/\/+$/, '')}/api/v1/logs`);
-    this.headers = { ...opts.headers, 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' };
+    this.headers = { ...opts.headers, 'content-type': 'application/x-ndjson' };
+    if (opts.gzip !== false) this.headers['content-encoding'] = 'gzip';
+    else delete this.headers['content-encoding'];
     const credentials = takeUrlCredentials(url);
     // an authorization header of OTEL_EXPORTER_OTLP_HEADERS wins, as it does in the OTLP exporters
     if (credentials && this.headers.authorization === undefined) this.headers.authorization = `Basic ${basicToken(credentials)}`;
@@ -283,7 +287,8 @@ export class Shipper {
 
   private async post(batch: Entry[], idempotencyKey: string): Promise<Outcome> {
     try {
-      const body = await gzipAsync(this.ndjson(batch));
+      // uncompressed, a copy: the reused buffer must not change while fetch may still be sending it
+      const body = this.opts.gzip === false ? Buffer.from(this.ndjson(batch)) : await gzipAsync(this.ndjson(batch));
       const signal = AbortSignal.any([AbortSignal.timeout(this.opts.requestTimeoutMs), this.stop.signal]);
       const res = await this.fetch(this.url, {
         method: 'POST',

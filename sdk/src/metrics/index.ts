@@ -96,7 +96,7 @@ export function startMetrics(
   const exporter = new OTLPMetricExporter({
     url: opts.metrics.url,
     headers: opts.metrics.headers,
-    compression: CompressionAlgorithm.GZIP,
+    compression: opts.metrics.gzip ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
     timeoutMillis: Math.min(timeoutMillis, opts.metrics.exportIntervalMs),
     ...(opts.metrics.exponentialHistograms ? { aggregationPreference: exponentialHistograms } : {}),
     httpAgentOptions: agents.factory(opts.metrics.tls),

@@ -120,7 +120,7 @@ export function startTraces(
   const exporter = new OTLPTraceExporter({
     url: opts.traces.url,
     headers: opts.traces.headers,
-    compression: CompressionAlgorithm.GZIP,
+    compression: opts.traces.gzip ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
     timeoutMillis,
     httpAgentOptions: agents.factory(opts.traces.tls),
   });

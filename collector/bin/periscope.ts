@@ -167,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
   logInfo('periscope collector started', {
     version: VERSION,
     http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
+    ...(collector.healthAddress && { health: `http://${formatAddr(collector.healthAddress.host, collector.healthAddress.port)}` }),
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,
   });

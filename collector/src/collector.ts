@@ -17,6 +17,7 @@ import { MetricsSources, registrySource } from './exporters/prometheus-remote-wr
 import { registerExporterRoutes } from './exporters/routes.ts';
 import { hostCheck } from './http/host-check.ts';
 import { createHttpServer } from './http/server.ts';
+import { closeServer, createHealthListener, listenServer } from './http/health-listener.ts';
 import { RepeatedErrorLog } from './http/error-log.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
@@ -43,6 +44,8 @@ export interface RunningCollector {
   store: LogStore;
   ingest: Ingest;
   httpAddress: { host: string; port: number };
+  /** The listener of http.healthAddr as bound; undefined when it is not set. */
+  healthAddress: { host: string; port: number } | undefined;
   syslogAddresses: () => { tcp?: { host: string; port: number }; udp?: { host: string; port: number } };
   exporters: Exporters;
   /** Where components add metrics for remote write (e.g. OTLP metrics): `metricsSources.add(name, fn)`. */
@@ -193,6 +196,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       this.set(await new Promise<number>((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n))));
     },
   });
+  const healthServer = config.http.healthAddr !== undefined ? createHealthListener(app) : undefined;
   // The data directory deleted or replaced under the running collector: writes would go to a file
   // no one opens again, so they are refused (503) until a restart opens a new database.
   const dbPath = join(config.store.dataDir, 'periscope.db');
@@ -292,7 +296,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
     stopping ??= (async () => {
       dbWatch.stop();
       idempotencyKeys.stop();
-      await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown()]);
+      await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown(), healthServer && closeServer(healthServer, HTTP_DRAIN_MS)]);
       await parser.close();
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
       // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in
@@ -324,17 +328,28 @@ export async function startCollector(config: Config, options: StartOptions = {})
     if (config.syslog.enabled) await listenOn('syslog', 'syslog.addr', 'PERISCOPE_SYSLOG_ADDR', config.syslog.addr, () => syslog.start());
     const { host, port } = parseAddr(config.http.addr);
     await listenOn('HTTP', 'http.addr', 'PERISCOPE_HTTP_ADDR', config.http.addr, () => app.listen({ host, port }));
+    if (healthServer) {
+      const health = parseAddr(config.http.healthAddr!);
+      await listenOn('health probes', 'http.healthAddr', undefined, config.http.healthAddr!, () =>
+        listenServer(healthServer, health.host, health.port).catch((err: NodeJS.ErrnoException) => {
+          // Not "another process": the collector's own listener, the address copied from http.addr.
+          if (err.code !== 'EADDRINUSE' || health.port !== (app.server.address() as AddressInfo).port) throw err;
+          throw new PeriscopeError(ERR.LISTEN_FAILED, `cannot listen for health probes on ${config.http.healthAddr}: http.addr (${config.http.addr}) listens on port ${health.port}; give http.healthAddr a port of its own (the OpenTelemetry Collector's health_check takes 13133)`, 500);
+        }));
+    }
   } catch (err) {
     await shutdown(); // what already started (workers, exporters) must not keep running
     throw err;
   }
   const address = app.server.address() as AddressInfo;
+  const healthBound = healthServer?.address() as AddressInfo | undefined;
 
   return {
     app,
     store,
     ingest,
     httpAddress: { host: address.address, port: address.port },
+    healthAddress: healthBound && { host: healthBound.address, port: healthBound.port },
     // Empty when syslog.enabled is false (the receiver never listens).
     syslogAddresses: () => (config.syslog.enabled ? syslog.addresses() : {}),
     exporters,
@@ -377,14 +392,14 @@ const LISTEN_FAILURES: Record<string, string> = {
 };
 
 /** Runs `listen`; an address that cannot be bound becomes an error naming the setting to change. */
-async function listenOn(what: string, key: string, envVar: string, addr: string, listen: () => Promise<unknown>): Promise<void> {
+async function listenOn(what: string, key: string, envVar: string | undefined, addr: string, listen: () => Promise<unknown>): Promise<void> {
   try {
     await listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code !== undefined && Object.hasOwn(LISTEN_FAILURES, code) ? LISTEN_FAILURES[code] : undefined;
     if (why === undefined) throw err;
-    throw new PeriscopeError(ERR.LISTEN_FAILED, `cannot listen for ${what} on ${addr}: ${why} (${code}); set ${key} in the configuration, or ${envVar}`, 500);
+    throw new PeriscopeError(ERR.LISTEN_FAILED, `cannot listen for ${what} on ${addr}: ${why} (${code}); set ${key} in the configuration${envVar ? `, or ${envVar}` : ''}`, 500);
   }
 }
 

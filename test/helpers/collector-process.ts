@@ -9,6 +9,8 @@ const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
 
 export interface CollectorProcess {
   url: string;
+  /** http://host:port of http.healthAddr's listener, when the configuration sets one. */
+  healthUrl: string | undefined;
   httpPort: number;
   syslogPort: number | undefined;
   dataDir: string;
@@ -59,7 +61,7 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
 
-  const started = await new Promise<{ http: string; syslog: string }>((resolve, reject) => {
+  const started = await new Promise<{ http: string; syslog: string; health?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`collector did not start in 30 s:\n${output}`)), 30_000);
     const onData = () => {
       for (const line of output.split('\n')) {
@@ -81,6 +83,7 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
   const syslogMatch = /:(\d+) \(tcp\+udp\)$/.exec(started.syslog);
   return {
     url,
+    healthUrl: started.health,
     httpPort: Number(new URL(url).port),
     syslogPort: syslogMatch ? Number(syslogMatch[1]) : undefined,
     dataDir,

@@ -20,8 +20,15 @@ export const httpConfigSchema = Type.Object(
     maxConnections: Type.Integer({
       default: 1000,
       minimum: 1,
-      description: 'Concurrent HTTP connections (idle keep-alive ones and live-tail WebSockets included), as Prometheus --web.max-connections: further connections are closed on accept, counted in periscope_http_refused_connections_total and logged (at most once a minute). Keep it and syslog.maxConnections together below the process\'s open-file limit (ulimit -n), leaving about 200 for the data files, worker threads and backend connections.',
+      description: 'Concurrent HTTP connections (idle keep-alive ones and live-tail WebSockets included), as Prometheus --web.max-connections: further connections are closed on accept, Kubernetes probes and Prometheus scrapes included (give them http.healthAddr), counted in periscope_http_refused_connections_total and logged (at most once a minute). Keep it and syslog.maxConnections together below the process\'s open-file limit (ulimit -n), leaving about 200 for the data files, worker threads and backend connections.',
     }),
+    // At maxConnections the listener closes every new connection, the probes' too: Kubernetes
+    // then restarted a busy collector for failing its liveness probe (health-listener.ts).
+    healthAddr: Type.Optional(Type.String({
+      format: 'addr',
+      description:
+        'host:port of a second HTTP listener that serves only GET /health, /health/ready, /health/detailed and /metrics, outside http.maxConnections, so that Kubernetes probes and Prometheus scrapes get through when the main listener is full (as the OpenTelemetry Collector\'s health_check extension on 13133). Point livenessProbe, readinessProbe and the scrape at it (docs/deploy.md); keep it where only they reach it: its connections are not bounded. Unset: no second listener.',
+    })),
     allowedHosts: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:

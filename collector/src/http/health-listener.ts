@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import { createServer, type Server } from 'node:http';
+import { ERR, errorBody } from '../errors.ts';
+
+/** What the health listener serves: the probes and the collector's own metrics, nothing else. */
+const PATHS = new Set(['/health', '/health/ready', '/health/detailed', '/metrics']);
+
+/**
+ * The listener of `http.healthAddr`: GET/HEAD of /health, /health/ready, /health/detailed and
+ * /metrics, answered by the main app's own routes (`app.routing`, so the same hooks and answers),
+ * on a server of its own that `http.maxConnections` does not count. At that bound the main
+ * listener closes every new connection, kubelet's probes and Prometheus' scrapes included: a
+ * busy collector was restarted for failing its liveness probe exactly when it was busiest, and
+ * its metrics could not be read. The OpenTelemetry Collector's health_check extension listens on
+ * a port of its own (13133) for the same reason.
+ */
+export function createHealthListener(app: FastifyInstance): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      app.routing(req, res);
+      return;
+    }
+    const body = JSON.stringify(errorBody(ERR.NOT_FOUND, `the health listener (http.healthAddr) serves GET ${[...PATHS].join(', ')}; ${req.method} ${path} is on http.addr`));
+    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' });
+    res.end(body);
+  });
+}
+
+/** Listens on host:port; rejects with listen()'s error (EADDRINUSE, …). */
+export function listenServer(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops taking connections, closes idle ones, and cuts the rest after `drainMs`. */
+export async function closeServer(server: Server, drainMs: number): Promise<void> {
+  if (!server.listening) return;
+  const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+  try {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

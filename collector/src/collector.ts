@@ -18,6 +18,7 @@ import { registerExporterRoutes } from './exporters/routes.ts';
 import { hostCheck } from './http/host-check.ts';
 import { createHttpServer } from './http/server.ts';
 import { closeServer, createHealthListener, listenServer } from './http/health-listener.ts';
+import { InflightBytes } from './http/inflight-bytes.ts';
 import { RepeatedErrorLog } from './http/error-log.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
@@ -174,10 +175,15 @@ export async function startCollector(config: Config, options: StartOptions = {})
     },
   });
 
-  const refusedConnections = new RepeatedErrorLog<{ message: string; key: string }>(({ repeated }, msg) => {
+  const httpRefusals = new RepeatedErrorLog<{ message: string; key: string }>(({ repeated }, msg) => {
     app.log.warn({ ...(repeated && { repeated }) }, msg);
   });
+  const inflight = new InflightBytes(parseBytes(config.http.maxInflightBytes), () => {
+    metrics.httpInflightRefused.inc();
+    httpRefusals.log({ message: `HTTP request refused (503): request bodies at the bound of http.maxInflightBytes (${config.http.maxInflightBytes}) are held`, key: 'maxInflightBytes' });
+  });
   const app = createHttpServer({
+    inflight,
     bodyLimit: parseBytes(config.http.bodyLimit),
     logLevel: config.log.level,
     allowHost: hostCheck(parseAddr(config.http.addr).host, config.http.allowedHosts),
@@ -185,7 +191,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
     maxConnections: config.http.maxConnections,
     onConnectionRefused: () => {
       metrics.httpRefusedConnections.inc();
-      refusedConnections.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
+      httpRefusals.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
     },
   });
   new Gauge({
@@ -197,6 +203,14 @@ export async function startCollector(config: Config, options: StartOptions = {})
     },
   });
   const healthServer = config.http.healthAddr !== undefined ? createHealthListener(app) : undefined;
+  new Gauge({
+    name: 'periscope_http_inflight_bytes',
+    help: 'Request body bytes held in memory, being received or handled (bound: http.maxInflightBytes).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(inflight.held);
+    },
+  });
   // The data directory deleted or replaced under the running collector: writes would go to a file
   // no one opens again, so they are refused (503) until a restart opens a new database.
   const dbPath = join(config.store.dataDir, 'periscope.db');

@@ -6,6 +6,15 @@ export const httpConfigSchema = Type.Object(
     addr: Type.String({ default: '127.0.0.1:4318', format: 'addr', description: 'host:port of the HTTP listener (ingest, query API, console, /metrics). Env PERISCOPE_HTTP_ADDR.' }),
     // A limit below a byte crashed Fastify at start-up; one below a KiB refuses every real batch.
     bodyLimit: Type.String({ default: '16MiB', format: 'bytes', unitMinimum: '1KiB', description: 'Largest request body, counted both compressed and after decompression (413 above it).' }),
+    // bodyLimit bounds one request and maxConnections their number, not their product: 100 bodies
+    // held open took 2 GB of resident memory (inflight-bytes.ts).
+    maxInflightBytes: Type.String({
+      default: '256MiB',
+      format: 'bytes',
+      unitMinimum: '1KiB',
+      description:
+        'Request bodies held in memory at once, over all requests, counted after decompression from their first byte until they are answered (periscope_http_inflight_bytes). A request that would go over it while others are held is answered 503 PERISCOPE_ERR_OVERLOADED with Retry-After (SDKs and OTLP exporters retry it) and counted in periscope_http_inflight_refused_requests_total, as the OpenTelemetry Collector\'s memory_limiter refuses data; a request alone is never refused by it (a bodyLimit above it still takes its largest bodies, one at a time). Memory for parsing what was received, and for garbage not yet collected, comes on top.',
+    }),
     // Node's own default (300 s), which Fastify turns off: a client trickling its body held its
     // connection (and the request's buffers) forever, and enough of them every file descriptor.
     requestTimeout: Type.String({

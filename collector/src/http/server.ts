@@ -3,6 +3,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
 import { RepeatedErrorLog } from './error-log.ts';
+import type { InflightBytes } from './inflight-bytes.ts';
 import { sameOrigin } from './origin.ts';
 
 /** Content types whose bodies are handed to routes as raw Buffers (each route decodes its own). */
@@ -16,6 +17,7 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - a refused body the client is still sending is read to its end and discarded (lingerOnRefusal);
  *  - a request not received in `requestTimeoutMs` (a body trickled byte by byte): 408;
  *  - at most `maxConnections` connections: further ones are closed on accept;
+ *  - request bodies held at once bounded by `inflight` (503 + Retry-After over it, inflight-bytes.ts);
  *  - a request whose Host is not one `allowHost` accepts: 403 (DNS rebinding, host-check.ts);
  *  - a request that changes something (any method but GET, HEAD, OPTIONS) sent by a page of another
  *    origin: 403 (refuseCrossOrigin);
@@ -33,6 +35,8 @@ export function createHttpServer(options: {
   /** Concurrent connections; further ones are closed on accept and reported to `onConnectionRefused`. */
   maxConnections?: number;
   onConnectionRefused?: () => void;
+  /** Bounds the body bytes held at once over all requests. */
+  inflight?: InflightBytes;
 }): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? 300_000;
   const app = Fastify({
@@ -90,7 +94,20 @@ export function createHttpServer(options: {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(RAW_BODY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.addHook('preParsing', async (request, _reply, payload) => {
+  const inflight = options.inflight;
+  app.addHook('preParsing', async (request, reply, payload) => {
+    const body = decodedBody(request, payload);
+    const length = request.headers['content-length'];
+    const declared = length === undefined ? undefined : Number(length);
+    // Without Content-Length and Transfer-Encoding a request has no body (RFC 9112 §6.3): a GET.
+    // One declared over bodyLimit gets Fastify's 413 before any of it is read.
+    const hasBody = request.headers['transfer-encoding'] !== undefined || (declared ?? 0) > 0;
+    if (!inflight || !hasBody || (declared ?? 0) > options.bodyLimit) return body;
+    return inflight.admit(body, payload, Number.isSafeInteger(declared) ? declared : undefined, reply.raw);
+  });
+
+  /** The body as the route reads it: `payload` itself, or decoded by its content-encoding. */
+  function decodedBody(request: FastifyRequest, payload: Readable): Readable {
     const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding === 'identity') return payload;
     if (encoding !== 'gzip' && encoding !== 'deflate') {
@@ -106,12 +123,13 @@ export function createHttpServer(options: {
     });
     decoder.on('error', () => payload.destroy());
     return decoded;
-  });
+  }
 
   const errorLog = new RepeatedErrorLog((obj, msg) => app.log.error(obj, msg));
   app.setErrorHandler((error: FastifyError | PeriscopeError, request, reply) => {
     const e = httpErrorOf(error, request);
-    if (e.statusCode >= 500) errorLog.log(error);
+    // A refusal of the in-flight bound is counted and logged where it is decided.
+    if (e.statusCode >= 500 && e.code !== ERR.OVERLOADED) errorLog.log(error);
     return sendHttpError(request, reply, e);
   });
 

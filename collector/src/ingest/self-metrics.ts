@@ -48,6 +48,11 @@ export function createSelfMetrics(logVolume: LogVolumeOptions = { maxServices: 1
       help: 'HTTP connections closed on accept because http.maxConnections were open.',
       registers: [registry],
     }),
+    httpInflightRefused: new Counter({
+      name: 'periscope_http_inflight_refused_requests_total',
+      help: 'HTTP requests answered 503 because request bodies at the bound of http.maxInflightBytes were held.',
+      registers: [registry],
+    }),
     storeRecords: new Gauge({
       name: 'periscope_store_records',
       help: 'Records held in the embedded store.',

@@ -38,7 +38,8 @@ const ACCEPTED_TYPES = 'OTLP/HTTP accepts application/x-protobuf or application/
  */
 function sendOtlpError(error: Error, request: FastifyRequest, reply: FastifyReply, refused: (reason: string) => void) {
   const e = httpErrorOf(error as PeriscopeError, request);
-  if (e.statusCode >= 500) request.log.error(error);
+  // A refusal of the in-flight bound (503 OVERLOADED) is counted and logged where it is decided.
+  if (e.statusCode >= 500 && e.code !== ERR.OVERLOADED) request.log.error(error);
   else if (e.statusCode === 413 || e.statusCode === 415 || e.statusCode === 400) refused(e.code);
   lingerOnRefusal(request, reply);
   const type = contentTypeOf(request);

@@ -38,6 +38,8 @@ describe('periscope check-config', () => {
     { name: 'unknown nested key', yaml: 'store:\n  retention:\n    maxAgee: 1d\n', keys: ['store.retention.maxAgee: unknown key (did you mean maxAge?)'] },
     { name: 'bad duration', yaml: 'store:\n  retention:\n    maxAge: 3 days\n', keys: ['store.retention.maxAge: invalid duration'] },
     { name: 'bad size', yaml: 'http:\n  bodyLimit: lots\n', keys: ['http.bodyLimit: invalid bytes'] },
+    // 10⁹ to Kubernetes, 2³⁰ to Prometheus and Loki: the answer says which units there are.
+    { name: 'size with a bare G', yaml: 'store:\n  retention:\n    maxBytes: 10G\n', keys: ['store.retention.maxBytes: invalid bytes (a number and a unit: B; KiB, MiB, GiB, TiB (or Ki, Mi, Gi, Ti) for 1024, 1024², …; KB, MB, GB, TB for 1000, 1000², …; e.g. 512MiB)'] },
     { name: 'bad address', yaml: 'http:\n  addr: localhost\n', keys: ['http.addr: invalid addr'] },
     { name: 'bad enum', yaml: 'store:\n  synchronous: sometimes\n', keys: ['store.synchronous: must be one of "normal", "full"'] },
     { name: 'bad cron', yaml: 'store:\n  retention:\n    schedule: every minute\n', keys: ['store.retention.schedule: invalid cron'] },

@@ -11,7 +11,7 @@ import { exporterListProblems } from '../exporters/config.ts';
 import { tlsFileProblems } from '../exporters/tls.ts';
 import { expandEnv } from './env-expand.ts';
 import { configSchema, type Config } from './schema.ts';
-import { addUnitKeywords, isAddr, parseBytes, parseDuration } from './units.ts';
+import { addUnitKeywords, isAddr, parseBytes, parseDuration, SIZE_SYNTAX } from './units.ts';
 
 /**
  * YAML 1.2 as read by the `yaml` package, plus merge keys (`<<: *anchor`): YAML 1.1's, which the
@@ -77,7 +77,7 @@ function unitTypeHint(schema: AnySchemaObject | undefined): string | undefined {
 /** What a valid value of each custom format looks like, after "invalid <format>". */
 const FORMAT_HINTS: Record<string, string> = {
   duration: ' (e.g. 15s, 5m, 7d)',
-  bytes: ' (e.g. 512MiB, 10GB)',
+  bytes: ` (${SIZE_SYNTAX}; e.g. 512MiB)`,
   addr: ' (host:port)',
   url: ' (http(s)://host[:port][/path])',
   'header-value': ' (no line break or NUL in an HTTP header value: does the secret end with a newline?)',

@@ -18,7 +18,7 @@ export function renderConfigReference(): string {
     'Every key has a default, except those marked required: they are required only within their list item or section when it is given (an exporter needs its `type`, `name` and `url`).',
     'Unknown keys are errors that name the key meant (`tennant: unknown key (did you mean tenant?)`) or the keys the section takes; `periscope check-config FILE` validates a file without starting and names each bad key.',
     'A section or list left empty (`exporters:` alone, or all its keys commented out) takes its defaults; a key left empty is an error.',
-    'Durations are written like `250ms`, `15s`, `5m`, `1h30m`, `7d`, `2w`, `1y` (365 days); sizes like `512KiB`, `16MiB`, `10GB`.',
+    'Durations are written like `250ms`, `15s`, `5m`, `1h30m`, `7d`, `2w`, `1y` (365 days); sizes like `512KiB`, `16MiB`, `10GiB`: KiB, MiB, GiB, TiB (or Kubernetes\' Ki, Mi, Gi, Ti) are powers of 1024, KB, MB, GB, TB powers of 1000 (`10GB` is 10 000 000 000 bytes, 9.3 GiB). Prometheus and Loki read `512MB` as 512 MiB: copy such a value with MiB.',
     'Anchors and merge keys share settings between list items, as in Prometheus and OpenTelemetry Collector files: `- &loki { type: loki, … }` then `- { <<: *loki, name: loki-b }` (the item\'s own keys win).',
     '',
     '## Environment overrides',

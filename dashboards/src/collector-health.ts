@@ -67,9 +67,12 @@ export function collectorHealth(): dashboard.Dashboard {
             [
               { expr: `sum by (receiver, reason) (rate(periscope_receiver_refused_requests_total{${I}}[$__rate_interval]))`, legend: '{{receiver}} {{reason}}' },
               { expr: `sum by (signal, reason) (rate(periscope_otlp_refused_requests_total{${I}}[$__rate_interval]))`, legend: 'otlp {{signal}} {{reason}}' },
+              // Refused by the HTTP listener before any receiver saw them: a collector at its bounds.
+              { expr: `sum(rate(periscope_http_inflight_refused_requests_total{${I}}[$__rate_interval]))`, legend: 'http 503 http.maxInflightBytes' },
+              { expr: `sum(rate(periscope_http_refused_connections_total{${I}}[$__rate_interval]))`, legend: 'http connections over http.maxConnections' },
             ],
             'reqps',
-            { min: 0, width: 8, description: 'Requests answered 400 (undecodable), 413, 415, 429 or 503, and syslog connections refused: a misconfigured or throttled sender.' },
+            { min: 0, width: 8, description: 'Requests answered 400 (undecodable), 413, 415, 429 or 503, and syslog connections refused: a misconfigured or throttled sender. The http series are refused by the listener for every route: request bodies at http.maxInflightBytes (503), connections over http.maxConnections (closed on accept).' },
           ),
         ],
       },

@@ -212,6 +212,13 @@ describe('what each dashboard must show', () => {
     expect(titles(uid)).toEqual(expect.arrayContaining(panels));
   });
 
+  it("the requests refused whole panel shows the HTTP listener's refusals too, which no receiver counts", () => {
+    const panel = allPanels(byUid.get('periscope-collector-health')!).find((p) => p.title === 'Requests refused whole') as dashboard.Panel;
+    const exprs = panel.targets!.map((t) => (t as unknown as { expr: string }).expr).join('\n');
+    expect(exprs).toContain('periscope_http_inflight_refused_requests_total');
+    expect(exprs).toContain('periscope_http_refused_connections_total');
+  });
+
   it('the recent error logs panel queries Loki for err and worse', () => {
     const panel = allPanels(byUid.get('periscope-service-overview')!).find((p) => p.title === 'Recent error logs') as dashboard.Panel;
     expect(panel.type).toBe('logs');

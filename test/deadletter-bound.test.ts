@@ -1,7 +1,12 @@
 // Dead letters are bounded in bytes too (deadLetter.maxBytes), on the real collector process: a
 // backend refuses the large records for good (Loki's line limit), each kept whole, and retention,
 // which never deletes a dead letter, deleted every stored record to keep store.retention.maxBytes.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DeadLetterStore } from '../collector/src/exporters/dead-letter.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { startLokiServer, type LokiServer } from './servers/loki.ts';
 
@@ -62,6 +67,9 @@ it('applies a lowered bound at start, before any new letter: the oldest beyond a
     }, 60_000);
     await first.stop();
     second = await startCollectorProcess({ dataDir, configYaml: exporter('1MiB') });
+    const started = second;
+    // applied once the collector listens (the next test): read when its warning is out
+    await waitFor(() => /oldest dead letter\(s\) over deadLetter/.test(started.output()), 60_000);
     const text = await (await fetch(`${second.url}/metrics`)).text();
     const held = metric(text, /^periscope_exporter_dead_letters\{exporter="loki",type="loki"\} (\S+)/m);
     expect(held).toBeGreaterThan(200);
@@ -71,5 +79,39 @@ it('applies a lowered bound at start, before any new letter: the oldest beyond a
   } finally {
     await second?.dispose();
     await first.dispose();
+  }
+});
+
+// Applied before the collector listened, in one transaction, the bounds of a huge store held the
+// start for seconds (4–18 s for 200 000 letters of 2 KB here): health checks failed, Kubernetes
+// restarted the pod, which trimmed again. Now they apply once it listens, in slices.
+it('brings a huge store within a lowered bound after it listens, answering health checks meanwhile', { timeout: 180_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'periscope-test-'));
+  const db = new DatabaseSync(join(dataDir, 'periscope.db'));
+  const letters = new DeadLetterStore(db);
+  const msg = 'x'.repeat(200);
+  for (let i = 0; i < 200_000; i += 10_000) {
+    const items = Array.from({ length: 10_000 }, (_, k) => ({ logId: i + k + 1, micros: 1, reason: 'HTTP 400: entry too far behind', status: 400, record: { severity: 6, msg: `${i + k} ${msg}` } as never }));
+    letters.add('loki', items, 1_000_000);
+  }
+  db.close();
+  const collector = await startCollectorProcess({
+    dataDir,
+    configYaml: `exporters:\n  - { type: loki, name: loki, url: "${loki.url}", deadLetter: { maxRecords: 1000 } }\n`,
+  });
+  try {
+    expect((await fetch(`${collector.url}/health/ready`)).status).toBe(200);
+    const done = /exporter loki: 199000 oldest dead letter\(s\) over deadLetter/;
+    await waitFor(() => done.test(collector.output()), 120_000);
+    // the order of events, not durations: listening (and so ready) came before the trim ended
+    const out = collector.output();
+    expect(out.indexOf('"periscope collector started"')).toBeGreaterThanOrEqual(0);
+    expect(out.indexOf('"periscope collector started"')).toBeLessThan(out.search(done));
+    const metric = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    const text = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metric(text, /^periscope_exporter_dead_letters\{exporter="loki",type="loki"\} (\S+)/m)).toBe(1000);
+    expect(metric(text, /^periscope_exporter_dropped_items_total\{exporter="loki",type="loki",reason="deadletter_full"\} (\S+)/m)).toBe(199_000);
+  } finally {
+    await collector.dispose();
   }
 });

@@ -355,6 +355,9 @@ export async function startCollector(config: Config, options: StartOptions = {})
     await shutdown(); // what already started (workers, exporters) must not keep running
     throw err;
   }
+  // Once listening: deleting the letters over lowered deadLetter bounds takes seconds for a huge
+  // store, and health checks must answer meanwhile (it never throws; a failure is logged).
+  void exporters.boundDeadLetters();
   const address = app.server.address() as AddressInfo;
   const healthBound = healthServer?.address() as AddressInfo | undefined;
 

@@ -96,7 +96,7 @@ export function logExporterKeys(batchDefaults: { maxRecords: number; maxBytes: s
         // Backends refuse the large records for good (Loki's 256 KB line limit), each kept whole:
         // 100 000 of them were tens of GB in periscope.db, and retention, which never deletes a
         // dead letter, deleted every record to stay under store.retention.maxBytes.
-        maxBytes: Type.String({ default: '1GiB', format: 'bytes', unitMinimum: '1MiB', description: '…and the most bytes of their records (or span documents), counted in store.retention.maxBytes; the oldest beyond are deleted the same way (the newest letter always stays). Both bounds apply at start too, to letters kept under larger ones or by a version without maxBytes.' }),
+        maxBytes: Type.String({ default: '1GiB', format: 'bytes', unitMinimum: '1MiB', description: '…and the most bytes of their records (or span documents), counted in store.retention.maxBytes; the oldest beyond are deleted the same way (the newest letter always stays). Both bounds apply at start too, once the collector listens and in slices, to letters kept under larger ones or by a version without maxBytes.' }),
       },
       { additionalProperties: false, default: {} },
     ),

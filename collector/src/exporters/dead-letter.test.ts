@@ -125,18 +125,50 @@ describe('DeadLetterStore', () => {
     const warnings: string[] = [];
     const logger = { warn: (_: object, msg: string) => void warnings.push(msg) };
     const labels = { exporter: 'loki', type: 'loki' };
-    boundDeadLetters(store, metrics, labels, { records: 3, bytes: Number.POSITIVE_INFINITY }, logger);
+    await boundDeadLetters(store, metrics, labels, { records: 3, bytes: Number.POSITIVE_INFINITY }, logger);
     expect(store.list({ exporter: 'loki', limit: 10 }).map((l) => l.logId)).toEqual([3, 4, 5]);
     expect(await registry.getSingleMetricAsString('periscope_exporter_dropped_items_total')).toContain('reason="deadletter_full"} 2');
     expect(warnings).toEqual([expect.stringContaining('2 oldest dead letter(s)')]);
     // within the bounds: nothing written
-    store.add = () => {
+    store.trim = () => {
       throw new Error('database or disk is full');
     };
-    boundDeadLetters(store, metrics, labels, 3, logger);
+    await boundDeadLetters(store, metrics, labels, 3, logger);
     expect(warnings).toHaveLength(1);
-    // a write that fails (a full disk) does not stop the exporter's start
-    expect(() => boundDeadLetters(store, metrics, labels, 2, logger)).not.toThrow();
+    delete (store as { trim?: unknown }).trim;
+    db.exec('CREATE TRIGGER full BEFORE DELETE ON deadletter BEGIN SELECT RAISE(FAIL, \'database or disk is full\'); END');
+    // a write that fails (a full disk) does not stop the exporter
+    await expect(boundDeadLetters(store, metrics, labels, 2, logger)).resolves.toBeUndefined();
     expect(warnings[1]).toContain('applying the dead-letter bounds failed');
+  });
+
+  // In one transaction before the collector listened, 200 000 letters held the start for seconds
+  // (health checks failed, the pod was restarted and trimmed again).
+  it('cuts a large excess in slices, the event loop turning between them; letters filed meanwhile leave the bounds to it', async () => {
+    const store = new DeadLetterStore(new DatabaseSync(':memory:'));
+    const letter = (logId: number) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400', status: 400 });
+    store.add('loki', Array.from({ length: 2500 }, (_, i) => letter(i + 1)), 10_000);
+    const metrics = createExporterMetrics(new Registry());
+    const counts: number[] = [];
+    let turning = true;
+    const bounding = boundDeadLetters(store, metrics, { exporter: 'loki', type: 'loki' }, 10, { warn: () => {} });
+    const turns = (async () => {
+      while (turning) {
+        const n = store.count('loki');
+        // filed while the bounds are applied: not evicted by add() (one transaction for the whole excess)
+        if (n < 2500 && counts.length === 0) expect(store.add('loki', [letter(9999)], 10)).toEqual({ added: 1, evicted: 0 });
+        if (n < 2500) counts.push(n);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await bounding;
+    turning = false;
+    await turns;
+    expect(store.count('loki')).toBe(10);
+    expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([2492, 2493, 2494, 2495, 2496, 2497, 2498, 2499, 2500, 9999]);
+    // the counts seen between slices (once it began): 1000 letters at most deleted per slice
+    expect(counts).toEqual([1500, 501]);
+    // done: add() applies the bounds again
+    expect(store.add('loki', [letter(10_000)], 10)).toEqual({ added: 1, evicted: 1 });
   });
 });

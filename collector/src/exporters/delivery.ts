@@ -126,6 +126,8 @@ export class Delivery {
   #unsubscribe: (() => void) | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #prepared: Promise<void> | undefined;
+  /** The dead-letter bounds being applied (boundDeadLetters). */
+  #bounding: Promise<void> | undefined;
   /** The sink's preparation (an index template), tried again before each request while refused as the records are. */
   readonly #preparation: RefusedPreparation | undefined;
 
@@ -221,7 +223,6 @@ export class Delivery {
     const rule = kv.get(this.#dropKey);
     this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
     this.#loadBacklogCounts();
-    boundDeadLetters(this.#d.deadLetters, this.#d.metrics, this.#labels, this.#o.deadLetterMax, this.#d.logger);
     if (this.#o.encodeThreads > 0 && this.sink.recipe && this.sink.encode) this.#encoder = new EncodePool(this.name, this.sink.recipe, this.#o.encodeThreads);
     this.#unsubscribe = this.#d.ingest.subscribe((batch) => this.#onIngest(batch));
     this.#d.metrics.register(this.name, this.sink.type, () => this.gauges());
@@ -232,6 +233,16 @@ export class Delivery {
       { name: this.name, run: () => this.#run(), rewind: () => this.#rewind(), stopped: () => this.#stopped },
       { logger: this.#d.logger, sleep: this.#d.sleep ?? defaultSleep, signal: this.#abort.signal },
     );
+  }
+
+  /**
+   * Brings the letters kept over deadLetter.maxRecords/maxBytes within them, in slices
+   * (boundDeadLetters): called once the collector listens, not by start(), as it may take seconds.
+   * Stops at shutdown.
+   */
+  boundDeadLetters(): Promise<void> {
+    this.#bounding ??= boundDeadLetters(this.#d.deadLetters, this.#d.metrics, this.#labels, this.#o.deadLetterMax, this.#d.logger, () => this.#stopped);
+    return this.#bounding;
   }
 
   /** Back to the persisted cursor, as at start: nothing read, nothing in flight. */
@@ -254,6 +265,7 @@ export class Delivery {
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;
     this.#stopped = true;
+    await this.#bounding; // ends at its next slice
     if (!this.#started) return;
     this.#flushing = true;
     this.#unsubscribe?.();

@@ -191,6 +191,14 @@ export class Exporters {
     for (const r of this.remoteWriters) r.start();
   }
 
+  /**
+   * Brings each exporter's dead letters within its lowered bounds, in slices: called once the
+   * collector listens (a huge store took seconds, and health checks failed meanwhile).
+   */
+  async boundDeadLetters(): Promise<void> {
+    await Promise.all([...this.deliveries.map((d) => d.boundDeadLetters()), ...this.spanExports.map((s) => s.boundDeadLetters())]);
+  }
+
   /** Flushes every exporter within its own shutdown timeout, in parallel. Safe twice and before start. */
   async shutdown(): Promise<void> {
     this.#stopped = true;

@@ -108,6 +108,8 @@ export class SpanExport {
   readonly #savedCursor: SavedCursor;
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** The dead-letter bounds being applied (boundDeadLetters). */
+  #bounding: Promise<void> | undefined;
   readonly #status: BackendStatus;
   /** The traces template, tried again before each request while refused as the spans are (RefusedPreparation). */
   readonly #template: RefusedPreparation;
@@ -157,7 +159,6 @@ export class SpanExport {
     m.deadLettered.inc(this.#labels, 0);
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
-    boundDeadLetters(this.#d.deadLetters, m, this.#labels, this.#o.deadLetterMax, this.#d.logger);
     m.register(this.name, this.type, () => this.gauges());
     // Spans after the cursor are sent again after an error (409s: no duplicate).
     this.#loop = runRestartingAfterErrors(
@@ -166,10 +167,17 @@ export class SpanExport {
     );
   }
 
+  /** Brings the letters kept over the bounds within them, once the collector listens (Delivery.boundDeadLetters). */
+  boundDeadLetters(): Promise<void> {
+    this.#bounding ??= boundDeadLetters(this.#d.deadLetters, this.#d.metrics, this.#labels, this.#o.deadLetterMax, this.#d.logger, () => this.#stopped);
+    return this.#bounding;
+  }
+
   /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open or the backend refuses everything), then stops. */
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;
     this.#stopped = true;
+    await this.#bounding; // ends at its next slice
     const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : timerDelay(this.#o.shutdownTimeoutMs));
     this.#wakeUp.abort();
     await this.#loop;

@@ -111,6 +111,7 @@ it('brings a huge store within a lowered bound after it listens, answering healt
     const text = await (await fetch(`${collector.url}/metrics`)).text();
     expect(metric(text, /^periscope_exporter_dead_letters\{exporter="loki",type="loki"\} (\S+)/m)).toBe(1000);
     expect(metric(text, /^periscope_exporter_dropped_items_total\{exporter="loki",type="loki",reason="deadletter_full"\} (\S+)/m)).toBe(199_000);
+    expect(metric(text, /^periscope_exporter_dead_letters_discarded_total\{exporter="loki",type="loki",reason="deadletter_full"\} (\S+)/m)).toBe(199_000);
   } finally {
     await collector.dispose();
   }

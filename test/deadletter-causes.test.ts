@@ -57,4 +57,11 @@ it('the dead letters of one cause are counted, listed, replayed and discarded ap
   expect(await api('/api/v1/deadletter?exporter=loki&reason=timestamp%20too%20old', { method: 'DELETE' })).toEqual({ deleted: 4, remaining: 0 });
   // the collector's log says which letters an operator discarded
   await waitFor(() => /"exporter":"loki".*"reason":"timestamp too old".*"deleted":4.*dead letter\(s\) discarded/.test(collector.output()), 90_000);
+  // and /metrics where they went: 10 filed, 6 delivered by the replay, 4 discarded, none held
+  const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+  const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  expect(value('periscope_exporter_dead_lettered_items_total{exporter="loki",type="loki"}')).toBe(10);
+  expect(value('periscope_exporter_dead_letters_discarded_total{exporter="loki",type="loki",reason="deleted"}')).toBe(4);
+  expect(value('periscope_exporter_dead_letters_discarded_total{exporter="loki",type="loki",reason="deadletter_full"}')).toBe(0);
+  expect(value('periscope_exporter_dead_letters{exporter="loki",type="loki"}')).toBe(0);
 });

@@ -431,14 +431,26 @@ export class DeadLetterStore {
     this.#bytes.clear();
   }
 
-  /** Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or both, narrowed by the other fields. Returns how many. */
-  purge(options: LetterSelection): number {
+  /**
+   * Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or
+   * both, narrowed by the other fields. Returns how many, by exporter.
+   */
+  purge(options: LetterSelection): Map<string, number> {
     if (!options.exporter && !options.ids) throw new Error('purge: give an exporter or ids');
     const { where, params } = selection(options);
-    const { changes } = this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
-    this.#counts.clear();
-    this.#bytes.clear();
-    return Number(changes);
+    const deleted = new Map<string, number>();
+    try {
+      transaction(this.#db, () => {
+        for (const r of this.#db.prepare(`SELECT exporter, count(*) AS n FROM deadletter ${where} GROUP BY exporter`).all(...params) as Array<{ exporter: string; n: number }>) {
+          deleted.set(r.exporter, r.n);
+        }
+        this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
+      });
+    } finally {
+      this.#counts.clear();
+      this.#bytes.clear();
+    }
+    return deleted;
   }
 
   /** Records a failed replay: new reason, one more attempt. */
@@ -465,7 +477,10 @@ export function fileDeadLetters(
   const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
   const { added, evicted } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
   if (added) metrics.deadLettered.inc(labels, added);
-  if (evicted) metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
+  if (evicted) {
+    metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
+    metrics.discarded.inc({ ...labels, reason: 'deadletter_full' }, evicted);
+  }
   return evicted;
 }
 
@@ -500,7 +515,10 @@ export async function boundDeadLetters(
     if (store.count(labels.exporter) <= bound.records && store.bytes(labels.exporter) <= bound.bytes) return;
     for (let more = true; more && !stopped(); ) {
       const slice = store.trim(labels.exporter, bound.records, bound.bytes, TRIM_SLICE);
-      if (slice.evicted) metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, slice.evicted);
+      if (slice.evicted) {
+        metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, slice.evicted);
+        metrics.discarded.inc({ ...labels, reason: 'deadletter_full' }, slice.evicted);
+      }
       evicted += slice.evicted;
       more = slice.more;
       if (more) await setImmediate();

@@ -195,6 +195,7 @@ export class Delivery {
     m.deadLettered.inc(this.#labels, 0);
     for (const c of ['retryable', 'permanent']) m.failedRequests.inc({ ...this.#labels, class: c }, 0);
     for (const reason of ['overflow', 'max_age', 'retention', 'deadletter_full']) m.dropped.inc({ ...this.#labels, reason }, 0);
+    for (const reason of ['deleted', 'deadletter_full']) m.discarded.inc({ ...this.#labels, reason }, 0);
   }
 
   get policy(): OverflowPolicy {

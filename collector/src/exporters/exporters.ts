@@ -14,14 +14,14 @@ import type { LogStore } from '../store/log-store.ts';
 import { AcceptTimes } from './accept-times.ts';
 import type { LogExporterCommon } from './common-config.ts';
 import type { ExporterConfig } from './config.ts';
-import { DeadLetterStore, type DeadLetter, type LogLetter, type SpanLetter } from './dead-letter.ts';
+import { DeadLetterStore, type DeadLetter, type LetterSelection, type LogLetter, type SpanLetter } from './dead-letter.ts';
 import { Delivery, type DependencyHealth, type Overload } from './delivery.ts';
 import type { ElasticsearchConfig } from './elasticsearch/config.ts';
 import { ElasticsearchSink } from './elasticsearch/sink.ts';
 import { SpanExport, type SpanSource } from './elasticsearch/span-export.ts';
 import type { LokiConfig } from './loki/config.ts';
 import { LokiSink } from './loki/sink.ts';
-import { createExporterMetrics } from './metrics.ts';
+import { createExporterMetrics, type ExporterMetrics } from './metrics.ts';
 import type { RemoteWriteConfig } from './prometheus-remote-write/config.ts';
 import { RemoteWriteExporter } from './prometheus-remote-write/exporter.ts';
 import { dropOtherQueues } from './prometheus-remote-write/request-queue.ts';
@@ -76,6 +76,7 @@ export class Exporters {
   readonly deadLetters: DeadLetterStore;
   readonly acceptTimes: AcceptTimes;
   readonly #deps: ExportersDeps;
+  readonly #metrics: ExporterMetrics;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
   /** The connection pools of the exporters with `tls:`, closed after their shutdown. */
@@ -98,6 +99,7 @@ export class Exporters {
     this.deadLetters = new DeadLetterStore(deps.db);
     this.acceptTimes = new AcceptTimes(deps.store.lastId());
     const metrics = createExporterMetrics(deps.registry);
+    this.#metrics = metrics;
     const remoteWriteNames = configs.filter((c) => c.type === 'prometheusRemoteWrite').map((c) => c.name);
     for (const [name, samples] of dropOtherQueues(deps.db, remoteWriteNames)) {
       deps.logger.warn({ exporter: name, samples }, `exporter ${name}: no longer configured, ${samples} queued remote write samples discarded`);
@@ -248,6 +250,20 @@ export class Exporters {
     for (const s of this.spanExports) out[s.name] = s.dependency();
     for (const r of this.remoteWriters) out[r.name] = r.dependency();
     return out;
+  }
+
+  /**
+   * Discards letters (DELETE /api/v1/deadletter, DeadLetterStore.purge) and counts them by
+   * exporter (periscope_exporter_dead_letters_discarded_total, reason `deleted`). Returns how many.
+   */
+  discard(selection: LetterSelection): number {
+    let total = 0;
+    for (const [exporter, n] of this.deadLetters.purge(selection)) {
+      const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
+      this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
+      total += n;
+    }
+    return total;
   }
 
   /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */

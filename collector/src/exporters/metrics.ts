@@ -68,6 +68,18 @@ export function createExporterMetrics(registry: Registry) {
       labelNames,
       registers: [registry],
     }),
+    /**
+     * Letters that left the dead-letter store without being delivered, by how: `deleted` (DELETE
+     * /api/v1/deadletter), `deadletter_full` (the oldest, over deadLetter.maxRecords or maxBytes;
+     * also in `dropped`). With `deadLettered` and `sent` (a replay's deliveries), where the letters
+     * went. `type` is empty for an exporter no longer configured.
+     */
+    discarded: new Counter({
+      name: 'periscope_exporter_dead_letters_discarded_total',
+      help: 'Dead letters deleted without being delivered, by exporter and reason (deleted: DELETE /api/v1/deadletter; deadletter_full: over the dead-letter bounds).',
+      labelNames: ['exporter', 'type', 'reason'] as const,
+      registers: [registry],
+    }),
     queueItems: new Gauge({
       name: 'periscope_exporter_queue_items',
       help: 'Items accepted but not yet delivered (the exporter backlog), by exporter.',

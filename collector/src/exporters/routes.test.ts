@@ -2,7 +2,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../http/server.ts';
 import { deadLetterAnswer, type LetterPageQuery } from './dead-letter-page.ts';
-import { DeadLetterStore, type DeadLetter } from './dead-letter.ts';
+import { DeadLetterStore, type DeadLetter, type LetterSelection } from './dead-letter.ts';
 import type { Exporters, ReplayReport } from './exporters.ts';
 import { registerExporterRoutes } from './routes.ts';
 import { heldQuery } from '../../../test/helpers/held-query.ts';
@@ -22,6 +22,7 @@ function setup(readLetters?: (query: LetterPageQuery) => Promise<Uint8Array>) {
     names: ['loki'],
     deadLetters,
     dependencies: () => ({}),
+    discard: (selection: LetterSelection) => [...deadLetters.purge(selection).values()].reduce((a, b) => a + b, 0),
     async replay(letters: DeadLetter[]): Promise<ReplayReport> {
       const report: ReplayReport = { replayed: 0, failed: [] };
       for (const l of letters) {

@@ -159,6 +159,7 @@ export class SpanExport {
     m.deadLettered.inc(this.#labels, 0);
     m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
+    for (const reason of ['deleted', 'deadletter_full']) m.discarded.inc({ ...this.#labels, reason }, 0);
     m.register(this.name, this.type, () => this.gauges());
     // Spans after the cursor are sent again after an error (409s: no duplicate).
     this.#loop = runRestartingAfterErrors(

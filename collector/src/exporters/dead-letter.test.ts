@@ -83,20 +83,20 @@ describe('DeadLetterStore', () => {
     const store = new DeadLetterStore(db);
     const big = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400: line too long', status: 400 });
     const size = Buffer.byteLength(JSON.stringify(big(1).record));
-    expect(store.add('loki', [1, 2, 3].map(big), 100, 0, 5 * size)).toEqual({ added: 3, evicted: 0 });
-    expect(store.add('loki', [4, 5, 6, 7].map(big), 100, 0, 5 * size)).toEqual({ added: 4, evicted: 2 });
+    expect(store.add('loki', [1, 2, 3].map(big), 100, 0, 5 * size)).toMatchObject({ added: 3, evicted: 0 });
+    expect(store.add('loki', [4, 5, 6, 7].map(big), 100, 0, 5 * size)).toMatchObject({ added: 4, evicted: 2 });
     expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([3, 4, 5, 6, 7]);
     expect(store.bytes('loki')).toBe(5 * size);
     // another exporter's letters have their own bound
     store.add('es', [1].map(big), 100, 0, 5 * size);
     expect(store.count('loki')).toBe(5);
     // a count bound and a byte bound together; the count is kept exact across both
-    expect(store.add('loki', [8, 9].map(big), 4, 0, 3 * size)).toEqual({ added: 2, evicted: 4 });
+    expect(store.add('loki', [8, 9].map(big), 4, 0, 3 * size)).toMatchObject({ added: 2, evicted: 4 });
     expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([7, 8, 9]);
     expect(store.count('loki')).toBe(3);
     expect(new DeadLetterStore(db).bytes('loki')).toBe(3 * size); // as stored, read again
     // one letter larger than the bound on its own is kept
-    expect(store.add('loki', [10].map(big), 100, 0, 10)).toEqual({ added: 1, evicted: 3 });
+    expect(store.add('loki', [10].map(big), 100, 0, 10)).toMatchObject({ added: 1, evicted: 3 });
     expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([10]);
   });
 
@@ -156,7 +156,7 @@ describe('DeadLetterStore', () => {
       while (turning) {
         const n = store.count('loki');
         // filed while the bounds are applied: not evicted by add() (one transaction for the whole excess)
-        if (n < 2500 && counts.length === 0) expect(store.add('loki', [letter(9999)], 10)).toEqual({ added: 1, evicted: 0 });
+        if (n < 2500 && counts.length === 0) expect(store.add('loki', [letter(9999)], 10)).toMatchObject({ added: 1, evicted: 0 });
         if (n < 2500) counts.push(n);
         await new Promise((r) => setImmediate(r));
       }
@@ -169,6 +169,28 @@ describe('DeadLetterStore', () => {
     // the counts seen between slices (once it began): 1000 letters at most deleted per slice
     expect(counts).toEqual([1500, 501]);
     // done: add() applies the bounds again
-    expect(store.add('loki', [letter(10_000)], 10)).toEqual({ added: 1, evicted: 1 });
+    expect(store.add('loki', [letter(10_000)], 10)).toMatchObject({ added: 1, evicted: 1 });
+  });
+
+  // Discarded before the cursor passed their records, letters came back after a restart: the
+  // records were sent again from the cursor, refused again and filed as new letters.
+  it('a discarded letter of a record after the cursor is not filed again until the cursor passes it', () => {
+    const db = new DatabaseSync(':memory:');
+    let store = new DeadLetterStore(db);
+    const letter = (logId: number, micros = logId) => ({ logId, micros, record: record as never, reason: 'HTTP 400', status: 400 });
+    store.add('loki', [1, 5, 6].map((id) => letter(id)), 100);
+    store.add('es', [5].map((id) => letter(id)), 100);
+    // loki's cursor is at 4 (1 passed, 5 and 6 not); es has no cursor here (not running)
+    expect(store.purge({ ids: store.list({ limit: 10 }).map((l) => l.id) }, { loki: 4 })).toEqual(new Map([['loki', 3], ['es', 1]]));
+    store = new DeadLetterStore(db); // a restart
+    // sent again from the cursor and refused again: 5 and 6 stay discarded; 7 is a new refusal
+    expect(store.add('loki', [5, 6, 7].map((id) => letter(id)), 100)).toEqual({ added: 1, evicted: 0, discarded: 2 });
+    // another record at position 6 (the log emptied by retention, positions given again) is filed
+    expect(store.add('loki', [letter(6, 600)], 100)).toMatchObject({ added: 1, discarded: 0 });
+    expect(store.add('es', [letter(5)], 100)).toMatchObject({ added: 1, discarded: 0 });
+    // the cursor passed 5: forgotten (a position is sent again only from an older cursor, which never comes back)
+    store.forgetDiscarded('loki', 5);
+    expect(store.add('loki', [letter(5)], 100)).toMatchObject({ added: 1, discarded: 0 });
+    expect(store.list({ exporter: 'loki', limit: 10 }).map((l) => l.logId)).toEqual([7, 6, 5]);
   });
 });

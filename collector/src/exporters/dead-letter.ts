@@ -69,6 +69,21 @@ CREATE UNIQUE INDEX IF NOT EXISTS deadletter_record ON deadletter(exporter, log_
 CREATE INDEX IF NOT EXISTS deadletter_cause ON deadletter(exporter, status, cause, at);
 `;
 
+/**
+ * Records whose letters were discarded (DELETE /api/v1/deadletter) before the exporter's cursor
+ * passed them, by position and timestamp (a position given again to another record, after
+ * retention emptied the log, is not taken for it): refused again when the batch is sent again
+ * after a restart, they are not filed again. Forgotten once the cursor passes them.
+ */
+const DISCARDED = `
+CREATE TABLE IF NOT EXISTS deadletter_discarded (
+  exporter TEXT NOT NULL,
+  log_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (exporter, log_id)
+) STRICT, WITHOUT ROWID;
+`;
+
 interface Row {
   id: number;
   exporter: string;
@@ -254,12 +269,19 @@ export class DeadLetterStore {
   readonly #counts = new Map<string, number>();
   /** Bytes of the letters' bodies per exporter (cached like #counts; octet_length reads no body). */
   readonly #bytes = new Map<string, number>();
+  readonly #isDiscarded: StatementSync;
+  readonly #forget: StatementSync;
+  /** Positions remembered in deadletter_discarded per exporter (cached like #counts). */
+  readonly #discarded = new Map<string, number>();
   /** Exporters whose letters trim() is bringing within the bounds, slice by slice. */
   readonly #trimming = new Set<string>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
     createOrMigrate(db);
+    db.exec(DISCARDED);
+    this.#isDiscarded = db.prepare('SELECT 1 FROM deadletter_discarded WHERE exporter = ? AND log_id = ? AND ts = ?');
+    this.#forget = db.prepare('DELETE FROM deadletter_discarded WHERE exporter = ? AND log_id <= ?');
     this.#insert = db.prepare(
       `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1, cause = excluded.cause`,
@@ -327,13 +349,19 @@ export class DeadLetterStore {
     max: number,
     now = Date.now(),
     maxBytes = Number.POSITIVE_INFINITY,
-  ): { added: number; evicted: number } {
+  ): { added: number; evicted: number; discarded: number } {
     let evicted = 0;
     let added = 0;
+    let discarded = 0;
+    const remembered = items.length > 0 && this.#rememberedCount(exporter) > 0;
     try {
       transaction(this.#db, () => {
         let bytes = this.bytes(exporter);
         for (const it of items) {
+          if (remembered && this.#isDiscarded.get(exporter, it.logId, it.micros) !== undefined) {
+            discarded++;
+            continue;
+          }
           const [body, kind, docId] = it.kind === 'span' ? [it.source, 'span', it.documentId] : [JSON.stringify(it.record), 'log', null];
           if (this.#exists.get(exporter, it.logId) === undefined) {
             added++;
@@ -350,7 +378,23 @@ export class DeadLetterStore {
       this.#bytes.delete(exporter);
       throw err;
     }
-    return { added, evicted };
+    return { added, evicted, discarded };
+  }
+
+  #rememberedCount(exporter: string): number {
+    let n = this.#discarded.get(exporter);
+    if (n === undefined) {
+      n = (this.#db.prepare('SELECT count(*) AS n FROM deadletter_discarded WHERE exporter = ?').get(exporter) as { n: number }).n;
+      this.#discarded.set(exporter, n);
+    }
+    return n;
+  }
+
+  /** The exporter's cursor is at `cursor`: the discarded records at or below it are not sent again. O(1) when none is remembered. */
+  forgetDiscarded(exporter: string, cursor: number): void {
+    if (this.#rememberedCount(exporter) === 0) return;
+    this.#forget.run(exporter, cursor);
+    this.#discarded.delete(exporter);
   }
 
   /**
@@ -433,9 +477,11 @@ export class DeadLetterStore {
 
   /**
    * Discards letters (DELETE /api/v1/deadletter): those of `exporter`, or the listed `ids`, or
-   * both, narrowed by the other fields. Returns how many, by exporter.
+   * both, narrowed by the other fields. Returns how many, by exporter. `cursors`: each running
+   * exporter's cursor; the letters of records after it are remembered (deadletter_discarded), so
+   * that a restart that sends those records again does not file them again.
    */
-  purge(options: LetterSelection): Map<string, number> {
+  purge(options: LetterSelection, cursors: Record<string, number> = {}): Map<string, number> {
     if (!options.exporter && !options.ids) throw new Error('purge: give an exporter or ids');
     const { where, params } = selection(options);
     const deleted = new Map<string, number>();
@@ -444,11 +490,20 @@ export class DeadLetterStore {
         for (const r of this.#db.prepare(`SELECT exporter, count(*) AS n FROM deadletter ${where} GROUP BY exporter`).all(...params) as Array<{ exporter: string; n: number }>) {
           deleted.set(r.exporter, r.n);
         }
+        if (deleted.size > 0 && Object.keys(cursors).length > 0) {
+          this.#db
+            .prepare(
+              `INSERT OR REPLACE INTO deadletter_discarded (exporter, log_id, ts) SELECT d.exporter, d.log_id, d.ts FROM (SELECT exporter, log_id, ts FROM deadletter ${where}) AS d
+               JOIN json_each(?) AS c ON c.key = d.exporter WHERE d.log_id > c.value`,
+            )
+            .run(...params, JSON.stringify(cursors));
+        }
         this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
       });
     } finally {
       this.#counts.clear();
       this.#bytes.clear();
+      this.#discarded.clear();
     }
     return deleted;
   }
@@ -465,6 +520,8 @@ export class DeadLetterStore {
  * again, a restart that re-sent the batches after the cursor made `dead_lettered` exceed the
  * records moved to the dead letters), `dropped{reason="deadletter_full"}` the oldest ones the
  * bounds (`max`: letters, and bytes of their bodies) evicted. Shared by every exporter that keeps dead letters.
+ * Returns how many were not filed: records whose letters were discarded before their exporter's
+ * cursor passed them, refused again (DeadLetterStore.purge).
  */
 export function fileDeadLetters(
   store: DeadLetterStore,
@@ -475,13 +532,13 @@ export function fileDeadLetters(
   now?: number,
 ): number {
   const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
-  const { added, evicted } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
+  const { added, evicted, discarded } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
   if (added) metrics.deadLettered.inc(labels, added);
   if (evicted) {
     metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
     metrics.discarded.inc({ ...labels, reason: 'deadletter_full' }, evicted);
   }
-  return evicted;
+  return discarded;
 }
 
 /**

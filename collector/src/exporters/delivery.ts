@@ -221,6 +221,7 @@ export class Delivery {
     }
     this.#readId = this.#cursor;
     this.#headId = Math.max(lastId, this.#cursor);
+    this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
     const rule = kv.get(this.#dropKey);
     this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
     this.#loadBacklogCounts();
@@ -553,7 +554,9 @@ export class Delivery {
       if (f.skipped.aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, f.skipped.aged);
       moved = true;
     }
-    if (moved) this.#savedCursor.save(this.#cursor);
+    if (!moved) return;
+    this.#savedCursor.save(this.#cursor);
+    this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
   }
 
   /** Resolves one batch: true when every item is delivered, dead-lettered or dropped. */
@@ -654,7 +657,7 @@ export class Delivery {
   }
 
   #deadLetter(entries: Array<{ item: LogItem; result: ExportResult }>, attempts?: number): void {
-    fileDeadLetters(
+    const discarded = fileDeadLetters(
       this.#d.deadLetters,
       this.#d.metrics,
       this.#labels,
@@ -669,10 +672,14 @@ export class Delivery {
       this.#o.deadLetterMax,
       this.#now(),
     );
-    this.#d.logger.warn(
-      { exporter: this.name, count: entries.length, reason: entries[0].result.error },
-      `exporter ${this.name}: ${entries.length} record(s) refused permanently, moved to the dead letters`,
-    );
+    const filed = entries.length - discarded;
+    if (filed > 0) {
+      this.#d.logger.warn(
+        { exporter: this.name, count: filed, reason: entries[0].result.error },
+        `exporter ${this.name}: ${filed} record(s) refused permanently, moved to the dead letters`,
+      );
+    }
+    if (discarded > 0) this.#d.logger.info({ exporter: this.name, count: discarded }, `exporter ${this.name}: ${discarded} record(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter): not filed again`);
   }
 
   /** `duplicates`: of the `n` delivered, those the backend already had (metrics.duplicates). */

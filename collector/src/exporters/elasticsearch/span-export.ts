@@ -153,6 +153,7 @@ export class SpanExport {
     } else {
       this.#cursor = saved;
     }
+    this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
     const m = this.#d.metrics;
     m.sent.inc(this.#labels, 0);
     m.duplicates.inc(this.#labels, 0);
@@ -243,6 +244,7 @@ export class SpanExport {
       if (resolution.unresolved.length) return; // aborted: the cursor stays before the unresolved spans
       this.#cursor = pending[pending.length - 1].position;
       this.#savedCursor.save(this.#cursor);
+      this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
     }
   }
 
@@ -291,7 +293,7 @@ export class SpanExport {
   }
 
   #deadLetter(refused: Resolution<Pending>['permanent']): void {
-    fileDeadLetters(
+    const discarded = fileDeadLetters(
       this.#d.deadLetters,
       this.#d.metrics,
       this.#labels,
@@ -306,10 +308,14 @@ export class SpanExport {
       })),
       this.#o.deadLetterMax,
     );
-    this.#d.logger.warn(
-      { exporter: this.name, spans: refused.length, firstId: refused[0].item.id, reason: refused[0].result.error },
-      `exporter ${this.name}: Elasticsearch refused ${refused.length} span(s), moved to the dead letters: ${refused[0].result.error}`,
-    );
+    const filed = refused.length - discarded;
+    if (filed > 0) {
+      this.#d.logger.warn(
+        { exporter: this.name, spans: filed, firstId: refused[0].item.id, reason: refused[0].result.error },
+        `exporter ${this.name}: Elasticsearch refused ${filed} span(s), moved to the dead letters: ${refused[0].result.error}`,
+      );
+    }
+    if (discarded > 0) this.#d.logger.info({ exporter: this.name, spans: discarded }, `exporter ${this.name}: ${discarded} span(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter): not filed again`);
   }
 
   /** Sends span dead letters again (a few attempts); the caller removes the delivered ones. */

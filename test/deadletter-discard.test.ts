@@ -1,0 +1,62 @@
+// An on-call engineer discards dead letters while the backend is still failing, and the collector
+// is restarted (a deploy, kill -9): the records after the exporter's cursor are sent again, and
+// those refused again must not come back as letters. On the real collector process and the Loki
+// test server.
+import { afterAll, expect, it } from 'vitest';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startLokiServer } from './servers/loki.ts';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+it('a letter discarded before the cursor passed its record stays discarded after kill -9 and a restart', { timeout: 180_000 }, async () => {
+  const loki = await startLokiServer();
+  cleanup.push(() => loki.close());
+  await loki.setFault({ mode: 'status', status: 503 }); // the batch waits, its cursor with it
+  // Lines over limits.maxLineSize are refused by the exporter's own check, when read: filed at once.
+  const yaml = `exporters:
+  - type: loki
+    name: loki
+    url: ${loki.url}
+    batch: { wait: 50ms }
+    limits: { maxLineSize: 1KiB }
+    retry: { initialBackoff: 50ms, maxBackoff: 300ms }
+    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }
+`;
+  let collector: CollectorProcess = await startCollectorProcess({ configYaml: yaml });
+  cleanup.push(() => collector.dispose());
+  const api = async (path: string, init?: RequestInit) => (await fetch(collector.url + path, init)).json() as Promise<any>;
+  const post = (records: object[]) =>
+    fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: records.map((r) => JSON.stringify(r)).join('\n') });
+  const records = [
+    ...Array.from({ length: 3 }, (_, i) => ({ appName: 'checkout', msg: `long ${i} ${'x'.repeat(2000)}` })),
+    ...Array.from({ length: 5 }, (_, i) => ({ appName: 'checkout', msg: `fine ${i}` })),
+  ];
+  expect((await post(records)).status).toBe(200);
+  const letters = await waitFor(async () => {
+    const page = await api('/api/v1/deadletter?exporter=loki');
+    return page.total === 3 && page.items;
+  }, 60_000);
+  const exporter = async () => (await api('/health/detailed')).components.exporters.exporters.loki as { cursor: number; head: number };
+  expect((await exporter()).cursor).toBeLessThan(letters[0].logId); // not passed: they would be sent again
+  expect(await api('/api/v1/deadletter?exporter=loki', { method: 'DELETE' })).toEqual({ deleted: 3, remaining: 0 });
+
+  await collector.kill();
+  await loki.setFault({ mode: 'none' });
+  collector = await startCollectorProcess({ configYaml: yaml, dataDir: collector.dataDir });
+  await waitFor(async () => {
+    const e = await exporter();
+    return loki.entries().length === 5 && e.cursor === e.head;
+  }, 60_000);
+  // refused again after the restart, not filed again, and not counted as new dead letters
+  expect(await api('/api/v1/deadletter?exporter=loki')).toMatchObject({ total: 0, items: [] });
+  const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+  expect(metrics).toMatch(/^periscope_exporter_dead_lettered_items_total\{exporter="loki",type="loki"\} 0$/m);
+  expect(collector.output()).toContain('3 record(s) refused again whose dead letters were discarded');
+
+  // a record refused for the first time is still filed
+  expect((await post([{ appName: 'checkout', msg: `long 4 ${'x'.repeat(2000)}` }])).status).toBe(200);
+  await waitFor(async () => (await api('/api/v1/deadletter?exporter=loki')).total === 1, 60_000);
+});

@@ -356,7 +356,9 @@ export class DeadLetterStore {
     const remembered = items.length > 0 && this.#rememberedCount(exporter) > 0;
     try {
       transaction(this.#db, () => {
-        let bytes = this.bytes(exporter);
+        // Not summed here when unknown (a sum reads every letter: seconds for a huge store being
+        // trimmed); #evict sums them when it applies the byte bound.
+        let bytes = this.#bytes.get(exporter);
         for (const it of items) {
           if (remembered && this.#isDiscarded.get(exporter, it.logId, it.micros) !== undefined) {
             discarded++;
@@ -365,13 +367,16 @@ export class DeadLetterStore {
           const [body, kind, docId] = it.kind === 'span' ? [it.source, 'span', it.documentId] : [JSON.stringify(it.record), 'log', null];
           if (this.#exists.get(exporter, it.logId) === undefined) {
             added++;
-            bytes += Buffer.byteLength(body); // an existing letter keeps its body
+            if (bytes !== undefined) bytes += Buffer.byteLength(body); // an existing letter keeps its body
           }
           this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId, causeOf(it.reason));
         }
-        this.#bytes.set(exporter, bytes);
+        if (bytes !== undefined) this.#bytes.set(exporter, bytes);
         this.#counts.set(exporter, (this.#count.get(exporter) as { n: number }).n);
-        if (!this.#trimming.has(exporter)) evicted = this.#evict(exporter, max, maxBytes, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).evicted;
+        if (!this.#trimming.has(exporter)) {
+          this.bytes(exporter); // summed before #evict, which applies the count bound alone while the sum is unknown
+          evicted = this.#evict(exporter, max, maxBytes, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).evicted;
+        }
       });
     } catch (err) {
       this.#counts.delete(exporter);

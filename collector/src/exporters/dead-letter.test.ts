@@ -170,10 +170,31 @@ describe('DeadLetterStore', () => {
     expect(store.count('loki')).toBe(10);
     expect(store.list({ exporter: 'loki', limit: 100 }).map((l) => l.logId)).toEqual([2492, 2493, 2494, 2495, 2496, 2497, 2498, 2499, 2500, 9999]);
     // the counts seen between slices (once it began): 1000 letters at most deleted per slice
-    expect(counts).toEqual([1500, 501]);
+    expect(counts.slice(0, 2)).toEqual([1500, 501]);
     expect(sums).not.toHaveBeenCalled();
     // done: add() applies the bounds again
     expect(store.add('loki', [letter(10_000)], 10)).toMatchObject({ added: 1, evicted: 1 });
+  });
+
+  it('sums the letters\' sizes in slices for the byte bound, again after a deletion meanwhile', async () => {
+    const db = new DatabaseSync(':memory:');
+    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400', status: 400 });
+    new DeadLetterStore(db).add('loki', Array.from({ length: 5000 }, (_, i) => letter(1000 + i)), 10_000);
+    const size = Buffer.byteLength(JSON.stringify(letter(1000).record)); // the same for each: four-digit ids
+    const store = new DeadLetterStore(db); // at start: not summed yet
+    let done = false;
+    const bounding = boundDeadLetters(store, createExporterMetrics(new Registry()), { exporter: 'loki', type: 'loki' }, { records: 10_000, bytes: 3000 * size }, { warn: () => {} }).then(() => (done = true));
+    let turns = 0;
+    while (!done) {
+      // a replay delivers the oldest letter while the sizes are summed
+      if (++turns === 2) store.remove([store.list({ exporter: 'loki', limit: 1 })[0].id]);
+      await new Promise((r) => setImmediate(r));
+    }
+    await bounding;
+    expect(turns).toBeGreaterThan(3);
+    expect(store.count('loki')).toBe(3000);
+    expect(store.bytes('loki')).toBe(3000 * size);
+    expect(new DeadLetterStore(db).bytes('loki')).toBe(3000 * size); // summed at once, from the table
   });
 
   // Discarded before the cursor passed their records, letters came back after a restart: the

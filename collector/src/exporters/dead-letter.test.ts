@@ -1,4 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { describe, expect, it, vi } from 'vitest';
 import { Registry } from 'prom-client';
 import { boundDeadLetters, DeadLetterStore } from './dead-letter.ts';
@@ -195,6 +195,32 @@ describe('DeadLetterStore', () => {
     expect(store.count('loki')).toBe(3000);
     expect(store.bytes('loki')).toBe(3000 * size);
     expect(new DeadLetterStore(db).bytes('loki')).toBe(3000 * size); // summed at once, from the table
+  });
+
+  // Cleared after a replay or a discard, the byte count was summed again from every letter at the
+  // next letter filed: 0.5–2.5 s for 200 000 letters of 2 KB, every POST held meanwhile.
+  it('keeps its counts through replays and discards, without summing every letter again', () => {
+    const db = new DatabaseSync(':memory:');
+    const store = new DeadLetterStore(db);
+    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: 'x'.repeat(logId * 10) } as never, reason: 'HTTP 400', status: 400 });
+    store.add('loki', [1, 2, 3, 4, 5, 6].map(letter), 100, 0, 1e9);
+    store.add('es', [1, 2].map(letter), 100, 0, 1e9);
+    const ids = store.list({ exporter: 'loki', limit: 10 }).map((l) => l.id);
+    const gets = vi.spyOn(StatementSync.prototype, 'get');
+    try {
+      store.remove([ids[0], ids[1]]); // delivered by a replay
+      expect(store.purge({ exporter: 'loki', ids: [ids[2]] })).toEqual(new Map([['loki', 1]])); // discarded
+      store.add('loki', [letter(7)], 100, 0, 1e9);
+      const sums = gets.mock.contexts.filter((st) => (st as StatementSync).sourceSQL.includes('sum(octet_length'));
+      expect(sums).toHaveLength(0);
+    } finally {
+      gets.mockRestore();
+    }
+    const fresh = new DeadLetterStore(db); // counted from the table
+    for (const exporter of ['loki', 'es']) {
+      expect([store.count(exporter), store.bytes(exporter)]).toEqual([fresh.count(exporter), fresh.bytes(exporter)]);
+    }
+    expect(store.count('loki')).toBe(4);
   });
 
   // Discarded before the cursor passed their records, letters came back after a restart: the

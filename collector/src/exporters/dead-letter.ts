@@ -211,6 +211,13 @@ function selection(options: LetterSelection): { where: string; params: Array<str
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
+/** Letters deleted together, of one exporter. */
+interface DeletedGroup {
+  exporter: string;
+  n: number;
+  bytes: number;
+}
+
 /** Letters of one exporter refused for one cause (GET /api/v1/deadletter/summary). */
 export interface CauseCount {
   exporter: string;
@@ -508,10 +515,33 @@ export class DeadLetterStore {
   /** Removes delivered letters. */
   remove(ids: number[]): void {
     if (ids.length === 0) return;
-    this.#deleteIds.run(JSON.stringify(ids));
+    const list = JSON.stringify(ids);
+    try {
+      transaction(this.#db, () => {
+        const groups = this.#db.prepare(`SELECT exporter, count(*) AS n, sum(octet_length(body)) AS bytes FROM deadletter WHERE id IN (SELECT value FROM json_each(?)) GROUP BY exporter`).all(list);
+        this.#deleteIds.run(list);
+        this.#deleted(groups as unknown as DeletedGroup[]);
+      });
+    } catch (err) {
+      this.#counts.clear();
+      this.#bytes.clear();
+      throw err;
+    }
+  }
+
+  /**
+   * Takes deleted letters off the cached counts and bytes. Cleared instead, the next letter filed
+   * summed the sizes of every letter again (bytes()): 0.5–2.5 s for 200 000 of 2 KB, after each
+   * replay or discard.
+   */
+  #deleted(groups: DeletedGroup[]): void {
     this.#deletions++;
-    this.#counts.clear();
-    this.#bytes.clear();
+    for (const g of groups) {
+      const n = this.#counts.get(g.exporter);
+      if (n !== undefined) this.#counts.set(g.exporter, n - g.n);
+      const bytes = this.#bytes.get(g.exporter);
+      if (bytes !== undefined) this.#bytes.set(g.exporter, bytes - g.bytes);
+    }
   }
 
   /**
@@ -526,9 +556,8 @@ export class DeadLetterStore {
     const deleted = new Map<string, number>();
     try {
       transaction(this.#db, () => {
-        for (const r of this.#db.prepare(`SELECT exporter, count(*) AS n FROM deadletter ${where} GROUP BY exporter`).all(...params) as Array<{ exporter: string; n: number }>) {
-          deleted.set(r.exporter, r.n);
-        }
+        const groups = this.#db.prepare(`SELECT exporter, count(*) AS n, sum(octet_length(body)) AS bytes FROM deadletter ${where} GROUP BY exporter`).all(...params) as unknown as DeletedGroup[];
+        for (const g of groups) deleted.set(g.exporter, g.n);
         if (deleted.size > 0 && Object.keys(cursors).length > 0) {
           this.#db
             .prepare(
@@ -538,11 +567,13 @@ export class DeadLetterStore {
             .run(...params, JSON.stringify(cursors));
         }
         this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
+        this.#deleted(groups);
       });
-    } finally {
-      this.#deletions++;
+    } catch (err) {
       this.#counts.clear();
       this.#bytes.clear();
+      throw err;
+    } finally {
       this.#discarded.clear();
     }
     return deleted;

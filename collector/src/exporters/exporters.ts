@@ -253,19 +253,19 @@ export class Exporters {
   }
 
   /**
-   * Discards letters (DELETE /api/v1/deadletter, DeadLetterStore.purge) for good, and counts them
-   * by exporter (periscope_exporter_dead_letters_discarded_total, reason `deleted`). Returns how many.
+   * Discards letters (DELETE /api/v1/deadletter, DeadLetterStore.discard: in slices) for good,
+   * and counts them by exporter (periscope_exporter_dead_letters_discarded_total, reason
+   * `deleted`). Returns how many.
    */
-  discard(selection: LetterSelection): number {
-    let total = 0;
+  discard(selection: LetterSelection): Promise<number> {
     // Letters of records a running exporter's cursor has not passed: remembered, or a restart sends them again and files them again.
-    const cursors = Object.fromEntries([...this.deliveries, ...this.spanExports].map((e) => [e.name, e.cursor]));
-    for (const [exporter, n] of this.deadLetters.purge(selection, cursors)) {
-      const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
-      this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
-      total += n;
-    }
-    return total;
+    const cursors = () => Object.fromEntries([...this.deliveries, ...this.spanExports].map((e) => [e.name, e.cursor]));
+    return this.deadLetters.discard(selection, cursors, (deleted) => {
+      for (const [exporter, n] of deleted) {
+        const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
+        this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
+      }
+    });
   }
 
   /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */

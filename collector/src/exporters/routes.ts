@@ -183,7 +183,7 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     }
     // never everything by accident: say whose letters, or which
     if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
-    const deleted = exporters.discard({ exporter, status, ...filters, ids });
+    const deleted = await exporters.discard({ exporter, status, ...filters, ids });
     // Records given up for good on an operator's word: the collector's log keeps which and how many.
     if (deleted > 0) {
       const picked = Object.fromEntries(Object.entries({ exporter, status, ...filters, ids: ids?.join(',') }).filter(([, v]) => v !== undefined));

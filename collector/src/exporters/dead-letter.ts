@@ -351,8 +351,9 @@ export class DeadLetterStore {
    * `maxBytes` of their bodies (the newest letter always stays). A record that already has a
    * letter (refused again after a restart read it again from the cursor) updates it instead.
    * Returns how many letters are new, and how many old letters were deleted to make room.
-   * While `trim` brings the exporter's letters within the bounds in slices, the bounds are left to
-   * it: applied here, they deleted the whole excess in one transaction (seconds for 200 000).
+   * Between beginTrim and endTrim (trim() brings the letters within the bounds in slices), as
+   * many of the oldest letters are deleted as are added, at most: the whole excess, deleted here
+   * in one transaction, took seconds for 200 000.
    */
   add(
     exporter: string,
@@ -387,6 +388,9 @@ export class DeadLetterStore {
         if (!this.#trimming.has(exporter)) {
           this.bytes(exporter); // summed before #evict, which applies the count bound alone while the sum is unknown
           evicted = this.#evict(exporter, max, maxBytes, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).evicted;
+        } else if (added > 0 && (this.#bytes.has(exporter) || this.count(exporter) > max)) {
+          // trim() is on its way through the excess: these letters take no more room than they make
+          evicted = this.#evict(exporter, max, maxBytes, added, Number.POSITIVE_INFINITY).evicted;
         }
       });
     } catch (err) {
@@ -433,7 +437,11 @@ export class DeadLetterStore {
     return result;
   }
 
-  /** Until endTrim, add() leaves the exporter's bounds to trim() (applied by add(), they deleted the whole excess in one transaction). */
+  /**
+   * Until endTrim, add() deletes as many letters as it adds at most, leaving the excess over the
+   * bounds to trim(): from an exporter's start (the first refusals may come before the collector
+   * listens) to the end of boundDeadLetters.
+   */
   beginTrim(exporter: string): void {
     this.#trimming.add(exporter);
   }
@@ -473,8 +481,8 @@ export class DeadLetterStore {
     let n = this.count(exporter);
     if (n > max && !this.#bytes.has(exporter)) {
       // Over the count bound with the bytes not summed yet (trim at start): the oldest beyond `max`
-      // go whatever their size, by the index alone. The sum reads every letter: 2.5 s for 200 000
-      // of 2 KB, all of them in the first slice, is read once the count bound is reached.
+      // go whatever their size, by the index alone. Summed first, the sizes of every letter were
+      // read in one slice (2.5 s for 200 000 of 2 KB); boundDeadLetters sums them in slices later.
       const k = Math.min(n - max, sliceRecords);
       this.#deleteOldest.run(exporter, k);
       this.#deletions++;

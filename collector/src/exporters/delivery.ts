@@ -222,6 +222,7 @@ export class Delivery {
     this.#readId = this.#cursor;
     this.#headId = Math.max(lastId, this.#cursor);
     this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
+    this.#d.deadLetters.beginTrim(this.name); // until boundDeadLetters, once the collector listens
     const rule = kv.get(this.#dropKey);
     this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
     this.#loadBacklogCounts();

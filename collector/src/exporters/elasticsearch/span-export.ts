@@ -154,6 +154,7 @@ export class SpanExport {
       this.#cursor = saved;
     }
     this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
+    this.#d.deadLetters.beginTrim(this.name); // until boundDeadLetters, once the collector listens
     const m = this.#d.metrics;
     m.sent.inc(this.#labels, 0);
     m.duplicates.inc(this.#labels, 0);

@@ -1,9 +1,10 @@
 // An on-call engineer discards dead letters while the backend is still failing, and the collector
 // is restarted (a deploy, kill -9): the records after the exporter's cursor are sent again, and
 // those refused again must not come back as letters. On the real collector process and the Loki
-// test server.
+// and Elasticsearch test servers.
 import { afterAll, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startElasticsearchServer } from './servers/elasticsearch.ts';
 import { startLokiServer } from './servers/loki.ts';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -59,4 +60,49 @@ it('a letter discarded before the cursor passed its record stays discarded after
   // a record refused for the first time is still filed
   expect((await post([{ appName: 'checkout', msg: `long 4 ${'x'.repeat(2000)}` }])).status).toBe(200);
   await waitFor(async () => (await api('/api/v1/deadletter?exporter=loki')).total === 1, 60_000);
+});
+
+it('Elasticsearch: letters discarded while an earlier batch is retried stay discarded after kill -9 and a restart', { timeout: 180_000 }, async () => {
+  const es = await startElasticsearchServer();
+  cleanup.push(() => es.close());
+  // The first batch has an item Elasticsearch keeps rejecting (429): the cursor waits before it,
+  // while the second batch's mapping errors (400) go to the dead letters.
+  let busy = true;
+  es.itemFault = (doc) => {
+    const message = String(doc.message);
+    if (message.startsWith('busy') && busy) return { status: 429, type: 'es_rejected_execution_exception', reason: 'rejected execution' };
+    if (message.startsWith('bad')) return { status: 400, type: 'document_parsing_exception', reason: `failed to parse field [n]` };
+    return undefined;
+  };
+  const yaml = `exporters:
+  - type: elasticsearch
+    name: es
+    url: ${es.url}
+    concurrency: 2
+    batch: { wait: 50ms, maxRecords: 5 }
+    retry: { initialBackoff: 50ms, maxBackoff: 300ms }
+`;
+  let collector: CollectorProcess = await startCollectorProcess({ configYaml: yaml });
+  cleanup.push(() => collector.dispose());
+  const api = async (path: string, init?: RequestInit) => (await fetch(collector.url + path, init)).json() as Promise<any>;
+  const messages = ['busy 0', 'fine 1', 'fine 2', 'fine 3', 'fine 4', 'bad 5', 'bad 6', 'fine 7', 'fine 8', 'fine 9'];
+  const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: messages.map((msg) => JSON.stringify({ appName: 'checkout', msg })).join('\n') });
+  expect(res.status).toBe(200);
+  const letters = await waitFor(async () => {
+    const page = await api('/api/v1/deadletter?exporter=es');
+    return page.total === 2 && page.items;
+  }, 60_000);
+  const exporter = async () => (await api('/health/detailed')).components.exporters.exporters.es as { cursor: number; head: number };
+  expect((await exporter()).cursor).toBeLessThan(letters[0].logId);
+  expect(await api('/api/v1/deadletter?exporter=es&reason=document_parsing_exception', { method: 'DELETE' })).toEqual({ deleted: 2, remaining: 0 });
+
+  await collector.kill();
+  busy = false;
+  collector = await startCollectorProcess({ configYaml: yaml, dataDir: collector.dataDir });
+  await waitFor(async () => {
+    const e = await exporter();
+    return es.docs().length === 8 && e.cursor === e.head;
+  }, 60_000);
+  expect(await api('/api/v1/deadletter?exporter=es')).toMatchObject({ total: 0, items: [] });
+  expect(collector.output()).toContain('2 record(s) refused again whose dead letters were discarded');
 });

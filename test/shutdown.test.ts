@@ -77,7 +77,9 @@ it('a request in progress at SIGTERM is answered, and its records are kept', asy
   expect(text).toMatch(/^HTTP\/1\.1 200 /);
   expect(text).toMatch(/\r\nconnection: close\r\n/i); // not kept open until the deadline cuts it
   expect(text).toContain('{"accepted":1,"rejected":[]}');
-  expect(await exitCode(collector)).toBe(0);
+  const code = await exitCode(collector);
+  // Seen once on a loaded machine: an exit by a signal (code null); the signal and the log say which.
+  expect(code, `exit signal ${collector.proc.signalCode}; output:\n${collector.output().slice(-3000)}`).toBe(0);
 
   const { dataDir } = collector;
   collector = await startCollectorProcess({ dataDir });

@@ -3,6 +3,7 @@
 // notified is not notified again, a running escalation stays at its step, and a key read at start
 // only is answered as needing a restart.
 import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
@@ -84,11 +85,36 @@ describe('reloading the routing', () => {
     const bad = await post('/-/reload');
     expect(bad.status).toBe(500);
     expect(bad.json.error.details.problems.join('\n')).toMatch(/unknown receiver "c"/);
+    // periscope.yaml's problem, not a rule file's: its own code, and the file named.
+    expect(bad.json.error.code).toBe('PERISCOPE_ERR_CONFIG_INVALID');
+    expect(bad.json.error.details.file).toBe(collector.configFile);
+    expect(bad.json.error.message).toContain(`${collector.configFile}: alerting.route.routes.0.receiver: unknown receiver "c"`);
     // The answer and the log say the routing stays too, not only the rules (the edit was a route).
     expect(bad.json.error.message).toMatch(/^alerting rule files and routing not reloaded, the rules and routing in effect are unchanged: /);
     await waitFor(() => collector.output().includes('alerting rule files and routing not reloaded: the configuration file has problems; the rules and routing in effect are unchanged'));
     expect((await post('/api/v2/alerts', [{ labels: { alertname: 'StillRouted', team: 'c' } }])).status).toBe(200);
     await waitFor(() => receivedBy('/c').length === 2);
+  });
+
+  it('a problem in a rule file keeps the rule code, its path in the problem; with one in periscope.yaml too, the configuration code', async () => {
+    const rules = join(dirname(collector.configFile as string), 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - { name: Broken, kind: log, mode: frequency, threshold: many }\n');
+    const withRules = config({ receiverC: true, routeC: true, store: `  ruleFiles: [${rules}]\n` });
+    writeFileSync(collector.configFile as string, withRules);
+    const bad = await post('/-/reload');
+    expect(bad.status).toBe(500);
+    expect(bad.json.error.code).toBe('PERISCOPE_ERR_ALERT_RULE_INVALID');
+    expect(bad.json.error.details.problems.join('\n')).toContain(`${rules}: rules[0]`);
+    expect(bad.json.error.details.file).toBeUndefined();
+    await waitFor(() => collector.output().includes('alerting rule files and routing not reloaded: a rule file has problems'));
+
+    writeFileSync(collector.configFile as string, withRules.replace("receiver: c }", "receiver: nobody }"));
+    const both = await post('/-/reload');
+    expect(both.json.error.code).toBe('PERISCOPE_ERR_CONFIG_INVALID');
+    expect(both.json.error.details.file).toBe(collector.configFile);
+    expect(both.json.error.details.problems.join('\n')).toMatch(/unknown receiver "nobody"[\s\S]*rules\[0\]/);
+    writeFileSync(collector.configFile as string, config({ receiverC: true, routeC: true }));
+    expect((await post('/-/reload')).status).toBe(200);
   });
 
   it('a file read empty (caught while being rewritten) is refused: the routing in effect stays', async () => {

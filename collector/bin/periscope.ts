@@ -89,14 +89,16 @@ function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
  */
 async function checkedConfig(file: string | undefined, printWarnings = false, reload = false) {
   const { config, problems, source } = readConfig({ file, reload });
+  let ruleFileProblems: string[] = [];
   if (file && !problems.some((p) => /^\(root\)/.test(keyOfProblem(p)))) {
     const { checkAlertingConfig } = await import('../src/alerting.ts');
     const reported = new Set(problems.map(keyOfProblem));
     const alerting = checkAlertingConfig(config.alerting, dirname(resolve(file)));
     problems.push(...alerting.problems.filter((p) => !reported.has(keyOfProblem(p))));
+    ruleFileProblems = alerting.ruleFileProblems.filter((p) => problems.includes(p));
     if (printWarnings) for (const w of alerting.warnings) console.error(`warning: ${w}`);
   }
-  if (problems.length) throw new ConfigError(problems, source);
+  if (problems.length) throw new ConfigError(problems, source, ruleFileProblems);
   return config;
 }
 

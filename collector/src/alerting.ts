@@ -37,6 +37,14 @@ export interface ReloadResult {
   restartNeeded: string[];
   /** What was and was not applied, when not ok and not "nothing" (the answer's message). */
   message?: string;
+  /**
+   * When not ok, the answer's code: PERISCOPE_ERR_ALERT_RULE_INVALID (unset) when the problems are
+   * in rule files only, the configuration's (PERISCOPE_ERR_CONFIG_INVALID, …_UNREADABLE) when
+   * periscope.yaml has one, so that a script can tell which file to look at.
+   */
+  code?: string;
+  /** The configuration file the problems are in, with such a code. */
+  file?: string;
 }
 
 /** What log alert rules count with: the query thread (StoreQueries), or a LogReader in-process. */
@@ -223,7 +231,10 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
           if (result.ok) return { status: 'success', rules: engine.listRules().length, restartNeeded: result.restartNeeded };
           // Named both: an operator who edited a route must not read that only rules were refused.
           const what = result.message ?? 'alerting rule files and routing not reloaded, the rules and routing in effect are unchanged';
-          return reply.code(500).send(alertErrorBody(ALERT_ERR.RULE_INVALID, `${what}: ${result.problems.join('; ')}`, { problems: result.problems }));
+          const where = result.file ? `${result.file}: ` : '';
+          return reply
+            .code(500)
+            .send(alertErrorBody(result.code ?? ALERT_ERR.RULE_INVALID, `${what}: ${where}${result.problems.join('; ')}`, { problems: result.problems, ...(result.file ? { file: result.file } : {}) }));
         },
       });
     },
@@ -262,7 +273,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
  * problem; `warnings` are likely mistakes that do not make the file invalid (a rule-file glob
  * that matches nothing).
  */
-export function checkAlertingConfig(config: AlertingConfig, configDir: string): { problems: string[]; warnings: string[] } {
+export function checkAlertingConfig(config: AlertingConfig, configDir: string): { problems: string[]; ruleFileProblems: string[]; warnings: string[] } {
   const problems: string[] = [];
   let defaults: RuleDefaults | undefined;
   for (const check of [() => notifyConfigFromAlerting(config), () => (defaults = rulesConfigFromSlice(config))]) {
@@ -278,5 +289,5 @@ export function checkAlertingConfig(config: AlertingConfig, configDir: string): 
     ...(defaults ? { defaults: { ...defaults, prometheusConfigured: config.prometheus !== undefined } } : {}),
   });
   problems.push(...rules.problems);
-  return { problems, warnings: rules.warnings.map((w) => `alerting.ruleFiles: ${w}`) };
+  return { problems, ruleFileProblems: rules.problems, warnings: rules.warnings.map((w) => `alerting.ruleFiles: ${w}`) };
 }

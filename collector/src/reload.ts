@@ -2,8 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { createAlerting, ReloadResult } from './alerting.ts';
 import { ConfigError } from './config/load.ts';
+import { ERR, PeriscopeError } from './errors.ts';
 import type { Config } from './config/schema.ts';
 import { NOTIFY_CONFIG_KEYS } from '../../alerting/src/notify-config.ts';
+import { AlertError } from '../../alerting/src/errors.ts';
 
 const APPLIED_BY_RELOAD: ReadonlySet<string> = new Set(NOTIFY_CONFIG_KEYS);
 
@@ -39,8 +41,15 @@ export function createReloader(
         next = await readConfig();
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+        // Rule-file problems only: the rule code, as before; otherwise periscope.yaml's code and path.
+        const inRuleFiles = err instanceof ConfigError && problems.every((p) => err.ruleFileProblems.includes(p));
+        if (inRuleFiles) {
+          log.error({ problems }, 'alerting rule files and routing not reloaded: a rule file has problems; the rules and routing in effect are unchanged');
+          return { ok: false, problems, restartNeeded: [] };
+        }
         log.error({ problems }, 'alerting rule files and routing not reloaded: the configuration file has problems; the rules and routing in effect are unchanged');
-        return { ok: false, problems, restartNeeded: [] };
+        const code = err instanceof PeriscopeError ? err.code : ERR.CONFIG_INVALID;
+        return { ok: false, problems, restartNeeded: [], code, ...(err instanceof ConfigError ? { file: err.source } : {}) };
       }
     }
     const result = alerting.reloadRuleFiles(next?.alerting.ruleFiles);
@@ -50,7 +59,7 @@ export function createReloader(
     } catch (err) {
       const problems = [`notifications not reloaded, the routing in effect is unchanged: ${(err as Error).message}`];
       log.error({ problems }, 'alerting notifications not reloaded');
-      return { ok: false, problems, restartNeeded: [], message: 'the alerting rule files were reloaded, the routing was not' };
+      return { ok: false, problems, restartNeeded: [], message: 'the alerting rule files were reloaded, the routing was not', ...(err instanceof AlertError ? { code: err.code } : {}) };
     }
     const restartNeeded = changedKeys(running, next);
     if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting's rule files, routes, receivers, escalations and inhibition rules)`);

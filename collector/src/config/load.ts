@@ -44,9 +44,18 @@ const validate = ajv.compile<Config>(configSchema);
 /** One problem per line, each naming the exact key, e.g. `store.retention.maxAge: …`. */
 export class ConfigError extends PeriscopeError {
   readonly problems: string[];
-  constructor(problems: string[], source: string) {
+  /** The file the problems are in (its path), or what stands for it: `(defaults)`. */
+  readonly source: string;
+  /**
+   * Those of `problems` that are in alerting's rule files (each starting with the rule file's path)
+   * rather than in `source`: a reload answers them with the rule code (reload.ts).
+   */
+  readonly ruleFileProblems: string[];
+  constructor(problems: string[], source: string, ruleFileProblems: string[] = []) {
     super(ERR.CONFIG_INVALID, `invalid configuration in ${source}:\n  ${problems.join('\n  ')}`, 400, { problems });
     this.problems = problems;
+    this.source = source;
+    this.ruleFileProblems = ruleFileProblems;
   }
 }
 

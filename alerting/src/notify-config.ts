@@ -12,6 +12,7 @@ import { unknownKeyMessage } from './unknown-key.ts';
 import { compileMatchers } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
+import { loadTls, tlsSchema, type TlsConfig } from './tls.ts';
 
 /** A duration key; `minimum` (unit-keywords.ts) where 0 makes no sense, e.g. a timeout that fails every request. */
 const Duration = (def?: string, description?: string, minimum?: string) =>
@@ -32,6 +33,11 @@ export const matcherSchema = Type.Union([
   ),
 ]);
 
+/** An HTTP channel's `tls:` (notify/http-tls.ts): the exporters' block, as Alertmanager's `http_config.tls_config`. */
+const channelTlsSchema = tlsSchema(
+  "TLS towards an https receiver: a private CA (caFile), a client certificate (certFile, keyFile), as Alertmanager's http_config.tls_config (docs/alerting-notifications.md, TLS); refused with an http:// url.",
+);
+
 const slackSchema = Type.Object(
   {
     /** Incoming webhook URL (secret: its path is the token). */
@@ -44,6 +50,7 @@ const slackSchema = Type.Object(
     maxAlerts: Type.Integer({ minimum: 1, maximum: 15, default: 10 }),
     timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
+    tls: Type.Optional(channelTlsSchema),
   },
   { additionalProperties: false },
 );
@@ -90,6 +97,7 @@ const smsSchema = Type.Object(
     maxSegments: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
     timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
+    tls: Type.Optional(channelTlsSchema),
   },
   { additionalProperties: false },
 );
@@ -103,6 +111,7 @@ const webhookSchema = Type.Object(
     maxAlerts: Type.Integer({ minimum: 0, default: 0 }),
     timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
+    tls: Type.Optional(channelTlsSchema),
   },
   { additionalProperties: false },
 );
@@ -262,6 +271,38 @@ function emailAddressesValid(field: string, count: 'one' | 'many'): boolean {
   return mailboxes.every((m) => /^[^\s@]+@[^\s@]+$/.test(m.address ?? ''));
 }
 
+/** The HTTP channels, which take `tls:`, and the key of their URL. */
+const HTTP_CHANNELS = [
+  ['slack', 'webhookUrl'],
+  ['webhook', 'url'],
+  ['sms', 'baseUrl'],
+] as const;
+
+/**
+ * The problems of the HTTP channels' `tls:` files (tls.ts loadTls: missing, not PEM, a key of
+ * another certificate), each naming its key and path; relative paths from `baseDir`, the config
+ * file's folder. Read at start, check-config and reload, so that a wrong file stops them rather
+ * than failing every notification.
+ */
+export function notifyTlsFileProblems(receivers: unknown, baseDir: string, prefix = 'alerting'): string[] {
+  const problems: string[] = [];
+  if (!Array.isArray(receivers)) return problems;
+  receivers.forEach((r: Record<string, unknown>, i) => {
+    for (const [channel] of HTTP_CHANNELS) {
+      const list = r?.[channel];
+      if (!Array.isArray(list)) continue;
+      list.forEach((ch: Record<string, unknown>, j) => {
+        const tls = ch?.tls as Record<string, unknown> | undefined;
+        if (typeof tls !== 'object' || tls === null) return;
+        // A file key that is not a string is a schema error of its own.
+        if (['caFile', 'certFile', 'keyFile'].some((f) => tls[f] !== undefined && typeof tls[f] !== 'string')) return;
+        problems.push(...loadTls(tls as TlsConfig, `${prefix}.receivers.${i}.${channel}.${j}.tls`, baseDir).problems);
+      });
+    }
+  });
+  return problems;
+}
+
 /** Cross-reference and value checks the schema cannot express. */
 function semanticProblems(c: NotifyConfig, prefix: string): string[] {
   const problems: string[] = [];
@@ -275,6 +316,15 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
     for (const [j, s] of (r.slack ?? []).entries()) if (!/^https?:\/\//.test(s.webhookUrl)) problems.push(`${k(`receivers.${i}.slack.${j}.webhookUrl`)}: expected an http(s) URL`);
     for (const [j, w] of (r.webhook ?? []).entries()) if (!/^https?:\/\//.test(w.url)) problems.push(`${k(`receivers.${i}.webhook.${j}.url`)}: expected an http(s) URL`);
     for (const [j, s] of (r.sms ?? []).entries()) if (!/^https?:\/\//.test(s.baseUrl)) problems.push(`${k(`receivers.${i}.sms.${j}.baseUrl`)}: expected an http(s) URL`);
+    // A `tls:` on an http:// URL would be ignored: the operator would think the traffic verified.
+    for (const [channel, urlKey] of HTTP_CHANNELS) {
+      for (const [j, ch] of ((r[channel] ?? []) as Array<Record<string, unknown>>).entries()) {
+        const url = ch[urlKey];
+        if (ch.tls !== undefined && typeof url === 'string' && /^http:\/\//i.test(url)) {
+          problems.push(`${k(`receivers.${i}.${channel}.${j}.tls`)}: set with an http:// url (${k(`receivers.${i}.${channel}.${j}.${urlKey}`)}): TLS applies to https:// only; use https:// or remove tls`);
+        }
+      }
+    }
     // A recipient no message can reach would only show up as a failed page during an incident.
     for (const [j, e] of (r.email ?? []).entries()) {
       eachOf(e.to, (to, path) => {

@@ -45,6 +45,8 @@ export interface NotificationPipelineDeps {
   random?: () => number;
   /** Base URL of links when `ack.baseUrl` is unset: the collector's HTTP listener, read at send time (default http://127.0.0.1:4318). */
   listenerUrl?: () => string;
+  /** The config file's folder: relative paths of the channels' `tls:` files are from it (default: the working directory). */
+  configDir?: string;
   /** Replaces the notifiers built from config.receivers (tests). */
   notifiers?: BuiltNotifiers;
   /** The sends in flight of the pipeline this one replaces (release()): not sent again meanwhile. */
@@ -105,7 +107,7 @@ export class NotificationPipeline implements AlertSink {
     this.#random = deps.random ?? Math.random;
     this.#sending = deps.sending;
     this.metrics = createNotifyMetrics(deps.registry);
-    this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now() });
+    this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now(), ...(deps.configDir ? { baseDir: deps.configDir } : {}) });
     this.#receiverLocale = new Map(deps.config.receivers.map((r) => [r.name, r.locale]));
     const configured = deps.config.ack.baseUrl;
     this.#baseUrl = configured !== undefined ? () => configured : (deps.listenerUrl ?? (() => 'http://127.0.0.1:4318'));

@@ -4,7 +4,7 @@ import { registerNotifyRoutes } from '../../alerting/src/api/notify-routes.ts';
 import { registerRuleRoutes, type ExternalAlertView } from '../../alerting/src/api/rules-routes.ts';
 import type { AlertingConfig } from '../../alerting/src/config.ts';
 import { rulesConfigFromSlice } from '../../alerting/src/config.ts';
-import { notifyConfigFromAlerting } from '../../alerting/src/notify-config.ts';
+import { notifyConfigFromAlerting, notifyTlsFileProblems } from '../../alerting/src/notify-config.ts';
 import type { NotifyAlert } from '../../alerting/src/dispatch/alert.ts';
 import { checkRuleFiles } from '../../alerting/src/rules/load.ts';
 import type { RuleDefaults } from '../../alerting/src/rules/schema.ts';
@@ -173,6 +173,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         config: notifyConfig,
         ...(sending ? { sending } : {}),
         dataDir: deps.dataDir,
+        configDir: deps.configDir,
         registry: deps.registry,
         logger: deps.logger,
         listenerUrl: deps.listenerUrl,
@@ -284,6 +285,7 @@ export function checkAlertingConfig(config: AlertingConfig, configDir: string): 
       problems.push(...(((err.details as { problems?: string[] } | undefined)?.problems) ?? [err.message]));
     }
   }
+  problems.push(...notifyTlsFileProblems(config.receivers, configDir));
   const rules = checkRuleFiles(config.ruleFiles, {
     baseDir: configDir,
     ...(defaults ? { defaults: { ...defaults, prometheusConfigured: config.prometheus !== undefined } } : {}),

@@ -8,6 +8,7 @@ import type { Notifier, NotifierLogger } from './notifier.ts';
 import { SlackNotifier } from './slack/slack.ts';
 import { SmsNotifier } from './sms/sms.ts';
 import { WebhookNotifier } from './webhook/webhook.ts';
+import type { TlsConfig } from '../tls.ts';
 
 export interface BuiltNotifiers {
   notifiers: Map<string, Notifier>;
@@ -17,17 +18,27 @@ export interface BuiltNotifiers {
 
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 
-export function buildNotifiers(receivers: readonly ReceiverConfig[], deps: { logger?: NotifierLogger; now?: () => number } = {}): BuiltNotifiers {
+/**
+ * `baseDir`: the config file's folder, where the relative paths of a channel's `tls:` files are
+ * taken from; `prefix`: the receivers' key in the configuration (for the messages).
+ */
+export function buildNotifiers(
+  receivers: readonly ReceiverConfig[],
+  deps: { logger?: NotifierLogger; now?: () => number; baseDir?: string; prefix?: string } = {},
+): BuiltNotifiers {
   const notifiers = new Map<string, Notifier>();
   const byReceiver = new Map<string, string[]>();
-  for (const r of receivers) {
+  const { baseDir = process.cwd(), prefix = 'alerting.receivers', ...common } = deps;
+  /** A notifier's deps: the common ones and its `tls:` with its key. */
+  const channelDeps = (tls: TlsConfig | undefined, key: string) => (tls ? { ...common, tls: { config: tls, key: `${key}.tls`, baseDir } } : common);
+  for (const [ri, r] of receivers.entries()) {
     const ids: string[] = [];
     const add = (n: Notifier) => {
       notifiers.set(n.id, n);
       ids.push(n.id);
     };
     (r.slack ?? []).forEach((c, i) =>
-      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, deps)),
+      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `${prefix}.${ri}.slack.${i}`))),
     );
     (r.email ?? []).forEach((c, i) =>
       add(
@@ -35,17 +46,17 @@ export function buildNotifiers(receivers: readonly ReceiverConfig[], deps: { log
           `${r.name}/email/${i}`,
           r.name,
           { ...c, to: list(c.to), timeoutMs: parseDuration(c.timeout), locale: c.locale },
-          deps,
+          common,
         ),
       ),
     );
     (r.sms ?? []).forEach((c, i) =>
       list(c.to).forEach((to, j) =>
-        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, deps)),
+        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `${prefix}.${ri}.sms.${i}`))),
       ),
     );
     (r.webhook ?? []).forEach((c, i) =>
-      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, deps)),
+      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `${prefix}.${ri}.webhook.${i}`))),
     );
     byReceiver.set(r.name, ids);
   }

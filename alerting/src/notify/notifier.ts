@@ -4,6 +4,9 @@
 // decided where the backend's answer is seen. Error texts never contain a secret (webhook URL token,
 // SMTP password, API token): channels pass them through `redact`.
 
+import type { ChannelTlsOptions } from './http-tls.ts';
+import { tlsHint } from '../tls.ts';
+
 export type Channel = 'slack' | 'email' | 'sms' | 'webhook';
 export type SendStatus = 'success' | 'retryable' | 'permanent';
 
@@ -81,6 +84,8 @@ export const silentLogger: NotifierLogger = { warn() {}, error() {} };
 export interface NotifierDeps {
   logger?: NotifierLogger;
   now?: () => number;
+  /** The channel's `tls:` (HTTP channels: http-tls.ts). */
+  tls?: ChannelTlsOptions;
 }
 
 /**
@@ -171,6 +176,9 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
 export function describeFetchError(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'request timed out';
+  // A TLS failure that the channel's `tls:` fixes names the setting (tls.caFile, tls.certFile, …).
+  const hint = e?.cause?.code ? tlsHint(e.cause.code, { peer: 'the receiver', owner: 'the channel', doc: 'docs/alerting-notifications.md#tls' }) : undefined;
+  if (hint) return `network error: ${e.cause!.code} (${hint})`;
   const cause = e?.cause?.code ?? e?.cause?.message;
   return cause ? `network error: ${cause}` : `network error: ${e?.message ?? String(err)}`;
 }

@@ -1,6 +1,7 @@
 // Export results are values, not exceptions (DESIGN.md, convention 4). They are decided once,
 // where the backend's answer is read, and everything downstream (retry helper, circuit breaker,
 // delivery, dead letters, metrics) acts on the value only.
+import { tlsHint as sharedTlsHint } from '../../../alerting/src/tls.ts';
 
 export type ExportStatus = 'success' | 'retryable' | 'permanent';
 
@@ -53,33 +54,8 @@ export function networkFailure(err: unknown): ExportResult {
   return { status: 'retryable', error: describeNetworkError(err) };
 }
 
-/**
- * OpenSSL's verification codes for a certificate chain that leads to no trusted CA: a backend
- * with a private CA (Elasticsearch 8 makes its own at install) or a self-signed certificate.
- */
-const UNTRUSTED_CA = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-]);
-
-/** What to change for a TLS failure an operator fixes in the exporter's `tls:` block (docs/exporters.md#tls). */
-function tlsHint(code: string): string | undefined {
-  if (UNTRUSTED_CA.has(code)) {
-    return "the backend's certificate is not from a trusted CA; give the exporter its CA with tls.caFile (or the whole collector with NODE_EXTRA_CA_CERTS=<CA file, PEM>), docs/exporters.md#tls";
-  }
-  // The first bytes of the answer are not a TLS record: most often an HTTP server's answer.
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return 'the backend does not answer TLS on this port: is its url http://?';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the backend's certificate is not for the URL's host; use a name the certificate has, or set tls.serverName to one, docs/exporters.md#tls";
-  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return 'the backend asks for a client certificate: set tls.certFile and tls.keyFile, docs/exporters.md#tls';
-  if (/^ERR_SSL_.*ALERT_(HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN)$/.test(code)) {
-    return 'the backend refused the TLS handshake: does it require a client certificate (tls.certFile, tls.keyFile) from a CA it trusts?, docs/exporters.md#tls';
-  }
-  return undefined;
-}
+/** What to change for a TLS failure an operator fixes in the exporter's `tls:` block. */
+const tlsHint = (code: string) => sharedTlsHint(code, { peer: 'the backend', owner: 'the exporter', doc: 'docs/exporters.md#tls' });
 
 /**
  * "connect ECONNREFUSED 127.0.0.1:3100" rather than undici's bare "fetch failed". A TLS failure

@@ -14,6 +14,8 @@ import {
 } from '../notifier.ts';
 import { basicToken, takeUrlCredentials } from '../../../../sdk/src/url-credentials.ts';
 import { timerDelay } from '../../clock.ts';
+import { ChannelHttp } from '../http-tls.ts';
+import type { TlsConfig } from '../../tls.ts';
 
 export interface WebhookConfig {
   url: string;
@@ -22,6 +24,7 @@ export interface WebhookConfig {
   maxAlerts: number;
   timeoutMs: number;
   locale?: string;
+  tls?: TlsConfig;
 }
 
 export interface WebhookPayloadV4 {
@@ -98,12 +101,25 @@ export class WebhookNotifier extends NotifierBase {
   readonly maxAlerts: number;
   readonly #config: WebhookConfig;
   readonly #target: { url: string; authorization?: string };
+  readonly #http: ChannelHttp;
 
   constructor(id: string, receiver: string, config: WebhookConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
     this.#target = webhookTarget(config);
+    this.#http = new ChannelHttp(id, deps.tls, this.logger);
+  }
+
+  /** Opens the `tls:` pool (its files read again: one unusable now is refused with its key). */
+  override async start(): Promise<void> {
+    if (this.state === 'new') this.#http.open();
+    await super.start();
+  }
+
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
+    await this.#http.close();
   }
 
   async send(n: Notification): Promise<SendResult> {
@@ -111,7 +127,7 @@ export class WebhookNotifier extends NotifierBase {
     if (notStarted) return notStarted;
     const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken, this.#target.authorization?.split(' ')[1]];
     try {
-      const res = await fetch(this.#target.url, {
+      const res = await this.#http.fetch(this.#target.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

@@ -1,0 +1,68 @@
+// The `tls:` of an HTTP channel (Slack, webhook, SMS; docs/alerting-notifications.md, TLS): a
+// connection pool of its own (tls.ts tlsDispatcher: the CA, a client certificate, the server name,
+// the lowest version; the files read again when they change), opened at start and closed at
+// shutdown. Without `tls:` a channel sends with the process-wide fetch, as before.
+//
+// Node's own fetch takes no dispatcher of the undici package (its bundled undici is another
+// version): a channel with `tls:` sends with the package's fetch.
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import { ALERT_ERR, AlertError } from '../errors.ts';
+import { loadTls, tlsDispatcher, type TlsConfig } from '../tls.ts';
+import type { NotifierLogger } from './notifier.ts';
+
+/** A channel's `tls:` as its notifier gets it: the block, its key (for messages) and the config file's folder. */
+export interface ChannelTlsOptions {
+  config: TlsConfig;
+  /** e.g. `alerting.receivers.0.webhook.1.tls`. */
+  key: string;
+  baseDir: string;
+}
+
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+export class ChannelHttp {
+  readonly #tls: ChannelTlsOptions | undefined;
+  readonly #logger: NotifierLogger;
+  readonly #id: string;
+  #dispatcher: Dispatcher | undefined;
+
+  constructor(id: string, tls: ChannelTlsOptions | undefined, logger: NotifierLogger) {
+    this.#id = id;
+    this.#tls = tls;
+    this.#logger = logger;
+  }
+
+  /**
+   * Reads the `tls:` files (the configuration check read them too: one changed since is refused
+   * the same way) and opens the pool. Throws AlertError CONFIG_INVALID naming the key and the path.
+   */
+  open(): void {
+    const tls = this.#tls;
+    if (!tls || this.#dispatcher) return;
+    const { options, problems } = loadTls(tls.config, tls.key, tls.baseDir);
+    if (!options) throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${problems.join('\n  ')}`, 400, { problems });
+    if (tls.config.insecureSkipVerify) {
+      this.#logger.warn({ integration: this.#id }, `${this.#id}: ${tls.key}.insecureSkipVerify is on: the receiver's certificate is not checked, so anyone on the path can read and change what is sent`);
+    }
+    this.#dispatcher = tlsDispatcher(tls.config, tls.key, tls.baseDir, options, (reloadProblems) => {
+      if (reloadProblems.length === 0) this.#logger.info?.({ integration: this.#id }, `${this.#id}: TLS files changed, read again for the next connections`);
+      else this.#logger.warn({ integration: this.#id, problems: reloadProblems }, `${this.#id}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);
+    });
+  }
+
+  /** fetch through the channel's pool when it has `tls:`, else the process-wide fetch. */
+  readonly fetch: FetchLike = (url, init) => {
+    const dispatcher = this.#dispatcher;
+    if (!this.#tls) return fetch(url, init);
+    // Never the process-wide fetch instead: that would send without the CA and the client certificate.
+    if (!dispatcher) return Promise.reject(new Error(`${this.#tls.key}: the connection pool is not open`));
+    return undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+  };
+
+  /** Closes the pool (the notifier's sends have ended: the pipeline shuts notifiers down after them). */
+  async close(): Promise<void> {
+    const dispatcher = this.#dispatcher;
+    this.#dispatcher = undefined;
+    await dispatcher?.destroy().catch(() => undefined);
+  }
+}

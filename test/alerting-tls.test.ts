@@ -122,6 +122,7 @@ ${receivers.map(([name]) => `      - { matchers: ['to="${name}"'], receiver: ${n
       webhook: [{ url: 'https://hooks.example/x', tls: { caFile: missing-ca.pem } }]
       slack: [{ webhookUrl: 'http://hooks.example/y', tls: { caFile: ${certs.ca} } }]
       sms: [{ accountSid: AC1, authToken: t0ken, from: '+15550000000', to: '+15551111111', tls: { certFile: ${certs.clientCert}, keyFile: ${certs.otherKey} } }]
+      email: [{ to: ops@example.com, from: alerts@example.com, smtp: { host: smtp.example, tls: { caFile: smtp-ca.pem } } }]
   route: { receiver: a }
 `;
     const file = join(dir, 'bad-tls.yaml');
@@ -131,6 +132,7 @@ ${receivers.map(([name]) => `      - { matchers: ['to="${name}"'], receiver: ${n
     expect(status).toBe(2);
     expect(out).toContain(`alerting.receivers.0.webhook.0.tls.caFile: cannot read ${join(dir, 'missing-ca.pem')}: no such file`);
     expect(out).toContain('alerting.receivers.0.slack.0.tls: set with an http:// url (alerting.receivers.0.slack.0.webhookUrl)');
+    expect(out).toContain(`alerting.receivers.0.email.0.smtp.tls.caFile: cannot read ${join(dir, 'smtp-ca.pem')}: no such file`);
     expect(out).toContain(`alerting.receivers.0.sms.0.tls.keyFile: the key in ${certs.otherKey} does not belong to the certificate in ${certs.clientCert} (certFile)`);
   });
 });

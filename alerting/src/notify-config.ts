@@ -70,6 +70,11 @@ const emailSchema = Type.Object(
         password: Type.Optional(Type.String()),
         maxConnections: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
         tlsRejectUnauthorized: Type.Boolean({ default: true }),
+        tls: Type.Optional(
+          tlsSchema(
+            "TLS towards the SMTP server (implicit TLS or STARTTLS): a private CA (caFile), a client certificate (certFile, keyFile), as Alertmanager's email_config.tls_config (docs/alerting-notifications.md, TLS).",
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -279,7 +284,7 @@ const HTTP_CHANNELS = [
 ] as const;
 
 /**
- * The problems of the HTTP channels' `tls:` files (tls.ts loadTls: missing, not PEM, a key of
+ * The problems of the channels' `tls:` files (HTTP channels, and email's smtp.tls) (tls.ts loadTls: missing, not PEM, a key of
  * another certificate), each naming its key and path; relative paths from `baseDir`, the config
  * file's folder. Read at start, check-config and reload, so that a wrong file stops them rather
  * than failing every notification.
@@ -299,6 +304,14 @@ export function notifyTlsFileProblems(receivers: unknown, baseDir: string, prefi
         problems.push(...loadTls(tls as TlsConfig, `${prefix}.receivers.${i}.${channel}.${j}.tls`, baseDir).problems);
       });
     }
+    const email = r?.email;
+    if (!Array.isArray(email)) return;
+    email.forEach((e: { smtp?: { tls?: Record<string, unknown> } }, j) => {
+      const tls = e?.smtp?.tls;
+      if (typeof tls !== 'object' || tls === null) return;
+      if (['caFile', 'certFile', 'keyFile'].some((f) => tls[f] !== undefined && typeof tls[f] !== 'string')) return;
+      problems.push(...loadTls(tls as TlsConfig, `${prefix}.receivers.${i}.email.${j}.smtp.tls`, baseDir).problems);
+    });
   });
   return problems;
 }

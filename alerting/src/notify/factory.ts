@@ -46,7 +46,7 @@ export function buildNotifiers(
           `${r.name}/email/${i}`,
           r.name,
           { ...c, to: list(c.to), timeoutMs: parseDuration(c.timeout), locale: c.locale },
-          common,
+          channelDeps(c.smtp.tls, `${prefix}.${ri}.email.${i}.smtp`),
         ),
       ),
     );

@@ -9,6 +9,9 @@ import { parseNotifyConfig } from '../../notify-config.ts';
 import { NotificationPipeline } from '../../notify-pipeline.ts';
 import type { AlertEvent } from '../../types.ts';
 import { startSmtpBackend, type SmtpBackend } from '../testing/backends.ts';
+import { sampleNotification } from '../testing/describe-notifier.ts';
+import { buildNotifiers } from '../factory.ts';
+import { makeTestCerts, opensslMissing } from '../../../../test/helpers/tls-certs.ts';
 import { decodeHeader, leaves, parseMime } from '../testing/mime.ts';
 
 let smtp: SmtpBackend | undefined;
@@ -136,5 +139,28 @@ describe('email to several recipients', () => {
     expect(sent.lastError).toMatch(/^the SMTP server refused gone@example\.com \(550 .*mailbox unavailable\); the other recipients got the mail$/);
     expect(smtp.mails.map((m) => m.to)).toEqual([['oncall@example.com']]);
     expect(pipeline.timelineFor(firing.fingerprint).find((e) => e.kind === 'notification_sent')?.details).toMatchObject({ error: expect.stringContaining('refused gone@example.com') });
+  });
+});
+
+// smtp.tls: an SMTP relay with a private CA (a company's), as Alertmanager's email_config.tls_config.
+describe.skipIf(opensslMissing)('email to an SMTP server over TLS with a private CA', () => {
+  it('is sent with smtp.tls.caFile; without it, it fails as retryable naming the certificate problem', async () => {
+    const certs = makeTestCerts();
+    smtp = await startSmtpBackend(undefined, { key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert) });
+    const email = (tls?: object) => ({ to: 'oncall@example.com', from: 'alerts@periscope.example', smtp: { host: '127.0.0.1', port: smtp!.port, secure: true, ...(tls ? { tls } : {}) } });
+    const config = parseNotifyConfig({ receivers: [{ name: 'mail', email: [email({ caFile: 'ca.pem' }), email()] }], route: { receiver: 'mail' } });
+    const { notifiers } = buildNotifiers(config.receivers, { baseDir: certs.dir });
+    const [withCa, withoutCa] = [...notifiers.values()];
+    try {
+      await Promise.all([withCa.start(), withoutCa.start()]);
+      expect(await withCa.send(sampleNotification())).toEqual({ status: 'success' });
+      expect(smtp.mails).toHaveLength(1);
+      const failed = await withoutCa.send(sampleNotification());
+      expect(failed).toMatchObject({ status: 'retryable', error: expect.stringMatching(/self-signed|certificate/i) });
+      expect(smtp.mails).toHaveLength(1);
+    } finally {
+      await Promise.all([withCa.shutdown(), withoutCa.shutdown()]);
+      certs.remove();
+    }
   });
 });

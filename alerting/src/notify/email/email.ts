@@ -9,6 +9,10 @@ import nodemailer from 'nodemailer';
 import { timerDelay } from '../../clock.ts';
 import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
+import type { ConnectionOptions } from 'node:tls';
+import { ALERT_ERR, AlertError } from '../../errors.ts';
+import { loadTls, type TlsConfig } from '../../tls.ts';
+import type { ChannelTlsOptions } from '../http-tls.ts';
 import { NotifierBase, redact, type Notification, type NotifierDeps, type SendResult } from '../notifier.ts';
 
 export interface EmailConfig {
@@ -24,6 +28,7 @@ export interface EmailConfig {
     password?: string;
     maxConnections: number;
     tlsRejectUnauthorized: boolean;
+    tls?: TlsConfig;
   };
   subjectPrefix: string;
   sendResolved: boolean;
@@ -40,7 +45,7 @@ type Transporter = ReturnType<typeof nodemailer.createTransport>;
  * the port, as Alertmanager's email receiver does, so `port: 465` alone does not wait out its
  * timeout on every attempt for a greeting the server never sends before TLS.
  */
-export function smtpTransportOptions(config: EmailConfig) {
+export function smtpTransportOptions(config: EmailConfig, tls: ConnectionOptions = {}) {
   const s = config.smtp;
   // Node fires a timer longer than MAX_NODE_TIMER_MS after 1 ms: `timeout: 600h` failed every mail at once.
   const timeout = timerDelay(config.timeoutMs);
@@ -52,7 +57,9 @@ export function smtpTransportOptions(config: EmailConfig) {
     requireTLS: s.requireTls,
     maxConnections: s.maxConnections,
     auth: s.user !== undefined ? { user: s.user, pass: s.password ?? '' } : undefined,
-    tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
+    // smtp.tls (its files read: a CA, a client certificate, the name, the lowest version), passed to
+    // tls.connect for implicit TLS and STARTTLS alike; either setting turns verification off.
+    tls: { ...tls, rejectUnauthorized: s.tlsRejectUnauthorized && tls.rejectUnauthorized !== false },
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
@@ -138,19 +145,41 @@ export class EmailNotifier extends NotifierBase {
   readonly channel = 'email' as const;
   readonly maxAlerts: number;
   readonly #config: EmailConfig;
-  /** A pool: it connects at the first send, and shutdown closes its connections. */
-  readonly #transport: Transporter;
+  /** A pool, made at start (smtp.tls's files read then): it connects at the first send, and shutdown closes its connections. */
+  #transport: Transporter | undefined;
+  readonly #tls: ChannelTlsOptions | undefined;
 
   constructor(id: string, receiver: string, config: EmailConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-    this.#transport = nodemailer.createTransport(smtpTransportOptions(config));
+    this.#tls = deps.tls;
+  }
+
+  /**
+   * Reads smtp.tls's files (the configuration check read them too: one unusable now is refused
+   * with its key) and makes the pool. Unlike the HTTP channels' pools, a file changed later is read
+   * at the next reload that changes the configuration, or restart.
+   */
+  override async start(): Promise<void> {
+    if (this.state === 'new') {
+      let options: ConnectionOptions = {};
+      if (this.#tls) {
+        const loaded = loadTls(this.#tls.config, this.#tls.key, this.#tls.baseDir);
+        if (!loaded.options) throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${loaded.problems.join('\n  ')}`, 400, { problems: loaded.problems });
+        options = loaded.options;
+        if (this.#tls.config.insecureSkipVerify) {
+          this.logger.warn({ integration: this.id }, `${this.id}: ${this.#tls.key}.insecureSkipVerify is on: the SMTP server's certificate is not checked, so anyone on the path can read and change what is sent`);
+        }
+      }
+      this.#transport = nodemailer.createTransport(smtpTransportOptions(this.#config, options));
+    }
+    await super.start();
   }
 
   override async shutdown(): Promise<void> {
     await super.shutdown();
-    this.#transport.close();
+    this.#transport?.close();
   }
 
   #secrets(): (string | undefined)[] {
@@ -164,7 +193,7 @@ export class EmailNotifier extends NotifierBase {
     const domain = messageDomain(this.#config.from);
     const root = `<${n.thread.id}@${domain}>`;
     try {
-      const info = await this.#transport.sendMail({
+      const info = await this.#transport!.sendMail({
         from: this.#config.from,
         to: this.#config.to,
         subject: emailSubject(n, this.#config.subjectPrefix),

@@ -112,12 +112,16 @@ export interface SmtpBackend {
   close(): Promise<void>;
 }
 
-/** A real SMTP server on 127.0.0.1 (no TLS; AUTH PLAIN/LOGIN allowed in clear for the test). */
-export async function startSmtpBackend(credentials?: { user: string; pass: string }): Promise<SmtpBackend> {
+/**
+ * A real SMTP server on 127.0.0.1 (no TLS; AUTH PLAIN/LOGIN allowed in clear for the test), or with
+ * `tls` SMTP over TLS from the first byte (port 465's way) with that key and certificate.
+ */
+export async function startSmtpBackend(credentials?: { user: string; pass: string }, tls?: { key: Buffer; cert: Buffer }): Promise<SmtpBackend> {
   let behavior: SmtpBehavior = { dataCode: 250 };
   const mails: ReceivedMail[] = [];
   const server = new SMTPServer({
-    secure: false,
+    secure: tls !== undefined,
+    ...(tls ?? {}),
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     authOptional: credentials === undefined,
@@ -155,6 +159,9 @@ export async function startSmtpBackend(credentials?: { user: string; pass: strin
       });
     },
   });
+  // A client that refuses the certificate closes the socket during the handshake: the server emits
+  // 'error' for it, which would otherwise be unhandled.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return {

@@ -164,18 +164,18 @@ const UNTRUSTED_CA = new Set([
 /**
  * What to change for a TLS failure an operator fixes in the `tls:` block: `peer` is what is
  * connected to ("the backend"), `owner` what holds the block ("the exporter"), `doc` where it is
- * documented.
+ * documented, `block` the block's key (`tls`, email's `smtp.tls`).
  */
-export function tlsHint(code: string, { peer, owner, doc }: { peer: string; owner: string; doc: string }): string | undefined {
+export function tlsHint(code: string, { peer, owner, doc, block = 'tls' }: { peer: string; owner: string; doc: string; block?: string }): string | undefined {
   if (UNTRUSTED_CA.has(code)) {
-    return `${peer}'s certificate is not from a trusted CA; give ${owner} its CA with tls.caFile (or the whole collector with NODE_EXTRA_CA_CERTS=<CA file, PEM>), ${doc}`;
+    return `${peer}'s certificate is not from a trusted CA; give ${owner} its CA with ${block}.caFile (or the whole collector with NODE_EXTRA_CA_CERTS=<CA file, PEM>), ${doc}`;
   }
   // The first bytes of the answer are not a TLS record: most often an HTTP server's answer.
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return `${peer} does not answer TLS on this port: is its url http://?`;
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${peer}'s certificate is not for the URL's host; use a name the certificate has, or set tls.serverName to one, ${doc}`;
-  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return `${peer} asks for a client certificate: set tls.certFile and tls.keyFile, ${doc}`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${peer}'s certificate is not for the URL's host; use a name the certificate has, or set ${block}.serverName to one, ${doc}`;
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return `${peer} asks for a client certificate: set ${block}.certFile and ${block}.keyFile, ${doc}`;
   if (/^ERR_SSL_.*ALERT_(HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN)$/.test(code)) {
-    return `${peer} refused the TLS handshake: does it require a client certificate (tls.certFile, tls.keyFile) from a CA it trusts?, ${doc}`;
+    return `${peer} refused the TLS handshake: does it require a client certificate (${block}.certFile, ${block}.keyFile) from a CA it trusts?, ${doc}`;
   }
   return undefined;
 }

@@ -11,7 +11,7 @@ import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
 import type { ConnectionOptions } from 'node:tls';
 import { ALERT_ERR, AlertError } from '../../errors.ts';
-import { loadTls, type TlsConfig } from '../../tls.ts';
+import { loadTls, tlsHint, type TlsConfig } from '../../tls.ts';
 import type { ChannelTlsOptions } from '../http-tls.ts';
 import { NotifierBase, redact, type Notification, type NotifierDeps, type SendResult } from '../notifier.ts';
 
@@ -138,7 +138,10 @@ function smtpResult(err: unknown): SendResult {
   if (e?.code === 'EAUTH' || e?.code === 'ENOAUTH' || e?.code === 'EENVELOPE' || e?.code === 'ECONFIG') {
     return { status: 'permanent', error: `SMTP ${e.code}: ${(e.message ?? '').slice(0, 200)}` };
   }
-  return { status: 'retryable', error: `SMTP ${e?.code ?? 'error'}: ${(e?.message ?? String(err)).slice(0, 200)}` };
+  // nodemailer keeps the TLS error's own code (UNABLE_TO_VERIFY_LEAF_SIGNATURE, …) as originalCode.
+  const original = (e as { originalCode?: unknown })?.originalCode;
+  const hint = typeof original === 'string' ? tlsHint(original, { peer: 'the SMTP server', owner: 'the channel', doc: 'docs/alerting-notifications.md#tls', block: 'smtp.tls' }) : undefined;
+  return { status: 'retryable', error: `SMTP ${e?.code ?? 'error'}: ${(e?.message ?? String(err)).slice(0, 200)}${hint ? ` (${original}: ${hint})` : ''}` };
 }
 
 export class EmailNotifier extends NotifierBase {

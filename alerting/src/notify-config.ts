@@ -284,35 +284,25 @@ const HTTP_CHANNELS = [
 ] as const;
 
 /**
- * The problems of the channels' `tls:` files (HTTP channels, and email's smtp.tls) (tls.ts loadTls: missing, not PEM, a key of
- * another certificate), each naming its key and path; relative paths from `baseDir`, the config
- * file's folder. Read at start, check-config and reload, so that a wrong file stops them rather
- * than failing every notification.
+ * The problems of the channels' `tls:` files — the HTTP channels' `tls`, email's `smtp.tls` — as
+ * tls.ts loadTls finds them (missing, not PEM, a key of another certificate), each naming its key
+ * and path; relative paths from `baseDir`, the config file's folder. Read at start, check-config
+ * and reload, so that a wrong file stops them rather than failing every notification.
  */
 export function notifyTlsFileProblems(receivers: unknown, baseDir: string, prefix = 'alerting'): string[] {
   const problems: string[] = [];
-  if (!Array.isArray(receivers)) return problems;
-  receivers.forEach((r: Record<string, unknown>, i) => {
-    for (const [channel] of HTTP_CHANNELS) {
-      const list = r?.[channel];
-      if (!Array.isArray(list)) continue;
-      list.forEach((ch: Record<string, unknown>, j) => {
-        const tls = ch?.tls as Record<string, unknown> | undefined;
-        if (typeof tls !== 'object' || tls === null) return;
-        // A file key that is not a string is a schema error of its own.
-        if (['caFile', 'certFile', 'keyFile'].some((f) => tls[f] !== undefined && typeof tls[f] !== 'string')) return;
-        problems.push(...loadTls(tls as TlsConfig, `${prefix}.receivers.${i}.${channel}.${j}.tls`, baseDir).problems);
-      });
-    }
-    const email = r?.email;
-    if (!Array.isArray(email)) return;
-    email.forEach((e: { smtp?: { tls?: Record<string, unknown> } }, j) => {
-      const tls = e?.smtp?.tls;
-      if (typeof tls !== 'object' || tls === null) return;
-      if (['caFile', 'certFile', 'keyFile'].some((f) => tls[f] !== undefined && typeof tls[f] !== 'string')) return;
-      problems.push(...loadTls(tls as TlsConfig, `${prefix}.receivers.${i}.email.${j}.smtp.tls`, baseDir).problems);
-    });
-  });
+  const check = (tls: unknown, key: string) => {
+    if (typeof tls !== 'object' || tls === null) return;
+    const block = tls as Record<string, unknown>;
+    // A file key that is not a string is a schema error of its own.
+    if (['caFile', 'certFile', 'keyFile'].some((f) => block[f] !== undefined && typeof block[f] !== 'string')) return;
+    problems.push(...loadTls(block as TlsConfig, key, baseDir).problems);
+  };
+  const entries = (list: unknown) => (Array.isArray(list) ? (list as Array<Record<string, unknown> | undefined>).entries() : []);
+  for (const [i, r] of entries(receivers)) {
+    for (const [channel] of HTTP_CHANNELS) for (const [j, ch] of entries(r?.[channel])) check(ch?.tls, `${prefix}.receivers.${i}.${channel}.${j}.tls`);
+    for (const [j, e] of entries(r?.email)) check((e?.smtp as Record<string, unknown> | undefined)?.tls, `${prefix}.receivers.${i}.email.${j}.smtp.tls`);
+  }
   return problems;
 }
 

@@ -8,7 +8,7 @@
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import { loadTls, tlsDispatcher, type TlsConfig } from '../tls.ts';
-import type { NotifierLogger } from './notifier.ts';
+import { NotifierBase, type NotifierDeps, type NotifierLogger } from './notifier.ts';
 
 /** A channel's `tls:` as its notifier gets it: the block, its key (for messages) and the config file's folder. */
 export interface ChannelTlsOptions {
@@ -64,5 +64,26 @@ export class ChannelHttp {
     const dispatcher = this.#dispatcher;
     this.#dispatcher = undefined;
     await dispatcher?.destroy().catch(() => undefined);
+  }
+}
+
+/** A channel that sends over HTTP (Slack, webhook, SMS): `http` is its `tls:` pool, opened at start and closed at shutdown. */
+export abstract class HttpNotifier extends NotifierBase {
+  protected readonly http: ChannelHttp;
+
+  constructor(id: string, receiver: string, config: { sendResolved: boolean; locale?: string }, deps: NotifierDeps = {}) {
+    super(id, receiver, config, deps);
+    this.http = new ChannelHttp(id, deps.tls, this.logger);
+  }
+
+  /** Opens the `tls:` pool (its files read again: one unusable now is refused with its key). */
+  override async start(): Promise<void> {
+    if (this.state === 'new') this.http.open();
+    await super.start();
+  }
+
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
+    await this.http.close();
   }
 }

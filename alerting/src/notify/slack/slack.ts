@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from '@slack/webhook';
 import {
-  NotifierBase,
   classifyHttpStatus,
   describeFetchError,
   redact,
@@ -18,7 +17,7 @@ import {
 } from '../notifier.ts';
 import { slackMessage } from './blocks.ts';
 import { timerDelay } from '../../clock.ts';
-import { ChannelHttp } from '../http-tls.ts';
+import { HttpNotifier } from '../http-tls.ts';
 import type { TlsConfig } from '../../tls.ts';
 
 export interface SlackConfig {
@@ -35,7 +34,7 @@ export interface SlackConfig {
 
 export const SLACK_MIN_INTERVAL_MS = 1000;
 
-export class SlackNotifier extends NotifierBase {
+export class SlackNotifier extends HttpNotifier {
   readonly channel = 'slack' as const;
   readonly maxAlerts: number;
   readonly rateLimit: { key: string; minIntervalMs: number };
@@ -43,13 +42,11 @@ export class SlackNotifier extends NotifierBase {
   /** Holds the URL and options only: no connection until a send. */
   readonly #webhook: IncomingWebhook;
   #lastHeaders: Headers | undefined;
-  readonly #http: ChannelHttp;
 
   constructor(id: string, receiver: string, config: SlackConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
-    const http = (this.#http = new ChannelHttp(id, deps.tls, this.logger));
     this.rateLimit = { key: `slack:${createHash('sha256').update(config.webhookUrl).digest('hex').slice(0, 16)}`, minIntervalMs: SLACK_MIN_INTERVAL_MS };
     this.#webhook = new IncomingWebhook(config.webhookUrl, {
       channel: config.channel,
@@ -59,23 +56,13 @@ export class SlackNotifier extends NotifierBase {
       timeout: timerDelay(config.timeoutMs),
       retryConfig: { retries: 0 }, // retries are the outbox's, with backoff and Retry-After
       fetch: async (url, init) => {
-        const res = await http.fetch(String(url), init as RequestInit);
+        const res = await this.http.fetch(String(url), init as RequestInit);
         this.#lastHeaders = res.headers;
         return res;
       },
     });
   }
 
-  /** Opens the `tls:` pool (its files read again: one unusable now is refused with its key). */
-  override async start(): Promise<void> {
-    if (this.state === 'new') this.#http.open();
-    await super.start();
-  }
-
-  override async shutdown(): Promise<void> {
-    await super.shutdown();
-    await this.#http.close();
-  }
 
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();

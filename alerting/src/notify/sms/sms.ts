@@ -7,7 +7,6 @@
 import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, formatValue, groupTitle, statusText } from '../../templates/render.ts';
 import {
-  NotifierBase,
   classifyHttpStatus,
   describeFetchError,
   redact,
@@ -17,7 +16,7 @@ import {
 } from '../notifier.ts';
 import { fitSms } from './segments.ts';
 import { timerDelay } from '../../clock.ts';
-import { ChannelHttp } from '../http-tls.ts';
+import { HttpNotifier } from '../http-tls.ts';
 import type { TlsConfig } from '../../tls.ts';
 
 export interface SmsConfig {
@@ -50,28 +49,16 @@ export function smsText(n: Notification): string {
   return [head, ...esc, ...lines].join('\n');
 }
 
-export class SmsNotifier extends NotifierBase {
+export class SmsNotifier extends HttpNotifier {
   readonly channel = 'sms' as const;
   readonly maxAlerts = 5;
   readonly #config: SmsConfig;
-  readonly #http: ChannelHttp;
 
   constructor(id: string, receiver: string, config: SmsConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.#config = config;
-    this.#http = new ChannelHttp(id, deps.tls, this.logger);
   }
 
-  /** Opens the `tls:` pool (its files read again: one unusable now is refused with its key). */
-  override async start(): Promise<void> {
-    if (this.state === 'new') this.#http.open();
-    await super.start();
-  }
-
-  override async shutdown(): Promise<void> {
-    await super.shutdown();
-    await this.#http.close();
-  }
 
   #secrets(): string[] {
     const c = this.#config;
@@ -85,7 +72,7 @@ export class SmsNotifier extends NotifierBase {
     const fit = fitSms(smsText(n), c.maxSegments);
     const url = `${c.baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(c.accountSid)}/Messages.json`;
     try {
-      const res = await this.#http.fetch(url, {
+      const res = await this.http.fetch(url, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${c.accountSid}:${c.authToken}`).toString('base64')}`,

@@ -3,7 +3,6 @@
 // Alertmanager webhooks work unchanged. Firing alerts carry endsAt "0001-01-01T00:00:00Z" like
 // Alertmanager's; `maxAlerts` truncates and reports `truncatedAlerts`.
 import {
-  NotifierBase,
   classifyHttpStatus,
   describeFetchError,
   redact,
@@ -14,7 +13,7 @@ import {
 } from '../notifier.ts';
 import { basicToken, takeUrlCredentials } from '../../../../sdk/src/url-credentials.ts';
 import { timerDelay } from '../../clock.ts';
-import { ChannelHttp } from '../http-tls.ts';
+import { HttpNotifier } from '../http-tls.ts';
 import type { TlsConfig } from '../../tls.ts';
 
 export interface WebhookConfig {
@@ -96,38 +95,26 @@ export function webhookTarget(config: Pick<WebhookConfig, 'url' | 'bearerToken'>
   return { url: u!.href, authorization: config.bearerToken ? `Bearer ${config.bearerToken}` : `Basic ${basicToken(credentials)}` };
 }
 
-export class WebhookNotifier extends NotifierBase {
+export class WebhookNotifier extends HttpNotifier {
   readonly channel = 'webhook' as const;
   readonly maxAlerts: number;
   readonly #config: WebhookConfig;
   readonly #target: { url: string; authorization?: string };
-  readonly #http: ChannelHttp;
 
   constructor(id: string, receiver: string, config: WebhookConfig, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
     this.maxAlerts = config.maxAlerts;
     this.#config = config;
     this.#target = webhookTarget(config);
-    this.#http = new ChannelHttp(id, deps.tls, this.logger);
   }
 
-  /** Opens the `tls:` pool (its files read again: one unusable now is refused with its key). */
-  override async start(): Promise<void> {
-    if (this.state === 'new') this.#http.open();
-    await super.start();
-  }
-
-  override async shutdown(): Promise<void> {
-    await super.shutdown();
-    await this.#http.close();
-  }
 
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();
     if (notStarted) return notStarted;
     const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken, this.#target.authorization?.split(' ')[1]];
     try {
-      const res = await this.#http.fetch(this.#target.url, {
+      const res = await this.http.fetch(this.#target.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

@@ -2,7 +2,7 @@
 // escalations, inhibition rules — as Alertmanager does, through the real collector: what was
 // notified is not notified again, a running escalation stays at its step, and a key read at start
 // only is answered as needing a restart.
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandIn, type StandIn } from './helpers/alerting.ts';
@@ -126,5 +126,11 @@ describe('reloading the routing', () => {
     await waitFor(() => receivedBy('/c').includes('AfterEmpty'));
     writeFileSync(collector.configFile as string, '# being written\n');
     expect((await post('/-/reload')).status).toBe(500);
+    // Moved away (a config reloader's rename): the file is named too.
+    const aside = `${collector.configFile}.aside`;
+    renameSync(collector.configFile as string, aside);
+    const gone = await post('/-/reload');
+    renameSync(aside, collector.configFile as string);
+    expect(gone.json.error).toMatchObject({ code: 'PERISCOPE_ERR_CONFIG_UNREADABLE', details: { file: collector.configFile } });
   });
 });

@@ -49,7 +49,8 @@ export function createReloader(
         }
         log.error({ problems }, 'alerting rule files and routing not reloaded: the configuration file has problems; the rules and routing in effect are unchanged');
         const code = err instanceof PeriscopeError ? err.code : ERR.CONFIG_INVALID;
-        return { ok: false, problems, restartNeeded: [], code, ...(err instanceof ConfigError ? { file: err.source } : {}) };
+        const file = err instanceof ConfigError ? err.source : ((err as PeriscopeError).details as { file?: string } | undefined)?.file;
+        return { ok: false, problems, restartNeeded: [], code, ...(file ? { file } : {}) };
       }
     }
     const result = alerting.reloadRuleFiles(next?.alerting.ruleFiles);

@@ -230,7 +230,7 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (err) {
-      throw new PeriscopeError(ERR.CONFIG_UNREADABLE, `cannot read config file ${options.file}: ${(err as Error).message}`);
+      throw new PeriscopeError(ERR.CONFIG_UNREADABLE, `cannot read config file ${options.file}: ${(err as Error).message}`, 400, { file: options.file });
     }
     let parsed: unknown;
     try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NotifyAlert } from '../dispatch/alert.ts';
 import { ALERTING_DB_FILE, openAlertingFile, openNotifyDatabase } from '../notify-db.ts';
-import { Incidents } from './timeline.ts';
+import { Incidents, TIMELINE_RETENTION_MS } from './timeline.ts';
 
 const T0 = Date.UTC(2026, 11, 7);
 
@@ -61,6 +61,28 @@ describe('Incidents', () => {
       ['fpA', 'DiskFull'],
       ['fp1', 'Alert1'],
     ]);
+    db.close();
+  });
+});
+
+describe('Incidents gc', () => {
+  it('forgets, with the incidents it deletes, which incident their alerts were filed under: memory held stays within the retention', () => {
+    const db = openNotifyDatabase(mkdtempSync(join(tmpdir(), 'periscope-incidents-')));
+    const incidents = new Incidents(db, 5 * 60_000);
+    // 500 label sets (a pod or request id in a label) each fire and resolve once, in an incident of their own.
+    const n = 500;
+    for (let i = 0; i < n; i++) {
+      const at = T0 + i * 600_000;
+      incidents.onFiring({ ...alert(i), startsAt: at }, at);
+      expect(incidents.onResolved({ ...alert(i), status: 'resolved' }, at + 1000)?.closed).toBe(true);
+    }
+    const open = incidents.onFiring(alert(n), T0 + n * 600_000);
+    const late = T0 + (n - 1) * 600_000 + 1000 + TIMELINE_RETENTION_MS;
+    incidents.gc(late);
+    // The last one resolved exactly at the cutoff and the open one stay; every older incident is gone, and so are its alerts.
+    expect(incidents.currentOf(`fp${n}`)).toBe(open.id);
+    expect(incidents.currentOf(`fp${n - 1}`)).toBeDefined();
+    for (let i = 0; i < n - 1; i++) expect(incidents.currentOf(`fp${i}`)).toBeUndefined();
     db.close();
   });
 });

@@ -184,10 +184,18 @@ export class Incidents {
     return row ? this.#incident(row) : undefined;
   }
 
+  /**
+   * Deletes incidents resolved longer than TIMELINE_RETENTION_MS ago, and forgets that their alerts
+   * were filed under them: #current held every fingerprint that ever fired (a pod or request id
+   * in a label gives a new one per alert) for as long as the collector ran.
+   */
   gc(now: number): void {
     const cutoff = now - TIMELINE_RETENTION_MS;
+    const gone = new Set((this.#db.prepare('SELECT id FROM notify_incidents WHERE resolved_at < ?').all(cutoff) as { id: string }[]).map((r) => r.id));
+    if (gone.size === 0) return;
     this.#db.prepare('DELETE FROM notify_incident_alerts WHERE incident_id IN (SELECT id FROM notify_incidents WHERE resolved_at < ?)').run(cutoff);
     this.#db.prepare('DELETE FROM notify_incidents WHERE resolved_at < ?').run(cutoff);
+    for (const [fingerprint, id] of this.#current) if (gone.has(id)) this.#current.delete(fingerprint);
   }
 }
 

@@ -57,7 +57,8 @@ export class NotifyStage implements FlushHandler {
   #escalations: EscalationHandler | undefined;
   /** Last mute seen per alert, so the timeline records changes, not every flush. */
   readonly #lastMute = new Map<string, string>();
-  readonly #unrouted = new Set<string>();
+  /** Firing alerts of routes without a receiver: fingerprint → the transition recorded unrouted (once per episode). */
+  readonly #unrouted = new Map<string, number>();
 
   constructor(deps: StageDeps) {
     this.#d = deps;
@@ -103,7 +104,27 @@ export class NotifyStage implements FlushHandler {
     return out;
   }
 
+  /**
+   * After a flush, the dispatcher drops the group's resolved alerts (this flush was their last), so
+   * their memos go too: kept, every label set that ever fired unrouted or resolved while muted (a
+   * pod or request id in a label) stayed in memory for as long as the pipeline ran. A flush that
+   * throws keeps its alerts, and their memos, for the next one.
+   */
   flush(group: AggregationGroup, now: number): void {
+    this.#flush(group, now);
+    for (const a of group.alerts.values()) {
+      if (a.status !== 'resolved') continue;
+      this.#lastMute.delete(`${group.key}\u0000${a.fingerprint}`);
+      this.#unrouted.delete(a.fingerprint);
+    }
+  }
+
+  /** Memos held (tests check they stay bounded by the alerts in groups). */
+  get memos(): number {
+    return this.#lastMute.size + this.#unrouted.size;
+  }
+
+  #flush(group: AggregationGroup, now: number): void {
     const visible = this.visible(group, now);
     for (const fp of [...this.#lastMute.keys()]) if (fp.startsWith(`${group.key}\u0000`) && !group.alerts.has(fp.slice(group.key.length + 1))) this.#lastMute.delete(fp);
     this.#forgetMutedResolutions(group, visible);
@@ -118,9 +139,8 @@ export class NotifyStage implements FlushHandler {
     const receiver = opts.receiver;
     if (receiver === undefined) {
       for (const a of firing) {
-        const memo = `${a.fingerprint}:${a.transitionId}`;
-        if (!this.#unrouted.has(memo)) this.#d.timeline.add(a.fingerprint, 'unrouted', { route: group.route.path }, now);
-        this.#unrouted.add(memo);
+        if (this.#unrouted.get(a.fingerprint) !== a.transitionId) this.#d.timeline.add(a.fingerprint, 'unrouted', { route: group.route.path }, now);
+        this.#unrouted.set(a.fingerprint, a.transitionId);
       }
       return;
     }

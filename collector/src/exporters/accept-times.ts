@@ -36,6 +36,11 @@ export class AcceptTimes {
     this.#times.push(at);
   }
 
+  /** Entries in memory, forgotten ones not yet compacted away included (tests check they stay bounded). */
+  get entries(): number {
+    return this.#lastIds.length;
+  }
+
   /** When the record at `id` was accepted; undefined when unknown (not yet accepted, or forgotten). */
   at(id: number): number | undefined {
     let lo = this.#start;

@@ -184,9 +184,12 @@ export class Exporters {
     if (this.#stopped) return;
     // Subscribed before the deliveries so each append is timed before they read it.
     let batches = 0;
+    // Only log deliveries read accept times: without any, every entry is forgotten as it comes
+    // (they piled up, one per 250 ms of ingest, for as long as the collector ran).
     this.#unsubscribe = this.#deps.ingest.subscribe((batch) => {
-      this.acceptTimes.accepted(batch.firstId + batch.logs.length - 1);
-      if (++batches % 1024 === 0 && this.deliveries.length) this.acceptTimes.forgetThrough(Math.min(...this.deliveries.map((d) => d.cursor)));
+      const lastId = batch.firstId + batch.logs.length - 1;
+      this.acceptTimes.accepted(lastId);
+      if (++batches % 1024 === 0) this.acceptTimes.forgetThrough(this.deliveries.length ? Math.min(...this.deliveries.map((d) => d.cursor)) : lastId);
     });
     for (const d of this.deliveries) d.start();
     for (const s of this.spanExports) s.start();

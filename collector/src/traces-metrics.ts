@@ -49,7 +49,7 @@ export function createTracesAndMetrics(db: DatabaseSync, config: { traces: Trace
   });
   const spanMetrics = new SpanMetrics(spanMetricsStore, t.spanMetrics.buckets);
   const slow = new SlowOperations({ maxWindowMs: parseDuration(t.slowest.maxWindow), maxOperations: t.slowest.maxOperations });
-  const selfMetrics = createTelemetryMetrics(registry, { otlp: metricStore, span_metrics: spanMetricsStore }, () => spans.count());
+  const selfMetrics = createTelemetryMetrics(registry, { otlp: metricStore, span_metrics: spanMetricsStore }, () => spans.count(), slow);
   // Spans already stored when the collector starts are replayed into the slow-operation view; later ones arrive live.
   const warmUpUntilId = spans.lastId();
 

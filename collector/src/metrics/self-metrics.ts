@@ -5,9 +5,38 @@ import type { DropReason, MetricStore } from './store.ts';
  * The collector's own metrics about OTLP traces and metrics intake, on the shared registry
  * (rendered at /metrics with the rest of the periscope_* families).
  */
-export function createTelemetryMetrics(registry: Registry, stores: Record<string, MetricStore>, countSpans?: () => number) {
+export function createTelemetryMetrics(
+  registry: Registry,
+  stores: Record<string, MetricStore>,
+  countSpans?: () => number,
+  slow?: { readonly operationCount: number; readonly dropped: number },
+) {
   const droppedSeen = new Map<string, number>();
   const expiredSeen = new Map<string, number>();
+  if (slow) {
+    // The slow-operation view's bound (traces.slowest.maxOperations), alertable like the metric
+    // stores' series limit: /health/detailed alone said when span names (a UUID or unnormalized
+    // URL in them) filled it and GET /api/v1/traces/slowest began to leave operations out.
+    new Gauge({
+      name: 'periscope_traces_slow_operations',
+      help: 'Operations (service, span name) held for GET /api/v1/traces/slowest (bound: traces.slowest.maxOperations).',
+      registers: [registry],
+      collect() {
+        this.set(slow.operationCount);
+      },
+    });
+    let slowDroppedSeen = 0;
+    new Counter({
+      name: 'periscope_traces_slow_operation_spans_dropped_total',
+      help: 'Spans left out of GET /api/v1/traces/slowest because traces.slowest.maxOperations operations were held (the spans themselves are stored).',
+      registers: [registry],
+      collect() {
+        const inc = slow.dropped - slowDroppedSeen;
+        if (inc > 0) this.inc(inc);
+        slowDroppedSeen = slow.dropped;
+      },
+    });
+  }
   const series = new Gauge({
     name: 'periscope_metrics_series',
     help: 'Series held by the collector\'s metric stores (otlp: received OTLP metrics, span_metrics: derived from spans).',

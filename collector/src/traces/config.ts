@@ -26,7 +26,7 @@ export const tracesConfigSchema = Type.Object(
       {
         // Durations are kept per minute (slowest.ts): a shorter window holds nothing.
         maxWindow: Type.String({ default: '1h', format: 'duration', unitMinimum: '1m', description: 'Largest `window` GET /api/v1/traces/slowest accepts; durations are kept in memory for this long.' }),
-        maxOperations: Type.Integer({ default: 10000, minimum: 1, description: 'Most (service, span name) operations tracked for slow-operation queries. Spans of further operations are left out of GET /api/v1/traces/slowest (counted in /health/detailed traces.slowOperationSpansDropped) until operations without spans in maxWindow are pruned.' }),
+        maxOperations: Type.Integer({ default: 10000, minimum: 1, description: 'Most (service, span name) operations tracked for slow-operation queries. Spans of further operations are left out of GET /api/v1/traces/slowest (counted in periscope_traces_slow_operation_spans_dropped_total and /health/detailed traces.slowOperationSpansDropped) until operations without spans in maxWindow are pruned.' }),
       },
       { additionalProperties: false, default: {}, description: 'Slow-operation tracking for GET /api/v1/traces/slowest.' },
     ),

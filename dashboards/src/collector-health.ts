@@ -114,9 +114,13 @@ export function collectorHealth(): dashboard.Dashboard {
           }),
           timeseries(
             'Dropped by reason',
-            { expr: `sum by (exporter, reason) (rate(periscope_exporter_dropped_items_total{${E}}[$__rate_interval]))`, legend: '{{exporter}} {{reason}}' },
+            [
+              { expr: `sum by (exporter, reason) (rate(periscope_exporter_dropped_items_total{${E}}[$__rate_interval]))`, legend: '{{exporter}} {{reason}}' },
+              // deadletter_full is in dropped_items_total already; a DELETE is counted here only.
+              { expr: `sum by (exporter) (rate(periscope_exporter_dead_letters_discarded_total{${E}, reason="deleted"}[$__rate_interval]))`, legend: '{{exporter}} dead letters deleted' },
+            ],
             'cps',
-            { min: 0, description: 'Items that will never be delivered (the drop policy at the disk bound, retention, a full dead-letter store), by exporter and reason.' },
+            { min: 0, description: 'Items that will never be delivered (the drop policy at the disk bound, retention, a full dead-letter store), by exporter and reason; and dead letters discarded with DELETE /api/v1/deadletter.' },
           ),
           stateTimeline(
             'Circuit breakers',

@@ -219,6 +219,12 @@ describe('what each dashboard must show', () => {
     expect(exprs).toContain('periscope_http_refused_connections_total');
   });
 
+  it('the dropped panel shows dead letters discarded with DELETE, which dropped_items_total does not count', () => {
+    const panel = allPanels(byUid.get('periscope-collector-health')!).find((p) => p.title === 'Dropped by reason') as dashboard.Panel;
+    const exprs = panel.targets!.map((t) => (t as unknown as { expr: string }).expr);
+    expect(exprs.some((e) => e.includes('periscope_exporter_dead_letters_discarded_total') && e.includes('reason="deleted"'))).toBe(true);
+  });
+
   it('the recent error logs panel queries Loki for err and worse', () => {
     const panel = allPanels(byUid.get('periscope-service-overview')!).find((p) => p.title === 'Recent error logs') as dashboard.Panel;
     expect(panel.type).toBe('logs');

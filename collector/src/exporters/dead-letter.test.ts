@@ -197,6 +197,26 @@ describe('DeadLetterStore', () => {
     expect(new DeadLetterStore(db).bytes('loki')).toBe(3000 * size); // summed at once, from the table
   });
 
+  // The sum started again after every deletion: with the exporter filing letters at the count
+  // bound (each deleting the oldest), or another exporter's, it never ended and the byte bound was never applied.
+  it('sums the sizes while letters filed at the count bound delete the oldest, each taken off the sum', async () => {
+    const db = new DatabaseSync(':memory:');
+    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(logId % 500)}` } as never, reason: 'HTTP 400', status: 400 });
+    new DeadLetterStore(db).add('loki', Array.from({ length: 5000 }, (_, i) => letter(1000 + i)), 10_000);
+    const store = new DeadLetterStore(db); // at start: not summed yet
+    let done = false;
+    const bounding = boundDeadLetters(store, createExporterMetrics(new Registry()), { exporter: 'loki', type: 'loki' }, { records: 5000, bytes: 1e12 }, { warn: () => {} }).then(() => (done = true));
+    let logId = 6000;
+    for (let turns = 0; !done && turns < 200; turns++) {
+      expect(store.add('loki', [letter(logId++)], 5000, 0, 1e12)).toMatchObject({ added: 1, evicted: 1 });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(done).toBe(true);
+    await bounding;
+    expect(store.count('loki')).toBe(5000);
+    expect(store.bytes('loki')).toBe(new DeadLetterStore(db).bytes('loki')); // summed at once, from the table
+  });
+
   // Cleared after a replay or a discard, the byte count was summed again from every letter at the
   // next letter filed: 0.5–2.5 s for 200 000 letters of 2 KB, every POST held meanwhile.
   it('keeps its counts through replays and discards, without summing every letter again', () => {

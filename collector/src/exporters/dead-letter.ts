@@ -282,8 +282,12 @@ export class DeadLetterStore {
   readonly #discarded = new Map<string, number>();
   /** Exporters whose letters are being brought within the bounds, slice by slice (beginTrim). */
   readonly #trimming = new Set<string>();
-  /** Counts the deletions of letters: a sum of their sizes made in slices (sumBytes) meanwhile is made again. */
-  #deletions = 0;
+  /**
+   * Sums of the letters' sizes being made in slices (sumBytes), by exporter: of the letters up to
+   * `afterId`. The oldest letters the bounds delete meanwhile are taken off it; any other deletion
+   * (a replay, a discard) makes it start again (`stale`).
+   */
+  readonly #summing = new Map<string, { afterId: number; sum: number; stale: boolean }>();
   readonly #sizesAfter: StatementSync;
 
   constructor(db: DatabaseSync) {
@@ -394,8 +398,7 @@ export class DeadLetterStore {
         }
       });
     } catch (err) {
-      this.#counts.delete(exporter);
-      this.#bytes.delete(exporter);
+      this.#forgetCached(exporter);
       throw err;
     }
     return { added, evicted, discarded };
@@ -430,11 +433,18 @@ export class DeadLetterStore {
         result = this.#evict(exporter, max, maxBytes, slice.records, slice.bytes);
       });
     } catch (err) {
-      this.#counts.delete(exporter);
-      this.#bytes.delete(exporter);
+      this.#forgetCached(exporter);
       throw err;
     }
     return result;
+  }
+
+  /** After a failed transaction: what is cached of `exporter` may count what was rolled back. */
+  #forgetCached(exporter: string): void {
+    this.#counts.delete(exporter);
+    this.#bytes.delete(exporter);
+    const summing = this.#summing.get(exporter);
+    if (summing) summing.stale = true;
   }
 
   /**
@@ -453,25 +463,29 @@ export class DeadLetterStore {
   /**
    * Sums the sizes of the exporter's letters SUM_SLICE at a time, the event loop turning between
    * slices, and keeps the sum as bytes() does: bytes() reads every letter at once, 2.5 s for
-   * 200 000 of 2 KB. Letters filed meanwhile come after the slices read (ids only grow); a
-   * deletion meanwhile makes it start again. Between beginTrim and endTrim (add() then does not
+   * 200 000 of 2 KB. Letters filed meanwhile come after the slices read (ids only grow); the
+   * oldest deleted by the bounds meanwhile are taken off the sum; another deletion makes it start
+   * again. Between beginTrim and endTrim (add() then does not
    * sum either). False when `stopped()` first.
    */
   async sumBytes(exporter: string, stopped: () => boolean): Promise<boolean> {
-    restart: while (!this.#bytes.has(exporter)) {
-      const deletions = this.#deletions;
-      let sum = 0;
-      let afterId = 0;
-      for (;;) {
-        if (stopped()) return false;
-        const rows = this.#sizesAfter.all(exporter, afterId, SUM_SLICE) as Array<{ id: number; n: number }>;
-        for (const r of rows) sum += r.n;
-        if (rows.length < SUM_SLICE) break;
-        afterId = rows[rows.length - 1].id;
-        await setImmediate();
-        if (this.#deletions !== deletions) continue restart;
+    try {
+      while (!this.#bytes.has(exporter)) {
+        const summing = { afterId: 0, sum: 0, stale: false };
+        this.#summing.set(exporter, summing);
+        for (;;) {
+          if (stopped()) return false;
+          const rows = this.#sizesAfter.all(exporter, summing.afterId, SUM_SLICE) as Array<{ id: number; n: number }>;
+          for (const r of rows) summing.sum += r.n;
+          if (rows.length < SUM_SLICE) break;
+          summing.afterId = rows[rows.length - 1].id;
+          await setImmediate();
+          if (summing.stale) break;
+        }
+        if (!summing.stale && !this.#bytes.has(exporter)) this.#bytes.set(exporter, summing.sum);
       }
-      if (!this.#bytes.has(exporter)) this.#bytes.set(exporter, sum);
+    } finally {
+      this.#summing.delete(exporter);
     }
     return true;
   }
@@ -484,8 +498,18 @@ export class DeadLetterStore {
       // go whatever their size, by the index alone. Summed first, the sizes of every letter were
       // read in one slice (2.5 s for 200 000 of 2 KB); boundDeadLetters sums them in slices later.
       const k = Math.min(n - max, sliceRecords);
-      this.#deleteOldest.run(exporter, k);
-      this.#deletions++;
+      const summing = this.#summing.get(exporter);
+      if (summing) {
+        // Those a sum in slices has read come off it (it started again at each deletion: never
+        // ended with letters filed at the bound).
+        const ids: number[] = [];
+        for (const row of this.#oldestSizes.iterate(exporter) as Iterable<{ id: number; n: number }>) {
+          if (ids.length === k) break;
+          ids.push(row.id);
+          if (row.id <= summing.afterId) summing.sum -= row.n;
+        }
+        this.#deleteIds.run(JSON.stringify(ids));
+      } else this.#deleteOldest.run(exporter, k);
       n -= k;
       this.#counts.set(exporter, n);
       return { evicted: k, more: n > max || Number.isFinite(maxBytes) };
@@ -503,7 +527,6 @@ export class DeadLetterStore {
       n--;
     }
     this.#deleteIds.run(JSON.stringify(ids));
-    this.#deletions++;
     this.#counts.set(exporter, n);
     this.#bytes.set(exporter, bytes);
     return { evicted: ids.length, more: over() };
@@ -543,8 +566,9 @@ export class DeadLetterStore {
    * replay or discard.
    */
   #deleted(groups: DeletedGroup[]): void {
-    this.#deletions++;
     for (const g of groups) {
+      const summing = this.#summing.get(g.exporter);
+      if (summing) summing.stale = true;
       const n = this.#counts.get(g.exporter);
       if (n !== undefined) this.#counts.set(g.exporter, n - g.n);
       const bytes = this.#bytes.get(g.exporter);

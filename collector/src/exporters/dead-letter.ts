@@ -278,6 +278,7 @@ export class DeadLetterStore {
   readonly #bytes = new Map<string, number>();
   readonly #isDiscarded: StatementSync;
   readonly #forget: StatementSync;
+  readonly #countDiscarded: StatementSync;
   /** Positions remembered in deadletter_discarded per exporter (cached like #counts). */
   readonly #discarded = new Map<string, number>();
   /** Exporters whose letters are being brought within the bounds, slice by slice (beginTrim). */
@@ -296,6 +297,7 @@ export class DeadLetterStore {
     db.exec(DISCARDED);
     this.#isDiscarded = db.prepare('SELECT 1 FROM deadletter_discarded WHERE exporter = ? AND log_id = ? AND ts = ?');
     this.#forget = db.prepare('DELETE FROM deadletter_discarded WHERE exporter = ? AND log_id <= ?');
+    this.#countDiscarded = db.prepare('SELECT count(*) AS n FROM deadletter_discarded WHERE exporter = ?');
     this.#insert = db.prepare(
       `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1, cause = excluded.cause`,
@@ -407,7 +409,7 @@ export class DeadLetterStore {
   #rememberedCount(exporter: string): number {
     let n = this.#discarded.get(exporter);
     if (n === undefined) {
-      n = (this.#db.prepare('SELECT count(*) AS n FROM deadletter_discarded WHERE exporter = ?').get(exporter) as { n: number }).n;
+      n = (this.#countDiscarded.get(exporter) as { n: number }).n;
       this.#discarded.set(exporter, n);
     }
     return n;
@@ -415,9 +417,10 @@ export class DeadLetterStore {
 
   /** The exporter's cursor is at `cursor`: the discarded records at or below it are not sent again. O(1) when none is remembered. */
   forgetDiscarded(exporter: string, cursor: number): void {
-    if (this.#rememberedCount(exporter) === 0) return;
-    this.#forget.run(exporter, cursor);
-    this.#discarded.delete(exporter);
+    const remembered = this.#rememberedCount(exporter);
+    if (remembered === 0) return;
+    // Kept counted: each move of the cursor (every batch delivered) would count them again.
+    this.#discarded.set(exporter, remembered - Number(this.#forget.run(exporter, cursor).changes));
   }
 
   /**

@@ -548,19 +548,7 @@ export class DeadLetterStore {
 
   /** Removes delivered letters. */
   remove(ids: number[]): void {
-    if (ids.length === 0) return;
-    const list = JSON.stringify(ids);
-    try {
-      transaction(this.#db, () => {
-        const groups = this.#db.prepare(`SELECT exporter, count(*) AS n, sum(octet_length(body)) AS bytes FROM deadletter WHERE id IN (SELECT value FROM json_each(?)) GROUP BY exporter`).all(list);
-        this.#deleteIds.run(list);
-        this.#deleted(groups as unknown as DeletedGroup[]);
-      });
-    } catch (err) {
-      this.#counts.clear();
-      this.#bytes.clear();
-      throw err;
-    }
+    if (ids.length > 0) this.purge({ ids });
   }
 
   /**
@@ -600,6 +588,7 @@ export class DeadLetterStore {
                JOIN json_each(?) AS c ON c.key = d.exporter WHERE d.log_id > c.value`,
             )
             .run(...params, JSON.stringify(cursors));
+          this.#discarded.clear();
         }
         this.#db.prepare(`DELETE FROM deadletter ${where}`).run(...params);
         this.#deleted(groups);
@@ -608,8 +597,6 @@ export class DeadLetterStore {
       this.#counts.clear();
       this.#bytes.clear();
       throw err;
-    } finally {
-      this.#discarded.clear();
     }
     return deleted;
   }

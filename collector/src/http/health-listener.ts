@@ -27,12 +27,17 @@ export function createHealthListener(app: FastifyInstance): Server {
   });
 }
 
-/** Listens on host:port; rejects with listen()'s error (EADDRINUSE, …). */
+/**
+ * Listens on host:port; rejects with listen()'s error (EADDRINUSE, …). Accept errors after it
+ * listens (EMFILE at the open-file limit, which a full main listener brings near) are emitted on
+ * the server: without a listener they crashed the process, as the syslog receiver's would.
+ */
 export function listenServer(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => {
       server.off('error', reject);
+      server.on('error', () => {});
       resolve();
     });
   });

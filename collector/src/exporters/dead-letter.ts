@@ -377,6 +377,7 @@ export class DeadLetterStore {
         // Not summed here when unknown (a sum reads every letter: seconds for a huge store being
         // trimmed); #evict sums them when it applies the byte bound.
         let bytes = this.#bytes.get(exporter);
+        const held = this.count(exporter);
         for (const it of items) {
           if (remembered && this.#isDiscarded.get(exporter, it.logId, it.micros) !== undefined) {
             discarded++;
@@ -390,7 +391,7 @@ export class DeadLetterStore {
           this.#insert.run(exporter, it.logId, it.micros, body, it.reason, it.status, now, it.attempts ?? 1, kind, docId, causeOf(it.reason));
         }
         if (bytes !== undefined) this.#bytes.set(exporter, bytes);
-        this.#counts.set(exporter, (this.#count.get(exporter) as { n: number }).n);
+        this.#counts.set(exporter, held + added);
         if (!this.#trimming.has(exporter)) {
           this.bytes(exporter); // summed before #evict, which applies the count bound alone while the sum is unknown
           evicted = this.#evict(exporter, max, maxBytes, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).evicted;

@@ -5,6 +5,8 @@ import { boundDeadLetters, DeadLetterStore } from './dead-letter.ts';
 import { createExporterMetrics } from './metrics.ts';
 
 const record = { timestamp: '2026-12-04T10:00:00.000001Z', severity: 6, level: 'info', facility: 1, msg: 'hello' } as const;
+/** A log letter refused with HTTP 400 (Loki's answer to a bad record), its record's msg `msg`. */
+const letter = (logId: number, msg: string = record.msg, micros = logId) => ({ logId, micros, record: { ...record, msg } as never, reason: 'HTTP 400', status: 400 });
 
 describe('DeadLetterStore', () => {
   it('keeps log records and span documents apart, each read back as it was added', () => {
@@ -103,7 +105,6 @@ describe('DeadLetterStore', () => {
   it('never gives an id to a second letter, even after the newest were replayed and removed', () => {
     const db = new DatabaseSync(':memory:');
     let store = new DeadLetterStore(db);
-    const letter = (logId: number) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400', status: 400 });
     store.add('loki', [letter(1), letter(2), letter(3)], 10);
     const [a, b, c] = store.list({ limit: 10 });
     store.remove([b.id, c.id]);
@@ -118,8 +119,8 @@ describe('DeadLetterStore', () => {
   it('at start, letters beyond the bounds are cut to them and counted; a failing write is logged, not thrown', async () => {
     const db = new DatabaseSync(':memory:');
     const store = new DeadLetterStore(db);
-    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400', status: 400 });
-    store.add('loki', [1, 2, 3, 4, 5].map(letter), 100); // kept under a larger bound
+    const sized = (logId: number) => letter(logId, `${logId} ${'x'.repeat(1000)}`);
+    store.add('loki', [1, 2, 3, 4, 5].map(sized), 100); // kept under a larger bound
     const registry = new Registry();
     const metrics = createExporterMetrics(registry);
     const warnings: string[] = [];
@@ -146,7 +147,6 @@ describe('DeadLetterStore', () => {
   // (health checks failed, the pod was restarted and trimmed again).
   it('cuts a large excess in slices, the event loop turning between them; letters filed meanwhile take no more room than they make', async () => {
     const db = new DatabaseSync(':memory:');
-    const letter = (logId: number) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400', status: 400 });
     new DeadLetterStore(db).add('loki', Array.from({ length: 2500 }, (_, i) => letter(i + 1)), 10_000);
     const store = new DeadLetterStore(db); // at start: the letters' bytes not summed yet
     // over the count bound, the sum is not needed: it read every letter (2.5 s for 200 000 of 2 KB)
@@ -178,9 +178,9 @@ describe('DeadLetterStore', () => {
 
   it('sums the letters\' sizes in slices for the byte bound, again after a deletion meanwhile', async () => {
     const db = new DatabaseSync(':memory:');
-    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(1000)}` } as never, reason: 'HTTP 400', status: 400 });
-    new DeadLetterStore(db).add('loki', Array.from({ length: 5000 }, (_, i) => letter(1000 + i)), 10_000);
-    const size = Buffer.byteLength(JSON.stringify(letter(1000).record)); // the same for each: four-digit ids
+    const sized = (logId: number) => letter(logId, `${logId} ${'x'.repeat(1000)}`);
+    new DeadLetterStore(db).add('loki', Array.from({ length: 5000 }, (_, i) => sized(1000 + i)), 10_000);
+    const size = Buffer.byteLength(JSON.stringify(sized(1000).record)); // the same for each: four-digit ids
     const store = new DeadLetterStore(db); // at start: not summed yet
     let done = false;
     const bounding = boundDeadLetters(store, createExporterMetrics(new Registry()), { exporter: 'loki', type: 'loki' }, { records: 10_000, bytes: 3000 * size }, { warn: () => {} }).then(() => (done = true));
@@ -201,14 +201,14 @@ describe('DeadLetterStore', () => {
   // bound (each deleting the oldest), or another exporter's, it never ended and the byte bound was never applied.
   it('sums the sizes while letters filed at the count bound delete the oldest, each taken off the sum', async () => {
     const db = new DatabaseSync(':memory:');
-    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: `${logId} ${'x'.repeat(logId % 500)}` } as never, reason: 'HTTP 400', status: 400 });
-    new DeadLetterStore(db).add('loki', Array.from({ length: 5000 }, (_, i) => letter(1000 + i)), 10_000);
+    const sized = (logId: number) => letter(logId, `${logId} ${'x'.repeat(logId % 500)}`);
+    new DeadLetterStore(db).add('loki', Array.from({ length: 5000 }, (_, i) => sized(1000 + i)), 10_000);
     const store = new DeadLetterStore(db); // at start: not summed yet
     let done = false;
     const bounding = boundDeadLetters(store, createExporterMetrics(new Registry()), { exporter: 'loki', type: 'loki' }, { records: 5000, bytes: 1e12 }, { warn: () => {} }).then(() => (done = true));
     let logId = 6000;
     for (let turns = 0; !done && turns < 200; turns++) {
-      expect(store.add('loki', [letter(logId++)], 5000, 0, 1e12)).toMatchObject({ added: 1, evicted: 1 });
+      expect(store.add('loki', [sized(logId++)], 5000, 0, 1e12)).toMatchObject({ added: 1, evicted: 1 });
       await new Promise((r) => setImmediate(r));
     }
     expect(done).toBe(true);
@@ -222,15 +222,15 @@ describe('DeadLetterStore', () => {
   it('keeps its counts through replays and discards, without summing every letter again', () => {
     const db = new DatabaseSync(':memory:');
     const store = new DeadLetterStore(db);
-    const letter = (logId: number) => ({ logId, micros: logId, record: { ...record, msg: 'x'.repeat(logId * 10) } as never, reason: 'HTTP 400', status: 400 });
-    store.add('loki', [1, 2, 3, 4, 5, 6].map(letter), 100, 0, 1e9);
-    store.add('es', [1, 2].map(letter), 100, 0, 1e9);
+    const sized = (logId: number) => letter(logId, 'x'.repeat(logId * 10));
+    store.add('loki', [1, 2, 3, 4, 5, 6].map(sized), 100, 0, 1e9);
+    store.add('es', [1, 2].map(sized), 100, 0, 1e9);
     const ids = store.list({ exporter: 'loki', limit: 10 }).map((l) => l.id);
     const gets = vi.spyOn(StatementSync.prototype, 'get');
     try {
       store.remove([ids[0], ids[1]]); // delivered by a replay
       expect(store.purge({ exporter: 'loki', ids: [ids[2]] })).toEqual(new Map([['loki', 1]])); // discarded
-      store.add('loki', [letter(7)], 100, 0, 1e9);
+      store.add('loki', [sized(7)], 100, 0, 1e9);
       const sums = gets.mock.contexts.filter((st) => (st as StatementSync).sourceSQL.includes('sum(octet_length'));
       expect(sums).toHaveLength(0);
     } finally {
@@ -247,7 +247,6 @@ describe('DeadLetterStore', () => {
   // checks run when the backlog is read): filing one then deleted the whole excess at once.
   it('while the bounds are being applied, a letter filed takes the room of one letter, not of the excess', () => {
     const db = new DatabaseSync(':memory:');
-    const letter = (logId: number) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400', status: 400 });
     new DeadLetterStore(db).add('loki', Array.from({ length: 2500 }, (_, i) => letter(i + 1)), 10_000);
     const store = new DeadLetterStore(db); // a start: the bytes not summed
     store.beginTrim('loki'); // the exporter started; boundDeadLetters not yet
@@ -260,7 +259,6 @@ describe('DeadLetterStore', () => {
   // In one transaction, a DELETE of 200 000 letters of 2 KB held every request for 3 s.
   it('discards a thousand letters at a time, the event loop turning between; letters filed meanwhile stay', async () => {
     const store = new DeadLetterStore(new DatabaseSync(':memory:'));
-    const letter = (logId: number) => ({ logId, micros: logId, record: record as never, reason: 'HTTP 400', status: 400 });
     store.add('loki', Array.from({ length: 2500 }, (_, i) => letter(i + 1)), 10_000);
     store.add('es', [letter(1)], 10);
     const slices: number[] = [];
@@ -284,7 +282,6 @@ describe('DeadLetterStore', () => {
   it('a discarded letter of a record after the cursor is not filed again until the cursor passes it', () => {
     const db = new DatabaseSync(':memory:');
     let store = new DeadLetterStore(db);
-    const letter = (logId: number, micros = logId) => ({ logId, micros, record: record as never, reason: 'HTTP 400', status: 400 });
     store.add('loki', [1, 5, 6].map((id) => letter(id)), 100);
     store.add('es', [5].map((id) => letter(id)), 100);
     // loki's cursor is at 4 (1 passed, 5 and 6 not); es has no cursor here (not running)
@@ -293,7 +290,7 @@ describe('DeadLetterStore', () => {
     // sent again from the cursor and refused again: 5 and 6 stay discarded; 7 is a new refusal
     expect(store.add('loki', [5, 6, 7].map((id) => letter(id)), 100)).toEqual({ added: 1, evicted: 0, discarded: 2 });
     // another record at position 6 (the log emptied by retention, positions given again) is filed
-    expect(store.add('loki', [letter(6, 600)], 100)).toMatchObject({ added: 1, discarded: 0 });
+    expect(store.add('loki', [letter(6, record.msg, 600)], 100)).toMatchObject({ added: 1, discarded: 0 });
     expect(store.add('es', [letter(5)], 100)).toMatchObject({ added: 1, discarded: 0 });
     // the cursor passed 5: forgotten (a position is sent again only from an older cursor, which never comes back)
     store.forgetDiscarded('loki', 5);

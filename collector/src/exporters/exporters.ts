@@ -258,15 +258,16 @@ export class Exporters {
   /**
    * Discards letters (DELETE /api/v1/deadletter, DeadLetterStore.discard: in slices) for good,
    * and counts them by exporter (periscope_exporter_dead_letters_discarded_total, reason
-   * `deleted`). Returns how many.
+   * `deleted`). Returns how many; `discarded` is told each slice's, as it is committed.
    */
-  discard(selection: LetterSelection): Promise<number> {
+  discard(selection: LetterSelection, discarded: (n: number) => void = () => {}): Promise<number> {
     // Letters of records a running exporter's cursor has not passed: remembered, or a restart sends them again and files them again.
     const cursors = () => Object.fromEntries([...this.deliveries, ...this.spanExports].map((e) => [e.name, e.cursor]));
     return this.deadLetters.discard(selection, cursors, (deleted) => {
       for (const [exporter, n] of deleted) {
         const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
         this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
+        discarded(n);
       }
     });
   }

@@ -22,7 +22,7 @@ function setup(readLetters?: (query: LetterPageQuery) => Promise<Uint8Array>) {
     names: ['loki'],
     deadLetters,
     dependencies: () => ({}),
-    discard: (selection: LetterSelection) => deadLetters.discard(selection, () => ({}), () => {}),
+    discard: (selection: LetterSelection, discarded: (n: number) => void) => deadLetters.discard(selection, () => ({}), (slice) => discarded([...slice.values()].reduce((a, b) => a + b, 0))),
     async replay(letters: DeadLetter[]): Promise<ReplayReport> {
       const report: ReplayReport = { replayed: 0, failed: [] };
       for (const l of letters) {
@@ -171,6 +171,31 @@ describe('where a page of dead letters is read', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(res.body).toBe(body);
+    await app.close();
+  });
+});
+
+// A discard goes in slices of a thousand letters, each its own transaction: one failing after
+// others were committed left those deleted (and counted) without the log line that keeps which
+// and how many an operator discarded.
+describe('a discard that fails part way', () => {
+  it('logs the letters already discarded, then answers the error', async () => {
+    const { app, deadLetters } = setup();
+    deadLetters.add('loki', Array.from({ length: 1500 }, (_, i) => ({ logId: 100 + i, micros: 100 + i, record: record as never, reason: 'HTTP 400', status: 400 })), 10_000);
+    const purge = deadLetters.purge.bind(deadLetters);
+    let slices = 0;
+    deadLetters.purge = (...args) => {
+      if (++slices === 2) throw new Error('database or disk is full');
+      return purge(...args);
+    };
+    const warned: Array<Record<string, unknown>> = [];
+    app.addHook('onRequest', async (request) => {
+      request.log.warn = ((obj: Record<string, unknown>) => void warned.push(obj)) as typeof request.log.warn;
+    });
+    const res = await inject(app, 'DELETE', '/api/v1/deadletter?exporter=loki');
+    expect(res.statusCode).toBe(500);
+    expect(deadLetters.total('loki')).toBe(507);
+    expect(warned).toEqual([expect.objectContaining({ exporter: 'loki', deleted: 1000 })]);
     await app.close();
   });
 });

@@ -183,11 +183,16 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     }
     // never everything by accident: say whose letters, or which
     if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
-    const deleted = await exporters.discard({ exporter, status, ...filters, ids });
-    // Records given up for good on an operator's word: the collector's log keeps which and how many.
-    if (deleted > 0) {
-      const picked = Object.fromEntries(Object.entries({ exporter, status, ...filters, ids: ids?.join(',') }).filter(([, v]) => v !== undefined));
-      request.log.warn({ ...picked, deleted, client: request.ip }, `${deleted} dead letter(s) discarded (DELETE /api/v1/deadletter): not delivered to their backend`);
+    // Counted as each slice is committed: a slice failing after others leaves those discarded.
+    let deleted = 0;
+    try {
+      await exporters.discard({ exporter, status, ...filters, ids }, (n) => (deleted += n));
+    } finally {
+      // Records given up for good on an operator's word: the collector's log keeps which and how many.
+      if (deleted > 0) {
+        const picked = Object.fromEntries(Object.entries({ exporter, status, ...filters, ids: ids?.join(',') }).filter(([, v]) => v !== undefined));
+        request.log.warn({ ...picked, deleted, client: request.ip }, `${deleted} dead letter(s) discarded (DELETE /api/v1/deadletter): not delivered to their backend`);
+      }
     }
     return { deleted, remaining: exporters.deadLetters.total(exporter) }; // of `exporter` when given, as replay's
   });

@@ -105,8 +105,8 @@ export class NotifyStage implements FlushHandler {
   }
 
   /**
-   * After a flush, the dispatcher drops the group's resolved alerts (this flush was their last), so
-   * their memos go too: kept, every label set that ever fired unrouted or resolved while muted (a
+   * After a flush, the dispatcher drops the group's resolved alerts (this flush was their last; no
+   * alert leaves a group otherwise), so their memos go too, here and nowhere else: kept, every label set that ever fired unrouted or resolved while muted (a
    * pod or request id in a label) stayed in memory for as long as the pipeline ran. A flush that
    * throws keeps its alerts, and their memos, for the next one.
    */
@@ -126,7 +126,6 @@ export class NotifyStage implements FlushHandler {
 
   #flush(group: AggregationGroup, now: number): void {
     const visible = this.visible(group, now);
-    for (const fp of [...this.#lastMute.keys()]) if (fp.startsWith(`${group.key}\u0000`) && !group.alerts.has(fp.slice(group.key.length + 1))) this.#lastMute.delete(fp);
     this.#forgetMutedResolutions(group, visible);
     if (visible.length === 0) return;
     const firing = visible.filter((a) => a.status === 'firing');

@@ -5,6 +5,7 @@
 //
 // Node's own fetch takes no dispatcher of the undici package (its bundled undici is another
 // version): a channel with `tls:` sends with the package's fetch.
+import type { ConnectionOptions } from 'node:tls';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import { loadTls, tlsDispatcher, type TlsConfig } from '../tls.ts';
@@ -19,6 +20,21 @@ export interface ChannelTlsOptions {
 }
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * Reads a channel's `tls:` files (the configuration check read them too: one unusable now is
+ * refused the same way) into Node's TLS options, warning when insecureSkipVerify is on; `peer` is
+ * what the channel connects to ("the receiver", "the SMTP server"). Throws AlertError
+ * CONFIG_INVALID naming the key and the path.
+ */
+export function loadChannelTls(tls: ChannelTlsOptions, id: string, peer: string, logger: NotifierLogger): ConnectionOptions {
+  const { options, problems } = loadTls(tls.config, tls.key, tls.baseDir);
+  if (!options) throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${problems.join('\n  ')}`, 400, { problems });
+  if (tls.config.insecureSkipVerify) {
+    logger.warn({ integration: id }, `${id}: ${tls.key}.insecureSkipVerify is on: ${peer}'s certificate is not checked, so anyone on the path can read and change what is sent`);
+  }
+  return options;
+}
 
 export class ChannelHttp {
   readonly #tls: ChannelTlsOptions | undefined;
@@ -39,11 +55,7 @@ export class ChannelHttp {
   open(): void {
     const tls = this.#tls;
     if (!tls || this.#dispatcher) return;
-    const { options, problems } = loadTls(tls.config, tls.key, tls.baseDir);
-    if (!options) throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${problems.join('\n  ')}`, 400, { problems });
-    if (tls.config.insecureSkipVerify) {
-      this.#logger.warn({ integration: this.#id }, `${this.#id}: ${tls.key}.insecureSkipVerify is on: the receiver's certificate is not checked, so anyone on the path can read and change what is sent`);
-    }
+    const options = loadChannelTls(tls, this.#id, 'the receiver', this.#logger);
     this.#dispatcher = tlsDispatcher(tls.config, tls.key, tls.baseDir, options, (reloadProblems) => {
       if (reloadProblems.length === 0) this.#logger.info?.({ integration: this.#id }, `${this.#id}: TLS files changed, read again for the next connections`);
       else this.#logger.warn({ integration: this.#id, problems: reloadProblems }, `${this.#id}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);

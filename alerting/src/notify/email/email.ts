@@ -10,9 +10,8 @@ import { timerDelay } from '../../clock.ts';
 import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
 import type { ConnectionOptions } from 'node:tls';
-import { ALERT_ERR, AlertError } from '../../errors.ts';
-import { loadTls, tlsHint, type TlsConfig } from '../../tls.ts';
-import type { ChannelTlsOptions } from '../http-tls.ts';
+import { tlsHint, type TlsConfig } from '../../tls.ts';
+import { loadChannelTls, type ChannelTlsOptions } from '../http-tls.ts';
 import { NotifierBase, redact, type Notification, type NotifierDeps, type SendResult } from '../notifier.ts';
 
 export interface EmailConfig {
@@ -166,15 +165,7 @@ export class EmailNotifier extends NotifierBase {
    */
   override async start(): Promise<void> {
     if (this.state === 'new') {
-      let options: ConnectionOptions = {};
-      if (this.#tls) {
-        const loaded = loadTls(this.#tls.config, this.#tls.key, this.#tls.baseDir);
-        if (!loaded.options) throw new AlertError(ALERT_ERR.CONFIG_INVALID, `invalid alerting configuration:\n  ${loaded.problems.join('\n  ')}`, 400, { problems: loaded.problems });
-        options = loaded.options;
-        if (this.#tls.config.insecureSkipVerify) {
-          this.logger.warn({ integration: this.id }, `${this.id}: ${this.#tls.key}.insecureSkipVerify is on: the SMTP server's certificate is not checked, so anyone on the path can read and change what is sent`);
-        }
-      }
+      const options = this.#tls ? loadChannelTls(this.#tls, this.id, 'the SMTP server', this.logger) : {};
       this.#transport = nodemailer.createTransport(smtpTransportOptions(this.#config, options));
     }
     await super.start();

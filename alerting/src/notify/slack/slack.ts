@@ -63,7 +63,6 @@ export class SlackNotifier extends HttpNotifier {
     });
   }
 
-
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();
     if (notStarted) return notStarted;

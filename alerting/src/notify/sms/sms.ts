@@ -59,7 +59,6 @@ export class SmsNotifier extends HttpNotifier {
     this.#config = config;
   }
 
-
   #secrets(): string[] {
     const c = this.#config;
     return [c.authToken, `${c.accountSid}:${c.authToken}`];

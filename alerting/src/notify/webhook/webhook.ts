@@ -108,7 +108,6 @@ export class WebhookNotifier extends HttpNotifier {
     this.#target = webhookTarget(config);
   }
 
-
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();
     if (notStarted) return notStarted;

@@ -18,17 +18,14 @@ export interface BuiltNotifiers {
 
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 
-/**
- * `baseDir`: the config file's folder, where the relative paths of a channel's `tls:` files are
- * taken from; `prefix`: the receivers' key in the configuration (for the messages).
- */
+/** `baseDir`: the config file's folder, where the relative paths of a channel's `tls:` files are taken from. */
 export function buildNotifiers(
   receivers: readonly ReceiverConfig[],
-  deps: { logger?: NotifierLogger; now?: () => number; baseDir?: string; prefix?: string } = {},
+  deps: { logger?: NotifierLogger; now?: () => number; baseDir?: string } = {},
 ): BuiltNotifiers {
   const notifiers = new Map<string, Notifier>();
   const byReceiver = new Map<string, string[]>();
-  const { baseDir = process.cwd(), prefix = 'alerting.receivers', ...common } = deps;
+  const { baseDir = process.cwd(), ...common } = deps;
   /** A notifier's deps: the common ones and its `tls:` with its key. */
   const channelDeps = (tls: TlsConfig | undefined, key: string) => (tls ? { ...common, tls: { config: tls, key: `${key}.tls`, baseDir } } : common);
   for (const [ri, r] of receivers.entries()) {
@@ -38,7 +35,7 @@ export function buildNotifiers(
       ids.push(n.id);
     };
     (r.slack ?? []).forEach((c, i) =>
-      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `${prefix}.${ri}.slack.${i}`))),
+      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.slack.${i}`))),
     );
     (r.email ?? []).forEach((c, i) =>
       add(
@@ -46,17 +43,17 @@ export function buildNotifiers(
           `${r.name}/email/${i}`,
           r.name,
           { ...c, to: list(c.to), timeoutMs: parseDuration(c.timeout), locale: c.locale },
-          channelDeps(c.smtp.tls, `${prefix}.${ri}.email.${i}.smtp`),
+          channelDeps(c.smtp.tls, `alerting.receivers.${ri}.email.${i}.smtp`),
         ),
       ),
     );
     (r.sms ?? []).forEach((c, i) =>
       list(c.to).forEach((to, j) =>
-        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `${prefix}.${ri}.sms.${i}`))),
+        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.sms.${i}`))),
       ),
     );
     (r.webhook ?? []).forEach((c, i) =>
-      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `${prefix}.${ri}.webhook.${i}`))),
+      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.webhook.${i}`))),
     );
     byReceiver.set(r.name, ids);
   }

@@ -316,9 +316,11 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
     receivers.add(r.name);
     const n = (r.slack?.length ?? 0) + (r.email?.length ?? 0) + (r.sms?.length ?? 0) + (r.webhook?.length ?? 0);
     if (n === 0) problems.push(`${k(`receivers.${i}`)}: a receiver needs at least one of slack, email, sms, webhook`);
-    for (const [j, s] of (r.slack ?? []).entries()) if (!/^https?:\/\//.test(s.webhookUrl)) problems.push(`${k(`receivers.${i}.slack.${j}.webhookUrl`)}: expected an http(s) URL`);
-    for (const [j, w] of (r.webhook ?? []).entries()) if (!/^https?:\/\//.test(w.url)) problems.push(`${k(`receivers.${i}.webhook.${j}.url`)}: expected an http(s) URL`);
-    for (const [j, s] of (r.sms ?? []).entries()) if (!/^https?:\/\//.test(s.baseUrl)) problems.push(`${k(`receivers.${i}.sms.${j}.baseUrl`)}: expected an http(s) URL`);
+    for (const [channel, urlKey] of HTTP_CHANNELS) {
+      for (const [j, ch] of ((r[channel] ?? []) as Array<Record<string, unknown>>).entries()) {
+        if (!/^https?:\/\//.test(ch[urlKey] as string)) problems.push(`${k(`receivers.${i}.${channel}.${j}.${urlKey}`)}: expected an http(s) URL`);
+      }
+    }
     // A `tls:` on an http:// URL would be ignored: the operator would think the traffic verified.
     for (const [channel, urlKey] of HTTP_CHANNELS) {
       for (const [j, ch] of ((r[channel] ?? []) as Array<Record<string, unknown>>).entries()) {

@@ -187,6 +187,8 @@ describe('what each dashboard must show', () => {
   const byUid = new Map(generated.map((g) => [g.dashboard.uid, g.dashboard]));
   const titles = (uid: string) => allPanels(byUid.get(uid)!).map((p) => p.title);
   const varNames = (uid: string) => (byUid.get(uid)!.templating?.list ?? []).map((v) => v.name);
+  const panelOf = (uid: string, title: string) => allPanels(byUid.get(uid)!).find((p) => p.title === title) as dashboard.Panel;
+  const exprsOf = (panel: dashboard.Panel) => panel.targets!.map((t) => (t as unknown as { expr: string }).expr);
 
   it.each([
     {
@@ -213,22 +215,20 @@ describe('what each dashboard must show', () => {
   });
 
   it("the requests refused whole panel shows the HTTP listener's refusals too, which no receiver counts", () => {
-    const panel = allPanels(byUid.get('periscope-collector-health')!).find((p) => p.title === 'Requests refused whole') as dashboard.Panel;
-    const exprs = panel.targets!.map((t) => (t as unknown as { expr: string }).expr).join('\n');
+    const exprs = exprsOf(panelOf('periscope-collector-health', 'Requests refused whole')).join('\n');
     expect(exprs).toContain('periscope_http_inflight_refused_requests_total');
     expect(exprs).toContain('periscope_http_refused_connections_total');
   });
 
   it('the dropped panel shows dead letters discarded with DELETE, which dropped_items_total does not count', () => {
-    const panel = allPanels(byUid.get('periscope-collector-health')!).find((p) => p.title === 'Dropped by reason') as dashboard.Panel;
-    const exprs = panel.targets!.map((t) => (t as unknown as { expr: string }).expr);
+    const exprs = exprsOf(panelOf('periscope-collector-health', 'Dropped by reason'));
     expect(exprs.some((e) => e.includes('periscope_exporter_dead_letters_discarded_total') && e.includes('reason="deleted"'))).toBe(true);
   });
 
   it('the recent error logs panel queries Loki for err and worse', () => {
-    const panel = allPanels(byUid.get('periscope-service-overview')!).find((p) => p.title === 'Recent error logs') as dashboard.Panel;
+    const panel = panelOf('periscope-service-overview', 'Recent error logs');
     expect(panel.type).toBe('logs');
-    const expr = (panel.targets![0] as unknown as { expr: string }).expr;
+    const expr = exprsOf(panel)[0];
     expect(expr).toBe('{service_name=~"$service", level=~"emerg|alert|crit|err"}');
   });
 

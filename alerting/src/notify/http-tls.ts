@@ -19,7 +19,7 @@ export interface ChannelTlsOptions {
   baseDir: string;
 }
 
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 /**
  * Reads a channel's `tls:` files (the configuration check read them too: one unusable now is
@@ -36,7 +36,7 @@ export function loadChannelTls(tls: ChannelTlsOptions, id: string, peer: string,
   return options;
 }
 
-export class ChannelHttp {
+class ChannelHttp {
   readonly #tls: ChannelTlsOptions | undefined;
   readonly #logger: NotifierLogger;
   readonly #id: string;

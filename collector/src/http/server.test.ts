@@ -52,6 +52,27 @@ describe('createHttpServer: errors behind 5xx answers', () => {
   });
 });
 
+describe('createHttpServer: accept errors', () => {
+  // net.Server emits a failed accept (EMFILE at the open-file limit) as 'error' on the listening
+  // server: with no listener, an uncaught exception that ended the process.
+  it('an accept error after it listens is logged once, not thrown, and requests are still answered', async () => {
+    const app = createHttpServer({ bodyLimit: 1024, logLevel: 'silent' });
+    const logged: string[] = [];
+    app.log.error = ((obj: { err: Error }) => void logged.push(obj.err.message)) as typeof app.log.error;
+    app.get('/health', async () => ({ status: 'ok' }));
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const accept = () => Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+      expect(() => app.server.emit('error', accept())).not.toThrow();
+      expect(() => app.server.emit('error', accept())).not.toThrow();
+      expect(logged).toEqual(['accept EMFILE']);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('RepeatedErrorLog', () => {
   it('logs an error again after a minute, saying how many were not logged', () => {
     let now = 0;

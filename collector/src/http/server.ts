@@ -132,6 +132,13 @@ export function createHttpServer(options: {
     if (e.statusCode >= 500 && e.code !== ERR.OVERLOADED) errorLog.log(error);
     return sendHttpError(request, reply, e);
   });
+  // Once listening, net.Server emits a failed accept (EMFILE, ENFILE: the open-file limit) as
+  // 'error' on the server, and with no listener the process died of an uncaught exception.
+  // libuv sheds such connections itself while it can (its EMFILE trick), so this is rare: logged,
+  // the connection is lost as one the kernel's backlog had no room for.
+  app.server.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.syscall === 'accept') errorLog.log(err);
+  });
 
   const routes = routeMethods(app);
   app.setNotFoundHandler((request, reply) => {

@@ -214,6 +214,12 @@ export class RemoteWriteExporter {
       this.#abort.abort();
       await this.#sending;
       this.#d.metrics.unregister(this.name);
+      if (this.#queue.length > 0) {
+        this.#d.logger.warn(
+          { exporter: this.name, samples: this.#queue.samples, requests: this.#queue.length },
+          `exporter ${this.name}: stopped with ${this.#queue.samples} samples not sent; they stay queued for the next start`,
+        );
+      }
     }
   }
 

@@ -277,12 +277,16 @@ describe('remote write 1.0 requests', () => {
   });
 
   it('bounds its queue while the backend is down: the oldest requests are dropped (queue_full)', async () => {
-    const { exporter, registry } = make(rwConfig({ url: 'http://127.0.0.1:9/api/v1/write', interval: '1h', queue: { maxSamples: 2 }, timeout: '1s', shutdownTimeout: '100ms' }));
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_obj: object, msg: string) => void warnings.push(msg) };
+    const { exporter, registry } = make(rwConfig({ url: 'http://127.0.0.1:9/api/v1/write', interval: '1h', queue: { maxSamples: 2 }, timeout: '1s', shutdownTimeout: '100ms' }), logger);
     exporter.start();
     for (let i = 0; i < 5; i++) await exporter.tick();
     expect(exporter.gauges().queueItems).toBeLessThanOrEqual(2);
     const dropped = await registry.getSingleMetric('periscope_exporter_dropped_items_total')!.get();
     expect(dropped.values.find((v) => v.labels.reason === 'queue_full')!.value).toBeGreaterThanOrEqual(3);
     await exporter.shutdown();
+    // What it could not send is said, and left for the next start (request-queue.ts).
+    expect(warnings.filter((w) => /stopped with [12] samples not sent; they stay queued for the next start/.test(w))).toHaveLength(1);
   });
 });

@@ -262,6 +262,33 @@ describe('replays at once', () => {
   });
 });
 
+describe('a replay and a DELETE at once', () => {
+  it('the DELETE leaves the letters a replay is sending to it: none is both delivered and counted as discarded', async () => {
+    loki.limits.maxLineSize = 500;
+    const long = 'z'.repeat(600);
+    expect((await post([1, 2].map((i) => ({ appName: 'both', msg: `${run} both ${i} ${long}` })))).json.accepted).toBe(2);
+    await waitFor(async () => (await get('/api/v1/deadletter?exporter=loki-a')).json.total === 2);
+    loki.limits.maxLineSize = 0;
+    const discarded = async () => Number((await (await fetch(`${collector.url}/metrics`)).text()).match(/periscope_exporter_dead_letters_discarded_total\{exporter="loki-a",type="loki",reason="deleted"\} (\d+)/)?.[1] ?? 0);
+    const before = await discarded();
+    loki.http.responseDelayMs = 60_000; // Loki stores the push and answers when the test says
+    let replay: Promise<any> | undefined;
+    try {
+      replay = fetch(`${collector.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki-a' }) }).then((r) => r.json());
+      // Loki stored the replay's push (another exporter's held answer is not the replay's)
+      await waitFor(() => messages(loki.entries('team-a')).filter((m) => m.includes(' both ')).length === 2);
+      const res = await fetch(`${collector.url}/api/v1/deadletter?exporter=loki-a`, { method: 'DELETE' });
+      expect(await res.json()).toEqual({ deleted: 0, remaining: 2, replaying: 2 });
+    } finally {
+      loki.http.responseDelayMs = 0;
+      loki.http.releaseHeld();
+    }
+    expect(await replay).toMatchObject({ replayed: 2, failed: [], remaining: 0 });
+    expect(await discarded()).toBe(before);
+    expect(messages(loki.entries('team-a')).filter((m) => m.includes(' both '))).toHaveLength(2);
+  });
+});
+
 describe('a replay whose client goes away', () => {
   it('stops, so the next replay sends its letters instead of finding them in progress', async () => {
     loki.limits.maxLineSize = 500;

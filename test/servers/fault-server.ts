@@ -48,6 +48,8 @@ export class FaultServer {
   responseDelayMs: number;
   /** Answers held back by responseDelayMs right now (their data is already stored). */
   heldAnswers = 0;
+  /** Ends the answers held back now, before their delay (releaseHeld). */
+  readonly #held = new Set<() => void>();
   /** Every request that reached the handler or a fault, in order. */
   readonly log: Array<{ method: string; url: string; status: number; headers: IncomingMessage['headers']; at: number }> = [];
 
@@ -60,6 +62,11 @@ export class FaultServer {
 
   get url(): string {
     return `${this.#options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /** Sends the answers held back by responseDelayMs now: a test decides when, not a delay. */
+  releaseHeld(): void {
+    for (const answer of [...this.#held]) answer();
   }
 
   get fault(): Fault {
@@ -176,10 +183,14 @@ export class FaultServer {
       const delay = this.responseDelayMs;
       if (delay <= 0) return end(...args);
       this.heldAnswers++;
-      setTimeout(() => {
+      const answer = () => {
+        clearTimeout(timer);
+        if (!this.#held.delete(answer)) return;
         this.heldAnswers--;
         end(...args);
-      }, delay);
+      };
+      const timer = setTimeout(answer, delay);
+      this.#held.add(answer);
       return res;
     }) as typeof res.end;
     try {

@@ -607,9 +607,10 @@ export class DeadLetterStore {
    * through purge(), the event loop turning between slices: in one transaction, 200 000 letters of
    * 2 KB held every request for 3 s. Letters filed meanwhile are not picked (ids above the newest
    * at the call). `slice` gets what each slice deleted, by exporter; `cursors()` is read at each
-   * (purge). Returns how many in all.
+   * (purge). `keep(id)`, asked at each slice, spares a picked letter (one a replay is sending).
+   * Returns how many in all.
    */
-  async discard(options: LetterSelection, cursors: () => Record<string, number>, slice: (deleted: Map<string, number>) => void): Promise<number> {
+  async discard(options: LetterSelection, cursors: () => Record<string, number>, slice: (deleted: Map<string, number>) => void, keep: (id: number) => boolean = () => false): Promise<number> {
     if (!options.exporter && !options.ids) throw new Error('discard: give an exporter or ids');
     const newest = (this.#db.prepare('SELECT max(id) AS id FROM deadletter').get() as { id: number | null }).id ?? 0;
     let total = 0;
@@ -617,13 +618,16 @@ export class DeadLetterStore {
     for (;;) {
       const { where, params } = selection({ ...options, afterId });
       const rows = this.#db.prepare(`SELECT id FROM deadletter ${where} ORDER BY id LIMIT ?`).all(...params, PURGE_SLICE) as Array<{ id: number }>;
-      const ids = rows.map((r) => r.id).filter((id) => id <= newest);
-      if (ids.length === 0) break;
-      const deleted = this.purge({ ids }, cursors());
-      slice(deleted);
-      for (const n of deleted.values()) total += n;
-      if (ids.length < PURGE_SLICE) break;
-      afterId = ids[ids.length - 1];
+      const picked = rows.map((r) => r.id).filter((id) => id <= newest);
+      if (picked.length === 0) break;
+      const ids = picked.filter((id) => !keep(id));
+      if (ids.length > 0) {
+        const deleted = this.purge({ ids }, cursors());
+        slice(deleted);
+        for (const n of deleted.values()) total += n;
+      }
+      if (picked.length < PURGE_SLICE) break;
+      afterId = picked[picked.length - 1];
       await setImmediate();
     }
     return total;

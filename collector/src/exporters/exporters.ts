@@ -258,18 +258,32 @@ export class Exporters {
   /**
    * Discards letters (DELETE /api/v1/deadletter, DeadLetterStore.discard: in slices) for good,
    * and counts them by exporter (periscope_exporter_dead_letters_discarded_total, reason
-   * `deleted`). Returns how many; `discarded` is told each slice's, as it is committed.
+   * `deleted`). Returns how many deleted, and how many picked were left to a replay sending them
+   * (`replaying`); `discarded` is told each slice's, as it is committed.
+   *
+   * A letter a replay is sending is left to it, as a second replay leaves it (#replaying): deleted
+   * meanwhile, it was delivered and counted as discarded both, and its position remembered in
+   * deadletter_discarded, so that record's next refusal (after a restart) was not filed.
    */
-  discard(selection: LetterSelection, discarded: (n: number) => void = () => {}): Promise<number> {
+  async discard(selection: LetterSelection, discarded: (n: number) => void = () => {}): Promise<{ deleted: number; replaying: number }> {
     // Letters of records a running exporter's cursor has not passed: remembered, or a restart sends them again and files them again.
     const cursors = () => Object.fromEntries([...this.deliveries, ...this.spanExports].map((e) => [e.name, e.cursor]));
-    return this.deadLetters.discard(selection, cursors, (deleted) => {
-      for (const [exporter, n] of deleted) {
-        const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
-        this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
-        discarded(n);
-      }
-    });
+    let replaying = 0;
+    // Asked once for each letter picked (DeadLetterStore.discard), at the slice it is in.
+    const inReplay = (id: number) => this.#replaying.has(id) && ++replaying > 0;
+    const deleted = await this.deadLetters.discard(
+      selection,
+      cursors,
+      (slice) => {
+        for (const [exporter, n] of slice) {
+          const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
+          this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
+          discarded(n);
+        }
+      },
+      inReplay,
+    );
+    return { deleted, replaying };
   }
 
   /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */

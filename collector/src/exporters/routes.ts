@@ -95,8 +95,9 @@ function parseFilters(source: Record<string, unknown>): Omit<LetterSelection, 'e
  *      reason. Answer: { replayed, failed: [{id, exporter, reason}], remaining, notFound? (ids
  *      that name no letter) }. An unknown key is a 400 (a typo must not replay everything).
  * DELETE /api/v1/deadletter?exporter=&status=&ids=1,2   discards letters you will not replay (e.g. of an
- *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining }
- *      (`remaining` of `exporter` when given).
+ *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining,
+ *      replaying? } (`remaining` of `exporter` when given; `replaying`: letters a replay in progress
+ *      is sending, left to it).
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
@@ -185,8 +186,9 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     if (!exporter && !ids) throw new PeriscopeError(ERR.BAD_QUERY, 'exporter or ids: say which letters to discard', 400, { key: 'exporter' });
     // Counted as each slice is committed: a slice failing after others leaves those discarded.
     let deleted = 0;
+    let replaying = 0;
     try {
-      await exporters.discard({ exporter, status, ...filters, ids }, (n) => (deleted += n));
+      ({ replaying } = await exporters.discard({ exporter, status, ...filters, ids }, (n) => (deleted += n)));
     } finally {
       // Records given up for good on an operator's word: the collector's log keeps which and how many.
       if (deleted > 0) {
@@ -194,7 +196,8 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
         request.log.warn({ ...picked, deleted, client: request.ip }, `${deleted} dead letter(s) discarded (DELETE /api/v1/deadletter): not delivered to their backend`);
       }
     }
-    return { deleted, remaining: exporters.deadLetters.total(exporter) }; // of `exporter` when given, as replay's
+    // of `exporter` when given, as replay's; `replaying`: picked but left to a replay sending them
+    return { deleted, remaining: exporters.deadLetters.total(exporter), ...(replaying > 0 ? { replaying } : {}) };
   });
 
   app.get('/health/dependencies', async () => {

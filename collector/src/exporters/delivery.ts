@@ -32,7 +32,8 @@ import { BackendStatus, type DependencyHealth } from './backend-status.ts';
 import { RefusedPreparation } from './refused-preparation.ts';
 import { BatchResolver } from './batch-resolver.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
-import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
+import { DeadLetterBounds } from './dead-letter-bounds.ts';
+import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
@@ -126,8 +127,7 @@ export class Delivery {
   #unsubscribe: (() => void) | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #prepared: Promise<void> | undefined;
-  /** The dead-letter bounds being applied (boundDeadLetters). */
-  #bounding: Promise<void> | undefined;
+  readonly #bounds: DeadLetterBounds;
   /** The sink's preparation (an index template), tried again before each request while refused as the records are. */
   readonly #preparation: RefusedPreparation | undefined;
 
@@ -192,10 +192,10 @@ export class Delivery {
     m.sent.inc(this.#labels, 0);
     m.duplicates.inc(this.#labels, 0);
     m.retries.inc(this.#labels, 0);
-    m.deadLettered.inc(this.#labels, 0);
     for (const c of ['retryable', 'permanent']) m.failedRequests.inc({ ...this.#labels, class: c }, 0);
-    for (const reason of ['overflow', 'max_age', 'retention', 'deadletter_full']) m.dropped.inc({ ...this.#labels, reason }, 0);
-    for (const reason of ['deleted', 'deadletter_full']) m.discarded.inc({ ...this.#labels, reason }, 0);
+    for (const reason of ['overflow', 'max_age', 'retention']) m.dropped.inc({ ...this.#labels, reason }, 0);
+    this.#bounds = new DeadLetterBounds(deps, this.#labels, options.deadLetterMax, () => this.#stopped);
+    this.#bounds.countersAtZero();
   }
 
   get policy(): OverflowPolicy {
@@ -221,8 +221,7 @@ export class Delivery {
     }
     this.#readId = this.#cursor;
     this.#headId = Math.max(lastId, this.#cursor);
-    this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
-    this.#d.deadLetters.beginTrim(this.name); // until boundDeadLetters, once the collector listens
+    this.#bounds.start(this.#cursor); // bounds applied by boundDeadLetters, once the collector listens
     const rule = kv.get(this.#dropKey);
     this.#rule = rule ? (JSON.parse(rule) as DropRule) : undefined;
     this.#loadBacklogCounts();
@@ -244,8 +243,7 @@ export class Delivery {
    * Stops at shutdown.
    */
   boundDeadLetters(): Promise<void> {
-    this.#bounding ??= boundDeadLetters(this.#d.deadLetters, this.#d.metrics, this.#labels, this.#o.deadLetterMax, this.#d.logger, () => this.#stopped);
-    return this.#bounding;
+    return this.#bounds.bound();
   }
 
   /** Back to the persisted cursor, as at start: nothing read, nothing in flight. */
@@ -268,7 +266,7 @@ export class Delivery {
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;
     this.#stopped = true;
-    await this.#bounding; // ends at its next slice
+    await this.#bounds.stopped();
     if (!this.#started) return;
     this.#flushing = true;
     this.#unsubscribe?.();

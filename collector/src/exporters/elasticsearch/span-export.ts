@@ -16,7 +16,8 @@
 // Not here (logs only): backlog bounds with back-pressure (the span store's own retention bounds
 // what waits).
 
-import { boundDeadLetters, completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
+import { DeadLetterBounds } from '../dead-letter-bounds.ts';
+import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type ReplayOutcome, type SpanLetter } from '../dead-letter.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
 import { RefusedPreparation } from '../refused-preparation.ts';
@@ -108,8 +109,7 @@ export class SpanExport {
   readonly #savedCursor: SavedCursor;
   #loop: Promise<void> = Promise.resolve();
   #stopped = false;
-  /** The dead-letter bounds being applied (boundDeadLetters). */
-  #bounding: Promise<void> | undefined;
+  readonly #bounds: DeadLetterBounds;
   readonly #status: BackendStatus;
   /** The traces template, tried again before each request while refused as the spans are (RefusedPreparation). */
   readonly #template: RefusedPreparation;
@@ -125,6 +125,7 @@ export class SpanExport {
     this.breaker = new CircuitBreaker(options.breaker);
     const retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
+    this.#bounds = new DeadLetterBounds(deps, this.#labels, options.deadLetterMax, () => this.#stopped);
     this.#resolver = new BatchResolver({ breaker: this.breaker, retrier, status: this.#status, metrics: deps.metrics, labels: this.#labels });
     this.#itemBytes = bulkItemSizer(options.dataStream);
     this.#template = new RefusedPreparation(
@@ -153,15 +154,12 @@ export class SpanExport {
     } else {
       this.#cursor = saved;
     }
-    this.#d.deadLetters.forgetDiscarded(this.name, this.#cursor);
-    this.#d.deadLetters.beginTrim(this.name); // until boundDeadLetters, once the collector listens
+    this.#bounds.start(this.#cursor); // bounds applied by boundDeadLetters, once the collector listens
     const m = this.#d.metrics;
     m.sent.inc(this.#labels, 0);
     m.duplicates.inc(this.#labels, 0);
-    m.deadLettered.inc(this.#labels, 0);
-    m.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, 0);
+    this.#bounds.countersAtZero();
     m.dropped.inc({ ...this.#labels, reason: 'retention' }, 0);
-    for (const reason of ['deleted', 'deadletter_full']) m.discarded.inc({ ...this.#labels, reason }, 0);
     m.register(this.name, this.type, () => this.gauges());
     // Spans after the cursor are sent again after an error (409s: no duplicate).
     this.#loop = runRestartingAfterErrors(
@@ -172,15 +170,14 @@ export class SpanExport {
 
   /** Brings the letters kept over the bounds within them, once the collector listens (Delivery.boundDeadLetters). */
   boundDeadLetters(): Promise<void> {
-    this.#bounding ??= boundDeadLetters(this.#d.deadLetters, this.#d.metrics, this.#labels, this.#o.deadLetterMax, this.#d.logger, () => this.#stopped);
-    return this.#bounding;
+    return this.#bounds.bound();
   }
 
   /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open or the backend refuses everything), then stops. */
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;
     this.#stopped = true;
-    await this.#bounding; // ends at its next slice
+    await this.#bounds.stopped();
     const deadline = setTimeout(() => this.#abort.abort(), this.breaker.state === 'open' || this.#status.refusing ? 0 : timerDelay(this.#o.shutdownTimeoutMs));
     this.#wakeUp.abort();
     await this.#loop;

@@ -197,6 +197,9 @@ describe('a discard that fails part way', () => {
     });
     const res = await inject(app, 'DELETE', '/api/v1/deadletter?exporter=loki');
     expect(res.statusCode).toBe(500);
+    // the answer says how many are gone, so a script knows what it asked for was partly done
+    expect(res.json()).toMatchObject({ error: { code: 'PERISCOPE_ERR_INTERNAL', details: { deleted: 1000 } } });
+    expect(res.json().error.message).toContain('database or disk is full');
     expect(deadLetters.total('loki')).toBe(507);
     expect(warned).toEqual([expect.objectContaining({ exporter: 'loki', deleted: 1000 })]);
     await app.close();

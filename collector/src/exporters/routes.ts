@@ -97,7 +97,7 @@ function parseFilters(source: Record<string, unknown>): Omit<LetterSelection, 'e
  * DELETE /api/v1/deadletter?exporter=&status=&ids=1,2   discards letters you will not replay (e.g. of an
  *      exporter removed from the config); `exporter` or `ids` is required. Answer: { deleted, remaining,
  *      replaying? } (`remaining` of `exporter` when given; `replaying`: letters a replay in progress
- *      is sending, left to it).
+ *      is sending, left to it). An error part way answers `details.deleted`: the slices committed before it.
  * GET  /health/dependencies  each backend: up, degraded (last error, since when) or down (circuit
  *      open). Always 200: a backend being down does not make the collector unhealthy.
  */
@@ -189,6 +189,17 @@ export function registerExporterRoutes(app: FastifyInstance, exporters: Exporter
     let replaying = 0;
     try {
       ({ replaying } = await exporters.discard({ exporter, status, ...filters, ids }, (n) => (deleted += n)));
+    } catch (err) {
+      // The slices committed before stay discarded: the error says how many (a bare 500 left a
+      // script to guess whether anything was done), and keeps its code and status.
+      const e = err instanceof PeriscopeError ? err : undefined;
+      throw new PeriscopeError(
+        e?.code ?? ERR.INTERNAL,
+        `discarding dead letters failed after ${deleted} were discarded (details.deleted; the others are kept): ${(err as Error)?.message ?? String(err)}`,
+        e?.statusCode ?? 500,
+        { ...(e?.details && typeof e.details === 'object' ? e.details : {}), deleted },
+        e?.retryAfterSeconds,
+      );
     } finally {
       // Records given up for good on an operator's word: the collector's log keeps which and how many.
       if (deleted > 0) {

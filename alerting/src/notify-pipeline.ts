@@ -204,7 +204,7 @@ export class NotificationPipeline implements AlertSink {
     // persisted notification log decides that nothing is sent twice), then running escalations.
     store.load();
     for (const a of [...store.all()]) {
-      if (a.status === 'firing' || a.updatedAt >= now - RELOAD_RESOLVED_MS) dispatcher.insert(a);
+      if (a.status === 'firing' || a.updatedAt >= now - RELOAD_RESOLVED_MS) dispatcher.insert(a, true);
     }
     escalations.restore();
     this.#gc(now); // after the groups are back: the notification log and escalations keep the entries of live groups

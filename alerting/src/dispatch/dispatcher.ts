@@ -3,6 +3,10 @@
 //  - a group is created by its first alert and flushes after groupWait;
 //  - an alert whose startsAt + groupWait is already past (e.g. restored after a restart) makes a
 //    group that has not flushed yet flush at once;
+//  - a group rebuilt by a restart or a reload that replaced the pipeline (insert's `restored`)
+//    flushes at its first alert's startsAt + groupWait, what is left of the wait, not a whole
+//    groupWait from the restart: a configuration pushed more often than groupWait postponed the
+//    first notification by up to a groupWait each time;
 //  - after the first flush the group flushes every groupInterval; what a flush sends is decided
 //    by the flush handler (mute → dedup → receiver or escalation), never here;
 //  - after a flush, resolved alerts that did not change during it leave the group; an empty group
@@ -26,6 +30,8 @@ export interface FlushHandler {
 interface GroupTimer {
   group: AggregationGroup;
   timer: TimerHandle | undefined;
+  /** Epoch ms the armed timer fires at. */
+  due: number;
 }
 
 export class Dispatcher {
@@ -46,8 +52,11 @@ export class Dispatcher {
     this.#onError = deps.onError ?? (() => {});
   }
 
-  /** Routes the alert and puts it in each matching route's group. Returns the group keys. */
-  insert(alert: NotifyAlert): string[] {
+  /**
+   * Routes the alert and puts it in each matching route's group. Returns the group keys.
+   * `restored`: put back from the alert store at start, when the group's wait began before.
+   */
+  insert(alert: NotifyAlert, restored = false): string[] {
     if (this.#stopped) return [];
     const now = this.#clock.now();
     const keys: string[] = [];
@@ -57,18 +66,20 @@ export class Dispatcher {
       keys.push(key);
       let g = this.#groups.get(key);
       if (!g) {
-        g = { group: { key, route, labels, alerts: new Map(), hasFlushed: false }, timer: undefined };
+        g = { group: { key, route, labels, alerts: new Map(), hasFlushed: false }, timer: undefined, due: Infinity };
         this.#groups.set(key, g);
         this.#arm(g, route.opts.groupWaitMs);
       }
       g.group.alerts.set(alert.fingerprint, alert);
       if (!g.group.hasFlushed && alert.startsAt + route.opts.groupWaitMs < now) this.#arm(g, 0);
+      else if (restored && !g.group.hasFlushed && alert.startsAt + route.opts.groupWaitMs < g.due) this.#arm(g, alert.startsAt + route.opts.groupWaitMs - now);
     }
     return keys;
   }
 
   #arm(g: GroupTimer, ms: number): void {
     if (g.timer !== undefined) this.#clock.clearTimeout(g.timer);
+    g.due = this.#clock.now() + ms;
     g.timer = this.#clock.setTimeout(() => this.#fire(g), ms);
   }
 

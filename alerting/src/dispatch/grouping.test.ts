@@ -184,6 +184,22 @@ describe('grouping timers and dedup (fake clock)', () => {
     expect(n2.sent[0].reason).toBe('repeat');
   });
 
+  it('a restart (or a reload that changed the routing) before groupWait ends keeps the first notification at groupWait, not groupWait after the restart', async () => {
+    // A config pushed every few seconds must not postpone it: each restart re-armed a whole groupWait.
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    t = await startTestPipeline(config, [n]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    for (let i = 0; i < 2; i++) {
+      await t.advance(10 * S);
+      t = await t.restart([n]);
+    }
+    await t.advance(10 * S - 1);
+    expect(messages(n)).toEqual([]);
+    await t.advance(1);
+    expect(messages(n)).toEqual(['firing:HighLatency/a']); // at t0 + 30s, as without the restarts
+  });
+
   it('a duplicate transition (same transitionId) is ignored', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     t = await startTestPipeline(config, [n]);

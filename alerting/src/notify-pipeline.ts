@@ -60,6 +60,24 @@ export interface PostAlertsResult {
 
 /** Alerts resolved less than this ago are put back into their groups at start, so a resolved notice decided before a crash is not lost. */
 const RELOAD_RESOLVED_MS = 24 * 3_600_000;
+
+/**
+ * When a group rebuilt at start last notified its route's target, if that episode is still open
+ * (alerts told firing): the receiver's notification log entry, or for a chain the escalation's,
+ * when the group's chain is still the route's. Undefined when the target changed with a reload:
+ * the new receiver or chain has not been told, and is at the group's next flush, at once.
+ */
+function lastFlush(db: DatabaseSync, nflog: NotificationLog, groupKey: string, route: Route): number | undefined {
+  const { receiver, escalation } = route.opts;
+  if (escalation !== undefined) {
+    const row = db.prepare('SELECT body FROM notify_escalations WHERE group_key = ?').get(groupKey) as { body: string } | undefined;
+    if (!row || (JSON.parse(row.body) as EscalationState).chain !== escalation) return undefined;
+  }
+  const target = escalation !== undefined ? ESCALATION_LOG_RECEIVER : receiver;
+  const entry = target === undefined ? undefined : nflog.get(groupKey, target);
+  return entry && entry.firing.length > 0 ? entry.timestamp : undefined;
+}
+
 const GC_INTERVAL_MS = 3_600_000;
 const LOG_LOOKBACK_MS = 15 * 60_000;
 const LOG_LOOKAHEAD_MS = 5 * 60_000;
@@ -174,7 +192,7 @@ export class NotificationPipeline implements AlertSink {
       outbox.kick();
     };
     const onError = (err: unknown) => this.#logger.error({ err: (err as Error)?.message }, 'notification pipeline error');
-    const dispatcher = new Dispatcher({ clock, route, handler: stage, run, onError: (err) => onError(err) });
+    const dispatcher = new Dispatcher({ clock, route, handler: stage, run, onError: (err) => onError(err), lastFlush: (key, r) => lastFlush(db, nflog, key, r) });
     const escalations = new Escalations({
       db,
       clock,

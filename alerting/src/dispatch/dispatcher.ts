@@ -6,7 +6,11 @@
 //  - a group rebuilt by a restart or a reload that replaced the pipeline (insert's `restored`)
 //    flushes at its first alert's startsAt + groupWait, what is left of the wait, not a whole
 //    groupWait from the restart: a configuration pushed more often than groupWait postponed the
-//    first notification by up to a groupWait each time;
+//    first notification by up to a groupWait each time; one whose route's receiver (or chain) it
+//    had notified (`lastFlush`: that notification, of an open episode) counts as flushed and keeps
+//    its groupInterval ticks,
+//    so an alert added since is sent at the next tick, not at the restart (Alertmanager's open
+//    issue #2492: a reload sent it at once);
 //  - after the first flush the group flushes every groupInterval; what a flush sends is decided
 //    by the flush handler (mute → dedup → receiver or escalation), never here;
 //  - after a flush, resolved alerts that did not change during it leave the group; an empty group
@@ -41,15 +45,29 @@ export class Dispatcher {
   /** Runs a flush; the pipeline wraps it in one database transaction and kicks the outbox after. */
   readonly #run: (fn: () => void) => void;
   readonly #onError: (err: unknown, groupKey: string) => void;
+  readonly #lastFlush: (groupKey: string, route: Route) => number | undefined;
   readonly #groups = new Map<string, GroupTimer>();
   #stopped = false;
 
-  constructor(deps: { clock: Clock; route: Route; handler: FlushHandler; run?: (fn: () => void) => void; onError?: (err: unknown, groupKey: string) => void }) {
+  constructor(deps: {
+    clock: Clock;
+    route: Route;
+    handler: FlushHandler;
+    run?: (fn: () => void) => void;
+    onError?: (err: unknown, groupKey: string) => void;
+    /**
+     * For a group rebuilt at start: epoch ms of a flush of it that notified the route's receiver
+     * (or chain), if that episode is still open; undefined when the route's target was never told
+     * (a receiver changed by a reload is notified at once, as a new group's).
+     */
+    lastFlush?: (groupKey: string, route: Route) => number | undefined;
+  }) {
     this.#clock = deps.clock;
     this.#route = deps.route;
     this.#handler = deps.handler;
     this.#run = deps.run ?? ((fn) => fn());
     this.#onError = deps.onError ?? (() => {});
+    this.#lastFlush = deps.lastFlush ?? (() => undefined);
   }
 
   /**
@@ -68,7 +86,14 @@ export class Dispatcher {
       if (!g) {
         g = { group: { key, route, labels, alerts: new Map(), hasFlushed: false }, timer: undefined, due: Infinity };
         this.#groups.set(key, g);
-        this.#arm(g, route.opts.groupWaitMs);
+        const last = restored ? this.#lastFlush(key, route) : undefined;
+        if (last === undefined) this.#arm(g, route.opts.groupWaitMs);
+        else {
+          // The first of its ticks (last + k × groupInterval) after now: where it would have been.
+          const every = route.opts.groupIntervalMs;
+          g.group.hasFlushed = true;
+          this.#arm(g, last + Math.ceil(Math.max(1, now - last) / every) * every - now);
+        }
       }
       g.group.alerts.set(alert.fingerprint, alert);
       if (!g.group.hasFlushed && alert.startsAt + route.opts.groupWaitMs < now) this.#arm(g, 0);

@@ -200,6 +200,40 @@ describe('grouping timers and dedup (fake clock)', () => {
     expect(messages(n)).toEqual(['firing:HighLatency/a']); // at t0 + 30s, as without the restarts
   });
 
+  it('a restart (or a reload that changed the routing) after the first notification keeps the group on its groupInterval: an alert added since is not sent at once', async () => {
+    // As Alertmanager's open #2492: the rebuilt group counted as never flushed and sent at the restart.
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    t = await startTestPipeline(config, [n]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(60 * S); // first message at +30s
+    await fire(t, 'b', t0 + 60 * S);
+    await t.advance(30 * S);
+    t = await t.restart([n]);
+    await t.advance(5 * M + 30 * S - 90 * S - 1);
+    expect(messages(n)).toEqual(['firing:HighLatency/a']);
+    await t.advance(1); // +5m30s, the group's tick
+    expect(messages(n)).toEqual(['firing:HighLatency/a', 'firing:HighLatency/a,HighLatency/b']);
+    t = await t.restart([n]);
+    await t.advance(5 * M - 1);
+    expect(messages(n)).toHaveLength(2);
+  });
+
+  it('a route whose receiver changed by a reload notifies the new receiver of its firing alerts at once, not at the next groupInterval tick', async () => {
+    // The old receiver was told; the new one never was (a misrouted page fixed by a reload).
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    const pager = new FakeNotifier('pager/webhook/0', 'pager');
+    const both = { ...config, receivers: receiversFor(['team', 'pager']) };
+    t = await startTestPipeline(both, [n, pager]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(60 * S); // first message to team at +30s
+    await t.pipeline.shutdown();
+    t = await startTestPipeline({ ...both, route: { ...config.route, receiver: 'pager' } }, [n, pager], { clock: t.clock, dir: t.dir });
+    expect(messages(pager)).toEqual(['firing:HighLatency/a']);
+    expect(messages(n)).toEqual(['firing:HighLatency/a']);
+  });
+
   it('a duplicate transition (same transitionId) is ignored', async () => {
     const n = new FakeNotifier('team/webhook/0', 'team');
     t = await startTestPipeline(config, [n]);

@@ -336,9 +336,12 @@ describe('escalation chains (fake clock)', () => {
     const other = {
       ...config,
       escalations: [...config.escalations, { name: 'sms-first', repeat: 1, steps: [{ notify: ['oncall-sms'], wait: '1h' }] }],
-      route: { ...config.route, escalation: 'sms-first' },
+      // A groupInterval longer than the time since the last flush: the new chain starts at once
+      // all the same (its first step was never sent), not at the group's next tick.
+      route: { ...config.route, escalation: 'sms-first', groupInterval: '10m' },
     };
     t = await startTestPipeline(other, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    expect(log(c, t0)).toEqual(['0:slack:firing', '1:sms:firing']);
     await t.advance(30 * M);
     expect(log(c, t0)).toEqual(['0:slack:firing', '1:sms:firing']);
     expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ chain: 'sms-first', status: 'running', step: 0 })]);

@@ -27,7 +27,7 @@ import { silentLogger, type Notification, type NotificationAlert, type Notifier,
 import type { NotifyConfig } from './notify-config.ts';
 import { inTransaction, kvGet, kvSet, openNotifyDatabase } from './notify-db.ts';
 import { createNotifyMetrics, type NotifyMetrics } from './notify-metrics.ts';
-import { Outbox, type OutboxRecord, type OutboxStatus } from './outbox/outbox.ts';
+import { Outbox, type OutboxMemory, type OutboxRecord, type OutboxStatus } from './outbox/outbox.ts';
 import { Silences } from './silence/silences.ts';
 import type { AlertEvent, AlertSink } from './types.ts';
 import { Incidents, Timeline, type Incident, type TimelineEntry } from './timeline/timeline.ts';
@@ -49,8 +49,16 @@ export interface NotificationPipelineDeps {
   configDir?: string;
   /** Replaces the notifiers built from config.receivers (tests). */
   notifiers?: BuiltNotifiers;
-  /** The sends in flight of the pipeline this one replaces (release()): not sent again meanwhile. */
-  sending?: ReadonlyMap<string, Promise<unknown>>;
+  /** What the pipeline this one replaces hands on (release()). */
+  handover?: PipelineHandover;
+}
+
+/** From a pipeline replaced by a reload to its successor. */
+export interface PipelineHandover {
+  /** Its sends in flight, by integration: not sent again meanwhile. */
+  sending: ReadonlyMap<string, Promise<unknown>>;
+  /** Its outbox's breakers and rate limits, still in effect. */
+  outbox?: OutboxMemory;
 }
 
 export interface PostAlertsResult {
@@ -110,7 +118,7 @@ export class NotificationPipeline implements AlertSink {
   readonly #receiverLocale: Map<string, string | undefined>;
   /** Base URL of ack links, and of console links unless consoleBaseUrl is set. */
   readonly #baseUrl: () => string;
-  readonly #sending: ReadonlyMap<string, Promise<unknown>> | undefined;
+  readonly #handover: PipelineHandover | undefined;
   #parts: Parts | undefined;
   #state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
@@ -123,7 +131,7 @@ export class NotificationPipeline implements AlertSink {
     this.#clock = deps.clock ?? systemClock;
     this.#logger = deps.logger ?? silentLogger;
     this.#random = deps.random ?? Math.random;
-    this.#sending = deps.sending;
+    this.#handover = deps.handover;
     this.metrics = createNotifyMetrics(deps.registry);
     this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now(), ...(deps.configDir ? { baseDir: deps.configDir } : {}) });
     this.#receiverLocale = new Map(deps.config.receivers.map((r) => [r.name, r.locale]));
@@ -167,7 +175,8 @@ export class NotificationPipeline implements AlertSink {
       logger: this.#logger,
       random: this.#random,
       obsolete: (n, fps) => this.#obsolete(n, fps),
-      ...(this.#sending ? { sending: this.#sending } : {}),
+      ...(this.#handover ? { sending: this.#handover.sending } : {}),
+      ...(this.#handover?.outbox ? { memory: this.#handover.outbox } : {}),
       policy: {
         maxAttempts: config.delivery.maxAttempts,
         maxAgeMs: parseDuration(config.delivery.maxAge),
@@ -270,26 +279,31 @@ export class NotificationPipeline implements AlertSink {
    * For a pipeline replaced by a reload (notify-swap.ts): stops it as shutdown() does but without
    * waiting for the sends in flight, which a slow backend (an SMTP server, a webhook's timeout) can
    * hold for long while the API answers 503 and transitions wait. Resolves with them, by
-   * integration, for the next pipeline (`sending`); they finish here, writing their outcome, and the
-   * notifiers and the db close after them (shutdown() waits for that).
+   * integration, for the next pipeline (`handover`), with the outbox's breakers and rate limits;
+   * they finish here, writing their outcome, and the notifiers and the db close after them
+   * (shutdown() waits for that).
    */
-  async release(): Promise<ReadonlyMap<string, Promise<unknown>>> {
+  async release(): Promise<PipelineHandover> {
     if (this.#stopping) {
       await this.#stopping;
-      return new Map();
+      return { sending: new Map() };
     }
     let sending: ReadonlyMap<string, Promise<unknown>> = new Map();
+    let outbox: OutboxMemory | undefined;
     let halted!: () => void;
     const detached = new Promise<void>((resolve) => (halted = resolve));
     this.#stopping = (async () => {
       const p = await this.#halt();
-      if (p) sending = p.outbox.detach();
+      if (p) {
+        sending = p.outbox.detach();
+        outbox = p.outbox.memory();
+      }
       halted();
       await Promise.allSettled(sending.values());
       await this.#close(p);
     })();
     await detached;
-    return sending;
+    return { sending, ...(outbox ? { outbox } : {}) };
   }
 
   /** Stops taking alerts and every timer; the parts, for closing them. */

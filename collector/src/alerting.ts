@@ -168,10 +168,10 @@ export function registerEngineMetrics(registry: Registry, engine: Pick<AlertingE
 export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
   const pipelines = new SwappablePipeline(
     notifyConfigFromAlerting(config),
-    (notifyConfig, sending) =>
+    (notifyConfig, handover) =>
       new NotificationPipeline({
         config: notifyConfig,
-        ...(sending ? { sending } : {}),
+        ...(handover ? { handover } : {}),
         dataDir: deps.dataDir,
         configDir: deps.configDir,
         registry: deps.registry,

@@ -2,10 +2,11 @@
 // (routes, receivers, escalations, inhibition rules, …), as Alertmanager reloads them on SIGHUP.
 // A replacement is what a restart does to the pipeline alone: the old one stops (its sends in
 // flight finish in the background, and the new one holds their integrations until they end, so
-// a slow backend neither stretches the swap nor gets the message twice), the new one opens alerting.db and restores alerts, groups, the notification log,
+// a slow backend neither stretches the swap nor gets the message twice, and keeps the outbox's
+// breakers and rate limits), the new one opens alerting.db and restores alerts, groups, the notification log,
 // escalations at their step and the outbox, so nothing notified is notified again and nothing
 // pending is lost. Meanwhile the rule engine's transitions wait for the new pipeline.
-import type { NotificationPipeline } from '../../alerting/src/notify-pipeline.ts';
+import type { NotificationPipeline, PipelineHandover } from '../../alerting/src/notify-pipeline.ts';
 import type { NotifyConfig } from '../../alerting/src/notify-config.ts';
 import { ALERT_ERR, AlertError } from '../../alerting/src/errors.ts';
 import type { AlertEvent, AlertSink } from '../../alerting/src/types.ts';
@@ -13,8 +14,8 @@ import type { AlertEvent, AlertSink } from '../../alerting/src/types.ts';
 /** How long shutdown() waits for the sends in flight of replaced pipelines (as Outbox.shutdown for its own). */
 const RELEASED_WAIT_MS = 10_000;
 
-/** Builds a pipeline with `config`; `sending`: the sends in flight of the one it replaces. */
-export type MakePipeline = (config: NotifyConfig, sending?: ReadonlyMap<string, Promise<unknown>>) => NotificationPipeline;
+/** Builds a pipeline with `config`; `handover`: the sends in flight and delivery state of the one it replaces. */
+export type MakePipeline = (config: NotifyConfig, handover?: PipelineHandover) => NotificationPipeline;
 
 export class SwappablePipeline {
   #current: NotificationPipeline;
@@ -85,7 +86,7 @@ export class SwappablePipeline {
     const previous = this.#config;
     const swap = (async () => {
       const old = this.#current;
-      const sending = await old.release();
+      const handover = await old.release();
       // Settles, never rejects: nobody awaits it but shutdown(), and an unhandled rejection ends the process.
       const drained: Promise<void> = old.shutdown().then(
         () => undefined,
@@ -94,7 +95,7 @@ export class SwappablePipeline {
       this.#released.add(drained);
       void drained.then(() => this.#released.delete(drained));
       if (this.#closed) return; // stopping meanwhile: nothing is started again
-      const next = this.#make(config, sending);
+      const next = this.#make(config, handover);
       try {
         await next.start();
         this.#current = next;
@@ -102,7 +103,7 @@ export class SwappablePipeline {
       } catch (err) {
         await next.shutdown();
         if (this.#closed) throw err;
-        const again = this.#make(previous, sending);
+        const again = this.#make(previous, handover);
         this.#current = again;
         await again.start();
         throw err;

@@ -116,6 +116,34 @@ describe('outbox delivery (fake clock)', () => {
     expect(afterOpen[0]).toBeGreaterThanOrEqual(60);
   });
 
+  it('a reload keeps an open circuit breaker open and a Retry-After in effect: no burst to a backend that is down or rate-limiting', async () => {
+    const n = new FakeNotifier('team/slack/0', 'team', { channel: 'slack', rateLimit: { key: 'hook', minIntervalMs: 1000 } });
+    n.script = Array.from({ length: 3 }, () => ({ status: 'retryable' as const, error: 'HTTP 503' }));
+    await setup(n, { maxAttempts: 100, breakerFailures: 3, breakerCooldown: '1m', backoffBase: '100ms', backoffCap: '200ms' });
+    const t0 = t!.clock.now();
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', t0));
+    await t!.advance(10 * S);
+    expect(n.attempts).toHaveLength(3); // the breaker is open until +1m
+    // The routing changed (another groupInterval): the pipeline is replaced.
+    t = await t!.reload({ ...config({ maxAttempts: 100, breakerFailures: 3, breakerCooldown: '1m', backoffBase: '100ms', backoffCap: '200ms' }), route: { ...config().route, groupInterval: '2h' } });
+    await t.pipeline.onTransition(alertEvent({ alertname: 'B' }, 'firing', t0 + 10 * S));
+    await t.advance(40 * S);
+    expect(n.attempts).toHaveLength(3);
+    await t.advance(15 * S); // +65s: the trial, then the rest
+    expect(n.sent.map((m) => m.alerts[0].labels.alertname).sort()).toEqual(['A', 'B']);
+
+    // A 429's Retry-After for the webhook holds the next pipeline's messages too.
+    n.script = [{ status: 'retryable', retryAfterMs: 30 * S, error: 'HTTP 429' }];
+    const t1 = t.clock.now();
+    await t.pipeline.onTransition(alertEvent({ alertname: 'C' }, 'firing', t1));
+    await t.advance(2 * S);
+    t = await t.reload();
+    await t.pipeline.onTransition(alertEvent({ alertname: 'D' }, 'firing', t.clock.now()));
+    await t.advance(20 * S);
+    expect(n.attempts.filter((a) => a > t1)).toHaveLength(0);
+    expect(rel(n, t1).filter((a) => a >= 0)).toEqual([0]);
+  });
+
   it('spaces messages to one rate key (Slack: 1 per second per webhook)', async () => {
     const n = new FakeNotifier('team/slack/0', 'team', { channel: 'slack', rateLimit: { key: 'hook', minIntervalMs: 1000 } });
     await setup(n);

@@ -125,15 +125,33 @@ export interface OutboxDeps {
    * to end (its outcome written by the outbox that made it) instead of sending the row twice.
    */
   sending?: ReadonlyMap<string, Promise<unknown>>;
+  /**
+   * What the outbox this one replaces (a reload) knows of its integrations (memory()): an open
+   * circuit breaker stays open and a Retry-After or rate limit holds, as they would without the
+   * reload; fresh, a backend down or rate-limited was sent to at once, a burst at each reload.
+   */
+  memory?: OutboxMemory;
+}
+
+/**
+ * In-memory delivery state by integration (breakers) and rate key (next send time). Shared, not
+ * copied: the replaced outbox's sends in flight still record their outcome into it. Breakers are
+ * kept only while breakerFailures and breakerCooldown are unchanged (they hold those values).
+ */
+export interface OutboxMemory {
+  breakers: Map<string, CircuitBreaker>;
+  rateNext: Map<string, number>;
+  breakerFailures: number;
+  breakerCooldownMs: number;
 }
 
 export class Outbox {
   readonly #d: OutboxDeps;
-  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #breakers: Map<string, CircuitBreaker>;
   readonly #busy = new Set<string>();
   /** The send in flight, by integration (one at a time each: #busy). */
   readonly #inflight = new Map<string, Promise<void>>();
-  readonly #rateNext = new Map<string, number>();
+  readonly #rateNext: Map<string, number>;
   readonly #insert;
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -142,6 +160,10 @@ export class Outbox {
 
   constructor(deps: OutboxDeps) {
     this.#d = deps;
+    const kept = deps.memory;
+    const samePolicy = kept !== undefined && kept.breakerFailures === deps.policy.breakerFailures && kept.breakerCooldownMs === deps.policy.breakerCooldownMs;
+    this.#breakers = samePolicy ? kept.breakers : new Map();
+    this.#rateNext = kept?.rateNext ?? new Map();
     this.#insert = deps.db.prepare(
       `INSERT INTO notify_outbox(idem_key, integration, channel, receiver, group_key, thread_id, step, fingerprints, payload, status, attempts, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING`,
@@ -425,6 +447,11 @@ export class Outbox {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     return new Map(this.#inflight);
+  }
+
+  /** This outbox's in-memory delivery state, for the one that replaces it (`memory`). */
+  memory(): OutboxMemory {
+    return { breakers: this.#breakers, rateNext: this.#rateNext, breakerFailures: this.#d.policy.breakerFailures, breakerCooldownMs: this.#d.policy.breakerCooldownMs };
   }
 
   /** Stops scheduling and waits (bounded) for attempts in flight; unfinished rows stay pending. */

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { FakeClock, flushMicrotasks } from '../../clock.ts';
 import { labelsFingerprint } from '../../dispatch/alert.ts';
 import { parseNotifyConfig } from '../../notify-config.ts';
-import { NotificationPipeline } from '../../notify-pipeline.ts';
+import { NotificationPipeline, type PipelineHandover } from '../../notify-pipeline.ts';
 import type { AlertEvent, AlertEventState } from '../../types.ts';
 import type { BuiltNotifiers } from '../factory.ts';
 import type { Channel, Notification, Notifier, SendResult } from '../notifier.ts';
@@ -89,20 +89,22 @@ export interface TestPipeline {
   advance(ms: number): Promise<void>;
   /** A new pipeline over the same data dir (after shutdown): the restart. */
   restart(notifiers?: FakeNotifier[]): Promise<TestPipeline>;
+  /** A new pipeline replacing this one as a reload does (release(), its handover), with `config` or the same. */
+  reload(config?: Record<string, unknown>): Promise<TestPipeline>;
   close(): Promise<void>;
 }
 
 export async function startTestPipeline(
   rawConfig: Record<string, unknown>,
   notifiers: FakeNotifier[],
-  options: { clock?: FakeClock; dir?: string; random?: () => number } = {},
+  options: { clock?: FakeClock; dir?: string; random?: () => number; handover?: PipelineHandover } = {},
 ): Promise<TestPipeline> {
   const clock = options.clock ?? new FakeClock(Date.UTC(2025, 0, 6, 12, 0, 0));
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'periscope-notify-'));
   const config = parseNotifyConfig(rawConfig);
   for (const n of notifiers) n.useClock(() => clock.now());
   const registry = new Registry();
-  const pipeline = new NotificationPipeline({ config, dataDir: dir, clock, registry, random: options.random ?? (() => 0.5), notifiers: fakeNotifiers(notifiers) });
+  const pipeline = new NotificationPipeline({ config, dataDir: dir, clock, registry, random: options.random ?? (() => 0.5), notifiers: fakeNotifiers(notifiers), ...(options.handover ? { handover: options.handover } : {}) });
   await pipeline.start();
   const t: TestPipeline = {
     pipeline,
@@ -122,6 +124,10 @@ export async function startTestPipeline(
     async restart(next = notifiers) {
       await pipeline.shutdown();
       return startTestPipeline(rawConfig, next, { clock, dir, random: options.random });
+    },
+    async reload(next = rawConfig) {
+      const handover = await pipeline.release();
+      return startTestPipeline(next, notifiers, { clock, dir, random: options.random, handover });
     },
     async close() {
       await pipeline.shutdown();

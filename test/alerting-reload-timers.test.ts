@@ -67,4 +67,23 @@ describe('reloading the routing again and again', () => {
     await waitFor(() => receivedBy('/probe').length === 1);
     expect(receivedBy('/a')).toEqual(['1']);
   });
+
+  it('the same configuration with its keys in another order (another generator, a hand edit) is no change: the pipeline is not replaced', async () => {
+    const reloads = () => collector.output().match(/alerting notifications reloaded/g)?.length ?? 0;
+    const before = reloads();
+    const reordered = config(3)
+      .replace('    groupBy: [alertname]\n    groupWait: 0s\n', '    groupWait: 0s\n    groupBy: [alertname]\n')
+      .replace(`    - name: a\n      webhook: [{ url: '${hook.url}/a' }]`, `    - webhook: [{ url: '${hook.url}/a' }]\n      name: a`);
+    expect(reordered).not.toBe(config(3));
+    // The default written out is no change either (its keys came in another order than the defaults').
+    writeFileSync(collector.configFile as string, `${reordered}store:\n  retention: { maxAge: 7d }\n`);
+    expect((await post('/-/reload')).json.restartNeeded).toEqual([]);
+    writeFileSync(collector.configFile as string, `${reordered}store:\n  retention: { maxAge: 3d }\n`);
+    const res = await post('/-/reload');
+    expect(res.status).toBe(200);
+    expect(res.json.restartNeeded).toEqual(['store']);
+    writeFileSync(collector.configFile as string, reordered);
+    expect((await post('/-/reload')).json.restartNeeded).toEqual([]);
+    expect(reloads()).toBe(before);
+  });
 });

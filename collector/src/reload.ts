@@ -1,4 +1,5 @@
 // SIGHUP and POST /-/reload (collector.ts wires both to createReloader's function).
+import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { createAlerting, ReloadResult } from './alerting.ts';
 import { ConfigError } from './config/load.ts';
@@ -79,9 +80,14 @@ function changedKeys(before: Config, after: Config): string[] {
   );
 }
 
-/** The keys whose values differ (compared as JSON) between two objects, those of `before` first. */
+/**
+ * The keys whose values differ between two objects, those of `before` first. Compared as JSON
+ * values (an undefined key is no key) but whatever the order of their keys: the same file written
+ * by another generator, or with keys moved by hand, is no change (it replaced the pipeline).
+ */
 export function differingKeys(before: object, after: object): string[] {
   const a = before as Record<string, unknown>;
   const b = after as Record<string, unknown>;
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  const asJson = (v: unknown): unknown => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !isDeepStrictEqual(asJson(a[k]), asJson(b[k])));
 }

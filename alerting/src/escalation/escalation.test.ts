@@ -312,6 +312,20 @@ describe('escalation chains (fake clock)', () => {
     expect(keys).toHaveLength(1); // the alert's new group escalates on its own
   });
 
+  it('reloads that change the routing during the chain (Slack → email → SMS) neither start it over nor skip a step', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(2 * M);
+    t = await t.reload({ ...config, route: { ...config.route, groupInterval: '2m' } }); // during step 1's wait
+    await t.advance(5 * M); // +7m: email at +5m
+    t = await t.reload({ ...config, route: { ...config.route, groupInterval: '3m' } }); // during step 2's wait
+    await t.advance(15 * M); // +22m: SMS at +15m
+    expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing']);
+    expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'running', step: 2, cycle: 0 })]);
+  });
+
   it('a running chain whose route no longer escalates (the config changed it to a receiver) pages no further step', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);

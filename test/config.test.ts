@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../collector/bin/node-flags.ts';
@@ -415,6 +416,21 @@ it('docs/configuration.md is generated from the schemas and up to date', async (
   expect(out).toContain('| `exporters[type=elasticsearch].dataStream` | string | `"logs-periscope-default"` |');
   expect(out).toContain('| `exporters[type=prometheusRemoteWrite].url` | string (url) | required |');
   expect(out).not.toMatch(/\| `exporters\[type=\w+\]\.type` \|/);
+});
+
+it('periscope start loads the configuration modules only once, after its re-exec with the V8 flags', async () => {
+  // A module hook (kept across the re-exec by NODE_OPTIONS) names each module loaded, and whether
+  // the process already has the flags: one loaded before the re-exec is loaded for nothing.
+  const hook = join(mkdtempSync(join(tmpdir(), 'periscope-hook-')), 'hook.mjs');
+  writeFileSync(hook, `import { registerHooks } from 'node:module';
+const when = process.execArgv.some((a) => a.startsWith('${NODE_FLAGS[0].split('=')[0]}')) ? 'after' : 'before';
+registerHooks({ load(url, context, next) { process.stderr.write('loaded ' + when + ' the re-exec: ' + url + '\\n'); return next(url, context); } });
+`);
+  const { code, out } = await periscope(['start', '--config', file('http:\n  addr: nope\n')], { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(hook).href}` });
+  expect(code).toBe(2); // the invalid address: read, after the re-exec
+  expect(out).toContain('loaded after the re-exec: ' + pathToFileURL(join(REPO_ROOT, 'collector/src/config/load.ts')).href);
+  expect(out).toContain('loaded before the re-exec: ' + pathToFileURL(BIN).href);
+  expect(out.split('\n').filter((l) => l.startsWith('loaded before the re-exec:') && l.includes('/collector/src/config/'))).toEqual([]);
 });
 
 it('periscope start runs with the V8 flags of collector/bin/node-flags.ts, in the process it was started as', async () => {

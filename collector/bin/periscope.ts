@@ -11,12 +11,12 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, keyOfProblem, readConfig } from '../src/config/load.ts';
-import { renderConfigReference } from '../src/config/reference.ts';
-import { formatAddr } from '../src/config/units.ts';
 import { PeriscopeError } from '../src/errors.ts';
-import { LOG_LEVELS } from '../src/log/config.ts';
 import { runWithNodeFlags } from './node-flags.ts';
+// Nothing heavier is imported here: `start` re-executes node (runWithNodeFlags) before it reads
+// the configuration, and each module imported before that is type-stripped and evaluated twice.
+// The configuration's modules (typebox, ajv, alerting's schemas) are imported where they are used,
+// after the re-exec: imported here, they cost a second of every start on a loaded 2-core machine.
 
 const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope --version';
 
@@ -88,6 +88,7 @@ function logInfo(msg: string, fields: Record<string, unknown> = {}): void {
  * the alerting engine logs them).
  */
 async function checkedConfig(file: string | undefined, printWarnings = false, reload = false) {
+  const { ConfigError, keyOfProblem, readConfig } = await import('../src/config/load.ts');
   const { config, problems, source } = readConfig({ file, reload });
   let ruleFileProblems: string[] = [];
   if (file && !problems.some((p) => /^\(root\)/.test(keyOfProblem(p)))) {
@@ -119,11 +120,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'config-reference') {
+    const { renderConfigReference } = await import('../src/config/reference.ts');
     process.stdout.write(renderConfigReference());
     return 0;
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)
   const config = await checkedConfig(file);
+  const [{ LOG_LEVELS }, { formatAddr }] = await Promise.all([import('../src/log/config.ts'), import('../src/config/units.ts')]);
   lowestLevel = LOG_LEVELS[config.log.level];
   // SIGHUP reloads the configuration's alerting rule files, as Prometheus does; Node's default would end the process.
   // Not while starting or stopping: the rules engine may not be there (or no longer).

@@ -5,7 +5,7 @@
 // does not carry the status so clients that thread by subject (Gmail) keep one conversation.
 // Retry decision on the SMTP reply: 4xx retryable, 5xx permanent (RFC 5321 §4.2.1); connection,
 // timeout and TLS errors retryable. The SMTP password never appears in errors or logs.
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import { timerDelay } from '../../clock.ts';
 import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
@@ -164,9 +164,12 @@ export class EmailNotifier extends NotifierBase {
    * at the next reload that changes the configuration, or restart.
    */
   override async start(): Promise<void> {
+    // Imported here, not with the module: a collector without an email receiver (most) never
+    // loads nodemailer's 39 modules, 70-90 ms of every start on a loaded 2-core machine.
+    const { default: mailer } = await import('nodemailer');
     if (this.state === 'new') {
       const options = this.#tls ? loadChannelTls(this.#tls, this.id, 'the SMTP server', this.logger) : {};
-      this.#transport = nodemailer.createTransport(smtpTransportOptions(this.#config, options));
+      this.#transport = mailer.createTransport(smtpTransportOptions(this.#config, options));
     }
     await super.start();
   }

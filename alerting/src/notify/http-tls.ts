@@ -6,7 +6,7 @@
 // Node's own fetch takes no dispatcher of the undici package (its bundled undici is another
 // version): a channel with `tls:` sends with the package's fetch.
 import type { ConnectionOptions } from 'node:tls';
-import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ALERT_ERR, AlertError } from '../errors.ts';
 import { loadTls, tlsDispatcher, type TlsConfig } from '../tls.ts';
 import { NotifierBase, type NotifierDeps, type NotifierLogger } from './notifier.ts';
@@ -68,7 +68,8 @@ class ChannelHttp {
     if (!this.#tls) return fetch(url, init);
     // Never the process-wide fetch instead: that would send without the CA and the client certificate.
     if (!dispatcher) return Promise.reject(new Error(`${this.#tls.key}: the connection pool is not open`));
-    return undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+    // undici is loaded here and in tls.ts when a channel has tls:, not with every collector.
+    return import('undici').then(({ fetch: undiciFetch }) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>);
   };
 
   /** Closes the pool (the notifier's sends have ended: the pipeline shuts notifiers down after them). */

@@ -1,7 +1,8 @@
 /**
  * V8 flags the collector runs with; `periscope start` re-executes itself with them when node was
- * started without them (runWithNodeFlags), so `npm start`, the Docker image, the `periscope` bin
- * and `node collector/bin/periscope.ts start` all get them.
+ * started without them (runWithNodeFlags), so `npm start`, the `periscope` bin and
+ * `node collector/bin/periscope.ts start` all get them. The Docker image's ENTRYPOINT gives them
+ * to node itself (deploy/Dockerfile; test/deploy/compose.test.ts checks they match), sparing that re-exec.
  *
  * A young generation fixed at 16 MiB per semi-space (V8's default maximum on 64-bit) instead of
  * starting at 1 MiB and growing and shrinking with the allocation rate. Every batch of records

@@ -31,15 +31,21 @@ function fakePipeline(name: string, log: string[]) {
 
 const config = (n: number) => ({ n }) as unknown as NotifyConfig;
 
+/** A SwappablePipeline started on config(1) whose pipelines are fakes (p1, p2, …) logging into `log`. */
+function swapOfFakes() {
+  const log: string[] = [];
+  const made: Array<ReturnType<typeof fakePipeline>> = [];
+  const swap = new SwappablePipeline(config(1), (c) => {
+    const f = fakePipeline(`p${(c as unknown as { n: number }).n}`, log);
+    made.push(f);
+    return f.pipeline;
+  });
+  return { log, made, swap };
+}
+
 describe('SwappablePipeline', () => {
   it('a stop during a replacement starts no new pipeline (it would run on after the collector stopped)', async () => {
-    const log: string[] = [];
-    const made: Array<ReturnType<typeof fakePipeline>> = [];
-    const swap = new SwappablePipeline(config(1), (c) => {
-      const f = fakePipeline(`p${(c as unknown as { n: number }).n}`, log);
-      made.push(f);
-      return f.pipeline;
-    });
+    const { log, made, swap } = swapOfFakes();
     const replacing = swap.replace(config(2)).catch((err: Error) => err.message);
     const stopping = swap.shutdown();
     made[0].finishShutdown();
@@ -49,13 +55,7 @@ describe('SwappablePipeline', () => {
   });
 
   it('a transition offered during a replacement goes to the new pipeline', async () => {
-    const log: string[] = [];
-    const made: Array<ReturnType<typeof fakePipeline>> = [];
-    const swap = new SwappablePipeline(config(1), (c) => {
-      const f = fakePipeline(`p${(c as unknown as { n: number }).n}`, log);
-      made.push(f);
-      return f.pipeline;
-    });
+    const { log, made, swap } = swapOfFakes();
     const replacing = swap.replace(config(2));
     const offered = swap.sink.onTransition({} as never);
     made[0].finishShutdown();
@@ -66,13 +66,7 @@ describe('SwappablePipeline', () => {
   });
 
   it('a request during a replacement is told the pipeline is restarting for a reload, not that it was shut down', async () => {
-    const log: string[] = [];
-    const made: Array<ReturnType<typeof fakePipeline>> = [];
-    const swap = new SwappablePipeline(config(1), (c) => {
-      const f = fakePipeline(`p${(c as unknown as { n: number }).n}`, log);
-      made.push(f);
-      return f.pipeline;
-    });
+    const { made, swap } = swapOfFakes();
     const replacing = swap.replace(config(2));
     let thrown: unknown;
     try {

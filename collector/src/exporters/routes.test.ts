@@ -5,7 +5,7 @@ import { deadLetterAnswer, type LetterPageQuery } from './dead-letter-page.ts';
 import { DeadLetterStore, type DeadLetter, type LetterSelection } from './dead-letter.ts';
 import type { Exporters, ReplayReport } from './exporters.ts';
 import { registerExporterRoutes } from './routes.ts';
-import { heldQuery } from '../../../test/helpers/held-query.ts';
+import { expectBodyPassedOn, heldQuery } from '../../../test/helpers/held-query.ts';
 
 const record = { timestamp: '2026-12-04T10:00:00.000001Z', severity: 6, level: 'info', facility: 1, msg: 'hello' } as const;
 
@@ -168,12 +168,7 @@ describe('where a page of dead letters is read', () => {
     const other = await inject(app, 'GET', '/health/dependencies');
     expect(other.statusCode).toBe(200);
     expect(answered).toBe(false);
-    const body = '{"total":0,"items":[],"nextCursor":null}';
-    held.answer(body);
-    const res = await read;
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(res.body).toBe(body);
+    await expectBodyPassedOn(held, read, '{"total":0,"items":[],"nextCursor":null}');
     await app.close();
   });
 });

@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { StoreQueries } from '../store/store-queries.ts';
-import { heldQuery } from '../../../test/helpers/held-query.ts';
+import { expectBodyPassedOn, heldQuery } from '../../../test/helpers/held-query.ts';
 import { registerTraceRoutes } from './api.ts';
 import type { SlowOperations } from './slowest.ts';
 
@@ -26,12 +26,7 @@ describe('trace API: where a trace is read', () => {
     const other = await app.inject({ method: 'GET', url: '/api/v1/traces/slowest' });
     expect(other.statusCode).toBe(200);
     expect(answered).toBe(false);
-    const body = JSON.stringify({ traceId: 'ab'.repeat(16), spans: [{ name: 'naïve ✓' }] });
-    held.answer(body);
-    const res = await read;
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(res.body).toBe(body);
+    await expectBodyPassedOn(held, read, JSON.stringify({ traceId: 'ab'.repeat(16), spans: [{ name: 'naïve ✓' }] }));
     await app.close();
   });
 });

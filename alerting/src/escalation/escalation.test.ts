@@ -240,14 +240,20 @@ describe('escalation chains (fake clock)', () => {
   });
 
   /** A pipeline whose alert `a` fired at t0 and was acknowledged a minute later. */
-  async function firedAndAcked() {
+  /** Alert `a` fired a minute ago into a pipeline on `config` (its chain's Slack step sent). */
+  async function firedAMinuteAgo() {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
     const t0 = t.clock.now();
     await fire(t, 'a', t0);
     await t.advance(M);
-    t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
     return { c, t0, t }; // t is also kept outside, for afterEach to shut it down
+  }
+
+  async function firedAndAcked() {
+    const { c, t0, t } = await firedAMinuteAgo();
+    t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+    return { c, t0, t };
   }
 
   it('an acknowledged alert that resolves and fires again between two group ticks escalates again', async () => {
@@ -298,11 +304,8 @@ describe('escalation chains (fake clock)', () => {
   const regrouped = { ...config, route: { ...config.route, groupBy: ['alertname', 'instance'] } };
 
   it('a running chain whose group is gone after a restart with a new grouping is dropped when its step falls due', async () => {
-    const c = channels();
-    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
-    const t0 = t.clock.now();
-    await fire(t, 'a', t0);
-    await t.advance(M);
+    const { c, t: started } = await firedAMinuteAgo();
+    t = started;
     const old = t.pipeline.escalations()[0].groupKey;
     await t.pipeline.shutdown();
     t = await startTestPipeline(regrouped, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
@@ -327,11 +330,8 @@ describe('escalation chains (fake clock)', () => {
   });
 
   it('a running chain whose route no longer escalates (the config changed it to a receiver) pages no further step', async () => {
-    const c = channels();
-    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
-    const t0 = t.clock.now();
-    await fire(t, 'a', t0);
-    await t.advance(M);
+    const { c, t0, t: started } = await firedAMinuteAgo();
+    t = started;
     await t.pipeline.shutdown();
     const toSlack = { ...config, route: { receiver: 'team-slack', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h' } };
     t = await startTestPipeline(toSlack, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
@@ -341,11 +341,8 @@ describe('escalation chains (fake clock)', () => {
   });
 
   it('a running chain whose route now escalates with another chain: the new chain starts, the old one pages no further step', async () => {
-    const c = channels();
-    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
-    const t0 = t.clock.now();
-    await fire(t, 'a', t0);
-    await t.advance(M);
+    const { c, t0, t: started } = await firedAMinuteAgo();
+    t = started;
     await t.pipeline.shutdown();
     const other = {
       ...config,

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiPost } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 interface Arrived {
@@ -46,11 +47,7 @@ const config = (version: number) => `alerting:
       - { matchers: ['team="c${version}"'], receiver: c }
 `;
 
-async function post(path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${collector.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const post = (path: string, body?: unknown) => apiPost(collector.url, path, body);
 
 const received = (alertname: string) => arrived.filter((r) => r.url === '/a' && r.alertname === alertname);
 

@@ -4,7 +4,7 @@
 // nothing does nothing (alerting/src/dispatch/grouping.test.ts has the timings on a fake clock).
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from './helpers/alerting.ts';
+import { apiPost, startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 let hook: StandIn;
@@ -29,11 +29,7 @@ const config = (version: number) => `alerting:
       - { matchers: ['probe="yes"'], receiver: probe }
 `;
 
-async function post(path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${collector.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const post = (path: string, body?: unknown) => apiPost(collector.url, path, body);
 
 /** The instances of each message to `path`, in order. */
 const receivedBy = (path: string) => hook.requests.filter((r) => r.url === path).map((r) => (JSON.parse(r.body).alerts as { labels: { instance: string } }[]).map((a) => a.labels.instance).join(','));

@@ -5,7 +5,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandIn, type StandIn } from './helpers/alerting.ts';
+import { apiPost, startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 
 let hook: StandIn;
@@ -29,11 +29,7 @@ ${extra.receiverC ? `    - name: c\n      webhook: [{ url: '${hook.url}/c' }]\n`
     groupInterval: 1h
 ${extra.routeC ? `    routes:\n      - { matchers: ['team="c"'], receiver: c }\n` : ''}${extra.store ?? ''}`;
 
-async function post(path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${collector.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const post = (path: string, body?: unknown) => apiPost(collector.url, path, body);
 
 const receivedBy = (path: string) => hook.requests.filter((r) => r.url === path).map((r) => JSON.parse(r.body).commonLabels.alertname as string);
 

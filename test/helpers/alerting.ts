@@ -105,3 +105,10 @@ export async function apiCall(baseUrl: string, path: string, body?: unknown): Pr
   const res = await fetch(`${baseUrl}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
 }
+
+/** A POST to the collector's JSON API, of `body` as JSON when given (none: /-/reload); the status and the parsed answer, if any. */
+export async function apiPost(baseUrl: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}

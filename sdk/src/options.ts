@@ -1,7 +1,13 @@
 // SDK options: explicit options > environment > defaults. The ONLY module that reads process.env.
 // Contract: resolveOptions() either returns a complete, validated ResolvedOptions or throws an
 // Error whose message starts with "[periscope]" and names the offending option. It is the only
-// place where init() may throw.
+// place where init() may throw, and it throws for options passed in code only: the developer sees
+// that at once. A value read from the environment (PERISCOPE_*, OTEL_*), often set by a platform
+// (the OpenTelemetry Operator, a Helm chart, a shared .env) and not by the app's developer, never
+// throws: a bad one is ignored with a warning naming the variable, its value and what is used
+// instead, as the OTel spec asks for a value that cannot be parsed
+// (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#type-specific-guidance):
+// with `node --import @periscope/sdk/register` a throw here would stop the app before its first line.
 
 import { hostname as osHostname } from 'node:os';
 import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
@@ -233,20 +239,35 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return value;
 }
 
-/** A boolean option: explicit value, else env ("true/false/1/0/yes/no/on/off"), else the fallback. */
-function bool(name: string, value: unknown, envName: string, env: NodeJS.ProcessEnv, fallback: boolean): boolean {
+/**
+ * The warning for an environment variable's bad value, which is ignored: the variable, its value,
+ * what it must be, and `outcome`, what the SDK does instead ("5000 is used").
+ */
+function envIgnored(envName: string, raw: string, what: string, outcome: string): string {
+  return `${envName} ignored: ${JSON.stringify(raw)} is not ${what}: ${outcome}`;
+}
+
+/**
+ * A boolean option: explicit value, else env ("true/false/1/0/yes/no/on/off"), else the fallback.
+ * A bad option throws; a bad env value is ignored with a warning (the fallback is used).
+ */
+function bool(name: string, value: unknown, envName: string, env: NodeJS.ProcessEnv, fallback: boolean, warnings: string[]): boolean {
   if (value !== undefined) {
     if (typeof value !== 'boolean') fail(`"${name}" must be a boolean, got ${JSON.stringify(value)}`);
     return value;
   }
-  const raw = nonEmpty(env[envName])?.toLowerCase();
+  const raw = nonEmpty(env[envName]);
   if (raw === undefined) return fallback;
-  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-  if (['false', '0', 'no', 'off'].includes(raw)) return false;
-  fail(`"${name}" (${envName}) must be true or false, got ${JSON.stringify(env[envName])}`);
+  if (['true', '1', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['false', '0', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  warnings.push(envIgnored(envName, raw, 'true or false', `${fallback} is used`));
+  return fallback;
 }
 
-/** A number option: explicit value, else env, else the fallback; `check` tells what is valid. */
+/**
+ * A number option: explicit value, else env, else the fallback; `check` tells what is valid. A bad
+ * option throws; a bad env value is ignored with a warning (the fallback is used).
+ */
 function num(
   name: string,
   value: unknown,
@@ -254,19 +275,18 @@ function num(
   env: NodeJS.ProcessEnv,
   fallback: number,
   check: { what: string; ok: (n: number) => boolean },
+  warnings: string[],
 ): number {
-  let n: unknown = value;
-  let source = `"${name}"`;
-  if (n === undefined && envName !== undefined) {
-    const raw = nonEmpty(env[envName]);
-    if (raw === undefined) return fallback;
-    n = Number(raw);
-    source = `"${name}" (${envName})`;
-    if (Number.isNaN(n)) fail(`${source} must be ${check.what}, got ${JSON.stringify(raw)}`);
+  if (value !== undefined) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || !check.ok(value)) fail(`"${name}" must be ${check.what}, got ${JSON.stringify(value)}`);
+    return value;
   }
-  if (n === undefined) return fallback;
-  if (typeof n !== 'number' || !Number.isFinite(n) || !check.ok(n)) fail(`${source} must be ${check.what}, got ${JSON.stringify(value ?? n)}`);
-  return n;
+  const raw = envName === undefined ? undefined : nonEmpty(env[envName]);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (Number.isFinite(n) && check.ok(n)) return n;
+  warnings.push(envIgnored(envName!, raw, check.what, `${fallback} is used`));
+  return fallback;
 }
 
 const RATIO = { what: 'a number from 0 to 1', ok: (n: number) => n >= 0 && n <= 1 };
@@ -303,6 +323,26 @@ function fitEnvHeader(source: string, value: string | undefined, limit: number, 
   if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
   warnings.push(`${source} is ${value.length} characters, over the ${limit} of the logs' RFC 5424 ${field}: ${JSON.stringify(cut)} (its first ${cut.length}) is used for logs, spans and metrics alike`);
   return cut;
+}
+
+/** Why `endpoint` cannot be the collector's base URL, or undefined when it can. */
+function endpointProblem(endpoint: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be http(s)';
+  // The signal paths (/api/v1/logs, /v1/traces, /v1/metrics) are appended to it: after a query or
+  // fragment they would land inside it, and every request would go to the base path and fail.
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(endpoint)) return "must be the collector's base URL without a query string or fragment";
+  return undefined;
+}
+
+/** A URL for a warning, without the credentials it may carry (`http://user:pass@host`, url-credentials.ts). */
+function withoutUserinfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -343,20 +383,19 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE or OTEL_SERVICE_NAME)');
 
   // OTEL_EXPORTER_OTLP_ENDPOINT is the same kind of URL: a base the signal paths are appended to.
-  const endpoint =
-    stringOption('endpoint', options.endpoint) ?? nonEmpty(env.PERISCOPE_ENDPOINT) ?? otlpBaseEndpoint(env, warnings) ?? DEFAULTS.endpoint;
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    fail(`"endpoint" is not a URL: ${JSON.stringify(endpoint)}`);
+  // A bad PERISCOPE_ENDPOINT is ignored with a warning, as a bad OTEL_EXPORTER_OTLP_ENDPOINT is.
+  const explicitEndpoint = stringOption('endpoint', options.endpoint);
+  if (explicitEndpoint !== undefined) {
+    const problem = endpointProblem(explicitEndpoint);
+    if (problem !== undefined) fail(`"endpoint" ${problem}, got ${JSON.stringify(explicitEndpoint)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`"endpoint" must be http(s): ${endpoint}`);
-  // The signal paths (/api/v1/logs, /v1/traces, /v1/metrics) are appended to it: after a query or
-  // fragment they would land inside it, and every request would go to the base path and fail.
-  if (url.search !== '' || url.hash !== '' || /[?#]/.test(endpoint)) {
-    fail(`"endpoint" must be the collector's base URL without a query string or fragment, got ${JSON.stringify(endpoint)}`);
+  let envEndpoint = nonEmpty(env.PERISCOPE_ENDPOINT);
+  if (explicitEndpoint === undefined && envEndpoint !== undefined && endpointProblem(envEndpoint) !== undefined) {
+    const instead = otlpBaseEndpoint(env, warnings) ?? DEFAULTS.endpoint;
+    warnings.push(envIgnored('PERISCOPE_ENDPOINT', withoutUserinfo(envEndpoint), 'an http(s) base URL without a query string or fragment', `${withoutUserinfo(instead)} is used`));
+    envEndpoint = instead;
   }
+  const endpoint = explicitEndpoint ?? envEndpoint ?? otlpBaseEndpoint(env, warnings) ?? DEFAULTS.endpoint;
 
   const base = endpoint.replace(/\/+$/, '');
   const headers = envHeaders(env, warnings);
@@ -375,16 +414,33 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     warnings.push(`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ignored: logs are shipped to the collector's log API at ${base}/api/v1/logs (set PERISCOPE_ENDPOINT to move them)`);
   }
 
-  const levelSpec = stringOption('level', options.level) ?? nonEmpty(env.PERISCOPE_LOG_LEVEL) ?? DEFAULTS.level;
+  const explicitLevel = stringOption('level', options.level);
   let levels: LevelSpec;
   try {
-    levels = parseLevelSpec(levelSpec);
+    levels = parseLevelSpec(explicitLevel ?? DEFAULTS.level);
   } catch (err) {
     fail(`"level": ${(err as Error).message}`);
   }
+  const envLevel = nonEmpty(env.PERISCOPE_LOG_LEVEL);
+  if (explicitLevel === undefined && envLevel !== undefined) {
+    try {
+      levels = parseLevelSpec(envLevel);
+    } catch (err) {
+      // ignored whole (not in part): a spec half applied would log what nobody asked for
+      warnings.push(`PERISCOPE_LOG_LEVEL ignored: ${(err as Error).message}: ${DEFAULTS.level} is used`);
+    }
+  }
 
-  const format = (stringOption('format', options.format) ?? nonEmpty(env.PERISCOPE_LOG_FORMAT)?.toLowerCase() ?? DEFAULTS.format) as LogFormat;
-  if (!LOG_FORMATS.includes(format)) fail(`"format" must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+  const explicitFormat = stringOption('format', options.format);
+  if (explicitFormat !== undefined && !LOG_FORMATS.includes(explicitFormat as LogFormat)) {
+    fail(`"format" must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(explicitFormat)}`);
+  }
+  const envFormat = nonEmpty(env.PERISCOPE_LOG_FORMAT);
+  let format = (explicitFormat ?? envFormat?.toLowerCase() ?? DEFAULTS.format) as LogFormat;
+  if (!LOG_FORMATS.includes(format)) {
+    warnings.push(envIgnored('PERISCOPE_LOG_FORMAT', envFormat!, `one of ${LOG_FORMATS.join(', ')}`, `${DEFAULTS.format} is used`));
+    format = DEFAULTS.format;
+  }
 
   const redact = options.redact ?? [];
   if (!Array.isArray(redact) || redact.some((p) => typeof p !== 'string')) fail('"redact" must be an array of strings');
@@ -411,6 +467,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     env,
     otelMetricExportInterval(env, warnings) ?? DEFAULTS.metricsExportIntervalMs,
     TIMER_MS,
+    warnings,
   );
   const traces = section('traces', options.traces);
   const tracesTimeoutMs = requestTimeoutMs('TRACES');
@@ -438,19 +495,27 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       slopeBytesPerMin: num('metrics.leak.slopeBytesPerMin', l.slopeBytesPerMin, 'PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN', env, DEFAULTS.leakSlopeBytesPerMin, {
         what: 'a positive number',
         ok: (n) => n > 0,
-      }),
-      windowMs: num('metrics.leak.windowMs', l.windowMs, 'PERISCOPE_LEAK_WINDOW_MS', env, DEFAULTS.leakWindowMs, POSITIVE_INT),
+      }, warnings),
+      windowMs: num('metrics.leak.windowMs', l.windowMs, 'PERISCOPE_LEAK_WINDOW_MS', env, DEFAULTS.leakWindowMs, POSITIVE_INT, warnings),
       minSamples: num('metrics.leak.minSamples', l.minSamples, undefined, env, DEFAULTS.leakMinSamples, {
         what: 'an integer ≥ 3',
         ok: (n) => Number.isInteger(n) && n >= 3,
-      }),
+      }, warnings),
     };
   }
 
   let instrumentations: unknown = options.instrumentations;
   if (instrumentations === undefined) {
+    // from the environment: an unknown name is left out with a warning, the known ones are loaded
     const raw = nonEmpty(env.PERISCOPE_INSTRUMENTATIONS);
-    instrumentations = raw === undefined ? [] : raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+    const names = raw === undefined ? [] : raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+    const known = names.filter((n) => (INSTRUMENTATIONS as readonly string[]).includes(n));
+    const unknown = names.filter((n) => !known.includes(n));
+    if (unknown.length > 0) {
+      const loaded = known.length > 0 ? `${[...new Set(known)].join(', ')} is loaded` : 'none is loaded';
+      warnings.push(`PERISCOPE_INSTRUMENTATIONS: ${unknown.map((n) => JSON.stringify(n)).join(', ')} ignored, not an instrumentation the SDK has (${INSTRUMENTATIONS.join(', ')}): ${loaded}`);
+    }
+    instrumentations = known;
   }
   if (!Array.isArray(instrumentations)) fail('"instrumentations" must be an array of names');
   for (const name of instrumentations) {
@@ -463,17 +528,29 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   if (options.prometheus !== undefined) {
     const p = section('prometheus', options.prometheus);
     if (p.port === undefined) fail('"prometheus.port" is required when "prometheus" is set');
-    prometheus = { port: num('prometheus.port', p.port, undefined, env, 0, PORT), host: p.host ?? DEFAULTS.prometheusHost };
+    prometheus = { port: num('prometheus.port', p.port, undefined, env, 0, PORT, warnings), host: p.host ?? DEFAULTS.prometheusHost };
     if (typeof prometheus.host !== 'string' || prometheus.host === '') fail('"prometheus.host" must be a non-empty string');
-  } else if (nonEmpty(env.PERISCOPE_PROMETHEUS_PORT) !== undefined) {
-    prometheus = { port: num('prometheus.port', undefined, 'PERISCOPE_PROMETHEUS_PORT', env, 0, PORT), host: DEFAULTS.prometheusHost };
+  } else {
+    const raw = nonEmpty(env.PERISCOPE_PROMETHEUS_PORT);
+    const port = raw === undefined ? undefined : Number(raw);
+    if (port !== undefined && PORT.ok(port)) prometheus = { port, host: DEFAULTS.prometheusHost };
+    else if (raw !== undefined) warnings.push(envIgnored('PERISCOPE_PROMETHEUS_PORT', raw, PORT.what, 'no Prometheus endpoint is served'));
   }
 
-  const keepLevelName = logSampling.keepLevel ?? nonEmpty(env.PERISCOPE_LOG_SAMPLE_KEEP_LEVEL)?.toLowerCase() ?? DEFAULTS.logSampleKeepLevel;
   // own keys only: "constructor" or "__proto__" must not pass for a level
-  const keepLevel = typeof keepLevelName === 'string' && Object.hasOwn(PINO_LEVEL_VALUES, keepLevelName) ? PINO_LEVEL_VALUES[keepLevelName as keyof typeof PINO_LEVEL_VALUES] : undefined;
-  if (keepLevel === undefined) {
-    fail(`"logSampling.keepLevel" must be one of ${Object.keys(PINO_LEVEL_VALUES).join(', ')} (error and worse are always kept), got ${JSON.stringify(keepLevelName)}`);
+  const keepLevelOf = (name: unknown): number | undefined =>
+    typeof name === 'string' && Object.hasOwn(PINO_LEVEL_VALUES, name) ? PINO_LEVEL_VALUES[name as keyof typeof PINO_LEVEL_VALUES] : undefined;
+  const keepLevels = `one of ${Object.keys(PINO_LEVEL_VALUES).join(', ')} (error and worse are always kept)`;
+  let keepLevel = keepLevelOf(DEFAULTS.logSampleKeepLevel)!;
+  if (logSampling.keepLevel !== undefined) {
+    keepLevel = keepLevelOf(logSampling.keepLevel) ?? fail(`"logSampling.keepLevel" must be ${keepLevels}, got ${JSON.stringify(logSampling.keepLevel)}`);
+  } else {
+    const raw = nonEmpty(env.PERISCOPE_LOG_SAMPLE_KEEP_LEVEL);
+    if (raw !== undefined) {
+      const fromEnv = keepLevelOf(raw.toLowerCase());
+      if (fromEnv !== undefined) keepLevel = fromEnv;
+      else warnings.push(envIgnored('PERISCOPE_LOG_SAMPLE_KEEP_LEVEL', raw, keepLevels, `${DEFAULTS.logSampleKeepLevel} is used`));
+    }
   }
 
   return {
@@ -491,7 +568,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     batchMaxRecords: positiveInt('batchMaxRecords', options.batchMaxRecords, blrp.maxExportBatchSize ?? DEFAULTS.batchMaxRecords),
     batchMaxBytes: positiveInt('batchMaxBytes', options.batchMaxBytes, DEFAULTS.batchMaxBytes),
     flushIntervalMs: positiveInt('flushIntervalMs', options.flushIntervalMs, blrp.scheduledDelayMillis ?? DEFAULTS.flushIntervalMs, TIMER_MS),
-    shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS),
+    shutdownTimeoutMs: num('shutdownTimeoutMs', options.shutdownTimeoutMs, 'PERISCOPE_SHUTDOWN_TIMEOUT_MS', env, DEFAULTS.shutdownTimeoutMs, TIMER_MS, warnings),
     requestTimeoutMs: requestTimeoutMs('LOGS', blrp.exportTimeoutMillis),
     hostname,
     facility,
@@ -500,8 +577,8 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
     warnings,
     diagLevel: otelLogLevel(env, warnings),
     traces: {
-      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, otelExporterOff(env, 'OTEL_TRACES_EXPORTER', warnings) ?? true) && !disabled,
-      sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO),
+      enabled: bool('traces.enabled', traces.enabled, 'PERISCOPE_TRACES_ENABLED', env, otelExporterOff(env, 'OTEL_TRACES_EXPORTER', warnings) ?? true, warnings) && !disabled,
+      sampleRatio: num('traces.sampleRatio', traces.sampleRatio, 'PERISCOPE_TRACES_SAMPLE_RATIO', env, otelSamplerRatio(env, warnings) ?? DEFAULTS.tracesSampleRatio, RATIO, warnings),
       url: signalEndpoint(env, 'TRACES', warnings) ?? `${base}/v1/traces`,
       headers: envHeaders(env, warnings, { name: 'TRACES', general: headers }),
       timeoutMs: tracesTimeoutMs,
@@ -512,7 +589,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       gzip: signalGzip('TRACES'),
     },
     metrics: {
-      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true) && !disabled,
+      enabled: bool('metrics.enabled', metrics.enabled, 'PERISCOPE_METRICS_ENABLED', env, otelExporterOff(env, 'OTEL_METRICS_EXPORTER', warnings) ?? true, warnings) && !disabled,
       url: signalEndpoint(env, 'METRICS', warnings) ?? `${base}/v1/metrics`,
       headers: envHeaders(env, warnings, { name: 'METRICS', general: headers }),
       tls: otlpTls(env, warnings, { name: 'METRICS', general: tls }),
@@ -521,13 +598,13 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
       exportTimeoutMs: Math.min(otelMetricExportTimeout(env, warnings) ?? metricsTimeoutMs, metricsExportIntervalMs),
       exportIntervalMs: metricsExportIntervalMs,
       exponentialHistograms: otelExponentialHistograms(env, warnings),
-      runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true),
+      runtime: bool('metrics.runtime', metrics.runtime, 'PERISCOPE_RUNTIME_METRICS', env, true, warnings),
       leak,
     },
     instrumentations: disabled ? [] : [...new Set(instrumentations as InstrumentationName[])],
     prometheus: disabled ? undefined : prometheus,
     logSampling: {
-      rate: num('logSampling.rate', logSampling.rate, 'PERISCOPE_LOG_SAMPLE_RATE', env, DEFAULTS.logSampleRate, RATIO),
+      rate: num('logSampling.rate', logSampling.rate, 'PERISCOPE_LOG_SAMPLE_RATE', env, DEFAULTS.logSampleRate, RATIO, warnings),
       keepLevel,
     },
   };

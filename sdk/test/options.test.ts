@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveOptions, DEFAULTS } from '../src/options.ts';
+import { resolveOptions, DEFAULTS, type ResolvedOptions } from '../src/options.ts';
 import { buildResource } from '../src/otel/common.ts';
 
 describe('resolveOptions: explicit > env > defaults', () => {
@@ -52,9 +52,8 @@ describe('resolveOptions: explicit > env > defaults', () => {
     { name: 'non-http endpoint', options: { service: 's', endpoint: 'ftp://x' }, env: {}, error: /must be http\(s\)/ },
     // the signal paths are appended to it: /?token=x/v1/traces
     { name: 'endpoint with a query string', options: { service: 's', endpoint: 'http://c:4318/?token=x' }, env: {}, error: /"endpoint" must be the collector's base URL without a query string or fragment, got "http:\/\/c:4318\/\?token=x"/ },
-    { name: 'endpoint in env with a fragment', options: { service: 's' }, env: { PERISCOPE_ENDPOINT: 'http://c:4318/base#x' }, error: /without a query string or fragment/ },
     { name: 'endpoint with an empty query', options: { service: 's', endpoint: 'http://c:4318/?' }, env: {}, error: /without a query string or fragment/ },
-    { name: 'bad level in env', options: { service: 's' }, env: { PERISCOPE_LOG_LEVEL: 'info,db=chatty' }, error: /"level": invalid log level "chatty"/ },
+    { name: 'bad level', options: { service: 's', level: 'info,db=chatty' }, env: {}, error: /"level": invalid log level "chatty"/ },
     { name: 'bad format', options: { service: 's', format: 'xml' as never }, env: {}, error: /"format" must be one of/ },
     { name: 'zero buffer', options: { service: 's', maxBufferBytes: 0 }, env: {}, error: /"maxBufferBytes" must be a positive integer/ },
     { name: 'fractional interval', options: { service: 's', flushIntervalMs: 1.5 }, env: {}, error: /"flushIntervalMs"/ },
@@ -153,22 +152,18 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
 
   it.each([
     { name: 'ratio above 1', options: { traces: { sampleRatio: 1.5 } }, env: {}, error: /"traces.sampleRatio" must be a number from 0 to 1/ },
-    { name: 'ratio not a number in env', options: {}, env: { PERISCOPE_TRACES_SAMPLE_RATIO: 'half' }, error: /"traces.sampleRatio" \(PERISCOPE_TRACES_SAMPLE_RATIO\) must be a number from 0 to 1, got "half"/ },
-    { name: 'boolean in env', options: {}, env: { PERISCOPE_TRACES_ENABLED: 'maybe' }, error: /"traces.enabled" \(PERISCOPE_TRACES_ENABLED\) must be true or false/ },
     { name: 'boolean option', options: { metrics: { enabled: 'yes' as never } }, env: {}, error: /"metrics.enabled" must be a boolean/ },
     { name: 'zero export interval', options: { metrics: { exportIntervalMs: 0 } }, env: {}, error: /"metrics.exportIntervalMs" must be a whole number of milliseconds from 1/ },
     // Node fires a timer over 2^31-1 ms at once: every request would time out, a flush loop spin.
     { name: 'a request timeout longer than a Node timer', options: { requestTimeoutMs: 2 ** 31 }, env: {}, error: /"requestTimeoutMs" must be a whole number of milliseconds from 1 to 2147483647/ },
     { name: 'a flush interval longer than a Node timer', options: { flushIntervalMs: 3e9 }, env: {}, error: /"flushIntervalMs" must be a whole number of milliseconds from 1 to 2147483647/ },
-    { name: 'a shutdown timeout in env longer than a Node timer', options: {}, env: { PERISCOPE_SHUTDOWN_TIMEOUT_MS: '9999999999' }, error: /"shutdownTimeoutMs" \(PERISCOPE_SHUTDOWN_TIMEOUT_MS\) must be a whole number of milliseconds/ },
+    { name: 'a shutdown timeout longer than a Node timer', options: { shutdownTimeoutMs: 9999999999 }, env: {}, error: /"shutdownTimeoutMs" must be a whole number of milliseconds/ },
     { name: 'unknown instrumentation', options: { instrumentations: ['express' as never] }, env: {}, error: /"instrumentations": unknown instrumentation "express" \(known: http\)/ },
-    { name: 'unknown instrumentation in env', options: {}, env: { PERISCOPE_INSTRUMENTATIONS: 'http,grpc' }, error: /unknown instrumentation "grpc"/ },
     { name: 'prometheus without port', options: { prometheus: {} as never }, env: {}, error: /"prometheus.port" is required/ },
-    { name: 'prometheus port out of range', options: {}, env: { PERISCOPE_PROMETHEUS_PORT: '70000' }, error: /"prometheus.port" \(PERISCOPE_PROMETHEUS_PORT\) must be a port/ },
+    { name: 'prometheus port out of range', options: { prometheus: { port: 70000 } }, env: {}, error: /"prometheus.port" must be a port/ },
     { name: 'log rate below 0', options: { logSampling: { rate: -0.1 } }, env: {}, error: /"logSampling.rate" must be a number from 0 to 1/ },
     { name: 'keep level above error', options: { logSampling: { keepLevel: 'fatal' as never } }, env: {}, error: /"logSampling.keepLevel" must be one of trace, debug, info, warn, error/ },
     { name: 'keep level named like an Object property', options: { logSampling: { keepLevel: 'constructor' as never } }, env: {}, error: /"logSampling.keepLevel" must be one of/ },
-    { name: 'keep level from env named like an Object property', options: {}, env: { PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: '__proto__' }, error: /"logSampling.keepLevel" must be one of/ },
     { name: 'leak minSamples too small', options: { metrics: { leak: { minSamples: 2 } } }, env: {}, error: /"metrics.leak.minSamples" must be an integer ≥ 3/ },
     { name: 'traces not an object', options: { traces: true as never }, env: {}, error: /"traces" must be an object/ },
     // plain JS callers: a wrong type names the option instead of failing inside it
@@ -178,6 +173,53 @@ describe('resolveOptions: traces, metrics, instrumentations, prometheus, log sam
     { name: 'hostname null', options: { hostname: null as never }, env: {}, error: /"hostname" must be a string, got null/ },
   ])('rejects $name', ({ options, env, error }) => {
     expect(() => resolveOptions({ service: 's', ...options }, env)).toThrow(error);
+  });
+});
+
+// A variable is often set by a platform, not by the app's developer; with the SDK preloaded
+// (--import @periscope/sdk/register) a throw would stop the app before its first line. As the OTel
+// spec asks for a value that cannot be parsed: a warning, and the setting is ignored.
+describe('a bad value from the environment is ignored with a warning naming it and what is used, never thrown', () => {
+  const TIMER = 'a whole number of milliseconds from 1 to 2147483647 (about 24.8 days; Node fires a longer timer at once)';
+  it.each([
+    { name: 'PERISCOPE_TRACES_SAMPLE_RATIO not a number', env: { PERISCOPE_TRACES_SAMPLE_RATIO: 'abc' }, get: (o: ResolvedOptions) => o.traces.sampleRatio, value: 1, warning: 'PERISCOPE_TRACES_SAMPLE_RATIO ignored: "abc" is not a number from 0 to 1: 1 is used' },
+    { name: 'PERISCOPE_TRACES_SAMPLE_RATIO over 1, OTEL_TRACES_SAMPLER used instead', env: { PERISCOPE_TRACES_SAMPLE_RATIO: '1.5', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, get: (o: ResolvedOptions) => o.traces.sampleRatio, value: 0.25, warning: 'PERISCOPE_TRACES_SAMPLE_RATIO ignored: "1.5" is not a number from 0 to 1: 0.25 is used' },
+    { name: 'PERISCOPE_SHUTDOWN_TIMEOUT_MS negative', env: { PERISCOPE_SHUTDOWN_TIMEOUT_MS: '-5' }, get: (o: ResolvedOptions) => o.shutdownTimeoutMs, value: 5000, warning: `PERISCOPE_SHUTDOWN_TIMEOUT_MS ignored: "-5" is not ${TIMER}: 5000 is used` },
+    { name: 'PERISCOPE_SHUTDOWN_TIMEOUT_MS longer than a Node timer', env: { PERISCOPE_SHUTDOWN_TIMEOUT_MS: '9999999999' }, get: (o: ResolvedOptions) => o.shutdownTimeoutMs, value: 5000, warning: `PERISCOPE_SHUTDOWN_TIMEOUT_MS ignored: "9999999999" is not ${TIMER}: 5000 is used` },
+    { name: 'PERISCOPE_METRICS_EXPORT_INTERVAL_MS Infinity', env: { PERISCOPE_METRICS_EXPORT_INTERVAL_MS: 'Infinity' }, get: (o: ResolvedOptions) => o.metrics.exportIntervalMs, value: 10_000, warning: `PERISCOPE_METRICS_EXPORT_INTERVAL_MS ignored: "Infinity" is not ${TIMER}: 10000 is used` },
+    { name: 'PERISCOPE_LEAK_WINDOW_MS fractional', env: { PERISCOPE_LEAK_WINDOW_MS: '1.5' }, get: (o: ResolvedOptions) => o.metrics.leak?.windowMs, value: 15 * 60_000, warning: 'PERISCOPE_LEAK_WINDOW_MS ignored: "1.5" is not a positive integer: 900000 is used' },
+    { name: 'PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN zero', env: { PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN: '0' }, get: (o: ResolvedOptions) => o.metrics.leak?.slopeBytesPerMin, value: 1024 * 1024, warning: 'PERISCOPE_LEAK_SLOPE_BYTES_PER_MIN ignored: "0" is not a positive number: 1048576 is used' },
+    { name: 'PERISCOPE_LOG_SAMPLE_RATE over 1', env: { PERISCOPE_LOG_SAMPLE_RATE: '2' }, get: (o: ResolvedOptions) => o.logSampling.rate, value: 1, warning: 'PERISCOPE_LOG_SAMPLE_RATE ignored: "2" is not a number from 0 to 1: 1 is used' },
+    { name: 'PERISCOPE_PROMETHEUS_PORT out of range', env: { PERISCOPE_PROMETHEUS_PORT: '99999' }, get: (o: ResolvedOptions) => o.prometheus, value: undefined, warning: 'PERISCOPE_PROMETHEUS_PORT ignored: "99999" is not a port 0–65535: no Prometheus endpoint is served' },
+    { name: 'PERISCOPE_TRACES_ENABLED not a boolean', env: { PERISCOPE_TRACES_ENABLED: 'maybe' }, get: (o: ResolvedOptions) => o.traces.enabled, value: true, warning: 'PERISCOPE_TRACES_ENABLED ignored: "maybe" is not true or false: true is used' },
+    { name: 'PERISCOPE_METRICS_ENABLED not a boolean, OTEL_METRICS_EXPORTER=none used instead', env: { PERISCOPE_METRICS_ENABLED: 'nope', OTEL_METRICS_EXPORTER: 'none' }, get: (o: ResolvedOptions) => o.metrics.enabled, value: false, warning: 'PERISCOPE_METRICS_ENABLED ignored: "nope" is not true or false: false is used' },
+    { name: 'PERISCOPE_RUNTIME_METRICS not a boolean', env: { PERISCOPE_RUNTIME_METRICS: '2' }, get: (o: ResolvedOptions) => o.metrics.runtime, value: true, warning: 'PERISCOPE_RUNTIME_METRICS ignored: "2" is not true or false: true is used' },
+    { name: 'PERISCOPE_LOG_LEVEL with an unknown level (ignored whole)', env: { PERISCOPE_LOG_LEVEL: 'warn,db=chatty' }, get: (o: ResolvedOptions) => o.levels, value: { defaultLevel: 'info', modules: {} }, warning: 'PERISCOPE_LOG_LEVEL ignored: invalid log level "chatty" in "warn,db=chatty" (expected one of trace, debug, info, warn, error, fatal, silent): info is used' },
+    { name: 'PERISCOPE_LOG_FORMAT unknown', env: { PERISCOPE_LOG_FORMAT: 'XML' }, get: (o: ResolvedOptions) => o.format, value: 'none', warning: 'PERISCOPE_LOG_FORMAT ignored: "XML" is not one of none, json, logfmt, pretty: none is used' },
+    { name: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL above error', env: { PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: 'fatal' }, get: (o: ResolvedOptions) => o.logSampling.keepLevel, value: 50, warning: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL ignored: "fatal" is not one of trace, debug, info, warn, error (error and worse are always kept): error is used' },
+    { name: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL named like an Object property', env: { PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: '__proto__' }, get: (o: ResolvedOptions) => o.logSampling.keepLevel, value: 50, warning: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL ignored: "__proto__" is not one of trace, debug, info, warn, error (error and worse are always kept): error is used' },
+    { name: 'PERISCOPE_INSTRUMENTATIONS with an unknown name (the known ones load)', env: { PERISCOPE_INSTRUMENTATIONS: 'http,grpc' }, get: (o: ResolvedOptions) => o.instrumentations, value: ['http'], warning: 'PERISCOPE_INSTRUMENTATIONS: "grpc" ignored, not an instrumentation the SDK has (http): http is loaded' },
+    { name: 'PERISCOPE_INSTRUMENTATIONS with unknown names only', env: { PERISCOPE_INSTRUMENTATIONS: 'express,pg' }, get: (o: ResolvedOptions) => o.instrumentations, value: [], warning: 'PERISCOPE_INSTRUMENTATIONS: "express", "pg" ignored, not an instrumentation the SDK has (http): none is loaded' },
+    { name: 'PERISCOPE_ENDPOINT not a URL', env: { PERISCOPE_ENDPOINT: 'collector:4318' }, get: (o: ResolvedOptions) => o.endpoint, value: DEFAULTS.endpoint, warning: `PERISCOPE_ENDPOINT ignored: "collector:4318" is not an http(s) base URL without a query string or fragment: ${DEFAULTS.endpoint} is used` },
+    // its credentials are not written into the warning (a log record shipped to the collector)
+    { name: 'PERISCOPE_ENDPOINT with a fragment, OTEL_EXPORTER_OTLP_ENDPOINT used instead', env: { PERISCOPE_ENDPOINT: 'http://u:secret@c:4318/base#x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' }, get: (o: ResolvedOptions) => o.endpoint, value: 'http://otel:4318', warning: 'PERISCOPE_ENDPOINT ignored: "http://***@c:4318/base#x" is not an http(s) base URL without a query string or fragment: http://otel:4318 is used' },
+  ])('$name', ({ env, get, value, warning }) => {
+    const o = resolveOptions({ service: 's' }, env);
+    expect(get(o)).toEqual(value);
+    expect(o.warnings).toEqual([warning]);
+  });
+
+  it('the same values given as options still stop init() (the developer sees it at once)', () => {
+    expect(() => resolveOptions({ service: 's', traces: { sampleRatio: Number('abc') } }, {})).toThrow(/"traces.sampleRatio" must be a number from 0 to 1/);
+    expect(() => resolveOptions({ service: 's', format: 'xml' as never }, {})).toThrow(/"format" must be one of/);
+    expect(() => resolveOptions({ service: 's', instrumentations: ['grpc' as never] }, {})).toThrow(/unknown instrumentation "grpc"/);
+    expect(() => resolveOptions({ service: 's', endpoint: 'collector:4318' }, { PERISCOPE_ENDPOINT: 'http://ok:4318' })).toThrow(/"endpoint" is not a URL|must be http\(s\)/);
+  });
+
+  it('a good option wins over a bad variable, which is then not read (no warning)', () => {
+    const o = resolveOptions({ service: 's', shutdownTimeoutMs: 100, format: 'json', level: 'debug' }, { PERISCOPE_SHUTDOWN_TIMEOUT_MS: 'abc', PERISCOPE_LOG_FORMAT: 'xml', PERISCOPE_LOG_LEVEL: 'chatty' });
+    expect([o.shutdownTimeoutMs, o.format, o.levels.defaultLevel]).toEqual([100, 'json', 'debug']);
+    expect(o.warnings).toEqual([]);
   });
 });
 

@@ -1,0 +1,58 @@
+// The SDK preloaded with `node --import @periscope/sdk/register` and configured by the environment
+// alone, often set by a platform (the OpenTelemetry Operator, a Helm chart, a shared .env) and not
+// by the app's developer: a bad value must never stop the app (DESIGN.md: the SDK never hurts the
+// app). As the OTel spec asks (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#type-specific-guidance),
+// it is ignored with a warning naming the variable, its value and what is used instead.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from './helpers/run-fixture.ts';
+
+const T = 60_000;
+const APP = fixturePath('preloaded-app.ts');
+const REGISTER = new URL('../src/register.ts', import.meta.url).pathname;
+
+/** Runs the app preloaded, with none of the test process' PERISCOPE_* or OTEL_* variables, and `env`. */
+function runPreloaded(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PERISCOPE_') && !k.startsWith('OTEL_')));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', REGISTER, APP], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// Nothing is sent (no collector needed): the warnings go to stderr as Node process warnings (no console format).
+const QUIET = { PERISCOPE_SERVICE: 'preloaded', OTEL_LOGS_EXPORTER: 'none', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none' };
+const TIMER = 'a whole number of milliseconds from 1 to 2147483647 (about 24.8 days; Node fires a longer timer at once)';
+
+describe('a bad variable does not stop a preloaded app: its code runs, and stderr names the variable and what is used', () => {
+  it.each<{ name: string; env: Record<string, string>; warning: string }>([
+    { name: 'PERISCOPE_TRACES_SAMPLE_RATIO=abc', env: { PERISCOPE_TRACES_SAMPLE_RATIO: 'abc' }, warning: 'PERISCOPE_TRACES_SAMPLE_RATIO ignored: "abc" is not a number from 0 to 1: 1 is used' },
+    { name: 'PERISCOPE_SHUTDOWN_TIMEOUT_MS=-5', env: { PERISCOPE_SHUTDOWN_TIMEOUT_MS: '-5' }, warning: `PERISCOPE_SHUTDOWN_TIMEOUT_MS ignored: "-5" is not ${TIMER}: 5000 is used` },
+    { name: 'PERISCOPE_PROMETHEUS_PORT=99999', env: { PERISCOPE_PROMETHEUS_PORT: '99999' }, warning: 'PERISCOPE_PROMETHEUS_PORT ignored: "99999" is not a port 0–65535: no Prometheus endpoint is served' },
+    { name: 'PERISCOPE_LOG_LEVEL=verbose', env: { PERISCOPE_LOG_LEVEL: 'verbose' }, warning: 'PERISCOPE_LOG_LEVEL ignored: invalid log level "verbose" in "verbose" (expected one of trace, debug, info, warn, error, fatal, silent): info is used' },
+    { name: 'PERISCOPE_LOG_FORMAT=xml', env: { PERISCOPE_LOG_FORMAT: 'xml' }, warning: 'PERISCOPE_LOG_FORMAT ignored: "xml" is not one of none, json, logfmt, pretty: none is used' },
+    { name: 'PERISCOPE_INSTRUMENTATIONS=express', env: { PERISCOPE_INSTRUMENTATIONS: 'express' }, warning: 'PERISCOPE_INSTRUMENTATIONS: "express" ignored, not an instrumentation the SDK has (http): none is loaded' },
+    { name: 'PERISCOPE_RUNTIME_METRICS=maybe', env: { PERISCOPE_RUNTIME_METRICS: 'maybe' }, warning: 'PERISCOPE_RUNTIME_METRICS ignored: "maybe" is not true or false: true is used' },
+    { name: 'PERISCOPE_ENDPOINT=collector:4318', env: { PERISCOPE_ENDPOINT: 'collector:4318' }, warning: 'PERISCOPE_ENDPOINT ignored: "collector:4318" is not an http(s) base URL without a query string or fragment: http://127.0.0.1:4318 is used' },
+    { name: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL=fatal', env: { PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: 'fatal' }, warning: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL ignored: "fatal" is not one of trace, debug, info, warn, error (error and worse are always kept): error is used' },
+  ])('$name', { timeout: T }, async ({ env, warning }) => {
+    const { code, stdout, stderr } = await runPreloaded({ ...QUIET, ...env });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('APP RAN {"sdk":true}');
+    expect(stderr).toContain(`PeriscopeWarning: ${warning}`);
+  });
+
+  it('with a console format the warning is a log line on stdout: PERISCOPE_LOG_SAMPLE_RATE=2', { timeout: T }, async () => {
+    const { code, stdout, stderr } = await runPreloaded({ ...QUIET, PERISCOPE_LOG_FORMAT: 'json', PERISCOPE_LOG_SAMPLE_RATE: '2' });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('APP RAN {"sdk":true}');
+    const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warning', msg: 'PERISCOPE_LOG_SAMPLE_RATE ignored: "2" is not a number from 0 to 1: 1 is used' }));
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'app line' }));
+  });
+});

@@ -10,6 +10,7 @@
 // with `node --import @periscope/sdk/register` a throw here would stop the app before its first line.
 
 import { hostname as osHostname } from 'node:os';
+import { basename } from 'node:path';
 import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
 import {
   checkOtlpProtocol,
@@ -46,9 +47,9 @@ export const LOG_FORMATS: readonly LogFormat[] = ['none', 'json', 'logfmt', 'pre
 
 export interface PeriscopeOptions {
   /**
-   * Service name, sent as RFC 5424 APP-NAME, so at most 48 characters. Required (or env
-   * PERISCOPE_SERVICE, OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES; a longer
-   * name from there is cut to its first 48, with a warning).
+   * Service name, sent as RFC 5424 APP-NAME, so at most 48 characters. Else env PERISCOPE_SERVICE,
+   * OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES (a longer name from there is cut
+   * to its first 48, with a warning); else OpenTelemetry's "unknown_service:node", with a warning.
    */
   service?: string;
   /** Collector base URL (env PERISCOPE_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT). Default http://127.0.0.1:4318. */
@@ -226,8 +227,15 @@ export const DEFAULTS = {
   prometheusHost: '0.0.0.0',
 };
 
-/** The service of a disabled SDK given none (OTel's default service.name, https://opentelemetry.io/docs/specs/semconv/resource/#service). */
-const DISABLED_SERVICE = 'unknown_service:node';
+/**
+ * The service when neither the code nor the environment names one: OTel's default service.name
+ * (https://opentelemetry.io/docs/specs/semconv/resource/#service), "unknown_service:" and
+ * process.executable.name, the base name of the executable ("unknown_service:node"), within an
+ * APP-NAME.
+ */
+function unknownService(): string {
+  return `unknown_service:${basename(process.execPath)}`.slice(0, FIELD_LIMITS.appName);
+}
 
 function fail(message: string): never {
   throw new Error(`[periscope] init: ${message}`);
@@ -371,16 +379,23 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   // (the OTel Operator sets OTEL_SERVICE_NAME from the Deployment's name) is cut to the limit for
   // all three signals, with a warning: a preloaded SDK must not stop the app for it.
   const explicitService = stringOption('service', options.service);
+  if (options.service !== undefined && explicitService === undefined) fail('"service" must not be blank');
   if (explicitService !== undefined) headerLimit('service', explicitService, FIELD_LIMITS.appName, 'APP-NAME');
-  const service =
+  let service =
     explicitService ??
     fitEnvHeader('PERISCOPE_SERVICE', nonEmpty(env.PERISCOPE_SERVICE), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
     fitEnvHeader('OTEL_SERVICE_NAME', nonEmpty(env.OTEL_SERVICE_NAME), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
-    fitEnvHeader('service.name of OTEL_RESOURCE_ATTRIBUTES', envAttribute(resource.attributes, 'service.name'), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
-    // Turned off, the SDK sends nothing a name is needed for: a preloaded SDK
-    // (--import @periscope/sdk/register) must not stop the app for the lack of one.
-    (disabled ? DISABLED_SERVICE : undefined);
-  if (service === undefined) fail('"service" is required (pass { service } or set PERISCOPE_SERVICE or OTEL_SERVICE_NAME)');
+    fitEnvHeader('service.name of OTEL_RESOURCE_ATTRIBUTES', envAttribute(resource.attributes, 'service.name'), FIELD_LIMITS.appName, 'APP-NAME', warnings);
+  if (service === undefined) {
+    // Named nowhere, as the OTel SDKs do: OpenTelemetry's default name and a warning, not a throw. A
+    // preloaded SDK (--import @periscope/sdk/register) is configured by the environment alone, and
+    // would stop the app before its first line when the platform set no name. Turned off, the SDK
+    // sends nothing a name is needed for: no warning then.
+    service = unknownService();
+    if (!disabled) {
+      warnings.push(`no service name is set (the service option, PERISCOPE_SERVICE, OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES): logs, spans and metrics are sent as ${JSON.stringify(service)}, OpenTelemetry's default`);
+    }
+  }
 
   // OTEL_EXPORTER_OTLP_ENDPOINT is the same kind of URL: a base the signal paths are appended to.
   // A bad PERISCOPE_ENDPOINT is ignored with a warning, as a bad OTEL_EXPORTER_OTLP_ENDPOINT is.

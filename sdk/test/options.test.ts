@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveOptions, DEFAULTS, type ResolvedOptions } from '../src/options.ts';
 import { buildResource } from '../src/otel/common.ts';
@@ -46,8 +46,7 @@ describe('resolveOptions: explicit > env > defaults', () => {
   });
 
   it.each([
-    { name: 'missing service', options: {}, env: {}, error: /"service" is required/ },
-    { name: 'blank service', options: { service: '  ' }, env: {}, error: /"service" is required/ },
+    { name: 'blank service', options: { service: '  ' }, env: { PERISCOPE_SERVICE: 'env' }, error: /"service" must not be blank/ },
     { name: 'bad endpoint', options: { service: 's', endpoint: 'not a url' }, env: {}, error: /"endpoint" is not a URL/ },
     { name: 'non-http endpoint', options: { service: 's', endpoint: 'ftp://x' }, env: {}, error: /must be http\(s\)/ },
     // the signal paths are appended to it: /?token=x/v1/traces
@@ -274,8 +273,11 @@ describe('OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES', () => {
     expect(resourceOf({ service: 's' }, { OTEL_RESOURCE_ATTRIBUTES: 'team=%E0%A4%A' })['team']).toBeUndefined();
   });
 
-  it('names OTEL_SERVICE_NAME when no service is given', () => {
-    expect(() => resolveOptions({}, {})).toThrow(/set PERISCOPE_SERVICE or OTEL_SERVICE_NAME/);
+  it('no service named anywhere: OpenTelemetry\'s default, unknown_service:<executable>, with a warning saying how to set one (not a throw)', () => {
+    const o = resolveOptions({}, {});
+    expect(o.service).toBe(`unknown_service:${basename(process.execPath)}`);
+    expect(buildResource(o).attributes['service.name']).toBe(o.service);
+    expect(o.warnings).toEqual([`no service name is set (the service option, PERISCOPE_SERVICE, OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES): logs, spans and metrics are sent as "${o.service}", OpenTelemetry's default`]);
   });
 });
 
@@ -370,8 +372,9 @@ describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {
 
 describe('OTEL_SDK_DISABLED without a service', () => {
   it('does not throw (a preloaded SDK would stop the app): the console logs say unknown_service:node', () => {
-    expect(resolveOptions({}, { OTEL_SDK_DISABLED: 'true' }).service).toBe('unknown_service:node');
-    expect(() => resolveOptions({}, { OTEL_SDK_DISABLED: 'false' })).toThrow(/"service" is required/);
+    const o = resolveOptions({}, { OTEL_SDK_DISABLED: 'true' });
+    expect([o.service, o.warnings]).toEqual(['unknown_service:node', []]); // nothing is sent: no warning
+    expect(resolveOptions({}, { OTEL_SDK_DISABLED: 'false' }).warnings).toEqual([expect.stringMatching(/^no service name is set/)]);
   });
 });
 

@@ -56,3 +56,17 @@ describe('a bad variable does not stop a preloaded app: its code runs, and stder
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'app line' }));
   });
 });
+
+describe('no service name set anywhere', () => {
+  it('the preloaded app runs, its records named unknown_service:node (OpenTelemetry\'s default), with a warning saying how to name it', { timeout: T }, async () => {
+    const { PERISCOPE_SERVICE: _, ...quiet } = QUIET;
+    const { code, stdout, stderr } = await runPreloaded({ ...quiet, PERISCOPE_LOG_FORMAT: 'json' });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('APP RAN {"sdk":true}');
+    const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.appName, l.msg])).toEqual([
+      ['unknown_service:node', 'no service name is set (the service option, PERISCOPE_SERVICE, OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES): logs, spans and metrics are sent as "unknown_service:node", OpenTelemetry\'s default'],
+      ['unknown_service:node', 'app line'],
+    ]);
+  });
+});

@@ -9,7 +9,24 @@
 // Worker threads inherit --import from the process's execArgv, so this module also runs in every
 // worker — including the SDK's own log-shipping worker. The SDK starts in the main thread only.
 
+//
+// Whatever happens here, the app starts (DESIGN.md: the SDK never hurts the app). The environment
+// alone no longer makes init() throw (options.ts), but something else can stop it (no worker thread
+// can be created for the log transport when a container's pids limit is reached, …): the error is
+// reported as a process warning on stderr (code PERISCOPE_INIT_FAILED) and the app runs without
+// the SDK; getPeriscope() returns undefined.
+
 import { isMainThread } from 'node:worker_threads';
 import { init } from './index.ts';
 
-if (isMainThread) init();
+if (isMainThread) {
+  try {
+    init();
+  } catch (err) {
+    try {
+      process.emitWarning(`the SDK did not start, the app runs without it: ${(err as Error)?.message ?? String(err)}`, { type: 'PeriscopeWarning', code: 'PERISCOPE_INIT_FAILED' });
+    } catch {
+      // never throw into the host
+    }
+  }
+}

@@ -11,11 +11,12 @@ const T = 60_000;
 const APP = fixturePath('preloaded-app.ts');
 const REGISTER = new URL('../src/register.ts', import.meta.url).pathname;
 
-/** Runs the app preloaded, with none of the test process' PERISCOPE_* or OTEL_* variables, and `env`. */
-function runPreloaded(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the app preloaded (after the `preload` modules), with none of the test process' PERISCOPE_* or OTEL_* variables, and `env`. */
+function runPreloaded(env: Record<string, string>, preload: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PERISCOPE_') && !k.startsWith('OTEL_')));
+  const args = [...preload.flatMap((p) => ['--import', p]), '--import', REGISTER, APP];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', REGISTER, APP], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -68,5 +69,14 @@ describe('no service name set anywhere', () => {
       ['unknown_service:node', 'no service name is set (the service option, PERISCOPE_SERVICE, OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES): logs, spans and metrics are sent as "unknown_service:node", OpenTelemetry\'s default'],
       ['unknown_service:node', 'app line'],
     ]);
+  });
+});
+
+describe('an SDK that cannot start for another reason', () => {
+  it('no worker thread for the log transport (a container\'s pids limit): the app runs without the SDK, and stderr says why', { timeout: T }, async () => {
+    const { code, stdout, stderr } = await runPreloaded(QUIET, [fixturePath('no-worker-threads.ts')]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('APP RAN {"sdk":false}');
+    expect(stderr).toContain('PeriscopeWarning: the SDK did not start, the app runs without it: Worker initialization failure: EAGAIN');
   });
 });

@@ -42,12 +42,24 @@ export function envResourceAttributes(env: NodeJS.ProcessEnv): { attributes: Att
  * span and metric requests carry; or, with `signal`, its OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS over
  * `general` (the spec's signal-specific over general). A header Node would refuse to send (a bad
  * name or value) is left out with a warning naming it (not its value, which may be a secret): set,
- * it would fail every request.
+ * it would fail every request. So is an entry the parser drops (no "=", an empty value, a "%" not
+ * followed by two hex digits, as in a token with a raw "%"): it drops it without a word, and the
+ * collector or a proxy would answer 401 to every request with no hint why.
  */
 export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[], signal?: { name: OtlpSignal; general: Record<string, string> }): Record<string, string> {
   const variable = signal ? `OTEL_EXPORTER_OTLP_${signal.name}_HEADERS` : 'OTEL_EXPORTER_OTLP_HEADERS';
   const headers: Record<string, string> = { ...signal?.general };
-  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(nonEmpty(env[variable])))) {
+  const raw = nonEmpty(env[variable]);
+  for (const [i, entry] of (raw?.split(',') ?? []).entries()) {
+    if (entry.trim() === '' || Object.keys(parseKeyPairsIntoRecord(entry)).length > 0) continue;
+    const name = entry.includes('=') ? entry.slice(0, entry.indexOf('=')).trim() : '';
+    warnings.push(
+      name !== ''
+        ? `${variable}: header ${JSON.stringify(name)} ignored: its value is empty or not percent-encoded (a "%" is written %25)`
+        : `${variable}: entry ${i + 1} ignored: not name=value (not shown: it may be a secret)`,
+    );
+  }
+  for (const [name, value] of Object.entries(parseKeyPairsIntoRecord(raw))) {
     if (sendableHeader(name, value)) headers[name.toLowerCase()] = value;
     else warnings.push(`${variable}: header ${JSON.stringify(name)} ignored: not a valid HTTP header name or value`);
   }

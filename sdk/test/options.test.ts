@@ -325,6 +325,18 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
     expect(o.warnings.join()).not.toMatch(/a\nb/);
     expect(resolveOptions({ service: 's' }, {}).headers).toEqual({});
   });
+
+  it('an entry the parser drops (a raw "%", an empty value, no "=") is left out with a warning, not silently; a value without "=" is not shown', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=50%off,x-tenant=acme,x-empty=,Bearer sekret' });
+    expect(o.headers).toEqual({ 'x-tenant': 'acme' });
+    expect(o.warnings).toEqual([
+      'OTEL_EXPORTER_OTLP_HEADERS: header "api-key" ignored: its value is empty or not percent-encoded (a "%" is written %25)',
+      'OTEL_EXPORTER_OTLP_HEADERS: header "x-empty" ignored: its value is empty or not percent-encoded (a "%" is written %25)',
+      'OTEL_EXPORTER_OTLP_HEADERS: entry 4 ignored: not name=value (not shown: it may be a secret)',
+    ]);
+    const traces = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'api-key=50%off' });
+    expect([traces.traces.headers, traces.warnings]).toEqual([{}, ['OTEL_EXPORTER_OTLP_TRACES_HEADERS: header "api-key" ignored: its value is empty or not percent-encoded (a "%" is written %25)']]);
+  });
 });
 
 describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {

@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
 import {
   checkOtlpProtocol,
+  checkTemporalityPreference,
   envAttribute,
   envHeaders,
   envResourceAttributes,
@@ -371,6 +372,7 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const resource = envResourceAttributes(env);
   if (resource.warning !== undefined) warnings.push(resource.warning);
   checkOtlpProtocol(env, warnings);
+  checkTemporalityPreference(env, warnings);
 
   // As in the OTel SDKs: explicit option, then env, OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES.
   // Every log record carries it as its RFC 5424 APP-NAME, which is cut at the limit: the logs would

@@ -492,3 +492,18 @@ export function otelExponentialHistograms(env: NodeJS.ProcessEnv, warnings: stri
   }
   return false;
 }
+
+const TEMPORALITIES = ['cumulative', 'delta', 'lowmemory'];
+
+/**
+ * OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
+ * (https://opentelemetry.io/docs/specs/otel/metrics/sdk_exporters/otlp/#additional-environment-variable-configuration)
+ * is read by OpenTelemetry's metric exporter itself, which takes another value for cumulative and
+ * tells only its diag logger, silent by default: the warning is given here.
+ */
+export function checkTemporalityPreference(env: NodeJS.ProcessEnv, warnings: string[]): void {
+  const raw = nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE);
+  if (raw !== undefined && !TEMPORALITIES.includes(raw.toLowerCase())) {
+    warnings.push(`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ignored: ${JSON.stringify(raw)} is not one of ${TEMPORALITIES.join(', ')}: cumulative is used`);
+  }
+}

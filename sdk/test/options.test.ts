@@ -667,6 +667,18 @@ describe('OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY', () 
   });
 });
 
+describe('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (read by OpenTelemetry\'s exporter)', () => {
+  it.each([
+    { name: 'delta, any case', value: 'Delta', warnings: [] },
+    { name: 'lowmemory', value: 'lowmemory', warnings: [] },
+    { name: 'cumulative', value: 'cumulative', warnings: [] },
+    // the exporter takes it for cumulative and tells only its diag logger, silent by default
+    { name: 'another value', value: 'deltas', warnings: ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ignored: "deltas" is not one of cumulative, delta, lowmemory: cumulative is used'] },
+  ])('$name', ({ value, warnings }) => {
+    expect(resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: value }).warnings).toEqual(warnings);
+  });
+});
+
 describe('OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION', () => {
   it.each([
     { name: 'unset', env: {}, exponential: false, warnings: 0 },

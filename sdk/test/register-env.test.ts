@@ -41,6 +41,7 @@ describe('a bad variable does not stop a preloaded app: its code runs, and stder
     { name: 'PERISCOPE_RUNTIME_METRICS=maybe', env: { PERISCOPE_RUNTIME_METRICS: 'maybe' }, warning: 'PERISCOPE_RUNTIME_METRICS ignored: "maybe" is not true or false: true is used' },
     { name: 'PERISCOPE_ENDPOINT=collector:4318', env: { PERISCOPE_ENDPOINT: 'collector:4318' }, warning: 'PERISCOPE_ENDPOINT ignored: "collector:4318" is not an http(s) base URL without a query string or fragment: http://127.0.0.1:4318 is used' },
     { name: 'OTEL_EXPORTER_OTLP_HEADERS with a raw "%"', env: { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=50%off' }, warning: 'OTEL_EXPORTER_OTLP_HEADERS: header "api-key" ignored: its value is empty or not percent-encoded (a "%" is written %25)' },
+    { name: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=deltas', env: { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'deltas' }, warning: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ignored: "deltas" is not one of cumulative, delta, lowmemory: cumulative is used' },
     { name: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL=fatal', env: { PERISCOPE_LOG_SAMPLE_KEEP_LEVEL: 'fatal' }, warning: 'PERISCOPE_LOG_SAMPLE_KEEP_LEVEL ignored: "fatal" is not one of trace, debug, info, warn, error (error and worse are always kept): error is used' },
   ])('$name', { timeout: T }, async ({ env, warning }) => {
     const { code, stdout, stderr } = await runPreloaded({ ...QUIET, ...env });

@@ -79,13 +79,16 @@ export function init(options: PeriscopeOptions = {}): Periscope {
       // never throw into the host
     }
   };
+  // Logged only, a warning about the very settings that keep the logs from the collector (an
+  // endpoint or protocol it does not speak, its TLS) would reach no one: without a console `format`
+  // it is also a Node process warning on stderr, as libraries report misconfiguration
+  // (https://nodejs.org/api/process.html#processemitwarningwarning-options). So it is when the
+  // level (PERISCOPE_LOG_LEVEL=error, silent) leaves warnings out: the record is never written, and
+  // the setting would be ignored without a word.
+  const onStderr = resolved.format === 'none' || !logs.internalLogger.isLevelEnabled('warn');
   for (const warning of resolved.warnings) {
     warn(warning);
-    // Logged only, a warning about the very settings that keep the logs from the collector (an
-    // endpoint or protocol it does not speak, its TLS) would reach no one: without a console
-    // `format` it is also a Node process warning on stderr, as libraries report misconfiguration
-    // (https://nodejs.org/api/process.html#processemitwarningwarning-options).
-    if (resolved.format === 'none') emitConfigWarning(warning);
+    if (onStderr) emitConfigWarning(warning);
   }
   // before the pillars start, so what they tell diag (a global registered, …) is logged too
   const stopDiagnostics = resolved.diagLevel !== undefined && !resolved.disabled ? logDiagnostics(logs.internalLogger, resolved.diagLevel) : undefined;

@@ -60,6 +60,15 @@ describe('a bad variable does not stop a preloaded app: its code runs, and stder
   });
 });
 
+describe('a level that leaves warnings out', () => {
+  it.each(['error', 'silent'])('PERISCOPE_LOG_LEVEL=%s with a console format: the warning is on stderr, not lost', { timeout: T }, async (level) => {
+    const { code, stdout, stderr } = await runPreloaded({ ...QUIET, PERISCOPE_LOG_LEVEL: level, PERISCOPE_LOG_FORMAT: 'logfmt', PERISCOPE_LOG_SAMPLE_RATE: '2' });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('APP RAN {"sdk":true}');
+    expect(stderr).toContain('PeriscopeWarning: PERISCOPE_LOG_SAMPLE_RATE ignored: "2" is not a number from 0 to 1: 1 is used');
+  });
+});
+
 describe('no service name set anywhere', () => {
   it('the preloaded app runs, its records named unknown_service:node (OpenTelemetry\'s default), with a warning saying how to name it', { timeout: T }, async () => {
     const { PERISCOPE_SERVICE: _, ...quiet } = QUIET;

@@ -42,6 +42,7 @@ import {
 } from './otel-env.ts';
 import { parseLevelSpec, type LevelSpec } from './logs/level-spec.ts';
 import { FIELD_LIMITS } from './record.ts';
+import { withoutUserinfo } from './url-credentials.ts';
 
 export type LogFormat = 'none' | 'json' | 'logfmt' | 'pretty';
 export const LOG_FORMATS: readonly LogFormat[] = ['none', 'json', 'logfmt', 'pretty'];
@@ -347,11 +348,6 @@ function endpointProblem(endpoint: string): string | undefined {
   // fragment they would land inside it, and every request would go to the base path and fail.
   if (url.search !== '' || url.hash !== '' || /[?#]/.test(endpoint)) return "must be the collector's base URL without a query string or fragment";
   return undefined;
-}
-
-/** A URL for a warning, without the credentials it may carry (`http://user:pass@host`, url-credentials.ts). */
-function withoutUserinfo(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -12,6 +12,7 @@ import { createSecureContext } from 'node:tls';
 import { DiagLogLevel, type Attributes } from '@opentelemetry/api';
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { resourceAttributesEnvDetector } from '@opentelemetry/resources';
+import { withoutUserinfo } from './url-credentials.ts';
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
@@ -154,7 +155,7 @@ export function otlpBaseEndpoint(env: NodeJS.ProcessEnv, warnings: string[]): st
     // reported below
   }
   if (url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '' && !/[?#]/.test(raw)) return raw;
-  warnings.push(`OTEL_EXPORTER_OTLP_ENDPOINT ignored: ${JSON.stringify(raw)} is not an http(s) base URL without a query string or fragment`);
+  warnings.push(`OTEL_EXPORTER_OTLP_ENDPOINT ignored: ${JSON.stringify(withoutUserinfo(raw))} is not an http(s) base URL without a query string or fragment`);
   return undefined;
 }
 
@@ -173,7 +174,7 @@ export function signalEndpoint(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRI
   } catch {
     // reported below
   }
-  warnings.push(`${name} ignored: ${JSON.stringify(raw)} is not an http(s) URL`);
+  warnings.push(`${name} ignored: ${JSON.stringify(withoutUserinfo(raw))} is not an http(s) URL`);
   return undefined;
 }
 

@@ -21,3 +21,11 @@ export function takeUrlCredentials(url: URL): UrlCredentials | undefined {
 export function basicToken({ username, password }: UrlCredentials): string {
   return Buffer.from(`${username}:${password}`).toString('base64');
 }
+
+/**
+ * `url` for a warning or an error text, its credentials (`http://user:pass@host`) masked: also a
+ * value that does not parse as a URL, which is when it is shown.
+ */
+export function withoutUserinfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+}

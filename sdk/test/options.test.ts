@@ -317,6 +317,15 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
     expect(o.warnings).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT ignored: .* is not an http\(s\) base URL/)]);
   });
 
+  it.each([
+    { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://user:s3cret@collector:4318/?tenant=a', shown: 'http://***@collector:4318/?tenant=a' },
+    { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'grpc://user:s3cret@collector:4317', shown: 'grpc://***@collector:4317' },
+  ])('a bad $name is shown in its warning without the password it carries', ({ name, value, shown }) => {
+    const o = resolveOptions({ service: 's' }, { [name]: value });
+    expect(o.warnings).toEqual([expect.stringContaining(`${name} ignored: ${JSON.stringify(shown)}`)]);
+    expect(o.warnings.join()).not.toContain('s3cret');
+  });
+
   it('reads the headers percent-decoded; a header Node would refuse is left out with a warning that does not show its value', () => {
     const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20tok,x-tenant=acme,bad name=v,x-bad=a%0Ab' });
     expect(o.headers).toEqual({ authorization: 'Bearer tok', 'x-tenant': 'acme' });

@@ -2,6 +2,8 @@
 // is restarted (a deploy, kill -9): the records after the exporter's cursor are sent again, and
 // those refused again must not come back as letters. On the real collector process and the Loki
 // and Elasticsearch test servers.
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { startElasticsearchServer } from './servers/elasticsearch.ts';
@@ -60,6 +62,66 @@ it('a letter discarded before the cursor passed its record stays discarded after
   // a record refused for the first time is still filed
   expect((await post([{ appName: 'checkout', msg: `long 4 ${'x'.repeat(2000)}` }])).status).toBe(200);
   await waitFor(async () => (await api('/api/v1/deadletter?exporter=loki')).total === 1, 60_000);
+});
+
+// The same for a letter the bounds deleted (deadLetter.maxRecords): it came back after the
+// restart as the newest letter, though the metrics had said it was dropped, and was counted again
+// (dead-lettered, then dropped once more when its return pushed another letter out).
+it('a letter the bounds deleted before the cursor passed its record stays deleted after kill -9 and a restart, counted once', { timeout: 180_000 }, async () => {
+  const loki = await startLokiServer();
+  cleanup.push(() => loki.close());
+  await loki.setFault({ mode: 'status', status: 503 }); // the batch waits, its cursor with it
+  const yaml = `exporters:
+  - type: loki
+    name: loki
+    url: ${loki.url}
+    batch: { wait: 50ms }
+    limits: { maxLineSize: 1KiB }
+    deadLetter: { maxRecords: 2 }
+    retry: { initialBackoff: 50ms, maxBackoff: 300ms }
+    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }
+`;
+  let collector: CollectorProcess = await startCollectorProcess({ configYaml: yaml });
+  cleanup.push(() => collector.dispose());
+  const api = async (path: string, init?: RequestInit) => (await fetch(collector.url + path, init)).json() as Promise<any>;
+  const metric = async (name: string, reason?: string) => {
+    const text = await (await fetch(`${collector.url}/metrics`)).text();
+    const labels = `exporter="loki",type="loki"${reason ? `,reason="${reason}"` : ''}`;
+    return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `))?.split(' ')[1]);
+  };
+  const records = [
+    ...Array.from({ length: 3 }, (_, i) => ({ appName: 'checkout', msg: `long ${i} ${'x'.repeat(2000)}` })),
+    ...Array.from({ length: 5 }, (_, i) => ({ appName: 'checkout', msg: `fine ${i}` })),
+  ];
+  const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: records.map((r) => JSON.stringify(r)).join('\n') });
+  expect(res.status).toBe(200);
+  await waitFor(async () => (await metric('periscope_exporter_dead_lettered_items_total')) === 3, 60_000);
+  expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(1); // long 0, the oldest
+  const kept = await api('/api/v1/deadletter?exporter=loki');
+  expect(kept.items.map((l: { record: { msg: string } }) => l.record.msg.slice(0, 6))).toEqual(['long 1', 'long 2']);
+  const exporter = async () => (await api('/health/detailed')).components.exporters.exporters.loki as { cursor: number; head: number };
+  expect((await exporter()).cursor).toBeLessThan(kept.items[0].logId - 1); // long 0 not passed: it is sent again
+
+  await collector.kill();
+  await loki.setFault({ mode: 'none' });
+  collector = await startCollectorProcess({ configYaml: yaml, dataDir: collector.dataDir });
+  await waitFor(async () => {
+    const e = await exporter();
+    return loki.entries().length === 5 && e.cursor === e.head;
+  }, 60_000);
+  // long 0, refused again, is not filed again: the two letters are the same ones, none counted again
+  const after = await api('/api/v1/deadletter?exporter=loki');
+  expect(after.items.map((l: { id: number }) => l.id)).toEqual(kept.items.map((l: { id: number }) => l.id));
+  expect(await metric('periscope_exporter_dead_lettered_items_total')).toBe(0);
+  expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(0);
+  expect(collector.output()).toContain('1 record(s) refused again whose dead letters were discarded');
+  // the cursor passed the remembered position: forgotten
+  const db = new DatabaseSync(join(collector.dataDir, 'periscope.db'), { readOnly: true });
+  try {
+    expect(db.prepare('SELECT count(*) AS n FROM deadletter_discarded').get()).toEqual({ n: 0 });
+  } finally {
+    db.close();
+  }
 });
 
 it('Elasticsearch: letters discarded while an earlier batch is retried stay discarded after kill -9 and a restart', { timeout: 180_000 }, async () => {

@@ -297,4 +297,23 @@ describe('DeadLetterStore', () => {
     expect(store.add('loki', [letter(5)], 100)).toMatchObject({ added: 1, discarded: 0 });
     expect(store.list({ exporter: 'loki', limit: 10 }).map((l) => l.logId)).toEqual([7, 6, 5]);
   });
+
+  // Deleted by the bounds before the cursor passed their records, letters came back after a
+  // restart as the newest, counted as dead-lettered (and dropped) again.
+  it('a letter the bounds delete after the cursor is not filed again; remembered until the cursor passes it', () => {
+    const db = new DatabaseSync(':memory:');
+    const remembered = () => db.prepare('SELECT log_id FROM deadletter_discarded ORDER BY log_id').all().map((r) => r.log_id);
+    let store = new DeadLetterStore(db);
+    store.forgetDiscarded('loki', 4); // running, its cursor at 4
+    expect(store.add('loki', [1, 5, 6].map((id) => letter(id)), 2)).toEqual({ added: 3, evicted: 1, discarded: 0 }); // 1: passed
+    expect(store.add('loki', [letter(7)], 2)).toEqual({ added: 1, evicted: 1, discarded: 0 }); // 5: not passed
+    expect(store.trim('loki', 1, Number.POSITIVE_INFINITY, { records: 10, bytes: 2 ** 20 })).toEqual({ evicted: 1, more: false }); // 6, by trim
+    expect(remembered()).toEqual([5, 6]);
+    store = new DeadLetterStore(db); // a restart
+    store.forgetDiscarded('loki', 4);
+    expect(store.add('loki', [5, 6, 7].map((id) => letter(id)), 2)).toEqual({ added: 0, evicted: 0, discarded: 2 });
+    expect(store.list({ exporter: 'loki', limit: 10 }).map((l) => [l.logId, l.attempts])).toEqual([[7, 2]]);
+    store.forgetDiscarded('loki', 7);
+    expect(remembered()).toEqual([]);
+  });
 });

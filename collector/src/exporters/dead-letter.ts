@@ -70,10 +70,12 @@ CREATE INDEX IF NOT EXISTS deadletter_cause ON deadletter(exporter, status, caus
 `;
 
 /**
- * Records whose letters were discarded (DELETE /api/v1/deadletter) before the exporter's cursor
- * passed them, by position and timestamp (a position given again to another record, after
- * retention emptied the log, is not taken for it): refused again when the batch is sent again
- * after a restart, they are not filed again. Forgotten once the cursor passes them.
+ * Records whose letters were discarded (DELETE /api/v1/deadletter) or deleted by the bounds
+ * (deadletter_full) before the exporter's cursor passed them, by position and timestamp (a
+ * position given again to another record, after retention emptied the log, is not taken for it):
+ * refused again when the batch is sent again after a restart, they are not filed again (nor
+ * counted again). Forgotten once the cursor passes them, so they are at most the records between
+ * the cursor and what the exporter has read (its flights).
  */
 const DISCARDED = `
 CREATE TABLE IF NOT EXISTS deadletter_discarded (
@@ -272,7 +274,7 @@ export class DeadLetterStore {
   readonly #sizes: StatementSync;
   readonly #oldestSizes: StatementSync;
   readonly #deleteIds: StatementSync;
-  readonly #deleteOldest: StatementSync;
+  readonly #oldestIds: StatementSync;
   readonly #counts = new Map<string, number>();
   /** Bytes of the letters' bodies per exporter (cached like #counts; octet_length reads no body). */
   readonly #bytes = new Map<string, number>();
@@ -281,6 +283,9 @@ export class DeadLetterStore {
   readonly #countDiscarded: StatementSync;
   /** Positions remembered in deadletter_discarded per exporter (cached like #counts). */
   readonly #discarded = new Map<string, number>();
+  /** Each running exporter's cursor, as last told (forgetDiscarded): the bounds remember the letters they delete after it. */
+  readonly #cursors = new Map<string, number>();
+  readonly #rememberEvicted: StatementSync;
   /** Exporters whose letters are being brought within the bounds, slice by slice (beginTrim). */
   readonly #trimming = new Set<string>();
   /**
@@ -298,6 +303,9 @@ export class DeadLetterStore {
     this.#isDiscarded = db.prepare('SELECT 1 FROM deadletter_discarded WHERE exporter = ? AND log_id = ? AND ts = ?');
     this.#forget = db.prepare('DELETE FROM deadletter_discarded WHERE exporter = ? AND log_id <= ?');
     this.#countDiscarded = db.prepare('SELECT count(*) AS n FROM deadletter_discarded WHERE exporter = ?');
+    this.#rememberEvicted = db.prepare(
+      'INSERT OR REPLACE INTO deadletter_discarded (exporter, log_id, ts) SELECT exporter, log_id, ts FROM deadletter WHERE id IN (SELECT value FROM json_each(?)) AND log_id > ?',
+    );
     this.#insert = db.prepare(
       `INSERT INTO deadletter(exporter, log_id, ts, body, reason, status, at, attempts, kind, doc_id, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(exporter, log_id) DO UPDATE SET reason = excluded.reason, status = excluded.status, at = excluded.at, attempts = attempts + 1, cause = excluded.cause`,
@@ -309,7 +317,7 @@ export class DeadLetterStore {
     this.#oldestSizes = db.prepare('SELECT id, octet_length(body) AS n FROM deadletter WHERE exporter = ? ORDER BY id');
     this.#deleteIds = db.prepare('DELETE FROM deadletter WHERE id IN (SELECT value FROM json_each(?))');
     this.#sizesAfter = db.prepare('SELECT id, octet_length(body) AS n FROM deadletter WHERE exporter = ? AND id > ? ORDER BY id LIMIT ?');
-    this.#deleteOldest = db.prepare('DELETE FROM deadletter WHERE id IN (SELECT id FROM deadletter WHERE exporter = ? ORDER BY id LIMIT ?)');
+    this.#oldestIds = db.prepare('SELECT id, octet_length(body) AS n FROM deadletter WHERE exporter = ? ORDER BY id LIMIT ?');
   }
 
   /** Bytes of the letters held for `exporter` (their bodies, as stored). */
@@ -416,8 +424,12 @@ export class DeadLetterStore {
     return n;
   }
 
-  /** The exporter's cursor is at `cursor`: the discarded records at or below it are not sent again. O(1) when none is remembered. */
+  /**
+   * The exporter's cursor is at `cursor`: the discarded records at or below it are not sent again,
+   * and the letters the bounds delete after it are remembered. O(1) when none is remembered.
+   */
   forgetDiscarded(exporter: string, cursor: number): void {
+    this.#cursors.set(exporter, cursor);
     const remembered = this.#rememberedCount(exporter);
     if (remembered === 0) return;
     // Kept counted: each move of the cursor (every batch delivered) would count them again.
@@ -447,6 +459,7 @@ export class DeadLetterStore {
   #forgetCached(exporter: string): void {
     this.#counts.delete(exporter);
     this.#bytes.delete(exporter);
+    this.#discarded.delete(exporter);
     const summing = this.#summing.get(exporter);
     if (summing) summing.stale = true;
   }
@@ -499,21 +512,18 @@ export class DeadLetterStore {
     let n = this.count(exporter);
     if (n > max && !this.#bytes.has(exporter)) {
       // Over the count bound with the bytes not summed yet (trim at start): the oldest beyond `max`
-      // go whatever their size, by the index alone. Summed first, the sizes of every letter were
+      // go whatever their size. Summed first, the sizes of every letter were
       // read in one slice (2.5 s for 200 000 of 2 KB); boundDeadLetters sums them in slices later.
       const k = Math.min(n - max, sliceRecords);
       const summing = this.#summing.get(exporter);
-      if (summing) {
-        // Those a sum in slices has read come off it (it started again at each deletion: never
-        // ended with letters filed at the bound).
-        const ids: number[] = [];
-        for (const row of this.#oldestSizes.iterate(exporter) as Iterable<{ id: number; n: number }>) {
-          if (ids.length === k) break;
-          ids.push(row.id);
-          if (row.id <= summing.afterId) summing.sum -= row.n;
-        }
-        this.#deleteIds.run(JSON.stringify(ids));
-      } else this.#deleteOldest.run(exporter, k);
+      // Those a sum in slices has read come off it (it started again at each deletion: never
+      // ended with letters filed at the bound).
+      const ids: number[] = [];
+      for (const row of this.#oldestIds.iterate(exporter, k) as Iterable<{ id: number; n: number }>) {
+        ids.push(row.id);
+        if (summing && row.id <= summing.afterId) summing.sum -= row.n;
+      }
+      this.#deleteEvicted(exporter, ids);
       n -= k;
       this.#counts.set(exporter, n);
       return { evicted: k, more: n > max || Number.isFinite(maxBytes) };
@@ -530,10 +540,21 @@ export class DeadLetterStore {
       bytes -= row.n;
       n--;
     }
-    this.#deleteIds.run(JSON.stringify(ids));
+    this.#deleteEvicted(exporter, ids);
     this.#counts.set(exporter, n);
     this.#bytes.set(exporter, bytes);
     return { evicted: ids.length, more: over() };
+  }
+
+  /**
+   * Deletes letters the bounds evict, remembering (deadletter_discarded) those of records after the
+   * exporter's cursor: a restart sends those records again, and a letter counted as dropped came
+   * back, as the newest, counted again. As final as a discard.
+   */
+  #deleteEvicted(exporter: string, ids: number[]): void {
+    const cursor = this.#cursors.get(exporter);
+    if (cursor !== undefined && Number(this.#rememberEvicted.run(JSON.stringify(ids), cursor).changes) > 0) this.#discarded.delete(exporter);
+    this.#deleteIds.run(JSON.stringify(ids));
   }
 
   /** Oldest first; `afterId`: only letters with a greater id (the next page). */
@@ -645,8 +666,8 @@ export class DeadLetterStore {
  * again, a restart that re-sent the batches after the cursor made `dead_lettered` exceed the
  * records moved to the dead letters), `dropped{reason="deadletter_full"}` the oldest ones the
  * bounds (`max`: letters, and bytes of their bodies) evicted. Shared by every exporter that keeps dead letters.
- * Returns how many were not filed: records whose letters were discarded before their exporter's
- * cursor passed them, refused again (DeadLetterStore.purge).
+ * Returns how many were not filed: records whose letters were discarded, or deleted by the bounds,
+ * before their exporter's cursor passed them, refused again (deadletter_discarded).
  */
 export function fileDeadLetters(
   store: DeadLetterStore,

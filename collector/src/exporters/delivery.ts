@@ -678,7 +678,7 @@ export class Delivery {
         `exporter ${this.name}: ${filed} record(s) refused permanently, moved to the dead letters`,
       );
     }
-    if (discarded > 0) this.#d.logger.info({ exporter: this.name, count: discarded }, `exporter ${this.name}: ${discarded} record(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter): not filed again`);
+    if (discarded > 0) this.#d.logger.info({ exporter: this.name, count: discarded }, `exporter ${this.name}: ${discarded} record(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`);
   }
 
   /** `duplicates`: of the `n` delivered, those the backend already had (metrics.duplicates). */

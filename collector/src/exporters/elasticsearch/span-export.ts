@@ -313,7 +313,7 @@ export class SpanExport {
         `exporter ${this.name}: Elasticsearch refused ${filed} span(s), moved to the dead letters: ${refused[0].result.error}`,
       );
     }
-    if (discarded > 0) this.#d.logger.info({ exporter: this.name, spans: discarded }, `exporter ${this.name}: ${discarded} span(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter): not filed again`);
+    if (discarded > 0) this.#d.logger.info({ exporter: this.name, spans: discarded }, `exporter ${this.name}: ${discarded} span(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`);
   }
 
   /** Sends span dead letters again (a few attempts); the caller removes the delivered ones. */

@@ -116,3 +116,78 @@ it('brings a huge store within a lowered bound after it listens, answering healt
     await collector.dispose();
   }
 });
+
+// A replay sends the oldest letters, the very ones the bounds delete first when refusals go on
+// meanwhile: deleted under the replay, a letter was counted as dropped (deadletter_full), then
+// as replayed (sent) or failed. The bounds leave it to the replay, and apply when it ends.
+it('the bounds leave the letters a replay is sending to it: each counted once, delivered or dropped after it', { timeout: 120_000 }, async () => {
+  const backend = await startLokiServer({ limits: { maxLineSize: 500 } }); // Loki refuses lines of 600
+  // ...and the exporter refuses lines of 2000 itself, when read: filed without a request to Loki
+  const c = await startCollectorProcess({
+    configYaml: `exporters:\n  - { type: loki, name: loki, url: "${backend.url}", batch: { wait: 50ms }, limits: { maxLineSize: 1KiB }, deadLetter: { maxRecords: 2 } }\n`,
+  });
+  try {
+    const metric = async (name: string, reason?: string) => {
+      const text = await (await fetch(`${c.url}/metrics`)).text();
+      const labels = `exporter="loki",type="loki"${reason ? `,reason="${reason}"` : ''}`;
+      return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `))?.split(' ')[1]);
+    };
+    const post = async (msgs: string[]) =>
+      expect((await fetch(`${c.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: msgs.map((msg) => JSON.stringify({ appName: 'shop', msg })).join('\n') })).status).toBe(200);
+    const replay = () => fetch(`${c.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki' }) }).then((r) => r.json() as Promise<any>);
+    const letters = async () => ((await (await fetch(`${c.url}/api/v1/deadletter?exporter=loki`)).json()) as { items: Array<{ record: { msg: string } }> }).items.map((l) => l.record.msg.slice(0, 5));
+    // refused by the exporter's own check meanwhile: filed without waiting for Loki's held answer
+    const fileMeanwhile = async (msgs: string[], lettered: number) => {
+      await post(msgs.map((m) => `${m} ${'n'.repeat(2000)}`));
+      await waitFor(async () => (await metric('periscope_exporter_dead_lettered_items_total')) === lettered, 60_000);
+    };
+
+    // delivered: the replay's two letters leave, the two filed meanwhile stay; nothing dropped
+    await post(['old 0', 'old 1'].map((m) => `${m} ${'o'.repeat(600)}`));
+    await waitFor(async () => (await metric('periscope_exporter_dead_letters')) === 2, 60_000);
+    backend.limits.maxLineSize = 0; // fixed
+    backend.http.responseDelayMs = 60_000; // Loki stores the replay's push and answers when the test says
+    let answer: Promise<any>;
+    try {
+      answer = replay();
+      await waitFor(() => backend.entries().length === 2, 60_000);
+      await fileMeanwhile(['new 0', 'new 1'], 4);
+      expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(0);
+    } finally {
+      backend.http.responseDelayMs = 0;
+      backend.http.releaseHeld();
+    }
+    expect(await answer).toMatchObject({ replayed: 2, failed: [], remaining: 2 });
+    expect(await letters()).toEqual(['new 0', 'new 1']);
+    expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(0);
+    expect(await metric('periscope_exporter_sent_items_total')).toBe(2);
+
+    // refused again: the replay's letters stay over the bounds while it sends them, then the
+    // bounds delete them (the oldest), counted once
+    backend.limits.maxLineSize = 500;
+    await post(['old 2', 'old 3'].map((m) => `${m} ${'o'.repeat(600)}`));
+    await waitFor(async () => (await letters()).join() === 'old 2,old 3', 60_000); // new 0 and 1 dropped
+    expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(2);
+    backend.http.responseDelayMs = 60_000;
+    try {
+      answer = replay();
+      await waitFor(() => backend.http.heldAnswers > 0, 60_000);
+      await fileMeanwhile(['new 2', 'new 3'], 8);
+      expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(2);
+    } finally {
+      backend.http.responseDelayMs = 0;
+      backend.http.releaseHeld();
+    }
+    const refused = await answer;
+    expect(refused).toMatchObject({ replayed: 0, remaining: 2 });
+    // refused again, then deleted by the bounds: the answer says both
+    for (const f of refused.failed) expect(f.reason).toMatch(/Max entry size.*then deleted as the oldest over deadLetter.maxRecords or maxBytes \(counted as dropped, deadletter_full\)$/);
+    expect(refused.failed).toHaveLength(2);
+    expect(await letters()).toEqual(['new 2', 'new 3']);
+    expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(4);
+    expect(await metric('periscope_exporter_dead_letters_discarded_total', 'deadletter_full')).toBe(4);
+  } finally {
+    await c.dispose();
+    await backend.close();
+  }
+});

@@ -57,6 +57,27 @@ export class DeadLetterBounds {
     return this.#bounding;
   }
 
+  /**
+   * After a replay: the letters it did not deliver, left to it by the bounds while it sent them
+   * (DeadLetterStore.claim), are within the bounds again, the oldest beyond deleted and counted
+   * as when a letter is filed (dropped and discarded, deadletter_full). A replay sends 1000
+   * letters at most: one transaction. Not while bound() is on its way (it takes them too).
+   */
+  apply(): void {
+    const exporter = this.#labels.exporter;
+    if (this.#store.trimming(exporter)) return;
+    const max = typeof this.#max === 'number' ? { records: this.#max, bytes: Number.POSITIVE_INFINITY } : this.#max;
+    try {
+      const { evicted } = this.#store.trim(exporter, max.records, max.bytes, { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY });
+      if (evicted === 0) return;
+      this.#metrics.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
+      this.#metrics.discarded.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
+    } catch (err) {
+      // The next letter filed applies them again; the replay's answer stands.
+      this.#logger.warn({ exporter, err: (err as Error).message }, `exporter ${exporter}: applying the dead-letter bounds after a replay failed; the next dead letter applies them`);
+    }
+  }
+
   /** For the shutdown: the bounds being applied end at their next slice once `stopped()`. */
   async stopped(): Promise<void> {
     await this.#bounding;

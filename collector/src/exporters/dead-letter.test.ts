@@ -143,6 +143,27 @@ describe('DeadLetterStore', () => {
     expect(warnings[1]).toContain('applying the dead-letter bounds failed');
   });
 
+  // Deleted by the bounds under a replay sending them, letters were counted as dropped and then
+  // as replayed or failed.
+  it('the bounds leave the letters a replay is sending to it, also at start, and apply to them once released', async () => {
+    const store = new DeadLetterStore(new DatabaseSync(':memory:'));
+    store.add('loki', [1, 2, 3].map((id) => letter(id)), 10);
+    const ids = store.list({ limit: 10 }).map((l) => l.id);
+    expect(store.claim(ids.slice(0, 2))).toEqual(new Set());
+    expect(store.claim(ids.slice(1, 2))).toEqual(new Set([ids[1]])); // a second replay's
+    expect(store.add('loki', [letter(4)], 1)).toMatchObject({ added: 1, evicted: 1 }); // 3, the oldest of the others
+    const logIds = () => store.list({ exporter: 'loki', limit: 10 }).map((l) => l.logId);
+    expect(logIds()).toEqual([1, 2, 4]);
+    // at start: over the bound by the replay's letters alone, it ends (it went round until the replay ended)
+    const logger = { warn: () => {} };
+    await boundDeadLetters(store, createExporterMetrics(new Registry()), { exporter: 'loki', type: 'loki' }, 1, logger);
+    expect(logIds()).toEqual([1, 2, 4]);
+    store.release(ids.slice(0, 2));
+    expect(store.trim('loki', 1, Number.POSITIVE_INFINITY, { records: 10, bytes: 2 ** 20 })).toEqual({ evicted: 2, more: false });
+    expect(logIds()).toEqual([4]);
+    expect(store.count('loki')).toBe(1);
+  });
+
   // In one transaction before the collector listened, 200 000 letters held the start for seconds
   // (health checks failed, the pod was restarted and trimmed again).
   it('cuts a large excess in slices, the event loop turning between them; letters filed meanwhile take no more room than they make', async () => {

@@ -286,6 +286,14 @@ export class DeadLetterStore {
   /** Each running exporter's cursor, as last told (forgetDiscarded): the bounds remember the letters they delete after it. */
   readonly #cursors = new Map<string, number>();
   readonly #rememberEvicted: StatementSync;
+  /**
+   * Ids of the letters a replay is sending now (claim/release). Two replays at once (a script's
+   * retry after its client timed out, two operators) both sent the same letters, and both
+   * answered them as replayed; a DELETE meanwhile counted a delivered letter as discarded; the
+   * bounds deleting it meanwhile counted it as dropped, then as replayed or failed: each leaves
+   * such a letter to the replay.
+   */
+  readonly #sending = new Set<number>();
   /** Exporters whose letters are being brought within the bounds, slice by slice (beginTrim). */
   readonly #trimming = new Set<string>();
   /**
@@ -477,6 +485,11 @@ export class DeadLetterStore {
     this.#trimming.delete(exporter);
   }
 
+  /** Between beginTrim and endTrim. */
+  trimming(exporter: string): boolean {
+    return this.#trimming.has(exporter);
+  }
+
   /**
    * Sums the sizes of the exporter's letters SUM_SLICE at a time, the event loop turning between
    * slices, and keeps the sum as bytes() does: bytes() reads every letter at once, 2.5 s for
@@ -507,9 +520,15 @@ export class DeadLetterStore {
     return true;
   }
 
-  /** Deletes the oldest letters over the bounds, up to a slice of them; inside a transaction. */
+  /**
+   * Deletes the oldest letters over the bounds, up to a slice of them; inside a transaction. The
+   * letters a replay is sending are left to it, and held beside the bounds until it ends (then
+   * Exporters.replay applies them to those it did not deliver): the bounds delete the oldest of the
+   * others.
+   */
   #evict(exporter: string, max: number, maxBytes: number, sliceRecords: number, sliceBytes: number): { evicted: number; more: boolean } {
-    let n = this.count(exporter);
+    const sending = this.#sendingOf(exporter);
+    let n = this.count(exporter) - sending.n;
     if (n > max && !this.#bytes.has(exporter)) {
       // Over the count bound with the bytes not summed yet (trim at start): the oldest beyond `max`
       // go whatever their size. Summed first, the sizes of every letter were
@@ -519,31 +538,65 @@ export class DeadLetterStore {
       // Those a sum in slices has read come off it (it started again at each deletion: never
       // ended with letters filed at the bound).
       const ids: number[] = [];
-      for (const row of this.#oldestIds.iterate(exporter, k) as Iterable<{ id: number; n: number }>) {
+      for (const row of this.#oldestIds.iterate(exporter, k + sending.n) as Iterable<{ id: number; n: number }>) {
+        if (ids.length === k) break;
+        if (this.#sending.has(row.id)) continue;
         ids.push(row.id);
         if (summing && row.id <= summing.afterId) summing.sum -= row.n;
       }
       this.#deleteEvicted(exporter, ids);
-      n -= k;
-      this.#counts.set(exporter, n);
-      return { evicted: k, more: n > max || Number.isFinite(maxBytes) };
+      n -= ids.length;
+      this.#counts.set(exporter, n + sending.n);
+      return { evicted: ids.length, more: ids.length > 0 && (n > max || Number.isFinite(maxBytes)) };
     }
-    let bytes = this.bytes(exporter);
+    let bytes = this.bytes(exporter) - sending.bytes;
     const over = () => n > max || (bytes > maxBytes && n > 1);
     if (!over()) return { evicted: 0, more: false };
     const ids: number[] = [];
     let freed = 0;
     for (const row of this.#oldestSizes.iterate(exporter) as Iterable<{ id: number; n: number }>) {
       if (!over() || ids.length === sliceRecords || (ids.length > 0 && freed >= sliceBytes)) break;
+      if (this.#sending.has(row.id)) continue;
       ids.push(row.id);
       freed += row.n;
       bytes -= row.n;
       n--;
     }
     this.#deleteEvicted(exporter, ids);
-    this.#counts.set(exporter, n);
-    this.#bytes.set(exporter, bytes);
-    return { evicted: ids.length, more: over() };
+    this.#counts.set(exporter, n + sending.n);
+    this.#bytes.set(exporter, bytes + sending.bytes);
+    return { evicted: ids.length, more: ids.length > 0 && over() };
+  }
+
+  /** The letters of `exporter` a replay is sending: how many, and the bytes of their bodies. */
+  #sendingOf(exporter: string): { n: number; bytes: number } {
+    if (this.#sending.size === 0) return { n: 0, bytes: 0 };
+    return this.#db
+      .prepare('SELECT count(*) AS n, coalesce(sum(octet_length(body)), 0) AS bytes FROM deadletter WHERE exporter = ? AND id IN (SELECT value FROM json_each(?))')
+      .get(exporter, JSON.stringify([...this.#sending])) as { n: number; bytes: number };
+  }
+
+  /** A replay sends these letters: a second replay, a DELETE and the bounds leave them to it until release(). Returns those another replay is sending already, not claimed. */
+  claim(ids: number[]): Set<number> {
+    const taken = new Set(ids.filter((id) => this.#sending.has(id)));
+    for (const id of ids) if (!taken.has(id)) this.#sending.add(id);
+    return taken;
+  }
+
+  release(ids: number[]): void {
+    for (const id of ids) this.#sending.delete(id);
+  }
+
+  /** Of these ids, those that name a letter. */
+  existing(ids: number[]): Set<number> {
+    if (ids.length === 0) return new Set();
+    const rows = this.#db.prepare('SELECT id FROM deadletter WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{ id: number }>;
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Whether a replay is sending this letter now (claim). */
+  sending(id: number): boolean {
+    return this.#sending.has(id);
   }
 
   /**
@@ -729,7 +782,9 @@ export async function boundDeadLetters(
     await setImmediate(); // after what the start left to do (its log line, the first requests)
     // The count bound first, by the index alone; then the bytes, summed in slices (sumBytes).
     while (!stopped() && store.count(exporter) > bound.records) {
-      count(store.trim(exporter, bound.records, bound.bytes, TRIM_SLICE));
+      const slice = store.trim(exporter, bound.records, bound.bytes, TRIM_SLICE);
+      count(slice);
+      if (slice.evicted === 0) break; // the rest is a replay's, until it ends (DeadLetterBounds.apply)
       await setImmediate();
     }
     const summed = !Number.isFinite(bound.bytes) || (await store.sumBytes(exporter, stopped));

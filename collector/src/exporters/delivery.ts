@@ -246,6 +246,11 @@ export class Delivery {
     return this.#bounds.bound();
   }
 
+  /** After a replay of this exporter's letters (DeadLetterBounds.apply). */
+  applyDeadLetterBounds(): void {
+    this.#bounds.apply();
+  }
+
   /** Back to the persisted cursor, as at start: nothing read, nothing in flight. */
   #rewind(): void {
     this.#flights = [];

@@ -53,6 +53,9 @@ export interface ReplayReport {
   failed: Array<{ id: number; exporter: string; reason: string }>;
 }
 
+/** Appended to the reason of a letter a replay did not deliver and the bounds deleted when it ended. */
+const DELETED_BY_BOUNDS = '; then deleted as the oldest over deadLetter.maxRecords or maxBytes (counted as dropped, deadletter_full)';
+
 export function deliveryOptions(c: LogExporterCommon) {
   return {
     name: c.name,
@@ -81,12 +84,6 @@ export class Exporters {
   #stopped = false;
   /** The connection pools of the exporters with `tls:`, closed after their shutdown. */
   readonly #dispatchers: Dispatcher[] = [];
-  /**
-   * Ids of the letters a replay is sending now. Two replays at once (a script's retry after its
-   * client timed out, two operators) both sent the same letters, and both answered them as
-   * replayed; a letter another replay is sending is now left to that one.
-   */
-  readonly #replaying = new Set<number>();
 
   constructor(configs: ExporterConfig[], deps: ExportersDeps) {
     this.#deps = deps;
@@ -261,7 +258,7 @@ export class Exporters {
    * `deleted`). Returns how many deleted, and how many picked were left to a replay sending them
    * (`replaying`); `discarded` is told each slice's, as it is committed.
    *
-   * A letter a replay is sending is left to it, as a second replay leaves it (#replaying): deleted
+   * A letter a replay is sending is left to it, as a second replay leaves it (DeadLetterStore.claim): deleted
    * meanwhile, it was delivered and counted as discarded both, and its position remembered in
    * deadletter_discarded, so that record's next refusal (after a restart) was not filed.
    */
@@ -270,7 +267,7 @@ export class Exporters {
     const cursors = () => Object.fromEntries([...this.deliveries, ...this.spanExports].map((e) => [e.name, e.cursor]));
     let replaying = 0;
     // Asked once for each letter picked (DeadLetterStore.discard), at the slice it is in.
-    const inReplay = (id: number) => this.#replaying.has(id) && ++replaying > 0;
+    const inReplay = (id: number) => this.deadLetters.sending(id) && ++replaying > 0;
     const deleted = await this.deadLetters.discard(
       selection,
       cursors,
@@ -286,20 +283,31 @@ export class Exporters {
     return { deleted, replaying };
   }
 
-  /** Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. */
+  /**
+   * Re-sends dead letters; delivered ones leave the store, failed ones get their new reason. The
+   * letters it sends are its own until it ends (DeadLetterStore.claim): the bounds then apply to
+   * those it did not deliver (they delete the oldest first), which they had left to it meanwhile.
+   */
   async replay(letters: DeadLetter[], signal: AbortSignal): Promise<ReplayReport> {
     const report: ReplayReport = { replayed: 0, failed: [] };
+    const taken = this.deadLetters.claim(letters.map((l) => l.id));
     const mine: DeadLetter[] = [];
     for (const l of letters) {
-      if (this.#replaying.has(l.id)) report.failed.push({ id: l.id, exporter: l.exporter, reason: 'another replay in progress is sending it' });
+      if (taken.has(l.id)) report.failed.push({ id: l.id, exporter: l.exporter, reason: 'another replay in progress is sending it' });
       else mine.push(l);
     }
-    for (const l of mine) this.#replaying.add(l.id);
     try {
       await this.#replay(mine, signal, report);
     } finally {
-      for (const l of mine) this.#replaying.delete(l.id);
+      this.deadLetters.release(mine.map((l) => l.id));
+      for (const name of new Set(mine.map((l) => l.exporter))) {
+        (this.deliveries.find((d) => d.name === name) ?? this.spanExports.find((s) => s.name === name))?.applyDeadLetterBounds();
+      }
     }
+    // A failed letter the bounds then deleted is not kept with its new reason: the answer says so.
+    const failed = report.failed.filter((f) => !taken.has(f.id));
+    const kept = this.deadLetters.existing(failed.map((f) => f.id));
+    for (const f of failed) if (!kept.has(f.id)) f.reason += DELETED_BY_BOUNDS;
     return report;
   }
 

@@ -173,6 +173,11 @@ export class SpanExport {
     return this.#bounds.bound();
   }
 
+  /** After a replay of this exporter's letters (DeadLetterBounds.apply). */
+  applyDeadLetterBounds(): void {
+    this.#bounds.apply();
+  }
+
   /** Delivers what is stored now for up to shutdownTimeoutMs (at once when the circuit is open or the backend refuses everything), then stops. */
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#loop;

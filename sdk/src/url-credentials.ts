@@ -24,8 +24,14 @@ export function basicToken({ username, password }: UrlCredentials): string {
 
 /**
  * `url` for a warning or an error text, its credentials (`http://user:pass@host`) masked: also a
- * value that does not parse as a URL, which is when it is shown.
+ * value that does not parse as a URL, which is when it is shown. Everything up to the last "@" is
+ * masked, not only up to the first "/", "?" or "#": a password with such a character not
+ * percent-encoded (the very reason the URL does not parse) or a value without a scheme
+ * (`user:pass@host:4318`) was shown whole.
  */
 export function withoutUserinfo(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+  const at = url.lastIndexOf('@');
+  if (at === -1) return url;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
+  return `${scheme}***${url.slice(at)}`;
 }

@@ -320,6 +320,12 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
   it.each([
     { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://user:s3cret@collector:4318/?tenant=a', shown: 'http://***@collector:4318/?tenant=a' },
     { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'grpc://user:s3cret@collector:4317', shown: 'grpc://***@collector:4317' },
+    // a password with a reserved character not percent-encoded: the very reason the URL is bad
+    { name: 'PERISCOPE_ENDPOINT', value: 'http://user:s3cret#1@collector:4318', shown: 'http://***@collector:4318' },
+    { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://user:s3/cret@collector:4318', shown: 'http://***@collector:4318' },
+    { name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', value: 'https://user:s3cret?@collector:4318/v1/metrics', shown: 'https://***@collector:4318/v1/metrics' },
+    // no scheme
+    { name: 'PERISCOPE_ENDPOINT', value: 'user:s3cret@collector:4318', shown: '***@collector:4318' },
   ])('a bad $name is shown in its warning without the password it carries', ({ name, value, shown }) => {
     const o = resolveOptions({ service: 's' }, { [name]: value });
     expect(o.warnings).toEqual([expect.stringContaining(`${name} ignored: ${JSON.stringify(shown)}`)]);

@@ -17,10 +17,13 @@
 // the SDK; getPeriscope() returns undefined.
 
 import { isMainThread } from 'node:worker_threads';
-import { init } from './index.ts';
 
 if (isMainThread) {
   try {
+    // Loaded here, not imported statically: a package of the SDK's that cannot be loaded (missing
+    // from the install, or of a version without an export the SDK imports) threw from the preload
+    // as a failed init() did. Nor is the SDK loaded in the app's worker threads any more.
+    const { init } = await import('./index.ts');
     init();
   } catch (err) {
     try {

@@ -12,9 +12,9 @@ const APP = fixturePath('preloaded-app.ts');
 const REGISTER = new URL('../src/register.ts', import.meta.url).pathname;
 
 /** Runs the app preloaded (after the `preload` modules), with none of the test process' PERISCOPE_* or OTEL_* variables, and `env`. */
-function runPreloaded(env: Record<string, string>, preload: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runPreloaded(env: Record<string, string>, preload: string[] = [], app = APP): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PERISCOPE_') && !k.startsWith('OTEL_')));
-  const args = [...preload.flatMap((p) => ['--import', p]), '--import', REGISTER, APP];
+  const args = [...preload.flatMap((p) => ['--import', p]), '--import', REGISTER, app];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -89,5 +89,12 @@ describe('an SDK that cannot start for another reason', () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('APP RAN {"sdk":false}');
     expect(stderr).toContain('PeriscopeWarning: the SDK did not start, the app runs without it: Worker initialization failure: EAGAIN');
+  });
+
+  it('a package the SDK imports cannot be loaded (missing from the install): the app runs without the SDK, and stderr says why', { timeout: T }, async () => {
+    const { code, stdout, stderr } = await runPreloaded(QUIET, [fixturePath('sdk-cannot-load.ts')], fixturePath('plain-app.ts'));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('APP RAN');
+    expect(stderr).toContain("PeriscopeWarning: the SDK did not start, the app runs without it: Cannot find package 'pino'");
   });
 });

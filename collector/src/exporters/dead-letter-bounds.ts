@@ -1,4 +1,4 @@
-import { boundDeadLetters, type DeadLetterStore } from './dead-letter.ts';
+import { boundDeadLetters, countEvicted, deadLetterBound, type DeadLetterStore } from './dead-letter.ts';
 import type { ExporterMetrics } from './metrics.ts';
 
 /**
@@ -66,12 +66,10 @@ export class DeadLetterBounds {
   apply(): void {
     const exporter = this.#labels.exporter;
     if (this.#store.trimming(exporter)) return;
-    const max = typeof this.#max === 'number' ? { records: this.#max, bytes: Number.POSITIVE_INFINITY } : this.#max;
+    const max = deadLetterBound(this.#max);
     try {
       const { evicted } = this.#store.trim(exporter, max.records, max.bytes, { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY });
-      if (evicted === 0) return;
-      this.#metrics.dropped.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
-      this.#metrics.discarded.inc({ ...this.#labels, reason: 'deadletter_full' }, evicted);
+      countEvicted(this.#metrics, this.#labels, evicted);
     } catch (err) {
       // The next letter filed applies them again; the replay's answer stands.
       this.#logger.warn({ exporter, err: (err as Error).message }, `exporter ${exporter}: applying the dead-letter bounds after a replay failed; the next dead letter applies them`);

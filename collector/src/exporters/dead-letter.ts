@@ -730,14 +730,23 @@ export function fileDeadLetters(
   max: number | { records: number; bytes: number },
   now?: number,
 ): number {
-  const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
+  const bound = deadLetterBound(max);
   const { added, evicted, discarded } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
   if (added) metrics.deadLettered.inc(labels, added);
-  if (evicted) {
-    metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
-    metrics.discarded.inc({ ...labels, reason: 'deadletter_full' }, evicted);
-  }
+  countEvicted(metrics, labels, evicted);
   return discarded;
+}
+
+/** An exporter's dead-letter bounds as letters and bytes (a number: letters alone). */
+export function deadLetterBound(max: number | { records: number; bytes: number }): { records: number; bytes: number } {
+  return typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
+}
+
+/** Letters the bounds deleted: counted as dropped and as discarded (deadletter_full). */
+export function countEvicted(metrics: ExporterMetrics, labels: { exporter: string; type: string }, evicted: number): void {
+  if (evicted === 0) return;
+  metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, evicted);
+  metrics.discarded.inc({ ...labels, reason: 'deadletter_full' }, evicted);
 }
 
 /**
@@ -768,13 +777,11 @@ export async function boundDeadLetters(
   logger: { warn(obj: object, msg: string): void },
   stopped: () => boolean = () => false,
 ): Promise<void> {
-  const bound = typeof max === 'number' ? { records: max, bytes: Number.POSITIVE_INFINITY } : max;
+  const bound = deadLetterBound(max);
   let evicted = 0;
   const exporter = labels.exporter;
   const count = (slice: { evicted: number }) => {
-    if (slice.evicted === 0) return;
-    metrics.dropped.inc({ ...labels, reason: 'deadletter_full' }, slice.evicted);
-    metrics.discarded.inc({ ...labels, reason: 'deadletter_full' }, slice.evicted);
+    countEvicted(metrics, labels, slice.evicted);
     evicted += slice.evicted;
   };
   store.beginTrim(exporter);

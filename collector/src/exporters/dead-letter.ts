@@ -294,6 +294,8 @@ export class DeadLetterStore {
    * such a letter to the replay.
    */
   readonly #sending = new Set<number>();
+  readonly #sendingSizes: StatementSync;
+  readonly #existing: StatementSync;
   /** Exporters whose letters are being brought within the bounds, slice by slice (beginTrim). */
   readonly #trimming = new Set<string>();
   /**
@@ -326,6 +328,10 @@ export class DeadLetterStore {
     this.#deleteIds = db.prepare('DELETE FROM deadletter WHERE id IN (SELECT value FROM json_each(?))');
     this.#sizesAfter = db.prepare('SELECT id, octet_length(body) AS n FROM deadletter WHERE exporter = ? AND id > ? ORDER BY id LIMIT ?');
     this.#oldestIds = db.prepare('SELECT id, octet_length(body) AS n FROM deadletter WHERE exporter = ? ORDER BY id LIMIT ?');
+    this.#sendingSizes = db.prepare(
+      'SELECT count(*) AS n, coalesce(sum(octet_length(body)), 0) AS bytes FROM deadletter WHERE exporter = ? AND id IN (SELECT value FROM json_each(?))',
+    );
+    this.#existing = db.prepare('SELECT id FROM deadletter WHERE id IN (SELECT value FROM json_each(?))');
   }
 
   /** Bytes of the letters held for `exporter` (their bodies, as stored). */
@@ -571,9 +577,7 @@ export class DeadLetterStore {
   /** The letters of `exporter` a replay is sending: how many, and the bytes of their bodies. */
   #sendingOf(exporter: string): { n: number; bytes: number } {
     if (this.#sending.size === 0) return { n: 0, bytes: 0 };
-    return this.#db
-      .prepare('SELECT count(*) AS n, coalesce(sum(octet_length(body)), 0) AS bytes FROM deadletter WHERE exporter = ? AND id IN (SELECT value FROM json_each(?))')
-      .get(exporter, JSON.stringify([...this.#sending])) as { n: number; bytes: number };
+    return this.#sendingSizes.get(exporter, JSON.stringify([...this.#sending])) as { n: number; bytes: number };
   }
 
   /** A replay sends these letters: a second replay, a DELETE and the bounds leave them to it until release(). Returns those another replay is sending already, not claimed. */
@@ -590,7 +594,7 @@ export class DeadLetterStore {
   /** Of these ids, those that name a letter. */
   existing(ids: number[]): Set<number> {
     if (ids.length === 0) return new Set();
-    const rows = this.#db.prepare('SELECT id FROM deadletter WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{ id: number }>;
+    const rows = this.#existing.all(JSON.stringify(ids)) as Array<{ id: number }>;
     return new Set(rows.map((r) => r.id));
   }
 

@@ -53,9 +53,12 @@ export function envHeaders(env: NodeJS.ProcessEnv, warnings: string[], signal?: 
   const raw = nonEmpty(env[variable]);
   for (const [i, entry] of (raw?.split(',') ?? []).entries()) {
     if (entry.trim() === '' || Object.keys(parseKeyPairsIntoRecord(entry)).length > 0) continue;
+    // Named only when it is a header name (an empty value is sendable): "Basic <token>=" (the name
+    // forgotten, a base64 token ending in "=") is read as a name with an empty value, and that
+    // name is the secret.
     const name = entry.includes('=') ? entry.slice(0, entry.indexOf('=')).trim() : '';
     warnings.push(
-      name !== ''
+      name !== '' && sendableHeader(name, '')
         ? `${variable}: header ${JSON.stringify(name)} ignored: its value is empty or not percent-encoded (a "%" is written %25)`
         : `${variable}: entry ${i + 1} ignored: not name=value (not shown: it may be a secret)`,
     );

@@ -352,6 +352,14 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS', () => {
     const traces = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'api-key=50%off' });
     expect([traces.traces.headers, traces.warnings]).toEqual([{}, ['OTEL_EXPORTER_OTLP_TRACES_HEADERS: header "api-key" ignored: its value is empty or not percent-encoded (a "%" is written %25)']]);
   });
+
+  // "Authorization=" forgotten before a Basic token whose base64 ends in one "=": the parser reads
+  // the token as a name with an empty value.
+  it('an entry the parser drops whose name is no HTTP header name is not shown: it may be the secret itself', () => {
+    const o = resolveOptions({ service: 's' }, { OTEL_EXPORTER_OTLP_HEADERS: 'Basic dXNlcjpzM2NyZXQx=,x-tenant=acme' });
+    expect(o.headers).toEqual({ 'x-tenant': 'acme' });
+    expect(o.warnings).toEqual(['OTEL_EXPORTER_OTLP_HEADERS: entry 1 ignored: not name=value (not shown: it may be a secret)']);
+  });
 });
 
 describe('per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT and _HEADERS', () => {

@@ -400,7 +400,8 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   const explicitEndpoint = stringOption('endpoint', options.endpoint);
   if (explicitEndpoint !== undefined) {
     const problem = endpointProblem(explicitEndpoint);
-    if (problem !== undefined) fail(`"endpoint" ${problem}, got ${JSON.stringify(explicitEndpoint)}`);
+    // thrown into the app's crash log: its credentials masked, as in the warnings below
+    if (problem !== undefined) fail(`"endpoint" ${problem}, got ${JSON.stringify(withoutUserinfo(explicitEndpoint))}`);
   }
   let envEndpoint = nonEmpty(env.PERISCOPE_ENDPOINT);
   if (explicitEndpoint === undefined && envEndpoint !== undefined && endpointProblem(envEndpoint) !== undefined) {

@@ -52,6 +52,9 @@ describe('resolveOptions: explicit > env > defaults', () => {
     // the signal paths are appended to it: /?token=x/v1/traces
     { name: 'endpoint with a query string', options: { service: 's', endpoint: 'http://c:4318/?token=x' }, env: {}, error: /"endpoint" must be the collector's base URL without a query string or fragment, got "http:\/\/c:4318\/\?token=x"/ },
     { name: 'endpoint with an empty query', options: { service: 's', endpoint: 'http://c:4318/?' }, env: {}, error: /without a query string or fragment/ },
+    // thrown into the app's crash log: its password is not in it
+    { name: 'endpoint with a password and a query string', options: { service: 's', endpoint: 'http://u:s3cret@c:4318/?x=1' }, env: {}, error: /^\[periscope\] init: "endpoint" must be the collector's base URL without a query string or fragment, got "http:\/\/\*\*\*@c:4318\/\?x=1"$/ },
+    { name: 'endpoint with a "#" in its password', options: { service: 's', endpoint: 'http://u:s3#cret@c:4318' }, env: {}, error: /^\[periscope\] init: "endpoint" is not a URL, got "http:\/\/\*\*\*@c:4318"$/ },
     { name: 'bad level', options: { service: 's', level: 'info,db=chatty' }, env: {}, error: /"level": invalid log level "chatty"/ },
     { name: 'bad format', options: { service: 's', format: 'xml' as never }, env: {}, error: /"format" must be one of/ },
     { name: 'zero buffer', options: { service: 's', maxBufferBytes: 0 }, env: {}, error: /"maxBufferBytes" must be a positive integer/ },

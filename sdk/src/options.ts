@@ -377,13 +377,16 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   // (the OTel Operator sets OTEL_SERVICE_NAME from the Deployment's name) is cut to the limit for
   // all three signals, with a warning: a preloaded SDK must not stop the app for it.
   const explicitService = stringOption('service', options.service);
-  if (options.service !== undefined && explicitService === undefined) fail('"service" must not be blank');
   if (explicitService !== undefined) headerLimit('service', explicitService, FIELD_LIMITS.appName, 'APP-NAME');
   let service =
     explicitService ??
     fitEnvHeader('PERISCOPE_SERVICE', nonEmpty(env.PERISCOPE_SERVICE), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
     fitEnvHeader('OTEL_SERVICE_NAME', nonEmpty(env.OTEL_SERVICE_NAME), FIELD_LIMITS.appName, 'APP-NAME', warnings) ??
     fitEnvHeader('service.name of OTEL_RESOURCE_ATTRIBUTES', envAttribute(resource.attributes, 'service.name'), FIELD_LIMITS.appName, 'APP-NAME', warnings);
+  // A blank option is taken as unset (the environment names the service, as it always did), but
+  // with nothing else to go by it is a mistake in code (`service: process.env.X ?? ''`), not a
+  // wish for the default name: the developer sees it at once.
+  if (service === undefined && options.service !== undefined) fail('"service" must not be blank (or name the service in PERISCOPE_SERVICE or OTEL_SERVICE_NAME)');
   if (service === undefined) {
     // Named nowhere, as the OTel SDKs do: OpenTelemetry's default name and a warning, not a throw. A
     // preloaded SDK (--import @periscope/sdk/register) is configured by the environment alone, and

@@ -46,7 +46,7 @@ describe('resolveOptions: explicit > env > defaults', () => {
   });
 
   it.each([
-    { name: 'blank service', options: { service: '  ' }, env: { PERISCOPE_SERVICE: 'env' }, error: /"service" must not be blank/ },
+    { name: 'blank service, none in the environment', options: { service: '  ' }, env: {}, error: /"service" must not be blank/ },
     { name: 'bad endpoint', options: { service: 's', endpoint: 'not a url' }, env: {}, error: /"endpoint" is not a URL/ },
     { name: 'non-http endpoint', options: { service: 's', endpoint: 'ftp://x' }, env: {}, error: /must be http\(s\)/ },
     // the signal paths are appended to it: /?token=x/v1/traces
@@ -254,6 +254,7 @@ describe('OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES', () => {
     { name: 'OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES', options: {}, env: { OTEL_SERVICE_NAME: 'from-name', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' }, service: 'from-name' },
     { name: 'PERISCOPE_SERVICE over OTEL_SERVICE_NAME', options: {}, env: { PERISCOPE_SERVICE: 'periscope', OTEL_SERVICE_NAME: 'from-name' }, service: 'periscope' },
     { name: 'the option over every env', options: { service: 'option' }, env: { PERISCOPE_SERVICE: 'p', OTEL_SERVICE_NAME: 'n', OTEL_RESOURCE_ATTRIBUTES: 'service.name=a' }, service: 'option' },
+    { name: 'a blank option, then the env', options: { service: '  ' }, env: { OTEL_SERVICE_NAME: 'from-name' }, service: 'from-name' },
   ])('service: $name', ({ options, env, service }) => {
     expect(resolveOptions(options, env).service).toBe(service);
     expect(resourceOf(options, env)['service.name']).toBe(service);

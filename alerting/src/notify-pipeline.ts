@@ -214,6 +214,7 @@ export class NotificationPipeline implements AlertSink {
       groupsOf: (fp) => dispatcher.groupsOf(fp),
       visible: (g, at) => stage.visible(g, at),
       send: (req, at) => this.#send(req, at),
+      logger: this.#logger,
       run,
       onError,
     });

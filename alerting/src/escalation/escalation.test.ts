@@ -329,6 +329,83 @@ describe('escalation chains (fake clock)', () => {
     expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'running', step: 2, cycle: 0 })]);
   });
 
+  describe('the chain edited during the escalation (a reload or a restart with the new config)', () => {
+    type Step = { notify: string[]; wait: string };
+    const slack: Step = { notify: ['team-slack'], wait: '5m' };
+    const email: Step = { notify: ['oncall-email'], wait: '10m' };
+    const sms: Step = { notify: ['oncall-sms'], wait: '15m' };
+    const pager: Step = { notify: ['pager'], wait: '5m' };
+    const withSteps = (steps: Step[], repeat = 1) => ({
+      ...config,
+      receivers: receiversFor(['team-slack', 'oncall-email', 'oncall-sms', 'pager']),
+      escalations: [{ name: 'oncall', repeat, steps }],
+    });
+    const applies: Array<{ name: string; apply: (t: TestPipeline, cfg: Record<string, unknown>, n: FakeNotifier[]) => Promise<TestPipeline> }> = [
+      { name: 'reload', apply: (t, cfg) => t.reload(cfg) },
+      {
+        name: 'restart',
+        apply: async (t, cfg, n) => {
+          await t.pipeline.shutdown();
+          return startTestPipeline(cfg, n, { clock: t.clock, dir: t.dir });
+        },
+      },
+    ];
+
+    /** Fires at t0 with slack → email → SMS (repeat 1), waits `at` minutes, applies `steps`, and runs 2h on. */
+    async function edited(apply: (typeof applies)[number]['apply'], at: number, steps: Step[], repeat = 1) {
+      const c = { ...channels(), pager: new FakeNotifier('pager/webhook/0', 'pager', { channel: 'webhook' }) };
+      const n = [c.slack, c.email, c.sms, c.pager];
+      t = await startTestPipeline(withSteps([slack, email, sms], repeat), n);
+      const t0 = t.clock.now();
+      await fire(t, 'a', t0);
+      await t.advance(at * M);
+      t = await apply(t, withSteps(steps, repeat), n);
+      const after = t.pipeline.escalations()[0];
+      await t.advance(120 * M);
+      return { log: log(c as unknown as Chans, t0), after };
+    }
+
+    it.each(applies)('$name: a step inserted before the current one is skipped, the chain goes on from its step', async ({ apply }) => {
+      const { log: sent, after } = await edited(apply, 2, [pager, slack, email, sms]); // during Slack's wait
+      expect(after).toMatchObject({ status: 'running', step: 1 });
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing']);
+    });
+
+    it.each(applies)('$name: a step inserted after the current one runs in its turn', async ({ apply }) => {
+      const { log: sent } = await edited(apply, 7, [slack, email, pager, sms]); // during email's wait
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:pager:firing', '20:sms:firing']);
+    });
+
+    it.each(applies)('$name: the current step removed, the next one is paged at once', async ({ apply }) => {
+      const { log: sent, after } = await edited(apply, 2, [email, sms]); // a broken Slack step, during its wait
+      expect(after).toMatchObject({ status: 'running', step: 0 });
+      expect(sent).toEqual(['0:slack:firing', '2:email:firing', '12:sms:firing']);
+    });
+
+    it.each(applies)('$name: a step before the current one removed: the next step is not skipped, the next round runs the new steps', async ({ apply }) => {
+      const { log: sent, after } = await edited(apply, 7, [email, sms], 2); // during email's wait
+      expect(after).toMatchObject({ status: 'running', step: 0, cycle: 0 });
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '30:email:firing', '40:sms:firing']);
+    });
+
+    it.each(applies)("$name: the current step's wait changed: it counts from when the step ran", async ({ apply }) => {
+      const shorter = await edited(apply, 2, [{ ...slack, wait: '3m' }, email, sms]);
+      expect(shorter.log).toEqual(['0:slack:firing', '3:email:firing', '13:sms:firing']);
+      await t?.close();
+      const passed = await edited(apply, 2, [{ ...slack, wait: '1m' }, email, sms]); // already over: at once
+      expect(passed.log).toEqual(['0:slack:firing', '2:email:firing', '12:sms:firing']);
+      await t?.close();
+      const longer = await edited(apply, 2, [{ ...slack, wait: '20m' }, email, sms]);
+      expect(longer.log).toEqual(['0:slack:firing', '20:email:firing', '30:sms:firing']);
+    });
+
+    it.each(applies)('$name: steps removed up to the end of the chain: the chain ends, nothing is paged again', async ({ apply }) => {
+      const { log: sent } = await edited(apply, 7, [email]); // during email's wait: email was the last step left
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing']);
+      expect(t?.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted' })]);
+    });
+  });
+
   it('a running chain whose route no longer escalates (the config changed it to a receiver) pages no further step', async () => {
     const { c, t0, t: started } = await firedAMinuteAgo();
     t = started;

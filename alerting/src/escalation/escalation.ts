@@ -12,7 +12,9 @@
 // the first group flush that sees one of them again runs that step, and the chain goes on: a mute
 // only holds notifications back, it acknowledges nothing.
 // State (step, round, next step time, notified receivers) is persisted with the outbox rows it
-// produced, so a restart resumes the chain where it was and never repeats a step.
+// produced, so a restart resumes the chain where it was and never repeats a step. With it goes the
+// chain's steps as they were, so that a restart or reload that edited the chain goes on from the
+// equivalent step (equivalent-step.ts), with the current step's new wait.
 import type { DatabaseSync } from 'node:sqlite';
 import type { Acks } from '../ack/acks.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
@@ -21,7 +23,9 @@ import { episodeStart, ESCALATION_LOG_RECEIVER, needsUpdate, nextEntry, NFLOG_RE
 import type { AggregationGroup } from '../dispatch/dispatcher.ts';
 import { decisionTag, fingerprints, type EscalationHandler, type SendRequest } from '../dispatch/notify-stage.ts';
 import type { NotifyMetrics } from '../notify-metrics.ts';
+import type { NotifierLogger } from '../notify/notifier.ts';
 import type { Timeline } from '../timeline/timeline.ts';
+import { equivalentStep, sameSteps, type StepLike } from './equivalent-step.ts';
 
 export interface EscalationChain {
   name: string;
@@ -37,7 +41,7 @@ export interface EscalationState {
   /** nflog episode this state belongs to. */
   episode: number;
   status: EscalationStatus;
-  /** 0-based step and round of the last step executed. */
+  /** 0-based step and round of the last step executed (-1: none of this round, after an edit removed it). */
   step: number;
   cycle: number;
   /** Epoch ms of the next step while running. */
@@ -47,6 +51,13 @@ export interface EscalationState {
   /** How many times the chain (re)started in this episode; part of the step's idempotency key. */
   run: number;
   updatedAt: number;
+}
+
+/** What is persisted: the state, and the chain's steps it was at (absent in states written before they were kept). */
+interface StoredState extends EscalationState {
+  steps?: StepLike[];
+  /** How many times an edit of the chain moved the state's step; part of the step's idempotency key. */
+  edits?: number;
 }
 
 export { ESCALATION_LOG_RECEIVER };
@@ -63,15 +74,22 @@ export interface EscalationDeps {
   groupsOf(fingerprint: string): AggregationGroup[];
   visible(group: AggregationGroup, now: number): NotifyAlert[];
   send(req: SendRequest, now: number): void;
+  logger: NotifierLogger;
   /** Runs timer work in one transaction and kicks the outbox after. */
   run(fn: () => void): void;
   onError(err: unknown): void;
 }
 
+/** The state as the API shows it: without what is kept for edits of the chain. */
+function view(st: StoredState): EscalationState {
+  const { steps: _steps, edits: _edits, ...shown } = st;
+  return { ...shown, notified: [...st.notified] };
+}
+
 export class Escalations implements EscalationHandler {
   readonly #d: EscalationDeps;
   readonly #chains: Map<string, EscalationChain>;
-  readonly #states = new Map<string, EscalationState>();
+  readonly #states = new Map<string, StoredState>();
   readonly #timers = new Map<string, TimerHandle>();
   readonly #save;
   readonly #delete;
@@ -83,26 +101,58 @@ export class Escalations implements EscalationHandler {
     this.#delete = deps.db.prepare('DELETE FROM notify_escalations WHERE group_key = ?');
   }
 
-  /** Loads persisted chains and re-arms the running ones (a step that fell due while down runs now). */
+  /**
+   * Loads persisted chains and re-arms the running ones (a step that fell due while down runs now),
+   * after the groups are back. A running or held chain whose chain the config edited goes on from
+   * the equivalent step.
+   */
   restore(): void {
+    const now = this.#d.clock.now();
     for (const row of this.#d.db.prepare('SELECT body FROM notify_escalations').all() as { body: string }[]) {
-      const st = JSON.parse(row.body) as EscalationState;
+      const st = JSON.parse(row.body) as StoredState;
       this.#states.set(st.groupKey, st);
+      if (st.status !== 'running' && st.status !== 'muted') continue;
+      const group = this.#d.group(st.groupKey);
+      // A route that no longer escalates with the chain stops it when its next step falls due (#advance).
+      const chain = this.#chains.get(st.chain);
+      if (chain && group?.route.opts.escalation === st.chain) this.#follow(st, chain, now);
       if (st.status === 'running' && st.nextAt !== null) this.#arm(st);
     }
   }
 
+  /** Moves a state persisted with other steps to the equivalent step of `chain`, as it is now. */
+  #follow(st: StoredState, chain: EscalationChain, now: number): void {
+    const before = st.steps;
+    if (!before || sameSteps(before, chain.steps)) return;
+    const to = equivalentStep(before, chain.steps, st.step);
+    const was = st.step;
+    if (st.status === 'running' && st.nextAt !== null) {
+      // The step's wait goes on with its new length, counted from when the step ran; when the step
+      // is gone, its wait is too, and the step after the equivalent position is due now.
+      st.nextAt = to.same && before[was] ? st.nextAt - before[was].waitMs + chain.steps[to.step].waitMs : now;
+    }
+    if (to.step !== was) st.edits = (st.edits ?? 0) + 1;
+    st.step = to.step;
+    this.#persist(st);
+    this.#d.logger.info?.(
+      { chain: chain.name, groupKey: st.groupKey, step: to.step + 1, wasStep: was + 1, steps: chain.steps.length, nextAt: st.nextAt === null ? null : new Date(st.nextAt).toISOString() },
+      to.same ? 'escalation chain edited: the escalation goes on from its step in the new chain' : 'escalation chain edited: its current step was removed, the escalation goes on with the next one',
+    );
+  }
+
   state(groupKey: string): EscalationState | undefined {
     const st = this.#states.get(groupKey);
-    return st ? { ...st, notified: [...st.notified] } : undefined;
+    return st ? view(st) : undefined;
   }
 
   states(): EscalationState[] {
-    return [...this.#states.values()].map((s) => ({ ...s, notified: [...s.notified] }));
+    return [...this.#states.values()].map(view);
   }
 
-  #persist(st: EscalationState): void {
+  #persist(st: StoredState): void {
     st.updatedAt = this.#d.clock.now();
+    const chain = this.#chains.get(st.chain);
+    if (chain) st.steps = chain.steps.map((s) => ({ notify: [...s.notify], waitMs: s.waitMs }));
     this.#states.set(st.groupKey, st);
     this.#save.run(st.groupKey, JSON.stringify(st));
   }
@@ -137,7 +187,7 @@ export class Escalations implements EscalationHandler {
     return alerts.filter((a) => a.status === 'firing' && !this.#d.acks.of(a));
   }
 
-  #stop(st: EscalationState, status: EscalationStatus, reason: string, alerts: readonly NotifyAlert[], now: number): void {
+  #stop(st: StoredState, status: EscalationStatus, reason: string, alerts: readonly NotifyAlert[], now: number): void {
     const wasRunning = st.status === 'running';
     st.status = status;
     st.nextAt = null;
@@ -150,13 +200,13 @@ export class Escalations implements EscalationHandler {
   }
 
   /** Notifies the current step's receivers with the unacknowledged firing alerts and arms the wait. */
-  #executeStep(st: EscalationState, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
+  #executeStep(st: StoredState, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
     const chain = this.#chains.get(st.chain);
     if (!chain) return;
     const step = chain.steps[st.step];
     const escalation = { chain: chain.name, step: st.step + 1, steps: chain.steps.length, cycle: st.cycle + 1, repeat: chain.repeat };
     for (const receiver of step.notify) {
-      this.#d.send({ group, receiver, alerts: unacked, reason: 'escalation', stepTag: `n${st.run}c${st.cycle}s${st.step}`, episode: st.episode, escalation }, now);
+      this.#d.send({ group, receiver, alerts: unacked, reason: 'escalation', stepTag: `n${st.run}c${st.cycle}s${st.step}${st.edits ? `e${st.edits}` : ''}`, episode: st.episode, escalation }, now);
       if (!st.notified.includes(receiver)) st.notified.push(receiver);
     }
     st.nextAt = now + step.waitMs;
@@ -220,7 +270,7 @@ export class Escalations implements EscalationHandler {
       if (reason !== 'repeat') update('update', decisionTag('update', entry));
     } else if (unacked.length > 0 && reason !== 'repeat') {
       const before = [...(st?.notified ?? [])];
-      const fresh: EscalationState = st ?? { groupKey: group.key, chain: chain.name, episode: next.episode, status: 'idle', step: 0, cycle: 0, nextAt: null, notified: [], run: -1, updatedAt: now };
+      const fresh: StoredState = st ?? { groupKey: group.key, chain: chain.name, episode: next.episode, status: 'idle', step: 0, cycle: 0, nextAt: null, notified: [], run: -1, updatedAt: now };
       const restart = st !== undefined;
       fresh.step = 0;
       fresh.cycle = 0;
@@ -274,7 +324,7 @@ export class Escalations implements EscalationHandler {
   }
 
   /** Runs the step after the last one executed: the next step, the next round, or the end of the chain. */
-  #nextStep(st: EscalationState, chain: EscalationChain, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
+  #nextStep(st: StoredState, chain: EscalationChain, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
     st.step++;
     if (st.step >= chain.steps.length) {
       st.step = 0;

@@ -137,6 +137,10 @@ describe.each(['reload', 'restart'] as const)('an escalation chain edited mid-es
       collector = await startCollectorProcess({ configYaml: config(true), dataDir: c.dataDir });
     }
     const url = collector.url;
+    // The removed chain stopped at the edit, not an hour later at its next step, and the log says why.
+    const running = (await apiCall(url, '/api/v1/escalations')).json.escalations as { chain: string }[];
+    expect(running.map((e) => e.chain).sort()).toEqual(['delay', 'inserted', 'removed', 'removedbefore']);
+    expect(collector.output()).toContain('escalation stopped: its route no longer escalates since the configuration changed');
 
     await waitFor(
       () => {

@@ -303,12 +303,13 @@ describe('escalation chains (fake clock)', () => {
   /** The same config with alerts grouped per instance: every group key changes. */
   const regrouped = { ...config, route: { ...config.route, groupBy: ['alertname', 'instance'] } };
 
-  it('a running chain whose group is gone after a restart with a new grouping is dropped when its step falls due', async () => {
+  it('a running chain whose group is gone after a restart with a new grouping is dropped at the restart', async () => {
     const { c, t: started } = await firedAMinuteAgo();
     t = started;
     const old = t.pipeline.escalations()[0].groupKey;
     await t.pipeline.shutdown();
     t = await startTestPipeline(regrouped, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    expect(t.pipeline.escalations().map((e) => e.groupKey)).not.toContain(old); // not shown running until its next step
     await t.advance(5 * M); // the old chain's email step falls due: its group no longer exists
     const keys = t.pipeline.escalations().map((e) => e.groupKey);
     expect(keys).not.toContain(old);
@@ -412,6 +413,8 @@ describe('escalation chains (fake clock)', () => {
     await t.pipeline.shutdown();
     const toSlack = { ...config, route: { receiver: 'team-slack', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h' } };
     t = await startTestPipeline(toSlack, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    expect(t.pipeline.escalations()).toEqual([]); // stopped at the restart, not shown running until its next step
+    expect(t.pipeline.timelineFor(fp(t, 'a')).find((e) => e.kind === 'escalation_stopped')?.details).toMatchObject({ reason: 'gone', step: 1 });
     await t.advance(30 * M); // the chain's email and SMS steps would have fallen due
     expect(log(c, t0).filter((l) => !l.includes('slack'))).toEqual([]);
     expect(t.pipeline.escalations()).toEqual([]);

@@ -104,7 +104,8 @@ export class Escalations implements EscalationHandler {
   /**
    * Loads persisted chains and re-arms the running ones (a step that fell due while down runs now),
    * after the groups are back. A running or held chain whose chain the config edited goes on from
-   * the equivalent step.
+   * the equivalent step; one whose group is gone or whose route no longer escalates stops, with a
+   * log line.
    */
   restore(): void {
     const now = this.#d.clock.now();
@@ -113,9 +114,21 @@ export class Escalations implements EscalationHandler {
       this.#states.set(st.groupKey, st);
       if (st.status !== 'running' && st.status !== 'muted') continue;
       const group = this.#d.group(st.groupKey);
-      // A route that no longer escalates with the chain stops it when its next step falls due (#advance).
+      if (!group || group.route.opts.escalation === undefined) {
+        // Its alerts were regrouped (their new groups escalate on their own), or its route was given
+        // a receiver (told at the group's next flush): the chain would page nobody the config names,
+        // and shown running in the API until its next step, it would look as if it still did.
+        this.#d.logger.warn(
+          { chain: st.chain, groupKey: st.groupKey, step: st.step + 1 },
+          group ? 'escalation stopped: its route no longer escalates since the configuration changed' : 'escalation stopped: its alert group no longer exists since the configuration changed',
+        );
+        this.#stop(st, 'idle', 'gone', group ? [...group.alerts.values()] : [], now);
+        this.#drop(st.groupKey);
+        continue;
+      }
+      // A route that escalates with another chain starts it at the group's flush, which drops this state (onFlush).
       const chain = this.#chains.get(st.chain);
-      if (chain && group?.route.opts.escalation === st.chain) this.#follow(st, chain, now);
+      if (chain && group.route.opts.escalation === st.chain) this.#follow(st, chain, now);
       if (st.status === 'running' && st.nextAt !== null) this.#arm(st);
     }
   }

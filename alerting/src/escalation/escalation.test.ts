@@ -353,14 +353,14 @@ describe('escalation chains (fake clock)', () => {
     ];
 
     /** Fires at t0 with slack → email → SMS (repeat 1), waits `at` minutes, applies `steps`, and runs 2h on. */
-    async function edited(apply: (typeof applies)[number]['apply'], at: number, steps: Step[], repeat = 1) {
+    async function edited(apply: (typeof applies)[number]['apply'], at: number, steps: Step[], repeat = 1, repeatAfter = repeat) {
       const c = { ...channels(), pager: new FakeNotifier('pager/webhook/0', 'pager', { channel: 'webhook' }) };
       const n = [c.slack, c.email, c.sms, c.pager];
       t = await startTestPipeline(withSteps([slack, email, sms], repeat), n);
       const t0 = t.clock.now();
       await fire(t, 'a', t0);
       await t.advance(at * M);
-      t = await apply(t, withSteps(steps, repeat), n);
+      t = await apply(t, withSteps(steps, repeatAfter), n);
       const after = t.pipeline.escalations()[0];
       await t.advance(120 * M);
       return { log: log(c as unknown as Chans, t0), after };
@@ -398,6 +398,12 @@ describe('escalation chains (fake clock)', () => {
       await t?.close();
       const longer = await edited(apply, 2, [{ ...slack, wait: '20m' }, email, sms]);
       expect(longer.log).toEqual(['0:slack:firing', '20:email:firing', '30:sms:firing']);
+    });
+
+    it.each(applies)('$name: repeat lowered below the rounds already run: the chain ends after its current wait', async ({ apply }) => {
+      const { log: sent } = await edited(apply, 32, [slack, email, sms], 2, 1); // round 2, during Slack's wait
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '30:slack:firing']);
+      expect(t?.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted' })]);
     });
 
     it.each(applies)('$name: steps removed up to the end of the chain: the chain ends, nothing is paged again', async ({ apply }) => {

@@ -338,6 +338,12 @@ export class Escalations implements EscalationHandler {
 
   /** Runs the step after the last one executed: the next step, the next round, or the end of the chain. */
   #nextStep(st: StoredState, chain: EscalationChain, group: AggregationGroup, unacked: NotifyAlert[], now: number): void {
+    if (st.cycle >= chain.repeat) {
+      // `repeat` was lowered (a reload or restart) below the rounds already run: the chain has run
+      // all the rounds it has now, and the rest of this round is not paged.
+      this.#stop(st, 'exhausted', 'exhausted', unacked, now);
+      return;
+    }
     st.step++;
     if (st.step >= chain.steps.length) {
       st.step = 0;

@@ -400,6 +400,21 @@ describe('escalation chains (fake clock)', () => {
       expect(longer.log).toEqual(['0:slack:firing', '20:email:firing', '30:sms:firing']);
     });
 
+    it.each(applies)('$name: a chain held by a silence whose current step was removed runs the next step when the silence ends', async ({ apply }) => {
+      const c = { ...channels(), pager: new FakeNotifier('pager/webhook/0', 'pager', { channel: 'webhook' }) };
+      const n = [c.slack, c.email, c.sms, c.pager];
+      t = await startTestPipeline(withSteps([slack, email, sms]), n);
+      const t0 = t.clock.now();
+      await fire(t, 'a', t0);
+      await t.advance(2 * M);
+      t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
+      await t.advance(8 * M); // the email step falls due at +5, silenced
+      expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'muted', step: 0 });
+      t = await apply(t, withSteps([email, sms]), n);
+      await t.advance(30 * M); // the silence ends at +11.5, the group ticks at +12
+      expect(log(c as unknown as Chans, t0)).toEqual(['0:slack:firing', '12:email:firing', '22:sms:firing']);
+    });
+
     it.each(applies)('$name: repeat lowered below the rounds already run: the chain ends after its current wait', async ({ apply }) => {
       const { log: sent } = await edited(apply, 32, [slack, email, sms], 2, 1); // round 2, during Slack's wait
       expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '30:slack:firing']);

@@ -47,7 +47,7 @@ export function donePage(by: string, locale: string): string {
   return page(locale, m.page.title, `<p>${escapeHtml(m.page.done(by))}</p>`);
 }
 
-export function errorPage(kind: 'invalid' | 'expired' | 'notActive', locale: string, detail?: string): string {
+export function errorPage(kind: 'invalid' | 'expired' | 'notActive' | 'unavailable', locale: string, detail?: string): string {
   const m = messagesFor(locale);
   return page(locale, m.page.title, `<p>${escapeHtml(m.page[kind])}</p>${detail ? `<p>${escapeHtml(detail)}</p>` : ''}`);
 }

@@ -218,6 +218,18 @@ describe('acknowledgement', () => {
     expect(res.body).toContain(text);
   });
 
+  it('ack link opened while the pipeline restarts (a reload) → 503 saying to try again, not that the link is invalid', async () => {
+    await firing();
+    const path = new URL(slack.sent[0].alerts[0].links.ack as string).pathname;
+    await t.pipeline.shutdown(); // as between the old pipeline's stop and the new one's start
+    for (const method of ['GET', 'POST'] as const) {
+      const res = await app.inject({ method, url: path, ...(method === 'POST' ? { payload: 'by=kim', headers: { 'content-type': 'application/x-www-form-urlencoded' } } : {}) });
+      expect(res.statusCode).toBe(503);
+      expect(res.body).toContain('nothing was acknowledged. Open the link again in a moment');
+      expect(res.body).not.toContain('not valid');
+    }
+  });
+
   it('ack link of a resolved alert → 409', async () => {
     const a = await firing();
     const path = new URL(slack.sent[0].alerts[0].links.ack as string).pathname;

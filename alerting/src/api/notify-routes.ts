@@ -211,7 +211,10 @@ export async function registerNotifyRoutes(app: FastifyInstance, deps: NotifyRou
       return reply.code(200).send(donePage(ack.by, locale));
     } catch (err) {
       if (!(err instanceof AlertError)) throw err;
-      const kind = err.code === ALERT_ERR.ACK_TOKEN_EXPIRED ? 'expired' : err.code === ALERT_ERR.ALERT_NOT_ACTIVE ? 'notActive' : 'invalid';
+      // A link opened while the pipeline restarts (a reload) is valid: saying otherwise made the
+      // on-call give up on acknowledging while the chain went on paging.
+      const kind =
+        err.code === ALERT_ERR.ACK_TOKEN_EXPIRED ? 'expired' : err.code === ALERT_ERR.ALERT_NOT_ACTIVE ? 'notActive' : err.code === ALERT_ERR.PIPELINE_STOPPED ? 'unavailable' : 'invalid';
       const detail = err.code === ALERT_ERR.ACK_INVALID ? err.message : undefined;
       return reply.code(err.statusCode).send(errorPage(kind, locale, detail));
     }

@@ -30,6 +30,7 @@ export interface Messages {
     invalid: string;
     expired: string;
     notActive: string;
+    unavailable: string;
   };
 }
 
@@ -59,6 +60,7 @@ const en: Messages = {
     invalid: 'This acknowledgement link is not valid.',
     expired: 'This acknowledgement link has expired.',
     notActive: 'This alert is no longer firing; there is nothing to acknowledge.',
+    unavailable: 'Alerting is restarting (a configuration reload or a collector restart) and could not take this acknowledgement: nothing was acknowledged. Open the link again in a moment.',
   },
 };
 
@@ -88,6 +90,7 @@ const ko: Messages = {
     invalid: '유효하지 않은 확인 링크입니다.',
     expired: '확인 링크가 만료되었습니다.',
     notActive: '이 알림은 더 이상 발생 중이 아니어서 확인할 것이 없습니다.',
+    unavailable: '알림 처리가 다시 시작되는 중(설정 다시 읽기 또는 수집기 재시작)이라 확인을 받지 못했습니다. 아무것도 확인되지 않았으니 잠시 후 링크를 다시 열어 주세요.',
   },
 };
 

@@ -441,6 +441,20 @@ describe('escalation chains (fake clock)', () => {
     expect(t.pipeline.escalations()).toEqual([]);
   });
 
+  it('a route given a receiver and then its chain again (an edit reverted) escalates again from the first step, Slack not paged twice', async () => {
+    const { c, t0, t: started } = await firedAMinuteAgo();
+    t = started;
+    await t.pipeline.shutdown();
+    const toSms = { ...config, route: { receiver: 'oncall-sms', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h' } };
+    t = await startTestPipeline(toSms, [c.slack, c.email, c.sms], { clock: t.clock, dir: t.dir });
+    await t.advance(M);
+    t = await t.reload(config); // at +2m: the chain again
+    await t.advance(20 * M);
+    // The first step at +2m is the message Slack already had (same step, alert and episode: stored once), then email a wait later.
+    expect(log(c, t0)).toEqual(['0:slack:firing', '1:sms:firing', '7:email:firing', '17:sms:firing']);
+    expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ chain: 'oncall', status: 'running', step: 2 })]);
+  });
+
   it('a running chain whose route now escalates with another chain: the new chain starts, the old one pages no further step', async () => {
     const { c, t0, t: started } = await firedAMinuteAgo();
     t = started;

@@ -255,6 +255,12 @@ export class Escalations implements EscalationHandler {
       // (one entry per group, whatever the chain) has seen these alerts, but the new chain's people
       // have not been paged; it starts from its first step, as a new receiver is notified.
       reason = 'new_alerts';
+    } else if (entry && (reason === undefined || reason === 'repeat') && known === undefined && pendingUnacked.length > 0) {
+      // No chain runs for these alerts although the log has seen them: it was stopped because the
+      // route no longer escalated (given a receiver, or its group gone for a while), and the route
+      // escalates again (the edit reverted). It starts from its first step, as a chain newly given
+      // to the route does; without it the alerts were never escalated again.
+      reason = 'new_alerts';
     }
     if (!reason) return;
     const next = nextEntry(entry, reason, fingerprints(firing), fingerprints(resolved), now, episodeStart(firing, now));

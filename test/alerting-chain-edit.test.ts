@@ -1,8 +1,8 @@
 // An escalation chain edited while it escalates — a reload (POST /-/reload) or a restart with the
 // edited periscope.yaml — goes on from the equivalent step of the new chain, as PagerDuty moves an
 // open incident to an edited policy: an inserted step before it is not paged, a removed step takes
-// its wait with it, a changed wait counts from when its step ran, and a chain whose route no longer
-// escalates stops at the edit. Through the real collector, Slack and SMS stand-ins, a real SMTP
+// its wait with it, a changed wait counts from when its step ran, a chain whose route no longer
+// escalates stops at the edit, and one that had ended goes on with a step added after its last. Through the real collector, Slack and SMS stand-ins, a real SMTP
 // server and a webhook; each alert's decisions are read in order from its timeline and placed
 // before or after the edit, not against wall-clock margins.
 import { writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ let pager: StandIn;
 let smtp: SmtpBackend;
 let collector: CollectorProcess | undefined;
 
-const ALERTS = ['Inserted', 'Removed', 'RemovedBefore', 'Delay', 'ChainRemoved'] as const;
+const ALERTS = ['Inserted', 'Removed', 'RemovedBefore', 'Delay', 'ChainRemoved', 'Added'] as const;
 type Alert = (typeof ALERTS)[number];
 
 /** Each alert's chain (its route escalates with it), before and after the edit. */
@@ -33,6 +33,8 @@ const chains: Record<Alert, [before: string, after: string | undefined]> = {
   Delay: ['[slack, 1h], [email, 1h]', '[slack, 1s], [email, 1h]'],
   // The chain is removed and its route given the pager: no further step, the pager is told.
   ChainRemoved: ['[slack, 1h], [email, 1h]', undefined],
+  // The chain has ended unacknowledged; an SMS step is added after its last one: it is paged.
+  Added: ['[slack, 0s]', '[slack, 0s], [sms, 1h]'],
 };
 
 const chainName = (a: Alert) => a.toLowerCase();
@@ -126,6 +128,7 @@ describe.each(['reload', 'restart'] as const)('an escalation chain edited mid-es
     // Every chain has paged Slack; RemovedBefore's has gone on to email.
     await waitFor(() => ALERTS.every((a) => delivered().slack.includes(a)) && delivered().email.includes('RemovedBefore'), 20_000);
     await waitFor(async () => (await apiCall(c.url, '/api/v1/notifications?status=pending')).json.notifications.length === 0, 10_000);
+    await waitFor(async () => (await apiCall(c.url, '/api/v1/escalations')).json.escalations.some((e: { chain: string; status: string }) => e.chain === 'added' && e.status === 'exhausted'), 10_000);
 
     const editAt = Date.now();
     writeFileSync(c.configFile as string, config(true));
@@ -139,13 +142,13 @@ describe.each(['reload', 'restart'] as const)('an escalation chain edited mid-es
     const url = collector.url;
     // The removed chain stopped at the edit, not an hour later at its next step, and the log says why.
     const running = (await apiCall(url, '/api/v1/escalations')).json.escalations as { chain: string }[];
-    expect(running.map((e) => e.chain).sort()).toEqual(['delay', 'inserted', 'removed', 'removedbefore']);
+    expect(running.map((e) => e.chain).sort()).toEqual(['added', 'delay', 'inserted', 'removed', 'removedbefore']);
     expect(collector.output()).toContain('escalation stopped: its route no longer escalates since the configuration changed');
 
     await waitFor(
       () => {
         const d = delivered();
-        return d.email.filter((a) => a === 'Inserted' || a === 'Removed' || a === 'Delay').length === 3 && d.sms.includes('Inserted') && d.sms.includes('Removed') && d.sms.includes('RemovedBefore') && d.pager.includes('ChainRemoved');
+        return d.email.filter((a) => a === 'Inserted' || a === 'Removed' || a === 'Delay').length === 3 && d.sms.includes('Inserted') && d.sms.includes('Removed') && d.sms.includes('RemovedBefore') && d.pager.includes('ChainRemoved') && d.sms.includes('Added');
       },
       20_000,
     );
@@ -163,6 +166,7 @@ describe.each(['reload', 'restart'] as const)('an escalation chain edited mid-es
     expect(delay.at.email).toBeGreaterThanOrEqual(delay.at.slack + 1000);
     expect(delay.at.email).toBeLessThan(delay.at.slack + 3_600_000);
     expect((await decisions(url, 'ChainRemoved', editAt)).seq).toEqual(['slack', 'edit', 'pager']);
+    expect((await decisions(url, 'Added', editAt)).seq).toEqual(['slack', 'edit', 'sms']);
 
     // What was delivered is what was decided, once each.
     expect(sentTo('Inserted')).toEqual(['email', 'slack', 'sms']);
@@ -170,6 +174,7 @@ describe.each(['reload', 'restart'] as const)('an escalation chain edited mid-es
     expect(sentTo('RemovedBefore')).toEqual(['email', 'slack', 'sms']);
     expect(sentTo('Delay')).toEqual(['email', 'slack']);
     expect(sentTo('ChainRemoved')).toEqual(['pager', 'slack']);
+    expect(sentTo('Added')).toEqual(['slack', 'sms']);
     expect(collector.output()).toContain('escalation chain edited');
   });
 });

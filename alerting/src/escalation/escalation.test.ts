@@ -363,7 +363,7 @@ describe('escalation chains (fake clock)', () => {
       t = await apply(t, withSteps(steps, repeatAfter), n);
       const after = t.pipeline.escalations()[0];
       await t.advance(120 * M);
-      return { log: log(c as unknown as Chans, t0), after };
+      return { log: log(c as unknown as Chans, t0), after, c: c as unknown as Chans, t0 };
     }
 
     it.each(applies)('$name: a step inserted before the current one is skipped, the chain goes on from its step', async ({ apply }) => {
@@ -416,8 +416,29 @@ describe('escalation chains (fake clock)', () => {
     });
 
     it.each(applies)('$name: repeat lowered below the rounds already run: the chain ends after its current wait', async ({ apply }) => {
-      const { log: sent } = await edited(apply, 32, [slack, email, sms], 2, 1); // round 2, during Slack's wait
+      const { log: sent, c, t0 } = await edited(apply, 32, [slack, email, sms], 2, 1); // round 2, during Slack's wait
       expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '30:slack:firing']);
+      expect(t?.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted' })]);
+      t = await (t as TestPipeline).restart(); // and it stays ended
+      await t.advance(60 * M);
+      expect(log(c, t0)).toEqual(sent);
+    });
+
+    it.each(applies)('$name: a step added after the last one of a chain that ended unacknowledged is paged at once', async ({ apply }) => {
+      const { log: sent, after } = await edited(apply, 40, [slack, email, sms, pager]); // ended at +30, nobody acknowledged
+      expect(after).toMatchObject({ status: 'running', step: 3 });
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '40:pager:firing']);
+      expect(t?.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted', step: 3, cycle: 0 })]);
+    });
+
+    it.each(applies)('$name: repeat raised for a chain that ended unacknowledged: the next round starts at once', async ({ apply }) => {
+      const { log: sent } = await edited(apply, 40, [slack, email, sms], 1, 2);
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '40:slack:firing', '45:email:firing', '55:sms:firing']);
+    });
+
+    it.each(applies)('$name: a chain that ended stays ended when no step was added after its last one', async ({ apply }) => {
+      const { log: sent } = await edited(apply, 40, [slack, email]); // a step removed: nothing after the last one
+      expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing']);
       expect(t?.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted' })]);
     });
 

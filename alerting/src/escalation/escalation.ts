@@ -112,8 +112,10 @@ export class Escalations implements EscalationHandler {
     for (const row of this.#d.db.prepare('SELECT body FROM notify_escalations').all() as { body: string }[]) {
       const st = JSON.parse(row.body) as StoredState;
       this.#states.set(st.groupKey, st);
-      if (st.status !== 'running' && st.status !== 'muted') continue;
       const group = this.#d.group(st.groupKey);
+      const ended = this.#chains.get(st.chain);
+      if (st.status === 'exhausted' && ended && group?.route.opts.escalation === st.chain) this.#extend(st, ended, now);
+      if (st.status !== 'running' && st.status !== 'muted') continue;
       if (!group || group.route.opts.escalation === undefined) {
         // Its alerts were regrouped (their new groups escalate on their own), or its route was given
         // a receiver (told at the group's next flush): the chain would page nobody the config names,
@@ -131,6 +133,26 @@ export class Escalations implements EscalationHandler {
       if (chain && group.route.opts.escalation === st.chain) this.#follow(st, chain, now);
       if (st.status === 'running' && st.nextAt !== null) this.#arm(st);
     }
+  }
+
+  /**
+   * A chain that ran to its end with alerts still unacknowledged, given steps after its last one or
+   * more rounds by an edit, goes on with them at once: the on-call who adds an SMS step because
+   * nobody answered expects it paged. The steps it ran are not paged again.
+   */
+  #extend(st: StoredState, chain: EscalationChain, now: number): void {
+    const before = st.steps ?? chain.steps;
+    const to = sameSteps(before, chain.steps) ? { step: st.step } : equivalentStep(before, chain.steps, st.step);
+    if (to.step + 1 >= chain.steps.length && st.cycle + 1 >= chain.repeat) return;
+    if (to.step !== st.step) st.edits = (st.edits ?? 0) + 1;
+    st.step = to.step;
+    st.status = 'running';
+    st.nextAt = now; // #advance: the next step, or the next round, unless all are acknowledged by now
+    this.#persist(st);
+    this.#d.logger.info?.(
+      { chain: chain.name, groupKey: st.groupKey, step: to.step + 2 <= chain.steps.length ? to.step + 2 : 1, round: to.step + 2 <= chain.steps.length ? st.cycle + 1 : st.cycle + 2 },
+      'escalation chain edited: the escalation that had ended goes on with what the edit added',
+    );
   }
 
   /** Moves a state persisted with other steps to the equivalent step of `chain`, as it is now. */
@@ -347,6 +369,8 @@ export class Escalations implements EscalationHandler {
     if (st.cycle >= chain.repeat) {
       // `repeat` was lowered (a reload or restart) below the rounds already run: the chain has run
       // all the rounds it has now, and the rest of this round is not paged.
+      st.step = chain.steps.length - 1;
+      st.cycle = chain.repeat - 1;
       this.#stop(st, 'exhausted', 'exhausted', unacked, now);
       return;
     }

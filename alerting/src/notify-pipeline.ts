@@ -343,10 +343,21 @@ export class NotificationPipeline implements AlertSink {
   /**
    * An escalation step or reminder still waiting for its backend (retries, Retry-After, an open
    * breaker) is canceled once every alert it pages about is acknowledged: delivered after the ack,
-   * it woke the on-call for an alert someone had taken. Updates and resolved notices still go.
+   * it woke the on-call for an alert someone had taken. So is a step whose paging a reload or
+   * restart ended — its chain removed or no longer the route's, or its receiver no longer in the
+   * chain (a broken SMS step removed) — which would page, hours later, people the configuration
+   * no longer names. Updates and resolved notices still go.
    */
   #obsolete(n: Notification, fps: readonly string[]): string | undefined {
     const p = this.#parts;
+    if (p && n.reason === 'escalation' && n.escalation) {
+      const chain = this.#config.escalations.find((e) => e.name === n.escalation?.chain);
+      // A group gone is left alone: its alerts resolved (the resolved notice follows), or were regrouped.
+      const route = p.dispatcher.group(n.groupKey)?.route;
+      if (!chain || (route && route.opts.escalation !== chain.name) || !chain.steps.some((s) => s.notify.includes(n.receiver))) {
+        return `escalation "${n.escalation.chain}" no longer pages ${n.receiver} for this group since the configuration changed, before it could be delivered`;
+      }
+    }
     if (!p || (n.reason !== 'escalation' && n.reason !== 'reminder') || fps.length === 0) return undefined;
     const by = new Set<string>();
     for (const fp of fps) {

@@ -239,6 +239,24 @@ describe('escalation chains (fake clock)', () => {
     expect(t.pipeline.timelineFor(fp(t, 'a')).some((e) => e.kind === 'notification_canceled')).toBe(true);
   });
 
+  it.each([
+    { name: 'the chain removed (its route given a receiver)', edit: { ...config, escalations: [], route: { receiver: 'team-slack', groupBy: ['alertname'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h' } } },
+    { name: 'the step removed from the chain', edit: { ...config, escalations: [{ ...config.escalations[0], steps: [config.escalations[0].steps[0], config.escalations[0].steps[2]] }] } },
+  ])('a step still being retried when a reload ends its paging ($name) is canceled, not delivered after', async ({ edit }) => {
+    const c = channels();
+    c.email.script = [{ status: 'retryable', retryAfterMs: 10 * M, error: 'SMTP 421' }];
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(6 * M);
+    expect(c.email.attempts).toHaveLength(1);
+    t = await t.reload(edit);
+    await t.advance(30 * M);
+    expect(log(c, t0).filter((l) => l.includes('email'))).toEqual([]);
+    const [mail] = t.pipeline.notifications({ status: 'canceled' });
+    expect(mail).toMatchObject({ channel: 'email', attempts: 1, lastError: expect.stringContaining('no longer pages') });
+  });
+
   /** A pipeline whose alert `a` fired at t0 and was acknowledged a minute later. */
   /** Alert `a` fired a minute ago into a pipeline on `config` (its chain's Slack step sent). */
   async function firedAMinuteAgo() {

@@ -512,6 +512,37 @@ describe('escalation chains (fake clock)', () => {
     expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ chain: 'sms-first', status: 'running', step: 0 })]);
   });
 
+  it('a chain held by a silence whose route now escalates with another chain: the new chain starts when the silence ends', async () => {
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(2 * M);
+    t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
+    await t.advance(8 * M); // the email step falls due at +5, silenced
+    expect(t.pipeline.escalations()[0]).toMatchObject({ chain: 'oncall', status: 'muted' });
+    const other = { ...config, escalations: [...config.escalations, { name: 'sms-first', repeat: 1, steps: [{ notify: ['oncall-sms'], wait: '1h' }] }], route: { ...config.route, escalation: 'sms-first' } };
+    t = await t.reload(other);
+    await t.advance(10 * M); // the silence ends at +11.5, the group ticks at +12
+    expect(log(c, t0)).toEqual(['0:slack:firing', '12:sms:firing']);
+    expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ chain: 'sms-first', status: 'running', step: 0 })]);
+  });
+
+  it('a chain that ended unacknowledged whose route now escalates with another chain: the new chain starts', async () => {
+    const c = channels();
+    const once = { ...config, escalations: [{ ...config.escalations[0], repeat: 1 }] };
+    t = await startTestPipeline(once, [c.slack, c.email, c.sms]);
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.advance(40 * M); // Slack, email, SMS; ended at +30, nobody acknowledged
+    expect(t.pipeline.escalations()[0]).toMatchObject({ chain: 'oncall', status: 'exhausted' });
+    const managers = { ...once, escalations: [...once.escalations, { name: 'managers', repeat: 1, steps: [{ notify: ['oncall-email', 'oncall-sms'], wait: '1h' }] }], route: { ...once.route, escalation: 'managers' } };
+    t = await t.reload(managers);
+    await t.advance(M);
+    expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '40:email:firing', '40:sms:firing']);
+    expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ chain: 'managers', status: 'running', step: 0 })]);
+  });
+
   it('an acknowledged chain whose group is gone is forgotten with its notification log entry, not kept forever', async () => {
     const { c, t } = await firedAndAcked();
     const old = t.pipeline.escalations()[0];

@@ -272,10 +272,12 @@ export class Escalations implements EscalationHandler {
       // between two group ticks (its ack ended with the old episode). Like a new alert, it starts
       // the chain again, although the notification log has seen its fingerprint.
       if (known.status === 'acknowledged') reason = 'new_alerts';
-    } else if (entry && reason === undefined && known !== undefined && known.chain !== chain.name && known.status === 'running' && pendingUnacked.length > 0) {
+    } else if (entry && (reason === undefined || reason === 'repeat') && known !== undefined && known.chain !== chain.name && pendingUnacked.length > 0) {
       // The route escalates with another chain since a reload or restart: the notification log
       // (one entry per group, whatever the chain) has seen these alerts, but the new chain's people
-      // have not been paged; it starts from its first step, as a new receiver is notified.
+      // have not been paged; it starts from its first step, as a new receiver is notified. So it
+      // does whatever the old chain's state: held by a mute it would never resume (its route's
+      // chain is another), ended it would leave the alerts unacknowledged with nobody paging.
       reason = 'new_alerts';
     } else if (entry && (reason === undefined || reason === 'repeat') && known === undefined && pendingUnacked.length > 0) {
       // No chain runs for these alerts although the log has seen them: it was stopped because the

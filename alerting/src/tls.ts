@@ -135,11 +135,17 @@ function fileStamp(paths: string[]): string {
 export function tlsDispatcher(tls: TlsConfig, key: string, baseDir: string, options: ConnectionOptions, report: (problems: string[]) => void): Dispatcher {
   // Required here, not imported with the module: undici (about 110 modules, 150 ms on a loaded
   // 2-core machine) is needed by the channels and exporters with tls: only, not by every start.
-  const { Agent, buildConnector } = createRequire(import.meta.url)('undici') as typeof import('undici');
+  const { Agent } = createRequire(import.meta.url)('undici') as typeof import('undici');
+  return new Agent({ connect: tlsConnector(tls, key, baseDir, options, report) });
+}
+
+/** tlsDispatcher's connector: connects with Node's TLS options, the files read again when they change. */
+export function tlsConnector(tls: TlsConfig, key: string, baseDir: string, options: ConnectionOptions, report: (problems: string[]) => void): buildConnector.connector {
+  const { buildConnector } = createRequire(import.meta.url)('undici') as typeof import('undici');
   const files = (['caFile', 'certFile', 'keyFile'] as const).flatMap((k) => (tls[k] === undefined ? [] : [resolve(baseDir, tls[k])]));
   let stamp = fileStamp(files);
   let connect = buildConnector(options as buildConnector.BuildOptions);
-  const connector: buildConnector.connector = (opts, callback) => {
+  return (opts, callback) => {
     const now = fileStamp(files);
     if (now !== stamp) {
       stamp = now;
@@ -149,7 +155,6 @@ export function tlsDispatcher(tls: TlsConfig, key: string, baseDir: string, opti
     }
     return connect(opts, callback);
   };
-  return new Agent({ connect: connector });
 }
 
 /**

@@ -162,8 +162,10 @@ async function main(argv: string[]): Promise<number> {
   });
   // Loaded only for `start`, so check-config and config-reference stay quick.
   const { startCollector } = await import('../src/collector.ts');
+  const { readProxyEnvironment } = await import('../src/config/load.ts');
   const collector = await startCollector(config, {
     configDir: file ? dirname(resolve(file)) : process.cwd(),
+    proxyEnvironment: readProxyEnvironment(),
     // A reload reads the file again, as Prometheus does: its alerting.ruleFiles, and what changed elsewhere.
     ...(file ? { readConfig: () => checkedConfig(file, false, true) } : {}),
   });

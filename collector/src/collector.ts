@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ProxyEnvironment } from '../../alerting/src/proxy.ts';
 import { Gauge } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -127,6 +128,8 @@ export interface StartOptions {
    * problems. Without it (no file) a reload reads the rule files of the configuration in effect.
    */
   readConfig?: () => Promise<Config>;
+  /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY, for the exporters with proxyFromEnvironment (config/load.ts). */
+  proxyEnvironment?: ProxyEnvironment;
 }
 
 export async function startCollector(config: Config, options: StartOptions = {}): Promise<RunningCollector> {
@@ -249,7 +252,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
   metricsSources.add('collector', registrySource(metrics.registry, refreshMetrics));
   metricsSources.add('otlp-metrics', (now) => telemetry.metricStore.samplePieces(now));
   metricsSources.add('span-metrics', (now) => telemetry.spanMetricsStore.samplePieces(now));
-  const exporters = new Exporters(config.exporters, { db, store, spans: telemetry.spans, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log, configDir: options.configDir });
+  const exporters = new Exporters(config.exporters, { db, store, spans: telemetry.spans, ingest, registry: metrics.registry, sources: metricsSources, logger: app.log, configDir: options.configDir, proxyEnvironment: options.proxyEnvironment });
   retention.setGuard(exporters.retentionGuard());
   ingest.setAdmission(() => {
     const o = exporters.overload();

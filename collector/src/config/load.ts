@@ -10,6 +10,7 @@ import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
 import { tlsFileProblems } from '../exporters/tls.ts';
 import { expandEnv } from './env-expand.ts';
+import { proxyEnvironment, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration, SIZE_SYNTAX } from './units.ts';
 
@@ -273,6 +274,14 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
   }
   const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
   return { config: config as Config, problems: problems.map(withSource), source };
+}
+
+/**
+ * HTTP_PROXY, HTTPS_PROXY and NO_PROXY of the environment, for the exporters and channels with
+ * proxyFromEnvironment: read here, with the configuration, and handed to them.
+ */
+export function readProxyEnvironment(env: Record<string, string | undefined> = process.env): ProxyEnvironment {
+  return proxyEnvironment(env);
 }
 
 /** `exporters.0.url: …` → `exporters.0.url`. */

@@ -2,6 +2,7 @@ import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { HEADER_NAME_PATTERN } from '../../../alerting/src/http-header.ts';
 import { authConfigSchema } from './http.ts';
 import { tlsConfigSchema } from './tls.ts';
+import { proxyProperties } from '../../../alerting/src/proxy.ts';
 
 // Config pieces shared by the exporter slices (docs/exporters.md lists every key with its default).
 
@@ -50,6 +51,7 @@ export function httpExporterKeys() {
     // Names are RFC 9110 tokens, values without line breaks: Node's HTTP client refuses others.
     headers: Type.Record(Type.String(), Type.String({ format: 'header-value' }), { default: {}, propertyNames: { pattern: HEADER_NAME_PATTERN }, description: "Extra request headers (e.g. a proxy's); their values are kept out of logs and error texts, like secrets. Not Authorization beside `auth`, X-Scope-OrgID beside `tenant`, nor the ones the exporter sets (Content-Type, Content-Encoding, Content-Length, Host)." }),
     tls: Type.Optional(tlsConfigSchema),
+    ...proxyProperties('the backend'),
     retry: retryConfigSchema,
     circuitBreaker: circuitBreakerConfigSchema,
   };

@@ -38,7 +38,7 @@ describe('exporters config', () => {
   it.each([
     { name: 'missing url', yaml: '- { type: loki, name: a }', want: ['exporters.0.url: missing required key'] },
     { name: 'unknown type', yaml: '- { type: splunk, name: a, url: "http://x" }', want: ['exporters.0.type: must be one of "loki", "elasticsearch", "prometheusRemoteWrite"'] },
-    { name: 'key of another type', yaml: '- { type: loki, name: a, url: "http://x", dataStream: logs-x-y }', want: ['exporters.0.dataStream: unknown key (expected one of type, name, url, timeout, auth, headers, tls, retry, circuitBreaker, batch, concurrency, encodeThreads, queue, deadLetter, shutdownTimeout, startFrom, tenant, format, labels, structuredMetadata, limits)'] },
+    { name: 'key of another type', yaml: '- { type: loki, name: a, url: "http://x", dataStream: logs-x-y }', want: ['exporters.0.dataStream: unknown key (expected one of type, name, url, timeout, auth, headers, tls, proxyUrl, noProxy, proxyFromEnvironment, retry, circuitBreaker, batch, concurrency, encodeThreads, queue, deadLetter, shutdownTimeout, startFrom, tenant, format, labels, structuredMetadata, limits)'] },
     { name: 'bad url', yaml: '- { type: elasticsearch, name: a, url: "ftp://x" }', want: ['exporters.0.url: invalid url (http(s)://host[:port][/path])'] },
     // Each of these crashed the exporter at start-up (new URL) after passing the check.
     { name: 'port out of range', yaml: '- { type: elasticsearch, name: a, url: "http://es:99999" }', want: ['exporters.0.url: invalid url (http(s)://host[:port][/path])'] },

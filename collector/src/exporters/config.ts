@@ -3,6 +3,7 @@ import { elasticsearchConfigSchema, type ElasticsearchConfig } from './elasticse
 import { lokiConfigSchema, type LokiConfig } from './loki/config.ts';
 import { remoteWriteConfigSchema, type RemoteWriteConfig } from './prometheus-remote-write/config.ts';
 import { tlsUrlProblems } from './tls.ts';
+import { proxyProblems } from '../../../alerting/src/proxy.ts';
 
 const BY_TYPE: Record<string, TSchema> = {
   loki: lokiConfigSchema,
@@ -37,7 +38,8 @@ type ExporterItem = Record<string, unknown>;
 /**
  * What the schema of each item cannot say about the `exporters:` list (checked with the file, at
  * start and by check-config): names, headers, index templates, Loki labels, URLs (below), a `tls:`
- * block on an http:// URL (tls.ts; its files are checked by load.ts, which knows the config's folder).
+ * block on an http:// URL (tls.ts; its files are checked by load.ts, which knows the config's folder),
+ * the proxy keys (alerting/src/proxy.ts).
  */
 export function exporterListProblems(configs: ReadonlyArray<ExporterItem>): string[] {
   return [
@@ -47,6 +49,7 @@ export function exporterListProblems(configs: ReadonlyArray<ExporterItem>): stri
     ...lokiLabelProblems(configs),
     ...exporterUrlProblems(configs),
     ...tlsUrlProblems(configs),
+    ...configs.flatMap((c, i) => proxyProblems(c, `exporters.${i}`)),
   ];
 }
 

@@ -3,6 +3,7 @@
 // Each exporter receives only its own config item (DESIGN.md convention 10).
 
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
@@ -27,7 +28,9 @@ import { RemoteWriteExporter } from './prometheus-remote-write/exporter.ts';
 import { dropOtherQueues } from './prometheus-remote-write/request-queue.ts';
 import type { MetricsSources } from './prometheus-remote-write/samples.ts';
 import type { LogSink, Logger } from './sink.ts';
-import { loadTls, tlsDispatcher } from './tls.ts';
+import { loadTls, tlsConnector } from './tls.ts';
+import { displayProxy, NO_PROXY_ENVIRONMENT, proxyDispatcher, proxyFor, proxySecrets, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
+import type { Transport } from './http.ts';
 
 export interface ExportersDeps {
   db: DatabaseSync;
@@ -40,6 +43,8 @@ export interface ExportersDeps {
   logger: Logger;
   /** Where relative `tls:` file paths start: the config file's folder. */
   configDir?: string;
+  /** The collector's proxy variables, for the exporters with proxyFromEnvironment (read by config loading). */
+  proxyEnvironment?: ProxyEnvironment;
 }
 
 /** The retention hook (store/retention.ts): what exporters still need, and what they lose. */
@@ -103,12 +108,12 @@ export class Exporters {
     }
     for (const [i, config] of configs.entries()) {
       const logger = deps.logger;
-      const dispatcher = this.#tlsDispatcher(config, i);
+      const transport = this.#transport(config, i);
       if (config.type === 'prometheusRemoteWrite') {
-        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger, dispatcher, db: deps.db }));
+        this.remoteWriters.push(new RemoteWriteExporter(config as RemoteWriteConfig, { sources: deps.sources, metrics, logger, transport, db: deps.db }));
         continue;
       }
-      const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig, Date.now, dispatcher) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId, dispatcher);
+      const sink: LogSink = config.type === 'loki' ? new LokiSink(config as LokiConfig, Date.now, transport) : new ElasticsearchSink(config as ElasticsearchConfig, instanceId, transport);
       if (sink instanceof ElasticsearchSink && (config as ElasticsearchConfig).traces.enabled && deps.spans) {
         const es = config as ElasticsearchConfig;
         const common = deliveryOptions(es);
@@ -148,11 +153,26 @@ export class Exporters {
   }
 
   /**
-   * The exporter's own connection pool when it has `tls:`, its files read again (load.ts checked
-   * them with the config): one changed since is refused the same way. Later changes are read by
-   * the pool itself (tlsDispatcher) and logged here.
+   * The exporter's own connection pool when it has `tls:` or a proxy (alerting/src/proxy.ts); else
+   * none (undici's global pool). The `tls:` files are read again (load.ts checked them with the
+   * config): one changed since is refused the same way. Later changes are read by the pool itself
+   * (tlsConnector) and logged here.
    */
-  #tlsDispatcher(config: ExporterConfig, index: number): Dispatcher | undefined {
+  #transport(config: ExporterConfig, index: number): Transport {
+    const proxy = proxyFor(config, this.#deps.proxyEnvironment ?? NO_PROXY_ENVIRONMENT, config.url);
+    if (config.proxyUrl || config.proxyFromEnvironment) {
+      const how = proxy ? `through the proxy ${displayProxy(proxy)}` : config.proxyUrl ? 'directly: noProxy lists its host' : 'directly: the environment has no proxy for its URL (HTTP(S)_PROXY unset, or NO_PROXY lists its host)';
+      this.#deps.logger.info({ exporter: config.name }, `exporter ${config.name}: sends ${how}`);
+    }
+    const connect = this.#tlsConnector(config, index);
+    if (!proxy && !connect) return {};
+    // undici's Agent: loaded here, for the exporters with tls: or a proxy only.
+    const dispatcher = proxy ? proxyDispatcher(proxy, connect) : new (createRequire(import.meta.url)('undici') as typeof import('undici')).Agent({ connect });
+    this.#dispatchers.push(dispatcher);
+    return proxy ? { dispatcher, via: displayProxy(proxy), secrets: proxySecrets(proxy) } : { dispatcher };
+  }
+
+  #tlsConnector(config: ExporterConfig, index: number) {
     if (!config.tls) return undefined;
     const key = `exporters.${index}.tls`;
     const baseDir = this.#deps.configDir ?? process.cwd();
@@ -165,12 +185,10 @@ export class Exporters {
       );
     }
     const logger = this.#deps.logger;
-    const dispatcher = tlsDispatcher(config.tls, key, baseDir, options, (reloadProblems) => {
+    return tlsConnector(config.tls, key, baseDir, options, (reloadProblems) => {
       if (reloadProblems.length === 0) logger.info({ exporter: config.name }, `exporter ${config.name}: TLS files changed, read again for the next connections`);
       else logger.warn({ exporter: config.name, problems: reloadProblems }, `exporter ${config.name}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);
     });
-    this.#dispatchers.push(dispatcher);
-    return dispatcher;
   }
 
   get names(): string[] {

@@ -47,8 +47,20 @@ export interface HttpEndpoint {
   headers: Record<string, string>;
   timeoutMs: number;
   redactor: Redactor;
-  /** The exporter's own connection pool when it has `tls:` (tls.ts); else undici's global one. */
+  /** The exporter's own connection pool when it has `tls:` or a proxy; else undici's global one. */
   dispatcher?: Dispatcher;
+  /** The proxy the requests go through, for messages (no credentials): `http://proxy:3128`. */
+  via?: string;
+}
+
+/**
+ * How an exporter's requests leave: its own pool (tls.ts, alerting/src/proxy.ts), the proxy's
+ * display URL and the secrets of its URL (redacted like the exporter's own).
+ */
+export interface Transport {
+  dispatcher?: Dispatcher;
+  via?: string;
+  secrets?: string[];
 }
 
 /**
@@ -58,9 +70,9 @@ export interface HttpEndpoint {
  * too, as the config reference promises: a backend or proxy that echoes the request headers in
  * its error text must not carry them into logs, health and dead letters.
  */
-export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number, dispatcher?: Dispatcher): HttpEndpoint {
+export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | undefined, extraHeaders: Record<string, string>, timeoutMs: number, transport: Transport = {}): HttpEndpoint {
   const url = new URL(baseUrl);
-  const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey, ...Object.values(extraHeaders)];
+  const secrets: Array<string | undefined> = [auth?.basic?.password, auth?.bearerToken, auth?.apiKey, ...Object.values(extraHeaders), ...(transport.secrets ?? [])];
   const headers: Record<string, string> = { 'user-agent': 'periscope-collector', ...extraHeaders };
   let basic = auth?.basic;
   const encodedPassword = url.password;
@@ -83,7 +95,8 @@ export function httpEndpoint(baseUrl: string, path: string, auth: AuthConfig | u
     headers.authorization = `ApiKey ${key}`;
   }
   const full = new URL(url.pathname.replace(/\/+$/, '') + path + url.search, url.origin).toString();
-  return { url: full, headers, timeoutMs, redactor: new Redactor(secrets), ...(dispatcher ? { dispatcher } : {}) };
+  const { dispatcher, via } = transport;
+  return { url: full, headers, timeoutMs, redactor: new Redactor(secrets), ...(dispatcher ? { dispatcher } : {}), ...(via ? { via } : {}) };
 }
 
 /** The endpoint's URL for display (health, logs): no credentials, no query string. */
@@ -146,7 +159,9 @@ export async function send(
     text = await res.body.text();
   } catch (err) {
     const result = networkFailure(err);
-    return { result: { ...result, error: endpoint.redactor.redact(result.error ?? '') } };
+    // The address in "connect ECONNREFUSED …" is the proxy's: say so, or it reads as the backend's.
+    const via = endpoint.via ? ` (through the proxy ${endpoint.via})` : '';
+    return { result: { ...result, error: endpoint.redactor.redact(`${result.error ?? ''}${via}`) } };
   }
   const result = classifyHttpStatus(status, retryAfter);
   if (result.status !== 'success') {

@@ -1,6 +1,7 @@
 // Export results are values, not exceptions (DESIGN.md, convention 4). They are decided once,
 // where the backend's answer is read, and everything downstream (retry helper, circuit breaker,
 // delivery, dead letters, metrics) acts on the value only.
+import { proxyRefusal } from '../../../alerting/src/proxy.ts';
 import { tlsHint as sharedTlsHint } from '../../../alerting/src/tls.ts';
 
 export type ExportStatus = 'success' | 'retryable' | 'permanent';
@@ -66,6 +67,8 @@ const tlsHint = (code: string) => sharedTlsHint(code, { peer: 'the backend', own
  */
 export function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return `network error: ${String(err)}`;
+  const refusal = proxyRefusal(err, 'the backend');
+  if (refusal) return `network error: ${refusal}`;
   if (err.name === 'TimeoutError') return 'network error: request timed out';
   if (err.name === 'AbortError') return 'network error: request aborted';
   const cause = (err as Error & { cause?: unknown }).cause;

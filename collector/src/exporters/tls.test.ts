@@ -97,7 +97,7 @@ describe.skipIf(opensslMissing)('tlsDispatcher: files changed under a running ex
     const tls = { caFile: certs.ca, certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key'), insecureSkipVerify: false, minVersion: 'TLS1.2' as const };
     const reports: string[][] = [];
     const dispatcher = tlsDispatcher(tls, 'exporters.0.tls', '/', loadTls(tls, 'exporters.0.tls', '/').options!, (p) => reports.push(p));
-    const endpoint = httpEndpoint(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/_bulk', undefined, {}, 5000, dispatcher);
+    const endpoint = httpEndpoint(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/_bulk', undefined, {}, 5000, { dispatcher });
     try {
       expect((await send(endpoint, 'x', {})).result.status).toBe('success');
       copyFileSync(certs.otherKey, join(dir, 'client.key'));

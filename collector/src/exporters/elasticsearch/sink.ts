@@ -6,9 +6,8 @@
 //   retry that item only; other 4xx (mapper_parsing_exception, …) — dead letter with ES's reason.
 // A whole-request 429/5xx is retried; 413 is bisected; other 4xx are permanent.
 
-import type { Dispatcher } from 'undici';
 import { parseDuration } from '../../config/units.ts';
-import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
+import { displayUrl, httpEndpoint, send, type HttpEndpoint, type Transport } from '../http.ts';
 import { classifyHttpStatus, type ExportResult } from '../result.ts';
 import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../sink.ts';
 import type { ElasticsearchConfig } from './config.ts';
@@ -32,8 +31,8 @@ export class ElasticsearchSink implements LogSink {
   readonly #config: ElasticsearchConfig;
   readonly #instanceId: string;
 
-  /** `dispatcher`: the exporter's TLS pool (tls.ts); not in the recipe, encode workers send nothing. */
-  constructor(config: ElasticsearchConfig, instanceId: string, dispatcher?: Dispatcher) {
+  /** `transport`: the exporter's pool for `tls:` or a proxy; not in the recipe, encode workers send nothing. */
+  constructor(config: ElasticsearchConfig, instanceId: string, transport?: Transport) {
     this.recipe = { kind: 'elasticsearch', args: [config, instanceId] };
     this.#config = config;
     // 12 hex digits (48 random bits) of the database's instance id: enough to tell databases apart.
@@ -42,7 +41,7 @@ export class ElasticsearchSink implements LogSink {
     // with that path: the exporter adds `/_bulk` (and `/_index_template/…`) itself, and went to
     // `…/_bulk/_bulk`, which Elasticsearch refuses, for every request.
     this.#base = config.url.replace(/\/+$/, '').replace(/\/_bulk$/, '');
-    this.#bulk = httpEndpoint(this.#base, `/_bulk?filter_path=${encodeURIComponent(FILTER_PATH)}`, config.auth, { ...config.headers }, parseDuration(config.timeout), dispatcher);
+    this.#bulk = httpEndpoint(this.#base, `/_bulk?filter_path=${encodeURIComponent(FILTER_PATH)}`, config.auth, { ...config.headers }, parseDuration(config.timeout), transport);
     this.endpoint = displayUrl(this.#bulk);
   }
 

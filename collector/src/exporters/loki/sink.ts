@@ -6,9 +6,8 @@
 // dead-lettered with Loki's reason. Re-sent valid entries are not duplicated: Loki drops an entry
 // equal (stream, timestamp, line) to one it has. 429 and 5xx are retried; other 4xx are permanent.
 
-import type { Dispatcher } from 'undici';
 import { parseBytes, parseDuration } from '../../config/units.ts';
-import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
+import { displayUrl, httpEndpoint, send, type HttpEndpoint, type Transport } from '../http.ts';
 import type { BatchResult, EncodedBody, LogItem, LogSink, SinkRecipe } from '../sink.ts';
 import type { LokiConfig } from './config.ts';
 import { encodeJson, encodeProtobuf } from './encode.ts';
@@ -41,11 +40,11 @@ export class LokiSink implements LogSink {
   readonly #streams = new StreamCache();
   readonly #now: () => number;
 
-  /** `dispatcher`: the exporter's TLS pool (tls.ts); not in the recipe, encode workers send nothing. */
-  constructor(config: LokiConfig, now: () => number = Date.now, dispatcher?: Dispatcher) {
+  /** `transport`: the exporter's pool for `tls:` or a proxy; not in the recipe, encode workers send nothing. */
+  constructor(config: LokiConfig, now: () => number = Date.now, transport?: Transport) {
     this.recipe = { kind: 'loki', args: [config] };
     const base = config.url.replace(/\/+$/, '');
-    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, { ...config.headers }, parseDuration(config.timeout), dispatcher);
+    this.#http = httpEndpoint(base.endsWith(PUSH_PATH) ? base : base + PUSH_PATH, '', config.auth, { ...config.headers }, parseDuration(config.timeout), transport);
     // Set after: the tenant is no secret (extra headers are redacted), Loki's errors may name it.
     if (config.tenant) this.#http.headers['x-scope-orgid'] = config.tenant;
     this.endpoint = displayUrl(this.#http);

@@ -14,12 +14,11 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import { timerDelay } from '../../timer-delay.ts';
 import { parseDuration } from '../../config/units.ts';
 import { CircuitBreaker } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
-import { displayUrl, httpEndpoint, send, type HttpEndpoint } from '../http.ts';
+import { displayUrl, httpEndpoint, send, type HttpEndpoint, type Transport } from '../http.ts';
 import type { ExporterGauges, ExporterMetrics } from '../metrics.ts';
 import type { ExportResult } from '../result.ts';
 import { Retrier, RetryBudget, type Sleep } from '../retry.ts';
@@ -36,8 +35,8 @@ export interface RemoteWriteDeps {
   logger: Logger;
   now?: () => number;
   sleep?: Sleep;
-  /** The exporter's TLS pool when it has `tls:` (tls.ts). */
-  dispatcher?: Dispatcher;
+  /** The exporter's pool when it has `tls:` or a proxy. */
+  transport?: Transport;
   /** Where the queue is kept across restarts; without it, in memory only. */
   db?: DatabaseSync;
 }
@@ -75,7 +74,7 @@ export class RemoteWriteExporter {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
     this.#status = new BackendStatus(config.name, deps.logger, this.#now);
-    this.#http = httpEndpoint(config.url, '', config.auth, { ...config.headers }, parseDuration(config.timeout), deps.dispatcher);
+    this.#http = httpEndpoint(config.url, '', config.auth, { ...config.headers }, parseDuration(config.timeout), deps.transport);
     this.endpoint = displayUrl(this.#http);
     const r = config.retry;
     const c = config.circuitBreaker;

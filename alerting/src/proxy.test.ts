@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { bypassed, displayProxy, proxyEnvironment, proxyFor, proxyProblems, proxySecrets } from './proxy.ts';
+
+describe('noProxy (NO_PROXY) matching', () => {
+  it.each([
+    { name: 'the exact host', noProxy: 'loki.internal', url: 'https://loki.internal/x', bypass: true },
+    { name: 'a subdomain of a name', noProxy: 'internal', url: 'https://loki.internal', bypass: true },
+    { name: 'a leading dot: the name and its subdomains', noProxy: '.internal', url: 'https://internal', bypass: true },
+    { name: '*.domain: subdomains only', noProxy: '*.internal', url: 'https://internal', bypass: false },
+    { name: '*.domain matches a subdomain', noProxy: '*.internal', url: 'https://a.internal', bypass: true },
+    { name: 'another name', noProxy: 'example.com', url: 'https://notexample.com', bypass: false },
+    { name: 'host:port, that port', noProxy: '127.0.0.1:3100', url: 'http://127.0.0.1:3100', bypass: true },
+    { name: 'host:port, another port', noProxy: '127.0.0.1:3100', url: 'http://127.0.0.1:3101', bypass: false },
+    { name: 'the default port', noProxy: 'hooks.slack.com:443', url: 'https://hooks.slack.com/services/x', bypass: true },
+    { name: '* for all', noProxy: 'a, *', url: 'https://anything', bypass: true },
+    { name: 'IPv6', noProxy: '[::1]:8080', url: 'http://[::1]:8080', bypass: true },
+    { name: 'case and spaces', noProxy: ' Loki.Internal ,x', url: 'https://LOKI.internal', bypass: true },
+    { name: 'empty', noProxy: '', url: 'https://x', bypass: false },
+  ])('$name', ({ noProxy, url, bypass }) => {
+    expect(bypassed(noProxy, new URL(url))).toBe(bypass);
+  });
+});
+
+describe('proxyFor', () => {
+  const env = proxyEnvironment({ HTTP_PROXY: 'http://p:3128', https_proxy: 'http://s:3128', HTTPS_PROXY: 'http://ignored:1', NO_PROXY: 'direct.local' });
+  it.each([
+    { name: 'proxyUrl for any scheme', config: { proxyUrl: 'http://x:1' }, target: 'https://a', proxy: 'http://x:1' },
+    { name: 'proxyUrl, host in noProxy', config: { proxyUrl: 'http://x:1', noProxy: 'a' }, target: 'https://a', proxy: undefined },
+    { name: 'environment, http target', config: { proxyFromEnvironment: true }, target: 'http://a', proxy: 'http://p:3128' },
+    { name: 'environment, https target: lowercase first', config: { proxyFromEnvironment: true }, target: 'https://a', proxy: 'http://s:3128' },
+    { name: 'environment, NO_PROXY', config: { proxyFromEnvironment: true }, target: 'https://direct.local', proxy: undefined },
+    { name: 'none configured: the environment is not used', config: {}, target: 'https://a', proxy: undefined },
+  ])('$name', ({ config, target, proxy }) => {
+    expect(proxyFor(config, env, target)).toBe(proxy);
+  });
+
+  it('an https target without HTTPS_PROXY goes through HTTP_PROXY, as curl does', () => {
+    expect(proxyFor({ proxyFromEnvironment: true }, proxyEnvironment({ HTTP_PROXY: 'http://p:1' }), 'https://a')).toBe('http://p:1');
+  });
+});
+
+describe('proxy problems', () => {
+  it.each([
+    { name: 'not a URL', config: { proxyUrl: 'proxy:3128' }, problem: 'x.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme is missing (http://)' },
+    { name: 'another scheme', config: { proxyUrl: 'socks5://u:SECRET@p:1080' }, problem: 'x.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme socks5 is not supported' },
+    { name: 'both', config: { proxyUrl: 'http://u:SECRET@p:1', proxyFromEnvironment: true }, problem: 'x.proxyFromEnvironment: set with proxyUrl; use one or the other' },
+    { name: 'noProxy alone', config: { noProxy: 'a' }, problem: 'x.noProxy: set without proxyUrl; it lists the hosts proxyUrl is not used for' },
+    { name: 'noProxy with the environment', config: { noProxy: 'a', proxyFromEnvironment: true }, problem: 'x.noProxy: set with proxyFromEnvironment, which takes NO_PROXY from the environment; remove noProxy or set proxyUrl' },
+  ])('$name', ({ config, problem }) => {
+    const problems = proxyProblems(config, 'x');
+    expect(problems).toEqual([problem]);
+    expect(problems.join()).not.toContain('SECRET');
+  });
+
+  it('none for a valid https proxy with noProxy', () => {
+    expect(proxyProblems({ proxyUrl: 'https://u:p@proxy.corp:8443', noProxy: 'localhost' }, 'x')).toEqual([]);
+  });
+});
+
+it('a proxy URL is displayed without its credentials, and they are secrets in all their forms', () => {
+  expect(displayProxy('http://user:p%40ss@proxy:3128/')).toBe('http://proxy:3128');
+  expect(proxySecrets('http://user:p%40ss@proxy:3128')).toEqual(expect.arrayContaining(['user:p@ss', 'p%40ss', 'p@ss']));
+  expect(proxySecrets('http://proxy:3128')).toEqual([]);
+});

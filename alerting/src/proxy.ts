@@ -1,0 +1,202 @@
+// Outbound HTTP through a proxy: `proxyUrl`, `noProxy` and `proxyFromEnvironment` of an HTTP
+// exporter (collector/src/exporters) or HTTP channel (notify/http-tls.ts), the keys of Prometheus'
+// and Alertmanager's http_config (proxy_url, no_proxy, proxy_from_environment,
+// https://prometheus.io/docs/prometheus/latest/configuration/configuration/#http_config) in this
+// project's camelCase, with their checks.
+//
+// The proxy is undici's ProxyAgent (https://undici.nodejs.org/#/docs/api/ProxyAgent):
+// CONNECT for an https target (TLS to the target inside the tunnel, with the `tls:` block's
+// CA and client certificate), a forwarded request for an http one. Credentials in the proxy URL
+// are sent as Proxy-Authorization and are secrets: never in a log, an error or a problem.
+//
+// The environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is read where the configuration is loaded
+// (proxyEnvironment, given the environment) and handed down; nothing here reads process.env.
+
+import { Type } from '@sinclair/typebox';
+import { createRequire } from 'node:module';
+import type { buildConnector, Dispatcher, Pool } from 'undici';
+
+type PoolOptions = ConstructorParameters<typeof Pool>[1];
+
+/** The proxy keys of an HTTP exporter or channel; `peer`: what it sends to ("the backend", "the receiver"). */
+export function proxyProperties(peer: string) {
+  return {
+    proxyUrl: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: `http:// or https:// URL of an HTTP proxy the requests to ${peer} go through (CONNECT for an https:// url, with tls: applied to ${peer} inside the tunnel). Credentials in it (http://user:pass@proxy:3128) are sent as Proxy-Authorization and kept out of logs and errors. Prometheus' proxy_url.`,
+      }),
+    ),
+    noProxy: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: `With proxyUrl: hosts reached directly, comma-separated, as NO_PROXY: a name (also matches its subdomains), .domain or *.domain, host:port, an IP address, * for all (no CIDR ranges). Prometheus' no_proxy.`,
+      }),
+    ),
+    proxyFromEnvironment: Type.Boolean({
+      default: false,
+      description: "Use the collector's HTTP_PROXY, HTTPS_PROXY and NO_PROXY (or http_proxy, https_proxy, no_proxy), as read at start; not with proxyUrl or noProxy. Prometheus' proxy_from_environment.",
+    }),
+  };
+}
+
+export interface ProxyConfig {
+  proxyUrl?: string;
+  noProxy?: string;
+  proxyFromEnvironment?: boolean;
+}
+
+/** The proxy variables of the collector's environment ('' when unset). */
+export interface ProxyEnvironment {
+  httpProxy: string;
+  httpsProxy: string;
+  noProxy: string;
+}
+
+export const NO_PROXY_ENVIRONMENT: ProxyEnvironment = { httpProxy: '', httpsProxy: '', noProxy: '' };
+
+/** The variables as curl, Go and undici read them: the lowercase name first. */
+export function proxyEnvironment(env: Record<string, string | undefined>): ProxyEnvironment {
+  const read = (name: string) => (env[name.toLowerCase()] || env[name.toUpperCase()] || '').trim();
+  return { httpProxy: read('http_proxy'), httpsProxy: read('https_proxy'), noProxy: read('no_proxy') };
+}
+
+/**
+ * The proxy URL an exporter's or channel's requests to `target` go through, or undefined when
+ * they go directly: no proxy configured, none in the environment for the target's scheme, or the
+ * target's host in noProxy (NO_PROXY). Each has one target origin, so this is decided once.
+ */
+export function proxyFor(config: ProxyConfig, env: ProxyEnvironment, target: string): string | undefined {
+  const url = new URL(target);
+  const [proxy, noProxy] =
+    config.proxyUrl ? [config.proxyUrl, config.noProxy ?? '']
+    : config.proxyFromEnvironment ? [url.protocol === 'https:' ? env.httpsProxy || env.httpProxy : env.httpProxy, env.noProxy]
+    : ['', ''];
+  if (!proxy || bypassed(noProxy, url)) return undefined;
+  return proxy;
+}
+
+/**
+ * Whether NO_PROXY lists the URL's host, as curl, Go and undici's EnvHttpProxyAgent read it:
+ * entries split at commas or spaces; `*` matches every host; `name` and `.name` match the name
+ * and its subdomains, `*.name` the subdomains only; `:port` (`[v6]:port`) limits an entry to
+ * that port. IP addresses are compared as written (no CIDR ranges, as undici).
+ */
+export function bypassed(noProxy: string, url: URL): boolean {
+  const host = url.hostname.replace(/^\[(.+)\]$/, '$1').replace(/(.)\.$/, '$1').toLowerCase();
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  for (const entry of noProxy.split(/[,\s]/)) {
+    if (!entry) continue;
+    const v6 = entry.match(/^\[(.+)\]:(\d+)$/);
+    const bare = entry.replace(/^\[(.+)\]$/, '$1');
+    const withPort = !v6 && (bare.match(/:/g) ?? []).length === 1 ? bare.match(/^(.+):(\d+)$/) : null;
+    const name = v6 ? v6[1] : withPort ? withPort[1] : bare;
+    const entryPort = Number(v6?.[2] ?? withPort?.[2] ?? 0);
+    if (entryPort && entryPort !== port) continue;
+    if (name === '*') return true;
+    const wildcard = name.startsWith('*');
+    const suffix = name.replace(/^\*?\./, '').replace(/(.)\.$/, '$1').toLowerCase();
+    if ((!wildcard && host === suffix) || host.endsWith(`.${suffix}`)) return true;
+  }
+  return false;
+}
+
+/** A proxy URL for logs and errors: scheme, host and port, never its credentials. */
+export function displayProxy(url: string): string {
+  if (!URL.canParse(url)) return '(invalid proxy URL)';
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}`;
+}
+
+/**
+ * The secrets of a proxy URL for redaction: the password as written and decoded, and
+ * `user:password`, whose base64 is the Proxy-Authorization header (Redactor adds base64 forms).
+ */
+export function proxySecrets(proxy: string | undefined): string[] {
+  if (!proxy || !URL.canParse(proxy)) return [];
+  const u = new URL(proxy);
+  if (!u.username && !u.password) return [];
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  return [`${decode(u.username)}:${decode(u.password)}`, u.password, decode(u.password), `${u.username}:${u.password}`].filter((s) => s.length > 1);
+}
+
+/**
+ * What a proxy's refusal means, from undici's errors (the error or its cause, as fetch wraps it):
+ * a CONNECT answered with another status than 200 (undici's RequestAbortedError, "request
+ * aborted" without this) or a 407 to a forwarded request. Undefined for other errors. `peer`:
+ * "the backend", "the receiver".
+ */
+export function proxyRefusal(err: unknown, peer: string): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 3; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    const tunnel = /^Proxy response \((\d+)\) !== 200 when HTTP Tunneling$/.exec(e.message);
+    const status = tunnel ? Number(tunnel[1]) : e.message === 'Proxy Authentication Required (407)' ? 407 : undefined;
+    if (status === undefined) continue;
+    const why = status === 407 ? ': proxy authentication required, check the user and password in proxyUrl' : tunnel ? `: it could not open a tunnel to ${peer}` : '';
+    return `the proxy answered ${status}${tunnel ? ' to CONNECT' : ''}${why}`;
+  }
+  return undefined;
+}
+
+/**
+ * The problems of one exporter's or channel's proxy keys; `key` is its path (`exporters.0`,
+ * `alerting.receivers.1.webhook.0`). The URL is never quoted: it may hold a password.
+ */
+export function proxyProblems(config: Record<string, unknown> | undefined, key: string): string[] {
+  const problems: string[] = [];
+  if (!config) return problems;
+  const { proxyUrl, noProxy, proxyFromEnvironment } = config;
+  if (typeof proxyUrl === 'string' && proxyUrl !== '') {
+    const u = URL.canParse(proxyUrl) ? new URL(proxyUrl) : undefined;
+    if (!u || !/^https?:$/.test(u.protocol) || u.hostname === '') {
+      // `proxy:3128` parses as the scheme "proxy:": the scheme left out, not another one.
+      const why = !/^[a-z][a-z0-9+.-]*:\/\//i.test(proxyUrl) ? '; the scheme is missing (http://)' : u && !/^https?:$/.test(u.protocol) ? `; the scheme ${u.protocol.slice(0, -1)} is not supported` : '';
+      problems.push(`${key}.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port)${why}`);
+    }
+    if (proxyFromEnvironment === true) problems.push(`${key}.proxyFromEnvironment: set with proxyUrl; use one or the other`);
+  }
+  if (typeof noProxy === 'string' && noProxy !== '' && !(typeof proxyUrl === 'string' && proxyUrl !== '')) {
+    problems.push(
+      proxyFromEnvironment === true ? `${key}.noProxy: set with proxyFromEnvironment, which takes NO_PROXY from the environment; remove noProxy or set proxyUrl` : `${key}.noProxy: set without proxyUrl; it lists the hosts proxyUrl is not used for`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * A connection pool that sends through `proxy` (undici's ProxyAgent). `tlsConnect`, given for a
+ * target with `tls:`, makes the TLS connection to the target over the tunnel's socket.
+ *
+ * ProxyAgent applies its own requestTls inside the tunnel, fixed when it is built; the pools it
+ * makes (its `factory`) are given a connect that asks it for the tunnel only (as for an http://
+ * target) and hands the socket to `tlsConnect`, which reads the tls: files again when they change
+ * (tls.ts), as without a proxy.
+ */
+export function proxyDispatcher(proxy: string, tlsConnect?: buildConnector.connector): Dispatcher {
+  // Required here: undici is loaded by the exporters and channels that need it, not by every start.
+  const { ProxyAgent, Pool } = createRequire(import.meta.url)('undici') as typeof import('undici');
+  if (!tlsConnect) return new ProxyAgent({ uri: proxy });
+  return new ProxyAgent({
+    uri: proxy,
+    factory: (origin, opts) => {
+      const tunnel = (opts as { connect?: unknown }).connect;
+      if (typeof tunnel !== 'function') return new Pool(origin, opts as PoolOptions);
+      const connect: buildConnector.connector = (connectOptions, callback) => {
+        if (connectOptions.protocol !== 'https:') return (tunnel as buildConnector.connector)(connectOptions, callback);
+        // As http:, the tunnel would be asked for port 80 when the URL has none.
+        const port = connectOptions.port || '443';
+        const host = connectOptions.port ? connectOptions.host : `${connectOptions.host}:443`;
+        (tunnel as buildConnector.connector)({ ...connectOptions, protocol: 'http:', host, port }, (err, socket) => {
+          if (err || !socket) return callback(err ?? new Error('the proxy gave no tunnel'), null);
+          tlsConnect({ ...connectOptions, httpSocket: socket } as buildConnector.Options, callback);
+        });
+      };
+      return new Pool(origin, { ...(opts as PoolOptions), connect });
+    },
+  });
+}

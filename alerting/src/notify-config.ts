@@ -13,6 +13,7 @@ import { compileMatchers } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
 import { loadTls, tlsSchema, type TlsConfig } from './tls.ts';
+import { proxyProblems, proxyProperties } from './proxy.ts';
 
 /** A duration key; `minimum` (unit-keywords.ts) where 0 makes no sense, e.g. a timeout that fails every request. */
 const Duration = (def?: string, description?: string, minimum?: string) =>
@@ -38,6 +39,9 @@ const channelTlsSchema = tlsSchema(
   "TLS towards an https receiver: a private CA (caFile), a client certificate (certFile, keyFile), as Alertmanager's http_config.tls_config (docs/alerting-notifications.md, TLS); refused with an http:// url.",
 );
 
+/** An HTTP channel's proxy keys (proxy.ts): Alertmanager's http_config proxy_url, no_proxy, proxy_from_environment. */
+const channelProxy = proxyProperties('the receiver');
+
 const slackSchema = Type.Object(
   {
     /** Incoming webhook URL (secret: its path is the token). */
@@ -51,6 +55,7 @@ const slackSchema = Type.Object(
     timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
     tls: Type.Optional(channelTlsSchema),
+    ...channelProxy,
   },
   { additionalProperties: false },
 );
@@ -103,6 +108,7 @@ const smsSchema = Type.Object(
     timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
     tls: Type.Optional(channelTlsSchema),
+    ...channelProxy,
   },
   { additionalProperties: false },
 );
@@ -117,6 +123,7 @@ const webhookSchema = Type.Object(
     timeout: Timeout('10s'),
     locale: Type.Optional(Locale),
     tls: Type.Optional(channelTlsSchema),
+    ...channelProxy,
   },
   { additionalProperties: false },
 );
@@ -329,6 +336,9 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
           problems.push(`${k(`receivers.${i}.${channel}.${j}.tls`)}: set with an http:// url (${k(`receivers.${i}.${channel}.${j}.${urlKey}`)}): TLS applies to https:// only; use https:// or remove tls`);
         }
       }
+    }
+    for (const [channel] of HTTP_CHANNELS) {
+      for (const [j, ch] of ((r[channel] ?? []) as Array<Record<string, unknown>>).entries()) problems.push(...proxyProblems(ch, k(`receivers.${i}.${channel}.${j}`)));
     }
     // A recipient no message can reach would only show up as a failed page during an incident.
     for (const [j, e] of (r.email ?? []).entries()) {

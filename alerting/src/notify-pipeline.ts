@@ -3,6 +3,7 @@
 // receiver or escalation chain → durable outbox → Slack / email / SMS / webhook.
 // Everything that decides a notification commits in one SQLite transaction with the outbox rows it
 // produced; the outbox then delivers them. The clock is injected; nothing here reads process.env.
+import type { ProxyEnvironment } from './proxy.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Registry } from 'prom-client';
@@ -47,6 +48,8 @@ export interface NotificationPipelineDeps {
   listenerUrl?: () => string;
   /** The config file's folder: relative paths of the channels' `tls:` files are from it (default: the working directory). */
   configDir?: string;
+  /** The environment's proxy variables, for the channels with proxyFromEnvironment (read with the configuration). */
+  proxyEnvironment?: ProxyEnvironment;
   /** Replaces the notifiers built from config.receivers (tests). */
   notifiers?: BuiltNotifiers;
   /** What the pipeline this one replaces hands on (release()). */
@@ -133,7 +136,7 @@ export class NotificationPipeline implements AlertSink {
     this.#random = deps.random ?? Math.random;
     this.#handover = deps.handover;
     this.metrics = createNotifyMetrics(deps.registry);
-    this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now(), ...(deps.configDir ? { baseDir: deps.configDir } : {}) });
+    this.#built = deps.notifiers ?? buildNotifiers(deps.config.receivers, { logger: this.#logger, now: () => this.#clock.now(), ...(deps.configDir ? { baseDir: deps.configDir } : {}), ...(deps.proxyEnvironment ? { proxyEnvironment: deps.proxyEnvironment } : {}) });
     this.#receiverLocale = new Map(deps.config.receivers.map((r) => [r.name, r.locale]));
     const configured = deps.config.ack.baseUrl;
     this.#baseUrl = configured !== undefined ? () => configured : (deps.listenerUrl ?? (() => 'http://127.0.0.1:4318'));

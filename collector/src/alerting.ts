@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ProxyEnvironment } from '../../alerting/src/proxy.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { registerNotifyRoutes } from '../../alerting/src/api/notify-routes.ts';
 import { registerRuleRoutes, type ExternalAlertView } from '../../alerting/src/api/rules-routes.ts';
@@ -22,6 +23,8 @@ export interface AlertingDeps {
   dataDir: string;
   /** Folder that relative `alerting.ruleFiles` are resolved against (that of periscope.yaml). */
   configDir: string;
+  /** The environment's proxy variables, for the channels with proxyFromEnvironment. */
+  proxyEnvironment?: ProxyEnvironment;
   queries: StoreQueries;
   metrics: MetricSource;
   registry: Registry;
@@ -174,6 +177,7 @@ export function createAlerting(config: AlertingConfig, deps: AlertingDeps) {
         ...(handover ? { handover } : {}),
         dataDir: deps.dataDir,
         configDir: deps.configDir,
+        ...(deps.proxyEnvironment ? { proxyEnvironment: deps.proxyEnvironment } : {}),
         registry: deps.registry,
         logger: deps.logger,
         listenerUrl: deps.listenerUrl,

@@ -128,7 +128,7 @@ export interface StartOptions {
    * problems. Without it (no file) a reload reads the rule files of the configuration in effect.
    */
   readConfig?: () => Promise<Config>;
-  /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY, for the exporters with proxyFromEnvironment (config/load.ts). */
+  /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY, for the exporters and channels with proxyFromEnvironment (config/load.ts). */
   proxyEnvironment?: ProxyEnvironment;
 }
 
@@ -268,6 +268,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
   const alerting = createAlerting(config.alerting, {
     dataDir: config.store.dataDir,
     configDir: options.configDir ?? process.cwd(),
+    ...(options.proxyEnvironment ? { proxyEnvironment: options.proxyEnvironment } : {}),
     queries: ruleQueries,
     metrics: metricSourceOf(telemetry.metricStore, telemetry.spanMetricsStore),
     registry: metrics.registry,

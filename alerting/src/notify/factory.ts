@@ -9,6 +9,7 @@ import { SlackNotifier } from './slack/slack.ts';
 import { SmsNotifier } from './sms/sms.ts';
 import { WebhookNotifier } from './webhook/webhook.ts';
 import type { TlsConfig } from '../tls.ts';
+import { NO_PROXY_ENVIRONMENT, proxyFor, type ProxyConfig, type ProxyEnvironment } from '../proxy.ts';
 
 export interface BuiltNotifiers {
   notifiers: Map<string, Notifier>;
@@ -21,13 +22,16 @@ const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 /** `baseDir`: the config file's folder, where the relative paths of a channel's `tls:` files are taken from. */
 export function buildNotifiers(
   receivers: readonly ReceiverConfig[],
-  deps: { logger?: NotifierLogger; now?: () => number; baseDir?: string } = {},
+  deps: { logger?: NotifierLogger; now?: () => number; baseDir?: string; proxyEnvironment?: ProxyEnvironment } = {},
 ): BuiltNotifiers {
   const notifiers = new Map<string, Notifier>();
   const byReceiver = new Map<string, string[]>();
-  const { baseDir = process.cwd(), ...common } = deps;
-  /** A notifier's deps: the common ones and its `tls:` with its key. */
-  const channelDeps = (tls: TlsConfig | undefined, key: string) => (tls ? { ...common, tls: { config: tls, key: `${key}.tls`, baseDir } } : common);
+  const { baseDir = process.cwd(), proxyEnvironment = NO_PROXY_ENVIRONMENT, ...common } = deps;
+  /** A notifier's deps: the common ones, its `tls:` with its key, and the proxy its URL goes through. */
+  const channelDeps = (tls: TlsConfig | undefined, key: string, proxy?: { config: ProxyConfig; url: string }) => {
+    const via = proxy && URL.canParse(proxy.url) ? proxyFor(proxy.config, proxyEnvironment, proxy.url) : undefined;
+    return { ...common, ...(tls ? { tls: { config: tls, key: `${key}.tls`, baseDir } } : {}), ...(via ? { proxy: via } : {}) };
+  };
   for (const [ri, r] of receivers.entries()) {
     const ids: string[] = [];
     const add = (n: Notifier) => {
@@ -35,7 +39,7 @@ export function buildNotifiers(
       ids.push(n.id);
     };
     (r.slack ?? []).forEach((c, i) =>
-      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.slack.${i}`))),
+      add(new SlackNotifier(`${r.name}/slack/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.slack.${i}`, { config: c, url: c.webhookUrl }))),
     );
     (r.email ?? []).forEach((c, i) =>
       add(
@@ -49,11 +53,11 @@ export function buildNotifiers(
     );
     (r.sms ?? []).forEach((c, i) =>
       list(c.to).forEach((to, j) =>
-        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.sms.${i}`))),
+        add(new SmsNotifier(`${r.name}/sms/${i}.${j}`, r.name, { ...c, to, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.sms.${i}`, { config: c, url: c.baseUrl }))),
       ),
     );
     (r.webhook ?? []).forEach((c, i) =>
-      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.webhook.${i}`))),
+      add(new WebhookNotifier(`${r.name}/webhook/${i}`, r.name, { ...c, timeoutMs: parseDuration(c.timeout), locale: c.locale }, channelDeps(c.tls, `alerting.receivers.${ri}.webhook.${i}`, { config: c, url: c.url }))),
     );
     byReceiver.set(r.name, ids);
   }

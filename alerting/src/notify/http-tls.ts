@@ -1,15 +1,18 @@
-// The `tls:` of an HTTP channel (Slack, webhook, SMS; docs/alerting-notifications.md, TLS): a
-// connection pool of its own (tls.ts tlsDispatcher: the CA, a client certificate, the server name,
-// the lowest version; the files read again when they change), opened at start and closed at
-// shutdown. Without `tls:` a channel sends with the process-wide fetch, as before.
+// The `tls:` and proxy of an HTTP channel (Slack, webhook, SMS; docs/alerting-notifications.md,
+// TLS and Proxies): a connection pool of its own (tls.ts tlsConnector: the CA, a client
+// certificate, the server name, the lowest version, the files read again when they change;
+// proxy.ts proxyDispatcher: through the proxy, the TLS above inside its tunnel), opened at start
+// and closed at shutdown. Without either a channel sends with the process-wide fetch, as before.
 //
 // Node's own fetch takes no dispatcher of the undici package (its bundled undici is another
-// version): a channel with `tls:` sends with the package's fetch.
+// version): a channel with `tls:` or a proxy sends with the package's fetch.
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { ALERT_ERR, AlertError } from '../errors.ts';
-import { loadTls, tlsDispatcher, type TlsConfig } from '../tls.ts';
-import { NotifierBase, type NotifierDeps, type NotifierLogger } from './notifier.ts';
+import { createRequire } from 'node:module';
+import { loadTls, tlsConnector, type TlsConfig } from '../tls.ts';
+import { displayProxy, proxyDispatcher, proxySecrets } from '../proxy.ts';
+import { describeFetchError, NotifierBase, type NotifierDeps, type NotifierLogger } from './notifier.ts';
 
 /** A channel's `tls:` as its notifier gets it: the block, its key (for messages) and the config file's folder. */
 export interface ChannelTlsOptions {
@@ -38,14 +41,22 @@ export function loadChannelTls(tls: ChannelTlsOptions, id: string, peer: string,
 
 class ChannelHttp {
   readonly #tls: ChannelTlsOptions | undefined;
+  readonly #proxy: string | undefined;
   readonly #logger: NotifierLogger;
   readonly #id: string;
   #dispatcher: Dispatcher | undefined;
+  /** The proxy's URL for messages (no credentials), when the channel sends through one. */
+  readonly via: string | undefined;
+  /** The secrets of the proxy URL, for the channel's redaction. */
+  readonly secrets: string[];
 
-  constructor(id: string, tls: ChannelTlsOptions | undefined, logger: NotifierLogger) {
+  constructor(id: string, tls: ChannelTlsOptions | undefined, proxy: string | undefined, logger: NotifierLogger) {
     this.#id = id;
     this.#tls = tls;
+    this.#proxy = proxy;
     this.#logger = logger;
+    this.via = proxy ? displayProxy(proxy) : undefined;
+    this.secrets = proxySecrets(proxy);
   }
 
   /**
@@ -54,20 +65,23 @@ class ChannelHttp {
    */
   open(): void {
     const tls = this.#tls;
-    if (!tls || this.#dispatcher) return;
-    const options = loadChannelTls(tls, this.#id, 'the receiver', this.#logger);
-    this.#dispatcher = tlsDispatcher(tls.config, tls.key, tls.baseDir, options, (reloadProblems) => {
-      if (reloadProblems.length === 0) this.#logger.info?.({ integration: this.#id }, `${this.#id}: TLS files changed, read again for the next connections`);
-      else this.#logger.warn({ integration: this.#id, problems: reloadProblems }, `${this.#id}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);
-    });
+    if ((!tls && !this.#proxy) || this.#dispatcher) return;
+    const connect = tls
+      ? tlsConnector(tls.config, tls.key, tls.baseDir, loadChannelTls(tls, this.#id, 'the receiver', this.#logger), (reloadProblems) => {
+          if (reloadProblems.length === 0) this.#logger.info?.({ integration: this.#id }, `${this.#id}: TLS files changed, read again for the next connections`);
+          else this.#logger.warn({ integration: this.#id, problems: reloadProblems }, `${this.#id}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);
+        })
+      : undefined;
+    // undici is required here and in tls.ts when a channel has tls: or a proxy, not with every collector.
+    this.#dispatcher = this.#proxy ? proxyDispatcher(this.#proxy, connect) : new (createRequire(import.meta.url)('undici') as typeof import('undici')).Agent({ connect });
   }
 
-  /** fetch through the channel's pool when it has `tls:`, else the process-wide fetch. */
+  /** fetch through the channel's pool when it has `tls:` or a proxy, else the process-wide fetch. */
   readonly fetch: FetchLike = (url, init) => {
     const dispatcher = this.#dispatcher;
-    if (!this.#tls) return fetch(url, init);
-    // Never the process-wide fetch instead: that would send without the CA and the client certificate.
-    if (!dispatcher) return Promise.reject(new Error(`${this.#tls.key}: the connection pool is not open`));
+    if (!this.#tls && !this.#proxy) return fetch(url, init);
+    // Never the process-wide fetch instead: that would send without the CA, the client certificate or the proxy.
+    if (!dispatcher) return Promise.reject(new Error(`${this.#tls?.key ?? this.#id}: the connection pool is not open`));
     // undici is loaded here and in tls.ts when a channel has tls:, not with every collector.
     return import('undici').then(({ fetch: undiciFetch }) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>);
   };
@@ -86,7 +100,7 @@ export abstract class HttpNotifier extends NotifierBase {
 
   constructor(id: string, receiver: string, config: { sendResolved: boolean; locale?: string }, deps: NotifierDeps = {}) {
     super(id, receiver, config, deps);
-    this.http = new ChannelHttp(id, deps.tls, this.logger);
+    this.http = new ChannelHttp(id, deps.tls, deps.proxy, this.logger);
   }
 
   /** Opens the `tls:` pool (its files read again: one unusable now is refused with its key). */
@@ -98,5 +112,13 @@ export abstract class HttpNotifier extends NotifierBase {
   override async shutdown(): Promise<void> {
     await super.shutdown();
     await this.http.close();
+  }
+
+  /**
+   * A failed fetch described (notifier.ts describeFetchError); through a proxy it says so: the
+   * address in "ECONNREFUSED …" is then the proxy's, not the receiver's.
+   */
+  protected fetchFailure(err: unknown): string {
+    return `${describeFetchError(err)}${this.http.via ? ` (through the proxy ${this.http.via})` : ''}`;
   }
 }

@@ -6,6 +6,7 @@
 
 import type { ChannelTlsOptions } from './http-tls.ts';
 import { tlsHint } from '../tls.ts';
+import { proxyRefusal } from '../proxy.ts';
 
 export type Channel = 'slack' | 'email' | 'sms' | 'webhook';
 export type SendStatus = 'success' | 'retryable' | 'permanent';
@@ -86,6 +87,8 @@ export interface NotifierDeps {
   now?: () => number;
   /** The channel's `tls:` (HTTP channels: http-tls.ts). */
   tls?: ChannelTlsOptions;
+  /** The proxy URL an HTTP channel's requests go through (proxy.ts proxyFor), with its credentials. */
+  proxy?: string;
 }
 
 /**
@@ -175,6 +178,8 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
 /** A short, secret-free description of a network error thrown by fetch (cause code/message). */
 export function describeFetchError(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
+  const refusal = proxyRefusal(err, 'the receiver');
+  if (refusal) return `network error: ${refusal}`;
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'request timed out';
   // A TLS failure that the channel's `tls:` fixes names the setting (tls.caFile, tls.certFile, …).
   const hint = e?.cause?.code ? tlsHint(e.cause.code, { peer: 'the receiver', owner: 'the channel', doc: 'docs/alerting-notifications.md#tls' }) : undefined;

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from '@slack/webhook';
 import {
   classifyHttpStatus,
-  describeFetchError,
   redact,
   urlSecrets,
   type Notification,
@@ -66,7 +65,7 @@ export class SlackNotifier extends HttpNotifier {
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();
     if (notStarted) return notStarted;
-    const secrets = urlSecrets(this.#config.webhookUrl);
+    const secrets = [...urlSecrets(this.#config.webhookUrl), ...this.http.secrets];
     this.#lastHeaders = undefined;
     try {
       const message = slackMessage(n);
@@ -80,7 +79,7 @@ export class SlackNotifier extends HttpNotifier {
         const body = typeof err.body === 'string' ? err.body.slice(0, 200).trim() : '';
         result.error = `Slack webhook ${result.error}${body ? ` (${body})` : ''}`;
       } else if (err instanceof IncomingWebhookRequestError) {
-        result = { status: 'retryable', error: `Slack webhook ${describeFetchError(err.original)}` };
+        result = { status: 'retryable', error: `Slack webhook ${this.fetchFailure(err.original)}` };
       } else {
         result = { status: 'retryable', error: `Slack webhook error: ${(err as Error)?.message ?? String(err)}` };
       }

@@ -8,7 +8,6 @@ import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, formatValue, groupTitle, statusText } from '../../templates/render.ts';
 import {
   classifyHttpStatus,
-  describeFetchError,
   redact,
   type Notification,
   type NotifierDeps,
@@ -61,7 +60,7 @@ export class SmsNotifier extends HttpNotifier {
 
   #secrets(): string[] {
     const c = this.#config;
-    return [c.authToken, `${c.accountSid}:${c.authToken}`];
+    return [c.authToken, `${c.accountSid}:${c.authToken}`, ...this.http.secrets];
   }
 
   async send(n: Notification): Promise<SendResult> {
@@ -96,7 +95,7 @@ export class SmsNotifier extends HttpNotifier {
       this.logger.warn({ integration: this.id, status: res.status, result: result.status }, result.error);
       return result;
     } catch (err) {
-      const error = redact(`SMS API ${describeFetchError(err)}`, this.#secrets());
+      const error = redact(`SMS API ${this.fetchFailure(err)}`, this.#secrets());
       this.logger.warn({ integration: this.id }, error);
       return { status: 'retryable', error };
     }

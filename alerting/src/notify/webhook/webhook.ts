@@ -4,7 +4,6 @@
 // Alertmanager's; `maxAlerts` truncates and reports `truncatedAlerts`.
 import {
   classifyHttpStatus,
-  describeFetchError,
   redact,
   urlSecrets,
   type Notification,
@@ -111,7 +110,7 @@ export class WebhookNotifier extends HttpNotifier {
   async send(n: Notification): Promise<SendResult> {
     const notStarted = this.notStarted();
     if (notStarted) return notStarted;
-    const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken, this.#target.authorization?.split(' ')[1]];
+    const secrets = [...urlSecrets(this.#config.url), this.#config.bearerToken, this.#target.authorization?.split(' ')[1], ...this.http.secrets];
     try {
       const res = await this.http.fetch(this.#target.url, {
         method: 'POST',
@@ -133,7 +132,7 @@ export class WebhookNotifier extends HttpNotifier {
       }
       return result;
     } catch (err) {
-      const error = redact(`webhook ${describeFetchError(err)}`, secrets);
+      const error = redact(`webhook ${this.fetchFailure(err)}`, secrets);
       this.logger.warn({ integration: this.id }, error);
       return { status: 'retryable', error };
     }

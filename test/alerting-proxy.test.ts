@@ -150,6 +150,7 @@ ${receivers.map(([name]) => `      - { matchers: ['to="${name}"'], receiver: ${n
       webhook: [{ url: 'https://hooks.example/x', proxyUrl: 'ftp://u:Cfg-pass-1@proxy:21' }]
       slack: [{ webhookUrl: 'https://hooks.example/y', proxyUrl: 'http://proxy:3128', proxyFromEnvironment: true }]
       sms: [{ accountSid: AC1, authToken: t0ken, from: '+15550000000', to: '+15551111111', noProxy: 'localhost' }]
+      email: [{ to: ops@example.com, from: alerts@example.com, smtp: { host: smtp.example, proxyUrl: 'socks5://u:Cfg-pass-1@proxy:1080' } }]
   route: { receiver: a }
 `;
     const file = join(certs.dir, 'bad-proxy.yaml');
@@ -160,6 +161,7 @@ ${receivers.map(([name]) => `      - { matchers: ['to="${name}"'], receiver: ${n
     expect(out).toContain('alerting.receivers.0.webhook.0.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme ftp is not supported');
     expect(out).toContain('alerting.receivers.0.slack.0.proxyFromEnvironment: set with proxyUrl; use one or the other');
     expect(out).toContain('alerting.receivers.0.sms.0.noProxy: set without proxyUrl');
+    expect(out).toContain('alerting.receivers.0.email.0.smtp.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme socks5 is not supported');
     expect(out).not.toContain('Cfg-pass-1');
   });
 });

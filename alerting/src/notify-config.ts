@@ -75,6 +75,13 @@ const emailSchema = Type.Object(
         password: Type.Optional(Type.String()),
         maxConnections: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
         tlsRejectUnauthorized: Type.Boolean({ default: true }),
+        proxyUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'http:// or https:// URL of an HTTP proxy that allows CONNECT to the SMTP port: the connection to the SMTP server is tunnelled through it (nodemailer\'s proxy), TLS and STARTTLS inside. Credentials in it are sent as Proxy-Authorization and kept out of logs and errors. Without it email connects directly (HTTPS_PROXY is not used for SMTP).',
+          }),
+        ),
         tls: Type.Optional(
           tlsSchema(
             "TLS towards the SMTP server (implicit TLS or STARTTLS): a private CA (caFile), a client certificate (certFile, keyFile), as Alertmanager's email_config.tls_config (docs/alerting-notifications.md, TLS).",
@@ -340,6 +347,7 @@ function semanticProblems(c: NotifyConfig, prefix: string): string[] {
     for (const [channel] of HTTP_CHANNELS) {
       for (const [j, ch] of ((r[channel] ?? []) as Array<Record<string, unknown>>).entries()) problems.push(...proxyProblems(ch, k(`receivers.${i}.${channel}.${j}`)));
     }
+    for (const [j, e] of (r.email ?? []).entries()) problems.push(...proxyProblems({ proxyUrl: e.smtp.proxyUrl }, k(`receivers.${i}.email.${j}.smtp`)));
     // A recipient no message can reach would only show up as a failed page during an incident.
     for (const [j, e] of (r.email ?? []).entries()) {
       eachOf(e.to, (to, path) => {

@@ -20,6 +20,12 @@ export interface TestProxy {
   requests: ProxySeen[];
   /** The CONNECT targets and forwarded URLs, in order. */
   targets(): string[];
+  /**
+   * Resolves once no client is connected: a tunnel closes when its target does. Before close(),
+   * which would leave a tunnel's target connection open (the server on the other side then waits
+   * for it to end).
+   */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,6 +58,9 @@ export async function startTestProxy(options: { port?: number; credentials?: { u
     connects,
     requests,
     targets: () => [...connects, ...requests].map((s) => s.target),
+    idle: async () => {
+      while (sockets.size > 0) await new Promise((resolve) => [...sockets][0].once('close', resolve));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -13,6 +13,8 @@ import { sampleNotification } from '../testing/describe-notifier.ts';
 import { buildNotifiers } from '../factory.ts';
 import { makeTestCerts, opensslMissing } from '../../../../test/helpers/tls-certs.ts';
 import { decodeHeader, leaves, parseMime } from '../testing/mime.ts';
+import { startTestProxy } from '../../../../test/helpers/http-proxy.ts';
+import { freePort } from '../../../../test/helpers/net.ts';
 
 let smtp: SmtpBackend | undefined;
 let pipeline: NotificationPipeline | undefined;
@@ -160,6 +162,39 @@ describe.skipIf(opensslMissing)('email to an SMTP server over TLS with a private
       expect(smtp.mails).toHaveLength(1);
     } finally {
       await Promise.all([withCa.shutdown(), withoutCa.shutdown()]);
+      certs.remove();
+    }
+  });
+});
+
+// smtp.proxyUrl: an SMTP relay outside, reached through an HTTP proxy that allows CONNECT (a
+// real one: test/helpers/http-proxy.ts), with TLS to the relay inside the tunnel.
+describe.skipIf(opensslMissing)('email through an HTTP proxy (smtp.proxyUrl)', () => {
+  it('tunnels the SMTP session through CONNECT with the credentials of proxyUrl; a proxy down is retryable, named, and no password shows', async () => {
+    const certs = makeTestCerts();
+    smtp = await startSmtpBackend(undefined, { key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert) });
+    const proxy = await startTestProxy({ credentials: { user: 'mail', password: 'Smtp-pr0xy-pass' } });
+    const down = await freePort();
+    const email = (proxyUrl: string) => ({ to: 'oncall@example.com', from: 'alerts@periscope.example', smtp: { host: '127.0.0.1', port: smtp!.port, secure: true, proxyUrl, tls: { caFile: 'ca.pem' } } });
+    const config = parseNotifyConfig({
+      receivers: [{ name: 'mail', email: [email(`http://mail:Smtp-pr0xy-pass@127.0.0.1:${proxy.port}`), email(`http://mail:Smtp-pr0xy-pass@127.0.0.1:${down}`)] }],
+      route: { receiver: 'mail' },
+    });
+    const { notifiers } = buildNotifiers(config.receivers, { baseDir: certs.dir });
+    const [through, proxyDown] = [...notifiers.values()];
+    try {
+      await Promise.all([through.start(), proxyDown.start()]);
+      expect(await through.send(sampleNotification())).toEqual({ status: 'success' });
+      expect(smtp.mails).toHaveLength(1);
+      expect(proxy.connects).toEqual([{ target: `127.0.0.1:${smtp.port}`, proxyAuthorization: `Basic ${Buffer.from('mail:Smtp-pr0xy-pass').toString('base64')}` }]);
+      const failed = await proxyDown.send(sampleNotification());
+      expect(failed).toMatchObject({ status: 'retryable', error: expect.stringContaining(`(through the proxy http://127.0.0.1:${down})`) });
+      expect(failed.error).not.toContain('Smtp-pr0xy-pass');
+      expect(smtp.mails).toHaveLength(1);
+    } finally {
+      await Promise.all([through.shutdown(), proxyDown.shutdown()]);
+      await proxy.idle(); // the pool's QUIT ends the tunnel: the SMTP server then closes at once
+      await proxy.close();
       certs.remove();
     }
   });

@@ -11,6 +11,7 @@ import { messagesFor } from '../../templates/messages.ts';
 import { alertStatusText, alertSummary, escapeHtml, formatTime, formatValue, groupTitle, plainTextBody, title } from '../../templates/render.ts';
 import type { ConnectionOptions } from 'node:tls';
 import { tlsHint, type TlsConfig } from '../../tls.ts';
+import { displayProxy, proxySecrets } from '../../proxy.ts';
 import { loadChannelTls, type ChannelTlsOptions } from '../http-tls.ts';
 import { NotifierBase, redact, type Notification, type NotifierDeps, type SendResult } from '../notifier.ts';
 
@@ -27,6 +28,8 @@ export interface EmailConfig {
     password?: string;
     maxConnections: number;
     tlsRejectUnauthorized: boolean;
+    /** An HTTP proxy the SMTP connection is tunnelled through (CONNECT): nodemailer's `proxy`. */
+    proxyUrl?: string;
     tls?: TlsConfig;
   };
   subjectPrefix: string;
@@ -59,6 +62,9 @@ export function smtpTransportOptions(config: EmailConfig, tls: ConnectionOptions
     // smtp.tls (its files read: a CA, a client certificate, the name, the lowest version), passed to
     // tls.connect for implicit TLS and STARTTLS alike; either setting turns verification off.
     tls: { ...tls, rejectUnauthorized: s.tlsRejectUnauthorized && tls.rejectUnauthorized !== false },
+    // nodemailer's own HTTP CONNECT client (https://nodemailer.com/smtp/proxies/): the SMTP
+    // session, and its TLS, run inside the tunnel.
+    ...(s.proxyUrl ? { proxy: s.proxyUrl } : {}),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
@@ -181,7 +187,7 @@ export class EmailNotifier extends NotifierBase {
 
   #secrets(): (string | undefined)[] {
     const s = this.#config.smtp;
-    return [s.password, s.password !== undefined ? `\u0000${s.user ?? ''}\u0000${s.password}` : undefined];
+    return [s.password, s.password !== undefined ? `\u0000${s.user ?? ''}\u0000${s.password}` : undefined, ...proxySecrets(s.proxyUrl)];
   }
 
   async send(n: Notification): Promise<SendResult> {
@@ -211,6 +217,9 @@ export class EmailNotifier extends NotifierBase {
       return { status: 'success' };
     } catch (err) {
       const result = smtpResult(err);
+      // Not an answer of the SMTP server: the connection failed, and its address is the proxy's.
+      const proxy = this.#config.smtp.proxyUrl;
+      if (proxy && typeof (err as { responseCode?: unknown })?.responseCode !== 'number') result.error += ` (through the proxy ${displayProxy(proxy)})`;
       result.error = redact(result.error ?? '', this.#secrets());
       this.logger.warn({ integration: this.id, result: result.status }, result.error);
       return result;

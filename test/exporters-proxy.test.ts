@@ -3,13 +3,16 @@
 // (https backends, tls: applied inside the tunnel) or the forwarded request (http backends), its
 // credentials are sent and never written to the log or an error, noProxy bypasses it, and records
 // wait while the proxy is down and are delivered once it is up.
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { startTestProxy } from './helpers/http-proxy.ts';
 import { freePort } from './helpers/net.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
+import { startElasticsearchServer } from './servers/elasticsearch.ts';
 import { startLokiServer } from './servers/loki.ts';
 
 const certs = makeTestCerts();
@@ -67,6 +70,30 @@ describe('exporters through an HTTP proxy', () => {
     expect(proxy.connects.map((s) => s.target)).toEqual([new URL(loki.url).host]);
     expect(proxy.requests).toEqual([]);
     expect((await dependency(c, 'loki')).status).toBe('up');
+  });
+
+  it.skipIf(opensslMissing)('Elasticsearch behind mutual TLS through the tunnel: a client certificate renewed in place is used from the next connection', async () => {
+    const es = await startElasticsearchServer({ tls: { key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert), clientCa: certs.read(certs.ca) } });
+    cleanup.push(() => es.close());
+    const proxy = await startTestProxy();
+    cleanup.push(() => proxy.close());
+    // A certificate from a CA the server does not trust first (as an expired one), then the right one.
+    const untrusted = makeTestCerts();
+    cleanup.push(async () => untrusted.remove());
+    const dir = mkdtempSync(join(certs.dir, 'rotate-'));
+    copyFileSync(untrusted.clientCert, join(dir, 'client.pem'));
+    copyFileSync(untrusted.clientKey, join(dir, 'client.key'));
+    const c = await start({ type: 'elasticsearch', name: 'es', url: es.url, proxyUrl: proxy.url, tls: { caFile: certs.ca, certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') } });
+    await post(c, ['before']);
+    await waitFor(async () => (await dependency(c, 'es'))?.lastError);
+    expect(es.docs()).toEqual([]);
+    copyFileSync(certs.clientCert, join(dir, 'client.pem'));
+    copyFileSync(certs.clientKey, join(dir, 'client.key'));
+    await waitFor(() => es.docs().length >= 1);
+    expect(es.docs().map((d) => d.source.message)).toEqual(['before']);
+    expect(proxy.connects.length).toBeGreaterThan(0);
+    expect(proxy.requests).toEqual([]);
+    expect(c.output()).toContain('exporter es: TLS files changed, read again for the next connections');
   });
 
   it('noProxy lists the backend: sent directly, the proxy sees nothing', async () => {

@@ -149,6 +149,21 @@ describe('exporters through an HTTP proxy', () => {
     expect(direct.output()).toContain('exporter prom: sends directly: the environment has no proxy for its URL');
   });
 
+  it('proxyFromEnvironment: HTTP_PROXY without a scheme is http://, as curl and Go take it; a socks5:// one stops the start naming the variable', async () => {
+    const loki = await startLokiServer();
+    cleanup.push(() => loki.close());
+    const proxy = await startTestProxy();
+    cleanup.push(() => proxy.close());
+    const c = await start({ type: 'loki', name: 'loki', url: loki.url, proxyFromEnvironment: true }, { HTTP_PROXY: `127.0.0.1:${proxy.port}` });
+    await post(c, ['env']);
+    await waitFor(() => loki.entries().length >= 1);
+    expect(proxy.requests.map((r) => r.target)).toContain(`${loki.url}/loki/api/v1/push`);
+
+    const refused = start({ type: 'loki', name: 'loki', url: loki.url, proxyFromEnvironment: true }, { http_proxy: 'socks5://u:Env-pass-3@127.0.0.1:1080' });
+    await expect(refused).rejects.toThrow("exporters.0.proxyFromEnvironment: the environment's HTTP_PROXY (or http_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme socks5 is not supported");
+    await expect(refused).rejects.not.toThrow(/Env-pass-3/);
+  });
+
   it('a proxyUrl that is not a URL, or with proxyFromEnvironment, stops the start with the key, without the password', async () => {
     const started = start({ type: 'loki', name: 'loki', url: 'http://127.0.0.1:9', proxyUrl: 'socks5://u:Bad-pass-9@127.0.0.1:1080', proxyFromEnvironment: true });
     await expect(started).rejects.toThrow(/exporters\.0\.proxyUrl: not an http:\/\/ or https:\/\/ URL of a proxy .*the scheme socks5 is not supported/);

@@ -13,7 +13,7 @@ import { compileMatchers } from './dispatch/matchers.ts';
 import { ALERT_ERR, AlertError } from './errors.ts';
 import { cronProblem, MAX_TIMING_DURATION_MS } from './inhibit/mute-timings.ts';
 import { loadTls, tlsSchema, type TlsConfig } from './tls.ts';
-import { proxyProblems, proxyProperties } from './proxy.ts';
+import { proxyEnvironmentProblem, proxyProblems, proxyProperties, type ProxyEnvironment } from './proxy.ts';
 
 /** A duration key; `minimum` (unit-keywords.ts) where 0 makes no sense, e.g. a timeout that fails every request. */
 const Duration = (def?: string, description?: string, minimum?: string) =>
@@ -316,6 +316,25 @@ export function notifyTlsFileProblems(receivers: unknown, baseDir: string, prefi
   for (const [i, r] of entries(receivers)) {
     for (const [channel] of HTTP_CHANNELS) for (const [j, ch] of entries(r?.[channel])) check(ch?.tls, `${prefix}.receivers.${i}.${channel}.${j}.tls`);
     for (const [j, e] of entries(r?.email)) check((e?.smtp as Record<string, unknown> | undefined)?.tls, `${prefix}.receivers.${i}.email.${j}.smtp.tls`);
+  }
+  return problems;
+}
+
+/**
+ * The problems of the HTTP channels with proxyFromEnvironment whose variable (HTTPS_PROXY,
+ * HTTP_PROXY) holds no usable proxy URL: checked where the configuration is loaded, which reads
+ * the environment.
+ */
+export function notifyProxyEnvironmentProblems(receivers: unknown, env: ProxyEnvironment, prefix = 'alerting'): string[] {
+  const problems: string[] = [];
+  const entries = (list: unknown) => (Array.isArray(list) ? (list as Array<Record<string, unknown> | undefined>).entries() : []);
+  for (const [i, r] of entries(receivers)) {
+    for (const [channel, urlKey] of HTTP_CHANNELS) {
+      for (const [j, ch] of entries(r?.[channel])) {
+        const problem = proxyEnvironmentProblem(ch, ch?.[urlKey], env, `${prefix}.receivers.${i}.${channel}.${j}`);
+        if (problem) problems.push(problem);
+      }
+    }
   }
   return problems;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bypassed, displayProxy, proxyEnvironment, proxyFor, proxyProblems, proxySecrets } from './proxy.ts';
+import { bypassed, displayProxy, proxyEnvironment, proxyEnvironmentProblem, proxyFor, proxyProblems, proxySecrets } from './proxy.ts';
 
 describe('noProxy (NO_PROXY) matching', () => {
   it.each([
@@ -61,4 +61,21 @@ it('a proxy URL is displayed without its credentials, and they are secrets in al
   expect(displayProxy('http://user:p%40ss@proxy:3128/')).toBe('http://proxy:3128');
   expect(proxySecrets('http://user:p%40ss@proxy:3128')).toEqual(expect.arrayContaining(['user:p@ss', 'p%40ss', 'p@ss']));
   expect(proxySecrets('http://proxy:3128')).toEqual([]);
+});
+
+describe('the environment\'s proxy', () => {
+  it('a proxy without a scheme is http://, as curl and Go take it', () => {
+    expect(proxyEnvironment({ HTTPS_PROXY: 'proxy.corp:3128', http_proxy: 'u:p@10.0.0.1:8080' })).toEqual({ httpProxy: 'http://u:p@10.0.0.1:8080', httpsProxy: 'http://proxy.corp:3128', noProxy: '' });
+  });
+
+  it.each([
+    { name: 'HTTPS_PROXY for an https url', env: { HTTPS_PROXY: 'socks5://u:SECRET@p:1080' }, url: 'https://a', problem: "x.proxyFromEnvironment: the environment's HTTPS_PROXY (or https_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme socks5 is not supported" },
+    { name: 'HTTP_PROXY for an http url', env: { HTTP_PROXY: 'http://[bad', HTTPS_PROXY: 'http://ok:1' }, url: 'http://a', problem: "x.proxyFromEnvironment: the environment's HTTP_PROXY (or http_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port)" },
+    { name: 'HTTP_PROXY for an https url without HTTPS_PROXY', env: { HTTP_PROXY: 'ftp://SECRET@p' }, url: 'https://a', problem: "x.proxyFromEnvironment: the environment's HTTP_PROXY (or http_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme ftp is not supported" },
+    { name: 'a usable one', env: { HTTPS_PROXY: 'proxy:3128' }, url: 'https://a', problem: undefined },
+    { name: 'none', env: {}, url: 'https://a', problem: undefined },
+  ])('$name', ({ env, url, problem }) => {
+    expect(proxyEnvironmentProblem({ proxyFromEnvironment: true }, url, proxyEnvironment(env), 'x')).toBe(problem);
+    expect(proxyEnvironmentProblem({ proxyFromEnvironment: false }, url, proxyEnvironment(env), 'x')).toBeUndefined();
+  });
 });

@@ -55,10 +55,18 @@ export interface ProxyEnvironment {
 
 export const NO_PROXY_ENVIRONMENT: ProxyEnvironment = { httpProxy: '', httpsProxy: '', noProxy: '' };
 
-/** The variables as curl, Go and undici read them: the lowercase name first. */
+/**
+ * The variables as curl, Go and undici read them: the lowercase name first. A proxy without a
+ * scheme (`HTTPS_PROXY=proxy.corp:3128`, which curl and Go take) is http://: as written, undici
+ * refused it with "Invalid URL" and the collector did not start.
+ */
 export function proxyEnvironment(env: Record<string, string | undefined>): ProxyEnvironment {
   const read = (name: string) => (env[name.toLowerCase()] || env[name.toUpperCase()] || '').trim();
-  return { httpProxy: read('http_proxy'), httpsProxy: read('https_proxy'), noProxy: read('no_proxy') };
+  const proxy = (name: string) => {
+    const value = read(name);
+    return value && !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? `http://${value}` : value;
+  };
+  return { httpProxy: proxy('http_proxy'), httpsProxy: proxy('https_proxy'), noProxy: read('no_proxy') };
 }
 
 /**
@@ -152,12 +160,8 @@ export function proxyProblems(config: Record<string, unknown> | undefined, key: 
   if (!config) return problems;
   const { proxyUrl, noProxy, proxyFromEnvironment } = config;
   if (typeof proxyUrl === 'string' && proxyUrl !== '') {
-    const u = URL.canParse(proxyUrl) ? new URL(proxyUrl) : undefined;
-    if (!u || !/^https?:$/.test(u.protocol) || u.hostname === '') {
-      // `proxy:3128` parses as the scheme "proxy:": the scheme left out, not another one.
-      const why = !/^[a-z][a-z0-9+.-]*:\/\//i.test(proxyUrl) ? '; the scheme is missing (http://)' : u && !/^https?:$/.test(u.protocol) ? `; the scheme ${u.protocol.slice(0, -1)} is not supported` : '';
-      problems.push(`${key}.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port)${why}`);
-    }
+    const problem = proxyUrlProblem(proxyUrl);
+    if (problem) problems.push(`${key}.proxyUrl: ${problem}`);
     if (proxyFromEnvironment === true) problems.push(`${key}.proxyFromEnvironment: set with proxyUrl; use one or the other`);
   }
   if (typeof noProxy === 'string' && noProxy !== '' && !(typeof proxyUrl === 'string' && proxyUrl !== '')) {
@@ -166,6 +170,29 @@ export function proxyProblems(config: Record<string, unknown> | undefined, key: 
     );
   }
   return problems;
+}
+
+/** What is wrong with a proxy URL, never quoting it (it may hold a password); undefined when usable. */
+function proxyUrlProblem(proxyUrl: string): string | undefined {
+  const u = URL.canParse(proxyUrl) ? new URL(proxyUrl) : undefined;
+  if (u && /^https?:$/.test(u.protocol) && u.hostname !== '') return undefined;
+  // `proxy:3128` parses as the scheme "proxy:": the scheme left out, not another one.
+  const why = !/^[a-z][a-z0-9+.-]*:\/\//i.test(proxyUrl) ? '; the scheme is missing (http://)' : u && !/^https?:$/.test(u.protocol) ? `; the scheme ${u.protocol.slice(0, -1)} is not supported` : '';
+  return `not an http:// or https:// URL of a proxy (http://[user:password@]host:port)${why}`;
+}
+
+/**
+ * The problem of an exporter's or channel's proxyFromEnvironment when the variable its URL would
+ * use holds no usable proxy URL (`socks5://…`, `http://[bad`): a config error naming the key and
+ * the variable, never its value. Unchecked, undici threw "Invalid URL" while the collector
+ * started, naming neither.
+ */
+export function proxyEnvironmentProblem(config: Record<string, unknown> | undefined, url: unknown, env: ProxyEnvironment, key: string): string | undefined {
+  if (config?.proxyFromEnvironment !== true || typeof config.proxyUrl === 'string' || typeof url !== 'string' || !URL.canParse(url)) return undefined;
+  const https = new URL(url).protocol === 'https:';
+  const [name, value] = https && env.httpsProxy ? ['HTTPS_PROXY', env.httpsProxy] : ['HTTP_PROXY', env.httpProxy];
+  const problem = value ? proxyUrlProblem(value) : undefined;
+  return problem && `${key}.proxyFromEnvironment: the environment's ${name} (or ${name.toLowerCase()}) is ${problem}`;
 }
 
 /**

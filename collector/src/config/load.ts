@@ -10,7 +10,8 @@ import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
 import { tlsFileProblems } from '../exporters/tls.ts';
 import { expandEnv } from './env-expand.ts';
-import { proxyEnvironment, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
+import { proxyEnvironment, proxyEnvironmentProblem, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
+import { notifyProxyEnvironmentProblems } from '../../../alerting/src/notify-config.ts';
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration, SIZE_SYNTAX } from './units.ts';
 
@@ -272,8 +273,17 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     // check-config) with its key, rather than failing every handshake later.
     problems.push(...tlsFileProblems(config.exporters as Array<Record<string, unknown>>, base));
   }
+  problems.push(...proxyEnvironmentProblems(config, proxyEnvironment(env)));
   const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
   return { config: config as Config, problems: problems.map(withSource), source };
+}
+
+/** The exporters and HTTP channels with proxyFromEnvironment whose variable holds no usable proxy URL. */
+function proxyEnvironmentProblems(config: Record<string, unknown>, env: ProxyEnvironment): string[] {
+  const exporters = Array.isArray(config.exporters) ? (config.exporters as Array<Record<string, unknown>>) : [];
+  const problems = exporters.flatMap((c, i) => proxyEnvironmentProblem(c, c?.url, env, `exporters.${i}`) ?? []);
+  const alerting = config.alerting as Record<string, unknown> | undefined;
+  return [...problems, ...notifyProxyEnvironmentProblems(alerting?.receivers, env)];
 }
 
 /**

@@ -164,6 +164,30 @@ describe('exporters through an HTTP proxy', () => {
     await expect(refused).rejects.not.toThrow(/Env-pass-3/);
   });
 
+  it('remote write with its proxy down: the samples stay queued, with an error naming the proxy, and are sent once it is up', async () => {
+    let requests = 0;
+    const server = createServer((req, res) => req.resume().on('end', () => (requests++, res.writeHead(204).end())));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
+    const port = await freePort();
+    const c = await start({ type: 'prometheusRemoteWrite', name: 'prom', url, interval: '1s', proxyUrl: `http://u:Rw-pass-7@127.0.0.1:${port}` });
+    const dep = await waitFor(async () => {
+      const d = await dependency(c, 'prom');
+      return d?.lastError ? d : undefined;
+    });
+    expect(dep.lastError).toMatch(new RegExp(`ECONNREFUSED.*\\(through the proxy http://127\\.0\\.0\\.1:${port}\\)`));
+    expect(requests).toBe(0);
+    const dropped = async () => Number(/periscope_exporter_dropped_items_total\{exporter="prom"[^}]*\} (\d+)/.exec(await (await fetch(`${c.url}/metrics`)).text())?.[1] ?? 0);
+    expect(await dropped()).toBe(0);
+    const proxy = await startTestProxy({ port, credentials: { user: 'u', password: 'Rw-pass-7' } });
+    cleanup.push(() => proxy.close());
+    await waitFor(() => requests >= 1);
+    expect(proxy.requests.map((r) => r.target)).toContain(url);
+    expect(await dropped()).toBe(0);
+    expect(c.output()).not.toContain('Rw-pass-7');
+  });
+
   it('a proxyUrl that is not a URL, or with proxyFromEnvironment, stops the start with the key, without the password', async () => {
     const started = start({ type: 'loki', name: 'loki', url: 'http://127.0.0.1:9', proxyUrl: 'socks5://u:Bad-pass-9@127.0.0.1:1080', proxyFromEnvironment: true });
     await expect(started).rejects.toThrow(/exporters\.0\.proxyUrl: not an http:\/\/ or https:\/\/ URL of a proxy .*the scheme socks5 is not supported/);

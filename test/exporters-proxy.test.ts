@@ -96,12 +96,12 @@ describe('exporters through an HTTP proxy', () => {
     expect(c.output()).toContain('exporter es: TLS files changed, read again for the next connections');
   });
 
-  it('noProxy lists the backend: sent directly, the proxy sees nothing', async () => {
+  it('noProxy lists the backend: sent directly, the proxy sees nothing, even with Node\'s own proxy on (NODE_USE_ENV_PROXY=1)', async () => {
     const loki = await startLokiServer();
     cleanup.push(() => loki.close());
     const proxy = await startTestProxy();
     cleanup.push(() => proxy.close());
-    const c = await start({ type: 'loki', name: 'loki', url: loki.url, proxyUrl: proxy.url, noProxy: 'localhost,127.0.0.1' });
+    const c = await start({ type: 'loki', name: 'loki', url: loki.url, proxyUrl: proxy.url, noProxy: 'localhost,127.0.0.1' }, { NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, http_proxy: proxy.url });
     await post(c, ['direct']);
     await waitFor(() => loki.entries().length >= 1);
     expect(proxy.targets()).toEqual([]);

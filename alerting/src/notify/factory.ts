@@ -29,8 +29,9 @@ export function buildNotifiers(
   const { baseDir = process.cwd(), proxyEnvironment = NO_PROXY_ENVIRONMENT, ...common } = deps;
   /** A notifier's deps: the common ones, its `tls:` with its key, and the proxy its URL goes through. */
   const channelDeps = (tls: TlsConfig | undefined, key: string, proxy?: { config: ProxyConfig; url: string }) => {
-    const via = proxy && URL.canParse(proxy.url) ? proxyFor(proxy.config, proxyEnvironment, proxy.url) : undefined;
-    return { ...common, ...(tls ? { tls: { config: tls, key: `${key}.tls`, baseDir } } : {}), ...(via ? { proxy: via } : {}) };
+    const configured = proxy !== undefined && (proxy.config.proxyUrl !== undefined || proxy.config.proxyFromEnvironment === true);
+    const via: string | false | undefined = configured && URL.canParse(proxy.url) ? (proxyFor(proxy.config, proxyEnvironment, proxy.url) ?? false) : undefined;
+    return { ...common, ...(tls ? { tls: { config: tls, key: `${key}.tls`, baseDir } } : {}), ...(via !== undefined ? { proxy: via } : {}) };
   };
   for (const [ri, r] of receivers.entries()) {
     const ids: string[] = [];

@@ -41,7 +41,8 @@ export function loadChannelTls(tls: ChannelTlsOptions, id: string, peer: string,
 
 class ChannelHttp {
   readonly #tls: ChannelTlsOptions | undefined;
-  readonly #proxy: string | undefined;
+  /** The proxy URL; false: proxy keys that send directly (a pool of its own, not the process-wide fetch). */
+  readonly #proxy: string | false | undefined;
   readonly #logger: NotifierLogger;
   readonly #id: string;
   #dispatcher: Dispatcher | undefined;
@@ -50,13 +51,13 @@ class ChannelHttp {
   /** The secrets of the proxy URL, for the channel's redaction. */
   readonly secrets: string[];
 
-  constructor(id: string, tls: ChannelTlsOptions | undefined, proxy: string | undefined, logger: NotifierLogger) {
+  constructor(id: string, tls: ChannelTlsOptions | undefined, proxy: string | false | undefined, logger: NotifierLogger) {
     this.#id = id;
     this.#tls = tls;
     this.#proxy = proxy;
     this.#logger = logger;
     this.via = proxy ? displayProxy(proxy) : undefined;
-    this.secrets = proxySecrets(proxy);
+    this.secrets = proxySecrets(proxy || undefined);
   }
 
   /**
@@ -65,7 +66,7 @@ class ChannelHttp {
    */
   open(): void {
     const tls = this.#tls;
-    if ((!tls && !this.#proxy) || this.#dispatcher) return;
+    if ((!tls && this.#proxy === undefined) || this.#dispatcher) return;
     const connect = tls
       ? tlsConnector(tls.config, tls.key, tls.baseDir, loadChannelTls(tls, this.#id, 'the receiver', this.#logger), (reloadProblems) => {
           if (reloadProblems.length === 0) this.#logger.info?.({ integration: this.#id }, `${this.#id}: TLS files changed, read again for the next connections`);
@@ -79,7 +80,7 @@ class ChannelHttp {
   /** fetch through the channel's pool when it has `tls:` or a proxy, else the process-wide fetch. */
   readonly fetch: FetchLike = (url, init) => {
     const dispatcher = this.#dispatcher;
-    if (!this.#tls && !this.#proxy) return fetch(url, init);
+    if (!this.#tls && this.#proxy === undefined) return fetch(url, init);
     // Never the process-wide fetch instead: that would send without the CA, the client certificate or the proxy.
     if (!dispatcher) return Promise.reject(new Error(`${this.#tls?.key ?? this.#id}: the connection pool is not open`));
     // undici is loaded here and in tls.ts when a channel has tls:, not with every collector.

@@ -87,8 +87,12 @@ export interface NotifierDeps {
   now?: () => number;
   /** The channel's `tls:` (HTTP channels: http-tls.ts). */
   tls?: ChannelTlsOptions;
-  /** The proxy URL an HTTP channel's requests go through (proxy.ts proxyFor), with its credentials. */
-  proxy?: string;
+  /**
+   * The proxy URL an HTTP channel's requests go through (proxy.ts proxyFor), with its credentials;
+   * `false` when its proxy keys send it directly (noProxy, no variable for its scheme): a pool of
+   * its own all the same, not the process-wide fetch, which NODE_USE_ENV_PROXY=1 sends to a proxy.
+   */
+  proxy?: string | false;
 }
 
 /**

@@ -165,7 +165,10 @@ export class Exporters {
       this.#deps.logger.info({ exporter: config.name }, `exporter ${config.name}: sends ${how}`);
     }
     const connect = this.#tlsConnector(config, index);
-    if (!proxy && !connect) return {};
+    // An exporter with proxy keys that goes directly (noProxy, no variable for its scheme) gets a
+    // pool of its own too: undici's global one is Node's proxy under NODE_USE_ENV_PROXY=1, which
+    // sent to the proxy what noProxy said to send directly.
+    if (!proxy && !connect && !config.proxyUrl && !config.proxyFromEnvironment) return {};
     // undici's Agent: loaded here, for the exporters with tls: or a proxy only.
     const dispatcher = proxy ? proxyDispatcher(proxy, connect) : new (createRequire(import.meta.url)('undici') as typeof import('undici')).Agent({ connect });
     this.#dispatchers.push(dispatcher);

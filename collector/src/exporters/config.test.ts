@@ -58,6 +58,12 @@ describe('exporters config', () => {
       yaml: '- { type: loki, name: a, url: "http://x", tenant: t, auth: { bearerToken: s }, headers: { Authorization: "Bearer other", X-Scope-OrgID: o, Content-Type: text/plain, X-Proxy: ok } }',
       want: ['exporters.0.headers.Authorization: conflicts with exporters.0.auth (set one of them)', 'exporters.0.headers.X-Scope-OrgID: conflicts with exporters.0.tenant (set one of them)', 'exporters.0.headers.Content-Type: set by the exporter itself'],
     },
+    // undici's ProxyAgent refuses a request that carries it: every record waited, retried forever as a network error.
+    {
+      name: 'a Proxy-Authorization header beside a proxy',
+      yaml: '- { type: loki, name: a, url: "http://x", proxyUrl: "http://p:3128", headers: { Proxy-Authorization: "Basic eDp5" } }\n- { type: loki, name: b, url: "http://x", headers: { Proxy-Authorization: "Basic eDp5" } }',
+      want: ['exporters.0.headers.Proxy-Authorization: the proxy\'s credentials go in proxyUrl (http://user:password@proxy:port), which sends them to the proxy only'],
+    },
     // Loki refuses a push for a tenant ID outside its rules (400): every record went to the dead letters.
     { name: 'tenant Loki refuses', yaml: '- { type: loki, name: a, url: "http://x", tenant: "team a" }\n- { type: loki, name: b, url: "http://x", tenant: "a|b" }\n- { type: loki, name: c, url: "http://x", tenant: ".." }\n- { type: loki, name: d, url: "http://x", tenant: "o.k_(1)*" }', want: [0, 1, 2].map((i) => `exporters.${i}.tenant: must match ^(?!\\.\\.?$)[a-zA-Z0-9!._*'()-]+$`) },
     // Node's HTTP client refused every request with such a header: the exporter retried forever, a "network error".

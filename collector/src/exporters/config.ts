@@ -74,6 +74,10 @@ function exporterHeaderProblems(configs: ReadonlyArray<ExporterItem>): string[] 
     if (typeof c?.headers !== 'object' || c.headers === null) return;
     for (const name of Object.keys(c.headers)) {
       const lower = name.toLowerCase();
+      // undici's ProxyAgent refuses a request that carries one (its credentials are the proxy URL's).
+      if (lower === 'proxy-authorization' && (c.proxyUrl !== undefined || c.proxyFromEnvironment === true)) {
+        problems.push(`exporters.${i}.headers.${name}: the proxy's credentials go in proxyUrl (http://user:password@proxy:port), which sends them to the proxy only`);
+      }
       if (!Object.hasOwn(OWN_HEADERS, lower)) continue;
       const key = OWN_HEADERS[lower];
       if (key === undefined) problems.push(`exporters.${i}.headers.${name}: set by the exporter itself`);

@@ -101,7 +101,7 @@ describe('exporters through an HTTP proxy', () => {
     cleanup.push(() => loki.close());
     const proxy = await startTestProxy();
     cleanup.push(() => proxy.close());
-    const c = await start({ type: 'loki', name: 'loki', url: loki.url, proxyUrl: proxy.url, noProxy: 'localhost,127.0.0.1' }, { NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, http_proxy: proxy.url });
+    const c = await start({ type: 'loki', name: 'loki', url: loki.url, proxyUrl: proxy.url, noProxy: 'localhost,127.0.0.0/8' }, { NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, http_proxy: proxy.url });
     await post(c, ['direct']);
     await waitFor(() => loki.entries().length >= 1);
     expect(proxy.targets()).toEqual([]);

@@ -16,6 +16,10 @@ describe('noProxy (NO_PROXY) matching', () => {
     { name: 'IPv6', noProxy: '[::1]:8080', url: 'http://[::1]:8080', bypass: true },
     { name: 'case and spaces', noProxy: ' Loki.Internal ,x', url: 'https://LOKI.internal', bypass: true },
     { name: 'empty', noProxy: '', url: 'https://x', bypass: false },
+    { name: 'a CIDR range, as Go (Prometheus) reads it', noProxy: 'a.b, 10.0.0.0/8', url: 'http://10.1.2.3:3100', bypass: true },
+    { name: 'outside the CIDR range', noProxy: '10.0.0.0/8', url: 'http://11.1.2.3', bypass: false },
+    { name: 'an IPv6 CIDR range', noProxy: 'fd00::/8', url: 'http://[fd12::1]:9200', bypass: true },
+    { name: 'a CIDR range and a name', noProxy: '10.0.0.0/8', url: 'http://ten.internal', bypass: false },
   ])('$name', ({ noProxy, url, bypass }) => {
     expect(bypassed(noProxy, new URL(url))).toBe(bypass);
   });
@@ -45,6 +49,7 @@ describe('proxy problems', () => {
     { name: 'another scheme', config: { proxyUrl: 'socks5://u:SECRET@p:1080' }, problem: 'x.proxyUrl: not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme socks5 is not supported' },
     { name: 'both', config: { proxyUrl: 'http://u:SECRET@p:1', proxyFromEnvironment: true }, problem: 'x.proxyFromEnvironment: set with proxyUrl; use one or the other' },
     { name: 'noProxy alone', config: { noProxy: 'a' }, problem: 'x.noProxy: set without proxyUrl; it lists the hosts proxyUrl is not used for' },
+    { name: 'a bad CIDR range in noProxy', config: { proxyUrl: 'http://p:1', noProxy: 'a, 10.0.0.0/33' }, problem: 'x.noProxy: "10.0.0.0/33" is not a CIDR range (10.0.0.0/8, fd00::/8)' },
     { name: 'noProxy with the environment', config: { noProxy: 'a', proxyFromEnvironment: true }, problem: 'x.noProxy: set with proxyFromEnvironment, which takes NO_PROXY from the environment; remove noProxy or set proxyUrl' },
   ])('$name', ({ config, problem }) => {
     const problems = proxyProblems(config, 'x');

@@ -14,6 +14,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { createRequire } from 'node:module';
+import { BlockList, isIP } from 'node:net';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 
 type PoolOptions = ConstructorParameters<typeof Pool>[1];
@@ -30,7 +31,7 @@ export function proxyProperties(peer: string) {
     noProxy: Type.Optional(
       Type.String({
         minLength: 1,
-        description: `With proxyUrl: hosts reached directly, comma-separated, as NO_PROXY: a name (also matches its subdomains), .domain or *.domain, host:port, an IP address, * for all (no CIDR ranges). Prometheus' no_proxy.`,
+        description: `With proxyUrl: hosts reached directly, comma-separated, as NO_PROXY: a name (also matches its subdomains), .domain or *.domain, host:port, an IP address or CIDR range (10.0.0.0/8, for a URL whose host is an IP address), * for all. Prometheus' no_proxy.`,
       }),
     ),
     proxyFromEnvironment: Type.Boolean({
@@ -88,13 +89,19 @@ export function proxyFor(config: ProxyConfig, env: ProxyEnvironment, target: str
  * Whether NO_PROXY lists the URL's host, as curl, Go and undici's EnvHttpProxyAgent read it:
  * entries split at commas or spaces; `*` matches every host; `name` and `.name` match the name
  * and its subdomains, `*.name` the subdomains only; `:port` (`[v6]:port`) limits an entry to
- * that port. IP addresses are compared as written (no CIDR ranges, as undici).
+ * that port. A CIDR range (`10.0.0.0/8`, `fd00::/8`) matches a URL whose host is an IP address in
+ * it, as Go's (Prometheus') no_proxy does; undici compares IP addresses as written only.
  */
 export function bypassed(noProxy: string, url: URL): boolean {
   const host = url.hostname.replace(/^\[(.+)\]$/, '$1').replace(/(.)\.$/, '$1').toLowerCase();
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   for (const entry of noProxy.split(/[,\s]/)) {
     if (!entry) continue;
+    if (entry.includes('/')) {
+      const range = cidr(entry);
+      if (range && isIP(host) && range.check(host, isIP(host) === 6 ? 'ipv6' : 'ipv4')) return true;
+      continue;
+    }
     const v6 = entry.match(/^\[(.+)\]:(\d+)$/);
     const bare = entry.replace(/^\[(.+)\]$/, '$1');
     const withPort = !v6 && (bare.match(/:/g) ?? []).length === 1 ? bare.match(/^(.+):(\d+)$/) : null;
@@ -107,6 +114,17 @@ export function bypassed(noProxy: string, url: URL): boolean {
     if ((!wildcard && host === suffix) || host.endsWith(`.${suffix}`)) return true;
   }
   return false;
+}
+
+/** A CIDR range (`10.0.0.0/8`) as node:net's BlockList, or undefined when the entry is not one. */
+function cidr(entry: string): BlockList | undefined {
+  const [address, bits, rest] = entry.split('/');
+  const family = isIP(address);
+  const prefix = Number(bits);
+  if (rest !== undefined || family === 0 || !/^\d+$/.test(bits ?? '') || prefix > (family === 6 ? 128 : 32)) return undefined;
+  const list = new BlockList();
+  list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  return list;
 }
 
 /** A proxy URL for logs and errors: scheme, host and port, never its credentials. */
@@ -163,6 +181,11 @@ export function proxyProblems(config: Record<string, unknown> | undefined, key: 
     const problem = proxyUrlProblem(proxyUrl);
     if (problem) problems.push(`${key}.proxyUrl: ${problem}`);
     if (proxyFromEnvironment === true) problems.push(`${key}.proxyFromEnvironment: set with proxyUrl; use one or the other`);
+  }
+  if (typeof noProxy === 'string') {
+    for (const entry of noProxy.split(/[,\s]/)) {
+      if (entry.includes('/') && !cidr(entry)) problems.push(`${key}.noProxy: ${JSON.stringify(entry)} is not a CIDR range (10.0.0.0/8, fd00::/8)`);
+    }
   }
   if (typeof noProxy === 'string' && noProxy !== '' && !(typeof proxyUrl === 'string' && proxyUrl !== '')) {
     problems.push(

@@ -16,6 +16,7 @@ import { Type } from '@sinclair/typebox';
 import { createRequire } from 'node:module';
 import { BlockList, isIP } from 'node:net';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
+import { UNTRUSTED_CA } from './tls.ts';
 
 type PoolOptions = ConstructorParameters<typeof Pool>[1];
 
@@ -152,17 +153,50 @@ export function proxySecrets(proxy: string | undefined): string[] {
   return [`${decode(u.username)}:${decode(u.password)}`, u.password, decode(u.password), `${u.username}:${u.password}`].filter((s) => s.length > 1);
 }
 
+/** Marks an error of the connection to the proxy (proxyDispatcher), not to the backend or receiver. */
+const PROXY_LEG = Symbol('periscope.proxyLeg');
+
+/**
+ * A failed connection to the proxy itself, described: its TLS (an https:// proxyUrl) is not the
+ * `tls:` block's, which is for `peer` only, and a hint naming tls.caFile sent operators to the
+ * wrong setting.
+ */
+function proxyConnectionFailure(err: Error, peer: string): string {
+  const inner = err.cause instanceof Error && (err as Error & { code?: string }).code === 'UND_ERR_PRX_TLS' ? err.cause : err;
+  const code = (inner as NodeJS.ErrnoException).code;
+  const message = inner.message.trim().replace(/\s+/g, ' ').slice(0, 200);
+  const hint =
+    code && UNTRUSTED_CA.has(code) ? `the proxy's certificate is not from a trusted CA; give the collector its CA with NODE_EXTRA_CA_CERTS=<CA file, PEM> (tls.caFile is ${peer}'s)`
+    : code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? "the proxy's certificate is not for proxyUrl's host"
+    : code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ? 'the proxy does not answer TLS on this port: is proxyUrl http://?'
+    : undefined;
+  return `connecting to the proxy: ${message}${hint ? ` (${code}: ${hint})` : ''}`;
+}
+
+/** `connect`, its errors marked as the proxy's (proxyRefusal tells them from the backend's). */
+function markedProxyLeg(connect: buildConnector.connector): buildConnector.connector {
+  return (options, callback) =>
+    connect(options, (err, socket) => {
+      if (err) Object.defineProperty(err, PROXY_LEG, { value: true, configurable: true });
+      if (err) callback(err, null);
+      else callback(null, socket!);
+    });
+}
+
 /**
  * What a proxy's refusal means, from undici's errors (the error or its cause, as fetch wraps it):
- * a CONNECT answered with another status than 200 (undici's RequestAbortedError, "request
- * aborted" without this) or a 407 to a forwarded request. Undefined for other errors. `peer`:
- * "the backend", "the receiver".
+ * a failed connection to the proxy (its TLS, for an https:// proxyUrl), a CONNECT answered with
+ * another status than 200 (undici's RequestAbortedError, "request aborted" without this) or a 407
+ * to a forwarded request. Undefined for other errors. `peer`: "the backend", "the receiver".
  */
 export function proxyRefusal(err: unknown, peer: string): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 3; e = (e as Error & { cause?: unknown }).cause, depth++) {
     const tunnel = /^Proxy response \((\d+)\) !== 200 when HTTP Tunneling$/.exec(e.message);
     const status = tunnel ? Number(tunnel[1]) : e.message === 'Proxy Authentication Required (407)' ? 407 : undefined;
-    if (status === undefined) continue;
+    if (status === undefined) {
+      if ((e as Error & { [PROXY_LEG]?: boolean })[PROXY_LEG]) return proxyConnectionFailure(e, peer);
+      continue;
+    }
     const why = status === 407 ? ': proxy authentication required, check the user and password in proxyUrl' : tunnel ? `: it could not open a tunnel to ${peer}` : '';
     return `the proxy answered ${status}${tunnel ? ' to CONNECT' : ''}${why}`;
   }
@@ -225,25 +259,30 @@ export function proxyEnvironmentProblem(config: Record<string, unknown> | undefi
  * ProxyAgent applies its own requestTls inside the tunnel, fixed when it is built; the pools it
  * makes (its `factory`) are given a connect that asks it for the tunnel only (as for an http://
  * target) and hands the socket to `tlsConnect`, which reads the tls: files again when they change
- * (tls.ts), as without a proxy.
+ * (tls.ts), as without a proxy. The errors of the connection to the proxy (the tunnel, or the
+ * forwarding pool's) are marked as the proxy's, for proxyRefusal.
  */
 export function proxyDispatcher(proxy: string, tlsConnect?: buildConnector.connector): Dispatcher {
   // Required here: undici is loaded by the exporters and channels that need it, not by every start.
-  const { ProxyAgent, Pool } = createRequire(import.meta.url)('undici') as typeof import('undici');
-  if (!tlsConnect) return new ProxyAgent({ uri: proxy });
+  const { ProxyAgent, Pool, buildConnector } = createRequire(import.meta.url)('undici') as typeof import('undici');
+  const toTarget = tlsConnect ?? buildConnector({});
+  const proxyOrigin = new URL(proxy).origin;
   return new ProxyAgent({
     uri: proxy,
     factory: (origin, opts) => {
-      const tunnel = (opts as { connect?: unknown }).connect;
-      if (typeof tunnel !== 'function') return new Pool(origin, opts as PoolOptions);
+      const given = (opts as { connect?: unknown }).connect;
+      if (typeof given !== 'function') return new Pool(origin, opts as PoolOptions);
+      // A forwarded request's (http:// target) pool connects to the proxy only.
+      if (new URL(origin).origin === proxyOrigin) return new Pool(origin, { ...(opts as PoolOptions), connect: markedProxyLeg(given as buildConnector.connector) });
+      const tunnel = markedProxyLeg(given as buildConnector.connector);
       const connect: buildConnector.connector = (connectOptions, callback) => {
-        if (connectOptions.protocol !== 'https:') return (tunnel as buildConnector.connector)(connectOptions, callback);
+        if (connectOptions.protocol !== 'https:') return tunnel(connectOptions, callback);
         // As http:, the tunnel would be asked for port 80 when the URL has none.
         const port = connectOptions.port || '443';
         const host = connectOptions.port ? connectOptions.host : `${connectOptions.host}:443`;
-        (tunnel as buildConnector.connector)({ ...connectOptions, protocol: 'http:', host, port }, (err, socket) => {
+        tunnel({ ...connectOptions, protocol: 'http:', host, port }, (err, socket) => {
           if (err || !socket) return callback(err ?? new Error('the proxy gave no tunnel'), null);
-          tlsConnect({ ...connectOptions, httpSocket: socket } as buildConnector.Options, callback);
+          toTarget({ ...connectOptions, httpSocket: socket } as buildConnector.Options, callback);
         });
       };
       return new Pool(origin, { ...(opts as PoolOptions), connect });

@@ -161,7 +161,7 @@ export function tlsConnector(tls: TlsConfig, key: string, baseDir: string, optio
  * OpenSSL's verification codes for a certificate chain that leads to no trusted CA: a peer
  * with a private CA (Elasticsearch 8 makes its own at install) or a self-signed certificate.
  */
-const UNTRUSTED_CA = new Set([
+export const UNTRUSTED_CA = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

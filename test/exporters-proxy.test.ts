@@ -8,8 +8,9 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { startTestProxy } from './helpers/http-proxy.ts';
+import { dependency, postMessages, startWithExporter } from './helpers/one-exporter.ts';
 import { freePort } from './helpers/net.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 import { startElasticsearchServer } from './servers/elasticsearch.ts';
@@ -23,25 +24,10 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-const fast = { retry: { initialBackoff: '50ms', maxBackoff: '200ms' }, circuitBreaker: { failureThreshold: 3, openDuration: '200ms', maxOpenDuration: '500ms' } };
 /** Never a proxy of the test runner's environment, unless a test gives one. */
 const NO_ENV_PROXY = { HTTP_PROXY: '', HTTPS_PROXY: '', NO_PROXY: '', http_proxy: '', https_proxy: '', no_proxy: '' };
-
-async function start(exporter: Record<string, unknown>, env: Record<string, string> = {}): Promise<CollectorProcess> {
-  const item = { ...exporter, ...fast, ...(exporter.type === 'prometheusRemoteWrite' ? {} : { batch: { wait: '50ms' }, shutdownTimeout: '0s' }) };
-  const c = await startCollectorProcess({ configYaml: `exporters: [${JSON.stringify(item)}]\n`, env: { ...NO_ENV_PROXY, ...env } });
-  cleanup.push(() => c.dispose());
-  return c;
-}
-
-async function post(c: CollectorProcess, msgs: string[]) {
-  const res = await fetch(`${c.url}/api/v1/logs`, { method: 'POST', body: msgs.map((msg) => JSON.stringify({ appName: 'proxy', level: 'info', msg })).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
-  expect(res.status).toBe(200);
-}
-
-async function dependency(c: CollectorProcess, name: string) {
-  return ((await (await fetch(`${c.url}/health/dependencies`)).json()) as { dependencies: Record<string, { status: string; lastError?: string }> }).dependencies[name];
-}
+const start = (exporter: Record<string, unknown>, env: Record<string, string> = {}) => startWithExporter(exporter, cleanup, { env: { ...NO_ENV_PROXY, ...env } });
+const post = (c: CollectorProcess, msgs: string[]) => postMessages(c, 'proxy', msgs);
 
 describe('exporters through an HTTP proxy', () => {
   it('Loki over http: the proxy forwards each push, with the credentials of proxyUrl, which no log or error shows', async () => {

@@ -7,7 +7,8 @@ import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { dependency, postMessages, startWithExporter } from './helpers/one-exporter.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 import { startElasticsearchServer } from './servers/elasticsearch.ts';
 import { startLokiServer } from './servers/loki.ts';
@@ -23,24 +24,8 @@ afterEach(async () => {
 });
 afterAll(() => certs.remove());
 
-const fast = { retry: { initialBackoff: '50ms', maxBackoff: '200ms' }, circuitBreaker: { failureThreshold: 3, openDuration: '200ms', maxOpenDuration: '500ms' } };
-
-/** The collector with one exporter (written as JSON, which YAML reads), quick to retry. */
-async function start(exporter: Record<string, unknown>, dataDir?: string): Promise<CollectorProcess> {
-  const item = { ...exporter, ...fast, ...(exporter.type === 'prometheusRemoteWrite' ? {} : { batch: { wait: '50ms' }, shutdownTimeout: '0s' }) };
-  const c = await startCollectorProcess({ configYaml: `exporters: [${JSON.stringify(item)}]\n`, ...(dataDir ? { dataDir } : {}) });
-  cleanup.push(() => c.dispose());
-  return c;
-}
-
-async function post(c: CollectorProcess, msgs: string[]) {
-  const res = await fetch(`${c.url}/api/v1/logs`, { method: 'POST', body: msgs.map((msg) => JSON.stringify({ appName: 'tls', level: 'info', msg })).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
-  expect(res.status).toBe(200);
-}
-
-async function dependency(c: CollectorProcess, name: string) {
-  return ((await (await fetch(`${c.url}/health/dependencies`)).json()) as { dependencies: Record<string, { status: string; lastError?: string }> }).dependencies[name];
-}
+const start = (exporter: Record<string, unknown>, dataDir?: string) => startWithExporter(exporter, cleanup, dataDir ? { dataDir } : {});
+const post = (c: CollectorProcess, msgs: string[]) => postMessages(c, 'tls', msgs);
 
 async function metric(c: CollectorProcess, re: RegExp): Promise<number> {
   return Number(re.exec(await (await fetch(`${c.url}/metrics`)).text())?.[1] ?? Number.NaN);

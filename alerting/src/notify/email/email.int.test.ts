@@ -199,3 +199,41 @@ describe.skipIf(opensslMissing)('email through an HTTP proxy (smtp.proxyUrl)', (
     }
   });
 });
+
+// An https:// smtp.proxyUrl is checked against Node's CAs whatever smtp.tls says of the relay:
+// the relay's verification turned off (smtp.tlsRejectUnauthorized: false, tls.insecureSkipVerify)
+// is not the proxy's, else its credentials go to whoever answers on its address.
+describe.skipIf(opensslMissing)('email through an https:// proxy whose certificate is not trusted', () => {
+  it.each([
+    { name: 'smtp.tlsRejectUnauthorized: false', smtp: { tlsRejectUnauthorized: false } },
+    { name: 'smtp.tls.insecureSkipVerify', smtp: { tls: { insecureSkipVerify: true } } },
+  ])('$name: the relay unverified, the proxy still is; no Proxy-Authorization is sent to it', async ({ smtp: relayTls }) => {
+    const certs = makeTestCerts();
+    const seen: Array<string | undefined> = [];
+    const { createServer } = await import('node:https');
+    const impostor = createServer({ key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert) });
+    impostor.on('connect', (req, socket) => {
+      seen.push(req.headers['proxy-authorization']);
+      socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    });
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    const port = (impostor.address() as import('node:net').AddressInfo).port;
+    const config = parseNotifyConfig({
+      receivers: [{ name: 'mail', email: [{ to: 'oncall@example.com', from: 'alerts@periscope.example', smtp: { host: '127.0.0.1', port: 2525, secure: true, proxyUrl: `https://mail:Smtp-pr0xy-pass@127.0.0.1:${port}`, ...relayTls } }] }],
+      route: { receiver: 'mail' },
+    });
+    const [notifier] = [...buildNotifiers(config.receivers, { baseDir: certs.dir }).notifiers.values()];
+    try {
+      await notifier.start();
+      const failed = await notifier.send(sampleNotification());
+      expect(failed.status).toBe('retryable');
+      expect(seen).toEqual([]);
+      expect(failed.error).not.toContain('Smtp-pr0xy-pass');
+    } finally {
+      await notifier.shutdown();
+      impostor.closeAllConnections();
+      await new Promise((r) => impostor.close(r));
+      certs.remove();
+    }
+  });
+});

@@ -176,8 +176,25 @@ export class EmailNotifier extends NotifierBase {
     if (this.state === 'new') {
       const options = this.#tls ? loadChannelTls(this.#tls, this.id, 'the SMTP server', this.logger) : {};
       this.#transport = mailer.createTransport(smtpTransportOptions(this.#config, options));
+      if (this.#config.smtp.proxyUrl && new URL(this.#config.smtp.proxyUrl).protocol === 'https:') await this.#verifiedHttpsProxy(this.#transport);
     }
     await super.start();
+  }
+
+  /**
+   * nodemailer checks an https:// proxy's certificate only when the relay's `tls` does
+   * (rejectUnauthorized): smtp.tlsRejectUnauthorized: false or tls.insecureSkipVerify, meant for
+   * the relay, sent the proxy's credentials to whoever answered on its address. Its own CONNECT
+   * client, given the proxy's options only, checks the proxy against Node's CAs, as the HTTP
+   * channels' proxy is; the handshake keeps its share of the connection timeout.
+   */
+  async #verifiedHttpsProxy(transport: Transporter): Promise<void> {
+    const { default: httpProxyClient } = await import('nodemailer/lib/smtp-connection/http-proxy-client');
+    const timeout = timerDelay(this.#config.timeoutMs);
+    transport.set('proxy_handler_https', (proxy, options, callback) => {
+      const started = Number(options.connectStartedAt) || Date.now();
+      httpProxyClient(proxy.href, options.port ?? 0, options.host ?? '', { timeout: Math.max(started + timeout - Date.now(), 1) }, (err, socket) => (err ? callback(err) : callback(null, { connection: socket! })));
+    });
   }
 
   override async shutdown(): Promise<void> {

@@ -253,6 +253,18 @@ export function proxyEnvironmentProblem(config: Record<string, unknown> | undefi
 }
 
 /**
+ * The pool of its own of an exporter or HTTP channel with `tls:` or proxy keys: through `proxy`
+ * when it has one, else directly (undici's Agent; not the global pool, which Node sends to a proxy
+ * under NODE_USE_ENV_PROXY=1). `connect`: its tls: connector (tls.ts tlsConnector).
+ */
+export function ownDispatcher(proxy: string | undefined, connect?: buildConnector.connector): Dispatcher {
+  if (proxy) return proxyDispatcher(proxy, connect);
+  // Required here: undici is loaded by the exporters and channels that need it, not by every start.
+  const { Agent } = createRequire(import.meta.url)('undici') as typeof import('undici');
+  return new Agent({ connect });
+}
+
+/**
  * A connection pool that sends through `proxy` (undici's ProxyAgent). `tlsConnect`, given for a
  * target with `tls:`, makes the TLS connection to the target over the tunnel's socket.
  *

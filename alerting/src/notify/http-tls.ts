@@ -1,7 +1,7 @@
 // The `tls:` and proxy of an HTTP channel (Slack, webhook, SMS; docs/alerting-notifications.md,
 // TLS and Proxies): a connection pool of its own (tls.ts tlsConnector: the CA, a client
 // certificate, the server name, the lowest version, the files read again when they change;
-// proxy.ts proxyDispatcher: through the proxy, the TLS above inside its tunnel), opened at start
+// proxy.ts ownDispatcher: through the proxy, the TLS above inside its tunnel), opened at start
 // and closed at shutdown. Without either a channel sends with the process-wide fetch, as before.
 //
 // Node's own fetch takes no dispatcher of the undici package (its bundled undici is another
@@ -9,9 +9,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { ALERT_ERR, AlertError } from '../errors.ts';
-import { createRequire } from 'node:module';
 import { loadTls, tlsConnector, type TlsConfig } from '../tls.ts';
-import { displayProxy, proxyDispatcher, proxySecrets } from '../proxy.ts';
+import { displayProxy, ownDispatcher, proxySecrets } from '../proxy.ts';
 import { describeFetchError, NotifierBase, type NotifierDeps, type NotifierLogger } from './notifier.ts';
 
 /** A channel's `tls:` as its notifier gets it: the block, its key (for messages) and the config file's folder. */
@@ -73,8 +72,7 @@ class ChannelHttp {
           else this.#logger.warn({ integration: this.#id, problems: reloadProblems }, `${this.#id}: TLS files changed but cannot be used, the previous ones stay in use: ${reloadProblems.join('; ')}`);
         })
       : undefined;
-    // undici is required here and in tls.ts when a channel has tls: or a proxy, not with every collector.
-    this.#dispatcher = this.#proxy ? proxyDispatcher(this.#proxy, connect) : new (createRequire(import.meta.url)('undici') as typeof import('undici')).Agent({ connect });
+    this.#dispatcher = ownDispatcher(this.#proxy || undefined, connect);
   }
 
   /** fetch through the channel's pool when it has `tls:` or a proxy, else the process-wide fetch. */

@@ -3,7 +3,6 @@
 // Each exporter receives only its own config item (DESIGN.md convention 10).
 
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
@@ -29,7 +28,7 @@ import { dropOtherQueues } from './prometheus-remote-write/request-queue.ts';
 import type { MetricsSources } from './prometheus-remote-write/samples.ts';
 import type { LogSink, Logger } from './sink.ts';
 import { loadTls, tlsConnector } from './tls.ts';
-import { displayProxy, NO_PROXY_ENVIRONMENT, proxyDispatcher, proxyFor, proxySecrets, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
+import { displayProxy, NO_PROXY_ENVIRONMENT, ownDispatcher, proxyFor, proxySecrets, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
 import type { Transport } from './http.ts';
 
 export interface ExportersDeps {
@@ -168,9 +167,8 @@ export class Exporters {
     // An exporter with proxy keys that goes directly (noProxy, no variable for its scheme) gets a
     // pool of its own too: undici's global one is Node's proxy under NODE_USE_ENV_PROXY=1, which
     // sent to the proxy what noProxy said to send directly.
-    if (!proxy && !connect && !config.proxyUrl && !config.proxyFromEnvironment) return {};
-    // undici's Agent: loaded here, for the exporters with tls: or a proxy only.
-    const dispatcher = proxy ? proxyDispatcher(proxy, connect) : new (createRequire(import.meta.url)('undici') as typeof import('undici')).Agent({ connect });
+    if (!connect && !config.proxyUrl && !config.proxyFromEnvironment) return {};
+    const dispatcher = ownDispatcher(proxy, connect);
     this.#dispatchers.push(dispatcher);
     return proxy ? { dispatcher, via: displayProxy(proxy), secrets: proxySecrets(proxy) } : { dispatcher };
   }

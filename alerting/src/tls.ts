@@ -6,7 +6,7 @@
 // and alerting's HTTP channels (notify/http-tls.ts).
 //
 // The files are read and checked when the configuration is loaded (start and check-config), read
-// again when the exporters or channels are built at start, and when they change (tlsDispatcher): a file that does not exist, holds no PEM, or a
+// again when the exporters or channels are built at start, and when they change (tlsConnector): a file that does not exist, holds no PEM, or a
 // key that does not belong to its certificate is a config error naming the key and the path, not a
 // retry loop of handshake failures. The key file's content never appears in a message.
 
@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
-import type { buildConnector, Dispatcher } from 'undici';
+import type { buildConnector } from 'undici';
 
 const tlsProperties = {
   caFile: Type.Optional(Type.String({ minLength: 1, description: "PEM file of the CA certificate(s) the backend's certificate is checked against, instead of Node's default CAs (e.g. Elasticsearch 8's config/certs/http_ca.crt). A relative path is from the config file's folder." })),
@@ -122,9 +122,9 @@ function fileStamp(paths: string[]): string {
 }
 
 /**
- * A connection pool of its own for an exporter with `tls:`: undici's Agent
- * (https://undici.nodejs.org/#/docs/api/Agent) with a connector of Node's TLS options. Exporters
- * without one share undici's global dispatcher.
+ * The connector of an exporter's or channel's pool with `tls:` (proxy.ts ownDispatcher; undici's
+ * Agent, https://undici.nodejs.org/#/docs/api/Agent): connects with Node's TLS options. Exporters
+ * and channels without `tls:` or proxy keys share undici's global dispatcher.
  *
  * Before each new connection the files are checked for a change, and read again when one changed,
  * as Prometheus does: client certificates are short-lived (cert-manager renews them in place), and
@@ -132,15 +132,9 @@ function fileStamp(paths: string[]): string {
  * cannot be used (a key written before its certificate) keeps the previous files in use; `report`
  * gets its problems, or none when the new files are in use.
  */
-export function tlsDispatcher(tls: TlsConfig, key: string, baseDir: string, options: ConnectionOptions, report: (problems: string[]) => void): Dispatcher {
-  // Required here, not imported with the module: undici (about 110 modules, 150 ms on a loaded
-  // 2-core machine) is needed by the channels and exporters with tls: only, not by every start.
-  const { Agent } = createRequire(import.meta.url)('undici') as typeof import('undici');
-  return new Agent({ connect: tlsConnector(tls, key, baseDir, options, report) });
-}
-
-/** tlsDispatcher's connector: connects with Node's TLS options, the files read again when they change. */
 export function tlsConnector(tls: TlsConfig, key: string, baseDir: string, options: ConnectionOptions, report: (problems: string[]) => void): buildConnector.connector {
+  // Required here, not imported with the module: undici (about 110 modules, 150 ms on a loaded
+  // 2-core machine) is needed by the channels and exporters with tls: or a proxy only, not by every start.
   const { buildConnector } = createRequire(import.meta.url)('undici') as typeof import('undici');
   const files = (['caFile', 'certFile', 'keyFile'] as const).flatMap((k) => (tls[k] === undefined ? [] : [resolve(baseDir, tls[k])]));
   let stamp = fileStamp(files);

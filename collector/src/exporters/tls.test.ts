@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { makeTestCerts, opensslMissing } from '../../../test/helpers/tls-certs.ts';
 import { readConfig } from '../config/load.ts';
 import { httpEndpoint, send } from './http.ts';
-import { loadTls, tlsDispatcher } from './tls.ts';
+import { loadTls, tlsConnector } from './tls.ts';
+import { ownDispatcher } from '../../../alerting/src/proxy.ts';
 
 // The `tls:` block of an exporter as the config loading checks it (start and check-config).
 const certs = makeTestCerts();
@@ -84,7 +85,7 @@ describe.skipIf(opensslMissing)('exporters[].tls, checked with the config', () =
   });
 });
 
-describe.skipIf(opensslMissing)('tlsDispatcher: files changed under a running exporter', () => {
+describe.skipIf(opensslMissing)('tlsConnector: files changed under a running exporter', () => {
   it('a change that cannot be used (a key written before its certificate) is reported and the previous files stay in use', async () => {
     const server = createServer({ key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert), ca: certs.read(certs.ca), requestCert: true, rejectUnauthorized: true }, (_req, res) =>
       res.writeHead(204, { connection: 'close' }).end(), // every request on a new connection
@@ -96,7 +97,7 @@ describe.skipIf(opensslMissing)('tlsDispatcher: files changed under a running ex
     copyFileSync(certs.clientKey, join(dir, 'client.key'));
     const tls = { caFile: certs.ca, certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key'), insecureSkipVerify: false, minVersion: 'TLS1.2' as const };
     const reports: string[][] = [];
-    const dispatcher = tlsDispatcher(tls, 'exporters.0.tls', '/', loadTls(tls, 'exporters.0.tls', '/').options!, (p) => reports.push(p));
+    const dispatcher = ownDispatcher(undefined, tlsConnector(tls, 'exporters.0.tls', '/', loadTls(tls, 'exporters.0.tls', '/').options!, (p) => reports.push(p)));
     const endpoint = httpEndpoint(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/_bulk', undefined, {}, 5000, { dispatcher });
     try {
       expect((await send(endpoint, 'x', {})).result.status).toBe('success');

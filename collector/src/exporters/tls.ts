@@ -3,7 +3,7 @@
 // and the checks of the `exporters:` list.
 
 import { loadTls, tlsSchema, type TlsConfig } from '../../../alerting/src/tls.ts';
-export { loadTls, tlsConnector, tlsDispatcher } from '../../../alerting/src/tls.ts';
+export { loadTls, tlsConnector } from '../../../alerting/src/tls.ts';
 
 export const tlsConfigSchema = tlsSchema('TLS towards an https backend (docs/exporters.md, TLS); refused with an http:// url.');
 

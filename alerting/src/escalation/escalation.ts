@@ -113,8 +113,9 @@ export class Escalations implements EscalationHandler {
       const st = JSON.parse(row.body) as StoredState;
       this.#states.set(st.groupKey, st);
       const group = this.#d.group(st.groupKey);
-      const ended = this.#chains.get(st.chain);
-      if (st.status === 'exhausted' && ended && group?.route.opts.escalation === st.chain) this.#extend(st, ended, now);
+      // The state's chain, when its route still escalates with it.
+      const chain = group?.route.opts.escalation === st.chain ? this.#chains.get(st.chain) : undefined;
+      if (st.status === 'exhausted' && chain) this.#extend(st, chain, now);
       if (st.status !== 'running' && st.status !== 'muted') continue;
       if (!group || group.route.opts.escalation === undefined) {
         // Its alerts were regrouped (their new groups escalate on their own), or its route was given
@@ -129,8 +130,7 @@ export class Escalations implements EscalationHandler {
         continue;
       }
       // A route that escalates with another chain starts it at the group's flush, which drops this state (onFlush).
-      const chain = this.#chains.get(st.chain);
-      if (chain && group.route.opts.escalation === st.chain) this.#follow(st, chain, now);
+      if (chain) this.#follow(st, chain, now);
       if (st.status === 'running' && st.nextAt !== null) this.#arm(st);
     }
   }

@@ -297,6 +297,9 @@ const HTTP_CHANNELS = [
   ['sms', 'baseUrl'],
 ] as const;
 
+/** The items of a receivers or channels list of a configuration not validated yet (none when it is not a list). */
+const entries = (list: unknown) => (Array.isArray(list) ? (list as Array<Record<string, unknown> | undefined>).entries() : []);
+
 /**
  * The problems of the channels' `tls:` files — the HTTP channels' `tls`, email's `smtp.tls` — as
  * tls.ts loadTls finds them (missing, not PEM, a key of another certificate), each naming its key
@@ -312,7 +315,6 @@ export function notifyTlsFileProblems(receivers: unknown, baseDir: string, prefi
     if (['caFile', 'certFile', 'keyFile'].some((f) => block[f] !== undefined && typeof block[f] !== 'string')) return;
     problems.push(...loadTls(block as TlsConfig, key, baseDir).problems);
   };
-  const entries = (list: unknown) => (Array.isArray(list) ? (list as Array<Record<string, unknown> | undefined>).entries() : []);
   for (const [i, r] of entries(receivers)) {
     for (const [channel] of HTTP_CHANNELS) for (const [j, ch] of entries(r?.[channel])) check(ch?.tls, `${prefix}.receivers.${i}.${channel}.${j}.tls`);
     for (const [j, e] of entries(r?.email)) check((e?.smtp as Record<string, unknown> | undefined)?.tls, `${prefix}.receivers.${i}.email.${j}.smtp.tls`);
@@ -327,7 +329,6 @@ export function notifyTlsFileProblems(receivers: unknown, baseDir: string, prefi
  */
 export function notifyProxyEnvironmentProblems(receivers: unknown, env: ProxyEnvironment, prefix = 'alerting'): string[] {
   const problems: string[] = [];
-  const entries = (list: unknown) => (Array.isArray(list) ? (list as Array<Record<string, unknown> | undefined>).entries() : []);
   for (const [i, r] of entries(receivers)) {
     for (const [channel, urlKey] of HTTP_CHANNELS) {
       for (const [j, ch] of entries(r?.[channel])) {

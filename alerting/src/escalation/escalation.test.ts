@@ -449,6 +449,22 @@ describe('escalation chains (fake clock)', () => {
       expect(t?.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted', step: 3, cycle: 0 })]);
     });
 
+    it.each(applies)('$name: a step added after the last one of a chain that ended and was acknowledged since: nothing goes on, nothing is recorded', async ({ apply }) => {
+      const c = { ...channels(), pager: new FakeNotifier('pager/webhook/0', 'pager', { channel: 'webhook' }) };
+      const n = [c.slack, c.email, c.sms, c.pager];
+      t = await startTestPipeline(withSteps([slack, email, sms]), n);
+      const t0 = t.clock.now();
+      await fire(t, 'a', t0);
+      await t.advance(35 * M); // ended at +30
+      t.pipeline.ack(fp(t, 'a'), { by: 'kim' });
+      const before = t.pipeline.timelineFor(fp(t, 'a')).length;
+      t = await apply(t, withSteps([slack, email, sms, pager]), n);
+      await t.advance(60 * M);
+      expect(log(c as unknown as Chans, t0)).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing']);
+      expect(t.pipeline.timelineFor(fp(t, 'a')).slice(before)).toEqual([]);
+      expect(t.pipeline.escalations()).toEqual([expect.objectContaining({ status: 'exhausted', step: 2 })]);
+    });
+
     it.each(applies)('$name: repeat raised for a chain that ended unacknowledged: the next round starts at once', async ({ apply }) => {
       const { log: sent } = await edited(apply, 40, [slack, email, sms], 1, 2);
       expect(sent).toEqual(['0:slack:firing', '5:email:firing', '15:sms:firing', '40:slack:firing', '45:email:firing', '55:sms:firing']);

@@ -115,7 +115,7 @@ export class Escalations implements EscalationHandler {
       const group = this.#d.group(st.groupKey);
       // The state's chain, when its route still escalates with it.
       const chain = group?.route.opts.escalation === st.chain ? this.#chains.get(st.chain) : undefined;
-      if (st.status === 'exhausted' && chain) this.#extend(st, chain, now);
+      if (st.status === 'exhausted' && chain && group) this.#extend(st, chain, group, now);
       if (st.status !== 'running' && st.status !== 'muted') continue;
       if (!group || group.route.opts.escalation === undefined) {
         // Its alerts were regrouped (their new groups escalate on their own), or its route was given
@@ -138,9 +138,12 @@ export class Escalations implements EscalationHandler {
   /**
    * A chain that ran to its end with alerts still unacknowledged, given steps after its last one or
    * more rounds by an edit, goes on with them at once: the on-call who adds an SMS step because
-   * nobody answered expects it paged. The steps it ran are not paged again.
+   * nobody answered expects it paged. The steps it ran are not paged again. One whose alerts were
+   * all acknowledged since it ended stays as it is: run again, it stopped at once as acknowledged,
+   * a second escalation_stopped on each alert's timeline for a chain that had not gone on.
    */
-  #extend(st: StoredState, chain: EscalationChain, now: number): void {
+  #extend(st: StoredState, chain: EscalationChain, group: AggregationGroup, now: number): void {
+    if (this.#unacked([...group.alerts.values()]).length === 0) return;
     const before = st.steps ?? chain.steps;
     const to = sameSteps(before, chain.steps) ? { step: st.step } : equivalentStep(before, chain.steps, st.step);
     if (to.step + 1 >= chain.steps.length && st.cycle + 1 >= chain.repeat) return;

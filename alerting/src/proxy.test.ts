@@ -38,8 +38,12 @@ describe('proxyFor', () => {
     expect(proxyFor(config, env, target)).toBe(proxy);
   });
 
-  it('an https target without HTTPS_PROXY goes through HTTP_PROXY, as curl does', () => {
-    expect(proxyFor({ proxyFromEnvironment: true }, proxyEnvironment({ HTTP_PROXY: 'http://p:1' }), 'https://a')).toBe('http://p:1');
+  // As Prometheus' proxy_from_environment (Go's httpproxy.FromEnvironment) and curl read them:
+  // HTTP_PROXY is for http:// URLs only; undici's EnvHttpProxyAgent would fall back to it.
+  it('an https target without HTTPS_PROXY goes directly, HTTP_PROXY being for http:// targets, as in Go and curl', () => {
+    const env = proxyEnvironment({ HTTP_PROXY: 'http://p:1' });
+    expect(proxyFor({ proxyFromEnvironment: true }, env, 'https://a')).toBeUndefined();
+    expect(proxyFor({ proxyFromEnvironment: true }, env, 'http://a')).toBe('http://p:1');
   });
 });
 
@@ -76,7 +80,7 @@ describe('the environment\'s proxy', () => {
   it.each([
     { name: 'HTTPS_PROXY for an https url', env: { HTTPS_PROXY: 'socks5://u:SECRET@p:1080' }, url: 'https://a', problem: "x.proxyFromEnvironment: the environment's HTTPS_PROXY (or https_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme socks5 is not supported" },
     { name: 'HTTP_PROXY for an http url', env: { HTTP_PROXY: 'http://[bad', HTTPS_PROXY: 'http://ok:1' }, url: 'http://a', problem: "x.proxyFromEnvironment: the environment's HTTP_PROXY (or http_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port)" },
-    { name: 'HTTP_PROXY for an https url without HTTPS_PROXY', env: { HTTP_PROXY: 'ftp://SECRET@p' }, url: 'https://a', problem: "x.proxyFromEnvironment: the environment's HTTP_PROXY (or http_proxy) is not an http:// or https:// URL of a proxy (http://[user:password@]host:port); the scheme ftp is not supported" },
+    { name: 'not HTTP_PROXY for an https url, which does not use it', env: { HTTP_PROXY: 'ftp://SECRET@p' }, url: 'https://a', problem: undefined },
     { name: 'a usable one', env: { HTTPS_PROXY: 'proxy:3128' }, url: 'https://a', problem: undefined },
     { name: 'none', env: {}, url: 'https://a', problem: undefined },
   ])('$name', ({ env, url, problem }) => {

@@ -80,7 +80,7 @@ export function proxyFor(config: ProxyConfig, env: ProxyEnvironment, target: str
   const url = new URL(target);
   const [proxy, noProxy] =
     config.proxyUrl ? [config.proxyUrl, config.noProxy ?? '']
-    : config.proxyFromEnvironment ? [url.protocol === 'https:' ? env.httpsProxy || env.httpProxy : env.httpProxy, env.noProxy]
+    : config.proxyFromEnvironment ? [url.protocol === 'https:' ? env.httpsProxy : env.httpProxy, env.noProxy]
     : ['', ''];
   if (!proxy || bypassed(noProxy, url)) return undefined;
   return proxy;
@@ -247,7 +247,7 @@ function proxyUrlProblem(proxyUrl: string): string | undefined {
 export function proxyEnvironmentProblem(config: Record<string, unknown> | undefined, url: unknown, env: ProxyEnvironment, key: string): string | undefined {
   if (config?.proxyFromEnvironment !== true || typeof config.proxyUrl === 'string' || typeof url !== 'string' || !URL.canParse(url)) return undefined;
   const https = new URL(url).protocol === 'https:';
-  const [name, value] = https && env.httpsProxy ? ['HTTPS_PROXY', env.httpsProxy] : ['HTTP_PROXY', env.httpProxy];
+  const [name, value] = https ? ['HTTPS_PROXY', env.httpsProxy] : ['HTTP_PROXY', env.httpProxy];
   const problem = value ? proxyUrlProblem(value) : undefined;
   return problem && `${key}.proxyFromEnvironment: the environment's ${name} (or ${name.toLowerCase()}) is ${problem}`;
 }

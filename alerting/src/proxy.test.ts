@@ -70,6 +70,7 @@ it('a proxy URL is displayed without its credentials, and they are secrets in al
   expect(displayProxy('http://user:p%40ss@proxy:3128/')).toBe('http://proxy:3128');
   expect(proxySecrets('http://user:p%40ss@proxy:3128')).toEqual(expect.arrayContaining(['user:p@ss', 'p%40ss', 'p@ss']));
   expect(proxySecrets('http://proxy:3128')).toEqual([]);
+  expect(proxySecrets('http://tok%2Ben-42@proxy:3128')).toEqual(expect.arrayContaining(['tok%2Ben-42', 'tok+en-42']));
 });
 
 describe('the environment\'s proxy', () => {

@@ -150,7 +150,9 @@ export function proxySecrets(proxy: string | undefined): string[] {
       return s;
     }
   };
-  return [`${decode(u.username)}:${decode(u.password)}`, u.password, decode(u.password), `${u.username}:${u.password}`].filter((s) => s.length > 1);
+  // A user name without a password (http://TOKEN@proxy, as some proxies take an API token) is the secret.
+  const alone = u.password ? [] : [u.username, decode(u.username)];
+  return [`${decode(u.username)}:${decode(u.password)}`, u.password, decode(u.password), `${u.username}:${u.password}`, ...alone].filter((s) => s.length > 1);
 }
 
 /** Marks an error of the connection to the proxy (proxyDispatcher), not to the backend or receiver. */

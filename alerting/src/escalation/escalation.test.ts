@@ -1,5 +1,6 @@
 // Escalation chains on a fake clock: steps and waits, repeat K, acknowledgement, resolution.
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock.ts';
 import { alertEvent, FakeNotifier, receiversFor, startTestPipeline, type TestPipeline } from '../notify/testing/harness.ts';
 
 const M = 60_000;
@@ -167,6 +168,25 @@ describe('escalation chains (fake clock)', () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
     await run(t, c, t.clock.now());
+  });
+
+  // Node runs a timer on the event loop's cached, truncated time: by Date.now() it can fire a
+  // millisecond before it is due, and the next step was then paged before its wait was over.
+  it('a timer that fires a millisecond early does not run the next step before its wait is over', async () => {
+    class EarlyClock extends FakeClock {
+      override setTimeout(fn: () => void, ms: number) {
+        return super.setTimeout(fn, ms > 1 ? ms - 1 : ms);
+      }
+    }
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms], { clock: new EarlyClock(Date.UTC(2025, 0, 6, 12, 0, 0)) });
+    const t0 = t.clock.now();
+    await fire(t, 'a', t0);
+    await t.settle();
+    await t.advance(5 * M - 1);
+    expect(log(c, t0)).toEqual(['0:slack:firing']);
+    await t.advance(1);
+    expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing']);
   });
 
   it('repeatInterval shorter than the chain: no update while the chain runs, reminders after it ends', async () => {

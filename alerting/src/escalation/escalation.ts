@@ -346,6 +346,12 @@ export class Escalations implements EscalationHandler {
     const chain = this.#chains.get(st.chain);
     const group = this.#d.group(groupKey);
     const now = this.#d.clock.now();
+    // Node runs a timer on the event loop's cached, truncated time, so by the clock it can fire a
+    // millisecond early: a step is never paged before its wait is over (the timer is set again).
+    if (st.nextAt !== null && now < st.nextAt) {
+      this.#arm(st);
+      return;
+    }
     if (!chain || !group || group.route.opts.escalation !== st.chain) {
       // The group is gone (its route's grouping or the chain changed in the config since the
       // restart or reload), or its route no longer escalates with this chain (it was given a

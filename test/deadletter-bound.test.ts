@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DeadLetterStore } from '../collector/src/exporters/dead-letter.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { exporterMetric } from './helpers/one-exporter.ts';
 import { startLokiServer, type LokiServer } from './servers/loki.ts';
 
 let collector: CollectorProcess;
@@ -127,11 +128,7 @@ it('the bounds leave the letters a replay is sending to it: each counted once, d
     configYaml: `exporters:\n  - { type: loki, name: loki, url: "${backend.url}", batch: { wait: 50ms }, limits: { maxLineSize: 1KiB }, deadLetter: { maxRecords: 2 } }\n`,
   });
   try {
-    const metric = async (name: string, reason?: string) => {
-      const text = await (await fetch(`${c.url}/metrics`)).text();
-      const labels = `exporter="loki",type="loki"${reason ? `,reason="${reason}"` : ''}`;
-      return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `))?.split(' ')[1]);
-    };
+    const metric = (name: string, reason?: string) => exporterMetric(c, name, reason);
     const post = async (msgs: string[]) =>
       expect((await fetch(`${c.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: msgs.map((msg) => JSON.stringify({ appName: 'shop', msg })).join('\n') })).status).toBe(200);
     const replay = () => fetch(`${c.url}/api/v1/deadletter/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exporter: 'loki' }) }).then((r) => r.json() as Promise<any>);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { exporterMetric } from './helpers/one-exporter.ts';
 import { startElasticsearchServer } from './servers/elasticsearch.ts';
 import { startLokiServer } from './servers/loki.ts';
 
@@ -84,11 +85,7 @@ it('a letter the bounds deleted before the cursor passed its record stays delete
   let collector: CollectorProcess = await startCollectorProcess({ configYaml: yaml });
   cleanup.push(() => collector.dispose());
   const api = async (path: string, init?: RequestInit) => (await fetch(collector.url + path, init)).json() as Promise<any>;
-  const metric = async (name: string, reason?: string) => {
-    const text = await (await fetch(`${collector.url}/metrics`)).text();
-    const labels = `exporter="loki",type="loki"${reason ? `,reason="${reason}"` : ''}`;
-    return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `))?.split(' ')[1]);
-  };
+  const metric = (name: string, reason?: string) => exporterMetric(collector, name, reason);
   const records = [
     ...Array.from({ length: 3 }, (_, i) => ({ appName: 'checkout', msg: `long ${i} ${'x'.repeat(2000)}` })),
     ...Array.from({ length: 5 }, (_, i) => ({ appName: 'checkout', msg: `fine ${i}` })),

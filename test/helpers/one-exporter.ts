@@ -30,3 +30,13 @@ export async function postMessages(c: CollectorProcess, appName: string, msgs: s
 export async function dependency(c: CollectorProcess, name: string): Promise<{ status: string; lastError?: string }> {
   return ((await (await fetch(`${c.url}/health/dependencies`)).json()) as { dependencies: Record<string, { status: string; lastError?: string }> }).dependencies[name];
 }
+
+/**
+ * The value of the exporter's sample `name` on /metrics (labels exporter and type, and `reason`
+ * when given); NaN when there is none.
+ */
+export async function exporterMetric(c: CollectorProcess, name: string, reason?: string, exporter = 'loki', type = 'loki'): Promise<number> {
+  const text = await (await fetch(`${c.url}/metrics`)).text();
+  const labels = `exporter="${exporter}",type="${type}"${reason ? `,reason="${reason}"` : ''}`;
+  return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `))?.split(' ')[1]);
+}

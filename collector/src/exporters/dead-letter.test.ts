@@ -284,7 +284,7 @@ describe('DeadLetterStore', () => {
     store.add('es', [letter(1)], 10);
     const slices: number[] = [];
     let done = false;
-    const discarding = store.discard({ exporter: 'loki' }, () => ({}), (deleted) => slices.push(deleted.get('loki') ?? 0)).finally(() => (done = true));
+    const discarding = store.discard({ exporter: 'loki' }, (deleted) => slices.push(deleted.get('loki') ?? 0)).finally(() => (done = true));
     const seen: number[] = [];
     while (!done) {
       const n = store.count('loki');

@@ -684,11 +684,11 @@ export class DeadLetterStore {
    * Discards the letters the selection picks (DELETE /api/v1/deadletter), PURGE_SLICE at a time
    * through purge(), the event loop turning between slices: in one transaction, 200 000 letters of
    * 2 KB held every request for 3 s. Letters filed meanwhile are not picked (ids above the newest
-   * at the call). `slice` gets what each slice deleted, by exporter; `cursors()` is read at each
-   * (purge). `keep(id)`, asked at each slice, spares a picked letter (one a replay is sending).
-   * Returns how many in all.
+   * at the call). `slice` gets what each slice deleted, by exporter; the running exporters'
+   * cursors, as last told (forgetDiscarded), are read at each (purge). `keep(id)`, asked at each
+   * slice, spares a picked letter (one a replay is sending). Returns how many in all.
    */
-  async discard(options: LetterSelection, cursors: () => Record<string, number>, slice: (deleted: Map<string, number>) => void, keep: (id: number) => boolean = () => false): Promise<number> {
+  async discard(options: LetterSelection, slice: (deleted: Map<string, number>) => void, keep: (id: number) => boolean = () => false): Promise<number> {
     if (!options.exporter && !options.ids) throw new Error('discard: give an exporter or ids');
     const newest = (this.#db.prepare('SELECT max(id) AS id FROM deadletter').get() as { id: number | null }).id ?? 0;
     let total = 0;
@@ -700,7 +700,7 @@ export class DeadLetterStore {
       if (picked.length === 0) break;
       const ids = picked.filter((id) => !keep(id));
       if (ids.length > 0) {
-        const deleted = this.purge({ ids }, cursors());
+        const deleted = this.purge({ ids }, Object.fromEntries(this.#cursors));
         slice(deleted);
         for (const n of deleted.values()) total += n;
       }

@@ -282,14 +282,11 @@ export class Exporters {
    * deadletter_discarded, so that record's next refusal (after a restart) was not filed.
    */
   async discard(selection: LetterSelection, discarded: (n: number) => void = () => {}): Promise<{ deleted: number; replaying: number }> {
-    // Letters of records a running exporter's cursor has not passed: remembered, or a restart sends them again and files them again.
-    const cursors = () => Object.fromEntries([...this.deliveries, ...this.spanExports].map((e) => [e.name, e.cursor]));
     let replaying = 0;
     // Asked once for each letter picked (DeadLetterStore.discard), at the slice it is in.
     const inReplay = (id: number) => this.deadLetters.sending(id) && ++replaying > 0;
     const deleted = await this.deadLetters.discard(
       selection,
-      cursors,
       (slice) => {
         for (const [exporter, n] of slice) {
           const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';

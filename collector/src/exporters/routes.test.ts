@@ -23,7 +23,7 @@ function setup(readLetters?: (query: LetterPageQuery) => Promise<Uint8Array>) {
     deadLetters,
     dependencies: () => ({}),
     discard: async (selection: LetterSelection, discarded: (n: number) => void) => ({
-      deleted: await deadLetters.discard(selection, () => ({}), (slice) => discarded([...slice.values()].reduce((a, b) => a + b, 0))),
+      deleted: await deadLetters.discard(selection, (slice) => discarded([...slice.values()].reduce((a, b) => a + b, 0))),
       replaying: 0,
     }),
     async replay(letters: DeadLetter[]): Promise<ReplayReport> {

@@ -598,11 +598,6 @@ export class DeadLetterStore {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Whether a replay is sending this letter now (claim). */
-  sending(id: number): boolean {
-    return this.#sending.has(id);
-  }
-
   /**
    * Deletes letters the bounds evict, remembering (deadletter_discarded) those of records after the
    * exporter's cursor: a restart sends those records again, and a letter counted as dropped came
@@ -685,20 +680,24 @@ export class DeadLetterStore {
    * through purge(), the event loop turning between slices: in one transaction, 200 000 letters of
    * 2 KB held every request for 3 s. Letters filed meanwhile are not picked (ids above the newest
    * at the call). `slice` gets what each slice deleted, by exporter; the running exporters'
-   * cursors, as last told (forgetDiscarded), are read at each (purge). `keep(id)`, asked at each
-   * slice, spares a picked letter (one a replay is sending). Returns how many in all.
+   * cursors, as last told (forgetDiscarded), are read at each (purge). A picked letter a replay is
+   * sending is left to it (claim), as a second replay leaves it. Returns how many were deleted in
+   * all, and how many picked were left to a replay (`replaying`).
    */
-  async discard(options: LetterSelection, slice: (deleted: Map<string, number>) => void, keep: (id: number) => boolean = () => false): Promise<number> {
+  async discard(options: LetterSelection, slice: (deleted: Map<string, number>) => void): Promise<{ deleted: number; replaying: number }> {
     if (!options.exporter && !options.ids) throw new Error('discard: give an exporter or ids');
     const newest = (this.#db.prepare('SELECT max(id) AS id FROM deadletter').get() as { id: number | null }).id ?? 0;
     let total = 0;
+    let replaying = 0;
     let afterId = options.afterId;
     for (;;) {
       const { where, params } = selection({ ...options, afterId });
       const rows = this.#db.prepare(`SELECT id FROM deadletter ${where} ORDER BY id LIMIT ?`).all(...params, PURGE_SLICE) as Array<{ id: number }>;
       const picked = rows.map((r) => r.id).filter((id) => id <= newest);
       if (picked.length === 0) break;
-      const ids = picked.filter((id) => !keep(id));
+      // asked at the slice a letter is in: a replay may have begun or ended since the call
+      const ids = picked.filter((id) => !this.#sending.has(id));
+      replaying += picked.length - ids.length;
       if (ids.length > 0) {
         const deleted = this.purge({ ids }, Object.fromEntries(this.#cursors));
         slice(deleted);
@@ -708,7 +707,7 @@ export class DeadLetterStore {
       afterId = picked[picked.length - 1];
       await setImmediate();
     }
-    return total;
+    return { deleted: total, replaying };
   }
 
   /** Records a failed replay: new reason, one more attempt. */

@@ -282,21 +282,13 @@ export class Exporters {
    * deadletter_discarded, so that record's next refusal (after a restart) was not filed.
    */
   async discard(selection: LetterSelection, discarded: (n: number) => void = () => {}): Promise<{ deleted: number; replaying: number }> {
-    let replaying = 0;
-    // Asked once for each letter picked (DeadLetterStore.discard), at the slice it is in.
-    const inReplay = (id: number) => this.deadLetters.sending(id) && ++replaying > 0;
-    const deleted = await this.deadLetters.discard(
-      selection,
-      (slice) => {
-        for (const [exporter, n] of slice) {
-          const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
-          this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
-          discarded(n);
-        }
-      },
-      inReplay,
-    );
-    return { deleted, replaying };
+    return this.deadLetters.discard(selection, (slice) => {
+      for (const [exporter, n] of slice) {
+        const type = this.deliveries.find((d) => d.name === exporter)?.sink.type ?? this.spanExports.find((s) => s.name === exporter)?.type ?? '';
+        this.#metrics.discarded.inc({ exporter, type, reason: 'deleted' }, n);
+        discarded(n);
+      }
+    });
   }
 
   /**

@@ -22,10 +22,7 @@ function setup(readLetters?: (query: LetterPageQuery) => Promise<Uint8Array>) {
     names: ['loki'],
     deadLetters,
     dependencies: () => ({}),
-    discard: async (selection: LetterSelection, discarded: (n: number) => void) => ({
-      deleted: await deadLetters.discard(selection, (slice) => discarded([...slice.values()].reduce((a, b) => a + b, 0))),
-      replaying: 0,
-    }),
+    discard: (selection: LetterSelection, discarded: (n: number) => void) => deadLetters.discard(selection, (slice) => discarded([...slice.values()].reduce((a, b) => a + b, 0))),
     async replay(letters: DeadLetter[]): Promise<ReplayReport> {
       const report: ReplayReport = { replayed: 0, failed: [] };
       for (const l of letters) {

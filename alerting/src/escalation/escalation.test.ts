@@ -58,6 +58,18 @@ const labels = (instance: string) => ({ alertname: 'ApiDown', instance });
 const fire = (t: TestPipeline, instance: string, startsAt: number) => t.pipeline.onTransition(alertEvent(labels(instance), 'firing', startsAt));
 const resolve = (t: TestPipeline, instance: string, startsAt: number) =>
   t.pipeline.onTransition(alertEvent(labels(instance), 'resolved', startsAt, { endsAt: new Date(t.clock.now()).toISOString() }));
+/**
+ * Fires alert a, and at +2 minutes silences it until +11.5: the email step falls due at +5 under
+ * the silence, and the clock is left at +10. Returns when a fired.
+ */
+async function silencedOverEmailStep(t: TestPipeline): Promise<number> {
+  const t0 = t.clock.now();
+  await fire(t, 'a', t0);
+  await t.advance(2 * M);
+  t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
+  await t.advance(8 * M);
+  return t0;
+}
 const fp = (t: TestPipeline, instance: string) => t.pipeline.alerts().find((a) => a.labels.instance === instance)?.fingerprint as string;
 
 interface Scenario {
@@ -210,11 +222,7 @@ describe('escalation chains (fake clock)', () => {
   it('a silence during the chain pauses it: when the silence ends, the step that fell due meanwhile runs and the chain goes on', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
-    const t0 = t.clock.now();
-    await fire(t, 'a', t0);
-    await t.advance(2 * M);
-    t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
-    await t.advance(8 * M); // the email step falls due at +5, silenced
+    const t0 = await silencedOverEmailStep(t);
     expect(log(c, t0)).toEqual(['0:slack:firing']);
     expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'muted', step: 0 });
     await t.advance(7 * M); // the silence ends at +11.5, the group ticks at +12
@@ -442,11 +450,7 @@ describe('escalation chains (fake clock)', () => {
       const c = { ...channels(), pager: new FakeNotifier('pager/webhook/0', 'pager', { channel: 'webhook' }) };
       const n = [c.slack, c.email, c.sms, c.pager];
       t = await startTestPipeline(withSteps([slack, email, sms]), n);
-      const t0 = t.clock.now();
-      await fire(t, 'a', t0);
-      await t.advance(2 * M);
-      t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
-      await t.advance(8 * M); // the email step falls due at +5, silenced
+      const t0 = await silencedOverEmailStep(t);
       expect(t.pipeline.escalations()[0]).toMatchObject({ status: 'muted', step: 0 });
       t = await apply(t, withSteps([email, sms]), n);
       await t.advance(30 * M); // the silence ends at +11.5, the group ticks at +12
@@ -551,11 +555,7 @@ describe('escalation chains (fake clock)', () => {
   it('a chain held by a silence whose route now escalates with another chain: the new chain starts when the silence ends', async () => {
     const c = channels();
     t = await startTestPipeline(config, [c.slack, c.email, c.sms]);
-    const t0 = t.clock.now();
-    await fire(t, 'a', t0);
-    await t.advance(2 * M);
-    t.pipeline.silences.upsert({ matchers: ['instance="a"'], endsAt: new Date(t0 + 11.5 * M).toISOString(), createdBy: 'kim', comment: 'deploy' });
-    await t.advance(8 * M); // the email step falls due at +5, silenced
+    const t0 = await silencedOverEmailStep(t);
     expect(t.pipeline.escalations()[0]).toMatchObject({ chain: 'oncall', status: 'muted' });
     const other = { ...config, escalations: [...config.escalations, { name: 'sms-first', repeat: 1, steps: [{ notify: ['oncall-sms'], wait: '1h' }] }], route: { ...config.route, escalation: 'sms-first' } };
     t = await t.reload(other);

@@ -15,30 +15,37 @@ afterAll(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
+/**
+ * A Loki exporter quick to retry, plus `extra` lines of its keys. Lines over limits.maxLineSize
+ * are refused by the exporter's own check, when read: filed at once.
+ */
+const lokiConfig = (url: string, extra = '') => `exporters:
+  - type: loki
+    name: loki
+    url: ${url}
+    batch: { wait: 50ms }
+    limits: { maxLineSize: 1KiB }
+${extra}    retry: { initialBackoff: 50ms, maxBackoff: 300ms }
+    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }
+`;
+
+/** Three records over limits.maxLineSize (long 0–2), then five that fit (fine 0–4). */
+const LONG_AND_FINE = [
+  ...Array.from({ length: 3 }, (_, i) => ({ appName: 'checkout', msg: `long ${i} ${'x'.repeat(2000)}` })),
+  ...Array.from({ length: 5 }, (_, i) => ({ appName: 'checkout', msg: `fine ${i}` })),
+];
+
 it('a letter discarded before the cursor passed its record stays discarded after kill -9 and a restart', { timeout: 180_000 }, async () => {
   const loki = await startLokiServer();
   cleanup.push(() => loki.close());
   await loki.setFault({ mode: 'status', status: 503 }); // the batch waits, its cursor with it
-  // Lines over limits.maxLineSize are refused by the exporter's own check, when read: filed at once.
-  const yaml = `exporters:
-  - type: loki
-    name: loki
-    url: ${loki.url}
-    batch: { wait: 50ms }
-    limits: { maxLineSize: 1KiB }
-    retry: { initialBackoff: 50ms, maxBackoff: 300ms }
-    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }
-`;
+  const yaml = lokiConfig(loki.url);
   let collector: CollectorProcess = await startCollectorProcess({ configYaml: yaml });
   cleanup.push(() => collector.dispose());
   const api = async (path: string, init?: RequestInit) => (await fetch(collector.url + path, init)).json() as Promise<any>;
   const post = (records: object[]) =>
     fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: records.map((r) => JSON.stringify(r)).join('\n') });
-  const records = [
-    ...Array.from({ length: 3 }, (_, i) => ({ appName: 'checkout', msg: `long ${i} ${'x'.repeat(2000)}` })),
-    ...Array.from({ length: 5 }, (_, i) => ({ appName: 'checkout', msg: `fine ${i}` })),
-  ];
-  expect((await post(records)).status).toBe(200);
+  expect((await post(LONG_AND_FINE)).status).toBe(200);
   const letters = await waitFor(async () => {
     const page = await api('/api/v1/deadletter?exporter=loki');
     return page.total === 3 && page.items;
@@ -72,25 +79,12 @@ it('a letter the bounds deleted before the cursor passed its record stays delete
   const loki = await startLokiServer();
   cleanup.push(() => loki.close());
   await loki.setFault({ mode: 'status', status: 503 }); // the batch waits, its cursor with it
-  const yaml = `exporters:
-  - type: loki
-    name: loki
-    url: ${loki.url}
-    batch: { wait: 50ms }
-    limits: { maxLineSize: 1KiB }
-    deadLetter: { maxRecords: 2 }
-    retry: { initialBackoff: 50ms, maxBackoff: 300ms }
-    circuitBreaker: { openDuration: 200ms, maxOpenDuration: 500ms }
-`;
+  const yaml = lokiConfig(loki.url, '    deadLetter: { maxRecords: 2 }\n');
   let collector: CollectorProcess = await startCollectorProcess({ configYaml: yaml });
   cleanup.push(() => collector.dispose());
   const api = async (path: string, init?: RequestInit) => (await fetch(collector.url + path, init)).json() as Promise<any>;
   const metric = (name: string, reason?: string) => exporterMetric(collector, name, reason);
-  const records = [
-    ...Array.from({ length: 3 }, (_, i) => ({ appName: 'checkout', msg: `long ${i} ${'x'.repeat(2000)}` })),
-    ...Array.from({ length: 5 }, (_, i) => ({ appName: 'checkout', msg: `fine ${i}` })),
-  ];
-  const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: records.map((r) => JSON.stringify(r)).join('\n') });
+  const res = await fetch(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: LONG_AND_FINE.map((r) => JSON.stringify(r)).join('\n') });
   expect(res.status).toBe(200);
   await waitFor(async () => (await metric('periscope_exporter_dead_lettered_items_total')) === 3, 60_000);
   expect(await metric('periscope_exporter_dropped_items_total', 'deadletter_full')).toBe(1); // long 0, the oldest

@@ -416,6 +416,11 @@ it('docs/configuration.md is generated from the schemas and up to date', async (
   expect(out).toContain('| `exporters[type=elasticsearch].dataStream` | string | `"logs-periscope-default"` |');
   expect(out).toContain('| `exporters[type=prometheusRemoteWrite].url` | string (url) | required |');
   expect(out).not.toMatch(/\| `exporters\[type=\w+\]\.type` \|/);
+  // Every key says what it does: the reference is where the README sends users.
+  const keyRows = out.split('\n').filter((line) => /^\| `[a-z]/.test(line));
+  const undescribed = keyRows.filter((line) => /\|\s*\|$/.test(line)).map((line) => line.split(' | ')[0]);
+  expect(keyRows.length).toBeGreaterThan(300);
+  expect(undescribed).toEqual([]);
 });
 
 it('periscope start loads the configuration modules only once, after its re-exec with the V8 flags', async () => {

@@ -19,13 +19,13 @@ const Duration = (def?: string, description?: string) =>
 /** Flap detection defaults (Nagios semantics: 21 states, 20 weighted changes, percent thresholds). */
 export const flappingConfigSchema = Type.Object(
   {
-    enabled: Type.Boolean({ default: true }),
+    enabled: Type.Boolean({ default: true, description: 'Flap detection: an alert that changes state too often is notified once as flapping, then not at each change until it settles (docs/alerting.md, Flapping).' }),
     /** Number of evaluations kept; changes between consecutive ones are weighted 0.75 (oldest) … 1.25 (newest). */
-    window: Type.Integer({ minimum: 3, maximum: 200, default: 21 }),
+    window: Type.Integer({ minimum: 3, maximum: 200, default: 21, description: 'Evaluations kept per alert; a state change between two of them weighs 0.75 (oldest) to 1.25 (newest).' }),
     /** Start flapping when the weighted percent of state changes reaches this. */
-    high: Type.Number({ minimum: 0, maximum: 100, default: 20 }),
+    high: Type.Number({ minimum: 0, maximum: 100, default: 20, description: 'An alert starts flapping when the weighted percent of state changes in the window reaches this.' }),
     /** Stop flapping when it falls to or below this. */
-    low: Type.Number({ minimum: 0, maximum: 100, default: 5 }),
+    low: Type.Number({ minimum: 0, maximum: 100, default: 5, description: 'A flapping alert stops flapping when that percent falls to this or below; lower than `high`.' }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -35,15 +35,15 @@ export const rulesConfigProperties = {
   ruleFiles: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Alert rule files (paths or globs); relative ones are taken from the config file\'s folder. SIGHUP or POST /-/reload re-reads them, and this list from the config file.' }),
   evaluation: Type.Object(
     {
-      defaultInterval: Duration('15s', 'interval of rules that do not set one (minimum 1s)'),
+      defaultInterval: Duration('15s', 'Interval of rules that do not set one (minimum 1s).'),
       /** How long resolved instances stay listed (and in memory) before they are forgotten (history keeps them). */
-      resolvedRetention: Duration('15m'),
+      resolvedRetention: Duration('15m', 'How long a resolved alert stays listed by GET /api/v1/alerts (and in memory); its state changes stay in the history (`alerting.history`).'),
       /**
        * After a start, missing data is not reported for this long: the collector's metric store is in
        * memory and fills again only as senders push (OTel SDKs export every 60 s by default), so an
        * empty store right after a restart says nothing. Data that arrives is evaluated as usual.
        */
-      noDataGrace: Duration('1m', 'after a start, missing data raises no `nodata` alert for this long (senders need one export interval to push again)'),
+      noDataGrace: Duration('1m', 'After a start, missing data raises no `nodata` alert for this long (senders need one export interval to push again).'),
     },
     { additionalProperties: false, default: {} },
   ),
@@ -53,16 +53,16 @@ export const rulesConfigProperties = {
     Type.Object(
       {
         url: Type.String({ pattern: '^https?://', description: 'Base URL of the Prometheus that `promql` rules query; credentials in it (`http://user:pass@prometheus:9090`) are sent as Basic auth.' }),
-        timeout: Type.String({ format: 'duration', default: '10s', unitMinimum: '100ms' }),
+        timeout: Type.String({ format: 'duration', default: '10s', unitMinimum: '100ms', description: 'Time allowed for one query; a query that takes longer is a failed evaluation.' }),
         // As the exporters' headers (http-header.ts): every query would fail otherwise.
-        headers: Type.Optional(Type.Record(Type.String(), Type.String({ format: 'header-value' }), { propertyNames: { pattern: HEADER_NAME_PATTERN } })),
+        headers: Type.Optional(Type.Record(Type.String(), Type.String({ format: 'header-value' }), { propertyNames: { pattern: HEADER_NAME_PATTERN }, description: 'HTTP headers sent with every query, e.g. `{ Authorization: "Bearer ${PROM_TOKEN}" }`, or `X-Scope-OrgID` for a multi-tenant Mimir or Cortex.' })),
       },
       { additionalProperties: false },
     ),
   ),
-  history: Type.Object({ maxAge: Duration('30d') }, { additionalProperties: false, default: {} }),
+  history: Type.Object({ maxAge: Duration('30d', 'State changes older than this leave the alert history (GET /api/v1/alerts/history).') }, { additionalProperties: false, default: {} }),
   /** Base URL of this Periscope, for `generatorURL` in alerts. */
-  externalUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  externalUrl: Type.Optional(Type.String({ pattern: '^https?://', description: "Base URL of this Periscope as people's browsers reach it (Prometheus' --web.external-url): an alert's `generatorURL` is {externalUrl}/api/v1/alerts/rules/{rule id}; unset: alerts carry none." })),
 };
 
 export const alertingConfigSchema = Type.Object(

@@ -18,9 +18,11 @@ import { proxyEnvironmentProblem, proxyProblems, proxyProperties, type ProxyEnvi
 /** A duration key; `minimum` (unit-keywords.ts) where 0 makes no sense, e.g. a timeout that fails every request. */
 const Duration = (def?: string, description?: string, minimum?: string) =>
   Type.String({ format: 'duration', ...(def !== undefined ? { default: def } : {}), ...(description ? { description } : {}), ...(minimum ? { unitMinimum: minimum } : {}) });
-const Timeout = (def: string) => Duration(def, undefined, '100ms');
-const Locale = Type.Union([Type.Literal('en'), Type.Literal('ko')]);
-const Strings = Type.Array(Type.String({ minLength: 1 }));
+const Timeout = (def: string, what = 'one request') => Duration(def, `Time allowed for ${what}; one that takes longer is a failure, retried by \`alerting.delivery\`.`, '100ms');
+const LOCALES = [Type.Literal('en'), Type.Literal('ko')];
+/** A `locale` key; the one nearest the message wins: channel, route, receiver, then `alerting.locale`. */
+const Locale = (of: string) => Type.Union(LOCALES, { description: `Language of ${of} (en, ko); the nearest setting wins: a channel's, then its route's, then its receiver's, then alerting.locale.` });
+const SendResolved = (verb = 'Notify') => Type.Boolean({ default: true, description: `${verb} also when the alerts resolve.` });
 /** A label name, as alerts carry them (Prometheus' data model). */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const OneOrMany = (description: string) => Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description });
@@ -45,15 +47,15 @@ const channelProxy = proxyProperties('the receiver');
 const slackSchema = Type.Object(
   {
     /** Incoming webhook URL (secret: its path is the token). */
-    webhookUrl: Type.String({ minLength: 1 }),
-    channel: Type.Optional(Type.String()),
-    username: Type.Optional(Type.String()),
-    iconEmoji: Type.Optional(Type.String()),
-    sendResolved: Type.Boolean({ default: true }),
+    webhookUrl: Type.String({ minLength: 1, description: 'Slack incoming-webhook URL. A secret (its path is the token): keep it out of the file, `${SLACK_WEBHOOK_URL}` or `${file:…}`.' }),
+    channel: Type.Optional(Type.String({ description: 'Sent as the message\'s `channel` (`#ops`): legacy webhooks post there instead of their own channel; a Slack app\'s webhook ignores it.' })),
+    username: Type.Optional(Type.String({ description: 'Sent as `username`, the sender name legacy webhooks show.' })),
+    iconEmoji: Type.Optional(Type.String({ description: 'Sent as `icon_emoji` (`:rotating_light:`), the sender icon legacy webhooks show.' })),
+    sendResolved: SendResolved(),
     /** Alerts shown per message; 15 keeps a message within Slack's 50 blocks. */
-    maxAlerts: Type.Integer({ minimum: 1, maximum: 15, default: 10 }),
+    maxAlerts: Type.Integer({ minimum: 1, maximum: 15, default: 10, description: 'Alerts listed per message (at most 15, which keeps a message within Slack\'s 50 blocks); the others are counted in a "…and N more" line.' }),
     timeout: Timeout('10s'),
-    locale: Type.Optional(Locale),
+    locale: Type.Optional(Locale('this channel\'s messages')),
     tls: Type.Optional(channelTlsSchema),
     ...channelProxy,
   },
@@ -66,15 +68,15 @@ const emailSchema = Type.Object(
     from: Type.String({ minLength: 3, description: 'One address, e.g. `Periscope <alerts@example.com>`.' }),
     smtp: Type.Object(
       {
-        host: Type.String({ minLength: 1 }),
-        port: Type.Integer({ minimum: 1, maximum: 65535, default: 587 }),
+        host: Type.String({ minLength: 1, description: 'SMTP server host name.' }),
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 587, description: 'SMTP port: 587 (submission, STARTTLS), 465 (implicit TLS), 25.' }),
         /** TLS from the start; otherwise STARTTLS when offered. Unset: true on port 465 (as Alertmanager). */
         secure: Type.Optional(Type.Boolean({ description: 'TLS from the first byte (implicit TLS); otherwise STARTTLS when the server offers it. Unset: `true` on port 465, `false` on other ports.' })),
-        requireTls: Type.Boolean({ default: false }),
-        user: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
-        maxConnections: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
-        tlsRejectUnauthorized: Type.Boolean({ default: true }),
+        requireTls: Type.Boolean({ default: false, description: 'Without `secure`: send nothing unless the connection could be upgraded with STARTTLS (nodemailer\'s requireTLS), so no password or alert crosses the network in clear text.' }),
+        user: Type.Optional(Type.String({ description: 'SMTP AUTH user; unset: no authentication.' })),
+        password: Type.Optional(Type.String({ description: 'SMTP AUTH password. A secret: `${SMTP_PASSWORD}` or `${file:…}`.' })),
+        maxConnections: Type.Integer({ minimum: 1, maximum: 20, default: 3, description: 'Connections to the SMTP server kept open and used in parallel (a pool).' }),
+        tlsRejectUnauthorized: Type.Boolean({ default: true, description: 'false accepts a server certificate that does not verify (self-signed, another name), as `tls.insecureSkipVerify`: for tests only.' }),
         proxyUrl: Type.Optional(
           Type.String({
             minLength: 1,
@@ -90,11 +92,11 @@ const emailSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    subjectPrefix: Type.String({ default: '[Periscope]' }),
-    sendResolved: Type.Boolean({ default: true }),
-    maxAlerts: Type.Integer({ minimum: 0, default: 50 }),
-    timeout: Timeout('30s'),
-    locale: Type.Optional(Locale),
+    subjectPrefix: Type.String({ default: '[Periscope]', description: 'Put in front of each subject.' }),
+    sendResolved: SendResolved('Send mail'),
+    maxAlerts: Type.Integer({ minimum: 0, default: 50, description: 'Alerts listed per message; the others are counted in a "…and N more" line. 0: no limit.' }),
+    timeout: Timeout('30s', 'sending one message (connecting, TLS, the SMTP dialogue)'),
+    locale: Type.Optional(Locale('this channel\'s messages')),
   },
   { additionalProperties: false },
 );
@@ -102,18 +104,18 @@ const emailSchema = Type.Object(
 const smsSchema = Type.Object(
   {
     /** Twilio-compatible API base; requests go to {baseUrl}/2010-04-01/Accounts/{accountSid}/Messages.json. */
-    baseUrl: Type.String({ default: 'https://api.twilio.com' }),
-    accountSid: Type.String({ minLength: 1 }),
-    authToken: Type.String({ minLength: 1 }),
+    baseUrl: Type.String({ default: 'https://api.twilio.com', description: 'Twilio\'s API, or one that speaks it: messages are POSTed to {baseUrl}/2010-04-01/Accounts/{accountSid}/Messages.json.' }),
+    accountSid: Type.String({ minLength: 1, description: 'Twilio account SID (the Basic auth user).' }),
+    authToken: Type.String({ minLength: 1, description: 'Twilio auth token (the Basic auth password). A secret: `${TWILIO_AUTH_TOKEN}` or `${file:…}`.' }),
     /** Twilio accepts a number, a short code or an alphanumeric sender ID here. */
-    from: Type.String({ minLength: 1 }),
+    from: Type.String({ minLength: 1, description: 'Sender: a number, a short code or an alphanumeric sender ID.' }),
     to: OneOrMany('Phone numbers in E.164 form (`+15551234567`), as Twilio requires.'),
     /** Resolved notices go to everyone who was notified, SMS included, unless turned off here. */
-    sendResolved: Type.Boolean({ default: true }),
+    sendResolved: SendResolved('Text'),
     /** Longest body in segments (GSM-7: 160, or 153 per part; UCS-2: 70, or 67 per part). */
-    maxSegments: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+    maxSegments: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Longest message, in SMS segments (GSM-7: 160 characters, or 153 per part; UCS-2, e.g. Korean: 70, or 67 per part); a longer text is shortened to fit.' }),
     timeout: Timeout('10s'),
-    locale: Type.Optional(Locale),
+    locale: Type.Optional(Locale('this channel\'s messages')),
     tls: Type.Optional(channelTlsSchema),
     ...channelProxy,
   },
@@ -124,11 +126,11 @@ const webhookSchema = Type.Object(
   {
     url: Type.String({ minLength: 1, description: 'http(s) URL the Alertmanager-format JSON is POSTed to; credentials in it (`https://user:pass@host/hook`) are sent as Basic auth.' }),
     bearerToken: Type.Optional(Type.String({ description: '`Authorization: Bearer <token>` (instead of the URL\'s credentials).' })),
-    sendResolved: Type.Boolean({ default: true }),
+    sendResolved: SendResolved(),
     /** 0: no limit (Alertmanager's max_alerts). */
-    maxAlerts: Type.Integer({ minimum: 0, default: 0 }),
+    maxAlerts: Type.Integer({ minimum: 0, default: 0, description: 'Alerts per message; the others are left out and counted in `truncatedAlerts` (Alertmanager\'s max_alerts). 0: no limit.' }),
     timeout: Timeout('10s'),
-    locale: Type.Optional(Locale),
+    locale: Type.Optional(Locale('this channel\'s messages')),
     tls: Type.Optional(channelTlsSchema),
     ...channelProxy,
   },
@@ -137,12 +139,12 @@ const webhookSchema = Type.Object(
 
 const receiverSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1 }),
-    locale: Type.Optional(Locale),
-    slack: Type.Optional(Type.Array(slackSchema)),
-    email: Type.Optional(Type.Array(emailSchema)),
-    sms: Type.Optional(Type.Array(smsSchema)),
-    webhook: Type.Optional(Type.Array(webhookSchema)),
+    name: Type.String({ minLength: 1, description: 'Unique; routes (`receiver`) and escalation steps (`notify`) name it.' }),
+    locale: Type.Optional(Locale('this receiver\'s messages')),
+    slack: Type.Optional(Type.Array(slackSchema, { description: 'Slack incoming webhooks. A receiver needs at least one channel of any kind; each gets every notification.' })),
+    email: Type.Optional(Type.Array(emailSchema, { description: 'Email over SMTP.' })),
+    sms: Type.Optional(Type.Array(smsSchema, { description: 'SMS through Twilio\'s Messages API (or one that speaks it).' })),
+    webhook: Type.Optional(Type.Array(webhookSchema, { description: 'HTTP POST of Alertmanager\'s webhook JSON (version 4).' })),
   },
   { additionalProperties: false },
 );
@@ -152,18 +154,18 @@ export const routeSchema = Type.Recursive(
   (This) =>
     Type.Object(
       {
-        receiver: Type.Optional(Type.String({ minLength: 1 })),
-        escalation: Type.Optional(Type.String({ minLength: 1 })),
-        matchers: Type.Optional(Type.Array(matcherSchema)),
-        groupBy: Type.Optional(Strings),
-        groupWait: Type.Optional(Duration()),
-        groupInterval: Type.Optional(Duration()),
-        repeatInterval: Type.Optional(Duration()),
-        continue: Type.Optional(Type.Boolean()),
-        muteTimings: Type.Optional(Strings),
-        activeTimings: Type.Optional(Strings),
-        locale: Type.Optional(Locale),
-        routes: Type.Optional(Type.Array(This)),
+        receiver: Type.Optional(Type.String({ minLength: 1, description: 'The receiver notified of the alerts this route takes (or set `escalation`); unset: the parent\'s receiver or escalation.' })),
+        escalation: Type.Optional(Type.String({ minLength: 1, description: 'The escalation chain (alerting.escalations) that pages for the alerts this route takes, instead of a receiver.' })),
+        matchers: Type.Optional(Type.Array(matcherSchema, { description: 'All must match an alert\'s labels: `severity="critical"`, `team=~"db|storage"` (!=, =~, !~ too), or `{ name, op, value }`. Not on the root route, which takes every alert.' })),
+        groupBy: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Labels whose values make one notification group; `[\'...\']`: all labels. Root default: none (one group). Inherited.' })),
+        groupWait: Type.Optional(Duration(undefined, 'Wait before a new group\'s first notification, to gather its alerts; root default 30s, inherited.')),
+        groupInterval: Type.Optional(Duration(undefined, 'Wait before notifying a group again about alerts added or resolved since; root default 5m, inherited.')),
+        repeatInterval: Type.Optional(Duration(undefined, 'Wait before reminding of a group\'s alerts still firing; root default 4h, inherited.')),
+        continue: Type.Optional(Type.Boolean({ description: 'true: an alert this route takes also goes on to the next sibling routes (Alertmanager\'s continue). Not on the root route.' })),
+        muteTimings: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Names of alerting.muteTimings during which this route notifies nobody. Not inherited (as Alertmanager).' })),
+        activeTimings: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Names of alerting.muteTimings outside of which this route notifies nobody. Not inherited.' })),
+        locale: Type.Optional(Locale('this route\'s notifications')),
+        routes: Type.Optional(Type.Array(This, { description: 'Child routes, tried in order: an alert goes to the first that matches (unless `continue`), or stays with this route when none does.' })),
       },
       { additionalProperties: false },
     ),
@@ -172,32 +174,38 @@ export const routeSchema = Type.Recursive(
 
 const inhibitRuleSchema = Type.Object(
   {
-    sourceMatchers: Type.Array(matcherSchema, { minItems: 1 }),
-    targetMatchers: Type.Array(matcherSchema, { minItems: 1 }),
-    equal: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    sourceMatchers: Type.Array(matcherSchema, { minItems: 1, description: 'While an alert matching these fires, …' }),
+    targetMatchers: Type.Array(matcherSchema, { minItems: 1, description: '… alerts matching these are not notified (Alertmanager\'s inhibit_rules).' }),
+    equal: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Labels the source and target alerts must have equal (both absent counts as equal).' }),
   },
   { additionalProperties: false },
 );
 
 const muteTimingSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1, description: 'Unique; routes\' `muteTimings` and `activeTimings` name it.' }),
     cron: OneOrMany('node-cron expression(s), 5 fields (or 6 with seconds), evaluated in `timezone`.'),
     /** How long each match lasts; without it, the timing is on during the minutes the expression matches. */
-    duration: Type.Optional(Duration()),
-    timezone: Type.String({ default: 'UTC' }),
+    duration: Type.Optional(Duration(undefined, 'How long the timing is on after each match (at most 7d; 5-field expressions only); unset: during the minutes (or seconds) the expression matches.')),
+    timezone: Type.String({ default: 'UTC', description: 'IANA time zone the expression is read in (`Asia/Seoul`), daylight saving included.' }),
   },
   { additionalProperties: false },
 );
 
 const escalationSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1, description: 'Unique; routes\' `escalation` names it.' }),
     /** How many times the whole chain runs (K); it stops earlier at acknowledgement or resolution. */
-    repeat: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+    repeat: Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'How many times the whole chain runs; it stops earlier when every firing alert of the group is acknowledged, or resolved.' }),
     steps: Type.Array(
-      Type.Object({ notify: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), wait: Duration('5m') }, { additionalProperties: false }),
-      { minItems: 1 },
+      Type.Object(
+        {
+          notify: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Receivers this step notifies of the group\'s unacknowledged firing alerts.' }),
+          wait: Duration('5m', 'Wait after this step before the next one (after the last: before the next round).'),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, description: 'Run in order (docs/alerting-notifications.md, Escalation and acknowledgement).' },
     ),
   },
   { additionalProperties: false },
@@ -206,8 +214,8 @@ const escalationSchema = Type.Object(
 const ackSchema = Type.Object(
   {
     /** HMAC-SHA256 key for ack links (≥ 32 chars); generated and kept in alerting.db when unset. */
-    secret: Type.Optional(Type.String({ minLength: 32 })),
-    linkTtl: Duration('24h'),
+    secret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC-SHA256 key that signs ack links (at least 32 characters); unset: one is generated and kept in alerting.db. Changing it makes the links already sent invalid.' })),
+    linkTtl: Duration('24h', 'How long an ack link in a notification stays valid.'),
     /** Public base URL of Periscope, where /ack/:token is served; unset: the collector's own HTTP address. */
     baseUrl: Type.Optional(Type.String({ description: "Public base URL where people's browsers reach the collector (ack, silence and log links); unset: the collector's HTTP listener, as bound." })),
   },
@@ -217,32 +225,32 @@ const ackSchema = Type.Object(
 const deliverySchema = Type.Object(
   {
     /** Attempts before a notification is marked failed. */
-    maxAttempts: Type.Integer({ minimum: 1, maximum: 1000, default: 12 }),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 1000, default: 12, description: 'Attempts at one notification before it is marked failed (GET /api/v1/notifications?status=failed; POST …/retry sends it again).' }),
     /** Age after which a notification still not delivered is marked failed. */
-    maxAge: Duration('6h', undefined, '1m'),
-    backoffBase: Duration('1s', undefined, '10ms'),
-    backoffCap: Duration('5m', undefined, '10ms'),
+    maxAge: Duration('6h', 'A notification still not delivered this long after it was queued is marked failed.', '1m'),
+    backoffBase: Duration('1s', 'First wait before a retry; it doubles at each attempt (full jitter), never before a Retry-After.', '10ms'),
+    backoffCap: Duration('5m', 'Longest wait between two attempts.', '10ms'),
     /** Consecutive retryable failures that open an integration's circuit breaker. */
-    breakerFailures: Type.Integer({ minimum: 1, default: 5 }),
-    breakerCooldown: Duration('30s', undefined, '100ms'),
+    breakerFailures: Type.Integer({ minimum: 1, default: 5, description: 'Consecutive retryable failures of one channel that open its circuit breaker: its notifications wait, and one probe is sent after the cooldown.' }),
+    breakerCooldown: Duration('30s', 'How long an open circuit breaker waits before its probe.', '100ms'),
   },
   { additionalProperties: false, default: {}, unitOrder: [['backoffBase', 'backoffCap']] },
 );
 
 /** The properties of the notification side, for composing `alerting:` with the rules side's keys. */
 export const notifyConfigProperties = {
-  locale: Type.Union([Type.Literal('en'), Type.Literal('ko')], { default: 'en' }),
+  locale: Type.Union(LOCALES, { default: 'en', description: 'Language of notifications (en, ko); a receiver\'s, route\'s or channel\'s `locale` wins over it.' }),
   /** Base URL of the web console for silence and log-search links (defaults to ack.baseUrl). */
-  consoleBaseUrl: Type.Optional(Type.String()),
+  consoleBaseUrl: Type.Optional(Type.String({ description: 'Base URL of the web console as people\'s browsers reach it, for the silence and log-search links in notifications; unset: ack.baseUrl.' })),
   /** API alerts without endsAt resolve after this unless re-sent (Alertmanager's resolve_timeout). */
-  resolveTimeout: Duration('5m', undefined, '1s'),
+  resolveTimeout: Duration('5m', 'An alert posted to POST /api/v2/alerts without endsAt resolves this long after it was last posted (Alertmanager\'s resolve_timeout).', '1s'),
   /** Alerts that start firing within this of an open incident's last alert join it. */
-  incidentWindow: Duration('5m'),
-  receivers: Type.Array(receiverSchema, { default: [] }),
+  incidentWindow: Duration('5m', 'An alert that starts firing within this of an open incident\'s latest alert joins that incident.'),
+  receivers: Type.Array(receiverSchema, { default: [], description: 'Who gets notified, each through one or more channels; routes and escalation steps name them.' }),
   route: routeSchema,
-  inhibitRules: Type.Array(inhibitRuleSchema, { default: [] }),
-  muteTimings: Type.Array(muteTimingSchema, { default: [] }),
-  escalations: Type.Array(escalationSchema, { default: [] }),
+  inhibitRules: Type.Array(inhibitRuleSchema, { default: [], description: 'Alerts that keep others from being notified while they fire (Alertmanager\'s inhibit_rules).' }),
+  muteTimings: Type.Array(muteTimingSchema, { default: [], description: 'Named recurring periods (cron), for routes\' muteTimings and activeTimings.' }),
+  escalations: Type.Array(escalationSchema, { default: [], description: 'Chains of steps that page receivers in turn until someone acknowledges (docs/alerting-notifications.md).' }),
   ack: ackSchema,
   delivery: deliverySchema,
 };

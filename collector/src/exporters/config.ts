@@ -21,7 +21,7 @@ export type ExporterConfig = LokiConfig | ElasticsearchConfig | RemoteWriteConfi
 const exporterItemSchema = Type.Unsafe<ExporterConfig>({
   type: 'object',
   required: ['type', 'name'],
-  properties: { type: { enum: EXPORTER_TYPES } },
+  properties: { type: { enum: EXPORTER_TYPES, description: 'What the exporter sends to: Loki and Elasticsearch get the log records, a Prometheus remote-write endpoint the metrics the collector holds.' } },
   allOf: Object.entries(BY_TYPE).map(([type, schema]) => ({
     if: { properties: { type: { const: type } }, required: ['type'] },
     then: schema,
@@ -29,7 +29,10 @@ const exporterItemSchema = Type.Unsafe<ExporterConfig>({
 });
 
 /** `exporters:` — any number of each type, e.g. two Loki exporters for two tenants. */
-export const exportersConfigSchema = Type.Array(exporterItemSchema, { default: [] });
+export const exportersConfigSchema = Type.Array(exporterItemSchema, {
+  default: [],
+  description: 'Where stored records and metrics are sent, each exporter with its own cursor, retries and dead letters (docs/exporters.md); `type` picks the keys below. None: the collector only stores.',
+});
 export type ExportersConfig = Static<typeof exportersConfigSchema>;
 
 /** An item of the `exporters:` list as read from the file: checked by its schema separately. */

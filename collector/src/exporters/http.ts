@@ -11,7 +11,15 @@ import { timerDelay } from '../timer-delay.ts';
 /** `auth:` of an HTTP exporter: at most one scheme. */
 export const authConfigSchema = Type.Object(
   {
-    basic: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String() }, { additionalProperties: false, description: 'HTTP basic auth.' })),
+    basic: Type.Optional(
+      Type.Object(
+        {
+          username: Type.String({ minLength: 1, description: 'The user (for Grafana Cloud, the instance ID of the Loki or Prometheus stack).' }),
+          password: Type.String({ description: 'The password or API token. A secret: write `${VARIABLE}` or `${file:/run/secrets/…}`; kept out of logs and errors.' }),
+        },
+        { additionalProperties: false, description: 'HTTP basic auth.' },
+      ),
+    ),
     bearerToken: Type.Optional(Type.String({ minLength: 1, format: 'header-value', description: '`Authorization: Bearer <token>`.' })),
     apiKey: Type.Optional(Type.String({ minLength: 1, format: 'header-value', description: '`Authorization: ApiKey <key>`: an Elasticsearch API key, the base64 "encoded" form Kibana shows, or `<id>:<api_key>` (encoded by the exporter).' })),
   },

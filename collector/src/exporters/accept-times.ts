@@ -1,3 +1,5 @@
+import { elapsedNow } from './elapsed.ts';
+
 /**
  * When each durable-log position was accepted, for "oldest unsent age" and the `maxAge` bound.
  * The log stores the record's own timestamp, not its arrival time (a replayed or delayed record
@@ -15,7 +17,7 @@ export class AcceptTimes {
   #start = 0;
 
   constructor(lastIdAtStart: number, options: { now?: () => number; resolutionMs?: number } = {}) {
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? elapsedNow;
     this.#resolutionMs = options.resolutionMs ?? 250;
     if (lastIdAtStart > 0) this.#push(lastIdAtStart, this.#now());
   }

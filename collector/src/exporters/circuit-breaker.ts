@@ -6,6 +6,7 @@
 // Pattern: https://martinfowler.com/bliki/CircuitBreaker.html
 
 import type { ExportResult } from './result.ts';
+import { elapsedNow } from './elapsed.ts';
 import { sleep as defaultSleep, type Sleep } from './retry.ts';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -38,7 +39,7 @@ export class CircuitBreaker {
 
   constructor(policy: CircuitBreakerPolicy, options: { now?: () => number; sleep?: Sleep } = {}) {
     this.#policy = policy;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? elapsedNow;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#openFor = policy.openMs;
   }
@@ -52,7 +53,7 @@ export class CircuitBreaker {
     return this.#failures;
   }
 
-  /** When the circuit is open: the time the next probe is allowed. */
+  /** When the circuit is open: the time the next probe is allowed, on the breaker's clock (`now`). */
   get openUntil(): number | undefined {
     return this.#state === 'open' ? this.#openUntil : undefined;
   }

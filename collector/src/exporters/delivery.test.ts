@@ -1,6 +1,6 @@
 // The delivery contract with an in-process sink: cursor, per-item outcomes, bisection, bounds
 // and policies, retention interplay, shutdown.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PeriscopeError } from '../errors.ts';
 import { Retention } from '../store/retention.ts';
 import { logHarness, testDeliveryOptions, testRecord } from './describe-exporter.ts';
@@ -537,5 +537,80 @@ describe('shutdown', () => {
     await d.shutdown();
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(h.kv.get('exporter:dead:cursor')).toBe('0');
+  });
+});
+
+describe('a step of the host wall clock (NTP, a VM resumed, date -s)', () => {
+  const realNow = Date.now;
+  let step = 0;
+  /** Moves Date.now() by `ms` from here on; timers and performance.now() go on as they do. */
+  const stepWallClock = (ms: number) => (step = ms);
+  beforeEach(() => {
+    step = 0;
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + step); // before anything keeps Date.now
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  const HOUR = 3_600_000;
+
+  it('an hour back does not hold a batch that is not full for an hour (batch.wait is elapsed time)', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    const d = h.delivery(sink, testDeliveryOptions('step-batch', { batch: { maxRecords: 1000, maxBytes: 1 << 20, waitMs: 200 } }));
+    d.start();
+    h.append([testRecord(), testRecord(), testRecord()]);
+    stepWallClock(-HOUR);
+    await until(() => d.cursor === 3);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(3);
+  });
+
+  it('an hour back does not keep an open circuit open for an hour', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('step-breaker', { breaker: { failureThreshold: 1, openMs: 300, maxOpenMs: 600 } }));
+    d.start();
+    h.append([testRecord()]);
+    await until(() => d.breaker.state === 'open');
+    stepWallClock(-HOUR);
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 1);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(1);
+  });
+
+  it('an hour back does not spend the retry budget for an hour', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('step-budget', { budget: { ratio: 0, minPerSecond: 20 } }));
+    d.start();
+    h.append([testRecord()]);
+    await until(() => sink.requests.length >= 2); // retried
+    stepWallClock(-HOUR);
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 1);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(1);
+  });
+
+  it('two days forward does not drop the waiting records as older than queue.maxAge (policy drop)', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const d = h.delivery(sink, testDeliveryOptions('step-age', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 }, queue: { maxRecords: 1000, maxBytes: 1 << 30, maxAgeMs: HOUR, policy: 'drop' } }));
+    d.start();
+    h.append(Array.from({ length: 5 }, () => testRecord()));
+    await until(() => sink.requests.length > 0);
+    stepWallClock(48 * HOUR);
+    const sent = sink.requests.length;
+    await until(() => sink.requests.length >= sent + 2 || d.cursor === 5); // retried with the clock moved (or given up)
+    sink.behaviour = () => ({ result: { status: 'success' } });
+    await until(() => d.cursor === 5);
+    await d.shutdown();
+    expect(sink.deliveries.size).toBe(5);
+    expect(await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'max_age' })).toBe(0);
   });
 });

@@ -33,6 +33,7 @@ import { RefusedPreparation } from './refused-preparation.ts';
 import { BatchResolver } from './batch-resolver.ts';
 import { CircuitBreaker, type CircuitBreakerPolicy } from './circuit-breaker.ts';
 import { DeadLetterBounds } from './dead-letter-bounds.ts';
+import { elapsedNow } from './elapsed.ts';
 import { completeReplay, fileDeadLetters, replayFailure, type DeadLetter, type DeadLetterStore, type LogLetter, type ReplayOutcome } from './dead-letter.ts';
 import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
@@ -66,6 +67,10 @@ export interface DeliveryDeps {
   acceptTimes: AcceptTimes;
   metrics: ExporterMetrics;
   logger: Logger;
+  /**
+   * The clock of waits and ages, as acceptTimes' (default elapsedNow: never steps with the wall
+   * clock); when given, also the time of health and dead letters (tests run all on one clock).
+   */
   now?: () => number;
   sleep?: Sleep;
   /** Period of the bound check (drop rule, size sampling). */
@@ -115,6 +120,8 @@ export class Delivery {
   readonly #d: DeliveryDeps;
   readonly #resolver: BatchResolver;
   readonly #now: () => number;
+  /** The time people read: health's lastErrorAt, a dead letter's time. */
+  readonly #wallNow: () => number;
   readonly #savedCursor: SavedCursor;
   readonly #dropKey: string;
   readonly #labels: { exporter: string; type: string };
@@ -168,8 +175,9 @@ export class Delivery {
     this.sink = sink;
     this.#o = options;
     this.#d = deps;
-    this.#now = deps.now ?? Date.now;
-    this.#status = new BackendStatus(options.name, deps.logger, this.#now);
+    this.#now = deps.now ?? elapsedNow;
+    this.#wallNow = deps.now ?? Date.now;
+    this.#status = new BackendStatus(options.name, deps.logger, this.#wallNow);
     const sleep = deps.sleep ?? defaultSleep;
     this.breaker = new CircuitBreaker(options.breaker, { now: this.#now, sleep });
     const retrier = new Retrier(options.retry, new RetryBudget(options.budget, this.#now), { sleep });
@@ -674,7 +682,7 @@ export class Delivery {
         attempts,
       })),
       this.#o.deadLetterMax,
-      this.#now(),
+      this.#wallNow(),
     );
     const filed = entries.length - discarded;
     if (filed > 0) {

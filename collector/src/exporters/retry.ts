@@ -5,6 +5,7 @@
 // Retry budgets (retries as a fraction of requests plus a floor): Finagle / Linkerd.
 
 import { timerDelay } from '../timer-delay.ts';
+import { elapsedNow } from './elapsed.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ExportResult } from './result.ts';
 
@@ -63,7 +64,7 @@ export class RetryBudget {
   #tokens: number;
   #at: number;
 
-  constructor(policy: RetryBudgetPolicy, now: () => number = Date.now) {
+  constructor(policy: RetryBudgetPolicy, now: () => number = elapsedNow) {
     this.#policy = policy;
     this.#now = now;
     this.#cap = Math.max(1, policy.minPerSecond * 10 + policy.ratio * 10);

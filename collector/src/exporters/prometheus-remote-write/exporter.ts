@@ -15,6 +15,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { timerDelay } from '../../timer-delay.ts';
+import { elapsedNow } from '../elapsed.ts';
 import { parseDuration } from '../../config/units.ts';
 import { CircuitBreaker } from '../circuit-breaker.ts';
 import { BackendStatus, type DependencyHealth } from '../backend-status.ts';
@@ -78,13 +79,15 @@ export class RemoteWriteExporter {
     this.endpoint = displayUrl(this.#http);
     const r = config.retry;
     const c = config.circuitBreaker;
+    // The samples' times are the wall clock's; the breaker's and the budget's waits are elapsed time (elapsed.ts).
+    const elapsed = deps.now ?? elapsedNow;
     this.breaker = new CircuitBreaker(
       { failureThreshold: c.failureThreshold, openMs: parseDuration(c.openDuration), maxOpenMs: parseDuration(c.maxOpenDuration) },
-      { now: this.#now, sleep: deps.sleep },
+      { now: elapsed, sleep: deps.sleep },
     );
     this.#retrier = new Retrier(
       { initialBackoffMs: parseDuration(r.initialBackoff), maxBackoffMs: parseDuration(r.maxBackoff), multiplier: 2, maxRetryAfterMs: parseDuration(r.maxRetryAfter) },
-      new RetryBudget({ ratio: r.budgetRatio, minPerSecond: r.budgetMinPerSecond }, this.#now),
+      new RetryBudget({ ratio: r.budgetRatio, minPerSecond: r.budgetMinPerSecond }, elapsed),
       { sleep: deps.sleep },
     );
     this.#labels = { exporter: this.name, type: this.type };

@@ -201,6 +201,30 @@ describe('escalation chains (fake clock)', () => {
     expect(log(c, t0)).toEqual(['0:slack:firing', '5:email:firing']);
   });
 
+  // The timers run on elapsed time; the clock is the host's wall clock, which NTP, a resumed VM or
+  // `date -s` can step back: the step's wait is over when its timer fires all the same.
+  it('a step back of the wall clock during a wait does not hold the next step for the length of the step', async () => {
+    class SteppedClock extends FakeClock {
+      step = 0;
+      override now() {
+        return super.now() + this.step;
+      }
+    }
+    const clock = new SteppedClock(Date.UTC(2025, 0, 6, 12, 0, 0));
+    const c = channels();
+    t = await startTestPipeline(config, [c.slack, c.email, c.sms], { clock });
+    await fire(t, 'a', t.clock.now());
+    await t.settle();
+    await t.advance(2 * M);
+    clock.step = -60 * M;
+    await t.advance(3 * M - 1);
+    expect(c.email.sent).toHaveLength(0);
+    await t.advance(1);
+    expect(c.email.sent).toHaveLength(1); // 5 minutes after Slack, not an hour and 5 minutes
+    await t.advance(10 * M);
+    expect(c.sms.sent).toHaveLength(1);
+  });
+
   it('repeatInterval shorter than the chain: no update while the chain runs, reminders after it ends', async () => {
     const c = channels();
     const once = { ...config, escalations: [{ ...config.escalations[0], repeat: 1 }], route: { ...config.route, repeatInterval: '20m' } };

@@ -27,6 +27,12 @@ import type { NotifierLogger } from '../notify/notifier.ts';
 import type { Timeline } from '../timeline/timeline.ts';
 import { equivalentStep, sameSteps, type StepLike } from './equivalent-step.ts';
 
+/**
+ * How far ahead of its due time, by the clock, a timer of the system clock can fire: Node runs
+ * timers on the event loop's millisecond-truncated time (1 ms, a margin for the loop's rounding).
+ */
+const TIMER_EARLY_MS = 50;
+
 export interface EscalationChain {
   name: string;
   repeat: number;
@@ -348,7 +354,10 @@ export class Escalations implements EscalationHandler {
     const now = this.#d.clock.now();
     // Node runs a timer on the event loop's cached, truncated time, so by the clock it can fire a
     // millisecond early: a step is never paged before its wait is over (the timer is set again).
-    if (st.nextAt !== null && now < st.nextAt) {
+    // Timers count elapsed time; a timer that fires further ahead of nextAt than that means the
+    // wall clock was stepped back meanwhile (NTP, a VM resumed, `date -s`): the wait is over, and
+    // setting the timer again would page the next step as much later as the step (an hour).
+    if (st.nextAt !== null && now < st.nextAt && st.nextAt - now <= TIMER_EARLY_MS) {
       this.#arm(st);
       return;
     }

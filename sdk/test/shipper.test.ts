@@ -1,5 +1,5 @@
 // The worker-side shipper, in-process against the fake collector (no child process, no pino).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Shipper, countRejected, type ShipperOptions } from '../src/logs/shipper.ts';
 import { createSharedBuffer, readStats, sharedState } from '../src/logs/stats.ts';
 import { FakeCollector, waitFor } from './helpers/fake-collector.ts';
@@ -214,6 +214,36 @@ describe('shutdown deadline', () => {
     await shipper.shutdown(Date.now() + 200);
     expect(stats().dropped.shutdown_timeout).toBe(50);
     expect(stats().bufferedBytes).toBe(0);
+  });
+});
+
+describe('a step of the host wall clock (NTP, a VM resumed, date -s)', () => {
+  const realNow = Date.now;
+  let step = 0;
+  beforeEach(() => {
+    step = 0;
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + step);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('an hour back does not hold a partial batch for an hour', async () => {
+    const { shipper } = makeShipper({ flushIntervalMs: 150 });
+    add(shipper, 2);
+    step = -3_600_000;
+    await waitFor(() => collector.requests.length === 1, 'timer flush', 5000);
+    expect(msgs()).toEqual(['m0', 'm1']);
+  });
+
+  it('an hour back does not hold a retry for an hour', async () => {
+    collector.reply({ status: 503, retryAfter: '1' });
+    const { shipper, stats } = makeShipper({ batchMaxRecords: 1 });
+    add(shipper, 1);
+    await waitFor(() => stats().retries === 1, 'the wait before the retry', 5000);
+    step = -3_600_000;
+    await waitFor(() => collector.requests.length === 2, 'the retry after Retry-After: 1', 5000);
+    await waitFor(() => msgs().length === 1, 'delivered', 5000);
   });
 });
 

@@ -17,7 +17,7 @@ export interface Entry {
   severity: number;
   line: string;
   bytes: number;
-  /** epoch ms when queued */
+  /** when queued, in ms of the caller's clock (the shipper's never steps) */
   at: number;
 }
 

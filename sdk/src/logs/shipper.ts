@@ -35,6 +35,14 @@ import { hasTls, tlsFetch } from './tls-fetch.ts';
 
 const gzipAsync = promisify(gzip);
 
+/**
+ * The clock of the flush interval and of retry waits: milliseconds that never step. Date.now()
+ * follows the host's wall clock, which NTP, a resumed VM or `date -s` can step: an hour back held
+ * a partial batch, or a retry, for that hour (a quiet app's records sat in memory, lost if it
+ * crashed meanwhile). The shutdown deadline stays an epoch time (its callers give it so).
+ */
+const elapsed = (): number => performance.now();
+
 export interface ShipperOptions {
   endpoint: string;
   /** Extra request headers (OTEL_EXPORTER_OTLP_HEADERS); the body's content-type and encoding are the shipper's. */
@@ -95,7 +103,7 @@ export class Shipper {
 
   /** Queues one serialized record (`line` must end with "\n"). */
   add(severity: number, line: string): void {
-    const result = this.buffer.add(severity, line);
+    const result = this.buffer.add(severity, line, elapsed());
     if (!result.accepted) addCounter(this.state, result.tooLarge ? C.too_large : C.buffer_full, 1);
     addCounter(this.state, C.buffer_full, result.evicted);
     this.publishBytes();
@@ -170,7 +178,7 @@ export class Shipper {
 
   private schedule(): void {
     if (this.pumping) return; // the running loop picks new records up
-    const now = Date.now();
+    const now = elapsed();
     if (this.due(now)) {
       this.kick();
     } else if (this.buffer.queuedCount === 0) {
@@ -206,7 +214,7 @@ export class Shipper {
   }
 
   private async pump(): Promise<void> {
-    while (this.due(Date.now())) {
+    while (this.due(elapsed())) {
       const batch = this.buffer.take(this.opts.batchMaxRecords, this.opts.batchMaxBytes);
       try {
         await this.deliver(batch);
@@ -247,17 +255,17 @@ export class Shipper {
         case 'retry': {
           if (this.pastDeadline()) return this.giveUp(batch, 'shutdown_timeout');
           addCounter(this.state, C.retries, 1);
-          await this.sleepUntil(Date.now() + retryDelayMs(attempt, outcome.retryAfterMs, this.random));
+          await this.sleepFor(retryDelayMs(attempt, outcome.retryAfterMs, this.random));
         }
       }
     }
   }
 
-  /** Waits until `at`, or the deadline if earlier; re-evaluated when shutdown starts. */
-  private async sleepUntil(at: number): Promise<void> {
+  /** Waits `waitMs`, or until the deadline if earlier; re-evaluated when shutdown starts. */
+  private async sleepFor(waitMs: number): Promise<void> {
+    const at = elapsed() + waitMs;
     for (;;) {
-      const until = Math.min(at, this.deadlineAt);
-      const ms = until - Date.now();
+      const ms = Math.min(at - elapsed(), this.deadlineAt - Date.now());
       if (ms <= 0) return;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, ms);

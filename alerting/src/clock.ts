@@ -6,6 +6,11 @@ export type TimerHandle = unknown;
 export interface Clock {
   /** Epoch milliseconds. */
   now(): number;
+  /**
+   * Milliseconds that never step (performance.now): what `now()` moved by, less what this moved
+   * by, is a step of the wall clock (NTP, a VM resumed, `date -s`). Timers run on this time.
+   */
+  elapsed(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
@@ -25,6 +30,7 @@ export function timerDelay(ms: number): number {
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  elapsed: () => performance.now(),
   setTimeout(fn, ms) {
     const handle: { timer?: ReturnType<typeof setTimeout> } = {};
     const dueAt = Date.now() + Math.max(0, ms);
@@ -59,6 +65,11 @@ export class FakeClock implements Clock {
   }
 
   now(): number {
+    return this.current;
+  }
+
+  /** The time itself: a fake clock steps only as a subclass's now() makes it. */
+  elapsed(): number {
     return this.current;
   }
 

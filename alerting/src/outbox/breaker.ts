@@ -40,6 +40,11 @@ export class CircuitBreaker {
     return true;
   }
 
+  /** The wall clock stepped by `ms`: the cooldown, elapsed time, ends as much earlier (later) by it. */
+  shift(ms: number): void {
+    if (this.#state === 'open') this.#openUntil += ms;
+  }
+
   success(): void {
     this.#failures = 0;
     this.#state = 'closed';

@@ -1,6 +1,7 @@
 // Delivery from the outbox on a fake clock: backoff with Retry-After, permanent failures, giving up,
 // the circuit breaker, the per-webhook rate limit, and failures visible in API/metrics/timeline.
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock.ts';
 import { alertEvent, FakeNotifier, receiversFor, startTestPipeline, type TestPipeline } from '../notify/testing/harness.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -200,5 +201,60 @@ describe('outbox order', () => {
     await t.advance(60 * S);
     expect(n.summary()).toEqual(['firing:A', 'resolved:A(r)']);
     expect(rel(n, t0)).toEqual([0, 30, 30]);
+  });
+});
+
+// Retries, Retry-After, cooldowns and Slack's spacing are elapsed time; the clock is the host's wall
+// clock, which NTP, a resumed VM or `date -s` can step.
+describe('a step of the wall clock (fake clock)', () => {
+  class SteppedClock extends FakeClock {
+    step = 0;
+    override now() {
+      return super.now() + this.step;
+    }
+  }
+  const H = 3_600_000;
+  async function stepped(n: FakeNotifier, delivery?: Record<string, unknown>) {
+    const clock = new SteppedClock(Date.UTC(2025, 0, 6, 12, 0, 0));
+    t = await startTestPipeline(config(delivery), [n], { clock });
+    return clock;
+  }
+
+  it('an hour back does not hold the next Slack message behind the spacing of the last one for an hour', async () => {
+    const n = new FakeNotifier('team/slack/0', 'team', { channel: 'slack', rateLimit: { key: 'hook', minIntervalMs: 1000 } });
+    const clock = await stepped(n);
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', clock.now()));
+    await t!.advance(S / 2);
+    expect(n.sent).toHaveLength(1);
+    clock.step = -H;
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'B' }, 'firing', clock.now()));
+    await t!.advance(2 * S);
+    expect(n.sent.map((m) => m.alerts[0].labels.alertname)).toEqual(['A', 'B']);
+  });
+
+  it('an hour back does not hold a retry, its Retry-After or an open breaker for an hour', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = [{ status: 'retryable', retryAfterMs: 30 * S, error: 'HTTP 429' }];
+    const clock = await stepped(n, { breakerFailures: 1, breakerCooldown: '20s' });
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', clock.now()));
+    await t!.advance(10 * S);
+    expect(n.attempts).toHaveLength(1);
+    clock.step = -H;
+    await t!.advance(19 * S);
+    expect(n.attempts).toHaveLength(1); // not before its Retry-After either
+    await t!.advance(2 * S);
+    expect(n.sent).toHaveLength(1);
+  });
+
+  it('two hours forward does not give up the pending notifications as older than delivery.maxAge', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = [{ status: 'retryable', retryAfterMs: 30 * S, error: 'HTTP 503' }, { status: 'retryable', retryAfterMs: 30 * S, error: 'HTTP 503' }];
+    const clock = await stepped(n, { maxAge: '1h' });
+    await t!.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', clock.now()));
+    await t!.advance(10 * S);
+    clock.step = 2 * H;
+    await t!.advance(60 * S);
+    expect(n.attempts).toHaveLength(3);
+    expect(n.sent).toHaveLength(1);
   });
 });

@@ -89,6 +89,11 @@ interface Row {
 /** Sent rows are kept this long for the API, failed ones 30 days. */
 export const SENT_RETENTION_MS = 7 * 86_400_000;
 export const FAILED_RETENTION_MS = 30 * 86_400_000;
+/**
+ * A difference between what the wall clock and the elapsed time moved by that is a step of the
+ * wall clock, not the rounding of the two readings (whole and fractional milliseconds).
+ */
+const WALL_STEP_MS = 1000;
 
 /**
  * A pending row is sendable only when it is the oldest pending row of its integration and group:
@@ -141,6 +146,11 @@ export interface OutboxDeps {
 export interface OutboxMemory {
   breakers: Map<string, CircuitBreaker>;
   rateNext: Map<string, number>;
+  /**
+   * The clock's last reading (#now), one box for this outbox and those that replace it (shared like
+   * the maps), so that a step of the wall clock is told, and followed, once.
+   */
+  clockReading: { wall?: number; elapsed?: number };
   breakerFailures: number;
   breakerCooldownMs: number;
 }
@@ -152,6 +162,7 @@ export class Outbox {
   /** The send in flight, by integration (one at a time each: #busy). */
   readonly #inflight = new Map<string, Promise<void>>();
   readonly #rateNext: Map<string, number>;
+  readonly #memory: OutboxMemory;
   readonly #insert;
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -164,10 +175,39 @@ export class Outbox {
     const samePolicy = kept !== undefined && kept.breakerFailures === deps.policy.breakerFailures && kept.breakerCooldownMs === deps.policy.breakerCooldownMs;
     this.#breakers = samePolicy ? kept.breakers : new Map();
     this.#rateNext = kept?.rateNext ?? new Map();
+    this.#memory = { breakers: this.#breakers, rateNext: this.#rateNext, breakerFailures: deps.policy.breakerFailures, breakerCooldownMs: deps.policy.breakerCooldownMs, clockReading: kept?.clockReading ?? {} };
     this.#insert = deps.db.prepare(
       `INSERT INTO notify_outbox(idem_key, integration, channel, receiver, group_key, thread_id, step, fingerprints, payload, status, attempts, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING`,
     );
+  }
+
+  /**
+   * The wall clock's time, after following a step of it since the last reading (NTP, a VM
+   * resumed, `date -s`): a retry's backoff, a Retry-After (Slack's spacing too) and a cooldown are
+   * elapsed time. A step back moves the pending rows' times, the holds and the open breakers back
+   * with it: without this an hour back held each of them an hour (every Slack message, behind the
+   * spacing of the last one sent). A step forward may be time that really passed (a host or VM
+   * suspended: the monotonic clock does not count it), so it only moves the rows' creation times,
+   * which delivery.maxAge counts from: nothing is sent later for it, and a correction forward
+   * does not give up every pending notification as too old.
+   */
+  #now(): number {
+    const wall = this.#d.clock.now();
+    const elapsed = this.#d.clock.elapsed();
+    const last = this.#memory.clockReading;
+    const step = last.wall === undefined || last.elapsed === undefined ? 0 : wall - last.wall - (elapsed - last.elapsed);
+    last.wall = wall;
+    last.elapsed = elapsed;
+    if (step <= -WALL_STEP_MS) {
+      this.#d.db.prepare(`UPDATE notify_outbox SET next_attempt_at = next_attempt_at + ?, created_at = created_at + ? WHERE status = 'pending'`).run(step, step);
+      for (const [key, at] of this.#rateNext) this.#rateNext.set(key, at + step);
+      for (const b of this.#breakers.values()) b.shift(step);
+    } else if (step >= WALL_STEP_MS) {
+      this.#d.db.prepare(`UPDATE notify_outbox SET created_at = created_at + ? WHERE status = 'pending'`).run(step);
+    }
+    if (Math.abs(step) >= WALL_STEP_MS) this.#d.logger.warn({ stepMs: step }, 'the wall clock stepped: the pending notifications\' times move with it');
+    return wall;
   }
 
   #breaker(integration: string): CircuitBreaker {
@@ -181,7 +221,7 @@ export class Outbox {
 
   /** Stores a notification (inside the caller's transaction). False when its idempotency key exists already. */
   enqueue(row: NewOutboxRow): boolean {
-    const now = this.#d.clock.now();
+    const now = this.#now();
     const res = this.#insert.run(
       row.idemKey,
       row.integration,
@@ -231,7 +271,7 @@ export class Outbox {
   /** Looks for due rows now (after an enqueue). */
   kick(): void {
     if (!this.#running) return;
-    this.#schedule(this.#d.clock.now());
+    this.#schedule(this.#now());
   }
 
   #schedule(at: number): void {
@@ -243,14 +283,14 @@ export class Outbox {
       this.#timer = undefined;
       this.#timerAt = Number.POSITIVE_INFINITY;
       this.#pump();
-    }, Math.max(0, at - this.#d.clock.now()));
+    }, Math.max(0, at - this.#now()));
   }
 
   #pump(): void {
     if (!this.#running || this.#pumping) return;
     this.#pumping = true;
     try {
-      const now = this.#d.clock.now();
+      const now = this.#now();
       const rows = this.#d.db
         .prepare(`SELECT * FROM notify_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND ${GROUP_HEAD} ORDER BY next_attempt_at, id LIMIT 500`)
         .all(now) as unknown as Row[];
@@ -276,7 +316,7 @@ export class Outbox {
           .catch((err: unknown) => this.#d.logger.error({ integration: row.integration, err: (err as Error)?.message }, 'outbox attempt bookkeeping failed'))
           .finally(() => {
             // Space from the end of this request too, so the backend sees the interval between arrivals.
-            if (rateKey !== undefined) this.#rateNext.set(rateKey, Math.max(this.#rateNext.get(rateKey) ?? 0, this.#d.clock.now() + (notifier.rateLimit?.minIntervalMs ?? 0)));
+            if (rateKey !== undefined) this.#rateNext.set(rateKey, Math.max(this.#rateNext.get(rateKey) ?? 0, this.#now() + (notifier.rateLimit?.minIntervalMs ?? 0)));
             this.#busy.delete(row.integration);
             this.#inflight.delete(row.integration);
             this.kick();
@@ -316,10 +356,10 @@ export class Outbox {
       // Notifiers return values; a throw is a bug in one, and still must not lose the message.
       result = { status: 'retryable', error: `notifier threw: ${(err as Error)?.message ?? String(err)}` };
     }
-    const { metrics, clock, policy } = this.#d;
+    const { metrics, policy } = this.#d;
     metrics.latency.observe({ channel: row.channel }, (performance.now() - started) / 1000);
     metrics.attempts.inc({ channel: row.channel, result: result.status });
-    const now = clock.now();
+    const now = this.#now();
     const attempts = row.attempts + 1;
     if (result.status === 'success') {
       breaker.success();
@@ -419,7 +459,7 @@ export class Outbox {
 
   /** Puts a failed notification back in the queue (operator action). */
   retry(id: number): OutboxRecord | undefined {
-    const now = this.#d.clock.now();
+    const now = this.#now();
     this.#d.db.prepare(`UPDATE notify_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?, updated_at = ? WHERE id = ? AND status = 'failed'`).run(now, now, now, id);
     this.kick();
     return this.get(id);
@@ -451,7 +491,7 @@ export class Outbox {
 
   /** This outbox's in-memory delivery state, for the one that replaces it (`memory`). */
   memory(): OutboxMemory {
-    return { breakers: this.#breakers, rateNext: this.#rateNext, breakerFailures: this.#d.policy.breakerFailures, breakerCooldownMs: this.#d.policy.breakerCooldownMs };
+    return this.#memory;
   }
 
   /** Stops scheduling and waits (bounded) for attempts in flight; unfinished rows stay pending. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rfc3339Micros } from '../src/record.ts';
 import { microsecondTime } from '../src/logs/logger.ts';
 
@@ -17,5 +17,27 @@ describe('microsecondTime (pino timestamp)', () => {
     // …and survive into the record's RFC 3339 timestamp.
     const t = times.find((x) => !Number.isInteger(x))!;
     expect(rfc3339Micros(t).slice(23, 26)).not.toBe('000');
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('follows a step of the wall clock back (NTP, a VM resumed, date -s) within a second, instead of holding the time of before the step', () => {
+    const realNow = Date.now();
+    const realPerf = performance.now();
+    let wall = realNow;
+    let perf = realPerf;
+    vi.spyOn(Date, 'now').mockImplementation(() => wall);
+    vi.spyOn(performance, 'now').mockImplementation(() => perf);
+    perf += 1500; // re-anchored at the next call
+    wall += 1500;
+    const before = Number(microsecondTime().slice(8));
+    expect(Math.abs(before - wall)).toBeLessThan(5);
+    wall -= 3_600_000; // an hour back
+    perf += 1500;
+    wall += 1500;
+    const after = Number(microsecondTime().slice(8));
+    expect(Math.abs(after - wall)).toBeLessThan(5);
   });
 });

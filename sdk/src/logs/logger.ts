@@ -49,7 +49,11 @@ export interface LoggerHooks {
 }
 
 // performance.now() has µs resolution but is a monotonic clock: it is anchored to the wall clock
-// and re-anchored every second (so a clock step shows within a second), and never goes back.
+// and re-anchored every second (so a clock step shows within a second). A re-anchoring reads
+// Date.now()'s whole milliseconds, so the time never goes back by less than STEP_BACK_MS (that is
+// that rounding); a step of the wall clock back (NTP, a VM resumed, `date -s`) is followed, or
+// every record would carry the same time, ahead of the clock, for the length of the step.
+const STEP_BACK_MS = 1000;
 let anchorOffset = Date.now() - performance.now();
 let anchoredAt = performance.now();
 let lastTime = 0;
@@ -61,7 +65,8 @@ export function microsecondTime(): string {
     anchorOffset = Date.now() - now;
     anchoredAt = now;
   }
-  lastTime = Math.max(lastTime, Math.round((now + anchorOffset) * 1000) / 1000);
+  const time = Math.round((now + anchorOffset) * 1000) / 1000;
+  lastTime = time < lastTime && lastTime - time < STEP_BACK_MS ? lastTime : time;
   return `,"time":${lastTime.toFixed(3)}`;
 }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
@@ -112,5 +112,39 @@ describe('LogStore.append', () => {
     // The next batch gets the positions right after the last stored record.
     expect(store.append(LogBatch.fromRecords([record(1), record(2)], micros(2)))).toEqual({ firstId: 2, lastId: 3 });
     db.close();
+  });
+});
+
+describe('the retention schedule and a step of the wall clock', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runs on schedule after the wall clock steps back an hour (NTP, a VM resumed, date -s), not an hour later', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true }); // node-cron reads new Date(); its timers stay real
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'periscope-cron-')), 'normal');
+    const retention = new Retention(db, { maxAgeMs: 7 * DAY_MS, maxBytes: 1e12, schedule: '* * * * * *' }, Date.now, { clockCheckMs: 100 });
+    let runs = 0;
+    const run = retention.run.bind(retention);
+    retention.run = () => {
+      runs++;
+      return run();
+    };
+    const until = async (done: () => boolean) => {
+      const end = performance.now() + 10_000;
+      while (!done() && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
+    };
+    retention.start();
+    try {
+      await until(() => runs >= 1);
+      expect(runs).toBeGreaterThanOrEqual(1);
+      vi.setSystemTime(Date.now() - 3_600_000);
+      const before = runs;
+      await until(() => runs > before + 1);
+      expect(runs).toBeGreaterThan(before + 1);
+    } finally {
+      await retention.shutdown();
+      db.close();
+    }
   });
 });

@@ -34,6 +34,10 @@ export interface RetentionRun {
 }
 
 const CHUNK = 5000;
+/** How often start() looks for a step of the wall clock back (node-cron plans by it). */
+const CLOCK_CHECK_MS = 10_000;
+/** A difference between the wall and the monotonic clocks' moves that is a step, not rounding. */
+const CLOCK_STEP_MS = 1000;
 /** Fewest rows the size rule deletes per step: freeing single rows frees no page. */
 const MIN_SIZE_CHUNK = 50;
 
@@ -53,6 +57,8 @@ export class Retention {
   readonly #policy: RetentionPolicy;
   readonly #now: () => number;
   #task: ScheduledTask | undefined;
+  #clockCheck: ReturnType<typeof setInterval> | undefined;
+  readonly #clockCheckMs: number;
   #running: Promise<RetentionRun> | undefined;
   #guard: RetentionGuard | undefined;
   lastRun: (RetentionRun & { at: string }) | undefined;
@@ -62,10 +68,11 @@ export class Retention {
   /** Rows deleted from `policy.tables`, by table and rule. */
   readonly tableDeleted: Record<string, { age: number; size: number }> = {};
 
-  constructor(db: DatabaseSync, policy: RetentionPolicy, now: () => number = Date.now) {
+  constructor(db: DatabaseSync, policy: RetentionPolicy, now: () => number = Date.now, options: { clockCheckMs?: number } = {}) {
     this.#db = db;
     this.#policy = policy;
     this.#now = now;
+    this.#clockCheckMs = options.clockCheckMs ?? CLOCK_CHECK_MS;
   }
 
   setGuard(guard: RetentionGuard | undefined): void {
@@ -80,6 +87,20 @@ export class Retention {
         this.failure = failedAgain(this.failure, err, this.#now());
       });
     }, { noOverlap: true });
+    // node-cron waits for its next slot by the wall clock: after a step of it back (NTP, a VM
+    // resumed, `date -s`) it waited as long as the step — an hour back, no retention for an hour
+    // while records kept arriving past maxBytes. At such a step its plan is made again, from now.
+    let wall = Date.now();
+    let elapsed = performance.now();
+    this.#clockCheck = setInterval(() => {
+      const step = Date.now() - wall - (performance.now() - elapsed);
+      wall = Date.now();
+      elapsed = performance.now();
+      if (step > -CLOCK_STEP_MS) return;
+      this.#task?.stop();
+      this.#task?.start();
+    }, this.#clockCheckMs);
+    this.#clockCheck.unref();
   }
 
   /** One retention pass; concurrent callers share the run in progress. */
@@ -206,6 +227,7 @@ export class Retention {
   async shutdown(): Promise<void> {
     this.#task?.stop();
     this.#task = undefined;
+    clearInterval(this.#clockCheck);
     await this.#running?.catch(() => {});
   }
 }

@@ -245,6 +245,17 @@ describe('a step of the host wall clock (NTP, a VM resumed, date -s)', () => {
     await waitFor(() => collector.requests.length === 2, 'the retry after Retry-After: 1', 5000);
     await waitFor(() => msgs().length === 1, 'delivered', 5000);
   });
+
+  it('an hour back during shutdown does not put its deadline off by an hour', async () => {
+    collector.responder = () => ({ hang: true });
+    const { shipper, stats } = makeShipper({ batchMaxRecords: 2 });
+    add(shipper, 5);
+    const done = shipper.shutdown(Date.now() + 300);
+    step = -3_600_000;
+    const ended = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    expect(ended).toBe(true);
+    expect(stats()).toMatchObject({ sent: 0, bufferedBytes: 0, dropped: { shutdown_timeout: 5 } });
+  });
 });
 
 describe('countRejected', () => {

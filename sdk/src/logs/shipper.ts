@@ -39,7 +39,7 @@ const gzipAsync = promisify(gzip);
  * The clock of the flush interval and of retry waits: milliseconds that never step. Date.now()
  * follows the host's wall clock, which NTP, a resumed VM or `date -s` can step: an hour back held
  * a partial batch, or a retry, for that hour (a quiet app's records sat in memory, lost if it
- * crashed meanwhile). The shutdown deadline stays an epoch time (its callers give it so).
+ * crashed meanwhile). The shutdown deadline, an epoch time from its callers, is read on it once given.
  */
 const elapsed = (): number => performance.now();
 
@@ -79,6 +79,8 @@ export class Shipper {
   /** > 0 while flush()/shutdown() want partial batches sent without waiting for the timer. */
   private urgent = 0;
   private deadlineAt = Infinity;
+  /** deadlineAt on the elapsed clock, read once when it is given: a step of the wall clock moves neither. */
+  private deadlineElapsed = Infinity;
   private readonly stop = new AbortController();
   /** The request body's NDJSON, reused: one request is in flight at a time and gzip has read it before post() returns. */
   private ndjsonBuffer = Buffer.alloc(0);
@@ -137,6 +139,7 @@ export class Shipper {
     try {
       if (deadlineAt < this.deadlineAt) {
         this.deadlineAt = deadlineAt;
+        this.deadlineElapsed = elapsed() + Math.max(0, deadlineAt - Date.now());
         clearTimeout(this.deadlineTimer);
         this.deadlineTimer = setTimeout(() => this.stop.abort(), Math.max(0, deadlineAt - Date.now()));
       }
@@ -161,7 +164,7 @@ export class Shipper {
   }
 
   private pastDeadline(): boolean {
-    return Date.now() >= this.deadlineAt;
+    return elapsed() >= this.deadlineElapsed;
   }
 
   private publishBytes(): void {
@@ -265,7 +268,7 @@ export class Shipper {
   private async sleepFor(waitMs: number): Promise<void> {
     const at = elapsed() + waitMs;
     for (;;) {
-      const ms = Math.min(at - elapsed(), this.deadlineAt - Date.now());
+      const ms = Math.min(at, this.deadlineElapsed) - elapsed();
       if (ms <= 0) return;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, ms);

@@ -79,6 +79,26 @@ it('UDP: one message per datagram, including non-UTF-8 bytes', async () => {
   expect(records[0]).toMatchObject({ timestamp: `${bsdAt.toISOString().slice(0, 19)}.000000Z`, hostname: 'web-7', procId: '77', severity: 5 });
 });
 
+it('syslog.timeZone: RFC 3164 timestamps of a sender on local time are read in its zone', async () => {
+  const zoned = await startCollectorProcess({ configYaml: 'syslog:\n  timeZone: Asia/Kolkata\n' });
+  const client = dgram.createSocket('udp4');
+  try {
+    const app = `zone${Date.now()}`;
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    const kolkata = new Date(at.getTime() + 5.5 * 3_600_000); // its UTC fields are Kolkata's wall clock (+05:30, no DST)
+    const bsd = `${kolkata.toUTCString().slice(8, 11)} ${String(kolkata.getUTCDate()).padStart(2, ' ')} ${kolkata.toISOString().slice(11, 19)}`;
+    await new Promise<void>((resolve, reject) => client.send(Buffer.from(`<13>${bsd} sw-1 ${app}: link up`), zoned.syslogPort!, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    const records = await waitFor(async () => {
+      const r = ((await (await fetch(`${zoned.url}/api/v1/logs?service=${app}`)).json()) as { records: any[] }).records;
+      return r.length === 1 ? r : undefined;
+    });
+    expect(records[0]).toMatchObject({ timestamp: `${at.toISOString().slice(0, 19)}.000000Z`, hostname: 'sw-1', msg: 'link up' });
+  } finally {
+    client.close();
+    await zoned.stop();
+  }
+});
+
 it('TCP back-pressure: while an exporter is at its backlog bound the connection pauses; nothing is lost', async () => {
   const { startLokiServer } = await import('./servers/loki.ts');
   const loki = await startLokiServer();

@@ -126,6 +126,11 @@ describe('empty sections and keys', () => {
     expect(problems).toEqual(['store.dataDir: is empty, but must be string', 'store.retention.maxAge: is empty, but must be a duration string like "7d" (quote it, with a unit)']);
   });
 
+  it('syslog.timeZone: an IANA zone, or an error that says what is expected', () => {
+    expect(read('syslog:\n  timeZone: Europe/Berlin\n', {}).problems).toEqual([]);
+    expect(read('syslog:\n  timeZone: Berlin\n', {}).problems).toEqual(['syslog.timeZone: invalid time-zone (an IANA time zone such as Europe/Berlin, or UTC)']);
+  });
+
   it('a key that takes a value or a list (email to:) and is left empty is an error, not an empty list', () => {
     const { problems } = read('alerting:\n  receivers:\n    - name: t\n      email: [{ to: , from: a@example.com, smtp: { host: h } }]\n  route: { receiver: t }\n', {});
     expect(problems).toEqual(['alerting.receivers.0.email.0.to: is empty, but must be one of string, array']);

@@ -14,6 +14,7 @@ import { proxyEnvironment, proxyEnvironmentProblem, type ProxyEnvironment } from
 import { notifyProxyEnvironmentProblems } from '../../../alerting/src/notify-config.ts';
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration, SIZE_SYNTAX } from './units.ts';
+import { isTimeZone } from '../receivers/syslog/zoned-time.ts';
 
 /**
  * YAML 1.2 as read by the `yaml` package, plus merge keys (`<<: *anchor`): YAML 1.1's, which the
@@ -40,6 +41,7 @@ ajv.addFormat('cron', (s: string) => validateCron(s));
 ajv.addFormat('url', (s: string) => /^https?:\/\/[^\s/]/.test(s) && URL.canParse(s));
 ajv.addFormat('addr', isAddr);
 ajv.addFormat('header-value', isHeaderValue);
+ajv.addFormat('time-zone', isTimeZone);
 addUnitKeywords(ajv, { duration: parseDuration, bytes: parseBytes });
 const validate = ajv.compile<Config>(configSchema);
 
@@ -92,6 +94,7 @@ const FORMAT_HINTS: Record<string, string> = {
   addr: ' (host:port)',
   url: ' (http(s)://host[:port][/path])',
   'header-value': ' (no line break or NUL in an HTTP header value: does the secret end with a newline?)',
+  'time-zone': ' (an IANA time zone such as Europe/Berlin, or UTC)',
 };
 
 function describe(e: ErrorObject): string {

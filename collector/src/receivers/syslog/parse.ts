@@ -36,6 +36,7 @@ import {
 import type { SyslogErrorCode } from './errors.ts';
 import { outOfRange, timestampInRange } from '../../records/time-range.ts';
 import { parseSyslog3164 } from './parse3164.ts';
+import type { ZonedTime } from './zoned-time.ts';
 
 export type ParseResult =
   | { ok: true; record: LogRecord }
@@ -44,6 +45,8 @@ export type ParseResult =
 export interface ParseOptions {
   /** Epoch milliseconds used as the timestamp when TIMESTAMP is NILVALUE. Default: Date.now(). */
   receivedAt?: number;
+  /** Reads an RFC 3164 TIMESTAMP, which has no zone, as a time in the sender's zone (syslog.timeZone). Default: UTC. */
+  bsdTime?: ZonedTime;
 }
 
 const SP = 0x20;
@@ -234,7 +237,7 @@ function parseMessage(message: Buffer | string, options: ParseOptions | undefine
   i++;
 
   if (orBsd && !hasVersion(b, i, n)) {
-    const result = parseSyslog3164(pri, decodeUtf8(b, i, n), options?.receivedAt ?? Date.now());
+    const result = parseSyslog3164(pri, decodeUtf8(b, i, n), options?.receivedAt ?? Date.now(), options?.bsdTime);
     if (result.ok && sawInvalidUtf8) result.record.attributes = { invalidUtf8: true };
     return result;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSyslog } from './parse.ts';
+import { zonedTime } from './zoned-time.ts';
 
 const RECEIVED = Date.UTC(2026, 11, 6, 12, 0, 0); // 2026-12-06T12:00:00Z
 /** The UTF-8 byte order mark (EF BB BF on the wire). */
@@ -127,6 +128,24 @@ describe('parseSyslog: RFC 3164 messages (no VERSION after PRI)', () => {
   it('a new-year message from a sender whose clock is ahead, received on 31 Dec, is next year\'s', () => {
     const r = parse('<13>Jan  1 00:00:10 h app: first', Date.UTC(2026, 11, 31, 23, 59, 50));
     expect(r.ok && r.record.timestamp).toBe('2027-01-01T00:00:10.000000Z');
+  });
+
+  it('with a sender time zone (syslog.timeZone), the TIMESTAMP is read as that zone\'s local time', () => {
+    const inZone = (input: string, zone: string, receivedAt = RECEIVED) => {
+      const r = parseSyslog(Buffer.from(input), { receivedAt, bsdTime: zonedTime(zone) });
+      return r.ok ? r.record.timestamp : r.message;
+    };
+    expect(inZone('<13>Dec  6 13:00:00 sw1 app: x', 'Europe/Berlin')).toBe('2026-12-06T12:00:00.000000Z');
+    expect(inZone('<13>Jul  6 13:00:00.250 sw1 app: x', 'Europe/Berlin')).toBe('2026-07-06T11:00:00.250000Z');
+    expect(inZone('<189>52: *Dec  6 17:30:00.123: %SYS-5-CONFIG_I: Configured', 'Asia/Kolkata')).toBe('2026-12-06T12:00:00.123000Z');
+    // New year, in the sender's zone: Tokyo's first seconds of 2027 are 2026's last UTC hours
+    expect(inZone('<13>Jan  1 00:00:10 h app: first', 'Asia/Tokyo', Date.UTC(2026, 11, 31, 15, 0, 20))).toBe('2026-12-31T15:00:10.000000Z');
+    expect(inZone('<13>Dec 31 23:59:59 h app: last', 'America/Los_Angeles', Date.UTC(2027, 0, 1, 8, 0, 5))).toBe('2027-01-01T07:59:59.000000Z');
+    // Timestamps that carry their offset do not use it
+    expect(inZone('<13>2026-12-06T13:00:00+01:00 h app: x', 'Asia/Tokyo')).toBe('2026-12-06T12:00:00.000000Z');
+    expect(inZone('<14>1 2026-12-06T13:00:00Z h app - - - x', 'Asia/Tokyo')).toBe('2026-12-06T13:00:00.000000Z');
+    // Still no date: refused
+    expect(inZone('<13>Feb 30 10:00:00 h app: x', 'Europe/Berlin')).toMatch(/is not a date/);
   });
 
   it('invalid UTF-8 in the MSG is replaced and flagged, as for RFC 5424', () => {

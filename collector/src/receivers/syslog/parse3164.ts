@@ -12,7 +12,8 @@
 //   (`<189>52: *Mar  1 00:01:23.456: %SYS-5-CONFIG_I: …`): a message sequence number, "*" or
 //   "." for a clock that is not (or no longer) synchronised, whose time is kept all the same,
 //   and a ':' after the TIMESTAMP.
-// - TIMESTAMP has no zone: it is read as UTC. Without a year it is in the receive time's year
+// - TIMESTAMP has no zone: it is read as UTC, or in syslog.timeZone (zoned-time.ts) for senders
+//   whose clock is set to local time. Without a year it is in the receive time's year
 //   unless that puts it more than a day ahead (a 31 Dec message received on 1 Jan is last
 //   year's); a 1 Jan message received on 31 Dec is next year's. An RFC 3339 timestamp in its
 //   place (rsyslog's RSYSLOG_ForwardFormat) is read as one.
@@ -35,6 +36,7 @@ import type { LogRecord } from '../../../../sdk/src/record.ts';
 import { PERISCOPE_ERR_SYSLOG_BAD_HEADER, PERISCOPE_ERR_SYSLOG_BAD_TIMESTAMP } from './errors.ts';
 import { msInRange, outOfRange, timestampInRange } from '../../records/time-range.ts';
 import { parseTimestamp, type ParseResult } from './parse.ts';
+import type { ZonedTime } from './zoned-time.ts';
 
 type ParseFailure = Extract<ParseResult, { ok: false }>;
 
@@ -89,7 +91,7 @@ function inferYear(month: number, day: number, hour: number, receivedAt: number)
 }
 
 /** The BSD TIMESTAMP matched by BSD_TIMESTAMP, or BAD_TIMESTAMP when it is no date. */
-function bsdTimestamp(m: RegExpExecArray, receivedAt: number): Timestamp | ParseFailure {
+function bsdTimestamp(m: RegExpExecArray, receivedAt: number, toInstant: ZonedTime): Timestamp | ParseFailure {
   const text = m[0].trimEnd();
   const month = MONTHS.indexOf(m[1]);
   const day = Number(m[2]);
@@ -100,9 +102,9 @@ function bsdTimestamp(m: RegExpExecArray, receivedAt: number): Timestamp | Parse
   const year = m[3] === undefined ? inferYear(month, day, hour, receivedAt) : Number(m[3]);
   if (year < 1970) return badTimestamp(outOfRange('TIMESTAMP', text));
   const micros = m[7] === undefined ? 0 : Number(m[7].slice(0, 6).padEnd(6, '0'));
-  const t = Date.UTC(year, month, day, hour, minute, second, Math.floor(micros / 1000));
   // Date.UTC rolls an impossible day into the next month: refused, not moved
-  if (new Date(t).getUTCDate() !== day) return badTimestamp(`RFC 3164 TIMESTAMP "${text}" is not a date`);
+  if (new Date(Date.UTC(year, month, day)).getUTCDate() !== day) return badTimestamp(`RFC 3164 TIMESTAMP "${text}" is not a date`);
+  const t = toInstant(year, month, day, hour, minute, second, Math.floor(micros / 1000));
   if (!msInRange(t)) return badTimestamp(outOfRange('TIMESTAMP', text));
   return { ok: true, timestamp: rfc3339Micros(t, micros % 1000), next: m[0].length, hostname: m[8] === undefined };
 }
@@ -119,19 +121,20 @@ function rfc3339Timestamp(rest: string): Timestamp | ParseFailure | null {
 }
 
 /** The TIMESTAMP at the start of `rest`; null when there is none (RFC 3164 §4.3.2). */
-function readTimestamp(rest: string, receivedAt: number): Timestamp | ParseFailure | null {
+function readTimestamp(rest: string, receivedAt: number, bsdTime: ZonedTime): Timestamp | ParseFailure | null {
   const bsd = BSD_TIMESTAMP.exec(rest);
-  return bsd ? bsdTimestamp(bsd, receivedAt) : rfc3339Timestamp(rest);
+  return bsd ? bsdTimestamp(bsd, receivedAt, bsdTime) : rfc3339Timestamp(rest);
 }
 
 /**
- * Parses the part of an RFC 3164 message after `<PRI>` (`rest`). Never throws.
+ * Parses the part of an RFC 3164 message after `<PRI>` (`rest`), its TIMESTAMP read by `bsdTime`
+ * (default: as UTC). Never throws.
  */
-export function parseSyslog3164(pri: number, rest: string, receivedAt: number): ParseResult {
+export function parseSyslog3164(pri: number, rest: string, receivedAt: number, bsdTime: ZonedTime = Date.UTC): ParseResult {
   if (rest === '') {
     return { ok: false, code: PERISCOPE_ERR_SYSLOG_BAD_HEADER, message: 'nothing after PRI (neither an RFC 5424 VERSION nor an RFC 3164 MSG)' };
   }
-  const ts = readTimestamp(rest, receivedAt);
+  const ts = readTimestamp(rest, receivedAt, bsdTime);
   if (ts !== null && !ts.ok) return ts;
   const timestamp = ts === null ? rfc3339Micros(receivedAt) : ts.timestamp;
   let i = ts === null ? 0 : ts.next;

@@ -53,7 +53,7 @@ function makeSink(): TestSink {
 }
 
 function config(overrides: Partial<SyslogConfig> = {}): SyslogConfig {
-  return { enabled: true, addr: '127.0.0.1:0', maxFrameBytes: MAX, maxConnections: 100, ...overrides };
+  return { enabled: true, addr: '127.0.0.1:0', maxFrameBytes: MAX, maxConnections: 100, timeZone: 'UTC', ...overrides };
 }
 
 const open: SyslogReceiver[] = [];
@@ -586,6 +586,7 @@ describe('syslog receiver config', () => {
       addr: '127.0.0.1:5514',
       maxFrameBytes: 65536,
       maxConnections: 1000,
+      timeZone: 'UTC',
     });
     expect(Value.Check(configSchema, Value.Default(configSchema, {}))).toBe(true);
   });

@@ -16,6 +16,7 @@ import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TOO_MANY_CON
 import { SyslogFrameSplitter } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
 import { parseSyslog } from './parse.ts';
+import { zonedTime } from './zoned-time.ts';
 import { formatAddr, parseAddr } from '../../config/units.ts';
 
 /** Most datagrams committed in one batch. */
@@ -49,6 +50,14 @@ export const configSchema = Type.Object(
       default: 1000,
       minimum: 1,
       description: 'Concurrent TCP connections (a closed one counts while the frames it sent wait for a busy store); further connections are closed on accept.',
+    }),
+    // Network devices and old syslogds stamp RFC 3164 messages in local time, with no zone: read
+    // as UTC, a Berlin switch's records were an hour or two off (and Loki refuses those stamped
+    // more than creationGracePeriod ahead). syslog-ng's recv-time-zone(), Vector's timezone.
+    timeZone: Type.String({
+      default: 'UTC',
+      format: 'time-zone',
+      description: "Time zone of RFC 3164 (BSD) timestamps, which carry none (`Mar  1 00:01:23`): an IANA name such as `Europe/Berlin` for senders whose clock is set to local time (daylight saving time included; in the hour repeated when it ends, the first occurrence), or `UTC`. RFC 5424 and RFC 3339 timestamps carry their offset and do not use it.",
     }),
   },
   { additionalProperties: false, default: {} },
@@ -136,6 +145,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   }
   const endpoint = parseAddr(config.addr);
   const maxFrameBytes = config.maxFrameBytes;
+  const parseOptions = { bsdTime: zonedTime(config.timeZone) };
 
   let tcp: Server | null = null;
   let udp: UdpSocket | null = null;
@@ -188,7 +198,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event.ok) {
-        const parsed = parseSyslog(event.frame);
+        const parsed = parseSyslog(event.frame, parseOptions);
         if (parsed.ok) {
           if (!batch) {
             batch = [];
@@ -302,7 +312,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       reject(PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, 1, { message: `datagram of ${end} bytes exceeds maxFrameBytes ${maxFrameBytes}`, peer: formatAddr(rinfo.address, rinfo.port) });
       return;
     }
-    const parsed = parseSyslog(end === msg.length ? msg : msg.subarray(0, end));
+    const parsed = parseSyslog(end === msg.length ? msg : msg.subarray(0, end), parseOptions);
     if (!parsed.ok) {
       reject(parsed.code, 1, { message: parsed.message, peer: formatAddr(rinfo.address, rinfo.port) });
       return;

@@ -10,7 +10,8 @@
 //   host.name                  hostname
 //   trace.id, span.id          traceId, spanId
 //   labels.<key>               configured static labels, and every scalar top-level attribute
-//                              (as a string; "." and other characters in keys become "_", an empty key "_")
+//                              (as a string; "." and other characters in keys become "_", an empty key "_";
+//                              a name taken already gets "_2", "_3", …)
 //   periscope.attributes       attributes that are objects or arrays (flattened)
 //   periscope.truncated        names of fields cut to their RFC 5424 limit
 //   periscope.log_id           position in the collector's durable log
@@ -55,6 +56,12 @@ export function toDocument(item: LogItem, staticLabels: Record<string, string>):
  * `labels.*` (static labels, then every scalar attribute as a string, key characters other than
  * [a-zA-Z0-9_-] → `_`, an empty key → `_`) and the attributes that are objects or arrays (`periscope.attributes`).
  * Shared by log and span documents.
+ *
+ * A label name already taken (attributes `a.b` and `a_b`, or an attribute named like a static
+ * label) gets `_2`, `_3`, …, the first one keeping its name, as the Loki exporter names its
+ * structured metadata: one value overwrote the other, and the record reached Elasticsearch
+ * without it. The objects have no prototype, so an attribute named `__proto__` is a field like
+ * any other: assigned to a plain object it set the prototype (or did nothing) and was lost.
  */
 export function splitAttributes(
   staticLabels: Record<string, string>,
@@ -62,14 +69,23 @@ export function splitAttributes(
 ): { labels?: Record<string, string>; nested?: Record<string, unknown> } {
   let labels: Record<string, string> | undefined;
   let nested: Record<string, unknown> | undefined;
-  for (const key in staticLabels) (labels ??= {})[key] = staticLabels[key];
+  for (const key in staticLabels) (labels ??= Object.create(null) as Record<string, string>)[key] = staticLabels[key];
   for (const key in attributes) {
     const v = attributes[key];
     if (v === null || v === undefined) continue;
-    if (typeof v === 'object') (nested ??= {})[key] = v;
-    // An empty key becomes `_`: Elasticsearch refuses a document with an empty field name (400
-    // mapper_parsing_exception), which put the whole record in the dead letters for good.
-    else (labels ??= {})[key.replace(LABEL_KEY, '_') || '_'] = String(v);
+    if (typeof v === 'object') (nested ??= Object.create(null) as Record<string, unknown>)[key] = v;
+    else {
+      labels ??= Object.create(null) as Record<string, string>;
+      // An empty key becomes `_`: Elasticsearch refuses a document with an empty field name (400
+      // mapper_parsing_exception), which put the whole record in the dead letters for good.
+      let name = key.replace(LABEL_KEY, '_') || '_';
+      if (name in labels) {
+        let n = 2;
+        while (`${name}_${n}` in labels) n++;
+        name = `${name}_${n}`;
+      }
+      labels[name] = String(v);
+    }
   }
   return { labels, nested };
 }

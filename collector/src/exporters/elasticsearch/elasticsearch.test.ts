@@ -50,6 +50,24 @@ describe('ECS document mapping', () => {
     expect(JSON.stringify(doc)).not.toContain('"":');
   });
 
+  // One value overwrote the other: the record reached Elasticsearch without it.
+  it('attributes whose label names clash (a.b and a_b, a static label\'s name) are all kept, the later ones as name_2, name_3', () => {
+    const doc = toDocument({ id: 1, micros: 0, record: testRecord({ attributes: { 'a.b': '1', a_b: '2', 'a@b': '3', env: 'dev' } }) }, { env: 'prod' });
+    expect(JSON.parse(JSON.stringify(doc.labels))).toEqual({ env: 'prod', a_b: '1', a_b_2: '2', a_b_3: '3', env_2: 'dev' });
+  });
+
+  // Assigned to a plain object, `__proto__` set its prototype (an object) or did nothing (a scalar): the attribute was lost.
+  it('an attribute named __proto__ is kept, scalar or object', () => {
+    const attributes = JSON.parse('{"__proto__": "x", "constructor": "c"}') as Record<string, unknown>;
+    const nested = JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, unknown>;
+    const labelDoc = JSON.parse(JSON.stringify(toDocument({ id: 1, micros: 0, record: testRecord({ attributes }) }, {})));
+    expect(labelDoc.labels).toEqual(JSON.parse('{"__proto__": "x", "constructor": "c"}'));
+    const nestedDoc = JSON.parse(JSON.stringify(toDocument({ id: 1, micros: 0, record: testRecord({ attributes: nested }) }, {})));
+    expect(nestedDoc.periscope.attributes).toEqual(JSON.parse('{"__proto__": {"polluted": 1}}'));
+    expect(Object.keys(nestedDoc.periscope.attributes)).toEqual(['__proto__']);
+    expect(Object.keys(labelDoc.labels)).toEqual(['__proto__', 'constructor']);
+  });
+
   it('_id is deterministic per (collector instance, log position, µs timestamp, message) and differs otherwise', () => {
     const record = testRecord();
     const a: LogItem = { id: 5, micros: 1, record };

@@ -27,6 +27,18 @@ const KNOWN_KEYS = new Set([
 ]);
 const HEADER_FIELDS = ['hostname', 'appName', 'procId', 'msgId'] as const;
 
+/**
+ * Epoch microseconds of an epoch number beyond 2^53 as parseJsonExact hands it over (the string of
+ * its exact digits): an epoch in nanoseconds (`1772359200123456789`, as Loki's push API and OTLP
+ * write time) is always beyond, so it came as a string and was refused as no RFC 3339. Read by
+ * its size as epochNumberToMs reads numbers, from the exact digits. Undefined for anything else.
+ */
+function bigEpochMicros(v: unknown): number | undefined {
+  if (typeof v !== 'string' || !/^\d{16,}$/.test(v) || Number.isSafeInteger(Number(v))) return undefined;
+  const n = BigInt(v);
+  return Number(n < 10n ** 17n ? n : n / 1000n);
+}
+
 function fail(code: string, message: string): Normalized {
   return { ok: false, code, message };
 }
@@ -57,16 +69,17 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     // The time, read once: an epoch number (ms by pino's default, s with stdTimeFunctions.unixTime)
     // or RFC 3339 (isoTime); undefined when absent (recordFromPino then takes the time of receipt).
     let micros: number | undefined;
+    const bigTime = bigEpochMicros(o.time);
     if (o.time !== undefined) {
-      micros = typeof o.time === 'number' ? epochNumberToMs(o.time) * 1000 : typeof o.time === 'string' ? timestampToMicros(o.time) : NaN;
+      micros = bigTime ?? (typeof o.time === 'number' ? epochNumberToMs(o.time) * 1000 : typeof o.time === 'string' ? timestampToMicros(o.time) : NaN);
       if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'time: expected an epoch number (s, ms, µs or ns) or RFC 3339');
       if (!msInRange(micros / 1000)) return fail(ERR.BAD_TIMESTAMP, outOfRange('time', o.time as number | string));
     }
     // Lifted fields (traceId, facility, structuredData …) with invalid values stay attributes.
     const record = recordFromPino(o);
     if (typeof o.time === 'string') {
-      // recordFromPino reads it with Date.parse: to the millisecond only, and a leap second
-      // (":60") not at all (the time of receipt instead). The time checked above is exact.
+      // recordFromPino reads it with Date.parse: to the millisecond only, a leap second (":60")
+      // and a big epoch's digits not at all (the time of receipt instead). The time checked above is exact.
       record.timestamp = rfc3339Micros(Math.floor(micros! / 1000), micros! % 1000);
     }
     const checked = checkTraceContext(record);
@@ -77,9 +90,14 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   // Timestamp: RFC 3339 (any offset, up to nanoseconds) or an epoch number (epochNumberToMs); default now.
   let micros: number;
   let timestamp: string;
+  const bigTimestamp = bigEpochMicros(o.timestamp);
   if (o.timestamp === undefined) {
     micros = Math.round(nowMs * 1000);
     timestamp = rfc3339Micros(nowMs);
+  } else if (bigTimestamp !== undefined) {
+    if (!msInRange(bigTimestamp / 1000)) return fail(ERR.BAD_TIMESTAMP, outOfRange('timestamp', o.timestamp as string));
+    micros = bigTimestamp;
+    timestamp = rfc3339Micros(Math.floor(micros / 1000), micros % 1000);
   } else if (typeof o.timestamp === 'string') {
     micros = timestampToMicros(o.timestamp);
     if (!Number.isFinite(micros)) return fail(ERR.BAD_TIMESTAMP, 'timestamp: expected RFC 3339, e.g. 2026-01-02T03:04:05.123456Z');

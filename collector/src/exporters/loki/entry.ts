@@ -85,11 +85,20 @@ function nanos(item: LogItem, s: number): number {
   return fraction * 1000 + (item.id % room);
 }
 
+/**
+ * An object's leaves under `prefix_key` names; an empty object (an attribute `{}`, an RFC 5424
+ * SD-ELEMENT without params) is one entry `{}`: it had no leaf, and with the line only the
+ * message, the record reached Loki without it.
+ */
 function flatten(prefix: string, value: unknown, out: LabelPair[], depth: number): void {
   if (value === undefined) return;
   if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < 4) {
-    for (const key in value as Record<string, unknown>) flatten(`${prefix}_${key}`, (value as Record<string, unknown>)[key], out, depth + 1);
-    return;
+    let leaves = false;
+    for (const key in value as Record<string, unknown>) {
+      leaves = true;
+      flatten(`${prefix}_${key}`, (value as Record<string, unknown>)[key], out, depth + 1);
+    }
+    if (leaves) return;
   }
   out.push({ name: sanitizeLabelName(prefix), value: typeof value === 'string' ? value : JSON.stringify(value) });
 }

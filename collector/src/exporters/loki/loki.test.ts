@@ -147,6 +147,16 @@ describe('label policy and entry mapping', () => {
     ]);
   });
 
+  // With the line only the message, an object without leaves reached Loki nowhere.
+  it('an empty object (attribute, SD-ELEMENT without params) is metadata {} under its name', () => {
+    const e = toEntry(item(1, { structuredData: { 'origin@1': {} }, attributes: { o: {}, k: { x: {} } } }), policy);
+    expect(e.metadata).toEqual([
+      { name: 'sd_origin_1', value: '{}' },
+      { name: 'o', value: '{}' },
+      { name: 'k_x', value: '{}' },
+    ]);
+  });
+
   it('a derived label left out of `include` travels as metadata instead', () => {
     const e = toEntry(item(1, { hostname: 'web-9' }), { ...policy, include: ['service_name'] });
     expect(e.stream).toBe('{env="prod", service_name="svc"}');

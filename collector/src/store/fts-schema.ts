@@ -47,6 +47,15 @@ export const INDEXED_ID_KEY = 'chunks_indexed_id';
  */
 export const LEGACY_INDEXED_ID_KEY = 'indexed_id';
 
+/**
+ * Key, in the index database's kv table, of the last position indexed before this version, whose
+ * chunks hold a run of Han, Hiragana or Katakana characters as one token (unicode61's); from the
+ * next position on each such character is a token (search-words.ts cjkSpaced). Set once, to the
+ * cursor found when the key is not there (0 for a new index); a `q` with CJK words checks the
+ * records up to it directly, as it checks those not indexed yet, instead of rebuilding the index.
+ */
+export const CJK_SPLIT_AFTER_KEY = 'cjk_split_after_id';
+
 /** Characters of a trace id the index holds: 8 hex digits (32 bits), which two random trace ids share once in 4 billion. */
 export const TRACE_TOKEN_CHARS = 8;
 
@@ -74,7 +83,8 @@ export function removeOutdatedIndex(path: string): boolean {
 
 /**
  * Creates the index tables in `schema` (`main` in the worker, `fts` where attached):
- *  - kv: the indexer's cursor (INDEXED_ID_KEY), moved there from LEGACY_INDEXED_ID_KEY;
+ *  - kv: the indexer's cursor (INDEXED_ID_KEY), moved there from LEGACY_INDEXED_ID_KEY, and
+ *    CJK_SPLIT_AFTER_KEY;
  *  - log_chunks: the FTS5 index;
  *  - chunk_offsets: 0 … CHUNK_SIZE - 1, which turn a chunk into its positions in a query.
  */
@@ -87,5 +97,6 @@ export function createFtsTables(db: DatabaseSync, schema: string): void {
   transaction(db, () => {
     db.prepare(`INSERT OR REPLACE INTO ${schema}.kv(key, value) SELECT ?, value FROM ${schema}.kv WHERE key = ?`).run(INDEXED_ID_KEY, LEGACY_INDEXED_ID_KEY);
     db.prepare(`DELETE FROM ${schema}.kv WHERE key = ?`).run(LEGACY_INDEXED_ID_KEY);
+    db.prepare(`INSERT OR IGNORE INTO ${schema}.kv(key, value) VALUES (?, coalesce((SELECT value FROM ${schema}.kv WHERE key = ?), '0'))`).run(CJK_SPLIT_AFTER_KEY, INDEXED_ID_KEY);
   });
 }

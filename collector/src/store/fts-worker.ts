@@ -17,6 +17,7 @@ import { CHUNK_SIZE, createFtsTables, INDEXED_ID_KEY } from './fts-schema.ts';
 import type { WorkerMessage } from './fts-indexer.ts';
 import { LogCheckpointer } from './log-checkpoint.ts';
 import { appendIndexText, emptyIndexText, IndexQueue, sliceIndexText, type IndexBatch, type IndexRun, type IndexText } from './index-queue.ts';
+import { cjkSpaced } from './search-words.ts';
 import { timerDelay } from '../timer-delay.ts';
 
 const { logDbPath, ftsDbPath, index, intervalMs, batch } = workerData as { logDbPath: string; ftsDbPath: string; index: boolean; intervalMs: number; batch: number };
@@ -102,7 +103,7 @@ class Indexer {
         const chunk = Math.floor(id / CHUNK_SIZE);
         const end = Math.min(run.to, i + CHUNK_SIZE - (id % CHUNK_SIZE));
         if (text?.chunk !== chunk) {
-          if (text) this.#put.run(text.chunk, text.msgs, text.traceIds);
+          if (text) this.#put.run(text.chunk, cjkSpaced(text.msgs), text.traceIds);
           text = this.#textOf(chunk);
         }
         appendRecords(text, run.text, i, end);
@@ -111,7 +112,7 @@ class Indexer {
       }
     }
     if (!text) return;
-    this.#put.run(text.chunk, text.msgs, text.traceIds);
+    this.#put.run(text.chunk, cjkSpaced(text.msgs), text.traceIds);
     this.#open = lastId % CHUNK_SIZE === CHUNK_SIZE - 1 ? undefined : text;
   }
 

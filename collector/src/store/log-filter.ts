@@ -1,10 +1,10 @@
 import { severityFromName, type LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { singleParam as single, unknownParam, type RawQuery as Query } from '../http/query-params.ts';
-import { CHUNK_SIZE, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
+import { CHUNK_SIZE, CJK_SPLIT_AFTER_KEY, INDEXED_ID_KEY, traceIndexToken } from './fts-schema.ts';
 import { epochDigitsToMicros, plusFromUrl } from '../../../alerting/src/time-param.ts';
 import { searchTerms } from './search-terms.ts';
-import { chunkQuery, hasSearchTokens, lowerCase } from './search-words.ts';
+import { chunkQuery, hasCjkWords, hasSearchTokens, lowerCase } from './search-words.ts';
 
 /**
  * The log filter shared by the search API, export, stats, live tail and log alert rules.
@@ -229,6 +229,9 @@ const INDEXED_POSITION = 'SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM f
 /** Positions the indexer has not reached (parameter 1: INDEXED_ID_KEY). */
 const UNINDEXED_POSITIONS = `SELECT id FROM logs WHERE id > (${INDEXED_POSITION})`;
 
+/** The last position indexed with CJK runs as one token (parameter 1: CJK_SPLIT_AFTER_KEY). */
+const CJK_SPLIT_AFTER = 'SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM fts.kv WHERE key = ?';
+
 /**
  * How filterToSql finds `q` and `traceId`:
  *  - 'read': no search index (store.search.enabled: false): every record in range is read,
@@ -278,11 +281,16 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
   } else if (filter.q !== undefined) {
     // Candidates as for traceId, or ('index-probe') the records read whose chunk matches or that
     // are not indexed yet; each checked with matchesWords (periscope_words, registered by LogStore).
+    // Words with CJK characters: also every record indexed before they were tokens of their own
+    // (fts-schema.ts CJK_SPLIT_AFTER_KEY), whose chunks cannot tell.
+    const cjk = hasCjkWords(filter.q);
     clauses.push(qByPosition
-      ? `l.id IN (${CHUNK_POSITIONS} UNION ALL ${UNINDEXED_POSITIONS})`
-      : `(l.id / ${CHUNK_SIZE} IN (SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?) OR l.id > (${INDEXED_POSITION}))`);
+      ? `l.id IN (${CHUNK_POSITIONS} UNION ALL ${UNINDEXED_POSITIONS}${cjk ? ` UNION ALL SELECT id FROM logs WHERE id <= (${CJK_SPLIT_AFTER})` : ''})`
+      : `(l.id / ${CHUNK_SIZE} IN (SELECT rowid FROM fts.log_chunks WHERE log_chunks MATCH ?) OR l.id > (${INDEXED_POSITION})${cjk ? ` OR l.id <= (${CJK_SPLIT_AFTER})` : ''})`);
     clauses.push("periscope_words(json_extract(l.body, '$.msg'), ?)");
-    params.push(chunkQuery(filter.q), INDEXED_ID_KEY, filter.q);
+    params.push(chunkQuery(filter.q), INDEXED_ID_KEY);
+    if (cjk) params.push(CJK_SPLIT_AFTER_KEY);
+    params.push(filter.q);
   }
   for (const [kind, fields] of [['sd', filter.sd], ['attr', filter.attrs]] as const) {
     for (const entry of fields) {

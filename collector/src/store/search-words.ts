@@ -5,12 +5,20 @@
 // prefix. Tokens follow FTS5's unicode61 tokenizer, https://www.sqlite.org/fts5.html#unicode61_tokenizer:
 // runs of letters, numbers and private-use characters (its default categories, "L* N* Co"),
 // case-folded, diacritics removed from Latin letters (remove_diacritics 2, as the index is built).
+// Except that a Han, Hiragana or Katakana character is a token of its own (cjkSpaced), as
+// Elasticsearch's standard tokenizer (UAX #29) makes each ideograph one: those scripts write no
+// spaces between words, so unicode61 made a whole sentence one token and no word in it was found.
 
 import { searchTerms } from './search-terms.ts';
 
 /** A token character: unicode61's default categories. */
 const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
-const TOKEN = new RegExp(`${TOKEN_CHAR.source}+`, 'gu');
+/** A character of the scripts written without spaces between words (and the prolonged sound mark ー, of both kana). */
+const CJK_SOURCE = '[\\p{sc=Han}\\p{sc=Hiragana}\\p{sc=Katakana}\\u30fc\\uff70]';
+const CJK_CHAR = new RegExp(CJK_SOURCE, 'u');
+const CJK_CHARS = new RegExp(CJK_SOURCE, 'gu');
+/** A token: one CJK character, or a run of the other token characters. */
+const TOKEN = new RegExp(`${CJK_SOURCE}|(?:(?!${CJK_SOURCE})${TOKEN_CHAR.source})+`, 'gu');
 const NON_ASCII = /[^\x00-\x7f]/;
 /** A Latin letter's combining diacritics, once decomposed (NFD): unicode61 removes those only. */
 const LATIN_DIACRITICS = /(\p{Script=Latin})[\u0300-\u036f]+/gu;
@@ -33,6 +41,19 @@ function fold(text: string): string {
  */
 export function lowerCase(text: string): string {
   return text.replaceAll('\u0130', 'i').toLowerCase();
+}
+
+/**
+ * The text the index is given for `text`: each CJK character between spaces, so that unicode61
+ * makes it a token of its own, as TOKEN splits a query. Other text is returned as it is.
+ */
+export function cjkSpaced(text: string): string {
+  return CJK_CHAR.test(text) ? text.replace(CJK_CHARS, ' $& ') : text;
+}
+
+/** Whether `q` has a word with CJK characters (the index holds them one by one only from cjk-split positions on: fts-schema.ts). */
+export function hasCjkWords(q: string): boolean {
+  return wordsOf(q).include.some((w) => w.raw.some((t) => CJK_CHAR.test(t)));
 }
 
 /** Text → its tokens, folded. */
@@ -116,7 +137,7 @@ export function matchesWords(msg: string, q: string): boolean {
 function containsWord(text: string, w: Word): boolean {
   const tokens = w.folded;
   for (let i = text.indexOf(tokens[0]); i !== -1; i = text.indexOf(tokens[0], i + 1)) {
-    if (i > 0 && isTokenChar(codePointBefore(text, i))) continue; // inside a longer token
+    if (i > 0 && joined(codePointBefore(text, i), text.codePointAt(i)!)) continue; // inside a longer token
     let pos = i;
     let k = 0;
     for (; k < tokens.length; k++) {
@@ -124,7 +145,7 @@ function containsWord(text: string, w: Word): boolean {
       if (!text.startsWith(tokens[k], pos)) break;
       pos += tokens[k].length;
       const open = w.prefix && k === tokens.length - 1;
-      if (!open && pos < text.length && isTokenChar(text.codePointAt(pos)!)) break; // a longer token
+      if (!open && pos < text.length && joined(codePointBefore(text, pos), text.codePointAt(pos)!)) break; // a longer token
     }
     if (k === tokens.length) return true;
   }
@@ -144,6 +165,15 @@ function nextTokenStart(text: string, pos: number): number {
 function codePointBefore(text: string, i: number): number {
   const c = text.charCodeAt(i - 1);
   return c >= 0xdc00 && c <= 0xdfff && i > 1 ? text.codePointAt(i - 2)! : c; // a surrogate pair's second half
+}
+
+/** Whether two adjacent characters are in one token: both token characters, neither a CJK one. */
+function joined(before: number, after: number): boolean {
+  return isTokenChar(before) && isTokenChar(after) && !isCjk(before) && !isCjk(after);
+}
+
+function isCjk(codePoint: number): boolean {
+  return codePoint >= 0x2e80 && CJK_CHAR.test(String.fromCodePoint(codePoint));
 }
 
 function isTokenChar(codePoint: number): boolean {

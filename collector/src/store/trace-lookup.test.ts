@@ -8,7 +8,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { openDatabase } from './database.ts';
 import { FtsIndexer } from './fts-indexer.ts';
-import { CHUNK_SIZE, INDEXED_ID_KEY, LEGACY_INDEXED_ID_KEY, TRACE_TOKEN_CHARS, traceIndexToken } from './fts-schema.ts';
+import { CHUNK_SIZE, CJK_SPLIT_AFTER_KEY, INDEXED_ID_KEY, LEGACY_INDEXED_ID_KEY, TRACE_TOKEN_CHARS, traceIndexToken } from './fts-schema.ts';
 import { appendIndexText, emptyIndexText } from './index-queue.ts';
 import { filterToSql } from './log-filter.ts';
 import { LogReader } from './log-reader.ts';
@@ -158,7 +158,7 @@ describe('records by trace id (through the search index, not a B-tree index on r
     const db = openDatabase(dir, 'normal');
     const fts = new FtsIndexer(db, dir, { enabled: true, intervalMs: 1000, batch: 1000 });
     expect(fts.rebuilding).toBe(false);
-    expect(db.prepare('SELECT key, value FROM fts.kv').all()).toEqual([{ key: INDEXED_ID_KEY, value: '640' }]);
+    expect(db.prepare('SELECT key, value FROM fts.kv ORDER BY key').all()).toEqual([{ key: INDEXED_ID_KEY, value: '640' }, { key: CJK_SPLIT_AFTER_KEY, value: '640' }]);
     db.close();
   });
 });

@@ -63,16 +63,21 @@ export function encodeProtobuf(entries: LokiEntry[]): Uint8Array {
   return snappyBlock(w.finish());
 }
 
+/**
+ * Loki's JSON push body. The label and metadata objects have no prototype: a name `__proto__`
+ * (an attribute of that name, made a metadata name as it is) set on a plain object is no
+ * property, and the record's value was left out of the push.
+ */
 export function encodeJson(entries: LokiEntry[]): string {
   const streams = [];
   for (const list of byStream(entries).values()) {
-    const stream: Record<string, string> = {};
+    const stream: Record<string, string> = Object.create(null);
     for (const l of list[0].labels) stream[l.name] = l.value;
     streams.push({
       stream,
       values: list.map((e) => {
         if (e.metadata.length === 0) return [tsNanos(e), e.line];
-        const md: Record<string, string> = {};
+        const md: Record<string, string> = Object.create(null);
         for (const p of e.metadata) md[p.name] = p.value;
         return [tsNanos(e), e.line, md];
       }),

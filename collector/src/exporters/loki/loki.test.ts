@@ -240,6 +240,15 @@ describe('encoding', () => {
   });
 });
 
+describe('JSON push of odd metadata names', () => {
+  // A plain object took md.__proto__ = '…' as no property: the attribute was missing from the push.
+  it('an attribute named __proto__ is sent as metadata __proto__', () => {
+    const e = toEntry(item(1, { attributes: JSON.parse('{"__proto__": "kept", "constructor": "too"}') }), policy);
+    const json = JSON.parse(encodeJson([e]));
+    expect(JSON.stringify(json.streams[0].values[0][2])).toBe('{"__proto__":"kept","constructor":"too"}');
+  });
+});
+
 describe('checks before sending (Loki limits, Loki wording)', () => {
   const sink = new LokiSink(lokiConfig({ url: 'http://127.0.0.1:9', limits: { maxLineSize: '100B', rejectOlderThan: '1h', maxLabelNamesPerSeries: 4, maxLabelValueLength: 20 } as LokiConfig['limits'] }));
   it.each([

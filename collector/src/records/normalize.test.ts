@@ -8,6 +8,14 @@ const validateSchema = new Ajv2020({ strict: false }).compile(schema);
 const NOW = Date.parse('2026-05-05T05:05:05.555Z');
 
 describe('normalizeRecord', () => {
+  // The top-level key replaced the attribute: attributes.foo "from attributes" was lost.
+  it('an unknown top-level key named like one of the record\'s attributes is kept beside it, as foo_2', () => {
+    const n = normalizeRecord(JSON.parse('{"msg":"x","foo":{"bar":1},"attributes":{"foo":"from attributes","foo_2":"taken"},"__proto__":"p","foo_2":"top"}'), NOW);
+    expect(n.ok).toBe(true);
+    if (!n.ok) return;
+    expect(JSON.parse(JSON.stringify(n.record.attributes))).toEqual(JSON.parse('{"foo":"from attributes","foo_2":"taken","foo_3":{"bar":1},"__proto__":"p","foo_2_2":"top"}'));
+  });
+
   it.each([
     { name: 'record', line: '{"msg":"x","__proto__":{"a":1},"b":2}' },
     { name: 'pino line', line: '{"level":30,"time":1767225600000,"msg":"x","__proto__":{"a":1},"b":2}' },

@@ -176,9 +176,15 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
     if (typeof o.attributes !== 'object' || Array.isArray(o.attributes)) return fail(ERR.BAD_FIELD, 'attributes: expected an object');
     attributes = { ...(o.attributes as Record<string, unknown>) };
   }
-  // Unknown top-level keys are kept as attributes rather than lost.
+  // Unknown top-level keys are kept as attributes rather than lost. One named like an attribute
+  // the record has in `attributes` gets `_2`, `_3` …, as the exporters name a clashing label: it
+  // replaced that attribute, whose value was lost without a word.
   for (const key in o) {
-    if (!KNOWN_KEYS.has(key)) setOwnKey((attributes ??= {}), key, o[key]);
+    if (KNOWN_KEYS.has(key)) continue;
+    attributes ??= {};
+    let name = key;
+    for (let n = 2; Object.hasOwn(attributes, name); n++) name = `${key}_${n}`;
+    setOwnKey(attributes, name, o[key]);
   }
   if (attributes) record.attributes = attributes;
   if (Array.isArray(o.truncated)) record.truncated = o.truncated.filter((t): t is string => typeof t === 'string');

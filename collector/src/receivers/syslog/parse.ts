@@ -20,7 +20,8 @@
 //   microseconds are exactly the ones sent.
 // - Otherwise strict: PRI must be 0–191 (leading zeros, allowed by the ABNF, are accepted),
 //   VERSION must be 1, header fields must be PRINTUSASCII, SD-NAMEs at most 32 chars, an SD-ID
-//   may not repeat, and no leap second / lowercase t,z / more than 6 fractional digits.
+//   may not repeat, and no leap second / lowercase t,z / more than 9 fractional digits (7–9,
+//   beyond the RFC's 6, are cut to the microsecond: what Go's RFC3339Nano writes).
 // - Invalid UTF-8 in MSG or in PARAM-VALUEs becomes U+FFFD and sets attributes.invalidUtf8.
 
 import { isUtf8 } from 'node:buffer';
@@ -150,11 +151,17 @@ export function parseTimestamp(b: Buffer, s: number, e: number): string | null {
   let p = s + 19;
   let micros = 0;
   if (b[p] === DOT) {
+    // §6.2.3 allows 6 digits; 7–9 (Go's RFC3339Nano, as the OpenTelemetry Collector's syslog
+    // exporter writes it, and rsyslog takes it) are read to the microsecond, the digits below cut,
+    // as the RFC 3164 path and the other receivers read them: the whole message was refused.
     const fs = ++p;
-    while (p < e && isDigit(b[p])) micros = micros * 10 + (b[p++] - D0);
+    while (p < e && isDigit(b[p])) {
+      if (p - fs < 6) micros = micros * 10 + (b[p] - D0);
+      p++;
+    }
     const digits = p - fs;
-    if (digits === 0 || digits > 6) return null;
-    micros *= FRACTION_SCALE[digits];
+    if (digits === 0 || digits > 9) return null;
+    micros *= FRACTION_SCALE[Math.min(digits, 6)];
   }
   if (p >= e) return null;
   let offsetMinutes = 0;

@@ -485,6 +485,16 @@ describe('problems above the record level', () => {
     const [record] = convert(body, 'protobuf').records;
     expect(record.appName).toBe(big(48, 'a'));
     expect(record.truncated).toEqual(['appName']);
+    // the whole name stays a resource attribute (spans keep it whole): only its first 48 characters were kept
+    expect(record.attributes).toEqual({ resource: { 'service.name': big(60, 'a') } });
+  });
+
+  it('a host.name over 255 characters is cut in hostname and kept whole under resource; names that fit are not repeated', () => {
+    const host = `${big(250, 'h')}.example`;
+    const body = encodeProto({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }, { key: 'host.name', value: { stringValue: host } }] }, scopeLogs: [{ logRecords: [GOOD_PROTO] }] }] });
+    const [record] = convert(body, 'protobuf').records;
+    expect([record.appName, record.hostname, record.truncated]).toEqual(['svc', host.slice(0, 255), ['hostname']]);
+    expect(record.attributes).toEqual({ resource: { 'host.name': host } });
   });
 
   it('a log attribute named "resource" is kept aside, not overwritten', () => {

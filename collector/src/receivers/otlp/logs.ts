@@ -2,7 +2,8 @@
 //
 // Mapping (OTel log data model → docs/record-format.md):
 // - resource `service.name` → appName, `host.name` → hostname, `process.pid` → procId (strings,
-//   numbers and booleans are stringified; other kinds stay in the resource attributes instead).
+//   numbers and booleans are stringified; other kinds stay in the resource attributes instead; a
+//   value longer than its field stays there as well, whole, the field being cut).
 // - severityNumber 1–24 → severity through severityFromOtel (OTel data model Appendix B). 0 means
 //   unspecified: severityText is looked up as a level name/alias ("ERROR", "warn", "Fatal", "INFO2" …);
 //   when that fails too the record is info (6). The original severityText is not kept.
@@ -27,6 +28,7 @@
 
 import {
   applyFieldLimits,
+  FIELD_LIMITS,
   LEVEL_NAMES,
   rfc3339Micros,
   severityFromName,
@@ -137,17 +139,21 @@ function resourceContext(resourceLogs: NormalizedResourceLogs, maxAttr: number):
   const res = resourceLogs.resource;
   const ctx: ResourceContext = { issue: firstIssue(resourceLogs, res), truncated: [] };
   const attributes: Attributes = { ...res?.attributes };
-  const lift = (key: string): string | undefined => {
+  // A value longer than its header field (RFC 5424: APP-NAME 48 characters, HOSTNAME 255) is cut
+  // there (applyFieldLimits) and stays whole in the resource attributes too: only the cut name
+  // was kept, where the spans of the same resource keep the whole one.
+  const lift = (key: string, limit: number): string | undefined => {
     const value = attributes[key];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      delete attributes[key];
-      return String(value);
+      const text = String(value);
+      if (text.length <= limit) delete attributes[key];
+      return text;
     }
     return undefined;
   };
-  ctx.appName = lift('service.name');
-  ctx.hostname = lift('host.name');
-  ctx.procId = lift('process.pid');
+  ctx.appName = lift('service.name', FIELD_LIMITS.appName);
+  ctx.hostname = lift('host.name', FIELD_LIMITS.hostname);
+  ctx.procId = lift('process.pid', FIELD_LIMITS.procId);
   if (Object.keys(attributes).length > 0) ctx.attributes = truncateAttributes(attributes, maxAttr, 'attributes.resource.', ctx.truncated);
   return ctx;
 }

@@ -121,14 +121,17 @@ export function rfc3339Micros(epochMs: number, extraMicros = 0): string {
 
 /**
  * Cuts header fields longer than their RFC 5424 limit and lists them in `truncated`.
- * Mutates and returns the record.
+ * Mutates and returns the record. A character the limit would split (an emoji's surrogate pair)
+ * is left out whole: half of it is no text, and became U+FFFD wherever the record was encoded.
  */
 export function applyFieldLimits(record: LogRecord): LogRecord {
   for (const field of Object.keys(FIELD_LIMITS) as (keyof typeof FIELD_LIMITS)[]) {
     const value = record[field];
     const limit = FIELD_LIMITS[field];
     if (value !== undefined && value.length > limit) {
-      record[field] = value.slice(0, limit);
+      const high = value.charCodeAt(limit - 1);
+      const splits = high >= 0xd800 && high <= 0xdbff && (value.charCodeAt(limit) & 0xfc00) === 0xdc00;
+      record[field] = value.slice(0, splits ? limit - 1 : limit);
       (record.truncated ??= []).push(field);
     }
   }

@@ -53,6 +53,8 @@ describe('normalizeRecord', () => {
     },
     { name: 'pino line with trace_flags but no trace id: an attribute', input: { level: 30, time: 1767225600000, msg: 'x', trace_flags: '01' }, want: { attributes: { trace_flags: '01' } } },
     { name: 'procId over 128 truncated', input: { msg: 'x', procId: 'p'.repeat(200) }, want: { procId: 'p'.repeat(128), truncated: ['procId'] } },
+    // Cut between the halves of 🚀, appName ended in a lone surrogate: U+FFFD in Loki's service_name label.
+    { name: 'appName cut before a character it would split', input: { msg: 'x', appName: `${'a'.repeat(47)}🚀b` }, want: { appName: 'a'.repeat(47), truncated: ['appName'] } },
     { name: 'pino line', input: { level: 50, time: 1767225600000, pid: 1, hostname: 'h', msg: 'boom', err: { message: 'e' } }, want: { severity: 3, level: 'err', procId: '1', attributes: { err: { message: 'e' } } } },
     { name: 'pino line with level labels and ISO time', input: { level: 'warn', time: '2026-01-01T00:00:00.250Z', pid: 1, msg: 'slow' }, want: { timestamp: '2026-01-01T00:00:00.250000Z', severity: 4, level: 'warning', procId: '1' } },
     { name: 'pino line with a microsecond ISO time', input: { level: 30, time: '2026-01-01T01:00:00.123456+01:00', msg: 'x' }, want: { timestamp: '2026-01-01T00:00:00.123456Z' } },

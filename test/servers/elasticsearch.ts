@@ -9,7 +9,8 @@
 //    boolean, keyword, date); a value that does not fit → 400 document_parsing_exception;
 //    date_nanos before 1970 → 400; a flattened field's leaf whose keyed encoding
 //    (`<key>\0<value>`) is longer than Lucene's 32766-byte term limit and not skipped by the
-//    field's `ignore_above` → 400 for the whole document
+//    field's `ignore_above` → 400 for the whole document, and so is a flattened value with objects
+//    nested deeper than the field's `depth_limit` (default 20; the value's own object is level 1)
 //    (https://www.elastic.co/guide/en/elasticsearch/reference/current/flattened.html#flattened-params);
 //    more fields than index.mapping.total_fields.limit (default
 //    1000; object and leaf fields count, flattened subfields do not) → 400 for the document that
@@ -77,17 +78,36 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
-/** Fills `out` with each mapped path's type, `ignoreAbove` with the paths that set `ignore_above`. */
-function flattenProperties(props: Record<string, unknown>, prefix: string, out: Mapping, ignoreAbove: Map<string, number>): void {
+/**
+ * Fills `out` with each mapped path's type, `ignoreAbove` with the paths that set `ignore_above`,
+ * `depthLimit` with the flattened paths' `depth_limit`.
+ */
+function flattenProperties(props: Record<string, unknown>, prefix: string, out: Mapping, ignoreAbove: Map<string, number>, depthLimit: Map<string, number>): void {
   for (const [name, def] of Object.entries(props)) {
-    const d = def as { type?: string; properties?: Record<string, unknown>; ignore_above?: number };
+    const d = def as { type?: string; properties?: Record<string, unknown>; ignore_above?: number; depth_limit?: number };
     const path = prefix ? `${prefix}.${name}` : name;
     if (d.properties) {
       out.set(path, 'object');
-      flattenProperties(d.properties, path, out, ignoreAbove);
+      flattenProperties(d.properties, path, out, ignoreAbove, depthLimit);
     } else out.set(path, d.type ?? 'object');
     if (typeof d.ignore_above === 'number') ignoreAbove.set(path, d.ignore_above);
+    if (d.type === 'flattened') depthLimit.set(path, d.depth_limit ?? FLATTENED_DEPTH_LIMIT);
   }
+}
+
+/** A flattened field's default `depth_limit`. */
+const FLATTENED_DEPTH_LIMIT = 20;
+
+/**
+ * How deep a flattened value's objects nest, as Elasticsearch counts it for `depth_limit`
+ * (FlattenedFieldParser: an object's depth is its key path's length + 1; arrays add none).
+ */
+function objectDepth(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((max: number, v) => Math.max(max, objectDepth(v)), 0);
+  if (value === null || typeof value !== 'object') return 0;
+  let inner = 0;
+  for (const v of Object.values(value)) inner = Math.max(inner, objectDepth(v));
+  return 1 + inner;
 }
 
 /** Lucene's IndexWriter.MAX_TERM_LENGTH: no indexed term may be longer, in UTF-8 bytes. */
@@ -181,6 +201,8 @@ export class ElasticsearchServer {
   readonly #mappings = new Map<string, Mapping>();
   /** index name → (path → ignore_above) of its template's mapping */
   readonly #ignoreAbove = new Map<string, Map<string, number>>();
+  /** index name → (flattened path → depth_limit) of its template's mapping */
+  readonly #depthLimit = new Map<string, Map<string, number>>();
   readonly #templateOf = new Map<string, Template | undefined>();
   readonly #options: ElasticsearchServerOptions;
   /** Per-item fault injection: return an error for an item to fail it (nothing is stored). */
@@ -237,10 +259,12 @@ export class ElasticsearchServer {
     if (!m) {
       m = new Map();
       const ignoreAbove = new Map<string, number>();
+      const depthLimit = new Map<string, number>();
       const props = this.#template(index)?.template?.mappings?.properties;
-      if (props) flattenProperties(props, '', m, ignoreAbove);
+      if (props) flattenProperties(props, '', m, ignoreAbove, depthLimit);
       this.#mappings.set(index, m);
       this.#ignoreAbove.set(index, ignoreAbove);
+      this.#depthLimit.set(index, depthLimit);
     }
     return m;
   }
@@ -249,6 +273,7 @@ export class ElasticsearchServer {
   #mapDocument(index: string, id: string, doc: Record<string, unknown>): ItemError | undefined {
     const mapping = this.#mapping(index);
     const ignoreAbove = this.#ignoreAbove.get(index)!;
+    const depthLimit = this.#depthLimit.get(index)!;
     const dynamicTemplates = this.#template(index)?.template?.mappings?.dynamic_templates ?? [];
     const added: Array<[string, string]> = [];
     const fail = (path: string, type: string, value: unknown): ItemError => ({
@@ -262,6 +287,11 @@ export class ElasticsearchServer {
         let type = mapping.get(path) ?? added.find(([p]) => p === path)?.[1];
         if (value === null) continue;
         if (type === 'flattened') {
+          const limit = depthLimit.get(path) ?? FLATTENED_DEPTH_LIMIT;
+          if (objectDepth(value) > limit) {
+            const reason = `The provided [flattened] field [${path}] exceeds the maximum depth limit of [${limit}].`;
+            return { status: 400, type: 'document_parsing_exception', reason: `[1:2] failed to parse: ${reason}`, caused_by: { type: 'illegal_argument_exception', reason } };
+          }
           const immense = immenseFlattenedLeaf(value, '', ignoreAbove.get(path));
           if (immense) {
             const reason = `Flattened field [${path}] contains one immense field whose keyed encoding is longer than the allowed max length of ${MAX_TERM_BYTES} bytes. Key length: ${immense.keyBytes}, value length: ${immense.valueBytes} for key starting with [${immense.key.slice(0, 10)}]`;
@@ -339,6 +369,7 @@ export class ElasticsearchServer {
           this.templates.set(tpl[1], t);
           this.#mappings.clear();
           this.#ignoreAbove.clear();
+          this.#depthLimit.clear();
           this.#templateOf.clear();
           return json(200, { acknowledged: true });
         } catch (e) {

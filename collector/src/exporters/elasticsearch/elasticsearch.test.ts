@@ -340,6 +340,47 @@ describe('against the Elasticsearch test server', () => {
     es.templates.delete('flat');
   });
 
+  // A flattened field refuses objects nested deeper than its depth_limit, 20 by default: such a
+  // record (the receivers take 1000 levels, OTLP 64) was refused (400) and dead-lettered for good.
+  it('records whose nested attributes (structured data, span events …) go 30 objects deep reach the data stream', async () => {
+    const stream = 'logs-periscope-deep';
+    const h = logHarness();
+    const d = h.delivery(new ElasticsearchSink(esConfig({ url: es.url, auth, dataStream: stream }), 'inst-deep'), testDeliveryOptions('es'));
+    d.start();
+    let deep: Record<string, unknown> = { leaf: 'bottom' };
+    for (let i = 0; i < 30; i++) deep = { [`level${i}`]: deep };
+    h.append([testRecord({ msg: 'deep', attributes: { deep } })]);
+    await waitUntil(() => d.cursor === h.store.lastId());
+    await d.shutdown();
+    const letters = h.deadLetters.list({ limit: 10 });
+    h.close();
+    expect(letters.map((l) => l.reason)).toEqual([]);
+    expect(es.docs(stream).map((doc) => doc.source.periscope)).toMatchObject([{ attributes: { deep } }]);
+  });
+
+  it('the test server refuses a flattened value nested deeper than the depth_limit (20 by default), as Elasticsearch does', async () => {
+    const template = (depthLimit?: number) => ({ index_patterns: ['logs-depth-*'], data_stream: {}, priority: 300, template: { mappings: { properties: { '@timestamp': { type: 'date' }, f: { type: 'flattened', ...(depthLimit ? { depth_limit: depthLimit } : {}) } } } } });
+    const nested = (levels: number) => {
+      let v: unknown = 'x';
+      for (let i = 0; i < levels; i++) v = i % 2 ? [{ k: v }] : { k: v }; // arrays count no level
+      return v;
+    };
+    const bulk = async (index: string, f: unknown) => {
+      const body = `${JSON.stringify({ create: { _index: index } })}\n${JSON.stringify({ '@timestamp': '2026-01-01T00:00:00Z', f })}\n`;
+      const res = await fetch(`${es.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: `ApiKey ${SECRETS.apiKey}` }, body });
+      return ((await res.json()) as { items: Array<{ create: { status: number; error?: { reason: string } } }> }).items[0].create;
+    };
+    const put = (t: object) => fetch(`${es.url}/_index_template/depth`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `ApiKey ${SECRETS.apiKey}` }, body: JSON.stringify(t) });
+    await put(template());
+    expect(await bulk('logs-depth-a', nested(20))).toMatchObject({ status: 201 });
+    const refused = await bulk('logs-depth-a', nested(21));
+    expect(refused.status).toBe(400);
+    expect(refused.error?.reason).toMatch(/The provided \[flattened\] field \[f\] exceeds the maximum depth limit of \[20\]/);
+    await put(template(100));
+    expect(await bulk('logs-depth-b', nested(100))).toMatchObject({ status: 201 });
+    es.templates.delete('depth');
+  });
+
   it('whole-request 429 and 503 are retried; 401 with a wrong key is permanent', async () => {
     await es.setFault({ mode: 'status', status: 503, times: 2, retryAfter: '0' });
     const h = logHarness();

@@ -24,8 +24,11 @@ const labels = { type: 'flattened', ignore_above: 1024 };
  * attribute, a long structured-data param) was refused whole (400, "contains one immense field")
  * and went to the dead letters for good. Longer values stay in _source, not searchable, as with
  * the keyword fields.
+ * `depth_limit` is the receivers' nesting limit (1000 levels, docs/api.md) instead of
+ * Elasticsearch's 20: a record whose attributes nested objects deeper (an OTLP kvlist takes 64)
+ * was refused whole (400, "exceeds the maximum depth limit of [20]") and dead-lettered for good.
  */
-const flattened = { type: 'flattened', ignore_above: 1024 };
+const flattened = { type: 'flattened', ignore_above: 1024, depth_limit: 1000 };
 
 /** A data stream template: `labels` flattened, `properties` as given. */
 function dataStreamTemplate(dataStream: string, properties: Record<string, unknown>, description: string) {

@@ -137,3 +137,31 @@ describe('parseLogBatch: many rejections', () => {
     expect(parsed.rejectedByCode).toEqual({ PERISCOPE_ERR_BAD_SEVERITY: 750, PERISCOPE_ERR_BAD_JSON: 750 });
   });
 });
+
+describe('parseLogBatch: invalid UTF-8', () => {
+  const bad = Buffer.from([0xc3, 0x28]); // a lead byte without its continuation
+  const stored = (type: string, body: Buffer) => {
+    const { columns, rejected } = parseLogBatch(type, body, Date.now());
+    expect(rejected).toEqual([]);
+    return columns.bodies.map((b) => JSON.parse(b) as { msg: string; attributes?: Record<string, unknown> });
+  };
+
+  it('NDJSON: the record whose line held it is kept, with U+FFFD and attributes.invalidUtf8; its neighbours are untouched', () => {
+    const body = Buffer.concat([
+      Buffer.from('{"msg":"clean \uFFFD written by the sender"}\n{"msg":"bad '), bad, Buffer.from('","attributes":{"k":1}}\n\n{"msg":"after"}'),
+    ]);
+    const records = stored('application/x-ndjson', body);
+    expect(records.map((r) => r.msg)).toEqual(['clean \uFFFD written by the sender', 'bad \uFFFD(', 'after']);
+    expect(records.map((r) => r.attributes)).toEqual([undefined, { k: 1, invalidUtf8: true }, undefined]);
+  });
+
+  it('a valid body flags nothing, also with a U+FFFD the sender wrote', () => {
+    expect(stored('application/x-ndjson', Buffer.from('{"msg":"\uFFFD"}\n'))[0].attributes).toBeUndefined();
+    expect(stored('application/json', Buffer.from('[{"msg":"\uFFFD"}]'))[0].attributes).toBeUndefined();
+  });
+
+  it('application/json: the elements holding a replaced byte are flagged', () => {
+    const body = Buffer.concat([Buffer.from('[{"msg":"ok"},{"msg":"x'), bad, Buffer.from('"}]')]);
+    expect(stored('application/json', body).map((r) => r.attributes)).toEqual([undefined, { invalidUtf8: true }]);
+  });
+});

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { parseJsonExact } from '../../../../sdk/src/exact-json.ts';
 import { ERR } from '../../errors.ts';
 import { emptyColumns, pushRecord, type LogColumns } from '../../ingest/log-batch.ts';
@@ -27,7 +28,8 @@ export interface ParsedLogs {
   rejectedCount: number;
 }
 
-type Item = { ok: true; value: unknown } | { ok: false; message: string };
+/** A parsed value; `invalidUtf8` when bytes of its line (its array element) were not UTF-8 and became U+FFFD. */
+type Item = { ok: true; value: unknown; invalidUtf8?: true } | { ok: false; message: string };
 
 /**
  * Splits an NDJSON body into parsed values; a line that is not JSON becomes a rejection with
@@ -58,27 +60,59 @@ export function parseNdjsonBytes(body: Buffer): Item[] {
   return out;
 }
 
+/**
+ * The items of an NDJSON body that is not all UTF-8, each flagged when its own line is not: one
+ * line at a time, as parseNdjson reads them (its index counts the non-blank lines).
+ */
+function parseNdjsonFlagged(body: Buffer): Item[] {
+  const out: Item[] = [];
+  for (let start = 0; start < body.length; ) {
+    let end = body.indexOf(0x0a, start);
+    if (end === -1) end = body.length;
+    const before = out.length;
+    parseNdjson(body.toString('utf8', start, end), out);
+    if (out.length > before && !isUtf8(body.subarray(start, end))) {
+      const item = out[out.length - 1];
+      if (item.ok) item.invalidUtf8 = true;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 /** Body → candidate records. application/json: an array, one object, or (lenient) JSON lines. */
 function parseBody(contentType: string, body: Uint8Array): Item[] {
-  // Invalid UTF-8 is replaced (U+FFFD), never fatal: the valid records must survive.
+  // Invalid UTF-8 is replaced (U+FFFD), never fatal: the valid records must survive. The records
+  // it was in say so (attributes.invalidUtf8, as syslog's), so that a U+FFFD in them is told
+  // from one the sender wrote. isUtf8 (simdutf) costs little; a body that fails it is read again
+  // line by line to tell which records.
   const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const utf8 = isUtf8(bytes);
   if (contentType.startsWith('application/json')) {
-    // A leading BOM (Windows tools write one) is no part of the document: RFC 8259 §8.1 lets a
-    // parser ignore it, as the OTLP/JSON receiver and NDJSON bodies do; JSON.parse refuses it.
-    let text = bytes.toString('utf8');
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    try {
-      const value = parseJsonExact(text);
-      return Array.isArray(value) ? value.map((v) => ({ ok: true as const, value: v })) : [{ ok: true, value }];
-    } catch (err) {
-      // A broken array is one broken document: its lines are not records (a pretty-printed
-      // array read line by line kept some elements and reported the rest by line number).
-      if (text.trimStart().startsWith('[')) return [{ ok: false, message: `malformed JSON array: ${(err as Error).message}` }];
-      // Otherwise read it as JSON lines so each bad line is reported by index.
-    }
-    return parseNdjson(text);
+    const items = parseJsonBody(bytes);
+    // Elements of one document cannot be told apart by their bytes: those holding a U+FFFD are flagged.
+    if (!utf8) for (const item of items) if (item.ok && JSON.stringify(item.value)?.includes('\uFFFD')) item.invalidUtf8 = true;
+    return items;
   }
-  return parseNdjsonBytes(bytes);
+  return utf8 ? parseNdjsonBytes(bytes) : parseNdjsonFlagged(bytes);
+}
+
+/** An application/json body: an array, one object, or (lenient) JSON lines. */
+function parseJsonBody(bytes: Buffer): Item[] {
+  // A leading BOM (Windows tools write one) is no part of the document: RFC 8259 §8.1 lets a
+  // parser ignore it, as the OTLP/JSON receiver and NDJSON bodies do; JSON.parse refuses it.
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    const value = parseJsonExact(text);
+    return Array.isArray(value) ? value.map((v) => ({ ok: true as const, value: v })) : [{ ok: true, value }];
+  } catch (err) {
+    // A broken array is one broken document: its lines are not records (a pretty-printed
+    // array read line by line kept some elements and reported the rest by line number).
+    if (text.trimStart().startsWith('[')) return [{ ok: false, message: `malformed JSON array: ${(err as Error).message}` }];
+    // Otherwise read it as JSON lines so each bad line is reported by index.
+  }
+  return parseNdjson(text);
 }
 
 /**
@@ -106,6 +140,7 @@ export function parseLogBatch(contentType: string, body: Uint8Array, nowMs: numb
       reject(i, n.code, n.message);
       continue;
     }
+    if (item.invalidUtf8) n.record.attributes = { ...n.record.attributes, invalidUtf8: true };
     try {
       pushRecord(columns, n.record, n.micros);
     } catch (err) {

@@ -180,7 +180,12 @@ function openFtsDatabase(path: string): DatabaseSync {
 // tried again like any step: thrown here, it ended the thread, and with it indexing and the log's
 // checkpoints until the collector restarted. Batches offered meanwhile are read back from the log.
 let checkpointer: LogCheckpointer | undefined;
-let lastCheckpoint = 0;
+/**
+ * When the last checkpoint pass ran, on the monotonic clock: by Date.now() a step of the host's
+ * wall clock back (NTP, a VM resumed, `date -s`) stopped the passes for as long as the step, and
+ * the log grew to the ingest thread's autocheckpoint meanwhile.
+ */
+let lastCheckpoint = Number.NEGATIVE_INFINITY;
 let indexer: Indexer | undefined;
 let stopping = false;
 parentPort!.on('message', (msg: 'stop' | IndexBatch) => {
@@ -212,8 +217,8 @@ while (!stopping) {
   });
   const checkpointError = attempt(() => {
     checkpointer ??= new LogCheckpointer(logDbPath);
-    if (Date.now() - lastCheckpoint < CHECKPOINT_MS) return;
-    lastCheckpoint = Date.now();
+    if (performance.now() - lastCheckpoint < CHECKPOINT_MS) return;
+    lastCheckpoint = performance.now();
     if (checkpointer.run()) parentPort!.postMessage({ finishCheckpoint: true } satisfies WorkerMessage);
   });
   const error = indexError ?? checkpointError;

@@ -1,5 +1,5 @@
 // The span retry queue in-process, in front of a scripted exporter (no collector, no child process).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -40,5 +40,31 @@ describe('a batch the collector refuses for its size (413)', () => {
     expect(counters).toEqual({ exported, failed });
     expect(taken).toEqual(spans.map((s) => s.name).filter((n) => !huge.includes(n)));
     expect(queue.heldSpans).toBe(0);
+  });
+});
+
+describe('drain at shutdown, with a collector that keeps failing', () => {
+  it('ends at its deadline also when the wall clock steps back an hour meanwhile (NTP, a VM resumed, date -s)', async () => {
+    const exporter: SpanExporter = {
+      export(_spans, done: (result: ExportResult) => void) {
+        done({ code: ExportResultCode.FAILED, error: new OTLPExporterError('retryable status') }); // 503 after the exporter's own retries
+      },
+      shutdown: async () => {},
+    };
+    const counters = { exported: 0, failed: 0 };
+    const queue = spanRetryQueue(exporter, counters);
+    queue.export([span(1)], () => {});
+    const realNow = Date.now;
+    let step = 0;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + step);
+    try {
+      const drained = queue.drain(Date.now() + 300);
+      setTimeout(() => (step = -3_600_000), 50);
+      const outcome = await Promise.race([drained.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still retrying after 5 s'), 5_000))]);
+      expect(outcome).toBe('ended');
+      expect(counters).toEqual({ exported: 0, failed: 1 });
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

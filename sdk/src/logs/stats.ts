@@ -115,9 +115,12 @@ export function markDrained(state: SharedState): void {
  * Only for the `exit` event, where the event loop is gone; the worker keeps running meanwhile.
  */
 export function waitDrainedSync(state: SharedState, deadlineAt: number): boolean {
+  // The deadline, an epoch time, is read on the monotonic clock once: by Date.now() at each turn, a
+  // step of the wall clock back (NTP, a VM resumed, `date -s`) held the app's exit for the step.
+  const end = performance.now() + Math.max(0, deadlineAt - Date.now());
   for (;;) {
     if (Atomics.load(state.flags, F.drained) === 1) return true;
-    const left = deadlineAt - Date.now();
+    const left = end - performance.now();
     if (left <= 0) return false;
     Atomics.wait(state.flags, F.drained, 0, left);
   }

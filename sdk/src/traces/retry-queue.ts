@@ -130,13 +130,16 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
       kick();
     },
     async drain(deadlineAt) {
-      while (held.length > 0 && Date.now() < deadlineAt) {
+      // On the monotonic clock from here (as the log shipper's deadline): by Date.now() a step of
+      // the wall clock back during shutdown kept retrying a collector that does not answer for the step.
+      const end = performance.now() + Math.max(0, deadlineAt - Date.now());
+      while (held.length > 0 && performance.now() < end) {
         cancelBackoff();
         kick();
         if (await sending) continue; // emptied (the loop ends unless more came meanwhile)
         // a transient failure: a backoff, but not past the deadline (ref'd: shutdown waits for it)
         cancelBackoff();
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs(attempt), deadlineAt - Date.now()))));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs(attempt), end - performance.now()))));
       }
       cancelBackoff();
       // (a send still in flight settles its batch itself: the agents are closed at the deadline)

@@ -64,8 +64,8 @@ const CLOSE_WAIT_MS = 5000;
  *
  * A query that runs longer than `timeoutMs` (store.queryTimeout) fails with 503 QUERY_TIMEOUT and
  * its thread is terminated (SQLite has no way to cancel a statement from node:sqlite; a query
- * stops at its next JavaScript call, such as the per-record q= match, or when its statement
- * ends); the queries queued behind it are sent again. Without this, one query over a large
+ * stops at its next JavaScript call, which a log query makes every few hundred records:
+ * log-reader.ts RUNNING_CHECK); the queries queued behind it are sent again. Without this, one query over a large
  * range held up every query behind it, log alert rules included, for as long as it ran.
  */
 export class StoreQueries {

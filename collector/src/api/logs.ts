@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { clientGone } from '../http/client-gone.ts';
 import { parseLogFilter } from '../store/log-filter.ts';
 import type { StoreQueries } from '../store/store-queries.ts';
 import { csvHeader, csvRow } from './csv.ts';
@@ -22,7 +23,7 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: StoreQueries
   app.get('/api/v1/logs', async (request, reply) => {
     const query = request.query as Query;
     const filter = parseLogFilter(query, ['limit', 'cursor']);
-    const page = await store.page(filter, parseLimit(query.limit), query.cursor || undefined);
+    const page = await store.page(filter, parseLimit(query.limit), query.cursor || undefined, clientGone(reply));
     reply.type('application/json; charset=utf-8');
     return reply.send(`{"records":[${page.bodies.join(',')}],"nextCursor":${JSON.stringify(page.nextCursor)}}`);
   });
@@ -33,7 +34,7 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: StoreQueries
     const format = query.format ?? 'ndjson';
     if (format !== 'ndjson' && format !== 'csv') throw new PeriscopeError(ERR.BAD_QUERY, 'format: expected ndjson or csv', 400, { key: 'format' });
     const filter = parseLogFilter(query, ['format']);
-    const pages = store.bodies(filter);
+    const pages = store.bodies(filter, undefined, clientGone(reply));
     // The first page is read before the answer starts, so a query that cannot run (503 timeout,
     // store unavailable) is answered as every endpoint answers it, with its status and
     // Retry-After, not as a connection cut after a 200. A later page's failure can only cut the
@@ -52,13 +53,13 @@ export function registerLogQueryRoutes(app: FastifyInstance, store: StoreQueries
     return reply.send(Readable.from(lines(), { objectMode: false, highWaterMark: 1 }));
   });
 
-  app.get('/api/v1/logs/stats', async (request) => {
+  app.get('/api/v1/logs/stats', async (request, reply) => {
     const query = request.query as Query;
     const interval = query.interval ?? '1m';
     // A bare number is seconds, as Loki's and Prometheus' `step` (interval=60 is a minute).
     const ms = typeof interval === 'string' && /^\d+(\.\d+)?$/.test(interval) ? Number(interval) * 1000 : parseDuration(interval);
     if (!Number.isFinite(ms) || ms < 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'interval: expected a duration of at least 1s, e.g. 1m, 90s or 60 (seconds)', 400, { key: 'interval' });
     const filter = parseLogFilter(query, ['interval']);
-    return { interval, buckets: await store.stats(filter, ms * 1000) };
+    return { interval, buckets: await store.stats(filter, ms * 1000, clientGone(reply)) };
   });
 }

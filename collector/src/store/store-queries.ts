@@ -92,9 +92,9 @@ export class StoreQueries {
     if (this.#threads.length === 0 && !this.#closed) this.#start();
   }
 
-  /** Newest first, keyset-paginated: the stored JSON bodies. */
-  page(filter: LogFilter, limit: number, cursor?: string): Promise<BodyPage> {
-    return this.#ask({ op: 'page', filter, limit, ...(cursor ? { cursor } : {}) }) as Promise<BodyPage>;
+  /** Newest first, keyset-paginated: the stored JSON bodies. `signal`: see #ask. */
+  page(filter: LogFilter, limit: number, cursor?: string, signal?: AbortSignal): Promise<BodyPage> {
+    return this.#ask({ op: 'page', filter, limit, ...(cursor ? { cursor } : {}) }, signal) as Promise<BodyPage>;
   }
 
   /** Newest first, keyset-paginated: the records. */
@@ -103,18 +103,18 @@ export class StoreQueries {
   }
 
   /** Every matching body, newest first, a page at a time: memory stays constant whatever the result size. */
-  async *bodies(filter: LogFilter, pageSize = 1000): AsyncGenerator<string[]> {
+  async *bodies(filter: LogFilter, pageSize = 1000, signal?: AbortSignal): AsyncGenerator<string[]> {
     let cursor: string | undefined;
     do {
-      const page = await this.page(filter, pageSize, cursor);
+      const page = await this.page(filter, pageSize, cursor, signal);
       if (page.bodies.length > 0) yield page.bodies;
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
   }
 
   /** Counts per time bucket, service and severity. */
-  stats(filter: LogFilter, intervalMicros: number): Promise<StatsBucket[]> {
-    return this.#ask({ op: 'stats', filter, intervalMicros }) as Promise<StatsBucket[]>;
+  stats(filter: LogFilter, intervalMicros: number, signal?: AbortSignal): Promise<StatsBucket[]> {
+    return this.#ask({ op: 'stats', filter, intervalMicros }, signal) as Promise<StatsBucket[]>;
   }
 
   /** Number of records matching the filter (log alert rules). */
@@ -123,13 +123,13 @@ export class StoreQueries {
   }
 
   /** Traces with a span matching the query, most recent first (traces/trace-search.ts). */
-  searchTraces(query: TraceQuery): Promise<TraceSearchResult> {
-    return this.#ask({ op: 'traces', query }) as Promise<TraceSearchResult>;
+  searchTraces(query: TraceQuery, signal?: AbortSignal): Promise<TraceSearchResult> {
+    return this.#ask({ op: 'traces', query }, signal) as Promise<TraceSearchResult>;
   }
 
   /** GET /api/v1/traces/:traceId's answer as JSON in UTF-8 (traces/trace-answer.ts), or null when the trace has no span stored. */
-  trace(traceId: string): Promise<Uint8Array | null> {
-    return this.#ask({ op: 'trace', traceId }) as Promise<Uint8Array | null>;
+  trace(traceId: string, signal?: AbortSignal): Promise<Uint8Array | null> {
+    return this.#ask({ op: 'trace', traceId }, signal) as Promise<Uint8Array | null>;
   }
 
   /** A page of GET /api/v1/deadletter as JSON in UTF-8 (exporters/dead-letter-page.ts). */
@@ -149,16 +149,60 @@ export class StoreQueries {
     }));
   }
 
-  #ask(op: QueryOp): Promise<unknown> {
+  /**
+   * `signal` is aborted when nobody waits for the answer any more (the HTTP client went away):
+   * a query still queued is dropped, a running one stopped as at its timeout, so the queries
+   * behind it need not wait for it. Loki and Prometheus cancel a query whose client is gone
+   * likewise; before, each search the console left (a filter edited, a page closed) ran on to
+   * its end or its timeout, and two of them held every other query for up to store.queryTimeout.
+   */
+  #ask(op: QueryOp, signal?: AbortSignal): Promise<unknown> {
     if (this.#closed) return Promise.reject(unavailable('the collector is shutting down'));
-    return new Promise((resolve, reject) => this.#send({ request: { ...op, id: this.#nextId++ }, resolve, reject }));
+    if (signal?.aborted) return Promise.reject(cancelled());
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { request: { ...op, id: this.#nextId++ }, resolve, reject };
+      if (signal) {
+        const onAbort = () => this.#cancel(pending);
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.resolve = (value) => { signal.removeEventListener('abort', onAbort); resolve(value); };
+        pending.reject = (err) => { signal.removeEventListener('abort', onAbort); reject(err); };
+      }
+      this.#send(pending);
+    });
   }
 
+  /**
+   * A thread is sent only the query it runs (the oldest of its waiting); the next when it
+   * answers. So a query still queued can be dropped without the thread ever seeing it.
+   */
   #send(pending: Pending): void {
     const thread = this.#pick();
     thread.waiting.set(pending.request.id, pending);
-    thread.worker.postMessage(pending.request);
+    if (thread.waiting.size === 1) thread.worker.postMessage(pending.request);
     this.#timeHead(thread);
+  }
+
+  /** Sends a thread the query now at the head of its waiting, if any; after close(), fails them instead. */
+  #runNext(thread: QueryThread): void {
+    if (this.#closed) {
+      for (const p of thread.waiting.values()) p.reject(unavailable('the collector is shutting down'));
+      thread.waiting.clear();
+      return;
+    }
+    const head = thread.waiting.values().next().value;
+    if (head) thread.worker.postMessage(head.request);
+    this.#timeHead(thread);
+  }
+
+  #cancel(pending: Pending): void {
+    const thread = this.#threads.find((t) => t.waiting.has(pending.request.id));
+    if (!thread) return; // answered already
+    if (thread.waiting.values().next().value === pending) {
+      this.#stopRunning(thread, pending, cancelled());
+      return;
+    }
+    thread.waiting.delete(pending.request.id);
+    pending.reject(cancelled());
   }
 
   /** An idle thread; else a new one while there are fewer than the bound; else the one with the fewest queries waiting. */
@@ -183,13 +227,19 @@ export class StoreQueries {
   }
 
   #timedOut(thread: QueryThread, pending: Pending): void {
-    thread.waiting.delete(pending.request.id);
-    pending.reject(new PeriscopeError(
+    this.#stopRunning(thread, pending, new PeriscopeError(
       ERR.QUERY_TIMEOUT,
       `the query ran longer than store.queryTimeout (${this.#timeoutMs} ms) and was stopped; narrow its time range (start, end) or add a service or other filter`,
       503,
       { timeoutMs: this.#timeoutMs },
     ));
+  }
+
+  /** Fails the query `thread` runs with `error`, stops the thread and sends its other queries to another. */
+  #stopRunning(thread: QueryThread, pending: Pending, error: PeriscopeError): void {
+    thread.waiting.delete(pending.request.id);
+    clearTimeout(pending.timer);
+    pending.reject(error);
     // The rest go to a new thread; this one is terminated and forgotten (its exit rejects nothing).
     const rest = [...thread.waiting.values()];
     thread.waiting.clear();
@@ -216,7 +266,7 @@ export class StoreQueries {
       if (!pending) return;
       thread.waiting.delete(reply.id!);
       clearTimeout(pending.timer);
-      this.#timeHead(thread);
+      this.#runNext(thread);
       if (reply.error === undefined) pending.resolve(reply.result);
       else if (reply.error.code !== undefined) pending.reject(new PeriscopeError(reply.error.code, reply.error.message, reply.error.statusCode, reply.error.details));
       else pending.reject(new Error(reply.error.message));
@@ -236,6 +286,11 @@ export class StoreQueries {
     this.#threads.push(thread);
     return thread;
   }
+}
+
+/** The answer to a query whose client went away: nobody reads it, and it is not a server error to log. */
+function cancelled(): PeriscopeError {
+  return new PeriscopeError(ERR.QUERY_CANCELLED, 'the query was cancelled: its client went away', 499, null);
 }
 
 function unavailable(reason: string): PeriscopeError {

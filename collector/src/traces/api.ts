@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../config/units.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
+import { clientGone } from '../http/client-gone.ts';
 import { queryParams, singleParam, type RawQuery } from '../http/query-params.ts';
 import { STATUS_CODE_NAMES } from './span.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
@@ -73,7 +74,7 @@ export function registerTraceRoutes(app: FastifyInstance, { logs, slow }: TraceR
     return { window, operations };
   });
 
-  app.get('/api/v1/traces', async (request) => {
+  app.get('/api/v1/traces', async (request, reply) => {
     const raw = request.query as RawQuery;
     const rest: RawQuery = Object.create(null); // a key __proto__ stays a key (refused as unknown)
     const attributes: Array<{ key: string; value: string }> = [];
@@ -96,7 +97,7 @@ export function registerTraceRoutes(app: FastifyInstance, { logs, slow }: TraceR
       attributes,
       ...parseTimeRange(query.start, query.end),
       limit: parseLimit(query.limit, 20, 1000),
-    });
+    }, clientGone(reply));
   });
 
   app.get('/api/v1/traces/:traceId', async (request, reply) => {
@@ -107,7 +108,7 @@ export function registerTraceRoutes(app: FastifyInstance, { logs, slow }: TraceR
     if (!/^[0-9a-fA-F]{32}$/.test(raw)) throw bad('traceId', 'expected 32 hex characters');
     const traceId = raw.toLowerCase();
     // Read, assembled and serialized by a query thread: at its bounds a trace is 64 MiB of span text (trace-answer.ts).
-    const answer = await logs.trace(traceId);
+    const answer = await logs.trace(traceId, clientGone(reply));
     if (answer === null) throw new PeriscopeError(ERR.NOT_FOUND, `no spans of trace ${traceId}`, 404, { traceId });
     return reply.type('application/json; charset=utf-8').send(Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength));
   });

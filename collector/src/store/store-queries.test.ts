@@ -75,6 +75,37 @@ describe('log queries in the query thread', () => {
     expect(first.nextCursor).not.toBeNull();
   });
 
+  it('reads a page after a cursor from the cursor down, not again from the newest record', () => {
+    const { db, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), false);
+    append(['a', 'b', 'c', 'd']);
+    const reader = new LogReader(db, { searchIndex: false });
+    const cursor = reader.page(parseLogFilter({}), 2).nextCursor!;
+    const prepare = db.prepare.bind(db);
+    for (const query of [{}, { service: 'svc' }, { 'attr.k': 'v' }, { q: 'b' }, { start: '2026-06-01T00:00:00Z' }]) {
+      // The statement page() runs, and its parameters.
+      let ran: { sql: string; params: unknown[] } | undefined;
+      db.prepare = (sql: string) => {
+        const statement = prepare(sql);
+        const iterate = statement.iterate.bind(statement);
+        statement.iterate = (...params: never[]) => {
+          ran = { sql, params };
+          return iterate(...params);
+        };
+        return statement;
+      };
+      try {
+        reader.page(parseLogFilter(query), 2, cursor);
+      } finally {
+        db.prepare = prepare;
+      }
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${ran!.sql}`).all(...(ran!.params as never[])) as Array<{ detail: string }>).map((r) => r.detail);
+      // The index is read from the cursor's time down (ts<?), in order: no scan of it from the newest
+      // record (each page cost more the deeper it was), no sort of every record in range.
+      expect(plan, JSON.stringify(query)).toEqual([expect.stringMatching(/^SEARCH l USING INDEX logs_(service_)?ts \(.*\bts<\?\)$/)]);
+    }
+    expect(reader.page(parseLogFilter({}), 2, cursor).bodies.map((b) => JSON.parse(b).msg)).toEqual(['b', 'a']);
+  });
+
   it('refuses stats of more buckets than its bound with a 400 naming interval, and answers up to it', () => {
     const { db, append } = storeIn(mkdtempSync(join(tmpdir(), 'periscope-queries-')), false);
     append(['a', 'b', 'c', 'd']); // a millisecond apart: a bucket each at interval=1ms

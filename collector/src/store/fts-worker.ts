@@ -44,7 +44,15 @@ class Indexer {
   readonly #pending = this.#log.prepare("SELECT id, json_extract(body, '$.msg') AS msg, trace_id AS traceId FROM logs WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
   readonly #oldest = this.#log.prepare('SELECT min(id) AS id FROM logs');
   readonly #prune = this.#fts.prepare('DELETE FROM log_chunks WHERE rowid < ?');
-  #indexed = Number(this.#cursor.get(INDEXED_ID_KEY) ?? 0);
+  /**
+   * The cursor, never past the log's last position: an index ahead of the log is one restored
+   * with a log from before it (a backup of periscope.db taken before periscope-fts.db's, or the
+   * log alone restored). SQLite gives the next records the positions after the log's last, which
+   * such a cursor took as indexed: `q=` and `traceId=` never found them. The chunks past it hold
+   * the text of records that are gone; each is replaced whole when its positions are indexed again,
+   * and queries check every candidate against the log meanwhile.
+   */
+  #indexed = Math.min(Number(this.#cursor.get(INDEXED_ID_KEY) ?? 0), (this.#log.prepare('SELECT max(id) AS id FROM logs').get() as { id: number | null }).id ?? 0);
   /**
    * The chunk holding the last indexed position while positions after it are still to come:
    * its text so far, indexed again whole (replacing its row) when they come.
@@ -53,6 +61,9 @@ class Indexer {
   #sincePrune = 0;
 
   constructor() {
+    // Saved at once: queries read the cursor from the file, and take the positions after it as
+    // not indexed yet (checked record by record) only from there.
+    if (String(this.#indexed) !== (this.#cursor.get(INDEXED_ID_KEY) ?? '0')) this.#cursor.set(INDEXED_ID_KEY, String(this.#indexed));
     parentPort!.postMessage({ indexedId: this.#indexed } satisfies WorkerMessage);
   }
 

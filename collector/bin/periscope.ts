@@ -3,6 +3,8 @@
 //   periscope [start] [--config FILE]   run the collector (embedded defaults without a file)
 //   periscope check-config FILE         validate a config file and exit (0 valid, 2 invalid)
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
+//   periscope backup [--config FILE] DIR  copy the databases of store.dataDir into DIR, a running
+//                                       collector's too (SQLite's online backup; docs/deploy.md)
 //   periscope --version                 print the version (also on the "collector started" log line)
 // Anything else on the command line is refused with the usage and exit status 2. `start` takes
 // its file only as --config, as Prometheus (--config.file) and the OpenTelemetry Collector
@@ -18,7 +20,7 @@ import { runWithNodeFlags } from './node-flags.ts';
 // The configuration's modules (typebox, ajv, alerting's schemas) are imported where they are used,
 // after the re-exec: imported here, they cost a second of every start on a loaded 2-core machine.
 
-const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope --version';
+const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope backup [--config FILE] DIR | periscope --version';
 
 /** The collector package's version, for --version and the start-up log line (bug reports, upgrades). */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -27,7 +29,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 class UsageError extends Error {}
 
 /** The command and its configuration file, or a UsageError for arguments the command does not take. */
-function commandLine(argv: string[]): { command: string; file?: string; help: boolean; version: boolean } {
+function commandLine(argv: string[]): { command: string; file?: string; target?: string; help: boolean; version: boolean } {
   const { values, positionals } = parsedArgs(argv);
   const help = values.help ?? false;
   const version = values.version ?? false;
@@ -42,6 +44,10 @@ function commandLine(argv: string[]): { command: string; file?: string; help: bo
       if (files.length > 1) throw new UsageError(`unexpected argument "${files[1]}": check-config checks one file`);
       return { command, file: files[0], help, version };
     }
+    case 'backup':
+      if (rest.length === 0 && !help) throw new UsageError('backup needs the directory to write the backup into');
+      if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}": backup writes into one directory`);
+      return { command, file: values.config, target: rest[0], help, version };
     case 'config-reference':
       if (rest.length || values.config !== undefined) throw new UsageError(`config-reference takes no ${rest.length ? `argument ("${rest[0]}")` : 'configuration file'}`);
       return { command, help, version };
@@ -104,7 +110,7 @@ async function checkedConfig(file: string | undefined, printWarnings = false, re
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { command, file, help, version } = commandLine(argv);
+  const { command, file, target, help, version } = commandLine(argv);
   if (help) {
     console.log(USAGE);
     return 0;
@@ -122,6 +128,16 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'config-reference') {
     const { renderConfigReference } = await import('../src/config/reference.ts');
     process.stdout.write(renderConfigReference());
+    return 0;
+  }
+  if (command === 'backup') {
+    // store.dataDir as `start` would take it (the file, PERISCOPE_DATA_DIR over it), relative to the working directory.
+    const { dataDir } = (await checkedConfig(file)).store;
+    const { backupDataDir } = await import('../src/store/backup.ts');
+    const started = performance.now();
+    const files = await backupDataDir(resolve(dataDir), resolve(target!));
+    for (const { file: name, bytes } of files) console.log(`${name}: ${bytes} bytes`);
+    console.log(`backup of ${resolve(dataDir)} written to ${resolve(target!)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)

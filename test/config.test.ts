@@ -423,6 +423,15 @@ it('docs/configuration.md is generated from the schemas and up to date', async (
   expect(undescribed).toEqual([]);
 });
 
+it('config-reference is written whole to a pipe its reader drains late (| less): the process waits for it before exiting', async () => {
+  // Over the pipe's 64 KiB, what was not written yet was lost at the exit. A shell pipe (pipe(2));
+  // Node's own child pipes are socket pairs, with room for all of it.
+  const { stdout } = await run('sh', ['-c', `"${process.execPath}" "${BIN}" config-reference | { sleep 1; wc -c; }`], { timeout: 30_000 });
+  const committed = readFileSync(join(REPO_ROOT, 'docs/configuration.md'));
+  expect(committed.length).toBeGreaterThan(65_536);
+  expect(Number(stdout.trim())).toBe(committed.length);
+});
+
 it('periscope start loads the configuration modules only once, after its re-exec with the V8 flags', async () => {
   // A module hook (kept across the re-exec by NODE_OPTIONS) names each module loaded, and whether
   // the process already has the flags: one loaded before the re-exec is loaded for nothing.

@@ -127,7 +127,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'config-reference') {
     const { renderConfigReference } = await import('../src/config/reference.ts');
-    process.stdout.write(renderConfigReference());
+    // Written before the exit: process.exit() does not wait for a pipe (`| less`, a test reading
+    // the output), and the reference, over the pipe's 64 KiB, was cut there.
+    await new Promise<void>((resolve, reject) => process.stdout.write(renderConfigReference(), (err) => (err ? reject(err) : resolve())));
     return 0;
   }
   if (command === 'backup') {

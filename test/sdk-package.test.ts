@@ -44,6 +44,14 @@ obs.logger.warn('started by --import');
 await obs.shutdown();
 `;
 
+// A CommonJS app, preloaded with --require as OpenTelemetry's auto-instrumentations register often is.
+const PRELOADED_CJS_APP = `
+const { getPeriscope } = require('@periscope/sdk');
+const obs = getPeriscope();
+obs.logger.warn('started by --require');
+obs.shutdown();
+`;
+
 // Compiles only if the package's declarations are found and say what the SDK takes: with types
 // missing, \`init\` would be \`any\` and the @ts-expect-error lines would fail as unused.
 const TS_APP = `
@@ -74,6 +82,7 @@ describe('the packed SDK in an app outside the repository', () => {
     await run('npm', ['install', '--prefer-offline', ...NPM_QUIET, join(packDir, tarball!)], { cwd: appDir });
     writeFileSync(join(appDir, 'app.js'), APP);
     writeFileSync(join(appDir, 'preloaded.js'), PRELOADED_APP);
+    writeFileSync(join(appDir, 'preloaded.cjs'), PRELOADED_CJS_APP);
     collector = await startCollectorProcess();
   }, 180_000);
   afterAll(async () => {
@@ -110,6 +119,16 @@ describe('the packed SDK in an app outside the repository', () => {
     expect(code, stderr).toBe(0);
     const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
     expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --import', 'warning']]);
+  });
+
+  it('starts from `node --require @periscope/sdk/register` in a CommonJS app', async () => {
+    const service = `required-${Date.now()}`;
+    const { code, stderr } = await runApp(appDir, ['--require', '@periscope/sdk/register', 'preloaded.cjs'], {
+      PERISCOPE_SERVICE: service, PERISCOPE_ENDPOINT: collector.url,
+    });
+    expect(code, stderr).toBe(0);
+    const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
+    expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --require', 'warning']]);
   });
 
   it('type-checks a TypeScript app against the published declarations', async () => {

@@ -8,6 +8,13 @@
 //
 // Worker threads inherit --import from the process's execArgv, so this module also runs in every
 // worker — including the SDK's own log-shipping worker. The SDK starts in the main thread only.
+//
+// `node --require @periscope/sdk/register app.js` (or NODE_OPTIONS=--require …, as OpenTelemetry's
+// auto-instrumentations register is preloaded) loads this module with require(), which cannot load
+// a module with a top-level await (ERR_REQUIRE_ASYNC_MODULE stopped the app before its first line):
+// so there is none here, and the SDK is loaded with require() too, synchronously (Node loads an ES
+// module graph without top-level await so, into the same module cache as import). Either way the
+// SDK has started before the app's first module runs.
 
 //
 // Whatever happens here, the app starts (DESIGN.md: the SDK never hurts the app). The environment
@@ -16,6 +23,7 @@
 // reported as a process warning on stderr (code PERISCOPE_INIT_FAILED) and the app runs without
 // the SDK; getPeriscope() returns undefined.
 
+import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 
 if (isMainThread) {
@@ -23,7 +31,9 @@ if (isMainThread) {
     // Loaded here, not imported statically: a package of the SDK's that cannot be loaded (missing
     // from the install, or of a version without an export the SDK imports) threw from the preload
     // as a failed init() did. Nor is the SDK loaded in the app's worker threads any more.
-    const { init } = await import('./index.ts');
+    // register.ts in the repository, dist/register.js in the package.
+    const entry = import.meta.url.endsWith('.ts') ? './index.ts' : './index.js';
+    const { init } = createRequire(import.meta.url)(entry) as typeof import('./index.ts');
     init();
   } catch (err) {
     try {

@@ -2,7 +2,7 @@
 // from the tarball into a fresh app (so the SDK sits under node_modules, where Node refuses to
 // strip TypeScript types), run against the REAL collector, and type-checked as a TypeScript app.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +50,20 @@ const { getPeriscope } = require('@periscope/sdk');
 const obs = getPeriscope();
 obs.logger.warn('started by --require');
 obs.shutdown();
+`;
+
+// What a bundler (esbuild, webpack) makes of the SDK: its modules run from the app's own folder, and
+// the log worker's file, which pino loads by path in a worker thread, is not there.
+const BUNDLED_APP = `
+import { init } from './bundled/index.js';
+try {
+  const obs = init({ service: 'bundled', endpoint: process.env.APP_ENDPOINT });
+  obs.logger.info('from a bundle');
+  await obs.shutdown();
+  console.log(JSON.stringify({ stats: obs.stats() }));
+} catch (err) {
+  console.log(JSON.stringify({ error: err.message }));
+}
 `;
 
 // Compiles only if the package's declarations are found and say what the SDK takes: with types
@@ -129,6 +143,17 @@ describe('the packed SDK in an app outside the repository', () => {
     expect(code, stderr).toBe(0);
     const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
     expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --require', 'warning']]);
+  });
+
+  it('bundled into the app, init() says the SDK cannot run from a bundle and what to do', async () => {
+    cpSync(join(appDir, 'node_modules/@periscope/sdk/dist'), join(appDir, 'bundled'), { recursive: true });
+    rmSync(join(appDir, 'bundled/logs/transport.js'));
+    writeFileSync(join(appDir, 'bundled-app.js'), BUNDLED_APP);
+    const { code, stdout, stderr } = await runApp(appDir, ['bundled-app.js'], { APP_ENDPOINT: collector.url });
+    expect(code, stderr).toBe(0);
+    const { error } = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(error).toContain(`@periscope/sdk cannot run from a bundle: its log worker's file ${join(appDir, 'bundled/logs/transport.js')} is not there`);
+    expect(error).toContain('--external:@periscope/sdk');
   });
 
   it('type-checks a TypeScript app against the published declarations', async () => {

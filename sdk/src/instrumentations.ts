@@ -25,7 +25,9 @@ import type { IncomingMessage, RequestOptions } from 'node:http';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { InstrumentationName } from './options.ts';
 
-const require = createRequire(import.meta.url);
+// Made when first used: import.meta.url is undefined in a CommonJS bundle, where createRequire()
+// threw as the bundle loaded, before init() could say the SDK cannot run from a bundle (logs/index.ts).
+const require = (id: string): unknown => createRequire(import.meta.url)(id);
 
 export interface InstrumentationContext {
   tracerProvider: TracerProvider | undefined;

@@ -2,6 +2,8 @@
 // Contract: startLogs() does not throw for valid ResolvedOptions; after it returns, nothing in the
 // logging path throws into the host (transport errors are swallowed; drops are counted in stats).
 
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { ResolvedOptions } from '../options.ts';
 import { createSharedBuffer, readStats, sharedState, type Stats } from './stats.ts';
@@ -28,14 +30,32 @@ export interface LogsHooks {
   sampling?: { rate: number; keepLevel: number };
 }
 
-// This module runs as src/logs/index.ts in the repo and as dist/logs/index.js from the built
-// package (Node strips types only outside node_modules), so the worker's file has the same extension.
-const TRANSPORT_TARGET = new URL(`./transport${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+/**
+ * The URL of the log worker's file, which pino.transport loads by path in a worker thread. This
+ * module runs as src/logs/index.ts in the repo and as dist/logs/index.js from the built package
+ * (Node strips types only outside node_modules), so the worker's file has the same extension.
+ * Throws when the file is not there: a bundler (esbuild, webpack, rollup) puts the SDK's modules in
+ * the app's bundle but not that file — import.meta.url is then the bundle's, or undefined in
+ * CommonJS output — and the worker failed without a word (every record lost, none counted) or
+ * stopped init() with an error about pino's own files.
+ */
+function transportTarget(): string {
+  const here = import.meta.url as string | undefined;
+  const target = here === undefined ? undefined : new URL(`./transport${here.endsWith('.ts') ? '.ts' : '.js'}`, here);
+  if (target?.protocol !== 'file:' || !existsSync(target)) {
+    throw new Error(
+      `@periscope/sdk cannot run from a bundle: its log worker's file ${target?.protocol === 'file:' ? fileURLToPath(target) : 'logs/transport.js'} is not there. ` +
+        'Leave the SDK out of the bundle (esbuild --external:@periscope/sdk or --packages=external, webpack externals) and install it in node_modules',
+    );
+  }
+  return target.href;
+}
 /** Lines are handed to the worker at most this long after they were logged (coalesce.ts). */
 const COALESCE_MS = 20;
 
 export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceContext: false }): Logs {
   validateRedact(opts.redact); // the last option check; nothing below throws for valid options
+  const target = transportTarget(); // but this, for an SDK bundled into the app
   const shared = createSharedBuffer();
   const state = sharedState(shared);
   const options: TransportOptions = {
@@ -60,7 +80,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   };
   // autoEnd: false — pino would otherwise install its own exit hooks for this stream
   // (on-exit-leak-free); lifecycle.ts owns exit flushing so it is bounded by shutdownTimeoutMs.
-  const transport = pino.transport({ target: TRANSPORT_TARGET, options, worker: { autoEnd: false } });
+  const transport = pino.transport({ target, options, worker: { autoEnd: false } });
   transport.on('error', () => {
     // worker failure or write after end: logging must never crash the host
   });

@@ -14,7 +14,9 @@ import { createRequire } from 'node:module';
 import type { CollectionResult, IMetricReader, MetricCollectOptions, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { DataPointType } from '@opentelemetry/sdk-metrics';
 
-const require = createRequire(import.meta.url);
+// Made when first used: import.meta.url is undefined in a CommonJS bundle, where createRequire()
+// threw as the bundle loaded, before init() could say the SDK cannot run from a bundle (logs/index.ts).
+const require = (id: string): unknown => createRequire(import.meta.url)(id);
 
 const UNIT_WORDS: Record<string, string> = {
   d: 'days', h: 'hours', min: 'minutes', s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds',

@@ -85,11 +85,13 @@ export { sent, wrong };
 describe('the packed SDK in an app outside the repository', () => {
   let collector: CollectorProcess;
   let appDir: string;
+  let tarballPath: string;
   beforeAll(async () => {
     const packDir = mkdtempSync(join(tmpdir(), 'periscope-pack-'));
     // The sdk's `prepack` script builds sdk/dist (tsc), as for a publish.
     await run('npm', ['pack', '-w', '@periscope/sdk', '--pack-destination', packDir, ...NPM_QUIET], { cwd: REPO_ROOT });
     const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
+    tarballPath = join(packDir, tarball!);
     appDir = mkdtempSync(join(tmpdir(), 'periscope-app-'));
     writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'shop', private: true, type: 'module' }));
     // The SDK's dependencies come from npm's cache, filled by the repo's own `npm install`.
@@ -154,6 +156,22 @@ describe('the packed SDK in an app outside the repository', () => {
     const { error } = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(error).toContain(`@periscope/sdk cannot run from a bundle: its log worker's file ${join(appDir, 'bundled/logs/transport.js')} is not there`);
     expect(error).toContain('--external:@periscope/sdk');
+  });
+
+  // Apps still run Node 22 (an LTS line until April 2027): the SDK and its dependencies run there
+  // from 22.19 (undici 8's floor; OpenTelemetry's is 22.15). npm checks engines against the Node
+  // running it: under Node 22 it warned, and with engine-strict (and yarn 1) refused the install.
+  it('installs with engine-strict on Node 22.19, the oldest Node its dependencies run on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-node22-app-'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node22-shop', private: true }));
+    // npm reads the Node version it checks engines against from process.version
+    const asNode22 = "--import=data:text/javascript,Object.defineProperty(process,'version',{value:'v22.19.0'})";
+    const env = { ...process.env, NODE_OPTIONS: asNode22 };
+    const result = await run('npm', ['install', '--engine-strict', '--prefer-offline', ...NPM_QUIET, tarballPath], { cwd: dir, env }).then(
+      () => ({ ok: true, stderr: '' }),
+      (err) => ({ ok: false, stderr: String(err.stderr) }),
+    );
+    expect(result).toEqual({ ok: true, stderr: '' });
   });
 
   it('type-checks a TypeScript app against the published declarations', async () => {

@@ -174,6 +174,27 @@ describe('the packed SDK in an app outside the repository', () => {
     expect(result).toEqual({ ok: true, stderr: '' });
   });
 
+  // TypeScript before 7 resolves a package by its `types` field alone, not `exports`, with
+  // "module": "commonjs" and no moduleResolution (node10) — the tsconfig of many CommonJS apps.
+  it('type-checks a CommonJS TypeScript app compiled by TypeScript 5 (moduleResolution node10)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-ts5-app-'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'legacy-shop', private: true }));
+    await run('npm', ['install', '--prefer-offline', ...NPM_QUIET, tarballPath, 'typescript@5'], { cwd: dir });
+    writeFileSync(join(dir, 'typed.ts'), TS_APP);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        module: 'commonjs', target: 'es2022', strict: true, esModuleInterop: true, noEmit: true, skipLibCheck: false,
+        typeRoots: [join(REPO_ROOT, 'node_modules/@types')], types: ['node'],
+      },
+      files: ['typed.ts'],
+    }));
+    const result = await run(join(dir, 'node_modules/.bin/tsc'), ['-p', dir]).then(
+      ({ stdout }) => ({ ok: true, stdout }),
+      (err) => ({ ok: false, stdout: String(err.stdout) }),
+    );
+    expect(result).toEqual({ ok: true, stdout: '' });
+  });
+
   it('type-checks a TypeScript app against the published declarations', async () => {
     writeFileSync(join(appDir, 'typed.ts'), TS_APP);
     writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify({

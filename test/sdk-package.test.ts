@@ -66,6 +66,17 @@ try {
 }
 `;
 
+// An app that starts the SDK in its worker threads too: both count the same jobs.
+const WORKER_APP = `
+import { Worker, isMainThread } from 'node:worker_threads';
+import { once } from 'node:events';
+import { init } from '@periscope/sdk';
+const obs = init({ service: process.env.APP_SERVICE, endpoint: process.env.APP_ENDPOINT });
+obs.meter.createCounter('jobs.done').add(isMainThread ? 100 : 1);
+if (isMainThread) await once(new Worker(new URL(import.meta.url)), 'exit');
+await obs.shutdown();
+`;
+
 // Compiles only if the package's declarations are found and say what the SDK takes: with types
 // missing, \`init\` would be \`any\` and the @ts-expect-error lines would fail as unused.
 const TS_APP = `
@@ -145,6 +156,16 @@ describe('the packed SDK in an app outside the repository', () => {
     expect(code, stderr).toBe(0);
     const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
     expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --require', 'warning']]);
+  });
+
+  it('an SDK started in a worker thread too: the collector has both threads\' counts', async () => {
+    const service = `threads-${Date.now()}`;
+    writeFileSync(join(appDir, 'threads.js'), WORKER_APP);
+    const { code, stderr } = await runApp(appDir, ['threads.js'], { APP_SERVICE: service, APP_ENDPOINT: collector.url });
+    expect(code, stderr).toBe(0);
+    const text = await (await fetch(`${collector.url}/metrics`)).text();
+    const counts = text.split('\n').filter((l) => l.startsWith('jobs_done_total{') && l.includes(`job="${service}"`)).map((l) => Number(l.split(' ').at(-1)));
+    expect(counts.sort((a, b) => a - b)).toEqual([1, 100]);
   });
 
   it('bundled into the app, init() says the SDK cannot run from a bundle and what to do', async () => {

@@ -11,6 +11,7 @@
 
 import { hostname as osHostname } from 'node:os';
 import { basename } from 'node:path';
+import { isMainThread, threadId } from 'node:worker_threads';
 import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
 import {
   checkOtlpProtocol,
@@ -78,7 +79,7 @@ export interface PeriscopeOptions {
   hostname?: string;
   /** RFC 5424 facility 0–23. Default 1 (user). */
   facility?: number;
-  /** OTel resource `service.instance.id` (env PERISCOPE_SERVICE_INSTANCE_ID, or service.instance.id in OTEL_RESOURCE_ATTRIBUTES). Default "<hostname>:<pid>". */
+  /** OTel resource `service.instance.id` (env PERISCOPE_SERVICE_INSTANCE_ID, or service.instance.id in OTEL_RESOURCE_ATTRIBUTES). Default "<hostname>:<pid>" ("<hostname>:<pid>:<threadId>" in a worker thread, where the environment's also gets ":<threadId>"). */
   serviceInstanceId?: string;
   /** Tracing (OTLP/HTTP protobuf to {endpoint}/v1/traces). */
   traces?: {
@@ -469,11 +470,19 @@ export function resolveOptions(options: PeriscopeOptions = {}, env: NodeJS.Proce
   if (hostname === '') fail('"hostname" must be a non-empty string');
   headerLimit('hostname', hostname, FIELD_LIMITS.hostname, 'HOSTNAME');
 
+  // An SDK started in a worker thread (init() there) is a second instance in the process, with its
+  // own metrics (its own heap and event loop, its own counts of the app's counters): under the
+  // process's id (the default, or the environment's, which worker threads share) each export
+  // replaced the other's series, and a counter added to in both threads lost one side's count.
+  // OpenTelemetry's service.instance.id names one SDK instance, so the thread's id is added.
+  const perThread = (id: string) => (isMainThread ? id : `${id}:${threadId}`);
   const serviceInstanceId =
     stringOption('serviceInstanceId', options.serviceInstanceId) ??
-    nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ??
-    envAttribute(resource.attributes, 'service.instance.id') ??
-    `${hostname}:${process.pid}`;
+    perThread(
+      nonEmpty(env.PERISCOPE_SERVICE_INSTANCE_ID) ??
+      envAttribute(resource.attributes, 'service.instance.id') ??
+      `${hostname}:${process.pid}`,
+    );
 
   const metrics = section('metrics', options.metrics);
   const metricsTimeoutMs = requestTimeoutMs('METRICS');

@@ -2,7 +2,7 @@
 // from the tarball into a fresh app (so the SDK sits under node_modules, where Node refuses to
 // strip TypeScript types), run against the REAL collector, and type-checked as a TypeScript app.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,7 +99,10 @@ describe('the packed SDK in an app outside the repository', () => {
   let tarballPath: string;
   beforeAll(async () => {
     const packDir = mkdtempSync(join(tmpdir(), 'periscope-pack-'));
-    // The sdk's `prepack` script builds sdk/dist (tsc), as for a publish.
+    // The sdk's `prepack` script builds sdk/dist (tsc), as for a publish. A file an earlier build
+    // left there (its source since renamed or removed) must not be packed.
+    mkdirSync(join(REPO_ROOT, 'sdk/dist'), { recursive: true });
+    writeFileSync(join(REPO_ROOT, 'sdk/dist/left-over.js'), 'throw new Error("an earlier build");\n');
     await run('npm', ['pack', '-w', '@periscope/sdk', '--pack-destination', packDir, ...NPM_QUIET], { cwd: REPO_ROOT });
     const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
     tarballPath = join(packDir, tarball!);
@@ -120,6 +123,7 @@ describe('the packed SDK in an app outside the repository', () => {
     const installed = JSON.parse(readFileSync(join(appDir, 'node_modules/@periscope/sdk/package.json'), 'utf8'));
     expect(Object.keys(installed.scripts ?? {}).filter((s) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(s))).toEqual([]);
     expect(readdirSync(join(appDir, 'node_modules/@periscope/sdk/dist')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    expect(readdirSync(join(appDir, 'node_modules/@periscope/sdk/dist'))).not.toContain('left-over.js');
   });
 
   it('ships logs and spans from plain JavaScript, with the logs joined to the trace', async () => {

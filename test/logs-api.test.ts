@@ -118,6 +118,10 @@ describe('ingest and search', () => {
     { name: 'bad severity', query: 'severity=verbose', key: 'severity' },
     { name: 'severity named like an Object property', query: 'severity=constructor', key: 'severity' },
     { name: 'bad limit', query: 'limit=5000', key: 'limit' },
+    // Number() reads these as 100, 16 and 1; Loki and Prometheus answer 400
+    { name: 'limit in exponent form', query: 'limit=1e2', key: 'limit' },
+    { name: 'limit in hex', query: 'limit=0x10', key: 'limit' },
+    { name: 'limit with a leading space', query: 'limit=%201', key: 'limit' },
     { name: 'bad start', query: 'start=yesterday', key: 'start' },
     { name: 'bad cursor', query: 'cursor=nope', key: 'cursor' },
     // Left out silently, these gave every record instead of the ones asked for.

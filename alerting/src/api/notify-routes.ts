@@ -23,6 +23,7 @@ import { alertQueryParams, type RawQuery } from './query-params.ts';
 import type { NotificationPipeline } from '../notify-pipeline.ts';
 import type { SilenceState } from '../silence/silences.ts';
 import { localeFromAcceptLanguage } from '../templates/messages.ts';
+import { decimalParam } from '../decimal-param.ts';
 
 export interface NotifyRouteDeps {
   pipeline: NotificationPipeline;
@@ -119,7 +120,7 @@ function json<T>(fn: (request: FastifyRequest, reply: FastifyReply) => T) {
 
 function limitOf(value: string | undefined, max = 1000): number {
   if (value === undefined || value === '') return 100;
-  const n = Number(value);
+  const n = decimalParam(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new AlertError(ALERT_ERR.BAD_QUERY, `limit: expected an integer 1–${max}`, 400, { key: 'limit' });
   return n;
 }

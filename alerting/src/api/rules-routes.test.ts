@@ -88,6 +88,7 @@ describe('rules API', () => {
     { name: 'PUT of a missing rule', method: 'PUT' as const, url: '/api/v1/alerts/rules/nope', payload: rule({ id: 'nope' }), status: 404, code: ALERT_ERR.RULE_NOT_FOUND },
     { name: 'DELETE of a file rule', method: 'DELETE' as const, url: '/api/v1/alerts/rules/from-file', status: 409, code: ALERT_ERR.RULE_READONLY },
     { name: 'bad history limit', method: 'GET' as const, url: '/api/v1/alerts/history?limit=0', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'limit' },
+    { name: 'history limit in exponent form (Number() reads 100)', method: 'GET' as const, url: '/api/v1/alerts/history?limit=1e2', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'limit' },
     { name: 'bad history state', method: 'GET' as const, url: '/api/v1/alerts/history?state=burning', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'state' },
     { name: 'bad history since', method: 'GET' as const, url: '/api/v1/alerts/history?since=yesterday', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'since' },
     { name: 'bad alerts state', method: 'GET' as const, url: '/api/v1/alerts?state=hot', status: 400, code: ALERT_ERR.BAD_QUERY, key: 'state' },

@@ -2,6 +2,7 @@ import { ALERT_ERR, AlertError } from '../errors.ts';
 import type { HistoryQuery, HistoryRow } from '../state/store.ts';
 import type { TimelineEntry } from '../types.ts';
 import { epochDigitsToMicros, plusFromUrl, rfc3339Ms } from '../time-param.ts';
+import { decimalParam } from '../decimal-param.ts';
 
 // Query parameters of GET /api/v1/alerts/history, and the merge behind GET /api/v1/alerts/:id/timeline.
 
@@ -52,13 +53,13 @@ export function parseHistoryQuery(q: Query): HistoryQuery {
   if (out.sinceMs !== undefined && out.untilMs !== undefined && out.untilMs <= out.sinceMs) throw bad('until', 'must be after since');
   const limit = single(q, 'limit');
   if (limit !== undefined) {
-    const n = Number(limit);
+    const n = decimalParam(limit);
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw bad('limit', 'expected an integer 1–1000');
     out.limit = n;
   }
   const before = single(q, 'before');
   if (before !== undefined) {
-    const n = Number(before);
+    const n = decimalParam(before);
     if (!Number.isInteger(n) || n < 1) throw bad('before', 'expected a transitionId (positive integer)');
     out.before = n;
   }

@@ -7,12 +7,13 @@ import { clientGone } from '../http/client-gone.ts';
 import { parseLogFilter } from '../store/log-filter.ts';
 import type { StoreQueries } from '../store/store-queries.ts';
 import { csvHeader, csvRow } from './csv.ts';
+import { decimalParam } from '../../../alerting/src/decimal-param.ts';
 
 type Query = Record<string, string | undefined>;
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined || value === '') return 100;
-  const n = Number(value);
+  const n = decimalParam(value);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new PeriscopeError(ERR.BAD_QUERY, 'limit: expected an integer 1–1000', 400, { key: 'limit' });
   return n;
 }

@@ -6,12 +6,14 @@ import { parseTimeRange } from '../store/log-filter.ts';
 import type { LetterSelection } from './dead-letter.ts';
 import type { LetterPageQuery } from './dead-letter-page.ts';
 import type { Exporters } from './exporters.ts';
+import { decimalParam } from '../../../alerting/src/decimal-param.ts';
 
 const MAX_LIMIT = 1000;
 
 function parseLimit(value: unknown, fallback: number): number {
   if (value === undefined || value === '') return fallback;
-  const n = Number(value);
+  // a query string's text (decimal digits only), or a JSON body's number
+  const n = typeof value === 'string' ? decimalParam(value) : typeof value === 'number' ? value : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) throw new PeriscopeError(ERR.BAD_QUERY, `limit: expected an integer 1–${MAX_LIMIT}`, 400, { key: 'limit' });
   return n;
 }

@@ -30,3 +30,15 @@ describe('trace API: where a trace is read', () => {
     await app.close();
   });
 });
+
+describe('trace API: limit', () => {
+  it.each(['0', '1e2', '0x10', ' 5', '5.0'])('refuses limit=%j with a 400 naming it (Number() reads some of them as integers)', async (limit) => {
+    const app = Fastify();
+    const slow = { maxWindowMs: 3_600_000, slowest: () => [] } as unknown as SlowOperations;
+    registerTraceRoutes(app, { logs: {} as unknown as StoreQueries, slow });
+    const res = await app.inject({ method: 'GET', url: `/api/v1/traces/slowest?limit=${encodeURIComponent(limit)}` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toMatch(/^limit: /);
+    await app.close();
+  });
+});

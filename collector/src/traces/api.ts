@@ -7,6 +7,7 @@ import { STATUS_CODE_NAMES } from './span.ts';
 import { parseTimeRange } from '../store/log-filter.ts';
 import type { StoreQueries } from '../store/store-queries.ts';
 import type { SlowOperations } from './slowest.ts';
+import { decimalParam } from '../../../alerting/src/decimal-param.ts';
 
 // Trace query API (docs/traces-and-metrics.md):
 //   GET /api/v1/traces/:traceId      the trace as a flat span list in tree order, each span with its logs
@@ -19,7 +20,7 @@ function bad(key: string, message: string): PeriscopeError {
 
 function parseLimit(value: string | undefined, def: number, max: number): number {
   if (value === undefined || value === '') return def;
-  const n = Number(value);
+  const n = decimalParam(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw bad('limit', `expected an integer 1–${max}`);
   return n;
 }

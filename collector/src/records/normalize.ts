@@ -18,6 +18,7 @@ import {
 import { ERR } from '../errors.ts';
 import { timestampToMicros } from '../store/log-filter.ts';
 import { msInRange, outOfRange } from './time-range.ts';
+import { freeName } from './free-name.ts';
 
 export type Normalized = { ok: true; record: LogRecord; micros: number } | { ok: false; code: string; message: string };
 
@@ -181,10 +182,8 @@ export function normalizeRecord(input: unknown, nowMs: number): Normalized {
   // replaced that attribute, whose value was lost without a word.
   for (const key in o) {
     if (KNOWN_KEYS.has(key)) continue;
-    attributes ??= {};
-    let name = key;
-    for (let n = 2; Object.hasOwn(attributes, name); n++) name = `${key}_${n}`;
-    setOwnKey(attributes, name, o[key]);
+    const into = (attributes ??= {});
+    setOwnKey(into, freeName(key, (name) => Object.hasOwn(into, name)), o[key]);
   }
   if (attributes) record.attributes = attributes;
   if (Array.isArray(o.truncated)) record.truncated = o.truncated.filter((t): t is string => typeof t === 'string');

@@ -18,6 +18,7 @@
 // The same table is in docs/exporters.md.
 
 import type { LogItem } from '../sink.ts';
+import { freeName } from '../../records/free-name.ts';
 
 export type EsDocument = Record<string, unknown>;
 
@@ -69,6 +70,7 @@ export function splitAttributes(
 ): { labels?: Record<string, string>; nested?: Record<string, unknown> } {
   let labels: Record<string, string> | undefined;
   let nested: Record<string, unknown> | undefined;
+  const taken = (name: string) => name in labels!;
   for (const key in staticLabels) (labels ??= Object.create(null) as Record<string, string>)[key] = staticLabels[key];
   for (const key in attributes) {
     const v = attributes[key];
@@ -78,13 +80,7 @@ export function splitAttributes(
       labels ??= Object.create(null) as Record<string, string>;
       // An empty key becomes `_`: Elasticsearch refuses a document with an empty field name (400
       // mapper_parsing_exception), which put the whole record in the dead letters for good.
-      let name = key.replace(LABEL_KEY, '_') || '_';
-      if (name in labels) {
-        let n = 2;
-        while (`${name}_${n}` in labels) n++;
-        name = `${name}_${n}`;
-      }
-      labels[name] = String(v);
+      labels[freeName(key.replace(LABEL_KEY, '_') || '_', taken)] = String(v);
     }
   }
   return { labels, nested };

@@ -8,6 +8,7 @@
 
 import type { LogRecord } from '../../../../sdk/src/record.ts';
 import type { LogItem } from '../sink.ts';
+import { freeName } from '../../records/free-name.ts';
 
 export interface LabelPair {
   name: string;
@@ -112,12 +113,9 @@ function flatten(prefix: string, value: unknown, out: LabelPair[], depth: number
 function uniqueNames(md: LabelPair[]): void {
   if (md.length < 2) return;
   const seen = new Set<string>();
+  const taken = (name: string) => seen.has(name);
   for (const p of md) {
-    if (seen.has(p.name)) {
-      let n = 2;
-      while (seen.has(`${p.name}_${n}`)) n++;
-      p.name = `${p.name}_${n}`;
-    }
+    p.name = freeName(p.name, taken);
     seen.add(p.name);
   }
 }

@@ -15,6 +15,30 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** The last reading of a wall clock and a monotonic one, for wallStep. */
+export interface ClockReading {
+  wall?: number;
+  elapsed?: number;
+}
+
+/**
+ * A difference between what the wall clock and the monotonic clock moved by that is a step of the
+ * wall clock, not the rounding of the two readings (whole and fractional milliseconds).
+ */
+const WALL_STEP_MS = 1000;
+
+/**
+ * How far the wall clock stepped (NTP, a VM resumed, `date -s`) since `last` was read: negative
+ * back, positive forward (which may be time a suspended host really spent: the monotonic clock
+ * does not count it), 0 for less than a second or at the first reading. `last` becomes this one.
+ */
+export function wallStep(last: ClockReading, wall: number, elapsed: number): number {
+  const step = last.wall === undefined || last.elapsed === undefined ? 0 : wall - last.wall - (elapsed - last.elapsed);
+  last.wall = wall;
+  last.elapsed = elapsed;
+  return Math.abs(step) >= WALL_STEP_MS ? step : 0;
+}
+
 /** Node runs a timer of more than 2^31 - 1 ms (24.8 days) after 1 ms instead; longer waits are chained. */
 export const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
 

@@ -13,7 +13,7 @@
 // At-least-once: a crash between the backend's success and the row update re-sends that one message
 // on restart (webhook and SMS requests carry an Idempotency-Key header for receivers that dedupe).
 import type { DatabaseSync } from 'node:sqlite';
-import type { Clock, TimerHandle } from '../clock.ts';
+import { wallStep, type Clock, type ClockReading, type TimerHandle } from '../clock.ts';
 import type { Notification, Notifier, NotifierLogger, SendResult } from '../notify/notifier.ts';
 import type { NotifyMetrics } from '../notify-metrics.ts';
 import type { Timeline } from '../timeline/timeline.ts';
@@ -89,11 +89,6 @@ interface Row {
 /** Sent rows are kept this long for the API, failed ones 30 days. */
 export const SENT_RETENTION_MS = 7 * 86_400_000;
 export const FAILED_RETENTION_MS = 30 * 86_400_000;
-/**
- * A difference between what the wall clock and the elapsed time moved by that is a step of the
- * wall clock, not the rounding of the two readings (whole and fractional milliseconds).
- */
-const WALL_STEP_MS = 1000;
 
 /**
  * A pending row is sendable only when it is the oldest pending row of its integration and group:
@@ -150,7 +145,7 @@ export interface OutboxMemory {
    * The clock's last reading (#now), one box for this outbox and those that replace it (shared like
    * the maps), so that a step of the wall clock is told, and followed, once.
    */
-  clockReading: { wall?: number; elapsed?: number };
+  clockReading: ClockReading;
   breakerFailures: number;
   breakerCooldownMs: number;
 }
@@ -194,19 +189,16 @@ export class Outbox {
    */
   #now(): number {
     const wall = this.#d.clock.now();
-    const elapsed = this.#d.clock.elapsed();
-    const last = this.#memory.clockReading;
-    const step = last.wall === undefined || last.elapsed === undefined ? 0 : wall - last.wall - (elapsed - last.elapsed);
-    last.wall = wall;
-    last.elapsed = elapsed;
-    if (step <= -WALL_STEP_MS) {
+    const step = wallStep(this.#memory.clockReading, wall, this.#d.clock.elapsed());
+    if (step === 0) return wall;
+    if (step < 0) {
       this.#d.db.prepare(`UPDATE notify_outbox SET next_attempt_at = next_attempt_at + ?, created_at = created_at + ? WHERE status = 'pending'`).run(step, step);
       for (const [key, at] of this.#rateNext) this.#rateNext.set(key, at + step);
       for (const b of this.#breakers.values()) b.shift(step);
-    } else if (step >= WALL_STEP_MS) {
+    } else {
       this.#d.db.prepare(`UPDATE notify_outbox SET created_at = created_at + ? WHERE status = 'pending'`).run(step);
     }
-    if (Math.abs(step) >= WALL_STEP_MS) this.#d.logger.warn({ stepMs: step }, 'the wall clock stepped: the pending notifications\' times move with it');
+    this.#d.logger.warn({ stepMs: step }, 'the wall clock stepped: the pending notifications\' times move with it');
     return wall;
   }
 

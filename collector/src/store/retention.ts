@@ -3,6 +3,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { failedAgain, type FailureStreak } from '../errors.ts';
 import { pageSize } from './database.ts';
+import { wallStep, type ClockReading } from '../../../alerting/src/clock.ts';
 
 export interface RetentionPolicy {
   maxAgeMs: number;
@@ -36,8 +37,6 @@ export interface RetentionRun {
 const CHUNK = 5000;
 /** How often start() looks for a step of the wall clock back (node-cron plans by it). */
 const CLOCK_CHECK_MS = 10_000;
-/** A difference between the wall and the monotonic clocks' moves that is a step, not rounding. */
-const CLOCK_STEP_MS = 1000;
 /** Fewest rows the size rule deletes per step: freeing single rows frees no page. */
 const MIN_SIZE_CHUNK = 50;
 
@@ -90,13 +89,10 @@ export class Retention {
     // node-cron waits for its next slot by the wall clock: after a step of it back (NTP, a VM
     // resumed, `date -s`) it waited as long as the step — an hour back, no retention for an hour
     // while records kept arriving past maxBytes. At such a step its plan is made again, from now.
-    let wall = Date.now();
-    let elapsed = performance.now();
+    const reading: ClockReading = {};
+    wallStep(reading, Date.now(), performance.now());
     this.#clockCheck = setInterval(() => {
-      const step = Date.now() - wall - (performance.now() - elapsed);
-      wall = Date.now();
-      elapsed = performance.now();
-      if (step > -CLOCK_STEP_MS) return;
+      if (wallStep(reading, Date.now(), performance.now()) >= 0) return;
       this.#task?.stop();
       this.#task?.start();
     }, this.#clockCheckMs);

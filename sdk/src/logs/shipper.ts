@@ -32,6 +32,7 @@ import { C, addCounter, setCounter, type DropReason, type SharedState } from './
 import { basicToken, takeUrlCredentials } from '../url-credentials.ts';
 import type { TlsFiles } from '../otel-env.ts';
 import { hasTls, tlsFetch } from './tls-fetch.ts';
+import { monotonicDeadline } from '../monotonic-deadline.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -139,7 +140,7 @@ export class Shipper {
     try {
       if (deadlineAt < this.deadlineAt) {
         this.deadlineAt = deadlineAt;
-        this.deadlineElapsed = elapsed() + Math.max(0, deadlineAt - Date.now());
+        this.deadlineElapsed = monotonicDeadline(deadlineAt);
         clearTimeout(this.deadlineTimer);
         this.deadlineTimer = setTimeout(() => this.stop.abort(), Math.max(0, deadlineAt - Date.now()));
       }

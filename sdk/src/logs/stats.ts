@@ -8,6 +8,8 @@
 // the main thread only reads them (readStats) and writes the shutdown request. No postMessage
 // protocol is involved, so reading stats never waits on the worker.
 
+import { monotonicDeadline } from '../monotonic-deadline.ts';
+
 /** Counter slots (BigInt64, so `sent` cannot overflow in a long-running service). */
 export const C = {
   sent: 0,
@@ -115,9 +117,7 @@ export function markDrained(state: SharedState): void {
  * Only for the `exit` event, where the event loop is gone; the worker keeps running meanwhile.
  */
 export function waitDrainedSync(state: SharedState, deadlineAt: number): boolean {
-  // The deadline, an epoch time, is read on the monotonic clock once: by Date.now() at each turn, a
-  // step of the wall clock back (NTP, a VM resumed, `date -s`) held the app's exit for the step.
-  const end = performance.now() + Math.max(0, deadlineAt - Date.now());
+  const end = monotonicDeadline(deadlineAt);
   for (;;) {
     if (Atomics.load(state.flags, F.drained) === 1) return true;
     const left = end - performance.now();

@@ -25,6 +25,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { backoffMs } from '../logs/retry.ts';
 import type { ExportCounters } from '../otel/common.ts';
 import type { ObservedExportResult, Rejection } from '../otel/partial-success.ts';
+import { monotonicDeadline } from '../monotonic-deadline.ts';
 
 /** Error codes of Node's network errors the OTLP exporter itself treats as transient. */
 const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
@@ -130,9 +131,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
       kick();
     },
     async drain(deadlineAt) {
-      // On the monotonic clock from here (as the log shipper's deadline): by Date.now() a step of
-      // the wall clock back during shutdown kept retrying a collector that does not answer for the step.
-      const end = performance.now() + Math.max(0, deadlineAt - Date.now());
+      const end = monotonicDeadline(deadlineAt);
       while (held.length > 0 && performance.now() < end) {
         cancelBackoff();
         kick();

@@ -142,24 +142,17 @@ describe('the packed SDK in an app outside the repository', () => {
     expect(trace.spans.map((s: any) => s.name)).toEqual(['charge card']);
   });
 
-  it('starts from `node --import @periscope/sdk/register`, configured by PERISCOPE_* env', async () => {
-    const service = `preloaded-${Date.now()}`;
-    const { code, stderr } = await runApp(appDir, ['--import', '@periscope/sdk/register', 'preloaded.js'], {
+  it.each([
+    { name: '`node --import @periscope/sdk/register`, configured by PERISCOPE_* env', flag: '--import', service: 'preloaded', app: 'preloaded.js' },
+    { name: '`node --require @periscope/sdk/register` in a CommonJS app', flag: '--require', service: 'required', app: 'preloaded.cjs' },
+  ])('starts from $name', async ({ flag, service: prefix, app }) => {
+    const service = `${prefix}-${Date.now()}`;
+    const { code, stderr } = await runApp(appDir, [flag, '@periscope/sdk/register', app], {
       PERISCOPE_SERVICE: service, PERISCOPE_ENDPOINT: collector.url,
     });
     expect(code, stderr).toBe(0);
     const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
-    expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --import', 'warning']]);
-  });
-
-  it('starts from `node --require @periscope/sdk/register` in a CommonJS app', async () => {
-    const service = `required-${Date.now()}`;
-    const { code, stderr } = await runApp(appDir, ['--require', '@periscope/sdk/register', 'preloaded.cjs'], {
-      PERISCOPE_SERVICE: service, PERISCOPE_ENDPOINT: collector.url,
-    });
-    expect(code, stderr).toBe(0);
-    const { records } = await (await fetch(`${collector.url}/api/v1/logs?service=${service}`)).json() as any;
-    expect(records.map((r: any) => [r.msg, r.level])).toEqual([['started by --require', 'warning']]);
+    expect(records.map((r: any) => [r.msg, r.level])).toEqual([[`started by ${flag}`, 'warning']]);
   });
 
   it('an SDK started in a worker thread too: the collector has both threads\' counts', async () => {

@@ -127,9 +127,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'config-reference') {
     const { renderConfigReference } = await import('../src/config/reference.ts');
-    // Written before the exit: process.exit() does not wait for a pipe (`| less`, a test reading
-    // the output), and the reference, over the pipe's 64 KiB, was cut there.
-    await new Promise<void>((resolve, reject) => process.stdout.write(renderConfigReference(), (err) => (err ? reject(err) : resolve())));
+    process.stdout.write(renderConfigReference());
     return 0;
   }
   if (command === 'backup') {
@@ -202,18 +200,28 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      console.error(`periscope: ${err.message}\n${USAGE}`);
-      process.exit(2);
-    }
-    if (err instanceof PeriscopeError) {
-      console.error(`${err.code}: ${err.message}`);
-      process.exit(2);
-    }
+/**
+ * Ends the process with `code` once stdout and stderr have taken what was written: process.exit()
+ * does not wait for a pipe, and output past its 64 KiB (the config reference, `| less`) was cut
+ * there. A reader gone (`| head`) ends it too, without a stack trace for the EPIPE.
+ */
+function exitAfterOutput(code: number): void {
+  let pending = 2;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.once('error', () => process.exit(code));
+    stream.write('', () => --pending === 0 && process.exit(code));
+  }
+}
+
+main(process.argv.slice(2)).then(exitAfterOutput, (err: unknown) => {
+  if (err instanceof UsageError) {
+    console.error(`periscope: ${err.message}\n${USAGE}`);
+    exitAfterOutput(2);
+  } else if (err instanceof PeriscopeError) {
+    console.error(`${err.code}: ${err.message}`);
+    exitAfterOutput(2);
+  } else {
     console.error(err);
-    process.exit(1);
-  },
-);
+    exitAfterOutput(1);
+  }
+});

@@ -1,7 +1,8 @@
 // Backups of a running collector's data directory, and restores (docs/deploy.md, "Backup and
 // restore"): what a restored collector finds, searches and sends again.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backup, DatabaseSync } from 'node:sqlite';
@@ -75,10 +76,10 @@ describe('restore', () => {
   });
 });
 
-/** `periscope backup …` with PERISCOPE_DATA_DIR set: its exit status and output. */
-function runBackup(dataDir: string, ...args: string[]): Promise<{ code: number; out: string }> {
+/** `periscope backup|restore …` with PERISCOPE_DATA_DIR set: its exit status and output. */
+function runCli(command: 'backup' | 'restore', dataDir: string, ...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(REPO_ROOT, 'collector/bin/periscope.ts'), 'backup', ...args], { env: { ...process.env, PERISCOPE_DATA_DIR: dataDir } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(REPO_ROOT, 'collector/bin/periscope.ts'), command, ...args], { env: { ...process.env, PERISCOPE_DATA_DIR: dataDir } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code) : 0, out: stdout + stderr });
     });
   });
@@ -106,7 +107,7 @@ describe('periscope backup', () => {
     })();
     await waitFor(() => batches >= 5);
     const dest = join(scratch(), 'backup');
-    const taken = await runBackup(c.dataDir, dest);
+    const taken = await runCli('backup', c.dataDir, dest);
     const during = batches;
     await waitFor(() => batches >= during + 3); // records kept arriving during and after the backup
     writing = false;
@@ -141,7 +142,7 @@ describe('periscope backup', () => {
     cleanup.push(() => c.dispose());
     const dest = scratch();
     writeFileSync(join(dest, 'x'), 'x');
-    const r = await runBackup(c.dataDir, dest);
+    const r = await runCli('backup', c.dataDir, dest);
     expect(r.code).toBe(2);
     expect(r.out).toContain(`PERISCOPE_ERR_BACKUP_FAILED: ${dest} exists and is not an empty directory`);
     expect(readdirSync(dest)).toEqual(['x']);
@@ -149,8 +150,92 @@ describe('periscope backup', () => {
 
   it('refuses a data directory without a collector database, naming it', async () => {
     const empty = scratch();
-    const r = await runBackup(empty, join(scratch(), 'backup'));
+    const r = await runCli('backup', empty, join(scratch(), 'backup'));
     expect(r.code).toBe(2);
     expect(r.out).toContain(`PERISCOPE_ERR_BACKUP_FAILED: no collector data in ${empty}`);
+  });
+});
+
+/** Each database file of a data directory (companions included) and its contents' digest. */
+function snapshotOf(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) if (/\.db/.test(name)) files[name] = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+  return files;
+}
+
+describe('periscope restore', () => {
+  it('puts a backup in place of a killed collector\'s data, its later -wal moved aside, and a collector starts on it', { timeout: 120_000 }, async () => {
+    const dataDir = scratch();
+    const c = await startCollectorProcess({ dataDir });
+    cleanup.push(() => c.kill());
+    await post(c, 'kept', 300);
+    const dest = join(scratch(), 'backup');
+    expect((await runCli('backup', dataDir, dest)).code).toBe(0);
+    await post(c, 'lost', 200);
+    // Refused while the collector runs, moving nothing (the collector changes its files meanwhile).
+    const before = readdirSync(dataDir).sort();
+    const refused = await runCli('restore', dataDir, dest);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('PERISCOPE_ERR_DATA_DIR_LOCKED');
+    expect(readdirSync(dataDir).sort()).toEqual(before);
+    // kill -9: the records after the backup are in periscope.db-wal, which must not meet the backup's log.
+    await c.kill();
+    expect(readdirSync(dataDir)).toContain('periscope.db-wal');
+
+    const r = await runCli('restore', dataDir, dest);
+    expect(r.out).toContain(`restored into ${dataDir}`);
+    expect(r.code).toBe(0);
+    const aside = readdirSync(dataDir).find((name) => name.startsWith('replaced-'));
+    expect(aside).toBeDefined();
+    expect(readdirSync(join(dataDir, aside!))).toEqual(expect.arrayContaining(['periscope.db', 'periscope.db-wal', 'alerting.db']));
+    expect(r.out).toContain(join(dataDir, aside!));
+    expect(readdirSync(dataDir).filter((name) => /restoring|-wal$/.test(name))).toEqual([]);
+
+    const restored = await startCollectorProcess({ dataDir });
+    cleanup.push(() => restored.stop());
+    await indexed(restored);
+    expect(await found(restored, 'kept')).toBe(300);
+    expect(await found(restored, 'lost')).toBe(0);
+    await post(restored, 'new', 10);
+    expect(await found(restored, 'new')).toBe(10);
+  });
+
+  it('refuses a damaged backup before replacing anything (PERISCOPE_ERR_RESTORE_FAILED)', { timeout: 60_000 }, async () => {
+    const c = await startCollectorProcess();
+    cleanup.push(() => c.dispose());
+    await post(c, 'x', 2000);
+    const dest = join(scratch(), 'backup');
+    expect((await runCli('backup', c.dataDir, dest)).code).toBe(0);
+    expect(await c.stop()).toBe(0);
+    // A copy cut short (a transfer interrupted): the log's second half missing.
+    const log = join(dest, 'periscope.db');
+    truncateSync(log, Math.floor(statSync(log).size / 2));
+    const before = snapshotOf(c.dataDir);
+    const r = await runCli('restore', c.dataDir, dest);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('PERISCOPE_ERR_RESTORE_FAILED: periscope.db of the backup is not a sound collector database');
+    expect(r.out).toContain('nothing was changed');
+    expect(snapshotOf(c.dataDir)).toEqual(before);
+    expect(readdirSync(c.dataDir).filter((name) => name.includes('restoring') || name.startsWith('replaced-'))).toEqual([]);
+  });
+
+  it('refuses a directory that holds no backup, naming it', async () => {
+    const empty = scratch();
+    const r = await runCli('restore', scratch(), empty);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain(`PERISCOPE_ERR_RESTORE_FAILED: no backup in ${empty}`);
+  });
+
+  // The container's case: the restore run as root, the collector as the data directory's owner.
+  it.skipIf(process.getuid?.() !== 0)('run as root, gives the files to the owner of the data directory', { timeout: 60_000 }, async () => {
+    const c = await startCollectorProcess();
+    cleanup.push(() => c.dispose());
+    await post(c, 'x', 10);
+    const dest = join(scratch(), 'backup');
+    expect((await runCli('backup', c.dataDir, dest)).code).toBe(0);
+    expect(await c.stop()).toBe(0);
+    chownSync(c.dataDir, 1000, 1000);
+    expect((await runCli('restore', c.dataDir, dest)).code).toBe(0);
+    for (const file of ['periscope.db', 'periscope-fts.db', 'alerting.db']) expect(statSync(join(c.dataDir, file)).uid).toBe(1000);
   });
 });

@@ -5,6 +5,8 @@
 //   periscope config-reference          print the configuration reference (docs/configuration.md)
 //   periscope backup [--config FILE] DIR  copy the databases of store.dataDir into DIR, a running
 //                                       collector's too (SQLite's online backup; docs/deploy.md)
+//   periscope restore [--config FILE] DIR put the backup in DIR in place of store.dataDir's databases,
+//                                       the collector stopped (the previous ones are moved aside)
 //   periscope --version                 print the version (also on the "collector started" log line)
 // Anything else on the command line is refused with the usage and exit status 2. `start` takes
 // its file only as --config, as Prometheus (--config.file) and the OpenTelemetry Collector
@@ -20,7 +22,7 @@ import { runWithNodeFlags } from './node-flags.ts';
 // The configuration's modules (typebox, ajv, alerting's schemas) are imported where they are used,
 // after the re-exec: imported here, they cost a second of every start on a loaded 2-core machine.
 
-const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope backup [--config FILE] DIR | periscope --version';
+const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope backup [--config FILE] DIR | periscope restore [--config FILE] DIR | periscope --version';
 
 /** The collector package's version, for --version and the start-up log line (bug reports, upgrades). */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -47,6 +49,10 @@ function commandLine(argv: string[]): { command: string; file?: string; target?:
     case 'backup':
       if (rest.length === 0 && !help) throw new UsageError('backup needs the directory to write the backup into');
       if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}": backup writes into one directory`);
+      return { command, file: values.config, target: rest[0], help, version };
+    case 'restore':
+      if (rest.length === 0 && !help) throw new UsageError('restore needs the directory holding the backup');
+      if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}": restore reads one backup directory`);
       return { command, file: values.config, target: rest[0], help, version };
     case 'config-reference':
       if (rest.length || values.config !== undefined) throw new UsageError(`config-reference takes no ${rest.length ? `argument ("${rest[0]}")` : 'configuration file'}`);
@@ -138,6 +144,15 @@ async function main(argv: string[]): Promise<number> {
     const files = await backupDataDir(resolve(dataDir), resolve(target!));
     for (const { file: name, bytes } of files) console.log(`${name}: ${bytes} bytes`);
     console.log(`backup of ${resolve(dataDir)} written to ${resolve(target!)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
+  }
+  if (command === 'restore') {
+    const { dataDir } = (await checkedConfig(file)).store;
+    const { restoreDataDir } = await import('../src/store/restore.ts');
+    const { files, setAside } = restoreDataDir(resolve(target!), resolve(dataDir));
+    for (const { file: name, bytes } of files) console.log(`${name}: ${bytes} bytes, checked`);
+    if (setAside) console.log(`the previous databases of ${resolve(dataDir)} were moved to ${setAside}: delete it once the restored collector runs as it should`);
+    console.log(`backup ${resolve(target!)} restored into ${resolve(dataDir)}: start the collector (what it sends again and what is lost: docs/deploy.md#backup-and-restore)`);
     return 0;
   }
   runWithNodeFlags(); // returns once the V8 flags are in effect (node-flags.ts)

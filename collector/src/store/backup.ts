@@ -10,7 +10,7 @@ import { BUSY_TIMEOUT_MS } from './database.ts';
  * had positions taken for records the log does not hold (fts-worker.ts clamps it since). alerting.db
  * is a database of its own, copied last. lock.db holds nothing (its lock is the operating system's).
  */
-const BACKUP_FILES = ['periscope-fts.db', 'periscope.db', 'alerting.db'] as const;
+export const BACKUP_FILES = ['periscope-fts.db', 'periscope.db', 'alerting.db'] as const;
 
 /**
  * Pages per step of SQLite's backup: all of them. The online backup API starts over when another

@@ -124,6 +124,8 @@ describe('the packed SDK in an app outside the repository', () => {
     expect(Object.keys(installed.scripts ?? {}).filter((s) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(s))).toEqual([]);
     expect(readdirSync(join(appDir, 'node_modules/@periscope/sdk/dist')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     expect(readdirSync(join(appDir, 'node_modules/@periscope/sdk/dist'))).not.toContain('left-over.js');
+    // The package's page (npm, the registry a team publishes it to) shows how to start.
+    expect(readFileSync(join(appDir, 'node_modules/@periscope/sdk/README.md'), 'utf8')).toContain("import { init } from '@periscope/sdk'");
   });
 
   it('ships logs and spans from plain JavaScript, with the logs joined to the trace', async () => {

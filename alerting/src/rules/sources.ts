@@ -1,5 +1,6 @@
 import type { LabelMatcher } from '../types.ts';
 import { compileMatcher, matchesAll, type CompiledMatcher } from './matchers.ts';
+import { lowerBound, upperBound } from '../sorted-search.ts';
 
 // Data sources of the rule engine. The collector wires its stores behind these interfaces; the
 // in-memory implementations serve tests and the bench (and can back a small metric store).
@@ -63,30 +64,6 @@ function continuesFrom(prev: BucketSnapshot, cur: BucketSnapshot): boolean {
   }
   for (let i = 0; i < cur.counts.length; i++) if (cur.counts[i] < prev.counts[i]) return false;
   return true;
-}
-
-/** First index with ts[i] >= t (ts ascending), searching from `from`. */
-function lowerBound(ts: number[], t: number, from: number): number {
-  let lo = from;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid] < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index with ts[i] > t. */
-function upperBound(ts: number[], t: number, from: number): number {
-  let lo = from;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 interface StoredSeries {

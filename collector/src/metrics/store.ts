@@ -23,7 +23,9 @@
 import { PeriscopeError } from '../errors.ts';
 import { fit, merge, toExplicit, type ExpHistogram, type ExpLimits } from './exponential.ts';
 import { applyFactor, type PromType } from './naming.ts';
-import { anchoredRe2 } from '../../../alerting/src/re2.ts';
+import { lowerBound, upperBound } from '../../../alerting/src/sorted-search.ts';
+import { compileMatcher, matchesAll } from '../../../alerting/src/rules/matchers.ts';
+import type { LabelMatcher } from '../../../alerting/src/types.ts';
 
 export type Labels = Record<string, string>;
 
@@ -107,12 +109,6 @@ export interface SelectedSeries {
   buckets?: Array<{ t: number; le: number[]; counts: number[] }>;
 }
 
-export interface LabelMatcher {
-  name: string;
-  op: '=' | '!=' | '=~' | '!~';
-  value: string;
-}
-
 /** Mirrors collector/src/exporters/prometheus-remote-write/samples.ts (SampleBatch). */
 export interface RemoteWriteBatch {
   samples: Array<{ labels: Labels; value: number; timestampMs: number }>;
@@ -188,31 +184,6 @@ function sameBounds(a: number[], b: number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function lowerBound(ts: number[], t: number, from: number): number {
-  let lo = from;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid] < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function compileMatcher(m: LabelMatcher): (labels: Labels) => boolean {
-  switch (m.op) {
-    case '=':
-      return (l) => (l[m.name] ?? '') === m.value;
-    case '!=':
-      return (l) => (l[m.name] ?? '') !== m.value;
-    case '=~':
-    case '!~': {
-      const re = anchoredRe2(m.value);
-      return m.op === '=~' ? (l) => re.test(l[m.name] ?? '') : (l) => !re.test(l[m.name] ?? '');
-    }
-  }
 }
 
 /** The common grid of exponential snapshots: the smallest scale, the union of their ranges, the largest zero threshold. */
@@ -690,10 +661,9 @@ export class MetricStore {
       // Histogram series wait for the layout they will share (exponential ones differ per series).
       const histograms: Array<{ s: Series; a: number; b: number; samples: Array<{ t: number; v: number }> }> = [];
       for (const s of family.series.values()) {
-        if (!tests.every((t) => t(s.labels))) continue;
+        if (!matchesAll(tests, s.labels)) continue;
         const a = lowerBound(s.ts, from, s.head);
-        let b = a;
-        while (b < s.ts.length && s.ts[b] <= now) b++;
+        const b = upperBound(s.ts, now, a);
         if (a === b) continue;
         const samples: Array<{ t: number; v: number }> = [];
         for (let i = a; i < b; i++) samples.push({ t: s.ts[i], v: view === 'sum' ? this.#sumOf(s.snaps[i], s) : s.vs[i] });

@@ -167,6 +167,19 @@ describe('failure modes', () => {
     expect(await f.event('stats')).toMatchObject({ sent: 10, dropped: { buffer_full: 0, shutdown_timeout: 0 } });
   });
 
+  it('log worker thread dies → the app logs on, what it held and every line after counted as worker_exited, one warning', { timeout: T }, async () => {
+    collector.responder = (records) => (records.some((r) => r.msg.startsWith('held')) ? { status: 503, retryAfter: '1' } : { status: 200 });
+    const run = await runFixture('worker-exit', { endpoint: collector.url });
+    expect(run.exit.code, run.stderr()).toBe(0);
+    const dead = await run.event('dead');
+    expect(dead.workers).toBe(1);
+    expect(dead.stats).toMatchObject({ sent: 5, dropped: { worker_exited: 3 + 7 } });
+    expect(dead.warnings).toEqual([{ code: 'PERISCOPE_SDK_LOG_WORKER_EXITED', message: expect.stringContaining(`no longer shipped to ${collector.url}`) }]);
+    expect(collector.accepted.map((r) => r.msg)).toEqual(['before 0', 'before 1', 'before 2', 'before 3', 'before 4']);
+    // The shutdown after it neither throws nor counts again.
+    expect(await run.event('stats')).toMatchObject({ sent: 5, dropped: { worker_exited: 10 } });
+  });
+
   it('full buffer drops lowest severity first (debug, then info, then the newest warnings)', { timeout: T }, async () => {
     const run = await runFixture('overflow', {
       endpoint: collector.url,

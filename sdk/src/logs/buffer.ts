@@ -75,6 +75,7 @@ export class RecordBuffer {
   queuedBytes = 0;
   queuedCount = 0;
   inFlightBytes = 0;
+  inFlightCount = 0;
   /** Smallest record ever accepted (for certainlyRejects). */
   private minBytes = Infinity;
 
@@ -84,6 +85,11 @@ export class RecordBuffer {
 
   get totalBytes(): number {
     return this.queuedBytes + this.inFlightBytes;
+  }
+
+  /** Records held: queued and in flight. */
+  get totalCount(): number {
+    return this.queuedCount + this.inFlightCount;
   }
 
   add(severity: number, line: string, now: number = Date.now()): AddResult {
@@ -130,12 +136,14 @@ export class RecordBuffer {
     this.queuedBytes -= bytes;
     this.queuedCount -= batch.length;
     this.inFlightBytes += bytes;
+    this.inFlightCount += batch.length;
     return batch;
   }
 
   /** Frees the accounting of records returned by take() (sent or given up on). */
   release(entries: Entry[]): void {
     for (const e of entries) this.inFlightBytes -= e.bytes;
+    this.inFlightCount -= entries.length;
   }
 
   /** Removes every queued record (not the in-flight ones); returns how many. */

@@ -16,7 +16,9 @@
 // without bound and then blocks the main thread in a synchronous write. Past `maxPendingChars`
 // the lines are held in a RecordBuffer, the worker's own: lowest severity first, so a burst of
 // debug lines cannot push out the warnings that follow it; what is dropped is counted (`onDrop`),
-// under the worker's reasons: `too_large` for a line larger than the whole bound, else `buffer_full`.
+// under the worker's reasons: `too_large` for a line larger than the whole bound, else `buffer_full`;
+// and `worker_exited` for lines handed over once the worker thread is gone (thread-stream drops
+// them, emitting an error per write).
 // Lines are handed over at half the bound at the latest, so a bound smaller than `maxChars` does
 // not drop lines the worker could have taken.
 
@@ -32,6 +34,13 @@ export interface ThreadStreamLike extends TransportStream {
   once?(event: 'drain', listener: () => void): unknown;
 }
 
+/** Lines in a chunk of whole lines. */
+function lineCount(chunk: string): number {
+  let n = 0;
+  for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) n++;
+  return n;
+}
+
 /** RFC 5424 severity of one pino line, from its numeric level (its first key); info when not found. */
 function severityOf(line: string): number {
   const at = line.indexOf('"level":');
@@ -39,7 +48,7 @@ function severityOf(line: string): number {
   return severityFromPino(level);
 }
 
-export type HandOffDropReason = 'buffer_full' | 'too_large';
+export type HandOffDropReason = 'buffer_full' | 'too_large' | 'worker_exited';
 
 export interface CoalescingOptions {
   /** Hand over at once past this many pending characters. */
@@ -120,6 +129,10 @@ export class CoalescingStream implements ThreadStreamLike {
     if (this.held !== undefined) {
       chunk = this.held.take(Infinity, Infinity).map((e) => e.line).join('');
       this.held = undefined;
+    }
+    if (this.target.destroyed) {
+      this.onDrop(lineCount(chunk), 'worker_exited');
+      return;
     }
     try {
       this.target.write(chunk);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { ResolvedOptions } from '../options.ts';
-import { createSharedBuffer, readStats, sharedState, type Stats } from './stats.ts';
+import { C, createSharedBuffer, getCounter, readStats, sharedState, shutdownRequested, type Stats } from './stats.ts';
 import { createLogger, validateRedact } from './logger.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { CoalescingStream, type ThreadStreamLike } from './coalesce.ts';
@@ -80,15 +80,28 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   };
   // autoEnd: false — pino would otherwise install its own exit hooks for this stream
   // (on-exit-leak-free); lifecycle.ts owns exit flushing so it is bounded by shutdownTimeoutMs.
-  const transport = pino.transport({ target, options, worker: { autoEnd: false } });
-  transport.on('error', () => {
-    // worker failure or write after end: logging must never crash the host
+  const transport = pino.transport({ target, options, worker: { autoEnd: false } }) as unknown as ThreadStreamLike & NodeJS.EventEmitter;
+  // Lines dropped on the main thread: at the hand-off's bound (coalesce.ts), under the worker's
+  // reasons; and, once the worker thread is gone, the records it held and every line after.
+  const handOffDropped = { buffer_full: 0, too_large: 0, worker_exited: 0 };
+  let workerExited = false;
+  transport.on('error', (err: Error) => {
+    // Logging never throws into the host. A worker that died outside a shutdown (an uncaught
+    // error in it, its heap limit, a terminate()) took its records with it and ships nothing
+    // more: counted, and said once, as a process warning (stderr, \`process.on('warning')\`).
+    if (workerExited || !transport.destroyed || shutdownRequested(state)) return;
+    workerExited = true;
+    handOffDropped.worker_exited += getCounter(state, C.bufferedRecords);
+    process.emitWarning(`the log worker thread exited (${err.message}): log records are no longer shipped to ${opts.endpoint}; they are counted in stats().dropped.worker_exited`, {
+      code: 'PERISCOPE_SDK_LOG_WORKER_EXITED',
+    });
   });
-  // Lines dropped on the main thread at the hand-off's bound (coalesce.ts), under the worker's reasons.
-  const handOffDropped = { buffer_full: 0, too_large: 0 };
-  const stream = new CoalescingStream(transport as unknown as ThreadStreamLike, COALESCE_MS, {
+  const stream = new CoalescingStream(transport, COALESCE_MS, {
     maxPendingChars: opts.maxBufferBytes,
-    onDrop: (count, reason) => (handOffDropped[reason] += count),
+    // Lines handed over after a shutdown are not shipped either, as before; not a worker's death.
+    onDrop: (count, reason) => {
+      if (reason !== 'worker_exited' || !shutdownRequested(state)) handOffDropped[reason] += count;
+    },
   });
   const destination = stream as unknown as DestinationStream;
   let sampledOut = 0;
@@ -102,7 +115,12 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
   const shutdown = createLifecycle(stream, state, opts.shutdownTimeoutMs);
   const stats = (): Stats => {
     const s = readStats(state);
-    const dropped = { ...s.dropped, buffer_full: s.dropped.buffer_full + handOffDropped.buffer_full, too_large: s.dropped.too_large + handOffDropped.too_large };
+    const dropped = {
+      ...s.dropped,
+      buffer_full: s.dropped.buffer_full + handOffDropped.buffer_full,
+      too_large: s.dropped.too_large + handOffDropped.too_large,
+      worker_exited: handOffDropped.worker_exited,
+    };
     return { ...s, dropped, sampledOut };
   };
   return { logger, internalLogger, shutdown, stats };

@@ -170,6 +170,7 @@ export class Shipper {
 
   private publishBytes(): void {
     setCounter(this.state, C.bufferedBytes, this.buffer.totalBytes);
+    setCounter(this.state, C.bufferedRecords, this.buffer.totalCount);
   }
 
   /** A request should go out now: a full batch is queued, someone flushes, or the oldest is due. */

@@ -22,8 +22,10 @@ export const C = {
   retries: 7,
   /** Absolute shutdown deadline (epoch ms) chosen by the main thread; 0 = none. */
   deadlineAt: 8,
+  /** Records the worker holds (queued + in flight): lost with it if its thread dies. */
+  bufferedRecords: 9,
 } as const;
-const COUNTER_SLOTS = 9;
+const COUNTER_SLOTS = 10;
 
 /** Int32 flag slots (Atomics.wait/notify need Int32). */
 export const F = {
@@ -34,13 +36,14 @@ export const F = {
 } as const;
 const FLAG_SLOTS = 2;
 
+/** Why the worker gave records up (its counters). */
 export type DropReason = 'buffer_full' | 'permanent_error' | 'too_large' | 'shutdown_timeout' | 'rejected';
 
 export interface Stats {
   /** Records the collector accepted. */
   sent: number;
-  /** Records given up on, by reason. */
-  dropped: Record<DropReason, number>;
+  /** Records given up on, by reason; `worker_exited`: lost with a log worker thread that died. */
+  dropped: Record<DropReason | 'worker_exited', number>;
   /** Serialized NDJSON bytes held by the worker (queued + in flight). */
   bufferedBytes: number;
   /** Number of retried requests (network errors, 429, 5xx). */
@@ -86,6 +89,7 @@ export function readStats(state: SharedState): Omit<Stats, 'sampledOut'> {
       too_large: getCounter(state, C.too_large),
       shutdown_timeout: getCounter(state, C.shutdown_timeout),
       rejected: getCounter(state, C.rejected),
+      worker_exited: 0, // counted on the main thread (logs/index.ts): the worker is gone
     },
     bufferedBytes: getCounter(state, C.bufferedBytes),
     retries: getCounter(state, C.retries),
@@ -98,6 +102,11 @@ export function requestShutdown(state: SharedState, deadlineAt: number): void {
   Atomics.store(state.counters, C.deadlineAt, BigInt(Math.floor(deadlineAt)));
   Atomics.store(state.flags, F.shutdownRequested, 1);
   Atomics.notify(state.flags, F.shutdownRequested);
+}
+
+/** Whether the main thread has started the shutdown. */
+export function shutdownRequested(state: SharedState): boolean {
+  return Atomics.load(state.flags, F.shutdownRequested) === 1;
 }
 
 /** Worker: the deadline published by the main thread, or undefined before shutdown. */

@@ -2,6 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate } from 'node:timers/promises';
 import type { LogRecord } from '../../../sdk/src/record.ts';
 import { transaction } from '../store/database.ts';
+import { allowRunningCheck, runningCheck } from '../store/running-check.ts';
 import { causeOf } from './dead-letter-cause.ts';
 import type { ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
@@ -176,7 +177,8 @@ const SERVICE = "(CASE kind WHEN 'span' THEN json_extract(body, '$.service.name'
 
 /** The WHERE clause (and its parameters) picking letters by the selection's fields. */
 function selection(options: LetterSelection): { where: string; params: Array<string | number> } {
-  const clauses: string[] = [];
+  // First: a count by service or reason reads every letter's body in one step (running-check.ts).
+  const clauses: string[] = [runningCheck('id')];
   const params: Array<string | number> = [];
   if (options.status !== undefined) {
     clauses.push('status = ?');
@@ -210,7 +212,7 @@ function selection(options: LetterSelection): { where: string; params: Array<str
     clauses.push('id IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(options.ids));
   }
-  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+  return { where: `WHERE ${clauses.join(' AND ')}`, params };
 }
 
 /** Letters deleted together, of one exporter. */
@@ -308,6 +310,7 @@ export class DeadLetterStore {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    allowRunningCheck(db); // its selections carry the check (query threads register it with their LogReader)
     createOrMigrate(db);
     db.exec(DISCARDED);
     this.#isDiscarded = db.prepare('SELECT 1 FROM deadletter_discarded WHERE exporter = ? AND log_id = ? AND ts = ?');

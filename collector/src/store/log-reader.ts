@@ -3,6 +3,7 @@ import type { LogRecord } from '../../../sdk/src/record.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { filterToSql, matchesQ, type LogFilter, type SearchMode } from './log-filter.ts';
 import { chunkQuery, hasSearchTokens, matchesWords } from './search-words.ts';
+import { allowRunningCheck, runningCheck } from './running-check.ts';
 
 /** One page of matching records, newest first, as their stored JSON bodies. */
 export interface BodyPage {
@@ -39,19 +40,6 @@ const FREQUENT_CHUNKS = 1000;
  * copy to the main thread and the answer, enough to end the collector out of memory.
  */
 export const PAGE_MAX_CHARS = 16 * 1024 * 1024;
-
-/**
- * Every this many record positions a query's statement calls into JavaScript (periscope_running),
- * whatever else its filter does. A query thread past store.queryTimeout is stopped with
- * worker.terminate(), which takes effect only when the thread runs JavaScript: node:sqlite has no
- * sqlite3_interrupt. A statement that read millions of records without calling any (a stats or
- * count over weeks, a page whose attr. filters match few records) ran on to its end after its 503,
- * a core busy for an answer nobody waits for, and each repeat of the query (a dashboard's refresh,
- * the console's retry) started another thread beside it, past store.queryThreads. The check is the
- * first WHERE term, so SQLite evaluates it for each record it reads, also those the other terms
- * leave out; one call in 256 records costs nothing measurable.
- */
-const RUNNING_CHECK = 'l.id % 256 <> 0 OR periscope_running()';
 
 /** Buckets one stats answer holds at most (LogReader.stats): about 50 MB of JSON. */
 export const MAX_STATS_BUCKETS = 500_000;
@@ -90,8 +78,7 @@ export class LogReader {
     db.function('periscope_q', { deterministic: true }, (msg, q) => (typeof msg === 'string' && matchesQ(msg, String(q)) ? 1 : 0));
     // q= through the search index: each candidate record checked (search-words.ts).
     db.function('periscope_words', { deterministic: true }, (msg, q) => (typeof msg === 'string' && matchesWords(msg, String(q)) ? 1 : 0));
-    // Not deterministic: SQLite calls it for each record that reaches it (RUNNING_CHECK).
-    db.function('periscope_running', { deterministic: false }, () => 1);
+    allowRunningCheck(db);
   }
 
   /**
@@ -112,7 +99,7 @@ export class LogReader {
   /** The filter as SQL over alias `l`, with the search mode it calls for. */
   #where(filter: LogFilter): { where: string; params: Array<string | number> } {
     const { where, params } = filterToSql(filter, this.#searchMode(filter));
-    return { where: `(${RUNNING_CHECK}) AND ${where}`, params };
+    return { where: `${runningCheck('l.id')} AND ${where}`, params };
   }
 
   /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database.ts';
+import { allowRunningCheck } from '../store/running-check.ts';
 import { LogStore } from '../store/log-store.ts';
 import { LogBatch } from '../ingest/log-batch.ts';
 import { Retention } from '../store/retention.ts';
@@ -16,6 +17,7 @@ let db: DatabaseSync;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'periscope-spans-'));
   db = openDatabase(dir, 'normal');
+  allowRunningCheck(db); // as the query thread's connection, where searches run
 });
 afterEach(() => {
   db.close();
@@ -50,6 +52,17 @@ describe('span store', () => {
       status: { code: 'STATUS_CODE_UNSET', message: '' }, attributes: { a: 1 }, resource: { 'host.name': 'h' }, scope: { name: 's' },
     });
     expect(child).toMatchObject({ parentSpanId: 'a'.repeat(16), status: { code: 'STATUS_CODE_ERROR', message: 'x' } });
+  });
+
+  it('search: a filter matching no span still calls into JavaScript as it reads, so a query thread past its timeout can be stopped', () => {
+    const store = new SpanStore(db);
+    const spans = Array.from({ length: 10_000 }, (_, i) => span(i.toString(16).padStart(32, '0'), i.toString(16).padStart(16, '0'), i, 1));
+    store.append(spans);
+    let calls = 0;
+    db.function('periscope_running', { deterministic: false }, () => (calls++, 1));
+    expect(searchTraces(db, { attributes: [{ key: 'a', value: 'none' }], limit: 10 }).traces).toEqual([]);
+    // One call per 256 spans read (terminate() takes effect at the next).
+    expect(calls).toBeGreaterThanOrEqual(Math.floor(10_000 / 256) - 1);
   });
 
   it('search: by service, operation, duration and time; newest first; one entry per trace with a summary', () => {

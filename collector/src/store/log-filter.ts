@@ -248,6 +248,9 @@ export type SearchMode = 'read' | 'index' | 'index-probe';
  * SQL WHERE fragment (over table alias `l`) and its parameters. The search index is maintained
  * behind ingest (fts-indexer.ts).
  */
+/** The largest severity the partial index logs_severe_ts holds (log-store.ts): warning. */
+const SEVERE_INDEX_MAX = 4;
+
 export function filterToSql(filter: LogFilter, search: SearchMode): { where: string; params: Array<string | number> } {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
@@ -259,7 +262,13 @@ export function filterToSql(filter: LogFilter, search: SearchMode): { where: str
   // keeps SQLite from walking every record of the service through logs_service_ts instead.
   const byPosition = (indexed && filter.traceId !== undefined) || qByPosition;
   if (filter.service !== undefined) { clauses.push(byPosition ? '+l.service = ?' : 'l.service = ?'); params.push(filter.service); }
-  if (filter.maxSeverity !== undefined) { clauses.push('l.severity <= ?'); params.push(filter.maxSeverity); }
+  if (filter.maxSeverity !== undefined) {
+    // Written out, so that SQLite sees the query implies the partial index's WHERE (a bound
+    // parameter proves nothing to it, https://sqlite.org/partialindex.html#queries_using_partial_indexes).
+    if (filter.maxSeverity <= SEVERE_INDEX_MAX && !byPosition) clauses.push(`l.severity <= ${SEVERE_INDEX_MAX}`);
+    clauses.push('l.severity <= ?');
+    params.push(filter.maxSeverity);
+  }
   if (filter.startMicros !== undefined) { clauses.push('l.ts >= ?'); params.push(filter.startMicros); }
   if (filter.endMicros !== undefined) { clauses.push('l.ts < ?'); params.push(filter.endMicros); }
   if (filter.traceId !== undefined && !indexed) {

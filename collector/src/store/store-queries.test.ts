@@ -81,7 +81,7 @@ describe('log queries in the query thread', () => {
     const reader = new LogReader(db, { searchIndex: false });
     const cursor = reader.page(parseLogFilter({}), 2).nextCursor!;
     const prepare = db.prepare.bind(db);
-    for (const query of [{}, { service: 'svc' }, { 'attr.k': 'v' }, { q: 'b' }, { start: '2026-06-01T00:00:00Z' }]) {
+    for (const query of [{}, { service: 'svc' }, { 'attr.k': 'v' }, { q: 'b' }, { start: '2026-06-01T00:00:00Z' }, { severity: 'err' }, { severity: 'warning' }]) {
       // The statement page() runs, and its parameters.
       let ran: { sql: string; params: unknown[] } | undefined;
       db.prepare = (sql: string) => {
@@ -101,7 +101,9 @@ describe('log queries in the query thread', () => {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${ran!.sql}`).all(...(ran!.params as never[])) as Array<{ detail: string }>).map((r) => r.detail);
       // The index is read from the cursor's time down (ts<?), in order: no scan of it from the newest
       // record (each page cost more the deeper it was), no sort of every record in range.
-      expect(plan, JSON.stringify(query)).toEqual([expect.stringMatching(/^SEARCH l USING INDEX logs_(service_)?ts \(.*\bts<\?\)$/)]);
+      // Warnings and worse through their own index: not every record read to find the few.
+      const index = 'severity' in query ? 'logs_severe_ts' : 'logs_(service_)?ts';
+      expect(plan, JSON.stringify(query)).toEqual([expect.stringMatching(new RegExp(`^SEARCH l USING INDEX ${index} \\(.*\\bts<\\?\\)$`))]);
     }
     expect(reader.page(parseLogFilter({}), 2, cursor).bodies.map((b) => JSON.parse(b).msg)).toEqual(['b', 'a']);
   });

@@ -39,7 +39,8 @@ describe('SyslogFrameSplitter: whole streams', () => {
     { name: 'octet counting, one frame', chunks: [oc(A)], expected: [A] },
     { name: 'octet counting, frames back to back', chunks: [oc(A) + oc(B) + oc(A)], expected: [A, B, A] },
     { name: 'octet counting keeps LF inside the message and counts bytes, not chars', chunks: [oc(C) + oc(A)], expected: [C, A] },
-    { name: 'octet counting, message ending in LF keeps it', chunks: [oc(`${A}\n`) + oc(B)], expected: [`${A}\n`, B] },
+    // rsyslog's RSYSLOG_SyslogProtocol23Format and syslog-ng's syslog() count a LF at the end of every message
+    { name: 'octet counting, one LF (or CR LF) ending the message is dropped', chunks: [oc(`${A}\n`) + oc(`${B}\r\n`) + oc(`${A}\n\n`)], expected: [A, B, `${A}\n`] },
     { name: 'LF framing', chunks: [`${A}\n${B}\n`], expected: [A, B] },
     { name: 'CR LF framing', chunks: [`${A}\r\n${B}\r\n`], expected: [A, B] },
     { name: 'NUL trailer', chunks: [`${A}\0${B}\0`], expected: [A, B] },

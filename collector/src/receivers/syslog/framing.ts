@@ -17,6 +17,11 @@
 //   drivers), so deciding once costs nothing. (rsyslog's imtcp decides per frame on a leading
 //   digit alone, which is the failure above; its remedy is to turn octet counting off for the
 //   whole listener.)
+// - An octet-counted SYSLOG-MSG loses one trailing LF (or CR LF, or NUL), as a datagram does
+//   (receiver.ts): rsyslog's RSYSLOG_SyslogProtocol23Format and syslog-ng's syslog() driver end
+//   every message with a LF inside MSG-LEN, and both drop it again on receipt (rsyslog's
+//   parser.dropTrailingLFOnReception, on by default), so it is a trailer, not text. Only one: a
+//   message that ends in blank lines keeps the others.
 // - A MSG-LEN longer than 10 digits is not an octet count. Empty non-transparent frames (blank
 //   lines, a stray trailer after an octet-counted frame) are skipped silently and decide nothing.
 //
@@ -148,7 +153,7 @@ export class SyslogFrameSplitter {
           this.#remaining -= take;
           i += take;
           if (this.#remaining === 0) {
-            out.push({ ok: true, frame: this.#takeParts() });
+            out.push({ ok: true, frame: withoutTrailer(this.#takeParts()) });
             this.#state = START;
           }
           break;
@@ -301,6 +306,17 @@ export class SyslogFrameSplitter {
     if (this.#parts.length > 0) this.#parts = [];
     this.#partsLen = 0;
   }
+}
+
+/**
+ * `message` without one trailing LF, NUL or CR, or CR LF / CR NUL: the end-of-message mark that senders
+ * put inside an octet count or a datagram (see the header).
+ */
+export function withoutTrailer(message: Buffer): Buffer {
+  let end = message.length;
+  if (end > 0 && (message[end - 1] === LF || message[end - 1] === NUL)) end--;
+  if (end > 0 && message[end - 1] === CR) end--;
+  return end === message.length ? message : message.subarray(0, end);
 }
 
 function tooLarge(message: string): FrameEvent {

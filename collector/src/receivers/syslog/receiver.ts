@@ -13,7 +13,7 @@ import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { LogRecord } from '../../../../sdk/src/record.ts';
 import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS } from './errors.ts';
-import { SyslogFrameSplitter } from './framing.ts';
+import { SyslogFrameSplitter, withoutTrailer } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
 import { parseSyslog } from './parse.ts';
 import { zonedTime } from './zoned-time.ts';
@@ -130,9 +130,6 @@ export interface SyslogReceiver {
 // The one host:port parser of the collector's config (re-exported for this receiver's callers).
 export { parseAddr };
 
-const LF = 0x0a;
-const CR = 0x0d;
-const NUL = 0x00;
 /** Attempts at finding a port free for both TCP and UDP when the configured port is 0. */
 const EPHEMERAL_ATTEMPTS = 5;
 
@@ -305,14 +302,13 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   function onDatagram(msg: Buffer, rinfo: { address: string; port: number }): void {
     // RFC 5426: the datagram is the message. Tolerate one trailing LF / CR LF / NUL that
     // many senders append.
-    let end = msg.length;
-    if (end > 0 && (msg[end - 1] === LF || msg[end - 1] === NUL)) end--;
-    if (end > 0 && msg[end - 1] === CR) end--;
+    const message = withoutTrailer(msg);
+    const end = message.length;
     if (end > maxFrameBytes) {
       reject(PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, 1, { message: `datagram of ${end} bytes exceeds maxFrameBytes ${maxFrameBytes}`, peer: formatAddr(rinfo.address, rinfo.port) });
       return;
     }
-    const parsed = parseSyslog(end === msg.length ? msg : msg.subarray(0, end), parseOptions);
+    const parsed = parseSyslog(message, parseOptions);
     if (!parsed.ok) {
       reject(parsed.code, 1, { message: parsed.message, peer: formatAddr(rinfo.address, rinfo.port) });
       return;

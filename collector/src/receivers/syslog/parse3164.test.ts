@@ -33,6 +33,17 @@ describe('parseSyslog: RFC 3164 messages (no VERSION after PRI)', () => {
       want: { timestamp: '2026-12-06T10:00:00.123456Z', severity: 6, facility: 3, hostname: 'web-1', appName: 'nginx', msg: 'GET /' },
     },
     {
+      // rsyslog's default forwarding of an RFC 5424 message: its syslogtag APP-NAME[PROCID] has no ':'
+      name: 'TAG[PID] without ":" (rsyslog RSYSLOG_TraditionalForwardFormat), a BOM after it stripped',
+      input: `<165>Mar  1 10:00:00 h1 appx[77] ${BOM}ünï`,
+      want: { hostname: 'h1', appName: 'appx', procId: '77', msg: 'ünï' },
+    },
+    {
+      name: 'a word and "[text]" without ":" are no TAG',
+      input: '<13>Mar  1 10:00:00 h1 arr[i] is out of range',
+      want: { hostname: 'h1', msg: 'arr[i] is out of range' },
+    },
+    {
       name: 'no TAG: the MSG is kept whole',
       input: '<13>Dec 06 11:00:00 router link eth0 down',
       want: { timestamp: '2026-12-06T11:00:00.000000Z', hostname: 'router', msg: 'link eth0 down' },

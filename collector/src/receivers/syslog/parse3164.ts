@@ -23,7 +23,9 @@
 //   is the MSG and the time of receipt the timestamp; there is no HOSTNAME.
 // - HOSTNAME is often left out by local senders: a token that ends in ':' or holds '[' is the
 //   TAG. A ':' after the TIMESTAMP (Cisco IOS) means there is none: the sender is the host.
-// - TAG (up to '[' or ':') → appName, the digits in [PID] → procId. A MSG without a TAG is kept
+// - TAG (up to '[' or ':') → appName, the digits in [PID] → procId. The ':' after the TAG may
+//   be missing after a numeric [PID] (`app[42] text`, what rsyslog forwards of a message it
+//   received as RFC 5424); a word alone (`app text`) stays text. A MSG without a TAG is kept
 //   whole, so is Cisco's "%FACILITY-SEVERITY-MNEMONIC: text". Digits alone are no TAG (a
 //   program name) but a sequence number or a count, and stay in the MSG.
 // - A BOM (U+FEFF) at the start of the MSG is no text: it is stripped as RFC 5424 §6.4 has it,
@@ -65,9 +67,11 @@ const DAY_MS = 86_400_000;
 const BOM = '\uFEFF';
 /**
  * A TAG: up to 32 alphanumerics (RFC 3164 §4.1.3), in practice also '-', '_', '.', '/';
- * not digits alone.
+ * not digits alone. Ends in ':' (groups 1 name, 2 PID), or is NAME[digits] and a space without
+ * the ':' (groups 1, 3): rsyslog's default forwarding (RSYSLOG_TraditionalForwardFormat) of a
+ * message it received as RFC 5424 writes its syslogtag, APP-NAME[PROCID], with no ':'.
  */
-const TAG = /^(?!\d+[[:])([\w.\/-]{1,48})(?:\[([^\]\s]{1,128})\])?:(?: |$)/;
+const TAG = /^(?!\d+[[:])([\w.\/-]{1,48})(?:(?:\[([^\]\s]{1,128})\])?:(?: |$)|\[(\d{1,20})\] )/;
 
 /** `text` without one leading BOM. */
 function stripBom(text: string): string {
@@ -156,7 +160,7 @@ export function parseSyslog3164(pri: number, rest: string, receivedAt: number, b
   const tag = TAG.exec(msg);
   if (tag) {
     appName = tag[1];
-    procId = tag[2];
+    procId = tag[2] ?? tag[3];
     msg = stripBom(msg.slice(tag[0].length));
   }
 

@@ -506,6 +506,38 @@ describe('syslog receiver lifecycle', () => {
     await expect(tcpConnect(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('shutdown reads on until the sender closes: what it wrote before it saw the FIN is taken', async () => {
+    const sink = makeSink();
+    const r = receiver(config(), sink);
+    await r.start();
+    // As rsyslog's omfwd and syslog-ng do: a sender notices the receiver's FIN when it next
+    // sends (the message in hand may still go out), then closes and keeps the rest for later.
+    const socket = connect({ port: r.addresses().tcp.port, host: '127.0.0.1', allowHalfOpen: true });
+    clients.push(socket);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    await waitFor('connection', () => r.health().connections === 1);
+    socket.once('end', () => socket.end(oc(msg(3))));
+    socket.write(oc(msg(1)) + oc(msg(2))); // not read by the receiver yet when shutdown starts
+    await r.shutdown();
+    expect(sink.records.map((rec) => rec.msg)).toEqual(['message 1', 'message 2', 'message 3']);
+    expect(sink.rejects).toEqual([]);
+    expect(r.health().connections).toBe(0);
+  });
+
+  it('shutdown cuts a connection whose sender does not close within the drain time', async () => {
+    const sink = makeSink();
+    const r = receiver(config(), sink);
+    await r.start();
+    const socket = connect({ port: r.addresses().tcp.port, host: '127.0.0.1', allowHalfOpen: true });
+    clients.push(socket);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    await write(socket, `${oc(msg(1))}${oc(msg(2)).slice(0, 10)}`); // a frame left half-sent
+    await waitFor('the first frame', () => sink.records.length === 1);
+    await r.shutdown(); // the sender never closes: cut after the drain time
+    expect(sink.rejects).toEqual([PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME]);
+    expect(r.health().connections).toBe(0);
+  });
+
   it('start/shutdown/start does not leak handles and reuses nothing stale', async () => {
     const baseline = handleCounts();
     const sink = makeSink();

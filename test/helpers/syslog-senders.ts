@@ -37,16 +37,21 @@ function syslogNgCommand(): Command | undefined {
 
 export const SYSLOG_NG = syslogNgCommand();
 
-/**
- * The senders that are missing, as "what (Debian package)". In CI (CI=true) a missing one is an
- * error: .ci/run installs them.
- */
-export function missingSenders(): string[] {
-  const missing: string[] = [];
-  if (!existsSync(RSYSLOGD)) missing.push(`${RSYSLOGD} (Debian package "rsyslog")`);
-  if (!SYSLOG_NG) missing.push(`syslog-ng (Debian package "syslog-ng-core", or unpacked into .syslog-ng/ as .ci/run does)`);
-  if (!existsSync(LOGGER)) missing.push(`${LOGGER} (Debian package "bsdutils")`);
-  if (missing.length > 0 && process.env.CI === 'true') throw new Error(`not installed: ${missing.join(', ')}; CI installs them in .ci/run`);
+/** Why each missing sender is missing, as "what (Debian package)"; an empty object when none is. */
+export interface MissingSenders {
+  rsyslog?: string;
+  syslogNg?: string;
+  logger?: string;
+}
+
+/** The senders that are missing. In CI (CI=true) a missing one is an error: .ci/run installs them. */
+export function missingSenders(): MissingSenders {
+  const missing: MissingSenders = {};
+  if (!existsSync(RSYSLOGD)) missing.rsyslog = `${RSYSLOGD} not installed (Debian package "rsyslog")`;
+  if (!SYSLOG_NG) missing.syslogNg = 'syslog-ng not installed (Debian package "syslog-ng-core", or unpacked into .syslog-ng/ as .ci/run does)';
+  if (!existsSync(LOGGER)) missing.logger = `${LOGGER} not installed (Debian package "bsdutils")`;
+  const reasons = Object.values(missing);
+  if (reasons.length > 0 && process.env.CI === 'true') throw new Error(`${reasons.join('; ')}: CI installs them in .ci/run`);
   return missing;
 }
 

@@ -60,6 +60,8 @@ interface Path {
   multiLine: boolean;
   /** The sender's time has microseconds (syslog-ng with frac-digits(6), in RFC 3164 too). */
   fraction: boolean;
+  /** RFC 3164 with an RFC 3339 TIMESTAMP (rsyslog's RSYSLOG_ForwardFormat): the zone is kept. */
+  rfc3339?: boolean;
   /** What arrives of the 20 000-byte message: the sender's truncation, or all of it. */
   longKept: 'all' | 'rsyslog 8 KiB';
   /** rsyslog's %msg% of an RFC 3164 message starts with the space after "TAG:". */
@@ -82,7 +84,8 @@ function checkDelivered(path: Path, app: string, got: any[]): void {
     expect(first.structuredData).toEqual({ 'exampleSDID@32473': { iut: '3', eventSource: 'Application' } });
   } else {
     // RFC 3164 has no zone: the sender writes its wall clock, read as UTC (syslog.timeZone otherwise)
-    expect(first.timestamp).toBe(`${kolkata.toISOString().slice(0, 19)}.${path.fraction ? '123456' : '000000'}Z`);
+    const wall = path.rfc3339 ? at : kolkata;
+    expect(first.timestamp).toBe(`${wall.toISOString().slice(0, 19)}.${path.fraction ? '123456' : '000000'}Z`);
     expect(first.msgId).toBeUndefined();
     expect(first.structuredData).toBeUndefined();
   }
@@ -103,7 +106,7 @@ describe('syslog from real senders', () => {
     await collector?.stop();
   });
 
-  it.skipIf(missing.rsyslog)('rsyslog omfwd: RFC 5424 (RSYSLOG_SyslogProtocol23Format) over TCP octet-counted, LF and UDP; the default RFC 3164 over TCP and UDP', async () => {
+  it.skipIf(missing.rsyslog)('rsyslog omfwd: RFC 5424 (RSYSLOG_SyslogProtocol23Format) over TCP octet-counted, LF and UDP; the default RFC 3164 over TCP and UDP; RSYSLOG_ForwardFormat', async () => {
     const port = collector.syslogPort!;
     const paths: (Path & { action: string })[] = [
       { name: 'rs-oc', ietf: true, multiLine: true, fraction: true, longKept: 'rsyslog 8 KiB', bsdMsgSpace: true, action: `protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"` },
@@ -111,6 +114,7 @@ describe('syslog from real senders', () => {
       { name: 'rs-udp', ietf: true, multiLine: true, fraction: true, longKept: 'rsyslog 8 KiB', bsdMsgSpace: true, action: `protocol="udp" template="RSYSLOG_SyslogProtocol23Format"` },
       { name: 'rs-bsd-tcp', ietf: false, multiLine: false, fraction: false, longKept: 'rsyslog 8 KiB', bsdMsgSpace: false, action: `protocol="tcp"` },
       { name: 'rs-bsd-udp', ietf: false, multiLine: true, fraction: false, longKept: 'rsyslog 8 KiB', bsdMsgSpace: false, action: `protocol="udp"` },
+      { name: 'rs-fwd', ietf: false, rfc3339: true, multiLine: false, fraction: true, longKept: 'rsyslog 8 KiB', bsdMsgSpace: false, action: `protocol="tcp" template="RSYSLOG_ForwardFormat"` },
     ];
     const inputs = await Promise.all(paths.map(() => freePort()));
     // Control characters kept as they are (rsyslog writes a LF as "#012" by default).

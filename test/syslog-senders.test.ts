@@ -1,11 +1,12 @@
 // The real syslog senders users forward from — rsyslog, syslog-ng and util-linux `logger` —
-// into the real collector, with the forwarding configs their documentation gives (the ones
-// docs/api.md shows under "Forwarding from rsyslog, syslog-ng and logger"): every message arrives once, with its header fields, time,
-// structured data, UTF-8 text (with and without BOM), multi-line text where the framing can
-// carry it, and a message longer than the sender's default maximum; and a collector restarted
-// while rsyslog forwards over TCP through an action queue loses nothing.
-// Without the binaries the tests are skipped with the reason, except in CI (CI=true) where
-// they fail (test/helpers/syslog-senders.ts).
+// into the real collector, with the forwarding configs their documentation gives (those in
+// docs/api.md, "Forwarding from rsyslog, syslog-ng and logger"): every message arrives once,
+// with its header fields, time, structured data, UTF-8 text (with and without BOM), multi-line
+// text where the framing can carry it, and a message longer than the sender's default maximum;
+// and a collector restarted while rsyslog forwards over TCP through an action queue gets every
+// message but what rsyslog itself loses at a broken plain-TCP connection (see that test).
+// Without a sender its tests are skipped with the reason, except in CI (CI=true) where they
+// fail (test/helpers/syslog-senders.ts).
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';

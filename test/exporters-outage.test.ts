@@ -90,9 +90,9 @@ describe('outage of one backend under load', () => {
     const log = c.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
     const messages = log.map((l) => l.msg);
     expect(messages).toContain('exporter loki: backend failing, retrying');
-    expect(messages).toContain('exporter loki: circuit open');
+    expect(messages).toContainEqual(expect.stringMatching(/^exporter loki: circuit open: sending paused, next probe in \d+ s/));
     expect(messages).toContain('exporter loki: backend answering again');
-    expect(messages).toContain('exporter loki: circuit closed');
+    expect(messages).toContain('exporter loki: circuit closed: sending again');
     expect(messages.filter((m) => /request/.test(m))).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
-import type { CircuitState } from './circuit-breaker.ts';
+import type { CircuitBreaker, CircuitState } from './circuit-breaker.ts';
 import type { ExportResult } from './result.ts';
 import type { Logger } from './sink.ts';
+import { RateLimitedLog, type LimitedLine } from '../log/rate-limited-log.ts';
 
 /** One backend as /health/dependencies shows it. */
 export interface DependencyHealth {
@@ -33,10 +34,15 @@ export function refusesEverything(r: ExportResult): boolean {
  * failure, or a refusal of everything (REFUSING_EVERYTHING), starts (or continues) a failure
  * streak, logged once when it starts; a success or a refusal of some records ends it ("answering
  * again"). The one place for this, shared by log delivery, span export and remote write.
+ * These lines and the circuit breaker's (circuitChanged) are the backend's state changes; each
+ * kind is rate-limited (RateLimitedLog): a backend that flaps, failing one request in a few,
+ * wrote two lines per flap (one a second under load, measured), and now writes the first ones
+ * and a summary per kind and minute.
  */
 export class BackendStatus {
   readonly #name: string;
   readonly #logger: Logger;
+  readonly #log: RateLimitedLog;
   readonly #now: () => number;
   #lastError: { text: string; at: number } | undefined;
   #failingSince: number | undefined;
@@ -46,6 +52,7 @@ export class BackendStatus {
   constructor(name: string, logger: Logger, now: () => number = Date.now) {
     this.#name = name;
     this.#logger = logger;
+    this.#log = new RateLimitedLog(logger);
     this.#now = now;
   }
 
@@ -70,16 +77,62 @@ export class BackendStatus {
       if (this.#failingSince === undefined) {
         this.#failingSince = now;
         const what = refusing ? 'backend refuses the requests (check credentials, tenant and URL); delivery waits until they are accepted' : 'backend failing, retrying';
-        this.#logger.warn({ exporter: this.#name, error: this.#lastError.text }, `exporter ${this.#name}: ${what}`);
+        this.#log.log({ key: 'failing', level: 'warn', fields: { exporter: this.#name, error: this.#lastError.text }, msg: () => `exporter ${this.#name}: ${what}` });
       }
       return;
     }
     if (r.status === 'permanent') this.#lastError = { text: r.error ?? `HTTP ${r.httpStatus ?? '?'}`, at: now };
     if (this.#failingSince !== undefined) {
-      this.#logger.info({ exporter: this.#name, downForMs: now - this.#failingSince }, `exporter ${this.#name}: backend answering again`);
+      this.#log.log({ key: 'answering', level: 'info', fields: { exporter: this.#name, downForMs: now - this.#failingSince }, msg: () => `exporter ${this.#name}: backend answering again` });
     }
     this.#failingSince = undefined;
     this.#lastSuccessAt = now;
+  }
+
+  /**
+   * The circuit breaker of this backend changed state. Open is a warning with when the next probe
+   * request goes and how long the backend has been failing: in a long outage it comes back once
+   * per open period (circuitBreaker.maxOpenDuration at most, 2 min by default) as the reminder
+   * that it is still down. Half-open (a probe request is sent) says nothing an operator acts on:
+   * debug. Closed: sending again.
+   */
+  circuitChanged(state: CircuitState, nextProbeInMs?: number): void {
+    const fields = { exporter: this.#name, circuit: state, lastError: this.#lastError?.text };
+    if (state === 'half-open') {
+      this.#logger.debug?.(fields, `exporter ${this.#name}: circuit half-open: sending one probe`);
+      return;
+    }
+    if (state === 'closed') {
+      this.#log.log({ key: 'circuit closed', level: 'info', fields, msg: () => `exporter ${this.#name}: circuit closed: sending again` });
+      return;
+    }
+    const probe = Math.ceil((nextProbeInMs ?? 0) / 1000);
+    const failingFor = this.#failingSince === undefined ? undefined : Math.max(0, Math.round((this.#now() - this.#failingSince) / 1000));
+    this.#log.log({
+      key: 'circuit open',
+      level: 'warn',
+      fields: { ...fields, nextProbeInSeconds: probe, ...(failingFor !== undefined && { failingForSeconds: failingFor }) },
+      msg: () => `exporter ${this.#name}: circuit open: sending paused, next probe in ${probe} s${failingFor !== undefined ? ` (backend failing for ${failingFor} s)` : ''}`,
+    });
+  }
+
+  /** Logs the state changes of the backend's circuit breaker (circuitChanged). */
+  watch(breaker: CircuitBreaker): void {
+    breaker.onChange((state) => this.circuitChanged(state, breaker.nextProbeInMs));
+  }
+
+  /**
+   * A line about this backend's answers that comes back with each batch or request (records
+   * refused permanently, samples dropped): rate-limited with the state changes' (one per kind
+   * and minute, with the sums of what was held back).
+   */
+  logRepeated(line: LimitedLine): void {
+    this.#log.log(line);
+  }
+
+  /** Writes the summaries of the lines held back (at the exporter's shutdown). */
+  flushLog(): void {
+    this.#log.flush();
   }
 
   dependency(type: string, endpoint: string, circuit: CircuitState): DependencyHealth {

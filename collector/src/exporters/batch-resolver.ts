@@ -119,8 +119,9 @@ export class BatchResolver {
         break;
       }
       const judged = summarize(answer);
-      permit.done(judged);
+      // The status first: the breaker's line when this answer opens the circuit says how long the backend has failed.
       this.#status.note(judged);
+      permit.done(judged);
       let retry: T[] = [];
       let retryAfterMs: number | undefined;
       if (answer.items) {

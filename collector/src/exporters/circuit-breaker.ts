@@ -58,6 +58,11 @@ export class CircuitBreaker {
     return this.#state === 'open' ? this.#openUntil : undefined;
   }
 
+  /** When the circuit is open: how long until the next probe is allowed (ms). */
+  get nextProbeInMs(): number | undefined {
+    return this.#state === 'open' ? Math.max(0, this.#openUntil - this.#now()) : undefined;
+  }
+
   onChange(listener: (state: CircuitState) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

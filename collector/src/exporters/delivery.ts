@@ -192,10 +192,7 @@ export class Delivery {
         deps.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
         if (last) deps.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
       });
-    this.breaker.onChange((state) => {
-      const log = state === 'open' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
-      log({ exporter: this.name, circuit: state, lastError: this.#status.lastError }, `exporter ${this.name}: circuit ${state}`);
-    });
+    this.#status.watch(this.breaker);
     const m = deps.metrics;
     m.sent.inc(this.#labels, 0);
     m.duplicates.inc(this.#labels, 0);
@@ -294,6 +291,7 @@ export class Delivery {
     await this.#loop;
     clearTimeout(deadline);
     this.#abort.abort();
+    this.#status.flushLog();
     // Said at the stop, not found out at the next start: the backend was behind when the collector stopped.
     const left = this.#backlog();
     if (left > 0) {
@@ -686,12 +684,23 @@ export class Delivery {
     );
     const filed = entries.length - discarded;
     if (filed > 0) {
-      this.#d.logger.warn(
-        { exporter: this.name, count: filed, reason: entries[0].result.error },
-        `exporter ${this.name}: ${filed} record(s) refused permanently, moved to the dead letters`,
-      );
+      this.#status.logRepeated({
+        key: 'dead-lettered',
+        level: 'warn',
+        fields: { exporter: this.name, reason: entries[0].result.error },
+        sum: { count: filed },
+        msg: (s) => `exporter ${this.name}: ${s.count} record(s) refused permanently, moved to the dead letters`,
+      });
     }
-    if (discarded > 0) this.#d.logger.info({ exporter: this.name, count: discarded }, `exporter ${this.name}: ${discarded} record(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`);
+    if (discarded > 0) {
+      this.#status.logRepeated({
+        key: 'discarded-again',
+        level: 'info',
+        fields: { exporter: this.name },
+        sum: { count: discarded },
+        msg: (s) => `exporter ${this.name}: ${s.count} record(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`,
+      });
+    }
   }
 
   /** `duplicates`: of the `n` delivered, those the backend already had (metrics.duplicates). */

@@ -123,6 +123,7 @@ export class SpanExport {
     this.#status = new BackendStatus(options.name, deps.logger, Date.now);
     this.#savedCursor = new SavedCursor(deps.kv, options.name, deps.logger);
     this.breaker = new CircuitBreaker(options.breaker);
+    this.#status.watch(this.breaker);
     const retrier = new Retrier(options.retry, new RetryBudget(options.budget));
     this.#labels = { exporter: this.name, type: this.type };
     this.#bounds = new DeadLetterBounds(deps, this.#labels, options.deadLetterMax, () => this.#stopped);
@@ -188,6 +189,7 @@ export class SpanExport {
     await this.#loop;
     clearTimeout(deadline);
     this.#abort.abort();
+    this.#status.flushLog();
     this.#d.metrics.unregister(this.name);
   }
 
@@ -313,12 +315,24 @@ export class SpanExport {
     );
     const filed = refused.length - discarded;
     if (filed > 0) {
-      this.#d.logger.warn(
-        { exporter: this.name, spans: filed, firstId: refused[0].item.id, reason: refused[0].result.error },
-        `exporter ${this.name}: Elasticsearch refused ${filed} span(s), moved to the dead letters: ${refused[0].result.error}`,
-      );
+      const reason = refused[0].result.error;
+      this.#status.logRepeated({
+        key: 'dead-lettered',
+        level: 'warn',
+        fields: { exporter: this.name, firstId: refused[0].item.id, reason },
+        sum: { spans: filed },
+        msg: (s) => `exporter ${this.name}: Elasticsearch refused ${s.spans} span(s), moved to the dead letters: ${reason}`,
+      });
     }
-    if (discarded > 0) this.#d.logger.info({ exporter: this.name, spans: discarded }, `exporter ${this.name}: ${discarded} span(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`);
+    if (discarded > 0) {
+      this.#status.logRepeated({
+        key: 'discarded-again',
+        level: 'info',
+        fields: { exporter: this.name },
+        sum: { spans: discarded },
+        msg: (s) => `exporter ${this.name}: ${s.spans} span(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`,
+      });
+    }
   }
 
   /** Sends span dead letters again (a few attempts); the caller removes the delivered ones. */

@@ -85,6 +85,7 @@ export class RemoteWriteExporter {
       { failureThreshold: c.failureThreshold, openMs: parseDuration(c.openDuration), maxOpenMs: parseDuration(c.maxOpenDuration) },
       { now: elapsed, sleep: deps.sleep },
     );
+    this.#status.watch(this.breaker);
     this.#retrier = new Retrier(
       { initialBackoffMs: parseDuration(r.initialBackoff), maxBackoffMs: parseDuration(r.maxBackoff), multiplier: 2, maxRetryAfterMs: parseDuration(r.maxRetryAfter) },
       new RetryBudget({ ratio: r.budgetRatio, minPerSecond: r.budgetMinPerSecond }, elapsed),
@@ -187,7 +188,13 @@ export class RemoteWriteExporter {
       if (result.status === 'success') this.#d.metrics.sent.inc(this.#labels, head.samples);
       else {
         this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'rejected' }, head.samples);
-        this.#d.logger.warn({ exporter: this.name, error: result.error }, `exporter ${this.name}: remote write request refused, ${head.samples} samples dropped`);
+        this.#status.logRepeated({
+          key: 'refused',
+          level: 'warn',
+          fields: { exporter: this.name, error: result.error },
+          sum: { samples: head.samples },
+          msg: (s) => `exporter ${this.name}: remote write request refused, ${s.samples} samples dropped`,
+        });
       }
     }
   }
@@ -215,6 +222,7 @@ export class RemoteWriteExporter {
       clearTimeout(deadline);
       this.#abort.abort();
       await this.#sending;
+      this.#status.flushLog();
       this.#d.metrics.unregister(this.name);
       if (this.#queue.length > 0) {
         this.#d.logger.warn(

@@ -210,8 +210,10 @@ async function main(argv: string[]): Promise<number> {
     dataDir: config.store.dataDir,
   });
   await stopAsked;
-  await collector.shutdown();
-  logInfo('periscope collector stopped');
+  const stops = await collector.shutdown();
+  // One line for the whole stop: what each exporter delivered while stopping and left queued.
+  const { describeStops } = await import('../src/exporters/exporters.ts');
+  logInfo(`periscope collector stopped${describeStops(stops)}`, stops.length ? { exporters: stops } : {});
   return 0;
 }
 

@@ -13,7 +13,7 @@ import { registerConsoleRoutes } from './console/plugin.ts';
 import type { Config } from './config/schema.ts';
 import { formatAddr, parseAddr, parseBytes, parseDuration } from './config/units.ts';
 import { ERR, PeriscopeError, retryLaterSeconds } from './errors.ts';
-import { Exporters } from './exporters/exporters.ts';
+import { Exporters, type ExporterStop } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
 import { hostCheck } from './http/host-check.ts';
@@ -57,8 +57,11 @@ export interface RunningCollector {
    * files of its `alerting.ruleFiles`; all or nothing, the outcome logged.
    */
   reload(): Promise<ReloadResult>;
-  /** Stops intake first, then background work, then closes the store. Safe to call twice. */
-  shutdown(): Promise<void>;
+  /**
+   * Stops intake first, then background work, then closes the store. Safe to call twice. Says
+   * what each exporter delivered while stopping and left for the next start.
+   */
+  shutdown(): Promise<ExporterStop[]>;
 }
 
 /**
@@ -309,8 +312,8 @@ export async function startCollector(config: Config, options: StartOptions = {})
     },
   );
 
-  let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => {
+  let stopping: Promise<ExporterStop[]> | undefined;
+  const shutdown = (): Promise<ExporterStop[]> => {
     stopping ??= (async () => {
       dbWatch.stop();
       idempotencyKeys.stop();
@@ -323,10 +326,11 @@ export async function startCollector(config: Config, options: StartOptions = {})
         if (how === 'terminated') app.log.warn('search indexer did not stop within 5 s and was terminated; it resumes from its last commit');
       });
       // Intake is closed: exporters flush within their deadlines.
-      await Promise.allSettled([alerting.shutdown(), exporters.shutdown(), indexer]);
+      const [, stops] = await Promise.allSettled([alerting.shutdown(), exporters.shutdown(), indexer]);
       await Promise.allSettled([queries.close(), ruleQueries.close(), retention.shutdown(), telemetry.shutdown()]);
       db.close();
       lock.release();
+      return stops.status === 'fulfilled' ? stops.value : [];
     })();
     return stopping;
   };

@@ -76,6 +76,20 @@ export function deliveryOptions(c: LogExporterCommon) {
   };
 }
 
+/** What one exporter did at the collector's stop: `delivered` while stopping, `left` for the next start. */
+export interface ExporterStop {
+  exporter: string;
+  unit: 'records' | 'spans' | 'samples';
+  delivered: number;
+  left: number;
+}
+
+/** The stop line's words for the exporters (empty without any): `; exporters: loki 120 records delivered while stopping, 0 left`. */
+export function describeStops(stops: ExporterStop[]): string {
+  if (stops.length === 0) return '';
+  return `; exporters: ${stops.map((s) => `${s.exporter} ${s.delivered} ${s.unit} delivered while stopping, ${s.left} left${s.left > 0 ? ' for the next start' : ''}`).join('; ')}`;
+}
+
 export class Exporters {
   readonly deliveries: Delivery[] = [];
   readonly remoteWriters: RemoteWriteExporter[] = [];
@@ -220,13 +234,27 @@ export class Exporters {
     await Promise.all([...this.deliveries.map((d) => d.boundDeadLetters()), ...this.spanExports.map((s) => s.boundDeadLetters())]);
   }
 
-  /** Flushes every exporter within its own shutdown timeout, in parallel. Safe twice and before start. */
-  async shutdown(): Promise<void> {
+  /**
+   * Flushes every exporter within its own shutdown timeout, in parallel. Safe twice and before
+   * start. Says, for the stop line, what each delivered while stopping and what it left for the
+   * next start: its backlog before and after (intake is closed by then).
+   */
+  async shutdown(): Promise<ExporterStop[]> {
     this.#stopped = true;
     this.#unsubscribe?.();
-    await Promise.allSettled([...this.deliveries.map((d) => d.shutdown()), ...this.spanExports.map((s) => s.shutdown()), ...this.remoteWriters.map((r) => r.shutdown())]);
+    const all = [
+      ...this.deliveries.map((e) => ({ e, unit: 'records' as const })),
+      ...this.spanExports.map((e) => ({ e, unit: 'spans' as const })),
+      ...this.remoteWriters.map((e) => ({ e, unit: 'samples' as const })),
+    ];
+    const before = all.map(({ e }) => e.gauges().queueItems);
+    await Promise.allSettled(all.map(({ e }) => e.shutdown()));
     // Nothing is sent after the shutdowns: the pools' idle connections go.
     await Promise.allSettled(this.#dispatchers.splice(0).map((d) => d.destroy()));
+    return all.map(({ e, unit }, i) => {
+      const left = e.gauges().queueItems;
+      return { exporter: e.name, unit, delivered: Math.max(0, before[i] - left), left };
+    });
   }
 
   /** Ingest admission: the first exporter (policy backpressure) whose backlog is at its bound. */

@@ -1,7 +1,8 @@
-// The collector's own log when a backend is in trouble, read from the real collector's stdout:
-// a flapping backend does not write a line per flap (a summary counts them), no secret reaches a
-// line even when the backend echoes it, and the stop line says what each exporter delivered
-// while stopping and left for the next start.
+// The collector's own log under trouble, read from the real collector's stdout: a flapping
+// backend does not write a line per flap (a summary counts them), no secret reaches a line even
+// when the backend echoes it, a sender's burst of bad frames is one line and a count, and the
+// stop line says what each exporter delivered while stopping and left for the next start.
+import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { startLokiServer } from './servers/loki.ts';
@@ -17,6 +18,8 @@ const BASIC = Buffer.from(`periscope:${PASSWORD}`).toString('base64');
 interface LogLine {
   level: number;
   msg: string;
+  code?: string;
+  repeated?: number;
   exporter?: string;
   suppressed?: number;
   exporters?: unknown;
@@ -104,4 +107,27 @@ it('the stop line says what each exporter delivered while stopping and what it l
     ],
   });
   expect(up.entries().map((e) => e.line).sort()).toEqual(['one', 'three', 'two']);
+});
+
+it('a burst of garbage from one syslog sender: one line at once and its count by the stop, not a line per frame', async () => {
+  const c = await startCollectorProcess();
+  cleanup.push(() => c.dispose());
+  const FRAMES = 3000;
+  const socket = net.connect(c.syslogPort!, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(Array.from({ length: FRAMES }, (_, i) => `garbage ${i}\n`).join(''));
+  socket.end();
+  await waitFor(async () => {
+    const text = await (await fetch(`${c.url}/metrics`)).text();
+    return Number(/periscope_receiver_rejected_records_total\{receiver="syslog",reason="PERISCOPE_ERR_SYSLOG_BAD_PRI"\} (\d+)/.exec(text)?.[1]) === FRAMES;
+  });
+  expect(await c.stop()).toBe(0);
+  const refused = lines(c).filter((l) => l.code === 'PERISCOPE_ERR_SYSLOG_BAD_PRI');
+  // The first at once; the rest counted in `repeated`, written at the stop at the latest (before:
+  // only when the same refusal came again after a minute, so a burst's count was never written).
+  expect(refused.length).toBeLessThanOrEqual(3);
+  expect(refused.reduce((n, l) => n + (l.repeated ?? 1), 0)).toBe(FRAMES);
+  expect(refused.every((l) => l.level === 40 && l.msg === 'syslog frame refused: message does not start with "<"')).toBe(true);
+  const all = lines(c);
+  expect(all.indexOf(refused.at(-1)!)).toBeLessThan(all.findIndex((l) => l.msg.startsWith('periscope collector stopped')));
 });

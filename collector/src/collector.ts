@@ -318,6 +318,9 @@ export async function startCollector(config: Config, options: StartOptions = {})
       dbWatch.stop();
       idempotencyKeys.stop();
       await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown(), healthServer && closeServer(healthServer, HTTP_DRAIN_MS)]);
+      // Intake closed: the counts of refusals not logged yet, before the stop line.
+      syslogRefusals.flush();
+      httpRefusals.flush();
       await parser.close();
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
       // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in

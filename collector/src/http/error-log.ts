@@ -1,6 +1,6 @@
 /** A distinct error (code and message) is logged at most once per this interval. */
 export const REPEAT_LOG_MS = 60_000;
-/** Distinct errors remembered; past this the longest-remembered is forgotten. */
+/** Distinct errors remembered; past this the longest-remembered is forgotten (its count written first). */
 const MAX_REMEMBERED = 100;
 
 /**
@@ -10,33 +10,74 @@ const MAX_REMEMBERED = 100;
 type Loggable = { message: string; code?: unknown; key?: string };
 type ErrorLogger<E extends Loggable> = (obj: { err: E; repeated?: number }, msg: string) => void;
 
+interface Seen<E> {
+  timer: NodeJS.Timeout;
+  /** Like errors not logged since the last line of this one. */
+  suppressed: number;
+  latest: E | undefined;
+}
+
 /**
- * Logs the errors behind 5xx answers, each distinct one at most once per REPEAT_LOG_MS. A full
- * disk or a dead thread fails every request the same way: a stack trace per request buried the
- * log (and cost CPU) while saying nothing new. The next line after a quiet interval says how
- * many like it were not logged (`repeated`).
+ * Logs the errors behind 5xx answers (and the refusals a sender can repeat: syslog frames,
+ * connections over the bounds), each distinct one at most once per REPEAT_LOG_MS. A full disk or
+ * a dead thread fails every request the same way: a stack trace per request buried the log (and
+ * cost CPU) while saying nothing new. The first is logged at once; when its interval ends with
+ * like ones not logged, the latest of them is logged with how many (`repeated`), and another
+ * interval begins; an interval without any ends the error's window, so the next is logged at
+ * once. The count is written when the interval ends, not held until the error comes back: a
+ * sender of 6000 bad frames in a burst left one line and no count at all. Same rule as the
+ * exporters' lines (log/rate-limited-log.ts).
  */
 export class RepeatedErrorLog<E extends Loggable = Error> {
   readonly #log: ErrorLogger<E>;
-  readonly #now: () => number;
-  readonly #seen = new Map<string, { at: number; suppressed: number }>();
+  readonly #seen = new Map<string, Seen<E>>();
 
-  constructor(log: ErrorLogger<E>, now: () => number = Date.now) {
+  constructor(log: ErrorLogger<E>) {
     this.#log = log;
-    this.#now = now;
   }
 
   log(err: E): void {
     const key = err.key ?? `${String(err.code ?? '')}\n${err.message}`;
-    const now = this.#now();
     const seen = this.#seen.get(key);
-    if (seen && now - seen.at < REPEAT_LOG_MS) {
+    if (seen) {
       seen.suppressed++;
+      seen.latest = err;
       return;
     }
-    this.#log(seen?.suppressed ? { err, repeated: seen.suppressed } : { err }, err.message);
-    this.#seen.delete(key); // re-inserted last: the map's order is the order of logging
-    this.#seen.set(key, { at: now, suppressed: 0 });
-    if (this.#seen.size > MAX_REMEMBERED) this.#seen.delete(this.#seen.keys().next().value!);
+    this.#log({ err }, err.message);
+    this.#open(key);
+    if (this.#seen.size > MAX_REMEMBERED) {
+      const [oldest, first] = this.#seen.entries().next().value!;
+      this.#seen.delete(oldest);
+      clearTimeout(first.timer);
+      this.#summarize(first);
+    }
+  }
+
+  /** Writes the pending counts now and forgets every error (at shutdown). Safe twice. */
+  flush(): void {
+    for (const [key, seen] of [...this.#seen]) {
+      this.#seen.delete(key);
+      clearTimeout(seen.timer);
+      this.#summarize(seen);
+    }
+  }
+
+  #open(key: string): void {
+    const timer = setTimeout(() => {
+      const seen = this.#seen.get(key);
+      if (seen?.timer !== timer) return;
+      this.#seen.delete(key);
+      if (this.#summarize(seen)) this.#open(key);
+    }, REPEAT_LOG_MS);
+    timer.unref();
+    this.#seen.set(key, { timer, suppressed: 0, latest: undefined });
+  }
+
+  /** Logs the latest like error with the count; false when there was none. */
+  #summarize(seen: Seen<E>): boolean {
+    if (seen.latest === undefined || seen.suppressed === 0) return false;
+    this.#log({ err: seen.latest, repeated: seen.suppressed }, seen.latest.message);
+    return true;
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { REPEAT_LOG_MS, RepeatedErrorLog } from './error-log.ts';
 import { createHttpServer } from './server.ts';
@@ -74,29 +74,56 @@ describe('createHttpServer: accept errors', () => {
 });
 
 describe('RepeatedErrorLog', () => {
-  it('logs an error again after a minute, saying how many were not logged', () => {
-    let now = 0;
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('logs an error at once, then the count of like ones when the minute ends, a minute at a time while they go on', () => {
     const lines: Array<{ msg: string; repeated?: number }> = [];
-    const log = new RepeatedErrorLog((obj, msg) => lines.push({ msg, ...(obj.repeated ? { repeated: obj.repeated } : {}) }), () => now);
+    const log = new RepeatedErrorLog((obj, msg) => lines.push({ msg, ...(obj.repeated ? { repeated: obj.repeated } : {}) }));
     const full = Object.assign(new Error('disk full'), { code: 'E_FULL' });
     for (let i = 0; i < 10; i++) log.log(full);
     log.log(Object.assign(new Error('disk full'), { code: 'E_OTHER' })); // another code: another error
-    now = REPEAT_LOG_MS - 1;
+    vi.advanceTimersByTime(REPEAT_LOG_MS - 1);
     log.log(full);
-    now = REPEAT_LOG_MS;
+    expect(lines).toEqual([{ msg: 'disk full' }, { msg: 'disk full' }]);
+    vi.advanceTimersByTime(1);
+    expect(lines).toEqual([{ msg: 'disk full' }, { msg: 'disk full' }, { msg: 'disk full', repeated: 10 }]);
     log.log(full);
     log.log(full);
-    now = 2 * REPEAT_LOG_MS;
+    vi.advanceTimersByTime(REPEAT_LOG_MS);
+    expect(lines.at(-1)).toEqual({ msg: 'disk full', repeated: 2 });
+    vi.advanceTimersByTime(REPEAT_LOG_MS); // a minute without any: nothing to say, the window ends
+    expect(lines.length).toBe(4);
     log.log(full);
-    expect(lines).toEqual([{ msg: 'disk full' }, { msg: 'disk full' }, { msg: 'disk full', repeated: 10 }, { msg: 'disk full', repeated: 1 }]);
+    expect(lines.at(-1)).toEqual({ msg: 'disk full' });
+  });
+
+  it('a burst of 6000 refusals that then stops: its count is written within the minute, not held until the next one (never, before)', () => {
+    const lines: Array<{ msg: string; repeated?: number }> = [];
+    const log = new RepeatedErrorLog<{ message: string; key: string }>((obj, msg) => lines.push({ msg, ...(obj.repeated ? { repeated: obj.repeated } : {}) }));
+    for (let i = 0; i < 6000; i++) log.log({ message: 'message does not start with "<"', key: 'BAD_PRI' });
+    vi.advanceTimersByTime(REPEAT_LOG_MS);
+    expect(lines).toEqual([{ msg: 'message does not start with "<"' }, { msg: 'message does not start with "<"', repeated: 5999 }]);
+  });
+
+  it('flush() writes the pending counts at once (a shutdown)', () => {
+    const lines: Array<{ msg: string; repeated?: number }> = [];
+    const log = new RepeatedErrorLog((obj, msg) => lines.push({ msg, ...(obj.repeated ? { repeated: obj.repeated } : {}) }));
+    for (let i = 0; i < 3; i++) log.log(new Error('disk full'));
+    log.flush();
+    log.flush();
+    expect(lines).toEqual([{ msg: 'disk full' }, { msg: 'disk full', repeated: 2 }]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('with a key, tells errors apart by it alone (messages that hold varying values)', () => {
     const lines: string[] = [];
-    const log = new RepeatedErrorLog<{ message: string; key: string }>((obj, msg) => lines.push(msg), () => 0);
+    const log = new RepeatedErrorLog<{ message: string; key: string }>((obj, msg) => lines.push(msg));
     for (const size of [70_000, 80_000, 90_000]) log.log({ message: `frame of ${size} bytes is too large`, key: 'TOO_LARGE' });
     log.log({ message: 'PRI 999 is above 191', key: 'BAD_PRI' });
     expect(lines).toEqual(['frame of 70000 bytes is too large', 'PRI 999 is above 191']);
+    vi.advanceTimersByTime(REPEAT_LOG_MS);
+    expect(lines.at(-1)).toBe('frame of 90000 bytes is too large');
   });
 });
 

@@ -126,6 +126,10 @@ export function createHttpServer(options: {
   }
 
   const errorLog = new RepeatedErrorLog((obj, msg) => app.log.error(obj, msg));
+  app.addHook('onClose', (_instance, done) => {
+    errorLog.flush(); // the counts of the last minute, before the stop line
+    done();
+  });
   app.setErrorHandler((error: FastifyError | PeriscopeError, request, reply) => {
     const e = httpErrorOf(error, request);
     // A refusal of the in-flight bound is counted and logged where it is decided.

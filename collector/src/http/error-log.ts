@@ -1,3 +1,5 @@
+import type { FastifyInstance } from 'fastify';
+
 /** A distinct error (code and message) is logged at most once per this interval. */
 export const REPEAT_LOG_MS = 60_000;
 /** Distinct errors remembered; past this the longest-remembered is forgotten (its count written first). */
@@ -80,4 +82,20 @@ export class RepeatedErrorLog<E extends Loggable = Error> {
     this.#log({ err: seen.latest, repeated: seen.suppressed }, seen.latest.message);
     return true;
   }
+}
+
+const serverLogs = new WeakMap<FastifyInstance, RepeatedErrorLog>();
+
+/**
+ * The one RepeatedErrorLog of a server's 5xx errors, for every error handler of its routes (the
+ * server's own, and the OTLP routes', which answer in OTLP's shape): an OTLP route logged each
+ * of its 500s, a line per request.
+ */
+export function serverErrorLog(app: FastifyInstance): RepeatedErrorLog {
+  let log = serverLogs.get(app);
+  if (!log) {
+    log = new RepeatedErrorLog((obj, msg) => app.log.error(obj, msg));
+    serverLogs.set(app, log);
+  }
+  return log;
 }

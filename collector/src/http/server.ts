@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyError, type F
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
-import { RepeatedErrorLog } from './error-log.ts';
+import { serverErrorLog } from './error-log.ts';
 import type { InflightBytes } from './inflight-bytes.ts';
 import { sameOrigin } from './origin.ts';
 
@@ -125,7 +125,7 @@ export function createHttpServer(options: {
     return decoded;
   }
 
-  const errorLog = new RepeatedErrorLog((obj, msg) => app.log.error(obj, msg));
+  const errorLog = serverErrorLog(app);
   app.addHook('onClose', (_instance, done) => {
     errorLog.flush(); // the counts of the last minute, before the stop line
     done();

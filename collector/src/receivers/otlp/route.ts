@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERR, PeriscopeError, retryLaterSeconds } from '../../errors.ts';
+import { serverErrorLog } from '../../http/error-log.ts';
 import { httpErrorOf, lingerOnRefusal } from '../../http/server.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { timestampToMicros } from '../../store/log-filter.ts';
@@ -39,7 +40,7 @@ const ACCEPTED_TYPES = 'OTLP/HTTP accepts application/x-protobuf or application/
 function sendOtlpError(error: Error, request: FastifyRequest, reply: FastifyReply, refused: (reason: string) => void) {
   const e = httpErrorOf(error as PeriscopeError, request);
   // A refusal of the in-flight bound (503 OVERLOADED) is counted and logged where it is decided.
-  if (e.statusCode >= 500 && e.code !== ERR.OVERLOADED) request.log.error(error);
+  if (e.statusCode >= 500 && e.code !== ERR.OVERLOADED) serverErrorLog(request.server).log(error);
   else if (e.statusCode === 413 || e.statusCode === 415 || e.statusCode === 400) refused(e.code);
   lingerOnRefusal(request, reply);
   const type = contentTypeOf(request);

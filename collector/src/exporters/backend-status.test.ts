@@ -100,4 +100,15 @@ describe('BackendStatus: the lines of a backend in trouble', () => {
     const answering = written.filter((l) => /answering again/.test(l.msg));
     expect(answering.every((l) => l.level === 'info')).toBe(true);
   });
+
+  it("a backend's long answer is cut in the log line, kept whole for /health/dependencies", () => {
+    const { lines, logger } = recorder();
+    const status = new BackendStatus('loki', logger);
+    const page = `HTTP 502: <html><body>${'bad gateway '.repeat(200)}</body></html>`.slice(0, 2000);
+    status.note({ status: 'retryable', error: page, httpStatus: 502 });
+    const error = lines[0].fields.error as string;
+    expect(error.startsWith(page.slice(0, 500))).toBe(true);
+    expect(error).toMatch(/… \(1500 more characters: GET \/health\/dependencies, GET \/api\/v1\/deadletter\)$/);
+    expect(status.dependency('loki', 'http://loki', 'closed').lastError).toBe(page);
+  });
 });

@@ -1,6 +1,7 @@
 import type { CircuitBreaker, CircuitState } from './circuit-breaker.ts';
 import type { ExportResult } from './result.ts';
 import type { Logger } from './sink.ts';
+import { cutForLog } from '../log/cut.ts';
 import { RateLimitedLog, type LimitedLine } from '../log/rate-limited-log.ts';
 
 /** One backend as /health/dependencies shows it. */
@@ -77,7 +78,7 @@ export class BackendStatus {
       if (this.#failingSince === undefined) {
         this.#failingSince = now;
         const what = refusing ? 'backend refuses the requests (check credentials, tenant and URL); delivery waits until they are accepted' : 'backend failing, retrying';
-        this.#log.log({ key: 'failing', level: 'warn', fields: { exporter: this.#name, error: this.#lastError.text }, msg: () => `exporter ${this.#name}: ${what}` });
+        this.#log.log({ key: 'failing', level: 'warn', fields: { exporter: this.#name, error: cutForLog(this.#lastError.text) }, msg: () => `exporter ${this.#name}: ${what}` });
       }
       return;
     }
@@ -97,7 +98,7 @@ export class BackendStatus {
    * debug. Closed: sending again.
    */
   circuitChanged(state: CircuitState, nextProbeInMs?: number): void {
-    const fields = { exporter: this.#name, circuit: state, lastError: this.#lastError?.text };
+    const fields = { exporter: this.#name, circuit: state, lastError: cutForLog(this.#lastError?.text) };
     if (state === 'half-open') {
       this.#logger.debug?.(fields, `exporter ${this.#name}: circuit half-open: sending one probe`);
       return;

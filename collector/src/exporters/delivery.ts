@@ -39,6 +39,7 @@ import type { ExporterGauges, ExporterMetrics } from './metrics.ts';
 import type { ExportResult } from './result.ts';
 import { Retrier, RetryBudget, sleep as defaultSleep, type RetryBudgetPolicy, type RetryPolicy, type Sleep } from './retry.ts';
 import { EncodePool } from './encode-pool.ts';
+import { cutForLog } from '../log/cut.ts';
 import { StoredItem, type EncodedBody, type LogItem, type LogSink, type Logger } from './sink.ts';
 
 export type OverflowPolicy = 'backpressure' | 'drop';
@@ -190,7 +191,7 @@ export class Delivery {
       prepare &&
       new RefusedPreparation(prepare, (r, last) => {
         deps.metrics.failedRequests.inc({ ...this.#labels, class: r.status });
-        if (last) deps.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
+        if (last) deps.logger.warn({ exporter: this.name, error: cutForLog(r.error) }, `exporter ${this.name}: preparation failed, sending anyway`);
       });
     this.#status.watch(this.breaker);
     const m = deps.metrics;
@@ -660,7 +661,7 @@ export class Delivery {
         this.#prepared = undefined;
         return;
       }
-      if (r.status === 'permanent') this.#d.logger.warn({ exporter: this.name, error: r.error }, `exporter ${this.name}: preparation failed, sending anyway`);
+      if (r.status === 'permanent') this.#d.logger.warn({ exporter: this.name, error: cutForLog(r.error) }, `exporter ${this.name}: preparation failed, sending anyway`);
       this.#preparation?.firstTry(r);
     })();
     return this.#prepared.then(() => !signal.aborted);
@@ -687,7 +688,7 @@ export class Delivery {
       this.#status.logRepeated({
         key: 'dead-lettered',
         level: 'warn',
-        fields: { exporter: this.name, reason: entries[0].result.error },
+        fields: { exporter: this.name, reason: cutForLog(entries[0].result.error) },
         sum: { count: filed },
         msg: (s) => `exporter ${this.name}: ${s.count} record(s) refused permanently, moved to the dead letters`,
       });

@@ -33,6 +33,7 @@ import { bulkItemSizer, type ElasticsearchSink } from './sink.ts';
 import { spanDocumentId, toSpanDocument } from './span-document.ts';
 import { tracesIndexTemplate } from './template.ts';
 import { timerDelay } from '../../timer-delay.ts';
+import { cutForLog } from '../../log/cut.ts';
 
 /** A stored span and its position in the span store. */
 export interface SpanRow {
@@ -229,7 +230,7 @@ export class SpanExport {
     const signal = this.#abort.signal;
     if (this.#o.templateName !== undefined) {
       const installed = await this.#resolver.request(() => this.#putTemplate(signal), signal);
-      if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: installed.error }, `exporter ${this.name}: ${installed.error}`);
+      if (installed.status === 'permanent') this.#d.logger.warn({ exporter: this.name, err: cutForLog(installed.error) }, `exporter ${this.name}: ${cutForLog(installed.error)}`);
       this.#template.firstTry(installed);
     }
     /** Spans read but left out of the last request by batchMaxBytes: the next request's, not read again. */
@@ -315,7 +316,7 @@ export class SpanExport {
     );
     const filed = refused.length - discarded;
     if (filed > 0) {
-      const reason = refused[0].result.error;
+      const reason = cutForLog(refused[0].result.error);
       this.#status.logRepeated({
         key: 'dead-lettered',
         level: 'warn',

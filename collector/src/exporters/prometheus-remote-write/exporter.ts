@@ -29,6 +29,7 @@ import { encodeWriteRequest } from './encode.ts';
 import { RequestQueue } from './request-queue.ts';
 import type { MetricsSources } from './samples.ts';
 import { StaleSeries } from './stale.ts';
+import { cutForLog } from '../../log/cut.ts';
 
 export interface RemoteWriteDeps {
   sources: MetricsSources;
@@ -191,7 +192,7 @@ export class RemoteWriteExporter {
         this.#status.logRepeated({
           key: 'refused',
           level: 'warn',
-          fields: { exporter: this.name, error: result.error },
+          fields: { exporter: this.name, error: cutForLog(result.error) },
           sum: { samples: head.samples },
           msg: (s) => `exporter ${this.name}: remote write request refused, ${s.samples} samples dropped`,
         });

@@ -2,7 +2,10 @@
 // backend does not write a line per flap (a summary counts them), no secret reaches a line even
 // when the backend echoes it, a sender's burst of bad frames is one line and a count, and the
 // stop line says what each exporter delivered while stopping and left for the next start.
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { startLokiServer } from './servers/loki.ts';
@@ -76,13 +79,14 @@ it('a backend that flaps: the first failure and recovery, then one summary that 
   expect(c.output()).not.toContain(BASIC);
 });
 
-it('the stop line says what each exporter delivered while stopping and what it left for the next start', async () => {
+it('the stop line says what each exporter delivered while stopping and left; the next start line, what is queued from before', async () => {
   const up = await startLokiServer();
   const down = await startLokiServer();
   await down.setFault({ mode: 'down' });
   cleanup.push(() => up.close(), () => down.close());
-  const c = await startCollectorProcess({
-    configYaml: `exporters:
+  const dataDir = mkdtempSync(join(tmpdir(), 'periscope-log-'));
+  cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+  const configYaml = `exporters:
   - type: loki
     name: waiting
     url: ${up.url}
@@ -92,9 +96,15 @@ it('the stop line says what each exporter delivered while stopping and what it l
     url: ${down.url}
     batch: { wait: 10m }
     shutdownTimeout: 0s
-`,
+`;
+  const c = await startCollectorProcess({ configYaml, dataDir });
+  cleanup.push(() => c.stop());
+  expect(lines(c).find((l) => l.msg === 'periscope collector started')).toMatchObject({
+    exporters: [
+      { exporter: 'waiting', unit: 'records', queued: 0 },
+      { exporter: 'unreachable', unit: 'records', queued: 0 },
+    ],
   });
-  cleanup.push(() => c.dispose());
   await post(c, ['one', 'two', 'three']);
   expect(await c.stop()).toBe(0);
   const stopped = lines(c).find((l) => l.msg.startsWith('periscope collector stopped'));
@@ -107,6 +117,15 @@ it('the stop line says what each exporter delivered while stopping and what it l
     ],
   });
   expect(up.entries().map((e) => e.line).sort()).toEqual(['one', 'three', 'two']);
+
+  const again = await startCollectorProcess({ configYaml, dataDir });
+  cleanup.push(() => again.stop());
+  expect(lines(again).find((l) => l.msg === 'periscope collector started')).toMatchObject({
+    exporters: [
+      { exporter: 'waiting', unit: 'records', queued: 0 },
+      { exporter: 'unreachable', unit: 'records', queued: 3 },
+    ],
+  });
 });
 
 it('a burst of garbage from one syslog sender: one line at once and its count by the stop, not a line per frame', async () => {

@@ -202,12 +202,16 @@ async function main(argv: string[]): Promise<number> {
   });
   if (phase !== 'stopping') reload = collector.reload;
   const syslog = collector.syslogAddresses();
+  // What each exporter has to send from before this start (its backlog after the saved cursor).
+  // In fields, not in the message, which supervisors and tests wait for as it is.
+  const queued = collector.exporters.backlogs();
   logInfo('periscope collector started', {
     version: VERSION,
     http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
     ...(collector.healthAddress && { health: `http://${formatAddr(collector.healthAddress.host, collector.healthAddress.port)}` }),
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,
+    ...(queued.length > 0 && { exporters: queued }),
   });
   await stopAsked;
   const stops = await collector.shutdown();

@@ -242,11 +242,7 @@ export class Exporters {
   async shutdown(): Promise<ExporterStop[]> {
     this.#stopped = true;
     this.#unsubscribe?.();
-    const all = [
-      ...this.deliveries.map((e) => ({ e, unit: 'records' as const })),
-      ...this.spanExports.map((e) => ({ e, unit: 'spans' as const })),
-      ...this.remoteWriters.map((e) => ({ e, unit: 'samples' as const })),
-    ];
+    const all = this.#withUnits();
     const before = all.map(({ e }) => e.gauges().queueItems);
     await Promise.allSettled(all.map(({ e }) => e.shutdown()));
     // Nothing is sent after the shutdowns: the pools' idle connections go.
@@ -255,6 +251,22 @@ export class Exporters {
       const left = e.gauges().queueItems;
       return { exporter: e.name, unit, delivered: Math.max(0, before[i] - left), left };
     });
+  }
+
+  /**
+   * What each exporter has queued now, for the start line: the records, spans or samples after
+   * its saved cursor (or in its request queue), accepted before this start and not delivered.
+   */
+  backlogs(): Array<{ exporter: string; unit: ExporterStop['unit']; queued: number }> {
+    return this.#withUnits().map(({ e, unit }) => ({ exporter: e.name, unit, queued: e.gauges().queueItems }));
+  }
+
+  #withUnits() {
+    return [
+      ...this.deliveries.map((e) => ({ e, unit: 'records' as const })),
+      ...this.spanExports.map((e) => ({ e, unit: 'spans' as const })),
+      ...this.remoteWriters.map((e) => ({ e, unit: 'samples' as const })),
+    ];
   }
 
   /** Ingest admission: the first exporter (policy backpressure) whose backlog is at its bound. */

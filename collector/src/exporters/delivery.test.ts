@@ -442,7 +442,9 @@ describe('bounds and policies', () => {
     const h = harness();
     const sink = new FakeSink();
     sink.behaviour = down;
-    const d = h.delivery(sink, testDeliveryOptions('drop-stuck', { batch: { maxRecords: 100, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 2, queue: { maxRecords: 150, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }));
+    const logged: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
+    const at = (level: string) => (fields: object, msg?: string) => void logged.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
+    const d = h.delivery(sink, testDeliveryOptions('drop-stuck', { batch: { maxRecords: 100, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 2, queue: { maxRecords: 150, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }), { info: at('info'), warn: at('warn'), error: at('error') });
     d.start();
     h.append(Array.from({ length: 200 }, () => testRecord({ severity: 3 })));
     // Both flights (all 200 err records) are read and retried against the dead backend.
@@ -465,14 +467,20 @@ describe('bounds and policies', () => {
     expect(await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'overflow' })).toBe(100);
     await until(() => d.health().dropRule === null); // under the bound again: no longer dropping
     expect(d.health().queue.records).toBe(0);
-    await d.shutdown();
+    await d.shutdown(); // writes the summaries held back
+    // Every dropped record is in a warning, its count in `count` (before: only in the metric).
+    const dropped = logged.filter((l) => l.msg.startsWith('exporter drop-stuck: ') && / record\(s\) dropped, not delivered: the backlog was over its bound/.test(l.msg));
+    expect(dropped.every((l) => l.level === 'warn' && l.fields.reason === 'overflow')).toBe(true);
+    expect(dropped.reduce((n, l) => n + (l.fields.count as number), 0)).toBe(100);
   });
 
   it('drop: records that retention deletes before they were sent are counted (reason retention)', async () => {
     const h = harness();
     const sink = new FakeSink();
     sink.behaviour = down;
-    const d = h.delivery(sink, testDeliveryOptions('drop-ret', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 1, queue: { maxRecords: 1000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }));
+    const logged: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
+    const at = (level: string) => (fields: object, msg?: string) => void logged.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
+    const d = h.delivery(sink, testDeliveryOptions('drop-ret', { batch: { maxRecords: 5, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 1, queue: { maxRecords: 1000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, policy: 'drop' } }), { info: at('info'), warn: at('warn'), error: at('error') });
     d.start();
     h.append(Array.from({ length: 50 }, () => testRecord({ timestamp: '2020-01-01T00:00:00.000000Z' })));
     await until(() => sink.requests.length > 0);
@@ -488,6 +496,10 @@ describe('bounds and policies', () => {
     // unread ones retention deleted are counted as dropped
     expect(sink.deliveries.size).toBe(6);
     expect(await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'retention' })).toBe(44);
+    // … and logged as lost, a warning (before: only counted, nothing in the log).
+    expect(logged.filter((l) => /dropped/.test(l.msg))).toEqual([
+      { level: 'warn', fields: { exporter: 'drop-ret', reason: 'retention', count: 44 }, msg: 'exporter drop-ret: 44 record(s) dropped, not delivered: deleted by store retention before they were delivered' },
+    ]);
   });
 });
 

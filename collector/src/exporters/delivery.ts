@@ -372,12 +372,35 @@ export class Delivery {
     const unread = ids.filter((id) => id > this.#readId);
     if (unread.length === 0) return;
     this.#readAhead = [];
+    let lost = 0;
     for (const { id, severity } of severities(unread)) {
       this.#pending--;
       this.#unread[severity]--;
       if (this.#rule && id <= this.#rule.uptoId && severity >= this.#rule.minSeverity) this.#covered[severity]--;
-      this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'retention' });
+      lost++;
     }
+    if (lost > 0) this.#dropped('retention', lost);
+  }
+
+  /**
+   * Records this exporter will never deliver: counted (dropped_items_total by reason) and logged
+   * as a warning, rate-limited with the exporter's other repeated lines (a backlog over its bound
+   * drops at every batch). They were only counted: nothing in the log said records were lost.
+   */
+  #dropped(reason: 'overflow' | 'max_age' | 'retention', n: number): void {
+    this.#d.metrics.dropped.inc({ ...this.#labels, reason }, n);
+    const q = this.#o.queue;
+    const why =
+      reason === 'overflow' ? `the backlog was over its bound (queue.maxRecords ${q.maxRecords}, queue.maxBytes; policy drop, lowest severity first)`
+      : reason === 'max_age' ? `older than queue.maxAge (${Math.round(q.maxAgeMs / 1000)} s) before they were delivered (policy drop)`
+      : 'deleted by store retention before they were delivered';
+    this.#status.logRepeated({
+      key: `dropped ${reason}`,
+      level: 'warn',
+      fields: { exporter: this.name, reason },
+      sum: { count: n },
+      msg: (s) => `exporter ${this.name}: ${s.count} record(s) dropped, not delivered: ${why}`,
+    });
   }
 
   // ── delivery loop ──────────────────────────────────────────────────────────
@@ -561,8 +584,8 @@ export class Delivery {
       this.#cursor = f.lastId;
       this.#pending -= f.rows;
       if (f.severities) for (let s = 0; s < 8; s++) this.#inFlight[s] -= f.severities[s];
-      if (f.skipped.overflow) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'overflow' }, f.skipped.overflow);
-      if (f.skipped.aged) this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, f.skipped.aged);
+      if (f.skipped.overflow) this.#dropped('overflow', f.skipped.overflow);
+      if (f.skipped.aged) this.#dropped('max_age', f.skipped.aged);
       moved = true;
     }
     if (!moved) return;
@@ -595,7 +618,7 @@ export class Delivery {
     this.#countSent(r.delivered, r.duplicates);
     if (r.permanent.length) this.#deadLetter(r.permanent);
     if (r.gaveUp && r.unresolved.length) {
-      this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'max_age' }, r.unresolved.length);
+      this.#dropped('max_age', r.unresolved.length);
       return true;
     }
     return r.unresolved.length === 0;
@@ -784,10 +807,13 @@ export class Delivery {
     }
     this.#d.kv.set(this.#dropKey, JSON.stringify(this.#rule));
     if (previous?.minSeverity !== m) {
-      this.#d.logger.warn(
-        { exporter: this.name, backlog: this.#pending, limit, minSeverity: m, skipping },
-        `exporter ${this.name}: backlog over its bound, dropping records of severity ${m} and lower priority`,
-      );
+      // A backlog around its bound may move m at every check (a second): rate-limited.
+      this.#status.logRepeated({
+        key: 'drop rule',
+        level: 'warn',
+        fields: { exporter: this.name, backlog: this.#pending, limit, minSeverity: m, skipping },
+        msg: () => `exporter ${this.name}: backlog over its bound, dropping records of severity ${m} and lower priority`,
+      });
     }
   }
 

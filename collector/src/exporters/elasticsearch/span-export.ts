@@ -283,7 +283,13 @@ export class SpanExport {
     }
     if (lost <= 0) return;
     this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'retention' }, lost);
-    this.#d.logger.warn({ exporter: this.name, spans: lost }, `exporter ${this.name}: ${lost} span(s) deleted by traces retention before they were delivered`);
+    this.#status.logRepeated({
+      key: 'dropped retention',
+      level: 'warn',
+      fields: { exporter: this.name },
+      sum: { spans: lost },
+      msg: (s) => `exporter ${this.name}: ${s.spans} span(s) deleted by traces retention before they were delivered`,
+    });
   }
 
   /**

@@ -155,6 +155,13 @@ export class RemoteWriteExporter {
     while (this.#queue.samples > this.#config.queue.maxSamples && this.#queue.length > 1) {
       const dropped = this.#queue.removeAt(this.#sending ? 1 : 0);
       this.#d.metrics.dropped.inc({ ...this.#labels, reason: 'queue_full' }, dropped.samples);
+      this.#status.logRepeated({
+        key: 'dropped queue_full',
+        level: 'warn',
+        fields: { exporter: this.name, reason: 'queue_full' },
+        sum: { samples: dropped.samples },
+        msg: (s) => `exporter ${this.name}: ${s.samples} samples dropped, not sent: the queue was over queue.maxSamples (${this.#config.queue.maxSamples}), oldest requests first`,
+      });
     }
   }
 

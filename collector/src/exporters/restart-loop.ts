@@ -1,3 +1,4 @@
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import type { Sleep } from './retry.ts';
 import type { Logger } from './sink.ts';
 
@@ -23,15 +24,27 @@ export interface RestartingLoop {
  * crash).
  */
 export async function runRestartingAfterErrors(loop: RestartingLoop, deps: { logger: Logger; sleep: Sleep; signal: AbortSignal }): Promise<void> {
-  for (let failed = false; ; ) {
-    try {
-      if (failed) loop.rewind?.();
-      await loop.run();
-      return;
-    } catch (err) {
-      failed = true;
-      deps.logger.error({ exporter: loop.name, err: (err as Error).message }, `exporter ${loop.name}: delivery loop failed; starting again from the cursor in ${LOOP_RESTART_MS} ms`);
-      if (loop.stopped() || !(await deps.sleep(LOOP_RESTART_MS, deps.signal))) return;
+  // A cause that lasts (a full disk) fails the loop again at each start, once a second: the
+  // line is rate-limited (log/rate-limited-log.ts), the count of the others in its summary.
+  const log = new RateLimitedLog(deps.logger);
+  try {
+    for (let failed = false; ; ) {
+      try {
+        if (failed) loop.rewind?.();
+        await loop.run();
+        return;
+      } catch (err) {
+        failed = true;
+        log.log({
+          key: 'loop failed',
+          level: 'error',
+          fields: { exporter: loop.name, err: (err as Error).message },
+          msg: () => `exporter ${loop.name}: delivery loop failed; starting again from the cursor in ${LOOP_RESTART_MS} ms`,
+        });
+        if (loop.stopped() || !(await deps.sleep(LOOP_RESTART_MS, deps.signal))) return;
+      }
     }
+  } finally {
+    log.flush();
   }
 }

@@ -131,6 +131,20 @@ export class BackendStatus {
     this.#log.log(line);
   }
 
+  /**
+   * The dead-letter bounds deleted the oldest letters to file new ones: records given up for good,
+   * counted in dropped_items_total{reason="deadletter_full"} and said here (they were only counted).
+   */
+  logEvicted(evicted: number): void {
+    this.#log.log({
+      key: 'dead letters evicted',
+      level: 'warn',
+      fields: { exporter: this.#name, reason: 'deadletter_full' },
+      sum: { count: evicted },
+      msg: (s) => `exporter ${this.#name}: ${s.count} oldest dead letter(s) deleted to keep deadLetter.maxRecords / maxBytes: never delivered (counted as dropped, deadletter_full)`,
+    });
+  }
+
   /** Writes the summaries of the lines held back (at the exporter's shutdown). */
   flushLog(): void {
     this.#log.flush();

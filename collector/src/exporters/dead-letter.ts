@@ -725,8 +725,9 @@ export class DeadLetterStore {
  * again, a restart that re-sent the batches after the cursor made `dead_lettered` exceed the
  * records moved to the dead letters), `dropped{reason="deadletter_full"}` the oldest ones the
  * bounds (`max`: letters, and bytes of their bodies) evicted. Shared by every exporter that keeps dead letters.
- * Returns how many were not filed: records whose letters were discarded, or deleted by the bounds,
- * before their exporter's cursor passed them, refused again (deadletter_discarded).
+ * Returns how many were not filed (`discarded`): records whose letters were discarded, or deleted by
+ * the bounds, before their exporter's cursor passed them, refused again (deadletter_discarded);
+ * and how many of the oldest letters the bounds deleted (`evicted`), for the exporter's log.
  */
 export function fileDeadLetters(
   store: DeadLetterStore,
@@ -735,12 +736,12 @@ export function fileDeadLetters(
   letters: NewLetter[],
   max: number | { records: number; bytes: number },
   now?: number,
-): number {
+): { discarded: number; evicted: number } {
   const bound = deadLetterBound(max);
   const { added, evicted, discarded } = store.add(labels.exporter, letters, bound.records, now, bound.bytes);
   if (added) metrics.deadLettered.inc(labels, added);
   countEvicted(metrics, labels, evicted);
-  return discarded;
+  return { discarded, evicted };
 }
 
 /** An exporter's dead-letter bounds as letters and bytes (a number: letters alone). */

@@ -503,6 +503,28 @@ describe('bounds and policies', () => {
   });
 });
 
+describe('the log of records refused for good', () => {
+  it('a backend refusing every record, dead letters at their bound: the refusals and the letters deleted for room are warnings whose counts add up (one line a batch, and none for the deleted, before)', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = () => ({ result: { status: 'permanent', error: 'HTTP 400: entry too far behind', httpStatus: 400 } });
+    const logged: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
+    const at = (level: string) => (fields: object, msg?: string) => void logged.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
+    const d = h.delivery(sink, testDeliveryOptions('refused', { batch: { maxRecords: 10, maxBytes: 1 << 20, waitMs: 1 }, concurrency: 1, deadLetterMax: 50 }), { info: at('info'), warn: at('warn'), error: at('error') });
+    d.start();
+    h.append(Array.from({ length: 200 }, () => testRecord()));
+    await until(() => d.cursor === 200);
+    await d.shutdown(); // writes the summaries held back
+    const sum = (re: RegExp) => logged.filter((l) => re.test(l.msg)).reduce((n, l) => n + (l.fields.count as number), 0);
+    const refusals = logged.filter((l) => /refused permanently/.test(l.msg));
+    expect(refusals.length).toBeLessThanOrEqual(2); // the first batch's, and a summary of the 19 others
+    expect(sum(/record\(s\) refused permanently, moved to the dead letters/)).toBe(200);
+    expect(sum(/oldest dead letter\(s\) deleted to keep deadLetter.maxRecords/)).toBe(150);
+    expect(logged.filter((l) => /dead letter/.test(l.msg)).every((l) => l.level === 'warn' && l.fields.exporter === 'refused')).toBe(true);
+    expect(await metric(h, 'periscope_exporter_dropped_items_total', { reason: 'deadletter_full' })).toBe(150);
+  });
+});
+
 describe('dead-letter replay', () => {
   it('while the circuit is open (backend down) answers at once that the letters were not sent, instead of waiting for the circuit', async () => {
     const h = harness();

@@ -691,7 +691,7 @@ export class Delivery {
   }
 
   #deadLetter(entries: Array<{ item: LogItem; result: ExportResult }>, attempts?: number): void {
-    const discarded = fileDeadLetters(
+    const { discarded, evicted } = fileDeadLetters(
       this.#d.deadLetters,
       this.#d.metrics,
       this.#labels,
@@ -716,6 +716,7 @@ export class Delivery {
         msg: (s) => `exporter ${this.name}: ${s.count} record(s) refused permanently, moved to the dead letters`,
       });
     }
+    if (evicted > 0) this.#status.logEvicted(evicted);
     if (discarded > 0) {
       this.#status.logRepeated({
         key: 'discarded-again',

@@ -305,7 +305,7 @@ export class SpanExport {
   }
 
   #deadLetter(refused: Resolution<Pending>['permanent']): void {
-    const discarded = fileDeadLetters(
+    const { discarded, evicted } = fileDeadLetters(
       this.#d.deadLetters,
       this.#d.metrics,
       this.#labels,
@@ -331,6 +331,7 @@ export class SpanExport {
         msg: (s) => `exporter ${this.name}: Elasticsearch refused ${s.spans} span(s), moved to the dead letters: ${reason}`,
       });
     }
+    if (evicted > 0) this.#status.logEvicted(evicted);
     if (discarded > 0) {
       this.#status.logRepeated({
         key: 'discarded-again',

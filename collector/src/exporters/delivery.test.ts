@@ -525,6 +525,34 @@ describe('the log of records refused for good', () => {
   });
 });
 
+describe('the log of a failing bound check', () => {
+  it('a database failing the check every time: one error line, not one per check (one per second, before)', async () => {
+    const h = harness();
+    const sink = new FakeSink();
+    sink.behaviour = down;
+    const logged: Array<{ level: string; msg: string }> = [];
+    const at = (level: string) => (_fields: object, msg?: string) => void logged.push({ level, msg: msg ?? '' });
+    const d = h.delivery(sink, testDeliveryOptions('check', { batch: { maxRecords: 10, maxBytes: 1 << 20, waitMs: 1 } }), { info: at('info'), warn: at('warn'), error: at('error') });
+    d.start();
+    h.append(Array.from({ length: 20 }, () => testRecord()));
+    await until(() => sink.requests.length > 0);
+    const prepare = h.store.db.prepare.bind(h.store.db);
+    let failedChecks = 0;
+    h.store.db.prepare = ((sql: string) => {
+      if (sql.includes('avg(octet_length(body))')) {
+        failedChecks++;
+        throw new Error('disk I/O error');
+      }
+      return prepare(sql);
+    }) as typeof h.store.db.prepare;
+    await until(() => failedChecks >= 10); // the harness checks every 50 ms
+    h.store.db.prepare = prepare;
+    const lines = logged.filter((l) => /bound check failed/.test(l.msg));
+    expect(lines).toEqual([{ level: 'error', msg: 'exporter check: bound check failed (backlog size and drop rule not updated; tried again every second)' }]);
+    await d.shutdown();
+  });
+});
+
 describe('dead-letter replay', () => {
   it('while the circuit is open (backend down) answers at once that the letters were not sent, instead of waiting for the circuit', async () => {
     const h = harness();

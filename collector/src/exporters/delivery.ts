@@ -639,7 +639,12 @@ export class Delivery {
       ({ body: encoded, refused } = await task);
     } catch (err) {
       if (this.#abort.signal.aborted) return { items: batch }; // the pool closed at shutdown: nothing more is sent
-      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: encode worker failed, encoding on the main thread`);
+      this.#status.logRepeated({
+        key: 'encode worker failed',
+        level: 'error',
+        fields: { exporter: this.name, err: (err as Error).message },
+        msg: () => `exporter ${this.name}: encode worker failed, encoding on the main thread`,
+      });
       const invalid: Array<{ item: LogItem; result: ExportResult }> = [];
       const items: LogItem[] = [];
       for (const item of batch) {
@@ -773,7 +778,13 @@ export class Delivery {
       }
       if (this.#o.queue.policy === 'drop') this.#enforceDrop();
     } catch (err) {
-      this.#d.logger.error({ exporter: this.name, err: (err as Error).message }, `exporter ${this.name}: bound check failed`);
+      // Every second while the database fails: rate-limited.
+      this.#status.logRepeated({
+        key: 'bound check failed',
+        level: 'error',
+        fields: { exporter: this.name, err: (err as Error).message },
+        msg: () => `exporter ${this.name}: bound check failed (backlog size and drop rule not updated; tried again every second)`,
+      });
     }
   }
 

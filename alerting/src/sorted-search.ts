@@ -1,9 +1,9 @@
-// Binary searches over an ascending array of numbers (sample timestamps), from index `from` on:
-// the rule engine's in-memory sources and the collector's metric store read windows of series
-// kept as parallel arrays of times and values.
+// Binary searches over an ascending array of numbers, from index `from` on: the rule engine's
+// in-memory sources and the collector's metric store read windows of series kept as parallel
+// arrays of times and values; span metrics find a duration's histogram bucket.
 
 /** The first index i ≥ `from` with ts[i] >= t (ts.length when there is none). */
-export function lowerBound(ts: number[], t: number, from: number): number {
+export function lowerBound(ts: readonly number[], t: number, from: number): number {
   let lo = from;
   let hi = ts.length;
   while (lo < hi) {
@@ -15,7 +15,7 @@ export function lowerBound(ts: number[], t: number, from: number): number {
 }
 
 /** The first index i ≥ `from` with ts[i] > t (ts.length when there is none). */
-export function upperBound(ts: number[], t: number, from: number): number {
+export function upperBound(ts: readonly number[], t: number, from: number): number {
   let lo = from;
   let hi = ts.length;
   while (lo < hi) {

@@ -145,6 +145,20 @@ export class BackendStatus {
     });
   }
 
+  /**
+   * Items refused again whose dead letters the user discarded (or the bounds deleted): not filed
+   * again, said once per interval. `unit`: what the exporter sends (`record`, `span`).
+   */
+  logDiscardedAgain(discarded: number, unit: string): void {
+    this.#log.log({
+      key: 'discarded-again',
+      level: 'info',
+      fields: { exporter: this.#name },
+      sum: { [`${unit}s`]: discarded },
+      msg: (s) => `exporter ${this.#name}: ${s[`${unit}s`]} ${unit}(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`,
+    });
+  }
+
   /** Writes the summaries of the lines held back (at the exporter's shutdown). */
   flushLog(): void {
     this.#log.flush();

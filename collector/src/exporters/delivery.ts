@@ -722,15 +722,7 @@ export class Delivery {
       });
     }
     if (evicted > 0) this.#status.logEvicted(evicted);
-    if (discarded > 0) {
-      this.#status.logRepeated({
-        key: 'discarded-again',
-        level: 'info',
-        fields: { exporter: this.name },
-        sum: { count: discarded },
-        msg: (s) => `exporter ${this.name}: ${s.count} record(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`,
-      });
-    }
+    if (discarded > 0) this.#status.logDiscardedAgain(discarded, 'record');
   }
 
   /** `duplicates`: of the `n` delivered, those the backend already had (metrics.duplicates). */

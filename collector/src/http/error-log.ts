@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { RepeatWindows } from '../log/repeat-windows.ts';
 
 /** A distinct error (code and message) is logged at most once per this interval. */
 export const REPEAT_LOG_MS = 60_000;
@@ -13,7 +14,6 @@ type Loggable = { message: string; code?: unknown; key?: string };
 type ErrorLogger<E extends Loggable> = (obj: { err: E; repeated?: number }, msg: string) => void;
 
 interface Seen<E> {
-  timer: NodeJS.Timeout;
   /** Like errors not logged since the last line of this one. */
   suppressed: number;
   latest: E | undefined;
@@ -32,48 +32,33 @@ interface Seen<E> {
  */
 export class RepeatedErrorLog<E extends Loggable = Error> {
   readonly #log: ErrorLogger<E>;
-  readonly #seen = new Map<string, Seen<E>>();
+  readonly #windows: RepeatWindows<Seen<E>>;
 
   constructor(log: ErrorLogger<E>) {
     this.#log = log;
+    this.#windows = new RepeatWindows<Seen<E>>({
+      intervalMs: REPEAT_LOG_MS,
+      maxKeys: MAX_REMEMBERED,
+      fresh: () => ({ suppressed: 0, latest: undefined }),
+      close: (seen) => this.#summarize(seen),
+    });
   }
 
   log(err: E): void {
     const key = err.key ?? `${String(err.code ?? '')}\n${err.message}`;
-    const seen = this.#seen.get(key);
+    const seen = this.#windows.get(key);
     if (seen) {
       seen.suppressed++;
       seen.latest = err;
       return;
     }
     this.#log({ err }, err.message);
-    this.#open(key);
-    if (this.#seen.size > MAX_REMEMBERED) {
-      const [oldest, first] = this.#seen.entries().next().value!;
-      this.#seen.delete(oldest);
-      clearTimeout(first.timer);
-      this.#summarize(first);
-    }
+    this.#windows.open(key);
   }
 
   /** Writes the pending counts now and forgets every error (at shutdown). Safe twice. */
   flush(): void {
-    for (const [key, seen] of [...this.#seen]) {
-      this.#seen.delete(key);
-      clearTimeout(seen.timer);
-      this.#summarize(seen);
-    }
-  }
-
-  #open(key: string): void {
-    const timer = setTimeout(() => {
-      const seen = this.#seen.get(key);
-      if (seen?.timer !== timer) return;
-      this.#seen.delete(key);
-      if (this.#summarize(seen)) this.#open(key);
-    }, REPEAT_LOG_MS);
-    timer.unref();
-    this.#seen.set(key, { timer, suppressed: 0, latest: undefined });
+    this.#windows.flush();
   }
 
   /** Logs the latest like error with the count; false when there was none. */

@@ -19,6 +19,7 @@
 // https://opentelemetry.io/docs/collector/internal-telemetry/) but says nothing of what it left out.
 
 import type { Logger } from '../exporters/sink.ts';
+import { RepeatWindows } from './repeat-windows.ts';
 
 /** The interval of the collector's rate-limited lines. */
 export const LOG_REPEAT_INTERVAL_MS = 60_000;
@@ -37,8 +38,7 @@ export interface LimitedLine {
   sum?: Record<string, number>;
 }
 
-interface Window {
-  timer: NodeJS.Timeout | undefined;
+interface Held {
   suppressed: number;
   openedAt: number;
   level: Level;
@@ -55,19 +55,24 @@ export class RateLimitedLog {
   readonly #logger: Logger;
   readonly #intervalMs: number;
   readonly #now: () => number;
-  readonly #windows = new Map<string, Window>();
+  readonly #windows: RepeatWindows<Held>;
 
   constructor(logger: Logger, options: RateLimitedLogOptions = {}) {
     this.#logger = logger;
     this.#intervalMs = options.intervalMs ?? LOG_REPEAT_INTERVAL_MS;
     this.#now = options.now ?? Date.now;
+    this.#windows = new RepeatWindows<Held>({
+      intervalMs: this.#intervalMs,
+      fresh: () => ({ suppressed: 0, openedAt: this.#now(), level: 'info', latest: undefined, sums: {} }),
+      close: (held) => this.#summarize(held),
+    });
   }
 
   log(line: LimitedLine): void {
     const w = this.#windows.get(line.key);
     if (w === undefined) {
       this.#write(line.level, { ...line.fields, ...line.sum }, line.msg(line.sum ?? {}));
-      this.#open(line.key);
+      this.#windows.open(line.key);
       return;
     }
     w.suppressed++;
@@ -78,25 +83,11 @@ export class RateLimitedLog {
 
   /** Writes the pending summaries now and forgets every window (at shutdown). Safe twice. */
   flush(): void {
-    for (const [key, w] of [...this.#windows]) {
-      clearTimeout(w.timer);
-      this.#windows.delete(key);
-      this.#summarize(w);
-    }
-  }
-
-  #open(key: string): void {
-    const w: Window = { timer: undefined, suppressed: 0, openedAt: this.#now(), level: 'info', latest: undefined, sums: {} };
-    w.timer = setTimeout(() => {
-      this.#windows.delete(key);
-      if (this.#summarize(w)) this.#open(key);
-    }, this.#intervalMs);
-    w.timer.unref();
-    this.#windows.set(key, w);
+    this.#windows.flush();
   }
 
   /** Writes the summary of `w`; false when it counted none. */
-  #summarize(w: Window): boolean {
+  #summarize(w: Held): boolean {
     const line = w.latest;
     if (line === undefined || w.suppressed === 0) return false;
     const forSeconds = Math.max(0, Math.round((this.#now() - w.openedAt) / 1000));

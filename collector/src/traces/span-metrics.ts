@@ -12,6 +12,7 @@
 
 import type { Labels, MetricPoint, MetricStore } from '../metrics/store.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES, type SpanRecord } from './span.ts';
+import { lowerBound } from '../../../alerting/src/sorted-search.ts';
 
 export const CALLS_METRIC = 'traces_span_metrics_calls_total';
 export const DURATION_METRIC = 'traces_span_metrics_duration_seconds';
@@ -28,14 +29,7 @@ interface Aggregate {
 
 /** Index of the bucket holding `v`: the first bound >= v (Prometheus `le` is inclusive), else the +Inf bucket. */
 export function bucketIndex(bounds: readonly number[], v: number): number {
-  let lo = 0;
-  let hi = bounds.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (bounds[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return lowerBound(bounds, v, 0);
 }
 
 export class SpanMetrics {

@@ -332,15 +332,7 @@ export class SpanExport {
       });
     }
     if (evicted > 0) this.#status.logEvicted(evicted);
-    if (discarded > 0) {
-      this.#status.logRepeated({
-        key: 'discarded-again',
-        level: 'info',
-        fields: { exporter: this.name },
-        sum: { spans: discarded },
-        msg: (s) => `exporter ${this.name}: ${s.spans} span(s) refused again whose dead letters were discarded (DELETE /api/v1/deadletter) or deleted by the deadLetter bounds: not filed again`,
-      });
-    }
+    if (discarded > 0) this.#status.logDiscardedAgain(discarded, 'span');
   }
 
   /** Sends span dead letters again (a few attempts); the caller removes the delivered ones. */

@@ -36,6 +36,7 @@ import {
 } from './errors.ts';
 import type { SyslogErrorCode } from './errors.ts';
 import { outOfRange, timestampInRange } from '../../records/time-range.ts';
+import { freeName } from '../../records/free-name.ts';
 import { parseSyslog3164 } from './parse3164.ts';
 import type { ZonedTime } from './zoned-time.ts';
 
@@ -372,6 +373,17 @@ function scanSdName(b: Buffer, i: number, n: number): number {
  * Parses one SD-ELEMENT whose "[" has been consumed; `i` is at the SD-ID.
  * Returns the index after "]", or -1 (message in sdError).
  */
+/**
+ * The name a PARAM-NAME's value is kept under: its own, or for a repeat the first free of
+ * name_2, name_3 …; of at most SD_NAME_MAX characters still (a record's PARAM-NAMEs are valid
+ * ones, record.ts), so the repeats of a long name take its first characters and the suffix.
+ */
+function paramName(name: string, params: Record<string, string>): string {
+  const taken = (candidate: string) => Object.hasOwn(params, candidate);
+  const free = freeName(name, taken);
+  return free.length <= SD_NAME_MAX ? free : freeName(name.slice(0, SD_NAME_MAX - 6), taken);
+}
+
 function parseSdElement(b: Buffer, i: number, n: number, into: StructuredData): number {
   const idStart = i;
   i = scanSdName(b, i, n);
@@ -414,7 +426,10 @@ function parseSdElement(b: Buffer, i: number, n: number, into: StructuredData): 
     if (i >= n) return sdFail('unterminated PARAM-VALUE');
     const raw = bits < 0x80 ? b.toString('latin1', valueStart, i) : decodeUtf8(b, valueStart, i);
     // §6.3.3: only \" \\ \] are escapes; a backslash before anything else stays literal.
-    setOwn(params, name, escaped ? raw.replace(SD_ESCAPE, '$1') : raw);
+    // A PARAM-NAME may be repeated (§6.3.3: `[origin ip="192.0.2.1" ip="192.0.2.129"]`, a
+    // multi-homed host): each value is kept, the later ones as ip_2, ip_3 … (free-name.ts), where
+    // one value per name lost all but the last.
+    setOwn(params, paramName(name, params), escaped ? raw.replace(SD_ESCAPE, '$1') : raw);
     i++;
   }
 }

@@ -81,6 +81,9 @@ describe('SyslogFrameSplitter: whole streams', () => {
     { name: 'frame of exactly maxFrameBytes (LF)', chunks: [`${'x'.repeat(16)}\n`], max: 16, expected: ['x'.repeat(16)] },
     { name: 'frame of exactly maxFrameBytes (CR LF)', chunks: [`${'x'.repeat(16)}\r\n`], max: 16, expected: ['x'.repeat(16)] },
     { name: 'frame of exactly maxFrameBytes (octet counting)', chunks: [oc(`<${'x'.repeat(15)}`)], max: 16, expected: [`<${'x'.repeat(15)}`] },
+    // rsyslog and syslog-ng count a LF into MSG-LEN: the message is maxFrameBytes, the count is more.
+    { name: 'frame of exactly maxFrameBytes with a counted LF or CR LF (octet counting)', chunks: [oc(`<${'x'.repeat(15)}\n`) + oc(`<${'y'.repeat(15)}\r\n`)], max: 16, expected: [`<${'x'.repeat(15)}`, `<${'y'.repeat(15)}`] },
+    { name: 'a counted LF does not make room for more text (octet counting)', chunks: [oc(`<${'x'.repeat(16)}\n`) + oc(`<${'y'.repeat(17)}`) + oc('<1>ok')], max: 16, expected: [{ error: TOO_LARGE }, { error: TOO_LARGE }, '<1>ok'] },
     {
       name: 'oversize LF frame skipped, next frame OK',
       chunks: [`${'x'.repeat(41)}\n${A}\n`],

@@ -44,6 +44,11 @@ export interface FrameSplitterOptions {
 }
 
 const LF = 0x0a;
+/**
+ * The trailer (CR LF) an octet count may hold beyond maxFrameBytes: rsyslog and syslog-ng count a
+ * LF into MSG-LEN, and a message of exactly maxFrameBytes was refused for that byte.
+ */
+const COUNTED_TRAILER_MAX = 2;
 const CR = 0x0d;
 const NUL = 0x00;
 const SP = 0x20;
@@ -138,7 +143,7 @@ export class SyslogFrameSplitter {
           }
           this.#decide(OCTET_COUNTING);
           this.#remaining = this.#len;
-          if (this.#len > max) {
+          if (this.#len > max + COUNTED_TRAILER_MAX) {
             out.push(tooLarge(`octet-counted frame of ${this.#len} bytes exceeds maxFrameBytes ${max}`));
             this.#state = SKIP;
           } else {
@@ -153,7 +158,8 @@ export class SyslogFrameSplitter {
           this.#remaining -= take;
           i += take;
           if (this.#remaining === 0) {
-            out.push({ ok: true, frame: withoutTrailer(this.#takeParts()) });
+            const frame = withoutTrailer(this.#takeParts());
+            out.push(frame.length > max ? tooLarge(`octet-counted frame of ${this.#len} bytes exceeds maxFrameBytes ${max}`) : { ok: true, frame });
             this.#state = START;
           }
           break;

@@ -12,6 +12,8 @@ export class CircuitBreaker {
   #openUntil = 0;
   #state: BreakerState = 'closed';
   #trialInFlight = false;
+  /** When it opened from closed (the outage's start, for the line that says it ended). */
+  #openedAt = 0;
 
   constructor(threshold: number, cooldownMs: number) {
     this.#threshold = threshold;
@@ -45,24 +47,31 @@ export class CircuitBreaker {
     if (this.#state === 'open') this.#openUntil += ms;
   }
 
-  success(): void {
+  /** A success. Returns how long it had been open when this closed it, else undefined. */
+  success(now: number): number | undefined {
+    const wasOpen = this.#state === 'open';
     this.#failures = 0;
     this.#state = 'closed';
     this.#trialInFlight = false;
+    return wasOpen ? Math.max(0, now - this.#openedAt) : undefined;
   }
 
-  /** A retryable failure. Returns true when it opened the breaker. */
-  failure(now: number): boolean {
+  /**
+   * A retryable failure. Returns `opened` when it opened the closed breaker, `reopened` when a
+   * failed trial opened it again (every cooldown of an outage: not news), else undefined.
+   */
+  failure(now: number): 'opened' | 'reopened' | undefined {
     const wasTrial = this.#trialInFlight;
     this.#trialInFlight = false;
     this.#failures++;
     if (wasTrial || this.#failures >= this.#threshold) {
-      const opened = this.#state !== 'open' || wasTrial;
+      const change = this.#state !== 'open' ? 'opened' : wasTrial ? 'reopened' : undefined;
+      if (change === 'opened') this.#openedAt = now;
       this.#state = 'open';
       this.#openUntil = now + this.#cooldownMs;
-      return opened;
+      return change;
     }
-    return false;
+    return undefined;
   }
 
   /** A permanent failure: says nothing about the integration, but ends a trial. */

@@ -43,16 +43,17 @@ describe('circuit breaker', () => {
   it('opens after N retryable failures, allows one trial after the cooldown, closes on success', () => {
     const b = new CircuitBreaker(2, 1000);
     expect(b.tryAcquire(0)).toBe(true);
-    b.failure(0);
+    expect(b.failure(0)).toBeUndefined();
     expect(b.state(0)).toBe('closed');
-    b.failure(0);
+    expect(b.failure(0)).toBe('opened');
     expect([b.state(500), b.tryAcquire(500)]).toEqual(['open', false]);
     expect([b.state(1000), b.tryAcquire(1000), b.tryAcquire(1000)]).toEqual(['half_open', true, false]);
-    b.failure(1000);
+    expect(b.failure(1000)).toBe('reopened'); // a failed trial: no news to log
     expect([b.state(1500), b.readyAt(1500)]).toEqual(['open', 2000]);
     expect(b.tryAcquire(2000)).toBe(true);
-    b.success();
-    expect(b.state(2000)).toBe('closed');
+    expect(b.success(2500)).toBe(2500); // open since its first opening, at 0
+    expect(b.state(2500)).toBe('closed');
+    expect(b.success(2600)).toBeUndefined();
   });
 });
 
@@ -115,6 +116,23 @@ describe('outbox delivery (fake clock)', () => {
     expect(n.sent).toHaveLength(2);
     const afterOpen = rel(n, t0).slice(3);
     expect(afterOpen[0]).toBeGreaterThanOrEqual(60);
+  });
+
+  it('logs an outage of an integration twice, when its breaker opens and when it closes, not at each failed trial', async () => {
+    const n = new FakeNotifier('team/webhook/0', 'team');
+    n.script = Array.from({ length: 13 }, () => ({ status: 'retryable' as const, error: 'HTTP 503' })); // 3 to open, then 10 trials
+    const lines: Array<{ level: string; msg: string }> = [];
+    const logger = { warn: (_: unknown, msg?: string) => lines.push({ level: 'warn', msg: msg ?? '' }), error: (_: unknown, msg?: string) => lines.push({ level: 'error', msg: msg ?? '' }), info: (_: unknown, msg?: string) => lines.push({ level: 'info', msg: msg ?? '' }) };
+    t = await startTestPipeline(config({ maxAttempts: 100, breakerFailures: 3, breakerCooldown: '1m', backoffBase: '100ms', backoffCap: '200ms' }), [n], { logger });
+    const t0 = t.clock.now();
+    await t.pipeline.onTransition(alertEvent({ alertname: 'A' }, 'firing', t0));
+    await t.advance(12 * 60 * S);
+    expect(n.attempts).toHaveLength(14); // 13 failures, then the trial that succeeds
+    expect(n.sent).toHaveLength(1);
+    expect(lines).toEqual([
+      { level: 'warn', msg: expect.stringMatching(/^integration team\/webhook\/0 is failing \(HTTP 503\): circuit breaker opened, its notifications wait; a trial every 60 s$/) },
+      { level: 'info', msg: expect.stringMatching(/^integration team\/webhook\/0 answers again after 6\d\d s: circuit breaker closed/) },
+    ]);
   });
 
   it('a reload keeps an open circuit breaker open and a Retry-After in effect: no burst to a backend that is down or rate-limiting', async () => {

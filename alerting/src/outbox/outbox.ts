@@ -354,8 +354,11 @@ export class Outbox {
     const now = this.#now();
     const attempts = row.attempts + 1;
     if (result.status === 'success') {
-      breaker.success();
+      const downMs = breaker.success(now);
       metrics.breakerOpen.set({ integration: row.integration }, 0);
+      if (downMs !== undefined) {
+        this.#d.logger.info?.({ integration: row.integration, downForMs: downMs }, `integration ${row.integration} answers again after ${Math.round(downMs / 1000)} s: circuit breaker closed, the notifications held back are sent`);
+      }
       this.#finish({ ...row, attempts }, 'sent', result, now);
       return;
     }
@@ -364,9 +367,15 @@ export class Outbox {
       this.#finish({ ...row, attempts }, 'failed', result, now, 'permanent');
       return;
     }
-    if (breaker.failure(now)) {
-      metrics.breakerOpen.set({ integration: row.integration }, 1);
-      this.#d.logger.warn({ integration: row.integration, cooldownMs: policy.breakerCooldownMs }, 'circuit breaker opened');
+    // Said when the integration stops answering and when it answers again (above), not at each
+    // failed trial of an outage: one line per cooldown for hours hid everything else.
+    const change = breaker.failure(now);
+    if (change !== undefined) metrics.breakerOpen.set({ integration: row.integration }, 1);
+    if (change === 'opened') {
+      this.#d.logger.warn(
+        { integration: row.integration, cooldownMs: policy.breakerCooldownMs, error: result.error ?? null },
+        `integration ${row.integration} is failing (${result.error ?? 'retryable error'}): circuit breaker opened, its notifications wait; a trial every ${Math.round(policy.breakerCooldownMs / 1000)} s`,
+      );
     }
     if (attempts >= policy.maxAttempts || now - row.created_at >= policy.maxAgeMs) {
       this.#finish({ ...row, attempts }, 'failed', { ...result, error: `gave up after ${attempts} attempts: ${result.error ?? 'retryable error'}` }, now, 'exhausted');

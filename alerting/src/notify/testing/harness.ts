@@ -10,6 +10,7 @@ import { parseNotifyConfig } from '../../notify-config.ts';
 import { NotificationPipeline, type PipelineHandover } from '../../notify-pipeline.ts';
 import type { AlertEvent, AlertEventState } from '../../types.ts';
 import type { BuiltNotifiers } from '../factory.ts';
+import type { NotifierLogger } from '../notifier.ts';
 import type { Channel, Notification, Notifier, SendResult } from '../notifier.ts';
 
 export class FakeNotifier implements Notifier {
@@ -97,14 +98,14 @@ export interface TestPipeline {
 export async function startTestPipeline(
   rawConfig: Record<string, unknown>,
   notifiers: FakeNotifier[],
-  options: { clock?: FakeClock; dir?: string; random?: () => number; handover?: PipelineHandover } = {},
+  options: { clock?: FakeClock; dir?: string; random?: () => number; handover?: PipelineHandover; logger?: NotifierLogger } = {},
 ): Promise<TestPipeline> {
   const clock = options.clock ?? new FakeClock(Date.UTC(2025, 0, 6, 12, 0, 0));
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'periscope-notify-'));
   const config = parseNotifyConfig(rawConfig);
   for (const n of notifiers) n.useClock(() => clock.now());
   const registry = new Registry();
-  const pipeline = new NotificationPipeline({ config, dataDir: dir, clock, registry, random: options.random ?? (() => 0.5), notifiers: fakeNotifiers(notifiers), ...(options.handover ? { handover: options.handover } : {}) });
+  const pipeline = new NotificationPipeline({ config, dataDir: dir, clock, registry, random: options.random ?? (() => 0.5), notifiers: fakeNotifiers(notifiers), ...(options.handover ? { handover: options.handover } : {}), ...(options.logger ? { logger: options.logger } : {}) });
   await pipeline.start();
   const t: TestPipeline = {
     pipeline,

@@ -70,6 +70,27 @@ interface Path {
 }
 
 /** Checks what `path` delivered of messages(app). */
+/**
+ * Starts a relay (rsyslog, syslog-ng) whose input i forwards path i to the collector, feeds each
+ * input its path's messages, waits until they are stored, stops the relay (what it still holds
+ * goes out then), and checks each path's records and that the collector refused no frame.
+ */
+async function relayThrough(collector: CollectorProcess, paths: Path[], inputs: number[], start: () => Promise<{ stop(): Promise<unknown> }>): Promise<void> {
+  const rejectedBefore = await framesRejected(collector);
+  const relay = await start();
+  try {
+    await Promise.all(paths.map((p, i) => sendOctetCounted(inputs[i], messages(`${p.name}-${run}`, p.multiLine))));
+    await waitFor(async () => {
+      for (const p of paths) if ((await records(collector, `${p.name}-${run}`)).length < (p.multiLine ? 5 : 4)) return false;
+      return true;
+    });
+  } finally {
+    await relay.stop();
+  }
+  for (const p of paths) checkDelivered(p, `${p.name}-${run}`, await records(collector, `${p.name}-${run}`));
+  expect(await framesRejected(collector)).toBe(rejectedBefore);
+}
+
 function checkDelivered(path: Path, app: string, got: any[]): void {
   const by = (procId: string) => {
     const found = got.filter((r) => r.procId === procId);
@@ -125,19 +146,7 @@ describe('syslog from real senders', () => {
       ...paths.map((p, i) => `input(type="imtcp" port="${inputs[i]}" ruleset="${p.name}")`),
       ...paths.map((p) => `ruleset(name="${p.name}") { action(type="omfwd" target="127.0.0.1" port="${port}" ${p.action}) }`),
     ].join('\n');
-    const rejectedBefore = await framesRejected(collector);
-    const rsyslog = await startRsyslog(config, inputs);
-    try {
-      await Promise.all(paths.map((p, i) => sendOctetCounted(inputs[i], messages(`${p.name}-${run}`, p.multiLine))));
-      await waitFor(async () => {
-        for (const p of paths) if ((await records(collector, `${p.name}-${run}`)).length < (p.multiLine ? 5 : 4)) return false;
-        return true;
-      });
-    } finally {
-      await rsyslog.stop(); // what it still holds goes out now: counted below
-    }
-    for (const p of paths) checkDelivered(p, `${p.name}-${run}`, await records(collector, `${p.name}-${run}`));
-    expect(await framesRejected(collector)).toBe(rejectedBefore);
+    await relayThrough(collector, paths, inputs, () => startRsyslog(config, inputs));
   });
 
   it.skipIf(missing.syslogNg)('syslog-ng: syslog() (RFC 5424, octet counting) and network() (RFC 3164) destinations over TCP and UDP', async () => {
@@ -158,19 +167,7 @@ describe('syslog from real senders', () => {
       ...paths.map((p, i) => `destination d${i} { ${p.destination} persist-name("${p.name}")); };`),
       ...paths.map((p, i) => `log { source(s${i}); destination(d${i}); };`),
     ].join('\n');
-    const rejectedBefore = await framesRejected(collector);
-    const syslogNg = await startSyslogNg(config, inputs);
-    try {
-      await Promise.all(paths.map((p, i) => sendOctetCounted(inputs[i], messages(`${p.name}-${run}`, p.multiLine))));
-      await waitFor(async () => {
-        for (const p of paths) if ((await records(collector, `${p.name}-${run}`)).length < (p.multiLine ? 5 : 4)) return false;
-        return true;
-      });
-    } finally {
-      await syslogNg.stop();
-    }
-    for (const p of paths) checkDelivered(p, `${p.name}-${run}`, await records(collector, `${p.name}-${run}`));
-    expect(await framesRejected(collector)).toBe(rejectedBefore);
+    await relayThrough(collector, paths, inputs, () => startSyslogNg(config, inputs));
   });
 
   it.skipIf(missing.logger).each([

@@ -4,18 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendStatus } from './backend-status.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import type { ExportResult } from './result.ts';
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-
-function recorder() {
-  const lines: Line[] = [];
-  const at = (level: string) => (fields: object, msg?: string) => lines.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
-}
+import { lineRecorder as recorder } from '../log/line-recorder.ts';
 
 const HOUR = 3_600_000;
 const FAILED: ExportResult = { status: 'retryable', error: 'HTTP 503: upstream unavailable', httpStatus: 503 };

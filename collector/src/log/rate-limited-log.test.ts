@@ -1,17 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LOG_REPEAT_INTERVAL_MS, RateLimitedLog } from './rate-limited-log.ts';
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-
-function recorder() {
-  const lines: Line[] = [];
-  const at = (level: string) => (fields: object, msg?: string) => lines.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
-  return { lines, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
-}
+import { lineRecorder as recorder } from './line-recorder.ts';
 
 const refused = (n: number, reason = 'HTTP 400: bad labels') => ({
   key: 'dead-lettered',

@@ -84,9 +84,10 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 3000): Pr
   }
 }
 
-function tcpConnect(port: number, host = '127.0.0.1'): Promise<Socket> {
+/** A client connection; `allowHalfOpen`: it stays open for writing after the receiver's FIN, as a sender that has not noticed it yet. */
+function tcpConnect(port: number, host = '127.0.0.1', allowHalfOpen = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host }, () => {
+    const socket = connect({ port, host, allowHalfOpen }, () => {
       socket.off('error', reject);
       resolve(socket);
     });
@@ -512,9 +513,7 @@ describe('syslog receiver lifecycle', () => {
     await r.start();
     // As rsyslog's omfwd and syslog-ng do: a sender notices the receiver's FIN when it next
     // sends (the message in hand may still go out), then closes and keeps the rest for later.
-    const socket = connect({ port: r.addresses().tcp.port, host: '127.0.0.1', allowHalfOpen: true });
-    clients.push(socket);
-    await new Promise((resolve) => socket.once('connect', resolve));
+    const socket = await tcpConnect(r.addresses().tcp.port, '127.0.0.1', true);
     await waitFor('connection', () => r.health().connections === 1);
     socket.once('end', () => socket.end(oc(msg(3))));
     socket.write(oc(msg(1)) + oc(msg(2))); // not read by the receiver yet when shutdown starts
@@ -528,9 +527,7 @@ describe('syslog receiver lifecycle', () => {
     const sink = makeSink();
     const r = receiver(config(), sink);
     await r.start();
-    const socket = connect({ port: r.addresses().tcp.port, host: '127.0.0.1', allowHalfOpen: true });
-    clients.push(socket);
-    await new Promise((resolve) => socket.once('connect', resolve));
+    const socket = await tcpConnect(r.addresses().tcp.port, '127.0.0.1', true);
     await write(socket, `${oc(msg(1))}${oc(msg(2)).slice(0, 10)}`); // a frame left half-sent
     await waitFor('the first frame', () => sink.records.length === 1);
     await r.shutdown(); // the sender never closes: cut after the drain time

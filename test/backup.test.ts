@@ -163,6 +163,17 @@ function snapshotOf(dir: string): Record<string, string> {
   return files;
 }
 
+/** A collector that took `records`, was backed up with `periscope backup` and stopped: its data directory, and the backup in `dest`. */
+async function stoppedWithBackup(records: number): Promise<{ c: CollectorProcess; dest: string }> {
+  const c = await startCollectorProcess();
+  cleanup.push(() => c.dispose());
+  await post(c, 'x', records);
+  const dest = join(scratch(), 'backup');
+  expect((await runCli('backup', c.dataDir, dest)).code).toBe(0);
+  expect(await c.stop()).toBe(0);
+  return { c, dest };
+}
+
 describe('periscope restore', () => {
   it('puts a backup in place of a killed collector\'s data, its later -wal moved aside, and a collector starts on it', { timeout: 120_000 }, async () => {
     const dataDir = scratch();
@@ -201,12 +212,7 @@ describe('periscope restore', () => {
   });
 
   it('refuses a damaged backup before replacing anything (PERISCOPE_ERR_RESTORE_FAILED)', { timeout: 60_000 }, async () => {
-    const c = await startCollectorProcess();
-    cleanup.push(() => c.dispose());
-    await post(c, 'x', 2000);
-    const dest = join(scratch(), 'backup');
-    expect((await runCli('backup', c.dataDir, dest)).code).toBe(0);
-    expect(await c.stop()).toBe(0);
+    const { c, dest } = await stoppedWithBackup(2000);
     // A copy cut short (a transfer interrupted): the log's second half missing.
     const log = join(dest, 'periscope.db');
     truncateSync(log, Math.floor(statSync(log).size / 2));
@@ -228,12 +234,7 @@ describe('periscope restore', () => {
 
   // The container's case: the restore run as root, the collector as the data directory's owner.
   it.skipIf(process.getuid?.() !== 0)('run as root, gives the files to the owner of the data directory', { timeout: 60_000 }, async () => {
-    const c = await startCollectorProcess();
-    cleanup.push(() => c.dispose());
-    await post(c, 'x', 10);
-    const dest = join(scratch(), 'backup');
-    expect((await runCli('backup', c.dataDir, dest)).code).toBe(0);
-    expect(await c.stop()).toBe(0);
+    const { c, dest } = await stoppedWithBackup(10);
     chownSync(c.dataDir, 1000, 1000);
     expect((await runCli('restore', c.dataDir, dest)).code).toBe(0);
     for (const file of ['periscope.db', 'periscope-fts.db', 'alerting.db']) expect(statSync(join(c.dataDir, file)).uid).toBe(1000);

@@ -15,7 +15,7 @@ import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'n
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { createSecureContext, type ConnectionOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions, type SecureContextOptions } from 'node:tls';
 import type { buildConnector } from 'undici';
 
 const tlsProperties = {
@@ -35,24 +35,32 @@ export type TlsConfig = Static<ReturnType<typeof tlsSchema>>;
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
-/** What the files hold, checked, as Node's TLS options take them; or the problems found. */
-export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options?: ConnectionOptions; problems: string[] } {
+/** A PEM file a `tls:` block names: its key in the block (`caFile`) and its path as given. */
+export interface PemFileKey {
+  name: string;
+  given: string | undefined;
+}
+
+/**
+ * The PEM files of a TLS block, read and checked: the CA certificates, a certificate (with its
+ * intermediates after it) and the private key that must belong to it. Shared by the client side
+ * (loadTls) and the collector's listeners (collector/src/server-tls.ts). Each problem names the
+ * block's key (`key`) and the file's path, never the key file's content.
+ */
+export function readPemFiles(files: { ca?: PemFileKey; cert: PemFileKey; key: PemFileKey; pairNeeds: string }, key: string, baseDir: string): { ca?: string; cert?: string; privateKey?: string; problems: string[] } {
   const problems: string[] = [];
-  const options: ConnectionOptions = { minVersion: tls.minVersion === 'TLS1.3' ? 'TLSv1.3' : 'TLSv1.2', rejectUnauthorized: tls.insecureSkipVerify !== true };
-  if (tls.serverName !== undefined) options.servername = tls.serverName;
-  const read = (name: 'caFile' | 'certFile' | 'keyFile'): { path: string; text: string } | undefined => {
-    const given = tls[name];
-    if (given === undefined) return undefined;
-    const path = resolve(baseDir, given);
+  const read = (file: PemFileKey): { path: string; text: string } | undefined => {
+    if (file.given === undefined) return undefined;
+    const path = resolve(baseDir, file.given);
     try {
       return { path, text: readFileSync(path, 'utf8') };
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      problems.push(`${key}.${name}: cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a file' : e.message}`);
+      problems.push(`${key}.${file.name}: cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a file' : e.message}`);
       return undefined;
     }
   };
-  const certificates = (name: 'caFile' | 'certFile', file: { path: string; text: string }): X509Certificate[] | undefined => {
+  const certificates = (name: string, file: { path: string; text: string }): X509Certificate[] | undefined => {
     const blocks = file.text.match(PEM_CERT) ?? [];
     if (blocks.length === 0) {
       problems.push(`${key}.${name}: ${file.path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); a DER file is converted with openssl x509 -inform der -in <file> -out <file>.pem`);
@@ -65,17 +73,18 @@ export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options
       return undefined;
     }
   };
+  const out: { ca?: string; cert?: string; privateKey?: string; problems: string[] } = { problems };
 
-  const ca = read('caFile');
-  if (ca && certificates('caFile', ca)) options.ca = ca.text;
+  const ca = files.ca ? read(files.ca) : undefined;
+  if (ca && files.ca && certificates(files.ca.name, ca)) out.ca = ca.text;
 
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
-    const missing = tls.certFile === undefined ? 'certFile' : 'keyFile';
-    problems.push(`${key}.${missing}: missing: a client certificate needs both certFile and keyFile`);
+  if ((files.cert.given === undefined) !== (files.key.given === undefined)) {
+    const missing = files.cert.given === undefined ? files.cert.name : files.key.name;
+    problems.push(`${key}.${missing}: missing: ${files.pairNeeds} needs both ${files.cert.name} and ${files.key.name}`);
   }
-  const cert = read('certFile');
-  const chain = cert ? certificates('certFile', cert) : undefined;
-  const keyText = read('keyFile');
+  const cert = read(files.cert);
+  const chain = cert ? certificates(files.cert.name, cert) : undefined;
+  const keyText = read(files.key);
   let privateKey: KeyObject | undefined;
   if (keyText) {
     try {
@@ -83,24 +92,46 @@ export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options
     } catch {
       // Not the error's text: kept generic so that nothing of the key can reach a log.
       const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyText.text);
-      problems.push(`${key}.keyFile: ${keyText.path} ${encrypted ? 'is encrypted with a passphrase; give an unencrypted key (openssl pkey -in <file> -out <file>.plain)' : 'holds no PEM private key (-----BEGIN PRIVATE KEY-----)'}`);
+      problems.push(`${key}.${files.key.name}: ${keyText.path} ${encrypted ? 'is encrypted with a passphrase; give an unencrypted key (openssl pkey -in <file> -out <file>.plain)' : 'holds no PEM private key (-----BEGIN PRIVATE KEY-----)'}`);
     }
   }
   if (cert && chain && keyText && privateKey) {
     if (!chain[0].checkPrivateKey(privateKey)) {
-      problems.push(`${key}.keyFile: the key in ${keyText.path} does not belong to the certificate in ${cert.path} (certFile)`);
+      problems.push(`${key}.${files.key.name}: the key in ${keyText.path} does not belong to the certificate in ${cert.path} (${files.cert.name})`);
     } else {
-      options.cert = cert.text;
-      options.key = keyText.text;
+      out.cert = cert.text;
+      out.privateKey = keyText.text;
     }
   }
-  if (problems.length > 0) return { problems };
+  return out;
+}
+
+/** Node's TLS options from checked files, or the problem Node's TLS has with them together. */
+export function secureOptions<T extends SecureContextOptions>(options: T, key: string): { options?: T; problems: string[] } {
   try {
     createSecureContext(options); // what Node would refuse at the first connection
   } catch (err) {
     return { problems: [`${key}: these files cannot be used together by Node's TLS: ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 200)}`] };
   }
-  return { options, problems };
+  return { options, problems: [] };
+}
+
+/** What the files hold, checked, as Node's TLS options take them; or the problems found. */
+export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options?: ConnectionOptions; problems: string[] } {
+  const options: ConnectionOptions = { minVersion: tls.minVersion === 'TLS1.3' ? 'TLSv1.3' : 'TLSv1.2', rejectUnauthorized: tls.insecureSkipVerify !== true };
+  if (tls.serverName !== undefined) options.servername = tls.serverName;
+  const files = readPemFiles(
+    { ca: { name: 'caFile', given: tls.caFile }, cert: { name: 'certFile', given: tls.certFile }, key: { name: 'keyFile', given: tls.keyFile }, pairNeeds: 'a client certificate' },
+    key,
+    baseDir,
+  );
+  if (files.problems.length > 0) return { problems: files.problems };
+  if (files.ca !== undefined) options.ca = files.ca;
+  if (files.cert !== undefined) {
+    options.cert = files.cert;
+    options.key = files.privateKey;
+  }
+  return secureOptions(options, key);
 }
 
 /**
@@ -108,7 +139,7 @@ export function loadTls(tls: TlsConfig, key: string, baseDir: string): { options
  * their mtime, which the kernel keeps to a clock tick: a key rewritten within one tick of its
  * previous version looked unchanged. A few KB read per new connection (keep-alive makes them rare).
  */
-function fileStamp(paths: string[]): string {
+export function fileStamp(paths: string[]): string {
   const hash = createHash('sha256');
   for (const path of paths) {
     try {

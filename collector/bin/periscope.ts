@@ -7,6 +7,8 @@
 //                                       collector's too (SQLite's online backup; docs/deploy.md)
 //   periscope restore [--config FILE] DIR put the backup in DIR in place of store.dataDir's databases,
 //                                       the collector stopped (the previous ones are moved aside)
+//   periscope hash-password [--cost N]  print the bcrypt hash of the password read on stdin (its
+//                                       first line), for http.auth.basicUsers
 //   periscope --version                 print the version (also on the "collector started" log line)
 // Anything else on the command line is refused with the usage and exit status 2. `start` takes
 // its file only as --config, as Prometheus (--config.file) and the OpenTelemetry Collector
@@ -22,7 +24,7 @@ import { runWithNodeFlags } from './node-flags.ts';
 // The configuration's modules (typebox, ajv, alerting's schemas) are imported where they are used,
 // after the re-exec: imported here, they cost a second of every start on a loaded 2-core machine.
 
-const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope backup [--config FILE] DIR | periscope restore [--config FILE] DIR | periscope --version';
+const USAGE = 'usage: periscope [start] [--config FILE] | periscope check-config FILE | periscope config-reference | periscope backup [--config FILE] DIR | periscope restore [--config FILE] DIR | periscope hash-password [--cost N] < password | periscope --version';
 
 /** The collector package's version, for --version and the start-up log line (bug reports, upgrades). */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -31,12 +33,13 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 class UsageError extends Error {}
 
 /** The command and its configuration file, or a UsageError for arguments the command does not take. */
-function commandLine(argv: string[]): { command: string; file?: string; target?: string; help: boolean; version: boolean } {
+function commandLine(argv: string[]): { command: string; file?: string; target?: string; cost?: number; help: boolean; version: boolean } {
   const { values, positionals } = parsedArgs(argv);
   const help = values.help ?? false;
   const version = values.version ?? false;
   const [command = 'start', ...rest] = positionals;
   if (values.config === '') throw new UsageError('--config needs a file name');
+  if (values.cost !== undefined && command !== 'hash-password') throw new UsageError('--cost is an option of hash-password');
   switch (command) {
     case 'start':
       if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}" (the configuration file is given as --config ${rest[0]})`);
@@ -54,6 +57,12 @@ function commandLine(argv: string[]): { command: string; file?: string; target?:
       if (rest.length === 0 && !help) throw new UsageError('restore needs the directory holding the backup');
       if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}": restore reads one backup directory`);
       return { command, file: values.config, target: rest[0], help, version };
+    case 'hash-password': {
+      if (rest.length || values.config !== undefined) throw new UsageError(`hash-password reads the password on stdin and takes no ${rest.length ? `argument ("${rest[0]}")` : 'configuration file'}`);
+      const cost = values.cost === undefined ? undefined : Number(values.cost);
+      if (cost !== undefined && !(Number.isInteger(cost) && cost >= 4 && cost <= 31)) throw new UsageError(`--cost must be an integer from 4 to 31, got "${values.cost}"`);
+      return { command, cost, help, version };
+    }
     case 'config-reference':
       if (rest.length || values.config !== undefined) throw new UsageError(`config-reference takes no ${rest.length ? `argument ("${rest[0]}")` : 'configuration file'}`);
       return { command, help, version };
@@ -71,7 +80,7 @@ function parsedArgs(argv: string[]) {
     return parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, cost: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
     });
   } catch (err) {
     if (String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
@@ -116,7 +125,7 @@ async function checkedConfig(file: string | undefined, printWarnings = false, re
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { command, file, target, help, version } = commandLine(argv);
+  const { command, file, target, cost, help, version } = commandLine(argv);
   if (help) {
     console.log(USAGE);
     return 0;
@@ -129,6 +138,17 @@ async function main(argv: string[]): Promise<number> {
     if (!file) throw new UsageError('check-config needs the file to check');
     await checkedConfig(file, true);
     console.log(`${file}: configuration is valid`);
+    return 0;
+  }
+  if (command === 'hash-password') {
+    const { hashPassword, readPassword } = await import('../src/http/hash-password.ts');
+    const password = await readPassword(process.stdin, process.stderr);
+    try {
+      console.log(await hashPassword(password, cost));
+    } catch (err) {
+      if (err instanceof RangeError) throw new UsageError(err.message);
+      throw err;
+    }
     return 0;
   }
   if (command === 'config-reference') {

@@ -16,6 +16,7 @@ import { ERR, PeriscopeError, retryLaterSeconds } from './errors.ts';
 import { Exporters, type ExporterStop } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
+import { installHttpAuth } from './http/auth.ts';
 import { hostCheck } from './http/host-check.ts';
 import { createHttpServer } from './http/server.ts';
 import { closeServer, createHealthListener, listenServer } from './http/health-listener.ts';
@@ -200,6 +201,8 @@ export async function startCollector(config: Config, options: StartOptions = {})
       httpRefusals.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
     },
   });
+  // Before any route: a hook applies to the routes added after it.
+  const httpAuth = installHttpAuth(app, config.http.auth, { registry: metrics.registry, logger: app.log });
   new Gauge({
     name: 'periscope_http_open_connections',
     help: 'Open HTTP connections (bound: http.maxConnections).',
@@ -321,6 +324,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       // Intake closed: the counts of refusals not logged yet, before the stop line.
       syslogRefusals.flush();
       httpRefusals.flush();
+      httpAuth?.flush();
       await parser.close();
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
       // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in

@@ -1,5 +1,35 @@
 import { Type, type Static } from '@sinclair/typebox';
 
+/** bcrypt's modular crypt format: $2a$/$2b$/$2y$, a cost of 04..31, 22 characters of salt and 31 of hash. */
+export const BCRYPT_HASH_PATTERN = '^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$';
+
+/**
+ * `http.auth` — credentials the HTTP listener requires (auth.ts), as Prometheus' web config
+ * (`basic_auth_users`, https://prometheus.io/docs/prometheus/latest/configuration/https/) and the
+ * OpenTelemetry Collector's basicauth and bearertokenauth extensions take them.
+ */
+const httpAuthConfigSchema = Type.Object(
+  {
+    basicUsers: Type.Record(Type.String(), Type.String({ pattern: BCRYPT_HASH_PATTERN }), {
+      default: {},
+      // RFC 7617 §2: the user-id cannot contain a colon (the first one ends it).
+      propertyNames: { pattern: '^[^:\\x00-\\x1f\\x7f]+$' },
+      description:
+        'Users of HTTP basic authentication (RFC 7617): user name → bcrypt hash of the password, as Prometheus\' basic_auth_users. Make a hash with `periscope hash-password` (reads the password on stdin) or `htpasswd -nBC 10 "" | tr -d \':\\n\'`. A successful check is remembered for the process (bcrypt costs 50-100 ms a check), keyed by user, hash and password together.',
+    }),
+    bearerTokens: Type.Array(Type.String({ minLength: 1, format: 'header-value' }), {
+      default: [],
+      description:
+        'Tokens accepted as `Authorization: Bearer <token>` (RFC 6750), as the OpenTelemetry Collector\'s bearertokenauth; compared in constant time. Give them from a file: `- ${file:/run/secrets/periscope-token}` (its whitespace trimmed). Several: rotate by adding the new one, moving the senders over, removing the old one (each change takes a restart).',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Credentials every request to http.addr must carry, but GET /health, GET /health/ready and /ack/<signed token> (docs/api.md#authentication): either a basic user or a bearer token. Missing or wrong: 401 PERISCOPE_ERR_UNAUTHORIZED with WWW-Authenticate. Unset, or both lists empty: no authentication. Basic auth over plain HTTP sends the password readable by anyone on the path: use it behind TLS or on a trusted network. Read at start only (a change needs a restart). http.healthAddr stays unauthenticated.',
+  },
+);
+
 /** `http:` — the API/ingest listener. */
 export const httpConfigSchema = Type.Object(
   {
@@ -43,6 +73,8 @@ export const httpConfigSchema = Type.Object(
       description:
         'Host names the HTTP listener answers to besides localhost and IP addresses (a reverse proxy that forwards its public name as Host); "*" answers any. On a loopback http.addr other names get 403 PERISCOPE_ERR_FORBIDDEN_HOST, against DNS rebinding; on other addresses any name is served while the list is empty.',
     }),
+    // No authentication was possible: anyone who reached the port could write and read everything.
+    auth: Type.Optional(httpAuthConfigSchema),
     idempotencyKeyTtl: Type.String({
       default: '24h',
       format: 'duration',

@@ -1,9 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { ERR, errorBody } from '../errors.ts';
 
 /** What the health listener serves: the probes and the collector's own metrics, nothing else. */
 const PATHS = new Set(['/health', '/health/ready', '/health/detailed', '/metrics']);
+
+/** Requests received by a health listener: served without http.auth's credentials (auth.ts). */
+const healthRequests = new WeakSet<IncomingMessage>();
+
+export function viaHealthListener(req: IncomingMessage): boolean {
+  return healthRequests.has(req);
+}
 
 /**
  * The listener of `http.healthAddr`: GET/HEAD of /health, /health/ready, /health/detailed and
@@ -18,6 +25,7 @@ export function createHealthListener(app: FastifyInstance): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      healthRequests.add(req);
       app.routing(req, res);
       return;
     }

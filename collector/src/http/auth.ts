@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+import { ERR, PeriscopeError } from '../errors.ts';
+import type { Logger } from '../exporters/sink.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { CredentialVerifier, type HttpAuthConfig, type Verdict } from './credentials.ts';
+import { viaHealthListener } from './health-listener.ts';
+
+/** The protection space named in WWW-Authenticate (RFC 9110 §11.5): a browser keeps one login per realm. */
+export const REALM = 'periscope';
+
+/**
+ * What is served without credentials:
+ *  - GET/HEAD /health and /health/ready: Kubernetes' probes (and docker-compose's healthcheck)
+ *    send no credentials; they say "up" or "ready" and nothing else. /health/detailed (every
+ *    component's figures and last errors) is not among them.
+ *  - /ack/<token>: the acknowledgement links of Slack, email and SMS notifications carry a
+ *    signed, expiring token (alerting's escalation) that is the credential for that one alert;
+ *    an on-call opening the link on a phone has no collector password.
+ *  - any request to the http.healthAddr listener, which serves only the probes and /metrics and
+ *    is meant to be reachable by kubelet and Prometheus only (docs/deploy.md).
+ */
+function servedOpenly(request: FastifyRequest): boolean {
+  if (viaHealthListener(request.raw)) return true;
+  const path = request.url.split('?')[0];
+  if (path.startsWith('/ack/')) return true;
+  return (request.method === 'GET' || request.method === 'HEAD') && (path === '/health' || path === '/health/ready');
+}
+
+/**
+ * Requires http.auth's credentials on every request of `app` but those servedOpenly: an onRequest
+ * hook, so nothing of a refused request is read or run (a body is drained, not parsed). Refused:
+ * 401 PERISCOPE_ERR_UNAUTHORIZED with `WWW-Authenticate: Basic realm="periscope"` when basic users
+ * are configured, so that a browser asks for them (and sends them on the console's fetches and
+ * its live-tail WebSocket), and a Bearer challenge when tokens are (RFC 6750 §3). The error goes
+ * through the route's error handler: the OTLP routes answer it as a google.rpc.Status.
+ * Each refusal is counted by reason (periscope_http_unauthorized_requests_total) and logged at
+ * most once a minute per reason, with the client's address and the path, never the credentials.
+ * Returns undefined (and adds nothing) when no credential is configured. Register before routes.
+ */
+export function installHttpAuth(
+  app: FastifyInstance,
+  config: HttpAuthConfig | undefined,
+  deps: { registry: Registry; logger: Logger },
+): { flush(): void } | undefined {
+  if (!config) return undefined;
+  const verifier = new CredentialVerifier(config);
+  if (!verifier.enabled) return undefined;
+  const challenges = [
+    ...(verifier.acceptsBasic ? [`Basic realm="${REALM}", charset="UTF-8"`] : []),
+    ...(verifier.acceptsBearer ? [`Bearer realm="${REALM}"`] : []),
+  ];
+  const refused = new Counter({
+    name: 'periscope_http_unauthorized_requests_total',
+    help: 'HTTP requests answered 401 because they carried no credentials (reason="missing") or credentials http.auth does not accept (reason="invalid").',
+    labelNames: ['reason'],
+    registers: [deps.registry],
+  });
+  for (const reason of ['missing', 'invalid']) refused.inc({ reason }, 0);
+  const log = new RateLimitedLog(deps.logger);
+
+  const refuse = (request: FastifyRequest, reply: FastifyReply, verdict: Exclude<Verdict, { ok: true }>, done: (err?: Error) => void) => {
+    if (verdict.reason === 'busy') {
+      done(new PeriscopeError(ERR.OVERLOADED, 'too many password checks in progress; retry later', 503, undefined, 1));
+      return;
+    }
+    refused.inc({ reason: verdict.reason });
+    const path = request.url.split('?')[0].slice(0, 200);
+    const scheme = request.headers.authorization?.split(' ')[0].slice(0, 20).toLowerCase();
+    log.log({
+      key: `unauthorized:${verdict.reason}`,
+      level: 'warn',
+      fields: { reason: verdict.reason, client: request.ip, method: request.method, path, ...(scheme && { scheme }) },
+      msg: () => `HTTP request refused (401): ${verdict.reason === 'missing' ? 'no credentials' : 'credentials not accepted'} (http.auth)`,
+    });
+    reply.header('www-authenticate', challenges);
+    if (request.headers.upgrade !== undefined) {
+      // A WebSocket upgrade (the live tail): @fastify/websocket hands the request to Fastify on a
+      // socket the HTTP server no longer tracks, and closes it after the answer only when its own
+      // onRequest hook ran, which comes after this one. Left open, the refused socket kept the
+      // collector from stopping (server.close waits for it; closeAllConnections does not see it).
+      const socket = request.raw.socket;
+      reply.raw.once('finish', () => socket.end(() => socket.destroy()));
+    }
+    const message =
+      verdict.reason === 'missing'
+        ? `authentication required: send ${verifier.acceptsBasic ? 'HTTP basic credentials' : ''}${challenges.length > 1 ? ' or ' : ''}${verifier.acceptsBearer ? 'Authorization: Bearer <token>' : ''} (http.auth)`
+        : 'the credentials sent are not accepted (http.auth)';
+    done(new PeriscopeError(ERR.UNAUTHORIZED, message, 401));
+  };
+
+  // Callback style: it runs for every ingest request, and most verdicts are synchronous.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (servedOpenly(request)) return done();
+    const verdict = verifier.verify(request.headers.authorization);
+    if (!(verdict instanceof Promise)) {
+      if (verdict.ok) return done();
+      return refuse(request, reply, verdict, done);
+    }
+    verdict.then((v) => (v.ok ? done() : refuse(request, reply, v, done)));
+  });
+  return { flush: () => log.flush() };
+}

@@ -1,0 +1,122 @@
+// A real Prometheus (Debian package) against a collector with http.auth, configured with the
+// credential lines that deploy/prometheus/prometheus.yml ships commented out: its scrape and its
+// alert delivery to POST /api/v2/alerts get through with them, and a scrape without is refused.
+// https://prometheus.io/docs/prometheus/2.42/configuration/configuration/#scrape_config
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
+import { DEPLOY, describeWithBinaries, freePort } from './helpers.ts';
+
+const TOKEN = 'prometheus-token-0123456789abcdef';
+const PASSWORD = 'prometheus-pässword';
+
+/** The `# authorization: {…}` and `# basic_auth: {…}` lines of the shipped file, in order, parsed. */
+function commentedCredentials(text: string): Array<{ key: string; value: Record<string, string> }> {
+  return [...text.matchAll(/^\s*# (authorization|basic_auth): (\{.*\})$/gm)].map((m) => ({ key: m[1], value: parseYaml(m[2]) }));
+}
+
+describeWithBinaries('deploy/prometheus against a collector with http.auth', ['prometheus'], (bin) => {
+  let collector: CollectorProcess | undefined;
+  let prometheus: ChildProcess | undefined;
+  let prometheusExited: Promise<unknown> = Promise.resolve();
+  let prometheusOutput = '';
+  let api = '';
+  let dir = '';
+
+  async function query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+    const body = (await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as { status: string; data: { result: any[] }; error?: string };
+    if (body.status !== 'success') throw new Error(`query ${promql}: ${body.error}`);
+    return body.data.result;
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'periscope-prometheus-auth-'));
+    writeFileSync(join(dir, 'periscope-token'), `${TOKEN}\n`);
+    writeFileSync(join(dir, 'periscope-password'), `${PASSWORD}\n`);
+    collector = await startCollectorProcess({
+      configYaml: `http:\n  auth:\n    basicUsers:\n      prometheus: "${bcrypt.hashSync(PASSWORD, 4)}"\n    bearerTokens: ["\${file:${join(dir, 'periscope-token')}}"]\n`,
+    });
+
+    cpSync(join(DEPLOY, 'prometheus'), join(dir, 'config'), { recursive: true });
+    const configPath = join(dir, 'config/prometheus.yml');
+    const shippedText = readFileSync(configPath, 'utf8');
+    const lines = commentedCredentials(shippedText);
+    // Two for the alertmanagers, then two for the collector's scrape job.
+    expect(lines.map((l) => l.key)).toEqual(['authorization', 'basic_auth', 'authorization', 'basic_auth']);
+    const located = (v: Record<string, string>) => ({
+      ...v,
+      ...(v.credentials_file && { credentials_file: join(dir, 'periscope-token') }),
+      ...(v.password_file && { password_file: join(dir, 'periscope-password') }),
+    });
+    const config = parseYaml(shippedText);
+    const target = `127.0.0.1:${collector.httpPort}`;
+    config.global.scrape_interval = '1s';
+    config.global.evaluation_interval = '1s';
+    const job = config.scrape_configs.find((s: any) => s.job_name === 'periscope-collector');
+    job.static_configs = [{ targets: [target] }];
+    config.scrape_configs.push(
+      { ...job, job_name: 'periscope-collector-basic', [lines[3].key]: located(lines[3].value) },
+      { ...job, job_name: 'periscope-collector-none' },
+    );
+    job[lines[2].key] = located(lines[2].value);
+    config.alerting.alertmanagers[0].static_configs = [{ targets: [target] }];
+    config.alerting.alertmanagers[0][lines[0].key] = located(lines[0].value);
+    writeFileSync(configPath, stringify(config));
+    // An alert that fires at once, so that Prometheus posts to the collector's /api/v2/alerts.
+    writeFileSync(join(dir, 'config/rules/auth-check.yml'), stringify({ groups: [{ name: 'auth-check', rules: [{ alert: 'AuthCheckFiring', expr: 'vector(1)', labels: { severity: 'info' } }] }] }));
+
+    for (let attempt = 0; attempt < 3 && !api; attempt++) {
+      const port = await freePort();
+      prometheusOutput = '';
+      const proc = spawn(
+        bin.prometheus,
+        [`--config.file=${configPath}`, `--storage.tsdb.path=${join(dir, `tsdb${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', '--rules.alert.resend-delay=1s'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      proc.stdout!.on('data', (d: Buffer) => (prometheusOutput += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (prometheusOutput += d.toString()));
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      const ready = await Promise.race([
+        waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, 20_000, 100).then(() => true),
+        exited.then(() => false),
+      ]);
+      if (ready) {
+        prometheus = proc;
+        prometheusExited = exited;
+        api = `http://127.0.0.1:${port}`;
+      }
+    }
+    if (!api) throw new Error(`prometheus did not start:\n${prometheusOutput}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) prometheus.kill('SIGTERM');
+    await prometheusExited;
+    await collector?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('scrapes with the bearer token and with basic auth (up == 1); without credentials the scrape fails (up == 0)', async () => {
+    const ups = await waitFor(async () => {
+      const r = await query('up{job=~"periscope-collector.*"}');
+      return r.length === 3 ? Object.fromEntries(r.map((s) => [s.metric.job, s.value[1]])) : undefined;
+    });
+    expect(ups).toEqual({ 'periscope-collector': '1', 'periscope-collector-basic': '1', 'periscope-collector-none': '0' });
+  });
+
+  it("delivers its alerts to the collector's /api/v2/alerts with the token", async () => {
+    // Prometheus' own counters (https://prometheus.io/docs/prometheus/2.42/configuration/configuration/#alertmanager_config):
+    // a refused POST (401) counts in errors, not in sent.
+    const counter = (text: string, name: string) => Number(new RegExp(`^${name}\\{alertmanager="[^"]*/api/v2/alerts"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    const text = await waitFor(async () => {
+      const t = await (await fetch(`${api}/metrics`)).text();
+      return counter(t, 'prometheus_notifications_sent_total') + counter(t, 'prometheus_notifications_errors_total') > 0 ? t : undefined;
+    });
+    expect({ sent: counter(text, 'prometheus_notifications_sent_total') > 0, errors: counter(text, 'prometheus_notifications_errors_total') }).toEqual({ sent: true, errors: 0 });
+  });
+});

@@ -201,7 +201,8 @@ export async function startCollector(config: Config, options: StartOptions = {})
       httpRefusals.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
     },
   });
-  // Before any route: a hook applies to the routes added after it.
+  // After createHttpServer's Host and Origin checks (a rebinding page gets its 403, not a login
+  // prompt), before the routes are added.
   const httpAuth = installHttpAuth(app, config.http.auth, { registry: metrics.registry, logger: app.log });
   new Gauge({
     name: 'periscope_http_open_connections',

@@ -325,8 +325,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       // Intake closed: the counts of refusals not logged yet, before the stop line.
       syslogRefusals.flush();
       httpRefusals.flush();
-      httpAuth?.flush();
-      await parser.close();
+      await Promise.all([parser.close(), httpAuth?.close()]);
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
       // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in
       // turn they added up to more than Kubernetes' default 30 s grace period.

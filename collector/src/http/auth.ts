@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Piscina } from 'piscina';
 import { Counter, type Registry } from 'prom-client';
 import { ERR, PeriscopeError } from '../errors.ts';
 import type { Logger } from '../exporters/sink.ts';
@@ -36,16 +37,25 @@ function servedOpenly(request: FastifyRequest): boolean {
  * through the route's error handler: the OTLP routes answer it as a google.rpc.Status.
  * Each refusal is counted by reason (periscope_http_unauthorized_requests_total) and logged at
  * most once a minute per reason, with the client's address and the path, never the credentials.
- * Returns undefined (and adds nothing) when no credential is configured. Register before routes.
+ * bcrypt runs in one worker thread (bcrypt-worker.ts), started at the first check and stopped
+ * after a minute without one: checks take turns, as Prometheus' take a mutex, and never hold up
+ * the event loop; the other core stays with ingest.
+ * Returns undefined (and adds nothing) when no credential is configured. Register before routes;
+ * close() at shutdown writes the pending log summaries and stops the worker.
  */
 export function installHttpAuth(
   app: FastifyInstance,
   config: HttpAuthConfig | undefined,
   deps: { registry: Registry; logger: Logger },
-): { flush(): void } | undefined {
-  if (!config) return undefined;
-  const verifier = new CredentialVerifier(config);
-  if (!verifier.enabled) return undefined;
+): { close(): Promise<void> } | undefined {
+  if (!config || (Object.keys(config.basicUsers).length === 0 && config.bearerTokens.length === 0)) return undefined;
+  const bcryptPool = new Piscina<{ password: string; hash: string }, boolean>({
+    filename: new URL('./bcrypt-worker.ts', import.meta.url).href,
+    minThreads: 0,
+    maxThreads: 1,
+    idleTimeout: 60_000,
+  });
+  const verifier = new CredentialVerifier(config, { compare: (password, hash) => bcryptPool.run({ password, hash }) });
   const challenges = [
     ...(verifier.acceptsBasic ? [`Basic realm="${REALM}", charset="UTF-8"`] : []),
     ...(verifier.acceptsBearer ? [`Bearer realm="${REALM}"`] : []),
@@ -99,5 +109,10 @@ export function installHttpAuth(
     }
     verdict.then((v) => (v.ok ? done() : refuse(request, reply, v, done)));
   });
-  return { flush: () => log.flush() };
+  return {
+    async close() {
+      log.flush();
+      await bcryptPool.close({ force: true });
+    },
+  };
 }

@@ -227,8 +227,8 @@ async function main(argv: string[]): Promise<number> {
   const queued = collector.exporters.backlogs();
   logInfo('periscope collector started', {
     version: VERSION,
-    http: `http://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
-    ...(collector.healthAddress && { health: `http://${formatAddr(collector.healthAddress.host, collector.healthAddress.port)}` }),
+    http: `${collector.httpScheme}://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
+    ...(collector.healthAddress && { health: `${collector.httpScheme}://${formatAddr(collector.healthAddress.host, collector.healthAddress.port)}` }),
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
     dataDir: config.store.dataDir,
     ...(queued.length > 0 && { exporters: queued }),

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ProxyEnvironment } from '../../alerting/src/proxy.ts';
 import { Gauge } from 'prom-client';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { LogRecord } from '../../sdk/src/record.ts';
 import { createAlerting, type ReloadResult } from './alerting.ts';
@@ -22,6 +23,7 @@ import { createHttpServer } from './http/server.ts';
 import { closeServer, createHealthListener, listenServer } from './http/health-listener.ts';
 import { InflightBytes } from './http/inflight-bytes.ts';
 import { RepeatedErrorLog } from './http/error-log.ts';
+import { httpTlsOptions, serveRenewals, certificateExpiryGauge } from './http/tls-renewal.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { ParsePool } from './receivers/native/parse-pool.ts';
@@ -47,6 +49,8 @@ export interface RunningCollector {
   store: LogStore;
   ingest: Ingest;
   httpAddress: { host: string; port: number };
+  /** `https` when http.tls is set (both listeners then speak TLS). */
+  httpScheme: 'http' | 'https';
   /** The listener of http.healthAddr as bound; undefined when it is not set. */
   healthAddress: { host: string; port: number } | undefined;
   syslogAddresses: () => { tcp?: { host: string; port: number }; udp?: { host: string; port: number } };
@@ -138,6 +142,9 @@ export interface StartOptions {
 
 export async function startCollector(config: Config, options: StartOptions = {}): Promise<RunningCollector> {
   const startedAt = Date.now();
+  const configDir = options.configDir ?? process.cwd();
+  // Checked with the configuration (config/load.ts); read again here, before anything is opened.
+  const tls = config.http.tls && httpTlsOptions(config.http.tls, configDir);
   const { lock, db, store, fts, queries, ruleQueries } = openDataDir(config);
   const retention = new Retention(db, {
     maxAgeMs: parseDuration(config.store.retention.maxAge),
@@ -196,6 +203,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
     allowHost: hostCheck(parseAddr(config.http.addr).host, config.http.allowedHosts),
     requestTimeoutMs: parseDuration(config.http.requestTimeout),
     maxConnections: config.http.maxConnections,
+    ...(tls && { tls: tls.main }),
     onConnectionRefused: () => {
       metrics.httpRefusedConnections.inc();
       httpRefusals.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
@@ -212,7 +220,14 @@ export async function startCollector(config: Config, options: StartOptions = {})
       this.set(await new Promise<number>((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n))));
     },
   });
-  const healthServer = config.http.healthAddr !== undefined ? createHealthListener(app) : undefined;
+  const healthServer = config.http.healthAddr !== undefined ? createHealthListener(app, tls?.health) : undefined;
+  const tlsWarnings: Array<() => void> = [];
+  if (tls && config.http.tls) {
+    const expiry = certificateExpiryGauge(metrics.registry);
+    const renewal = { key: 'http.tls', baseDir: configDir, logger: app.log, expiry };
+    tlsWarnings.push(serveRenewals(app.server as unknown as TlsServer, config.http.tls, tls.main, { ...renewal, listener: 'http' }));
+    if (healthServer) tlsWarnings.push(serveRenewals(healthServer as unknown as TlsServer, { ...config.http.tls, clientCaFile: undefined }, tls.health, { ...renewal, listener: 'health' }));
+  }
   new Gauge({
     name: 'periscope_http_inflight_bytes',
     help: 'Request body bytes held in memory, being received or handled (bound: http.maxInflightBytes).',
@@ -274,13 +289,13 @@ export async function startCollector(config: Config, options: StartOptions = {})
   // Alerting: rules over the collector's metrics and logs → notification pipeline (docs/alerting.md).
   const alerting = createAlerting(config.alerting, {
     dataDir: config.store.dataDir,
-    configDir: options.configDir ?? process.cwd(),
+    configDir,
     ...(options.proxyEnvironment ? { proxyEnvironment: options.proxyEnvironment } : {}),
     queries: ruleQueries,
     metrics: metricSourceOf(telemetry.metricStore, telemetry.spanMetricsStore),
     registry: metrics.registry,
     logger: app.log,
-    listenerUrl: () => listenerUrl(app.server.address() as AddressInfo | null, config.http.addr),
+    listenerUrl: () => listenerUrl(app.server.address() as AddressInfo | null, config.http.addr, tls ? 'https' : 'http'),
   });
   const reload = createReloader(config, alerting, options.readConfig, app.log);
   await alerting.registerRoutes(app, reload);
@@ -325,6 +340,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       // Intake closed: the counts of refusals not logged yet, before the stop line.
       syslogRefusals.flush();
       httpRefusals.flush();
+      for (const flush of tlsWarnings) flush();
       await Promise.all([parser.close(), httpAuth?.close()]);
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
       // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in
@@ -381,6 +397,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
     store,
     ingest,
     httpAddress: { host: address.address, port: address.port },
+    httpScheme: tls ? 'https' : 'http',
     healthAddress: healthBound && { host: healthBound.address, port: healthBound.port },
     // Empty when syslog.enabled is false (the receiver never listens).
     syslogAddresses: () => (config.syslog.enabled ? syslog.addresses() : {}),
@@ -436,11 +453,11 @@ async function listenOn(what: string, key: string, envVar: string | undefined, a
 }
 
 /**
- * http://host:port of the HTTP listener as bound (port 0 resolved), for links people open: an
+ * http(s)://host:port of the HTTP listener as bound (port 0 resolved), for links people open: an
  * address that means "every interface" becomes 127.0.0.1. Before listening: the configured one.
  */
-function listenerUrl(bound: AddressInfo | null, configured: string): string {
+function listenerUrl(bound: AddressInfo | null, configured: string, scheme: 'http' | 'https'): string {
   const { host, port } = bound ? { host: bound.address, port: bound.port } : parseAddr(configured);
   const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-  return `http://${formatAddr(reachable, port)}`;
+  return `${scheme}://${formatAddr(reachable, port)}`;
 }

@@ -49,10 +49,10 @@ export function loadServerTls(tls: ServerTlsConfig, key: string, baseDir: string
  * Reads the block's files again when they changed, before the handshake of each new connection
  * (a listener on `connection` ahead of Node's own, so that connection already gets the new
  * certificate). A change that cannot be used (a key written before its certificate) keeps the
- * previous files in use until the next change; `report` gets its problems, or none when the new
- * files are in use. Connections already open keep the certificate they were made with.
+ * previous files in use until the next change; `report` gets its problems, or none and the options
+ * now in use when the new files are. Connections already open keep the certificate they were made with.
  */
-export function reloadWhenChanged(server: Server, tls: ServerTlsConfig, key: string, baseDir: string, report: (problems: string[]) => void): void {
+export function reloadWhenChanged(server: Server, tls: ServerTlsConfig, key: string, baseDir: string, report: (problems: string[], options?: TlsOptions) => void): void {
   const files = [tls.certFile, tls.keyFile, tls.clientCaFile].flatMap((f) => (f === undefined ? [] : [resolve(baseDir, f)]));
   let stamp = fileStamp(files);
   server.prependListener('connection', () => {
@@ -61,6 +61,6 @@ export function reloadWhenChanged(server: Server, tls: ServerTlsConfig, key: str
     stamp = now;
     const next = loadServerTls(tls, key, baseDir);
     if (next.options) server.setSecureContext(next.options);
-    report(next.problems);
+    report(next.problems, next.options);
   });
 }

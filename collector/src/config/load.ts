@@ -9,6 +9,7 @@ import { yamlErrorLine } from '../../../alerting/src/yaml-error.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
 import { tlsFileProblems } from '../exporters/tls.ts';
+import { httpTlsProblems } from '../http/config.ts';
 import { expandEnv } from './env-expand.ts';
 import { proxyEnvironment, proxyEnvironmentProblem, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
 import { notifyProxyEnvironmentProblems } from '../../../alerting/src/notify-config.ts';
@@ -276,6 +277,7 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
     // check-config) with its key, rather than failing every handshake later.
     problems.push(...tlsFileProblems(config.exporters as Array<Record<string, unknown>>, base));
   }
+  problems.push(...httpTlsProblems(config.http, base));
   problems.push(...proxyEnvironmentProblems(config, proxyEnvironment(env)));
   const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
   return { config: config as Config, problems: problems.map(withSource), source };

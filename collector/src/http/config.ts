@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { loadServerTls, serverTlsSchema, type ServerTlsConfig } from '../server-tls.ts';
 
 /** bcrypt's modular crypt format: $2a$/$2b$/$2y$, a cost of 04..31, 22 characters of salt and 31 of hash. */
 export const BCRYPT_HASH_PATTERN = '^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$';
@@ -66,8 +67,13 @@ export const httpConfigSchema = Type.Object(
     healthAddr: Type.Optional(Type.String({
       format: 'addr',
       description:
-        'host:port of a second HTTP listener that serves only GET /health, /health/ready, /health/detailed and /metrics, outside http.maxConnections, so that Kubernetes probes and Prometheus scrapes get through when the main listener is full (as the OpenTelemetry Collector\'s health_check extension on 13133). Point livenessProbe, readinessProbe and the scrape at it (docs/deploy.md); keep it where only they reach it: its connections are not bounded. Unset: no second listener.',
+        'host:port of a second HTTP listener that serves only GET /health, /health/ready, /health/detailed and /metrics, outside http.maxConnections, so that Kubernetes probes and Prometheus scrapes get through when the main listener is full (as the OpenTelemetry Collector\'s health_check extension on 13133). Point livenessProbe, readinessProbe and the scrape at it (docs/deploy.md); keep it where only they reach it: its connections are not bounded. With http.tls it serves https with the same certificate, renewed the same way, but asks for no client certificate even with clientCaFile, since Kubernetes probes cannot present one (give them scheme: HTTPS, which does not verify). Unset: no second listener.',
     })),
+    // Without it the collector served only plain HTTP and TLS had to be terminated by a proxy in
+    // front, which the SDK's and OTLP exporters' own TLS settings could not reach end to end.
+    tls: Type.Optional(serverTlsSchema(
+      'TLS on the HTTP listener (https://, wss:// for live tail), as the OpenTelemetry Collector\'s confighttp `tls:` and Prometheus\' tls_server_config: ingest, query API, console and /metrics are then served over https only; a plain HTTP request gets 400. The files are checked at start and by check-config, and read again when they change (a renewed certificate is served from the next connection on, no restart; periscope_tls_certificate_expiry_timestamp_seconds). http.healthAddr follows it (without clientCaFile). Unset: plain HTTP.',
+    )),
     allowedHosts: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:
@@ -91,3 +97,16 @@ export const httpConfigSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 export type HttpConfig = Static<typeof httpConfigSchema>;
+
+/**
+ * The problems of http.tls's files (relative paths from `baseDir`, the config file's folder), read
+ * when the configuration is loaded so that a missing or wrong file stops the start and
+ * check-config with its key, rather than failing every handshake later.
+ */
+export function httpTlsProblems(http: unknown, baseDir: string): string[] {
+  const tls = (http as { tls?: unknown } | undefined)?.tls as Record<string, unknown> | undefined;
+  if (typeof tls !== 'object' || tls === null) return [];
+  // A file key that is not a string is a schema error of its own.
+  if (['certFile', 'keyFile', 'clientCaFile'].some((k) => tls[k] !== undefined && typeof tls[k] !== 'string') || tls.certFile === undefined || tls.keyFile === undefined) return [];
+  return loadServerTls(tls as ServerTlsConfig, 'http.tls', baseDir).problems;
+}

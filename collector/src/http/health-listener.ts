@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import { ERR, errorBody } from '../errors.ts';
+import { answerPlainHttp } from './plain-on-tls.ts';
 
 /** What the health listener serves: the probes and the collector's own metrics, nothing else. */
 const PATHS = new Set(['/health', '/health/ready', '/health/detailed', '/metrics']);
@@ -20,9 +23,14 @@ export function viaHealthListener(req: IncomingMessage): boolean {
  * busy collector was restarted for failing its liveness probe exactly when it was busiest, and
  * its metrics could not be read. The OpenTelemetry Collector's health_check extension listens on
  * a port of its own (13133) for the same reason.
+ *
+ * With `tls` (http.tls's certificate, without its clientCaFile) it serves https: what it serves
+ * (/metrics, /health/detailed) is not sent in the clear when the operator asked for TLS, and
+ * Kubernetes' probes (scheme: HTTPS, which does not verify) and Prometheus' scrapes (tls_config
+ * ca_file) reach it without a client certificate, which kubelet cannot present.
  */
-export function createHealthListener(app: FastifyInstance): Server {
-  return createServer((req, res) => {
+export function createHealthListener(app: FastifyInstance, tls?: TlsOptions): Server {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) {
       healthRequests.add(req);
@@ -32,7 +40,11 @@ export function createHealthListener(app: FastifyInstance): Server {
     const body = JSON.stringify(errorBody(ERR.NOT_FOUND, `the health listener (http.healthAddr) serves GET ${[...PATHS].join(', ')}; ${req.method} ${path} is on http.addr`));
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' });
     res.end(body);
-  });
+  };
+  if (!tls) return createServer(handler);
+  const server = createHttpsServer(tls, handler);
+  answerPlainHttp(server);
+  return server;
 }
 
 /**

@@ -1,10 +1,12 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import type { Server as TlsServer, TlsOptions } from 'node:tls';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
 import { serverErrorLog } from './error-log.ts';
 import type { InflightBytes } from './inflight-bytes.ts';
 import { sameOrigin } from './origin.ts';
+import { answerPlainHttp } from './plain-on-tls.ts';
 
 /** Content types whose bodies are handed to routes as raw Buffers (each route decodes its own). */
 export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'application/x-protobuf', 'application/protobuf'];
@@ -24,7 +26,8 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *  - a known path asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6), not
  *    a 404 that reads as a wrong URL;
  *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
- *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed.
+ *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed;
+ *  - with `tls`, https (the same bounds and answers), and a plain HTTP request answered 400.
  */
 export function createHttpServer(options: {
   bodyLimit: number;
@@ -37,8 +40,16 @@ export function createHttpServer(options: {
   onConnectionRefused?: () => void;
   /** Bounds the body bytes held at once over all requests. */
   inflight?: InflightBytes;
+  /** Serve https with these (http.tls, server-tls.ts); a plain HTTP request gets 400 (plain-on-tls.ts). */
+  tls?: TlsOptions;
 }): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? 300_000;
+  // Given to Node's server at construction: set afterwards (as Fastify does with its own
+  // `requestTimeout`) Node's server does not enforce it. Node checks the open requests this
+  // often (default 30 s), so that a bound of a few seconds is not overrun by up to 30 s.
+  // Fastify hands `http` to http.createServer only: with TLS they go in `https`, which
+  // https.createServer takes as both TLS and HTTP server options.
+  const serverOptions = { requestTimeout, connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor((requestTimeout || 120_000) / 4))) };
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     // The collector's own events at info and above (an exporter's backend answering again, its
@@ -51,12 +62,10 @@ export function createHttpServer(options: {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
-    // Given to Node's server at construction: set afterwards (as Fastify does with its own
-    // `requestTimeout`) Node's server does not enforce it. Node checks the open requests this
-    // often (default 30 s), so that a bound of a few seconds is not overrun by up to 30 s.
     requestTimeout,
-    http: { requestTimeout, connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor((requestTimeout || 120_000) / 4))) },
-  });
+    ...(options.tls ? { https: { ...options.tls, ...serverOptions } } : { http: serverOptions }),
+  }) as unknown as FastifyInstance;
+  if (options.tls) answerPlainHttp(app.server as unknown as TlsServer);
 
   if (options.maxConnections !== undefined) {
     // Node closes a connection over the bound as soon as it is accepted and emits 'drop'

@@ -1,0 +1,72 @@
+import { X509Certificate } from 'node:crypto';
+import type { Server, TlsOptions } from 'node:tls';
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../exporters/sink.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { ERR, PeriscopeError } from '../errors.ts';
+import { loadServerTls, reloadWhenChanged, type ServerTlsConfig } from '../server-tls.ts';
+
+/**
+ * The TLS options of the HTTP listener (`main`) and of the health listener (`health`: the same
+ * certificate, no client certificate asked for: Kubernetes' probes cannot present one). The files
+ * were checked with the configuration; one that changed since is a config error all the same.
+ */
+export function httpTlsOptions(tls: ServerTlsConfig, baseDir: string): { main: TlsOptions; health: TlsOptions } {
+  const main = loadServerTls(tls, 'http.tls', baseDir);
+  const health = loadServerTls({ ...tls, clientCaFile: undefined }, 'http.tls', baseDir);
+  if (!main.options || !health.options) throw new PeriscopeError(ERR.CONFIG_INVALID, `invalid configuration: ${[...main.problems, ...health.problems][0]}`, 400, { problems: main.problems });
+  return { main: main.options, health: health.options };
+}
+
+/**
+ * periscope_tls_certificate_expiry_timestamp_seconds{listener}: the notAfter of the certificate
+ * each TLS listener serves now, so that an alert fires while a renewal that never happened (or
+ * could not be used) can still be fixed: `… - time() < 7 * 86400` (deploy/prometheus/rules).
+ * The same shape as the blackbox exporter's probe_ssl_earliest_cert_expiry.
+ */
+export function certificateExpiryGauge(registry: Registry): Gauge<'listener'> {
+  return new Gauge({
+    name: 'periscope_tls_certificate_expiry_timestamp_seconds',
+    help: 'Expiry (notAfter, Unix seconds) of the certificate a TLS listener serves (http.tls, renewed in place without a restart).',
+    labelNames: ['listener'],
+    registers: [registry],
+  });
+}
+
+/** The notAfter of the first certificate of `cert` (the listener's own; the chain follows it). */
+export function notAfter(cert: TlsOptions['cert']): Date {
+  return new X509Certificate([cert].flat()[0] as string | Buffer).validToDate;
+}
+
+/**
+ * Serves renewed files from the next connection on (reloadWhenChanged), and tells the operator:
+ * an info line with the new certificate's notAfter when it is in use, the gauge moved to it; a
+ * warning with the problems when the changed files cannot be used (a key written before its
+ * certificate), at most once a minute per listener (a tool rewriting the files in a loop).
+ * `options`: what the listener was started with. Returns the flush of the warnings held back (at shutdown).
+ */
+export function serveRenewals(
+  server: Server,
+  tls: ServerTlsConfig,
+  options: TlsOptions,
+  how: { key: string; listener: string; baseDir: string; logger: Logger; expiry: Gauge<'listener'> },
+): () => void {
+  const { key, listener, baseDir, logger, expiry } = how;
+  const warnings = new RateLimitedLog(logger);
+  expiry.set({ listener }, notAfter(options.cert).getTime() / 1000);
+  reloadWhenChanged(server, tls, key, baseDir, (problems, now) => {
+    if (problems.length > 0 || now === undefined) {
+      warnings.log({
+        key: 'renewal',
+        level: 'warn',
+        fields: { listener, problems },
+        msg: () => `${key}: the changed certificate files cannot be used, the previous certificate is still served: ${problems.join('; ')}`,
+      });
+      return;
+    }
+    const expires = notAfter(now.cert);
+    expiry.set({ listener }, expires.getTime() / 1000);
+    logger.info({ listener, certFile: tls.certFile, notAfter: expires.toISOString() }, `${key}: renewed certificate in use from now on (${listener} listener)`);
+  });
+  return () => warnings.flush();
+}

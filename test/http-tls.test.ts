@@ -1,0 +1,259 @@
+// http.tls against the real collector process: ingest, query, live tail and the health listener
+// over https (wss) with a private CA; mutual TLS; the SDK end to end with
+// OTEL_EXPORTER_OTLP_CERTIFICATE; a certificate renewed in place under the running collector; a
+// plain HTTP request answered 400; a bad file refused at start and by check-config.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { Agent, fetch as undiciFetch } from 'undici';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
+
+const T = 60_000;
+const certs = makeTestCerts();
+const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
+const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
+
+/** fetch() that trusts the test CA and, given them, presents the client certificate. */
+function fetchWith(client: { cert?: boolean } = {}) {
+  const dispatcher = new Agent({ connect: { ca: certs.read(certs.ca), ...(client.cert && { cert: certs.read(certs.clientCert), key: certs.read(certs.clientKey) }) } });
+  return (url: string, init: Parameters<typeof undiciFetch>[1] = {}) => undiciFetch(url, { ...init, dispatcher });
+}
+
+/** The certificate the listener at `url` presents to a new connection. */
+function servedCertificate(url: string): Promise<PeerCertificate> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca: certs.read(certs.ca), servername: 'localhost' }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** What the listener answers to `bytes` sent in the clear, until it closes the connection. */
+function plainExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = tcpConnect(Number(port), hostname, () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(answer));
+  });
+}
+
+function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stderr: err });
+    });
+  });
+}
+
+const ndjson = (service: string, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ appName: service, msg: `tls ${i}` })).join('\n');
+
+afterAll(() => certs.remove());
+
+describe.skipIf(opensslMissing)('http.tls: the collector serves https', () => {
+  let collector: CollectorProcess;
+  // The listener's files, copied so the test can renew them in place.
+  const live = mkdtempSync(join(tmpdir(), 'periscope-live-tls-'));
+  const https = fetchWith();
+
+  beforeAll(async () => {
+    copyFileSync(certs.serverCert, join(live, 'tls.crt'));
+    copyFileSync(certs.serverKey, join(live, 'tls.key'));
+    collector = await startCollectorProcess({
+      configYaml: `http:
+  healthAddr: 127.0.0.1:0
+  requestTimeout: 1s
+  tls:
+    certFile: ${join(live, 'tls.crt')}
+    keyFile: ${join(live, 'tls.key')}
+`,
+    });
+  });
+
+  afterAll(async () => {
+    await collector?.dispose();
+    rmSync(live, { recursive: true, force: true });
+  });
+
+  it('says https:// on its start-up line, for both listeners', () => {
+    expect(collector.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(collector.healthUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('takes a batch and answers a query over https with the private CA', { timeout: T }, async () => {
+    const service = `tls-${Date.now()}`;
+    const post = await https(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjson(service, 3) });
+    expect(post.status).toBe(200);
+    const { records } = (await (await https(`${collector.url}/api/v1/logs?service=${service}`)).json()) as { records: unknown[] };
+    expect(records).toHaveLength(3);
+  });
+
+  it('answers a plain HTTP request with 400 PERISCOPE_ERR_TLS_REQUIRED instead of closing silently, on both listeners', async () => {
+    for (const url of [collector.url, collector.healthUrl!]) {
+      const answer = await plainExchange(url, 'GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('PERISCOPE_ERR_TLS_REQUIRED');
+    }
+  });
+
+  it('live tail works over wss:// with the private CA, from the console\'s https origin', { timeout: T }, async () => {
+    const service = `tail-${Date.now()}`;
+    const ws = new WebSocket(`${collector.url.replace('https:', 'wss:')}/api/v1/logs/tail?service=${service}`, {
+      ca: certs.read(certs.ca),
+      // As the console's page sends it: the https origin must pass the same-origin check.
+      headers: { origin: collector.url },
+    });
+    const messages: Array<{ type: string; records?: Array<{ msg: string }> }> = [];
+    ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+    try {
+      await waitFor(() => messages.some((m) => m.type === 'ready'));
+      const post = await https(`${collector.url}/api/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjson(service, 2) });
+      expect(post.status).toBe(200);
+      const tailed = await waitFor(() => {
+        const r = messages.filter((m) => m.type === 'records').flatMap((m) => m.records!);
+        return r.length === 2 ? r : undefined;
+      });
+      expect(tailed.map((r) => r.msg)).toEqual(['tls 0', 'tls 1']);
+    } finally {
+      ws.close();
+    }
+  });
+
+  it('keeps http.requestTimeout on TLS connections: a trickled body is answered 408', { timeout: T }, async () => {
+    const { hostname, port } = new URL(collector.url);
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca: certs.read(certs.ca), servername: 'localhost' });
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('utf8')));
+    socket.on('error', () => {});
+    socket.write('POST /api/v1/logs HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-ndjson\r\ncontent-length: 100000\r\n\r\n{');
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    try {
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('answers a request Node\'s parser refuses on a TLS connection in the collector\'s error shape (clientError)', async () => {
+    const { hostname, port } = new URL(collector.url);
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca: certs.read(certs.ca), servername: 'localhost' });
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('utf8')));
+    socket.on('error', () => {});
+    socket.write(Buffer.from('GET /api/v1/logs?q=\u00e9 HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n', 'latin1'));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('PERISCOPE_ERR_BAD_QUERY');
+  });
+
+  it('the SDK delivers logs over https with OTEL_EXPORTER_OTLP_CERTIFICATE', { timeout: T }, async () => {
+    const service = `sdk-tls-${Date.now()}`;
+    const run = await runApp('logs', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_RUNTIME_METRICS: 'false', PERISCOPE_LOG_LEVEL: 'trace', OTEL_EXPORTER_OTLP_CERTIFICATE: certs.ca });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.result.sent).toBe(8);
+    const { records } = (await (await https(`${collector.url}/api/v1/logs?service=${service}&limit=100`)).json()) as { records: unknown[] };
+    expect(records).toHaveLength(8);
+  });
+
+  it('a certificate renewed in place is served to the next connection, logged, and moves the expiry gauge', { timeout: T }, async () => {
+    const gauge = async () => {
+      const text = await (await https(`${collector.url}/metrics`)).text();
+      return Number(/^periscope_tls_certificate_expiry_timestamp_seconds\{listener="http"\} (\S+)$/m.exec(text)?.[1]);
+    };
+    const before = await servedCertificate(collector.url);
+    expect(await gauge()).toBe(new Date(before.valid_to).getTime() / 1000);
+
+    // A renewal with a later notAfter (7 days, the first one 2), as cert-manager writes it: the
+    // key first (here unchanged), then the certificate.
+    execFileSync('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '7', '-extfile', 'server.ext', '-out', join(live, 'renewed.pem')], { cwd: certs.dir, stdio: 'ignore' });
+    copyFileSync(join(live, 'renewed.pem'), join(live, 'tls.crt'));
+    const renewed = new X509Certificate(certs.read(join(live, 'renewed.pem')));
+
+    const after = await servedCertificate(collector.url);
+    expect(after.serialNumber).toBe(renewed.serialNumber);
+    expect(after.serialNumber).not.toBe(before.serialNumber);
+    expect(await gauge()).toBe(renewed.validToDate.getTime() / 1000);
+    await waitFor(() => collector.output().includes('"msg":"http.tls: renewed certificate in use from now on (http listener)"'));
+    expect(collector.output()).toContain(`"notAfter":"${renewed.validToDate.toISOString()}"`);
+
+    // A key that does not belong to the certificate: the renewed one stays in use, with a warning.
+    copyFileSync(certs.otherKey, join(live, 'tls.key'));
+    expect((await servedCertificate(collector.url)).serialNumber).toBe(renewed.serialNumber);
+    await waitFor(() => collector.output().includes('http.tls: the changed certificate files cannot be used, the previous certificate is still served'));
+  });
+});
+
+describe.skipIf(opensslMissing)('http.tls with clientCaFile: mutual TLS', () => {
+  let collector: CollectorProcess;
+
+  beforeAll(async () => {
+    collector = await startCollectorProcess({
+      configYaml: `http:
+  healthAddr: 127.0.0.1:0
+  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey}, clientCaFile: ${certs.ca} }
+`,
+    });
+  });
+
+  afterAll(async () => {
+    await collector?.dispose();
+  });
+
+  it('refuses a client without a certificate, and serves one with a certificate from the CA', { timeout: T }, async () => {
+    const without = await fetchWith()(`${collector.url}/health`).then((r) => r.status, (err: Error) => (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.message);
+    expect(without).toMatch(/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ECONNRESET|UND_ERR_SOCKET/);
+    expect((await fetchWith({ cert: true })(`${collector.url}/health`)).status).toBe(200);
+  });
+
+  it('the health listener asks for no client certificate (Kubernetes probes cannot present one)', async () => {
+    expect((await fetchWith()(`${collector.healthUrl}/health`)).status).toBe(200);
+  });
+
+  it('the SDK delivers logs with OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and _CLIENT_KEY', { timeout: T }, async () => {
+    const service = `sdk-mtls-${Date.now()}`;
+    const env = { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_RUNTIME_METRICS: 'false', PERISCOPE_LOG_LEVEL: 'trace', OTEL_EXPORTER_OTLP_CERTIFICATE: certs.ca };
+    const run = await runApp('logs', { ...env, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: certs.clientCert, OTEL_EXPORTER_OTLP_CLIENT_KEY: certs.clientKey });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.result.sent).toBe(8);
+    const query = async () => ((await (await fetchWith({ cert: true })(`${collector.url}/api/v1/logs?service=${service}&limit=100`)).json()) as { records: unknown[] }).records;
+    expect(await query()).toHaveLength(8);
+  });
+});
+
+describe.skipIf(opensslMissing)('a bad http.tls file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-badtls-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = join(dir, 'missing.pem');
+  const config = join(dir, 'periscope.yaml');
+  writeFileSync(config, `http:\n  tls:\n    certFile: ${missing}\n    keyFile: ${certs.serverKey}\nstore:\n  dataDir: ${join(dir, 'data')}\n`);
+
+  it('is refused by check-config, naming the key and the path', () => {
+    const r = spawnSync(process.execPath, [BIN, 'check-config', '--config', config], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toContain(`http.tls.certFile: cannot read ${missing}`);
+  });
+
+  it('stops the start, naming the key and the path', { timeout: T }, async () => {
+    const started = startCollectorProcess({ configYaml: `http:\n  tls:\n    certFile: ${missing}\n    keyFile: ${certs.serverKey}\n` });
+    await expect(started).rejects.toThrow(`http.tls.certFile: cannot read ${missing}`);
+  });
+});

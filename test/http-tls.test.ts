@@ -3,7 +3,7 @@
 // OTEL_EXPORTER_OTLP_CERTIFICATE; a certificate renewed in place under the running collector; a
 // plain HTTP request answered 400; a bad file refused at start and by check-config.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
@@ -13,12 +13,19 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { freePort } from './helpers/net.ts';
+import { promtoolCheckMetrics } from './helpers/promtool.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 
 const T = 60_000;
 const certs = makeTestCerts();
 const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
 const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
+const PROMETHEUS = '/usr/bin/prometheus';
+const PROMTOOL = '/usr/bin/promtool';
+const prometheusMissing = !existsSync(PROMETHEUS) || !existsSync(PROMTOOL);
+if (prometheusMissing && process.env.CI === 'true') throw new Error('prometheus/promtool not installed: CI must install the Debian package "prometheus"');
+if (prometheusMissing) console.warn('skipping the Prometheus scrape over https: Debian package "prometheus" not installed');
 
 /** fetch() that trusts the test CA and, given them, presents the client certificate. */
 function fetchWith(client: { cert?: boolean } = {}) {
@@ -174,6 +181,14 @@ describe.skipIf(opensslMissing)('http.tls: the collector serves https', () => {
     expect(records).toHaveLength(8);
   });
 
+  it.skipIf(prometheusMissing)('/metrics with the certificate expiry gauge passes promtool check metrics', async () => {
+    const text = await (await https(`${collector.url}/metrics`)).text();
+    expect(text).toContain('periscope_tls_certificate_expiry_timestamp_seconds{listener="health"}');
+    const check = promtoolCheckMetrics(PROMTOOL, text);
+    expect(check.output.trim()).toBe('');
+    expect(check.status).toBe(0);
+  });
+
   it('a certificate renewed in place is served to the next connection, logged, and moves the expiry gauge', { timeout: T }, async () => {
     const gauge = async () => {
       const text = await (await https(`${collector.url}/metrics`)).text();
@@ -255,5 +270,48 @@ describe.skipIf(opensslMissing)('a bad http.tls file', () => {
   it('stops the start, naming the key and the path', { timeout: T }, async () => {
     const started = startCollectorProcess({ configYaml: `http:\n  tls:\n    certFile: ${missing}\n    keyFile: ${certs.serverKey}\n` });
     await expect(started).rejects.toThrow(`http.tls.certFile: cannot read ${missing}`);
+  });
+});
+
+describe.skipIf(opensslMissing || prometheusMissing)('Prometheus scrapes /metrics over https', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-prom-tls-'));
+  let collector: CollectorProcess | undefined;
+  let prometheus: ReturnType<typeof spawn> | undefined;
+  afterAll(async () => {
+    await collector?.dispose();
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = new Promise((r) => prometheus!.once('exit', r));
+      prometheus.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with tls_config ca_file, the real Prometheus scrapes the https listener and reads the expiry gauge', { timeout: T }, async () => {
+    const [collectorPort, promPort] = [await freePort(), await freePort()];
+    collector = await startCollectorProcess({ httpAddr: `127.0.0.1:${collectorPort}`, configYaml: `http:\n  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey} }\n` });
+    writeFileSync(join(dir, 'prometheus.yml'), `global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: periscope
+    scheme: https
+    tls_config: { ca_file: ${certs.ca} }
+    static_configs:
+      - targets: ['127.0.0.1:${collectorPort}']
+`);
+    let log = '';
+    prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus.stdout!.on('data', (d) => (log += d));
+    prometheus.stderr!.on('data', (d) => (log += d));
+    const query = async (q: string) => {
+      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
+      if (!res?.ok) return [];
+      return ((await res.json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result;
+    };
+    const expiry = await waitFor(async () => (await query('periscope_tls_certificate_expiry_timestamp_seconds{job="periscope",listener="http"}'))[0], 30_000, 250).catch((err: Error) => {
+      throw new Error(`${err.message}\n${log}`);
+    });
+    expect(Number(expiry.value[1])).toBe(new X509Certificate(certs.read(certs.serverCert)).validToDate.getTime() / 1000);
+    expect((await query('up{job="periscope"}')).map((s) => s.value[1])).toEqual(['1']);
   });
 });

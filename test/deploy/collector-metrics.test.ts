@@ -2,27 +2,34 @@
 // label. A name or label the collector does not expose is no error anywhere: Grafana shows
 // "No data" and an alert never fires. So the names and labels they read are checked against what
 // a real collector renders on /metrics, with exporters (one failing, one delivering), a log
-// record, a span and an alert rule behind it.
+// record, a span and an alert rule behind it, serving https (http.tls: the certificate's expiry).
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_METRIC, metricNamesIn } from '../../dashboards/src/inspect.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
 import { familiesOf, familyOf, labelsReadIn, shippedQueries, unknownLabelReads } from '../helpers/metric-reads.ts';
+import { makeTestCerts, opensslMissing } from '../helpers/tls-certs.ts';
 import { startElasticsearchServer, type ElasticsearchServer } from '../servers/elasticsearch.ts';
 import { startLokiServer, type LokiServer } from '../servers/loki.ts';
 
-describe("dashboards and rules read what the collector's /metrics has", () => {
+describe.skipIf(opensslMissing)("dashboards and rules read what the collector's /metrics has", () => {
   let loki: LokiServer;
   let es: ElasticsearchServer;
   let collector: CollectorProcess;
   let families: ReturnType<typeof familiesOf>;
   const queries = shippedQueries();
+  const certs = makeTestCerts();
+  const dispatcher = new Agent({ connect: { ca: certs.read(certs.ca) } });
+  const fetch = (url: string, init: Parameters<typeof undiciFetch>[1] = {}) => undiciFetch(url, { ...init, dispatcher });
 
   beforeAll(async () => {
     loki = await startLokiServer();
     await loki.setFault({ mode: 'down' });
     es = await startElasticsearchServer();
     collector = await startCollectorProcess({
-      configYaml: `exporters:
+      configYaml: `http:
+  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey} }
+exporters:
   - type: loki
     name: loki-down
     url: ${loki.url}
@@ -67,6 +74,7 @@ describe("dashboards and rules read what the collector's /metrics has", () => {
     await collector?.dispose();
     await loki?.close();
     await es?.close();
+    certs.remove();
   });
 
   it('finds the queries to check', () => {

@@ -254,6 +254,31 @@ describe.skipIf(opensslMissing)('http.tls with clientCaFile: mutual TLS', () => 
   });
 });
 
+describe.skipIf(opensslMissing)('http.tls at shutdown', () => {
+  it('a connection stuck in its TLS handshake, or silent, does not hold the stop (Node\'s handshake timeout is 120 s)', { timeout: T }, async () => {
+    const collector = await startCollectorProcess({ configYaml: `http:\n  healthAddr: 127.0.0.1:0\n  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey} }\n` });
+    try {
+      // Resolves once connected (and `bytes` written), with a promise of the connection's close.
+      const open = (url: string, bytes: Buffer) =>
+        new Promise<{ closed: Promise<void> }>((resolve) => {
+          const { hostname, port } = new URL(url);
+          const socket = tcpConnect(Number(port), hostname, () => {
+            if (bytes.length > 0) socket.write(bytes);
+            resolve({ closed: new Promise((closed) => socket.once('close', () => closed())) });
+          });
+          socket.on('error', () => {});
+        });
+      // The first byte of a handshake record and nothing more; and a connection that sends nothing.
+      const closed = await Promise.all([open(collector.url, Buffer.from([0x16])), open(collector.url, Buffer.alloc(0)), open(collector.healthUrl!, Buffer.from([0x16]))]);
+      await new Promise((r) => setTimeout(r, 200)); // the bytes are in
+      expect(await collector.stop()).toBe(0);
+      await Promise.all(closed.map((c) => c.closed));
+    } finally {
+      await collector.dispose();
+    }
+  });
+});
+
 describe.skipIf(opensslMissing)('a bad http.tls file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-badtls-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import { ERR, errorBody } from '../errors.ts';
-import { answerPlainHttp } from './plain-on-tls.ts';
+import { guardHandshakes } from './tls-handshakes.ts';
 
 /** What the health listener serves: the probes and the collector's own metrics, nothing else. */
 const PATHS = new Set(['/health', '/health/ready', '/health/detailed', '/metrics']);
@@ -43,7 +43,7 @@ export function createHealthListener(app: FastifyInstance, tls?: TlsOptions): Se
   };
   if (!tls) return createServer(handler);
   const server = createHttpsServer(tls, handler);
-  answerPlainHttp(server);
+  guardHandshakes(server);
   return server;
 }
 

@@ -1,12 +1,13 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import type { Server as TlsServer, TlsOptions } from 'node:tls';
+import type { Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
 import { serverErrorLog } from './error-log.ts';
 import type { InflightBytes } from './inflight-bytes.ts';
 import { sameOrigin } from './origin.ts';
-import { answerPlainHttp } from './plain-on-tls.ts';
+import { guardHandshakes } from './tls-handshakes.ts';
 
 /** Content types whose bodies are handed to routes as raw Buffers (each route decodes its own). */
 export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'application/x-protobuf', 'application/protobuf'];
@@ -27,7 +28,7 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *    a 404 that reads as a wrong URL;
  *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
  *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed;
- *  - with `tls`, https (the same bounds and answers), and a plain HTTP request answered 400.
+ *  - with `tls`, https (the same bounds and answers), and a plain HTTP request answered 400 (tls-handshakes.ts).
  */
 export function createHttpServer(options: {
   bodyLimit: number;
@@ -40,7 +41,7 @@ export function createHttpServer(options: {
   onConnectionRefused?: () => void;
   /** Bounds the body bytes held at once over all requests. */
   inflight?: InflightBytes;
-  /** Serve https with these (http.tls, server-tls.ts); a plain HTTP request gets 400 (plain-on-tls.ts). */
+  /** Serve https with these (http.tls, server-tls.ts); a plain HTTP request gets 400 (tls-handshakes.ts). */
   tls?: TlsOptions;
 }): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? 300_000;
@@ -65,7 +66,7 @@ export function createHttpServer(options: {
     requestTimeout,
     ...(options.tls ? { https: { ...options.tls, ...serverOptions } } : { http: serverOptions }),
   }) as unknown as FastifyInstance;
-  if (options.tls) answerPlainHttp(app.server as unknown as TlsServer);
+  if (options.tls) guardHandshakes(app.server as unknown as HttpsServer);
 
   if (options.maxConnections !== undefined) {
     // Node closes a connection over the bound as soon as it is accepted and emits 'drop'

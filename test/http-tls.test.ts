@@ -30,7 +30,7 @@ if (prometheusMissing) console.warn('skipping the Prometheus scrape over https: 
 /** fetch() that trusts the test CA and, given them, presents the client certificate. */
 function fetchWith(client: { cert?: boolean } = {}) {
   const dispatcher = new Agent({ connect: { ca: certs.read(certs.ca), ...(client.cert && { cert: certs.read(certs.clientCert), key: certs.read(certs.clientKey) }) } });
-  return (url: string, init: Parameters<typeof undiciFetch>[1] = {}) => undiciFetch(url, { ...init, dispatcher });
+  return Object.assign((url: string, init: Parameters<typeof undiciFetch>[1] = {}) => undiciFetch(url, { ...init, dispatcher }), { close: () => dispatcher.close() });
 }
 
 /** The certificate the listener at `url` presents to a new connection. */
@@ -254,28 +254,48 @@ describe.skipIf(opensslMissing)('http.tls with clientCaFile: mutual TLS', () => 
   });
 });
 
-describe.skipIf(opensslMissing)('http.tls at shutdown', () => {
-  it('a connection stuck in its TLS handshake, or silent, does not hold the stop (Node\'s handshake timeout is 120 s)', { timeout: T }, async () => {
-    const collector = await startCollectorProcess({ configYaml: `http:\n  healthAddr: 127.0.0.1:0\n  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey} }\n` });
+describe.skipIf(opensslMissing)('http.tls: connections before their handshake', () => {
+  let collector: CollectorProcess;
+  beforeAll(async () => {
+    collector = await startCollectorProcess({ configYaml: `http:\n  healthAddr: 127.0.0.1:0\n  maxConnections: 3\n  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey} }\n` });
+  });
+  afterAll(async () => {
+    await collector?.dispose();
+  });
+
+  /** Resolves once connected (and `bytes` written), with the socket and a promise of its close. */
+  const open = (url: string, bytes: Buffer) =>
+    new Promise<{ socket: ReturnType<typeof tcpConnect>; closed: Promise<void> }>((resolve) => {
+      const { hostname, port } = new URL(url);
+      const socket = tcpConnect(Number(port), hostname, () => {
+        if (bytes.length > 0) socket.write(bytes);
+        resolve({ socket, closed: new Promise((closed) => socket.once('close', () => closed())) });
+      });
+      socket.on('error', () => {});
+    });
+
+  it('count in http.maxConnections: over it a TLS client is closed on accept, and served once there is room', { timeout: T }, async () => {
+    const client = fetchWith();
     try {
-      // Resolves once connected (and `bytes` written), with a promise of the connection's close.
-      const open = (url: string, bytes: Buffer) =>
-        new Promise<{ closed: Promise<void> }>((resolve) => {
-          const { hostname, port } = new URL(url);
-          const socket = tcpConnect(Number(port), hostname, () => {
-            if (bytes.length > 0) socket.write(bytes);
-            resolve({ closed: new Promise((closed) => socket.once('close', () => closed())) });
-          });
-          socket.on('error', () => {});
-        });
-      // The first byte of a handshake record and nothing more; and a connection that sends nothing.
-      const closed = await Promise.all([open(collector.url, Buffer.from([0x16])), open(collector.url, Buffer.alloc(0)), open(collector.healthUrl!, Buffer.from([0x16]))]);
-      await new Promise((r) => setTimeout(r, 200)); // the bytes are in
-      expect(await collector.stop()).toBe(0);
-      await Promise.all(closed.map((c) => c.closed));
+      const held = await Promise.all([1, 2, 3].map(() => open(collector.url, Buffer.alloc(0))));
+      const refused = await client(`${collector.url}/health`).then((r) => r.status, (err: Error) => (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.message);
+      expect(refused).not.toBe(200);
+      for (const h of held) h.socket.destroy();
+      await Promise.all(held.map((h) => h.closed));
+      expect(await waitFor(async () => (await client(`${collector.url}/health`).catch(() => undefined))?.status)).toBe(200);
+      const metrics = await (await client(`${collector.healthUrl}/metrics`)).text();
+      expect(Number(/^periscope_http_refused_connections_total (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
     } finally {
-      await collector.dispose();
+      await client.close(); // its keep-alive connections count in maxConnections too
     }
+  });
+
+  it('one stuck in its TLS handshake, or silent, does not hold the stop (Node\'s handshake timeout is 120 s)', { timeout: T }, async () => {
+    // The first byte of a handshake record and nothing more; and a connection that sends nothing.
+    const held = await Promise.all([open(collector.url, Buffer.from([0x16])), open(collector.url, Buffer.alloc(0)), open(collector.healthUrl!, Buffer.from([0x16]))]);
+    await new Promise((r) => setTimeout(r, 200)); // the bytes are in
+    expect(await collector.stop()).toBe(0);
+    await Promise.all(held.map((h) => h.closed));
   });
 });
 

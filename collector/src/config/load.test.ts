@@ -136,3 +136,15 @@ describe('empty sections and keys', () => {
     expect(problems).toEqual(['alerting.receivers.0.email.0.to: is empty, but must be one of string, array']);
   });
 });
+
+describe('http.tls files, read with the configuration', () => {
+  it.each([
+    { name: 'missing files: a problem each, naming the key and the path (relative to the config file)', tls: '{ certFile: c.pem, keyFile: k.pem }', problems: [/^http\.tls\.certFile: cannot read \S+\/c\.pem: no such file/, /^http\.tls\.keyFile: cannot read \S+\/k\.pem: no such file/] },
+    { name: 'a file key that is not a string: the schema error alone, not another about reading it', tls: '{ certFile: [a, b], keyFile: k.pem }', problems: [/^http\.tls\.certFile: must be string$/] },
+    { name: 'caFile (the exporters\' key) in place of clientCaFile: refused, naming the keys it takes', tls: '{ certFile: c.pem, keyFile: k.pem, caFile: ca.pem }', problems: [/^http\.tls\.caFile: unknown key \(expected one of certFile, keyFile, clientCaFile, minVersion\)/, /^http\.tls\.certFile: /, /^http\.tls\.keyFile: /] },
+  ])('$name', ({ tls, problems }) => {
+    const result = read(`http:\n  tls: ${tls}\n`, {});
+    expect(result.problems).toHaveLength(problems.length);
+    problems.forEach((p, i) => expect(result.problems[i]).toMatch(p));
+  });
+});

@@ -219,10 +219,10 @@ describe.skipIf(opensslMissing)('http.tls: the collector serves https', () => {
     const before = await servedCertificate(collector.url);
     expect(await gauge()).toBe(new Date(before.valid_to).getTime() / 1000);
 
-    // A renewal with a later notAfter (7 days, the first one 2), as cert-manager writes it: the
-    // key first (here unchanged), then the certificate.
+    // A renewal with a later notAfter (7 days, the first one and the CA's 2), written as a full
+    // chain (certbot's fullchain.pem: the certificate, then its issuer); the key is unchanged.
     execFileSync('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '7', '-extfile', 'server.ext', '-out', join(live, 'renewed.pem')], { cwd: certs.dir, stdio: 'ignore' });
-    copyFileSync(join(live, 'renewed.pem'), join(live, 'tls.crt'));
+    writeFileSync(join(live, 'tls.crt'), Buffer.concat([certs.read(join(live, 'renewed.pem')), certs.read(certs.ca)]));
     const renewed = new X509Certificate(certs.read(join(live, 'renewed.pem')));
 
     const after = await servedCertificate(collector.url);

@@ -21,7 +21,7 @@ export function httpTlsOptions(tls: ServerTlsConfig, baseDir: string): { main: T
 /**
  * periscope_tls_certificate_expiry_timestamp_seconds{listener}: the notAfter of the certificate
  * each TLS listener serves now, so that an alert fires while a renewal that never happened (or
- * could not be used) can still be fixed: `… - time() < 7 * 86400` (deploy/prometheus/rules).
+ * could not be used) can still be fixed: `… - time() < 14 * 86400` (deploy/prometheus/rules/alerts.yml).
  * The same shape as the blackbox exporter's probe_ssl_earliest_cert_expiry.
  */
 export function certificateExpiryGauge(registry: Registry): Gauge<'listener'> {

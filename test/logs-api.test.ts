@@ -170,6 +170,29 @@ describe('ingest and search', () => {
       expect((await getWithHost(host)).status, host).toBe(200);
     }
   });
+
+  // @fastify/websocket takes an upgrade's socket away from the HTTP server: one refused before its
+  // own hook ran stayed open as long as the client kept it, and the collector could not stop.
+  it.each([
+    { name: 'a Host it does not serve', headers: 'host: evil.example', path: '/api/v1/logs/tail', status: 403 },
+    { name: 'a cross-site Origin', headers: 'host: 127.0.0.1\r\norigin: https://evil.example', path: '/api/v1/logs/tail', status: 403 },
+    { name: 'an unknown path', headers: 'host: 127.0.0.1', path: '/api/v1/nothing-here', status: 404 },
+  ])('a WebSocket upgrade refused for $name is answered, then its connection closed by the collector', async ({ headers, path, status }) => {
+    const { port, hostname } = new URL(collector.url);
+    const upgrade = `GET ${path} HTTP/1.1\r\n${headers}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    const answer = await new Promise<string>((resolve, reject) => {
+      // The client never ends its side: only the collector closing it resolves this.
+      const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true }, () => socket.write(upgrade));
+      let text = '';
+      socket.on('data', (d) => (text += d.toString('utf8')));
+      socket.on('end', () => {
+        socket.destroy();
+        resolve(text);
+      });
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  });
 });
 
 describe('pagination and export', () => {

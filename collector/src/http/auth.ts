@@ -84,14 +84,6 @@ export function installHttpAuth(
       msg: () => `HTTP request refused (401): ${verdict.reason === 'missing' ? 'no credentials' : 'credentials not accepted'} (http.auth)`,
     });
     reply.header('www-authenticate', challenges);
-    if (request.headers.upgrade !== undefined) {
-      // A WebSocket upgrade (the live tail): @fastify/websocket hands the request to Fastify on a
-      // socket the HTTP server no longer tracks, and closes it after the answer only when its own
-      // onRequest hook ran, which comes after this one. Left open, the refused socket kept the
-      // collector from stopping (server.close waits for it; closeAllConnections does not see it).
-      const socket = request.raw.socket;
-      reply.raw.once('finish', () => socket.end(() => socket.destroy()));
-    }
     const message =
       verdict.reason === 'missing'
         ? `authentication required: send ${verifier.acceptsBasic ? 'HTTP basic credentials' : ''}${challenges.length > 1 ? ' or ' : ''}${verifier.acceptsBearer ? 'Authorization: Bearer <token>' : ''} (http.auth)`

@@ -85,9 +85,20 @@ export function createHttpServer(options: {
   // promise each time for a flag that is false until shutdown.
   // nosniff on every answer, as Grafana and Prometheus send it: API answers carry log text any
   // sender wrote, and a browser that sniffed a JSON or CSV answer as HTML would run its script.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  //
+  // A WebSocket upgrade (the live tail) answered with a plain reply — refused by the Host, Origin
+  // or http.auth check, an unknown path — is closed once answered: @fastify/websocket hands the
+  // request to Fastify on a socket the HTTP server no longer tracks, and closes it itself only when
+  // its own onRequest hook ran. Left open by a client, such a socket kept the collector from
+  // stopping (server.close waits for it; closeAllConnections does not see it).
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     if (closing) reply.header('connection', 'close');
+    if (request.headers.upgrade !== undefined) {
+      const socket = request.raw.socket;
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => socket.end(() => socket.destroy()));
+    }
     done(null, payload);
   });
 

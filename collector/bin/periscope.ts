@@ -230,6 +230,7 @@ async function main(argv: string[]): Promise<number> {
     http: `${collector.httpScheme}://${formatAddr(collector.httpAddress.host, collector.httpAddress.port)}`,
     ...(collector.healthAddress && { health: `${collector.httpScheme}://${formatAddr(collector.healthAddress.host, collector.healthAddress.port)}` }),
     syslog: syslog.tcp ? `${syslog.tcp.host}:${syslog.tcp.port} (tcp+udp)` : 'disabled',
+    ...(syslog.tls && { syslogTls: formatAddr(syslog.tls.host, syslog.tls.port) }),
     dataDir: config.store.dataDir,
     ...(queued.length > 0 && { exporters: queued }),
   });

@@ -24,6 +24,7 @@ import { closeServer, createHealthListener, listenServer } from './http/health-l
 import { InflightBytes } from './http/inflight-bytes.ts';
 import { RepeatedErrorLog } from './http/error-log.ts';
 import { httpTlsOptions, serveRenewals, certificateExpiryGauge } from './http/tls-renewal.ts';
+import { RateLimitedLog } from './log/rate-limited-log.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { ParsePool } from './receivers/native/parse-pool.ts';
@@ -53,7 +54,7 @@ export interface RunningCollector {
   httpScheme: 'http' | 'https';
   /** The listener of http.healthAddr as bound; undefined when it is not set. */
   healthAddress: { host: string; port: number } | undefined;
-  syslogAddresses: () => { tcp?: { host: string; port: number }; udp?: { host: string; port: number } };
+  syslogAddresses: () => { tcp?: { host: string; port: number }; udp?: { host: string; port: number }; tls?: { host: string; port: number } };
   exporters: Exporters;
   /** Where components add metrics for remote write (e.g. OTLP metrics): `metricsSources.add(name, fn)`. */
   metricsSources: MetricsSources;
@@ -168,6 +169,14 @@ export async function startCollector(config: Config, options: StartOptions = {})
   const syslogRefusals = new RepeatedErrorLog<SyslogRejection & { code: string; key: string }>(({ err, repeated }, msg) => {
     app.log.warn({ receiver: 'syslog', code: err.code, peer: err.peer, ...(repeated && { repeated }) }, `syslog frame refused: ${msg}`);
   });
+  // A failed TLS handshake (syslog.tls) is the sender's misconfiguration (no client certificate,
+  // plain TCP on the TLS port) and repeats at each of its reconnects: logged as refused frames
+  // are, once a minute per reason, with the peer.
+  const syslogHandshakes = new RepeatedErrorLog<SyslogRejection & { code: string; key: string }>(({ err, repeated }, msg) => {
+    app.log.warn({ receiver: 'syslog', code: err.code, peer: err.peer, ...(repeated && { repeated }) }, `syslog TLS handshake failed: ${msg}`);
+  });
+  // Renewed syslog.tls files that cannot be used are looked at again at each new connection.
+  let syslogTlsReloads: RateLimitedLog | undefined;
   const syslog = createSyslogReceiver(config.syslog, {
     accept(records: LogRecord[], receiver: string) {
       try {
@@ -184,10 +193,24 @@ export async function startCollector(config: Config, options: StartOptions = {})
       ingest.reject(receiver, code, count);
       if (detail) syslogRefusals.log({ ...detail, code, key: code });
     },
-    refuse(code: string, receiver: string) {
+    refuse(code: string, receiver: string, detail?: SyslogRejection) {
       ingest.refuse(receiver, code);
+      if (detail) syslogHandshakes.log({ ...detail, code, key: `${code}\n${detail.message}` });
     },
-  });
+    tlsReloaded(problems: string[], notAfter: string | undefined) {
+      if (problems.length === 0) {
+        app.log.info({ receiver: 'syslog', ...(notAfter && { notAfter }) }, 'syslog.tls: renewed certificate in use from the next connection on');
+        return;
+      }
+      syslogTlsReloads ??= new RateLimitedLog(app.log);
+      syslogTlsReloads.log({
+        key: 'syslog.tls',
+        level: 'warn',
+        fields: { receiver: 'syslog', problems },
+        msg: () => `syslog.tls: the renewed files cannot be used, the previous certificate stays in use: ${problems.join('; ')}`,
+      });
+    },
+  }, { baseDir: options.configDir ?? process.cwd() });
 
   const httpRefusals = new RepeatedErrorLog<{ message: string; key: string }>(({ repeated }, msg) => {
     app.log.warn({ ...(repeated && { repeated }) }, msg);
@@ -339,6 +362,8 @@ export async function startCollector(config: Config, options: StartOptions = {})
       await Promise.allSettled([closeHttp(app, HTTP_DRAIN_MS), syslog.shutdown(), healthServer && closeServer(healthServer, HTTP_DRAIN_MS)]);
       // Intake closed: the counts of refusals not logged yet, before the stop line.
       syslogRefusals.flush();
+      syslogHandshakes.flush();
+      syslogTlsReloads?.flush();
       httpRefusals.flush();
       for (const flush of tlsWarnings) flush();
       await Promise.all([parser.close(), httpAuth?.close()]);
@@ -370,7 +395,13 @@ export async function startCollector(config: Config, options: StartOptions = {})
       // Its state and notification database: a damaged file stops start-up like the store's.
       throw (err as NodeJS.ErrnoException).code === 'ERR_SQLITE_ERROR' ? dataDirUnusable(config.store.dataDir, err, 'alerting.db') : err;
     });
-    if (config.syslog.enabled) await listenOn('syslog', 'syslog.addr', 'PERISCOPE_SYSLOG_ADDR', config.syslog.addr, () => syslog.start());
+    if (config.syslog.enabled) {
+      const tlsAddr = config.syslog.tls?.addr;
+      await syslog.start().catch((err: unknown) =>
+        (err as { listener?: string }).listener === 'tls' && tlsAddr !== undefined
+          ? listenOn('syslog over TLS', 'syslog.tls.addr', undefined, tlsAddr, () => Promise.reject(err))
+          : listenOn('syslog', 'syslog.addr', 'PERISCOPE_SYSLOG_ADDR', config.syslog.addr, () => Promise.reject(err)));
+    }
     const { host, port } = parseAddr(config.http.addr);
     await listenOn('HTTP', 'http.addr', 'PERISCOPE_HTTP_ADDR', config.http.addr, () => app.listen({ host, port }));
     if (healthServer) {

@@ -10,15 +10,19 @@
 // change (reloadWhenChanged), as Prometheus does, so a certificate renewed in place (cert-manager,
 // certbot) is served without a restart.
 
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { resolve } from 'node:path';
 import type { Server, TlsOptions } from 'node:tls';
 import { fileStamp, readPemFiles, secureOptions } from '../../alerting/src/tls.ts';
 
-/** The block's schema; `description`: the block's, saying which listener it secures. */
-export function serverTlsSchema(description: string) {
+/**
+ * The block's schema; `description`: the block's, saying which listener it secures; `extra`: keys
+ * of the listener's own next to the TLS ones (syslog.tls has its own `addr`).
+ */
+export function serverTlsSchema<E extends TProperties = {}>(description: string, extra: E = {} as E) {
   return Type.Object(
     {
+      ...extra,
       certFile: Type.String({ minLength: 1, description: "PEM file of the listener's certificate, with its intermediate certificates after it (cert-manager's tls.crt, certbot's fullchain.pem). A relative path is from the config file's folder." }),
       keyFile: Type.String({ minLength: 1, description: "PEM file of the certificate's private key, unencrypted (tls.key, privkey.pem)." }),
       clientCaFile: Type.Optional(Type.String({
@@ -30,7 +34,7 @@ export function serverTlsSchema(description: string) {
     { additionalProperties: false, description },
   );
 }
-export type ServerTlsConfig = Static<ReturnType<typeof serverTlsSchema>>;
+export type ServerTlsConfig = Static<ReturnType<typeof serverTlsSchema<{}>>>;
 
 /** Node's server TLS options from the block's files, checked; or the problems found (`key`: the block's key, e.g. `http.tls`). */
 export function loadServerTls(tls: ServerTlsConfig, key: string, baseDir: string): { options?: TlsOptions; problems: string[] } {

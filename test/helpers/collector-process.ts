@@ -13,6 +13,8 @@ export interface CollectorProcess {
   healthUrl: string | undefined;
   httpPort: number;
   syslogPort: number | undefined;
+  /** The port of syslog.tls's listener, when the configuration sets one. */
+  syslogTlsPort: number | undefined;
   dataDir: string;
   /** The periscope.yaml written from `configYaml`. */
   configFile: string | undefined;
@@ -61,7 +63,7 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
 
-  const started = await new Promise<{ http: string; syslog: string; health?: string }>((resolve, reject) => {
+  const started = await new Promise<{ http: string; syslog: string; syslogTls?: string; health?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`collector did not start in 30 s:\n${output}`)), 30_000);
     const onData = () => {
       for (const line of output.split('\n')) {
@@ -86,6 +88,7 @@ export async function startCollectorProcess(options: StartOptions = {}): Promise
     healthUrl: started.health,
     httpPort: Number(new URL(url).port),
     syslogPort: syslogMatch ? Number(syslogMatch[1]) : undefined,
+    syslogTlsPort: started.syslogTls ? Number(/:(\d+)$/.exec(started.syslogTls)![1]) : undefined,
     dataDir,
     configFile: configDir ? join(configDir, 'periscope.yaml') : undefined,
     proc,

@@ -31,6 +31,13 @@ export const PERISCOPE_ERR_SYSLOG_TRUNCATED_FRAME = 'PERISCOPE_ERR_SYSLOG_TRUNCA
 /** A TCP connection beyond `maxConnections`, closed on accept (SyslogSink.refuse). */
 export const PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS = 'PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS';
 
+/**
+ * A TLS connection (syslog.tls) whose handshake failed: a sender without a client certificate of
+ * syslog.tls.clientCaFile's CA, a plain-TCP sender on the TLS port, no common TLS version. The
+ * connection is closed (SyslogSink.refuse).
+ */
+export const PERISCOPE_ERR_SYSLOG_TLS_HANDSHAKE_FAILED = 'PERISCOPE_ERR_SYSLOG_TLS_HANDSHAKE_FAILED';
+
 export type SyslogErrorCode =
   | typeof PERISCOPE_ERR_SYSLOG_BAD_PRI
   | typeof PERISCOPE_ERR_SYSLOG_BAD_VERSION

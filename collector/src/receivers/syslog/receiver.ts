@@ -1,10 +1,13 @@
 // Syslog receiver: RFC 5424 (and RFC 3164) messages over TCP (RFC 6587 framing) and UDP (RFC 5426,
-// one message per datagram), on the same host:port. Parsed records go to the sink in small
-// batches (one per TCP chunk; for UDP, the datagrams of one event-loop turn); every dropped
-// frame is reported to sink.reject.
+// one message per datagram), on the same host:port; and, with syslog.tls, over TLS (RFC 5425) on
+// a TCP listener of its own, whose connections are read as the TCP ones once the handshake is
+// done. Parsed records go to the sink in small batches (one per TCP chunk; for UDP, the
+// datagrams of one event-loop turn); every dropped frame is reported to sink.reject.
 
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -12,12 +15,15 @@ import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { LogRecord } from '../../../../sdk/src/record.ts';
-import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS } from './errors.ts';
+import { PERISCOPE_ERR_SYSLOG_FRAME_TOO_LARGE, PERISCOPE_ERR_SYSLOG_TLS_HANDSHAKE_FAILED, PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS } from './errors.ts';
 import { SyslogFrameSplitter, withoutTrailer } from './framing.ts';
 import type { FrameEvent } from './framing.ts';
 import { parseSyslog } from './parse.ts';
 import { zonedTime } from './zoned-time.ts';
 import { formatAddr, parseAddr } from '../../config/units.ts';
+import { ERR, PeriscopeError } from '../../errors.ts';
+import { loadServerTls, reloadWhenChanged } from '../../server-tls.ts';
+import { certificateNotAfter, handshakeFailure, tlsConfigSchema } from './tls.ts';
 
 /** Most datagrams committed in one batch. */
 const UDP_BATCH_MAX = 1000;
@@ -38,6 +44,12 @@ const TCP_KEEPALIVE_DELAY_MS = 60_000;
  * An idle sender sees the FIN only when it next sends, so this bounds the wait for it.
  */
 const TCP_DRAIN_MS = 1000;
+/**
+ * How long a TLS connection may take to complete its handshake (Node's default: 120 s). A sender's
+ * takes milliseconds; one that connects and says nothing (a port scan, a stuck peer) holds a
+ * connection slot until then.
+ */
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Sink failures that are not an error code of their own. */
 const SINK_FAILED = 'PERISCOPE_ERR_INTERNAL';
 export const configSchema = Type.Object(
@@ -58,7 +70,7 @@ export const configSchema = Type.Object(
     maxConnections: Type.Integer({
       default: 1000,
       minimum: 1,
-      description: 'Concurrent TCP connections (a closed one counts while the frames it sent wait for a busy store); further connections are closed on accept.',
+      description: 'Concurrent TCP connections, those of syslog.tls included (a closed one counts while the frames it sent wait for a busy store); further connections are closed on accept.',
     }),
     // Network devices and old syslogds stamp RFC 3164 messages in local time, with no zone: read
     // as UTC, a Berlin switch's records were an hour or two off (and Loki refuses those stamped
@@ -68,6 +80,7 @@ export const configSchema = Type.Object(
       format: 'time-zone',
       description: "Time zone of RFC 3164 (BSD) timestamps, which carry none (`Mar  1 00:01:23`): an IANA name such as `Europe/Berlin` for senders whose clock is set to local time (daylight saving time included; in the hour repeated when it ends, the first occurrence), or `UTC`. RFC 5424 and RFC 3339 timestamps carry their offset and do not use it.",
     }),
+    tls: Type.Optional(tlsConfigSchema),
   },
   { additionalProperties: false, default: {} },
 );
@@ -92,8 +105,17 @@ export interface SyslogSink {
    * framing error) comes with `detail`: why, and who sent it, since a syslog sender gets no answer.
    */
   reject(code: string, receiver: 'syslog', count?: number, detail?: SyslogRejection): void;
-  /** A whole TCP connection was refused (closed on accept), for `code`. */
-  refuse(code: string, receiver: 'syslog'): void;
+  /**
+   * A whole TCP connection was refused (closed on accept, or its TLS handshake failed), for
+   * `code`; a failed handshake comes with `detail`: why, and who.
+   */
+  refuse(code: string, receiver: 'syslog', detail?: SyslogRejection): void;
+  /**
+   * syslog.tls's files changed under the running listener: with no problems, the renewed
+   * certificate (valid until `notAfter`) is used from the next connection on; with problems, they
+   * cannot be used and the previous ones stay in use until the files change again.
+   */
+  tlsReloaded?(problems: string[], notAfter: string | undefined): void;
 }
 
 /** Why one frame or datagram was refused, and its sender (host:port). */
@@ -110,13 +132,17 @@ export interface SyslogEndpoint {
 export interface SyslogAddresses {
   tcp: SyslogEndpoint;
   udp: SyslogEndpoint;
+  /** The TLS listener's, when syslog.tls is set. */
+  tls?: SyslogEndpoint;
 }
 
 export interface SyslogHealth {
   status: 'up' | 'down';
   tcpAddr?: string;
   udpAddr?: string;
-  /** Open TCP connections. */
+  /** The TLS listener's (syslog.tls). */
+  tlsAddr?: string;
+  /** Open TCP connections, TLS ones included (after their handshake). */
   connections: number;
   /** Records handed to sink.accept (and accepted without throwing). */
   framesAccepted: number;
@@ -124,6 +150,8 @@ export interface SyslogHealth {
   framesRejected: number;
   /** TCP connections closed on accept because `maxConnections` were open. */
   connectionsRefused: number;
+  /** TLS connections whose handshake failed (no or a wrong client certificate, plain TCP on the TLS port, …); with syslog.tls only. */
+  tlsHandshakeFailures?: number;
   /** TCP connections not being read while the sink is busy (TCP flow control holds the senders back). */
   pausedConnections: number;
 }
@@ -142,7 +170,12 @@ export { parseAddr };
 /** Attempts at finding a port free for both TCP and UDP when the configured port is 0. */
 const EPHEMERAL_ATTEMPTS = 5;
 
-export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): SyslogReceiver {
+export interface SyslogReceiverOptions {
+  /** The folder relative syslog.tls file paths are read from (the config file's); default: the working directory. */
+  baseDir?: string;
+}
+
+export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink, options: SyslogReceiverOptions = {}): SyslogReceiver {
   // parseAddr's message says what is wrong with an address; the schema's error only that it is.
   if (typeof config?.addr === 'string') parseAddr(config.addr);
   if (!Value.Check(configSchema, config)) {
@@ -155,6 +188,10 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
 
   let tcp: Server | null = null;
   let udp: UdpSocket | null = null;
+  let tlsServer: TlsServer | null = null;
+  /** The TLS listener's connections as accepted (before and after their handshake), cut at the end of shutdown. */
+  const tlsRaw = new Set<TcpSocket>();
+  let tlsHandshakeFailures = 0;
   let bound: SyslogAddresses | null = null;
   let starting: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
@@ -229,6 +266,18 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
     connectionsRefused++;
     try {
       sink.refuse(PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS, 'syslog');
+    } catch {
+      // counted above
+    }
+  }
+
+  /** A TLS connection whose handshake failed: Node has destroyed it; counted and reported. */
+  function handshakeFailed(err: unknown, socket: TcpSocket): void {
+    if (shuttingDown) return; // cut by the shutdown mid-handshake: not the sender's failure
+    tlsHandshakeFailures++;
+    const peer = formatAddr(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
+    try {
+      sink.refuse(PERISCOPE_ERR_SYSLOG_TLS_HANDSHAKE_FAILED, 'syslog', { message: handshakeFailure(err), peer });
     } catch {
       // counted above
     }
@@ -325,6 +374,8 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       clearTimeout(timer);
     }
     for (const s of sockets) s.destroy();
+    // TLS connections still in their handshake hold no frames (and would hold the listener's close).
+    for (const s of tlsRaw) s.destroy();
   }
 
   let udpBatch: LogRecord[] = [];
@@ -382,12 +433,14 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
   async function closeAll(): Promise<void> {
     const server = tcp;
     const socket = udp;
+    const secure = tlsServer;
     tcp = null;
     udp = null;
+    tlsServer = null;
     bound = null;
     const closing: Promise<void>[] = [];
-    if (server) {
-      closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const s of [server, secure]) {
+      if (s) closing.push(new Promise<void>((resolve) => s.close(() => resolve())));
     }
     shuttingDown = true;
     releaseHeld();
@@ -445,12 +498,52 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
       });
       socket.on('message', onDatagram);
       const udpInfo = socket.address();
+      const tlsInfo = config.tls ? await listenTls(config.tls) : undefined;
       bound = {
         tcp: { host: tcpInfo.address, port: tcpInfo.port },
         udp: { host: udpInfo.address, port: udpInfo.port },
+        ...(tlsInfo && { tls: { host: tlsInfo.address, port: tlsInfo.port } }),
       };
       return;
     }
+  }
+
+  /**
+   * The TLS listener (syslog.tls). Its files were checked when the configuration was loaded; read
+   * again here, they may have changed since. A listen error is marked `listener: 'tls'`, so that
+   * the caller names syslog.tls.addr.
+   */
+  async function listenTls(tls: NonNullable<SyslogConfig['tls']>): Promise<AddressInfo> {
+    const baseDir = options.baseDir ?? process.cwd();
+    const loaded = loadServerTls(tls, 'syslog.tls', baseDir);
+    if (!loaded.options) throw new PeriscopeError(ERR.CONFIG_INVALID, `invalid configuration:\n  ${loaded.problems.join('\n  ')}`, 400, { problems: loaded.problems });
+    const server = createTlsServer({ ...loaded.options, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS }, onConnection);
+    // Node's own bound counts connections still in their handshake, which `sockets` does not yet.
+    server.maxConnections = config.maxConnections;
+    server.on('drop', refuseConnection);
+    server.on('connection', (raw: TcpSocket) => {
+      tlsRaw.add(raw);
+      raw.once('close', () => tlsRaw.delete(raw));
+    });
+    server.on('tlsClientError', handshakeFailed);
+    reloadWhenChanged(server, tls, 'syslog.tls', baseDir, (problems, now) => {
+      try {
+        sink.tlsReloaded?.(problems, certificateNotAfter(now));
+      } catch {
+        // a failing sink must not take the listener down
+      }
+    });
+    tlsServer = server;
+    const { host, port } = parseAddr(tls.addr);
+    try {
+      await listenTcp(server, (await lookup(host)).address, port);
+    } catch (err) {
+      throw Object.assign(err as Error, { listener: 'tls' });
+    }
+    server.on('error', () => {
+      // Accept errors (EMFILE, …) after listening must not crash the process.
+    });
+    return server.address() as AddressInfo;
   }
 
   function start(): Promise<void> {
@@ -491,16 +584,18 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink): Sy
         framesAccepted,
         framesRejected,
         connectionsRefused,
+        ...(config.tls && { tlsHandshakeFailures }),
       };
       if (bound) {
         health.tcpAddr = formatAddr(bound.tcp.host, bound.tcp.port);
         health.udpAddr = formatAddr(bound.udp.host, bound.udp.port);
+        if (bound.tls) health.tlsAddr = formatAddr(bound.tls.host, bound.tls.port);
       }
       return health;
     },
     addresses(): SyslogAddresses {
       if (!bound) throw new Error('syslog receiver is not listening');
-      return { tcp: { ...bound.tcp }, udp: { ...bound.udp } };
+      return { tcp: { ...bound.tcp }, udp: { ...bound.udp }, ...(bound.tls && { tls: { ...bound.tls } }) };
     },
   };
 }

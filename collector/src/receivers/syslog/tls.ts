@@ -1,0 +1,59 @@
+// syslog.tls: syslog over TLS (RFC 5425, https://www.rfc-editor.org/rfc/rfc5425), a TCP listener
+// of its own whose connections, once the handshake is done, are read as the plain TCP listener's
+// (receiver.ts: same framing, parsing, bounds and shutdown). Here what is TLS's own: the block's
+// schema (the shared server-tls.ts block plus the listener's address), the check of its files at
+// config load, and the reason a handshake failed, for the log.
+
+import { X509Certificate } from 'node:crypto';
+import type { TlsOptions } from 'node:tls';
+import { Type } from '@sinclair/typebox';
+import { loadServerTls, serverTlsSchema, type ServerTlsConfig } from '../../server-tls.ts';
+
+/** RFC 5425 §4.1: the port assigned to syslog over TLS. */
+export const SYSLOG_TLS_PORT = 6514;
+
+export const tlsConfigSchema = serverTlsSchema(
+  'Syslog over TLS (RFC 5425), on a TCP listener of its own: rsyslog\'s gtls/ossl stream drivers, syslog-ng\'s transport("tls"). Unset: no TLS listener. Connections are read as on syslog.addr (octet counting, as RFC 5425 §4.3 requires, or LF framing, rsyslog\'s default) and count against syslog.maxConnections together with the plain TCP ones. A certificate renewed in place is used from the next connection on.',
+  {
+    addr: Type.String({
+      default: `127.0.0.1:${SYSLOG_TLS_PORT}`,
+      format: 'addr',
+      description: `host:port (IPv6 as [::1]:port) of the TLS listener (TCP only: no DTLS); ${SYSLOG_TLS_PORT} is the port RFC 5425 assigns.`,
+    }),
+  },
+);
+
+/** The problems of syslog.tls's files (relative paths from `baseDir`, the config file's folder); none when it is unset. */
+export function tlsFileProblems(syslog: unknown, baseDir: string): string[] {
+  const tls = (syslog as { tls?: unknown } | null | undefined)?.tls;
+  if (typeof tls !== 'object' || tls === null) return [];
+  const block = tls as Record<string, unknown>;
+  // A file key that is not a string is a schema error of its own.
+  if (['certFile', 'keyFile', 'clientCaFile'].some((k) => block[k] !== undefined && typeof block[k] !== 'string')) return [];
+  if (typeof block.certFile !== 'string' || typeof block.keyFile !== 'string') return [];
+  return loadServerTls(block as ServerTlsConfig, 'syslog.tls', baseDir).problems;
+}
+
+/** The notAfter of the certificate in `options` (the first of its chain), for the log; undefined when it cannot be read. */
+export function certificateNotAfter(options: TlsOptions | undefined): string | undefined {
+  const cert = options?.cert;
+  const pem = Array.isArray(cert) ? cert[0] : cert;
+  if (pem === undefined) return undefined;
+  try {
+    return new X509Certificate(pem as string | Buffer).validTo;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why a handshake failed, in words a person can act on: OpenSSL's reason ("peer did not return a
+ * certificate", "wrong version number" for a sender speaking plain TCP, "certificate verify failed"
+ * for a client certificate of another CA), else Node's message (a sender gone mid-handshake).
+ */
+export function handshakeFailure(err: unknown): string {
+  const e = err as { reason?: unknown; message?: unknown; code?: unknown } | null;
+  if (typeof e?.reason === 'string' && e.reason !== '') return e.reason;
+  if (typeof e?.message === 'string' && e.message !== '') return e.message;
+  return typeof e?.code === 'string' ? e.code : String(err);
+}

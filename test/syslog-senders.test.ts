@@ -4,7 +4,10 @@
 // with its header fields, time, structured data, UTF-8 text (with and without BOM), multi-line
 // text where the framing can carry it, and a message longer than the sender's default maximum;
 // and a collector restarted while rsyslog forwards over TCP through an action queue gets every
-// message but what rsyslog itself loses at a broken plain-TCP connection (see that test).
+// message but what rsyslog itself loses at a broken plain-TCP connection (see that test). Over
+// TLS (RFC 5425, syslog.tls): rsyslog's gtls driver in both framings and syslog-ng's
+// transport("tls"), verifying the collector's certificate, and with client certificates (mutual
+// TLS); every message arrives as over TCP, and no handshake fails.
 // Without a sender its tests are skipped with the reason, except in CI (CI=true) where they
 // fail (test/helpers/syslog-senders.ts).
 import { execFile } from 'node:child_process';
@@ -15,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { freePort } from './helpers/net.ts';
 import { LOGGER, missingSenders, sendOctetCounted, startRsyslog, startSyslogNg, type Daemon } from './helpers/syslog-senders.ts';
+import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 
 const missing = missingSenders();
 for (const reason of Object.values(missing)) console.warn(`skipping its syslog sender tests: ${reason}`);
@@ -303,4 +307,76 @@ ruleset(name="fwd") {
     expect(await framesRejected(collector)).toBe(0);
     expect(refusals.join('')).toBe(''); // neither collector refused a frame (a cut one, a glued one)
   }, 150_000);
+});
+
+describe.skipIf(opensslMissing)('syslog over TLS (RFC 5425) from real senders', () => {
+  const certs = makeTestCerts();
+  // The collector's certificate verified (server authentication), and with client certificates.
+  let serverAuth: CollectorProcess;
+  let mutual: CollectorProcess;
+  const tls = (clientCa: boolean) => `syslog:\n  tls:\n    addr: 127.0.0.1:0\n    certFile: ${certs.serverCert}\n    keyFile: ${certs.serverKey}\n${clientCa ? `    clientCaFile: ${certs.ca}\n` : ''}`;
+  beforeAll(async () => {
+    [serverAuth, mutual] = await Promise.all([startCollectorProcess({ configYaml: tls(false) }), startCollectorProcess({ configYaml: tls(true) })]);
+  });
+  afterAll(async () => {
+    await Promise.all([serverAuth?.stop(), mutual?.stop()]);
+    certs.remove();
+  });
+
+  async function handshakeFailures(collector: CollectorProcess): Promise<number> {
+    return ((await (await fetch(`${collector.url}/health/detailed`)).json()) as any).components.syslog.tlsHandshakeFailures;
+  }
+
+  /** rsyslog with its gtls driver (Debian package rsyslog-gnutls): omfwd actions checking the collector's name against its certificate. */
+  function rsyslogTls(paths: (Path & { action: string })[], inputs: number[], port: number, clientCert: boolean): string {
+    const files = clientCert ? ` DefaultNetstreamDriverCertFile="${certs.clientCert}" DefaultNetstreamDriverKeyFile="${certs.clientKey}"` : '';
+    return [
+      `global(workDirectory="$DIR" parser.escapeControlCharactersOnReceive="off" DefaultNetstreamDriverCAFile="${certs.ca}"${files})`,
+      `module(load="imtcp")`,
+      ...paths.map((p, i) => `input(type="imtcp" port="${inputs[i]}" ruleset="${p.name}")`),
+      ...paths.map((p) => `ruleset(name="${p.name}") { action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost" ${p.action}) }`),
+    ].join('\n');
+  }
+
+  /** syslog-ng's transport("tls") with peer-verify(required-trusted) against the test CA. */
+  function syslogNgTls(paths: (Path & { destination: string })[], inputs: number[], clientCert: boolean): string {
+    const files = clientCert ? ` cert-file("${certs.clientCert}") key-file("${certs.clientKey}")` : '';
+    return [
+      '@version: 3.38',
+      'options { frac-digits(6); keep-hostname(yes); };',
+      ...paths.map((p, i) => `source s${i} { syslog(ip("127.0.0.1") port(${inputs[i]}) transport("tcp")); };`),
+      ...paths.map((p, i) => `destination d${i} { ${p.destination} tls(ca-file("${certs.ca}") peer-verify(required-trusted)${files}) persist-name("${p.name}")); };`),
+      ...paths.map((p, i) => `log { source(s${i}); destination(d${i}); };`),
+    ].join('\n');
+  }
+
+  it.skipIf(missing.rsyslog || missing.rsyslogTls)('rsyslog gtls: RFC 5425 octet counting and its default LF framing; with a client certificate (mutual TLS)', async () => {
+    const paths: (Path & { action: string })[] = [
+      { name: 'rs-tls-oc', ietf: true, multiLine: true, fraction: true, longKept: 'rsyslog 8 KiB', bsdMsgSpace: true, action: `TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"` },
+      { name: 'rs-tls-lf', ietf: true, multiLine: false, fraction: true, longKept: 'rsyslog 8 KiB', bsdMsgSpace: true, action: `template="RSYSLOG_SyslogProtocol23Format"` },
+    ];
+    const inputs = await Promise.all(paths.map(() => freePort()));
+    await relayThrough(serverAuth, paths, inputs, () => startRsyslog(rsyslogTls(paths, inputs, serverAuth.syslogTlsPort!, false), inputs));
+    const mtls: (Path & { action: string })[] = [
+      { name: 'rs-mtls-oc', ietf: true, multiLine: true, fraction: true, longKept: 'rsyslog 8 KiB', bsdMsgSpace: true, action: `TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"` },
+    ];
+    const mtlsInput = [await freePort()];
+    await relayThrough(mutual, mtls, mtlsInput, () => startRsyslog(rsyslogTls(mtls, mtlsInput, mutual.syslogTlsPort!, true), mtlsInput));
+    expect([await handshakeFailures(serverAuth), await handshakeFailures(mutual)]).toEqual([0, 0]);
+  });
+
+  it.skipIf(missing.syslogNg)('syslog-ng transport("tls"): syslog() (RFC 5424) and network() (RFC 3164); with a client certificate (mutual TLS)', async () => {
+    const paths: (Path & { destination: string })[] = [
+      { name: 'ng-tls-ietf', ietf: true, multiLine: true, fraction: true, longKept: 'all', bsdMsgSpace: false, destination: `syslog("127.0.0.1" port(${serverAuth.syslogTlsPort}) transport("tls")` },
+      { name: 'ng-tls-bsd', ietf: false, multiLine: false, fraction: true, longKept: 'all', bsdMsgSpace: false, destination: `network("127.0.0.1" port(${serverAuth.syslogTlsPort}) transport("tls")` },
+    ];
+    const inputs = await Promise.all(paths.map(() => freePort()));
+    await relayThrough(serverAuth, paths, inputs, () => startSyslogNg(syslogNgTls(paths, inputs, false), inputs));
+    const mtls: (Path & { destination: string })[] = [
+      { name: 'ng-mtls-ietf', ietf: true, multiLine: true, fraction: true, longKept: 'all', bsdMsgSpace: false, destination: `syslog("127.0.0.1" port(${mutual.syslogTlsPort}) transport("tls")` },
+    ];
+    const mtlsInput = [await freePort()];
+    await relayThrough(mutual, mtls, mtlsInput, () => startSyslogNg(syslogNgTls(mtls, mtlsInput, true), mtlsInput));
+    expect([await handshakeFailures(serverAuth), await handshakeFailures(mutual)]).toEqual([0, 0]);
+  });
 });

@@ -1,5 +1,5 @@
-// The syslog senders users forward with, run for real: rsyslog (Debian package `rsyslog`),
-// syslog-ng (`syslog-ng-core`) and util-linux `logger` (`bsdutils`). Each daemon runs in the
+// The syslog senders users forward with, run for real: rsyslog (Debian package `rsyslog`, and
+// `rsyslog-gnutls` for its TLS driver), syslog-ng (`syslog-ng-core`) and util-linux `logger` (`bsdutils`). Each daemon runs in the
 // foreground with its own config file in a temporary directory and no system path (no
 // /dev/log, no pid file, queue or persist file outside it).
 //
@@ -37,9 +37,16 @@ function syslogNgCommand(): Command | undefined {
 
 export const SYSLOG_NG = syslogNgCommand();
 
+/** rsyslog's GnuTLS stream driver is installed (in its module folder, /usr/lib/<multiarch triplet>/rsyslog). */
+function rsyslogGtls(): boolean {
+  return readdirSync('/usr/lib', { withFileTypes: true }).some((d) => d.isDirectory() && existsSync(join('/usr/lib', d.name, 'rsyslog/lmnsd_gtls.so')));
+}
+
 /** Why each missing sender is missing, as "what (Debian package)"; an empty object when none is. */
 export interface MissingSenders {
   rsyslog?: string;
+  /** rsyslog's TLS driver, for syslog over TLS. */
+  rsyslogTls?: string;
   syslogNg?: string;
   logger?: string;
 }
@@ -48,6 +55,7 @@ export interface MissingSenders {
 export function missingSenders(): MissingSenders {
   const missing: MissingSenders = {};
   if (!existsSync(RSYSLOGD)) missing.rsyslog = `${RSYSLOGD} not installed (Debian package "rsyslog")`;
+  if (!rsyslogGtls()) missing.rsyslogTls = 'rsyslog\'s gtls stream driver (lmnsd_gtls.so) not installed (Debian package "rsyslog-gnutls")';
   if (!SYSLOG_NG) missing.syslogNg = 'syslog-ng not installed (Debian package "syslog-ng-core", or unpacked into .syslog-ng/ as .ci/run does)';
   if (!existsSync(LOGGER)) missing.logger = `${LOGGER} not installed (Debian package "bsdutils")`;
   const reasons = Object.values(missing);

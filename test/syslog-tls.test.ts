@@ -7,7 +7,7 @@
 // The real senders (rsyslog, syslog-ng) over TLS: test/syslog-senders.test.ts.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
+import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,7 +123,7 @@ describe.skipIf(opensslMissing)('syslog over TLS into the collector', () => {
   });
 });
 
-describe.skipIf(opensslMissing)('syslog.tls files are checked with the configuration', () => {
+describe.skipIf(opensslMissing)('syslog.tls at start and in check-config', () => {
   const yaml = (keyFile: string) => `syslog:\n  tls:\n    addr: 127.0.0.1:0\n    certFile: server.pem\n    keyFile: ${keyFile}\n`;
 
   it('check-config names the key and the path (relative paths from the config file\'s folder)', () => {
@@ -135,6 +135,18 @@ describe.skipIf(opensslMissing)('syslog.tls files are checked with the configura
     expect(stdout + stderr).toContain(`syslog.tls.keyFile: the key in ${join(certs.dir, 'wrong.key')} does not belong to the certificate in ${join(certs.dir, 'server.pem')} (certFile)`);
     writeFileSync(file, yaml('server.key'));
     expect(periscope(['check-config', file]).status).toBe(0);
+  });
+
+  it('a taken syslog.tls.addr stops the start, naming that key (not syslog.addr)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const err = await startCollectorProcess({ configYaml: `syslog:\n  tls:\n    addr: 127.0.0.1:${port}\n    certFile: ${certs.serverCert}\n    keyFile: ${certs.serverKey}\n` }).catch((e: Error) => e.message);
+      expect(err).toContain(`cannot listen for syslog over TLS on 127.0.0.1:${port}: the address is in use by another process (EADDRINUSE); set syslog.tls.addr in the configuration`);
+    } finally {
+      taken.close();
+    }
   });
 
   it('start refuses a missing file, naming the key and the path', async () => {

@@ -16,7 +16,7 @@ import { notifyProxyEnvironmentProblems } from '../../../alerting/src/notify-con
 import { configSchema, type Config } from './schema.ts';
 import { addUnitKeywords, isAddr, parseBytes, parseDuration, SIZE_SYNTAX } from './units.ts';
 import { isTimeZone } from '../receivers/syslog/zoned-time.ts';
-import { tlsFileProblems as syslogTlsFileProblems } from '../receivers/syslog/tls.ts';
+import { tlsProblems as syslogTlsProblems } from '../receivers/syslog/tls.ts';
 
 /**
  * YAML 1.2 as read by the `yaml` package, plus merge keys (`<<: *anchor`): YAML 1.1's, which the
@@ -280,7 +280,7 @@ export function readConfig(options: LoadOptions = {}): { config: Config; problem
   }
   problems.push(...httpTlsProblems(config.http, base));
   // syslog.tls's files likewise: a listener that cannot load them must not start.
-  problems.push(...syslogTlsFileProblems(config.syslog, base));
+  problems.push(...syslogTlsProblems(config.syslog, base));
   problems.push(...proxyEnvironmentProblems(config, proxyEnvironment(env)));
   const withSource = (p: string) => (overridden.has(keyOfProblem(p)) ? `${p} (from the environment: ${overridden.get(keyOfProblem(p))})` : p);
   return { config: config as Config, problems: problems.map(withSource), source };

@@ -9,7 +9,7 @@ import type { LogRecord } from '../../../../sdk/src/record.ts';
 import { makeTestCerts, opensslMissing } from '../../../../test/helpers/tls-certs.ts';
 import { PERISCOPE_ERR_SYSLOG_BAD_PRI, PERISCOPE_ERR_SYSLOG_TLS_HANDSHAKE_FAILED, PERISCOPE_ERR_SYSLOG_TOO_MANY_CONNECTIONS } from './errors.ts';
 import { createSyslogReceiver, type SyslogConfig, type SyslogReceiver, type SyslogRejection, type SyslogSink } from './receiver.ts';
-import { tlsFileProblems } from './tls.ts';
+import { tlsProblems } from './tls.ts';
 
 const certs = makeTestCerts();
 afterAll(() => certs.remove());
@@ -188,7 +188,10 @@ describe.skipIf(opensslMissing)('syslog receiver over TLS (RFC 5425)', () => {
     { name: 'unset', syslog: {}, problems: [] },
     { name: 'a missing key file, relative to the config folder', syslog: { tls: { certFile: 'server.pem', keyFile: 'nope.key' } }, problems: [expect.stringMatching(/^syslog\.tls\.keyFile: cannot read .*nope\.key/)] },
     { name: 'good files, relative to the config folder', syslog: { tls: { certFile: 'server.pem', keyFile: 'server.key', clientCaFile: 'ca.pem' } }, problems: [] },
-  ])('tlsFileProblems: $name', ({ syslog, problems }) => {
-    expect(tlsFileProblems(syslog, certs.dir)).toEqual(problems);
+    { name: 'the port of syslog.addr', syslog: { addr: '0.0.0.0:5514', tls: { addr: '127.0.0.1:5514', certFile: 'server.pem', keyFile: 'server.key' } }, problems: ["syslog.tls.addr: port 5514 is syslog.addr's (0.0.0.0:5514), whose plain TCP listener takes it: give TLS a port of its own (RFC 5425 assigns 6514)"] },
+    { name: 'the same port on another address', syslog: { addr: '127.0.0.1:5514', tls: { addr: '127.0.0.2:5514', certFile: 'server.pem', keyFile: 'server.key' } }, problems: [] },
+    { name: 'port 0 for both (tests)', syslog: { addr: '127.0.0.1:0', tls: { addr: '127.0.0.1:0', certFile: 'server.pem', keyFile: 'server.key' } }, problems: [] },
+  ])('tlsProblems: $name', ({ syslog, problems }) => {
+    expect(tlsProblems(syslog, certs.dir)).toEqual(problems);
   });
 });

@@ -1,12 +1,13 @@
 // syslog.tls: syslog over TLS (RFC 5425, https://www.rfc-editor.org/rfc/rfc5425), a TCP listener
 // of its own whose connections, once the handshake is done, are read as the plain TCP listener's
 // (receiver.ts: same framing, parsing, bounds and shutdown). Here what is TLS's own: the block's
-// schema (the shared server-tls.ts block plus the listener's address), the check of its files at
-// config load, and the reason a handshake failed, for the log.
+// schema (the shared server-tls.ts block plus the listener's address), the checks at config load
+// (its files, its port), and the reason a handshake failed, for the log.
 
 import { X509Certificate } from 'node:crypto';
 import type { TlsOptions } from 'node:tls';
 import { Type } from '@sinclair/typebox';
+import { isAddr, parseAddr } from '../../config/units.ts';
 import { loadServerTls, serverTlsSchema, type ServerTlsConfig } from '../../server-tls.ts';
 
 /** RFC 5425 §4.1: the port assigned to syslog over TLS. */
@@ -23,11 +24,28 @@ export const tlsConfigSchema = serverTlsSchema(
   },
 );
 
-/** The problems of syslog.tls's files (relative paths from `baseDir`, the config file's folder); none when it is unset. */
-export function tlsFileProblems(syslog: unknown, baseDir: string): string[] {
-  const tls = (syslog as { tls?: unknown } | null | undefined)?.tls;
+/**
+ * The problems of syslog.tls found at config load (none when it is unset): its files (relative
+ * paths from `baseDir`, the config file's folder), and a port that syslog.addr's TCP listener
+ * takes, which would otherwise fail the start as "in use by another process".
+ */
+export function tlsProblems(syslog: unknown, baseDir: string): string[] {
+  const slice = syslog as { addr?: unknown; tls?: unknown } | null | undefined;
+  const tls = slice?.tls;
   if (typeof tls !== 'object' || tls === null) return [];
   const block = tls as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof block.addr === 'string' && typeof slice?.addr === 'string' && isAddr(block.addr) && isAddr(slice.addr)) {
+    const [own, plain] = [parseAddr(block.addr), parseAddr(slice.addr)];
+    const anyHost = (host: string) => host === '' || host === '0.0.0.0' || host === '::';
+    if (own.port !== 0 && own.port === plain.port && (own.host === plain.host || anyHost(own.host) || anyHost(plain.host))) {
+      problems.push(`syslog.tls.addr: port ${own.port} is syslog.addr's (${slice.addr}), whose plain TCP listener takes it: give TLS a port of its own (RFC 5425 assigns ${SYSLOG_TLS_PORT})`);
+    }
+  }
+  return [...problems, ...fileProblems(block, baseDir)];
+}
+
+function fileProblems(block: Record<string, unknown>, baseDir: string): string[] {
   // A file key that is not a string is a schema error of its own.
   if (['certFile', 'keyFile', 'clientCaFile'].some((k) => block[k] !== undefined && typeof block[k] !== 'string')) return [];
   if (typeof block.certFile !== 'string' || typeof block.keyFile !== 'string') return [];

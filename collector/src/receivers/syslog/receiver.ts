@@ -189,8 +189,12 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink, opt
   let tcp: Server | null = null;
   let udp: UdpSocket | null = null;
   let tlsServer: TlsServer | null = null;
-  /** The TLS listener's connections as accepted (before and after their handshake), cut at the end of shutdown. */
-  const tlsRaw = new Set<TcpSocket>();
+  /**
+   * The TLS listener's TCP sockets (before and after their handshake) by peer address: the
+   * shutdown half-closes an open TLS connection through its TCP socket and cuts those left.
+   */
+  const tlsRaw = new Map<string, TcpSocket>();
+  const peerKey = (socket: TcpSocket) => `${socket.remoteAddress}|${socket.remotePort}`;
   let tlsHandshakeFailures = 0;
   let bound: SyslogAddresses | null = null;
   let starting: Promise<void> | null = null;
@@ -363,19 +367,27 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink, opt
    * Shutdown of the open connections without losing what senders wrote: a FIN to each (half
    * close), then reading on — the frames go to the sink, never waiting — until each sender
    * closes its side, at most TCP_DRAIN_MS (see there); connections still open then are cut.
+   *
+   * A TLS connection gets the bare TCP FIN too, without the close_notify alert before it that
+   * RFC 5425 §4.4 asks the receiver to initiate. rsyslog's gtls driver, like its plain TCP one,
+   * looks for the FIN with a MSG_PEEK recv before each send and reads nothing else: an alert in
+   * front of the FIN hid it, rsyslog went on sending until the connection was cut, and lost what
+   * it had in flight (1 to 200 of 20 000 messages per restart in 7 runs, once 897; with the bare
+   * FIN 0 in 3, as over plain TCP). The alert guards against the truncation of data the closing
+   * side sent (RFC 8446 §6.1); the receiver sends none.
    */
   async function drainConnections(): Promise<void> {
     const open = [...sockets].filter((s) => !s.destroyed);
     if (open.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       const closed = Promise.all(open.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
-      for (const s of open) s.end();
+      for (const s of open) (tlsRaw.get(peerKey(s)) ?? s).end();
       await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, TCP_DRAIN_MS)))]);
       clearTimeout(timer);
     }
     for (const s of sockets) s.destroy();
     // TLS connections still in their handshake hold no frames (and would hold the listener's close).
-    for (const s of tlsRaw) s.destroy();
+    for (const s of tlsRaw.values()) s.destroy();
   }
 
   let udpBatch: LogRecord[] = [];
@@ -522,8 +534,9 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink, opt
     server.maxConnections = config.maxConnections;
     server.on('drop', refuseConnection);
     server.on('connection', (raw: TcpSocket) => {
-      tlsRaw.add(raw);
-      raw.once('close', () => tlsRaw.delete(raw));
+      const key = peerKey(raw);
+      tlsRaw.set(key, raw);
+      raw.once('close', () => tlsRaw.delete(key));
     });
     server.on('tlsClientError', handshakeFailed);
     reloadWhenChanged(server, tls, 'syslog.tls', baseDir, (problems, now) => {

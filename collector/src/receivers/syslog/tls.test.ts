@@ -2,8 +2,8 @@
 // The framing, parsing and bounds are the TCP listener's (receiver.test.ts); here what TLS adds:
 // both framings through TLS, the shared connection bound, handshake failures counted with their
 // reason and peer and leaving nothing open, the shutdown drain through TLS, and the file checks.
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect, type TLSSocket } from 'node:tls';
+import { createServer as createTcpServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../../sdk/src/record.ts';
 import { makeTestCerts, opensslMissing } from '../../../../test/helpers/tls-certs.ts';
@@ -154,16 +154,41 @@ describe.skipIf(opensslMissing)('syslog receiver over TLS (RFC 5425)', () => {
     expect(sink.refuses).toEqual([]);
   });
 
-  it('shutdown sends close_notify and reads on until the sender closes: what it wrote meanwhile is taken', async () => {
-    const { receiver, sink, port } = await started(config());
-    const socket = await tlsClient(port, { allowHalfOpen: true });
-    socket.write(oc(msg(1)));
-    await waitFor('the first record', () => sink.records.length === 1);
-    // The sender notices the collector's close only after one more write, as rsyslog does.
-    socket.once('end', () => socket.end(oc(msg(2))));
-    await receiver.shutdown();
-    expect(sink.records.map((r) => r.msg)).toEqual(['message 1', 'message 2']);
-    expect(sink.rejects).toEqual([]);
+  it('shutdown half-closes with a bare TCP FIN (no close_notify alert, which hid it from rsyslog) and reads on until the sender closes', async () => {
+    const { receiver, sink, port } = await started(config({ minVersion: 'TLS1.2' }));
+    // A relay between client and receiver records what the receiver sends. TLS 1.2 (no
+    // post-handshake messages), so each record's content type is in the clear: 21 is an alert.
+    const fromReceiver: Buffer[] = [];
+    const relay = createTcpServer({ allowHalfOpen: true }, (client) => {
+      const upstream = tcpConnect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      upstream.on('data', (d: Buffer) => fromReceiver.push(d));
+      client.pipe(upstream);
+      upstream.pipe(client);
+      clients.push(client, upstream);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const socket = await new Promise<TLSSocket>((resolve, reject) => {
+        const s = connect({ port: (relay.address() as AddressInfo).port, host: '127.0.0.1', ca: certs.read(certs.ca), servername: 'localhost', maxVersion: 'TLSv1.2', allowHalfOpen: true } as ConnectionOptions, () => resolve(s));
+        s.once('error', reject);
+        clients.push(s);
+      });
+      socket.write(oc(msg(1)));
+      await waitFor('the first record', () => sink.records.length === 1);
+      const handshakeBytes = Buffer.concat(fromReceiver).length;
+      // The sender notices the collector's close only after one more write, as rsyslog does.
+      socket.once('end', () => socket.end(oc(msg(2))));
+      await receiver.shutdown();
+      expect(sink.records.map((r) => r.msg)).toEqual(['message 1', 'message 2']);
+      expect(sink.rejects).toEqual([]);
+      const records: number[] = [];
+      const all = Buffer.concat(fromReceiver);
+      for (let at = 0; at + 5 <= all.length; at += 5 + all.readUInt16BE(at + 3)) records.push(all[at]);
+      expect(records).not.toContain(21);
+      expect(all.length).toBe(handshakeBytes); // nothing at all after the handshake
+    } finally {
+      relay.close();
+    }
   });
 
   it('shutdown does not wait for a connection still in its handshake, and does not count it as failed', async () => {

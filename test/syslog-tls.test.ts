@@ -117,13 +117,17 @@ describe.skipIf(opensslMissing)('syslog over TLS into the collector', () => {
     copyFileSync(certs.namedCert, certFile);
     const still = await send(collector.syslogTlsPort!, '', { mutual: true });
     expect(still).toMatchObject({ subject: { CN: 'localhost' } });
-    const warning = await waitFor(() => collector.output().split('\n').find((l) => l.includes('syslog.tls: the renewed files cannot be used')));
+    const warning = await waitFor(() => collector.output().split('\n').find((l) => l.includes('syslog.tls: the changed certificate files cannot be used')));
     expect(JSON.parse(warning)).toMatchObject({ level: 40, msg: expect.stringContaining(`syslog.tls.keyFile: the key in ${keyFile} does not belong to the certificate in ${certFile}`) });
     copyFileSync(certs.namedKey, keyFile);
     const renewed = await send(collector.syslogTlsPort!, '', { mutual: true, servername: certs.serverAltName });
     expect(renewed).toMatchObject({ subject: { CN: certs.serverAltName } });
     const info = await waitFor(() => collector.output().split('\n').find((l) => l.includes('syslog.tls: renewed certificate in use')));
-    expect(JSON.parse(info)).toMatchObject({ level: 30, notAfter: (renewed as PeerCertificate).valid_to });
+    const notAfter = new Date((renewed as PeerCertificate).valid_to);
+    expect(JSON.parse(info)).toMatchObject({ level: 30, listener: 'syslog', notAfter: notAfter.toISOString() });
+    // The expiry gauge follows the certificate served, as http.tls's does.
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toContain(`periscope_tls_certificate_expiry_timestamp_seconds{listener="syslog"} ${notAfter.getTime() / 1000}`);
   });
 });
 

@@ -23,8 +23,7 @@ import { createHttpServer } from './http/server.ts';
 import { closeServer, createHealthListener, listenServer } from './http/health-listener.ts';
 import { InflightBytes } from './http/inflight-bytes.ts';
 import { RepeatedErrorLog } from './http/error-log.ts';
-import { httpTlsOptions, serveRenewals, certificateExpiryGauge } from './http/tls-renewal.ts';
-import { RateLimitedLog } from './log/rate-limited-log.ts';
+import { httpTlsOptions, serveRenewals, certificateExpiryGauge } from './tls-renewal.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { createSelfMetrics } from './ingest/self-metrics.ts';
 import { ParsePool } from './receivers/native/parse-pool.ts';
@@ -175,8 +174,11 @@ export async function startCollector(config: Config, options: StartOptions = {})
   const syslogHandshakes = new RepeatedErrorLog<SyslogRejection & { code: string; key: string }>(({ err, repeated }, msg) => {
     app.log.warn({ receiver: 'syslog', code: err.code, peer: err.peer, ...(repeated && { repeated }) }, `syslog TLS handshake failed: ${msg}`);
   });
-  // Renewed syslog.tls files that cannot be used are looked at again at each new connection.
-  let syslogTlsReloads: RateLimitedLog | undefined;
+  // The TLS listeners (http.tls, syslog.tls) serve renewed certificates without a restart; the
+  // warnings about renewals that cannot be used are flushed at shutdown.
+  const tlsWarnings: Array<() => void> = [];
+  let expiryGauge: ReturnType<typeof certificateExpiryGauge> | undefined;
+  const certificateExpiry = () => (expiryGauge ??= certificateExpiryGauge(metrics.registry));
   const syslog = createSyslogReceiver(config.syslog, {
     accept(records: LogRecord[], receiver: string) {
       try {
@@ -197,20 +199,12 @@ export async function startCollector(config: Config, options: StartOptions = {})
       ingest.refuse(receiver, code);
       if (detail) syslogHandshakes.log({ ...detail, code, key: `${code}\n${detail.message}` });
     },
-    tlsReloaded(problems: string[], notAfter: string | undefined) {
-      if (problems.length === 0) {
-        app.log.info({ receiver: 'syslog', ...(notAfter && { notAfter }) }, 'syslog.tls: renewed certificate in use from the next connection on');
-        return;
-      }
-      syslogTlsReloads ??= new RateLimitedLog(app.log);
-      syslogTlsReloads.log({
-        key: 'syslog.tls',
-        level: 'warn',
-        fields: { receiver: 'syslog', problems },
-        msg: () => `syslog.tls: the renewed files cannot be used, the previous certificate stays in use: ${problems.join('; ')}`,
-      });
+  }, {
+    baseDir: configDir,
+    onTlsListener: (server, tlsOptions) => {
+      tlsWarnings.push(serveRenewals(server, config.syslog.tls!, tlsOptions, { key: 'syslog.tls', listener: 'syslog', baseDir: configDir, logger: app.log, expiry: certificateExpiry() }));
     },
-  }, { baseDir: options.configDir ?? process.cwd() });
+  });
 
   const httpRefusals = new RepeatedErrorLog<{ message: string; key: string }>(({ repeated }, msg) => {
     app.log.warn({ ...(repeated && { repeated }) }, msg);
@@ -244,10 +238,8 @@ export async function startCollector(config: Config, options: StartOptions = {})
     },
   });
   const healthServer = config.http.healthAddr !== undefined ? createHealthListener(app, tls?.health) : undefined;
-  const tlsWarnings: Array<() => void> = [];
   if (tls && config.http.tls) {
-    const expiry = certificateExpiryGauge(metrics.registry);
-    const renewal = { key: 'http.tls', baseDir: configDir, logger: app.log, expiry };
+    const renewal = { key: 'http.tls', baseDir: configDir, logger: app.log, expiry: certificateExpiry() };
     tlsWarnings.push(serveRenewals(app.server as unknown as TlsServer, config.http.tls, tls.main, { ...renewal, listener: 'http' }));
     if (healthServer) tlsWarnings.push(serveRenewals(healthServer as unknown as TlsServer, { ...config.http.tls, clientCaFile: undefined }, tls.health, { ...renewal, listener: 'health' }));
   }
@@ -363,7 +355,6 @@ export async function startCollector(config: Config, options: StartOptions = {})
       // Intake closed: the counts of refusals not logged yet, before the stop line.
       syslogRefusals.flush();
       syslogHandshakes.flush();
-      syslogTlsReloads?.flush();
       httpRefusals.flush();
       for (const flush of tlsWarnings) flush();
       await Promise.all([parser.close(), httpAuth?.close()]);

@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import type { Server as TlsServer } from 'node:tls';
+import type { Server as TlsServer, TlsOptions } from 'node:tls';
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -22,8 +22,8 @@ import { parseSyslog } from './parse.ts';
 import { zonedTime } from './zoned-time.ts';
 import { formatAddr, parseAddr } from '../../config/units.ts';
 import { ERR, PeriscopeError } from '../../errors.ts';
-import { loadServerTls, reloadWhenChanged } from '../../server-tls.ts';
-import { certificateNotAfter, handshakeFailure, tlsConfigSchema } from './tls.ts';
+import { loadServerTls } from '../../server-tls.ts';
+import { handshakeFailure, tlsConfigSchema } from './tls.ts';
 
 /** Most datagrams committed in one batch. */
 const UDP_BATCH_MAX = 1000;
@@ -110,12 +110,6 @@ export interface SyslogSink {
    * `code`; a failed handshake comes with `detail`: why, and who.
    */
   refuse(code: string, receiver: 'syslog', detail?: SyslogRejection): void;
-  /**
-   * syslog.tls's files changed under the running listener: with no problems, the renewed
-   * certificate (valid until `notAfter`) is used from the next connection on; with problems, they
-   * cannot be used and the previous ones stay in use until the files change again.
-   */
-  tlsReloaded?(problems: string[], notAfter: string | undefined): void;
 }
 
 /** Why one frame or datagram was refused, and its sender (host:port). */
@@ -173,6 +167,11 @@ const EPHEMERAL_ATTEMPTS = 5;
 export interface SyslogReceiverOptions {
   /** The folder relative syslog.tls file paths are read from (the config file's); default: the working directory. */
   baseDir?: string;
+  /**
+   * Called with the TLS listener (syslog.tls) once created, and the options it was made with: the
+   * caller serves renewed files on it (collector/src/tls-renewal.ts, as for http.tls).
+   */
+  onTlsListener?(server: TlsServer, options: TlsOptions): void;
 }
 
 export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink, options: SyslogReceiverOptions = {}): SyslogReceiver {
@@ -541,13 +540,7 @@ export function createSyslogReceiver(config: SyslogConfig, sink: SyslogSink, opt
       });
     });
     server.on('tlsClientError', handshakeFailed);
-    reloadWhenChanged(server, tls, 'syslog.tls', baseDir, (problems, now) => {
-      try {
-        sink.tlsReloaded?.(problems, certificateNotAfter(now));
-      } catch {
-        // a failing sink must not take the listener down
-      }
-    });
+    options.onTlsListener?.(server, loaded.options);
     tlsServer = server;
     const { host, port } = parseAddr(tls.addr);
     try {

@@ -4,8 +4,6 @@
 // schema (the shared server-tls.ts block plus the listener's address), the checks at config load
 // (its files, its port), and the reason a handshake failed, for the log.
 
-import { X509Certificate } from 'node:crypto';
-import type { TlsOptions } from 'node:tls';
 import { Type } from '@sinclair/typebox';
 import { isAddr, parseAddr } from '../../config/units.ts';
 import { loadServerTls, serverTlsSchema, type ServerTlsConfig } from '../../server-tls.ts';
@@ -50,18 +48,6 @@ function fileProblems(block: Record<string, unknown>, baseDir: string): string[]
   if (['certFile', 'keyFile', 'clientCaFile'].some((k) => block[k] !== undefined && typeof block[k] !== 'string')) return [];
   if (typeof block.certFile !== 'string' || typeof block.keyFile !== 'string') return [];
   return loadServerTls(block as ServerTlsConfig, 'syslog.tls', baseDir).problems;
-}
-
-/** The notAfter of the certificate in `options` (the first of its chain), for the log; undefined when it cannot be read. */
-export function certificateNotAfter(options: TlsOptions | undefined): string | undefined {
-  const cert = options?.cert;
-  const pem = Array.isArray(cert) ? cert[0] : cert;
-  if (pem === undefined) return undefined;
-  try {
-    return new X509Certificate(pem as string | Buffer).validTo;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

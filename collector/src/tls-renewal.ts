@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import type { Server, TlsOptions } from 'node:tls';
 import { Gauge, type Registry } from 'prom-client';
-import type { Logger } from '../exporters/sink.ts';
-import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { ERR, PeriscopeError } from '../errors.ts';
-import { loadServerTls, reloadWhenChanged, type ServerTlsConfig } from '../server-tls.ts';
+import type { Logger } from './exporters/sink.ts';
+import { RateLimitedLog } from './log/rate-limited-log.ts';
+import { ERR, PeriscopeError } from './errors.ts';
+import { loadServerTls, reloadWhenChanged, type ServerTlsConfig } from './server-tls.ts';
 
 /**
  * The TLS options of the HTTP listener (`main`) and of the health listener (`health`: the same
@@ -27,7 +27,7 @@ export function httpTlsOptions(tls: ServerTlsConfig, baseDir: string): { main: T
 export function certificateExpiryGauge(registry: Registry): Gauge<'listener'> {
   return new Gauge({
     name: 'periscope_tls_certificate_expiry_timestamp_seconds',
-    help: 'Expiry (notAfter, Unix seconds) of the certificate a TLS listener serves (http.tls, renewed in place without a restart).',
+    help: 'Expiry (notAfter, Unix seconds) of the certificate a TLS listener serves (http.tls, syslog.tls; renewed in place without a restart).',
     labelNames: ['listener'],
     registers: [registry],
   });

@@ -312,7 +312,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
     logger: app.log,
     listenerUrl: () => listenerUrl(app.server.address() as AddressInfo | null, config.http.addr, tls ? 'https' : 'http'),
   });
-  const reload = createReloader(config, alerting, options.readConfig, app.log);
+  const reload = createReloader(config, alerting, options.readConfig, app.log, httpAuth.update);
   await alerting.registerRoutes(app, reload);
   registerHealthRoutes(
     app,
@@ -357,7 +357,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       syslogHandshakes.flush();
       httpRefusals.flush();
       for (const flush of tlsWarnings) flush();
-      await Promise.all([parser.close(), httpAuth?.close()]);
+      await Promise.all([parser.close(), httpAuth.close()]);
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for
       // notifications in flight, each exporter up to its shutdownTimeout, the indexer 5 s), and in
       // turn they added up to more than Kubernetes' default 30 s grace period.

@@ -25,7 +25,8 @@ function serialized<T>(fn: () => Promise<T>): () => Promise<T> {
  * read and checked again, all of it (a problem anywhere changes nothing, as they refuse a config
  * with one); the rule files of its `alerting.ruleFiles` replace the rules in effect, and a changed
  * notification side (routes, receivers, escalations, inhibition rules, …) replaces the pipeline,
- * its state kept (notify-swap.ts). Everything else is read at start only: a change there is logged
+ * its state kept (notify-swap.ts); http.auth's credentials replace those in effect (a token
+ * rotated without a restart, as Prometheus re-reads its web config). Everything else is read at start only: a change there is logged
  * and answered as needing a restart, so that it is not taken for applied. One reload at a time.
  */
 export function createReloader(
@@ -33,7 +34,9 @@ export function createReloader(
   running: Config,
   alerting: Pick<ReturnType<typeof createAlerting>, 'reloadRuleFiles' | 'reloadNotifications'>,
   readConfig: (() => Promise<Config>) | undefined,
-  log: Pick<FastifyInstance['log'], 'warn' | 'error'>,
+  log: Pick<FastifyInstance['log'], 'info' | 'warn' | 'error'>,
+  /** Puts http.auth's credentials in effect (auth.ts); returns whether they changed. */
+  applyHttpAuth: (next: Config['http']['auth']) => boolean = () => false,
 ): () => Promise<ReloadResult> {
   return serialized(async (): Promise<ReloadResult> => {
     let next: Config | undefined;
@@ -63,6 +66,7 @@ export function createReloader(
       log.error({ problems }, 'alerting notifications not reloaded');
       return { ok: false, problems, restartNeeded: [], message: 'the alerting rule files were reloaded, the routing was not', ...(err instanceof AlertError ? { code: err.code } : {}) };
     }
+    if (applyHttpAuth(next.http.auth)) log.info('http.auth reloaded: the credentials of the file are checked from the next request on');
     const restartNeeded = changedKeys(running, next);
     if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting's rule files, routes, receivers, escalations and inhibition rules)`);
     return { ...result, restartNeeded };
@@ -75,9 +79,12 @@ export function createReloader(
  * edit that changes nothing in effect, a default written out, is no change).
  */
 function changedKeys(before: Config, after: Config): string[] {
-  return differingKeys(before, after).flatMap((s) =>
-    s !== 'alerting' ? [s] : differingKeys(before.alerting, after.alerting).filter((k) => k !== 'ruleFiles' && !APPLIED_BY_RELOAD.has(k)).map((k) => `alerting.${k}`),
-  );
+  return differingKeys(before, after).flatMap((s) => {
+    if (s === 'alerting') return differingKeys(before.alerting, after.alerting).filter((k) => k !== 'ruleFiles' && !APPLIED_BY_RELOAD.has(k)).map((k) => `alerting.${k}`);
+    // http.auth is applied by the reload (applyHttpAuth); the listener's other keys are not.
+    if (s === 'http') return differingKeys(before.http, after.http).some((k) => k !== 'auth') ? ['http'] : [];
+    return [s];
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDeepStrictEqual } from 'node:util';
 import { Piscina } from 'piscina';
 import { Counter, type Registry } from 'prom-client';
 import { ERR, PeriscopeError } from '../errors.ts';
@@ -40,26 +41,39 @@ function servedOpenly(request: FastifyRequest): boolean {
  * bcrypt runs in one worker thread (bcrypt-worker.ts), started at the first check and stopped
  * after a minute without one: checks take turns, as Prometheus' take a mutex, and never hold up
  * the event loop; the other core stays with ingest.
- * Returns undefined (and adds nothing) when no credential is configured. Register before routes;
- * close() at shutdown writes the pending log summaries and stops the worker.
+ * Without any credential configured nothing is checked. `update` puts another http.auth in effect
+ * (a reload: a token rotated, a user added, auth turned on or off) for the requests that follow;
+ * it returns whether anything changed. Register before routes; close() at shutdown writes the
+ * pending log summaries and stops the worker.
  */
 export function installHttpAuth(
   app: FastifyInstance,
   config: HttpAuthConfig | undefined,
   deps: { registry: Registry; logger: Logger },
-): { close(): Promise<void> } | undefined {
-  if (!config || (Object.keys(config.basicUsers).length === 0 && config.bearerTokens.length === 0)) return undefined;
-  const bcryptPool = new Piscina<{ password: string; hash: string }, boolean>({
-    filename: new URL('./bcrypt-worker.ts', import.meta.url).href,
-    minThreads: 0,
-    maxThreads: 1,
-    idleTimeout: 60_000,
-  });
-  const verifier = new CredentialVerifier(config, { compare: (password, hash) => bcryptPool.run({ password, hash }) });
-  const challenges = [
-    ...(verifier.acceptsBasic ? [`Basic realm="${REALM}", charset="UTF-8"`] : []),
-    ...(verifier.acceptsBearer ? [`Bearer realm="${REALM}"`] : []),
-  ];
+): { update(next: HttpAuthConfig | undefined): boolean; close(): Promise<void> } {
+  let bcryptPool: Piscina<{ password: string; hash: string }, boolean> | undefined;
+  const compare = (password: string, hash: string) => {
+    bcryptPool ??= new Piscina({ filename: new URL('./bcrypt-worker.ts', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
+    return bcryptPool.run({ password, hash });
+  };
+  /** What is in effect: undefined when no credential is configured. */
+  let current: { config: HttpAuthConfig; verifier: CredentialVerifier; challenges: string[] } | undefined;
+  let applied: HttpAuthConfig | undefined;
+  const apply = (next: HttpAuthConfig | undefined): boolean => {
+    const effective = next && (Object.keys(next.basicUsers).length > 0 || next.bearerTokens.length > 0) ? next : undefined;
+    if (isDeepStrictEqual(effective, applied)) return false;
+    applied = effective;
+    if (!effective) {
+      current = undefined;
+      return true;
+    }
+    const verifier = new CredentialVerifier(effective, { compare });
+    const challenges = [...(verifier.acceptsBasic ? [`Basic realm="${REALM}", charset="UTF-8"`] : []), ...(verifier.acceptsBearer ? [`Bearer realm="${REALM}"`] : [])];
+    current = { config: effective, verifier, challenges };
+    return true;
+  };
+  apply(config);
+
   const refused = new Counter({
     name: 'periscope_http_unauthorized_requests_total',
     help: 'HTTP requests answered 401 because they carried no credentials (reason="missing") or credentials http.auth does not accept (reason="invalid").',
@@ -69,7 +83,7 @@ export function installHttpAuth(
   for (const reason of ['missing', 'invalid']) refused.inc({ reason }, 0);
   const log = new RateLimitedLog(deps.logger);
 
-  const refuse = (request: FastifyRequest, reply: FastifyReply, verdict: Exclude<Verdict, { ok: true }>, done: (err?: Error) => void) => {
+  const refuse = (request: FastifyRequest, reply: FastifyReply, auth: NonNullable<typeof current>, verdict: Exclude<Verdict, { ok: true }>, done: (err?: Error) => void) => {
     if (verdict.reason === 'busy') {
       done(new PeriscopeError(ERR.OVERLOADED, 'too many password checks in progress; retry later', 503, undefined, 1));
       return;
@@ -83,7 +97,8 @@ export function installHttpAuth(
       fields: { reason: verdict.reason, client: request.ip, method: request.method, path, ...(scheme && { scheme }) },
       msg: () => `HTTP request refused (401): ${verdict.reason === 'missing' ? 'no credentials' : 'credentials not accepted'} (http.auth)`,
     });
-    reply.header('www-authenticate', challenges);
+    reply.header('www-authenticate', auth.challenges);
+    const { verifier, challenges } = auth;
     const message =
       verdict.reason === 'missing'
         ? `authentication required: send ${verifier.acceptsBasic ? 'HTTP basic credentials' : ''}${challenges.length > 1 ? ' or ' : ''}${verifier.acceptsBearer ? 'Authorization: Bearer <token>' : ''} (http.auth)`
@@ -93,18 +108,20 @@ export function installHttpAuth(
 
   // Callback style: it runs for every ingest request, and most verdicts are synchronous.
   app.addHook('onRequest', (request, reply, done) => {
-    if (servedOpenly(request)) return done();
-    const verdict = verifier.verify(request.headers.authorization);
+    const auth = current;
+    if (auth === undefined || servedOpenly(request)) return done();
+    const verdict = auth.verifier.verify(request.headers.authorization);
     if (!(verdict instanceof Promise)) {
       if (verdict.ok) return done();
-      return refuse(request, reply, verdict, done);
+      return refuse(request, reply, auth, verdict, done);
     }
-    verdict.then((v) => (v.ok ? done() : refuse(request, reply, v, done)));
+    verdict.then((v) => (v.ok ? done() : refuse(request, reply, auth, v, done)));
   });
   return {
+    update: apply,
     async close() {
       log.flush();
-      await bcryptPool.close({ force: true });
+      await bcryptPool?.close({ force: true });
     },
   };
 }

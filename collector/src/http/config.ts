@@ -21,13 +21,13 @@ const httpAuthConfigSchema = Type.Object(
     bearerTokens: Type.Array(Type.String({ minLength: 1, format: 'header-value' }), {
       default: [],
       description:
-        'Tokens accepted as `Authorization: Bearer <token>` (RFC 6750), as the OpenTelemetry Collector\'s bearertokenauth; compared in constant time. Give them from a file: `- ${file:/run/secrets/periscope-token}` (its whitespace trimmed). Several: rotate by adding the new one, moving the senders over, removing the old one (each change takes a restart).',
+        'Tokens accepted as `Authorization: Bearer <token>` (RFC 6750), as the OpenTelemetry Collector\'s bearertokenauth; compared in constant time. Give them from a file: `- ${file:/run/secrets/periscope-token}` (its whitespace trimmed). Several: rotate by adding the new one, moving the senders over, removing the old one (a reload applies each change).',
     }),
   },
   {
     additionalProperties: false,
     description:
-      'Credentials every request to http.addr must carry, but GET /health, GET /health/ready and /ack/<signed token> (docs/api.md#authentication): either a basic user or a bearer token. Missing or wrong: 401 PERISCOPE_ERR_UNAUTHORIZED with WWW-Authenticate. Unset, or both lists empty: no authentication. Basic auth over plain HTTP sends the password readable by anyone on the path: use it behind TLS or on a trusted network. Read at start only (a change needs a restart). http.healthAddr stays unauthenticated.',
+      'Credentials every request to http.addr must carry, but GET /health, GET /health/ready and /ack/<signed token> (docs/api.md#authentication): either a basic user or a bearer token. Missing or wrong: 401 PERISCOPE_ERR_UNAUTHORIZED with WWW-Authenticate. Unset, or both lists empty: no authentication. Basic auth over plain HTTP sends the password readable by anyone on the path: use it behind TLS or on a trusted network. A reload (SIGHUP, POST /-/reload) applies a change from the next request on. http.healthAddr stays unauthenticated.',
   },
 );
 

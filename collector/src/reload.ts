@@ -68,7 +68,7 @@ export function createReloader(
     }
     if (applyHttpAuth(next.http.auth)) log.info('http.auth reloaded: the credentials of the file are checked from the next request on');
     const restartNeeded = changedKeys(running, next);
-    if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting's rule files, routes, receivers, escalations and inhibition rules)`);
+    if (restartNeeded.length) log.warn({ keys: restartNeeded }, `configuration changed in ${restartNeeded.join(', ')}: not applied until the collector restarts (a reload applies alerting's rule files, routes, receivers, escalations and inhibition rules, and http.auth)`);
     return { ...result, restartNeeded };
   });
 }

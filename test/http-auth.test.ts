@@ -288,8 +288,19 @@ describe('http.auth unset', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('www-authenticate')).toBeNull();
       expect(await (await fetch(`${open.url}/metrics`)).text()).toContain('periscope_http_unauthorized_requests_total{reason="missing"} 0');
+      expect(open.output()).not.toContain('http.auth is not set');
     } finally {
       await open.dispose();
+    }
+  }, T);
+
+  it('on an address beyond loopback, the start says that anyone who reaches it can read everything', async () => {
+    const exposed = await startCollectorProcess({ httpAddr: '0.0.0.0:0' });
+    try {
+      const line = await waitFor(() => exposed.output().split('\n').find((l) => l.includes('http.auth is not set')));
+      expect(JSON.parse(line)).toMatchObject({ level: 40, http: '0.0.0.0:0', msg: expect.stringContaining('Exposing the collector beyond loopback') });
+    } finally {
+      await exposed.dispose();
     }
   }, T);
 });

@@ -18,7 +18,7 @@ import { Exporters, type ExporterStop } from './exporters/exporters.ts';
 import { MetricsSources, registrySource } from './exporters/prometheus-remote-write/samples.ts';
 import { registerExporterRoutes } from './exporters/routes.ts';
 import { installHttpAuth } from './http/auth.ts';
-import { hostCheck } from './http/host-check.ts';
+import { hostCheck, isLoopback } from './http/host-check.ts';
 import { createHttpServer } from './http/server.ts';
 import { closeServer, createHealthListener, listenServer } from './http/health-listener.ts';
 import { InflightBytes } from './http/inflight-bytes.ts';
@@ -395,6 +395,11 @@ export async function startCollector(config: Config, options: StartOptions = {})
     }
     const { host, port } = parseAddr(config.http.addr);
     await listenOn('HTTP', 'http.addr', 'PERISCOPE_HTTP_ADDR', config.http.addr, () => app.listen({ host, port }));
+    // Listening beyond loopback with no credentials is how a collector gets exposed by accident
+    // (the image listens on 0.0.0.0): said once at start, with where to read what to do.
+    if (!isLoopback(host) && !httpAuth.enabled()) {
+      app.log.warn({ http: config.http.addr }, `http.addr ${config.http.addr} is reachable from other machines and http.auth is not set: anyone who reaches it can send records and read every log, trace and alert (docs/deploy.md, "Exposing the collector beyond loopback")`);
+    }
     if (healthServer) {
       const health = parseAddr(config.http.healthAddr!);
       await listenOn('health probes', 'http.healthAddr', undefined, config.http.healthAddr!, () =>

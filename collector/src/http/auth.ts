@@ -50,7 +50,7 @@ export function installHttpAuth(
   app: FastifyInstance,
   config: HttpAuthConfig | undefined,
   deps: { registry: Registry; logger: Logger },
-): { update(next: HttpAuthConfig | undefined): boolean; close(): Promise<void> } {
+): { update(next: HttpAuthConfig | undefined): boolean; enabled(): boolean; close(): Promise<void> } {
   let bcryptPool: Piscina<{ password: string; hash: string }, boolean> | undefined;
   const compare = (password: string, hash: string) => {
     bcryptPool ??= new Piscina({ filename: new URL('./bcrypt-worker.ts', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
@@ -119,6 +119,7 @@ export function installHttpAuth(
   });
   return {
     update: apply,
+    enabled: () => current !== undefined,
     async close() {
       log.flush();
       await bcryptPool?.close({ force: true });

@@ -41,7 +41,7 @@ function hostnameOf(host: string): string | undefined {
   }
 }
 
-function isLoopback(bindHost: string): boolean {
+export function isLoopback(bindHost: string): boolean {
   const h = bindHost.toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }

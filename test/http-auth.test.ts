@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { runSdkApp } from './helpers/sdk-app.ts';
 
 const T = 60_000;
 const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
-const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
 const PASSWORD = 'corr3ct-h0rse:bättery';
 const TOKEN = 'tok_9f8e7d6c5b4a3210fedcba9876543210';
 const WRONG_PASSWORD = 'wr0ng-pässword-never-logged';
@@ -32,19 +32,7 @@ function hashPassword(password: string): Promise<string> {
   });
 }
 
-function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stderr: err });
-    });
-  });
-}
+const runApp = (scenario: string, env: Record<string, string>) => runSdkApp(scenario, env);
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ndjson = (records: object[]) => records.map((r) => JSON.stringify(r)).join('\n');

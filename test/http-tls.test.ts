@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
-import { chromium } from 'playwright-core';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { haveChromium, launchChromium } from './helpers/chromium.ts';
+import { runSdkApp } from './helpers/sdk-app.ts';
 import { freePort } from './helpers/net.ts';
 import { promtoolCheckMetrics } from './helpers/promtool.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
@@ -21,8 +22,6 @@ import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 const T = 60_000;
 const certs = makeTestCerts();
 const BIN = join(REPO_ROOT, 'collector/bin/periscope.ts');
-const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
-const CHROMIUM = '/usr/bin/chromium';
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
 const prometheusMissing = !existsSync(PROMETHEUS) || !existsSync(PROMTOOL);
@@ -59,19 +58,7 @@ function plainExchange(url: string, bytes: string): Promise<string> {
   });
 }
 
-function runApp(scenario: string, env: Record<string, string>): Promise<{ code: number | null; result: any; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stderr: err });
-    });
-  });
-}
+const runApp = (scenario: string, env: Record<string, string>) => runSdkApp(scenario, env);
 
 const ndjson = (service: string, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ appName: service, msg: `tls ${i}` })).join('\n');
 
@@ -146,9 +133,8 @@ describe.skipIf(opensslMissing)('http.tls: the collector serves https', () => {
     }
   });
 
-  // Chromium missing fails CI in test/e2e/console.test.ts; here it is only skipped.
-  it.skipIf(!existsSync(CHROMIUM))('the web console loads over https and its live tail connects over wss://', { timeout: T }, async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  it.skipIf(!haveChromium)('the web console loads over https and its live tail connects over wss://', { timeout: T }, async () => {
+    const browser = await launchChromium();
     try {
       // The test CA is not in Chromium's store: its certificate errors are ignored, the scheme stays https.
       const page = await (await browser.newContext({ ignoreHTTPSErrors: true, baseURL: collector.url })).newPage();

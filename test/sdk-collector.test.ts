@@ -1,6 +1,5 @@
 // The SDK in a child process against the REAL collector process: logs, traces joined with logs,
 // metrics on /metrics, and a collector that is down and then comes up.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,28 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricNamesIn } from '../dashboards/src/inspect.ts';
-import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { runSdkApp } from './helpers/sdk-app.ts';
 import { shippedQueries } from './helpers/metric-reads.ts';
 import { freePort } from './helpers/net.ts';
 
-const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
 
-function runApp(scenario: string, env: Record<string, string>, onLine?: (line: string) => void): Promise<{ code: number | null; result: any; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (onLine) for (const line of String(d).split('\n')) onLine(line.trim());
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stderr: err });
-    });
-  });
-}
+const runApp = (scenario: string, env: Record<string, string>, onLine?: (line: string) => void) => runSdkApp(scenario, env, { onLine });
 
 
 describe('SDK → collector', () => {

@@ -1,7 +1,6 @@
 // OpenTelemetry SDK environment variables, set on an app with the SDK in a child process, seen at
 // the REAL collector process (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
 // A recording proxy in front of the collector's OTLP receiver tells what each request carried.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,23 +11,11 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOtlp } from '../collector/src/receivers/otlp/decode.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { runSdkApp } from './helpers/sdk-app.ts';
 
-const APP = join(REPO_ROOT, 'test/fixtures/sdk-app.ts');
 const T = 60_000;
 
-function runApp(scenario: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<{ code: number | null; result: any; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...nodeArgs, APP, scenario], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ code, result: line ? JSON.parse(line.slice(7)) : undefined, stdout: out, stderr: err });
-    });
-  });
-}
+const runApp = (scenario: string, env: Record<string, string>, nodeArgs: string[] = []) => runSdkApp(scenario, env, { nodeArgs });
 
 /** Forwards every request to the collector as it came, and records the spans of each /v1/traces request and the records of each log request. */
 async function startRecordingProxy(target: string, tls?: HttpsOptions): Promise<{ url: string; spansPerRequest: number[]; recordsPerRequest: number[]; headers: IncomingHttpHeaders[]; paths: string[]; close(): Promise<void> }> {

@@ -1,22 +1,14 @@
 // The web console behind http.auth's basic users, in headless Chromium (Debian package, driven by
 // playwright-core): the browser is challenged on the page, and once the user has logged in its
 // own fetches (search) and the live-tail WebSocket go with the browser's credentials.
-import { existsSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
+import { CHROMIUM, haveChromium, launchChromium } from '../helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const USER = 'ops';
 const PASSWORD = 'console-pässword';
-
-describe.runIf(!haveChromium && process.env.CI === 'true')('web console behind basic auth in CI', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
-  });
-});
 
 describe.skipIf(!haveChromium)(`web console behind basic auth in headless Chromium${haveChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
   let collector: CollectorProcess;
@@ -36,10 +28,7 @@ describe.skipIf(!haveChromium)(`web console behind basic auth in headless Chromi
   beforeAll(async () => {
     [collector, browser] = await Promise.all([
       startCollectorProcess({ configYaml: `http:\n  auth:\n    basicUsers:\n      ${USER}: "${bcrypt.hashSync(PASSWORD, 4)}"\nstore:\n  search:\n    indexInterval: 50ms\n` }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
   });
 

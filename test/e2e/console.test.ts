@@ -1,22 +1,15 @@
 // The web console end to end: the real collector process, headless Chromium (Debian package,
 // driven by playwright-core), real HTTP and WebSocket. Screenshots go to test-artifacts/console/.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { init } from '../../sdk/src/index.ts';
 import { startStandIn } from '../helpers/alerting.ts';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
+import { CHROMIUM, haveChromium, launchChromium } from '../helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
-
-describe.runIf(!haveChromium && process.env.CI === 'true')('web console in CI', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: install the Debian package "chromium" (.ci/run does)`);
-  });
-});
 
 describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
   let collector: CollectorProcess;
@@ -50,10 +43,7 @@ describe.skipIf(!haveChromium)(`web console in headless Chromium${haveChromium ?
     mkdirSync(ARTIFACTS, { recursive: true });
     [collector, browser] = await Promise.all([
       startCollectorProcess({ configYaml: 'store:\n  search:\n    indexInterval: 50ms\n' }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
   });
 

@@ -4,7 +4,6 @@
 // which an acknowledgement stops. The same Prometheus also serves a `promql` rule of Periscope's
 // own engine (real PromQL over its HTTP API). Skipped with the reason when the binary is missing
 // (a failure in CI).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +11,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithBinaries } from './deploy/helpers.ts';
 import { freePort, slackText, startStandIn, type StandIn } from './helpers/alerting.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startPrometheus, type PrometheusProcess } from './helpers/prometheus.ts';
 
 const WAIT_S = 2;
 
 describeWithBinaries('a real Prometheus sends its alerts to Periscope, which escalates them', ['prometheus'], (bin) => {
   let collector: CollectorProcess | undefined;
-  let prometheus: ChildProcess | undefined;
-  let exited: Promise<unknown> = Promise.resolve();
-  let promOutput = '';
+  let prometheus: PrometheusProcess | undefined;
   let promUrl = '';
   let dir = '';
   let slack: StandIn;
@@ -104,23 +102,12 @@ describeWithBinaries('a real Prometheus sends its alerts to Periscope, which esc
       `      - targets: ['127.0.0.1:${collectorPort}']`,
       '',
     ].join('\n'));
-    const proc = spawn(bin.prometheus, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.on('data', (d: Buffer) => (promOutput += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (promOutput += d.toString()));
-    exited = new Promise((resolve) => proc.once('exit', resolve));
-    prometheus = proc;
-    const ready = await Promise.race([
-      waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 20_000, 100).then(() => true),
-      exited.then(() => false),
-    ]);
-    if (!ready) throw new Error(`prometheus did not start:\n${promOutput}`);
+    // On the port chosen above: the collector's alerting.prometheus.url already points there.
+    prometheus = await startPrometheus({ bin: bin.prometheus, configFile: join(dir, 'prometheus.yml'), dataDir: join(dir, 'tsdb'), port: promPort, args: ['--log.level=warn'] });
   });
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
+    await prometheus?.stop();
     if (collector) expect(await collector.stop()).toBe(0);
     await Promise.all([slack?.close(), hook?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });

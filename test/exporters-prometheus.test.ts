@@ -2,13 +2,14 @@
 // (which must also pass `promtool check metrics`) and receives the collector's remote write
 // (--web.enable-remote-write-receiver); the test queries Prometheus' HTTP API for the series.
 // Without the binaries the test is skipped with the reason, except in CI (CI=true) where it fails.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { freePort } from './helpers/net.ts';
+import { startPrometheus, type PrometheusProcess } from './helpers/prometheus.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -19,14 +20,11 @@ if (missing.length > 0 && process.env.CI === 'true') {
 const describeWithPrometheus = missing.length > 0 ? describe.skip : describe;
 if (missing.length > 0) console.warn(`skipping: ${missing.join(', ')} not installed (Debian package "prometheus")`);
 
-
-interface PrometheusProcess {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts the real Prometheus with the remote write receiver, scraping `scrapeTarget` when given. */
-async function startPrometheus(dir: string, port: number, scrapeTarget?: string): Promise<PrometheusProcess> {
+/**
+ * Starts the real Prometheus with the remote write receiver, scraping `scrapeTarget` when given;
+ * on `port` when given (the collector's remote write URL names it), else on a free one.
+ */
+async function startReceivingPrometheus(dir: string, port: number | undefined, scrapeTarget?: string): Promise<PrometheusProcess> {
   const scrape = scrapeTarget
     ? `scrape_configs:
   - job_name: periscope
@@ -35,27 +33,7 @@ async function startPrometheus(dir: string, port: number, scrapeTarget?: string)
 `
     : '';
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n${scrape}`);
-  const url = `http://127.0.0.1:${port}`;
-  let log = '';
-  const proc = spawn(PROMETHEUS, [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--web.enable-remote-write-receiver',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (d) => (log += d));
-  proc.stderr!.on('data', (d) => (log += d));
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
-  };
-  await waitFor(async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok, 30_000, 100).catch(async (err) => {
-    await stop();
-    throw new Error(`${(err as Error).message}\n${log}`);
-  });
-  return { url, stop };
+  return startPrometheus({ bin: PROMETHEUS, configFile: join(dir, 'prometheus.yml'), dataDir: join(dir, 'data'), port, args: ['--web.enable-remote-write-receiver'] });
 }
 
 type Series = Array<{ metric: Record<string, string>; value: [number, string] }>;
@@ -76,8 +54,8 @@ describeWithPrometheus('Prometheus scrapes and receives remote write', () => {
   const service = `prom-${Date.now()}`;
 
   beforeAll(async () => {
-    const [promPort, collectorPort] = [await freePort(), await freePort()];
-    prometheus = await startPrometheus(dir, promPort, `127.0.0.1:${collectorPort}`);
+    const collectorPort = await freePort();
+    prometheus = await startReceivingPrometheus(dir, undefined, `127.0.0.1:${collectorPort}`);
     promUrl = prometheus.url;
     collector = await startCollectorProcess({
       httpAddr: `127.0.0.1:${collectorPort}`,
@@ -192,7 +170,7 @@ describeWithPrometheus('remote write samples queued while Prometheus is down sur
     const killedAtMs = Date.now();
     await collector.kill();
 
-    prometheus = await startPrometheus(dir, promPort);
+    prometheus = await startReceivingPrometheus(dir, promPort);
     collector = await startCollectorProcess({ dataDir, configYaml });
     // Raw samples of the last 5 minutes: those stamped before the kill came from the queue.
     const samples = await waitFor(async () => {

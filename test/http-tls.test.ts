@@ -16,6 +16,7 @@ import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from
 import { haveChromium, launchChromium } from './helpers/chromium.ts';
 import { runSdkApp } from './helpers/sdk-app.ts';
 import { freePort } from './helpers/net.ts';
+import { startPrometheus, type PrometheusProcess } from './helpers/prometheus.ts';
 import { promtoolCheckMetrics } from './helpers/promtool.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
 
@@ -329,19 +330,15 @@ describe.skipIf(opensslMissing)('a bad http.tls file', () => {
 describe.skipIf(opensslMissing || prometheusMissing)('Prometheus scrapes /metrics over https', () => {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-prom-tls-'));
   let collector: CollectorProcess | undefined;
-  let prometheus: ReturnType<typeof spawn> | undefined;
+  let prometheus: PrometheusProcess | undefined;
   afterAll(async () => {
     await collector?.dispose();
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((r) => prometheus!.once('exit', r));
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
+    await prometheus?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('with tls_config ca_file, the real Prometheus scrapes the https listener and reads the expiry gauge', { timeout: T }, async () => {
-    const [collectorPort, promPort] = [await freePort(), await freePort()];
+    const collectorPort = await freePort();
     collector = await startCollectorProcess({ httpAddr: `127.0.0.1:${collectorPort}`, configYaml: `http:\n  tls: { certFile: ${certs.serverCert}, keyFile: ${certs.serverKey} }\n` });
     writeFileSync(join(dir, 'prometheus.yml'), `global:
   scrape_interval: 1s
@@ -352,17 +349,15 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:${collectorPort}']
 `);
-    let log = '';
-    prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    prometheus.stdout!.on('data', (d) => (log += d));
-    prometheus.stderr!.on('data', (d) => (log += d));
+    prometheus = await startPrometheus({ bin: PROMETHEUS, configFile: join(dir, 'prometheus.yml'), dataDir: join(dir, 'data') });
+    const { url: promUrl, output } = prometheus;
     const query = async (q: string) => {
-      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
+      const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
       if (!res?.ok) return [];
       return ((await res.json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result;
     };
     const expiry = await waitFor(async () => (await query('periscope_tls_certificate_expiry_timestamp_seconds{job="periscope",listener="http"}'))[0], 30_000, 250).catch((err: Error) => {
-      throw new Error(`${err.message}\n${log}`);
+      throw new Error(`${err.message}\n${output()}`);
     });
     expect(Number(expiry.value[1])).toBe(new X509Certificate(certs.read(certs.serverCert)).validToDate.getTime() / 1000);
     expect((await query('up{job="periscope"}')).map((s) => s.value[1])).toEqual(['1']);

@@ -8,21 +8,19 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithBinaries, freePort } from './deploy/helpers.ts';
+import { describeWithBinaries } from './deploy/helpers.ts';
 import { startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
+import { startPrometheus, type PrometheusProcess } from './helpers/prometheus.ts';
 
 describeWithBinaries('Prometheus scrapes OTLP metrics and span metrics from the collector', ['prometheus'], (bin) => {
   const service = `scrape-check-${process.pid}`;
   const instance = `pod-${process.pid}`;
   let collector: CollectorProcess | undefined;
-  let prometheus: ChildProcess | undefined;
-  let exited: Promise<unknown> = Promise.resolve();
-  let output = '';
+  let prometheus: PrometheusProcess | undefined;
   let api = '';
   let dir = '';
 
@@ -67,32 +65,12 @@ describeWithBinaries('Prometheus scrapes OTLP metrics and span metrics from the 
       `      - targets: ['127.0.0.1:${collector.httpPort}']`,
       '',
     ].join('\n'));
-    // A port can be taken between freePort() and Prometheus binding it: try a few.
-    for (let attempt = 0; attempt < 3 && !api; attempt++) {
-      const port = await freePort();
-      output = '';
-      const proc = spawn(bin.prometheus, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, `tsdb${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-      proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-      const procExited = new Promise((resolve) => proc.once('exit', resolve));
-      const ready = await Promise.race([
-        waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, 20_000, 100).then(() => true),
-        procExited.then(() => false),
-      ]);
-      if (ready) {
-        prometheus = proc;
-        exited = procExited;
-        api = `http://127.0.0.1:${port}`;
-      }
-    }
-    if (!api) throw new Error(`prometheus did not start:\n${output}`);
+    prometheus = await startPrometheus({ bin: bin.prometheus, configFile: config, dataDir: join(dir, 'tsdb'), args: ['--log.level=warn'] });
+    api = prometheus.url;
   });
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
+    await prometheus?.stop();
     await collector?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

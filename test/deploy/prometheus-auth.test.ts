@@ -2,7 +2,6 @@
 // credential lines that deploy/prometheus/prometheus.yml ships commented out: its scrape and its
 // alert delivery to POST /api/v2/alerts get through with them, and a scrape without is refused.
 // https://prometheus.io/docs/prometheus/2.42/configuration/configuration/#scrape_config
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,8 @@ import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
-import { DEPLOY, describeWithBinaries, freePort } from './helpers.ts';
+import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.ts';
+import { DEPLOY, describeWithBinaries } from './helpers.ts';
 
 const TOKEN = 'prometheus-token-0123456789abcdef';
 const PASSWORD = 'prometheus-pässword';
@@ -22,9 +22,7 @@ function commentedCredentials(text: string): Array<{ key: string; value: Record<
 
 describeWithBinaries('deploy/prometheus against a collector with http.auth', ['prometheus'], (bin) => {
   let collector: CollectorProcess | undefined;
-  let prometheus: ChildProcess | undefined;
-  let prometheusExited: Promise<unknown> = Promise.resolve();
-  let prometheusOutput = '';
+  let prometheus: PrometheusProcess | undefined;
   let api = '';
   let dir = '';
 
@@ -70,33 +68,12 @@ describeWithBinaries('deploy/prometheus against a collector with http.auth', ['p
     // An alert that fires at once, so that Prometheus posts to the collector's /api/v2/alerts.
     writeFileSync(join(dir, 'config/rules/auth-check.yml'), stringify({ groups: [{ name: 'auth-check', rules: [{ alert: 'AuthCheckFiring', expr: 'vector(1)', labels: { severity: 'info' } }] }] }));
 
-    for (let attempt = 0; attempt < 3 && !api; attempt++) {
-      const port = await freePort();
-      prometheusOutput = '';
-      const proc = spawn(
-        bin.prometheus,
-        [`--config.file=${configPath}`, `--storage.tsdb.path=${join(dir, `tsdb${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', '--rules.alert.resend-delay=1s'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      proc.stdout!.on('data', (d: Buffer) => (prometheusOutput += d.toString()));
-      proc.stderr!.on('data', (d: Buffer) => (prometheusOutput += d.toString()));
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      const ready = await Promise.race([
-        waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, 20_000, 100).then(() => true),
-        exited.then(() => false),
-      ]);
-      if (ready) {
-        prometheus = proc;
-        prometheusExited = exited;
-        api = `http://127.0.0.1:${port}`;
-      }
-    }
-    if (!api) throw new Error(`prometheus did not start:\n${prometheusOutput}`);
+    prometheus = await startPrometheus({ bin: bin.prometheus, configFile: configPath, dataDir: join(dir, 'tsdb'), args: ['--log.level=warn', '--rules.alert.resend-delay=1s'] });
+    api = prometheus.url;
   }, 60_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) prometheus.kill('SIGTERM');
-    await prometheusExited;
+    await prometheus?.stop();
     await collector?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

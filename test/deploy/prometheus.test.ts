@@ -2,20 +2,18 @@
 // rules, with only the collector's address (and the intervals, for speed) changed — against a
 // running collector, and its HTTP API shows the scrape, the rules and the alert receiver.
 // https://prometheus.io/docs/prometheus/2.42/querying/api/
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { startCollectorProcess, waitFor, type CollectorProcess } from '../helpers/collector-process.ts';
-import { DEPLOY, describeWithBinaries, freePort, readYaml } from './helpers.ts';
+import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.ts';
+import { DEPLOY, describeWithBinaries, readYaml } from './helpers.ts';
 
 describeWithBinaries('deploy/prometheus in a real Prometheus', ['prometheus'], (bin) => {
   let collector: CollectorProcess | undefined;
-  let prometheus: ChildProcess | undefined;
-  let prometheusExited: Promise<unknown> = Promise.resolve();
-  let prometheusOutput = '';
+  let prometheus: PrometheusProcess | undefined;
   let api = '';
   let dir = '';
   const service = `deploy-check-${process.pid}`;
@@ -56,34 +54,12 @@ describeWithBinaries('deploy/prometheus in a real Prometheus', ['prometheus'], (
     config.alerting.alertmanagers[0].static_configs = [{ targets: [target] }];
     writeFileSync(configPath, stringify(config));
 
-    // A port can be taken between freePort() and Prometheus binding it: try a few.
-    for (let attempt = 0; attempt < 3 && !api; attempt++) {
-      const port = await freePort();
-      prometheusOutput = '';
-      const proc = spawn(
-        bin.prometheus,
-        [`--config.file=${configPath}`, `--storage.tsdb.path=${join(dir, `tsdb${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      proc.stdout!.on('data', (d: Buffer) => (prometheusOutput += d.toString()));
-      proc.stderr!.on('data', (d: Buffer) => (prometheusOutput += d.toString()));
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      const ready = await Promise.race([
-        waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, 20_000, 100).then(() => true),
-        exited.then(() => false),
-      ]);
-      if (ready) {
-        prometheus = proc;
-        prometheusExited = exited;
-        api = `http://127.0.0.1:${port}`;
-      }
-    }
-    if (!api) throw new Error(`prometheus did not start:\n${prometheusOutput}`);
+    prometheus = await startPrometheus({ bin: bin.prometheus, configFile: configPath, dataDir: join(dir, 'tsdb'), args: ['--log.level=warn'] });
+    api = prometheus.url;
   });
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) prometheus.kill('SIGTERM');
-    await prometheusExited;
+    await prometheus?.stop();
     await collector?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -2,7 +2,7 @@
 // over https (wss) with a private CA; mutual TLS; the SDK end to end with
 // OTEL_EXPORTER_OTLP_CERTIFICATE; a certificate renewed in place under the running collector; a
 // plain HTTP request answered 400; a bad file refused at start and by check-config.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -148,3 +148,23 @@ describe('http.tls files, read with the configuration', () => {
     problems.forEach((p, i) => expect(result.problems[i]).toMatch(p));
   });
 });
+
+describe('http.auth.basicUsers: a value that is no bcrypt hash', () => {
+  // Following docs/api.md an operator pasted the password itself, a whole htpasswd line, or the
+  // docs' elided `$2b$10$…`: the refusal printed bcrypt's regular expression, which does not say
+  // what goes there or how to make it.
+  const HASH = '$2b$10$qranzDe0IH5ZM2yVFvPDsuuyEMV7a0O2/wutzRutMsHrWV.656NYi';
+  it('takes a bcrypt hash, quoted or not', () => {
+    expect(read(`http:\n  auth:\n    basicUsers:\n      ops: ${HASH}\n      grafana: "${HASH.replace('$2b$', '$2y$')}"\n`, {}).problems).toEqual([]);
+  });
+  it.each([
+    { name: 'the password itself', value: 'hunter2-the-password' },
+    { name: 'a whole htpasswd line', value: `ops:${HASH}` },
+    { name: "the docs' elided hash", value: '$2b$10$Ov4fY8…' },
+  ])('is refused with how to make one, never with the value: $name', ({ value }) => {
+    const { problems } = read(`http:\n  auth:\n    basicUsers:\n      ops: "${value}"\n`, {});
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^http\.auth\.basicUsers\.ops: .*bcrypt hash.*periscope hash-password/);
+    expect(problems[0]).not.toContain(value);
+  });
+});

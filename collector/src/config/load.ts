@@ -9,7 +9,7 @@ import { yamlErrorLine } from '../../../alerting/src/yaml-error.ts';
 import { ERR, PeriscopeError } from '../errors.ts';
 import { exporterListProblems } from '../exporters/config.ts';
 import { tlsFileProblems } from '../exporters/tls.ts';
-import { httpTlsProblems } from '../http/config.ts';
+import { httpTlsProblems, isBcryptHash } from '../http/config.ts';
 import { expandEnv } from './env-expand.ts';
 import { proxyEnvironment, proxyEnvironmentProblem, type ProxyEnvironment } from '../../../alerting/src/proxy.ts';
 import { notifyProxyEnvironmentProblems } from '../../../alerting/src/notify-config.ts';
@@ -44,6 +44,7 @@ ajv.addFormat('url', (s: string) => /^https?:\/\/[^\s/]/.test(s) && URL.canParse
 ajv.addFormat('addr', isAddr);
 ajv.addFormat('header-value', isHeaderValue);
 ajv.addFormat('time-zone', isTimeZone);
+ajv.addFormat('bcrypt-hash', isBcryptHash);
 addUnitKeywords(ajv, { duration: parseDuration, bytes: parseBytes });
 const validate = ajv.compile<Config>(configSchema);
 
@@ -97,6 +98,7 @@ const FORMAT_HINTS: Record<string, string> = {
   url: ' (http(s)://host[:port][/path])',
   'header-value': ' (no line break or NUL in an HTTP header value: does the secret end with a newline?)',
   'time-zone': ' (an IANA time zone such as Europe/Berlin, or UTC)',
+  'bcrypt-hash': ' (a bcrypt hash of the password, 60 characters like $2b$10$…, not the password itself: make one with `periscope hash-password`)',
 };
 
 function describe(e: ErrorObject): string {

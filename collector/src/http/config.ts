@@ -3,6 +3,17 @@ import { loadServerTls, serverTlsSchema, type ServerTlsConfig } from '../server-
 
 /** bcrypt's modular crypt format: $2a$/$2b$/$2y$, a cost of 04..31, 22 characters of salt and 31 of hash. */
 export const BCRYPT_HASH_PATTERN = '^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$';
+const BCRYPT_HASH = new RegExp(BCRYPT_HASH_PATTERN);
+
+/**
+ * The `bcrypt-hash` format of basicUsers' values (config/load.ts registers it). A format rather
+ * than a `pattern`, so that the refusal says what to put there (load.ts FORMAT_HINTS) instead of
+ * printing the regular expression, and never the value, which may be a password written in
+ * place of its hash.
+ */
+export function isBcryptHash(s: string): boolean {
+  return BCRYPT_HASH.test(s);
+}
 
 /**
  * `http.auth` — credentials the HTTP listener requires (auth.ts), as Prometheus' web config
@@ -11,7 +22,7 @@ export const BCRYPT_HASH_PATTERN = '^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A
  */
 const httpAuthConfigSchema = Type.Object(
   {
-    basicUsers: Type.Record(Type.String(), Type.String({ pattern: BCRYPT_HASH_PATTERN }), {
+    basicUsers: Type.Record(Type.String(), Type.String({ format: 'bcrypt-hash' }), {
       default: {},
       // RFC 7617 §2: the user-id cannot contain a colon (the first one ends it).
       propertyNames: { pattern: '^[^:\\x00-\\x1f\\x7f]+$' },

@@ -248,6 +248,27 @@ describe.skipIf(opensslMissing)('http.tls with clientCaFile: mutual TLS', () => 
     expect((await fetchWith({ cert: true })(`${collector.url}/health`)).status).toBe(200);
   });
 
+  it('counts and logs a failed handshake with its reason and the client, at most once a minute per reason', { timeout: T }, async () => {
+    // The client sees only a TLS alert; before, the collector logged and counted nothing, so an
+    // operator could not tell a Prometheus without its client certificate, or an app that does
+    // not trust the CA, from one that never connected.
+    const failures = async () => Number(/^periscope_http_tls_handshake_failures_total (\S+)$/m.exec(await (await fetchWith({ cert: true })(`${collector.url}/metrics`)).text())?.[1]);
+    const before = await failures();
+    const noCert = () => fetchWith()(`${collector.url}/health`).then(() => 'served', () => 'refused');
+    expect([await noCert(), await noCert()]).toEqual(['refused', 'refused']);
+    // A client that does not trust the collector's CA refuses the certificate itself (alert unknown CA).
+    const untrusting = new Agent({ connect: { cert: certs.read(certs.clientCert), key: certs.read(certs.clientKey) } });
+    expect(await undiciFetch(`${collector.url}/health`, { dispatcher: untrusting }).then(() => 'served', () => 'refused')).toBe('refused');
+    await untrusting.close();
+    await waitFor(async () => (await failures()) - before === 3);
+    const lines = collector.output().split('\n').filter((l) => l.includes('HTTP TLS handshake failed'));
+    // One line per reason: the second client without a certificate is counted, not logged again.
+    // (Node's client closes without an alert when it refuses the certificate: OpenSSL's reason
+    // there is the closed socket; curl sends "unknown ca".)
+    expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['HTTP TLS handshake failed: peer did not return a certificate', expect.stringMatching(/^HTTP TLS handshake failed: (socket hang up|tlsv1 alert unknown ca)$/)]);
+    expect(JSON.parse(lines[0])).toMatchObject({ level: 40, listener: 'http', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+  });
+
   it('the health listener asks for no client certificate (Kubernetes probes cannot present one)', async () => {
     expect((await fetchWith()(`${collector.healthUrl}/health`)).status).toBe(200);
   });

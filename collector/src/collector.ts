@@ -209,6 +209,11 @@ export async function startCollector(config: Config, options: StartOptions = {})
   const httpRefusals = new RepeatedErrorLog<{ message: string; key: string }>(({ repeated }, msg) => {
     app.log.warn({ ...(repeated && { repeated }) }, msg);
   });
+  // As syslog.tls's: a client that cannot connect (no client certificate, the collector's CA not
+  // trusted) is told only by a TLS alert; the operator reads why here.
+  const httpHandshakes = new RepeatedErrorLog<{ message: string; peer: string; key: string }>(({ err, repeated }, msg) => {
+    app.log.warn({ listener: 'http', peer: err.peer, ...(repeated && { repeated }) }, `HTTP TLS handshake failed: ${msg}`);
+  });
   const inflight = new InflightBytes(parseBytes(config.http.maxInflightBytes), () => {
     metrics.httpInflightRefused.inc();
     httpRefusals.log({ message: `HTTP request refused (503): request bodies at the bound of http.maxInflightBytes (${config.http.maxInflightBytes}) are held`, key: 'maxInflightBytes' });
@@ -221,6 +226,11 @@ export async function startCollector(config: Config, options: StartOptions = {})
     requestTimeoutMs: parseDuration(config.http.requestTimeout),
     maxConnections: config.http.maxConnections,
     ...(tls && { tls: tls.main }),
+    onHandshakeFailed: (reason, peer) => {
+      if (stopping) return; // cut by the stop mid-handshake: not the client's failure
+      metrics.httpTlsHandshakeFailures.inc();
+      httpHandshakes.log({ message: reason, peer, key: reason });
+    },
     onConnectionRefused: () => {
       metrics.httpRefusedConnections.inc();
       httpRefusals.log({ message: `HTTP connection closed on accept: http.maxConnections (${config.http.maxConnections}) connections are open`, key: 'maxConnections' });
@@ -356,6 +366,7 @@ export async function startCollector(config: Config, options: StartOptions = {})
       syslogRefusals.flush();
       syslogHandshakes.flush();
       httpRefusals.flush();
+      httpHandshakes.flush();
       for (const flush of tlsWarnings) flush();
       await Promise.all([parser.close(), httpAuth.close()]);
       // At once, not one after the other: each may wait for a backend (the outbox up to 10 s for

@@ -68,3 +68,15 @@ export function reloadWhenChanged(server: Server, tls: ServerTlsConfig, key: str
     report(next.problems, next.options);
   });
 }
+
+/**
+ * Why a handshake failed, in words a person can act on: OpenSSL's reason ("peer did not return a
+ * certificate", "wrong version number" for a client speaking plain TCP, "certificate verify failed"
+ * for a client certificate of another CA), else Node's message (a client gone mid-handshake).
+ */
+export function handshakeFailure(err: unknown): string {
+  const e = err as { reason?: unknown; message?: unknown; code?: unknown } | null;
+  if (typeof e?.reason === 'string' && e.reason !== '') return e.reason;
+  if (typeof e?.message === 'string' && e.message !== '') return e.message;
+  return typeof e?.code === 'string' ? e.code : String(err);
+}

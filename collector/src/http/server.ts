@@ -3,7 +3,9 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
+import { formatAddr } from '../config/units.ts';
 import { ERR, PeriscopeError, errorBody } from '../errors.ts';
+import { handshakeFailure } from '../server-tls.ts';
 import { serverErrorLog } from './error-log.ts';
 import type { InflightBytes } from './inflight-bytes.ts';
 import { sameOrigin } from './origin.ts';
@@ -28,7 +30,9 @@ export const RAW_BODY_TYPES = ['application/json', 'application/x-ndjson', 'appl
  *    a 404 that reads as a wrong URL;
  *  - the error behind a 5xx logged, the same error at most once a minute (error-log.ts);
  *  - at close, requests in progress are answered (with `Connection: close`), idle connections closed;
- *  - with `tls`, https (the same bounds and answers), and a plain HTTP request answered 400 (tls-handshakes.ts).
+ *  - with `tls`, https (the same bounds and answers), and a plain HTTP request answered 400 (tls-handshakes.ts);
+ *    a TLS handshake that fails (a client without the certificate clientCaFile asks for, one that
+ *    does not trust the collector's certificate) is reported to `onHandshakeFailed`.
  */
 export function createHttpServer(options: {
   bodyLimit: number;
@@ -43,6 +47,12 @@ export function createHttpServer(options: {
   inflight?: InflightBytes;
   /** Serve https with these (http.tls, server-tls.ts); a plain HTTP request gets 400 (tls-handshakes.ts). */
   tls?: TlsOptions;
+  /**
+   * A TLS handshake failed, with OpenSSL's reason and the client's address. Node closes such a
+   * connection before any HTTP is read, so without this the collector saw nothing of a client
+   * that cannot connect, while the client saw only an alert.
+   */
+  onHandshakeFailed?: (reason: string, peer: string) => void;
 }): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? 300_000;
   // Given to Node's server at construction: set afterwards (as Fastify does with its own
@@ -67,6 +77,12 @@ export function createHttpServer(options: {
     ...(options.tls ? { https: { ...options.tls, ...serverOptions } } : { http: serverOptions }),
   }) as unknown as FastifyInstance;
   if (options.tls) guardHandshakes(app.server as unknown as HttpsServer);
+  const onHandshakeFailed = options.onHandshakeFailed;
+  if (options.tls && onHandshakeFailed) {
+    app.server.on('tlsClientError', (err: unknown, socket: { remoteAddress?: string; remotePort?: number }) => {
+      onHandshakeFailed(handshakeFailure(err), formatAddr(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0));
+    });
+  }
 
   if (options.maxConnections !== undefined) {
     // Node closes a connection over the bound as soon as it is accepted and emits 'drop'

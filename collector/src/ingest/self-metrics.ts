@@ -48,6 +48,11 @@ export function createSelfMetrics(logVolume: LogVolumeOptions = { maxServices: 1
       help: 'HTTP connections closed on accept because http.maxConnections were open.',
       registers: [registry],
     }),
+    httpTlsHandshakeFailures: new Counter({
+      name: 'periscope_http_tls_handshake_failures_total',
+      help: 'TLS handshakes on the http.tls listener that failed (a client without the certificate clientCaFile asks for, one that does not trust the collector\'s certificate); each is logged, at most once a minute per reason.',
+      registers: [registry],
+    }),
     httpInflightRefused: new Counter({
       name: 'periscope_http_inflight_refused_requests_total',
       help: 'HTTP requests answered 503 because request bodies at the bound of http.maxInflightBytes were held.',

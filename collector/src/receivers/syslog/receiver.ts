@@ -23,7 +23,8 @@ import { zonedTime } from './zoned-time.ts';
 import { formatAddr, parseAddr } from '../../config/units.ts';
 import { ERR, PeriscopeError } from '../../errors.ts';
 import { loadServerTls } from '../../server-tls.ts';
-import { handshakeFailure, tlsConfigSchema } from './tls.ts';
+import { handshakeFailure } from '../../server-tls.ts';
+import { tlsConfigSchema } from './tls.ts';
 
 /** Most datagrams committed in one batch. */
 const UDP_BATCH_MAX = 1000;

@@ -49,15 +49,3 @@ function fileProblems(block: Record<string, unknown>, baseDir: string): string[]
   if (typeof block.certFile !== 'string' || typeof block.keyFile !== 'string') return [];
   return loadServerTls(block as ServerTlsConfig, 'syslog.tls', baseDir).problems;
 }
-
-/**
- * Why a handshake failed, in words a person can act on: OpenSSL's reason ("peer did not return a
- * certificate", "wrong version number" for a sender speaking plain TCP, "certificate verify failed"
- * for a client certificate of another CA), else Node's message (a sender gone mid-handshake).
- */
-export function handshakeFailure(err: unknown): string {
-  const e = err as { reason?: unknown; message?: unknown; code?: unknown } | null;
-  if (typeof e?.reason === 'string' && e.reason !== '') return e.reason;
-  if (typeof e?.message === 'string' && e.message !== '') return e.message;
-  return typeof e?.code === 'string' ? e.code : String(err);
-}

@@ -348,6 +348,27 @@ describe.skipIf(opensslMissing)('a bad http.tls file', () => {
   });
 });
 
+describe.skipIf(opensslMissing)('an expired http.tls certificate', () => {
+  // The files are valid (check-config takes them: a renewal may be on its way), but every client
+  // refuses the certificate: before, the start said nothing of it and the operator learnt it from
+  // the clients' failed handshakes.
+  it('is served, with a warning at start that names the file and its notAfter', { timeout: T }, async () => {
+    const expired = join(certs.dir, 'expired.pem');
+    // -days -1: notAfter a day before notBefore (now), so already past.
+    execFileSync('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '-1', '-extfile', 'server.ext', '-out', expired], { cwd: certs.dir, stdio: 'ignore' });
+    const notAfter = new X509Certificate(certs.read(expired)).validToDate.toISOString();
+    const collector = await startCollectorProcess({ configYaml: `http:\n  tls: { certFile: ${expired}, keyFile: ${certs.serverKey} }\n` });
+    try {
+      const line = collector.output().split('\n').find((l) => l.includes('http.tls: the certificate in'));
+      expect(line && JSON.parse(line)).toMatchObject({ level: 40, listener: 'http', msg: `http.tls: the certificate in ${expired} expired on ${notAfter}: clients refuse it until it is renewed (the files are read again when they change)` });
+      const refused = await fetchWith()(`${collector.url}/health`).then(() => 'served', (err: Error) => String((err.cause as Error | undefined)?.message ?? err.message));
+      expect(refused).toMatch(/expired/);
+    } finally {
+      await collector.dispose();
+    }
+  });
+});
+
 describe.skipIf(opensslMissing || prometheusMissing)('Prometheus scrapes /metrics over https', () => {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-prom-tls-'));
   let collector: CollectorProcess | undefined;

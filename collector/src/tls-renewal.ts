@@ -39,8 +39,22 @@ export function notAfter(cert: TlsOptions['cert']): Date {
 }
 
 /**
+ * Why clients refuse `cert` now for its validity period (RFC 5280 §4.1.2.5), or undefined. The
+ * files are not refused for it (a renewal may be on its way, and the listener serves it as it is),
+ * but an operator who started the collector with an expired certificate saw no word of it until
+ * every client failed its handshake.
+ */
+export function validityProblem(cert: TlsOptions['cert'], now = Date.now()): string | undefined {
+  const x509 = new X509Certificate([cert].flat()[0] as string | Buffer);
+  if (x509.validToDate.getTime() <= now) return `expired on ${x509.validToDate.toISOString()}`;
+  if (x509.validFromDate.getTime() > now) return `is not valid before ${x509.validFromDate.toISOString()}`;
+  return undefined;
+}
+
+/**
  * Serves renewed files from the next connection on (reloadWhenChanged), and tells the operator:
- * an info line with the new certificate's notAfter when it is in use, the gauge moved to it; a
+ * a warning at start and at a renewal when the certificate served is expired or not yet valid
+ * (validityProblem); an info line with the new certificate's notAfter when it is in use, the gauge moved to it; a
  * warning with the problems when the changed files cannot be used (a key written before its
  * certificate), at most once a minute per listener (a tool rewriting the files in a loop).
  * `options`: what the listener was started with. Returns the flush of the warnings held back (at shutdown).
@@ -54,6 +68,11 @@ export function serveRenewals(
   const { key, listener, baseDir, logger, expiry } = how;
   const warnings = new RateLimitedLog(logger);
   expiry.set({ listener }, notAfter(options.cert).getTime() / 1000);
+  const warnValidity = (cert: TlsOptions['cert']) => {
+    const problem = validityProblem(cert);
+    if (problem) logger.warn({ listener, certFile: tls.certFile }, `${key}: the certificate in ${tls.certFile} ${problem}: clients refuse it until it is renewed (the files are read again when they change)`);
+  };
+  warnValidity(options.cert);
   reloadWhenChanged(server, tls, key, baseDir, (problems, now) => {
     if (problems.length > 0 || now === undefined) {
       warnings.log({
@@ -67,6 +86,7 @@ export function serveRenewals(
     const expires = notAfter(now.cert);
     expiry.set({ listener }, expires.getTime() / 1000);
     logger.info({ listener, certFile: tls.certFile, notAfter: expires.toISOString() }, `${key}: renewed certificate in use from now on (${listener} listener)`);
+    warnValidity(now.cert);
   });
   return () => warnings.flush();
 }

@@ -205,13 +205,18 @@ describe('http.auth: accepted credentials', () => {
         const { code, result, stderr } = await runApp('logs', { ...env, APP_SERVICE: service, PERISCOPE_LOG_LEVEL: 'trace', PERISCOPE_RUNTIME_METRICS: 'false' });
         expect(code, stderr).toBe(0);
         expect(result.sent, JSON.stringify(result)).toBe(8);
+        expect(stderr).not.toContain('PERISCOPE_SDK_LOGS_REFUSED');
         const { records } = (await (await fetch(`${collector.url}/api/v1/logs?service=${service}&limit=100`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { records: unknown[] };
         expect(records).toHaveLength(8);
       }
       // Without credentials the SDK's records are refused, counted as failed, never stored.
       const service = `sdk-none-${Date.now()}`;
-      const { result } = await runApp('logs', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_RUNTIME_METRICS: 'false', PERISCOPE_SHUTDOWN_TIMEOUT_MS: '3000' });
+      const { result, stderr } = await runApp('logs', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_RUNTIME_METRICS: 'false', PERISCOPE_SHUTDOWN_TIMEOUT_MS: '3000' });
       expect(result.sent).toBe(0);
+      // The app is told, once, why (not only a counter in stats()), and what to set.
+      expect(stderr.match(/PERISCOPE_SDK_LOGS_REFUSED/g), stderr).toHaveLength(1);
+      expect(stderr).toContain(`the collector at ${collector.url}/api/v1/logs refused log records with 401 PERISCOPE_ERR_UNAUTHORIZED`);
+      expect(stderr).toContain('OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer <token>"');
       const { records } = (await (await fetch(`${collector.url}/api/v1/logs?service=${service}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { records: unknown[] };
       expect(records).toEqual([]);
     },

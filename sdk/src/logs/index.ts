@@ -10,6 +10,7 @@ import { C, createSharedBuffer, getCounter, readStats, sharedState, shutdownRequ
 import { createLogger, validateRedact } from './logger.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { CoalescingStream, type ThreadStreamLike } from './coalesce.ts';
+import { DELIVERY_PROBLEM_EVENT, warnOnce } from './delivery-problem.ts';
 import type { TransportOptions } from './transport.ts';
 import { createLogSampler, mergeTraceContext, traceContextMixin } from './trace-context.ts';
 import { logResourceAttributes } from '../otel/common.ts';
@@ -96,6 +97,7 @@ export function startLogs(opts: ResolvedOptions, hooks: LogsHooks = { traceConte
       code: 'PERISCOPE_SDK_LOG_WORKER_EXITED',
     });
   });
+  transport.on(DELIVERY_PROBLEM_EVENT, warnOnce());
   const stream = new CoalescingStream(transport, COALESCE_MS, {
     maxPendingChars: opts.maxBufferBytes,
     // Lines handed over after a shutdown are not shipped either, as before; not a worker's death.

@@ -33,6 +33,7 @@ import { basicToken, takeUrlCredentials } from '../url-credentials.ts';
 import type { TlsFiles } from '../otel-env.ts';
 import { hasTls, tlsFetch } from './tls-fetch.ts';
 import { monotonicDeadline } from '../monotonic-deadline.ts';
+import { refusal, tlsFailure, type DeliveryProblem } from './delivery-problem.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -62,12 +63,15 @@ export interface ShipperOptions {
 export interface ShipperDeps {
   fetch?: typeof globalThis.fetch;
   random?: () => number;
+  /** Told of each delivery problem an operator must fix (delivery-problem.ts); the shipper goes on as before. */
+  onProblem?: (problem: DeliveryProblem) => void;
 }
 
 type Outcome = { decision: 'ok'; rejected: number } | { decision: 'split' | 'permanent' } | { decision: 'retry'; retryAfterMs?: number };
 
 export class Shipper {
   private readonly opts: ShipperOptions;
+  private readonly onProblem: ((problem: DeliveryProblem) => void) | undefined;
   private readonly state: SharedState;
   private readonly url: string;
   private readonly headers: Record<string, string>;
@@ -101,6 +105,7 @@ export class Shipper {
     this.url = url.href;
     this.fetch = deps.fetch ?? (hasTls(opts.tls) ? tlsFetch(opts.tls) : globalThis.fetch);
     this.random = deps.random ?? Math.random;
+    this.onProblem = deps.onProblem;
     this.buffer = new RecordBuffer(opts.maxBufferBytes);
   }
 
@@ -229,6 +234,16 @@ export class Shipper {
     }
   }
 
+  private report(problem: () => DeliveryProblem | undefined): void {
+    if (!this.onProblem) return;
+    try {
+      const found = problem();
+      if (found) this.onProblem(found);
+    } catch {
+      // telling is best effort: delivery goes on
+    }
+  }
+
   private giveUp(batch: Entry[], reason: DropReason): void {
     addCounter(this.state, C[reason], batch.length);
     this.buffer.release(batch);
@@ -316,8 +331,10 @@ export class Shipper {
       // for a 200, so they count as `rejected` alike, whether or not a valid one shared the batch.
       if (decision === 'permanent' && res.status === 400 && countRejected(text, batch.length) === batch.length) return { decision: 'ok', rejected: batch.length };
       if (decision === 'retry') return { decision, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+      this.report(() => refusal(this.url, res.status, text));
       return { decision };
-    } catch {
+    } catch (err) {
+      this.report(() => tlsFailure(this.url, err));
       return { decision: 'retry' }; // network error, timeout, abort at the deadline
     }
   }

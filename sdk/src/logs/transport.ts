@@ -15,6 +15,8 @@
 // (and with it shipping), so every callback is guarded.
 
 import build from 'pino-abstract-transport';
+import { parentPort } from 'node:worker_threads';
+import { DELIVERY_PROBLEM_EVENT } from './delivery-problem.ts';
 import pino from 'pino';
 import { parseJsonExact } from '../exact-json.ts';
 import { attachResource, recordFromPino, severityFromPino } from '../record.ts';
@@ -39,7 +41,15 @@ export interface TransportOptions extends ShipperOptions {
 
 export default async function periscopeTransport(opts: TransportOptions) {
   const state = sharedState(opts.shared);
-  const shipper = new Shipper(opts, state);
+  // Each delivery problem once to the main thread, which warns (delivery-problem.ts).
+  const told = new Set<string>();
+  const shipper = new Shipper(opts, state, {
+    onProblem: (problem) => {
+      if (told.has(problem.key) || !parentPort) return;
+      told.add(problem.key);
+      parentPort.postMessage({ code: 'EVENT', name: DELIVERY_PROBLEM_EVENT, args: [problem] });
+    },
+  });
   const defaults = { appName: opts.service, hostname: opts.hostname, procId: String(opts.pid), facility: opts.facility };
   const format = consoleFormatter(opts.format, opts.service);
   // fd 1 written synchronously from this thread: output survives the main thread blocking at exit.

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCollectorProcess, waitFor, type CollectorProcess } from './helpers/collector-process.ts';
 import { haveChromium, launchChromium } from './helpers/chromium.ts';
 import { runSdkApp } from './helpers/sdk-app.ts';
-import { freePort } from './helpers/net.ts';
+import { freePort, trickleUntilClosed } from './helpers/net.ts';
 import { startPrometheus, type PrometheusProcess } from './helpers/prometheus.ts';
 import { promtoolCheckMetrics } from './helpers/promtool.ts';
 import { makeTestCerts, opensslMissing } from './helpers/tls-certs.ts';
@@ -156,17 +156,7 @@ describe.skipIf(opensslMissing)('http.tls: the collector serves https', () => {
   it('keeps http.requestTimeout on TLS connections: a trickled body is answered 408', { timeout: T }, async () => {
     const { hostname, port } = new URL(collector.url);
     const socket = tlsConnect({ host: hostname, port: Number(port), ca: certs.read(certs.ca), servername: 'localhost' });
-    let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString('utf8')));
-    socket.on('error', () => {});
-    socket.write('POST /api/v1/logs HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-ndjson\r\ncontent-length: 100000\r\n\r\n{');
-    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
-    try {
-      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    } finally {
-      clearInterval(trickle);
-    }
-    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(await trickleUntilClosed(socket)).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('answers a request Node\'s parser refuses on a TLS connection in the collector\'s error shape (clientError)', async () => {

@@ -43,7 +43,9 @@ export function refusal(url: string, status: number, body: string): DeliveryProb
 }
 
 /**
- * OpenSSL's and Node's codes for a TLS failure that retrying cannot fix: the certificate is not
+ * OpenSSL's and Node's codes for a TLS failure that retrying cannot fix (the collector's side
+ * knows the same ones, alerting/src/tls.ts UNTRUSTED_CA: the SDK is a package of its own and
+ * imports nothing from the collector): the certificate is not
  * trusted, not for this host, expired; or the endpoint speaks plain HTTP.
  */
 const TLS_CODES = new Set([

@@ -205,7 +205,7 @@ describe('http.auth: accepted credentials', () => {
         const { code, result, stderr } = await runApp('logs', { ...env, APP_SERVICE: service, PERISCOPE_LOG_LEVEL: 'trace', PERISCOPE_RUNTIME_METRICS: 'false' });
         expect(code, stderr).toBe(0);
         expect(result.sent, JSON.stringify(result)).toBe(8);
-        expect(stderr).not.toContain('PERISCOPE_SDK_LOGS_REFUSED');
+        expect(stderr).not.toContain('PERISCOPE_SDK_DELIVERY_REFUSED');
         const { records } = (await (await fetch(`${collector.url}/api/v1/logs?service=${service}&limit=100`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { records: unknown[] };
         expect(records).toHaveLength(8);
       }
@@ -214,9 +214,15 @@ describe('http.auth: accepted credentials', () => {
       const { result, stderr } = await runApp('logs', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: service, PERISCOPE_RUNTIME_METRICS: 'false', PERISCOPE_SHUTDOWN_TIMEOUT_MS: '3000' });
       expect(result.sent).toBe(0);
       // The app is told, once, why (not only a counter in stats()), and what to set.
-      expect(stderr.match(/PERISCOPE_SDK_LOGS_REFUSED/g), stderr).toHaveLength(1);
-      expect(stderr).toContain(`the collector at ${collector.url}/api/v1/logs refused log records with 401 PERISCOPE_ERR_UNAUTHORIZED`);
+      expect(stderr.match(/refused log records with 401/g), stderr).toHaveLength(1);
+      expect(stderr).toContain(`[PERISCOPE_SDK_DELIVERY_REFUSED] Warning: the collector at ${collector.url}/api/v1/logs refused log records with 401 PERISCOPE_ERR_UNAUTHORIZED`);
       expect(stderr).toContain('OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer <token>"');
+      // Spans and metrics go through OpenTelemetry's OTLP exporters: refused alike, said once each.
+      const otlp = await runApp('spans', { PERISCOPE_ENDPOINT: collector.url, APP_SERVICE: `${service}-otlp`, PERISCOPE_RUNTIME_METRICS: 'false', PERISCOPE_SHUTDOWN_TIMEOUT_MS: '3000' });
+      expect(otlp.result.stats.spans).toMatchObject({ exported: 0, failed: 5 });
+      expect(otlp.stderr.match(/refused spans with 401/g), otlp.stderr).toHaveLength(1);
+      expect(otlp.stderr).toContain(`[PERISCOPE_SDK_DELIVERY_REFUSED] Warning: the collector at ${collector.url}/v1/traces refused spans with 401`);
+      expect(otlp.stderr.match(/refused metrics with 401/g), otlp.stderr).toHaveLength(1);
       const { records } = (await (await fetch(`${collector.url}/api/v1/logs?service=${service}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { records: unknown[] };
       expect(records).toEqual([]);
     },

@@ -22,6 +22,7 @@ import { loadInstrumentations, type LoadedInstrumentations } from './instrumenta
 import { createShutdown, type Stage } from './lifecycle.ts';
 import { rejectionWarner } from './otel/partial-success.ts';
 import { logDiagnostics } from './otel/diag.ts';
+import { exportProblem, warnOnce } from './logs/delivery-problem.ts';
 
 export type { PeriscopeOptions, LogFormat, InstrumentationName } from './options.ts';
 export type { DropReason } from './logs/stats.ts';
@@ -99,10 +100,16 @@ export function init(options: PeriscopeOptions = {}): Periscope {
   // retries. Not cut to shutdownTimeoutMs: a collector answering in 6 s would then never succeed;
   // the shutdown deadline ends exports itself (lifecycle.ts).
 
+  // A refused export or an untrusted collector certificate: one process warning per cause.
+  const deliveryWarning = warnOnce();
+  const tellExportFailure = (url: string, signal: 'spans' | 'metrics') => (error: unknown) => {
+    const problem = exportProblem(url, error, signal);
+    if (problem) deliveryWarning(problem);
+  };
   let traces: Traces | undefined;
   if (resolved.traces.enabled) {
     try {
-      traces = startTraces(resolved, resource, agents, resolved.traces.timeoutMs, rejectionWarner(warn, 'spans'));
+      traces = startTraces(resolved, resource, agents, resolved.traces.timeoutMs, rejectionWarner(warn, 'spans'), tellExportFailure(resolved.traces.url, 'spans'));
     } catch (err) {
       warn('tracing not started', { error: String((err as Error)?.message ?? err) });
     }
@@ -110,7 +117,7 @@ export function init(options: PeriscopeOptions = {}): Periscope {
   let metrics: Metrics | undefined;
   if (resolved.metrics.enabled) {
     try {
-      metrics = startMetrics(resolved, resource, agents, resolved.metrics.timeoutMs, { onWarning: warn });
+      metrics = startMetrics(resolved, resource, agents, resolved.metrics.timeoutMs, { onWarning: warn, onExportFailure: tellExportFailure(resolved.metrics.url, 'metrics') });
     } catch (err) {
       warn('metrics not started', { error: String((err as Error)?.message ?? err) });
     }

@@ -50,17 +50,22 @@ export interface MetricCounters extends ExportCounters {
 
 export interface MetricsHooks {
   onWarning(message: string, details: Record<string, unknown>): void;
+  /** An export failed, with the exporter's error (told to the app once per cause: logs/delivery-problem.ts). */
+  onExportFailure?(error: unknown): void;
 }
 
 /** Suppresses tracing around each export and counts the outcomes. */
-function wrapExporter(inner: PushMetricExporter, counters: MetricCounters, onWarning: MetricsHooks['onWarning']): PushMetricExporter {
-  const warnRejected = rejectionWarner(onWarning, 'metric data points');
+function wrapExporter(inner: PushMetricExporter, counters: MetricCounters, hooks: MetricsHooks): PushMetricExporter {
+  const warnRejected = rejectionWarner(hooks.onWarning, 'metric data points');
   return {
     export(data, done) {
       context.with(suppressTracing(context.active()), () =>
         inner.export(data, (result: ObservedExportResult) => {
           if (result.code === ExportResultCode.SUCCESS) counters.exported++;
-          else counters.failed++;
+          else {
+            counters.failed++;
+            hooks.onExportFailure?.(result.error);
+          }
           if (result.rejection) {
             counters.rejectedPoints += result.rejection.rejected;
             warnRejected(result.rejection);
@@ -105,7 +110,7 @@ export function startMetrics(
   dropUnsendableHeaders(exporter);
   const readers: IMetricReader[] = [
     new PeriodicExportingMetricReader({
-      exporter: wrapExporter(exporter, counters, hooks.onWarning),
+      exporter: wrapExporter(exporter, counters, hooks),
       exportIntervalMillis: opts.metrics.exportIntervalMs,
       exportTimeoutMillis: opts.metrics.exportTimeoutMs,
     }),

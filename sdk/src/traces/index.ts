@@ -115,6 +115,7 @@ export function startTraces(
   agents: ExportAgents,
   timeoutMillis: number,
   onRejection: (rejection: Rejection) => void = () => {},
+  onFailure: (error: unknown) => void = () => {},
 ): Traces {
   const counters: SpanCounters = { exported: 0, failed: 0, dropped: 0 };
   const exporter = new OTLPTraceExporter({
@@ -127,7 +128,7 @@ export function startTraces(
   observePartialSuccess(exporter);
   dropUnsendableHeaders(exporter);
   const ratio = opts.traces.sampleRatio;
-  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters, onRejection), counters, opts.traces.batch);
+  const processor = countingBatchProcessor(spanRetryQueue(exporter, counters, onRejection, onFailure), counters, opts.traces.batch);
   const provider = new TracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),

@@ -58,8 +58,17 @@ export interface SpanRetryQueue extends SpanExporter {
   abandon(): void;
 }
 
-/** `onRejection`: the collector took a batch but refused some of its spans (partial success). */
-export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, onRejection: (rejection: Rejection) => void = () => {}): SpanRetryQueue {
+/**
+ * `onRejection`: the collector took a batch but refused some of its spans (partial success).
+ * `onFailure`: an export failed, with the exporter's error (told to the app once per cause:
+ * logs/delivery-problem.ts).
+ */
+export function spanRetryQueue(
+  inner: SpanExporter,
+  counters: ExportCounters,
+  onRejection: (rejection: Rejection) => void = () => {},
+  onFailure: (error: unknown) => void = () => {},
+): SpanRetryQueue {
   const held: ReadableSpan[][] = [];
   let heldSpans = 0;
   let attempt = 0;
@@ -75,6 +84,7 @@ export function spanRetryQueue(inner: SpanExporter, counters: ExportCounters, on
       const batch = held[0];
       const result = await send(batch);
       if (abandoned) return true; // already counted as failed
+      if (result.code !== ExportResultCode.SUCCESS) onFailure(result.error);
       if (result.code !== ExportResultCode.SUCCESS && isTransientExportError(result.error)) return false;
       if (result.code !== ExportResultCode.SUCCESS && batch.length > 1 && isTooLarge(result.error)) {
         const half = Math.ceil(batch.length / 2);

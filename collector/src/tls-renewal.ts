@@ -13,9 +13,10 @@ import { loadServerTls, reloadWhenChanged, type ServerTlsConfig } from './server
  */
 export function httpTlsOptions(tls: ServerTlsConfig, baseDir: string): { main: TlsOptions; health: TlsOptions } {
   const main = loadServerTls(tls, 'http.tls', baseDir);
-  const health = loadServerTls({ ...tls, clientCaFile: undefined }, 'http.tls', baseDir);
-  if (!main.options || !health.options) throw new PeriscopeError(ERR.CONFIG_INVALID, `invalid configuration: ${[...main.problems, ...health.problems][0]}`, 400, { problems: main.problems });
-  return { main: main.options, health: health.options };
+  if (!main.options) throw new PeriscopeError(ERR.CONFIG_INVALID, `invalid configuration: ${main.problems[0]}`, 400, { problems: main.problems });
+  // The same files, read once: without the client CA and the demand for a client certificate.
+  const { ca: _ca, requestCert: _requestCert, rejectUnauthorized: _rejectUnauthorized, ...health } = main.options;
+  return { main: main.options, health };
 }
 
 /**
@@ -33,9 +34,14 @@ export function certificateExpiryGauge(registry: Registry): Gauge<'listener'> {
   });
 }
 
-/** The notAfter of the first certificate of `cert` (the listener's own; the chain follows it). */
+/** The first certificate of `cert`: the listener's own (its chain follows it). */
+function leafCertificate(cert: TlsOptions['cert']): X509Certificate {
+  return new X509Certificate([cert].flat()[0] as string | Buffer);
+}
+
+/** The notAfter of the listener's own certificate. */
 export function notAfter(cert: TlsOptions['cert']): Date {
-  return new X509Certificate([cert].flat()[0] as string | Buffer).validToDate;
+  return leafCertificate(cert).validToDate;
 }
 
 /**
@@ -45,7 +51,7 @@ export function notAfter(cert: TlsOptions['cert']): Date {
  * every client failed its handshake.
  */
 export function validityProblem(cert: TlsOptions['cert'], now = Date.now()): string | undefined {
-  const x509 = new X509Certificate([cert].flat()[0] as string | Buffer);
+  const x509 = leafCertificate(cert);
   if (x509.validToDate.getTime() <= now) return `expired on ${x509.validToDate.toISOString()}`;
   if (x509.validFromDate.getTime() > now) return `is not valid before ${x509.validFromDate.toISOString()}`;
   return undefined;
